@@ -1,0 +1,331 @@
+"""Canonical form of continuous motion recordings.
+
+A :class:`RecordingSet` holds one or more continuous recordings (sessions) of
+one or more subjects in a single :class:`pandas.DataFrame`, one row per
+sample, with these columns:
+
+============ ========= ============================================================
+column       unit      meaning
+============ ========= ============================================================
+``time``     s         time since the start of the session (float64)
+``acc_x``    g         accelerometer, x axis (float32); also ``acc_y``, ``acc_z``
+``gyro_x``   rad/s     gyroscope, x axis (float32, optional); ``gyro_y``, ``gyro_z``
+``label``    --        activity name (string); missing (``<NA>``) = unlabelled
+``subject``  --        subject id (string)
+``session``  --        session / experiment id (string), unique across subjects
+============ ========= ============================================================
+
+plus the sampling rate in Hz (one rate for the whole set). Rows of one
+session are contiguous and in time order. On disk a set is one Parquet file
+(pyarrow) whose schema metadata stores the sampling rate, the class list and
+the set's name, citation and licence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tinyhar.errors import DataFormatError
+
+ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
+GYRO_CHANNELS = ("gyro_x", "gyro_y", "gyro_z")
+ALL_CHANNELS = ACC_CHANNELS + GYRO_CHANNELS
+META_COLUMNS = ("time", "label", "subject", "session")
+CHANNEL_UNITS = {**{c: "g" for c in ACC_CHANNELS}, **{c: "rad/s" for c in GYRO_CHANNELS}}
+
+_PARQUET_META_KEY = b"tinyhar"
+
+
+def natural_key(value: object) -> tuple:
+    """Sort key that orders ``"2"`` before ``"10"`` and numbers before text.
+
+    Parameters
+    ----------
+    value : object
+        A subject or session id.
+
+    Returns
+    -------
+    tuple
+        ``(0, int)`` for ids that are integers, ``(1, str)`` otherwise.
+    """
+    text = str(value)
+    try:
+        return (0, int(text), "")
+    except ValueError:
+        return (1, 0, text)
+
+
+@dataclass
+class RecordingSet:
+    """Continuous recordings in tinyhar's canonical form.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per sample, columns as in the module docstring:
+        ``time`` (s), ``acc_x acc_y acc_z`` (g), optionally
+        ``gyro_x gyro_y gyro_z`` (rad/s), ``label``, ``subject``, ``session``.
+    sampling_rate_hz : float
+        Sampling rate of every session, in Hz.
+    classes : list of str
+        Activity names in a fixed order (the label vocabulary). Labels in
+        ``frame`` must be among them or missing.
+    name : str
+        Short name of the data set (e.g. ``"hapt"``).
+    citation, licence : str
+        Where the data comes from and under which terms.
+
+    Raises
+    ------
+    DataFormatError
+        If a required column is missing, a channel is not numeric or has
+        NaN/inf values, a label is not in ``classes``, or the sampling rate
+        is not positive.
+    """
+
+    frame: pd.DataFrame
+    sampling_rate_hz: float
+    classes: list[str]
+    name: str = "recordings"
+    citation: str = ""
+    licence: str = ""
+    source: str = field(default="<memory>", repr=False)
+
+    def __post_init__(self) -> None:
+        self.frame = canonicalize_frame(self.frame, self.source)
+        if not np.isfinite(self.sampling_rate_hz) or self.sampling_rate_hz <= 0:
+            raise DataFormatError(
+                self.source, f"sampling rate must be a positive number of Hz, got "
+                f"{self.sampling_rate_hz!r}"
+            )
+        self.sampling_rate_hz = float(self.sampling_rate_hz)
+        self.classes = [str(c) for c in self.classes]
+        present = set(self.frame["label"].dropna().unique())
+        unknown = sorted(present - set(self.classes))
+        if unknown:
+            raise DataFormatError(
+                self.source,
+                f"labels {unknown} are not in the class list {self.classes}; "
+                "add them to the class list or relabel them",
+                column="label",
+            )
+
+    # ------------------------------------------------------------------ views
+    @property
+    def channels(self) -> list[str]:
+        """Sensor channels present, in canonical order (``acc_*`` then ``gyro_*``)."""
+        return [c for c in ALL_CHANNELS if c in self.frame.columns]
+
+    @property
+    def has_gyro(self) -> bool:
+        """True when the three gyroscope channels are present."""
+        return all(c in self.frame.columns for c in GYRO_CHANNELS)
+
+    @property
+    def subjects(self) -> list[str]:
+        """Subject ids in natural order."""
+        return sorted(self.frame["subject"].unique(), key=natural_key)
+
+    @property
+    def sessions(self) -> list[str]:
+        """Session ids in order of appearance."""
+        return list(pd.unique(self.frame["session"]))
+
+    @property
+    def n_samples(self) -> int:
+        """Total number of samples over all sessions."""
+        return len(self.frame)
+
+    def iter_sessions(self) -> Iterator[tuple[str, str, pd.DataFrame]]:
+        """Yield ``(subject, session, frame)`` for each session in order."""
+        for session, part in self.frame.groupby("session", sort=False, observed=True):
+            yield str(part["subject"].iloc[0]), str(session), part
+
+    def select(
+        self,
+        subjects: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> RecordingSet:
+        """Return a copy restricted to some subjects and/or channels.
+
+        Parameters
+        ----------
+        subjects : sequence of str, optional
+            Subject ids to keep (all when None).
+        channels : sequence of str, optional
+            Sensor channels to keep, e.g. ``ACC_CHANNELS`` (all when None).
+
+        Raises
+        ------
+        DataFormatError
+            If a requested channel is not present.
+        """
+        frame = self.frame
+        if subjects is not None:
+            frame = frame[frame["subject"].isin([str(s) for s in subjects])]
+        if channels is not None:
+            missing = [c for c in channels if c not in frame.columns]
+            if missing:
+                raise DataFormatError(
+                    self.source,
+                    f"channels {missing} are not in this data set (it has {self.channels})",
+                )
+            frame = frame[list(META_COLUMNS) + list(channels)]
+        return RecordingSet(
+            frame.reset_index(drop=True), self.sampling_rate_hz, self.classes, self.name,
+            self.citation, self.licence, self.source,
+        )
+
+    def hours_per_class(self) -> dict[str, float]:
+        """Recorded hours per class (``"unlabelled"`` for missing labels)."""
+        labels = self.frame["label"].astype(object).where(self.frame["label"].notna(), "unlabelled")
+        counts = labels.value_counts()
+        return {str(k): float(v) / self.sampling_rate_hz / 3600.0 for k, v in counts.items()}
+
+    # -------------------------------------------------------------------- I/O
+    def to_parquet(self, path: str | Path, compression: str = "zstd") -> Path:
+        """Write the set to one Parquet file, with rate and classes in its metadata.
+
+        Parameters
+        ----------
+        path : str or Path
+            Output file.
+        compression : str
+            Parquet codec (``"zstd"``, ``"snappy"``, ...).
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        meta = {
+            "sampling_rate_hz": self.sampling_rate_hz,
+            "classes": self.classes,
+            "name": self.name,
+            "citation": self.citation,
+            "licence": self.licence,
+        }
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), _PARQUET_META_KEY: json.dumps(meta).encode()}
+        )
+        pq.write_table(table, path, compression=compression)
+        return path
+
+    @classmethod
+    def from_parquet(cls, path: str | Path) -> RecordingSet:
+        """Read a set written by :meth:`to_parquet`.
+
+        Raises
+        ------
+        DataFormatError
+            If the file is not a tinyhar recording (no rate/class metadata) or
+            its columns are not canonical.
+        """
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
+        raw = (table.schema.metadata or {}).get(_PARQUET_META_KEY)
+        if raw is None:
+            raise DataFormatError(
+                path,
+                "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
+                "written by tinyhar: describe it with a YAML dataset definition instead",
+            )
+        meta = json.loads(raw)
+        return cls(
+            table.to_pandas(), meta["sampling_rate_hz"], meta["classes"], meta.get("name", path.stem),
+            meta.get("citation", ""), meta.get("licence", ""), str(path),
+        )
+
+
+def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.DataFrame:
+    """Check and convert a frame to the canonical column types.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Samples with at least ``time``, ``acc_x acc_y acc_z``, ``subject`` and
+        ``session``; ``label`` may be absent (all unlabelled) and the gyroscope
+        is optional but must have all three axes if present.
+    source : str
+        File name used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in canonical order with canonical dtypes (float64 time,
+        float32 channels, string label/subject/session).
+
+    Raises
+    ------
+    DataFormatError
+        Missing or non-numeric columns, NaN/inf sensor values, partial
+        gyroscope axes, or time going backwards within a session.
+    """
+    frame = frame.copy()
+    required = ("time", *ACC_CHANNELS, "subject", "session")
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataFormatError(
+            source, f"missing columns {missing}; a recording needs {list(required)} "
+            "(plus optional gyro_x gyro_y gyro_z and label)"
+        )
+    gyro = [c for c in GYRO_CHANNELS if c in frame.columns]
+    if gyro and len(gyro) != 3:
+        raise DataFormatError(source, f"gyroscope needs all of {list(GYRO_CHANNELS)}, got {gyro}")
+    if "label" not in frame.columns:
+        frame["label"] = pd.NA
+    channels = list(ACC_CHANNELS) + gyro
+    for col in ["time", *channels]:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.fillna(0.0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataFormatError(
+                source,
+                f"value {frame[col].iloc[row]!r} at row {row + 1} is not a finite number; "
+                "fix or drop that sample",
+                column=col,
+            )
+        frame[col] = values.astype("float64" if col == "time" else "float32")
+    frame["label"] = frame["label"].astype("string")
+    frame["subject"] = frame["subject"].astype(str).astype("string")
+    frame["session"] = frame["session"].astype(str).astype("string")
+    frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
+    if len(frame):
+        session_codes = pd.factorize(frame["session"])[0]
+        dt = np.diff(frame["time"].to_numpy())
+        same = session_codes[1:] == session_codes[:-1]
+        back = np.flatnonzero(same & (dt <= 0))
+        if back.size:
+            row = int(back[0]) + 2
+            raise DataFormatError(
+                source,
+                f"time does not increase at row {row} (session {frame['session'].iloc[row - 1]}); "
+                "sort each session by time and remove duplicate samples",
+                column="time",
+            )
+        changes = np.count_nonzero(session_codes[1:] != session_codes[:-1]) + 1
+        if changes != frame["session"].nunique():
+            raise DataFormatError(
+                source, "rows of a session are not contiguous; sort by session then time",
+                column="session",
+            )
+    return frame
