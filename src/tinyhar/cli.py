@@ -1,0 +1,200 @@
+"""Command-line interface: ``tinyhar train | evaluate | datasets | features``.
+
+A thin layer over :mod:`tinyhar.training`, :mod:`tinyhar.datasets` and
+:mod:`tinyhar.features`. User mistakes (:class:`tinyhar.errors.TinyharError`)
+are printed as one clear message and exit with status 2, without traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tinyhar.errors import TinyharError
+
+app = typer.Typer(
+    help="tinyhar: human activity recognition from motion sensors, down to microcontrollers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _friendly(func):
+    """Turn TinyharError into a one-line message and exit code 2; show warnings plainly."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        def show(message, category, filename, lineno, file=None, line=None):
+            err_console.print(f"[yellow]warning:[/] {message}")
+
+        old = warnings.showwarning
+        warnings.showwarning = show
+        try:
+            return func(*args, **kwargs)
+        except TinyharError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        finally:
+            warnings.showwarning = old
+
+    return wrapper
+
+
+@app.command()
+@_friendly
+def train(
+    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/first"),
+    config: Annotated[
+        Path | None, typer.Option(help="YAML configuration (see tinyhar.config).")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="Override dataset.name.")] = None,
+    path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
+    sensors: Annotated[str | None, typer.Option(help="Override: acc | acc+gyro | all.")] = None,
+    model: Annotated[str | None, typer.Option(help="Override: random_forest | extra_trees.")] = None,
+    n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
+    max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+) -> None:
+    """Train on a data set (default: the bundled HAPT copy) and write a run folder."""
+    from tinyhar.config import TrainConfig, load_config, make_config
+    from tinyhar.training import train as run_train
+
+    cfg = load_config(config) if config else TrainConfig()
+    data = cfg.model_dump(mode="json")
+    overrides = {
+        ("dataset", "name"): dataset, ("dataset", "path"): path, ("dataset", "sensors"): sensors,
+        ("model", "kind"): model, ("model", "n_estimators"): n_estimators,
+        ("model", "max_depth"): max_depth, ("evaluation", "protocol"): protocol,
+    }
+    for (section, key), value in overrides.items():
+        if value is not None:
+            data[section][key] = value
+    if seed is not None:
+        data["seed"] = seed
+    cfg = make_config(data, "command line")
+    metrics = run_train(cfg, out, console)
+    _print_metrics(metrics)
+    console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
+
+
+def _print_metrics(m: dict) -> None:
+    table = Table(title=f"{m['dataset']} -- {m.get('protocol', 'evaluation')}")
+    table.add_column("class")
+    for col in ("precision", "recall", "F1", "windows"):
+        table.add_column(col, justify="right")
+    for c, s in m["per_class"].items():
+        table.add_row(c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}",
+                      str(s["support"]))
+    console.print(table)
+    line = (f"accuracy [bold]{m['accuracy']:.3f}[/]  balanced accuracy "
+            f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]")
+    if "model_size" in m:
+        s = m["model_size"]
+        line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
+    console.print(line)
+    cv = m.get("cross_validation")
+    if cv:
+        console.print(
+            f"leave-subjects-out CV on training subjects ({cv['n_folds']} folds): "
+            f"macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
+        )
+
+
+@app.command()
+@_friendly
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
+    dataset: Annotated[str, typer.Option(help="Data set name or definition file.")] = "hapt",
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+    subjects: Annotated[
+        str | None, typer.Option(help="Comma-separated subject ids to score.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+) -> None:
+    """Score a trained run on a data set, subject-independently."""
+    from tinyhar.training import evaluate_run
+
+    subj = [s.strip() for s in subjects.split(",")] if subjects else None
+    metrics = evaluate_run(run, dataset, path, subj, err_console if json_out else console)
+    if json_out:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics({**metrics, "protocol": f"subjects {', '.join(metrics['subjects'])}"})
+
+
+@app.command()
+@_friendly
+def datasets(
+    name: Annotated[str | None, typer.Argument(help="Describe this data set.")] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+) -> None:
+    """List the data sets, or describe one (subjects, classes, hours per class)."""
+    from tinyhar.datasets.registry import DATASETS, describe_dataset, load_dataset
+
+    if name is None:
+        table = Table(title="data sets (tinyhar datasets NAME describes one)")
+        for col in ("name", "kind", "rate (Hz)", "description"):
+            table.add_column(col)
+        for key, info in DATASETS.items():
+            table.add_row(key, str(info.kind), f"{info.sampling_rate_hz:g}", info.description)
+        console.print(table)
+        console.print("Your own data: pass a YAML dataset definition path as the name.")
+        return
+    info = describe_dataset(load_dataset(name, path=path))
+    console.print(f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
+                  f"channels {info['channels']}")
+    console.print(f"{info['n_subjects']} subjects: {', '.join(map(str, info['subjects']))}")
+    per_class = info.get("hours_per_class") or info.get("windows_per_class") or {}
+    unit = "hours" if "hours_per_class" in info else "windows"
+    table = Table()
+    table.add_column("class")
+    table.add_column(unit, justify="right")
+    for c, v in per_class.items():
+        table.add_row(str(c), f"{v:.2f}" if unit == "hours" else str(v))
+    console.print(table)
+    if info.get("citation"):
+        console.print(f"cite: {info['citation']}")
+    if info.get("licence"):
+        console.print(f"licence: {info['licence']}")
+
+
+@app.command()
+@_friendly
+def features(
+    feature_set: Annotated[str, typer.Option("--set", help="default | minimal | full")] = "default",
+    sensors: Annotated[str, typer.Option(help="acc | acc+gyro")] = "acc+gyro",
+    sampling_rate_hz: Annotated[float, typer.Option(help="Sampling rate in Hz.")] = 50.0,
+) -> None:
+    """List every feature with its unit and a one-line definition."""
+    from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
+    from tinyhar.features import feature_catalog
+
+    channels = ACC_CHANNELS + (GYRO_CHANNELS if sensors == "acc+gyro" else ())
+    catalog = feature_catalog(
+        channels=channels, feature_set=feature_set, sampling_rate_hz=sampling_rate_hz
+    )
+    table = Table(title=f"{len(catalog)} features ({feature_set} set, {sensors})")
+    for col in ("name", "unit", "group", "definition", "source"):
+        table.add_column(col, overflow="fold")
+    for f in catalog:
+        table.add_row(f.name, f.unit, f.group, f.definition, f.source)
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m tinyhar``."""
+    app()

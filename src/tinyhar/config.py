@@ -1,0 +1,175 @@
+"""Training configuration: one YAML file, validated with pydantic.
+
+Every run folder contains the fully resolved ``config.yaml`` (seed included),
+so ``tinyhar train --config RUN/config.yaml --out NEW`` reproduces a run.
+Example (all keys optional; these are the defaults)::
+
+    seed: 0
+    dataset:
+      name: hapt            # registered name (`tinyhar datasets`) or a .yaml/.parquet path
+      path: null            # file or folder for datasets that are not bundled
+      sensors: acc+gyro     # acc | acc+gyro | all
+      activities: basic     # hapt-raw: basic (6) or all (12 with transitions)
+    windows:
+      window: 2.56          # window length (unit below)
+      hop: 1.28             # hop between window starts
+      unit: s               # s | samples
+      purity: 0.8           # minimum fraction of samples with the majority label
+      target_rate_hz: null  # resample before windowing
+    features:
+      set: default          # default | minimal | full
+      stack_previous: false # append previous window's features and deltas
+      gravity_cutoff_hz: 0.3
+    model:
+      kind: random_forest   # random_forest | extra_trees
+      n_estimators: 10
+      max_depth: 10
+      min_samples_leaf: 1
+      max_features: sqrt
+      class_weight: null    # null | balanced | balanced_subsample
+    evaluation:
+      protocol: holdout     # holdout | random (leaks subjects: warns)
+      test_subjects: official  # official | auto | [list of subject ids]
+      cv_folds: 5           # leave-subjects-out CV on the training subjects (0 = off)
+      test_fraction: 0.3    # share of subjects (auto) or windows (random) for testing
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tinyhar.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Section):
+    """Which data to train on."""
+
+    name: str = "hapt"
+    path: str | None = None
+    sensors: Literal["acc", "acc+gyro", "all"] = "acc+gyro"
+    activities: Literal["basic", "all"] = "basic"
+
+
+class WindowConfig(_Section):
+    """How to cut windows (ignored for data sets that come pre-windowed)."""
+
+    window: float = Field(2.56, gt=0)
+    hop: float = Field(1.28, gt=0)
+    unit: Literal["s", "samples"] = "s"
+    purity: float = Field(0.8, gt=0, le=1)
+    target_rate_hz: float | None = Field(None, gt=0)
+
+
+class FeatureConfig(_Section):
+    """Which hand-crafted features to compute."""
+
+    set: Literal["default", "minimal", "full"] = "default"
+    stack_previous: bool = False
+    gravity_cutoff_hz: float = Field(0.3, gt=0)
+
+
+class ModelConfig(_Section):
+    """The classifier and its size budget."""
+
+    kind: Literal["random_forest", "extra_trees"] = "random_forest"
+    n_estimators: int = Field(10, ge=1, le=1000)
+    max_depth: int | None = Field(10, ge=1, le=30)
+    min_samples_leaf: int = Field(1, ge=1)
+    max_features: str | int | float | None = "sqrt"
+    class_weight: Literal["balanced", "balanced_subsample"] | None = None
+
+
+class EvaluationConfig(_Section):
+    """How to score the model, subject-independently unless told otherwise."""
+
+    protocol: Literal["holdout", "random"] = "holdout"
+    test_subjects: Literal["official", "auto"] | list[str] = "official"
+    cv_folds: int = Field(5, ge=0, le=50)
+    test_fraction: float = Field(0.3, gt=0, lt=1)
+
+    @field_validator("test_subjects", mode="before")
+    @classmethod
+    def _subjects_as_str(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [str(v) for v in value]
+        return value
+
+
+class TrainConfig(_Section):
+    """A complete, reproducible training run.
+
+    Raises
+    ------
+    ConfigError
+        (from :func:`load_config`) naming each wrong key and what is allowed.
+    """
+
+    seed: int = 0
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    windows: WindowConfig = Field(default_factory=WindowConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    def to_yaml(self, path: str | Path) -> Path:
+        """Write the resolved configuration (every key, defaults included)."""
+        path = Path(path)
+        path.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+        return path
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Turn a pydantic error into lines ``source: key.path: problem (input: ...)``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; check its spelling against the documented keys"
+        lines.append(f"{source}: {key}: {msg} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def make_config(data: dict | None = None, source: str = "config") -> TrainConfig:
+    """Validate a configuration mapping.
+
+    Raises
+    ------
+    ConfigError
+        Naming each wrong key (e.g. ``model.max_depth``) and what is allowed.
+    """
+    try:
+        return TrainConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a YAML training configuration.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid YAML (with line number), or has a
+        wrong key or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (seed, dataset, ...)")
+    return make_config(data, str(path))

@@ -1,0 +1,128 @@
+"""The fitted artefact of a run: window layout + feature extractor + classifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.windows.windowset import WindowSet
+
+
+@dataclass
+class HarPipeline:
+    """Everything needed to classify new windows the way a run was trained.
+
+    Parameters
+    ----------
+    extractor : FeatureExtractor
+        Fitted feature transformer (:mod:`tinyhar.features`); maps windows
+        ``(n_windows, n_samples, n_channels)`` to ``(n_windows, n_features)``.
+    model : TreeEnsembleClassifier
+        Fitted classifier on those features.
+    channels : list of str
+        Input channel order, e.g. ``["acc_x", ..., "gyro_z"]`` (g, rad/s).
+    sampling_rate_hz : float
+        Sampling rate the model was trained at, in Hz.
+    n_samples : int
+        Samples per window.
+    hop_samples : int or None
+        Hop between windows in samples (None for pre-windowed data).
+    stack_previous : bool
+        Whether the previous window's features and deltas are appended.
+    classes : list of str
+        Class names in the model's output order.
+    info : dict
+        Free-form provenance (config, dataset name, seed).
+    """
+
+    extractor: object
+    model: object
+    channels: list[str]
+    sampling_rate_hz: float
+    n_samples: int
+    hop_samples: int | None
+    stack_previous: bool
+    classes: list[str]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the model's input features, in order."""
+        names = list(self.extractor.get_feature_names_out())
+        if self.stack_previous:
+            from tinyhar.features import stacked_feature_names
+
+            names = stacked_feature_names(names)
+        return names
+
+    def check_windows(self, windows: WindowSet) -> WindowSet:
+        """Return the windows with the pipeline's channels, after checking rate and length.
+
+        Raises
+        ------
+        DataFormatError
+            Missing channels, another sampling rate or window length; the
+            message says how to fix it.
+        """
+        missing = [c for c in self.channels if c not in windows.channels]
+        if missing:
+            raise DataFormatError(
+                windows.name,
+                f"the model needs channels {self.channels} but {missing} are missing "
+                f"(data has {windows.channels})",
+            )
+        if abs(windows.sampling_rate_hz - self.sampling_rate_hz) > 1e-6:
+            raise DataFormatError(
+                windows.name,
+                f"data is sampled at {windows.sampling_rate_hz:g} Hz, the model at "
+                f"{self.sampling_rate_hz:g} Hz: set windows.target_rate_hz to "
+                f"{self.sampling_rate_hz:g}",
+            )
+        if windows.n_samples != self.n_samples:
+            raise DataFormatError(
+                windows.name,
+                f"windows have {windows.n_samples} samples, the model expects {self.n_samples}",
+            )
+        return windows.select_channels(self.channels)
+
+    def transform(self, windows: WindowSet) -> np.ndarray:
+        """Feature matrix ``(n_windows, n_features)`` float32 for the windows."""
+        windows = self.check_windows(windows)
+        features = self.extractor.transform(windows.X)
+        if self.stack_previous:
+            from tinyhar.features import stack_previous
+
+            features = stack_previous(features, windows.session, windows.start_time)
+        return features
+
+    def predict(self, windows: WindowSet) -> np.ndarray:
+        """Predicted class name per window, shape (n_windows,)."""
+        return self.model.predict(self.transform(windows))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the pipeline with joblib."""
+        path = Path(path)
+        joblib.dump(self, path, compress=3)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> HarPipeline:
+        """Read a pipeline written by :meth:`save`.
+
+        Raises
+        ------
+        TinyharError
+            If the file is missing or is not a tinyhar pipeline.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise TinyharError(f"{path}: no pipeline file; is this a run folder made by "
+                               "`tinyhar train`?")
+        obj = joblib.load(path)
+        if not isinstance(obj, cls):
+            raise TinyharError(f"{path}: not a tinyhar pipeline")
+        return obj

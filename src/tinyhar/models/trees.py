@@ -1,0 +1,319 @@
+"""Tree ensembles with an explicit size budget, stored as a microcontroller would store them.
+
+:class:`TreeEnsembleClassifier` trains a scikit-learn random forest
+(Breiman 2001, Machine Learning 45:5-32) or extremely randomized trees
+(Geurts, Ernst, Wehenkel 2006, Machine Learning 63:3-42) under a budget of
+trees, depth and minimum leaf size, then *flattens* the ensemble into the
+compact arrays a device uses, and predicts from those arrays:
+
+- decision nodes (struct of arrays): ``feature`` (uint8, or uint16 when there
+  are more than 256 features), ``threshold`` (float32), ``left``/``right``
+  (int16; >= 0 is a node index, < 0 is ``-(leaf_index + 1)``);
+- leaves: class probabilities quantised to ``leaf_bits``-bit unsigned integers
+  (``round(p * (2**leaf_bits - 1))``), duplicates removed (as in emlearn's
+  ``remove_duplicate_leaves``), one uint8 per class;
+- roots: one int16 node index per tree.
+
+The ensemble's score for class ``k`` is the integer sum of the trees'
+quantised leaf values; the prediction is the first class with the highest
+score. Integer sums are exact on every platform, so a device that stores the
+same arrays predicts the same class as this estimator. Thresholds are stored
+as the largest float32 not above scikit-learn's float64 threshold; since the
+features are float32, ``x <= threshold32`` holds exactly when scikit-learn's
+``x <= threshold64`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.utils.validation import check_is_fitted
+
+from tinyhar.errors import ConfigError, DataFormatError
+
+MODEL_KINDS = {"random_forest": RandomForestClassifier, "extra_trees": ExtraTreesClassifier}
+"""Supported ensemble kinds and their scikit-learn classes."""
+
+
+def float32_floor(values: np.ndarray) -> np.ndarray:
+    """Largest float32 not greater than each float64 value.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of float64, any shape
+
+    Returns
+    -------
+    numpy.ndarray of float32, same shape
+    """
+    values = np.asarray(values, dtype=np.float64)
+    f32 = values.astype(np.float32)
+    above = f32.astype(np.float64) > values
+    f32[above] = np.nextafter(f32[above], np.float32(-np.inf))
+    return f32
+
+
+class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
+    """Random forest or extra trees under a size budget, predicting from device arrays.
+
+    Parameters
+    ----------
+    kind : {"random_forest", "extra_trees"}
+        Ensemble type.
+    n_estimators : int
+        Number of trees (budget).
+    max_depth : int or None
+        Maximum depth of each tree (budget).
+    min_samples_leaf : int
+        Minimum number of training windows per leaf (budget).
+    max_features : {"sqrt", "log2"}, int, float or None
+        Features considered per split (scikit-learn semantics).
+    class_weight : {"balanced", "balanced_subsample"} or None
+        Class balancing (scikit-learn semantics).
+    leaf_bits : int, 1..8
+        Bits per quantised leaf probability.
+    random_state : int
+        Seed.
+    n_jobs : int or None
+        Parallel jobs for fitting.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray of str, shape (n_classes,)
+    estimator_ : RandomForestClassifier or ExtraTreesClassifier
+        The fitted scikit-learn ensemble.
+    feature_, threshold_, left_, right_ : numpy.ndarray, shape (n_nodes,)
+        Flattened decision nodes (see the module docstring).
+    leaves_ : numpy.ndarray of uint8, shape (n_leaves, n_classes)
+        Distinct quantised leaf probabilities.
+    roots_ : numpy.ndarray of int16, shape (n_estimators,)
+
+    Raises
+    ------
+    ConfigError
+        On an unknown kind or an out-of-range budget (at ``fit``).
+    """
+
+    def __init__(
+        self,
+        kind: str = "random_forest",
+        n_estimators: int = 10,
+        max_depth: int | None = 10,
+        min_samples_leaf: int = 1,
+        max_features: str | int | float | None = "sqrt",
+        class_weight: str | None = None,
+        leaf_bits: int = 8,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.class_weight = class_weight
+        self.leaf_bits = leaf_bits
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _check_params(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"model kind {self.kind!r} unknown; choose one of {list(MODEL_KINDS)}")
+        if not 1 <= int(self.n_estimators) <= 1000:
+            raise ConfigError(f"n_estimators must be in 1..1000, got {self.n_estimators}")
+        if self.max_depth is not None and not 1 <= int(self.max_depth) <= 30:
+            raise ConfigError(f"max_depth must be in 1..30 or null, got {self.max_depth}")
+        if int(self.min_samples_leaf) < 1:
+            raise ConfigError(f"min_samples_leaf must be >= 1, got {self.min_samples_leaf}")
+        if not 1 <= int(self.leaf_bits) <= 8:
+            raise ConfigError(f"leaf_bits must be in 1..8, got {self.leaf_bits}")
+        if self.class_weight not in (None, "balanced", "balanced_subsample"):
+            raise ConfigError(
+                f"class_weight must be null, 'balanced' or 'balanced_subsample', "
+                f"got {self.class_weight!r}"
+            )
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> TreeEnsembleClassifier:
+        """Fit the ensemble and flatten it.
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n_windows, n_features)
+            Feature matrix (cast to float32, as scikit-learn trees do).
+        y : numpy.ndarray of str, shape (n_windows,)
+
+        Raises
+        ------
+        ConfigError
+            Invalid budget; DataFormatError: non-finite features.
+        """
+        self._check_params()
+        X = self._check_X(X, fitting=True)
+        est = MODEL_KINDS[self.kind](
+            n_estimators=int(self.n_estimators),
+            max_depth=None if self.max_depth is None else int(self.max_depth),
+            min_samples_leaf=int(self.min_samples_leaf),
+            max_features=self.max_features,
+            class_weight=self.class_weight,
+            random_state=int(self.random_state),
+            n_jobs=self.n_jobs,
+        )
+        est.fit(X, np.asarray(y, dtype=object))
+        self.estimator_ = est
+        self.classes_ = est.classes_
+        self.n_features_in_ = X.shape[1]
+        self._flatten()
+        return self
+
+    def _check_X(self, X: np.ndarray, fitting: bool = False) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise DataFormatError("features", f"expected (n_windows, n_features), got {X.shape}")
+        if not fitting and X.shape[1] != self.n_features_in_:
+            raise DataFormatError(
+                "features", f"model expects {self.n_features_in_} features, got {X.shape[1]}"
+            )
+        if not np.isfinite(X).all():
+            col = int(np.flatnonzero(~np.isfinite(X).all(axis=0))[0])
+            raise DataFormatError("features", "non-finite feature value", column=col)
+        return X
+
+    def _flatten(self) -> None:
+        """Build the device arrays from the fitted scikit-learn trees."""
+        scale = (1 << int(self.leaf_bits)) - 1
+        features, thresholds, lefts, rights, roots = [], [], [], [], []
+        leaf_index: dict[bytes, int] = {}
+        leaves: list[np.ndarray] = []
+        self._node_leaf_maps = []
+        offset = 0
+        for tree in self.estimator_.estimators_:
+            t = tree.tree_
+            internal = np.flatnonzero(t.children_left >= 0)
+            node_pos = np.full(t.node_count, -1, dtype=np.int64)
+            node_pos[internal] = np.arange(internal.size) + offset
+            leaf_of_node = np.full(t.node_count, -1, dtype=np.int64)
+            value = t.value[:, 0, :]
+            proba = value / np.maximum(value.sum(axis=1, keepdims=True), 1e-300)
+            for node in np.flatnonzero(t.children_left < 0):
+                q = np.round(proba[node] * scale).astype(np.uint8)
+                key = q.tobytes()
+                if key not in leaf_index:
+                    leaf_index[key] = len(leaves)
+                    leaves.append(q)
+                leaf_of_node[node] = leaf_index[key]
+
+            def ref(child: int, node_pos=node_pos, leaf_of_node=leaf_of_node) -> int:
+                return int(node_pos[child]) if node_pos[child] >= 0 else -int(leaf_of_node[child]) - 1
+
+            if internal.size == 0:  # a single-leaf tree: encode as one node with equal children
+                features.append(0)
+                thresholds.append(0.0)
+                lefts.append(-int(leaf_of_node[0]) - 1)
+                rights.append(-int(leaf_of_node[0]) - 1)
+                roots.append(offset)
+                offset += 1
+            else:
+                for node in internal:
+                    features.append(int(t.feature[node]))
+                    thresholds.append(float(t.threshold[node]))
+                    lefts.append(ref(t.children_left[node]))
+                    rights.append(ref(t.children_right[node]))
+                roots.append(int(node_pos[0]))
+                offset += internal.size
+            self._node_leaf_maps.append(leaf_of_node)
+        if offset >= 2**15 or len(leaves) >= 2**15:
+            raise ConfigError(
+                f"the ensemble has {offset} decision nodes / {len(leaves)} leaves, more than "
+                "int16 indices allow; lower n_estimators or max_depth"
+            )
+        self.feature_ = np.asarray(features, dtype=np.uint16 if self.n_features_in_ > 256 else np.uint8)
+        self.threshold_ = float32_floor(np.asarray(thresholds))
+        self.left_ = np.asarray(lefts, dtype=np.int16)
+        self.right_ = np.asarray(rights, dtype=np.int16)
+        self.roots_ = np.asarray(roots, dtype=np.int16)
+        self.leaves_ = np.asarray(leaves, dtype=np.uint8).reshape(len(leaves), len(self.classes_))
+
+    def decision_scores(self, X: np.ndarray) -> np.ndarray:
+        """Integer class scores: the sum over trees of quantised leaf probabilities.
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n_windows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of int32, shape (n_windows, n_classes)
+        """
+        check_is_fitted(self, "leaves_")
+        X = self._check_X(X)
+        leaf_nodes = self.estimator_.apply(X)  # (n_windows, n_trees), sklearn node ids
+        scores = np.zeros((X.shape[0], len(self.classes_)), dtype=np.int32)
+        for j, leaf_map in enumerate(self._node_leaf_maps):
+            scores += self.leaves_[leaf_map[leaf_nodes[:, j]]]
+        return scores
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities from the quantised leaves, shape (n_windows, n_classes)."""
+        scores = self.decision_scores(X).astype(np.float64)
+        return scores / np.maximum(scores.sum(axis=1, keepdims=True), 1.0)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted class per window (first class with the highest integer score)."""
+        return self.classes_[np.argmax(self.decision_scores(X), axis=1)]
+
+    def predict_flat(self, X: np.ndarray) -> np.ndarray:
+        """Predict by walking the flattened float32 arrays, as a device does (slow, reference).
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n_windows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of str, shape (n_windows,)
+        """
+        X = self._check_X(X)
+        out = np.empty(X.shape[0], dtype=object)
+        for i, x in enumerate(X):
+            scores = np.zeros(len(self.classes_), dtype=np.int64)
+            for root in self.roots_:
+                node = int(root)
+                while node >= 0:
+                    go_left = x[self.feature_[node]] <= self.threshold_[node]
+                    node = int(self.left_[node] if go_left else self.right_[node])
+                scores += self.leaves_[-node - 1]
+            out[i] = self.classes_[int(np.argmax(scores))]
+        return out
+
+    def size(self) -> dict[str, int]:
+        """Model size as stored on a device.
+
+        Returns
+        -------
+        dict
+            ``trees``; ``nodes`` (decision nodes); ``leaves`` (distinct quantised
+            leaves); ``max_depth`` (deepest tree); ``bytes``: tinyhar's layout
+            (feature index 1 or 2 bytes + float32 threshold + two int16 children
+            per node, ``n_classes`` bytes per leaf, 2 bytes per root);
+            ``emlearn_bytes``: emlearn's loadable int16 layout (8-byte
+            ``EmlTreesNode`` per node, 4 bytes per root, ``n_classes`` bytes per
+            leaf; its int16 thresholds truncate float features).
+        """
+        check_is_fitted(self, "leaves_")
+        n_nodes = len(self.threshold_)
+        n_leaves, n_classes = self.leaves_.shape
+        per_node = self.feature_.itemsize + 4 + 2 + 2
+        return {
+            "trees": len(self.roots_),
+            "nodes": int(n_nodes),
+            "leaves": int(n_leaves),
+            "max_depth": int(max(e.tree_.max_depth for e in self.estimator_.estimators_)),
+            "bytes": int(n_nodes * per_node + n_leaves * n_classes + 2 * len(self.roots_)),
+            "emlearn_bytes": int(n_nodes * 8 + n_leaves * n_classes + 4 * len(self.roots_)),
+        }
+
+    def feature_importances(self) -> np.ndarray:
+        """Mean decrease in impurity per feature, shape (n_features,) (scikit-learn's)."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.feature_importances_

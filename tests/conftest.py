@@ -1,0 +1,19 @@
+"""Shared fixtures: where the real data sets live, and small synthetic recordings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The real public data sets (../shared/data); tests using it skip when absent."""
+    if not (SHARED_DATA / "HAPT Data Set.zip").exists():
+        pytest.skip(f"real data sets not found in {SHARED_DATA}")
+    return SHARED_DATA

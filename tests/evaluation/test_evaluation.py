@@ -1,0 +1,84 @@
+"""Metrics and subject-independent splits."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tinyhar.errors import EvaluationError
+from tinyhar.evaluation.metrics import SmallClassWarning, check_labels, classification_metrics
+from tinyhar.evaluation.splits import (
+    OFFICIAL_TEST_SUBJECTS,
+    LeakageWarning,
+    auto_test_subjects,
+    group_kfold,
+    holdout_split,
+    random_split,
+)
+
+
+def test_metrics_known_values():
+    y = np.array(["a", "a", "a", "b", "b", "c"], dtype=object)
+    p = np.array(["a", "a", "b", "b", "b", "a"], dtype=object)
+    m = classification_metrics(y, p, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    # recalls a=2/3 b=1 c=0 -> balanced 5/9
+    assert m["balanced_accuracy"] == pytest.approx(5 / 9)
+    # F1: a: p=2/3 r=2/3 -> 2/3; b: p=2/3 r=1 -> 0.8; c: 0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 0) / 3)
+    assert m["confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert m["per_class"]["b"]["support"] == 2
+    assert m["classes"] == ["a", "b", "c"]
+
+
+def test_one_class_is_a_clear_error():
+    with pytest.raises(EvaluationError, match="at least 2 activities"):
+        check_labels(np.array(["a"] * 20, dtype=object), ["a", "b"], "training data")
+
+
+def test_small_class_warns_not_crashes():
+    y = np.array(["a"] * 20 + ["b"] * 3, dtype=object)
+    with pytest.warns(SmallClassWarning, match="'b' has only 3 windows"):
+        present = check_labels(y, ["a", "b"])
+    assert present == ["a", "b"]
+
+
+def test_holdout_has_no_shared_subject():
+    subjects = np.array([str(s) for s in np.repeat(np.arange(1, 31), 5)], dtype=object)
+    tr, te = holdout_split(subjects, OFFICIAL_TEST_SUBJECTS)
+    assert set(subjects[tr]).isdisjoint(subjects[te])
+    assert set(subjects[te]) == set(OFFICIAL_TEST_SUBJECTS)
+    assert len(tr) + len(te) == len(subjects)
+
+
+def test_one_subject_is_a_clear_error():
+    with pytest.raises(EvaluationError, match="at least 2 subjects"):
+        holdout_split(np.array(["1"] * 10, dtype=object), ["1"])
+    with pytest.raises(EvaluationError, match="no windows"):
+        holdout_split(np.array(["1", "2"], dtype=object), ["3"])
+
+
+def test_group_kfold_is_leave_subjects_out():
+    subjects = np.array([str(s) for s in np.repeat(np.arange(10), 4)], dtype=object)
+    folds = list(group_kfold(subjects, 5))
+    assert len(folds) == 5
+    for tr, te in folds:
+        assert set(subjects[tr]).isdisjoint(subjects[te])
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(40))
+
+
+def test_auto_test_subjects_reproducible():
+    subjects = np.array([str(s) for s in range(10)], dtype=object)
+    a = auto_test_subjects(subjects, 0.3, seed=1)
+    assert a == auto_test_subjects(subjects, 0.3, seed=1) and len(a) == 3
+
+
+def test_random_split_warns_about_leakage():
+    with pytest.warns(LeakageWarning, match="inflated"):
+        tr, te = random_split(100, 0.2, seed=0)
+    assert len(te) == 20 and set(tr).isdisjoint(te)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        holdout_split(np.array(["1", "2"], dtype=object), ["2"])  # no warning

@@ -1,0 +1,88 @@
+"""Size-budgeted tree ensembles: device arrays predict exactly like the estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.models.trees import TreeEnsembleClassifier, float32_floor
+
+
+def _data(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 12)).astype(np.float32)
+    y = np.where(X[:, 0] + X[:, 1] > 0, "walk", np.where(X[:, 2] > 0.3, "sit", "lay"))
+    return X, y.astype(object)
+
+
+@pytest.mark.parametrize("kind", ["random_forest", "extra_trees"])
+def test_flat_arrays_match_sklearn(kind):
+    X, y = _data()
+    m = TreeEnsembleClassifier(kind=kind, n_estimators=7, max_depth=6, random_state=3)
+    m.fit(X[:1000], y[:1000])
+    pred = m.predict(X[1000:])
+    assert (pred == m.predict_flat(X[1000:])).all()
+    # quantised leaves change almost nothing against scikit-learn's float vote
+    assert (pred == m.estimator_.predict(X[1000:])).mean() > 0.99
+    assert (pred == y[1000:]).mean() > 0.6
+    size = m.size()
+    assert size["trees"] == 7 and size["max_depth"] <= 6
+    assert size["nodes"] == len(m.threshold_)
+    assert size["bytes"] == size["nodes"] * 9 + size["leaves"] * 3 + 2 * 7
+
+
+def test_budget_is_respected_and_reproducible():
+    X, y = _data()
+    a = TreeEnsembleClassifier(n_estimators=3, max_depth=4, min_samples_leaf=20).fit(X, y)
+    b = TreeEnsembleClassifier(n_estimators=3, max_depth=4, min_samples_leaf=20).fit(X, y)
+    assert a.size() == b.size() and (a.threshold_ == b.threshold_).all()
+    assert a.size()["max_depth"] <= 4
+    # a depth-4 tree has at most 15 decision nodes
+    assert a.size()["nodes"] <= 3 * 15
+
+
+def test_float32_threshold_compares_exactly():
+    # a float64 midpoint between two adjacent float32 values rounds up in float32;
+    # the stored threshold must not, or x == upper would go left on a device
+    lo = np.float32(1.0)
+    hi = np.nextafter(lo, np.float32(2.0))
+    mid = (float(lo) + float(hi)) / 2
+    t = float32_floor(np.array([mid]))[0]
+    assert t == lo
+    assert not (hi <= t) and (lo <= t)
+    assert float32_floor(np.array([5.5]))[0] == np.float32(5.5)
+
+
+def test_threshold_between_integers():
+    # integer-valued feature: a split at 5.5 must send 5 left and 6 right
+    X = np.repeat(np.arange(11, dtype=np.float32), 20)[:, None]
+    y = np.where(X[:, 0] <= 5, "low", "high").astype(object)
+    m = TreeEnsembleClassifier(n_estimators=1, max_depth=1, max_features=None,
+                               random_state=0).fit(X, y)
+    assert m.threshold_[0] == np.float32(5.5)
+    out = m.predict_flat(np.array([[5.0], [6.0]], dtype=np.float32))
+    assert list(out) == ["low", "high"]
+
+
+def test_class_balancing_changes_the_model():
+    X, y = _data()
+    plain = TreeEnsembleClassifier(n_estimators=3, max_depth=3).fit(X, y)
+    balanced = TreeEnsembleClassifier(n_estimators=3, max_depth=3, class_weight="balanced")
+    balanced.fit(X, y)
+    assert not np.array_equal(plain.leaves_, balanced.leaves_)
+
+
+def test_bad_budget_and_inputs():
+    X, y = _data(100)
+    with pytest.raises(ConfigError, match="model kind"):
+        TreeEnsembleClassifier(kind="boosting").fit(X, y)
+    with pytest.raises(ConfigError, match="max_depth"):
+        TreeEnsembleClassifier(max_depth=0).fit(X, y)
+    m = TreeEnsembleClassifier(n_estimators=2).fit(X, y)
+    with pytest.raises(DataFormatError, match="expects 12 features"):
+        m.predict(X[:, :5])
+    bad = X.copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(DataFormatError, match="column 3"):
+        m.predict(bad)
