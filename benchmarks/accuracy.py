@@ -44,13 +44,15 @@ CASES = [
 
 def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: int) -> dict:
     """Train and score one benchmark row; returns the row dict."""
-    cfg = make_config({
-        "seed": seed,
-        "dataset": {"name": dataset, "sensors": sensors},
-        "features": {"set": feature_set},
-        "model": {"n_estimators": 10, "max_depth": 10},
-        "evaluation": {"cv_folds": 0},
-    })
+    cfg = make_config(
+        {
+            "seed": seed,
+            "dataset": {"name": dataset, "sensors": sensors},
+            "features": {"set": feature_set},
+            "model": {"n_estimators": 10, "max_depth": 10},
+            "evaluation": {"cv_folds": 0},
+        }
+    )
     t0 = time.perf_counter()
     windows, _ = make_window_set(load_data(cfg), cfg)
     pipeline = build_pipeline(windows, cfg, None)
@@ -67,15 +69,21 @@ def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: 
     else:
         tr, te, _, _ = split_windows(windows, cfg)
         pipeline.model.fit(features[tr], windows.y[tr])
-        m = classification_metrics(windows.y[te], pipeline.model.predict(features[te]),
-                                   windows.classes)
+        m = classification_metrics(
+            windows.y[te], pipeline.model.predict(features[te]), windows.classes
+        )
         size = pipeline.model.size()
     return {
-        "dataset": dataset, "sensors": sensors, "protocol": protocol,
-        "model": "random_forest 10 trees, depth <= 10", "feature_set": feature_set,
+        "dataset": dataset,
+        "sensors": sensors,
+        "protocol": protocol,
+        "model": "random_forest 10 trees, depth <= 10",
+        "feature_set": feature_set,
         "n_features": int(features.shape[1]),
-        "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
-        "nodes": int(size["nodes"]), "bytes": int(size["bytes"]),
+        "accuracy": round(m["accuracy"], 4),
+        "macro_f1": round(m["macro_f1"], 4),
+        "nodes": int(size["nodes"]),
+        "bytes": int(size["bytes"]),
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -85,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print a JSON list of rows")
     parser.add_argument("--data-dir", help="folder with the public data sets (TINYHAR_DATA)")
-    parser.add_argument("--feature-sets", default="default,minimal",
-                        help="comma-separated feature sets to compare")
+    parser.add_argument(
+        "--feature-sets", default="default,minimal", help="comma-separated feature sets to compare"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.data_dir:
@@ -104,13 +113,30 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     table = Table(title="Subject-independent accuracy, 10 trees of depth <= 10")
-    for col in ("dataset", "sensors", "protocol", "features", "n_feat", "accuracy", "macro-F1",
-                "nodes", "bytes"):
+    for col in (
+        "dataset",
+        "sensors",
+        "protocol",
+        "features",
+        "n_feat",
+        "accuracy",
+        "macro-F1",
+        "nodes",
+        "bytes",
+    ):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["dataset"], r["sensors"], r["protocol"], r["feature_set"],
-                      str(r["n_features"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
-                      str(r["nodes"]), str(r["bytes"]))
+        table.add_row(
+            r["dataset"],
+            r["sensors"],
+            r["protocol"],
+            r["feature_set"],
+            str(r["n_features"]),
+            f"{r['accuracy']:.3f}",
+            f"{r['macro_f1']:.3f}",
+            str(r["nodes"]),
+            str(r["bytes"]),
+        )
     Console().print(table)
     return 0
 

@@ -16,10 +16,14 @@ def make_frame(
 ) -> pd.DataFrame:
     """A canonical frame: still device (1 g on z) with label runs ``[(label, n_samples), ...]``."""
     n = sum(k for _, k in labels)
-    frame = pd.DataFrame({
-        "time": t0 + np.arange(n) / rate,
-        "acc_x": np.zeros(n), "acc_y": np.zeros(n), "acc_z": np.ones(n),
-    })
+    frame = pd.DataFrame(
+        {
+            "time": t0 + np.arange(n) / rate,
+            "acc_x": np.zeros(n),
+            "acc_y": np.zeros(n),
+            "acc_z": np.ones(n),
+        }
+    )
     if gyro:
         for c in ("gyro_x", "gyro_y", "gyro_z"):
             frame[c] = 0.0

@@ -60,7 +60,9 @@ def train(
     dataset: Annotated[str | None, typer.Option(help="Override dataset.name.")] = None,
     path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
     sensors: Annotated[str | None, typer.Option(help="Override: acc | acc+gyro | all.")] = None,
-    model: Annotated[str | None, typer.Option(help="Override: random_forest | extra_trees.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Override: random_forest | extra_trees.")
+    ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
     protocol: Annotated[
@@ -76,9 +78,13 @@ def train(
     cfg = load_config(config) if config else TrainConfig()
     data = cfg.model_dump(mode="json")
     overrides = {
-        ("dataset", "name"): dataset, ("dataset", "path"): path, ("dataset", "sensors"): sensors,
-        ("model", "kind"): model, ("model", "n_estimators"): n_estimators,
-        ("model", "max_depth"): max_depth, ("evaluation", "protocol"): protocol,
+        ("dataset", "name"): dataset,
+        ("dataset", "path"): path,
+        ("dataset", "sensors"): sensors,
+        ("model", "kind"): model,
+        ("model", "n_estimators"): n_estimators,
+        ("model", "max_depth"): max_depth,
+        ("evaluation", "protocol"): protocol,
     }
     for (section, key), value in overrides.items():
         if value is not None:
@@ -97,11 +103,14 @@ def _print_metrics(m: dict) -> None:
     for col in ("precision", "recall", "F1", "windows"):
         table.add_column(col, justify="right")
     for c, s in m["per_class"].items():
-        table.add_row(c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}",
-                      str(s["support"]))
+        table.add_row(
+            c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])
+        )
     console.print(table)
-    line = (f"accuracy [bold]{m['accuracy']:.3f}[/]  balanced accuracy "
-            f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]")
+    line = (
+        f"accuracy [bold]{m['accuracy']:.3f}[/]  balanced accuracy "
+        f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]"
+    )
     if "model_size" in m:
         s = m["model_size"]
         line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
@@ -155,8 +164,10 @@ def datasets(
         console.print("Your own data: pass a YAML dataset definition path as the name.")
         return
     info = describe_dataset(load_dataset(name, path=path))
-    console.print(f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
-                  f"channels {info['channels']}")
+    console.print(
+        f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
+        f"channels {info['channels']}"
+    )
     console.print(f"{info['n_subjects']} subjects: {', '.join(map(str, info['subjects']))}")
     per_class = info.get("hours_per_class") or info.get("windows_per_class") or {}
     unit = "hours" if "hours_per_class" in info else "windows"

@@ -53,8 +53,12 @@ _UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "a
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
 
 
@@ -76,7 +80,10 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     ds = cfg.dataset
     options: dict = {}
     if ds.name == "hapt-raw":
-        options = {"activities": ds.activities, "sensors": "acc" if ds.sensors == "acc" else "acc+gyro"}
+        options = {
+            "activities": ds.activities,
+            "sensors": "acc" if ds.sensors == "acc" else "acc+gyro",
+        }
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
     data = load_dataset(ds.name, path=ds.path, **options)
@@ -98,7 +105,9 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     return data.select(channels=wanted)
 
 
-def make_window_set(data: RecordingSet | WindowSet, cfg: TrainConfig) -> tuple[WindowSet, dict | None]:
+def make_window_set(
+    data: RecordingSet | WindowSet, cfg: TrainConfig
+) -> tuple[WindowSet, dict | None]:
     """Cut windows from recordings (or pass pre-cut windows through).
 
     Returns
@@ -111,7 +120,11 @@ def make_window_set(data: RecordingSet | WindowSet, cfg: TrainConfig) -> tuple[W
         return data, None
     w = cfg.windows
     windows, report = make_windows(
-        data, window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+        data,
+        window=w.window,
+        hop=w.hop,
+        unit=w.unit,
+        purity=w.purity,
         target_rate_hz=w.target_rate_hz,
     )
     if len(windows) == 0:
@@ -167,7 +180,9 @@ def split_windows(
                 )
     if subjects == "auto":
         subjects = auto_test_subjects(windows.subject, ev.test_fraction, cfg.seed)
-        desc = f"hold-out test subjects (random {ev.test_fraction:.0%} of subjects, seed {cfg.seed})"
+        desc = (
+            f"hold-out test subjects (random {ev.test_fraction:.0%} of subjects, seed {cfg.seed})"
+        )
     tr, te = holdout_split(windows.subject, subjects)
     return tr, te, desc, None
 
@@ -201,20 +216,30 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
     from tinyhar.features import FeatureExtractor
 
     extractor = FeatureExtractor(
-        sampling_rate_hz=windows.sampling_rate_hz, channels=tuple(windows.channels),
-        feature_set=cfg.features.set, gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
+        sampling_rate_hz=windows.sampling_rate_hz,
+        channels=tuple(windows.channels),
+        feature_set=cfg.features.set,
+        gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
     )
     extractor.fit(windows.X[:1])
     m = cfg.model
     model = TreeEnsembleClassifier(
-        kind=m.kind, n_estimators=m.n_estimators, max_depth=m.max_depth,
-        min_samples_leaf=m.min_samples_leaf, max_features=m.max_features,
-        class_weight=m.class_weight, random_state=cfg.seed,
+        kind=m.kind,
+        n_estimators=m.n_estimators,
+        max_depth=m.max_depth,
+        min_samples_leaf=m.min_samples_leaf,
+        max_features=m.max_features,
+        class_weight=m.class_weight,
+        random_state=cfg.seed,
     )
     return HarPipeline(
-        extractor=extractor, model=model, channels=list(windows.channels),
-        sampling_rate_hz=windows.sampling_rate_hz, n_samples=windows.n_samples,
-        hop_samples=hop_samples, stack_previous=cfg.features.stack_previous,
+        extractor=extractor,
+        model=model,
+        channels=list(windows.channels),
+        sampling_rate_hz=windows.sampling_rate_hz,
+        n_samples=windows.n_samples,
+        hop_samples=hop_samples,
+        stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
 
@@ -240,16 +265,23 @@ def cross_validate(
         for tr, te in splits:
             model = make_model().fit(features[tr], windows.y[tr])
             m = classification_metrics(windows.y[te], model.predict(features[te]), windows.classes)
-            folds.append({
-                "test_subjects": sorted(set(windows.subject[te]), key=natural_key),
-                "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            })
+            folds.append(
+                {
+                    "test_subjects": sorted(set(windows.subject[te]), key=natural_key),
+                    "accuracy": m["accuracy"],
+                    "macro_f1": m["macro_f1"],
+                }
+            )
             progress.advance(task)
     f1 = np.array([f["macro_f1"] for f in folds])
     acc = np.array([f["accuracy"] for f in folds])
     return {
-        "n_folds": len(folds), "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std()),
-        "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()), "folds": folds,
+        "n_folds": len(folds),
+        "macro_f1_mean": float(f1.mean()),
+        "macro_f1_std": float(f1.std()),
+        "accuracy_mean": float(acc.mean()),
+        "accuracy_std": float(acc.std()),
+        "folds": folds,
     }
 
 
@@ -290,7 +322,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     if isinstance(data, RecordingSet):
         hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
     console.print(
-        f"{len(windows)} windows of {windows.n_samples} samples at {windows.sampling_rate_hz:g} Hz, "
+        f"{len(windows)} windows of {windows.n_samples} samples at "
+        f"{windows.sampling_rate_hz:g} Hz, "
         f"{len(windows.subjects)} subjects, channels {windows.channels}"
     )
     check_labels(windows.y, windows.classes, "the data set")
@@ -315,26 +348,30 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
-    metrics.update({
-        "dataset": windows.name,
-        "protocol": protocol,
-        "leakage_warning": leakage,
-        "train_subjects": sorted(set(train_w.subject), key=natural_key),
-        "test_subjects": sorted(set(test_w.subject), key=natural_key),
-        "n_train_windows": len(train_w),
-        "model": cfg.model.kind,
-        "model_size": size,
-        "n_features": int(f_train.shape[1]),
-        "feature_set": cfg.features.set,
-        "window": {
-            "n_samples": windows.n_samples, "sampling_rate_hz": windows.sampling_rate_hz,
-            "hop_samples": hop, "channels": windows.channels,
-        },
-        "windowing": wreport,
-        "cross_validation": cv,
-        "seed": cfg.seed,
-        "tinyhar_version": tinyhar.__version__,
-    })
+    metrics.update(
+        {
+            "dataset": windows.name,
+            "protocol": protocol,
+            "leakage_warning": leakage,
+            "train_subjects": sorted(set(train_w.subject), key=natural_key),
+            "test_subjects": sorted(set(test_w.subject), key=natural_key),
+            "n_train_windows": len(train_w),
+            "model": cfg.model.kind,
+            "model_size": size,
+            "n_features": int(f_train.shape[1]),
+            "feature_set": cfg.features.set,
+            "window": {
+                "n_samples": windows.n_samples,
+                "sampling_rate_hz": windows.sampling_rate_hz,
+                "hop_samples": hop,
+                "channels": windows.channels,
+            },
+            "windowing": wreport,
+            "cross_validation": cv,
+            "seed": cfg.seed,
+            "tinyhar_version": tinyhar.__version__,
+        }
+    )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / "config.yaml")
     _write_figures(pipeline, windows, train_w, metrics, out)
@@ -346,8 +383,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     return metrics
 
 
-def _write_figures(pipeline: HarPipeline, windows: WindowSet, train_w: WindowSet,
-                   metrics: dict, out: Path) -> None:
+def _write_figures(
+    pipeline: HarPipeline, windows: WindowSet, train_w: WindowSet, metrics: dict, out: Path
+) -> None:
     from tinyhar.reporting.plots import (
         plot_class_overview,
         plot_confusion_matrix,
@@ -355,9 +393,12 @@ def _write_figures(pipeline: HarPipeline, windows: WindowSet, train_w: WindowSet
     )
 
     plot_confusion_matrix(
-        metrics["confusion_matrix"], metrics["classes"], out / "confusion_matrix.png",
+        metrics["confusion_matrix"],
+        metrics["classes"],
+        out / "confusion_matrix.png",
         f"{metrics['dataset']}: test subjects {', '.join(metrics['test_subjects'])}"
-        if len(metrics["test_subjects"]) <= 12 else f"{metrics['dataset']}: test subjects",
+        if len(metrics["test_subjects"]) <= 12
+        else f"{metrics['dataset']}: test subjects",
     )
     plot_feature_importance(
         pipeline.model.feature_importances(), pipeline.feature_names, out / "feature_importance.png"
@@ -420,9 +461,11 @@ def evaluate_run(
         windows, _ = make_window_set(data, eval_cfg)
     else:
         windows = data
-    if subjects is None and SAME_POPULATION.get(dataset) is not None and SAME_POPULATION.get(
-        dataset
-    ) == SAME_POPULATION.get(metrics_train["dataset"]):
+    if (
+        subjects is None
+        and SAME_POPULATION.get(dataset) is not None
+        and SAME_POPULATION.get(dataset) == SAME_POPULATION.get(metrics_train["dataset"])
+    ):
         subjects = metrics_train["test_subjects"]
         console.print(
             f"{dataset!r} has the same subjects as the training data: scoring only the run's "
@@ -442,8 +485,12 @@ def evaluate_run(
         )
     pred = pipeline.predict(windows)
     metrics = classification_metrics(windows.y, pred, pipeline.classes)
-    metrics.update({
-        "dataset": windows.name, "run": str(run_dir),
-        "subjects": sorted(set(windows.subject), key=natural_key), "skipped_classes": skipped,
-    })
+    metrics.update(
+        {
+            "dataset": windows.name,
+            "run": str(run_dir),
+            "subjects": sorted(set(windows.subject), key=natural_key),
+            "skipped_classes": skipped,
+        }
+    )
     return metrics

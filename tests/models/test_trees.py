@@ -58,8 +58,9 @@ def test_threshold_between_integers():
     # integer-valued feature: a split at 5.5 must send 5 left and 6 right
     X = np.repeat(np.arange(11, dtype=np.float32), 20)[:, None]
     y = np.where(X[:, 0] <= 5, "low", "high").astype(object)
-    m = TreeEnsembleClassifier(n_estimators=1, max_depth=1, max_features=None,
-                               random_state=0).fit(X, y)
+    m = TreeEnsembleClassifier(n_estimators=1, max_depth=1, max_features=None, random_state=0).fit(
+        X, y
+    )
     assert m.threshold_[0] == np.float32(5.5)
     out = m.predict_flat(np.array([[5.0], [6.0]], dtype=np.float32))
     assert list(out) == ["low", "high"]

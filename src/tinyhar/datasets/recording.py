@@ -37,7 +37,11 @@ ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
 GYRO_CHANNELS = ("gyro_x", "gyro_y", "gyro_z")
 ALL_CHANNELS = ACC_CHANNELS + GYRO_CHANNELS
 META_COLUMNS = ("time", "label", "subject", "session")
-CHANNEL_UNITS = {**{c: "g" for c in ACC_CHANNELS}, **{c: "rad/s" for c in GYRO_CHANNELS}}
+CHANNEL_UNITS = {
+    **{c: "g" for c in ACC_CHANNELS},
+    **{c: "rad/s" for c in GYRO_CHANNELS},
+    **{f"body_acc_{a}": "g" for a in "xyz"},
+}
 
 _PARQUET_META_KEY = b"tinyhar"
 
@@ -102,8 +106,8 @@ class RecordingSet:
         self.frame = canonicalize_frame(self.frame, self.source)
         if not np.isfinite(self.sampling_rate_hz) or self.sampling_rate_hz <= 0:
             raise DataFormatError(
-                self.source, f"sampling rate must be a positive number of Hz, got "
-                f"{self.sampling_rate_hz!r}"
+                self.source,
+                f"sampling rate must be a positive number of Hz, got {self.sampling_rate_hz!r}",
             )
         self.sampling_rate_hz = float(self.sampling_rate_hz)
         self.classes = [str(c) for c in self.classes]
@@ -179,8 +183,13 @@ class RecordingSet:
                 )
             frame = frame[list(META_COLUMNS) + list(channels)]
         return RecordingSet(
-            frame.reset_index(drop=True), self.sampling_rate_hz, self.classes, self.name,
-            self.citation, self.licence, self.source,
+            frame.reset_index(drop=True),
+            self.sampling_rate_hz,
+            self.classes,
+            self.name,
+            self.citation,
+            self.licence,
+            self.source,
         )
 
     def hours_per_class(self) -> dict[str, float]:
@@ -250,8 +259,13 @@ class RecordingSet:
             )
         meta = json.loads(raw)
         return cls(
-            table.to_pandas(), meta["sampling_rate_hz"], meta["classes"], meta.get("name", path.stem),
-            meta.get("citation", ""), meta.get("licence", ""), str(path),
+            table.to_pandas(),
+            meta["sampling_rate_hz"],
+            meta["classes"],
+            meta.get("name", path.stem),
+            meta.get("citation", ""),
+            meta.get("licence", ""),
+            str(path),
         )
 
 
@@ -284,8 +298,9 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataFormatError(
-            source, f"missing columns {missing}; a recording needs {list(required)} "
-            "(plus optional gyro_x gyro_y gyro_z and label)"
+            source,
+            f"missing columns {missing}; a recording needs {list(required)} "
+            "(plus optional gyro_x gyro_y gyro_z and label)",
         )
     gyro = [c for c in GYRO_CHANNELS if c in frame.columns]
     if gyro and len(gyro) != 3:
@@ -325,7 +340,8 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         changes = np.count_nonzero(session_codes[1:] != session_codes[:-1]) + 1
         if changes != frame["session"].nunique():
             raise DataFormatError(
-                source, "rows of a session are not contiguous; sort by session then time",
+                source,
+                "rows of a session are not contiguous; sort by session then time",
                 column="session",
             )
     return frame

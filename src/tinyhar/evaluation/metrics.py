@@ -75,9 +75,7 @@ def check_labels(y: np.ndarray, classes: Sequence[str], where: str = "data") -> 
     return present
 
 
-def classification_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
-) -> dict:
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
     """Compute tinyhar's standard metrics.
 
     Parameters
@@ -110,9 +108,7 @@ def classification_metrics(
         )
     classes = list(classes)
     present = [c for c in classes if np.any(y_true == c)]
-    p, r, f, s = precision_recall_fscore_support(
-        y_true, y_pred, labels=classes, zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         balanced = balanced_accuracy_score(y_true, y_pred)

@@ -89,9 +89,7 @@ def auto_test_subjects(subjects: np.ndarray, fraction: float = 0.3, seed: int = 
     return sorted(rng.choice(distinct, size=k, replace=False).tolist(), key=natural_key)
 
 
-def group_kfold(
-    subjects: np.ndarray, n_folds: int = 5
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def group_kfold(subjects: np.ndarray, n_folds: int = 5) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Leave-subjects-out cross-validation folds (scikit-learn ``GroupKFold``).
 
     Parameters

@@ -120,8 +120,9 @@ class HarPipeline:
         """
         path = Path(path)
         if not path.is_file():
-            raise TinyharError(f"{path}: no pipeline file; is this a run folder made by "
-                               "`tinyhar train`?")
+            raise TinyharError(
+                f"{path}: no pipeline file; is this a run folder made by `tinyhar train`?"
+            )
         obj = joblib.load(path)
         if not isinstance(obj, cls):
             raise TinyharError(f"{path}: not a tinyhar pipeline")

@@ -119,7 +119,9 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         if self.kind not in MODEL_KINDS:
-            raise ConfigError(f"model kind {self.kind!r} unknown; choose one of {list(MODEL_KINDS)}")
+            raise ConfigError(
+                f"model kind {self.kind!r} unknown; choose one of {list(MODEL_KINDS)}"
+            )
         if not 1 <= int(self.n_estimators) <= 1000:
             raise ConfigError(f"n_estimators must be in 1..1000, got {self.n_estimators}")
         if self.max_depth is not None and not 1 <= int(self.max_depth) <= 30:
@@ -204,7 +206,9 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 leaf_of_node[node] = leaf_index[key]
 
             def ref(child: int, node_pos=node_pos, leaf_of_node=leaf_of_node) -> int:
-                return int(node_pos[child]) if node_pos[child] >= 0 else -int(leaf_of_node[child]) - 1
+                return (
+                    int(node_pos[child]) if node_pos[child] >= 0 else -int(leaf_of_node[child]) - 1
+                )
 
             if internal.size == 0:  # a single-leaf tree: encode as one node with equal children
                 features.append(0)
@@ -227,7 +231,9 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"the ensemble has {offset} decision nodes / {len(leaves)} leaves, more than "
                 "int16 indices allow; lower n_estimators or max_depth"
             )
-        self.feature_ = np.asarray(features, dtype=np.uint16 if self.n_features_in_ > 256 else np.uint8)
+        self.feature_ = np.asarray(
+            features, dtype=np.uint16 if self.n_features_in_ > 256 else np.uint8
+        )
         self.threshold_ = float32_floor(np.asarray(thresholds))
         self.left_ = np.asarray(lefts, dtype=np.int16)
         self.right_ = np.asarray(rights, dtype=np.int16)

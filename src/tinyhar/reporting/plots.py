@@ -96,8 +96,11 @@ def plot_class_overview(
     gyro = [i for i, c in enumerate(windows.channels) if c.startswith("gyro_")]
     other = [i for i in range(len(windows.channels)) if i not in acc and i not in gyro]
     fig, axes = plt.subplots(
-        len(classes), per_class, figsize=(3.2 * per_class, 1.7 * len(classes) + 0.6),
-        squeeze=False, sharex=True,
+        len(classes),
+        per_class,
+        figsize=(3.2 * per_class, 1.7 * len(classes) + 0.6),
+        squeeze=False,
+        sharex=True,
     )
     for r, c in enumerate(classes):
         idx = np.flatnonzero(windows.y == c)
@@ -121,8 +124,9 @@ def plot_class_overview(
             ax.set_title(f"subject {windows.subject[pick[k]]}", fontsize=7)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", fontsize=7, ncol=len(labels))
-    fig.suptitle("Example windows per class (solid: acceleration in g; dashed: gyro in rad/s)",
-                 fontsize=9)
+    fig.suptitle(
+        "Example windows per class (solid: acceleration in g; dashed: gyro in rad/s)", fontsize=9
+    )
     fig.supxlabel("time (s)", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=100)

@@ -47,8 +47,12 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
             f"{_pct(cv['accuracy_mean'])} ± {_pct(cv['accuracy_std'])}.",
             "",
         ]
-    lines += ["## Per class", "", "| class | precision | recall | F1 | windows |",
-              "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "## Per class",
+        "",
+        "| class | precision | recall | F1 | windows |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for c, s in m["per_class"].items():
         lines.append(
             f"| {c} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"

@@ -213,13 +213,13 @@ def make_windows(
     ends = np.concatenate([bounds, [len(frame)]])
     subjects = frame["subject"].to_numpy()
 
-    for s0, s1 in zip(starts, ends):
+    for s0, s1 in zip(starts, ends, strict=True):
         session = str(session_names[session_codes[s0]])
         subject = str(subjects[s0])
         time = times_all[s0:s1]
         seg_bounds, n_gaps = _segments(time, recordings.sampling_rate_hz)
         report.n_gaps += n_gaps
-        for a, b in zip(seg_bounds[:-1], seg_bounds[1:]):
+        for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
             x = values_all[s0 + a : s0 + b]
             codes = codes_all[s0 + a : s0 + b]
             t0 = time[a]
@@ -270,7 +270,14 @@ def make_windows(
         cat["start"] = np.zeros(0)
     report.n_windows = int(X.shape[0])
     out = WindowSet(
-        X, cat["y"], cat["subject"], cat["session"], cat["start"], channels, rate, classes,
+        X,
+        cat["y"],
+        cat["subject"],
+        cat["session"],
+        cat["start"],
+        channels,
+        rate,
+        classes,
         recordings.name,
     )
     return out, report

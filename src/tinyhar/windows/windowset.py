@@ -62,8 +62,8 @@ class WindowSet:
         self.X = np.ascontiguousarray(self.X, dtype=np.float32)
         if self.X.ndim != 3:
             raise DataFormatError(
-                self.name, f"windows must have shape (n_windows, n_samples, n_channels), "
-                f"got {self.X.shape}"
+                self.name,
+                f"windows must have shape (n_windows, n_samples, n_channels), got {self.X.shape}",
             )
         n = self.X.shape[0]
         self.y = np.asarray(self.y, dtype=object)
@@ -72,7 +72,9 @@ class WindowSet:
         self.start_time = np.asarray(self.start_time, dtype=np.float64)
         if self.split is not None:
             self.split = np.asarray(self.split, dtype=object)
-        for key in ("y", "subject", "session", "start_time") + (("split",) if self.split is not None else ()):
+        for key in ("y", "subject", "session", "start_time") + (
+            ("split",) if self.split is not None else ()
+        ):
             if len(getattr(self, key)) != n:
                 raise DataFormatError(
                     self.name, f"{key} has {len(getattr(self, key))} entries for {n} windows"
@@ -110,9 +112,17 @@ class WindowSet:
     def subset(self, mask: np.ndarray) -> WindowSet:
         """Windows selected by a boolean mask or an index array of shape (n_windows,) / (k,)."""
         return WindowSet(
-            self.X[mask], self.y[mask], self.subject[mask], self.session[mask],
-            self.start_time[mask], self.channels, self.sampling_rate_hz, self.classes,
-            self.name, None if self.split is None else self.split[mask], dict(self.info),
+            self.X[mask],
+            self.y[mask],
+            self.subject[mask],
+            self.session[mask],
+            self.start_time[mask],
+            self.channels,
+            self.sampling_rate_hz,
+            self.classes,
+            self.name,
+            None if self.split is None else self.split[mask],
+            dict(self.info),
         )
 
     def select_channels(self, channels: Sequence[str]) -> WindowSet:

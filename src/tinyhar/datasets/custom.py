@@ -1,0 +1,805 @@
+r"""Load your own recordings, described by a YAML dataset definition.
+
+A definition says where the files are (glob patterns relative to the YAML
+file), which of their columns hold what, in which units, and where labels,
+subjects and sessions come from. :func:`load_custom` reads the files and
+returns a :class:`~tinyhar.datasets.recording.RecordingSet` in tinyhar's units
+(g, rad/s, s).
+
+Example (``my_wristband.yaml``, next to a folder ``raw/`` of CSV files named
+like ``alice_morning_walking.csv`` with a header ``t_ms,ax,ay,az,gx,gy,gz``)::
+
+    name: my-wristband
+    files: "raw/*.csv"            # or a list of patterns; CSV, Parquet or NPY
+    sampling_rate_hz: 50
+    columns:                      # canonical name: column in the file
+      time: t_ms                  # optional; else time = row index / rate
+      acc_x: ax
+      acc_y: ay
+      acc_z: az
+      gyro_x: gx                  # optional (all three or none)
+      gyro_y: gy
+      gyro_z: gz
+    units:
+      time: ms                    # s, ms, us, ns
+      acc: m/s^2                  # g, m/s^2, mg, or raw counts (below)
+      gyro: {full_scale: 2000, unit: deg/s, bits: 16}   # raw int counts
+    file_pattern: '(?P<subject>[^_]+)_(?P<session>[^_]+)_(?P<label>\w+)\.csv'
+    classes: [walking, sitting, standing]
+    ignore_labels: [unknown]      # become unlabelled instead of an error
+    citation: "Recorded by ..."
+    licence: "CC BY 4.0"
+
+Every key, with what it allows:
+
+``files``
+    A glob pattern or a list of them, relative to the YAML file's folder
+    (``**`` recurses). Each must match at least one file.
+``format``
+    ``csv``, ``parquet`` or ``npy``; by default from each file's extension
+    (``.csv``/``.txt``/``.tsv``, ``.parquet``/``.pq``, ``.npy``).
+``csv``
+    ``delimiter`` (default ``,``), ``header`` (default true: the first line
+    names the columns), ``skip_rows`` (lines before the header, default 0),
+    ``decimal`` (default ``.``), ``encoding`` (default ``utf-8``).
+``sampling_rate_hz``
+    The sampling rate in Hz (required, > 0).
+``columns``
+    Canonical name -> the file's column: a name, or a 0-based position (the
+    only choice for NPY, whose arrays must be 2-D). ``acc_x acc_y acc_z`` are
+    required; ``time``, ``gyro_x gyro_y gyro_z``, ``label``, ``subject`` and
+    ``session`` are optional.
+``units``
+    ``time``: ``s`` (default), ``ms``, ``us``, ``ns``; ``acc``: ``g``
+    (default), ``m/s^2``, ``mg``; ``gyro``: ``rad/s`` (default), ``deg/s``,
+    ``mdps``. For raw signed integer counts give a mapping ``{full_scale: F,
+    bits: B, unit: U}``: values are ``counts * F / 2**(B-1)`` in ``U``
+    (default ``g`` for acc, ``deg/s`` for gyro), then converted.
+``file_pattern``
+    A regular expression matched against each file *name* (not its folder)
+    with named groups among ``subject``, ``session``, ``label``.
+``constants``
+    ``subject``, ``session``, ``label``: one value for all files.
+``label_map``
+    Raw label value -> class name (e.g. ``{"1": walking}`` for numeric codes).
+``classes``
+    The label vocabulary in order; by default the sorted labels found. A
+    label outside it (after ``label_map``) is an error naming the file and
+    row, unless it is in ``ignore_labels`` (those samples become unlabelled).
+``name``, ``citation``, ``licence``
+    Text kept with the recordings.
+
+Each of ``subject``, ``session`` and ``label`` comes from exactly one of
+``columns``, ``file_pattern`` and ``constants``. ``subject`` is required
+(evaluation is subject-independent). Without a ``session`` each file is a
+session (named by its path relative to the YAML file, without extension).
+Files of the same (subject, session) are joined in file-name order: with a
+time column the rows are then sorted by time; without one, time continues
+from the previous file. If the same session name is used by several subjects,
+all session ids become ``"<subject>-<session>"``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    RecordingSet,
+)
+from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
+from tinyhar.errors import ConfigError, DataFormatError
+
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+"""Allowed time units and their factor to seconds."""
+ACC_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "g")
+GYRO_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "rad/s")
+META_FIELDS = ("subject", "session", "label")
+_FORMATS = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".npy": "npy",
+}
+
+ColumnRef = str | int
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RawCounts(_Strict):
+    """Raw signed integer counts: ``value = counts * full_scale / 2**(bits-1)`` in ``unit``."""
+
+    full_scale: float = Field(gt=0, description="positive full-scale range, in `unit`")
+    bits: int = Field(16, ge=8, le=32, description="resolution of the sensor output")
+    unit: str | None = Field(None, description="unit of full_scale (default g / deg/s)")
+
+
+class Units(_Strict):
+    """Units of the time column and of the sensors."""
+
+    time: Literal["s", "ms", "us", "ns"] = "s"
+    acc: str | RawCounts = "g"
+    gyro: str | RawCounts = "rad/s"
+
+    @field_validator("acc")
+    @classmethod
+    def _check_acc(cls, value: str | RawCounts) -> str | RawCounts:
+        return _check_unit(value, ACC_UNITS, "g")
+
+    @field_validator("gyro")
+    @classmethod
+    def _check_gyro(cls, value: str | RawCounts) -> str | RawCounts:
+        return _check_unit(value, GYRO_UNITS, "deg/s")
+
+
+def _check_unit(value: str | RawCounts, allowed: list[str], default: str) -> str | RawCounts:
+    unit = value if isinstance(value, str) else (value.unit or default)
+    if unit.strip() not in allowed:
+        raise ValueError(
+            f"unknown unit {unit!r}; allowed: {allowed}, or raw counts as "
+            "{full_scale: F, bits: B, unit: U}"
+        )
+    return value
+
+
+class Columns(_Strict):
+    """Canonical name -> the file's column (name, or 0-based position)."""
+
+    time: ColumnRef | None = None
+    acc_x: ColumnRef
+    acc_y: ColumnRef
+    acc_z: ColumnRef
+    gyro_x: ColumnRef | None = None
+    gyro_y: ColumnRef | None = None
+    gyro_z: ColumnRef | None = None
+    label: ColumnRef | None = None
+    subject: ColumnRef | None = None
+    session: ColumnRef | None = None
+
+    @model_validator(mode="after")
+    def _gyro_all_or_none(self) -> Columns:
+        given = [c for c in GYRO_CHANNELS if getattr(self, c) is not None]
+        if given and len(given) != 3:
+            raise ValueError(f"give all of {list(GYRO_CHANNELS)} or none (got {given})")
+        return self
+
+    def used(self) -> dict[str, ColumnRef]:
+        """The columns that are set, canonical name -> file column."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class CsvOptions(_Strict):
+    """How CSV files are read (passed to pandas.read_csv)."""
+
+    delimiter: str = ","
+    header: bool = True
+    skip_rows: int = Field(0, ge=0)
+    decimal: str = "."
+    encoding: str = "utf-8"
+
+
+class Constants(_Strict):
+    """One subject, session or label for all files."""
+
+    subject: str | None = None
+    session: str | None = None
+    label: str | None = None
+
+
+class DatasetDefinition(_Strict):
+    """A YAML dataset definition (see the module docstring for every key).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When built directly from a dict with bad keys or values;
+        :meth:`from_yaml` turns it into a :class:`~tinyhar.errors.ConfigError`
+        naming the file and the key path.
+    """
+
+    name: str = "custom"
+    files: str | list[str]
+    format: Literal["csv", "parquet", "npy"] | None = None
+    csv: CsvOptions = CsvOptions()
+    sampling_rate_hz: float = Field(gt=0)
+    columns: Columns
+    units: Units = Units()
+    file_pattern: str | None = None
+    constants: Constants = Constants()
+    label_map: dict[str, str] = {}
+    classes: list[str] | None = None
+    ignore_labels: list[str] = []
+    citation: str = ""
+    licence: str = ""
+
+    @field_validator("files")
+    @classmethod
+    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
+        if not value:
+            raise ValueError("give at least one glob pattern, e.g. 'raw/*.csv'")
+        return value
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        extra = sorted(set(compiled.groupindex) - set(META_FIELDS))
+        if extra:
+            raise ValueError(
+                f"named groups {extra} are not allowed; use (?P<subject>...), "
+                "(?P<session>...) or (?P<label>...)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> DatasetDefinition:
+        groups = set(re.compile(self.file_pattern).groupindex) if self.file_pattern else set()
+        for key in META_FIELDS:
+            sources = [
+                name for name, present in (
+                    (f"columns.{key}", getattr(self.columns, key) is not None),
+                    (f"file_pattern group '{key}'", key in groups),
+                    (f"constants.{key}", getattr(self.constants, key) is not None),
+                ) if present
+            ]
+            if len(sources) > 1:
+                raise ValueError(f"{key} is given by {' and '.join(sources)}; keep one")
+        if not self._source_of("subject"):
+            raise ValueError(
+                "no subject: set columns.subject, a (?P<subject>...) group in file_pattern, "
+                "or constants.subject (evaluation needs to know who was recorded)"
+            )
+        if self.format == "npy" or (self.format is None and _all_npy(self.files)):
+            bad = {k: v for k, v in self.columns.used().items() if not isinstance(v, int)}
+            if bad:
+                raise ValueError(f"NPY files have no column names: use 0-based positions ({bad})")
+        return self
+
+    def _source_of(self, key: str) -> str | None:
+        if getattr(self.columns, key) is not None:
+            return "column"
+        if self.file_pattern and key in re.compile(self.file_pattern).groupindex:
+            return "pattern"
+        if getattr(self.constants, key) is not None:
+            return "constant"
+        return None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DatasetDefinition:
+        """Read and validate a definition file.
+
+        Raises
+        ------
+        ConfigError
+            If the file is missing, is not valid YAML (with the line), is not
+            a mapping, or a key is unknown or has a bad value (naming the key
+            path, e.g. ``columns.acc_x``, and what is allowed).
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the dataset definition: {exc}") from exc
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{path}: a dataset definition must be a mapping of keys (files, "
+                "sampling_rate_hz, columns, ...), got {type(raw).__name__}"
+            )
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, path)) from exc
+
+
+def _all_npy(files: str | list[str]) -> bool:
+    patterns = [files] if isinstance(files, str) else files
+    return all(p.lower().endswith(".npy") for p in patterns)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the sub-model at ``loc`` (for 'unknown key' messages)."""
+    current: Any = model
+    for part in loc:
+        if part in _UNION_TAGS:
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model in an annotation like ``str | RawCounts`` (else the annotation)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+_UNION_TAGS = {
+    "str": "a text",
+    "int": "an integer",
+    "list[str]": "a list of texts",
+    "RawCounts": "raw counts {full_scale: F, bits: B, unit: U}",
+}
+_TYPE_ERRORS = {"string_type", "int_type", "int_parsing", "int_from_float", "model_type",
+                "dict_type", "list_type", "model_attributes_type"}
+
+
+def _format_validation_error(exc: ValidationError, path: Path) -> str:
+    """One line per problem: ``key.path: what is wrong; what is allowed``."""
+    errors = exc.errors()
+    # errors under a union (e.g. str | int) carry the member's tag in their location:
+    # drop the "wrong type" complaints of members the value was clearly not meant for
+    by_field: dict[tuple, list[tuple[tuple, dict]]] = {}
+    plain: list[tuple[tuple, dict]] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        tag_at = next((i for i, p in enumerate(loc) if p in _UNION_TAGS), None)
+        if tag_at is None:
+            plain.append((loc, err))
+        else:
+            by_field.setdefault(loc[:tag_at], []).append((loc, err))
+    items: list[tuple[tuple, str, str]] = [
+        (loc, err["type"], err["msg"]) for loc, err in plain
+    ]
+    for field_loc, errs in by_field.items():
+        specific = [(loc, e) for loc, e in errs if e["type"] not in _TYPE_ERRORS]
+        if specific:
+            for loc, e in specific:
+                clean = tuple(p for p in loc if p not in _UNION_TAGS)
+                items.append((clean, e["type"], e["msg"]))
+        else:
+            kinds = [_UNION_TAGS[loc[len(field_loc)]] for loc, _ in errs]
+            items.append((field_loc, "union", "expected " + " or ".join(dict.fromkeys(kinds))))
+    lines = []
+    for loc, kind, message in items:
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(DatasetDefinition, loc[:-1])
+            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = message.removeprefix("Value error, ")
+        lines.append(f"{key}: {msg}")
+    unique = list(dict.fromkeys(lines))
+    return f"{path}: invalid dataset definition:\n  " + "\n  ".join(unique)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_custom(yaml_path: str | Path) -> RecordingSet:
+    r"""Load recordings described by a YAML dataset definition.
+
+    Parameters
+    ----------
+    yaml_path : str or Path
+        The definition (the module docstring lists every key). File
+        patterns are relative to its folder. A minimal one, for CSV files
+        ``raw/<subject>_<label>.csv`` with columns ``ax ay az`` in m/s^2::
+
+            files: "raw/*.csv"
+            sampling_rate_hz: 50
+            columns: {acc_x: ax, acc_y: ay, acc_z: az}
+            units: {acc: m/s^2}
+            file_pattern: '(?P<subject>[^_]+)_(?P<label>\w+)\.csv'
+            classes: [walking, sitting]
+
+    Returns
+    -------
+    RecordingSet
+        ``time`` in s from the session start, ``acc_*`` in g, optionally
+        ``gyro_*`` in rad/s, labels (missing = unlabelled), subjects and
+        sessions as strings, at ``sampling_rate_hz`` Hz; name, citation and
+        licence from the definition.
+
+    Raises
+    ------
+    ConfigError
+        If the definition is invalid (naming the YAML file, the key path and
+        what is allowed) or a pattern matches no file.
+    DataFormatError
+        If a data file cannot be read or is malformed: a missing column, a
+        non-numeric or missing sensor value, a row with the wrong number of
+        fields, a label outside ``classes``, a file name not matching
+        ``file_pattern``, or time not increasing within a session. The
+        message names the file and, for CSV, the 1-based line (for Parquet
+        and NPY, the 1-based row).
+    """
+    yaml_path = Path(yaml_path)
+    definition = DatasetDefinition.from_yaml(yaml_path)
+    return load_definition(definition, yaml_path.parent, str(yaml_path))
+
+
+def load_definition(
+    definition: DatasetDefinition, base_dir: str | Path, source: str = "<definition>"
+) -> RecordingSet:
+    """Load the recordings of an already validated definition.
+
+    Parameters
+    ----------
+    definition : DatasetDefinition
+    base_dir : str or Path
+        Folder the file patterns are relative to.
+    source : str
+        Name of the definition for messages.
+
+    Returns
+    -------
+    RecordingSet
+        As :func:`load_custom`.
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`load_custom`.
+    """
+    base_dir = Path(base_dir)
+    files = _resolve_files(definition, base_dir, source)
+    pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
+    parts: list[pd.DataFrame] = []
+    for index, file in enumerate(files):
+        part = _read_one(definition, file, base_dir, pattern)
+        part["_file"] = index
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = _assemble_sessions(frame, definition, files)
+    classes = _check_labels(frame, definition, files)
+    channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
+    out = frame[["time", *channels, "label", "subject", "session"]]
+    return RecordingSet(
+        out, definition.sampling_rate_hz, classes, name=definition.name,
+        citation=definition.citation, licence=definition.licence, source=source,
+    )
+
+
+def _resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
+    patterns = [definition.files] if isinstance(definition.files, str) else definition.files
+    found: list[Path] = []
+    for pattern in patterns:
+        if Path(pattern).is_absolute():
+            matches = sorted(Path(pattern).parent.glob(Path(pattern).name))
+        else:
+            matches = sorted(base_dir.glob(pattern))
+        matches = [m for m in matches if m.is_file()]
+        if not matches:
+            raise ConfigError(
+                f"{source}: files: pattern {pattern!r} matches no file in {base_dir.resolve()}; "
+                "patterns are relative to the YAML file's folder"
+            )
+        found.extend(matches)
+    return list(dict.fromkeys(found))
+
+
+def _file_format(definition: DatasetDefinition, file: Path) -> str:
+    if definition.format is not None:
+        return definition.format
+    fmt = _FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        raise DataFormatError(
+            file,
+            f"cannot tell the format from the extension {file.suffix!r}; set 'format' "
+            f"(csv, parquet, npy) in the definition (known extensions: {sorted(_FORMATS)})",
+        )
+    return fmt
+
+
+def _read_one(
+    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None
+) -> pd.DataFrame:
+    """One file -> canonical columns (values converted), ``_line`` and ``_row`` numbers."""
+    used = definition.columns.used()
+    fmt = _file_format(definition, file)
+    if fmt == "csv":
+        raw, line_of_row = _read_csv(definition, file, used)
+        where = "line"
+    elif fmt == "parquet":
+        raw = _read_parquet(file, used)
+        line_of_row = np.arange(1, len(raw) + 1)
+        where = "row"
+    else:
+        raw = _read_npy(file, used)
+        line_of_row = np.arange(1, len(raw) + 1)
+        where = "row"
+    out = pd.DataFrame(index=raw.index)
+    out["_line"] = line_of_row
+    out["_where"] = where
+    sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
+    for canon in [*sensor, *(["time"] if "time" in used else [])]:
+        values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            original = raw[canon].iloc[row]
+            what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
+            raise DataFormatError(
+                file, f"{canon} value {what}; fix or remove this row",
+                line=int(line_of_row[row]) if where == "line" else None,
+                column=_column_label(used[canon], where, int(line_of_row[row])),
+            )
+        try:
+            out[canon] = _convert(values, canon, definition)
+        except ConfigError as exc:
+            raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
+    meta = _meta_from_name(file, base_dir, pattern, definition)
+    for key in META_FIELDS:
+        if key in used:
+            column = raw[key]
+            text = column.astype("string").str.strip()
+            if pd.api.types.is_float_dtype(column.dtype):
+                # numeric codes: 1.0 -> "1"
+                as_int = column.dropna()
+                if (as_int == np.round(as_int)).all():
+                    text = column.astype("Int64").astype("string")
+            out[key] = text
+        else:
+            out[key] = meta.get(key)
+    if out["subject"].isna().any():
+        row = int(np.flatnonzero(out["subject"].isna().to_numpy())[0])
+        raise DataFormatError(
+            file, "subject is missing; every row needs a subject",
+            line=int(line_of_row[row]) if where == "line" else None,
+            column=_column_label(used.get("subject", "subject"), where, int(line_of_row[row])),
+        )
+    return out
+
+
+def _column_label(ref: ColumnRef, where: str, number: int) -> str:
+    text = f"{ref}" if isinstance(ref, str) else f"#{ref} (0-based)"
+    return text if where == "line" else f"{text} at row {number}"
+
+
+def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> np.ndarray:
+    if canon == "time":
+        return values * TIME_UNITS[definition.units.time]
+    is_acc = canon.startswith("acc")
+    unit = definition.units.acc if is_acc else definition.units.gyro
+    target = "g" if is_acc else "rad/s"
+    if isinstance(unit, RawCounts):
+        if not np.array_equal(values, np.round(values)):
+            raise ConfigError(
+                f"units.{'acc' if is_acc else 'gyro'}: raw counts must be integers, but "
+                f"{canon} has fractional values; give a physical unit instead"
+            )
+        physical = counts_to_physical(values.astype(np.int64), unit.full_scale, unit.bits)
+        return to_canonical(physical, unit.unit or ("g" if is_acc else "deg/s"), target)
+    return to_canonical(values, unit, target)
+
+
+def _meta_from_name(
+    file: Path, base_dir: Path, pattern: re.Pattern | None, definition: DatasetDefinition
+) -> dict[str, str | None]:
+    meta: dict[str, str | None] = {k: getattr(definition.constants, k) for k in META_FIELDS}
+    if pattern is not None:
+        match = pattern.fullmatch(file.name)
+        if match is None:
+            raise DataFormatError(
+                file,
+                f"file name {file.name!r} does not match file_pattern {pattern.pattern!r}; "
+                "rename the file or change the pattern (it must match the whole name)",
+            )
+        meta.update({k: v for k, v in match.groupdict().items() if v is not None})
+    if meta.get("session") is None and definition.columns.session is None:
+        try:
+            rel = file.relative_to(base_dir)
+        except ValueError:
+            rel = file
+        meta["session"] = rel.with_suffix("").as_posix()
+    return meta
+
+
+def _read_csv(
+    definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a CSV file with pandas; rows that do not fit the header are errors with their line."""
+    import warnings
+
+    opts = definition.csv
+    refs = list(dict.fromkeys(used.values()))
+    if not opts.header and any(isinstance(r, str) for r in refs):
+        raise ConfigError(
+            f"columns: csv.header is false, so columns must be 0-based positions, got "
+            f"{ {k: v for k, v in used.items() if isinstance(v, str)} }"
+        )
+    text_cols = {used[k] for k in META_FIELDS if k in used}
+    first_data_line = opts.skip_rows + (2 if opts.header else 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(
+                file, sep=opts.delimiter, header=0 if opts.header else None,
+                skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
+                skip_blank_lines=False, index_col=False, engine="c",
+                dtype={c: str for c in text_cols} or None,
+            )
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(file, "file is empty; expected a header and rows") from None
+    except pd.errors.ParserWarning as exc:
+        raise DataFormatError(
+            file, "the first row has more fields than the header; fix the row or "
+            f"the delimiter (csv.delimiter is {opts.delimiter!r})",
+            line=first_data_line,
+        ) from exc
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            raise DataFormatError(
+                file,
+                f"this row has {match.group(3)} fields, the header {match.group(1)}; fix the "
+                f"row or the delimiter (csv.delimiter is {opts.delimiter!r})",
+                line=int(match.group(2)) + opts.skip_rows,
+            ) from exc
+        raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
+    missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
+    missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]
+    if missing:
+        raise DataFormatError(
+            file,
+            f"columns {missing} are not in the file (it has {list(raw.columns)}); fix "
+            "'columns' in the definition, or csv.delimiter / csv.header",
+            line=opts.skip_rows + 1 if opts.header else None,
+        )
+    selected = pd.DataFrame(
+        {canon: raw.iloc[:, ref] if isinstance(ref, int) else raw[ref]
+         for canon, ref in used.items()}
+    )
+    line_of_row = np.arange(len(selected)) + first_data_line
+    blank = selected.isna().all(axis=1).to_numpy()
+    if blank.any():
+        selected = selected.loc[~blank].reset_index(drop=True)
+        line_of_row = line_of_row[~blank]
+    return selected, line_of_row
+
+
+def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(file).names
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
+    resolved: dict[str, str] = {}
+    for canon, ref in used.items():
+        if isinstance(ref, int):
+            if not 0 <= ref < len(names):
+                raise DataFormatError(file, f"column #{ref} does not exist ({len(names)} columns)")
+            resolved[canon] = names[ref]
+        else:
+            if ref not in names:
+                raise DataFormatError(
+                    file, f"column {ref!r} (for {canon}) is not in the file (it has {names})"
+                )
+            resolved[canon] = ref
+    try:
+        table = pd.read_parquet(file, columns=list(dict.fromkeys(resolved.values())))
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
+    return pd.DataFrame({canon: table[col] for canon, col in resolved.items()})
+
+
+def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
+    try:
+        array = np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(file, f"cannot read as a NumPy .npy file: {exc}") from exc
+    if array.ndim != 2:
+        raise DataFormatError(
+            file, f"NPY arrays must be 2-D (rows = samples, columns = channels), got "
+            f"shape {array.shape}"
+        )
+    out = {}
+    for canon, ref in used.items():
+        if not isinstance(ref, int) or not 0 <= ref < array.shape[1]:
+            raise DataFormatError(
+                file, f"column {ref!r} (for {canon}) is not a 0-based position < {array.shape[1]}"
+            )
+        out[canon] = array[:, ref]
+    return pd.DataFrame(out)
+
+
+def _assemble_sessions(
+    frame: pd.DataFrame, definition: DatasetDefinition, files: list[Path]
+) -> pd.DataFrame:
+    """Order rows by session, compute time, and make session ids unique."""
+    frame["subject"] = frame["subject"].astype("string")
+    frame["session"] = frame["session"].astype("string")
+    if frame["session"].isna().any():
+        row = int(np.flatnonzero(frame["session"].isna().to_numpy())[0])
+        raise DataFormatError(
+            files[int(frame["_file"].iloc[row])], "session is missing in this row",
+            line=int(frame["_line"].iloc[row]),
+        )
+    per_session = frame.groupby("session", sort=False, observed=True)["subject"].nunique()
+    if (per_session > 1).any():
+        frame["session"] = frame["subject"] + "-" + frame["session"]
+    key = pd.factorize(frame["subject"] + "\x00" + frame["session"])[0]
+    frame["_key"] = key
+    has_time = definition.columns.time is not None
+    if has_time:
+        frame = frame.sort_values(["_key", "time"], kind="stable").reset_index(drop=True)
+        keys = frame["_key"].to_numpy()
+        t = frame["time"].to_numpy()
+        starts = np.r_[True, keys[1:] != keys[:-1]]
+        same = ~starts[1:]
+        repeat = np.flatnonzero(same & (np.diff(t) <= 0))
+        if repeat.size:
+            row = int(repeat[0]) + 1
+            raise DataFormatError(
+                files[int(frame["_file"].iloc[row])],
+                f"time {frame['time'].iloc[row]:g} s repeats a sample of session "
+                f"{frame['session'].iloc[row]!r}; remove duplicate samples",
+                line=int(frame["_line"].iloc[row]) if frame["_where"].iloc[row] == "line"
+                else None,
+                column=str(definition.columns.time),
+            )
+        first = pd.Series(t).groupby(keys).transform("first").to_numpy()
+        frame["time"] = t - first
+    else:
+        frame = frame.sort_values("_key", kind="stable").reset_index(drop=True)
+        index = frame.groupby("_key").cumcount().to_numpy()
+        frame["time"] = index / definition.sampling_rate_hz
+    return frame
+
+
+def _check_labels(
+    frame: pd.DataFrame, definition: DatasetDefinition, files: list[Path]
+) -> list[str]:
+    label = frame["label"].astype("string")
+    if definition.label_map:
+        label = label.replace(definition.label_map)
+    ignore = set(definition.ignore_labels)
+    label = label.mask(label.isin(ignore))
+    if definition.classes is None:
+        classes = sorted(label.dropna().unique().tolist())
+    else:
+        classes = list(definition.classes)
+        bad = label.notna() & ~label.isin(classes)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            where = frame["_where"].iloc[row]
+            number = int(frame["_line"].iloc[row])
+            raise DataFormatError(
+                files[int(frame["_file"].iloc[row])],
+                f"label {label.iloc[row]!r}{'' if where == 'line' else f' at row {number}'} "
+                f"is not in classes {classes}; add it to 'classes', map it with 'label_map', "
+                "or list it in 'ignore_labels' to keep its samples unlabelled",
+                line=number if where == "line" else None,
+                column=str(definition.columns.label) if definition.columns.label is not None
+                else None,
+            )
+    frame["label"] = label
+    return classes

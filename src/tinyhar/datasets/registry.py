@@ -1,0 +1,346 @@
+"""Registry of the data sets tinyhar knows by name, and one entry point to load any of them.
+
+================ =========== ======= ================================================
+name             kind        rate    what
+================ =========== ======= ================================================
+``hapt``         recordings  50 Hz   bundled HAPT, 6 basic activities, acc+gyro
+``hapt-raw``     recordings  50 Hz   HAPT from the publisher's ``HAPT Data Set.zip``
+``uci-har``      windows     50 Hz   UCI HAR from ``UCI HAR Dataset.zip``
+``wisdm-windows`` windows    20 Hz   derived WISDM v1.1 ``windows.npz`` (z-scored)
+``wisdm-raw``    recordings  20 Hz   WISDM v1.1 raw text (needs an explicit path)
+================ =========== ======= ================================================
+
+Besides a name, :func:`load_dataset` accepts the path of a YAML dataset
+definition (your own data, see :mod:`tinyhar.datasets.custom`) or of a
+Parquet file written by :meth:`RecordingSet.to_parquet`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinyhar.datasets.recording import RecordingSet
+from tinyhar.errors import ConfigError, TinyharError
+
+if TYPE_CHECKING:
+    from tinyhar.windows.windowset import WindowSet
+
+DATA_ENV_VAR = "TINYHAR_DATA"
+"""Environment variable naming the folder that holds the data files."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows about a named data set.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    description : str
+        One line for listings.
+    kind : str
+        ``"recordings"`` (continuous, a RecordingSet) or ``"windows"``
+        (pre-windowed, a WindowSet).
+    sampling_rate_hz : float
+        Sampling rate in Hz.
+    default_file : str or None
+        File name looked up in the data folder (:func:`find_data_dir`) when
+        no path is given; None when the set is bundled or needs a path.
+    options : tuple of str
+        Keyword options the loader accepts.
+    """
+
+    name: str
+    description: str
+    kind: str
+    sampling_rate_hz: float
+    default_file: str | None
+    options: tuple[str, ...] = ()
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "hapt": DatasetInfo(
+        "hapt",
+        "HAPT, bundled with tinyhar: 30 subjects, 6 basic activities, acc+gyro, continuous",
+        "recordings", 50.0, None,
+    ),
+    "hapt-raw": DatasetInfo(
+        "hapt-raw",
+        "HAPT from the publisher's zip (activities basic|all, sensors acc|acc+gyro)",
+        "recordings", 50.0, "HAPT Data Set.zip", ("activities", "sensors"),
+    ),
+    "uci-har": DatasetInfo(
+        "uci-har",
+        "UCI HAR: 10,299 windows of 2.56 s, 6 activities, official train/test split",
+        "windows", 50.0, "UCI HAR Dataset.zip", ("signals",),
+    ),
+    "wisdm-windows": DatasetInfo(
+        "wisdm-windows",
+        "WISDM v1.1, 7,292 windows of 128 samples, 36 users, z-scored (not g)",
+        "windows", 20.0, "wisdm_v1.1_windows/windows.npz",
+    ),
+    "wisdm-raw": DatasetInfo(
+        "wisdm-raw",
+        "WISDM v1.1 raw accelerometer text (WISDM_ar_v1.1_raw.txt); needs --path",
+        "recordings", 20.0, None, ("on_bad_lines",),
+    ),
+}
+"""The data sets known by name."""
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def data_dir_candidates() -> list[Path]:
+    """Folders :func:`find_data_dir` looks at, in order (``$TINYHAR_DATA`` first if set)."""
+    candidates = []
+    env = os.environ.get(DATA_ENV_VAR)
+    if env:
+        candidates.append(Path(env).expanduser())
+    candidates += [
+        Path.cwd() / ".." / "shared" / "data",
+        _repo_root() / ".." / "shared" / "data",
+        Path.cwd() / "data",
+    ]
+    return candidates
+
+
+def find_data_dir() -> Path | None:
+    """The folder holding the data files, or None.
+
+    Returns
+    -------
+    Path or None
+        ``$TINYHAR_DATA`` if set (whether or not it exists); otherwise the
+        first existing folder among ``./../shared/data``,
+        ``<repository root>/../shared/data`` and ``./data``; None if none
+        exists.
+    """
+    env = os.environ.get(DATA_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    for folder in data_dir_candidates():
+        if folder.is_dir():
+            return folder.resolve()
+    return None
+
+
+def _locate(info: DatasetInfo, path: str | Path | None) -> Path:
+    """The file to load for ``info``: ``path`` if given, else the default file in the data dir."""
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise TinyharError(
+                f"{info.name}: {path} does not exist; pass the file or folder of the data set "
+                "with --path"
+            )
+        return path
+    if info.default_file is None:
+        raise TinyharError(
+            f"{info.name}: no default file for this data set; pass its file with --path "
+            "(e.g. --path WISDM_ar_v1.1/WISDM_ar_v1.1_raw.txt)"
+        )
+    looked = []
+    env = os.environ.get(DATA_ENV_VAR)
+    folders = [Path(env).expanduser()] if env else data_dir_candidates()
+    for folder in folders:
+        candidate = folder / info.default_file
+        looked.append(str(candidate))
+        if candidate.exists():
+            return candidate
+    raise TinyharError(
+        f"{info.name}: {info.default_file!r} not found; looked in: {'; '.join(looked)}. "
+        f"Pass the file with --path or set {DATA_ENV_VAR} to the folder holding it"
+    )
+
+
+def _loader(name: str) -> Callable[..., Any]:
+    if name == "hapt-raw":
+        from tinyhar.datasets.hapt import load_hapt
+
+        return load_hapt
+    if name == "uci-har":
+        from tinyhar.datasets.ucihar import load_ucihar
+
+        return load_ucihar
+    if name == "wisdm-windows":
+        from tinyhar.datasets.wisdm import load_wisdm_windows
+
+        return load_wisdm_windows
+    if name == "wisdm-raw":
+        from tinyhar.datasets.wisdm import load_wisdm_raw
+
+        return load_wisdm_raw
+    raise KeyError(name)
+
+
+def load_dataset(
+    name_or_path: str | Path, path: str | Path | None = None, **options: Any
+) -> RecordingSet | WindowSet:
+    """Load a data set by registry name, or from a definition or Parquet file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name from :data:`DATASETS` (``hapt``, ``hapt-raw``, ``uci-har``,
+        ``wisdm-windows``, ``wisdm-raw``), the path of a YAML dataset
+        definition (``.yaml``/``.yml``, see :mod:`tinyhar.datasets.custom`),
+        or of a tinyhar Parquet file (``.parquet``).
+    path : str or Path, optional
+        File or folder of a named data set; by default its file in the data
+        folder (:func:`find_data_dir`). For ``hapt`` a path makes it read
+        the publisher's archive (6 basic activities, acc+gyro) instead of the
+        bundled copy.
+    **options
+        Passed to the loader: ``activities``/``sensors`` for ``hapt-raw``
+        (:func:`~tinyhar.datasets.hapt.load_hapt`), ``signals`` for
+        ``uci-har``, ``on_bad_lines`` for ``wisdm-raw``.
+
+    Returns
+    -------
+    RecordingSet or WindowSet
+        Continuous recordings (g, rad/s, s) or pre-windowed data.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name (the message lists the known names and the accepted
+        file types) or an option the loader does not take.
+    TinyharError
+        The data file is not found (the message says where it looked and to
+        pass ``--path`` or set ``TINYHAR_DATA``); a malformed file raises
+        :class:`~tinyhar.errors.DataFormatError`, a subclass.
+    """
+    text = str(name_or_path)
+    suffix = Path(text).suffix.lower()
+    if text not in DATASETS and suffix in (".yaml", ".yml", ".parquet"):
+        file = Path(text).expanduser()
+        if not file.is_file():
+            raise TinyharError(
+                f"{file}: no such file (resolved from {Path.cwd()}); check the path"
+            )
+        if options:
+            raise ConfigError(
+                f"options {sorted(options)} are not accepted for a {suffix} file; describe "
+                "the data in the definition instead"
+            )
+        if suffix == ".parquet":
+            return _read_parquet(file)
+        from tinyhar.datasets.custom import load_custom
+
+        return load_custom(file)
+    if text not in DATASETS:
+        raise ConfigError(
+            f"unknown data set {text!r}; known names: {', '.join(DATASETS)}; or give the path "
+            "of a YAML dataset definition (.yaml) or of a tinyhar .parquet file"
+        )
+    info = DATASETS[text]
+    if text == "hapt":
+        if options:
+            raise ConfigError(
+                f"the bundled 'hapt' data set takes no options (got {sorted(options)}); use "
+                "'hapt-raw' with the publisher's zip for activities='all' or sensors='acc'"
+            )
+        if path is None:
+            from tinyhar.datasets.bundled import load_bundled_hapt
+
+            return load_bundled_hapt()
+        file = _locate(info, path)
+        if file.suffix.lower() == ".parquet":
+            return _read_parquet(file)
+        from tinyhar.datasets.hapt import load_hapt
+
+        return load_hapt(file, activities="basic", sensors="acc+gyro")
+    loader = _loader(text)
+    allowed = [p for p in inspect.signature(loader).parameters if p != "path"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"data set {text!r} does not take options {unknown}; it takes "
+            f"{allowed or 'no options'}"
+        )
+    return loader(_locate(info, path), **options)
+
+
+def _read_parquet(file: Path) -> RecordingSet:
+    """A RecordingSet Parquet file, or a bundled (int16 counts) one."""
+    import pyarrow.parquet as pq
+
+    from tinyhar.datasets.bundled import read_bundled
+
+    try:
+        metadata = pq.read_schema(file).metadata or {}
+    except (OSError, ValueError):
+        metadata = {}
+    if b"tinyhar_bundled" in metadata:
+        return read_bundled(file)
+    return RecordingSet.from_parquet(file)
+
+
+def describe_dataset(data: RecordingSet | WindowSet) -> dict[str, Any]:
+    """Summarise a loaded data set.
+
+    Parameters
+    ----------
+    data : RecordingSet or WindowSet
+
+    Returns
+    -------
+    dict
+        ``name``, ``kind`` (``"recordings"``/``"windows"``),
+        ``sampling_rate_hz`` (Hz), ``channels``, ``n_subjects``,
+        ``subjects`` (natural order), ``classes``, ``citation``, ``licence``;
+        for recordings ``n_sessions``, ``n_samples``, ``hours`` and
+        ``hours_per_class`` (h, with ``"unlabelled"``); for windows
+        ``n_windows``, ``window_s`` (s), ``windows_per_class`` and, when the
+        publisher has a split, ``windows_per_split``.
+    """
+    if isinstance(data, RecordingSet):
+        hours = data.hours_per_class()
+        ordered = {c: hours.get(c, 0.0) for c in data.classes}
+        if "unlabelled" in hours:
+            ordered["unlabelled"] = hours["unlabelled"]
+        return {
+            "name": data.name,
+            "kind": "recordings",
+            "sampling_rate_hz": data.sampling_rate_hz,
+            "channels": data.channels,
+            "n_subjects": len(data.subjects),
+            "subjects": data.subjects,
+            "n_sessions": len(data.sessions),
+            "n_samples": data.n_samples,
+            "hours": data.n_samples / data.sampling_rate_hz / 3600.0,
+            "classes": data.classes,
+            "hours_per_class": ordered,
+            "citation": data.citation,
+            "licence": data.licence,
+        }
+    out = {
+        "name": data.name,
+        "kind": "windows",
+        "sampling_rate_hz": data.sampling_rate_hz,
+        "channels": list(data.channels),
+        "n_subjects": len(data.subjects),
+        "subjects": data.subjects,
+        "n_windows": len(data),
+        "window_s": data.window_s,
+        "classes": data.classes,
+        "windows_per_class": data.class_counts(),
+        "citation": data.info.get("citation", ""),
+        "licence": data.info.get("licence", ""),
+    }
+    if data.split is not None:
+        values, counts = np.unique(data.split.astype(str), return_counts=True)
+        out["windows_per_split"] = {str(v): int(n) for v, n in zip(values, counts, strict=True)}
+    if "units" in data.info:
+        out["units"] = data.info["units"]
+    return out

@@ -1,0 +1,334 @@
+"""Custom data sets described by YAML: units, metadata sources, validation messages."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tinyhar.datasets.custom import DatasetDefinition, load_custom
+from tinyhar.datasets.units import STANDARD_GRAVITY
+from tinyhar.errors import ConfigError, DataFormatError
+
+EXAMPLE = r"""
+name: my-wristband
+files: "raw/*.csv"
+sampling_rate_hz: 50
+columns:
+  time: t_ms
+  acc_x: ax
+  acc_y: ay
+  acc_z: az
+  gyro_x: gx
+  gyro_y: gy
+  gyro_z: gz
+units:
+  time: ms
+  acc: m/s^2
+  gyro: {full_scale: 2000, unit: deg/s, bits: 16}
+file_pattern: '(?P<subject>[^_]+)_(?P<session>[^_]+)_(?P<label>\w+)\.csv'
+classes: [walking, sitting, standing]
+ignore_labels: [unknown]
+citation: "Recorded by us"
+licence: "CC BY 4.0"
+"""
+
+
+def write_yaml(folder, text: str, name: str = "data.yaml"):
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def write_csv(path, header: str, rows: list[str]):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def example(tmp_path):
+    header = "t_ms,ax,ay,az,gx,gy,gz"
+    write_csv(tmp_path / "raw" / "alice_morning_walking.csv", header, [
+        "1000,0,0,9.80665,0,0,0",
+        "1020,9.80665,0,0,16384,0,0",
+        "1040,0,0,9.80665,0,-16384,0",
+    ])
+    write_csv(tmp_path / "raw" / "bob_evening_sitting.csv", header, [
+        "0,0,0,9.80665,0,0,0",
+        "20,0,0,9.80665,0,0,0",
+    ])
+    write_csv(tmp_path / "raw" / "bob_evening_unknown.csv", header, ["40,0,0,9.80665,0,0,0"])
+    return write_yaml(tmp_path, EXAMPLE)
+
+
+def test_docstring_example_loads_with_units_converted(example):
+    rec = load_custom(example)
+    frame = rec.frame
+    assert rec.name == "my-wristband" and rec.citation == "Recorded by us"
+    assert rec.sampling_rate_hz == 50.0
+    assert rec.classes == ["walking", "sitting", "standing"]
+    assert rec.subjects == ["alice", "bob"]
+    assert rec.sessions == ["morning", "evening"]
+    alice = frame[frame["subject"] == "alice"]
+    np.testing.assert_allclose(alice["time"], [0.0, 0.02, 0.04])  # ms, from session start
+    np.testing.assert_allclose(alice["acc_z"], [1.0, 0.0, 1.0], rtol=1e-6)  # m/s^2 -> g
+    # 16384 counts at +-2000 deg/s, 16 bit = 1000 deg/s
+    np.testing.assert_allclose(alice["gyro_x"].iloc[1], np.deg2rad(1000.0), rtol=1e-6)
+    np.testing.assert_allclose(alice["gyro_y"].iloc[2], -np.deg2rad(1000.0), rtol=1e-6)
+    assert list(alice["label"]) == ["walking"] * 3
+    bob = frame[frame["subject"] == "bob"]
+    # two files of one session joined and sorted by time; "unknown" is ignored -> unlabelled
+    np.testing.assert_allclose(bob["time"], [0.0, 0.02, 0.04])
+    assert list(bob["label"].fillna("-")) == ["sitting", "sitting", "-"]
+
+
+def test_definition_model_is_usable_directly():
+    raw = {
+        "files": "*.csv", "sampling_rate_hz": 100,
+        "columns": {"acc_x": "x", "acc_y": "y", "acc_z": "z"},
+        "constants": {"subject": "p1"},
+    }
+    definition = DatasetDefinition.model_validate(raw)
+    assert definition.units.acc == "g" and definition.units.gyro == "rad/s"
+
+
+def test_no_time_column_time_continues_across_files(tmp_path):
+    write_csv(tmp_path / "s1_a.csv", "x,y,z,act", ["0,0,1000,walk", "0,0,1000,walk"])
+    write_csv(tmp_path / "s1_b.csv", "x,y,z,act", ["0,0,1000,sit", "0,0,1000,"])
+    path = write_yaml(tmp_path, """
+        files: ["s1_*.csv"]
+        sampling_rate_hz: 10
+        columns: {acc_x: x, acc_y: y, acc_z: z, label: act}
+        units: {acc: mg}
+        file_pattern: '(?P<session>[^_]+)_\\w+\\.csv'
+        constants: {subject: "007"}
+        label_map: {walk: WALKING, sit: SITTING}
+        """)
+    rec = load_custom(path)
+    frame = rec.frame
+    assert rec.sessions == ["s1"] and rec.subjects == ["007"]
+    np.testing.assert_allclose(frame["time"], [0.0, 0.1, 0.2, 0.3])
+    np.testing.assert_allclose(frame["acc_z"], 1.0)
+    assert list(frame["label"].fillna("-")) == ["WALKING", "WALKING", "SITTING", "-"]
+    assert rec.classes == ["SITTING", "WALKING"]  # inferred, sorted
+
+
+def test_session_defaults_to_file_and_shared_names_get_subject_prefix(tmp_path):
+    write_csv(tmp_path / "p1" / "run.csv", "x,y,z", ["0,0,1"] * 3)
+    write_csv(tmp_path / "p2" / "run.csv", "x,y,z", ["0,0,1"] * 2)
+    path = write_yaml(tmp_path, """
+        files: "*/run.csv"
+        sampling_rate_hz: 25
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        constants: {subject: someone}
+        """)
+    assert load_custom(path).sessions == ["p1/run", "p2/run"]
+    write_csv(tmp_path / "both.csv", "x,y,z,who,take", ["0,0,1,a,1", "0,0,1,a,1", "0,0,1,b,1"])
+    path = write_yaml(tmp_path, """
+        files: both.csv
+        sampling_rate_hz: 25
+        columns: {acc_x: x, acc_y: y, acc_z: z, subject: who, session: take}
+        """, name="both.yaml")
+    rec = load_custom(path)
+    assert rec.sessions == ["a-1", "b-1"]  # "1" used by two subjects
+
+
+def test_parquet_and_npy_files(tmp_path):
+    n = 6
+    frame = pd.DataFrame({
+        "ax": np.zeros(n), "ay": np.zeros(n), "az": np.full(n, 9.80665),
+        "gx": np.full(n, 90.0), "gy": np.zeros(n), "gz": np.zeros(n),
+        "who": ["p1"] * n, "what": ["walk"] * 3 + ["sit"] * 3,
+    })
+    frame.to_parquet(tmp_path / "rec.parquet")
+    path = write_yaml(tmp_path, """
+        files: "*.parquet"
+        sampling_rate_hz: 50
+        columns: {acc_x: ax, acc_y: ay, acc_z: az, gyro_x: gx, gyro_y: gy, gyro_z: gz,
+                  subject: who, label: what}
+        units: {acc: m/s^2, gyro: deg/s}
+        """)
+    rec = load_custom(path)
+    np.testing.assert_allclose(rec.frame["acc_z"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(rec.frame["gyro_x"], np.pi / 2, rtol=1e-6)
+    assert rec.classes == ["sit", "walk"]
+
+    counts = np.array([[0, 0, 4096, 1], [0, 0, 4096, 2], [0, 4096, 0, 2]], dtype=np.int16)
+    np.save(tmp_path / "p7.npy", counts)
+    path = write_yaml(tmp_path, """
+        files: "*.npy"
+        sampling_rate_hz: 100
+        columns: {acc_x: 0, acc_y: 1, acc_z: 2, label: 3}
+        units: {acc: {full_scale: 8, bits: 16}}
+        file_pattern: '(?P<subject>p\\d+)\\.npy'
+        label_map: {"1": still, "2": moving}
+        classes: [still, moving]
+        """, name="npy.yaml")
+    rec = load_custom(path)
+    np.testing.assert_allclose(rec.frame["acc_z"], [1.0, 1.0, 0.0])  # 4096 * 8/32768 g
+    assert list(rec.frame["label"]) == ["still", "moving", "moving"]
+    assert rec.subjects == ["p7"]
+
+
+def test_npy_needs_positions(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((3, 3)))
+    path = write_yaml(tmp_path, """
+        files: "*.npy"
+        sampling_rate_hz: 100
+        columns: {acc_x: ax, acc_y: 1, acc_z: 2}
+        constants: {subject: a}
+        """)
+    with pytest.raises(ConfigError, match="0-based positions"):
+        load_custom(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ("columns: {acc_x: x, acc_y: y, acc_z: z, acc_q: q}",
+         ["columns.acc_q: unknown key", "allowed keys: time, acc_x"]),
+        ("columns: {acc_y: y, acc_z: z}", ["columns.acc_x: required key is missing"]),
+        ("units: {acc: furlongs}", ["units.acc: unknown unit 'furlongs'", "m/s^2"]),
+        ("units: {gyro: {full_scale: 0}}", ["units.gyro.full_scale", "greater than 0"]),
+        ("units: {acc: {full_scale: 8, bitz: 12}}",
+         ["units.acc.bitz: unknown key", "allowed keys: full_scale, bits, unit"]),
+        ("units: {time: minutes}", ["units.time"]),
+        ("sampling_rate_hz: -1", ["sampling_rate_hz: Input should be greater than 0"]),
+        ("flavour: vanilla", ["flavour: unknown key", "sampling_rate_hz"]),
+        ("file_pattern: '(?P<who>.*)'", ["file_pattern: named groups ['who']"]),
+        ("file_pattern: '(?P<subject>[a-z'", ["file_pattern: not a valid regular expression"]),
+        ("columns: {acc_x: [1], acc_y: y, acc_z: z}",
+         ["columns.acc_x: expected a text or an integer"]),
+        ("columns: {acc_x: x, acc_y: y, acc_z: z, gyro_x: a}", ["give all of"]),
+        ("columns: {acc_x: x, acc_y: y, acc_z: z, subject: s}",
+         ["subject is given by columns.subject and constants.subject"]),
+        ("csv: {delim: ';'}", ["csv.delim: unknown key", "allowed keys: delimiter"]),
+    ],
+)
+def test_invalid_definitions_name_file_and_key(tmp_path, change, fragments):
+    base = {
+        "files": "files: '*.csv'",
+        "sampling_rate_hz": "sampling_rate_hz: 50",
+        "columns": "columns: {acc_x: x, acc_y: y, acc_z: z}",
+        "constants": "constants: {subject: s1}",
+    }
+    key = change.split(":")[0]
+    lines = [v for k, v in base.items() if k != key] + [change]
+    path = write_yaml(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_custom(path)
+    message = str(err.value)
+    assert message.startswith(str(path))
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_yaml_syntax_and_shape_errors(tmp_path):
+    path = write_yaml(tmp_path, "files: '*.csv'\ncolumns: {acc_x: x\nsampling_rate_hz: 5\n")
+    with pytest.raises(ConfigError, match=r"data.yaml, line \d+, column \d+: invalid YAML"):
+        load_custom(path)
+    path = write_yaml(tmp_path, "- just\n- a list\n", name="list.yaml")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_custom(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_custom(tmp_path / "absent.yaml")
+
+
+BASIC = """
+files: "*.csv"
+sampling_rate_hz: 50
+columns: {time: t, acc_x: x, acc_y: y, acc_z: z, label: act}
+constants: {subject: s1}
+classes: [walk, sit]
+"""
+
+
+def test_unmatched_pattern(tmp_path):
+    path = write_yaml(tmp_path, BASIC)
+    with pytest.raises(ConfigError, match=r"files: pattern '\*.csv' matches no file"):
+        load_custom(path)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "column", "fragment"),
+    [
+        (["0,0,0,1,walk", "1,0,0,1,walk", "2,0,abc,1,walk"], 4, "y", "'abc' is not a finite"),
+        (["0,0,0,1,walk", "", "1,0,0,,walk"], 4, "z", "z value missing"),
+        (["0,0,0,1,walk", "1,0,0,1,walk,extra"], 3, None, "6 fields"),
+        (["0,0,0,1,walk,extra", "1,0,0,1,walk"], 2, None, "more fields than the header"),
+        (["0,0,0,1,walk", "1,0,0,1,run"], 3, "act", "label 'run' is not in classes"),
+        (["0,0,0,1,walk", "1,0,0,1,walk", "1,0,0,1,walk"], 4, "t", "repeats a sample"),
+    ],
+)
+def test_malformed_csv_names_file_line_and_column(tmp_path, rows, line, column, fragment):
+    data = write_csv(tmp_path / "rec.csv", "t,x,y,z,act", rows)
+    path = write_yaml(tmp_path, BASIC)
+    with pytest.raises(DataFormatError) as err:
+        load_custom(path)
+    assert err.value.path == str(data)
+    assert err.value.line == line
+    assert err.value.column == column
+    assert fragment in str(err.value)
+
+
+def test_ignore_labels_and_missing_column(tmp_path):
+    write_csv(tmp_path / "rec.csv", "t,x,y,z,act", ["0,0,0,1,walk", "1,0,0,1,run"])
+    path = write_yaml(tmp_path, BASIC + "ignore_labels: [run]\n")
+    assert list(load_custom(path).frame["label"].fillna("-")) == ["walk", "-"]
+    write_csv(tmp_path / "rec.csv", "t,x,y,Z,act", ["0,0,0,1,walk"])
+    with pytest.raises(DataFormatError, match=r"columns \['z'\] are not in the file"):
+        load_custom(path)
+
+
+def test_file_name_must_match_pattern(tmp_path):
+    write_csv(tmp_path / "rec.csv", "t,x,y,z", ["0,0,0,1"])
+    path = write_yaml(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        file_pattern: '(?P<subject>[a-z]+)_(?P<label>[a-z]+)\\.csv'
+        """)
+    with pytest.raises(DataFormatError, match="does not match file_pattern"):
+        load_custom(path)
+
+
+def test_headerless_csv_with_positions_and_semicolons(tmp_path):
+    (tmp_path / "a.txt").write_text("# exported\n0;0;1\n0;0;1,5\n")
+    path = write_yaml(tmp_path, """
+        files: "*.txt"
+        format: csv
+        csv: {delimiter: ";", header: false, skip_rows: 1, decimal: ","}
+        sampling_rate_hz: 50
+        columns: {acc_x: 0, acc_y: 1, acc_z: 2}
+        constants: {subject: a}
+        """)
+    rec = load_custom(path)
+    np.testing.assert_allclose(rec.frame["acc_z"], [1.0, 1.5])
+    np.testing.assert_allclose(rec.frame["time"], [0.0, 0.02])
+
+
+def test_acc_counts_out_of_range(tmp_path):
+    write_csv(tmp_path / "a.csv", "x,y,z", ["0,0,40000"])
+    path = write_yaml(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        units: {acc: {full_scale: 2, bits: 16}}
+        constants: {subject: a}
+        """)
+    with pytest.raises(ConfigError, match="16-bit"):
+        load_custom(path)
+
+
+def test_g_is_default_and_standard_gravity_exact(tmp_path):
+    write_csv(tmp_path / "a.csv", "x,y,z", [f"0,0,{STANDARD_GRAVITY}"])
+    path = write_yaml(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        constants: {subject: a}
+        """)
+    np.testing.assert_allclose(load_custom(path).frame["acc_z"], STANDARD_GRAVITY)
