@@ -32,14 +32,14 @@ def plot_confusion_matrix(
 
     cm = np.asarray(matrix)
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * n, 0.8 + 0.8 * n))
+    fig, ax = plt.subplots(figsize=(2.5 + 1.0 * n, 1.5 + 0.8 * n))
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     ConfusionMatrixDisplay(cm, display_labels=list(classes)).plot(
         ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45, values_format="d"
     )
     ax.images[0].set_data(norm)
     ax.images[0].set_clim(0, 1)
-    ax.set_title(title or "Confusion matrix (test subjects)")
+    ax.set_title(title or "Confusion matrix (test subjects)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -122,13 +122,18 @@ def plot_class_overview(
             if k == 0:
                 ax.set_ylabel(c, fontsize=8)
             ax.set_title(f"subject {windows.subject[pick[k]]}", fontsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=7, ncol=len(labels))
+    handles, labels = [], []
+    for a in fig.axes[: per_class * len(classes)] + fig.axes[per_class * len(classes) :][:1]:
+        for h, lab in zip(*a.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower right", fontsize=7, ncol=len(labels))
     fig.suptitle(
         "Example windows per class (solid: acceleration in g; dashed: gyro in rad/s)", fontsize=9
     )
     fig.supxlabel("time (s)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.03, 1, 0.96))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
