@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install $(PIP_FLAGS) -e ".[test,deep]"
+	$(PIP) install $(PIP_FLAGS) -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
