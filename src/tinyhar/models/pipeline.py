@@ -54,9 +54,9 @@ class HarPipeline:
         """Names of the model's input features, in order."""
         names = list(self.extractor.get_feature_names_out())
         if self.stack_previous:
-            from tinyhar.features import stacked_feature_names
+            from tinyhar.features import stack_previous_names
 
-            names = stacked_feature_names(names)
+            names = stack_previous_names(names)
         return names
 
     def check_windows(self, windows: WindowSet) -> WindowSet:

@@ -1,0 +1,1008 @@
+"""Export a trained pipeline (features + tree ensemble) as a portable C99 library.
+
+:func:`export_c` writes, for one run, ``tinyhar_model.h`` / ``tinyhar_model.c``
+(the library), an example ``main.c`` and a ``Makefile``. The library is
+plain C99 with float32 arithmetic, no ``malloc``, only libm (``sqrtf``,
+``fabsf``, ``logf``, ``atan2f``, ``hypotf``) and ``memcpy``/``memset``. It computes the
+exact feature set of the run -- gravity low-pass filter as float32 biquads
+(direct form II transposed, started at the steady state of the first
+sample), radix-2 real FFT (or a direct DFT when the window length is not a
+power of two), time statistics with a Shell sort on a static buffer,
+correlations, jerk, ENMO -- and walks the tree ensemble stored as
+``static const`` arrays generated from the estimator's device arrays
+(:class:`tinyhar.models.trees.TreeEnsembleClassifier`): float32 thresholds
+compared with ``x <= threshold`` exactly as scikit-learn does.
+
+Why not emlearn's tree export: its ``loadable`` int16 mode stores
+``int(threshold)`` and tests ``x < int(threshold)``; for an integer-valued
+feature split by scikit-learn at 5.5 (``x <= 5.5`` goes left), emlearn sends
+``x = 5`` right (``5 < 5`` is false). Its float mode prints thresholds with
+six decimals (``"%.6f"``), which loses small thresholds such as band powers
+of 1e-7 g^2. tinyhar writes every threshold as the shortest decimal that
+reads back as the same float32.
+
+The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
+run it on windows or on a sample stream (:func:`run_windows`,
+:func:`run_stream`) and compare it with the Python pipeline
+(:func:`c_parity`).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyhar.errors import TinyharError
+
+__all__ = [
+    "C_FILES",
+    "build_example",
+    "c_float",
+    "c_parity",
+    "export_c",
+    "load_pipeline",
+    "run_stream",
+    "run_windows",
+]
+
+TEMPLATE_DIR = Path(__file__).with_name("c_templates")
+"""Static C sources shared by every export."""
+
+C_FILES = ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile")
+"""Files written by :func:`export_c`."""
+
+EXAMPLE_BINARY = "tinyhar_example"
+"""Name of the example program built by the Makefile / :func:`build_example`."""
+
+HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-ffp-contract=off")
+"""Flags of the host build (also in the generated Makefile)."""
+
+_TIME_STATS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
+_PERCENTILES = (0.25, 0.5, 0.75)
+_UNITS = {"acc": "g", "gyro": "rad/s"}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_pipeline(pipeline_or_run_dir: object):
+    """Return a :class:`~tinyhar.models.pipeline.HarPipeline` from a pipeline or a run folder.
+
+    Parameters
+    ----------
+    pipeline_or_run_dir : HarPipeline, str or Path
+        A pipeline, a run folder written by ``tinyhar train`` (holding
+        ``pipeline.joblib``), or the path of a ``pipeline.joblib`` file.
+
+    Returns
+    -------
+    HarPipeline
+
+    Raises
+    ------
+    TinyharError
+        If the folder holds no pipeline.
+    """
+    from tinyhar.models.pipeline import HarPipeline
+
+    if isinstance(pipeline_or_run_dir, HarPipeline):
+        return pipeline_or_run_dir
+    path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
+    if path.is_dir():
+        path = path / "pipeline.joblib"
+    return HarPipeline.load(path)
+
+
+def _input_names(pipeline) -> list[str]:
+    """Names of the model inputs (the window's features, stacked when configured)."""
+    from tinyhar.features.stacking import stack_previous_names
+
+    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
+    return stack_previous_names(names) if pipeline.stack_previous else names
+
+
+def _check_pipeline(pipeline) -> None:
+    from tinyhar.features import FeatureExtractor
+    from tinyhar.models.trees import TreeEnsembleClassifier
+
+    model = pipeline.model
+    if not isinstance(model, TreeEnsembleClassifier):
+        raise TinyharError(
+            f"the C export supports tree ensembles (TreeEnsembleClassifier); this run's model "
+            f"is a {type(model).__name__}: export neural networks with tinyhar.export.onnx"
+        )
+    if not hasattr(model, "leaves_"):
+        raise TinyharError("the pipeline's model is not fitted; train it first (`tinyhar train`)")
+    if not isinstance(pipeline.extractor, FeatureExtractor):
+        raise TinyharError(
+            "the C export needs tinyhar's FeatureExtractor, got "
+            f"{type(pipeline.extractor).__name__}"
+        )
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def c_float(value: float) -> str:
+    """The shortest C float literal that reads back as the same float32.
+
+    Parameters
+    ----------
+    value : float
+        Any finite number; it is first rounded to float32.
+
+    Returns
+    -------
+    str
+        E.g. ``"0.3f"``, ``"6.45175207e-06f"``, ``"-1.0f"``.
+
+    Raises
+    ------
+    TinyharError
+        For NaN or infinite values.
+    """
+    v = np.float32(value)
+    if not np.isfinite(v):
+        raise TinyharError(f"cannot write the non-finite value {value!r} as a C constant")
+    sci = np.format_float_scientific(v, unique=True, trim="-")
+    pos = np.format_float_positional(v, unique=True, trim="-")
+    text = pos if len(pos) <= len(sci) + 1 else sci
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text + "f"
+
+
+def _c_string(text: str) -> str:
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in out) + '"'
+
+
+def _c_ident(text: str) -> str:
+    ident = re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").upper() or "X"
+    return ident if not ident[0].isdigit() else "_" + ident
+
+
+def _unique_idents(names: Sequence[str]) -> list[str]:
+    """C identifiers for names; a name that collides with an earlier one gets its index."""
+    out: list[str] = []
+    for i, name in enumerate(names):
+        ident = _c_ident(name)
+        out.append(ident if ident not in out else f"{ident}_{i}")
+    return out
+
+
+def _c_array(ctype: str, name: str, values: Sequence, per_line: int = 12, fmt=str) -> str:
+    items = [fmt(v) for v in values]
+    rows = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    body = ",\n    ".join(rows)
+    return f"static const {ctype} {name}[{len(items)}] = {{\n    {body}\n}};\n"
+
+
+def _comment_block(lines: Sequence[str]) -> str:
+    return "/*\n" + "".join(f" * {line}".rstrip() + "\n" for line in lines) + " */\n"
+
+
+# --------------------------------------------------------------------------- generator
+
+
+class _Driver:
+    """Emit the feature pipeline of a layout as calls of the C stages."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.index = {n: i for i, n in enumerate(names)}
+        self.names = list(names)
+        self.written: set[int] = set()
+        self.lines: list[str] = []
+
+    def has(self, name: str) -> bool:
+        return name in self.index
+
+    def take(self, names: Sequence[str]) -> int:
+        """Claim consecutive output slots; return the first index."""
+        first = self.index[names[0]]
+        for k, n in enumerate(names):
+            if self.index.get(n) != first + k:
+                raise TinyharError(
+                    f"feature {n!r} is not where the C export expects it (after "
+                    f"{names[0]!r}); the feature catalog changed: update tinyhar.export.c"
+                )
+            if first + k in self.written:
+                raise TinyharError(f"feature {n!r} would be written twice by the C export")
+            self.written.add(first + k)
+        return first
+
+    def emit(self, line: str = "") -> None:
+        self.lines.append(("    " + line) if line else "")
+
+    def stats(self, expr: str, signal: str, stats: Sequence[str], length: str,
+              mean: str = "NULL", sumsq: str = "NULL") -> None:
+        order = [s for s in _TIME_STATS if s in stats]
+        if list(stats) != order or any(s not in _TIME_STATS for s in stats):
+            raise TinyharError(f"unsupported statistics {stats} for {signal!r} in the C export")
+        names = [f"{signal}_{s}" for s in stats]
+        if stats:
+            first = self.take(names)
+            mask = ("THR_ALL_STATS" if tuple(stats) == _TIME_STATS
+                    else " | ".join(f"THR_{s.upper()}" for s in stats))
+            target = f"out + {first}"
+        else:
+            mask, target = "0u", "out"
+        self.emit(f"thr_stage_statistics({expr}, &{length}, {mask}, {target}, {mean}, {sumsq});"
+                  f"  /* {signal} */")
+
+    def spectral(self, signal: str, bands: Sequence[str]) -> None:
+        names = [f"{signal}_power_{b}" for b in bands]
+        names += [f"{signal}_{k}" for k in ("dom_freq", "spec_entropy", "spec_centroid")]
+        first = self.take(names)
+        self.emit(f"thr_stage_spectral(out + {first});  /* {signal} spectrum */")
+
+
+def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[str, dict[str, int]]:
+    """C function ``thr_window_features`` for the layout, and the feature flags."""
+    from tinyhar.features.catalog import ACC_AXES, GYRO_AXES, band_label
+
+    d = _Driver(layout.names)
+    blocks = {sig: tuple(stats) for _, sig, stats in layout.stat_blocks}
+    spectral = set(layout.spectral_signals)
+    bands = [band_label(lo, hi) for lo, hi in layout.bands_hz]
+    unknown = sorted(spectral - {"body_mag", "body_vert", "body_horiz", *ACC_AXES, *GYRO_AXES,
+                                 "gyro_mag", "acc_mag"})
+    if unknown:
+        raise TinyharError(f"the C export cannot compute spectra of {unknown}")
+    flags = {"triad": 0, "gravity": 0, "jerk": 0, "correlation": 0, "enmo": 0, "sma": 0,
+             "spectral": int(bool(spectral)), "other": len(layout.other_channels)}
+
+    def signal(expr: str, sig: str, length: str = "thr_len_full", keep: str | None = None) -> None:
+        """Statistics of a signal (if any), then its spectrum (if any)."""
+        stats = blocks.get(sig)
+        if stats is None and sig not in spectral and keep is None:
+            return
+        mean = f"&mean[{keep}]" if keep is not None else "NULL"
+        sumsq = f"&sumsq[{keep}]" if keep is not None else "NULL"
+        d.stats(expr, sig, stats or (), length, mean, sumsq)
+        if sig in spectral:
+            d.spectral(sig, bands)
+
+    for sensor, axes, present in (
+        ("acc", ACC_AXES, layout.acc_index is not None),
+        ("gyro", GYRO_AXES, layout.gyro_index is not None),
+    ):
+        if not present:
+            continue
+        flags["triad"] = 1
+        ch = ", ".join(str(channel_index[a]) for a in axes)
+        d.emit(f"/* {'accelerometer' if sensor == 'acc' else 'gyroscope'}: "
+               f"{', '.join(axes)} ({_UNITS[sensor]}) */")
+        d.emit(f"thr_stage_prepare_triad(buf, start, {ch});")
+        for a, axis in enumerate(axes):
+            signal(f"thr_w3[{a}]", axis, keep=str(a))
+        corr = [f"corr_{sensor}_{t}" for t in ("xy", "xz", "yz")]
+        if d.has(corr[0]):
+            flags["correlation"] = 1
+            d.emit(f"thr_stage_correlation(mean, sumsq, out + {d.take(corr)});")
+        if d.has(f"{sensor}_sma"):
+            flags["sma"] = 1
+            d.emit(f"thr_stage_statistics_sma(out + {d.take([f'{sensor}_sma'])});"
+                   f"  /* {sensor}_sma */")
+        mag = f"{sensor}_mag"
+        if mag in blocks or mag in spectral or (sensor == "acc" and d.has("enmo_mean")):
+            d.emit(f"thr_stage_prepare_magnitude();  /* {mag} */")
+            signal("thr_sig", mag)
+            if sensor == "acc" and d.has("enmo_mean"):
+                flags["enmo"] = 1
+                d.emit(f"thr_stage_enmo(out + {d.take(['enmo_mean'])});")
+        jerk = f"{sensor}_jerk_mag"
+        if jerk in blocks:
+            flags["jerk"] = 1
+            d.emit(f"thr_stage_jerk();  /* {jerk} */")
+            signal("thr_sig", jerk, length="thr_len_jerk")
+        if sensor == "acc" and layout.uses_gravity:
+            flags["gravity"] = 1
+            g = d.take([f"grav_{a}_mean" for a in "xyz"])
+            t = d.take([f"tilt_{a}" for a in "xyz"])
+            s = d.take(["body_sma"])
+            d.emit(f"thr_stage_gravity(out + {g}, out + {t}, out + {s}, u);"
+                   f"  /* thr_w3 is now the body acceleration */")
+            for a, axis in enumerate(("body_x", "body_y", "body_z")):
+                signal(f"thr_w3[{a}]", axis)
+            for kind, sig in (("MAG", "body_mag"), ("VERT", "body_vert"),
+                              ("HORIZ", "body_horiz")):
+                if sig in blocks or sig in spectral:
+                    d.emit(f"thr_stage_body(THR_BODY_{kind}, u);")
+                    signal("thr_sig", sig)
+        d.emit()
+    if layout.other_channels:
+        d.emit("/* channels without a sensor role */")
+    for ch, name in layout.other_channels:
+        d.emit(f"thr_stage_prepare_channel(buf, start, {ch});  /* {name} */")
+        signal("thr_sig", name)
+    missing = [d.names[i] for i in range(len(d.names)) if i not in d.written]
+    if missing:
+        raise TinyharError(
+            f"the C export does not know how to compute features {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}; update tinyhar.export.c"
+        )
+    body = "\n".join(d.lines).rstrip()
+    locals_ = []
+    if flags["triad"]:
+        locals_.append("    float mean[3], sumsq[3];  /* of the triad's axes */")
+    if flags["gravity"]:
+        locals_.append("    float u[3];               /* unit mean gravity */")
+    unused = "    (void)buf;\n    (void)start;\n" if not (flags["triad"] or flags["other"]) else ""
+    code = (
+        "/* Features of the window held in buf (THR_N rows of THR_C values, row-major;\n"
+        " * row `start` is the oldest sample, rows wrap around) into out[0..W-1]. */\n"
+        "static void thr_window_features(const float *buf, int start, float *out)\n{\n"
+        + ("\n".join(locals_) + "\n" if locals_ else "") + unused + "\n" + body + "\n}\n"
+    )
+    return code, flags
+
+
+def _length_struct(name: str, n: int, fs: float) -> str:
+    pct_i, pct_t = [], []
+    for p in _PERCENTILES:
+        h = p * (n - 1)
+        i = int(np.floor(h))
+        pct_i.append(str(i))
+        pct_t.append(c_float(np.float32(h - i)))
+    return (
+        f"static const thr_length_t {name} = {{\n"
+        f"    {n}, {c_float(np.float32(1.0 / n))}, {c_float(np.float32(fs / (n - 1)))},\n"
+        f"    {{{', '.join(pct_i)}}}, {{{', '.join(pct_t)}}}\n}};\n"
+    )
+
+
+def _generate_config(pipeline, layout, flags: dict[str, int]) -> str:
+    from tinyhar.features.catalog import MIN_STD
+    from tinyhar.features.filters import gravity_sos
+
+    fx = pipeline.extractor
+    n = int(pipeline.n_samples)
+    fs = float(np.float32(layout.sampling_rate_hz))  # as the Python code: float(f32(rate))
+    k = n // 2
+    radix2 = n >= 4 and (n & (n - 1)) == 0
+    out = ["/* ---- configuration of this run (generated) ---- */\n"]
+    defs = {
+        "THR_N": (n, "samples per window"),
+        "THR_C": (len(pipeline.channels), "channels per sample"),
+        "THR_K": (k, "spectral bins k = 1..n/2"),
+        "THR_USE_TRIAD": (flags["triad"], "accelerometer and/or gyroscope triad"),
+        "THR_USE_GRAVITY": (flags["gravity"], "gravity filter, body acceleration"),
+        "THR_USE_JERK": (flags["jerk"], "jerk magnitudes"),
+        "THR_USE_CORRELATION": (flags["correlation"], "axis correlations"),
+        "THR_USE_ENMO": (flags["enmo"], "ENMO"),
+        "THR_USE_SMA": (flags["sma"], "signal magnitude area of a raw triad"),
+        "THR_USE_SPECTRAL": (flags["spectral"], "spectral features"),
+        "THR_N_OTHER": (flags["other"], "channels without a sensor role"),
+        "THR_FFT_RADIX2": (int(radix2), "1: radix-2 FFT, 0: direct DFT"),
+    }
+    for key, (value, doc) in defs.items():
+        out.append(f"#define {key} {value}  /* {doc} */\n")
+    out.append(f"#define THR_FS {c_float(fs)}  /* sampling rate, Hz */\n")
+    if flags["correlation"]:
+        floor = np.float32(n * MIN_STD * MIN_STD)
+        out.append(f"#define THR_CORR_FLOOR {c_float(floor)}  /* n MIN_STD^2: a flat axis */\n")
+    out.append(_length_struct("thr_len_full", n, fs))
+    if flags["jerk"]:
+        out.append(_length_struct("thr_len_jerk", n - 1, fs))
+    if flags["gravity"]:
+        sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
+        out.append(f"#define THR_N_SECTIONS {len(sos)}\n")
+        out.append(
+            f"/* Butterworth low-pass, order {fx.gravity_order}, cut-off "
+            f"{fx.gravity_cutoff_hz:g} Hz at {fx.sampling_rate_hz:g} Hz: scipy.signal.butter("
+            f"output='sos') rounded to float32,\n   rows b0 b1 b2 a0 a1 a2 "
+            f"(tinyhar.features.filters.gravity_sos). */\n"
+            f"static const float thr_sos[THR_N_SECTIONS][6] = {{\n"
+            + ",\n".join("    {" + ", ".join(c_float(v) for v in row) + "}" for row in sos)
+            + "\n};\n"
+        )
+    if flags["spectral"]:
+        m = k if radix2 else n
+        j = np.arange(m, dtype=np.float64)
+        out.append(f"/* cos / sin(2 pi j / n), j < {m} (float64, rounded to float32) */\n")
+        out.append(_c_array("float", "thr_cos", np.cos(2 * np.pi * j / n), 6, c_float))
+        out.append(_c_array("float", "thr_sin", np.sin(2 * np.pi * j / n), 6, c_float))
+        freqs = (np.arange(1, k + 1) * (fs / n)).astype(np.float32)
+        out.append("/* bin frequencies f_k = k fs / n, Hz, k = 1..K */\n")
+        out.append(_c_array("float", "thr_freqs", freqs, 8, c_float))
+        starts, counts = [], []
+        for lo, hi in layout.bands_hz:
+            mask = (freqs > lo) & (freqs <= hi)
+            sel = np.flatnonzero(mask)
+            if sel.size == 0 or not np.all(np.diff(sel) == 1):
+                raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
+            starts.append(int(sel[0]))
+            counts.append(int(sel.size))
+        out.append(f"#define THR_N_BANDS {len(starts)}\n")
+        bands_doc = ", ".join(f"({lo:g}, {hi:g}]" for lo, hi in layout.bands_hz)
+        out.append(f"/* bands {bands_doc} Hz: first bin (0 = k 1) and bin count */\n")
+        out.append(_c_array("uint16_t", "thr_band_start", starts))
+        out.append(_c_array("uint16_t", "thr_band_count", counts))
+        w = np.float32(2.0 / (n * n))
+        w_nyq = np.float32(1.0 / (n * n)) if n % 2 == 0 else w
+        out.append(f"#define THR_POWER_WEIGHT {c_float(w)}  /* 2 / n^2 */\n")
+        out.append(f"#define THR_POWER_WEIGHT_NYQUIST {c_float(w_nyq)}  /* 1 / n^2 */\n")
+        out.append(f"#define THR_LOG_K {c_float(np.float32(np.log(k)))}  /* ln K */\n")
+        out.append(f"#define THR_FLAT_POWER {c_float(np.float32(MIN_STD * MIN_STD))}"
+                   f"  /* MIN_STD^2: a flat window */\n")
+    return "".join(out)
+
+
+def _generate_trees(model) -> str:
+    feature = np.asarray(model.feature_)
+    ftype = "uint16_t" if feature.dtype == np.uint16 else "uint8_t"
+    n_nodes = len(model.threshold_)
+    leaves = np.asarray(model.leaves_, dtype=np.uint8)
+    thresholds = [c_float(v) for v in model.threshold_]
+    back = np.array([np.float32(float(t[:-1])) for t in thresholds], dtype=np.float32)
+    if not np.array_equal(back, np.asarray(model.threshold_, dtype=np.float32)):
+        raise TinyharError("internal error: a threshold does not read back as the same float32")
+    size = model.size()
+    out = [
+        "/* ---- the tree ensemble (generated from TreeEnsembleClassifier's device arrays) ----\n"
+        f" * {size['trees']} trees, {n_nodes} decision nodes, {len(leaves)} distinct leaves, "
+        f"{size['bytes']} bytes.\n"
+        " * Node i: go left if x[feature[i]] <= threshold[i] (float32, exactly scikit-learn's\n"
+        " * test), right otherwise; a child < 0 is leaf -(child + 1). A leaf holds the class\n"
+        " * probabilities quantised to uint8; the class scores are their integer sums. */\n",
+        f"#define THR_N_TREES {len(model.roots_)}\n",
+        f"#define THR_N_NODES {n_nodes}\n",
+        f"#define THR_N_LEAVES {len(leaves)}\n",
+        _c_array(ftype, "thr_node_feature", feature.tolist(), 16),
+        _c_array("float", "thr_node_threshold", model.threshold_, 6, c_float),
+        _c_array("int16_t", "thr_node_left", np.asarray(model.left_).tolist(), 12),
+        _c_array("int16_t", "thr_node_right", np.asarray(model.right_).tolist(), 12),
+        _c_array("int16_t", "thr_roots", np.asarray(model.roots_).tolist(), 12),
+        "static const uint8_t thr_leaves[THR_N_LEAVES][TINYHAR_N_CLASSES] = {\n"
+        + ",\n".join("    {" + ", ".join(str(int(v)) for v in row) + "}" for row in leaves)
+        + "\n};\n",
+    ]
+    return "".join(out)
+
+
+def _generate_header(pipeline, layout, info: dict) -> str:
+    import tinyhar
+    from tinyhar.features.catalog import feature_catalog
+
+    catalog = feature_catalog(layout.channels, layout.feature_set, layout.sampling_rate_hz,
+                              layout.bands_hz)
+    classes = [str(c) for c in pipeline.model.classes_]
+    channels = list(pipeline.channels)
+    units = [_channel_unit(c) for c in channels]
+    n, c = int(pipeline.n_samples), len(channels)
+    hop = info["hop_samples"]
+    stacked = bool(pipeline.stack_previous)
+    w = len(catalog)
+    doc = [
+        "tinyhar_model.h -- human activity recognition for microcontrollers.",
+        f"Generated by tinyhar {tinyhar.__version__} from a trained run; do not edit.",
+        "",
+        "Portable C99, float32, no malloc, only libm. Not re-entrant (static buffers).",
+        "Compile with -ffp-contract=off (no fused multiply-add) to get the features of",
+        "the Python pipeline bit for bit where possible (see tinyhar_model.c);",
+        "-fno-math-errno lets sqrtf compile to one instruction on an FPU (same results).",
+        "",
+        "Window layout: TINYHAR_N_SAMPLES rows x TINYHAR_N_CHANNELS columns, row-major",
+        "(all channels of the oldest sample first), float32, sampled at",
+        f"TINYHAR_SAMPLING_RATE_HZ. Channels ({n} samples x {c} channels, "
+        f"{n / float(pipeline.sampling_rate_hz):g} s):",
+    ]
+    doc += [f"  {i}: {name} ({unit})" for i, (name, unit) in enumerate(zip(channels, units,
+                                                                           strict=True))]
+    if pipeline.hop_samples is None:
+        doc.append("(Trained on pre-cut windows: the stream uses a hop of one window.)")
+    doc += [
+        "Units: acceleration in g (standard gravity, 9.80665 m/s^2, gravity included),",
+        "angular rate in rad/s.",
+        "",
+        f"Classes (index: name): {', '.join(f'{i}: {k}' for i, k in enumerate(classes))}",
+        "",
+        f"Features: {w} per window (tinyhar.features, feature set {layout.feature_set!r})"
+        + (f"; the model reads {3 * w}: the window's, the previous window's and their" if stacked
+           else "."),
+    ]
+    if stacked:
+        doc.append("differences (stack_previous); the first window of a recording is its own "
+                   "predecessor.")
+    doc += ["", "Feature index, name [unit] (group):"]
+    doc += [f"  {i:3d} {f.name} [{f.unit}] ({f.group})" for i, f in enumerate(catalog)]
+    lines = [_comment_block(doc)]
+    lines.append("#ifndef TINYHAR_MODEL_H\n#define TINYHAR_MODEL_H\n\n")
+    lines.append("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n")
+    defs = [
+        ("TINYHAR_N_SAMPLES", n, "samples per window"),
+        ("TINYHAR_N_CHANNELS", c, "values per sample"),
+        ("TINYHAR_WINDOW_VALUES", n * c, "floats per window"),
+        ("TINYHAR_SAMPLING_RATE_HZ", c_float(pipeline.sampling_rate_hz), "Hz"),
+        ("TINYHAR_HOP_SAMPLES", hop, "samples between two windows of the stream"),
+        ("TINYHAR_N_WINDOW_FEATURES", w, "features of one window"),
+        ("TINYHAR_STACK_PREVIOUS", int(stacked), "1: the model also reads the previous window"),
+        ("TINYHAR_N_FEATURES", 3 * w if stacked else w, "model inputs"),
+        ("TINYHAR_N_CLASSES", len(classes), "classes"),
+    ]
+    for key, value, doc_ in defs:
+        lines.append(f"#define {key} {value}  /* {doc_} */\n")
+    lines.append("\n/* Channel columns of a sample. */\n")
+    for i, (name, unit, ident) in enumerate(zip(channels, units, _unique_idents(channels),
+                                                 strict=True)):
+        lines.append(f"#define TINYHAR_CH_{ident} {i}  /* {name}, {unit} */\n")
+    lines.append("\n/* Class indices (the return value of tinyhar_classify). */\n")
+    for i, (name, ident) in enumerate(zip(classes, _unique_idents(classes), strict=True)):
+        lines.append(f"#define TINYHAR_CLASS_{ident} {i}  /* {name} */\n")
+    lines.append(
+        "\nextern const char *const tinyhar_class_names[TINYHAR_N_CLASSES];\n"
+        "extern const char *const tinyhar_channel_names[TINYHAR_N_CHANNELS];\n"
+        "extern const char *const tinyhar_channel_units[TINYHAR_N_CHANNELS];\n\n"
+    )
+    lines.append(_API_DOC)
+    lines.append("\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYHAR_MODEL_H */\n")
+    return "".join(lines)
+
+
+_API_DOC = """\
+/* Features of one window: window has TINYHAR_WINDOW_VALUES floats (layout
+ * above); features receives TINYHAR_N_WINDOW_FEATURES floats. */
+void tinyhar_features(const float *window, float *features);
+
+/* Classify from a window's features. previous: the features of the previous
+ * window of the same recording when TINYHAR_STACK_PREVIOUS is 1 (NULL for the
+ * first window: it is its own predecessor); ignored otherwise. proba: NULL or
+ * TINYHAR_N_CLASSES floats, the normalised class scores. Returns the class
+ * index (the first class with the highest score). */
+int tinyhar_predict(const float *features, const float *previous, float *proba);
+
+/* Features + prediction of one window (as tinyhar_predict with previous =
+ * NULL). Returns the class index; proba may be NULL. */
+int tinyhar_classify(const float *window, float *proba);
+
+#ifndef TINYHAR_NO_STREAM
+/* Streaming helper for firmware that receives one sample at a time (define
+ * TINYHAR_NO_STREAM to leave it out and save its ring buffer of
+ * TINYHAR_WINDOW_VALUES floats):
+ *
+ *     tinyhar_stream_init();
+ *     for each sample (TINYHAR_N_CHANNELS floats, channel order above):
+ *         if (tinyhar_stream_push(sample))
+ *             cls = tinyhar_stream_classify(proba);
+ *
+ * push returns 1 when a window is complete: after the first
+ * TINYHAR_N_SAMPLES samples, then every TINYHAR_HOP_SAMPLES samples. push is
+ * cheap (a copy into the ring buffer); call classify before the next push
+ * (it reads the last TINYHAR_N_SAMPLES samples). With
+ * TINYHAR_STACK_PREVIOUS, classify keeps the window's features for the next
+ * one; tinyhar_stream_init starts a new recording (the state starts
+ * initialised, so the first call is optional). */
+void tinyhar_stream_init(void);
+int tinyhar_stream_push(const float *sample);
+int tinyhar_stream_classify(float *proba);
+/* Features of the window last classified by tinyhar_stream_classify (or
+ * tinyhar_classify): TINYHAR_N_WINDOW_FEATURES floats. */
+const float *tinyhar_stream_features(void);
+#endif
+"""
+
+
+def _channel_unit(name: str) -> str:
+    from tinyhar.datasets.recording import CHANNEL_UNITS
+
+    return CHANNEL_UNITS.get(name, "g" if "acc" in name else "rad/s" if "gyr" in name else "1")
+
+
+def _read_template(name: str) -> str:
+    return (TEMPLATE_DIR / name).read_text()
+
+
+def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
+    """Write the C library of a trained pipeline, an example program and a Makefile.
+
+    Parameters
+    ----------
+    pipeline_or_run_dir : HarPipeline, str or Path
+        A fitted pipeline with a :class:`~tinyhar.models.trees.TreeEnsembleClassifier`,
+        or a run folder written by ``tinyhar train``.
+    out_dir : str or Path
+        Folder to write into (created; the files of :data:`C_FILES` are
+        overwritten), e.g. ``RUN/export/c``.
+
+    Returns
+    -------
+    dict
+        ``out_dir``; ``files`` (paths); ``n_samples``, ``n_channels``,
+        ``channels``, ``units``, ``sampling_rate_hz``, ``hop_samples`` (the
+        stream's hop; the window length for pre-windowed data),
+        ``n_window_features``, ``n_features`` (model inputs), ``n_classes``,
+        ``classes`` (C class index order), ``stack_previous``,
+        ``feature_set``, ``fft`` (``"radix-2"`` or ``"dft"``),
+        ``model_bytes`` (tree arrays) and ``static_ram_bytes`` (estimate of
+        the static buffers; :func:`tinyhar.device.budget.c_budget` measures it).
+
+    Raises
+    ------
+    TinyharError
+        If the model is not a fitted tree ensemble, the extractor is not
+        tinyhar's, the channel order of the pipeline and of its extractor
+        differ, or the feature set holds a feature the C export cannot compute.
+
+    Notes
+    -----
+    Filter: direct form II transposed biquads (the structure of
+    :func:`scipy.signal.sosfilt`); FFT: iterative radix-2 Cooley-Tukey
+    (Cooley & Tukey 1965, Math. Comp. 19:297) on n/2 complex points with the
+    real-input split; tree layout: :mod:`tinyhar.models.trees`.
+    """
+    from tinyhar.features.catalog import feature_layout
+
+    pipeline = load_pipeline(pipeline_or_run_dir)
+    _check_pipeline(pipeline)
+    fx = pipeline.extractor
+    layout = feature_layout(fx.channels, fx.feature_set, fx.sampling_rate_hz, fx.bands_hz)
+    if list(layout.channels) != list(pipeline.channels):
+        raise TinyharError(
+            f"the pipeline's channels {list(pipeline.channels)} differ from its feature "
+            f"extractor's {list(layout.channels)}; retrain the run"
+        )
+    names = list(fx.get_feature_names_out())
+    if names != layout.names:
+        raise TinyharError("the extractor's feature names differ from its catalog layout")
+    if int(pipeline.model.n_features_in_) != (3 if pipeline.stack_previous else 1) * len(names):
+        raise TinyharError(
+            f"the model reads {pipeline.model.n_features_in_} features but the pipeline makes "
+            f"{len(_input_names(pipeline))}"
+        )
+    n = int(pipeline.n_samples)
+    hop = int(pipeline.hop_samples) if pipeline.hop_samples else n
+    channel_index = {name: i for i, name in enumerate(layout.channels)}
+    driver, flags = _generate_driver(layout, channel_index)
+    info = {"hop_samples": hop}
+
+    header = _generate_header(pipeline, layout, info)
+    classes = [str(c) for c in pipeline.model.classes_]
+    channels = list(pipeline.channels)
+    names_c = (
+        "const char *const tinyhar_class_names[TINYHAR_N_CLASSES] = {"
+        + ", ".join(_c_string(c) for c in classes) + "};\n"
+        "const char *const tinyhar_channel_names[TINYHAR_N_CHANNELS] = {"
+        + ", ".join(_c_string(c) for c in channels) + "};\n"
+        "const char *const tinyhar_channel_units[TINYHAR_N_CHANNELS] = {"
+        + ", ".join(_c_string(_channel_unit(c)) for c in channels) + "};\n"
+    )
+    source = "".join([
+        _comment_block([
+            "tinyhar_model.c -- features and tree ensemble of one tinyhar run.",
+            "Generated by tinyhar; do not edit. API and window layout: tinyhar_model.h.",
+            "Sections: building blocks (template), configuration (generated), signal",
+            "processing stages (template), feature pipeline and trees (generated), API",
+            "(template).",
+        ]),
+        "\n",
+        _read_template("prelude.c"),
+        "\n",
+        _generate_config(pipeline, layout, flags),
+        "\n",
+        names_c,
+        "\n",
+        _read_template("dsp.c"),
+        "\n/* ---- the feature pipeline of this run (generated) ---- */\n\n",
+        driver,
+        "\n",
+        _generate_trees(pipeline.model),
+        "\n",
+        _read_template("api.c"),
+    ])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "tinyhar_model.h": header,
+        "tinyhar_model.c": source,
+        "main.c": _read_template("main.c"),
+        "Makefile": _read_template("Makefile"),
+    }
+    paths = {}
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text)
+        paths[name] = str(path)
+
+    w = len(names)
+    c = len(channels)
+    buffers = (6 if flags["triad"] else 3) * n + w + n * c + (w if pipeline.stack_previous else 0)
+    return {
+        "out_dir": str(out),
+        "files": paths,
+        "n_samples": n,
+        "n_channels": c,
+        "channels": channels,
+        "units": [_channel_unit(ch) for ch in channels],
+        "sampling_rate_hz": float(pipeline.sampling_rate_hz),
+        "hop_samples": hop,
+        "n_window_features": w,
+        "n_features": int(pipeline.model.n_features_in_),
+        "n_classes": len(classes),
+        "classes": classes,
+        "stack_previous": bool(pipeline.stack_previous),
+        "feature_set": layout.feature_set,
+        "fft": "radix-2" if (n & (n - 1)) == 0 else "dft",
+        "model_bytes": int(pipeline.model.size()["bytes"]),
+        "static_ram_bytes": int(4 * buffers),
+    }
+
+
+# --------------------------------------------------------------------------- host runs
+
+
+def build_example(c_dir: str | Path, out: str | Path | None = None,
+                  extra_flags: Sequence[str] = ()) -> Path:
+    """Compile the example program of an export with gcc (host build).
+
+    Parameters
+    ----------
+    c_dir : str or Path
+        Folder written by :func:`export_c`.
+    out : str or Path, optional
+        Path of the executable (default ``c_dir / "tinyhar_example"``).
+    extra_flags : sequence of str
+        More compiler flags (e.g. ``["-g"]``).
+
+    Returns
+    -------
+    Path
+        The executable.
+
+    Raises
+    ------
+    TinyharError
+        If gcc is not installed (with the install command) or the build fails
+        (with the compiler's message). Warnings count as failures.
+    """
+    from tinyhar.device.tools import require_tool
+
+    gcc = require_tool("gcc", "building the C export")
+    c_dir = Path(c_dir)
+    for name in ("main.c", "tinyhar_model.c", "tinyhar_model.h"):
+        if not (c_dir / name).is_file():
+            raise TinyharError(f"{c_dir / name}: missing; write the export with export_c first")
+    exe = Path(out) if out is not None else c_dir / EXAMPLE_BINARY
+    cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
+           str(c_dir / "main.c"), str(c_dir / "tinyhar_model.c"), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyharError(f"building the C export failed ({' '.join(cmd)}):\n{proc.stderr}")
+    return exe
+
+
+def _format_rows(rows: np.ndarray) -> list[str]:
+    # float32 -> Python float is exact; strtof reads the decimal back to the same float32
+    return [",".join(map(repr, row)) for row in np.asarray(rows, dtype=np.float32).tolist()]
+
+
+def _run(binary: str | Path, args: list[str], text: str) -> str:
+    proc = subprocess.run([str(binary), *args], input=text, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyharError(f"{binary} {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _parse_outputs(lines: list[str], n_classes: int, first: int) -> dict:
+    parts = [ln.split(",") for ln in lines]
+    names = [p[first] for p in parts]
+    proba = np.array([p[first + 1:first + 1 + n_classes] for p in parts], dtype=np.float64)
+    feats = [p[first + 1 + n_classes:] for p in parts]
+    width = {len(f) for f in feats}
+    features = (np.array(feats, dtype=np.float64).astype(np.float32) if width != {0}
+                else None)
+    return {"class_names": np.asarray(names, dtype=object), "proba": proba,
+            "features": features}
+
+
+def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
+                new_recording: np.ndarray | None = None) -> dict:
+    """Classify windows with the compiled example (``--windows`` mode).
+
+    Parameters
+    ----------
+    binary : str or Path
+        Executable from :func:`build_example`.
+    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+        Windows in the export's channel order (g, rad/s).
+    n_classes : int
+        Number of classes of the export (``TINYHAR_N_CLASSES``).
+    new_recording : numpy.ndarray of bool, shape (n_windows,), optional
+        True where a window starts a new recording (its own predecessor for
+        stacked models); default: only the first window.
+
+    Returns
+    -------
+    dict
+        ``classes`` (int array, C class index), ``class_names``, ``proba``
+        (n_windows, n_classes) and ``features`` (float32, (n_windows,
+        TINYHAR_N_WINDOW_FEATURES)).
+
+    Raises
+    ------
+    TinyharError
+        If the program fails (e.g. a wrong number of values per window).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    rows = _format_rows(X.reshape(len(X), -1))
+    if new_recording is not None:
+        rows = [("\n" + r) if (new and i) else r
+                for i, (r, new) in enumerate(zip(rows, np.asarray(new_recording), strict=True))]
+    out = _run(binary, ["--windows"], "\n".join(rows) + "\n")
+    lines = [ln for ln in out.splitlines() if ln]
+    if len(lines) != len(X):
+        raise TinyharError(f"{binary}: {len(lines)} results for {len(X)} windows")
+    res = _parse_outputs(lines, n_classes, 1)
+    res["classes"] = np.array([int(ln.split(",", 1)[0]) for ln in lines], dtype=np.int64)
+    return res
+
+
+def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
+               features: bool = True) -> dict:
+    """Replay a recording sample by sample through the streaming helper.
+
+    Parameters
+    ----------
+    binary : str or Path
+        Executable from :func:`build_example`.
+    samples : numpy.ndarray, shape (n_samples, n_channels)
+        The recording in the export's channel order.
+    n_classes : int
+        ``TINYHAR_N_CLASSES``.
+    features : bool
+        Also return the features of each window.
+
+    Returns
+    -------
+    dict
+        ``time_s`` (end of each window, s from the first sample),
+        ``class_names``, ``proba`` and ``features`` (or None).
+    """
+    out = _run(binary, ["--features"] if features else [],
+               "\n".join(_format_rows(samples)) + "\n")
+    lines = [ln for ln in out.splitlines()[1:] if ln]
+    res = _parse_outputs(lines, n_classes, 1)
+    res["time_s"] = np.array([float(ln.split(",", 1)[0]) for ln in lines])
+    return res
+
+
+# --------------------------------------------------------------------------- parity
+
+
+def _stack(features: np.ndarray, session: np.ndarray, start: np.ndarray) -> np.ndarray:
+    from tinyhar.features import stack_previous
+
+    return stack_previous(features, session, start)
+
+
+def _divergences(model, x_py: np.ndarray, x_c: np.ndarray) -> list[tuple[int, float, int]]:
+    """(feature, threshold, tree) of the first node of each tree where the paths part."""
+    out = []
+    for t, root in enumerate(model.roots_):
+        node = int(root)
+        while node >= 0:
+            j = int(model.feature_[node])
+            thr = model.threshold_[node]
+            left_py = x_py[j] <= thr
+            if left_py != (x_c[j] <= thr):
+                out.append((j, float(thr), t))
+                break
+            node = int(model.left_[node] if left_py else model.right_[node])
+    return out
+
+
+def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
+             max_examples: int = 10) -> dict:
+    """Compare the compiled C export with the Python pipeline on windows.
+
+    The windows are sent to the C program grouped by session and in time
+    order (an empty line between sessions), so that stacked models see the
+    same predecessors as :func:`tinyhar.features.stack_previous`.
+
+    Parameters
+    ----------
+    pipeline : HarPipeline, str or Path
+        The pipeline (or run folder) the C code was exported from.
+    windows : WindowSet
+        Windows with the pipeline's channels, rate and length.
+    binary : str or Path
+        Executable from :func:`build_example`.
+    rtol : float, default 1e-4
+        Float tolerance of an explained mismatch: at every node where the C
+        and Python decision paths part, ``|x_c - x_py| <= rtol * scale`` with
+        ``scale = max(|x_c|, |x_py|)`` (for stacked differences, the larger
+        magnitude of the two features subtracted), i.e. the threshold lies
+        within float rounding of the Python feature.
+
+    Returns
+    -------
+    dict
+        ``n_windows``; ``identical`` (windows with the same class);
+        ``identical_fraction``; ``mismatches``; ``explained``;
+        ``max_abs_feature_error``, ``max_rel_feature_error`` (over all
+        per-window features; relative to ``max(|c|, |py|)``);
+        ``bit_exact_features`` (fraction of feature values equal bit for bit);
+        ``worst_features`` (up to 8: name, max_abs_error, max_rel_error);
+        ``per_feature`` (name -> [max_abs, max_rel]); ``examples`` (up to
+        ``max_examples`` mismatches: window, python and c classes, the
+        parting nodes with feature name, threshold, python and c values,
+        and whether it is explained).
+    """
+    pipeline = load_pipeline(pipeline)
+    windows = pipeline.check_windows(windows)
+    model = pipeline.model
+    n = len(windows)
+    order = np.lexsort((np.arange(n), windows.start_time, windows.session.astype(str)))
+    sess_sorted = windows.session[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = sess_sorted[1:] != sess_sorted[:-1]
+    res = run_windows(binary, windows.X[order], len(model.classes_), new_recording=new)
+    c_feat = np.empty_like(res["features"])
+    c_feat[order] = res["features"]
+    c_cls = np.empty(n, dtype=np.int64)
+    c_cls[order] = res["classes"]
+
+    py_feat = pipeline.extractor.transform(windows.X)
+    if pipeline.stack_previous:
+        x_py = _stack(py_feat, windows.session, windows.start_time)
+        x_c = _stack(c_feat, windows.session, windows.start_time)
+        w = py_feat.shape[1]
+        prev_py = x_py[:, w:2 * w]
+        scale = np.concatenate([np.abs(x_py[:, :2 * w]),
+                                np.maximum(np.abs(py_feat), np.abs(prev_py))], axis=1)
+    else:
+        x_py, x_c, scale = py_feat, c_feat, np.abs(py_feat)
+    py_cls = np.argmax(model.decision_scores(x_py), axis=1)
+    names_in = _input_names(pipeline)
+
+    err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
+    denom = np.maximum(np.abs(c_feat), np.abs(py_feat)).astype(np.float64)
+    rel = np.divide(err, denom, out=np.zeros_like(err), where=denom > 0)
+    names = list(pipeline.extractor.get_feature_names_out())
+    max_abs = err.max(axis=0) if n else np.zeros(len(names))
+    max_rel = rel.max(axis=0) if n else np.zeros(len(names))
+    worst = np.argsort(-max_rel, kind="stable")[:8]
+
+    mism = np.flatnonzero(c_cls != py_cls)
+    explained = 0
+    examples = []
+    for i in mism:
+        div = _divergences(model, x_py[i], x_c[i])
+        ok = bool(div) and all(
+            abs(float(x_c[i, j]) - float(x_py[i, j]))
+            <= rtol * max(abs(float(x_c[i, j])), abs(float(x_py[i, j])), float(scale[i, j]))
+            for j, _, _ in div
+        )
+        explained += ok
+        if len(examples) < max_examples:
+            examples.append({
+                "window": int(i),
+                "python": str(model.classes_[py_cls[i]]),
+                "c": str(model.classes_[c_cls[i]]),
+                "explained": ok,
+                "nodes": [{"tree": t, "feature": names_in[j], "threshold": thr,
+                           "python": float(x_py[i, j]), "c": float(x_c[i, j])}
+                          for j, thr, t in div],
+            })
+    identical = int(n - mism.size)
+    return {
+        "n_windows": int(n),
+        "identical": identical,
+        "identical_fraction": identical / n if n else 1.0,
+        "mismatches": int(mism.size),
+        "explained": int(explained),
+        "max_abs_feature_error": float(err.max()) if err.size else 0.0,
+        "max_rel_feature_error": float(rel.max()) if rel.size else 0.0,
+        "bit_exact_features": float(np.mean(c_feat == py_feat)) if n else 1.0,
+        "worst_features": [
+            {"name": names[j], "max_abs_error": float(max_abs[j]),
+             "max_rel_error": float(max_rel[j])} for j in worst
+        ],
+        "per_feature": {names[j]: [float(max_abs[j]), float(max_rel[j])]
+                        for j in range(len(names))},
+        "examples": examples,
+    }
