@@ -206,6 +206,49 @@ def features(
     console.print(table)
 
 
+@app.command("export")
+@_friendly
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
+    target: Annotated[str, typer.Option(help="c | micropython | onnx")] = "c",
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default RUN/export/TARGET).")
+    ] = None,
+    profile: Annotated[
+        bool, typer.Option(help="Measure instructions per window with valgrind (c).")
+    ] = True,
+) -> None:
+    """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
+    from tinyhar.errors import ConfigError
+
+    targets = ("c", "micropython", "onnx")
+    if target not in targets:
+        raise ConfigError(f"--target must be one of {list(targets)}, got {target!r}")
+    out = out or run / "export" / target
+    if target == "c":
+        from tinyhar.device.budget import c_budget, format_budget, write_budget
+        from tinyhar.export.c import export_c
+
+        info = export_c(run, out)
+        names = ", ".join(Path(f).name for f in info["files"])
+        console.print(f"C library written to [bold]{out}[/] ({names})")
+        budget = c_budget(out, profile=profile)
+        write_budget(out, budget)
+        console.print(format_budget(budget), soft_wrap=True, highlight=False)
+        console.print(f"budget: {out / 'budget.json'}; build the example with `make -C {out}`")
+    elif target == "micropython":
+        from tinyhar.export.micropython import export_micropython, time_per_window
+
+        info = export_micropython(run, out)
+        console.print(f"MicroPython bundle written to [bold]{out}[/]")
+        timing = time_per_window(out)
+        budget = {**timing, "bundle_bytes": info.get("bundle_bytes")}
+        (out / "budget.json").write_text(json.dumps(budget, indent=2))
+        console.print_json(json.dumps(budget))
+    else:
+        raise ConfigError("ONNX export needs a neural-network run (tinyhar train --model cnn1d)")
+
+
 def main() -> None:  # pragma: no cover
     """Entry point for ``python -m tinyhar``."""
     app()
