@@ -241,12 +241,76 @@ def export_cmd(
 
         info = export_micropython(run, out)
         console.print(f"MicroPython bundle written to [bold]{out}[/]")
-        timing = time_per_window(out)
+        try:
+            timing = time_per_window(out)
+        except TinyharError as exc:
+            timing = {"micropython_ms_per_window": None, "reason": str(exc)}
         budget = {**timing, "bundle_bytes": info.get("bundle_bytes")}
         (out / "budget.json").write_text(json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
         raise ConfigError("ONNX export needs a neural-network run (tinyhar train --model cnn1d)")
+
+
+@app.command()
+@_friendly
+def simulate(
+    run: Annotated[Path, typer.Argument(help="Run folder (or its MicroPython bundle).")],
+    recording: Annotated[
+        Path,
+        typer.Option(help="Recording to replay: tinyhar Parquet, or CSV with time + channels."),
+    ],
+    session: Annotated[
+        str | None, typer.Option(help="Session to replay (default: the first).")
+    ] = None,
+) -> None:
+    """Run the MicroPython live app in the unix port on a replayed recording; print the timeline."""
+    from tinyhar.device.simulate import simulate as run_simulation
+
+    timeline = run_simulation(run, recording, session=session)
+    table = Table(title=f"predictions, {len(timeline)} windows (MicroPython unix port)")
+    table.add_column("t (s)", justify="right")
+    table.add_column("class")
+    table.add_column("probability", justify="right")
+    for t, label, proba in timeline:
+        table.add_row(f"{t:.2f}", label, f"{max(proba):.2f}" if proba else "")
+    console.print(table)
+
+
+@app.command()
+@_friendly
+def deploy(
+    run: Annotated[Path, typer.Argument(help="Run folder (or its MicroPython bundle).")],
+    port: Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyACM0.")],
+    compile: Annotated[bool, typer.Option(help="Compile to .mpy with mpy-cross first.")] = True,
+    autostart: Annotated[bool, typer.Option(help="Install main.py to start the live app.")] = False,
+) -> None:
+    """Copy the MicroPython bundle to a board with mpremote."""
+    from tinyhar.device.deploy import deploy as run_deploy
+
+    info = run_deploy(run, port, compile=compile, autostart=autostart)
+    console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    console.print("check it behaves: tinyhar device test --port " + port)
+
+
+device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+
+
+@device_app.command("test")
+@_friendly
+def device_test(
+    port: Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyACM0.")],
+    limit: Annotated[int | None, typer.Option(help="Test at most this many windows.")] = None,
+) -> None:
+    """Run the stored test windows on the board and print its accuracy."""
+    from tinyhar.device.deploy import device_test as run_device_test
+
+    r = run_device_test(port, limit=limit)
+    console.print(
+        f"on-device accuracy [bold]{r['accuracy']:.3f}[/] ({r['correct']}/{r['labelled']}), "
+        f"agreement with the laptop {r['agreement']:.3f}, {r['ms_per_window']:.1f} ms per window"
+    )
 
 
 def main() -> None:  # pragma: no cover
