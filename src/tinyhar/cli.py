@@ -61,7 +61,12 @@ def train(
     path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
     sensors: Annotated[str | None, typer.Option(help="Override: acc | acc+gyro | all.")] = None,
     model: Annotated[
-        str | None, typer.Option(help="Override: random_forest | extra_trees.")
+        str | None,
+        typer.Option(help="random_forest | extra_trees | cnn1d | lstm | bilstm | gru | tcn."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="Network recipe: wisdm-bilstm | ucihar-lstm | small-cnn | tiny-cnn."),
     ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
@@ -77,6 +82,10 @@ def train(
 
     cfg = load_config(config) if config else TrainConfig()
     data = cfg.model_dump(mode="json")
+    if preset is not None:
+        from tinyhar.training import apply_preset
+
+        data = apply_preset(data, preset)
     overrides = {
         ("dataset", "name"): dataset,
         ("dataset", "path"): path,
@@ -111,7 +120,9 @@ def _print_metrics(m: dict) -> None:
         f"accuracy [bold]{m['accuracy']:.3f}[/]  balanced accuracy "
         f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]"
     )
-    if "model_size" in m:
+    if "params" in m:
+        line += f"  model: {m['params']} parameters, {m['macs']} MACs per window"
+    elif "model_size" in m:
         s = m["model_size"]
         line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
     console.print(line)
@@ -249,7 +260,67 @@ def export_cmd(
         (out / "budget.json").write_text(json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
-        raise ConfigError("ONNX export needs a neural-network run (tinyhar train --model cnn1d)")
+        from tinyhar.training import export_network_onnx
+
+        info = export_network_onnx(run, out)
+        console.print(f"ONNX models written to [bold]{out}[/]")
+        console.print_json(json.dumps(info, default=str))
+
+
+def _network_windows(run: Path, dataset: str | None, path: str | None):
+    from tinyhar.config import load_config
+    from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.training import PIPELINE_FILE, load_data, make_window_set
+
+    pipeline = HarPipeline.load(run / PIPELINE_FILE)
+    if pipeline.extractor is not None:
+        raise TinyharError(
+            f"{run} holds a tree model; embeddings need a network run "
+            "(tinyhar train --model cnn1d --out RUN)"
+        )
+    cfg = load_config(run / "config.yaml")
+    if dataset is not None:
+        cfg.dataset.name, cfg.dataset.path = dataset, path
+    windows, _ = make_window_set(load_data(cfg), cfg)
+    return pipeline, pipeline.check_windows(windows)
+
+
+@app.command()
+@_friendly
+def embed(
+    run: Annotated[Path, typer.Argument(help="Network run folder (tinyhar train --model ...).")],
+    out: Annotated[Path, typer.Option(help="Output Parquet file, one row per window.")],
+    dataset: Annotated[str | None, typer.Option(help="Data set (default: the run's).")] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+) -> None:
+    """Write the network's penultimate-layer embedding of every window (Parquet)."""
+    from tinyhar.models.nn.embeddings import embeddings_frame
+
+    pipeline, windows = _network_windows(run, dataset, path)
+    frame = embeddings_frame(pipeline.model, windows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    console.print(f"{len(frame)} embeddings of size {frame.shape[1] - 3} written to {out}")
+
+
+@app.command()
+@_friendly
+def explore(
+    run: Annotated[Path, typer.Argument(help="Network run folder (tinyhar train --model ...).")],
+    dataset: Annotated[str | None, typer.Option(help="Data set (default: the run's).")] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+    method: Annotated[str, typer.Option(help="pca | tsne")] = "pca",
+    out: Annotated[
+        Path | None, typer.Option(help="Output PNG (default RUN/embedding_map_METHOD.png).")
+    ] = None,
+) -> None:
+    """Draw a 2-D map of the embeddings coloured by class, to spot confusable classes."""
+    from tinyhar.reporting.embedding_map import plot_embedding_map
+
+    pipeline, windows = _network_windows(run, dataset, path)
+    out = out or run / f"embedding_map_{method}.png"
+    plot_embedding_map(pipeline.model.embed(windows.X), windows.y, out, method=method)
+    console.print(f"embedding map written to {out}")
 
 
 @app.command()

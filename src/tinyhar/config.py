@@ -21,7 +21,9 @@ Example (all keys optional; these are the defaults)::
       stack_previous: false # append previous window's features and deltas
       gravity_cutoff_hz: 0.3
     model:
-      kind: random_forest   # random_forest | extra_trees
+      kind: random_forest   # random_forest | extra_trees | cnn1d | lstm | bilstm | gru | tcn
+      preset: null          # networks: wisdm-bilstm | ucihar-lstm | small-cnn | tiny-cnn
+      params: {}            # networks: NeuralNetClassifier parameters (epochs, lr, ...)
       n_estimators: 10
       max_depth: 10
       min_samples_leaf: 1
@@ -76,10 +78,25 @@ class FeatureConfig(_Section):
     gravity_cutoff_hz: float = Field(0.3, gt=0)
 
 
-class ModelConfig(_Section):
-    """The classifier and its size budget."""
+TREE_KINDS = ("random_forest", "extra_trees")
+NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 
-    kind: Literal["random_forest", "extra_trees"] = "random_forest"
+
+class ModelConfig(_Section):
+    """The classifier and its size budget.
+
+    Tree ensembles (``random_forest``, ``extra_trees``) use the budget keys;
+    neural networks (``cnn1d``, ``lstm``, ``bilstm``, ``gru``, ``tcn``; needs
+    ``pip install 'tinyhar[deep]'``) take their settings from ``preset`` and
+    ``params`` (keyword arguments of
+    :class:`tinyhar.models.nn.NeuralNetClassifier`).
+    """
+
+    kind: Literal["random_forest", "extra_trees", "cnn1d", "lstm", "bilstm", "gru", "tcn"] = (
+        "random_forest"
+    )
+    preset: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
     n_estimators: int = Field(10, ge=1, le=1000)
     max_depth: int | None = Field(10, ge=1, le=30)
     min_samples_leaf: int = Field(1, ge=1)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tinyhar
-from tinyhar.config import TrainConfig
+from tinyhar.config import NETWORK_KINDS, TrainConfig
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
 from tinyhar.evaluation.metrics import check_labels, classification_metrics
@@ -285,6 +285,43 @@ def cross_validate(
     }
 
 
+PRESET_DATA = {
+    "ucihar-lstm": {"name": "uci-har", "sensors": "all"},
+    "small-cnn": {"name": "uci-har", "sensors": "all"},
+    "wisdm-bilstm": {"name": "wisdm-windows", "sensors": "acc"},
+    "tiny-cnn": {"name": "wisdm-windows", "sensors": "acc"},
+}
+"""Data set each network preset was made for (used unless the user names another)."""
+
+
+def apply_preset(data: dict, name: str) -> dict:
+    """Fill a configuration mapping from a neural-network preset.
+
+    Sets ``model.kind``/``model.preset``, the preset's data set (when the
+    mapping still has the default one) and, for recordings, its window length
+    and hop in samples. Keys the preset does not define are left alone.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset name (the message lists the presets).
+    """
+    from tinyhar.models.nn.presets import get_preset
+
+    preset = get_preset(name)
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    data["model"]["kind"] = preset.estimator_params["architecture"]
+    data["model"]["preset"] = name
+    if data["dataset"].get("name", "hapt") == "hapt" and name in PRESET_DATA:
+        data["dataset"].update(PRESET_DATA[name])
+    window = preset.window
+    if window.get("n_samples") and window.get("hop"):
+        data["windows"].update(
+            {"window": window["n_samples"], "hop": window["hop"], "unit": "samples"}
+        )
+    return data
+
+
 def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None) -> dict:
     """Run the whole training job and write the run folder.
 
@@ -331,6 +368,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     train_w, test_w = windows.subset(tr), windows.subset(te)
     check_labels(train_w.y, windows.classes, "the training subjects")
 
+    if cfg.model.kind in NETWORK_KINDS:
+        return _train_network(
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
+        )
     pipeline = build_pipeline(windows, cfg, hop)
     chunked = _Chunked(console)
     f_train = chunked(pipeline, train_w, "training subjects")
@@ -381,6 +422,169 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
 
     write_summary(metrics, out / "summary.md")
     return metrics
+
+
+NETWORK_DATA_FILE = "network_data.npz"
+"""Windows kept in a network run for ONNX calibration (training subjects) and checks (test)."""
+
+
+def make_network(cfg: TrainConfig):
+    """The unfitted :class:`~tinyhar.models.nn.NeuralNetClassifier` a configuration describes.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset or parameter names.
+    """
+    from tinyhar.models.nn.estimator import NeuralNetClassifier
+    from tinyhar.models.nn.presets import make_estimator
+
+    params = {"seed": cfg.seed, **cfg.model.params}
+    if cfg.model.preset:
+        net = make_estimator(cfg.model.preset, **params)
+        if net.architecture != cfg.model.kind:
+            raise ConfigError(
+                f"model.kind is {cfg.model.kind!r} but preset {cfg.model.preset!r} is a "
+                f"{net.architecture!r}: drop one of them"
+            )
+        return net
+    valid = set(NeuralNetClassifier().get_params())
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ConfigError(
+            f"model.params: {unknown} are not network parameters; valid: {sorted(valid)}"
+        )
+    return NeuralNetClassifier(architecture=cfg.model.kind, **params)
+
+
+def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start):
+    """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
+    from tinyhar.reporting.plots import (
+        plot_class_overview,
+        plot_confusion_matrix,
+        plot_training_curves,
+    )
+
+    train_w, test_w = windows.subset(tr), windows.subset(te)
+    net = make_network(cfg)
+    console.print(
+        f"training a {cfg.model.kind} network ({net.epochs} epochs at most) on "
+        f"{len(train_w)} windows; validation on held-out training subjects"
+    )
+    net.fit(train_w.X, train_w.y, groups=train_w.subject)
+    pred = net.predict(test_w.X)
+    metrics = classification_metrics(test_w.y, pred, windows.classes)
+    pipeline = HarPipeline(
+        extractor=None,
+        model=net,
+        channels=list(windows.channels),
+        sampling_rate_hz=windows.sampling_rate_hz,
+        n_samples=windows.n_samples,
+        hop_samples=hop,
+        stack_previous=False,
+        classes=list(windows.classes),
+        info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
+    )
+    metrics.update(
+        {
+            "dataset": windows.name,
+            "protocol": protocol,
+            "leakage_warning": leakage,
+            "train_subjects": sorted(set(train_w.subject), key=natural_key),
+            "test_subjects": sorted(set(test_w.subject), key=natural_key),
+            "validation_subjects": list(getattr(net, "validation_groups_", [])),
+            "n_train_windows": len(train_w),
+            "model": cfg.model.kind,
+            "preset": cfg.model.preset,
+            "params": int(net.n_params_),
+            "macs": int(net.macs_per_window_),
+            "model_size": {
+                "params": int(net.n_params_),
+                "bytes": int(4 * net.n_params_),
+                "nodes": None,
+            },
+            "best_epoch": int(net.best_epoch_),
+            "history": net.history_,
+            "window": {
+                "n_samples": windows.n_samples,
+                "sampling_rate_hz": windows.sampling_rate_hz,
+                "hop_samples": hop,
+                "channels": windows.channels,
+            },
+            "windowing": wreport,
+            "cross_validation": None,
+            "seed": cfg.seed,
+            "tinyhar_version": tinyhar.__version__,
+        }
+    )
+    pipeline.save(out / PIPELINE_FILE)
+    cfg.to_yaml(out / "config.yaml")
+    rng = np.random.default_rng(cfg.seed)
+    cal = rng.choice(len(train_w), size=min(512, len(train_w)), replace=False)
+    chk = np.sort(rng.choice(len(test_w), size=min(1000, len(test_w)), replace=False))
+    np.savez_compressed(
+        out / NETWORK_DATA_FILE,
+        calibration_X=train_w.X[cal],
+        calibration_subjects=train_w.subject[cal].astype(str),
+        check_X=test_w.X[chk],
+        check_y=test_w.y[chk].astype(str),
+        check_subjects=test_w.subject[chk].astype(str),
+    )
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        metrics["classes"],
+        out / "confusion_matrix.png",
+        f"{windows.name}: test subjects",
+    )
+    plot_training_curves(net.history_, out / "training_curves.png")
+    plot_class_overview(train_w, out / "class_overview.png")
+    metrics["train_seconds"] = time.perf_counter() - t_start
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    from tinyhar.reporting.summary import write_summary
+
+    write_summary(metrics, out / "summary.md")
+    return metrics
+
+
+def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
+    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
+
+    Calibration windows come from the run's training subjects, check windows
+    from its test subjects (both stored in the run folder at training time).
+
+    Returns
+    -------
+    dict
+        As :func:`tinyhar.export.onnx.export_onnx`; also written to
+        ``out_dir/onnx_report.json``.
+
+    Raises
+    ------
+    TinyharError
+        Not a network run, or the deep extra is missing.
+    """
+    from tinyhar.export.onnx import export_onnx
+
+    run_dir, out = Path(run_dir), Path(out_dir)
+    pipeline = HarPipeline.load(run_dir / PIPELINE_FILE)
+    data_file = run_dir / NETWORK_DATA_FILE
+    if pipeline.extractor is not None or not data_file.is_file():
+        raise TinyharError(
+            f"{run_dir} is not a network run: ONNX export is for networks "
+            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
+        )
+    d = np.load(data_file, allow_pickle=False)
+    info = export_onnx(
+        pipeline.model,
+        out,
+        d["calibration_X"],
+        d["check_X"],
+        d["check_y"].astype(object),
+        calibration_subjects=d["calibration_subjects"],
+        check_subjects=d["check_subjects"],
+    )
+    (out / "onnx_report.json").write_text(json.dumps(info, indent=2, default=str))
+    return info
 
 
 def _write_figures(

@@ -18,11 +18,12 @@ class HarPipeline:
 
     Parameters
     ----------
-    extractor : FeatureExtractor
+    extractor : FeatureExtractor or None
         Fitted feature transformer (:mod:`tinyhar.features`); maps windows
         ``(n_windows, n_samples, n_channels)`` to ``(n_windows, n_features)``.
-    model : TreeEnsembleClassifier
-        Fitted classifier on those features.
+        None for a neural network, which reads the raw windows.
+    model : TreeEnsembleClassifier or NeuralNetClassifier
+        Fitted classifier on those features (or windows).
     channels : list of str
         Input channel order, e.g. ``["acc_x", ..., "gyro_z"]`` (g, rad/s).
     sampling_rate_hz : float
@@ -52,6 +53,8 @@ class HarPipeline:
     @property
     def feature_names(self) -> list[str]:
         """Names of the model's input features, in order."""
+        if self.extractor is None:
+            return []
         names = list(self.extractor.get_feature_names_out())
         if self.stack_previous:
             from tinyhar.features import stack_previous_names
@@ -92,6 +95,8 @@ class HarPipeline:
     def transform(self, windows: WindowSet) -> np.ndarray:
         """Feature matrix ``(n_windows, n_features)`` float32 for the windows."""
         windows = self.check_windows(windows)
+        if self.extractor is None:  # a neural network reads the raw windows
+            return windows.X
         features = self.extractor.transform(windows.X)
         if self.stack_previous:
             from tinyhar.features import stack_previous

@@ -137,3 +137,34 @@ def plot_class_overview(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
+    """Loss and accuracy per epoch, for training and validation subjects.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        Per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``,
+        ``val_accuracy`` (None without validation), as in
+        ``NeuralNetClassifier.history_``.
+    path : str or Path
+        Output PNG.
+    """
+    epochs = [h["epoch"] for h in history]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, key, label in ((a1, "loss", "cross-entropy loss"), (a2, "accuracy", "accuracy")):
+        ax.plot(epochs, [h[f"train_{key}"] for h in history], marker=".", label="training")
+        val = [h.get(f"val_{key}") for h in history]
+        if any(v is not None for v in val):
+            ax.plot(epochs, [np.nan if v is None else v for v in val], marker=".",
+                    label="validation subjects")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Training curves", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

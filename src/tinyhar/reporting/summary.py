@@ -57,19 +57,29 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
         lines.append(
             f"| {c} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
         )
-    lines += [
-        "",
-        "## Model",
-        "",
-        f"{m['model']} with {size.get('trees')} trees, {size.get('nodes')} decision nodes, "
-        f"{size.get('leaves')} distinct leaves, depth {size.get('max_depth')}: "
-        f"{size.get('bytes')} bytes as stored on a device "
-        f"({size.get('emlearn_bytes')} in emlearn's int16 layout). "
-        f"{m['n_features']} features ({m['feature_set']} set) on windows of "
-        f"{m['window']['n_samples']} samples at {m['window']['sampling_rate_hz']:g} Hz "
-        f"({m['window']['channels']}).",
-        "",
-    ]
+    window = (
+        f"windows of {m['window']['n_samples']} samples at "
+        f"{m['window']['sampling_rate_hz']:g} Hz ({m['window']['channels']})"
+    )
+    if "params" in m:
+        model = (
+            f"{m['model']} network"
+            + (f" (preset {m['preset']})" if m.get("preset") else "")
+            + f" with {m['params']} parameters and {m['macs']} multiply-accumulates per "
+            f"window, on raw {window}; weights of epoch {m.get('best_epoch')} kept "
+            f"(validation subjects: {', '.join(m.get('validation_subjects') or []) or 'none'})."
+        )
+        figures = "`confusion_matrix.png`, `training_curves.png`, `class_overview.png`"
+    else:
+        model = (
+            f"{m['model']} with {size.get('trees')} trees, {size.get('nodes')} decision nodes, "
+            f"{size.get('leaves')} distinct leaves, depth {size.get('max_depth')}: "
+            f"{size.get('bytes')} bytes as stored on a device "
+            f"({size.get('emlearn_bytes')} in emlearn's int16 layout). "
+            f"{m['n_features']} features ({m['feature_set']} set) on {window}."
+        )
+        figures = "`confusion_matrix.png`, `feature_importance.png`, `class_overview.png`"
+    lines += ["", "## Model", "", model, ""]
     wr = m.get("windowing")
     if wr:
         lines += [
@@ -84,7 +94,7 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
         "- `pipeline.joblib`: the fitted pipeline (features + model)",
         "- `config.yaml`: resolved configuration, seed included "
         "(`tinyhar train --config config.yaml --out NEW` reproduces this run)",
-        "- `metrics.json`, `confusion_matrix.png`, `feature_importance.png`, `class_overview.png`",
+        f"- `metrics.json`, {figures}",
         "",
         f"Seed {m['seed']}; tinyhar {m['tinyhar_version']}; "
         f"training took {m['train_seconds']:.1f} s.",
