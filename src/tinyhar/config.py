@@ -17,7 +17,7 @@ Example (all keys optional; these are the defaults)::
       purity: 0.8           # minimum fraction of samples with the majority label
       target_rate_hz: null  # resample before windowing
     features:
-      set: default          # default | minimal | full
+      set: default          # default | light | minimal | full
       stack_previous: false # append previous window's features and deltas
       gravity_cutoff_hz: 0.3
     model:
@@ -73,7 +73,7 @@ class WindowConfig(_Section):
 class FeatureConfig(_Section):
     """Which hand-crafted features to compute."""
 
-    set: Literal["default", "minimal", "full"] = "default"
+    set: Literal["default", "light", "minimal", "full"] = "default"
     stack_previous: bool = False
     gravity_cutoff_hz: float = Field(0.3, gt=0)
 
