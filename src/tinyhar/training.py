@@ -389,39 +389,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
     metrics.update(
         {
-            "dataset": windows.name,
-            "protocol": protocol,
-            "leakage_warning": leakage,
-            "train_subjects": sorted(set(train_w.subject), key=natural_key),
-            "test_subjects": sorted(set(test_w.subject), key=natural_key),
-            "n_train_windows": len(train_w),
-            "model": cfg.model.kind,
             "model_size": size,
             "n_features": int(f_train.shape[1]),
             "feature_set": cfg.features.set,
-            "window": {
-                "n_samples": windows.n_samples,
-                "sampling_rate_hz": windows.sampling_rate_hz,
-                "hop_samples": hop,
-                "channels": windows.channels,
-            },
-            "windowing": wreport,
             "cross_validation": cv,
-            "seed": cfg.seed,
-            "tinyhar_version": tinyhar.__version__,
         }
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / "config.yaml")
     _write_figures(pipeline, windows, train_w, metrics, out)
-    metrics["train_seconds"] = time.perf_counter() - t_start
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    from tinyhar.reporting.summary import write_summary
-
-    write_summary(metrics, out / "summary.md")
-    return metrics
+    return _finish(metrics, out, t_start)
 
 
 NETWORK_DATA_FILE = "network_data.npz"
@@ -485,16 +465,10 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
     )
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
     metrics.update(
         {
-            "dataset": windows.name,
-            "protocol": protocol,
-            "leakage_warning": leakage,
-            "train_subjects": sorted(set(train_w.subject), key=natural_key),
-            "test_subjects": sorted(set(test_w.subject), key=natural_key),
             "validation_subjects": list(getattr(net, "validation_groups_", [])),
-            "n_train_windows": len(train_w),
-            "model": cfg.model.kind,
             "preset": cfg.model.preset,
             "params": int(net.n_params_),
             "macs": int(net.macs_per_window_),
@@ -505,16 +479,7 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
             },
             "best_epoch": int(net.best_epoch_),
             "history": net.history_,
-            "window": {
-                "n_samples": windows.n_samples,
-                "sampling_rate_hz": windows.sampling_rate_hz,
-                "hop_samples": hop,
-                "channels": windows.channels,
-            },
-            "windowing": wreport,
             "cross_validation": None,
-            "seed": cfg.seed,
-            "tinyhar_version": tinyhar.__version__,
         }
     )
     pipeline.save(out / PIPELINE_FILE)
@@ -538,10 +503,37 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
     )
     plot_training_curves(net.history_, out / "training_curves.png")
     plot_class_overview(train_w, out / "class_overview.png")
-    metrics["train_seconds"] = time.perf_counter() - t_start
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return _finish(metrics, out, t_start)
+
+
+def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
+    """Fields of ``metrics.json`` shared by tree and network runs."""
+    return {
+        "dataset": windows.name,
+        "protocol": protocol,
+        "leakage_warning": leakage,
+        "train_subjects": sorted(set(train_w.subject), key=natural_key),
+        "test_subjects": sorted(set(test_w.subject), key=natural_key),
+        "n_train_windows": len(train_w),
+        "model": cfg.model.kind,
+        "window": {
+            "n_samples": windows.n_samples,
+            "sampling_rate_hz": windows.sampling_rate_hz,
+            "hop_samples": hop,
+            "channels": windows.channels,
+        },
+        "windowing": wreport,
+        "seed": cfg.seed,
+        "tinyhar_version": tinyhar.__version__,
+    }
+
+
+def _finish(metrics: dict, out: Path, t_start: float) -> dict:
+    """Write ``metrics.json`` and ``summary.md``; return the metrics."""
     from tinyhar.reporting.summary import write_summary
 
+    metrics["train_seconds"] = time.perf_counter() - t_start
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     write_summary(metrics, out / "summary.md")
     return metrics
 

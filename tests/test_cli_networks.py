@@ -1,0 +1,73 @@
+"""End-to-end: a small network run through train, export onnx, embed and explore."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tinyhar.cli import app
+
+pytest.importorskip("torch")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def network_run(tmp_path_factory):
+    from tinyhar.datasets.bundled import load_bundled_hapt
+
+    root = tmp_path_factory.mktemp("net")
+    data = load_bundled_hapt().select(subjects=["1", "2", "3", "4"]).to_parquet(root / "d.parquet")
+    cfg = {
+        "dataset": {"name": str(data)},
+        "evaluation": {"test_subjects": [4]},
+        "model": {"kind": "cnn1d", "params": {"epochs": 2, "max_steps": 20, "hidden_units": 8}},
+    }
+    (root / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = root / "run"
+    result = runner.invoke(app, ["train", "--config", str(root / "cfg.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_network_run_folder(network_run):
+    m = json.loads((network_run / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "confusion_matrix", "params", "macs", "history"):
+        assert key in m
+    assert m["test_subjects"] == ["4"] and "4" not in m["validation_subjects"]
+    assert m["params"] > 0 and m["macs"] > m["params"]
+    assert len(m["history"]) >= 1
+    for name in ("training_curves.png", "confusion_matrix.png", "summary.md", "config.yaml"):
+        assert (network_run / name).is_file()
+    assert "network" in (network_run / "summary.md").read_text()
+
+
+def test_onnx_embed_explore(network_run, tmp_path):
+    result = runner.invoke(app, ["export", str(network_run), "--target", "onnx"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((network_run / "export" / "onnx" / "onnx_report.json").read_text())
+    assert report["float32_class_mismatches"] == 0
+    assert report["int8_bytes"] > 0 and "int8_accuracy" in report
+    emb = tmp_path / "emb.parquet"
+    result = runner.invoke(app, ["embed", str(network_run), "--out", str(emb)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(emb)
+    assert {"subject", "session", "label", "emb_0"} <= set(frame.columns)
+    result = runner.invoke(app, ["explore", str(network_run), "--out", str(tmp_path / "m.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_tree_run_has_no_embeddings(tmp_path):
+    from tinyhar.models.pipeline import HarPipeline
+
+    run = tmp_path / "r"
+    run.mkdir()
+    HarPipeline(object(), object(), ["acc_x"], 50.0, 128, 64, False, ["a"]).save(
+        run / "pipeline.joblib"
+    )
+    result = runner.invoke(app, ["embed", str(run), "--out", str(tmp_path / "e.parquet")])
+    assert result.exit_code == 2 and "tree model" in result.output
