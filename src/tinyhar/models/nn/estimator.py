@@ -1,0 +1,569 @@
+"""A scikit-learn classifier around the small PyTorch networks.
+
+:class:`NeuralNetClassifier` trains one of the networks of
+:mod:`tinyhar.models.nn.architectures` on raw windows of shape
+``(n_windows, n_samples, n_channels)`` with Adam and cross-entropy, early
+stopping on a validation part made of whole *training subjects*, and fixed
+seeds, and exposes ``predict``/``predict_proba``/``embed``. It pickles with
+joblib (the network is stored as its configuration plus a state dict of numpy
+arrays and rebuilt on load).
+
+PyTorch is imported only when a network is built, trained or loaded, so the
+class can be created (and its presets listed) without the ``deep`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+
+from tinyhar.errors import TinyharError
+from tinyhar.evaluation.metrics import check_labels
+
+DEEP_INSTALL_HINT = "pip install 'tinyhar[deep]'"
+
+
+class InputShapeError(TinyharError, ValueError):
+    """Windows given to a network do not have the shape it was trained on."""
+
+
+class NoGroupsWarning(UserWarning):
+    """``fit`` got no subjects: the validation split is random and leaks subjects."""
+
+
+def _torch():
+    """Import torch, or raise a :class:`TinyharError` with the install command."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise TinyharError(
+            f"the neural-network models need PyTorch, which is not installed: {DEEP_INSTALL_HINT}"
+        ) from exc
+    return torch
+
+
+def _architectures():
+    _torch()
+    from tinyhar.models.nn import architectures
+
+    return architectures
+
+
+@contextlib.contextmanager
+def torch_settings(n_threads: int | None, deterministic: bool = True) -> Iterator[None]:
+    """Temporarily set torch's CPU thread count and deterministic mode, then restore them."""
+    torch = _torch()
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    try:
+        if n_threads:
+            torch.set_num_threads(max(1, min(int(n_threads), os.cpu_count() or 1)))
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
+
+
+def check_windows(X: Any, where: str = "windows") -> np.ndarray:
+    """Return ``X`` as a C-contiguous float32 array of shape (n_windows, n_samples, n_channels).
+
+    Accepts an array or any object with an ``X`` attribute (a
+    :class:`~tinyhar.windows.windowset.WindowSet`).
+
+    Raises
+    ------
+    InputShapeError
+        If ``X`` is not 3-D, is empty or holds NaN/inf values.
+    """
+    X = getattr(X, "X", X)
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    if X.ndim != 3:
+        raise InputShapeError(
+            f"{where} must have shape (n_windows, n_samples, n_channels), got {X.shape}"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0 or X.shape[2] == 0:
+        raise InputShapeError(f"{where} are empty: shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise InputShapeError(
+            f"{where} contain NaN or infinite values: fill or drop those samples first"
+        )
+    return X
+
+
+def robust_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel median and interquartile range of windows (n_windows, n_samples, n_channels).
+
+    Returns
+    -------
+    center, scale : numpy.ndarray of float32, shape (n_channels,)
+        Median and IQR (75th minus 25th percentile) over all samples of all
+        windows; a scale below 1e-6 (a constant channel) is replaced by 1.
+    """
+    flat = X.reshape(-1, X.shape[2])
+    q25, q50, q75 = np.percentile(flat, [25, 50, 75], axis=0)
+    scale = q75 - q25
+    scale = np.where(scale < 1e-6, 1.0, scale)
+    return q50.astype(np.float32), scale.astype(np.float32)
+
+
+class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
+    """Small neural network on raw windows, with a scikit-learn API.
+
+    Parameters
+    ----------
+    architecture : {"cnn1d", "lstm", "bilstm", "gru", "tcn"}
+        Network body, see :mod:`tinyhar.models.nn.architectures`.
+    hidden_units : int or tuple of int
+        Filters per convolution layer (``cnn1d``, ``tcn``; a tuple gives one
+        width per layer) or units per recurrent layer and direction.
+    n_layers : int
+        Convolution blocks, recurrent layers or TCN residual blocks.
+    kernel_size : int
+        Convolution kernel length in samples (``cnn1d``, ``tcn``).
+    dropout : float
+        Dropout probability.
+    dense_units : int
+        Units of the dense ReLU layer before the head (0 = none); its output
+        is the embedding.
+    input_dense_units : int
+        Recurrent networks only: units of a dense ReLU layer applied to each
+        sample before the recurrent layers (0 = none).
+    input_stats : bool
+        Concatenate per-channel mean, standard deviation, minimum and maximum
+        of the scaled window to the body's features before the dense layer
+        (Ignatov 2018); they carry the posture (gravity direction).
+    epochs : int
+        Maximum passes over the training data.
+    batch_size : int
+        Windows per optimiser step.
+    lr : float
+        Adam learning rate.
+    lr_schedule : {"constant", "cosine"}
+        ``cosine`` anneals the learning rate from ``lr`` towards 0 over
+        ``epochs`` (Loshchilov & Hutter 2017, SGDR, without restarts).
+    weight_decay : float
+        L2 penalty: Adam's coupled weight decay, i.e. ``weight_decay * w`` is
+        added to each gradient, the same as adding
+        ``weight_decay / 2 * sum(w**2)`` to the loss (TensorFlow's ``l2_loss``
+        times ``weight_decay``).
+    patience : int or None
+        Stop after this many epochs without a lower validation loss and restore
+        the best weights; None trains all ``epochs`` and keeps the last weights.
+    validation_fraction : float
+        Fraction of training *subjects* held out for validation (0 = none:
+        no early stopping).
+    seed : int
+        Seed of weight initialisation, dropout, shuffling and the validation split.
+    max_steps : int or None
+        Stop after this many optimiser steps in total (for quick tests).
+    n_threads : int or None
+        Torch CPU threads during fit/predict (restored afterwards); None keeps
+        torch's setting. The default 1 is the fastest for these small networks
+        on shared cores and makes results independent of the machine's core
+        count.
+    verbose : int
+        1 prints one line per epoch to stderr.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray of str, shape (n_classes,)
+        Sorted class labels.
+    center_, scale_ : numpy.ndarray of float32, shape (n_channels,)
+        Per-channel median and IQR of the training windows (validation part
+        excluded), used to scale inputs inside the network.
+    n_samples_in_, n_channels_in_ : int
+        Window shape seen in ``fit``; ``predict`` requires the same.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``,
+        ``val_accuracy`` (None without validation), ``steps``.
+    best_epoch_ : int
+        Epoch whose weights were kept (1-based).
+    train_groups_, validation_groups_ : list of str
+        Subjects used for training and for validation.
+    n_params_ : int
+        Trainable parameters.
+    macs_per_window_ : int
+        Multiply-accumulates per window, counted analytically per layer (see
+        :func:`tinyhar.models.nn.architectures.count_macs`).
+    embedding_dim_ : int
+        Length of the vectors returned by :meth:`embed`.
+    module_ : torch.nn.Module
+        The trained :class:`~tinyhar.models.nn.architectures.HarNet`.
+    module_config_ : dict
+        Plain configuration from which ``module_`` is rebuilt on unpickling.
+
+    Raises
+    ------
+    TinyharError
+        From ``fit``/``predict`` when PyTorch is missing (with the install
+        command), for an unknown architecture, or for windows of the wrong
+        shape (:class:`InputShapeError`).
+
+    Notes
+    -----
+    Two fits with the same seed, data and thread count give identical
+    predictions on CPU (``torch.manual_seed``, a seeded numpy generator for
+    shuffling and ``torch.use_deterministic_algorithms``).
+    """
+
+    def __init__(
+        self,
+        architecture: str = "cnn1d",
+        hidden_units: int | tuple[int, ...] = 32,
+        n_layers: int = 3,
+        kernel_size: int = 5,
+        dropout: float = 0.1,
+        dense_units: int = 0,
+        input_dense_units: int = 0,
+        input_stats: bool = False,
+        epochs: int = 30,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        lr_schedule: str = "constant",
+        weight_decay: float = 0.0,
+        patience: int | None = 5,
+        validation_fraction: float = 0.15,
+        seed: int = 0,
+        max_steps: int | None = None,
+        n_threads: int | None = 1,
+        verbose: int = 0,
+    ) -> None:
+        self.architecture = architecture
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.kernel_size = kernel_size
+        self.dropout = dropout
+        self.dense_units = dense_units
+        self.input_dense_units = input_dense_units
+        self.input_stats = input_stats
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.max_steps = max_steps
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def _validation_split(
+        self, n: int, y_idx: np.ndarray, groups: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training and validation parts of the training windows."""
+        idx = np.arange(n)
+        frac = float(self.validation_fraction or 0.0)
+        if frac <= 0 or n < 4:
+            return idx, idx[:0]
+        if not 0 < frac < 1:
+            raise TinyharError(f"validation_fraction must be in [0, 1), got {frac}")
+        if groups is not None and len(set(groups.tolist())) >= 2:
+            splitter = GroupShuffleSplit(n_splits=1, test_size=frac, random_state=self.seed)
+            train, val = next(splitter.split(idx, y_idx, groups=groups))
+        else:
+            why = (
+                "no subjects (groups) were given"
+                if groups is None
+                else "the training data has a single subject"
+            )
+            warnings.warn(
+                f"{why}: the validation split for early stopping is random, so the same "
+                "subjects are in training and validation windows and early stopping is "
+                "optimistic; pass groups=subjects to fit",
+                NoGroupsWarning,
+                stacklevel=3,
+            )
+            splitter = ShuffleSplit(n_splits=1, test_size=frac, random_state=self.seed)
+            train, val = next(splitter.split(idx))
+        return np.sort(train), np.sort(val)
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> NeuralNetClassifier:
+        """Train the network.
+
+        Parameters
+        ----------
+        X : numpy.ndarray of float, shape (n_windows, n_samples, n_channels)
+            Raw training windows (or a WindowSet, whose ``X`` is used).
+        y : array-like of str, shape (n_windows,)
+            Labels.
+        groups : array-like, shape (n_windows,), optional
+            Subject of each window. The validation part for early stopping is
+            made of whole subjects drawn from these (``GroupShuffleSplit``);
+            without groups a random window split is used, with a
+            :class:`NoGroupsWarning`. Pass only training subjects: never
+            include test windows in ``X``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        TinyharError
+            PyTorch missing, bad shapes, fewer than 2 classes, unknown
+            architecture.
+        """
+        torch = _torch()
+        arch = _architectures()
+        X = check_windows(X, "training windows")
+        y = np.asarray(y, dtype=object)
+        if y.shape != (X.shape[0],):
+            raise InputShapeError(f"{len(y)} labels for {X.shape[0]} windows")
+        if groups is not None:
+            groups = np.asarray([str(g) for g in groups], dtype=object)
+            if groups.shape != (X.shape[0],):
+                raise InputShapeError(f"{len(groups)} groups for {X.shape[0]} windows")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise TinyharError(
+                f"unknown lr_schedule {self.lr_schedule!r}: choose 'constant' or 'cosine'"
+            )
+        if self.architecture not in arch.ARCHITECTURES:
+            raise TinyharError(
+                f"unknown architecture {self.architecture!r}: choose one of "
+                f"{', '.join(arch.ARCHITECTURES)}"
+            )
+        y_str = np.asarray([str(v) for v in y], dtype=object)
+        self.classes_ = np.asarray(sorted(set(y_str.tolist())), dtype=object)
+        check_labels(y_str, list(self.classes_), "training data")
+        y_idx = np.searchsorted(self.classes_, y_str).astype(np.int64)
+
+        tr, va = self._validation_split(len(X), y_idx, groups)
+        if groups is not None:
+            self.train_groups_ = sorted(set(groups[tr].tolist()))
+            self.validation_groups_ = sorted(set(groups[va].tolist()))
+        else:
+            self.train_groups_, self.validation_groups_ = [], []
+        self.center_, self.scale_ = robust_statistics(X[tr])
+        self.n_samples_in_, self.n_channels_in_ = int(X.shape[1]), int(X.shape[2])
+        self.module_config_ = {
+            "architecture": self.architecture,
+            "n_channels": self.n_channels_in_,
+            "n_classes": len(self.classes_),
+            "hidden_units": (
+                list(self.hidden_units)
+                if isinstance(self.hidden_units, Sequence)
+                else int(self.hidden_units)
+            ),
+            "n_layers": int(self.n_layers),
+            "kernel_size": int(self.kernel_size),
+            "dropout": float(self.dropout),
+            "dense_units": int(self.dense_units),
+            "input_dense_units": int(self.input_dense_units),
+            "input_stats": bool(self.input_stats),
+        }
+        rng = np.random.default_rng(self.seed)
+        with torch_settings(self.n_threads):
+            torch.manual_seed(int(self.seed))
+            net = arch.build_network(self.module_config_)
+            net.scaling.set_statistics(self.center_, self.scale_)
+            self.module_ = net
+            self.n_params_ = arch.count_parameters(net)
+            self.macs_per_window_ = arch.count_macs(net, *X.shape[1:])
+            self.embedding_dim_ = int(net.embedding_dim)
+            self._train(net, X, y_idx, tr, va, rng)
+        net.eval()
+        return self
+
+    def _train(self, net, X, y_idx, tr, va, rng) -> None:
+        torch = _torch()
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, int(self.epochs)))
+            if self.lr_schedule == "cosine"
+            else None
+        )
+        loss_fn = torch.nn.CrossEntropyLoss()
+        Xt = torch.from_numpy(X)
+        yt = torch.from_numpy(y_idx)
+        bs = max(1, int(self.batch_size))
+        best_loss, best_state, best_epoch, bad = np.inf, None, 0, 0
+        steps = 0
+        self.history_ = []
+        for epoch in range(1, int(self.epochs) + 1):
+            net.train()
+            order = tr[rng.permutation(len(tr))]
+            loss_sum, correct, seen = 0.0, 0, 0
+            for start in range(0, len(order), bs):
+                b = torch.from_numpy(order[start : start + bs])
+                if len(b) < 2 and len(order) > 1:
+                    continue  # a batch of one breaks batch normalisation
+                xb, yb = Xt[b], yt[b]
+                opt.zero_grad()
+                logits = net(xb)
+                loss = loss_fn(logits, yb)
+                loss.backward()
+                opt.step()
+                steps += 1
+                loss_sum += loss.item() * len(b)
+                correct += int((logits.argmax(1) == yb).sum())
+                seen += len(b)
+                if self.max_steps is not None and steps >= self.max_steps:
+                    break
+            if schedule is not None:
+                schedule.step()
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_accuracy": correct / max(seen, 1),
+                "val_loss": None,
+                "val_accuracy": None,
+                "steps": steps,
+            }
+            if len(va):
+                logits = self._logits(net, Xt[torch.from_numpy(va)])
+                row["val_loss"] = float(loss_fn(logits, yt[torch.from_numpy(va)]))
+                row["val_accuracy"] = float((logits.argmax(1) == yt[va]).float().mean())
+            self.history_.append(row)
+            if self.verbose:
+                val = (
+                    f" val_loss={row['val_loss']:.4f} val_acc={row['val_accuracy']:.4f}"
+                    if len(va)
+                    else ""
+                )
+                print(
+                    f"epoch {epoch}: loss={row['train_loss']:.4f} "
+                    f"acc={row['train_accuracy']:.4f}{val}",
+                    file=sys.stderr,
+                )
+            stop = self.max_steps is not None and steps >= self.max_steps
+            if len(va) and self.patience is not None:
+                if row["val_loss"] < best_loss - 1e-6:
+                    best_loss, best_epoch, bad = row["val_loss"], epoch, 0
+                    best_state = copy.deepcopy(net.state_dict())
+                else:
+                    bad += 1
+                    if bad >= int(self.patience):
+                        stop = True
+            else:
+                best_epoch = epoch
+            if stop:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self.best_epoch_ = best_epoch
+
+    @staticmethod
+    def _logits(net, Xt, batch: int = 1024):
+        torch = _torch()
+        net.eval()
+        with torch.no_grad():
+            parts = [net(Xt[i : i + batch]) for i in range(0, len(Xt), batch)]
+        return torch.cat(parts)
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                "this NeuralNetClassifier is not fitted yet: call fit(X, y, groups) first"
+            )
+
+    def _check_input(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = check_windows(X)
+        if X.shape[1:] != (self.n_samples_in_, self.n_channels_in_):
+            raise InputShapeError(
+                f"the network was trained on windows of {self.n_samples_in_} samples x "
+                f"{self.n_channels_in_} channels, got {X.shape[1]} samples x {X.shape[2]} "
+                "channels: window the data the same way and select the same channels"
+            )
+        return X
+
+    def _run(self, X: Any, what: str, batch: int = 1024) -> np.ndarray:
+        torch = _torch()
+        X = self._check_input(X)
+        net = self.module_
+        net.eval()
+        out = []
+        with torch_settings(self.n_threads), torch.no_grad():
+            for i in range(0, len(X), batch):
+                xb = torch.from_numpy(X[i : i + batch])
+                if what == "proba":
+                    out.append(torch.softmax(net(xb), dim=1).numpy())
+                else:
+                    out.append(net.embed(xb).numpy())
+        return np.concatenate(out).astype(np.float64 if what == "proba" else np.float32)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+            Raw windows with the training window length and channels.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_windows, n_classes)
+            Softmax probabilities, columns in ``classes_`` order.
+
+        Raises
+        ------
+        InputShapeError
+            Wrong number of samples or channels, NaN values.
+        """
+        return self._run(X, "proba")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class per window: numpy.ndarray of str, shape (n_windows,).
+
+        Raises
+        ------
+        InputShapeError
+            Wrong number of samples or channels, NaN values.
+        """
+        self._check_fitted()
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def embed(self, X: Any) -> np.ndarray:
+        """Penultimate-layer embeddings (the body output, before the linear head).
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n_windows, embedding_dim_)
+
+        Raises
+        ------
+        InputShapeError
+            Wrong number of samples or channels, NaN values.
+        """
+        return self._run(X, "embed")
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {
+                k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()
+            }
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            torch = _torch()
+            net = _architectures().build_network(self.module_config_)
+            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in module_state.items()})
+            net.eval()
+            self.module_ = net
