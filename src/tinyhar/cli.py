@@ -197,7 +197,9 @@ def datasets(
 @app.command()
 @_friendly
 def features(
-    feature_set: Annotated[str, typer.Option("--set", help="default | minimal | full")] = "default",
+    feature_set: Annotated[
+        str, typer.Option("--set", help="default | light | minimal | full")
+    ] = "default",
     sensors: Annotated[str, typer.Option(help="acc | acc+gyro")] = "acc+gyro",
     sampling_rate_hz: Annotated[float, typer.Option(help="Sampling rate in Hz.")] = 50.0,
 ) -> None:

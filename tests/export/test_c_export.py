@@ -221,8 +221,10 @@ def test_parity_with_python_on_hapt_test_subjects(exported, trained_run, test_wi
 @needs_gcc
 @pytest.mark.parametrize(
     ("feature_set", "n", "stack", "other"),
-    [("full", 128, True, False), ("default", 100, False, True), ("minimal", 128, False, True)],
-    ids=["full+stacked", "default, acc+other, 100 samples (DFT)", "minimal, acc+other"],
+    [("full", 128, True, False), ("default", 100, False, True), ("minimal", 128, False, True),
+     ("light", 128, False, False)],
+    ids=["full+stacked", "default, acc+other, 100 samples (DFT)", "minimal, acc+other",
+         "light, acc+gyro"],
 )
 def test_parity_of_other_layouts(feature_set, n, stack, other, hapt, tmp_path):
     from tinyhar.evaluation.splits import OFFICIAL_TEST_SUBJECTS

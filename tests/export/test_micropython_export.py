@@ -224,6 +224,25 @@ def test_minimal_and_stacked_pipeline_parity(hapt_windows, tmp_path):
     assert report["max_abs_feature_error"] < 1e-5
 
 
+def test_light_set_parity(hapt_windows, tmp_path):
+    """The light set (sort-free axis statistics, acc_mag spectrum) matches Python."""
+    _micropython_or_skip()
+    train, test = hapt_windows
+    pipe = _pipeline(train, feature_set="light", trees=5, depth=6)
+    mpx.export_micropython(pipe, tmp_path, windows=test, n_test_windows=0, prune=False)
+    plan = mpx.feature_plan(pipe)
+    assert [s[0] for s in plan["SPECTRAL"]] == ["acc_mag"]
+    assert plan["SOS_BITS"] is None and plan["JERK"] == ()
+    acc_x = dict(plan["STATS"])["acc_x"]
+    assert acc_x[4:8] == (-1, -1, -1, -1) and min(acc_x[:4]) >= 0  # no order statistics
+    report = mpx.parity(pipe, tmp_path, test.subset(np.arange(min(120, len(test)))))
+    print(f"\nlight: {report['identical']}/{report['n_windows']} identical, "
+          f"max rel feature error {report['max_rel_feature_error']:.3g}")
+    assert report["mismatches"] == report["explained"]
+    assert report["identical"] / report["n_windows"] >= 0.99
+    assert report["max_rel_feature_error"] < 1e-4
+
+
 def test_emlearn_module_with_a_stub(bundles, tmp_path):
     """tinyhar_emlearn.py loads the CSV through emlearn_trees' API (stubbed in Python)."""
     _micropython_or_skip()

@@ -42,6 +42,7 @@ def test_feature_counts_and_units() -> None:
     counts = {(fs, ch): len(feature_catalog(ch, fs))
               for fs in FEATURE_SETS for ch in (ACC, ACC + GYRO)}
     assert counts[("minimal", ACC)] < counts[("default", ACC)] < counts[("full", ACC)]
+    assert counts[("light", ACC)] < counts[("minimal", ACC)]
     assert counts[("default", ACC)] < counts[("default", ACC + GYRO)]
     units = {f.name: f.unit for f in feature_catalog(ACC + GYRO)}
     assert units["acc_x_std"] == "g" and units["gyro_mag_p75"] == "rad/s"
@@ -49,6 +50,26 @@ def test_feature_counts_and_units() -> None:
     assert units["acc_jerk_mag_mean"] == "g/s" and units["gyro_jerk_mag_rms"] == "rad/s^2"
     assert units["tilt_x"] == "rad" and units["body_mag_power_1_2hz"] == "g^2"
     assert units["corr_acc_xy"] == "1" and units["enmo_mean"] == "g"
+
+
+def test_light_set_content() -> None:
+    """light = minimal without the axes' order statistics, plus the acc_mag spectrum."""
+    light = [f.name for f in feature_catalog(ACC, "light")]
+    minimal = [f.name for f in feature_catalog(ACC, "minimal")]
+    assert len(light) == 40 and len(feature_catalog(ACC + GYRO, "light")) == 84
+    dropped = {f"acc_{a}_{s}" for a in "xyz" for s in ("median", "p25", "p75", "iqr")}
+    spectrum = [n for n in light if n.startswith("acc_mag_") and n not in minimal]
+    assert set(minimal) - set(light) == dropped
+    assert spectrum == [
+        "acc_mag_power_0_1hz", "acc_mag_power_1_2hz", "acc_mag_power_2_3hz",
+        "acc_mag_power_3_5hz", "acc_mag_power_5_10hz", "acc_mag_dom_freq",
+        "acc_mag_spec_entropy", "acc_mag_spec_centroid",
+    ]
+    assert set(light) - set(minimal) == set(spectrum)
+    groups = {f.group for f in feature_catalog(ACC + GYRO, "light")}
+    assert groups == {"time", "correlation", "spectral", "enmo"}
+    units = {f.name: f.unit for f in feature_catalog(ACC, "light")}
+    assert units["acc_mag_power_1_2hz"] == "g^2" and units["acc_mag_dom_freq"] == "Hz"
 
 
 def test_minimal_set_groups_and_acc_only_content() -> None:

@@ -204,7 +204,7 @@ def test_tilt_angles() -> None:
 # --------------------------------------------------------------------------- shapes, sets, API
 
 
-@pytest.mark.parametrize("feature_set", ["minimal", "default", "full"])
+@pytest.mark.parametrize("feature_set", ["minimal", "light", "default", "full"])
 @pytest.mark.parametrize("channels", [ACC, ACC + GYRO, ACC + GYRO + ("body_acc_x", "temp")])
 def test_shape_dtype_names_match_catalog(feature_set: str, channels: tuple) -> None:
     X = np.concatenate([walking_like(5), np.zeros((5, N, len(channels) - 6 + 6))], axis=2)

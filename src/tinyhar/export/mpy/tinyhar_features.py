@@ -15,10 +15,12 @@
 # The DFT is a radix-2 decimation-in-time FFT (Cooley & Tukey 1965, Math.
 # Comput. 19:297) on MicroPython complex numbers; two real signals share one
 # complex FFT (x + i y, separated with the conjugate symmetry of the spectra
-# of real signals). Window lengths that are not a power of two use a plain DFT
-# (slow). The gravity filter is compiled at start-up (exec) into one native
-# loop with the coefficients of the model (terms with coefficient 0 or 1 are
-# dropped, which changes no result).
+# of real signals); a signal left without a partner takes a complex FFT of
+# half the length (even samples + i odd samples, then one split step).
+# Window lengths that are not a power of two use a plain DFT (slow). The
+# gravity filter is compiled at start-up (exec) into one native loop with
+# the coefficients of the model (terms with coefficient 0 or 1 are dropped,
+# which changes no result).
 #
 # Only the features listed in the plan of tinyhar_config.py are computed
 # (an exported plan may leave out the features the trees never test: their
@@ -382,14 +384,66 @@ def _unpack_power(y, n, kmax, pa, pb):
     # Z_k = (Y_k - conj(Y_{n-k})) / 2i give pa[k-1] = 4 |X_k|^2 and
     # pb[k-1] = 4 |Z_k|^2 for k = 1..kmax (the caller applies the one-sided
     # weights: they cancel in the dominant frequency, entropy and centroid)
+    # (real arithmetic: no complex objects, no square roots)
     for k in range(1, kmax + 1):
         zk = y[k]
         zm = y[n - k]
+        zr = zk.real
+        zi = zk.imag
+        mr = zm.real
+        mi = zm.imag
+        sr = zr + mr
+        si = zi - mi
+        dr = zr - mr
+        di = zi + mi
+        pa[k - 1] = sr * sr + si * si
+        pb[k - 1] = dr * dr + di * di
+
+
+@micropython.native
+def _pack_real(y, rev, a, m):
+    # y[rev[i]] = a[2i] + i a[2i+1]: one real signal of 2m samples as m
+    # complex samples, in the bit-reversed input order of an m-point FFT
+    for i in range(m):
+        j = i + i
+        y[rev[i]] = complex(a[j], a[j + 1])
+
+
+@micropython.native
+def _unpack_real_power(y, tw, m, p):
+    # power of the real signal packed by _pack_real, from the m-point
+    # spectrum Z in y (tw[k] = exp(-2 pi i k / 2m)): with E = Z_k +
+    # conj(Z_{m-k}) and O = (Z_k - conj(Z_{m-k})) tw[k], 2 X_k = E - i O, so
+    # p[k-1] = 4 |X_k|^2 for k = 1..m (Nyquist: 2 X_m = 2 (Re Z_0 - Im Z_0)),
+    # the scale of _unpack_power
+    for k in range(1, m):
+        zk = y[k]
+        zm = y[m - k]
         c = complex(zm.real, -zm.imag)
-        s = abs(zk + c)
-        d = abs(zk - c)
-        pa[k - 1] = s * s
-        pb[k - 1] = d * d
+        e = zk + c
+        o = (zk - c) * tw[k]
+        re = e.real + o.imag
+        im = e.imag - o.real
+        p[k - 1] = re * re + im * im
+    z0 = y[0]
+    d = 2.0 * (z0.real - z0.imag)
+    p[m - 1] = d * d
+
+
+def _bit_reverse(n):
+    # bit-reversal permutation of 0..n-1 (n a power of two), as array('H')
+    bits = 0
+    while (1 << bits) < n:
+        bits += 1
+    rev = array.array("H", bytearray(2 * n))
+    for i in range(n):
+        r = 0
+        v = i
+        for _ in range(bits):
+            r = (r << 1) | (v & 1)
+            v >>= 1
+        rev[i] = r
+    return rev
 
 
 def _dft_power(a, n, kmax, p):
@@ -406,9 +460,10 @@ def _dft_power(a, n, kmax, p):
 
 
 @micropython.native
-def _spectrum_sums(p, freqs, segments, bands):
+def _spectrum_sums(p, freqs, segments, bands, want_e):
     # one pass over the power p[k-1], k = 1..K: total, first k of the maximum,
-    # sum f_k P_k, sum P_k ln P_k (terms with P_k = 0 count 0), band sums
+    # sum f_k P_k, sum P_k ln P_k (terms with P_k = 0 count 0; only if
+    # want_e, else 0: the logarithms are the costly part), band sums
     log = math.log
     tot = 0.0
     fp = 0.0
@@ -426,7 +481,8 @@ def _spectrum_sums(p, freqs, segments, bands):
                         best = v
                         kbest = k
                     fp += freqs[k] * v
-                    e += v * log(v)
+                    if want_e:
+                        e += v * log(v)
             bands[b] = bs
             tot += bs
         else:
@@ -438,7 +494,8 @@ def _spectrum_sums(p, freqs, segments, bands):
                         best = v
                         kbest = k
                     fp += freqs[k] * v
-                    e += v * log(v)
+                    if want_e:
+                        e += v * log(v)
     return tot, kbest, fp, e
 
 
@@ -593,23 +650,18 @@ class Features:
                 self.power[s[0]] = [0.0] * kmax
             self.pow2 = n >= 4 and (n & (n - 1)) == 0
             if self.pow2:
-                bits = 0
-                while (1 << bits) < n:
-                    bits += 1
-                rev = array.array("H", bytearray(2 * n))
-                for i in range(n):
-                    r = 0
-                    v = i
-                    for _ in range(bits):
-                        r = (r << 1) | (v & 1)
-                        v >>= 1
-                    rev[i] = r
-                self.rev = rev
+                self.rev = _bit_reverse(n)
                 self.tw = [
                     complex(math.cos(-2.0 * math.pi * k / n), math.sin(-2.0 * math.pi * k / n))
                     for k in range(n // 2)
                 ]
                 self.fft_buf = [0j] * n
+                # a signal without a partner: real FFT of n samples as a
+                # complex FFT of n/2 (half the work of sharing one n-point FFT)
+                self.half = len(spectral) % 2 == 1 and n >= 8
+                if self.half:
+                    self.rev_half = _bit_reverse(n // 2)
+                    self.tw_half = self.tw[::2]
 
     # ------------------------------------------------------------------ helpers
     def _consts(self, length):
@@ -638,8 +690,8 @@ class Features:
 
     def _job(self, name, n, idx, dev):
         inv, mcr, pct, ranks = self._consts(n)
-        srt = (idx[MIN] >= 0 or idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0
-               or idx[IQR] >= 0)
+        # min and max alone need no sort (the light set's accelerometer axes)
+        srt = idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0 or idx[IQR] >= 0
         return (name, n, idx, dev, srt, inv, mcr, pct, ranks, array.array("i", bytearray(32)))
 
     def _order_stats(self, a, lst, n, ranks, bits):
@@ -675,15 +727,16 @@ class Features:
         v = None
         if srt:
             v = self._order_stats(a, lst, n, ranks, bits)
+        elif idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0:
+            # v[0], v[1] = min, max without sorting
+            v2 = (min(lst), max(lst))
         if idx[MCR] >= 0:
             # mean crossings depend on each sample's side of the float32 mean:
             # if a sample is within the possible rounding difference of the
             # mean, recompute it exactly as numpy does (pairwise float32 sum
             # of the float32 samples) and count on the float32 samples
-            if v is not None:
-                big = max(abs(v[0]), abs(v[1]))
-            else:
-                big = max(abs(max(lst)), abs(min(lst)))
+            lohi = v if v is not None else v2
+            big = max(abs(lohi[0]), abs(lohi[1]))
             sumsq, cross, near = _moments(lst, n, m, dev, 2e-6 * big + 1e-30)
             if near:
                 f1[0] = _pairwise(a, 0, n, self.r9)
@@ -740,9 +793,12 @@ class Features:
             if i >= 0:
                 out[i] = q75 - q25
         else:
+            i = idx[MIN]
+            if i >= 0:
+                out[i] = v2[0]
             i = idx[MAX]
             if i >= 0:
-                out[i] = max(lst)
+                out[i] = v2[1]
         return sumsq
 
     def _spectral_features(self, p, band_idx, i_dom, i_ent, i_cen, out):
@@ -750,7 +806,7 @@ class Features:
         bands = self.bands
         if self.half_last:
             p[self.kmax - 1] = p[self.kmax - 1] * 0.5
-        tot, kbest, fp, e = _spectrum_sums(p, self.freqs, self.segments, bands)
+        tot, kbest, fp, e = _spectrum_sums(p, self.freqs, self.segments, bands, i_ent >= 0)
         if self.overlap:
             for b, (k0, k1) in enumerate(self.cfg.BAND_BINS):
                 bands[b] = sum(p[k0 - 1:k1 - 1])
@@ -902,10 +958,19 @@ class Features:
                 y = self.fft_buf
                 for s in range(0, len(spec), 2):
                     a = spec[s][0]
-                    b = spec[s + 1][0] if s + 1 < len(spec) else a
-                    _pack(y, self.rev, dev[a], dev[b], n)
-                    _fft(y, self.tw, n)
-                    _unpack_power(y, n, kmax, power[a], power[b])
+                    if s + 1 < len(spec):
+                        b = spec[s + 1][0]
+                        _pack(y, self.rev, dev[a], dev[b], n)
+                        _fft(y, self.tw, n)
+                        _unpack_power(y, n, kmax, power[a], power[b])
+                    elif self.half:
+                        _pack_real(y, self.rev_half, dev[a], kmax)
+                        _fft(y, self.tw_half, kmax)
+                        _unpack_real_power(y, self.tw, kmax, power[a])
+                    else:
+                        _pack(y, self.rev, dev[a], dev[a], n)
+                        _fft(y, self.tw, n)
+                        _unpack_power(y, n, kmax, power[a], power[a])
             else:
                 for s in spec:
                     _dft_power(dev[s[0]], n, kmax, power[s[0]])
