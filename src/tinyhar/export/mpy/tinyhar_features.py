@@ -338,43 +338,100 @@ def _dot(a, b, n):
 
 @micropython.native
 def _pack(y, rev, a, b, n):
-    # y[rev[i]] = a[i] + i b[i]: bit-reversed input order of the FFT
-    for i in range(n):
-        y[rev[i]] = complex(a[i], b[i])
+    # bit-reversed input order of the FFT (y[rev[i]] = a[i] + i b[i]) and
+    # its first radix-2 stage (twiddle 1): in bit-reversed order, x[i] and
+    # x[i + n/2] are the neighbours rev[i], rev[i] + 1 (i < n/2)
+    h = n >> 1
+    for i in range(h):
+        u = complex(a[i], b[i])
+        v = complex(a[i + h], b[i + h])
+        j = rev[i]
+        y[j] = u + v
+        y[j + 1] = u - v
 
 
 @micropython.native
-def _fft(y, tw, n):
-    # in-place radix-2 decimation-in-time FFT of the list y (input in
-    # bit-reversed order); tw[k] = exp(-2 pi i k / n). while-loops: a range
-    # with a variable step would allocate an iterator per inner loop
-    half = 1
-    step = n >> 1
-    while half < n:
-        size = half << 1
+def _fft(y, plan, n):
+    # the stages after the first (see _pack) of an in-place radix-2
+    # decimation-in-time FFT of the list y, two stages at a time (radix-4
+    # passes: half the loads and stores); plan: _fft_plan. while-loops: a
+    # range with a variable step would allocate an iterator per inner loop
+    mi = -1j
+    for half, ws in plan:
+        if len(ws) == half:
+            # a single radix-2 stage (w = ws[jj])
+            size = half << 1
+            for jj in range(half):
+                w = ws[jj]
+                j = jj
+                while j < n:
+                    h = j + half
+                    t = w * y[h]
+                    u = y[j]
+                    y[j] = u + t
+                    y[h] = u - t
+                    j += size
+            continue
+        size = half << 2
+        h2 = half << 1
+        h3 = h2 + half
+        # jj = 0: twiddles 1, 1 and -i
         j = 0
         while j < n:
-            u = y[j]
-            t = y[j + half]
-            y[j] = u + t
-            y[j + half] = u - t
+            y0 = y[j]
+            y1 = y[j + half]
+            y2 = y[j + h2]
+            y3 = y[j + h3]
+            a0 = y0 + y1
+            a1 = y0 - y1
+            a2 = y2 + y3
+            a3 = (y2 - y3) * mi
+            y[j] = a0 + a2
+            y[j + h2] = a0 - a2
+            y[j + half] = a1 + a3
+            y[j + h3] = a1 - a3
             j += size
-        k = step
-        jj = 1
-        while jj < half:
-            w = tw[k]
+        p = 3
+        for jj in range(1, half):
+            wa = ws[p]
+            wb = ws[p + 1]
+            wc = ws[p + 2]
+            p += 3
             j = jj
             while j < n:
-                h = j + half
-                t = w * y[h]
-                u = y[j]
-                y[j] = u + t
-                y[h] = u - t
+                y0 = y[j]
+                t = wa * y[j + half]
+                y2 = y[j + h2]
+                u = wa * y[j + h3]
+                a0 = y0 + t
+                a1 = y0 - t
+                a2 = wb * (y2 + u)
+                a3 = wc * (y2 - u)
+                y[j] = a0 + a2
+                y[j + h2] = a0 - a2
+                y[j + half] = a1 + a3
+                y[j + h3] = a1 - a3
                 j += size
-            k += step
-            jj += 1
-        half = size
-        step >>= 1
+
+
+def _fft_plan(tw, n):
+    # twiddles of the stages after the first, tw[k] = exp(-2 pi i k / n):
+    # (half, [w_a, w_b, w_c] * half) per radix-4 pass (stage of span half,
+    # w_a = exp(-2 pi i jj / 2 half), then of span 2 half, w_b for the pairs
+    # (jj, jj + 2 half), w_c = -i w_b for (jj + half, jj + 3 half)), and
+    # (half, [w] * half) for a last single radix-2 stage
+    plan = []
+    half = 2
+    while half * 4 <= n:
+        ws = []
+        for jj in range(half):
+            kb = jj * (n // (4 * half))
+            ws += [tw[jj * (n // (2 * half))], tw[kb], tw[kb + n // 4]]
+        plan.append((half, ws))
+        half *= 4
+    if half < n:
+        plan.append((half, [tw[jj * (n // (2 * half))] for jj in range(half)]))
+    return plan
 
 
 @micropython.native
@@ -403,10 +460,17 @@ def _unpack_power(y, n, kmax, pa, pb):
 @micropython.native
 def _pack_real(y, rev, a, m):
     # y[rev[i]] = a[2i] + i a[2i+1]: one real signal of 2m samples as m
-    # complex samples, in the bit-reversed input order of an m-point FFT
-    for i in range(m):
+    # complex samples, in the bit-reversed input order of an m-point FFT,
+    # and the first radix-2 stage (as _pack)
+    h = m >> 1
+    for i in range(h):
         j = i + i
-        y[rev[i]] = complex(a[j], a[j + 1])
+        u = complex(a[j], a[j + 1])
+        j += m
+        v = complex(a[j], a[j + 1])
+        j = rev[i]
+        y[j] = u + v
+        y[j + 1] = u - v
 
 
 @micropython.native
@@ -655,13 +719,14 @@ class Features:
                     complex(math.cos(-2.0 * math.pi * k / n), math.sin(-2.0 * math.pi * k / n))
                     for k in range(n // 2)
                 ]
+                self.plan = _fft_plan(self.tw, n)
                 self.fft_buf = [0j] * n
                 # a signal without a partner: real FFT of n samples as a
                 # complex FFT of n/2 (half the work of sharing one n-point FFT)
                 self.half = len(spectral) % 2 == 1 and n >= 8
                 if self.half:
                     self.rev_half = _bit_reverse(n // 2)
-                    self.tw_half = self.tw[::2]
+                    self.plan_half = _fft_plan(self.tw[::2], n // 2)
 
     # ------------------------------------------------------------------ helpers
     def _consts(self, length):
@@ -961,15 +1026,15 @@ class Features:
                     if s + 1 < len(spec):
                         b = spec[s + 1][0]
                         _pack(y, self.rev, dev[a], dev[b], n)
-                        _fft(y, self.tw, n)
+                        _fft(y, self.plan, n)
                         _unpack_power(y, n, kmax, power[a], power[b])
                     elif self.half:
                         _pack_real(y, self.rev_half, dev[a], kmax)
-                        _fft(y, self.tw_half, kmax)
+                        _fft(y, self.plan_half, kmax)
                         _unpack_real_power(y, self.tw, kmax, power[a])
                     else:
                         _pack(y, self.rev, dev[a], dev[a], n)
-                        _fft(y, self.tw, n)
+                        _fft(y, self.plan, n)
                         _unpack_power(y, n, kmax, power[a], power[a])
             else:
                 for s in spec:
