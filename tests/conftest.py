@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,3 +18,15 @@ def shared_data_dir() -> Path:
     if not (SHARED_DATA / "HAPT Data Set.zip").exists():
         pytest.skip(f"real data sets not found in {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _restore_numpy_error_state():
+    """Undo global numpy error settings a test leaves behind.
+
+    Importing ``emlearn`` runs ``numpy.seterr(all="raise")`` (in emlearn/bayes.py),
+    which would turn harmless underflows in later tests (e.g. t-SNE) into errors.
+    """
+    state = np.geterr()
+    yield
+    np.seterr(**state)

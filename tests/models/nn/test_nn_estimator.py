@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +13,12 @@ import joblib  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 
+from tests.conftest import SHARED_DATA  # noqa: E402
 from tinyhar.errors import EvaluationError, TinyharError  # noqa: E402
 from tinyhar.models.nn import InputShapeError, NeuralNetClassifier, NoGroupsWarning  # noqa: E402
 from tinyhar.models.nn.estimator import robust_statistics  # noqa: E402
 
-UCIHAR_ZIP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "UCI HAR Dataset.zip"
+UCIHAR_ZIP = SHARED_DATA / "UCI HAR Dataset.zip"
 
 
 def synthetic(n_per_subject=30, subjects=("s1", "s2", "s3", "s4", "s5", "s6"), T=32, C=3, seed=0):
