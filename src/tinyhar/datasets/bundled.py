@@ -27,7 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    RecordingSet,
+    read_parquet_with_metadata,
+)
 from tinyhar.errors import DataFormatError, TinyharError
 
 BUNDLED_HAPT_FILE = "hapt_basic.parquet"
@@ -102,17 +107,10 @@ def read_bundled(path: str | Path) -> RecordingSet:
     DataFormatError
         If the file cannot be read or lacks the bundled-format metadata.
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
-    raw = (table.schema.metadata or {}).get(_META_KEY)
-    if raw is None:
-        raise DataFormatError(path, "not a bundled tinyhar file (no 'tinyhar_bundled' metadata)")
-    meta = json.loads(raw)
+    table, meta = read_parquet_with_metadata(
+        path, _META_KEY, "not a bundled tinyhar file (no 'tinyhar_bundled' metadata)"
+    )
     if meta.get("format") != BUNDLED_FORMAT:
         raise DataFormatError(path, f"unknown bundled format {meta.get('format')!r}")
     rate = float(meta["sampling_rate_hz"])

@@ -243,21 +243,13 @@ class RecordingSet:
             If the file is not a tinyhar recording (no rate/class metadata) or
             its columns are not canonical.
         """
-        import pyarrow.parquet as pq
-
         path = Path(path)
-        try:
-            table = pq.read_table(path)
-        except (OSError, ValueError) as exc:
-            raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
-        raw = (table.schema.metadata or {}).get(_PARQUET_META_KEY)
-        if raw is None:
-            raise DataFormatError(
-                path,
-                "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
-                "written by tinyhar: describe it with a YAML dataset definition instead",
-            )
-        meta = json.loads(raw)
+        table, meta = read_parquet_with_metadata(
+            path,
+            _PARQUET_META_KEY,
+            "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
+            "written by tinyhar: describe it with a YAML dataset definition instead",
+        )
         return cls(
             table.to_pandas(),
             meta["sampling_rate_hz"],
@@ -267,6 +259,40 @@ class RecordingSet:
             meta.get("licence", ""),
             str(path),
         )
+
+
+def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
+    """Read a Parquet file and the JSON document stored under ``key`` in its schema metadata.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    key : bytes
+        Schema-metadata key holding a JSON document.
+    missing : str
+        Error message when the key is absent (say what the file should be).
+
+    Returns
+    -------
+    table : pyarrow.Table
+    meta : dict
+
+    Raises
+    ------
+    DataFormatError
+        If the file is not readable as Parquet or has no ``key`` metadata.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
+    raw = (table.schema.metadata or {}).get(key)
+    if raw is None:
+        raise DataFormatError(path, missing)
+    return table, json.loads(raw)
 
 
 def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.DataFrame:
