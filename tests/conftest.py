@@ -16,7 +16,10 @@ SHARED_DATA = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data
 def shared_data_dir() -> Path:
     """The real public data sets (../shared/data); tests using it skip when absent."""
     if not (SHARED_DATA / "HAPT Data Set.zip").exists():
-        pytest.skip(f"real data sets not found in {SHARED_DATA}")
+        pytest.skip(
+            f"real data sets not found in {SHARED_DATA} (expected HAPT Data Set.zip); "
+            "set TINYHAR_DATA to the folder holding them"
+        )
     return SHARED_DATA
 
 

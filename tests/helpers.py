@@ -5,6 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+HAPT_BASIC_COUNTS = {
+    "WALKING": 122_091,
+    "WALKING_UPSTAIRS": 116_707,
+    "WALKING_DOWNSTAIRS": 107_961,
+    "SITTING": 126_677,
+    "STANDING": 138_105,
+    "LAYING": 136_865,
+}
+"""Labelled samples per basic activity in HAPT (RawData/labels.txt)."""
+
 
 def make_frame(
     labels: list[tuple[str | None, int]],

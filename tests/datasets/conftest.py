@@ -1,13 +1,13 @@
 """Fixtures for the dataset-loader tests.
 
-Real data (``../shared/data``) is loaded at most once per session; tests that
-need it skip with a clear reason when it is absent. Small archives in the
+Real data (``../shared/data``, or ``$TINYHAR_DATA``; the ``shared_data_dir``
+fixture of ``tests/conftest.py``) is loaded at most once per session; tests
+that need it skip with a clear reason when it is absent. Small archives in the
 publishers' layouts are built in temporary folders, never in the project.
 """
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data"))
 HAPT_ZIP_NAME = "HAPT Data Set.zip"
 UCI_ZIP_NAME = "UCI HAR Dataset.zip"
 WISDM_NPZ = Path("wisdm_v1.1_windows") / "windows.npz"
@@ -28,39 +26,29 @@ HAPT_ACTIVITY_LABELS = (
 )
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real data sets folder; skips the test when it is missing."""
-    if not (SHARED / HAPT_ZIP_NAME).is_file():
-        pytest.skip(
-            f"real data sets not found in {SHARED} (expected {HAPT_ZIP_NAME}); "
-            "set TINYHAR_DATA to the folder holding them"
-        )
-    return SHARED
+def _data_file(folder: Path, name: str | Path) -> Path:
+    path = folder / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
 
 
 @pytest.fixture(scope="session")
-def hapt_zip(shared_data: Path) -> Path:
+def hapt_zip(shared_data_dir: Path) -> Path:
     """The publisher's HAPT zip."""
-    return shared_data / HAPT_ZIP_NAME
+    return shared_data_dir / HAPT_ZIP_NAME
 
 
 @pytest.fixture(scope="session")
-def uci_zip(shared_data: Path) -> Path:
+def uci_zip(shared_data_dir: Path) -> Path:
     """The publisher's UCI HAR zip."""
-    path = shared_data / UCI_ZIP_NAME
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
+    return _data_file(shared_data_dir, UCI_ZIP_NAME)
 
 
 @pytest.fixture(scope="session")
-def wisdm_npz(shared_data: Path) -> Path:
+def wisdm_npz(shared_data_dir: Path) -> Path:
     """The derived WISDM windows."""
-    path = shared_data / WISDM_NPZ
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
+    return _data_file(shared_data_dir, WISDM_NPZ)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import HAPT_BASIC_COUNTS
 from tinyhar.datasets import bundled
 from tinyhar.datasets.bundled import (
     bundled_hapt_path,
@@ -21,14 +22,6 @@ from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import DataFormatError, TinyharError
 
 REPO = Path(__file__).resolve().parents[2]
-BASIC_COUNTS = {
-    "WALKING": 122_091,
-    "WALKING_UPSTAIRS": 116_707,
-    "WALKING_DOWNSTAIRS": 107_961,
-    "SITTING": 126_677,
-    "STANDING": 138_105,
-    "LAYING": 136_865,
-}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +45,8 @@ def test_bundled_contents(bundled_set):
     assert len(rec.sessions) == 61
     assert rec.sampling_rate_hz == 50.0
     assert rec.channels == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
-    assert rec.classes == list(BASIC_COUNTS)
-    assert rec.frame["label"].value_counts().to_dict() == BASIC_COUNTS
+    assert rec.classes == list(HAPT_BASIC_COUNTS)
+    assert rec.frame["label"].value_counts().to_dict() == HAPT_BASIC_COUNTS
     first = rec.frame.iloc[0]
     np.testing.assert_allclose(
         [first["acc_x"], first["acc_y"], first["acc_z"]],

@@ -8,18 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import HAPT_BASIC_COUNTS
 from tinyhar.datasets.hapt import load_hapt
 from tinyhar.errors import ConfigError, DataFormatError
 
 BASIC = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING"]
-BASIC_COUNTS = {
-    "WALKING": 122_091,
-    "WALKING_UPSTAIRS": 116_707,
-    "WALKING_DOWNSTAIRS": 107_961,
-    "SITTING": 126_677,
-    "STANDING": 138_105,
-    "LAYING": 136_865,
-}
 TRANSITION_COUNTS = {
     "STAND_TO_SIT": 10_316,
     "SIT_TO_STAND": 8_029,
@@ -72,15 +65,15 @@ def test_real_hapt_values(hapt_basic):
 
 def test_real_hapt_class_counts(hapt_basic):
     counts = hapt_basic.frame["label"].value_counts().to_dict()
-    assert counts == BASIC_COUNTS
-    assert hapt_basic.frame["label"].isna().sum() == N_SAMPLES - sum(BASIC_COUNTS.values())
+    assert counts == HAPT_BASIC_COUNTS
+    assert hapt_basic.frame["label"].isna().sum() == N_SAMPLES - sum(HAPT_BASIC_COUNTS.values())
 
 
 def test_real_hapt_all_activities_acc_only(hapt_zip):
     rec = load_hapt(hapt_zip, activities="all", sensors="acc")
     assert rec.channels == ["acc_x", "acc_y", "acc_z"]
     assert rec.classes == BASIC + list(TRANSITION_COUNTS)
-    assert rec.frame["label"].value_counts().to_dict() == {**BASIC_COUNTS, **TRANSITION_COUNTS}
+    assert rec.frame["label"].value_counts().to_dict() == {**HAPT_BASIC_COUNTS, **TRANSITION_COUNTS}
     assert rec.n_samples == N_SAMPLES
 
 

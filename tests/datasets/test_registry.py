@@ -82,8 +82,8 @@ def test_bundled_default_and_describe():
     assert "Neurocomputing" in info["citation"] and "CC BY 4.0" in info["licence"]
 
 
-def test_named_sets_from_the_data_folder(shared_data, monkeypatch):
-    monkeypatch.setenv("TINYHAR_DATA", str(shared_data))
+def test_named_sets_from_the_data_folder(shared_data_dir, monkeypatch):
+    monkeypatch.setenv("TINYHAR_DATA", str(shared_data_dir))
     windows = load_dataset("wisdm-windows")
     info = describe_dataset(windows)
     assert info["kind"] == "windows" and info["n_windows"] == 7292
