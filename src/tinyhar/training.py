@@ -187,28 +187,13 @@ def split_windows(
     return tr, te, desc, None
 
 
-class _Chunked:
-    """Run a windows->features transform in chunks with a progress bar."""
-
-    def __init__(self, console: Console, chunk: int = 4096) -> None:
-        self.console = console
-        self.chunk = chunk
-
-    def __call__(self, pipeline: HarPipeline, windows: WindowSet, what: str) -> np.ndarray:
-        n = len(windows)
-        parts = []
-        with _progress(self.console) as progress:
-            task = progress.add_task(f"features ({what})", total=n)
-            for a in range(0, n, self.chunk):
-                sub = windows.subset(np.arange(a, min(n, a + self.chunk)))
-                parts.append(pipeline.extractor.transform(pipeline.check_windows(sub).X))
-                progress.advance(task, len(sub))
-        features = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-        if pipeline.stack_previous:
-            from tinyhar.features import stack_previous
-
-            features = stack_previous(features, windows.session, windows.start_time)
-        return features
+def compute_features(
+    pipeline: HarPipeline, windows: WindowSet, what: str, console: Console
+) -> np.ndarray:
+    """:meth:`HarPipeline.transform` with a progress bar labelled ``what``."""
+    with _progress(console) as progress:
+        task = progress.add_task(f"features ({what})", total=len(windows))
+        return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
 def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None) -> HarPipeline:
@@ -373,9 +358,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
             cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
         )
     pipeline = build_pipeline(windows, cfg, hop)
-    chunked = _Chunked(console)
-    f_train = chunked(pipeline, train_w, "training subjects")
-    f_test = chunked(pipeline, test_w, "test subjects")
+    f_train = compute_features(pipeline, train_w, "training subjects", console)
+    f_test = compute_features(pipeline, test_w, "test subjects", console)
 
     cv = None
     if cfg.evaluation.protocol == "holdout":

@@ -92,12 +92,39 @@ class HarPipeline:
             )
         return windows.select_channels(self.channels)
 
-    def transform(self, windows: WindowSet) -> np.ndarray:
-        """Feature matrix ``(n_windows, n_features)`` float32 for the windows."""
+    def transform(self, windows: WindowSet, on_chunk=None, chunk: int = 4096) -> np.ndarray:
+        """Model inputs for the windows.
+
+        Parameters
+        ----------
+        windows : WindowSet
+            Windows ``(n_windows, n_samples, n_channels)`` in the pipeline's
+            layout (checked by :meth:`check_windows`).
+        on_chunk : callable, optional
+            Called with the number of windows done after each chunk of
+            ``chunk`` windows (e.g. to advance a progress bar).
+        chunk : int
+            Windows per feature-extraction call.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            ``(n_windows, n_features)`` features (previous-window features and
+            deltas appended when ``stack_previous``), or the raw windows for a
+            neural network.
+        """
         windows = self.check_windows(windows)
         if self.extractor is None:  # a neural network reads the raw windows
             return windows.X
-        features = self.extractor.transform(windows.X)
+        n = len(windows)
+        parts = []
+        for a in range(0, n, chunk):
+            parts.append(self.extractor.transform(windows.X[a : a + chunk]))
+            if on_chunk is not None:
+                on_chunk(len(parts[-1]))
+        if not parts:
+            parts = [self.extractor.transform(windows.X)]
+        features = np.concatenate(parts)
         if self.stack_previous:
             from tinyhar.features import stack_previous
 
