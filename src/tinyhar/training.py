@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from tinyhar.errors import ConfigError, EvaluationError, TinyharError
 from tinyhar.evaluation.metrics import check_labels, classification_metrics
 from tinyhar.evaluation.splits import (
     OFFICIAL_TEST_SUBJECTS,
-    LeakageWarning,
+    RANDOM_SPLIT_WARNING,
     auto_test_subjects,
     group_kfold,
     holdout_split,
@@ -156,12 +155,9 @@ def split_windows(
     """
     ev = cfg.evaluation
     if ev.protocol == "random":
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", LeakageWarning)
-            tr, te = random_split(len(windows), ev.test_fraction, cfg.seed, stratify=windows.y)
-        text = str(caught[0].message) if caught else "random split leaks subjects"
-        warnings.warn(text, LeakageWarning, stacklevel=2)
-        return tr, te, f"random window split ({ev.test_fraction:.0%} test) -- LEAKS SUBJECTS", text
+        tr, te = random_split(len(windows), ev.test_fraction, cfg.seed, stratify=windows.y)
+        protocol = f"random window split ({ev.test_fraction:.0%} test) -- LEAKS SUBJECTS"
+        return tr, te, protocol, RANDOM_SPLIT_WARNING
     subjects = ev.test_subjects
     desc = "hold-out test subjects"
     if subjects == "official":
@@ -641,10 +637,11 @@ def evaluate_run(
         windows, _ = make_window_set(data, eval_cfg)
     else:
         windows = data
+    population = SAME_POPULATION.get(dataset)
     if (
         subjects is None
-        and SAME_POPULATION.get(dataset) is not None
-        and SAME_POPULATION.get(dataset) == SAME_POPULATION.get(metrics_train["dataset"])
+        and population is not None
+        and population == SAME_POPULATION.get(metrics_train["dataset"])
     ):
         subjects = metrics_train["test_subjects"]
         console.print(

@@ -24,6 +24,14 @@ OFFICIAL_TEST_SUBJECTS = ("2", "4", "9", "10", "12", "13", "18", "20", "24")
 """Test subjects of the official UCI HAR / HAPT split (Anguita et al. 2013)."""
 
 
+RANDOM_SPLIT_WARNING = (
+    "random split: the same subjects (and overlapping windows) are in training and "
+    "test data, so scores are inflated, often by 10 points or more; use the default "
+    "subject split for honest numbers"
+)
+"""The warning :func:`random_split` issues (also stored in a run's metrics)."""
+
+
 class LeakageWarning(UserWarning):
     """A split puts windows of the same subject in training and test data."""
 
@@ -125,13 +133,7 @@ def random_split(
         Always: windows of one subject (and overlapping windows) end up on
         both sides, which inflates scores.
     """
-    warnings.warn(
-        "random split: the same subjects (and overlapping windows) are in training and "
-        "test data, so scores are inflated, often by 10 points or more; use the default "
-        "subject split for honest numbers",
-        LeakageWarning,
-        stacklevel=2,
-    )
+    warnings.warn(RANDOM_SPLIT_WARNING, LeakageWarning, stacklevel=2)
     idx = np.arange(n_windows)
     train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(test)
