@@ -56,7 +56,7 @@ def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: 
     t0 = time.perf_counter()
     windows, _ = make_window_set(load_data(cfg), cfg)
     pipeline = build_pipeline(windows, cfg, None)
-    features = pipeline.extractor.transform(windows.X)
+    features = pipeline.transform(windows)
     if protocol.startswith("5-fold"):
         y_true, y_pred, sizes = [], [], []
         for tr, te in group_kfold(windows.subject, 5):
