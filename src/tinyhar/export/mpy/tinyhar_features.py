@@ -26,9 +26,17 @@
 # (an exported plan may leave out the features the trees never test: their
 # outputs stay 0).
 #
-# Speed: MicroPython boxes every float it computes (a heap allocation), so
-# the loops read signals from lists of floats (no allocation per read) and
-# keep a float32 array copy of each signal for the exact order statistics.
+# Speed: MicroPython boxes every float it computes (a heap allocation, about
+# 60 ns in the unix port; a complex operation about 80 ns), so the cost is
+# the number of float operations. The loops read signals from lists of
+# floats (no allocation per read) and keep a float32 array copy of each
+# signal; min, max, percentiles and mean crossings run on integer keys of
+# the float32 bit patterns in viper code (machine integers, no floats:
+# selection instead of sorting); two accelerometer or gyroscope axes travel
+# as one complex number through the magnitudes, the gravity filter and the
+# jerk (componentwise, so exactly the per-axis arithmetic); names of
+# built-ins used in loops are bound to locals (a global lookup per use
+# otherwise).
 #
 # Precision: signals are float32 arrays like the Python pipeline; scalars are
 # MicroPython floats (double in the unix port, float32 on the ESP32) and sums
@@ -67,9 +75,6 @@ RMS = const(8)
 MCR = const(9)
 NO_STATS = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
 
-# Sorting the float32 bit patterns as small integers is 3-4x faster than
-# sorting float objects; it needs 64-bit small ints (unix port on x64).
-_INT_SORT = sys.maxsize > (1 << 40)
 
 
 def _farray(n):
@@ -92,41 +97,138 @@ def _active(idx):
 
 
 @micropython.native
-def _moments(a, n, m, dev, tol):
-    # sum of squared deviations from m, number of mean crossings, and whether
-    # a sample lies within tol of m (its side of the mean could then depend on
-    # the rounding of the mean); stores the deviations in the list dev if given
-    sumsq = 0.0
-    cross = 0
-    near = False
-    ntol = -tol
-    prev = a[0] >= m
+def _sumsq(a, n, m, dev):
+    # sum of squared deviations from m (two-pass variance); stores the
+    # deviations in the list dev if given
+    s = 0.0
     if dev is None:
         for i in range(n):
-            x = a[i]
-            d = x - m
-            sumsq += d * d
-            if d < tol:
-                if d > ntol:
-                    near = True
-            ab = x >= m
-            if ab != prev:
-                cross += 1
-                prev = ab
+            d = a[i] - m
+            s += d * d
     else:
         for i in range(n):
-            x = a[i]
-            d = x - m
+            d = a[i] - m
             dev[i] = d
-            sumsq += d * d
-            if d < tol:
-                if d > ntol:
-                    near = True
-            ab = x >= m
-            if ab != prev:
-                cross += 1
-                prev = ab
-    return sumsq, cross, near
+            s += d * d
+    return s
+
+
+# Order statistics and mean crossings run on integer keys of the float32
+# samples (viper: machine integers, no float objects): the bit pattern b of a
+# float32 read as a signed 32-bit integer orders the non-negative floats, and
+# b ^ 0x7fffffff reverses the negative ones into place below them (-0.0 is
+# mapped to the key of +0.0 as the two compare equal). Keys are stored in an
+# 'i' array with _KEY_BIAS added: ptr32 reads zero-extend on 64-bit ports,
+# where the biased (unsigned) order is then the integer order; 32-bit ports
+# read them signed and use no bias. 1 << 31 is formed at run time (sh = 31):
+# a 32-bit literal would not be a machine integer on 32-bit ports.
+_KEY_BIAS = (1 << 31) if sys.maxsize > (1 << 40) else 0
+
+
+@micropython.viper
+def _order(a, keys, n: int, plan, nplan: int, vals, bias: int, sh: int):
+    # vals[0], vals[1] = min, max of the float32 array a[:n]; vals[2 + j] =
+    # the value of rank plan[3 j + 2] (ascending order): plan holds (lo, hi,
+    # rank) triples run in turn, each a selection (Hoare's FIND, Wirth 1976)
+    # of rank within keys[lo..hi], a range bounded by earlier selections
+    src = ptr32(a)  # noqa: F821 (a viper built-in)
+    k = ptr32(keys)  # noqa: F821 (a viper built-in)
+    p = ptr16(plan)  # noqa: F821 (a viper built-in)
+    v = ptr32(vals)  # noqa: F821 (a viper built-in)
+    c = 1 << sh
+    m = c - 1
+    lo_key = m  # above every key
+    hi_key = -c  # the lowest key
+    for i in range(n):
+        s = (src[i] ^ c) - c  # sign-extended bits
+        if s < 0:
+            s ^= m
+            if s == -1:
+                s = 0
+        if s < lo_key:
+            lo_key = s
+        if s > hi_key:
+            hi_key = s
+        k[i] = s ^ bias
+    q = 0
+    out = 2
+    while q < nplan:
+        lo = p[q]
+        hi = p[q + 1]
+        r = p[q + 2]
+        q += 3
+        while lo < hi:
+            x = k[r]
+            i = lo
+            j = hi
+            while i <= j:
+                while k[i] < x:
+                    i += 1
+                while x < k[j]:
+                    j -= 1
+                if i <= j:
+                    t = k[i]
+                    k[i] = k[j]
+                    k[j] = t
+                    i += 1
+                    j -= 1
+            if j < r:
+                lo = i
+            if r < i:
+                hi = j
+        s = ((k[r] ^ bias) ^ c) - c
+        if s < 0:
+            s ^= m
+        v[out] = s
+        out += 1
+    if lo_key < 0:
+        lo_key ^= m
+    v[0] = lo_key
+    if hi_key < 0:
+        hi_key ^= m
+    v[1] = hi_key
+
+
+@micropython.viper
+def _crossings(a, n: int, lim, sh: int) -> int:
+    # number of changes of side (x >= m) along the float32 array a[:n], lim =
+    # float32 array (m, lo, hi); -1 if a sample lies strictly between lo and
+    # hi (its side could depend on the rounding of m)
+    src = ptr32(a)  # noqa: F821 (a viper built-in)
+    L = ptr32(lim)  # noqa: F821 (a viper built-in)
+    c = 1 << sh
+    msk = c - 1
+    km = 0
+    klo = 0
+    khi = 0
+    cross = 0
+    prev = -1
+    for i in range(-3, n):
+        # i < 0: the keys of m, lo and hi first
+        if i < 0:
+            s = (L[i + 3] ^ c) - c
+        else:
+            s = (src[i] ^ c) - c
+        if s < 0:
+            s ^= msk
+            if s == -1:
+                s = 0
+        if i >= 0:
+            if klo < s:
+                if s < khi:
+                    return -1
+            side = 1 if s >= km else 0
+            if side != prev:
+                if prev >= 0:
+                    cross += 1
+                prev = side
+        elif i == -3:
+            km = s
+        elif i == -2:
+            klo = s
+        else:
+            khi = s
+    return cross
 
 
 def _pairwise(a, lo, n, r):
@@ -167,137 +269,193 @@ def _pairwise(a, lo, n, r):
     return r[8]
 
 
+# Magnitudes |(x, y, z)| = abs(complex(abs(complex(x, y)), z)): abs() of a
+# complex is sqrt(re^2 + im^2) in C, so 4 float/complex operations give what
+# sqrt(x*x + y*y + z*z) takes 6 for (within 2 ulp of it, the rounding of the
+# inner square root). The pairs complex(x, y) are kept in a list for the
+# gravity filter and the jerk, which then run on two axes per operation
+# (complex arithmetic is componentwise for sums and products with reals,
+# hence exactly the real arithmetic of each axis).
+
+
 @micropython.native
-def _norm3(a, b, c, out, lst, n):
-    # out[i] = lst[i] = sqrt(a^2 + b^2 + c^2) (a, b, c: lists)
-    sqrt = math.sqrt
+def _norm3(a, b, c, out, lst, pair, n):
+    # out[i] = lst[i] = |(a[i], b[i], c[i])| (a, b, c: lists); pair[i] =
+    # complex(a[i], b[i]) if pair is a list
+    cx = complex
+    fabs = abs
+    if pair is None:
+        for i in range(n):
+            v = fabs(cx(fabs(cx(a[i], b[i])), c[i]))
+            out[i] = v
+            lst[i] = v
+    else:
+        for i in range(n):
+            z = cx(a[i], b[i])
+            pair[i] = z
+            v = fabs(cx(fabs(z), c[i]))
+            out[i] = v
+            lst[i] = v
+
+
+@micropython.native
+def _pair(a, b, pair, n):
+    # pair[i] = complex(a[i], b[i])
+    cx = complex
     for i in range(n):
-        x = a[i]
-        y = b[i]
-        z = c[i]
-        v = sqrt(x * x + y * y + z * z)
-        out[i] = v
-        lst[i] = v
+        pair[i] = cx(a[i], b[i])
 
 
 @micropython.native
-def _jerk_mag(a, b, c, out, lst, n, fs):
-    # |x[k+1] - x[k]| * fs over the three axes (N - 1 samples)
-    sqrt = math.sqrt
-    x0 = a[0]
-    y0 = b[0]
-    z0 = c[0]
-    for k in range(n - 1):
-        x1 = a[k + 1]
-        y1 = b[k + 1]
-        z1 = c[k + 1]
-        dx = x1 - x0
-        dy = y1 - y0
-        dz = z1 - z0
-        v = sqrt(dx * dx + dy * dy + dz * dz) * fs
-        out[k] = v
-        lst[k] = v
-        x0 = x1
-        y0 = y1
+def _jerk_mag(pair, c, out, lst, n, fs):
+    # |x[k+1] - x[k]| * fs over the three axes (N - 1 samples); pair: the
+    # first two axes as complex numbers, c: the third (lists)
+    cx = complex
+    fabs = abs
+    z0 = pair[0]
+    c0 = c[0]
+    for k in range(1, n):
+        z1 = pair[k]
+        c1 = c[k]
+        v = fabs(cx(fabs(z1 - z0), c1 - c0)) * fs
+        out[k - 1] = v
+        lst[k - 1] = v
         z0 = z1
+        c0 = c1
 
 
 def _gravity_source(sos):
-    # Source of a native loop: gravity (low-pass from the first sample) of
-    # one axis (list a), body = acc - gravity into the array `body` and the
-    # list `lst`; returns (sum gravity, sum |body|). Terms with a coefficient
-    # 0 are dropped, products with 1 are not formed, b2*x is reused when
-    # b2 == b0 and b1*x is (b0*x)+(b0*x) when b1 == 2*b0: all exact in
-    # floating point (x*0 - y = -y, 1*x = x, 2*(b0*x) = (2*b0)*x).
+    # Source of a native loop over the window: gravity (low-pass from the
+    # first sample) of the accelerometer, x and y as one complex signal (list
+    # pxy, see _norm3) and z as a real one (list az); body = acc - gravity
+    # into the arrays bx, by, bz and lists lx, ly, lz, its magnitude into the
+    # array bm and list lm; returns (sum of gravity x + i y, sum of gravity
+    # z, sum of |body| over the three axes). Terms with a coefficient 0 are
+    # dropped, products with 1 are not formed, b2*x is reused when b2 == b0
+    # and b1*x is (b0*x)+(b0*x) when b1 == 2*b0: all exact in floating point
+    # (x*0 - y = -y, 1*x = x, 2*(b0*x) = (2*b0)*x).
     names = []
     for s in range(len(sos)):
         names += ["b0_%d" % s, "b1_%d" % s, "b2_%d" % s, "a1_%d" % s, "a2_%d" % s]
     lines = [
         "@micropython.native",
-        "def gravity(a, body, lst, n, c):",
+        "def gravity(pxy, az, bx, by, bz, lx, ly, lz, bm, lm, n, c):",
         "    " + ", ".join(names) + " = c",
+        "    fabs = abs",
+        "    cx = complex",
     ]
     for s in range(len(sos)):
-        lines.append("    z0_%d = 0.0" % s)
-        lines.append("    z1_%d = 0.0" % s)
         lines.append("    na2_%d = -a2_%d" % (s, s))
-    lines += ["    x0 = a[0]", "    gs = 0.0", "    sa = 0.0", "    for i in range(n):",
-              "        xi = a[i]", "        x = xi - x0"]
+        for lane, zero in (("c", "0j"), ("r", "0.0")):
+            lines.append("    z0%s_%d = %s" % (lane, s, zero))
+            lines.append("    z1%s_%d = %s" % (lane, s, zero))
 
     def term(coef, name, var):
+        # coefficient on the right: complex * float is the faster product
         if coef == 0.0:
             return None
         if coef == 1.0:
             return var
-        return name + " * " + var
+        return var + " * " + name
 
-    for s, (b0, b1, b2, a1, a2) in enumerate(sos):
-        t0 = term(b0, "b0_%d" % s, "x")
-        if t0 is not None and t0 != "x":
-            lines.append("        t = %s" % t0)
-            t0 = "t"
-        lines.append("        o = %s" % ((t0 + " + z0_%d" % s) if t0 else "z0_%d" % s))
-        # z0 = b1*x - a1*o + z1 ; z1 = b2*x - a2*o
-        if b1 != 0.0 and b1 == 2.0 * b0 and t0 == "t":
-            e = "(t + t)"
-        else:
-            e = term(b1, "b1_%d" % s, "x")
-        f = term(a1, "a1_%d" % s, "o")
-        has_z1 = b2 != 0.0 or a2 != 0.0
-        expr = e
-        if f:
-            expr = (expr + " - " + f) if expr else ("-(" + f + ")")
-        if has_z1:
-            expr = (expr + " + z1_%d" % s) if expr else "z1_%d" % s
-        lines.append("        z0_%d = %s" % (s, expr if expr else "0.0"))
-        if has_z1:
-            if b2 != 0.0 and b2 == b0 and t0 in ("t", "x"):
-                e = t0
+    def section_lines(lane):
+        # direct form II transposed of each section on x (as sosfilt)
+        out = []
+        for s, (b0, b1, b2, a1, a2) in enumerate(sos):
+            z0 = "z0%s_%d" % (lane, s)
+            z1 = "z1%s_%d" % (lane, s)
+            t0 = term(b0, "b0_%d" % s, "x")
+            if t0 is not None and t0 != "x":
+                out.append("t = %s" % t0)
+                t0 = "t"
+            out.append("o = %s" % ((t0 + " + " + z0) if t0 else z0))
+            # z0 = b1*x - a1*o + z1 ; z1 = b2*x - a2*o
+            if b1 != 0.0 and b1 == 2.0 * b0 and t0 == "t":
+                e = "(t + t)"
             else:
-                e = term(b2, "b2_%d" % s, "x")
-            if a2 == 0.0:
-                expr = e
-            elif e is None:
-                expr = "na2_%d * o" % s if a2 != 1.0 else "-o"
-            else:
-                expr = e + " - " + term(a2, "a2_%d" % s, "o")
-            lines.append("        z1_%d = %s" % (s, expr))
-        lines.append("        x = o")
-    lines += ["        g = x + x0", "        gs += g", "        d = xi - g", "        body[i] = d",
-              "        lst[i] = d", "        sa += abs(d)", "    return gs, sa", ""]
+                e = term(b1, "b1_%d" % s, "x")
+            f = term(a1, "a1_%d" % s, "o")
+            has_z1 = b2 != 0.0 or a2 != 0.0
+            expr = e
+            if f:
+                expr = (expr + " - " + f) if expr else ("-(" + f + ")")
+            if has_z1:
+                expr = (expr + " + " + z1) if expr else z1
+            out.append("%s = %s" % (z0, expr if expr else "0.0"))
+            if has_z1:
+                if b2 != 0.0 and b2 == b0 and t0 in ("t", "x"):
+                    e = t0
+                else:
+                    e = term(b2, "b2_%d" % s, "x")
+                if a2 == 0.0:
+                    expr = e
+                elif e is None:
+                    expr = "o * na2_%d" % s if a2 != 1.0 else "-o"
+                else:
+                    expr = e + " - " + term(a2, "a2_%d" % s, "o")
+                out.append("%s = %s" % (z1, expr))
+            out.append("x = o")
+        return ["        " + line for line in out]
+
+    lines += ["    x0c = pxy[0]", "    x0r = az[0]", "    gc = 0j", "    gr = 0.0",
+              "    sa = 0.0", "    for i in range(n):", "        xic = pxy[i]",
+              "        x = xic - x0c"]
+    lines += section_lines("c")
+    lines += ["        g = x + x0c", "        gc += g", "        d = xic - g",
+              "        xir = az[i]", "        x = xir - x0r"]
+    lines += section_lines("r")
+    lines += ["        g = x + x0r", "        gr += g", "        dz = xir - g",
+              "        dx = d.real", "        dy = d.imag",
+              "        bx[i] = dx", "        lx[i] = dx", "        by[i] = dy",
+              "        ly[i] = dy", "        bz[i] = dz", "        lz[i] = dz",
+              "        v = fabs(cx(fabs(d), dz))", "        bm[i] = v", "        lm[i] = v",
+              "        sa += fabs(dx) + fabs(dy) + fabs(dz)",
+              "    return gc, gr, sa", ""]
     return "\n".join(lines)
 
 
-def _gravity_generic(a, body, lst, n, c):
-    # same as the generated loop, for ports without exec/native code
+def _gravity_generic(pxy, az, bx, by, bz, lx, ly, lz, bm, lm, n, c):
+    # same as the generated loop (real arithmetic per axis), for ports
+    # without exec or native code
     ns = len(c) // 5
-    z = [0.0] * (2 * ns)
-    x0 = a[0]
-    gs = 0.0
+    gs = [0.0, 0.0, 0.0]
     sa = 0.0
+    x0 = (pxy[0].real, pxy[0].imag, az[0])
+    z = [0.0] * (6 * ns)
     for i in range(n):
-        xi = a[i]
-        x = xi - x0
-        for s in range(ns):
-            b0, b1, b2, a1, a2 = c[5 * s:5 * s + 5]
-            o = b0 * x + z[2 * s]
-            z[2 * s] = b1 * x - a1 * o + z[2 * s + 1]
-            z[2 * s + 1] = b2 * x - a2 * o
-            x = o
-        g = x + x0
-        gs += g
-        d = xi - g
-        body[i] = d
-        lst[i] = d
-        sa += abs(d)
-    return gs, sa
+        p = pxy[i]
+        xs = (p.real, p.imag, az[i])
+        ds = [0.0, 0.0, 0.0]
+        for ax in range(3):
+            xi = xs[ax]
+            x = xi - x0[ax]
+            for s in range(ns):
+                b0, b1, b2, a1, a2 = c[5 * s:5 * s + 5]
+                k = 2 * (ns * ax + s)
+                o = b0 * x + z[k]
+                z[k] = b1 * x - a1 * o + z[k + 1]
+                z[k + 1] = b2 * x - a2 * o
+                x = o
+            g = x + x0[ax]
+            gs[ax] += g
+            ds[ax] = xi - g
+            sa += abs(ds[ax])
+        dx, dy, dz = ds
+        bx[i] = lx[i] = dx
+        by[i] = ly[i] = dy
+        bz[i] = lz[i] = dz
+        v = math.sqrt(dx * dx + dy * dy + dz * dz)
+        bm[i] = lm[i] = v
+    return complex(gs[0], gs[1]), gs[2], sa
 
 
 @micropython.native
 def _abs_sum3(a, b, c, n):
+    # sum of |a| + |b| + |c| over n samples (lists)
+    fabs = abs  # a local: a global name is looked up at every call
     s = 0.0
     for i in range(n):
-        s += abs(a[i]) + abs(b[i]) + abs(c[i])
+        s += fabs(a[i]) + fabs(b[i]) + fabs(c[i])
     return s
 
 
@@ -341,10 +499,11 @@ def _pack(y, rev, a, b, n):
     # bit-reversed input order of the FFT (y[rev[i]] = a[i] + i b[i]) and
     # its first radix-2 stage (twiddle 1): in bit-reversed order, x[i] and
     # x[i + n/2] are the neighbours rev[i], rev[i] + 1 (i < n/2)
+    cx = complex
     h = n >> 1
     for i in range(h):
-        u = complex(a[i], b[i])
-        v = complex(a[i + h], b[i + h])
+        u = cx(a[i], b[i])
+        v = cx(a[i + h], b[i + h])
         j = rev[i]
         y[j] = u + v
         y[j + 1] = u - v
@@ -440,21 +599,20 @@ def _unpack_power(y, n, kmax, pa, pb):
     # constant factor: X_k = (Y_k + conj(Y_{n-k})) / 2 and
     # Z_k = (Y_k - conj(Y_{n-k})) / 2i give pa[k-1] = 4 |X_k|^2 and
     # pb[k-1] = 4 |Z_k|^2 for k = 1..kmax (the caller applies the one-sided
-    # weights: they cancel in the dominant frequency, entropy and centroid)
-    # (real arithmetic: no complex objects, no square roots)
+    # weights: they cancel in the dominant frequency, entropy and centroid).
+    # |.| by abs() of the complex sums: 10 float/complex operations per bin
+    # where real arithmetic takes 14 (abs squared is within 2 ulp of the sum
+    # of squares)
+    cx = complex
+    fabs = abs
     for k in range(1, kmax + 1):
         zk = y[k]
         zm = y[n - k]
-        zr = zk.real
-        zi = zk.imag
-        mr = zm.real
-        mi = zm.imag
-        sr = zr + mr
-        si = zi - mi
-        dr = zr - mr
-        di = zi + mi
-        pa[k - 1] = sr * sr + si * si
-        pb[k - 1] = dr * dr + di * di
+        c = cx(zm.real, -zm.imag)
+        v = fabs(zk + c)
+        pa[k - 1] = v * v
+        v = fabs(zk - c)
+        pb[k - 1] = v * v
 
 
 @micropython.native
@@ -462,33 +620,34 @@ def _pack_real(y, rev, a, m):
     # y[rev[i]] = a[2i] + i a[2i+1]: one real signal of 2m samples as m
     # complex samples, in the bit-reversed input order of an m-point FFT,
     # and the first radix-2 stage (as _pack)
+    cx = complex
     h = m >> 1
     for i in range(h):
         j = i + i
-        u = complex(a[j], a[j + 1])
+        u = cx(a[j], a[j + 1])
         j += m
-        v = complex(a[j], a[j + 1])
+        v = cx(a[j], a[j + 1])
         j = rev[i]
         y[j] = u + v
         y[j + 1] = u - v
 
 
 @micropython.native
-def _unpack_real_power(y, tw, m, p):
+def _unpack_real_power(y, twm, m, p):
     # power of the real signal packed by _pack_real, from the m-point
-    # spectrum Z in y (tw[k] = exp(-2 pi i k / 2m)): with E = Z_k +
-    # conj(Z_{m-k}) and O = (Z_k - conj(Z_{m-k})) tw[k], 2 X_k = E - i O, so
-    # p[k-1] = 4 |X_k|^2 for k = 1..m (Nyquist: 2 X_m = 2 (Re Z_0 - Im Z_0)),
-    # the scale of _unpack_power
+    # spectrum Z in y (twm[k] = -i exp(-2 pi i k / 2m)): with E = Z_k +
+    # conj(Z_{m-k}) and O = (Z_k - conj(Z_{m-k})) exp(-2 pi i k / 2m),
+    # 2 X_k = E - i O = E + (Z_k - conj(Z_{m-k})) twm[k], so p[k-1] =
+    # 4 |X_k|^2 for k = 1..m (Nyquist: 2 X_m = 2 (Re Z_0 - Im Z_0)), the
+    # scale of _unpack_power (|.| by abs() as there)
+    cx = complex
+    fabs = abs
     for k in range(1, m):
         zk = y[k]
         zm = y[m - k]
-        c = complex(zm.real, -zm.imag)
-        e = zk + c
-        o = (zk - c) * tw[k]
-        re = e.real + o.imag
-        im = e.imag - o.real
-        p[k - 1] = re * re + im * im
+        c = cx(zm.real, -zm.imag)
+        v = fabs(zk + c + (zk - c) * twm[k])
+        p[k - 1] = v * v
     z0 = y[0]
     d = 2.0 * (z0.real - z0.imag)
     p[m - 1] = d * d
@@ -563,6 +722,25 @@ def _spectrum_sums(p, freqs, segments, bands, want_e):
     return tot, kbest, fp, e
 
 
+def _select_plan(ranks, n):
+    # (lo, hi, rank) triples for _order, as array('H'): the ranks (ascending,
+    # distinct) are selected middle first, each within the range left between
+    # the ranks already selected, so that every range holds exactly the
+    # samples of its ranks
+    plan = []
+
+    def split(rs, lo, hi):
+        if rs:
+            mid = len(rs) // 2
+            r = rs[mid]
+            plan.extend((lo, hi, r))
+            split(rs[:mid], lo, r - 1)
+            split(rs[mid + 1:], r + 1, hi)
+
+    split(sorted(set(ranks)), 0, n - 1)
+    return array.array("H", plan)
+
+
 # --------------------------------------------------------------------------- extractor
 
 
@@ -577,6 +755,9 @@ class Features:
         self.channels = [_farray(n) for _ in cfg.CHANNELS]
         self.f1 = _farray(1)  # float32 rounding register
         self.r9 = _farray(9)  # pairwise-sum accumulators
+        self.lim = _farray(3)  # mean and its rounding margin (mean crossings)
+        self.slots = [0.0] * 10  # statistics of one signal, by slot (MEAN..MCR)
+        self.keys = array.array("i", bytearray(4 * n))  # integer keys (_order)
         consts = _from_bits((cfg.FS32_BITS, cfg.INV_N_BITS, cfg.LOG_K_BITS))
         self.fs32 = consts[0]
         self.inv_n = consts[1]
@@ -669,13 +850,20 @@ class Features:
             self.stats.append(self._job(name, n, idx, dev))
         self.corr = corr
         self.jerk = []
+        # complex(x, y) of each sensor whose gravity or jerk is computed
+        self.pairs = {}
+        if self.gravity:
+            self.pairs["acc"] = [0j] * n
         for sensor, idx in cfg.JERK:
             if _active(idx):
                 name = sensor + "_jerk_mag"
                 arr[name] = _farray(n - 1)
                 lst[name] = [0.0] * (n - 1)
                 axes = self.acc if sensor == "acc" else self.gyro
-                self.jerk.append((axes, name, self._job(name, n - 1, idx, None)))
+                if sensor not in self.pairs:
+                    self.pairs[sensor] = [0j] * n
+                self.jerk.append((self.pairs[sensor], axes[2], name,
+                                  self._job(name, n - 1, idx, None)))
 
         # spectra
         self.spectral = spectral
@@ -727,12 +915,16 @@ class Features:
                 if self.half:
                     self.rev_half = _bit_reverse(n // 2)
                     self.plan_half = _fft_plan(self.tw[::2], n // 2)
+                    # -i tw[k], exactly (a swap and a sign)
+                    self.twm = [complex(w.imag, -w.real) for w in self.tw]
 
     # ------------------------------------------------------------------ helpers
     def _consts(self, length):
-        # per window length: float32(1/L), float32(fs/(L-1)), percentile
-        # positions (rank i, float32 fraction t) of p25, median, p75, and the
-        # ranks whose values are needed: 0, L-1, then i and i+1 of each
+        # per window length: float32(1/L), float32(fs/(L-1)), the percentiles
+        # (slot, float32 fraction t of h = p (L-1), exact when t = 0 or
+        # floor(h) is the last rank, and the indices in the vals array of
+        # _order of the values of ranks floor(h) and floor(h) + 1), and the
+        # selection plan of _order for those ranks
         c = self._length_consts.get(length)
         if c is None:
             f1 = self.f1
@@ -741,131 +933,102 @@ class Features:
             f1[0] = self.fs32 / (length - 1)
             mcr = f1[0]
             pct = []
-            ranks = [0, length - 1]
-            for p in (0.25, 0.5, 0.75):
+            ranks = []
+            for slot, p in ((P25, 0.25), (MEDIAN, 0.5), (P75, 0.75)):
                 h = p * (length - 1)
                 i = int(math.floor(h))
                 f1[0] = h - i
-                pct.append((i, f1[0], i + 1 >= length or f1[0] == 0.0))
+                exact = i + 1 >= length or f1[0] == 0.0
+                pct.append((slot, f1[0], exact, i))
                 ranks.append(i)
-                ranks.append(i + 1 if i + 1 < length else i)
-            c = (inv, mcr, tuple(pct), tuple(ranks))
+                if not exact:
+                    ranks.append(i + 1)
+            plan = _select_plan(ranks, length)
+            pos = [plan[q + 2] for q in range(0, len(plan), 3)]
+            pct = tuple((slot, t, exact, 2 + pos.index(i), 0 if exact else 2 + pos.index(i + 1))
+                        for slot, t, exact, i in pct)
+            c = (inv, mcr, pct, plan)
             self._length_consts[length] = c
         return c
 
     def _job(self, name, n, idx, dev):
-        inv, mcr, pct, ranks = self._consts(n)
-        # min and max alone need no sort (the light set's accelerometer axes)
-        srt = idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0 or idx[IQR] >= 0
-        return (name, n, idx, dev, srt, inv, mcr, pct, ranks, array.array("i", bytearray(32)))
+        inv, mcr, pct, plan = self._consts(n)
+        # min and max alone need no selection (the light set's axes, jerk)
+        if not (idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0 or idx[IQR] >= 0):
+            pct = None
+            plan = array.array("H")
+        order = pct is not None or idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0
+        vals = _farray(2 + len(plan) // 3)
+        return (name, n, idx, dev, order, inv, mcr, pct, plan, len(plan), vals)
 
-    def _order_stats(self, a, lst, n, ranks, bits):
-        # values at the given ranks of the sorted window
-        if _INT_SORT:
-            s = sorted(array.array("i", bytearray(a)))
-            # negative floats sort first, in reverse order: count them
-            lo = 0
-            hi = n
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if s[mid] < 0:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            neg = lo
-            for j in range(8):
-                r = ranks[j]
-                bits[j] = s[neg - 1 - r] if r < neg else s[r]
-            return array.array("f", bytearray(bits))
-        s = sorted(lst)
-        return [s[r] for r in ranks]
-
+    @micropython.native
     def _stats(self, job, out):
-        name, n, idx, dev, srt, inv, mcr, pct, ranks, bits = job
+        # time statistics of one signal into out (slots of idx >= 0); returns
+        # the sum of squared deviations from the mean
+        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals = job
         a = self.arr[name]
         lst = self.lst[name]
         f1 = self.f1
+        r = self.slots
         s = sum(lst)
         f1[0] = s
         f1[0] = f1[0] / n
         m = f1[0]
-        v = None
-        if srt:
-            v = self._order_stats(a, lst, n, ranks, bits)
-        elif idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0:
-            # v[0], v[1] = min, max without sorting
-            v2 = (min(lst), max(lst))
+        src = lst
+        if order:
+            _order(a, self.keys, n, plan, nplan, vals, _KEY_BIAS, 31)
+            r[MIN] = vals[0]
+            r[MAX] = vals[1]
         if idx[MCR] >= 0:
             # mean crossings depend on each sample's side of the float32 mean:
             # if a sample is within the possible rounding difference of the
             # mean, recompute it exactly as numpy does (pairwise float32 sum
             # of the float32 samples) and count on the float32 samples
-            lohi = v if v is not None else v2
-            big = max(abs(lohi[0]), abs(lohi[1]))
-            sumsq, cross, near = _moments(lst, n, m, dev, 2e-6 * big + 1e-30)
-            if near:
+            tol = 2e-6 * max(abs(r[MIN]), abs(r[MAX])) + 1e-30
+            lim = self.lim
+            lim[0] = m
+            lim[1] = m - tol
+            lim[2] = m + tol
+            cross = _crossings(a, n, lim, 31)
+            if cross < 0:
                 f1[0] = _pairwise(a, 0, n, self.r9)
                 f1[0] = f1[0] / n
                 m = f1[0]
-                sumsq, cross, near = _moments(a, n, m, dev, 0.0)
-            out[idx[MCR]] = cross * mcr
-        else:
-            sumsq, cross, near = _moments(lst, n, m, dev, 0.0)
-        i = idx[MEAN]
-        if i >= 0:
-            out[i] = m
-        i = idx[STD]
-        if i >= 0:
-            f1[0] = sumsq
-            f1[0] = f1[0] * inv
-            out[i] = math.sqrt(f1[0])
-        i = idx[RMS]
-        if i >= 0:
+                lim[0] = m
+                lim[1] = m
+                lim[2] = m
+                cross = _crossings(a, n, lim, 31)
+                src = a  # the float32 samples (lst of a derived signal: unrounded)
+            r[MCR] = cross * mcr
+        sumsq = _sumsq(src, n, m, dev)
+        r[MEAN] = m
+        f1[0] = sumsq
+        f1[0] = f1[0] * inv
+        r[STD] = math.sqrt(f1[0])
+        if idx[RMS] >= 0:
             # sum x^2 = sum (x - m)^2 + 2 m (sum x - n m) + n m^2
             f1[0] = sumsq + 2.0 * m * (s - n * m) + n * m * m
             f1[0] = f1[0] * inv
-            out[i] = math.sqrt(f1[0])
-        if v is not None:
-            i = idx[MIN]
-            if i >= 0:
-                out[i] = v[0]
-            i = idx[MAX]
-            if i >= 0:
-                out[i] = v[1]
+            r[RMS] = math.sqrt(f1[0])
+        if pct is not None:
             # type-7 percentiles lo + t (hi - lo), each step rounded to float32
-            j = 2
-            for k in range(3):
-                pi, t, exact = pct[k]
-                lo = v[j]
+            for slot, t, exact, jlo, jhi in pct:
+                lo = vals[jlo]
                 if exact:
                     f1[0] = lo
                 else:
-                    f1[0] = v[j + 1] - lo
+                    f1[0] = vals[jhi] - lo
                     f1[0] = t * f1[0]
                     f1[0] = lo + f1[0]
-                j += 2
-                if k == 0:
-                    q25 = f1[0]
-                    i = idx[P25]
-                elif k == 1:
-                    i = idx[MEDIAN]
-                else:
-                    q75 = f1[0]
-                    i = idx[P75]
-                if i >= 0:
-                    out[i] = f1[0]
-            i = idx[IQR]
+                r[slot] = f1[0]
+            r[IQR] = r[P75] - r[P25]
+        for j in range(10):
+            i = idx[j]
             if i >= 0:
-                out[i] = q75 - q25
-        else:
-            i = idx[MIN]
-            if i >= 0:
-                out[i] = v2[0]
-            i = idx[MAX]
-            if i >= 0:
-                out[i] = v2[1]
+                out[i] = r[j]
         return sumsq
 
+    @micropython.native
     def _spectral_features(self, p, band_idx, i_dom, i_ent, i_cen, out):
         # p: power up to the factor self.scale (see __init__)
         bands = self.bands
@@ -915,27 +1078,31 @@ class Features:
             t0 = time.ticks_us()
         for i, name in enumerate(cfg.CHANNELS):
             lst[name] = list(self.channels[i])
-        # magnitudes
-        if self.acc_mag:
-            a = self.acc
-            _norm3(lst[a[0]], lst[a[1]], lst[a[2]], arr["acc_mag"], lst["acc_mag"], n)
-        if self.gyro_mag:
-            g = self.gyro
-            _norm3(lst[g[0]], lst[g[1]], lst[g[2]], arr["gyro_mag"], lst["gyro_mag"], n)
+        # magnitudes, and the pairs complex(x, y) for gravity and jerk
+        pairs = self.pairs
+        for sensor, axes, mag in (("acc", self.acc, self.acc_mag),
+                                  ("gyro", self.gyro, self.gyro_mag)):
+            pair = pairs.get(sensor)
+            if mag:
+                name = sensor + "_mag"
+                _norm3(lst[axes[0]], lst[axes[1]], lst[axes[2]], arr[name], lst[name], pair, n)
+            elif pair is not None:
+                _pair(lst[axes[0]], lst[axes[1]], pair, n)
         if timer is not None:
             t0 = self._lap(timer, "prepare", t0)
         # gravity, orientation, body
         if self.gravity:
-            G = [0.0, 0.0, 0.0]
-            sma = 0.0
-            body = ("body_x", "body_y", "body_z")
-            for ax in range(3):
-                gs, sa = self._gravity(lst[self.acc[ax]], arr[body[ax]], lst[body[ax]], n,
-                                       self.sos_coefs)
+            bx = lst["body_x"]
+            by = lst["body_y"]
+            bz = lst["body_z"]
+            gxy, gsz, sma = self._gravity(
+                pairs["acc"], lst[self.acc[2]], arr["body_x"], arr["body_y"], arr["body_z"],
+                bx, by, bz, arr["body_mag"], lst["body_mag"], n, self.sos_coefs)
+            G = []
+            for gs in (gxy.real, gxy.imag, gsz):
                 f1[0] = gs
                 f1[0] = f1[0] / n
-                G[ax] = f1[0]
-                sma += sa
+                G.append(f1[0])
             gx, gy, gz = G
             if cfg.GRAV_MEAN is not None:
                 for ax in range(3):
@@ -949,10 +1116,6 @@ class Features:
                     out[tilt[1]] = math.atan2(math.sqrt(gx * gx + gz * gz), gy)
                 if tilt[2] >= 0:
                     out[tilt[2]] = math.atan2(math.sqrt(gx * gx + gy * gy), gz)
-            bx = lst["body_x"]
-            by = lst["body_y"]
-            bz = lst["body_z"]
-            _norm3(bx, by, bz, arr["body_mag"], lst["body_mag"], n)
             if cfg.BODY_SMA >= 0:
                 f1[0] = sma
                 out[cfg.BODY_SMA] = f1[0] * self.inv_n
@@ -985,16 +1148,15 @@ class Features:
         if timer is not None:
             t0 = self._lap(timer, "enmo", t0)
         # jerk magnitudes
-        for axes, name, _job in self.jerk:
-            _jerk_mag(lst[axes[0]], lst[axes[1]], lst[axes[2]], arr[name], lst[name], n,
-                      self.fs32)
+        for pair, third, name, _job in self.jerk:
+            _jerk_mag(pair, lst[third], arr[name], lst[name], n, self.fs32)
         if timer is not None:
             t0 = self._lap(timer, "jerk", t0)
         # time statistics
         sumsq = self.sumsq
         for job in self.stats:
             sumsq[job[0]] = self._stats(job, out)
-        for _axes, _name, job in self.jerk:
+        for _p, _third, _name, job in self.jerk:
             self._stats(job, out)
         if timer is not None:
             t0 = self._lap(timer, "statistics", t0)
@@ -1031,7 +1193,7 @@ class Features:
                     elif self.half:
                         _pack_real(y, self.rev_half, dev[a], kmax)
                         _fft(y, self.plan_half, kmax)
-                        _unpack_real_power(y, self.tw, kmax, power[a])
+                        _unpack_real_power(y, self.twm, kmax, power[a])
                     else:
                         _pack(y, self.rev, dev[a], dev[a], n)
                         _fft(y, self.plan, n)
