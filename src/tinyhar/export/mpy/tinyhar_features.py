@@ -73,6 +73,7 @@ P75 = const(6)
 IQR = const(7)
 RMS = const(8)
 MCR = const(9)
+SUM = const(10)  # not an output: the plain sum, kept for rms
 NO_STATS = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
 
 
@@ -111,6 +112,14 @@ def _sumsq(a, n, m, dev):
             dev[i] = d
             s += d * d
     return s
+
+
+@micropython.native
+def _dev(a, n, m, dev):
+    # dev[i] = a[i] - m (a signal of the spectra: its sum of squares comes
+    # from the spectrum, see Features._spectra)
+    for i in range(n):
+        dev[i] = a[i] - m
 
 
 # Order statistics and mean crossings run on integer keys of the float32
@@ -509,15 +518,18 @@ def _pack(y, rev, a, b, n):
         y[j + 1] = u - v
 
 
-@micropython.native
-def _fft(y, plan, n):
+@micropython.viper
+def _fft(y, plan, n: int):
     # the stages after the first (see _pack) of an in-place radix-2
     # decimation-in-time FFT of the list y, two stages at a time (radix-4
-    # passes: half the loads and stores); plan: _fft_plan. while-loops: a
-    # range with a variable step would allocate an iterator per inner loop
+    # passes: half the loads and stores); plan: _fft_plan. Viper: the indices
+    # are machine integers (the complex arithmetic is the same as in native
+    # code)
     mi = -1j
-    for half, ws in plan:
-        if len(ws) == half:
+    for stage in plan:
+        half = int(stage[0])
+        ws = stage[1]
+        if int(len(ws)) == half:
             # a single radix-2 stage (w = ws[jj])
             size = half << 1
             for jj in range(half):
@@ -600,15 +612,15 @@ def _unpack_power(y, n, kmax, pa, pb):
     # Z_k = (Y_k - conj(Y_{n-k})) / 2i give pa[k-1] = 4 |X_k|^2 and
     # pb[k-1] = 4 |Z_k|^2 for k = 1..kmax (the caller applies the one-sided
     # weights: they cancel in the dominant frequency, entropy and centroid).
-    # |.| by abs() of the complex sums: 10 float/complex operations per bin
-    # where real arithmetic takes 14 (abs squared is within 2 ulp of the sum
-    # of squares)
-    cx = complex
+    # conj(z) = 2 Re(z) - z (exact) and |.| by abs() of the complex sums:
+    # 9 float/complex operations per bin where real arithmetic takes 14 (abs
+    # squared is within 2 ulp of the sum of squares)
     fabs = abs
     for k in range(1, kmax + 1):
         zk = y[k]
         zm = y[n - k]
-        c = cx(zm.real, -zm.imag)
+        r = zm.real
+        c = (r + r) - zm
         v = fabs(zk + c)
         pa[k - 1] = v * v
         v = fabs(zk - c)
@@ -640,12 +652,12 @@ def _unpack_real_power(y, twm, m, p):
     # 2 X_k = E - i O = E + (Z_k - conj(Z_{m-k})) twm[k], so p[k-1] =
     # 4 |X_k|^2 for k = 1..m (Nyquist: 2 X_m = 2 (Re Z_0 - Im Z_0)), the
     # scale of _unpack_power (|.| by abs() as there)
-    cx = complex
     fabs = abs
     for k in range(1, m):
         zk = y[k]
         zm = y[m - k]
-        c = cx(zm.real, -zm.imag)
+        r = zm.real
+        c = (r + r) - zm  # conj(zm)
         v = fabs(zk + c + (zk - c) * twm[k])
         p[k - 1] = v * v
     z0 = y[0]
@@ -683,10 +695,12 @@ def _dft_power(a, n, kmax, p):
 
 
 @micropython.native
-def _spectrum_sums(p, freqs, segments, bands, want_e):
+def _spectrum_sums(p, wf, segments, bands, want_e):
     # one pass over the power p[k-1], k = 1..K: total, first k of the maximum,
     # sum f_k P_k, sum P_k ln P_k (terms with P_k = 0 count 0; only if
-    # want_e, else 0: the logarithms are the costly part), band sums
+    # want_e, else 0: the logarithms are the costly part), band sums. wf[k-1]
+    # = complex(1, f_k): one product and one sum add P_k to the real part and
+    # f_k P_k to the imaginary part of a segment's accumulator (exactly)
     log = math.log
     tot = 0.0
     fp = 0.0
@@ -694,31 +708,21 @@ def _spectrum_sums(p, freqs, segments, bands, want_e):
     best = -1.0
     kbest = 0
     for k0, k1, b in segments:
+        acc = 0j
+        for k in range(k0, k1):
+            v = p[k]
+            acc += wf[k] * v
+            if v > best:
+                best = v
+                kbest = k
+            if want_e:
+                if v > 0.0:
+                    e += v * log(v)
+        bs = acc.real
         if b >= 0:
-            bs = 0.0
-            for k in range(k0, k1):
-                v = p[k]
-                bs += v
-                if v > 0.0:
-                    if v > best:
-                        best = v
-                        kbest = k
-                    fp += freqs[k] * v
-                    if want_e:
-                        e += v * log(v)
             bands[b] = bs
-            tot += bs
-        else:
-            for k in range(k0, k1):
-                v = p[k]
-                tot += v
-                if v > 0.0:
-                    if v > best:
-                        best = v
-                        kbest = k
-                    fp += freqs[k] * v
-                    if want_e:
-                        e += v * log(v)
+        tot += bs
+        fp += acc.imag
     return tot, kbest, fp, e
 
 
@@ -756,7 +760,6 @@ class Features:
         self.f1 = _farray(1)  # float32 rounding register
         self.r9 = _farray(9)  # pairwise-sum accumulators
         self.lim = _farray(3)  # mean and its rounding margin (mean crossings)
-        self.slots = [0.0] * 10  # statistics of one signal, by slot (MEAN..MCR)
         self.keys = array.array("i", bytearray(4 * n))  # integer keys (_order)
         consts = _from_bits((cfg.FS32_BITS, cfg.INV_N_BITS, cfg.LOG_K_BITS))
         self.fs32 = consts[0]
@@ -786,7 +789,8 @@ class Features:
                 for k, (i, j) in enumerate(((0, 1), (0, 2), (1, 2))):
                     if idx[k] >= 0:
                         corr.append((names[i], names[j], idx[k]))
-        keep_dev = set(s[0] for s in spectral)
+        spec_names = set(s[0] for s in spectral)
+        keep_dev = set(spec_names)
         for a, b, _k in corr:
             keep_dev.add(a)
             keep_dev.add(b)
@@ -841,13 +845,20 @@ class Features:
         self.dev = {}
         self.sumsq = {}
         self.stats = []
+        # signals of the FFT spectra: sum of squared deviations by Parseval
+        self.pow2 = n >= 4 and (n & (n - 1)) == 0
+        self.spec_jobs = {}
         for name, idx in stats:
             if name not in arr:
                 raise ValueError("tinyhar_features: unknown signal " + name)
             dev = None
             if name in keep_dev:
                 dev = self.dev[name] = [0.0] * n
-            self.stats.append(self._job(name, n, idx, dev))
+            spec = self.pow2 and name in spec_names
+            job = self._job(name, n, idx, dev, spec)
+            self.stats.append(job)
+            if spec:
+                self.spec_jobs[name] = job
         self.corr = corr
         self.jerk = []
         # complex(x, y) of each sensor whose gravity or jerk is computed
@@ -878,6 +889,7 @@ class Features:
             self.scale = f1[0] * 0.25
             self.half_last = n % 2 == 0
             self.freqs = list(_from_bits(cfg.FREQS_BITS))
+            self.wf = [complex(1.0, f) for f in self.freqs]
             # segments of bins (0-based k-1): (start, stop, band or -1)
             segs = []
             pos = 0
@@ -900,7 +912,7 @@ class Features:
             self.power = {}
             for s in spectral:
                 self.power[s[0]] = [0.0] * kmax
-            self.pow2 = n >= 4 and (n & (n - 1)) == 0
+            self.x0 = {}  # |X_0|^2 (the DC term of Parseval's sum) by signal
             if self.pow2:
                 self.rev = _bit_reverse(n)
                 self.tw = [
@@ -951,7 +963,10 @@ class Features:
             self._length_consts[length] = c
         return c
 
-    def _job(self, name, n, idx, dev):
+    def _job(self, name, n, idx, dev, spec=False):
+        # spec: a signal of the FFT spectra (its sum of squared deviations
+        # comes from the spectrum); the job's list r holds its statistics by
+        # slot (MEAN..MCR) and the plain sum of the samples (SUM)
         inv, mcr, pct, plan = self._consts(n)
         # min and max alone need no selection (the light set's axes, jerk)
         if not (idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0 or idx[IQR] >= 0):
@@ -959,17 +974,19 @@ class Features:
             plan = array.array("H")
         order = pct is not None or idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0
         vals = _farray(2 + len(plan) // 3)
-        return (name, n, idx, dev, order, inv, mcr, pct, plan, len(plan), vals)
+        return (name, n, idx, dev, order, inv, mcr, pct, plan, len(plan), vals, spec,
+                [0.0] * (SUM + 1))
 
     @micropython.native
     def _stats(self, job, out):
         # time statistics of one signal into out (slots of idx >= 0); returns
-        # the sum of squared deviations from the mean
-        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals = job
+        # the sum of squared deviations from the mean, or None for a signal
+        # of the FFT spectra (only its deviations here: _finish follows with
+        # the sum of squares from the spectrum)
+        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals, spec, r = job
         a = self.arr[name]
         lst = self.lst[name]
         f1 = self.f1
-        r = self.slots
         s = sum(lst)
         f1[0] = s
         f1[0] = f1[0] / n
@@ -1000,16 +1017,8 @@ class Features:
                 cross = _crossings(a, n, lim, 31)
                 src = a  # the float32 samples (lst of a derived signal: unrounded)
             r[MCR] = cross * mcr
-        sumsq = _sumsq(src, n, m, dev)
         r[MEAN] = m
-        f1[0] = sumsq
-        f1[0] = f1[0] * inv
-        r[STD] = math.sqrt(f1[0])
-        if idx[RMS] >= 0:
-            # sum x^2 = sum (x - m)^2 + 2 m (sum x - n m) + n m^2
-            f1[0] = sumsq + 2.0 * m * (s - n * m) + n * m * m
-            f1[0] = f1[0] * inv
-            r[RMS] = math.sqrt(f1[0])
+        r[SUM] = s
         if pct is not None:
             # type-7 percentiles lo + t (hi - lo), each step rounded to float32
             for slot, t, exact, jlo, jhi in pct:
@@ -1022,19 +1031,44 @@ class Features:
                     f1[0] = lo + f1[0]
                 r[slot] = f1[0]
             r[IQR] = r[P75] - r[P25]
+        if spec:
+            _dev(src, n, m, dev)
+            return None
+        sumsq = _sumsq(src, n, m, dev)
+        self._finish(job, sumsq, out)
+        return sumsq
+
+    @micropython.native
+    def _finish(self, job, sumsq, out):
+        # std and rms from the sum of squared deviations, then every
+        # statistic of the job into out
+        n = job[1]
+        idx = job[2]
+        inv = job[5]
+        r = job[12]
+        f1 = self.f1
+        f1[0] = sumsq
+        f1[0] = f1[0] * inv
+        r[STD] = math.sqrt(f1[0])
+        if idx[RMS] >= 0:
+            # sum x^2 = sum (x - m)^2 + 2 m (sum x - n m) + n m^2
+            m = r[MEAN]
+            f1[0] = sumsq + 2.0 * m * (r[SUM] - n * m) + n * m * m
+            f1[0] = f1[0] * inv
+            r[RMS] = math.sqrt(f1[0])
         for j in range(10):
             i = idx[j]
             if i >= 0:
                 out[i] = r[j]
-        return sumsq
 
     @micropython.native
     def _spectral_features(self, p, band_idx, i_dom, i_ent, i_cen, out):
-        # p: power up to the factor self.scale (see __init__)
+        # p: power up to the factor self.scale (see __init__); returns the
+        # total of p (with the Nyquist bin halved)
         bands = self.bands
         if self.half_last:
             p[self.kmax - 1] = p[self.kmax - 1] * 0.5
-        tot, kbest, fp, e = _spectrum_sums(p, self.freqs, self.segments, bands, i_ent >= 0)
+        tot, kbest, fp, e = _spectrum_sums(p, self.wf, self.segments, bands, i_ent >= 0)
         if self.overlap:
             for b, (k0, k1) in enumerate(self.cfg.BAND_BINS):
                 bands[b] = sum(p[k0 - 1:k1 - 1])
@@ -1060,6 +1094,7 @@ class Features:
                 out[i_cen] = 0.0
             if i_ent >= 0:
                 out[i_ent] = 0.0
+        return tot
 
     def _lap(self, timer, key, t0):
         t1 = time.ticks_us()
@@ -1152,7 +1187,8 @@ class Features:
             _jerk_mag(pair, lst[third], arr[name], lst[name], n, self.fs32)
         if timer is not None:
             t0 = self._lap(timer, "jerk", t0)
-        # time statistics
+        # time statistics (the sums of squares of the signals of the spectra
+        # come with the spectra)
         sumsq = self.sumsq
         for job in self.stats:
             sumsq[job[0]] = self._stats(job, out)
@@ -1160,8 +1196,54 @@ class Features:
             self._stats(job, out)
         if timer is not None:
             t0 = self._lap(timer, "statistics", t0)
-        # correlations
         dev = self.dev
+        # spectra
+        spec = self.spectral
+        if spec:
+            power = self.power
+            kmax = self.kmax
+            if self.pow2:
+                y = self.fft_buf
+                x0 = self.x0
+                for s in range(0, len(spec), 2):
+                    a = spec[s][0]
+                    if s + 1 < len(spec):
+                        b = spec[s + 1][0]
+                        _pack(y, self.rev, dev[a], dev[b], n)
+                        _fft(y, self.plan, n)
+                        v = y[0]  # X_0 + i Z_0
+                        x0[a] = v.real * v.real
+                        x0[b] = v.imag * v.imag
+                        _unpack_power(y, n, kmax, power[a], power[b])
+                    elif self.half:
+                        _pack_real(y, self.rev_half, dev[a], kmax)
+                        _fft(y, self.plan_half, kmax)
+                        v = y[0]  # sum of the even + i sum of the odd samples
+                        v = v.real + v.imag
+                        x0[a] = v * v
+                        _unpack_real_power(y, self.twm, kmax, power[a])
+                    else:
+                        _pack(y, self.rev, dev[a], dev[a], n)
+                        _fft(y, self.plan, n)
+                        v = y[0].real
+                        x0[a] = v * v
+                        _unpack_power(y, n, kmax, power[a], power[a])
+            else:
+                for s in spec:
+                    _dft_power(dev[s[0]], n, kmax, power[s[0]])
+            for name, band_idx, i_dom, i_ent, i_cen in spec:
+                tot = self._spectral_features(power[name], band_idx, i_dom, i_ent, i_cen, out)
+                job = self.spec_jobs.get(name)
+                if job is not None:
+                    # Parseval: sum d^2 = (|X_0|^2 + sum_{k=1}^{n-1} |X_k|^2) / n,
+                    # and tot (4 |X_k|^2 summed over k = 1..n/2, the last
+                    # halved) is twice the sum over k = 1..n-1
+                    ss = (x0[name] + 0.5 * tot) / n
+                    sumsq[name] = ss
+                    self._finish(job, ss, out)
+            if timer is not None:
+                t0 = self._lap(timer, "spectral", t0)
+        # correlations
         for a, b, k in self.corr:
             num = _dot(dev[a], dev[b], n)
             den = math.sqrt(sumsq[a] * sumsq[b])
@@ -1175,36 +1257,7 @@ class Features:
                 r = 0.0
             out[k] = r
         if timer is not None:
-            t0 = self._lap(timer, "correlation", t0)
-        # spectra
-        spec = self.spectral
-        if spec:
-            power = self.power
-            kmax = self.kmax
-            if self.pow2:
-                y = self.fft_buf
-                for s in range(0, len(spec), 2):
-                    a = spec[s][0]
-                    if s + 1 < len(spec):
-                        b = spec[s + 1][0]
-                        _pack(y, self.rev, dev[a], dev[b], n)
-                        _fft(y, self.plan, n)
-                        _unpack_power(y, n, kmax, power[a], power[b])
-                    elif self.half:
-                        _pack_real(y, self.rev_half, dev[a], kmax)
-                        _fft(y, self.plan_half, kmax)
-                        _unpack_real_power(y, self.twm, kmax, power[a])
-                    else:
-                        _pack(y, self.rev, dev[a], dev[a], n)
-                        _fft(y, self.plan, n)
-                        _unpack_power(y, n, kmax, power[a], power[a])
-            else:
-                for s in spec:
-                    _dft_power(dev[s[0]], n, kmax, power[s[0]])
-            for name, band_idx, i_dom, i_ent, i_cen in spec:
-                self._spectral_features(power[name], band_idx, i_dom, i_ent, i_cen, out)
-            if timer is not None:
-                self._lap(timer, "spectral", t0)
+            self._lap(timer, "correlation", t0)
         return out
 
 
