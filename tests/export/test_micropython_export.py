@@ -388,3 +388,52 @@ def test_mismatch_explanation(default_pipeline, hapt_windows):
     far_mp[f] = t + 1.0 + abs(t)
     assert not mpx._explain(m, near_py, far_mp, rtol=1e-3, atol=1e-5)
     assert mpx._explain(m, x, x, rtol=0.0, atol=0.0)
+
+
+def _synthetic_windows() -> np.ndarray:
+    """Edge-case windows (128 x 6, g and rad/s) for the order statistics and flat axes."""
+    rng = np.random.default_rng(7)
+    t = np.linspace(-1.0, 1.0, 128, dtype=np.float32)
+    X = np.zeros((6, 128, 6), np.float32)
+    X[:, :, 2] = 1.0
+    X[0, :, 0] = t                       # ascending ramp through 0
+    X[0, :, 1] = t[::-1]                 # descending ramp
+    X[0, :, 3:] = rng.normal(0, 0.5, (128, 3))
+    X[1, :, :] = rng.choice(np.float32([-0.0, 0.0, 1.0, -1.0, 0.5, -2.5]), (128, 6))
+    X[2, :, :3] += rng.normal(0, 0.05, (128, 3))
+    X[2, :, 3:] = 0.01 + rng.normal(0, 3e-7, (128, 3))  # gyro at rest: flat axes
+    X[3] = 0.5                           # constant everywhere
+    X[4] = rng.normal(0, 1e3, (128, 6))  # large values of both signs
+    X[5, :, :3] = np.repeat(rng.normal(0, 0.3, (16, 3)), 8, axis=0)  # runs of equal values
+    X[5, :, 3:] = rng.normal(0, 1.0, (128, 3))
+    return X.astype(np.float32)
+
+
+def test_edge_case_windows_match_python(bundles, default_pipeline):
+    """Ramps, signed zeros, ties, constant and flat axes: the integer-key selection
+    (min, max, percentiles, mean crossings) and the flat-window rules (MIN_STD: no
+    spectrum, correlation 0) agree with the Python extractor."""
+    _micropython_or_skip()
+    X = _synthetic_windows()
+    F_py = default_pipeline.extractor.transform(X)
+    F_mp, pred = mpx.run_bundle_features(bundles[0], X)
+    names = list(default_pipeline.extractor.get_feature_names_out())
+    err = np.abs(F_mp.astype(np.float64) - F_py)
+    tol = 1e-5 + 1e-4 * np.abs(F_py)
+    axes = tuple(f"{s}_{a}_" for s in ("acc", "gyro") for a in "xyz")
+    order = [j for j, nm in enumerate(names) if nm.startswith(axes)
+             and nm.split("_")[-1] in ("min", "max", "median", "p25", "p75", "iqr", "mcr")]
+    # the raw channels' order statistics and mean-crossing rates are exact
+    diff = [(w, names[order[j]], float(F_py[w, order[j]]), float(F_mp[w, order[j]]))
+            for w, j in zip(*np.nonzero(F_mp[:, order] != F_py[:, order]), strict=True)]
+    assert not diff, diff[:8]
+    bad = [(w, names[j], float(F_py[w, j]), float(F_mp[w, j]))
+           for w, j in zip(*np.nonzero(err > tol), strict=True)
+           if not names[j].endswith("_mcr")]
+    assert not bad, bad[:8]
+    flat = [names.index(f"gyro_{a}_{s}") for a in "xyz"
+            for s in ("dom_freq", "spec_entropy", "spec_centroid")]
+    flat += [names.index(f"corr_gyro_{p}") for p in ("xy", "xz", "yz")]
+    assert np.all(F_mp[2, flat] == 0.0) and np.all(F_py[2, flat] == 0.0)
+    classes = np.asarray(default_pipeline.model.classes_)
+    assert np.array_equal(classes[pred], default_pipeline.model.predict(F_py))

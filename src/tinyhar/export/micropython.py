@@ -291,7 +291,7 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     corr_acc = tuple(take(f"corr_acc_{t}") for t in ("xy", "xz", "yz"))
     corr_gyro = tuple(take(f"corr_gyro_{t}") for t in ("xy", "xz", "yz"))
 
-    from tinyhar.features.catalog import band_label
+    from tinyhar.features.catalog import MIN_STD, band_label
 
     K = n // 2
     freqs = (np.arange(1, K + 1) * (float(fs32) / n)).astype(np.float32)
@@ -325,6 +325,11 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
         "SOS_BITS": None if sos is None else tuple(tuple(_bits(row)) for row in sos),
         "FS32_BITS": _bits([fs32])[0],
         "INV_N_BITS": _bits([1.0 / n])[0],
+        # flat windows (tinyhar.features.catalog.MIN_STD): total power below
+        # MIN_STD^2 gives 0 spectral features, a sum of squared deviations
+        # at most n MIN_STD^2 a correlation of 0
+        "FLAT_POWER_BITS": _bits([MIN_STD * MIN_STD])[0],
+        "CORR_FLOOR_BITS": _bits([n * MIN_STD * MIN_STD])[0],
         "ACC": layout.acc_index,
         "GYRO": layout.gyro_index,
         "names": names,
@@ -386,7 +391,7 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
     for key in (
         "ACC", "GYRO", "STATS", "JERK", "GRAV_MEAN", "TILT", "BODY_SMA", "GYRO_SMA", "ENMO",
         "CORR_ACC", "CORR_GYRO", "SPECTRAL", "BAND_BINS", "FREQS_BITS", "LOG_K_BITS",
-        "SOS_BITS", "FS32_BITS", "INV_N_BITS",
+        "SOS_BITS", "FS32_BITS", "INV_N_BITS", "FLAT_POWER_BITS", "CORR_FLOOR_BITS",
     ):
         lines.append(f"{key} = {_py(plan[key])}")
     lines += [
@@ -837,12 +842,12 @@ In the unix port on a PC: a few ms per window (`tinyhar export` reports
 ms per window and per feature group in budget.json). An ESP32 at 240 MHz is
 roughly 10-30x slower (tens of ms to about 0.1 s per window), well within one
 hop. MicroPython boxes every float it computes, so a window allocates
-about 0.6 MB of short-lived objects on an ESP32 (1.2 MB in the 64-bit unix
-port): the live app collects garbage after each window while it waits for
-samples (the IMU's FIFO keeps them, 1.4 s at 50 Hz). Live objects: about 60-80
-KB (signal buffers, model arrays, FFT tables). `bundle.json` lists the files;
-compiling them with mpy-cross (`tinyhar deploy` does) saves the RAM of
-compiling on the board.
+about 0.5 MB of short-lived objects on an ESP32 (under 1 MB in the 64-bit unix
+port; 0.2 MB for the light set): the live app collects garbage after each
+window while it waits for samples (the IMU's FIFO keeps them, 1.4 s at 50 Hz).
+Live objects: about 60-80 KB (signal buffers, model arrays, FFT tables).
+`bundle.json` lists the files; compiling them with mpy-cross (`tinyhar
+deploy` does) saves the RAM of compiling on the board.
 
 ## emlearn_trees
 
@@ -1119,7 +1124,8 @@ def time_per_window(
         ``gravity`` (filter, gravity means, tilt, body and its magnitude),
         ``orientation-independent``, ``enmo`` (with the gyroscope SMA),
         ``jerk`` (the jerk signals), ``statistics`` (time statistics of every
-        signal), ``correlation``, ``spectral``, ``trees``), ``n_windows``,
+        signal), ``spectral`` (with the sums of squares of its signals, from
+        their spectra by Parseval), ``correlation``, ``trees``), ``n_windows``,
         ``cpu_ms_per_window`` (process CPU time of the same work, averaged
         over all runs: not inflated when other processes compete for the CPU;
         None where ``time.clock`` is missing), ``gc_ms_per_window`` (the

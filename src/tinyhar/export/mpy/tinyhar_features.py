@@ -761,10 +761,18 @@ class Features:
         self.r9 = _farray(9)  # pairwise-sum accumulators
         self.lim = _farray(3)  # mean and its rounding margin (mean crossings)
         self.keys = array.array("i", bytearray(4 * n))  # integer keys (_order)
-        consts = _from_bits((cfg.FS32_BITS, cfg.INV_N_BITS, cfg.LOG_K_BITS))
+        consts = _from_bits((cfg.FS32_BITS, cfg.INV_N_BITS, cfg.LOG_K_BITS,
+                             getattr(cfg, "FLAT_POWER_BITS", 0),
+                             getattr(cfg, "CORR_FLOOR_BITS", 0)))
         self.fs32 = consts[0]
         self.inv_n = consts[1]
         self.log_k = consts[2]
+        # flat windows (MIN_STD of tinyhar.features.catalog; 0 in the
+        # configurations of older exports): total power below flat_power
+        # gives 0 spectral features, a sum of squared deviations at most
+        # corr_floor a correlation of 0
+        self.flat_power = consts[3]
+        self.corr_floor = consts[4]
         self._length_consts = {}
         # every signal: a float32 array (exact order statistics) and a list
         # of the same floats (read without allocation by the loops)
@@ -1078,7 +1086,7 @@ class Features:
                 out[band_idx[b]] = bands[b] * c
         f1 = self.f1
         f1[0] = tot * c
-        if f1[0] > 0.0:
+        if f1[0] > 0.0 and f1[0] >= self.flat_power:
             if i_dom >= 0:
                 out[i_dom] = self.freqs[kbest]
             if i_cen >= 0:
@@ -1244,10 +1252,11 @@ class Features:
             if timer is not None:
                 t0 = self._lap(timer, "spectral", t0)
         # correlations
+        floor = self.corr_floor
         for a, b, k in self.corr:
             num = _dot(dev[a], dev[b], n)
             den = math.sqrt(sumsq[a] * sumsq[b])
-            if den > 0.0:
+            if den > 0.0 and sumsq[a] > floor and sumsq[b] > floor:
                 r = num / den
                 if r > 1.0:
                     r = 1.0
