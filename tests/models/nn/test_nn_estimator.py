@@ -194,3 +194,53 @@ def test_real_ucihar_windows_train_on_three_subjects_predict_the_fourth():
     # 6 activities, 240 training windows of 3 people: the fourth person's windows are
     # recognised far above chance (1/6) and the majority class (23 %); ~0.57 here
     assert (m.predict(X[test]) == y[test]).mean() > 0.45
+
+
+GROUPS = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
+
+
+def test_augmentation_keeps_shapes_is_seeded_and_rotates_sensors_alike():
+    from tinyhar.models.nn.estimator import augment_windows, random_rotations
+
+    X = np.random.default_rng(0).normal(size=(5, 16, 9)).astype(np.float32)
+    rot = random_rotations(50, 20.0, np.random.default_rng(1))
+    np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape),
+                               atol=1e-5)
+    angles = np.degrees(np.arccos(np.clip((np.trace(rot, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    assert angles.max() <= 20.0 + 1e-3
+    opts = dict(groups=GROUPS, rotation=20.0, scale=0.1, jitter=0.05, shift=3)
+    a = augment_windows(X, np.random.default_rng(2), **opts)
+    b = augment_windows(X, np.random.default_rng(2), **opts)
+    assert a.shape == X.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, augment_windows(X, np.random.default_rng(3), **opts))
+    # a rotation keeps each sensor's vector length and the angle between two sensors
+    r = augment_windows(X, np.random.default_rng(4), groups=GROUPS, rotation=30.0)
+    np.testing.assert_allclose(np.linalg.norm(r[:, :, :3], axis=2),
+                               np.linalg.norm(X[:, :, :3], axis=2), rtol=1e-4)
+    np.testing.assert_allclose((r[:, :, :3] * r[:, :, 6:]).sum(axis=2),
+                               (X[:, :, :3] * X[:, :, 6:]).sum(axis=2), rtol=1e-3, atol=1e-4)
+    # a shift is circular: the same samples in another order
+    s = augment_windows(X, np.random.default_rng(5), shift=4)
+    np.testing.assert_allclose(np.sort(s, axis=1), np.sort(X, axis=1))
+    # all amplitudes zero: the input unchanged and the generator not advanced
+    rng = np.random.default_rng(6)
+    assert augment_windows(X, rng) is X
+    assert rng.random() == np.random.default_rng(6).random()
+    with pytest.raises(TinyharError, match="groups"):
+        augment_windows(X, rng, rotation=10.0)
+    with pytest.raises(TinyharError, match="triplets"):
+        augment_windows(X, rng, groups=((0, 1),), scale=0.1)
+
+
+def test_augmented_training_with_label_smoothing_is_deterministic(data, test_data):
+    X, y, g = data
+    X9 = np.concatenate([X, X, X], axis=2)
+    params = dict(FAST, max_steps=8, label_smoothing=0.1, augment_groups=GROUPS,
+                  augment_rotation=15.0, augment_scale=0.1, augment_jitter=0.05, augment_shift=2)
+    a = NeuralNetClassifier(**params).fit(X9, y, groups=g)
+    b = NeuralNetClassifier(**params).fit(X9, y, groups=g)
+    T9 = np.concatenate([test_data[0]] * 3, axis=2)
+    np.testing.assert_array_equal(a.predict_proba(T9), b.predict_proba(T9))
+    plain = NeuralNetClassifier(**dict(FAST, max_steps=8)).fit(X9, y, groups=g)
+    assert not np.array_equal(a.predict_proba(T9), plain.predict_proba(T9))

@@ -117,6 +117,120 @@ def robust_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q50.astype(np.float32), scale.astype(np.float32)
 
 
+def random_rotations(n: int, max_degrees: float, rng: np.random.Generator) -> np.ndarray:
+    """Random 3-D rotation matrices about uniformly random axes.
+
+    Parameters
+    ----------
+    n : int
+        Number of matrices.
+    max_degrees : float
+        Each angle is drawn uniformly from ``[-max_degrees, max_degrees]``
+        degrees; the axis uniformly from the unit sphere.
+    rng : numpy.random.Generator
+        Source of the random draws.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, 3, 3)
+        Rotation matrices (Rodrigues' formula ``I + sin(a) K + (1 - cos(a)) K^2``
+        with ``K`` the cross-product matrix of the unit axis).
+    """
+    axis = rng.normal(size=(n, 3))
+    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
+    angle = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=n))
+    k = np.zeros((n, 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k -= k.transpose(0, 2, 1)
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return (np.eye(3) + s * k + (1 - c) * (k @ k)).astype(np.float32)
+
+
+def augment_windows(
+    X: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    groups: Sequence[Sequence[int]] | None = None,
+    rotation: float = 0.0,
+    scale: float = 0.0,
+    jitter: float = 0.0,
+    shift: int = 0,
+    channel_scale: np.ndarray | None = None,
+) -> np.ndarray:
+    """Randomly perturbed copy of a batch of raw windows (training-time augmentation).
+
+    Each perturbation is drawn independently per window; a zero amplitude
+    skips it and draws nothing from ``rng``, so that with all amplitudes zero
+    ``X`` is returned unchanged and ``rng`` is not advanced.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of float32, shape (n_windows, n_samples, n_channels)
+        Raw windows in their sensor units (e.g. g, rad/s).
+    rng : numpy.random.Generator
+        Source of the random draws (seeded by the caller for reproducibility).
+    groups : sequence of (int, int, int), optional
+        Channel indices of the x, y, z axes of each 3-axis sensor, e.g.
+        ``((0, 1, 2), (3, 4, 5), (6, 7, 8))`` for body acceleration,
+        gyroscope and total acceleration. Needed for ``rotation``; ``scale``
+        uses one gain per group (per channel without groups).
+    rotation : float
+        Maximum rotation angle in degrees. One random rotation per window
+        (:func:`random_rotations`) is applied to *every* group, as a slightly
+        different placement of the device would rotate all its sensors alike.
+    scale : float
+        Standard deviation of a gain drawn from ``N(1, scale)`` per window and
+        group (or channel) that multiplies the group's samples.
+    jitter : float
+        Standard deviation of additive Gaussian noise per sample, in units of
+        ``channel_scale`` (e.g. the channels' interquartile ranges).
+    shift : int
+        Maximum circular time shift in samples, drawn uniformly from
+        ``[-shift, shift]`` per window.
+    channel_scale : numpy.ndarray, shape (n_channels,), optional
+        Unit of ``jitter`` per channel; ones if None.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n_windows, n_samples, n_channels)
+
+    Raises
+    ------
+    TinyharError
+        ``rotation`` without ``groups``, or a group that is not 3 valid channel indices.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if not (rotation or scale or jitter or shift):
+        return X
+    n, t, c = X.shape
+    groups = [tuple(int(i) for i in grp) for grp in (groups or ())]
+    if any(len(grp) != 3 or not all(0 <= i < c for i in grp) for grp in groups):
+        raise TinyharError(
+            f"augmentation groups must be triplets of channel indices below {c}, got {groups}"
+        )
+    if rotation and not groups:
+        raise TinyharError("rotation augmentation needs the x, y, z channel groups")
+    out = X.copy()
+    if rotation:
+        rot = random_rotations(n, float(rotation), rng)
+        for grp in groups:
+            idx = list(grp)
+            out[:, :, idx] = np.einsum("ntj,nij->nti", out[:, :, idx], rot)
+    if scale:
+        units = [list(grp) for grp in groups] or [[i] for i in range(c)]
+        gains = rng.normal(1.0, float(scale), size=(n, len(units))).astype(np.float32)
+        for k, idx in enumerate(units):
+            out[:, :, idx] *= gains[:, k, None, None]
+    if jitter:
+        unit = np.ones(c, np.float32) if channel_scale is None else np.asarray(channel_scale)
+        out += (rng.normal(0.0, float(jitter), size=out.shape) * unit).astype(np.float32)
+    if shift:
+        offsets = rng.integers(-int(shift), int(shift) + 1, size=n)
+        rows = (np.arange(t)[None, :] - offsets[:, None]) % t
+        out = np.take_along_axis(out, rows[:, :, None], axis=1)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
 class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     """Small neural network on raw windows, with a scikit-learn API.
 
@@ -157,6 +271,29 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         added to each gradient, the same as adding
         ``weight_decay / 2 * sum(w**2)`` to the loss (TensorFlow's ``l2_loss``
         times ``weight_decay``).
+    label_smoothing : float
+        Cross-entropy label smoothing (Szegedy et al. 2016): the target puts
+        ``1 - label_smoothing`` on the true class plus ``label_smoothing``
+        spread evenly over all classes. 0 (default) = plain cross-entropy.
+    augment_groups : tuple of (int, int, int), optional
+        Channel indices of the x, y, z axes of each 3-axis sensor in the
+        windows, e.g. ``((0, 1, 2), (3, 4, 5), (6, 7, 8))``; used by
+        ``augment_rotation`` (required there) and ``augment_scale``. None
+        (default): no groups.
+    augment_rotation : float
+        Training windows are rotated by a random 3-D rotation of at most this
+        many degrees, the same for every group of a window; 0 (default) = off.
+        See :func:`augment_windows`, which applies all ``augment_*`` options to
+        each training batch (validation windows are never augmented).
+    augment_scale : float
+        Standard deviation of a random gain ``N(1, augment_scale)`` per window
+        and group (per channel without groups); 0 (default) = off.
+    augment_jitter : float
+        Standard deviation of Gaussian noise added to each sample, in units of
+        the channel's interquartile range ``scale_``; 0 (default) = off.
+    augment_shift : int
+        Maximum circular time shift of a training window, in samples; 0
+        (default) = off.
     patience : int or None
         Stop after this many epochs without a lower validation loss and restore
         the best weights; None trains all ``epochs`` and keeps the last weights.
@@ -232,6 +369,12 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         lr: float = 1e-3,
         lr_schedule: str = "constant",
         weight_decay: float = 0.0,
+        label_smoothing: float = 0.0,
+        augment_groups: tuple[tuple[int, int, int], ...] | None = None,
+        augment_rotation: float = 0.0,
+        augment_scale: float = 0.0,
+        augment_jitter: float = 0.0,
+        augment_shift: int = 0,
         patience: int | None = 5,
         validation_fraction: float = 0.15,
         seed: int = 0,
@@ -252,6 +395,12 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
+        self.augment_groups = augment_groups
+        self.augment_rotation = augment_rotation
+        self.augment_scale = augment_scale
+        self.augment_jitter = augment_jitter
+        self.augment_shift = augment_shift
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.seed = seed
@@ -385,7 +534,16 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             if self.lr_schedule == "cosine"
             else None
         )
-        loss_fn = torch.nn.CrossEntropyLoss()
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(self.label_smoothing))
+        val_loss_fn = torch.nn.CrossEntropyLoss()
+        augment = dict(
+            groups=self.augment_groups,
+            rotation=float(self.augment_rotation),
+            scale=float(self.augment_scale),
+            jitter=float(self.augment_jitter),
+            shift=int(self.augment_shift),
+            channel_scale=self.scale_,
+        )
         Xt = torch.from_numpy(X)
         yt = torch.from_numpy(y_idx)
         bs = max(1, int(self.batch_size))
@@ -401,6 +559,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 if len(b) < 2 and len(order) > 1:
                     continue  # a batch of one breaks batch normalisation
                 xb, yb = Xt[b], yt[b]
+                xb = torch.from_numpy(augment_windows(xb.numpy(), rng, **augment))
                 opt.zero_grad()
                 logits = net(xb)
                 loss = loss_fn(logits, yb)
@@ -424,7 +583,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             }
             if len(va):
                 logits = self._logits(net, Xt[torch.from_numpy(va)])
-                row["val_loss"] = float(loss_fn(logits, yt[torch.from_numpy(va)]))
+                row["val_loss"] = float(val_loss_fn(logits, yt[torch.from_numpy(va)]))
                 row["val_accuracy"] = float((logits.argmax(1) == yt[va]).float().mean())
             self.history_.append(row)
             if self.verbose:
