@@ -68,13 +68,24 @@ def test_preset_network_sizes(name, n_channels, n_samples, expected):
     assert count_parameters(net) == expected
 
 
-def test_small_cnn_is_under_100k_parameters():
+@pytest.mark.parametrize("name", ["small-cnn", "ucihar-cnn"])
+def test_small_cnns_are_under_100k_parameters(name):
     pytest.importorskip("torch")
     from tinyhar.models.nn.architectures import build_network, count_parameters
 
-    params = get_preset("small-cnn").estimator_params
+    params = get_preset(name).estimator_params
     net = build_network({**params, "n_channels": 9, "n_classes": 6, "input_dense_units": 0})
     assert count_parameters(net) <= 100_000
+
+
+def test_ucihar_cnn_rotates_the_three_sensor_triplets_of_its_channels():
+    p = get_preset("ucihar-cnn")
+    groups = p.estimator_params["augment_groups"]
+    names = [[p.window["channels"][i] for i in grp] for grp in groups]
+    assert [[n[-1] for n in grp] for grp in names] == [["x", "y", "z"]] * 3
+    assert all(len({n[:-2] for n in grp}) == 1 for grp in names)
+    assert p.estimator_params["augment_rotation"] > 0
+    assert p.estimator_params["validation_fraction"] == 0.0
 
 
 def test_missing_torch_gives_install_hint(monkeypatch):
