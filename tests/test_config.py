@@ -38,3 +38,17 @@ def test_yaml_syntax_error_names_line(tmp_path):
 def test_subjects_become_strings():
     cfg = make_config({"evaluation": {"test_subjects": [2, 4, 9]}})
     assert cfg.evaluation.test_subjects == ["2", "4", "9"]
+
+
+def test_every_network_preset_names_its_data_set():
+    """A preset must not fall back to the bundled HAPT data (wrong channels)."""
+    from tinyhar.config import TrainConfig
+    from tinyhar.models.nn.presets import PRESETS
+    from tinyhar.training import PRESET_DATA, apply_preset
+
+    assert set(PRESET_DATA) == set(PRESETS)
+    for name, preset in PRESETS.items():
+        data = apply_preset(TrainConfig().model_dump(mode="json"), name)
+        assert data["dataset"]["name"] == PRESET_DATA[name]["name"]
+        assert data["model"]["preset"] == name
+        assert data["model"]["kind"] == preset.estimator_params["architecture"]

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyhar.errors import TinyharError
+from tinyhar.models.nn.presets import PRESETS
 
 app = typer.Typer(
     help="tinyhar: human activity recognition from motion sensors, down to microcontrollers.",
@@ -66,7 +67,7 @@ def train(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Network recipe: wisdm-bilstm | ucihar-lstm | small-cnn | tiny-cnn."),
+        typer.Option(help="Network recipe: " + " | ".join(PRESETS) + "."),
     ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,

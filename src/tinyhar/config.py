@@ -22,7 +22,7 @@ Example (all keys optional; these are the defaults)::
       gravity_cutoff_hz: 0.3
     model:
       kind: random_forest   # random_forest | extra_trees | cnn1d | lstm | bilstm | gru | tcn
-      preset: null          # networks: wisdm-bilstm | ucihar-lstm | small-cnn | tiny-cnn
+      preset: null          # networks: see `tinyhar train --help` (e.g. ucihar-cnn)
       params: {}            # networks: NeuralNetClassifier parameters (epochs, lr, ...)
       n_estimators: 10
       max_depth: 10

@@ -269,6 +269,7 @@ def cross_validate(
 PRESET_DATA = {
     "ucihar-lstm": {"name": "uci-har", "sensors": "all"},
     "small-cnn": {"name": "uci-har", "sensors": "all"},
+    "ucihar-cnn": {"name": "uci-har", "sensors": "all"},
     "wisdm-bilstm": {"name": "wisdm-windows", "sensors": "acc"},
     "tiny-cnn": {"name": "wisdm-windows", "sensors": "acc"},
 }
