@@ -13,9 +13,16 @@ Budget: 10 trees of depth at most 10 (random forest), seed 0. Targets:
 HAPT accelerometer-only macro-F1 >= 0.90 (emlearn's har_trees example:
 0.82 with 10 trees, 772 nodes); UCI HAR 9 channels >= 0.94.
 
+``--reference`` adds, for the same features and split, models without the
+size budget, to show how much of a gap is due to the budget and how much to
+the features: a random forest of 300 unlimited trees, histogram gradient
+boosting (200 iterations, i.e. 200 trees per class; Ke et al. 2017) and an
+RBF support vector machine on standardised features. None of them fits a
+microcontroller budget; they are yardsticks, not tinyhar models.
+
 Usage::
 
-    python benchmarks/accuracy.py [--json] [--data-dir ../shared/data]
+    python benchmarks/accuracy.py [--json] [--reference] [--data-dir ../shared/data]
 """
 
 from __future__ import annotations
@@ -42,8 +49,32 @@ CASES = [
 ]
 
 
-def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: int) -> dict:
-    """Train and score one benchmark row; returns the row dict."""
+REFERENCE_MODELS = ("random_forest 300 trees", "hist_gradient_boosting 200 iter", "rbf_svm")
+
+
+def reference_model(name: str, seed: int):
+    """An unbudgeted scikit-learn model for ``--reference`` rows (see the module doc)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if name.startswith("random_forest"):
+        return RandomForestClassifier(300, random_state=seed, n_jobs=-1)
+    if name.startswith("hist_gradient"):
+        return HistGradientBoostingClassifier(max_iter=200, random_state=seed)
+    return make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale"))
+
+
+def run_case(
+    dataset: str,
+    sensors: str,
+    protocol: str,
+    feature_set: str,
+    seed: int,
+    reference: bool = False,
+) -> list[dict]:
+    """Train and score one benchmark case; returns its rows (one, or more with ``reference``)."""
     cfg = make_config(
         {
             "seed": seed,
@@ -73,7 +104,7 @@ def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: 
             windows.y[te], pipeline.model.predict(features[te]), windows.classes
         )
         size = pipeline.model.size()
-    return {
+    row = {
         "dataset": dataset,
         "sensors": sensors,
         "protocol": protocol,
@@ -86,6 +117,24 @@ def run_case(dataset: str, sensors: str, protocol: str, feature_set: str, seed: 
         "bytes": int(size["bytes"]),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    rows = [row]
+    if reference and not protocol.startswith("5-fold"):
+        for name in REFERENCE_MODELS:
+            t0 = time.perf_counter()
+            model = reference_model(name, seed).fit(features[tr], windows.y[tr])
+            m = classification_metrics(windows.y[te], model.predict(features[te]), windows.classes)
+            rows.append(
+                row
+                | {
+                    "model": f"ref. {name}",
+                    "accuracy": round(m["accuracy"], 4),
+                    "macro_f1": round(m["macro_f1"], 4),
+                    "nodes": -1,
+                    "bytes": -1,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+            )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,13 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         "--feature-sets", default="default,minimal", help="comma-separated feature sets to compare"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="add unbudgeted yardstick models (300-tree forest, gradient boosting, SVM)",
+    )
     args = parser.parse_args(argv)
     if args.data_dir:
         os.environ["TINYHAR_DATA"] = args.data_dir
     rows = []
     for fs in args.feature_sets.split(","):
         for dataset, sensors, protocol in CASES:
-            rows.append(run_case(dataset, sensors, protocol, fs.strip(), args.seed))
+            rows.extend(run_case(dataset, sensors, protocol, fs.strip(), args.seed, args.reference))
             if not args.json:
                 print(f"  done: {dataset} {sensors} {fs}", file=sys.stderr)
     if args.json:
@@ -117,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset",
         "sensors",
         "protocol",
+        "model",
         "features",
         "n_feat",
         "accuracy",
@@ -130,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
             r["dataset"],
             r["sensors"],
             r["protocol"],
+            r["model"],
             r["feature_set"],
             str(r["n_features"]),
             f"{r['accuracy']:.3f}",
             f"{r['macro_f1']:.3f}",
-            str(r["nodes"]),
-            str(r["bytes"]),
+            str(r["nodes"]) if r["nodes"] >= 0 else "-",
+            str(r["bytes"]) if r["bytes"] >= 0 else "-",
         )
     Console().print(table)
     return 0
