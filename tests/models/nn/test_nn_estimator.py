@@ -244,3 +244,28 @@ def test_augmented_training_with_label_smoothing_is_deterministic(data, test_dat
     np.testing.assert_array_equal(a.predict_proba(T9), b.predict_proba(T9))
     plain = NeuralNetClassifier(**dict(FAST, max_steps=8)).fit(X9, y, groups=g)
     assert not np.array_equal(a.predict_proba(T9), plain.predict_proba(T9))
+
+
+def test_weight_averaging_is_the_mean_of_the_last_epochs_weights(data, test_data):
+    X, y, g = data
+    # constant learning rate: the first epochs of a longer run are those of a shorter one
+    base = dict(FAST, patience=None, validation_fraction=0.0, lr_schedule="constant",
+                input_stats=True)
+    last3 = NeuralNetClassifier(**dict(base, epochs=3)).fit(X, y, groups=g)
+    last4 = NeuralNetClassifier(**dict(base, epochs=4)).fit(X, y, groups=g)
+    avg = NeuralNetClassifier(**dict(base, epochs=4, weight_averaging=0.5)).fit(X, y, groups=g)
+    b = NeuralNetClassifier(**dict(base, epochs=4, weight_averaging=0.5)).fit(X, y, groups=g)
+    assert avg.averaged_epochs_ == [3, 4] and last4.averaged_epochs_ == []
+    assert [r["train_loss"] for r in avg.history_] == [r["train_loss"] for r in last4.history_]
+    s3, s4 = last3.module_.state_dict(), last4.module_.state_dict()
+    sa = avg.module_.state_dict()
+    for name, p in avg.module_.named_parameters():
+        np.testing.assert_allclose(p.detach().numpy(), (s3[name] + s4[name]).numpy() / 2,
+                                   rtol=1e-5, atol=1e-6)
+    # batch-norm statistics recomputed on the unaugmented training windows
+    bn = [k for k in sa if k.endswith("running_mean")]
+    assert bn and not all(np.allclose(sa[k].numpy(), s4[k].numpy()) for k in bn)
+    T = test_data[0]
+    np.testing.assert_array_equal(avg.predict_proba(T), b.predict_proba(T))
+    with pytest.raises(TinyharError, match="weight_averaging"):
+        NeuralNetClassifier(**dict(base, weight_averaging=1.5)).fit(X, y, groups=g)

@@ -231,6 +231,63 @@ def augment_windows(
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def _accumulate_average(average: dict | None, net, n_seen: int) -> dict:
+    """Running mean of a network's floating-point parameters and buffers.
+
+    Parameters
+    ----------
+    average : dict or None
+        The mean of ``n_seen`` earlier state dicts, or None for the first.
+    net : torch.nn.Module
+        Network whose current ``state_dict`` joins the mean.
+    n_seen : int
+        State dicts already in ``average``.
+
+    Returns
+    -------
+    dict
+        Mean of ``n_seen + 1`` state dicts (copies; integer buffers such as
+        batch-normalisation counters are taken from the latest).
+    """
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if average is None:
+        return state
+    for k, v in state.items():
+        if v.is_floating_point():
+            average[k] += (v - average[k]) / (n_seen + 1)
+        else:
+            average[k] = v
+    return average
+
+
+def _recompute_batchnorm(net, Xt, batch: int) -> None:
+    """Reset and re-estimate the running statistics of every BatchNorm layer.
+
+    One pass over ``Xt`` (float32 tensor, shape (n_windows, n_samples,
+    n_channels)) in batches of ``batch`` windows, with the batch-normalisation
+    layers in training mode and cumulative averaging (``momentum=None``) and
+    every other layer (dropout) in evaluation mode; no weight changes. Nothing
+    happens for a network without batch normalisation.
+    """
+    torch = _torch()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    net.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with torch.no_grad():
+        for i in range(0, len(Xt), batch):
+            if i == 0 or len(Xt) - i >= 2:  # a batch of one breaks batch normalisation
+                net(Xt[i : i + batch])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    net.eval()
+
+
 class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     """Small neural network on raw windows, with a scikit-learn API.
 
@@ -294,6 +351,18 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     augment_shift : int
         Maximum circular time shift of a training window, in samples; 0
         (default) = off.
+    weight_averaging : float
+        Stochastic weight averaging (Izmailov et al. 2018, "Averaging weights
+        leads to wider optima and better generalization"): the kept weights are
+        the mean of the weights at the end of each of the last
+        ``ceil(weight_averaging * epochs)`` epochs (at least one), with the
+        learning-rate schedule unchanged; the running mean and variance of the
+        batch-normalisation layers are then recomputed with one pass over the
+        unaugmented training windows (cumulative average over batches of
+        ``batch_size``), since the averaged weights' activations differ from
+        those of any trained epoch. 0 (default) = off: the last (or, with early
+        stopping, the best) epoch's weights are kept. Used only without early
+        stopping (``patience`` None or no validation part).
     patience : int or None
         Stop after this many epochs without a lower validation loss and restore
         the best weights; None trains all ``epochs`` and keeps the last weights.
@@ -325,7 +394,11 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         Per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``,
         ``val_accuracy`` (None without validation), ``steps``.
     best_epoch_ : int
-        Epoch whose weights were kept (1-based).
+        Epoch whose weights were kept (1-based); with ``weight_averaging``
+        the last epoch of the average.
+    averaged_epochs_ : list of int
+        Epochs (1-based) whose weights were averaged by ``weight_averaging``;
+        empty without it.
     train_groups_, validation_groups_ : list of str
         Subjects used for training and for validation.
     n_params_ : int
@@ -375,6 +448,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         augment_scale: float = 0.0,
         augment_jitter: float = 0.0,
         augment_shift: int = 0,
+        weight_averaging: float = 0.0,
         patience: int | None = 5,
         validation_fraction: float = 0.15,
         seed: int = 0,
@@ -401,6 +475,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.augment_scale = augment_scale
         self.augment_jitter = augment_jitter
         self.augment_shift = augment_shift
+        self.weight_averaging = weight_averaging
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.seed = seed
@@ -479,6 +554,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             raise TinyharError(
                 f"unknown lr_schedule {self.lr_schedule!r}: choose 'constant' or 'cosine'"
             )
+        if not 0.0 <= float(self.weight_averaging) <= 1.0:
+            raise TinyharError(
+                f"weight_averaging must be in [0, 1], got {self.weight_averaging}"
+            )
         if self.architecture not in arch.ARCHITECTURES:
             raise TinyharError(
                 f"unknown architecture {self.architecture!r}: choose one of "
@@ -550,6 +629,12 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         best_loss, best_state, best_epoch, bad = np.inf, None, 0, 0
         steps = 0
         self.history_ = []
+        early_stopping = bool(len(va)) and self.patience is not None
+        n_average = 0
+        if float(self.weight_averaging) > 0 and not early_stopping:
+            n_average = max(1, int(np.ceil(float(self.weight_averaging) * int(self.epochs))))
+        first_average = int(self.epochs) - n_average + 1
+        average, self.averaged_epochs_ = None, []
         for epoch in range(1, int(self.epochs) + 1):
             net.train()
             order = tr[rng.permutation(len(tr))]
@@ -598,7 +683,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                     file=sys.stderr,
                 )
             stop = self.max_steps is not None and steps >= self.max_steps
-            if len(va) and self.patience is not None:
+            if n_average and (epoch >= first_average or stop):
+                average = _accumulate_average(average, net, len(self.averaged_epochs_))
+                self.averaged_epochs_.append(epoch)
+            if early_stopping:
                 if row["val_loss"] < best_loss - 1e-6:
                     best_loss, best_epoch, bad = row["val_loss"], epoch, 0
                     best_state = copy.deepcopy(net.state_dict())
@@ -612,6 +700,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 break
         if best_state is not None:
             net.load_state_dict(best_state)
+        if average is not None:
+            net.load_state_dict(average)
+            _recompute_batchnorm(net, Xt[torch.from_numpy(tr)], bs)
         self.best_epoch_ = best_epoch
 
     @staticmethod
