@@ -204,8 +204,8 @@ SMALL_CNN = Preset(
 UCIHAR_CNN = Preset(
     name="ucihar-cnn",
     description=(
-        "small-cnn trained with rotation and gain augmentation on all training subjects, "
-        "for the 9 UCI HAR inertial signals (< 100k parameters)"
+        "small-cnn trained with rotation and gain augmentation and weight averaging on all "
+        "training subjects, for the 9 UCI HAR inertial signals (< 100k parameters)"
     ),
     source="tinyhar (this project)",
     dataset="UCI HAR (9 inertial signals, 128-sample windows at 50 Hz)",
@@ -217,8 +217,10 @@ UCIHAR_CNN = Preset(
         # x, y, z triplets of the three 3-axis signals; any order of the 9 channels
         # that keeps each sensor's axes together and in x, y, z order fits
         "augment_groups": ((0, 1, 2), (3, 4, 5), (6, 7, 8)),
-        "augment_rotation": 10.0,
+        "augment_rotation": 20.0,
         "augment_scale": 0.1,
+        # stochastic weight averaging over the last 13 of the 50 epochs
+        "weight_averaging": 0.25,
     },
     original_protocol=(
         "UCI HAR official subject split (test subjects 2 4 9 10 12 13 18 20 24); every "
@@ -226,23 +228,35 @@ UCIHAR_CNN = Preset(
         "7 subjects), the test subjects evaluated once, after the choice"
     ),
     reported=(
-        "target: accuracy >= 0.95 with <= 100k parameters, not reached: official test "
-        "split, evaluated once after the choice, accuracy 0.9484 / 0.9474 and macro-F1 "
-        "0.9494 / 0.9475 (seeds 0 / 1), int8 ONNX 0.9542 / 0.9450; 52,270 parameters, "
-        "2.1M MACs per window (benchmarks/deep.py, 1 CPU thread)"
+        "target: accuracy >= 0.95 with <= 100k parameters, reached: official test split, "
+        "evaluated once after the choice, accuracy 0.9603 / 0.9579 and macro-F1 "
+        "0.9605 / 0.9583 (seeds 0 / 1), int8 ONNX 0.9657 / 0.9623; 52,270 parameters, "
+        "2.1M MACs per window (benchmarks/deep.py, 1 CPU thread). The previous recipe "
+        "(rotation 10 degrees, no weight averaging) scored 0.9484 / 0.9474"
     ),
     notes=(
         "small-cnn's network; trained on all training subjects (its validation part only "
-        "monitored, so it wasted 15 % of the subjects), 50 epochs, and each training "
-        "window rotated by a random 3-D rotation of at most 10 degrees (the same for the "
-        "three sensors) and each sensor's triplet scaled by a N(1, 0.1) gain. Choice by "
+        "monitored, so it wasted 15 % of the subjects), 50 epochs; each training window "
+        "rotated by a random 3-D rotation of at most 20 degrees (the same for the three "
+        "sensors) and each sensor's triplet scaled by a N(1, 0.1) gain; the kept weights "
+        "are the mean of those after each of the last 13 epochs (stochastic weight "
+        "averaging, Izmailov et al. 2018), batch-norm statistics recomputed. Choice by "
         "3-fold cross-validation over the 21 training subjects (subject i of the sorted "
-        "list in fold i mod 3), mean accuracy over folds: small-cnn 0.921; without the "
-        "validation part 0.925; + rotation 10 and gain 0.931; + gain, jitter "
-        "0.05 IQR and shift 8 samples instead of rotation 0.924; + label smoothing 0.1 "
-        "0.928; + a 4th block of 64 (81k parameters) 0.928; rotation 20 0.934; rotation "
-        "10 with 50 epochs 0.936 (chosen; fold spread 0.917-0.950, so differences below "
-        "~0.5 points are within noise)."
+        "list in fold i mod 3). Round 1, one seed per fold, mean accuracy: small-cnn "
+        "0.921; without the validation part 0.925; + rotation 10 and gain 0.931; + gain, "
+        "jitter 0.05 IQR and shift 8 samples instead of rotation 0.924; + label smoothing "
+        "0.1 0.928; + a 4th block of 64 (81k parameters) 0.928; rotation 20 0.934; "
+        "rotation 10 with 50 epochs 0.936. Round 2, seeds 0 and 1 per fold, rule fixed "
+        "beforehand (a candidate replaces the round-1 choice only if its mean beats it by "
+        ">= 0.3 points), accuracy of folds 0, 1, 2 as seed 0 / seed 1: rotation 10, 50 "
+        "epochs 0.917/0.916, 0.942/0.950, 0.950/0.948, mean 0.937 (macro-F1 0.940); "
+        "rotation 20, 50 epochs 0.906/0.908, 0.940/0.952, 0.969/0.959, mean 0.939; "
+        "rotation 20 + weight averaging 0.908/0.914, 0.941/0.952, 0.973/0.961, mean "
+        "0.942 (macro-F1 0.944; chosen, +0.43 points); rotation 10 + weight averaging "
+        "0.937. Weight averaging beat the last epoch's weights in all 6 rotation-20 runs "
+        "but not with rotation 10, and the gain over the round-1 choice comes from fold 2 "
+        "(fold 0 is 0.2-0.8 points worse), so it is small against the fold spread; the "
+        "1.1-point gain on the test split is partly luck."
     ),
 )
 
