@@ -231,6 +231,16 @@ def test_augmentation_keeps_shapes_is_seeded_and_rotates_sensors_alike():
         augment_windows(X, rng, rotation=10.0)
     with pytest.raises(TinyharError, match="triplets"):
         augment_windows(X, rng, groups=((0, 1),), scale=0.1)
+    # "xyz": consecutive triplets, whatever the channel count (a multiple of 3)
+    opts = dict(rotation=20.0, scale=0.1)
+    np.testing.assert_array_equal(
+        augment_windows(X, np.random.default_rng(7), groups="xyz", **opts),
+        augment_windows(X, np.random.default_rng(7), groups=GROUPS, **opts),
+    )
+    six = augment_windows(X[:, :, :6], np.random.default_rng(7), groups="xyz", **opts)
+    assert six.shape == (5, 16, 6)
+    with pytest.raises(TinyharError, match="multiple of 3"):
+        augment_windows(X[:, :, :4], rng, groups="xyz", **opts)
 
 
 def test_augmented_training_with_label_smoothing_is_deterministic(data, test_data):

@@ -80,8 +80,10 @@ def test_small_cnns_are_under_100k_parameters(name):
 
 def test_ucihar_cnn_rotates_the_three_sensor_triplets_of_its_channels():
     p = get_preset("ucihar-cnn")
-    groups = p.estimator_params["augment_groups"]
-    names = [[p.window["channels"][i] for i in grp] for grp in groups]
+    assert p.estimator_params["augment_groups"] == "xyz"  # consecutive triplets
+    channels = p.window["channels"]
+    names = [channels[i : i + 3] for i in range(0, len(channels), 3)]
+    assert len(names) == 3
     assert [[n[-1] for n in grp] for grp in names] == [["x", "y", "z"]] * 3
     assert all(len({n[:-2] for n in grp}) == 1 for grp in names)
     assert p.estimator_params["augment_rotation"] > 0

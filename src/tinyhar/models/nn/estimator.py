@@ -150,7 +150,7 @@ def augment_windows(
     X: np.ndarray,
     rng: np.random.Generator,
     *,
-    groups: Sequence[Sequence[int]] | None = None,
+    groups: Sequence[Sequence[int]] | str | None = None,
     rotation: float = 0.0,
     scale: float = 0.0,
     jitter: float = 0.0,
@@ -169,11 +169,12 @@ def augment_windows(
         Raw windows in their sensor units (e.g. g, rad/s).
     rng : numpy.random.Generator
         Source of the random draws (seeded by the caller for reproducibility).
-    groups : sequence of (int, int, int), optional
+    groups : sequence of (int, int, int), "xyz" or None
         Channel indices of the x, y, z axes of each 3-axis sensor, e.g.
         ``((0, 1, 2), (3, 4, 5), (6, 7, 8))`` for body acceleration,
-        gyroscope and total acceleration. Needed for ``rotation``; ``scale``
-        uses one gain per group (per channel without groups).
+        gyroscope and total acceleration; ``"xyz"``: every 3 consecutive
+        channels form a group. Needed for ``rotation``; ``scale`` uses one
+        gain per group (per channel without groups).
     rotation : float
         Maximum rotation angle in degrees. One random rotation per window
         (:func:`random_rotations`) is applied to *every* group, as a slightly
@@ -197,12 +198,21 @@ def augment_windows(
     Raises
     ------
     TinyharError
-        ``rotation`` without ``groups``, or a group that is not 3 valid channel indices.
+        ``rotation`` without ``groups``, a group that is not 3 valid channel indices,
+        or ``"xyz"`` with a channel count that is not a multiple of 3.
     """
     X = np.asarray(X, dtype=np.float32)
     if not (rotation or scale or jitter or shift):
         return X
     n, t, c = X.shape
+    if isinstance(groups, str):
+        if groups != "xyz" or c % 3:
+            raise TinyharError(
+                f"augmentation groups {groups!r}: 'xyz' (consecutive x, y, z triplets) needs "
+                f"a multiple of 3 channels, these windows have {c}; give the triplets of "
+                "channel indices instead, e.g. ((0, 1, 2), (3, 4, 5))"
+            )
+        groups = [(i, i + 1, i + 2) for i in range(0, c, 3)]
     groups = [tuple(int(i) for i in grp) for grp in (groups or ())]
     if any(len(grp) != 3 or not all(0 <= i < c for i in grp) for grp in groups):
         raise TinyharError(
@@ -332,9 +342,12 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         Cross-entropy label smoothing (Szegedy et al. 2016): the target puts
         ``1 - label_smoothing`` on the true class plus ``label_smoothing``
         spread evenly over all classes. 0 (default) = plain cross-entropy.
-    augment_groups : tuple of (int, int, int), optional
+    augment_groups : tuple of (int, int, int), "xyz" or None
         Channel indices of the x, y, z axes of each 3-axis sensor in the
-        windows, e.g. ``((0, 1, 2), (3, 4, 5), (6, 7, 8))``; used by
+        windows, e.g. ``((0, 1, 2), (3, 4, 5), (6, 7, 8))``, or ``"xyz"``
+        for consecutive triplets (tinyhar's channel order: ``acc_x acc_y
+        acc_z gyro_x gyro_y gyro_z``, UCI HAR's 9 inertial signals), so that
+        one setting fits 3-, 6- and 9-channel data; used by
         ``augment_rotation`` (required there) and ``augment_scale``. None
         (default): no groups.
     augment_rotation : float
@@ -443,7 +456,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule: str = "constant",
         weight_decay: float = 0.0,
         label_smoothing: float = 0.0,
-        augment_groups: tuple[tuple[int, int, int], ...] | None = None,
+        augment_groups: tuple[tuple[int, int, int], ...] | str | None = None,
         augment_rotation: float = 0.0,
         augment_scale: float = 0.0,
         augment_jitter: float = 0.0,

@@ -216,7 +216,7 @@ UCIHAR_CNN = Preset(
         "validation_fraction": 0.0,
         # x, y, z triplets of the three 3-axis signals; any order of the 9 channels
         # that keeps each sensor's axes together and in x, y, z order fits
-        "augment_groups": ((0, 1, 2), (3, 4, 5), (6, 7, 8)),
+        "augment_groups": "xyz",
         "augment_rotation": 20.0,
         "augment_scale": 0.1,
         # stochastic weight averaging over the last 13 of the 50 epochs
