@@ -200,6 +200,7 @@ def evaluate_split(name, data, tr, te, args, export_dir: Path) -> dict:
                 int8_accuracy=rep["int8_accuracy"],
                 float32_onnx_class_mismatches=rep["float32_class_mismatches"],
                 int8_float_ops=rep["int8_op_types_float"],
+                int8_calibration=rep["int8_calibration"],
             )
     m = classification_metrics(y[te], pred, sorted(set(y.tolist())))
     info.update(accuracy=m["accuracy"], macro_f1=m["macro_f1"], fit_seconds=time.time() - t0)

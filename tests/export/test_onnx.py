@@ -54,6 +54,19 @@ def test_cnn_export_float32_matches_torch_and_int8_reports(data, tmp_path):
     assert {"Conv", "Gemm"} & set(report["int8_op_types_quantized"])
     assert report["int8_op_types_float"] == []
     assert report["int8_bytes"] > 0 and report["float32_bytes"] > 0
+    # 150 windows, no more than n_calibration: min-max only, no selection
+    assert report["int8_calibration"] == "minmax" and report["int8_calibration_agreement"] == {}
+    # more windows than n_calibration: both calibrations judged on the other windows
+    report = export_onnx(net, tmp_path, X, Xt, yt, n_calibration=64)
+    assert report["n_calibration_windows"] == 64
+    agreement = report["int8_calibration_agreement"]
+    assert set(agreement) == {"minmax", "percentile"}
+    assert report["int8_calibration"] == max(agreement, key=lambda m: (agreement[m], m == "minmax"))
+    assert all(0.0 <= v <= 1.0 for v in agreement.values())
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == [
+        "model_float32.onnx",
+        "model_int8.onnx",
+    ]
     for key in ("torch_accuracy", "float32_accuracy", "int8_accuracy"):
         assert 0.0 <= report[key] <= 1.0
     assert report["float32_accuracy"] == report["torch_accuracy"]

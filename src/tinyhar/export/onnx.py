@@ -16,7 +16,9 @@
     Post-training static quantisation with
     ``onnxruntime.quantization.quantize_static`` (QDQ format, int8 weights per
     output channel, int8 activations with min-max ranges calibrated on windows
-    of *training* subjects). Operators without a static int8 kernel in
+    of *training* subjects; min-max ranges and 0.01-99.99 percentile ranges are
+    both tried and the one whose classes agree better with float32 on other
+    training windows is kept). Operators without a static int8 kernel in
     onnxruntime (the recurrent ``LSTM``/``GRU`` operators) stay float32, and so
     do the final softmax (its probabilities would otherwise be rounded to
     steps of 1/256) and a batch normalisation that is not folded into a
@@ -30,8 +32,11 @@ metadata (``metadata_props``: ``tinyhar.classes`` as JSON, ``tinyhar.n_samples``
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -189,10 +194,34 @@ def _export_float(estimator: Any, path: Path, torch: Any, onnx: Any) -> None:
     onnx.save(model, str(path))
 
 
+CALIBRATION_METHODS = ("minmax", "percentile")
+"""Activation-range calibrations tried for int8, in order of preference on a tie:
+min-max, and the 0.01-99.99 percentile range (clips rare outliers, which
+otherwise coarsen the int8 steps of every other value; Wu et al. 2020,
+"Integer quantization for deep learning inference")."""
+
+PERCENTILE = 99.99
+"""Percentile of the percentile calibration."""
+
+
+MIN_SELECTION = 64
+"""Fewest held-out training windows for choosing the calibration method (else min-max)."""
+
+
 def _quantize(
-    float_path: Path, int8_path: Path, calibration: np.ndarray, work: Path, onnx: Any
+    float_path: Path,
+    int8_path: Path,
+    calibration: np.ndarray,
+    work: Path,
+    onnx: Any,
+    selection: np.ndarray | None = None,
 ) -> dict:
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = float_path
@@ -215,32 +244,66 @@ def _quantize(
         if n.op_type in ("Softmax", "BatchNormalization")
     ]
 
-    def run(op_types: list[str] | None) -> None:
+    def run(op_types: list[str] | None, method: str, path: Path) -> None:
+        calibrate = {"calibrate_method": CalibrationMethod.MinMax}
+        if method == "percentile":
+            calibrate = {
+                "calibrate_method": CalibrationMethod.Percentile,
+                "extra_options": {"CalibPercentile": PERCENTILE},
+            }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_static(
-                str(source),
-                str(int8_path),
-                _CalibrationReader(calibration),
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=op_types,
-                nodes_to_exclude=excluded,
-                per_channel=True,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-            )
+            logging.disable(logging.WARNING)  # onnxruntime's pre-processing hints
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # its calibration progress
+                    quantize_static(
+                        str(source),
+                        str(path),
+                        _CalibrationReader(calibration),
+                        quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=op_types,
+                        nodes_to_exclude=excluded,
+                        per_channel=True,
+                        activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8,
+                        **calibrate,
+                    )
+            finally:
+                logging.disable(logging.NOTSET)
 
+    # each calibration is tried; the one whose classes agree best with float32
+    # on held-out training windows (``selection``) is kept
     restricted = None
+    candidates = CALIBRATION_METHODS if selection is not None else CALIBRATION_METHODS[:1]
+    agreement: dict[str, float] = {}
+    best = None
     try:
-        run(None)
-    except Exception as exc:  # noqa: BLE001 - fall back to the ops that quantise reliably
-        restricted = ["Conv", "MatMul", "Gemm"]
-        notes.append(
-            f"quantising every supported operator failed ({type(exc).__name__}: {exc}); "
-            f"quantised only {restricted}"
+        reference = (
+            run_onnx(float_path, selection).argmax(axis=1) if selection is not None else None
         )
-        run(restricted)
+        for method in candidates:
+            path = work / f"model_int8.{method}.onnx"
+            try:
+                run(restricted, method, path)
+            except Exception as exc:  # noqa: BLE001 - fall back to the ops that quantise reliably
+                if restricted is not None:
+                    raise
+                restricted = ["Conv", "MatMul", "Gemm"]
+                notes.append(
+                    f"quantising every supported operator failed ({type(exc).__name__}: {exc}); "
+                    f"quantised only {restricted}"
+                )
+                run(restricted, method, path)
+            if reference is not None:
+                agreement[method] = float(
+                    np.mean(run_onnx(path, selection).argmax(axis=1) == reference)
+                )
+            if best is None or agreement.get(method, 0.0) > agreement[best]:
+                best = method
+        os.replace(work / f"model_int8.{best}.onnx", int8_path)
     finally:
+        for method in candidates:
+            (work / f"model_int8.{method}.onnx").unlink(missing_ok=True)
         if pre.exists():
             pre.unlink()
     float_model = onnx.load(str(float_path))
@@ -262,6 +325,8 @@ def _quantize(
         "int8_op_types_quantized": quantized,
         "int8_op_types_float": left_float,
         "int8_restricted_to": restricted,
+        "int8_calibration": best,
+        "int8_calibration_agreement": agreement,
         "int8_notes": notes,
     }
 
@@ -295,7 +360,10 @@ def export_onnx(
     y_check : array-like of str, shape (n_check,), optional
         Their labels, for the accuracy of each model.
     n_calibration : int
-        Maximum calibration windows.
+        Maximum calibration windows. When ``calibration_X`` has more, up to
+        ``n_calibration`` of the others (at least ``MIN_SELECTION``) choose the
+        calibration method (:data:`CALIBRATION_METHODS`): the int8 model whose
+        classes agree best with float32 on them is kept.
     calibration_subjects, check_subjects : array-like of str, optional
         Subjects of ``calibration_X`` and ``X_check``; when both are given a
         :class:`CalibrationLeakageWarning` is issued if they share subjects.
@@ -311,7 +379,10 @@ def export_onnx(
         ``opset``, ``n_calibration_windows``, ``int8_op_types_quantized``,
         ``int8_op_types_float`` (weighted operators left in float32, e.g.
         ``["LSTM"]``), ``int8_restricted_to`` (None, or the operator list used
-        after quantising everything failed), ``int8_notes`` (list of str);
+        after quantising everything failed), ``int8_calibration`` (the method
+        kept), ``int8_calibration_agreement`` (method -> fraction of selection
+        windows with the float32 class; empty without selection windows),
+        ``int8_notes`` (list of str);
         with ``X_check``: ``n_check``, ``float32_class_mismatches`` (windows
         whose ONNX float32 class differs from PyTorch's),
         ``float32_max_abs_prob_diff``, ``int8_class_mismatches`` (vs ONNX
@@ -343,10 +414,14 @@ def export_onnx(
                 CalibrationLeakageWarning,
                 stacklevel=2,
             )
+    # calibration windows, and disjoint training windows to choose the calibration method
     rng = np.random.default_rng(seed)
+    order = rng.permutation(len(calibration_X))
+    selection_X = None
     if len(calibration_X) > n_calibration:
-        pick = np.sort(rng.choice(len(calibration_X), size=n_calibration, replace=False))
-        calibration_X = calibration_X[pick]
+        rest = order[n_calibration : 2 * n_calibration]
+        selection_X = calibration_X[np.sort(rest)] if len(rest) >= MIN_SELECTION else None
+        calibration_X = calibration_X[np.sort(order[:n_calibration])]
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -366,7 +441,7 @@ def export_onnx(
         "opset": OPSET,
         "n_calibration_windows": int(len(calibration_X)),
     }
-    report.update(_quantize(float_path, int8_path, calibration_X, out, onnx))
+    report.update(_quantize(float_path, int8_path, calibration_X, out, onnx, selection_X))
     report["float32_bytes"] = os.path.getsize(float_path)
     report["int8_bytes"] = os.path.getsize(int8_path)
 
