@@ -208,17 +208,24 @@ def test_app_test_prints_accuracy(bundles):
     assert res["labelled"] == 120 and 0.5 < res["accuracy"] <= 1.0
 
 
+def _export_and_check_parity(pipe, test, tmp_path, label):
+    """Export without test data or pruning, run parity on up to 120 test windows, check classes."""
+    mpx.export_micropython(pipe, tmp_path, windows=test, n_test_windows=0, prune=False)
+    report = mpx.parity(pipe, tmp_path, test.subset(np.arange(min(120, len(test)))))
+    print(f"\n{label}: {report['identical']}/{report['n_windows']} identical, max abs / rel "
+          f"feature error {report['max_abs_feature_error']:.3g} / "
+          f"{report['max_rel_feature_error']:.3g}")
+    assert report["mismatches"] == report["explained"]
+    assert report["identical"] / report["n_windows"] >= 0.99
+    return report
+
+
 def test_minimal_and_stacked_pipeline_parity(hapt_windows, tmp_path):
     _micropython_or_skip()
     train, test = hapt_windows
     pipe = _pipeline(train, feature_set="minimal", stack=True, trees=5, depth=6)
-    mpx.export_micropython(pipe, tmp_path, windows=test, n_test_windows=0, prune=False)
+    report = _export_and_check_parity(pipe, test, tmp_path, "minimal+stacked")
     assert not (tmp_path / "testdata.bin").exists()
-    report = mpx.parity(pipe, tmp_path, test.subset(np.arange(min(120, len(test)))))
-    print(f"\nminimal+stacked: {report['identical']}/{report['n_windows']} identical, "
-          f"max abs feature error {report['max_abs_feature_error']:.3g}")
-    assert report["mismatches"] == report["explained"]
-    assert report["identical"] / report["n_windows"] >= 0.99
     # no filter in the minimal set: float32 vs double rounding only (deltas of
     # stacked features are differences, so compare absolute errors)
     assert report["max_abs_feature_error"] < 1e-5
@@ -229,17 +236,12 @@ def test_light_set_parity(hapt_windows, tmp_path):
     _micropython_or_skip()
     train, test = hapt_windows
     pipe = _pipeline(train, feature_set="light", trees=5, depth=6)
-    mpx.export_micropython(pipe, tmp_path, windows=test, n_test_windows=0, prune=False)
+    report = _export_and_check_parity(pipe, test, tmp_path, "light")
     plan = mpx.feature_plan(pipe)
     assert [s[0] for s in plan["SPECTRAL"]] == ["acc_mag"]
     assert plan["SOS_BITS"] is None and plan["JERK"] == ()
     acc_x = dict(plan["STATS"])["acc_x"]
     assert acc_x[4:8] == (-1, -1, -1, -1) and min(acc_x[:4]) >= 0  # no order statistics
-    report = mpx.parity(pipe, tmp_path, test.subset(np.arange(min(120, len(test)))))
-    print(f"\nlight: {report['identical']}/{report['n_windows']} identical, "
-          f"max rel feature error {report['max_rel_feature_error']:.3g}")
-    assert report["mismatches"] == report["explained"]
-    assert report["identical"] / report["n_windows"] >= 0.99
     assert report["max_rel_feature_error"] < 1e-4
 
 
