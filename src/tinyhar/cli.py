@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tinyhar.errors import TinyharError
+from tinyhar.config import TREE_KINDS
+from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.models.nn.presets import PRESETS
 
 app = typer.Typer(
@@ -54,9 +55,13 @@ def _friendly(func):
 @app.command()
 @_friendly
 def train(
-    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/first"),
+    out: Annotated[str, typer.Option(help="Run folder to write.")] = "runs/first",
     config: Annotated[
-        Path | None, typer.Option(help="YAML configuration (see tinyhar.config).")
+        Path | None,
+        typer.Option(
+            help="YAML configuration (see tinyhar.config); its relative paths are relative "
+            "to its folder."
+        ),
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Override dataset.name.")] = None,
     path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
@@ -71,40 +76,98 @@ def train(
     ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Networks: override model.params.epochs (training passes)."),
+    ] = None,
     protocol: Annotated[
         str | None,
         typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY.PATH=VALUE",
+            help="Override any configuration key, e.g. --set windows.hop=1.0 or "
+            "--set model.params.lr=0.001 (value read as YAML; repeatable; applied last).",
+        ),
+    ] = None,
 ) -> None:
-    """Train on a data set (default: the bundled HAPT copy) and write a run folder."""
-    from tinyhar.config import TrainConfig, load_config, make_config
+    """Train on a data set (default: the bundled HAPT copy) and write a run folder.
+
+    Settings are taken from the defaults, then --config, then --dataset, --path and
+    --sensors, then --preset, then the other options, then each --set in order.
+    """
+    from tinyhar.config import apply_override, make_config, read_config_file, set_key
+    from tinyhar.training import apply_preset
     from tinyhar.training import train as run_train
 
-    cfg = load_config(config) if config else TrainConfig()
-    data = cfg.model_dump(mode="json")
-    if preset is not None:
-        from tinyhar.training import apply_preset
-
-        data = apply_preset(data, preset)
-    overrides = {
-        ("dataset", "name"): dataset,
-        ("dataset", "path"): path,
-        ("dataset", "sensors"): sensors,
-        ("model", "kind"): model,
-        ("model", "n_estimators"): n_estimators,
-        ("model", "max_depth"): max_depth,
-        ("evaluation", "protocol"): protocol,
+    out_dir = _check_out(out)
+    data = read_config_file(config) if config else {}
+    data_options = {"dataset.name": dataset, "dataset.path": path, "dataset.sensors": sensors}
+    other_options = {
+        "model.kind": model,
+        "model.n_estimators": n_estimators,
+        "model.max_depth": max_depth,
+        "model.params.epochs": epochs,
+        "evaluation.protocol": protocol,
+        "seed": seed,
     }
-    for (section, key), value in overrides.items():
+    for key, value in data_options.items():
         if value is not None:
-            data[section][key] = value
-    if seed is not None:
-        data["seed"] = seed
-    cfg = make_config(data, "command line")
-    metrics = run_train(cfg, out, console)
+            data = set_key(data, key, value)
+    if preset is not None:  # after the data options: the preset's split depends on the data
+        data = apply_preset(data, preset)
+    for key, value in other_options.items():
+        if value is not None:
+            data = set_key(data, key, value)
+    for assignment in set_ or []:
+        data = apply_override(data, assignment)
+    model_section = data.get("model") if isinstance(data.get("model"), dict) else {}
+    kind = model_section.get("kind", "random_forest")
+    if epochs is not None and kind in TREE_KINDS:
+        raise ConfigError(
+            f"--epochs applies to networks, but the model is {kind!r} (trees train in one "
+            "pass); drop --epochs or choose a network with --model or --preset"
+        )
+    options = [*data_options.values(), *other_options.values(), preset, set_ or None]
+    sources = [str(config)] if config else []
+    if any(v is not None for v in options):
+        sources.append("command line")
+    cfg = make_config(data, " + ".join(sources) or "defaults")
+    metrics = run_train(cfg, out_dir, console)
     _print_metrics(metrics)
-    console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
+    console.print(f"run folder: [bold]{out_dir}[/] (summary.md, metrics.json, figures)")
+
+
+def _check_out(out: str) -> Path:
+    """The run folder named by ``--out``, refused when it cannot be one.
+
+    Raises
+    ------
+    ConfigError
+        Empty, the current folder or one containing it, an existing file, or a
+        path through an existing file.
+    """
+    if not out.strip():
+        raise ConfigError("--out is empty; name the run folder to write, e.g. --out runs/first")
+    path = Path(out).expanduser()
+    here = Path.cwd().resolve()
+    full = path.resolve()
+    if full == here or full in here.parents:
+        raise ConfigError(
+            f"--out {out!r} is the current folder or contains it; a run folder must be a "
+            "folder of its own, e.g. --out runs/first"
+        )
+    for p in (full, *full.parents):
+        if p.exists() and not p.is_dir():
+            what = "is an existing file" if p == full else f"goes through the file {p}"
+            raise ConfigError(
+                f"--out {out!r} {what}, not a folder; choose another run folder name"
+            )
+    return path
 
 
 def _print_metrics(m: dict) -> None:

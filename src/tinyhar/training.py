@@ -196,6 +196,13 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
     """An unfitted-model pipeline for these windows and this configuration."""
     from tinyhar.features import FeatureExtractor
 
+    nyquist = windows.sampling_rate_hz / 2
+    if cfg.features.gravity_cutoff_hz >= nyquist:
+        raise ConfigError(
+            f"features.gravity_cutoff_hz: {cfg.features.gravity_cutoff_hz:g} Hz is not below "
+            f"the Nyquist frequency ({nyquist:g} Hz) of the {windows.sampling_rate_hz:g} Hz "
+            "windows; use a lower cut-off (default 0.3 Hz)"
+        )
     extractor = FeatureExtractor(
         sampling_rate_hz=windows.sampling_rate_hz,
         channels=tuple(windows.channels),
@@ -213,7 +220,7 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         class_weight=m.class_weight,
         random_state=cfg.seed,
     )
-    return HarPipeline(
+    pipeline = HarPipeline(
         extractor=extractor,
         model=model,
         channels=list(windows.channels),
@@ -223,6 +230,14 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
+    n_features = len(pipeline.feature_names)
+    if isinstance(m.max_features, int) and m.max_features > n_features:
+        raise ConfigError(
+            f"model.max_features: {m.max_features} is more than the {n_features} features of "
+            f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
+            "or sqrt"
+        )
+    return pipeline
 
 
 def cross_validate(
@@ -266,22 +281,61 @@ def cross_validate(
     }
 
 
-PRESET_DATA = {
-    "ucihar-lstm": {"name": "uci-har", "sensors": "all"},
-    "small-cnn": {"name": "uci-har", "sensors": "all"},
-    "ucihar-cnn": {"name": "uci-har", "sensors": "all"},
-    "wisdm-bilstm": {"name": "wisdm-windows", "sensors": "acc"},
-    "tiny-cnn": {"name": "wisdm-windows", "sensors": "acc"},
+WISDM_TUTORIAL_TEST_SUBJECTS = {
+    "wisdm-windows": [str(s) for s in range(30, 36)],
+    "wisdm-raw": [str(u) for u in range(31, 37)],
 }
-"""Data set each network preset was made for (used unless the user names another)."""
+"""The WISDM tutorial's split: users 1-30 train, users 31-36 test.
+
+The raw text keeps the user ids 1-36; the derived ``windows.npz`` numbers its
+subjects 0-35 in the same order, so there the test subjects are 30-35.
+"""
+
+PRESET_DATA = {
+    "ucihar-lstm": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "small-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "ucihar-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "wisdm-bilstm": {
+        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
+        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+    },
+    "tiny-cnn": {
+        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
+        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+    },
+}
+"""Data and evaluation each network preset was made for.
+
+``dataset``: the data set (used unless the user names another one);
+``test_subjects``: per data set name, the hold-out test subjects of the
+preset's protocol (used unless the user sets ``evaluation.test_subjects``).
+The UCI HAR presets keep the data set's official subject split; the WISDM
+presets hold out the tutorial's users 31-36 (the derived WISDM windows carry
+no per-subject split of their own). ``tiny-cnn`` uses the same split as
+``wisdm-bilstm`` so that the two compare directly.
+"""
 
 
 def apply_preset(data: dict, name: str) -> dict:
     """Fill a configuration mapping from a neural-network preset.
 
     Sets ``model.kind``/``model.preset``, the preset's data set (when the
-    mapping still has the default one) and, for recordings, its window length
-    and hop in samples. Keys the preset does not define are left alone.
+    mapping still has the default one), the preset's test subjects for that
+    data set (when ``evaluation.test_subjects`` is still the default) and,
+    for recordings, its window length and hop in samples. Keys the preset
+    does not define are left alone.
+
+    Parameters
+    ----------
+    data : dict
+        Configuration mapping (sections may be missing); not modified.
+    name : str
+        A key of :data:`tinyhar.models.nn.presets.PRESETS`.
+
+    Returns
+    -------
+    dict
+        The updated copy.
 
     Raises
     ------
@@ -291,11 +345,20 @@ def apply_preset(data: dict, name: str) -> dict:
     from tinyhar.models.nn.presets import get_preset
 
     preset = get_preset(name)
-    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    data = dict(data)
+    for section in ("dataset", "windows", "model", "evaluation"):
+        value = data.get(section)
+        data[section] = dict(value) if isinstance(value, dict) else ({} if value is None else value)
+    if not all(isinstance(data[s], dict) for s in ("dataset", "windows", "model", "evaluation")):
+        return data  # a section that is not a mapping: make_config reports it
     data["model"]["kind"] = preset.estimator_params["architecture"]
     data["model"]["preset"] = name
-    if data["dataset"].get("name", "hapt") == "hapt" and name in PRESET_DATA:
-        data["dataset"].update(PRESET_DATA[name])
+    recipe = PRESET_DATA.get(name, {})
+    if data["dataset"].get("name", "hapt") == "hapt" and "dataset" in recipe:
+        data["dataset"].update(recipe["dataset"])
+    split = recipe.get("test_subjects", {}).get(data["dataset"].get("name"))
+    if split and data["evaluation"].get("test_subjects", "official") == "official":
+        data["evaluation"]["test_subjects"] = list(split)
     window = preset.window
     if window.get("n_samples") and window.get("hop"):
         data["windows"].update(
