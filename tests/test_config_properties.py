@@ -31,6 +31,7 @@ from tinyhar.config import (
     make_config,
 )
 from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.models.nn.presets import NetworkParams
 
 SETTINGS = settings(
     max_examples=60,
@@ -74,6 +75,11 @@ def configs(draw) -> dict:
             data.setdefault(section, {})[key] = draw(values)
     if draw(st.booleans()):
         data["seed"] = draw(values)
+    if draw(st.integers(0, 3)) == 0:  # a network with random parameter values
+        model = data["model"] = data["model"] if isinstance(data.get("model"), dict) else {}
+        model["kind"] = draw(st.sampled_from(["cnn1d", "lstm", "bilstm", "gru", "tcn"]))
+        model["params"] = draw(st.dictionaries(st.sampled_from(sorted(NetworkParams.model_fields)),
+                                               values, max_size=4))
     if draw(st.integers(0, 4)) == 0:
         data[draw(st.text(max_size=8))] = draw(values)
     if draw(st.integers(0, 4)) == 0:

@@ -241,16 +241,39 @@ class TrainConfig(_Section):
         return path
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into lines ``source: key.path: problem (got ...)``."""
-    lines = []
+_BRANCH_TAGS = {"int", "float", "str", "bool", "none", "dict", "list"}
+"""Names pydantic puts in an error location for the branches of a union type."""
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str, Any]]:
+    """``(key.path, problem, value)`` per wrong key of a pydantic error.
+
+    The branches of a union (e.g. ``"official" | [subject ids]``) are merged
+    into one problem for the key, so messages name keys, not type internals.
+    """
+    merged: dict[str, tuple[list[str], Any]] = {}
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts = [
+            str(p)
+            for p in err["loc"]
+            if not (isinstance(p, str) and ("[" in p or p in _BRANCH_TAGS))
+        ]
+        key = ".".join(parts) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key; check its spelling against the documented keys"
-        lines.append(f"{source}: {key}: {msg} (got {_short(err.get('input'))})")
-    return "\n".join(lines)
+        messages, _ = merged.setdefault(key, ([], err.get("input")))
+        if msg not in messages:
+            messages.append(msg)
+    return [(key, "; or ".join(msgs), value) for key, (msgs, value) in merged.items()]
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Turn a pydantic error into lines ``source: key.path: problem (got ...)``."""
+    return "\n".join(
+        f"{source}: {key}: {msg} (got {_short(value)})"
+        for key, msg, value in validation_problems(exc)
+    )
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -306,6 +329,14 @@ def _cross_checks(cfg: TrainConfig, source: str) -> list[str]:
                     f"but model.kind is {m.kind!r}; remove model.{key} or choose a network kind"
                 )
     else:
+        from tinyhar.models.nn.presets import check_network_params  # does not import torch
+
+        try:
+            check_network_params(m.params)
+        except ConfigError as exc:
+            problems += str(exc).splitlines()
+        if "architecture" in m.params:
+            problems.append("model.params.architecture: set model.kind instead")
         for key in TREE_ONLY_KEYS:
             if getattr(m, key) != getattr(defaults, key):
                 problems.append(

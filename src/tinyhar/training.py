@@ -461,7 +461,7 @@ def make_network(cfg: TrainConfig):
         Unknown preset or parameter names.
     """
     from tinyhar.models.nn.estimator import NeuralNetClassifier
-    from tinyhar.models.nn.presets import make_estimator
+    from tinyhar.models.nn.presets import check_network_params, make_estimator
 
     params = {"seed": cfg.seed, **cfg.model.params}
     if cfg.model.preset:
@@ -472,12 +472,7 @@ def make_network(cfg: TrainConfig):
                 f"{net.architecture!r}: drop one of them"
             )
         return net
-    valid = set(NeuralNetClassifier().get_params())
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise ConfigError(
-            f"model.params: {unknown} are not network parameters; valid: {sorted(valid)}"
-        )
+    check_network_params(params)
     return NeuralNetClassifier(architecture=cfg.model.kind, **params)
 
 
