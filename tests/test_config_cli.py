@@ -56,6 +56,8 @@ def test_option_mistakes_exit_2_naming_key_and_value(tmp_path):
     _fails_with(_train("--out", out, "--epochs", "3"), "--epochs applies to networks",
                 "'random_forest'")
     _fails_with(_train("--out", out, "--set", "windows.hopp=1"), "unknown key 'windows.hopp'")
+    # messages are printed as they are, not read as rich markup
+    _fails_with(_train("--out", out, "--set", "[red]x=1"), "unknown key '[red]x'")
     _fails_with(_train("--out", out, "--set", "model.max_features=banana"),
                 "model.max_features: must be sqrt", "'banana'")
     _fails_with(_train("--out", out, "--set", "model.max_features=0"), "model.max_features")

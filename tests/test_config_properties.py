@@ -174,3 +174,27 @@ def test_hostile_yaml(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     _check(lambda: load_config(path))
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key_paths, value_texts)
+def test_cli_set_mistakes_exit_2_with_the_message(tmp_path, key, text):
+    """`tinyhar train --set` with a bad key path: exit 2 and the parser's message, no training."""
+    from typer.testing import CliRunner
+
+    from tinyhar.cli import app
+
+    assignment = f"{key}={text}"
+    try:
+        apply_override({}, assignment)
+    except ConfigError as exc:
+        expected = " ".join(str(exc).split())
+    else:
+        return  # a valid key path would start a training run
+    result = CliRunner().invoke(
+        app, ["train", "--out", str(tmp_path / "run"), "--set", assignment]
+    )
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()

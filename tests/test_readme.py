@@ -196,9 +196,10 @@ class Workspace:
 
     def tinyhar(self, cmd: Command, request) -> subprocess.CompletedProcess:
         """Run a README tinyhar command once (with the ADDED options); cached."""
-        if cmd.line in self.results:
-            return self.results[cmd.line]
         args = cmd.tinyhar_args
+        key = " ".join(args)  # the same command may appear as tinyhar and python -m tinyhar
+        if key in self.results:
+            return self.results[key]
         for needed in _run_folders_read(args):
             producer = _producer(needed)
             assert producer is not None, f"no README train command writes {needed}"
@@ -207,7 +208,7 @@ class Workspace:
         if args[0] == "train":
             args = args + _added(args, request)
         result = self.run([sys.executable, "-m", "tinyhar", *args])
-        self.results[cmd.line] = result
+        self.results[key] = result
         return result
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tinyhar.config import TREE_KINDS
@@ -37,14 +38,14 @@ def _friendly(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         def show(message, category, filename, lineno, file=None, line=None):
-            err_console.print(f"[yellow]warning:[/] {message}")
+            err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
 
         old = warnings.showwarning
         warnings.showwarning = show
         try:
             return func(*args, **kwargs)
         except TinyharError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         finally:
             warnings.showwarning = old
