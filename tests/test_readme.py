@@ -302,6 +302,7 @@ def test_readme_config_block_is_the_defaults():
     assert not missing, f"configuration keys not documented in README.md: {sorted(missing)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cmd", [c for c in COMMANDS if decision(c)[0] == "run"], ids=lambda c: c.line.split("#")[0]
 )
@@ -322,6 +323,7 @@ def test_readme_command_runs(cmd, workspace, request):
     CHECKS.get(args[0], lambda *a: None)(args, workspace.root, out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cmd", [c for c in COMMANDS if decision(c)[0] == "board"], ids=lambda c: c.line.split("#")[0]
 )
