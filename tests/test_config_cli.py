@@ -148,3 +148,23 @@ def test_epochs_and_set_for_networks(tmp_path, small_parquet):
                                         "n_layers": 2}
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["history"]) == 1 and m["test_subjects"] == ["3"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["small-cnn", "ucihar-cnn", "tiny-cnn"])
+def test_presets_train_with_their_data_sets_subjects(preset, tmp_path, shared_data_dir,
+                                                     monkeypatch):
+    """The presets the README tour does not run (it runs wisdm-bilstm and ucihar-lstm)."""
+    pytest.importorskip("torch")
+    from tinyhar.training import PRESET_DATA
+
+    monkeypatch.setenv("TINYHAR_DATA", str(shared_data_dir))
+    out = tmp_path / preset
+    result = _train("--preset", preset, "--out", str(out), "--epochs", "1",
+                    "--set", "model.params.max_steps=2")
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["dataset"] == PRESET_DATA[preset]["dataset"]["name"] and m["preset"] == preset
+    assert m["test_subjects"] and not set(m["test_subjects"]) & set(m["train_subjects"])
+    expected = PRESET_DATA[preset].get("test_subjects", {}).get(m["dataset"])
+    assert m["test_subjects"] == (expected or ["2", "4", "9", "10", "12", "13", "18", "20", "24"])
