@@ -87,7 +87,9 @@ def _not_bool(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_not_bool)]
+"""An integer key: YAML ``true``/``false`` are refused rather than read as 1/0."""
 Float = Annotated[float, BeforeValidator(_not_bool)]
+"""A number key: YAML ``true``/``false`` are refused rather than read as 1/0."""
 
 
 class _Section(BaseModel):

@@ -17,10 +17,11 @@ This module does not import torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tinyhar.config import Float, Int, validation_problems
 from tinyhar.errors import ConfigError
 
 
@@ -337,15 +338,7 @@ def make_estimator(preset_name: str, **overrides):
     return NeuralNetClassifier(**{**preset.estimator_params, **overrides})
 
 
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
-    return value
-
-
-_Int = Annotated[int, BeforeValidator(_no_bool)]
-_Float = Annotated[float, BeforeValidator(_no_bool)]
-_Units = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+_Units = Annotated[Int, Field(ge=1)]
 
 
 class NetworkParams(BaseModel):
@@ -361,31 +354,31 @@ class NetworkParams(BaseModel):
 
     architecture: Literal["cnn1d", "lstm", "bilstm", "gru", "tcn"] = "cnn1d"
     hidden_units: _Units | Annotated[list[_Units], Field(min_length=1)] = 32
-    n_layers: _Int = Field(3, ge=1, le=64)
-    kernel_size: _Int = Field(5, ge=1)
-    dropout: _Float = Field(0.1, ge=0, lt=1)
-    dense_units: _Int = Field(0, ge=0)
-    input_dense_units: _Int = Field(0, ge=0)
+    n_layers: Int = Field(3, ge=1, le=64)
+    kernel_size: Int = Field(5, ge=1)
+    dropout: Float = Field(0.1, ge=0, lt=1)
+    dense_units: Int = Field(0, ge=0)
+    input_dense_units: Int = Field(0, ge=0)
     input_stats: bool = False
-    epochs: _Int = Field(30, ge=1)
-    batch_size: _Int = Field(64, ge=1)
-    lr: _Float = Field(1e-3, gt=0)
+    epochs: Int = Field(30, ge=1)
+    batch_size: Int = Field(64, ge=1)
+    lr: Float = Field(1e-3, gt=0)
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    weight_decay: _Float = Field(0.0, ge=0)
-    label_smoothing: _Float = Field(0.0, ge=0, lt=1)
-    augment_groups: Literal["xyz"] | list[Annotated[list[_Int], Field(min_length=3,
+    weight_decay: Float = Field(0.0, ge=0)
+    label_smoothing: Float = Field(0.0, ge=0, lt=1)
+    augment_groups: Literal["xyz"] | list[Annotated[list[Int], Field(min_length=3,
                                                                       max_length=3)]] | None = None
-    augment_rotation: _Float = Field(0.0, ge=0, le=180)
-    augment_scale: _Float = Field(0.0, ge=0)
-    augment_jitter: _Float = Field(0.0, ge=0)
-    augment_shift: _Int = Field(0, ge=0)
-    weight_averaging: _Float = Field(0.0, ge=0, le=1)
-    patience: _Int | None = Field(5, ge=1)
-    validation_fraction: _Float = Field(0.15, ge=0, lt=1)
-    seed: _Int = Field(0, ge=0, le=2**32 - 1)
-    max_steps: _Int | None = Field(None, ge=1)
-    n_threads: _Int | None = Field(1, ge=1)
-    verbose: _Int = Field(0, ge=0)
+    augment_rotation: Float = Field(0.0, ge=0, le=180)
+    augment_scale: Float = Field(0.0, ge=0)
+    augment_jitter: Float = Field(0.0, ge=0)
+    augment_shift: Int = Field(0, ge=0)
+    weight_averaging: Float = Field(0.0, ge=0, le=1)
+    patience: Int | None = Field(5, ge=1)
+    validation_fraction: Float = Field(0.15, ge=0, lt=1)
+    seed: Int = Field(0, ge=0, le=2**32 - 1)
+    max_steps: Int | None = Field(None, ge=1)
+    n_threads: Int | None = Field(1, ge=1)
+    verbose: Int = Field(0, ge=0)
 
 
 def check_network_params(params: dict, where: str = "model.params") -> None:
@@ -404,8 +397,6 @@ def check_network_params(params: dict, where: str = "model.params") -> None:
     ConfigError
         One line per unknown name or bad value: ``where.name: problem (got value)``.
     """
-    from tinyhar.config import validation_problems
-
     try:
         NetworkParams.model_validate(params)
     except ValidationError as exc:
