@@ -858,7 +858,8 @@ def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
     TinyharError
         If the program fails (e.g. a wrong number of values per window).
     """
-    X = np.asarray(X, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float32 as the C side reads it: 1e39 is inf
+        X = np.asarray(X, dtype=np.float32)
     rows = _format_rows(X.reshape(len(X), -1))
     if new_recording is not None:
         rows = [("\n" + r) if (new and i) else r

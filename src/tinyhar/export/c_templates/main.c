@@ -43,6 +43,7 @@ static float window[N_VALUES];
 static float features[TINYHAR_N_WINDOW_FEATURES];
 static float previous[TINYHAR_N_WINDOW_FEATURES];
 static float proba[TINYHAR_N_CLASSES];
+static const char *bad_value;  /* where parse_floats met a non-number */
 
 /* Parse up to max floats separated by commas, semicolons or blanks; return
  * how many were read, or -1 on a malformed value. */
@@ -59,6 +60,7 @@ static int parse_floats(char *s, float *out, int max)
         char *end;
         float v = strtof(s, &end);
         if (end == s) {
+            bad_value = s;
             return -1;
         }
         if (n < max) {
@@ -189,7 +191,7 @@ static int run_stream(int with_features)
                 fprintf(stderr, ", %s", tinyhar_channel_names[c]);
             }
             if (n < 0) {
-                fprintf(stderr, "), got a value that is not a number: %.60s\n", s);
+                fprintf(stderr, "), got a value that is not a number: %.40s\n", bad_value);
             } else {
                 fprintf(stderr, "), got %d\n", n);
             }
