@@ -21,6 +21,13 @@ six decimals (``"%.6f"``), which loses small thresholds such as band powers
 of 1e-7 g^2. tinyhar writes every threshold as the shortest decimal that
 reads back as the same float32.
 
+Invalid input (:mod:`tinyhar.features.validity`): a window with a NaN, an
+infinity or a value beyond ``MAX_ABS_INPUT`` (generated as
+``TINYHAR_MAX_ABS_INPUT``) makes ``tinyhar_classify`` and
+``tinyhar_stream_classify`` return ``TINYHAR_EINVAL``, the same windows the
+Python pipeline and the MicroPython export refuse. The stream's hop is
+:attr:`tinyhar.models.pipeline.HarPipeline.streaming_hop`.
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline

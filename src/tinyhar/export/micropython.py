@@ -792,6 +792,8 @@ def export_micropython(
 
 
 def _write_readme(out: Path, info: dict[str, Any]) -> None:
+    from tinyhar.features.validity import INVALID_CLASS
+
     stacked = ", stacked with the previous window" if info["stack_previous"] else ""
     text = f"""# tinyhar MicroPython bundle
 
@@ -817,6 +819,16 @@ the live app at boot (`tinyhar deploy RUN --port PORT --autostart`).
 Axes and units: the model expects {', '.join(info['channels'])} in g and rad/s with
 the axes of the training data; mount the board accordingly (or retrain on data
 recorded with it).
+
+## Invalid input
+
+A window holding a NaN, an infinity or a value beyond `MAX_ABS_INPUT`
+(tinyhar_config.py, g or rad/s; far beyond any IMU's full scale) gets no class,
+as in the Python pipeline and the C export: `Features.compute` raises
+`tinyhar_features.InvalidInput` (a `ValueError`), `app_live` prints
+`INVALID <t_start_s> <reason>`, shows "invalid input" and logs the class
+`{INVALID_CLASS}`, and `app_test` counts such windows as invalid. With stacked
+features the next window starts a new recording.
 
 ## In the MicroPython unix port
 
