@@ -191,9 +191,11 @@ def test_c_stream_reports_invalid_windows_and_unparseable_lines(windows, hapt, t
 
     header = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n"
     rows = [",".join(repr(float(v)) for v in row) for row in samples[:200]]
-    ok = subprocess.run([str(exe)], input=header + "\n".join(rows) + "\n", text=True,
-                        capture_output=True)
-    assert ok.returncode == 0 and len(ok.stdout.splitlines()) == 1 + 2
+    quoted = ",".join(f'"{c}"' for c in pipe.channels) + "\n"
+    for head in (header, quoted, "# comment\n\n" + header, ""):
+        ok = subprocess.run([str(exe)], input=head + "\n".join(rows) + "\n", text=True,
+                            capture_output=True)
+        assert ok.returncode == 0 and len(ok.stdout.splitlines()) == 1 + 2, ok.stderr
     # a line starting with nan or inf is a sample, not a header: its windows are invalid
     nan_rows = rows.copy()
     nan_rows[150] = "nan," + nan_rows[150].split(",", 1)[1]

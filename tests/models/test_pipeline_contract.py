@@ -45,8 +45,9 @@ def test_invalid_window_raises_with_its_index_channel_and_value(windows) -> None
     pipe = _pipeline(windows)
     X = windows.X[:6].copy()
     X[4, 100, 3] = 1e30
-    expected = (r"^stream\.csv: 1 window holds a value .* window index 4; window 4, sample 100, "
-                r"channel gyro_x is 1\.0000000150474662e\+30")
+    expected = (r"^stream\.csv: 1 window holds a value .* window index 4; window 4 \(session s, "
+                r"window starting at 5\.12 s\), sample 100, channel gyro_x is "
+                r"1\.0000000150474662e\+30")
     with pytest.raises(DataFormatError, match=expected):
         pipe.predict(_one_session(windows, X))
 

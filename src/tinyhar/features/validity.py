@@ -125,7 +125,13 @@ def invalid_windows(X: object) -> np.ndarray:
     return out
 
 
-def describe_invalid(X: object, channels: Sequence[str], max_windows: int = 5) -> str:
+def describe_invalid(
+    X: object,
+    channels: Sequence[str],
+    max_windows: int = 5,
+    session: Sequence[object] | None = None,
+    start_time: Sequence[float] | None = None,
+) -> str:
     """A sentence naming the invalid windows, the first bad value and what to do.
 
     Parameters
@@ -136,6 +142,9 @@ def describe_invalid(X: object, channels: Sequence[str], max_windows: int = 5) -
         Channel names, for the message.
     max_windows : int
         How many window indices to list.
+    session, start_time : sequence, shape (n_windows,), optional
+        Session id and start time (s) of each window, to locate the first bad
+        value in the recording (NaN start times are left out).
 
     Returns
     -------
@@ -153,13 +162,19 @@ def describe_invalid(X: object, channels: Sequence[str], max_windows: int = 5) -
     w = int(idx[0])
     s, c = (int(v) for v in np.argwhere(_bad_values(arr[w]))[0])
     name = channels[c] if c < len(channels) else f"column {c}"
+    located = ""
+    if session is not None:
+        located = f" (session {session[w]}"
+        t0 = float(start_time[w]) if start_time is not None else float("nan")
+        located += f", window starting at {t0:g} s)" if np.isfinite(t0) else ")"
     listed = ", ".join(str(int(i)) for i in idx[:max_windows])
     more = f" and {idx.size - max_windows} more" if idx.size > max_windows else ""
     what = "window holds a value" if idx.size == 1 else "windows hold values"
     where = "window index" if idx.size == 1 else "window indices"
     return (
         f"{idx.size} {what} outside the accepted input (NaN, infinite or |x| > "
-        f"{MAX_ABS_INPUT:g} g or rad/s) at {where} {listed}{more}; window {w}, sample {s}, "
+        f"{MAX_ABS_INPUT:g} g or rad/s) at {where} {listed}{more}; window {w}{located}, "
+        f"sample {s}, "
         f"channel {name} is {float(arr[w, s, c])!r}. Fix or drop these samples (sensor "
         f"dropouts, wrong units or a parsing error), or use "
         f"HarPipeline.predict(..., on_invalid='mark') to get the class "
@@ -167,7 +182,13 @@ def describe_invalid(X: object, channels: Sequence[str], max_windows: int = 5) -
     )
 
 
-def check_valid(X: object, channels: Sequence[str], source: str = "windows") -> None:
+def check_valid(
+    X: object,
+    channels: Sequence[str],
+    source: str = "windows",
+    session: Sequence[object] | None = None,
+    start_time: Sequence[float] | None = None,
+) -> None:
     """Raise if any window is invalid (see :func:`invalid_windows`).
 
     Parameters
@@ -178,6 +199,8 @@ def check_valid(X: object, channels: Sequence[str], source: str = "windows") -> 
         Channel names, for the message.
     source : str
         Name of the data (file or data set) for the message.
+    session, start_time : sequence, shape (n_windows,), optional
+        Passed to :func:`describe_invalid`.
 
     Raises
     ------
@@ -185,6 +208,6 @@ def check_valid(X: object, channels: Sequence[str], source: str = "windows") -> 
         Naming the window indices, the first bad sample, channel and value,
         and what to do.
     """
-    message = describe_invalid(X, channels)
+    message = describe_invalid(X, channels, session=session, start_time=start_time)
     if message:
         raise DataFormatError(source, message)

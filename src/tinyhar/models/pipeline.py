@@ -130,7 +130,8 @@ class HarPipeline:
             neural network.
         """
         windows = self.check_windows(windows)
-        check_valid(windows.X, self.channels, windows.name)  # NaN, inf, |x| > MAX_ABS_INPUT
+        check_valid(windows.X, self.channels, windows.name, windows.session,  # NaN, inf,
+                    windows.start_time)  # |x| > MAX_ABS_INPUT: the device contract
         if self.extractor is None:  # a neural network reads the raw windows
             return windows.X
         n = len(windows)

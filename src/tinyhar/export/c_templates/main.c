@@ -180,7 +180,8 @@ static int run_stream(int with_features)
             continue;
         }
         int n = parse_floats(s, sample, TINYHAR_N_CHANNELS);
-        if (n < 0 && n_samples == 0 && !header_seen && isalpha((unsigned char)*s)) {
+        if (n < 0 && n_samples == 0 && !header_seen
+            && (isalpha((unsigned char)*s) || *s == '"')) {
             header_seen = 1;  /* a header line before the first sample */
             continue;
         }
