@@ -298,7 +298,17 @@ def test_bad_windows_raise_data_format_error(X: object, match: str) -> None:
 def test_nan_window_is_reported_with_its_index() -> None:
     X = still(5)
     X[3, 10, 1] = np.nan
-    with pytest.raises(DataFormatError, match="first at index 3"):
+    with pytest.raises(DataFormatError, match="window index 3; window 3, sample 10, channel "
+                       "acc_y is nan"):
+        FeatureExtractor().transform(X)
+
+
+def test_out_of_range_value_is_reported_before_it_overflows_a_feature() -> None:
+    X = still(4)
+    X[1, 0, 4] = 1e30  # finite in float32, but its square is not
+    X[2, 7, 0] = -np.inf
+    with pytest.raises(DataFormatError, match=r"2 windows .* at window indices 1, 2; window 1, "
+                       r"sample 0, channel gyro_y is 1\.00000.*e\+30"):
         FeatureExtractor().transform(X)
 
 

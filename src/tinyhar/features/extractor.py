@@ -28,6 +28,7 @@ from tinyhar.features.catalog import (
     feature_layout,
 )
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample
+from tinyhar.features.validity import check_valid
 
 __all__ = ["FeatureExtractor", "extract_features"]
 
@@ -89,7 +90,8 @@ def extract_features(
         above Nyquist, gravity cut-off above Nyquist, ...).
     DataFormatError
         ``X`` is not numeric, not 3-D, has a channel count different from
-        ``channels``, holds NaN/inf, or its windows are too short.
+        ``channels``, holds NaN/inf or values beyond
+        ``tinyhar.features.validity.MAX_ABS_INPUT``, or its windows are too short.
     """
     layout = feature_layout(channels, feature_set, sampling_rate_hz, bands_hz)
     sos = gravity_sos(sampling_rate_hz, gravity_cutoff_hz, gravity_order) \
@@ -153,7 +155,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         parameters (the message names the parameter and the problem).
     DataFormatError
         From ``fit``/``transform`` for windows of the wrong shape, channel
-        count or length, or with NaN/inf values.
+        count or length, or with NaN/inf values or values beyond
+        ``tinyhar.features.validity.MAX_ABS_INPUT`` (the message names the
+        window, sample, channel and value).
 
     Examples
     --------
@@ -327,12 +331,7 @@ def _validate_windows(X: object, layout: FeatureLayout) -> np.ndarray:
             f"{arr.shape[2]} channels on the last axis{hint}"
         )
     check_window_length(layout, arr.shape[1])
-    if arr.size and not np.isfinite(arr).all():
-        bad = np.flatnonzero(~np.isfinite(arr).all(axis=(1, 2)))
-        raise DataFormatError(
-            "X", f"windows contain NaN or infinite values ({bad.size} windows, first at "
-            f"index {int(bad[0])}); fill or drop them before feature extraction"
-        )
+    check_valid(arr, layout.channels, "X")  # NaN, inf, |x| > MAX_ABS_INPUT (validity.py)
     return np.ascontiguousarray(arr)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.errors import ConfigError, DataFormatError, TinyharError
+from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
 from tinyhar.windows.windowset import WindowSet
 
 
@@ -49,6 +50,21 @@ class HarPipeline:
     stack_previous: bool
     classes: list[str]
     info: dict = field(default_factory=dict)
+
+    @property
+    def streaming_hop(self) -> int:
+        """Samples between two classified windows of a sample stream.
+
+        The single source of the hop used by the C export
+        (``TINYHAR_HOP_SAMPLES``), the MicroPython export (``HOP``) and
+        ``tinyhar simulate``: the training hop when it is known, else (data
+        cut into windows before tinyhar saw it, ``hop_samples`` None) half a
+        window, i.e. 50 % overlap, the convention of UCI HAR (Anguita et al.
+        2013, ESANN) and most HAR data sets; at least 1 sample.
+        """
+        if self.hop_samples:
+            return int(self.hop_samples)
+        return max(1, int(self.n_samples) // 2)
 
     @property
     def feature_names(self) -> list[str]:
@@ -114,6 +130,8 @@ class HarPipeline:
             neural network.
         """
         windows = self.check_windows(windows)
+        check_valid(windows.X, self.channels, windows.name, windows.session,  # NaN, inf,
+                    windows.start_time)  # |x| > MAX_ABS_INPUT: the device contract
         if self.extractor is None:  # a neural network reads the raw windows
             return windows.X
         n = len(windows)
@@ -131,9 +149,62 @@ class HarPipeline:
             features = stack_previous(features, windows.session, windows.start_time)
         return features
 
-    def predict(self, windows: WindowSet) -> np.ndarray:
-        """Predicted class name per window, shape (n_windows,)."""
-        return self.model.predict(self.transform(windows))
+    def predict(self, windows: WindowSet, on_invalid: str = "raise") -> np.ndarray:
+        """Predicted class name per window.
+
+        Parameters
+        ----------
+        windows : WindowSet
+            Windows ``(n_windows, n_samples, n_channels)`` (g, rad/s).
+        on_invalid : {"raise", "mark"}
+            What to do with a window holding NaN, an infinity or a value
+            beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT` (the rule
+            of the C and MicroPython exports): ``"raise"`` a
+            :class:`~tinyhar.errors.DataFormatError` naming it, or ``"mark"``
+            it with the class :data:`~tinyhar.features.validity.INVALID_CLASS`
+            (``"invalid"``) and classify the others. With ``stack_previous``,
+            a window after an invalid one is its own predecessor (as the C and
+            MicroPython streams restart after an invalid window).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_windows,)
+            Class names.
+
+        Raises
+        ------
+        DataFormatError
+            Windows that do not fit the model, or invalid windows with
+            ``on_invalid="raise"``.
+        ConfigError
+            An unknown ``on_invalid``, or ``"mark"`` for a model that has a
+            class named ``"invalid"``.
+        """
+        if on_invalid == "raise":
+            return self.model.predict(self.transform(windows))
+        if on_invalid != "mark" or INVALID_CLASS in self.classes:
+            raise ConfigError(
+                f"on_invalid={on_invalid!r}: use 'raise' or 'mark' ('mark' needs a model "
+                f"without a class named {INVALID_CLASS!r})"
+            )
+        windows = self.check_windows(windows)
+        bad = invalid_windows(windows.X)
+        out = np.full(len(windows), INVALID_CLASS, dtype=object)
+        keep = np.flatnonzero(~bad)
+        if keep.size:
+            X = self.transform(windows.subset(keep))
+            if self.stack_previous and bad.any():
+                from tinyhar.features import stack_previous
+
+                # predecessor of each window among all windows; after an invalid one: itself
+                order = np.arange(len(windows), dtype=np.float64)[:, None]
+                prev = stack_previous(order, windows.session, windows.start_time)[:, 1]
+                restart = bad[prev[keep].astype(np.int64)]
+                w = X.shape[1] // 3
+                X[restart, w:2 * w] = X[restart, :w]
+                X[restart, 2 * w:] = 0
+            out[keep] = self.model.predict(X)
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write the pipeline with joblib."""
