@@ -11,6 +11,9 @@ import numpy as np
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.windows.windowset import WindowSet
 
+PIPELINE_FILE = "pipeline.joblib"
+"""Name of the pipeline file in a run folder (:meth:`HarPipeline.save` writes it)."""
+
 
 @dataclass
 class HarPipeline:
