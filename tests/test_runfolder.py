@@ -264,11 +264,19 @@ def test_an_altered_file_is_refused(run_copy, small_data, name):
         ["evaluate", str(run_copy), "--dataset", str(small_data)],
         ["export", str(run_copy), "--target", "c", "--no-profile"],
         ["export", str(run_copy), "--target", "micropython"],
+        ["export", str(run_copy), "--target", "onnx"],
+        ["simulate", str(run_copy), "--recording", str(small_data)],
+        ["embed", str(run_copy), "--out", str(run_copy.parent / "e.parquet")],
+        ["explore", str(run_copy)],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert "changed since training" in _said(result) and "Traceback" not in result.output
-    assert not (run_copy / "export" / "c").exists()
+    assert not (run_copy / "export").exists() and not (run_copy.parent / "e.parquet").exists()
+    from tinyhar.device.deploy import resolve_bundle  # what `tinyhar deploy` reads
+
+    with pytest.raises(TinyharError, match="changed since training"):
+        resolve_bundle(run_copy)
 
 
 def test_missing_manifest_or_file_is_refused(run_copy, small_data):
@@ -290,6 +298,12 @@ def test_unexpected_files_and_later_outputs(run_copy):
     (run_copy / "old_figure.png").write_bytes(b"png")
     with pytest.raises(TinyharError, match="old_figure.png: not written by this run"):
         load_run(run_copy)
+
+
+def test_a_bare_pipeline_file_is_still_accepted(trained):
+    from tinyhar.export.c import load_pipeline
+
+    assert load_pipeline(trained / PIPELINE_FILE).classes == load_run(trained).pipeline.classes
 
 
 def test_unknown_format_version_and_bad_manifest(run_copy):
@@ -380,6 +394,7 @@ def test_sigkill_mid_run_leaves_nothing_or_the_previous_run(trained, tmp_path, s
     assert [p.name for p in tmp_path.glob(".fresh.tmp-*")]  # the killed run's leftover
     result = runner.invoke(app, ["evaluate", str(fresh), "--dataset", str(small_data)])
     assert result.exit_code == 2 and "no such run folder" in _said(result)
+    assert "running or was interrupted" in _said(result)
 
     old = Path(shutil.copytree(trained, tmp_path / "old"))
     before = check_run(old)

@@ -503,6 +503,14 @@ def _manifest_error(run: Path, what: str) -> TinyharError:
 def _read_manifest(run: Path) -> dict:
     path = run / MANIFEST_FILE
     if not path.is_file():
+        from tinyhar.models.pipeline import PIPELINE_FILE
+
+        looks_like_run = any((run / n).exists() for n in (PIPELINE_FILE, CONFIG_FILE, METRICS_FILE))
+        if not looks_like_run and not _siblings(run, "tmp"):
+            raise TinyharError(
+                f"{run}: not a run folder written by `tinyhar train` (no {MANIFEST_FILE}, no "
+                f"pipeline); train one first: tinyhar train --out {run}"
+            )
         if _siblings(run, "tmp"):
             why = "a training into it is running or was interrupted"
         else:
@@ -573,13 +581,15 @@ def check_run(run_dir: str | Path) -> dict:
     if not run.is_dir():
         if run.exists():
             raise TinyharError(f"{run} is a file, not a run folder written by `tinyhar train`")
-        trash = _siblings(run, "trash")
-        hint = (
-            f"; an interrupted --overwrite left the previous run in {trash[-1]}: rename it "
-            f"back to {run.name}"
-            if trash
-            else ""
-        )
+        trash, tmp = _siblings(run, "trash"), _siblings(run, "tmp")
+        hint = ""
+        if trash:
+            hint = (
+                f"; an interrupted --overwrite left the previous run in {trash[-1]}: rename "
+                f"it back to {run.name}"
+            )
+        elif tmp:
+            hint = f"; a training into it is running or was interrupted ({tmp[-1].name})"
         raise TinyharError(f"{run}: no such run folder{hint}")
     manifest = _read_manifest(run)
     files = manifest["files"]
