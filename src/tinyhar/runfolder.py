@@ -472,18 +472,21 @@ class RunFolder:
 
     @cached_property
     def pipeline(self) -> Any:
+        """The fitted pipeline (:meth:`HarPipeline.load` of the checked file)."""
         from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 
         return HarPipeline.load(self.file(PIPELINE_FILE))
 
     @cached_property
     def config(self) -> Any:
+        """The resolved configuration (:func:`tinyhar.config.load_config`)."""
         from tinyhar.config import load_config
 
         return load_config(self.file(CONFIG_FILE))
 
     @cached_property
     def metrics(self) -> dict:
+        """The content of ``metrics.json``."""
         path = self.file(METRICS_FILE)
         try:
             metrics = json.loads(path.read_text(encoding="utf-8"))
