@@ -222,7 +222,7 @@ def test_leftovers_of_killed_runs_are_cleaned_and_reported(tmp_path):
         (tmp / "a.txt").write_text("previous")
     # a run killed while writing, and one killed between the two renames of an overwrite
     (tmp_path / ".r.tmp-99999-dead").mkdir()
-    (tmp_path / ".r.tmp-99999-dead" / "pipeline.joblib").write_bytes(b"half")
+    (tmp_path / ".r.tmp-99999-dead" / "model.bin").write_bytes(b"half")
     out.rename(tmp_path / ".r.trash-99998-dead")
     with pytest.raises(TinyharError, match="rename it back"):
         load_run(out)
@@ -277,6 +277,37 @@ def test_an_altered_file_is_refused(run_copy, small_data, name):
 
     with pytest.raises(TinyharError, match="changed since training"):
         resolve_bundle(run_copy)
+
+
+class _Crafted:
+    """A pickle that creates a marker file when loaded (stands for any code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def test_a_crafted_pipeline_is_refused_without_running_it(run_copy, small_data, tmp_path):
+    import pickle
+
+    marker = tmp_path / "code_ran"
+    (run_copy / PIPELINE_FILE).write_bytes(pickle.dumps(_Crafted(marker)))
+    for args in (
+        ["evaluate", str(run_copy), "--dataset", str(small_data)],
+        ["export", str(run_copy), "--target", "c", "--no-profile"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "changed since training" in _said(result)
+    assert not marker.exists()
+
+
+def test_cli_refuses_an_empty_out_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "--out", ""])
+    assert result.exit_code == 2 and "current folder" in _said(result)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_manifest_or_file_is_refused(run_copy, small_data):
@@ -372,11 +403,11 @@ def _start_training(cfg: Path, out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _kill_when_written(proc: subprocess.Popen, out: Path) -> None:
-    """SIGKILL the training once its temporary folder holds the pipeline (training done)."""
+def _kill_when_started(proc: subprocess.Popen, out: Path) -> None:
+    """SIGKILL the training once its temporary folder appears (the run has begun writing)."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        if any((t / PIPELINE_FILE).is_file() for t in out.parent.glob(f".{out.name}.tmp-*")):
+        if list(out.parent.glob(f".{out.name}.tmp-*")):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return
@@ -389,7 +420,7 @@ def _kill_when_written(proc: subprocess.Popen, out: Path) -> None:
 def test_sigkill_mid_run_leaves_nothing_or_the_previous_run(trained, tmp_path, small_data):
     cfg = _cfg_file(tmp_path, small_data, n_estimators=4)
     fresh = tmp_path / "fresh"
-    _kill_when_written(_start_training(cfg, fresh), fresh)
+    _kill_when_started(_start_training(cfg, fresh), fresh)
     assert not fresh.exists()
     assert [p.name for p in tmp_path.glob(".fresh.tmp-*")]  # the killed run's leftover
     result = runner.invoke(app, ["evaluate", str(fresh), "--dataset", str(small_data)])
@@ -398,7 +429,7 @@ def test_sigkill_mid_run_leaves_nothing_or_the_previous_run(trained, tmp_path, s
 
     old = Path(shutil.copytree(trained, tmp_path / "old"))
     before = check_run(old)
-    _kill_when_written(_start_training(cfg, old, "--overwrite"), old)
+    _kill_when_started(_start_training(cfg, old, "--overwrite"), old)
     assert check_run(old) == before  # still the previous complete run
     _assert_one_run(old)
     assert load_run(old).config.model.n_estimators == 3
@@ -407,6 +438,34 @@ def test_sigkill_mid_run_leaves_nothing_or_the_previous_run(trained, tmp_path, s
         with write_run(fresh) as t:
             (t / "x").write_text("x")
     assert not list(tmp_path.glob(".fresh.tmp-*"))
+
+
+_WRITER = """
+import sys, time
+from tinyhar.runfolder import write_run
+with write_run(sys.argv[1], overwrite=True) as tmp:
+    (tmp / "model.bin").write_bytes(b"half-written")
+    print("written", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX")
+def test_sigkill_after_files_were_written_keeps_the_previous_run(tmp_path):
+    out = tmp_path / "r"
+    with write_run(out) as tmp:
+        (tmp / "model.bin").write_bytes(b"complete")
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(out)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "written"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "model.bin").read_bytes() == b"complete" and check_run(out)
+    with pytest.warns(UserWarning, match="leftover"), write_run(out, overwrite=True) as tmp:
+        (tmp / "model.bin").write_bytes(b"next")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
 @pytest.mark.slow
