@@ -146,7 +146,9 @@ def _sibling(out: Path, kind: str) -> Path:
 
 
 def _siblings(out: Path, kind: str) -> list[Path]:
-    return sorted(out.parent.glob(f".{_glob_escape(out.name)}.{kind}-*"))
+    """Temporary (``kind="tmp"``) or trash folders of runs into ``out``."""
+    pattern = f".{_glob_escape(out.name)}.{kind}-*"
+    return sorted(p for p in out.parent.glob(pattern) if p.is_dir() and not p.is_symlink())
 
 
 def _glob_escape(name: str) -> str:

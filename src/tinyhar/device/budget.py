@@ -461,10 +461,10 @@ def write_budget(out_dir: str | Path, budget: dict) -> Path:
     Path
         The written file.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     from tinyhar.runfolder import write_text_atomic
 
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     return write_text_atomic(
         out / "budget.json", json.dumps(budget, indent=2, default=_json_default) + "\n"
     )
