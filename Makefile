@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
-	$(BIN)/tinyhar train --out runs/demo
+	$(BIN)/tinyhar train --out runs/demo --overwrite
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

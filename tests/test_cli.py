@@ -40,8 +40,11 @@ def trained_run(tmp_path_factory, small_parquet):
 
 def test_train_writes_a_complete_run_folder(trained_run):
     out, output = trained_run
+    from tinyhar.models.pipeline import PIPELINE_FILE
+
     for name in (
-        "pipeline.joblib",
+        PIPELINE_FILE,
+        "manifest.json",
         "config.yaml",
         "metrics.json",
         "confusion_matrix.png",

@@ -62,12 +62,13 @@ def test_onnx_embed_explore(network_run, tmp_path):
 
 
 def test_tree_run_has_no_embeddings(tmp_path):
-    from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
+    from tinyhar.runfolder import write_run
 
     run = tmp_path / "r"
-    run.mkdir()
-    HarPipeline(object(), object(), ["acc_x"], 50.0, 128, 64, False, ["a"]).save(
-        run / "pipeline.joblib"
-    )
+    with write_run(run) as tmp:
+        HarPipeline(object(), object(), ["acc_x"], 50.0, 128, 64, False, ["a"]).save(
+            tmp / PIPELINE_FILE
+        )
     result = runner.invoke(app, ["embed", str(run), "--out", str(tmp_path / "e.parquet")])
     assert result.exit_code == 2 and "tree model" in result.output

@@ -76,6 +76,9 @@ def train(
         typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing run folder (atomically).")
+    ] = False,
 ) -> None:
     """Train on a data set (default: the bundled HAPT copy) and write a run folder."""
     from tinyhar.config import TrainConfig, load_config, make_config
@@ -102,7 +105,7 @@ def train(
     if seed is not None:
         data["seed"] = seed
     cfg = make_config(data, "command line")
-    metrics = run_train(cfg, out, console)
+    metrics = run_train(cfg, out, console, overwrite=overwrite)
     _print_metrics(metrics)
     console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
 
@@ -234,6 +237,7 @@ def export_cmd(
 ) -> None:
     """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
     from tinyhar.errors import ConfigError
+    from tinyhar.runfolder import write_text_atomic
 
     targets = ("c", "micropython", "onnx")
     if target not in targets:
@@ -260,7 +264,7 @@ def export_cmd(
         except TinyharError as exc:
             timing = {"micropython_ms_per_window": None, "reason": str(exc)}
         budget = {**timing, "bundle_bytes": info.get("bundle_bytes")}
-        (out / "budget.json").write_text(json.dumps(budget, indent=2))
+        write_text_atomic(out / "budget.json", json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
         from tinyhar.training import export_network_onnx
@@ -271,17 +275,17 @@ def export_cmd(
 
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
-    from tinyhar.config import load_config
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.training import PIPELINE_FILE, load_data, make_window_set
+    from tinyhar.runfolder import load_run
+    from tinyhar.training import load_data, make_window_set
 
-    pipeline = HarPipeline.load(run / PIPELINE_FILE)
+    checked = load_run(run)
+    pipeline = checked.pipeline
     if pipeline.extractor is not None:
         raise TinyharError(
             f"{run} holds a tree model; embeddings need a network run "
             "(tinyhar train --model cnn1d --out RUN)"
         )
-    cfg = load_config(run / "config.yaml")
+    cfg = checked.config
     if dataset is not None:
         cfg.dataset.name, cfg.dataset.path = dataset, path
     windows, _ = make_window_set(load_data(cfg), cfg)
@@ -298,11 +302,12 @@ def embed(
 ) -> None:
     """Write the network's penultimate-layer embedding of every window (Parquet)."""
     from tinyhar.models.nn.embeddings import embeddings_frame
+    from tinyhar.runfolder import atomic_file
 
     pipeline, windows = _network_windows(run, dataset, path)
     frame = embeddings_frame(pipeline.model, windows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    with atomic_file(out) as tmp:
+        frame.to_parquet(tmp, index=False)
     console.print(f"{len(frame)} embeddings of size {frame.shape[1] - 3} written to {out}")
 
 
@@ -319,10 +324,12 @@ def explore(
 ) -> None:
     """Draw a 2-D map of the embeddings coloured by class, to spot confusable classes."""
     from tinyhar.reporting.embedding_map import plot_embedding_map
+    from tinyhar.runfolder import atomic_file
 
     pipeline, windows = _network_windows(run, dataset, path)
     out = out or run / f"embedding_map_{method}.png"
-    plot_embedding_map(pipeline.model.embed(windows.X), windows.y, out, method=method)
+    with atomic_file(out) as tmp:
+        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method)
     console.print(f"embedding map written to {out}")
 
 

@@ -10,9 +10,10 @@
 5. leave-subjects-out cross-validation on the training subjects,
 6. fit the size-budgeted tree ensemble on all training subjects and score it
    on the test subjects,
-7. write the run folder: ``pipeline.joblib``, ``config.yaml``,
-   ``metrics.json``, ``confusion_matrix.png``, ``feature_importance.png``,
-   ``class_overview.png``, ``summary.md``.
+7. write the run folder atomically (:func:`tinyhar.runfolder.write_run`): the
+   pipeline, ``config.yaml``, ``metrics.json``, ``summary.md``, then the
+   figures ``confusion_matrix.png``, ``feature_importance.png``,
+   ``class_overview.png``; ``manifest.json`` last.
 """
 
 from __future__ import annotations
@@ -38,12 +39,19 @@ from tinyhar.evaluation.splits import (
     holdout_split,
     random_split,
 )
-from tinyhar.models.pipeline import HarPipeline
+from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.runfolder import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    load_run,
+    write_run,
+    write_text_atomic,
+)
 from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
-PIPELINE_FILE = "pipeline.joblib"
 SAME_POPULATION = {"hapt": "smartlab-30", "hapt-raw": "smartlab-30", "uci-har": "smartlab-30"}
 """Data sets recorded from the same people (UCI HAR windows were cut from HAPT)."""
 
@@ -304,7 +312,12 @@ def apply_preset(data: dict, name: str) -> dict:
     return data
 
 
-def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None) -> dict:
+def train(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    console: Console | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Run the whole training job and write the run folder.
 
     Parameters
@@ -312,27 +325,38 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     cfg : TrainConfig
         Resolved configuration.
     out_dir : str or Path
-        Run folder (created; existing files are overwritten).
+        Run folder. It appears only when the run is complete (written in a
+        temporary sibling folder, ``manifest.json`` last, then renamed: see
+        :mod:`tinyhar.runfolder`); an interrupted or failed run leaves it as it was.
     console : rich.console.Console, optional
         Where progress and messages go (default: a quiet console).
+    overwrite : bool, default False
+        Replace an existing run folder (atomically); without it an existing
+        non-empty ``out_dir`` is refused before any work is done.
 
     Returns
     -------
     dict
-        The content of ``metrics.json``.
+        The content of ``metrics.json``. A figure that could not be written is
+        listed in ``figures_failed`` (file, error); the results are kept.
 
     Raises
     ------
     TinyharError
-        Any user-facing problem with the data or configuration.
+        Any user-facing problem with the data, the configuration or the run
+        folder (exists, is being written by another run, cannot be written).
     """
+    console = console or Console(quiet=True)
+    with write_run(out_dir, overwrite=overwrite, seed=cfg.seed) as out:
+        return _train_into(cfg, out, console)
+
+
+def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
+    """Body of :func:`train`: everything is written into ``out``, the temporary folder."""
     from sklearn.base import clone
 
-    console = console or Console(quiet=True)
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
@@ -380,9 +404,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
         }
     )
     pipeline.save(out / PIPELINE_FILE)
-    cfg.to_yaml(out / "config.yaml")
-    _write_figures(pipeline, windows, train_w, metrics, out)
-    return _finish(metrics, out, t_start)
+    cfg.to_yaml(out / CONFIG_FILE)
+    return _finish(metrics, out, t_start, console, _tree_figures(pipeline, train_w, metrics))
 
 
 NETWORK_DATA_FILE = "network_data.npz"
@@ -464,7 +487,7 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         }
     )
     pipeline.save(out / PIPELINE_FILE)
-    cfg.to_yaml(out / "config.yaml")
+    cfg.to_yaml(out / CONFIG_FILE)
     rng = np.random.default_rng(cfg.seed)
     cal = rng.choice(len(train_w), size=min(512, len(train_w)), replace=False)
     chk = np.sort(rng.choice(len(test_w), size=min(1000, len(test_w)), replace=False))
@@ -476,15 +499,17 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         check_y=test_w.y[chk].astype(str),
         check_subjects=test_w.subject[chk].astype(str),
     )
-    plot_confusion_matrix(
-        metrics["confusion_matrix"],
-        metrics["classes"],
-        out / "confusion_matrix.png",
-        f"{windows.name}: test subjects",
-    )
-    plot_training_curves(net.history_, out / "training_curves.png")
-    plot_class_overview(train_w, out / "class_overview.png")
-    return _finish(metrics, out, t_start)
+    figures = [
+        (
+            "confusion_matrix.png",
+            lambda p: plot_confusion_matrix(
+                metrics["confusion_matrix"], metrics["classes"], p, f"{windows.name}: test subjects"
+            ),
+        ),
+        ("training_curves.png", lambda p: plot_training_curves(net.history_, p)),
+        ("class_overview.png", lambda p: plot_class_overview(train_w, p)),
+    ]
+    return _finish(metrics, out, t_start, console, figures)
 
 
 def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
@@ -509,14 +534,45 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wrepo
     }
 
 
-def _finish(metrics: dict, out: Path, t_start: float) -> dict:
-    """Write ``metrics.json`` and ``summary.md``; return the metrics."""
+def _finish(metrics: dict, out: Path, t_start: float, console: Console, figures: list) -> dict:
+    """Write ``metrics.json`` and ``summary.md``, then the figures; return the metrics.
+
+    ``figures`` is a list of ``(file name, draw)`` with ``draw(path)`` writing
+    the figure. A figure that fails (disk full, a plotting error) never loses the
+    results: it is listed in ``metrics["figures_failed"]`` (file and error),
+    reported as a warning on the console and in ``summary.md``, and the run is
+    still committed. Only ``KeyboardInterrupt`` and the like stop the run.
+    """
+    metrics["train_seconds"] = time.perf_counter() - t_start
+    metrics["figures_failed"] = []
+    _write_results(metrics, out)
+    for name, draw in figures:
+        try:
+            draw(out / name)
+        except Exception as exc:  # any failure: keep the results, report it
+            (out / name).unlink(missing_ok=True)
+            error = f"{type(exc).__name__}: {exc}"
+            metrics["figures_failed"].append({"file": name, "error": error})
+            console.print(f"[yellow]warning: figure {name} was not written ({error})[/]")
+    if metrics["figures_failed"]:
+        _write_results(metrics, out)
+    return metrics
+
+
+def _write_results(metrics: dict, out: Path) -> None:
+    """``metrics.json`` and ``summary.md`` (with a warning for figures that failed)."""
     from tinyhar.reporting.summary import write_summary
 
-    metrics["train_seconds"] = time.perf_counter() - t_start
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    write_summary(metrics, out / "summary.md")
-    return metrics
+    write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, default=str))
+    write_summary(metrics, out / SUMMARY_FILE)
+    failed = metrics.get("figures_failed")
+    if failed:
+        with open(out / SUMMARY_FILE, "a", encoding="utf-8") as f:
+            f.write(
+                "\n**Warning:** figures not written (the results above are complete): "
+                + "; ".join(f"`{x['file']}` ({x['error']})" for x in failed)
+                + "\n"
+            )
 
 
 def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
@@ -538,15 +594,14 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
     """
     from tinyhar.export.onnx import export_onnx
 
-    run_dir, out = Path(run_dir), Path(out_dir)
-    pipeline = HarPipeline.load(run_dir / PIPELINE_FILE)
-    data_file = run_dir / NETWORK_DATA_FILE
-    if pipeline.extractor is not None or not data_file.is_file():
+    run, out = load_run(run_dir), Path(out_dir)
+    pipeline = run.pipeline
+    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
         raise TinyharError(
             f"{run_dir} is not a network run: ONNX export is for networks "
             "(tinyhar train --model cnn1d); trees export with --target c or micropython"
         )
-    d = np.load(data_file, allow_pickle=False)
+    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
     info = export_onnx(
         pipeline.model,
         out,
@@ -556,31 +611,38 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
         calibration_subjects=d["calibration_subjects"],
         check_subjects=d["check_subjects"],
     )
-    (out / "onnx_report.json").write_text(json.dumps(info, indent=2, default=str))
+    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
     return info
 
 
-def _write_figures(
-    pipeline: HarPipeline, windows: WindowSet, train_w: WindowSet, metrics: dict, out: Path
-) -> None:
+def _tree_figures(pipeline: HarPipeline, train_w: WindowSet, metrics: dict) -> list:
+    """``(file name, draw(path))`` of a tree run's figures, for :func:`_finish`."""
     from tinyhar.reporting.plots import (
         plot_class_overview,
         plot_confusion_matrix,
         plot_feature_importance,
     )
 
-    plot_confusion_matrix(
-        metrics["confusion_matrix"],
-        metrics["classes"],
-        out / "confusion_matrix.png",
+    title = (
         f"{metrics['dataset']}: test subjects {', '.join(metrics['test_subjects'])}"
         if len(metrics["test_subjects"]) <= 12
-        else f"{metrics['dataset']}: test subjects",
+        else f"{metrics['dataset']}: test subjects"
     )
-    plot_feature_importance(
-        pipeline.model.feature_importances(), pipeline.feature_names, out / "feature_importance.png"
-    )
-    plot_class_overview(train_w, out / "class_overview.png")
+    return [
+        (
+            "confusion_matrix.png",
+            lambda p: plot_confusion_matrix(
+                metrics["confusion_matrix"], metrics["classes"], p, title
+            ),
+        ),
+        (
+            "feature_importance.png",
+            lambda p: plot_feature_importance(
+                pipeline.model.feature_importances(), pipeline.feature_names, p
+            ),
+        ),
+        ("class_overview.png", lambda p: plot_class_overview(train_w, p)),
+    ]
 
 
 def evaluate_run(
@@ -619,13 +681,10 @@ def evaluate_run(
     TinyharError
         Missing run, incompatible channels/rate/length, no overlapping classes.
     """
-    from tinyhar.config import load_config
-
     console = console or Console(quiet=True)
-    run_dir = Path(run_dir)
-    pipeline = HarPipeline.load(run_dir / PIPELINE_FILE)
-    cfg = load_config(run_dir / "config.yaml")
-    metrics_train = json.loads((run_dir / "metrics.json").read_text())
+    run = load_run(run_dir)  # checked against its manifest
+    run_dir = run.path
+    pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
     sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
     eval_cfg = cfg.model_copy(deep=True)
     eval_cfg.dataset.name = dataset

@@ -28,7 +28,7 @@ def hapt():
 
 @pytest.fixture(scope="module")
 def run_dir(hapt, tmp_path_factory):
-    """A run folder: a small default pipeline (stacked features) saved as pipeline.joblib."""
+    """A run folder: a small default pipeline (stacked features), with its manifest."""
     from tinyhar.config import make_config
     from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
@@ -39,8 +39,12 @@ def run_dir(hapt, tmp_path_factory):
                        "model": {"n_estimators": 6, "max_depth": 8}})
     pipe = build_pipeline(windows, cfg, 64)
     pipe.model.fit(pipe.transform(windows), windows.y)
-    out = tmp_path_factory.mktemp("run")
-    pipe.save(out / "pipeline.joblib")
+    from tinyhar.models.pipeline import PIPELINE_FILE
+    from tinyhar.runfolder import write_run
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    with write_run(out) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
     return out
 
 

@@ -190,7 +190,7 @@ def test_export_rejects_a_model_it_cannot_export(trained_run, tmp_path):
     pipe.model = object()
     with pytest.raises(TinyharError, match="tree ensembles"):
         export_c(pipe, tmp_path)
-    with pytest.raises(TinyharError, match="no pipeline file"):
+    with pytest.raises(TinyharError, match="not a run folder"):
         export_c(tmp_path, tmp_path / "c")
 
 

@@ -82,8 +82,10 @@ def load_pipeline(pipeline_or_run_dir: object):
     Parameters
     ----------
     pipeline_or_run_dir : HarPipeline, str or Path
-        A pipeline, a run folder written by ``tinyhar train`` (holding
-        ``pipeline.joblib``), or the path of a ``pipeline.joblib`` file.
+        A pipeline, a run folder written by ``tinyhar train`` (checked against
+        its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
+        pipeline file itself (read by :meth:`HarPipeline.load`, without a
+        manifest to check it against).
 
     Returns
     -------
@@ -92,16 +94,17 @@ def load_pipeline(pipeline_or_run_dir: object):
     Raises
     ------
     TinyharError
-        If the folder holds no pipeline.
+        Not a complete, unaltered run folder, or not a pipeline file.
     """
     from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.runfolder import load_run
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
-    if path.is_dir():
-        path = path / "pipeline.joblib"
-    return HarPipeline.load(path)
+    if path.is_file():
+        return HarPipeline.load(path)
+    return load_run(path).pipeline
 
 
 def _input_names(pipeline) -> list[str]:

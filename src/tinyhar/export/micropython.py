@@ -136,41 +136,42 @@ _JERK_SIGNALS = {"acc_jerk_mag": "acc", "gyro_jerk_mag": "gyro"}
 # --------------------------------------------------------------------------- pipeline
 
 
-def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Path | None]:
-    """Return ``(pipeline, run_dir)`` from a pipeline object or a run folder.
+def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
+    """Return ``(pipeline, run)`` from a pipeline object, a run folder or a pipeline file.
 
     Parameters
     ----------
     pipeline_or_run_dir : HarPipeline, str or Path
-        A fitted pipeline, a run folder written by ``tinyhar train``, or the
-        ``pipeline.joblib`` file itself.
+        A fitted pipeline, a run folder written by ``tinyhar train`` (checked
+        against its manifest by :func:`tinyhar.runfolder.load_run`), or a
+        pipeline file itself (read by ``HarPipeline.load``, no manifest).
 
     Returns
     -------
     pipeline : HarPipeline
-    run_dir : Path or None
-        The run folder, when one was given.
+    run : tinyhar.runfolder.RunFolder or None
+        The checked run folder, when one was given.
 
     Raises
     ------
     TinyharError
-        No pipeline file there, or the pipeline is not a tree pipeline with
-        tinyhar features.
+        Not a complete, unaltered run folder or a pipeline file, or the
+        pipeline is not a tree pipeline with tinyhar features.
     """
     from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.runfolder import load_run
 
-    run_dir = None
+    run = None
     pipeline = pipeline_or_run_dir
     if isinstance(pipeline_or_run_dir, (str, os.PathLike)):
         path = Path(pipeline_or_run_dir)
-        if path.is_dir():
-            run_dir = path
-            path = path / "pipeline.joblib"
+        if path.is_file():
+            pipeline = HarPipeline.load(path)
         else:
-            run_dir = path.parent
-        pipeline = HarPipeline.load(path)
+            run = load_run(path)
+            pipeline = run.pipeline
     _check_exportable(pipeline)
-    return pipeline, run_dir
+    return pipeline, run
 
 
 def _check_exportable(pipeline: Any) -> None:
@@ -652,16 +653,15 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
             "expected": expected}
 
 
-def _test_windows_of_run(pipeline: Any, run_dir: Path) -> Any:
+def _test_windows_of_run(pipeline: Any, run: Any) -> Any:
     """Reload the run's data set and return its test-subject windows (or None)."""
-    from tinyhar.config import load_config
+    from tinyhar.runfolder import CONFIG_FILE, METRICS_FILE
     from tinyhar.training import load_data, make_window_set
 
-    cfg_path, metrics_path = run_dir / "config.yaml", run_dir / "metrics.json"
-    if not cfg_path.is_file() or not metrics_path.is_file():
+    if not run.has(CONFIG_FILE) or not run.has(METRICS_FILE):
         return None
-    cfg = load_config(cfg_path)
-    subjects = [str(s) for s in json.loads(metrics_path.read_text()).get("test_subjects", [])]
+    cfg = run.config
+    subjects = [str(s) for s in run.metrics.get("test_subjects", [])]
     windows, _ = make_window_set(load_data(cfg), cfg)
     mask = np.isin(windows.subject.astype(str), subjects)
     return windows.subset(np.flatnonzero(mask))
@@ -722,7 +722,7 @@ def export_micropython(
         Not a tree pipeline, a feature without MicroPython implementation, or
         windows with other channels/rate/length than the model.
     """
-    pipeline, run_dir = load_pipeline(pipeline_or_run_dir)
+    pipeline, run = load_pipeline(pipeline_or_run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plan = feature_plan(pipeline, prune=prune)
@@ -738,9 +738,9 @@ def export_micropython(
     (out / "features.txt").write_text("\n".join(names) + "\n")
 
     testdata_note = None
-    if windows is None and run_dir is not None and n_test_windows > 0:
+    if windows is None and run is not None and n_test_windows > 0:
         try:
-            windows = _test_windows_of_run(pipeline, run_dir)
+            windows = _test_windows_of_run(pipeline, run)
         except TinyharError as exc:  # the data set moved: export without test data
             testdata_note = f"no test data: the run's data set could not be reloaded ({exc})"
         if windows is None and testdata_note is None:

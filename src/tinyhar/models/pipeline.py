@@ -12,6 +12,9 @@ from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
 from tinyhar.windows.windowset import WindowSet
 
+PIPELINE_FILE = "pipeline.joblib"
+"""Name of the pipeline file in a run folder (:meth:`HarPipeline.save` writes it)."""
+
 
 @dataclass
 class HarPipeline:
