@@ -250,8 +250,8 @@ class PostProcessor:
         p = check_proba(proba)
         if p.shape[1] != self.n_classes:
             raise ConfigError(
-                f"probabilities have {p.shape[1]} classes, the post-processor {self.n_classes} "
-                f"({self.classes})"
+                f"probabilities have {p.shape[1]} classes, the post-processor has "
+                f"{self.n_classes} classes ({self.classes}): use the run's own classifier"
             )
         return p
 
