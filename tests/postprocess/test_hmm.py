@@ -1,4 +1,4 @@
-"""Class HMM: fitting on known sequences, Viterbi and posteriors against hmmlearn and brute force."""
+"""Class HMM: fitting on known sequences; Viterbi and posteriors vs hmmlearn and brute force."""
 
 from __future__ import annotations
 
