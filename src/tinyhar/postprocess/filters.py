@@ -247,14 +247,20 @@ class ModeFilterStream:
 # ----------------------------------------------------------------------------- EMA
 
 
-def _check_alpha(alpha: object) -> float:
+def _check_float(value: object, key: str, low: float, high: float, open_low: bool) -> float:
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` when ``open_low``)."""
     try:
-        a = float(alpha)
+        x = float(value)
     except (TypeError, ValueError):
-        a = float("nan")
-    if not 0.0 < a <= 1.0:
-        raise ConfigError(f"postprocess.ema_alpha must be in (0, 1], got {alpha!r}")
-    return a
+        x = float("nan")
+    if not (low < x if open_low else low <= x) or not x <= high:
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise ConfigError(f"postprocess.{key} must be in {interval}, got {value!r}")
+    return x
+
+
+def _check_alpha(alpha: object) -> float:
+    return _check_float(alpha, "ema_alpha", 0.0, 1.0, open_low=True)
 
 
 def ema_filter(proba: np.ndarray, alpha: float) -> np.ndarray:
@@ -553,13 +559,7 @@ class MinDurationStream:
 
 
 def _check_margin(margin: object) -> float:
-    try:
-        m = float(margin)
-    except (TypeError, ValueError):
-        m = float("nan")
-    if not 0.0 <= m <= 1.0:
-        raise ConfigError(f"postprocess.hysteresis_margin must be in [0, 1], got {margin!r}")
-    return m
+    return _check_float(margin, "hysteresis_margin", 0.0, 1.0, open_low=False)
 
 
 def hysteresis(cls: np.ndarray, proba: np.ndarray, margin: float, m: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from tinyhar.postprocess.filters import (
     MinDurationStream,
     ModeFilterStream,
     _check_alpha,
+    _check_float,
     _check_int,
     _check_margin,
     check_proba,
@@ -135,12 +136,7 @@ class PostProcessor:
         self.ema_alpha = _check_alpha(ema_alpha)
         self.hmm_decoder = hmm_decoder
         self.hmm_lag = _check_int(hmm_lag, "hmm_lag", 0)
-        try:
-            self.hmm_smoothing = float(hmm_smoothing)
-        except (TypeError, ValueError):
-            self.hmm_smoothing = float("nan")
-        if not self.hmm_smoothing >= 0:
-            raise ConfigError(f"postprocess.hmm_smoothing must be >= 0, got {hmm_smoothing!r}")
+        self.hmm_smoothing = _check_float(hmm_smoothing, "hmm_smoothing", 0.0, np.inf, False)
         self.min_duration = _check_int(min_duration, "min_duration", 1)
         self.min_duration_rule = min_duration_rule
         self.hysteresis_margin = _check_margin(hysteresis_margin)
