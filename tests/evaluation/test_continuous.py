@@ -13,6 +13,7 @@ from tinyhar.evaluation.continuous import (
     label_segments,
     levenshtein,
     match_segments,
+    windows_to_samples,
 )
 
 # session 1: two true segments, heavy flicker in the prediction
@@ -103,3 +104,14 @@ def test_bad_input():
         continuous_metrics(["", ""], ["A", "B"])
     with pytest.raises(EvaluationError, match="step_s"):
         continuous_metrics(["A"], ["A"], step_s=0)
+
+
+def test_windows_to_samples():
+    # windows of 4 samples, hop 2, starting at 0, 2, 6 (the window at 4 was dropped)
+    out = windows_to_samples(["A", "B", "C"], np.array([0, 2, 6]), 4, 12)
+    # centres 2, 4, 8 (sample i sits at i + 0.5): samples 0-2 -> A, 3-5 -> B (5 is inside B,
+    # centre 4 nearer than 8), 6-9 -> C, 10-11 are covered by no window
+    assert windows_to_samples(["A", "B"], np.array([0, 2]), 2, 4).tolist() == list("AABB")
+    assert out.tolist() == list("AAABBBCCCC") + ["", ""]
+    with pytest.raises(EvaluationError, match="increase"):
+        windows_to_samples(["A", "B"], np.array([2, 0]), 4, 8)

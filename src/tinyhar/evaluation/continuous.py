@@ -218,6 +218,62 @@ def change_delays(
     return out
 
 
+def windows_to_samples(
+    values: Sequence,
+    start: np.ndarray,
+    window: int,
+    n_samples: int,
+    fill: object = "",
+) -> np.ndarray:
+    """Spread per-window labels over the samples of one session (for per-sample scores).
+
+    Each sample takes the value of the window whose centre is nearest to it
+    (ties: the earlier window), provided the sample lies inside that window;
+    samples covered by no window (before the first, after the last, in gaps
+    where windows were dropped) get ``fill``.
+
+    Parameters
+    ----------
+    values : sequence, shape (n_windows,)
+        Label (or class index) per window, windows in time order.
+    start : numpy.ndarray of int, shape (n_windows,)
+        Index of each window's first sample in the session (increasing).
+    window : int
+        Window length in samples.
+    n_samples : int
+        Number of samples of the session.
+    fill : object
+        Value for uncovered samples (default ``""``, unlabelled).
+
+    Returns
+    -------
+    numpy.ndarray of object, shape (n_samples,)
+
+    Raises
+    ------
+    EvaluationError
+        If the lengths disagree or ``start`` is not increasing.
+    """
+    vals = np.asarray(list(values), dtype=object)
+    start = np.asarray(start, dtype=np.int64)
+    if vals.shape != start.shape:
+        raise EvaluationError(f"{len(vals)} window values for {len(start)} window starts")
+    if np.any(np.diff(start) <= 0):
+        raise EvaluationError("window starts must increase within a session (time order)")
+    out = np.full(int(n_samples), fill, dtype=object)
+    if vals.size == 0:
+        return out
+    centre2 = 2 * start + int(window)  # twice the centre, in samples (integer arithmetic)
+    pos2 = 2 * np.arange(int(n_samples)) + 1  # twice each sample's centre
+    right = np.clip(np.searchsorted(centre2, pos2), 0, vals.size - 1)
+    left = np.clip(right - 1, 0, vals.size - 1)
+    nearest = np.where(np.abs(pos2 - centre2[left]) <= np.abs(centre2[right] - pos2), left, right)
+    i = np.arange(int(n_samples))
+    inside = (i >= start[nearest]) & (i < start[nearest] + int(window))
+    out[inside] = vals[nearest[inside]]
+    return out
+
+
 def continuous_metrics(
     y_true: Sequence,
     y_pred: Sequence,
