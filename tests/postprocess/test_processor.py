@@ -102,8 +102,12 @@ def test_dict_round_trip_through_json():
     assert back.to_dict() == spec.to_dict()
     assert np.array_equal(back.apply(proba, sessions), spec.apply(proba, sessions))
     # a config-style mapping: options only, defaults for the rest, unfitted
-    cfg = PostProcessor.from_dict({"classes": CLASSES, "smoothing": "mode", "mode_k": 7})
-    assert cfg.mode_k == 7 and cfg.lag == 3 and not cfg.needs_fit
+    cfg = PostProcessor.from_dict({"smoothing": "mode", "mode_k": 7}, classes=CLASSES)
+    assert cfg.mode_k == 7 and cfg.lag == 3 and not cfg.needs_fit and cfg.classes == CLASSES
+    with pytest.raises(ConfigError, match="differ"):
+        PostProcessor.from_dict(state, classes=["a", "b"])
+    with pytest.raises(ConfigError, match="classes is missing"):
+        PostProcessor.from_dict({"smoothing": "mode"})
 
 
 def test_errors_name_the_key():

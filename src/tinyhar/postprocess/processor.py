@@ -79,7 +79,7 @@ class PostProcessor:
     hmm_decoder : {"viterbi", "fixed_lag"}
     hmm_lag : int >= 0
         Fixed lag (windows) of online HMM decoding.
-    hmm_smoothing : float >= 0
+    hmm_smoothing : float in [0, 1e6]
         Additive smoothing count of :meth:`ClassHMM.fit`.
     min_duration : int >= 1
         Minimum segment duration (windows).
@@ -136,7 +136,7 @@ class PostProcessor:
         self.ema_alpha = _check_alpha(ema_alpha)
         self.hmm_decoder = hmm_decoder
         self.hmm_lag = _check_int(hmm_lag, "hmm_lag", 0)
-        self.hmm_smoothing = _check_float(hmm_smoothing, "hmm_smoothing", 0.0, np.inf, False)
+        self.hmm_smoothing = _check_float(hmm_smoothing, "hmm_smoothing", 0.0, 1e6, False)
         self.min_duration = _check_int(min_duration, "min_duration", 1)
         self.min_duration_rule = min_duration_rule
         self.hysteresis_margin = _check_margin(hysteresis_margin)
@@ -345,17 +345,31 @@ class PostProcessor:
         }
 
     @classmethod
-    def from_dict(cls, state: dict) -> PostProcessor:
-        """Rebuild from :meth:`to_dict` output (or a ``postprocess:`` config mapping).
+    def from_dict(cls, state: dict, classes: Sequence[str] | None = None) -> PostProcessor:
+        """Rebuild from :meth:`to_dict` output, or from a ``postprocess:`` config mapping.
 
         Options missing from ``state`` take their defaults; ``format_version``
-        and ``hmm`` are optional (an unfitted spec).
+        and ``hmm`` are optional (an unfitted spec), and so is ``classes``
+        when given as an argument (a configuration names options only).
+
+        Parameters
+        ----------
+        state : dict
+            :meth:`to_dict` output or a subset of the options.
+        classes : sequence of str, optional
+            The run's classes; must equal ``state["classes"]`` when both are
+            given.
+
+        Returns
+        -------
+        PostProcessor
 
         Raises
         ------
         ConfigError
-            Unknown keys, an unsupported ``format_version``, missing
-            ``classes`` or invalid values (the message names the key).
+            Unknown keys, an unsupported ``format_version``, missing or
+            disagreeing ``classes`` or invalid values (the message names the
+            key).
         """
         if not isinstance(state, dict):
             raise ConfigError(f"postprocess must be a mapping, got {type(state).__name__}")
@@ -370,11 +384,19 @@ class PostProcessor:
             raise ConfigError(
                 f"postprocess has unknown keys {unknown}; allowed: {sorted(_PARAMS)}"
             )
-        if "classes" not in state:
+        if classes is not None and "classes" in state and list(state["classes"]) != list(
+            map(str, classes)
+        ):
+            raise ConfigError(
+                f"postprocess.classes {state['classes']} differ from the run's classes "
+                f"{list(classes)}"
+            )
+        classes = state.get("classes", classes)
+        if classes is None:
             raise ConfigError("postprocess.classes is missing")
         hmm = state.get("hmm")
         return cls(
-            state["classes"],
+            classes,
             hmm=None if hmm is None else ClassHMM.from_dict(hmm),
             **{k: state[k] for k in _PARAMS if k in state},
         )
@@ -430,8 +452,9 @@ class PostProcessStream:
         self._stages = stages
         self._n = 0
 
-    def _through(self, decisions: list[Decision], start: int, flush: bool) -> list[Decision]:
-        for stage in self._stages[start:]:
+    def _through(self, decisions: list[Decision], flush: bool) -> list[Decision]:
+        """Pass decisions through every stage in order (flushing each after its input)."""
+        for stage in self._stages:
             nxt: list[Decision] = []
             for d in decisions:
                 r = stage.push(d.proba, d.cls)
@@ -456,13 +479,13 @@ class PostProcessStream:
                 f"a window has {p.shape[0]} probabilities, the post-processor "
                 f"{self.spec.n_classes} classes"
             )
-        out = self._through([Decision(self._n, int(np.argmax(p)), p)], 0, flush=False)
+        out = self._through([Decision(self._n, int(np.argmax(p)), p)], flush=False)
         self._n += 1
         return out[0].cls if out else None
 
     def flush(self) -> list[int]:
         """Decide the pending windows at the end of the session; reset for the next session."""
-        decisions = self._through([], 0, flush=True)
+        decisions = self._through([], flush=True)
         self._n = 0
         return [d.cls for d in decisions]
 
@@ -524,7 +547,9 @@ def select_postprocess(
     subjects' sessions; its score is the per-window macro-F1 (over the
     classes present in the labels) of the pooled held-out predictions,
     scored on labelled windows only. The best candidate (the earliest on
-    ties) is refitted on all given windows and returned.
+    ties) is refitted on all given windows and returned. (The HMM emissions
+    of a fold are estimated from ``proba_cv`` rows of the fold's training
+    subjects, which come from the caller's own cross-validation.)
 
     Only the data passed in is used: pass the *training* subjects' windows
     and their cross-validated probabilities. Test subjects must never be
