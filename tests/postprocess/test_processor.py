@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.postprocess import PostProcessor, default_candidates, select_postprocess
@@ -143,3 +145,29 @@ def test_select_postprocess_uses_only_given_subjects():
     assert streamable.streamable
     with pytest.raises(EvaluationError, match="2 training subjects"):
         select_postprocess(proba, y, sessions, np.zeros(len(y), dtype=str), classes=CLASSES)
+
+
+_FITTED = PostProcessor(CLASSES, smoothing="hmm").fit(*_synthetic()[:3]).hmm
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    smoothing=st.sampled_from(["none", "mode", "ema", "hmm"]),
+    k=st.integers(1, 9),
+    alpha=st.floats(0.05, 1.0),
+    lag=st.integers(0, 6),
+    d=st.integers(1, 6),
+    margin=st.sampled_from([0.0, 0.05, 0.2]),
+    m=st.integers(1, 4),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_stream_equals_offline_property(smoothing, k, alpha, lag, d, margin, m, n, seed):
+    spec = PostProcessor(
+        CLASSES, smoothing=smoothing, mode_k=k, ema_alpha=alpha, hmm_lag=lag, min_duration=d,
+        hysteresis_margin=margin, hysteresis_windows=m, hmm=_FITTED,
+    )
+    proba = np.random.default_rng(seed).dirichlet(np.ones(3) * 0.5, size=n)
+    stream = spec.stream()
+    got = [c for c in (stream.push(row) for row in proba) if c is not None] + stream.flush()
+    assert got == spec.apply(proba).tolist()
