@@ -10,7 +10,7 @@
 5. leave-subjects-out cross-validation on the training subjects,
 6. fit the size-budgeted tree ensemble on all training subjects and score it
    on the test subjects,
-7. write the run folder: ``pipeline.joblib``, ``config.yaml``,
+7. write the run folder: :data:`PIPELINE_FILE`, ``config.yaml``,
    ``metrics.json``, ``confusion_matrix.png``, ``feature_importance.png``,
    ``class_overview.png``, ``summary.md``.
 """
@@ -38,12 +38,11 @@ from tinyhar.evaluation.splits import (
     holdout_split,
     random_split,
 )
-from tinyhar.models.pipeline import HarPipeline
+from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
 from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
-PIPELINE_FILE = "pipeline.joblib"
 SAME_POPULATION = {"hapt": "smartlab-30", "hapt-raw": "smartlab-30", "uci-har": "smartlab-30"}
 """Data sets recorded from the same people (UCI HAR windows were cut from HAPT)."""
 

@@ -106,13 +106,15 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     TinyharError
         Neither a bundle nor a run folder.
     """
+    from tinyhar.models.pipeline import LEGACY_PIPELINE_FILE, PIPELINE_FILE
+
     path = Path(run_or_bundle)
     if (path / "tinyhar_config.py").is_file():
         return path
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
         return bundle
-    if (path / "pipeline.joblib").is_file():
+    if (path / PIPELINE_FILE).is_file() or (path / LEGACY_PIPELINE_FILE).is_file():
         if not export:
             raise TinyharError(
                 f"{path}: no MicroPython bundle yet; run `tinyhar export {path} --target "
@@ -124,7 +126,7 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
         return bundle
     raise TinyharError(
         f"{path}: neither a MicroPython bundle (tinyhar_config.py) nor a run folder "
-        "(pipeline.joblib); train with `tinyhar train` first"
+        f"({PIPELINE_FILE}); train with `tinyhar train` first"
     )
 
 

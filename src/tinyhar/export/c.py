@@ -76,7 +76,7 @@ def load_pipeline(pipeline_or_run_dir: object):
     ----------
     pipeline_or_run_dir : HarPipeline, str or Path
         A pipeline, a run folder written by ``tinyhar train`` (holding
-        ``pipeline.joblib``), or the path of a ``pipeline.joblib`` file.
+        :data:`~tinyhar.models.pipeline.PIPELINE_FILE`), or the path of that file.
 
     Returns
     -------
@@ -87,13 +87,13 @@ def load_pipeline(pipeline_or_run_dir: object):
     TinyharError
         If the folder holds no pipeline.
     """
-    from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
     if path.is_dir():
-        path = path / "pipeline.joblib"
+        path = path / PIPELINE_FILE
     return HarPipeline.load(path)
 
 

@@ -143,7 +143,7 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Path | None]:
     ----------
     pipeline_or_run_dir : HarPipeline, str or Path
         A fitted pipeline, a run folder written by ``tinyhar train``, or the
-        ``pipeline.joblib`` file itself.
+        :data:`~tinyhar.models.pipeline.PIPELINE_FILE` itself.
 
     Returns
     -------
@@ -157,7 +157,7 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Path | None]:
         No pipeline file there, or the pipeline is not a tree pipeline with
         tinyhar features.
     """
-    from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 
     run_dir = None
     pipeline = pipeline_or_run_dir
@@ -165,7 +165,7 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Path | None]:
         path = Path(pipeline_or_run_dir)
         if path.is_dir():
             run_dir = path
-            path = path / "pipeline.joblib"
+            path = path / PIPELINE_FILE
         else:
             run_dir = path.parent
         pipeline = HarPipeline.load(path)
