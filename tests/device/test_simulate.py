@@ -8,6 +8,7 @@ import pytest
 
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.export import micropython as mpx
+from tinyhar.models.pipeline import PIPELINE_FILE
 
 SUBJECT = "4"  # official test subject (not in the training subjects)
 
@@ -28,7 +29,7 @@ def hapt():
 
 @pytest.fixture(scope="module")
 def run_dir(hapt, tmp_path_factory):
-    """A run folder: a small default pipeline (stacked features) saved as pipeline.joblib."""
+    """A run folder: a small default pipeline (stacked features) saved as its pipeline file."""
     from tinyhar.config import make_config
     from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
@@ -40,7 +41,7 @@ def run_dir(hapt, tmp_path_factory):
     pipe = build_pipeline(windows, cfg, 64)
     pipe.model.fit(pipe.transform(windows), windows.y)
     out = tmp_path_factory.mktemp("run")
-    pipe.save(out / "pipeline.joblib")
+    pipe.save(out / PIPELINE_FILE)
     return out
 
 
