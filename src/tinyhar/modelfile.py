@@ -185,20 +185,15 @@ def read_state_file(path: str | Path) -> StateReader:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+            names = [i.filename for i in infos]
+            _check_entries(path, names, infos)
+            problem = _check_headers(zf, infos)
+    except ModelFileError:
+        raise
     except _READ_ERRORS as exc:
         raise ModelFileError(path, f"is a damaged archive (truncated or corrupt: {exc})") from None
-    names = [i.filename for i in infos]
-    if f"{_META}.npy" not in names:
-        raise ModelFileError(path, "is a zip/npz archive but not a tinyhar model file (no meta)")
-    bad = [n for n in names if not n.endswith(".npy") or "/" in n or "\\" in n]
-    if bad or len(set(names)) != len(names):
-        raise ModelFileError(path, f"has unexpected entries {sorted(set(bad or names))[:5]}")
-    total = sum(i.file_size for i in infos)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise ModelFileError(
-            path, f"would unpack to {total} bytes, more than the {MAX_UNCOMPRESSED_BYTES} "
-            "bytes a tinyhar model can take"
-        )
+    if problem:
+        raise ModelFileError(path, problem)
     arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -226,6 +221,39 @@ def read_state_file(path: str | Path) -> StateReader:
             f"{RETRAIN_HINT}",
         )
     return StateReader(path, meta, arrays)
+
+
+def _check_entries(path: Path, names: list[str], infos: list[zipfile.ZipInfo]) -> None:
+    """Raise unless the zip holds ``meta.npy`` and plain ``*.npy`` entries of a sane total size."""
+    if f"{_META}.npy" not in names:
+        raise ModelFileError(path, "is a zip/npz archive but not a tinyhar model file (no meta)")
+    bad = [n for n in names if not n.endswith(".npy") or "/" in n or "\\" in n]
+    if bad or len(set(names)) != len(names):
+        raise ModelFileError(path, f"has unexpected entries {sorted(set(bad or names))[:5]}")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise ModelFileError(
+            path, f"would unpack to {total} bytes, more than the {MAX_UNCOMPRESSED_BYTES} "
+            "bytes a tinyhar model can take"
+        )
+
+
+def _check_headers(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> str | None:
+    """What is wrong with the ``.npy`` headers (object dtype, more data declared than held)."""
+    for info in infos:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                return f"entry {info.filename!r} has an unsupported .npy version {version}"
+        if dtype.hasobject:
+            return f"entry {info.filename!r} holds Python objects (a pickle), which tinyhar refuses"
+        if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+            return f"entry {info.filename!r} declares more data than it holds (truncated?)"
+    return None
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
@@ -324,6 +352,20 @@ class StateReader:
         if not all(isinstance(v, str) for v in value):
             raise self.error(f"entry {self._key(key)!r} should be a list of strings")
         return list(value)
+
+    def params(self, estimator: type, key: str = "params") -> dict:
+        """Constructor parameters of a scikit-learn style ``estimator`` class, stored as ``key``.
+
+        Raises
+        ------
+        ModelFileError
+            Missing entry, not an object, or a name the class does not take.
+        """
+        params = dict(self.value(key, "dict"))
+        unknown = sorted(set(params) - set(estimator().get_params()))
+        if unknown:
+            raise self.error(f"unknown {estimator.__name__} parameters {unknown}")
+        return params
 
     def array(
         self, key: str, dtype: Any | Iterable[Any], shape: tuple[int | None, ...]

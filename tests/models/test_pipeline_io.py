@@ -195,8 +195,7 @@ def test_a_crafted_pickle_is_refused_without_running_it(tmp_path, how):
     if how == "pickle":
         target.write_bytes(pickle.dumps(Evil(marker)))
     else:
-        import joblib
-
+        joblib = pytest.importorskip("joblib")
         joblib.dump(Evil(marker), target, compress=3)
     sanity = tmp_path / "sanity"  # the payload really runs when unpickled
     pickle.loads(pickle.dumps(Evil(sanity)))
@@ -215,17 +214,29 @@ def test_a_crafted_pickle_is_refused_without_running_it(tmp_path, how):
     assert not marker.exists()
 
 
-def test_the_cli_refuses_a_crafted_pickle(tmp_path):
+def test_evaluate_and_export_refuse_a_run_whose_model_was_replaced_by_a_pickle(tmp_path):
     from typer.testing import CliRunner
 
     from tinyhar.cli import app
+    from tinyhar.config import make_config
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.training import train
 
-    marker = tmp_path / "pwned"
+    data = load_bundled_hapt().select(subjects=["1", "9"]).to_parquet(tmp_path / "d.parquet")
+    cfg = make_config({"dataset": {"name": str(data)},
+                       "evaluation": {"test_subjects": [9], "cv_folds": 0},
+                       "model": {"n_estimators": 2, "max_depth": 4}})
     run = tmp_path / "run"
-    run.mkdir()
+    train(cfg, run)
+    marker = tmp_path / "pwned"
     (run / PIPELINE_FILE).write_bytes(pickle.dumps(Evil(marker)))
-    result = CliRunner().invoke(app, ["export", str(run), "--target", "c"])
-    assert result.exit_code == 2, result.output
+    runner = CliRunner()
+    for args in (["evaluate", str(run), "--dataset", str(data)],
+                 ["export", str(run), "--target", "c"],
+                 ["export", str(run), "--target", "micropython"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "pickle" in result.output and "Traceback" not in result.output
     assert not marker.exists()
 
 
@@ -236,9 +247,26 @@ def test_an_object_array_inside_the_archive_is_never_unpickled(saved, tmp_path):
     arrays["model.threshold"] = np.array([Evil(marker)], dtype=object)
     with open(saved, "wb") as fh:
         np.savez(fh, **arrays)  # numpy pickles the object array into the member
-    with pytest.raises(ModelFileError, match="damaged"):
+    with pytest.raises(ModelFileError, match="Python objects"):
         HarPipeline.load(saved)
     assert not marker.exists()
+
+
+def test_an_entry_declaring_more_data_than_it_holds_is_refused(saved):
+    # a crafted .npy header claiming 10**12 values must not make numpy allocate them
+    with np.load(saved, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    with zipfile.ZipFile(saved, "w") as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w") as fh:
+                if name == "model.threshold":
+                    header = {"descr": "<f4", "fortran_order": False, "shape": (10**12,)}
+                    np.lib.format.write_array_header_1_0(fh, header)
+                    fh.write(arr.tobytes())
+                else:
+                    np.lib.format.write_array(fh, arr, allow_pickle=False)
+    with pytest.raises(ModelFileError, match="declares more data"):
+        HarPipeline.load(saved)
 
 
 def test_an_old_joblib_run_folder_is_refused_with_an_explanation(tmp_path):
@@ -332,7 +360,7 @@ def test_a_newer_format_version_is_refused(saved):
         (lambda a, m: m["pipeline"].update(sampling_rate_hz=-50), "invalid window layout"),
         (lambda a, m: m["model"]["params"].update(n_estimators=3), "shape"),
         (lambda a, m: m["model"]["params"].update(max_depth=0), "invalid tree-model"),
-        (lambda a, m: m["model"]["params"].update(evil=1), "unknown tree-model parameters"),
+        (lambda a, m: m["model"]["params"].update(evil=1), "unknown TreeEnsembleClassifier"),
         (lambda a, m: m.update(model_type="os.system"), "unknown model type"),
         (lambda a, m: m["extractor"]["params"].update(feature_set="banana"),
          "invalid feature-extractor"),

@@ -416,11 +416,7 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             Missing entries, wrong dtypes or shapes, out-of-range indices,
             invalid parameters.
         """
-        params = state.value("params", "dict")
-        unknown = sorted(set(params) - set(cls().get_params()))
-        if unknown:
-            raise state.error(f"unknown tree-model parameters {unknown}")
-        model = cls(**params)
+        model = cls(**state.params(cls))
         try:
             model._check_params()
         except (ConfigError, TypeError, ValueError) as exc:

@@ -427,7 +427,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     module_ : torch.nn.Module
         The trained :class:`~tinyhar.models.nn.architectures.HarNet`.
     module_config_ : dict
-        Plain configuration from which ``module_`` is rebuilt on unpickling.
+        Plain configuration from which ``module_`` is rebuilt on loading.
 
     Raises
     ------
@@ -890,10 +890,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         """
         torch = _torch()
         arch = _architectures()
-        params = dict(state.value("params", "dict"))
-        unknown = sorted(set(params) - set(cls().get_params()))
-        if unknown:
-            raise state.error(f"unknown network parameters {unknown}")
+        params = state.params(cls)
         if isinstance(params.get("hidden_units"), list):
             params["hidden_units"] = tuple(params["hidden_units"])
         if isinstance(params.get("augment_groups"), list):
