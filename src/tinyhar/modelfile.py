@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -94,6 +94,13 @@ def _looks_like_pickle(head: bytes) -> bool:
     return head[:2] in (b"ZF", b"\x1f\x8b", b"BZ") or head[:6] == b"\xfd7zXZ\x00"
 
 
+def _plain_json(value: Any) -> Any:
+    """numpy scalars and arrays as plain Python values, for ``json.dumps``."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def write_state_file(path: str | Path, meta: Mapping[str, Any], arrays: Mapping[str, Any]) -> Path:
     """Write metadata and arrays to ``path`` atomically (temporary file, then rename).
 
@@ -124,7 +131,7 @@ def write_state_file(path: str | Path, meta: Mapping[str, Any], arrays: Mapping[
     doc = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
            "tinyhar_version": tinyhar.__version__, **meta}
     try:
-        text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
+        text = json.dumps(doc, ensure_ascii=False, sort_keys=True, default=_plain_json)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"model metadata is not JSON-serialisable: {exc}") from None
     payload = {_META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
@@ -133,9 +140,11 @@ def write_state_file(path: str | Path, meta: Mapping[str, Any], arrays: Mapping[
         if arr.dtype.hasobject or "/" in name or name == _META:
             raise TypeError(f"model array {name!r} ({arr.dtype}) cannot be stored without pickle")
         payload[name] = arr
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # a fresh name next to the target (same file system, so the rename is atomic);
+    # opened with "xb" so the file gets the usual permissions (umask), unlike mkstemp's 0600
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             np.savez_compressed(fh, **payload)
             fh.flush()
             os.fsync(fh.fileno())

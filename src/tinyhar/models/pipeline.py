@@ -9,7 +9,6 @@ retrain, and there is no option to load them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,10 +203,6 @@ class HarPipeline:
                 )
             extractor_meta, fx_arrays = self.extractor.to_state()
             arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
-        try:
-            info = json.loads(json.dumps(self.info))
-        except (TypeError, ValueError) as exc:
-            raise TinyharError(f"pipeline info must hold only JSON values: {exc}") from None
         meta = {
             "pipeline": {
                 "channels": [str(c) for c in self.channels],
@@ -216,13 +211,16 @@ class HarPipeline:
                 "hop_samples": None if self.hop_samples is None else int(self.hop_samples),
                 "stack_previous": bool(self.stack_previous),
                 "classes": [str(c) for c in self.classes],
-                "info": info,
+                "info": self.info,
             },
             "extractor": extractor_meta,
             "model_type": kind,
             "model": model_meta,
         }
-        return write_state_file(path, meta, arrays)
+        try:
+            return write_state_file(path, meta, arrays)
+        except TypeError as exc:  # e.g. an object in info: it could only be pickled
+            raise TinyharError(f"cannot save the pipeline to {path}: {exc}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> HarPipeline:
