@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tinyhar.cli import app
+from tinyhar.models.pipeline import PIPELINE_FILE
 
 runner = CliRunner()
 
@@ -40,7 +41,6 @@ def trained_run(tmp_path_factory, small_parquet):
 
 def test_train_writes_a_complete_run_folder(trained_run):
     out, output = trained_run
-    from tinyhar.models.pipeline import PIPELINE_FILE
 
     for name in (
         PIPELINE_FILE,

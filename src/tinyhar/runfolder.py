@@ -324,7 +324,7 @@ def write_manifest(folder: str | Path, seed: int | None = None) -> dict:
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,
         "tinyhar_version": tinyhar.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "files": files,
     }
@@ -508,15 +508,23 @@ def _manifest_error(run: Path, what: str) -> TinyharError:
 def _read_manifest(run: Path) -> dict:
     path = run / MANIFEST_FILE
     if not path.is_file():
-        from tinyhar.models.pipeline import PIPELINE_FILE
+        from tinyhar.models.pipeline import LEGACY_PIPELINE_FILE, PIPELINE_FILE
 
-        looks_like_run = any((run / n).exists() for n in (PIPELINE_FILE, CONFIG_FILE, METRICS_FILE))
+        looks_like_run = any(
+            (run / n).exists()
+            for n in (PIPELINE_FILE, LEGACY_PIPELINE_FILE, CONFIG_FILE, METRICS_FILE)
+        )
         if not looks_like_run and not _siblings(run, "tmp"):
             raise TinyharError(
                 f"{run}: not a run folder written by `tinyhar train` (no {MANIFEST_FILE}, no "
                 f"pipeline); train one first: tinyhar train --out {run}"
             )
-        if _siblings(run, "tmp"):
+        if (run / LEGACY_PIPELINE_FILE).exists():
+            why = (
+                f"it was made by an older tinyhar whose model file {LEGACY_PIPELINE_FILE} is a "
+                "pickle, which tinyhar no longer loads because loading a pickle can run code"
+            )
+        elif _siblings(run, "tmp"):
             why = "a training into it is running or was interrupted"
         else:
             why = "it was not completed by `tinyhar train` or was made by an older tinyhar"

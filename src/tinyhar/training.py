@@ -11,8 +11,8 @@
 6. fit the size-budgeted tree ensemble on all training subjects and score it
    on the test subjects,
 7. write the run folder atomically (:func:`tinyhar.runfolder.write_run`): the
-   pipeline, ``config.yaml``, ``metrics.json``, ``summary.md``, then the
-   figures ``confusion_matrix.png``, ``feature_importance.png``,
+   pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
+   ``summary.md``, then the figures ``confusion_matrix.png``, ``feature_importance.png``,
    ``class_overview.png``; ``manifest.json`` last.
 """
 

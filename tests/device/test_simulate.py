@@ -8,6 +8,7 @@ import pytest
 
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.export import micropython as mpx
+from tinyhar.models.pipeline import PIPELINE_FILE
 
 SUBJECT = "4"  # official test subject (not in the training subjects)
 
@@ -39,7 +40,6 @@ def run_dir(hapt, tmp_path_factory):
                        "model": {"n_estimators": 6, "max_depth": 8}})
     pipe = build_pipeline(windows, cfg, 64)
     pipe.model.fit(pipe.transform(windows), windows.y)
-    from tinyhar.models.pipeline import PIPELINE_FILE
     from tinyhar.runfolder import write_run
 
     out = tmp_path_factory.mktemp("run") / "run"

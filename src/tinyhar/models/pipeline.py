@@ -1,19 +1,37 @@
-"""The fitted artefact of a run: window layout + feature extractor + classifier."""
+"""The fitted artefact of a run: window layout + feature extractor + classifier.
+
+A pipeline is saved as one :data:`PIPELINE_FILE` (``pipeline.npz``): JSON
+metadata plus numeric arrays (:mod:`tinyhar.modelfile`), never a pickle, so
+loading a run folder cannot execute code from it. Run folders of tinyhar
+0.1 hold a pickle (``pipeline.joblib``); they are refused with a message to
+retrain, and there is no option to load them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
+from tinyhar.modelfile import ModelFileError, StateReader, read_state_file, write_state_file
 from tinyhar.windows.windowset import WindowSet
 
-PIPELINE_FILE = "pipeline.joblib"
-"""Name of the pipeline file in a run folder (:meth:`HarPipeline.save` writes it)."""
+PIPELINE_FILE = "pipeline.npz"
+"""Name of the pipeline file in a run folder."""
+
+LEGACY_PIPELINE_FILE = "pipeline.joblib"
+"""The pickle of tinyhar 0.1 run folders: recognised only to refuse it with an explanation."""
+
+
+def _model_types() -> dict[str, type]:
+    """Storable model classes by their type name in a pipeline file."""
+    from tinyhar.models.nn.estimator import NeuralNetClassifier
+    from tinyhar.models.trees import TreeEnsembleClassifier
+
+    return {"tree_ensemble": TreeEnsembleClassifier, "neural_network": NeuralNetClassifier}
 
 
 @dataclass
@@ -210,26 +228,164 @@ class HarPipeline:
         return out
 
     def save(self, path: str | Path) -> Path:
-        """Write the pipeline with joblib."""
-        path = Path(path)
-        joblib.dump(self, path, compress=3)
-        return path
+        """Write the pipeline to one file without pickle (atomically: temp file + rename).
 
-    @classmethod
-    def load(cls, path: str | Path) -> HarPipeline:
-        """Read a pipeline written by :meth:`save`.
+        The file (:data:`PIPELINE_FILE` in a run folder) is an ``.npz``
+        archive: a JSON entry with the format name and version, the tinyhar
+        version, this pipeline's fields and the components' parameters, plus
+        the numeric arrays (tree nodes and leaves, network weights, filter
+        coefficients); see :mod:`tinyhar.modelfile`.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination file.
+
+        Returns
+        -------
+        Path
+            ``path``.
 
         Raises
         ------
         TinyharError
-            If the file is missing or is not a tinyhar pipeline.
+            The model or extractor is not fitted or of a kind that cannot be
+            stored, or ``info`` holds values that are not plain JSON.
+        """
+        from sklearn.exceptions import NotFittedError
+
+        path = Path(path)
+        types = {cls: name for name, cls in _model_types().items()}
+        kind = types.get(type(self.model))
+        if kind is None:
+            raise TinyharError(f"cannot save a pipeline with a {type(self.model).__name__} model")
+        try:
+            model_meta, model_arrays = self.model.to_state()
+        except NotFittedError:
+            raise TinyharError("cannot save a pipeline whose model is not fitted") from None
+        arrays = {f"model.{k}": v for k, v in model_arrays.items()}
+        extractor_meta = None
+        if self.extractor is not None:
+            from tinyhar.features.extractor import FeatureExtractor
+
+            if not isinstance(self.extractor, FeatureExtractor):
+                raise TinyharError(
+                    f"cannot save a pipeline with a {type(self.extractor).__name__} extractor"
+                )
+            extractor_meta, fx_arrays = self.extractor.to_state()
+            arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
+        meta = {
+            "pipeline": {
+                "channels": [str(c) for c in self.channels],
+                "sampling_rate_hz": float(self.sampling_rate_hz),
+                "n_samples": int(self.n_samples),
+                "hop_samples": None if self.hop_samples is None else int(self.hop_samples),
+                "stack_previous": bool(self.stack_previous),
+                "classes": [str(c) for c in self.classes],
+                "info": self.info,
+            },
+            "extractor": extractor_meta,
+            "model_type": kind,
+            "model": model_meta,
+        }
+        try:
+            return write_state_file(path, meta, arrays)
+        except TypeError as exc:  # e.g. an object in info: it could only be pickled
+            raise TinyharError(f"cannot save the pipeline to {path}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> HarPipeline:
+        """Read a pipeline written by :meth:`save`; never executes code from the file.
+
+        The file is read with ``numpy.load(..., allow_pickle=False)``; every
+        entry is checked (format version, types, dtypes, shapes, indices) and
+        the components are rebuilt from their parameters and arrays. There is
+        no way to load a pickle: run folders of tinyhar 0.1
+        (``pipeline.joblib``) must be trained again.
+
+        Parameters
+        ----------
+        path : str or Path
+            The pipeline file, or a run folder holding :data:`PIPELINE_FILE`.
+
+        Returns
+        -------
+        HarPipeline
+
+        Raises
+        ------
+        TinyharError
+            No pipeline file (a tinyhar 0.1 pickle is named as such), or
+            (:class:`~tinyhar.modelfile.ModelFileError`) a truncated, corrupt,
+            foreign, newer or inconsistent file; a network model without
+            PyTorch installed.
         """
         path = Path(path)
+        if path.is_dir():
+            path = path / PIPELINE_FILE
         if not path.is_file():
+            legacy = path.with_name(LEGACY_PIPELINE_FILE)
+            if legacy.is_file():
+                raise ModelFileError(
+                    legacy,
+                    "this run folder was written by an older tinyhar: its model is a pickle, "
+                    "which tinyhar no longer loads because loading a pickle can run any code; "
+                    "retrain with `tinyhar train` (config.yaml in the folder reproduces the run)",
+                )
             raise TinyharError(
                 f"{path}: no pipeline file; is this a run folder made by `tinyhar train`?"
             )
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TinyharError(f"{path}: not a tinyhar pipeline")
-        return obj
+        state = read_state_file(path)
+        p = state.section("pipeline")
+        channels = p.strings("channels")
+        rate = p.value("sampling_rate_hz", "float")
+        n_samples = p.value("n_samples", "int")
+        hop = p.value("hop_samples", "int", optional=True)
+        if not channels or rate <= 0 or n_samples < 1 or (hop is not None and hop < 1):
+            raise state.error("invalid window layout (channels, sampling rate, window, hop)")
+        kind = state.value("model_type", "str")
+        model_cls = _model_types().get(kind)
+        if model_cls is None:
+            raise state.error(f"unknown model type {kind!r}")
+        model = model_cls.from_state(state.section("model"))
+        extractor = None
+        if state.has("extractor"):
+            from tinyhar.features.extractor import FeatureExtractor
+
+            extractor = FeatureExtractor.from_state(state.section("extractor"))
+        pipeline = cls(
+            extractor=extractor,
+            model=model,
+            channels=channels,
+            sampling_rate_hz=rate,
+            n_samples=n_samples,
+            hop_samples=hop,
+            stack_previous=p.value("stack_previous", "bool"),
+            classes=p.strings("classes"),
+            info=p.value("info", "dict"),
+        )
+        pipeline._check_consistent(state)
+        state.check_all_arrays_read()
+        return pipeline
+
+    def _check_consistent(self, state: StateReader) -> None:
+        """Raise if the loaded components do not fit together."""
+        if self.extractor is None:
+            if not hasattr(self.model, "n_samples_in_") or self.stack_previous:
+                raise state.error("a tree model needs a feature extractor")
+            if (self.model.n_samples_in_, self.model.n_channels_in_) != (
+                self.n_samples, len(self.channels)
+            ):
+                raise state.error("the network's input shape differs from the window layout")
+            return
+        fx = self.extractor
+        if list(fx.channels) != self.channels or fx.sampling_rate_hz != self.sampling_rate_hz:
+            raise state.error("the feature extractor's channels or rate differ from the pipeline's")
+        if getattr(fx, "n_samples_in_", self.n_samples) != self.n_samples:
+            raise state.error("the feature extractor's window length differs from the pipeline's")
+        n_in = getattr(self.model, "n_features_in_", None)
+        if n_in != len(self.feature_names):  # feature_names includes the stacked columns
+            raise state.error(
+                f"the model reads {n_in} features but the extractor makes "
+                f"{len(self.feature_names)}"
+            )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tinyhar.models.pipeline import PIPELINE_FILE
+
 
 def _pct(x: float) -> str:
     return f"{100.0 * x:.1f} %"
@@ -91,7 +93,7 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
     lines += [
         "## Files",
         "",
-        "- `pipeline.joblib`: the fitted pipeline (features + model)",
+        f"- `{PIPELINE_FILE}`: the fitted pipeline (features + model; JSON + arrays, no pickle)",
         "- `config.yaml`: resolved configuration, seed included "
         "(`tinyhar train --config config.yaml --out NEW` reproduces this run)",
         f"- `metrics.json`, {figures}",
