@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.helpers import bundled_hapt_parquet
 from tinyhar.cli import app
 
 runner = CliRunner()
@@ -17,10 +18,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def small_parquet(tmp_path_factory):
     """Four HAPT subjects (1, 2, 3, 4) from the bundled copy, as a tinyhar Parquet file."""
-    from tinyhar.datasets.bundled import load_bundled_hapt
-
-    rec = load_bundled_hapt().select(subjects=["1", "2", "3", "4"])
-    return rec.to_parquet(tmp_path_factory.mktemp("data") / "small.parquet")
+    return bundled_hapt_parquet(tmp_path_factory.mktemp("data"), ["1", "2", "3", "4"])
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +145,62 @@ def test_datasets_and_features_listings():
     assert "30 subjects" in result.output and "WALKING" in result.output
     result = runner.invoke(app, ["features"])
     assert result.exit_code == 0 and "acc_x_mean" in result.output.replace("\n", "")
+
+
+def test_evaluate_scores_only_unseen_subjects_by_default(trained_run, small_parquet, tmp_path):
+    out, _ = trained_run
+    ref = json.loads((out / "metrics.json").read_text())
+    result = runner.invoke(app, ["evaluate", str(out), "--dataset", str(small_parquet)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "3 subjects of 'hapt' (1-3) were training subjects and are excluded" in text
+    assert f"macro-F1 {ref['macro_f1']:.3f}" in text
+    assert "per subject (1 subject): macro-F1" in text
+    result = runner.invoke(
+        app,
+        ["evaluate", str(out), "--dataset", str(small_parquet), "--json", "--out",
+         str(tmp_path / "ev")],
+    )
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout[result.stdout.index("{") :])
+    assert m["macro_f1"] == pytest.approx(ref["macro_f1"])
+    assert list(m["per_subject"]) == ["4"] and m["excluded_training_subjects"] == ["1", "2", "3"]
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text()) == m
+    assert (tmp_path / "ev" / "per_subject.png").is_file()
+
+
+def test_evaluate_include_training_subjects_warns(trained_run, small_parquet):
+    out, _ = trained_run
+    result = runner.invoke(
+        app,
+        ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "2,4",
+         "--include-training-subjects", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "inflated" in result.output
+    m = json.loads(result.stdout[result.stdout.index("{") :])
+    assert m["includes_training_subjects"] is True and m["training_subjects_scored"] == ["2"]
+    assert m["subjects"] == ["2", "4"]
+
+
+def test_evaluate_unknown_or_seen_subjects_are_clear_errors(trained_run, small_parquet):
+    out, _ = trained_run
+    result = runner.invoke(
+        app, ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "99,100"]
+    )
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "99, 100 do not exist in 'hapt'; it has 4 subjects: 1-4" in text
+    assert "class the model knows" not in text
+    result = runner.invoke(
+        app, ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "1"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no subject-independent score is possible" in " ".join(result.output.split())
+
+
+def test_train_output_has_no_blank_lines_and_plural_counts(trained_run):
+    _, output = trained_run
+    lines = output.splitlines()
+    assert all(line.strip() for line in lines), lines
+    assert "4 subjects" in output and "3 folds" in output
