@@ -50,7 +50,7 @@ from tinyhar.evaluation.splits import (
 )
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.reporting.text import name_subjects, plural
+from tinyhar.reporting.text import name_subjects, plural, subject_list
 from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
@@ -761,15 +761,15 @@ def _write_figures(
 
     score_figures(metrics, out)
     dataset = metrics["dataset"]
-    test = name_subjects(metrics["test_subjects"])
-    trained = name_subjects(metrics["train_subjects"])
+    test = subject_list(metrics["test_subjects"])
+    trained = subject_list(metrics["train_subjects"])
     cv = metrics.get("cross_validation") or {}
     if cv.get("scope") == "all subjects":
-        who = f"subjects {trained} (each one tested in its own cross-validation fold)"
-        shown = f"from all subjects {trained}"
+        who = f"{trained} (each one tested in its own cross-validation fold)"
+        shown = f"from all {trained}"
     else:
-        who = f"subjects {trained}; test subjects {test}"
-        shown = f"from the training subjects {trained}\n(test subjects {test} not shown)"
+        who = f"{trained}\n(test {test})"
+        shown = f"from the training {trained}\n(test {test} not shown)"
     if pipeline is not None:
         plot_feature_importance(
             pipeline.model.feature_importances(),
@@ -778,13 +778,13 @@ def _write_figures(
             title=f"{dataset}: model trained on {who}",
         )
     if network is not None:
-        validation = name_subjects(metrics.get("validation_subjects") or [])
+        validation = subject_list(metrics.get("validation_subjects") or [])
         plot_training_curves(
             network.history_,
             out / "training_curves.png",
             best_epoch=int(network.best_epoch_),
-            title=f"{dataset}, {metrics['model']} training curves: validation subjects "
-            f"{validation}\nfinal model trained on {who}",
+            title=f"{dataset}, {metrics['model']} training curves; validation {validation}; "
+            f"final model trained on {who}",
         )
     plot_class_overview(
         train_w,
@@ -877,7 +877,7 @@ def evaluate_run(
     windows = windows.subset(keep)
     if len(windows) == 0:
         raise EvaluationError(
-            f"no window of {dataset!r} (subjects {name_subjects(selection['subjects'])}) has a "
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
             f"class the model knows ({sorted(known)}); evaluate on data with these activities"
         )
     pred = pipeline.predict(windows)

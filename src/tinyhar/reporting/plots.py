@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from tinyhar.reporting.text import name_subjects, plural  # noqa: E402
+from tinyhar.reporting.text import plural, subject_list  # noqa: E402
 from tinyhar.windows.windowset import WindowSet  # noqa: E402
 
 
@@ -99,7 +100,7 @@ def plot_feature_importance(
     ax.barh([names[i] for i in order], importances[order], color="tab:blue")
     ax.set_xlabel("mean decrease in impurity")
     heading = f"top {len(order)} of {plural(len(importances), 'feature')}"
-    ax.set_title(f"{title}\n{heading}" if title else heading.capitalize(), fontsize=9)
+    ax.set_title(f"{title}\n{heading}" if title else heading.capitalize(), fontsize=8)
     fig.tight_layout()
     return _save(fig, path, dpi=110)
 
@@ -215,6 +216,7 @@ def plot_training_curves(
             ax.axvline(
                 best_epoch, color="tab:green", ls=":", lw=1.2, label=f"kept: epoch {best_epoch}"
             )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -260,11 +262,7 @@ def plot_per_subject(per_subject: dict[str, dict], path: str | Path, title: str 
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("score")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_title(
-        title or f"Per subject: test {'subject' if len(subjects) == 1 else 'subjects'} "
-        f"{name_subjects(subjects)}",
-        fontsize=9,
-    )
+    ax.set_title(title or f"Scores per subject: test {subject_list(subjects)}", fontsize=9)
     fig.tight_layout()
     return _save(fig, path, dpi=110)
 
@@ -288,9 +286,8 @@ def figure_title(what: str, dataset: str, subjects: Sequence[str], role: str = "
     str
         E.g. ``"hapt, confusion matrix: test subjects 2, 4, 9-13 (9 subjects)"``.
     """
-    noun = "subject" if len(subjects) == 1 else "subjects"
-    count = f" ({plural(len(subjects), 'subject')})" if len(subjects) > 3 else ""
-    names = name_subjects(subjects)
-    if "..." in names:
-        count = ""
-    return f"{dataset}, {what}: {role} {noun} {names}{count}"
+    names = subject_list(subjects)
+    count = ""
+    if len(set(subjects)) > 3 and "..." not in names:
+        count = f" ({plural(len(set(subjects)), 'subject')})"
+    return f"{dataset}, {what}: {role} {names}{count}"

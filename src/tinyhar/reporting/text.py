@@ -103,6 +103,20 @@ def name_subjects(subjects: Iterable[object], max_chars: int = 60) -> str:
     return ", ".join(kept) + tail
 
 
+def subject_list(subjects: Iterable[object], max_chars: int = 60) -> str:
+    """``"subject 4"`` or ``"subjects 1-3, 7"``: :func:`name_subjects` with its noun.
+
+    Parameters
+    ----------
+    subjects : iterable
+        Subject ids.
+    max_chars : int
+        Passed to :func:`name_subjects`.
+    """
+    ids = {str(s) for s in subjects}
+    return f"{'subject' if len(ids) == 1 else 'subjects'} {name_subjects(ids, max_chars)}"
+
+
 def absent_classes_message(metrics: dict) -> str | None:
     """The warning for classes the model knows but the test windows lack.
 
