@@ -204,3 +204,31 @@ def test_train_output_has_no_blank_lines_and_plural_counts(trained_run):
     lines = output.splitlines()
     assert all(line.strip() for line in lines), lines
     assert "4 subjects" in output and "3 folds" in output
+
+
+def test_print_metrics_warns_about_absent_classes_and_sums_up_subjects(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from tinyhar import cli
+    from tinyhar.evaluation.metrics import classification_metrics
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=120))
+    monkeypatch.setattr(cli, "err_console", Console(file=err, width=120))
+    y = np.array(["a", "a", "b", "b"], dtype=object)
+    m = classification_metrics(y, y, ["a", "b", "c"])
+    m.update(
+        dataset="d",
+        per_subject={
+            "1": {"accuracy": 1.0, "macro_f1": 1.0, "n_windows": 2},
+            "2": {"accuracy": 0.5, "macro_f1": 0.4, "n_windows": 2},
+        },
+    )
+    cli._print_metrics(m)
+    assert "per subject (2 subjects): macro-F1 from 0.400 (subject 2) to 1.000 (subject 1)" in (
+        out.getvalue()
+    )
+    assert "│ c " in out.getvalue() and "absent" in out.getvalue()
+    assert "warning: 1 class of the model (c) has no test window" in err.getvalue()

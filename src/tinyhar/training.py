@@ -729,9 +729,10 @@ def score_figures(metrics: dict, out: Path) -> None:
 
     subjects = list(metrics["per_subject"])
     cv = metrics.get("cross_validation") or {}
-    what = "confusion matrix"
+    what, per = "confusion matrix", "scores per subject"
     if cv.get("scope") == "all subjects":
-        what += f" pooled over {plural(cv['n_folds'], 'fold')}"
+        what += f" pooled over {plural(cv['n_folds'], 'cross-validation fold')}"
+        per += " (each from the fold that held it out)"
     plot_confusion_matrix(
         metrics["confusion_matrix"],
         metrics["classes"],
@@ -741,7 +742,7 @@ def score_figures(metrics: dict, out: Path) -> None:
     plot_per_subject(
         metrics["per_subject"],
         out / "per_subject.png",
-        figure_title("scores per subject", metrics["dataset"], subjects),
+        figure_title(per, metrics["dataset"], subjects),
     )
 
 

@@ -251,7 +251,7 @@ def plot_per_subject(per_subject: dict[str, dict], path: str | Path, title: str 
     f1 = np.array([per_subject[s]["macro_f1"] for s in subjects])
     n = np.array([per_subject[s]["n_windows"] for s in subjects])
     x = np.arange(len(subjects))
-    fig, ax = plt.subplots(figsize=(max(5.5, 0.42 * len(subjects) + 3.2), 3.6))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.3 * len(subjects) + 3.2), 3.6))
     ax.bar(x - 0.2, acc, width=0.4, label="accuracy", color="tab:blue")
     ax.bar(x + 0.2, f1, width=0.4, label="macro-F1", color="tab:orange")
     ax.axhline(f1.mean(), color="tab:orange", ls=":", lw=1, label=f"mean macro-F1 {f1.mean():.3f}")

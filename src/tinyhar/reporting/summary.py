@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyhar.reporting.text import absent_classes_message, plural
+from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
 
 
 def _pct(x: float) -> str:
@@ -12,7 +12,7 @@ def _pct(x: float) -> str:
 
 
 def _subjects(subjects: list[str]) -> str:
-    return f"{plural(len(subjects), 'subject')} ({', '.join(subjects) or 'none'})"
+    return f"{plural(len(subjects), 'subject')} ({name_subjects(subjects, max_chars=1000)})"
 
 
 def score_lines(m: dict, after_table: list[str] | None = None) -> list[str]:
@@ -31,8 +31,9 @@ def score_lines(m: dict, after_table: list[str] | None = None) -> list[str]:
     -------
     list of str
     """
+    pooled = (m.get("cross_validation") or {}).get("scope") == "all subjects"
     lines = [
-        "| metric | test |",
+        f"| metric | {'cross-validation, pooled' if pooled else 'test'} |",
         "| --- | --- |",
         f"| accuracy | {_pct(m['accuracy'])} |",
         f"| balanced accuracy | {_pct(m['balanced_accuracy'])} |",
