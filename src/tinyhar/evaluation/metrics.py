@@ -61,14 +61,16 @@ def check_labels(y: np.ndarray, classes: Sequence[str], where: str = "data") -> 
     present = [c for c in classes if np.any(y == c)]
     if len(present) < 2:
         raise EvaluationError(
-            f"{where} has {len(present)} class(es) {present}: a classifier needs windows of at "
+            f"{where} has {'only the class ' + repr(present[0]) if present else 'no class'}: "
+            "a classifier needs windows of at "
             "least 2 activities; record or add data for another activity"
         )
     for c in present:
         n = int(np.count_nonzero(y == c))
         if n < MIN_WINDOWS_PER_CLASS:
             warnings.warn(
-                f"class {c!r} has only {n} windows in {where} (< {MIN_WINDOWS_PER_CLASS}): "
+                f"class {c!r} has only {n} window{'' if n == 1 else 's'} in {where} "
+                f"(< {MIN_WINDOWS_PER_CLASS}): "
                 "its scores will be unreliable; record more of it",
                 SmallClassWarning,
                 stacklevel=2,
