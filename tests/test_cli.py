@@ -232,3 +232,13 @@ def test_print_metrics_warns_about_absent_classes_and_sums_up_subjects(monkeypat
     )
     assert "│ c " in out.getvalue() and "absent" in out.getvalue()
     assert "warning: 1 class of the model (c) has no test window" in err.getvalue()
+
+
+def test_evaluate_out_refuses_empty_and_run_folders(trained_run, small_parquet):
+    out, _ = trained_run
+    for bad, message in (("", "--out is empty"), (str(out), "is a run folder")):
+        result = runner.invoke(
+            app, ["evaluate", str(out), "--dataset", str(small_parquet), "--out", bad]
+        )
+        assert result.exit_code == 2, result.output
+        assert message in result.output

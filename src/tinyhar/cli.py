@@ -202,7 +202,7 @@ def evaluate(
         ),
     ] = False,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Folder for metrics.json, summary.md, confusion_matrix.png and "
             "per_subject.png (default: print only)."
@@ -216,8 +216,10 @@ def evaluate(
     people, e.g. HAPT and UCI HAR), so `evaluate RUN --dataset <its data set>`
     reproduces the run's held-out test score.
     """
-    from tinyhar.training import evaluate_run, write_evaluation
+    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
 
+    if out is not None:
+        check_evaluation_out(out)
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     metrics = evaluate_run(
         run,

@@ -1016,6 +1016,28 @@ def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
     return text + "--include-training-subjects scores them anyway (inflated)."
 
 
+def check_evaluation_out(out_dir: str | Path) -> Path:
+    """The folder for :func:`write_evaluation`, checked before any work is done.
+
+    Raises
+    ------
+    TinyharError
+        Empty name, an existing file, or a run folder (its metrics would be
+        overwritten).
+    """
+    if not str(out_dir).strip():
+        raise TinyharError("--out is empty: name a folder for the evaluation results")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"--out {out} is an existing file: name a folder")
+    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
+        raise TinyharError(
+            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
+            "metrics; name another folder"
+        )
+    return out
+
+
 def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
     """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
 
@@ -1045,16 +1067,7 @@ def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
 
     from tinyhar.reporting.summary import write_evaluation_summary
 
-    out = Path(out_dir)
-    if str(out_dir).strip() == "":
-        raise TinyharError("--out is empty: name a folder for the evaluation results")
-    if out.exists() and not out.is_dir():
-        raise TinyharError(f"--out {out} is an existing file: name a folder")
-    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
-        raise TinyharError(
-            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
-            "metrics; name another folder"
-        )
+    out = check_evaluation_out(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
     try:
