@@ -111,11 +111,18 @@ def train(
 
 
 def _print_metrics(m: dict) -> None:
+    """Print a run's or an evaluation's scores: per class, overall, per subject, CV, warnings."""
+    from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
+
     table = Table(title=f"{m['dataset']} -- {m.get('protocol', 'evaluation')}")
     table.add_column("class")
     for col in ("precision", "recall", "F1", "windows"):
         table.add_column(col, justify="right")
+    scored = set(m.get("scored_classes") or m["per_class"])
     for c, s in m["per_class"].items():
+        if c not in scored:
+            table.add_row(c, "absent", "absent", "absent", "0")
+            continue
         table.add_row(
             c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])
         )
@@ -125,17 +132,60 @@ def _print_metrics(m: dict) -> None:
         f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]"
     )
     if "params" in m:
-        line += f"  model: {m['params']} parameters, {m['macs']} MACs per window"
+        line += (
+            f"  model: {plural(m['params'], 'parameter')}, "
+            f"{plural(m['macs'], 'MAC')} per window"
+        )
     elif "model_size" in m:
         s = m["model_size"]
-        line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
+        line += (
+            f"  model: {plural(s['trees'], 'tree')}, {plural(s['nodes'], 'node')}, "
+            f"{plural(s['bytes'], 'byte')}"
+        )
     console.print(line)
+    per_subject = m.get("per_subject") or {}
+    if per_subject:
+        f1 = {k: v["macro_f1"] for k, v in per_subject.items()}
+        worst = min(f1, key=f1.get)
+        best = max(f1, key=f1.get)
+        text = f"per subject ({plural(len(f1), 'subject')}): macro-F1 "
+        if len(f1) == 1:
+            text += f"{f1[worst]:.3f} (subject {worst})"
+        else:
+            text += (
+                f"from {f1[worst]:.3f} (subject {worst}) to {f1[best]:.3f} (subject {best}), "
+                f"mean {sum(f1.values()) / len(f1):.3f}"
+            )
+        console.print(text)
     cv = m.get("cross_validation")
     if cv:
-        console.print(
-            f"leave-subjects-out CV on training subjects ({cv['n_folds']} folds): "
+        where = "all subjects" if cv.get("scope") == "all subjects" else "training subjects"
+        text = (
+            f"leave-subjects-out CV on {where} ({plural(cv['n_folds'], 'fold')}): "
             f"macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
         )
+        if cv.get("pooled"):
+            text += f", pooled {cv['pooled']['macro_f1']:.3f}"
+        console.print(text)
+        if where == "all subjects":
+            console.print(
+                "the saved model is fitted on all subjects: its expected score is this CV score"
+            )
+    if m.get("excluded_training_subjects"):
+        ex = m["excluded_training_subjects"]
+        console.print(
+            f"left out as training subjects of the run: {plural(len(ex), 'subject')} "
+            f"({name_subjects(ex)})"
+        )
+    if m.get("includes_training_subjects"):
+        err_console.print(
+            f"[yellow]warning:[/] includes {plural(len(m['training_subjects_scored']), 'subject')}"
+            f" the run was trained on ({name_subjects(m['training_subjects_scored'])}): "
+            "inflated, not subject-independent"
+        )
+    absent = absent_classes_message(m)
+    if absent:
+        err_console.print(f"[yellow]warning:[/] {absent}")
 
 
 @app.command()
@@ -147,17 +197,53 @@ def evaluate(
     subjects: Annotated[
         str | None, typer.Option(help="Comma-separated subject ids to score.")
     ] = None,
+    include_training_subjects: Annotated[
+        bool,
+        typer.Option(
+            "--include-training-subjects",
+            help="Also score subjects the run was trained on (inflated; warns).",
+        ),
+    ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder for metrics.json, summary.md, confusion_matrix.png and "
+            "per_subject.png (default: print only)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
-    """Score a trained run on a data set, subject-independently."""
-    from tinyhar.training import evaluate_run
+    """Score a trained run on a data set, subject-independently.
 
-    subj = [s.strip() for s in subjects.split(",")] if subjects else None
-    metrics = evaluate_run(run, dataset, path, subj, err_console if json_out else console)
+    Subjects the run was trained on are left out (same data set or the same
+    people, e.g. HAPT and UCI HAR), so `evaluate RUN --dataset <its data set>`
+    reproduces the run's held-out test score.
+    """
+    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
+
+    if out is not None:
+        check_evaluation_out(out)
+    subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    metrics = evaluate_run(
+        run,
+        dataset,
+        path,
+        subj,
+        err_console if json_out else console,
+        include_training_subjects=include_training_subjects,
+    )
+    if out is not None:
+        write_evaluation(metrics, out)
     if json_out:
         print(json.dumps(metrics, indent=2))
     else:
-        _print_metrics({**metrics, "protocol": f"subjects {', '.join(metrics['subjects'])}"})
+        from tinyhar.reporting.text import name_subjects
+
+        _print_metrics({**metrics, "protocol": f"subjects {name_subjects(metrics['subjects'])}"})
+    if out is not None:
+        (err_console if json_out else console).print(
+            f"evaluation written to [bold]{out}[/] (metrics.json, summary.md, figures)"
+        )
 
 
 @app.command()

@@ -30,9 +30,10 @@ Example (all keys optional; these are the defaults)::
       max_features: sqrt
       class_weight: null    # null | balanced | balanced_subsample
     evaluation:
-      protocol: holdout     # holdout | random (leaks subjects: warns)
+      protocol: holdout     # holdout | loso (CV by subject over all subjects) | random (leaks)
       test_subjects: official  # official | auto | [list of subject ids]
-      cv_folds: 5           # leave-subjects-out CV on the training subjects (0 = off)
+      cv_folds: 5           # holdout: CV folds on the training subjects (0 = off);
+                            # loso: folds over all subjects (0 = one subject per fold)
       test_fraction: 0.3    # share of subjects (auto) or windows (random) for testing
 """
 
@@ -105,9 +106,24 @@ class ModelConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    """How to score the model, subject-independently unless told otherwise."""
+    """How to score the model, subject-independently unless told otherwise.
 
-    protocol: Literal["holdout", "random"] = "holdout"
+    ``protocol``:
+
+    * ``holdout`` (default): hold-out test subjects (``test_subjects``) plus
+      leave-subjects-out cross-validation on the training subjects with
+      ``cv_folds`` folds (0 = off), for trees and networks alike.
+    * ``loso``: for small data sets, no hold-out part: cross-validation by
+      subject over all subjects. ``cv_folds`` 0, or at least the number of
+      subjects, gives one subject per fold (leave-one-subject-out); otherwise
+      that many folds of whole subjects. Reported: pooled metrics (all
+      folds' predictions concatenated) and mean ± sd over folds. The saved
+      model is then fitted on all subjects; its expected score is the
+      cross-validation score.
+    * ``random``: a random window split; leaks subjects, warns.
+    """
+
+    protocol: Literal["holdout", "loso", "random"] = "holdout"
     test_subjects: Literal["official", "auto"] | list[str] = "official"
     cv_folds: int = Field(5, ge=0, le=50)
     test_fraction: float = Field(0.3, gt=0, lt=1)

@@ -48,10 +48,12 @@ def tree_pipeline(hapt_windows):
 
 @pytest.fixture()
 def saved(tree_pipeline, tmp_path):
-    """A run folder holding only the tree pipeline file."""
+    """A run folder holding only the tree pipeline file (and its manifest)."""
+    from tinyhar.runfolder import write_run
+
     run = tmp_path / "run"
-    run.mkdir()
-    tree_pipeline.save(run / PIPELINE_FILE)
+    with write_run(run) as tmp:
+        tree_pipeline.save(tmp / PIPELINE_FILE)
     return run / PIPELINE_FILE
 
 
