@@ -9,9 +9,17 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PIP_FLAGS := --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test lint bench clean install install-test
+.PHONY: demo test test-portable lint bench clean install install-test check-python
 
-$(BIN)/python:
+# The pins in constraints.txt have wheels for CPython 3.11 to 3.14 (numpy 2.4 and
+# pandas 3 need 3.11); say so before anything is installed.
+check-python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 14) else 1)' 2>/dev/null || { \
+	  echo "tinyhar needs Python 3.11 to 3.14; '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)."; \
+	  echo "Install one (python.org, your package manager, or pyenv) and run e.g. 'make PYTHON=python3.12 $(MAKECMDGOALS)'."; \
+	  exit 1; }
+
+$(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
@@ -27,10 +35,15 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
-	$(BIN)/tinyhar train --out runs/demo
+	$(BIN)/tinyhar train --out runs/demo --overwrite
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The feature and parity tests again with numpy's SIMD dispatch narrowed (first the
+# widest kernels off, then all dispatched kernels off), as another CPU would run them.
+test-portable: $(VENV)/.installed-test
+	$(BIN)/python scripts/narrowed_dispatch.py -- -q -p no:cacheprovider tests/features tests/export tests/models
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks scripts

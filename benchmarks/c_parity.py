@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.run:
             cfg = make_config({"model": {"n_estimators": 10, "max_depth": 10},
                                "evaluation": {"cv_folds": 0}})
-            train(cfg, run)
+            train(cfg, run, overwrite=True)  # --out keeps the work folder between runs
         pipeline = load_pipeline(run)
         c_dir = work / "c"
         export_c(pipeline, c_dir)

@@ -41,3 +41,10 @@ def make_frame(
     frame["subject"] = subject
     frame["session"] = session
     return frame
+
+
+def bundled_hapt_parquet(folder, subjects: list[str], name: str = "hapt.parquet"):
+    """Write these subjects of the bundled HAPT copy as a tinyhar Parquet file; return its path."""
+    from tinyhar.datasets.bundled import load_bundled_hapt
+
+    return load_bundled_hapt().select(subjects=subjects).to_parquet(folder / name)

@@ -62,12 +62,21 @@ def test_onnx_embed_explore(network_run, tmp_path):
 
 
 def test_tree_run_has_no_embeddings(tmp_path):
-    from tinyhar.models.pipeline import HarPipeline
+    import numpy as np
+
+    from tinyhar.features import FeatureExtractor
+    from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
+    from tinyhar.models.trees import TreeEnsembleClassifier
+    from tinyhar.runfolder import write_run
 
     run = tmp_path / "r"
-    run.mkdir()
-    HarPipeline(object(), object(), ["acc_x"], 50.0, 128, 64, False, ["a"]).save(
-        run / "pipeline.joblib"
-    )
+    X = np.random.default_rng(0).normal(size=(8, 128, 3)).astype(np.float32)
+    fx = FeatureExtractor(channels=("acc_x", "acc_y", "acc_z"), feature_set="minimal").fit(X)
+    model = TreeEnsembleClassifier(n_estimators=1).fit(fx.transform(X), ["a", "b"] * 4)
+    channels = ["acc_x", "acc_y", "acc_z"]
+    with write_run(run) as tmp:
+        HarPipeline(fx, model, channels, 50.0, 128, 64, False, ["a", "b"]).save(
+            tmp / PIPELINE_FILE
+        )
     result = runner.invoke(app, ["embed", str(run), "--out", str(tmp_path / "e.parquet")])
     assert result.exit_code == 2 and "tree model" in result.output

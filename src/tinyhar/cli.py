@@ -95,6 +95,9 @@ def train(
             "--set model.params.lr=0.001 (value read as YAML; repeatable; applied last).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing run folder (atomically).")
+    ] = False,
 ) -> None:
     """Train on a data set (default: the bundled HAPT copy) and write a run folder.
 
@@ -105,7 +108,6 @@ def train(
     from tinyhar.training import apply_preset
     from tinyhar.training import train as run_train
 
-    out_dir = _check_out(out)
     data = read_config_file(config) if config else {}
     data_options = {"dataset.name": dataset, "dataset.path": path, "dataset.sensors": sensors}
     other_options = {
@@ -138,45 +140,24 @@ def train(
     if any(v is not None for v in options):
         sources.append("command line")
     cfg = make_config(data, " + ".join(sources) or "defaults")
-    metrics = run_train(cfg, out_dir, console)
+    metrics = run_train(cfg, out, console, overwrite=overwrite)
     _print_metrics(metrics)
-    console.print(f"run folder: [bold]{out_dir}[/] (summary.md, metrics.json, figures)")
-
-
-def _check_out(out: str) -> Path:
-    """The run folder named by ``--out``, refused when it cannot be one.
-
-    Raises
-    ------
-    ConfigError
-        Empty, the current folder or one containing it, an existing file, or a
-        path through an existing file.
-    """
-    if not out.strip():
-        raise ConfigError("--out is empty; name the run folder to write, e.g. --out runs/first")
-    path = Path(out).expanduser()
-    here = Path.cwd().resolve()
-    full = path.resolve()
-    if full == here or full in here.parents:
-        raise ConfigError(
-            f"--out {out!r} is the current folder or contains it; a run folder must be a "
-            "folder of its own, e.g. --out runs/first"
-        )
-    for p in (full, *full.parents):
-        if p.exists() and not p.is_dir():
-            what = "is an existing file" if p == full else f"goes through the file {p}"
-            raise ConfigError(
-                f"--out {out!r} {what}, not a folder; choose another run folder name"
-            )
-    return path
+    console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
 
 
 def _print_metrics(m: dict) -> None:
+    """Print a run's or an evaluation's scores: per class, overall, per subject, CV, warnings."""
+    from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
+
     table = Table(title=f"{m['dataset']} -- {m.get('protocol', 'evaluation')}")
     table.add_column("class")
     for col in ("precision", "recall", "F1", "windows"):
         table.add_column(col, justify="right")
+    scored = set(m.get("scored_classes") or m["per_class"])
     for c, s in m["per_class"].items():
+        if c not in scored:
+            table.add_row(c, "absent", "absent", "absent", "0")
+            continue
         table.add_row(
             c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])
         )
@@ -186,17 +167,60 @@ def _print_metrics(m: dict) -> None:
         f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]"
     )
     if "params" in m:
-        line += f"  model: {m['params']} parameters, {m['macs']} MACs per window"
+        line += (
+            f"  model: {plural(m['params'], 'parameter')}, "
+            f"{plural(m['macs'], 'MAC')} per window"
+        )
     elif "model_size" in m:
         s = m["model_size"]
-        line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
+        line += (
+            f"  model: {plural(s['trees'], 'tree')}, {plural(s['nodes'], 'node')}, "
+            f"{plural(s['bytes'], 'byte')}"
+        )
     console.print(line)
+    per_subject = m.get("per_subject") or {}
+    if per_subject:
+        f1 = {k: v["macro_f1"] for k, v in per_subject.items()}
+        worst = min(f1, key=f1.get)
+        best = max(f1, key=f1.get)
+        text = f"per subject ({plural(len(f1), 'subject')}): macro-F1 "
+        if len(f1) == 1:
+            text += f"{f1[worst]:.3f} (subject {worst})"
+        else:
+            text += (
+                f"from {f1[worst]:.3f} (subject {worst}) to {f1[best]:.3f} (subject {best}), "
+                f"mean {sum(f1.values()) / len(f1):.3f}"
+            )
+        console.print(text)
     cv = m.get("cross_validation")
     if cv:
-        console.print(
-            f"leave-subjects-out CV on training subjects ({cv['n_folds']} folds): "
+        where = "all subjects" if cv.get("scope") == "all subjects" else "training subjects"
+        text = (
+            f"leave-subjects-out CV on {where} ({plural(cv['n_folds'], 'fold')}): "
             f"macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
         )
+        if cv.get("pooled"):
+            text += f", pooled {cv['pooled']['macro_f1']:.3f}"
+        console.print(text)
+        if where == "all subjects":
+            console.print(
+                "the saved model is fitted on all subjects: its expected score is this CV score"
+            )
+    if m.get("excluded_training_subjects"):
+        ex = m["excluded_training_subjects"]
+        console.print(
+            f"left out as training subjects of the run: {plural(len(ex), 'subject')} "
+            f"({name_subjects(ex)})"
+        )
+    if m.get("includes_training_subjects"):
+        err_console.print(
+            f"[yellow]warning:[/] includes {plural(len(m['training_subjects_scored']), 'subject')}"
+            f" the run was trained on ({name_subjects(m['training_subjects_scored'])}): "
+            "inflated, not subject-independent"
+        )
+    absent = absent_classes_message(m)
+    if absent:
+        err_console.print(f"[yellow]warning:[/] {absent}")
 
 
 @app.command()
@@ -208,17 +232,53 @@ def evaluate(
     subjects: Annotated[
         str | None, typer.Option(help="Comma-separated subject ids to score.")
     ] = None,
+    include_training_subjects: Annotated[
+        bool,
+        typer.Option(
+            "--include-training-subjects",
+            help="Also score subjects the run was trained on (inflated; warns).",
+        ),
+    ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder for metrics.json, summary.md, confusion_matrix.png and "
+            "per_subject.png (default: print only)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
-    """Score a trained run on a data set, subject-independently."""
-    from tinyhar.training import evaluate_run
+    """Score a trained run on a data set, subject-independently.
 
-    subj = [s.strip() for s in subjects.split(",")] if subjects else None
-    metrics = evaluate_run(run, dataset, path, subj, err_console if json_out else console)
+    Subjects the run was trained on are left out (same data set or the same
+    people, e.g. HAPT and UCI HAR), so `evaluate RUN --dataset <its data set>`
+    reproduces the run's held-out test score.
+    """
+    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
+
+    if out is not None:
+        check_evaluation_out(out)
+    subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    metrics = evaluate_run(
+        run,
+        dataset,
+        path,
+        subj,
+        err_console if json_out else console,
+        include_training_subjects=include_training_subjects,
+    )
+    if out is not None:
+        write_evaluation(metrics, out)
     if json_out:
         print(json.dumps(metrics, indent=2))
     else:
-        _print_metrics({**metrics, "protocol": f"subjects {', '.join(metrics['subjects'])}"})
+        from tinyhar.reporting.text import name_subjects
+
+        _print_metrics({**metrics, "protocol": f"subjects {name_subjects(metrics['subjects'])}"})
+    if out is not None:
+        (err_console if json_out else console).print(
+            f"evaluation written to [bold]{out}[/] (metrics.json, summary.md, figures)"
+        )
 
 
 @app.command()
@@ -298,6 +358,7 @@ def export_cmd(
 ) -> None:
     """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
     from tinyhar.errors import ConfigError
+    from tinyhar.runfolder import write_text_atomic
 
     targets = ("c", "micropython", "onnx")
     if target not in targets:
@@ -324,7 +385,7 @@ def export_cmd(
         except TinyharError as exc:
             timing = {"micropython_ms_per_window": None, "reason": str(exc)}
         budget = {**timing, "bundle_bytes": info.get("bundle_bytes")}
-        (out / "budget.json").write_text(json.dumps(budget, indent=2))
+        write_text_atomic(out / "budget.json", json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
         from tinyhar.training import export_network_onnx
@@ -335,17 +396,17 @@ def export_cmd(
 
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
-    from tinyhar.config import load_config
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.training import PIPELINE_FILE, load_data, make_window_set
+    from tinyhar.runfolder import load_run
+    from tinyhar.training import load_data, make_window_set
 
-    pipeline = HarPipeline.load(run / PIPELINE_FILE)
+    checked = load_run(run)
+    pipeline = checked.pipeline
     if pipeline.extractor is not None:
         raise TinyharError(
             f"{run} holds a tree model; embeddings need a network run "
             "(tinyhar train --model cnn1d --out RUN)"
         )
-    cfg = load_config(run / "config.yaml")
+    cfg = checked.config
     if dataset is not None:
         cfg.dataset.name, cfg.dataset.path = dataset, path
     windows, _ = make_window_set(load_data(cfg), cfg)
@@ -362,11 +423,12 @@ def embed(
 ) -> None:
     """Write the network's penultimate-layer embedding of every window (Parquet)."""
     from tinyhar.models.nn.embeddings import embeddings_frame
+    from tinyhar.runfolder import atomic_file
 
     pipeline, windows = _network_windows(run, dataset, path)
     frame = embeddings_frame(pipeline.model, windows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    with atomic_file(out) as tmp:
+        frame.to_parquet(tmp, index=False)
     console.print(f"{len(frame)} embeddings of size {frame.shape[1] - 3} written to {out}")
 
 
@@ -383,10 +445,12 @@ def explore(
 ) -> None:
     """Draw a 2-D map of the embeddings coloured by class, to spot confusable classes."""
     from tinyhar.reporting.embedding_map import plot_embedding_map
+    from tinyhar.runfolder import atomic_file
 
     pipeline, windows = _network_windows(run, dataset, path)
     out = out or run / f"embedding_map_{method}.png"
-    plot_embedding_map(pipeline.model.embed(windows.X), windows.y, out, method=method)
+    with atomic_file(out) as tmp:
+        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method)
     console.print(f"embedding map written to {out}")
 
 

@@ -31,9 +31,10 @@ Example (all keys optional; these are the defaults)::
       max_features: sqrt    # sqrt | log2 | null | a number of features >= 1 | a fraction in (0, 1]
       class_weight: null    # null | balanced | balanced_subsample
     evaluation:
-      protocol: holdout     # holdout | random (leaks subjects: warns)
+      protocol: holdout     # holdout | loso (CV by subject over all subjects) | random (leaks)
       test_subjects: official  # official | auto | [list of subject ids]
-      cv_folds: 5           # leave-subjects-out CV on the training subjects (0 = off, else >= 2)
+      cv_folds: 5           # holdout: CV folds on the training subjects (0 = off);
+                            # loso: folds over all subjects (0 = one subject per fold)
       test_fraction: 0.3    # share of subjects (auto) or windows (random) for testing
 
 Options that do not apply to the model kind are an error: ``preset`` and
@@ -202,9 +203,24 @@ def _subject_ids(value: Any) -> Any:
 
 
 class EvaluationConfig(_Section):
-    """How to score the model, subject-independently unless told otherwise."""
+    """How to score the model, subject-independently unless told otherwise.
 
-    protocol: Literal["holdout", "random"] = "holdout"
+    ``protocol``:
+
+    * ``holdout`` (default): hold-out test subjects (``test_subjects``) plus
+      leave-subjects-out cross-validation on the training subjects with
+      ``cv_folds`` folds (0 = off), for trees and networks alike.
+    * ``loso``: for small data sets, no hold-out part: cross-validation by
+      subject over all subjects. ``cv_folds`` 0, or at least the number of
+      subjects, gives one subject per fold (leave-one-subject-out); otherwise
+      that many folds of whole subjects. Reported: pooled metrics (all
+      folds' predictions concatenated) and mean ± sd over folds. The saved
+      model is then fitted on all subjects; its expected score is the
+      cross-validation score.
+    * ``random``: a random window split; leaks subjects, warns.
+    """
+
+    protocol: Literal["holdout", "loso", "random"] = "holdout"
     test_subjects: Annotated[
         Literal["official", "auto"] | list[str], BeforeValidator(_subject_ids)
     ] = "official"
@@ -215,7 +231,10 @@ class EvaluationConfig(_Section):
     @classmethod
     def _not_one_fold(cls, value: int) -> int:
         if value == 1:
-            raise ValueError("cross-validation needs at least 2 folds; use 0 to switch it off")
+            raise ValueError(
+                "cross-validation needs at least 2 folds; use 0 (holdout: no cross-validation; "
+                "loso: one subject per fold)"
+            )
         return value
 
 

@@ -8,17 +8,24 @@
    by default) -- a random split only when asked, with a warning,
 4. compute features,
 5. leave-subjects-out cross-validation on the training subjects,
-6. fit the size-budgeted tree ensemble on all training subjects and score it
-   on the test subjects,
-7. write the run folder: ``pipeline.joblib``, ``config.yaml``,
-   ``metrics.json``, ``confusion_matrix.png``, ``feature_importance.png``,
-   ``class_overview.png``, ``summary.md``.
+6. fit the size-budgeted tree ensemble (or the network) on all training
+   subjects and score it on the test subjects, overall and per subject,
+7. write the run folder atomically (:func:`tinyhar.runfolder.write_run`): the
+   pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
+   ``summary.md``, then the figures ``confusion_matrix.png``,
+   ``per_subject.png``, ``feature_importance.png`` (or ``training_curves.png``),
+   ``class_overview.png``; ``manifest.json`` last.
+
+With ``evaluation.protocol: loso`` steps 3-6 become cross-validation by
+subject over all subjects (pooled and mean ± sd scores), and the saved model
+is fitted on all subjects.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,28 +36,54 @@ import tinyhar
 from tinyhar.config import NETWORK_KINDS, TrainConfig
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
-from tinyhar.evaluation.metrics import check_labels, classification_metrics
+from tinyhar.evaluation.metrics import (
+    check_labels,
+    classification_metrics,
+    per_subject_metrics,
+)
 from tinyhar.evaluation.splits import (
     OFFICIAL_TEST_SUBJECTS,
     RANDOM_SPLIT_WARNING,
+    LeakageWarning,
     auto_test_subjects,
     group_kfold,
     holdout_split,
     random_split,
 )
-from tinyhar.models.pipeline import HarPipeline
+from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.runfolder import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    load_run,
+    write_run,
+    write_text_atomic,
+)
 from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
-PIPELINE_FILE = "pipeline.joblib"
-SAME_POPULATION = {"hapt": "smartlab-30", "hapt-raw": "smartlab-30", "uci-har": "smartlab-30"}
-"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT)."""
+SAME_POPULATION = {
+    "hapt": "smartlab-30",
+    "hapt-raw": "smartlab-30",
+    "uci-har": "smartlab-30",
+    "wisdm-raw": "wisdm-v1.1",
+    "wisdm-windows": "wisdm-v1.1",
+}
+"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
+the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
+person. Data sets of two different known populations share nobody."""
 
 _UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
 
 
 def _progress(console: Console) -> Progress:
+    """A transient progress bar, shown only on a terminal.
+
+    Rich still writes a blank line per bar to a file or pipe even when
+    ``transient``; logs and CI output get no progress display at all.
+    """
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -58,6 +91,7 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -140,6 +174,10 @@ def split_windows(
 ) -> tuple[np.ndarray, np.ndarray, str, str | None]:
     """Split windows into training and test indices as configured.
 
+    With ``evaluation.protocol: loso`` there is no hold-out split: both index
+    arrays hold every window (each subject is tested in its own
+    cross-validation fold, see :func:`loso_folds`).
+
     Returns
     -------
     train_idx, test_idx : numpy.ndarray of int
@@ -154,6 +192,17 @@ def split_windows(
         Too few subjects, or unknown test subjects.
     """
     ev = cfg.evaluation
+    if ev.protocol == "loso":
+        k = loso_folds(windows.subject, ev.cv_folds)
+        n = len(windows.subjects)
+        every = np.arange(len(windows))
+        desc = (
+            f"leave-one-subject-out cross-validation ({plural(k, 'fold')})"
+            if k == n
+            else f"cross-validation by subject over all subjects ({plural(k, 'fold')} of about "
+            f"{n / k:.1f} subjects)"
+        )
+        return every, every, desc + "; final model fitted on all subjects", None
     if ev.protocol == "random":
         tr, te = random_split(len(windows), ev.test_fraction, cfg.seed, stratify=windows.y)
         protocol = f"random window split ({ev.test_fraction:.0%} test) -- LEAKS SUBJECTS"
@@ -240,30 +289,96 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
     return pipeline
 
 
-def cross_validate(
-    features: np.ndarray, windows: WindowSet, make_model, n_folds: int, console: Console
-) -> dict | None:
-    """Leave-subjects-out CV (GroupKFold) on the given (training) windows.
+def loso_folds(subjects: np.ndarray, cv_folds: int) -> int:
+    """Number of folds of ``evaluation.protocol: loso`` for these subjects.
+
+    ``cv_folds`` 0, or at least the number of subjects, means one subject per
+    fold (leave-one-subject-out); 2 <= ``cv_folds`` < number of subjects
+    gives that many folds of whole subjects (``GroupKFold``).
+
+    Parameters
+    ----------
+    subjects : numpy.ndarray of str, shape (n_windows,)
+    cv_folds : int
 
     Returns
     -------
-    dict or None
-        ``n_folds``, ``macro_f1_mean/std``, ``accuracy_mean/std``, ``folds``
-        (per fold: test subjects, accuracy, macro-F1); None when there are
-        fewer than 2 subjects or ``n_folds`` < 2.
+    int
+        The number of folds.
+
+    Raises
+    ------
+    EvaluationError
+        Fewer than 2 subjects.
+    ConfigError
+        ``cv_folds`` is 1.
+    """
+    n = len(set(np.asarray(subjects, dtype=object).tolist()))
+    if n < 2:
+        raise EvaluationError(
+            f"evaluation.protocol loso needs at least 2 subjects, found {n}: record more people"
+        )
+    if cv_folds == 1:
+        raise ConfigError(
+            "evaluation.cv_folds: 1 fold cannot cross-validate; with protocol loso use 0 "
+            "(one subject per fold) or a number of folds >= 2"
+        )
+    return n if cv_folds == 0 or cv_folds >= n else int(cv_folds)
+
+
+def cross_validate(
+    windows: WindowSet,
+    fit_predict,
+    n_folds: int,
+    console: Console,
+    scope: str = "training subjects",
+) -> tuple[dict | None, np.ndarray | None]:
+    """Leave-subjects-out cross-validation (``GroupKFold`` by subject).
+
+    Parameters
+    ----------
+    windows : WindowSet
+        The windows to cross-validate on, shape (n_windows, n_samples,
+        n_channels): the training subjects (hold-out protocol) or all
+        subjects (``loso``).
+    fit_predict : callable
+        ``fit_predict(train_idx, test_idx) -> y_pred`` fits a fresh model on
+        the windows ``train_idx`` and returns its labels for ``test_idx``.
+    n_folds : int
+        Number of folds (reduced to the number of subjects).
+    console : rich.console.Console
+        Progress display.
+    scope : str
+        ``"training subjects"`` or ``"all subjects"`` (recorded as ``scope``).
+
+    Returns
+    -------
+    cv : dict or None
+        ``n_folds``, ``scope``, ``subjects_per_fold``,
+        ``macro_f1_mean/std``, ``accuracy_mean/std`` (mean and population
+        standard deviation over folds), ``pooled`` (accuracy,
+        balanced accuracy and macro-F1 of all folds' predictions
+        concatenated) and ``folds`` (per fold: test subjects, windows,
+        accuracy, macro-F1); None when there are fewer than 2 subjects or
+        ``n_folds`` < 2.
+    pooled_pred : numpy.ndarray of str, shape (n_windows,) or None
+        Every window's label as predicted by the fold model that did not see
+        its subject.
     """
     if n_folds < 2 or len(windows.subjects) < 2:
-        return None
+        return None, None
     folds = []
+    pooled = np.empty(len(windows), dtype=object)
     splits = list(group_kfold(windows.subject, n_folds))
     with _progress(console) as progress:
-        task = progress.add_task("cross-validation", total=len(splits))
+        task = progress.add_task(f"cross-validation ({scope})", total=len(splits))
         for tr, te in splits:
-            model = make_model().fit(features[tr], windows.y[tr])
-            m = classification_metrics(windows.y[te], model.predict(features[te]), windows.classes)
+            pooled[te] = fit_predict(tr, te)
+            m = classification_metrics(windows.y[te], pooled[te], windows.classes)
             folds.append(
                 {
                     "test_subjects": sorted(set(windows.subject[te]), key=natural_key),
+                    "n_windows": int(len(te)),
                     "accuracy": m["accuracy"],
                     "macro_f1": m["macro_f1"],
                 }
@@ -271,14 +386,26 @@ def cross_validate(
             progress.advance(task)
     f1 = np.array([f["macro_f1"] for f in folds])
     acc = np.array([f["accuracy"] for f in folds])
+    sizes = sorted({len(f["test_subjects"]) for f in folds})
+    per_fold = (
+        plural(sizes[0], "subject") if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} subjects"
+    )
+    total = classification_metrics(windows.y, pooled, windows.classes)
     return {
         "n_folds": len(folds),
+        "scope": scope,
+        "subjects_per_fold": f"{per_fold} per fold",
         "macro_f1_mean": float(f1.mean()),
         "macro_f1_std": float(f1.std()),
         "accuracy_mean": float(acc.mean()),
         "accuracy_std": float(acc.std()),
+        "pooled": {
+            "accuracy": total["accuracy"],
+            "balanced_accuracy": total["balanced_accuracy"],
+            "macro_f1": total["macro_f1"],
+        },
         "folds": folds,
-    }
+    }, pooled
 
 
 WISDM_TUTORIAL_TEST_SUBJECTS = {
@@ -367,7 +494,12 @@ def apply_preset(data: dict, name: str) -> dict:
     return data
 
 
-def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None) -> dict:
+def train(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    console: Console | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Run the whole training job and write the run folder.
 
     Parameters
@@ -375,27 +507,38 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     cfg : TrainConfig
         Resolved configuration.
     out_dir : str or Path
-        Run folder (created; existing files are overwritten).
+        Run folder. It appears only when the run is complete (written in a
+        temporary sibling folder, ``manifest.json`` last, then renamed: see
+        :mod:`tinyhar.runfolder`); an interrupted or failed run leaves it as it was.
     console : rich.console.Console, optional
         Where progress and messages go (default: a quiet console).
+    overwrite : bool, default False
+        Replace an existing run folder (atomically); without it an existing
+        non-empty ``out_dir`` is refused before any work is done.
 
     Returns
     -------
     dict
-        The content of ``metrics.json``.
+        The content of ``metrics.json``. A figure that could not be written is
+        listed in ``figures_failed`` (file, error); the results are kept.
 
     Raises
     ------
     TinyharError
-        Any user-facing problem with the data or configuration.
+        Any user-facing problem with the data, the configuration or the run
+        folder (exists, is being written by another run, cannot be written).
     """
+    console = console or Console(quiet=True)
+    with write_run(out_dir, overwrite=overwrite, seed=cfg.seed) as out:
+        return _train_into(cfg, out, console)
+
+
+def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
+    """Body of :func:`train`: everything is written into ``out``, the temporary folder."""
     from sklearn.base import clone
 
-    console = console or Console(quiet=True)
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
@@ -404,9 +547,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
     if isinstance(data, RecordingSet):
         hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
     console.print(
-        f"{len(windows)} windows of {windows.n_samples} samples at "
+        f"{plural(len(windows), 'window')} of {windows.n_samples} samples at "
         f"{windows.sampling_rate_hz:g} Hz, "
-        f"{len(windows.subjects)} subjects, channels {windows.channels}"
+        f"{plural(len(windows.subjects), 'subject')}, channels {windows.channels}"
     )
     check_labels(windows.y, windows.classes, "the data set")
     tr, te, protocol, leakage = split_windows(windows, cfg, console)
@@ -418,18 +561,20 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
             cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
         )
     pipeline = build_pipeline(windows, cfg, hop)
-    f_train = compute_features(pipeline, train_w, "training subjects", console)
-    f_test = compute_features(pipeline, test_w, "test subjects", console)
+    loso = cfg.evaluation.protocol == "loso"
+    f_train = compute_features(
+        pipeline, train_w, "all subjects" if loso else "training subjects", console
+    )
+    f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
-    cv = None
-    if cfg.evaluation.protocol == "holdout":
-        cv = cross_validate(
-            f_train, train_w, lambda: clone(pipeline.model), cfg.evaluation.cv_folds, console
-        )
-    console.print("fitting the final model on all training subjects")
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return clone(pipeline.model).fit(f_train[a], train_w.y[a]).predict(f_train[b])
+
+    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
+    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
     pipeline.model.fit(f_train, train_w.y)
-    pred = pipeline.model.predict(f_test)
-    metrics = classification_metrics(test_w.y, pred, windows.classes)
+    pred = pooled if loso else pipeline.model.predict(f_test)
+    metrics = score_predictions(test_w, pred, windows.classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
@@ -443,9 +588,39 @@ def train(cfg: TrainConfig, out_dir: str | Path, console: Console | None = None)
         }
     )
     pipeline.save(out / PIPELINE_FILE)
-    cfg.to_yaml(out / "config.yaml")
-    _write_figures(pipeline, windows, train_w, metrics, out)
-    return _finish(metrics, out, t_start)
+    cfg.to_yaml(out / CONFIG_FILE)
+    figures = _figures(metrics, train_w, pipeline=pipeline)
+    return _finish(metrics, out, t_start, console, figures)
+
+
+def _cross_validation(
+    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console
+) -> tuple[dict | None, np.ndarray | None]:
+    """The configured cross-validation: on the training subjects (holdout), all (loso)."""
+    ev = cfg.evaluation
+    if ev.protocol == "loso":
+        k = loso_folds(train_w.subject, ev.cv_folds)
+        return cross_validate(train_w, fit_predict, k, console, "all subjects")
+    if ev.protocol == "holdout":
+        return cross_validate(train_w, fit_predict, ev.cv_folds, console)
+    return None, None
+
+
+def score_predictions(test_w: WindowSet, pred: np.ndarray, classes: list[str]) -> dict:
+    """:func:`classification_metrics` of the test windows plus ``per_subject`` scores.
+
+    Parameters
+    ----------
+    test_w : WindowSet
+        The scored windows (labels and subjects are used).
+    pred : numpy.ndarray of str, shape (n_windows,)
+        Predicted labels.
+    classes : list of str
+        The model's classes.
+    """
+    metrics = classification_metrics(test_w.y, pred, classes)
+    metrics["per_subject"] = per_subject_metrics(test_w.y, pred, test_w.subject, classes)
+    return metrics
 
 
 NETWORK_DATA_FILE = "network_data.npz"
@@ -478,21 +653,31 @@ def make_network(cfg: TrainConfig):
 
 def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
-    from tinyhar.reporting.plots import (
-        plot_class_overview,
-        plot_confusion_matrix,
-        plot_training_curves,
-    )
-
     train_w, test_w = windows.subset(tr), windows.subset(te)
+    loso = cfg.evaluation.protocol == "loso"
     net = make_network(cfg)
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        fold_net = make_network(cfg)
+        fold_net.fit(train_w.X[a], train_w.y[a], groups=train_w.subject[a])
+        return fold_net.predict(train_w.X[b])
+
+    if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
+        console.print(
+            f"cross-validation by subject: one {cfg.model.kind} network per fold "
+            f"({net.epochs} epochs at most each; evaluation.cv_folds sets the number"
+            + ("" if loso else ", 0 turns it off")
+            + ")"
+        )
+    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(
         f"training a {cfg.model.kind} network ({net.epochs} epochs at most) on "
-        f"{len(train_w)} windows; validation on held-out training subjects"
+        f"{plural(len(train_w), 'window')} of {plural(len(train_w.subjects), 'subject')}; "
+        "validation on held-out training subjects"
     )
     net.fit(train_w.X, train_w.y, groups=train_w.subject)
-    pred = net.predict(test_w.X)
-    metrics = classification_metrics(test_w.y, pred, windows.classes)
+    pred = pooled if loso else net.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, windows.classes)
     pipeline = HarPipeline(
         extractor=None,
         model=net,
@@ -518,11 +703,11 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
             },
             "best_epoch": int(net.best_epoch_),
             "history": net.history_,
-            "cross_validation": None,
+            "cross_validation": cv,
         }
     )
     pipeline.save(out / PIPELINE_FILE)
-    cfg.to_yaml(out / "config.yaml")
+    cfg.to_yaml(out / CONFIG_FILE)
     rng = np.random.default_rng(cfg.seed)
     cal = rng.choice(len(train_w), size=min(512, len(train_w)), replace=False)
     chk = np.sort(rng.choice(len(test_w), size=min(1000, len(test_w)), replace=False))
@@ -534,15 +719,7 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         check_y=test_w.y[chk].astype(str),
         check_subjects=test_w.subject[chk].astype(str),
     )
-    plot_confusion_matrix(
-        metrics["confusion_matrix"],
-        metrics["classes"],
-        out / "confusion_matrix.png",
-        f"{windows.name}: test subjects",
-    )
-    plot_training_curves(net.history_, out / "training_curves.png")
-    plot_class_overview(train_w, out / "class_overview.png")
-    return _finish(metrics, out, t_start)
+    return _finish(metrics, out, t_start, console, _figures(metrics, train_w, network=net))
 
 
 def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
@@ -567,14 +744,45 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wrepo
     }
 
 
-def _finish(metrics: dict, out: Path, t_start: float) -> dict:
-    """Write ``metrics.json`` and ``summary.md``; return the metrics."""
+def _finish(metrics: dict, out: Path, t_start: float, console: Console, figures: list) -> dict:
+    """Write ``metrics.json`` and ``summary.md``, then the figures; return the metrics.
+
+    ``figures`` is a list of ``(file name, draw)`` with ``draw(path)`` writing
+    the figure. A figure that fails (disk full, a plotting error) never loses the
+    results: it is listed in ``metrics["figures_failed"]`` (file and error),
+    reported as a warning on the console and in ``summary.md``, and the run is
+    still committed. Only ``KeyboardInterrupt`` and the like stop the run.
+    """
+    metrics["train_seconds"] = time.perf_counter() - t_start
+    metrics["figures_failed"] = []
+    _write_results(metrics, out)
+    for name, draw in figures:
+        try:
+            draw(out / name)
+        except Exception as exc:  # any failure: keep the results, report it
+            (out / name).unlink(missing_ok=True)
+            error = f"{type(exc).__name__}: {exc}"
+            metrics["figures_failed"].append({"file": name, "error": error})
+            console.print(f"[yellow]warning: figure {name} was not written ({error})[/]")
+    if metrics["figures_failed"]:
+        _write_results(metrics, out)
+    return metrics
+
+
+def _write_results(metrics: dict, out: Path) -> None:
+    """``metrics.json`` and ``summary.md`` (with a warning for figures that failed)."""
     from tinyhar.reporting.summary import write_summary
 
-    metrics["train_seconds"] = time.perf_counter() - t_start
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    write_summary(metrics, out / "summary.md")
-    return metrics
+    write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, default=str))
+    write_summary(metrics, out / SUMMARY_FILE)
+    failed = metrics.get("figures_failed")
+    if failed:
+        with open(out / SUMMARY_FILE, "a", encoding="utf-8") as f:
+            f.write(
+                "\n**Warning:** figures not written (the results above are complete): "
+                + "; ".join(f"`{x['file']}` ({x['error']})" for x in failed)
+                + "\n"
+            )
 
 
 def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
@@ -596,15 +804,14 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
     """
     from tinyhar.export.onnx import export_onnx
 
-    run_dir, out = Path(run_dir), Path(out_dir)
-    pipeline = HarPipeline.load(run_dir / PIPELINE_FILE)
-    data_file = run_dir / NETWORK_DATA_FILE
-    if pipeline.extractor is not None or not data_file.is_file():
+    run, out = load_run(run_dir), Path(out_dir)
+    pipeline = run.pipeline
+    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
         raise TinyharError(
             f"{run_dir} is not a network run: ONNX export is for networks "
             "(tinyhar train --model cnn1d); trees export with --target c or micropython"
         )
-    d = np.load(data_file, allow_pickle=False)
+    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
     info = export_onnx(
         pipeline.model,
         out,
@@ -614,31 +821,107 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
         calibration_subjects=d["calibration_subjects"],
         check_subjects=d["check_subjects"],
     )
-    (out / "onnx_report.json").write_text(json.dumps(info, indent=2, default=str))
+    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
     return info
 
 
-def _write_figures(
-    pipeline: HarPipeline, windows: WindowSet, train_w: WindowSet, metrics: dict, out: Path
-) -> None:
+def score_figures(metrics: dict) -> list:
+    """``(file name, draw(path))`` of ``confusion_matrix.png`` and ``per_subject.png``.
+
+    Both are titled with the scored subjects; draw them with
+    :func:`_finish` (training) or directly (evaluation).
+
+    Parameters
+    ----------
+    metrics : dict
+        From :func:`train` or :func:`evaluate_run` (``dataset``,
+        ``confusion_matrix``, ``classes``, ``per_subject``; optionally
+        ``cross_validation`` with ``scope: all subjects`` for pooled scores).
+
+    Returns
+    -------
+    list of (str, callable)
+    """
+    from tinyhar.reporting.plots import figure_title, plot_confusion_matrix, plot_per_subject
+
+    subjects = list(metrics["per_subject"])
+    cv = metrics.get("cross_validation") or {}
+    what, per = "confusion matrix", "scores per subject"
+    if cv.get("scope") == "all subjects":
+        what += f" pooled over {plural(cv['n_folds'], 'cross-validation fold')}"
+        per += " (each from the fold that held it out)"
+    return [
+        (
+            "confusion_matrix.png",
+            lambda p: plot_confusion_matrix(
+                metrics["confusion_matrix"],
+                metrics["classes"],
+                p,
+                figure_title(what, metrics["dataset"], subjects),
+            ),
+        ),
+        (
+            "per_subject.png",
+            lambda p: plot_per_subject(
+                metrics["per_subject"], p, figure_title(per, metrics["dataset"], subjects)
+            ),
+        ),
+    ]
+
+
+def _figures(
+    metrics: dict,
+    train_w: WindowSet,
+    pipeline: HarPipeline | None = None,
+    network=None,
+) -> list:
+    """``(file name, draw(path))`` of a run's figures: scores, importances or curves, classes."""
     from tinyhar.reporting.plots import (
         plot_class_overview,
-        plot_confusion_matrix,
         plot_feature_importance,
+        plot_training_curves,
     )
 
-    plot_confusion_matrix(
-        metrics["confusion_matrix"],
-        metrics["classes"],
-        out / "confusion_matrix.png",
-        f"{metrics['dataset']}: test subjects {', '.join(metrics['test_subjects'])}"
-        if len(metrics["test_subjects"]) <= 12
-        else f"{metrics['dataset']}: test subjects",
-    )
-    plot_feature_importance(
-        pipeline.model.feature_importances(), pipeline.feature_names, out / "feature_importance.png"
-    )
-    plot_class_overview(train_w, out / "class_overview.png")
+    figures = score_figures(metrics)
+    dataset = metrics["dataset"]
+    test = subject_list(metrics["test_subjects"])
+    trained = subject_list(metrics["train_subjects"])
+    cv = metrics.get("cross_validation") or {}
+    if cv.get("scope") == "all subjects":
+        who = f"{trained} (each one tested in its own cross-validation fold)"
+        shown = f"from all {trained}"
+    else:
+        who = f"{trained}\n(test {test})"
+        shown = f"from the training {trained}\n(test {test} not shown)"
+    if pipeline is not None:
+        figures.append((
+            "feature_importance.png",
+            lambda p: plot_feature_importance(
+                pipeline.model.feature_importances(),
+                pipeline.feature_names,
+                p,
+                title=f"{dataset}: model trained on {who}",
+            ),
+        ))
+    if network is not None:
+        validation = subject_list(metrics.get("validation_subjects") or [])
+        figures.append((
+            "training_curves.png",
+            lambda p: plot_training_curves(
+                network.history_,
+                p,
+                best_epoch=int(network.best_epoch_),
+                title=f"{dataset}, {metrics['model']} training curves; validation "
+                f"{validation}; final model trained on {who}",
+            ),
+        ))
+    figures.append((
+        "class_overview.png",
+        lambda p: plot_class_overview(
+            train_w, p, title=f"{dataset}: example windows per class {shown}"
+        ),
+    ))
+    return figures
 
 
 def evaluate_run(
@@ -647,13 +930,19 @@ def evaluate_run(
     path: str | None = None,
     subjects: list[str] | None = None,
     console: Console | None = None,
+    include_training_subjects: bool = False,
 ) -> dict:
     """Score a trained run on a data set (possibly another one than it was trained on).
 
-    Windows are cut with the run's window length and hop. When the data set
-    comes from the same people as the training data (HAPT and UCI HAR share
-    their 30 subjects), only the run's test subjects are scored, so the result
-    stays subject-independent.
+    Windows are cut with the run's window length and hop. The score is
+    subject-independent by default: subjects the run was trained on are left
+    out, and the console says how many. A subject counts as a training
+    subject when its id is in the run's ``train_subjects`` and the data sets
+    may hold the same people: the same data set, the same population (see
+    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
+    data set of unknown population (your own files: equal ids are taken to be
+    the same person). Evaluating a run on the data set it was trained on thus
+    reproduces its held-out test score.
 
     Parameters
     ----------
@@ -664,26 +953,35 @@ def evaluate_run(
     path : str, optional
         File or folder of the data set.
     subjects : list of str, optional
-        Score only these subjects.
+        Score only these subjects (training subjects among them are still
+        left out unless ``include_training_subjects``).
+    console : rich.console.Console, optional
+        Where messages go (default: a quiet console).
+    include_training_subjects : bool
+        Score training subjects too. The result is inflated: a
+        :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
+        output records ``includes_training_subjects: true`` with the list.
 
     Returns
     -------
     dict
         Metrics as in :func:`tinyhar.evaluation.metrics.classification_metrics`
-        plus ``dataset``, ``subjects`` and ``skipped_classes``.
+        plus ``per_subject``, ``dataset``, ``run``, ``subjects`` (scored),
+        ``skipped_classes`` (classes unknown to the model),
+        ``excluded_training_subjects``, ``includes_training_subjects`` and
+        ``training_subjects_scored``.
 
     Raises
     ------
     TinyharError
-        Missing run, incompatible channels/rate/length, no overlapping classes.
+        Missing run, incompatible channels/rate/length, subjects that do not
+        exist, no subject left that the run was not trained on, no
+        overlapping classes.
     """
-    from tinyhar.config import load_config
-
     console = console or Console(quiet=True)
-    run_dir = Path(run_dir)
-    pipeline = HarPipeline.load(run_dir / PIPELINE_FILE)
-    cfg = load_config(run_dir / "config.yaml")
-    metrics_train = json.loads((run_dir / "metrics.json").read_text())
+    run = load_run(run_dir)  # checked against its manifest
+    run_dir = run.path
+    pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
     sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
     eval_cfg = cfg.model_copy(deep=True)
     eval_cfg.dataset.name = dataset
@@ -696,19 +994,9 @@ def evaluate_run(
         windows, _ = make_window_set(data, eval_cfg)
     else:
         windows = data
-    population = SAME_POPULATION.get(dataset)
-    if (
-        subjects is None
-        and population is not None
-        and population == SAME_POPULATION.get(metrics_train["dataset"])
-    ):
-        subjects = metrics_train["test_subjects"]
-        console.print(
-            f"{dataset!r} has the same subjects as the training data: scoring only the run's "
-            f"test subjects {subjects}"
-        )
-    if subjects is not None:
-        windows = windows.subset(np.isin(windows.subject, [str(s) for s in subjects]))
+    windows, selection = select_unseen_subjects(
+        windows, metrics_train, subjects, include_training_subjects, console
+    )
     known = set(pipeline.classes)
     keep = np.isin(windows.y, list(known))
     skipped = sorted(set(windows.y[~keep]))
@@ -716,17 +1004,208 @@ def evaluate_run(
         console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
     windows = windows.subset(keep)
     if len(windows) == 0:
-        raise TinyharError(
-            f"no window of {dataset!r} has a class the model knows ({sorted(known)})"
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
+            f"class the model knows ({sorted(known)}); evaluate on data with these activities"
         )
     pred = pipeline.predict(windows)
-    metrics = classification_metrics(windows.y, pred, pipeline.classes)
+    metrics = score_predictions(windows, pred, pipeline.classes)
     metrics.update(
         {
             "dataset": windows.name,
             "run": str(run_dir),
             "subjects": sorted(set(windows.subject), key=natural_key),
             "skipped_classes": skipped,
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
         }
     )
     return metrics
+
+
+def shares_subjects(eval_name: str, train_name: str) -> bool:
+    """Whether equal subject ids in two data sets may be the same person.
+
+    True for the same data set, for two data sets of the same population
+    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
+    own data: assume the worst). False only for two different known
+    populations (e.g. HAPT and WISDM).
+    """
+    if eval_name == train_name:
+        return True
+    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
+    return a is None or b is None or a == b
+
+
+def select_unseen_subjects(
+    windows: WindowSet,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> tuple[WindowSet, dict]:
+    """Keep the windows of the requested subjects the run was not trained on.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Evaluation windows, shape (n_windows, n_samples, n_channels).
+    metrics_train : dict
+        The run's ``metrics.json`` (``dataset``, ``train_subjects``,
+        ``protocol``, ``test_subjects``).
+    subjects : list of str, optional
+        Restrict to these subjects first.
+    include_training_subjects : bool
+        Keep training subjects too (warns with
+        :class:`~tinyhar.evaluation.splits.LeakageWarning`).
+    console : rich.console.Console, optional
+        Where the note on excluded subjects goes.
+
+    Returns
+    -------
+    windows : WindowSet
+        The selected windows.
+    selection : dict
+        ``subjects`` (selected), ``excluded`` (training subjects left out)
+        and ``included`` (training subjects scored anyway).
+
+    Raises
+    ------
+    EvaluationError
+        Requested subjects that do not exist, or no subject left that the
+        run was not trained on.
+    """
+    console = console or Console(quiet=True)
+    available = sorted(set(windows.subject.tolist()), key=natural_key)
+    name = windows.name
+    if subjects is not None:
+        wanted = [str(s).strip() for s in subjects]
+        unknown = [s for s in wanted if s not in available]
+        if unknown:
+            raise EvaluationError(
+                f"--subjects: {', '.join(unknown)} "
+                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
+                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+            )
+        candidates = [s for s in available if s in wanted]
+    else:
+        candidates = available
+    trained = set(str(s) for s in metrics_train.get("train_subjects", []))
+    seen = []
+    if shares_subjects(name, metrics_train.get("dataset", "")):
+        seen = [s for s in candidates if s in trained]
+    excluded, included = [], []
+    if seen and include_training_subjects:
+        included = seen
+        warnings.warn(
+            f"--include-training-subjects: {plural(len(seen), 'subject')} scored here "
+            f"({name_subjects(seen)}) trained this run, so the scores are inflated and not "
+            "subject-independent",
+            LeakageWarning,
+            stacklevel=2,
+        )
+    elif seen:
+        excluded = seen
+        candidates = [s for s in candidates if s not in trained]
+        if not candidates:
+            raise EvaluationError(_no_unseen_message(name, seen, metrics_train))
+        console.print(
+            f"scoring only subjects this run was not trained on: {plural(len(seen), 'subject')} "
+            f"of {name!r} ({name_subjects(seen)}) {'was a' if len(seen) == 1 else 'were'} "
+            f"training {'subject' if len(seen) == 1 else 'subjects'} and "
+            f"{'is' if len(seen) == 1 else 'are'} excluded; "
+            f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
+            "--include-training-subjects scores them too (inflated)."
+        )
+    selected = windows.subset(np.isin(windows.subject, candidates))
+    return selected, {"subjects": candidates, "excluded": excluded, "included": included}
+
+
+def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
+    """Why no honest score is possible, and what to do."""
+    text = (
+        f"every subject selected from {name!r} ({name_subjects(seen)}) is a training subject "
+        "of this run, so no subject-independent score is possible. "
+    )
+    test = [s for s in metrics_train.get("test_subjects", []) if s not in seen]
+    cv = metrics_train.get("cross_validation") or {}
+    if test:
+        text += f"Score the run's test subjects ({name_subjects(test)}), or another data set. "
+    elif cv.get("scope") == "all subjects":
+        text += (
+            f"The run was trained on all subjects ({metrics_train.get('protocol')}); its honest "
+            f"score is the cross-validation score in metrics.json (macro-F1 "
+            f"{cv['pooled']['macro_f1']:.3f}). Evaluate on another data set. "
+        )
+    else:
+        text += "Evaluate on another data set or other subjects. "
+    return text + "--include-training-subjects scores them anyway (inflated)."
+
+
+def check_evaluation_out(out_dir: str | Path) -> Path:
+    """The folder for :func:`write_evaluation`, checked before any work is done.
+
+    Raises
+    ------
+    TinyharError
+        Empty name, an existing file, or a run folder (its metrics would be
+        overwritten).
+    """
+    if not str(out_dir).strip():
+        raise TinyharError("--out is empty: name a folder for the evaluation results")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"--out {out} is an existing file: name a folder")
+    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
+        raise TinyharError(
+            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
+            "metrics; name another folder"
+        )
+    return out
+
+
+def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
+    """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
+
+    Files are written to a temporary sibling folder and moved into place,
+    ``metrics.json`` first, so a failing figure never loses the scores.
+
+    Parameters
+    ----------
+    metrics : dict
+        As returned by :func:`evaluate_run`.
+    out_dir : str or Path
+        Folder to write into (created); must not be a run folder.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    TinyharError
+        ``out_dir`` is a run folder or an existing file.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from tinyhar.reporting.summary import write_evaluation_summary
+
+    out = check_evaluation_out(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
+    try:
+        text = json.dumps(metrics, indent=2, default=str)
+        (tmp / "metrics.json").write_text(text)
+        os.replace(tmp / "metrics.json", out / "metrics.json")
+        write_evaluation_summary(metrics, tmp / "summary.md")
+        for name, draw in score_figures(metrics):
+            draw(tmp / name)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -8,6 +8,7 @@ import pytest
 
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.export import micropython as mpx
+from tinyhar.models.pipeline import PIPELINE_FILE
 
 SUBJECT = "4"  # official test subject (not in the training subjects)
 
@@ -28,7 +29,7 @@ def hapt():
 
 @pytest.fixture(scope="module")
 def run_dir(hapt, tmp_path_factory):
-    """A run folder: a small default pipeline (stacked features) saved as pipeline.joblib."""
+    """A run folder: a small default pipeline (stacked features), with its manifest."""
     from tinyhar.config import make_config
     from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
@@ -39,8 +40,11 @@ def run_dir(hapt, tmp_path_factory):
                        "model": {"n_estimators": 6, "max_depth": 8}})
     pipe = build_pipeline(windows, cfg, 64)
     pipe.model.fit(pipe.transform(windows), windows.y)
-    out = tmp_path_factory.mktemp("run")
-    pipe.save(out / "pipeline.joblib")
+    from tinyhar.runfolder import write_run
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    with write_run(out) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
     return out
 
 
@@ -136,3 +140,55 @@ def test_live_app_logs_append_and_survive(run_dir, recording, tmp_path):
     again = pd.read_csv(raw)
     np.testing.assert_allclose(again[["acc_x", "gyro_z"]].to_numpy()[:640],
                                values[:640][:, [0, 5]], atol=1e-6)
+
+
+def test_recording_with_invalid_values_names_the_sample_and_channel(tmp_path):
+    from tinyhar.device.simulate import load_session
+
+    csv = tmp_path / "glitch.csv"
+    pd.DataFrame({"time": [0.0, 0.02, 0.04], "acc_x": [0.0, 0.1, 0.0],
+                  "acc_y": [0.0, 1e30, np.nan]}).to_csv(csv, index=False)
+    with pytest.raises(DataFormatError, match=r"column acc_y: 2 sensor value\(s\) are NaN, "
+                       r"infinite or beyond \+-10000 .* sample 1 of session 'csv'"):
+        load_session(csv, ["acc_x", "acc_y"])
+
+
+def test_live_app_reports_invalid_windows_like_python(run_dir, recording, tmp_path):
+    """A NaN and a 1e30 in the stream: the live app prints INVALID for the windows that
+    hold them, logs the class 'invalid', restarts stacking, and agrees with
+    HarPipeline.predict(on_invalid='mark') on every window."""
+    _micropython_or_skip()
+    from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.device.simulate import _parse_predictions, load_session, write_replay_csv
+    from tinyhar.features.validity import INVALID_CLASS
+    from tinyhar.windows.windowset import WindowSet
+
+    channels = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    pipe, _ = mpx.load_pipeline(run_dir)
+    bundle = resolve_bundle(run_dir)
+    t, values, _ = load_session(recording, channels)
+    values = values[:1024].copy()
+    values[200, 1] = np.nan   # windows starting at 128 and 192
+    values[700, 4] = -1e30    # windows starting at 576 and 640
+    replay = write_replay_csv(tmp_path / "replay.csv", t[:1024], values, channels)
+    log = tmp_path / "log.csv"
+    code = (
+        "import app_live\n"
+        f"app_live.main(replay={str(replay)!r}, log_path={str(log)!r}, display='print')\n"
+    )
+    out = mpx.run_micropython(code, bundle).stdout
+    timeline = _parse_predictions(out, list(pipe.classes))
+    starts = np.arange(0, 1024 - 128 + 1, pipe.streaming_hop)
+    assert len(timeline) == len(starts)
+    X = np.stack([values[s:s + 128] for s in starts])
+    n = len(X)
+    ws = WindowSet(X, np.full(n, "", dtype=object), ["4"] * n, ["s"] * n, t[starts], channels,
+                   50.0, list(pipe.classes))
+    expected = pipe.predict(ws, on_invalid="mark")
+    assert [cls for _, cls, _ in timeline] == list(expected)
+    assert [s for s, c in zip(starts, expected, strict=True) if c == INVALID_CLASS] == [
+        128, 192, 576, 640]
+    assert sum(line.startswith("INVALID ") for line in out.splitlines()) == 4
+    logged = pd.read_csv(log)
+    assert list(logged["class"]) == list(expected)
+    assert logged.loc[logged["class"] == INVALID_CLASS].iloc[:, 2:].isna().all().all()

@@ -10,6 +10,7 @@ from sklearn.pipeline import make_pipeline
 
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features import FeatureExtractor, extract_features, feature_catalog, split_gravity
+from tinyhar.features.tolerances import compare_features
 
 FS = 50.0
 N = 128
@@ -236,18 +237,27 @@ def test_minimal_set_is_time_domain_only() -> None:
     assert not [n for n in names if "power" in n or "spec" in n or "grav" in n or "body" in n]
 
 
+def _assert_within_tolerance(got: np.ndarray, ref: np.ndarray) -> None:
+    """Same windows, another batch/dtype/SIMD path: the documented tolerances, not bits."""
+    fx = FeatureExtractor()
+    names = list(fx.get_feature_names_out())
+    cmp = compare_features(ref, got, names, fx.channels, N, FS)
+    assert cmp.violations() == []
+
+
 def test_float64_input_chunking_and_windowset_give_same_result() -> None:
     X = walking_like(20)
     ref = extract_features(X)
-    np.testing.assert_array_equal(extract_features(X.astype(np.float64)), ref)
-    np.testing.assert_array_equal(extract_features(X, chunk_size=7), ref)
+    _assert_within_tolerance(extract_features(X.astype(np.float64)), ref)
+    _assert_within_tolerance(extract_features(X, chunk_size=7), ref)
+    _assert_within_tolerance(np.concatenate([extract_features(x[None]) for x in X]), ref)
     from tinyhar.windows.windowset import WindowSet
 
     # extra channel in a different order: selected by name
     Xw = np.concatenate([X[:, :, 3:], X[:, :, :3], X[:, :, :1]], axis=2)
     ws = WindowSet(Xw, ["a"] * 20, ["s"] * 20, ["e"] * 20, np.zeros(20),
                    list(GYRO + ACC + ("extra",)), FS, ["a"])
-    np.testing.assert_array_equal(FeatureExtractor().fit_transform(ws), ref)
+    _assert_within_tolerance(FeatureExtractor().fit_transform(ws), ref)
 
 
 def test_sklearn_pipeline_and_clone() -> None:
@@ -288,7 +298,17 @@ def test_bad_windows_raise_data_format_error(X: object, match: str) -> None:
 def test_nan_window_is_reported_with_its_index() -> None:
     X = still(5)
     X[3, 10, 1] = np.nan
-    with pytest.raises(DataFormatError, match="first at index 3"):
+    with pytest.raises(DataFormatError, match="window index 3; window 3, sample 10, channel "
+                       "acc_y is nan"):
+        FeatureExtractor().transform(X)
+
+
+def test_out_of_range_value_is_reported_before_it_overflows_a_feature() -> None:
+    X = still(4)
+    X[1, 0, 4] = 1e30  # finite in float32, but its square is not
+    X[2, 7, 0] = -np.inf
+    with pytest.raises(DataFormatError, match=r"2 windows .* at window indices 1, 2; window 1, "
+                       r"sample 0, channel gyro_y is 1\.00000.*e\+30"):
         FeatureExtractor().transform(X)
 
 

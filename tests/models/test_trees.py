@@ -32,6 +32,23 @@ def test_flat_arrays_match_sklearn(kind):
     assert size["bytes"] == size["nodes"] * 9 + size["leaves"] * 3 + 2 * 7
 
 
+@pytest.mark.parametrize("kind", ["random_forest", "extra_trees"])
+def test_scores_from_device_arrays_equal_quantised_sklearn_leaves(kind):
+    # reference: scikit-learn's own leaf of each tree, its class distribution quantised
+    X, y = _data()
+    m = TreeEnsembleClassifier(kind=kind, n_estimators=5, max_depth=7, leaf_bits=6,
+                               random_state=1).fit(X[:1000], y[:1000])
+    leaf_ids = m.estimator_.apply(X[1000:])
+    expected = np.zeros((500, 3), dtype=np.int64)
+    for j, tree in enumerate(m.estimator_.estimators_):
+        value = tree.tree_.value[leaf_ids[:, j], 0, :]
+        expected += np.round(value / value.sum(axis=1, keepdims=True) * 63).astype(np.int64)
+    np.testing.assert_array_equal(m.decision_scores(X[1000:]), expected)
+    np.testing.assert_array_equal(m.decision_scores(X[1000:], chunk=7), expected)
+    assert list(m.tree_depths_) == [e.tree_.max_depth for e in m.estimator_.estimators_]
+    np.testing.assert_array_equal(m.feature_importances(), m.estimator_.feature_importances_)
+
+
 def test_budget_is_respected_and_reproducible():
     X, y = _data()
     a = TreeEnsembleClassifier(n_estimators=3, max_depth=4, min_samples_leaf=20).fit(X, y)

@@ -447,7 +447,7 @@ def c_budget(c_dir: str | Path, windows: np.ndarray | None = None, n_windows: in
 
 
 def write_budget(out_dir: str | Path, budget: dict) -> Path:
-    """Write ``budget.json`` into a folder.
+    """Write ``budget.json`` into a folder (atomically: temporary file + rename).
 
     Parameters
     ----------
@@ -461,11 +461,13 @@ def write_budget(out_dir: str | Path, budget: dict) -> Path:
     Path
         The written file.
     """
+    from tinyhar.runfolder import write_text_atomic
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "budget.json"
-    path.write_text(json.dumps(budget, indent=2, default=_json_default) + "\n")
-    return path
+    return write_text_atomic(
+        out / "budget.json", json.dumps(budget, indent=2, default=_json_default) + "\n"
+    )
 
 
 def _json_default(obj: object) -> object:

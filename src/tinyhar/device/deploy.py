@@ -104,15 +104,22 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     Raises
     ------
     TinyharError
-        Neither a bundle nor a run folder.
+        Neither a bundle nor a run folder; a run folder that is incomplete or
+        altered (checked against its manifest by :func:`tinyhar.runfolder.load_run`).
     """
+    from tinyhar.models.pipeline import PIPELINE_FILE
+    from tinyhar.runfolder import MANIFEST_FILE, check_run
+
     path = Path(run_or_bundle)
     if (path / "tinyhar_config.py").is_file():
         return path
+    is_run = (path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()
+    if is_run:
+        check_run(path)
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
         return bundle
-    if (path / "pipeline.joblib").is_file():
+    if is_run:
         if not export:
             raise TinyharError(
                 f"{path}: no MicroPython bundle yet; run `tinyhar export {path} --target "
@@ -124,7 +131,7 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
         return bundle
     raise TinyharError(
         f"{path}: neither a MicroPython bundle (tinyhar_config.py) nor a run folder "
-        "(pipeline.joblib); train with `tinyhar train` first"
+        f"({MANIFEST_FILE}); train with `tinyhar train` first"
     )
 
 

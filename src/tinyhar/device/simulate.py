@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.features.validity import INVALID_CLASS, MAX_ABS_INPUT, invalid_values
 
 __all__ = ["load_session", "python_timeline", "simulate", "write_replay_csv"]
 
@@ -102,8 +103,15 @@ def load_session(
         )
     t = frame["time"].to_numpy(dtype=np.float64)
     values = frame[list(channels)].to_numpy(dtype=np.float32)
-    if not np.isfinite(values).all():
-        raise DataFormatError(path, "NaN or infinite sensor values")
+    bad = np.argwhere(invalid_values(values))
+    if bad.size:
+        row, col = (int(v) for v in bad[0])
+        raise DataFormatError(
+            path, f"{len(bad)} sensor value(s) are NaN, infinite or beyond +-{MAX_ABS_INPUT:g} "
+            f"(g, rad/s), the first in sample {row} of session {chosen!r} ({values[row, col]!r}): "
+            "fix or cut these samples (the device reports such windows as invalid)",
+            column=channels[col],
+        )
     return t, values, chosen
 
 
@@ -124,6 +132,8 @@ def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, 
         if line.startswith("PRED "):
             parts = line.split()
             out.append((float(parts[1]), parts[2], [float(p) for p in parts[3:]]))
+        elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
+            out.append((float(line.split()[1]), INVALID_CLASS, []))
     return out
 
 
@@ -195,7 +205,8 @@ def python_timeline(
     """The Python pipeline's predictions on the windows the live app classifies.
 
     Windows of ``n_samples`` start at samples ``0, hop, 2 hop, ...`` of the
-    session (``hop`` = the pipeline's hop); with ``stack_previous`` each
+    session (``hop`` = :attr:`HarPipeline.streaming_hop`, as on the device:
+    the training hop, half a window for pre-windowed data); with ``stack_previous`` each
     window's predecessor is the previous one, as on the device.
 
     Returns
@@ -214,7 +225,7 @@ def python_timeline(
     channels = list(pipeline.channels)
     t, values, _ = load_session(recording_path, channels, pipeline.sampling_rate_hz, session)
     n = int(pipeline.n_samples)
-    hop = int(pipeline.hop_samples or n // 2)
+    hop = pipeline.streaming_hop
     if len(values) < n:
         raise TinyharError(f"{recording_path}: fewer samples ({len(values)}) than one window ({n})")
     first = np.arange(0, len(values) - n + 1, hop)

@@ -21,6 +21,13 @@ six decimals (``"%.6f"``), which loses small thresholds such as band powers
 of 1e-7 g^2. tinyhar writes every threshold as the shortest decimal that
 reads back as the same float32.
 
+Invalid input (:mod:`tinyhar.features.validity`): a window with a NaN, an
+infinity or a value beyond ``MAX_ABS_INPUT`` (generated as
+``TINYHAR_MAX_ABS_INPUT``) makes ``tinyhar_classify`` and
+``tinyhar_stream_classify`` return ``TINYHAR_EINVAL``, the same windows the
+Python pipeline and the MicroPython export refuse. The stream's hop is
+:attr:`tinyhar.models.pipeline.HarPipeline.streaming_hop`.
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline
@@ -75,8 +82,10 @@ def load_pipeline(pipeline_or_run_dir: object):
     Parameters
     ----------
     pipeline_or_run_dir : HarPipeline, str or Path
-        A pipeline, a run folder written by ``tinyhar train`` (holding
-        ``pipeline.joblib``), or the path of a ``pipeline.joblib`` file.
+        A pipeline, a run folder written by ``tinyhar train`` (checked against
+        its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
+        pipeline file itself (read by :meth:`HarPipeline.load`, without a
+        manifest to check it against).
 
     Returns
     -------
@@ -85,16 +94,17 @@ def load_pipeline(pipeline_or_run_dir: object):
     Raises
     ------
     TinyharError
-        If the folder holds no pipeline.
+        Not a complete, unaltered run folder, or not a pipeline file.
     """
     from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.runfolder import load_run
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
-    if path.is_dir():
-        path = path / "pipeline.joblib"
-    return HarPipeline.load(path)
+    if path.is_file():
+        return HarPipeline.load(path)
+    return load_run(path).pipeline
 
 
 def _input_names(pipeline) -> list[str]:
@@ -359,6 +369,7 @@ def _length_struct(name: str, n: int, fs: float) -> str:
 def _generate_config(pipeline, layout, flags: dict[str, int]) -> str:
     from tinyhar.features.catalog import MIN_STD
     from tinyhar.features.filters import gravity_sos
+    from tinyhar.features.validity import MAX_ABS_INPUT
 
     fx = pipeline.extractor
     n = int(pipeline.n_samples)
@@ -383,6 +394,9 @@ def _generate_config(pipeline, layout, flags: dict[str, int]) -> str:
     for key, (value, doc) in defs.items():
         out.append(f"#define {key} {value}  /* {doc} */\n")
     out.append(f"#define THR_FS {c_float(fs)}  /* sampling rate, Hz */\n")
+    max_bits = int(np.array([MAX_ABS_INPUT], dtype=np.float32).view(np.uint32)[0])
+    out.append(f"#define THR_MAX_ABS_BITS 0x{max_bits:08x}u  /* float32 bits of "
+               "TINYHAR_MAX_ABS_INPUT: |v| > max <=> (bits(v) & 0x7fffffff) > this */\n")
     if flags["correlation"]:
         floor = np.float32(n * MIN_STD * MIN_STD)
         out.append(f"#define THR_CORR_FLOOR {c_float(floor)}  /* n MIN_STD^2: a flat axis */\n")
@@ -468,6 +482,7 @@ def _generate_trees(model) -> str:
 def _generate_header(pipeline, layout, info: dict) -> str:
     import tinyhar
     from tinyhar.features.catalog import feature_catalog
+    from tinyhar.features.validity import MAX_ABS_INPUT
 
     catalog = feature_catalog(layout.channels, layout.feature_set, layout.sampling_rate_hz,
                               layout.bands_hz)
@@ -495,10 +510,19 @@ def _generate_header(pipeline, layout, info: dict) -> str:
     doc += [f"  {i}: {name} ({unit})" for i, (name, unit) in enumerate(zip(channels, units,
                                                                            strict=True))]
     if pipeline.hop_samples is None:
-        doc.append("(Trained on pre-cut windows: the stream uses a hop of one window.)")
+        doc.append("(Trained on pre-cut windows: the stream uses tinyhar's default hop of half")
+        doc.append(" a window, 50 % overlap.)")
     doc += [
         "Units: acceleration in g (standard gravity, 9.80665 m/s^2, gravity included),",
         "angular rate in rad/s.",
+        "",
+        f"Valid input: every value finite with |value| <= {MAX_ABS_INPUT:g}",
+        "(TINYHAR_MAX_ABS_INPUT, far beyond any IMU full scale). A window with a NaN,",
+        "an infinity or a larger value is refused: tinyhar_features, tinyhar_classify",
+        "and tinyhar_stream_classify return TINYHAR_EINVAL (negative) instead of a",
+        "class, as the Python pipeline (tinyhar.features.validity) and the MicroPython",
+        "export refuse it. The test reads the float32 bits, so it holds with",
+        "-ffast-math too.",
         "",
         f"Classes (index: name): {', '.join(f'{i}: {k}' for i, k in enumerate(classes))}",
         "",
@@ -524,6 +548,9 @@ def _generate_header(pipeline, layout, info: dict) -> str:
         ("TINYHAR_STACK_PREVIOUS", int(stacked), "1: the model also reads the previous window"),
         ("TINYHAR_N_FEATURES", 3 * w if stacked else w, "model inputs"),
         ("TINYHAR_N_CLASSES", len(classes), "classes"),
+        ("TINYHAR_MAX_ABS_INPUT", c_float(MAX_ABS_INPUT),
+         "largest accepted |input value|, g or rad/s"),
+        ("TINYHAR_EINVAL", -1, "result for a window with NaN, inf or |value| > max"),
     ]
     for key, value, doc_ in defs:
         lines.append(f"#define {key} {value}  /* {doc_} */\n")
@@ -545,9 +572,14 @@ def _generate_header(pipeline, layout, info: dict) -> str:
 
 
 _API_DOC = """\
+/* 0 if every value of the window (TINYHAR_WINDOW_VALUES floats) is valid
+ * (finite, |v| <= TINYHAR_MAX_ABS_INPUT), else TINYHAR_EINVAL. */
+int tinyhar_check_window(const float *window);
+
 /* Features of one window: window has TINYHAR_WINDOW_VALUES floats (layout
- * above); features receives TINYHAR_N_WINDOW_FEATURES floats. */
-void tinyhar_features(const float *window, float *features);
+ * above); features receives TINYHAR_N_WINDOW_FEATURES floats. Returns 0, or
+ * TINYHAR_EINVAL for an invalid window (features are then left unchanged). */
+int tinyhar_features(const float *window, float *features);
 
 /* Classify from a window's features. previous: the features of the previous
  * window of the same recording when TINYHAR_STACK_PREVIOUS is 1 (NULL for the
@@ -557,7 +589,8 @@ void tinyhar_features(const float *window, float *features);
 int tinyhar_predict(const float *features, const float *previous, float *proba);
 
 /* Features + prediction of one window (as tinyhar_predict with previous =
- * NULL). Returns the class index; proba may be NULL. */
+ * NULL). Returns the class index, or TINYHAR_EINVAL (negative) for an
+ * invalid window (proba, may be NULL, is then left unchanged). */
 int tinyhar_classify(const float *window, float *proba);
 
 #ifndef TINYHAR_NO_STREAM
@@ -576,12 +609,16 @@ int tinyhar_classify(const float *window, float *proba);
  * (it reads the last TINYHAR_N_SAMPLES samples). With
  * TINYHAR_STACK_PREVIOUS, classify keeps the window's features for the next
  * one; tinyhar_stream_init starts a new recording (the state starts
- * initialised, so the first call is optional). */
+ * initialised, so the first call is optional). classify returns the class
+ * index, or TINYHAR_EINVAL while the last TINYHAR_N_SAMPLES samples hold an
+ * invalid value (NaN, inf, |v| > TINYHAR_MAX_ABS_INPUT); the window after an
+ * invalid one starts a new recording (it is its own predecessor). */
 void tinyhar_stream_init(void);
 int tinyhar_stream_push(const float *sample);
 int tinyhar_stream_classify(float *proba);
 /* Features of the window last classified by tinyhar_stream_classify (or
- * tinyhar_classify): TINYHAR_N_WINDOW_FEATURES floats. */
+ * tinyhar_classify): TINYHAR_N_WINDOW_FEATURES floats (an invalid window
+ * leaves them unchanged). */
 const float *tinyhar_stream_features(void);
 #endif
 """
@@ -614,7 +651,8 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     dict
         ``out_dir``; ``files`` (paths); ``n_samples``, ``n_channels``,
         ``channels``, ``units``, ``sampling_rate_hz``, ``hop_samples`` (the
-        stream's hop; the window length for pre-windowed data),
+        stream's hop, :attr:`HarPipeline.streaming_hop`: half a window for
+        pre-windowed data),
         ``n_window_features``, ``n_features`` (model inputs), ``n_classes``,
         ``classes`` (C class index order), ``stack_previous``,
         ``feature_set``, ``fft`` (``"radix-2"`` or ``"dft"``),
@@ -655,7 +693,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
             f"{len(_input_names(pipeline))}"
         )
     n = int(pipeline.n_samples)
-    hop = int(pipeline.hop_samples) if pipeline.hop_samples else n
+    hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
     channel_index = {name: i for i, name in enumerate(layout.channels)}
     driver, flags = _generate_driver(layout, channel_index)
     info = {"hop_samples": hop}
@@ -820,14 +858,18 @@ def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
     dict
         ``classes`` (int array, C class index), ``class_names``, ``proba``
         (n_windows, n_classes) and ``features`` (float32, (n_windows,
-        TINYHAR_N_WINDOW_FEATURES)).
+        TINYHAR_N_WINDOW_FEATURES)). An invalid window (NaN, inf or a value
+        beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT` as float32)
+        has class ``TINYHAR_EINVAL`` (-1), name ``"invalid"`` and NaN
+        probabilities and features.
 
     Raises
     ------
     TinyharError
         If the program fails (e.g. a wrong number of values per window).
     """
-    X = np.asarray(X, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float32 as the C side reads it: 1e39 is inf
+        X = np.asarray(X, dtype=np.float32)
     rows = _format_rows(X.reshape(len(X), -1))
     if new_recording is not None:
         rows = [("\n" + r) if (new and i) else r
@@ -860,7 +902,15 @@ def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
     -------
     dict
         ``time_s`` (end of each window, s from the first sample),
-        ``class_names``, ``proba`` and ``features`` (or None).
+        ``class_names`` (``"invalid"`` for a window with NaN, inf or a value
+        beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT`: its
+        probabilities and features are NaN), ``proba`` and ``features`` (or
+        None).
+
+    Raises
+    ------
+    TinyharError
+        If the program fails (e.g. a sample with another number of values).
     """
     out = _run(binary, ["--features"] if features else [],
                "\n".join(_format_rows(samples)) + "\n")

@@ -28,6 +28,8 @@ from tinyhar.features.catalog import (
     feature_layout,
 )
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample
+from tinyhar.features.validity import check_valid
+from tinyhar.modelfile import StateReader
 
 __all__ = ["FeatureExtractor", "extract_features"]
 
@@ -89,7 +91,8 @@ def extract_features(
         above Nyquist, gravity cut-off above Nyquist, ...).
     DataFormatError
         ``X`` is not numeric, not 3-D, has a channel count different from
-        ``channels``, holds NaN/inf, or its windows are too short.
+        ``channels``, holds NaN/inf or values beyond
+        ``tinyhar.features.validity.MAX_ABS_INPUT``, or its windows are too short.
     """
     layout = feature_layout(channels, feature_set, sampling_rate_hz, bands_hz)
     sos = gravity_sos(sampling_rate_hz, gravity_cutoff_hz, gravity_order) \
@@ -153,7 +156,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         parameters (the message names the parameter and the problem).
     DataFormatError
         From ``fit``/``transform`` for windows of the wrong shape, channel
-        count or length, or with NaN/inf values.
+        count or length, or with NaN/inf values or values beyond
+        ``tinyhar.features.validity.MAX_ABS_INPUT`` (the message names the
+        window, sample, channel and value).
 
     Examples
     --------
@@ -299,6 +304,118 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return np.asarray(layout.names, dtype=object)
 
 
+    # ------------------------------------------------------------------ storage
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The extractor as JSON-serialisable values and numeric arrays (no pickle).
+
+        Returns
+        -------
+        meta : dict
+            ``params`` (constructor parameters), ``fitted`` (``n_channels_in``,
+            ``n_samples_in``, ``n_features_out``; None when not fitted) and
+            ``feature_names``.
+        arrays : dict of str to numpy.ndarray
+            ``gravity_sos`` (float32, (n_sections, 6)) when the gravity filter
+            runs: stored to check that the loading installation computes the
+            same filter.
+
+        Raises
+        ------
+        ConfigError
+            For invalid parameters.
+        """
+        layout, sos = self._resolve()
+        params = {
+            "sampling_rate_hz": float(self.sampling_rate_hz),
+            "channels": [str(c) for c in self.channels],
+            "feature_set": str(self.feature_set),
+            "gravity_cutoff_hz": float(self.gravity_cutoff_hz),
+            "gravity_order": int(self.gravity_order),
+            "bands_hz": None if self.bands_hz is None
+            else [[float(lo), float(hi)] for lo, hi in self.bands_hz],
+        }
+        fitted = None
+        if hasattr(self, "n_samples_in_"):
+            fitted = {"n_channels_in": int(self.n_channels_in_),
+                      "n_samples_in": int(self.n_samples_in_),
+                      "n_features_out": int(self.n_features_out_)}
+        meta = {"params": params, "fitted": fitted, "feature_names": list(layout.names)}
+        return meta, ({} if sos is None else {"gravity_sos": np.asarray(sos)})
+
+    @classmethod
+    def from_state(cls, state: StateReader) -> FeatureExtractor:
+        """Rebuild an extractor from :meth:`to_state`'s values and verify it.
+
+        The feature layout and the gravity filter are recomputed from the
+        parameters and must equal the stored feature names and coefficients
+        (filter within 1e-6 relative: float32 rounding of another SciPy).
+
+        Parameters
+        ----------
+        state : StateReader
+            The extractor's section of a model file (:mod:`tinyhar.modelfile`).
+
+        Returns
+        -------
+        FeatureExtractor
+            Fitted when the saved one was.
+
+        Raises
+        ------
+        tinyhar.modelfile.ModelFileError
+            Missing or mistyped entries, invalid parameters, or a layout or
+            filter that differs from the stored one.
+        """
+        p = state.section("params")
+        bands = p.value("bands_hz", "list", optional=True)
+        if bands is not None and not all(
+            isinstance(b, list) and len(b) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+            for b in bands
+        ):
+            raise state.error("entry 'extractor.params.bands_hz' should be a list of [lo, hi]")
+        fx = cls(
+            sampling_rate_hz=p.value("sampling_rate_hz", "float"),
+            channels=tuple(p.strings("channels")),
+            feature_set=p.value("feature_set", "str"),
+            gravity_cutoff_hz=p.value("gravity_cutoff_hz", "float"),
+            gravity_order=p.value("gravity_order", "int"),
+            bands_hz=None if bands is None else tuple((float(a), float(b)) for a, b in bands),
+        )
+        try:
+            layout, sos = fx._resolve()
+        except (ConfigError, DataFormatError) as exc:
+            raise state.error(f"invalid feature-extractor parameters: {exc}") from None
+        if list(layout.names) != state.strings("feature_names"):
+            raise state.error(
+                "the stored feature names differ from those this tinyhar computes for the "
+                "stored parameters (written by another tinyhar version?)"
+            )
+        if sos is not None:
+            stored = state.array("gravity_sos", np.float32, sos.shape)
+            if not np.allclose(stored, sos, rtol=1e-6, atol=1e-9):
+                raise state.error(
+                    "the gravity filter this installation computes differs from the stored one "
+                    f"(max difference {float(np.max(np.abs(stored - sos))):.3g})"
+                )
+        if state.has("fitted"):
+            f = state.section("fitted")
+            n_ch, n = f.value("n_channels_in", "int"), f.value("n_samples_in", "int")
+            if n_ch != len(layout.channels) or f.value("n_features_out", "int") != len(
+                layout.names
+            ):
+                raise state.error("the extractor's fitted channel or feature count is inconsistent")
+            try:
+                check_window_length(layout, n)
+            except DataFormatError as exc:
+                raise state.error(f"invalid window length {n}: {exc}") from None
+            fx.layout_ = layout
+            fx.n_channels_in_ = fx.n_features_in_ = n_ch
+            fx.n_samples_in_ = n
+            fx.n_features_out_ = len(layout.names)
+        return fx
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -327,12 +444,7 @@ def _validate_windows(X: object, layout: FeatureLayout) -> np.ndarray:
             f"{arr.shape[2]} channels on the last axis{hint}"
         )
     check_window_length(layout, arr.shape[1])
-    if arr.size and not np.isfinite(arr).all():
-        bad = np.flatnonzero(~np.isfinite(arr).all(axis=(1, 2)))
-        raise DataFormatError(
-            "X", f"windows contain NaN or infinite values ({bad.size} windows, first at "
-            f"index {int(bad[0])}); fill or drop them before feature extraction"
-        )
+    check_valid(arr, layout.channels, "X")  # NaN, inf, |x| > MAX_ABS_INPUT (validity.py)
     return np.ascontiguousarray(arr)
 
 

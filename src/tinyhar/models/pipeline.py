@@ -1,15 +1,37 @@
-"""The fitted artefact of a run: window layout + feature extractor + classifier."""
+"""The fitted artefact of a run: window layout + feature extractor + classifier.
+
+A pipeline is saved as one :data:`PIPELINE_FILE` (``pipeline.npz``): JSON
+metadata plus numeric arrays (:mod:`tinyhar.modelfile`), never a pickle, so
+loading a run folder cannot execute code from it. Run folders of tinyhar
+0.1 hold a pickle (``pipeline.joblib``); they are refused with a message to
+retrain, and there is no option to load them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
-from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.errors import ConfigError, DataFormatError, TinyharError
+from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
+from tinyhar.modelfile import ModelFileError, StateReader, read_state_file, write_state_file
 from tinyhar.windows.windowset import WindowSet
+
+PIPELINE_FILE = "pipeline.npz"
+"""Name of the pipeline file in a run folder."""
+
+LEGACY_PIPELINE_FILE = "pipeline.joblib"
+"""The pickle of tinyhar 0.1 run folders: recognised only to refuse it with an explanation."""
+
+
+def _model_types() -> dict[str, type]:
+    """Storable model classes by their type name in a pipeline file."""
+    from tinyhar.models.nn.estimator import NeuralNetClassifier
+    from tinyhar.models.trees import TreeEnsembleClassifier
+
+    return {"tree_ensemble": TreeEnsembleClassifier, "neural_network": NeuralNetClassifier}
 
 
 @dataclass
@@ -49,6 +71,21 @@ class HarPipeline:
     stack_previous: bool
     classes: list[str]
     info: dict = field(default_factory=dict)
+
+    @property
+    def streaming_hop(self) -> int:
+        """Samples between two classified windows of a sample stream.
+
+        The single source of the hop used by the C export
+        (``TINYHAR_HOP_SAMPLES``), the MicroPython export (``HOP``) and
+        ``tinyhar simulate``: the training hop when it is known, else (data
+        cut into windows before tinyhar saw it, ``hop_samples`` None) half a
+        window, i.e. 50 % overlap, the convention of UCI HAR (Anguita et al.
+        2013, ESANN) and most HAR data sets; at least 1 sample.
+        """
+        if self.hop_samples:
+            return int(self.hop_samples)
+        return max(1, int(self.n_samples) // 2)
 
     @property
     def feature_names(self) -> list[str]:
@@ -114,6 +151,8 @@ class HarPipeline:
             neural network.
         """
         windows = self.check_windows(windows)
+        check_valid(windows.X, self.channels, windows.name, windows.session,  # NaN, inf,
+                    windows.start_time)  # |x| > MAX_ABS_INPUT: the device contract
         if self.extractor is None:  # a neural network reads the raw windows
             return windows.X
         n = len(windows)
@@ -131,31 +170,222 @@ class HarPipeline:
             features = stack_previous(features, windows.session, windows.start_time)
         return features
 
-    def predict(self, windows: WindowSet) -> np.ndarray:
-        """Predicted class name per window, shape (n_windows,)."""
-        return self.model.predict(self.transform(windows))
+    def predict(self, windows: WindowSet, on_invalid: str = "raise") -> np.ndarray:
+        """Predicted class name per window.
+
+        Parameters
+        ----------
+        windows : WindowSet
+            Windows ``(n_windows, n_samples, n_channels)`` (g, rad/s).
+        on_invalid : {"raise", "mark"}
+            What to do with a window holding NaN, an infinity or a value
+            beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT` (the rule
+            of the C and MicroPython exports): ``"raise"`` a
+            :class:`~tinyhar.errors.DataFormatError` naming it, or ``"mark"``
+            it with the class :data:`~tinyhar.features.validity.INVALID_CLASS`
+            (``"invalid"``) and classify the others. With ``stack_previous``,
+            a window after an invalid one is its own predecessor (as the C and
+            MicroPython streams restart after an invalid window).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_windows,)
+            Class names.
+
+        Raises
+        ------
+        DataFormatError
+            Windows that do not fit the model, or invalid windows with
+            ``on_invalid="raise"``.
+        ConfigError
+            An unknown ``on_invalid``, or ``"mark"`` for a model that has a
+            class named ``"invalid"``.
+        """
+        if on_invalid == "raise":
+            return self.model.predict(self.transform(windows))
+        if on_invalid != "mark" or INVALID_CLASS in self.classes:
+            raise ConfigError(
+                f"on_invalid={on_invalid!r}: use 'raise' or 'mark' ('mark' needs a model "
+                f"without a class named {INVALID_CLASS!r})"
+            )
+        windows = self.check_windows(windows)
+        bad = invalid_windows(windows.X)
+        out = np.full(len(windows), INVALID_CLASS, dtype=object)
+        keep = np.flatnonzero(~bad)
+        if keep.size:
+            X = self.transform(windows.subset(keep))
+            if self.stack_previous and bad.any():
+                from tinyhar.features import stack_previous
+
+                # predecessor of each window among all windows; after an invalid one: itself
+                order = np.arange(len(windows), dtype=np.float64)[:, None]
+                prev = stack_previous(order, windows.session, windows.start_time)[:, 1]
+                restart = bad[prev[keep].astype(np.int64)]
+                w = X.shape[1] // 3
+                X[restart, w:2 * w] = X[restart, :w]
+                X[restart, 2 * w:] = 0
+            out[keep] = self.model.predict(X)
+        return out
 
     def save(self, path: str | Path) -> Path:
-        """Write the pipeline with joblib."""
-        path = Path(path)
-        joblib.dump(self, path, compress=3)
-        return path
+        """Write the pipeline to one file without pickle (atomically: temp file + rename).
 
-    @classmethod
-    def load(cls, path: str | Path) -> HarPipeline:
-        """Read a pipeline written by :meth:`save`.
+        The file (:data:`PIPELINE_FILE` in a run folder) is an ``.npz``
+        archive: a JSON entry with the format name and version, the tinyhar
+        version, this pipeline's fields and the components' parameters, plus
+        the numeric arrays (tree nodes and leaves, network weights, filter
+        coefficients); see :mod:`tinyhar.modelfile`.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination file.
+
+        Returns
+        -------
+        Path
+            ``path``.
 
         Raises
         ------
         TinyharError
-            If the file is missing or is not a tinyhar pipeline.
+            The model or extractor is not fitted or of a kind that cannot be
+            stored, or ``info`` holds values that are not plain JSON.
+        """
+        from sklearn.exceptions import NotFittedError
+
+        path = Path(path)
+        types = {cls: name for name, cls in _model_types().items()}
+        kind = types.get(type(self.model))
+        if kind is None:
+            raise TinyharError(f"cannot save a pipeline with a {type(self.model).__name__} model")
+        try:
+            model_meta, model_arrays = self.model.to_state()
+        except NotFittedError:
+            raise TinyharError("cannot save a pipeline whose model is not fitted") from None
+        arrays = {f"model.{k}": v for k, v in model_arrays.items()}
+        extractor_meta = None
+        if self.extractor is not None:
+            from tinyhar.features.extractor import FeatureExtractor
+
+            if not isinstance(self.extractor, FeatureExtractor):
+                raise TinyharError(
+                    f"cannot save a pipeline with a {type(self.extractor).__name__} extractor"
+                )
+            extractor_meta, fx_arrays = self.extractor.to_state()
+            arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
+        meta = {
+            "pipeline": {
+                "channels": [str(c) for c in self.channels],
+                "sampling_rate_hz": float(self.sampling_rate_hz),
+                "n_samples": int(self.n_samples),
+                "hop_samples": None if self.hop_samples is None else int(self.hop_samples),
+                "stack_previous": bool(self.stack_previous),
+                "classes": [str(c) for c in self.classes],
+                "info": self.info,
+            },
+            "extractor": extractor_meta,
+            "model_type": kind,
+            "model": model_meta,
+        }
+        try:
+            return write_state_file(path, meta, arrays)
+        except TypeError as exc:  # e.g. an object in info: it could only be pickled
+            raise TinyharError(f"cannot save the pipeline to {path}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> HarPipeline:
+        """Read a pipeline written by :meth:`save`; never executes code from the file.
+
+        The file is read with ``numpy.load(..., allow_pickle=False)``; every
+        entry is checked (format version, types, dtypes, shapes, indices) and
+        the components are rebuilt from their parameters and arrays. There is
+        no way to load a pickle: run folders of tinyhar 0.1
+        (``pipeline.joblib``) must be trained again.
+
+        Parameters
+        ----------
+        path : str or Path
+            The pipeline file, or a run folder holding :data:`PIPELINE_FILE`.
+
+        Returns
+        -------
+        HarPipeline
+
+        Raises
+        ------
+        TinyharError
+            No pipeline file (a tinyhar 0.1 pickle is named as such), or
+            (:class:`~tinyhar.modelfile.ModelFileError`) a truncated, corrupt,
+            foreign, newer or inconsistent file; a network model without
+            PyTorch installed.
         """
         path = Path(path)
+        if path.is_dir():
+            path = path / PIPELINE_FILE
         if not path.is_file():
+            legacy = path.with_name(LEGACY_PIPELINE_FILE)
+            if legacy.is_file():
+                raise ModelFileError(
+                    legacy,
+                    "this run folder was written by an older tinyhar: its model is a pickle, "
+                    "which tinyhar no longer loads because loading a pickle can run any code; "
+                    "retrain with `tinyhar train` (config.yaml in the folder reproduces the run)",
+                )
             raise TinyharError(
                 f"{path}: no pipeline file; is this a run folder made by `tinyhar train`?"
             )
-        obj = joblib.load(path)
-        if not isinstance(obj, cls):
-            raise TinyharError(f"{path}: not a tinyhar pipeline")
-        return obj
+        state = read_state_file(path)
+        p = state.section("pipeline")
+        channels = p.strings("channels")
+        rate = p.value("sampling_rate_hz", "float")
+        n_samples = p.value("n_samples", "int")
+        hop = p.value("hop_samples", "int", optional=True)
+        if not channels or rate <= 0 or n_samples < 1 or (hop is not None and hop < 1):
+            raise state.error("invalid window layout (channels, sampling rate, window, hop)")
+        kind = state.value("model_type", "str")
+        model_cls = _model_types().get(kind)
+        if model_cls is None:
+            raise state.error(f"unknown model type {kind!r}")
+        model = model_cls.from_state(state.section("model"))
+        extractor = None
+        if state.has("extractor"):
+            from tinyhar.features.extractor import FeatureExtractor
+
+            extractor = FeatureExtractor.from_state(state.section("extractor"))
+        pipeline = cls(
+            extractor=extractor,
+            model=model,
+            channels=channels,
+            sampling_rate_hz=rate,
+            n_samples=n_samples,
+            hop_samples=hop,
+            stack_previous=p.value("stack_previous", "bool"),
+            classes=p.strings("classes"),
+            info=p.value("info", "dict"),
+        )
+        pipeline._check_consistent(state)
+        state.check_all_arrays_read()
+        return pipeline
+
+    def _check_consistent(self, state: StateReader) -> None:
+        """Raise if the loaded components do not fit together."""
+        if self.extractor is None:
+            if not hasattr(self.model, "n_samples_in_") or self.stack_previous:
+                raise state.error("a tree model needs a feature extractor")
+            if (self.model.n_samples_in_, self.model.n_channels_in_) != (
+                self.n_samples, len(self.channels)
+            ):
+                raise state.error("the network's input shape differs from the window layout")
+            return
+        fx = self.extractor
+        if list(fx.channels) != self.channels or fx.sampling_rate_hz != self.sampling_rate_hz:
+            raise state.error("the feature extractor's channels or rate differ from the pipeline's")
+        if getattr(fx, "n_samples_in_", self.n_samples) != self.n_samples:
+            raise state.error("the feature extractor's window length differs from the pipeline's")
+        n_in = getattr(self.model, "n_features_in_", None)
+        if n_in != len(self.feature_names):  # feature_names includes the stacked columns
+            raise state.error(
+                f"the model reads {n_in} features but the extractor makes "
+                f"{len(self.feature_names)}"
+            )

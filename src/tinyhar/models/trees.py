@@ -16,8 +16,12 @@ compact arrays a device uses, and predicts from those arrays:
 
 The ensemble's score for class ``k`` is the integer sum of the trees'
 quantised leaf values; the prediction is the first class with the highest
-score. Integer sums are exact on every platform, so a device that stores the
-same arrays predicts the same class as this estimator. Thresholds are stored
+score. Prediction walks these arrays (vectorised over windows and trees); the
+scikit-learn ensemble is only needed to build them, so a model saved with
+:meth:`TreeEnsembleClassifier.to_state` (arrays and parameters, no pickle)
+predicts identically after :meth:`TreeEnsembleClassifier.from_state`.
+Integer sums are exact on every platform, so a device that stores the same
+arrays predicts the same class as this estimator. Thresholds are stored
 as the largest float32 not above scikit-learn's float64 threshold; since the
 features are float32, ``x <= threshold32`` holds exactly when scikit-learn's
 ``x <= threshold64`` does.
@@ -31,6 +35,7 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.modelfile import StateReader
 
 MODEL_KINDS = {"random_forest": RandomForestClassifier, "extra_trees": ExtraTreesClassifier}
 """Supported ensemble kinds and their scikit-learn classes."""
@@ -81,13 +86,21 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : numpy.ndarray of str, shape (n_classes,)
+    n_features_in_ : int
+        Number of features seen in ``fit``.
     estimator_ : RandomForestClassifier or ExtraTreesClassifier
-        The fitted scikit-learn ensemble.
+        The fitted scikit-learn ensemble, for inspection right after ``fit``
+        only: it is not saved, and nothing (prediction, size, export) uses it.
     feature_, threshold_, left_, right_ : numpy.ndarray, shape (n_nodes,)
-        Flattened decision nodes (see the module docstring).
+        Flattened decision nodes (see the module docstring); a child index
+        is always larger than its parent's, so every walk ends.
     leaves_ : numpy.ndarray of uint8, shape (n_leaves, n_classes)
         Distinct quantised leaf probabilities.
     roots_ : numpy.ndarray of int16, shape (n_estimators,)
+    tree_depths_ : numpy.ndarray of int32, shape (n_estimators,)
+        Depth of each tree (scikit-learn's ``max_depth``; 0 for a single leaf).
+    feature_importances_ : numpy.ndarray of float64, shape (n_features,)
+        Mean decrease in impurity per feature (scikit-learn's).
 
     Raises
     ------
@@ -166,6 +179,10 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = est.classes_
         self.n_features_in_ = X.shape[1]
         self._flatten()
+        self.tree_depths_ = np.asarray(
+            [e.tree_.max_depth for e in est.estimators_], dtype=np.int32
+        )
+        self.feature_importances_ = np.asarray(est.feature_importances_, dtype=np.float64)
         return self
 
     def _check_X(self, X: np.ndarray, fitting: bool = False) -> np.ndarray:
@@ -187,7 +204,6 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         features, thresholds, lefts, rights, roots = [], [], [], [], []
         leaf_index: dict[bytes, int] = {}
         leaves: list[np.ndarray] = []
-        self._node_leaf_maps = []
         offset = 0
         for tree in self.estimator_.estimators_:
             t = tree.tree_
@@ -225,7 +241,6 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     rights.append(ref(t.children_right[node]))
                 roots.append(int(node_pos[0]))
                 offset += internal.size
-            self._node_leaf_maps.append(leaf_of_node)
         if offset >= 2**15 or len(leaves) >= 2**15:
             raise ConfigError(
                 f"the ensemble has {offset} decision nodes / {len(leaves)} leaves, more than "
@@ -240,12 +255,17 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.roots_ = np.asarray(roots, dtype=np.int16)
         self.leaves_ = np.asarray(leaves, dtype=np.uint8).reshape(len(leaves), len(self.classes_))
 
-    def decision_scores(self, X: np.ndarray) -> np.ndarray:
+    def decision_scores(self, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
         """Integer class scores: the sum over trees of quantised leaf probabilities.
+
+        Walks the flattened float32 arrays for all windows and trees at once
+        (``x[feature] <= threshold`` goes left), as a device does.
 
         Parameters
         ----------
         X : numpy.ndarray, shape (n_windows, n_features)
+        chunk : int
+            Windows walked together (memory only; no effect on the result).
 
         Returns
         -------
@@ -253,10 +273,24 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "leaves_")
         X = self._check_X(X)
-        leaf_nodes = self.estimator_.apply(X)  # (n_windows, n_trees), sklearn node ids
+        feature = self.feature_.astype(np.intp)
+        left, right = self.left_.astype(np.intp), self.right_.astype(np.intp)
+        roots = self.roots_.astype(np.intp)
+        n_trees = len(roots)
         scores = np.zeros((X.shape[0], len(self.classes_)), dtype=np.int32)
-        for j, leaf_map in enumerate(self._node_leaf_maps):
-            scores += self.leaves_[leaf_map[leaf_nodes[:, j]]]
+        for a in range(0, X.shape[0], max(1, int(chunk))):
+            Xc = X[a : a + chunk]
+            node = np.tile(roots, len(Xc))  # (window, tree) pairs, row-major
+            window = np.repeat(np.arange(len(Xc)), n_trees)
+            active = np.arange(node.size)
+            while active.size:  # children have larger indices than parents: this ends
+                nd = node[active]
+                go_left = Xc[window[active], feature[nd]] <= self.threshold_[nd]
+                nxt = np.where(go_left, left[nd], right[nd])
+                node[active] = nxt
+                active = active[nxt >= 0]
+            leaf = (-node - 1).reshape(len(Xc), n_trees)
+            scores[a : a + chunk] = self.leaves_[leaf].sum(axis=1, dtype=np.int32)
         return scores
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -314,12 +348,116 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             "trees": len(self.roots_),
             "nodes": int(n_nodes),
             "leaves": int(n_leaves),
-            "max_depth": int(max(e.tree_.max_depth for e in self.estimator_.estimators_)),
+            "max_depth": int(self.tree_depths_.max()),
             "bytes": int(n_nodes * per_node + n_leaves * n_classes + 2 * len(self.roots_)),
             "emlearn_bytes": int(n_nodes * 8 + n_leaves * n_classes + 4 * len(self.roots_)),
         }
 
     def feature_importances(self) -> np.ndarray:
         """Mean decrease in impurity per feature, shape (n_features,) (scikit-learn's)."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.feature_importances_
+        check_is_fitted(self, "feature_importances_")
+        return self.feature_importances_
+
+    # ------------------------------------------------------------------ storage
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted model as JSON-serialisable values and numeric arrays (no pickle).
+
+        Returns
+        -------
+        meta : dict
+            ``params`` (constructor parameters), ``classes`` (list of str),
+            ``n_features_in``.
+        arrays : dict of str to numpy.ndarray
+            ``feature``, ``threshold``, ``left``, ``right`` (n_nodes,),
+            ``leaves`` (n_leaves, n_classes), ``roots``, ``tree_depths``
+            (n_estimators,), ``feature_importances`` (n_features,).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        """
+        check_is_fitted(self, "leaves_")
+        meta = {
+            "params": self.get_params(),
+            "classes": [str(c) for c in self.classes_],
+            "n_features_in": int(self.n_features_in_),
+        }
+        arrays = {
+            "feature": self.feature_,
+            "threshold": self.threshold_,
+            "left": self.left_,
+            "right": self.right_,
+            "leaves": self.leaves_,
+            "roots": self.roots_,
+            "tree_depths": self.tree_depths_,
+            "feature_importances": self.feature_importances_,
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, state: StateReader) -> TreeEnsembleClassifier:
+        """Rebuild a fitted model from :meth:`to_state`'s values, checking every array.
+
+        Parameters
+        ----------
+        state : StateReader
+            The model's section of a model file (:mod:`tinyhar.modelfile`).
+
+        Returns
+        -------
+        TreeEnsembleClassifier
+            Predicts, sizes and exports exactly like the saved model
+            (``estimator_`` is absent).
+
+        Raises
+        ------
+        tinyhar.modelfile.ModelFileError
+            Missing entries, wrong dtypes or shapes, out-of-range indices,
+            invalid parameters.
+        """
+        model = cls(**state.params(cls))
+        try:
+            model._check_params()
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise state.error(f"invalid tree-model parameters: {exc}") from None
+        classes = state.strings("classes")
+        n_features = state.value("n_features_in", "int")
+        if len(classes) < 1 or n_features < 1:
+            raise state.error("the tree model has no classes or no features")
+        n_trees = int(model.n_estimators)
+        threshold = state.array("threshold", np.float32, (None,))
+        n_nodes = len(threshold)
+        feature = state.array(
+            "feature", np.uint16 if n_features > 256 else np.uint8, (n_nodes,)
+        )
+        left = state.array("left", np.int16, (n_nodes,))
+        right = state.array("right", np.int16, (n_nodes,))
+        leaves = state.array("leaves", np.uint8, (None, len(classes)))
+        roots = state.array("roots", np.int16, (n_trees,))
+        depths = state.array("tree_depths", np.int32, (n_trees,))
+        importances = state.array("feature_importances", np.float64, (n_features,))
+        here = np.arange(n_nodes)
+        problems = {
+            "a node reads a feature the model does not have": (feature >= n_features).any(),
+            "a threshold is not finite": not np.isfinite(threshold).all(),
+            "a child index does not point after its node": any(
+                ((c >= 0) & (c <= here)).any() or (c >= n_nodes).any() for c in (left, right)
+            ),
+            "a leaf index is out of range": any(
+                (-c.astype(np.int64) - 1 >= len(leaves)).any() for c in (left, right)
+            ),
+            "a root index is out of range": ((roots < 0) | (roots >= n_nodes)).any(),
+            "a leaf value exceeds leaf_bits": (leaves > (1 << int(model.leaf_bits)) - 1).any(),
+            "a tree depth is out of range": ((depths < 0) | (depths > n_nodes)).any(),
+            "a feature importance is not finite": not np.isfinite(importances).all(),
+        }
+        for problem, found in problems.items():
+            if found:
+                raise state.error(f"inconsistent tree model: {problem}")
+        model.classes_ = np.asarray(classes, dtype=object)
+        model.n_features_in_ = int(n_features)
+        model.feature_, model.threshold_ = feature, threshold
+        model.left_, model.right_, model.roots_, model.leaves_ = left, right, roots, leaves
+        model.tree_depths_, model.feature_importances_ = depths, importances
+        return model

@@ -63,16 +63,44 @@ int tinyhar_predict(const float *features, const float *previous, float *proba)
     return best;
 }
 
-void tinyhar_features(const float *window, float *features)
+/* The input contract (tinyhar.features.validity): every value finite with
+ * |v| <= TINYHAR_MAX_ABS_INPUT. Tested on the float32 bit pattern: with the
+ * sign cleared, the bits of non-negative floats order as the floats, and NaN
+ * and infinity lie above every finite value; unlike fabsf(v) <= max this
+ * also holds under -ffast-math (which assumes there is no NaN). */
+static int thr_check(const float *values, int count)
 {
+    for (int i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], sizeof(bits));
+        if ((bits & 0x7fffffffu) > THR_MAX_ABS_BITS) {
+            return TINYHAR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int tinyhar_check_window(const float *window)
+{
+    return thr_check(window, TINYHAR_WINDOW_VALUES);
+}
+
+int tinyhar_features(const float *window, float *features)
+{
+    if (thr_check(window, TINYHAR_WINDOW_VALUES) != 0) {
+        return TINYHAR_EINVAL;
+    }
     thr_window_features(window, 0, features);
+    return 0;
 }
 
 static float thr_features[TINYHAR_N_WINDOW_FEATURES];
 
 int tinyhar_classify(const float *window, float *proba)
 {
-    thr_window_features(window, 0, thr_features);
+    if (tinyhar_features(window, thr_features) != 0) {
+        return TINYHAR_EINVAL;
+    }
     return tinyhar_predict(thr_features, NULL, proba);
 }
 
@@ -109,6 +137,13 @@ int tinyhar_stream_push(const float *sample)
 int tinyhar_stream_classify(float *proba)
 {
     int cls;
+    /* the ring holds exactly the window's samples (in rotated order) */
+    if (thr_check(thr_ring, THR_N * THR_C) != 0) {
+#if TINYHAR_STACK_PREVIOUS
+        thr_have_previous = 0;  /* the next valid window starts a new recording */
+#endif
+        return TINYHAR_EINVAL;
+    }
     thr_window_features(thr_ring, thr_ring_next, thr_features);
 #if TINYHAR_STACK_PREVIOUS
     cls = tinyhar_predict(thr_features, thr_have_previous ? thr_previous : NULL, proba);

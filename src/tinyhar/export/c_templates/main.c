@@ -3,11 +3,20 @@
  *   ./tinyhar_example [--features] < samples.csv
  *       Streaming: one sample per line, TINYHAR_N_CHANNELS values in the
  *       channel order of tinyhar_model.h (comma, semicolon or space
- *       separated; a header line starting with a letter and lines starting
- *       with '#' are skipped). Prints one line per completed window (every
- *       TINYHAR_HOP_SAMPLES samples once the first window is full):
- *       time of the window end in s from the first sample, class name, the
- *       class probabilities (and with --features the window's features).
+ *       separated; empty lines, lines starting with '#' and a header line
+ *       before the first sample are skipped). Prints one line per completed
+ *       window (every TINYHAR_HOP_SAMPLES samples once the first window is
+ *       full): time of the window end in s from the first sample, class
+ *       name, the class probabilities (and with --features the window's
+ *       features).
+ *
+ *   Invalid input: "nan", "inf" and out-of-range numbers are read as values;
+ *   a window holding one (tinyhar_model.h, TINYHAR_MAX_ABS_INPUT) prints the
+ *   class "invalid" (index TINYHAR_EINVAL in --windows mode) with "nan"
+ *   probabilities and features, and the next window starts a new recording.
+ *   A line that is not a list of numbers (or has the wrong count) stops the
+ *   program with its line number on stderr and exit status 1: no sample is
+ *   ever skipped silently.
  *
  *   ./tinyhar_example --windows < windows.csv
  *       Batch: one whole window per line, TINYHAR_N_SAMPLES x
@@ -34,6 +43,7 @@ static float window[N_VALUES];
 static float features[TINYHAR_N_WINDOW_FEATURES];
 static float previous[TINYHAR_N_WINDOW_FEATURES];
 static float proba[TINYHAR_N_CLASSES];
+static const char *bad_value;  /* where parse_floats met a non-number */
 
 /* Parse up to max floats separated by commas, semicolons or blanks; return
  * how many were read, or -1 on a malformed value. */
@@ -50,6 +60,7 @@ static int parse_floats(char *s, float *out, int max)
         char *end;
         float v = strtof(s, &end);
         if (end == s) {
+            bad_value = s;
             return -1;
         }
         if (n < max) {
@@ -70,6 +81,9 @@ static int read_line(void)
     if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
         return -1;
     }
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+        line[--len] = '\0';
+    }
     return 1;
 }
 
@@ -79,6 +93,16 @@ static void print_result(int cls)
     for (int c = 0; c < TINYHAR_N_CLASSES; c++) {
         printf(",%.6f", (double)proba[c]);
     }
+}
+
+/* The line of a window refused by the library (TINYHAR_EINVAL). */
+static void print_invalid(int n_features)
+{
+    printf("invalid");
+    for (int c = 0; c < TINYHAR_N_CLASSES + n_features; c++) {
+        printf(",nan");
+    }
+    printf("\n");
 }
 
 static int run_windows(void)
@@ -110,7 +134,12 @@ static int run_windows(void)
                     TINYHAR_N_CHANNELS, n < 0 ? 0 : n, n < 0 ? " (not a number)" : "");
             return 1;
         }
-        tinyhar_features(window, features);
+        if (tinyhar_features(window, features) != 0) {
+            printf("%d,", TINYHAR_EINVAL);
+            print_invalid(TINYHAR_N_WINDOW_FEATURES);
+            have_previous = 0;  /* the next window starts a new recording */
+            continue;
+        }
         int cls = tinyhar_predict(features, have_previous ? previous : NULL, proba);
         printf("%d,", cls);
         print_result(cls);
@@ -128,6 +157,7 @@ static int run_stream(int with_features)
 {
     long lineno = 0;
     unsigned long n_samples = 0;
+    int header_seen = 0;
     float sample[TINYHAR_N_CHANNELS];
     int r;
     tinyhar_stream_init();
@@ -146,23 +176,36 @@ static int run_stream(int with_features)
         while (isspace((unsigned char)*s)) {
             s++;
         }
-        if (*s == '\0' || *s == '#' || isalpha((unsigned char)*s)) {
+        if (*s == '\0' || *s == '#') {
             continue;
         }
         int n = parse_floats(s, sample, TINYHAR_N_CHANNELS);
+        if (n < 0 && n_samples == 0 && !header_seen
+            && (isalpha((unsigned char)*s) || *s == '"')) {
+            header_seen = 1;  /* a header line before the first sample */
+            continue;
+        }
         if (n != TINYHAR_N_CHANNELS) {
             fprintf(stderr, "line %ld: expected %d values (one sample: %s", lineno,
                     TINYHAR_N_CHANNELS, tinyhar_channel_names[0]);
             for (int c = 1; c < TINYHAR_N_CHANNELS; c++) {
                 fprintf(stderr, ", %s", tinyhar_channel_names[c]);
             }
-            fprintf(stderr, "), got %d\n", n < 0 ? 0 : n);
+            if (n < 0) {
+                fprintf(stderr, "), got a value that is not a number: %.40s\n", bad_value);
+            } else {
+                fprintf(stderr, "), got %d\n", n);
+            }
             return 1;
         }
         n_samples++;
         if (tinyhar_stream_push(sample)) {
             int cls = tinyhar_stream_classify(proba);
             printf("%.4f,", (double)n_samples / (double)TINYHAR_SAMPLING_RATE_HZ);
+            if (cls < 0) {
+                print_invalid(with_features ? TINYHAR_N_WINDOW_FEATURES : 0);
+                continue;
+            }
             print_result(cls);
             if (with_features) {
                 const float *f = tinyhar_stream_features();

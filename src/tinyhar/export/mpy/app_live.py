@@ -15,10 +15,17 @@
 #
 # t_start_s is the time of the window's first sample (the recording's time
 # column when replaying, sample index / rate live) and p_i the class
-# probabilities (shares of the integer tree scores). CSV logs are opened in
-# append mode, flushed after every prediction line (predictions) or every hop
-# (raw samples), and closed on exit (Ctrl-C included), so recorded data is
-# not lost.
+# probabilities (shares of the integer tree scores). A window holding a NaN,
+# an infinity or |x| > cfg.MAX_ABS_INPUT (a sensor fault: the input contract
+# of tinyhar.features.validity) gets no class: the app prints
+#
+#   INVALID <t_start_s> <reason>
+#
+# shows "invalid input", logs the class cfg.INVALID_CLASS with empty
+# probabilities, and the next window starts a new recording (stacking).
+# CSV logs are opened in append mode, flushed after every prediction line
+# (predictions) or every hop (raw samples), and closed on exit (Ctrl-C
+# included), so recorded data is not lost.
 
 import array
 import gc
@@ -26,7 +33,7 @@ import sys
 import time
 
 import tinyhar_config as cfg
-from tinyhar_features import Features, Stacker
+from tinyhar_features import Features, InvalidInput, Stacker
 from tinyhar_trees import TreeEnsemble
 
 # M5StickC PLUS2: GPIO4 must stay high to keep the board on when on battery;
@@ -41,7 +48,8 @@ class Classifier:
 
     add(sample, t_s) takes one sample (sequence in cfg.CHANNELS order) and
     returns None, or (t_start_s, class_index, probabilities) when a window
-    is complete.
+    is complete; for an invalid window (NaN, inf, |x| > cfg.MAX_ABS_INPUT)
+    class_index is -1 and probabilities is the reason (a str).
     """
 
     def __init__(self, model="model.bin"):
@@ -98,7 +106,13 @@ class Classifier:
 
     def classify(self):
         t0 = time.ticks_us()
-        self.fx.compute(self.base)
+        try:
+            self.fx.compute(self.base)
+        except InvalidInput as exc:
+            if self.stacker is not None:
+                self.stacker.reset()  # the next valid window is its own predecessor
+            self.ms = time.ticks_diff(time.ticks_us(), t0) / 1000.0
+            return self.times[0], -1, str(exc)
         if self.stacker is not None:
             self.stacker.stack(self.base, self.feats)
         k, proba = self.trees.predict_proba(self.feats)
@@ -195,6 +209,16 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
                 continue
             t0, k, proba = res
             windows += 1
+            if k < 0:
+                print("INVALID " + _fmt(t0) + " " + proba)
+                if log is not None:
+                    log.write(_fmt(t0) + "," + cfg.INVALID_CLASS + "," * len(cfg.CLASSES) + "\n")
+                    log.flush()
+                screen.show("invalid input", ["check sensor"])
+                gc.collect()
+                if max_windows is not None and windows >= max_windows:
+                    break
+                continue
             name = cfg.CLASSES[k]
             print("PRED " + _fmt(t0) + " " + name + " " + " ".join([_fmt(p) for p in proba]))
             if log is not None:

@@ -13,6 +13,10 @@
 #   uint8 expected[n_windows]  the Python pipeline's prediction (255 = unknown)
 #
 # The last printed line is machine-readable: "TINYHAR_RESULT {json}".
+# A window with a NaN, an infinity or |x| > cfg.MAX_ABS_INPUT is invalid
+# (tinyhar_features.InvalidInput): it is counted ("invalid"), its predicted
+# class index is 255, its features are NaN, and the next window starts a new
+# session for stacking (as the live app and the C stream do).
 
 import array
 import gc
@@ -21,10 +25,11 @@ import struct
 import time
 
 import tinyhar_config as cfg
-from tinyhar_features import Features, Stacker
+from tinyhar_features import Features, InvalidInput, Stacker
 from tinyhar_trees import TreeEnsemble
 
 HEADER = "<4sIHHH"
+INVALID = 255  # predicted class index of an invalid window
 HEADER_SIZE = 14
 
 
@@ -71,6 +76,8 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
         preds = bytearray(n)
         out = open(features_out, "wb") if features_out else None
         correct = 0
+        invalid = 0
+        nan_feats = array.array("f", [float("nan")] * cfg.N_FEATURES)
         labelled = 0
         agree = 0
         compared = 0
@@ -100,7 +107,11 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
                     if clock is not None:
                         c0 = clock()
                     t0 = time.ticks_us()
-                    fx.compute(base, t)
+                    try:
+                        fx.compute(base, t)
+                    except InvalidInput:
+                        k = INVALID
+                        break
                     if stacker is not None and _r == 0:
                         if sessions[i] != session:
                             stacker.reset()
@@ -120,6 +131,13 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
                             for key in t:
                                 if t[key] < tw[key]:
                                     tw[key] = t[key]
+                if k == INVALID:
+                    invalid += 1
+                    preds[i] = k
+                    session = -1  # the next window starts a new session
+                    if out is not None:
+                        out.write(nan_feats)
+                    continue
                 session = sessions[i]
                 busy_us += best
                 if timer is not None:
@@ -138,19 +156,21 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
             if out is not None:
                 out.write(preds)
                 out.close()
+    valid = n - invalid
     result = {
         "n": n,
+        "invalid": invalid,
         "n_features": cfg.N_FEATURES,
         "labelled": labelled,
         "correct": correct,
         "accuracy": correct / labelled if labelled else None,
         "compared": compared,
         "agree": agree,
-        "us_per_window": busy_us / n if n else 0,
-        "gc_us_per_window": gc_us / n if n else 0,
+        "us_per_window": busy_us / valid if valid else 0,
+        "gc_us_per_window": gc_us / valid if valid else 0,
     }
-    if clock is not None and n:
-        result["cpu_us_per_window"] = cpu_s * 1e6 / (n * repeat)
+    if clock is not None and valid:
+        result["cpu_us_per_window"] = cpu_s * 1e6 / (valid * repeat)
     if timer is not None:
         result["timing_us"] = timer
     if verbose:
@@ -158,8 +178,11 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
             print("accuracy %.4f (%d/%d windows)" % (correct / labelled, correct, labelled))
         if compared:
             print("same class as the Python pipeline: %d/%d" % (agree, compared))
-        if n:
-            print("%.2f ms per window (features + trees)" % (busy_us / n / 1000))
+        if invalid:
+            print("invalid input (NaN, inf or |x| > %g): %d windows" % (cfg.MAX_ABS_INPUT,
+                                                                       invalid))
+        if valid:
+            print("%.2f ms per window (features + trees)" % (busy_us / valid / 1000))
     print("TINYHAR_RESULT " + json.dumps(result))
     return result
 

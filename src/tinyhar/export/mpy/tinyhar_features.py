@@ -53,6 +53,11 @@
 #   fx.channels[c][i] = sample i of channel c (cfg.CHANNELS order, g / rad/s)
 #   fx.compute(out)              # out: array('f', cfg.N_BASE_FEATURES)
 #   fx.compute(out, timer=dict)  # also adds microseconds per group to timer
+#
+# Input contract (tinyhar.features.validity, the same for the Python pipeline
+# and the C export): compute raises InvalidInput, a ValueError, for a window
+# holding a NaN, an infinity or a value with |x| > cfg.MAX_ABS_INPUT (g or
+# rad/s); out is then left unchanged.
 
 import array
 import math
@@ -76,6 +81,21 @@ MCR = const(9)
 SUM = const(10)  # not an output: the plain sum, kept for rms
 NO_STATS = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
 
+
+
+class InvalidInput(ValueError):
+    """A window value is NaN, infinite or beyond cfg.MAX_ABS_INPUT (no class for it)."""
+
+
+@micropython.native
+def _first_invalid(a, n, lim):
+    # index of the first value that is not within [-lim, lim] (NaN compares
+    # false with everything), or -1
+    for i in range(n):
+        v = a[i]
+        if not (v <= lim and v >= -lim):
+            return i
+    return -1
 
 
 def _farray(n):
@@ -755,6 +775,7 @@ class Features:
         n = cfg.WINDOW
         self.n = n
         self.cfg = cfg
+        self.max_abs = float(cfg.MAX_ABS_INPUT)
         self.n_features = cfg.N_BASE_FEATURES
         self.channels = [_farray(n) for _ in cfg.CHANNELS]
         self.f1 = _farray(1)  # float32 rounding register
@@ -1111,7 +1132,10 @@ class Features:
 
     # ------------------------------------------------------------------ main
     def compute(self, out, timer=None):
-        """Features of the window in self.channels, into out ('f' array); returns out."""
+        """Features of the window in self.channels, into out ('f' array); returns out.
+
+        Raises InvalidInput for a NaN, inf or |x| > cfg.MAX_ABS_INPUT.
+        """
         cfg = self.cfg
         n = self.n
         f1 = self.f1
@@ -1119,8 +1143,14 @@ class Features:
         lst = self.lst
         if timer is not None:
             t0 = time.ticks_us()
+        lim = self.max_abs
         for i, name in enumerate(cfg.CHANNELS):
-            lst[name] = list(self.channels[i])
+            values = list(self.channels[i])
+            j = _first_invalid(values, n, lim)
+            if j >= 0:
+                raise InvalidInput("invalid input: sample %d of %s is %r (NaN, inf or |x| > %g)"
+                                   % (j, name, values[j], lim))
+            lst[name] = values
         # magnitudes, and the pairs complex(x, y) for gravity and jerk
         pairs = self.pairs
         for sensor, axes, mag in (("acc", self.acc, self.acc_mag),

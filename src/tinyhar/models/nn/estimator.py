@@ -4,9 +4,11 @@
 :mod:`tinyhar.models.nn.architectures` on raw windows of shape
 ``(n_windows, n_samples, n_channels)`` with Adam and cross-entropy, early
 stopping on a validation part made of whole *training subjects*, and fixed
-seeds, and exposes ``predict``/``predict_proba``/``embed``. It pickles with
-joblib (the network is stored as its configuration plus a state dict of numpy
-arrays and rebuilt on load).
+seeds, and exposes ``predict``/``predict_proba``/``embed``. It is saved
+without pickle (:meth:`NeuralNetClassifier.to_state`: its configuration as
+JSON plus the network's state dict as numpy arrays, rebuilt by
+:meth:`NeuralNetClassifier.from_state`); in memory it still pickles the same
+way, for copies and worker processes.
 
 PyTorch is imported only when a network is built, trained or loaded, so the
 class can be created (and its presets listed) without the ``deep`` extra.
@@ -28,6 +30,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
 from tinyhar.errors import TinyharError
 from tinyhar.evaluation.metrics import check_labels
+from tinyhar.modelfile import StateReader
 
 DEEP_INSTALL_HINT = "pip install 'tinyhar[deep]'"
 
@@ -424,7 +427,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     module_ : torch.nn.Module
         The trained :class:`~tinyhar.models.nn.architectures.HarNet`.
     module_config_ : dict
-        Plain configuration from which ``module_`` is rebuilt on unpickling.
+        Plain configuration from which ``module_`` is rebuilt on loading.
 
     Raises
     ------
@@ -589,22 +592,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             self.train_groups_, self.validation_groups_ = [], []
         self.center_, self.scale_ = robust_statistics(X[tr])
         self.n_samples_in_, self.n_channels_in_ = int(X.shape[1]), int(X.shape[2])
-        self.module_config_ = {
-            "architecture": self.architecture,
-            "n_channels": self.n_channels_in_,
-            "n_classes": len(self.classes_),
-            "hidden_units": (
-                list(self.hidden_units)
-                if isinstance(self.hidden_units, Sequence)
-                else int(self.hidden_units)
-            ),
-            "n_layers": int(self.n_layers),
-            "kernel_size": int(self.kernel_size),
-            "dropout": float(self.dropout),
-            "dense_units": int(self.dense_units),
-            "input_dense_units": int(self.input_dense_units),
-            "input_stats": bool(self.input_stats),
-        }
+        self.module_config_ = self._module_config(self.n_channels_in_, len(self.classes_))
         rng = np.random.default_rng(self.seed)
         with torch_settings(self.n_threads):
             torch.manual_seed(int(self.seed))
@@ -617,6 +605,25 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             self._train(net, X, y_idx, tr, va, rng)
         net.eval()
         return self
+
+    def _module_config(self, n_channels: int, n_classes: int) -> dict:
+        """The plain configuration :func:`~tinyhar.models.nn.architectures.build_network` takes."""
+        return {
+            "architecture": self.architecture,
+            "n_channels": int(n_channels),
+            "n_classes": int(n_classes),
+            "hidden_units": (
+                [int(h) for h in self.hidden_units]
+                if isinstance(self.hidden_units, Sequence)
+                else int(self.hidden_units)
+            ),
+            "n_layers": int(self.n_layers),
+            "kernel_size": int(self.kernel_size),
+            "dropout": float(self.dropout),
+            "dense_units": int(self.dense_units),
+            "input_dense_units": int(self.input_dense_units),
+            "input_stats": bool(self.input_stats),
+        }
 
     def _train(self, net, X, y_idx, tr, va, rng) -> None:
         torch = _torch()
@@ -810,7 +817,143 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._run(X, "embed")
 
+    # -------------------------------------------------------------- storage
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted network as JSON-serialisable values and numeric arrays (no pickle).
+
+        Returns
+        -------
+        meta : dict
+            ``params`` (constructor parameters; tuples become lists) and
+            ``fitted``: ``classes``, ``n_samples_in``, ``n_channels_in``,
+            ``history``, ``best_epoch``, ``averaged_epochs``, ``train_groups``,
+            ``validation_groups``, ``n_params``, ``macs_per_window``,
+            ``embedding_dim``, ``module_config``.
+        arrays : dict of str to numpy.ndarray
+            ``center``, ``scale`` (float32, (n_channels,)) and
+            ``state.<name>`` for every entry of the network's state dict.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the network is not fitted.
+        """
+        self._check_fitted()
+        params = self.get_params()
+        for key in ("hidden_units", "augment_groups"):
+            params[key] = _plain(params[key])
+        fitted = {
+            "classes": [str(c) for c in self.classes_],
+            "n_samples_in": int(self.n_samples_in_),
+            "n_channels_in": int(self.n_channels_in_),
+            "history": self.history_,
+            "best_epoch": int(self.best_epoch_),
+            "averaged_epochs": [int(e) for e in self.averaged_epochs_],
+            "train_groups": [str(g) for g in self.train_groups_],
+            "validation_groups": [str(g) for g in self.validation_groups_],
+            "n_params": int(self.n_params_),
+            "macs_per_window": int(self.macs_per_window_),
+            "embedding_dim": int(self.embedding_dim_),
+            "module_config": self.module_config_,
+        }
+        arrays = {"center": np.asarray(self.center_), "scale": np.asarray(self.scale_)}
+        for key, value in self.module_.state_dict().items():
+            arrays[f"state.{key}"] = value.detach().cpu().numpy().copy()
+        return {"params": params, "fitted": fitted}, arrays
+
+    @classmethod
+    def from_state(cls, state: StateReader) -> NeuralNetClassifier:
+        """Rebuild a fitted network from :meth:`to_state`'s values (needs PyTorch, no pickle).
+
+        The network is rebuilt from the parameters (the stored ``module_config``
+        must match them), and every state-dict array must have the name,
+        shape and dtype the rebuilt network expects.
+
+        Parameters
+        ----------
+        state : StateReader
+            The model's section of a model file (:mod:`tinyhar.modelfile`).
+
+        Returns
+        -------
+        NeuralNetClassifier
+            Predicts like the saved one (same classes; probabilities equal up
+            to float32 rounding of the machine's kernels).
+
+        Raises
+        ------
+        TinyharError
+            PyTorch missing (with the install command).
+        tinyhar.modelfile.ModelFileError
+            Missing or mistyped entries, unknown parameters, weights that do
+            not fit the architecture.
+        """
+        torch = _torch()
+        arch = _architectures()
+        params = state.params(cls)
+        if isinstance(params.get("hidden_units"), list):
+            params["hidden_units"] = tuple(params["hidden_units"])
+        if isinstance(params.get("augment_groups"), list):
+            params["augment_groups"] = tuple(
+                tuple(g) if isinstance(g, list) else g for g in params["augment_groups"]
+            )
+        net = cls(**params)
+        f = state.section("fitted")
+        classes = f.strings("classes")
+        n_samples, n_channels = f.value("n_samples_in", "int"), f.value("n_channels_in", "int")
+        if len(classes) < 2 or n_samples < 1 or n_channels < 1:
+            raise state.error("the network has fewer than 2 classes or an empty input shape")
+        try:
+            config = net._module_config(n_channels, len(classes))
+        except (TypeError, ValueError) as exc:
+            raise state.error(f"invalid network parameters: {exc}") from None
+        if f.value("module_config", "dict") != config:
+            raise state.error("the stored network configuration does not match its parameters")
+        try:
+            module = arch.build_network(config)
+        except (TinyharError, TypeError, ValueError, RuntimeError) as exc:
+            raise state.error(f"cannot rebuild the network: {exc}") from None
+        expected = module.state_dict()
+        names = state.array_names("state")
+        if sorted(expected) != names:
+            missing = sorted(set(expected) - set(names))
+            extra = sorted(set(names) - set(expected))
+            raise state.error(
+                f"the network weights do not fit the architecture (missing {missing[:3]}, "
+                f"unexpected {extra[:3]})"
+            )
+        weights = {}
+        for key, tensor in expected.items():
+            dtype = np.dtype(str(tensor.dtype).removeprefix("torch."))
+            arr = state.array(f"state.{key}", dtype, tuple(tensor.shape))
+            if dtype.kind == "f" and not np.isfinite(arr).all():
+                raise state.error(f"the network weight {key!r} is not finite")
+            weights[key] = torch.from_numpy(arr.copy())
+        module.load_state_dict(weights)
+        module.eval()
+        center = state.array("center", np.float32, (n_channels,))
+        scale = state.array("scale", np.float32, (n_channels,))
+        if arch.count_parameters(module) != f.value("n_params", "int") or int(
+            module.embedding_dim
+        ) != f.value("embedding_dim", "int"):
+            raise state.error("the stored parameter count or embedding size does not match")
+        net.classes_ = np.asarray(classes, dtype=object)
+        net.n_samples_in_, net.n_channels_in_ = n_samples, n_channels
+        net.center_, net.scale_ = center, scale
+        net.history_ = f.value("history", "list")
+        net.best_epoch_ = f.value("best_epoch", "int")
+        net.averaged_epochs_ = f.value("averaged_epochs", "list")
+        net.train_groups_ = f.strings("train_groups")
+        net.validation_groups_ = f.strings("validation_groups")
+        net.n_params_ = f.value("n_params", "int")
+        net.macs_per_window_ = f.value("macs_per_window", "int")
+        net.embedding_dim_ = f.value("embedding_dim", "int")
+        net.module_config_ = config
+        net.module_ = module
+        return net
+
     # ------------------------------------------------------------- pickling
+    # In memory only (copy.deepcopy, worker processes); files use to_state.
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
         module = state.pop("module_", None)
@@ -830,3 +973,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in module_state.items()})
             net.eval()
             self.module_ = net
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (nested) as lists, for JSON."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,648 @@
+"""The post-processing stage: smoothing -> minimum duration -> hysteresis, offline and streaming.
+
+:class:`PostProcessor` is the fitted, serialisable specification of the
+stage a run applies to its classifier's per-window probabilities;
+:func:`select_postprocess` chooses it by leave-subjects-out cross-validation
+on the training subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from tinyhar.errors import ConfigError, EvaluationError
+from tinyhar.postprocess.filters import (
+    Decision,
+    EmaStream,
+    HysteresisStream,
+    MinDurationStream,
+    ModeFilterStream,
+    _check_alpha,
+    _check_float,
+    _check_int,
+    _check_margin,
+    check_proba,
+    ema_filter,
+    hysteresis,
+    min_duration_causal,
+    min_duration_merge,
+    mode_filter,
+)
+from tinyhar.postprocess.hmm import ClassHMM, _session_indices
+
+FORMAT_VERSION = 1
+"""Version of the :meth:`PostProcessor.to_dict` layout."""
+SMOOTHING = ("none", "mode", "ema", "hmm")
+"""Smoothing options."""
+HMM_DECODERS = ("viterbi", "fixed_lag")
+MIN_DURATION_RULES = ("causal", "merge")
+_PARAMS = (
+    "smoothing", "mode_k", "ema_alpha", "hmm_decoder", "hmm_lag", "hmm_smoothing",
+    "min_duration", "min_duration_rule", "hysteresis_margin", "hysteresis_windows",
+)
+
+
+class PostProcessor:
+    """Post-processing of per-window class probabilities, per session.
+
+    Stages, in order (each optional):
+
+    1. smoothing: ``"none"`` (argmax of the probabilities), ``"mode"``
+       (centred majority filter over ``mode_k`` windows,
+       :func:`~tinyhar.postprocess.filters.mode_filter`), ``"ema"``
+       (exponential moving average with weight ``ema_alpha``,
+       :func:`~tinyhar.postprocess.filters.ema_filter`) or ``"hmm"``
+       (:class:`~tinyhar.postprocess.hmm.ClassHMM` learned by :meth:`fit`,
+       decoded by ``"viterbi"`` (offline only) or ``"fixed_lag"`` with lag
+       ``hmm_lag``);
+    2. minimum segment duration ``min_duration`` windows (1 = off), rule
+       ``"causal"`` (:func:`~tinyhar.postprocess.filters.min_duration_causal`,
+       streamable) or ``"merge"``
+       (:func:`~tinyhar.postprocess.filters.min_duration_merge`, offline
+       only);
+    3. hysteresis (:func:`~tinyhar.postprocess.filters.hysteresis`) with
+       ``hysteresis_margin`` and ``hysteresis_windows`` (0 and 1 = off), on
+       the probabilities of stage 1 (EMA values, HMM posteriors, else the
+       classifier's).
+
+    Parameters
+    ----------
+    classes : sequence of str
+        Class names; index ``i`` of a probability row is ``classes[i]``.
+    smoothing : {"none", "mode", "ema", "hmm"}
+    mode_k : int >= 1
+        Mode filter length (windows).
+    ema_alpha : float in (0, 1]
+    hmm_decoder : {"viterbi", "fixed_lag"}
+    hmm_lag : int >= 0
+        Fixed lag (windows) of online HMM decoding.
+    hmm_smoothing : float in [0, 1e6]
+        Additive smoothing count of :meth:`ClassHMM.fit`.
+    min_duration : int >= 1
+        Minimum segment duration (windows).
+    min_duration_rule : {"causal", "merge"}
+    hysteresis_margin : float in [0, 1]
+    hysteresis_windows : int >= 1
+    hmm : ClassHMM, optional
+        A fitted model (set by :meth:`fit` or :meth:`from_dict`).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown option or an out-of-range value (the message names the
+        ``postprocess.<key>``).
+
+    Notes
+    -----
+    Streaming (:meth:`stream`) gives exactly the classes of :meth:`apply`
+    whenever :attr:`streamable` is true (no Viterbi, no ``merge`` rule); its
+    decisions come :attr:`lag` windows late.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        smoothing: str = "none",
+        mode_k: int = 5,
+        ema_alpha: float = 0.3,
+        hmm_decoder: str = "fixed_lag",
+        hmm_lag: int = 5,
+        hmm_smoothing: float = 1.0,
+        min_duration: int = 1,
+        min_duration_rule: str = "causal",
+        hysteresis_margin: float = 0.0,
+        hysteresis_windows: int = 1,
+        hmm: ClassHMM | None = None,
+    ) -> None:
+        self.classes = [str(c) for c in classes]
+        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+            raise ConfigError(
+                f"postprocess needs >= 2 distinct class names, got {self.classes}"
+            )
+        for key, value, options in (
+            ("smoothing", smoothing, SMOOTHING),
+            ("hmm_decoder", hmm_decoder, HMM_DECODERS),
+            ("min_duration_rule", min_duration_rule, MIN_DURATION_RULES),
+        ):
+            if value not in options:
+                raise ConfigError(
+                    f"postprocess.{key} must be one of {list(options)}, got {value!r}"
+                )
+        self.smoothing = smoothing
+        self.mode_k = _check_int(mode_k, "mode_k", 1)
+        self.ema_alpha = _check_alpha(ema_alpha)
+        self.hmm_decoder = hmm_decoder
+        self.hmm_lag = _check_int(hmm_lag, "hmm_lag", 0)
+        self.hmm_smoothing = _check_float(hmm_smoothing, "hmm_smoothing", 0.0, 1e6, False)
+        self.min_duration = _check_int(min_duration, "min_duration", 1)
+        self.min_duration_rule = min_duration_rule
+        self.hysteresis_margin = _check_margin(hysteresis_margin)
+        self.hysteresis_windows = _check_int(hysteresis_windows, "hysteresis_windows", 1)
+        if hmm is not None and hmm.n_classes != len(self.classes):
+            raise ConfigError(
+                f"postprocess.hmm has {hmm.n_classes} classes, the run has {len(self.classes)}"
+            )
+        self.hmm = hmm
+
+    # ------------------------------------------------------------------ description
+
+    def params(self) -> dict:
+        """The options (no fitted state), as keyword arguments of the constructor."""
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    @property
+    def streamable(self) -> bool:
+        """True when :meth:`stream` reproduces :meth:`apply` (no Viterbi, no merge rule)."""
+        viterbi = self.smoothing == "hmm" and self.hmm_decoder == "viterbi"
+        merge = self.min_duration > 1 and self.min_duration_rule == "merge"
+        return not (viterbi or merge)
+
+    @property
+    def lag(self) -> int:
+        """Total streaming delay in windows (smoothing + minimum duration; hysteresis adds 0)."""
+        lag = self.min_duration - 1
+        if self.smoothing == "mode":
+            lag += self.mode_k // 2
+        elif self.smoothing == "hmm":
+            lag += self.hmm_lag
+        return lag
+
+    @property
+    def needs_fit(self) -> bool:
+        """True when :meth:`fit` must run before :meth:`apply` (HMM without a model)."""
+        return self.smoothing == "hmm" and self.hmm is None
+
+    def describe(self) -> str:
+        """Short name for tables, e.g. ``"hmm(fixed_lag=5)+min_duration(3,causal)"``."""
+        parts = {
+            "none": "none",
+            "mode": f"mode(k={self.mode_k})",
+            "ema": f"ema(alpha={self.ema_alpha:g})",
+            "hmm": ("hmm(viterbi)" if self.hmm_decoder == "viterbi"
+                    else f"hmm(fixed_lag={self.hmm_lag})"),
+        }
+        text = parts[self.smoothing]
+        if self.min_duration > 1:
+            text += f"+min_duration({self.min_duration},{self.min_duration_rule})"
+        if self.hysteresis_margin > 0 or self.hysteresis_windows > 1:
+            text += f"+hysteresis({self.hysteresis_margin:g},{self.hysteresis_windows})"
+        return text
+
+    def __repr__(self) -> str:
+        return f"PostProcessor({self.describe()}, classes={self.classes})"
+
+    # ------------------------------------------------------------------ fit / apply
+
+    def _label_indices(self, y: np.ndarray) -> np.ndarray:
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        out = np.full(len(y), -1, dtype=np.int64)
+        for i, v in enumerate(np.asarray(y, dtype=object)):
+            if v is None or v == "" or (isinstance(v, float) and np.isnan(v)):
+                continue
+            if str(v) not in lookup:
+                raise EvaluationError(
+                    f"label {v!r} is not one of the post-processor's classes {self.classes}"
+                )
+            out[i] = lookup[str(v)]
+        return out
+
+    def fit(self, proba_cv: np.ndarray, y: np.ndarray, sessions: np.ndarray) -> PostProcessor:
+        """Learn what the options need from training windows (the HMM; others: nothing).
+
+        Parameters
+        ----------
+        proba_cv : numpy.ndarray, shape (n_windows, n_classes)
+            Cross-validated (leave-subjects-out) probabilities of the training
+            windows.
+        y : numpy.ndarray of str, shape (n_windows,)
+            True class names; ``""`` or ``None`` = unlabelled (skipped).
+        sessions : numpy.ndarray, shape (n_windows,)
+            Session id per window (windows of a session in time order).
+
+        Returns
+        -------
+        PostProcessor
+            ``self``, fitted.
+
+        Raises
+        ------
+        EvaluationError
+            If labels are not among :attr:`classes` or lengths disagree.
+        """
+        p = self._check_proba(proba_cv)
+        if self.smoothing == "hmm":
+            self.hmm = ClassHMM.fit(p, self._label_indices(y), sessions, self.hmm_smoothing)
+        return self
+
+    def _check_proba(self, proba: np.ndarray) -> np.ndarray:
+        p = check_proba(proba)
+        if p.shape[1] != self.n_classes:
+            raise ConfigError(
+                f"probabilities have {p.shape[1]} classes, the post-processor has "
+                f"{self.n_classes} classes ({self.classes}): use the run's own classifier"
+            )
+        return p
+
+    def apply(self, proba: np.ndarray, sessions: np.ndarray | None = None) -> np.ndarray:
+        """Post-process the probabilities of whole sessions (offline).
+
+        Parameters
+        ----------
+        proba : numpy.ndarray, shape (n_windows, n_classes)
+            Class probabilities per window, in time order within each session.
+        sessions : numpy.ndarray, shape (n_windows,), optional
+            Session id per window (default: one session). Each session is
+            processed on its own; sessions need not be contiguous.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (n_windows,)
+            Class index per window (``classes[i]`` for names).
+
+        Raises
+        ------
+        ConfigError
+            If the HMM is not fitted or the probabilities do not fit.
+        """
+        p = self._check_proba(proba)
+        if self.needs_fit:
+            raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")
+        out = np.empty(p.shape[0], dtype=np.int64)
+        if sessions is None:
+            groups = [np.arange(p.shape[0])]
+        else:
+            sessions = np.asarray(sessions)
+            if sessions.shape != (p.shape[0],):
+                raise ConfigError(f"{sessions.size} session ids for {p.shape[0]} windows")
+            groups = _session_indices(sessions)
+        for idx in groups:
+            out[idx] = self._apply_session(p[idx])
+        return out
+
+    def apply_labels(self, proba: np.ndarray, sessions: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`apply`, as class names (object array, shape (n_windows,))."""
+        return np.asarray(self.classes, dtype=object)[self.apply(proba, sessions)]
+
+    def _apply_session(self, p: np.ndarray) -> np.ndarray:
+        if p.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.smoothing == "none":
+            q, c = p, np.argmax(p, axis=1)
+        elif self.smoothing == "mode":
+            q, c = p, mode_filter(np.argmax(p, axis=1), self.mode_k, self.n_classes)
+        elif self.smoothing == "ema":
+            q = ema_filter(p, self.ema_alpha)
+            c = np.argmax(q, axis=1)
+        elif self.hmm_decoder == "viterbi":
+            obs = np.argmax(p, axis=1)
+            q, c = self.hmm.posteriors(obs), self.hmm.viterbi(obs)
+        else:
+            c, q = self.hmm.fixed_lag(np.argmax(p, axis=1), self.hmm_lag)
+        if self.min_duration > 1:
+            if self.min_duration_rule == "merge":
+                c = min_duration_merge(c, self.min_duration, q)
+            else:
+                c = min_duration_causal(c, self.min_duration)
+        if self.hysteresis_margin > 0 or self.hysteresis_windows > 1:
+            c = hysteresis(c, q, self.hysteresis_margin, self.hysteresis_windows)
+        return c
+
+    def stream(self) -> PostProcessStream:
+        """A streaming post-processor for one session at a time.
+
+        Raises
+        ------
+        ConfigError
+            If the options are not streamable (Viterbi or the merge rule) or
+            the HMM is not fitted.
+        """
+        return PostProcessStream(self)
+
+    # ------------------------------------------------------------------ state
+
+    def to_dict(self) -> dict:
+        """JSON-able specification and fitted state.
+
+        Returns
+        -------
+        dict
+            ``{"format_version": 1, "classes": [...], <options>, "hmm": null or
+            {"startprob", "transmat", "emissionprob"} as nested lists}``.
+        """
+        return {
+            "format_version": FORMAT_VERSION,
+            "classes": list(self.classes),
+            **self.params(),
+            "hmm": None if self.hmm is None else self.hmm.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict, classes: Sequence[str] | None = None) -> PostProcessor:
+        """Rebuild from :meth:`to_dict` output, or from a ``postprocess:`` config mapping.
+
+        Options missing from ``state`` take their defaults; ``format_version``
+        and ``hmm`` are optional (an unfitted spec), and so is ``classes``
+        when given as an argument (a configuration names options only).
+
+        Parameters
+        ----------
+        state : dict
+            :meth:`to_dict` output or a subset of the options.
+        classes : sequence of str, optional
+            The run's classes; must equal ``state["classes"]`` when both are
+            given.
+
+        Returns
+        -------
+        PostProcessor
+
+        Raises
+        ------
+        ConfigError
+            Unknown keys, an unsupported ``format_version``, missing or
+            disagreeing ``classes`` or invalid values (the message names the
+            key).
+        """
+        if not isinstance(state, dict):
+            raise ConfigError(f"postprocess must be a mapping, got {type(state).__name__}")
+        version = state.get("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ConfigError(
+                f"postprocess.format_version {version!r} is not supported (this tinyhar reads "
+                f"{FORMAT_VERSION}); re-create the run with this version"
+            )
+        unknown = sorted(set(state) - set(_PARAMS) - {"format_version", "classes", "hmm"})
+        if unknown:
+            raise ConfigError(
+                f"postprocess has unknown keys {unknown}; allowed: {sorted(_PARAMS)}"
+            )
+        if classes is not None and "classes" in state and list(state["classes"]) != list(
+            map(str, classes)
+        ):
+            raise ConfigError(
+                f"postprocess.classes {state['classes']} differ from the run's classes "
+                f"{list(classes)}"
+            )
+        classes = state.get("classes", classes)
+        if classes is None:
+            raise ConfigError("postprocess.classes is missing")
+        hmm = state.get("hmm")
+        return cls(
+            classes,
+            hmm=None if hmm is None else ClassHMM.from_dict(hmm),
+            **{k: state[k] for k in _PARAMS if k in state},
+        )
+
+    def unfitted(self) -> PostProcessor:
+        """A copy with the same options and no fitted HMM."""
+        return PostProcessor(self.classes, **self.params())
+
+
+class PostProcessStream:
+    """Streaming :class:`PostProcessor` (one session at a time).
+
+    ``push(proba)`` takes the probabilities of the next window and returns
+    the decided class index of the window :attr:`lag` windows earlier
+    (``None`` while the first windows are pending); ``flush()`` returns the
+    remaining decisions at the end of the session and resets for the next.
+    Concatenating the returns gives exactly :meth:`PostProcessor.apply` of
+    the session.
+
+    Parameters
+    ----------
+    spec : PostProcessor
+        A streamable (:attr:`PostProcessor.streamable`), fitted spec.
+
+    Raises
+    ------
+    ConfigError
+        If the spec is not streamable or not fitted.
+    """
+
+    def __init__(self, spec: PostProcessor) -> None:
+        if not spec.streamable:
+            raise ConfigError(
+                f"post-processing {spec.describe()} needs whole sessions: streaming supports "
+                "hmm_decoder 'fixed_lag' and min_duration_rule 'causal'"
+            )
+        if spec.needs_fit:
+            raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")
+        self.spec = spec
+        self.lag = spec.lag
+        k = spec.n_classes
+        stages: list = []
+        if spec.smoothing == "mode":
+            stages.append(ModeFilterStream(spec.mode_k, k))
+        elif spec.smoothing == "ema":
+            stages.append(EmaStream(spec.ema_alpha))
+        elif spec.smoothing == "hmm":
+            stages.append(spec.hmm.stream(spec.hmm_lag))
+        if spec.min_duration > 1:
+            stages.append(MinDurationStream(spec.min_duration))
+        if spec.hysteresis_margin > 0 or spec.hysteresis_windows > 1:
+            stages.append(HysteresisStream(spec.hysteresis_margin, spec.hysteresis_windows))
+        self._stages = stages
+        self._n = 0
+
+    def _through(self, decisions: list[Decision], flush: bool) -> list[Decision]:
+        """Pass decisions through every stage in order (flushing each after its input)."""
+        for stage in self._stages:
+            nxt: list[Decision] = []
+            for d in decisions:
+                r = stage.push(d.proba, d.cls)
+                if r is not None:
+                    nxt.append(r)
+            if flush:
+                nxt.extend(stage.flush())
+            decisions = nxt
+        return decisions
+
+    def push(self, proba: np.ndarray) -> int | None:
+        """Add the next window's probabilities, shape (n_classes,); return a decided class or None.
+
+        Raises
+        ------
+        ConfigError
+            If the row does not have ``n_classes`` finite values >= 0.
+        """
+        p = check_proba(np.asarray(proba, dtype=np.float64).reshape(1, -1))[0]
+        if p.shape[0] != self.spec.n_classes:
+            raise ConfigError(
+                f"a window has {p.shape[0]} probabilities, the post-processor "
+                f"{self.spec.n_classes} classes"
+            )
+        out = self._through([Decision(self._n, int(np.argmax(p)), p)], flush=False)
+        self._n += 1
+        return out[0].cls if out else None
+
+    def flush(self) -> list[int]:
+        """Decide the pending windows at the end of the session; reset for the next session."""
+        decisions = self._through([], flush=True)
+        self._n = 0
+        return [d.cls for d in decisions]
+
+    def reset(self) -> None:
+        """Drop the pending windows and start a new session."""
+        for stage in self._stages:
+            stage.reset()
+        self._n = 0
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+def default_candidates(classes: Sequence[str]) -> list[PostProcessor]:
+    """The post-processing options :func:`select_postprocess` compares by default.
+
+    ``none``; mode filter over 3, 5, 7, 9 windows; EMA with alpha 0.5, 0.3,
+    0.2; HMM with fixed lag 0, 2, 5 windows and Viterbi; HMM (lag 5) and mode
+    (k=5) each followed by a causal minimum duration of 3 windows. All are
+    streamable except Viterbi.
+
+    Parameters
+    ----------
+    classes : sequence of str
+
+    Returns
+    -------
+    list of PostProcessor
+        Unfitted specs, simplest first (ties in score keep the earlier).
+    """
+    c = list(classes)
+    out = [PostProcessor(c)]
+    out += [PostProcessor(c, smoothing="mode", mode_k=k) for k in (3, 5, 7, 9)]
+    out += [PostProcessor(c, smoothing="ema", ema_alpha=a) for a in (0.5, 0.3, 0.2)]
+    out += [PostProcessor(c, smoothing="hmm", hmm_lag=lag) for lag in (0, 2, 5)]
+    out += [PostProcessor(c, smoothing="hmm", hmm_decoder="viterbi")]
+    out += [
+        PostProcessor(c, smoothing="hmm", hmm_lag=5, min_duration=3),
+        PostProcessor(c, smoothing="mode", mode_k=5, min_duration=3),
+    ]
+    return out
+
+
+def select_postprocess(
+    proba_cv: np.ndarray,
+    y: np.ndarray,
+    sessions: np.ndarray,
+    subjects: np.ndarray,
+    candidates: Sequence[PostProcessor] | None = None,
+    classes: Sequence[str] | None = None,
+    n_folds: int = 5,
+    streamable_only: bool = False,
+) -> tuple[PostProcessor, list[dict]]:
+    """Choose post-processing by leave-subjects-out cross-validation on training subjects.
+
+    For each fold of :func:`tinyhar.evaluation.splits.group_kfold`-style
+    subject groups (scikit-learn ``GroupKFold``), each candidate is fitted
+    (HMM) on the other subjects' windows and applied to the held-out
+    subjects' sessions; its score is the per-window macro-F1 (over the
+    classes present in the labels) of the pooled held-out predictions,
+    scored on labelled windows only. The best candidate (the earliest on
+    ties) is refitted on all given windows and returned. (The HMM emissions
+    of a fold are estimated from ``proba_cv`` rows of the fold's training
+    subjects, which come from the caller's own cross-validation.)
+
+    Only the data passed in is used: pass the *training* subjects' windows
+    and their cross-validated probabilities. Test subjects must never be
+    passed, so that the chosen post-processing is not tuned on them.
+
+    Parameters
+    ----------
+    proba_cv : numpy.ndarray, shape (n_windows, n_classes)
+        Cross-validated (leave-subjects-out) probabilities of the training
+        windows.
+    y : numpy.ndarray of str, shape (n_windows,)
+        True class names (``""``/``None`` = unlabelled: passed through the
+        smoothers, not scored).
+    sessions, subjects : numpy.ndarray, shape (n_windows,)
+        Session and subject id per window (windows of a session in time
+        order; a session belongs to one subject).
+    candidates : sequence of PostProcessor, optional
+        Specs to compare (default :func:`default_candidates`); their fitted
+        state is ignored.
+    classes : sequence of str, optional
+        Class names (default: those of the first candidate; required when
+        ``candidates`` is None).
+    n_folds : int >= 2
+        Number of subject folds (reduced to the number of subjects).
+    streamable_only : bool
+        Skip candidates that cannot stream (for device deployment).
+
+    Returns
+    -------
+    best : PostProcessor
+        The chosen spec, fitted on all given windows.
+    table : list of dict
+        One row per candidate: ``postprocess`` (description), ``macro_f1``,
+        ``spec`` (its :meth:`PostProcessor.to_dict` without fitted state).
+
+    Raises
+    ------
+    EvaluationError
+        Fewer than 2 subjects, disagreeing lengths, or no labelled window.
+    ConfigError
+        No candidate (left).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    if candidates is None:
+        if classes is None:
+            raise ConfigError("select_postprocess needs classes when no candidates are given")
+        candidates = default_candidates(classes)
+    candidates = [c.unfitted() for c in candidates if c.streamable or not streamable_only]
+    if not candidates:
+        raise ConfigError("select_postprocess: no candidate post-processing to compare")
+    spec0 = candidates[0]
+    p = spec0._check_proba(proba_cv)
+    n = p.shape[0]
+    sessions = np.asarray(sessions)
+    subjects = np.asarray(subjects)
+    y = np.asarray(y, dtype=object)
+    if not (len(y) == len(sessions) == len(subjects) == n):
+        raise EvaluationError(
+            f"select_postprocess: {n} probability rows, {len(y)} labels, {len(sessions)} "
+            f"sessions, {len(subjects)} subjects"
+        )
+    distinct = np.unique(subjects.astype(str))
+    if distinct.size < 2:
+        raise EvaluationError(
+            "select_postprocess needs windows of at least 2 training subjects "
+            f"(leave-subjects-out), got {distinct.size}"
+        )
+    y_idx = spec0._label_indices(y)
+    if not (y_idx >= 0).any():
+        raise EvaluationError("select_postprocess: no labelled window to score")
+    k = min(_check_int(n_folds, "n_folds", 2), distinct.size)
+    folds = list(GroupKFold(n_splits=k).split(np.zeros(n), groups=subjects.astype(str)))
+    scored = y_idx >= 0
+    present = np.unique(y_idx[scored])
+    table = []
+    best_i, best_score = 0, -1.0
+    for i, cand in enumerate(candidates):
+        pred = np.full(n, -1, dtype=np.int64)
+        for train, test in folds:
+            spec = cand.unfitted()
+            if spec.smoothing == "hmm":
+                spec.fit(p[train], y[train], sessions[train])
+            pred[test] = spec.apply(p[test], sessions[test])
+        score = float(
+            f1_score(y_idx[scored], pred[scored], labels=present, average="macro",
+                     zero_division=0)
+        )
+        spec_dict = cand.to_dict()
+        spec_dict.pop("hmm")
+        table.append({"postprocess": cand.describe(), "macro_f1": score, "spec": spec_dict})
+        if score > best_score:
+            best_i, best_score = i, score
+    best = candidates[best_i].unfitted().fit(p, y, sessions)
+    return best, table
+
