@@ -40,14 +40,15 @@ def _fails_with(result, *fragments: str) -> None:
 
 
 def test_out_must_name_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Checked by tinyhar.runfolder before any work; the option is read as text."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken.txt").write_text("x")
-    _fails_with(_train("--out", ""), "--out is empty")
-    _fails_with(_train("--out", "  "), "--out is empty")
-    _fails_with(_train("--out", "."), "is the current folder or contains it")
-    _fails_with(_train("--out", ".."), "is the current folder or contains it")
-    _fails_with(_train("--out", "taken.txt"), "'taken.txt' is an existing file")
-    _fails_with(_train("--out", "taken.txt/run"), "goes through the file")
+    _fails_with(_train("--out", ""), "empty path")  # not read as "."
+    _fails_with(_train("--out", "  "), "empty path")
+    _fails_with(_train("--out", "."), "is the current folder")
+    _fails_with(_train("--out", ".."), "is the current folder")
+    _fails_with(_train("--out", "taken.txt"), "taken.txt is a file, not a folder")
+    _fails_with(_train("--out", "taken.txt/run"), "taken.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.txt"]
 
 
