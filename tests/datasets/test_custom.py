@@ -325,15 +325,11 @@ def test_acc_counts_out_of_range(tmp_path):
 
 def test_g_is_default_and_standard_gravity_exact(tmp_path):
     write_csv(tmp_path / "a.csv", "x,y,z", [f"0,0,{STANDARD_GRAVITY}"])
-    definition = """
+    path = write_yaml(tmp_path, """
         files: "*.csv"
         sampling_rate_hz: 50
         columns: {acc_x: x, acc_y: y, acc_z: z}
         constants: {subject: a}
-        """
-    # g is the default unit, so 9.80665 is read as 9.8 g: the units check says so
-    with pytest.raises(DataFormatError, match=r"9\.807 g .*look like m/s\^2") as caught:
-        load_custom(write_yaml(tmp_path, definition))
-    assert "a.csv" in str(caught.value) and "checks: {units: false}" in str(caught.value)
-    path = write_yaml(tmp_path, definition.rstrip() + "\n        checks: {units: false}\n")
+        """)
+    # one sample is too little to judge units (the check needs 3 s)
     np.testing.assert_allclose(load_custom(path).frame["acc_z"], STANDARD_GRAVITY)

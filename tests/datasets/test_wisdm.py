@@ -132,10 +132,13 @@ def test_zero_duplicate_and_backward_timestamps(tmp_path):
     )
     with pytest.warns(UserWarning) as record:
         rec = load_wisdm_raw(write(tmp_path, text))
-    assert len(record) == 1
+    assert len(record) == 2
     message = str(record[0].message)
     assert "1 record(s) with timestamp 0 and 1 with a repeated timestamp" in message
     assert "line(s) 2, 4" in message
+    # the restart is said, with its line
+    assert "goes back 1 time(s)" in str(record[1].message)
+    assert "line(s) 6" in str(record[1].message)
     assert rec.sessions == ["5-1", "5-2", "6-1"]
     frame = rec.frame
     np.testing.assert_allclose(frame["time"], [0.0, 0.05, 0.1, 0.0, 0.05, 0.0])

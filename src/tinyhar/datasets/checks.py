@@ -64,7 +64,8 @@ STILL_RELATIVE_STD = 0.05
 MOTION_STD_G = 0.1
 """A 1 s block is in motion when the std of ``|acc|`` exceeds this many g."""
 MIN_BLOCKS = 3
-"""Still (or moving) blocks needed before their statistic is trusted."""
+"""Still (or moving) blocks needed before their statistic is trusted; files shorter than
+this many seconds are too short to judge their units."""
 GYRO_MAX_P99_RAD_S = 25.0
 """99th percentile of ``|gyro|`` above this (rad/s) means the values are deg/s."""
 GYRO_MIN_MOTION_P99_RAD_S = 0.15
@@ -225,9 +226,13 @@ def check_sampling_rate(
 
 
 # -------------------------------------------------------------------------- units
+def _block_size(rate: float) -> int:
+    return max(4, int(round(rate)))
+
+
 def _blocks(values: np.ndarray, rate: float) -> np.ndarray:
     """Non-overlapping blocks of about 1 s (at least 4 samples): shape (n_blocks, size, ...)."""
-    size = max(4, int(round(rate)))
+    size = _block_size(rate)
     n = len(values) // size
     return values[: n * size].reshape(n, size, *values.shape[1:])
 
@@ -301,9 +306,10 @@ def check_acc_units(
     Raises
     ------
     DataFormatError
-        If :func:`gravity_level` is outside :data:`GRAVITY_RANGE_G`.
+        If :func:`gravity_level` is outside :data:`GRAVITY_RANGE_G` (not
+        judged for less than :data:`MIN_BLOCKS` seconds of data).
     """
-    if len(acc_g) == 0:
+    if len(acc_g) < MIN_BLOCKS * _block_size(rate):
         return
     level, from_still = gravity_level(acc_g, rate)
     low, high = GRAVITY_RANGE_G
@@ -347,7 +353,7 @@ def check_gyro_units(
         or, over at least :data:`MIN_BLOCKS` seconds of motion, stays below
         :data:`GYRO_MIN_MOTION_P99_RAD_S`.
     """
-    if len(gyro_rad_s) == 0:
+    if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
         return
     magnitude = np.sqrt(np.sum(np.square(gyro_rad_s, dtype=np.float64), axis=1))
     p99 = float(np.percentile(magnitude, 99))
