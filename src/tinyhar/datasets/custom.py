@@ -353,7 +353,9 @@ class DatasetDefinition(_Strict):
             problem = getattr(exc, "problem", None) or str(exc)
             raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from exc
         if not isinstance(raw, dict):
-            got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+            kinds = {list: "a list", str: "a text", int: "a number", float: "a number",
+                     bool: "true/false"}
+            got = "an empty file" if raw is None else kinds.get(type(raw), type(raw).__name__)
             raise ConfigError(
                 f"{path}: a dataset definition must be a mapping of keys (files, "
                 f"sampling_rate_hz, columns, ...), got {got}"
@@ -572,7 +574,7 @@ def _check_file(
         time = part["time"].to_numpy()
         if not checks.time_order:
             time = np.sort(time)  # the order the rows will have
-        if np.mean(np.diff(time) < 0) <= 0.01:  # else shuffled: _split_restarts says so
+        if len(time) < 3 or np.mean(np.diff(time) < 0) <= 0.01:  # else shuffled (see below)
             check_sampling_rate(time, rate, str(file), column=str(used["time"]))
     acc = part[list(ACC_CHANNELS)].to_numpy(np.float64)
     gyro = part[list(GYRO_CHANNELS)].to_numpy(np.float64) if "gyro_x" in used else None
