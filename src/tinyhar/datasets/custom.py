@@ -228,6 +228,19 @@ class CsvOptions(_Strict):
     decimal: str = "."
     encoding: str = "utf-8"
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown text encoding {value!r}; use e.g. utf-8, latin-1, cp1252, utf-16"
+            ) from None
+        return value
+
 
 class Constants(_Strict):
     """One subject, session or label for all files."""
@@ -769,7 +782,7 @@ def _read_csv(
                 line=int(match.group(2)) + opts.skip_rows,
             ) from exc
         raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeError, ValueError, LookupError) as exc:
         raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
     missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
     missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]

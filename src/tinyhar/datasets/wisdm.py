@@ -275,7 +275,7 @@ def _tokenize_fast(data: bytes) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] |
             names=[str(k) for k in range(_N_FIELDS)], dtype="string[pyarrow]",
             on_bad_lines=on_bad_line, skip_blank_lines=True,
         )
-    except (ValueError, pd.errors.ParserError, ArrowException):
+    except Exception:  # noqa: BLE001 (any surprise of the fast engine: use the general path)
         return None
     if len(table) != np.count_nonzero(six) or len(skipped) != np.count_nonzero(other):
         return None
@@ -330,7 +330,7 @@ def _to_int(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return values.fillna(0).to_numpy(dtype=np.int64), ok
     except (ValueError, TypeError, ArrowException):
         # digits only, and within int64 (at most 18 digits, or 19 up to 2**63 - 1)
-        digits = column.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+        digits = column.str.fullmatch(r"[0-9]+").fillna(False).to_numpy(dtype=bool)
         length = column.str.len().fillna(0).to_numpy(dtype=np.int64)
         ok = digits & (length <= 18)
         for i in np.flatnonzero(digits & (length > 18)):
