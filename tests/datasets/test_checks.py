@@ -282,3 +282,12 @@ def test_real_hapt_declared_in_m_s2_is_caught(hapt_subset, tmp_path):
 
     with pytest.raises(DataFormatError, match=r"acc_exp02_user01\.txt.*look like m/s\^2"):
         load_hapt(bad)
+
+
+def test_parquet_recordings_with_a_wrong_rate_are_caught(tmp_path, hapt_sessions):
+    frame = hapt_sessions["1"]
+    rec = RecordingSet(frame, 100.0, ["WALKING", "STANDING"])  # declared 100 Hz, time says 50
+    path = rec.to_parquet(tmp_path / "rec.parquet")
+    with pytest.raises(DataFormatError, match=r"session exp01, column time: .*shows 50 Hz"):
+        load_dataset(path)
+    assert load_dataset(path, checks={"sampling_rate": False}).sampling_rate_hz == 100.0

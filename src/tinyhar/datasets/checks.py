@@ -526,7 +526,9 @@ def check_signals(
     return describe_clipping(values, names, where)
 
 
-def check_recording_groups(recordings: Any, checks: DataChecks, where_of: Any) -> None:
+def check_recording_groups(
+    recordings: Any, checks: DataChecks, where_of: Any, time_column: bool = False
+) -> None:
     """Run :func:`check_signals` on each session of a :class:`RecordingSet`, warn once.
 
     Parameters
@@ -536,6 +538,9 @@ def check_recording_groups(recordings: Any, checks: DataChecks, where_of: Any) -
     checks : DataChecks
     where_of : callable
         ``where_of(subject, session) -> str`` names the file of a session.
+    time_column : bool
+        The ``time`` column was measured (not computed from the rate): check
+        it against the declared rate too (:func:`check_sampling_rate`).
 
     Raises
     ------
@@ -547,7 +552,8 @@ def check_recording_groups(recordings: Any, checks: DataChecks, where_of: Any) -
     UserWarning
         One warning listing the clipped channels (:func:`warn_clipping`).
     """
-    if not (checks.units or checks.clipping):
+    rate_check = time_column and checks.sampling_rate
+    if not (checks.units or checks.clipping or rate_check):
         return
     frame = recordings.frame
     gyro_cols = ["gyro_x", "gyro_y", "gyro_z"] if recordings.has_gyro else None
@@ -558,13 +564,17 @@ def check_recording_groups(recordings: Any, checks: DataChecks, where_of: Any) -
     starts = np.r_[0, bounds] if len(frame) else np.zeros(0, int)
     ends = np.r_[bounds, len(frame)] if len(frame) else np.zeros(0, int)
     subjects = frame["subject"].to_numpy()
+    time_all = frame["time"].to_numpy()
     findings = []
     for a, b in zip(starts, ends, strict=True):
+        where = where_of(str(subjects[a]), str(names[codes[a]]))
+        if rate_check:
+            check_sampling_rate(time_all[a:b], recordings.sampling_rate_hz, where, "time")
         findings.append(check_signals(
             acc_all[a:b],
             None if gyro_all is None else gyro_all[a:b],
             recordings.sampling_rate_hz,
-            where_of(str(subjects[a]), str(names[codes[a]])),
+            where,
             checks,
         ))
     warn_clipping(findings, stacklevel=4)

@@ -249,8 +249,9 @@ class RecordingSet:
         path : str or Path
             The file.
         checks : DataChecks or mapping, optional
-            Plausibility checks to run per session (units, clipping; see
-            :mod:`tinyhar.datasets.checks`); all on by default.
+            Plausibility checks to run per session (sampling rate vs the time
+            column, units, clipping; see :mod:`tinyhar.datasets.checks`); all on
+            by default.
 
         Raises
         ------
@@ -287,7 +288,8 @@ class RecordingSet:
             str(path),
         )
         check_recording_groups(
-            out, resolve_checks(checks), lambda subject, session: f"{path}, session {session}"
+            out, resolve_checks(checks), lambda subject, session: f"{path}, session {session}",
+            time_column=True,
         )
         return out
 
