@@ -364,3 +364,17 @@ def test_absurd_sampling_rates_name_the_key(tmp_path, rate):
         """)
     with pytest.raises(ConfigError, match="sampling_rate_hz"):
         load_custom(path)
+
+
+def test_checks_key_in_a_definition_is_validated(tmp_path):
+    write_csv(tmp_path / "a.csv", "x,y,z", ["0,0,1"])
+    path = write_yaml(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        constants: {subject: a}
+        checks: {unit: false}
+        """)
+    with pytest.raises(ConfigError, match=r"checks\.unit: unknown key; allowed keys: "
+                       r"sampling_rate, time_order, units, clipping"):
+        load_custom(path)

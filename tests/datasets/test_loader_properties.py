@@ -270,3 +270,37 @@ def test_huge_and_nan_csv_values_name_the_file(tmp_path, value):
     (tmp_path / "rec.csv").write_text("t,ax,ay,az\n" + "\n".join(rows) + "\n")
     with pytest.raises(TinyharError, match=r"rec\.csv, line 12, column a"):
         load_custom(write_definition(tmp_path, definition("*.csv", CSV_COLUMNS)))
+
+
+# ------------------------------------------------- publisher formats (HAPT, UCI HAR text)
+@SETTINGS
+@given(data=st.one_of(
+    st.binary(max_size=200),
+    st.lists(st.lists(cells, min_size=0, max_size=4), max_size=8).map(
+        lambda rows: "\n".join(" ".join(r) for r in rows).encode()
+    ),
+))
+def test_numeric_tables_and_activity_labels_give_tinyhar_error(data):
+    from tinyhar.datasets._archive import (
+        DatasetFiles,
+        parse_numeric_table,
+        read_activity_labels,
+    )
+
+    def parse():
+        parse_numeric_table(data, "x.txt", n_cols=3)
+        parse_numeric_table(data, "x.txt", integer=True, line_numbers=True)
+
+    outcome_any(parse)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "activity_labels.txt").write_bytes(data)
+        outcome_any(lambda: read_activity_labels(
+            DatasetFiles(Path(tmp), tmp), "activity_labels.txt"))
+
+
+def outcome_any(call) -> None:
+    """Like :func:`outcome` for calls that return anything."""
+    try:
+        call()
+    except TinyharError as exc:
+        assert str(exc).strip()

@@ -222,7 +222,8 @@ def read_activity_labels(files: DatasetFiles, name: str) -> dict[int, str]:
             source, hint, line=int(match.group(1)) if match else None
         ) from exc
     ids = pd.to_numeric(table["id"], errors="coerce")
-    bad = (ids.isna() | table["name"].isna()).to_numpy()
+    whole = ids.notna() & np.isfinite(ids.fillna(0)) & (ids.fillna(0) % 1 == 0)
+    bad = (~whole | (ids.abs() > 2**31) | table["name"].isna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         lines = [i for i, t in enumerate(_decode(data).splitlines(), 1) if t.strip()]

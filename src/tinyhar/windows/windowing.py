@@ -12,6 +12,13 @@ counted. Windows whose majority is "unlabelled" are dropped (or kept with
 label ``""`` for continuous evaluation). This follows the common practice of
 majority labelling (e.g. Banos et al. 2014, "Window size impact in human
 activity recognition", Sensors 14(4):6474-6499).
+
+The kept windows are counted from the labels before any signal is copied, so
+the memory the window array needs (``n_windows * n_samples * n_channels * 4``
+bytes plus :data:`WINDOW_OVERHEAD_BYTES` per window) is known up front:
+:func:`check_window_memory` refuses, with the size in GB and a fix (a larger
+hop, fewer channels, shorter recordings), when it exceeds the memory
+available (``MemAvailable``) or ``$TINYHAR_MEMORY_LIMIT_GB``.
 """
 
 from __future__ import annotations
