@@ -304,3 +304,44 @@ def outcome_any(call) -> None:
         call()
     except TinyharError as exc:
         assert str(exc).strip()
+
+
+@SETTINGS
+@given(
+    replaced=st.dictionaries(
+        st.sampled_from(["time", "acc_x", "acc_z", "gyro_x", "label", "subject", "session"]),
+        column_values, max_size=3,
+    ),
+    n=st.integers(0, 300),
+    meta=st.one_of(
+        st.fixed_dictionaries({"sampling_rate_hz": numbers, "classes": st.lists(st.text(
+            max_size=3), max_size=3)}),
+        st.just({"sampling_rate_hz": 50, "classes": ["a"]}),
+        yaml_values,
+    ),
+)
+def test_tinyhar_parquet_with_bad_columns_or_metadata_gives_tinyhar_error(replaced, n, meta):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({
+        "time": np.arange(n) / 50.0, "acc_x": np.zeros(n), "acc_y": np.zeros(n),
+        "acc_z": np.ones(n), "label": ["a"] * n, "subject": ["1"] * n, "session": ["s"] * n,
+    })
+    for name, values in replaced.items():
+        frame[name] = np.resize(values, n) if len(values) else pd.Series([None] * n)
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return  # not writable as Parquet: nothing to load
+    try:
+        text = json.dumps(meta)
+    except ValueError:
+        text = "{"
+    table = table.replace_schema_metadata({b"tinyhar": text.encode()})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rec.parquet"
+        pq.write_table(table, path)
+        outcome(lambda: load_dataset(path))
