@@ -40,7 +40,7 @@ from tinyhar.evaluation.splits import (
 )
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.windows.windowing import WindowingReport, make_windows, to_samples
+from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
 PIPELINE_FILE = "pipeline.joblib"
@@ -127,12 +127,14 @@ def make_window_set(
         target_rate_hz=w.target_rate_hz,
     )
     if len(windows) == 0:
-        raise EvaluationError(_no_window_message(data, report, f"{w.window:g} {w.unit}"))
+        raise EvaluationError(
+            _no_window_message(data, report.as_dict(), f"{w.window:g} {w.unit}")
+        )
     return windows, report.as_dict()
 
 
-def _no_window_message(data: RecordingSet, report: WindowingReport, window: str) -> str:
-    """Why no window was cut, and what to do about it."""
+def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) -> str:
+    """Why no window was cut (``counts``: the windowing report), and what to do about it."""
     if not data.frame["label"].notna().any():
         return (
             f"no sample of {data.name!r} is labelled, so there is nothing to train on: give "
@@ -141,21 +143,21 @@ def _no_window_message(data: RecordingSet, report: WindowingReport, window: str)
             "and ignore_labels do not remove every label)"
         )
     reasons = []
-    if report.n_short_segments:
+    if counts["n_short_segments"]:
         reasons.append(
-            f"{report.n_short_segments} segment(s) shorter than a window: use shorter "
+            f"{counts['n_short_segments']} segment(s) shorter than a window: use shorter "
             "windows or record longer"
         )
-    if report.n_unlabelled:
-        reasons.append(f"{report.n_unlabelled} window(s) mostly unlabelled: label more samples")
-    if report.n_ambiguous:
+    if counts["n_unlabelled"]:
+        reasons.append(f"{counts['n_unlabelled']} window(s) mostly unlabelled: label more samples")
+    if counts["n_ambiguous"]:
         reasons.append(
-            f"{report.n_ambiguous} window(s) mixing activities: lower windows.purity or use "
+            f"{counts['n_ambiguous']} window(s) mixing activities: lower windows.purity or use "
             "shorter windows"
         )
-    if report.n_gaps:
+    if counts["n_gaps"]:
         reasons.append(
-            f"{report.n_gaps} gap(s) in the time column (steps above 1.5 sampling periods): "
+            f"{counts['n_gaps']} gap(s) in the time column (steps above 1.5 sampling periods): "
             "check sampling_rate_hz"
         )
     return (
