@@ -20,7 +20,6 @@ Gaps in time are not bridged: the app sees the samples as one stream.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -175,13 +174,11 @@ def simulate(
         no bundle or run, a bad recording, or the app failed.
     """
     from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.export.formats import read_bundle_meta
     from tinyhar.export.micropython import run_micropython
 
     bundle = resolve_bundle(run_dir_or_bundle)
-    meta_path = bundle / "bundle.json"
-    if not meta_path.is_file():
-        raise TinyharError(f"{bundle}: no bundle.json; re-export the MicroPython bundle")
-    meta = json.loads(meta_path.read_text())
+    meta = read_bundle_meta(bundle)  # checks the export format version
     channels = list(meta["channels"])
     classes = list(meta["classes"])
     t, values, _ = load_session(recording_path, channels, meta["sampling_rate_hz"], session)

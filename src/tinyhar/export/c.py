@@ -39,6 +39,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -671,7 +672,7 @@ def _run(binary: str | Path, args: list[str], text: str) -> str:
 
 def _parse_outputs(lines: list[str], n_classes: int, first: int) -> dict:
     parts = [ln.split(",") for ln in lines]
-    names = [p[first] for p in parts]
+    names = [unquote(p[first], errors="strict") for p in parts]  # main.c's print_name
     proba = np.array([p[first + 1:first + 1 + n_classes] for p in parts], dtype=np.float64)
     feats = [p[first + 1 + n_classes:] for p in parts]
     width = {len(f) for f in feats}

@@ -10,7 +10,7 @@ function here; every template renders user strings only through them:
 :func:`c_identifiers`     C macro names made from labels, with a collision check
 :func:`py_string`         a MicroPython string literal
 :func:`py_literal`        a MicroPython literal of numbers, strings and tuples
-:func:`md_text`           inline Markdown text (``README.md``)
+:func:`md_code`           a Markdown code span (``README.md``)
 ========================  =====================================================
 
 :func:`template_environment` is the Jinja2 environment of the exporters. Its
@@ -24,7 +24,7 @@ References: ISO/IEC 9899:1999 (C99) 5.1.1.2 (translation phases: trigraphs
 and line splices come before comments), 5.2.1.1 (trigraphs), 5.2.4.1
 (63 significant characters of a macro name), 6.4.4.4 (escape sequences);
 the Python language reference, "String and Bytes literals"; CommonMark 0.31
-section 2.4 (backslash escapes).
+section 6.1 (code spans).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = [
     "c_identifiers",
     "c_string",
     "code",
-    "md_text",
+    "md_code",
     "py_literal",
     "py_string",
     "render",
@@ -57,7 +57,6 @@ names that agree on these may be the same name to a conforming compiler."""
 
 _C_SIMPLE = {"\\": "\\\\", '"': '\\"', "?": "\\?", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _PY_SIMPLE = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_MD_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 class Safe(str):
@@ -275,13 +274,14 @@ def py_literal(value: Any) -> Safe:
     raise TypeError(f"no MicroPython literal for a {type(value).__name__}")
 
 
-def md_text(text: str) -> Safe:
-    """Inline Markdown text that shows ``text`` literally (CommonMark backslash escapes).
+def md_code(text: str) -> Safe:
+    """A Markdown code span that shows ``text`` literally (CommonMark 0.31, 6.1).
 
-    Every ASCII punctuation character gets a backslash (so no emphasis, link,
-    heading, list, HTML or code span can start); line breaks and other
-    control or non-printable characters are written as ``\\xNN``-style
-    escapes (so the text stays on its line).
+    The span's backtick fence is one longer than the longest run of
+    backticks in the text (with a space inside the fence when the text
+    starts or ends with a backtick); line breaks and other control or
+    non-printable characters, and ``\\``, are written as ``\\xNN``-style
+    escapes, so the span stays on its line and shows every character.
 
     Parameters
     ----------
@@ -290,16 +290,13 @@ def md_text(text: str) -> Safe:
     Returns
     -------
     Safe
+        E.g. ``"`acc_x`"``.
     """
-    out = []
-    for ch in str(text):
-        if ch in _MD_PUNCTUATION:
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append("\\\\" + _visible(ch)[1:])
-    return Safe("".join(out))
+    body = "".join(ch if ch.isprintable() and ch != "\\" else _visible(ch) for ch in str(text))
+    runs = [len(r) for r in re.findall(r"`+", body)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    return Safe(f"{fence}{pad}{body}{pad}{fence}")
 
 
 def _finalize(value: Any) -> Any:
@@ -338,7 +335,7 @@ def template_environment(folder: str | Path):
     jinja2.Environment
         ``StrictUndefined`` (a missing value is an error), blocks trimmed,
         the trailing newline kept, the escaping functions as filters
-        (``c_string``, ``c_comment``, ``py``, ``py_string``, ``md``) plus
+        (``c_string``, ``c_comment``, ``py``, ``py_string``, ``md_code``) plus
         ``join_safe`` (joins safe items) and ``rows`` (items, ``per_line`` to a
         line, for C array initialisers), and a ``finalize`` hook that
         refuses plain strings.
@@ -359,7 +356,7 @@ def template_environment(folder: str | Path):
         c_comment=c_comment,
         py=py_literal,
         py_string=py_string,
-        md=md_text,
+        md_code=md_code,
         join_safe=_join,
         rows=_rows,
     )
