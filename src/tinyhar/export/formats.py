@@ -129,7 +129,9 @@ def read_bundle_meta(bundle: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TinyharError(f"{path}: not readable as JSON ({exc}); export the bundle again") from exc
+        raise TinyharError(
+            f"{path}: not readable as JSON ({exc}); export the bundle again"
+        ) from exc
     if not isinstance(meta, dict):
         raise TinyharError(f"{path}: expected a JSON object; export the bundle again")
     check_format_version(meta.get("export_format_version"), path)
