@@ -187,8 +187,10 @@ def c_identifiers(prefix: str, names: Sequence[str], what: str = "name") -> list
     out: list[Safe] = []
     seen: dict[str, str] = {}
     for i, name in enumerate(names):
-        ident = _sanitise(name) or str(i)
-        if ident[0].isdigit():
+        ident = _sanitise(name)
+        if not ident:
+            ident = str(i)
+        elif ident[0].isdigit():
             ident = "_" + ident
         full = prefix + ident
         key = full[:C_SIGNIFICANT_CHARS]
@@ -363,15 +365,17 @@ def template_environment(folder: str | Path):
     return env
 
 
-def render(folder: str | Path, name: str, **context: Any) -> str:
-    """Render the template ``name`` of ``folder`` (see :func:`template_environment`).
+def render(folder: str | Path, template: str, /, **context: Any) -> str:
+    """Render the template file ``template`` of ``folder`` with ``context``.
+
+    See :func:`template_environment` for what a template may print.
 
     Raises
     ------
     TinyharError
         The template printed a plain string (internal error).
     """
-    return _environment(str(folder)).get_template(name).render(**context)
+    return _environment(str(folder)).get_template(template).render(**context)
 
 
 _ENVIRONMENTS: dict[str, Any] = {}
