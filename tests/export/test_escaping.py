@@ -114,3 +114,8 @@ def test_templates_refuse_unescaped_strings(tmp_path):
         esc.render(tmp_path, "t.j2", name="label", n=3, text=esc.code("x"))
     with pytest.raises(TinyharError, match="unescaped float"):
         esc.render(tmp_path, "t.j2", name=esc.code("a"), n=0.5, text=esc.code("x"))
+
+
+def test_text_line():
+    assert esc.text_line("acc_x") == "acc_x"
+    assert esc.text_line("é a\nb\\") == "é a\\x0ab\\x5c"

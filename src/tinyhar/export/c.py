@@ -28,6 +28,14 @@ infinity or a value beyond ``MAX_ABS_INPUT`` (generated as
 Python pipeline and the MicroPython export refuse. The stream's hop is
 :attr:`tinyhar.models.pipeline.HarPipeline.streaming_hop`.
 
+The files come from the Jinja2 templates of :data:`TEMPLATE_DIR`
+(``tinyhar_model.h.j2``, ``tinyhar_model.c.j2`` around the static sources);
+class labels, channel and feature names pass through
+:mod:`tinyhar.export.escaping` (C string literals, comments, macro names), so
+any label is data, never code. ``TINYHAR_EXPORT_FORMAT_VERSION``
+(:data:`tinyhar.export.formats.EXPORT_FORMAT_VERSION`) is in the header, and
+``tinyhar_model.c`` refuses to compile with a header of another version.
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline
@@ -59,7 +67,7 @@ __all__ = [
 ]
 
 TEMPLATE_DIR = Path(__file__).with_name("c_templates")
-"""Static C sources shared by every export."""
+"""Static C sources shared by every export and the Jinja2 templates of the generated files."""
 
 C_FILES = ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile")
 """Files written by :func:`export_c`."""
@@ -528,7 +536,10 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     TinyharError
         If the model is not a fitted tree ensemble, the extractor is not
         tinyhar's, the channel order of the pipeline and of its extractor
-        differ, or the feature set holds a feature the C export cannot compute.
+        differ, the feature set holds a feature the C export cannot compute,
+        or two class labels (channel names) give the same C macro name
+        ``TINYHAR_CLASS_...`` (``TINYHAR_CH_...``; the message names both).
+        Nothing is written then.
 
     Notes
     -----

@@ -11,6 +11,7 @@ function here; every template renders user strings only through them:
 :func:`py_string`         a MicroPython string literal
 :func:`py_literal`        a MicroPython literal of numbers, strings and tuples
 :func:`md_code`           a Markdown code span (``README.md``)
+:func:`text_line`         one line of a text file (``features.txt``)
 ========================  =====================================================
 
 :func:`template_environment` is the Jinja2 environment of the exporters. Its
@@ -49,6 +50,7 @@ __all__ = [
     "py_string",
     "render",
     "template_environment",
+    "text_line",
 ]
 
 C_SIGNIFICANT_CHARS = 63
@@ -276,6 +278,23 @@ def py_literal(value: Any) -> Safe:
     raise TypeError(f"no MicroPython literal for a {type(value).__name__}")
 
 
+def text_line(text: str) -> Safe:
+    """``text`` on one line of a UTF-8 text file (``features.txt``): printable
+    characters as they are, ``\\`` and every other character (line breaks,
+    controls) as ``\\xNN`` / ``\\uNNNN``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    Safe
+    """
+    return Safe("".join(ch if ch.isprintable() and ch != "\\" else _visible(ch)
+                        for ch in str(text)))
+
+
 def md_code(text: str) -> Safe:
     """A Markdown code span that shows ``text`` literally (CommonMark 0.31, 6.1).
 
@@ -294,7 +313,7 @@ def md_code(text: str) -> Safe:
     Safe
         E.g. ``"`acc_x`"``.
     """
-    body = "".join(ch if ch.isprintable() and ch != "\\" else _visible(ch) for ch in str(text))
+    body = text_line(text)
     runs = [len(r) for r in re.findall(r"`+", body)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""

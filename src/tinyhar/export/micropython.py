@@ -5,9 +5,12 @@ MicroPython board (ESP32, e.g. an M5StickC PLUS2 with its MPU6886 IMU) and in
 the MicroPython unix port:
 
 ``tinyhar_config.py``
-    Generated constants: channels, sampling rate, window and hop (samples),
-    class names, and the feature plan (which statistic of which signal goes to
-    which output column, gravity filter coefficients, spectral bins).
+    Generated constants: the export format version, channels, sampling rate,
+    window and hop (samples), class names, and the feature plan (which
+    statistic of which signal goes to which output column, gravity filter
+    coefficients, spectral bins). Rendered from ``mpy_templates/`` with every
+    string as an ASCII literal (:mod:`tinyhar.export.escaping`), like the
+    bundle's ``README.md``.
 ``tinyhar_features.py``
     The feature set of :class:`tinyhar.features.FeatureExtractor`, one window
     at a time, on float32 ``array`` buffers (``@micropython.native`` loops;
@@ -37,7 +40,13 @@ the MicroPython unix port:
     sessions and the Python pipeline's predictions, for ``app_test``.
 ``features.txt``, ``README.md``, ``bundle.json``
     Feature names in output order, usage notes, and a machine-readable
-    summary.
+    summary (with ``export_format_version``).
+
+Every reader checks the export format version
+(:data:`tinyhar.export.formats.EXPORT_FORMAT_VERSION`): ``tinyhar_features``
+(of the config), ``tinyhar_trees`` (``model.bin``), ``app_test``
+(``testdata.bin``), :func:`read_testdata`, :func:`parity` and
+``tinyhar deploy``/``simulate`` (``bundle.json``).
 
 ``main_autostart.py``
     Copied to the board as ``main.py`` on request (``deploy(autostart=True)``)
@@ -77,7 +86,7 @@ from typing import Any
 import numpy as np
 
 from tinyhar.errors import TinyharError
-from tinyhar.export.escaping import code, render
+from tinyhar.export.escaping import code, render, text_line
 from tinyhar.export.formats import (
     BUNDLE_META_FILE,
     EXPORT_FORMAT_VERSION,
@@ -738,7 +747,8 @@ def export_micropython(
     write_model_bin(pipeline.model, out / "model.bin")
     (out / "model.trees.csv").write_text(csv_text, newline="")
     names = _feature_names(pipeline)
-    (out / "features.txt").write_text("\n".join(names) + "\n")
+    (out / "features.txt").write_text("".join(text_line(n) + "\n" for n in names),
+                                      encoding="utf-8")
 
     testdata_note = None
     if windows is None and run is not None and n_test_windows > 0:
