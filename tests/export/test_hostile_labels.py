@@ -182,3 +182,38 @@ def test_micropython_bundle_imports_and_gives_the_labels_back(hostile, tmp_path)
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     classes_line = next(ln for ln in readme.splitlines() if "classes `" in ln)
     assert "\n" not in classes_line and "`new\\x0aline`" in classes_line
+
+
+def test_hostile_channel_name(windows, tmp_path):
+    """A channel without a sensor role named like code: C compiles and classifies as
+    Python does; the MicroPython config gives the name back exactly."""
+    from tinyhar.export.micropython import export_micropython, find_micropython, run_micropython
+
+    name = '*/ evil_chan\n"x" ü \\'
+    w = windows.subset(np.arange(120))
+    w = dataclasses.replace(w, X=np.concatenate([w.X, 2 * w.X[:, :, :1]], axis=2),
+                            channels=[*w.channels, name])
+    pipe, labelled = _fit(w, ["a", "b", "c"])
+    assert pipe.channels[-1] == name
+    expected = np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1)
+    if find_tool("gcc") is not None:
+        from tinyhar.export.c import build_example, export_c, run_windows
+
+        export_c(pipe, tmp_path / "c")
+        exe = build_example(tmp_path / "c", extra_flags=["-Wpedantic"])
+        res = run_windows(exe, labelled.X[:24], 3)
+        np.testing.assert_array_equal(res["classes"], expected)
+    try:
+        find_micropython()
+    except TinyharError as exc:
+        pytest.skip(f"MicroPython unix port not available: {exc}")
+    export_micropython(pipe, tmp_path / "mpy", n_test_windows=0)
+    assert json.loads((tmp_path / "mpy" / "bundle.json").read_text())["channels"][-1] == name
+    out = run_micropython(
+        "import binascii, tinyhar_config as c, tinyhar_features as f\n"
+        "f.Features(c)\n"
+        "print(binascii.hexlify(c.CHANNELS[-1].encode('utf-8')).decode())\n",
+        tmp_path / "mpy").stdout
+    assert bytes.fromhex(out.split()[-1]).decode("utf-8") == name
+    lines = (tmp_path / "mpy" / "features.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(pipe.extractor.get_feature_names_out())
