@@ -122,6 +122,9 @@ def test_old_bundles_are_refused_by_every_reader(pipe, tmp_path):
                                            "tinyhar_features.py reads format 1"):
         run_micropython("import tinyhar_config as c, tinyhar_features as f\nf.Features(c)",
                         tmp_path)
+    (tmp_path / "emlearn_trees.py").write_text("def new(*a):\n    raise OSError\n")
+    with pytest.raises(TinyharError, match="tinyhar_config.py is export format 7"):
+        run_micropython("import tinyhar_emlearn\ntinyhar_emlearn.EmlearnTrees()", tmp_path)
     config.write_text(text)
     raw = bytearray((tmp_path / "model.bin").read_bytes())
     raw[18:20] = struct.pack("<H", 0)
