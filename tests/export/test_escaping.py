@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,6 +93,7 @@ def test_py_literal_matches_repr_for_numbers_and_plain_names():
                   (("a", 1), ("b", 2))]:
         assert esc.py_literal(value) == repr(value)
     assert esc.py_literal(["x"]) == "('x',)"
+    assert esc.py_literal((np.int64(3), np.float32(0.5), np.bool_(True))) == "(3, 0.5, True)"
     assert ast.literal_eval(esc.py_literal(("it's", "é\n"))) == ("it's", "é\n")
     with pytest.raises(TypeError):
         esc.py_literal(float("nan"))

@@ -31,10 +31,13 @@ section 6.1 (code spans).
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tinyhar.errors import TinyharError
 
@@ -250,6 +253,7 @@ def py_literal(value: Any) -> Safe:
     Parameters
     ----------
     value : int, float, bool, str, None, or a tuple/list of these
+        numpy scalars are written as the Python numbers they equal.
 
     Returns
     -------
@@ -260,13 +264,13 @@ def py_literal(value: Any) -> Safe:
     TypeError
         Any other type, or a float that is not finite (no literal for it).
     """
-    if value is None or isinstance(value, bool):
-        return Safe(repr(value))
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return Safe(repr(None if value is None else bool(value)))
     if isinstance(value, str):
         return py_string(value)
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
         return Safe(repr(int(value)))
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real):
         if not math.isfinite(value):
             raise TypeError(f"no MicroPython literal for the float {value!r}")
         return Safe(repr(float(value)))
