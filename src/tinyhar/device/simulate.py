@@ -126,11 +126,15 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
 
 
 def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
+    """The app's ``PRED <t> <class> <p_1> ... <p_n>`` lines; a class label may hold spaces
+    (it is everything between the time and the ``len(classes)`` probabilities)."""
     out = []
+    n = len(classes)
     for line in text.splitlines():
         if line.startswith("PRED "):
-            parts = line.split()
-            out.append((float(parts[1]), parts[2], [float(p) for p in parts[3:]]))
+            parts = line.split(" ")
+            name = " ".join(parts[2:len(parts) - n])
+            out.append((float(parts[1]), name, [float(p) for p in parts[len(parts) - n:]]))
         elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
             out.append((float(line.split()[1]), INVALID_CLASS, []))
     return out

@@ -393,6 +393,20 @@ def render(folder: str | Path, template: str, /, **context: Any) -> str:
 
     See :func:`template_environment` for what a template may print.
 
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of the templates (one cached environment per folder).
+    template : str
+        File name, e.g. ``"tinyhar_model.h.j2"``.
+    **context
+        The template's variables: user strings raw (the template escapes
+        them), generated code as :class:`Safe`, integers.
+
+    Returns
+    -------
+    str
+
     Raises
     ------
     TinyharError
