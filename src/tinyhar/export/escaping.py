@@ -327,8 +327,6 @@ def md_code(text: str) -> Safe:
 def _finalize(value: Any) -> Any:
     if isinstance(value, Safe) or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    if value is None:
-        return ""
     raise TinyharError(
         f"internal error: a template printed the unescaped {type(value).__name__} "
         f"{str(value)[:60]!r}; pass it through an escaping filter (tinyhar.export.escaping)"
