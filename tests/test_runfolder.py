@@ -36,6 +36,7 @@ FILES = (
     "metrics.json",
     "summary.md",
     "confusion_matrix.png",
+    "per_subject.png",
     "feature_importance.png",
     "class_overview.png",
 )

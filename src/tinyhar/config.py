@@ -11,6 +11,11 @@ Example (all keys optional; these are the defaults)::
       path: null            # file or folder for datasets that are not bundled
       sensors: acc+gyro     # acc | acc+gyro | all
       activities: basic     # hapt-raw: basic (6) or all (12 with transitions)
+      checks:               # plausibility checks when loading (turn one off only if the
+        sampling_rate: true #   data really are so): time column vs declared rate (2 %)
+        time_order: true    # time going back starts a new session (warning)
+        units: true         # acc near 1 g at rest; gyro rad/s, not deg/s
+        clipping: true      # warn when a channel sits at its full-scale value
     windows:
       window: 2.56          # window length (unit below)
       hop: 1.28             # hop between window starts (longer than window: warns)
@@ -71,6 +76,7 @@ from pydantic import (
     field_validator,
 )
 
+from tinyhar.datasets.checks import DataChecks
 from tinyhar.errors import ConfigError
 
 MAX_SEED = 2**32 - 1
@@ -110,6 +116,7 @@ class DatasetConfig(_Section):
     path: str | None = None
     sensors: Literal["acc", "acc+gyro", "all"] = "acc+gyro"
     activities: Literal["basic", "all"] = "basic"
+    checks: DataChecks = Field(default_factory=DataChecks)
 
 
 class WindowConfig(_Section):

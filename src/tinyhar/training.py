@@ -119,7 +119,7 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
         }
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
-    data = load_dataset(ds.name, path=ds.path, **options)
+    data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
     channels = data.channels
     if ds.sensors == "acc":
         wanted = list(ACC_CHANNELS)
@@ -162,11 +162,42 @@ def make_window_set(
     )
     if len(windows) == 0:
         raise EvaluationError(
-            f"no labelled window of {w.window} {w.unit} could be cut from {data.name!r} "
-            f"({report.n_short_segments} segments shorter than a window, "
-            f"{report.n_ambiguous} ambiguous windows): use shorter windows or record longer"
+            _no_window_message(data, report.as_dict(), f"{w.window:g} {w.unit}")
         )
     return windows, report.as_dict()
+
+
+def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) -> str:
+    """Why no window was cut (``counts``: the windowing report), and what to do about it."""
+    if not data.frame["label"].notna().any():
+        return (
+            f"no sample of {data.name!r} is labelled, so there is nothing to train on: give "
+            "each sample an activity (in a dataset definition: a label column, a "
+            "(?P<label>...) group in file_pattern or constants.label; check that label_map "
+            "and ignore_labels do not remove every label)"
+        )
+    reasons = []
+    if counts["n_short_segments"]:
+        reasons.append(
+            f"{counts['n_short_segments']} segment(s) shorter than a window: use shorter "
+            "windows or record longer"
+        )
+    if counts["n_unlabelled"]:
+        reasons.append(f"{counts['n_unlabelled']} window(s) mostly unlabelled: label more samples")
+    if counts["n_ambiguous"]:
+        reasons.append(
+            f"{counts['n_ambiguous']} window(s) mixing activities: lower windows.purity or use "
+            "shorter windows"
+        )
+    if counts["n_gaps"]:
+        reasons.append(
+            f"{counts['n_gaps']} gap(s) in the time column (steps above 1.5 sampling periods): "
+            "check sampling_rate_hz"
+        )
+    return (
+        f"no labelled window of {window} could be cut from {data.name!r}: "
+        + "; ".join(reasons or ["no recording is long enough"])
+    )
 
 
 def split_windows(

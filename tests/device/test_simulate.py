@@ -192,3 +192,18 @@ def test_live_app_reports_invalid_windows_like_python(run_dir, recording, tmp_pa
     logged = pd.read_csv(log)
     assert list(logged["class"]) == list(expected)
     assert logged.loc[logged["class"] == INVALID_CLASS].iloc[:, 2:].isna().all().all()
+
+
+def test_parse_predictions_with_spaces_in_labels():
+    from tinyhar.device.simulate import _parse_predictions
+    from tinyhar.features.validity import INVALID_CLASS
+
+    out = ("PRED 0.0000 Nordic walking 0.7500 0.2500\n"
+           "  1.0 ms, Nordic walking 75%\n"
+           "INVALID 1.2800 nan\n"
+           "PRED 2.5600  lying  0.0000 1.0000\n")
+    assert _parse_predictions(out, ["Nordic walking", " lying "]) == [
+        (0.0, "Nordic walking", [0.75, 0.25]),
+        (1.28, INVALID_CLASS, []),
+        (2.56, " lying ", [0.0, 1.0]),
+    ]

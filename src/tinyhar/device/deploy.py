@@ -105,19 +105,24 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     ------
     TinyharError
         Neither a bundle nor a run folder; a run folder that is incomplete or
-        altered (checked against its manifest by :func:`tinyhar.runfolder.load_run`).
+        altered (checked against its manifest by :func:`tinyhar.runfolder.load_run`);
+        a bundle of another export format version
+        (:func:`tinyhar.export.formats.read_bundle_meta`).
     """
+    from tinyhar.export.formats import read_bundle_meta
     from tinyhar.models.pipeline import PIPELINE_FILE
     from tinyhar.runfolder import MANIFEST_FILE, check_run
 
     path = Path(run_or_bundle)
     if (path / "tinyhar_config.py").is_file():
+        read_bundle_meta(path)
         return path
     is_run = (path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()
     if is_run:
         check_run(path)
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
+        read_bundle_meta(bundle)
         return bundle
     if is_run:
         if not export:
