@@ -306,8 +306,8 @@ def test_a_crafted_pipeline_is_refused_without_running_it(run_copy, small_data, 
 
 def test_cli_refuses_an_empty_out_before_any_work(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["train", "--out", ""])
-    assert result.exit_code == 2 and "current folder" in _said(result)
+    result = runner.invoke(app, ["train", "--out", ""])  # --out is text: "" stays empty
+    assert result.exit_code == 2 and "empty path" in _said(result)
     assert list(tmp_path.iterdir()) == []
 
 
