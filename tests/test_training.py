@@ -107,6 +107,41 @@ def test_same_population_rule():
     assert not shares_subjects("wisdm-windows", "hapt")
 
 
+def test_renumbered_subject_ids_cannot_be_matched():
+    from tinyhar.training import select_unseen_subjects
+    from tinyhar.windows.windowset import WindowSet
+
+    w = WindowSet(np.zeros((4, 8, 3), np.float32), ["a", "b", "a", "b"], ["30", "30", "31", "31"],
+                  ["s"] * 4, np.zeros(4), ["acc_x", "acc_y", "acc_z"], 20.0, ["a", "b"],
+                  name="wisdm-raw")
+    trained = {"dataset": "wisdm-windows", "train_subjects": ["0", "1"]}
+    with pytest.raises(EvaluationError, match="not the publisher's user ids"):
+        select_unseen_subjects(w, trained)
+    with pytest.warns(LeakageWarning):  # the user may still ask for an inflated score
+        selected, _ = select_unseen_subjects(
+            w, {**trained, "train_subjects": ["30"]}, include_training_subjects=True
+        )
+    assert len(selected) == 4
+
+
+def test_a_split_that_is_not_by_subject_is_not_used():
+    from tinyhar.training import split_windows
+    from tinyhar.windows.windowset import WindowSet
+
+    subjects = np.repeat([str(i) for i in range(10)], 4)
+    split = np.tile(["train", "train", "train", "test"], 10).astype(object)
+    y = np.tile(["a", "b"], 20)
+    w = WindowSet(np.zeros((40, 8, 3), np.float32), y, subjects, subjects, np.zeros(40),
+                  ["acc_x", "acc_y", "acc_z"], 20.0, ["a", "b"], split=split, name="per-user")
+    tr, te, desc, _ = split_windows(w, make_config({}))
+    assert not set(w.subject[tr]) & set(w.subject[te]) and "random" in desc
+    by_subject = np.where(np.isin(subjects, ["8", "9"]), "test", "train").astype(object)
+    w2 = WindowSet(w.X, y, subjects, subjects, np.zeros(40), w.channels, 20.0, ["a", "b"],
+                   split=by_subject, name="by-subject")
+    tr, te, desc, _ = split_windows(w2, make_config({}))
+    assert sorted(set(w2.subject[te])) == ["8", "9"] and desc == "official test subjects"
+
+
 def test_per_subject_scores_and_figures_in_the_run_folder(tree_run):
     out, m = tree_run
     assert list(m["per_subject"]) == ["3", "4"]

@@ -73,7 +73,12 @@ SAME_POPULATION = {
 }
 """Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
 the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
-person. Data sets of two different known populations share nobody."""
+person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
+Data sets of two different known populations share nobody."""
+
+RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
+"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
+its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
 
 _UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
 
@@ -200,6 +205,22 @@ def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) 
     )
 
 
+def _subject_wise_split(windows: WindowSet) -> list[str] | None:
+    """The test subjects of the data set's own split, if that split is by subject.
+
+    A split that puts windows of one subject on both sides (e.g. the per-user
+    ``is_test`` of the WISDM windows file) is not subject-independent and is
+    not used (None).
+    """
+    if windows.split is None or not np.any(windows.split == "test"):
+        return None
+    test = set(windows.subject[windows.split == "test"])
+    train = set(windows.subject[windows.split != "test"])
+    if test & train:
+        return None
+    return sorted(test, key=natural_key)
+
+
 def split_windows(
     windows: WindowSet, cfg: TrainConfig, console: Console | None = None
 ) -> tuple[np.ndarray, np.ndarray, str, str | None]:
@@ -241,8 +262,9 @@ def split_windows(
     subjects = ev.test_subjects
     desc = "hold-out test subjects"
     if subjects == "official":
-        if windows.split is not None and np.any(windows.split == "test"):
-            subjects = sorted(set(windows.subject[windows.split == "test"]), key=natural_key)
+        by_subject = _subject_wise_split(windows)
+        if by_subject is not None:
+            subjects = by_subject
             desc = "official test subjects"
         elif windows.name in ("hapt", "hapt-raw"):
             subjects = list(OFFICIAL_TEST_SUBJECTS)
@@ -250,9 +272,14 @@ def split_windows(
         else:
             subjects = "auto"
             if console:
+                why = (
+                    "its train/test split puts windows of the same subjects on both sides"
+                    if windows.split is not None and np.any(windows.split == "test")
+                    else "it has no official split"
+                )
                 console.print(
-                    f"[yellow]{windows.name!r} has no official split: holding out "
-                    f"{ev.test_fraction:.0%} of the subjects (seed {cfg.seed})[/]"
+                    f"[yellow]{windows.name!r}: {why}; holding out "
+                    f"{ev.test_fraction:.0%} of the subjects instead (seed {cfg.seed})[/]"
                 )
     if subjects == "auto":
         subjects = auto_test_subjects(windows.subject, ev.test_fraction, cfg.seed)
@@ -1123,6 +1150,21 @@ def select_unseen_subjects(
     else:
         candidates = available
     trained = set(str(s) for s in metrics_train.get("train_subjects", []))
+    train_name = metrics_train.get("dataset", "")
+    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
+    if (
+        name != train_name
+        and renumbered
+        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
+        and not include_training_subjects
+    ):
+        raise EvaluationError(
+            f"{name!r} and {train_name!r} hold the same people, but the subject ids of "
+            f"{' and '.join(map(repr, renumbered))} are not the publisher's user ids, so which "
+            f"subjects this run has not seen cannot be told: evaluate on {train_name!r} "
+            "itself, or pass --include-training-subjects (scores then include training "
+            "subjects and are inflated)"
+        )
     seen = []
     if shares_subjects(name, metrics_train.get("dataset", "")):
         seen = [s for s in candidates if s in trained]
