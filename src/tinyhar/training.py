@@ -526,7 +526,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
         )
     pipeline = build_pipeline(windows, cfg, hop)
     loso = cfg.evaluation.protocol == "loso"
@@ -535,8 +535,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     )
     f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
+    fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
+
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return clone(pipeline.model).fit(f_train[a], train_w.y[a]).predict(f_train[b])
+        model = clone(pipeline.model).fit(f_train[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(f_train[b])
 
     cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
@@ -554,6 +558,9 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
             "feature_set": cfg.features.set,
             "cross_validation": cv,
         }
+    )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, data, pipeline, fold_models, train_w, test_w, out, console
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
@@ -624,15 +631,20 @@ def make_network(cfg: TrainConfig):
     return NeuralNetClassifier(architecture=cfg.model.kind, **params)
 
 
-def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start):
+def _train_network(
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
     loso = cfg.evaluation.protocol == "loso"
     net = make_network(cfg)
 
+    fold_models: list = []  # (held-out subjects, fold network): cross-validated probabilities
+
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fold_net = make_network(cfg)
         fold_net.fit(train_w.X[a], train_w.y[a], groups=train_w.subject[a])
+        fold_models.append((set(train_w.subject[b]), fold_net))
         return fold_net.predict(train_w.X[b])
 
     if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
@@ -679,6 +691,10 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
             "cross_validation": cv,
         }
     )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, windows if data is None else data, pipeline, fold_models, train_w, test_w, out,
+        console,
+    )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     rng = np.random.default_rng(cfg.seed)
@@ -693,6 +709,104 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         check_subjects=test_w.subject[chk].astype(str),
     )
     return _finish(metrics, out, t_start, console, _figures(metrics, train_w, network=net))
+
+
+def _postprocess_stage(
+    cfg: TrainConfig,
+    data: RecordingSet | WindowSet,
+    pipeline: HarPipeline,
+    fold_models: list,
+    train_w: WindowSet,
+    test_w: WindowSet,
+    out: Path,
+    console: Console,
+) -> dict:
+    """Choose and fit the post-processing, score the test streams, write ``postprocess.json``.
+
+    The post-processing (``postprocess:`` in the configuration) is chosen
+    (``auto``) or fitted (``hmm``) on the training subjects' whole streams,
+    each window classified by the cross-validation fold model that did not
+    see its subject (:func:`tinyhar.evaluation.streams.select_on_streams`).
+    The test subjects' whole streams (every window, impure and unlabelled
+    ones included) are then scored before and after it
+    (:func:`tinyhar.evaluation.streams.stream_scores`). Pre-cut windows have
+    no streams: only ``none`` applies.
+
+    Returns
+    -------
+    dict
+        The ``postprocess`` block of ``metrics.json``: ``description``,
+        ``spec`` (options), ``chosen_by``, ``streamable``, ``lag_windows``,
+        ``cv`` (CV macro-F1 per option), ``test_streams`` (scores before and
+        after, or None) and ``note``.
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows, or ``hmm`` without
+        cross-validation folds to fit it on.
+    """
+    from tinyhar.evaluation.streams import select_on_streams, stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+    from tinyhar.runfolder import POSTPROCESS_FILE
+
+    options = cfg.postprocess.model_dump()
+    smoothing = options["smoothing"]
+    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    classes = list(pipeline.classes)
+    table: list = []
+    scores = None
+    note = None
+    holdout = cfg.evaluation.protocol == "holdout"
+    if not isinstance(data, RecordingSet):
+        if smoothing not in ("auto", "none"):
+            raise ConfigError(
+                f"postprocess.smoothing {smoothing!r} needs continuous recordings, but "
+                f"{data.name!r} comes as pre-cut windows without time order: use "
+                "postprocess.smoothing: none"
+            )
+        spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
+    elif smoothing in ("auto", "hmm") and not (holdout and fold_models):
+        if smoothing == "hmm":
+            raise ConfigError(
+                "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
+                "training subjects: it needs evaluation.protocol: holdout and "
+                "evaluation.cv_folds >= 2 (or choose smoothing: mode, ema or none)"
+            )
+        spec = PostProcessor(classes)
+        chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
+    elif smoothing in ("auto", "hmm"):
+        console.print("post-processing: classifying the training subjects' whole streams "
+                      "with the cross-validation fold models")
+        by_subject = {s: m for subjects, m in fold_models for s in subjects}
+        pred_cv = stream_predictions(
+            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__
+        )
+        spec, table, chosen = select_on_streams(
+            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"]
+        )
+    else:
+        spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
+    if isinstance(data, RecordingSet) and holdout and len(test_w):
+        console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
+                      "whole streams")
+        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects))
+        scores = stream_scores(pred, spec)
+    elif isinstance(data, RecordingSet):
+        note = "no hold-out test subjects (protocol loso or random): no stream scores"
+    write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
+    state = spec.to_dict()
+    state.pop("hmm")
+    return {
+        "description": spec.describe(),
+        "spec": state,
+        "chosen_by": chosen,
+        "streamable": spec.streamable,
+        "lag_windows": spec.lag,
+        "cv": [{"postprocess": r["postprocess"], "macro_f1": r["macro_f1"]} for r in table],
+        "test_streams": scores,
+        "note": note,
+    }
 
 
 def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
