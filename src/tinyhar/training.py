@@ -1111,6 +1111,98 @@ def evaluate_run(
     return metrics
 
 
+def evaluate_continuous(
+    run_dir: str | Path,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+) -> dict:
+    """Score a run on whole recordings, before and after its post-processing.
+
+    Every window of each selected session is cut with the run's window
+    length and hop (impure windows and unlabelled spans included; label =
+    majority of the samples), classified and post-processed with the run's
+    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
+    label is unlabelled or a class the model does not know (e.g. HAPT
+    transitions for a model of the basic activities) are not scored and are
+    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
+    only those the run was not trained on, unless
+    ``include_training_subjects``.
+
+    Parameters
+    ----------
+    run_dir, dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+
+    Returns
+    -------
+    dict
+        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
+        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
+        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
+        ``includes_training_subjects``, ``training_subjects_scored`` and
+        ``per_subject`` (macro-F1 raw and smoothed per subject).
+
+    Raises
+    ------
+    TinyharError
+        A bad run folder; pre-cut windows; subjects as in
+        :func:`evaluate_run`; no window with a class the model knows.
+    """
+    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+
+    console = console or Console(quiet=True)
+    run = load_run(run_dir)
+    pipeline, cfg = run.pipeline, run.config
+    eval_cfg = cfg.model_copy(deep=True)
+    eval_cfg.dataset.name = dataset
+    eval_cfg.dataset.path = path
+    if all(c.startswith("acc_") for c in pipeline.channels):
+        eval_cfg.dataset.sensors = "acc"
+    data = load_data(eval_cfg)
+    if not isinstance(data, RecordingSet):
+        raise EvaluationError(
+            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
+            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
+        )
+    selection = choose_unseen_subjects(
+        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
+    )
+    data = data.select(subjects=selection["subjects"])
+    spec = run.postprocess or PostProcessor(pipeline.classes)
+    with _progress(console) as progress:
+        task = progress.add_task("classifying whole streams", total=None)
+        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
+    y_known = np.isin(pred.y, list(pipeline.classes))
+    if not y_known.any():
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
+            f"model knows ({pipeline.classes}); evaluate on data with these activities"
+        )
+    result = stream_scores(pred, spec)
+    per_subject = {}
+    for s in sorted(set(pred.subject.tolist()), key=natural_key):
+        part = pred.subject == s
+        if np.isin(pred.y[part], list(pipeline.classes)).any():
+            sc = stream_scores(pred.subset(part), spec)
+            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
+    result.update(
+        {
+            "dataset": data.name,
+            "run": str(run.path),
+            "subjects": selection["subjects"],
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+            "per_subject": per_subject,
+        }
+    )
+    return result
+
+
 def shares_subjects(eval_name: str, train_name: str) -> bool:
     """Whether equal subject ids in two data sets may be the same person.
 
@@ -1163,9 +1255,42 @@ def select_unseen_subjects(
         Requested subjects that do not exist, or no subject left that the
         run was not trained on.
     """
+    selection = choose_unseen_subjects(
+        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
+        subjects, include_training_subjects, console,
+    )
+    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
+    return selected, selection
+
+
+def choose_unseen_subjects(
+    available: list[str],
+    name: str,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> dict:
+    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
+
+    Parameters
+    ----------
+    available : list of str
+        Subjects of the evaluation data set ``name``.
+    metrics_train, subjects, include_training_subjects, console
+        As in :func:`select_unseen_subjects`.
+
+    Returns
+    -------
+    dict
+        ``subjects`` (selected), ``excluded`` and ``included``.
+
+    Raises
+    ------
+    EvaluationError
+        As :func:`select_unseen_subjects`.
+    """
     console = console or Console(quiet=True)
-    available = sorted(set(windows.subject.tolist()), key=natural_key)
-    name = windows.name
     if subjects is not None:
         wanted = [str(s).strip() for s in subjects]
         unknown = [s for s in wanted if s not in available]
@@ -1205,8 +1330,7 @@ def select_unseen_subjects(
             f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
             "--include-training-subjects scores them too (inflated)."
         )
-    selected = windows.subset(np.isin(windows.subject, candidates))
-    return selected, {"subjects": candidates, "excluded": excluded, "included": included}
+    return {"subjects": candidates, "excluded": excluded, "included": included}
 
 
 def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
