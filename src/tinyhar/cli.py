@@ -186,6 +186,15 @@ def _print_metrics(m: dict) -> None:
     absent = absent_classes_message(m)
     if absent:
         err_console.print(f"[yellow]warning:[/] {absent}")
+    pp = (m.get("postprocess") or {}).get("test_streams")
+    if pp:
+        raw, smooth = pp["raw"], pp["smoothed"]
+        console.print(
+            f"post-processing {pp['postprocess']} ({m['postprocess']['chosen_by']}); test "
+            f"subjects' whole recordings: macro-F1 {raw['macro_f1']:.3f} -> "
+            f"{smooth['macro_f1']:.3f}, over-segmentation {raw['oversegmentation']:.2f} -> "
+            f"{smooth['oversegmentation']:.2f}"
+        )
 
 
 @app.command()
@@ -293,7 +302,7 @@ def _print_continuous(m: dict, title: str) -> None:
 
 def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
     """``evaluate --continuous``: whole recordings, before and after post-processing."""
-    from tinyhar.reporting.text import name_subjects
+    from tinyhar.reporting.text import name_subjects, subject_list
     from tinyhar.runfolder import write_text_atomic
     from tinyhar.training import evaluate_continuous
 
@@ -307,7 +316,7 @@ def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, ou
         print(json.dumps(metrics, indent=2))
         return
     _print_continuous(
-        metrics, f"{metrics['dataset']}, whole streams of {name_subjects(metrics['subjects'])}"
+        metrics, f"{metrics['dataset']}, whole recordings of {subject_list(metrics['subjects'])}"
     )
     if metrics.get("excluded_training_subjects"):
         console.print(
