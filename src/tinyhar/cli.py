@@ -217,7 +217,8 @@ def evaluate(
         str | None,
         typer.Option(
             help="Folder for metrics.json, summary.md, confusion_matrix.png and "
-            "per_subject.png (default: print only)."
+            "per_subject.png (with --continuous: continuous.json and timeline_<subject>.png; "
+            "default: print only)."
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
@@ -308,7 +309,7 @@ def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, ou
 
     metrics = evaluate_continuous(
         run, dataset, path, subj, err_console if json_out else console,
-        include_training_subjects=include_training_subjects,
+        include_training_subjects=include_training_subjects, figures_dir=out,
     )
     if out is not None:
         write_text_atomic(Path(out) / "continuous.json", json.dumps(metrics, indent=2) + "\n")
@@ -324,7 +325,9 @@ def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, ou
             f"{name_subjects(metrics['excluded_training_subjects'])}"
         )
     if out is not None:
-        console.print(f"written to [bold]{Path(out) / 'continuous.json'}[/]")
+        console.print(
+            f"written to [bold]{out}[/]: continuous.json, {', '.join(metrics['figures'])}"
+        )
 
 
 @app.command()

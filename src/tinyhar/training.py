@@ -510,6 +510,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
+    check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
     hop = None
     if isinstance(data, RecordingSet):
@@ -711,6 +712,41 @@ def _train_network(
     return _finish(metrics, out, t_start, console, _figures(metrics, train_w, network=net))
 
 
+def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = True) -> None:
+    """Refuse a ``postprocess:`` choice the run cannot fit, before any work is done.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    recordings : bool
+        Whether the data are continuous recordings (not pre-cut windows).
+    folds : bool
+        Whether cross-validation folds exist (False after a CV that did not
+        run, e.g. fewer than 2 training subjects).
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
+        ``hmm`` without leave-subjects-out CV folds on hold-out training
+        subjects to fit its emissions on.
+    """
+    smoothing = cfg.postprocess.smoothing
+    if not recordings and smoothing not in ("auto", "none"):
+        raise ConfigError(
+            f"postprocess.smoothing {smoothing!r} needs continuous recordings, but "
+            f"{cfg.dataset.name!r} comes as pre-cut windows without time order: use "
+            "postprocess.smoothing: none"
+        )
+    ev = cfg.evaluation
+    if smoothing == "hmm" and not (ev.protocol == "holdout" and ev.cv_folds >= 2 and folds):
+        raise ConfigError(
+            "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
+            "training subjects: it needs evaluation.protocol: holdout, evaluation.cv_folds "
+            ">= 2 and at least 2 training subjects (or choose smoothing: mode, ema or none)"
+        )
+
+
 def _postprocess_stage(
     cfg: TrainConfig,
     data: RecordingSet | WindowSet,
@@ -758,21 +794,10 @@ def _postprocess_stage(
     scores = None
     note = None
     holdout = cfg.evaluation.protocol == "holdout"
+    check_postprocess_config(cfg, isinstance(data, RecordingSet), bool(fold_models))
     if not isinstance(data, RecordingSet):
-        if smoothing not in ("auto", "none"):
-            raise ConfigError(
-                f"postprocess.smoothing {smoothing!r} needs continuous recordings, but "
-                f"{data.name!r} comes as pre-cut windows without time order: use "
-                "postprocess.smoothing: none"
-            )
         spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
-    elif smoothing in ("auto", "hmm") and not (holdout and fold_models):
-        if smoothing == "hmm":
-            raise ConfigError(
-                "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
-                "training subjects: it needs evaluation.protocol: holdout and "
-                "evaluation.cv_folds >= 2 (or choose smoothing: mode, ema or none)"
-            )
+    elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
         chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
     elif smoothing in ("auto", "hmm"):
@@ -1118,6 +1143,7 @@ def evaluate_continuous(
     subjects: list[str] | None = None,
     console: Console | None = None,
     include_training_subjects: bool = False,
+    figures_dir: str | Path | None = None,
 ) -> dict:
     """Score a run on whole recordings, before and after its post-processing.
 
@@ -1135,6 +1161,10 @@ def evaluate_continuous(
     ----------
     run_dir, dataset, path, subjects, console, include_training_subjects
         As in :func:`evaluate_run`.
+    figures_dir : str or Path, optional
+        Folder for one timeline figure per scored subject,
+        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
+        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
 
     Returns
     -------
@@ -1142,8 +1172,9 @@ def evaluate_continuous(
         :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
         ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
         plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
-        ``includes_training_subjects``, ``training_subjects_scored`` and
-        ``per_subject`` (macro-F1 raw and smoothed per subject).
+        ``includes_training_subjects``, ``training_subjects_scored``,
+        ``per_subject`` (macro-F1 raw and smoothed per subject) and
+        ``figures`` (file names written into ``figures_dir``).
 
     Raises
     ------
@@ -1184,11 +1215,14 @@ def evaluate_continuous(
         )
     result = stream_scores(pred, spec)
     per_subject = {}
+    figures = []
     for s in sorted(set(pred.subject.tolist()), key=natural_key):
         part = pred.subject == s
         if np.isin(pred.y[part], list(pipeline.classes)).any():
             sc = stream_scores(pred.subset(part), spec)
             per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
+        if figures_dir is not None:
+            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
     result.update(
         {
             "dataset": data.name,
@@ -1198,9 +1232,28 @@ def evaluate_continuous(
             "includes_training_subjects": bool(selection["included"]),
             "training_subjects_scored": selection["included"],
             "per_subject": per_subject,
+            "figures": figures,
         }
     )
     return result
+
+
+def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
+    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
+    import re
+
+    from tinyhar.reporting.timeline import plot_timeline
+
+    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
+            "smoothed": pred.names(pred.classify(spec))}
+    plot_timeline(
+        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
+        pred.classes, Path(folder) / name,
+        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
+    )
+    return name
 
 
 def shares_subjects(eval_name: str, train_name: str) -> bool:

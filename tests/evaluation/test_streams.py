@@ -212,6 +212,20 @@ def test_cli_evaluate_continuous_on_hapt_raw(hmm_run, shared_data_dir, tmp_path)
     assert r.exit_code == 0, r.output
     assert "segment F1" in r.output
     assert json.loads((written / "continuous.json").read_text())["raw"] == m["raw"]
+    assert (written / f"timeline_{TEST}.png").stat().st_size > 10_000
+
+
+def test_hmm_needs_cross_validation_folds_and_is_refused_before_training(data, tmp_path):
+    from tinyhar.errors import ConfigError
+
+    cfg = make_config({
+        "dataset": {"name": str(data["train"]), "sensors": "acc"},
+        "evaluation": {"test_subjects": [TEST], "cv_folds": 0},
+        "postprocess": {"smoothing": "hmm"},
+    })
+    with pytest.raises(ConfigError, match="evaluation.cv_folds"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_postprocess_config_is_checked():
