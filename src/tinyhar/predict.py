@@ -252,6 +252,7 @@ def predict_recordings(
     out = check_predict_out(out, overwrite)
     run = load_run(run_dir)
     data = load_recordings(run, recording, dataset, path, subjects)
+    _note_training_subjects(run, data, console)
     spec = run.postprocess
     if spec is None:
         console.print("[yellow]the run has no post-processing (trained by an older tinyhar): "
@@ -307,6 +308,19 @@ def predict_recordings(
         "raw_changes": int(np.count_nonzero(same & (raw[1:] != raw[:-1]))),
         "smoothed_changes": int(np.count_nonzero(same & (smoothed[1:] != smoothed[:-1]))),
     }
+
+
+def _note_training_subjects(run, data: RecordingSet, console: Console) -> None:
+    """Say when the recording holds people the run was trained on (predictions look better)."""
+    from tinyhar.training import shares_subjects
+
+    trained = {str(s) for s in run.metrics.get("train_subjects", [])}
+    seen = [s for s in data.subjects if s in trained]
+    if seen and shares_subjects(data.name, run.metrics.get("dataset", "")):
+        console.print(
+            f"[yellow]note: the run was trained on {subject_list(seen)} of this recording: "
+            "predictions there are better than they would be for new people[/]"
+        )
 
 
 def _replace_folder(tmp: Path, out: Path) -> None:
