@@ -39,6 +39,7 @@ FILES = (
     "per_subject.png",
     "feature_importance.png",
     "class_overview.png",
+    "postprocess.json",
 )
 
 

@@ -221,6 +221,15 @@ def _print_metrics(m: dict) -> None:
     absent = absent_classes_message(m)
     if absent:
         err_console.print(f"[yellow]warning:[/] {absent}")
+    pp = (m.get("postprocess") or {}).get("test_streams")
+    if pp:
+        raw, smooth = pp["raw"], pp["smoothed"]
+        console.print(
+            f"post-processing {pp['postprocess']} ({m['postprocess']['chosen_by']}); test "
+            f"subjects' whole recordings: macro-F1 {raw['macro_f1']:.3f} -> "
+            f"{smooth['macro_f1']:.3f}, over-segmentation {raw['oversegmentation']:.2f} -> "
+            f"{smooth['oversegmentation']:.2f}"
+        )
 
 
 @app.command()
@@ -243,22 +252,35 @@ def evaluate(
         str | None,
         typer.Option(
             help="Folder for metrics.json, summary.md, confusion_matrix.png and "
-            "per_subject.png (default: print only)."
+            "per_subject.png (with --continuous: continuous.json and timeline_<subject>.png; "
+            "default: print only)."
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    continuous: Annotated[
+        bool,
+        typer.Option(
+            "--continuous",
+            help="Score whole recordings (every window, in time order) before and after the "
+            "run's post-processing: per-window and segment scores.",
+        ),
+    ] = False,
 ) -> None:
     """Score a trained run on a data set, subject-independently.
 
     Subjects the run was trained on are left out (same data set or the same
     people, e.g. HAPT and UCI HAR), so `evaluate RUN --dataset <its data set>`
-    reproduces the run's held-out test score.
+    reproduces the run's held-out test score. With --continuous, whole
+    recordings are scored instead of pure windows.
     """
     from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
 
     if out is not None:
         check_evaluation_out(out)
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    if continuous:
+        _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out)
+        return
     metrics = evaluate_run(
         run,
         dataset,
@@ -279,6 +301,113 @@ def evaluate(
         (err_console if json_out else console).print(
             f"evaluation written to [bold]{out}[/] (metrics.json, summary.md, figures)"
         )
+
+
+CONTINUOUS_ROWS = (
+    ("accuracy (per window)", "accuracy", "{:.3f}"),
+    ("macro-F1 (per window)", "macro_f1", "{:.3f}"),
+    ("Cohen's kappa", "kappa", "{:.3f}"),
+    ("segment F1 (IoU >= 0.5)", "segment_f1", "{:.3f}"),
+    ("over-segmentation", "oversegmentation", "{:.2f}"),
+    ("edit score", "edit_score", "{:.1f}"),
+    ("median delay (s)", "median_delay_s", "{:.2f}"),
+    ("predicted segments", "n_pred_segments", "{}"),
+)
+
+
+def _print_continuous(m: dict, title: str) -> None:
+    """Print continuous scores before and after post-processing (see streams.stream_scores)."""
+    from tinyhar.reporting.text import plural
+
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("raw", justify="right")
+    table.add_column(m["postprocess"], justify="right")
+    for label, key, fmt in CONTINUOUS_ROWS:
+        a, b = m["raw"].get(key), m["smoothed"].get(key)
+        table.add_row(label, *("-" if v is None else fmt.format(v) for v in (a, b)))
+    table.add_row("true segments", str(m["raw"]["n_true_segments"]), "")
+    console.print(table)
+    excluded = ", ".join(f"{k} {v}" for k, v in m["excluded"].items()) or "none"
+    console.print(
+        f"{plural(m['n_windows'], 'window')} of {m['window_s']:g} s every {m['hop_s']:g} s in "
+        f"{plural(m['n_sessions'], 'session')}; scored {m['raw']['n_scored']}, not scored "
+        f"(label): {excluded}; invalid input: {m['n_invalid']}"
+    )
+
+
+def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
+    """``evaluate --continuous``: whole recordings, before and after post-processing."""
+    from tinyhar.reporting.text import name_subjects, subject_list
+    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.training import evaluate_continuous
+
+    metrics = evaluate_continuous(
+        run, dataset, path, subj, err_console if json_out else console,
+        include_training_subjects=include_training_subjects, figures_dir=out,
+    )
+    if out is not None:
+        write_text_atomic(Path(out) / "continuous.json", json.dumps(metrics, indent=2) + "\n")
+    if json_out:
+        print(json.dumps(metrics, indent=2))
+        return
+    _print_continuous(
+        metrics, f"{metrics['dataset']}, whole recordings of {subject_list(metrics['subjects'])}"
+    )
+    if metrics.get("excluded_training_subjects"):
+        console.print(
+            f"left out as training subjects of the run: "
+            f"{name_subjects(metrics['excluded_training_subjects'])}"
+        )
+    if out is not None:
+        console.print(
+            f"written to [bold]{out}[/]: continuous.json, {', '.join(metrics['figures'])}"
+        )
+
+
+@app.command()
+@_friendly
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
+    recording: Annotated[
+        str | None,
+        typer.Argument(help="Recording: a tinyhar .parquet or a .yaml dataset definition."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="A data set name instead of a file, e.g. hapt-raw.")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Comma-separated subject ids to predict (default: all).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="New folder for windows.parquet, segments.csv, timeline.png.")
+    ] = Path("predictions"),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier predictions folder.")
+    ] = False,
+) -> None:
+    """Predict a recording: per-window probabilities, smoothed timeline, segments, figure.
+
+    Every window is classified (window and hop as trained) and smoothed with
+    the run's post-processing; long recordings are processed in chunks.
+    """
+    from tinyhar.predict import predict_recordings
+
+    subjects = [s.strip() for s in subject.split(",") if s.strip()] if subject else None
+    info = predict_recordings(
+        run, out, recording=recording, dataset=dataset, path=path, subjects=subjects,
+        overwrite=overwrite, console=console,
+    )
+    console.print(
+        f"{info['n_windows']} windows in {info['n_sessions']} session(s): "
+        f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "
+        f"{info['postprocess']}; {info['n_segments']} segments; invalid input: "
+        f"{info['n_invalid']}"
+    )
+    console.print(
+        f"predictions written to [bold]{out}[/] (windows.parquet, segments.csv, timeline.png)"
+    )
 
 
 @app.command()

@@ -41,6 +41,19 @@ Example (all keys optional; these are the defaults)::
       cv_folds: 5           # holdout: CV folds on the training subjects (0 = off);
                             # loso: folds over all subjects (0 = one subject per fold)
       test_fraction: 0.3    # share of subjects (auto) or windows (random) for testing
+    postprocess:            # smoothing of the per-window predictions of whole recordings
+      smoothing: auto       # auto (chosen by leave-subjects-out CV on the training
+                            #   subjects) | none | mode | ema | hmm
+      streamable_only: false  # auto: only options that run online (no Viterbi, no merge)
+      mode_k: 5             # mode: majority over k windows
+      ema_alpha: 0.3        # ema: weight of the newest window's probabilities
+      hmm_decoder: fixed_lag  # hmm: fixed_lag (online) | viterbi (offline)
+      hmm_lag: 5            # hmm fixed_lag: decision delay in windows
+      hmm_smoothing: 1.0    # hmm: additive count for transitions and emissions
+      min_duration: 1       # shortest segment in windows (1 = off)
+      min_duration_rule: causal  # causal (online) | merge (offline)
+      hysteresis_margin: 0.0     # switch class only when ahead by this probability margin
+      hysteresis_windows: 1      # ... for this many windows in a row
 
 Options that do not apply to the model kind are an error: ``preset`` and
 ``params`` for tree models, a non-default ``n_estimators``, ``max_depth``,
@@ -245,6 +258,31 @@ class EvaluationConfig(_Section):
         return value
 
 
+class PostprocessConfig(_Section):
+    """Post-processing of the per-window predictions of whole recordings.
+
+    Options of :class:`tinyhar.postprocess.PostProcessor` (see there for
+    each algorithm and its source). ``smoothing: auto`` chooses among
+    :func:`tinyhar.postprocess.default_candidates` by leave-subjects-out
+    cross-validation on the training subjects (never on test subjects); the
+    other keys then apply only to a fixed choice. The window-level scores of
+    a run are always the raw per-window ones; post-processed scores are
+    reported in addition (``metrics.json`` ``postprocess``).
+    """
+
+    smoothing: Literal["auto", "none", "mode", "ema", "hmm"] = "auto"
+    streamable_only: bool = False
+    mode_k: int = Field(5, ge=1, le=1000)
+    ema_alpha: float = Field(0.3, gt=0, le=1)
+    hmm_decoder: Literal["fixed_lag", "viterbi"] = "fixed_lag"
+    hmm_lag: int = Field(5, ge=0, le=1000)
+    hmm_smoothing: float = Field(1.0, ge=0, le=1e6)
+    min_duration: int = Field(1, ge=1, le=1000)
+    min_duration_rule: Literal["causal", "merge"] = "causal"
+    hysteresis_margin: float = Field(0.0, ge=0, le=1)
+    hysteresis_windows: int = Field(1, ge=1, le=1000)
+
+
 class TrainConfig(_Section):
     """A complete, reproducible training run.
 
@@ -261,6 +299,7 @@ class TrainConfig(_Section):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
 
     def to_yaml(self, path: str | Path) -> Path:
         """Write the resolved configuration (every key, defaults included)."""

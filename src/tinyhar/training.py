@@ -600,6 +600,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
+    check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
     hop = None
     if isinstance(data, RecordingSet):
@@ -616,7 +617,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
         )
     pipeline = build_pipeline(windows, cfg, hop)
     loso = cfg.evaluation.protocol == "loso"
@@ -625,8 +626,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     )
     f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
+    fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
+
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return clone(pipeline.model).fit(f_train[a], train_w.y[a]).predict(f_train[b])
+        model = clone(pipeline.model).fit(f_train[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(f_train[b])
 
     cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
@@ -644,6 +649,9 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
             "feature_set": cfg.features.set,
             "cross_validation": cv,
         }
+    )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, data, pipeline, fold_models, train_w, test_w, out, console
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
@@ -709,15 +717,20 @@ def make_network(cfg: TrainConfig):
     return NeuralNetClassifier(architecture=cfg.model.kind, **params)
 
 
-def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start):
+def _train_network(
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
     loso = cfg.evaluation.protocol == "loso"
     net = make_network(cfg)
 
+    fold_models: list = []  # (held-out subjects, fold network): cross-validated probabilities
+
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fold_net = make_network(cfg)
         fold_net.fit(train_w.X[a], train_w.y[a], groups=train_w.subject[a])
+        fold_models.append((set(train_w.subject[b]), fold_net))
         return fold_net.predict(train_w.X[b])
 
     if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
@@ -764,6 +777,10 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
             "cross_validation": cv,
         }
     )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, windows if data is None else data, pipeline, fold_models, train_w, test_w, out,
+        console,
+    )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     rng = np.random.default_rng(cfg.seed)
@@ -778,6 +795,128 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         check_subjects=test_w.subject[chk].astype(str),
     )
     return _finish(metrics, out, t_start, console, _figures(metrics, train_w, network=net))
+
+
+def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = True) -> None:
+    """Refuse a ``postprocess:`` choice the run cannot fit, before any work is done.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    recordings : bool
+        Whether the data are continuous recordings (not pre-cut windows).
+    folds : bool
+        Whether cross-validation folds exist (False after a CV that did not
+        run, e.g. fewer than 2 training subjects).
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
+        ``hmm`` without leave-subjects-out CV folds on hold-out training
+        subjects to fit its emissions on.
+    """
+    smoothing = cfg.postprocess.smoothing
+    if not recordings and smoothing not in ("auto", "none"):
+        raise ConfigError(
+            f"postprocess.smoothing {smoothing!r} needs continuous recordings, but "
+            f"{cfg.dataset.name!r} comes as pre-cut windows without time order: use "
+            "postprocess.smoothing: none"
+        )
+    ev = cfg.evaluation
+    if smoothing == "hmm" and not (ev.protocol == "holdout" and ev.cv_folds >= 2 and folds):
+        raise ConfigError(
+            "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
+            "training subjects: it needs evaluation.protocol: holdout, evaluation.cv_folds "
+            ">= 2 and at least 2 training subjects (or choose smoothing: mode, ema or none)"
+        )
+
+
+def _postprocess_stage(
+    cfg: TrainConfig,
+    data: RecordingSet | WindowSet,
+    pipeline: HarPipeline,
+    fold_models: list,
+    train_w: WindowSet,
+    test_w: WindowSet,
+    out: Path,
+    console: Console,
+) -> dict:
+    """Choose and fit the post-processing, score the test streams, write ``postprocess.json``.
+
+    The post-processing (``postprocess:`` in the configuration) is chosen
+    (``auto``) or fitted (``hmm``) on the training subjects' whole streams,
+    each window classified by the cross-validation fold model that did not
+    see its subject (:func:`tinyhar.evaluation.streams.select_on_streams`).
+    The test subjects' whole streams (every window, impure and unlabelled
+    ones included) are then scored before and after it
+    (:func:`tinyhar.evaluation.streams.stream_scores`). Pre-cut windows have
+    no streams: only ``none`` applies.
+
+    Returns
+    -------
+    dict
+        The ``postprocess`` block of ``metrics.json``: ``description``,
+        ``spec`` (options), ``chosen_by``, ``streamable``, ``lag_windows``,
+        ``cv`` (CV macro-F1 per option), ``test_streams`` (scores before and
+        after, or None) and ``note``.
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows, or ``hmm`` without
+        cross-validation folds to fit it on.
+    """
+    from tinyhar.evaluation.streams import select_on_streams, stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+    from tinyhar.runfolder import POSTPROCESS_FILE
+
+    options = cfg.postprocess.model_dump()
+    smoothing = options["smoothing"]
+    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    classes = list(pipeline.classes)
+    table: list = []
+    scores = None
+    note = None
+    holdout = cfg.evaluation.protocol == "holdout"
+    check_postprocess_config(cfg, isinstance(data, RecordingSet), bool(fold_models))
+    if not isinstance(data, RecordingSet):
+        spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
+    elif smoothing == "auto" and not (holdout and fold_models):
+        spec = PostProcessor(classes)
+        chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
+    elif smoothing in ("auto", "hmm"):
+        console.print("post-processing: classifying the training subjects' whole streams "
+                      "with the cross-validation fold models")
+        by_subject = {s: m for subjects, m in fold_models for s in subjects}
+        pred_cv = stream_predictions(
+            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__
+        )
+        spec, table, chosen = select_on_streams(
+            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"]
+        )
+    else:
+        spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
+    if isinstance(data, RecordingSet) and holdout and len(test_w):
+        console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
+                      "whole streams")
+        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects))
+        scores = stream_scores(pred, spec)
+    elif isinstance(data, RecordingSet):
+        note = "no hold-out test subjects (protocol loso or random): no stream scores"
+    write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
+    state = spec.to_dict()
+    state.pop("hmm")
+    return {
+        "description": spec.describe(),
+        "spec": state,
+        "chosen_by": chosen,
+        "streamable": spec.streamable,
+        "lag_windows": spec.lag,
+        "cv": [{"postprocess": r["postprocess"], "macro_f1": r["macro_f1"]} for r in table],
+        "test_streams": scores,
+        "note": note,
+    }
 
 
 def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
@@ -1082,6 +1221,126 @@ def evaluate_run(
     return metrics
 
 
+def evaluate_continuous(
+    run_dir: str | Path,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+    figures_dir: str | Path | None = None,
+) -> dict:
+    """Score a run on whole recordings, before and after its post-processing.
+
+    Every window of each selected session is cut with the run's window
+    length and hop (impure windows and unlabelled spans included; label =
+    majority of the samples), classified and post-processed with the run's
+    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
+    label is unlabelled or a class the model does not know (e.g. HAPT
+    transitions for a model of the basic activities) are not scored and are
+    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
+    only those the run was not trained on, unless
+    ``include_training_subjects``.
+
+    Parameters
+    ----------
+    run_dir, dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+    figures_dir : str or Path, optional
+        Folder for one timeline figure per scored subject,
+        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
+        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
+
+    Returns
+    -------
+    dict
+        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
+        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
+        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
+        ``includes_training_subjects``, ``training_subjects_scored``,
+        ``per_subject`` (macro-F1 raw and smoothed per subject) and
+        ``figures`` (file names written into ``figures_dir``).
+
+    Raises
+    ------
+    TinyharError
+        A bad run folder; pre-cut windows; subjects as in
+        :func:`evaluate_run`; no window with a class the model knows.
+    """
+    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+
+    console = console or Console(quiet=True)
+    run = load_run(run_dir)
+    pipeline, cfg = run.pipeline, run.config
+    eval_cfg = cfg.model_copy(deep=True)
+    eval_cfg.dataset.name = dataset
+    eval_cfg.dataset.path = path
+    if all(c.startswith("acc_") for c in pipeline.channels):
+        eval_cfg.dataset.sensors = "acc"
+    data = load_data(eval_cfg)
+    if not isinstance(data, RecordingSet):
+        raise EvaluationError(
+            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
+            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
+        )
+    selection = choose_unseen_subjects(
+        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
+    )
+    data = data.select(subjects=selection["subjects"])
+    spec = run.postprocess or PostProcessor(pipeline.classes)
+    with _progress(console) as progress:
+        task = progress.add_task("classifying whole streams", total=None)
+        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
+    y_known = np.isin(pred.y, list(pipeline.classes))
+    if not y_known.any():
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
+            f"model knows ({pipeline.classes}); evaluate on data with these activities"
+        )
+    result = stream_scores(pred, spec)
+    per_subject = {}
+    figures = []
+    for s in sorted(set(pred.subject.tolist()), key=natural_key):
+        part = pred.subject == s
+        if np.isin(pred.y[part], list(pipeline.classes)).any():
+            sc = stream_scores(pred.subset(part), spec)
+            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
+        if figures_dir is not None:
+            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
+    result.update(
+        {
+            "dataset": data.name,
+            "run": str(run.path),
+            "subjects": selection["subjects"],
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+            "per_subject": per_subject,
+            "figures": figures,
+        }
+    )
+    return result
+
+
+def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
+    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
+    import re
+
+    from tinyhar.reporting.timeline import plot_timeline
+
+    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
+            "smoothed": pred.names(pred.classify(spec))}
+    plot_timeline(
+        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
+        pred.classes, Path(folder) / name,
+        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
+    )
+    return name
+
+
 def shares_subjects(eval_name: str, train_name: str) -> bool:
     """Whether equal subject ids in two data sets may be the same person.
 
@@ -1134,9 +1393,42 @@ def select_unseen_subjects(
         Requested subjects that do not exist, or no subject left that the
         run was not trained on.
     """
+    selection = choose_unseen_subjects(
+        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
+        subjects, include_training_subjects, console,
+    )
+    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
+    return selected, selection
+
+
+def choose_unseen_subjects(
+    available: list[str],
+    name: str,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> dict:
+    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
+
+    Parameters
+    ----------
+    available : list of str
+        Subjects of the evaluation data set ``name``.
+    metrics_train, subjects, include_training_subjects, console
+        As in :func:`select_unseen_subjects`.
+
+    Returns
+    -------
+    dict
+        ``subjects`` (selected), ``excluded`` and ``included``.
+
+    Raises
+    ------
+    EvaluationError
+        As :func:`select_unseen_subjects`.
+    """
     console = console or Console(quiet=True)
-    available = sorted(set(windows.subject.tolist()), key=natural_key)
-    name = windows.name
     if subjects is not None:
         wanted = [str(s).strip() for s in subjects]
         unknown = [s for s in wanted if s not in available]
@@ -1191,8 +1483,7 @@ def select_unseen_subjects(
             f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
             "--include-training-subjects scores them too (inflated)."
         )
-    selected = windows.subset(np.isin(windows.subject, candidates))
-    return selected, {"subjects": candidates, "excluded": excluded, "included": included}
+    return {"subjects": candidates, "excluded": excluded, "included": included}
 
 
 def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:

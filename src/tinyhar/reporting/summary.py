@@ -178,6 +178,7 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
             f"{plural(wr['n_short_segments'], 'segment')} shorter than a window.",
             "",
         ]
+    lines += _postprocess_lines(m.get("postprocess"))
     lines += [
         "## Files",
         "",
@@ -193,6 +194,35 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
     path = Path(path)
     path.write_text("\n".join(lines))
     return path
+
+
+def _postprocess_lines(pp: dict | None) -> list[str]:
+    """The "Post-processing" section: chosen option and whole-stream scores before/after."""
+    if not pp:
+        return []
+    lines = ["## Post-processing", "",
+             f"**{pp['description']}** ({pp['chosen_by']}); saved in `postprocess.json`.", ""]
+    ts = pp.get("test_streams")
+    if ts:
+        rows = (("per-window macro-F1", "macro_f1", "{:.3f}"), ("Cohen's kappa", "kappa", "{:.3f}"),
+                ("segment F1 (IoU >= 0.5)", "segment_f1", "{:.3f}"),
+                ("over-segmentation", "oversegmentation", "{:.2f}"),
+                ("edit score", "edit_score", "{:.1f}"))
+        lines += [
+            f"Test subjects' whole recordings ({plural(ts['n_windows'], 'window')} in "
+            f"{plural(ts['n_sessions'], 'session')}, {ts['raw']['n_scored']} scored; not "
+            "scored: " + (", ".join(f"{k} {v}" for k, v in ts["excluded"].items()) or "none")
+            + "):",
+            "",
+            "| | raw | post-processed |",
+            "| --- | ---: | ---: |",
+        ]
+        lines += [f"| {label} | {fmt.format(ts['raw'][k])} | {fmt.format(ts['smoothed'][k])} |"
+                  for label, k, fmt in rows]
+        lines.append("")
+    if pp.get("note"):
+        lines += [pp["note"], ""]
+    return lines
 
 
 def write_evaluation_summary(metrics: dict, path: str | Path) -> Path:
