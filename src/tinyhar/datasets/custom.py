@@ -112,6 +112,7 @@ from __future__ import annotations
 import re
 import typing
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -835,7 +836,7 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
 def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
     try:
         array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(file, f"cannot read as a NumPy .npy file: {exc}") from exc
     if not isinstance(array, np.ndarray):
         array.close()
