@@ -378,6 +378,67 @@ def datasets_check(
                                          if info["warnings"] else ""))
 
 
+@app.command("learning-curve")
+@_friendly
+def learning_curve_cmd(
+    dataset: Annotated[
+        str | None, typer.Option(help="Data set name or definition (.yaml).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML configuration (windows, features, model).")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write.")] = Path("runs/learning-curve"),
+    subjects: Annotated[
+        str | None, typer.Option(help="Training-subject counts, e.g. 1,2,4,8 (default: 1..all).")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Shares of each class's minutes to keep.")
+    ] = "0.1,0.25,0.5,1",
+    repeats: Annotated[int, typer.Option(help="Repeats with other test subjects.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out.")] = False,
+) -> None:
+    """Macro-F1 against training subjects and minutes per class: how much data is enough."""
+    from tinyhar.config import TrainConfig, load_config, make_config
+    from tinyhar.errors import ConfigError
+    from tinyhar.learning_curve import run_learning_curve
+
+    cfg = load_config(config) if config else TrainConfig()
+    data = cfg.model_dump(mode="json")
+    for key, value in (("name", dataset), ("path", path)):
+        if value is not None:
+            data["dataset"][key] = value
+    if seed is not None:
+        data["seed"] = seed
+    cfg = make_config(data, "command line")
+
+    def numbers(text: str, kind, option: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"{option}: expected numbers separated by commas, got {text!r}"
+            ) from None
+
+    counts = numbers(subjects, int, "--subjects") if subjects else None
+    shares = tuple(numbers(fractions, float, "--fractions"))
+    result = run_learning_curve(cfg, out, counts=counts, fractions=shares, repeats=repeats,
+                                console=console, overwrite=overwrite)
+    for title, rows, key in (("training subjects", result["subjects"], "n_subjects"),
+                             ("minutes per class", result["minutes"], "minutes_per_class")):
+        table = Table(title=f"macro-F1 against {title}")
+        table.add_column(title, justify="right")
+        table.add_column("macro-F1 (mean ± std)", justify="right")
+        for row in rows:
+            x = row[key]
+            table.add_row(f"{x:.1f}" if isinstance(x, float) else str(x),
+                          f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}")
+        console.print(table)
+    console.print(f"advice: {result['advice']}")
+    console.print(f"written to [bold]{out}[/] (learning_curve.json, .md, .png)")
+
+
 @app.command()
 @_friendly
 def features(
