@@ -313,3 +313,36 @@ def test_low_rate_messages_name_config_keys_that_exist():
         for key in keys:
             assert key.split(".")[1] in FeatureConfig.model_fields
         assert "features.bands_hz" not in message and "feature_set:" not in message
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected", "hints"),
+    [
+        # phyphox "Acceleration with g" and "Gyroscope" exports (headers as the app writes them)
+        (["Time (s)", "Acceleration x (m/s^2)", "Acceleration y (m/s^2)",
+          "Acceleration z (m/s^2)", "Absolute acceleration (m/s^2)"],
+         {"time": "Time (s)", "acc_x": "Acceleration x (m/s^2)",
+          "acc_y": "Acceleration y (m/s^2)", "acc_z": "Acceleration z (m/s^2)"},
+         {"time": "s", "acc": "m/s^2"}),
+        (["Time (s)", "Gyroscope x (rad/s)", "Gyroscope y (rad/s)", "Gyroscope z (rad/s)"],
+         {"time": "Time (s)", "gyro_x": "Gyroscope x (rad/s)", "gyro_y": "Gyroscope y (rad/s)",
+          "gyro_z": "Gyroscope z (rad/s)"}, {"time": "s", "gyro": "rad/s"}),
+        # Sensor Logger: epoch time in ns, axes named x y z, z first
+        (["time", "seconds_elapsed", "z", "y", "x"],
+         {"time": "time", "acc_x": "x", "acc_y": "y", "acc_z": "z"}, {}),
+        (["timestamp", "accX", "accY", "accZ", "gyroX", "gyroY", "gyroZ", "activity", "userId"],
+         {"time": "timestamp", "acc_x": "accX", "acc_y": "accY", "acc_z": "accZ",
+          "gyro_x": "gyroX", "gyro_y": "gyroY", "gyro_z": "gyroZ", "label": "activity",
+          "subject": "userId"}, {}),
+        (["t_us", "ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps", "trial"],
+         {"time": "t_us", "acc_x": "ax_g", "acc_y": "ay_g", "acc_z": "az_g", "gyro_x": "gx_dps",
+          "gyro_y": "gy_dps", "gyro_z": "gz_dps", "session": "trial"},
+         {"time": "us", "acc": "g", "gyro": "deg/s"}),
+    ],
+)
+def test_columns_by_name(columns, expected, hints):
+    from tinyhar.datasets.scaffold import _by_name
+
+    found, found_hints, _ = _by_name(columns)
+    assert found == expected
+    assert found_hints == hints

@@ -563,132 +563,193 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     DataFormatError
         If a sampled file cannot be read (naming it).
     """
-    folder, out = Path(folder), Path(out)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder; give the folder holding your recordings")
-    by_format = _list_files(folder)
+    d = _Draft(Path(folder), Path(out))
+    _find_files(d)
+    _read_samples(d)
+    _guess_columns(d)
+    _guess_rate(d)
+    _guess_units(d)
+    _guess_names(d)
+    order = ["files", "csv", "sampling_rate_hz", "columns.", "units.time", "units.acc",
+             "units.gyro", "file_pattern", "constants.", "classes"]
+    d.guesses.sort(key=lambda g: next(
+        (i for i, o in enumerate(order) if g.key == o or (o.endswith(".") and
+                                                         g.key.startswith(o))), len(order)))
+    text = _render(d)
+    try:
+        DatasetDefinition.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problem = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+            if not any(problem.split(":")[0] in p for p in d.problems):
+                d.problems.append(problem)
+    return Scaffold(text=text, guesses=d.guesses, files=d.files, problems=d.problems)
+
+
+@dataclass
+class _Draft:
+    """What :func:`scaffold_definition` has found so far (filled stage by stage)."""
+
+    folder: Path
+    out: Path
+    fmt: str = "csv"
+    files: list[Path] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+    layout: _CsvLayout | None = None
+    sampled: list[Path] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    numeric: dict[Any, np.ndarray | None] = field(default_factory=dict)
+    cols: dict[str, Any] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    rate: float | None = None
+    time_unit: str = "s"
+    units: dict[str, Any] = field(default_factory=dict)
+    pattern: str | None = None
+    constants: dict[str, str] = field(default_factory=dict)
+    classes: list[str] | None = None
+    guesses: list[Guess] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _find_files(d: _Draft) -> None:
+    """The files of the most common format, and the ``files`` patterns."""
+    if not d.folder.is_dir():
+        raise ConfigError(f"{d.folder}: not a folder; give the folder holding your recordings")
+    by_format = _list_files(d.folder)
     if not by_format:
         raise ConfigError(
-            f"{folder}: no data files found (looked for {', '.join(sorted(_FORMATS))} "
+            f"{d.folder}: no data files found (looked for {', '.join(sorted(_FORMATS))} "
             "files, also in subfolders)"
         )
-    fmt = max(by_format, key=lambda k: len(by_format[k]))
-    files = by_format[fmt]
-    guesses: list[Guess] = []
-    problems: list[str] = []
-    skipped = sum(len(v) for k, v in by_format.items() if k != fmt)
-    rel = Path(os.path.relpath(folder.resolve(), out.resolve().parent)).as_posix()
-    nested = any(f.parent != folder for f in files)
+    d.fmt = max(by_format, key=lambda k: len(by_format[k]))
+    d.files = by_format[d.fmt]
+    skipped = sum(len(v) for k, v in by_format.items() if k != d.fmt)
+    rel = Path(os.path.relpath(d.folder.resolve(), d.out.resolve().parent)).as_posix()
+    nested = any(f.parent != d.folder for f in d.files)
     if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
-        rel = folder.resolve().as_posix()
-    exts = sorted({f.suffix for f in files})
-    patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
-    files_note = f"{len(files)} {fmt.upper()} file(s)" + (
+        rel = d.folder.resolve().as_posix()
+    exts = sorted({f.suffix for f in d.files})
+    d.patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
+    files_note = f"{len(d.files)} {d.fmt.upper()} file(s)" + (
         f"; {skipped} file(s) of another format left out" if skipped else "")
-    guesses.append(Guess("files", patterns if len(patterns) > 1 else patterns[0], "high",
+    d.guesses.append(Guess("files", d.patterns if len(d.patterns) > 1 else d.patterns[0], "high",
                          files_note))
 
-    layout = _sniff_csv(files[0]) if fmt == "csv" else None
-    sampled = _sample(files, MAX_SAMPLED_FILES)
-    frames = [_read(f, fmt, layout) for f in sampled]
-    columns = list(frames[0].columns)
-    for f, frame in zip(sampled, frames, strict=True):
+
+def _read_samples(d: _Draft) -> None:
+    """CSV layout; read up to :data:`MAX_SAMPLED_FILES` files (one column layout)."""
+    d.layout = _sniff_csv(d.files[0]) if d.fmt == "csv" else None
+    d.sampled = _sample(d.files, MAX_SAMPLED_FILES)
+    d.frames = [_read(f, d.fmt, d.layout) for f in d.sampled]
+    columns = list(d.frames[0].columns)
+    for f, frame in zip(d.sampled, d.frames, strict=True):
         if list(frame.columns) != columns:
             raise DataFormatError(
-                f, f"its columns {list(frame.columns)} differ from those of {sampled[0]} "
+                f, f"its columns {list(frame.columns)} differ from those of {d.sampled[0]} "
                 f"({columns}); put files of one layout in the folder (or one layout per "
                 "folder, each with its own definition)"
             )
-    if layout is not None:
-        guesses.append(Guess(
-            "csv", {"delimiter": layout.delimiter, "header": layout.header,
-                    "skip_rows": layout.skip_rows}, "high" if layout.header else "medium",
-            "from the first lines" + ("" if layout.header else "; no header: columns by position"),
+    if d.layout is not None:
+        d.guesses.append(Guess(
+            "csv", {"delimiter": d.layout.delimiter, "header": d.layout.header,
+                    "skip_rows": d.layout.skip_rows}, "high" if d.layout.header else "medium",
+            "from the first lines"
+            + ("" if d.layout.header else "; no header: columns by position"),
         ))
-    cols, hints, more = _by_name(columns)
-    guesses += more
-    how = {k: "by name" for k in cols}
-    numeric = {c: _numeric(frames[0][c]) for c in columns}
+
+
+def _guess_columns(d: _Draft) -> None:
+    """Columns by name, else by content (time, sensor triples, label)."""
+    columns = list(d.frames[0].columns)
+    d.cols, d.hints, more = _by_name(columns)
+    d.guesses += more
+    d.how = {k: "by name" for k in d.cols}
+    d.numeric = {c: _numeric(d.frames[0][c]) for c in columns}
     # --- by content: time, sensor triples, label
-    if "time" not in cols:
+    if "time" not in d.cols:
         for c in columns:
-            v = numeric[c]
+            v = d.numeric[c]
             if v is not None and len(v) > 2 and np.mean(np.diff(v) > 0) > 0.99:
-                cols["time"] = c
-                how["time"] = "by content (increasing)"
+                d.cols["time"] = c
+                d.how["time"] = "by content (increasing)"
                 break
-    if "acc_x" not in cols or "gyro_x" not in cols:
-        used = set(cols.values())
-        free = [c for c in columns if c not in used and numeric[c] is not None
-                and np.ptp(numeric[c]) > 0]
+    if "acc_x" not in d.cols or "gyro_x" not in d.cols:
+        used = set(d.cols.values())
+        free = [c for c in columns if c not in used and d.numeric[c] is not None
+                and np.ptp(d.numeric[c]) > 0]
         triples = [free[i:i + 3] for i in range(0, len(free) - 2, 3)]
         rate_guess = 50.0
         for triple in triples:
-            acc = np.column_stack([numeric[c] for c in triple])
-            if "acc_x" not in cols and any(
+            acc = np.column_stack([d.numeric[c] for c in triple])
+            if "acc_x" not in d.cols and any(
                 _passes(check_acc_units, _to_g(acc, u), rate_guess, "x")
                 for u in _acc_candidates(acc)
             ):
-                cols.update(dict(zip(("acc_x", "acc_y", "acc_z"), triple, strict=True)))
-                how.update(dict.fromkeys(("acc_x", "acc_y", "acc_z"),
+                d.cols.update(dict(zip(("acc_x", "acc_y", "acc_z"), triple, strict=True)))
+                d.how.update(dict.fromkeys(("acc_x", "acc_y", "acc_z"),
                                          "by content (shows gravity)"))
-            elif "acc_x" in cols and "gyro_x" not in cols:
-                cols.update(dict(zip(("gyro_x", "gyro_y", "gyro_z"), triple, strict=True)))
-                how.update(dict.fromkeys(("gyro_x", "gyro_y", "gyro_z"),
+            elif "acc_x" in d.cols and "gyro_x" not in d.cols:
+                d.cols.update(dict(zip(("gyro_x", "gyro_y", "gyro_z"), triple, strict=True)))
+                d.how.update(dict.fromkeys(("gyro_x", "gyro_y", "gyro_z"),
                                          "by content (the triple after the accelerometer)"))
-    if "label" not in cols:
+    if "label" not in d.cols:
         for c in columns:
-            if c in cols.values() or numeric[c] is not None:
+            if c in d.cols.values() or d.numeric[c] is not None:
                 continue
-            if 1 <= frames[0][c].nunique() <= 50:
-                cols["label"] = c
-                how["label"] = "by content (text with few values)"
+            if 1 <= d.frames[0][c].nunique() <= 50:
+                d.cols["label"] = c
+                d.how["label"] = "by content (text with few values)"
                 break
-    if "acc_x" not in cols:
-        problems.append(
+    if "acc_x" not in d.cols:
+        d.problems.append(
             f"no accelerometer columns found among {columns}; set columns.acc_x, acc_y, acc_z"
         )
 
-    # --- time unit and sampling rate
-    time_unit = "s"
-    rate: float | None = None
-    time_col = cols.get("time")
-    if time_col is not None and numeric[time_col] is None:
+
+def _guess_rate(d: _Draft) -> None:
+    """Time unit and sampling rate from the time column."""
+    # --- time unit and sampling d.rate
+    d.time_unit = "s"
+    d.rate: float | None = None
+    time_col = d.cols.get("time")
+    if time_col is not None and d.numeric[time_col] is None:
         try:
-            stamps = [pd.to_datetime(fr[time_col], errors="raise") for fr in frames]
+            stamps = [pd.to_datetime(fr[time_col], errors="raise") for fr in d.frames]
         except (ValueError, TypeError):
             stamps = None
-        del cols["time"]
+        del d.cols["time"]
         if stamps is not None:
             rates = [measured_rate_hz((s - s.iloc[0]).dt.total_seconds().to_numpy())
                      for s in stamps]
             rates = [r for r in rates if r]
             if rates:
-                rate = _round_rate(float(np.median(rates)))
-                guesses.append(Guess(
-                    "sampling_rate_hz", rate, "medium",
+                d.rate = _round_rate(float(np.median(rates)))
+                d.guesses.append(Guess(
+                    "sampling_rate_hz", d.rate, "medium",
                     f"measured from the date-time column {time_col!r} (median "
                     f"{np.median(rates):.4g} Hz); the loader reads numeric time only, so "
                     "time is computed from the rate",
                 ))
-        if rate is None:
-            problems.append(f"time column {time_col!r} is not numeric; set sampling_rate_hz")
+        if d.rate is None:
+            d.problems.append(f"time column {time_col!r} is not numeric; set sampling_rate_hz")
     elif time_col is not None:
-        steps = [np.diff(_numeric(fr[time_col])) for fr in frames]
+        steps = [np.diff(_numeric(fr[time_col])) for fr in d.frames]
         positive = np.concatenate([s[s > 0] for s in steps])
         step = float(np.median(positive)) if positive.size else 0.0
         if step > 0:
-            time_unit, sure, reason = _time_unit(step, hints.get("time"))
-            guesses.append(Guess("units.time", time_unit, sure, reason))
-            factor = TIME_UNITS[time_unit]
-            rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in frames]
+            d.time_unit, sure, reason = _time_unit(step, d.hints.get("time"))
+            d.guesses.append(Guess("units.time", d.time_unit, sure, reason))
+            factor = TIME_UNITS[d.time_unit]
+            rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in d.frames]
             rates = np.array([r for r in rates if r])
             median = float(np.median(rates))
-            rate = _round_rate(median)
-            spread = float(np.max(np.abs(rates / rate - 1.0)))
+            d.rate = _round_rate(median)
+            spread = float(np.max(np.abs(rates / d.rate - 1.0)))
             sure = "high" if spread <= 0.01 else "medium" if spread <= 0.02 else "low"
-            guesses.append(Guess(
-                "sampling_rate_hz", rate, sure,
+            d.guesses.append(Guess(
+                "sampling_rate_hz", d.rate, sure,
                 f"measured from {time_col!r}: "
                 + (f"{rates.min():.4g} Hz" if f"{rates.min():.4g}" == f"{rates.max():.4g}"
                    else f"{rates.min():.4g}-{rates.max():.4g} Hz") + f" in {len(rates)} "
@@ -696,18 +757,21 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
                     "; files differ by more than the loader's 2 % tolerance: resample them "
                     "or split the folder" if spread > 0.02 else ""),
             ))
-    if rate is None:
-        problems.append(
+    if d.rate is None:
+        d.problems.append(
             "no time column to measure the sampling rate from: set sampling_rate_hz to the "
             "rate the recordings were made at"
         )
 
-    # --- units
-    units: dict[str, Any] = {}
-    if "acc_x" in cols:
-        check_rate = rate or 50.0
-        acc_all = [np.column_stack([_numeric(fr[cols[a]]) for a in ("acc_x", "acc_y", "acc_z")])
-                   for fr in frames]
+
+def _guess_units(d: _Draft) -> None:
+    """Sensor units: the unit that passes the checks of datasets.checks."""
+    # --- d.units
+    d.units: dict[str, Any] = {}
+    if "acc_x" in d.cols:
+        check_rate = d.rate or 50.0
+        acc_all = [np.column_stack([_numeric(fr[d.cols[a]]) for a in ("acc_x", "acc_y", "acc_z")])
+                   for fr in d.frames]
         candidates = _acc_candidates(np.concatenate(acc_all))
         names = [_yaml_value(c) if isinstance(c, dict) else c for c in candidates]
         passes = {
@@ -718,20 +782,20 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
         levels = {name: gravity_level(_to_g(joined, c), check_rate)[0]
                   for name, c in zip(names, candidates, strict=True)}
         order = sorted(names, key=lambda name: abs(np.log(max(levels[name], 1e-12))))
-        name, sure, reason = _choose_unit(passes, len(acc_all), hints.get("acc"), order,
+        name, sure, reason = _choose_unit(passes, len(acc_all), d.hints.get("acc"), order,
                                           "gravity (1 g at rest)",
                                           ("medium", "this one is closest to 1 g"))
         acc_unit = candidates[names.index(name)]
         level, _ = gravity_level(np.concatenate([_to_g(a, acc_unit) for a in acc_all]),
                                  check_rate)
-        units["acc"] = acc_unit
-        guesses.append(Guess("units.acc", acc_unit, sure,
+        d.units["acc"] = acc_unit
+        d.guesses.append(Guess("units.acc", acc_unit, sure,
                              f"{reason}; gravity level {level:.3g} g in this unit"))
-        if "gyro_x" in cols:
+        if "gyro_x" in d.cols:
             acc_g = [_to_g(a, acc_unit) for a in acc_all]
             gyro_all = [
-                np.column_stack([_numeric(fr[cols[a]]) for a in ("gyro_x", "gyro_y", "gyro_z")])
-                for fr in frames
+                np.column_stack([_numeric(fr[d.cols[a]]) for a in ("gyro_x", "gyro_y", "gyro_z")])
+                for fr in d.frames
             ]
             passes = {
                 u: sum(
@@ -745,75 +809,58 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
             # both rad/s and deg/s pass with little motion: large raw values mean deg/s
             order = ["deg/s", "rad/s"] if p99 > 2 * np.pi else ["rad/s", "deg/s"]
             order += [u for u in passes if u not in order]
-            unit, sure, reason = _choose_unit(passes, len(gyro_all), hints.get("gyro"), order,
+            unit, sure, reason = _choose_unit(passes, len(gyro_all), d.hints.get("gyro"), order,
                                               "angular-rate")
-            units["gyro"] = unit
-            guesses.append(Guess(
+            d.units["gyro"] = unit
+            d.guesses.append(Guess(
                 "units.gyro", unit, sure,
                 f"{reason}; 99th percentile |gyro| {p99:.3g} in the sampled files"))
 
+
+def _guess_names(d: _Draft) -> None:
+    """Subject, session and label from columns, then file names; the classes."""
     # --- subject, session, label: columns first, then file names
-    wanted = {k for k in ("subject", "session", "label") if k not in cols}
-    pattern, pattern_sure, pattern_note = _name_pattern(files, wanted)
-    if pattern:
-        guesses.append(Guess("file_pattern", pattern, min(pattern_sure.values(),
+    wanted = {k for k in ("subject", "session", "label") if k not in d.cols}
+    d.pattern, pattern_sure, pattern_note = _name_pattern(d.files, wanted)
+    if d.pattern:
+        d.guesses.append(Guess("file_pattern", d.pattern, min(pattern_sure.values(),
                                                           key=["high", "medium", "low"].index),
                              pattern_note))
     from_names = set(pattern_sure)
-    constants: dict[str, str] = {}
-    if "subject" not in cols and "subject" not in from_names:
-        constants["subject"] = "me"
-        guesses.append(Guess("constants.subject", "me", "low",
+    d.constants: dict[str, str] = {}
+    if "subject" not in d.cols and "subject" not in from_names:
+        d.constants["subject"] = "me"
+        d.guesses.append(Guess("constants.subject", "me", "low",
                              "no subject in the columns or file names: one person assumed"))
-        problems.append(
+        d.problems.append(
             "one subject only: evaluation is subject-independent and needs at least two; "
             "add a subject column, name files like <subject>_<label>_<n>.csv, or set "
             "constants.subject per folder with one definition each"
         )
-    if "label" not in cols and "label" not in from_names:
-        problems.append(
+    if "label" not in d.cols and "label" not in from_names:
+        d.problems.append(
             "no labels in the columns or file names: add a label column, name files like "
             "<subject>_<label>_<n>.csv, or set constants.label for a folder of one class"
         )
     for key in ("label", "subject", "session"):
-        if key in cols:
-            guesses.append(Guess(f"columns.{key}", cols[key],
-                                 "high" if how[key] == "by name" else "medium", how[key]))
-    classes: list[str] | None = None
-    if pattern and "label" in from_names:
-        compiled = re.compile(pattern)
-        classes = sorted({compiled.fullmatch(f.name).group("label") for f in files})
-        guesses.append(Guess("classes", classes, pattern_sure["label"],
-                             f"the labels in the {len(files)} file names"))
-    elif "label" in cols and len(sampled) == len(files):
-        found = pd.concat([fr[cols["label"]] for fr in frames]).dropna().astype(str)
-        classes = sorted(found.str.strip().unique().tolist())
-        guesses.append(Guess("classes", classes, "high", "the labels in the label column"))
+        if key in d.cols:
+            d.guesses.append(Guess(f"columns.{key}", d.cols[key],
+                                 "high" if d.how[key] == "by name" else "medium", d.how[key]))
+    d.classes: list[str] | None = None
+    if d.pattern and "label" in from_names:
+        compiled = re.compile(d.pattern)
+        d.classes = sorted({compiled.fullmatch(f.name).group("label") for f in d.files})
+        d.guesses.append(Guess("classes", d.classes, pattern_sure["label"],
+                             f"the labels in the {len(d.files)} file names"))
+    elif "label" in d.cols and len(d.sampled) == len(d.files):
+        found = pd.concat([fr[d.cols["label"]] for fr in d.frames]).dropna().astype(str)
+        d.classes = sorted(found.str.strip().unique().tolist())
+        d.guesses.append(Guess("classes", d.classes, "high", "the labels in the label column"))
     sensor_keys = ["time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
     for key in sensor_keys:
-        if key in cols:
-            guesses.append(Guess(f"columns.{key}", cols[key],
-                                 "high" if how[key] == "by name" else "medium", how[key]))
-
-    order = ["files", "csv", "sampling_rate_hz", "columns.", "units.time", "units.acc",
-             "units.gyro", "file_pattern", "constants.", "classes"]
-    guesses.sort(key=lambda g: next(
-        (i for i, o in enumerate(order) if g.key == o or (o.endswith(".") and
-                                                         g.key.startswith(o))), len(order)))
-    text = _render(
-        folder=folder, out=out, name=_dataset_name(folder), patterns=patterns, fmt=fmt,
-        layout=layout, rate=rate, cols=cols, time_unit=time_unit, units=units,
-        pattern=pattern, constants=constants, classes=classes, guesses=guesses,
-    )
-    try:
-        DatasetDefinition.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            problem = f"{where}: {err['msg'].removeprefix('Value error, ')}"
-            if not any(problem.split(":")[0] in p for p in problems):
-                problems.append(problem)
-    return Scaffold(text=text, guesses=guesses, files=files, problems=problems)
+        if key in d.cols:
+            d.guesses.append(Guess(f"columns.{key}", d.cols[key],
+                                 "high" if d.how[key] == "by name" else "medium", d.how[key]))
 
 
 _GENERIC_FOLDERS = {"csv", "raw", "data", "files", "recordings", "parquet", "npy", "export"}
@@ -827,30 +874,30 @@ def _dataset_name(folder: Path) -> str:
     return folder.name
 
 
-def _render(**kw: Any) -> str:
+def _render(d: _Draft) -> str:
     """The commented YAML text of a scaffolded definition."""
-    notes = {g.key: f"{g.reason} [{g.confidence}]" for g in kw["guesses"]}
+    notes = {g.key: f"{g.reason} [{g.confidence}]" for g in d.guesses}
     lines = [
-        f"# Dataset definition scaffolded by `tinyhar datasets init` from {kw['folder']}",
+        f"# Dataset definition scaffolded by `tinyhar datasets init` from {d.folder}",
         f"# on {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC. Each guess is followed "
         "by why and how sure it is",
         "# ([high], [medium], [low]); check the [medium] and [low] ones. Every key is explained",
         "# in the README (section \"Your own data\") and in examples/my_data.yaml.",
-        f"# Then run: tinyhar datasets check {kw['out']}",
-        f"name: {_yaml_value(kw['name'])}",
+        f"# Then run: tinyhar datasets check {d.out}",
+        f"name: {_yaml_value(_dataset_name(d.folder))}",
     ]
 
     def add(key: str, value: str, note_key: str | None = None) -> None:
         note = notes.get(note_key or key)
         lines.append(f"{key}: {value}" + (f"  # {note}" if note else ""))
 
-    patterns = kw["patterns"]
+    patterns = d.patterns
     add("files", _yaml_value(patterns if len(patterns) > 1 else patterns[0]))
-    if kw["layout"] is not None:
-        lay = kw["layout"]
+    if d.layout is not None:
+        lay = d.layout
         add("csv", _yaml_value({"delimiter": lay.delimiter, "header": lay.header,
                                 "skip_rows": lay.skip_rows}))
-    rate = kw["rate"]
+    rate = d.rate
     if rate is None:
         lines.append("sampling_rate_hz: null  # REQUIRED: the rate in Hz (no time column to "
                      "measure it from)")
@@ -859,24 +906,24 @@ def _render(**kw: Any) -> str:
     lines.append("columns:  # canonical name: column of the file (name or 0-based position)")
     for key in ("time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z",
                 "label", "subject", "session"):
-        if key in kw["cols"]:
+        if key in d.cols:
             note = notes.get(f"columns.{key}")
-            value = kw["cols"][key]
+            value = d.cols[key]
             value = int(value) if isinstance(value, (int, np.integer)) else str(value)
             lines.append(f"  {key}: {_yaml_value(value)}" + (f"  # {note}" if note else ""))
     lines.append("units:")
-    if "time" in kw["cols"]:
-        lines.append(f"  time: {kw['time_unit']}  # {notes.get('units.time', '')}")
+    if "time" in d.cols:
+        lines.append(f"  time: {d.time_unit}  # {notes.get('units.time', '')}")
     for key in ("acc", "gyro"):
-        if key in kw["units"]:
-            lines.append(f"  {key}: {_yaml_value(kw['units'][key])}  # "
+        if key in d.units:
+            lines.append(f"  {key}: {_yaml_value(d.units[key])}  # "
                          f"{notes.get(f'units.{key}', '')}")
-    if kw["pattern"]:
-        add("file_pattern", _yaml_value(kw["pattern"]))
-    if kw["constants"]:
-        add("constants", _yaml_value(kw["constants"]), "constants.subject")
-    if kw["classes"] is not None:
-        add("classes", _yaml_value(kw["classes"]))
+    if d.pattern:
+        add("file_pattern", _yaml_value(d.pattern))
+    if d.constants:
+        add("constants", _yaml_value(d.constants), "constants.subject")
+    if d.classes is not None:
+        add("classes", _yaml_value(d.classes))
         lines.append("# label_map: {raw label: class name}  # to rename or merge labels")
         lines.append("# ignore_labels: []  # labels whose samples stay unlabelled")
     lines += [
