@@ -164,3 +164,9 @@ def test_recordings_load_with_a_definition(board, tmp_path):
     assert by_key["sampling_rate_hz"] == 50.0
     assert by_key["units.acc"] == "g" and by_key["units.gyro"] == "rad/s"
     assert by_key["units.time"] == "s" and by_key["columns.time"] == "time"
+
+
+def test_used_flash_is_the_size_of_the_recordings(board):
+    _run(board, _main([(1, "A"), (51, "A")]))
+    out = _run(board, "r = app_record.Recorder('rec')\nprint('USED', r.used_bytes())\n")
+    assert out[-1] == f"USED {sum(p.stat().st_size for p in (board / 'rec').iterdir())}"

@@ -7,7 +7,7 @@
 # Buttons (M5StickC PLUS2; both active low):
 #   B (side, GPIO39)   next class (names from classes.txt, one per line; not while recording)
 #   A (front, GPIO37)  start / stop a recording of the chosen class
-# The screen shows the class, the recording time and the free flash.
+# The screen shows the class, the recording time, and the free and used flash.
 #
 # Each recording is a new pair of files in `folder` (default "rec"):
 #   rec_001.csv    header "time,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z", one row per
@@ -150,6 +150,13 @@ class Recorder:
             return self._free()
         st = os.statvfs(self.folder)
         return st[1] * st[4]  # f_frsize * f_bavail
+
+    def used_bytes(self):
+        """Bytes the recordings in the folder take."""
+        total = 0
+        for entry in os.listdir(self.folder):
+            total += os.stat(self.path(entry, ""))[6]
+        return total
 
     def needed_bytes(self):
         return int(self.min_free_s * self.rate * ROW_BYTES)
@@ -315,8 +322,9 @@ def main(replay=None, classes_path="classes.txt", folder="rec", rate_hz=None, bu
     next_t = time.ticks_us() if hasattr(time, "ticks_us") else 0
 
     def show_idle(note=""):
-        free_kb = rec.free_bytes() // 1024
-        screen.show(classes[choice], ["A: record  B: class", "free %d KB" % free_kb, note])
+        kb = (rec.free_bytes() // 1024, rec.used_bytes() // 1024)
+        screen.show(classes[choice], ["A: record  B: class", "free %d KB used %d KB" % kb,
+                                      note])
 
     show_idle()
     try:
