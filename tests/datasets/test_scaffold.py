@@ -346,3 +346,24 @@ def test_columns_by_name(columns, expected, hints):
     found, found_hints, _ = _by_name(columns)
     assert found == expected
     assert found_hints == hints
+
+
+def test_a_10_hz_data_set_gets_advice_that_works(tmp_path, hapt):
+    """The issue's 10 Hz data set: init measures 10 Hz, the advice names real keys and works."""
+    from tinyhar.datasets.recording import RecordingSet
+
+    part = hapt.select(subjects=["1", "2", "3", "4", "5"])
+    frame = part.frame.groupby("session", sort=False).nth(slice(None, None, 5))  # 50 -> 10 Hz
+    slow = RecordingSet(frame.reset_index(drop=True), 10.0, part.classes, name="slow")
+    write_segment_csvs(slow, tmp_path / "slow", labels=["WALKING", "SITTING", "LAYING"])
+    definition = tmp_path / "slow.yaml"
+    write_scaffold(tmp_path / "slow", definition)
+    assert yaml.safe_load(definition.read_text())["sampling_rate_hz"] == 10
+    result = runner.invoke(app, ["train", "--dataset", str(definition),
+                                 "--out", str(tmp_path / "r1")])
+    assert result.exit_code == 2
+    assert "features.set: minimal" in " ".join(result.output.split())
+    config = tmp_path / "minimal.yaml"
+    config.write_text(f"dataset: {{name: {definition}}}\nfeatures: {{set: minimal}}\n")
+    result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "r2")])
+    assert result.exit_code == 0, result.output
