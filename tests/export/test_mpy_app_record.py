@@ -170,3 +170,51 @@ def test_used_flash_is_the_size_of_the_recordings(board):
     _run(board, _main([(1, "A"), (51, "A")]))
     out = _run(board, "r = app_record.Recorder('rec')\nprint('USED', r.used_bytes())\n")
     assert out[-1] == f"USED {sum(p.stat().st_size for p in (board / 'rec').iterdir())}"
+
+
+def test_killed_while_recording_like_a_power_cut(board):
+    """SIGKILL of the unix port mid-recording: earlier files intact, the rows flushed kept."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    _run(board, _main([(1, "A"), (101, "A")]))
+    before = {p.name: p.read_bytes() for p in (board / "rec").iterdir()}
+    code = (
+        "import app_record\n"
+        "class Still:\n"
+        "    channels = app_record.CHANNELS\n"
+        "    def read(self, buf):\n"
+        "        buf[0] = 0.0; buf[1] = 0.0; buf[2] = 1.0; buf[3] = 0.0; buf[4] = 0.0\n"
+        "        buf[5] = 0.0\n"
+        "        return True\n"
+        "    def close(self):\n"
+        "        pass\n"
+        "app_record.main(sensor=Still(), buttons=app_record.ScriptButtons([(1, 'A')]))\n"
+    )
+    env = dict(os.environ, MICROPYPATH=f"{board}:.frozen")
+    proc = subprocess.Popen([mpx.find_micropython(), "-c", code], cwd=board, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    part = board / "rec" / "rec_002.csv.part"
+    try:
+        deadline = time.monotonic() + 60
+        while not (part.exists() and part.stat().st_size > 10_000):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the app wrote nothing"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert {n: (board / "rec" / n).read_bytes() for n in before} == before
+    out = _run(board, _main([]))
+    recovered = [line for line in out if line.startswith("RECOVERED rec_002 ")]
+    assert recovered
+    n = int(recovered[0].split()[2])
+    data = _csv(board, "rec_002")
+    assert len(data) == n >= 100
+    np.testing.assert_array_equal(data["acc_z"], 1.0)
+    np.testing.assert_allclose(data["time"], np.arange(n) / 50.0, atol=5e-4)
+    meta = json.loads((board / "rec" / "rec_002.json").read_text())
+    assert meta["complete"] is False and meta["class"] == "walking" and meta["n_samples"] == n
+    assert {n: (board / "rec" / n).read_bytes() for n in before} == before
