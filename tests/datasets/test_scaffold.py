@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -367,3 +368,27 @@ def test_a_10_hz_data_set_gets_advice_that_works(tmp_path, hapt):
     config.write_text(f"dataset: {{name: {definition}}}\nfeatures: {{set: minimal}}\n")
     result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "r2")])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("names", "pattern", "subjects", "labels"),
+    [
+        (["alice_walking_1.csv", "bob_sitting_2.csv", "alice_sitting_1.csv"],
+         r"(?P<subject>[A-Za-z][A-Za-z0-9]*)_(?P<label>[A-Za-z][A-Za-z0-9]*)_\d+\.csv",
+         {"alice", "bob"}, {"walking", "sitting"}),
+        (["Jump-P3.csv", "Squat-P12.csv"],
+         r"(?P<label>[A-Za-z][A-Za-z0-9]*)\-P(?P<subject>\d+)\.csv",
+         {"3", "12"}, {"Jump", "Squat"}),
+        (["user1_exp2_walk_upstairs.csv", "user2_exp1_sit.csv"],
+         r"user(?P<subject>\d+)_exp\d+_(?P<label>.+?)\.csv", {"1", "2"}, {"walk_upstairs", "sit"}),
+    ],
+)
+def test_subject_and_label_from_file_names(tmp_path, names, pattern, subjects, labels):
+    from tinyhar.datasets.scaffold import _name_pattern
+
+    files = [tmp_path / n for n in names]
+    found, sure, _ = _name_pattern(files, {"subject", "session", "label"})
+    assert found == pattern
+    matches = [re.fullmatch(found, n) for n in names]
+    assert {m.group("subject") for m in matches} == subjects
+    assert {m.group("label") for m in matches} == labels

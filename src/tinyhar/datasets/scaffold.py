@@ -452,6 +452,17 @@ def _name_pattern(
             if k == kind_name and field_name not in taken and field_name in wanted:
                 assigned[i] = field_name
                 taken.add(field_name)
+    words = [i for i, (k, _) in enumerate(kinds) if k == "word"]
+    label_first = None
+    if ("label" in wanted and not middle and len(words) == 2 and "subject" in wanted
+            and "subject" not in taken):
+        # alice_walking.csv: the part that reads like activities is the label
+        like = [_activity_share([t[_index(i, len(left), len(kinds), len(t))] for t in tokens])
+                for i in words]
+        if max(like) >= 0.5 and like[0] != like[1]:
+            label_first = words[like.index(max(like))]
+            assigned[words[1 - like.index(max(like))]] = "subject"
+            taken.add("subject")
     # a plain number is the subject when nothing else is; otherwise it is a take number
     # (alice_walking_2.csv), not a session: each file stays a session of its own
     for i, (k, _) in enumerate(kinds):
@@ -460,6 +471,8 @@ def _name_pattern(
             taken.add("subject")
     if "label" in wanted and not middle:
         words = [i for i, (k, _) in enumerate(kinds) if k == "word" and i not in assigned]
+        if label_first is not None:
+            words = [label_first]
         if len(words) == 1:
             assigned[words[0]] = "label"
             taken.add("label")
@@ -513,13 +526,28 @@ def _name_pattern(
             return None, {}, f"no pattern fits every file name (e.g. {f.name!r})"
     sure = {name: "high" for name in taken}
     for i, name in assigned.items():
-        if kinds[i][0] == "number":
+        if kinds[i][0] == "number" or (kinds[i][0] == "word" and name == "subject"):
             sure[name] = "medium"
     if "label" in taken:
         sure["label"] = "low" if constant_label else "medium" if middle else "high"
     example = compiled.fullmatch(files[0].name).groupdict()
     note = f"e.g. {files[0].name} -> " + ", ".join(f"{k} {v!r}" for k, v in example.items())
     return pattern, sure, note
+
+
+ACTIVITY_WORDS = (
+    "walk", "run", "jog", "sit", "stand", "lay", "lie", "lying", "stair", "upstairs",
+    "downstairs", "bike", "cycl", "rest", "idle", "jump", "squat", "push", "pull", "lift",
+    "fall", "sleep", "eat", "drink", "write", "type", "clap", "wave", "swim", "row", "step",
+    "still", "move", "dance", "climb", "kick", "punch", "throw", "ski", "skate", "drive",
+)
+"""Word stems of common activities: they tell the label from a subject's name in file names."""
+
+
+def _activity_share(values: list[str]) -> float:
+    """Share of the distinct values that contain an activity word stem."""
+    distinct = {v.lower() for v in values}
+    return sum(any(w in v for w in ACTIVITY_WORDS) for v in distinct) / max(len(distinct), 1)
 
 
 def _index(i: int, n_left: int, n_parts: int, n_tokens: int) -> int:
