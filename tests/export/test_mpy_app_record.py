@@ -150,8 +150,12 @@ def test_classes_file_errors(board):
     with pytest.raises(TinyharError, match="classes.txt names no class"):
         _run(board, _main([]))
     (board / "classes.txt").unlink()
-    with pytest.raises(TinyharError, match="ENOENT|No such file"):
+    with pytest.raises(TinyharError, match="classes.txt not found and no model deployed"):
         _run(board, _main([]))
+    # with a model on the board, its classes
+    (board / "tinyhar_config.py").write_text("CLASSES = ('run', 'rest')\nSAMPLING_RATE_HZ = 25.0\n")
+    out = _run(board, _main([(1, "B"), (2, "A"), (27, "A")]))
+    assert "START rec_001 rest" in out and "STOP rec_001 rest 25 1.00" in out
 
 
 def test_recordings_load_with_a_definition(board, tmp_path):

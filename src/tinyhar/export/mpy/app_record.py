@@ -5,7 +5,8 @@
 #   app_record.main(replay="rec.csv", buttons=ScriptButtons(...))  # unix port, replayed IMU
 #
 # Buttons (M5StickC PLUS2; both active low):
-#   B (side, GPIO39)   next class (names from classes.txt, one per line; not while recording)
+#   B (side, GPIO39)   next class (names from classes.txt, one per line, else the deployed
+#                      model's classes; not while recording)
 #   A (front, GPIO37)  start / stop a recording of the chosen class
 # The screen shows the class, the recording time, and the free and used flash.
 #
@@ -84,8 +85,21 @@ class PinButtons:
 
 
 def read_classes(path="classes.txt"):
-    """Class names, one per line (blank lines and lines starting with # skipped)."""
-    with open(path) as f:
+    """Class names, one per line (blank lines and lines starting with # skipped).
+
+    Without the file, the classes of the deployed model (tinyhar_config.CLASSES).
+    """
+    try:
+        f = open(path)
+    except OSError:
+        try:
+            import tinyhar_config
+
+            return list(tinyhar_config.CLASSES)
+        except ImportError:
+            raise ValueError("%s not found and no model deployed: write one class name per "
+                             "line into %s" % (path, path)) from None
+    with f:
         names = [line.strip() for line in f]
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
