@@ -26,8 +26,11 @@ units          every unit the loader knows is tried and the checks of
 file names     split at ``_ - . space``; a part like ``subject07``/``s07``/``user7``
                gives the subject, ``session2``/``trial``/``run``/``rec``/``exp``
                the session, and the words that vary between files the label
-               (several words joined by separators are one label); the pattern
-               must match every file and give the same values, or it is dropped
+               (several words joined by separators are one label; of two varying
+               words, the one reading like activities, :data:`ACTIVITY_WORDS`; the
+               other is the subject); a session is not taken from names that carry
+               the label (those numbers count takes); the pattern must match every
+               file, or it is dropped
 ============== =====================================================================
 
 Each guess is reported with how sure it is (``high``: one clear answer;
@@ -236,7 +239,7 @@ def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
             assert layout is not None
             return pd.read_csv(
                 path, sep=layout.delimiter, header=0 if layout.header else None,
-                skiprows=layout.skip_rows, index_col=False, skipinitialspace=True,
+                skiprows=layout.skip_rows, index_col=False,
                 engine="python" if len(layout.delimiter) > 1 else "c",
             )
         if fmt == "parquet":
