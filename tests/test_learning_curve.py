@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,14 @@ def test_cli_writes_json_markdown_and_plot_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     bad = runner.invoke(app, [*args, "--overwrite", "--subjects", "one"])
     assert bad.exit_code == 2 and "--subjects" in bad.output
+
+
+def test_cli_names_too_few_subjects(tmp_path):
+    definition = tmp_path / "two.yaml"
+    example = Path(__file__).resolve().parents[1] / "examples" / "my_data"
+    assert runner.invoke(app, ["datasets", "init", str(example), "--out",
+                               str(definition)]).exit_code == 0
+    result = runner.invoke(app, ["learning-curve", "--dataset", str(definition), "--out",
+                                 str(tmp_path / "lc")])
+    assert result.exit_code == 2 and "at least 3 subjects" in result.output
+    assert "has 2" in result.output and not (tmp_path / "lc").exists()

@@ -107,6 +107,17 @@ def _first_fraction(windows: WindowSet, idx: np.ndarray, fraction: float) -> np.
     return np.sort(np.concatenate(keep))
 
 
+def _subjects(windows: WindowSet) -> list[str]:
+    """The subjects, in natural order; at least 3 (else EvaluationError)."""
+    subjects = sorted(set(windows.subject.tolist()), key=natural_key)
+    if len(subjects) < 3:
+        raise EvaluationError(
+            f"a learning curve needs at least 3 subjects (training subjects to vary and "
+            f"held-out test subjects), data set {windows.name!r} has {len(subjects)}"
+        )
+    return subjects
+
+
 def learning_curve(
     windows: WindowSet,
     features: np.ndarray,
@@ -159,12 +170,7 @@ def learning_curve(
     """
     from sklearn.base import clone
 
-    subjects = sorted(set(windows.subject.tolist()), key=natural_key)
-    if len(subjects) < 3:
-        raise EvaluationError(
-            f"a learning curve needs at least 3 subjects (training subjects to vary and "
-            f"held-out test subjects), data set {windows.name!r} has {len(subjects)}"
-        )
+    subjects = _subjects(windows)
     if repeats < 1:
         raise EvaluationError(f"repeats must be at least 1, got {repeats}")
     bad = [f for f in fractions if not 0 < f <= 1]
@@ -411,10 +417,11 @@ def run_learning_curve(
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     windows, _ = make_window_set(load_data(cfg), cfg)
     labelled = windows  # unlabelled windows are dropped by windowing
+    n_subjects = len(_subjects(labelled))
     pipeline = build_pipeline(labelled, cfg, None)
     console.print(f"features of {len(labelled):,} windows")
     features = pipeline.transform(labelled)
-    n_pool = len(set(labelled.subject.tolist())) - len(
+    n_pool = n_subjects - len(
         auto_test_subjects(labelled.subject, cfg.evaluation.test_fraction, cfg.seed))
     per_repeat = len(counts or subject_counts(max(n_pool, 1))) + len(fractions)
     with Progress(console=console, transient=True) as progress:
