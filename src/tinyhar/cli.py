@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from tinyhar.config import TREE_KINDS
 from tinyhar.errors import ConfigError, TinyharError
@@ -410,24 +411,65 @@ def predict(
     )
 
 
-@app.command()
+class _DatasetsGroup(TyperGroup):
+    """``tinyhar datasets NAME`` stays short for ``tinyhar datasets describe NAME``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["describe", *args]
+        return super().parse_args(ctx, args)
+
+
+datasets_app = typer.Typer(
+    cls=_DatasetsGroup,
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help=(
+        "List, describe, scaffold and check data sets. Without a command: the list; "
+        "'tinyhar datasets NAME' describes one. Your own recordings: 'datasets init FOLDER "
+        "--out DEF.yaml' writes a dataset definition, 'datasets check DEF.yaml' validates it. "
+        "The definition's keys are in the README (section 'Your own data'); an example is "
+        "examples/my_data.yaml."
+    ),
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback()
+def datasets(ctx: typer.Context) -> None:
+    """List the data sets (without a command)."""
+    if ctx.invoked_subcommand is None:
+        datasets_list()
+
+
+@datasets_app.command("list")
 @_friendly
-def datasets(
-    name: Annotated[str | None, typer.Argument(help="Describe this data set.")] = None,
+def datasets_list() -> None:
+    """List the registered data sets."""
+    from tinyhar.datasets.registry import DATASETS
+
+    table = Table(title="data sets (tinyhar datasets NAME describes one)")
+    for col in ("name", "kind", "rate (Hz)", "description"):
+        table.add_column(col)
+    for key, info in DATASETS.items():
+        table.add_row(key, str(info.kind), f"{info.sampling_rate_hz:g}", info.description)
+    console.print(table)
+    console.print(
+        "Your own data: pass a YAML dataset definition path as the name; write one with "
+        "tinyhar datasets init FOLDER --out DEF.yaml (schema: README, 'Your own data')."
+    )
+
+
+@datasets_app.command("describe")
+@_friendly
+def datasets_describe(
+    name: Annotated[str, typer.Argument(help="A data set name or a definition (.yaml).")],
     path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
 ) -> None:
-    """List the data sets, or describe one (subjects, classes, hours per class)."""
-    from tinyhar.datasets.registry import DATASETS, describe_dataset, load_dataset
+    """Describe one data set (subjects, classes, hours per class)."""
+    from tinyhar.datasets.registry import describe_dataset, load_dataset
 
-    if name is None:
-        table = Table(title="data sets (tinyhar datasets NAME describes one)")
-        for col in ("name", "kind", "rate (Hz)", "description"):
-            table.add_column(col)
-        for key, info in DATASETS.items():
-            table.add_row(key, str(info.kind), f"{info.sampling_rate_hz:g}", info.description)
-        console.print(table)
-        console.print("Your own data: pass a YAML dataset definition path as the name.")
-        return
     info = describe_dataset(load_dataset(name, path=path))
     console.print(
         f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
@@ -446,6 +488,119 @@ def datasets(
         console.print(f"cite: {info['citation']}")
     if info.get("licence"):
         console.print(f"licence: {info['licence']}")
+
+
+@datasets_app.command("init")
+@_friendly
+def datasets_init(
+    folder: Annotated[Path, typer.Argument(help="Folder of CSV, Parquet or NPY recordings.")],
+    out: Annotated[Path, typer.Option(help="Dataset definition (.yaml) to write.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing definition.")
+    ] = False,
+) -> None:
+    """Scaffold a dataset definition from a folder of recordings, printing every guess."""
+    from tinyhar.datasets.scaffold import write_scaffold
+
+    scaffold = write_scaffold(folder, out, overwrite=overwrite)
+    table = Table(title=f"guesses from {len(scaffold.files)} file(s) in {folder}")
+    for col in ("key", "guess", "how sure", "why"):
+        table.add_column(col)
+    colour = {"high": "green", "medium": "yellow", "low": "red"}
+    for g in scaffold.guesses:
+        table.add_row(g.key, str(g.value), f"[{colour[g.confidence]}]{g.confidence}[/]",
+                      g.reason)
+    console.print(table)
+    for problem in scaffold.problems:
+        err_console.print(f"[yellow]to fix:[/] {problem}")
+    console.print(f"definition written to [bold]{out}[/]; next: tinyhar datasets check {out}")
+
+
+@datasets_app.command("check")
+@_friendly
+def datasets_check(
+    definition: Annotated[Path, typer.Argument(help="Dataset definition (.yaml).")],
+) -> None:
+    """Load a dataset definition with all checks and summarise it."""
+    from tinyhar.datasets.scaffold import check_definition
+
+    info = check_definition(definition)
+    console.print(
+        f"[bold]{info['name']}[/]: {info['sampling_rate_hz']:g} Hz, channels "
+        f"{info['channels']}, {len(info['subjects'])} subject(s) "
+        f"({', '.join(info['subjects'])}), {info['n_sessions']} session(s)"
+    )
+    table = Table(title="minutes per class")
+    for col, justify in (("class", "left"), ("minutes", "right"), ("subjects", "right")):
+        table.add_column(col, justify=justify)
+    for c, minutes in info["minutes_per_class"].items():
+        table.add_row(c, f"{minutes:.1f}", str(info["subjects_per_class"].get(c, "")))
+    console.print(table)
+    for message in info["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {message}")
+    console.print(f"{definition}: OK" + (f", {len(info['warnings'])} warning(s)"
+                                         if info["warnings"] else ""))
+
+
+@app.command("learning-curve")
+@_friendly
+def learning_curve_cmd(
+    dataset: Annotated[
+        str | None, typer.Option(help="Data set name or definition (.yaml).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML configuration (windows, features, model).")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write.")] = Path("runs/learning-curve"),
+    subjects: Annotated[
+        str | None, typer.Option(help="Training-subject counts, e.g. 1,2,4,8 (default: 1..all).")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Shares of each class's minutes to keep.")
+    ] = "0.1,0.25,0.5,1",
+    repeats: Annotated[int, typer.Option(help="Repeats with other test subjects.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out.")] = False,
+) -> None:
+    """Macro-F1 against training subjects and minutes per class: how much data is enough."""
+    from tinyhar.config import TrainConfig, load_config, make_config
+    from tinyhar.errors import ConfigError
+    from tinyhar.learning_curve import run_learning_curve
+
+    cfg = load_config(config) if config else TrainConfig()
+    data = cfg.model_dump(mode="json")
+    for key, value in (("name", dataset), ("path", path)):
+        if value is not None:
+            data["dataset"][key] = value
+    if seed is not None:
+        data["seed"] = seed
+    cfg = make_config(data, "command line")
+
+    def numbers(text: str, kind, option: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"{option}: expected numbers separated by commas, got {text!r}"
+            ) from None
+
+    counts = numbers(subjects, int, "--subjects") if subjects else None
+    shares = tuple(numbers(fractions, float, "--fractions"))
+    result = run_learning_curve(cfg, out, counts=counts, fractions=shares, repeats=repeats,
+                                console=console, overwrite=overwrite)
+    for title, rows, key in (("training subjects", result["subjects"], "n_subjects"),
+                             ("minutes per class", result["minutes"], "minutes_per_class")):
+        table = Table(title=f"macro-F1 against {title}")
+        table.add_column(title, justify="right")
+        table.add_column("macro-F1 (mean ± std)", justify="right")
+        for row in rows:
+            x = row[key]
+            table.add_row(f"{x:.1f}" if isinstance(x, float) else str(x),
+                          f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}")
+        console.print(table)
+    console.print(f"advice: {result['advice']}")
+    console.print(f"written to [bold]{out}[/] (learning_curve.json, .md, .png)")
 
 
 @app.command()

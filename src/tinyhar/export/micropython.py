@@ -140,6 +140,7 @@ MPY_SOURCES = (
     "display.py",
     "app_live.py",
     "app_test.py",
+    "app_record.py",
     "main_autostart.py",
 )
 """MicroPython sources copied from the package into every bundle."""

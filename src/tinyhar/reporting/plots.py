@@ -291,3 +291,39 @@ def figure_title(what: str, dataset: str, subjects: Sequence[str], role: str = "
     if len(set(subjects)) > 3 and "..." not in names:
         count = f" ({plural(len(set(subjects)), 'subject')})"
     return f"{dataset}, {what}: {role} {names}{count}"
+
+
+def plot_learning_curve(result: dict, path: str | Path) -> Path:
+    """Macro-F1 against training subjects and against minutes per class, side by side.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`tinyhar.learning_curve.learning_curve` (rows of
+        ``subjects`` and ``minutes`` with ``macro_f1_mean``/``macro_f1_std``).
+    path : str or Path
+        Output PNG.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharey=True)
+    panels = (
+        (axes[0], result["subjects"], "n_subjects", "training subjects"),
+        (axes[1], result["minutes"], "minutes_per_class", "minutes per class (mean)"),
+    )
+    for ax, rows, key, label in panels:
+        x = np.array([r[key] for r in rows], dtype=float)
+        m = np.array([r["macro_f1_mean"] for r in rows])
+        s = np.array([r["macro_f1_std"] for r in rows])
+        ax.plot(x, m, marker="o", color="tab:orange")
+        ax.fill_between(x, m - s, m + s, color="tab:orange", alpha=0.2, lw=0)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+        if key == "n_subjects":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("macro-F1 (held-out subjects)")
+    axes[0].set_ylim(0, 1.02)
+    fig.suptitle(
+        f"Learning curve: {result['dataset']} (mean ± std over "
+        f"{plural(result['repeats'], 'repeat')})", fontsize=9,
+    )
+    fig.tight_layout()
+    return _save(fig, path, dpi=110)
