@@ -98,6 +98,10 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     ----------
     run_or_bundle : str or Path
         A bundle (holds ``tinyhar_config.py``) or a run folder of ``tinyhar train``.
+        A run folder's existing bundle is used only when its code is exactly
+        what this tinyhar generates for the run's model
+        (:func:`tinyhar.export.micropython.check_bundle_code`); a bundle folder
+        named directly is code you chose to run, like a script.
     export : bool, default True
         Export the run's bundle when it does not exist yet.
 
@@ -123,6 +127,11 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
         read_bundle_meta(bundle)
+        if is_run:  # code in a run folder runs only if it is what tinyhar generates
+            from tinyhar.export.micropython import check_bundle_code
+            from tinyhar.runfolder import load_run
+
+            check_bundle_code(bundle, load_run(path).pipeline)
         return bundle
     if is_run:
         if not export:

@@ -806,6 +806,64 @@ def export_micropython(
     return info
 
 
+def check_bundle_code(bundle: str | Path, pipeline: Any) -> None:
+    """Refuse a run's bundle whose code is not what this tinyhar generates for the run's model.
+
+    A bundle is code: the MicroPython unix port that ``tinyhar simulate``
+    runs it in can open files and call ``os.system``. A run folder's
+    ``export/micropython`` is outside the run's manifest (it is written after
+    training), so before running it this check makes sure every code file is
+    the package's own (:data:`MPY_SOURCES`, byte for byte), that
+    ``tinyhar_config.py`` is exactly what :func:`config_source` renders from
+    the run's (safely loaded) pipeline, and that no other ``.py``/``.mpy``
+    file is there. Data files (``model.bin``, ``testdata.bin``, CSV, text)
+    are read by tinyhar's own parsers, never executed.
+
+    Parameters
+    ----------
+    bundle : str or Path
+        The bundle folder (``RUN/export/micropython``).
+    pipeline : HarPipeline
+        The run's pipeline (from its checked ``pipeline.npz``).
+
+    Raises
+    ------
+    TinyharError
+        A code file differs or is unexpected; the message names it and says
+        to export again.
+    """
+    bundle = Path(bundle)
+    again = f"export it again: tinyhar export {bundle.parent.parent} --target micropython"
+    src = _mpy_source_dir()
+    for name in MPY_SOURCES:
+        copy = bundle / name
+        if not copy.is_file() or copy.read_bytes() != (src / name).read_bytes():
+            raise TinyharError(
+                f"{bundle / name}: missing, or not this tinyhar's {name} (edited, or from "
+                f"another version); it is not run; {again}"
+            )
+    meta = read_bundle_meta(bundle)
+    plan = feature_plan(pipeline, prune=bool(meta.get("pruned", True)))
+    expected = config_source(pipeline, plan, emlearn_csv(pipeline.model)[1])
+    config = bundle / "tinyhar_config.py"
+    if not config.is_file() or config.read_text(encoding="ascii", errors="replace") != expected:
+        raise TinyharError(
+            f"{config}: not the configuration this tinyhar generates for the run's model "
+            f"(edited, or exported from another model); it is not run; {again}"
+        )
+    known = set(MPY_SOURCES) | {"tinyhar_config.py"}
+    extra = sorted(
+        str(p.relative_to(bundle))
+        for p in bundle.rglob("*")
+        if p.suffix in (".py", ".mpy") and str(p.relative_to(bundle)) not in known
+    )
+    if extra:
+        raise TinyharError(
+            f"{bundle}: unexpected code files {extra} in the run's bundle; they are not run; "
+            f"{again}"
+        )
+
+
 def _write_readme(out: Path, info: dict[str, Any]) -> None:
     """``README.md`` of a bundle from ``mpy_templates/README.md.j2`` (names as code spans)."""
     from tinyhar.features.validity import INVALID_CLASS
