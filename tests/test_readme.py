@@ -224,6 +224,7 @@ def workspace(tmp_path_factory) -> Workspace:
     hapt.select(subjects=SUBSET).to_parquet(root / "subset.parquet")
     hapt.select(subjects=["5"]).to_parquet(root / "rec.parquet")  # "a recording"
     (root / "my.yaml").write_text(yaml.safe_dump(MY_YAML))
+    shutil.copytree(REPO / "examples", root / "examples")  # the README's example data
     return Workspace(root)
 
 
@@ -416,6 +417,12 @@ def check_datasets(args: list[str], root: Path, out: str) -> None:
 
     if len(args) == 1:
         assert all(name in out for name in DATASETS)
+    elif args[1] == "init":  # README: your files -> a dataset definition that loads
+        definition = root / _option(args, "--out")
+        assert definition.is_file() and "sampling_rate_hz" in definition.read_text()
+        assert "50" in out
+    elif args[1] == "check":  # README: load with every check, summarise
+        assert "subject" in out and "WALKING" in out.upper()
     else:
         assert "30 subjects" in out and "WALKING" in out  # "subjects, classes, hours"
 
