@@ -365,11 +365,16 @@ def deploy(
     port: Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyACM0.")],
     compile: Annotated[bool, typer.Option(help="Compile to .mpy with mpy-cross first.")] = True,
     autostart: Annotated[bool, typer.Option(help="Install main.py to start the live app.")] = False,
+    outputs: Annotated[str | None, typer.Option(
+        help="What the board does with predictions: screen,led,log,mqtt,ble.")] = None,
+    wifi: Annotated[Path | None, typer.Option(
+        help="wifi.toml with the Wi-Fi and MQTT broker settings (copied as secrets).")] = None,
 ) -> None:
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
 
-    info = run_deploy(run, port, compile=compile, autostart=autostart)
+    info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
+                      wifi=wifi)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
     console.print("check it behaves: tinyhar device test --port " + port)
 

@@ -116,6 +116,7 @@ MPY_SOURCES = (
     "tinyhar_emlearn.py",
     "sensor.py",
     "display.py",
+    "outputs.py",
     "app_live.py",
     "app_test.py",
     "main_autostart.py",
@@ -722,6 +723,8 @@ def export_micropython(
         Not a tree pipeline, a feature without MicroPython implementation, or
         windows with other channels/rate/length than the model.
     """
+    from tinyhar.export.umqtt import add_umqtt
+
     pipeline, run = load_pipeline(pipeline_or_run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -731,6 +734,7 @@ def export_micropython(
     src = _mpy_source_dir()
     for name in MPY_SOURCES:
         shutil.copyfile(src / name, out / name)
+    add_umqtt(out, required=False)  # for the MQTT output, when found (export/umqtt.py)
     (out / "tinyhar_config.py").write_text(config_source(pipeline, plan, eml))
     write_model_bin(pipeline.model, out / "model.bin")
     (out / "model.trees.csv").write_text(csv_text, newline="")
