@@ -379,6 +379,44 @@ def deploy(
     console.print("check it behaves: tinyhar device test --port " + port)
 
 
+@app.command()
+@_friendly
+def live(
+    serial: Annotated[str | None, typer.Option(
+        help="Read the live app's PRED lines from this serial port (a board).")] = None,
+    simulate: Annotated[Path | None, typer.Option(
+        help="Run folder (or bundle): replay --recording in the MicroPython simulator.")] = None,
+    recording: Annotated[Path | None, typer.Option(
+        help="Recording (Parquet/CSV) the simulator replays.")] = None,
+    session: Annotated[str | None, typer.Option(help="Session of the recording.")] = None,
+    speed: Annotated[float, typer.Option(
+        help="Simulator pace: 1 real time, 10 ten times faster, 0 as fast as it runs.")] = 1.0,
+    run: Annotated[Path | None, typer.Option(
+        help="Run folder of the board's model (--serial): names the probabilities.")] = None,
+    mqtt: Annotated[str | None, typer.Option(
+        help="mqtt://host[:port]/topic: listen to boards (alone) or republish to it "
+        "(with --serial/--simulate).")] = None,
+    qos: Annotated[int, typer.Option(help="MQTT QoS, 0 or 1.")] = 1,
+    csv: Annotated[Path | None, typer.Option(help="Write the predictions to this CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option(
+        help="Write the predictions to this Parquet file.")] = None,
+    web: Annotated[bool, typer.Option(help="Serve the web dashboard.")] = False,
+    web_host: Annotated[str, typer.Option(help="Dashboard interface.")] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(help="Dashboard port.")] = 8765,
+    view: Annotated[bool, typer.Option(help="Show the terminal view.")] = True,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many predictions.")] = None,
+    keep_serving: Annotated[bool, typer.Option(
+        help="Keep the dashboard up after the source ends (until Ctrl-C).")] = True,
+) -> None:
+    """Show predictions live: from a board, the simulator or MQTT; log, republish, dashboard."""
+    from tinyhar.outputs.cli import live_command
+
+    live_command(console, serial=serial, simulate=simulate, recording=recording,
+                 session=session, speed=speed, run=run, mqtt=mqtt, qos=qos, csv=csv,
+                 parquet=parquet, web=web, web_host=web_host, web_port=web_port, view=view,
+                 limit=limit, keep_serving=keep_serving)
+
+
 device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 
