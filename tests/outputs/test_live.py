@@ -1,4 +1,4 @@
-"""tinyhar live: parsing, state, sources (serial, simulator, MQTT with a real broker), sinks, CLI."""
+"""tinyhar live: parsing, state, sources (serial, simulator, MQTT with a broker), sinks, CLI."""
 
 from __future__ import annotations
 
