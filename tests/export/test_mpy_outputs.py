@@ -217,14 +217,22 @@ app_live.main(replay=%r, verbose=False)
 
 
 def test_broker_restart_mid_stream(bundle, replay_csv, mosquitto, tmp_path):  # noqa: F811
-    """Broker stopped after 10 predictions, back after 20: reconnect, gap counted."""
+    """Broker stopped after 10 predictions, back after 20: the board app and tinyhar live
+    reconnect, the app counts what it dropped and tinyhar live the same gap."""
     import subprocess
+
+    from tinyhar.outputs.live import LiveState, MqttSource, run_live
+    from tinyhar.outputs.messages import parse_mqtt_url
 
     _micropython_or_skip()
     _umqtt_or_skip()
     board = _staged(bundle, tmp_path, "mqtt",
                     _wifi(mosquitto, "reconnect_min_s = 0.05\nreconnect_max_s = 0.2\n"))
     sub = Subscriber(mosquitto.host, mosquitto.port, "tinyhar/+/activity")
+    live_src = MqttSource(parse_mqtt_url(mosquitto.url))
+    state = LiveState()
+    live = threading.Thread(target=run_live, args=(live_src, state), kwargs={"view": False})
+    live.start()
     exe = mpx.find_micropython()
     proc = subprocess.Popen([exe, "-X", "heapsize=4M", "-c", RESTART_HOOK % str(replay_csv)],
                             cwd=board, env={"MICROPYPATH": f"{board}:.frozen"},
@@ -246,17 +254,27 @@ def test_broker_restart_mid_stream(bundle, replay_csv, mosquitto, tmp_path):  # 
         wait_file("paused2")
         mosquitto.start()
         sub = Subscriber(mosquitto.host, mosquitto.port, "tinyhar/+/activity")
+        end = time.monotonic() + 20
+        while not live_src.ready.is_set() and time.monotonic() < end:
+            time.sleep(0.02)
         (board / "go2").touch()
         out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
+        end = time.monotonic() + 20
     assert proc.returncode == 0, err
     n = len(_preds(out))
     stats = [line for line in out.splitlines() if line.startswith("MQTT sent=")][0]
     sent, dropped, reconnects = (int(x.split("=")[1]) for x in stats.split()[1:])
     rest = sub.drain(n - 10 - dropped)
     sub.close()
+    while state.n_received < sent and time.monotonic() < end:
+        time.sleep(0.05)
+    live_src.close()
+    live.join(10)
+    assert state.n_received == sent and state.disconnects == 1
+    assert state.gaps == dropped  # tinyhar live sees the same gap in seq
     seqs = [m["seq"] for _, m in first + rest]
     assert seqs[:10] == list(range(1, 11))
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # in order, no duplicates

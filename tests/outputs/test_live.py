@@ -284,12 +284,14 @@ def test_cli_live_simulate_republishes_to_mqtt_and_logs(run_and_recording, mosqu
     try:
         res = CliRunner().invoke(app, ["live", "--simulate", str(run), "--recording", str(rec),
                                        "--speed", "0", "--mqtt", mosquitto.url, "--csv",
-                                       str(csv), "--no-view"])
+                                       str(csv), "--no-view", "--web", "--web-port",
+                                       str(free_port()), "--no-keep-serving"])
         got = sub.drain(len(expected))
     finally:
         sub.close()
     assert res.exit_code == 0, res.output
     assert f"{len(expected)} predictions from 1 source(s), 0 malformed, 0 missed" in res.output
+    assert "dashboard: http://127.0.0.1:" in res.output
     assert len(got) == len(expected) > 40
     for (topic, msg), (t, cls, proba) in zip(got, expected, strict=True):
         assert topic == "tinyhar/simulator/activity"
@@ -297,3 +299,20 @@ def test_cli_live_simulate_republishes_to_mqtt_and_logs(run_and_recording, mosqu
         assert list(msg["probabilities"].values()) == pytest.approx(proba, abs=1e-6)
     frame = pd.read_csv(csv)
     assert list(frame["activity"]) == [c for _, c, _ in expected]
+
+
+def test_terminal_view_shows_activity_confidence_and_minutes():
+    from rich.console import Console
+
+    from tinyhar.outputs.live import render_view
+
+    state = LiveState()
+    for i in range(4):
+        state.add(Prediction(30.0 * i, "walk", 0.75, {"walk": 0.75, "sit": 0.25}, "b1"))
+    console = Console(record=True, width=80)
+    console.print(render_view(state, width=20))
+    text = console.export_text()
+    assert "walk" in text and "(b1, t = 90.0 s)" in text
+    assert "█" * 15 + "░" * 5 + " 75%" in text  # confidence bar
+    assert "0.5" in text  # 3 steps of 30 s, each capped at 10 s: 0.5 min of walk
+    assert "4 predictions, 1 source(s), 0 malformed, 0 missed" in text
