@@ -526,3 +526,41 @@ def test_deploy_copies_settings_secrets_and_umqtt(bundle, tmp_path):
     assert {"tinyhar_outputs.json", "tinyhar_secrets.json", "umqtt"} <= set(info["files"])
     assert any(c[-4:-1] == ["cp", "-r", c[-2]] and c[-2].endswith("umqtt") for c in seen)
     assert "pw2" not in json.dumps(info)
+
+
+def test_a_broker_that_stops_answering_does_not_hang_the_app(bundle, replay_csv, tmp_path):
+    """A server that accepts MQTT connections but never acknowledges a QoS 1 publish."""
+    import socket
+
+    _micropython_or_skip()
+    _umqtt_or_skip()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            conn.recv(1024)  # CONNECT
+            conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted; then silence
+
+    threading.Thread(target=serve, daemon=True).start()
+    board = _staged(bundle, tmp_path, "mqtt",
+                    f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nsocket_timeout_s = 0.2\n'
+                    "reconnect_min_s = 0.05\n")
+    try:
+        out = mpx.run_micropython(
+            f"import app_live\napp_live.main(replay={str(replay_csv)!r}, max_windows=5)\n",
+            board, timeout=120).stdout
+    finally:
+        server.close()
+        for c in conns:
+            c.close()
+    assert len(_preds(out)) == 5
+    assert "MQTT sent=0 dropped=5" in out

@@ -463,7 +463,8 @@ class MqttOutput(Output):
     "password"} and optionally "wifi": {"ssid", "password"}; settings: dict
     with qos (0 or 1), prefix ("tinyhar"), device_id (default:
     device_id()), model (default: model_id()), home_assistant (publish the
-    discovery config), reconnect_min_s, reconnect_max_s, keepalive_s.
+    discovery config), reconnect_min_s, reconnect_max_s, keepalive_s,
+    socket_timeout_s (5: longest wait for the broker's PUBACK).
 
     A failed publish (broker gone, Wi-Fi lost) drops that prediction,
     counts it in ``dropped`` and closes the connection; reconnection is
@@ -503,6 +504,7 @@ class MqttOutput(Output):
         self.min_s = float(settings.get("reconnect_min_s", 1.0))
         self.max_s = float(settings.get("reconnect_max_s", 60.0))
         self.keepalive = int(settings.get("keepalive_s", 60))
+        self.sock_timeout = float(settings.get("socket_timeout_s", 5.0))
         self.factory = client_factory
         self.client = None
         self.seq = 0
@@ -538,6 +540,10 @@ class MqttOutput(Output):
             client = self._make_client()
             client.set_last_will(self.status_topic, b"offline", retain=True)
             client.connect()
+            try:  # a broker that stops answering: the PUBACK wait ends with an OSError
+                client.sock.settimeout(self.sock_timeout)
+            except Exception:
+                pass
             client.publish(self.status_topic, b"online", retain=True)
             if self.discovery:
                 self._publish_discovery(client)
