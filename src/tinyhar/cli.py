@@ -376,6 +376,9 @@ def deploy(
     info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
                       wifi=wifi)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    if outputs or wifi:
+        secrets = " (Wi-Fi/broker settings as tinyhar_secrets.json)" if wifi else ""
+        console.print(f"outputs: {outputs or 'screen'}{secrets}")
     console.print("check it behaves: tinyhar device test --port " + port)
 
 

@@ -53,8 +53,26 @@ __all__ = [
     "SerialSource",
     "SimulatorSource",
     "render_view",
+    "require",
     "run_live",
 ]
+
+def require(module: str, package: str) -> Any:
+    """Import an optional dependency of ``tinyhar live``, or say how to install it.
+
+    Raises
+    ------
+    TinyharError
+        The module is missing (``pip install "tinyhar[live]"`` installs it).
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise TinyharError(f"tinyhar live needs {package}: pip install \"tinyhar[live]\" "
+                           f"(or pip install {package})") from None
+
 
 MAX_STEP_S = 10.0
 """Longest time one prediction accounts for in the minutes per activity (s)."""
@@ -230,8 +248,7 @@ class SerialSource(Source):
         self.port = port
         self.classes = _bundle_classes(run)
         if serial_factory is None:
-            import serial
-
+            serial = require("serial", "pyserial")
             serial_factory = serial.Serial
             errors: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
         else:
@@ -384,8 +401,7 @@ class MqttSource(Source):
 
     def __init__(self, url: MqttUrl, qos: int = 1, timeout: float = 10.0,
                  client_id: str | None = None) -> None:
-        import paho.mqtt.client as mqtt
-
+        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.url = url
         self.topic = url.topic or DEFAULT_TOPIC
         self.queue: queue.Queue = queue.Queue()
@@ -570,8 +586,7 @@ class MqttPublisher(Sink):
     """
 
     def __init__(self, url: MqttUrl, qos: int = 1, timeout: float = 10.0) -> None:
-        import paho.mqtt.client as mqtt
-
+        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.url = url
         self.pattern = url.topic or "tinyhar/+/activity"
         self.qos = qos

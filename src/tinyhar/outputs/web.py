@@ -131,8 +131,10 @@ class Dashboard:
     """
 
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = DEFAULT_PORT):
-        import uvicorn
+        from tinyhar.outputs.live import require
 
+        uvicorn = require("uvicorn", "uvicorn")
+        require("starlette", "starlette")
         self.state = state
         self.hub = _Hub()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
