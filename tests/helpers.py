@@ -41,3 +41,67 @@ def make_frame(
     frame["subject"] = subject
     frame["session"] = session
     return frame
+
+
+def bundled_hapt_parquet(folder, subjects: list[str], name: str = "hapt.parquet"):
+    """Write these subjects of the bundled HAPT copy as a tinyhar Parquet file; return its path."""
+    from tinyhar.datasets.bundled import load_bundled_hapt
+
+    return load_bundled_hapt().select(subjects=subjects).to_parquet(folder / name)
+
+
+def write_segment_csvs(
+    recordings,
+    folder,
+    labels: list[str] | None = None,
+    max_seconds: float | None = None,
+    max_takes: int | None = None,
+    name: str = "S{subject:0>2}_{label}_{n:02d}.csv",
+) -> list:
+    """Write each labelled run of a RecordingSet as one CSV file, the way a user's app would.
+
+    Columns ``timestamp_ms, ax, ay, az, gx, gy, gz``: time in whole milliseconds
+    since 2020-09-13 (epoch ms, continuous within a session), acceleration in m/s^2
+    (4 decimals), angular rate in deg/s (3 decimals); the file name carries the
+    subject, the lower-case label and a take number per (subject, label).
+    Runs shorter than 1 s are skipped; ``labels`` keeps only those classes and
+    ``max_seconds`` cuts each run, ``max_takes`` keeps that many per (subject, label).
+
+    Returns
+    -------
+    list of Path
+        The files written, in order.
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rate = recordings.sampling_rate_hz
+    written = []
+    takes: dict[tuple[str, str], int] = {}
+    for number, (subject, _session, g) in enumerate(recordings.iter_sessions()):
+        lab = g["label"].astype(object).where(g["label"].notna(), "").to_numpy()
+        run = np.r_[0, np.cumsum(lab[1:] != lab[:-1])]
+        t0 = 1_600_000_000_000 + 86_400_000 * number
+        index = np.arange(len(g))
+        for r in np.unique(run):
+            mask = run == r
+            label = str(lab[mask][0])
+            if not label or mask.sum() < rate or (labels is not None and label not in labels):
+                continue
+            if max_seconds is not None:
+                mask &= np.cumsum(mask) <= int(max_seconds * rate)
+            seg = g[mask]
+            data = {"timestamp_ms": t0 + np.round(index[mask] * 1000.0 / rate).astype(np.int64)}
+            for a in "xyz":
+                data["a" + a] = np.round(seg[f"acc_{a}"].to_numpy() * 9.80665, 4)
+            for a in "xyz":
+                data["g" + a] = np.round(np.degrees(seg[f"gyro_{a}"].to_numpy()), 3)
+            key = (str(subject), label)
+            takes[key] = takes.get(key, 0) + 1
+            if max_takes is not None and takes[key] > max_takes:
+                continue
+            path = folder / name.format(subject=subject, label=label.lower(), n=takes[key])
+            pd.DataFrame(data).to_csv(path, index=False)
+            written.append(path)
+    return written

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.helpers import bundled_hapt_parquet
 from tinyhar.cli import app
 from tinyhar.models.pipeline import PIPELINE_FILE
 
@@ -18,10 +19,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def small_parquet(tmp_path_factory):
     """Four HAPT subjects (1, 2, 3, 4) from the bundled copy, as a tinyhar Parquet file."""
-    from tinyhar.datasets.bundled import load_bundled_hapt
-
-    rec = load_bundled_hapt().select(subjects=["1", "2", "3", "4"])
-    return rec.to_parquet(tmp_path_factory.mktemp("data") / "small.parquet")
+    return bundled_hapt_parquet(tmp_path_factory.mktemp("data"), ["1", "2", "3", "4"])
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +148,100 @@ def test_datasets_and_features_listings():
     assert "30 subjects" in result.output and "WALKING" in result.output
     result = runner.invoke(app, ["features"])
     assert result.exit_code == 0 and "acc_x_mean" in result.output.replace("\n", "")
+
+
+def test_evaluate_scores_only_unseen_subjects_by_default(trained_run, small_parquet, tmp_path):
+    out, _ = trained_run
+    ref = json.loads((out / "metrics.json").read_text())
+    result = runner.invoke(app, ["evaluate", str(out), "--dataset", str(small_parquet)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "3 subjects of 'hapt' (1-3) were training subjects and are excluded" in text
+    assert f"macro-F1 {ref['macro_f1']:.3f}" in text
+    assert "per subject (1 subject): macro-F1" in text
+    result = runner.invoke(
+        app,
+        ["evaluate", str(out), "--dataset", str(small_parquet), "--json", "--out",
+         str(tmp_path / "ev")],
+    )
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout[result.stdout.index("{") :])
+    assert m["macro_f1"] == pytest.approx(ref["macro_f1"])
+    assert list(m["per_subject"]) == ["4"] and m["excluded_training_subjects"] == ["1", "2", "3"]
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text()) == m
+    assert (tmp_path / "ev" / "per_subject.png").is_file()
+
+
+def test_evaluate_include_training_subjects_warns(trained_run, small_parquet):
+    out, _ = trained_run
+    result = runner.invoke(
+        app,
+        ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "2,4",
+         "--include-training-subjects", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "inflated" in result.output
+    m = json.loads(result.stdout[result.stdout.index("{") :])
+    assert m["includes_training_subjects"] is True and m["training_subjects_scored"] == ["2"]
+    assert m["subjects"] == ["2", "4"]
+
+
+def test_evaluate_unknown_or_seen_subjects_are_clear_errors(trained_run, small_parquet):
+    out, _ = trained_run
+    result = runner.invoke(
+        app, ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "99,100"]
+    )
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "99, 100 do not exist in 'hapt'; it has 4 subjects: 1-4" in text
+    assert "class the model knows" not in text
+    result = runner.invoke(
+        app, ["evaluate", str(out), "--dataset", str(small_parquet), "--subjects", "1"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no subject-independent score is possible" in " ".join(result.output.split())
+
+
+def test_train_output_has_no_blank_lines_and_plural_counts(trained_run):
+    _, output = trained_run
+    lines = output.splitlines()
+    assert all(line.strip() for line in lines), lines
+    assert "4 subjects" in output and "3 folds" in output
+
+
+def test_print_metrics_warns_about_absent_classes_and_sums_up_subjects(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from tinyhar import cli
+    from tinyhar.evaluation.metrics import classification_metrics
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=120))
+    monkeypatch.setattr(cli, "err_console", Console(file=err, width=120))
+    y = np.array(["a", "a", "b", "b"], dtype=object)
+    m = classification_metrics(y, y, ["a", "b", "c"])
+    m.update(
+        dataset="d",
+        per_subject={
+            "1": {"accuracy": 1.0, "macro_f1": 1.0, "n_windows": 2},
+            "2": {"accuracy": 0.5, "macro_f1": 0.4, "n_windows": 2},
+        },
+    )
+    cli._print_metrics(m)
+    assert "per subject (2 subjects): macro-F1 from 0.400 (subject 2) to 1.000 (subject 1)" in (
+        out.getvalue()
+    )
+    assert "│ c " in out.getvalue() and "absent" in out.getvalue()
+    assert "warning: 1 class of the model (c) has no test window" in err.getvalue()
+
+
+def test_evaluate_out_refuses_empty_and_run_folders(trained_run, small_parquet):
+    out, _ = trained_run
+    for bad, message in (("", "--out is empty"), (str(out), "is a run folder")):
+        result = runner.invoke(
+            app, ["evaluate", str(out), "--dataset", str(small_parquet), "--out", bad]
+        )
+        assert result.exit_code == 2, result.output
+        assert message in result.output

@@ -36,8 +36,10 @@ FILES = (
     "metrics.json",
     "summary.md",
     "confusion_matrix.png",
+    "per_subject.png",
     "feature_importance.png",
     "class_overview.png",
+    "postprocess.json",
 )
 
 
@@ -305,8 +307,8 @@ def test_a_crafted_pipeline_is_refused_without_running_it(run_copy, small_data, 
 
 def test_cli_refuses_an_empty_out_before_any_work(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["train", "--out", ""])
-    assert result.exit_code == 2 and "current folder" in _said(result)
+    result = runner.invoke(app, ["train", "--out", ""])  # --out is text: "" stays empty
+    assert result.exit_code == 2 and "empty path" in _said(result)
     assert list(tmp_path.iterdir()) == []
 
 

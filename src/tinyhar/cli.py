@@ -15,9 +15,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
-from tinyhar.errors import TinyharError
+from tinyhar.config import TREE_KINDS
+from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.models.nn.presets import PRESETS
 
 app = typer.Typer(
@@ -36,14 +39,14 @@ def _friendly(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         def show(message, category, filename, lineno, file=None, line=None):
-            err_console.print(f"[yellow]warning:[/] {message}")
+            err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
 
         old = warnings.showwarning
         warnings.showwarning = show
         try:
             return func(*args, **kwargs)
         except TinyharError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         finally:
             warnings.showwarning = old
@@ -54,9 +57,13 @@ def _friendly(func):
 @app.command()
 @_friendly
 def train(
-    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/first"),
+    out: Annotated[str, typer.Option(help="Run folder to write.")] = "runs/first",
     config: Annotated[
-        Path | None, typer.Option(help="YAML configuration (see tinyhar.config).")
+        Path | None,
+        typer.Option(
+            help="YAML configuration (see tinyhar.config); its relative paths are relative "
+            "to its folder."
+        ),
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Override dataset.name.")] = None,
     path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
@@ -71,51 +78,87 @@ def train(
     ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Networks: override model.params.epochs (training passes)."),
+    ] = None,
     protocol: Annotated[
         str | None,
         typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY.PATH=VALUE",
+            help="Override any configuration key, e.g. --set windows.hop=1.0 or "
+            "--set model.params.lr=0.001 (value read as YAML; repeatable; applied last).",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing run folder (atomically).")
     ] = False,
 ) -> None:
-    """Train on a data set (default: the bundled HAPT copy) and write a run folder."""
-    from tinyhar.config import TrainConfig, load_config, make_config
+    """Train on a data set (default: the bundled HAPT copy) and write a run folder.
+
+    Settings are taken from the defaults, then --config, then --dataset, --path and
+    --sensors, then --preset, then the other options, then each --set in order.
+    """
+    from tinyhar.config import apply_override, make_config, read_config_file, set_key
+    from tinyhar.training import apply_preset
     from tinyhar.training import train as run_train
 
-    cfg = load_config(config) if config else TrainConfig()
-    data = cfg.model_dump(mode="json")
-    if preset is not None:
-        from tinyhar.training import apply_preset
-
-        data = apply_preset(data, preset)
-    overrides = {
-        ("dataset", "name"): dataset,
-        ("dataset", "path"): path,
-        ("dataset", "sensors"): sensors,
-        ("model", "kind"): model,
-        ("model", "n_estimators"): n_estimators,
-        ("model", "max_depth"): max_depth,
-        ("evaluation", "protocol"): protocol,
+    data = read_config_file(config) if config else {}
+    data_options = {"dataset.name": dataset, "dataset.path": path, "dataset.sensors": sensors}
+    other_options = {
+        "model.kind": model,
+        "model.n_estimators": n_estimators,
+        "model.max_depth": max_depth,
+        "model.params.epochs": epochs,
+        "evaluation.protocol": protocol,
+        "seed": seed,
     }
-    for (section, key), value in overrides.items():
+    for key, value in data_options.items():
         if value is not None:
-            data[section][key] = value
-    if seed is not None:
-        data["seed"] = seed
-    cfg = make_config(data, "command line")
+            data = set_key(data, key, value)
+    if preset is not None:  # after the data options: the preset's split depends on the data
+        data = apply_preset(data, preset)
+    for key, value in other_options.items():
+        if value is not None:
+            data = set_key(data, key, value)
+    for assignment in set_ or []:
+        data = apply_override(data, assignment)
+    model_section = data.get("model") if isinstance(data.get("model"), dict) else {}
+    kind = model_section.get("kind", "random_forest")
+    if epochs is not None and kind in TREE_KINDS:
+        raise ConfigError(
+            f"--epochs applies to networks, but the model is {kind!r} (trees train in one "
+            "pass); drop --epochs or choose a network with --model or --preset"
+        )
+    options = [*data_options.values(), *other_options.values(), preset, set_ or None]
+    sources = [str(config)] if config else []
+    if any(v is not None for v in options):
+        sources.append("command line")
+    cfg = make_config(data, " + ".join(sources) or "defaults")
     metrics = run_train(cfg, out, console, overwrite=overwrite)
     _print_metrics(metrics)
     console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
 
 
 def _print_metrics(m: dict) -> None:
+    """Print a run's or an evaluation's scores: per class, overall, per subject, CV, warnings."""
+    from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
+
     table = Table(title=f"{m['dataset']} -- {m.get('protocol', 'evaluation')}")
     table.add_column("class")
     for col in ("precision", "recall", "F1", "windows"):
         table.add_column(col, justify="right")
+    scored = set(m.get("scored_classes") or m["per_class"])
     for c, s in m["per_class"].items():
+        if c not in scored:
+            table.add_row(c, "absent", "absent", "absent", "0")
+            continue
         table.add_row(
             c, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])
         )
@@ -125,16 +168,68 @@ def _print_metrics(m: dict) -> None:
         f"{m['balanced_accuracy']:.3f}  macro-F1 [bold]{m['macro_f1']:.3f}[/]"
     )
     if "params" in m:
-        line += f"  model: {m['params']} parameters, {m['macs']} MACs per window"
+        line += (
+            f"  model: {plural(m['params'], 'parameter')}, "
+            f"{plural(m['macs'], 'MAC')} per window"
+        )
     elif "model_size" in m:
         s = m["model_size"]
-        line += f"  model: {s['trees']} trees, {s['nodes']} nodes, {s['bytes']} bytes"
+        line += (
+            f"  model: {plural(s['trees'], 'tree')}, {plural(s['nodes'], 'node')}, "
+            f"{plural(s['bytes'], 'byte')}"
+        )
     console.print(line)
+    per_subject = m.get("per_subject") or {}
+    if per_subject:
+        f1 = {k: v["macro_f1"] for k, v in per_subject.items()}
+        worst = min(f1, key=f1.get)
+        best = max(f1, key=f1.get)
+        text = f"per subject ({plural(len(f1), 'subject')}): macro-F1 "
+        if len(f1) == 1:
+            text += f"{f1[worst]:.3f} (subject {worst})"
+        else:
+            text += (
+                f"from {f1[worst]:.3f} (subject {worst}) to {f1[best]:.3f} (subject {best}), "
+                f"mean {sum(f1.values()) / len(f1):.3f}"
+            )
+        console.print(text)
     cv = m.get("cross_validation")
     if cv:
-        console.print(
-            f"leave-subjects-out CV on training subjects ({cv['n_folds']} folds): "
+        where = "all subjects" if cv.get("scope") == "all subjects" else "training subjects"
+        text = (
+            f"leave-subjects-out CV on {where} ({plural(cv['n_folds'], 'fold')}): "
             f"macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
+        )
+        if cv.get("pooled"):
+            text += f", pooled {cv['pooled']['macro_f1']:.3f}"
+        console.print(text)
+        if where == "all subjects":
+            console.print(
+                "the saved model is fitted on all subjects: its expected score is this CV score"
+            )
+    if m.get("excluded_training_subjects"):
+        ex = m["excluded_training_subjects"]
+        console.print(
+            f"left out as training subjects of the run: {plural(len(ex), 'subject')} "
+            f"({name_subjects(ex)})"
+        )
+    if m.get("includes_training_subjects"):
+        err_console.print(
+            f"[yellow]warning:[/] includes {plural(len(m['training_subjects_scored']), 'subject')}"
+            f" the run was trained on ({name_subjects(m['training_subjects_scored'])}): "
+            "inflated, not subject-independent"
+        )
+    absent = absent_classes_message(m)
+    if absent:
+        err_console.print(f"[yellow]warning:[/] {absent}")
+    pp = (m.get("postprocess") or {}).get("test_streams")
+    if pp:
+        raw, smooth = pp["raw"], pp["smoothed"]
+        console.print(
+            f"post-processing {pp['postprocess']} ({m['postprocess']['chosen_by']}); test "
+            f"subjects' whole recordings: macro-F1 {raw['macro_f1']:.3f} -> "
+            f"{smooth['macro_f1']:.3f}, over-segmentation {raw['oversegmentation']:.2f} -> "
+            f"{smooth['oversegmentation']:.2f}"
         )
 
 
@@ -147,37 +242,234 @@ def evaluate(
     subjects: Annotated[
         str | None, typer.Option(help="Comma-separated subject ids to score.")
     ] = None,
+    include_training_subjects: Annotated[
+        bool,
+        typer.Option(
+            "--include-training-subjects",
+            help="Also score subjects the run was trained on (inflated; warns).",
+        ),
+    ] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder for metrics.json, summary.md, confusion_matrix.png and "
+            "per_subject.png (with --continuous: continuous.json and timeline_<subject>.png; "
+            "default: print only)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    continuous: Annotated[
+        bool,
+        typer.Option(
+            "--continuous",
+            help="Score whole recordings (every window, in time order) before and after the "
+            "run's post-processing: per-window and segment scores.",
+        ),
+    ] = False,
 ) -> None:
-    """Score a trained run on a data set, subject-independently."""
-    from tinyhar.training import evaluate_run
+    """Score a trained run on a data set, subject-independently.
 
-    subj = [s.strip() for s in subjects.split(",")] if subjects else None
-    metrics = evaluate_run(run, dataset, path, subj, err_console if json_out else console)
+    Subjects the run was trained on are left out (same data set or the same
+    people, e.g. HAPT and UCI HAR), so `evaluate RUN --dataset <its data set>`
+    reproduces the run's held-out test score. With --continuous, whole
+    recordings are scored instead of pure windows.
+    """
+    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
+
+    if out is not None:
+        check_evaluation_out(out)
+    subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    if continuous:
+        _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out)
+        return
+    metrics = evaluate_run(
+        run,
+        dataset,
+        path,
+        subj,
+        err_console if json_out else console,
+        include_training_subjects=include_training_subjects,
+    )
+    if out is not None:
+        write_evaluation(metrics, out)
     if json_out:
         print(json.dumps(metrics, indent=2))
     else:
-        _print_metrics({**metrics, "protocol": f"subjects {', '.join(metrics['subjects'])}"})
+        from tinyhar.reporting.text import name_subjects
+
+        _print_metrics({**metrics, "protocol": f"subjects {name_subjects(metrics['subjects'])}"})
+    if out is not None:
+        (err_console if json_out else console).print(
+            f"evaluation written to [bold]{out}[/] (metrics.json, summary.md, figures)"
+        )
+
+
+CONTINUOUS_ROWS = (
+    ("accuracy (per window)", "accuracy", "{:.3f}"),
+    ("macro-F1 (per window)", "macro_f1", "{:.3f}"),
+    ("Cohen's kappa", "kappa", "{:.3f}"),
+    ("segment F1 (IoU >= 0.5)", "segment_f1", "{:.3f}"),
+    ("over-segmentation", "oversegmentation", "{:.2f}"),
+    ("edit score", "edit_score", "{:.1f}"),
+    ("median delay (s)", "median_delay_s", "{:.2f}"),
+    ("predicted segments", "n_pred_segments", "{}"),
+)
+
+
+def _print_continuous(m: dict, title: str) -> None:
+    """Print continuous scores before and after post-processing (see streams.stream_scores)."""
+    from tinyhar.reporting.text import plural
+
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("raw", justify="right")
+    table.add_column(m["postprocess"], justify="right")
+    for label, key, fmt in CONTINUOUS_ROWS:
+        a, b = m["raw"].get(key), m["smoothed"].get(key)
+        table.add_row(label, *("-" if v is None else fmt.format(v) for v in (a, b)))
+    table.add_row("true segments", str(m["raw"]["n_true_segments"]), "")
+    console.print(table)
+    excluded = ", ".join(f"{k} {v}" for k, v in m["excluded"].items()) or "none"
+    console.print(
+        f"{plural(m['n_windows'], 'window')} of {m['window_s']:g} s every {m['hop_s']:g} s in "
+        f"{plural(m['n_sessions'], 'session')}; scored {m['raw']['n_scored']}, not scored "
+        f"(label): {excluded}; invalid input: {m['n_invalid']}"
+    )
+
+
+def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
+    """``evaluate --continuous``: whole recordings, before and after post-processing."""
+    from tinyhar.reporting.text import name_subjects, subject_list
+    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.training import evaluate_continuous
+
+    metrics = evaluate_continuous(
+        run, dataset, path, subj, err_console if json_out else console,
+        include_training_subjects=include_training_subjects, figures_dir=out,
+    )
+    if out is not None:
+        write_text_atomic(Path(out) / "continuous.json", json.dumps(metrics, indent=2) + "\n")
+    if json_out:
+        print(json.dumps(metrics, indent=2))
+        return
+    _print_continuous(
+        metrics, f"{metrics['dataset']}, whole recordings of {subject_list(metrics['subjects'])}"
+    )
+    if metrics.get("excluded_training_subjects"):
+        console.print(
+            f"left out as training subjects of the run: "
+            f"{name_subjects(metrics['excluded_training_subjects'])}"
+        )
+    if out is not None:
+        console.print(
+            f"written to [bold]{out}[/]: continuous.json, {', '.join(metrics['figures'])}"
+        )
 
 
 @app.command()
 @_friendly
-def datasets(
-    name: Annotated[str | None, typer.Argument(help="Describe this data set.")] = None,
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
+    recording: Annotated[
+        str | None,
+        typer.Argument(help="Recording: a tinyhar .parquet or a .yaml dataset definition."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="A data set name instead of a file, e.g. hapt-raw.")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Comma-separated subject ids to predict (default: all).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="New folder for windows.parquet, segments.csv, timeline.png.")
+    ] = Path("predictions"),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier predictions folder.")
+    ] = False,
+) -> None:
+    """Predict a recording: per-window probabilities, smoothed timeline, segments, figure.
+
+    Every window is classified (window and hop as trained) and smoothed with
+    the run's post-processing; long recordings are processed in chunks.
+    """
+    from tinyhar.predict import predict_recordings
+
+    subjects = [s.strip() for s in subject.split(",") if s.strip()] if subject else None
+    info = predict_recordings(
+        run, out, recording=recording, dataset=dataset, path=path, subjects=subjects,
+        overwrite=overwrite, console=console,
+    )
+    console.print(
+        f"{info['n_windows']} windows in {info['n_sessions']} session(s): "
+        f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "
+        f"{info['postprocess']}; {info['n_segments']} segments; invalid input: "
+        f"{info['n_invalid']}"
+    )
+    console.print(
+        f"predictions written to [bold]{out}[/] (windows.parquet, segments.csv, timeline.png)"
+    )
+
+
+class _DatasetsGroup(TyperGroup):
+    """``tinyhar datasets NAME`` stays short for ``tinyhar datasets describe NAME``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["describe", *args]
+        return super().parse_args(ctx, args)
+
+
+datasets_app = typer.Typer(
+    cls=_DatasetsGroup,
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help=(
+        "List, describe, scaffold and check data sets. Without a command: the list; "
+        "'tinyhar datasets NAME' describes one. Your own recordings: 'datasets init FOLDER "
+        "--out DEF.yaml' writes a dataset definition, 'datasets check DEF.yaml' validates it. "
+        "The definition's keys are in the README (section 'Your own data'); an example is "
+        "examples/my_data.yaml."
+    ),
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback()
+def datasets(ctx: typer.Context) -> None:
+    """List the data sets (without a command)."""
+    if ctx.invoked_subcommand is None:
+        datasets_list()
+
+
+@datasets_app.command("list")
+@_friendly
+def datasets_list() -> None:
+    """List the registered data sets."""
+    from tinyhar.datasets.registry import DATASETS
+
+    table = Table(title="data sets (tinyhar datasets NAME describes one)")
+    for col in ("name", "kind", "rate (Hz)", "description"):
+        table.add_column(col)
+    for key, info in DATASETS.items():
+        table.add_row(key, str(info.kind), f"{info.sampling_rate_hz:g}", info.description)
+    console.print(table)
+    console.print(
+        "Your own data: pass a YAML dataset definition path as the name; write one with "
+        "tinyhar datasets init FOLDER --out DEF.yaml (schema: README, 'Your own data')."
+    )
+
+
+@datasets_app.command("describe")
+@_friendly
+def datasets_describe(
+    name: Annotated[str, typer.Argument(help="A data set name or a definition (.yaml).")],
     path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
 ) -> None:
-    """List the data sets, or describe one (subjects, classes, hours per class)."""
-    from tinyhar.datasets.registry import DATASETS, describe_dataset, load_dataset
+    """Describe one data set (subjects, classes, hours per class)."""
+    from tinyhar.datasets.registry import describe_dataset, load_dataset
 
-    if name is None:
-        table = Table(title="data sets (tinyhar datasets NAME describes one)")
-        for col in ("name", "kind", "rate (Hz)", "description"):
-            table.add_column(col)
-        for key, info in DATASETS.items():
-            table.add_row(key, str(info.kind), f"{info.sampling_rate_hz:g}", info.description)
-        console.print(table)
-        console.print("Your own data: pass a YAML dataset definition path as the name.")
-        return
     info = describe_dataset(load_dataset(name, path=path))
     console.print(
         f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
@@ -196,6 +488,119 @@ def datasets(
         console.print(f"cite: {info['citation']}")
     if info.get("licence"):
         console.print(f"licence: {info['licence']}")
+
+
+@datasets_app.command("init")
+@_friendly
+def datasets_init(
+    folder: Annotated[Path, typer.Argument(help="Folder of CSV, Parquet or NPY recordings.")],
+    out: Annotated[Path, typer.Option(help="Dataset definition (.yaml) to write.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing definition.")
+    ] = False,
+) -> None:
+    """Scaffold a dataset definition from a folder of recordings, printing every guess."""
+    from tinyhar.datasets.scaffold import write_scaffold
+
+    scaffold = write_scaffold(folder, out, overwrite=overwrite)
+    table = Table(title=f"guesses from {len(scaffold.files)} file(s) in {folder}")
+    for col in ("key", "guess", "how sure", "why"):
+        table.add_column(col)
+    colour = {"high": "green", "medium": "yellow", "low": "red"}
+    for g in scaffold.guesses:
+        table.add_row(g.key, str(g.value), f"[{colour[g.confidence]}]{g.confidence}[/]",
+                      g.reason)
+    console.print(table)
+    for problem in scaffold.problems:
+        err_console.print(f"[yellow]to fix:[/] {problem}")
+    console.print(f"definition written to [bold]{out}[/]; next: tinyhar datasets check {out}")
+
+
+@datasets_app.command("check")
+@_friendly
+def datasets_check(
+    definition: Annotated[Path, typer.Argument(help="Dataset definition (.yaml).")],
+) -> None:
+    """Load a dataset definition with all checks and summarise it."""
+    from tinyhar.datasets.scaffold import check_definition
+
+    info = check_definition(definition)
+    console.print(
+        f"[bold]{info['name']}[/]: {info['sampling_rate_hz']:g} Hz, channels "
+        f"{info['channels']}, {len(info['subjects'])} subject(s) "
+        f"({', '.join(info['subjects'])}), {info['n_sessions']} session(s)"
+    )
+    table = Table(title="minutes per class")
+    for col, justify in (("class", "left"), ("minutes", "right"), ("subjects", "right")):
+        table.add_column(col, justify=justify)
+    for c, minutes in info["minutes_per_class"].items():
+        table.add_row(c, f"{minutes:.1f}", str(info["subjects_per_class"].get(c, "")))
+    console.print(table)
+    for message in info["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {message}")
+    console.print(f"{definition}: OK" + (f", {len(info['warnings'])} warning(s)"
+                                         if info["warnings"] else ""))
+
+
+@app.command("learning-curve")
+@_friendly
+def learning_curve_cmd(
+    dataset: Annotated[
+        str | None, typer.Option(help="Data set name or definition (.yaml).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML configuration (windows, features, model).")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write.")] = Path("runs/learning-curve"),
+    subjects: Annotated[
+        str | None, typer.Option(help="Training-subject counts, e.g. 1,2,4,8 (default: 1..all).")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="Shares of each class's minutes to keep.")
+    ] = "0.1,0.25,0.5,1",
+    repeats: Annotated[int, typer.Option(help="Repeats with other test subjects.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out.")] = False,
+) -> None:
+    """Macro-F1 against training subjects and minutes per class: how much data is enough."""
+    from tinyhar.config import TrainConfig, load_config, make_config
+    from tinyhar.errors import ConfigError
+    from tinyhar.learning_curve import run_learning_curve
+
+    cfg = load_config(config) if config else TrainConfig()
+    data = cfg.model_dump(mode="json")
+    for key, value in (("name", dataset), ("path", path)):
+        if value is not None:
+            data["dataset"][key] = value
+    if seed is not None:
+        data["seed"] = seed
+    cfg = make_config(data, "command line")
+
+    def numbers(text: str, kind, option: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"{option}: expected numbers separated by commas, got {text!r}"
+            ) from None
+
+    counts = numbers(subjects, int, "--subjects") if subjects else None
+    shares = tuple(numbers(fractions, float, "--fractions"))
+    result = run_learning_curve(cfg, out, counts=counts, fractions=shares, repeats=repeats,
+                                console=console, overwrite=overwrite)
+    for title, rows, key in (("training subjects", result["subjects"], "n_subjects"),
+                             ("minutes per class", result["minutes"], "minutes_per_class")):
+        table = Table(title=f"macro-F1 against {title}")
+        table.add_column(title, justify="right")
+        table.add_column("macro-F1 (mean ± std)", justify="right")
+        for row in rows:
+            x = row[key]
+            table.add_row(f"{x:.1f}" if isinstance(x, float) else str(x),
+                          f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}")
+        console.print(table)
+    console.print(f"advice: {result['advice']}")
+    console.print(f"written to [bold]{out}[/] (learning_curve.json, .md, .png)")
 
 
 @app.command()

@@ -60,6 +60,8 @@ METRICS_FILE = "metrics.json"
 """Metrics of a run (the dict :func:`tinyhar.training.train` returns)."""
 SUMMARY_FILE = "summary.md"
 """The run's metrics in words."""
+POSTPROCESS_FILE = "postprocess.json"
+"""The run's fitted post-processing (:meth:`tinyhar.postprocess.PostProcessor.to_dict`)."""
 MANIFEST_FORMAT = "tinyhar-run"
 MANIFEST_VERSION = 1
 """Version of the manifest layout; :func:`load_run` refuses versions it does not know."""
@@ -448,6 +450,9 @@ class RunFolder:
         The resolved configuration (loaded on first use).
     metrics : dict
         The content of ``metrics.json`` (loaded on first use).
+    postprocess : PostProcessor or None
+        The fitted post-processing of ``postprocess.json`` (loaded on first
+        use); None for runs without one.
     """
 
     path: Path
@@ -499,6 +504,27 @@ class RunFolder:
         if not isinstance(metrics, dict):
             raise TinyharError(f"{path}: not a metrics object; {_retrain_hint(self.path)}")
         return metrics
+
+    @cached_property
+    def postprocess(self) -> Any:
+        """The fitted :class:`~tinyhar.postprocess.PostProcessor`, or None when the run has none.
+
+        Raises
+        ------
+        TinyharError
+            ``postprocess.json`` is not valid JSON or not a post-processor of
+            the run's classes.
+        """
+        from tinyhar.postprocess import PostProcessor
+
+        if not self.has(POSTPROCESS_FILE):
+            return None
+        path = self.file(POSTPROCESS_FILE)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            return PostProcessor.from_dict(state, classes=self.pipeline.classes)
+        except (UnicodeDecodeError, json.JSONDecodeError, TinyharError) as exc:
+            raise TinyharError(f"{path}: {exc}; {_retrain_hint(self.path)}") from None
 
 
 def _manifest_error(run: Path, what: str) -> TinyharError:

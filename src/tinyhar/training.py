@@ -8,18 +8,24 @@
    by default) -- a random split only when asked, with a warning,
 4. compute features,
 5. leave-subjects-out cross-validation on the training subjects,
-6. fit the size-budgeted tree ensemble on all training subjects and score it
-   on the test subjects,
+6. fit the size-budgeted tree ensemble (or the network) on all training
+   subjects and score it on the test subjects, overall and per subject,
 7. write the run folder atomically (:func:`tinyhar.runfolder.write_run`): the
    pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
-   ``summary.md``, then the figures ``confusion_matrix.png``, ``feature_importance.png``,
+   ``summary.md``, then the figures ``confusion_matrix.png``,
+   ``per_subject.png``, ``feature_importance.png`` (or ``training_curves.png``),
    ``class_overview.png``; ``manifest.json`` last.
+
+With ``evaluation.protocol: loso`` steps 3-6 become cross-validation by
+subject over all subjects (pooled and mean ± sd scores), and the saved model
+is fitted on all subjects.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +36,15 @@ import tinyhar
 from tinyhar.config import NETWORK_KINDS, TrainConfig
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
-from tinyhar.evaluation.metrics import check_labels, classification_metrics
+from tinyhar.evaluation.metrics import (
+    check_labels,
+    classification_metrics,
+    per_subject_metrics,
+)
 from tinyhar.evaluation.splits import (
     OFFICIAL_TEST_SUBJECTS,
     RANDOM_SPLIT_WARNING,
+    LeakageWarning,
     auto_test_subjects,
     group_kfold,
     holdout_split,
@@ -41,6 +52,7 @@ from tinyhar.evaluation.splits import (
 )
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.reporting.text import name_subjects, plural, subject_list
 from tinyhar.runfolder import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -52,13 +64,31 @@ from tinyhar.runfolder import (
 from tinyhar.windows.windowing import make_windows, to_samples
 from tinyhar.windows.windowset import WindowSet
 
-SAME_POPULATION = {"hapt": "smartlab-30", "hapt-raw": "smartlab-30", "uci-har": "smartlab-30"}
-"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT)."""
+SAME_POPULATION = {
+    "hapt": "smartlab-30",
+    "hapt-raw": "smartlab-30",
+    "uci-har": "smartlab-30",
+    "wisdm-raw": "wisdm-v1.1",
+    "wisdm-windows": "wisdm-v1.1",
+}
+"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
+the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
+person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
+Data sets of two different known populations share nobody."""
+
+RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
+"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
+its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
 
 _UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
 
 
 def _progress(console: Console) -> Progress:
+    """A transient progress bar, shown only on a terminal.
+
+    Rich still writes a blank line per bar to a file or pipe even when
+    ``transient``; logs and CI output get no progress display at all.
+    """
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -66,6 +96,7 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -93,7 +124,7 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
         }
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
-    data = load_dataset(ds.name, path=ds.path, **options)
+    data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
     channels = data.channels
     if ds.sensors == "acc":
         wanted = list(ACC_CHANNELS)
@@ -136,17 +167,68 @@ def make_window_set(
     )
     if len(windows) == 0:
         raise EvaluationError(
-            f"no labelled window of {w.window} {w.unit} could be cut from {data.name!r} "
-            f"({report.n_short_segments} segments shorter than a window, "
-            f"{report.n_ambiguous} ambiguous windows): use shorter windows or record longer"
+            _no_window_message(data, report.as_dict(), f"{w.window:g} {w.unit}")
         )
     return windows, report.as_dict()
+
+
+def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) -> str:
+    """Why no window was cut (``counts``: the windowing report), and what to do about it."""
+    if not data.frame["label"].notna().any():
+        return (
+            f"no sample of {data.name!r} is labelled, so there is nothing to train on: give "
+            "each sample an activity (in a dataset definition: a label column, a "
+            "(?P<label>...) group in file_pattern or constants.label; check that label_map "
+            "and ignore_labels do not remove every label)"
+        )
+    reasons = []
+    if counts["n_short_segments"]:
+        reasons.append(
+            f"{counts['n_short_segments']} segment(s) shorter than a window: use shorter "
+            "windows or record longer"
+        )
+    if counts["n_unlabelled"]:
+        reasons.append(f"{counts['n_unlabelled']} window(s) mostly unlabelled: label more samples")
+    if counts["n_ambiguous"]:
+        reasons.append(
+            f"{counts['n_ambiguous']} window(s) mixing activities: lower windows.purity or use "
+            "shorter windows"
+        )
+    if counts["n_gaps"]:
+        reasons.append(
+            f"{counts['n_gaps']} gap(s) in the time column (steps above 1.5 sampling periods): "
+            "check sampling_rate_hz"
+        )
+    return (
+        f"no labelled window of {window} could be cut from {data.name!r}: "
+        + "; ".join(reasons or ["no recording is long enough"])
+    )
+
+
+def _subject_wise_split(windows: WindowSet) -> list[str] | None:
+    """The test subjects of the data set's own split, if that split is by subject.
+
+    A split that puts windows of one subject on both sides (e.g. the per-user
+    ``is_test`` of the WISDM windows file) is not subject-independent and is
+    not used (None).
+    """
+    if windows.split is None or not np.any(windows.split == "test"):
+        return None
+    test = set(windows.subject[windows.split == "test"])
+    train = set(windows.subject[windows.split != "test"])
+    if test & train:
+        return None
+    return sorted(test, key=natural_key)
 
 
 def split_windows(
     windows: WindowSet, cfg: TrainConfig, console: Console | None = None
 ) -> tuple[np.ndarray, np.ndarray, str, str | None]:
     """Split windows into training and test indices as configured.
+
+    With ``evaluation.protocol: loso`` there is no hold-out split: both index
+    arrays hold every window (each subject is tested in its own
+    cross-validation fold, see :func:`loso_folds`).
 
     Returns
     -------
@@ -162,6 +244,17 @@ def split_windows(
         Too few subjects, or unknown test subjects.
     """
     ev = cfg.evaluation
+    if ev.protocol == "loso":
+        k = loso_folds(windows.subject, ev.cv_folds)
+        n = len(windows.subjects)
+        every = np.arange(len(windows))
+        desc = (
+            f"leave-one-subject-out cross-validation ({plural(k, 'fold')})"
+            if k == n
+            else f"cross-validation by subject over all subjects ({plural(k, 'fold')} of about "
+            f"{n / k:.1f} subjects)"
+        )
+        return every, every, desc + "; final model fitted on all subjects", None
     if ev.protocol == "random":
         tr, te = random_split(len(windows), ev.test_fraction, cfg.seed, stratify=windows.y)
         protocol = f"random window split ({ev.test_fraction:.0%} test) -- LEAKS SUBJECTS"
@@ -169,8 +262,9 @@ def split_windows(
     subjects = ev.test_subjects
     desc = "hold-out test subjects"
     if subjects == "official":
-        if windows.split is not None and np.any(windows.split == "test"):
-            subjects = sorted(set(windows.subject[windows.split == "test"]), key=natural_key)
+        by_subject = _subject_wise_split(windows)
+        if by_subject is not None:
+            subjects = by_subject
             desc = "official test subjects"
         elif windows.name in ("hapt", "hapt-raw"):
             subjects = list(OFFICIAL_TEST_SUBJECTS)
@@ -178,9 +272,14 @@ def split_windows(
         else:
             subjects = "auto"
             if console:
+                why = (
+                    "its train/test split puts windows of the same subjects on both sides"
+                    if windows.split is not None and np.any(windows.split == "test")
+                    else "it has no official split"
+                )
                 console.print(
-                    f"[yellow]{windows.name!r} has no official split: holding out "
-                    f"{ev.test_fraction:.0%} of the subjects (seed {cfg.seed})[/]"
+                    f"[yellow]{windows.name!r}: {why}; holding out "
+                    f"{ev.test_fraction:.0%} of the subjects instead (seed {cfg.seed})[/]"
                 )
     if subjects == "auto":
         subjects = auto_test_subjects(windows.subject, ev.test_fraction, cfg.seed)
@@ -204,6 +303,13 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
     """An unfitted-model pipeline for these windows and this configuration."""
     from tinyhar.features import FeatureExtractor
 
+    nyquist = windows.sampling_rate_hz / 2
+    if cfg.features.gravity_cutoff_hz >= nyquist:
+        raise ConfigError(
+            f"features.gravity_cutoff_hz: {cfg.features.gravity_cutoff_hz:g} Hz is not below "
+            f"the Nyquist frequency ({nyquist:g} Hz) of the {windows.sampling_rate_hz:g} Hz "
+            "windows; use a lower cut-off (default 0.3 Hz)"
+        )
     extractor = FeatureExtractor(
         sampling_rate_hz=windows.sampling_rate_hz,
         channels=tuple(windows.channels),
@@ -221,7 +327,7 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         class_weight=m.class_weight,
         random_state=cfg.seed,
     )
-    return HarPipeline(
+    pipeline = HarPipeline(
         extractor=extractor,
         model=model,
         channels=list(windows.channels),
@@ -231,32 +337,106 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
+    n_features = len(pipeline.feature_names)
+    if isinstance(m.max_features, int) and m.max_features > n_features:
+        raise ConfigError(
+            f"model.max_features: {m.max_features} is more than the {n_features} features of "
+            f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
+            "or sqrt"
+        )
+    return pipeline
 
 
-def cross_validate(
-    features: np.ndarray, windows: WindowSet, make_model, n_folds: int, console: Console
-) -> dict | None:
-    """Leave-subjects-out CV (GroupKFold) on the given (training) windows.
+def loso_folds(subjects: np.ndarray, cv_folds: int) -> int:
+    """Number of folds of ``evaluation.protocol: loso`` for these subjects.
+
+    ``cv_folds`` 0, or at least the number of subjects, means one subject per
+    fold (leave-one-subject-out); 2 <= ``cv_folds`` < number of subjects
+    gives that many folds of whole subjects (``GroupKFold``).
+
+    Parameters
+    ----------
+    subjects : numpy.ndarray of str, shape (n_windows,)
+    cv_folds : int
 
     Returns
     -------
-    dict or None
-        ``n_folds``, ``macro_f1_mean/std``, ``accuracy_mean/std``, ``folds``
-        (per fold: test subjects, accuracy, macro-F1); None when there are
-        fewer than 2 subjects or ``n_folds`` < 2.
+    int
+        The number of folds.
+
+    Raises
+    ------
+    EvaluationError
+        Fewer than 2 subjects.
+    ConfigError
+        ``cv_folds`` is 1.
+    """
+    n = len(set(np.asarray(subjects, dtype=object).tolist()))
+    if n < 2:
+        raise EvaluationError(
+            f"evaluation.protocol loso needs at least 2 subjects, found {n}: record more people"
+        )
+    if cv_folds == 1:
+        raise ConfigError(
+            "evaluation.cv_folds: 1 fold cannot cross-validate; with protocol loso use 0 "
+            "(one subject per fold) or a number of folds >= 2"
+        )
+    return n if cv_folds == 0 or cv_folds >= n else int(cv_folds)
+
+
+def cross_validate(
+    windows: WindowSet,
+    fit_predict,
+    n_folds: int,
+    console: Console,
+    scope: str = "training subjects",
+) -> tuple[dict | None, np.ndarray | None]:
+    """Leave-subjects-out cross-validation (``GroupKFold`` by subject).
+
+    Parameters
+    ----------
+    windows : WindowSet
+        The windows to cross-validate on, shape (n_windows, n_samples,
+        n_channels): the training subjects (hold-out protocol) or all
+        subjects (``loso``).
+    fit_predict : callable
+        ``fit_predict(train_idx, test_idx) -> y_pred`` fits a fresh model on
+        the windows ``train_idx`` and returns its labels for ``test_idx``.
+    n_folds : int
+        Number of folds (reduced to the number of subjects).
+    console : rich.console.Console
+        Progress display.
+    scope : str
+        ``"training subjects"`` or ``"all subjects"`` (recorded as ``scope``).
+
+    Returns
+    -------
+    cv : dict or None
+        ``n_folds``, ``scope``, ``subjects_per_fold``,
+        ``macro_f1_mean/std``, ``accuracy_mean/std`` (mean and population
+        standard deviation over folds), ``pooled`` (accuracy,
+        balanced accuracy and macro-F1 of all folds' predictions
+        concatenated) and ``folds`` (per fold: test subjects, windows,
+        accuracy, macro-F1); None when there are fewer than 2 subjects or
+        ``n_folds`` < 2.
+    pooled_pred : numpy.ndarray of str, shape (n_windows,) or None
+        Every window's label as predicted by the fold model that did not see
+        its subject.
     """
     if n_folds < 2 or len(windows.subjects) < 2:
-        return None
+        return None, None
     folds = []
+    pooled = np.empty(len(windows), dtype=object)
     splits = list(group_kfold(windows.subject, n_folds))
     with _progress(console) as progress:
-        task = progress.add_task("cross-validation", total=len(splits))
+        task = progress.add_task(f"cross-validation ({scope})", total=len(splits))
         for tr, te in splits:
-            model = make_model().fit(features[tr], windows.y[tr])
-            m = classification_metrics(windows.y[te], model.predict(features[te]), windows.classes)
+            pooled[te] = fit_predict(tr, te)
+            m = classification_metrics(windows.y[te], pooled[te], windows.classes)
             folds.append(
                 {
                     "test_subjects": sorted(set(windows.subject[te]), key=natural_key),
+                    "n_windows": int(len(te)),
                     "accuracy": m["accuracy"],
                     "macro_f1": m["macro_f1"],
                 }
@@ -264,32 +444,83 @@ def cross_validate(
             progress.advance(task)
     f1 = np.array([f["macro_f1"] for f in folds])
     acc = np.array([f["accuracy"] for f in folds])
+    sizes = sorted({len(f["test_subjects"]) for f in folds})
+    per_fold = (
+        plural(sizes[0], "subject") if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} subjects"
+    )
+    total = classification_metrics(windows.y, pooled, windows.classes)
     return {
         "n_folds": len(folds),
+        "scope": scope,
+        "subjects_per_fold": f"{per_fold} per fold",
         "macro_f1_mean": float(f1.mean()),
         "macro_f1_std": float(f1.std()),
         "accuracy_mean": float(acc.mean()),
         "accuracy_std": float(acc.std()),
+        "pooled": {
+            "accuracy": total["accuracy"],
+            "balanced_accuracy": total["balanced_accuracy"],
+            "macro_f1": total["macro_f1"],
+        },
         "folds": folds,
-    }
+    }, pooled
 
+
+WISDM_TUTORIAL_TEST_SUBJECTS = {
+    "wisdm-windows": [str(s) for s in range(30, 36)],
+    "wisdm-raw": [str(u) for u in range(31, 37)],
+}
+"""The WISDM tutorial's split: users 1-30 train, users 31-36 test.
+
+The raw text keeps the user ids 1-36; the derived ``windows.npz`` numbers its
+subjects 0-35 in the same order, so there the test subjects are 30-35.
+"""
 
 PRESET_DATA = {
-    "ucihar-lstm": {"name": "uci-har", "sensors": "all"},
-    "small-cnn": {"name": "uci-har", "sensors": "all"},
-    "ucihar-cnn": {"name": "uci-har", "sensors": "all"},
-    "wisdm-bilstm": {"name": "wisdm-windows", "sensors": "acc"},
-    "tiny-cnn": {"name": "wisdm-windows", "sensors": "acc"},
+    "ucihar-lstm": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "small-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "ucihar-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
+    "wisdm-bilstm": {
+        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
+        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+    },
+    "tiny-cnn": {
+        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
+        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+    },
 }
-"""Data set each network preset was made for (used unless the user names another)."""
+"""Data and evaluation each network preset was made for.
+
+``dataset``: the data set (used unless the user names another one);
+``test_subjects``: per data set name, the hold-out test subjects of the
+preset's protocol (used unless the user sets ``evaluation.test_subjects``).
+The UCI HAR presets keep the data set's official subject split; the WISDM
+presets hold out the tutorial's users 31-36 (the derived WISDM windows carry
+no per-subject split of their own). ``tiny-cnn`` uses the same split as
+``wisdm-bilstm`` so that the two compare directly.
+"""
 
 
 def apply_preset(data: dict, name: str) -> dict:
     """Fill a configuration mapping from a neural-network preset.
 
     Sets ``model.kind``/``model.preset``, the preset's data set (when the
-    mapping still has the default one) and, for recordings, its window length
-    and hop in samples. Keys the preset does not define are left alone.
+    mapping still has the default one), the preset's test subjects for that
+    data set (when ``evaluation.test_subjects`` is still the default) and,
+    for recordings, its window length and hop in samples. Keys the preset
+    does not define are left alone.
+
+    Parameters
+    ----------
+    data : dict
+        Configuration mapping (sections may be missing); not modified.
+    name : str
+        A key of :data:`tinyhar.models.nn.presets.PRESETS`.
+
+    Returns
+    -------
+    dict
+        The updated copy.
 
     Raises
     ------
@@ -299,11 +530,20 @@ def apply_preset(data: dict, name: str) -> dict:
     from tinyhar.models.nn.presets import get_preset
 
     preset = get_preset(name)
-    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    data = dict(data)
+    for section in ("dataset", "windows", "model", "evaluation"):
+        value = data.get(section)
+        data[section] = dict(value) if isinstance(value, dict) else ({} if value is None else value)
+    if not all(isinstance(data[s], dict) for s in ("dataset", "windows", "model", "evaluation")):
+        return data  # a section that is not a mapping: make_config reports it
     data["model"]["kind"] = preset.estimator_params["architecture"]
     data["model"]["preset"] = name
-    if data["dataset"].get("name", "hapt") == "hapt" and name in PRESET_DATA:
-        data["dataset"].update(PRESET_DATA[name])
+    recipe = PRESET_DATA.get(name, {})
+    if data["dataset"].get("name", "hapt") == "hapt" and "dataset" in recipe:
+        data["dataset"].update(recipe["dataset"])
+    split = recipe.get("test_subjects", {}).get(data["dataset"].get("name"))
+    if split and data["evaluation"].get("test_subjects", "official") == "official":
+        data["evaluation"]["test_subjects"] = list(split)
     window = preset.window
     if window.get("n_samples") and window.get("hop"):
         data["windows"].update(
@@ -360,14 +600,15 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
+    check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
     hop = None
     if isinstance(data, RecordingSet):
         hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
     console.print(
-        f"{len(windows)} windows of {windows.n_samples} samples at "
+        f"{plural(len(windows), 'window')} of {windows.n_samples} samples at "
         f"{windows.sampling_rate_hz:g} Hz, "
-        f"{len(windows.subjects)} subjects, channels {windows.channels}"
+        f"{plural(len(windows.subjects), 'subject')}, channels {windows.channels}"
     )
     check_labels(windows.y, windows.classes, "the data set")
     tr, te, protocol, leakage = split_windows(windows, cfg, console)
@@ -376,21 +617,27 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
         )
     pipeline = build_pipeline(windows, cfg, hop)
-    f_train = compute_features(pipeline, train_w, "training subjects", console)
-    f_test = compute_features(pipeline, test_w, "test subjects", console)
+    loso = cfg.evaluation.protocol == "loso"
+    f_train = compute_features(
+        pipeline, train_w, "all subjects" if loso else "training subjects", console
+    )
+    f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
-    cv = None
-    if cfg.evaluation.protocol == "holdout":
-        cv = cross_validate(
-            f_train, train_w, lambda: clone(pipeline.model), cfg.evaluation.cv_folds, console
-        )
-    console.print("fitting the final model on all training subjects")
+    fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        model = clone(pipeline.model).fit(f_train[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(f_train[b])
+
+    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
+    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
     pipeline.model.fit(f_train, train_w.y)
-    pred = pipeline.model.predict(f_test)
-    metrics = classification_metrics(test_w.y, pred, windows.classes)
+    pred = pooled if loso else pipeline.model.predict(f_test)
+    metrics = score_predictions(test_w, pred, windows.classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
@@ -403,9 +650,43 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
             "cross_validation": cv,
         }
     )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, data, pipeline, fold_models, train_w, test_w, out, console
+    )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
-    return _finish(metrics, out, t_start, console, _tree_figures(pipeline, train_w, metrics))
+    figures = _figures(metrics, train_w, pipeline=pipeline)
+    return _finish(metrics, out, t_start, console, figures)
+
+
+def _cross_validation(
+    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console
+) -> tuple[dict | None, np.ndarray | None]:
+    """The configured cross-validation: on the training subjects (holdout), all (loso)."""
+    ev = cfg.evaluation
+    if ev.protocol == "loso":
+        k = loso_folds(train_w.subject, ev.cv_folds)
+        return cross_validate(train_w, fit_predict, k, console, "all subjects")
+    if ev.protocol == "holdout":
+        return cross_validate(train_w, fit_predict, ev.cv_folds, console)
+    return None, None
+
+
+def score_predictions(test_w: WindowSet, pred: np.ndarray, classes: list[str]) -> dict:
+    """:func:`classification_metrics` of the test windows plus ``per_subject`` scores.
+
+    Parameters
+    ----------
+    test_w : WindowSet
+        The scored windows (labels and subjects are used).
+    pred : numpy.ndarray of str, shape (n_windows,)
+        Predicted labels.
+    classes : list of str
+        The model's classes.
+    """
+    metrics = classification_metrics(test_w.y, pred, classes)
+    metrics["per_subject"] = per_subject_metrics(test_w.y, pred, test_w.subject, classes)
+    return metrics
 
 
 NETWORK_DATA_FILE = "network_data.npz"
@@ -421,7 +702,7 @@ def make_network(cfg: TrainConfig):
         Unknown preset or parameter names.
     """
     from tinyhar.models.nn.estimator import NeuralNetClassifier
-    from tinyhar.models.nn.presets import make_estimator
+    from tinyhar.models.nn.presets import check_network_params, make_estimator
 
     params = {"seed": cfg.seed, **cfg.model.params}
     if cfg.model.preset:
@@ -432,32 +713,42 @@ def make_network(cfg: TrainConfig):
                 f"{net.architecture!r}: drop one of them"
             )
         return net
-    valid = set(NeuralNetClassifier().get_params())
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise ConfigError(
-            f"model.params: {unknown} are not network parameters; valid: {sorted(valid)}"
-        )
+    check_network_params(params)
     return NeuralNetClassifier(architecture=cfg.model.kind, **params)
 
 
-def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start):
+def _train_network(
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
-    from tinyhar.reporting.plots import (
-        plot_class_overview,
-        plot_confusion_matrix,
-        plot_training_curves,
-    )
-
     train_w, test_w = windows.subset(tr), windows.subset(te)
+    loso = cfg.evaluation.protocol == "loso"
     net = make_network(cfg)
+
+    fold_models: list = []  # (held-out subjects, fold network): cross-validated probabilities
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        fold_net = make_network(cfg)
+        fold_net.fit(train_w.X[a], train_w.y[a], groups=train_w.subject[a])
+        fold_models.append((set(train_w.subject[b]), fold_net))
+        return fold_net.predict(train_w.X[b])
+
+    if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
+        console.print(
+            f"cross-validation by subject: one {cfg.model.kind} network per fold "
+            f"({net.epochs} epochs at most each; evaluation.cv_folds sets the number"
+            + ("" if loso else ", 0 turns it off")
+            + ")"
+        )
+    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(
         f"training a {cfg.model.kind} network ({net.epochs} epochs at most) on "
-        f"{len(train_w)} windows; validation on held-out training subjects"
+        f"{plural(len(train_w), 'window')} of {plural(len(train_w.subjects), 'subject')}; "
+        "validation on held-out training subjects"
     )
     net.fit(train_w.X, train_w.y, groups=train_w.subject)
-    pred = net.predict(test_w.X)
-    metrics = classification_metrics(test_w.y, pred, windows.classes)
+    pred = pooled if loso else net.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, windows.classes)
     pipeline = HarPipeline(
         extractor=None,
         model=net,
@@ -483,8 +774,12 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
             },
             "best_epoch": int(net.best_epoch_),
             "history": net.history_,
-            "cross_validation": None,
+            "cross_validation": cv,
         }
+    )
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, windows if data is None else data, pipeline, fold_models, train_w, test_w, out,
+        console,
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
@@ -499,17 +794,129 @@ def _train_network(cfg, out, windows, wreport, hop, tr, te, protocol, leakage, c
         check_y=test_w.y[chk].astype(str),
         check_subjects=test_w.subject[chk].astype(str),
     )
-    figures = [
-        (
-            "confusion_matrix.png",
-            lambda p: plot_confusion_matrix(
-                metrics["confusion_matrix"], metrics["classes"], p, f"{windows.name}: test subjects"
-            ),
-        ),
-        ("training_curves.png", lambda p: plot_training_curves(net.history_, p)),
-        ("class_overview.png", lambda p: plot_class_overview(train_w, p)),
-    ]
-    return _finish(metrics, out, t_start, console, figures)
+    return _finish(metrics, out, t_start, console, _figures(metrics, train_w, network=net))
+
+
+def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = True) -> None:
+    """Refuse a ``postprocess:`` choice the run cannot fit, before any work is done.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    recordings : bool
+        Whether the data are continuous recordings (not pre-cut windows).
+    folds : bool
+        Whether cross-validation folds exist (False after a CV that did not
+        run, e.g. fewer than 2 training subjects).
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
+        ``hmm`` without leave-subjects-out CV folds on hold-out training
+        subjects to fit its emissions on.
+    """
+    smoothing = cfg.postprocess.smoothing
+    if not recordings and smoothing not in ("auto", "none"):
+        raise ConfigError(
+            f"postprocess.smoothing {smoothing!r} needs continuous recordings, but "
+            f"{cfg.dataset.name!r} comes as pre-cut windows without time order: use "
+            "postprocess.smoothing: none"
+        )
+    ev = cfg.evaluation
+    if smoothing == "hmm" and not (ev.protocol == "holdout" and ev.cv_folds >= 2 and folds):
+        raise ConfigError(
+            "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
+            "training subjects: it needs evaluation.protocol: holdout, evaluation.cv_folds "
+            ">= 2 and at least 2 training subjects (or choose smoothing: mode, ema or none)"
+        )
+
+
+def _postprocess_stage(
+    cfg: TrainConfig,
+    data: RecordingSet | WindowSet,
+    pipeline: HarPipeline,
+    fold_models: list,
+    train_w: WindowSet,
+    test_w: WindowSet,
+    out: Path,
+    console: Console,
+) -> dict:
+    """Choose and fit the post-processing, score the test streams, write ``postprocess.json``.
+
+    The post-processing (``postprocess:`` in the configuration) is chosen
+    (``auto``) or fitted (``hmm``) on the training subjects' whole streams,
+    each window classified by the cross-validation fold model that did not
+    see its subject (:func:`tinyhar.evaluation.streams.select_on_streams`).
+    The test subjects' whole streams (every window, impure and unlabelled
+    ones included) are then scored before and after it
+    (:func:`tinyhar.evaluation.streams.stream_scores`). Pre-cut windows have
+    no streams: only ``none`` applies.
+
+    Returns
+    -------
+    dict
+        The ``postprocess`` block of ``metrics.json``: ``description``,
+        ``spec`` (options), ``chosen_by``, ``streamable``, ``lag_windows``,
+        ``cv`` (CV macro-F1 per option), ``test_streams`` (scores before and
+        after, or None) and ``note``.
+
+    Raises
+    ------
+    ConfigError
+        ``mode``/``ema``/``hmm`` on pre-cut windows, or ``hmm`` without
+        cross-validation folds to fit it on.
+    """
+    from tinyhar.evaluation.streams import select_on_streams, stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+    from tinyhar.runfolder import POSTPROCESS_FILE
+
+    options = cfg.postprocess.model_dump()
+    smoothing = options["smoothing"]
+    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    classes = list(pipeline.classes)
+    table: list = []
+    scores = None
+    note = None
+    holdout = cfg.evaluation.protocol == "holdout"
+    check_postprocess_config(cfg, isinstance(data, RecordingSet), bool(fold_models))
+    if not isinstance(data, RecordingSet):
+        spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
+    elif smoothing == "auto" and not (holdout and fold_models):
+        spec = PostProcessor(classes)
+        chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
+    elif smoothing in ("auto", "hmm"):
+        console.print("post-processing: classifying the training subjects' whole streams "
+                      "with the cross-validation fold models")
+        by_subject = {s: m for subjects, m in fold_models for s in subjects}
+        pred_cv = stream_predictions(
+            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__
+        )
+        spec, table, chosen = select_on_streams(
+            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"]
+        )
+    else:
+        spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
+    if isinstance(data, RecordingSet) and holdout and len(test_w):
+        console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
+                      "whole streams")
+        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects))
+        scores = stream_scores(pred, spec)
+    elif isinstance(data, RecordingSet):
+        note = "no hold-out test subjects (protocol loso or random): no stream scores"
+    write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
+    state = spec.to_dict()
+    state.pop("hmm")
+    return {
+        "description": spec.describe(),
+        "spec": state,
+        "chosen_by": chosen,
+        "streamable": spec.streamable,
+        "lag_windows": spec.lag,
+        "cv": [{"postprocess": r["postprocess"], "macro_f1": r["macro_f1"]} for r in table],
+        "test_streams": scores,
+        "note": note,
+    }
 
 
 def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
@@ -615,34 +1022,103 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
     return info
 
 
-def _tree_figures(pipeline: HarPipeline, train_w: WindowSet, metrics: dict) -> list:
-    """``(file name, draw(path))`` of a tree run's figures, for :func:`_finish`."""
-    from tinyhar.reporting.plots import (
-        plot_class_overview,
-        plot_confusion_matrix,
-        plot_feature_importance,
-    )
+def score_figures(metrics: dict) -> list:
+    """``(file name, draw(path))`` of ``confusion_matrix.png`` and ``per_subject.png``.
 
-    title = (
-        f"{metrics['dataset']}: test subjects {', '.join(metrics['test_subjects'])}"
-        if len(metrics["test_subjects"]) <= 12
-        else f"{metrics['dataset']}: test subjects"
-    )
+    Both are titled with the scored subjects; draw them with
+    :func:`_finish` (training) or directly (evaluation).
+
+    Parameters
+    ----------
+    metrics : dict
+        From :func:`train` or :func:`evaluate_run` (``dataset``,
+        ``confusion_matrix``, ``classes``, ``per_subject``; optionally
+        ``cross_validation`` with ``scope: all subjects`` for pooled scores).
+
+    Returns
+    -------
+    list of (str, callable)
+    """
+    from tinyhar.reporting.plots import figure_title, plot_confusion_matrix, plot_per_subject
+
+    subjects = list(metrics["per_subject"])
+    cv = metrics.get("cross_validation") or {}
+    what, per = "confusion matrix", "scores per subject"
+    if cv.get("scope") == "all subjects":
+        what += f" pooled over {plural(cv['n_folds'], 'cross-validation fold')}"
+        per += " (each from the fold that held it out)"
     return [
         (
             "confusion_matrix.png",
             lambda p: plot_confusion_matrix(
-                metrics["confusion_matrix"], metrics["classes"], p, title
+                metrics["confusion_matrix"],
+                metrics["classes"],
+                p,
+                figure_title(what, metrics["dataset"], subjects),
             ),
         ),
         (
-            "feature_importance.png",
-            lambda p: plot_feature_importance(
-                pipeline.model.feature_importances(), pipeline.feature_names, p
+            "per_subject.png",
+            lambda p: plot_per_subject(
+                metrics["per_subject"], p, figure_title(per, metrics["dataset"], subjects)
             ),
         ),
-        ("class_overview.png", lambda p: plot_class_overview(train_w, p)),
     ]
+
+
+def _figures(
+    metrics: dict,
+    train_w: WindowSet,
+    pipeline: HarPipeline | None = None,
+    network=None,
+) -> list:
+    """``(file name, draw(path))`` of a run's figures: scores, importances or curves, classes."""
+    from tinyhar.reporting.plots import (
+        plot_class_overview,
+        plot_feature_importance,
+        plot_training_curves,
+    )
+
+    figures = score_figures(metrics)
+    dataset = metrics["dataset"]
+    test = subject_list(metrics["test_subjects"])
+    trained = subject_list(metrics["train_subjects"])
+    cv = metrics.get("cross_validation") or {}
+    if cv.get("scope") == "all subjects":
+        who = f"{trained} (each one tested in its own cross-validation fold)"
+        shown = f"from all {trained}"
+    else:
+        who = f"{trained}\n(test {test})"
+        shown = f"from the training {trained}\n(test {test} not shown)"
+    if pipeline is not None:
+        figures.append((
+            "feature_importance.png",
+            lambda p: plot_feature_importance(
+                pipeline.model.feature_importances(),
+                pipeline.feature_names,
+                p,
+                title=f"{dataset}: model trained on {who}",
+            ),
+        ))
+    if network is not None:
+        validation = subject_list(metrics.get("validation_subjects") or [])
+        figures.append((
+            "training_curves.png",
+            lambda p: plot_training_curves(
+                network.history_,
+                p,
+                best_epoch=int(network.best_epoch_),
+                title=f"{dataset}, {metrics['model']} training curves; validation "
+                f"{validation}; final model trained on {who}",
+            ),
+        ))
+    figures.append((
+        "class_overview.png",
+        lambda p: plot_class_overview(
+            train_w, p, title=f"{dataset}: example windows per class {shown}"
+        ),
+    ))
+    return figures
 
 
 def evaluate_run(
@@ -651,13 +1127,19 @@ def evaluate_run(
     path: str | None = None,
     subjects: list[str] | None = None,
     console: Console | None = None,
+    include_training_subjects: bool = False,
 ) -> dict:
     """Score a trained run on a data set (possibly another one than it was trained on).
 
-    Windows are cut with the run's window length and hop. When the data set
-    comes from the same people as the training data (HAPT and UCI HAR share
-    their 30 subjects), only the run's test subjects are scored, so the result
-    stays subject-independent.
+    Windows are cut with the run's window length and hop. The score is
+    subject-independent by default: subjects the run was trained on are left
+    out, and the console says how many. A subject counts as a training
+    subject when its id is in the run's ``train_subjects`` and the data sets
+    may hold the same people: the same data set, the same population (see
+    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
+    data set of unknown population (your own files: equal ids are taken to be
+    the same person). Evaluating a run on the data set it was trained on thus
+    reproduces its held-out test score.
 
     Parameters
     ----------
@@ -668,18 +1150,30 @@ def evaluate_run(
     path : str, optional
         File or folder of the data set.
     subjects : list of str, optional
-        Score only these subjects.
+        Score only these subjects (training subjects among them are still
+        left out unless ``include_training_subjects``).
+    console : rich.console.Console, optional
+        Where messages go (default: a quiet console).
+    include_training_subjects : bool
+        Score training subjects too. The result is inflated: a
+        :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
+        output records ``includes_training_subjects: true`` with the list.
 
     Returns
     -------
     dict
         Metrics as in :func:`tinyhar.evaluation.metrics.classification_metrics`
-        plus ``dataset``, ``subjects`` and ``skipped_classes``.
+        plus ``per_subject``, ``dataset``, ``run``, ``subjects`` (scored),
+        ``skipped_classes`` (classes unknown to the model),
+        ``excluded_training_subjects``, ``includes_training_subjects`` and
+        ``training_subjects_scored``.
 
     Raises
     ------
     TinyharError
-        Missing run, incompatible channels/rate/length, no overlapping classes.
+        Missing run, incompatible channels/rate/length, subjects that do not
+        exist, no subject left that the run was not trained on, no
+        overlapping classes.
     """
     console = console or Console(quiet=True)
     run = load_run(run_dir)  # checked against its manifest
@@ -697,19 +1191,9 @@ def evaluate_run(
         windows, _ = make_window_set(data, eval_cfg)
     else:
         windows = data
-    population = SAME_POPULATION.get(dataset)
-    if (
-        subjects is None
-        and population is not None
-        and population == SAME_POPULATION.get(metrics_train["dataset"])
-    ):
-        subjects = metrics_train["test_subjects"]
-        console.print(
-            f"{dataset!r} has the same subjects as the training data: scoring only the run's "
-            f"test subjects {subjects}"
-        )
-    if subjects is not None:
-        windows = windows.subset(np.isin(windows.subject, [str(s) for s in subjects]))
+    windows, selection = select_unseen_subjects(
+        windows, metrics_train, subjects, include_training_subjects, console
+    )
     known = set(pipeline.classes)
     keep = np.isin(windows.y, list(known))
     skipped = sorted(set(windows.y[~keep]))
@@ -717,17 +1201,375 @@ def evaluate_run(
         console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
     windows = windows.subset(keep)
     if len(windows) == 0:
-        raise TinyharError(
-            f"no window of {dataset!r} has a class the model knows ({sorted(known)})"
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
+            f"class the model knows ({sorted(known)}); evaluate on data with these activities"
         )
     pred = pipeline.predict(windows)
-    metrics = classification_metrics(windows.y, pred, pipeline.classes)
+    metrics = score_predictions(windows, pred, pipeline.classes)
     metrics.update(
         {
             "dataset": windows.name,
             "run": str(run_dir),
             "subjects": sorted(set(windows.subject), key=natural_key),
             "skipped_classes": skipped,
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
         }
     )
     return metrics
+
+
+def evaluate_continuous(
+    run_dir: str | Path,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+    figures_dir: str | Path | None = None,
+) -> dict:
+    """Score a run on whole recordings, before and after its post-processing.
+
+    Every window of each selected session is cut with the run's window
+    length and hop (impure windows and unlabelled spans included; label =
+    majority of the samples), classified and post-processed with the run's
+    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
+    label is unlabelled or a class the model does not know (e.g. HAPT
+    transitions for a model of the basic activities) are not scored and are
+    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
+    only those the run was not trained on, unless
+    ``include_training_subjects``.
+
+    Parameters
+    ----------
+    run_dir, dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+    figures_dir : str or Path, optional
+        Folder for one timeline figure per scored subject,
+        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
+        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
+
+    Returns
+    -------
+    dict
+        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
+        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
+        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
+        ``includes_training_subjects``, ``training_subjects_scored``,
+        ``per_subject`` (macro-F1 raw and smoothed per subject) and
+        ``figures`` (file names written into ``figures_dir``).
+
+    Raises
+    ------
+    TinyharError
+        A bad run folder; pre-cut windows; subjects as in
+        :func:`evaluate_run`; no window with a class the model knows.
+    """
+    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+
+    console = console or Console(quiet=True)
+    run = load_run(run_dir)
+    pipeline, cfg = run.pipeline, run.config
+    eval_cfg = cfg.model_copy(deep=True)
+    eval_cfg.dataset.name = dataset
+    eval_cfg.dataset.path = path
+    if all(c.startswith("acc_") for c in pipeline.channels):
+        eval_cfg.dataset.sensors = "acc"
+    data = load_data(eval_cfg)
+    if not isinstance(data, RecordingSet):
+        raise EvaluationError(
+            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
+            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
+        )
+    selection = choose_unseen_subjects(
+        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
+    )
+    data = data.select(subjects=selection["subjects"])
+    spec = run.postprocess or PostProcessor(pipeline.classes)
+    with _progress(console) as progress:
+        task = progress.add_task("classifying whole streams", total=None)
+        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
+    y_known = np.isin(pred.y, list(pipeline.classes))
+    if not y_known.any():
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
+            f"model knows ({pipeline.classes}); evaluate on data with these activities"
+        )
+    result = stream_scores(pred, spec)
+    per_subject = {}
+    figures = []
+    for s in sorted(set(pred.subject.tolist()), key=natural_key):
+        part = pred.subject == s
+        if np.isin(pred.y[part], list(pipeline.classes)).any():
+            sc = stream_scores(pred.subset(part), spec)
+            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
+        if figures_dir is not None:
+            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
+    result.update(
+        {
+            "dataset": data.name,
+            "run": str(run.path),
+            "subjects": selection["subjects"],
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+            "per_subject": per_subject,
+            "figures": figures,
+        }
+    )
+    return result
+
+
+def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
+    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
+    import re
+
+    from tinyhar.reporting.timeline import plot_timeline
+
+    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
+            "smoothed": pred.names(pred.classify(spec))}
+    plot_timeline(
+        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
+        pred.classes, Path(folder) / name,
+        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
+    )
+    return name
+
+
+def shares_subjects(eval_name: str, train_name: str) -> bool:
+    """Whether equal subject ids in two data sets may be the same person.
+
+    True for the same data set, for two data sets of the same population
+    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
+    own data: assume the worst). False only for two different known
+    populations (e.g. HAPT and WISDM).
+    """
+    if eval_name == train_name:
+        return True
+    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
+    return a is None or b is None or a == b
+
+
+def select_unseen_subjects(
+    windows: WindowSet,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> tuple[WindowSet, dict]:
+    """Keep the windows of the requested subjects the run was not trained on.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Evaluation windows, shape (n_windows, n_samples, n_channels).
+    metrics_train : dict
+        The run's ``metrics.json`` (``dataset``, ``train_subjects``,
+        ``protocol``, ``test_subjects``).
+    subjects : list of str, optional
+        Restrict to these subjects first.
+    include_training_subjects : bool
+        Keep training subjects too (warns with
+        :class:`~tinyhar.evaluation.splits.LeakageWarning`).
+    console : rich.console.Console, optional
+        Where the note on excluded subjects goes.
+
+    Returns
+    -------
+    windows : WindowSet
+        The selected windows.
+    selection : dict
+        ``subjects`` (selected), ``excluded`` (training subjects left out)
+        and ``included`` (training subjects scored anyway).
+
+    Raises
+    ------
+    EvaluationError
+        Requested subjects that do not exist, or no subject left that the
+        run was not trained on.
+    """
+    selection = choose_unseen_subjects(
+        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
+        subjects, include_training_subjects, console,
+    )
+    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
+    return selected, selection
+
+
+def choose_unseen_subjects(
+    available: list[str],
+    name: str,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> dict:
+    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
+
+    Parameters
+    ----------
+    available : list of str
+        Subjects of the evaluation data set ``name``.
+    metrics_train, subjects, include_training_subjects, console
+        As in :func:`select_unseen_subjects`.
+
+    Returns
+    -------
+    dict
+        ``subjects`` (selected), ``excluded`` and ``included``.
+
+    Raises
+    ------
+    EvaluationError
+        As :func:`select_unseen_subjects`.
+    """
+    console = console or Console(quiet=True)
+    if subjects is not None:
+        wanted = [str(s).strip() for s in subjects]
+        unknown = [s for s in wanted if s not in available]
+        if unknown:
+            raise EvaluationError(
+                f"--subjects: {', '.join(unknown)} "
+                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
+                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+            )
+        candidates = [s for s in available if s in wanted]
+    else:
+        candidates = available
+    trained = set(str(s) for s in metrics_train.get("train_subjects", []))
+    train_name = metrics_train.get("dataset", "")
+    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
+    if (
+        name != train_name
+        and renumbered
+        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
+        and not include_training_subjects
+    ):
+        raise EvaluationError(
+            f"{name!r} and {train_name!r} hold the same people, but the subject ids of "
+            f"{' and '.join(map(repr, renumbered))} are not the publisher's user ids, so which "
+            f"subjects this run has not seen cannot be told: evaluate on {train_name!r} "
+            "itself, or pass --include-training-subjects (scores then include training "
+            "subjects and are inflated)"
+        )
+    seen = []
+    if shares_subjects(name, metrics_train.get("dataset", "")):
+        seen = [s for s in candidates if s in trained]
+    excluded, included = [], []
+    if seen and include_training_subjects:
+        included = seen
+        warnings.warn(
+            f"--include-training-subjects: {plural(len(seen), 'subject')} scored here "
+            f"({name_subjects(seen)}) trained this run, so the scores are inflated and not "
+            "subject-independent",
+            LeakageWarning,
+            stacklevel=2,
+        )
+    elif seen:
+        excluded = seen
+        candidates = [s for s in candidates if s not in trained]
+        if not candidates:
+            raise EvaluationError(_no_unseen_message(name, seen, metrics_train))
+        console.print(
+            f"scoring only subjects this run was not trained on: {plural(len(seen), 'subject')} "
+            f"of {name!r} ({name_subjects(seen)}) {'was a' if len(seen) == 1 else 'were'} "
+            f"training {'subject' if len(seen) == 1 else 'subjects'} and "
+            f"{'is' if len(seen) == 1 else 'are'} excluded; "
+            f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
+            "--include-training-subjects scores them too (inflated)."
+        )
+    return {"subjects": candidates, "excluded": excluded, "included": included}
+
+
+def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
+    """Why no honest score is possible, and what to do."""
+    text = (
+        f"every subject selected from {name!r} ({name_subjects(seen)}) is a training subject "
+        "of this run, so no subject-independent score is possible. "
+    )
+    test = [s for s in metrics_train.get("test_subjects", []) if s not in seen]
+    cv = metrics_train.get("cross_validation") or {}
+    if test:
+        text += f"Score the run's test subjects ({name_subjects(test)}), or another data set. "
+    elif cv.get("scope") == "all subjects":
+        text += (
+            f"The run was trained on all subjects ({metrics_train.get('protocol')}); its honest "
+            f"score is the cross-validation score in metrics.json (macro-F1 "
+            f"{cv['pooled']['macro_f1']:.3f}). Evaluate on another data set. "
+        )
+    else:
+        text += "Evaluate on another data set or other subjects. "
+    return text + "--include-training-subjects scores them anyway (inflated)."
+
+
+def check_evaluation_out(out_dir: str | Path) -> Path:
+    """The folder for :func:`write_evaluation`, checked before any work is done.
+
+    Raises
+    ------
+    TinyharError
+        Empty name, an existing file, or a run folder (its metrics would be
+        overwritten).
+    """
+    if not str(out_dir).strip():
+        raise TinyharError("--out is empty: name a folder for the evaluation results")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"--out {out} is an existing file: name a folder")
+    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
+        raise TinyharError(
+            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
+            "metrics; name another folder"
+        )
+    return out
+
+
+def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
+    """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
+
+    Files are written to a temporary sibling folder and moved into place,
+    ``metrics.json`` first, so a failing figure never loses the scores.
+
+    Parameters
+    ----------
+    metrics : dict
+        As returned by :func:`evaluate_run`.
+    out_dir : str or Path
+        Folder to write into (created); must not be a run folder.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    TinyharError
+        ``out_dir`` is a run folder or an existing file.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from tinyhar.reporting.summary import write_evaluation_summary
+
+    out = check_evaluation_out(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
+    try:
+        text = json.dumps(metrics, indent=2, default=str)
+        (tmp / "metrics.json").write_text(text)
+        os.replace(tmp / "metrics.json", out / "metrics.json")
+        write_evaluation_summary(metrics, tmp / "summary.md")
+        for name, draw in score_figures(metrics):
+            draw(tmp / name)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

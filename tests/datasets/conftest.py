@@ -106,7 +106,8 @@ def make_hapt(tmp_path: Path) -> Callable[..., Path]:
     """Factory: a tiny synthetic HAPT folder in the official layout.
 
     ``make_hapt(lengths={1: 120, 2: 80}, users={1: 1, 2: 2}, labels=[...])``
-    writes ``RawData/acc_expNN_userMM.txt`` (values multiples of 1/720 g),
+    writes ``RawData/acc_expNN_userMM.txt`` (values multiples of 1/720 g, about
+    1 g on z so that the unit check passes),
     the matching gyro files, ``RawData/labels.txt`` (rows
     ``exp user activity start end``) and ``activity_labels.txt``; returns the
     folder. ``labels_text`` / ``acc_text`` override file contents verbatim.
@@ -129,7 +130,8 @@ def make_hapt(tmp_path: Path) -> Callable[..., Path]:
         rng = np.random.default_rng(0)
         for exp, n in lengths.items():
             stem = f"exp{exp:02d}_user{users[exp]:02d}.txt"
-            acc = rng.integers(-1440, 1440, size=(n, 3)) / 720.0
+            # a moving device: gravity (720 counts = 1 g) on z plus up to +-0.5 g
+            acc = (rng.integers(-360, 360, size=(n, 3)) + [0, 0, 720]) / 720.0
             text = (acc_text or {}).get(exp, _fmt(acc))
             (raw / f"acc_{stem}").write_text(text)
             n_gyro = (gyro_rows or {}).get(exp, n)

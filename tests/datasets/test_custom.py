@@ -331,4 +331,50 @@ def test_g_is_default_and_standard_gravity_exact(tmp_path):
         columns: {acc_x: x, acc_y: y, acc_z: z}
         constants: {subject: a}
         """)
+    # one sample is too little to judge units (the check needs 3 s)
     np.testing.assert_allclose(load_custom(path).frame["acc_z"], STANDARD_GRAVITY)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "got an empty file"),
+        (b"- files\n- columns\n", "got a list"),
+        (b"42\n", "got a number"),
+        (b"files: '*.csv'\nname: caf\xe9\n", r"line 2: the dataset definition is not UTF-8"),
+        (b"files: '*.csv'\ncitation: 2024-13-45\n", "invalid YAML value"),
+    ],
+)
+def test_definition_shapes_and_encodings_are_config_errors(tmp_path, content, fragment):
+    path = tmp_path / "data.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=fragment) as caught:
+        load_custom(path)
+    assert "{type(raw)" not in str(caught.value)
+
+
+@pytest.mark.parametrize("rate", ["1e300", "0", "-50", ".nan", ".inf", "banana"])
+def test_absurd_sampling_rates_name_the_key(tmp_path, rate):
+    write_csv(tmp_path / "a.csv", "x,y,z", ["0,0,1"])
+    path = write_yaml(tmp_path, f"""
+        files: "*.csv"
+        sampling_rate_hz: {rate}
+        columns: {{acc_x: x, acc_y: y, acc_z: z}}
+        constants: {{subject: a}}
+        """)
+    with pytest.raises(ConfigError, match="sampling_rate_hz"):
+        load_custom(path)
+
+
+def test_checks_key_in_a_definition_is_validated(tmp_path):
+    write_csv(tmp_path / "a.csv", "x,y,z", ["0,0,1"])
+    path = write_yaml(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z}
+        constants: {subject: a}
+        checks: {unit: false}
+        """)
+    with pytest.raises(ConfigError, match=r"checks\.unit: unknown key; allowed keys: "
+                       r"sampling_rate, time_order, units, clipping"):
+        load_custom(path)

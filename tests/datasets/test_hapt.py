@@ -215,3 +215,24 @@ def test_bad_options_and_paths(make_hapt, tmp_path):
         zf.writestr("readme.txt", "nothing")
     with pytest.raises(DataFormatError, match="no member 'RawData/labels.txt'"):
         load_hapt(empty)
+
+
+@pytest.mark.parametrize("damage", ["deflate", "crc"])
+def test_corrupt_compressed_member_names_archive_and_member(make_hapt, zipper, tmp_path, damage):
+    root = make_hapt()
+    archive = zipper(root, tmp_path / "HAPT Data Set.zip")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("RawData/acc_exp01_user01.txt")
+    # the member's compressed bytes start after its 30-byte local header, name and extra field
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    if damage == "deflate":
+        data[start : start + 40] = b"\xff" * 40  # not a valid deflate stream: zlib.error
+    else:
+        data[start + 60] ^= 0x01  # still inflates, to other bytes: bad CRC-32
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataFormatError) as err:
+        load_hapt(archive)
+    message = str(err.value)
+    assert message.startswith(f"{archive}:RawData/acc_exp01_user01.txt")
+    assert "corrupt archive member" in message and "download the archive again" in message

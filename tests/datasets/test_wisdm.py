@@ -132,10 +132,13 @@ def test_zero_duplicate_and_backward_timestamps(tmp_path):
     )
     with pytest.warns(UserWarning) as record:
         rec = load_wisdm_raw(write(tmp_path, text))
-    assert len(record) == 1
+    assert len(record) == 2
     message = str(record[0].message)
     assert "1 record(s) with timestamp 0 and 1 with a repeated timestamp" in message
     assert "line(s) 2, 4" in message
+    # the restart is said, with its line
+    assert "goes back 1 time(s)" in str(record[1].message)
+    assert "line(s) 6" in str(record[1].message)
     assert rec.sessions == ["5-1", "5-2", "6-1"]
     frame = rec.frame
     np.testing.assert_allclose(frame["time"], [0.0, 0.05, 0.1, 0.0, 0.05, 0.0])
@@ -235,3 +238,24 @@ def test_malformed_windows_npz(tmp_path):
     (tmp_path / "junk.npz").write_text("not an npz")
     with pytest.raises(DataFormatError, match="cannot read"):
         load_wisdm_windows(tmp_path / "junk.npz")
+
+
+def test_timestamp_beyond_int64_is_a_malformed_record(tmp_path):
+    text = CLEAN + "33,Walking,99999999999999999999999,0.0,9.80665,0.0;\n"
+    with pytest.raises(DataFormatError) as err:
+        load_wisdm_raw(write(tmp_path, text), on_bad_lines="raise")
+    assert err.value.line == 8 and err.value.column == 3
+    assert "timestamp is not a non-negative integer" in str(err.value)
+    with pytest.warns(UserWarning, match="skipped 1 malformed line"):
+        rec = load_wisdm_raw(write(tmp_path, text))
+    assert rec.n_samples == 7
+    # the largest int64 is still a timestamp
+    ok = "7,Sitting,9223372036854775807,1.0,2.0,3.0;\n"
+    assert load_wisdm_raw(write(tmp_path, "7,Sitting,1,1.0,2.0,3.0;\n" + ok)).n_samples == 2
+
+
+def test_absurd_acceleration_is_a_malformed_record(tmp_path):
+    text = CLEAN + "33,Walking,49206212167000,1e30,9.80665,0.0;\n"
+    with pytest.raises(DataFormatError, match=r"x is beyond \+-98066.5 m/s\^2") as err:
+        load_wisdm_raw(write(tmp_path, text), on_bad_lines="raise")
+    assert err.value.line == 8 and err.value.column == 4

@@ -20,6 +20,14 @@ def _micropython_or_skip() -> None:
         pytest.skip(f"MicroPython unix port not available: {exc}")
 
 
+def _has_micropython() -> bool:
+    try:
+        mpx.find_micropython()
+    except TinyharError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def hapt():
     from tinyhar.datasets.bundled import load_bundled_hapt
@@ -192,3 +200,50 @@ def test_live_app_reports_invalid_windows_like_python(run_dir, recording, tmp_pa
     logged = pd.read_csv(log)
     assert list(logged["class"]) == list(expected)
     assert logged.loc[logged["class"] == INVALID_CLASS].iloc[:, 2:].isna().all().all()
+
+
+def test_parse_predictions_with_spaces_in_labels():
+    from tinyhar.device.simulate import _parse_predictions
+    from tinyhar.features.validity import INVALID_CLASS
+
+    out = ("PRED 0.0000 Nordic walking 0.7500 0.2500\n"
+           "  1.0 ms, Nordic walking 75%\n"
+           "INVALID 1.2800 nan\n"
+           "PRED 2.5600  lying  0.0000 1.0000\n")
+    assert _parse_predictions(out, ["Nordic walking", " lying "]) == [
+        (0.0, "Nordic walking", [0.75, 0.25]),
+        (1.28, INVALID_CLASS, []),
+        (2.56, " lying ", [0.0, 1.0]),
+    ]
+
+
+def test_a_tampered_bundle_in_a_run_folder_is_never_run(run_dir, recording, tmp_path):
+    """Code in RUN/export/micropython runs only if it is what tinyhar generates for the run."""
+    import shutil
+
+    from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.device.simulate import simulate
+    from tinyhar.export.micropython import export_micropython
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    shutil.rmtree(run / "export", ignore_errors=True)
+    bundle = run / "export" / "micropython"
+    export_micropython(run, bundle, n_test_windows=0)
+    assert resolve_bundle(run) == bundle  # untouched: accepted
+    marker = tmp_path / "pwned"
+    payload = f"\nimport os\nos.system('touch {marker}')\n"
+    for name, text in (("tinyhar_config.py", None), ("app_live.py", None), ("extra.py", "")):
+        original = (bundle / name).read_text() if text is None else None
+        (bundle / name).write_text((original or "") + payload)
+        with pytest.raises(TinyharError, match="export it again"):
+            resolve_bundle(run)
+        if _has_micropython():
+            with pytest.raises(TinyharError, match="export it again"):
+                simulate(run, recording)
+        if original is None:
+            (bundle / name).unlink()
+        else:
+            (bundle / name).write_text(original)
+    assert resolve_bundle(run) == bundle
+    assert not marker.exists()

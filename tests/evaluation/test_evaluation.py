@@ -82,3 +82,41 @@ def test_random_split_warns_about_leakage():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         holdout_split(np.array(["1", "2"], dtype=object), ["2"])  # no warning
+
+
+def test_class_absent_from_test_labels_is_listed_not_averaged():
+    # "c" is a class of the model but no test window has it, and it is never predicted
+    y = np.array(["a", "a", "b", "b"], dtype=object)
+    m = classification_metrics(y, y.copy(), ["a", "b", "c"])
+    assert m["absent_classes"] == ["c"] and m["scored_classes"] == ["a", "b"]
+    assert m["macro_f1"] == pytest.approx(1.0)
+    assert m["per_class"]["c"]["support"] == 0
+
+
+def test_predicted_absent_class_counts_with_f1_zero():
+    # one "a" window predicted as the absent class "c": c's F1 is 0 and counts in macro-F1
+    y = np.array(["a", "a", "b", "b"], dtype=object)
+    p = np.array(["a", "c", "b", "b"], dtype=object)
+    m = classification_metrics(y, p, ["a", "b", "c"])
+    assert m["absent_classes"] == ["c"] and m["scored_classes"] == ["a", "b", "c"]
+    # F1: a: p=1 r=1/2 -> 2/3; b: 1; c: 0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    # balanced accuracy: mean recall over the classes present in the labels
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1) / 2)
+
+
+def test_per_subject_metrics_known_values():
+    from tinyhar.evaluation.metrics import per_subject_metrics
+
+    y = np.array(["a", "b", "a", "b", "a", "a"], dtype=object)
+    p = np.array(["a", "b", "b", "b", "a", "a"], dtype=object)
+    subjects = np.array(["10", "10", "2", "2", "3", "3"], dtype=object)
+    out = per_subject_metrics(y, p, subjects, ["a", "b"])
+    assert list(out) == ["2", "3", "10"]
+    assert out["10"] == {"accuracy": 1.0, "macro_f1": 1.0, "n_windows": 2, "absent_classes": []}
+    assert out["2"]["accuracy"] == pytest.approx(0.5)
+    # subject 2: a: p=0 (0/0) r=0 -> 0; b: p=1/2 r=1 -> 2/3
+    assert out["2"]["macro_f1"] == pytest.approx(1 / 3)
+    assert out["3"]["absent_classes"] == ["b"] and out["3"]["macro_f1"] == 1.0
+    with pytest.raises(EvaluationError, match="subjects for"):
+        per_subject_metrics(y, p, subjects[:3], ["a", "b"])

@@ -48,10 +48,12 @@ def tree_pipeline(hapt_windows):
 
 @pytest.fixture()
 def saved(tree_pipeline, tmp_path):
-    """A run folder holding only the tree pipeline file."""
+    """A run folder holding only the tree pipeline file (and its manifest)."""
+    from tinyhar.runfolder import write_run
+
     run = tmp_path / "run"
-    run.mkdir()
-    tree_pipeline.save(run / PIPELINE_FILE)
+    with write_run(run) as tmp:
+        tree_pipeline.save(tmp / PIPELINE_FILE)
     return run / PIPELINE_FILE
 
 
@@ -165,7 +167,7 @@ def test_network_pipeline_round_trip(hapt_windows, tmp_path):
 def test_save_is_atomic_and_leaves_no_temporary_file(tree_pipeline, saved):
     before = saved.read_bytes()
     tree_pipeline.save(saved)  # overwrite in place
-    assert sorted(p.name for p in saved.parent.iterdir()) == [PIPELINE_FILE]
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["manifest.json", PIPELINE_FILE]
     assert HarPipeline.load(saved).model.size() == tree_pipeline.model.size()
     assert len(saved.read_bytes()) == len(before)
 
@@ -231,9 +233,21 @@ def test_evaluate_and_export_refuse_a_run_whose_model_was_replaced_by_a_pickle(t
     marker = tmp_path / "pwned"
     (run / PIPELINE_FILE).write_bytes(pickle.dumps(Evil(marker)))
     runner = CliRunner()
-    for args in (["evaluate", str(run), "--dataset", str(data)],
-                 ["export", str(run), "--target", "c"],
-                 ["export", str(run), "--target", "micropython"]):
+    commands = (["evaluate", str(run), "--dataset", str(data)],
+                ["export", str(run), "--target", "c"],
+                ["export", str(run), "--target", "micropython"])
+    for args in commands:  # the manifest notices the replaced file first
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "changed since training" in result.output and "Traceback" not in result.output
+    # a forger who also rewrites the manifest still meets the loader, which never unpickles
+    from tinyhar.runfolder import MANIFEST_FILE, sha256_file
+
+    manifest = json.loads((run / MANIFEST_FILE).read_text())
+    manifest["files"][PIPELINE_FILE] = {"sha256": sha256_file(run / PIPELINE_FILE),
+                                        "bytes": (run / PIPELINE_FILE).stat().st_size}
+    (run / MANIFEST_FILE).write_text(json.dumps(manifest))
+    for args in commands:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert "pickle" in result.output and "Traceback" not in result.output

@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import make_frame
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError
+from tinyhar.windows import windowing
 from tinyhar.windows.windowing import make_windows, resample_segment, to_samples
 
 
@@ -105,3 +106,52 @@ def test_bad_purity_and_channels():
         make_windows(rec, purity=0.0)
     with pytest.raises(ConfigError, match="mag_x"):
         make_windows(rec, channels=["acc_x", "mag_x"])
+
+
+def test_hop_of_one_sample_gives_every_window_in_order():
+    rec = _set(make_frame([("walk", 300)]))
+    rec.frame["acc_x"] = np.arange(300, dtype=np.float32)
+    w, _ = make_windows(rec, window=50, hop=1, unit="samples")
+    assert len(w) == 251
+    np.testing.assert_array_equal(w.X[:, :, 0], np.arange(251)[:, None] + np.arange(50)[None, :])
+
+
+def test_memory_estimate_refuses_with_the_size_and_a_fix(monkeypatch):
+    rec = _set(make_frame([("walk", 5000)]))
+    # 4873 windows of 128 samples x 6 channels: 4873 * (128 * 6 * 4 + 64) bytes = 15.3 MB
+    with pytest.raises(ConfigError) as caught:
+        make_windows(rec, window=128, hop=1, unit="samples", memory_limit_bytes=10**7)
+    message = str(caught.value)
+    assert "0.0153 GB for 4,873 windows of 128 samples x 6 channels" in message
+    assert "0.01 GB available" in message
+    assert "larger hop (now 1 sample(s); e.g. windows.hop: 64 samples" in message
+    assert "dataset.sensors: acc" in message
+    w, _ = make_windows(rec, window=128, hop=1, unit="samples", memory_limit_bytes=2 * 10**7)
+    assert len(w) == 4873
+    monkeypatch.setenv(windowing.MEMORY_ENV_VAR, "0.001")
+    with pytest.raises(ConfigError, match=r"more than the 0\.001 GB available \(TINYHAR_MEMORY"):
+        make_windows(rec, window=128, hop=1, unit="samples")
+    monkeypatch.setenv(windowing.MEMORY_ENV_VAR, "lots")
+    with pytest.raises(ConfigError, match="TINYHAR_MEMORY_LIMIT_GB='lots'"):
+        make_windows(rec, window=128, hop=1, unit="samples")
+
+
+def test_available_memory_is_known_here():
+    available = windowing.available_memory_bytes()
+    assert available is None or available > 0
+
+
+def test_only_unlabelled_data_is_told_to_label_not_to_record_longer():
+    from tinyhar.config import make_config
+    from tinyhar.errors import EvaluationError
+    from tinyhar.training import make_window_set
+
+    rec = _set(make_frame([(None, 1000)]))
+    with pytest.raises(EvaluationError) as caught:
+        make_window_set(rec, make_config())
+    message = str(caught.value)
+    assert "no sample of 'toy' is labelled" in message and "label column" in message
+    assert "record longer" not in message
+    short = _set(make_frame([("walk", 100)]))
+    with pytest.raises(EvaluationError, match="1 segment.* shorter than a window: use shorter"):
+        make_window_set(short, make_config())

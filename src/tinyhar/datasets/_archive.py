@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ class DatasetFiles:
         Raises
         ------
         DataFormatError
-            If the file is missing or cannot be read.
+            If the file is missing or cannot be read (also a corrupt,
+            encrypted or unsupported zip member).
         """
         if not self.exists(name):
             raise DataFormatError(
@@ -104,7 +106,19 @@ class DatasetFiles:
             if self.archive is not None:
                 return self.archive.read(self._members[name])
             return (Path(self.root) / name).read_bytes()
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise DataFormatError(
+                self.display(name),
+                f"corrupt archive member ({type(exc).__name__}: {exc}); download the archive "
+                "again or extract it with another tool and pass the folder",
+            ) from exc
+        except (NotImplementedError, RuntimeError) as exc:  # unsupported method, encrypted
+            raise DataFormatError(
+                self.display(name),
+                f"cannot unpack this member ({exc}); extract the archive with another tool "
+                "and pass the folder",
+            ) from exc
+        except OSError as exc:
             raise DataFormatError(self.display(name), f"cannot read: {exc}") from exc
 
 
@@ -150,7 +164,10 @@ def open_dataset_files(path: str | Path, anchor: str, what: str) -> DatasetFiles
         raise DataFormatError(path, f"no {anchor!r} in this folder or below it; {hint}")
     if not zipfile.is_zipfile(path):
         raise DataFormatError(path, f"not a zip archive or a folder; {hint}")
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataFormatError(path, f"corrupt zip archive ({exc}); download it again") from exc
     matches = [
         n for n in archive.namelist()
         if (n == anchor or n.endswith("/" + anchor)) and not n.startswith(_SKIP_PREFIXES)
@@ -205,7 +222,8 @@ def read_activity_labels(files: DatasetFiles, name: str) -> dict[int, str]:
             source, hint, line=int(match.group(1)) if match else None
         ) from exc
     ids = pd.to_numeric(table["id"], errors="coerce")
-    bad = (ids.isna() | table["name"].isna()).to_numpy()
+    whole = ids.notna() & np.isfinite(ids.fillna(0)) & (ids.fillna(0) % 1 == 0)
+    bad = (~whole | (ids.abs() > 2**31) | table["name"].isna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         lines = [i for i, t in enumerate(_decode(data).splitlines(), 1) if t.strip()]

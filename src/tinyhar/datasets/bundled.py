@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tinyhar.datasets.checks import ChecksLike, check_recording_groups, resolve_checks
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
     GYRO_CHANNELS,
@@ -52,8 +53,14 @@ def bundled_hapt_path() -> Path:
     return Path(str(resources.files("tinyhar") / "data" / BUNDLED_HAPT_FILE))
 
 
-def load_bundled_hapt() -> RecordingSet:
+def load_bundled_hapt(checks: ChecksLike = None) -> RecordingSet:
     """Load the bundled HAPT recordings (no network, no download).
+
+    Parameters
+    ----------
+    checks : DataChecks or mapping, optional
+        Plausibility checks run per session (units, clipping; see
+        :mod:`tinyhar.datasets.checks`); all on by default.
 
     Returns
     -------
@@ -87,15 +94,17 @@ def load_bundled_hapt() -> RecordingSet:
             "(in a source checkout), or load the archive directly with "
             "load_dataset('hapt-raw', path=...)"
         )
-    return read_bundled(path)
+    return read_bundled(path, checks)
 
 
-def read_bundled(path: str | Path) -> RecordingSet:
-    """Read a file written by :func:`write_bundled`.
+def read_bundled(path: str | Path, checks: ChecksLike = None) -> RecordingSet:
+    """Read a file written by :func:`write_bundled`, and check its signals.
 
     Parameters
     ----------
     path : str or Path
+    checks : DataChecks or mapping, optional
+        Plausibility checks run per session; all on by default.
 
     Returns
     -------
@@ -105,7 +114,8 @@ def read_bundled(path: str | Path) -> RecordingSet:
     Raises
     ------
     DataFormatError
-        If the file cannot be read or lacks the bundled-format metadata.
+        If the file cannot be read, lacks the bundled-format metadata, or a
+        check fails.
     """
     path = Path(path)
     table, meta = read_parquet_with_metadata(
@@ -113,26 +123,36 @@ def read_bundled(path: str | Path) -> RecordingSet:
     )
     if meta.get("format") != BUNDLED_FORMAT:
         raise DataFormatError(path, f"unknown bundled format {meta.get('format')!r}")
-    rate = float(meta["sampling_rate_hz"])
-    session = table.column("session").to_pandas()
-    codes = pd.factorize(session)[0]
-    frame = {"time": _index_in_session(codes) / rate}
-    for c in ACC_CHANNELS:
-        frame[c] = (table.column(c).to_numpy().astype(np.float64) * meta["acc_step"]).astype(
-            np.float32
-        )
-    if GYRO_CHANNELS[0] in table.column_names:
-        for c in GYRO_CHANNELS:
-            frame[c] = (
-                table.column(c).to_numpy().astype(np.float64) * meta["gyro_step"]
-            ).astype(np.float32)
-    frame["label"] = table.column("label").to_pandas()
-    frame["subject"] = table.column("subject").to_pandas()
+    try:
+        rate = float(meta["sampling_rate_hz"])
+        steps = {"acc_step": float(meta["acc_step"]), "gyro_step": float(meta["gyro_step"])}
+        classes, name = list(meta["classes"]), str(meta["name"])
+        citation, licence = str(meta["citation"]), str(meta["licence"])
+        session = table.column("session").to_pandas()
+        codes = pd.factorize(session)[0]
+        frame = {"time": _index_in_session(codes) / rate}
+        for channels, step in ((ACC_CHANNELS, "acc_step"), (GYRO_CHANNELS, "gyro_step")):
+            if channels[0] not in table.column_names and channels is GYRO_CHANNELS:
+                continue
+            for c in channels:
+                counts = table.column(c).to_numpy().astype(np.float64)
+                frame[c] = (counts * steps[step]).astype(np.float32)
+        for c in ("label", "subject"):
+            frame[c] = table.column(c).to_pandas()
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise DataFormatError(
+            path, f"not a complete bundled tinyhar file ({type(exc).__name__}: {exc}); rebuild "
+            "it with scripts/build_bundled_hapt.py"
+        ) from exc
     frame["session"] = session
-    return RecordingSet(
-        pd.DataFrame(frame), rate, meta["classes"], name=meta["name"],
-        citation=meta["citation"], licence=meta["licence"], source=str(path),
+    out = RecordingSet(
+        pd.DataFrame(frame), rate, classes, name=name,
+        citation=citation, licence=licence, source=str(path),
     )
+    check_recording_groups(
+        out, resolve_checks(checks), lambda subject, session: f"{path}, session {session}"
+    )
+    return out
 
 
 def _index_in_session(codes: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ like ``alice_morning_walking.csv`` with a header ``t_ms,ax,ay,az,gx,gy,gz``)::
     ignore_labels: [unknown]      # become unlabelled instead of an error
     citation: "Recorded by ..."
     licence: "CC BY 4.0"
+    checks: {units: true}         # plausibility checks (all on by default)
 
 Every key, with what it allows:
 
@@ -68,21 +69,50 @@ Every key, with what it allows:
     row, unless it is in ``ignore_labels`` (those samples become unlabelled).
 ``name``, ``citation``, ``licence``
     Text kept with the recordings.
+``checks``
+    Plausibility checks, each ``true`` (default) or ``false``:
+    ``sampling_rate`` (the time column must agree with ``sampling_rate_hz``
+    within 2 %, per file), ``time_order`` (see below), ``units`` (per file:
+    acceleration near 1 g on still spans, gyroscope not deg/s declared as
+    rad/s or the reverse), ``clipping`` (warn when a channel sits at its
+    full-scale value). See :mod:`tinyhar.datasets.checks` for the rules and
+    thresholds. A check runs unless this key or the training
+    configuration's ``dataset.checks`` switches it off; switch one off only
+    when the data really are that way (e.g. ``units: false`` for
+    acceleration with gravity removed) and say why in a comment.
+
+Sensor values must be finite and, once converted, within +-1e4 g or rad/s
+(:data:`~tinyhar.datasets.recording.MAX_ABS_SENSOR_VALUE`); otherwise the
+error names the file, line (or row) and column.
 
 Each of ``subject``, ``session`` and ``label`` comes from exactly one of
 ``columns``, ``file_pattern`` and ``constants``. ``subject`` is required
 (evaluation is subject-independent). Without a ``session`` each file is a
 session (named by its path relative to the YAML file, without extension).
-Files of the same (subject, session) are joined in file-name order: with a
-time column the rows are then sorted by time; without one, time continues
-from the previous file. If the same session name is used by several subjects,
-all session ids become ``"<subject>-<session>"``.
+Files of the same (subject, session) are joined: with a time column in the
+order of their first time stamp (each file's rows stay in file order);
+without one in file-name order, time continuing from the previous file. If
+the same session name is used by several subjects, all session ids become
+``"<subject>-<session>"``.
+
+Time going back (inside a file, or a file starting before the previous one
+of its session ended) means the recording restarted: with the
+``time_order`` check on (the default), the rows from there on form a new
+session ``"<session>~2"`` (then ``~3``, ...), and one warning names the file
+and line of each restart. When the pieces would be shorter than 10 samples
+on average, the rows look shuffled rather than restarted, and loading stops
+with an error. With ``checks: {time_order: false}`` the rows of a session
+are instead sorted by time (only right for files whose rows are merely out
+of order: restarted recordings would be interleaved). A time stamp repeated
+within a session is always an error.
 """
 
 from __future__ import annotations
 
 import re
 import typing
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,10 +121,21 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tinyhar.datasets.checks import (
+    ChecksLike,
+    DataChecks,
+    check_sampling_rate,
+    check_signals,
+    resolve_checks,
+    switch_off_hint,
+    warn_clipping,
+)
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
     GYRO_CHANNELS,
+    MAX_SAMPLING_RATE_HZ,
     RecordingSet,
+    check_magnitude,
 )
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
@@ -188,6 +229,19 @@ class CsvOptions(_Strict):
     decimal: str = "."
     encoding: str = "utf-8"
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown text encoding {value!r}; use e.g. utf-8, latin-1, cp1252, utf-16"
+            ) from None
+        return value
+
 
 class Constants(_Strict):
     """One subject, session or label for all files."""
@@ -212,7 +266,7 @@ class DatasetDefinition(_Strict):
     files: str | list[str]
     format: Literal["csv", "parquet", "npy"] | None = None
     csv: CsvOptions = CsvOptions()
-    sampling_rate_hz: float = Field(gt=0)
+    sampling_rate_hz: float = Field(gt=0, le=MAX_SAMPLING_RATE_HZ, allow_inf_nan=False)
     columns: Columns
     units: Units = Units()
     file_pattern: str | None = None
@@ -222,6 +276,7 @@ class DatasetDefinition(_Strict):
     ignore_labels: list[str] = []
     citation: str = ""
     licence: str = ""
+    checks: DataChecks = DataChecks()
 
     @field_validator("files")
     @classmethod
@@ -296,17 +351,28 @@ class DatasetDefinition(_Strict):
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the dataset definition: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{path}, line {line}: the dataset definition is not UTF-8 text (byte "
+                f"{exc.object[exc.start:exc.start + 1]!r} at offset {exc.start}); save it as UTF-8"
+            ) from exc
         try:
             raw = yaml.safe_load(text)
+        except (ValueError, RecursionError) as exc:  # e.g. a date like 2024-13-45
+            raise ConfigError(f"{path}: invalid YAML value: {exc}") from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc)
             raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from exc
         if not isinstance(raw, dict):
+            kinds = {list: "a list", str: "a text", int: "a number", float: "a number",
+                     bool: "true/false"}
+            got = "an empty file" if raw is None else kinds.get(type(raw), type(raw).__name__)
             raise ConfigError(
                 f"{path}: a dataset definition must be a mapping of keys (files, "
-                "sampling_rate_hz, columns, ...), got {type(raw).__name__}"
+                f"sampling_rate_hz, columns, ...), got {got}"
             )
         try:
             return cls.model_validate(raw)
@@ -400,7 +466,7 @@ def _format_validation_error(exc: ValidationError, path: Path) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def load_custom(yaml_path: str | Path) -> RecordingSet:
+def load_custom(yaml_path: str | Path, checks: ChecksLike = None) -> RecordingSet:
     r"""Load recordings described by a YAML dataset definition.
 
     Parameters
@@ -416,6 +482,11 @@ def load_custom(yaml_path: str | Path) -> RecordingSet:
             units: {acc: m/s^2}
             file_pattern: '(?P<subject>[^_]+)_(?P<label>\w+)\.csv'
             classes: [walking, sitting]
+
+    checks : DataChecks or mapping, optional
+        Plausibility checks (e.g. the training configuration's
+        ``dataset.checks``); a check runs only if both this and the
+        definition's ``checks`` leave it on.
 
     Returns
     -------
@@ -434,17 +505,27 @@ def load_custom(yaml_path: str | Path) -> RecordingSet:
         If a data file cannot be read or is malformed: a missing column, a
         non-numeric or missing sensor value, a row with the wrong number of
         fields, a label outside ``classes``, a file name not matching
-        ``file_pattern``, or time not increasing within a session. The
-        message names the file and, for CSV, the 1-based line (for Parquet
-        and NPY, the 1-based row).
+        ``file_pattern``, a repeated time stamp, a value beyond +-1e4 g or
+        rad/s, or a failed plausibility check (sampling rate, units; see the
+        ``checks`` key). The message names the file and, for CSV, the 1-based
+        line (for Parquet and NPY, the 1-based row).
+
+    Warns
+    -----
+    UserWarning
+        Once when recordings restarted (time going back: split into
+        sessions) and once when channels are clipped.
     """
     yaml_path = Path(yaml_path)
     definition = DatasetDefinition.from_yaml(yaml_path)
-    return load_definition(definition, yaml_path.parent, str(yaml_path))
+    return load_definition(definition, yaml_path.parent, str(yaml_path), checks)
 
 
 def load_definition(
-    definition: DatasetDefinition, base_dir: str | Path, source: str = "<definition>"
+    definition: DatasetDefinition,
+    base_dir: str | Path,
+    source: str = "<definition>",
+    checks: ChecksLike = None,
 ) -> RecordingSet:
     """Load the recordings of an already validated definition.
 
@@ -455,6 +536,8 @@ def load_definition(
         Folder the file patterns are relative to.
     source : str
         Name of the definition for messages.
+    checks : DataChecks or mapping, optional
+        As :func:`load_custom`.
 
     Returns
     -------
@@ -467,21 +550,52 @@ def load_definition(
         As :func:`load_custom`.
     """
     base_dir = Path(base_dir)
+    active = resolve_checks(definition.checks, checks)
     files = _resolve_files(definition, base_dir, source)
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
     parts: list[pd.DataFrame] = []
+    clipping: list[str | None] = []
     for index, file in enumerate(files):
         part = _read_one(definition, file, base_dir, pattern)
+        clipping.append(_check_file(definition, file, part, active))
         part["_file"] = index
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
-    frame = _assemble_sessions(frame, definition, files)
+    frame = _assemble_sessions(frame, definition, files, active)
+    warn_clipping(clipping)
     classes = _check_labels(frame, definition, files)
     channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
     out = frame[["time", *channels, "label", "subject", "session"]]
     return RecordingSet(
         out, definition.sampling_rate_hz, classes, name=definition.name,
         citation=definition.citation, licence=definition.licence, source=source,
+    )
+
+
+def _unit_text(unit: str | RawCounts, default: str) -> str:
+    if isinstance(unit, RawCounts):
+        return f"raw counts of +-{unit.full_scale:g} {unit.unit or default}"
+    return unit
+
+
+def _check_file(
+    definition: DatasetDefinition, file: Path, part: pd.DataFrame, checks: DataChecks
+) -> str | None:
+    """Plausibility checks of one file's converted samples (file order); returns clipping."""
+    used = definition.columns.used()
+    rate = definition.sampling_rate_hz
+    if "time" in used and checks.sampling_rate:
+        time = part["time"].to_numpy()
+        if not checks.time_order:
+            time = np.sort(time)  # the order the rows will have
+        if len(time) < 3 or np.mean(np.diff(time) < 0) <= 0.01:  # else shuffled (see below)
+            check_sampling_rate(time, rate, str(file), column=str(used["time"]))
+    acc = part[list(ACC_CHANNELS)].to_numpy(np.float64)
+    gyro = part[list(GYRO_CHANNELS)].to_numpy(np.float64) if "gyro_x" in used else None
+    return check_signals(
+        acc, gyro, rate, str(file), checks,
+        acc_declared=_unit_text(definition.units.acc, "g"),
+        gyro_declared=_unit_text(definition.units.gyro, "deg/s"),
     )
 
 
@@ -538,7 +652,14 @@ def _read_one(
     out["_where"] = where
     sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
     for canon in [*sensor, *(["time"] if "time" in used else [])]:
-        values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
+        try:
+            values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataFormatError(
+                file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: {exc}); "
+                "point columns.{canon} at a numeric column",
+                column=str(used[canon]),
+            ) from exc
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -553,6 +674,8 @@ def _read_one(
             out[canon] = _convert(values, canon, definition)
         except ConfigError as exc:
             raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
+        if canon != "time":
+            check_magnitude(out[canon].to_numpy(), file, canon, line_of_row, where)
     meta = _meta_from_name(file, base_dir, pattern, definition)
     for key in META_FIELDS:
         if key in used:
@@ -561,7 +684,7 @@ def _read_one(
             if pd.api.types.is_float_dtype(column.dtype):
                 # numeric codes: 1.0 -> "1"
                 as_int = column.dropna()
-                if (as_int == np.round(as_int)).all():
+                if (as_int == np.round(as_int)).all() and (as_int.abs() < 2.0**53).all():
                     text = column.astype("Int64").astype("string")
             out[key] = text
         else:
@@ -624,8 +747,6 @@ def _read_csv(
     definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a CSV file with pandas; rows that do not fit the header are errors with their line."""
-    import warnings
-
     opts = definition.csv
     refs = list(dict.fromkeys(used.values()))
     if not opts.header and any(isinstance(r, str) for r in refs):
@@ -662,7 +783,7 @@ def _read_csv(
                 line=int(match.group(2)) + opts.skip_rows,
             ) from exc
         raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeError, ValueError, LookupError) as exc:
         raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
     missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
     missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]
@@ -687,10 +808,11 @@ def _read_csv(
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
     import pyarrow.parquet as pq
+    from pyarrow import ArrowException
 
     try:
         names = pq.read_schema(file).names
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
     resolved: dict[str, str] = {}
     for canon, ref in used.items():
@@ -706,7 +828,7 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
             resolved[canon] = ref
     try:
         table = pd.read_parquet(file, columns=list(dict.fromkeys(resolved.values())))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, ArrowException) as exc:
         raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
     return pd.DataFrame({canon: table[col] for canon, col in resolved.items()})
 
@@ -714,8 +836,19 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
 def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
     try:
         array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(file, f"cannot read as a NumPy .npy file: {exc}") from exc
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise DataFormatError(
+            file, "this is an .npz archive, not a single .npy array; save each recording "
+            "with numpy.save"
+        )
+    if array.dtype.kind not in "biufU":
+        raise DataFormatError(
+            file, f"NPY arrays must hold real numbers, got dtype {array.dtype}; save a 2-D "
+            "float array (rows = samples, columns = channels)"
+        )
     if array.ndim != 2:
         raise DataFormatError(
             file, f"NPY arrays must be 2-D (rows = samples, columns = channels), got "
@@ -732,9 +865,9 @@ def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
 
 
 def _assemble_sessions(
-    frame: pd.DataFrame, definition: DatasetDefinition, files: list[Path]
+    frame: pd.DataFrame, definition: DatasetDefinition, files: list[Path], checks: DataChecks
 ) -> pd.DataFrame:
-    """Order rows by session, compute time, and make session ids unique."""
+    """Order rows by session, split restarted recordings, compute time, make ids unique."""
     frame["subject"] = frame["subject"].astype("string")
     frame["session"] = frame["session"].astype("string")
     if frame["session"].isna().any():
@@ -746,33 +879,90 @@ def _assemble_sessions(
     per_session = frame.groupby("session", sort=False, observed=True)["subject"].nunique()
     if (per_session > 1).any():
         frame["session"] = frame["subject"] + "-" + frame["session"]
-    key = pd.factorize(frame["subject"] + "\x00" + frame["session"])[0]
-    frame["_key"] = key
-    has_time = definition.columns.time is not None
-    if has_time:
-        frame = frame.sort_values(["_key", "time"], kind="stable").reset_index(drop=True)
-        keys = frame["_key"].to_numpy()
-        t = frame["time"].to_numpy()
-        starts = np.r_[True, keys[1:] != keys[:-1]]
-        same = ~starts[1:]
-        repeat = np.flatnonzero(same & (np.diff(t) <= 0))
-        if repeat.size:
-            row = int(repeat[0]) + 1
-            raise DataFormatError(
-                files[int(frame["_file"].iloc[row])],
-                f"time {frame['time'].iloc[row]:g} s repeats a sample of session "
-                f"{frame['session'].iloc[row]!r}; remove duplicate samples",
-                line=int(frame["_line"].iloc[row]) if frame["_where"].iloc[row] == "line"
-                else None,
-                column=str(definition.columns.time),
-            )
-        first = pd.Series(t).groupby(keys).transform("first").to_numpy()
-        frame["time"] = t - first
-    else:
+    frame["_key"] = pd.factorize(frame["subject"] + "\x00" + frame["session"])[0]
+    if definition.columns.time is None:
         frame = frame.sort_values("_key", kind="stable").reset_index(drop=True)
         index = frame.groupby("_key").cumcount().to_numpy()
         frame["time"] = index / definition.sampling_rate_hz
+        return frame
+    if checks.time_order:
+        # files of a session in the order of their first time stamp, rows in file order
+        frame["_first"] = frame.groupby("_file")["time"].transform("first")
+        frame = frame.sort_values(["_key", "_first", "_file"], kind="stable")
+        frame = frame.reset_index(drop=True)
+        frame = _split_restarts(frame, files)
+    else:
+        frame = frame.sort_values(["_key", "time"], kind="stable").reset_index(drop=True)
+    keys = frame["_key"].to_numpy()
+    t = frame["time"].to_numpy()
+    same = keys[1:] == keys[:-1]
+    repeat = np.flatnonzero(same & (np.diff(t) <= 0))
+    if repeat.size:
+        row = int(repeat[0]) + 1
+        raise DataFormatError(
+            files[int(frame["_file"].iloc[row])],
+            f"time {frame['time'].iloc[row]:g} s repeats a sample of session "
+            f"{frame['session'].iloc[row]!r}; remove duplicate samples",
+            line=int(frame["_line"].iloc[row]) if frame["_where"].iloc[row] == "line"
+            else None,
+            column=str(definition.columns.time),
+        )
+    first = pd.Series(t).groupby(keys).transform("first").to_numpy()
+    frame["time"] = t - first
     return frame
+
+
+MIN_MEAN_PIECE = 10
+"""Restarted pieces shorter than this on average (samples) mean the rows are shuffled."""
+
+
+def _split_restarts(frame: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
+    """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
+    keys = frame["_key"].to_numpy()
+    t = frame["time"].to_numpy()
+    back = np.r_[False, (keys[1:] == keys[:-1]) & (np.diff(t) < 0)]
+    if not back.any():
+        return frame
+    rows = np.flatnonzero(back)
+    n_sessions = len(np.unique(keys))
+    if len(frame) / (n_sessions + rows.size) < MIN_MEAN_PIECE:
+        row = int(rows[0])
+        raise DataFormatError(
+            files[int(frame["_file"].iloc[row])],
+            f"time goes back {rows.size} times (first from {t[row - 1]:g} s to {t[row]:g} s"
+            f"{_at(frame, row)}): the rows are not in time order. Sort each file by time; if "
+            "its rows are merely out of order and must be sorted, "
+            + switch_off_hint("time_order"),
+            line=_line(frame, row),
+        )
+    piece = pd.Series(back.astype(np.int64)).groupby(keys).cumsum().to_numpy()
+    suffix = np.where(piece > 0, "~" + (piece + 1).astype(str), "")
+    old = frame["session"].astype(str).to_numpy()
+    frame["session"] = pd.array(old.astype(object) + suffix.astype(object), dtype="string")
+    frame["_key"] = pd.factorize(frame["subject"] + "\x00" + frame["session"])[0]
+    shown = "; ".join(
+        f"{files[int(frame['_file'].iloc[r])]}{_at(frame, int(r))}: {t[r - 1]:g} s -> {t[r]:g} s, "
+        f"now session {frame['session'].iloc[r]!r}"
+        for r in rows[:5]
+    )
+    more = f"; and {rows.size - 5} more" if rows.size > 5 else ""
+    warnings.warn(
+        f"time goes back {rows.size} time(s), so the recording restarted there: the rows from "
+        f"each restart on form a new session ({shown}{more}). If the rows are only out of "
+        "order instead, sort the files by time, or " + switch_off_hint("time_order"),
+        UserWarning,
+        stacklevel=4,
+    )
+    return frame
+
+
+def _line(frame: pd.DataFrame, row: int) -> int | None:
+    return int(frame["_line"].iloc[row]) if frame["_where"].iloc[row] == "line" else None
+
+
+def _at(frame: pd.DataFrame, row: int) -> str:
+    """', line N' or ', row N' for messages."""
+    return f", {frame['_where'].iloc[row]} {int(frame['_line'].iloc[row])}"
 
 
 def _check_labels(

@@ -31,7 +31,14 @@ from tinyhar.datasets._archive import (
     parse_numeric_table,
     read_activity_labels,
 )
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
+from tinyhar.datasets.checks import ChecksLike, check_signals, resolve_checks, warn_clipping
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    MAX_ABS_SENSOR_VALUE,
+    RecordingSet,
+    check_magnitude,
+)
 from tinyhar.errors import ConfigError, DataFormatError
 
 HAPT_NAME = "hapt"
@@ -52,7 +59,10 @@ _SIGNAL_RE = re.compile(r"^RawData/(acc|gyro)_exp(\d+)_user(\d+)\.txt$")
 
 
 def load_hapt(
-    path: str | Path, activities: str = "basic", sensors: str = "acc+gyro"
+    path: str | Path,
+    activities: str = "basic",
+    sensors: str = "acc+gyro",
+    checks: ChecksLike = None,
 ) -> RecordingSet:
     """Load HAPT's continuous recordings from the publisher's zip or its extracted folder.
 
@@ -69,6 +79,11 @@ def load_hapt(
         ``activity_labels.txt`` (basic + transitions).
     sensors : {"acc", "acc+gyro"}
         Accelerometer only, or accelerometer and gyroscope.
+    checks : DataChecks or mapping, optional
+        Plausibility checks run per experiment (units: acceleration near 1 g
+        at rest, gyroscope in rad/s; clipping), see
+        :mod:`tinyhar.datasets.checks`; all on by default. (HAPT has no time
+        column: time is the sample index over 50 Hz.)
 
     Returns
     -------
@@ -92,7 +107,13 @@ def load_hapt(
         different row counts, or a label segment refers to a missing
         experiment, another user, an unknown activity, or samples beyond the
         end of its experiment (``start <= end < n_samples`` is required), or
-        overlaps another segment.
+        overlaps another segment; a value beyond +-1e4 g or rad/s; a failed
+        plausibility check (the message names the experiment's file).
+
+    Warns
+    -----
+    UserWarning
+        Once, naming the files with clipped channels.
 
     Notes
     -----
@@ -103,17 +124,20 @@ def load_hapt(
         raise ConfigError(f"activities must be 'basic' or 'all', got {activities!r}")
     if sensors not in ("acc", "acc+gyro"):
         raise ConfigError(f"sensors must be 'acc' or 'acc+gyro', got {sensors!r}")
+    active = resolve_checks(checks)
+    clipping: list[str | None] = []
     with open_dataset_files(path, _ANCHOR, "HAPT") as files:
         names = _read_activity_names(files)
         experiments = _find_experiments(files, sensors == "acc+gyro")
         parts: dict[str, list[np.ndarray]] = {c: [] for c in (*ACC_CHANNELS, *GYRO_CHANNELS)}
         lengths: dict[int, int] = {}
         for exp, (_user, acc_name, gyro_name) in experiments.items():
-            acc = parse_numeric_table(files.read_bytes(acc_name), files.display(acc_name), 3)
+            acc = _read_signal(files, acc_name, ACC_CHANNELS)
             for j, c in enumerate(ACC_CHANNELS):
                 parts[c].append(acc[:, j].astype(np.float32))
+            gyro = None
             if gyro_name is not None:
-                gyro = parse_numeric_table(files.read_bytes(gyro_name), files.display(gyro_name), 3)
+                gyro = _read_signal(files, gyro_name, GYRO_CHANNELS)
                 if len(gyro) != len(acc):
                     raise DataFormatError(
                         files.display(acc_name),
@@ -123,8 +147,15 @@ def load_hapt(
                     )
                 for j, c in enumerate(GYRO_CHANNELS):
                     parts[c].append(gyro[:, j].astype(np.float32))
+            where = files.display(acc_name)
+            if gyro_name is not None:
+                where += f" (and {_member(gyro_name)})"
+            clipping.append(
+                check_signals(acc, gyro, HAPT_SAMPLING_RATE_HZ, where, active)
+            )
             lengths[exp] = len(acc)
         codes = _label_codes(files, experiments, lengths, names)
+    warn_clipping(clipping)
 
     if activities == "basic":
         class_ids = [i for i in HAPT_BASIC_IDS if i in names]
@@ -164,6 +195,17 @@ def load_hapt(
         licence=HAPT_LICENCE,
         source=str(path),
     )
+
+
+def _read_signal(files: DatasetFiles, name: str, channels: tuple[str, ...]) -> np.ndarray:
+    """One x y z signal file as float64 (n_samples, 3); values beyond +-1e4 are refused."""
+    data = files.read_bytes(name)
+    values = parse_numeric_table(data, files.display(name), 3)
+    if values.size and np.abs(values).max() > MAX_ABS_SENSOR_VALUE:
+        _, lines = parse_numeric_table(data, files.display(name), 3, line_numbers=True)
+        for j, c in enumerate(channels):
+            check_magnitude(values[:, j], files.display(name), c, lines, "line")
+    return values
 
 
 def _remap(codes: np.ndarray, class_ids: list[int]) -> np.ndarray:

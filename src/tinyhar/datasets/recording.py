@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,16 @@ CHANNEL_UNITS = {
     **{c: "rad/s" for c in GYRO_CHANNELS},
     **{f"body_acc_{a}": "g" for a in "xyz"},
 }
+
+MAX_ABS_SENSOR_VALUE = 1e4
+"""Largest plausible magnitude of a sensor value in canonical units (g, rad/s).
+
+Real accelerometers measure up to a few hundred g and gyroscopes up to about
+70 rad/s (4000 deg/s); a value beyond 1e4 is a corrupt sample or a unit
+error (e.g. raw counts declared as g), and is refused when loading.
+"""
+MAX_SAMPLING_RATE_HZ = 100_000.0
+"""Highest sampling rate accepted (Hz); motion sensors sample at most a few kHz."""
 
 _PARQUET_META_KEY = b"tinyhar"
 
@@ -90,8 +101,9 @@ class RecordingSet:
     ------
     DataFormatError
         If a required column is missing, a channel is not numeric or has
-        NaN/inf values, a label is not in ``classes``, or the sampling rate
-        is not positive.
+        NaN/inf values or values beyond :data:`MAX_ABS_SENSOR_VALUE`, a label
+        is not in ``classes``, or the sampling rate is not a number in
+        (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz.
     """
 
     frame: pd.DataFrame
@@ -104,12 +116,7 @@ class RecordingSet:
 
     def __post_init__(self) -> None:
         self.frame = canonicalize_frame(self.frame, self.source)
-        if not np.isfinite(self.sampling_rate_hz) or self.sampling_rate_hz <= 0:
-            raise DataFormatError(
-                self.source,
-                f"sampling rate must be a positive number of Hz, got {self.sampling_rate_hz!r}",
-            )
-        self.sampling_rate_hz = float(self.sampling_rate_hz)
+        self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
         self.classes = [str(c) for c in self.classes]
         present = set(self.frame["label"].dropna().unique())
         unknown = sorted(present - set(self.classes))
@@ -234,15 +241,26 @@ class RecordingSet:
         return path
 
     @classmethod
-    def from_parquet(cls, path: str | Path) -> RecordingSet:
-        """Read a set written by :meth:`to_parquet`.
+    def from_parquet(cls, path: str | Path, checks: Any = None) -> RecordingSet:
+        """Read a set written by :meth:`to_parquet`, and check its signals.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+        checks : DataChecks or mapping, optional
+            Plausibility checks to run per session (sampling rate vs the time
+            column, units, clipping; see :mod:`tinyhar.datasets.checks`); all on
+            by default.
 
         Raises
         ------
         DataFormatError
-            If the file is not a tinyhar recording (no rate/class metadata) or
-            its columns are not canonical.
+            If the file is not a tinyhar recording (no rate/class metadata), its
+            columns are not canonical, or a check fails.
         """
+        from tinyhar.datasets.checks import check_recording_groups, resolve_checks
+
         path = Path(path)
         table, meta = read_parquet_with_metadata(
             path,
@@ -250,15 +268,63 @@ class RecordingSet:
             "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
             "written by tinyhar: describe it with a YAML dataset definition instead",
         )
-        return cls(
-            table.to_pandas(),
+        classes = meta.get("classes")
+        if "sampling_rate_hz" not in meta or not isinstance(classes, list):
+            raise DataFormatError(
+                path, "the tinyhar metadata lacks sampling_rate_hz or classes; rewrite the file "
+                "with RecordingSet.to_parquet"
+            )
+        try:
+            frame = table.to_pandas()
+        except Exception as exc:  # pyarrow raises many types for odd schemas
+            raise DataFormatError(path, f"cannot convert the table: {exc}") from exc
+        out = cls(
+            frame,
             meta["sampling_rate_hz"],
-            meta["classes"],
-            meta.get("name", path.stem),
-            meta.get("citation", ""),
-            meta.get("licence", ""),
+            classes,
+            str(meta.get("name", path.stem)),
+            str(meta.get("citation", "")),
+            str(meta.get("licence", "")),
             str(path),
         )
+        check_recording_groups(
+            out, resolve_checks(checks), lambda subject, session: f"{path}, session {session}",
+            time_column=True,
+        )
+        return out
+
+
+def check_sampling_rate_value(value: Any, source: str | Path) -> float:
+    """Check that a declared sampling rate is a number in (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz.
+
+    Parameters
+    ----------
+    value : Any
+        The declared rate.
+    source : str or Path
+        The file declaring it (for the message).
+
+    Returns
+    -------
+    float
+        The rate in Hz.
+
+    Raises
+    ------
+    DataFormatError
+        If it is not a finite number in that range.
+    """
+    try:
+        rate = float(value)
+    except (TypeError, ValueError, OverflowError):
+        rate = float("nan")
+    if not (np.isfinite(rate) and 0 < rate <= MAX_SAMPLING_RATE_HZ):
+        raise DataFormatError(
+            source,
+            f"sampling rate must be a number of Hz in (0, {MAX_SAMPLING_RATE_HZ:g}], got "
+            f"{value!r}",
+        )
+    return rate
 
 
 def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
@@ -281,18 +347,27 @@ def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
     Raises
     ------
     DataFormatError
-        If the file is not readable as Parquet or has no ``key`` metadata.
+        If the file is not readable as Parquet or has no valid ``key`` metadata.
     """
     import pyarrow.parquet as pq
+    from pyarrow import ArrowException
 
     try:
         table = pq.read_table(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
     raw = (table.schema.metadata or {}).get(key)
     if raw is None:
         raise DataFormatError(path, missing)
-    return table, json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataFormatError(
+            path, f"the {key.decode()} metadata is not valid JSON: {exc}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise DataFormatError(path, f"the {key.decode()} metadata is not a JSON object")
+    return table, meta
 
 
 def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.DataFrame:
@@ -316,8 +391,9 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     Raises
     ------
     DataFormatError
-        Missing or non-numeric columns, NaN/inf sensor values, partial
-        gyroscope axes, or time going backwards within a session.
+        Missing or non-numeric columns, NaN/inf sensor values or values
+        beyond :data:`MAX_ABS_SENSOR_VALUE`, partial gyroscope axes, or time
+        not increasing within a session.
     """
     frame = frame.copy()
     required = ("time", *ACC_CHANNELS, "subject", "session")
@@ -345,6 +421,8 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 "fix or drop that sample",
                 column=col,
             )
+        if col != "time":
+            check_magnitude(values.to_numpy(dtype=np.float64), source, col)
         frame[col] = values.astype("float64" if col == "time" else "float32")
     frame["label"] = frame["label"].astype("string")
     frame["subject"] = frame["subject"].astype(str).astype("string")
@@ -371,3 +449,47 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 column="session",
             )
     return frame
+
+
+def check_magnitude(
+    values: np.ndarray,
+    source: str | Path,
+    channel: str,
+    rows: np.ndarray | None = None,
+    where: str = "row",
+) -> None:
+    """Refuse sensor values beyond :data:`MAX_ABS_SENSOR_VALUE` (in g or rad/s).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_samples,)
+        One channel in canonical units (finite).
+    source : str or Path
+        The file.
+    channel : str
+        The canonical channel name (``acc_x``, ...) or the file's column.
+    rows : numpy.ndarray of int, shape (n_samples,), optional
+        1-based line (``where="line"``) or row number of each value; by
+        default the position + 1.
+    where : {"row", "line"}
+        What ``rows`` numbers.
+
+    Raises
+    ------
+    DataFormatError
+        Naming the file, the line or row, the channel and the value.
+    """
+    big = np.flatnonzero(np.abs(values) > MAX_ABS_SENSOR_VALUE)
+    if not big.size:
+        return
+    i = int(big[0])
+    number = int(rows[i]) if rows is not None else i + 1
+    unit = CHANNEL_UNITS.get(channel, "g or rad/s")
+    raise DataFormatError(
+        source,
+        f"value {values[i]:.6g} {unit} ({big.size} such value(s)) is beyond the plausible "
+        f"+-{MAX_ABS_SENSOR_VALUE:g} of a motion sensor: a corrupt sample or a unit error "
+        "(raw counts need units: {full_scale: F, bits: B}); fix or remove it",
+        line=number if where == "line" else None,
+        column=channel if where == "line" else f"{channel}, row {number}",
+    )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyhar.datasets.checks import ChecksLike
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError, TinyharError
 
@@ -184,7 +185,10 @@ def _loader(name: str) -> Callable[..., Any]:
 
 
 def load_dataset(
-    name_or_path: str | Path, path: str | Path | None = None, **options: Any
+    name_or_path: str | Path,
+    path: str | Path | None = None,
+    checks: ChecksLike = None,
+    **options: Any,
 ) -> RecordingSet | WindowSet:
     """Load a data set by registry name, or from a definition or Parquet file.
 
@@ -200,6 +204,12 @@ def load_dataset(
         folder (:func:`find_data_dir`). For ``hapt`` a path makes it read
         the publisher's archive (6 basic activities, acc+gyro) instead of the
         bundled copy.
+    checks : DataChecks or mapping, optional
+        Plausibility checks the loader runs (sampling rate, time order,
+        units, clipping; see :mod:`tinyhar.datasets.checks`), e.g. the
+        training configuration's ``dataset.checks``; all on by default. The
+        derived ``wisdm-windows`` are z-scored, so only their values are
+        checked (finite, within +-1e4).
     **options
         Passed to the loader: ``activities``/``sensors`` for ``hapt-raw``
         (:func:`~tinyhar.datasets.hapt.load_hapt`), ``signals`` for
@@ -218,7 +228,9 @@ def load_dataset(
     TinyharError
         The data file is not found (the message says where it looked and to
         pass ``--path`` or set ``TINYHAR_DATA``); a malformed file raises
-        :class:`~tinyhar.errors.DataFormatError`, a subclass.
+        :class:`~tinyhar.errors.DataFormatError`, a subclass (also raised
+        when a plausibility check fails, naming the file and the key that
+        switches the check off).
     """
     text = str(name_or_path)
     suffix = Path(text).suffix.lower()
@@ -234,10 +246,10 @@ def load_dataset(
                 "the data in the definition instead"
             )
         if suffix == ".parquet":
-            return _read_parquet(file)
+            return _read_parquet(file, checks)
         from tinyhar.datasets.custom import load_custom
 
-        return load_custom(file)
+        return load_custom(file, checks)
     if text not in DATASETS:
         raise ConfigError(
             f"unknown data set {text!r}; known names: {', '.join(DATASETS)}; or give the path "
@@ -253,37 +265,41 @@ def load_dataset(
         if path is None:
             from tinyhar.datasets.bundled import load_bundled_hapt
 
-            return load_bundled_hapt()
+            return load_bundled_hapt(checks)
         file = _locate(info, path)
         if file.suffix.lower() == ".parquet":
-            return _read_parquet(file)
+            return _read_parquet(file, checks)
         from tinyhar.datasets.hapt import load_hapt
 
-        return load_hapt(file, activities="basic", sensors="acc+gyro")
+        return load_hapt(file, activities="basic", sensors="acc+gyro", checks=checks)
     loader = _loader(text)
-    allowed = [p for p in inspect.signature(loader).parameters if p != "path"]
+    parameters = inspect.signature(loader).parameters
+    allowed = [p for p in parameters if p not in ("path", "checks")]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ConfigError(
             f"data set {text!r} does not take options {unknown}; it takes "
             f"{allowed or 'no options'}"
         )
+    if "checks" in parameters:
+        options["checks"] = checks
     return loader(_locate(info, path), **options)
 
 
-def _read_parquet(file: Path) -> RecordingSet:
+def _read_parquet(file: Path, checks: ChecksLike = None) -> RecordingSet:
     """A RecordingSet Parquet file, or a bundled (int16 counts) one."""
     import pyarrow.parquet as pq
+    from pyarrow import ArrowException
 
     from tinyhar.datasets.bundled import read_bundled
 
     try:
         metadata = pq.read_schema(file).metadata or {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArrowException):
         metadata = {}
     if b"tinyhar_bundled" in metadata:
-        return read_bundled(file)
-    return RecordingSet.from_parquet(file)
+        return read_bundled(file, checks)
+    return RecordingSet.from_parquet(file, checks)
 
 
 def describe_dataset(data: RecordingSet | WindowSet) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from tinyhar.datasets._archive import (
     parse_numeric_table,
     read_activity_labels,
 )
+from tinyhar.datasets.checks import ChecksLike, check_signals, resolve_checks, warn_clipping
+from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE
 from tinyhar.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
@@ -65,7 +67,9 @@ UCIHAR_SIGNALS: dict[str, list[tuple[str, str]]] = {
 _ANCHOR = "train/y_train.txt"
 
 
-def load_ucihar(path: str | Path, signals: str = "total_acc+body_gyro") -> WindowSet:
+def load_ucihar(
+    path: str | Path, signals: str = "total_acc+body_gyro", checks: ChecksLike = None
+) -> WindowSet:
     """Load the UCI HAR windows from the publisher's zip or its extracted folder.
 
     Parameters
@@ -78,6 +82,11 @@ def load_ucihar(path: str | Path, signals: str = "total_acc+body_gyro") -> Windo
         ``"total_acc+body_gyro"`` adds ``gyro_x gyro_y gyro_z`` (rad/s);
         ``"all"`` gives 9 channels: ``acc_*`` (total_acc, g), ``body_acc_*``
         (g, gravity removed by the publisher) and ``gyro_*`` (rad/s).
+    checks : DataChecks or mapping, optional
+        Plausibility checks run per subject on ``acc_*`` and ``gyro_*``
+        (units, clipping; see :mod:`tinyhar.datasets.checks`); all on by
+        default. The windows overlap by half, which does not change the
+        statistics the checks use.
 
     Returns
     -------
@@ -99,7 +108,14 @@ def load_ucihar(path: str | Path, signals: str = "total_acc+body_gyro") -> Windo
         message names the file, inside a zip as ``archive.zip:member``, and
         the 1-based line and column), a signal file does not have 128 values
         per row, the signal, subject and label files of a split have different
-        row counts, or a label is not in ``activity_labels.txt``.
+        row counts, a label is not in ``activity_labels.txt``, a value is
+        beyond +-1e4 g or rad/s, or a plausibility check fails (naming the
+        split's signal file and the subject).
+
+    Warns
+    -----
+    UserWarning
+        Once, naming the subjects with clipped channels.
 
     Notes
     -----
@@ -111,9 +127,16 @@ def load_ucihar(path: str | Path, signals: str = "total_acc+body_gyro") -> Windo
     if signals not in UCIHAR_SIGNALS:
         raise ConfigError(f"signals must be one of {sorted(UCIHAR_SIGNALS)}, got {signals!r}")
     spec = UCIHAR_SIGNALS[signals]
+    active = resolve_checks(checks)
     with open_dataset_files(path, _ANCHOR, "UCI HAR") as files:
         names = _read_activity_names(files)
         parts = [_read_split(files, split, spec, names) for split in ("train", "test")]
+        clipping = [
+            finding
+            for part, split in zip(parts, ("train", "test"), strict=True)
+            for finding in _check_split(files, split, spec, part, active)
+        ]
+    warn_clipping(clipping)
     X = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     subject = np.concatenate([p[2] for p in parts])
@@ -140,6 +163,29 @@ def load_ucihar(path: str | Path, signals: str = "total_acc+body_gyro") -> Windo
             "2.56 s windows with 50 % overlap",
         },
     )
+
+
+def _check_split(files, split, spec, part, checks) -> list[str | None]:
+    """Plausibility checks per subject of one split; returns the clipping findings."""
+    X, _, subjects = part
+    channels = [c for _, c in spec]
+    acc_idx = [channels.index(f"acc_{a}") for a in "xyz"]
+    gyro_idx = [channels.index(f"gyro_{a}") for a in "xyz"] if "gyro_x" in channels else None
+    name = files.display(f"{split}/Inertial Signals/total_acc_x_{split}.txt")
+    findings = []
+    for subject in dict.fromkeys(subjects):
+        windows = X[subjects == subject]
+        flat = windows.reshape(-1, X.shape[2]).astype(np.float64)
+        findings.append(check_signals(
+            flat[:, acc_idx],
+            None if gyro_idx is None else flat[:, gyro_idx],
+            UCIHAR_SAMPLING_RATE_HZ,
+            f"{name} (and the split's other signal files), subject {subject}",
+            checks,
+            acc_key="the publisher's total_acc files are in g",
+            gyro_key="the publisher's body_gyro files are in rad/s",
+        ))
+    return findings
 
 
 def _read_activity_names(files: DatasetFiles) -> dict[int, str]:
@@ -186,6 +232,16 @@ def _read_split(
                 files.display(name),
                 f"has {len(values)} rows but {files.display(y_name)} has {n}; "
                 "each file of a split has one row per window: re-extract the archive",
+            )
+        big = np.argwhere(np.abs(values) > MAX_ABS_SENSOR_VALUE)
+        if big.size:
+            row, col = (int(v) for v in big[0])
+            raise DataFormatError(
+                files.display(name),
+                f"value {values[row, col]:.6g} ({len(big)} such value(s)) is beyond the "
+                f"plausible +-{MAX_ABS_SENSOR_VALUE:g} of a motion sensor (g, rad/s): a corrupt "
+                "file; re-extract the archive",
+                line=row + 1, column=col + 1,
             )
         X[:, :, j] = values
     lookup = np.array([names.get(i, "") for i in range(max(names) + 1)], dtype=object)

@@ -24,6 +24,7 @@ import io
 import tarfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,8 +33,18 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from tinyhar.datasets._archive import open_dataset_files
-from tinyhar.datasets.recording import RecordingSet
-from tinyhar.datasets.units import ms2_to_g
+from tinyhar.datasets.checks import (
+    RATE_TOLERANCE,
+    ChecksLike,
+    DataChecks,
+    check_signals,
+    measured_rate_hz,
+    resolve_checks,
+    switch_off_hint,
+    warn_clipping,
+)
+from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE, RecordingSet
+from tinyhar.datasets.units import STANDARD_GRAVITY, ms2_to_g
 from tinyhar.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
@@ -56,7 +67,9 @@ _N_FIELDS = 6
 _MAX_LINES_SHOWN = 5
 
 
-def load_wisdm_raw(path: str | Path, on_bad_lines: str = "warn") -> RecordingSet:
+def load_wisdm_raw(
+    path: str | Path, on_bad_lines: str = "warn", checks: ChecksLike = None
+) -> RecordingSet:
     """Load WISDM v1.1's raw accelerometer text file.
 
     Each record is ``user,activity,timestamp,x,y,z;``: user an integer,
@@ -68,13 +81,23 @@ def load_wisdm_raw(path: str | Path, on_bad_lines: str = "warn") -> RecordingSet
       is read (the ``;`` ends a record, not the newline);
     * one trailing comma after ``z`` (``...,z,;``) is tolerated;
     * a record with missing or extra fields, an empty or non-numeric value,
-      or an unknown activity is *malformed*: see ``on_bad_lines``;
+      a timestamp beyond the int64 range, a value beyond +-1e4 g, or an
+      unknown activity is *malformed*: see ``on_bad_lines``;
     * records with timestamp 0 are dropped, and so are records whose
       timestamp equals the previous one of the session (duplicates); one
       warning gives their count and first line numbers;
     * a timestamp smaller than the previous one starts a new session (the
       phone's clock restarted or the file was concatenated from several
-      recordings), so that time always increases within a session.
+      recordings), so that time always increases within a session; one
+      warning gives their count and first line numbers.
+
+    Plausibility checks (see :mod:`tinyhar.datasets.checks`): sessions
+    whose timestamps do not show 20 Hz within 2 % are reported in one
+    warning (not an error: the publisher's rate is nominal, and the first
+    lines of the file, user 33 jogging, are about 100 ms apart); per user,
+    the acceleration converted from m/s^2 must
+    show gravity near 1 g; clipped channels are reported once (the phones
+    clip at +-2 g, 19.6 m/s^2, while jogging).
 
     Parameters
     ----------
@@ -107,13 +130,14 @@ def load_wisdm_raw(path: str | Path, on_bad_lines: str = "warn") -> RecordingSet
         With ``on_bad_lines="raise"``, at the first malformed line (the message
         names the file and the 1-based line, and the 1-based field where
         relevant); in any mode if the path holds no WISDM file or no valid
-        record.
+        record, the archive is corrupt, or a plausibility check fails.
 
     Warns
     -----
     UserWarning
-        Once for malformed records (``on_bad_lines="warn"``) and once for
-        dropped zero or duplicate timestamps.
+        Once for malformed records (``on_bad_lines="warn"``), once for
+        dropped zero or duplicate timestamps, once for timestamps going back
+        (new sessions) and once for clipped channels.
     """
     if on_bad_lines not in ("warn", "raise", "skip"):
         raise ConfigError(
@@ -152,7 +176,7 @@ def load_wisdm_raw(path: str | Path, on_bad_lines: str = "warn") -> RecordingSet
             source, "no valid record; expected lines 'user,activity,timestamp,x,y,z;'"
         )
     good = {k: v[~bad] for k, v in columns.items()}
-    return _build_sessions(good, line[~bad], source, str(path))
+    return _build_sessions(good, line[~bad], source, str(path), resolve_checks(checks))
 
 
 def _line_text(data: bytes, lineno: int) -> str:
@@ -166,19 +190,27 @@ def _read_raw_file(path: str | Path) -> tuple[bytes, str]:
     """Bytes of the raw WISDM file and its display name."""
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path) and not zipfile.is_zipfile(path):
-        with tarfile.open(path) as tar:
-            members = [
-                m for m in tar.getmembers()
-                if m.isfile() and Path(m.name).name == WISDM_RAW_FILE
-            ]
-            if not members:
-                raise DataFormatError(path, f"no member {WISDM_RAW_FILE!r} in this archive")
-            member = min(members, key=lambda m: len(m.name))
-            handle = tar.extractfile(member)
-            assert handle is not None
-            return handle.read(), f"{path}:{member.name}"
+        try:
+            with tarfile.open(path) as tar:
+                members = [
+                    m for m in tar.getmembers()
+                    if m.isfile() and Path(m.name).name == WISDM_RAW_FILE
+                ]
+                if not members:
+                    raise DataFormatError(path, f"no member {WISDM_RAW_FILE!r} in this archive")
+                member = min(members, key=lambda m: len(m.name))
+                handle = tar.extractfile(member)
+                assert handle is not None
+                return handle.read(), f"{path}:{member.name}"
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise DataFormatError(
+                path, f"corrupt archive ({type(exc).__name__}: {exc}); download it again"
+            ) from exc
     if path.is_file() and not zipfile.is_zipfile(path):
-        return path.read_bytes(), str(path)
+        try:
+            return path.read_bytes(), str(path)
+        except OSError as exc:
+            raise DataFormatError(path, f"cannot read: {exc}") from exc
     with open_dataset_files(path, WISDM_RAW_FILE, "WISDM v1.1") as files:
         return files.read_bytes(WISDM_RAW_FILE), files.display(WISDM_RAW_FILE)
 
@@ -243,7 +275,7 @@ def _tokenize_fast(data: bytes) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] |
             names=[str(k) for k in range(_N_FIELDS)], dtype="string[pyarrow]",
             on_bad_lines=on_bad_line, skip_blank_lines=True,
         )
-    except (ValueError, pd.errors.ParserError, ArrowException):
+    except Exception:  # noqa: BLE001 (any surprise of the fast engine: use the general path)
         return None
     if len(table) != np.count_nonzero(six) or len(skipped) != np.count_nonzero(other):
         return None
@@ -297,7 +329,12 @@ def _to_int(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         ok = values.notna().to_numpy(dtype=bool) & (values.fillna(0) >= 0).to_numpy(dtype=bool)
         return values.fillna(0).to_numpy(dtype=np.int64), ok
     except (ValueError, TypeError, ArrowException):
-        ok = column.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+        # digits only, and within int64 (at most 18 digits, or 19 up to 2**63 - 1)
+        digits = column.str.fullmatch(r"[0-9]+").fillna(False).to_numpy(dtype=bool)
+        length = column.str.len().fillna(0).to_numpy(dtype=np.int64)
+        ok = digits & (length <= 18)
+        for i in np.flatnonzero(digits & (length > 18)):
+            ok[i] = int(column.iloc[i]) <= np.iinfo(np.int64).max
         values = column.where(ok, "0").astype("int64[pyarrow]").to_numpy(dtype=np.int64)
         return values, ok
 
@@ -339,8 +376,14 @@ def _parse_fields(
     flag(~user_ok, "user is not a non-negative integer", 1)
     flag(~activity_ok, f"activity is not one of {WISDM_CLASSES}", 2)
     flag(~ts_ok, "timestamp is not a non-negative integer", 3)
+    limit = MAX_ABS_SENSOR_VALUE * STANDARD_GRAVITY
     for k, (axis, ok) in enumerate(zip("xyz", xyz_ok, strict=True)):
         flag(~ok, f"{axis} is empty or not a finite number", 4 + k)
+    for k, (axis, values) in enumerate(zip("xyz", xyz, strict=True)):
+        flag(
+            np.abs(np.nan_to_num(values)) > limit,
+            f"{axis} is beyond +-{limit:g} m/s^2 (1e4 g): not a real acceleration", 4 + k,
+        )
     columns = {
         "user": user,
         "activity": activity.to_numpy(dtype=object, na_value=None),
@@ -351,7 +394,7 @@ def _parse_fields(
 
 
 def _build_sessions(
-    good: dict[str, np.ndarray], line: np.ndarray, source: str, path: str
+    good: dict[str, np.ndarray], line: np.ndarray, source: str, path: str, checks: DataChecks
 ) -> RecordingSet:
     """Cut valid records into sessions (see :func:`load_wisdm_raw`) and build the set."""
     user, activity, ts, xyz = good["user"], good["activity"], good["timestamp"], good["xyz"]
@@ -379,9 +422,22 @@ def _build_sessions(
         )
     keep = ~dup
     user, ts, xyz, new_run = user[keep], ts[keep], xyz[keep], new_run[keep]
-    activity = activity[keep]
+    activity, line_k = activity[keep], line_k[keep]
     if len(ts) == 0:
         raise DataFormatError(source, "no record with a valid timestamp")
+    back = np.zeros(len(ts), dtype=bool)
+    if len(ts) > 1:
+        back[1:] = (user[1:] == user[:-1]) & (activity[1:] == activity[:-1]) & (ts[1:] < ts[:-1])
+    if back.any():
+        shown = ", ".join(str(v) for v in line_k[back][:_MAX_LINES_SHOWN])
+        more = ", ..." if back.sum() > _MAX_LINES_SHOWN else ""
+        warnings.warn(
+            f"{source}: the timestamp goes back {int(back.sum())} time(s) within a run of one "
+            f"user and activity (first at line(s) {shown}{more}); each such record starts a "
+            "new session",
+            UserWarning,
+            stacklevel=3,
+        )
 
     session_index = np.cumsum(new_run) - 1
     starts = np.flatnonzero(new_run)
@@ -403,9 +459,56 @@ def _build_sessions(
             "session": session_names[session_index],
         }
     )
+    if checks.sampling_rate:
+        _warn_rates(frame["time"].to_numpy(), session_index, session_names, source)
+    clipping = []
+    for u in pd.unique(user):
+        rows = user == u
+        clipping.append(check_signals(
+            acc[rows].astype(np.float64), None, WISDM_SAMPLING_RATE_HZ,
+            f"{source}, user {u}", checks, acc_declared="m/s^2",
+            acc_key="the publisher's values are m/s^2",
+        ))
+    warn_clipping(clipping)
     return RecordingSet(
         frame, WISDM_SAMPLING_RATE_HZ, list(WISDM_CLASSES), name="wisdm-raw",
         citation=WISDM_CITATION, licence=WISDM_LICENCE, source=path,
+    )
+
+
+_MIN_RATE_STEPS = 10
+"""Sessions with fewer time steps are too short to judge their sampling rate."""
+
+
+def _warn_rates(
+    time: np.ndarray, session_index: np.ndarray, session_names: np.ndarray, source: str
+) -> None:
+    """One warning when sessions' timestamps do not show the nominal 20 Hz (within 2 %)."""
+    bounds = np.flatnonzero(np.diff(session_index)) + 1
+    off = []
+    for piece in np.split(np.arange(len(time)), bounds):
+        if len(piece) <= _MIN_RATE_STEPS:
+            continue
+        rate = measured_rate_hz(time[piece])
+        if rate is not None and abs(rate / WISDM_SAMPLING_RATE_HZ - 1) > RATE_TOLERANCE:
+            off.append((int(session_index[piece[0]]), rate, len(piece)))
+    if not off:
+        return
+    overall = measured_rate_hz(time)
+    shown = ", ".join(
+        f"{session_names[k]} {rate:.3g} Hz" for k, rate, _ in off[:_MAX_LINES_SHOWN]
+    )
+    share = sum(n for *_, n in off) / len(time)
+    warnings.warn(
+        f"{source}: the timestamps of {len(off)} session(s) ({100 * share:.3g} % of the "
+        f"samples; first: {shown}{', ...' if len(off) > 5 else ''}) do not "
+        f"show the nominal {WISDM_SAMPLING_RATE_HZ:g} Hz within {100 * RATE_TOLERANCE:g} % "
+        f"(all sessions together: {overall or float('nan'):.4g} Hz). The phones did not keep a "
+        "steady rate, so this loader warns instead of stopping; windowing treats steps longer "
+        "than 1.5 periods as gaps, so these sessions give fewer windows. "
+        + switch_off_hint("sampling_rate"),
+        UserWarning,
+        stacklevel=4,
     )
 
 
@@ -451,7 +554,7 @@ def load_wisdm_windows(path: str | Path) -> WindowSet:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataFormatError(path, f"cannot read as a NumPy .npz archive: {exc}") from exc
     missing = [k for k in ("X", "y", "subject", "is_test") if k not in arrays]
     if missing:
@@ -467,8 +570,18 @@ def load_wisdm_windows(path: str | Path) -> WindowSet:
             raise DataFormatError(path, f"{key} must have shape ({n},), got {arr.shape}")
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 5):
         raise DataFormatError(path, "y must hold integers 0-5 (index into the 6 WISDM classes)")
+    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+        raise DataFormatError(path, f"X must hold real numbers, got dtype {X.dtype}")
     if not np.isfinite(X).all():
         raise DataFormatError(path, "X has NaN or infinite values")
+    if X.size and np.abs(X).max() > MAX_ABS_SENSOR_VALUE:
+        raise DataFormatError(
+            path, f"X has values beyond +-{MAX_ABS_SENSOR_VALUE:g} (z-scores): a corrupt file"
+        )
+    if not np.issubdtype(subject.dtype, np.integer):
+        raise DataFormatError(path, f"subject must hold integers, got dtype {subject.dtype}")
+    if not (np.issubdtype(is_test.dtype, np.bool_) or np.issubdtype(is_test.dtype, np.integer)):
+        raise DataFormatError(path, f"is_test must hold booleans, got dtype {is_test.dtype}")
     subject_str = np.array([str(int(s)) for s in subject], dtype=object)
     return WindowSet(
         X=X.astype(np.float32, copy=False),

@@ -99,6 +99,10 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     ----------
     run_or_bundle : str or Path
         A bundle (holds ``tinyhar_config.py``) or a run folder of ``tinyhar train``.
+        A run folder's existing bundle is used only when its code is exactly
+        what this tinyhar generates for the run's model
+        (:func:`tinyhar.export.micropython.check_bundle_code`); a bundle folder
+        named directly is code you chose to run, like a script.
     export : bool, default True
         Export the run's bundle when it does not exist yet.
 
@@ -106,19 +110,29 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     ------
     TinyharError
         Neither a bundle nor a run folder; a run folder that is incomplete or
-        altered (checked against its manifest by :func:`tinyhar.runfolder.load_run`).
+        altered (checked against its manifest by :func:`tinyhar.runfolder.load_run`);
+        a bundle of another export format version
+        (:func:`tinyhar.export.formats.read_bundle_meta`).
     """
+    from tinyhar.export.formats import read_bundle_meta
     from tinyhar.models.pipeline import PIPELINE_FILE
     from tinyhar.runfolder import MANIFEST_FILE, check_run
 
     path = Path(run_or_bundle)
     if (path / "tinyhar_config.py").is_file():
+        read_bundle_meta(path)
         return path
     is_run = (path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()
     if is_run:
         check_run(path)
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
+        read_bundle_meta(bundle)
+        if is_run:  # code in a run folder runs only if it is what tinyhar generates
+            from tinyhar.export.micropython import check_bundle_code
+            from tinyhar.runfolder import load_run
+
+            check_bundle_code(bundle, load_run(path).pipeline)
         return bundle
     if is_run:
         if not export:

@@ -20,7 +20,6 @@ Gaps in time are not bridged: the app sees the samples as one stream.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -127,11 +126,15 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
 
 
 def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
+    """The app's ``PRED <t> <class> <p_1> ... <p_n>`` lines; a class label may hold spaces
+    (it is everything between the time and the ``len(classes)`` probabilities)."""
     out = []
+    n = len(classes)
     for line in text.splitlines():
         if line.startswith("PRED "):
-            parts = line.split()
-            out.append((float(parts[1]), parts[2], [float(p) for p in parts[3:]]))
+            parts = line.split(" ")
+            name = " ".join(parts[2:len(parts) - n])
+            out.append((float(parts[1]), name, [float(p) for p in parts[len(parts) - n:]]))
         elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
             out.append((float(line.split()[1]), INVALID_CLASS, []))
     return out
@@ -175,13 +178,11 @@ def simulate(
         no bundle or run, a bad recording, or the app failed.
     """
     from tinyhar.device.deploy import resolve_bundle
+    from tinyhar.export.formats import read_bundle_meta
     from tinyhar.export.micropython import run_micropython
 
     bundle = resolve_bundle(run_dir_or_bundle)
-    meta_path = bundle / "bundle.json"
-    if not meta_path.is_file():
-        raise TinyharError(f"{bundle}: no bundle.json; re-export the MicroPython bundle")
-    meta = json.loads(meta_path.read_text())
+    meta = read_bundle_meta(bundle)  # checks the export format version
     channels = list(meta["channels"])
     classes = list(meta["classes"])
     t, values, _ = load_session(recording_path, channels, meta["sampling_rate_hz"], session)

@@ -20,6 +20,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from tinyhar.datasets.recording import natural_key
 from tinyhar.errors import EvaluationError
 
 MIN_WINDOWS_PER_CLASS = 10
@@ -60,14 +61,16 @@ def check_labels(y: np.ndarray, classes: Sequence[str], where: str = "data") -> 
     present = [c for c in classes if np.any(y == c)]
     if len(present) < 2:
         raise EvaluationError(
-            f"{where} has {len(present)} class(es) {present}: a classifier needs windows of at "
+            f"{where} has {'only the class ' + repr(present[0]) if present else 'no class'}: "
+            "a classifier needs windows of at "
             "least 2 activities; record or add data for another activity"
         )
     for c in present:
         n = int(np.count_nonzero(y == c))
         if n < MIN_WINDOWS_PER_CLASS:
             warnings.warn(
-                f"class {c!r} has only {n} windows in {where} (< {MIN_WINDOWS_PER_CLASS}): "
+                f"class {c!r} has only {n} window{'' if n == 1 else 's'} in {where} "
+                f"(< {MIN_WINDOWS_PER_CLASS}): "
                 "its scores will be unreliable; record more of it",
                 SmallClassWarning,
                 stacklevel=2,
@@ -83,22 +86,38 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
     y_true, y_pred : numpy.ndarray of str, shape (n_windows,)
         True and predicted labels.
     classes : sequence of str
-        Class order for the per-class scores and the confusion matrix rows
-        (true) and columns (predicted).
+        The model's classes: the order of the per-class scores and of the
+        confusion matrix rows (true) and columns (predicted).
 
     Returns
     -------
     dict
         ``accuracy``, ``balanced_accuracy``, ``macro_f1`` (floats in [0, 1]),
         ``per_class`` (``{class: {precision, recall, f1, support}}``),
-        ``confusion_matrix`` (list of lists of int), ``classes``, ``n_windows``.
-        Macro-F1 and balanced accuracy average over the classes present in
-        ``y_true``.
+        ``confusion_matrix`` (list of lists of int), ``classes``, ``n_windows``,
+        ``absent_classes`` (classes with no window in ``y_true``) and
+        ``scored_classes`` (the classes macro-F1 averages over).
 
     Raises
     ------
     EvaluationError
         If the arrays are empty or differ in length.
+
+    Notes
+    -----
+    Convention for classes absent from the test labels (a class only the
+    training subjects performed, say): **macro-F1 is the unweighted mean of
+    the per-class F1 over the classes present in the test labels or
+    predicted**. A class that is predicted but absent counts with F1 0 (each
+    of its predictions is a false positive), so wrong predictions of it lower
+    the score; a class neither present nor predicted is left out, because no
+    F1 can be computed for it, and is listed in ``absent_classes`` (its
+    per-class scores are 0 with support 0). This is scikit-learn's default
+    label set for ``f1_score``. Balanced accuracy is the mean recall over the
+    classes present in the test labels (Brodersen et al. 2010). A score over
+    fewer classes than the model knows is not comparable with one over all of
+    them: callers warn with
+    :func:`tinyhar.reporting.text.absent_classes_message`.
     """
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
@@ -107,7 +126,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
             f"cannot score {len(y_pred)} predictions against {len(y_true)} labels"
         )
     classes = list(classes)
-    present = [c for c in classes if np.any(y_true == c)]
+    absent = [c for c in classes if not np.any(y_true == c)]
+    scored = [c for c in classes if c not in absent or np.any(y_pred == c)]
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -116,7 +136,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(balanced),
         "macro_f1": float(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+            f1_score(y_true, y_pred, labels=scored, average="macro", zero_division=0)
         ),
         "per_class": {
             c: {
@@ -130,4 +150,51 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
         "classes": classes,
         "n_windows": int(len(y_true)),
+        "absent_classes": absent,
+        "scored_classes": scored,
     }
+
+
+def per_subject_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, subjects: np.ndarray, classes: Sequence[str]
+) -> dict[str, dict]:
+    """Accuracy and macro-F1 of each subject's windows.
+
+    Parameters
+    ----------
+    y_true, y_pred : numpy.ndarray of str, shape (n_windows,)
+        True and predicted labels.
+    subjects : numpy.ndarray of str, shape (n_windows,)
+        Subject of each window.
+    classes : sequence of str
+        The model's classes.
+
+    Returns
+    -------
+    dict
+        ``{subject: {"accuracy", "macro_f1", "n_windows", "absent_classes"}}``
+        in natural subject order ("2" before "10"); macro-F1 follows the
+        convention of :func:`classification_metrics` (classes present in the
+        subject's labels or predicted).
+
+    Raises
+    ------
+    EvaluationError
+        If the arrays differ in length or are empty.
+    """
+    y_true = np.asarray(y_true, dtype=object)
+    y_pred = np.asarray(y_pred, dtype=object)
+    subjects = np.asarray([str(s) for s in subjects], dtype=object)
+    if len(subjects) != len(y_true):
+        raise EvaluationError(f"{len(subjects)} subjects for {len(y_true)} labels")
+    out = {}
+    for s in sorted(set(subjects.tolist()), key=natural_key):
+        mask = subjects == s
+        m = classification_metrics(y_true[mask], y_pred[mask], classes)
+        out[s] = {
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "n_windows": m["n_windows"],
+            "absent_classes": m["absent_classes"],
+        }
+    return out

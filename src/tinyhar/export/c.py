@@ -28,6 +28,14 @@ infinity or a value beyond ``MAX_ABS_INPUT`` (generated as
 Python pipeline and the MicroPython export refuse. The stream's hop is
 :attr:`tinyhar.models.pipeline.HarPipeline.streaming_hop`.
 
+The files come from the Jinja2 templates of :data:`TEMPLATE_DIR`
+(``tinyhar_model.h.j2``, ``tinyhar_model.c.j2`` around the static sources);
+class labels, channel and feature names pass through
+:mod:`tinyhar.export.escaping` (C string literals, comments, macro names), so
+any label is data, never code. ``TINYHAR_EXPORT_FORMAT_VERSION``
+(:data:`tinyhar.export.formats.EXPORT_FORMAT_VERSION`) is in the header, and
+``tinyhar_model.c`` refuses to compile with a header of another version.
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline
@@ -36,14 +44,16 @@ run it on windows or on a sample stream (:func:`run_windows`,
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
 from tinyhar.errors import TinyharError
+from tinyhar.export.escaping import Safe, c_comment, c_identifiers, code, render
+from tinyhar.export.formats import EXPORT_FORMAT_VERSION
 
 __all__ = [
     "C_FILES",
@@ -57,7 +67,7 @@ __all__ = [
 ]
 
 TEMPLATE_DIR = Path(__file__).with_name("c_templates")
-"""Static C sources shared by every export."""
+"""Static C sources shared by every export and the Jinja2 templates of the generated files."""
 
 C_FILES = ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile")
 """Files written by :func:`export_c`."""
@@ -166,36 +176,6 @@ def c_float(value: float) -> str:
     return text + "f"
 
 
-def _c_string(text: str) -> str:
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in out) + '"'
-
-
-def _c_ident(text: str) -> str:
-    ident = re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").upper() or "X"
-    return ident if not ident[0].isdigit() else "_" + ident
-
-
-def _unique_idents(names: Sequence[str]) -> list[str]:
-    """C identifiers for names; a name that collides with an earlier one gets its index."""
-    out: list[str] = []
-    for i, name in enumerate(names):
-        ident = _c_ident(name)
-        out.append(ident if ident not in out else f"{ident}_{i}")
-    return out
-
-
-def _c_array(ctype: str, name: str, values: Sequence, per_line: int = 12, fmt=str) -> str:
-    items = [fmt(v) for v in values]
-    rows = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-    body = ",\n    ".join(rows)
-    return f"static const {ctype} {name}[{len(items)}] = {{\n    {body}\n}};\n"
-
-
-def _comment_block(lines: Sequence[str]) -> str:
-    return "/*\n" + "".join(f" * {line}".rstrip() + "\n" for line in lines) + " */\n"
-
-
 # --------------------------------------------------------------------------- generator
 
 
@@ -226,7 +206,7 @@ class _Driver:
         return first
 
     def emit(self, line: str = "") -> None:
-        self.lines.append(("    " + line) if line else "")
+        self.lines.append(code(line))
 
     def stats(self, expr: str, signal: str, stats: Sequence[str], length: str,
               mean: str = "NULL", sumsq: str = "NULL") -> None:
@@ -242,17 +222,18 @@ class _Driver:
         else:
             mask, target = "0u", "out"
         self.emit(f"thr_stage_statistics({expr}, &{length}, {mask}, {target}, {mean}, {sumsq});"
-                  f"  /* {signal} */")
+                  f"  /* {c_comment(signal)} */")
 
     def spectral(self, signal: str, bands: Sequence[str]) -> None:
         names = [f"{signal}_power_{b}" for b in bands]
         names += [f"{signal}_{k}" for k in ("dom_freq", "spec_entropy", "spec_centroid")]
         first = self.take(names)
-        self.emit(f"thr_stage_spectral(out + {first});  /* {signal} spectrum */")
+        self.emit(f"thr_stage_spectral(out + {first});  /* {c_comment(signal)} spectrum */")
 
 
-def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[str, dict[str, int]]:
-    """C function ``thr_window_features`` for the layout, and the feature flags."""
+def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[list, dict[str, int]]:
+    """Statements of the C function ``thr_window_features`` for the layout ("" for a
+    blank line), and the feature flags."""
     from tinyhar.features.catalog import ACC_AXES, GYRO_AXES, band_label
 
     d = _Driver(layout.names)
@@ -328,7 +309,7 @@ def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[str, dict[s
     if layout.other_channels:
         d.emit("/* channels without a sensor role */")
     for ch, name in layout.other_channels:
-        d.emit(f"thr_stage_prepare_channel(buf, start, {ch});  /* {name} */")
+        d.emit(f"thr_stage_prepare_channel(buf, start, {ch});  /* {c_comment(name)} */")
         signal("thr_sig", name)
     missing = [d.names[i] for i in range(len(d.names)) if i not in d.written]
     if missing:
@@ -336,37 +317,40 @@ def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[str, dict[s
             f"the C export does not know how to compute features {missing[:5]}"
             f"{' ...' if len(missing) > 5 else ''}; update tinyhar.export.c"
         )
-    body = "\n".join(d.lines).rstrip()
-    locals_ = []
-    if flags["triad"]:
-        locals_.append("    float mean[3], sumsq[3];  /* of the triad's axes */")
-    if flags["gravity"]:
-        locals_.append("    float u[3];               /* unit mean gravity */")
-    unused = "    (void)buf;\n    (void)start;\n" if not (flags["triad"] or flags["other"]) else ""
-    code = (
-        "/* Features of the window held in buf (THR_N rows of THR_C values, row-major;\n"
-        " * row `start` is the oldest sample, rows wrap around) into out[0..W-1]. */\n"
-        "static void thr_window_features(const float *buf, int start, float *out)\n{\n"
-        + ("\n".join(locals_) + "\n" if locals_ else "") + unused + "\n" + body + "\n}\n"
-    )
-    return code, flags
+    lines = list(d.lines)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines, flags
 
 
-def _length_struct(name: str, n: int, fs: float) -> str:
+def _defines(rows) -> list[dict]:
+    """``#define`` rows (name, value, comment) of generated numbers and fixed text."""
+    return [{"key": code(k), "value": v if isinstance(v, int) else code(v), "doc": code(d)}
+            for k, v, d in rows]
+
+
+def _floats(values) -> list:
+    return [code(c_float(v)) for v in np.asarray(values).reshape(-1)]
+
+
+def _ints(values) -> list[int]:
+    return [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+def _length_struct(name: str, n: int, fs: float) -> dict:
     pct_i, pct_t = [], []
     for p in _PERCENTILES:
         h = p * (n - 1)
         i = int(np.floor(h))
-        pct_i.append(str(i))
-        pct_t.append(c_float(np.float32(h - i)))
-    return (
-        f"static const thr_length_t {name} = {{\n"
-        f"    {n}, {c_float(np.float32(1.0 / n))}, {c_float(np.float32(fs / (n - 1)))},\n"
-        f"    {{{', '.join(pct_i)}}}, {{{', '.join(pct_t)}}}\n}};\n"
-    )
+        pct_i.append(i)
+        pct_t.append(code(c_float(np.float32(h - i))))
+    return {"name": code(name), "n": n, "inv_n": code(c_float(np.float32(1.0 / n))),
+            "mcr_scale": code(c_float(np.float32(fs / (n - 1)))), "pct_i": pct_i,
+            "pct_t": pct_t}
 
 
-def _generate_config(pipeline, layout, flags: dict[str, int]) -> str:
+def _config_context(pipeline, layout, flags: dict[str, int]) -> dict:
+    """Numbers of the configuration section of ``tinyhar_model.c``."""
     from tinyhar.features.catalog import MIN_STD
     from tinyhar.features.filters import gravity_sos
     from tinyhar.features.validity import MAX_ABS_INPUT
@@ -376,110 +360,90 @@ def _generate_config(pipeline, layout, flags: dict[str, int]) -> str:
     fs = float(np.float32(layout.sampling_rate_hz))  # as the Python code: float(f32(rate))
     k = n // 2
     radix2 = n >= 4 and (n & (n - 1)) == 0
-    out = ["/* ---- configuration of this run (generated) ---- */\n"]
-    defs = {
-        "THR_N": (n, "samples per window"),
-        "THR_C": (len(pipeline.channels), "channels per sample"),
-        "THR_K": (k, "spectral bins k = 1..n/2"),
-        "THR_USE_TRIAD": (flags["triad"], "accelerometer and/or gyroscope triad"),
-        "THR_USE_GRAVITY": (flags["gravity"], "gravity filter, body acceleration"),
-        "THR_USE_JERK": (flags["jerk"], "jerk magnitudes"),
-        "THR_USE_CORRELATION": (flags["correlation"], "axis correlations"),
-        "THR_USE_ENMO": (flags["enmo"], "ENMO"),
-        "THR_USE_SMA": (flags["sma"], "signal magnitude area of a raw triad"),
-        "THR_USE_SPECTRAL": (flags["spectral"], "spectral features"),
-        "THR_N_OTHER": (flags["other"], "channels without a sensor role"),
-        "THR_FFT_RADIX2": (int(radix2), "1: radix-2 FFT, 0: direct DFT"),
-    }
-    for key, (value, doc) in defs.items():
-        out.append(f"#define {key} {value}  /* {doc} */\n")
-    out.append(f"#define THR_FS {c_float(fs)}  /* sampling rate, Hz */\n")
     max_bits = int(np.array([MAX_ABS_INPUT], dtype=np.float32).view(np.uint32)[0])
-    out.append(f"#define THR_MAX_ABS_BITS 0x{max_bits:08x}u  /* float32 bits of "
-               "TINYHAR_MAX_ABS_INPUT: |v| > max <=> (bits(v) & 0x7fffffff) > this */\n")
-    if flags["correlation"]:
-        floor = np.float32(n * MIN_STD * MIN_STD)
-        out.append(f"#define THR_CORR_FLOOR {c_float(floor)}  /* n MIN_STD^2: a flat axis */\n")
-    out.append(_length_struct("thr_len_full", n, fs))
+    ctx: dict = {
+        "flags": flags,
+        "defines": _defines([
+            ("THR_N", n, "samples per window"),
+            ("THR_C", len(pipeline.channels), "channels per sample"),
+            ("THR_K", k, "spectral bins k = 1..n/2"),
+            ("THR_USE_TRIAD", flags["triad"], "accelerometer and/or gyroscope triad"),
+            ("THR_USE_GRAVITY", flags["gravity"], "gravity filter, body acceleration"),
+            ("THR_USE_JERK", flags["jerk"], "jerk magnitudes"),
+            ("THR_USE_CORRELATION", flags["correlation"], "axis correlations"),
+            ("THR_USE_ENMO", flags["enmo"], "ENMO"),
+            ("THR_USE_SMA", flags["sma"], "signal magnitude area of a raw triad"),
+            ("THR_USE_SPECTRAL", flags["spectral"], "spectral features"),
+            ("THR_N_OTHER", flags["other"], "channels without a sensor role"),
+            ("THR_FFT_RADIX2", int(radix2), "1: radix-2 FFT, 0: direct DFT"),
+        ]),
+        "fs": code(c_float(fs)),
+        "max_abs_bits": code(f"0x{max_bits:08x}u"),
+        "corr_floor": code(c_float(np.float32(n * MIN_STD * MIN_STD))),
+        "lengths": [_length_struct("thr_len_full", n, fs)],
+    }
     if flags["jerk"]:
-        out.append(_length_struct("thr_len_jerk", n - 1, fs))
+        ctx["lengths"].append(_length_struct("thr_len_jerk", n - 1, fs))
     if flags["gravity"]:
         sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
-        out.append(f"#define THR_N_SECTIONS {len(sos)}\n")
-        out.append(
-            f"/* Butterworth low-pass, order {fx.gravity_order}, cut-off "
-            f"{fx.gravity_cutoff_hz:g} Hz at {fx.sampling_rate_hz:g} Hz: scipy.signal.butter("
-            f"output='sos') rounded to float32,\n   rows b0 b1 b2 a0 a1 a2 "
-            f"(tinyhar.features.filters.gravity_sos). */\n"
-            f"static const float thr_sos[THR_N_SECTIONS][6] = {{\n"
-            + ",\n".join("    {" + ", ".join(c_float(v) for v in row) + "}" for row in sos)
-            + "\n};\n"
-        )
+        ctx["sos"] = [_floats(row) for row in sos]
+        ctx["gravity"] = {"order": int(fx.gravity_order),
+                          "cutoff_hz": code(f"{fx.gravity_cutoff_hz:g}"),
+                          "rate_hz": code(f"{fx.sampling_rate_hz:g}")}
     if flags["spectral"]:
         m = k if radix2 else n
         j = np.arange(m, dtype=np.float64)
-        out.append(f"/* cos / sin(2 pi j / n), j < {m} (float64, rounded to float32) */\n")
-        out.append(_c_array("float", "thr_cos", np.cos(2 * np.pi * j / n), 6, c_float))
-        out.append(_c_array("float", "thr_sin", np.sin(2 * np.pi * j / n), 6, c_float))
         freqs = (np.arange(1, k + 1) * (fs / n)).astype(np.float32)
-        out.append("/* bin frequencies f_k = k fs / n, Hz, k = 1..K */\n")
-        out.append(_c_array("float", "thr_freqs", freqs, 8, c_float))
         starts, counts = [], []
         for lo, hi in layout.bands_hz:
-            mask = (freqs > lo) & (freqs <= hi)
-            sel = np.flatnonzero(mask)
+            sel = np.flatnonzero((freqs > lo) & (freqs <= hi))
             if sel.size == 0 or not np.all(np.diff(sel) == 1):
                 raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
             starts.append(int(sel[0]))
             counts.append(int(sel.size))
-        out.append(f"#define THR_N_BANDS {len(starts)}\n")
-        bands_doc = ", ".join(f"({lo:g}, {hi:g}]" for lo, hi in layout.bands_hz)
-        out.append(f"/* bands {bands_doc} Hz: first bin (0 = k 1) and bin count */\n")
-        out.append(_c_array("uint16_t", "thr_band_start", starts))
-        out.append(_c_array("uint16_t", "thr_band_count", counts))
         w = np.float32(2.0 / (n * n))
-        w_nyq = np.float32(1.0 / (n * n)) if n % 2 == 0 else w
-        out.append(f"#define THR_POWER_WEIGHT {c_float(w)}  /* 2 / n^2 */\n")
-        out.append(f"#define THR_POWER_WEIGHT_NYQUIST {c_float(w_nyq)}  /* 1 / n^2 */\n")
-        out.append(f"#define THR_LOG_K {c_float(np.float32(np.log(k)))}  /* ln K */\n")
-        out.append(f"#define THR_FLAT_POWER {c_float(np.float32(MIN_STD * MIN_STD))}"
-                   f"  /* MIN_STD^2: a flat window */\n")
-    return "".join(out)
+        ctx["spectral"] = {
+            "cos": _floats(np.cos(2 * np.pi * j / n)),
+            "sin": _floats(np.sin(2 * np.pi * j / n)),
+            "freqs": _floats(freqs),
+            "band_start": starts,
+            "band_count": counts,
+            "bands_doc": code(", ".join(f"({lo:g}, {hi:g}]" for lo, hi in layout.bands_hz)),
+            "power_weight": code(c_float(w)),
+            "power_weight_nyquist": code(c_float(np.float32(1.0 / (n * n)) if n % 2 == 0
+                                                 else w)),
+            "log_k": code(c_float(np.float32(np.log(k)))),
+            "flat_power": code(c_float(np.float32(MIN_STD * MIN_STD))),
+        }
+    return ctx
 
 
-def _generate_trees(model) -> str:
+def _trees_context(model) -> dict:
+    """The tree ensemble's arrays for ``tinyhar_model.c`` (thresholds as exact literals)."""
     feature = np.asarray(model.feature_)
-    ftype = "uint16_t" if feature.dtype == np.uint16 else "uint8_t"
-    n_nodes = len(model.threshold_)
-    leaves = np.asarray(model.leaves_, dtype=np.uint8)
     thresholds = [c_float(v) for v in model.threshold_]
     back = np.array([np.float32(float(t[:-1])) for t in thresholds], dtype=np.float32)
     if not np.array_equal(back, np.asarray(model.threshold_, dtype=np.float32)):
         raise TinyharError("internal error: a threshold does not read back as the same float32")
+    leaves = np.asarray(model.leaves_, dtype=np.uint8)
     size = model.size()
-    out = [
-        "/* ---- the tree ensemble (generated from TreeEnsembleClassifier's device arrays) ----\n"
-        f" * {size['trees']} trees, {n_nodes} decision nodes, {len(leaves)} distinct leaves, "
-        f"{size['bytes']} bytes.\n"
-        " * Node i: go left if x[feature[i]] <= threshold[i] (float32, exactly scikit-learn's\n"
-        " * test), right otherwise; a child < 0 is leaf -(child + 1). A leaf holds the class\n"
-        " * probabilities quantised to uint8; the class scores are their integer sums. */\n",
-        f"#define THR_N_TREES {len(model.roots_)}\n",
-        f"#define THR_N_NODES {n_nodes}\n",
-        f"#define THR_N_LEAVES {len(leaves)}\n",
-        _c_array(ftype, "thr_node_feature", feature.tolist(), 16),
-        _c_array("float", "thr_node_threshold", model.threshold_, 6, c_float),
-        _c_array("int16_t", "thr_node_left", np.asarray(model.left_).tolist(), 12),
-        _c_array("int16_t", "thr_node_right", np.asarray(model.right_).tolist(), 12),
-        _c_array("int16_t", "thr_roots", np.asarray(model.roots_).tolist(), 12),
-        "static const uint8_t thr_leaves[THR_N_LEAVES][TINYHAR_N_CLASSES] = {\n"
-        + ",\n".join("    {" + ", ".join(str(int(v)) for v in row) + "}" for row in leaves)
-        + "\n};\n",
-    ]
-    return "".join(out)
+    return {
+        "n_trees": len(model.roots_),
+        "n_nodes": len(thresholds),
+        "n_leaves": len(leaves),
+        "bytes": int(size["bytes"]),
+        "feature_type": code("uint16_t" if feature.dtype == np.uint16 else "uint8_t"),
+        "feature": _ints(feature),
+        "threshold": [code(t) for t in thresholds],
+        "left": _ints(model.left_),
+        "right": _ints(model.right_),
+        "roots": _ints(model.roots_),
+        "leaves": [_ints(row) for row in leaves],
+    }
 
 
-def _generate_header(pipeline, layout, info: dict) -> str:
+def _header_context(pipeline, layout, hop: int) -> dict:
+    """Everything ``tinyhar_model.h.j2`` prints; user strings stay raw (escaped there)."""
     import tinyhar
     from tinyhar.features.catalog import feature_catalog
     from tinyhar.features.validity import MAX_ABS_INPUT
@@ -487,141 +451,48 @@ def _generate_header(pipeline, layout, info: dict) -> str:
     catalog = feature_catalog(layout.channels, layout.feature_set, layout.sampling_rate_hz,
                               layout.bands_hz)
     classes = [str(c) for c in pipeline.model.classes_]
-    channels = list(pipeline.channels)
-    units = [_channel_unit(c) for c in channels]
+    channels = [str(c) for c in pipeline.channels]
     n, c = int(pipeline.n_samples), len(channels)
-    hop = info["hop_samples"]
     stacked = bool(pipeline.stack_previous)
     w = len(catalog)
-    doc = [
-        "tinyhar_model.h -- human activity recognition for microcontrollers.",
-        f"Generated by tinyhar {tinyhar.__version__} from a trained run; do not edit.",
-        "",
-        "Portable C99, float32, no malloc, only libm. Not re-entrant (static buffers).",
-        "Compile with -ffp-contract=off (no fused multiply-add) to get the features of",
-        "the Python pipeline bit for bit where possible (see tinyhar_model.c);",
-        "-fno-math-errno lets sqrtf compile to one instruction on an FPU (same results).",
-        "",
-        "Window layout: TINYHAR_N_SAMPLES rows x TINYHAR_N_CHANNELS columns, row-major",
-        "(all channels of the oldest sample first), float32, sampled at",
-        f"TINYHAR_SAMPLING_RATE_HZ. Channels ({n} samples x {c} channels, "
-        f"{n / float(pipeline.sampling_rate_hz):g} s):",
-    ]
-    doc += [f"  {i}: {name} ({unit})" for i, (name, unit) in enumerate(zip(channels, units,
-                                                                           strict=True))]
-    if pipeline.hop_samples is None:
-        doc.append("(Trained on pre-cut windows: the stream uses tinyhar's default hop of half")
-        doc.append(" a window, 50 % overlap.)")
-    doc += [
-        "Units: acceleration in g (standard gravity, 9.80665 m/s^2, gravity included),",
-        "angular rate in rad/s.",
-        "",
-        f"Valid input: every value finite with |value| <= {MAX_ABS_INPUT:g}",
-        "(TINYHAR_MAX_ABS_INPUT, far beyond any IMU full scale). A window with a NaN,",
-        "an infinity or a larger value is refused: tinyhar_features, tinyhar_classify",
-        "and tinyhar_stream_classify return TINYHAR_EINVAL (negative) instead of a",
-        "class, as the Python pipeline (tinyhar.features.validity) and the MicroPython",
-        "export refuse it. The test reads the float32 bits, so it holds with",
-        "-ffast-math too.",
-        "",
-        f"Classes (index: name): {', '.join(f'{i}: {k}' for i, k in enumerate(classes))}",
-        "",
-        f"Features: {w} per window (tinyhar.features, feature set {layout.feature_set!r})"
-        + (f"; the model reads {3 * w}: the window's, the previous window's and their" if stacked
-           else "."),
-    ]
-    if stacked:
-        doc.append("differences (stack_previous); the first window of a recording is its own "
-                   "predecessor.")
-    doc += ["", "Feature index, name [unit] (group):"]
-    doc += [f"  {i:3d} {f.name} [{f.unit}] ({f.group})" for i, f in enumerate(catalog)]
-    lines = [_comment_block(doc)]
-    lines.append("#ifndef TINYHAR_MODEL_H\n#define TINYHAR_MODEL_H\n\n")
-    lines.append("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n")
-    defs = [
-        ("TINYHAR_N_SAMPLES", n, "samples per window"),
-        ("TINYHAR_N_CHANNELS", c, "values per sample"),
-        ("TINYHAR_WINDOW_VALUES", n * c, "floats per window"),
-        ("TINYHAR_SAMPLING_RATE_HZ", c_float(pipeline.sampling_rate_hz), "Hz"),
-        ("TINYHAR_HOP_SAMPLES", hop, "samples between two windows of the stream"),
-        ("TINYHAR_N_WINDOW_FEATURES", w, "features of one window"),
-        ("TINYHAR_STACK_PREVIOUS", int(stacked), "1: the model also reads the previous window"),
-        ("TINYHAR_N_FEATURES", 3 * w if stacked else w, "model inputs"),
-        ("TINYHAR_N_CLASSES", len(classes), "classes"),
-        ("TINYHAR_MAX_ABS_INPUT", c_float(MAX_ABS_INPUT),
-         "largest accepted |input value|, g or rad/s"),
-        ("TINYHAR_EINVAL", -1, "result for a window with NaN, inf or |value| > max"),
-    ]
-    for key, value, doc_ in defs:
-        lines.append(f"#define {key} {value}  /* {doc_} */\n")
-    lines.append("\n/* Channel columns of a sample. */\n")
-    for i, (name, unit, ident) in enumerate(zip(channels, units, _unique_idents(channels),
-                                                 strict=True)):
-        lines.append(f"#define TINYHAR_CH_{ident} {i}  /* {name}, {unit} */\n")
-    lines.append("\n/* Class indices (the return value of tinyhar_classify). */\n")
-    for i, (name, ident) in enumerate(zip(classes, _unique_idents(classes), strict=True)):
-        lines.append(f"#define TINYHAR_CLASS_{ident} {i}  /* {name} */\n")
-    lines.append(
-        "\nextern const char *const tinyhar_class_names[TINYHAR_N_CLASSES];\n"
-        "extern const char *const tinyhar_channel_names[TINYHAR_N_CHANNELS];\n"
-        "extern const char *const tinyhar_channel_units[TINYHAR_N_CHANNELS];\n\n"
-    )
-    lines.append(_API_DOC)
-    lines.append("\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYHAR_MODEL_H */\n")
-    return "".join(lines)
-
-
-_API_DOC = """\
-/* 0 if every value of the window (TINYHAR_WINDOW_VALUES floats) is valid
- * (finite, |v| <= TINYHAR_MAX_ABS_INPUT), else TINYHAR_EINVAL. */
-int tinyhar_check_window(const float *window);
-
-/* Features of one window: window has TINYHAR_WINDOW_VALUES floats (layout
- * above); features receives TINYHAR_N_WINDOW_FEATURES floats. Returns 0, or
- * TINYHAR_EINVAL for an invalid window (features are then left unchanged). */
-int tinyhar_features(const float *window, float *features);
-
-/* Classify from a window's features. previous: the features of the previous
- * window of the same recording when TINYHAR_STACK_PREVIOUS is 1 (NULL for the
- * first window: it is its own predecessor); ignored otherwise. proba: NULL or
- * TINYHAR_N_CLASSES floats, the normalised class scores. Returns the class
- * index (the first class with the highest score). */
-int tinyhar_predict(const float *features, const float *previous, float *proba);
-
-/* Features + prediction of one window (as tinyhar_predict with previous =
- * NULL). Returns the class index, or TINYHAR_EINVAL (negative) for an
- * invalid window (proba, may be NULL, is then left unchanged). */
-int tinyhar_classify(const float *window, float *proba);
-
-#ifndef TINYHAR_NO_STREAM
-/* Streaming helper for firmware that receives one sample at a time (define
- * TINYHAR_NO_STREAM to leave it out and save its ring buffer of
- * TINYHAR_WINDOW_VALUES floats):
- *
- *     tinyhar_stream_init();
- *     for each sample (TINYHAR_N_CHANNELS floats, channel order above):
- *         if (tinyhar_stream_push(sample))
- *             cls = tinyhar_stream_classify(proba);
- *
- * push returns 1 when a window is complete: after the first
- * TINYHAR_N_SAMPLES samples, then every TINYHAR_HOP_SAMPLES samples. push is
- * cheap (a copy into the ring buffer); call classify before the next push
- * (it reads the last TINYHAR_N_SAMPLES samples). With
- * TINYHAR_STACK_PREVIOUS, classify keeps the window's features for the next
- * one; tinyhar_stream_init starts a new recording (the state starts
- * initialised, so the first call is optional). classify returns the class
- * index, or TINYHAR_EINVAL while the last TINYHAR_N_SAMPLES samples hold an
- * invalid value (NaN, inf, |v| > TINYHAR_MAX_ABS_INPUT); the window after an
- * invalid one starts a new recording (it is its own predecessor). */
-void tinyhar_stream_init(void);
-int tinyhar_stream_push(const float *sample);
-int tinyhar_stream_classify(float *proba);
-/* Features of the window last classified by tinyhar_stream_classify (or
- * tinyhar_classify): TINYHAR_N_WINDOW_FEATURES floats (an invalid window
- * leaves them unchanged). */
-const float *tinyhar_stream_features(void);
-#endif
-"""
+    class_ids = c_identifiers("TINYHAR_CLASS_", classes, "class label")
+    channel_ids = c_identifiers("TINYHAR_CH_", channels, "channel name")
+    return {
+        "tinyhar_version": code(tinyhar.__version__),
+        "format_version": EXPORT_FORMAT_VERSION,
+        "n_samples": n,
+        "n_channels": c,
+        "duration_s": code(f"{n / float(pipeline.sampling_rate_hz):g}"),
+        "channels": [{"name": ch, "unit": _channel_unit(ch), "ident": ident}
+                     for ch, ident in zip(channels, channel_ids, strict=True)],
+        "classes": [{"name": k, "ident": ident}
+                    for k, ident in zip(classes, class_ids, strict=True)],
+        "pre_windowed": pipeline.hop_samples is None,
+        "max_abs_input": code(f"{MAX_ABS_INPUT:g}"),
+        "stacked": stacked,
+        "feature_set": str(layout.feature_set),
+        "n_window_features": w,
+        "n_features": 3 * w if stacked else w,
+        "features": [{"index": code(f"{i:3d}"), "name": f.name, "unit": f.unit,
+                      "group": f.group} for i, f in enumerate(catalog)],
+        "defines": _defines([
+            ("TINYHAR_EXPORT_FORMAT_VERSION", EXPORT_FORMAT_VERSION,
+             "layout of the exported files (tinyhar.export.formats)"),
+            ("TINYHAR_N_SAMPLES", n, "samples per window"),
+            ("TINYHAR_N_CHANNELS", c, "values per sample"),
+            ("TINYHAR_WINDOW_VALUES", n * c, "floats per window"),
+            ("TINYHAR_SAMPLING_RATE_HZ", c_float(pipeline.sampling_rate_hz), "Hz"),
+            ("TINYHAR_HOP_SAMPLES", int(hop), "samples between two windows of the stream"),
+            ("TINYHAR_N_WINDOW_FEATURES", w, "features of one window"),
+            ("TINYHAR_STACK_PREVIOUS", int(stacked),
+             "1: the model also reads the previous window"),
+            ("TINYHAR_N_FEATURES", 3 * w if stacked else w, "model inputs"),
+            ("TINYHAR_N_CLASSES", len(classes), "classes"),
+            ("TINYHAR_MAX_ABS_INPUT", c_float(MAX_ABS_INPUT),
+             "largest accepted |input value|, g or rad/s"),
+            ("TINYHAR_EINVAL", -1, "result for a window with NaN, inf or |value| > max"),
+        ]),
+    }
 
 
 def _channel_unit(name: str) -> str:
@@ -630,8 +501,9 @@ def _channel_unit(name: str) -> str:
     return CHANNEL_UNITS.get(name, "g" if "acc" in name else "rad/s" if "gyr" in name else "1")
 
 
-def _read_template(name: str) -> str:
-    return (TEMPLATE_DIR / name).read_text()
+def _read_template(name: str) -> Safe:
+    """A static C source of :data:`TEMPLATE_DIR` (no user strings: printed as is)."""
+    return code((TEMPLATE_DIR / name).read_text())
 
 
 def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
@@ -664,7 +536,10 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     TinyharError
         If the model is not a fitted tree ensemble, the extractor is not
         tinyhar's, the channel order of the pipeline and of its extractor
-        differ, or the feature set holds a feature the C export cannot compute.
+        differ, the feature set holds a feature the C export cannot compute,
+        or two class labels (channel names) give the same C macro name
+        ``TINYHAR_CLASS_...`` (``TINYHAR_CH_...``; the message names both).
+        Nothing is written then.
 
     Notes
     -----
@@ -696,42 +571,23 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
     channel_index = {name: i for i, name in enumerate(layout.channels)}
     driver, flags = _generate_driver(layout, channel_index)
-    info = {"hop_samples": hop}
-
-    header = _generate_header(pipeline, layout, info)
     classes = [str(c) for c in pipeline.model.classes_]
-    channels = list(pipeline.channels)
-    names_c = (
-        "const char *const tinyhar_class_names[TINYHAR_N_CLASSES] = {"
-        + ", ".join(_c_string(c) for c in classes) + "};\n"
-        "const char *const tinyhar_channel_names[TINYHAR_N_CHANNELS] = {"
-        + ", ".join(_c_string(c) for c in channels) + "};\n"
-        "const char *const tinyhar_channel_units[TINYHAR_N_CHANNELS] = {"
-        + ", ".join(_c_string(_channel_unit(c)) for c in channels) + "};\n"
+    channels = [str(c) for c in pipeline.channels]
+    header = render(TEMPLATE_DIR, "tinyhar_model.h.j2",
+                    **_header_context(pipeline, layout, hop))
+    source = render(
+        TEMPLATE_DIR, "tinyhar_model.c.j2",
+        **_config_context(pipeline, layout, flags),
+        format_version=EXPORT_FORMAT_VERSION,
+        classes=classes,
+        channels=channels,
+        units=[_channel_unit(c) for c in channels],
+        driver=driver,
+        trees=_trees_context(pipeline.model),
+        prelude=_read_template("prelude.c"),
+        dsp=_read_template("dsp.c"),
+        api=code(_read_template("api.c").rstrip("\n")),
     )
-    source = "".join([
-        _comment_block([
-            "tinyhar_model.c -- features and tree ensemble of one tinyhar run.",
-            "Generated by tinyhar; do not edit. API and window layout: tinyhar_model.h.",
-            "Sections: building blocks (template), configuration (generated), signal",
-            "processing stages (template), feature pipeline and trees (generated), API",
-            "(template).",
-        ]),
-        "\n",
-        _read_template("prelude.c"),
-        "\n",
-        _generate_config(pipeline, layout, flags),
-        "\n",
-        names_c,
-        "\n",
-        _read_template("dsp.c"),
-        "\n/* ---- the feature pipeline of this run (generated) ---- */\n\n",
-        driver,
-        "\n",
-        _generate_trees(pipeline.model),
-        "\n",
-        _read_template("api.c"),
-    ])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -743,7 +599,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     paths = {}
     for name, text in files.items():
         path = out / name
-        path.write_text(text)
+        path.write_text(text, encoding="ascii")
         paths[name] = str(path)
 
     w = len(names)
@@ -827,7 +683,7 @@ def _run(binary: str | Path, args: list[str], text: str) -> str:
 
 def _parse_outputs(lines: list[str], n_classes: int, first: int) -> dict:
     parts = [ln.split(",") for ln in lines]
-    names = [p[first] for p in parts]
+    names = [unquote(p[first], errors="strict") for p in parts]  # main.c's print_name
     proba = np.array([p[first + 1:first + 1 + n_classes] for p in parts], dtype=np.float64)
     feats = [p[first + 1 + n_classes:] for p in parts]
     width = {len(f) for f in feats}

@@ -2,9 +2,11 @@
 
 The board app's MQTT output (``outputs.py``) uses ``umqtt.simple``, the MQTT
 client of micropython-lib (MIT licence). tinyhar does not ship its code: the
-file is found on this machine and copied into the bundle as
-``umqtt/simple.py`` with a notice naming its source and licence. Looked up,
-in order:
+file is found on this machine and ``tinyhar deploy --outputs ...,mqtt`` copies
+it to the board as ``umqtt/simple.py`` with a notice naming its source and
+licence (it is staged for the copy, never put into a run's exported bundle,
+which holds only tinyhar's own code: ``check_bundle_code``). Looked up, in
+order:
 
 1. ``$TINYHAR_UMQTT``: the path of ``simple.py`` or of a folder holding
    ``umqtt/simple.py``;

@@ -452,8 +452,10 @@ def _check_bands(
             raise ConfigError(
                 f"sampling rate {fs:g} Hz is too low for the spectral band "
                 f"{b[0]:g}-{b[1]:g} Hz: the band needs a Nyquist frequency of at least "
-                f"{b[1]:g} Hz (sampling rate >= {2 * b[1]:g} Hz); pass bands_hz with "
-                f"bands up to {fs / 2:g} Hz or use feature_set='minimal'"
+                f"{b[1]:g} Hz (sampling rate >= {2 * b[1]:g} Hz). Drop the spectral features "
+                "with features.set: minimal in the training configuration "
+                "(FeatureExtractor(feature_set='minimal') in Python), or in Python pass "
+                f"FeatureExtractor(bands_hz=...) with bands up to {fs / 2:g} Hz"
             )
         out.append((b[0], b[1]))
     return tuple(out)

@@ -82,7 +82,9 @@ def gravity_sos(
         raise ConfigError(
             f"gravity_cutoff_hz={fc:g} Hz must be below the Nyquist frequency "
             f"(sampling_rate_hz / 2 = {fs / 2:g} Hz); the sampling rate is too low "
-            f"for this cut-off"
+            "for this cut-off: lower features.gravity_cutoff_hz in the training configuration "
+            "(gravity_cutoff_hz of FeatureExtractor in Python), or use features.set: minimal, "
+            "which has no gravity filter"
         )
     sos = _signal.butter(int(order), fc, btype="lowpass", fs=fs, output="sos")
     sos32 = np.array(sos, dtype=np.float32)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE
 from tinyhar.errors import DataFormatError
 
 __all__ = [
@@ -50,10 +51,11 @@ __all__ = [
     "invalid_windows",
 ]
 
-MAX_ABS_INPUT = 1.0e4
+MAX_ABS_INPUT = MAX_ABS_SENSOR_VALUE
 """Largest accepted magnitude of an input value, in g (acceleration) or rad/s
-(angular rate); exactly representable in float32. See the module docstring
-for the reason."""
+(angular rate); exactly representable in float32. The same bound the loaders
+apply (:data:`tinyhar.datasets.recording.MAX_ABS_SENSOR_VALUE`, defined there
+once). See the module docstring for the reason."""
 
 INVALID_CLASS = "invalid"
 """Class name given to an invalid window by ``HarPipeline.predict(..., on_invalid="mark")``,

@@ -10,8 +10,36 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from tinyhar.reporting.text import plural, subject_list  # noqa: E402
 from tinyhar.windows.windowset import WindowSet  # noqa: E402
+
+
+def _save(fig, path: str | Path, dpi: int, colors: int | None = None) -> Path:
+    """Save a figure as PNG and close it; ``colors`` quantises to a palette (smaller file).
+
+    The PNG is written to a temporary sibling first and renamed into place, so
+    a failed write never leaves a truncated figure.
+    """
+    import io
+    import os
+
+    from PIL import Image
+
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if colors is None:
+        tmp.write_bytes(buf.getvalue())
+    else:
+        buf.seek(0)
+        with Image.open(buf) as image:
+            image.convert("RGB").quantize(colors=colors).save(tmp, format="PNG", optimize=True)
+    os.replace(tmp, path)
+    return path
 
 
 def plot_confusion_matrix(
@@ -41,13 +69,15 @@ def plot_confusion_matrix(
     ax.images[0].set_clim(0, 1)
     ax.set_title(title or "Confusion matrix (test subjects)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=110)
 
 
 def plot_feature_importance(
-    importances: np.ndarray, names: Sequence[str], path: str | Path, top: int = 25
+    importances: np.ndarray,
+    names: Sequence[str],
+    path: str | Path,
+    top: int = 25,
+    title: str = "",
 ) -> Path:
     """Horizontal bar chart of the ``top`` most important features.
 
@@ -60,34 +90,43 @@ def plot_feature_importance(
         Output PNG.
     top : int
         Number of features shown.
+    title : str
+        First title line (e.g. the data set and subjects); the second names
+        how many features are shown.
     """
     importances = np.asarray(importances, dtype=float)
     order = np.argsort(importances)[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.25 * len(order) + 1.2))
     ax.barh([names[i] for i in order], importances[order], color="tab:blue")
     ax.set_xlabel("mean decrease in impurity")
-    ax.set_title(f"Top {len(order)} features")
+    heading = f"top {len(order)} of {plural(len(importances), 'feature')}"
+    ax.set_title(f"{title}\n{heading}" if title else heading.capitalize(), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=110)
 
 
 def plot_class_overview(
-    windows: WindowSet, path: str | Path, per_class: int = 3, seed: int = 0
+    windows: WindowSet, path: str | Path, per_class: int = 3, seed: int = 0, title: str = ""
 ) -> Path:
     """A few example windows per class: what each activity looks like.
 
     One row per class, one column per example; each panel shows the
     accelerometer axes (g) and, on a second axis, the gyroscope axes (rad/s).
+    The channel legend sits in its own band under the panels, so it never
+    covers a curve or the axis label. The PNG is palette-quantised (64
+    colours), which keeps it well under 200 kB for six classes.
 
     Parameters
     ----------
     windows : WindowSet
+        Windows of shape (n_windows, n_samples, n_channels); the examples are
+        drawn from them (a run passes its training subjects).
     path : str or Path
         Output PNG.
     per_class : int
         Examples per class (random, reproducible with ``seed``).
+    title : str
+        Figure title (default: a description of the curves).
     """
     classes = [c for c in windows.classes if np.any(windows.y == c)]
     rng = np.random.default_rng(seed)
@@ -95,13 +134,15 @@ def plot_class_overview(
     acc = [i for i, c in enumerate(windows.channels) if c.startswith("acc_")]
     gyro = [i for i, c in enumerate(windows.channels) if c.startswith("gyro_")]
     other = [i for i in range(len(windows.channels)) if i not in acc and i not in gyro]
+    what = "solid: acceleration in g" + ("; dashed: gyro in rad/s" if gyro else "")
+    heading = [*(title or "Example windows per class").split("\n"), f"({what})"]
+    title_band = 0.15 * len(heading) + 0.05
+    legend_band = 0.35
+    height = 1.5 * len(classes) + title_band + legend_band + 0.3
     fig, axes = plt.subplots(
-        len(classes),
-        per_class,
-        figsize=(3.2 * per_class, 1.7 * len(classes) + 0.6),
-        squeeze=False,
-        sharex=True,
+        len(classes), per_class, figsize=(3.0 * per_class, height), squeeze=False, sharex=True
     )
+    handles: dict[str, object] = {}
     for r, c in enumerate(classes):
         idx = np.flatnonzero(windows.y == c)
         pick = rng.choice(idx, size=min(per_class, idx.size), replace=False)
@@ -112,34 +153,37 @@ def plot_class_overview(
                 continue
             w = windows.X[pick[k]]
             for i in acc + other:
-                ax.plot(t, w[:, i], lw=0.8, label=windows.channels[i])
+                (line,) = ax.plot(t, w[:, i], lw=0.7, label=windows.channels[i])
+                handles.setdefault(windows.channels[i], line)
             if gyro:
                 ax2 = ax.twinx()
-                for i in gyro:
-                    ax2.plot(t, w[:, i], lw=0.6, ls="--", label=windows.channels[i])
+                for i, color in zip(gyro, ("tab:red", "tab:purple", "tab:brown"), strict=False):
+                    (line,) = ax2.plot(t, w[:, i], lw=0.5, ls="--", color=color)
+                    handles.setdefault(windows.channels[i], line)
                 ax2.tick_params(labelsize=6)
             ax.tick_params(labelsize=6)
             if k == 0:
-                ax.set_ylabel(c, fontsize=8)
+                ax.set_ylabel(c, fontsize=7)
             ax.set_title(f"subject {windows.subject[pick[k]]}", fontsize=7)
-    handles, labels = [], []
-    for a in fig.axes[: per_class * len(classes)] + fig.axes[per_class * len(classes) :][:1]:
-        for h, lab in zip(*a.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower right", fontsize=7, ncol=len(labels))
-    fig.suptitle(
-        "Example windows per class (solid: acceleration in g; dashed: gyro in rad/s)", fontsize=9
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)", fontsize=7)
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        fontsize=7,
+        ncol=len(handles),
+        frameon=False,
     )
-    fig.supxlabel("time (s)", fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.96))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    fig.suptitle("\n".join(heading), fontsize=8)
+    fig.tight_layout(rect=(0, legend_band / height, 1, 1 - title_band / height))
+    return _save(fig, path, dpi=90, colors=64)
 
 
-def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
+def plot_training_curves(
+    history: Sequence[dict], path: str | Path, best_epoch: int | None = None, title: str = ""
+) -> Path:
     """Loss and accuracy per epoch, for training and validation subjects.
 
     Parameters
@@ -150,6 +194,11 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
         ``NeuralNetClassifier.history_``.
     path : str or Path
         Output PNG.
+    best_epoch : int, optional
+        The epoch whose weights were kept (``best_epoch_``, 1-based): marked
+        by a vertical line and named in the legend.
+    title : str
+        Figure title (default ``"Training curves"``).
     """
     epochs = [h["epoch"] for h in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -157,14 +206,124 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
         ax.plot(epochs, [h[f"train_{key}"] for h in history], marker=".", label="training")
         val = [h.get(f"val_{key}") for h in history]
         if any(v is not None for v in val):
-            ax.plot(epochs, [np.nan if v is None else v for v in val], marker=".",
-                    label="validation subjects")
+            ax.plot(
+                epochs,
+                [np.nan if v is None else v for v in val],
+                marker=".",
+                label="validation subjects",
+            )
+        if best_epoch is not None:
+            ax.axvline(
+                best_epoch, color="tab:green", ls=":", lw=1.2, label=f"kept: epoch {best_epoch}"
+            )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Training curves", fontsize=10)
+    fig.suptitle(title or "Training curves", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, dpi=110)
+
+
+def plot_per_subject(per_subject: dict[str, dict], path: str | Path, title: str = "") -> Path:
+    """Bar chart of accuracy and macro-F1 per test subject.
+
+    Parameters
+    ----------
+    per_subject : dict
+        ``{subject: {"accuracy", "macro_f1", "n_windows"}}`` as returned by
+        :func:`tinyhar.evaluation.metrics.per_subject_metrics`.
+    path : str or Path
+        Output PNG.
+    title : str
+        Figure title; should name the subjects (default: they are named).
+
+    Raises
+    ------
+    ValueError
+        If ``per_subject`` is empty.
+    """
+    if not per_subject:
+        raise ValueError("per_subject is empty: nothing to plot")
+    subjects = list(per_subject)
+    acc = np.array([per_subject[s]["accuracy"] for s in subjects])
+    f1 = np.array([per_subject[s]["macro_f1"] for s in subjects])
+    n = np.array([per_subject[s]["n_windows"] for s in subjects])
+    x = np.arange(len(subjects))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.3 * len(subjects) + 3.2), 3.6))
+    ax.bar(x - 0.2, acc, width=0.4, label="accuracy", color="tab:blue")
+    ax.bar(x + 0.2, f1, width=0.4, label="macro-F1", color="tab:orange")
+    ax.axhline(f1.mean(), color="tab:orange", ls=":", lw=1, label=f"mean macro-F1 {f1.mean():.3f}")
+    for i, k in enumerate(n):
+        ax.text(x[i], 1.01, str(k), ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(x, subjects, fontsize=7, rotation=90 if len(subjects) > 20 else 0)
+    ax.set_xlabel("subject (number above a bar: windows)")
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("score")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title(title or f"Scores per subject: test {subject_list(subjects)}", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path, dpi=110)
+
+
+def figure_title(what: str, dataset: str, subjects: Sequence[str], role: str = "test") -> str:
+    """A figure title naming the data set and, compactly, the subjects it shows.
+
+    Parameters
+    ----------
+    what : str
+        The figure (``"confusion matrix"``).
+    dataset : str
+        Data set name.
+    subjects : sequence of str
+        The subjects whose windows the figure shows.
+    role : str
+        ``"test"``, ``"training"``, ... (goes before "subject(s)").
+
+    Returns
+    -------
+    str
+        E.g. ``"hapt, confusion matrix: test subjects 2, 4, 9-13 (9 subjects)"``.
+    """
+    names = subject_list(subjects)
+    count = ""
+    if len(set(subjects)) > 3 and "..." not in names:
+        count = f" ({plural(len(set(subjects)), 'subject')})"
+    return f"{dataset}, {what}: {role} {names}{count}"
+
+
+def plot_learning_curve(result: dict, path: str | Path) -> Path:
+    """Macro-F1 against training subjects and against minutes per class, side by side.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`tinyhar.learning_curve.learning_curve` (rows of
+        ``subjects`` and ``minutes`` with ``macro_f1_mean``/``macro_f1_std``).
+    path : str or Path
+        Output PNG.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharey=True)
+    panels = (
+        (axes[0], result["subjects"], "n_subjects", "training subjects"),
+        (axes[1], result["minutes"], "minutes_per_class", "minutes per class (mean)"),
+    )
+    for ax, rows, key, label in panels:
+        x = np.array([r[key] for r in rows], dtype=float)
+        m = np.array([r["macro_f1_mean"] for r in rows])
+        s = np.array([r["macro_f1_std"] for r in rows])
+        ax.plot(x, m, marker="o", color="tab:orange")
+        ax.fill_between(x, m - s, m + s, color="tab:orange", alpha=0.2, lw=0)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+        if key == "n_subjects":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("macro-F1 (held-out subjects)")
+    axes[0].set_ylim(0, 1.02)
+    fig.suptitle(
+        f"Learning curve: {result['dataset']} (mean ± std over "
+        f"{plural(result['repeats'], 'repeat')})", fontsize=9,
+    )
+    fig.tight_layout()
+    return _save(fig, path, dpi=110)

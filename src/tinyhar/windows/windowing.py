@@ -12,10 +12,18 @@ counted. Windows whose majority is "unlabelled" are dropped (or kept with
 label ``""`` for continuous evaluation). This follows the common practice of
 majority labelling (e.g. Banos et al. 2014, "Window size impact in human
 activity recognition", Sensors 14(4):6474-6499).
+
+The kept windows are counted from the labels before any signal is copied, so
+the memory the window array needs (``n_windows * n_samples * n_channels * 4``
+bytes plus :data:`WINDOW_OVERHEAD_BYTES` per window) is known up front:
+:func:`check_window_memory` refuses, with the size in GB and a fix (a larger
+hop, fewer channels, shorter recordings), when it exceeds the memory
+available (``MemAvailable``) or ``$TINYHAR_MEMORY_LIMIT_GB``.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
@@ -140,6 +148,125 @@ def _segments(time: np.ndarray, sampling_rate_hz: float) -> tuple[np.ndarray, in
     return np.concatenate([[0], gaps, [len(time)]]), int(gaps.size)
 
 
+def _resampled_length(n: int, from_hz: float, to_hz: float) -> int:
+    """Length of a segment of ``n`` samples after :func:`resample_segment`."""
+    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
+    return -(-n * ratio.numerator // ratio.denominator)
+
+
+def _majority(
+    codes: np.ndarray, first: np.ndarray, n_win: int, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Majority label (0 = unlabelled, k + 1 = class k) and its fraction for each window.
+
+    ``codes`` holds -1 (unlabelled) or a class index per sample; windows start
+    at ``first`` and span ``n_win`` samples. Counts come from per-class
+    cumulative sums, so memory stays O(n_samples * n_classes) whatever the hop.
+    """
+    counts = np.empty((len(first), n_classes + 1), dtype=np.int64)
+    for k in range(-1, n_classes):
+        cum = np.concatenate([[0], np.cumsum(codes == k, dtype=np.int64)])
+        counts[:, k + 1] = cum[first + n_win] - cum[first]
+    best = np.argmax(counts, axis=1)
+    return best, counts[np.arange(len(first)), best] / n_win
+
+
+MEMORY_ENV_VAR = "TINYHAR_MEMORY_LIMIT_GB"
+"""Environment variable capping the memory windowing may allocate, in GB (10**9 bytes)."""
+WINDOW_OVERHEAD_BYTES = 64
+"""Memory per window besides its samples: label, subject, session references and start time."""
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to this process now, in bytes (None when unknown).
+
+    ``MemAvailable`` from ``/proc/meminfo`` (Linux); else ``psutil`` when
+    installed; else the free physical pages from :func:`os.sysconf`.
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_limit() -> int | None:
+    """The windowing memory limit in bytes: ``$TINYHAR_MEMORY_LIMIT_GB`` or the memory available.
+
+    Raises
+    ------
+    ConfigError
+        If the environment variable is not a positive number.
+    """
+    text = os.environ.get(MEMORY_ENV_VAR)
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (np.isfinite(value) and value > 0):
+            raise ConfigError(f"{MEMORY_ENV_VAR}={text!r}: give a positive number of GB")
+        return int(value * 1e9)
+    return available_memory_bytes()
+
+
+def check_window_memory(
+    n_windows: int,
+    n_samples: int,
+    n_channels: int,
+    hop: int,
+    limit_bytes: int | None = None,
+) -> int:
+    """Estimate the memory windows need and refuse when it exceeds the limit.
+
+    Parameters
+    ----------
+    n_windows, n_samples, n_channels : int
+        Shape of the window array ``(n_windows, n_samples, n_channels)``,
+        float32.
+    hop : int
+        Hop in samples (for the message).
+    limit_bytes : int, optional
+        The limit; by default :func:`memory_limit`.
+
+    Returns
+    -------
+    int
+        The estimate in bytes: ``n_windows * (n_samples * n_channels * 4 +``
+        :data:`WINDOW_OVERHEAD_BYTES` ``)``.
+
+    Raises
+    ------
+    ConfigError
+        With the estimate and the limit in GB and the ways to shrink it.
+    """
+    need = n_windows * (n_samples * n_channels * 4 + WINDOW_OVERHEAD_BYTES)
+    limit = limit_bytes if limit_bytes is not None else memory_limit()
+    if limit is None or need <= limit:
+        return need
+    larger = max(hop * 2, n_samples // 2)
+    raise ConfigError(
+        f"windowing would need {need / 1e9:.3g} GB for {n_windows:,} windows of {n_samples} "
+        f"samples x {n_channels} channels (float32), more than the {limit / 1e9:.3g} GB "
+        f"available{' (' + MEMORY_ENV_VAR + ')' if os.environ.get(MEMORY_ENV_VAR) else ''}. "
+        f"Use a larger hop (now {hop} sample(s); e.g. windows.hop: {larger} samples needs "
+        f"about {need * hop / larger / 1e9:.3g} GB), fewer channels (dataset.sensors: acc), "
+        "or shorter recordings (fewer subjects or sessions)"
+    )
+
+
 def make_windows(
     recordings: RecordingSet,
     window: float = 2.56,
@@ -149,6 +276,7 @@ def make_windows(
     target_rate_hz: float | None = None,
     keep_unlabelled: bool = False,
     channels: list[str] | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> tuple[WindowSet, WindowingReport]:
     """Cut sliding, majority-labelled windows from continuous recordings.
 
@@ -170,6 +298,10 @@ def make_windows(
         Keep windows whose majority is unlabelled, with label ``""``.
     channels : list of str, optional
         Channels to keep (default: all of the recording's).
+    memory_limit_bytes : int, optional
+        Refuse to allocate windows needing more than this; by default
+        :func:`memory_limit` (``$TINYHAR_MEMORY_LIMIT_GB`` or the memory
+        available now).
 
     Returns
     -------
@@ -181,7 +313,15 @@ def make_windows(
     Raises
     ------
     ConfigError
-        Bad window/hop/purity values, or a requested channel that is missing.
+        Bad window/hop/purity values, a requested channel that is missing, or
+        windows that would not fit in memory (:func:`check_window_memory`:
+        the message gives the size and how to shrink it).
+
+    Notes
+    -----
+    The kept windows are found first from the labels alone (per-class
+    cumulative counts), so the window array is allocated once, at its
+    final size, after the memory check.
     """
     if not 0.0 < purity <= 1.0:
         raise ConfigError(f"purity must be in (0, 1], got {purity!r}")
@@ -193,11 +333,11 @@ def make_windows(
             f"(it has {recordings.channels})"
         )
     rate = float(target_rate_hz) if target_rate_hz else recordings.sampling_rate_hz
+    resample = bool(target_rate_hz) and rate != recordings.sampling_rate_hz
     n_win = to_samples(window, unit, rate, "window")
     n_hop = to_samples(hop, unit, rate, "hop")
     classes = recordings.classes
     report = WindowingReport()
-    parts: dict[str, list] = {k: [] for k in ("X", "y", "subject", "session", "start")}
 
     frame = recordings.frame
     codes_all = np.full(len(frame), -1, dtype=np.int16)
@@ -213,6 +353,8 @@ def make_windows(
     ends = np.concatenate([bounds, [len(frame)]])
     subjects = frame["subject"].to_numpy()
 
+    # pass 1: which windows are kept (labels only, no signal copies)
+    plan: list[tuple] = []
     for s0, s1 in zip(starts, ends, strict=True):
         session = str(session_names[session_codes[s0]])
         subject = str(subjects[s0])
@@ -220,30 +362,21 @@ def make_windows(
         seg_bounds, n_gaps = _segments(time, recordings.sampling_rate_hz)
         report.n_gaps += n_gaps
         for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
-            x = values_all[s0 + a : s0 + b]
             codes = codes_all[s0 + a : s0 + b]
-            t0 = time[a]
-            if target_rate_hz and rate != recordings.sampling_rate_hz:
-                x = resample_segment(x, recordings.sampling_rate_hz, rate)
+            n_out = b - a
+            if resample:
+                n_out = _resampled_length(b - a, recordings.sampling_rate_hz, rate)
                 src = np.minimum(
-                    np.round(np.arange(len(x)) * recordings.sampling_rate_hz / rate).astype(int),
+                    np.round(np.arange(n_out) * recordings.sampling_rate_hz / rate).astype(int),
                     len(codes) - 1,
                 )
                 codes = codes[src]
-            if len(x) < n_win:
+            if n_out < n_win:
                 report.n_short_segments += 1
                 report.n_short_samples += int(b - a)
                 continue
-            first = np.arange(0, len(x) - n_win + 1, n_hop)
-            idx = first[:, None] + np.arange(n_win)[None, :]
-            win_codes = codes[idx]
-            # counts per class, with column 0 = unlabelled
-            counts = np.stack(
-                [np.count_nonzero(win_codes == k, axis=1) for k in range(-1, len(classes))],
-                axis=1,
-            )
-            best = np.argmax(counts, axis=1)
-            frac = counts[np.arange(len(first)), best] / n_win
+            first = np.arange(0, n_out - n_win + 1, n_hop)
+            best, frac = _majority(codes, first, n_win, len(classes))
             is_unlabelled = best == 0
             ambiguous = ~is_unlabelled & (frac < purity)
             report.n_ambiguous += int(np.count_nonzero(ambiguous))
@@ -252,22 +385,32 @@ def make_windows(
             else:
                 report.n_unlabelled += int(np.count_nonzero(is_unlabelled))
                 keep = ~ambiguous & ~is_unlabelled
-            if not keep.any():
-                continue
-            labels = np.array([""] + classes, dtype=object)[best[keep]]
-            parts["X"].append(x[idx[keep]])
-            parts["y"].append(labels)
-            parts["subject"].append(np.full(int(keep.sum()), subject, dtype=object))
-            parts["session"].append(np.full(int(keep.sum()), session, dtype=object))
-            parts["start"].append(t0 + first[keep] / rate)
+            if keep.any():
+                plan.append((s0 + a, s0 + b, time[a], first[keep], best[keep], subject, session))
 
-    if parts["X"]:
-        X = np.concatenate(parts["X"])
-        cat = {k: np.concatenate(v) for k, v in parts.items() if k != "X"}
-    else:
-        X = np.zeros((0, n_win, len(channels)), dtype=np.float32)
-        cat = {k: np.zeros(0, dtype=object) for k in ("y", "subject", "session")}
-        cat["start"] = np.zeros(0)
+    # pass 2: one allocation of the size now known, checked against the memory available
+    n_total = sum(len(p[3]) for p in plan)
+    check_window_memory(n_total, n_win, len(channels), n_hop, memory_limit_bytes)
+    X = np.empty((n_total, n_win, len(channels)), dtype=np.float32)
+    names = np.array([""] + classes, dtype=object)
+    y = np.empty(n_total, dtype=object)
+    subject_out = np.empty(n_total, dtype=object)
+    session_out = np.empty(n_total, dtype=object)
+    start_out = np.empty(n_total, dtype=np.float64)
+    at = 0
+    for a, b, t0, first, best, subject, session in plan:
+        x = values_all[a:b]
+        if resample:
+            x = resample_segment(x, recordings.sampling_rate_hz, rate)
+        view = np.lib.stride_tricks.sliding_window_view(x, n_win, axis=0)
+        k = len(first)
+        X[at : at + k] = view[first].transpose(0, 2, 1)
+        y[at : at + k] = names[best]
+        subject_out[at : at + k] = subject
+        session_out[at : at + k] = session
+        start_out[at : at + k] = t0 + first / rate
+        at += k
+    cat = {"y": y, "subject": subject_out, "session": session_out, "start": start_out}
     report.n_windows = int(X.shape[0])
     out = WindowSet(
         X,

@@ -35,8 +35,35 @@ def test_make_estimator_applies_preset_and_overrides():
 def test_unknown_preset_or_parameter():
     with pytest.raises(ConfigError, match="ucihar-lstm"):
         make_estimator("resnet")
-    with pytest.raises(ConfigError, match="not NeuralNetClassifier parameters"):
+    with pytest.raises(ConfigError, match="parameter.learning_rate: not a network parameter"):
         make_estimator("small-cnn", learning_rate=0.1)
+
+
+def test_network_params_schema_matches_the_estimator():
+    """One list of parameters: the checker knows exactly the estimator's parameters."""
+    from tinyhar.models.nn.presets import NetworkParams, check_network_params
+
+    assert set(NetworkParams.model_fields) == set(NeuralNetClassifier().get_params())
+    defaults = NeuralNetClassifier().get_params()
+    assert NetworkParams().model_dump() == defaults
+    for preset in PRESETS.values():
+        check_network_params(preset.estimator_params)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("epochs", "banana"), ("epochs", 0), ("epochs", True), ("lr", -1), ("lr", float("nan")),
+     ("hidden_units", 0), ("hidden_units", []), ("hidden_units", [8, 0]), ("dropout", 1.0),
+     ("lr_schedule", "linear"), ("augment_groups", [[0, 1]]), ("patience", 0),
+     ("validation_fraction", 1), ("seed", -1), ("architecture", "resnet")],
+)
+def test_bad_network_parameter_values(name, value):
+    from tinyhar.models.nn.presets import check_network_params
+
+    with pytest.raises(ConfigError, match=rf"model\.params\.{name}"):
+        check_network_params({name: value})
+    with pytest.raises(ConfigError, match=rf"parameter\.{name}"):
+        make_estimator("small-cnn", **{name: value})
 
 
 def test_package_import_does_not_import_torch():

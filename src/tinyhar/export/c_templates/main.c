@@ -26,6 +26,10 @@
  *       features (%.9g, exact float32). Consecutive lines are consecutive
  *       windows of one recording; an empty line starts a new recording (this
  *       matters only for models that stack the previous window's features).
+ *
+ *   Class names are printed with '%', ',', control characters and bytes
+ *   outside ASCII as %XX (two hex digits, as in URLs), so that a name never
+ *   splits a field or a line; everything else as is.
  */
 
 #include <ctype.h>
@@ -87,9 +91,21 @@ static int read_line(void)
     return 1;
 }
 
+/* A class name with '%', ',', control and non-ASCII bytes as %XX. */
+static void print_name(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p == '%' || *p == ',' || *p < 0x20 || *p >= 0x7f) {
+            printf("%%%02X", (unsigned)*p);
+        } else {
+            putchar(*p);
+        }
+    }
+}
+
 static void print_result(int cls)
 {
-    printf("%s", tinyhar_class_names[cls]);
+    print_name(tinyhar_class_names[cls]);
     for (int c = 0; c < TINYHAR_N_CLASSES; c++) {
         printf(",%.6f", (double)proba[c]);
     }
@@ -163,7 +179,8 @@ static int run_stream(int with_features)
     tinyhar_stream_init();
     printf("time_s,class");
     for (int c = 0; c < TINYHAR_N_CLASSES; c++) {
-        printf(",p_%s", tinyhar_class_names[c]);
+        printf(",p_");
+        print_name(tinyhar_class_names[c]);
     }
     printf("\n");
     while ((r = read_line()) != 0) {

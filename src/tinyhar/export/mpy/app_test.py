@@ -5,7 +5,8 @@
 #   import app_test; app_test.run()
 #
 # testdata.bin layout (little-endian), written by tinyhar's exporter:
-#   header '<4sIHHH': magic b'THW1', n_windows, n_samples, n_channels, flags
+#   header '<4sIHHH': magic b'THW1', n_windows, n_samples, n_channels,
+#           export format version
 #   float32 windows, channel-major: window 0 channel 0 (n_samples values),
 #           window 0 channel 1, ...
 #   uint8 labels[n_windows]    class index of the true label (255 = unknown)
@@ -28,9 +29,12 @@ import tinyhar_config as cfg
 from tinyhar_features import Features, InvalidInput, Stacker
 from tinyhar_trees import TreeEnsemble
 
+# mirrors of tinyhar.export.formats (TESTDATA_MAGIC, TESTDATA_HEADER,
+# TESTDATA_HEADER_SIZE); tests/export/test_formats.py checks that they agree
+MAGIC = b"THW1"
 HEADER = "<4sIHHH"
-INVALID = 255  # predicted class index of an invalid window
 HEADER_SIZE = 14
+INVALID = 255  # predicted class index of an invalid window
 
 
 def _read_tail(f, n, offset):
@@ -63,9 +67,12 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
     feats = array.array("f", bytearray(4 * cfg.N_FEATURES)) if stacker else base
     timer = {} if timing else None
     with open(path, "rb") as f:
-        magic, n, n_samples, n_channels, _flags = struct.unpack(HEADER, f.read(HEADER_SIZE))
-        if magic != b"THW1":
+        magic, n, n_samples, n_channels, version = struct.unpack(HEADER, f.read(HEADER_SIZE))
+        if magic != MAGIC:
             raise ValueError("not a tinyhar test-data file: " + path)
+        if version != cfg.EXPORT_FORMAT_VERSION:
+            raise ValueError("%s is export format %d, tinyhar_config.py format %d: export "
+                             "the run again" % (path, version, cfg.EXPORT_FORMAT_VERSION))
         if n_samples != cfg.WINDOW or n_channels != len(cfg.CHANNELS):
             raise ValueError("test windows do not match the model's window/channels")
         data_start = HEADER_SIZE

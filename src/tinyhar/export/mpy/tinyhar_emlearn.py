@@ -20,10 +20,12 @@ import math
 
 import emlearn_trees
 import tinyhar_config as cfg
+from tinyhar_features import check_format
 
 
 class EmlearnTrees:
     def __init__(self, path="model.trees.csv"):
+        check_format(cfg)  # the EMLEARN_* keys are of this export format
         if len(cfg.EMLEARN_FEATURES) > 127:
             raise ValueError("emlearn_trees accepts at most 127 features; this model uses %d"
                              % len(cfg.EMLEARN_FEATURES))

@@ -83,6 +83,20 @@ NO_STATS = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
 
 
 
+# mirror of tinyhar.export.formats.EXPORT_FORMAT_VERSION (tests/export/test_formats.py)
+EXPORT_FORMAT_VERSION = 1
+
+
+def check_format(cfg):
+    """Raise ValueError unless the config module cfg is of EXPORT_FORMAT_VERSION."""
+    version = getattr(cfg, "EXPORT_FORMAT_VERSION", 0)
+    if version != EXPORT_FORMAT_VERSION:
+        raise ValueError(
+            "tinyhar_config.py is export format %d, this tinyhar_features.py reads "
+            "format %d: export the run again and copy the whole bundle"
+            % (version, EXPORT_FORMAT_VERSION))
+
+
 class InvalidInput(ValueError):
     """A window value is NaN, infinite or beyond cfg.MAX_ABS_INPUT (no class for it)."""
 
@@ -772,6 +786,7 @@ class Features:
     """Feature extractor, one window at a time (see the module comment)."""
 
     def __init__(self, cfg):
+        check_format(cfg)
         n = cfg.WINDOW
         self.n = n
         self.cfg = cfg

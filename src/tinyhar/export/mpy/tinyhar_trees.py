@@ -4,7 +4,7 @@
 # into a few typed arrays and predicts by walking the trees:
 #
 #   header  '<4s8H': magic b'THT1', n_features, n_classes, n_trees, n_nodes,
-#           n_leaves, feature_bytes (1 or 2), leaf_bits, reserved
+#           n_leaves, feature_bytes (1 or 2), leaf_bits, export format version
 #   roots   int16[n_trees]       node index of each tree's root
 #   feature uint8/uint16[n_nodes] feature index tested by each decision node
 #   thresh  float32[n_nodes]     go left when x[feature] <= thresh
@@ -26,9 +26,12 @@ import struct
 
 import micropython
 
+# mirrors of tinyhar.export.formats (MODEL_MAGIC, MODEL_HEADER, MODEL_HEADER_SIZE,
+# EXPORT_FORMAT_VERSION); tests/export/test_formats.py checks that they agree
 MAGIC = b"THT1"
 HEADER = "<4s8H"
 HEADER_SIZE = 20
+EXPORT_FORMAT_VERSION = 1
 
 
 def _read_array(f, typecode, count, itemsize):
@@ -49,9 +52,14 @@ class TreeEnsemble:
             head = f.read(HEADER_SIZE)
             if len(head) != HEADER_SIZE:
                 raise ValueError("model file is truncated")
-            magic, nf, nc, nt, nn, nl, fb, lb, _ = struct.unpack(HEADER, head)
+            magic, nf, nc, nt, nn, nl, fb, lb, version = struct.unpack(HEADER, head)
             if magic != MAGIC:
                 raise ValueError("not a tinyhar model file (bad magic)")
+            if version != EXPORT_FORMAT_VERSION:
+                raise ValueError(
+                    str(path) + " is export format " + str(version) + ", this "
+                    "tinyhar_trees.py reads format " + str(EXPORT_FORMAT_VERSION)
+                    + ": export the run again and copy the whole bundle")
             self.n_features = nf
             self.n_classes = nc
             self.n_trees = nt

@@ -17,7 +17,11 @@ This module does not import torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tinyhar.config import Float, Int, validation_problems
 from tinyhar.errors import ConfigError
 
 
@@ -324,15 +328,81 @@ def make_estimator(preset_name: str, **overrides):
     Raises
     ------
     ConfigError
-        Unknown preset or an override that is not an estimator parameter.
+        Unknown preset, or an override that is not an estimator parameter or
+        has a bad value.
     """
     from tinyhar.models.nn.estimator import NeuralNetClassifier
 
     preset = get_preset(preset_name)
-    valid = set(NeuralNetClassifier().get_params())
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ConfigError(
-            f"{unknown} are not NeuralNetClassifier parameters; valid: {sorted(valid)}"
-        )
+    check_network_params(overrides, "parameter")
     return NeuralNetClassifier(**{**preset.estimator_params, **overrides})
+
+
+_Units = Annotated[Int, Field(ge=1)]
+
+
+class NetworkParams(BaseModel):
+    """Allowed values of the :class:`~tinyhar.models.nn.NeuralNetClassifier` parameters.
+
+    Checked before training (``model.params`` of a configuration, preset
+    overrides), so that a wrong value is a :class:`ConfigError` naming the
+    parameter rather than an error deep inside PyTorch. The meaning of each
+    parameter is documented on the estimator.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    architecture: Literal["cnn1d", "lstm", "bilstm", "gru", "tcn"] = "cnn1d"
+    hidden_units: _Units | Annotated[list[_Units], Field(min_length=1)] = 32
+    n_layers: Int = Field(3, ge=1, le=64)
+    kernel_size: Int = Field(5, ge=1)
+    dropout: Float = Field(0.1, ge=0, lt=1)
+    dense_units: Int = Field(0, ge=0)
+    input_dense_units: Int = Field(0, ge=0)
+    input_stats: bool = False
+    epochs: Int = Field(30, ge=1)
+    batch_size: Int = Field(64, ge=1)
+    lr: Float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    weight_decay: Float = Field(0.0, ge=0)
+    label_smoothing: Float = Field(0.0, ge=0, lt=1)
+    augment_groups: Literal["xyz"] | list[Annotated[list[Int], Field(min_length=3,
+                                                                      max_length=3)]] | None = None
+    augment_rotation: Float = Field(0.0, ge=0, le=180)
+    augment_scale: Float = Field(0.0, ge=0)
+    augment_jitter: Float = Field(0.0, ge=0)
+    augment_shift: Int = Field(0, ge=0)
+    weight_averaging: Float = Field(0.0, ge=0, le=1)
+    patience: Int | None = Field(5, ge=1)
+    validation_fraction: Float = Field(0.15, ge=0, lt=1)
+    seed: Int = Field(0, ge=0, le=2**32 - 1)
+    max_steps: Int | None = Field(None, ge=1)
+    n_threads: Int | None = Field(1, ge=1)
+    verbose: Int = Field(0, ge=0)
+
+
+def check_network_params(params: dict, where: str = "model.params") -> None:
+    """Check network parameters before training.
+
+    Parameters
+    ----------
+    params : dict
+        Keyword arguments of :class:`~tinyhar.models.nn.NeuralNetClassifier`
+        (any subset).
+    where : str
+        Key path named in messages.
+
+    Raises
+    ------
+    ConfigError
+        One line per unknown name or bad value: ``where.name: problem (got value)``.
+    """
+    try:
+        NetworkParams.model_validate(params)
+    except ValidationError as exc:
+        lines = []
+        for name, msg, value in validation_problems(exc):
+            if msg.startswith("unknown key"):
+                msg = f"not a network parameter; valid: {', '.join(NetworkParams.model_fields)}"
+            lines.append(f"{where}.{name}: {msg} (got {value!r:.60})")
+        raise ConfigError("\n".join(lines)) from None

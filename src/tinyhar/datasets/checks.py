@@ -1,0 +1,580 @@
+"""Plausibility checks that every loader runs on the data it reads.
+
+A wrong declaration (a sampling rate, a unit) does not make a file unreadable:
+it makes a model that trains fine and is wrong on the device. Each check
+below compares what a data set *declares* with what its values *show*, per
+file (or per subject when one file holds everybody), and stops with a message
+naming the file, the column, both values and the fix; each can be switched
+off with a key of :class:`DataChecks` (``dataset.checks`` in the training
+configuration, ``checks`` in a dataset definition) when the data really are
+that way.
+
+========================= ======== ==========================================================
+check (key)               outcome  rule
+========================= ======== ==========================================================
+``sampling_rate``         error    typical interval of the time column off by more than
+                                   :data:`RATE_TOLERANCE` (2 %) from 1 / declared rate
+``time_order``            warning  time going back inside a file starts a new session
+                                   (``<session>~2``, ...); an error when the rows look
+                                   shuffled rather than restarted (see
+                                   :mod:`tinyhar.datasets.custom`)
+``units`` (accelerometer) error    gravity level (median magnitude on still spans) outside
+                                   :data:`GRAVITY_RANGE_G` (0.5-2 g)
+``units`` (gyroscope)     error    99th percentile of the angular-rate magnitude above
+                                   :data:`GYRO_MAX_P99_RAD_S` (25 rad/s): deg/s declared as
+                                   rad/s; or below :data:`GYRO_MIN_MOTION_P99_RAD_S`
+                                   (0.15 rad/s) while the accelerometer shows motion: rad/s
+                                   declared as deg/s
+``clipping``              warning more than :data:`CLIP_FRACTION` (0.5 %) of a channel's
+                                   samples in runs at its minimum or maximum
+========================= ======== ==========================================================
+
+Non-finite values and values beyond :data:`~tinyhar.datasets.recording.MAX_ABS_SENSOR_VALUE`
+are always errors (see :func:`tinyhar.datasets.recording.canonicalize_frame`).
+
+How the thresholds were chosen (measured on the 61 HAPT experiments, waist
+phone, g and rad/s): the gravity level is 1.00-1.04 g in every experiment
+(0.5-2 g leaves room for badly calibrated sensors; m/s^2 read as g gives 9.8,
+g read as m/s^2 gives 0.10, mg read as g 1000). The 99th percentile of
+``|gyro|`` is 1.95-3.6 rad/s (the same motion in deg/s is 112-208): 25 rad/s
+(1430 deg/s) is above what daily activities reach and below what deg/s data
+of any motion show. During motion (1 s blocks whose ``|acc|`` varies by more
+than 0.1 g) the percentile is at least 1.94 rad/s, so rad/s values read as
+deg/s (divided by 57.3) fall below 0.15 rad/s. No HAPT channel has more than
+0.053 % of its samples at its extreme value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tinyhar.errors import ConfigError, DataFormatError
+
+RATE_TOLERANCE = 0.02
+"""Largest relative difference between the declared and the measured sampling rate."""
+GRAVITY_RANGE_G = (0.5, 2.0)
+"""Plausible gravity level (g): median magnitude of the acceleration on still spans."""
+STILL_RELATIVE_STD = 0.05
+"""A 1 s block is still when the std of ``|acc|`` is below this fraction of its mean."""
+MOTION_STD_G = 0.1
+"""A 1 s block is in motion when the std of ``|acc|`` exceeds this many g."""
+MIN_BLOCKS = 3
+"""Still (or moving) blocks needed before their statistic is trusted; files shorter than
+this many seconds are too short to judge their units."""
+GYRO_MAX_P99_RAD_S = 25.0
+"""99th percentile of ``|gyro|`` above this (rad/s) means the values are deg/s."""
+GYRO_MIN_MOTION_P99_RAD_S = 0.15
+"""During motion, a 99th percentile of ``|gyro|`` below this (rad/s) means rad/s read as deg/s."""
+CLIP_FRACTION = 0.005
+"""Fraction of a channel's samples in runs at its extreme value that is reported as clipping."""
+CLIP_MIN_RUN = 3
+"""Consecutive samples at the extreme value that count as a clipped run."""
+CLIP_MIN_LEVEL = {"acc": 1.4, "gyro": 2.0}
+"""Extreme values below these (g, rad/s) are not full-scale limits of a real sensor.
+
+An accelerometer at rest reads about 1 g on its vertical axis, possibly for
+long constant runs; the smallest full-scale ranges in use are +-1.5 g and
++-2 g. Gyroscope ranges start at +-250 deg/s (4.4 rad/s).
+"""
+_MAX_SHOWN = 5
+
+
+class DataChecks(BaseModel):
+    """Which plausibility checks run when data are loaded (all on by default).
+
+    Switch one off only when the data really are that way, e.g.
+    ``units: false`` for acceleration with gravity removed.
+
+    Attributes
+    ----------
+    sampling_rate : bool
+        Declared sampling rate vs the time column (error beyond 2 %).
+    time_order : bool
+        Time going back inside a file starts a new session (warning). Off:
+        the rows of a session are sorted by time instead (for files whose rows
+        are only out of order, never for recordings that restarted).
+    units : bool
+        Accelerometer near 1 g at rest; gyroscope rad/s vs deg/s (errors).
+    clipping : bool
+        Channels stuck at their full-scale value (warning).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_rate: bool = True
+    time_order: bool = True
+    units: bool = True
+    clipping: bool = True
+
+
+ChecksLike = DataChecks | Mapping[str, Any] | None
+
+
+def resolve_checks(checks: ChecksLike, *more: ChecksLike) -> DataChecks:
+    """Combine check settings: a check runs only if every given setting leaves it on.
+
+    Parameters
+    ----------
+    checks, *more : DataChecks, mapping or None
+        Settings, e.g. the training configuration's ``dataset.checks`` and a
+        definition's ``checks``; None means all on.
+
+    Returns
+    -------
+    DataChecks
+
+    Raises
+    ------
+    ConfigError
+        If a mapping has an unknown key or a value that is not a boolean.
+    """
+    result = DataChecks()
+    for item in (checks, *more):
+        if item is None:
+            continue
+        if not isinstance(item, DataChecks):
+            try:
+                item = DataChecks.model_validate(dict(item))
+            except (ValidationError, TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"checks: expected a mapping of {list(DataChecks.model_fields)} to "
+                    f"true/false, got {item!r}"
+                ) from exc
+        for key in DataChecks.model_fields:
+            if not getattr(item, key):
+                setattr(result, key, False)
+    return result
+
+
+def switch_off_hint(key: str) -> str:
+    """The sentence telling how to switch check ``key`` off."""
+    return (
+        f"if the data really are like this, switch the check off with "
+        f"dataset.checks.{key}: false (training configuration) or checks: {{{key}: false}} "
+        "(dataset definition)"
+    )
+
+
+# ------------------------------------------------------------------ sampling rate
+def measured_rate_hz(time: np.ndarray) -> float | None:
+    """Sampling rate shown by a time column, robust to gaps, restarts and rounding.
+
+    The typical interval is the median of the positive time steps; the rate
+    is one over the mean of the steps within 0.5-1.5 times that median (so
+    that gaps and restarts are ignored, and timestamps rounded to whole
+    milliseconds still average to the true interval).
+
+    Parameters
+    ----------
+    time : numpy.ndarray, shape (n_samples,)
+        Time in s, in file order.
+
+    Returns
+    -------
+    float or None
+        Rate in Hz; None with fewer than two increasing steps.
+    """
+    steps = np.diff(np.asarray(time, dtype=np.float64))
+    steps = steps[steps > 0]
+    if steps.size < 2:
+        return None
+    median = float(np.median(steps))
+    regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+    return float(1.0 / regular.mean())
+
+
+def check_sampling_rate(
+    time: np.ndarray, declared_hz: float, where: str, column: str | int | None = None
+) -> None:
+    """Raise when the time column contradicts the declared sampling rate.
+
+    Parameters
+    ----------
+    time : numpy.ndarray, shape (n_samples,)
+        Time in s, in file order (possibly with gaps and restarts).
+    declared_hz : float
+        The declared rate in Hz.
+    where : str
+        The file (for the message).
+    column : str or int, optional
+        The time column of the file.
+
+    Raises
+    ------
+    DataFormatError
+        If the measured rate (:func:`measured_rate_hz`) differs from
+        ``declared_hz`` by more than :data:`RATE_TOLERANCE`; the message
+        gives both rates.
+    """
+    measured = measured_rate_hz(time)
+    if measured is None or abs(measured / declared_hz - 1.0) <= RATE_TOLERANCE:
+        return
+    raise DataFormatError(
+        where,
+        f"the time column shows {measured:.4g} Hz (one sample every {1e3 / measured:.4g} ms) "
+        f"but the declared sampling rate is {declared_hz:g} Hz; windows would be "
+        f"{measured / declared_hz:.3g}x as long as configured and the exported model would "
+        "run at the wrong rate. Fix sampling_rate_hz (or the time unit, units.time); "
+        + switch_off_hint("sampling_rate"),
+        column=column,
+    )
+
+
+# -------------------------------------------------------------------------- units
+def _block_size(rate: float) -> int:
+    return max(4, int(round(rate)))
+
+
+def _blocks(values: np.ndarray, rate: float) -> np.ndarray:
+    """Non-overlapping blocks of about 1 s (at least 4 samples): shape (n_blocks, size, ...)."""
+    size = _block_size(rate)
+    n = len(values) // size
+    return values[: n * size].reshape(n, size, *values.shape[1:])
+
+
+def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
+    """Median magnitude of the acceleration on still spans (the gravity level).
+
+    Parameters
+    ----------
+    acc_g : numpy.ndarray, shape (n_samples, 3)
+        Acceleration in g, in time order.
+    rate : float
+        Sampling rate in Hz (sets the 1 s block length).
+
+    Returns
+    -------
+    level : float
+        Median over still 1 s blocks of the mean ``|acc|``; when fewer than
+        :data:`MIN_BLOCKS` blocks are still, the median ``|acc|`` of all
+        samples (during everyday motion also close to 1 g).
+    from_still : bool
+        Whether still blocks were used.
+    """
+    magnitude = np.sqrt(np.sum(np.square(acc_g, dtype=np.float64), axis=1))
+    blocks = _blocks(magnitude, rate)
+    if len(blocks):
+        mean = blocks.mean(axis=1)
+        std = blocks.std(axis=1)
+        still = std < STILL_RELATIVE_STD * np.abs(mean)
+        if np.count_nonzero(still) >= MIN_BLOCKS:
+            return float(np.median(mean[still])), True
+    return float(np.median(magnitude)), False
+
+
+def _unit_guess(level: float) -> str:
+    g = 9.80665
+    guesses = [
+        (g, "m/s^2 (about 9.81 per g)"),
+        (1.0 / g, "g read as m/s^2 (divided by 9.81 once too often)"),
+        (1000.0, "mg"),
+        (1000.0 / g, "m/s^2 read as mg"),
+        (1e-3, "g read as mg"),
+    ]
+    low, high = GRAVITY_RANGE_G
+    for factor, name in guesses:
+        if low * factor <= level <= high * factor:
+            return f"they look like {name}"
+    if level < low:
+        return "they look like acceleration with gravity removed, or normalised values"
+    return "they look like raw sensor counts or another unit"
+
+
+def check_acc_units(
+    acc_g: np.ndarray, rate: float, where: str, declared: str = "g", key: str = "units.acc"
+) -> None:
+    """Raise when acceleration converted to g does not show gravity near 1 g.
+
+    Parameters
+    ----------
+    acc_g : numpy.ndarray, shape (n_samples, 3)
+        Acceleration after conversion to g, in time order.
+    rate : float
+        Sampling rate in Hz.
+    where : str
+        The file (and subject) for the message.
+    declared : str
+        The unit the data were declared in (for the message).
+    key : str
+        Where that unit is declared (for the message).
+
+    Raises
+    ------
+    DataFormatError
+        If :func:`gravity_level` is outside :data:`GRAVITY_RANGE_G` (not
+        judged for less than :data:`MIN_BLOCKS` seconds of data).
+    """
+    if len(acc_g) < MIN_BLOCKS * _block_size(rate):
+        return
+    level, from_still = gravity_level(acc_g, rate)
+    low, high = GRAVITY_RANGE_G
+    if low <= level <= high:
+        return
+    span = "on still spans" if from_still else "over all samples (no still span found)"
+    raise DataFormatError(
+        where,
+        f"the accelerometer's median magnitude {span} is {level:.4g} g after converting from "
+        f"the declared {declared}, but gravity is 1 g: {_unit_guess(level)}. Fix the unit "
+        f"({key}); " + switch_off_hint("units"),
+        column="acc_x acc_y acc_z",
+    )
+
+
+def check_gyro_units(
+    gyro_rad_s: np.ndarray,
+    acc_g: np.ndarray,
+    rate: float,
+    where: str,
+    declared: str = "rad/s",
+    key: str = "units.gyro",
+) -> None:
+    """Raise when the angular rate looks like deg/s declared as rad/s, or the reverse.
+
+    Parameters
+    ----------
+    gyro_rad_s : numpy.ndarray, shape (n_samples, 3)
+        Angular rate after conversion to rad/s, in time order.
+    acc_g : numpy.ndarray, shape (n_samples, 3)
+        Acceleration in g at the same samples (tells motion from rest).
+    rate : float
+        Sampling rate in Hz.
+    where, declared, key : str
+        File, declared unit and its key, for the message.
+
+    Raises
+    ------
+    DataFormatError
+        If the 99th percentile of ``|gyro|`` exceeds :data:`GYRO_MAX_P99_RAD_S`,
+        or, over at least :data:`MIN_BLOCKS` seconds of motion, stays below
+        :data:`GYRO_MIN_MOTION_P99_RAD_S`.
+    """
+    if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
+        return
+    magnitude = np.sqrt(np.sum(np.square(gyro_rad_s, dtype=np.float64), axis=1))
+    p99 = float(np.percentile(magnitude, 99))
+    if p99 > GYRO_MAX_P99_RAD_S:
+        raise DataFormatError(
+            where,
+            f"the gyroscope's 99th percentile magnitude is {p99:.4g} rad/s after converting "
+            f"from the declared {declared} ({np.degrees(p99):.4g} deg/s); human motion stays "
+            f"below {GYRO_MAX_P99_RAD_S:g} rad/s: the values look like deg/s. Fix the unit "
+            f"({key}); " + switch_off_hint("units"),
+            column="gyro_x gyro_y gyro_z",
+        )
+    acc_mag = np.sqrt(np.sum(np.square(acc_g, dtype=np.float64), axis=1))
+    acc_blocks = _blocks(acc_mag, rate)
+    if not len(acc_blocks):
+        return
+    moving = acc_blocks.std(axis=1) > MOTION_STD_G
+    if np.count_nonzero(moving) < MIN_BLOCKS:
+        return
+    p99_motion = float(np.percentile(_blocks(magnitude, rate)[moving], 99))
+    if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
+        raise DataFormatError(
+            where,
+            f"during motion (the accelerometer varies in {int(moving.sum())} s) the "
+            f"gyroscope's 99th percentile magnitude is only {p99_motion:.3g} rad/s after "
+            f"converting from the declared {declared}; moving people turn faster than "
+            f"{GYRO_MIN_MOTION_P99_RAD_S:g} rad/s: the values look like rad/s declared as "
+            f"deg/s (57.3x too small). Fix the unit ({key}); " + switch_off_hint("units"),
+            column="gyro_x gyro_y gyro_z",
+        )
+
+
+# ----------------------------------------------------------------------- clipping
+def clipped_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str, float, float]]:
+    """Channels that sit at their extreme value for more than :data:`CLIP_FRACTION` of samples.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_samples, n_channels)
+        Sensor values in canonical units (g, rad/s), in time order.
+    channels : list of str
+        Channel names (``acc_*`` or ``gyro_*``).
+
+    Returns
+    -------
+    list of (channel, fraction, value)
+        ``fraction`` of the samples lie in runs of at least :data:`CLIP_MIN_RUN`
+        consecutive samples equal to the channel's minimum or maximum
+        ``value`` (whose magnitude is at least :data:`CLIP_MIN_LEVEL`).
+    """
+    found = []
+    n = len(values)
+    if n < CLIP_MIN_RUN:
+        return found
+    for j, name in enumerate(channels):
+        column = values[:, j]
+        level = CLIP_MIN_LEVEL["gyro" if name.startswith("gyro") else "acc"]
+        if column.max() == column.min():
+            continue  # a constant channel is not clipping
+        for extreme in (column.max(), column.min()):
+            if abs(float(extreme)) < level:
+                continue
+            at = column == extreme
+            # samples in runs of at least CLIP_MIN_RUN consecutive equal values
+            edges = np.diff(np.r_[0, at.astype(np.int8), 0])
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            lengths = ends - starts
+            in_runs = int(lengths[lengths >= CLIP_MIN_RUN].sum())
+            if in_runs > CLIP_FRACTION * n:
+                found.append((name, in_runs / n, float(extreme)))
+    return found
+
+
+def describe_clipping(values: np.ndarray, channels: list[str], where: str) -> str | None:
+    """One line naming the file and its clipped channels, or None (see :func:`clipped_channels`).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_samples, n_channels)
+        Sensor values in g / rad/s.
+    channels : list of str
+        Their names.
+    where : str
+        The file (for the message).
+    """
+    found = clipped_channels(values, channels)
+    if not found:
+        return None
+    return f"{where}: " + ", ".join(
+        f"{name} {100 * frac:.2g} % at {value:.4g} {'rad/s' if name.startswith('gyro') else 'g'}"
+        for name, frac, value in found
+    )
+
+
+def warn_clipping(findings: list[str], stacklevel: int = 3) -> None:
+    """Emit one warning for the clipped channels of a data set (nothing when none).
+
+    Parameters
+    ----------
+    findings : list of str
+        Lines from :func:`describe_clipping`.
+    stacklevel : int
+        Passed to :func:`warnings.warn`.
+    """
+    findings = [f for f in findings if f]
+    if not findings:
+        return
+    shown = "; ".join(findings[:_MAX_SHOWN])
+    more = f"; and {len(findings) - _MAX_SHOWN} more" if len(findings) > _MAX_SHOWN else ""
+    warnings.warn(
+        f"clipping: samples stuck at a channel's extreme value in {len(findings)} "
+        f"file(s)/session(s): {shown}{more}. The sensor's full-scale range was too small "
+        "for this motion, so peaks and energy are underestimated; record with a larger "
+        "range if you can; " + switch_off_hint("clipping"),
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def check_signals(
+    acc_g: np.ndarray,
+    gyro_rad_s: np.ndarray | None,
+    rate: float,
+    where: str,
+    checks: DataChecks,
+    acc_declared: str = "g",
+    gyro_declared: str = "rad/s",
+    acc_key: str = "units.acc",
+    gyro_key: str = "units.gyro",
+) -> str | None:
+    """Run the unit and clipping checks on one file's (or one subject's) signals.
+
+    Parameters
+    ----------
+    acc_g : numpy.ndarray, shape (n_samples, 3)
+        Acceleration in g, in time order.
+    gyro_rad_s : numpy.ndarray, shape (n_samples, 3), optional
+        Angular rate in rad/s at the same samples.
+    rate : float
+        Sampling rate in Hz.
+    where : str
+        The file (and subject), for messages.
+    checks : DataChecks
+        Which checks run.
+    acc_declared, gyro_declared, acc_key, gyro_key : str
+        Declared units and where they are declared, for messages.
+
+    Returns
+    -------
+    str or None
+        The clipping finding (:func:`describe_clipping`) for the caller to pass
+        to :func:`warn_clipping` with those of the other files.
+
+    Raises
+    ------
+    DataFormatError
+        From :func:`check_acc_units` / :func:`check_gyro_units`.
+    """
+    if checks.units:
+        check_acc_units(acc_g, rate, where, acc_declared, acc_key)
+        if gyro_rad_s is not None:
+            check_gyro_units(gyro_rad_s, acc_g, rate, where, gyro_declared, gyro_key)
+    if not checks.clipping:
+        return None
+    names = ["acc_x", "acc_y", "acc_z"]
+    values = acc_g
+    if gyro_rad_s is not None:
+        names += ["gyro_x", "gyro_y", "gyro_z"]
+        values = np.concatenate([acc_g, gyro_rad_s], axis=1)
+    return describe_clipping(values, names, where)
+
+
+def check_recording_groups(
+    recordings: Any, checks: DataChecks, where_of: Any, time_column: bool = False
+) -> None:
+    """Run :func:`check_signals` on each session of a :class:`RecordingSet`, warn once.
+
+    Parameters
+    ----------
+    recordings : RecordingSet
+        Recordings in canonical units.
+    checks : DataChecks
+    where_of : callable
+        ``where_of(subject, session) -> str`` names the file of a session.
+    time_column : bool
+        The ``time`` column was measured (not computed from the rate): check
+        it against the declared rate too (:func:`check_sampling_rate`).
+
+    Raises
+    ------
+    DataFormatError
+        As :func:`check_signals`.
+
+    Warns
+    -----
+    UserWarning
+        One warning listing the clipped channels (:func:`warn_clipping`).
+    """
+    rate_check = time_column and checks.sampling_rate
+    if not (checks.units or checks.clipping or rate_check):
+        return
+    frame = recordings.frame
+    gyro_cols = ["gyro_x", "gyro_y", "gyro_z"] if recordings.has_gyro else None
+    acc_all = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float64)
+    gyro_all = frame[gyro_cols].to_numpy(np.float64) if gyro_cols else None
+    codes, names = frame["session"].factorize()
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.r_[0, bounds] if len(frame) else np.zeros(0, int)
+    ends = np.r_[bounds, len(frame)] if len(frame) else np.zeros(0, int)
+    subjects = frame["subject"].to_numpy()
+    time_all = frame["time"].to_numpy()
+    findings = []
+    for a, b in zip(starts, ends, strict=True):
+        where = where_of(str(subjects[a]), str(names[codes[a]]))
+        if rate_check:
+            check_sampling_rate(time_all[a:b], recordings.sampling_rate_hz, where, "time")
+        findings.append(check_signals(
+            acc_all[a:b],
+            None if gyro_all is None else gyro_all[a:b],
+            recordings.sampling_rate_hz,
+            where,
+            checks,
+        ))
+    warn_clipping(findings, stacklevel=4)

@@ -1,0 +1,1078 @@
+r"""Scaffold a dataset definition from a folder of recordings, and check one.
+
+``tinyhar datasets init FOLDER --out DEF.yaml`` (:func:`write_scaffold`) reads
+a folder of CSV, Parquet or NPY files and writes a commented YAML dataset
+definition (the schema of :mod:`tinyhar.datasets.custom`) with its guesses:
+
+============== =====================================================================
+what           how it is guessed
+============== =====================================================================
+columns        by name (``timestamp_ms``, ``acc_x``, ``ax``, ``Acceleration x (m/s^2)``,
+               ``gyroZ``, ``label``, ``subject``, ...), else by content: the first
+               increasing numeric column is time, the first triple of numeric columns
+               that shows gravity is the accelerometer, the next triple the gyroscope,
+               a text column with few values the label
+time unit      from a unit in the column name (``_ms``, ``_us``, ``_ns``, ``_s``),
+               else from the typical time step: a rate of 5-1000 Hz fixes s, ms, us
+               or ns uniquely
+sampling rate  measured from the time column of each file
+               (:func:`~tinyhar.datasets.checks.measured_rate_hz`), the median
+               over the files, rounded to a common rate when within 0.5 %
+units          every unit the loader knows is tried and the checks of
+               :mod:`tinyhar.datasets.checks` are run on the converted values
+               (gravity near 1 g on still spans; gyroscope neither deg/s read as
+               rad/s nor the reverse); the unit that passes in most files wins, a
+               unit named in the column name breaks ties
+file names     split at ``_ - . space``; a part like ``subject07``/``s07``/``user7``
+               gives the subject, ``session2``/``trial``/``run``/``rec``/``exp``
+               the session, and the words that vary between files the label
+               (several words joined by separators are one label; of two varying
+               words, the one reading like activities, :data:`ACTIVITY_WORDS`; the
+               other is the subject); a session is not taken from names that carry
+               the label (those numbers count takes); the pattern must match every
+               file, or it is dropped
+============== =====================================================================
+
+Each guess is reported with how sure it is (``high``: one clear answer;
+``medium``: by content or by the first of several possibilities; ``low``: a
+default the user must confirm) and why. ``tinyhar datasets check DEF``
+(:func:`check_definition`) loads a definition with all checks and summarises
+it: subjects, sessions, classes, minutes per class, and the warnings.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import os
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from tinyhar.datasets.checks import (
+    check_acc_units,
+    check_gyro_units,
+    gravity_level,
+    measured_rate_hz,
+)
+from tinyhar.datasets.custom import (
+    _FORMATS,
+    ACC_UNITS,
+    GYRO_UNITS,
+    TIME_UNITS,
+    DatasetDefinition,
+    load_custom,
+)
+from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
+from tinyhar.errors import ConfigError, DataFormatError
+
+MAX_SAMPLED_FILES = 40
+"""Files read in full to guess columns, rate and units (spread over the sorted list)."""
+COMMON_RATES_HZ = (
+    1, 2, 4, 5, 8, 10, 12.5, 16, 20, 25, 26, 30, 32, 40, 50, 52, 60, 64, 100, 104, 120,
+    128, 200, 208, 250, 256, 400, 416, 500, 512, 800, 833, 1000,
+)
+"""Rates of common sensors and apps (Hz); a measured rate within 0.5 % is rounded to one."""
+PLAUSIBLE_RATE_HZ = (5.0, 1000.0)
+"""Rates a time step is assumed to show when the time column's name gives no unit."""
+MIN_CLASS_SUBJECTS = 2
+"""A class recorded from fewer subjects cannot be tested subject-independently."""
+
+_SUBJECT_WORDS = ("subject", "subj", "sub", "s", "user", "u", "participant", "person", "p",
+                  "pid", "sid", "id", "volunteer")
+_SESSION_WORDS = ("session", "sess", "trial", "run", "rec", "recording", "exp",
+                  "experiment", "take", "seq", "sequence", "r", "t")
+_LABEL_NAMES = ("label", "labels", "activity", "activities", "class", "classname",
+                "action", "exercise", "gesture", "annotation", "target", "activity_label")
+_SUBJECT_NAMES = ("subject", "subj", "user", "userid", "user_id", "participant", "person",
+                  "pid", "sid", "subject_id", "participant_id")
+_SESSION_NAMES = ("session", "sess", "trial", "run", "recording", "rec", "experiment", "exp",
+                  "take", "sequence", "seq", "session_id", "recording_id")
+_TIME_RE = re.compile(
+    r"^(?:t|ts|time|times|timestamp|timestamps|seconds|elapsed|seconds_elapsed|epoch|"
+    r"time_stamp|datetime|date_time|sensor_time|loggingtime|logging_time)(?:_.*)?$"
+)
+_ACC_RE = re.compile(
+    r"^(?:acc|accel|accelerometer|acceleration|accl|a|imu_acc|acc_raw)_?(x|y|z)(?:_.*)?$"
+)
+_GYRO_RE = re.compile(
+    r"^(?:gyr|gyro|gyroscope|g|w|rot|rotation|rotation_rate|rotationrate|angular_velocity|"
+    r"angularvelocity|omega|imu_gyro|gyro_raw)_?(x|y|z)(?:_.*)?$"
+)
+_BARE_AXIS_RE = re.compile(r"^(x|y|z)(?:_.*)?$")
+_TIME_UNIT_HINTS = {"ms": "ms", "msec": "ms", "millis": "ms", "milliseconds": "ms",
+                    "us": "us", "usec": "us", "micros": "us", "microseconds": "us",
+                    "ns": "ns", "nanos": "ns", "nanoseconds": "ns",
+                    "s": "s", "sec": "s", "secs": "s", "seconds": "s"}
+_ACC_UNIT_HINTS = {"ms2": "m/s^2", "m_s_2": "m/s^2", "m_s2": "m/s^2", "mps2": "m/s^2",
+                   "g": "g", "mg": "mg"}
+_GYRO_UNIT_HINTS = {"dps": "deg/s", "deg": "deg/s", "deg_s": "deg/s", "degs": "deg/s",
+                    "rad": "rad/s", "rad_s": "rad/s", "rads": "rad/s", "mdps": "mdps"}
+
+
+@dataclass
+class Guess:
+    """One guessed entry of a definition.
+
+    Attributes
+    ----------
+    key : str
+        The definition key, e.g. ``"columns.acc_x"`` or ``"units.gyro"``.
+    value : object
+        The value written (None when nothing could be guessed).
+    confidence : str
+        ``"high"``, ``"medium"`` or ``"low"`` (see the module docstring).
+    reason : str
+        Why, in a few words (also written as a comment into the YAML).
+    """
+
+    key: str
+    value: Any
+    confidence: str
+    reason: str
+
+
+@dataclass
+class Scaffold:
+    """A scaffolded definition: its YAML text and what was guessed.
+
+    Attributes
+    ----------
+    text : str
+        The commented YAML definition.
+    guesses : list of Guess
+        Every guess, in the order of the file.
+    files : list of Path
+        The data files the ``files`` patterns match.
+    problems : list of str
+        What the user must still fix before the definition loads (empty when
+        it validates).
+    """
+
+    text: str
+    guesses: list[Guess] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------- helpers
+def _tokens(name: object) -> str:
+    """A column name as lower-case words joined by ``_`` (camelCase split, units kept)."""
+    text = re.sub(r"([a-z])([A-Z])", r"\1_\2", str(name))
+    return "_".join(re.findall(r"[a-z]+|\d+", text.lower()))
+
+
+def _yaml_value(value: Any) -> str:
+    """A value as a one-line YAML flow scalar or list."""
+    dumped = yaml.safe_dump([value], default_flow_style=True, width=10**6, sort_keys=False)
+    return dumped.strip()[1:-1]
+
+
+def _numeric(series: pd.Series) -> np.ndarray | None:
+    """The values as float64 when (almost) all are numbers, else None."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return None
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    if values.size == 0 or np.mean(np.isfinite(values)) < 0.99:
+        return None
+    return values
+
+
+def _list_files(folder: Path) -> dict[str, list[Path]]:
+    by_format: dict[str, list[Path]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            fmt = _FORMATS.get(path.suffix.lower())
+            if fmt is not None:
+                by_format.setdefault(fmt, []).append(path)
+    return by_format
+
+
+def _sample(files: list[Path], n: int) -> list[Path]:
+    if len(files) <= n:
+        return list(files)
+    picks = np.unique(np.linspace(0, len(files) - 1, n).round().astype(int))
+    return [files[i] for i in picks]
+
+
+@dataclass
+class _CsvLayout:
+    delimiter: str = ","
+    header: bool = True
+    skip_rows: int = 0
+
+
+def _sniff_csv(path: Path) -> _CsvLayout:
+    """Delimiter, header and lines before the header, from the first lines of a file."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            lines = [line for _, line in zip(range(60), f, strict=False)]
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot read: {exc}") from exc
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise DataFormatError(path, "file is empty; expected rows of sensor values")
+    sample = "".join(lines[-20:])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t| ").delimiter
+    except csv.Error:
+        delimiter = ","
+    counts = [len(next(csv.reader([line], delimiter=delimiter))) for line in lines]
+    width = Counter(counts[len(counts) // 2:]).most_common(1)[0][0]
+    skip = next(i for i, c in enumerate(counts) if c == width)
+    first = next(csv.reader([lines[skip]], delimiter=delimiter))
+    header = any(_numeric(pd.Series([cell.strip()])) is None for cell in first if cell.strip())
+    return _CsvLayout(delimiter=delimiter, header=header, skip_rows=skip)
+
+
+def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
+    try:
+        if fmt == "csv":
+            assert layout is not None
+            return pd.read_csv(
+                path, sep=layout.delimiter, header=0 if layout.header else None,
+                skiprows=layout.skip_rows, index_col=False,
+                engine="python" if len(layout.delimiter) > 1 else "c",
+            )
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, UnicodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(path, f"cannot read as {fmt}: {exc}") from exc
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        raise DataFormatError(
+            path, "NPY files must hold one 2-D array (rows = samples, columns = channels)"
+        )
+    return pd.DataFrame(array)
+
+
+# ------------------------------------------------------------------------- columns
+def _by_name(columns: list[Any]) -> tuple[dict[str, Any], dict[str, str], list[Guess]]:
+    """Canonical name -> column, unit hints, guesses; from the column names alone."""
+    found: dict[str, Any] = {}
+    hints: dict[str, str] = {}
+    guesses: list[Guess] = []
+    bare: dict[str, Any] = {}
+    for col in columns:
+        if isinstance(col, (int, np.integer)):
+            continue
+        t = _tokens(col)
+        words = t.split("_")
+        for kind, regex, hint_table in (("acc", _ACC_RE, _ACC_UNIT_HINTS),
+                                        ("gyro", _GYRO_RE, _GYRO_UNIT_HINTS)):
+            match = regex.match(t)
+            if match and f"{kind}_{match.group(1)}" not in found:
+                found[f"{kind}_{match.group(1)}"] = col
+                tail = t[match.end(1):].strip("_")
+                for hint, unit in hint_table.items():
+                    if tail == hint or tail.startswith(hint + "_") or tail.endswith("_" + hint):
+                        hints.setdefault(kind, unit)
+                break
+        else:
+            if "time" not in found and _TIME_RE.match(t):
+                found["time"] = col
+                for word in reversed(words[1:]):
+                    if word in _TIME_UNIT_HINTS:
+                        hints["time"] = _TIME_UNIT_HINTS[word]
+                        break
+            elif _BARE_AXIS_RE.match(t):
+                bare.setdefault(t[0], col)
+            else:
+                for key, names in (("label", _LABEL_NAMES), ("subject", _SUBJECT_NAMES),
+                                   ("session", _SESSION_NAMES)):
+                    if t in names and key not in found:
+                        found[key] = col
+    if not any(k.startswith("acc") for k in found) and len(bare) == 3:
+        for axis, col in bare.items():
+            found[f"acc_{axis}"] = col
+        guesses.append(Guess("columns.acc_*", list(bare.values()), "medium",
+                             "columns named x, y, z: taken as the accelerometer"))
+    for kind in ("acc", "gyro"):
+        axes = [k for k in found if k.startswith(kind + "_")]
+        if 0 < len(axes) < 3:  # an incomplete triple is not a sensor
+            for k in axes:
+                del found[k]
+    return found, hints, guesses
+
+
+def _time_unit(step: float, hint: str | None) -> tuple[str, str, str]:
+    """(unit, confidence, reason) from the typical raw time step and a name hint."""
+    if hint is not None:
+        rate = 1.0 / (step * TIME_UNITS[hint])
+        sure = "high" if PLAUSIBLE_RATE_HZ[0] <= rate <= PLAUSIBLE_RATE_HZ[1] else "low"
+        return hint, sure, f"unit in the column name; one sample every {step:g} {hint}"
+    for unit, factor in TIME_UNITS.items():
+        rate = 1.0 / (step * factor)
+        if PLAUSIBLE_RATE_HZ[0] <= rate <= PLAUSIBLE_RATE_HZ[1]:
+            return unit, "high", (
+                f"one sample every {step:g} {unit} ({rate:.4g} Hz); no other unit gives "
+                f"{PLAUSIBLE_RATE_HZ[0]:g}-{PLAUSIBLE_RATE_HZ[1]:g} Hz"
+            )
+    best = min(TIME_UNITS, key=lambda u: abs(np.log10(step * TIME_UNITS[u] * 50.0)))
+    return best, "low", (
+        f"time step {step:g} gives no rate of {PLAUSIBLE_RATE_HZ[0]:g}-"
+        f"{PLAUSIBLE_RATE_HZ[1]:g} Hz in any unit; closest to 50 Hz"
+    )
+
+
+def _round_rate(rate: float) -> float:
+    near = min(COMMON_RATES_HZ, key=lambda r: abs(r - rate))
+    if abs(near / rate - 1.0) <= 0.005:
+        return float(near)
+    return float(f"{rate:.4g}")
+
+
+def _distinct_units(units: list[str], preferred: tuple[str, ...]) -> list[str]:
+    """One name per conversion factor (``m/s^2`` and ``m/s2`` are one unit), preferred first."""
+    target = "g" if "g" in units else "rad/s"
+    out: dict[float, str] = {}
+    for unit in [*preferred, *units]:
+        if unit in units:
+            out.setdefault(float(UNIT_FACTORS[(unit, target)]), unit)
+    return list(out.values())
+
+
+def _acc_candidates(values: np.ndarray) -> list[Any]:
+    """Units to try for the accelerometer: every known unit, raw 16-bit counts if integer."""
+    candidates: list[Any] = _distinct_units(ACC_UNITS, ("g", "m/s^2", "mg"))
+    if values.size and np.array_equal(values, np.round(values)) and np.abs(values).max() > 64:
+        candidates += [{"full_scale": fs, "bits": 16, "unit": "g"} for fs in (2, 4, 8, 16)]
+    return candidates
+
+
+def _to_g(values: np.ndarray, unit: Any) -> np.ndarray:
+    if isinstance(unit, dict):
+        return counts_to_physical(values.astype(np.int64), unit["full_scale"], unit["bits"])
+    return to_canonical(values, unit, "g")
+
+
+def _passes(func, *args) -> bool:
+    try:
+        func(*args)
+    except (DataFormatError, ConfigError):
+        return False
+    return True
+
+
+def _choose_unit(
+    passes: dict[str, int], n: int, hint: str | None, order: list[str], what: str,
+    tie: tuple[str, str] = ("low", "too little motion to tell"),
+) -> tuple[str, str, str]:
+    """(unit, confidence, reason) from how many files each candidate unit passed."""
+    best = max(passes.values()) if passes else 0
+    winners = [u for u in order if passes.get(u, 0) == best]
+    if best == 0:
+        unit = hint or order[0]
+        return unit, "low", (
+            f"no unit passes the {what} check in any file (tinyhar datasets check shows "
+            "why); " + ("unit from the column name" if hint else f"default {unit}")
+        )
+    share = f"passes the {what} check in {best} of {n} file(s)"
+    if len(winners) == 1:
+        return winners[0], "high" if best == n else "medium", share
+    if hint in winners:
+        return hint, "medium", f"{share}, as do {winners}; unit from the column name"
+    return winners[0], tie[0], f"{share}, as do {winners[1:]} ({tie[1]})"
+
+
+# --------------------------------------------------------------------- file names
+_SPLIT_RE = re.compile(r"([_\-. ]+)")
+
+
+def _classify_token(values: list[str]) -> tuple[str, str]:
+    """(kind, prefix) of one name part over all files.
+
+    kind: ``const``, ``subject``, ``session`` (a known word followed by a number),
+    ``number``, ``word`` or ``mixed``.
+    """
+    parts = [re.fullmatch(r"([A-Za-z]*)(\d+)", v) for v in values]
+    if all(parts) and len({p.group(1) for p in parts}) == 1:
+        prefix = parts[0].group(1)
+        if prefix.lower() in _SUBJECT_WORDS:  # also when constant: one subject so far
+            return "subject", prefix
+    if len(set(values)) == 1:
+        return "const", ""
+    if all(parts):
+        prefixes = {p.group(1) for p in parts}
+        if len(prefixes) == 1:
+            prefix = prefixes.pop()
+            if prefix.lower() in _SESSION_WORDS or prefix == "":
+                return ("session" if prefix else "number"), prefix
+    if all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", v) for v in values):
+        return "word", ""
+    return "mixed", ""
+
+
+def _name_pattern(
+    files: list[Path], wanted: set[str]
+) -> tuple[str | None, dict[str, str], str]:
+    """A ``file_pattern`` regex giving the ``wanted`` fields, or None; with notes.
+
+    Returns
+    -------
+    pattern : str or None
+    sources : dict
+        field -> ``"high"``/``"medium"`` confidence.
+    note : str
+        How the parts were read (for the YAML comment), or why there is no pattern.
+    """
+    stems = [f.name[: -len(f.suffix)] if f.suffix else f.name for f in files]
+    suffixes = {f.suffix for f in files}
+    split = [_SPLIT_RE.split(s) for s in stems]  # tokens at even, separators at odd indices
+    tokens = [s[0::2] for s in split]
+    seps = [s[1::2] for s in split]
+    n_min = min(len(t) for t in tokens)
+    same_length = all(len(t) == n_min for t in tokens)
+    kinds: list[tuple[str, str]] = []
+    left: list[tuple[str, str]] = []
+    right: list[tuple[str, str]] = []
+    for i in range(n_min):
+        kind = _classify_token([t[i] for t in tokens])
+        if (kind[0] in ("word", "mixed") and not same_length) or kind[0] == "mixed":
+            break
+        left.append(kind)
+    if not same_length or len(left) < n_min:
+        for j in range(1, n_min - len(left) + 1):
+            kind = _classify_token([t[-j] for t in tokens])
+            if kind[0] in ("word", "mixed"):
+                break
+            right.insert(0, kind)
+    kinds = left + right
+    middle = not same_length or len(kinds) < n_min
+    assigned: dict[int, str] = {}
+    taken: set[str] = set()
+    for kind_name, field_name in (("subject", "subject"), ("session", "session")):
+        for i, (k, _) in enumerate(kinds):
+            if k == kind_name and field_name not in taken and field_name in wanted:
+                assigned[i] = field_name
+                taken.add(field_name)
+    words = [i for i, (k, _) in enumerate(kinds) if k == "word"]
+    label_first = None
+    if ("label" in wanted and not middle and len(words) == 2 and "subject" in wanted
+            and "subject" not in taken):
+        # alice_walking.csv: the part that reads like activities is the label
+        like = [_activity_share([t[_index(i, len(left), len(kinds), len(t))] for t in tokens])
+                for i in words]
+        if max(like) >= 0.5 and like[0] != like[1]:
+            label_first = words[like.index(max(like))]
+            assigned[words[1 - like.index(max(like))]] = "subject"
+            taken.add("subject")
+    # a plain number is the subject when nothing else is; otherwise it is a take number
+    # (alice_walking_2.csv), not a session: each file stays a session of its own
+    for i, (k, _) in enumerate(kinds):
+        if k == "number" and i not in assigned and "subject" in wanted and "subject" not in taken:
+            assigned[i] = "subject"
+            taken.add("subject")
+    if "label" in wanted and not middle:
+        words = [i for i, (k, _) in enumerate(kinds) if k == "word" and i not in assigned]
+        if label_first is not None:
+            words = [label_first]
+        if len(words) == 1:
+            assigned[words[0]] = "label"
+            taken.add("label")
+    if "label" in wanted and middle:
+        taken.add("label")
+    constant_label = False
+    if "label" in wanted and "label" not in taken:
+        # one word in every name (a folder of one class: alice_walking.csv, bob_walking.csv)
+        first = [tokens[0][_index(i, len(left), len(kinds), len(tokens[0]))]
+                 for i in range(len(kinds))]
+        words = [i for i, (k, _) in enumerate(kinds) if k == "const" and i not in assigned
+                 and re.fullmatch(r"[A-Za-z]{3,}", first[i])
+                 and first[i].lower() not in _GENERIC_FOLDERS]
+        if len(words) == 1:
+            kinds[words[0]] = ("word", "")
+            assigned[words[0]] = "label"
+            taken.add("label")
+            constant_label = True
+    if "label" in taken and "session" in taken:
+        # a file of one label is a segment: a session number in its name numbers takes of
+        # that label, so files of different labels must not be joined into one session
+        assigned = {i: f for i, f in assigned.items() if f != "session"}
+        taken.discard("session")
+    if not taken:
+        return None, {}, "the file names show no subject, session or label"
+    # build the regex: left parts, (middle), right parts; separators as in the first name
+    out = []
+    first_seps = seps[0]
+    for i, (k, prefix) in enumerate(kinds[: len(left)]):
+        out.append(_part(k, prefix, assigned.get(i), tokens[0][i]))
+        if i < len(left) - 1 or middle or right:
+            out.append(re.escape(first_seps[i]) if i < len(first_seps) else "")
+    if middle:
+        out.append("(?P<label>.+?)" if "label" in taken else ".+?")
+        if right:
+            out.append(re.escape(first_seps[-len(right)]))
+    for j, (k, prefix) in enumerate(kinds[len(left):]):
+        index = len(left) + j
+        token = tokens[0][_index(index, len(left), len(kinds), len(tokens[0]))]
+        out.append(_part(k, prefix, assigned.get(index), token))
+        if j < len(right) - 1:
+            out.append(re.escape(first_seps[len(first_seps) - len(right) + 1 + j]))
+    ext = suffixes.pop() if len(suffixes) == 1 else None
+    pattern = "".join(out) + (re.escape(ext) if ext else r"\.\w+")
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return None, {}, "no pattern fits every file name"
+    for f in files:
+        if compiled.fullmatch(f.name) is None:
+            return None, {}, f"no pattern fits every file name (e.g. {f.name!r})"
+    sure = {name: "high" for name in taken}
+    for i, name in assigned.items():
+        if kinds[i][0] == "number" or (kinds[i][0] == "word" and name == "subject"):
+            sure[name] = "medium"
+    if "label" in taken:
+        sure["label"] = "low" if constant_label else "medium" if middle else "high"
+    example = compiled.fullmatch(files[0].name).groupdict()
+    note = f"e.g. {files[0].name} -> " + ", ".join(f"{k} {v!r}" for k, v in example.items())
+    return pattern, sure, note
+
+
+ACTIVITY_WORDS = (
+    "walk", "run", "jog", "sit", "stand", "lay", "lie", "lying", "stair", "upstairs",
+    "downstairs", "bike", "cycl", "rest", "idle", "jump", "squat", "push", "pull", "lift",
+    "fall", "sleep", "eat", "drink", "write", "type", "clap", "wave", "swim", "row", "step",
+    "still", "move", "dance", "climb", "kick", "punch", "throw", "ski", "skate", "drive",
+)
+"""Word stems of common activities: they tell the label from a subject's name in file names."""
+
+
+def _activity_share(values: list[str]) -> float:
+    """Share of the distinct values that contain an activity word stem."""
+    distinct = {v.lower() for v in values}
+    return sum(any(w in v for w in ACTIVITY_WORDS) for v in distinct) / max(len(distinct), 1)
+
+
+def _index(i: int, n_left: int, n_parts: int, n_tokens: int) -> int:
+    """Token position of classified part ``i`` (left-aligned parts, then right-aligned)."""
+    return i if i < n_left else n_tokens - (n_parts - n_left) + (i - n_left)
+
+
+def _part(kind: str, prefix: str, field_name: str | None, token: str) -> str:
+    if kind == "const":
+        numbered = re.fullmatch(r"([A-Za-z]*)(\d+)", token)
+        # take1 in every file so far: take2 will come
+        return re.escape(numbered.group(1)) + r"\d+" if numbered else re.escape(token)
+    digits = r"\d+" if kind in ("subject", "session", "number") else r"[A-Za-z][A-Za-z0-9]*"
+    body = f"(?P<{field_name}>{digits})" if field_name else digits
+    return re.escape(prefix) + body
+
+
+# ------------------------------------------------------------------------ scaffold
+def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
+    """Guess a dataset definition for the recordings in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder (searched recursively) of CSV (``.csv .txt .tsv``), Parquet
+        or NPY files, one or more per recording.
+    out : str or Path
+        Where the definition will be written: the ``files`` patterns are made
+        relative to its folder.
+
+    Returns
+    -------
+    Scaffold
+        The YAML text, the guesses with their confidence, the matched files
+        and what is left to fix.
+
+    Raises
+    ------
+    ConfigError
+        If ``folder`` is not a folder or holds no data file.
+    DataFormatError
+        If a sampled file cannot be read (naming it).
+    """
+    d = _Draft(Path(folder), Path(out))
+    _find_files(d)
+    _read_samples(d)
+    _guess_columns(d)
+    _guess_rate(d)
+    _guess_units(d)
+    _guess_names(d)
+    order = ["files", "csv", "sampling_rate_hz", "columns.", "units.time", "units.acc",
+             "units.gyro", "file_pattern", "constants.", "classes"]
+    d.guesses.sort(key=lambda g: next(
+        (i for i, o in enumerate(order) if g.key == o or (o.endswith(".") and
+                                                         g.key.startswith(o))), len(order)))
+    text = _render(d)
+    try:
+        DatasetDefinition.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problem = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+            if not any(problem.split(":")[0] in p for p in d.problems):
+                d.problems.append(problem)
+    return Scaffold(text=text, guesses=d.guesses, files=d.files, problems=d.problems)
+
+
+@dataclass
+class _Draft:
+    """What :func:`scaffold_definition` has found so far (filled stage by stage)."""
+
+    folder: Path
+    out: Path
+    fmt: str = "csv"
+    files: list[Path] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+    layout: _CsvLayout | None = None
+    sampled: list[Path] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    numeric: dict[Any, np.ndarray | None] = field(default_factory=dict)
+    cols: dict[str, Any] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    rate: float | None = None
+    time_unit: str = "s"
+    units: dict[str, Any] = field(default_factory=dict)
+    pattern: str | None = None
+    constants: dict[str, str] = field(default_factory=dict)
+    classes: list[str] | None = None
+    guesses: list[Guess] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _find_files(d: _Draft) -> None:
+    """The files of the most common format, and the ``files`` patterns."""
+    if not d.folder.is_dir():
+        raise ConfigError(f"{d.folder}: not a folder; give the folder holding your recordings")
+    by_format = _list_files(d.folder)
+    if not by_format:
+        raise ConfigError(
+            f"{d.folder}: no data files found (looked for {', '.join(sorted(_FORMATS))} "
+            "files, also in subfolders)"
+        )
+    d.fmt = max(by_format, key=lambda k: len(by_format[k]))
+    d.files = by_format[d.fmt]
+    skipped = sum(len(v) for k, v in by_format.items() if k != d.fmt)
+    rel = Path(os.path.relpath(d.folder.resolve(), d.out.resolve().parent)).as_posix()
+    nested = any(f.parent != d.folder for f in d.files)
+    if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
+        rel = d.folder.resolve().as_posix()
+    exts = sorted({f.suffix for f in d.files})
+    d.patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
+    files_note = f"{len(d.files)} {d.fmt.upper()} file(s)" + (
+        f"; {skipped} file(s) of another format left out" if skipped else "")
+    d.guesses.append(Guess("files", d.patterns if len(d.patterns) > 1 else d.patterns[0], "high",
+                         files_note))
+
+
+def _read_samples(d: _Draft) -> None:
+    """CSV layout; read up to :data:`MAX_SAMPLED_FILES` files (one column layout)."""
+    d.layout = _sniff_csv(d.files[0]) if d.fmt == "csv" else None
+    d.sampled = _sample(d.files, MAX_SAMPLED_FILES)
+    d.frames = [_read(f, d.fmt, d.layout) for f in d.sampled]
+    columns = list(d.frames[0].columns)
+    for f, frame in zip(d.sampled, d.frames, strict=True):
+        if list(frame.columns) != columns:
+            raise DataFormatError(
+                f, f"its columns {list(frame.columns)} differ from those of {d.sampled[0]} "
+                f"({columns}); put files of one layout in the folder (or one layout per "
+                "folder, each with its own definition)"
+            )
+    if d.layout is not None:
+        d.guesses.append(Guess(
+            "csv", {"delimiter": d.layout.delimiter, "header": d.layout.header,
+                    "skip_rows": d.layout.skip_rows}, "high" if d.layout.header else "medium",
+            "from the first lines"
+            + ("" if d.layout.header else "; no header: columns by position"),
+        ))
+
+
+def _guess_columns(d: _Draft) -> None:
+    """Columns by name, else by content (time, sensor triples, label)."""
+    columns = list(d.frames[0].columns)
+    d.cols, d.hints, more = _by_name(columns)
+    d.guesses += more
+    d.how = {k: "by name" for k in d.cols}
+    d.numeric = {c: _numeric(d.frames[0][c]) for c in columns}
+    # --- by content: time, sensor triples, label
+    if "time" not in d.cols:
+        for c in columns:
+            v = d.numeric[c]
+            if v is not None and len(v) > 2 and np.mean(np.diff(v) > 0) > 0.99:
+                d.cols["time"] = c
+                d.how["time"] = "by content (increasing)"
+                break
+    if "acc_x" not in d.cols or "gyro_x" not in d.cols:
+        used = set(d.cols.values())
+        free = [c for c in columns if c not in used and d.numeric[c] is not None
+                and np.ptp(d.numeric[c]) > 0]
+        triples = [free[i:i + 3] for i in range(0, len(free) - 2, 3)]
+        rate_guess = 50.0
+        for triple in triples:
+            acc = np.column_stack([d.numeric[c] for c in triple])
+            if "acc_x" not in d.cols and any(
+                _passes(check_acc_units, _to_g(acc, u), rate_guess, "x")
+                for u in _acc_candidates(acc)
+            ):
+                d.cols.update(dict(zip(("acc_x", "acc_y", "acc_z"), triple, strict=True)))
+                d.how.update(dict.fromkeys(("acc_x", "acc_y", "acc_z"),
+                                         "by content (shows gravity)"))
+            elif "acc_x" in d.cols and "gyro_x" not in d.cols:
+                d.cols.update(dict(zip(("gyro_x", "gyro_y", "gyro_z"), triple, strict=True)))
+                d.how.update(dict.fromkeys(("gyro_x", "gyro_y", "gyro_z"),
+                                         "by content (the triple after the accelerometer)"))
+    if "label" not in d.cols:
+        for c in columns:
+            if c in d.cols.values() or d.numeric[c] is not None:
+                continue
+            if 1 <= d.frames[0][c].nunique() <= 50:
+                d.cols["label"] = c
+                d.how["label"] = "by content (text with few values)"
+                break
+    if "acc_x" not in d.cols:
+        d.problems.append(
+            f"no accelerometer columns found among {columns}; set columns.acc_x, acc_y, acc_z"
+        )
+
+
+def _guess_rate(d: _Draft) -> None:
+    """Time unit and sampling rate from the time column."""
+    # --- time unit and sampling d.rate
+    d.time_unit = "s"
+    d.rate: float | None = None
+    time_col = d.cols.get("time")
+    if time_col is not None and d.numeric[time_col] is None:
+        try:
+            stamps = [pd.to_datetime(fr[time_col], errors="raise") for fr in d.frames]
+        except (ValueError, TypeError):
+            stamps = None
+        del d.cols["time"]
+        if stamps is not None:
+            rates = [measured_rate_hz((s - s.iloc[0]).dt.total_seconds().to_numpy())
+                     for s in stamps]
+            rates = [r for r in rates if r]
+            if rates:
+                d.rate = _round_rate(float(np.median(rates)))
+                d.guesses.append(Guess(
+                    "sampling_rate_hz", d.rate, "medium",
+                    f"measured from the date-time column {time_col!r} (median "
+                    f"{np.median(rates):.4g} Hz); the loader reads numeric time only, so "
+                    "time is computed from the rate",
+                ))
+        if d.rate is None:
+            d.problems.append(f"time column {time_col!r} is not numeric; set sampling_rate_hz")
+    elif time_col is not None:
+        steps = [np.diff(_numeric(fr[time_col])) for fr in d.frames]
+        positive = np.concatenate([s[s > 0] for s in steps])
+        step = float(np.median(positive)) if positive.size else 0.0
+        if step > 0:
+            d.time_unit, sure, reason = _time_unit(step, d.hints.get("time"))
+            d.guesses.append(Guess("units.time", d.time_unit, sure, reason))
+            factor = TIME_UNITS[d.time_unit]
+            rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in d.frames]
+            rates = np.array([r for r in rates if r])
+            median = float(np.median(rates))
+            d.rate = _round_rate(median)
+            spread = float(np.max(np.abs(rates / d.rate - 1.0)))
+            sure = "high" if spread <= 0.01 else "medium" if spread <= 0.02 else "low"
+            d.guesses.append(Guess(
+                "sampling_rate_hz", d.rate, sure,
+                f"measured from {time_col!r}: "
+                + (f"{rates.min():.4g} Hz" if f"{rates.min():.4g}" == f"{rates.max():.4g}"
+                   else f"{rates.min():.4g}-{rates.max():.4g} Hz") + f" in {len(rates)} "
+                f"sampled file(s)" + (
+                    "; files differ by more than the loader's 2 % tolerance: resample them "
+                    "or split the folder" if spread > 0.02 else ""),
+            ))
+    if d.rate is None:
+        d.problems.append(
+            "no time column to measure the sampling rate from: set sampling_rate_hz to the "
+            "rate the recordings were made at"
+        )
+
+
+def _guess_units(d: _Draft) -> None:
+    """Sensor units: the unit that passes the checks of datasets.checks."""
+    # --- d.units
+    d.units: dict[str, Any] = {}
+    if "acc_x" in d.cols:
+        check_rate = d.rate or 50.0
+        acc_all = [np.column_stack([_numeric(fr[d.cols[a]]) for a in ("acc_x", "acc_y", "acc_z")])
+                   for fr in d.frames]
+        candidates = _acc_candidates(np.concatenate(acc_all))
+        names = [_yaml_value(c) if isinstance(c, dict) else c for c in candidates]
+        passes = {
+            name: sum(_passes(check_acc_units, _to_g(a, c), check_rate, "x") for a in acc_all)
+            for name, c in zip(names, candidates, strict=True)
+        }
+        joined = np.concatenate(acc_all)
+        levels = {name: gravity_level(_to_g(joined, c), check_rate)[0]
+                  for name, c in zip(names, candidates, strict=True)}
+        order = sorted(names, key=lambda name: abs(np.log(max(levels[name], 1e-12))))
+        name, sure, reason = _choose_unit(passes, len(acc_all), d.hints.get("acc"), order,
+                                          "gravity (1 g at rest)",
+                                          ("medium", "this one is closest to 1 g"))
+        acc_unit = candidates[names.index(name)]
+        level, _ = gravity_level(np.concatenate([_to_g(a, acc_unit) for a in acc_all]),
+                                 check_rate)
+        d.units["acc"] = acc_unit
+        d.guesses.append(Guess("units.acc", acc_unit, sure,
+                             f"{reason}; gravity level {level:.3g} g in this unit"))
+        if "gyro_x" in d.cols:
+            acc_g = [_to_g(a, acc_unit) for a in acc_all]
+            gyro_all = [
+                np.column_stack([_numeric(fr[d.cols[a]]) for a in ("gyro_x", "gyro_y", "gyro_z")])
+                for fr in d.frames
+            ]
+            passes = {
+                u: sum(
+                    _passes(check_gyro_units, to_canonical(gv, u, "rad/s"), ag, check_rate, "x")
+                    for gv, ag in zip(gyro_all, acc_g, strict=True)
+                )
+                for u in _distinct_units(GYRO_UNITS, ("rad/s", "deg/s", "mdps"))
+            }
+            raw = np.concatenate(gyro_all)
+            p99 = float(np.percentile(np.sqrt((raw ** 2).sum(axis=1)), 99))
+            # both rad/s and deg/s pass with little motion: large raw values mean deg/s
+            order = ["deg/s", "rad/s"] if p99 > 2 * np.pi else ["rad/s", "deg/s"]
+            order += [u for u in passes if u not in order]
+            unit, sure, reason = _choose_unit(passes, len(gyro_all), d.hints.get("gyro"), order,
+                                              "angular-rate")
+            d.units["gyro"] = unit
+            d.guesses.append(Guess(
+                "units.gyro", unit, sure,
+                f"{reason}; 99th percentile |gyro| {p99:.3g} in the sampled files"))
+
+
+def _guess_names(d: _Draft) -> None:
+    """Subject, session and label from columns, then file names; the classes."""
+    # --- subject, session, label: columns first, then file names
+    wanted = {k for k in ("subject", "session", "label") if k not in d.cols}
+    d.pattern, pattern_sure, pattern_note = _name_pattern(d.files, wanted)
+    if d.pattern:
+        d.guesses.append(Guess("file_pattern", d.pattern, min(pattern_sure.values(),
+                                                          key=["high", "medium", "low"].index),
+                             pattern_note))
+    from_names = set(pattern_sure)
+    d.constants: dict[str, str] = {}
+    if "subject" not in d.cols and "subject" not in from_names:
+        d.constants["subject"] = "me"
+        d.guesses.append(Guess("constants.subject", "me", "low",
+                             "no subject in the columns or file names: one person assumed"))
+        d.problems.append(
+            "one subject only: evaluation is subject-independent and needs at least two; "
+            "add a subject column, name files like <subject>_<label>_<n>.csv, or set "
+            "constants.subject per folder with one definition each"
+        )
+    if "label" not in d.cols and "label" not in from_names:
+        d.problems.append(
+            "no labels in the columns or file names: add a label column, name files like "
+            "<subject>_<label>_<n>.csv, or set constants.label for a folder of one class"
+        )
+    for key in ("label", "subject", "session"):
+        if key in d.cols:
+            d.guesses.append(Guess(f"columns.{key}", d.cols[key],
+                                 "high" if d.how[key] == "by name" else "medium", d.how[key]))
+    d.classes: list[str] | None = None
+    if d.pattern and "label" in from_names:
+        compiled = re.compile(d.pattern)
+        d.classes = sorted({compiled.fullmatch(f.name).group("label") for f in d.files})
+        d.guesses.append(Guess("classes", d.classes, pattern_sure["label"],
+                             f"the labels in the {len(d.files)} file names"))
+    elif "label" in d.cols and len(d.sampled) == len(d.files):
+        found = pd.concat([fr[d.cols["label"]] for fr in d.frames]).dropna().astype(str)
+        d.classes = sorted(found.str.strip().unique().tolist())
+        d.guesses.append(Guess("classes", d.classes, "high", "the labels in the label column"))
+    sensor_keys = ["time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    for key in sensor_keys:
+        if key in d.cols:
+            d.guesses.append(Guess(f"columns.{key}", d.cols[key],
+                                 "high" if d.how[key] == "by name" else "medium", d.how[key]))
+
+
+_GENERIC_FOLDERS = {"csv", "raw", "data", "files", "recordings", "parquet", "npy", "export"}
+
+
+def _dataset_name(folder: Path) -> str:
+    """The folder's name, or its parent's for generic names like ``csv`` or ``raw``."""
+    folder = folder.resolve()
+    if folder.name.lower() in _GENERIC_FOLDERS and folder.parent.name:
+        return folder.parent.name
+    return folder.name
+
+
+def _render(d: _Draft) -> str:
+    """The commented YAML text of a scaffolded definition."""
+    notes = {g.key: f"{g.reason} [{g.confidence}]" for g in d.guesses}
+    lines = [
+        f"# Dataset definition scaffolded by `tinyhar datasets init` from {d.folder}",
+        f"# on {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC. Each guess is followed "
+        "by why and how sure it is",
+        "# ([high], [medium], [low]); check the [medium] and [low] ones. Every key is explained",
+        "# in the README (section \"Your own data\") and in examples/my_data.yaml.",
+        f"# Then run: tinyhar datasets check {d.out}",
+        f"name: {_yaml_value(_dataset_name(d.folder))}",
+    ]
+
+    def add(key: str, value: str, note_key: str | None = None) -> None:
+        note = notes.get(note_key or key)
+        lines.append(f"{key}: {value}" + (f"  # {note}" if note else ""))
+
+    patterns = d.patterns
+    add("files", _yaml_value(patterns if len(patterns) > 1 else patterns[0]))
+    if d.layout is not None:
+        lay = d.layout
+        add("csv", _yaml_value({"delimiter": lay.delimiter, "header": lay.header,
+                                "skip_rows": lay.skip_rows}))
+    rate = d.rate
+    if rate is None:
+        lines.append("sampling_rate_hz: null  # REQUIRED: the rate in Hz (no time column to "
+                     "measure it from)")
+    else:
+        add("sampling_rate_hz", _yaml_value(int(rate) if rate == int(rate) else rate))
+    lines.append("columns:  # canonical name: column of the file (name or 0-based position)")
+    for key in ("time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z",
+                "label", "subject", "session"):
+        if key in d.cols:
+            note = notes.get(f"columns.{key}")
+            value = d.cols[key]
+            value = int(value) if isinstance(value, (int, np.integer)) else str(value)
+            lines.append(f"  {key}: {_yaml_value(value)}" + (f"  # {note}" if note else ""))
+    lines.append("units:")
+    if "time" in d.cols:
+        lines.append(f"  time: {d.time_unit}  # {notes.get('units.time', '')}")
+    for key in ("acc", "gyro"):
+        if key in d.units:
+            lines.append(f"  {key}: {_yaml_value(d.units[key])}  # "
+                         f"{notes.get(f'units.{key}', '')}")
+    if d.pattern:
+        add("file_pattern", _yaml_value(d.pattern))
+    if d.constants:
+        add("constants", _yaml_value(d.constants), "constants.subject")
+    if d.classes is not None:
+        add("classes", _yaml_value(d.classes))
+        lines.append("# label_map: {raw label: class name}  # to rename or merge labels")
+        lines.append("# ignore_labels: []  # labels whose samples stay unlabelled")
+    lines += [
+        "citation: \"\"  # who recorded the data, and how to cite it",
+        "licence: \"\"  # e.g. CC BY 4.0",
+        "# Plausibility checks run when the data load (see the README); switch one off only",
+        "# when the data really are that way, and say why here.",
+        "checks: {sampling_rate: true, time_order: true, units: true, clipping: true}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_scaffold(folder: str | Path, out: str | Path, overwrite: bool = False) -> Scaffold:
+    """Scaffold a definition (:func:`scaffold_definition`) and write it atomically.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder of recordings.
+    out : str or Path
+        The YAML file to write.
+    overwrite : bool
+        Replace an existing file; without it an existing file is an error
+        (a definition the user edited is never lost).
+
+    Returns
+    -------
+    Scaffold
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` exists and ``overwrite`` is false, or as
+        :func:`scaffold_definition`.
+    """
+    from tinyhar.runfolder import write_text_atomic
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"{out} exists; pass --overwrite to replace it, or choose another --out"
+        )
+    scaffold = scaffold_definition(folder, out)
+    write_text_atomic(out, scaffold.text)
+    return scaffold
+
+
+# --------------------------------------------------------------------------- check
+def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
+    """Load a definition with its checks and summarise what it holds.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML dataset definition.
+    checks : DataChecks or mapping, optional
+        Extra check settings (as :func:`~tinyhar.datasets.custom.load_custom`).
+
+    Returns
+    -------
+    dict
+        ``name``, ``sampling_rate_hz``, ``channels``, ``subjects`` (list),
+        ``n_sessions``, ``classes``, ``minutes_per_class`` (class -> minutes,
+        with ``"unlabelled"``), ``subjects_per_class`` (class -> number of
+        subjects), ``warnings`` (the loader's warnings and advice: classes
+        without samples, classes from fewer than
+        :data:`MIN_CLASS_SUBJECTS` subjects, a single subject).
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        When the definition is invalid or its data fail a check (the message
+        names the file, the key or line, and the fix).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recordings = load_custom(path, checks)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    frame = recordings.frame
+    labelled = frame[frame["label"].notna()]
+    rate = recordings.sampling_rate_hz
+    minutes = (labelled.groupby("label", observed=True).size() / rate / 60.0).to_dict()
+    per_class = {c: float(minutes.get(c, 0.0)) for c in recordings.classes}
+    unlabelled = float(frame["label"].isna().sum() / rate / 60.0)
+    if unlabelled:
+        per_class["unlabelled"] = unlabelled
+    subjects_per_class = labelled.groupby("label", observed=True)["subject"].nunique().to_dict()
+    subjects_per_class = {c: int(subjects_per_class.get(c, 0)) for c in recordings.classes}
+    empty = [c for c, n in subjects_per_class.items() if n == 0]
+    if empty:
+        messages.append(f"classes {empty} have no samples; record them or remove them from "
+                        "'classes'")
+    few = [c for c, n in subjects_per_class.items() if 0 < n < MIN_CLASS_SUBJECTS]
+    if few:
+        messages.append(
+            f"classes {few} come from fewer than {MIN_CLASS_SUBJECTS} subjects: a "
+            "subject-independent test cannot both train and test them; record more people"
+        )
+    if len(recordings.subjects) < 2:
+        messages.append("one subject only: subject-independent evaluation needs at least two")
+    return {
+        "name": recordings.name,
+        "sampling_rate_hz": rate,
+        "channels": recordings.channels,
+        "subjects": recordings.subjects,
+        "n_sessions": len(recordings.sessions),
+        "classes": list(recordings.classes),
+        "minutes_per_class": per_class,
+        "subjects_per_class": subjects_per_class,
+        "warnings": messages,
+    }
+
+
+__all__ = [
+    "COMMON_RATES_HZ",
+    "Guess",
+    "Scaffold",
+    "check_definition",
+    "scaffold_definition",
+    "write_scaffold",
+]

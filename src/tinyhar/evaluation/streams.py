@@ -1,0 +1,515 @@
+"""Whole recordings as window streams: probabilities, post-processing and continuous scores.
+
+A user does not classify pre-cut, pure windows: they wear a sensor and want a
+timeline. This module cuts *every* window of each session (a window length
+and hop as the run was trained with, impure windows and unlabelled spans
+included), classifies them chunk by chunk (memory bounded for recordings of
+many hours), post-processes them per contiguous run with a
+:class:`~tinyhar.postprocess.PostProcessor` and scores the window sequences
+with :func:`tinyhar.evaluation.continuous.continuous_metrics`.
+
+Labels: each window carries the majority label of its samples, whatever its
+purity (``""`` when most samples are unlabelled). Scoring leaves out windows
+whose label is ``""`` or a class the model does not know (e.g. HAPT postural
+transitions for a model of the 6 basic activities) and counts them.
+
+Runs: the windows of a session form contiguous *runs*, cut at gaps in the
+sampling (a time step above 1.5 sampling periods, as in
+:mod:`tinyhar.windows.windowing`) and at invalid windows
+(:func:`tinyhar.features.validity.invalid_windows`): an invalid window gets
+the class ``"invalid"``, no probabilities, and the post-processing (and a
+``stack_previous`` feature history) restarts after it, as the C and
+MicroPython streams do.
+
+Memory: the recording itself (as loaded), one chunk of at most ``chunk``
+windows (``chunk * n_samples * n_channels * 4`` bytes, e.g. 4096 x 128 x 6 x 4
+= 12.6 MB) with its features, and ``n_classes + 8`` numbers per window of the
+results (about 110 bytes per window for 6 classes: 8 hours at a 1.28 s hop
+are 22,500 windows, 2.5 MB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyhar.datasets.recording import RecordingSet
+from tinyhar.errors import DataFormatError
+from tinyhar.evaluation.continuous import continuous_metrics
+from tinyhar.features.validity import INVALID_CLASS, invalid_windows
+from tinyhar.postprocess import PostProcessor
+from tinyhar.windows.windowing import _majority, _segments, resample_segment
+from tinyhar.windows.windowset import WindowSet
+
+STREAM_CHUNK = 4096
+"""Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
+
+
+@dataclass
+class StreamChunk:
+    """Consecutive windows of one contiguous part of one session (see :func:`iter_stream_windows`).
+
+    Attributes
+    ----------
+    windows : WindowSet
+        ``X`` of shape ``(n, n_samples, n_channels)``; ``y`` the majority
+        label of each window (``""`` = mostly unlabelled), whatever its purity.
+    part : int
+        Index of the contiguous part (between gaps) of the session, from 0.
+    first : bool
+        True for the first chunk of its part.
+    """
+
+    windows: WindowSet
+    part: int
+    first: bool
+
+
+def iter_stream_windows(
+    recordings: RecordingSet,
+    n_samples: int,
+    hop_samples: int,
+    sampling_rate_hz: float | None = None,
+    channels: Sequence[str] | None = None,
+    chunk: int = STREAM_CHUNK,
+) -> Iterator[StreamChunk]:
+    """Every window of every session, in time order, in chunks of at most ``chunk`` windows.
+
+    Parameters
+    ----------
+    recordings : RecordingSet
+        Continuous sessions (g, rad/s).
+    n_samples, hop_samples : int
+        Window length and hop, in samples at ``sampling_rate_hz``.
+    sampling_rate_hz : float, optional
+        Rate of the windows (default: the recordings'); each contiguous part
+        is resampled to it first (polyphase FIR,
+        :func:`tinyhar.windows.windowing.resample_segment`).
+    channels : sequence of str, optional
+        Channels, in order (default: all of the recordings').
+    chunk : int
+        Most windows per yielded chunk.
+
+    Yields
+    ------
+    StreamChunk
+
+    Raises
+    ------
+    DataFormatError
+        A channel is missing.
+    """
+    channels = list(channels) if channels is not None else recordings.channels
+    missing = [c for c in channels if c not in recordings.channels]
+    if missing:
+        raise DataFormatError(
+            recordings.source,
+            f"the model needs channels {channels} but {missing} are missing "
+            f"(the recording has {recordings.channels})",
+        )
+    rate_in = recordings.sampling_rate_hz
+    rate = float(sampling_rate_hz or rate_in)
+    resample = abs(rate - rate_in) > 1e-9 * rate
+    classes = recordings.classes
+    names = np.array([""] + classes, dtype=object)
+    frame = recordings.frame
+    lookup = {c: i for i, c in enumerate(classes)}
+    labelled = frame["label"].notna().to_numpy()
+    codes_all = np.full(len(frame), -1, dtype=np.int16)
+    codes_all[labelled] = frame["label"][labelled].map(lookup).to_numpy(dtype=np.int16)
+    session_codes, session_names = frame["session"].factorize()
+    bounds = np.flatnonzero(np.diff(session_codes)) + 1
+    starts = np.concatenate([[0], bounds]).astype(int)
+    ends = np.concatenate([bounds, [len(frame)]]).astype(int)
+    subjects = frame["subject"].to_numpy()
+    times = frame["time"].to_numpy()
+    for s0, s1 in zip(starts, ends, strict=True):
+        session, subject = str(session_names[session_codes[s0]]), str(subjects[s0])
+        seg_bounds, _ = _segments(times[s0:s1], rate_in)
+        part = -1
+        for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
+            x = frame[channels].iloc[s0 + a : s0 + b].to_numpy(dtype=np.float32)
+            codes = codes_all[s0 + a : s0 + b]
+            if resample:
+                x = resample_segment(x, rate_in, rate)
+                src = np.minimum(np.round(np.arange(len(x)) * rate_in / rate).astype(int),
+                                 len(codes) - 1)
+                codes = codes[src]
+            if len(x) < n_samples:
+                continue
+            part += 1
+            first = np.arange(0, len(x) - n_samples + 1, hop_samples)
+            best, _ = _majority(codes, first, n_samples, len(classes))
+            view = np.lib.stride_tricks.sliding_window_view(x, n_samples, axis=0)
+            t0 = float(times[s0 + a])
+            for k in range(0, len(first), max(1, int(chunk))):
+                idx = first[k : k + chunk]
+                n = len(idx)
+                yield StreamChunk(
+                    WindowSet(
+                        view[idx].transpose(0, 2, 1),
+                        names[best[k : k + chunk]],
+                        np.full(n, subject, dtype=object),
+                        np.full(n, session, dtype=object),
+                        t0 + idx / rate,
+                        channels,
+                        rate,
+                        classes,
+                        recordings.name,
+                    ),
+                    part,
+                    k == 0,
+                )
+
+
+def class_probabilities(model, features: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """A classifier's probabilities with columns in the order of ``classes``.
+
+    Parameters
+    ----------
+    model : object
+        A fitted classifier with ``predict_proba`` and ``classes_`` (a
+        cross-validation fold model may know fewer classes than the run).
+    features : numpy.ndarray, shape (n_windows, n_features)
+        Model inputs (or raw windows for a network).
+    classes : sequence of str
+        The run's classes.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_windows, len(classes))
+        Columns of classes the model does not know are 0.
+    """
+    p = np.asarray(model.predict_proba(features), dtype=np.float64)
+    out = np.zeros((p.shape[0], len(classes)), dtype=np.float64)
+    where = {str(c): i for i, c in enumerate(classes)}
+    for j, c in enumerate(model.classes_):
+        out[:, where[str(c)]] = p[:, j]
+    return out
+
+
+@dataclass
+class StreamPredictions:
+    """Per-window results of whole recordings, in time order within each session.
+
+    Attributes
+    ----------
+    classes : list of str
+        The run's classes (probability columns).
+    session, subject : numpy.ndarray of str, shape (n_windows,)
+    run : numpy.ndarray of int64, shape (n_windows,)
+        Contiguous run of the window within its session (a new run starts at
+        a gap and after invalid windows); post-processing works per run.
+    t_start, t_end : numpy.ndarray of float64, shape (n_windows,)
+        Window start and end in s from the session start.
+    y : numpy.ndarray of str, shape (n_windows,)
+        Majority true label (``""`` = mostly unlabelled or no labels).
+    proba : numpy.ndarray of float64, shape (n_windows, n_classes)
+        Class probabilities; NaN rows for invalid windows.
+    invalid : numpy.ndarray of bool, shape (n_windows,)
+        Windows failing the input contract.
+    acc_magnitude : numpy.ndarray of float64, shape (n_windows,)
+        Mean acceleration magnitude of each window in g (for timelines; NaN
+        without accelerometer or for invalid windows).
+    window_s, hop_s : float
+        Window length and hop in s.
+    """
+
+    classes: list[str]
+    session: np.ndarray
+    subject: np.ndarray
+    run: np.ndarray
+    t_start: np.ndarray
+    t_end: np.ndarray
+    y: np.ndarray
+    proba: np.ndarray
+    invalid: np.ndarray
+    acc_magnitude: np.ndarray
+    window_s: float
+    hop_s: float
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    def run_keys(self) -> np.ndarray:
+        """One id per (session, run), shape (n_windows,): the sequences post-processing sees."""
+        return np.array([f"{s}\x1f{r}" for s, r in zip(self.session, self.run, strict=True)],
+                        dtype=object)
+
+    def subset(self, mask: np.ndarray) -> StreamPredictions:
+        """The windows where ``mask`` is true (order kept)."""
+        keys = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
+                "acc_magnitude")
+        return StreamPredictions(
+            self.classes, **{k: getattr(self, k)[mask] for k in keys},
+            window_s=self.window_s, hop_s=self.hop_s,
+        )
+
+    def classify(self, spec: PostProcessor | None = None) -> np.ndarray:
+        """Class index per window, raw (``spec`` None) or post-processed; -1 = invalid.
+
+        Raises
+        ------
+        ConfigError
+            The post-processor does not fit the classes or is not fitted.
+        """
+        out = np.full(len(self), -1, dtype=np.int64)
+        ok = ~self.invalid
+        if ok.any():
+            if spec is None:
+                out[ok] = np.argmax(self.proba[ok], axis=1)
+            else:
+                out[ok] = spec.apply(self.proba[ok], self.run_keys()[ok])
+        return out
+
+    def names(self, idx: np.ndarray) -> np.ndarray:
+        """Class names of :meth:`classify` output (``"invalid"`` for -1), object array."""
+        table = np.asarray(list(self.classes) + [INVALID_CLASS], dtype=object)
+        return table[np.where(idx < 0, len(self.classes), idx)]
+
+
+def _concat(parts: list[dict], classes: list[str], window_s: float, hop_s: float):
+    k = len(classes)
+    if not parts:
+        empty = np.zeros(0)
+        return StreamPredictions(
+            list(classes), empty.astype(object), empty.astype(object), empty.astype(np.int64),
+            empty, empty, empty.astype(object), np.zeros((0, k)), empty.astype(bool), empty,
+            window_s, hop_s,
+        )
+    return StreamPredictions(
+        list(classes),
+        **{key: np.concatenate([p[key] for p in parts]) for key in parts[0]},
+        window_s=window_s,
+        hop_s=hop_s,
+    )
+
+
+def stream_predictions(
+    pipeline,
+    recordings: RecordingSet,
+    model_for_subject: Callable[[str], object] | None = None,
+    chunk: int = STREAM_CHUNK,
+    on_windows: Callable[[int], None] | None = None,
+) -> StreamPredictions:
+    """Classify every window of the recordings with a run's pipeline, chunk by chunk.
+
+    Windows are cut with the pipeline's window length and streaming hop
+    (:attr:`~tinyhar.models.pipeline.HarPipeline.streaming_hop`), at its
+    sampling rate (the recordings are resampled when theirs differs).
+
+    Parameters
+    ----------
+    pipeline : HarPipeline
+        The run's fitted pipeline (features and classes).
+    recordings : RecordingSet
+        Continuous recordings with the pipeline's channels.
+    model_for_subject : callable, optional
+        ``model_for_subject(subject) -> classifier`` to use another model per
+        subject (cross-validation fold models for cross-validated
+        probabilities); default: the pipeline's model.
+    chunk : int
+        Most windows classified at a time (see the module docstring for the
+        memory bound).
+    on_windows : callable, optional
+        Called with the number of windows done after each chunk (progress).
+
+    Returns
+    -------
+    StreamPredictions
+
+    Raises
+    ------
+    DataFormatError
+        Missing channels.
+    """
+    classes = list(pipeline.classes)
+    n_win, hop = int(pipeline.n_samples), int(pipeline.streaming_hop)
+    rate = float(pipeline.sampling_rate_hz)
+    acc = [i for i, c in enumerate(pipeline.channels) if c.startswith("acc_")]
+    parts: list[dict] = []
+    run = 0
+    tail: WindowSet | None = None  # last valid window of the current run (stack_previous)
+    last_bad = False
+    for piece in iter_stream_windows(recordings, n_win, hop, rate, pipeline.channels, chunk):
+        w = piece.windows
+        if piece.first:
+            run = 0 if piece.part == 0 else run + 1
+            tail, last_bad = None, False
+        bad = invalid_windows(w.X)
+        restart = np.concatenate([[last_bad], bad[:-1]]) & ~bad
+        runs = run + np.cumsum(restart)
+        if restart[0]:
+            tail = None
+        run, last_bad = int(runs[-1]), bool(bad[-1])
+        proba = np.full((len(w), len(classes)), np.nan)
+        ok = np.flatnonzero(~bad)
+        if ok.size:
+            model = pipeline.model if model_for_subject is None else model_for_subject(
+                str(w.subject[0]))
+            valid = w.subset(ok)
+            valid.session = np.array([f"{s}\x1f{r}" for s, r in zip(valid.session, runs[ok],
+                                                                     strict=True)], dtype=object)
+            head = 0
+            if pipeline.stack_previous and tail is not None and tail.session[0] == valid.session[0]:
+                valid = _join(tail, valid)
+                head = 1
+            features = pipeline.transform(valid)[head:]
+            proba[ok] = class_probabilities(model, features, classes)
+            tail = valid.subset(np.arange(len(valid)) == len(valid) - 1)
+        if bad[-1]:
+            tail = None
+        mag = np.full(len(w), np.nan)
+        if acc:
+            with np.errstate(invalid="ignore", over="ignore"):
+                m = np.sqrt((w.X[..., acc].astype(np.float64) ** 2).sum(axis=2)).mean(axis=1)
+            mag = np.where(bad, np.nan, m)
+        parts.append({
+            "session": w.session, "subject": w.subject, "run": runs.astype(np.int64),
+            "t_start": w.start_time, "t_end": w.start_time + n_win / rate, "y": w.y,
+            "proba": proba, "invalid": bad, "acc_magnitude": mag,
+        })
+        if on_windows is not None:
+            on_windows(len(w))
+    return _concat(parts, classes, n_win / rate, hop / rate)
+
+
+def _join(a: WindowSet, b: WindowSet) -> WindowSet:
+    """Two window sets of the same layout, one after the other."""
+    return WindowSet(
+        np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]),
+        np.concatenate([a.subject, b.subject]), np.concatenate([a.session, b.session]),
+        np.concatenate([a.start_time, b.start_time]), b.channels, b.sampling_rate_hz,
+        b.classes, b.name,
+    )
+
+
+def scoring_labels(pred: StreamPredictions) -> tuple[np.ndarray, dict[str, int]]:
+    """True labels to score and the count of each left-out label.
+
+    Windows whose majority label is ``""`` (unlabelled) or a class the model
+    does not know are left out (label ``""``).
+
+    Returns
+    -------
+    y : numpy.ndarray of str, shape (n_windows,)
+    excluded : dict
+        Left-out label (``"unlabelled"`` for ``""``) -> number of windows.
+    """
+    known = set(pred.classes)
+    y = np.array([v if v in known else "" for v in pred.y], dtype=object)
+    excluded: dict[str, int] = {}
+    for v in pred.y[y == ""]:
+        key = v or "unlabelled"
+        excluded[key] = excluded.get(key, 0) + 1
+    return y, dict(sorted(excluded.items()))
+
+
+def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
+    """Continuous metrics of the window sequences before and after post-processing.
+
+    Each session's windows, in time order, are one sequence of positions of
+    duration ``hop_s`` (:func:`tinyhar.evaluation.continuous.continuous_metrics`:
+    per-window accuracy, macro-F1 and Cohen's kappa, segment F1 at IoU >= 0.5,
+    over-segmentation, edit score, median delay in s). Invalid windows count
+    as wrong when labelled.
+
+    Parameters
+    ----------
+    pred : StreamPredictions
+    spec : PostProcessor
+        The run's post-processing.
+
+    Returns
+    -------
+    dict
+        ``postprocess`` (description), ``window_s``, ``hop_s``,
+        ``n_windows``, ``n_invalid``, ``n_sessions``, ``excluded`` (left-out
+        label -> windows), ``raw`` and ``smoothed`` (each the dict of
+        :func:`~tinyhar.evaluation.continuous.continuous_metrics`).
+
+    Raises
+    ------
+    EvaluationError
+        No window has a label the model knows.
+    """
+    y, excluded = scoring_labels(pred)
+    raw = pred.names(pred.classify())
+    smoothed = pred.names(pred.classify(spec))
+    kw = {"sessions": pred.session, "step_s": pred.hop_s}
+    return {
+        "postprocess": spec.describe(),
+        "window_s": pred.window_s,
+        "hop_s": pred.hop_s,
+        "n_windows": len(pred),
+        "n_invalid": int(pred.invalid.sum()),
+        "n_sessions": len(set(pred.session.tolist())),
+        "excluded": excluded,
+        "raw": continuous_metrics(y, raw, **kw),
+        "smoothed": continuous_metrics(y, smoothed, **kw),
+    }
+
+
+def select_on_streams(
+    pred_cv: StreamPredictions,
+    options: dict,
+    n_folds: int,
+    streamable_only: bool = False,
+) -> tuple[PostProcessor, list[dict], str]:
+    """Choose or fit the post-processing on cross-validated training streams.
+
+    Parameters
+    ----------
+    pred_cv : StreamPredictions
+        The *training* subjects' streams, each window classified by the
+        cross-validation fold model that did not see its subject.
+    options : dict
+        The ``postprocess:`` configuration: ``smoothing`` (``"auto"`` =
+        choose among :func:`~tinyhar.postprocess.default_candidates` by
+        leave-subjects-out CV; otherwise that option, fitted) and the
+        :class:`~tinyhar.postprocess.PostProcessor` options.
+    n_folds : int
+        Subject folds of the selection.
+    streamable_only : bool
+        ``auto`` considers only streamable candidates.
+
+    Returns
+    -------
+    spec : PostProcessor
+        Fitted on all given windows.
+    table : list of dict
+        CV macro-F1 per candidate (for a fixed option: ``none`` and it).
+    chosen_by : str
+        How the spec was chosen, in words.
+
+    Raises
+    ------
+    EvaluationError
+        Fewer than 2 training subjects or no labelled window.
+    """
+    from tinyhar.postprocess import default_candidates, select_postprocess
+
+    ok = ~pred_cv.invalid
+    p = pred_cv.subset(ok)
+    y, _ = scoring_labels(p)
+    args = (p.proba, y, p.run_keys(), p.subject)
+    smoothing = options.get("smoothing", "auto")
+    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    if smoothing == "auto":
+        best, table = select_postprocess(
+            *args, candidates=default_candidates(p.classes), n_folds=n_folds,
+            streamable_only=streamable_only,
+        )
+        chosen = (
+            f"leave-subjects-out CV on the training subjects ({len(set(p.subject))} subjects, "
+            f"{min(n_folds, len(set(p.subject)))} folds): best of {len(table)} options"
+        )
+        return best, table, chosen
+    spec = PostProcessor(p.classes, smoothing=smoothing, **params)
+    _, table = select_postprocess(
+        *args, candidates=[PostProcessor(p.classes), spec], n_folds=n_folds
+    )
+    spec.fit(p.proba, y, p.run_keys())
+    return spec, table, "configured (postprocess.smoothing)"

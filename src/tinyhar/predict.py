@@ -1,0 +1,340 @@
+"""``tinyhar predict``: from a recording to per-window predictions, a timeline and segments.
+
+:func:`predict_recordings` classifies every window of each session of a
+recording with a run's pipeline (window length and hop as trained; the
+recording is resampled to the run's rate when needed), post-processes the
+probabilities with the run's fitted post-processing (``postprocess.json``)
+and writes, into a new folder (atomically: a temporary sibling renamed into
+place):
+
+- ``windows.parquet``: one row per window: ``session``, ``subject``, ``run``
+  (contiguous run within the session: a new one starts at a gap in the
+  sampling and after invalid windows), ``t_start`` and ``t_end`` (s from the
+  session start), ``true_label`` (majority label; only when the recording
+  has labels), ``p_<class>`` per class, ``raw_class``, ``smoothed_class``,
+  ``invalid`` (the window fails the input contract of
+  :func:`tinyhar.features.validity.invalid_windows`: its classes are
+  ``"invalid"`` and its probabilities empty);
+- ``segments.csv``: the smoothed timeline as segments: ``session``,
+  ``start``, ``end`` (s), ``activity``, ``mean_confidence`` (mean classifier
+  probability of the activity over the segment's windows), ``n_windows``.
+  Segments of a session tile its time from its first window's start to its
+  last window's end, except across gaps;
+- ``timeline.png`` (:func:`tinyhar.reporting.timeline.plot_timeline`).
+
+Memory is bounded for long recordings: windows are cut and classified in
+chunks (:data:`tinyhar.evaluation.streams.STREAM_CHUNK`; see
+:mod:`tinyhar.evaluation.streams` for the bound); only the recording and
+per-window results are held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from tinyhar.datasets.recording import RecordingSet, natural_key
+from tinyhar.errors import TinyharError
+from tinyhar.evaluation.streams import STREAM_CHUNK, StreamPredictions, stream_predictions
+from tinyhar.postprocess import PostProcessor
+from tinyhar.reporting.text import name_subjects, plural, subject_list
+
+WINDOWS_FILE = "windows.parquet"
+"""Per-window predictions written by :func:`predict_recordings`."""
+SEGMENTS_FILE = "segments.csv"
+"""Smoothed segments written by :func:`predict_recordings`."""
+TIMELINE_FILE = "timeline.png"
+"""Timeline figure written by :func:`predict_recordings`."""
+
+
+def load_recordings(
+    run,
+    recording: str | None = None,
+    dataset: str | None = None,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+) -> RecordingSet:
+    """The recordings to predict, with the run's channels.
+
+    Parameters
+    ----------
+    run : RunFolder
+        The checked run (:func:`tinyhar.runfolder.load_run`).
+    recording : str, optional
+        A file tinyhar reads: a tinyhar ``.parquet`` or a ``.yaml`` dataset
+        definition (which can describe CSV files).
+    dataset : str, optional
+        A registered data set name (``tinyhar datasets``), instead of
+        ``recording``.
+    path : str, optional
+        File or folder of the data set.
+    subjects : list of str, optional
+        Keep only these subjects.
+
+    Raises
+    ------
+    TinyharError
+        Neither or both of ``recording`` and ``dataset``; pre-cut windows; a
+        subject that does not exist; data that cannot be read.
+    """
+    from tinyhar.training import load_data
+
+    if (recording is None) == (dataset is None):
+        raise TinyharError(
+            "give either a recording file (tinyhar predict RUN rec.parquet) or --dataset "
+            "NAME (with --subject), not both and not neither"
+        )
+    cfg = run.config.model_copy(deep=True)
+    cfg.dataset.name = str(recording if recording is not None else dataset)
+    cfg.dataset.path = path
+    pipeline = run.pipeline
+    if all(c.startswith("acc_") for c in pipeline.channels):
+        cfg.dataset.sensors = "acc"
+    data = load_data(cfg)
+    if not isinstance(data, RecordingSet):
+        raise TinyharError(
+            f"{data.name!r} comes as pre-cut windows without time order; tinyhar predict needs "
+            "continuous recordings (a tinyhar .parquet, a dataset definition, hapt, hapt-raw)"
+        )
+    if subjects:
+        wanted = [str(s).strip() for s in subjects]
+        unknown = [s for s in wanted if s not in data.subjects]
+        if unknown:
+            raise TinyharError(
+                f"--subject: {', '.join(unknown)} not in {data.name!r}; it has "
+                f"{plural(len(data.subjects), 'subject')}: {name_subjects(data.subjects, 120)}"
+            )
+        data = data.select(subjects=wanted)
+    return data
+
+
+def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFrame:
+    """The smoothed timeline as segments (see the module docstring).
+
+    Parameters
+    ----------
+    pred : StreamPredictions
+    smoothed : numpy.ndarray of int, shape (n_windows,)
+        Class index per window (-1 = invalid).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``session``, ``start``, ``end``, ``activity``,
+        ``mean_confidence``, ``n_windows``; one row per maximal run of one
+        class among consecutive windows of one session run.
+    """
+    rows = []
+    names = pred.names(smoothed)
+    keys = pred.run_keys()
+    for s in dict.fromkeys(pred.session.tolist()):
+        idx = np.flatnonzero(pred.session == s)
+        k = keys[idx]
+        cut = np.flatnonzero((names[idx][1:] != names[idx][:-1]) | (k[1:] != k[:-1])) + 1
+        bounds = np.concatenate([[0], cut, [len(idx)]])
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            w = idx[a:b]
+            c = int(smoothed[w[0]])
+            end = pred.t_end[w[-1]]
+            if b < len(idx) and pred.t_start[idx[b]] <= end:
+                end = pred.t_start[idx[b]]
+            conf = float(np.mean(pred.proba[w, c])) if c >= 0 else float("nan")
+            rows.append((s, float(pred.t_start[w[0]]), float(end), names[w[0]], conf, len(w)))
+    return pd.DataFrame(
+        rows, columns=["session", "start", "end", "activity", "mean_confidence", "n_windows"]
+    )
+
+
+def windows_table(
+    pred: StreamPredictions, raw: np.ndarray, smoothed: np.ndarray
+) -> pd.DataFrame:
+    """One row per window (columns in the module docstring)."""
+    table = {
+        "session": pred.session.astype(str),
+        "subject": pred.subject.astype(str),
+        "run": pred.run,
+        "t_start": pred.t_start,
+        "t_end": pred.t_end,
+    }
+    if np.any(pred.y != ""):
+        table["true_label"] = pred.y.astype(str)
+    for j, c in enumerate(pred.classes):
+        table[f"p_{c}"] = pred.proba[:, j]
+    table["raw_class"] = pred.names(raw).astype(str)
+    table["smoothed_class"] = pred.names(smoothed).astype(str)
+    table["invalid"] = pred.invalid
+    return pd.DataFrame(table)
+
+
+def check_predict_out(out: str | Path, overwrite: bool) -> Path:
+    """The output folder of :func:`predict_recordings`, checked before any work.
+
+    Raises
+    ------
+    TinyharError
+        Empty name; a file; a run folder; an existing non-empty folder
+        without ``overwrite``; with ``overwrite``, a non-empty folder that is
+        not an earlier ``tinyhar predict`` output.
+    """
+    if not str(out).strip():
+        raise TinyharError("--out is empty: name a folder for the predictions, e.g. --out pred")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"--out {out} is an existing file: name a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if (out / "manifest.json").exists() or (out / "config.yaml").exists():
+            raise TinyharError(f"--out {out} is a run folder: name another folder")
+        if not overwrite:
+            raise TinyharError(
+                f"--out {out} already exists and is not empty: add --overwrite to replace it, "
+                "or choose another folder"
+            )
+        if not (out / WINDOWS_FILE).exists():
+            raise TinyharError(
+                f"--out {out} is not an earlier tinyhar predict output (no {WINDOWS_FILE}); "
+                "--overwrite only replaces those: choose another folder"
+            )
+    return out
+
+
+def predict_recordings(
+    run_dir: str | Path,
+    out: str | Path,
+    recording: str | None = None,
+    dataset: str | None = None,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    overwrite: bool = False,
+    console: Console | None = None,
+    chunk: int = STREAM_CHUNK,
+) -> dict:
+    """Predict a recording with a run and write the predictions folder (module docstring).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder written by ``tinyhar train``.
+    out : str or Path
+        New folder for ``windows.parquet``, ``segments.csv`` and ``timeline.png``.
+    recording, dataset, path, subjects
+        What to predict (see :func:`load_recordings`).
+    overwrite : bool
+        Replace an earlier predictions folder.
+    console : rich.console.Console, optional
+        Progress and messages.
+    chunk : int
+        Windows classified at a time (memory bound).
+
+    Returns
+    -------
+    dict
+        ``out``, ``postprocess`` (description), ``n_windows``, ``n_invalid``,
+        ``n_sessions``, ``n_segments``, ``raw_changes`` and
+        ``smoothed_changes`` (class changes between consecutive windows).
+
+    Raises
+    ------
+    TinyharError
+        A bad run folder, recording or output folder.
+    """
+    from tinyhar.reporting.timeline import plot_timeline
+    from tinyhar.runfolder import load_run
+    from tinyhar.training import _progress
+
+    console = console or Console(quiet=True)
+    out = check_predict_out(out, overwrite)
+    run = load_run(run_dir)
+    data = load_recordings(run, recording, dataset, path, subjects)
+    _note_training_subjects(run, data, console)
+    spec = run.postprocess
+    if spec is None:
+        console.print("[yellow]the run has no post-processing (trained by an older tinyhar): "
+                      "smoothed classes equal the raw ones[/]")
+        spec = PostProcessor(run.pipeline.classes)
+    pipeline = run.pipeline
+    total = sum(
+        max(0, int(len(part) * pipeline.sampling_rate_hz / data.sampling_rate_hz
+                    - pipeline.n_samples) // pipeline.streaming_hop + 1)
+        for _, _, part in data.iter_sessions()
+    )
+    with _progress(console) as progress:
+        task = progress.add_task("classifying windows", total=total)
+        pred = stream_predictions(pipeline, data, chunk=chunk,
+                                  on_windows=lambda n: progress.advance(task, n))
+    if len(pred) == 0:
+        raise TinyharError(
+            f"no window of {pipeline.n_samples} samples fits in the recording {data.name!r}: "
+            "every session is shorter than one window"
+        )
+    raw = pred.classify()
+    smoothed = pred.classify(spec)
+    segments = segments_table(pred, smoothed)
+    rows = {"raw": pred.names(raw), "smoothed": pred.names(smoothed)}
+    if np.any(pred.y != ""):
+        rows = {"true": pred.y, **rows}
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    tmp.mkdir(parents=True)
+    try:
+        windows_table(pred, raw, smoothed).to_parquet(tmp / WINDOWS_FILE, index=False)
+        segments.to_csv(tmp / SEGMENTS_FILE, index=False, float_format="%.6g")
+        subjects_seen = sorted(set(pred.subject.tolist()), key=natural_key)
+        plot_timeline(
+            pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
+            pred.classes, tmp / TIMELINE_FILE,
+            title=f"{data.name}, {subject_list(subjects_seen)}: post-processing "
+            f"{spec.describe()}",
+        )
+        _replace_folder(tmp, out)
+        tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    keys = pred.run_keys()
+    same = keys[1:] == keys[:-1]
+    return {
+        "out": str(out),
+        "postprocess": spec.describe(),
+        "n_windows": len(pred),
+        "n_invalid": int(pred.invalid.sum()),
+        "n_sessions": len(set(pred.session.tolist())),
+        "n_segments": len(segments),
+        "raw_changes": int(np.count_nonzero(same & (raw[1:] != raw[:-1]))),
+        "smoothed_changes": int(np.count_nonzero(same & (smoothed[1:] != smoothed[:-1]))),
+    }
+
+
+def _note_training_subjects(run, data: RecordingSet, console: Console) -> None:
+    """Say when the recording holds people the run was trained on (predictions look better)."""
+    from tinyhar.training import shares_subjects
+
+    trained = {str(s) for s in run.metrics.get("train_subjects", [])}
+    seen = [s for s in data.subjects if s in trained]
+    if seen and shares_subjects(data.name, run.metrics.get("dataset", "")):
+        console.print(
+            f"[yellow]note: the run was trained on {subject_list(seen)} of this recording: "
+            "predictions there are better than they would be for new people[/]"
+        )
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Rename the complete ``tmp`` to ``out``, replacing an existing ``out`` (checked before)."""
+    if out.exists():
+        trash = out.with_name(f".{out.name}.trash-{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(out, trash)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(trash, out)
+            raise
+        with contextlib.suppress(OSError):
+            shutil.rmtree(trash)
+    else:
+        os.rename(tmp, out)
+

@@ -1,0 +1,241 @@
+"""Post-processing as a stage of training, whole-stream scores, `tinyhar predict` and
+`tinyhar evaluate --continuous`, on real HAPT subjects (bundled copy and publisher's zip)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.helpers import bundled_hapt_parquet
+from tinyhar.cli import app
+from tinyhar.config import make_config
+from tinyhar.evaluation.streams import stream_predictions, stream_scores
+from tinyhar.postprocess import PostProcessor
+from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE
+from tinyhar.runfolder import POSTPROCESS_FILE, load_run
+from tinyhar.training import train
+
+runner = CliRunner()
+TRAIN = ["1", "3", "5", "6"]
+TEST = "7"
+CONTINUOUS_KEYS = (
+    "accuracy", "macro_f1", "kappa", "segment_f1", "oversegmentation", "edit_score",
+    "median_delay_s", "n_scored", "n_excluded", "n_true_segments", "n_pred_segments",
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    return {
+        "train": bundled_hapt_parquet(folder, TRAIN + [TEST]),
+        "held_out": bundled_hapt_parquet(folder, [TEST], name="subject7.parquet"),
+    }
+
+
+def _train(data, tmp_path_factory, postprocess: dict, name: str):
+    cfg = make_config({
+        "dataset": {"name": str(data["train"]), "sensors": "acc"},
+        "evaluation": {"test_subjects": [TEST], "cv_folds": 4},
+        "model": {"n_estimators": 5, "max_depth": 8},
+        "postprocess": postprocess,
+    })
+    out = tmp_path_factory.mktemp("runs") / name
+    return out, train(cfg, out)
+
+
+@pytest.fixture(scope="module")
+def hmm_run(data, tmp_path_factory):
+    return _train(data, tmp_path_factory, {"smoothing": "hmm", "hmm_lag": 5}, "hmm")
+
+
+def _changes(classes: np.ndarray, keys: np.ndarray) -> int:
+    same = keys[1:] == keys[:-1]
+    return int(np.count_nonzero(same & (classes[1:] != classes[:-1])))
+
+
+def test_hmm_postprocess_is_fitted_stored_and_reduces_flicker(hmm_run):
+    out, metrics = hmm_run
+    run = load_run(out)
+    assert POSTPROCESS_FILE in run.manifest["files"]
+    spec = run.postprocess
+    assert spec.smoothing == "hmm" and spec.hmm is not None
+    assert spec.classes == run.pipeline.classes
+    assert spec.to_dict() == json.loads((out / POSTPROCESS_FILE).read_text())
+    block = metrics["postprocess"]
+    assert block["description"] == "hmm(fixed_lag=5)"
+    assert block["chosen_by"].startswith("configured")
+    assert [r["postprocess"] for r in block["cv"]] == ["none", "hmm(fixed_lag=5)"]
+    test = block["test_streams"]
+    for key in CONTINUOUS_KEYS:
+        assert key in test["raw"] and key in test["smoothed"]
+    assert "unlabelled" in test["excluded"]
+    assert test["raw"]["n_scored"] == test["smoothed"]["n_scored"] > 100
+    # recompute the test streams: smoothing has fewer class changes than the raw classes
+    from tinyhar.datasets.registry import load_dataset
+
+    rec = load_dataset(run.config.dataset.name).select(subjects=[TEST], channels=["acc_x",
+                                                                               "acc_y", "acc_z"])
+    pred = stream_predictions(run.pipeline, rec)
+    keys = pred.run_keys()
+    raw, smoothed = pred.classify(), pred.classify(spec)
+    assert _changes(smoothed, keys) < _changes(raw, keys)
+    again = stream_scores(pred, spec)
+    assert again["smoothed"]["macro_f1"] == pytest.approx(test["smoothed"]["macro_f1"])
+    assert test["smoothed"]["n_pred_segments"] < test["raw"]["n_pred_segments"]
+
+
+def test_stream_chunks_do_not_change_the_predictions(hmm_run, data):
+    out, _ = hmm_run
+    run = load_run(out)
+    from tinyhar.datasets.registry import load_dataset
+
+    rec = load_dataset(str(data["held_out"])).select(channels=["acc_x", "acc_y", "acc_z"])
+    whole = stream_predictions(run.pipeline, rec)
+    chunked = stream_predictions(run.pipeline, rec, chunk=7)
+    np.testing.assert_array_equal(whole.classify(), chunked.classify())
+    np.testing.assert_allclose(whole.proba, chunked.proba, atol=1e-12)
+    np.testing.assert_array_equal(whole.t_start, chunked.t_start)
+
+
+def test_invalid_windows_are_marked_and_restart_the_run(hmm_run, data):
+    out, _ = hmm_run
+    run = load_run(out)
+    from tinyhar.datasets.registry import load_dataset
+
+    rec = load_dataset(str(data["held_out"])).select(channels=["acc_x", "acc_y", "acc_z"])
+    first = rec.sessions[0]
+    rows = np.flatnonzero(rec.frame["session"].to_numpy() == first)
+    rec.frame.loc[rows[1000], "acc_y"] = np.nan  # a sensor dropout (bypassing the loader)
+    pred = stream_predictions(run.pipeline, rec)
+    bad = np.flatnonzero(pred.invalid)
+    # every window holding sample 1000 (20.0 s) of the first session is invalid
+    t = 1000 / 50.0
+    holding = (pred.session == first) & (pred.t_start <= t) & (pred.t_end > t)
+    np.testing.assert_array_equal(bad, np.flatnonzero(holding))
+    assert np.isnan(pred.proba[bad]).all()
+    smoothed = pred.names(pred.classify(run.postprocess))
+    assert set(smoothed[bad]) == {"invalid"}
+    after = bad[-1] + 1
+    assert pred.run[after] == pred.run[bad[0] - 1] + 1
+
+
+def test_auto_chooses_by_cross_validation_on_training_subjects(data, tmp_path_factory):
+    out, metrics = _train(data, tmp_path_factory, {"smoothing": "auto"}, "auto")
+    block = metrics["postprocess"]
+    assert block["chosen_by"].startswith("leave-subjects-out CV on the training subjects")
+    scores = {r["postprocess"]: r["macro_f1"] for r in block["cv"]}
+    assert len(scores) == 14 and "none" in scores
+    assert scores[block["description"]] == max(scores.values())
+    spec = load_run(out).postprocess
+    assert spec.describe() == block["description"]
+    assert block["test_streams"]["smoothed"]["n_scored"] > 100
+
+
+def test_cli_predict_writes_consistent_files(hmm_run, data, tmp_path):
+    out, _ = hmm_run
+    pred_dir = tmp_path / "pred"
+    result = runner.invoke(app, ["predict", str(out), str(data["held_out"]), "--out",
+                                 str(pred_dir)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in pred_dir.iterdir()) == sorted(
+        [WINDOWS_FILE, SEGMENTS_FILE, TIMELINE_FILE]
+    )
+    w = pd.read_parquet(pred_dir / WINDOWS_FILE)
+    run = load_run(out)
+    classes = run.pipeline.classes
+    proba = w[[f"p_{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert not w["invalid"].any()
+    assert list(w["raw_class"]) == [classes[i] for i in proba.argmax(axis=1)]
+    keys = (w["session"] + "/" + w["run"].astype(str)).to_numpy()
+    expected = run.postprocess.apply_labels(proba, keys)
+    assert list(w["smoothed_class"]) == list(expected)
+    assert set(w["true_label"]) <= set(classes) | {""}
+    # segments tile the windows: counts add up, classes match, each session covered
+    seg = pd.read_csv(pred_dir / SEGMENTS_FILE)
+    assert seg["n_windows"].sum() == len(w)
+    expanded = np.repeat(seg["activity"].to_numpy(), seg["n_windows"].to_numpy())
+    assert list(expanded) == list(w["smoothed_class"])
+    for s, part in seg.groupby("session", sort=False):
+        ws = w[w["session"] == s]
+        assert part["start"].iloc[0] == pytest.approx(ws["t_start"].min())
+        assert part["end"].iloc[-1] == pytest.approx(ws["t_end"].max())
+        np.testing.assert_allclose(part["start"].to_numpy()[1:], part["end"].to_numpy()[:-1])
+    assert (seg["mean_confidence"].between(0, 1)).all()
+    assert (pred_dir / TIMELINE_FILE).stat().st_size > 10_000
+    # a non-empty --out is refused without --overwrite, replaced with it
+    again = runner.invoke(app, ["predict", str(out), str(data["held_out"]), "--out",
+                                str(pred_dir)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    again = runner.invoke(app, ["predict", str(out), "--dataset", str(data["train"]),
+                                "--subject", TEST, "--out", str(pred_dir), "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert pd.read_parquet(pred_dir / WINDOWS_FILE).equals(w)
+
+
+def test_cli_predict_refuses_a_run_folder_and_unknown_subjects(hmm_run, data, tmp_path):
+    out, _ = hmm_run
+    r = runner.invoke(app, ["predict", str(out), str(data["held_out"]), "--out", str(out),
+                            "--overwrite"])
+    assert r.exit_code == 2 and "run folder" in r.output
+    r = runner.invoke(app, ["predict", str(out), "--dataset", str(data["train"]), "--subject",
+                            "99", "--out", str(tmp_path / "p")])
+    assert r.exit_code == 2 and "99" in r.output
+    assert load_run(out).postprocess is not None  # the run is untouched
+
+
+def test_cli_evaluate_continuous_on_hapt_raw(hmm_run, shared_data_dir, tmp_path):
+    out, _ = hmm_run
+    zip_path = shared_data_dir / "HAPT Data Set.zip"
+    r = runner.invoke(app, ["evaluate", str(out), "--dataset", "hapt-raw", "--path",
+                            str(zip_path), "--subjects", f"{TEST},3", "--continuous", "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout[r.stdout.index("{"):])
+    assert m["subjects"] == [TEST] and m["excluded_training_subjects"] == ["3"]
+    for key in CONTINUOUS_KEYS:
+        assert key in m["raw"] and key in m["smoothed"]
+    assert m["postprocess"] == "hmm(fixed_lag=5)"
+    assert m["n_windows"] == m["raw"]["n"] == m["raw"]["n_scored"] + m["raw"]["n_excluded"]
+    assert m["excluded"]["unlabelled"] == m["raw"]["n_excluded"]
+    assert m["smoothed"]["n_pred_segments"] < m["raw"]["n_pred_segments"]
+    assert set(m["per_subject"]) == {TEST}
+    written = tmp_path / "ev"
+    r = runner.invoke(app, ["evaluate", str(out), "--dataset", "hapt-raw", "--path",
+                            str(zip_path), "--subjects", TEST, "--continuous", "--out",
+                            str(written)])
+    assert r.exit_code == 0, r.output
+    assert "segment F1" in r.output
+    assert json.loads((written / "continuous.json").read_text())["raw"] == m["raw"]
+    assert (written / f"timeline_{TEST}.png").stat().st_size > 10_000
+
+
+def test_hmm_needs_cross_validation_folds_and_is_refused_before_training(data, tmp_path):
+    from tinyhar.errors import ConfigError
+
+    cfg = make_config({
+        "dataset": {"name": str(data["train"]), "sensors": "acc"},
+        "evaluation": {"test_subjects": [TEST], "cv_folds": 0},
+        "postprocess": {"smoothing": "hmm"},
+    })
+    with pytest.raises(ConfigError, match="evaluation.cv_folds"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_postprocess_config_is_checked():
+    from tinyhar.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="postprocess.smoothing"):
+        make_config({"postprocess": {"smoothing": "median"}})
+    with pytest.raises(ConfigError, match="postprocess.mode_k"):
+        make_config({"postprocess": {"mode_k": 0}})
+    cfg = make_config(yaml.safe_load("postprocess: {smoothing: ema, ema_alpha: 0.5}"))
+    spec = PostProcessor(["a", "b"], **{k: v for k, v in cfg.postprocess.model_dump().items()
+                                        if k != "streamable_only"})
+    assert spec.describe() == "ema(alpha=0.5)"
