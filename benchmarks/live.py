@@ -182,7 +182,7 @@ def run(n: int, rate: float, timeout: float) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -191,7 +191,7 @@ def main() -> None:
                         help="messages per second offered (0: as fast as possible)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for the last arrivals")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     result = run(args.n, args.rate, args.timeout)
     if args.json:
         print(json.dumps(result))

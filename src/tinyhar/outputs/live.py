@@ -246,7 +246,6 @@ class SerialSource(Source):
     def __init__(self, port: str, run: str | Path | None = None, baudrate: int = 115200,
                  serial_factory: Callable[..., Any] | None = None) -> None:
         self.port = port
-        self.classes = _bundle_classes(run)
         if serial_factory is None:
             serial = require("serial", "pyserial")
             serial_factory = serial.Serial
@@ -260,6 +259,11 @@ class SerialSource(Source):
                 f"cannot open serial port {port}: {exc}; check the cable and the port "
                 "(`mpremote connect list`) and that no other program holds it") from None
         self._stop = threading.Event()
+        try:
+            self.classes = _bundle_classes(run)
+        except TinyharError:
+            self.close()
+            raise
 
     def _lines(self) -> Iterator[str]:
         buf = b""
