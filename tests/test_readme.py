@@ -75,6 +75,8 @@ BENCHMARKS = {
         ["--help"], "the full HAPT test set through MicroPython (minutes): --help only"),
     "deep.py": (["--help"], "trains every network on UCI HAR and WISDM (hours): --help only"),
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
+    "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
+                "messages (a minute): --help only; tests/outputs runs the same path"),
 }
 """Benchmark scripts: the arguments the test runs them with, and why."""
 
@@ -142,6 +144,10 @@ def decision(cmd: Command) -> tuple[str, str]:
     if args is not None:
         if args[:1] == ["deploy"] or args[:2] == ["device", "test"]:
             return "board", "no board attached: must exit 2 naming the port"
+        if args[:1] == ["live"]:
+            return "live", ("reads a board or a broker (none here) and serves until Ctrl-C: "
+                            "must exit 2 naming the port or the broker; tests/outputs runs "
+                            "it with the simulator and a real broker")
         return "run", "run as written (plus ADDED where it trains)"
     words = cmd.argv
     if len(words) >= 2 and words[0] in ("python", "python3") and words[1].startswith(
@@ -225,6 +231,9 @@ def workspace(tmp_path_factory) -> Workspace:
     hapt.select(subjects=["5"]).to_parquet(root / "rec.parquet")  # "a recording"
     (root / "my.yaml").write_text(yaml.safe_dump(MY_YAML))
     shutil.copytree(REPO / "examples", root / "examples")  # the README's example data
+    text = README.read_text(encoding="utf-8")  # the README's wifi.toml example
+    (root / "wifi.toml").write_text(re.search(r"`wifi.toml`.*?```toml\n(.*?)^```", text,
+                                              re.S | re.M).group(1))
     return Workspace(root)
 
 
@@ -341,6 +350,11 @@ def test_readme_command_runs(cmd, workspace, request):
 )
 def test_readme_board_command_fails_cleanly(cmd, workspace, request):
     args = cmd.tinyhar_args
+    if "mqtt" in (_option(args, "--outputs") or ""):
+        from tinyhar.export.umqtt import UMQTT_INSTALL_HINT, find_umqtt
+
+        if find_umqtt() is None:  # deploy stops at it before reaching the board
+            pytest.skip(f"umqtt.simple not found; get it with {UMQTT_INSTALL_HINT}")
     for needed in _run_folders_read(args):
         producer = _producer(needed)
         assert producer is not None and workspace.tinyhar(producer, request).returncode == 0
@@ -349,6 +363,37 @@ def test_readme_board_command_fails_cleanly(cmd, workspace, request):
     assert result.returncode == 2, out
     assert "Traceback" not in out
     assert _option(args, "--port") in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cmd", [c for c in COMMANDS if decision(c)[0] == "live"], ids=lambda c: c.line.split("#")[0]
+)
+def test_readme_live_command_fails_cleanly(cmd, workspace, request):
+    import socket
+
+    from tinyhar.outputs.messages import parse_mqtt_url
+
+    args = cmd.tinyhar_args
+    url = parse_mqtt_url(_option(args, "--mqtt")) if "--mqtt" in args else None
+    if url is not None and "--serial" not in args:
+        try:
+            with socket.create_connection((url.host, url.port), timeout=1):
+                pytest.skip(f"a broker answers on {url.host}:{url.port}: the command would run")
+        except OSError:
+            pass
+    for needed in (_option(args, "--simulate"), _option(args, "--run")):
+        producer = _producer(needed) if needed else None
+        if producer is not None:
+            assert workspace.tinyhar(producer, request).returncode == 0
+    result = workspace.run([sys.executable, "-m", "tinyhar", *args], timeout=300)
+    out = _output(result)
+    assert result.returncode == 2, out
+    assert "Traceback" not in out
+    if "--serial" in args:
+        assert f"cannot open serial port {_option(args, '--serial')}" in out
+    else:
+        assert f"MQTT broker at {url.host} port {url.port}" in out
 
 
 @pytest.mark.parametrize(

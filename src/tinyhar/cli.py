@@ -770,13 +770,59 @@ def deploy(
     port: Annotated[str, typer.Option(help="Serial port of the board, e.g. /dev/ttyACM0.")],
     compile: Annotated[bool, typer.Option(help="Compile to .mpy with mpy-cross first.")] = True,
     autostart: Annotated[bool, typer.Option(help="Install main.py to start the live app.")] = False,
+    outputs: Annotated[str | None, typer.Option(
+        help="What the board does with predictions: screen,led,log,mqtt,ble.")] = None,
+    wifi: Annotated[Path | None, typer.Option(
+        help="wifi.toml with the Wi-Fi and MQTT broker settings (copied as secrets).")] = None,
 ) -> None:
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
 
-    info = run_deploy(run, port, compile=compile, autostart=autostart)
+    info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
+                      wifi=wifi)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    if outputs or wifi:
+        secrets = " (Wi-Fi/broker settings as tinyhar_secrets.json)" if wifi else ""
+        console.print(f"outputs: {outputs or 'screen'}{secrets}")
     console.print("check it behaves: tinyhar device test --port " + port)
+
+
+@app.command()
+@_friendly
+def live(
+    serial: Annotated[str | None, typer.Option(
+        help="Read the live app's PRED lines from this serial port (a board).")] = None,
+    simulate: Annotated[Path | None, typer.Option(
+        help="Run folder (or bundle): replay --recording in the MicroPython simulator.")] = None,
+    recording: Annotated[Path | None, typer.Option(
+        help="Recording (Parquet/CSV) the simulator replays.")] = None,
+    session: Annotated[str | None, typer.Option(help="Session of the recording.")] = None,
+    speed: Annotated[float, typer.Option(
+        help="Simulator pace: 1 real time, 10 ten times faster, 0 as fast as it runs.")] = 1.0,
+    run: Annotated[Path | None, typer.Option(
+        help="Run folder of the board's model (--serial): names the probabilities.")] = None,
+    mqtt: Annotated[str | None, typer.Option(
+        help="mqtt://host[:port]/topic: listen to boards (alone) or republish to it "
+        "(with --serial/--simulate).")] = None,
+    qos: Annotated[int, typer.Option(help="MQTT QoS, 0 or 1.")] = 1,
+    csv: Annotated[Path | None, typer.Option(help="Write the predictions to this CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option(
+        help="Write the predictions to this Parquet file.")] = None,
+    web: Annotated[bool, typer.Option(help="Serve the web dashboard.")] = False,
+    web_host: Annotated[str, typer.Option(help="Dashboard interface.")] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(help="Dashboard port.")] = 8765,
+    view: Annotated[bool, typer.Option(help="Show the terminal view.")] = True,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many predictions.")] = None,
+    keep_serving: Annotated[bool, typer.Option(
+        help="Keep the dashboard up after the source ends (until Ctrl-C).")] = True,
+) -> None:
+    """Show predictions live: from a board, the simulator or MQTT; log, republish, dashboard."""
+    from tinyhar.outputs.cli import live_command
+
+    live_command(console, serial=serial, simulate=simulate, recording=recording,
+                 session=session, speed=speed, run=run, mqtt=mqtt, qos=qos, csv=csv,
+                 parquet=parquet, web=web, web_host=web_host, web_port=web_port, view=view,
+                 limit=limit, keep_serving=keep_serving)
 
 
 device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)

@@ -43,6 +43,7 @@ __all__ = [
     "device_test_command",
     "find_mpremote",
     "find_mpy_cross",
+    "model_label",
     "resolve_bundle",
     "run_mpremote",
 ]
@@ -197,7 +198,8 @@ def deploy_commands(
         shows them).
     files : sequence of paths
         Local files copied to the board's root (``fs cp FILES... :``); a
-        ``main_autostart.py`` goes to ``:main.py``.
+        ``main_autostart.py`` goes to ``:main.py``; folders are copied with
+        ``fs cp -r``.
     remove : sequence of str
         Names deleted on the board first when present (stale ``.py`` modules
         that would shadow their ``.mpy``).
@@ -221,9 +223,12 @@ def deploy_commands(
             "    try:\n        os.remove(f)\n    except OSError:\n        pass\n"
         )
         cmds.append([*base, "exec", code])
-    plain = [str(f) for f in files if Path(f).name != "main_autostart.py"]
+    folders = [str(f) for f in files if Path(f).is_dir()]
+    plain = [str(f) for f in files if Path(f).name != "main_autostart.py" and str(f) not in folders]
     if plain:
         cmds.append([*base, "fs", "cp", *plain, ":"])
+    for folder in folders:  # e.g. umqtt/ for the MQTT output
+        cmds.append([*base, "fs", "cp", "-r", folder, ":"])
     starters = [str(f) for f in files if Path(f).name == "main_autostart.py"]
     if autostart and starters:
         cmds.append([*base, "fs", "cp", starters[0], ":main.py"])
@@ -294,6 +299,8 @@ def deploy(
     arch: str = "xtensawin",
     timeout: float = 300.0,
     runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    outputs: str | Sequence[str] | None = None,
+    wifi: str | Path | None = None,
 ) -> dict[str, Any]:
     """Copy a bundle to a board (``tinyhar deploy RUN --port PORT``).
 
@@ -315,6 +322,13 @@ def deploy(
         Seconds per mpremote call.
     runner : callable
         ``subprocess.run`` or a stand-in (tests).
+    outputs : str or sequence of str, optional
+        What the live app does with its predictions, e.g. ``"screen,led,mqtt"``
+        (:func:`tinyhar.device.outputs.stage_outputs`; default: the board keeps
+        its settings, a new board shows the class on its screen).
+    wifi : str or Path, optional
+        ``wifi.toml`` with the Wi-Fi and broker settings, copied to the board
+        as ``tinyhar_secrets.json`` (never written into the bundle).
 
     Returns
     -------
@@ -333,6 +347,11 @@ def deploy(
     mpremote = find_mpremote()
     remove: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
+        if outputs is not None or wifi is not None:
+            from tinyhar.device.outputs import stage_outputs
+
+            files += stage_outputs(Path(tmp) / "outputs", outputs or "screen", wifi, bundle,
+                                   model=model_label(bundle))
         if compile:
             mpy_cross = find_mpy_cross()
             out = []
@@ -357,6 +376,15 @@ def deploy(
         "files": [Path(f).name for f in files],
         "commands": cmds,
     }
+
+
+def model_label(bundle: str | Path) -> str:
+    """``<run name>:<CRC-32 of model.bin>``: the model id the board's MQTT messages carry."""
+    import zlib
+
+    bundle = Path(bundle).resolve()
+    name = bundle.parent.parent.name if bundle.parent.name == "export" else bundle.name
+    return f"{name}:{zlib.crc32((bundle / 'model.bin').read_bytes()):08x}"
 
 
 def parse_test_output(text: str) -> dict[str, Any]:

@@ -138,6 +138,7 @@ MPY_SOURCES = (
     "tinyhar_emlearn.py",
     "sensor.py",
     "display.py",
+    "outputs.py",
     "app_live.py",
     "app_test.py",
     "app_record.py",

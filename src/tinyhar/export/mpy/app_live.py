@@ -5,6 +5,7 @@
 #   app_live.main(log_path="har_log.csv")                 # + predictions on flash
 #   app_live.main(raw_path="raw.csv")                     # + raw samples on flash
 #   app_live.main(replay="rec.csv", display="print")      # replay a recording
+#   app_live.main(outputs=("screen", "led", "mqtt"))      # see outputs.py
 #
 # Reads the IMU at the model's sampling rate, cuts windows of cfg.WINDOW
 # samples every cfg.HOP samples (the first window ends at sample WINDOW, as
@@ -23,9 +24,12 @@
 #
 # shows "invalid input", logs the class cfg.INVALID_CLASS with empty
 # probabilities, and the next window starts a new recording (stacking).
-# CSV logs are opened in append mode, flushed after every prediction line
-# (predictions) or every hop (raw samples), and closed on exit (Ctrl-C
-# included), so recorded data is not lost.
+# Each class (and invalid window) then goes to the outputs (outputs.py:
+# screen, LED/buzzer, rotated CSV log, MQTT, BLE and the functions
+# registered with outputs.on_prediction). CSV logs are opened in append
+# mode, flushed after every prediction line (predictions) or every hop (raw
+# samples), and closed on exit (Ctrl-C included), so recorded data is not
+# lost.
 
 import array
 import gc
@@ -158,15 +162,18 @@ def _fmt(x):
 
 
 def main(replay=None, log_path=None, raw_path=None, display=None, model="model.bin",
-         max_windows=None, sensor=None, verbose=True):
+         max_windows=None, sensor=None, verbose=True, outputs=None):
     """Run the live classifier until the replay ends, max_windows, or Ctrl-C.
 
     replay: CSV recording to play instead of the IMU; log_path: append the
     predictions (t_start_s, class, probabilities) to this CSV file;
     raw_path: append the raw samples (time, channels) to this CSV file;
     display: None (auto), "m5", "st7789" or "print"; sensor: a sensor object
-    to use instead (see sensor.py). Returns the number of windows classified.
+    to use instead (see sensor.py); outputs: names or objects for
+    outputs.open_outputs (default: tinyhar_outputs.json, else the screen).
+    Returns the number of windows classified.
     """
+    import outputs as outs
     from display import open_display
 
     if sensor is None:
@@ -182,7 +189,7 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
     fs = cfg.SAMPLING_RATE_HZ
     buf = [0.0] * len(names)
     sample = [0.0] * len(sel)
-    log = _open_log(log_path, "t_start_s,class," + ",".join(cfg.CLASSES))
+    outputs = outs.open_outputs(cfg, outputs, screen, clf, log_path)
     raw = _open_log(raw_path, "time," + ",".join(cfg.CHANNELS))
     windows = 0
     count = 0
@@ -211,23 +218,16 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
             windows += 1
             if k < 0:
                 print("INVALID " + _fmt(t0) + " " + proba)
-                if log is not None:
-                    log.write(_fmt(t0) + "," + cfg.INVALID_CLASS + "," * len(cfg.CLASSES) + "\n")
-                    log.flush()
-                screen.show("invalid input", ["check sensor"])
+                outputs.invalid(t0, proba)
                 gc.collect()
                 if max_windows is not None and windows >= max_windows:
                     break
                 continue
             name = cfg.CLASSES[k]
             print("PRED " + _fmt(t0) + " " + name + " " + " ".join([_fmt(p) for p in proba]))
-            if log is not None:
-                log.write(_fmt(t0) + "," + name + "," + ",".join([_fmt(p) for p in proba])
-                          + "\n")
-                log.flush()
             if verbose and replay is None:
                 print("  %.1f ms, %s %.0f%%" % (clf.ms, name, 100 * proba[k]))
-            screen.show(name, ["%.0f%%" % (100 * proba[k]), "%.0f ms" % clf.ms])
+            outputs.prediction(t0, name, proba[k], proba)
             gc.collect()
             if max_windows is not None and windows >= max_windows:
                 break
@@ -236,8 +236,7 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
     finally:
         if raw is not None:
             raw.close()
-        if log is not None:
-            log.close()
+        outputs.close()
         sensor.close()
     return windows
 

@@ -1,0 +1,318 @@
+"""tinyhar live: parsing, state, sources (serial, simulator, MQTT with a broker), sinks, CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tests.broker import free_port, mosquitto  # noqa: F401  (fixture)
+from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.outputs.live import (
+    CsvSink,
+    LiveState,
+    MqttPublisher,
+    MqttSource,
+    ParquetSink,
+    SerialSource,
+    run_live,
+)
+from tinyhar.outputs.messages import (
+    MalformedMessage,
+    Prediction,
+    parse_mqtt_payload,
+    parse_mqtt_url,
+    parse_pred_line,
+)
+
+CLASSES = ["sit", "stand", "walk"]
+
+
+def _payload(seq: int, activity: str = "walk", t: float | None = None) -> str:
+    probs = {c: (0.8 if c == activity else 0.1) for c in CLASSES}
+    return json.dumps({"t": 1.28 * seq if t is None else t, "activity": activity,
+                       "confidence": 0.8, "probabilities": probs, "model": "m:1", "seq": seq})
+
+
+def test_parse_pred_lines():
+    p = parse_pred_line("PRED 2.5600 walk 0.1000 0.2000 0.7000\n", "COM3", CLASSES)
+    assert (p.t, p.activity, p.source) == (2.56, "walk", "COM3")
+    assert p.probabilities == {"sit": 0.1, "stand": 0.2, "walk": 0.7}
+    assert p.confidence == 0.7
+    assert parse_pred_line("MQTT connected to 1.2.3.4:1883", "x") is None
+    assert parse_pred_line("", "x") is None
+    inv = parse_pred_line("INVALID 3.8400 NaN in acc_x", "x", CLASSES)
+    assert inv.activity == "invalid" and inv.probabilities == {} and inv.confidence == 0.0
+    unnamed = parse_pred_line("PRED 0 a 0.5 0.5", "x")
+    assert unnamed.probabilities == {"p0": 0.5, "p1": 0.5}
+
+
+@pytest.mark.parametrize(("line", "match"), [
+    ("PRED", "0 field"),
+    ("PRED 1.0", "1 field"),
+    ("PRED x walk 0.1 0.2 0.7", "t_start_s 'x' is not a number"),
+    ("PRED 1.0 walk 0.1 zz 0.7", "non-numeric probability"),
+    ("PRED 1.0 walk", "without probabilities"),
+    ("PRED 1.0 walk 0.5 0.5", "2 probabilities for 3 classes"),
+    ("PRED nan walk 0.1 0.2 0.7", "not finite"),
+])
+def test_malformed_pred_lines(line, match):
+    with pytest.raises(MalformedMessage, match=match):
+        parse_pred_line(line, "x", CLASSES)
+
+
+def test_parse_mqtt_payload():
+    p = parse_mqtt_payload("tinyhar/kitchen/activity", _payload(3).encode())
+    assert (p.source, p.seq, p.activity, p.model) == ("kitchen", 3, "walk", "m:1")
+    assert list(p.probabilities) == CLASSES
+    extra = parse_mqtt_payload("x", '{"t": 1, "activity": "a", "sent_at": 5.5}')
+    assert extra.extra == {"sent_at": 5.5} and extra.source == "x"
+
+
+@pytest.mark.parametrize(("payload", "match"), [
+    (b"\xff\xfe", "not JSON"),
+    (b"{", "not JSON"),
+    (b"[1, 2]", "JSON list, not an object"),
+    (b'{"activity": "a"}', "no 't'"),
+    (b'{"t": "1", "activity": "a"}', "t must be a number"),
+    (b'{"t": 1, "activity": ""}', "non-empty string"),
+    (b'{"t": 1, "activity": "a", "probabilities": [0.5]}', "probabilities must be an object"),
+    (b'{"t": 1, "activity": "a", "probabilities": {"a": null}}', r"probabilities\['a'\]"),
+    (b'{"t": 1, "activity": "a", "seq": 1.5}', "seq must be an integer"),
+    (b'{"t": 1e999, "activity": "a"}', "not finite"),
+])
+def test_malformed_mqtt_payloads(payload, match):
+    with pytest.raises(MalformedMessage, match=match):
+        parse_mqtt_payload("tinyhar/b/activity", payload)
+
+
+def test_parse_mqtt_url():
+    assert str(parse_mqtt_url("mqtt://broker/tinyhar/+/activity")) == \
+        "mqtt://broker:1883/tinyhar/+/activity"
+    u = parse_mqtt_url("127.0.0.1:1999")
+    assert (u.host, u.port, u.topic) == ("127.0.0.1", 1999, None)
+    for bad, match in (("http://x", "only mqtt://"), ("mqtt://:1883/a", "no broker host"),
+                       ("mqtt://h:99999", "port must be")):
+        with pytest.raises(ConfigError, match=match):
+            parse_mqtt_url(bad)
+
+
+def test_state_minutes_gaps_and_restarts():
+    s = LiveState()
+    acts = ["walk"] * 5 + ["sit"] * 3
+    for i, a in enumerate(acts):
+        s.add(Prediction(1.0 * i, a, 0.9, {a: 0.9}, "b1", seq=i + 1))
+    s.add(Prediction(100.0, "sit", 0.9, {}, "b1", seq=20))  # 11 missed, 92 s pause capped at 10
+    s.add(Prediction(0.0, "walk", 0.9, {}, "b1", seq=1))  # the board restarted
+    s.add_malformed("bad")
+    m = s.minutes()
+    assert m["walk"] == pytest.approx(5 / 60)
+    assert m["sit"] == pytest.approx((2 + 10 + 0) / 60)
+    st = s.stats()
+    assert (st["received"], st["gaps"], st["restarts"], st["malformed"]) == (10, 11, 1, 1)
+
+
+class FakeSerial:
+    def __init__(self, lines):
+        self.lines = list(lines)
+        self.closed = False
+
+    def readline(self):
+        if not self.lines:
+            raise KeyboardInterrupt  # the user stops the live view
+        return self.lines.pop(0)
+
+
+def test_serial_source_counts_malformed_lines_and_goes_on(tmp_path):
+    lines = [b"MicroPython v1.24\r\n", b"PRED 0.0000 walk 0.1 0.2 0.7\n", b"PRED 1.2 wa",
+             b"lk 0.1 0.2 0.7\n", b"PRED 2.0 sit 0.x 0.1 0.1\n", b"\xff\xfe garbage\n",
+             b"INVALID 3.0 inf in gyro_z\n", b"PRED 4.0 sit 0.8 0.1 0.1\n"]
+    fake = FakeSerial(lines)
+    src = SerialSource("/dev/ttyFAKE", serial_factory=lambda *a, **k: fake)
+    csv = tmp_path / "log.csv"
+    state = run_live(src, sinks=[CsvSink(csv)], view=False)
+    assert [p.activity for p in state.timeline] == ["walk", "walk", "invalid", "sit"]
+    assert state.malformed == 1 and "non-numeric" in state.malformed_examples[0]
+    frame = pd.read_csv(csv)
+    assert list(frame["activity"]) == ["walk", "walk", "invalid", "sit"]
+    assert list(frame.columns[-3:]) == ["p_p0", "p_p1", "p_p2"]
+
+
+def test_serial_port_that_cannot_be_opened():
+    with pytest.raises(TinyharError, match="cannot open serial port /dev/ttyNOPE"):
+        SerialSource("/dev/ttyNOPE")
+
+
+def _publisher(broker):
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def test_mqtt_source_fleet_malformed_csv_and_parquet(mosquitto, tmp_path):  # noqa: F811
+    url = parse_mqtt_url(f"{mosquitto.url}/tinyhar/+/activity")
+    src = MqttSource(url)
+    pub = _publisher(mosquitto)
+    sent = []
+    for i in range(1, 31):
+        board = "b1" if i % 2 else "b2"
+        payload = _payload(i, "walk" if i < 20 else "sit")
+        if i in (7, 8):
+            payload = "not json" if i == 7 else '{"t": 1}'
+        else:
+            sent.append((board, i))
+        pub.publish(f"tinyhar/{board}/activity", payload, qos=1).wait_for_publish(5)
+    csv, pq = tmp_path / "log.csv", tmp_path / "log.parquet"
+    state = run_live(src, sinks=[CsvSink(csv), ParquetSink(pq)], view=False, limit=len(sent))
+    pub.loop_stop()
+    assert [(p.source, p.seq) for p in state.timeline] == sent
+    assert state.malformed == 2
+    # b1 sends odd seqs (gaps of 1 in its own numbering: the test's numbering is shared)
+    assert set(state.current) == {"b1", "b2"}
+    frame = pd.read_parquet(pq)
+    assert list(frame["seq"]) == [s for _, s in sent]
+    assert list(pd.read_csv(csv)["source"]) == [b for b, _ in sent]
+    assert list(frame.columns[-3:]) == ["p_sit", "p_stand", "p_walk"]
+
+
+def test_mqtt_broker_restart_reconnects_and_counts_the_gap(mosquitto):  # noqa: F811
+    import threading
+
+    url = parse_mqtt_url(mosquitto.url)
+    src = MqttSource(url)
+    state = LiveState()
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(run_live(src, state, view=False,
+                                                                  limit=20)))
+    thread.start()
+    pub = _publisher(mosquitto)
+    for i in range(1, 11):
+        pub.publish("tinyhar/b1/activity", _payload(i), qos=1).wait_for_publish(5)
+    end = time.monotonic() + 20
+    while state.n_received < 10 and time.monotonic() < end:  # delivered before the stop
+        time.sleep(0.02)
+    mosquitto.stop()
+    time.sleep(0.5)  # both clients notice; seq 11..15 are never published
+    mosquitto.start()
+    end = time.monotonic() + 20
+    while not (pub.is_connected() and src.ready.is_set()) and time.monotonic() < end:
+        time.sleep(0.05)
+    for i in range(16, 26):
+        pub.publish("tinyhar/b1/activity", _payload(i), qos=1).wait_for_publish(5)
+    thread.join(timeout=30)
+    pub.loop_stop()
+    assert done, ([p.seq for p in state.timeline], state.disconnects, src.ready.is_set())
+    assert [p.seq for p in state.timeline] == list(range(1, 11)) + list(range(16, 26))
+    assert state.gaps == 5 and state.disconnects == 1
+    assert "5 missed" in state.summary() and "1 disconnection" in state.summary()
+
+
+def test_missing_broker_names_host_and_port():
+    from tinyhar.cli import app
+
+    port = free_port()
+    res = CliRunner().invoke(app, ["live", "--mqtt", f"mqtt://127.0.0.1:{port}/x/+/activity",
+                                   "--no-view"])
+    assert res.exit_code == 2
+    assert f"cannot connect to the MQTT broker at 127.0.0.1 port {port}" in res.output
+    with pytest.raises(TinyharError, match=f"127.0.0.1 port {port}"):
+        MqttPublisher(parse_mqtt_url(f"127.0.0.1:{port}"))
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ([], "give a source"),
+    (["--serial", "/dev/x", "--simulate", "runs/x"], "one source"),
+    (["--simulate", "runs/x"], "needs --recording"),
+    (["--mqtt", "mqtt://h", "--qos", "2"], "0 or 1"),
+])
+def test_cli_live_usage_errors(args, match):
+    from tinyhar.cli import app
+
+    res = CliRunner().invoke(app, ["live", "--no-view", *args])
+    assert res.exit_code == 2 and match in res.output
+
+
+@pytest.fixture(scope="module")
+def run_and_recording(tmp_path_factory):
+    """A small run folder (minimal features) and 60 s of the test subject as Parquet."""
+    from tinyhar.config import make_config
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.models.pipeline import PIPELINE_FILE
+    from tinyhar.runfolder import write_run
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    hapt = load_bundled_hapt().select(subjects=["1", "3", "4"])
+    windows, _ = make_windows(hapt.select(subjects=["1", "3"]), window=128, hop=64,
+                              unit="samples")
+    cfg = make_config({"features": {"set": "minimal"},
+                       "model": {"n_estimators": 4, "max_depth": 6}})
+    pipe = build_pipeline(windows, cfg, 64)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    out = tmp_path_factory.mktemp("run") / "run"
+    with write_run(out) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
+    rec = hapt.select(subjects=["4"])
+    frame = rec.frame[rec.frame["session"] == rec.sessions[0]].iloc[1000:4000]
+    part = RecordingSet(frame.reset_index(drop=True), rec.sampling_rate_hz, rec.classes,
+                        rec.name)
+    return out, part.to_parquet(tmp_path_factory.mktemp("rec") / "session.parquet")
+
+
+def test_cli_live_simulate_republishes_to_mqtt_and_logs(run_and_recording, mosquitto,  # noqa: F811
+                                                         tmp_path):
+    from tests.export.test_mpy_outputs import Subscriber
+    from tinyhar.cli import app
+    from tinyhar.device.simulate import simulate
+    from tinyhar.export.micropython import find_micropython
+
+    try:
+        find_micropython()
+    except TinyharError as exc:
+        pytest.skip(f"MicroPython unix port not available: {exc}")
+    run, rec = run_and_recording
+    expected = simulate(run, rec)
+    sub = Subscriber(mosquitto.host, mosquitto.port, "tinyhar/+/activity")
+    csv = tmp_path / "live.csv"
+    try:
+        res = CliRunner().invoke(app, ["live", "--simulate", str(run), "--recording", str(rec),
+                                       "--speed", "0", "--mqtt", mosquitto.url, "--csv",
+                                       str(csv), "--no-view", "--web", "--web-port",
+                                       str(free_port()), "--no-keep-serving"])
+        got = sub.drain(len(expected))
+    finally:
+        sub.close()
+    assert res.exit_code == 0, res.output
+    assert f"{len(expected)} predictions from 1 source(s), 0 malformed, 0 missed" in res.output
+    assert "dashboard: http://127.0.0.1:" in res.output
+    assert len(got) == len(expected) > 40
+    for (topic, msg), (t, cls, proba) in zip(got, expected, strict=True):
+        assert topic == "tinyhar/simulator/activity"
+        assert msg["activity"] == cls and msg["t"] == pytest.approx(t, abs=1e-6)
+        assert list(msg["probabilities"].values()) == pytest.approx(proba, abs=1e-6)
+    frame = pd.read_csv(csv)
+    assert list(frame["activity"]) == [c for _, c, _ in expected]
+
+
+def test_terminal_view_shows_activity_confidence_and_minutes():
+    from rich.console import Console
+
+    from tinyhar.outputs.live import render_view
+
+    state = LiveState()
+    for i in range(4):
+        state.add(Prediction(30.0 * i, "walk", 0.75, {"walk": 0.75, "sit": 0.25}, "b1"))
+    console = Console(record=True, width=80)
+    console.print(render_view(state, width=20))
+    text = console.export_text()
+    assert "walk" in text and "(b1, t = 90.0 s)" in text
+    assert "█" * 15 + "░" * 5 + " 75%" in text  # confidence bar
+    assert "0.5" in text  # 3 steps of 30 s, each capped at 10 s: 0.5 min of walk
+    assert "4 predictions, 1 source(s), 0 malformed, 0 missed" in text
