@@ -668,14 +668,25 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _test_windows_of_run(pipeline: Any, run: Any) -> Any:
-    """Reload the run's data set and return its test-subject windows (or None)."""
+    """Reload the run's data set and return the windows of subjects the model never saw.
+
+    Those are the test subjects minus the training subjects (a ``loso`` run
+    is fitted on every subject, so it has none: then no test data, and the
+    caller says why). None when the run folder has no config or metrics.
+    """
     from tinyhar.runfolder import CONFIG_FILE, METRICS_FILE
     from tinyhar.training import load_data, make_window_set
 
     if not run.has(CONFIG_FILE) or not run.has(METRICS_FILE):
         return None
     cfg = run.config
-    subjects = [str(s) for s in run.metrics.get("test_subjects", [])]
+    trained = {str(s) for s in run.metrics.get("train_subjects", [])}
+    subjects = [str(s) for s in run.metrics.get("test_subjects", []) if str(s) not in trained]
+    if not subjects:
+        raise TinyharError(
+            "every subject of the run trained its final model (evaluation.protocol "
+            f"{run.metrics.get('protocol', '?')!r}), so no windows are unseen by it"
+        )
     windows, _ = make_window_set(load_data(cfg), cfg)
     mask = np.isin(windows.subject.astype(str), subjects)
     return windows.subset(np.flatnonzero(mask))
@@ -756,8 +767,8 @@ def export_micropython(
     if windows is None and run is not None and n_test_windows > 0:
         try:
             windows = _test_windows_of_run(pipeline, run)
-        except TinyharError as exc:  # the data set moved: export without test data
-            testdata_note = f"no test data: the run's data set could not be reloaded ({exc})"
+        except TinyharError as exc:  # data set moved, or no unseen subject: no test data
+            testdata_note = f"no test data: {exc}"
         if windows is None and testdata_note is None:
             testdata_note = "no test data: the run folder has no config.yaml/metrics.json"
     n_stored, py_acc = 0, None
