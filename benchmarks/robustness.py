@@ -264,6 +264,7 @@ def _env() -> dict:
         env["PYTHONPATH"] = os.pathsep.join(
             str(Path(p).resolve()) if p else p for p in env["PYTHONPATH"].split(os.pathsep))
     env.update({"COLUMNS": "400", "TERM": "dumb", "MPLBACKEND": "Agg", "NO_COLOR": "1"})
+    env.setdefault("TINYHAR_DATA", str(_data_dir()))
     env.pop("FORCE_COLOR", None)
     return env
 
@@ -719,7 +720,6 @@ def _csv_cases() -> None:
         ("nul_bytes", raw_bytes(b"t,ax,ay,az\x00\x00\x00\n\x00\x00")),
         ("short_row", text_edit(lambda t: _replace_line(t, 50, "0.98,0.1"))),
         ("extra_field_row", text_edit(lambda t: _replace_line(t, 50, t.splitlines()[50] + ",7,8"))),
-        ("unknown_label", set_cell("act", 900, "FLYING")),
         ("duplicate_column_ax", text_edit(lambda t: t.replace("ay", "ax", 1))),
         ("time_as_text", edit_csv(lambda df: df.assign(t="noon"))),
         ("all_gyro_empty", edit_csv(lambda df: df.assign(gx=""))),
@@ -729,6 +729,12 @@ def _csv_cases() -> None:
     for name, mutate in bad_file:
         cli(f"csv_{name}", "csv", "error",
             lambda ctx, tmp, m=mutate: describe(csv_def(ctx, tmp, mutate_file=m)), needle=f)
+    hapt_classes = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING",
+                    "LAYING"]
+    cli("csv_label_outside_classes", "csv", "error",
+        lambda ctx, tmp: describe(csv_def(
+            ctx, tmp, mutate_def=lambda d: {**d, "classes": hapt_classes},
+            mutate_file=set_cell("act", 900, "FLYING"))), needle=r"FLYING")
     cli("csv_nan_value", "csv", "either",
         lambda ctx, tmp: describe(csv_def(ctx, tmp, mutate_file=set_cell("ax", 300, "nan"))),
         needle=f, check=need_output(f, "warning naming the file"),
@@ -927,7 +933,7 @@ def _parquet_cases() -> None:
     p("no_subject_column", frame(lambda f: f.drop(columns=["subject"])), needle=r"subject")
     p("label_as_int", frame(lambda f: f.assign(label=np.arange(len(f)) % 3)),
       needle=r"label|rec\.parquet")
-    p("zero_rows", frame(lambda f: f.iloc[:0]))
+    p("zero_rows", frame(lambda f: f.iloc[:0]), expect="either")
     p("time_backwards", frame(lambda f: f.assign(time=f["time"].to_numpy()[::-1].copy())),
       needle=r"time|rec\.parquet", expect="either")
     p("duplicate_column", lambda ctx, tmp: _dup_column_parquet(ctx, tmp), needle=r"acc_x")
@@ -1034,7 +1040,7 @@ def _npy_cases() -> None:
     n("nan_value", arr(np.full((3000, 3), np.nan, np.float32)))
     n("inf_value", arr(np.where(np.arange(9000).reshape(3000, 3) == 7, np.inf, 1.0)))
     n("value_1e30", arr(np.where(np.arange(9000).reshape(3000, 3) == 7, 1e30, 1.0)))
-    n("zero_rows", arr(np.zeros((0, 3), np.float32)))
+    n("zero_rows", arr(np.zeros((0, 3), np.float32)), expect="either")
     n("truncated", rawb(lambda b: b[: len(b) // 2]))
     n("garbage", rawb(lambda b: b"not an npy file at all" * 10))
     n("empty_file", rawb(lambda b: b""))
@@ -1847,7 +1853,7 @@ def _interrupt_cases() -> None:
         _fault_case(f"interrupt_sigkill_{tname}_fresh", signal.SIGKILL, trig, previous=False)
         _fault_case(f"interrupt_sigkill_{tname}_over_previous", signal.SIGKILL, trig,
                     previous=True)
-    for tname in ("at_2s", "folder_appears", "pipeline_written", "first_figure"):
+    for tname in ("folder_appears", "pipeline_written", "first_figure", "metrics_written"):
         _fault_case(f"interrupt_sigint_{tname}_over_previous", signal.SIGINT, triggers[tname],
                     previous=True)
     _fault_case("interrupt_sigint_first_figure_fresh", signal.SIGINT, triggers["first_figure"],
@@ -1898,7 +1904,8 @@ def _interrupt_cases() -> None:
         add(Case(name, "interrupt", "fault", run, state=state))
 
     concurrent("concurrent_two_trainings_fresh", 2, False, 0.0)
-    concurrent("concurrent_two_trainings_staggered", 2, False, 1.5)
+    concurrent("concurrent_two_trainings_staggered_0.5s", 2, False, 0.5)
+    concurrent("concurrent_two_trainings_staggered_1.5s", 2, False, 1.5)
     concurrent("concurrent_two_trainings_over_previous", 2, True, 0.3)
     concurrent("concurrent_three_trainings_fresh", 3, False, 0.2)
 
@@ -2026,12 +2033,107 @@ def _unseen_only(ctx: Ctx, res: Result) -> str | None:
     return None
 
 
+DRIVER_C = r"""
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "tinyhar_model.h"
+/* Classify one adversarial window; a negative return value is a refusal. */
+int main(int argc, char **argv) {
+    static float w[TINYHAR_WINDOW_VALUES];
+    float proba[TINYHAR_N_CLASSES];
+    const char *k = argc > 1 ? argv[1] : "zeros";
+    const int C = TINYHAR_N_CHANNELS, mid = TINYHAR_N_SAMPLES / 2;
+    for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = (i % C == 2) ? 1.0f : 0.0f;
+    if (!strcmp(k, "all_nan")) for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = NAN;
+    if (!strcmp(k, "one_nan")) w[mid * C] = NAN;
+    if (!strcmp(k, "plus_inf")) w[mid * C] = INFINITY;
+    if (!strcmp(k, "minus_inf")) w[mid * C] = -INFINITY;
+    if (!strcmp(k, "plus_1e30")) w[mid * C] = 1e30f;
+    if (!strcmp(k, "minus_1e30")) w[mid * C] = -1e30f;
+    if (!strcmp(k, "alternating_1e30"))
+        for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = (i % 2) ? 1e30f : -1e30f;
+    if (!strcmp(k, "spike_1e6")) w[5 * C] = 1e6f;
+    if (!strcmp(k, "denormals")) for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = 1e-40f;
+    if (!strcmp(k, "constant")) for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = 0.5f;
+    if (!strcmp(k, "zeros")) for (int i = 0; i < TINYHAR_WINDOW_VALUES; i++) w[i] = 0.0f;
+    int r = tinyhar_classify(w, proba);
+    if (r < 0) {
+        fprintf(stderr, "error: tinyhar_classify refused the %s window (code %d)\n", k, r);
+        return 2;
+    }
+    printf("class %d\n", r);
+    return 0;
+}
+"""
+
+
+def _c_build(ctx: Ctx) -> Path | None:
+    """Export the template run to C and build the adversarial driver and the example."""
+    if shutil.which("gcc") is None:
+        return None
+    cdir = ctx.base / "c_export"
+    with _C_LOCK:
+        if not (cdir / "example").exists():
+            _c_build_locked(ctx, cdir)
+    return cdir
+
+
+_C_LOCK = threading.Lock()
+
+
+def _c_build_locked(ctx: Ctx, cdir: Path) -> None:
+    shutil.rmtree(cdir, ignore_errors=True)
+    res = run_cmd(tinyhar("export", ctx.run, "--target", "c", "--no-profile", "--out", cdir),
+                  ctx.base)
+    if res.rc != 0:
+        raise RuntimeError(f"C export of the template run failed: {_last_line(res.output)}")
+    (cdir / "adv.c").write_text(DRIVER_C)
+    for target, sources in (("adv", ["adv.c"]), ("example", ["main.c"])):
+        res = run_cmd(["gcc", "-O1", "-std=c99", "-o", target, *sources, "tinyhar_model.c",
+                       "-lm"], cdir)
+        if res.rc != 0:
+            raise RuntimeError(f"gcc failed for {target}: {_last_line(res.output)}")
+
+
+def _device_cases() -> None:
+    if shutil.which("gcc") is None:
+        return  # the C cases need a host compiler
+    kinds = {"all_nan": "error", "one_nan": "error", "plus_inf": "error", "minus_inf": "error",
+             "plus_1e30": "error", "minus_1e30": "error", "alternating_1e30": "error",
+             "spike_1e6": "either", "denormals": "ok", "constant": "ok", "zeros": "ok"}
+    for kind, expect in kinds.items():
+        cli(f"device_c_classify_{kind}", "device", expect,
+            lambda ctx, tmp, k=kind: [str(_c_build(ctx) / "adv"), k],
+            needle=r"refused", check=need_output(r"class \d", "a class"))
+
+    def stream(bad_line: str):
+        def run(ctx: Ctx, tmp: Path) -> Result:
+            rows = ["0.0,0.0,1.0,0.0,0.0,0.0"] * 300
+            rows[150] = bad_line
+            (tmp / "in.csv").write_text("\n".join(rows) + "\n")
+            exe = _c_build(ctx) / "example"
+            with open(tmp / "in.csv") as fh:
+                proc = subprocess.run([str(exe)], stdin=fh, capture_output=True, text=True,
+                                      errors="replace", timeout=60, cwd=tmp)
+            res = Result(proc.returncode, proc.stdout, proc.stderr)
+            # a report naming the line (and going on, or stopping) is the required behaviour
+            if re.search(r"line 151|151", proc.stderr):
+                res.rc, res.stderr = 2, "error: " + proc.stderr
+            return res
+        return run
+    for name, bad in (("nan", "nan,0.0,1.0,0.0,0.0,0.0"), ("inf", "inf,0.0,1.0,0.0,0.0,0.0"),
+                      ("text", "abc,0.0,1.0,0.0,0.0,0.0")):
+        add(Case(f"device_c_example_stream_{name}_line", "device", "error", stream(bad),
+                 needle=r"151", note="the example must report the line, not skip it"))
+
+
 def build_catalogue() -> list[Case]:
     """Every case, in a fixed order; names are unique."""
     CASES.clear()
     for part in (_issue_cases, _csv_cases, _definition_cases, _parquet_cases, _npy_cases,
                  _config_cases, _cli_cases, _runfolder_cases, _api_cases, _plausibility_cases,
-                 _archive_cases, _interrupt_cases, _writefail_cases):
+                 _archive_cases, _device_cases, _interrupt_cases, _writefail_cases):
         part()
     names = [c.name for c in CASES]
     dup = {n for n in names if names.count(n) > 1}
