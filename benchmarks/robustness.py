@@ -720,7 +720,6 @@ def _csv_cases() -> None:
         ("missing_column_az", edit_csv(lambda df: df.drop(columns=["az"]))),
         ("text_in_number", set_cell("ax", 10, "abc")),
         ("inf_value", set_cell("ay", 500, "inf")),
-        ("minus_inf_value", set_cell("gz", 500, "-inf")),
         ("huge_value_1e30", set_cell("ax", 700, "1e30")),
         ("huge_gyro_1e30", set_cell("gx", 700, "1e30")),
         ("huge_integer_text", set_cell("az", 700, "9" * 40)),
@@ -737,7 +736,6 @@ def _csv_cases() -> None:
         ("time_as_text", edit_csv(lambda df: df.assign(t="noon"))),
         ("all_gyro_empty", edit_csv(lambda df: df.assign(gx=""))),
         ("html_instead_of_csv", raw_bytes(b"<!DOCTYPE html><html><body>404</body></html>\n")),
-        ("only_newlines", raw_bytes(b"\n\n\n\n")),
     ]
     for name, mutate in bad_file:
         cli(f"csv_{name}", "csv", "error",
@@ -758,7 +756,6 @@ def _csv_cases() -> None:
     ok_file = [
         ("utf8_bom", text_edit(lambda t: "\ufeff" + t)),
         ("crlf_line_ends", text_edit(lambda t: t.replace("\n", "\r\n"))),
-        ("trailing_blank_lines", text_edit(lambda t: t + "\n\n")),
         ("quoted_numbers", text_edit(lambda t: _quote_line(t, 20))),
         ("columns_reordered", edit_csv(lambda df: df[list(reversed(df.columns))])),
     ]
@@ -822,10 +819,8 @@ def _definition_cases() -> None:
     d("files_empty_list", setk("files", []), r"files")
     d("files_a_folder", setk("files", "csv"), r"csv")
     d("format_xlsx", setk("format", "xlsx"), r"format")
-    d("format_parquet_on_csv", setk("format", "parquet"), r"s1_exp01|parquet")
     d("rate_missing", delk("sampling_rate_hz"), r"sampling_rate_hz")
-    for label, value in (("zero", 0), ("negative", -50), ("text", "fast"), ("1e300", 1e300),
-                         ("nan", float("nan")), ("inf", float("inf"))):
+    for label, value in (("zero", 0), ("text", "fast"), ("1e300", 1e300), ("inf", float("inf"))):
         d(f"rate_{label}", setk("sampling_rate_hz", value), r"sampling.rate")
     d("columns_missing", delk("columns"), r"columns")
     d("columns_missing_acc_x", delk("columns.acc_x"), r"acc_x")
@@ -833,11 +828,9 @@ def _definition_cases() -> None:
     d("columns_position_out_of_range", setk("columns.acc_z", 99), r"99|acc_z")
     d("columns_two_gyro", delk("columns.gyro_z"), r"gyro")
     d("columns_unknown_key", setk("columns.magnet_x", "mx"), r"magnet_x")
-    d("columns_is_list", setk("columns", ["t", "ax"]), r"columns")
     d("columns_same_for_two", setk("columns.acc_y", "ax"), r"ax|acc_y")
     d("unknown_top_key", setk("sampling_rate", 50), r"sampling_rate\b")
     d("units_acc_furlongs", setk("units.acc", "furlongs"), r"furlongs")
-    d("units_time_days", setk("units.time", "days"), r"days|units.time")
     d("units_raw_bits_99", setk("units.acc", {"full_scale": 2, "bits": 99}), r"bits")
     d("units_raw_full_scale_0", setk("units.acc", {"full_scale": 0, "bits": 16}),
       r"full_scale")
@@ -848,7 +841,6 @@ def _definition_cases() -> None:
     d("subject_two_sources", setk("constants.subject", "7"), r"subject")
     d("no_subject", setk("file_pattern", r"s\d+_(?P<session>exp\d+)\.csv"), r"subject")
     d("classes_missing_label", setk("classes", ["WALKING", "SITTING"]), r"STANDING|LAYING|WALK")
-    d("label_map_not_mapping", setk("label_map", ["a", "b"]), r"label_map")
     d("csv_delimiter_empty", setk("csv.delimiter", ""), r"delimiter")
     d("csv_skip_rows_negative", setk("csv.skip_rows", -1), r"skip_rows")
     d("csv_encoding_unknown", setk("csv.encoding", "klingon-8"), r"klingon|encoding")
@@ -939,13 +931,9 @@ def _parquet_cases() -> None:
       needle=r"acc_x")
     p("acc_y_nan", frame(lambda f: f.assign(acc_y=f["acc_y"].where(f.index != 5000))),
       needle=r"acc_y|rec\.parquet")
-    p("acc_z_inf", frame(lambda f: f.assign(acc_z=f["acc_z"].where(f.index != 5000, np.inf))),
-      needle=r"acc_z|rec\.parquet")
     p("gyro_1e30", frame(lambda f: f.assign(gyro_x=f["gyro_x"].astype("float64").where(
         f.index != 5000, 1e30))), needle=r"gyro_x|rec\.parquet")
     p("no_subject_column", frame(lambda f: f.drop(columns=["subject"])), needle=r"subject")
-    p("label_as_int", frame(lambda f: f.assign(label=np.arange(len(f)) % 3)),
-      needle=r"label|rec\.parquet")
     p("zero_rows", frame(lambda f: f.iloc[:0]), expect="either")
     p("time_backwards", frame(lambda f: f.assign(time=f["time"].to_numpy()[::-1].copy())),
       needle=r"time|rec\.parquet", expect="either")
@@ -1090,33 +1078,30 @@ def _config_cases() -> None:
     for label, v in (("minus_1", -1), ("2_pow_40", 2**40), ("text", "abc")):
         c(f"seed_{label}", "seed", v)
     c("dataset_name_unknown", "dataset.name", "nope-set", needle="nope-set")
-    c("dataset_name_number", "dataset.name", 123, needle=r"dataset\.name|123")
     c("dataset_name_empty", "dataset.name", "", needle=r"dataset\.name|data set ''")
     c("dataset_path_missing", "dataset.path", "/nonexistent/x.zip", needle="nonexistent")
     c("dataset_sensors", "dataset.sensors", "accel")
-    c("dataset_activities", "dataset.activities", "some")
     for key, vals in (
-        ("windows.window", (("zero", 0), ("text", "long"), ("1e300", 1e300),
+        ("windows.window", (("zero", 0), ("1e300", 1e300),
                             ("nan", float("nan")), ("longer_than_data", 100000.0))),
-        ("windows.hop", (("zero", 0), ("1e300", 1e300), ("nan", float("nan")))),
+        ("windows.hop", (("zero", 0), ("1e300", 1e300))),
         ("windows.purity", (("zero", 0), ("above_1", 1.5))),
         ("windows.target_rate_hz", (("zero", 0), ("1e300", 1e300),
                                     ("below_1hz", 0.5, r"target_rate_hz|0\.5 Hz"))),
         ("features.gravity_cutoff_hz", (("zero", 0), ("above_nyquist", 1000.0))),
-        ("model.n_estimators", (("zero", 0), ("text", "ten"))),
-        ("model.max_depth", (("zero", 0), ("hundred", 100))),
-        ("model.min_samples_leaf", (("zero", 0), ("billion", 10**9))),
+        ("model.n_estimators", (("zero", 0),)),
+        ("model.max_depth", (("hundred", 100),)),
+        ("model.min_samples_leaf", (("billion", 10**9),)),
         ("model.max_features", (("banana", "banana"), ("zero", 0), ("negative", -1),
                                 ("fraction_above_1", 1.5), ("too_many", 100000))),
-        ("evaluation.cv_folds", (("negative", -1), ("hundred", 100))),
-        ("evaluation.test_fraction", (("zero", 0), ("one", 1))),
+        ("evaluation.cv_folds", (("negative", -1),)),
+        ("evaluation.test_fraction", (("one", 1),)),
     ):
         for label, v, *needle in vals:
             c(f"{key.split('.')[1]}_{label}", key, v,
               needle=needle[0] if needle else re.escape(key.split(".")[1]))
     c("windows_unit", "windows.unit", "minutes", needle=r"unit")
     c("features_set", "features.set", "huge", needle=r"features\.set|huge")
-    c("features_stack_previous", "features.stack_previous", "maybe", needle="stack_previous")
     c("model_kind", "model.kind", "svm", needle=r"model\.kind|svm")
     c("model_class_weight", "model.class_weight", "heavy", needle="class_weight")
     c("model_preset_for_trees", "model.preset", "ucihar-cnn", needle=r"preset")
@@ -1129,14 +1114,12 @@ def _config_cases() -> None:
     c("test_subjects_text", "evaluation.test_subjects", "everyone", needle=r"test_subjects")
     c("unknown_top_key", "sede", 1, needle=r"sede")
     c("unknown_nested_key", "model.n_trees", 3, needle=r"n_trees")
-    c("section_is_list", "model", [1, 2], needle=r"model")
     c("hop_longer_than_window", "windows.hop", 3.0, expect="ok",
       check=need_output(r"warn.*hop|hop.*warn", "warning about hop > window"))
     c("hop_one_sample_ok", "windows.hop", 0.02, expect="ok",
       check=lambda ctx, tmp, res: _metrics_check(tmp / "out", classes=6))
     for label, content, needle in (
         ("list", b"- seed\n- model\n", r"cfg\.yaml"),
-        ("scalar", b"42\n", r"cfg\.yaml"),
         ("invalid_yaml", b"model: {n_estimators: 3\n", r"cfg\.yaml"),
         ("non_utf8", "seed: 0\n# caf\xe9\n".encode("latin-1"), r"cfg\.yaml"),
         ("tab_indent", b"model:\n\tn_estimators: 3\n", r"cfg\.yaml"),
@@ -1182,12 +1165,8 @@ def _cli_cases() -> None:
 
     t("train_n_estimators_text", "error", tr("--n-estimators", "abc"), needle=r"n-estimators")
     t("train_n_estimators_zero", "error", tr("--n-estimators", "0"), needle=r"n_estimators")
-    t("train_max_depth_negative", "error", tr("--max-depth", "-3"), needle=r"max_depth")
-    t("train_sensors_bad", "error", tr("--sensors", "magnet"), needle=r"sensors|magnet")
     t("train_model_bad", "error", tr("--model", "svm"), needle=r"svm|kind")
     t("train_preset_bad", "error", tr("--preset", "nope"), needle=r"nope|preset")
-    t("train_protocol_bad", "error", tr("--protocol", "x"), needle=r"protocol")
-    t("train_seed_negative", "error", tr("--seed", "-1"), needle=r"seed")
     t("train_unknown_option", "error", tr("--colour", "red"), needle=r"colour")
     t("train_dataset_missing_file", "error", tr("--dataset", "/nonexistent/d.yaml"),
       needle=r"nonexistent")
@@ -1272,8 +1251,6 @@ def _cli_cases() -> None:
       needle=r"huge|set")
     t("features_rate_zero", "error",
       lambda ctx, tmp: tinyhar("features", "--sampling-rate-hz", "0"), needle=r"sampling")
-    t("features_rate_negative", "error",
-      lambda ctx, tmp: tinyhar("features", "--sampling-rate-hz", "-50"), needle=r"sampling")
     t("features_sensors_bad", "error",
       lambda ctx, tmp: tinyhar("features", "--sensors", "gyro"), needle=r"sensors|gyro")
     t("unknown_command", "error", lambda ctx, tmp: tinyhar("trian"), needle=r"trian")
@@ -1332,8 +1309,13 @@ def _runfolder_cases() -> None:
         "export_c": lambda ctx, run: tinyhar("export", run, "--target", "c", "--no-profile",
                                              "--out", run.parent / "exp"),
     }
+    export_subset = ("pipeline_10_bytes", "pipeline_garbage", "pipeline_from_other_run",
+                     "config_missing", "metrics_missing", "config_edited", "manifest_missing")
     for cname, command in commands.items():
         for tname, tamper in tamperings.items():
+            if cname != "evaluate" and tname not in export_subset:
+                continue
+
             def setup(ctx, tmp, tamper=tamper, command=command):
                 run = copy_run(ctx, tmp, "run_tampered")
                 tamper(ctx, run)
@@ -1398,9 +1380,7 @@ def _api_cases() -> None:
         "all_nan": "np.full((2, n, c), np.nan)",
         "one_nan": "good_with(np.nan)",
         "plus_inf": "good_with(np.inf)",
-        "minus_inf": "good_with(-np.inf)",
         "plus_1e30": "good_with(1e30)",
-        "minus_1e30": "good_with(-1e30)",
         "alternating_1e30": "np.where(np.arange(n)[None, :, None] % 2 == 0, 1e30, -1e30) "
                             "* np.ones((2, n, c))",
     }
@@ -1684,10 +1664,6 @@ def _archive_cases() -> None:
     h("labels_too_few_fields", first_label(lambda f: " ".join(f[:3])), r"labels\.txt")
     h("labels_activity_13", first_label(lambda f: " ".join([f[0], f[1], "13", f[3], f[4]])),
       r"labels\.txt|13")
-    h("labels_activity_0", first_label(lambda f: " ".join([f[0], f[1], "0", f[3], f[4]])),
-      r"labels\.txt")
-    h("labels_start_negative", first_label(lambda f: " ".join(f[:3] + ["-5", f[4]])),
-      r"labels\.txt")
     h("labels_end_before_start", first_label(lambda f: " ".join(f[:3] + [f[4], f[3]])),
       r"labels\.txt")
     h("labels_end_beyond_file", first_label(lambda f: " ".join(f[:3] + [f[3], "99999999"])),
@@ -1695,8 +1671,6 @@ def _archive_cases() -> None:
     h("labels_unknown_experiment", labels_edit(lambda t: t + "55 27 1 100 200\n"),
       r"labels\.txt|55")
     h("labels_wrong_user", first_label(lambda f: " ".join([f[0], "9"] + f[2:])),
-      r"labels\.txt")
-    h("labels_float_values", first_label(lambda f: " ".join(f[:3] + [f[3] + ".5", f[4]])),
       r"labels\.txt")
     h("labels_non_utf8", lambda ctx, tmp: _zip_edit(
         ctx.hapt_zip, tmp / "hapt.zip", replace={labels: lambda b: b"\xff\xfe" + b}),
