@@ -558,10 +558,20 @@ print("BAD: " + "; ".join(problems) if problems else "OK")
 """
 
 
+CHECK_MEMORY_BYTES = 6 * 2**30
+"""Address-space limit of the folder check: a mixed model file can ask for hundreds of GiB."""
+
+
+def _memory_limit(n_bytes: int) -> Callable[[], None]:
+    def pre() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (n_bytes, n_bytes))
+    return pre
+
+
 def folder_problem(ctx: Ctx, folder: Path) -> str | None:
     """None if ``folder`` is one complete, self-consistent run; else what is wrong."""
     res = run_cmd([sys.executable, "-c", CONSISTENCY, str(folder), ctx.pipeline_file], folder,
-                  timeout=90)
+                  timeout=90, preexec=_memory_limit(CHECK_MEMORY_BYTES))
     lines = res.stdout.strip().splitlines()
     if res.rc != 0 or not lines or not lines[-1].startswith(("OK", "BAD: ")):
         why = "hang" if res.timed_out else f"exit status {res.rc}"
@@ -1018,6 +1028,12 @@ def _npy_setup(ctx: Ctx, tmp: Path, bad=None, columns=None) -> list:
     return describe(write_yaml(tmp / "def.yaml", d))
 
 
+def _still(n: int, seed: int = 2) -> np.ndarray:
+    """``(n, 3)`` float32 accelerometer samples of a device lying still (1 g on z, noise), g."""
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, 0.01, (n, 3)) + [0, 0, 1]).astype(np.float32)
+
+
 class _Evil:
     """Unpickling this creates a marker file (the harness checks it never appears)."""
 
@@ -1063,10 +1079,9 @@ def _npy_cases() -> None:
     cli("npy_pickled_object_array", "npy", "error",
         lambda ctx, tmp: _npy_setup(ctx, tmp, evil), needle=r"s1_a\.npy",
         state=lambda ctx, tmp, res: marker_state(tmp / "PWNED_npy")(ctx, tmp, res))
-    n("big_endian_ok", arr((np.ones((3000, 3)) * [0, 0, 1]).astype(">f4")), expect="ok")
+    n("big_endian_ok", arr(_still(3000).astype(">f4")), expect="ok")
     n("int_counts_ok", arr(np.ones((3000, 3), np.int16)), expect="either")
-    n("fortran_order_ok", arr(np.asfortranarray(np.ones((3000, 3), np.float32) * [0, 0, 1])),
-      expect="ok")
+    n("fortran_order_ok", arr(np.asfortranarray(_still(3000))), expect="ok")
 
 
 # -- training configurations ----------------------------------------------------------------------
@@ -1563,9 +1578,7 @@ def _plausibility_cases() -> None:
         ndir = tmp / "npy"
         ndir.mkdir()
         for s in ("1", "2"):
-            arr = np.zeros((1_200_000, 3), np.float32)
-            arr[:, 2] = 1
-            np.save(ndir / f"s{s}_long.npy", arr)
+            np.save(ndir / f"s{s}_long.npy", _still(1_200_000, seed=int(s)))
         d = {**NPY_DEF}
         cfg = base_config(ctx, **{
             "dataset.name": str(write_yaml(tmp / "def.yaml", d)),
