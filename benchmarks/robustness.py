@@ -69,7 +69,9 @@ constant exists (else ``tinyhar.training.PIPELINE_FILE``, else
 ``--help`` lists it, and ``tinyhar.runfolder.load_run`` is used to verify a
 folder when that module exists.
 
-Runtime: a few minutes on two cores (cases run two at a time).
+Runtime: about 14 CPU-minutes (most of it is starting Python and importing
+tinyhar once per command); cases run two at a time, so about 7 minutes on two
+idle cores and 11 on the shared 2-core reference machine.
 """
 
 from __future__ import annotations
