@@ -2260,6 +2260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(cases)} cases")
         return 0
     t0 = time.perf_counter()
+    # a SIGTERM ends the run through the ``finally`` below, which removes the temporary folder
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     root = Path(tempfile.mkdtemp(prefix="tinyhar-robustness-"))
     try:
         ctx = prepare(root / "fixtures")
