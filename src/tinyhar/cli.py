@@ -614,8 +614,11 @@ def features(
 ) -> None:
     """List every feature with its unit and a one-line definition."""
     from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
+    from tinyhar.errors import ConfigError
     from tinyhar.features import feature_catalog
 
+    if sensors not in ("acc", "acc+gyro"):
+        raise ConfigError(f"--sensors must be 'acc' or 'acc+gyro', got {sensors!r}")
     channels = ACC_CHANNELS + (GYRO_CHANNELS if sensors == "acc+gyro" else ())
     catalog = feature_catalog(
         channels=channels, feature_set=feature_set, sampling_rate_hz=sampling_rate_hz

@@ -90,6 +90,7 @@ from pydantic import (
 )
 
 from tinyhar.datasets.checks import DataChecks
+from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
 
 MAX_SEED = 2**32 - 1
@@ -132,6 +133,12 @@ class DatasetConfig(_Section):
     checks: DataChecks = Field(default_factory=DataChecks)
 
 
+MAX_WINDOW_LENGTH = 1e6
+"""Largest ``windows.window``/``windows.hop`` accepted, in their unit (1e6 s is 11.6
+days, 1e6 samples 5.6 hours at 50 Hz): beyond any recording, and a guard against
+typos such as 1e300 that no computer could cut."""
+
+
 class WindowConfig(_Section):
     """How to cut windows (ignored for data sets that come pre-windowed).
 
@@ -139,11 +146,11 @@ class WindowConfig(_Section):
     (``unit: samples``, whole numbers); ``target_rate_hz`` in Hz.
     """
 
-    window: Float = Field(2.56, gt=0)
-    hop: Float = Field(1.28, gt=0)
+    window: Float = Field(2.56, gt=0, le=MAX_WINDOW_LENGTH)
+    hop: Float = Field(1.28, gt=0, le=MAX_WINDOW_LENGTH)
     unit: Literal["s", "samples"] = "s"
     purity: Float = Field(0.8, gt=0, le=1)
-    target_rate_hz: Float | None = Field(None, gt=0)
+    target_rate_hz: Float | None = Field(None, gt=0, le=MAX_SAMPLING_RATE_HZ)
 
 
 class FeatureConfig(_Section):

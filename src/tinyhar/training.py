@@ -344,6 +344,13 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
             f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
             "or sqrt"
         )
+    if 2 * m.min_samples_leaf > len(windows):
+        raise ConfigError(
+            f"model.min_samples_leaf: {m.min_samples_leaf} windows per leaf, but the data set "
+            f"has {len(windows)} windows, so no tree could make a single split (every "
+            f"prediction would be the majority class); use at most {max(1, len(windows) // 2)}, "
+            "typically 1-20"
+        )
     return pipeline
 
 

@@ -215,6 +215,20 @@ class Columns(_Strict):
             raise ValueError(f"give all of {list(GYRO_CHANNELS)} or none (got {given})")
         return self
 
+    @model_validator(mode="after")
+    def _one_column_each(self) -> Columns:
+        by_column: dict[ColumnRef, list[str]] = {}
+        for name, ref in self.used().items():
+            by_column.setdefault(ref, []).append(name)
+        shared = {ref: names for ref, names in by_column.items() if len(names) > 1}
+        if shared:
+            ref, names = next(iter(shared.items()))
+            raise ValueError(
+                f"{' and '.join(names)} read the same column {ref!r} of the file: each "
+                "channel needs its own column"
+            )
+        return self
+
     def used(self) -> dict[str, ColumnRef]:
         """The columns that are set, canonical name -> file column."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -785,6 +799,11 @@ def _read_csv(
         raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
     except (OSError, UnicodeError, ValueError, LookupError) as exc:
         raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
+    if len(raw) == 0:
+        raise DataFormatError(
+            file, "the file has a header but no rows of samples; record again or remove it",
+            line=first_data_line,
+        )
     missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
     missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]
     if missing:

@@ -245,6 +245,11 @@ def load_dataset(
                 f"options {sorted(options)} are not accepted for a {suffix} file; describe "
                 "the data in the definition instead"
             )
+        if path is not None:
+            raise ConfigError(
+                f"dataset.path ({path}) applies to named data sets only; {file} is the data "
+                "set itself (a definition names its files in 'files:'): remove dataset.path"
+            )
         if suffix == ".parquet":
             return _read_parquet(file, checks)
         from tinyhar.datasets.custom import load_custom
