@@ -542,6 +542,64 @@ def datasets_check(
                                          if info["warnings"] else ""))
 
 
+@app.command()
+@_friendly
+def robustness(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
+    dataset: Annotated[
+        str | None, typer.Option(help="Data set name or definition file (default: the run's).")
+    ] = None,
+    path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
+    subjects: Annotated[
+        str | None, typer.Option(help="Comma-separated subject ids to score.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random rotations and the noise.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for robustness.json and robustness.png (default: RUN/robustness)."
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Can you trick this model? Score a run on its unseen test subjects under perturbations.
+
+    Rotations of the sensor frame (0, 20, 45, 90, 180 degrees about x, y, z and
+    random), gain and offset errors, a 10 % sampling-rate mismatch, noise,
+    axis swaps and sign flips; writes a table, robustness.json and a figure.
+    """
+    from tinyhar.evaluation.perturb import (
+        ROBUSTNESS_DIR,
+        robustness_scores,
+        row_label,
+        write_robustness,
+    )
+
+    subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    shown = err_console if json_out else console
+    result = robustness_scores(run, dataset, path, subj, seed, shown)
+    written = write_robustness(result, out if out is not None else Path(run) / ROBUSTNESS_DIR)
+    if json_out:
+        print(json.dumps(result["rows"], indent=2))
+    else:
+        from tinyhar.reporting.text import subject_list
+
+        table = Table(
+            title=f"{result['dataset']}, {subject_list(result['subjects'])}: "
+            f"{result['n_windows']} windows"
+        )
+        for name in ("perturbation", "macro-F1", "accuracy", "worst class (F1)"):
+            table.add_column(name, justify="left" if name == "perturbation" else "right")
+        for r in result["rows"]:
+            worst = min(r["per_class_f1"], key=r["per_class_f1"].get)
+            table.add_row(
+                row_label(r), f"{r['macro_f1']:.3f}", f"{r['accuracy']:.3f}",
+                f"{worst} ({r['per_class_f1'][worst]:.2f})",
+            )
+        console.print(table)
+    shown.print(f"written: {', '.join(str(p) for p in written)}")
+
+
 @app.command("learning-curve")
 @_friendly
 def learning_curve_cmd(

@@ -28,7 +28,7 @@ manifest (format version, every listed file present with its size and SHA-256,
 no files the run did not write) before anything is loaded, and names the file
 at fault and what to do when the folder is incomplete or altered. Files written
 into a run folder after training (:data:`LATER_OUTPUTS`: ``export/``,
-``embedding_map_*.png``, ``evaluation/``) are not in the manifest and are
+``embedding_map_*.png``, ``evaluation/``, ``robustness/``) are not in the manifest and are
 allowed; they are written atomically file by file (:func:`atomic_file`).
 """
 
@@ -65,7 +65,7 @@ POSTPROCESS_FILE = "postprocess.json"
 MANIFEST_FORMAT = "tinyhar-run"
 MANIFEST_VERSION = 1
 """Version of the manifest layout; :func:`load_run` refuses versions it does not know."""
-LATER_OUTPUTS = ("export/*", "evaluation/*", "embedding_map_*.png", "*.tmp-*")
+LATER_OUTPUTS = ("export/*", "evaluation/*", "robustness/*", "embedding_map_*.png", "*.tmp-*")
 """Patterns (relative POSIX paths, :func:`fnmatch.fnmatch`) of files that may be in a run
 folder without being in its manifest: outputs written after training (``tinyhar export``,
 ``tinyhar explore``) and leftovers of their interrupted atomic writes (never read)."""

@@ -57,6 +57,7 @@ from tinyhar.runfolder import (
     CONFIG_FILE,
     METRICS_FILE,
     SUMMARY_FILE,
+    RunFolder,
     load_run,
     write_run,
     write_text_atomic,
@@ -1182,9 +1183,64 @@ def evaluate_run(
         exist, no subject left that the run was not trained on, no
         overlapping classes.
     """
-    console = console or Console(quiet=True)
     run = load_run(run_dir)  # checked against its manifest
     run_dir = run.path
+    pipeline = run.pipeline
+    windows, selection, skipped = evaluation_windows(
+        run, dataset, path, subjects, console, include_training_subjects
+    )
+    pred = pipeline.predict(windows)
+    metrics = score_predictions(windows, pred, pipeline.classes)
+    metrics.update(
+        {
+            "dataset": windows.name,
+            "run": str(run_dir),
+            "subjects": sorted(set(windows.subject), key=natural_key),
+            "skipped_classes": skipped,
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+        }
+    )
+    return metrics
+
+
+def evaluation_windows(
+    run: RunFolder,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+) -> tuple[WindowSet, dict, list[str]]:
+    """The windows :func:`evaluate_run` scores: unseen subjects, classes the model knows.
+
+    Windows are cut with the run's window length and hop (resampled to the
+    run's rate when the data set has another), in the pipeline's channels;
+    subjects are chosen by :func:`select_unseen_subjects`.
+
+    Parameters
+    ----------
+    run : RunFolder
+        A loaded run folder (:func:`tinyhar.runfolder.load_run`).
+    dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+
+    Returns
+    -------
+    windows : WindowSet
+        Shape (n_windows, n_samples, n_channels), only classes the model knows.
+    selection : dict
+        As returned by :func:`select_unseen_subjects`.
+    skipped : list of str
+        Classes of the data set the model does not know (their windows are left out).
+
+    Raises
+    ------
+    TinyharError
+        As in :func:`evaluate_run`.
+    """
+    console = console or Console(quiet=True)
     pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
     sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
     eval_cfg = cfg.model_copy(deep=True)
@@ -1212,20 +1268,7 @@ def evaluate_run(
             f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
             f"class the model knows ({sorted(known)}); evaluate on data with these activities"
         )
-    pred = pipeline.predict(windows)
-    metrics = score_predictions(windows, pred, pipeline.classes)
-    metrics.update(
-        {
-            "dataset": windows.name,
-            "run": str(run_dir),
-            "subjects": sorted(set(windows.subject), key=natural_key),
-            "skipped_classes": skipped,
-            "excluded_training_subjects": selection["excluded"],
-            "includes_training_subjects": bool(selection["included"]),
-            "training_subjects_scored": selection["included"],
-        }
-    )
-    return metrics
+    return windows, selection, skipped
 
 
 def evaluate_continuous(

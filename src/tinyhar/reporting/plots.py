@@ -327,3 +327,53 @@ def plot_learning_curve(result: dict, path: str | Path) -> Path:
     )
     fig.tight_layout()
     return _save(fig, path, dpi=110)
+
+
+def plot_robustness(result: dict, path: str | Path) -> Path:
+    """Macro-F1 per perturbation, and per-class F1 against the rotation angle about x, y, z.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`tinyhar.evaluation.perturb.robustness_scores` (``rows``,
+        ``classes``, ``dataset``, ``subjects``).
+    path : str or Path
+        Output PNG.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from tinyhar.evaluation.perturb import AXES, row_label
+
+    rows = result["rows"]
+    classes = result["classes"]
+    fig = plt.figure(figsize=(12, 4 + 0.22 * len(rows)))
+    grid = fig.add_gridspec(2, 3, height_ratios=[0.22 * len(rows) + 1, 3.2])
+    ax = fig.add_subplot(grid[0, :])
+    base = rows[0]["macro_f1"] if rows and rows[0]["perturbation"] == "none" else None
+    values = [r["macro_f1"] for r in rows]
+    ypos = np.arange(len(rows))[::-1]
+    ax.barh(ypos, values, color="tab:blue")
+    ax.set_yticks(ypos, [row_label(r) for r in rows], fontsize=7)
+    if base is not None:
+        ax.axvline(base, color="black", lw=0.8, ls="--", label=f"unperturbed {base:.3f}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("macro-F1")
+    ax.set_title(figure_title("robustness", result["dataset"], result["subjects"]))
+    for i, axis in enumerate(AXES):
+        sub = fig.add_subplot(grid[1, i])
+        rot = [r for r in rows if r["perturbation"] == "rotation" and r["axis"] == axis]
+        angles = [r["parameter"] for r in rot]
+        for c in classes:
+            sub.plot(angles, [r["per_class_f1"][c] for r in rot], marker="o", ms=3, label=c)
+        sub.set_ylim(0, 1.02)
+        sub.set_xticks(angles)
+        sub.set_xlabel(f"rotation about {axis} (degrees)")
+        if i == 0:
+            sub.set_ylabel("F1 per class")
+    fig.axes[-1].legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+    fig.tight_layout()
+    return _save(fig, path, dpi=100)
