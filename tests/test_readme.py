@@ -272,7 +272,7 @@ def _is_demo(args: list[str]) -> bool:
 
 def _run_folders_read(args: list[str]) -> list[str]:
     """Run folders a command reads (its RUN argument)."""
-    if args[0] in ("evaluate", "export", "embed", "explore", "simulate", "deploy"):
+    if args[0] in ("evaluate", "export", "embed", "explore", "simulate", "deploy", "robustness"):
         return [args[1]]
     return []
 
@@ -516,6 +516,14 @@ def check_simulate(args: list[str], root: Path, out: str) -> None:
     assert "predictions" in out and "WALKING" in out
 
 
+def check_robustness(args: list[str], root: Path, out: str) -> None:
+    # README: a table, robustness.json and robustness.png in RUN/robustness/
+    assert re.search(r"rotation 90 z\W+\d\.\d{3}", out), out
+    rows = json.loads((root / args[1] / "robustness" / "robustness.json").read_text())["rows"]
+    assert {r["perturbation"] for r in rows} >= {"rotation", "gain", "rate", "noise_acc", "swap"}
+    assert (root / args[1] / "robustness" / "robustness.png").stat().st_size > 1000
+
+
 CHECKS = {
     "train": check_train,
     "datasets": check_datasets,
@@ -525,5 +533,6 @@ CHECKS = {
     "embed": check_embed,
     "explore": check_explore,
     "simulate": check_simulate,
+    "robustness": check_robustness,
 }
 """What the README says each command does, checked after it ran."""
