@@ -568,12 +568,8 @@ def robustness(
     random), gain and offset errors, a 10 % sampling-rate mismatch, noise,
     axis swaps and sign flips; writes a table, robustness.json and a figure.
     """
-    from tinyhar.evaluation.perturb import (
-        ROBUSTNESS_DIR,
-        robustness_scores,
-        row_label,
-        write_robustness,
-    )
+    from tinyhar.evaluation.perturb import row_label
+    from tinyhar.robustness import ROBUSTNESS_DIR, robustness_scores, write_robustness
 
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     shown = err_console if json_out else console

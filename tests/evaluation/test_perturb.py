@@ -24,11 +24,11 @@ from tinyhar.evaluation.perturb import (
     offset,
     perturbations,
     rate_mismatch,
-    robustness_scores,
     rotate,
     rotation_matrices,
     swap_axes,
 )
+from tinyhar.robustness import robustness_scores
 from tinyhar.runfolder import load_run
 from tinyhar.training import evaluate_run, train
 

@@ -43,10 +43,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 
 from tinyhar.errors import EvaluationError
 
@@ -54,10 +52,6 @@ AXES = ("x", "y", "z")
 SENSORS = ("acc", "gyro")
 ROTATION_ANGLES_DEG = (0, 20, 45, 90, 180)
 """Angles of the single-axis rotations scored by :func:`perturbations` (degrees)."""
-ROBUSTNESS_DIR = "robustness"
-"""Folder of a run folder that ``tinyhar robustness`` writes into (a later output)."""
-ROBUSTNESS_FILE = "robustness.json"
-ROBUSTNESS_FIGURE = "robustness.png"
 
 
 def _triplets(channels: Sequence[str]) -> list[list[int]]:
@@ -381,116 +375,6 @@ def perturbations(channels: Sequence[str], n_windows: int, seed: int = 0) -> lis
     for axis in AXES:
         add("flip", None, axis, lambda X, ch, a=axis: flip_sign(X, ch, a))
     return cat
-
-
-def robustness_scores(
-    run_dir: str | Path,
-    dataset: str | None = None,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    seed: int = 0,
-    console: Console | None = None,
-) -> dict:
-    """Score a run on its unseen test windows under every perturbation of :func:`perturbations`.
-
-    Parameters
-    ----------
-    run_dir : str or Path
-        A run folder written by ``tinyhar train``.
-    dataset, path : str, optional
-        Data set (default: the one the run was trained on) and its file or folder.
-    subjects : list of str, optional
-        Score only these subjects (training subjects are always left out).
-    seed : int
-        Seed of the random rotations and the noise.
-    console : rich.console.Console, optional
-        Where notes and the progress bar go (default: quiet).
-
-    Returns
-    -------
-    dict
-        ``run``, ``dataset``, ``subjects``, ``excluded_training_subjects``,
-        ``classes``, ``n_windows``, ``seed``, ``channels`` and ``rows``: one
-        ``{perturbation, parameter, axis, macro_f1, accuracy, per_class_f1}``
-        per perturbation (``per_class_f1``: ``{class: F1}``).
-
-    Raises
-    ------
-    TinyharError
-        A bad run folder, or windows as in :func:`tinyhar.training.evaluate_run`.
-    """
-    from rich.progress import Progress
-
-    from tinyhar.datasets.recording import natural_key
-    from tinyhar.evaluation.metrics import classification_metrics
-    from tinyhar.runfolder import load_run
-    from tinyhar.training import evaluation_windows
-
-    console = console or Console(quiet=True)
-    run = load_run(run_dir)
-    pipeline = run.pipeline
-    if dataset is None:
-        dataset, path = run.config.dataset.name, run.config.dataset.path
-    windows, selection, _ = evaluation_windows(run, dataset, path, subjects, console)
-    windows = pipeline.check_windows(windows)
-    channels = list(windows.channels)
-    rows = []
-    catalogue = perturbations(channels, len(windows), seed)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("perturbing", total=len(catalogue))
-        for p in catalogue:
-            pert = dataclasses.replace(windows, X=p.apply(windows.X, channels))
-            pred = pipeline.predict(pert, on_invalid="mark")
-            m = classification_metrics(windows.y, pred, pipeline.classes)
-            rows.append(
-                {
-                    "perturbation": p.perturbation,
-                    "parameter": p.parameter,
-                    "axis": p.axis,
-                    "macro_f1": m["macro_f1"],
-                    "accuracy": m["accuracy"],
-                    "per_class_f1": {c: m["per_class"][c]["f1"] for c in pipeline.classes},
-                }
-            )
-            progress.advance(task)
-    return {
-        "run": str(run.path),
-        "dataset": windows.name,
-        "subjects": sorted(set(windows.subject), key=natural_key),
-        "excluded_training_subjects": selection["excluded"],
-        "classes": list(pipeline.classes),
-        "channels": channels,
-        "n_windows": len(windows),
-        "seed": seed,
-        "rows": rows,
-    }
-
-
-def write_robustness(result: dict, out_dir: str | Path) -> list[Path]:
-    """Write ``robustness.json`` and ``robustness.png`` atomically into ``out_dir``.
-
-    Parameters
-    ----------
-    result : dict
-        From :func:`robustness_scores`.
-    out_dir : str or Path
-        Folder (created if needed), e.g. ``RUN/robustness``.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    import json
-
-    from tinyhar.reporting.plots import plot_robustness
-    from tinyhar.runfolder import write_text_atomic
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / ROBUSTNESS_FILE, json.dumps(result, indent=2) + "\n")
-    fig = plot_robustness(result, out_dir / ROBUSTNESS_FIGURE)
-    return [out_dir / ROBUSTNESS_FILE, fig]
 
 
 def row_label(row: dict) -> str:

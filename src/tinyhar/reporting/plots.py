@@ -335,7 +335,7 @@ def plot_robustness(result: dict, path: str | Path) -> Path:
     Parameters
     ----------
     result : dict
-        From :func:`tinyhar.evaluation.perturb.robustness_scores` (``rows``,
+        From :func:`tinyhar.robustness.robustness_scores` (``rows``,
         ``classes``, ``dataset``, ``subjects``).
     path : str or Path
         Output PNG.
