@@ -94,21 +94,22 @@ def measure(repeat: int = 5) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    """Print the start-up times as a table or JSON."""
+def main(argv: list[str] | None = None) -> int:
+    """Print the start-up times as a table or JSON; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--repeat", type=int, default=5, help="processes per command (median)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     result = measure(args.repeat)
     if args.json:
         print(json.dumps(result))
-        return
+        return 0
     print(f"python -c 'import typer'  {result['typer_s']:.3f} s")
     print(f"tinyhar --help            {result['help_s']:.3f} s")
     print(f"tinyhar datasets          {result['datasets_s']:.3f} s")
     print(f"ratio (slower / typer)    {result['ratio']:.2f} (target <= 4)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
