@@ -245,3 +245,47 @@ def test_evaluate_out_refuses_empty_and_run_folders(trained_run, small_parquet):
         )
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+def test_cli_module_imports_no_heavy_library():
+    """``tinyhar --help`` stays fast: the CLI module imports only typer and rich."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tinyhar
+
+    src = str(Path(tinyhar.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    heavy = ("numpy", "pandas", "sklearn", "scipy", "torch")
+    code = (
+        "import sys, tinyhar.cli, tinyhar.datasets.info; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == ""
+
+
+def test_cli_preset_names_equal_the_preset_registry():
+    from tinyhar.cli import PRESET_NAMES
+    from tinyhar.models.nn.presets import PRESETS
+
+    assert PRESET_NAMES == tuple(PRESETS)
+    result = CliRunner().invoke(app, ["train", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in PRESET_NAMES:
+        assert name in result.output
+
+
+def test_datasets_lists_every_registered_data_set():
+    from tinyhar.datasets.info import DATASETS
+    from tinyhar.datasets.registry import DATASETS as REGISTRY
+
+    assert REGISTRY is DATASETS
+    result = CliRunner().invoke(app, ["datasets"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in DATASETS:
+        assert name in result.output

@@ -74,6 +74,8 @@ BENCHMARKS = {
     "micropython_parity.py": (
         ["--help"], "the full HAPT test set through MicroPython (minutes): --help only"),
     "deep.py": (["--help"], "trains every network on UCI HAR and WISDM (hours): --help only"),
+    "startup.py": (["--repeat", "1", "--json"], "three interpreter starts (a second): run "
+                   "with --repeat 1 --json"),
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),

@@ -19,9 +19,13 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from tinyhar.config import TREE_KINDS
 from tinyhar.errors import ConfigError, TinyharError
-from tinyhar.models.nn.presets import PRESETS
+
+# The CLI imports only typer and rich at module level, so that ``tinyhar --help`` starts fast
+# (benchmarks/startup.py); each command imports what it needs. tests/test_cli.py keeps this
+# list equal to tinyhar.models.nn.presets.PRESETS, which imports pydantic and the config.
+PRESET_NAMES = ("wisdm-bilstm", "ucihar-lstm", "small-cnn", "ucihar-cnn", "tiny-cnn")
+"""Names of the network presets, shown in ``tinyhar train --help``."""
 
 app = typer.Typer(
     help="tinyhar: human activity recognition from motion sensors, down to microcontrollers.",
@@ -74,7 +78,7 @@ def train(
     ] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Network recipe: " + " | ".join(PRESETS) + "."),
+        typer.Option(help="Network recipe: " + " | ".join(PRESET_NAMES) + "."),
     ] = None,
     n_estimators: Annotated[int | None, typer.Option(help="Override the number of trees.")] = None,
     max_depth: Annotated[int | None, typer.Option(help="Override the tree depth.")] = None,
@@ -105,7 +109,13 @@ def train(
     Settings are taken from the defaults, then --config, then --dataset, --path and
     --sensors, then --preset, then the other options, then each --set in order.
     """
-    from tinyhar.config import apply_override, make_config, read_config_file, set_key
+    from tinyhar.config import (
+        TREE_KINDS,
+        apply_override,
+        make_config,
+        read_config_file,
+        set_key,
+    )
     from tinyhar.training import apply_preset
     from tinyhar.training import train as run_train
 
@@ -447,7 +457,7 @@ def datasets(ctx: typer.Context) -> None:
 @_friendly
 def datasets_list() -> None:
     """List the registered data sets."""
-    from tinyhar.datasets.registry import DATASETS
+    from tinyhar.datasets.info import DATASETS
 
     table = Table(title="data sets (tinyhar datasets NAME describes one)")
     for col in ("name", "kind", "rate (Hz)", "description"):

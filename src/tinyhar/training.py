@@ -1102,7 +1102,7 @@ def _figures(
         figures.append((
             "feature_importance.png",
             lambda p: plot_feature_importance(
-                pipeline.model.feature_importances(),
+                pipeline.model.feature_importances_,
                 pipeline.feature_names,
                 p,
                 title=f"{dataset}: model trained on {who}",

@@ -271,9 +271,13 @@ def test_sklearn_pipeline_and_clone() -> None:
     assert fx.get_params()["gravity_order"] == 2 and fx.channels == ACC
 
 
-def test_transform_without_fit_and_empty_batch() -> None:
+def test_transform_before_fit_raises_not_fitted_and_empty_batch() -> None:
+    from sklearn.exceptions import NotFittedError
+
     fx = FeatureExtractor()
-    out = fx.transform(np.zeros((0, N, 6), np.float32))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        fx.transform(still(2))
+    out = fx.fit(still(1)).transform(np.zeros((0, N, 6), np.float32))
     assert out.shape == (0, len(fx.get_feature_names_out())) and out.dtype == np.float32
 
 
@@ -300,7 +304,7 @@ def test_nan_window_is_reported_with_its_index() -> None:
     X[3, 10, 1] = np.nan
     with pytest.raises(DataFormatError, match="window index 3; window 3, sample 10, channel "
                        "acc_y is nan"):
-        FeatureExtractor().transform(X)
+        FeatureExtractor().fit(still(1)).transform(X)
 
 
 def test_out_of_range_value_is_reported_before_it_overflows_a_feature() -> None:
@@ -309,7 +313,7 @@ def test_out_of_range_value_is_reported_before_it_overflows_a_feature() -> None:
     X[2, 7, 0] = -np.inf
     with pytest.raises(DataFormatError, match=r"2 windows .* at window indices 1, 2; window 1, "
                        r"sample 0, channel gyro_y is 1\.00000.*e\+30"):
-        FeatureExtractor().transform(X)
+        FeatureExtractor().fit(still(1)).transform(X)
 
 
 def test_window_too_short_for_a_band() -> None:

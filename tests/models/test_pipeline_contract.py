@@ -1,4 +1,4 @@
-"""HarPipeline's device contract: invalid windows (raise or mark) and the streaming hop."""
+"""HarPipeline's device contract: invalid windows (raise or mark), streaming hop, plain arrays."""
 
 from __future__ import annotations
 
@@ -91,3 +91,62 @@ def test_streaming_hop_is_the_training_hop_or_half_a_window(windows) -> None:
     pipe = _pipeline(windows)
     pipe.n_samples = 1
     assert pipe.streaming_hop == 1
+
+
+# --------------------------------------------------------------------------- plain arrays
+
+
+def _first_session(w):
+    """The windows of the first session, in time order."""
+    idx = np.flatnonzero(w.session == w.session[0])
+    return w.subset(idx[np.argsort(w.start_time[idx], kind="stable")])
+
+
+def test_predict_and_predict_proba_take_an_array(windows) -> None:
+    pipe = _pipeline(windows)
+    part = windows.subset(np.arange(0, len(windows), 7))
+    expected = pipe.predict(part)
+    assert list(pipe.predict(part.X)) == list(expected)
+    assert list(pipe.predict(part.X.astype(np.float64).tolist())) == list(expected)
+    proba = pipe.predict_proba(part.X)
+    assert proba.shape == (len(part), len(pipe.model.classes_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert list(pipe.model.classes_[proba.argmax(axis=1)]) == list(expected)
+    np.testing.assert_array_equal(proba, pipe.predict_proba(part))
+
+
+def test_an_array_is_one_session_in_row_order(windows) -> None:
+    pipe = _pipeline(windows, stack=True, hop=64)
+    session = _first_session(windows)
+    assert len(session) > 10
+    assert list(pipe.predict(session.X)) == list(pipe.predict(session))
+    # another row order gives other predecessors, hence other stacked features
+    flipped = pipe.transform(session.X[::-1])[::-1]
+    assert not np.array_equal(flipped, pipe.transform(session.X))
+
+
+def test_an_array_with_an_invalid_window_is_marked(windows) -> None:
+    pipe = _pipeline(windows)
+    X = windows.X[:5].copy()
+    X[2, 0, 0] = np.nan
+    out = pipe.predict(X, on_invalid="mark")
+    assert out[2] == "invalid" and list(out[[0, 1, 3, 4]]) == list(pipe.predict(X[[0, 1, 3, 4]]))
+    with pytest.raises(DataFormatError, match="window 2"):
+        pipe.predict(X)
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.zeros((4, 128), np.float32), r"shape \(n_windows, 128, 6\).*got shape \(4, 128\)"),
+        (np.zeros((4, 100, 6), np.float32), r"got shape \(4, 100, 6\)"),
+        (np.zeros((4, 128, 3), np.float32), r"channels in the order \['acc_x'"),
+        ([[["a"]]], r"numeric array of shape \(n_windows, 128, 6\)"),
+    ],
+)
+def test_a_wrong_array_is_a_data_format_error(windows, X, match) -> None:
+    pipe = _pipeline(windows)
+    with pytest.raises(DataFormatError, match=match):
+        pipe.predict(X)
+    with pytest.raises(DataFormatError, match=match):
+        pipe.predict_proba(X)

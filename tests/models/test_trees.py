@@ -46,7 +46,9 @@ def test_scores_from_device_arrays_equal_quantised_sklearn_leaves(kind):
     np.testing.assert_array_equal(m.decision_scores(X[1000:]), expected)
     np.testing.assert_array_equal(m.decision_scores(X[1000:], chunk=7), expected)
     assert list(m.tree_depths_) == [e.tree_.max_depth for e in m.estimator_.estimators_]
-    np.testing.assert_array_equal(m.feature_importances(), m.estimator_.feature_importances_)
+    np.testing.assert_array_equal(m.feature_importances_, m.estimator_.feature_importances_)
+    assert m.feature_importances_.shape == (X.shape[1],)
+    assert abs(m.feature_importances_.sum() - 1.0) < 1e-9
 
 
 def test_budget_is_respected_and_reproducible():

@@ -16,8 +16,8 @@ function                    reads
 :func:`load_custom`         your files, described by a YAML definition
 =========================== ===================================================
 
-The loaders are imported on first use, so ``import tinyhar.datasets`` stays
-light (and does not import :mod:`tinyhar.windows`).
+Everything is imported on first use, so ``import tinyhar.datasets`` stays
+light: it imports neither numpy, pandas nor :mod:`tinyhar.windows`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tinyhar.datasets.recording import RecordingSet
-
 if TYPE_CHECKING:
     from tinyhar.datasets.bundled import load_bundled_hapt
     from tinyhar.datasets.custom import DatasetDefinition, load_custom
     from tinyhar.datasets.hapt import load_hapt
+    from tinyhar.datasets.recording import RecordingSet
     from tinyhar.datasets.registry import (
         DATASETS,
         describe_dataset,
@@ -45,7 +44,8 @@ _LAZY = {
     "DatasetDefinition": "tinyhar.datasets.custom",
     "load_custom": "tinyhar.datasets.custom",
     "load_hapt": "tinyhar.datasets.hapt",
-    "DATASETS": "tinyhar.datasets.registry",
+    "RecordingSet": "tinyhar.datasets.recording",
+    "DATASETS": "tinyhar.datasets.info",
     "describe_dataset": "tinyhar.datasets.registry",
     "find_data_dir": "tinyhar.datasets.registry",
     "load_dataset": "tinyhar.datasets.registry",

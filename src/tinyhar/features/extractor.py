@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import fft as _fft
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.features.catalog import (
@@ -256,9 +257,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, shape (n_windows, n_samples, n_channels), or WindowSet
-            Windows (g and rad/s), channels in the order of ``channels``.
-            ``fit`` is optional (the transformer is stateless); when fitted,
-            ``n_samples`` must match ``n_samples_in_``.
+            Windows (g and rad/s), channels in the order of ``channels``;
+            ``n_samples`` must match ``n_samples_in_`` seen in ``fit``.
 
         Returns
         -------
@@ -267,13 +267,17 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
         Raises
         ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit`` (scikit-learn's convention; ``fit`` records the
+            window layout that ``transform`` checks).
         ConfigError, DataFormatError
             See the class docstring.
         """
+        check_is_fitted(self, "layout_")
         layout, sos = self._resolve()
         Xv = self._input(X, layout)
-        n_fit = getattr(self, "n_samples_in_", None)
-        if n_fit is not None and Xv.shape[1] != n_fit:
+        n_fit = self.n_samples_in_
+        if Xv.shape[1] != n_fit:
             raise DataFormatError(
                 "X", f"windows have {Xv.shape[1]} samples but the extractor was fitted on "
                 f"windows of {n_fit} samples; expected shape (n_windows, {n_fit}, "

@@ -99,6 +99,52 @@ class HarPipeline:
             names = stack_previous_names(names)
         return names
 
+    def as_windows(self, windows: WindowSet | np.ndarray) -> WindowSet:
+        """Windows as a :class:`WindowSet`; a plain array is wrapped in the pipeline's layout.
+
+        Parameters
+        ----------
+        windows : WindowSet or array-like, shape (n_windows, n_samples, n_channels)
+            A WindowSet is returned as is. An array holds the samples in the
+            pipeline's channel order (:attr:`channels`, g and rad/s) at its
+            sampling rate; its windows are taken as consecutive windows of
+            one session in row order (what ``stack_previous`` uses), unlabelled.
+
+        Returns
+        -------
+        WindowSet
+            The windows, named ``"array"`` when wrapped.
+
+        Raises
+        ------
+        DataFormatError
+            An array that is not numeric or not of shape
+            ``(n_windows, n_samples, n_channels)`` with the pipeline's
+            ``n_samples`` and number of channels.
+        """
+        if isinstance(windows, WindowSet):
+            return windows
+        layout = f"(n_windows, {self.n_samples}, {len(self.channels)})"
+        try:
+            X = np.asarray(windows, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise DataFormatError(
+                "array", f"windows must be a numeric array of shape {layout}: {exc}"
+            ) from None
+        if X.ndim != 3 or X.shape[1:] != (self.n_samples, len(self.channels)):
+            raise DataFormatError(
+                "array",
+                f"windows must have shape {layout} (n_windows, n_samples, n_channels), channels "
+                f"in the order {self.channels}; got shape {X.shape}",
+            )
+        n = X.shape[0]
+        return WindowSet(
+            X, y=np.full(n, "", dtype=object), subject=np.full(n, "", dtype=object),
+            session=np.full(n, "array", dtype=object), start_time=np.full(n, np.nan),
+            channels=list(self.channels), sampling_rate_hz=self.sampling_rate_hz,
+            classes=list(self.classes), name="array",
+        )
+
     def check_windows(self, windows: WindowSet) -> WindowSet:
         """Return the windows with the pipeline's channels, after checking rate and length.
 
@@ -129,14 +175,17 @@ class HarPipeline:
             )
         return windows.select_channels(self.channels)
 
-    def transform(self, windows: WindowSet, on_chunk=None, chunk: int = 4096) -> np.ndarray:
+    def transform(
+        self, windows: WindowSet | np.ndarray, on_chunk=None, chunk: int = 4096
+    ) -> np.ndarray:
         """Model inputs for the windows.
 
         Parameters
         ----------
-        windows : WindowSet
+        windows : WindowSet or numpy.ndarray
             Windows ``(n_windows, n_samples, n_channels)`` in the pipeline's
-            layout (checked by :meth:`check_windows`).
+            layout (checked by :meth:`check_windows`; an array is wrapped by
+            :meth:`as_windows`).
         on_chunk : callable, optional
             Called with the number of windows done after each chunk of
             ``chunk`` windows (e.g. to advance a progress bar).
@@ -150,7 +199,7 @@ class HarPipeline:
             deltas appended when ``stack_previous``), or the raw windows for a
             neural network.
         """
-        windows = self.check_windows(windows)
+        windows = self.check_windows(self.as_windows(windows))
         check_valid(windows.X, self.channels, windows.name, windows.session,  # NaN, inf,
                     windows.start_time)  # |x| > MAX_ABS_INPUT: the device contract
         if self.extractor is None:  # a neural network reads the raw windows
@@ -170,13 +219,37 @@ class HarPipeline:
             features = stack_previous(features, windows.session, windows.start_time)
         return features
 
-    def predict(self, windows: WindowSet, on_invalid: str = "raise") -> np.ndarray:
+    def predict_proba(self, windows: WindowSet | np.ndarray) -> np.ndarray:
+        """Class probabilities per window.
+
+        Parameters
+        ----------
+        windows : WindowSet or numpy.ndarray
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (n_windows, n_classes)
+            Probabilities; column ``k`` is the model's class ``classes_[k]``.
+
+        Raises
+        ------
+        DataFormatError
+            Windows that do not fit the model, or a window holding NaN, an
+            infinity or a value beyond
+            :data:`tinyhar.features.validity.MAX_ABS_INPUT`.
+        """
+        return self.model.predict_proba(self.transform(windows))
+
+    def predict(self, windows: WindowSet | np.ndarray, on_invalid: str = "raise") -> np.ndarray:
         """Predicted class name per window.
 
         Parameters
         ----------
-        windows : WindowSet
-            Windows ``(n_windows, n_samples, n_channels)`` (g, rad/s).
+        windows : WindowSet or numpy.ndarray
+            Windows ``(n_windows, n_samples, n_channels)`` (g, rad/s); an
+            array holds the channels in the order :attr:`channels` (see
+            :meth:`as_windows`).
         on_invalid : {"raise", "mark"}
             What to do with a window holding NaN, an infinity or a value
             beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT` (the rule
@@ -201,6 +274,7 @@ class HarPipeline:
             An unknown ``on_invalid``, or ``"mark"`` for a model that has a
             class named ``"invalid"``.
         """
+        windows = self.as_windows(windows)
         if on_invalid == "raise":
             return self.model.predict(self.transform(windows))
         if on_invalid != "mark" or INVALID_CLASS in self.classes:

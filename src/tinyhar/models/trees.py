@@ -353,11 +353,6 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             "emlearn_bytes": int(n_nodes * 8 + n_leaves * n_classes + 4 * len(self.roots_)),
         }
 
-    def feature_importances(self) -> np.ndarray:
-        """Mean decrease in impurity per feature, shape (n_features,) (scikit-learn's)."""
-        check_is_fitted(self, "feature_importances_")
-        return self.feature_importances_
-
     # ------------------------------------------------------------------ storage
     def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """The fitted model as JSON-serialisable values and numeric arrays (no pickle).
