@@ -226,6 +226,14 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     # walking vs sitting of an unseen subject from 15 s recordings (about 10 windows each)
     assert metrics["test_subjects"] == ["2"] and metrics["macro_f1"] > 0.8
+    # a key the user adds survives the next import
+    definition["citation"] = "my recordings"
+    (folder / DEFINITION_FILE).write_text(yaml.safe_dump(definition))
+    seg = segment(hapt, "2", "STANDING")
+    import_recording(write_phyphox(seg, tmp_path / "standing2"), folder, "2", "STANDING")
+    definition = yaml.safe_load((folder / DEFINITION_FILE).read_text())
+    assert definition["citation"] == "my recordings"
+    assert definition["classes"] == ["SITTING", "STANDING", "WALKING"]
 
 
 def test_later_imports_take_the_folder_rate(hapt, tmp_path):

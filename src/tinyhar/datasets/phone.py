@@ -321,7 +321,9 @@ def _read_definition(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def _definition_text(name: str, rate: float, gyro: bool, classes: list[str]) -> str:
+def _definition_text(name: str, rate: float, gyro: bool, classes: list[str],
+                     existing: dict[str, Any] | None) -> str:
+    """The folder's definition; keys the user added (citation, checks, ...) are kept."""
     columns = {"time": "time", **{c: c for c in ACC_CHANNELS}}
     if gyro:
         columns.update({c: c for c in GYRO_CHANNELS})
@@ -334,12 +336,15 @@ def _definition_text(name: str, rate: float, gyro: bool, classes: list[str]) -> 
         "columns": columns,
         "units": {"time": "s", "acc": "g", **({"gyro": "rad/s"} if gyro else {})},
     }
+    if existing:
+        body = {**body, **{k: v for k, v in existing.items() if k != "classes"}}
     if classes:
         body["classes"] = classes
     header = (
         "# Recordings imported by `tinyhar recordings import` (one canonical Parquet file per\n"
-        "# recording: time in s, acc in g with gravity, gyro in rad/s). Rewritten on each\n"
-        "# import; `tinyhar train --dataset THIS_FILE` trains on every recording listed here.\n"
+        "# recording: time in s, acc in g with gravity, gyro in rad/s). Each import adds its\n"
+        "# class to `classes` and keeps the other keys (comments are not kept);\n"
+        "# `tinyhar train --dataset THIS_FILE` trains on every recording listed here.\n"
     )
     return header + yaml.safe_dump(body, sort_keys=False)
 
@@ -361,8 +366,9 @@ def import_recording(
         folder), or a generic CSV file (see the module docstring for formats).
     to : str or Path
         The recordings folder (created if needed). The recording is written
-        to ``TO/<export name>.parquet`` and ``TO/data.yaml`` is rewritten
-        to list every recording there.
+        to ``TO/<export name>.parquet`` and ``TO/data.yaml`` (which lists
+        every ``*.parquet`` there) gets its class; other keys of an existing
+        definition (``citation``, ``checks``, ...) are kept.
     subject : str
         Subject id of the recording (evaluation holds whole subjects out).
     label : str, optional
@@ -459,7 +465,7 @@ def import_recording(
         recording.to_parquet(tmp)
     definition = write_text_atomic(
         folder / DEFINITION_FILE,
-        _definition_text(folder.resolve().name, rate, gyro, classes),
+        _definition_text(folder.resolve().name, rate, gyro, classes, existing),
     )
     return ImportResult(target, definition, app, rate, measured, len(frame), gravity_added)
 
