@@ -72,7 +72,8 @@ def write_phyphox(seg: pd.DataFrame, folder: Path, sep: str = ",", linear: bool 
 
 
 def write_sensor_logger(seg: pd.DataFrame, folder: Path, total: bool = True,
-                        gravity: bool = True, gyro_rate: float = 100.0) -> Path:
+                        gravity: bool = True, gyro_rate: float = 100.0,
+                        platform: str = "android") -> Path:
     """Sensor Logger CSV export: time (ns), seconds_elapsed, z, y, x; gyro at another rate.
 
     With ``total`` the acceleration is TotalAcceleration.csv (with gravity); else
@@ -102,7 +103,7 @@ def write_sensor_logger(seg: pd.DataFrame, folder: Path, total: bool = True,
     g = seg[list(GYRO_CHANNELS)].to_numpy(np.float64)
     write("Gyroscope.csv", tg, np.stack([np.interp(tg, t, g[:, j]) for j in range(3)], 1))
     (folder / "Metadata.csv").write_text("version,device name,recording time,platform\n"
-                                         "3,phone,2024-01-01_10-00-00,ios\n")
+                                         f"3,phone,2024-01-01_10-00-00,{platform}\n")
     return folder
 
 
@@ -140,8 +141,14 @@ def test_phyphox_round_trip(hapt, tmp_path, sep):
 @pytest.mark.parametrize("total", [True, False], ids=["with-gravity", "gravity-added"])
 def test_sensor_logger_round_trip(hapt, tmp_path, total):
     seg = segment(hapt, "2", "SITTING")
-    export = zipped(write_sensor_logger(seg, tmp_path / "sit2", total=total))
-    res = import_recording(export, tmp_path / "mydata", subject="2", label="SITTING")
+    # iOS writes Accelerometer.csv (without gravity) and Gravity.csv only
+    export = zipped(write_sensor_logger(seg, tmp_path / "sit2", total=total,
+                                        platform="android" if total else "ios"))
+    if total:
+        res = import_recording(export, tmp_path / "mydata", subject="2", label="SITTING")
+    else:
+        with pytest.warns(UserWarning, match="recorded on iOS.*Standardise Units & Frames"):
+            res = import_recording(export, tmp_path / "mydata", subject="2", label="SITTING")
     assert res.app == "sensor-logger" and res.gravity_added is (not total)
     # acc at 50 Hz, gyro at 100 Hz: the slowest sensor's rate, one grid
     assert {round(r) for r in res.measured_hz.values()} == {50, 100}
@@ -191,6 +198,10 @@ def test_generic_csv_is_detected_like_datasets_init(tmp_path):
     raw = pd.read_csv(src)
     np.testing.assert_allclose(frame["acc_x"], raw["ax"] / G, atol=1e-4)
     np.testing.assert_allclose(frame["gyro_z"], np.deg2rad(raw["gz"]), atol=1e-4)
+    # without --label the file name's label (found by datasets init) is kept
+    res = import_recording(src, tmp_path / "e")
+    assert set(stored(res.path)["label"]) == {"walking"}
+    assert yaml.safe_load(res.definition.read_text())["classes"] == ["walking"]
 
 
 # ------------------------------------------------------------- the folder

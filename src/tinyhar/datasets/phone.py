@@ -45,7 +45,13 @@ Acceleration is stored in g *with* gravity (m/s^2 divided by standard gravity,
 gravity file, the two are added sample by sample (after alignment); with only
 gravity-free acceleration the import is refused (tinyhar's models and unit
 checks expect gravity). Angular rate stays in rad/s. Axes are kept as the app
-writes them.
+writes them; note that Sensor Logger on iOS writes acceleration and gravity
+with the opposite sign to Android unless its "Standardise Units & Frames"
+setting is on (``COORDINATES.md`` of the same repository): an iOS export
+(``Metadata.csv`` ``platform``) gives a warning saying so.
+
+A generic CSV keeps the labels ``datasets init`` found in it (a label column,
+or the file name) unless ``label`` is given.
 
 Time base and rate
 ------------------
@@ -72,6 +78,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,6 +266,25 @@ def _detect(files: dict[str, bytes], export: Path) -> tuple[str, list[_Stream]]:
     return "csv", []
 
 
+def _warn_ios(files: dict[str, bytes], export: Path) -> None:
+    """Warn when Sensor Logger's Metadata.csv says iOS: acceleration signs may be inverted."""
+    meta = next((data for name, data in files.items()
+                 if Path(name).stem.lower() == "metadata"), None)
+    if meta is None:
+        return
+    try:
+        platforms = _read_csv(meta, f"{export}: Metadata.csv").get("platform")
+    except DataFormatError:
+        return
+    if platforms is not None and any(str(p).lower() == "ios" for p in platforms):
+        warnings.warn(
+            f"{export} was recorded on iOS: unless 'Standardise Units & Frames' was on, Sensor "
+            "Logger writes iOS acceleration and gravity with the opposite sign on every axis "
+            "to Android (and to the public data sets); the values are kept as written, so "
+            "record every session of one data set with the same setting (turning it on is "
+            "best)", UserWarning, stacklevel=3)
+
+
 # --------------------------------------------------------------- time and rate
 def _check_clock(s: _Stream) -> float:
     """Measured rate of a stream; refuse clocks that go back, repeat or jump."""
@@ -407,6 +433,8 @@ def import_recording(
     files = _members(export)
     app, found = _detect(files, export)
     gravity_added = False
+    if app == "sensor-logger":
+        _warn_ios(files, export)
     if app == "csv":
         frame, rate, measured = _generic(export, files, existing)
         gyro = all(c in frame for c in GYRO_CHANNELS)
@@ -452,13 +480,14 @@ def import_recording(
         frame[list(GYRO_CHANNELS)].to_numpy(np.float64) if gyro else None,
         rate, where, checks, "m/s^2 / 9.80665", "rad/s", "the export", "the export")
     warn_clipping([finding])
-    frame["label"] = pd.array([label] * len(frame), dtype="string")
+    if label is not None or "label" not in frame:  # a generic CSV's own labels are kept
+        frame["label"] = pd.array([label] * len(frame), dtype="string")
     frame["subject"] = str(subject)
     frame["session"] = stem
-    classes = sorted(set(existing.get("classes") or []) if existing else set())
-    if label is not None and label not in classes:
-        classes = sorted([*classes, label])
-    recording = RecordingSet(frame, rate, classes or ([label] if label else []),
+    found_labels = {str(v) for v in frame["label"].dropna().unique()}
+    classes = sorted(set(existing.get("classes") or []) | found_labels if existing
+                     else found_labels)
+    recording = RecordingSet(frame, rate, classes,
                              name=folder.resolve().name, source=where)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
@@ -496,6 +525,10 @@ def _generic(export: Path, files: dict[str, bytes], existing: dict | None
             raise DataFormatError(
                 export, "is not a phyphox or Sensor Logger export, and as a generic CSV: "
                 f"{exc}".replace(str(raw), name)) from exc
+    if len(rec.sessions) != 1:
+        raise DataFormatError(
+            export, f"holds {len(rec.sessions)} recordings (the time restarts); import one "
+            "recording per file, or describe the file with tinyhar datasets init")
     frame = rec.frame.reset_index(drop=True)
     rate = rec.sampling_rate_hz
     measured = {str(export): rate}
@@ -504,8 +537,9 @@ def _generic(export: Path, files: dict[str, bytes], existing: dict | None
         t = frame["time"].to_numpy(np.float64)
         grid = np.arange(int(np.floor(t[-1] * target)) + 1) / target
         cols = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in frame]
+        nearest = np.clip(np.searchsorted(t, grid - 0.5 / rate), 0, len(t) - 1)
         frame = pd.DataFrame({"time": grid, **{
             c: np.interp(grid, t, frame[c].to_numpy(np.float64)).astype(np.float32)
-            for c in cols}})
-    keep = ["time", *[c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in frame]]
+            for c in cols}, "label": frame["label"].iloc[nearest].to_numpy()})
+    keep = ["time", *[c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in frame], "label"]
     return frame[keep].copy(), target, measured
