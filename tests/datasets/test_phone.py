@@ -291,6 +291,18 @@ def test_zip_of_another_app(tmp_path):
     assert "other.zip" in str(err.value)
 
 
+def test_duplicated_rows_and_other_files_are_ignored(hapt, tmp_path):
+    seg = segment(hapt, "1", "WALKING")
+    folder = write_sensor_logger(seg, tmp_path / "dup")
+    lines = (folder / "TotalAcceleration.csv").read_text().splitlines(keepends=True)
+    (folder / "TotalAcceleration.csv").write_text("".join(lines[:100] + lines[99:]))
+    (folder / "Annotation.csv").write_text("")  # an empty file of another sensor
+    res = import_recording(folder, tmp_path / "d")
+    frame = stored(res.path)
+    np.testing.assert_allclose(frame[list(ACC_CHANNELS)], seg[list(ACC_CHANNELS)][:len(frame)],
+                               atol=1e-6)
+
+
 def test_empty_and_short_files(hapt, tmp_path):
     seg = segment(hapt, "1", "WALKING")
     folder = write_phyphox(seg, tmp_path / "e")

@@ -111,6 +111,8 @@ MIN_SAMPLES = 10
 _PHYPHOX_ACC = re.compile(r"^acceleration ([xyz]) \(m/s\^?2\)$", re.I)
 _PHYPHOX_LIN = re.compile(r"^linear acceleration ([xyz]) \(m/s\^?2\)$", re.I)
 _PHYPHOX_GYRO = re.compile(r"^gyroscope ([xyz]) \(rad/s\)$", re.I)
+_SENSOR_FILE = re.compile(r"acceler|gyro|gravity|raw data", re.I)
+"""File names of the sensor files of either app: those must be readable."""
 _SENSOR_LOGGER = {
     "totalacceleration": "acc",
     "accelerometer": "linear",
@@ -223,7 +225,11 @@ def _stream(kind: str, frame: pd.DataFrame, time_col: str, axes: dict[str, str],
                               "the recording was cut short or is empty: record again")
     time = _numeric(frame, time_col, where)
     xyz = np.stack([_numeric(frame, axes[a], where) for a in "xyz"], axis=1)
-    return _Stream(kind, time, xyz, where, np.arange(len(frame)) + 2)
+    lines = np.arange(len(frame)) + 2
+    # a row repeated exactly (same time, same values; Sensor Logger can log one twice)
+    # carries nothing: drop it. A repeated time with other values stays an error.
+    same = np.r_[False, (np.diff(time) == 0) & np.all(np.diff(xyz, axis=0) == 0, axis=1)]
+    return _Stream(kind, time[~same], xyz[~same], where, lines[~same])
 
 
 def _phyphox_streams(frame: pd.DataFrame, where: str) -> list[_Stream]:
@@ -245,7 +251,14 @@ def _phyphox_streams(frame: pd.DataFrame, where: str) -> list[_Stream]:
 
 def _detect(files: dict[str, bytes], export: Path) -> tuple[str, list[_Stream]]:
     """Classify the export and read its sensor streams."""
-    frames = {name: _read_csv(data, f"{export}: {name}") for name, data in files.items()}
+    frames = {}
+    for name, data in files.items():
+        try:
+            frames[name] = _read_csv(data, f"{export}: {name}")
+        except DataFormatError:
+            if _SENSOR_FILE.search(Path(name).stem):
+                raise
+            # another file of the export (phyphox's meta/, Sensor Logger's Metadata.csv...)
     phyphox = {n: f for n, f in frames.items() if "Time (s)" in f.columns}
     logger = {n: f for n, f in frames.items()
               if {"seconds_elapsed", "x", "y", "z"} <= set(f.columns)}
