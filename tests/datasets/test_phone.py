@@ -221,7 +221,7 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
     assert again.exit_code == 2 and "--overwrite" in again.output
     assert (folder / "walking1.parquet").read_bytes() == before
     definition = yaml.safe_load((folder / DEFINITION_FILE).read_text())
-    assert definition["classes"] == ["SITTING", "WALKING"]
+    assert definition["classes"] == ["WALKING", "SITTING"]  # in the order of import
     assert not list(folder.glob(".*tmp*"))
     from tinyhar.datasets.custom import load_custom
 
@@ -244,7 +244,14 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
     import_recording(write_phyphox(seg, tmp_path / "standing2"), folder, "2", "STANDING")
     definition = yaml.safe_load((folder / DEFINITION_FILE).read_text())
     assert definition["citation"] == "my recordings"
-    assert definition["classes"] == ["SITTING", "STANDING", "WALKING"]
+    assert definition["classes"] == ["WALKING", "SITTING", "STANDING"]  # new ones appended
+    # relabelled with --overwrite: a class no recording has any more leaves the list
+    result = runner.invoke(app, ["recordings", "import", str(tmp_path / "standing2"), "--to",
+                                 str(folder), "--subject", "2", "--label", "SITTING",
+                                 "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((folder / DEFINITION_FILE).read_text())["classes"] == [
+        "WALKING", "SITTING"]
 
 
 def test_later_imports_take_the_folder_rate(hapt, tmp_path):

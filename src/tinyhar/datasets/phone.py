@@ -388,6 +388,29 @@ def _definition_text(name: str, rate: float, gyro: bool, classes: list[str],
     return header + yaml.safe_dump(body, sort_keys=False)
 
 
+def _classes(folder: Path, target: Path, labels: pd.Series,
+             existing: dict[str, Any] | None) -> list[str]:
+    """Labels of every recording in the folder once ``target`` holds ``labels``.
+
+    The existing definition's order is kept for classes still present; new ones
+    are appended in sorted order; classes no recording has any more are dropped.
+    """
+    import pyarrow.parquet as pq
+
+    present = {str(v) for v in labels.dropna().unique()}
+    for path in folder.glob("*.parquet"):
+        if path.name == target.name:
+            continue
+        try:
+            column = pq.read_table(path, columns=["label"]).column("label").to_pylist()
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataFormatError(path, f"cannot read its label column ({exc}); the folder "
+                                  "should hold only recordings imported by tinyhar") from exc
+        present |= {str(v) for v in column if v is not None}
+    order = [str(c) for c in (existing or {}).get("classes") or [] if str(c) in present]
+    return order + sorted(present - set(order))
+
+
 def import_recording(
     export: str | Path,
     to: str | Path,
@@ -497,9 +520,7 @@ def import_recording(
         frame["label"] = pd.array([label] * len(frame), dtype="string")
     frame["subject"] = str(subject)
     frame["session"] = stem
-    found_labels = {str(v) for v in frame["label"].dropna().unique()}
-    classes = sorted(set(existing.get("classes") or []) | found_labels if existing
-                     else found_labels)
+    classes = _classes(folder, target, frame["label"], existing)
     recording = RecordingSet(frame, rate, classes,
                              name=folder.resolve().name, source=where)
     folder.mkdir(parents=True, exist_ok=True)
