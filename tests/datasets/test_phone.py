@@ -320,6 +320,12 @@ def test_empty_and_short_files(hapt, tmp_path):
                                           "Gyroscope z (rad/s)\n0,0,0,0\n")
     with pytest.raises(DataFormatError, match="Gyroscope.csv.*fewer than 10"):
         import_recording(folder, tmp_path / "d")
+    write_phyphox(seg, folder)
+    text = (folder / "Gyroscope.csv").read_text().splitlines()
+    text[5] = "2.0E-01,abc,0,0,0"
+    (folder / "Gyroscope.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(DataFormatError, match=r"Gyroscope.csv.*line 6.*'abc' is not a number"):
+        import_recording(folder, tmp_path / "d")
 
 
 @pytest.mark.parametrize("jump, message", [(-5.0, "goes back"), (30.0, "a gap of 30")])

@@ -429,8 +429,10 @@ def import_recording(
     to : str or Path
         The recordings folder (created if needed). The recording is written
         to ``TO/<export name>.parquet`` and ``TO/data.yaml`` (which lists
-        every ``*.parquet`` there) gets its class; other keys of an existing
-        definition (``citation``, ``checks``, ...) are kept.
+        every ``*.parquet`` there) is rewritten: ``classes`` become the labels
+        of the folder's recordings (existing order kept, new ones appended),
+        other keys of an existing definition (``citation``, ``checks``, ...)
+        are kept.
     subject : str
         Subject id of the recording (evaluation holds whole subjects out).
     label : str, optional
