@@ -892,6 +892,43 @@ def live(
                  limit=limit, keep_serving=keep_serving)
 
 
+recordings_app = typer.Typer(
+    help=(
+        "Bring your own recordings into a recordings folder (canonical Parquet files plus a "
+        "dataset definition data.yaml that 'tinyhar train --dataset FOLDER/data.yaml' reads)."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(recordings_app, name="recordings")
+
+
+@recordings_app.command("import")
+@_friendly
+def recordings_import(
+    export: Annotated[Path, typer.Argument(
+        help="A phyphox or Sensor Logger CSV export (.zip or its folder), or a CSV file.")],
+    to: Annotated[Path, typer.Option(help="Recordings folder (created if needed).")],
+    subject: Annotated[str, typer.Option(help="Subject id of the recording.")] = "1",
+    label: Annotated[str | None, typer.Option(
+        help="Activity of the whole recording (default: unlabelled).")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a recording imported before under the same name.")] = False,
+) -> None:
+    """Convert a phone-app export to a canonical recording and update FOLDER/data.yaml."""
+    from tinyhar.datasets.phone import import_recording
+
+    res = import_recording(export, to, subject=subject, label=label, overwrite=overwrite)
+    rates = ", ".join(f"{Path(k.split(': ')[-1]).name} {v:.4g} Hz"
+                      for k, v in res.measured_hz.items())
+    console.print(
+        f"{res.app} export: measured {rates}; stored {res.n_samples} samples at "
+        f"{res.sampling_rate_hz:g} Hz ({res.n_samples / res.sampling_rate_hz:.1f} s)"
+        + (", gravity added to the gravity-free acceleration" if res.gravity_added else "")
+    )
+    console.print(f"written [bold]{res.path}[/]; definition [bold]{res.definition}[/] "
+                  f"(next: tinyhar train --dataset {res.definition})")
+
+
 device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 
