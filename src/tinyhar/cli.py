@@ -45,6 +45,9 @@ def _friendly(func):
         def show(message, category, filename, lineno, file=None, line=None):
             err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
 
+        from tinyhar import interrupts
+
+        interrupts.install()
         old = warnings.showwarning
         warnings.showwarning = show
         try:

@@ -50,6 +50,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from tinyhar import interrupts
 from tinyhar.errors import TinyharError
 
 MANIFEST_FILE = "manifest.json"
@@ -418,7 +419,9 @@ def write_run(
         tmp = _sibling(out, "tmp")
         tmp.mkdir()
         yield tmp
+        interrupts.check()  # a Ctrl-C swallowed during the run still stops the commit
         write_manifest(tmp, seed=seed)
+        interrupts.check()
         _commit(tmp, out)
         tmp = None
     except OSError as exc:  # disk full, no permission: a message, not a traceback
