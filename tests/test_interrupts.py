@@ -17,6 +17,7 @@ from tinyhar.runfolder import write_run
 def fresh_flag(monkeypatch):
     monkeypatch.setattr(interrupts, "_interrupted", threading.Event())
     old_handler = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as if never installed
     monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
     yield interrupts._interrupted
     signal.signal(signal.SIGINT, old_handler)
