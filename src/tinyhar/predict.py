@@ -30,9 +30,6 @@ per-window results are held.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 import shutil
 from pathlib import Path
 
@@ -45,6 +42,7 @@ from tinyhar.errors import TinyharError
 from tinyhar.evaluation.streams import STREAM_CHUNK, StreamPredictions, stream_predictions
 from tinyhar.postprocess import PostProcessor
 from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.runfolder import replace_folder, sibling_path
 
 WINDOWS_FILE = "windows.parquet"
 """Per-window predictions written by :func:`predict_recordings`."""
@@ -279,7 +277,7 @@ def predict_recordings(
     rows = {"raw": pred.names(raw), "smoothed": pred.names(smoothed)}
     if np.any(pred.y != ""):
         rows = {"true": pred.y, **rows}
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    tmp = sibling_path(out, "tmp")
     tmp.mkdir(parents=True)
     try:
         windows_table(pred, raw, smoothed).to_parquet(tmp / WINDOWS_FILE, index=False)
@@ -291,7 +289,7 @@ def predict_recordings(
             title=f"{data.name}, {subject_list(subjects_seen)}: post-processing "
             f"{spec.describe()}",
         )
-        _replace_folder(tmp, out)
+        replace_folder(tmp, out)
         tmp = None
     finally:
         if tmp is not None:
@@ -321,20 +319,3 @@ def _note_training_subjects(run, data: RecordingSet, console: Console) -> None:
             f"[yellow]note: the run was trained on {subject_list(seen)} of this recording: "
             "predictions there are better than they would be for new people[/]"
         )
-
-
-def _replace_folder(tmp: Path, out: Path) -> None:
-    """Rename the complete ``tmp`` to ``out``, replacing an existing ``out`` (checked before)."""
-    if out.exists():
-        trash = out.with_name(f".{out.name}.trash-{os.getpid()}-{secrets.token_hex(4)}")
-        os.rename(out, trash)
-        try:
-            os.rename(tmp, out)
-        except BaseException:
-            os.rename(trash, out)
-            raise
-        with contextlib.suppress(OSError):
-            shutil.rmtree(trash)
-    else:
-        os.rename(tmp, out)
-

@@ -144,7 +144,8 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 # --------------------------------------------------------------------------- writing
 
 
-def _sibling(out: Path, kind: str) -> Path:
+def sibling_path(out: Path, kind: str) -> Path:
+    """A fresh hidden sibling of ``out``: ``.NAME.KIND-<pid>-<random>`` (``tmp`` or ``trash``)."""
     return out.with_name(f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
@@ -336,10 +337,23 @@ def write_manifest(folder: str | Path, seed: int | None = None) -> dict:
     return manifest
 
 
-def _commit(tmp: Path, out: Path) -> None:
-    """Rename the complete ``tmp`` to ``out``, replacing what is there (lock held)."""
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``out``, replacing what is there.
+
+    An existing ``out`` is first renamed to a trash sibling (put back if the
+    second rename fails), so a reader finds the old folder or the new one,
+    never a mix; the trash is then deleted. The caller has checked that
+    ``out`` may be replaced (and, for run folders, holds the lock).
+
+    Parameters
+    ----------
+    tmp : Path
+        The complete new folder, a sibling of ``out`` (same file system).
+    out : Path
+        The destination.
+    """
     if out.exists():
-        trash = _sibling(out, "trash")
+        trash = sibling_path(out, "trash")
         os.rename(out, trash)
         try:
             os.rename(tmp, out)
@@ -416,13 +430,13 @@ def write_run(
                     f"{out} is not a tinyhar run folder (no {MANIFEST_FILE}); --overwrite only "
                     "replaces run folders: choose another --out or remove it yourself"
                 )
-        tmp = _sibling(out, "tmp")
+        tmp = sibling_path(out, "tmp")
         tmp.mkdir()
         yield tmp
         interrupts.check()  # a Ctrl-C swallowed during the run still stops the commit
         write_manifest(tmp, seed=seed)
         interrupts.check()
-        _commit(tmp, out)
+        replace_folder(tmp, out)
         tmp = None
     except OSError as exc:  # disk full, no permission: a message, not a traceback
         raise TinyharError(
