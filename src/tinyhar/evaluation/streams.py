@@ -40,7 +40,7 @@ from tinyhar.errors import DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
 from tinyhar.postprocess import PostProcessor
-from tinyhar.windows.windowing import _majority, _segments, resample_segment
+from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 from tinyhar.windows.windowset import WindowSet
 
 STREAM_CHUNK = 4096
@@ -127,7 +127,7 @@ def iter_stream_windows(
     times = frame["time"].to_numpy()
     for s0, s1 in zip(starts, ends, strict=True):
         session, subject = str(session_names[session_codes[s0]]), str(subjects[s0])
-        seg_bounds, _ = _segments(times[s0:s1], rate_in)
+        seg_bounds, _ = contiguous_segments(times[s0:s1], rate_in)
         part = -1
         for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
             x = frame[channels].iloc[s0 + a : s0 + b].to_numpy(dtype=np.float32)
@@ -141,7 +141,7 @@ def iter_stream_windows(
                 continue
             part += 1
             first = np.arange(0, len(x) - n_samples + 1, hop_samples)
-            best, _ = _majority(codes, first, n_samples, len(classes))
+            best, _ = majority_labels(codes, first, n_samples, len(classes))
             view = np.lib.stride_tricks.sliding_window_view(x, n_samples, axis=0)
             t0 = float(times[s0 + a])
             for k in range(0, len(first), max(1, int(chunk))):

@@ -140,8 +140,24 @@ def resample_segment(x: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def _segments(time: np.ndarray, sampling_rate_hz: float) -> tuple[np.ndarray, int]:
-    """Boundaries ``[0, b1, ..., n]`` of contiguous segments and the number of gaps."""
+def contiguous_segments(
+    time: np.ndarray, sampling_rate_hz: float
+) -> tuple[np.ndarray, int]:
+    """Boundaries ``[0, b1, ..., n]`` of contiguous segments and the number of gaps.
+
+    Parameters
+    ----------
+    time : numpy.ndarray of float, shape (n_samples,)
+        Sample times in s, increasing.
+    sampling_rate_hz : float
+        Sampling rate in Hz; a step longer than ``GAP_FACTOR`` sample
+        intervals is a gap that starts a new segment.
+
+    Returns
+    -------
+    bounds : numpy.ndarray of int, shape (n_segments + 1,)
+    n_gaps : int
+    """
     if len(time) < 2:
         return np.array([0, len(time)]), 0
     gaps = np.flatnonzero(np.diff(time) > GAP_FACTOR / sampling_rate_hz) + 1
@@ -154,7 +170,7 @@ def _resampled_length(n: int, from_hz: float, to_hz: float) -> int:
     return -(-n * ratio.numerator // ratio.denominator)
 
 
-def _majority(
+def majority_labels(
     codes: np.ndarray, first: np.ndarray, n_win: int, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Majority label (0 = unlabelled, k + 1 = class k) and its fraction for each window.
@@ -162,6 +178,13 @@ def _majority(
     ``codes`` holds -1 (unlabelled) or a class index per sample; windows start
     at ``first`` and span ``n_win`` samples. Counts come from per-class
     cumulative sums, so memory stays O(n_samples * n_classes) whatever the hop.
+
+    Returns
+    -------
+    label : numpy.ndarray of int, shape (n_windows,)
+        0 = unlabelled majority, ``k + 1`` = class ``k``.
+    fraction : numpy.ndarray of float, shape (n_windows,)
+        Share of the window's samples with that label.
     """
     counts = np.empty((len(first), n_classes + 1), dtype=np.int64)
     for k in range(-1, n_classes):
@@ -359,7 +382,7 @@ def make_windows(
         session = str(session_names[session_codes[s0]])
         subject = str(subjects[s0])
         time = times_all[s0:s1]
-        seg_bounds, n_gaps = _segments(time, recordings.sampling_rate_hz)
+        seg_bounds, n_gaps = contiguous_segments(time, recordings.sampling_rate_hz)
         report.n_gaps += n_gaps
         for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
             codes = codes_all[s0 + a : s0 + b]
@@ -376,7 +399,7 @@ def make_windows(
                 report.n_short_samples += int(b - a)
                 continue
             first = np.arange(0, n_out - n_win + 1, n_hop)
-            best, frac = _majority(codes, first, n_win, len(classes))
+            best, frac = majority_labels(codes, first, n_win, len(classes))
             is_unlabelled = best == 0
             ambiguous = ~is_unlabelled & (frac < purity)
             report.n_ambiguous += int(np.count_nonzero(ambiguous))
