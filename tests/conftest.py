@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI (`.ci/run`) sets HYPOTHESIS_PROFILE=ci: the same examples on every run, so a CI
+# result does not depend on luck; locally the default profile keeps exploring.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data"))
