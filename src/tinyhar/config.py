@@ -92,6 +92,7 @@ from pydantic import (
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
+from tinyhar.validation import format_validation_error
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy's legacy and default generators accept (seeds are 0 .. 2**32 - 1)."""
@@ -315,46 +316,6 @@ class TrainConfig(_Section):
         return path
 
 
-_BRANCH_TAGS = {"int", "float", "str", "bool", "none", "dict", "list"}
-"""Names pydantic puts in an error location for the branches of a union type."""
-
-
-def validation_problems(exc: ValidationError) -> list[tuple[str, str, Any]]:
-    """``(key.path, problem, value)`` per wrong key of a pydantic error.
-
-    The branches of a union (e.g. ``"official" | [subject ids]``) are merged
-    into one problem for the key, so messages name keys, not type internals.
-    """
-    merged: dict[str, tuple[list[str], Any]] = {}
-    for err in exc.errors():
-        parts = [
-            str(p)
-            for p in err["loc"]
-            if not (isinstance(p, str) and ("[" in p or p in _BRANCH_TAGS))
-        ]
-        key = ".".join(parts) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key; check its spelling against the documented keys"
-        messages, _ = merged.setdefault(key, ([], err.get("input")))
-        if msg not in messages:
-            messages.append(msg)
-    return [(key, "; or ".join(msgs), value) for key, (msgs, value) in merged.items()]
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into lines ``source: key.path: problem (got ...)``."""
-    return "\n".join(
-        f"{source}: {key}: {msg} (got {_short(value)})"
-        for key, msg, value in validation_problems(exc)
-    )
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _absolute(value: str, base: Path) -> str:
     path = Path(value).expanduser()
     return os.path.normpath(path if path.is_absolute() else base / path)
@@ -478,7 +439,7 @@ def make_config(
     try:
         cfg = TrainConfig.model_validate(resolve_paths(data or {}, base_dir))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, TrainConfig)) from None
     problems = _cross_checks(cfg, source)
     if problems:
         raise ConfigError("\n".join(problems))

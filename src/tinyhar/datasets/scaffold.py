@@ -73,6 +73,7 @@ from tinyhar.datasets.custom import (
 )
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.validation import validation_problems
 
 MAX_SAMPLED_FILES = 40
 """Files read in full to guess columns, rate and units (spread over the sorted list)."""
@@ -610,9 +611,8 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     try:
         DatasetDefinition.model_validate(yaml.safe_load(text))
     except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            problem = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+        for where, message, _value in validation_problems(exc, DatasetDefinition):
+            problem = f"{where}: {message}"
             if not any(problem.split(":")[0] in p for p in d.problems):
                 d.problems.append(problem)
     return Scaffold(text=text, guesses=d.guesses, files=d.files, problems=d.problems)

@@ -31,6 +31,7 @@ from tinyhar.features.catalog import (
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample
 from tinyhar.features.validity import check_valid
 from tinyhar.modelfile import StateReader
+from tinyhar.validation import check_windows
 
 __all__ = ["FeatureExtractor", "extract_features"]
 
@@ -199,7 +200,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             gravity_sos(self.sampling_rate_hz, self.gravity_cutoff_hz, self.gravity_order)
         return layout, sos
 
-    def _input(self, X: object, layout: FeatureLayout) -> np.ndarray:
+    def _input(
+        self, X: object, layout: FeatureLayout, n_samples: int | None = None
+    ) -> np.ndarray:
         if hasattr(X, "channels") and hasattr(X, "X") and hasattr(X, "sampling_rate_hz"):
             rate = float(X.sampling_rate_hz)  # type: ignore[union-attr]
             if abs(rate - layout.sampling_rate_hz) > 1e-9 * layout.sampling_rate_hz:
@@ -216,7 +219,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     f"(the windows have {have})",
                 )
             X = np.asarray(X.X)[:, :, [have.index(c) for c in layout.channels]]  # type: ignore
-        return _validate_windows(X, layout)
+        return _validate_windows(X, layout, n_samples)
 
     # ------------------------------------------------------------------ API
     def fit(self, X: object, y: object = None) -> FeatureExtractor:
@@ -275,14 +278,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "layout_")
         layout, sos = self._resolve()
-        Xv = self._input(X, layout)
-        n_fit = self.n_samples_in_
-        if Xv.shape[1] != n_fit:
-            raise DataFormatError(
-                "X", f"windows have {Xv.shape[1]} samples but the extractor was fitted on "
-                f"windows of {n_fit} samples; expected shape (n_windows, {n_fit}, "
-                f"{len(layout.channels)})"
-            )
+        Xv = self._input(X, layout, self.n_samples_in_)
         return _extract(Xv, layout, sos, _DEFAULT_CHUNK, None)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -423,33 +419,14 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_windows(X: object, layout: FeatureLayout) -> np.ndarray:
-    n_ch = len(layout.channels)
-    expected = f"(n_windows, n_samples, {n_ch}) for channels {list(layout.channels)}"
-    try:
-        arr = np.asarray(X, dtype=_F32)
-    except (TypeError, ValueError) as exc:
-        raise DataFormatError(
-            "X", f"windows must be a numeric array of shape {expected}; could not convert "
-            f"{type(X).__name__} to float32 ({exc})"
-        ) from None
-    if arr.ndim != 3:
-        raise DataFormatError(
-            "X", f"windows must have shape {expected}, got an array of shape "
-            f"{tuple(arr.shape)} ({arr.ndim}-D)"
-        )
-    if arr.shape[2] != n_ch:
-        hint = ""
-        if arr.shape[1] == n_ch:
-            hint = ("; the axes look swapped: (n_windows, n_channels, n_samples) -> use "
-                    "X.transpose(0, 2, 1)")
-        raise DataFormatError(
-            "X", f"windows must have shape {expected}, got shape {tuple(arr.shape)} with "
-            f"{arr.shape[2]} channels on the last axis{hint}"
-        )
+def _validate_windows(
+    X: object, layout: FeatureLayout, n_samples: int | None = None
+) -> np.ndarray:
+    arr = check_windows(X, source="X", channels=layout.channels, n_samples=n_samples,
+                        trained_on="the extractor was fitted on")  # tinyhar.validation
     check_window_length(layout, arr.shape[1])
     check_valid(arr, layout.channels, "X")  # NaN, inf, |x| > MAX_ABS_INPUT (validity.py)
-    return np.ascontiguousarray(arr)
+    return arr
 
 
 # --------------------------------------------------------------------------- computation

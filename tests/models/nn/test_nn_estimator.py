@@ -164,11 +164,13 @@ def test_clone_and_params():
 
 
 def test_wrong_input_raises_clear_errors(fitted):
-    with pytest.raises(InputShapeError, match="3 channels"):
+    with pytest.raises(InputShapeError, match=r"\(n_windows, 32, 3\), got .* 4 channels"):
         fitted.predict(np.zeros((2, 32, 4), np.float32))
-    with pytest.raises(InputShapeError, match="32 samples"):
+    with pytest.raises(InputShapeError, match="16 samples per window, but the network was "
+                       "trained on windows of 32 samples"):
         fitted.predict(np.zeros((2, 16, 3), np.float32))
-    with pytest.raises(TinyharError, match="n_windows, n_samples, n_channels"):
+    with pytest.raises(TinyharError, match=r"X: windows must have shape \(n_windows, 32, 3\), "
+                       r"got an array of shape \(32, 3\)"):
         fitted.predict(np.zeros((32, 3), np.float32))
     with pytest.raises(TinyharError, match="NaN"):
         fitted.predict(np.full((1, 32, 3), np.nan, np.float32))
