@@ -9,8 +9,9 @@ Three checks, each written once and used everywhere:
   look swapped). Used by :class:`~tinyhar.windows.WindowSet`,
   :class:`~tinyhar.features.FeatureExtractor`,
   :class:`~tinyhar.models.pipeline.HarPipeline`,
-  :class:`~tinyhar.models.nn.NeuralNetClassifier` and
-  :func:`tinyhar.features.validity.invalid_windows`. Values are not checked
+  :class:`~tinyhar.models.nn.NeuralNetClassifier`,
+  :func:`tinyhar.features.validity.invalid_windows` and the perturbations of
+  :mod:`tinyhar.evaluation.perturb`. Values are not checked
   here: the input contract (NaN, infinity, ``|x| > MAX_ABS_INPUT``) is
   :mod:`tinyhar.features.validity`'s, whose messages name the window, sample
   and channel.
@@ -30,6 +31,7 @@ This module sits in the bottom layer: it imports only numpy, pydantic and
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -306,7 +308,8 @@ def _is_branch_tag(part: Any, models: dict[str, type[BaseModel]]) -> bool:
     """Whether a location part names a union member (``str``, ``list[str]``, ``RawCounts``)."""
     if not isinstance(part, str):
         return False
-    return (part in _BASIC_TAGS or part in models or "[" in part
+    return (part in _BASIC_TAGS or part in models
+            or re.fullmatch(r"[\w-]+\[.*\]", part) is not None  # list[str], literal[...]
             or part.startswith(("function-", "constrained-", "lax-", "json-or-python")))
 
 
