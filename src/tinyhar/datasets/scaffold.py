@@ -775,6 +775,12 @@ def _guess_rate(d: _Draft) -> None:
             factor = TIME_UNITS[d.time_unit]
             rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in d.frames]
             rates = np.array([r for r in rates if r])
+            if rates.size == 0:
+                d.problems.append(
+                    f"time column {time_col!r}: too few increasing time stamps to measure the "
+                    "sampling rate (a file needs at least 3 samples); set sampling_rate_hz"
+                )
+                return
             median = float(np.median(rates))
             d.rate = _round_rate(median)
             spread = float(np.max(np.abs(rates / d.rate - 1.0)))
