@@ -1788,30 +1788,45 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
             for s in sources]
+    split: dict = {}
+
+    def train_rows_first(labels) -> np.ndarray:
+        """Split by subject on the labels alone; order rows training first, then test."""
+        classes = first.classes
+        extra = sorted(set(labels.y) - set(classes) - {""})
+        if extra:  # no class list in the definition: the labels found, sorted
+            classes = sorted(set(classes) | set(extra))
+        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate)
+        console.print(
+            f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
+            f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
+        )
+        check_labels(windows.y, classes, "the data set")
+        check_leaf_size(cfg, len(windows))
+        tr, te, protocol, leakage = split_windows(windows, cfg, console)
+        check_labels(windows.y[tr], classes, "the training subjects")
+        same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
+        return tr if same else np.concatenate([tr, te])
+
     with _progress(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
         table, failed = build_feature_table(
             jobs, names,
             lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
             strict=c.strict, on_result=lambda r: progress.advance(task),
+            order_rows=train_rows_first,
         )
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
-    classes = first.classes
-    extra = sorted(set(table.y) - set(classes) - {""})
-    if extra:  # no class list in the definition: the labels found, sorted
-        classes = sorted(set(classes) | set(extra))
+    classes = split["classes"]
     pipeline.classes = list(classes)
+    protocol, leakage = split["protocol"], split["leakage"]
     windows = _TableWindows(table, classes, first.name, channels, n_win, rate)
-    console.print(
-        f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
-        f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
-    )
-    check_labels(windows.y, classes, "the data set")
-    check_leaf_size(cfg, len(windows))
-    tr, te, protocol, leakage = split_windows(windows, cfg, console)
-    train_w, test_w = windows.subset(tr), windows.subset(te)
-    check_labels(train_w.y, classes, "the training subjects")
+    # views, not copies: the rows are already in training-then-test order
+    train_w = windows.subset(slice(0, split["n_train"]))
+    test_w = windows.subset(slice(*split["test"]))
     loso = cfg.evaluation.protocol == "loso"
     fold_models: list = []
 

@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,21 +71,54 @@ class FeatureTable:
         return int(self.X.shape[0])
 
     @classmethod
-    def concatenate(cls, parts: Sequence[FeatureTable], feature_names: list[str]) -> FeatureTable:
-        """Rows of ``parts`` one after the other (an empty table for no parts)."""
-        parts = [p for p in parts if len(p)] or [cls.empty(feature_names)]
+    def concatenate(cls, parts: list[FeatureTable], feature_names: list[str],
+                    order_rows: Callable[[FeatureTable], np.ndarray] | None = None
+                    ) -> FeatureTable:
+        """Rows of ``parts`` in one table, emptying ``parts`` as they are copied.
+
+        Parameters
+        ----------
+        parts : list of FeatureTable
+            Consumed: each part is removed from the list once its rows are
+            copied, so the peak memory is one table plus one part, not two tables.
+        feature_names : list of str
+        order_rows : callable, optional
+            Called with the rows' labels only (``X`` of shape ``(n, 0)``);
+            returns the row indices of the output in order (a permutation, or
+            a subset: rows it leaves out are dropped). Default: parts' order.
+
+        Returns
+        -------
+        FeatureTable
+        """
+        if not any(len(p) for p in parts):
+            parts.clear()
+            return cls.empty(feature_names)
         counts: dict[str, int] = {}
         for p in parts:
             for k, v in p.counts.items():
                 counts[k] = counts.get(k, 0) + int(v)
-        return cls(
-            np.concatenate([p.X for p in parts]),
-            np.concatenate([p.y for p in parts]),
-            np.concatenate([p.subject for p in parts]),
-            np.concatenate([p.session for p in parts]),
-            np.concatenate([p.start_time for p in parts]),
+        labels = cls(
+            np.empty((sum(len(p) for p in parts), 0), np.float32),
+            *(np.concatenate([getattr(p, a) for p in parts])
+              for a in ("y", "subject", "session", "start_time")),
             list(feature_names), counts,
         )
+        n = len(labels)
+        order = np.arange(n) if order_rows is None else np.asarray(order_rows(labels), int)
+        position = np.full(n, -1)
+        position[order] = np.arange(len(order))
+        X = np.empty((len(order), len(feature_names)), np.float32)
+        start = 0
+        while parts:
+            part = parts.pop(0)
+            where = position[start : start + len(part)]
+            keep = where >= 0
+            X[where[keep]] = part.X[keep]
+            start += len(part)
+            del part
+        return cls(X, labels.y[order], labels.subject[order], labels.session[order],
+                   labels.start_time[order], list(feature_names), counts)
 
     @classmethod
     def empty(cls, feature_names: list[str]) -> FeatureTable:
@@ -297,6 +330,7 @@ def build_feature_table(
     map_jobs: Callable[[Callable, list], Iterable] | None = None,
     strict: bool = False,
     on_result: Callable[[SessionResult], None] | None = None,
+    order_rows: Callable[[FeatureTable], np.ndarray] | None = None,
 ) -> tuple[FeatureTable, list[SessionResult]]:
     """Feature rows of every session, in the sessions' order.
 
@@ -313,6 +347,8 @@ def build_feature_table(
         Stop at the first failed session instead of skipping it.
     on_result : callable, optional
         Called with each :class:`SessionResult` as it arrives (progress).
+    order_rows : callable, optional
+        As :meth:`FeatureTable.concatenate` (e.g. training rows first).
 
     Returns
     -------
@@ -343,7 +379,7 @@ def build_feature_table(
         else:
             _check_whole_sessions(seen, result)
             parts.append(result.rows)
-    return FeatureTable.concatenate(parts, feature_names), failed
+    return FeatureTable.concatenate(parts, feature_names, order_rows), failed
 
 
 def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResult) -> None:
