@@ -54,6 +54,14 @@ Example (all keys optional; these are the defaults)::
       min_duration_rule: causal  # causal (online) | merge (offline)
       hysteresis_margin: 0.0     # switch class only when ahead by this probability margin
       hysteresis_windows: 1      # ... for this many windows in a row
+    compute:                # data larger than memory, parallel work (tree models)
+      out_of_core: auto     # auto | true | false: read, window and featurise session by
+                            #   session (auto: for dataset definitions when a scheduler,
+                            #   a cache or more than 2 GB of data files)
+      scheduler: serial     # serial | threads | processes | tcp://host:8786 (Dask cluster)
+      workers: 2            # threads/processes: local workers
+      cache: null           # folder for per-session feature rows (reused while unchanged)
+      strict: false         # stop at the first session that fails (default: skip, list it)
 
 Options that do not apply to the model kind are an error: ``preset`` and
 ``params`` for tree models, a non-default ``n_estimators``, ``max_depth``,
@@ -291,6 +299,34 @@ class PostprocessConfig(_Section):
     hysteresis_windows: int = Field(1, ge=1, le=1000)
 
 
+class ComputeConfig(_Section):
+    """How the data are read and where the parallel parts run (tree models).
+
+    ``out_of_core`` reads a dataset definition session by session and keeps
+    only feature rows (:mod:`tinyhar.features.table`), for data sets larger
+    than memory; ``scheduler`` and ``workers`` say where the per-session work
+    and the cross-validation folds run (:mod:`tinyhar.compute`); ``cache`` is
+    a folder of per-session feature rows keyed by the source files' hash and
+    the settings; ``strict`` stops at the first session that fails instead of
+    skipping it (skipped sessions are listed in ``metrics.json``).
+    """
+
+    out_of_core: Literal["auto"] | bool = "auto"
+    scheduler: str = "serial"
+    workers: Int = Field(2, ge=1, le=1024)
+    cache: str | None = None
+    strict: bool = False
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str) -> str:
+        from tinyhar.compute import SCHEDULER_HELP, is_scheduler
+
+        if is_scheduler(value):
+            return value
+        raise ValueError(f"must be {SCHEDULER_HELP}")
+
+
 class TrainConfig(_Section):
     """A complete, reproducible training run.
 
@@ -308,6 +344,7 @@ class TrainConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     def to_yaml(self, path: str | Path) -> Path:
         """Write the resolved configuration (every key, defaults included)."""
@@ -337,11 +374,18 @@ def resolve_paths(data: Any, base_dir: str | Path | None = None) -> Any:
     -------
     dict
         A copy with ``dataset.name`` (when it ends in ``.yaml``, ``.yml`` or
-        ``.parquet``) and ``dataset.path`` made absolute (``~`` expanded).
+        ``.parquet``), ``dataset.path`` and ``compute.cache`` made absolute
+        (``~`` expanded).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+    if not isinstance(data, dict):
         return data
     base = Path(base_dir if base_dir is not None else os.getcwd()).expanduser().absolute()
+    compute = data.get("compute")
+    if isinstance(compute, dict) and isinstance(compute.get("cache"), str) and \
+            compute["cache"].strip():
+        data = {**data, "compute": {**compute, "cache": _absolute(compute["cache"], base)}}
+    if not isinstance(data.get("dataset"), dict):
+        return data
     ds = dict(data["dataset"])
     name, path = ds.get("name"), ds.get("path")
     if isinstance(name, str) and name.strip() and Path(name).suffix.lower() in PATH_SUFFIXES:

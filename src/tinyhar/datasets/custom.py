@@ -464,6 +464,7 @@ def load_definition(
     base_dir: str | Path,
     source: str = "<definition>",
     checks: ChecksLike = None,
+    files: list[Path] | None = None,
 ) -> RecordingSet:
     """Load the recordings of an already validated definition.
 
@@ -476,6 +477,10 @@ def load_definition(
         Name of the definition for messages.
     checks : DataChecks or mapping, optional
         As :func:`load_custom`.
+    files : list of Path, optional
+        Read only these of the definition's files (one session at a time:
+        :mod:`tinyhar.datasets.sessions`); all by default. With ``classes``
+        unset, the class list is then the labels of these files only.
 
     Returns
     -------
@@ -489,7 +494,8 @@ def load_definition(
     """
     base_dir = Path(base_dir)
     active = resolve_checks(definition.checks, checks)
-    files = _resolve_files(definition, base_dir, source)
+    if files is None:
+        files = resolve_files(definition, base_dir, source)
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
     parts: list[pd.DataFrame] = []
     clipping: list[str | None] = []
@@ -537,7 +543,14 @@ def _check_file(
     )
 
 
-def _resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
+def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
+    """The definition's data files: its ``files`` patterns expanded, in order, without repeats.
+
+    Raises
+    ------
+    ConfigError
+        If a pattern matches no file (naming ``source`` and the pattern).
+    """
     patterns = [definition.files] if isinstance(definition.files, str) else definition.files
     found: list[Path] = []
     for pattern in patterns:
@@ -614,7 +627,7 @@ def _read_one(
             raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
         if canon != "time":
             check_magnitude(out[canon].to_numpy(), file, canon, line_of_row, where)
-    meta = _meta_from_name(file, base_dir, pattern, definition)
+    meta = meta_from_name(file, base_dir, pattern, definition)
     for key in META_FIELDS:
         if key in used:
             column = raw[key]
@@ -659,9 +672,19 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
     return to_canonical(values, unit, target)
 
 
-def _meta_from_name(
+def meta_from_name(
     file: Path, base_dir: Path, pattern: re.Pattern | None, definition: DatasetDefinition
 ) -> dict[str, str | None]:
+    """Subject, session and label of ``file`` from ``file_pattern`` and ``constants``.
+
+    Without either, the session is the file's path relative to ``base_dir``
+    (without extension) unless a ``session`` column is declared.
+
+    Raises
+    ------
+    DataFormatError
+        If the name does not match ``file_pattern`` (the whole name).
+    """
     meta: dict[str, str | None] = {k: getattr(definition.constants, k) for k in META_FIELDS}
     if pattern is not None:
         match = pattern.fullmatch(file.name)
