@@ -139,7 +139,7 @@ def measure(definition: Path, workers: int) -> dict:
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
@@ -148,10 +148,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / ".scale-data")
     parser.add_argument("--child")
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.workers)))
-        return
+        return 0
     sys.path.insert(0, str(SRC))
     cases = [(h, 1) for h in args.hours] + [(h, 2) for h in args.two_workers_hours]
     rows = []
@@ -165,7 +165,8 @@ def main() -> None:
             print(row, flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
