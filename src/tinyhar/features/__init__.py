@@ -18,6 +18,7 @@ from tinyhar.features.catalog import (
 )
 from tinyhar.features.extractor import FeatureExtractor, extract_features
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample, split_gravity
+from tinyhar.features.plan import FeaturePlan, build_plan
 from tinyhar.features.stacking import stack_previous, stack_previous_names
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "FEATURE_SETS",
     "FeatureExtractor",
     "FeatureInfo",
+    "FeaturePlan",
+    "build_plan",
     "extract_features",
     "feature_catalog",
     "gravity_sos",

@@ -60,6 +60,7 @@ from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.features.plan import (
     DERIVED_SIGNALS,
+    FEATURE_SETS,
     GRAVITY_SIGNALS,
     MIN_STD,
     STATISTICS,
@@ -93,26 +94,6 @@ GYRO_AXES = GYRO_CHANNELS
 
 DEFAULT_CHANNELS = ACC_AXES + GYRO_AXES
 """Default channel layout: accelerometer then gyroscope."""
-
-FEATURE_SETS = ("minimal", "light", "default", "full")
-"""Available feature sets, from the cheapest to the richest.
-
-``minimal``: time statistics of the raw channels and of the acceleration /
-angular-rate magnitudes, gyroscope SMA, axis correlations and ENMO (no
-filter, no DFT). ``light``: ``minimal`` without the order statistics of the
-accelerometer axes (median, p25, p75, iqr: :data:`LIGHT_AXIS_STATS` instead
-of :data:`TIME_STATS`, so no sort of the axes) plus the spectral features of
-the acceleration magnitude (one DFT; no gravity filter); chosen by
-leave-subjects-out cross-validation on the HAPT training subjects as the
-cheapest set clearly more accurate than ``minimal``. ``default``: ``minimal``
-plus the gravity filter (mean gravity, tilt angles), body-acceleration
-magnitude statistics and SMA, vertical and horizontal body acceleration
-statistics, jerk-magnitude statistics, and
-spectral features of the body-acceleration magnitude, vertical and horizontal
-body acceleration, each accelerometer axis, the angular-rate magnitude and
-each gyroscope axis. ``full``: adds time statistics of each body-acceleration
-axis and all ten time statistics of the jerk magnitudes.
-"""
 
 DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
     (0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (5.0, 10.0),
