@@ -81,6 +81,7 @@ def test_plan_of_the_default_set():
     assert sp.log_k == np.float32(np.log(64))
     assert sp.flat_power == np.float32(MIN_STD**2)
     assert plan.corr_floor == np.float32(128 * MIN_STD**2)
+    assert plan.flat_variance == np.float32(MIN_STD**2)
     for sig, first in sp.signals:
         assert plan.names[first] == f"{sig}_power_{sp.bands[0].label}"
     assert plan.derived[:2] == ("acc_mag", "gyro_mag")

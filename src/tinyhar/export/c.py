@@ -368,16 +368,28 @@ def _length_struct(name: str, consts) -> dict:
             "pct_t": [code(c_float(t)) for _, _, _, t in consts.percentiles]}
 
 
+def _pct_slot_expr(slots: Sequence[str]) -> str:
+    """``THR_PCT_SLOT(p)``: the value slot of the p-th percentile, as nested conditionals
+    (constants the compiler folds: no table in flash)."""
+    expr = slots[-1] if slots else "0"
+    for p in range(len(slots) - 2, -1, -1):
+        expr = f"((p) == {p} ? {slots[p]} : {expr})"
+    return expr
+
+
 def _statistics_context(plan) -> dict:
     """The statistic table of the plan as C names: one bit and one value slot each."""
     from tinyhar.features.plan import statistic
 
     rows = [statistic(name) for name in plan.statistics]
     pct = plan.lengths[0].percentiles
+    used = [r.name for r in rows if any(r.name in b.stats for b in plan.stat_blocks)]
     return {
+        "used": [code(f"THR_{name.upper()}") for name in used] or [code("0u")],
         "rows": [{"key": code(r.name.upper()), "bit": i, "doc": code(r.name)}
                  for i, r in enumerate(rows)],
-        "pct_slots": [code(f"THR_S_{name.upper()}") for name, _, _, _ in pct],
+        "pct_slot": code(_pct_slot_expr([f"THR_S_{name.upper()}" for name, _, _, _ in pct])),
+        "n_pct": len(pct),
         "pct_doc": code(", ".join(f"{name} (p = {p:g})" for name, p, _, _ in pct)),
     }
 
@@ -410,6 +422,7 @@ def _config_context(pipeline, plan, flags: dict[str, int]) -> dict:
         "fs": code(c_float(plan.fs32)),
         "max_abs_bits": code(f"0x{max_bits:08x}u"),
         "corr_floor": code(c_float(plan.corr_floor)),
+        "flat_variance": code(c_float(plan.flat_variance)),
         "lengths": [_length_struct("thr_len_full", plan.length(n))],
     }
     if flags["jerk"]:

@@ -484,6 +484,9 @@ class FeaturePlan:
     corr_floor : float
         float32 ``N MIN_STD^2``: an axis with a smaller sum of squared
         deviations is flat (correlation 0).
+    flat_variance : float
+        float32 ``MIN_STD^2``: a signal whose variance is not above it is
+        flat (statistics that divide by the spread are 0).
     spectral : SpectralStage or None
     min_std : float
         :data:`MIN_STD`.
@@ -506,6 +509,7 @@ class FeaturePlan:
     gravity: GravityStage | None
     correlations: tuple[tuple[str, int], ...]
     corr_floor: float
+    flat_variance: float
     spectral: SpectralStage | None
     min_std: float = MIN_STD
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -672,5 +676,6 @@ def build_plan(
         gravity=gravity,
         correlations=tuple(corr),
         corr_floor=float(np.float32(n * MIN_STD * MIN_STD)),
+        flat_variance=float(np.float32(MIN_STD * MIN_STD)),
         spectral=spectral,
     )

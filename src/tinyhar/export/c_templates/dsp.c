@@ -177,7 +177,6 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
     v[THR_S_MEAN] = mean;
     v[THR_S_STD] = sqrtf(sumsq * len->inv_n);
     if (stats & THR_SORTED) {
-        static const int pct_slot[THR_N_PCT] = THR_PCT_SLOTS;
         memcpy(thr_tmp, x, (size_t)n * sizeof(float));
         thr_sort(thr_tmp, n);
         v[THR_S_MIN] = thr_tmp[0];
@@ -187,7 +186,7 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
             const float t = len->pct_t[p];
             const float lo = thr_tmp[i];
             const float q = (i + 1 >= n || t == 0.0f) ? lo : lo + t * (thr_tmp[i + 1] - lo);
-            v[pct_slot[p]] = q;
+            v[THR_PCT_SLOT(p)] = q;
         }
         v[THR_S_IQR] = v[THR_S_P75] - v[THR_S_P25];
     } else if (stats & THR_MAX) {
