@@ -117,6 +117,11 @@ class Statistic:
         ``p`` in [0, 1] of a type-7 percentile, else None.
     feature_sets : tuple of str
         Feature sets whose complete statistic blocks include it.
+    tolerance : tuple of (float, float, str) or None
+        ``(rtol, atol, reason)``: how closely two back-ends agree on it, when
+        the class :func:`tinyhar.features.tolerances.tolerance_class` would
+        give otherwise does not apply (a tolerance class named after the
+        statistic).
     """
 
     name: str
@@ -125,6 +130,7 @@ class Statistic:
     unit: str = "signal"
     percentile: float | None = None
     feature_sets: tuple[str, ...] = _ALL_SETS
+    tolerance: tuple[float, float, str] | None = None
 
 
 STATISTICS: tuple[Statistic, ...] = (
