@@ -594,14 +594,14 @@ def _compute_chunk(
 
     # Time statistics of all full-length signals at once.
     stats_all = tuple(dict.fromkeys(s for b in full_blocks for s in b.stats))
-    res, dev, sumsq = _time_stats(S, stats_all, full_len)
+    res, dev, sumsq = _time_stats(S, stats_all, full_len, plan.flat_variance)
     for i, b in enumerate(full_blocks):
         for st in b.stats:
             cols[f"{b.signal}_{st}"] = res[st][i]
     if J is not None:
         for stats in dict.fromkeys(b.stats for b in jerk_blocks):
             idx = [i for i, b in enumerate(jerk_blocks) if b.stats == stats]
-            r, _, _ = _time_stats(J[idx], stats, plan.length(N - 1))
+            r, _, _ = _time_stats(J[idx], stats, plan.length(N - 1), plan.flat_variance)
             for k, i in enumerate(idx):
                 for st in stats:
                     cols[f"{jerk_blocks[i].signal}_{st}"] = r[st][k]
@@ -644,11 +644,12 @@ def _norm3(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.n
 
 
 def _time_stats(
-    S: np.ndarray, stats: Sequence[str], consts: LengthConstants
+    S: np.ndarray, stats: Sequence[str], consts: LengthConstants, flat_variance: float
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Time statistics along the last axis of ``S`` (k, n, N) (the numpy statistic kernel).
 
-    ``consts`` holds the plan's float32 constants of length ``N``. Returns
+    ``consts`` holds the plan's float32 constants of length ``N``,
+    ``flat_variance`` its ``MIN_STD^2`` (float32). Returns
     ``(stats -> (k, n) arrays, deviations S - mean (k, n, N), sum of squared
     deviations (k, n))``.
     """
@@ -676,6 +677,13 @@ def _time_stats(
         res["iqr"] = res["p75"] - res["p25"]
     elif "max" in stats:
         res["max"] = S.max(axis=-1)
+    if "skewness" in stats:
+        # Fisher-Pearson g1 = m3 / m2^(3/2) (Joanes & Gill 1998); 0 for a flat signal
+        m2 = sumsq * inv_n
+        m3 = np.einsum("...i,...i->...", dev * dev, dev) * inv_n
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            g1 = m3 / (m2 * np.sqrt(m2))
+        res["skewness"] = np.where(m2 > _F32(flat_variance), g1, _F32(0)).astype(_F32)
     return res, dev, sumsq
 
 

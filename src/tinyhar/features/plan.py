@@ -88,7 +88,8 @@ statistics, jerk-magnitude statistics, and
 spectral features of the body-acceleration magnitude, vertical and horizontal
 body acceleration, each accelerometer axis, the angular-rate magnitude and
 each gyroscope axis. ``full``: adds time statistics of each body-acceleration
-axis and all the time statistics of the jerk magnitudes.
+axis and all the time statistics of the jerk magnitudes, and the statistics
+of :data:`STATISTICS` that only it lists (skewness) on every complete block.
 """
 
 _ALL_SETS = FEATURE_SETS
@@ -150,6 +151,13 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("mcr", "mean-crossing rate in Hz: count of k=1..N-1 with (x[k]>=mean) != "
               "(x[k-1]>=mean), divided by (N-1)/fs (a sine of f Hz gives about 2f)",
               _SRC_MCR, unit="Hz"),
+    Statistic("skewness", "Fisher-Pearson coefficient of skewness g1 = m3 / m2^(3/2) with "
+              "m_k = sum((x-mean)^k)/N (scipy.stats.skew, bias=True); 0 if m2 <= MIN_STD^2",
+              "Joanes & Gill (1998), J. R. Stat. Soc. D (The Statistician) 47(1):183 (g1)",
+              unit="1", feature_sets=("full",),
+              tolerance=(2e-4, 1e-3, "a standardised third moment: a one-ulp difference of a "
+                         "derived signal (magnitudes in double on MicroPython) moves it by about "
+                         "3 ulp(mean) / std")),
 )
 """The per-signal statistics, in output order (the statistic table).
 

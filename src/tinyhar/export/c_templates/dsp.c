@@ -162,7 +162,7 @@ static THR_NOINLINE void thr_stage_prepare_channel(const float *buf, int start, 
  * (x - mean)^2 / n) (ddof 0); percentiles by linear interpolation on the
  * sorted values (Hyndman & Fan 1996, type 7, numpy's default); rms =
  * sqrt(sum x^2 / n); mcr = number of k with (x[k] >= mean) != (x[k-1] >=
- * mean), times fs / (n - 1). */
+ * mean), times fs / (n - 1); skewness = m3 / m2^(3/2) (Fisher-Pearson g1). */
 static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t *len,
                                               unsigned stats, float *out,
                                               float *mean_out, float *sumsq_out)
@@ -205,6 +205,16 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
             crossings += (thr_dev[k] >= 0.0f) != (thr_dev[k - 1] >= 0.0f);
         }
         v[THR_S_MCR] = (float)crossings * len->mcr_scale;
+    }
+    if ((THR_USED_STATS & THR_SKEWNESS) && (stats & THR_SKEWNESS)) {
+        /* Fisher-Pearson skewness g1 = m3 / m2^(3/2), m_k = sum(d^k) / n
+         * (Joanes & Gill 1998); 0 for a flat signal (m2 <= MIN_STD^2). */
+        for (int k = 0; k < n; k++) {
+            thr_tmp[k] = thr_dev[k] * thr_dev[k];
+        }
+        const float m2 = sumsq * len->inv_n;
+        const float m3 = thr_dot(thr_tmp, thr_dev, n) * len->inv_n;
+        v[THR_S_SKEWNESS] = m2 > THR_FLAT_VARIANCE ? m3 / (m2 * sqrtf(m2)) : 0.0f;
     }
     for (int s = 0; s < THR_N_STATS; s++) {
         if (stats & (1u << s)) {

@@ -81,9 +81,10 @@ P75 = const(6)
 IQR = const(7)
 RMS = const(8)
 MCR = const(9)
-N_SLOTS = const(10)
-SUM = const(10)  # not an output: the plain sum, kept for rms
-_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
+SKEWNESS = const(10)
+N_SLOTS = const(11)
+SUM = const(11)  # not an output: the plain sum, kept for rms
+_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr", "skewness")
 NO_STATS = (-1,) * N_SLOTS
 
 
@@ -151,6 +152,19 @@ def _sumsq(a, n, m, dev):
             dev[i] = d
             s += d * d
     return s
+
+
+@micropython.native
+def _moments23(a, n, m):
+    # sums of (a[i] - m)^2 and (a[i] - m)^3 (skewness)
+    s2 = 0.0
+    s3 = 0.0
+    for i in range(n):
+        d = a[i] - m
+        d2 = d * d
+        s2 += d2
+        s3 += d2 * d
+    return s2, s3
 
 
 @micropython.native
@@ -1085,6 +1099,15 @@ class Features:
             r[MCR] = cross * mcr
         r[MEAN] = m
         r[SUM] = s
+        if idx[SKEWNESS] >= 0:
+            # Fisher-Pearson g1 = m3 / m2^(3/2) (Joanes & Gill 1998) about the
+            # mean numpy computes (pairwise float32 sum): g1 moves by 3 dm / std
+            # with the mean; 0 for a flat signal (m2 <= MIN_STD^2)
+            f1[0] = _pairwise(a, 0, n, self.r9)
+            f1[0] = f1[0] / n
+            s2, s3 = _moments23(a, n, f1[0])
+            m2 = s2 / n
+            r[SKEWNESS] = (s3 / n) / (m2 * math.sqrt(m2)) if m2 > self.flat_power else 0.0
         if pct is not None:
             # type-7 percentiles lo + t (hi - lo), each step rounded to float32
             for slot, t, exact, jlo, jhi in pct:
