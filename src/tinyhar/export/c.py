@@ -386,6 +386,7 @@ def _statistics_context(plan) -> dict:
     used = [r.name for r in rows if any(r.name in b.stats for b in plan.stat_blocks)]
     return {
         "used": [code(f"THR_{name.upper()}") for name in used] or [code("0u")],
+        "end": 1 + max((plan.statistics.index(name) for name in used), default=-1),
         "rows": [{"key": code(r.name.upper()), "bit": i, "doc": code(r.name)}
                  for i, r in enumerate(rows)],
         "pct_slot": code(_pct_slot_expr([f"THR_S_{name.upper()}" for name, _, _, _ in pct])),

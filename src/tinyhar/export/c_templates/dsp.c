@@ -216,7 +216,7 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
         const float m3 = thr_dot(thr_tmp, thr_dev, n) * len->inv_n;
         v[THR_S_SKEWNESS] = m2 > THR_FLAT_VARIANCE ? m3 / (m2 * sqrtf(m2)) : 0.0f;
     }
-    for (int s = 0; s < THR_N_STATS; s++) {
+    for (int s = 0; s < THR_STATS_END; s++) {
         if (stats & (1u << s)) {
             *out++ = v[s];
         }

@@ -1054,8 +1054,10 @@ class Features:
             plan = array.array("H")
         order = pct is not None or idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0
         vals = _farray(2 + len(plan) // 3)
+        # (slot, output index) of the statistics written out
+        outs = tuple((j, idx[j]) for j in range(N_SLOTS) if idx[j] >= 0)
         return (name, n, idx, dev, order, inv, mcr, pct, plan, len(plan), vals, spec,
-                [0.0] * (SUM + 1))
+                [0.0] * (SUM + 1), outs)
 
     @micropython.native
     def _stats(self, job, out):
@@ -1063,7 +1065,7 @@ class Features:
         # the sum of squared deviations from the mean, or None for a signal
         # of the FFT spectra (only its deviations here: _finish follows with
         # the sum of squares from the spectrum)
-        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals, spec, r = job
+        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals, spec, r, _outs = job
         a = self.arr[name]
         lst = self.lst[name]
         f1 = self.f1
@@ -1145,10 +1147,8 @@ class Features:
             f1[0] = sumsq + 2.0 * m * (r[SUM] - n * m) + n * m * m
             f1[0] = f1[0] * inv
             r[RMS] = math.sqrt(f1[0])
-        for j in range(N_SLOTS):
-            i = idx[j]
-            if i >= 0:
-                out[i] = r[j]
+        for j, i in job[13]:
+            out[i] = r[j]
 
     @micropython.native
     def _spectral_features(self, p, band_idx, i_dom, i_ent, i_cen, out):
