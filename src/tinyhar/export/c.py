@@ -4,11 +4,14 @@
 (the library), an example ``main.c`` and a ``Makefile``. The library is
 plain C99 with float32 arithmetic, no ``malloc``, only libm (``sqrtf``,
 ``fabsf``, ``logf``, ``atan2f``, ``hypotf``) and ``memcpy``/``memset``. It computes the
-exact feature set of the run -- gravity low-pass filter as float32 biquads
-(direct form II transposed, started at the steady state of the first
-sample), radix-2 real FFT (or a direct DFT when the window length is not a
-power of two), time statistics with a Shell sort on a static buffer,
-correlations, jerk, ENMO -- and walks the tree ensemble stored as
+exact feature set of the run, serialising the fitted extractor's feature plan
+(:mod:`tinyhar.features.plan`: statistic bits and slots, length constants,
+coefficients, bins) for fixed kernels (``c_templates/dsp.c``) -- gravity
+low-pass filter as float32 biquads (direct form II transposed, started at
+the steady state of the first sample), radix-2 real FFT (or a direct DFT
+when the window length is not a power of two), time statistics with a Shell
+sort on a static buffer, correlations, jerk, ENMO -- and walks the tree
+ensemble stored as
 ``static const`` arrays generated from the estimator's device arrays
 (:class:`tinyhar.models.trees.TreeEnsembleClassifier`): float32 thresholds
 compared with ``x <= threshold`` exactly as scikit-learn does.

@@ -5,6 +5,10 @@ feature :class:`~tinyhar.features.FeatureExtractor` computes, in output order,
 each with its unit, a one-line definition precise enough to re-implement, its
 source, and a group label (the stage of the computation, for cost reports).
 
+The fact tables behind it (the per-signal statistics, the derived signals,
+the feature-set names, ``MIN_STD``) are in :mod:`tinyhar.features.plan`, which
+also compiles a layout and a window length into the plan every back-end runs.
+
 Conventions used by every definition (one window of ``N`` samples at ``fs`` Hz):
 
 * All arithmetic is float32; no statistic of the data set is used, only the

@@ -41,8 +41,10 @@ if TYPE_CHECKING:  # only for annotations: the catalog imports this module
     from tinyhar.features.catalog import FeatureLayout
 
 __all__ = [
+    "DERIVED",
     "DERIVED_SIGNALS",
     "FEATURE_SETS",
+    "GRAVITY_SIGNALS",
     "MIN_STD",
     "SPECTRAL_STATS",
     "STATISTICS",
@@ -56,6 +58,7 @@ __all__ = [
     "Statistic",
     "band_bins",
     "band_label",
+    "bin_frequencies",
     "build_plan",
     "channel_unit",
     "statistic",
@@ -172,7 +175,22 @@ SPECTRAL_STATS = ("dom_freq", "spec_entropy", "spec_centroid")
 
 
 def statistic(name: str) -> Statistic:
-    """The row of :data:`STATISTICS` called ``name`` (KeyError if there is none)."""
+    """The row of :data:`STATISTICS` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A statistic name, e.g. ``"p25"``.
+
+    Returns
+    -------
+    Statistic
+
+    Raises
+    ------
+    KeyError
+        No statistic of that name.
+    """
     for s in STATISTICS:
         if s.name == name:
             return s
@@ -282,7 +300,18 @@ def channel_unit(name: str) -> str:
 
 
 def band_label(lo: float, hi: float) -> str:
-    """Name fragment of a band, e.g. ``(0.5, 1.0) -> "0p5_1hz"``."""
+    """Name fragment of a band, e.g. ``(0.5, 1.0) -> "0p5_1hz"``.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Band edges in Hz.
+
+    Returns
+    -------
+    str
+        ``{lo}_{hi}hz`` with ``.`` written ``p`` and ``-`` written ``m``.
+    """
     def fmt(v: float) -> str:
         return f"{v:g}".replace(".", "p").replace("-", "m")
 
@@ -290,10 +319,19 @@ def band_label(lo: float, hi: float) -> str:
 
 
 def bin_frequencies(sampling_rate_hz: float, n_samples: int) -> np.ndarray:
-    """Frequencies ``f_k = k fs / N`` (Hz, float32) of the bins ``k = 1 .. N // 2``.
+    """Frequencies of the DFT bins ``k = 1 .. N // 2``.
 
-    ``fs`` is the sampling rate rounded to float32 first, as every back-end
-    uses it.
+    Parameters
+    ----------
+    sampling_rate_hz : float
+        Hz; rounded to float32 first, as every back-end uses it.
+    n_samples : int
+        Window length ``N``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (N // 2,)
+        ``f_k = k fs / N`` in Hz.
     """
     fs = float(np.float32(sampling_rate_hz))
     k = n_samples // 2
@@ -459,7 +497,7 @@ class FeaturePlan:
     """What to compute for one feature set, channel layout and window length.
 
     Built by :func:`build_plan` (via
-    :meth:`tinyhar.features.FeatureExtractor.plan_` after ``fit``). Frozen and
+    :attr:`tinyhar.features.FeatureExtractor.plan_` after ``fit``). Frozen and
     serialisable (:meth:`to_dict` gives JSON-compatible values). The stages
     run in this order: channels -> ``derived`` signals (magnitudes, the
     ``gravity`` filter and body signals, jerk) -> ``stat_blocks`` ->
@@ -532,18 +570,55 @@ class FeaturePlan:
         self._index.update({n: i for i, n in enumerate(self.names)})
 
     def slot(self, name: str) -> int:
-        """Output slot of the feature ``name``, or -1 if the plan does not compute it."""
+        """Output slot of a feature.
+
+        Parameters
+        ----------
+        name : str
+            Feature name.
+
+        Returns
+        -------
+        int
+            Its index in :attr:`names`, or -1 if the plan does not compute it.
+        """
         return self._index.get(name, -1)
 
     def length(self, n: int) -> LengthConstants:
-        """Constants of signals of ``n`` samples (KeyError if the plan has none)."""
+        """Constants of signals of ``n`` samples.
+
+        Parameters
+        ----------
+        n : int
+            Signal length (``N`` or ``N - 1``).
+
+        Returns
+        -------
+        LengthConstants
+
+        Raises
+        ------
+        KeyError
+            The plan has no signal of that length.
+        """
         for c in self.lengths:
             if c.n == n:
                 return c
         raise KeyError(n)
 
     def block(self, signal: str) -> StatBlock | None:
-        """The statistic block of ``signal``, or None."""
+        """The statistic block of a signal.
+
+        Parameters
+        ----------
+        signal : str
+            Channel or derived-signal name.
+
+        Returns
+        -------
+        StatBlock or None
+            None when the signal gets no statistics.
+        """
         for b in self.stat_blocks:
             if b.signal == signal:
                 return b
@@ -560,7 +635,15 @@ class FeaturePlan:
         return tuple(out)  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan as JSON-compatible values (lists, numbers, strings, None)."""
+        """The plan as JSON-compatible values.
+
+        Returns
+        -------
+        dict
+            Every attribute, nested stages as dicts, tuples as tuples
+            (``json.dumps`` writes them as lists), floats as the float32
+            values the back-ends use.
+        """
         out = asdict(self)
         del out["_index"]
         return out
