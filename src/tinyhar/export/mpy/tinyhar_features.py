@@ -909,6 +909,10 @@ class Features:
         self.sumsq = {}
         self.stats = []
         # the kernel slot of each statistic of the plan's order (cfg.STATISTICS)
+        if not (hasattr(cfg, "STATISTICS") and hasattr(cfg, "LENGTHS")):
+            raise ValueError(
+                "tinyhar_config.py has no STATISTICS / LENGTHS (written by an older "
+                "tinyhar): export the run again and copy the whole bundle")
         plan_stats = cfg.STATISTICS
         self._slot_of = [(_SLOTS.index(k) if k in _SLOTS else -1) for k in plan_stats]
         self._length_table = {}
