@@ -20,6 +20,7 @@ from tinyhar.features.catalog import (
 )
 from tinyhar.features.extractor import FeatureExtractor, extract_features
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample, split_gravity
+from tinyhar.features.plan import FeaturePlan, build_plan
 from tinyhar.features.stacking import stack_previous, stack_previous_names
 from tinyhar.features.validity import (
     INVALID_CLASS,
@@ -38,6 +39,8 @@ __all__ = [
     "MAX_ABS_INPUT",
     "FeatureExtractor",
     "FeatureInfo",
+    "FeaturePlan",
+    "build_plan",
     "check_valid",
     "describe_invalid",
     "extract_features",
