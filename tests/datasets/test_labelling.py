@@ -25,8 +25,8 @@ from tinyhar.datasets.labelling import (
     export_project,
     import_annotations,
     label_from_spans_file,
-    labels_from_spans,
     labelling_config,
+    labels_from_spans,
     spans_from_labels,
     suggest_boundaries,
 )
@@ -379,3 +379,49 @@ def test_cli_export_import_quick(hapt_one, tmp_path):
                                  "--spans", str(tmp_path / "s.csv"), "--overwrite"])
     assert result.exit_code == 0, result.output
     assert "exp02: 251 samples labelled" in result.output
+
+
+# ---------------------------------------------------------------- prelabel
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A small forest trained on HAPT subjects 2-4 (subject 1 unseen)."""
+    from tests.helpers import bundled_hapt_parquet
+
+    folder = tmp_path_factory.mktemp("run")
+    data = bundled_hapt_parquet(folder, ["2", "3", "4"])
+    cfg = {"dataset": {"name": str(data)}, "evaluation": {"test_subjects": [4], "cv_folds": 2},
+           "model": {"n_estimators": 10, "max_depth": 8}}
+    (folder / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    result = runner.invoke(app, ["train", "--config", str(folder / "cfg.yaml"), "--out",
+                                 str(folder / "small")])
+    assert result.exit_code == 0, result.output
+    return folder / "small"
+
+
+def test_prelabel_adds_the_runs_smoothed_predictions(hapt_one, small_run, tmp_path):
+    definition = write_folder(hapt_one, tmp_path / "mine", labelled=False)
+    res = export_project(definition, tmp_path / "ls", prelabel=small_run,
+                         classes=list(hapt_one.classes))
+    assert res.n_predicted == 2
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    agree = []
+    for task, (_s, _session, part) in zip(tasks, hapt_one.iter_sessions(), strict=True):
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"] == "tinyhar small"
+        assert 0 < prediction["score"] <= 1
+        spans = [(r["value"]["start"], r["value"]["end"], r["value"]["timeserieslabels"][0])
+                 for r in prediction["result"]]
+        assert all(0 < r["score"] <= 1 for r in prediction["result"])
+        time = part["time"].to_numpy()
+        labels, report = labels_from_spans(time, spans, 50.0, "prelabel")
+        assert report.overlaps == []  # predicted segments tile without overlapping
+        truth = part["label"].to_numpy()
+        known = part["label"].notna().to_numpy()
+        agree.append(np.mean(labels[known] == truth[known].astype(object)))
+    # an unseen subject: the smoothed predictions agree with the true labels on most samples
+    assert min(agree) > 0.75
+    # accepting the predictions as they are labels the recording
+    ls_export(tasks, {t["data"]["session"]: t["predictions"][0]["result"] for t in tasks},
+              tmp_path / "e.json")
+    imported = import_annotations(tmp_path / "e.json", tmp_path / "mine")
+    assert len(imported.files) == 2
