@@ -425,3 +425,28 @@ def test_prelabel_adds_the_runs_smoothed_predictions(hapt_one, small_run, tmp_pa
               tmp_path / "e.json")
     imported = import_annotations(tmp_path / "e.json", tmp_path / "mine")
     assert len(imported.files) == 2
+
+
+def test_suggestions_without_ruptures_say_so(hapt_one, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ruptures", None)  # import ruptures raises ImportError
+    definition = write_folder(hapt_one, tmp_path / "mine")
+    with pytest.raises(ConfigError, match=r"--suggest-boundaries needs the ruptures package"):
+        export_project(definition, tmp_path / "ls", suggest=True)
+    assert not (tmp_path / "ls").exists()
+
+
+def test_tasks_of_two_exports_are_refused(hapt_one, tmp_path):
+    definition = write_folder(hapt_one, tmp_path / "mine")
+    export_project(definition, tmp_path / "ls")
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    tasks[1]["data"]["tinyhar_project"] = "0" * 32
+    ls_export(tasks, {"exp01": existing(tasks[0])}, tmp_path / "e.json")
+    with pytest.raises(DataFormatError, match=r"e\.json: task 2 comes from another tinyhar"):
+        import_annotations(tmp_path / "e.json", tmp_path / "mine")
+    with pytest.raises(DataFormatError, match="holds no tinyhar recordings"):
+        tasks[1]["data"]["tinyhar_project"] = tasks[0]["data"]["tinyhar_project"]
+        ls_export(tasks, {"exp01": existing(tasks[0])}, tmp_path / "e.json")
+        (tmp_path / "empty").mkdir()
+        import_annotations(tmp_path / "e.json", tmp_path / "empty")

@@ -974,6 +974,11 @@ def import_annotations(export: str | Path, into: str | Path,
                 file, f"{where}: classes {unknown} are not in the project's classes {classes}; "
                 "relabel those regions, or export again with --classes adding them")
         target = found.get(session)
+        if target is None and not found:
+            raise DataFormatError(
+                file, f"{where}: {folder} holds no tinyhar recordings (.parquet); label import "
+                "writes into the recordings folder the project was exported from (tinyhar "
+                "recordings import/pull write one): give that folder as --into")
         if target is None:
             raise DataFormatError(
                 file, f"{where}: no recording in {folder} holds session {session!r} (it has "
