@@ -718,7 +718,8 @@ def _readme(out: Path, classes: list[str], inline: bool) -> str:
         f"Classes: {', '.join(classes)}.\n\n{serve}"
         "1. Create a project; in Settings > Labeling Interface > Code paste `config.xml`.\n"
         "2. Import `tasks.json` (Import). Predictions (existing labels, a model's, suggested\n"
-        f"   segments labelled `{SEGMENT_LABEL}`) appear as pre-annotations.\n"
+        f"   segments labelled `{SEGMENT_LABEL}`) appear as pre-annotations; choose which in\n"
+        "   Settings > Annotation > Prelabeling (model version).\n"
         "3. Label: select a class, drag across the signal; give suggested segments a class.\n"
         "4. Export > JSON, then `tinyhar label import export.json --into RECORDINGS_FOLDER`.\n"
     )
