@@ -8,6 +8,7 @@ storage, imports ``tasks.json``, posts one annotation per task from a JSON file
 project's JSON export.
 
 Usage: python labelstudio_driver.py URL TOKEN PROJECT_FOLDER ANNOTATIONS.json OUT.json
+(ANNOTATIONS ``-``: only create the project and import the tasks.)
 """
 
 import json
@@ -29,6 +30,9 @@ def main(url: str, token: str, folder: str, annotations: str, out: str) -> None:
                                            use_blob_urls=False, title="tinyhar csv")
     client.projects.import_tasks(id=project.id, request=tasks)
     by_session = {t.data["session"]: t for t in client.tasks.list(project=project.id)}
+    if annotations == "-":  # only check that the server takes the config and the tasks
+        print(f"imported {len(by_session)} tasks into project {project.id}")
+        return
     wanted = json.loads(Path(annotations).read_text(encoding="utf-8"))
     for session, result in wanted.items():
         client.annotations.create(id=by_session[session].id, result=result,
@@ -47,4 +51,4 @@ def main(url: str, token: str, folder: str, annotations: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:6], *([""] if len(sys.argv) == 5 else []))

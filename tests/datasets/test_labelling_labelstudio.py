@@ -54,9 +54,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A Label Studio server on 127.0.0.1 serving local files under tmp_path/root."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A Label Studio server on 127.0.0.1 serving local files under its folder's root/."""
+    tmp_path = tmp_path_factory.mktemp("label-studio")
     data_dir = tmp_path / "ls-data"
     template = VENV / "template-data"
     if template.is_dir():
@@ -143,3 +144,23 @@ def test_label_studio_round_trip(server, tmp_path):
     inside = (t >= first["start"] - 1e-6) & (t <= first["end"] + 1e-6)
     assert inside.sum() > 500 and set(now[inside]) == {"WALKING"}
     assert list(now[~inside]) == list(truth[~inside])
+
+
+def test_label_studio_takes_inline_tasks_with_a_synchronised_video(server, tmp_path):
+    url, root = server
+    data = load_bundled_hapt().select(subjects=["1"])
+    data.frame = data.frame[data.frame["session"] == "exp02"].reset_index(drop=True)
+    definition = write_folder(data, tmp_path / "mine")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "exp02.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    result = CliRunner().invoke(app, [
+        "label", "export", str(definition), "--to", str(root / "lsv"), "--inline", "--video",
+        str(videos), "--video-offset", "-2", "--video-fps", "25"])
+    assert result.exit_code == 0, result.output
+    done = subprocess.run(
+        [str(VENV / "bin" / "python"), str(DRIVER), url, TOKEN, str(root / "lsv"), "-"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imported 1 tasks" in done.stdout
