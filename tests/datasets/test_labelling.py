@@ -295,6 +295,7 @@ def test_export_needs_classes(hapt_one, tmp_path):
 
 
 # ---------------------------------------------------------------- change points
+@pytest.mark.slow
 def test_suggested_boundaries_find_the_activity_changes_of_hapt():
     """Every change between two activities of HAPT subjects 1-2 (an unlabelled transition
     between them) has a suggestion within 2 s of the transition; most suggestions lie within
@@ -398,6 +399,7 @@ def small_run(tmp_path_factory):
     return folder / "small"
 
 
+@pytest.mark.slow
 def test_prelabel_adds_the_runs_smoothed_predictions(hapt_one, small_run, tmp_path):
     definition = write_folder(hapt_one, tmp_path / "mine", labelled=False)
     res = export_project(definition, tmp_path / "ls", prelabel=small_run,
