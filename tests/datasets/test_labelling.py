@@ -447,8 +447,41 @@ def test_tasks_of_two_exports_are_refused(hapt_one, tmp_path):
     ls_export(tasks, {"exp01": existing(tasks[0])}, tmp_path / "e.json")
     with pytest.raises(DataFormatError, match=r"e\.json: task 2 comes from another tinyhar"):
         import_annotations(tmp_path / "e.json", tmp_path / "mine")
-    with pytest.raises(DataFormatError, match="holds no tinyhar recordings"):
-        tasks[1]["data"]["tinyhar_project"] = tasks[0]["data"]["tinyhar_project"]
-        ls_export(tasks, {"exp01": existing(tasks[0])}, tmp_path / "e.json")
-        (tmp_path / "empty").mkdir()
-        import_annotations(tmp_path / "e.json", tmp_path / "empty")
+
+
+def test_import_into_a_new_folder_writes_labelled_copies_of_csv_recordings(tmp_path):
+    """A project exported from a definition of CSV files (examples/my_data.yaml) comes back
+    as labelled canonical recordings plus a data.yaml in a new folder."""
+    from pathlib import Path
+
+    from tinyhar.datasets.custom import load_custom
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "my_data.yaml"
+    res = export_project(example, tmp_path / "ls", classes=["jumping"])
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    assert res.n_tasks == 4
+    first = tasks[0]["data"]
+    region = {"from_name": "label", "to_name": "ts", "type": "timeserieslabels",
+              "value": {"start": 2.0, "end": 4.0, "instant": False,
+                        "timeserieslabels": ["jumping"]}}
+    ls_export(tasks, {first["session"]: [*existing(tasks[0]), region]}, tmp_path / "e.json")
+    # into a folder of other files (here: the CSV files' own): refused, nothing written
+    other = tmp_path / "csvs"
+    other.mkdir()
+    (other / "notes.txt").write_text("my recordings")
+    with pytest.raises(ConfigError, match="holds no tinyhar recordings .* but other files"):
+        import_annotations(tmp_path / "e.json", other)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+    result = import_annotations(tmp_path / "e.json", tmp_path / "labelled")
+    assert [p.name for p in result.files] == [f"{first['session'].replace('/', '_')}.parquet",
+                                              "data.yaml"]
+    copy = load_custom(tmp_path / "labelled" / "data.yaml")
+    original = load_custom(example)
+    part = original.frame[original.frame["session"] == first["session"]]
+    time = part["time"].to_numpy()
+    expected = np.where((time >= 2.0 - 1e-6) & (time <= 4.0 + 1e-6), None,
+                        part["label"].astype(object).to_numpy())  # overlap: unlabelled
+    got = copy.frame["label"].astype(object).where(copy.frame["label"].notna(), None)
+    assert list(got) == list(expected)
+    assert result.sessions[first["session"]].overlaps[0][:2] == (2.0, 4.0)
+    np.testing.assert_allclose(copy.frame["acc_x"], part["acc_x"], rtol=1e-6)

@@ -50,7 +50,10 @@ Reads Label Studio's JSON export (*Export > JSON*: a list of tasks, each with
 "timeserieslabels": [class]}}``; https://labelstud.io/guide/export) and writes
 the labels into the ``label`` column of the canonical recordings
 (:class:`~tinyhar.datasets.recording.RecordingSet` Parquet files) found in the
-target folder, matched by session. Per task the latest annotation that was not
+target folder, matched by session. When the target folder is new or empty,
+the annotated recordings are read from the project's source instead (e.g. a
+definition of CSV files) and written there as labelled canonical recordings
+with a ``data.yaml`` listing them. Per task the latest annotation that was not
 skipped is used. Time ranges become samples by :func:`labels_from_spans`.
 
 Spans to samples (:func:`labels_from_spans`)
@@ -94,7 +97,7 @@ import numpy as np
 import pandas as pd
 
 from tinyhar.datasets.recording import CHANNEL_UNITS, RecordingSet
-from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 
 CONFIG_FILE = "config.xml"
 """Labelling configuration written by :func:`export_project`."""
@@ -920,7 +923,10 @@ def import_annotations(export: str | Path, into: str | Path,
         :func:`export_project`'s ``tasks.json``.
     into : str or Path
         Folder of the canonical recordings (``*.parquet``, searched
-        recursively) holding the exported sessions.
+        recursively) holding the exported sessions; or a new (or empty)
+        folder: then the annotated recordings are read from the project's
+        source (e.g. a definition of CSV files) and written there as labelled
+        canonical recordings with a ``data.yaml`` listing them.
     overwrite : bool
         Replace labels a recording already has when they differ.
 
@@ -941,9 +947,10 @@ def import_annotations(export: str | Path, into: str | Path,
     """
     file, folder = Path(export), Path(into)
     tasks = _read_export(file)
-    found = _recordings_by_session(folder)
+    found = _recordings_by_session(folder) if folder.exists() else {}
     project_ids = set()
     plan: dict[Path, dict[str, tuple[list, list[str]]]] = {}
+    copies: dict[str, dict[str, tuple]] = {}
     result = ImportResult()
     for i, task in enumerate(tasks, start=1):
         data = task.get("data") or {}
@@ -974,12 +981,11 @@ def import_annotations(export: str | Path, into: str | Path,
             raise DataFormatError(
                 file, f"{where}: classes {unknown} are not in the project's classes {classes}; "
                 "relabel those regions, or export again with --classes adding them")
+        if not found:  # a new folder: labelled copies of the project's recordings
+            copies.setdefault(str(data.get("source") or ""), {})[session] = (
+                spans, classes, data.get("n_samples"), where)
+            continue
         target = found.get(session)
-        if target is None and not found:
-            raise DataFormatError(
-                file, f"{where}: {folder} holds no tinyhar recordings (.parquet); label import "
-                "writes into the recordings folder the project was exported from (tinyhar "
-                "recordings import/pull write one): give that folder as --into")
         if target is None:
             raise DataFormatError(
                 file, f"{where}: no recording in {folder} holds session {session!r} (it has "
@@ -987,8 +993,65 @@ def import_annotations(export: str | Path, into: str | Path,
                 "another project or another folder; give --into the recordings folder the "
                 "project was exported from")
         plan.setdefault(target, {})[session] = (spans, classes, data.get("n_samples"), where)
-    _apply(plan, file, result, overwrite)
+    if copies:
+        _write_copies(copies, file, folder, result)
+    else:
+        _apply(plan, file, result, overwrite)
     return result
+
+
+def _write_copies(copies: dict, file: Path, folder: Path, result: ImportResult) -> None:
+    """Labelled copies of the project's recordings in a new recordings folder (+ data.yaml)."""
+    from tinyhar.datasets.phone import DEFINITION_FILE, _definition_text
+    from tinyhar.runfolder import atomic_file, write_text_atomic
+
+    definition = folder / DEFINITION_FILE
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ConfigError(
+            f"--into {folder} holds no tinyhar recordings (.parquet) but other files: label "
+            "import writes into the recordings the project was exported from, or labelled "
+            "copies of them into a new or empty folder; give one, e.g. "
+            f"--into {folder.name}-labelled")
+    staged, all_classes, rate, gyro = [], [], None, False
+    for source, sessions in copies.items():
+        first = next(iter(sessions.values()))[3]
+        try:
+            data = _load_source(source, None)
+        except TinyharError as exc:
+            raise DataFormatError(
+                file, f"{first}: {folder} holds no tinyhar recordings, and the project's "
+                f"source {source!r} cannot be read ({exc}); give --into the recordings folder "
+                "the project was exported from") from exc
+        rate, gyro = data.sampling_rate_hz, data.has_gyro
+        for session, (spans, classes, n_expected, where) in sessions.items():
+            part = data.frame[data.frame["session"] == session].reset_index(drop=True)
+            if n_expected is not None and int(n_expected) != len(part):
+                raise DataFormatError(
+                    file, f"{where}: session {session} of {source} has {len(part)} samples, "
+                    f"the exported task had {n_expected}: the data changed after label export "
+                    "(or this is an export of another project); export and label it again")
+            labels, report = labels_from_spans(part["time"].to_numpy(np.float64), spans, rate,
+                                               f"{file}, {where}")
+            result.sessions[session] = report
+            part["label"] = pd.array(labels, dtype="string")
+            used = {x for x in labels if x is not None}
+            own = [c for c in dict.fromkeys([*classes, *sorted(used)]) if c in used]
+            all_classes += [c for c in own if c not in all_classes]
+            staged.append((session, RecordingSet(part, rate, own, name=folder.resolve().name,
+                                                 source=str(file))))
+    names: set[str] = set()
+    folder.mkdir(parents=True, exist_ok=True)
+    for session, rec in staged:
+        target = folder / f"{_safe_name(session, names)}.parquet"
+        with atomic_file(target) as tmp:
+            rec.to_parquet(tmp)
+        result.files.append(target)
+    write_text_atomic(definition, _definition_text(folder.resolve().name, rate, gyro,
+                                                   all_classes, None))
+    result.files.append(definition)
+    result.notes.append(f"{folder} held no recordings: wrote labelled copies of the "
+                        f"{len(staged)} annotated recording(s) and {definition} (train with "
+                        f"--dataset {definition})")
 
 
 def _apply(plan: dict, file: Path, result: ImportResult, overwrite: bool) -> None:
