@@ -644,6 +644,7 @@ def export_project(
                 task_data["ts"] = {c: [round(float(v), 6) for v in shown[c]]
                                    for c in ["time", *channels]}
             else:
+                shown = shown.assign(time=shown["time"].map("{:.6f}".format))  # us steps
                 shown.to_csv(tmp / CSV_DIR / f"{name}.csv", index=False, float_format="%.7g")
                 rel = f"{out.resolve().name}/{CSV_DIR}/{name}.csv"
                 task_data["csv"] = f"/data/local-files/?d={quote(rel)}"
