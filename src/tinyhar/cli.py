@@ -982,6 +982,112 @@ def device_test(
     )
 
 
+label_app = typer.Typer(
+    help=(
+        "Label recordings: a ready Label Studio project (export), its JSON export back into "
+        "the recordings (import), or time spans typed by hand (quick)."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(label_app, name="label")
+
+
+def _print_span_reports(res) -> None:
+    for session, report in res.sessions.items():
+        console.print(f"{escape(session)}: {report.labelled} samples labelled")
+        for line in report.lines():
+            console.print(f"  [yellow]{escape(line)}[/]")
+    for note in res.notes:
+        console.print(escape(note))
+    for path in res.files:
+        console.print(f"written [bold]{escape(str(path))}[/]")
+    if not res.files:
+        console.print("no recording changed")
+
+
+@label_app.command("export")
+@_friendly
+def label_export(
+    source: Annotated[str, typer.Argument(
+        help="Dataset definition (.yaml), tinyhar .parquet, or data set name.")],
+    to: Annotated[Path, typer.Option(help="Project folder to write.")],
+    classes: Annotated[str | None, typer.Option(
+        help="Comma-separated classes to add to the data set's (e.g. walk,run,rest).")] = None,
+    prelabel: Annotated[Path | None, typer.Option(
+        help="Run folder: its smoothed predictions become Label Studio predictions.")] = None,
+    suggest_boundaries: Annotated[bool, typer.Option(
+        "--suggest-boundaries", help="Pre-annotate change-point segments (needs ruptures).")
+    ] = False,
+    video: Annotated[Path | None, typer.Option(
+        help="Folder of videos named like the recordings (<session>.mp4), shown in sync.")
+    ] = None,
+    video_offset: Annotated[float, typer.Option(
+        help="Recording time (s) at the video's first frame; negative if the camera started "
+        "first (VIDEO/offsets.csv with video,offset_s sets it per video).")] = 0.0,
+    video_fps: Annotated[float, typer.Option(help="Frame rate of the videos.")] = 30.0,
+    inline: Annotated[bool, typer.Option(
+        "--inline", help="Put the signals into tasks.json (no local-files serving needed).")
+    ] = False,
+    path: Annotated[str | None, typer.Option(help="File or folder of a named data set.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an earlier label export in --to.")] = False,
+) -> None:
+    """Write a Label Studio project: config.xml, tasks.json, one CSV per recording."""
+    from tinyhar.datasets.labelling import TASKS_FILE, export_project
+
+    res = export_project(
+        source, to, classes=classes.split(",") if classes else None, prelabel=prelabel,
+        suggest=suggest_boundaries, video=video, video_offset_s=video_offset,
+        video_fps=video_fps, inline=inline, path=path, overwrite=overwrite)
+    extras = [f"{res.n_predicted} with model predictions" if prelabel else "",
+              f"{res.n_suggested} suggested segments" if suggest_boundaries else "",
+              f"{res.n_videos} with video" if video else ""]
+    extra = "; ".join(e for e in extras if e)
+    console.print(
+        f"{res.n_tasks} tasks, classes {escape(', '.join(res.classes))}"
+        + (f" ({extra})" if extra else "")
+    )
+    console.print(f"written [bold]{escape(str(res.folder))}[/]: import "
+                  f"{escape(str(res.folder / TASKS_FILE))} into Label Studio (see README.md "
+                  "there)")
+
+
+@label_app.command("import")
+@_friendly
+def label_import(
+    export: Annotated[Path, typer.Argument(help="Label Studio's JSON export (Export > JSON).")],
+    into: Annotated[Path, typer.Option(help="Folder of the recordings (.parquet) to label.")],
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace labels the recordings already have.")] = False,
+) -> None:
+    """Write Label Studio annotations into the recordings' label column."""
+    from tinyhar.datasets.labelling import import_annotations
+
+    res = import_annotations(export, into, overwrite=overwrite)
+    if res.not_annotated:
+        console.print(f"[yellow]not annotated (left as they were): "
+                      f"{escape(', '.join(res.not_annotated))}[/]")
+    _print_span_reports(res)
+
+
+@label_app.command("quick")
+@_friendly
+def label_quick(
+    recording: Annotated[Path, typer.Argument(help="A tinyhar recording (.parquet).")],
+    spans: Annotated[Path, typer.Option(
+        help="CSV with columns start,end,class (s; plus session for several sessions).")],
+    new_classes: Annotated[bool, typer.Option(
+        "--new-classes", help="Allow classes the recording does not list yet.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace labels the recording already has.")] = False,
+) -> None:
+    """Label a recording from time spans typed by hand."""
+    from tinyhar.datasets.labelling import label_from_spans_file
+
+    _print_span_reports(label_from_spans_file(recording, spans, overwrite=overwrite,
+                                              new_classes=new_classes))
+
+
 def main() -> None:  # pragma: no cover
     """Entry point for ``python -m tinyhar``."""
     app()
