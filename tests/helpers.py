@@ -105,3 +105,35 @@ def write_segment_csvs(
             pd.DataFrame(data).to_csv(path, index=False)
             written.append(path)
     return written
+
+
+APP_CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+"""Channels the recording app (export/mpy/app_record.py) writes, in order."""
+
+
+def write_app_recording(folder, name: str, values: np.ndarray, label: str | None = "walk",
+                        rate: float = 50.0, **meta):
+    """Write a recording in the recording app's layout: ``NAME.csv`` plus sidecar ``NAME.json``.
+
+    ``"%.3f"`` time in s from 0, ``"%.5f"`` values (g, rad/s) in :data:`APP_CHANNELS`
+    order, one row per sample of ``values`` (shape ``(n_samples, 6)``); the sidecar
+    has the app's keys, ``meta`` overrides them. Returns ``(csv_path, sidecar_path)``.
+    """
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [f"{i / rate:.3f}," + ",".join(f"{v:.5f}" for v in row) + "\n"
+            for i, row in enumerate(values)]
+    csv = folder / f"{name}.csv"
+    csv.write_text("time," + ",".join(APP_CHANNELS) + "\n" + "".join(rows))
+    info = {"sampling_rate_hz": rate, "units": {"time": "s", "acc": "g", "gyro": "rad/s"},
+            "channels": APP_CHANNELS, "class": label, "start_time": "2026-11-30T10:00:00",
+            "n_samples": len(values), "duration_s": len(values) / rate, "complete": True,
+            "tinyhar_version": "9.9", "board": "M5StickC PLUS2", "sensor": "MPU6886",
+            "firmware": "micropython 1.24.1 (1.24.1)", "classes": ["walk", "run", "rest"]}
+    info.update(meta)
+    sidecar = folder / f"{name}.json"
+    sidecar.write_text(json.dumps(info))
+    return csv, sidecar

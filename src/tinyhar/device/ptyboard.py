@@ -22,7 +22,12 @@ restarts its interpreter and prints ``soft reboot``; the unix port only runs
 the empty input). The relay emulates it faithfully: it ends the MicroPython
 process, starts a fresh one in the same folder (nothing of the old
 interpreter's state survives, as on a board), puts it in the raw REPL and
-answers what a board answers. Everything else passes through unchanged.
+answers what a board answers. One file-system difference is bridged too: on
+a board the working directory is the file system's root, so ``os.stat("")``
+describes it (mpremote checks the destination ``:`` of ``fs cp FILES :``
+that way); the unix port has no such root, so each fresh interpreter first
+runs :data:`BOARD_SHIM`, which makes ``os.stat("")`` mean ``os.stat(".")``.
+Everything else passes through unchanged.
 
 POSIX only (``os.openpty``); used by the tests of ``tinyhar deploy`` and
 ``tinyhar recordings pull``.
@@ -46,6 +51,20 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 """What MicroPython prints on entering the raw REPL (Ctrl-A)."""
 SOFT_REBOOT = b"OK\r\nMPY: soft reboot\r\n"
 """What a board prints for Ctrl-D at an empty raw-REPL prompt, before the raw banner."""
+BOARD_SHIM = b"""\
+import sys, os as _os
+class _BoardOS:
+    pass
+_w = _BoardOS()
+for _k in dir(_os):
+    setattr(_w, _k, getattr(_os, _k))
+def _stat(path, stat=_os.stat):
+    return stat(path or '.')
+_w.stat = _stat
+sys.modules['os'] = _w
+del _BoardOS, _w, _k, _stat, _os
+"""
+"""Run in each fresh interpreter: ``os.stat("")`` is the working directory, as on a board."""
 
 
 class SimulatedBoard:
@@ -119,13 +138,22 @@ class SimulatedBoard:
             self._proc.kill()
             self._proc.wait()
 
-    def _soft_reset(self) -> bytes:
-        """A fresh interpreter in the raw REPL; returns what the board prints for Ctrl-D."""
+    def _boot(self) -> None:
+        """Start an interpreter, run :data:`BOARD_SHIM`; it is left at the raw-REPL prompt."""
         self._end_process()
         self._spawn()
         self._read_board_until(b">>> ")
         os.write(self._board_master, b"\r\x01")
         self._read_board_until(RAW_BANNER)
+        os.write(self._board_master, BOARD_SHIM + b"\x04")
+        out = self._read_board_until(b"\x04>")
+        if not out.startswith(b"OK\x04\x04"):
+            raise TinyharError(f"the MicroPython unix port failed to start the simulated "
+                               f"board: {out[-500:]!r}")
+
+    def _soft_reset(self) -> bytes:
+        """A fresh interpreter in the raw REPL; returns what the board prints for Ctrl-D."""
+        self._boot()
         self.resets += 1
         return SOFT_REBOOT + RAW_BANNER
 
@@ -163,7 +191,8 @@ class SimulatedBoard:
         self.port = os.ttyname(host_slave)
         # keep the host slave open so that the port survives between mpremote calls
         self._fds = [self._board_master, self._board_slave, self._host_master, host_slave]
-        self._spawn()
+        self._boot()
+        os.write(self._board_master, b"\r\x02")  # back to the friendly REPL, as after reset
         self._read_board_until(b">>> ")
         self._thread = threading.Thread(target=self._relay, name="tinyhar-ptyboard",
                                         daemon=True)
