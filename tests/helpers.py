@@ -137,3 +137,25 @@ def write_app_recording(folder, name: str, values: np.ndarray, label: str | None
     sidecar = folder / f"{name}.json"
     sidecar.write_text(json.dumps(info))
     return csv, sidecar
+
+
+def tiny_bundle(out, subjects=("1",), n_test_windows: int = 12):
+    """Export a MicroPython bundle of a tiny tree pipeline (minimal features) trained on HAPT.
+
+    The bundle's classes are HAPT's; ``out`` is the bundle folder. Returns ``out``.
+    """
+    from tinyhar.config import make_config
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.export.micropython import export_micropython
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=list(subjects))
+    windows, _ = make_windows(rec, window=128, hop=64, unit="samples")
+    cfg = make_config({"features": {"set": "minimal"},
+                       "model": {"n_estimators": 3, "max_depth": 4}})
+    pipe = build_pipeline(windows, cfg, 64)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    export_micropython(pipe, out, windows=windows.subset(np.arange(20)),
+                       n_test_windows=n_test_windows)
+    return out

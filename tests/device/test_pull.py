@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import write_app_recording
+from tests.helpers import tiny_bundle, write_app_recording
 from tinyhar.datasets.bundled import load_bundled_hapt
 from tinyhar.device.simulate import write_replay_csv
 from tinyhar.errors import TinyharError
@@ -59,20 +59,7 @@ def board(tmp_path, replay):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """A bundle of a tiny pipeline whose classes are HAPT's."""
-    from tinyhar.config import make_config
-    from tinyhar.export.micropython import export_micropython
-    from tinyhar.training import build_pipeline
-    from tinyhar.windows.windowing import make_windows
-
-    rec = load_bundled_hapt().select(subjects=["1"])
-    windows, _ = make_windows(rec, window=128, hop=64, unit="samples")
-    cfg = make_config({"features": {"set": "minimal"},
-                       "model": {"n_estimators": 3, "max_depth": 4}})
-    pipe = build_pipeline(windows, cfg, 64)
-    pipe.model.fit(pipe.transform(windows), windows.y)
-    out = tmp_path_factory.mktemp("bundle")
-    export_micropython(pipe, out, windows=windows.subset(np.arange(20)), n_test_windows=12)
-    return out
+    return tiny_bundle(tmp_path_factory.mktemp("bundle"))
 
 
 def _exec(board, code: str) -> str:
