@@ -557,6 +557,34 @@ def datasets_check(
 
 @app.command()
 @_friendly
+def inspect(
+    dataset: Annotated[str, typer.Argument(
+        help="A data set name (hapt), a dataset definition (.yaml) or a Parquet file.")],
+    out: Annotated[Path, typer.Option(help="Report folder (report.md and PNGs).")] = Path(
+        "report"),
+    path: Annotated[str | None, typer.Option(help="File or folder of a named data set.")
+    ] = None,
+    window: Annotated[float | None, typer.Option(
+        help="Window length in s (default: the training default).")] = None,
+    hop: Annotated[float | None, typer.Option(help="Hop in s (default: the training default).")
+    ] = None,
+) -> None:
+    """Write a data-quality report: timelines, minutes per class, timing, units, advice."""
+    from tinyhar.reporting.inspect import REPORT_FILE, inspect_dataset
+
+    report = inspect_dataset(dataset, out, path=path, window=window, hop=hop)
+    console.print(f"[bold]{report.name}[/]: {len(report.sessions)} recording(s), "
+                  f"{report.minutes.shape[1]} subject(s); windows per class: "
+                  + ", ".join(f"{c} {n}" for c, n in report.windows_per_class.items()))
+    for finding in report.findings:
+        err_console.print(f"[yellow]finding:[/] {escape(finding)}")
+    for line in report.advice:
+        console.print(f"advice: {escape(line)}")
+    console.print(f"report written to [bold]{out / REPORT_FILE}[/]")
+
+
+@app.command()
+@_friendly
 def robustness(
     run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
     dataset: Annotated[
