@@ -362,7 +362,9 @@ def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            windows, _ = make_windows(rec, window=window, hop=hop, unit="s")
+            # unlabelled windows too: the timelines show where labels are missing
+            windows, _ = make_windows(rec, window=window, hop=hop, unit="s",
+                                      keep_unlabelled=True)
         except TinyharError as exc:
             raise ConfigError(f"{dataset}: no windows of {window:g} s ({exc})") from exc
     counts = pd.Series(windows.y).value_counts()
