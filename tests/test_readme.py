@@ -12,9 +12,9 @@ Every line of a fenced block that starts with a command (``tinyhar``,
   :data:`ADDED`: networks train for one epoch (``--epochs 1``), and tree runs
   other than the demo use a four-subject subset of the bundled HAPT data.
   Then the test checks what the README says the command does.
-- Board commands (``deploy --port``, ``device test --port``, ``recordings pull --port``): no board is
-  attached here, so they must fail cleanly: exit code 2 and a message naming
-  the port.
+- Board commands (``deploy --port``, ``device test --port``, ``recordings
+  pull --port``): no board is attached here, so they must fail cleanly: exit
+  code 2 and a message naming the port.
 - Benchmarks: see :data:`BENCHMARKS` (minutes of measurement each, "not part
   of the test suite" says the README); each is run with ``--help`` at least,
   which imports it and parses its options.
