@@ -159,3 +159,32 @@ def tiny_bundle(out, subjects=("1",), n_test_windows: int = 12):
     export_micropython(pipe, out, windows=windows.subset(np.arange(20)),
                        n_test_windows=n_test_windows)
     return out
+
+
+def board_tools() -> list[str]:
+    """mpremote's command prefix; skips the test without mpremote, the unix port or a pty."""
+    import os
+
+    import pytest
+
+    from tinyhar.device.deploy import find_mpremote
+    from tinyhar.errors import TinyharError
+    from tinyhar.export.micropython import find_micropython
+
+    if not hasattr(os, "openpty"):
+        pytest.skip("pseudo-terminals need POSIX")
+    try:
+        find_micropython()
+        return find_mpremote()
+    except TinyharError as exc:
+        pytest.skip(str(exc))
+
+
+def mpremote_exec(board, code: str) -> str:
+    """Run ``code`` on a (simulated) board with ``mpremote connect PORT exec``; its output."""
+    import subprocess
+
+    proc = subprocess.run([*board_tools(), "connect", board.port, "exec", code],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout

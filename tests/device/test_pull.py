@@ -9,32 +9,18 @@ listing (sizes, SHA-256), copies and deletions all run in a real MicroPython.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import tiny_bundle, write_app_recording
+from tests.helpers import board_tools, mpremote_exec, tiny_bundle, write_app_recording
 from tinyhar.datasets.bundled import load_bundled_hapt
 from tinyhar.device.simulate import write_replay_csv
 from tinyhar.errors import TinyharError
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 N_REPLAY = 1500
-
-
-def _tools():
-    from tinyhar.device.deploy import find_mpremote
-    from tinyhar.export.micropython import find_micropython
-
-    if not hasattr(os, "openpty"):
-        pytest.skip("pseudo-terminals need POSIX")
-    try:
-        return find_mpremote(), find_micropython()
-    except TinyharError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def board(tmp_path, replay):
     """A simulated board whose flash holds a replay recording (the IMU of the unix port)."""
     from tinyhar.device.ptyboard import SimulatedBoard
 
-    _tools()
+    board_tools()
     flash = tmp_path / "flash"
     flash.mkdir()
     write_replay_csv(flash / "replay.csv", np.arange(N_REPLAY) / 50.0, replay, CHANNELS)
@@ -62,17 +48,9 @@ def bundle(tmp_path_factory):
     return tiny_bundle(tmp_path_factory.mktemp("bundle"))
 
 
-def _exec(board, code: str) -> str:
-    mpremote, _ = _tools()
-    proc = subprocess.run([*mpremote, "connect", board.port, "exec", code],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc.stdout
-
-
 def _record(board, events) -> str:
     """Run the recording app on the board with scripted buttons over the replay."""
-    return _exec(board, "import app_record\napp_record.main(replay='replay.csv', "
+    return mpremote_exec(board, "import app_record\napp_record.main(replay='replay.csv', "
                         f"buttons=app_record.ScriptButtons({events!r}))\n")
 
 
@@ -108,7 +86,8 @@ def test_deploy_record_app_then_record_and_pull(board, bundle, replay, tmp_path)
     assert "classes:\n- walk\n- run\n- rest\n" in (to / "data.yaml").read_text()
 
     # a second pull copies nothing; --delete removes only verified, stored recordings
-    _exec(board, "f = open('rec/rec_004.csv.part', 'w')\nf.write('time,acc_x\\n')\nf.close()\n")
+    mpremote_exec(board, "f = open('rec/rec_004.csv.part', 'w')\n"
+                         "f.write('time,acc_x\\n')\nf.close()\n")
     res = pull(MpremoteSource(board.port), to, delete=True)
     assert res.pulled == [] and len(res.already) == 3
     assert res.skipped and "rec_004.csv.part: a recording still open" in res.skipped[0]
