@@ -153,7 +153,7 @@ def test_a_copy_that_does_not_verify_is_not_deleted(tmp_path, replay):
 
 
 def test_deploy_classes_errors(bundle, tmp_path):
-    from tinyhar.device.deploy import parse_classes, stage_record_app
+    from tinyhar.device.deploy import deploy, parse_classes, stage_record_app
 
     assert parse_classes(" walk, run ") == ["walk", "run"]
     for bad, message in ((",", "names no class"), ("walk,,run", "an empty class name"),
@@ -161,6 +161,10 @@ def test_deploy_classes_errors(bundle, tmp_path):
                          (["#x"], "cannot be a class name")):
         with pytest.raises(TinyharError, match=message):
             parse_classes(bad)
+    with pytest.raises(TinyharError, match="--classes is for the recording app"):
+        deploy(bundle, "/dev/ttyNONEXISTENT", classes="walk")
+    with pytest.raises(TinyharError, match="--app 'web': expected one of live, record"):
+        deploy(bundle, "/dev/ttyNONEXISTENT", app="web")
     # without --classes: the model's classes, in its order
     files = stage_record_app(tmp_path, bundle)
     names = json.loads((bundle / "bundle.json").read_text())["classes"]

@@ -127,3 +127,23 @@ def test_check_primitives():
             "c": np.array([0.99, 0.0, 0.1]), "d": np.array([0.1, 1.0, 0.0])}
     assert [(s, m) for s, m, _ in swapped_axes(dirs)] == [("d", "x<->y")]
     assert swapped_axes({"a": dirs["a"], "d": dirs["d"]}) == []
+
+
+def test_cli(planted, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from tinyhar import cli
+
+    err = io.StringIO()
+    monkeypatch.setattr(cli, "err_console", Console(file=err, width=400))
+    result = CliRunner().invoke(cli.app, ["inspect", str(planted), "--out",
+                                          str(tmp_path / "r")], terminal_width=200)
+    assert result.exit_code == 0, result.output + err.getvalue()
+    assert "report written to" in result.output
+    assert "advice: record at least 3 more minutes of walking" in " ".join(result.output.split())
+    assert err.getvalue().count("finding:") == 4
+    result = CliRunner().invoke(cli.app, ["inspect", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 2 and "none.yaml" in err.getvalue()

@@ -20,8 +20,8 @@ runs the checks of :mod:`tinyhar.datasets.checks` on every session
 then cuts windows as training would (the configuration's default window and
 hop unless given) and counts windows per class, warning below
 :data:`MIN_WINDOWS_PER_CLASS`, and gives concrete advice per class: how many
-more minutes from how many more people reach :data:`TARGET_SUBJECTS`
-subjects and :data:`TARGET_MINUTES_PER_SUBJECT` minutes each.
+more minutes from how many more people reach :data:`TARGET_SUBJECTS` people
+and ``TARGET_SUBJECTS x`` :data:`TARGET_MINUTES_PER_SUBJECT` minutes in all.
 
 The report is a folder: ``report.md`` (Markdown; tables and findings) with
 PNGs (timelines of every recording with its labels, minutes per class per
@@ -58,9 +58,9 @@ TARGET_SUBJECTS = 3
 """People per class the advice aims at: leave-subjects-out evaluation tests each class on
 people not trained on, so a class needs at least two people to train on and one to test."""
 TARGET_MINUTES_PER_SUBJECT = 2.0
-"""Minutes per class and person the advice aims at: about 90 windows of 2.56 s with 50 %
-overlap, enough for tree models on hand-made features (HAPT has 1-4 minutes per activity
-and person and reaches macro-F1 0.93 with tinyhar's defaults)."""
+"""Minutes per class and person the advice aims at (``TARGET_SUBJECTS`` times this in all):
+about 90 windows of 2.56 s with 50 % overlap per person, enough for tree models on
+hand-made features (HAPT has 1-2 minutes per activity and person)."""
 SESSIONS_PER_TIMELINE = 8
 """Recordings drawn per timeline figure (reporting.timeline.MAX_TIMELINE_SESSIONS)."""
 MAX_TIMELINE_FIGURES = 8
@@ -198,23 +198,23 @@ def _swaps(rec, findings: list[str]) -> None:
 
 
 def _advice(minutes: pd.DataFrame, windows: dict[str, int], classes: list[str]) -> list[str]:
-    """Per class: minutes still missing to reach TARGET_SUBJECTS people x TARGET minutes."""
+    """Per class: what is missing to reach TARGET_SUBJECTS people and as many times
+    TARGET_MINUTES_PER_SUBJECT minutes in all."""
     target = TARGET_MINUTES_PER_SUBJECT
     out = []
     for c in classes:
         per = minutes.loc[c] if c in minutes.index else pd.Series(dtype=float)
-        per = per[per > 0].sort_values(ascending=False)
+        per = per[per > 0]
         more_people = max(0, TARGET_SUBJECTS - len(per))
-        short = float(np.clip(target - per.iloc[:TARGET_SUBJECTS], 0, None).sum())
-        need = short + more_people * target
+        need = max(TARGET_SUBJECTS * target - float(per.sum()), more_people * target)
         if need < 0.05:
             continue
         who = (f" from {more_people} more {'person' if more_people == 1 else 'people'}"
                if more_people else " from the people recorded so far")
         out.append(f"record at least {np.ceil(need * 2) / 2:g} more minutes of {c}{who} "
-                   f"(aim: {TARGET_SUBJECTS} people x {target:g} min; now {per.sum():.1f} min "
-                   f"from {len(per)} {'person' if len(per) == 1 else 'people'}, "
-                   f"{windows.get(c, 0)} windows)")
+                   f"(aim: {TARGET_SUBJECTS} people, {TARGET_SUBJECTS * target:g} min; now "
+                   f"{per.sum():.1f} min from {len(per)} "
+                   f"{'person' if len(per) == 1 else 'people'}, {windows.get(c, 0)} windows)")
     return out
 
 

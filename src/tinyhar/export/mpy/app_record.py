@@ -136,7 +136,8 @@ class Recorder:
 
     rate_hz: the sensor's sampling rate; min_free_s: refuse to start with less free
     flash than this many seconds of data; free_bytes: a function giving the free
-    bytes (default: os.statvfs of the folder); tinyhar_version: kept in sidecars.
+    bytes (default: os.statvfs of the folder); tinyhar_version and classes (the class
+    list offered on the board): kept in sidecars.
     """
 
     def __init__(self, folder="rec", rate_hz=50.0, min_free_s=60, free_bytes=None,
