@@ -169,3 +169,19 @@ def test_deploy_classes_errors(bundle, tmp_path):
     files = stage_record_app(tmp_path, bundle)
     names = json.loads((bundle / "bundle.json").read_text())["classes"]
     assert files[0].read_text().splitlines()[1:] == names
+
+
+def test_delete_needs_the_local_raw_copy(tmp_path, replay):
+    """A recording pulled before is deleted on the board only while its raw copy is intact."""
+    from tinyhar.device.pull import FolderSource, pull
+
+    rec = tmp_path / "rec"
+    write_app_recording(rec, "rec_001", replay[:300])
+    write_app_recording(rec, "rec_002", replay[300:600], "run")
+    to = tmp_path / "mine"
+    assert len(pull(FolderSource(rec), to).pulled) == 2
+    (to / "board" / "rec_001.csv").unlink()
+    res = pull(FolderSource(rec), to, delete=True)
+    assert res.deleted == ["rec_002.csv", "rec_002.json"]
+    assert "rec_001.csv: pulled before as rec_001, but" in res.skipped[0]
+    assert sorted(p.name for p in rec.iterdir()) == ["rec_001.csv", "rec_001.json"]

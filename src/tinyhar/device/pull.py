@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyhar.datasets.pull import (
+    RAW_FOLDER,
     BoardFile,
     PlannedRecording,
     PulledRecording,
@@ -172,6 +173,17 @@ class MpremoteSource:
             self._run("fs", "rm", *[f":{self.board_folder}/{n}" for n in names])
 
 
+def _kept(folder: Path, plan: PlannedRecording) -> bool:
+    """Whether the raw copies of a recording pulled before are still in the folder, unchanged."""
+    from tinyhar.runfolder import sha256_file
+
+    for f, ext in ((plan.csv, ".csv"), (plan.sidecar, ".json")):
+        raw = folder / RAW_FOLDER / f"{plan.local}{ext}"
+        if f is None or not raw.is_file() or sha256_file(raw) != f.sha256:
+            return False
+    return True
+
+
 @dataclass
 class PullResult:
     """What :func:`pull` did.
@@ -219,8 +231,9 @@ def pull(
     subject : str
         Subject id of the person who wore the board for these recordings.
     delete : bool
-        Delete on the board the recordings whose copies are verified and stored
-        (this pull's and earlier pulls' with the same SHA-256); never others.
+        Delete on the board the recordings whose copies are verified and stored:
+        this pull's, and earlier pulls' whose raw copies in ``TO/board/`` still
+        have the board files' SHA-256; never others.
     overwrite : bool
         Pull recordings pulled before again and replace same-named local ones.
 
@@ -239,8 +252,13 @@ def pull(
     folder = Path(to)
     result = PullResult(source.where)
     plans = plan_pull(source.listing(), folder, source.where, overwrite)
-    verified: list[PlannedRecording] = [p for p in plans if p.status == "pulled"]
-    result.already = list(verified)
+    result.already = [p for p in plans if p.status == "pulled"]
+    verified = [p for p in result.already if _kept(folder, p)]
+    if delete:
+        result.skipped += [
+            f"{source.where}/{p.name}.csv: pulled before as {p.local}, but {folder / RAW_FOLDER}/"
+            f"{p.local}.csv is missing or differs, so it is not deleted on the board; pull "
+            "it again with --overwrite" for p in result.already if p not in verified]
     result.skipped = [p.message for p in plans if p.status == "skipped"]
     new = [p for p in plans if p.status == "new"]
     if new:
