@@ -259,7 +259,7 @@ def pull(
             f"{source.where}/{p.name}.csv: pulled before as {p.local}, but {folder / RAW_FOLDER}/"
             f"{p.local}.csv is missing or differs, so it is not deleted on the board; pull "
             "it again with --overwrite" for p in result.already if p not in verified]
-    result.skipped = [p.message for p in plans if p.status == "skipped"]
+    result.skipped += [p.message for p in plans if p.status == "skipped"]
     new = [p for p in plans if p.status == "new"]
     if new:
         folder.mkdir(parents=True, exist_ok=True)
