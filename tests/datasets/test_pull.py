@@ -129,9 +129,12 @@ def test_plan_names_partial_orphans_and_missing_sidecars(tmp_path, samples):
     (board / "rec_003.csv").unlink()
     (board / "rec_004.csv.part").write_text("time,acc_x\n0.0,1.0\n")
     (board / "rec_004.json.part").write_text('{"class": "walk"}')
+    (board / "rec_005.json.part").write_text('{"class": "walk"}')
     plans = {p.name: p for p in plan_pull(_files(board), tmp_path / "mine", "PORT:rec")}
     assert {k: p.status for k, p in plans.items()} == {
-        "rec_001": "new", "rec_002": "skipped", "rec_003": "skipped", "rec_004": "skipped"}
+        "rec_001": "new", "rec_002": "skipped", "rec_003": "skipped", "rec_004": "skipped",
+        "rec_005": "skipped"}
+    assert "rec_005.json.part: a recording started but cut off" in plans["rec_005"].message
     assert "PORT:rec/rec_002.csv: the sidecar rec_002.json is missing" in plans["rec_002"].message
     assert "PORT:rec/rec_003.json: its recording rec_003.csv is missing" in (
         plans["rec_003"].message)

@@ -219,6 +219,12 @@ def plan_pull(files: list[BoardFile], folder: str | Path, where: str,
                     "cut or crash; stop it, or start the recording app once (it keeps the "
                     f"complete rows as {name}.csv, marked incomplete), then pull again")))
             continue
+        if csv is None and ".json.part" in parts and ".json" not in parts:
+            plans.append(PlannedRecording(
+                name, None, None, "skipped", message=(
+                    f"{where}/{name}.json.part: a recording started but cut off before its "
+                    "first sample was written; nothing to pull, delete the file on the board")))
+            continue
         if csv is None:
             if ".json" in parts:
                 plans.append(PlannedRecording(
@@ -460,7 +466,8 @@ def add_pulled(plan: PlannedRecording, csv_path: str | Path, sidecar_path: str |
         notes.append(f"{plan.name}: no class (recovered after a power cut before its class was "
                      "saved); label it (tinyhar label quick / label import)")
     ledger = read_ledger(folder)
-    previous = ledger["recordings"][-1] if ledger["recordings"] else None
+    same_board = [r for r in ledger["recordings"] if r.get("source") == source]
+    previous = same_board[-1] if same_board else None
     if previous is not None:
         before, now = _parse_time(previous.get("start_time")), _parse_time(meta.get("start_time"))
         if before is not None and now is not None and now < before:
