@@ -40,7 +40,6 @@ import select
 import subprocess
 import threading
 import time
-import tty
 from pathlib import Path
 
 from tinyhar.errors import TinyharError
@@ -184,6 +183,8 @@ class SimulatedBoard:
     # ------------------------------------------------------------ lifecycle
     def start(self) -> SimulatedBoard:
         """Start the interpreter and the relay; :attr:`port` is then ready for mpremote."""
+        import tty  # POSIX only, like os.openpty
+
         self._board_master, self._board_slave = os.openpty()
         self._host_master, host_slave = os.openpty()
         for fd in (self._board_slave, host_slave):
