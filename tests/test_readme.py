@@ -12,9 +12,9 @@ Every line of a fenced block that starts with a command (``tinyhar``,
   :data:`ADDED`: networks train for one epoch (``--epochs 1``), and tree runs
   other than the demo use a four-subject subset of the bundled HAPT data.
   Then the test checks what the README says the command does.
-- Board commands (``deploy --port``, ``device test --port``): no board is
-  attached here, so they must fail cleanly: exit code 2 and a message naming
-  the port.
+- Board commands (``deploy --port``, ``device test --port``, ``recordings
+  pull --port``): no board is attached here, so they must fail cleanly: exit
+  code 2 and a message naming the port.
 - Benchmarks: see :data:`BENCHMARKS` (minutes of measurement each, "not part
   of the test suite" says the README); each is run with ``--help`` at least,
   which imports it and parses its options.
@@ -47,7 +47,8 @@ NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 SUBSET = ["1", "2", "3", "4"]
 """Bundled HAPT subjects of the small data set (2 and 4 are official test subjects)."""
 
-COMMAND_WORDS = ("tinyhar", "python", "python3", "py", "make", "pip", "source")
+COMMAND_WORDS = ("tinyhar", "python", "python3", "py", "make", "pip", "source", "esptool.py",
+                 "esptool", "mpremote")
 """A fenced line starting with one of these (or ``.venv``) is a command."""
 
 EXCLUDED = {
@@ -60,6 +61,10 @@ EXCLUDED = {
     "pip": "installs packages; this test runs inside the installed environment",
     "source": "activates the environment; the test puts its python and bin/ first instead",
     ".venv": "activates the environment; the test puts its python and bin/ first instead",
+    "esptool.py": "flashes MicroPython onto a board (none attached here)",
+    "esptool": "flashes MicroPython onto a board (none attached here)",
+    "mpremote": "talks to a board (none attached here); tests/device/test_pull.py runs mpremote "
+    "against the MicroPython unix port on a pseudo-terminal",
 }
 """Command prefixes not run, with the reason."""
 
@@ -147,7 +152,8 @@ def decision(cmd: Command) -> tuple[str, str]:
     """``(what, reason)``: ``run``, ``board``, ``benchmark`` or ``excluded``; None if undecided."""
     args = cmd.tinyhar_args
     if args is not None:
-        if args[:1] == ["deploy"] or args[:2] == ["device", "test"]:
+        if (args[:1] == ["deploy"] or args[:2] == ["device", "test"]
+                or (args[:2] == ["recordings", "pull"] and "--port" in args)):
             return "board", "no board attached: must exit 2 naming the port"
         if args[:1] == ["live"]:
             return "live", ("reads a board or a broker (none here) and serves until Ctrl-C: "

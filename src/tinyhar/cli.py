@@ -587,6 +587,34 @@ def datasets_synthesize(
 
 @app.command()
 @_friendly
+def inspect(
+    dataset: Annotated[str, typer.Argument(
+        help="A data set name (hapt), a dataset definition (.yaml) or a Parquet file.")],
+    out: Annotated[Path, typer.Option(help="Report folder (report.md and PNGs).")] = Path(
+        "report"),
+    path: Annotated[str | None, typer.Option(help="File or folder of a named data set.")
+    ] = None,
+    window: Annotated[float | None, typer.Option(
+        help="Window length in s (default: the training default).")] = None,
+    hop: Annotated[float | None, typer.Option(help="Hop in s (default: the training default).")
+    ] = None,
+) -> None:
+    """Write a data-quality report: timelines, minutes per class, timing, units, advice."""
+    from tinyhar.reporting.inspect import REPORT_FILE, inspect_dataset
+
+    report = inspect_dataset(dataset, out, path=path, window=window, hop=hop)
+    console.print(f"[bold]{report.name}[/]: {len(report.sessions)} recording(s), "
+                  f"{report.minutes.shape[1]} subject(s); windows per class: "
+                  + ", ".join(f"{c} {n}" for c, n in report.windows_per_class.items()))
+    for finding in report.findings:
+        err_console.print(f"[yellow]finding:[/] {escape(finding)}")
+    for line in report.advice:
+        console.print(f"advice: {escape(line)}")
+    console.print(f"report written to [bold]{out / REPORT_FILE}[/]")
+
+
+@app.command()
+@_friendly
 def robustness(
     run: Annotated[Path, typer.Argument(help="Run folder written by `tinyhar train`.")],
     dataset: Annotated[
@@ -874,13 +902,22 @@ def deploy(
         help="What the board does with predictions: screen,led,log,mqtt,ble.")] = None,
     wifi: Annotated[Path | None, typer.Option(
         help="wifi.toml with the Wi-Fi and MQTT broker settings (copied as secrets).")] = None,
+    app: Annotated[str, typer.Option(
+        help="App for the board: live (classifier) or record (recording app).")] = "live",
+    classes: Annotated[str | None, typer.Option(
+        help="--app record: classes to record, comma-separated (default: the model's).")] = None,
 ) -> None:
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
 
     info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
-                      wifi=wifi)
+                      wifi=wifi, app=app, classes=classes)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    if app == "record":
+        console.print("recording app: start it with `import app_record; app_record.main()` "
+                      "(or deploy with --autostart); then tinyhar recordings pull --port "
+                      f"{port} --to mydata/")
+        return
     if outputs or wifi:
         secrets = " (Wi-Fi/broker settings as tinyhar_secrets.json)" if wifi else ""
         console.print(f"outputs: {outputs or 'screen'}{secrets}")
@@ -960,6 +997,55 @@ def recordings_import(
     )
     console.print(f"written [bold]{res.path}[/]; definition [bold]{res.definition}[/] "
                   f"(next: tinyhar train --dataset {res.definition})")
+
+
+@recordings_app.command("pull")
+@_friendly
+def recordings_pull(
+    to: Annotated[Path, typer.Option(help="Recordings folder (created if needed).")],
+    port: Annotated[str | None, typer.Option(
+        help="Serial port of the board running the recording app, e.g. /dev/ttyACM0.")] = None,
+    from_folder: Annotated[Path | None, typer.Option(
+        help="Pull from this folder instead (a board mounted as a drive, files copied by "
+        "hand).")] = None,
+    subject: Annotated[str, typer.Option(help="Subject id of who wore the board.")] = "1",
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete pulled recordings on the board once their copies are "
+        "verified.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Pull recordings pulled before again, replacing local files.")
+    ] = False,
+    board_folder: Annotated[str, typer.Option(help="The recording app's folder on the board.")
+    ] = "rec",
+) -> None:
+    """Copy new recordings off a board (verified by size and SHA-256) and convert them.
+
+    Exit status 1 when a recording could not be pulled (each is named with what to do).
+    """
+    from tinyhar.device.pull import FolderSource, MpremoteSource, pull
+
+    if (port is None) == (from_folder is None):
+        raise ConfigError("give either --port (a board) or --from-folder (a folder of the "
+                          "board's files)")
+    source = (MpremoteSource(port, board_folder) if port is not None
+              else FolderSource(from_folder))
+    res = pull(source, to, subject=subject, delete=delete, overwrite=overwrite)
+    for p in res.pulled:
+        console.print(f"pulled {p.name} -> {p.path} ({p.label or 'unlabelled'}, "
+                      f"{p.n_samples} samples, {p.n_samples / p.sampling_rate_hz:.1f} s)")
+        for note in p.notes:
+            err_console.print(f"[yellow]note:[/] {escape(note)}")
+    if res.already:
+        console.print(f"{len(res.already)} recording(s) pulled before, left as they are")
+    for message in res.skipped:
+        err_console.print(f"[yellow]not pulled:[/] {escape(message)}")
+    if res.deleted:
+        console.print(f"deleted on the board: {', '.join(res.deleted)}")
+    if res.definition is not None:
+        console.print(f"definition [bold]{res.definition}[/] (next: tinyhar inspect "
+                      f"{res.definition})")
+    if res.skipped:
+        raise typer.Exit(1)
 
 
 device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)
