@@ -3,9 +3,9 @@
 deploy --app record -> the recording app records three activities of replayed HAPT
 subjects (walking, sitting, laying; class chosen with button B, start/stop with A) ->
 recordings pull (real mpremote against the MicroPython unix port on a pseudo-terminal)
--> labels (a Label Studio export) -> train on the pulled data set -> export ->
-simulate: the model trained on the recorded data classifies a replay of a subject it
-never saw with at least MIN_ACCURACY of its windows right.
+-> label export -> a labeller's Label Studio export -> label import -> train on the
+pulled data set -> export -> simulate: the model trained on the recorded data
+classifies a replay of a subject it never saw with at least MIN_ACCURACY of its windows right.
 """
 
 from __future__ import annotations
@@ -50,55 +50,43 @@ def _replay(subject: str) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
     return np.concatenate(parts), spans
 
 
-def _label_studio_export(folder, subject: str) -> list[dict]:
-    """Label Studio's JSON export of one time-series project over the pulled recordings.
+TRIM_S = 2.0
+"""The labeller's refinement: the first and last TRIM_S of each recording (button presses,
+settling) are left unlabelled."""
 
-    One task per recording (``data.csv``: the CSV given to Label Studio); each
-    annotation result is a ``timeserieslabels`` region with ``start``/``end`` in the
-    time column's unit (s) and the chosen label, as Label Studio's documented export
-    format writes them (https://labelstud.io/guide/export#Label-Studio-JSON-format-of-annotated-tasks).
+
+def _label_in_label_studio(mydata, tmp_path) -> int:
+    """``tinyhar label export`` -> a labeller's Label Studio export -> ``tinyhar label import``.
+
+    The project shows each recording's labels (the class chosen on the board) as a
+    prediction; the labeller accepts it but trims TRIM_S off both ends of each region.
+    The export is written in Label Studio's documented JSON format
+    (https://labelstud.io/guide/export#Label-Studio-JSON-format-of-annotated-tasks);
+    importing it changes existing labels, so it needs ``overwrite``. Returns the
+    recordings changed.
     """
-    tasks = []
-    ledger = json.loads((folder / "pulled.json").read_text())["recordings"]
-    for i, entry in enumerate(r for r in ledger if r["subject"] == subject):
-        stored = pd.read_parquet(folder / f"{entry['local']}.parquet")
-        end = float(stored["time"].iloc[-1])
-        tasks.append({
-            "id": 100 + i,
-            "data": {"csv": f"/data/upload/1/{entry['local']}.csv"},
-            "annotations": [{
-                "id": 200 + i, "completed_by": 1, "was_cancelled": False,
-                "result": [{
-                    "id": f"r{i}", "from_name": "label", "to_name": "ts",
-                    "type": "timeserieslabels", "origin": "manual",
-                    "value": {"start": 0.0, "end": end, "instant": False,
-                              "timeserieslabels": [entry["class"]]},
-                }],
-            }],
-        })
-    return tasks
+    from tinyhar.datasets.labelling import export_project, import_annotations
 
-
-def label_recordings(export: list[dict], folder) -> int:
-    """Label the pulled recordings from a Label Studio export; returns the regions applied.
-
-    The recording app writes the class chosen on the board into each sidecar, and
-    ``recordings pull`` turns it into the label column, so here the export's regions
-    are checked against those labels sample by sample. With ``tinyhar label import``
-    (datasets/labelling.py) the same export is applied by that command instead:
-    ``tinyhar label import EXPORT --into FOLDER``.
-    """
-    applied = 0
-    for task in export:
-        name = task["data"]["csv"].rsplit("/", 1)[-1].removesuffix(".csv")
-        stored = pd.read_parquet(folder / f"{name}.parquet")
-        for annotation in task["annotations"]:
-            for region in annotation["result"]:
-                value = region["value"]
-                inside = stored["time"].between(value["start"], value["end"])
-                assert (stored.loc[inside, "label"] == value["timeserieslabels"][0]).all()
-                applied += 1
-    return applied
+    export_project(mydata / "data.yaml", tmp_path / "ls")
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    out = []
+    for i, task in enumerate(tasks, start=1):
+        shown = next(p["result"] for p in task["predictions"])
+        result = []
+        for region in shown:
+            value = dict(region["value"], start=region["value"]["start"] + TRIM_S,
+                         end=region["value"]["end"] - TRIM_S)
+            result.append({k: v for k, v in region.items() if k not in ("score", "value")}
+                          | {"value": value, "origin": "manual"})
+        out.append({"id": i, "data": task["data"], "predictions": [], "project": 1,
+                    "annotations": [{"id": i, "completed_by": 1, "was_cancelled": False,
+                                     "ground_truth": False, "result": result, "task": i}]})
+    export = tmp_path / "label_studio_export.json"
+    export.write_text(json.dumps(out))
+    with pytest.raises(Exception, match="already has labels"):
+        import_annotations(export, mydata)  # labels change: refused without overwrite
+    res = import_annotations(export, mydata, overwrite=True)
+    return len(res.files)
 
 
 @pytest.mark.slow
@@ -134,9 +122,12 @@ def test_record_pull_label_train_export_simulate(tmp_path):
             res = pull(MpremoteSource(board.port), mydata, subject=subject, delete=True)
             assert [p.label for p in res.pulled] == list(ACTIVITIES.values())
             assert res.skipped == [] and len(res.deleted) == 6
-            export = _label_studio_export(mydata, subject)
-            (tmp_path / f"label_studio_{subject}.json").write_text(json.dumps(export))
-            assert label_recordings(export, mydata) == 3
+    assert _label_in_label_studio(mydata, tmp_path) == 9
+    for rec in sorted(mydata.glob("rec_*.parquet")):
+        frame = pd.read_parquet(rec)
+        edge = (frame["time"] < TRIM_S - 0.02) | (frame["time"] > frame["time"].iloc[-1]
+                                                   - TRIM_S + 0.02)
+        assert frame.loc[edge, "label"].isna().all() and frame.loc[~edge, "label"].nunique() == 1
 
     cfg = make_config({
         "dataset": {"name": str(mydata / "data.yaml")},
