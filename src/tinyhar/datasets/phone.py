@@ -458,7 +458,7 @@ def import_recording(
         an empty or short file, a clock jump, a non-numeric value, or a
         failed plausibility check.
     """
-    from tinyhar.runfolder import atomic_file, write_text_atomic
+    from tinyhar.core.files import atomic_file, write_text_atomic
 
     export, folder = Path(export), Path(to)
     checks = checks or DataChecks()

@@ -91,8 +91,9 @@ def load_pipeline(pipeline_or_run_dir: object):
 
     Parameters
     ----------
-    pipeline_or_run_dir : HarPipeline, str or Path
-        A pipeline, a run folder written by ``tinyhar train`` (checked against
+    pipeline_or_run_dir : HarPipeline, Run, str or Path
+        A pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run folder
+        written by ``tinyhar train`` (checked against
         its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
         pipeline file itself (read by :meth:`HarPipeline.load`, without a
         manifest to check it against).
@@ -107,10 +108,12 @@ def load_pipeline(pipeline_or_run_dir: object):
         Not a complete, unaltered run folder, or not a pipeline file.
     """
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import load_run
+    from tinyhar.runfolder import Run, load_run
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
+    if isinstance(pipeline_or_run_dir, Run):
+        return pipeline_or_run_dir.pipeline
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
     if path.is_file():
         return HarPipeline.load(path)
@@ -496,9 +499,9 @@ def _header_context(pipeline, layout, hop: int) -> dict:
 
 
 def _channel_unit(name: str) -> str:
-    from tinyhar.datasets.recording import CHANNEL_UNITS
+    from tinyhar.core.channels import channel_unit  # the one unit table (WindowSpec.units)
 
-    return CHANNEL_UNITS.get(name, "g" if "acc" in name else "rad/s" if "gyr" in name else "1")
+    return channel_unit(name)
 
 
 def _read_template(name: str) -> Safe:
@@ -614,6 +617,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "units": [_channel_unit(ch) for ch in channels],
         "sampling_rate_hz": float(pipeline.sampling_rate_hz),
         "hop_samples": hop,
+        "window_spec": pipeline.spec.to_dict(),
         "n_window_features": w,
         "n_features": int(pipeline.model.n_features_in_),
         "n_classes": len(classes),
@@ -653,7 +657,7 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
         If gcc is not installed (with the install command) or the build fails
         (with the compiler's message). Warnings count as failures.
     """
-    from tinyhar.device.tools import require_tool
+    from tinyhar.tools import require_tool
 
     gcc = require_tool("gcc", "building the C export")
     c_dir = Path(c_dir)
@@ -669,8 +673,20 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
     return exe
 
 
-def _format_rows(rows: np.ndarray) -> list[str]:
-    # float32 -> Python float is exact; strtof reads the decimal back to the same float32
+def format_rows(rows: np.ndarray) -> list[str]:
+    """Rows of the example program's stdin protocol: comma-separated float32 values.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray, shape (n_rows, n_values)
+        Values (a window flattened, or one sample of every channel).
+
+    Returns
+    -------
+    list of str
+        One line per row; float32 -> Python float is exact, and C's ``strtof``
+        reads each decimal back to the same float32.
+    """
     return [",".join(map(repr, row)) for row in np.asarray(rows, dtype=np.float32).tolist()]
 
 
@@ -726,7 +742,7 @@ def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
     """
     with np.errstate(over="ignore"):  # float32 as the C side reads it: 1e39 is inf
         X = np.asarray(X, dtype=np.float32)
-    rows = _format_rows(X.reshape(len(X), -1))
+    rows = format_rows(X.reshape(len(X), -1))
     if new_recording is not None:
         rows = [("\n" + r) if (new and i) else r
                 for i, (r, new) in enumerate(zip(rows, np.asarray(new_recording), strict=True))]
@@ -769,7 +785,7 @@ def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
         If the program fails (e.g. a sample with another number of values).
     """
     out = _run(binary, ["--features"] if features else [],
-               "\n".join(_format_rows(samples)) + "\n")
+               "\n".join(format_rows(samples)) + "\n")
     lines = [ln for ln in out.splitlines()[1:] if ln]
     res = _parse_outputs(lines, n_classes, 1)
     res["time_s"] = np.array([float(ln.split(",", 1)[0]) for ln in lines])

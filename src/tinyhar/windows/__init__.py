@@ -1,14 +1,18 @@
 """Windows: fixed-length, labelled slices of recordings.
 
 - :class:`WindowSet`: a stack of windows ``(n_windows, n_samples, n_channels)``
-  with label, subject, session and start time per window (:mod:`.windowset`);
+  with label, subject, session and start time per window, and
+  :class:`WindowSpec`, the layout of one window (both core types, defined in
+  :mod:`tinyhar.core` so that data-set loaders below this layer can make them);
 - :func:`make_windows`, :class:`WindowingReport`: cut a
   :class:`~tinyhar.datasets.RecordingSet` into windows (:mod:`.windowing`).
 """
 
 from __future__ import annotations
 
+from tinyhar.core.spec import WindowSpec
+from tinyhar.core.windowset import WindowSet, load_windows, save_windows
 from tinyhar.windows.windowing import WindowingReport, make_windows
-from tinyhar.windows.windowset import WindowSet
 
-__all__ = ["WindowSet", "WindowingReport", "make_windows"]
+__all__ = ["WindowSet", "WindowSpec", "WindowingReport", "load_windows", "make_windows",
+           "save_windows"]
