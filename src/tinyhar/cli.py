@@ -287,8 +287,8 @@ def evaluate(
     reproduces the run's held-out test score. With --continuous, whole
     recordings are scored instead of pure windows.
     """
+    from tinyhar.evaluate import check_evaluation_out, evaluate_run, write_evaluation
     from tinyhar.runfolder import load_run
-    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
 
     if out is not None:
         check_evaluation_out(out)
@@ -354,9 +354,9 @@ def _print_continuous(m: dict, title: str) -> None:
 
 def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
     """``evaluate --continuous``: whole recordings, before and after post-processing."""
+    from tinyhar.evaluate import evaluate_continuous
     from tinyhar.reporting.text import name_subjects, subject_list
     from tinyhar.runfolder import write_text_atomic
-    from tinyhar.training import evaluate_continuous
 
     metrics = evaluate_continuous(
         run, dataset, path, subj, err_console if json_out else console,
@@ -754,7 +754,7 @@ def export_cmd(
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
     from tinyhar.runfolder import load_run
-    from tinyhar.training import load_data, make_window_set
+    from tinyhar.windows.source import load_data, make_window_set
 
     checked = load_run(run)
     pipeline = checked.pipeline

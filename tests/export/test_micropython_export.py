@@ -440,18 +440,3 @@ def test_edge_case_windows_match_python(bundles, default_pipeline):
     assert np.all(F_mp[2, flat] == 0.0) and np.all(F_py[2, flat] == 0.0)
     classes = np.asarray(default_pipeline.model.classes_)
     assert np.array_equal(classes[pred], default_pipeline.model.predict(F_py))
-
-
-def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
-    """A loso model is fitted on every subject: none is unseen, so no test data is exported."""
-
-    class LosoRun:
-        config = None
-        metrics = {"train_subjects": ["1", "2"], "test_subjects": ["1", "2"],
-                   "protocol": "leave-subjects-out"}
-
-        def has(self, name):
-            return True
-
-    with pytest.raises(TinyharError, match="no windows are unseen"):
-        mpx._test_windows_of_run(None, LosoRun())

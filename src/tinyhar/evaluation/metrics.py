@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -149,3 +150,20 @@ def per_subject_metrics(
             "absent_classes": m["absent_classes"],
         }
     return out
+
+
+def score_predictions(test_w: Any, pred: np.ndarray, classes: Sequence[str]) -> dict:
+    """:func:`classification_metrics` of the test windows plus ``per_subject`` scores.
+
+    Parameters
+    ----------
+    test_w : WindowSet
+        The scored windows (their ``y`` and ``subject``, shape (n_windows,), are used).
+    pred : numpy.ndarray of str, shape (n_windows,)
+        Predicted labels.
+    classes : list of str
+        The model's classes.
+    """
+    metrics = classification_metrics(test_w.y, pred, classes)
+    metrics["per_subject"] = per_subject_metrics(test_w.y, pred, test_w.subject, classes)
+    return metrics

@@ -478,7 +478,7 @@ def _read_spec(p: StateReader) -> WindowSpec:
         A spec out of range, or units that differ from the channels' units.
     """
     try:
-        if not p.has("window_spec"):
+        if not p.has("window_spec") and p.has("channels"):  # written before the spec
             return WindowSpec.of(
                 p.strings("channels"), p.value("sampling_rate_hz", "float"),
                 p.value("n_samples", "int"), p.value("hop_samples", "int", optional=True),
