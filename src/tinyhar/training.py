@@ -14,7 +14,12 @@
    pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
    ``summary.md``, then the figures ``confusion_matrix.png``,
    ``per_subject.png``, ``feature_importance.png`` (or ``training_curves.png``),
-   ``class_overview.png``; ``manifest.json`` last.
+   ``class_overview.png``, and the unseen test subjects' windows
+   (:func:`store_test_windows`); ``manifest.json`` last.
+
+The window spec comes from the windows (:attr:`WindowSet.spec`), data from
+:mod:`tinyhar.windows.source`; scoring a trained run on a data set is
+:mod:`tinyhar.evaluate` (its names are importable from here too).
 
 With ``evaluation.protocol: loso`` steps 3-6 become cross-validation by
 subject over all subjects (pooled and mean ± sd scores), and the saved model
