@@ -528,7 +528,7 @@ def test_a_run_without_test_windows_says_why(run_copy):
 
 
 def test_test_windows_of_another_spec_are_refused(run_copy):
-    from tinyhar.core.windowset import load_windows, save_windows
+    from tinyhar.core.windowfile import load_windows, save_windows
     from tinyhar.runfolder import TEST_WINDOWS_FILE, write_manifest
 
     path = run_copy / TEST_WINDOWS_FILE
@@ -553,7 +553,7 @@ def test_no_test_windows_when_every_subject_trained_the_model(tmp_path):
     assert "no windows are unseen" in note and "leave-subjects-out" in note
     assert not any(tmp_path.iterdir())
     assert store_test_windows(tmp_path, w.subset(np.array([0, 1])), w, "holdout") is None
-    from tinyhar.core.windowset import load_windows
+    from tinyhar.core.windowfile import load_windows
 
     assert list(load_windows(tmp_path / "test_windows.npz").subject) == ["2", "2"]
 
@@ -562,7 +562,8 @@ def test_at_most_max_test_windows_whole_sessions(tmp_path, monkeypatch):
     import numpy as np
 
     from tinyhar import training
-    from tinyhar.core.windowset import WindowSet, load_windows
+    from tinyhar.core.windowfile import load_windows
+    from tinyhar.core.windowset import WindowSet
 
     monkeypatch.setattr(training, "MAX_TEST_WINDOWS", 5)
     sessions = ["a"] * 3 + ["b"] * 3 + ["c"] * 2

@@ -72,7 +72,7 @@ POSTPROCESS_FILE = "postprocess.json"
 """The run's fitted post-processing (:meth:`tinyhar.postprocess.PostProcessor.to_dict`)."""
 TEST_WINDOWS_FILE = "test_windows.npz"
 """Windows of the run's test subjects the final model never saw
-(:func:`tinyhar.core.windowset.save_windows`: float32 samples, compressed), written at
+(:func:`tinyhar.core.windowfile.save_windows`: float32 samples, compressed), written at
 training time; :attr:`Run.test_windows` reads them for the exports' parity checks."""
 NETWORK_DATA_FILE = "network_data.npz"
 """Windows kept in a network run for ONNX calibration (training subjects) and checks (test);
@@ -532,7 +532,7 @@ class Run:
             The file is listed but unreadable, or its windows do not have the
             model's window spec.
         """
-        from tinyhar.core.windowset import load_windows
+        from tinyhar.core.windowfile import load_windows
         from tinyhar.errors import DataFormatError
 
         if not self.has(TEST_WINDOWS_FILE):
@@ -585,7 +585,7 @@ def write_test_windows(folder: str | Path, windows: Any) -> Path:
     -------
     Path
     """
-    from tinyhar.core.windowset import save_windows
+    from tinyhar.core.windowfile import save_windows
 
     return save_windows(windows, Path(folder) / TEST_WINDOWS_FILE)
 

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from tinyhar.core.spec import WindowSpec
-from tinyhar.core.windowset import WindowSet, load_windows, save_windows
+from tinyhar.core.windowfile import load_windows, save_windows
+from tinyhar.core.windowset import WindowSet
 from tinyhar.windows.windowing import WindowingReport, make_windows
 
 __all__ = ["WindowSet", "WindowSpec", "WindowingReport", "load_windows", "make_windows",

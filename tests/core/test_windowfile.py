@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyhar.core.windowset import WindowSet, load_windows, save_windows
+from tinyhar.core.windowfile import load_windows, save_windows
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import DataFormatError
 
 
