@@ -496,8 +496,9 @@ def export_network_onnx(run_dir: Any, out_dir: str | Path) -> dict:
     Returns
     -------
     dict
-        As :func:`export_onnx`; also written to
-        ``out_dir/onnx_report.json``.
+        As :func:`export_onnx`, plus ``window_spec`` (the run's
+        :class:`~tinyhar.core.spec.WindowSpec`: channels, units, rate, window,
+        hop); also written to ``out_dir/onnx_report.json``.
 
     Raises
     ------
@@ -523,5 +524,6 @@ def export_network_onnx(run_dir: Any, out_dir: str | Path) -> dict:
         calibration_subjects=d["calibration_subjects"],
         check_subjects=d["check_subjects"],
     )
+    info["window_spec"] = run.spec.to_dict()  # the input the models read
     write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
     return info
