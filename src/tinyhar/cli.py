@@ -294,11 +294,13 @@ def evaluate(
     reproduces the run's held-out test score. With --continuous, whole
     recordings are scored instead of pure windows.
     """
-    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
+    from tinyhar.evaluate import check_evaluation_out, evaluate_run, write_evaluation
+    from tinyhar.runfolder import load_run
 
     if out is not None:
         check_evaluation_out(out)
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    run = load_run(run)  # checked once; the evaluation takes the Run
     if continuous:
         _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out)
         return
@@ -359,9 +361,9 @@ def _print_continuous(m: dict, title: str) -> None:
 
 def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
     """``evaluate --continuous``: whole recordings, before and after post-processing."""
+    from tinyhar.evaluate import evaluate_continuous
     from tinyhar.reporting.text import name_subjects, subject_list
     from tinyhar.runfolder import write_text_atomic
-    from tinyhar.training import evaluate_continuous
 
     metrics = evaluate_continuous(
         run, dataset, path, subj, err_console if json_out else console,
@@ -770,17 +772,18 @@ def export_cmd(
 ) -> None:
     """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
     from tinyhar.errors import ConfigError
-    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.runfolder import load_run, write_text_atomic
 
     targets = ("c", "micropython", "onnx")
     if target not in targets:
         raise ConfigError(f"--target must be one of {list(targets)}, got {target!r}")
     out = out or run / "export" / target
+    loaded = load_run(run)  # checked once; every exporter takes the Run
     if target == "c":
         from tinyhar.device.budget import c_budget, format_budget, write_budget
         from tinyhar.export.c import export_c
 
-        info = export_c(run, out)
+        info = export_c(loaded, out)
         names = ", ".join(Path(f).name for f in info["files"])
         console.print(f"C library written to [bold]{out}[/] ({names})")
         budget = c_budget(out, profile=profile)
@@ -790,7 +793,7 @@ def export_cmd(
     elif target == "micropython":
         from tinyhar.export.micropython import export_micropython, time_per_window
 
-        info = export_micropython(run, out)
+        info = export_micropython(loaded, out)
         console.print(f"MicroPython bundle written to [bold]{out}[/]")
         try:
             timing = time_per_window(out)
@@ -800,16 +803,16 @@ def export_cmd(
         write_text_atomic(out / "budget.json", json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
-        from tinyhar.training import export_network_onnx
+        from tinyhar.export.onnx import export_network_onnx
 
-        info = export_network_onnx(run, out)
+        info = export_network_onnx(loaded, out)
         console.print(f"ONNX models written to [bold]{out}[/]")
         console.print_json(json.dumps(info, default=str))
 
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
     from tinyhar.runfolder import load_run
-    from tinyhar.training import load_data, make_window_set
+    from tinyhar.windows.source import load_data, make_window_set
 
     checked = load_run(run)
     pipeline = checked.pipeline
@@ -866,6 +869,13 @@ def explore(
     console.print(f"embedding map written to {out}")
 
 
+def _run_or_bundle(folder: Path):
+    """A run folder as a loaded :class:`~tinyhar.runfolder.Run`; any other folder as it is."""
+    from tinyhar.runfolder import MANIFEST_FILE, load_run
+
+    return load_run(folder) if (folder / MANIFEST_FILE).is_file() else folder
+
+
 @app.command()
 @_friendly
 def simulate(
@@ -881,7 +891,7 @@ def simulate(
     """Run the MicroPython live app in the unix port on a replayed recording; print the timeline."""
     from tinyhar.device.simulate import simulate as run_simulation
 
-    timeline = run_simulation(run, recording, session=session)
+    timeline = run_simulation(_run_or_bundle(run), recording, session=session)
     table = Table(title=f"predictions, {len(timeline)} windows (MicroPython unix port)")
     table.add_column("t (s)", justify="right")
     table.add_column("class")
@@ -910,8 +920,8 @@ def deploy(
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
 
-    info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
-                      wifi=wifi, app=app, classes=classes)
+    info = run_deploy(_run_or_bundle(run), port, compile=compile, autostart=autostart,
+                      outputs=outputs, wifi=wifi, app=app, classes=classes)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
     if app == "record":
         console.print("recording app: start it with `import app_record; app_record.main()` "

@@ -14,7 +14,12 @@
    pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
    ``summary.md``, then the figures ``confusion_matrix.png``,
    ``per_subject.png``, ``feature_importance.png`` (or ``training_curves.png``),
-   ``class_overview.png``; ``manifest.json`` last.
+   ``class_overview.png``, and the unseen test subjects' windows
+   (:func:`store_test_windows`); ``manifest.json`` last.
+
+The window spec comes from the windows (:attr:`WindowSet.spec`), data from
+:mod:`tinyhar.windows.source`; scoring a trained run on a data set is
+:mod:`tinyhar.evaluate` (its names are importable from here too).
 
 With ``evaluation.protocol: loso`` steps 3-6 become cross-validation by
 subject over all subjects (pooled and mean ± sd scores), and the saved model
@@ -25,26 +30,36 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tinyhar
 from tinyhar.config import NETWORK_KINDS, TrainConfig
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
+from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.recording import RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
+from tinyhar.evaluate import (  # noqa: F401 (evaluating a run lives in tinyhar.evaluate)
+    RENUMBERED_SUBJECTS,
+    SAME_POPULATION,
+    check_evaluation_out,
+    choose_unseen_subjects,
+    evaluate_continuous,
+    evaluate_run,
+    evaluation_windows,
+    select_unseen_subjects,
+    shares_subjects,
+    write_evaluation,
+)
 from tinyhar.evaluation.metrics import (
     check_labels,
     classification_metrics,
-    per_subject_metrics,
+    score_predictions,
 )
 from tinyhar.evaluation.splits import (
     OFFICIAL_TEST_SUBJECTS,
     RANDOM_SPLIT_WARNING,
-    LeakageWarning,
     auto_test_subjects,
     group_kfold,
     holdout_split,
@@ -52,169 +67,21 @@ from tinyhar.evaluation.splits import (
 )
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.reporting.figures import score_figures
+from tinyhar.reporting.progress import progress_bar as _progress
+from tinyhar.reporting.text import plural, subject_list
 from tinyhar.runfolder import (
     CONFIG_FILE,
+    MAX_TEST_WINDOWS,
     METRICS_FILE,
+    NETWORK_DATA_FILE,
     SUMMARY_FILE,
-    RunFolder,
-    load_run,
     write_run,
+    write_test_windows,
     write_text_atomic,
 )
+from tinyhar.windows.source import load_data, make_window_set, wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
-from tinyhar.windows.windowset import WindowSet
-
-SAME_POPULATION = {
-    "hapt": "smartlab-30",
-    "hapt-raw": "smartlab-30",
-    "uci-har": "smartlab-30",
-    "wisdm-raw": "wisdm-v1.1",
-    "wisdm-windows": "wisdm-v1.1",
-}
-"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
-the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
-person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
-Data sets of two different known populations share nobody."""
-
-RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
-"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
-its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
-
-_UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
-
-
-def _progress(console: Console) -> Progress:
-    """A transient progress bar, shown only on a terminal.
-
-    Rich still writes a blank line per bar to a file or pipe even when
-    ``transient``; logs and CI output get no progress display at all.
-    """
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
-def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
-    """Load the configured data set and keep the configured sensors.
-
-    Returns
-    -------
-    RecordingSet or WindowSet
-        Continuous recordings, or windows for pre-windowed data sets.
-
-    Raises
-    ------
-    TinyharError
-        Data set not found or malformed; sensors not available in it.
-    """
-    from tinyhar.datasets.registry import load_dataset
-
-    ds = cfg.dataset
-    options: dict = {}
-    if ds.name == "hapt-raw":
-        options = {
-            "activities": ds.activities,
-            "sensors": "acc" if ds.sensors == "acc" else "acc+gyro",
-        }
-    elif ds.name == "uci-har":
-        options = {"signals": _UCI_SIGNALS[ds.sensors]}
-    data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
-    wanted = wanted_channels(ds.sensors, data.channels, data.name)
-    if isinstance(data, WindowSet):
-        return data.select_channels(wanted)
-    return data.select(channels=wanted)
-
-
-def wanted_channels(sensors: str, channels: list[str], name: str) -> list[str]:
-    """The channels ``dataset.sensors`` asks for, in canonical order.
-
-    Raises
-    ------
-    ConfigError
-        If the data set lacks one of them (the message says to use ``acc``).
-    """
-    if sensors == "acc":
-        wanted = list(ACC_CHANNELS)
-    elif sensors == "acc+gyro":
-        wanted = list(ACC_CHANNELS + GYRO_CHANNELS)
-    else:
-        wanted = list(channels)
-    missing = [c for c in wanted if c not in channels]
-    if missing:
-        raise ConfigError(
-            f"dataset.sensors: {sensors!r} needs channels {missing}, which data set "
-            f"{name!r} does not have (it has {channels}); use sensors: acc"
-        )
-    return wanted
-
-
-def make_window_set(
-    data: RecordingSet | WindowSet, cfg: TrainConfig
-) -> tuple[WindowSet, dict | None]:
-    """Cut windows from recordings (or pass pre-cut windows through).
-
-    Returns
-    -------
-    windows : WindowSet
-    report : dict or None
-        Windowing counts (None for pre-windowed data).
-    """
-    if isinstance(data, WindowSet):
-        return data, None
-    w = cfg.windows
-    windows, report = make_windows(
-        data,
-        window=w.window,
-        hop=w.hop,
-        unit=w.unit,
-        purity=w.purity,
-        target_rate_hz=w.target_rate_hz,
-    )
-    if len(windows) == 0:
-        raise EvaluationError(
-            _no_window_message(data, report.as_dict(), f"{w.window:g} {w.unit}")
-        )
-    return windows, report.as_dict()
-
-
-def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) -> str:
-    """Why no window was cut (``counts``: the windowing report), and what to do about it."""
-    if not data.frame["label"].notna().any():
-        return (
-            f"no sample of {data.name!r} is labelled, so there is nothing to train on: give "
-            "each sample an activity (in a dataset definition: a label column, a "
-            "(?P<label>...) group in file_pattern or constants.label; check that label_map "
-            "and ignore_labels do not remove every label)"
-        )
-    reasons = []
-    if counts["n_short_segments"]:
-        reasons.append(
-            f"{counts['n_short_segments']} segment(s) shorter than a window: use shorter "
-            "windows or record longer"
-        )
-    if counts["n_unlabelled"]:
-        reasons.append(f"{counts['n_unlabelled']} window(s) mostly unlabelled: label more samples")
-    if counts["n_ambiguous"]:
-        reasons.append(
-            f"{counts['n_ambiguous']} window(s) mixing activities: lower windows.purity or use "
-            "shorter windows"
-        )
-    if counts["n_gaps"]:
-        reasons.append(
-            f"{counts['n_gaps']} gap(s) in the time column (steps above 1.5 sampling periods): "
-            "check sampling_rate_hz"
-        )
-    return (
-        f"no labelled window of {window} could be cut from {data.name!r}: "
-        + "; ".join(reasons or ["no recording is long enough"])
-    )
 
 
 def _subject_wise_split(windows: WindowSet) -> list[str] | None:
@@ -311,12 +178,26 @@ def compute_features(
         return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
-def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None,
-                   check_size: bool = True) -> HarPipeline:
+def build_pipeline(
+    windows: WindowSet, cfg: TrainConfig, hop_samples: int | None = None,
+    check_size: bool = True,
+) -> HarPipeline:
     """An unfitted-model pipeline for these windows and this configuration.
 
-    With ``check_size`` the windows are all the data (:func:`check_leaf_size`);
-    the out-of-core path passes a sample and checks the total later.
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows ``(n_windows, n_samples, n_channels)``; their
+        :attr:`~WindowSet.spec` becomes the pipeline's window spec.
+    cfg : TrainConfig
+        Feature and model settings.
+    hop_samples : int, optional
+        The hop of windows made without :func:`make_windows` (arrays wrapped
+        by hand); by default the windows' own ``hop_samples``.
+    check_size : bool
+        The windows are all the data: check the leaf size against their number
+        (:func:`check_leaf_size`); the out-of-core path passes a sample and checks
+        the total later.
     """
     from tinyhar.features import FeatureExtractor
 
@@ -344,13 +225,14 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         class_weight=m.class_weight,
         random_state=cfg.seed,
     )
+    spec = windows.spec
     pipeline = HarPipeline(
         extractor=extractor,
         model=model,
-        channels=list(windows.channels),
-        sampling_rate_hz=windows.sampling_rate_hz,
-        n_samples=windows.n_samples,
-        hop_samples=hop_samples,
+        channels=list(spec.channels),
+        sampling_rate_hz=spec.sampling_rate_hz,
+        n_samples=spec.n_samples,
+        hop_samples=spec.hop_samples if hop_samples is None else hop_samples,
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
@@ -648,9 +530,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     data = load_data(cfg)
     check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
-    hop = None
-    if isinstance(data, RecordingSet):
-        hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
+    hop = windows.hop_samples  # cut by make_windows; None for pre-cut windows
     console.print(
         f"{plural(len(windows), 'window')} of {windows.n_samples} samples at "
         f"{windows.sampling_rate_hz:g} Hz, "
@@ -660,10 +540,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     tr, te, protocol, leakage = split_windows(windows, cfg, console)
     train_w, test_w = windows.subset(tr), windows.subset(te)
     check_labels(train_w.y, windows.classes, "the training subjects")
+    test_note = store_test_windows(out, train_w, test_w, protocol)
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data,
+            test_note,
         )
     pipeline = build_pipeline(windows, cfg, hop)
     loso = cfg.evaluation.protocol == "loso"
@@ -687,7 +569,8 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "model_size": size,
@@ -719,25 +602,47 @@ def _cross_validation(
     return None, None
 
 
-def score_predictions(test_w: WindowSet, pred: np.ndarray, classes: list[str]) -> dict:
-    """:func:`classification_metrics` of the test windows plus ``per_subject`` scores.
+def store_test_windows(
+    out: Path, train_w: WindowSet, test_w: WindowSet, protocol: str
+) -> str | None:
+    """Store the test windows the final model never sees in the run folder being written.
+
+    Those are the windows of test subjects that are not training subjects
+    (:data:`tinyhar.runfolder.TEST_WINDOWS_FILE`, at most
+    :data:`~tinyhar.runfolder.MAX_TEST_WINDOWS`, whole sessions in order so
+    that ``stack_previous`` sees consecutive windows). The exports check
+    their parity on them (:attr:`tinyhar.runfolder.Run.test_windows`).
 
     Parameters
     ----------
-    test_w : WindowSet
-        The scored windows (labels and subjects are used).
-    pred : numpy.ndarray of str, shape (n_windows,)
-        Predicted labels.
-    classes : list of str
-        The model's classes.
+    out : Path
+        The temporary run folder.
+    train_w, test_w : WindowSet
+        Training and test windows of the run.
+    protocol : str
+        The evaluation protocol, for the note.
+
+    Returns
+    -------
+    str or None
+        Why no windows were stored (e.g. a ``loso`` run trains its final model
+        on every subject); None when they were.
     """
-    metrics = classification_metrics(test_w.y, pred, classes)
-    metrics["per_subject"] = per_subject_metrics(test_w.y, pred, test_w.subject, classes)
-    return metrics
-
-
-NETWORK_DATA_FILE = "network_data.npz"
-"""Windows kept in a network run for ONNX calibration (training subjects) and checks (test)."""
+    seen = set(train_w.subject.tolist())
+    unseen = ~np.isin(test_w.subject, list(seen))
+    if not unseen.any():
+        return (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{protocol!r}), so no windows are unseen by it"
+        )
+    idx = np.flatnonzero(unseen)
+    if len(idx) > MAX_TEST_WINDOWS:
+        sessions = test_w.session[idx]
+        ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1
+        cut = ends[ends <= MAX_TEST_WINDOWS]
+        idx = idx[: int(cut[-1]) if len(cut) else MAX_TEST_WINDOWS]
+    write_test_windows(out, test_w.subset(idx))
+    return None
 
 
 def make_network(cfg: TrainConfig):
@@ -765,7 +670,8 @@ def make_network(cfg: TrainConfig):
 
 
 def _train_network(
-    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None,
+    test_note=None,
 ):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
@@ -807,7 +713,8 @@ def _train_network(
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
     )
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "validation_subjects": list(getattr(net, "validation_groups_", [])),
@@ -972,8 +879,13 @@ def _postprocess_record(spec, chosen: str, table: list, scores, note, out: Path)
     }
 
 
-def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
-    """Fields of ``metrics.json`` shared by tree and network runs."""
+def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport) -> dict:
+    """Fields of ``metrics.json`` shared by tree and network runs.
+
+    ``window`` is the :meth:`WindowSpec.to_dict <tinyhar.core.spec.WindowSpec.to_dict>`
+    of the windows (for people reading the file; programs read the spec from the
+    pipeline, :attr:`tinyhar.runfolder.Run.spec`).
+    """
     return {
         "dataset": windows.name,
         "protocol": protocol,
@@ -982,12 +894,7 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wrepo
         "test_subjects": sorted(set(test_w.subject), key=natural_key),
         "n_train_windows": len(train_w),
         "model": cfg.model.kind,
-        "window": {
-            "n_samples": windows.n_samples,
-            "sampling_rate_hz": windows.sampling_rate_hz,
-            "hop_samples": hop,
-            "channels": windows.channels,
-        },
+        "window": windows.spec.to_dict(),
         "windowing": wreport,
         "seed": cfg.seed,
         "tinyhar_version": tinyhar.__version__,
@@ -1033,90 +940,6 @@ def _write_results(metrics: dict, out: Path) -> None:
                 + "; ".join(f"`{x['file']}` ({x['error']})" for x in failed)
                 + "\n"
             )
-
-
-def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
-    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
-
-    Calibration windows come from the run's training subjects, check windows
-    from its test subjects (both stored in the run folder at training time).
-
-    Returns
-    -------
-    dict
-        As :func:`tinyhar.export.onnx.export_onnx`; also written to
-        ``out_dir/onnx_report.json``.
-
-    Raises
-    ------
-    TinyharError
-        Not a network run, or the deep extra is missing.
-    """
-    from tinyhar.export.onnx import export_onnx
-
-    run, out = load_run(run_dir), Path(out_dir)
-    pipeline = run.pipeline
-    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
-        raise TinyharError(
-            f"{run_dir} is not a network run: ONNX export is for networks "
-            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
-        )
-    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
-    info = export_onnx(
-        pipeline.model,
-        out,
-        d["calibration_X"],
-        d["check_X"],
-        d["check_y"].astype(object),
-        calibration_subjects=d["calibration_subjects"],
-        check_subjects=d["check_subjects"],
-    )
-    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
-    return info
-
-
-def score_figures(metrics: dict) -> list:
-    """``(file name, draw(path))`` of ``confusion_matrix.png`` and ``per_subject.png``.
-
-    Both are titled with the scored subjects; draw them with
-    :func:`_finish` (training) or directly (evaluation).
-
-    Parameters
-    ----------
-    metrics : dict
-        From :func:`train` or :func:`evaluate_run` (``dataset``,
-        ``confusion_matrix``, ``classes``, ``per_subject``; optionally
-        ``cross_validation`` with ``scope: all subjects`` for pooled scores).
-
-    Returns
-    -------
-    list of (str, callable)
-    """
-    from tinyhar.reporting.plots import figure_title, plot_confusion_matrix, plot_per_subject
-
-    subjects = list(metrics["per_subject"])
-    cv = metrics.get("cross_validation") or {}
-    what, per = "confusion matrix", "scores per subject"
-    if cv.get("scope") == "all subjects":
-        what += f" pooled over {plural(cv['n_folds'], 'cross-validation fold')}"
-        per += " (each from the fold that held it out)"
-    return [
-        (
-            "confusion_matrix.png",
-            lambda p: plot_confusion_matrix(
-                metrics["confusion_matrix"],
-                metrics["classes"],
-                p,
-                figure_title(what, metrics["dataset"], subjects),
-            ),
-        ),
-        (
-            "per_subject.png",
-            lambda p: plot_per_subject(
-                metrics["per_subject"], p, figure_title(per, metrics["dataset"], subjects)
-            ),
-        ),
-    ]
 
 
 def _figures(
@@ -1174,500 +997,6 @@ def _figures(
     return figures
 
 
-def evaluate_run(
-    run_dir: str | Path,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-) -> dict:
-    """Score a trained run on a data set (possibly another one than it was trained on).
-
-    Windows are cut with the run's window length and hop. The score is
-    subject-independent by default: subjects the run was trained on are left
-    out, and the console says how many. A subject counts as a training
-    subject when its id is in the run's ``train_subjects`` and the data sets
-    may hold the same people: the same data set, the same population (see
-    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
-    data set of unknown population (your own files: equal ids are taken to be
-    the same person). Evaluating a run on the data set it was trained on thus
-    reproduces its held-out test score.
-
-    Parameters
-    ----------
-    run_dir : str or Path
-        A run folder written by :func:`train`.
-    dataset : str
-        Registered data set name or a dataset definition path.
-    path : str, optional
-        File or folder of the data set.
-    subjects : list of str, optional
-        Score only these subjects (training subjects among them are still
-        left out unless ``include_training_subjects``).
-    console : rich.console.Console, optional
-        Where messages go (default: a quiet console).
-    include_training_subjects : bool
-        Score training subjects too. The result is inflated: a
-        :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
-        output records ``includes_training_subjects: true`` with the list.
-
-    Returns
-    -------
-    dict
-        Metrics as in :func:`tinyhar.evaluation.metrics.classification_metrics`
-        plus ``per_subject``, ``dataset``, ``run``, ``subjects`` (scored),
-        ``skipped_classes`` (classes unknown to the model),
-        ``excluded_training_subjects``, ``includes_training_subjects`` and
-        ``training_subjects_scored``.
-
-    Raises
-    ------
-    TinyharError
-        Missing run, incompatible channels/rate/length, subjects that do not
-        exist, no subject left that the run was not trained on, no
-        overlapping classes.
-    """
-    run = load_run(run_dir)  # checked against its manifest
-    run_dir = run.path
-    pipeline = run.pipeline
-    windows, selection, skipped = evaluation_windows(
-        run, dataset, path, subjects, console, include_training_subjects
-    )
-    pred = pipeline.predict(windows)
-    metrics = score_predictions(windows, pred, pipeline.classes)
-    metrics.update(
-        {
-            "dataset": windows.name,
-            "run": str(run_dir),
-            "subjects": sorted(set(windows.subject), key=natural_key),
-            "skipped_classes": skipped,
-            "excluded_training_subjects": selection["excluded"],
-            "includes_training_subjects": bool(selection["included"]),
-            "training_subjects_scored": selection["included"],
-        }
-    )
-    return metrics
-
-
-def evaluation_windows(
-    run: RunFolder,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-) -> tuple[WindowSet, dict, list[str]]:
-    """The windows :func:`evaluate_run` scores: unseen subjects, classes the model knows.
-
-    Windows are cut with the run's window length and hop (resampled to the
-    run's rate when the data set has another), in the pipeline's channels;
-    subjects are chosen by :func:`select_unseen_subjects`.
-
-    Parameters
-    ----------
-    run : RunFolder
-        A loaded run folder (:func:`tinyhar.runfolder.load_run`).
-    dataset, path, subjects, console, include_training_subjects
-        As in :func:`evaluate_run`.
-
-    Returns
-    -------
-    windows : WindowSet
-        Shape (n_windows, n_samples, n_channels), only classes the model knows.
-    selection : dict
-        As returned by :func:`select_unseen_subjects`.
-    skipped : list of str
-        Classes of the data set the model does not know (their windows are left out).
-
-    Raises
-    ------
-    TinyharError
-        As in :func:`evaluate_run`.
-    """
-    console = console or Console(quiet=True)
-    pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
-    sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
-    eval_cfg = cfg.model_copy(deep=True)
-    eval_cfg.dataset.name = dataset
-    eval_cfg.dataset.path = path
-    eval_cfg.dataset.sensors = sensors
-    data = load_data(eval_cfg)
-    if isinstance(data, RecordingSet):
-        if abs(data.sampling_rate_hz - pipeline.sampling_rate_hz) > 1e-6:
-            eval_cfg.windows.target_rate_hz = pipeline.sampling_rate_hz
-        windows, _ = make_window_set(data, eval_cfg)
-    else:
-        windows = data
-    windows, selection = select_unseen_subjects(
-        windows, metrics_train, subjects, include_training_subjects, console
-    )
-    known = set(pipeline.classes)
-    keep = np.isin(windows.y, list(known))
-    skipped = sorted(set(windows.y[~keep]))
-    if skipped:
-        console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
-    windows = windows.subset(keep)
-    if len(windows) == 0:
-        raise EvaluationError(
-            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
-            f"class the model knows ({sorted(known)}); evaluate on data with these activities"
-        )
-    return windows, selection, skipped
-
-
-def evaluate_continuous(
-    run_dir: str | Path,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-    figures_dir: str | Path | None = None,
-) -> dict:
-    """Score a run on whole recordings, before and after its post-processing.
-
-    Every window of each selected session is cut with the run's window
-    length and hop (impure windows and unlabelled spans included; label =
-    majority of the samples), classified and post-processed with the run's
-    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
-    label is unlabelled or a class the model does not know (e.g. HAPT
-    transitions for a model of the basic activities) are not scored and are
-    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
-    only those the run was not trained on, unless
-    ``include_training_subjects``.
-
-    Parameters
-    ----------
-    run_dir, dataset, path, subjects, console, include_training_subjects
-        As in :func:`evaluate_run`.
-    figures_dir : str or Path, optional
-        Folder for one timeline figure per scored subject,
-        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
-        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
-
-    Returns
-    -------
-    dict
-        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
-        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
-        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
-        ``includes_training_subjects``, ``training_subjects_scored``,
-        ``per_subject`` (macro-F1 raw and smoothed per subject) and
-        ``figures`` (file names written into ``figures_dir``).
-
-    Raises
-    ------
-    TinyharError
-        A bad run folder; pre-cut windows; subjects as in
-        :func:`evaluate_run`; no window with a class the model knows.
-    """
-    from tinyhar.evaluation.streams import stream_predictions, stream_scores
-    from tinyhar.postprocess import PostProcessor
-
-    console = console or Console(quiet=True)
-    run = load_run(run_dir)
-    pipeline, cfg = run.pipeline, run.config
-    eval_cfg = cfg.model_copy(deep=True)
-    eval_cfg.dataset.name = dataset
-    eval_cfg.dataset.path = path
-    if all(c.startswith("acc_") for c in pipeline.channels):
-        eval_cfg.dataset.sensors = "acc"
-    data = load_data(eval_cfg)
-    if not isinstance(data, RecordingSet):
-        raise EvaluationError(
-            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
-            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
-        )
-    selection = choose_unseen_subjects(
-        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
-    )
-    data = data.select(subjects=selection["subjects"])
-    spec = run.postprocess or PostProcessor(pipeline.classes)
-    with _progress(console) as progress:
-        task = progress.add_task("classifying whole streams", total=None)
-        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
-    y_known = np.isin(pred.y, list(pipeline.classes))
-    if not y_known.any():
-        raise EvaluationError(
-            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
-            f"model knows ({pipeline.classes}); evaluate on data with these activities"
-        )
-    result = stream_scores(pred, spec)
-    per_subject = {}
-    figures = []
-    for s in sorted(set(pred.subject.tolist()), key=natural_key):
-        part = pred.subject == s
-        if np.isin(pred.y[part], list(pipeline.classes)).any():
-            sc = stream_scores(pred.subset(part), spec)
-            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
-        if figures_dir is not None:
-            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
-    result.update(
-        {
-            "dataset": data.name,
-            "run": str(run.path),
-            "subjects": selection["subjects"],
-            "excluded_training_subjects": selection["excluded"],
-            "includes_training_subjects": bool(selection["included"]),
-            "training_subjects_scored": selection["included"],
-            "per_subject": per_subject,
-            "figures": figures,
-        }
-    )
-    return result
-
-
-def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
-    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
-    import re
-
-    from tinyhar.reporting.timeline import plot_timeline
-
-    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
-            "smoothed": pred.names(pred.classify(spec))}
-    plot_timeline(
-        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
-        pred.classes, Path(folder) / name,
-        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
-    )
-    return name
-
-
-def shares_subjects(eval_name: str, train_name: str) -> bool:
-    """Whether equal subject ids in two data sets may be the same person.
-
-    True for the same data set, for two data sets of the same population
-    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
-    own data: assume the worst). False only for two different known
-    populations (e.g. HAPT and WISDM).
-    """
-    if eval_name == train_name:
-        return True
-    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
-    return a is None or b is None or a == b
-
-
-def select_unseen_subjects(
-    windows: WindowSet,
-    metrics_train: dict,
-    subjects: list[str] | None = None,
-    include_training_subjects: bool = False,
-    console: Console | None = None,
-) -> tuple[WindowSet, dict]:
-    """Keep the windows of the requested subjects the run was not trained on.
-
-    Parameters
-    ----------
-    windows : WindowSet
-        Evaluation windows, shape (n_windows, n_samples, n_channels).
-    metrics_train : dict
-        The run's ``metrics.json`` (``dataset``, ``train_subjects``,
-        ``protocol``, ``test_subjects``).
-    subjects : list of str, optional
-        Restrict to these subjects first.
-    include_training_subjects : bool
-        Keep training subjects too (warns with
-        :class:`~tinyhar.evaluation.splits.LeakageWarning`).
-    console : rich.console.Console, optional
-        Where the note on excluded subjects goes.
-
-    Returns
-    -------
-    windows : WindowSet
-        The selected windows.
-    selection : dict
-        ``subjects`` (selected), ``excluded`` (training subjects left out)
-        and ``included`` (training subjects scored anyway).
-
-    Raises
-    ------
-    EvaluationError
-        Requested subjects that do not exist, or no subject left that the
-        run was not trained on.
-    """
-    selection = choose_unseen_subjects(
-        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
-        subjects, include_training_subjects, console,
-    )
-    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
-    return selected, selection
-
-
-def choose_unseen_subjects(
-    available: list[str],
-    name: str,
-    metrics_train: dict,
-    subjects: list[str] | None = None,
-    include_training_subjects: bool = False,
-    console: Console | None = None,
-) -> dict:
-    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
-
-    Parameters
-    ----------
-    available : list of str
-        Subjects of the evaluation data set ``name``.
-    metrics_train, subjects, include_training_subjects, console
-        As in :func:`select_unseen_subjects`.
-
-    Returns
-    -------
-    dict
-        ``subjects`` (selected), ``excluded`` and ``included``.
-
-    Raises
-    ------
-    EvaluationError
-        As :func:`select_unseen_subjects`.
-    """
-    console = console or Console(quiet=True)
-    if subjects is not None:
-        wanted = [str(s).strip() for s in subjects]
-        unknown = [s for s in wanted if s not in available]
-        if unknown:
-            raise EvaluationError(
-                f"--subjects: {', '.join(unknown)} "
-                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
-                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
-            )
-        candidates = [s for s in available if s in wanted]
-    else:
-        candidates = available
-    trained = set(str(s) for s in metrics_train.get("train_subjects", []))
-    train_name = metrics_train.get("dataset", "")
-    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
-    if (
-        name != train_name
-        and renumbered
-        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
-        and not include_training_subjects
-    ):
-        raise EvaluationError(
-            f"{name!r} and {train_name!r} hold the same people, but the subject ids of "
-            f"{' and '.join(map(repr, renumbered))} are not the publisher's user ids, so which "
-            f"subjects this run has not seen cannot be told: evaluate on {train_name!r} "
-            "itself, or pass --include-training-subjects (scores then include training "
-            "subjects and are inflated)"
-        )
-    seen = []
-    if shares_subjects(name, metrics_train.get("dataset", "")):
-        seen = [s for s in candidates if s in trained]
-    excluded, included = [], []
-    if seen and include_training_subjects:
-        included = seen
-        warnings.warn(
-            f"--include-training-subjects: {plural(len(seen), 'subject')} scored here "
-            f"({name_subjects(seen)}) trained this run, so the scores are inflated and not "
-            "subject-independent",
-            LeakageWarning,
-            stacklevel=2,
-        )
-    elif seen:
-        excluded = seen
-        candidates = [s for s in candidates if s not in trained]
-        if not candidates:
-            raise EvaluationError(_no_unseen_message(name, seen, metrics_train))
-        console.print(
-            f"scoring only subjects this run was not trained on: {plural(len(seen), 'subject')} "
-            f"of {name!r} ({name_subjects(seen)}) {'was a' if len(seen) == 1 else 'were'} "
-            f"training {'subject' if len(seen) == 1 else 'subjects'} and "
-            f"{'is' if len(seen) == 1 else 'are'} excluded; "
-            f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
-            "--include-training-subjects scores them too (inflated)."
-        )
-    return {"subjects": candidates, "excluded": excluded, "included": included}
-
-
-def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
-    """Why no honest score is possible, and what to do."""
-    text = (
-        f"every subject selected from {name!r} ({name_subjects(seen)}) is a training subject "
-        "of this run, so no subject-independent score is possible. "
-    )
-    test = [s for s in metrics_train.get("test_subjects", []) if s not in seen]
-    cv = metrics_train.get("cross_validation") or {}
-    if test:
-        text += f"Score the run's test subjects ({name_subjects(test)}), or another data set. "
-    elif cv.get("scope") == "all subjects":
-        text += (
-            f"The run was trained on all subjects ({metrics_train.get('protocol')}); its honest "
-            f"score is the cross-validation score in metrics.json (macro-F1 "
-            f"{cv['pooled']['macro_f1']:.3f}). Evaluate on another data set. "
-        )
-    else:
-        text += "Evaluate on another data set or other subjects. "
-    return text + "--include-training-subjects scores them anyway (inflated)."
-
-
-def check_evaluation_out(out_dir: str | Path) -> Path:
-    """The folder for :func:`write_evaluation`, checked before any work is done.
-
-    Raises
-    ------
-    TinyharError
-        Empty name, an existing file, or a run folder (its metrics would be
-        overwritten).
-    """
-    if not str(out_dir).strip():
-        raise TinyharError("--out is empty: name a folder for the evaluation results")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise TinyharError(f"--out {out} is an existing file: name a folder")
-    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
-        raise TinyharError(
-            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
-            "metrics; name another folder"
-        )
-    return out
-
-
-def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
-    """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
-
-    Files are written to a temporary sibling folder and moved into place,
-    ``metrics.json`` first, so a failing figure never loses the scores.
-
-    Parameters
-    ----------
-    metrics : dict
-        As returned by :func:`evaluate_run`.
-    out_dir : str or Path
-        Folder to write into (created); must not be a run folder.
-
-    Returns
-    -------
-    Path
-        The folder.
-
-    Raises
-    ------
-    TinyharError
-        ``out_dir`` is a run folder or an existing file.
-    """
-    import os
-    import shutil
-    import tempfile
-
-    from tinyhar.reporting.summary import write_evaluation_summary
-
-    out = check_evaluation_out(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
-    try:
-        text = json.dumps(metrics, indent=2, default=str)
-        (tmp / "metrics.json").write_text(text)
-        os.replace(tmp / "metrics.json", out / "metrics.json")
-        write_evaluation_summary(metrics, tmp / "summary.md")
-        for name, draw in score_figures(metrics):
-            draw(tmp / name)
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 OUT_OF_CORE_BYTES = 2 * 1024**3

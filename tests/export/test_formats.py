@@ -134,8 +134,8 @@ def test_old_bundles_are_refused_by_every_reader(pipe, tmp_path):
 
 
 def test_c_files_of_different_versions_do_not_compile(pipe, tmp_path):
-    from tinyhar.device.tools import find_tool
     from tinyhar.export.c import build_example, export_c
+    from tinyhar.tools import find_tool
 
     if find_tool("gcc") is None:
         pytest.skip("gcc not installed")

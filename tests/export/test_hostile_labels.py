@@ -20,8 +20,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhar.device.tools import find_tool, missing_message
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_tool, missing_message
 
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason=missing_message("gcc"))
 

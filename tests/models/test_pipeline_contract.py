@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.features import FeatureExtractor, stack_previous
 from tinyhar.features.validity import INVALID_CLASS
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.windows.windowset import WindowSet
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 def test_windowset_and_make_windows_import_from_tinyhar_windows() -> None:
+    from tinyhar.core.windowset import WindowSet as windowset
     from tinyhar.windows import WindowingReport, WindowSet, make_windows
     from tinyhar.windows.windowing import WindowingReport as report
     from tinyhar.windows.windowing import make_windows as cut
-    from tinyhar.windows.windowset import WindowSet as windowset
 
     assert (WindowSet, make_windows, WindowingReport) == (windowset, cut, report)
 

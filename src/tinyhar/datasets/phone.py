@@ -587,7 +587,7 @@ def store_recording(folder: str | Path, target: Path, frame: pd.DataFrame, rate:
         The definition ``FOLDER/data.yaml``, whose ``classes`` are the labels of
         every recording in the folder (existing order kept, new ones appended).
     """
-    from tinyhar.runfolder import atomic_file, write_text_atomic
+    from tinyhar.core.files import atomic_file, write_text_atomic
 
     folder = Path(folder)
     classes = _classes(folder, target, frame["label"], existing)

@@ -996,7 +996,7 @@ def write_scaffold(folder: str | Path, out: str | Path, overwrite: bool = False)
         If ``out`` exists and ``overwrite`` is false, or as
         :func:`scaffold_definition`.
     """
-    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.core.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:

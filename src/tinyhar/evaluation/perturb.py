@@ -5,7 +5,7 @@ Each perturbation is a pure function on windows ``X`` of shape
 rad/s) whose channels are named as in tinyhar (``acc_x acc_y acc_z`` and
 optionally ``gyro_x gyro_y gyro_z``); it returns a new float32 array and never
 changes its input. :func:`robustness_scores` applies the catalogue
-:func:`perturbations` to the windows :func:`tinyhar.training.evaluate_run`
+:func:`perturbations` to the windows :func:`tinyhar.evaluate.evaluate_run`
 scores (subjects the run was not trained on) and scores each copy.
 
 Conventions

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
 from tinyhar.postprocess import PostProcessor
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
-from tinyhar.windows.windowset import WindowSet
 
 STREAM_CHUNK = 4096
 """Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""

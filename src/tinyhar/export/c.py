@@ -92,8 +92,9 @@ def load_pipeline(pipeline_or_run_dir: object):
 
     Parameters
     ----------
-    pipeline_or_run_dir : HarPipeline, str or Path
-        A pipeline, a run folder written by ``tinyhar train`` (checked against
+    pipeline_or_run_dir : HarPipeline, Run, str or Path
+        A pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run folder
+        written by ``tinyhar train`` (checked against
         its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
         pipeline file itself (read by :meth:`HarPipeline.load`, without a
         manifest to check it against).
@@ -108,10 +109,12 @@ def load_pipeline(pipeline_or_run_dir: object):
         Not a complete, unaltered run folder, or not a pipeline file.
     """
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import load_run
+    from tinyhar.runfolder import Run, load_run
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
+    if isinstance(pipeline_or_run_dir, Run):
+        return pipeline_or_run_dir.pipeline
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
     if path.is_file():
         return HarPipeline.load(path)
@@ -630,6 +633,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "units": list(plan.units),
         "sampling_rate_hz": float(pipeline.sampling_rate_hz),
         "hop_samples": hop,
+        "window_spec": pipeline.spec.to_dict(),
         "n_window_features": w,
         "n_features": int(pipeline.model.n_features_in_),
         "n_classes": len(classes),
@@ -669,7 +673,7 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
         If gcc is not installed (with the install command) or the build fails
         (with the compiler's message). Warnings count as failures.
     """
-    from tinyhar.device.tools import require_tool
+    from tinyhar.tools import require_tool
 
     gcc = require_tool("gcc", "building the C export")
     c_dir = Path(c_dir)

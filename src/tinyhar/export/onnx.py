@@ -478,3 +478,52 @@ def export_onnx(
                 }
             )
     return report
+
+
+def export_network_onnx(run_dir: Any, out_dir: str | Path) -> dict:
+    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
+
+    Calibration windows come from the run's training subjects, check windows
+    from its test subjects (both stored in the run folder at training time).
+
+    Parameters
+    ----------
+    run_dir : str, Path or Run
+        A network run folder (or the :class:`~tinyhar.runfolder.Run` loaded from it).
+    out_dir : str or Path
+        Output folder.
+
+    Returns
+    -------
+    dict
+        As :func:`export_onnx`, plus ``window_spec`` (the run's
+        :class:`~tinyhar.core.spec.WindowSpec`: channels, units, rate, window,
+        hop); also written to ``out_dir/onnx_report.json``.
+
+    Raises
+    ------
+    TinyharError
+        Not a network run, or the deep extra is missing.
+    """
+    from tinyhar.runfolder import NETWORK_DATA_FILE, load_run, write_text_atomic
+
+    run, out = load_run(run_dir), Path(out_dir)
+    pipeline = run.pipeline
+    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
+        raise TinyharError(
+            f"{run_dir} is not a network run: ONNX export is for networks "
+            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
+        )
+    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
+    info = export_onnx(
+        pipeline.model,
+        out,
+        d["calibration_X"],
+        d["check_X"],
+        d["check_y"].astype(object),
+        calibration_subjects=d["calibration_subjects"],
+        check_subjects=d["check_subjects"],
+    )
+    info["window_spec"] = run.spec.to_dict()  # the input the models read
+    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
+    return info

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyhar.core.spec import WindowSpec
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
 from tinyhar.modelfile import ModelFileError, StateReader, read_state_file, write_state_file
 from tinyhar.validation import check_windows
-from tinyhar.windows.windowset import WindowSet
 
 PIPELINE_FILE = "pipeline.npz"
 """Name of the pipeline file in a run folder."""
@@ -74,19 +75,25 @@ class HarPipeline:
     info: dict = field(default_factory=dict)
 
     @property
+    def spec(self) -> WindowSpec:
+        """The :class:`~tinyhar.core.spec.WindowSpec` the model reads (saved in the file).
+
+        Raises
+        ------
+        DataFormatError
+            Fields out of range (no channels, a rate or length below 1).
+        """
+        return WindowSpec.of(self.channels, self.sampling_rate_hz, self.n_samples,
+                             self.hop_samples)
+
+    @property
     def streaming_hop(self) -> int:
         """Samples between two classified windows of a sample stream.
 
-        The single source of the hop used by the C export
-        (``TINYHAR_HOP_SAMPLES``), the MicroPython export (``HOP``) and
-        ``tinyhar simulate``: the training hop when it is known, else (data
-        cut into windows before tinyhar saw it, ``hop_samples`` None) half a
-        window, i.e. 50 % overlap, the convention of UCI HAR (Anguita et al.
-        2013, ESANN) and most HAR data sets; at least 1 sample.
+        :attr:`WindowSpec.streaming_hop <tinyhar.core.spec.WindowSpec.streaming_hop>`
+        of :attr:`spec`: the training hop when it is known, else half a window.
         """
-        if self.hop_samples:
-            return int(self.hop_samples)
-        return max(1, int(self.n_samples) // 2)
+        return self.spec.streaming_hop
 
     @property
     def feature_names(self) -> list[str]:
@@ -340,10 +347,7 @@ class HarPipeline:
             arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
         meta = {
             "pipeline": {
-                "channels": [str(c) for c in self.channels],
-                "sampling_rate_hz": float(self.sampling_rate_hz),
-                "n_samples": int(self.n_samples),
-                "hop_samples": None if self.hop_samples is None else int(self.hop_samples),
+                "window_spec": self.spec.to_dict(),
                 "stack_previous": bool(self.stack_previous),
                 "classes": [str(c) for c in self.classes],
                 "info": self.info,
@@ -401,12 +405,7 @@ class HarPipeline:
             )
         state = read_state_file(path)
         p = state.section("pipeline")
-        channels = p.strings("channels")
-        rate = p.value("sampling_rate_hz", "float")
-        n_samples = p.value("n_samples", "int")
-        hop = p.value("hop_samples", "int", optional=True)
-        if not channels or rate <= 0 or n_samples < 1 or (hop is not None and hop < 1):
-            raise state.error("invalid window layout (channels, sampling rate, window, hop)")
+        spec = _read_spec(p)
         kind = state.value("model_type", "str")
         model_cls = _model_types().get(kind)
         if model_cls is None:
@@ -420,10 +419,10 @@ class HarPipeline:
         pipeline = cls(
             extractor=extractor,
             model=model,
-            channels=channels,
-            sampling_rate_hz=rate,
-            n_samples=n_samples,
-            hop_samples=hop,
+            channels=list(spec.channels),
+            sampling_rate_hz=spec.sampling_rate_hz,
+            n_samples=spec.n_samples,
+            hop_samples=spec.hop_samples,
             stack_previous=p.value("stack_previous", "bool"),
             classes=p.strings("classes"),
             info=p.value("info", "dict"),
@@ -453,3 +452,37 @@ class HarPipeline:
                 f"the model reads {n_in} features but the extractor makes "
                 f"{len(self.feature_names)}"
             )
+
+
+def _read_spec(p: StateReader) -> WindowSpec:
+    """The window spec of a pipeline file's ``pipeline`` section.
+
+    Files of this tinyhar hold ``window_spec`` (:meth:`WindowSpec.to_dict`);
+    files written before it hold ``channels``, ``sampling_rate_hz``,
+    ``n_samples`` and ``hop_samples``, from which the spec is derived here and
+    nowhere else (units from the channel names).
+
+    Raises
+    ------
+    ModelFileError
+        A spec out of range, or units that differ from the channels' units.
+    """
+    try:
+        if not p.has("window_spec") and p.has("channels"):  # written before the spec
+            return WindowSpec.of(
+                p.strings("channels"), p.value("sampling_rate_hz", "float"),
+                p.value("n_samples", "int"), p.value("hop_samples", "int", optional=True),
+            )
+        spec = WindowSpec.from_dict(p.value("window_spec", "dict"), "window_spec")
+    except ModelFileError:
+        raise
+    except DataFormatError as exc:
+        raise p.error(f"invalid window layout: {exc}") from None
+    derived = WindowSpec.of(spec.channels, spec.sampling_rate_hz, spec.n_samples,
+                            spec.hop_samples)
+    if spec.units != derived.units:
+        raise p.error(
+            f"window_spec units {list(spec.units)} are not those of channels "
+            f"{list(spec.channels)} ({list(derived.units)})"
+        )
+    return spec

@@ -226,12 +226,12 @@ def _postprocess_lines(pp: dict | None) -> list[str]:
 
 
 def write_evaluation_summary(metrics: dict, path: str | Path) -> Path:
-    """Write a Markdown summary of :func:`tinyhar.training.evaluate_run`'s result.
+    """Write a Markdown summary of :func:`tinyhar.evaluate.evaluate_run`'s result.
 
     Parameters
     ----------
     metrics : dict
-        As returned by :func:`tinyhar.training.evaluate_run`.
+        As returned by :func:`tinyhar.evaluate.evaluate_run`.
     path : str or Path
         Output file.
     """

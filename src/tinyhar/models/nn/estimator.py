@@ -29,8 +29,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
 from tinyhar import validation
+from tinyhar.core.labels import check_labels
 from tinyhar.errors import TinyharError
-from tinyhar.evaluation.metrics import check_labels
 from tinyhar.modelfile import StateReader
 
 DEEP_INSTALL_HINT = "pip install 'tinyhar[deep]'"
