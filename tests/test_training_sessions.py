@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tinyhar.config import make_config
@@ -33,10 +34,12 @@ def _cfg(definition, **compute):
 
 @pytest.fixture(scope="module")
 def in_memory(definition, tmp_path_factory):
-    return train(_cfg(definition, out_of_core=False), tmp_path_factory.mktemp("r") / "mem")
+    out = tmp_path_factory.mktemp("r") / "mem"
+    return {**train(_cfg(definition, out_of_core=False), out), "_dir": out}
 
 
 def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp_path):
+    in_memory_dir = in_memory["_dir"]
     cfg = _cfg(definition, out_of_core=True, scheduler="threads", cache=str(tmp_path / "c"))
     first = train(cfg, tmp_path / "a")
     again = train(cfg, tmp_path / "b")  # from the cache
@@ -47,6 +50,12 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
     assert len(list((tmp_path / "c").glob("*.parquet"))) == 8
     saved = json.loads((tmp_path / "a" / "postprocess.json").read_text())
     assert saved["smoothing"] == "mode"
+    # the unseen test subject's raw windows are stored for the exports' self-check, as in memory
+    from tinyhar.runfolder import load_run
+
+    mine, theirs = load_run(tmp_path / "a").test_windows, load_run(in_memory_dir).test_windows
+    assert np.array_equal(mine.X, theirs.X) and list(mine.y) == list(theirs.y)
+    assert (tmp_path / "a" / "class_overview.png").is_file()
 
 
 def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_path):

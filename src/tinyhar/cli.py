@@ -1129,7 +1129,7 @@ def label_export(
         "--overwrite", help="Replace an earlier label export in --to.")] = False,
 ) -> None:
     """Write a Label Studio project: config.xml, tasks.json, one CSV per recording."""
-    from tinyhar.datasets.labelling import TASKS_FILE, export_project
+    from tinyhar.labelling import TASKS_FILE, export_project
 
     res = export_project(
         source, to, classes=classes.split(",") if classes else None, prelabel=prelabel,
@@ -1157,7 +1157,7 @@ def label_import(
         "--overwrite", help="Replace labels the recordings already have.")] = False,
 ) -> None:
     """Write Label Studio annotations into the recordings' label column."""
-    from tinyhar.datasets.labelling import import_annotations
+    from tinyhar.labelling import import_annotations
 
     res = import_annotations(export, into, overwrite=overwrite)
     if res.not_annotated:
@@ -1178,7 +1178,7 @@ def label_quick(
         "--overwrite", help="Replace labels the recording already has.")] = False,
 ) -> None:
     """Label a recording from time spans typed by hand."""
-    from tinyhar.datasets.labelling import label_from_spans_file
+    from tinyhar.labelling import label_from_spans_file
 
     _print_span_reports(label_from_spans_file(recording, spans, overwrite=overwrite,
                                               new_classes=new_classes))

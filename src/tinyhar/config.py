@@ -100,26 +100,13 @@ from pydantic import (
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
-from tinyhar.validation import format_validation_error
+from tinyhar.validation import Float, Int, format_validation_error
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy's legacy and default generators accept (seeds are 0 .. 2**32 - 1)."""
 
 PATH_SUFFIXES = (".yaml", ".yml", ".parquet")
 """Suffixes that make ``dataset.name`` a file path rather than a registered name."""
-
-
-def _not_bool(value: Any) -> Any:
-    """Refuse YAML ``true``/``false`` where a number is expected (pydantic would read 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-"""An integer key: YAML ``true``/``false`` are refused rather than read as 1/0."""
-Float = Annotated[float, BeforeValidator(_not_bool)]
-"""A number key: YAML ``true``/``false`` are refused rather than read as 1/0."""
 
 
 class _Section(BaseModel):

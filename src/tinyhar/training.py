@@ -1050,8 +1050,8 @@ class _TableWindows:
 
     split = None
 
-    def __init__(self, table, classes, name, channels, n_samples, sampling_rate_hz):
-        self.table, self.classes, self.name = table, list(classes), name
+    def __init__(self, table, classes, name, channels, n_samples, sampling_rate_hz, spec):
+        self.table, self.classes, self.name, self.spec_ = table, list(classes), name, spec
         self.channels, self.n_samples = list(channels), n_samples
         self.sampling_rate_hz = sampling_rate_hz
         self.X, self.y, self.subject = table.X, table.y, table.subject
@@ -1064,6 +1064,11 @@ class _TableWindows:
     def subjects(self) -> list[str]:
         return sorted(set(self.subject), key=natural_key)
 
+    @property
+    def spec(self):
+        """The :class:`~tinyhar.core.spec.WindowSpec` the rows were cut with."""
+        return self.spec_
+
     def subset(self, index) -> _TableWindows:
         from tinyhar.features.table import FeatureTable
 
@@ -1071,7 +1076,7 @@ class _TableWindows:
         part = FeatureTable(t.X[index], t.y[index], t.subject[index], t.session[index],
                             t.start_time[index], t.feature_names, t.counts)
         return _TableWindows(part, self.classes, self.name, self.channels, self.n_samples,
-                             self.sampling_rate_hz)
+                             self.sampling_rate_hz, self.spec_)
 
 
 def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start: float) -> dict:
@@ -1106,7 +1111,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     n_win = to_samples(w.window, w.unit, rate, "window")
     hop = to_samples(w.hop, w.unit, rate, "hop")
     spec = WindowSet(np.zeros((1, n_win, len(channels)), np.float32), [""], [""], [""], [0.0],
-                     channels, rate, first.classes, first.name)
+                     channels, rate, first.classes, first.name, hop_samples=hop)
     pipeline = build_pipeline(spec, cfg, hop, check_size=False)
     names = list(pipeline.feature_names)
     windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
@@ -1125,7 +1130,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         extra = sorted(set(labels.y) - set(classes) - {""})
         if extra:  # no class list in the definition: the labels found, sorted
             classes = sorted(set(classes) | set(extra))
-        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate)
+        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate, spec.spec)
         console.print(
             f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
             f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
@@ -1152,7 +1157,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     classes = split["classes"]
     pipeline.classes = list(classes)
     protocol, leakage = split["protocol"], split["leakage"]
-    windows = _TableWindows(table, classes, first.name, channels, n_win, rate)
+    windows = _TableWindows(table, classes, first.name, channels, n_win, rate, spec.spec)
     # views, not copies: the rows are already in training-then-test order
     train_w = windows.subset(slice(0, split["n_train"]))
     test_w = windows.subset(slice(*split["test"]))
@@ -1174,7 +1179,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     pred = pooled if loso else pipeline.model.predict(test_w.X)
     metrics = score_predictions(test_w, pred, classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop,
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage,
                                    table.counts))
     metrics.update({
         "model_size": pipeline.model.size(),
@@ -1207,22 +1212,43 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
-    examples = _example_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
-                                classes)
+    unseen = set(test_w.subject) - set(train_w.subject)
+    if unseen:
+        stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
+                              limit=MAX_TEST_WINDOWS)
+        if stored is not None:
+            write_test_windows(out, stored)
+        metrics["test_windows_note"] = (None if stored is not None else
+                                        "no session of the test subjects could be read again")
+    else:
+        metrics["test_windows_note"] = (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
+    examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
+                            classes, per_class=3)
     figures = _figures(metrics, examples, pipeline=pipeline)
+    if examples is None:
+        figures = [f for f in figures if f[0] != "class_overview.png"]
     return _finish(metrics, out, t_start, console, figures)
 
 
-def _example_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
-                     classes: list[str], per_class: int = 3, max_sources: int = 30) -> WindowSet:
-    """Raw windows of the training subjects for ``class_overview.png`` (out-of-core runs).
+def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
+                 classes: list[str], per_class: int | None = None,
+                 limit: int | None = None) -> WindowSet | None:
+    """Raw windows of ``subjects``, read one session at a time (out-of-core runs).
 
-    Sessions are read one at a time until every class has ``per_class``
-    examples (at most ``max_sources`` sessions), so memory stays bounded.
+    With ``per_class``, a few windows of each class for ``class_overview.png``
+    (sessions are read until every class has them, at most 30 sessions); with
+    ``limit``, whole sessions in order up to that many windows (the run's
+    stored test windows, :data:`tinyhar.runfolder.MAX_TEST_WINDOWS`). Memory
+    stays bounded by one session plus what is kept. None when no session of
+    ``subjects`` could be read.
     """
     found: dict[str, int] = dict.fromkeys(classes, 0)
-    parts = []
-    for source in sources[:max_sources]:
+    parts, total = [], 0
+    for k, source in enumerate(sources):
+        if per_class is not None and k >= 30:
+            break
         if source.subject is not None and source.subject not in subjects:
             continue
         try:
@@ -1233,20 +1259,35 @@ def _example_windows(sources, subjects: set, checks, windowing: dict, prefix: bo
             frame = recordings.frame
             frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
         w, _ = make_windows(recordings, **windowing)
+        mine = np.isin(w.subject, list(subjects))
+        if per_class is None:
+            sessions = w.session[mine]
+            ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1 \
+                if len(sessions) else np.zeros(0, int)
+            fits = ends[total + ends <= limit]
+            if not len(fits):
+                break
+            keep = np.flatnonzero(mine)[: int(fits[-1])]
+            parts.append(w.subset(keep))
+            total += len(keep)
+            if len(fits) < len(ends):
+                break
+            continue
         keep = np.zeros(len(w), bool)
         for c in classes:
-            idx = np.flatnonzero((w.y == c) & np.isin(w.subject, list(subjects)))
-            take = idx[: per_class - found[c]]
+            take = np.flatnonzero((w.y == c) & mine)[: per_class - found[c]]
             keep[take] = True
             found[c] += len(take)
         if keep.any():
             parts.append(w.subset(keep))
         if all(n >= per_class for n in found.values()):
             break
+    if not parts:
+        return None
     first = parts[0]
     return WindowSet(
         np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
         np.concatenate([p.subject for p in parts]), np.concatenate([p.session for p in parts]),
         np.concatenate([p.start_time for p in parts]), first.channels, first.sampling_rate_hz,
-        list(classes), first.name,
+        list(classes), first.name, hop_samples=first.hop_samples,
     )

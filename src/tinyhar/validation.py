@@ -34,10 +34,10 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from tinyhar.errors import DataFormatError
 
@@ -480,3 +480,16 @@ def format_validation_error(
     if header is not None:
         return f"{source}: {header}:\n  " + "\n  ".join(lines)
     return "\n".join(f"{source}: {line}" for line in lines)
+
+
+def not_bool(value: Any) -> Any:
+    """Refuse YAML ``true``/``false`` where a number is expected (pydantic would read 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(not_bool)]
+"""An integer key: YAML ``true``/``false`` are refused rather than read as 1/0."""
+Float = Annotated[float, BeforeValidator(not_bool)]
+"""A number key: YAML ``true``/``false`` are refused rather than read as 1/0."""

@@ -65,7 +65,7 @@ def _label_in_label_studio(mydata, tmp_path) -> int:
     importing it changes existing labels, so it needs ``overwrite``. Returns the
     recordings changed.
     """
-    from tinyhar.datasets.labelling import export_project, import_annotations
+    from tinyhar.labelling import export_project, import_annotations
 
     export_project(mydata / "data.yaml", tmp_path / "ls")
     tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())

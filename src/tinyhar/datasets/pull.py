@@ -169,7 +169,7 @@ def read_ledger(folder: str | Path) -> dict[str, Any]:
 
 
 def _write_ledger(folder: Path, ledger: dict[str, Any]) -> None:
-    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.core.files import write_text_atomic
 
     write_text_atomic(folder / LEDGER_FILE, json.dumps(ledger, indent=1) + "\n")
 
@@ -265,7 +265,7 @@ def verify_copy(path: str | Path, expected: BoardFile) -> None:
     DataFormatError
         Size or digest differ (the transfer failed; nothing was deleted).
     """
-    from tinyhar.runfolder import sha256_file
+    from tinyhar.core.files import sha256_file
 
     path = Path(path)
     size = path.stat().st_size

@@ -21,9 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tinyhar.config import Float, Int
 from tinyhar.errors import ConfigError
-from tinyhar.validation import MISSING, validation_problems
+from tinyhar.validation import MISSING, Float, Int, validation_problems
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 
 from tinyhar.cli import app
 from tinyhar.datasets.bundled import load_bundled_hapt
-from tinyhar.datasets.labelling import (
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
+from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.labelling import (
     EXISTING_VERSION,
     SEGMENT_LABEL,
     export_project,
@@ -30,8 +32,6 @@ from tinyhar.datasets.labelling import (
     spans_from_labels,
     suggest_boundaries,
 )
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
-from tinyhar.errors import ConfigError, DataFormatError
 
 runner = CliRunner()
 
@@ -456,7 +456,7 @@ def test_import_into_a_new_folder_writes_labelled_copies_of_csv_recordings(tmp_p
 
     from tinyhar.datasets.custom import load_custom
 
-    example = Path(__file__).resolve().parents[2] / "examples" / "my_data.yaml"
+    example = Path(__file__).resolve().parents[1] / "examples" / "my_data.yaml"
     res = export_project(example, tmp_path / "ls", classes=["jumping"])
     tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
     assert res.n_tasks == 4

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.datasets.test_labelling import existing, labels_of, write_folder
 from typer.testing import CliRunner
 
-from tests.datasets.test_labelling import existing, labels_of, write_folder
 from tinyhar.cli import app
 from tinyhar.datasets.bundled import load_bundled_hapt
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("TINYHAR_LABELSTUDIO_VENV", ROOT / ".venv-labelstudio"))
 DRIVER = Path(__file__).with_name("labelstudio_driver.py")
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
