@@ -316,6 +316,8 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         channels=tuple(windows.channels),
         feature_set=cfg.features.set,
         gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
+        gravity_order=cfg.features.gravity_order,
+        bands_hz=cfg.features.bands_hz,
     )
     extractor.fit(windows.X[:1])
     m = cfg.model

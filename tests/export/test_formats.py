@@ -47,7 +47,8 @@ def test_micropython_readers_mirror_the_spec():
 def test_check_format_version_message():
     fmt.check_format_version(fmt.EXPORT_FORMAT_VERSION, "x")
     with pytest.raises(TinyharError, match=r"b\.json: export format 99; this tinyhar reads "
-                                            r"export format 1\. Export the run again"):
+                                            rf"export format {fmt.EXPORT_FORMAT_VERSION}\. "
+                                            r"Export the run again"):
         fmt.check_format_version(99, "b.json")
     with pytest.raises(TinyharError, match="before format versions"):
         fmt.check_format_version(None, "b.json")
@@ -117,9 +118,10 @@ def test_old_bundles_are_refused_by_every_reader(pipe, tmp_path):
         pytest.skip(f"MicroPython unix port not available: {exc}")
     config = tmp_path / "tinyhar_config.py"
     text = config.read_text()
-    config.write_text(text.replace("EXPORT_FORMAT_VERSION = 1", "EXPORT_FORMAT_VERSION = 7"))
+    v = fmt.EXPORT_FORMAT_VERSION
+    config.write_text(text.replace(f"EXPORT_FORMAT_VERSION = {v}", "EXPORT_FORMAT_VERSION = 7"))
     with pytest.raises(TinyharError, match="tinyhar_config.py is export format 7, this "
-                                           "tinyhar_features.py reads format 1"):
+                                           f"tinyhar_features.py reads format {v}"):
         run_micropython("import tinyhar_config as c, tinyhar_features as f\nf.Features(c)",
                         tmp_path)
     (tmp_path / "emlearn_trees.py").write_text("def new(*a):\n    raise OSError\n")

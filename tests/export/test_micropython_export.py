@@ -452,5 +452,7 @@ def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
         def has(self, name):
             return True
 
+    from tinyhar.export.check import run_test_windows
+
     with pytest.raises(TinyharError, match="no windows are unseen"):
-        mpx._test_windows_of_run(None, LosoRun())
+        run_test_windows(LosoRun())

