@@ -1027,6 +1027,7 @@ def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
         d["check_y"].astype(object),
         calibration_subjects=d["calibration_subjects"],
         check_subjects=d["check_subjects"],
+        classes=pipeline.output_classes,
     )
     write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
     return info

@@ -11,7 +11,8 @@
 # the model's channels; GravityCheck averages the first seconds (stand still)
 # and compares gravity with the training data's (reference.gravity_g): if the
 # angle is over tolerance_deg it names the training axis that is off and
-# suggests a mounting that puts gravity where training has it.
+# suggests a mounting that puts gravity where training has it. (A turn about
+# the vertical axis leaves gravity unchanged: standing still cannot show it.)
 
 import json
 import math
@@ -87,6 +88,8 @@ def suggest(source, sign, measured, reference):
     sj = 1 if measured[j] >= 0 else -1
     src = list(source)
     sgn = list(sign)
+    if i == j and si == sj:  # gravity is where training has it: nothing to change
+        return src, sgn
     if i == j:  # the right board axis, the wrong way round: turn 180 deg about another axis
         k = (i + 1) % 3
         sgn[i] = -sgn[i]
@@ -110,8 +113,8 @@ def compare(measured, reference, tolerance_deg, source=(0, 1, 2), sign=(1, 1, 1)
         return False, ("MOUNTING unsure: |a| = %.2f g (%s), not 1 g; stand still for "
                        "the check" % (mm, got)), ("stand still", "|a| %.2f g" % mm)
     if reference is None:
-        return True, ("MOUNTING ok: %s (no training reference to compare with)" % got,
-                      ("mounting", "not checked"))
+        return (True, "MOUNTING ok: %s (no training reference to compare with)" % got,
+                ("mounting", "not checked"))
     rm = math.sqrt(sum([v * v for v in reference])) or 1.0
     dot = sum([measured[a] * reference[a] for a in range(3)]) / (mm * rm)
     angle = math.degrees(math.acos(max(-1.0, min(1.0, dot))))
@@ -122,11 +125,11 @@ def compare(measured, reference, tolerance_deg, source=(0, 1, 2), sign=(1, 1, 1)
     i = max(range(3), key=lambda a: abs(reference[a]))
     j = max(range(3), key=lambda a: abs(measured[a]))
     src, sgn = suggest(source, sign, measured, reference)
-    return False, ("MOUNTING off by %.0f deg: axis %s reads %.2f g, training %.2f g (gravity "
-                   "is on %s%s: %s; training %s). Try mounting %s"
-                   % (angle, AXES[i], measured[i], reference[i],
-                      "-" if measured[j] < 0 else "+", AXES[j], got, want, spec(src, sgn)),
-                   ("axis %s off" % AXES[i], spec(src, sgn)))
+    text = ("MOUNTING off by %.0f deg: axis %s reads %.2f g, training %.2f g (gravity is on "
+            "%s%s: %s; training %s). Try mounting %s"
+            % (angle, AXES[i], measured[i], reference[i], "-" if measured[j] < 0 else "+",
+               AXES[j], got, want, spec(src, sgn)))
+    return False, text, ("axis %s off" % AXES[i], spec(src, sgn))
 
 
 class GravityCheck:
