@@ -844,7 +844,8 @@ def explore(
     pipeline, windows = _network_windows(run, dataset, path)
     out = out or run / f"embedding_map_{method}.png"
     with atomic_file(out) as tmp:
-        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method)
+        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method,
+                           classes=pipeline.classes)
     console.print(f"embedding map written to {out}")
 
 
