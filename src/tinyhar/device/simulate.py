@@ -190,7 +190,9 @@ def simulate(
         csv = write_replay_csv(Path(tmp) / "replay.csv", t, values, channels)
         code = (
             "import app_live\n"
-            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False)\n"
+            # a recording is in the training data's axes: no board mounting to undo
+            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False, "
+            "mounting=None)\n"
         )
         proc = run_micropython(code, bundle, timeout=timeout)
     timeline = _parse_predictions(proc.stdout, classes)

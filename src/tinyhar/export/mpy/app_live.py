@@ -178,7 +178,8 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
 
     replay: CSV recording to play instead of the IMU; log_path: append the
     predictions (t_start_s, class, probabilities) to this CSV file;
-    raw_path: append the raw samples (time, channels) to this CSV file;
+    raw_path: append the raw samples (time, channels; in the training data's
+    axes, after the mounting) to this CSV file;
     display: None (auto), "m5", "st7789" or "print"; sensor: a sensor object
     to use instead (see sensor.py); outputs: names or objects for
     outputs.open_outputs (default: tinyhar_outputs.json, else the screen);
