@@ -167,7 +167,7 @@ def test_feature_plan_parameters_reach_the_extractor():
     assert pipe.extractor.gravity_order == 2
     assert [tuple(b) for b in pipe.extractor.bands_hz] == [(0.0, 2.0), (2.0, 8.0)]
     assert any(n.endswith("_power_2_8hz") for n in pipe.feature_names)
-    with pytest.raises(ConfigError, match=r"features\.bands_hz\.0\.1: Field required"):
+    with pytest.raises(ConfigError, match=r"features\.bands_hz"):
         make_config({"features": {"bands_hz": [[1]]}})
     with pytest.raises(ConfigError, match="too low for the spectral band 2-30 Hz"):
         build_pipeline(windows, make_config({"features": {"bands_hz": [[0, 2], [2, 30]]}}), 64)
