@@ -510,6 +510,12 @@ def check_evaluate(args: list[str], root: Path, out: str) -> None:
 def check_export(args: list[str], root: Path, out: str) -> None:
     target = _option(args, "--target")
     folder = root / args[1] / "export" / target
+    if target in ("c", "micropython") and "--no-check" not in args:  # the self-check
+        assert re.search(rf"check \({target}\): (classes equal (\d+)/\2 test windows|skipped)",
+                         out), out
+    if "--mounting" in args:  # README: mounting.json with the axes and the gravity reference
+        stored = json.loads((folder / "mounting.json").read_text())
+        assert stored["mounting"] == "x=y,y=-x,z=z" and stored["reference"]["class"] == "STANDING"
     if target == "c":  # README: tinyhar_model.h/.c, main.c, Makefile, budget.json
         for name in ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile", "budget.json"):
             assert (folder / name).is_file(), name

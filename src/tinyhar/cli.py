@@ -769,6 +769,15 @@ def export_cmd(
     profile: Annotated[
         bool, typer.Option(help="Measure instructions per window with valgrind (c).")
     ] = True,
+    check: Annotated[bool, typer.Option(
+        help="Compare the export with Python on the run's test windows (c, micropython).")
+    ] = True,
+    test_windows: Annotated[int | None, typer.Option(
+        help="Test windows stored in the MicroPython bundle (default: a few per class; 0: "
+        "none).", min=0)] = None,
+    mounting: Annotated[str | None, typer.Option(
+        help="How the board is worn (micropython): training axis = board axis, e.g. "
+        "'x=-y,y=x,z=z', or a preset: identity, m5stickc-plus2-waist.")] = None,
 ) -> None:
     """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
     from tinyhar.errors import ConfigError
@@ -777,6 +786,8 @@ def export_cmd(
     targets = ("c", "micropython", "onnx")
     if target not in targets:
         raise ConfigError(f"--target must be one of {list(targets)}, got {target!r}")
+    if mounting is not None and target != "micropython":
+        raise ConfigError("--mounting is for --target micropython (the board's live app)")
     out = out or run / "export" / target
     loaded = load_run(run)  # checked once; every exporter takes the Run
     if target == "c":
@@ -791,10 +802,19 @@ def export_cmd(
         console.print(format_budget(budget), soft_wrap=True, highlight=False)
         console.print(f"budget: {out / 'budget.json'}; build the example with `make -C {out}`")
     elif target == "micropython":
-        from tinyhar.export.micropython import export_micropython, time_per_window
+        from tinyhar.export.micropython import (
+            DEFAULT_TEST_WINDOWS,
+            export_micropython,
+            time_per_window,
+        )
+        from tinyhar.export.mounting import parse_mounting
 
-        info = export_micropython(loaded, out)
-        console.print(f"MicroPython bundle written to [bold]{out}[/]")
+        mount = parse_mounting(mounting) if mounting is not None else None
+        n_test = DEFAULT_TEST_WINDOWS if test_windows is None else test_windows
+        info = export_micropython(loaded, out, n_test_windows=n_test, mounting=mount)
+        console.print(f"MicroPython bundle written to [bold]{out}[/] "
+                      f"({info['bundle_bytes'] / 1000:.0f} kB for the board, "
+                      f"{info['n_test_windows']} test windows, mounting {info['mounting']})")
         try:
             timing = time_per_window(out)
         except TinyharError as exc:
@@ -808,6 +828,14 @@ def export_cmd(
         info = export_network_onnx(loaded, out)
         console.print(f"ONNX models written to [bold]{out}[/]")
         console.print_json(json.dumps(info, default=str))
+    if check and target in ("c", "micropython"):
+        from tinyhar.export.check import check_export, format_check
+
+        result = check_export(loaded, target, out)
+        color = {"ok": "green", "failed": "red", "skipped": "yellow"}[result["status"]]
+        console.print(f"[{color}]{format_check(result)}[/]", soft_wrap=True, highlight=False)
+        if result["status"] == "failed":
+            raise typer.Exit(1)
 
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
@@ -865,7 +893,8 @@ def explore(
     pipeline, windows = _network_windows(run, dataset, path)
     out = out or run / f"embedding_map_{method}.png"
     with atomic_file(out) as tmp:
-        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method)
+        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method,
+                           classes=pipeline.classes)
     console.print(f"embedding map written to {out}")
 
 
@@ -916,9 +945,19 @@ def deploy(
         help="App for the board: live (classifier) or record (recording app).")] = "live",
     classes: Annotated[str | None, typer.Option(
         help="--app record: classes to record, comma-separated (default: the model's).")] = None,
+    mounting: Annotated[str | None, typer.Option(
+        help="How the board is worn: training axis = board axis, e.g. 'x=-y,y=x,z=z', or "
+        "a preset: identity, m5stickc-plus2-waist (kept in the bundle).")] = None,
 ) -> None:
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
+
+    if mounting is not None:
+        from tinyhar.device.deploy import resolve_bundle
+        from tinyhar.export.mounting import set_bundle_mounting
+
+        spec = set_bundle_mounting(resolve_bundle(run), mounting).spec()
+        console.print(f"mounting {spec}: stand still for the app's first 3 s to check it")
 
     info = run_deploy(_run_or_bundle(run), port, compile=compile, autostart=autostart,
                       outputs=outputs, wifi=wifi, app=app, classes=classes)

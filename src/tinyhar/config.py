@@ -150,11 +150,21 @@ class WindowConfig(_Section):
 
 
 class FeatureConfig(_Section):
-    """Which hand-crafted features to compute (``gravity_cutoff_hz`` in Hz)."""
+    """Which hand-crafted features to compute.
+
+    ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
+    low-pass that separates gravity from body acceleration; ``bands_hz`` the
+    spectral bands ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most
+    half the sampling rate; default
+    :data:`tinyhar.features.catalog.DEFAULT_BANDS_HZ`), checked against the
+    data's rate when training starts.
+    """
 
     set: Literal["default", "light", "minimal", "full"] = "default"
     stack_previous: bool = False
     gravity_cutoff_hz: Float = Field(0.3, gt=0)
+    gravity_order: Int = Field(3, ge=1, le=8)
+    bands_hz: list[tuple[Float, Float]] | None = Field(None, min_length=1)
 
 
 TREE_KINDS = ("random_forest", "extra_trees")

@@ -80,6 +80,7 @@ from tinyhar.runfolder import (
     write_test_windows,
     write_text_atomic,
 )
+from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import load_data, make_window_set, wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
 
@@ -213,6 +214,8 @@ def build_pipeline(
         channels=tuple(windows.channels),
         feature_set=cfg.features.set,
         gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
+        gravity_order=cfg.features.gravity_order,
+        bands_hz=cfg.features.bands_hz,
     )
     extractor.fit(windows.X[:1])
     m = cfg.model
@@ -896,6 +899,9 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport) -
         "model": cfg.model.kind,
         "window": windows.spec.to_dict(),
         "windowing": wreport,
+        # the board's mounting check compares its gravity while standing with this
+        "gravity_reference": (gravity_reference(train_w) if isinstance(train_w, WindowSet)
+                              else None),
         "seed": cfg.seed,
         "tinyhar_version": tinyhar.__version__,
     }
@@ -1226,6 +1232,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
     examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
                             classes, per_class=3)
+    if examples is not None:  # a few windows per class: a rough reference
+        metrics["gravity_reference"] = gravity_reference(examples)
     figures = _figures(metrics, examples, pipeline=pipeline)
     if examples is None:
         figures = [f for f in figures if f[0] != "class_overview.png"]

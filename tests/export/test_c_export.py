@@ -168,7 +168,7 @@ def test_export_writes_library_header_example_and_makefile(trained_run, tmp_path
     source = (tmp_path / "c" / "tinyhar_model.c").read_text()
     assert not re.search(r"\b(malloc|calloc|free)\s*\(", source)
     assert not re.search(r"\bdouble\b", source)  # float32 only (no soft-float doubles)
-    assert info["classes"] == [str(c) for c in pipe.model.classes_]
+    assert info["classes"] == pipe.output_classes == list(pipe.classes)  # declared order
     # every threshold is written exactly (largest float32 <= scikit-learn's float64 threshold)
     block = source.split("thr_node_threshold[")[1].split("};")[0].split("{", 1)[1]
     thresholds = np.array([float(t.strip().rstrip("f")) for t in block.split(",")], np.float32)

@@ -85,7 +85,8 @@ def test_bundle_files_and_config(bundles, default_pipeline):
     exec((full_dir / "tinyhar_config.py").read_text(), cfg)  # plain constants
     assert cfg["WINDOW"] == 128 and cfg["HOP"] == 64 and cfg["SAMPLING_RATE_HZ"] == 50.0
     assert list(cfg["CHANNELS"]) == list(default_pipeline.channels)
-    assert list(cfg["CLASSES"]) == [str(c) for c in default_pipeline.model.classes_]
+    assert list(cfg["CLASSES"]) == default_pipeline.output_classes == list(
+        default_pipeline.classes)  # the data set's declared order
     assert cfg["N_FEATURES"] == info["n_features"] == default_pipeline.model.n_features_in_
     names = (full_dir / "features.txt").read_text().split()
     assert names == list(default_pipeline.extractor.get_feature_names_out())
@@ -106,20 +107,25 @@ def test_model_bin_holds_the_device_arrays(bundles, default_pipeline):
     off = 20 + 2 * nt + fb * nn
     thr = np.frombuffer(raw, "<f4", nn, off)
     np.testing.assert_array_equal(thr, m.threshold_)
-    assert len(raw) == off + 4 * nn + 4 * nn + nl * nc
+    assert len(raw) == off + 4 * nn + 4 * nn + nl * nc + nc
+    assert list(raw[-nc:]) == default_pipeline.output_index.tolist()  # leaf column -> class
 
 
 def test_testdata_round_trip(bundles, hapt_windows, default_pipeline):
     data = mpx.read_testdata(bundles[0] / "testdata.bin")
-    assert data["X"].shape == (120, 128, 6)
-    classes = [str(c) for c in default_pipeline.model.classes_]
+    assert data["X"].shape == (120, 128, 6) and data["compact"]
+    classes = default_pipeline.output_classes
     labels = np.asarray(classes)[data["labels"]]
     test = hapt_windows[1]
-    # every stored window is one of the test subject's windows, with its label
+    # every stored window is one of the test subject's windows (int16: within half a
+    # quantisation step of at most max|x| / 16384), with its label
     flat = test.X.reshape(len(test), -1)
     for x, lab in zip(data["X"][:10], labels[:10], strict=True):
-        hit = np.flatnonzero((flat == x.reshape(-1)).all(axis=1))
+        hit = np.flatnonzero((np.abs(flat - x.reshape(-1)) <= 8 / 32768).all(axis=1))
         assert hit.size >= 1 and test.y[hit[0]] == lab
+    # the expected classes are Python's on exactly the stored values
+    expected = np.asarray(classes)[data["expected"]]
+    np.testing.assert_array_equal(expected, default_pipeline.predict(data["X"]))
     assert len(set(labels)) == len(set(test.y))  # about equally many of every class
 
 
@@ -252,6 +258,8 @@ def test_emlearn_module_with_a_stub(bundles, tmp_path):
     work = tmp_path / "b"
     shutil.copytree(bundles[0], work)
     (work / "emlearn_trees.py").write_text(EMLEARN_STUB)
+    data = mpx.read_testdata(work / "testdata.bin")  # as float32 (the bundle's is int16)
+    mpx.write_testdata(work / "float.bin", data["X"], [])
     code = (
         "import app_test, tinyhar_config as cfg\n"
         "from tinyhar_features import Features\n"
@@ -260,7 +268,7 @@ def test_emlearn_module_with_a_stub(bundles, tmp_path):
         "import array, struct\n"
         "fx = Features(cfg); tr = TreeEnsemble(); em = EmlearnTrees()\n"
         "out = array.array('f', bytearray(4 * cfg.N_FEATURES))\n"
-        "f = open('testdata.bin', 'rb'); n = struct.unpack('<4sIHHH', f.read(14))[1]\n"
+        "f = open('float.bin', 'rb'); n = struct.unpack('<4sIHHHH', f.read(16))[1]\n"
         "same = 0\n"
         "for i in range(n):\n"
         "    for c in range(len(cfg.CHANNELS)):\n"
@@ -460,5 +468,19 @@ def test_edge_case_windows_match_python(bundles, default_pipeline):
             for s in ("dom_freq", "spec_entropy", "spec_centroid")]
     flat += [names.index(f"corr_gyro_{p}") for p in ("xy", "xz", "yz")]
     assert np.all(F_mp[2, flat] == 0.0) and np.all(F_py[2, flat] == 0.0)
-    classes = np.asarray(default_pipeline.model.classes_)
+    classes = np.asarray(default_pipeline.output_classes)  # the bundle's class indices
     assert np.array_equal(classes[pred], default_pipeline.model.predict(F_py))
+
+
+def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
+    """A loso model is fitted on every subject: none is unseen, so no test data is exported."""
+
+    class LosoRun:  # what tinyhar.runfolder.Run says of a loso run
+        test_windows = None
+        test_windows_note = ("every test subject of the run trained its final model "
+                             "(evaluation.protocol 'loso'), so no windows are unseen by it")
+
+    from tinyhar.export.check import run_test_windows
+
+    with pytest.raises(TinyharError, match="no windows are unseen"):
+        run_test_windows(LosoRun())

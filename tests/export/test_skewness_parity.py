@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy.stats import skew
 
-from tinyhar.device.tools import find_tool
 from tinyhar.errors import TinyharError
 from tinyhar.features import FeatureExtractor, feature_catalog
 from tinyhar.features.tolerances import compare_features
+from tinyhar.tools import find_tool
 
 
 def test_skewness_in_numpy_c_and_micropython(tmp_path):

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv")
+DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv", "mounting.json")
 """Data files copied to the board besides the modules."""
 
 NOT_COMPILED = ("main_autostart.py",)

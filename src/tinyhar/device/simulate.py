@@ -191,7 +191,9 @@ def simulate(
         csv = write_replay_csv(Path(tmp) / "replay.csv", t, values, channels)
         code = (
             "import app_live\n"
-            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False)\n"
+            # a recording is in the training data's axes: no board mounting to undo
+            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False, "
+            "mounting=None)\n"
         )
         proc = run_micropython(code, bundle, timeout=timeout)
     timeline = _parse_predictions(proc.stdout, classes)
@@ -216,7 +218,8 @@ def python_timeline(
     Returns
     -------
     list of (float, str, list of float)
-        Start time (s), class, probabilities (from the quantised tree scores).
+        Start time (s), class, probabilities (from the quantised tree scores,
+        in the bundle's class order :attr:`HarPipeline.output_classes`).
 
     Raises
     ------
@@ -240,7 +243,8 @@ def python_timeline(
         from tinyhar.features import stack_previous
 
         features = stack_previous(features, np.zeros(len(first)), t[first])
-    proba = pipeline.model.predict_proba(features)
+    proba = np.empty((len(first), len(pipeline.output_classes)))
+    proba[:, pipeline.output_index] = pipeline.model.predict_proba(features)  # declared order
     pred = pipeline.model.predict(features)
     return [(float(t[i]), str(c), [float(p) for p in row])
             for i, c, row in zip(first, pred, proba, strict=True)]

@@ -486,7 +486,7 @@ def _header_context(pipeline, plan, catalog, hop: int) -> dict:
     import tinyhar
     from tinyhar.features.validity import MAX_ABS_INPUT
 
-    classes = [str(c) for c in pipeline.model.classes_]
+    classes = pipeline.output_classes  # the data set's declared order
     channels = [str(c) for c in pipeline.channels]
     n, c = int(pipeline.n_samples), len(channels)
     stacked = bool(pipeline.stack_previous)
@@ -590,7 +590,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     n = plan.n_samples
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
     driver, flags = _generate_driver(plan)
-    classes = [str(c) for c in pipeline.model.classes_]
+    classes = pipeline.output_classes  # the data set's declared order (model.classes_ mapped)
     channels = [str(c) for c in pipeline.channels]
     header = render(TEMPLATE_DIR, "tinyhar_model.h.j2",
                     **_header_context(pipeline, plan, pipeline.extractor.layout_.features, hop))
@@ -599,6 +599,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         **_config_context(pipeline, plan, flags),
         format_version=EXPORT_FORMAT_VERSION,
         classes=classes,
+        class_index=_ints(pipeline.output_index),
         channels=channels,
         units=list(plan.units),
         driver=driver,
@@ -895,7 +896,9 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
                                 np.maximum(np.abs(py_feat), np.abs(prev_py))], axis=1)
     else:
         x_py, x_c, scale = py_feat, c_feat, np.abs(py_feat)
-    py_cls = np.argmax(model.decision_scores(x_py), axis=1)
+    # the C program returns output class indices (pipeline.output_classes)
+    py_cls = pipeline.output_index[np.argmax(model.decision_scores(x_py), axis=1)]
+    out_classes = pipeline.output_classes
     names_in = _input_names(pipeline)
 
     err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
@@ -920,8 +923,8 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
         if len(examples) < max_examples:
             examples.append({
                 "window": int(i),
-                "python": str(model.classes_[py_cls[i]]),
-                "c": str(model.classes_[c_cls[i]]),
+                "python": out_classes[py_cls[i]],
+                "c": out_classes[c_cls[i]],
                 "explained": ok,
                 "nodes": [{"tree": t, "feature": names_in[j], "threshold": thr,
                            "python": float(x_py[i, j]), "c": float(x_c[i, j])}

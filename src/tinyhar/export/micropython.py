@@ -23,7 +23,8 @@ the MicroPython unix port:
     integer scores and class for the same features.
 ``model.trees.csv`` + ``tinyhar_emlearn.py``
     The ensemble in emlearn's CSV format for the ``emlearn_trees`` native
-    module (emlearn-micropython), for boards that have it. emlearn_trees
+    module (emlearn-micropython), for boards that have it (written only when
+    the trees use at most 127 features, emlearn_trees' limit). emlearn_trees
     compares int16 features with int16 thresholds (``x < t``) and votes with
     one class per tree: the CSV holds only the features the trees use, each
     scaled by a power of two (``tinyhar_config.EMLEARN_FEATURES`` /
@@ -36,8 +37,15 @@ the MicroPython unix port:
     abstraction (M5 UIFlow ``M5.Lcd``, an ST7789 SPI panel, or print), the
     live classifier and the on-device test.
 ``testdata.bin``
-    Windows of test subjects (float32, channel-major) with their labels,
-    sessions and the Python pipeline's predictions, for ``app_test``.
+    A few windows of test subjects (``n_test_windows``, default
+    :data:`DEFAULT_TEST_WINDOWS`; int16 with a power-of-two scale per channel,
+    channel-major) with their labels, sessions and the Python pipeline's
+    predictions on exactly those values, for ``app_test``.
+``mounting.json`` + ``tinyhar_mounting.py``
+    How the board is worn (:mod:`tinyhar.export.mounting`): the board axes
+    mapped onto the training data's, applied by ``app_live`` before the
+    features, and the training data's gravity while standing, checked during
+    the app's first seconds.
 ``features.txt``, ``README.md``, ``bundle.json``
     Feature names in output order, usage notes, and a machine-readable
     summary (with ``export_format_version``).
@@ -112,6 +120,8 @@ __all__ = [
     "find_micropython",
     "load_pipeline",
     "parity",
+    "quantize_windows",
+    "dequantize_windows",
     "read_testdata",
     "run_bundle_features",
     "run_micropython",
@@ -137,6 +147,7 @@ MPY_SOURCES = (
     "display.py",
     "outputs.py",
     "app_live.py",
+    "tinyhar_mounting.py",
     "app_test.py",
     "app_record.py",
     "main_autostart.py",
@@ -364,8 +375,8 @@ def _feature_names(pipeline: Any) -> list[str]:
 
 
 def _classes(pipeline: Any) -> tuple[str, ...]:
-    """Class names in the model's output order (that of its leaves)."""
-    return tuple(str(c) for c in pipeline.model.classes_)
+    """Class names in the data set's declared order (``HarPipeline.output_classes``)."""
+    return tuple(pipeline.output_classes)
 
 
 _CONFIG_PLAN_KEYS = (
@@ -411,7 +422,7 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
 # --------------------------------------------------------------------------- model files
 
 
-def write_model_bin(model: Any, path: str | Path) -> int:
+def write_model_bin(model: Any, path: str | Path, class_index: Any = None) -> int:
     """Write the flattened ensemble in tinyhar's binary layout (see ``tinyhar_trees.py``).
 
     Parameters
@@ -420,6 +431,9 @@ def write_model_bin(model: Any, path: str | Path) -> int:
         Fitted model (its ``feature_``, ``threshold_``, ``left_``, ``right_``,
         ``roots_`` and ``leaves_`` arrays are written little-endian).
     path : str or Path
+    class_index : array-like of int, shape (n_classes,), optional
+        Class index reported for each leaf column
+        (:attr:`HarPipeline.output_index`); default: the columns' own order.
 
     Returns
     -------
@@ -442,13 +456,15 @@ def write_model_bin(model: Any, path: str | Path) -> int:
         np.asarray(model.left_, "<i2").tobytes(),
         np.asarray(model.right_, "<i2").tobytes(),
         np.asarray(model.leaves_, "<u1").tobytes(),
+        np.asarray(np.arange(n_classes) if class_index is None else class_index,
+                   "<u1").tobytes(),
     ]
     data = b"".join(parts)
     Path(path).write_bytes(data)
     return len(data)
 
 
-def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
+def emlearn_csv(model: Any, class_index: Any = None) -> tuple[str, dict[str, Any]]:
     """The ensemble in emlearn's ``.trees.csv`` format, for ``emlearn_trees``.
 
     emlearn's format (``emlearn.trees.Wrapper.save(format="csv")``): lines
@@ -458,6 +474,10 @@ def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
     child ``>= 0`` is a *relative* jump to a later node and ``< 0`` is
     ``-(leaf + 1)``; emlearn_trees goes left when ``feature < threshold``
     (int16).
+
+    ``class_index`` (:attr:`HarPipeline.output_index`, default the model's
+    column order) gives the class index each leaf votes for, so that
+    ``emlearn_trees`` reports indices into the bundle's ``CLASSES``.
 
     Returns
     -------
@@ -488,7 +508,8 @@ def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
     n_classes = int(model.leaves_.shape[1])
     leaf_class = np.argmax(model.leaves_, axis=1)
     lines = [f"f,{len(used)}", f"c,{n_classes}", "lb,0"]
-    lines += [f"l,{c}" for c in range(n_classes)]
+    index = np.arange(n_classes) if class_index is None else np.asarray(class_index)
+    lines += [f"l,{int(index[c])}" for c in range(n_classes)]
     lines += [f"r,{int(r)}" for r in model.roots_]
 
     def child(index: int, c: int) -> int:
@@ -563,6 +584,43 @@ def select_test_windows(windows: Any, n: int, seed: int = 0) -> np.ndarray:
     return chosen[order]
 
 
+def quantize_windows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windows as int16 with one power-of-two scale per channel (the compact test data).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+        Finite windows (g, rad/s).
+
+    Returns
+    -------
+    q : numpy.ndarray of int16, shape (n_windows, n_samples, n_channels)
+    exp : numpy.ndarray of int8, shape (n_channels,)
+        ``q * 2**exp`` (:func:`dequantize_windows`) is the stored value: the
+        smallest power of two whose int16 range holds the channel's largest
+        ``|x|``, so the step is at most ``max|x| / 16384`` (1.2e-4 g for a
+        channel up to 2 g); the products are exact in float32.
+
+    Raises
+    ------
+    TinyharError
+        A NaN or an infinity (an invalid window cannot be stored compactly).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise TinyharError("compact test windows must be finite (no NaN or infinity)")
+    peak = np.abs(X).max(axis=(0, 1)) if X.size else np.zeros(X.shape[-1])
+    exp = np.array([0 if m <= 0 else math.ceil(math.log2(m / 32767.0)) for m in peak])
+    exp = np.clip(exp, -100, 100).astype(np.int8)
+    q = np.clip(np.rint(X / np.exp2(exp.astype(np.float64))), -32768, 32767)
+    return q.astype(np.int16), exp
+
+
+def dequantize_windows(q: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """float32 windows ``q * 2**exp`` of :func:`quantize_windows` (shape of ``q``)."""
+    return (q.astype(np.float64) * np.exp2(np.asarray(exp, np.float64))).astype(np.float32)
+
+
 def write_testdata(
     path: str | Path,
     X: np.ndarray,
@@ -570,22 +628,27 @@ def write_testdata(
     labels: Any = None,
     sessions: Any = None,
     expected: Any = None,
+    compact: bool = False,
 ) -> int:
-    """Write windows for ``app_test.py`` (layout in ``app_test.py``).
+    """Write windows for ``app_test.py`` (layout in :mod:`tinyhar.export.formats`).
 
     Parameters
     ----------
     path : str or Path
     X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the model's channel order (g, rad/s); stored float32,
-        channel-major.
+        Windows in the model's channel order (g, rad/s), stored channel-major.
     classes : list of str
-        The model's classes (labels are stored as indices into it).
+        The bundle's classes (labels are stored as indices into it).
     labels, expected : sequence of str, optional
         True labels and the Python pipeline's predictions (255 = unknown).
     sessions : sequence, optional
         Session of each window (stored as uint16 codes; stacking restarts at
         a change).
+    compact : bool, default False
+        Store int16 samples with a power-of-two scale per channel
+        (:func:`quantize_windows`: half the size; ``expected`` must then be
+        the predictions on :func:`dequantize_windows` of them) instead of
+        float32 (exact, and NaN/infinity allowed: the host parity checks).
 
     Returns
     -------
@@ -606,15 +669,16 @@ def write_testdata(
     else:
         _, inv = np.unique(np.asarray(sessions, dtype=str), return_inverse=True)
         sess = inv.reshape(-1).astype(np.uint16)
-    data = b"".join(
-        [
-            struct.pack(TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, EXPORT_FORMAT_VERSION),
-            np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes(),
-            codes(labels).tobytes(),
-            sess.astype("<u2").tobytes(),
-            codes(expected).tobytes(),
-        ]
-    )
+    if compact:
+        q, exp = quantize_windows(X)
+        samples = [np.asarray(exp, "<i1").tobytes(),
+                   np.ascontiguousarray(q.transpose(0, 2, 1)).astype("<i2").tobytes()]
+    else:
+        samples = [np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes()]
+    header = struct.pack(TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, EXPORT_FORMAT_VERSION,
+                         2 if compact else 4)
+    data = b"".join([header, *samples, codes(labels).tobytes(), sess.astype("<u2").tobytes(),
+                     codes(expected).tobytes()])
     Path(path).write_bytes(data)
     return len(data)
 
@@ -625,8 +689,9 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``X`` (n, n_samples, n_channels) float32, ``labels``, ``sessions``,
-        ``expected`` (int arrays; 255 = unknown).
+        ``X`` (n, n_samples, n_channels) float32 (compact files dequantised),
+        ``labels``, ``sessions``, ``expected`` (int arrays; 255 = unknown),
+        ``compact`` (bool).
 
     Raises
     ------
@@ -637,18 +702,27 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
     size = TESTDATA_HEADER_SIZE
     if len(raw) < size or raw[:4] != TESTDATA_MAGIC:
         raise TinyharError(f"{path}: not a tinyhar test-data file")
-    magic, n, N, C, version = struct.unpack(TESTDATA_HEADER, raw[:size])
+    magic, n, N, C, version = struct.unpack(TESTDATA_HEADER[:-1], raw[:size - 2])
     check_format_version(version, path)
+    sample_bytes = struct.unpack("<H", raw[size - 2:size])[0]
     off = size
-    X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
-    off += 4 * n * N * C
+    if sample_bytes == 2:
+        exp = np.frombuffer(raw, "<i1", C, off)
+        off += C
+        q = np.frombuffer(raw, "<i2", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
+        X = dequantize_windows(q, exp)
+    elif sample_bytes == 4:
+        X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
+    else:
+        raise TinyharError(f"{path}: unknown sample size {sample_bytes} bytes; export again")
+    off += sample_bytes * n * N * C
     labels = np.frombuffer(raw, np.uint8, n, off)
     off += n
     sessions = np.frombuffer(raw, "<u2", n, off)
     off += 2 * n
     expected = np.frombuffer(raw, np.uint8, n, off)
     return {"X": np.ascontiguousarray(X), "labels": labels, "sessions": sessions,
-            "expected": expected}
+            "expected": expected, "compact": sample_bytes == 2}
 
 
 # --------------------------------------------------------------------------- export
@@ -658,12 +732,20 @@ def _mpy_source_dir() -> Path:
     return Path(str(resources.files("tinyhar.export") / "mpy"))
 
 
+DEFAULT_TEST_WINDOWS = 36
+"""Test windows a bundle holds by default (``--test-windows``): about 6 per class of
+HAPT, 1.5 kB each for 128 x 6 int16 samples; enough for ``tinyhar device test``
+to show the board classifies as Python does, small next to the code."""
+
+
 def export_micropython(
     pipeline_or_run_dir: Any,
     out_dir: str | Path,
     windows: Any = None,
-    n_test_windows: int = 300,
+    n_test_windows: int = DEFAULT_TEST_WINDOWS,
     prune: bool = True,
+    mounting: Any = None,
+    gravity: Any = None,
 ) -> dict[str, Any]:
     """Write a MicroPython bundle for a tree pipeline (see the module docstring).
 
@@ -681,13 +763,23 @@ def export_micropython(
         (:attr:`tinyhar.runfolder.Run.test_windows`; when it has none, the
         bundle has no test data and ``testdata_note`` says why); with a
         pipeline object and no windows, no test data is written.
-    n_test_windows : int, default 300
+    n_test_windows : int, default :data:`DEFAULT_TEST_WINDOWS`
         How many windows go to ``testdata.bin`` (about equally many per
-        class; 0 for none). Each 128x6 window takes 3 KiB of flash.
+        class; 0 for none), stored compactly as int16 with a power-of-two
+        scale per channel (:func:`quantize_windows`; 1.5 kB per 128 x 6
+        window); the stored predictions are Python's on exactly those values.
     prune : bool, default True
         Compute on the device only the features the trees test (same
         predictions, less time; the other outputs stay 0). ``False`` computes
         every feature (for feature-by-feature comparisons).
+    mounting : str or Mounting, optional
+        How the board is worn (:func:`tinyhar.export.mounting.parse_mounting`:
+        a preset or e.g. ``"x=-y,y=x,z=z"``); default: as the training sensor.
+        Written with the gravity reference to ``mounting.json``.
+    gravity : dict, optional
+        The gravity reference (:func:`tinyhar.export.mounting.gravity_reference`;
+        ``{}``: none); default: computed from the run's training subjects
+        (none for a pipeline object).
 
     Returns
     -------
@@ -695,9 +787,12 @@ def export_micropython(
         Summary (also written to ``bundle.json``): ``out_dir``, ``files``
         (name -> bytes), ``bundle_bytes`` (what goes to the board's flash:
         sources, model, test data), ``model_bytes``, ``n_features``,
-        ``n_base_features``, ``classes`` (the model's output order), ``model``
-        (trees, nodes, leaves, bytes), ``emlearn`` (CSV details),
-        ``n_test_windows``, ``python_test_accuracy`` (on the stored windows),
+        ``n_base_features``, ``classes`` (the data set's declared order,
+        :attr:`HarPipeline.output_classes`: the indices on the board),
+        ``model`` (trees, nodes, leaves, bytes), ``emlearn`` (CSV details;
+        ``model.trees.csv`` is written only when emlearn_trees can load it),
+        ``n_test_windows``, ``testdata_bytes``, ``python_test_accuracy`` (on
+        the stored windows), ``mounting`` (the spec), ``gravity_reference``,
         ``pruned`` and ``computed_base_features``.
 
     Raises
@@ -705,19 +800,31 @@ def export_micropython(
     TinyharError
         Not a tree pipeline, a feature without MicroPython implementation, or
         windows with other channels/rate/length than the model.
+    ConfigError
+        A malformed mounting.
     """
+    from tinyhar.export.mounting import parse_mounting, write_mounting
+    from tinyhar.features.validity import invalid_windows
+
     pipeline, run = load_pipeline(pipeline_or_run_dir)
+    if isinstance(mounting, str):
+        mounting = parse_mounting(mounting)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plan = feature_plan(pipeline, prune=prune)
-    csv_text, eml = emlearn_csv(pipeline.model)
+    index = pipeline.output_index
+    csv_text, eml = emlearn_csv(pipeline.model, index)
 
     src = _mpy_source_dir()
     for name in MPY_SOURCES:
         shutil.copyfile(src / name, out / name)
     (out / "tinyhar_config.py").write_text(config_source(pipeline, plan, eml), encoding="ascii")
-    write_model_bin(pipeline.model, out / "model.bin")
-    (out / "model.trees.csv").write_text(csv_text, newline="")
+    write_model_bin(pipeline.model, out / "model.bin", index)
+    csv_file = out / "model.trees.csv"
+    if eml["compatible"]:  # emlearn_trees loads at most 127 features
+        csv_file.write_text(csv_text, newline="")
+    elif csv_file.exists():
+        csv_file.unlink()
     names = _feature_names(pipeline)
     (out / "features.txt").write_text("".join(text_line(n) + "\n" for n in names),
                                       encoding="utf-8")
@@ -727,18 +834,26 @@ def export_micropython(
         windows = run.test_windows  # stored at training time (unseen test subjects)
         if windows is None:
             testdata_note = f"no test data: {run.test_windows_note}"
+    if gravity is None and run is not None:  # measured on the training subjects at training
+        gravity = run.metrics.get("gravity_reference") or {}
     n_stored, py_acc = 0, None
     testfile = out / "testdata.bin"
     if windows is not None and n_test_windows > 0 and len(windows) > 0:
         windows = pipeline.check_windows(windows)
+        windows = windows.subset(np.flatnonzero(~invalid_windows(windows.X)))
         idx = select_test_windows(windows, n_test_windows)
         sub = windows.subset(idx)
+        q, exp = quantize_windows(sub.X)
+        sub.X = dequantize_windows(q, exp)  # the values the board reads back
         pred = pipeline.predict(sub)
-        write_testdata(testfile, sub.X, list(_classes(pipeline)), sub.y, sub.session, pred)
+        write_testdata(testfile, sub.X, list(_classes(pipeline)), sub.y, sub.session, pred,
+                       compact=True)
         n_stored = len(sub)
         py_acc = float(np.mean(pred == sub.y)) if n_stored else None
     elif testfile.exists():
         testfile.unlink()
+    gravity = gravity or None  # {}: no reference (the caller found none)
+    write_mounting(out, mounting, gravity)
 
     size = pipeline.model.size()
     info = {
@@ -762,15 +877,19 @@ def export_micropython(
         "n_test_windows": n_stored,
         "python_test_accuracy": py_acc,
         "testdata_note": testdata_note,
+        "mounting": (mounting or parse_mounting("identity")).spec(),
+        "gravity_reference": gravity,
     }
     _write_readme(out, info)
     info["files"] = {
         p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()
     }
-    device = [n for n in info["files"] if n.endswith(".py") or n in ("model.bin", "testdata.bin",
-                                                                      "model.trees.csv")]
+    device = [n for n in info["files"]
+              if n.endswith(".py") or n in ("model.bin", "testdata.bin", "model.trees.csv",
+                                            "mounting.json")]
     info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
     info["model_bytes"] = int(info["files"]["model.bin"])
+    info["testdata_bytes"] = int(info["files"].get("testdata.bin", 0))
     (out / BUNDLE_META_FILE).write_text(json.dumps(info, indent=2))
     return info
 
@@ -838,6 +957,7 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
     from tinyhar.features.validity import INVALID_CLASS
 
     acc = info["python_test_accuracy"]
+    gravity = info.get("gravity_reference")
     text = render(
         TEMPLATE_DIR, "README.md.j2",
         model={k: int(info["model"][k]) for k in ("trees", "nodes")},
@@ -851,7 +971,14 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
         classes=info["classes"],
         invalid_class=INVALID_CLASS,
         python_test_accuracy=code(str(acc)),
+        n_test_windows=int(info["n_test_windows"]),
         emlearn_note=code(info["emlearn"]["note"]),  # tinyhar's own text, no user strings
+        emlearn_csv=bool(info["emlearn"]["compatible"]),
+        mounting=info["mounting"],
+        gravity=bool(gravity),
+        gravity_text=("x={:.2f} y={:.2f} z={:.2f} g".format(*gravity["gravity_g"])
+                      if gravity else ""),
+        gravity_class=gravity["class"] if gravity else "",
     )
     (out / "README.md").write_text(text, encoding="utf-8")
 
@@ -1028,8 +1155,8 @@ def parity(
     F_py = pipeline.transform(windows)
     pred_py = pipeline.model.predict(F_py)
     F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
-    classes = np.asarray(pipeline.model.classes_)
-    pred_mp = classes[pred_mp_i]
+    classes = np.asarray(pipeline.output_classes, dtype=object)  # the bundle's class indices
+    pred_mp = np.where(pred_mp_i < 0, "", classes[np.maximum(pred_mp_i, 0)])
     names = _feature_names(pipeline)
     cols = np.arange(len(names))
     if (Path(bundle_dir) / BUNDLE_META_FILE).is_file():

@@ -96,6 +96,38 @@ class HarPipeline:
         return self.spec.streaming_hop
 
     @property
+    def output_classes(self) -> list[str]:
+        """The model's classes in the data set's declared order: the one class order users see.
+
+        Metrics, reports, the C defines (``TINYHAR_CLASS_*``), the MicroPython
+        class indices and the ONNX outputs all use this order. The model
+        itself keeps ``model.classes_`` (scikit-learn sorts them);
+        :attr:`output_index` maps between the two. Classes of the data set
+        the model never saw are left out; a model class missing from
+        :attr:`classes` (not made by tinyhar) goes last, in model order.
+        """
+        model = [str(c) for c in self.model.classes_]
+        known = set(model)
+        declared = [str(c) for c in self.classes if str(c) in known]
+        return declared + [c for c in model if c not in set(declared)]
+
+    @property
+    def output_index(self) -> np.ndarray:
+        """Position in :attr:`output_classes` of each model output column.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (n_model_classes,)
+            ``output_classes[output_index[j]] == model.classes_[j]``; the
+            probabilities ``p`` of the model (columns in ``classes_`` order)
+            are ``q[:, output_index] = p`` in the declared order. The argmax
+            stays the model's (ties go to the first class in ``classes_``
+            order, on every back-end).
+        """
+        where = {c: i for i, c in enumerate(self.output_classes)}
+        return np.asarray([where[str(c)] for c in self.model.classes_], dtype=np.int64)
+
+    @property
     def feature_names(self) -> list[str]:
         """Names of the model's input features, in order."""
         if self.extractor is None:

@@ -90,7 +90,7 @@ NO_STATS = (-1,) * N_SLOTS
 
 
 # mirror of tinyhar.export.formats.EXPORT_FORMAT_VERSION (tests/export/test_formats.py)
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 
 
 def check_format(cfg):

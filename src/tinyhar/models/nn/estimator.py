@@ -85,7 +85,7 @@ def check_windows(
     """Return ``X`` as a C-contiguous float32 array of shape (n_windows, n_samples, n_channels).
 
     Accepts an array or any object with an ``X`` attribute (a
-    :class:`~tinyhar.windows.windowset.WindowSet`). ``n_samples`` and
+    :class:`~tinyhar.core.windowset.WindowSet`). ``n_samples`` and
     ``n_channels``, when given, are the shape the network was trained on.
 
     Raises
