@@ -428,10 +428,10 @@ class PostProcessor:
         """Rebuild from :meth:`to_dict` output, or from a ``postprocess:`` config mapping.
 
         Options missing from ``state`` take their defaults; ``format_version``
-        and ``hmm`` are optional, the configuration's rejection keys
-        (``reject``, ``false_rejection``, ``ood_var_floor``) give an
-        uncalibrated rejection (an unfitted spec), and so is ``classes``
-        when given as an argument (a configuration names options only).
+        and ``hmm`` are optional (an unfitted spec), and so is ``classes``
+        when given as an argument (a configuration names options only). The
+        configuration's rejection keys (``reject``, ``false_rejection``,
+        ``ood_var_floor``) give an uncalibrated rejection.
 
         Parameters
         ----------
