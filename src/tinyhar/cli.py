@@ -418,6 +418,9 @@ def predict(
         f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "
         f"{info['postprocess']}; {info['n_segments']} segments; invalid input: "
         f"{info['n_invalid']}"
+        + (f"; unknown activity: {info['n_rejected']} windows rejected, "
+           f"{info['n_unknown']} unknown after smoothing" if "reject(" in info["postprocess"]
+           else "")
     )
     console.print(
         f"predictions written to [bold]{out}[/] (windows.parquet, segments.csv, timeline.png)"
