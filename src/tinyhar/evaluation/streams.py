@@ -466,9 +466,9 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
         label -> windows), ``raw`` and ``smoothed`` (each the dict of
         :func:`~tinyhar.evaluation.continuous.continuous_metrics`; a window
         the post-processing calls ``unknown`` counts as wrong),
-        ``rejected`` (fraction of valid windows rejected before smoothing)
-        and ``smoothed_unknown`` (fraction of valid windows ``unknown``
-        after smoothing).
+        ``rejected`` (fraction of valid windows rejected before smoothing),
+        ``smoothed_unknown`` (fraction of valid windows ``unknown`` after
+        smoothing) and ``unknown_by_label`` (:func:`unknown_by_label`).
 
     Raises
     ------
@@ -493,7 +493,46 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
         "smoothed": continuous_metrics(y, smoothed, **kw),
         "rejected": float(pred.rejected(spec).sum() / n_valid),
         "smoothed_unknown": float(np.count_nonzero(smoothed_idx == len(pred.classes)) / n_valid),
+        "unknown_by_label": unknown_by_label(pred, spec, smoothed_idx),
     }
+
+
+def unknown_by_label(pred: StreamPredictions, spec: PostProcessor,
+                     smoothed: np.ndarray | None = None) -> dict:
+    """How often each kind of window is called unknown (empty without rejection).
+
+    Parameters
+    ----------
+    pred : StreamPredictions
+    spec : PostProcessor
+    smoothed : numpy.ndarray of int, shape (n_windows,), optional
+        ``pred.classify(spec)`` when already computed.
+
+    Returns
+    -------
+    dict
+        ``"known"`` (windows whose label is a class of the model: the false
+        rejections) and each left-out label (``"unlabelled"`` for ``""``,
+        e.g. HAPT's postural transitions for a model of the basic
+        activities) -> ``{"n", "rejected", "unknown_smoothed"}``: number of
+        valid windows, fraction rejected before smoothing, fraction
+        ``unknown`` after it.
+    """
+    if not spec.rejection.active:
+        return {}
+    smoothed = pred.classify(spec) if smoothed is None else smoothed
+    rejected = pred.rejected(spec)
+    unknown = smoothed == len(pred.classes)
+    known = set(pred.classes)
+    group = np.array(["known" if v in known else (v or "unlabelled") for v in pred.y],
+                     dtype=object)
+    out = {}
+    for g in ["known", *sorted(set(group.tolist()) - {"known"})]:
+        m = (group == g) & ~pred.invalid
+        if m.any():
+            out[g] = {"n": int(m.sum()), "rejected": float(rejected[m].mean()),
+                      "unknown_smoothed": float(unknown[m].mean())}
+    return out
 
 
 def select_on_streams(
