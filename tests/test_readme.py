@@ -77,6 +77,8 @@ BENCHMARKS = {
     "startup.py": (["--repeat", "1", "--json"], "three interpreter starts (a second): run "
                    "with --repeat 1 --json"),
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
+    "scale.py": (["--help"], "writes and trains on up to 1,000 hours (an hour): --help only; "
+                 "tests/test_training_sessions.py runs the same path on minutes of data"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),
     "unknown.py": (["--help"], "leave-one-activity-out on the HAPT zip, 21 forests "
@@ -94,7 +96,8 @@ ADDED = {
     "small data": (
         ["--set", "dataset.name=subset.parquet", "--set", "evaluation.test_subjects=[2, 4]"],
         "a tree or network run on the bundled HAPT other than the first demo-like command "
-        "(train with only --out): subjects 1-4, test subjects 2 and 4 (that one trains on the "
+        "(train with only --out) and other than a run on a --dataset the README made: "
+        "subjects 1-4, test subjects 2 and 4 (that one trains on the "
         "full data, ~20 s, and is checked against the README's demo numbers)",
     ),
 }
@@ -259,7 +262,8 @@ def _added(args: list[str], request) -> list[str]:
         extra += ADDED["network"][0]
     if "--preset" in args:
         request.getfixturevalue("shared_data_dir")  # skips without the real data sets
-    if "--preset" not in args and "--config" not in args and not _is_demo(args):
+    if ("--preset" not in args and "--config" not in args and "--dataset" not in args
+            and not _is_demo(args)):
         extra += ADDED["small data"][0]
     return extra
 
@@ -453,6 +457,10 @@ def check_train(args: list[str], root: Path, out: str) -> None:
             assert m["window"]["hop_samples"] == round(hop_s * rate)
     if "--config" in args:
         assert m["test_subjects"] == ["2", "4"] and m["train_subjects"] == ["1", "3"]
+    if "--scheduler" in args:  # README: session by session, the cache kept for next time
+        assert m["out_of_core"]["skipped"] == [] and m["out_of_core"]["sources"] > 1
+        cache = root / _option(args, "--set").split("=", 1)[1]
+        assert len(list(cache.glob("*.parquet"))) == m["out_of_core"]["sources"]
     preset = _option(args, "--preset")
     if preset is not None:
         from tinyhar.training import PRESET_DATA
@@ -474,6 +482,9 @@ def check_datasets(args: list[str], root: Path, out: str) -> None:
         assert "50" in out
     elif args[1] == "check":  # README: load with every check, summarise
         assert "subject" in out and "WALKING" in out.upper()
+    elif args[1] == "synthesize":  # README: real HAPT segments, any size, a definition
+        definition = root / _option(args, "--out") / "data.yaml"
+        assert definition.is_file() and "4 subjects, 2 h at 50 Hz" in out
     else:
         assert "30 subjects" in out and "WALKING" in out  # "subjects, classes, hours"
 

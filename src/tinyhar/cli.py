@@ -94,6 +94,12 @@ def train(
         typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Override compute.scheduler: serial | threads | processes | "
+                     "tcp://host:8786 (a Dask cluster); reads dataset definitions session "
+                     "by session."),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -131,6 +137,7 @@ def train(
         "model.params.epochs": epochs,
         "evaluation.protocol": protocol,
         "seed": seed,
+        "compute.scheduler": scheduler,
     }
     for key, value in data_options.items():
         if value is not None:
@@ -562,6 +569,29 @@ def datasets_check(
         err_console.print(f"[yellow]warning:[/] {message}")
     console.print(f"{definition}: OK" + (f", {len(info['warnings'])} warning(s)"
                                          if info["warnings"] else ""))
+
+
+@datasets_app.command("synthesize")
+@_friendly
+def datasets_synthesize(
+    out: Annotated[Path, typer.Option(help="Folder to write (data.yaml + recordings/).")],
+    subjects: Annotated[int, typer.Option(min=1, help="Synthetic subjects.")] = 10,
+    hours: Annotated[float, typer.Option(help="Hours per subject.")] = 1.0,
+    rate: Annotated[float, typer.Option(help="Sampling rate: 50 or 100 Hz.")] = 50.0,
+    seed: Annotated[int, typer.Option(help="Seed of the activity sequence.")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a folder written by this command.")
+    ] = False,
+) -> None:
+    """Write large synthetic recordings made of real HAPT activity segments (for scale tests)."""
+    from tinyhar.datasets.synthetic import synthesize
+
+    summary = synthesize(out, subjects, hours, rate_hz=rate, seed=seed, overwrite=overwrite)
+    console.print(
+        f"{summary.n_subjects} subjects, {summary.hours:g} h at {summary.rate_hz:g} Hz "
+        f"({summary.samples:,} samples per channel) in {summary.n_sessions} session files; "
+        f"train with `tinyhar train --dataset {summary.definition}`"
+    )
 
 
 @app.command()

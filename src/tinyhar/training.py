@@ -126,22 +126,33 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
     data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
-    channels = data.channels
-    if ds.sensors == "acc":
+    wanted = wanted_channels(ds.sensors, data.channels, data.name)
+    if isinstance(data, WindowSet):
+        return data.select_channels(wanted)
+    return data.select(channels=wanted)
+
+
+def wanted_channels(sensors: str, channels: list[str], name: str) -> list[str]:
+    """The channels ``dataset.sensors`` asks for, in canonical order.
+
+    Raises
+    ------
+    ConfigError
+        If the data set lacks one of them (the message says to use ``acc``).
+    """
+    if sensors == "acc":
         wanted = list(ACC_CHANNELS)
-    elif ds.sensors == "acc+gyro":
+    elif sensors == "acc+gyro":
         wanted = list(ACC_CHANNELS + GYRO_CHANNELS)
     else:
         wanted = list(channels)
     missing = [c for c in wanted if c not in channels]
     if missing:
         raise ConfigError(
-            f"dataset.sensors: {ds.sensors!r} needs channels {missing}, which data set "
-            f"{data.name!r} does not have (it has {channels}); use sensors: acc"
+            f"dataset.sensors: {sensors!r} needs channels {missing}, which data set "
+            f"{name!r} does not have (it has {channels}); use sensors: acc"
         )
-    if isinstance(data, WindowSet):
-        return data.select_channels(wanted)
-    return data.select(channels=wanted)
+    return wanted
 
 
 def make_window_set(
@@ -300,8 +311,13 @@ def compute_features(
         return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
-def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None) -> HarPipeline:
-    """An unfitted-model pipeline for these windows and this configuration."""
+def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None,
+                   check_size: bool = True) -> HarPipeline:
+    """An unfitted-model pipeline for these windows and this configuration.
+
+    With ``check_size`` the windows are all the data (:func:`check_leaf_size`);
+    the out-of-core path passes a sample and checks the total later.
+    """
     from tinyhar.features import FeatureExtractor
 
     nyquist = windows.sampling_rate_hz / 2
@@ -345,14 +361,28 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
             f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
             "or sqrt"
         )
-    if 2 * m.min_samples_leaf > len(windows):
+    if check_size:
+        check_leaf_size(cfg, len(windows))
+    return pipeline
+
+
+def check_leaf_size(cfg: TrainConfig, n_windows: int) -> None:
+    """Refuse a ``model.min_samples_leaf`` that leaves no split for ``n_windows`` windows.
+
+    Raises
+    ------
+    ConfigError
+        If ``2 * min_samples_leaf > n_windows`` (every prediction would be the
+        majority class).
+    """
+    m = cfg.model
+    if 2 * m.min_samples_leaf > n_windows:
         raise ConfigError(
             f"model.min_samples_leaf: {m.min_samples_leaf} windows per leaf, but the data set "
-            f"has {len(windows)} windows, so no tree could make a single split (every "
-            f"prediction would be the majority class); use at most {max(1, len(windows) // 2)}, "
+            f"has {n_windows} windows, so no tree could make a single split (every "
+            f"prediction would be the majority class); use at most {max(1, n_windows // 2)}, "
             "typically 1-20"
         )
-    return pipeline
 
 
 def loso_folds(subjects: np.ndarray, cv_folds: int) -> int:
@@ -398,6 +428,7 @@ def cross_validate(
     n_folds: int,
     console: Console,
     scope: str = "training subjects",
+    map_folds=None,
 ) -> tuple[dict | None, np.ndarray | None]:
     """Leave-subjects-out cross-validation (``GroupKFold`` by subject).
 
@@ -416,6 +447,9 @@ def cross_validate(
         Progress display.
     scope : str
         ``"training subjects"`` or ``"all subjects"`` (recorded as ``scope``).
+    map_folds : callable, optional
+        ``map_folds(func, splits)`` yields ``func(split)`` in order (e.g. on
+        threads: :func:`tinyhar.compute.map_in_order`); serial by default.
 
     Returns
     -------
@@ -436,10 +470,12 @@ def cross_validate(
     folds = []
     pooled = np.empty(len(windows), dtype=object)
     splits = list(group_kfold(windows.subject, n_folds))
+    results = (map_folds(lambda split: fit_predict(*split), splits) if map_folds
+               else (fit_predict(tr, te) for tr, te in splits))
     with _progress(console) as progress:
         task = progress.add_task(f"cross-validation ({scope})", total=len(splits))
-        for tr, te in splits:
-            pooled[te] = fit_predict(tr, te)
+        for (_, te), pred in zip(splits, results, strict=True):
+            pooled[te] = pred
             m = classification_metrics(windows.y[te], pooled[te], windows.classes)
             folds.append(
                 {
@@ -605,6 +641,8 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
+    if reads_by_session(cfg):
+        return _train_from_sessions(cfg, out, console, t_start)
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
@@ -703,15 +741,16 @@ def training_rows(features: np.ndarray, y: np.ndarray, augmented, idx: np.ndarra
 
 
 def _cross_validation(
-    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console
+    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console, map_folds=None
 ) -> tuple[dict | None, np.ndarray | None]:
     """The configured cross-validation: on the training subjects (holdout), all (loso)."""
     ev = cfg.evaluation
     if ev.protocol == "loso":
         k = loso_folds(train_w.subject, ev.cv_folds)
-        return cross_validate(train_w, fit_predict, k, console, "all subjects")
+        return cross_validate(train_w, fit_predict, k, console, "all subjects", map_folds)
     if ev.protocol == "holdout":
-        return cross_validate(train_w, fit_predict, ev.cv_folds, console)
+        return cross_validate(train_w, fit_predict, ev.cv_folds, console,
+                              map_folds=map_folds)
     return None, None
 
 
@@ -939,7 +978,6 @@ def _postprocess_stage(
     )
     from tinyhar.postprocess import PostProcessor
     from tinyhar.postprocess.rejection import REJECT_KEYS
-    from tinyhar.runfolder import POSTPROCESS_FILE
 
     options = cfg.postprocess.model_dump()
     smoothing = options["smoothing"]
@@ -984,6 +1022,13 @@ def _postprocess_stage(
         scores = stream_scores(pred, spec)
     elif isinstance(data, RecordingSet):
         note = "no hold-out test subjects (protocol loso or random): no stream scores"
+    return _postprocess_record(spec, chosen, table, scores, note, out)
+
+
+def _postprocess_record(spec, chosen: str, table: list, scores, note, out: Path) -> dict:
+    """Write ``postprocess.json``; the ``postprocess`` block of ``metrics.json``."""
+    from tinyhar.runfolder import POSTPROCESS_FILE
+
     write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
     state = spec.to_dict()
     state.pop("hmm")
@@ -1721,3 +1766,266 @@ def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+OUT_OF_CORE_BYTES = 2 * 1024**3
+"""``compute.out_of_core: auto`` reads session by session above this much data on disk."""
+
+
+def reads_by_session(cfg: TrainConfig) -> bool:
+    """Whether training reads the data set session by session (``compute.out_of_core``).
+
+    ``auto`` means yes for a dataset definition (``.yaml``) with tree models
+    when a parallel scheduler or a feature cache is configured, or the
+    definition's files hold more than :data:`OUT_OF_CORE_BYTES`.
+
+    Raises
+    ------
+    ConfigError
+        ``out_of_core: true`` for a network or for data that is not a dataset
+        definition.
+    """
+    c, ds = cfg.compute, cfg.dataset
+    definition = Path(ds.name).suffix.lower() in (".yaml", ".yml")
+    if c.out_of_core is True:
+        if cfg.model.kind in NETWORK_KINDS:
+            raise ConfigError(
+                "compute.out_of_core: networks read raw windows, which out-of-core reading "
+                "does not keep; use a tree model or out_of_core: false"
+            )
+        if not definition:
+            raise ConfigError(
+                f"compute.out_of_core: needs a dataset definition (.yaml) to read session by "
+                f"session; {ds.name!r} is not one (use out_of_core: false, or describe the "
+                "files with `tinyhar datasets init`)"
+            )
+        return True
+    if c.out_of_core is False or not definition or cfg.model.kind in NETWORK_KINDS:
+        return False
+    if c.scheduler != "serial" or c.cache:
+        return True
+    from tinyhar.datasets.sessions import session_sources
+
+    size = sum(Path(f).stat().st_size for src in session_sources(ds.name) for f in src.files)
+    return size > OUT_OF_CORE_BYTES
+
+
+class _TableWindows:
+    """Feature rows standing in for a WindowSet where only labels and subjects are used.
+
+    ``X`` holds features ``(n_windows, n_features)``, not raw samples; the
+    window facts (channels, rate, length) are those the rows were cut with.
+    """
+
+    split = None
+
+    def __init__(self, table, classes, name, channels, n_samples, sampling_rate_hz):
+        self.table, self.classes, self.name = table, list(classes), name
+        self.channels, self.n_samples = list(channels), n_samples
+        self.sampling_rate_hz = sampling_rate_hz
+        self.X, self.y, self.subject = table.X, table.y, table.subject
+        self.session, self.start_time = table.session, table.start_time
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(set(self.subject), key=natural_key)
+
+    def subset(self, index) -> _TableWindows:
+        from tinyhar.features.table import FeatureTable
+
+        t = self.table
+        part = FeatureTable(t.X[index], t.y[index], t.subject[index], t.session[index],
+                            t.start_time[index], t.feature_names, t.counts)
+        return _TableWindows(part, self.classes, self.name, self.channels, self.n_samples,
+                             self.sampling_rate_hz)
+
+
+def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start: float) -> dict:
+    """Tree training from feature rows computed session by session (out-of-core).
+
+    Each session of the dataset definition is read, windowed and featurised on
+    its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
+    memory holds the feature rows, not the raw samples or windows. Then the
+    same split, cross-validation (folds on local threads), final fit and
+    scores as the in-memory path; the rows are identical, so are the metrics.
+    Post-processing: a configured ``mode``/``ema`` filter is recorded;
+    ``auto`` and ``hmm``, which are chosen or fitted on whole streams, fall
+    back to ``none`` with a note (score whole streams afterwards with
+    ``tinyhar evaluate RUN --continuous``).
+    """
+    from sklearn.base import clone
+
+    from tinyhar import compute
+    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.features.table import SessionJob, build_feature_table, settings_key
+    from tinyhar.postprocess import PostProcessor
+
+    for key, value in (("postprocess.reject", cfg.postprocess.reject),
+                       ("augment.rotation", cfg.augment.rotation)):
+        if value != "none":
+            raise ConfigError(
+                f"{key} {value!r} needs the training windows and whole streams in memory, "
+                f"which out-of-core training does not keep: use {key}: none or "
+                "compute.out_of_core: false"
+            )
+    ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    sources = session_sources(ds.name)
+    console.print(
+        f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
+        f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
+    )
+    first = sources[0].load(ds.checks)
+    channels = wanted_channels(ds.sensors, first.channels, first.name)
+    rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
+    n_win = to_samples(w.window, w.unit, rate, "window")
+    hop = to_samples(w.hop, w.unit, rate, "hop")
+    spec = WindowSet(np.zeros((1, n_win, len(channels)), np.float32), [""], [""], [""], [0.0],
+                     channels, rate, first.classes, first.name)
+    pipeline = build_pipeline(spec, cfg, hop, check_size=False)
+    names = list(pipeline.feature_names)
+    windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+                     target_rate_hz=w.target_rate_hz, channels=channels)
+    text = settings_key({"windowing": windowing, "features": names,
+                         "extractor": repr(pipeline.extractor.get_params()),
+                         "stack_previous": cfg.features.stack_previous})
+    prefix = shared_session_names(sources)
+    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
+            for s in sources]
+    split: dict = {}
+
+    def train_rows_first(labels) -> np.ndarray:
+        """Split by subject on the labels alone; order rows training first, then test."""
+        classes = first.classes
+        extra = sorted(set(labels.y) - set(classes) - {""})
+        if extra:  # no class list in the definition: the labels found, sorted
+            classes = sorted(set(classes) | set(extra))
+        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate)
+        console.print(
+            f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
+            f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
+        )
+        check_labels(windows.y, classes, "the data set")
+        check_leaf_size(cfg, len(windows))
+        tr, te, protocol, leakage = split_windows(windows, cfg, console)
+        check_labels(windows.y[tr], classes, "the training subjects")
+        same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
+        return tr if same else np.concatenate([tr, te])
+
+    with _progress(console) as progress:
+        task = progress.add_task("sessions (read, window, features)", total=len(jobs))
+        table, failed = build_feature_table(
+            jobs, names,
+            lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
+            strict=c.strict, on_result=lambda r: progress.advance(task),
+            order_rows=train_rows_first,
+        )
+    for f in failed:
+        console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
+    classes = split["classes"]
+    pipeline.classes = list(classes)
+    protocol, leakage = split["protocol"], split["leakage"]
+    windows = _TableWindows(table, classes, first.name, channels, n_win, rate)
+    # views, not copies: the rows are already in training-then-test order
+    train_w = windows.subset(slice(0, split["n_train"]))
+    test_w = windows.subset(slice(*split["test"]))
+    loso = cfg.evaluation.protocol == "loso"
+    fold_models: list = []
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        model = clone(pipeline.model).fit(train_w.X[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(train_w.X[b])
+
+    local = "threads" if c.scheduler != "serial" else "serial"
+    cv, pooled = _cross_validation(
+        cfg, train_w, fit_predict, console,
+        lambda f, items: compute.map_in_order(f, items, local, c.workers),
+    )
+    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+    pipeline.model.fit(train_w.X, train_w.y)
+    pred = pooled if loso else pipeline.model.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, classes)
+    pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop,
+                                   table.counts))
+    metrics.update({
+        "model_size": pipeline.model.size(),
+        "n_features": len(names),
+        "feature_set": cfg.features.set,
+        "cross_validation": cv,
+        "out_of_core": {
+            "sources": len(sources),
+            "skipped": [{"source": f.name, "error": f.error} for f in failed],
+            "scheduler": c.scheduler,
+            "workers": c.workers,
+            "cache": c.cache,
+            "feature_rows_mb": round(table.nbytes / 2**20, 1),
+        },
+    })
+    from tinyhar.postprocess.rejection import REJECT_KEYS
+
+    smoothing = cfg.postprocess.smoothing
+    params = {k: v for k, v in cfg.postprocess.model_dump().items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+    if smoothing in ("mode", "ema", "none"):
+        spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
+    else:
+        spec_pp = PostProcessor(classes)
+        chosen = (f"none: {smoothing} is chosen or fitted on whole streams, which out-of-core "
+                  "training does not hold; set postprocess.smoothing: mode or ema, or "
+                  "compute.out_of_core: false")
+    metrics["postprocess"] = _postprocess_record(
+        spec_pp, chosen, [], None,
+        "out-of-core training scores windows only; score whole streams with "
+        "`tinyhar evaluate RUN --continuous`", out,
+    )
+    pipeline.save(out / PIPELINE_FILE)
+    cfg.to_yaml(out / CONFIG_FILE)
+    examples = _example_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
+                                classes)
+    figures = _figures(metrics, examples, pipeline=pipeline)
+    return _finish(metrics, out, t_start, console, figures)
+
+
+def _example_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
+                     classes: list[str], per_class: int = 3, max_sources: int = 30) -> WindowSet:
+    """Raw windows of the training subjects for ``class_overview.png`` (out-of-core runs).
+
+    Sessions are read one at a time until every class has ``per_class``
+    examples (at most ``max_sources`` sessions), so memory stays bounded.
+    """
+    found: dict[str, int] = dict.fromkeys(classes, 0)
+    parts = []
+    for source in sources[:max_sources]:
+        if source.subject is not None and source.subject not in subjects:
+            continue
+        try:
+            recordings = source.load(checks)
+        except TinyharError:
+            continue  # reported when its features were computed
+        if prefix:
+            frame = recordings.frame
+            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        w, _ = make_windows(recordings, **windowing)
+        keep = np.zeros(len(w), bool)
+        for c in classes:
+            idx = np.flatnonzero((w.y == c) & np.isin(w.subject, list(subjects)))
+            take = idx[: per_class - found[c]]
+            keep[take] = True
+            found[c] += len(take)
+        if keep.any():
+            parts.append(w.subset(keep))
+        if all(n >= per_class for n in found.values()):
+            break
+    first = parts[0]
+    return WindowSet(
+        np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
+        np.concatenate([p.subject for p in parts]), np.concatenate([p.session for p in parts]),
+        np.concatenate([p.start_time for p in parts]), first.channels, first.sampling_rate_hz,
+        list(classes), first.name,
+    )

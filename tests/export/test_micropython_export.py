@@ -376,6 +376,28 @@ def test_micropython_runs_the_config_module(bundles):
     assert int(n) > 100 and int(k) == 6
 
 
+def test_config_carries_the_feature_plan(bundles, default_pipeline, tmp_path):
+    """STATISTICS / LENGTHS come from the extractor's plan; a config without them is refused."""
+    exe = _micropython_or_skip()
+    cfg: dict = {}
+    exec((bundles[0] / "tinyhar_config.py").read_text(), cfg)  # plain constants
+    plan = default_pipeline.extractor.plan_
+    assert cfg["STATISTICS"] == plan.statistics
+    assert [c[0] for c in cfg["LENGTHS"]] == [c.n for c in plan.lengths] == [128, 127]
+    assert cfg["BAND_BINS"] == tuple((b.k_start, b.k_stop) for b in plan.spectral.bands)
+    old = tmp_path / "old"
+    shutil.copytree(bundles[0], old)
+    text = (old / "tinyhar_config.py").read_text()
+    (old / "tinyhar_config.py").write_text(
+        "\n".join(ln for ln in text.splitlines() if not ln.startswith("LENGTHS")))
+    proc = subprocess.run(
+        [exe, "-c", "import tinyhar_config as c\nfrom tinyhar_features import Features\n"
+         "Features(c)"],
+        cwd=old, capture_output=True, text=True, timeout=60, env={"MICROPYPATH": str(old)},
+    )
+    assert proc.returncode != 0 and "export the run again" in proc.stdout + proc.stderr
+
+
 def test_mismatch_explanation(default_pipeline, hapt_windows):
     """A class flip caused by a feature a float step across a threshold is 'explained'."""
     m = default_pipeline.model

@@ -47,6 +47,7 @@ from fractions import Fraction
 import numpy as np
 
 from tinyhar.errors import EvaluationError
+from tinyhar.validation import check_windows
 
 AXES = ("x", "y", "z")
 SENSORS = ("acc", "gyro")
@@ -71,13 +72,9 @@ def _triplets(channels: Sequence[str]) -> list[list[int]]:
     return out
 
 
-def _check(X: np.ndarray, channels: Sequence[str]) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[2] != len(channels):
-        raise EvaluationError(f"windows of shape {X.shape} do not match {len(channels)} channels; "
-            "expected (n_windows, n_samples, n_channels)"
-        )
-    return X
+def _check(X: np.ndarray, channels: Sequence[str] | None = None) -> np.ndarray:
+    return check_windows(X, channels=channels,  # tinyhar.validation: float32, 3-D
+                         error=lambda source, message: EvaluationError(f"{source}: {message}"))
 
 
 def rotation_matrices(angle_deg: float, axis: str, n_windows: int = 1, seed: int = 0) -> np.ndarray:
@@ -294,9 +291,7 @@ def rate_mismatch(X: np.ndarray, rate_error: float) -> np.ndarray:
     """
     from scipy.signal import resample_poly
 
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise EvaluationError(f"windows must be (n_windows, n_samples, n_channels), got {X.shape}")
+    X = _check(X)
     if rate_error <= -0.5:
         raise EvaluationError(f"rate error {rate_error} must be above -0.5")
     if rate_error == 0:

