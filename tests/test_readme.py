@@ -86,6 +86,10 @@ BENCHMARKS = {
                  "tests/test_training_sessions.py runs the same path on minutes of data"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),
+    "unknown.py": (["--help"], "leave-one-activity-out on the HAPT zip, 21 forests "
+                   "(half a minute): --help only"),
+    "robustness_orientation.py": (["--help"], "three HAPT trainings, 16 rotations each "
+                                  "(half a minute): --help only"),
 }
 """Benchmark scripts: the arguments the test runs them with, and why."""
 

@@ -357,6 +357,12 @@ def _print_continuous(m: dict, title: str) -> None:
         f"{plural(m['n_sessions'], 'session')}; scored {m['raw']['n_scored']}, not scored "
         f"(label): {excluded}; invalid input: {m['n_invalid']}"
     )
+    unknown = m.get("unknown_by_label") or {}
+    if unknown:
+        console.print("unknown activity (rejected before smoothing / unknown after): " + "; ".join(
+            f"{k} {v['rejected']:.1%} / {v['unknown_smoothed']:.1%} of {v['n']}"
+            for k, v in unknown.items()
+        ))
 
 
 def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
@@ -427,6 +433,9 @@ def predict(
         f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "
         f"{info['postprocess']}; {info['n_segments']} segments; invalid input: "
         f"{info['n_invalid']}"
+        + (f"; unknown activity: {info['n_rejected']} windows rejected, "
+           f"{info['n_unknown']} unknown after smoothing" if "reject(" in info["postprocess"]
+           else "")
     )
     console.print(
         f"predictions written to [bold]{out}[/] (windows.parquet, segments.csv, timeline.png)"

@@ -54,6 +54,16 @@ Example (all keys optional; these are the defaults)::
       min_duration_rule: causal  # causal (online) | merge (offline)
       hysteresis_margin: 0.0     # switch class only when ahead by this probability margin
       hysteresis_windows: 1      # ... for this many windows in a row
+      reject: none          # unknown activity: none | probability (top probability too low)
+                            #   | ood (features far from every class) | both
+      false_rejection: 0.05 # share of known-activity windows rejected (calibrated by
+                            #   cross-validation on the training subjects)
+      ood_var_floor: 0.1    # OOD score: class variances floored at this share of the overall
+    augment:                # training-data augmentation (tree models)
+      rotation: none        # none | random: extra copies of the training windows, each turned
+                            #   by a seeded random 3-D rotation of up to max_deg degrees
+      max_deg: 45.0         # 0 < max_deg <= 180 (180: uniformly random orientations)
+      copies: 2             # rotated copies per training window (the originals are kept)
     compute:                # data larger than memory, parallel work (tree models)
       out_of_core: auto     # auto | true | false: read, window and featurise session by
                             #   session (auto: for dataset definitions when a scheduler,
@@ -294,6 +304,26 @@ class PostprocessConfig(_Section):
     min_duration_rule: Literal["causal", "merge"] = "causal"
     hysteresis_margin: float = Field(0.0, ge=0, le=1)
     hysteresis_windows: int = Field(1, ge=1, le=1000)
+    reject: Literal["none", "probability", "ood", "both"] = "none"
+    false_rejection: Float = Field(0.05, gt=0, le=0.5)
+    ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
+
+
+class AugmentConfig(_Section):
+    """Augmentation of the raw training windows (tree models).
+
+    ``rotation: random`` adds ``copies`` rotated copies of every training
+    window (the originals are kept), each turned by its own seeded random
+    3-D rotation: a uniformly distributed axis and an angle uniform in
+    ``[-max_deg, max_deg]`` degrees (``max_deg: 180`` gives uniformly
+    distributed orientations); see :func:`tinyhar.augment.rotation_copies`.
+    The model's size budget (``model:``) is unchanged. Test windows are never
+    augmented.
+    """
+
+    rotation: Literal["none", "random"] = "none"
+    max_deg: Float = Field(45.0, gt=0, le=180)
+    copies: Int = Field(2, ge=1, le=20)
 
 
 class ComputeConfig(_Section):
@@ -341,6 +371,7 @@ class TrainConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     def to_yaml(self, path: str | Path) -> Path:
@@ -420,6 +451,11 @@ def _cross_checks(cfg: TrainConfig, source: str) -> list[str]:
                     f"but model.kind is {m.kind!r}; remove model.{key} (a network's size is "
                     "set by model.preset and model.params)"
                 )
+    if m.kind not in TREE_KINDS and cfg.augment.rotation != "none":
+        problems.append(
+            f"augment.rotation: augments the training windows of tree models "
+            f"({', '.join(TREE_KINDS)}), but model.kind is {m.kind!r}; use augment.rotation: none"
+        )
     if w.unit == "samples":
         for key in ("window", "hop"):
             value = getattr(w, key)

@@ -268,7 +268,8 @@ def evaluate_continuous(
     spec = run.postprocess or PostProcessor(pipeline.classes)
     with progress_bar(console) as progress:
         task = progress.add_task("classifying whole streams", total=None)
-        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
+        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n),
+                                  ood_model=spec.ood_model)
     y_known = np.isin(pred.y, list(pipeline.classes))
     if not y_known.any():
         raise EvaluationError(
@@ -308,14 +309,37 @@ def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str)
 
     name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
     Path(folder).mkdir(parents=True, exist_ok=True)
-    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
-            "smoothed": pred.names(pred.classify(spec))}
+    rows = timeline_rows(pred, spec)
     plot_timeline(
         pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
         pred.classes, Path(folder) / name,
         title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
     )
     return name
+
+
+def timeline_rows(pred, spec) -> dict[str, np.ndarray]:
+    """Label bands of a timeline: true (if labelled), raw, rejected as unknown (if any), smoothed.
+
+    Parameters
+    ----------
+    pred : tinyhar.evaluation.streams.StreamPredictions
+    spec : tinyhar.postprocess.PostProcessor
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray of str, shape (n_windows,)
+        ``"unknown"`` row: ``"unknown"`` where the rejection fires before
+        smoothing, ``""`` elsewhere (drawn only when the spec rejects).
+    """
+    rows = {"true": pred.y} if np.any(pred.y != "") else {}
+    rows["raw"] = pred.names(pred.classify())
+    if spec.rejection.active:
+        from tinyhar.postprocess import UNKNOWN_CLASS
+
+        rows["unknown"] = np.where(pred.rejected(spec), UNKNOWN_CLASS, "").astype(object)
+    rows["smoothed"] = pred.names(pred.classify(spec))
+    return rows
 
 
 def shares_subjects(eval_name: str, train_name: str) -> bool:

@@ -558,15 +558,16 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
     fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
+    augmented = augment_features(pipeline, train_w, cfg, console)
 
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        model = clone(pipeline.model).fit(f_train[a], train_w.y[a])
+        model = clone(pipeline.model).fit(*training_rows(f_train, train_w.y, augmented, a))
         fold_models.append((set(train_w.subject[b]), model))
         return model.predict(f_train[b])
 
     cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-    pipeline.model.fit(f_train, train_w.y)
+    pipeline.model.fit(*training_rows(f_train, train_w.y, augmented))
     pred = pooled if loso else pipeline.model.predict(f_test)
     metrics = score_predictions(test_w, pred, windows.classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
@@ -583,12 +584,46 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
         }
     )
     metrics["postprocess"] = _postprocess_stage(
-        cfg, data, pipeline, fold_models, train_w, test_w, out, console
+        cfg, data, pipeline, fold_models, train_w, test_w, out, console, f_train
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     figures = _figures(metrics, train_w, pipeline=pipeline)
     return _finish(metrics, out, t_start, console, figures)
+
+
+def augment_features(pipeline: HarPipeline, train_w: WindowSet, cfg: TrainConfig,
+                     console: Console) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Features of the rotated copies of the training windows (``augment:``), or None.
+
+    Returns
+    -------
+    tuple or None
+        ``(features, labels, source)``: shape (n_copies * n_windows,
+        n_features), the labels, and the index in ``train_w`` of each copy's
+        original window (:func:`tinyhar.augment.rotation_copies`, seeded by
+        ``cfg.seed``); None when ``augment.rotation`` is ``none``.
+    """
+    from tinyhar.augment import rotation_copies
+
+    aug = cfg.augment
+    if aug.rotation == "none":
+        return None
+    console.print(f"augmentation: {aug.copies} random rotation(s) of up to {aug.max_deg:g} "
+                  "degrees per training window")
+    copies = rotation_copies(train_w, aug.copies, aug.max_deg, cfg.seed)
+    features = compute_features(pipeline, copies, "rotated copies", console)
+    return features, copies.y, np.tile(np.arange(len(train_w)), aug.copies)
+
+
+def training_rows(features: np.ndarray, y: np.ndarray, augmented, idx: np.ndarray | None = None):
+    """Features and labels to fit on: windows ``idx`` (default all) plus their augmented copies."""
+    idx = np.arange(len(y)) if idx is None else np.asarray(idx)
+    if augmented is None:
+        return features[idx], y[idx]
+    f_aug, y_aug, source = augmented
+    keep = np.isin(source, idx)
+    return np.concatenate([features[idx], f_aug[keep]]), np.concatenate([y[idx], y_aug[keep]])
 
 
 def _cross_validation(
@@ -770,8 +805,9 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
     ------
     ConfigError
         ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
-        ``hmm`` without leave-subjects-out CV folds on hold-out training
-        subjects to fit its emissions on.
+        ``hmm`` or ``reject`` without leave-subjects-out CV folds on hold-out
+        training subjects to fit its emissions or thresholds on; OOD
+        rejection for a network.
     """
     smoothing = cfg.postprocess.smoothing
     if not recordings and smoothing not in ("auto", "none"):
@@ -781,6 +817,21 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
             "postprocess.smoothing: none"
         )
     ev = cfg.evaluation
+    reject = cfg.postprocess.reject
+    if reject != "none" and not (
+        recordings and ev.protocol == "holdout" and ev.cv_folds >= 2 and folds
+    ):
+        raise ConfigError(
+            f"postprocess.reject {reject!r} is calibrated on cross-validated predictions of the "
+            "training subjects' recordings: it needs continuous recordings, "
+            "evaluation.protocol: holdout, evaluation.cv_folds >= 2 and at least 2 training "
+            "subjects (or use reject: none)"
+        )
+    if reject in ("ood", "both") and cfg.model.kind in NETWORK_KINDS:
+        raise ConfigError(
+            f"postprocess.reject {reject!r} scores the hand-crafted features of tree models; "
+            f"model.kind {cfg.model.kind!r} has none: use reject: probability"
+        )
     if smoothing == "hmm" and not (ev.protocol == "holdout" and ev.cv_folds >= 2 and folds):
         raise ConfigError(
             "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
@@ -798,6 +849,7 @@ def _postprocess_stage(
     test_w: WindowSet,
     out: Path,
     console: Console,
+    features: np.ndarray | None = None,
 ) -> dict:
     """Choose and fit the post-processing, score the test streams, write ``postprocess.json``.
 
@@ -808,7 +860,11 @@ def _postprocess_stage(
     The test subjects' whole streams (every window, impure and unlabelled
     ones included) are then scored before and after it
     (:func:`tinyhar.evaluation.streams.stream_scores`). Pre-cut windows have
-    no streams: only ``none`` applies.
+    no streams: only ``none`` applies. With ``postprocess.reject``, the
+    rejection thresholds are calibrated on the same cross-validated training
+    streams first (OOD scores from OOD models fitted on the training
+    ``features`` of each fold's other subjects,
+    :func:`tinyhar.evaluation.streams.fold_ood_models`).
 
     Returns
     -------
@@ -824,12 +880,19 @@ def _postprocess_stage(
         ``mode``/``ema``/``hmm`` on pre-cut windows, or ``hmm`` without
         cross-validation folds to fit it on.
     """
-    from tinyhar.evaluation.streams import select_on_streams, stream_predictions, stream_scores
+    from tinyhar.evaluation.streams import (
+        fold_ood_models,
+        select_on_streams,
+        stream_predictions,
+        stream_scores,
+    )
     from tinyhar.postprocess import PostProcessor
+    from tinyhar.postprocess.rejection import REJECT_KEYS
 
     options = cfg.postprocess.model_dump()
     smoothing = options["smoothing"]
-    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    params = {k: v for k, v in options.items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
     classes = list(pipeline.classes)
     table: list = []
     scores = None
@@ -841,22 +904,31 @@ def _postprocess_stage(
     elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
         chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
-    elif smoothing in ("auto", "hmm"):
+    elif smoothing in ("auto", "hmm") or options["reject"] != "none":
         console.print("post-processing: classifying the training subjects' whole streams "
                       "with the cross-validation fold models")
         by_subject = {s: m for subjects, m in fold_models for s in subjects}
+        ood_final = ood_cv = None
+        if options["reject"] in ("ood", "both"):
+            ood_final, ood_by_subject = fold_ood_models(
+                features, train_w.y, train_w.subject, [subjects for subjects, _ in fold_models],
+                classes, options["ood_var_floor"],
+            )
+            ood_cv = ood_by_subject.__getitem__
         pred_cv = stream_predictions(
-            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__
+            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__,
+            ood_model=ood_cv,
         )
         spec, table, chosen = select_on_streams(
-            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"]
+            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"], ood_final
         )
     else:
         spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
     if isinstance(data, RecordingSet) and holdout and len(test_w):
         console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
                       "whole streams")
-        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects))
+        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects),
+                                  ood_model=spec.ood_model)
         scores = stream_scores(pred, spec)
     elif isinstance(data, RecordingSet):
         note = "no hold-out test subjects (protocol loso or random): no stream scores"
@@ -870,6 +942,8 @@ def _postprocess_record(spec, chosen: str, table: list, scores, note, out: Path)
     write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
     state = spec.to_dict()
     state.pop("hmm")
+    for key in ("ood_means", "ood_inv_var"):  # in postprocess.json, too long for metrics.json
+        state["rejection"].pop(key)
     return {
         "description": spec.describe(),
         "spec": state,
@@ -1105,6 +1179,14 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     from tinyhar.features.table import SessionJob, build_feature_table, settings_key
     from tinyhar.postprocess import PostProcessor
 
+    for key, value in (("postprocess.reject", cfg.postprocess.reject),
+                       ("augment.rotation", cfg.augment.rotation)):
+        if value != "none":
+            raise ConfigError(
+                f"{key} {value!r} needs the training windows and whole streams in memory, "
+                f"which out-of-core training does not keep: use {key}: none or "
+                "compute.out_of_core: false"
+            )
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
     sources = session_sources(ds.name)
     console.print(
@@ -1201,9 +1283,11 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
         },
     })
+    from tinyhar.postprocess.rejection import REJECT_KEYS
+
     smoothing = cfg.postprocess.smoothing
     params = {k: v for k, v in cfg.postprocess.model_dump().items()
-              if k not in ("smoothing", "streamable_only")}
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
     if smoothing in ("mode", "ema", "none"):
         spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
     else:
