@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.datasets.test_labelling import existing, labels_of, write_folder
+from tests.test_labelling import existing, labels_of, write_folder
 from typer.testing import CliRunner
 
 from tinyhar.cli import app
