@@ -835,7 +835,9 @@ def export_micropython(
         if windows is None:
             testdata_note = f"no test data: {run.test_windows_note}"
     if gravity is None and run is not None:  # measured on the training subjects at training
-        gravity = run.metrics.get("gravity_reference") or {}
+        from tinyhar.runfolder import METRICS_FILE
+
+        gravity = (run.metrics.get("gravity_reference") if run.has(METRICS_FILE) else None) or {}
     n_stored, py_acc = 0, None
     testfile = out / "testdata.bin"
     if windows is not None and n_test_windows > 0 and len(windows) > 0:
