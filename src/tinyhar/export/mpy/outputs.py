@@ -726,6 +726,10 @@ class BleOutput(Output):
                               "aioble-peripheral") from None
         import asyncio
 
+        from aioble.core import ensure_active
+
+        ensure_active()  # switch the radio on now, not at the first prediction
+
         self.aioble = aioble
         self.asyncio = asyncio
         self.classes = tuple(classes)
