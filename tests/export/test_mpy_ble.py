@@ -234,8 +234,19 @@ def test_deploy_installs_aioble_with_mip_when_not_on_this_machine(bundle, tmp_pa
     seen: list[list[str]] = []
     info = dep.deploy(bundle, "/dev/ttyX", compile=False, runner=_runner(seen),
                       outputs="screen,ble")
-    assert "lib" not in info["files"]
+    assert "lib" not in info["files"] and info["installed"] == ["aioble-peripheral"]
     assert seen[-1][-5:] == ["connect", "/dev/ttyX", "mip", "install", "aioble-peripheral"]
+
+    def offline(cmd, **kw):
+        import subprocess
+
+        if "mip" in cmd:
+            return subprocess.CompletedProcess(cmd, 1, "", "OSError: -2\n")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    with pytest.raises(TinyharError, match=r"(?s)OSError: -2.*could not install "
+                                           r"aioble-peripheral.*is this computer online"):
+        dep.deploy(bundle, "/dev/ttyX", compile=False, runner=offline, outputs="ble")
 
 
 def test_a_long_name_is_cut_so_the_prediction_stays_in_the_advertisement(bundle):  # noqa: F811

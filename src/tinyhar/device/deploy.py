@@ -346,7 +346,8 @@ def deploy(
     Returns
     -------
     dict
-        ``bundle``, ``port``, ``files`` (names copied), ``commands``, ``app``.
+        ``bundle``, ``port``, ``files`` (names copied), ``commands``, ``app``,
+        ``installed`` (micropython-lib packages installed with ``mpremote mip``).
 
     Raises
     ------
@@ -394,13 +395,24 @@ def deploy(
             files = out
         cmds = deploy_commands(port, files, remove, autostart, mpremote, install)
         for cmd in cmds:
-            run_mpremote(cmd, port, timeout, runner)
+            try:
+                run_mpremote(cmd, port, timeout, runner)
+            except TinyharError as exc:
+                if cmd[-3:-1] != ["mip", "install"]:
+                    raise
+                from tinyhar.export.aioble import AIOBLE_INSTALL_HINT
+
+                raise TinyharError(
+                    f"{exc}\nmpremote could not install {cmd[-1]} on the board from "
+                    "MicroPython's package index (is this computer online?); or get aioble "
+                    f"with {AIOBLE_INSTALL_HINT}, and deploy again") from None
     return {
         "bundle": str(bundle),
         "port": port,
         "files": [Path(f).name for f in files],
         "commands": cmds,
         "app": app,
+        "installed": install,
     }
 
 
