@@ -971,6 +971,8 @@ def deploy(
     info = run_deploy(_run_or_bundle(run), port, compile=compile, autostart=autostart,
                       outputs=outputs, wifi=wifi, app=app, classes=classes)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    for package in info.get("installed", ()):
+        console.print(f"installed {package} (micropython-lib) with mpremote mip")
     if app == "record":
         console.print("recording app: start it with `import app_record; app_record.main()` "
                       "(or deploy with --autostart); then tinyhar recordings pull --port "
