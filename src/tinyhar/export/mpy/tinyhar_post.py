@@ -122,13 +122,39 @@ class Post:
                 best = s
         return best
 
+    def ood_exceeds(self, x, first=0):
+        """True when the OOD score of x is above the threshold (== ood_score(x) > thr).
+
+        Stops a class's sum once it is above the threshold (the terms are >= 0
+        and rounding is monotone, so the sum only grows) and stops at the
+        first class within the threshold, starting with class first.
+        """
+        thr = self.ood_threshold
+        nf = self.n_features
+        nc = self.n_classes
+        for k in range(nc):
+            c = (first + k) % nc
+            m = self.ood_means[c]
+            w = self.ood_inv_var[c]
+            s = 0.0
+            j = 0
+            while j < nf:
+                d = x[j] - m[j]
+                s += d * d * w[j]
+                if s > thr:
+                    break
+                j += 1
+            if j == nf:
+                return False
+        return True
+
     def classify(self, proba, features=None):
         """The window's class after rejection (n_classes = unknown)."""
         best = _argmax(proba)
         if self.reject:
             if proba[best] < self.proba_threshold:
                 return self.unknown
-            if self.n_features and self.ood_score(features) > self.ood_threshold:
+            if self.n_features and self.ood_exceeds(features, best):
                 return self.unknown
         return best
 
@@ -369,22 +395,27 @@ def run_file(inp, out, n_classes, n_features, params="post.json"):
     n = 0
     raws = []
     smoothed = []
-    with open(inp, "rb") as f:
-        data = f.read()
-    for off in range(0, len(data) - size + 1, size):
-        if data[off] and n:
+    f = open(inp, "rb")
+    try:
+        while True:
+            data = f.read(size)
+            if len(data) < size:
+                break
+            if data[0] and n:
+                t0 = time.ticks_us()
+                smoothed.extend(post.flush())
+                us += time.ticks_diff(time.ticks_us(), t0)
+            proba = struct.unpack_from(fmt_p, data, 1)
+            feats = struct.unpack_from(fmt_f, data, 1 + 8 * n_classes) if n_features else None
             t0 = time.ticks_us()
-            smoothed.extend(post.flush())
+            c = post.push(proba, feats)
             us += time.ticks_diff(time.ticks_us(), t0)
-        proba = struct.unpack_from(fmt_p, data, off + 1)
-        feats = struct.unpack_from(fmt_f, data, off + 1 + 8 * n_classes) if n_features else None
-        t0 = time.ticks_us()
-        c = post.push(proba, feats)
-        us += time.ticks_diff(time.ticks_us(), t0)
-        n += 1
-        raws.append(post.raw)
-        if c >= 0:
-            smoothed.append(c)
+            n += 1
+            raws.append(post.raw)
+            if c >= 0:
+                smoothed.append(c)
+    finally:
+        f.close()
     if n:
         t0 = time.ticks_us()
         smoothed.extend(post.flush())
