@@ -28,6 +28,8 @@
 import json
 import struct
 
+import micropython
+
 try:
     from binascii import unhexlify
 except ImportError:  # pragma: no cover - very old ports
@@ -49,6 +51,7 @@ def _matrix(text, n_cols):
     return [v[i:i + n_cols] for i in range(0, len(v), n_cols)]
 
 
+@micropython.native
 def _argmax(v):
     best = 0
     top = v[0]
@@ -107,6 +110,7 @@ class Post:
 
     # ------------------------------------------------------------------ rejection
 
+    @micropython.native
     def ood_score(self, x):
         """Diagonal Mahalanobis distance of model inputs x to the nearest class."""
         best = 0.0
@@ -122,6 +126,7 @@ class Post:
                 best = s
         return best
 
+    @micropython.native
     def ood_exceeds(self, x, first=0):
         """True when the OOD score of x is above the threshold (== ood_score(x) > thr).
 
@@ -182,6 +187,7 @@ class Post:
         self._hy_cand = -1
         self._hy_count = 0
 
+    @micropython.native
     def push(self, proba, features=None):
         """Add the next window; return the class of the window self.lag earlier, or -1."""
         cls = self.classify(proba, features)
@@ -218,6 +224,7 @@ class Post:
 
     # ------------------------------------------------------------------ stages
 
+    @micropython.native
     def _smooth(self, cls, p):
         t = self.n - 1
         sm = self.smoothing
@@ -244,6 +251,7 @@ class Post:
         else:
             self._after(cls, p)
 
+    @micropython.native
     def _mode_decide(self, t):
         k = self.mode_k
         after = k // 2
@@ -260,6 +268,7 @@ class Post:
             best = centre
         self._after(best, p)
 
+    @micropython.native
     def _hmm_forward(self, t, o):
         k = self.n_out
         ring = self._hmm
@@ -282,6 +291,7 @@ class Post:
             total += a[j]
         ring[t % size] = ([v / total for v in a], o)
 
+    @micropython.native
     def _beta(self, obs):
         """Normalised backward vector over the observations obs (oldest first)."""
         beta = self._beta_cache.get(obs)
@@ -308,6 +318,7 @@ class Post:
         self._beta_cache[obs] = beta
         return beta
 
+    @micropython.native
     def _hmm_decide(self, t):
         ring = self._hmm
         size = self.hmm_lag + 1
@@ -338,6 +349,7 @@ class Post:
         self._md_first += 1
         self._hyst(c, p)
 
+    @micropython.native
     def _min_duration(self, cls, p):
         q = self._md_queue
         t = self._md_first + len(q)
@@ -361,6 +373,7 @@ class Post:
         if t - lag >= 0 and q and self._md_first == t - lag and q[0][0] >= 0:
             self._md_pop()
 
+    @micropython.native
     def _hyst(self, x, p):
         if self.hysteresis:
             if self._hy_c < 0:
