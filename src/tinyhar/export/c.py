@@ -601,6 +601,10 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         path = out / name
         path.write_text(text, encoding="ascii")
         paths[name] = str(path)
+    from tinyhar.export.post import export_run_post  # the run's post-processing, if any
+
+    post = export_run_post(pipeline_or_run_dir, out, "c", int(pipeline.model.n_features_in_))
+    paths.update(post.get("files", {}))
 
     w = len(names)
     c = len(channels)
@@ -623,6 +627,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "fft": "radix-2" if (n & (n - 1)) == 0 else "dft",
         "model_bytes": int(pipeline.model.size()["bytes"]),
         "static_ram_bytes": int(4 * buffers),
+        "postprocess": post,
     }
 
 

@@ -141,6 +141,7 @@ MPY_SOURCES = (
     "outputs.py",
     "app_live.py",
     "app_test.py",
+    "tinyhar_post.py",
     "app_record.py",
     "main_autostart.py",
 )
@@ -784,6 +785,11 @@ def export_micropython(
     elif testfile.exists():
         testfile.unlink()
 
+    from tinyhar.export.post import export_run_post  # the run's post-processing, if any
+
+    if (out / "post.json").exists():
+        (out / "post.json").unlink()
+    post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_))
     size = pipeline.model.size()
     info = {
         "export_format_version": EXPORT_FORMAT_VERSION,
@@ -805,13 +811,14 @@ def export_micropython(
         "n_test_windows": n_stored,
         "python_test_accuracy": py_acc,
         "testdata_note": testdata_note,
+        "postprocess": {k: v for k, v in post.items() if k != "files"},
     }
     _write_readme(out, info)
     info["files"] = {
         p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()
     }
-    device = [n for n in info["files"] if n.endswith(".py") or n in ("model.bin", "testdata.bin",
-                                                                      "model.trees.csv")]
+    device = [n for n in info["files"] if n.endswith(".py") or n in (
+        "model.bin", "testdata.bin", "model.trees.csv", "post.json")]
     info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
     info["model_bytes"] = int(info["files"]["model.bin"])
     (out / BUNDLE_META_FILE).write_text(json.dumps(info, indent=2))

@@ -54,6 +54,7 @@ __all__ = [
     "build_post_example",
     "device_postprocess",
     "export_post_c",
+    "export_run_post",
     "ood_scores",
     "post_parity",
     "reference_classes",
@@ -668,6 +669,70 @@ def time_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
     ``push``; reading the input and writing the output excluded).
     """
     return run_post_micropython(bundle_dir, proba, features, runs)["us_per_window"] / 1000.0
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def run_postprocess(run: Any) -> tuple[Any, Any]:
+    """The fitted post-processing and rejection of a run folder.
+
+    Parameters
+    ----------
+    run : RunFolder, str, Path or other
+        A checked run folder (:func:`tinyhar.runfolder.load_run`) or its path;
+        anything else (a pipeline object or file) has none.
+
+    Returns
+    -------
+    spec : PostProcessor or None
+        ``postprocess.json`` (None when the run has none).
+    rejection : object or None
+        The run's rejection parameters (its ``rejection`` attribute, when the
+        run folder provides one).
+    """
+    import os
+
+    from tinyhar.runfolder import RunFolder, load_run
+
+    if isinstance(run, (str, os.PathLike)):
+        if not Path(run).is_dir():
+            return None, None
+        run = load_run(Path(run))
+    if not isinstance(run, RunFolder):
+        return None, None
+    return run.postprocess, getattr(run, "rejection", None)
+
+
+def export_run_post(run: Any, out_dir: str | Path, target: str,
+                    n_features: int | None = None) -> dict:
+    """Write a run's post-processing beside its C library or into its MicroPython bundle.
+
+    Parameters
+    ----------
+    run : RunFolder, str, Path or other
+        See :func:`run_postprocess`.
+    out_dir : str or Path
+        The C export folder or the bundle folder.
+    target : {"c", "micropython"}
+    n_features : int, optional
+        The model's number of inputs.
+
+    Returns
+    -------
+    dict
+        ``description``, ``lag`` (windows), ``classes`` and ``files``; or
+        ``note`` (why nothing was written: no post-processing in the run, or
+        one that cannot stream -- the model export itself still succeeds).
+    """
+    spec, rejection = run_postprocess(run)
+    if spec is None:
+        return {"note": "the run has no post-processing (postprocess.json): none exported"}
+    write = export_post_c if target == "c" else write_post_mpy
+    try:
+        return write(spec, out_dir, rejection, n_features)
+    except ConfigError as exc:
+        return {"note": f"post-processing not exported: {exc}"}
 
 
 # --------------------------------------------------------------------------- parity

@@ -9,6 +9,8 @@
 #                                             # of the window post.lag earlier
 #   post.raw                                  # the pushed window's own class
 #   classes = post.flush()                    # end of session: the last windows
+#   timeline = tinyhar_post.Timeline(post)    # the same with window start times
+#                                             # (app_live prints POST lines)
 #
 # The stages follow tinyhar.postprocess (filters.ModeFilterStream, EmaStream,
 # MinDurationStream, HysteresisStream, hmm.FixedLagStream) step by step with
@@ -388,6 +390,41 @@ class Post:
                     self._hy_count = 0
             x = self._hy_c
         self._out.append(x)
+
+
+def load(path="post.json"):
+    """The bundle's Post, or None when it has no post-processing (no post.json)."""
+    try:
+        open(path).close()
+    except OSError:
+        return None
+    return Post(path)
+
+
+class Timeline:
+    """A Post that remembers each window's start time (for the live app).
+
+    push(t_s, proba, features) and flush() return the decided windows as a
+    list of (t_start_s, class_name); unknown windows are named "unknown".
+    """
+
+    def __init__(self, post):
+        self.post = post
+        self.times = []
+
+    def push(self, t_s, proba, features=None):
+        self.times.append(t_s)
+        c = self.post.push(proba, features)
+        return self._named([c] if c >= 0 else [])
+
+    def flush(self):
+        return self._named(self.post.flush())
+
+    def _named(self, decided):
+        out = []
+        for c in decided:
+            out.append((self.times.pop(0), self.post.classes[c]))
+        return out
 
 
 def run_file(inp, out, n_classes, n_features, params="post.json"):
