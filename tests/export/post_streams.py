@@ -135,3 +135,29 @@ def fitted_specs(s: Streams, reject: bool) -> list[PostProcessor]:
     ):
         specs.append(PostProcessor(classes, **options).fit(proba, y, s.train_runs))
     return specs
+
+
+def specs_with_own_rejection(s: Streams) -> list[PostProcessor]:
+    """Post-processors that carry their own rejection (``tinyhar.postprocess.rejection``),
+    calibrated on the training streams; empty where that module is not present."""
+    try:
+        from tinyhar.postprocess.rejection import OodModel, Rejection
+    except ImportError:
+        return []
+    y_idx = np.array([s.classes.index(v) if v in s.classes else -1 for v in s.train_y])
+    lab = y_idx >= 0
+    ood = OodModel.fit(s.train_features, y_idx, len(s.classes))
+    ood_cv = ood.score(s.train_features)
+    y = np.where(lab, s.train_y, "")
+    specs = []
+    for method, options in (
+        ("both", {"smoothing": "hmm", "hmm_lag": 5, "min_duration": 3}),
+        ("ood", {"smoothing": "mode", "mode_k": 5}),
+        ("probability", {"smoothing": "ema", "ema_alpha": 0.3, "hysteresis_margin": 0.1,
+                         "hysteresis_windows": 2}),
+    ):
+        rej = Rejection(method, ood=ood).calibrate(s.train_proba_cv[lab].max(axis=1),
+                                                   ood_cv[lab])
+        specs.append(PostProcessor(s.classes, rejection=rej, **options).fit(
+            s.train_proba_cv, y, s.train_runs, ood_cv))
+    return specs

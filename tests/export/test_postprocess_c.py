@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.export.post_streams import fitted_specs, hapt_streams
+from tests.export.post_streams import fitted_specs, hapt_streams, specs_with_own_rejection
 from tinyhar.errors import ConfigError
 from tinyhar.export.post import (
     UNKNOWN,
@@ -100,6 +100,11 @@ def test_c_post_processing_equals_python_on_all_hapt_test_streams(shared_data_di
             if reject:  # some windows of the test subjects are rejected
                 assert 0 < np.mean(res["python"]["raw"] == len(s.classes)) < 0.5
     assert len(set(described)) == 8
+    # post-processors that carry their own calibrated rejection (postprocess.rejection)
+    for i, spec in enumerate(specs_with_own_rejection(s)):
+        exe = _build(tmp_path / f"own_{i}", spec)
+        res = post_parity(spec, s.proba, s.runs, s.features, c_binary=exe)
+        assert res["c"]["raw_parity"] == res["c"]["smoothed_parity"] == 1.0, spec.describe()
 
 
 def test_rejection_rows_enter_the_filters_as_their_own_class():

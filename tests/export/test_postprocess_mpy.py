@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.export.post_streams import fitted_specs, hapt_streams
+from tests.export.post_streams import fitted_specs, hapt_streams, specs_with_own_rejection
 from tinyhar.errors import TinyharError
 from tinyhar.export.formats import EXPORT_FORMAT_VERSION
 from tinyhar.export.post import (
@@ -85,4 +85,9 @@ def test_micropython_post_processing_equals_python_on_all_hapt_test_streams(
             assert mp["smoothed_parity"] == 1.0, (spec.describe(), mp)
             times[(spec.describe(), reject)] = mp["us_per_window"]
     assert len(times) == 16 and all(t > 0 for t in times.values())
+    for i, spec in enumerate(specs_with_own_rejection(s)):
+        write_post_mpy(spec, tmp_path / f"own_{i}")
+        res = post_parity(spec, s.proba, s.runs, s.features, bundle_dir=tmp_path / f"own_{i}")
+        mp = res["micropython"]
+        assert mp["raw_parity"] == mp["smoothed_parity"] == 1.0, spec.describe()
     assert UNKNOWN not in s.classes

@@ -91,11 +91,11 @@ def _rejection_dict(rejection: Any) -> dict | None:
     else:
         def get(key, default=None):
             return getattr(rejection, key, default)
-    missing = [k for k in ("proba_threshold",) if get(k) is None]
-    if missing:
-        raise ConfigError(f"rejection parameters miss {missing}; expected keys "
-                          f"{list(_REJECTION_KEYS)}")
-    return {k: get(k) for k in _REJECTION_KEYS}
+    out = {k: get(k) for k in _REJECTION_KEYS}
+    if out["proba_threshold"] is None and out["ood_threshold"] is None:
+        raise ConfigError(f"rejection parameters set neither proba_threshold nor ood_threshold "
+                          f"(keys {list(_REJECTION_KEYS)}; None = that test is off)")
+    return out
 
 
 def _own_rejection(spec: Any) -> Any:
@@ -118,8 +118,8 @@ def device_postprocess(spec: Any, rejection: Any = None,
         ``rejection``, its classes are the model's classes followed by
         ``"unknown"``.
     rejection : mapping or object, optional
-        ``proba_threshold`` (float, 0 = never), ``ood_threshold`` (float or
-        None/inf = no OOD test), ``ood_means`` and ``ood_inv_var`` (arrays of
+        ``proba_threshold`` (float; None = that test off), ``ood_threshold`` (float;
+        None = no OOD test), ``ood_means`` and ``ood_inv_var`` (arrays of
         shape (n_classes, n_features), or None).
     n_features : int, optional
         Number of model inputs; checked against ``ood_means`` when given.
