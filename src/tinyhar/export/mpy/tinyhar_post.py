@@ -435,8 +435,9 @@ def run_file(inp, out, n_classes, n_features, params="post.json", repeat=1):
     Per window: 1 byte (1 = a new session starts), n_classes float64 and
     n_features float32, little-endian (a little-endian port). Writes
     "R <class>" per window and "S <class>" per decided window to out;
-    prints the post-processing time per window in microseconds (TINYHAR_POST_US <us>), the fastest of repeat runs
-    (time.ticks_us around push and flush; reading the input excluded).
+    prints the post-processing time per window in microseconds
+    (TINYHAR_POST_US <us>), the fastest of repeat runs (time.ticks_us around
+    push and flush; reading the input excluded).
     """
     size = 1 + 8 * n_classes + 4 * n_features
     rows = []
