@@ -77,6 +77,8 @@ BENCHMARKS = {
     "startup.py": (["--repeat", "1", "--json"], "three interpreter starts (a second): run "
                    "with --repeat 1 --json"),
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
+    "continuous.py": (["--help"], "trains on all of HAPT twice and runs every post-processing "
+                      "option through C and MicroPython (minutes): --help only"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),
 }
