@@ -114,3 +114,25 @@ def test_rejection_rows_enter_the_filters_as_their_own_class():
     assert raw.tolist() == [0, 3]
     assert rows.tolist() == [[0.6, 0.3, 0.1, 0.0], [0.0, 0.0, 0.0, 1.0]]
     assert re.fullmatch(r"none\+reject", params["description"])
+
+
+def test_post_budget_measures_flash_state_and_instructions(tmp_path):
+    from tinyhar.device.budget import post_budget
+    from tinyhar.device.tools import find_tool
+
+    rng = np.random.default_rng(0)
+    cls = np.repeat(rng.integers(0, 3, 40), 10)
+    y = np.asarray(CLASSES, dtype=object)[cls]
+    proba = _onehot(cls, top=0.6)
+    spec = PostProcessor(CLASSES, smoothing="hmm", hmm_lag=4, min_duration=2).fit(
+        proba, y, np.zeros(len(y)))
+    export_post_c(spec, tmp_path)
+    b = post_budget(tmp_path, proba, None, np.zeros(len(y)), n_windows=len(y))
+    assert b["description"] == "hmm(fixed_lag=4)+min_duration(2,causal)" and b["lag"] == 5
+    if find_tool("arm-none-eabi-gcc"):
+        assert 500 < b["flash_bytes"] < 8000
+        assert b["bss_bytes"] == 0  # no state of its own: everything in the caller's struct
+        # the struct holds (lag + 1) forward vectors of 3 doubles at least
+        assert b["state_bytes"] >= 5 * 3 * 8
+    if find_tool("valgrind") and find_tool("callgrind_annotate"):
+        assert b["instructions_per_window"] > 0 and b["n_windows_profiled"] == len(y)

@@ -36,6 +36,10 @@ any label is data, never code. ``TINYHAR_EXPORT_FORMAT_VERSION``
 (:data:`tinyhar.export.formats.EXPORT_FORMAT_VERSION`) is in the header, and
 ``tinyhar_model.c`` refuses to compile with a header of another version.
 
+For a run folder with a post-processing (``postprocess.json``),
+``tinyhar_post.h`` / ``tinyhar_post.c`` and ``post_main.c`` are written
+beside (:mod:`tinyhar.export.post`).
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline

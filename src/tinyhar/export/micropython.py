@@ -38,6 +38,10 @@ the MicroPython unix port:
 ``testdata.bin``
     Windows of test subjects (float32, channel-major) with their labels,
     sessions and the Python pipeline's predictions, for ``app_test``.
+``tinyhar_post.py`` + ``post.json``
+    The run's post-processing ("unknown" rejection, smoothing, minimum
+    duration, hysteresis; :mod:`tinyhar.export.post`), when the run has one;
+    ``app_live`` then prints the smoothed timeline.
 ``features.txt``, ``README.md``, ``bundle.json``
     Feature names in output order, usage notes, and a machine-readable
     summary (with ``export_format_version``).

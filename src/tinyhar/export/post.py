@@ -406,9 +406,9 @@ def export_post_c(spec: Any, out_dir: str | Path, rejection: Any = None,
     Returns
     -------
     dict
-        ``files`` (name -> path), ``lag``, ``description``, ``classes``,
-        ``state_doubles`` (size of ``tinyhar_post_state`` in doubles, a host
-        estimate; :func:`tinyhar.device.budget.post_budget` measures bytes).
+        ``files`` (name -> path), ``lag`` (windows), ``description``,
+        ``classes`` (output classes); :func:`tinyhar.device.budget.post_budget`
+        measures flash, state RAM and time.
 
     Raises
     ------
