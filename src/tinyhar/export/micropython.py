@@ -733,7 +733,8 @@ def export_micropython(
     prune : bool, default True
         Compute on the device only the features the trees test (same
         predictions, less time; the other outputs stay 0). ``False`` computes
-        every feature (for feature-by-feature comparisons).
+        every feature (for feature-by-feature comparisons); so does a run
+        whose post-processing rejects by an OOD score (it reads every input).
 
     Returns
     -------
@@ -755,6 +756,10 @@ def export_micropython(
     pipeline, run = load_pipeline(pipeline_or_run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from tinyhar.export.post import export_run_post, reads_model_inputs
+
+    if prune and reads_model_inputs(run):
+        prune = False  # the OOD score of the run's rejection reads every model input
     plan = feature_plan(pipeline, prune=prune)
     csv_text, eml = emlearn_csv(pipeline.model)
 
@@ -789,9 +794,7 @@ def export_micropython(
     elif testfile.exists():
         testfile.unlink()
 
-    from tinyhar.export.post import export_run_post  # the run's post-processing, if any
-
-    if (out / "post.json").exists():
+    if (out / "post.json").exists():  # the run's post-processing, if any
         (out / "post.json").unlink()
     post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_))
     size = pipeline.model.size()

@@ -212,7 +212,7 @@ def device_postprocess(spec: Any, rejection: Any = None,
         "hysteresis": hyst,
         "rejection": out_rej,
         "lag": int(spec.lag),
-        "description": spec.describe() + ("+reject" if out_rej else ""),
+        "description": spec.describe() + ("+reject" if out_rej and own is None else ""),
     }
 
 
@@ -726,6 +726,22 @@ def run_postprocess(run: Any) -> tuple[Any, Any]:
     if not isinstance(run, RunFolder):
         return None, None
     return run.postprocess, getattr(run, "rejection", None)
+
+
+def reads_model_inputs(run: Any) -> bool:
+    """Whether the run's post-processing has an OOD score (it reads every model input).
+
+    A MicroPython bundle then computes every feature (no pruning to the
+    features the trees test), so that the score sees the values Python sees.
+    """
+    spec, rejection = run_postprocess(run)
+    if spec is None:
+        return False
+    try:
+        rej = device_postprocess(spec, rejection)["rejection"]
+    except ConfigError:
+        return False
+    return bool(rej and rej["n_features"])
 
 
 def export_run_post(run: Any, out_dir: str | Path, target: str,
