@@ -26,7 +26,13 @@ sample, each sample taking the class of the window whose centre is nearest
 from the generated C library (gcc, host) and from ``tinyhar_post.py`` (unix
 port) equals Python's, given the same probabilities; None for the options
 that need whole sessions (Viterbi). ``micropython_ms``: post-processing time
-per window in the unix port (this machine).
+per window in the unix port (this machine); ``unknown``: fraction of the test
+windows called unknown after smoothing.
+
+Where tinyhar has the "unknown" rejection (``tinyhar.postprocess.rejection``),
+every option is also run behind it (``reject(both,5%)+...``: top probability
+and OOD score, thresholds calibrated on the cross-validated training streams
+for 5 % false rejection); the device then also gets the windows' model inputs.
 
 Targets (issue 10): accelerometer only per-sample macro-F1 >= 0.91 after
 post-processing, accelerometer + gyroscope >= 0.955, over-segmentation <= 1.3;
@@ -53,8 +59,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ZIP = REPO.parent / "shared" / "data" / "HAPT Data Set.zip"
 
 
-def _train(rec, sensors: str):
-    """Pipeline fitted on the training subjects and the fold models (subject -> model)."""
+def _train(rec, sensors: str) -> dict:
+    """Pipeline fitted on the training subjects, fold models (subject -> model) and, where
+    tinyhar has the rejection module, the OOD models (final and per fold)."""
     from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
 
@@ -63,6 +70,10 @@ def _train(rec, sensors: str):
     from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
 
+    try:
+        from tinyhar.postprocess.rejection import OodModel
+    except ImportError:  # a tinyhar without "unknown" rejection: no rejection rows
+        OodModel = None
     subjects = sorted(set(rec.frame["subject"].astype(str)), key=int)
     train_subjects = [s for s in subjects if s not in OFFICIAL_TEST_SUBJECTS]
     windows, _ = make_windows(rec.select(subjects=train_subjects), window=2.56, hop=1.28,
@@ -72,14 +83,31 @@ def _train(rec, sensors: str):
     pipeline = build_pipeline(windows, cfg, 64)
     X = pipeline.transform(windows)
     pipeline.model.fit(X, windows.y)
-    by_subject = {}
+    classes = list(pipeline.classes)
+    y_idx = np.array([classes.index(v) for v in windows.y])
+    out = {"pipeline": pipeline, "models": {}, "oods": {}, "ood": None,
+           "train": train_subjects, "test": list(OFFICIAL_TEST_SUBJECTS)}
+    if OodModel is not None:
+        out["ood"] = OodModel.fit(X, y_idx, len(classes))
     groups = np.asarray(windows.subject).astype(str)
-    for fit, out in GroupKFold(n_splits=5).split(X, groups=groups):
+    for fit, held in GroupKFold(n_splits=5).split(X, groups=groups):
         model = clone(pipeline.model)
         model.fit(X[fit], windows.y[fit])
-        for s in set(groups[out]):
-            by_subject[s] = model
-    return pipeline, by_subject, train_subjects, list(OFFICIAL_TEST_SUBJECTS)
+        ood = OodModel.fit(X[fit], y_idx[fit], len(classes)) if OodModel is not None else None
+        for s in set(groups[held]):
+            out["models"][s] = model
+            out["oods"][s] = ood
+    return out
+
+
+def _stream_features(pipeline, rec) -> np.ndarray:
+    """Model inputs of every stream window, in the order of ``stream_predictions``."""
+    from tinyhar.evaluation.streams import iter_stream_windows
+
+    parts = [pipeline.transform(chunk.windows) for chunk in iter_stream_windows(
+        rec, pipeline.n_samples, pipeline.streaming_hop, pipeline.sampling_rate_hz,
+        pipeline.channels)]
+    return np.concatenate(parts)
 
 
 def _sample_labels(rec, classes):
@@ -109,7 +137,7 @@ def _sample_scores(pred, names, truth, rate):
     return continuous_metrics(yt, yp, sessions=ss, step_s=1.0 / rate)
 
 
-def _device_parity(spec, pred, tmp: Path) -> dict:
+def _device_parity(spec, pred, features, tmp: Path) -> dict:
     from tinyhar.export.post import (
         build_post_example,
         export_post_c,
@@ -121,14 +149,30 @@ def _device_parity(spec, pred, tmp: Path) -> dict:
         return {"c_parity": None, "micropython_parity": None, "micropython_ms": None}
     ok = ~pred.invalid
     proba, runs = pred.proba[ok], pred.run_keys()[ok]
-    folder = tmp / spec.describe().replace("(", "_").replace(")", "").replace(",", "_")
+    feats = None if features is None else features[ok]
+    name = spec.describe()
+    for a, b in (("(", "_"), (")", ""), (",", "_"), ("%", ""), ("+", "_")):
+        name = name.replace(a, b)
+    folder = tmp / name
     export_post_c(spec, folder)
     exe = build_post_example(folder)
     write_post_mpy(spec, folder)
-    res = post_parity(spec, proba, runs, c_binary=exe, bundle_dir=folder)
+    res = post_parity(spec, proba, runs, feats, c_binary=exe, bundle_dir=folder)
     return {"c_parity": res["c"]["smoothed_parity"],
             "micropython_parity": res["micropython"]["smoothed_parity"],
             "micropython_ms": round(res["micropython"]["us_per_window"] / 1000.0, 4)}
+
+
+def _rejection(pred_cv, y_cv, ood):
+    """The "unknown" rejection (top probability and OOD score, 5 % false rejection)
+    calibrated on the cross-validated training streams; None without the module."""
+    if ood is None:
+        return None
+    from tinyhar.postprocess.rejection import Rejection
+
+    known = y_cv != ""
+    return Rejection("both", ood=ood).calibrate(pred_cv.proba[known].max(axis=1),
+                                                 pred_cv.ood[known])
 
 
 def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[dict]:
@@ -143,21 +187,37 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
     if path is not None:
         kwargs["path"] = path
     rec = load_dataset("hapt-raw", **kwargs)
-    pipeline, by_subject, train_s, test_s = _train(rec, kwargs["sensors"])
+    fit = _train(rec, kwargs["sensors"])
+    pipeline = fit["pipeline"]
     classes = list(pipeline.classes)
     log(f"[{sensors}] trained ({time.time() - t0:.0f} s); classifying the streams")
-    pred_cv = stream_predictions(pipeline, rec.select(subjects=train_s), by_subject.__getitem__)
-    test_rec = rec.select(subjects=test_s)
-    pred = stream_predictions(pipeline, test_rec)
+    ood_kw = {} if fit["ood"] is None else {"ood_model": fit["oods"].__getitem__}
+    pred_cv = stream_predictions(pipeline, rec.select(subjects=fit["train"]),
+                                 fit["models"].__getitem__, **ood_kw)
+    test_rec = rec.select(subjects=fit["test"])
+    pred = stream_predictions(pipeline, test_rec,
+                              **({} if fit["ood"] is None else {"ood_model": fit["ood"]}))
+    features = None
+    if fit["ood"] is not None and device:
+        features = _stream_features(pipeline, test_rec)
+        assert len(features) == len(pred)
     truth = _sample_labels(test_rec, classes)
     y_win, _ = scoring_labels(pred)
     cv = pred_cv.subset(~pred_cv.invalid)
     y_cv, _ = scoring_labels(cv)
+    rejection = _rejection(cv, y_cv, fit["ood"])
     rate = float(pipeline.sampling_rate_hz)
+    specs = list(default_candidates(classes))
+    if rejection is not None:
+        specs += [c.with_rejection(rejection) for c in default_candidates(classes)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_continuous_") as tmp:
-        for cand in default_candidates(classes):
-            spec = cand.unfitted().fit(cv.proba, y_cv, cv.run_keys())
+        for cand in specs:
+            spec = cand.unfitted()
+            if getattr(getattr(spec, "rejection", None), "active", False):
+                spec.fit(cv.proba, y_cv, cv.run_keys(), cv.ood)
+            else:
+                spec.fit(cv.proba, y_cv, cv.run_keys())
             names = pred.names(pred.classify(spec))
             win = continuous_metrics(y_win, names, sessions=pred.session, step_s=pred.hop_s)
             smp = _sample_scores(pred, names, truth, rate)
@@ -175,9 +235,10 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
                 "c_parity": None,
                 "micropython_parity": None,
                 "micropython_ms": None,
+                "unknown": float(np.mean(names == "unknown")),
             }
             if device:
-                row.update(_device_parity(spec, pred, Path(tmp)))
+                row.update(_device_parity(spec, pred, features, Path(tmp)))
             rows.append(row)
             log(f"[{sensors}] {row['postprocess']}: sample macro-F1 "
                 f"{row['sample_macro_f1']:.3f}, over-segmentation "
