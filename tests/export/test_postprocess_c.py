@@ -83,6 +83,7 @@ def test_generated_c_is_standalone_and_refuses_offline_options(tmp_path):
     build_post_example(tmp_path)
 
 
+@pytest.mark.slow
 def test_c_post_processing_equals_python_on_all_hapt_test_streams(shared_data_dir, tmp_path):
     s = hapt_streams(str(shared_data_dir / "HAPT Data Set.zip"))
     assert len(set(s.runs)) >= 18 and len(s.proba) > 4000  # 9 subjects, whole streams

@@ -69,6 +69,7 @@ def test_post_json_stores_exact_doubles_and_escaped_labels(tmp_path):
     assert np.frombuffer(bytes.fromhex(state["ema_alpha"]), "<f8")[0] == 0.1
 
 
+@pytest.mark.slow
 def test_micropython_post_processing_equals_python_on_all_hapt_test_streams(
         shared_data_dir, micropython, tmp_path):
     s = hapt_streams(str(shared_data_dir / "HAPT Data Set.zip"))

@@ -35,6 +35,7 @@ def hmm_run(tmp_path_factory):
     return out, data
 
 
+@pytest.mark.slow
 def test_export_c_writes_and_builds_the_runs_post_processing(hmm_run, tmp_path):
     run_dir, _ = hmm_run
     info = export_c(run_dir, tmp_path)
