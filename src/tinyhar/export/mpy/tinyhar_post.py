@@ -315,7 +315,7 @@ class Post:
                 b.append(s)
                 total += s
             beta = [v / total for v in b]
-        if len(self._beta_cache) >= 64:
+        if len(self._beta_cache) >= 128:
             self._beta_cache = {}
         self._beta_cache[obs] = beta
         return beta
