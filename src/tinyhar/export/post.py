@@ -781,7 +781,7 @@ def export_run_post(run: Any, out_dir: str | Path, target: str,
 def post_parity(spec: Any, proba: np.ndarray, runs: np.ndarray,
                 features: np.ndarray | None = None, rejection: Any = None,
                 c_binary: str | Path | None = None,
-                bundle_dir: str | Path | None = None) -> dict:
+                bundle_dir: str | Path | None = None, repeat: int = 1) -> dict:
     """Fractions of windows whose classes from C / MicroPython equal Python's.
 
     Parameters
@@ -796,6 +796,8 @@ def post_parity(spec: Any, proba: np.ndarray, runs: np.ndarray,
         :func:`build_post_example` output (skip C when None).
     bundle_dir : str or Path, optional
         Folder with the MicroPython module (skip when None).
+    repeat : int
+        MicroPython runs over the windows; the fastest gives ``us_per_window``.
 
     Returns
     -------
@@ -812,7 +814,8 @@ def post_parity(spec: Any, proba: np.ndarray, runs: np.ndarray,
         backends.append(("c", lambda: run_post_c(c_binary, proba, features, runs)))
     if bundle_dir is not None:
         backends.append(("micropython",
-                         lambda: run_post_micropython(bundle_dir, proba, features, runs)))
+                         lambda: run_post_micropython(bundle_dir, proba, features, runs,
+                                                      repeat=repeat)))
     for name, fn in backends:
         res = fn()
         n = max(1, len(proba))
