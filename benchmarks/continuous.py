@@ -26,8 +26,8 @@ sample, each sample taking the class of the window whose centre is nearest
 from the generated C library (gcc, host) and from ``tinyhar_post.py`` (unix
 port) equals Python's, given the same probabilities; None for the options
 that need whole sessions (Viterbi). ``micropython_ms``: post-processing time
-per window in the unix port (this machine, fastest of 3 runs); ``unknown``: fraction of the test
-windows called unknown after smoothing.
+per window in the unix port (this machine, fastest of 3 runs); ``unknown``:
+fraction of the test windows called unknown after smoothing.
 
 Where tinyhar has the "unknown" rejection (``tinyhar.postprocess.rejection``),
 every option is also run behind it (``reject(both,5%)+...``: top probability
