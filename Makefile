@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PIP_FLAGS := --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-portable lint bench clean install install-test check-python
+.PHONY: demo test test-portable lint bench clean install install-test check-python labelstudio
 
 # The pins in constraints.txt have wheels for CPython 3.11 to 3.14 (numpy 2.4 and
 # pandas 3 need 3.11); say so before anything is installed.
@@ -52,5 +52,23 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/features_throughput.py
 	$(BIN)/python benchmarks/accuracy.py
 
+# Label Studio for the labelling integration test (tests/test_labelling_labelstudio.py)
+# in its own venv: label-studio-sdk's dependencies (opencv) conflict with tinyhar's numpy pin.
+# Pinned by constraints-labelstudio.txt; the database is migrated once into template-data
+# (about 2 minutes) so that each test run starts a server in seconds.
+LS_VENV ?= .venv-labelstudio
+LS_QUIET_ENV := SENTRY_DSN= FRONTEND_SENTRY_DSN= LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false
+
+$(LS_VENV)/.installed: constraints-labelstudio.txt | check-python
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --disable-pip-version-check -q \
+	  -c constraints-labelstudio.txt label-studio==1.23.2 label-studio-sdk
+	rm -rf $(LS_VENV)/template-data
+	$(LS_QUIET_ENV) $(LS_VENV)/bin/label-studio version --data-dir $(LS_VENV)/template-data \
+	  >/dev/null 2>&1
+	touch $@
+
+labelstudio: $(LS_VENV)/.installed
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LS_VENV) runs build *.egg-info src/*.egg-info .pytest_cache

@@ -1418,7 +1418,7 @@ def _api_cases() -> None:
             from tinyhar.models.pipeline import HarPipeline
             from pathlib import Path
             import glob
-            from tinyhar.windows.windowset import WindowSet
+            from tinyhar.core.windowset import WindowSet
             pipe = HarPipeline.load(PIPE)
             n, c = pipe.n_samples, len(pipe.channels)
             def good_with(v):
@@ -1445,7 +1445,7 @@ def _api_cases() -> None:
         lambda ctx, tmp: api(f"""
             import numpy as np
             from tinyhar.models.pipeline import HarPipeline
-            from tinyhar.windows.windowset import WindowSet
+            from tinyhar.core.windowset import WindowSet
             pipe = HarPipeline.load({str(pipeline_path(ctx.run, ctx))!r})
             x = np.zeros((1, pipe.n_samples, len(pipe.channels)), np.float32); x[0, 5, 0] = 1e6
             ws = WindowSet(X=x, y=np.array(["WALKING"], dtype=object),

@@ -7,7 +7,6 @@ stopped after the test; tests skip with the reason when it is not installed.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -15,16 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tinyhar.tools import find_tool
+
 
 def find_mosquitto() -> str | None:
-    """Path of the mosquitto binary (PATH, then /usr/sbin), or None."""
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    for cand in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
-        if Path(cand).is_file():
-            return cand
-    return None
+    """Path of the mosquitto binary (:func:`tinyhar.tools.find_tool`: PATH, then sbin), or None."""
+    return find_tool("mosquitto")
 
 
 def free_port() -> int:

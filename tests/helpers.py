@@ -105,3 +105,86 @@ def write_segment_csvs(
             pd.DataFrame(data).to_csv(path, index=False)
             written.append(path)
     return written
+
+
+APP_CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+"""Channels the recording app (export/mpy/app_record.py) writes, in order."""
+
+
+def write_app_recording(folder, name: str, values: np.ndarray, label: str | None = "walk",
+                        rate: float = 50.0, **meta):
+    """Write a recording in the recording app's layout: ``NAME.csv`` plus sidecar ``NAME.json``.
+
+    ``"%.3f"`` time in s from 0, ``"%.5f"`` values (g, rad/s) in :data:`APP_CHANNELS`
+    order, one row per sample of ``values`` (shape ``(n_samples, 6)``); the sidecar
+    has the app's keys, ``meta`` overrides them. Returns ``(csv_path, sidecar_path)``.
+    """
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [f"{i / rate:.3f}," + ",".join(f"{v:.5f}" for v in row) + "\n"
+            for i, row in enumerate(values)]
+    csv = folder / f"{name}.csv"
+    csv.write_text("time," + ",".join(APP_CHANNELS) + "\n" + "".join(rows))
+    info = {"sampling_rate_hz": rate, "units": {"time": "s", "acc": "g", "gyro": "rad/s"},
+            "channels": APP_CHANNELS, "class": label, "start_time": "2026-11-30T10:00:00",
+            "n_samples": len(values), "duration_s": len(values) / rate, "complete": True,
+            "tinyhar_version": "9.9", "board": "M5StickC PLUS2", "sensor": "MPU6886",
+            "firmware": "micropython 1.24.1 (1.24.1)", "classes": ["walk", "run", "rest"]}
+    info.update(meta)
+    sidecar = folder / f"{name}.json"
+    sidecar.write_text(json.dumps(info))
+    return csv, sidecar
+
+
+def tiny_bundle(out, subjects=("1",), n_test_windows: int = 12):
+    """Export a MicroPython bundle of a tiny tree pipeline (minimal features) trained on HAPT.
+
+    The bundle's classes are HAPT's; ``out`` is the bundle folder. Returns ``out``.
+    """
+    from tinyhar.config import make_config
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.export.micropython import export_micropython
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=list(subjects))
+    windows, _ = make_windows(rec, window=128, hop=64, unit="samples")
+    cfg = make_config({"features": {"set": "minimal"},
+                       "model": {"n_estimators": 3, "max_depth": 4}})
+    pipe = build_pipeline(windows, cfg, 64)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    export_micropython(pipe, out, windows=windows.subset(np.arange(20)),
+                       n_test_windows=n_test_windows)
+    return out
+
+
+def board_tools() -> list[str]:
+    """mpremote's command prefix; skips the test without mpremote, the unix port or a pty."""
+    import os
+
+    import pytest
+
+    from tinyhar.device.deploy import find_mpremote
+    from tinyhar.errors import TinyharError
+    from tinyhar.export.micropython import find_micropython
+
+    if not hasattr(os, "openpty"):
+        pytest.skip("pseudo-terminals need POSIX")
+    try:
+        find_micropython()
+        return find_mpremote()
+    except TinyharError as exc:
+        pytest.skip(str(exc))
+
+
+def mpremote_exec(board, code: str) -> str:
+    """Run ``code`` on a (simulated) board with ``mpremote connect PORT exec``; its output."""
+    import subprocess
+
+    proc = subprocess.run([*board_tools(), "connect", board.port, "exec", code],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout

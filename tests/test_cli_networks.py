@@ -51,6 +51,11 @@ def test_onnx_embed_explore(network_run, tmp_path):
     report = json.loads((network_run / "export" / "onnx" / "onnx_report.json").read_text())
     assert report["float32_class_mismatches"] == 0
     assert report["int8_bytes"] > 0 and "int8_accuracy" in report
+    from tinyhar.runfolder import load_run
+
+    run = load_run(network_run)
+    assert report["window_spec"] == run.spec.to_dict() and run.is_network
+    assert run.test_windows is not None and set(run.test_windows.subject) == {"4"}
     emb = tmp_path / "emb.parquet"
     result = runner.invoke(app, ["embed", str(network_run), "--out", str(emb)])
     assert result.exit_code == 0, result.output

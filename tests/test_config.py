@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyhar.config import MAX_SEED, TrainConfig, apply_override, load_config, make_config
@@ -135,6 +136,8 @@ def test_seed_limits():
         ("evaluation", "test_subjects", [[1, 2]]),
         ("features", "set", "huge"),
         ("features", "gravity_cutoff_hz", 0),
+        ("features", "gravity_order", 0),
+        ("features", "bands_hz", []),
         ("model", "n_estimators", True),
     ],
 )
@@ -147,6 +150,27 @@ def test_gravity_cutoff_against_the_target_rate():
     with pytest.raises(ConfigError, match=r"features\.gravity_cutoff_hz: 10 Hz is not below"):
         make_config({"windows": {"target_rate_hz": 20}, "features": {"gravity_cutoff_hz": 10}})
     make_config({"windows": {"target_rate_hz": 20}, "features": {"gravity_cutoff_hz": 9.9}})
+
+
+def test_feature_plan_parameters_reach_the_extractor():
+    """Spectral bands and the gravity filter order (named by messages and the README) are
+    config keys, passed to the feature extractor; bands beyond Nyquist stop training."""
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    windows, _ = make_windows(load_bundled_hapt().select(subjects=["1"]), window=128, hop=64,
+                              unit="samples")
+    cfg = make_config({"features": {"bands_hz": [[0, 2], [2, 8]], "gravity_order": 2}})
+    assert cfg.features.bands_hz == [(0.0, 2.0), (2.0, 8.0)]
+    pipe = build_pipeline(windows.subset(np.arange(4)), cfg, 64)
+    assert pipe.extractor.gravity_order == 2
+    assert [tuple(b) for b in pipe.extractor.bands_hz] == [(0.0, 2.0), (2.0, 8.0)]
+    assert any(n.endswith("_power_2_8hz") for n in pipe.feature_names)
+    with pytest.raises(ConfigError, match=r"features\.bands_hz"):
+        make_config({"features": {"bands_hz": [[1]]}})
+    with pytest.raises(ConfigError, match="too low for the spectral band 2-30 Hz"):
+        build_pipeline(windows, make_config({"features": {"bands_hz": [[0, 2], [2, 30]]}}), 64)
 
 
 def test_whole_samples_when_unit_is_samples():

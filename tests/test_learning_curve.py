@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from tests.helpers import write_segment_csvs
 from tinyhar.cli import app
 from tinyhar.config import TrainConfig
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.bundled import load_bundled_hapt
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.learning_curve import (
@@ -23,7 +24,6 @@ from tinyhar.learning_curve import (
     subject_counts,
 )
 from tinyhar.training import build_pipeline, make_window_set
-from tinyhar.windows.windowset import WindowSet
 
 runner = CliRunner()
 

@@ -12,9 +12,9 @@ Every line of a fenced block that starts with a command (``tinyhar``,
   :data:`ADDED`: networks train for one epoch (``--epochs 1``), and tree runs
   other than the demo use a four-subject subset of the bundled HAPT data.
   Then the test checks what the README says the command does.
-- Board commands (``deploy --port``, ``device test --port``): no board is
-  attached here, so they must fail cleanly: exit code 2 and a message naming
-  the port.
+- Board commands (``deploy --port``, ``device test --port``, ``recordings
+  pull --port``): no board is attached here, so they must fail cleanly: exit
+  code 2 and a message naming the port.
 - Benchmarks: see :data:`BENCHMARKS` (minutes of measurement each, "not part
   of the test suite" says the README); each is run with ``--help`` at least,
   which imports it and parses its options.
@@ -47,7 +47,8 @@ NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 SUBSET = ["1", "2", "3", "4"]
 """Bundled HAPT subjects of the small data set (2 and 4 are official test subjects)."""
 
-COMMAND_WORDS = ("tinyhar", "python", "python3", "py", "make", "pip", "source")
+COMMAND_WORDS = ("tinyhar", "python", "python3", "py", "make", "pip", "source", "esptool.py",
+                 "esptool", "mpremote")
 """A fenced line starting with one of these (or ``.venv``) is a command."""
 
 EXCLUDED = {
@@ -60,6 +61,10 @@ EXCLUDED = {
     "pip": "installs packages; this test runs inside the installed environment",
     "source": "activates the environment; the test puts its python and bin/ first instead",
     ".venv": "activates the environment; the test puts its python and bin/ first instead",
+    "esptool.py": "flashes MicroPython onto a board (none attached here)",
+    "esptool": "flashes MicroPython onto a board (none attached here)",
+    "mpremote": "talks to a board (none attached here); tests/device/test_pull.py runs mpremote "
+    "against the MicroPython unix port on a pseudo-terminal",
 }
 """Command prefixes not run, with the reason."""
 
@@ -79,8 +84,14 @@ BENCHMARKS = {
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
     "continuous.py": (["--help"], "trains on all of HAPT twice and runs every post-processing "
                       "option through C and MicroPython (minutes): --help only"),
+    "scale.py": (["--help"], "writes and trains on up to 1,000 hours (an hour): --help only; "
+                 "tests/test_training_sessions.py runs the same path on minutes of data"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),
+    "unknown.py": (["--help"], "leave-one-activity-out on the HAPT zip, 21 forests "
+                   "(half a minute): --help only"),
+    "robustness_orientation.py": (["--help"], "three HAPT trainings, 16 rotations each "
+                                  "(half a minute): --help only"),
 }
 """Benchmark scripts: the arguments the test runs them with, and why."""
 
@@ -92,7 +103,8 @@ ADDED = {
     "small data": (
         ["--set", "dataset.name=subset.parquet", "--set", "evaluation.test_subjects=[2, 4]"],
         "a tree or network run on the bundled HAPT other than the first demo-like command "
-        "(train with only --out): subjects 1-4, test subjects 2 and 4 (that one trains on the "
+        "(train with only --out) and other than a run on a --dataset the README made: "
+        "subjects 1-4, test subjects 2 and 4 (that one trains on the "
         "full data, ~20 s, and is checked against the README's demo numbers)",
     ),
 }
@@ -146,7 +158,8 @@ def decision(cmd: Command) -> tuple[str, str]:
     """``(what, reason)``: ``run``, ``board``, ``benchmark`` or ``excluded``; None if undecided."""
     args = cmd.tinyhar_args
     if args is not None:
-        if args[:1] == ["deploy"] or args[:2] == ["device", "test"]:
+        if (args[:1] == ["deploy"] or args[:2] == ["device", "test"]
+                or (args[:2] == ["recordings", "pull"] and "--port" in args)):
             return "board", "no board attached: must exit 2 naming the port"
         if args[:1] == ["live"]:
             return "live", ("reads a board or a broker (none here) and serves until Ctrl-C: "
@@ -257,7 +270,8 @@ def _added(args: list[str], request) -> list[str]:
         extra += ADDED["network"][0]
     if "--preset" in args:
         request.getfixturevalue("shared_data_dir")  # skips without the real data sets
-    if "--preset" not in args and "--config" not in args and not _is_demo(args):
+    if ("--preset" not in args and "--config" not in args and "--dataset" not in args
+            and not _is_demo(args)):
         extra += ADDED["small data"][0]
     return extra
 
@@ -451,6 +465,10 @@ def check_train(args: list[str], root: Path, out: str) -> None:
             assert m["window"]["hop_samples"] == round(hop_s * rate)
     if "--config" in args:
         assert m["test_subjects"] == ["2", "4"] and m["train_subjects"] == ["1", "3"]
+    if "--scheduler" in args:  # README: session by session, the cache kept for next time
+        assert m["out_of_core"]["skipped"] == [] and m["out_of_core"]["sources"] > 1
+        cache = root / _option(args, "--set").split("=", 1)[1]
+        assert len(list(cache.glob("*.parquet"))) == m["out_of_core"]["sources"]
     preset = _option(args, "--preset")
     if preset is not None:
         from tinyhar.training import PRESET_DATA
@@ -472,6 +490,9 @@ def check_datasets(args: list[str], root: Path, out: str) -> None:
         assert "50" in out
     elif args[1] == "check":  # README: load with every check, summarise
         assert "subject" in out and "WALKING" in out.upper()
+    elif args[1] == "synthesize":  # README: real HAPT segments, any size, a definition
+        definition = root / _option(args, "--out") / "data.yaml"
+        assert definition.is_file() and "4 subjects, 2 h at 50 Hz" in out
     else:
         assert "30 subjects" in out and "WALKING" in out  # "subjects, classes, hours"
 
@@ -495,6 +516,12 @@ def check_evaluate(args: list[str], root: Path, out: str) -> None:
 def check_export(args: list[str], root: Path, out: str) -> None:
     target = _option(args, "--target")
     folder = root / args[1] / "export" / target
+    if target in ("c", "micropython") and "--no-check" not in args:  # the self-check
+        assert re.search(rf"check \({target}\): (classes equal (\d+)/\2 test windows|skipped)",
+                         out), out
+    if "--mounting" in args:  # README: mounting.json with the axes and the gravity reference
+        stored = json.loads((folder / "mounting.json").read_text())
+        assert stored["mounting"] == "x=y,y=-x,z=z" and stored["reference"]["class"] == "STANDING"
     if target == "c":  # README: tinyhar_model.h/.c, main.c, Makefile, budget.json
         for name in ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile", "budget.json"):
             assert (folder / name).is_file(), name

@@ -40,6 +40,7 @@ FILES = (
     "feature_importance.png",
     "class_overview.png",
     "postprocess.json",
+    "test_windows.npz",
 )
 
 
@@ -486,3 +487,88 @@ def test_concurrent_trainings_into_one_folder_never_mix(tmp_path, small_data):
             assert "another tinyhar run" in " ".join(text.split()) and "Traceback" not in text
     _assert_one_run(out)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# ------------------------------------------------------------------------- Run
+
+
+def test_a_run_loads_once_and_carries_the_window_spec(trained):
+    from tinyhar.runfolder import Run
+
+    run = load_run(trained)
+    assert isinstance(run, Run) and load_run(run) is run
+    assert run.spec == run.pipeline.spec
+    assert (run.spec.n_samples, run.spec.hop_samples, run.spec.streaming_hop) == (128, 64, 64)
+    assert run.spec.units == ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+    assert run.metrics["window"] == run.spec.to_dict()  # metrics.json shows the same spec
+    assert not run.is_network
+
+
+def test_a_tree_run_stores_its_unseen_test_windows(trained):
+    """The windows of test subject 3, as scored at training time (same score again)."""
+    import numpy as np
+
+    run = load_run(trained)
+    windows = run.test_windows
+    assert run.test_windows_note is None
+    assert set(windows.subject) == {"3"} and windows.spec == run.spec
+    assert windows.X.dtype == np.float32 and windows.classes == run.pipeline.classes
+    pred = run.pipeline.predict(windows)
+    assert float(np.mean(pred == windows.y)) == pytest.approx(run.metrics["accuracy"], abs=1e-12)
+
+
+def test_a_run_without_test_windows_says_why(run_copy):
+    from tinyhar.runfolder import TEST_WINDOWS_FILE, write_manifest
+
+    (run_copy / TEST_WINDOWS_FILE).unlink()
+    write_manifest(run_copy, seed=0)
+    run = load_run(run_copy)
+    assert run.test_windows is None
+    assert "older tinyhar" in run.test_windows_note and "--overwrite" in run.test_windows_note
+
+
+def test_test_windows_of_another_spec_are_refused(run_copy):
+    from tinyhar.core.windowfile import load_windows, save_windows
+    from tinyhar.runfolder import TEST_WINDOWS_FILE, write_manifest
+
+    path = run_copy / TEST_WINDOWS_FILE
+    w = load_windows(path)
+    w.hop_samples = 32
+    save_windows(w, path)
+    write_manifest(run_copy, seed=0)
+    with pytest.raises(TinyharError, match="hop 32.*but the model reads.*hop 64"):
+        _ = load_run(run_copy).test_windows
+
+
+def test_no_test_windows_when_every_subject_trained_the_model(tmp_path):
+    """A loso model is fitted on every subject: none is unseen, so none is stored."""
+    import numpy as np
+
+    from tinyhar.core.windowset import WindowSet
+    from tinyhar.training import store_test_windows
+
+    w = WindowSet(np.zeros((4, 8, 1), np.float32), ["a", "b", "a", "b"], ["1", "1", "2", "2"],
+                  ["s1", "s1", "s2", "s2"], np.zeros(4), ["acc_x"], 50.0, ["a", "b"])
+    note = store_test_windows(tmp_path, w, w, "leave-subjects-out")
+    assert "no windows are unseen" in note and "leave-subjects-out" in note
+    assert not any(tmp_path.iterdir())
+    assert store_test_windows(tmp_path, w.subset(np.array([0, 1])), w, "holdout") is None
+    from tinyhar.core.windowfile import load_windows
+
+    assert list(load_windows(tmp_path / "test_windows.npz").subject) == ["2", "2"]
+
+
+def test_at_most_max_test_windows_whole_sessions(tmp_path, monkeypatch):
+    import numpy as np
+
+    from tinyhar import training
+    from tinyhar.core.windowfile import load_windows
+    from tinyhar.core.windowset import WindowSet
+
+    monkeypatch.setattr(training, "MAX_TEST_WINDOWS", 5)
+    sessions = ["a"] * 3 + ["b"] * 3 + ["c"] * 2
+    w = WindowSet(np.zeros((8, 4, 1), np.float32), ["x"] * 8, ["9"] * 8, sessions,
+                  np.zeros(8), ["acc_x"], 50.0, ["x"])
+    train_w = w.subset(np.array([], dtype=int))
+    assert training.store_test_windows(tmp_path, train_w, w, "holdout") is None
+    assert list(load_windows(tmp_path / "test_windows.npz").session) == ["a"] * 3

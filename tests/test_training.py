@@ -108,8 +108,8 @@ def test_same_population_rule():
 
 
 def test_renumbered_subject_ids_cannot_be_matched():
+    from tinyhar.core.windowset import WindowSet
     from tinyhar.training import select_unseen_subjects
-    from tinyhar.windows.windowset import WindowSet
 
     w = WindowSet(np.zeros((4, 8, 3), np.float32), ["a", "b", "a", "b"], ["30", "30", "31", "31"],
                   ["s"] * 4, np.zeros(4), ["acc_x", "acc_y", "acc_z"], 20.0, ["a", "b"],
@@ -125,8 +125,8 @@ def test_renumbered_subject_ids_cannot_be_matched():
 
 
 def test_a_split_that_is_not_by_subject_is_not_used():
+    from tinyhar.core.windowset import WindowSet
     from tinyhar.training import split_windows
-    from tinyhar.windows.windowset import WindowSet
 
     subjects = np.repeat([str(i) for i in range(10)], 4)
     split = np.tile(["train", "train", "train", "test"], 10).astype(object)

@@ -94,6 +94,12 @@ def train(
         typer.Option(help="Override: holdout (by subject) | random (leaks subjects, warns)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Override compute.scheduler: serial | threads | processes | "
+                     "tcp://host:8786 (a Dask cluster); reads dataset definitions session "
+                     "by session."),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -131,6 +137,7 @@ def train(
         "model.params.epochs": epochs,
         "evaluation.protocol": protocol,
         "seed": seed,
+        "compute.scheduler": scheduler,
     }
     for key, value in data_options.items():
         if value is not None:
@@ -287,11 +294,13 @@ def evaluate(
     reproduces the run's held-out test score. With --continuous, whole
     recordings are scored instead of pure windows.
     """
-    from tinyhar.training import check_evaluation_out, evaluate_run, write_evaluation
+    from tinyhar.evaluate import check_evaluation_out, evaluate_run, write_evaluation
+    from tinyhar.runfolder import load_run
 
     if out is not None:
         check_evaluation_out(out)
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    run = load_run(run)  # checked once; the evaluation takes the Run
     if continuous:
         _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out)
         return
@@ -348,13 +357,19 @@ def _print_continuous(m: dict, title: str) -> None:
         f"{plural(m['n_sessions'], 'session')}; scored {m['raw']['n_scored']}, not scored "
         f"(label): {excluded}; invalid input: {m['n_invalid']}"
     )
+    unknown = m.get("unknown_by_label") or {}
+    if unknown:
+        console.print("unknown activity (rejected before smoothing / unknown after): " + "; ".join(
+            f"{k} {v['rejected']:.1%} / {v['unknown_smoothed']:.1%} of {v['n']}"
+            for k, v in unknown.items()
+        ))
 
 
 def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
     """``evaluate --continuous``: whole recordings, before and after post-processing."""
+    from tinyhar.evaluate import evaluate_continuous
     from tinyhar.reporting.text import name_subjects, subject_list
     from tinyhar.runfolder import write_text_atomic
-    from tinyhar.training import evaluate_continuous
 
     metrics = evaluate_continuous(
         run, dataset, path, subj, err_console if json_out else console,
@@ -418,6 +433,9 @@ def predict(
         f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "
         f"{info['postprocess']}; {info['n_segments']} segments; invalid input: "
         f"{info['n_invalid']}"
+        + (f"; unknown activity: {info['n_rejected']} windows rejected, "
+           f"{info['n_unknown']} unknown after smoothing" if "reject(" in info["postprocess"]
+           else "")
     )
     console.print(
         f"predictions written to [bold]{out}[/] (windows.parquet, segments.csv, timeline.png)"
@@ -553,6 +571,57 @@ def datasets_check(
         err_console.print(f"[yellow]warning:[/] {message}")
     console.print(f"{definition}: OK" + (f", {len(info['warnings'])} warning(s)"
                                          if info["warnings"] else ""))
+
+
+@datasets_app.command("synthesize")
+@_friendly
+def datasets_synthesize(
+    out: Annotated[Path, typer.Option(help="Folder to write (data.yaml + recordings/).")],
+    subjects: Annotated[int, typer.Option(min=1, help="Synthetic subjects.")] = 10,
+    hours: Annotated[float, typer.Option(help="Hours per subject.")] = 1.0,
+    rate: Annotated[float, typer.Option(help="Sampling rate: 50 or 100 Hz.")] = 50.0,
+    seed: Annotated[int, typer.Option(help="Seed of the activity sequence.")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a folder written by this command.")
+    ] = False,
+) -> None:
+    """Write large synthetic recordings made of real HAPT activity segments (for scale tests)."""
+    from tinyhar.datasets.synthetic import synthesize
+
+    summary = synthesize(out, subjects, hours, rate_hz=rate, seed=seed, overwrite=overwrite)
+    console.print(
+        f"{summary.n_subjects} subjects, {summary.hours:g} h at {summary.rate_hz:g} Hz "
+        f"({summary.samples:,} samples per channel) in {summary.n_sessions} session files; "
+        f"train with `tinyhar train --dataset {summary.definition}`"
+    )
+
+
+@app.command()
+@_friendly
+def inspect(
+    dataset: Annotated[str, typer.Argument(
+        help="A data set name (hapt), a dataset definition (.yaml) or a Parquet file.")],
+    out: Annotated[Path, typer.Option(help="Report folder (report.md and PNGs).")] = Path(
+        "report"),
+    path: Annotated[str | None, typer.Option(help="File or folder of a named data set.")
+    ] = None,
+    window: Annotated[float | None, typer.Option(
+        help="Window length in s (default: the training default).")] = None,
+    hop: Annotated[float | None, typer.Option(help="Hop in s (default: the training default).")
+    ] = None,
+) -> None:
+    """Write a data-quality report: timelines, minutes per class, timing, units, advice."""
+    from tinyhar.reporting.inspect import REPORT_FILE, inspect_dataset
+
+    report = inspect_dataset(dataset, out, path=path, window=window, hop=hop)
+    console.print(f"[bold]{report.name}[/]: {len(report.sessions)} recording(s), "
+                  f"{report.minutes.shape[1]} subject(s); windows per class: "
+                  + ", ".join(f"{c} {n}" for c, n in report.windows_per_class.items()))
+    for finding in report.findings:
+        err_console.print(f"[yellow]finding:[/] {escape(finding)}")
+    for line in report.advice:
+        console.print(f"advice: {escape(line)}")
+    console.print(f"report written to [bold]{out / REPORT_FILE}[/]")
 
 
 @app.command()
@@ -709,20 +778,32 @@ def export_cmd(
     profile: Annotated[
         bool, typer.Option(help="Measure instructions per window with valgrind (c).")
     ] = True,
+    check: Annotated[bool, typer.Option(
+        help="Compare the export with Python on the run's test windows (c, micropython).")
+    ] = True,
+    test_windows: Annotated[int | None, typer.Option(
+        help="Test windows stored in the MicroPython bundle (default: a few per class; 0: "
+        "none).", min=0)] = None,
+    mounting: Annotated[str | None, typer.Option(
+        help="How the board is worn (micropython): training axis = board axis, e.g. "
+        "'x=-y,y=x,z=z', or a preset: identity, m5stickc-plus2-waist.")] = None,
 ) -> None:
     """Export a run to a C library, a MicroPython bundle or ONNX, and report its device budget."""
     from tinyhar.errors import ConfigError
-    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.runfolder import load_run, write_text_atomic
 
     targets = ("c", "micropython", "onnx")
     if target not in targets:
         raise ConfigError(f"--target must be one of {list(targets)}, got {target!r}")
+    if mounting is not None and target != "micropython":
+        raise ConfigError("--mounting is for --target micropython (the board's live app)")
     out = out or run / "export" / target
+    loaded = load_run(run)  # checked once; every exporter takes the Run
     if target == "c":
         from tinyhar.device.budget import c_budget, format_budget, write_budget
         from tinyhar.export.c import export_c
 
-        info = export_c(run, out)
+        info = export_c(loaded, out)
         names = ", ".join(Path(f).name for f in info["files"])
         console.print(f"C library written to [bold]{out}[/] ({names})")
         budget = c_budget(out, profile=profile)
@@ -730,10 +811,19 @@ def export_cmd(
         console.print(format_budget(budget), soft_wrap=True, highlight=False)
         console.print(f"budget: {out / 'budget.json'}; build the example with `make -C {out}`")
     elif target == "micropython":
-        from tinyhar.export.micropython import export_micropython, time_per_window
+        from tinyhar.export.micropython import (
+            DEFAULT_TEST_WINDOWS,
+            export_micropython,
+            time_per_window,
+        )
+        from tinyhar.export.mounting import parse_mounting
 
-        info = export_micropython(run, out)
-        console.print(f"MicroPython bundle written to [bold]{out}[/]")
+        mount = parse_mounting(mounting) if mounting is not None else None
+        n_test = DEFAULT_TEST_WINDOWS if test_windows is None else test_windows
+        info = export_micropython(loaded, out, n_test_windows=n_test, mounting=mount)
+        console.print(f"MicroPython bundle written to [bold]{out}[/] "
+                      f"({info['bundle_bytes'] / 1000:.0f} kB for the board, "
+                      f"{info['n_test_windows']} test windows, mounting {info['mounting']})")
         try:
             timing = time_per_window(out)
         except TinyharError as exc:
@@ -742,16 +832,24 @@ def export_cmd(
         write_text_atomic(out / "budget.json", json.dumps(budget, indent=2))
         console.print_json(json.dumps(budget))
     else:
-        from tinyhar.training import export_network_onnx
+        from tinyhar.export.onnx import export_network_onnx
 
-        info = export_network_onnx(run, out)
+        info = export_network_onnx(loaded, out)
         console.print(f"ONNX models written to [bold]{out}[/]")
         console.print_json(json.dumps(info, default=str))
+    if check and target in ("c", "micropython"):
+        from tinyhar.export.check import check_export, format_check
+
+        result = check_export(loaded, target, out)
+        color = {"ok": "green", "failed": "red", "skipped": "yellow"}[result["status"]]
+        console.print(f"[{color}]{format_check(result)}[/]", soft_wrap=True, highlight=False)
+        if result["status"] == "failed":
+            raise typer.Exit(1)
 
 
 def _network_windows(run: Path, dataset: str | None, path: str | None):
     from tinyhar.runfolder import load_run
-    from tinyhar.training import load_data, make_window_set
+    from tinyhar.windows.source import load_data, make_window_set
 
     checked = load_run(run)
     pipeline = checked.pipeline
@@ -804,8 +902,16 @@ def explore(
     pipeline, windows = _network_windows(run, dataset, path)
     out = out or run / f"embedding_map_{method}.png"
     with atomic_file(out) as tmp:
-        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method)
+        plot_embedding_map(pipeline.model.embed(windows.X), windows.y, tmp, method=method,
+                           classes=pipeline.classes)
     console.print(f"embedding map written to {out}")
+
+
+def _run_or_bundle(folder: Path):
+    """A run folder as a loaded :class:`~tinyhar.runfolder.Run`; any other folder as it is."""
+    from tinyhar.runfolder import MANIFEST_FILE, load_run
+
+    return load_run(folder) if (folder / MANIFEST_FILE).is_file() else folder
 
 
 @app.command()
@@ -823,7 +929,7 @@ def simulate(
     """Run the MicroPython live app in the unix port on a replayed recording; print the timeline."""
     from tinyhar.device.simulate import simulate as run_simulation
 
-    timeline = run_simulation(run, recording, session=session)
+    timeline = run_simulation(_run_or_bundle(run), recording, session=session)
     table = Table(title=f"predictions, {len(timeline)} windows (MicroPython unix port)")
     table.add_column("t (s)", justify="right")
     table.add_column("class")
@@ -844,13 +950,32 @@ def deploy(
         help="What the board does with predictions: screen,led,log,mqtt,ble.")] = None,
     wifi: Annotated[Path | None, typer.Option(
         help="wifi.toml with the Wi-Fi and MQTT broker settings (copied as secrets).")] = None,
+    app: Annotated[str, typer.Option(
+        help="App for the board: live (classifier) or record (recording app).")] = "live",
+    classes: Annotated[str | None, typer.Option(
+        help="--app record: classes to record, comma-separated (default: the model's).")] = None,
+    mounting: Annotated[str | None, typer.Option(
+        help="How the board is worn: training axis = board axis, e.g. 'x=-y,y=x,z=z', or "
+        "a preset: identity, m5stickc-plus2-waist (kept in the bundle).")] = None,
 ) -> None:
     """Copy the MicroPython bundle to a board with mpremote."""
     from tinyhar.device.deploy import deploy as run_deploy
 
-    info = run_deploy(run, port, compile=compile, autostart=autostart, outputs=outputs,
-                      wifi=wifi)
+    if mounting is not None:
+        from tinyhar.device.deploy import resolve_bundle
+        from tinyhar.export.mounting import set_bundle_mounting
+
+        spec = set_bundle_mounting(resolve_bundle(run), mounting).spec()
+        console.print(f"mounting {spec}: stand still for the app's first 3 s to check it")
+
+    info = run_deploy(_run_or_bundle(run), port, compile=compile, autostart=autostart,
+                      outputs=outputs, wifi=wifi, app=app, classes=classes)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    if app == "record":
+        console.print("recording app: start it with `import app_record; app_record.main()` "
+                      "(or deploy with --autostart); then tinyhar recordings pull --port "
+                      f"{port} --to mydata/")
+        return
     if outputs or wifi:
         secrets = " (Wi-Fi/broker settings as tinyhar_secrets.json)" if wifi else ""
         console.print(f"outputs: {outputs or 'screen'}{secrets}")
@@ -932,6 +1057,55 @@ def recordings_import(
                   f"(next: tinyhar train --dataset {res.definition})")
 
 
+@recordings_app.command("pull")
+@_friendly
+def recordings_pull(
+    to: Annotated[Path, typer.Option(help="Recordings folder (created if needed).")],
+    port: Annotated[str | None, typer.Option(
+        help="Serial port of the board running the recording app, e.g. /dev/ttyACM0.")] = None,
+    from_folder: Annotated[Path | None, typer.Option(
+        help="Pull from this folder instead (a board mounted as a drive, files copied by "
+        "hand).")] = None,
+    subject: Annotated[str, typer.Option(help="Subject id of who wore the board.")] = "1",
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete pulled recordings on the board once their copies are "
+        "verified.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Pull recordings pulled before again, replacing local files.")
+    ] = False,
+    board_folder: Annotated[str, typer.Option(help="The recording app's folder on the board.")
+    ] = "rec",
+) -> None:
+    """Copy new recordings off a board (verified by size and SHA-256) and convert them.
+
+    Exit status 1 when a recording could not be pulled (each is named with what to do).
+    """
+    from tinyhar.device.pull import FolderSource, MpremoteSource, pull
+
+    if (port is None) == (from_folder is None):
+        raise ConfigError("give either --port (a board) or --from-folder (a folder of the "
+                          "board's files)")
+    source = (MpremoteSource(port, board_folder) if port is not None
+              else FolderSource(from_folder))
+    res = pull(source, to, subject=subject, delete=delete, overwrite=overwrite)
+    for p in res.pulled:
+        console.print(f"pulled {p.name} -> {p.path} ({p.label or 'unlabelled'}, "
+                      f"{p.n_samples} samples, {p.n_samples / p.sampling_rate_hz:.1f} s)")
+        for note in p.notes:
+            err_console.print(f"[yellow]note:[/] {escape(note)}")
+    if res.already:
+        console.print(f"{len(res.already)} recording(s) pulled before, left as they are")
+    for message in res.skipped:
+        err_console.print(f"[yellow]not pulled:[/] {escape(message)}")
+    if res.deleted:
+        console.print(f"deleted on the board: {', '.join(res.deleted)}")
+    if res.definition is not None:
+        console.print(f"definition [bold]{res.definition}[/] (next: tinyhar inspect "
+                      f"{res.definition})")
+    if res.skipped:
+        raise typer.Exit(1)
+
+
 device_app = typer.Typer(help="Work with a connected MicroPython board.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 
@@ -950,6 +1124,112 @@ def device_test(
         f"on-device accuracy [bold]{r['accuracy']:.3f}[/] ({r['correct']}/{r['labelled']}), "
         f"agreement with the laptop {r['agreement']:.3f}, {r['ms_per_window']:.1f} ms per window"
     )
+
+
+label_app = typer.Typer(
+    help=(
+        "Label recordings: a ready Label Studio project (export), its JSON export back into "
+        "the recordings (import), or time spans typed by hand (quick)."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(label_app, name="label")
+
+
+def _print_span_reports(res) -> None:
+    for session, report in res.sessions.items():
+        console.print(f"{escape(session)}: {report.labelled} samples labelled")
+        for line in report.lines():
+            console.print(f"  [yellow]{escape(line)}[/]")
+    for note in res.notes:
+        console.print(escape(note))
+    for path in res.files:
+        console.print(f"written [bold]{escape(str(path))}[/]")
+    if not res.files:
+        console.print("no recording changed")
+
+
+@label_app.command("export")
+@_friendly
+def label_export(
+    source: Annotated[str, typer.Argument(
+        help="Dataset definition (.yaml), tinyhar .parquet, or data set name.")],
+    to: Annotated[Path, typer.Option(help="Project folder to write.")],
+    classes: Annotated[str | None, typer.Option(
+        help="Comma-separated classes to add to the data set's (e.g. walk,run,rest).")] = None,
+    prelabel: Annotated[Path | None, typer.Option(
+        help="Run folder: its smoothed predictions become Label Studio predictions.")] = None,
+    suggest_boundaries: Annotated[bool, typer.Option(
+        "--suggest-boundaries", help="Pre-annotate change-point segments (needs ruptures).")
+    ] = False,
+    video: Annotated[Path | None, typer.Option(
+        help="Folder of videos named like the recordings (<session>.mp4), shown in sync.")
+    ] = None,
+    video_offset: Annotated[float, typer.Option(
+        help="Recording time (s) at the video's first frame; negative if the camera started "
+        "first (VIDEO/offsets.csv with video,offset_s sets it per video).")] = 0.0,
+    video_fps: Annotated[float, typer.Option(help="Frame rate of the videos.")] = 30.0,
+    inline: Annotated[bool, typer.Option(
+        "--inline", help="Put the signals into tasks.json (no local-files serving needed).")
+    ] = False,
+    path: Annotated[str | None, typer.Option(help="File or folder of a named data set.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an earlier label export in --to.")] = False,
+) -> None:
+    """Write a Label Studio project: config.xml, tasks.json, one CSV per recording."""
+    from tinyhar.labelling import TASKS_FILE, export_project
+
+    res = export_project(
+        source, to, classes=classes.split(",") if classes else None, prelabel=prelabel,
+        suggest=suggest_boundaries, video=video, video_offset_s=video_offset,
+        video_fps=video_fps, inline=inline, path=path, overwrite=overwrite)
+    extras = [f"{res.n_predicted} with model predictions" if prelabel else "",
+              f"{res.n_suggested} suggested segments" if suggest_boundaries else "",
+              f"{res.n_videos} with video" if video else ""]
+    extra = "; ".join(e for e in extras if e)
+    console.print(
+        f"{res.n_tasks} tasks, classes {escape(', '.join(res.classes))}"
+        + (f" ({extra})" if extra else "")
+    )
+    console.print(f"written [bold]{escape(str(res.folder))}[/]: import "
+                  f"{escape(str(res.folder / TASKS_FILE))} into Label Studio (see README.md "
+                  "there)")
+
+
+@label_app.command("import")
+@_friendly
+def label_import(
+    export: Annotated[Path, typer.Argument(help="Label Studio's JSON export (Export > JSON).")],
+    into: Annotated[Path, typer.Option(help="Folder of the recordings (.parquet) to label.")],
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace labels the recordings already have.")] = False,
+) -> None:
+    """Write Label Studio annotations into the recordings' label column."""
+    from tinyhar.labelling import import_annotations
+
+    res = import_annotations(export, into, overwrite=overwrite)
+    if res.not_annotated:
+        console.print(f"[yellow]not annotated (left as they were): "
+                      f"{escape(', '.join(res.not_annotated))}[/]")
+    _print_span_reports(res)
+
+
+@label_app.command("quick")
+@_friendly
+def label_quick(
+    recording: Annotated[Path, typer.Argument(help="A tinyhar recording (.parquet).")],
+    spans: Annotated[Path, typer.Option(
+        help="CSV with columns start,end,class (s; plus session for several sessions).")],
+    new_classes: Annotated[bool, typer.Option(
+        "--new-classes", help="Allow classes the recording does not list yet.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace labels the recording already has.")] = False,
+) -> None:
+    """Label a recording from time spans typed by hand."""
+    from tinyhar.labelling import label_from_spans_file
+
+    _print_span_reports(label_from_spans_file(recording, spans, overwrite=overwrite,
+                                              new_classes=new_classes))
 
 
 def main() -> None:  # pragma: no cover

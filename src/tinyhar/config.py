@@ -54,6 +54,24 @@ Example (all keys optional; these are the defaults)::
       min_duration_rule: causal  # causal (online) | merge (offline)
       hysteresis_margin: 0.0     # switch class only when ahead by this probability margin
       hysteresis_windows: 1      # ... for this many windows in a row
+      reject: none          # unknown activity: none | probability (top probability too low)
+                            #   | ood (features far from every class) | both
+      false_rejection: 0.05 # share of known-activity windows rejected (calibrated by
+                            #   cross-validation on the training subjects)
+      ood_var_floor: 0.1    # OOD score: class variances floored at this share of the overall
+    augment:                # training-data augmentation (tree models)
+      rotation: none        # none | random: extra copies of the training windows, each turned
+                            #   by a seeded random 3-D rotation of up to max_deg degrees
+      max_deg: 45.0         # 0 < max_deg <= 180 (180: uniformly random orientations)
+      copies: 2             # rotated copies per training window (the originals are kept)
+    compute:                # data larger than memory, parallel work (tree models)
+      out_of_core: auto     # auto | true | false: read, window and featurise session by
+                            #   session (auto: for dataset definitions when a scheduler,
+                            #   a cache or more than 2 GB of data files)
+      scheduler: serial     # serial | threads | processes | tcp://host:8786 (Dask cluster)
+      workers: 2            # threads/processes: local workers
+      cache: null           # folder for per-session feature rows (reused while unchanged)
+      strict: false         # stop at the first session that fails (default: skip, list it)
 
 Options that do not apply to the model kind are an error: ``preset`` and
 ``params`` for tree models, a non-default ``n_estimators``, ``max_depth``,
@@ -92,25 +110,13 @@ from pydantic import (
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
+from tinyhar.validation import Float, Int, format_validation_error
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy's legacy and default generators accept (seeds are 0 .. 2**32 - 1)."""
 
 PATH_SUFFIXES = (".yaml", ".yml", ".parquet")
 """Suffixes that make ``dataset.name`` a file path rather than a registered name."""
-
-
-def _not_bool(value: Any) -> Any:
-    """Refuse YAML ``true``/``false`` where a number is expected (pydantic would read 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-"""An integer key: YAML ``true``/``false`` are refused rather than read as 1/0."""
-Float = Annotated[float, BeforeValidator(_not_bool)]
-"""A number key: YAML ``true``/``false`` are refused rather than read as 1/0."""
 
 
 class _Section(BaseModel):
@@ -154,11 +160,21 @@ class WindowConfig(_Section):
 
 
 class FeatureConfig(_Section):
-    """Which hand-crafted features to compute (``gravity_cutoff_hz`` in Hz)."""
+    """Which hand-crafted features to compute.
+
+    ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
+    low-pass that separates gravity from body acceleration; ``bands_hz`` the
+    spectral bands ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most
+    half the sampling rate; default
+    :data:`tinyhar.features.catalog.DEFAULT_BANDS_HZ`), checked against the
+    data's rate when training starts.
+    """
 
     set: Literal["default", "light", "minimal", "full"] = "default"
     stack_previous: bool = False
     gravity_cutoff_hz: Float = Field(0.3, gt=0)
+    gravity_order: Int = Field(3, ge=1, le=8)
+    bands_hz: list[tuple[Float, Float]] | None = Field(None, min_length=1)
 
 
 TREE_KINDS = ("random_forest", "extra_trees")
@@ -288,6 +304,54 @@ class PostprocessConfig(_Section):
     min_duration_rule: Literal["causal", "merge"] = "causal"
     hysteresis_margin: float = Field(0.0, ge=0, le=1)
     hysteresis_windows: int = Field(1, ge=1, le=1000)
+    reject: Literal["none", "probability", "ood", "both"] = "none"
+    false_rejection: Float = Field(0.05, gt=0, le=0.5)
+    ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
+
+
+class AugmentConfig(_Section):
+    """Augmentation of the raw training windows (tree models).
+
+    ``rotation: random`` adds ``copies`` rotated copies of every training
+    window (the originals are kept), each turned by its own seeded random
+    3-D rotation: a uniformly distributed axis and an angle uniform in
+    ``[-max_deg, max_deg]`` degrees (``max_deg: 180`` gives uniformly
+    distributed orientations); see :func:`tinyhar.augment.rotation_copies`.
+    The model's size budget (``model:``) is unchanged. Test windows are never
+    augmented.
+    """
+
+    rotation: Literal["none", "random"] = "none"
+    max_deg: Float = Field(45.0, gt=0, le=180)
+    copies: Int = Field(2, ge=1, le=20)
+
+
+class ComputeConfig(_Section):
+    """How the data are read and where the parallel parts run (tree models).
+
+    ``out_of_core`` reads a dataset definition session by session and keeps
+    only feature rows (:mod:`tinyhar.features.table`), for data sets larger
+    than memory; ``scheduler`` and ``workers`` say where the per-session work
+    and the cross-validation folds run (:mod:`tinyhar.compute`); ``cache`` is
+    a folder of per-session feature rows keyed by the source files' hash and
+    the settings; ``strict`` stops at the first session that fails instead of
+    skipping it (skipped sessions are listed in ``metrics.json``).
+    """
+
+    out_of_core: Literal["auto"] | bool = "auto"
+    scheduler: str = "serial"
+    workers: Int = Field(2, ge=1, le=1024)
+    cache: str | None = None
+    strict: bool = False
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str) -> str:
+        from tinyhar.compute import SCHEDULER_HELP, is_scheduler
+
+        if is_scheduler(value):
+            return value
+        raise ValueError(f"must be {SCHEDULER_HELP}")
 
 
 class TrainConfig(_Section):
@@ -307,52 +371,14 @@ class TrainConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     def to_yaml(self, path: str | Path) -> Path:
         """Write the resolved configuration (every key, defaults included)."""
         path = Path(path)
         path.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
         return path
-
-
-_BRANCH_TAGS = {"int", "float", "str", "bool", "none", "dict", "list"}
-"""Names pydantic puts in an error location for the branches of a union type."""
-
-
-def validation_problems(exc: ValidationError) -> list[tuple[str, str, Any]]:
-    """``(key.path, problem, value)`` per wrong key of a pydantic error.
-
-    The branches of a union (e.g. ``"official" | [subject ids]``) are merged
-    into one problem for the key, so messages name keys, not type internals.
-    """
-    merged: dict[str, tuple[list[str], Any]] = {}
-    for err in exc.errors():
-        parts = [
-            str(p)
-            for p in err["loc"]
-            if not (isinstance(p, str) and ("[" in p or p in _BRANCH_TAGS))
-        ]
-        key = ".".join(parts) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key; check its spelling against the documented keys"
-        messages, _ = merged.setdefault(key, ([], err.get("input")))
-        if msg not in messages:
-            messages.append(msg)
-    return [(key, "; or ".join(msgs), value) for key, (msgs, value) in merged.items()]
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into lines ``source: key.path: problem (got ...)``."""
-    return "\n".join(
-        f"{source}: {key}: {msg} (got {_short(value)})"
-        for key, msg, value in validation_problems(exc)
-    )
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _absolute(value: str, base: Path) -> str:
@@ -376,11 +402,18 @@ def resolve_paths(data: Any, base_dir: str | Path | None = None) -> Any:
     -------
     dict
         A copy with ``dataset.name`` (when it ends in ``.yaml``, ``.yml`` or
-        ``.parquet``) and ``dataset.path`` made absolute (``~`` expanded).
+        ``.parquet``), ``dataset.path`` and ``compute.cache`` made absolute
+        (``~`` expanded).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+    if not isinstance(data, dict):
         return data
     base = Path(base_dir if base_dir is not None else os.getcwd()).expanduser().absolute()
+    compute = data.get("compute")
+    if isinstance(compute, dict) and isinstance(compute.get("cache"), str) and \
+            compute["cache"].strip():
+        data = {**data, "compute": {**compute, "cache": _absolute(compute["cache"], base)}}
+    if not isinstance(data.get("dataset"), dict):
+        return data
     ds = dict(data["dataset"])
     name, path = ds.get("name"), ds.get("path")
     if isinstance(name, str) and name.strip() and Path(name).suffix.lower() in PATH_SUFFIXES:
@@ -418,6 +451,11 @@ def _cross_checks(cfg: TrainConfig, source: str) -> list[str]:
                     f"but model.kind is {m.kind!r}; remove model.{key} (a network's size is "
                     "set by model.preset and model.params)"
                 )
+    if m.kind not in TREE_KINDS and cfg.augment.rotation != "none":
+        problems.append(
+            f"augment.rotation: augments the training windows of tree models "
+            f"({', '.join(TREE_KINDS)}), but model.kind is {m.kind!r}; use augment.rotation: none"
+        )
     if w.unit == "samples":
         for key in ("window", "hop"):
             value = getattr(w, key)
@@ -478,7 +516,7 @@ def make_config(
     try:
         cfg = TrainConfig.model_validate(resolve_paths(data or {}, base_dir))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, TrainConfig)) from None
     problems = _cross_checks(cfg, source)
     if problems:
         raise ConfigError("\n".join(problems))

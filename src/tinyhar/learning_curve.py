@@ -38,11 +38,11 @@ import numpy as np
 from rich.console import Console
 
 from tinyhar.config import NETWORK_KINDS, TrainConfig
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import natural_key
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.evaluation.metrics import classification_metrics
 from tinyhar.evaluation.splits import auto_test_subjects
-from tinyhar.windows.windowset import WindowSet
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 """Share of each (subject, class)'s windows kept for the minutes-per-class curve."""

@@ -14,10 +14,15 @@ place):
   has labels), ``p_<class>`` per class, ``raw_class``, ``smoothed_class``,
   ``invalid`` (the window fails the input contract of
   :func:`tinyhar.features.validity.invalid_windows`: its classes are
-  ``"invalid"`` and its probabilities empty);
+  ``"invalid"`` and its probabilities empty), ``unknown`` (the run's
+  rejection, :mod:`tinyhar.postprocess.rejection`, marks the window as an
+  unknown activity before smoothing; ``smoothed_class`` is then often
+  ``"unknown"``) and, when the rejection uses it, ``ood_score``;
 - ``segments.csv``: the smoothed timeline as segments: ``session``,
-  ``start``, ``end`` (s), ``activity``, ``mean_confidence`` (mean classifier
-  probability of the activity over the segment's windows), ``n_windows``.
+  ``start``, ``end`` (s), ``activity`` (a class, ``unknown`` or
+  ``invalid``), ``mean_confidence`` (mean classifier probability of the
+  activity over the segment's windows; empty for ``unknown`` and
+  ``invalid``), ``n_windows``.
   Segments of a session tile its time from its first window's start to its
   last window's end, except across gaps;
 - ``timeline.png`` (:func:`tinyhar.reporting.timeline.plot_timeline`).
@@ -143,7 +148,8 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
             end = pred.t_end[w[-1]]
             if b < len(idx) and pred.t_start[idx[b]] <= end:
                 end = pred.t_start[idx[b]]
-            conf = float(np.mean(pred.proba[w, c])) if c >= 0 else float("nan")
+            known = 0 <= c < len(pred.classes)
+            conf = float(np.mean(pred.proba[w, c])) if known else float("nan")
             rows.append((s, float(pred.t_start[w[0]]), float(end), names[w[0]], conf, len(w)))
     return pd.DataFrame(
         rows, columns=["session", "start", "end", "activity", "mean_confidence", "n_windows"]
@@ -151,9 +157,16 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
 
 
 def windows_table(
-    pred: StreamPredictions, raw: np.ndarray, smoothed: np.ndarray
+    pred: StreamPredictions,
+    raw: np.ndarray,
+    smoothed: np.ndarray,
+    unknown: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per window (columns in the module docstring)."""
+    """One row per window (columns in the module docstring).
+
+    ``unknown``: bool (n_windows,), windows rejected before smoothing
+    (default: none).
+    """
     table = {
         "session": pred.session.astype(str),
         "subject": pred.subject.astype(str),
@@ -168,6 +181,10 @@ def windows_table(
     table["raw_class"] = pred.names(raw).astype(str)
     table["smoothed_class"] = pred.names(smoothed).astype(str)
     table["invalid"] = pred.invalid
+    table["unknown"] = (np.zeros(len(pred), dtype=bool) if unknown is None
+                        else np.asarray(unknown, dtype=bool))
+    if pred.ood is not None:
+        table["ood_score"] = pred.ood
     return pd.DataFrame(table)
 
 
@@ -235,16 +252,19 @@ def predict_recordings(
     dict
         ``out``, ``postprocess`` (description), ``n_windows``, ``n_invalid``,
         ``n_sessions``, ``n_segments``, ``raw_changes`` and
-        ``smoothed_changes`` (class changes between consecutive windows).
+        ``smoothed_changes`` (class changes between consecutive windows),
+        ``n_rejected`` (windows rejected as unknown before smoothing) and
+        ``n_unknown`` (windows ``unknown`` after smoothing).
 
     Raises
     ------
     TinyharError
         A bad run folder, recording or output folder.
     """
+    from tinyhar.evaluate import timeline_rows
+    from tinyhar.reporting.progress import progress_bar as _progress
     from tinyhar.reporting.timeline import plot_timeline
     from tinyhar.runfolder import load_run
-    from tinyhar.training import _progress
 
     console = console or Console(quiet=True)
     out = check_predict_out(out, overwrite)
@@ -265,7 +285,8 @@ def predict_recordings(
     with _progress(console) as progress:
         task = progress.add_task("classifying windows", total=total)
         pred = stream_predictions(pipeline, data, chunk=chunk,
-                                  on_windows=lambda n: progress.advance(task, n))
+                                  on_windows=lambda n: progress.advance(task, n),
+                                  ood_model=spec.ood_model)
     if len(pred) == 0:
         raise TinyharError(
             f"no window of {pipeline.n_samples} samples fits in the recording {data.name!r}: "
@@ -273,14 +294,13 @@ def predict_recordings(
         )
     raw = pred.classify()
     smoothed = pred.classify(spec)
+    unknown = pred.rejected(spec)
     segments = segments_table(pred, smoothed)
-    rows = {"raw": pred.names(raw), "smoothed": pred.names(smoothed)}
-    if np.any(pred.y != ""):
-        rows = {"true": pred.y, **rows}
+    rows = timeline_rows(pred, spec)
     tmp = sibling_path(out, "tmp")
     tmp.mkdir(parents=True)
     try:
-        windows_table(pred, raw, smoothed).to_parquet(tmp / WINDOWS_FILE, index=False)
+        windows_table(pred, raw, smoothed, unknown).to_parquet(tmp / WINDOWS_FILE, index=False)
         segments.to_csv(tmp / SEGMENTS_FILE, index=False, float_format="%.6g")
         subjects_seen = sorted(set(pred.subject.tolist()), key=natural_key)
         plot_timeline(
@@ -305,6 +325,8 @@ def predict_recordings(
         "n_segments": len(segments),
         "raw_changes": int(np.count_nonzero(same & (raw[1:] != raw[:-1]))),
         "smoothed_changes": int(np.count_nonzero(same & (smoothed[1:] != smoothed[:-1]))),
+        "n_rejected": int(unknown.sum()),
+        "n_unknown": int(np.count_nonzero(smoothed == len(pred.classes))),
     }
 
 

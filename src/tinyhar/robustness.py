@@ -1,7 +1,7 @@
 """``tinyhar robustness``: can you trick this model?
 
 Scores a run on its unseen test subjects (exactly the windows ``tinyhar
-evaluate`` scores, :func:`tinyhar.training.evaluation_windows`) under every
+evaluate`` scores, :func:`tinyhar.evaluate.evaluation_windows`) under every
 perturbation of :func:`tinyhar.evaluation.perturb.perturbations` (rotations,
 gain, offset, sampling-rate mismatch, noise, axis swaps and sign flips) and
 writes ``robustness.json`` and ``robustness.png``. The perturbations
@@ -59,14 +59,14 @@ def robustness_scores(
     Raises
     ------
     TinyharError
-        A bad run folder, or windows as in :func:`tinyhar.training.evaluate_run`.
+        A bad run folder, or windows as in :func:`tinyhar.evaluate.evaluate_run`.
     """
     from rich.progress import Progress
 
     from tinyhar.datasets.recording import natural_key
+    from tinyhar.evaluate import evaluation_windows
     from tinyhar.evaluation.metrics import classification_metrics
     from tinyhar.runfolder import load_run
-    from tinyhar.training import evaluation_windows
 
     console = console or Console(quiet=True)
     run = load_run(run_dir)

@@ -23,7 +23,9 @@ folder puts it back (with a warning). Temporary and trash siblings left by
 killed runs are removed by the next :func:`write_run` on the same folder (it
 holds the lock, so no live run owns them) and reported as a warning.
 
-:func:`load_run` is how every command reads a run folder: it checks the
+:func:`load_run` is how every command reads a run folder (into a :class:`Run`,
+which loads each part once: config, pipeline, window spec, metrics, test
+windows): it checks the
 manifest (format version, every listed file present with its size and SHA-256,
 no files the run did not write) before anything is loaded, and names the file
 at fault and what to do when the folder is incomplete or altered. Files written
@@ -37,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fnmatch
-import hashlib
 import json
 import os
 import secrets
@@ -51,6 +52,12 @@ from pathlib import Path
 from typing import Any
 
 from tinyhar import interrupts
+from tinyhar.core.files import (  # noqa: F401 (writers of files inside a run folder)
+    atomic_file,
+    fsync_dir,
+    sha256_file,
+    write_text_atomic,
+)
 from tinyhar.errors import TinyharError
 
 MANIFEST_FILE = "manifest.json"
@@ -63,6 +70,16 @@ SUMMARY_FILE = "summary.md"
 """The run's metrics in words."""
 POSTPROCESS_FILE = "postprocess.json"
 """The run's fitted post-processing (:meth:`tinyhar.postprocess.PostProcessor.to_dict`)."""
+TEST_WINDOWS_FILE = "test_windows.npz"
+"""Windows of the run's test subjects the final model never saw
+(:func:`tinyhar.core.windowfile.save_windows`: float32 samples, compressed), written at
+training time; :attr:`Run.test_windows` reads them for the exports' parity checks."""
+NETWORK_DATA_FILE = "network_data.npz"
+"""Windows kept in a network run for ONNX calibration (training subjects) and checks (test);
+read by :func:`tinyhar.export.onnx.export_network_onnx`."""
+MAX_TEST_WINDOWS = 10_000
+"""At most this many test windows are stored (whole sessions, in order): about 30 MB for
+128-sample, 6-channel windows before compression."""
 MANIFEST_FORMAT = "tinyhar-run"
 MANIFEST_VERSION = 1
 """Version of the manifest layout; :func:`load_run` refuses versions it does not know."""
@@ -71,74 +88,10 @@ LATER_OUTPUTS = ("export/*", "evaluation/*", "robustness/*", "embedding_map_*.pn
 folder without being in its manifest: outputs written after training (``tinyhar export``,
 ``tinyhar explore``) and leftovers of their interrupted atomic writes (never read)."""
 _IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
-_CHUNK = 1 << 20
 
 
 def _retrain_hint(path: Path) -> str:
     return f"train it again: tinyhar train --out {path} --overwrite"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hexadecimal SHA-256 digest of a file's bytes (FIPS 180-4), read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    """Flush a folder's entries to disk (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Write one file atomically: yield a temporary path next to it, then ``os.replace``.
-
-    The temporary file (``.NAME.tmp-<pid>-<random>SUFFIX`` in the same folder,
-    same suffix so writers that infer the format from it keep working) replaces
-    ``path`` only when the block ends without an exception; otherwise it is
-    removed and ``path`` is left as it was. The folder is created if needed.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file to write.
-
-    Yields
-    ------
-    Path
-        Where to write the content.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write UTF-8 text to ``path`` atomically (see :func:`atomic_file`); return ``path``."""
-    with atomic_file(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
 
 
 # --------------------------------------------------------------------------- writing
@@ -333,7 +286,7 @@ def write_manifest(folder: str | Path, seed: int | None = None) -> dict:
         "files": files,
     }
     write_text_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return manifest
 
 
@@ -365,7 +318,7 @@ def replace_folder(tmp: Path, out: Path) -> None:
             warnings.warn(f"{trash}: the replaced run could not be fully deleted", stacklevel=4)
     else:
         os.rename(tmp, out)
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
 
 
 @contextlib.contextmanager
@@ -452,8 +405,12 @@ def write_run(
 
 
 @dataclass
-class RunFolder:
-    """A checked run folder (made by :func:`load_run`).
+class Run:
+    """A checked run folder, loaded once (made by :func:`load_run`).
+
+    Every command that reads a trained run (export, simulate, deploy,
+    evaluate, predict) takes a :class:`Run`: the folder is checked against its
+    manifest once, and each part is read from its file on first use and kept.
 
     Attributes
     ----------
@@ -462,7 +419,9 @@ class RunFolder:
     manifest : dict
         Its ``manifest.json`` (see :func:`write_manifest`).
     pipeline : HarPipeline
-        The fitted pipeline (loaded on first use).
+        The fitted pipeline (loaded by :func:`load_run`).
+    spec : WindowSpec
+        The window layout the model reads (from the pipeline file).
     config : TrainConfig
         The resolved configuration (loaded on first use).
     metrics : dict
@@ -470,6 +429,10 @@ class RunFolder:
     postprocess : PostProcessor or None
         The fitted post-processing of ``postprocess.json`` (loaded on first
         use); None for runs without one.
+    test_windows : WindowSet or None
+        The stored windows of test subjects the final model never saw
+        (:data:`TEST_WINDOWS_FILE`); None when the run has none, and then
+        :attr:`test_windows_note` says why.
     """
 
     path: Path
@@ -500,6 +463,16 @@ class RunFolder:
         from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 
         return HarPipeline.load(self.file(PIPELINE_FILE))
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`~tinyhar.core.spec.WindowSpec` of the run's model (from its pipeline)."""
+        return self.pipeline.spec
+
+    @property
+    def is_network(self) -> bool:
+        """Whether the model is a neural network reading raw windows (no feature extractor)."""
+        return self.pipeline.extractor is None
 
     @cached_property
     def config(self) -> Any:
@@ -542,6 +515,79 @@ class RunFolder:
             return PostProcessor.from_dict(state, classes=self.pipeline.classes)
         except (UnicodeDecodeError, json.JSONDecodeError, TinyharError) as exc:
             raise TinyharError(f"{path}: {exc}; {_retrain_hint(self.path)}") from None
+
+    @cached_property
+    def test_windows(self) -> Any:
+        """The stored windows of unseen test subjects, or None (see :attr:`test_windows_note`).
+
+        Returns
+        -------
+        WindowSet or None
+            Shape ``(n_windows, n_samples, n_channels)`` in the model's
+            channel order, labelled, with subjects and sessions.
+
+        Raises
+        ------
+        TinyharError
+            The file is listed but unreadable, or its windows do not have the
+            model's window spec.
+        """
+        from tinyhar.core.windowfile import load_windows
+        from tinyhar.errors import DataFormatError
+
+        if not self.has(TEST_WINDOWS_FILE):
+            return None
+        path = self.file(TEST_WINDOWS_FILE)
+        try:
+            windows = load_windows(path)
+        except DataFormatError as exc:
+            raise TinyharError(f"{exc}; {_retrain_hint(self.path)}") from None
+        if windows.spec != self.spec:
+            raise TinyharError(
+                f"{path}: windows of {windows.spec.describe()}, but the model reads "
+                f"{self.spec.describe()}; {_retrain_hint(self.path)}"
+            )
+        return windows
+
+    @property
+    def test_windows_note(self) -> str | None:
+        """Why :attr:`test_windows` is None (None when the run has test windows)."""
+        if self.has(TEST_WINDOWS_FILE):
+            return None
+        metrics = self.metrics if self.has(METRICS_FILE) else {}
+        note = metrics.get("test_windows_note")
+        if note:
+            return str(note)
+        return (
+            f"the run has no {TEST_WINDOWS_FILE}: it was trained by an older tinyhar, which "
+            f"did not store its test windows; {_retrain_hint(self.path)}"
+        )
+
+
+RunFolder = Run
+"""Former name of :class:`Run`."""
+
+
+def write_test_windows(folder: str | Path, windows: Any) -> Path:
+    """Store a run's test windows as :data:`TEST_WINDOWS_FILE` in the folder being written.
+
+    Called inside :func:`write_run`, so the file is committed atomically with
+    the run and listed in its manifest.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The temporary run folder :func:`write_run` yields.
+    windows : WindowSet
+        At most :data:`MAX_TEST_WINDOWS` windows, in the model's channel order.
+
+    Returns
+    -------
+    Path
+    """
+    from tinyhar.core.windowfile import save_windows
+
+    return save_windows(windows, Path(folder) / TEST_WINDOWS_FILE)
 
 
 def _manifest_error(run: Path, what: str) -> TinyharError:
@@ -672,18 +718,20 @@ def check_run(run_dir: str | Path) -> dict:
     return manifest
 
 
-def load_run(run_dir: str | Path) -> RunFolder:
+def load_run(run_dir: str | Path | Run) -> Run:
     """Check a run folder (:func:`check_run`) and load its pipeline.
 
     Parameters
     ----------
-    run_dir : str or Path
-        A run folder written by ``tinyhar train``.
+    run_dir : str, Path or Run
+        A run folder written by ``tinyhar train`` (a :class:`Run` is returned
+        as it is, so functions can take either).
 
     Returns
     -------
-    RunFolder
-        With ``pipeline`` loaded; ``config`` and ``metrics`` load on first use.
+    Run
+        With ``pipeline`` loaded; ``config``, ``metrics`` and
+        ``test_windows`` load on first use.
 
     Raises
     ------
@@ -693,7 +741,9 @@ def load_run(run_dir: str | Path) -> RunFolder:
     """
     from tinyhar.models.pipeline import PIPELINE_FILE
 
-    run = RunFolder(Path(run_dir), check_run(run_dir))
+    if isinstance(run_dir, Run):
+        return run_dir
+    run = Run(Path(run_dir), check_run(run_dir))
     if not run.has(PIPELINE_FILE):
         raise _manifest_error(run.path, f"the run has no {PIPELINE_FILE}")
     _ = run.pipeline

@@ -14,7 +14,12 @@
    pipeline (:data:`PIPELINE_FILE`), ``config.yaml``, ``metrics.json``,
    ``summary.md``, then the figures ``confusion_matrix.png``,
    ``per_subject.png``, ``feature_importance.png`` (or ``training_curves.png``),
-   ``class_overview.png``; ``manifest.json`` last.
+   ``class_overview.png``, and the unseen test subjects' windows
+   (:func:`store_test_windows`); ``manifest.json`` last.
+
+The window spec comes from the windows (:attr:`WindowSet.spec`), data from
+:mod:`tinyhar.windows.source`; scoring a trained run on a data set is
+:mod:`tinyhar.evaluate` (its names are importable from here too).
 
 With ``evaluation.protocol: loso`` steps 3-6 become cross-validation by
 subject over all subjects (pooled and mean ± sd scores), and the saved model
@@ -25,26 +30,36 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import tinyhar
 from tinyhar.config import NETWORK_KINDS, TrainConfig
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
+from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.recording import RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
+from tinyhar.evaluate import (  # noqa: F401 (evaluating a run lives in tinyhar.evaluate)
+    RENUMBERED_SUBJECTS,
+    SAME_POPULATION,
+    check_evaluation_out,
+    choose_unseen_subjects,
+    evaluate_continuous,
+    evaluate_run,
+    evaluation_windows,
+    select_unseen_subjects,
+    shares_subjects,
+    write_evaluation,
+)
 from tinyhar.evaluation.metrics import (
     check_labels,
     classification_metrics,
-    per_subject_metrics,
+    score_predictions,
 )
 from tinyhar.evaluation.splits import (
     OFFICIAL_TEST_SUBJECTS,
     RANDOM_SPLIT_WARNING,
-    LeakageWarning,
     auto_test_subjects,
     group_kfold,
     holdout_split,
@@ -52,158 +67,22 @@ from tinyhar.evaluation.splits import (
 )
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.reporting.figures import score_figures
+from tinyhar.reporting.progress import progress_bar as _progress
+from tinyhar.reporting.text import plural, subject_list
 from tinyhar.runfolder import (
     CONFIG_FILE,
+    MAX_TEST_WINDOWS,
     METRICS_FILE,
+    NETWORK_DATA_FILE,
     SUMMARY_FILE,
-    RunFolder,
-    load_run,
     write_run,
+    write_test_windows,
     write_text_atomic,
 )
+from tinyhar.windows.gravity import gravity_reference
+from tinyhar.windows.source import load_data, make_window_set, wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
-from tinyhar.windows.windowset import WindowSet
-
-SAME_POPULATION = {
-    "hapt": "smartlab-30",
-    "hapt-raw": "smartlab-30",
-    "uci-har": "smartlab-30",
-    "wisdm-raw": "wisdm-v1.1",
-    "wisdm-windows": "wisdm-v1.1",
-}
-"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
-the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
-person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
-Data sets of two different known populations share nobody."""
-
-RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
-"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
-its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
-
-_UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
-
-
-def _progress(console: Console) -> Progress:
-    """A transient progress bar, shown only on a terminal.
-
-    Rich still writes a blank line per bar to a file or pipe even when
-    ``transient``; logs and CI output get no progress display at all.
-    """
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
-def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
-    """Load the configured data set and keep the configured sensors.
-
-    Returns
-    -------
-    RecordingSet or WindowSet
-        Continuous recordings, or windows for pre-windowed data sets.
-
-    Raises
-    ------
-    TinyharError
-        Data set not found or malformed; sensors not available in it.
-    """
-    from tinyhar.datasets.registry import load_dataset
-
-    ds = cfg.dataset
-    options: dict = {}
-    if ds.name == "hapt-raw":
-        options = {
-            "activities": ds.activities,
-            "sensors": "acc" if ds.sensors == "acc" else "acc+gyro",
-        }
-    elif ds.name == "uci-har":
-        options = {"signals": _UCI_SIGNALS[ds.sensors]}
-    data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
-    channels = data.channels
-    if ds.sensors == "acc":
-        wanted = list(ACC_CHANNELS)
-    elif ds.sensors == "acc+gyro":
-        wanted = list(ACC_CHANNELS + GYRO_CHANNELS)
-    else:
-        wanted = list(channels)
-    missing = [c for c in wanted if c not in channels]
-    if missing:
-        raise ConfigError(
-            f"dataset.sensors: {ds.sensors!r} needs channels {missing}, which data set "
-            f"{data.name!r} does not have (it has {channels}); use sensors: acc"
-        )
-    if isinstance(data, WindowSet):
-        return data.select_channels(wanted)
-    return data.select(channels=wanted)
-
-
-def make_window_set(
-    data: RecordingSet | WindowSet, cfg: TrainConfig
-) -> tuple[WindowSet, dict | None]:
-    """Cut windows from recordings (or pass pre-cut windows through).
-
-    Returns
-    -------
-    windows : WindowSet
-    report : dict or None
-        Windowing counts (None for pre-windowed data).
-    """
-    if isinstance(data, WindowSet):
-        return data, None
-    w = cfg.windows
-    windows, report = make_windows(
-        data,
-        window=w.window,
-        hop=w.hop,
-        unit=w.unit,
-        purity=w.purity,
-        target_rate_hz=w.target_rate_hz,
-    )
-    if len(windows) == 0:
-        raise EvaluationError(
-            _no_window_message(data, report.as_dict(), f"{w.window:g} {w.unit}")
-        )
-    return windows, report.as_dict()
-
-
-def _no_window_message(data: RecordingSet, counts: dict[str, int], window: str) -> str:
-    """Why no window was cut (``counts``: the windowing report), and what to do about it."""
-    if not data.frame["label"].notna().any():
-        return (
-            f"no sample of {data.name!r} is labelled, so there is nothing to train on: give "
-            "each sample an activity (in a dataset definition: a label column, a "
-            "(?P<label>...) group in file_pattern or constants.label; check that label_map "
-            "and ignore_labels do not remove every label)"
-        )
-    reasons = []
-    if counts["n_short_segments"]:
-        reasons.append(
-            f"{counts['n_short_segments']} segment(s) shorter than a window: use shorter "
-            "windows or record longer"
-        )
-    if counts["n_unlabelled"]:
-        reasons.append(f"{counts['n_unlabelled']} window(s) mostly unlabelled: label more samples")
-    if counts["n_ambiguous"]:
-        reasons.append(
-            f"{counts['n_ambiguous']} window(s) mixing activities: lower windows.purity or use "
-            "shorter windows"
-        )
-    if counts["n_gaps"]:
-        reasons.append(
-            f"{counts['n_gaps']} gap(s) in the time column (steps above 1.5 sampling periods): "
-            "check sampling_rate_hz"
-        )
-    return (
-        f"no labelled window of {window} could be cut from {data.name!r}: "
-        + "; ".join(reasons or ["no recording is long enough"])
-    )
 
 
 def _subject_wise_split(windows: WindowSet) -> list[str] | None:
@@ -300,8 +179,27 @@ def compute_features(
         return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
-def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None) -> HarPipeline:
-    """An unfitted-model pipeline for these windows and this configuration."""
+def build_pipeline(
+    windows: WindowSet, cfg: TrainConfig, hop_samples: int | None = None,
+    check_size: bool = True,
+) -> HarPipeline:
+    """An unfitted-model pipeline for these windows and this configuration.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows ``(n_windows, n_samples, n_channels)``; their
+        :attr:`~WindowSet.spec` becomes the pipeline's window spec.
+    cfg : TrainConfig
+        Feature and model settings.
+    hop_samples : int, optional
+        The hop of windows made without :func:`make_windows` (arrays wrapped
+        by hand); by default the windows' own ``hop_samples``.
+    check_size : bool
+        The windows are all the data: check the leaf size against their number
+        (:func:`check_leaf_size`); the out-of-core path passes a sample and checks
+        the total later.
+    """
     from tinyhar.features import FeatureExtractor
 
     nyquist = windows.sampling_rate_hz / 2
@@ -316,6 +214,8 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         channels=tuple(windows.channels),
         feature_set=cfg.features.set,
         gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
+        gravity_order=cfg.features.gravity_order,
+        bands_hz=cfg.features.bands_hz,
     )
     extractor.fit(windows.X[:1])
     m = cfg.model
@@ -328,13 +228,14 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
         class_weight=m.class_weight,
         random_state=cfg.seed,
     )
+    spec = windows.spec
     pipeline = HarPipeline(
         extractor=extractor,
         model=model,
-        channels=list(windows.channels),
-        sampling_rate_hz=windows.sampling_rate_hz,
-        n_samples=windows.n_samples,
-        hop_samples=hop_samples,
+        channels=list(spec.channels),
+        sampling_rate_hz=spec.sampling_rate_hz,
+        n_samples=spec.n_samples,
+        hop_samples=spec.hop_samples if hop_samples is None else hop_samples,
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
@@ -345,14 +246,28 @@ def build_pipeline(windows: WindowSet, cfg: TrainConfig, hop_samples: int | None
             f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
             "or sqrt"
         )
-    if 2 * m.min_samples_leaf > len(windows):
+    if check_size:
+        check_leaf_size(cfg, len(windows))
+    return pipeline
+
+
+def check_leaf_size(cfg: TrainConfig, n_windows: int) -> None:
+    """Refuse a ``model.min_samples_leaf`` that leaves no split for ``n_windows`` windows.
+
+    Raises
+    ------
+    ConfigError
+        If ``2 * min_samples_leaf > n_windows`` (every prediction would be the
+        majority class).
+    """
+    m = cfg.model
+    if 2 * m.min_samples_leaf > n_windows:
         raise ConfigError(
             f"model.min_samples_leaf: {m.min_samples_leaf} windows per leaf, but the data set "
-            f"has {len(windows)} windows, so no tree could make a single split (every "
-            f"prediction would be the majority class); use at most {max(1, len(windows) // 2)}, "
+            f"has {n_windows} windows, so no tree could make a single split (every "
+            f"prediction would be the majority class); use at most {max(1, n_windows // 2)}, "
             "typically 1-20"
         )
-    return pipeline
 
 
 def loso_folds(subjects: np.ndarray, cv_folds: int) -> int:
@@ -398,6 +313,7 @@ def cross_validate(
     n_folds: int,
     console: Console,
     scope: str = "training subjects",
+    map_folds=None,
 ) -> tuple[dict | None, np.ndarray | None]:
     """Leave-subjects-out cross-validation (``GroupKFold`` by subject).
 
@@ -416,6 +332,9 @@ def cross_validate(
         Progress display.
     scope : str
         ``"training subjects"`` or ``"all subjects"`` (recorded as ``scope``).
+    map_folds : callable, optional
+        ``map_folds(func, splits)`` yields ``func(split)`` in order (e.g. on
+        threads: :func:`tinyhar.compute.map_in_order`); serial by default.
 
     Returns
     -------
@@ -436,10 +355,12 @@ def cross_validate(
     folds = []
     pooled = np.empty(len(windows), dtype=object)
     splits = list(group_kfold(windows.subject, n_folds))
+    results = (map_folds(lambda split: fit_predict(*split), splits) if map_folds
+               else (fit_predict(tr, te) for tr, te in splits))
     with _progress(console) as progress:
         task = progress.add_task(f"cross-validation ({scope})", total=len(splits))
-        for tr, te in splits:
-            pooled[te] = fit_predict(tr, te)
+        for (_, te), pred in zip(splits, results, strict=True):
+            pooled[te] = pred
             m = classification_metrics(windows.y[te], pooled[te], windows.classes)
             folds.append(
                 {
@@ -605,14 +526,14 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
 
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
+    if reads_by_session(cfg):
+        return _train_from_sessions(cfg, out, console, t_start)
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)
     check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
-    hop = None
-    if isinstance(data, RecordingSet):
-        hop = to_samples(cfg.windows.hop, cfg.windows.unit, windows.sampling_rate_hz, "hop")
+    hop = windows.hop_samples  # cut by make_windows; None for pre-cut windows
     console.print(
         f"{plural(len(windows), 'window')} of {windows.n_samples} samples at "
         f"{windows.sampling_rate_hz:g} Hz, "
@@ -622,10 +543,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     tr, te, protocol, leakage = split_windows(windows, cfg, console)
     train_w, test_w = windows.subset(tr), windows.subset(te)
     check_labels(train_w.y, windows.classes, "the training subjects")
+    test_note = store_test_windows(out, train_w, test_w, protocol)
 
     if cfg.model.kind in NETWORK_KINDS:
         return _train_network(
-            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data
+            cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data,
+            test_note,
         )
     pipeline = build_pipeline(windows, cfg, hop)
     loso = cfg.evaluation.protocol == "loso"
@@ -635,21 +558,23 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
     fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
+    augmented = augment_features(pipeline, train_w, cfg, console)
 
     def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        model = clone(pipeline.model).fit(f_train[a], train_w.y[a])
+        model = clone(pipeline.model).fit(*training_rows(f_train, train_w.y, augmented, a))
         fold_models.append((set(train_w.subject[b]), model))
         return model.predict(f_train[b])
 
     cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
     console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-    pipeline.model.fit(f_train, train_w.y)
+    pipeline.model.fit(*training_rows(f_train, train_w.y, augmented))
     pred = pooled if loso else pipeline.model.predict(f_test)
     metrics = score_predictions(test_w, pred, windows.classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
 
     size = pipeline.model.size()
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "model_size": size,
@@ -659,7 +584,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
         }
     )
     metrics["postprocess"] = _postprocess_stage(
-        cfg, data, pipeline, fold_models, train_w, test_w, out, console
+        cfg, data, pipeline, fold_models, train_w, test_w, out, console, f_train
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
@@ -667,38 +592,95 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     return _finish(metrics, out, t_start, console, figures)
 
 
+def augment_features(pipeline: HarPipeline, train_w: WindowSet, cfg: TrainConfig,
+                     console: Console) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Features of the rotated copies of the training windows (``augment:``), or None.
+
+    Returns
+    -------
+    tuple or None
+        ``(features, labels, source)``: shape (n_copies * n_windows,
+        n_features), the labels, and the index in ``train_w`` of each copy's
+        original window (:func:`tinyhar.augment.rotation_copies`, seeded by
+        ``cfg.seed``); None when ``augment.rotation`` is ``none``.
+    """
+    from tinyhar.augment import rotation_copies
+
+    aug = cfg.augment
+    if aug.rotation == "none":
+        return None
+    console.print(f"augmentation: {aug.copies} random rotation(s) of up to {aug.max_deg:g} "
+                  "degrees per training window")
+    copies = rotation_copies(train_w, aug.copies, aug.max_deg, cfg.seed)
+    features = compute_features(pipeline, copies, "rotated copies", console)
+    return features, copies.y, np.tile(np.arange(len(train_w)), aug.copies)
+
+
+def training_rows(features: np.ndarray, y: np.ndarray, augmented, idx: np.ndarray | None = None):
+    """Features and labels to fit on: windows ``idx`` (default all) plus their augmented copies."""
+    idx = np.arange(len(y)) if idx is None else np.asarray(idx)
+    if augmented is None:
+        return features[idx], y[idx]
+    f_aug, y_aug, source = augmented
+    keep = np.isin(source, idx)
+    return np.concatenate([features[idx], f_aug[keep]]), np.concatenate([y[idx], y_aug[keep]])
+
+
 def _cross_validation(
-    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console
+    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console, map_folds=None
 ) -> tuple[dict | None, np.ndarray | None]:
     """The configured cross-validation: on the training subjects (holdout), all (loso)."""
     ev = cfg.evaluation
     if ev.protocol == "loso":
         k = loso_folds(train_w.subject, ev.cv_folds)
-        return cross_validate(train_w, fit_predict, k, console, "all subjects")
+        return cross_validate(train_w, fit_predict, k, console, "all subjects", map_folds)
     if ev.protocol == "holdout":
-        return cross_validate(train_w, fit_predict, ev.cv_folds, console)
+        return cross_validate(train_w, fit_predict, ev.cv_folds, console,
+                              map_folds=map_folds)
     return None, None
 
 
-def score_predictions(test_w: WindowSet, pred: np.ndarray, classes: list[str]) -> dict:
-    """:func:`classification_metrics` of the test windows plus ``per_subject`` scores.
+def store_test_windows(
+    out: Path, train_w: WindowSet, test_w: WindowSet, protocol: str
+) -> str | None:
+    """Store the test windows the final model never sees in the run folder being written.
+
+    Those are the windows of test subjects that are not training subjects
+    (:data:`tinyhar.runfolder.TEST_WINDOWS_FILE`, at most
+    :data:`~tinyhar.runfolder.MAX_TEST_WINDOWS`, whole sessions in order so
+    that ``stack_previous`` sees consecutive windows). The exports check
+    their parity on them (:attr:`tinyhar.runfolder.Run.test_windows`).
 
     Parameters
     ----------
-    test_w : WindowSet
-        The scored windows (labels and subjects are used).
-    pred : numpy.ndarray of str, shape (n_windows,)
-        Predicted labels.
-    classes : list of str
-        The model's classes.
+    out : Path
+        The temporary run folder.
+    train_w, test_w : WindowSet
+        Training and test windows of the run.
+    protocol : str
+        The evaluation protocol, for the note.
+
+    Returns
+    -------
+    str or None
+        Why no windows were stored (e.g. a ``loso`` run trains its final model
+        on every subject); None when they were.
     """
-    metrics = classification_metrics(test_w.y, pred, classes)
-    metrics["per_subject"] = per_subject_metrics(test_w.y, pred, test_w.subject, classes)
-    return metrics
-
-
-NETWORK_DATA_FILE = "network_data.npz"
-"""Windows kept in a network run for ONNX calibration (training subjects) and checks (test)."""
+    seen = set(train_w.subject.tolist())
+    unseen = ~np.isin(test_w.subject, list(seen))
+    if not unseen.any():
+        return (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{protocol!r}), so no windows are unseen by it"
+        )
+    idx = np.flatnonzero(unseen)
+    if len(idx) > MAX_TEST_WINDOWS:
+        sessions = test_w.session[idx]
+        ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1
+        cut = ends[ends <= MAX_TEST_WINDOWS]
+        idx = idx[: int(cut[-1]) if len(cut) else MAX_TEST_WINDOWS]
+    write_test_windows(out, test_w.subset(idx))
+    return None
 
 
 def make_network(cfg: TrainConfig):
@@ -726,7 +708,8 @@ def make_network(cfg: TrainConfig):
 
 
 def _train_network(
-    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None
+    cfg, out, windows, wreport, hop, tr, te, protocol, leakage, console, t_start, data=None,
+    test_note=None,
 ):
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
@@ -768,7 +751,8 @@ def _train_network(
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
     )
-    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport))
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
+    metrics["test_windows_note"] = test_note
     metrics.update(
         {
             "validation_subjects": list(getattr(net, "validation_groups_", [])),
@@ -821,8 +805,9 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
     ------
     ConfigError
         ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
-        ``hmm`` without leave-subjects-out CV folds on hold-out training
-        subjects to fit its emissions on.
+        ``hmm`` or ``reject`` without leave-subjects-out CV folds on hold-out
+        training subjects to fit its emissions or thresholds on; OOD
+        rejection for a network.
     """
     smoothing = cfg.postprocess.smoothing
     if not recordings and smoothing not in ("auto", "none"):
@@ -832,6 +817,21 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
             "postprocess.smoothing: none"
         )
     ev = cfg.evaluation
+    reject = cfg.postprocess.reject
+    if reject != "none" and not (
+        recordings and ev.protocol == "holdout" and ev.cv_folds >= 2 and folds
+    ):
+        raise ConfigError(
+            f"postprocess.reject {reject!r} is calibrated on cross-validated predictions of the "
+            "training subjects' recordings: it needs continuous recordings, "
+            "evaluation.protocol: holdout, evaluation.cv_folds >= 2 and at least 2 training "
+            "subjects (or use reject: none)"
+        )
+    if reject in ("ood", "both") and cfg.model.kind in NETWORK_KINDS:
+        raise ConfigError(
+            f"postprocess.reject {reject!r} scores the hand-crafted features of tree models; "
+            f"model.kind {cfg.model.kind!r} has none: use reject: probability"
+        )
     if smoothing == "hmm" and not (ev.protocol == "holdout" and ev.cv_folds >= 2 and folds):
         raise ConfigError(
             "postprocess.smoothing 'hmm' is fitted on cross-validated predictions of the "
@@ -849,6 +849,7 @@ def _postprocess_stage(
     test_w: WindowSet,
     out: Path,
     console: Console,
+    features: np.ndarray | None = None,
 ) -> dict:
     """Choose and fit the post-processing, score the test streams, write ``postprocess.json``.
 
@@ -859,7 +860,11 @@ def _postprocess_stage(
     The test subjects' whole streams (every window, impure and unlabelled
     ones included) are then scored before and after it
     (:func:`tinyhar.evaluation.streams.stream_scores`). Pre-cut windows have
-    no streams: only ``none`` applies.
+    no streams: only ``none`` applies. With ``postprocess.reject``, the
+    rejection thresholds are calibrated on the same cross-validated training
+    streams first (OOD scores from OOD models fitted on the training
+    ``features`` of each fold's other subjects,
+    :func:`tinyhar.evaluation.streams.fold_ood_models`).
 
     Returns
     -------
@@ -875,13 +880,19 @@ def _postprocess_stage(
         ``mode``/``ema``/``hmm`` on pre-cut windows, or ``hmm`` without
         cross-validation folds to fit it on.
     """
-    from tinyhar.evaluation.streams import select_on_streams, stream_predictions, stream_scores
+    from tinyhar.evaluation.streams import (
+        fold_ood_models,
+        select_on_streams,
+        stream_predictions,
+        stream_scores,
+    )
     from tinyhar.postprocess import PostProcessor
-    from tinyhar.runfolder import POSTPROCESS_FILE
+    from tinyhar.postprocess.rejection import REJECT_KEYS
 
     options = cfg.postprocess.model_dump()
     smoothing = options["smoothing"]
-    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    params = {k: v for k, v in options.items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
     classes = list(pipeline.classes)
     table: list = []
     scores = None
@@ -893,28 +904,46 @@ def _postprocess_stage(
     elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
         chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
-    elif smoothing in ("auto", "hmm"):
+    elif smoothing in ("auto", "hmm") or options["reject"] != "none":
         console.print("post-processing: classifying the training subjects' whole streams "
                       "with the cross-validation fold models")
         by_subject = {s: m for subjects, m in fold_models for s in subjects}
+        ood_final = ood_cv = None
+        if options["reject"] in ("ood", "both"):
+            ood_final, ood_by_subject = fold_ood_models(
+                features, train_w.y, train_w.subject, [subjects for subjects, _ in fold_models],
+                classes, options["ood_var_floor"],
+            )
+            ood_cv = ood_by_subject.__getitem__
         pred_cv = stream_predictions(
-            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__
+            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__,
+            ood_model=ood_cv,
         )
         spec, table, chosen = select_on_streams(
-            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"]
+            pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"], ood_final
         )
     else:
         spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
     if isinstance(data, RecordingSet) and holdout and len(test_w):
         console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
                       "whole streams")
-        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects))
+        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects),
+                                  ood_model=spec.ood_model)
         scores = stream_scores(pred, spec)
     elif isinstance(data, RecordingSet):
         note = "no hold-out test subjects (protocol loso or random): no stream scores"
+    return _postprocess_record(spec, chosen, table, scores, note, out)
+
+
+def _postprocess_record(spec, chosen: str, table: list, scores, note, out: Path) -> dict:
+    """Write ``postprocess.json``; the ``postprocess`` block of ``metrics.json``."""
+    from tinyhar.runfolder import POSTPROCESS_FILE
+
     write_text_atomic(out / POSTPROCESS_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
     state = spec.to_dict()
     state.pop("hmm")
+    for key in ("ood_means", "ood_inv_var"):  # in postprocess.json, too long for metrics.json
+        state["rejection"].pop(key)
     return {
         "description": spec.describe(),
         "spec": state,
@@ -927,8 +956,13 @@ def _postprocess_stage(
     }
 
 
-def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wreport) -> dict:
-    """Fields of ``metrics.json`` shared by tree and network runs."""
+def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport) -> dict:
+    """Fields of ``metrics.json`` shared by tree and network runs.
+
+    ``window`` is the :meth:`WindowSpec.to_dict <tinyhar.core.spec.WindowSpec.to_dict>`
+    of the windows (for people reading the file; programs read the spec from the
+    pipeline, :attr:`tinyhar.runfolder.Run.spec`).
+    """
     return {
         "dataset": windows.name,
         "protocol": protocol,
@@ -937,13 +971,11 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, hop, wrepo
         "test_subjects": sorted(set(test_w.subject), key=natural_key),
         "n_train_windows": len(train_w),
         "model": cfg.model.kind,
-        "window": {
-            "n_samples": windows.n_samples,
-            "sampling_rate_hz": windows.sampling_rate_hz,
-            "hop_samples": hop,
-            "channels": windows.channels,
-        },
+        "window": windows.spec.to_dict(),
         "windowing": wreport,
+        # the board's mounting check compares its gravity while standing with this
+        "gravity_reference": (gravity_reference(train_w) if isinstance(train_w, WindowSet)
+                              else None),
         "seed": cfg.seed,
         "tinyhar_version": tinyhar.__version__,
     }
@@ -988,90 +1020,6 @@ def _write_results(metrics: dict, out: Path) -> None:
                 + "; ".join(f"`{x['file']}` ({x['error']})" for x in failed)
                 + "\n"
             )
-
-
-def export_network_onnx(run_dir: str | Path, out_dir: str | Path) -> dict:
-    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
-
-    Calibration windows come from the run's training subjects, check windows
-    from its test subjects (both stored in the run folder at training time).
-
-    Returns
-    -------
-    dict
-        As :func:`tinyhar.export.onnx.export_onnx`; also written to
-        ``out_dir/onnx_report.json``.
-
-    Raises
-    ------
-    TinyharError
-        Not a network run, or the deep extra is missing.
-    """
-    from tinyhar.export.onnx import export_onnx
-
-    run, out = load_run(run_dir), Path(out_dir)
-    pipeline = run.pipeline
-    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
-        raise TinyharError(
-            f"{run_dir} is not a network run: ONNX export is for networks "
-            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
-        )
-    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
-    info = export_onnx(
-        pipeline.model,
-        out,
-        d["calibration_X"],
-        d["check_X"],
-        d["check_y"].astype(object),
-        calibration_subjects=d["calibration_subjects"],
-        check_subjects=d["check_subjects"],
-    )
-    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
-    return info
-
-
-def score_figures(metrics: dict) -> list:
-    """``(file name, draw(path))`` of ``confusion_matrix.png`` and ``per_subject.png``.
-
-    Both are titled with the scored subjects; draw them with
-    :func:`_finish` (training) or directly (evaluation).
-
-    Parameters
-    ----------
-    metrics : dict
-        From :func:`train` or :func:`evaluate_run` (``dataset``,
-        ``confusion_matrix``, ``classes``, ``per_subject``; optionally
-        ``cross_validation`` with ``scope: all subjects`` for pooled scores).
-
-    Returns
-    -------
-    list of (str, callable)
-    """
-    from tinyhar.reporting.plots import figure_title, plot_confusion_matrix, plot_per_subject
-
-    subjects = list(metrics["per_subject"])
-    cv = metrics.get("cross_validation") or {}
-    what, per = "confusion matrix", "scores per subject"
-    if cv.get("scope") == "all subjects":
-        what += f" pooled over {plural(cv['n_folds'], 'cross-validation fold')}"
-        per += " (each from the fold that held it out)"
-    return [
-        (
-            "confusion_matrix.png",
-            lambda p: plot_confusion_matrix(
-                metrics["confusion_matrix"],
-                metrics["classes"],
-                p,
-                figure_title(what, metrics["dataset"], subjects),
-            ),
-        ),
-        (
-            "per_subject.png",
-            lambda p: plot_per_subject(
-                metrics["per_subject"], p, figure_title(per, metrics["dataset"], subjects)
-            ),
-        ),
-    ]
 
 
 def _figures(
@@ -1129,497 +1077,309 @@ def _figures(
     return figures
 
 
-def evaluate_run(
-    run_dir: str | Path,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-) -> dict:
-    """Score a trained run on a data set (possibly another one than it was trained on).
 
-    Windows are cut with the run's window length and hop. The score is
-    subject-independent by default: subjects the run was trained on are left
-    out, and the console says how many. A subject counts as a training
-    subject when its id is in the run's ``train_subjects`` and the data sets
-    may hold the same people: the same data set, the same population (see
-    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
-    data set of unknown population (your own files: equal ids are taken to be
-    the same person). Evaluating a run on the data set it was trained on thus
-    reproduces its held-out test score.
 
-    Parameters
-    ----------
-    run_dir : str or Path
-        A run folder written by :func:`train`.
-    dataset : str
-        Registered data set name or a dataset definition path.
-    path : str, optional
-        File or folder of the data set.
-    subjects : list of str, optional
-        Score only these subjects (training subjects among them are still
-        left out unless ``include_training_subjects``).
-    console : rich.console.Console, optional
-        Where messages go (default: a quiet console).
-    include_training_subjects : bool
-        Score training subjects too. The result is inflated: a
-        :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
-        output records ``includes_training_subjects: true`` with the list.
+OUT_OF_CORE_BYTES = 2 * 1024**3
+"""``compute.out_of_core: auto`` reads session by session above this much data on disk."""
 
-    Returns
-    -------
-    dict
-        Metrics as in :func:`tinyhar.evaluation.metrics.classification_metrics`
-        plus ``per_subject``, ``dataset``, ``run``, ``subjects`` (scored),
-        ``skipped_classes`` (classes unknown to the model),
-        ``excluded_training_subjects``, ``includes_training_subjects`` and
-        ``training_subjects_scored``.
+
+def reads_by_session(cfg: TrainConfig) -> bool:
+    """Whether training reads the data set session by session (``compute.out_of_core``).
+
+    ``auto`` means yes for a dataset definition (``.yaml``) with tree models
+    when a parallel scheduler or a feature cache is configured, or the
+    definition's files hold more than :data:`OUT_OF_CORE_BYTES`.
 
     Raises
     ------
-    TinyharError
-        Missing run, incompatible channels/rate/length, subjects that do not
-        exist, no subject left that the run was not trained on, no
-        overlapping classes.
+    ConfigError
+        ``out_of_core: true`` for a network or for data that is not a dataset
+        definition.
     """
-    run = load_run(run_dir)  # checked against its manifest
-    run_dir = run.path
-    pipeline = run.pipeline
-    windows, selection, skipped = evaluation_windows(
-        run, dataset, path, subjects, console, include_training_subjects
-    )
-    pred = pipeline.predict(windows)
-    metrics = score_predictions(windows, pred, pipeline.classes)
-    metrics.update(
-        {
-            "dataset": windows.name,
-            "run": str(run_dir),
-            "subjects": sorted(set(windows.subject), key=natural_key),
-            "skipped_classes": skipped,
-            "excluded_training_subjects": selection["excluded"],
-            "includes_training_subjects": bool(selection["included"]),
-            "training_subjects_scored": selection["included"],
-        }
-    )
-    return metrics
+    c, ds = cfg.compute, cfg.dataset
+    definition = Path(ds.name).suffix.lower() in (".yaml", ".yml")
+    if c.out_of_core is True:
+        if cfg.model.kind in NETWORK_KINDS:
+            raise ConfigError(
+                "compute.out_of_core: networks read raw windows, which out-of-core reading "
+                "does not keep; use a tree model or out_of_core: false"
+            )
+        if not definition:
+            raise ConfigError(
+                f"compute.out_of_core: needs a dataset definition (.yaml) to read session by "
+                f"session; {ds.name!r} is not one (use out_of_core: false, or describe the "
+                "files with `tinyhar datasets init`)"
+            )
+        return True
+    if c.out_of_core is False or not definition or cfg.model.kind in NETWORK_KINDS:
+        return False
+    if c.scheduler != "serial" or c.cache:
+        return True
+    from tinyhar.datasets.sessions import session_sources
+
+    size = sum(Path(f).stat().st_size for src in session_sources(ds.name) for f in src.files)
+    return size > OUT_OF_CORE_BYTES
 
 
-def evaluation_windows(
-    run: RunFolder,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-) -> tuple[WindowSet, dict, list[str]]:
-    """The windows :func:`evaluate_run` scores: unseen subjects, classes the model knows.
+class _TableWindows:
+    """Feature rows standing in for a WindowSet where only labels and subjects are used.
 
-    Windows are cut with the run's window length and hop (resampled to the
-    run's rate when the data set has another), in the pipeline's channels;
-    subjects are chosen by :func:`select_unseen_subjects`.
-
-    Parameters
-    ----------
-    run : RunFolder
-        A loaded run folder (:func:`tinyhar.runfolder.load_run`).
-    dataset, path, subjects, console, include_training_subjects
-        As in :func:`evaluate_run`.
-
-    Returns
-    -------
-    windows : WindowSet
-        Shape (n_windows, n_samples, n_channels), only classes the model knows.
-    selection : dict
-        As returned by :func:`select_unseen_subjects`.
-    skipped : list of str
-        Classes of the data set the model does not know (their windows are left out).
-
-    Raises
-    ------
-    TinyharError
-        As in :func:`evaluate_run`.
+    ``X`` holds features ``(n_windows, n_features)``, not raw samples; the
+    window facts (channels, rate, length) are those the rows were cut with.
     """
-    console = console or Console(quiet=True)
-    pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
-    sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
-    eval_cfg = cfg.model_copy(deep=True)
-    eval_cfg.dataset.name = dataset
-    eval_cfg.dataset.path = path
-    eval_cfg.dataset.sensors = sensors
-    data = load_data(eval_cfg)
-    if isinstance(data, RecordingSet):
-        if abs(data.sampling_rate_hz - pipeline.sampling_rate_hz) > 1e-6:
-            eval_cfg.windows.target_rate_hz = pipeline.sampling_rate_hz
-        windows, _ = make_window_set(data, eval_cfg)
-    else:
-        windows = data
-    windows, selection = select_unseen_subjects(
-        windows, metrics_train, subjects, include_training_subjects, console
-    )
-    known = set(pipeline.classes)
-    keep = np.isin(windows.y, list(known))
-    skipped = sorted(set(windows.y[~keep]))
-    if skipped:
-        console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
-    windows = windows.subset(keep)
-    if len(windows) == 0:
-        raise EvaluationError(
-            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
-            f"class the model knows ({sorted(known)}); evaluate on data with these activities"
-        )
-    return windows, selection, skipped
+
+    split = None
+
+    def __init__(self, table, classes, name, channels, n_samples, sampling_rate_hz, spec):
+        self.table, self.classes, self.name, self.spec_ = table, list(classes), name, spec
+        self.channels, self.n_samples = list(channels), n_samples
+        self.sampling_rate_hz = sampling_rate_hz
+        self.X, self.y, self.subject = table.X, table.y, table.subject
+        self.session, self.start_time = table.session, table.start_time
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(set(self.subject), key=natural_key)
+
+    @property
+    def spec(self):
+        """The :class:`~tinyhar.core.spec.WindowSpec` the rows were cut with."""
+        return self.spec_
+
+    def subset(self, index) -> _TableWindows:
+        from tinyhar.features.table import FeatureTable
+
+        t = self.table
+        part = FeatureTable(t.X[index], t.y[index], t.subject[index], t.session[index],
+                            t.start_time[index], t.feature_names, t.counts)
+        return _TableWindows(part, self.classes, self.name, self.channels, self.n_samples,
+                             self.sampling_rate_hz, self.spec_)
 
 
-def evaluate_continuous(
-    run_dir: str | Path,
-    dataset: str,
-    path: str | None = None,
-    subjects: list[str] | None = None,
-    console: Console | None = None,
-    include_training_subjects: bool = False,
-    figures_dir: str | Path | None = None,
-) -> dict:
-    """Score a run on whole recordings, before and after its post-processing.
+def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start: float) -> dict:
+    """Tree training from feature rows computed session by session (out-of-core).
 
-    Every window of each selected session is cut with the run's window
-    length and hop (impure windows and unlabelled spans included; label =
-    majority of the samples), classified and post-processed with the run's
-    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
-    label is unlabelled or a class the model does not know (e.g. HAPT
-    transitions for a model of the basic activities) are not scored and are
-    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
-    only those the run was not trained on, unless
-    ``include_training_subjects``.
-
-    Parameters
-    ----------
-    run_dir, dataset, path, subjects, console, include_training_subjects
-        As in :func:`evaluate_run`.
-    figures_dir : str or Path, optional
-        Folder for one timeline figure per scored subject,
-        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
-        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
-
-    Returns
-    -------
-    dict
-        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
-        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
-        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
-        ``includes_training_subjects``, ``training_subjects_scored``,
-        ``per_subject`` (macro-F1 raw and smoothed per subject) and
-        ``figures`` (file names written into ``figures_dir``).
-
-    Raises
-    ------
-    TinyharError
-        A bad run folder; pre-cut windows; subjects as in
-        :func:`evaluate_run`; no window with a class the model knows.
+    Each session of the dataset definition is read, windowed and featurised on
+    its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
+    memory holds the feature rows, not the raw samples or windows. Then the
+    same split, cross-validation (folds on local threads), final fit and
+    scores as the in-memory path; the rows are identical, so are the metrics.
+    Post-processing: a configured ``mode``/``ema`` filter is recorded;
+    ``auto`` and ``hmm``, which are chosen or fitted on whole streams, fall
+    back to ``none`` with a note (score whole streams afterwards with
+    ``tinyhar evaluate RUN --continuous``).
     """
-    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from sklearn.base import clone
+
+    from tinyhar import compute
+    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.features.table import SessionJob, build_feature_table, settings_key
     from tinyhar.postprocess import PostProcessor
 
-    console = console or Console(quiet=True)
-    run = load_run(run_dir)
-    pipeline, cfg = run.pipeline, run.config
-    eval_cfg = cfg.model_copy(deep=True)
-    eval_cfg.dataset.name = dataset
-    eval_cfg.dataset.path = path
-    if all(c.startswith("acc_") for c in pipeline.channels):
-        eval_cfg.dataset.sensors = "acc"
-    data = load_data(eval_cfg)
-    if not isinstance(data, RecordingSet):
-        raise EvaluationError(
-            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
-            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
-        )
-    selection = choose_unseen_subjects(
-        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
-    )
-    data = data.select(subjects=selection["subjects"])
-    spec = run.postprocess or PostProcessor(pipeline.classes)
-    with _progress(console) as progress:
-        task = progress.add_task("classifying whole streams", total=None)
-        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n))
-    y_known = np.isin(pred.y, list(pipeline.classes))
-    if not y_known.any():
-        raise EvaluationError(
-            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
-            f"model knows ({pipeline.classes}); evaluate on data with these activities"
-        )
-    result = stream_scores(pred, spec)
-    per_subject = {}
-    figures = []
-    for s in sorted(set(pred.subject.tolist()), key=natural_key):
-        part = pred.subject == s
-        if np.isin(pred.y[part], list(pipeline.classes)).any():
-            sc = stream_scores(pred.subset(part), spec)
-            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
-        if figures_dir is not None:
-            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
-    result.update(
-        {
-            "dataset": data.name,
-            "run": str(run.path),
-            "subjects": selection["subjects"],
-            "excluded_training_subjects": selection["excluded"],
-            "includes_training_subjects": bool(selection["included"]),
-            "training_subjects_scored": selection["included"],
-            "per_subject": per_subject,
-            "figures": figures,
-        }
-    )
-    return result
-
-
-def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
-    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
-    import re
-
-    from tinyhar.reporting.timeline import plot_timeline
-
-    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    rows = {"true": pred.y, "raw": pred.names(pred.classify()),
-            "smoothed": pred.names(pred.classify(spec))}
-    plot_timeline(
-        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
-        pred.classes, Path(folder) / name,
-        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
-    )
-    return name
-
-
-def shares_subjects(eval_name: str, train_name: str) -> bool:
-    """Whether equal subject ids in two data sets may be the same person.
-
-    True for the same data set, for two data sets of the same population
-    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
-    own data: assume the worst). False only for two different known
-    populations (e.g. HAPT and WISDM).
-    """
-    if eval_name == train_name:
-        return True
-    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
-    return a is None or b is None or a == b
-
-
-def select_unseen_subjects(
-    windows: WindowSet,
-    metrics_train: dict,
-    subjects: list[str] | None = None,
-    include_training_subjects: bool = False,
-    console: Console | None = None,
-) -> tuple[WindowSet, dict]:
-    """Keep the windows of the requested subjects the run was not trained on.
-
-    Parameters
-    ----------
-    windows : WindowSet
-        Evaluation windows, shape (n_windows, n_samples, n_channels).
-    metrics_train : dict
-        The run's ``metrics.json`` (``dataset``, ``train_subjects``,
-        ``protocol``, ``test_subjects``).
-    subjects : list of str, optional
-        Restrict to these subjects first.
-    include_training_subjects : bool
-        Keep training subjects too (warns with
-        :class:`~tinyhar.evaluation.splits.LeakageWarning`).
-    console : rich.console.Console, optional
-        Where the note on excluded subjects goes.
-
-    Returns
-    -------
-    windows : WindowSet
-        The selected windows.
-    selection : dict
-        ``subjects`` (selected), ``excluded`` (training subjects left out)
-        and ``included`` (training subjects scored anyway).
-
-    Raises
-    ------
-    EvaluationError
-        Requested subjects that do not exist, or no subject left that the
-        run was not trained on.
-    """
-    selection = choose_unseen_subjects(
-        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
-        subjects, include_training_subjects, console,
-    )
-    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
-    return selected, selection
-
-
-def choose_unseen_subjects(
-    available: list[str],
-    name: str,
-    metrics_train: dict,
-    subjects: list[str] | None = None,
-    include_training_subjects: bool = False,
-    console: Console | None = None,
-) -> dict:
-    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
-
-    Parameters
-    ----------
-    available : list of str
-        Subjects of the evaluation data set ``name``.
-    metrics_train, subjects, include_training_subjects, console
-        As in :func:`select_unseen_subjects`.
-
-    Returns
-    -------
-    dict
-        ``subjects`` (selected), ``excluded`` and ``included``.
-
-    Raises
-    ------
-    EvaluationError
-        As :func:`select_unseen_subjects`.
-    """
-    console = console or Console(quiet=True)
-    if subjects is not None:
-        wanted = [str(s).strip() for s in subjects]
-        unknown = [s for s in wanted if s not in available]
-        if unknown:
-            raise EvaluationError(
-                f"--subjects: {', '.join(unknown)} "
-                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
-                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+    for key, value in (("postprocess.reject", cfg.postprocess.reject),
+                       ("augment.rotation", cfg.augment.rotation)):
+        if value != "none":
+            raise ConfigError(
+                f"{key} {value!r} needs the training windows and whole streams in memory, "
+                f"which out-of-core training does not keep: use {key}: none or "
+                "compute.out_of_core: false"
             )
-        candidates = [s for s in available if s in wanted]
-    else:
-        candidates = available
-    trained = set(str(s) for s in metrics_train.get("train_subjects", []))
-    train_name = metrics_train.get("dataset", "")
-    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
-    if (
-        name != train_name
-        and renumbered
-        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
-        and not include_training_subjects
-    ):
-        raise EvaluationError(
-            f"{name!r} and {train_name!r} hold the same people, but the subject ids of "
-            f"{' and '.join(map(repr, renumbered))} are not the publisher's user ids, so which "
-            f"subjects this run has not seen cannot be told: evaluate on {train_name!r} "
-            "itself, or pass --include-training-subjects (scores then include training "
-            "subjects and are inflated)"
-        )
-    seen = []
-    if shares_subjects(name, metrics_train.get("dataset", "")):
-        seen = [s for s in candidates if s in trained]
-    excluded, included = [], []
-    if seen and include_training_subjects:
-        included = seen
-        warnings.warn(
-            f"--include-training-subjects: {plural(len(seen), 'subject')} scored here "
-            f"({name_subjects(seen)}) trained this run, so the scores are inflated and not "
-            "subject-independent",
-            LeakageWarning,
-            stacklevel=2,
-        )
-    elif seen:
-        excluded = seen
-        candidates = [s for s in candidates if s not in trained]
-        if not candidates:
-            raise EvaluationError(_no_unseen_message(name, seen, metrics_train))
-        console.print(
-            f"scoring only subjects this run was not trained on: {plural(len(seen), 'subject')} "
-            f"of {name!r} ({name_subjects(seen)}) {'was a' if len(seen) == 1 else 'were'} "
-            f"training {'subject' if len(seen) == 1 else 'subjects'} and "
-            f"{'is' if len(seen) == 1 else 'are'} excluded; "
-            f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
-            "--include-training-subjects scores them too (inflated)."
-        )
-    return {"subjects": candidates, "excluded": excluded, "included": included}
-
-
-def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
-    """Why no honest score is possible, and what to do."""
-    text = (
-        f"every subject selected from {name!r} ({name_subjects(seen)}) is a training subject "
-        "of this run, so no subject-independent score is possible. "
+    ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    sources = session_sources(ds.name)
+    console.print(
+        f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
+        f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
-    test = [s for s in metrics_train.get("test_subjects", []) if s not in seen]
-    cv = metrics_train.get("cross_validation") or {}
-    if test:
-        text += f"Score the run's test subjects ({name_subjects(test)}), or another data set. "
-    elif cv.get("scope") == "all subjects":
-        text += (
-            f"The run was trained on all subjects ({metrics_train.get('protocol')}); its honest "
-            f"score is the cross-validation score in metrics.json (macro-F1 "
-            f"{cv['pooled']['macro_f1']:.3f}). Evaluate on another data set. "
+    first = sources[0].load(ds.checks)
+    channels = wanted_channels(ds.sensors, first.channels, first.name)
+    rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
+    n_win = to_samples(w.window, w.unit, rate, "window")
+    hop = to_samples(w.hop, w.unit, rate, "hop")
+    spec = WindowSet(np.zeros((1, n_win, len(channels)), np.float32), [""], [""], [""], [0.0],
+                     channels, rate, first.classes, first.name, hop_samples=hop)
+    pipeline = build_pipeline(spec, cfg, hop, check_size=False)
+    names = list(pipeline.feature_names)
+    windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+                     target_rate_hz=w.target_rate_hz, channels=channels)
+    text = settings_key({"windowing": windowing, "features": names,
+                         "extractor": repr(pipeline.extractor.get_params()),
+                         "stack_previous": cfg.features.stack_previous})
+    prefix = shared_session_names(sources)
+    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
+            for s in sources]
+    split: dict = {}
+
+    def train_rows_first(labels) -> np.ndarray:
+        """Split by subject on the labels alone; order rows training first, then test."""
+        classes = first.classes
+        extra = sorted(set(labels.y) - set(classes) - {""})
+        if extra:  # no class list in the definition: the labels found, sorted
+            classes = sorted(set(classes) | set(extra))
+        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate, spec.spec)
+        console.print(
+            f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
+            f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
         )
+        check_labels(windows.y, classes, "the data set")
+        check_leaf_size(cfg, len(windows))
+        tr, te, protocol, leakage = split_windows(windows, cfg, console)
+        check_labels(windows.y[tr], classes, "the training subjects")
+        same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
+        return tr if same else np.concatenate([tr, te])
+
+    with _progress(console) as progress:
+        task = progress.add_task("sessions (read, window, features)", total=len(jobs))
+        table, failed = build_feature_table(
+            jobs, names,
+            lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
+            strict=c.strict, on_result=lambda r: progress.advance(task),
+            order_rows=train_rows_first,
+        )
+    for f in failed:
+        console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
+    classes = split["classes"]
+    pipeline.classes = list(classes)
+    protocol, leakage = split["protocol"], split["leakage"]
+    windows = _TableWindows(table, classes, first.name, channels, n_win, rate, spec.spec)
+    # views, not copies: the rows are already in training-then-test order
+    train_w = windows.subset(slice(0, split["n_train"]))
+    test_w = windows.subset(slice(*split["test"]))
+    loso = cfg.evaluation.protocol == "loso"
+    fold_models: list = []
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        model = clone(pipeline.model).fit(train_w.X[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(train_w.X[b])
+
+    local = "threads" if c.scheduler != "serial" else "serial"
+    cv, pooled = _cross_validation(
+        cfg, train_w, fit_predict, console,
+        lambda f, items: compute.map_in_order(f, items, local, c.workers),
+    )
+    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+    pipeline.model.fit(train_w.X, train_w.y)
+    pred = pooled if loso else pipeline.model.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, classes)
+    pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage,
+                                   table.counts))
+    metrics.update({
+        "model_size": pipeline.model.size(),
+        "n_features": len(names),
+        "feature_set": cfg.features.set,
+        "cross_validation": cv,
+        "out_of_core": {
+            "sources": len(sources),
+            "skipped": [{"source": f.name, "error": f.error} for f in failed],
+            "scheduler": c.scheduler,
+            "workers": c.workers,
+            "cache": c.cache,
+            "feature_rows_mb": round(table.nbytes / 2**20, 1),
+        },
+    })
+    from tinyhar.postprocess.rejection import REJECT_KEYS
+
+    smoothing = cfg.postprocess.smoothing
+    params = {k: v for k, v in cfg.postprocess.model_dump().items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+    if smoothing in ("mode", "ema", "none"):
+        spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
     else:
-        text += "Evaluate on another data set or other subjects. "
-    return text + "--include-training-subjects scores them anyway (inflated)."
+        spec_pp = PostProcessor(classes)
+        chosen = (f"none: {smoothing} is chosen or fitted on whole streams, which out-of-core "
+                  "training does not hold; set postprocess.smoothing: mode or ema, or "
+                  "compute.out_of_core: false")
+    metrics["postprocess"] = _postprocess_record(
+        spec_pp, chosen, [], None,
+        "out-of-core training scores windows only; score whole streams with "
+        "`tinyhar evaluate RUN --continuous`", out,
+    )
+    pipeline.save(out / PIPELINE_FILE)
+    cfg.to_yaml(out / CONFIG_FILE)
+    unseen = set(test_w.subject) - set(train_w.subject)
+    if unseen:
+        stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
+                              limit=MAX_TEST_WINDOWS)
+        if stored is not None:
+            write_test_windows(out, stored)
+        metrics["test_windows_note"] = (None if stored is not None else
+                                        "no session of the test subjects could be read again")
+    else:
+        metrics["test_windows_note"] = (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
+    examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
+                            classes, per_class=3)
+    if examples is not None:  # a few windows per class: a rough reference
+        metrics["gravity_reference"] = gravity_reference(examples)
+    figures = _figures(metrics, examples, pipeline=pipeline)
+    if examples is None:
+        figures = [f for f in figures if f[0] != "class_overview.png"]
+    return _finish(metrics, out, t_start, console, figures)
 
 
-def check_evaluation_out(out_dir: str | Path) -> Path:
-    """The folder for :func:`write_evaluation`, checked before any work is done.
+def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
+                 classes: list[str], per_class: int | None = None,
+                 limit: int | None = None) -> WindowSet | None:
+    """Raw windows of ``subjects``, read one session at a time (out-of-core runs).
 
-    Raises
-    ------
-    TinyharError
-        Empty name, an existing file, or a run folder (its metrics would be
-        overwritten).
+    With ``per_class``, a few windows of each class for ``class_overview.png``
+    (sessions are read until every class has them, at most 30 sessions); with
+    ``limit``, whole sessions in order up to that many windows (the run's
+    stored test windows, :data:`tinyhar.runfolder.MAX_TEST_WINDOWS`). Memory
+    stays bounded by one session plus what is kept. None when no session of
+    ``subjects`` could be read.
     """
-    if not str(out_dir).strip():
-        raise TinyharError("--out is empty: name a folder for the evaluation results")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise TinyharError(f"--out {out} is an existing file: name a folder")
-    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
-        raise TinyharError(
-            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
-            "metrics; name another folder"
-        )
-    return out
-
-
-def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
-    """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
-
-    Files are written to a temporary sibling folder and moved into place,
-    ``metrics.json`` first, so a failing figure never loses the scores.
-
-    Parameters
-    ----------
-    metrics : dict
-        As returned by :func:`evaluate_run`.
-    out_dir : str or Path
-        Folder to write into (created); must not be a run folder.
-
-    Returns
-    -------
-    Path
-        The folder.
-
-    Raises
-    ------
-    TinyharError
-        ``out_dir`` is a run folder or an existing file.
-    """
-    import os
-    import shutil
-    import tempfile
-
-    from tinyhar.reporting.summary import write_evaluation_summary
-
-    out = check_evaluation_out(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
-    try:
-        text = json.dumps(metrics, indent=2, default=str)
-        (tmp / "metrics.json").write_text(text)
-        os.replace(tmp / "metrics.json", out / "metrics.json")
-        write_evaluation_summary(metrics, tmp / "summary.md")
-        for name, draw in score_figures(metrics):
-            draw(tmp / name)
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    found: dict[str, int] = dict.fromkeys(classes, 0)
+    parts, total = [], 0
+    for k, source in enumerate(sources):
+        if per_class is not None and k >= 30:
+            break
+        if source.subject is not None and source.subject not in subjects:
+            continue
+        try:
+            recordings = source.load(checks)
+        except TinyharError:
+            continue  # reported when its features were computed
+        if prefix:
+            frame = recordings.frame
+            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        w, _ = make_windows(recordings, **windowing)
+        mine = np.isin(w.subject, list(subjects))
+        if per_class is None:
+            sessions = w.session[mine]
+            ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1 \
+                if len(sessions) else np.zeros(0, int)
+            fits = ends[total + ends <= limit]
+            if not len(fits):
+                break
+            keep = np.flatnonzero(mine)[: int(fits[-1])]
+            parts.append(w.subset(keep))
+            total += len(keep)
+            if len(fits) < len(ends):
+                break
+            continue
+        keep = np.zeros(len(w), bool)
+        for c in classes:
+            take = np.flatnonzero((w.y == c) & mine)[: per_class - found[c]]
+            keep[take] = True
+            found[c] += len(take)
+        if keep.any():
+            parts.append(w.subset(keep))
+        if all(n >= per_class for n in found.values()):
+            break
+    if not parts:
+        return None
+    first = parts[0]
+    return WindowSet(
+        np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
+        np.concatenate([p.subject for p in parts]), np.concatenate([p.session for p in parts]),
+        np.concatenate([p.start_time for p in parts]), first.channels, first.sampling_rate_hz,
+        list(classes), first.name, hop_samples=first.hop_samples,
+    )

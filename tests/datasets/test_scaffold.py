@@ -392,3 +392,11 @@ def test_subject_and_label_from_file_names(tmp_path, names, pattern, subjects, l
     matches = [re.fullmatch(found, n) for n in names]
     assert {m.group("subject") for m in matches} == subjects
     assert {m.group("label") for m in matches} == labels
+
+
+def test_too_short_files_ask_for_the_sampling_rate(tmp_path):
+    """Two samples per file give no rate to measure: a problem to fix, not a crash."""
+    (tmp_path / "a.csv").write_text("t,ax,ay,az\n0,0,0,1\n0.02,0,0,1\n")
+    draft = scaffold_definition(tmp_path, tmp_path / "d.yaml")
+    assert any("too few increasing time stamps" in p and "sampling_rate_hz" in p
+               for p in draft.problems)

@@ -21,8 +21,8 @@ from tinyhar.device.budget import (
     synthetic_windows,
     write_budget,
 )
-from tinyhar.device.tools import find_tool, missing_message, require_tool, tool_status
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_tool, missing_message, require_tool, tool_status
 
 
 def skip_without(*tools):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -124,8 +125,8 @@ def test_device_test_with_a_fake_board():
 
 
 def test_missing_mpremote_says_how_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(dep.sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(dep.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TinyharError, match="pip install mpremote"):
         dep.find_mpremote()

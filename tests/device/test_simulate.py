@@ -166,10 +166,10 @@ def test_live_app_reports_invalid_windows_like_python(run_dir, recording, tmp_pa
     hold them, logs the class 'invalid', restarts stacking, and agrees with
     HarPipeline.predict(on_invalid='mark') on every window."""
     _micropython_or_skip()
+    from tinyhar.core.windowset import WindowSet
     from tinyhar.device.deploy import resolve_bundle
     from tinyhar.device.simulate import _parse_predictions, load_session, write_replay_csv
     from tinyhar.features.validity import INVALID_CLASS
-    from tinyhar.windows.windowset import WindowSet
 
     channels = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
     pipe, _ = mpx.load_pipeline(run_dir)

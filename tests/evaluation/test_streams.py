@@ -16,6 +16,7 @@ from tinyhar.cli import app
 from tinyhar.config import make_config
 from tinyhar.evaluation.streams import stream_predictions, stream_scores
 from tinyhar.postprocess import PostProcessor
+from tinyhar.postprocess.rejection import REJECT_KEYS
 from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE
 from tinyhar.runfolder import POSTPROCESS_FILE, load_run
 from tinyhar.training import train
@@ -237,5 +238,5 @@ def test_postprocess_config_is_checked():
         make_config({"postprocess": {"mode_k": 0}})
     cfg = make_config(yaml.safe_load("postprocess: {smoothing: ema, ema_alpha: 0.5}"))
     spec = PostProcessor(["a", "b"], **{k: v for k, v in cfg.postprocess.model_dump().items()
-                                        if k != "streamable_only"})
+                                        if k not in ("streamable_only", *REJECT_KEYS)})
     assert spec.describe() == "ema(alpha=0.5)"

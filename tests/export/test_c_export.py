@@ -15,7 +15,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhar.device.tools import find_tool, missing_message
 from tinyhar.errors import TinyharError
 from tinyhar.export.c import (
     build_example,
@@ -29,6 +28,7 @@ from tinyhar.export.c import (
 from tinyhar.features.tolerances import compare_features
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.tools import find_tool, missing_message
 
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason=missing_message("gcc"))
 
@@ -168,7 +168,7 @@ def test_export_writes_library_header_example_and_makefile(trained_run, tmp_path
     source = (tmp_path / "c" / "tinyhar_model.c").read_text()
     assert not re.search(r"\b(malloc|calloc|free)\s*\(", source)
     assert not re.search(r"\bdouble\b", source)  # float32 only (no soft-float doubles)
-    assert info["classes"] == [str(c) for c in pipe.model.classes_]
+    assert info["classes"] == pipe.output_classes == list(pipe.classes)  # declared order
     # every threshold is written exactly (largest float32 <= scikit-learn's float64 threshold)
     block = source.split("thr_node_threshold[")[1].split("};")[0].split("{", 1)[1]
     thresholds = np.array([float(t.strip().rstrip("f")) for t in block.split(",")], np.float32)
@@ -235,9 +235,9 @@ def test_parity_with_python_on_hapt_test_subjects(exported, trained_run, test_wi
          "light, acc+gyro"],
 )
 def test_parity_of_other_layouts(feature_set, n, stack, other, hapt, tmp_path):
+    from tinyhar.core.windowset import WindowSet
     from tinyhar.evaluation.splits import OFFICIAL_TEST_SUBJECTS
     from tinyhar.windows.windowing import make_windows
-    from tinyhar.windows.windowset import WindowSet
 
     subjects = ["1", "3", str(OFFICIAL_TEST_SUBJECTS[0]), str(OFFICIAL_TEST_SUBJECTS[1])]
     windows, _ = make_windows(hapt.select(subjects=subjects), window=n, hop=n // 2,
@@ -261,7 +261,7 @@ def test_parity_of_other_layouts(feature_set, n, stack, other, hapt, tmp_path):
 @needs_gcc
 def test_streaming_helper_matches_batch_windows(exported, trained_run, hapt):
     """Replay a recording sample by sample: same windows, features and classes as batch."""
-    from tinyhar.windows.windowset import WindowSet
+    from tinyhar.core.windowset import WindowSet
 
     info, exe = exported
     pipe = load_pipeline(trained_run)
@@ -288,7 +288,7 @@ def test_streaming_helper_matches_batch_windows(exported, trained_run, hapt):
 @needs_gcc
 def test_stacked_model_streams_like_python(hapt, train_windows, tmp_path):
     """stack_previous: the stream keeps the previous window's features, as Python does."""
-    from tinyhar.windows.windowset import WindowSet
+    from tinyhar.core.windowset import WindowSet
 
     pipe = hand_pipeline(train_windows, stack=True, hop=64)
     info = export_c(pipe, tmp_path)

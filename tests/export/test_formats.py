@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_micropython_readers_mirror_the_spec():
 def test_check_format_version_message():
     fmt.check_format_version(fmt.EXPORT_FORMAT_VERSION, "x")
     with pytest.raises(TinyharError, match=r"b\.json: export format 99; this tinyhar reads "
-                                            r"export format 1\. Export the run again"):
+                                            rf"export format {fmt.EXPORT_FORMAT_VERSION}\. "
+                                            r"Export the run again"):
         fmt.check_format_version(99, "b.json")
     with pytest.raises(TinyharError, match="before format versions"):
         fmt.check_format_version(None, "b.json")
@@ -62,7 +64,8 @@ def test_read_bundle_meta(tmp_path):
     (tmp_path / "bundle.json").write_text(json.dumps({"classes": ["a"]}))
     with pytest.raises(TinyharError, match="before format versions"):
         fmt.read_bundle_meta(tmp_path)
-    (tmp_path / "bundle.json").write_text(json.dumps({"export_format_version": 1, "x": 2}))
+    meta = {"export_format_version": fmt.EXPORT_FORMAT_VERSION, "x": 2}
+    (tmp_path / "bundle.json").write_text(json.dumps(meta))
     assert fmt.read_bundle_meta(tmp_path)["x"] == 2
 
 
@@ -73,12 +76,43 @@ def test_testdata_version_is_written_and_checked(tmp_path):
     X = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
     write_testdata(path, X, ["a", "b"], ["b", "a"])
     raw = bytearray(path.read_bytes())
-    assert struct.unpack(fmt.TESTDATA_HEADER, raw[:fmt.TESTDATA_HEADER_SIZE])[-1] == 1
+    head = struct.unpack(fmt.TESTDATA_HEADER, raw[:fmt.TESTDATA_HEADER_SIZE])
+    assert head[-2:] == (fmt.EXPORT_FORMAT_VERSION, 4)  # version, float32 samples
     np.testing.assert_array_equal(read_testdata(path)["X"], X)
     raw[12:14] = struct.pack("<H", 0)  # as written before format versions
     path.write_bytes(bytes(raw))
     with pytest.raises(TinyharError, match="t.bin: an export from a tinyhar version before"):
         read_testdata(path)
+
+
+def test_compact_testdata_round_trip(tmp_path):
+    """int16 samples with a power-of-two scale per channel: half the bytes, step <= max/16384."""
+    from tinyhar.export.micropython import (
+        dequantize_windows,
+        quantize_windows,
+        read_testdata,
+        write_testdata,
+    )
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(5, 128, 3)) * [1.0, 0.01, 3.0]).astype(np.float32)
+    q, exp = quantize_windows(X)
+    assert q.dtype == np.int16 and exp.tolist() == [
+        math.ceil(math.log2(np.abs(X[..., c]).max() / 32767)) for c in range(3)]
+    back = dequantize_windows(q, exp)
+    step = np.exp2(exp.astype(float))
+    assert np.all(np.abs(back - X) <= step / 2 + 1e-12)
+    assert np.all(np.abs(X).max(axis=(0, 1)) <= 32767 * step)
+    small, full = tmp_path / "c.bin", tmp_path / "f.bin"
+    n_small = write_testdata(small, back, ["a"], compact=True)
+    n_full = write_testdata(full, back, ["a"])
+    samples = 5 * 128 * 3
+    assert n_full - n_small == 4 * samples - (2 * samples + 3)  # + 3 scale exponents
+    got = read_testdata(small)
+    assert got["compact"] and not read_testdata(full)["compact"]
+    np.testing.assert_array_equal(got["X"], back)  # exact: q * 2**exp is a float32
+    with pytest.raises(TinyharError, match="must be finite"):
+        quantize_windows(np.full((1, 4, 1), np.nan))
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +151,10 @@ def test_old_bundles_are_refused_by_every_reader(pipe, tmp_path):
         pytest.skip(f"MicroPython unix port not available: {exc}")
     config = tmp_path / "tinyhar_config.py"
     text = config.read_text()
-    config.write_text(text.replace("EXPORT_FORMAT_VERSION = 1", "EXPORT_FORMAT_VERSION = 7"))
+    v = fmt.EXPORT_FORMAT_VERSION
+    config.write_text(text.replace(f"EXPORT_FORMAT_VERSION = {v}", "EXPORT_FORMAT_VERSION = 7"))
     with pytest.raises(TinyharError, match="tinyhar_config.py is export format 7, this "
-                                           "tinyhar_features.py reads format 1"):
+                                           f"tinyhar_features.py reads format {v}"):
         run_micropython("import tinyhar_config as c, tinyhar_features as f\nf.Features(c)",
                         tmp_path)
     (tmp_path / "emlearn_trees.py").write_text("def new(*a):\n    raise OSError\n")
@@ -134,8 +169,8 @@ def test_old_bundles_are_refused_by_every_reader(pipe, tmp_path):
 
 
 def test_c_files_of_different_versions_do_not_compile(pipe, tmp_path):
-    from tinyhar.device.tools import find_tool
     from tinyhar.export.c import build_example, export_c
+    from tinyhar.tools import find_tool
 
     if find_tool("gcc") is None:
         pytest.skip("gcc not installed")

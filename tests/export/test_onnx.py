@@ -80,6 +80,23 @@ def test_cnn_export_float32_matches_torch_and_int8_reports(data, tmp_path):
     assert json.loads(meta["tinyhar.classes"]) == ["fast", "slow", "still"]
 
 
+def test_onnx_outputs_follow_the_declared_class_order(data, tmp_path):
+    """probabilities in the data set's order (still, slow, fast), not the sorted classes_."""
+    net = fit("cnn1d", data, dense_units=8)
+    (X, _, _), (Xt, yt, _) = data
+    declared = ["still", "slow", "fast"]
+    report = export_onnx(net, tmp_path, X, Xt, yt, classes=declared)
+    assert report["classes"] == declared and report["float32_class_mismatches"] == 0
+    assert report["float32_accuracy"] == report["torch_accuracy"]
+    cols = [list(net.classes_).index(c) for c in declared]
+    np.testing.assert_allclose(run_onnx(report["float32_path"], Xt[:7]),
+                               net.predict_proba(Xt[:7])[:, cols], atol=1e-5)
+    meta = {m.key: m.value for m in onnx.load(report["int8_path"]).metadata_props}
+    assert json.loads(meta["tinyhar.classes"]) == declared
+    with pytest.raises(TinyharError, match="not the network's classes"):
+        export_onnx(net, tmp_path, X, classes=["still", "slow"])
+
+
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 def test_recurrent_export_keeps_recurrent_ops_float(arch, data, tmp_path):
     net = fit(arch, data, n_threads=1, max_steps=12)

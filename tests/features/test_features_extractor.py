@@ -251,7 +251,7 @@ def test_float64_input_chunking_and_windowset_give_same_result() -> None:
     _assert_within_tolerance(extract_features(X.astype(np.float64)), ref)
     _assert_within_tolerance(extract_features(X, chunk_size=7), ref)
     _assert_within_tolerance(np.concatenate([extract_features(x[None]) for x in X]), ref)
-    from tinyhar.windows.windowset import WindowSet
+    from tinyhar.core.windowset import WindowSet
 
     # extra channel in a different order: selected by name
     Xw = np.concatenate([X[:, :, 3:], X[:, :, :3], X[:, :, :1]], axis=2)

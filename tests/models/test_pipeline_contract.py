@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.features import FeatureExtractor, stack_previous
 from tinyhar.features.validity import INVALID_CLASS
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
-from tinyhar.windows.windowset import WindowSet
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,8 @@ def test_an_array_with_an_invalid_window_is_marked(windows) -> None:
 @pytest.mark.parametrize(
     ("X", "match"),
     [
-        (np.zeros((4, 128), np.float32), r"shape \(n_windows, 128, 6\).*got shape \(4, 128\)"),
+        (np.zeros((4, 128), np.float32),
+         r"shape \(n_windows, 128, 6\).*got an array of shape \(4, 128\) \(2-D\)"),
         (np.zeros((4, 100, 6), np.float32), r"got shape \(4, 100, 6\)"),
         (np.zeros((4, 128, 3), np.float32), r"channels in the order \['acc_x'"),
         ([[["a"]]], r"numeric array of shape \(n_windows, 128, 6\)"),

@@ -369,9 +369,17 @@ def test_a_newer_format_version_is_refused(saved):
         (lambda a, m: a.update({"model.left": np.zeros_like(a["model.left"])}),
          "child index"),
         (lambda a, m: a.update({"extra.thing": np.zeros(2)}), "unexpected arrays"),
-        (lambda a, m: m["pipeline"].pop("channels"), "misses the entry 'pipeline.channels'"),
-        (lambda a, m: m["pipeline"].update(n_samples="128"), "should be a int"),
-        (lambda a, m: m["pipeline"].update(sampling_rate_hz=-50), "invalid window layout"),
+        (lambda a, m: m["pipeline"].pop("window_spec"),
+         "misses the entry 'pipeline.window_spec'"),
+        (lambda a, m: m["pipeline"]["window_spec"].pop("units"), "lacks \\['units'\\]"),
+        (lambda a, m: m["pipeline"]["window_spec"].update(n_samples="128"),
+         "n_samples '128' is not a whole number"),
+        (lambda a, m: m["pipeline"]["window_spec"].update(sampling_rate_hz=-50),
+         "invalid window layout"),
+        (lambda a, m: m["pipeline"]["window_spec"].update(streaming_hop=3),
+         "streaming_hop 3 differs"),
+        (lambda a, m: m["pipeline"]["window_spec"].update(units=["g"] * 3 + ["g"] * 3),
+         "units .* are not those of channels"),
         (lambda a, m: m["model"]["params"].update(n_estimators=3), "shape"),
         (lambda a, m: m["model"]["params"].update(max_depth=0), "invalid tree-model"),
         (lambda a, m: m["model"]["params"].update(evil=1), "unknown TreeEnsembleClassifier"),
@@ -382,7 +390,8 @@ def test_a_newer_format_version_is_refused(saved):
         (lambda a, m: a.update({"extractor.gravity_sos": a["extractor.gravity_sos"] * 2}),
          "gravity filter"),
         (lambda a, m: m["model"].update(n_features_in=5), "has (dtype|shape)"),
-        (lambda a, m: m["pipeline"].update(channels=["acc_x"]), "channels or rate differ"),
+        (lambda a, m: m["pipeline"]["window_spec"].update(channels=["acc_x"], units=["g"]),
+         "channels or rate differ"),
     ],
 )
 def test_inconsistent_content_raises_a_model_file_error(saved, change, match):
@@ -395,3 +404,33 @@ def test_inconsistent_content_raises_a_model_file_error(saved, change, match):
 def test_a_missing_file_is_a_tinyhar_error(tmp_path):
     with pytest.raises(TinyharError, match="no pipeline file"):
         HarPipeline.load(tmp_path / PIPELINE_FILE)
+
+
+# ------------------------------------------------------------------------- window spec
+
+
+def test_the_window_spec_is_saved_and_loaded_back(saved, tree_pipeline):
+    from tinyhar.core.spec import WindowSpec
+
+    with np.load(saved, allow_pickle=False) as npz:
+        meta = json.loads(npz["meta"].tobytes())
+    stored = meta["pipeline"]["window_spec"]
+    assert stored == tree_pipeline.spec.to_dict()
+    assert stored["n_samples"] == 128 and stored["hop_samples"] == 64
+    assert stored["units"] == ["g"] * 3 + ["rad/s"] * 3
+    assert not {"channels", "n_samples", "hop_samples"} & set(meta["pipeline"])  # stored once
+    loaded = HarPipeline.load(saved)
+    assert loaded.spec == tree_pipeline.spec == WindowSpec.from_dict(stored)
+    assert loaded.streaming_hop == 64
+
+
+def test_a_file_written_before_the_window_spec_derives_it(saved, tree_pipeline):
+    def legacy(arrays, meta):
+        spec = meta["pipeline"].pop("window_spec")
+        meta["pipeline"].update({k: spec[k] for k in
+                                 ("channels", "sampling_rate_hz", "n_samples", "hop_samples")})
+
+    _rewrite(saved, legacy)
+    loaded = HarPipeline.load(saved)
+    assert loaded.spec == tree_pipeline.spec
+    assert loaded.spec.units == ("g", "g", "g", "rad/s", "rad/s", "rad/s")

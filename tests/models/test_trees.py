@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.models.trees import TreeEnsembleClassifier, float32_floor
@@ -100,9 +101,51 @@ def test_bad_budget_and_inputs():
     with pytest.raises(ConfigError, match="max_depth"):
         TreeEnsembleClassifier(max_depth=0).fit(X, y)
     m = TreeEnsembleClassifier(n_estimators=2).fit(X, y)
-    with pytest.raises(DataFormatError, match="expects 12 features"):
+    with pytest.raises(DataFormatError, match="X has 5 features, but TreeEnsembleClassifier "
+                       "is expecting 12 features"):
         m.predict(X[:, :5])
     bad = X.copy()
     bad[0, 3] = np.nan
     with pytest.raises(DataFormatError, match="column 3"):
         m.predict(bad)
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+@parametrize_with_checks([TreeEnsembleClassifier(n_estimators=3)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    """Every scikit-learn estimator check applies to the tree ensemble, and it passes them all."""
+    check(estimator)
+
+
+def test_fitted_attributes_end_in_underscore_and_unfitted_use_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _data(100)
+    unfitted = TreeEnsembleClassifier(n_estimators=2)
+    for call in (unfitted.predict, unfitted.predict_proba, unfitted.decision_scores,
+                 unfitted.predict_flat):
+        with pytest.raises(NotFittedError):
+            call(X)
+    m = TreeEnsembleClassifier(n_estimators=2).fit(X, y)
+    assert m.feature_importances_.shape == (X.shape[1],)
+    np.testing.assert_allclose(m.feature_importances_.sum(), 1.0, rtol=1e-6)
+    assert not hasattr(m, "feature_importances")  # an attribute, not a method
+
+
+def test_integer_labels_and_a_class_weight_mapping_round_trip(tmp_path):
+    from tinyhar.modelfile import read_state_file, write_state_file
+
+    X, y = _data(100)
+    labels = np.searchsorted(np.unique(y), y)  # 0 .. n_classes - 1
+    m = TreeEnsembleClassifier(n_estimators=3, class_weight={0: 2.0, 1: 1.0, 2: 1.0}).fit(
+        X, labels)
+    assert set(m.predict(X)) <= {0, 1, 2}
+    meta, arrays = m.to_state()
+    again = TreeEnsembleClassifier.from_state(
+        read_state_file(write_state_file(tmp_path / "m.npz", {"model": meta},
+                                         {f"model.{k}": v for k, v in arrays.items()}))
+        .section("model"))
+    np.testing.assert_array_equal(again.decision_scores(X), m.decision_scores(X))
+    with pytest.raises(DataFormatError, match="labels: Unknown label type: continuous"):
+        TreeEnsembleClassifier(n_estimators=2).fit(X, np.linspace(0, 1, len(X)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -88,8 +87,9 @@ def test_port_in_use_names_host_and_port():
 
 
 def _chrome_or_skip():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
+    from tinyhar.tools import find_tool
+
+    chromium, driver = find_tool("chromium"), find_tool("chromedriver")
     if not chromium or not driver:
         pytest.skip("chromium and chromedriver are not installed "
                     "(Debian: apt-get install chromium chromium-driver)")

@@ -2,7 +2,7 @@
 
 Continuous recordings are :class:`RecordingSet` (time in s, acceleration in g,
 angular rate in rad/s); pre-windowed data sets load as
-:class:`~tinyhar.windows.windowset.WindowSet`.
+:class:`~tinyhar.core.windowset.WindowSet`.
 
 =========================== ===================================================
 function                    reads

@@ -110,11 +110,10 @@ within a session is always an error.
 from __future__ import annotations
 
 import re
-import typing
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -139,6 +138,7 @@ from tinyhar.datasets.recording import (
 )
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.validation import format_validation_error
 
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 """Allowed time units and their factor to seconds."""
@@ -391,90 +391,14 @@ class DatasetDefinition(_Strict):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc, path)) from exc
+            raise ConfigError(format_validation_error(
+                exc, str(path), DatasetDefinition, header="invalid dataset definition"
+            )) from exc
 
 
 def _all_npy(files: str | list[str]) -> bool:
     patterns = [files] if isinstance(files, str) else files
     return all(p.lower().endswith(".npy") for p in patterns)
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Field names of the sub-model at ``loc`` (for 'unknown key' messages)."""
-    current: Any = model
-    for part in loc:
-        if part in _UNION_TAGS:
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return None
-
-
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model in an annotation like ``str | RawCounts`` (else the annotation)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return annotation
-
-
-_UNION_TAGS = {
-    "str": "a text",
-    "int": "an integer",
-    "list[str]": "a list of texts",
-    "RawCounts": "raw counts {full_scale: F, bits: B, unit: U}",
-}
-_TYPE_ERRORS = {"string_type", "int_type", "int_parsing", "int_from_float", "model_type",
-                "dict_type", "list_type", "model_attributes_type"}
-
-
-def _format_validation_error(exc: ValidationError, path: Path) -> str:
-    """One line per problem: ``key.path: what is wrong; what is allowed``."""
-    errors = exc.errors()
-    # errors under a union (e.g. str | int) carry the member's tag in their location:
-    # drop the "wrong type" complaints of members the value was clearly not meant for
-    by_field: dict[tuple, list[tuple[tuple, dict]]] = {}
-    plain: list[tuple[tuple, dict]] = []
-    for err in errors:
-        loc = tuple(err["loc"])
-        tag_at = next((i for i, p in enumerate(loc) if p in _UNION_TAGS), None)
-        if tag_at is None:
-            plain.append((loc, err))
-        else:
-            by_field.setdefault(loc[:tag_at], []).append((loc, err))
-    items: list[tuple[tuple, str, str]] = [
-        (loc, err["type"], err["msg"]) for loc, err in plain
-    ]
-    for field_loc, errs in by_field.items():
-        specific = [(loc, e) for loc, e in errs if e["type"] not in _TYPE_ERRORS]
-        if specific:
-            for loc, e in specific:
-                clean = tuple(p for p in loc if p not in _UNION_TAGS)
-                items.append((clean, e["type"], e["msg"]))
-        else:
-            kinds = [_UNION_TAGS[loc[len(field_loc)]] for loc, _ in errs]
-            items.append((field_loc, "union", "expected " + " or ".join(dict.fromkeys(kinds))))
-    lines = []
-    for loc, kind, message in items:
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(DatasetDefinition, loc[:-1])
-            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
-        elif kind == "missing":
-            msg = "required key is missing"
-        else:
-            msg = message.removeprefix("Value error, ")
-        lines.append(f"{key}: {msg}")
-    unique = list(dict.fromkeys(lines))
-    return f"{path}: invalid dataset definition:\n  " + "\n  ".join(unique)
 
 
 # --------------------------------------------------------------------------- loading
@@ -540,6 +464,7 @@ def load_definition(
     base_dir: str | Path,
     source: str = "<definition>",
     checks: ChecksLike = None,
+    files: list[Path] | None = None,
 ) -> RecordingSet:
     """Load the recordings of an already validated definition.
 
@@ -552,6 +477,10 @@ def load_definition(
         Name of the definition for messages.
     checks : DataChecks or mapping, optional
         As :func:`load_custom`.
+    files : list of Path, optional
+        Read only these of the definition's files (one session at a time:
+        :mod:`tinyhar.datasets.sessions`); all by default. With ``classes``
+        unset, the class list is then the labels of these files only.
 
     Returns
     -------
@@ -565,7 +494,8 @@ def load_definition(
     """
     base_dir = Path(base_dir)
     active = resolve_checks(definition.checks, checks)
-    files = _resolve_files(definition, base_dir, source)
+    if files is None:
+        files = resolve_files(definition, base_dir, source)
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
     parts: list[pd.DataFrame] = []
     clipping: list[str | None] = []
@@ -613,7 +543,14 @@ def _check_file(
     )
 
 
-def _resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
+def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
+    """The definition's data files: its ``files`` patterns expanded, in order, without repeats.
+
+    Raises
+    ------
+    ConfigError
+        If a pattern matches no file (naming ``source`` and the pattern).
+    """
     patterns = [definition.files] if isinstance(definition.files, str) else definition.files
     found: list[Path] = []
     for pattern in patterns:
@@ -690,7 +627,7 @@ def _read_one(
             raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
         if canon != "time":
             check_magnitude(out[canon].to_numpy(), file, canon, line_of_row, where)
-    meta = _meta_from_name(file, base_dir, pattern, definition)
+    meta = meta_from_name(file, base_dir, pattern, definition)
     for key in META_FIELDS:
         if key in used:
             column = raw[key]
@@ -735,9 +672,19 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
     return to_canonical(values, unit, target)
 
 
-def _meta_from_name(
+def meta_from_name(
     file: Path, base_dir: Path, pattern: re.Pattern | None, definition: DatasetDefinition
 ) -> dict[str, str | None]:
+    """Subject, session and label of ``file`` from ``file_pattern`` and ``constants``.
+
+    Without either, the session is the file's path relative to ``base_dir``
+    (without extension) unless a ``session`` column is declared.
+
+    Raises
+    ------
+    DataFormatError
+        If the name does not match ``file_pattern`` (the whole name).
+    """
     meta: dict[str, str | None] = {k: getattr(definition.constants, k) for k in META_FIELDS}
     if pattern is not None:
         match = pattern.fullmatch(file.name)

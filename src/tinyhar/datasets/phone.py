@@ -380,7 +380,7 @@ def _definition_text(name: str, rate: float, gyro: bool, classes: list[str],
     if classes:
         body["classes"] = classes
     header = (
-        "# Recordings imported by `tinyhar recordings import` (one canonical Parquet file per\n"
+        "# Recordings imported by `tinyhar recordings import` or `pull` (one Parquet file per\n"
         "# recording: time in s, acc in g with gravity, gyro in rad/s). Each import adds its\n"
         "# class to `classes` and keeps the other keys (comments are not kept);\n"
         "# `tinyhar train --dataset THIS_FILE` trains on every recording listed here.\n"
@@ -458,8 +458,6 @@ def import_recording(
         an empty or short file, a clock jump, a non-numeric value, or a
         failed plausibility check.
     """
-    from tinyhar.runfolder import atomic_file, write_text_atomic
-
     export, folder = Path(export), Path(to)
     checks = checks or DataChecks()
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", export.stem if export.is_file() else export.name)
@@ -505,13 +503,7 @@ def import_recording(
         if gyro:
             for j, c in enumerate(GYRO_CHANNELS):
                 frame[c] = aligned["gyro"][:, j].astype(np.float32)
-    if existing is not None:
-        had_gyro = "gyro_x" in (existing.get("columns") or {})
-        if had_gyro != gyro:
-            raise DataFormatError(
-                export, f"has {'a' if gyro else 'no'} gyroscope but the recordings in {folder} "
-                f"{'have one' if had_gyro else 'have none'}; one data set needs the same "
-                "sensors in every recording: import into another folder")
+    check_same_sensors(export, folder, gyro, existing)
     where = str(export)
     finding = check_signals(
         frame[list(ACC_CHANNELS)].to_numpy(np.float64),
@@ -522,17 +514,92 @@ def import_recording(
         frame["label"] = pd.array([label] * len(frame), dtype="string")
     frame["subject"] = str(subject)
     frame["session"] = stem
+    definition = store_recording(folder, target, frame, rate, gyro, where, existing)
+    return ImportResult(target, definition, app, rate, measured, len(frame), gravity_added)
+
+
+def check_same_sensors(source: str | Path, folder: Path, gyro: bool,
+                       existing: dict[str, Any] | None) -> None:
+    """Refuse a recording whose sensors differ from those of the folder's recordings.
+
+    Parameters
+    ----------
+    source : str or Path
+        The file or export being added (for the message).
+    folder : Path
+        The recordings folder.
+    gyro : bool
+        Whether the new recording has a gyroscope.
+    existing : dict or None
+        The folder's definition (:func:`read_definition`), None for a new folder.
+
+    Raises
+    ------
+    DataFormatError
+        The folder's recordings have a gyroscope and this one has not, or the reverse.
+    """
+    if existing is None:
+        return
+    had_gyro = "gyro_x" in (existing.get("columns") or {})
+    if had_gyro != gyro:
+        raise DataFormatError(
+            source, f"has {'a' if gyro else 'no'} gyroscope but the recordings in {folder} "
+            f"{'have one' if had_gyro else 'have none'}; one data set needs the same "
+            "sensors in every recording: put it into another folder")
+
+
+def read_definition(folder: str | Path) -> dict[str, Any] | None:
+    """The recordings folder's ``data.yaml`` as a dict, or None when there is none yet.
+
+    Raises
+    ------
+    ConfigError
+        Not valid YAML, or not a definition tinyhar wrote (no ``sampling_rate_hz``).
+    """
+    return _read_definition(Path(folder))
+
+
+def store_recording(folder: str | Path, target: Path, frame: pd.DataFrame, rate: float,
+                    gyro: bool, where: str, existing: dict[str, Any] | None) -> Path:
+    """Write one canonical recording into a recordings folder and rewrite its ``data.yaml``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The recordings folder (created if needed).
+    target : Path
+        The Parquet file to write (atomically) in ``folder``.
+    frame : pandas.DataFrame
+        Columns ``time`` (s), ``acc_x..acc_z`` (g), optionally ``gyro_x..gyro_z``
+        (rad/s), ``label``, ``subject``, ``session``; one row per sample.
+    rate : float
+        Sampling rate in Hz (the folder's rate).
+    gyro : bool
+        Whether ``frame`` has the gyroscope columns.
+    where : str
+        The source of the recording (kept in the recording, used in messages).
+    existing : dict or None
+        The folder's definition before this recording (:func:`read_definition`).
+
+    Returns
+    -------
+    Path
+        The definition ``FOLDER/data.yaml``, whose ``classes`` are the labels of
+        every recording in the folder (existing order kept, new ones appended).
+    """
+    from tinyhar.core.files import atomic_file, write_text_atomic
+
+    folder = Path(folder)
     classes = _classes(folder, target, frame["label"], existing)
     recording = RecordingSet(frame, rate, classes,
                              name=folder.resolve().name, source=where)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
         recording.to_parquet(tmp)
-    definition = write_text_atomic(
+    return write_text_atomic(
         folder / DEFINITION_FILE,
         _definition_text(folder.resolve().name, rate, gyro, classes, existing),
     )
-    return ImportResult(target, definition, app, rate, measured, len(frame), gravity_added)
 
 
 def _generic(export: Path, files: dict[str, bytes], existing: dict | None

@@ -32,49 +32,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tinyhar.core.channels import (  # noqa: F401 (the names recordings are described in)
+    ACC_CHANNELS,
+    ALL_CHANNELS,
+    CHANNEL_UNITS,
+    GYRO_CHANNELS,
+    MAX_ABS_SENSOR_VALUE,
+    MAX_SAMPLING_RATE_HZ,
+    META_COLUMNS,
+)
+from tinyhar.core.ids import natural_key  # noqa: F401 (sorts subject and session ids)
 from tinyhar.errors import DataFormatError
 
-ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
-GYRO_CHANNELS = ("gyro_x", "gyro_y", "gyro_z")
-ALL_CHANNELS = ACC_CHANNELS + GYRO_CHANNELS
-META_COLUMNS = ("time", "label", "subject", "session")
-CHANNEL_UNITS = {
-    **{c: "g" for c in ACC_CHANNELS},
-    **{c: "rad/s" for c in GYRO_CHANNELS},
-    **{f"body_acc_{a}": "g" for a in "xyz"},
-}
-
-MAX_ABS_SENSOR_VALUE = 1e4
-"""Largest plausible magnitude of a sensor value in canonical units (g, rad/s).
-
-Real accelerometers measure up to a few hundred g and gyroscopes up to about
-70 rad/s (4000 deg/s); a value beyond 1e4 is a corrupt sample or a unit
-error (e.g. raw counts declared as g), and is refused when loading.
-"""
-MAX_SAMPLING_RATE_HZ = 100_000.0
-"""Highest sampling rate accepted (Hz); motion sensors sample at most a few kHz."""
-
 _PARQUET_META_KEY = b"tinyhar"
-
-
-def natural_key(value: object) -> tuple:
-    """Sort key that orders ``"2"`` before ``"10"`` and numbers before text.
-
-    Parameters
-    ----------
-    value : object
-        A subject or session id.
-
-    Returns
-    -------
-    tuple
-        ``(0, int)`` for ids that are integers, ``(1, str)`` otherwise.
-    """
-    text = str(value)
-    try:
-        return (0, int(text), "")
-    except ValueError:
-        return (1, 0, text)
 
 
 @dataclass

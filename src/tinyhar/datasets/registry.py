@@ -21,17 +21,15 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.checks import ChecksLike
 from tinyhar.datasets.info import DATASETS, DatasetInfo
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError, TinyharError
-
-if TYPE_CHECKING:
-    from tinyhar.windows.windowset import WindowSet
 
 DATA_ENV_VAR = "TINYHAR_DATA"
 """Environment variable naming the folder that holds the data files."""

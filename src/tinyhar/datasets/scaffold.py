@@ -73,6 +73,7 @@ from tinyhar.datasets.custom import (
 )
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.validation import validation_problems
 
 MAX_SAMPLED_FILES = 40
 """Files read in full to guess columns, rate and units (spread over the sorted list)."""
@@ -610,9 +611,8 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     try:
         DatasetDefinition.model_validate(yaml.safe_load(text))
     except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            problem = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+        for where, message, _value in validation_problems(exc, DatasetDefinition):
+            problem = f"{where}: {message}"
             if not any(problem.split(":")[0] in p for p in d.problems):
                 d.problems.append(problem)
     return Scaffold(text=text, guesses=d.guesses, files=d.files, problems=d.problems)
@@ -775,6 +775,12 @@ def _guess_rate(d: _Draft) -> None:
             factor = TIME_UNITS[d.time_unit]
             rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in d.frames]
             rates = np.array([r for r in rates if r])
+            if rates.size == 0:
+                d.problems.append(
+                    f"time column {time_col!r}: too few increasing time stamps to measure the "
+                    "sampling rate (a file needs at least 3 samples); set sampling_rate_hz"
+                )
+                return
             median = float(np.median(rates))
             d.rate = _round_rate(median)
             spread = float(np.max(np.abs(rates / d.rate - 1.0)))
@@ -990,7 +996,7 @@ def write_scaffold(folder: str | Path, out: str | Path, overwrite: bool = False)
         If ``out`` exists and ``overwrite`` is false, or as
         :func:`scaffold_definition`.
     """
-    from tinyhar.runfolder import write_text_atomic
+    from tinyhar.core.files import write_text_atomic
 
     out = Path(out)
     if out.exists() and not overwrite:

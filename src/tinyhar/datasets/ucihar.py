@@ -23,10 +23,10 @@ filtered the signals (median filter and 20 Hz low-pass) before windowing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets._archive import (
     DatasetFiles,
     open_dataset_files,
@@ -36,9 +36,6 @@ from tinyhar.datasets._archive import (
 from tinyhar.datasets.checks import ChecksLike, check_signals, resolve_checks, warn_clipping
 from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE
 from tinyhar.errors import ConfigError, DataFormatError
-
-if TYPE_CHECKING:
-    from tinyhar.windows.windowset import WindowSet
 
 UCIHAR_NAME = "uci-har"
 UCIHAR_SAMPLING_RATE_HZ = 50.0
@@ -122,7 +119,6 @@ def load_ucihar(
     Citation: Anguita, Ghio, Oneto, Parra, Reyes-Ortiz (2013), ESANN 2013.
     Licence: CC BY 4.0.
     """
-    from tinyhar.windows.windowset import WindowSet  # lazy: windows imports datasets
 
     if signals not in UCIHAR_SIGNALS:
         raise ConfigError(f"signals must be one of {sorted(UCIHAR_SIGNALS)}, got {signals!r}")

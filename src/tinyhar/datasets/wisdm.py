@@ -15,7 +15,7 @@ Two forms are read:
   :class:`~tinyhar.datasets.recording.RecordingSet` in g.
 * :func:`load_wisdm_windows`: a derived ``windows.npz`` (non-overlapping
   windows of 128 samples, each axis z-scored), as a
-  :class:`~tinyhar.windows.windowset.WindowSet`.
+  :class:`~tinyhar.core.windowset.WindowSet`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pyarrow import ArrowException
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets._archive import open_dataset_files
 from tinyhar.datasets.checks import (
     RATE_TOLERANCE,
@@ -46,9 +46,6 @@ from tinyhar.datasets.checks import (
 from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE, RecordingSet
 from tinyhar.datasets.units import STANDARD_GRAVITY, ms2_to_g
 from tinyhar.errors import ConfigError, DataFormatError
-
-if TYPE_CHECKING:
-    from tinyhar.windows.windowset import WindowSet
 
 WISDM_CLASSES = ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
 """WISDM v1.1 activities; also the meaning of the integer labels 0-5 in ``windows.npz``."""
@@ -544,7 +541,6 @@ def load_wisdm_windows(path: str | Path) -> WindowSet:
     -----
     Citation: Kwapisz, Weiss, Moore (2010), SIGKDD Explorations 12(2):74-82.
     """
-    from tinyhar.windows.windowset import WindowSet  # lazy: windows imports datasets
 
     path = Path(path).expanduser()
     if path.is_dir():

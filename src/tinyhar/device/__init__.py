@@ -1,9 +1,11 @@
-"""Running tinyhar models on devices: tools, and the cost of a model on a microcontroller.
+"""Running tinyhar models on devices, and the cost of a model on a microcontroller.
 
 :mod:`tinyhar.device.budget` measures the C export (flash, RAM and stack for a
 Cortex-M4F, instructions per window and per feature group on the host);
-:mod:`tinyhar.device.tools` finds the compilers and profilers it needs and
-says how to install the missing ones. Submodules are imported on demand.
+:mod:`tinyhar.device.simulate` replays a recording through a MicroPython
+bundle; :mod:`tinyhar.device.deploy` copies a bundle to a board. The compilers,
+profilers and board tools they need are found by :mod:`tinyhar.tools`.
+Submodules are imported on demand.
 """
 
 from __future__ import annotations

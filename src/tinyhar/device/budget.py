@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyhar.device.tools import find_tool, missing_message
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_tool, missing_message
 
 __all__ = [
     "CORTEX_M4F_FLAGS",
@@ -296,7 +296,7 @@ def _group_of(function: str) -> str | None:
 
 
 def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windows: int) -> None:
-    from tinyhar.export.c import EXAMPLE_BINARY, _format_rows, build_example
+    from tinyhar.export.c import EXAMPLE_BINARY, build_example, format_rows
 
     missing = [t for t in ("gcc", "valgrind", "callgrind_annotate") if find_tool(t) is None]
     if missing:
@@ -321,7 +321,7 @@ def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windo
         tmp = Path(tmp)
         exe = build_example(c_dir, tmp / EXAMPLE_BINARY, extra_flags=["-g"])
         out = tmp / "callgrind.out"
-        rows = "\n".join(_format_rows(windows.reshape(len(windows), -1))) + "\n"
+        rows = "\n".join(format_rows(windows.reshape(len(windows), -1))) + "\n"
         _run([find_tool("valgrind"), "--tool=callgrind", f"--callgrind-out-file={out}",
               str(exe), "--windows"], stdin=rows)
         text = _run([find_tool("callgrind_annotate"), "--inclusive=yes", "--threshold=100",

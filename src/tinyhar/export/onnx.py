@@ -7,8 +7,10 @@
     The network with its input scaling (per-channel median and IQR baked in as
     constants) and a final softmax: input ``windows`` of raw windows, float32,
     shape ``(batch, n_samples, n_channels)``; output ``probabilities``, float32,
-    shape ``(batch, n_classes)`` in ``classes_`` order. Exported with PyTorch's
-    TorchScript-based exporter (``dynamo=False``, opset 17), which maps
+    shape ``(batch, n_classes)`` in the data set's declared class order (the
+    ``classes`` argument, :attr:`HarPipeline.output_classes`; default the
+    network's ``classes_``), gathered from the network's columns in the graph.
+    Exported with PyTorch's TorchScript-based exporter (``dynamo=False``, opset 17), which maps
     LSTM/GRU layers to the ONNX ``LSTM``/``GRU`` operators and needs no
     ``onnxscript``; PyTorch deprecates it since 2.9 (its warning is silenced
     here), so a future PyTorch may require switching to the dynamo exporter.
@@ -155,9 +157,18 @@ def _quantized_op_types(model: Any) -> list[str]:
     )
 
 
-def _add_metadata(model: Any, estimator: Any) -> None:
+def _class_order(estimator: Any, classes: Any) -> tuple[list[str], np.ndarray]:
+    """Output class names and, for each, the network's output column (``classes_`` order)."""
+    model = [str(c) for c in estimator.classes_]
+    names = model if classes is None else [str(c) for c in classes]
+    if sorted(names) != sorted(model):
+        raise TinyharError(f"classes {names} are not the network's classes {model}")
+    return names, np.asarray([model.index(c) for c in names], dtype=np.int64)
+
+
+def _add_metadata(model: Any, estimator: Any, classes: list[str]) -> None:
     meta = {
-        "tinyhar.classes": json.dumps([str(c) for c in estimator.classes_]),
+        "tinyhar.classes": json.dumps(classes),
         "tinyhar.n_samples": str(estimator.n_samples_in_),
         "tinyhar.n_channels": str(estimator.n_channels_in_),
         "tinyhar.architecture": str(estimator.architecture),
@@ -171,10 +182,13 @@ def _add_metadata(model: Any, estimator: Any) -> None:
     model.producer_name = "tinyhar"
 
 
-def _export_float(estimator: Any, path: Path, torch: Any, onnx: Any) -> None:
+def _export_float(estimator: Any, path: Path, torch: Any, onnx: Any,
+                  classes: list[str], columns: np.ndarray) -> None:
     from tinyhar.models.nn.architectures import ProbabilityNet
 
     net = ProbabilityNet(copy.deepcopy(estimator.module_)).eval()
+    if not np.array_equal(columns, np.arange(len(columns))):
+        net = _reordered(net, torch.as_tensor(columns), torch).eval()
     dummy = torch.zeros(2, estimator.n_samples_in_, estimator.n_channels_in_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -190,8 +204,23 @@ def _export_float(estimator: Any, path: Path, torch: Any, onnx: Any) -> None:
             do_constant_folding=True,
         )
     model = onnx.load(str(path))
-    _add_metadata(model, estimator)
+    _add_metadata(model, estimator, classes)
     onnx.save(model, str(path))
+
+
+def _reordered(net: Any, columns: Any, torch: Any) -> Any:
+    """``net`` with its output columns gathered in the order ``columns`` (ONNX Gather)."""
+
+    class Reordered(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("columns", columns)
+
+        def forward(self, x):
+            return self.net(x).index_select(1, self.columns)
+
+    return Reordered()
 
 
 CALIBRATION_METHODS = ("minmax", "percentile")
@@ -342,6 +371,7 @@ def export_onnx(
     calibration_subjects: np.ndarray | None = None,
     check_subjects: np.ndarray | None = None,
     seed: int = 0,
+    classes: Any = None,
 ) -> dict:
     """Export a fitted network to float32 and int8 ONNX and check them against PyTorch.
 
@@ -369,6 +399,10 @@ def export_onnx(
         :class:`CalibrationLeakageWarning` is issued if they share subjects.
     seed : int
         Seed of the calibration sample.
+    classes : sequence of str, optional
+        The class order of the ``probabilities`` output (the data set's
+        declared order, :attr:`HarPipeline.output_classes`); default the
+        network's ``classes_`` (sorted).
 
     Returns
     -------
@@ -429,15 +463,16 @@ def export_onnx(
     int8_path = out / "model_int8.onnx"
     from tinyhar.models.nn.estimator import torch_settings
 
+    names, columns = _class_order(estimator, classes)
     with torch_settings(getattr(estimator, "n_threads", 1)):
-        _export_float(estimator, float_path, torch, onnx)
+        _export_float(estimator, float_path, torch, onnx, names, columns)
     report: dict[str, Any] = {
         "float32_path": str(float_path),
         "int8_path": str(int8_path),
         "input_name": INPUT_NAME,
         "input_shape": [None, int(estimator.n_samples_in_), int(estimator.n_channels_in_)],
         "output_name": OUTPUT_NAME,
-        "classes": [str(c) for c in estimator.classes_],
+        "classes": names,
         "opset": OPSET,
         "n_calibration_windows": int(len(calibration_X)),
     }
@@ -447,7 +482,7 @@ def export_onnx(
 
     if X_check is not None:
         X_check = estimator._check_input(X_check)
-        p_torch = estimator.predict_proba(X_check)
+        p_torch = estimator.predict_proba(X_check)[:, columns]  # the output's class order
         p_float = run_onnx(float_path, X_check)
         p_int8 = run_onnx(int8_path, X_check)
         c_torch, c_float, c_int8 = (p.argmax(axis=1) for p in (p_torch, p_float, p_int8))
@@ -464,7 +499,7 @@ def export_onnx(
             y = np.asarray([str(v) for v in y_check], dtype=object)
             if len(y) != len(X_check):
                 raise TinyharError(f"{len(y)} labels for {len(X_check)} check windows")
-            classes = estimator.classes_
+            classes = np.asarray(names, dtype=object)
             acc = {
                 name: float(np.mean(classes[c] == y))
                 for name, c in (("torch", c_torch), ("float32", c_float), ("int8", c_int8))
@@ -478,3 +513,53 @@ def export_onnx(
                 }
             )
     return report
+
+
+def export_network_onnx(run_dir: Any, out_dir: str | Path) -> dict:
+    """Export a network run to float32 and int8 ONNX, checked against PyTorch.
+
+    Calibration windows come from the run's training subjects, check windows
+    from its test subjects (both stored in the run folder at training time).
+
+    Parameters
+    ----------
+    run_dir : str, Path or Run
+        A network run folder (or the :class:`~tinyhar.runfolder.Run` loaded from it).
+    out_dir : str or Path
+        Output folder.
+
+    Returns
+    -------
+    dict
+        As :func:`export_onnx`, plus ``window_spec`` (the run's
+        :class:`~tinyhar.core.spec.WindowSpec`: channels, units, rate, window,
+        hop); also written to ``out_dir/onnx_report.json``.
+
+    Raises
+    ------
+    TinyharError
+        Not a network run, or the deep extra is missing.
+    """
+    from tinyhar.runfolder import NETWORK_DATA_FILE, load_run, write_text_atomic
+
+    run, out = load_run(run_dir), Path(out_dir)
+    pipeline = run.pipeline
+    if pipeline.extractor is not None or not run.has(NETWORK_DATA_FILE):
+        raise TinyharError(
+            f"{run_dir} is not a network run: ONNX export is for networks "
+            "(tinyhar train --model cnn1d); trees export with --target c or micropython"
+        )
+    d = np.load(run.file(NETWORK_DATA_FILE), allow_pickle=False)
+    info = export_onnx(
+        pipeline.model,
+        out,
+        d["calibration_X"],
+        d["check_X"],
+        d["check_y"].astype(object),
+        calibration_subjects=d["calibration_subjects"],
+        check_subjects=d["check_subjects"],
+        classes=pipeline.output_classes,
+    )
+    info["window_spec"] = run.spec.to_dict()  # the input the models read
+    write_text_atomic(out / "onnx_report.json", json.dumps(info, indent=2, default=str))
+    return info

@@ -745,7 +745,8 @@ def reads_model_inputs(run: Any) -> bool:
 
 
 def export_run_post(run: Any, out_dir: str | Path, target: str,
-                    n_features: int | None = None) -> dict:
+                    n_features: int | None = None,
+                    classes: Sequence[str] | None = None) -> dict:
     """Write a run's post-processing beside its C library or into its MicroPython bundle.
 
     Parameters
@@ -757,17 +758,24 @@ def export_run_post(run: Any, out_dir: str | Path, target: str,
     target : {"c", "micropython"}
     n_features : int, optional
         The model's number of inputs.
+    classes : sequence of str, optional
+        The export's class order (its probability columns); the
+        post-processor's classes must be the same, in that order.
 
     Returns
     -------
     dict
         ``description``, ``lag`` (windows), ``classes`` and ``files``; or
-        ``note`` (why nothing was written: no post-processing in the run, or
-        one that cannot stream -- the model export itself still succeeds).
+        ``note`` (why nothing was written: no post-processing in the run, one
+        that cannot stream, or one of other classes than the export -- the
+        model export itself still succeeds).
     """
     spec, rejection = run_postprocess(run)
     if spec is None:
         return {"note": "the run has no post-processing (postprocess.json): none exported"}
+    if classes is not None and [str(c) for c in classes] != list(spec.classes):
+        return {"note": f"post-processing not exported: its classes {list(spec.classes)} "
+                        f"differ from the export's {list(classes)}"}
     write = export_post_c if target == "c" else write_post_mpy
     try:
         return write(spec, out_dir, rejection, n_features)

@@ -5,6 +5,10 @@ feature :class:`~tinyhar.features.FeatureExtractor` computes, in output order,
 each with its unit, a one-line definition precise enough to re-implement, its
 source, and a group label (the stage of the computation, for cost reports).
 
+The fact tables behind it (the per-signal statistics, the derived signals,
+the feature-set names, ``MIN_STD``) are in :mod:`tinyhar.features.plan`, which
+also compiles a layout and a window length into the plan every back-end runs.
+
 Conventions used by every definition (one window of ``N`` samples at ``fs`` Hz):
 
 * All arithmetic is float32; no statistic of the data set is used, only the
@@ -56,7 +60,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.features.plan import (
+    DERIVED_SIGNALS,
+    FEATURE_SETS,
+    GRAVITY_SIGNALS,
+    MIN_STD,
+    STATISTICS,
+    band_bins,
+    band_label,
+    channel_unit,
+    time_stats,
+)
 
 __all__ = [
     "ACC_AXES",
@@ -74,42 +90,14 @@ __all__ = [
     "feature_layout",
 ]
 
-MIN_STD = 1e-6
-"""Standard deviation (in the signal's unit) below which a window counts as flat.
-
-Spectral features of a flat window and correlations involving a flat axis are
-0; this makes constant windows (e.g. a quantised axis at rest) give the same
-result in every implementation, whatever float rounding leaves in them.
-"""
-
-ACC_AXES = ("acc_x", "acc_y", "acc_z")
+ACC_AXES = ACC_CHANNELS
 """Accelerometer channel names (total acceleration in g), in x, y, z order."""
 
-GYRO_AXES = ("gyro_x", "gyro_y", "gyro_z")
+GYRO_AXES = GYRO_CHANNELS
 """Gyroscope channel names (angular rate in rad/s), in x, y, z order."""
 
 DEFAULT_CHANNELS = ACC_AXES + GYRO_AXES
 """Default channel layout: accelerometer then gyroscope."""
-
-FEATURE_SETS = ("minimal", "light", "default", "full")
-"""Available feature sets, from the cheapest to the richest.
-
-``minimal``: time statistics of the raw channels and of the acceleration /
-angular-rate magnitudes, gyroscope SMA, axis correlations and ENMO (no
-filter, no DFT). ``light``: ``minimal`` without the order statistics of the
-accelerometer axes (median, p25, p75, iqr: :data:`LIGHT_AXIS_STATS` instead
-of :data:`TIME_STATS`, so no sort of the axes) plus the spectral features of
-the acceleration magnitude (one DFT; no gravity filter); chosen by
-leave-subjects-out cross-validation on the HAPT training subjects as the
-cheapest set clearly more accurate than ``minimal``. ``default``: ``minimal``
-plus the gravity filter (mean gravity, tilt angles), body-acceleration
-magnitude statistics and SMA, vertical and horizontal body acceleration
-statistics, jerk-magnitude statistics, and
-spectral features of the body-acceleration magnitude, vertical and horizontal
-body acceleration, each accelerometer axis, the angular-rate magnitude and
-each gyroscope axis. ``full``: adds time statistics of each body-acceleration
-axis and all ten time statistics of the jerk magnitudes.
-"""
 
 DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
     (0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (5.0, 10.0),
@@ -127,18 +115,24 @@ FEATURE_GROUPS = (
 )
 """Group labels, in the order the groups appear in the output."""
 
-TIME_STATS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr")
-"""The per-signal time statistics, in output order."""
+TIME_STATS = time_stats("default")
+"""The per-signal time statistics of the ``default`` set, in output order.
 
-LIGHT_AXIS_STATS = ("mean", "std", "min", "max", "rms", "mcr")
+The order and the definitions are those of the statistic table
+:data:`tinyhar.features.plan.STATISTICS` (``time_stats(feature_set)`` gives
+the statistics of another set).
+"""
+
+
+def _pick(*names: str) -> tuple[str, ...]:
+    """``names`` in the order of the statistic table."""
+    return tuple(s.name for s in STATISTICS if s.name in names)
+
+
+LIGHT_AXIS_STATS = _pick("mean", "std", "min", "max", "rms", "mcr")
 """Time statistics of the accelerometer axes in the ``light`` set (no sort needed)."""
 
-_JERK_STATS_DEFAULT = ("mean", "std", "max", "rms")
-_JERK_STATS_FULL = TIME_STATS
-
-_SRC_STATS = "Figo et al. (2010), Pers. Ubiquit. Comput. 14:645; Anguita et al. (2013), ESANN"
-_SRC_PCTL = "Hyndman & Fan (1996), Am. Stat. 50(4):361, type 7 (numpy 'linear')"
-_SRC_MCR = "Figo et al. (2010), Pers. Ubiquit. Comput. 14:645 (zero/mean crossings)"
+_JERK_STATS_DEFAULT = _pick("mean", "std", "max", "rms")
 _SRC_GRAV = (
     "Anguita et al. (2013), ESANN: 3rd-order 0.3 Hz Butterworth gravity filter; "
     "Butterworth (1930)"
@@ -237,14 +231,6 @@ class FeatureLayout:
         return 2 if not self.spectral_signals else 4
 
 
-def band_label(lo: float, hi: float) -> str:
-    """Name fragment of a band, e.g. ``(0.5, 1.0) -> "0p5_1hz"``."""
-    def fmt(v: float) -> str:
-        return f"{v:g}".replace(".", "p").replace("-", "m")
-
-    return f"{fmt(lo)}_{fmt(hi)}hz"
-
-
 def feature_layout(
     channels: Sequence[str] = DEFAULT_CHANNELS,
     feature_set: str = "default",
@@ -320,20 +306,21 @@ def feature_layout(
     minimal = feature_set in ("minimal", "light")  # no gravity filter, jerk
     has_acc, has_gyro = acc_index is not None, gyro_index is not None
 
+    stats_all = time_stats(feature_set)  # a complete block of this set
     blocks: list[tuple[str, str, tuple[str, ...]]] = []
     if has_acc:
-        axis_stats = LIGHT_AXIS_STATS if light else TIME_STATS
+        axis_stats = LIGHT_AXIS_STATS if light else stats_all
         blocks += [("time", s, axis_stats) for s in ACC_AXES]
-        blocks.append(("time", "acc_mag", TIME_STATS))
+        blocks.append(("time", "acc_mag", stats_all))
     if has_gyro:
-        blocks += [("time", s, TIME_STATS) for s in (*GYRO_AXES, "gyro_mag")]
-    blocks += [("time", c, TIME_STATS) for _, c in others]
+        blocks += [("time", s, stats_all) for s in (*GYRO_AXES, "gyro_mag")]
+    blocks += [("time", c, stats_all) for _, c in others]
     if has_acc and not minimal:
         if full:
-            blocks += [("body", s, TIME_STATS) for s in ("body_x", "body_y", "body_z")]
-        blocks.append(("body", "body_mag", TIME_STATS))
-        blocks += [("orientation-independent", s, TIME_STATS) for s in ("body_vert", "body_horiz")]
-    jerk_stats = _JERK_STATS_FULL if full else _JERK_STATS_DEFAULT
+            blocks += [("body", s, stats_all) for s in ("body_x", "body_y", "body_z")]
+        blocks.append(("body", "body_mag", stats_all))
+        blocks += [("orientation-independent", s, stats_all) for s in ("body_vert", "body_horiz")]
+    jerk_stats = stats_all if full else _JERK_STATS_DEFAULT
     if not minimal:
         if has_acc:
             blocks.append(("jerk", "acc_jerk_mag", jerk_stats))
@@ -485,9 +472,9 @@ def check_window_length(layout: FeatureLayout, n_samples: int) -> None:
         )
     if layout.spectral_signals:
         fs = layout.sampling_rate_hz
-        freqs = np.arange(1, n_samples // 2 + 1) * fs / n_samples
-        for lo, hi in layout.bands_hz:
-            if not np.any((freqs > lo) & (freqs <= hi)):
+        bins = band_bins(fs, n_samples, layout.bands_hz)
+        for (lo, hi), (k0, k1) in zip(layout.bands_hz, bins, strict=True):
+            if k1 <= k0:
                 res = fs / n_samples
                 raise DataFormatError(
                     "X", f"window too short for the spectral band {lo:g}-{hi:g} Hz: "
@@ -498,46 +485,10 @@ def check_window_length(layout: FeatureLayout, n_samples: int) -> None:
                 )
 
 
-_STAT_DEF = {
-    "mean": ("mean over the window: sum(x)/N", _SRC_STATS),
-    "std": ("population standard deviation (ddof=0), two-pass: sqrt(sum((x-mean)^2)/N)",
-            _SRC_STATS),
-    "min": ("smallest sample of the window", _SRC_STATS),
-    "max": ("largest sample of the window", _SRC_STATS),
-    "median": ("50th percentile, linear interpolation on the sorted window (h=0.5*(N-1))",
-               _SRC_PCTL),
-    "p25": ("25th percentile, linear interpolation on the sorted window (h=0.25*(N-1))",
-            _SRC_PCTL),
-    "p75": ("75th percentile, linear interpolation on the sorted window (h=0.75*(N-1))",
-            _SRC_PCTL),
-    "iqr": ("interquartile range p75 - p25", _SRC_PCTL),
-    "rms": ("root mean square: sqrt(sum(x^2)/N)", _SRC_STATS),
-    "mcr": ("mean-crossing rate in Hz: count of k=1..N-1 with (x[k]>=mean) != (x[k-1]>=mean), "
-            "divided by (N-1)/fs (a sine of f Hz gives about 2f)", _SRC_MCR),
-}
-
-_SIGNAL_DEF = {
-    "acc_mag": ("g", "acceleration magnitude sqrt(acc_x^2+acc_y^2+acc_z^2) per sample"),
-    "gyro_mag": ("rad/s", "angular-rate magnitude sqrt(gyro_x^2+gyro_y^2+gyro_z^2) per sample"),
-    "body_x": ("g", "body acceleration x: acc_x - grav_x per sample"),
-    "body_y": ("g", "body acceleration y: acc_y - grav_y per sample"),
-    "body_z": ("g", "body acceleration z: acc_z - grav_z per sample"),
-    "body_mag": ("g", "body acceleration magnitude sqrt(body_x^2+body_y^2+body_z^2) per sample"),
-    "body_vert": ("g", "vertical body acceleration: body . u per sample, u = unit mean "
-                  "gravity G/|G| (u = 0 if |G| = 0), positive upwards"),
-    "body_horiz": ("g", "horizontal body acceleration: sqrt(max(|body|^2 - body_vert^2, 0)) "
-                   "per sample"),
-    "acc_jerk_mag": ("g/s", "acceleration jerk magnitude: |acc[k+1]-acc[k]|*fs (3-axis norm), "
-                     "N-1 samples"),
-    "gyro_jerk_mag": ("rad/s^2", "angular jerk magnitude: |gyro[k+1]-gyro[k]|*fs (3-axis "
-                      "norm), N-1 samples"),
-}
-
-
-_RESERVED_SIGNALS = frozenset({
-    "acc_mag", "gyro_mag", "body_x", "body_y", "body_z", "body_mag", "body_vert",
-    "body_horiz", "acc_jerk_mag", "gyro_jerk_mag", "grav_x", "grav_y", "grav_z",
-})
+_STAT_DEF = {s.name: (s.definition, s.source) for s in STATISTICS}
+_SIGNAL_DEF = {s.name: (s.unit, s.definition) for s in DERIVED_SIGNALS}
+_RESERVED_SIGNALS = frozenset(_SIGNAL_DEF) | frozenset(GRAVITY_SIGNALS)
+_STAT_UNIT = {s.name: s.unit for s in STATISTICS}
 
 
 def _signal_info(signal: str) -> tuple[str, str]:
@@ -547,9 +498,7 @@ def _signal_info(signal: str) -> tuple[str, str]:
         return "g", f"total acceleration (gravity included), channel {signal}"
     if signal in GYRO_AXES:
         return "rad/s", f"angular rate, channel {signal}"
-    low = signal.lower()
-    unit = "g" if "acc" in low else "rad/s" if "gyr" in low else "1"
-    return unit, f"channel {signal} as given"
+    return channel_unit(signal), f"channel {signal} as given"
 
 
 def _signal_source(signal: str) -> str:
@@ -579,7 +528,7 @@ def _describe(layout: FeatureLayout) -> list[FeatureInfo]:
             sdesc, src = _STAT_DEF[st]
             grouped[group].append(FeatureInfo(
                 name=f"{sig}_{st}",
-                unit="Hz" if st == "mcr" else unit,
+                unit=unit if _STAT_UNIT[st] == "signal" else _STAT_UNIT[st],
                 definition=f"{sdesc}; x = {sdef}",
                 source=_join_src(src, _signal_source(sig)),
                 group=group,

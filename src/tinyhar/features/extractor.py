@@ -19,18 +19,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.features.catalog import (
-    ACC_AXES,
     DEFAULT_CHANNELS,
-    GYRO_AXES,
-    MIN_STD,
     FeatureLayout,
-    band_label,
     check_window_length,
     feature_layout,
 )
 from tinyhar.features.filters import gravity_sos, lowpass_from_first_sample
+from tinyhar.features.plan import (
+    SPECTRAL_STATS,
+    FeaturePlan,
+    LengthConstants,
+    SpectralStage,
+    build_plan,
+)
 from tinyhar.features.validity import check_valid
 from tinyhar.modelfile import StateReader
+from tinyhar.validation import check_windows
 
 __all__ = ["FeatureExtractor", "extract_features"]
 
@@ -99,7 +103,8 @@ def extract_features(
     sos = gravity_sos(sampling_rate_hz, gravity_cutoff_hz, gravity_order) \
         if layout.uses_gravity else None
     X = _validate_windows(X, layout)
-    return _extract(X, layout, sos, chunk_size, timings)
+    plan = build_plan(layout, X.shape[1], sos, gravity_cutoff_hz, gravity_order)
+    return _extract(X, plan, chunk_size, timings)
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -149,6 +154,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Number of output features.
     layout_ : FeatureLayout
         Resolved channel roles and feature list.
+    plan_ : FeaturePlan
+        The compiled feature plan for windows of ``n_samples_in_`` samples
+        (:mod:`tinyhar.features.plan`): what ``transform`` executes and what
+        the C and MicroPython exports serialise.
 
     Raises
     ------
@@ -199,7 +208,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             gravity_sos(self.sampling_rate_hz, self.gravity_cutoff_hz, self.gravity_order)
         return layout, sos
 
-    def _input(self, X: object, layout: FeatureLayout) -> np.ndarray:
+    def _plan(self, layout: FeatureLayout, sos: np.ndarray | None, n_samples: int) -> FeaturePlan:
+        return build_plan(layout, n_samples, sos, self.gravity_cutoff_hz, self.gravity_order)
+
+    def _input(
+        self, X: object, layout: FeatureLayout, n_samples: int | None = None
+    ) -> np.ndarray:
         if hasattr(X, "channels") and hasattr(X, "X") and hasattr(X, "sampling_rate_hz"):
             rate = float(X.sampling_rate_hz)  # type: ignore[union-attr]
             if abs(rate - layout.sampling_rate_hz) > 1e-9 * layout.sampling_rate_hz:
@@ -216,7 +230,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     f"(the windows have {have})",
                 )
             X = np.asarray(X.X)[:, :, [have.index(c) for c in layout.channels]]  # type: ignore
-        return _validate_windows(X, layout)
+        return _validate_windows(X, layout, n_samples)
 
     # ------------------------------------------------------------------ API
     def fit(self, X: object, y: object = None) -> FeatureExtractor:
@@ -239,12 +253,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         ConfigError, DataFormatError
             See the class docstring.
         """
-        layout, _ = self._resolve()
+        layout, sos = self._resolve()
         Xv = self._input(X, layout)
         if Xv.shape[0] == 0:
             raise DataFormatError("X", "no windows to fit on (shape "
                                   f"{tuple(Xv.shape)})")
         self.layout_ = layout
+        self.plan_ = self._plan(layout, sos, int(Xv.shape[1]))
         self.n_channels_in_ = int(Xv.shape[2])
         self.n_features_in_ = self.n_channels_in_
         self.n_samples_in_ = int(Xv.shape[1])
@@ -275,15 +290,14 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "layout_")
         layout, sos = self._resolve()
-        Xv = self._input(X, layout)
         n_fit = self.n_samples_in_
-        if Xv.shape[1] != n_fit:
-            raise DataFormatError(
-                "X", f"windows have {Xv.shape[1]} samples but the extractor was fitted on "
-                f"windows of {n_fit} samples; expected shape (n_windows, {n_fit}, "
-                f"{len(layout.channels)})"
-            )
-        return _extract(Xv, layout, sos, _DEFAULT_CHUNK, None)
+        Xv = self._input(X, layout, n_fit)
+        plan = self.plan_
+        if plan.names != tuple(layout.names) or (plan.gravity is None) != (sos is None) or (
+            sos is not None and not np.array_equal(plan.gravity.sos_array(), sos)
+        ) or plan.sampling_rate_hz != layout.sampling_rate_hz or plan.channels != layout.channels:
+            plan = self._plan(layout, sos, n_fit)  # parameters changed after fit
+        return _extract(Xv, plan, _DEFAULT_CHUNK, None)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the output features.
@@ -414,6 +428,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             except DataFormatError as exc:
                 raise state.error(f"invalid window length {n}: {exc}") from None
             fx.layout_ = layout
+            fx.plan_ = fx._plan(layout, sos, n)
             fx.n_channels_in_ = fx.n_features_in_ = n_ch
             fx.n_samples_in_ = n
             fx.n_features_out_ = len(layout.names)
@@ -423,33 +438,14 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_windows(X: object, layout: FeatureLayout) -> np.ndarray:
-    n_ch = len(layout.channels)
-    expected = f"(n_windows, n_samples, {n_ch}) for channels {list(layout.channels)}"
-    try:
-        arr = np.asarray(X, dtype=_F32)
-    except (TypeError, ValueError) as exc:
-        raise DataFormatError(
-            "X", f"windows must be a numeric array of shape {expected}; could not convert "
-            f"{type(X).__name__} to float32 ({exc})"
-        ) from None
-    if arr.ndim != 3:
-        raise DataFormatError(
-            "X", f"windows must have shape {expected}, got an array of shape "
-            f"{tuple(arr.shape)} ({arr.ndim}-D)"
-        )
-    if arr.shape[2] != n_ch:
-        hint = ""
-        if arr.shape[1] == n_ch:
-            hint = ("; the axes look swapped: (n_windows, n_channels, n_samples) -> use "
-                    "X.transpose(0, 2, 1)")
-        raise DataFormatError(
-            "X", f"windows must have shape {expected}, got shape {tuple(arr.shape)} with "
-            f"{arr.shape[2]} channels on the last axis{hint}"
-        )
+def _validate_windows(
+    X: object, layout: FeatureLayout, n_samples: int | None = None
+) -> np.ndarray:
+    arr = check_windows(X, source="X", channels=layout.channels, n_samples=n_samples,
+                        trained_on="the extractor was fitted on")  # tinyhar.validation
     check_window_length(layout, arr.shape[1])
     check_valid(arr, layout.channels, "X")  # NaN, inf, |x| > MAX_ABS_INPUT (validity.py)
-    return np.ascontiguousarray(arr)
+    return arr
 
 
 # --------------------------------------------------------------------------- computation
@@ -457,12 +453,11 @@ def _validate_windows(X: object, layout: FeatureLayout) -> np.ndarray:
 
 def _extract(
     X: np.ndarray,
-    layout: FeatureLayout,
-    sos: np.ndarray | None,
+    plan: FeaturePlan,
     chunk_size: int,
     timings: dict[str, float] | None,
 ) -> np.ndarray:
-    names = layout.names
+    names = plan.names
     n = X.shape[0]
     out = np.empty((n, len(names)), dtype=_F32)
     if n == 0:
@@ -470,7 +465,7 @@ def _extract(
     chunk = max(1, int(chunk_size))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        cols = _compute_chunk(X[start:stop], layout, sos, timings)
+        cols = _compute_chunk(X[start:stop], plan, timings)
         t0 = time.perf_counter()
         block = out[start:stop]
         for j, name in enumerate(names):
@@ -494,32 +489,35 @@ class _Timer:
 
 def _compute_chunk(
     X: np.ndarray,
-    layout: FeatureLayout,
-    sos: np.ndarray | None,
+    plan: FeaturePlan,
     timings: dict[str, float] | None,
 ) -> dict[str, np.ndarray]:
-    """All features of one chunk, as ``name -> array of shape (n,)``."""
+    """All features of one chunk, as ``name -> array of shape (n,)``, by executing ``plan``."""
     clock = _Timer(timings)
     n, N, _ = X.shape
-    fs = _F32(layout.sampling_rate_hz)
-    inv_n = _F32(1.0 / N)
+    if N != plan.n_samples:
+        raise DataFormatError(
+            "X", f"windows have {N} samples but the feature plan is for {plan.n_samples}")
+    fs = _F32(plan.fs32)
+    full_len = plan.length(N)
+    inv_n = _F32(full_len.inv_n)
     cols: dict[str, np.ndarray] = {}
 
     # Signals of length N that get time statistics, stacked (k, n, N).
-    full_blocks = [(sig, stats) for grp, sig, stats in layout.stat_blocks if grp != "jerk"]
-    slot = {sig: i for i, (sig, _) in enumerate(full_blocks)}
+    full_blocks = [b for b in plan.stat_blocks if b.length == N]
+    slot = {b.signal: i for i, b in enumerate(full_blocks)}
     S = np.empty((len(full_blocks), n, N), dtype=_F32)
-    for i, c in enumerate(layout.channels):
+    for i, c in enumerate(plan.channels):
         if c in slot:
             S[slot[c]] = X[:, :, i]
-    for sensor, axes in (("acc", ACC_AXES), ("gyro", GYRO_AXES)):
+    for sensor, axes, _ in plan.sensors:
         if f"{sensor}_mag" in slot:
             _norm3(S[slot[axes[0]]], S[slot[axes[1]]], S[slot[axes[2]]], S[slot[f"{sensor}_mag"]])
     clock.lap("prepare")
 
-    if layout.uses_gravity:
+    if plan.gravity is not None:
         acc = S[slot["acc_x"]:slot["acc_x"] + 3]  # acc_x, acc_y, acc_z are consecutive
-        grav = lowpass_from_first_sample(acc, sos, axis=-1)
+        grav = lowpass_from_first_sample(acc, plan.gravity.sos_array(), axis=-1)
         G = grav.sum(axis=-1, dtype=_F32) / _F32(N)  # mean gravity per axis, (3, n)
         body = np.subtract(acc, grav, out=grav)  # (3, n, N); gravity itself is not kept
         for a, ax in enumerate("xyz"):
@@ -550,22 +548,22 @@ def _compute_chunk(
         np.sqrt(hz, out=hz)
         clock.lap("orientation-independent")
 
-    if "gyro_x" in slot and layout.gyro_index is not None:
+    if plan.slot("gyro_sma") >= 0:
         g3 = S[slot["gyro_x"]:slot["gyro_x"] + 3]
         cols["gyro_sma"] = np.abs(g3).sum(axis=(0, 2), dtype=_F32) * inv_n
-    if "acc_mag" in slot:
+    if plan.slot("enmo_mean") >= 0:
         e = S[slot["acc_mag"]] - _F32(1)
         np.maximum(e, 0, out=e)
         cols["enmo_mean"] = e.sum(axis=-1, dtype=_F32) * inv_n
         clock.lap("enmo")
 
     # Jerk signals (length N - 1).
-    jerk_blocks = [(sig, stats) for grp, sig, stats in layout.stat_blocks if grp == "jerk"]
+    jerk_blocks = [b for b in plan.stat_blocks if b.length != N]
     J = None
     if jerk_blocks:
         J = np.empty((len(jerk_blocks), n, N - 1), dtype=_F32)
-        for i, (sig, _) in enumerate(jerk_blocks):
-            sensor = sig.split("_")[0]
+        for i, b in enumerate(jerk_blocks):
+            sensor = b.signal.split("_")[0]
             base = slot[f"{sensor}_x"]
             d = np.diff(S[base:base + 3], axis=-1)
             d *= fs
@@ -573,25 +571,24 @@ def _compute_chunk(
         clock.lap("jerk")
 
     # Time statistics of all full-length signals at once.
-    stats_all = tuple(dict.fromkeys(s for _, stats in full_blocks for s in stats))
-    res, dev, sumsq = _time_stats(S, stats_all, float(fs))
-    for i, (sig, stats) in enumerate(full_blocks):
-        for st in stats:
-            cols[f"{sig}_{st}"] = res[st][i]
+    stats_all = tuple(dict.fromkeys(s for b in full_blocks for s in b.stats))
+    res, dev, sumsq = _time_stats(S, stats_all, full_len, plan.flat_variance)
+    for i, b in enumerate(full_blocks):
+        for st in b.stats:
+            cols[f"{b.signal}_{st}"] = res[st][i]
     if J is not None:
-        for stats in dict.fromkeys(stats for _, stats in jerk_blocks):
-            idx = [i for i, (_, s) in enumerate(jerk_blocks) if s == stats]
-            r, _, _ = _time_stats(J[idx], stats, float(fs))
+        for stats in dict.fromkeys(b.stats for b in jerk_blocks):
+            idx = [i for i, b in enumerate(jerk_blocks) if b.stats == stats]
+            r, _, _ = _time_stats(J[idx], stats, plan.length(N - 1), plan.flat_variance)
             for k, i in enumerate(idx):
                 for st in stats:
-                    cols[f"{jerk_blocks[i][0]}_{st}"] = r[st][k]
+                    cols[f"{jerk_blocks[i].signal}_{st}"] = r[st][k]
     clock.lap("statistics")
 
-    floor = _F32(N * MIN_STD * MIN_STD)  # sum of squared deviations of a std of MIN_STD
-    for sensor, axes in (("acc", ACC_AXES), ("gyro", GYRO_AXES)):
-        if f"{sensor}_mag" not in slot:
-            continue
-        base = slot[axes[0]]
+    floor = _F32(plan.corr_floor)  # sum of squared deviations of a std of MIN_STD
+    axes_of = {sensor: axes for sensor, axes, _ in plan.sensors}
+    for sensor, _first in plan.correlations:
+        base = slot[axes_of[sensor][0]]
         for tag, a, b in (("xy", 0, 1), ("xz", 0, 2), ("yz", 1, 2)):
             num = np.einsum("ij,ij->i", dev[base + a], dev[base + b])
             sa, sb = sumsq[base + a], sumsq[base + b]
@@ -601,13 +598,14 @@ def _compute_chunk(
             cols[f"corr_{sensor}_{tag}"] = np.clip(r, -1, 1).astype(_F32)
     clock.lap("correlation")
 
-    if layout.spectral_signals:
-        idx = [slot[s] for s in layout.spectral_signals]
-        spec = _spectral(dev[idx], float(fs), layout.bands_hz)
-        for k, sig in enumerate(layout.spectral_signals):
-            for (lo, hi), p in zip(layout.bands_hz, spec["bands"], strict=True):
-                cols[f"{sig}_power_{band_label(lo, hi)}"] = p[k]
-            for key in ("dom_freq", "spec_entropy", "spec_centroid"):
+    spectral = plan.spectral
+    if spectral is not None:
+        sigs = [sig for sig, _ in spectral.signals]
+        spec = _spectral(dev[[slot[s] for s in sigs]], spectral)
+        for k, sig in enumerate(sigs):
+            for band, p in zip(spectral.bands, spec["bands"], strict=True):
+                cols[f"{sig}_power_{band.label}"] = p[k]
+            for key in SPECTRAL_STATS:
                 cols[f"{sig}_{key}"] = spec[key][k]
         clock.lap("spectral")
     return cols
@@ -624,15 +622,17 @@ def _norm3(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.n
 
 
 def _time_stats(
-    S: np.ndarray, stats: Sequence[str], fs: float
+    S: np.ndarray, stats: Sequence[str], consts: LengthConstants, flat_variance: float
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Time statistics along the last axis of ``S`` (k, n, N).
+    """Time statistics along the last axis of ``S`` (k, n, N) (the numpy statistic kernel).
 
-    Returns ``(stats -> (k, n) arrays, deviations S - mean (k, n, N),
-    sum of squared deviations (k, n))``.
+    ``consts`` holds the plan's float32 constants of length ``N``,
+    ``flat_variance`` its ``MIN_STD^2`` (float32). Returns
+    ``(stats -> (k, n) arrays, deviations S - mean (k, n, N), sum of squared
+    deviations (k, n))``.
     """
     N = S.shape[-1]
-    inv_n = _F32(1.0 / N)
+    inv_n = _F32(consts.inv_n)
     res: dict[str, np.ndarray] = {}
     mean = S.sum(axis=-1, dtype=_F32) / _F32(N)
     res["mean"] = mean
@@ -645,25 +645,32 @@ def _time_stats(
     if "mcr" in stats:
         above = dev >= 0
         crossings = np.not_equal(above[..., 1:], above[..., :-1]).sum(axis=-1, dtype=np.int32)
-        res["mcr"] = crossings.astype(_F32) * _F32(fs / (N - 1))
+        res["mcr"] = crossings.astype(_F32) * _F32(consts.mcr_scale)
     if any(s in stats for s in _SORTED_STATS):
         srt = np.sort(S, axis=-1)
         res["min"] = srt[..., 0]
         res["max"] = srt[..., -1]
-        for key, p in (("p25", 0.25), ("median", 0.5), ("p75", 0.75)):
-            res[key] = _percentile_sorted(srt, p)
+        for key, _p, i, t in consts.percentiles:
+            res[key] = _percentile_sorted(srt, i, _F32(t))
         res["iqr"] = res["p75"] - res["p25"]
     elif "max" in stats:
         res["max"] = S.max(axis=-1)
+    if "skewness" in stats:
+        # Fisher-Pearson g1 = m3 / m2^(3/2) (Joanes & Gill 1998); 0 for a flat signal
+        m2 = sumsq * inv_n
+        m3 = np.einsum("...i,...i->...", dev * dev, dev) * inv_n
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            g1 = m3 / (m2 * np.sqrt(m2))
+        res["skewness"] = np.where(m2 > _F32(flat_variance), g1, _F32(0)).astype(_F32)
     return res, dev, sumsq
 
 
-def _percentile_sorted(srt: np.ndarray, p: float) -> np.ndarray:
-    """Percentile ``p`` in [0, 1] of sorted rows, numpy 'linear' (Hyndman & Fan type 7)."""
+def _percentile_sorted(srt: np.ndarray, i: int, t: np.float32) -> np.ndarray:
+    """Type-7 percentile of sorted rows from the plan's ``i = floor(h)``, ``t = h - i``.
+
+    numpy 'linear' (Hyndman & Fan 1996 type 7): ``s[i] + t (s[i+1] - s[i])``.
+    """
     N = srt.shape[-1]
-    h = p * (N - 1)
-    i = int(np.floor(h))
-    t = _F32(h - i)
     lo = srt[..., i]
     if i + 1 >= N or t == 0:
         return lo.copy()
@@ -671,37 +678,33 @@ def _percentile_sorted(srt: np.ndarray, p: float) -> np.ndarray:
     return lo + t * (hi - lo)
 
 
-def _spectral(
-    dev: np.ndarray, fs: float, bands: Sequence[tuple[float, float]]
-) -> dict[str, object]:
+def _spectral(dev: np.ndarray, stage: SpectralStage) -> dict[str, object]:
     """Spectral features of mean-removed signals ``dev`` (k, n, N); see the catalog."""
-    N = dev.shape[-1]
-    K = N // 2
+    K = stage.n_bins
     Z = _fft.rfft(dev, axis=-1)[..., 1:K + 1]
     P = np.square(Z.real)
     P += np.square(Z.imag)
-    w = np.full(K, 2.0 / (N * N), dtype=_F32)
-    if N % 2 == 0:
-        w[-1] = 1.0 / (N * N)
+    w = np.full(K, stage.power_weight, dtype=_F32)
+    w[-1] = stage.power_weight_nyquist
     P *= w  # one-sided power S_k, (k, n, K)
-    freqs = (np.arange(1, K + 1) * (fs / N)).astype(_F32)
+    freqs = np.asarray(stage.freqs, dtype=_F32)
     # One matrix product gives every band power, the centroid numerator and the total.
-    M = np.zeros((K, len(bands) + 2), dtype=_F32)
-    for b, (lo, hi) in enumerate(bands):
-        M[:, b] = (freqs > lo) & (freqs <= hi)
+    M = np.zeros((K, len(stage.bands) + 2), dtype=_F32)
+    for b, band in enumerate(stage.bands):
+        M[band.k_start - 1:band.k_stop - 1, b] = 1
     M[:, -2] = freqs
     M[:, -1] = 1
     R = P @ M
     total = R[..., -1]
-    nz = total >= _F32(MIN_STD * MIN_STD)
+    nz = total >= _F32(stage.flat_power)
     safe_total = np.where(nz, total, _F32(1))
-    band_p = [R[..., b] for b in range(len(bands))]
+    band_p = [R[..., b] for b in range(len(stage.bands))]
     dom = np.where(nz, freqs[np.argmax(P, axis=-1)], _F32(0)).astype(_F32)
     centroid = np.where(nz, R[..., -2] / safe_total, _F32(0)).astype(_F32)
     P /= safe_total[..., None]  # p_k
     logp = np.maximum(P, _F32(1e-30))
     np.log(logp, out=logp)
     plogp = np.einsum("...i,...i->...", P, logp)
-    entropy = np.where(nz, -plogp / _F32(np.log(K)), _F32(0)).astype(_F32)
+    entropy = np.where(nz, -plogp / _F32(stage.log_k), _F32(0)).astype(_F32)
     return {"bands": band_p, "dom_freq": dom, "spec_entropy": entropy,
             "spec_centroid": centroid}

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyhar.errors import DataFormatError
+from tinyhar.features.plan import STATISTICS
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,14 @@ TOLERANCES: dict[str, Tolerance] = {
     "power": Tolerance(2e-4, 1e-7, "FFT butterflies in another order on mean-removed data"),
     "crossing": Tolerance(0.0, 0.0, "a sample equal to the mean may count on either side"),
     "peak": Tolerance(0.0, 1e-4, "the highest bin may be either of two tied bins"),
+    # statistics whose own tolerance is in the statistic table (tinyhar.features.plan)
+    **{s.name: Tolerance(*s.tolerance) for s in STATISTICS if s.tolerance is not None},
 }
-"""The tolerance classes (``crossing``'s atol is one crossing, set per window length)."""
+"""The tolerance classes (``crossing``'s atol is one crossing, set per window length).
+
+A statistic of :data:`tinyhar.features.plan.STATISTICS` with its own
+``tolerance`` is a class of its own, named after it.
+"""
 
 PEAK_TIE_FRACTION = 0.01
 """Largest fraction of windows whose dominant frequency may differ (tied spectral peaks)."""
@@ -122,6 +129,9 @@ def tolerance_class(name: str, channels: Sequence[str]) -> str:
             base = base[len(prefix) :]
     if base.endswith("_mcr"):
         return "crossing"
+    for s in STATISTICS:
+        if s.tolerance is not None and base.endswith(f"_{s.name}"):
+            return s.name
     if base.endswith("_dom_freq"):
         return "peak"
     if "_power_" in base:

@@ -41,6 +41,7 @@ import numpy as np
 
 from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE
 from tinyhar.errors import DataFormatError
+from tinyhar.validation import check_windows
 
 __all__ = [
     "INVALID_CLASS",
@@ -114,12 +115,7 @@ def invalid_windows(X: object) -> np.ndarray:
     DataFormatError
         If ``X`` is not a 3-D numeric array.
     """
-    arr = _as_float32(X)
-    if arr.ndim != 3:
-        raise DataFormatError(
-            "X", f"windows must have shape (n_windows, n_samples, n_channels), got "
-            f"{tuple(arr.shape)}"
-        )
+    arr = check_windows(X, source="X")  # float32 like the exports: 1e39 is infinite
     out = np.zeros(arr.shape[0], dtype=bool)
     if arr.size:
         for a in range(0, arr.shape[0], _CHUNK):  # bounded temporary memory

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyhar.core.spec import WindowSpec
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 from tinyhar.features.validity import INVALID_CLASS, check_valid, invalid_windows
 from tinyhar.modelfile import ModelFileError, StateReader, read_state_file, write_state_file
-from tinyhar.windows.windowset import WindowSet
+from tinyhar.validation import check_windows
 
 PIPELINE_FILE = "pipeline.npz"
 """Name of the pipeline file in a run folder."""
@@ -73,19 +75,57 @@ class HarPipeline:
     info: dict = field(default_factory=dict)
 
     @property
+    def spec(self) -> WindowSpec:
+        """The :class:`~tinyhar.core.spec.WindowSpec` the model reads (saved in the file).
+
+        Raises
+        ------
+        DataFormatError
+            Fields out of range (no channels, a rate or length below 1).
+        """
+        return WindowSpec.of(self.channels, self.sampling_rate_hz, self.n_samples,
+                             self.hop_samples)
+
+    @property
     def streaming_hop(self) -> int:
         """Samples between two classified windows of a sample stream.
 
-        The single source of the hop used by the C export
-        (``TINYHAR_HOP_SAMPLES``), the MicroPython export (``HOP``) and
-        ``tinyhar simulate``: the training hop when it is known, else (data
-        cut into windows before tinyhar saw it, ``hop_samples`` None) half a
-        window, i.e. 50 % overlap, the convention of UCI HAR (Anguita et al.
-        2013, ESANN) and most HAR data sets; at least 1 sample.
+        :attr:`WindowSpec.streaming_hop <tinyhar.core.spec.WindowSpec.streaming_hop>`
+        of :attr:`spec`: the training hop when it is known, else half a window.
         """
-        if self.hop_samples:
-            return int(self.hop_samples)
-        return max(1, int(self.n_samples) // 2)
+        return self.spec.streaming_hop
+
+    @property
+    def output_classes(self) -> list[str]:
+        """The model's classes in the data set's declared order: the one class order users see.
+
+        Metrics, reports, the C defines (``TINYHAR_CLASS_*``), the MicroPython
+        class indices and the ONNX outputs all use this order. The model
+        itself keeps ``model.classes_`` (scikit-learn sorts them);
+        :attr:`output_index` maps between the two. Classes of the data set
+        the model never saw are left out; a model class missing from
+        :attr:`classes` (not made by tinyhar) goes last, in model order.
+        """
+        model = [str(c) for c in self.model.classes_]
+        known = set(model)
+        declared = [str(c) for c in self.classes if str(c) in known]
+        return declared + [c for c in model if c not in set(declared)]
+
+    @property
+    def output_index(self) -> np.ndarray:
+        """Position in :attr:`output_classes` of each model output column.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (n_model_classes,)
+            ``output_classes[output_index[j]] == model.classes_[j]``; the
+            probabilities ``p`` of the model (columns in ``classes_`` order)
+            are ``q[:, output_index] = p`` in the declared order. The argmax
+            stays the model's (ties go to the first class in ``classes_``
+            order, on every back-end).
+        """
+        where = {c: i for i, c in enumerate(self.output_classes)}
+        return np.asarray([where[str(c)] for c in self.model.classes_], dtype=np.int64)
 
     @property
     def feature_names(self) -> list[str]:
@@ -124,19 +164,8 @@ class HarPipeline:
         """
         if isinstance(windows, WindowSet):
             return windows
-        layout = f"(n_windows, {self.n_samples}, {len(self.channels)})"
-        try:
-            X = np.asarray(windows, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise DataFormatError(
-                "array", f"windows must be a numeric array of shape {layout}: {exc}"
-            ) from None
-        if X.ndim != 3 or X.shape[1:] != (self.n_samples, len(self.channels)):
-            raise DataFormatError(
-                "array",
-                f"windows must have shape {layout} (n_windows, n_samples, n_channels), channels "
-                f"in the order {self.channels}; got shape {X.shape}",
-            )
+        X = check_windows(windows, source="array", channels=self.channels,
+                          n_samples=self.n_samples)  # tinyhar.validation
         n = X.shape[0]
         return WindowSet(
             X, y=np.full(n, "", dtype=object), subject=np.full(n, "", dtype=object),
@@ -350,10 +379,7 @@ class HarPipeline:
             arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
         meta = {
             "pipeline": {
-                "channels": [str(c) for c in self.channels],
-                "sampling_rate_hz": float(self.sampling_rate_hz),
-                "n_samples": int(self.n_samples),
-                "hop_samples": None if self.hop_samples is None else int(self.hop_samples),
+                "window_spec": self.spec.to_dict(),
                 "stack_previous": bool(self.stack_previous),
                 "classes": [str(c) for c in self.classes],
                 "info": self.info,
@@ -411,12 +437,7 @@ class HarPipeline:
             )
         state = read_state_file(path)
         p = state.section("pipeline")
-        channels = p.strings("channels")
-        rate = p.value("sampling_rate_hz", "float")
-        n_samples = p.value("n_samples", "int")
-        hop = p.value("hop_samples", "int", optional=True)
-        if not channels or rate <= 0 or n_samples < 1 or (hop is not None and hop < 1):
-            raise state.error("invalid window layout (channels, sampling rate, window, hop)")
+        spec = _read_spec(p)
         kind = state.value("model_type", "str")
         model_cls = _model_types().get(kind)
         if model_cls is None:
@@ -430,10 +451,10 @@ class HarPipeline:
         pipeline = cls(
             extractor=extractor,
             model=model,
-            channels=channels,
-            sampling_rate_hz=rate,
-            n_samples=n_samples,
-            hop_samples=hop,
+            channels=list(spec.channels),
+            sampling_rate_hz=spec.sampling_rate_hz,
+            n_samples=spec.n_samples,
+            hop_samples=spec.hop_samples,
             stack_previous=p.value("stack_previous", "bool"),
             classes=p.strings("classes"),
             info=p.value("info", "dict"),
@@ -463,3 +484,37 @@ class HarPipeline:
                 f"the model reads {n_in} features but the extractor makes "
                 f"{len(self.feature_names)}"
             )
+
+
+def _read_spec(p: StateReader) -> WindowSpec:
+    """The window spec of a pipeline file's ``pipeline`` section.
+
+    Files of this tinyhar hold ``window_spec`` (:meth:`WindowSpec.to_dict`);
+    files written before it hold ``channels``, ``sampling_rate_hz``,
+    ``n_samples`` and ``hop_samples``, from which the spec is derived here and
+    nowhere else (units from the channel names).
+
+    Raises
+    ------
+    ModelFileError
+        A spec out of range, or units that differ from the channels' units.
+    """
+    try:
+        if not p.has("window_spec") and p.has("channels"):  # written before the spec
+            return WindowSpec.of(
+                p.strings("channels"), p.value("sampling_rate_hz", "float"),
+                p.value("n_samples", "int"), p.value("hop_samples", "int", optional=True),
+            )
+        spec = WindowSpec.from_dict(p.value("window_spec", "dict"), "window_spec")
+    except ModelFileError:
+        raise
+    except DataFormatError as exc:
+        raise p.error(f"invalid window layout: {exc}") from None
+    derived = WindowSpec.of(spec.channels, spec.sampling_rate_hz, spec.n_samples,
+                            spec.hop_samples)
+    if spec.units != derived.units:
+        raise p.error(
+            f"window_spec units {list(spec.units)} are not those of channels "
+            f"{list(spec.channels)} ({list(derived.units)})"
+        )
+    return spec

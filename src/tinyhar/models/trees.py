@@ -32,10 +32,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.modelfile import StateReader
+from tinyhar.validation import check_features
 
 MODEL_KINDS = {"random_forest": RandomForestClassifier, "extra_trees": ExtraTreesClassifier}
 """Supported ensemble kinds and their scikit-learn classes."""
@@ -74,8 +76,8 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Minimum number of training windows per leaf (budget).
     max_features : {"sqrt", "log2"}, int, float or None
         Features considered per split (scikit-learn semantics).
-    class_weight : {"balanced", "balanced_subsample"} or None
-        Class balancing (scikit-learn semantics).
+    class_weight : {"balanced", "balanced_subsample"}, dict or None
+        Class balancing (scikit-learn semantics; a dict maps class to weight).
     leaf_bits : int, 1..8
         Bits per quantised leaf probability.
     random_state : int
@@ -143,10 +145,11 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"min_samples_leaf must be >= 1, got {self.min_samples_leaf}")
         if not 1 <= int(self.leaf_bits) <= 8:
             raise ConfigError(f"leaf_bits must be in 1..8, got {self.leaf_bits}")
-        if self.class_weight not in (None, "balanced", "balanced_subsample"):
+        if not (self.class_weight in (None, "balanced", "balanced_subsample")
+                or isinstance(self.class_weight, dict)):
             raise ConfigError(
-                f"class_weight must be null, 'balanced' or 'balanced_subsample', "
-                f"got {self.class_weight!r}"
+                f"class_weight must be null, 'balanced', 'balanced_subsample' or a mapping "
+                f"class -> weight, got {self.class_weight!r}"
             )
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> TreeEnsembleClassifier:
@@ -154,17 +157,33 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : numpy.ndarray, shape (n_windows, n_features)
+        X : array-like, shape (n_windows, n_features)
             Feature matrix (cast to float32, as scikit-learn trees do).
-        y : numpy.ndarray of str, shape (n_windows,)
+        y : array-like of str (or int), shape (n_windows,)
+            Class per window.
+
+        Returns
+        -------
+        TreeEnsembleClassifier
+            ``self``.
 
         Raises
         ------
         ConfigError
-            Invalid budget; DataFormatError: non-finite features.
+            Invalid budget.
+        DataFormatError
+            Features that are not a finite numeric matrix, labels of another
+            length or continuous labels (:func:`tinyhar.validation.check_features`).
         """
         self._check_params()
-        X = self._check_X(X, fitting=True)
+        X, y = check_features(self, X, y, reset=True)
+        y = np.asarray(y)
+        if y.dtype.kind in "US":  # class names stay Python strings (object arrays)
+            y = y.astype(object)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise DataFormatError("labels", f"{exc}; give one class name per window") from None
         est = MODEL_KINDS[self.kind](
             n_estimators=int(self.n_estimators),
             max_depth=None if self.max_depth is None else int(self.max_depth),
@@ -174,10 +193,9 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             random_state=int(self.random_state),
             n_jobs=self.n_jobs,
         )
-        est.fit(X, np.asarray(y, dtype=object))
+        est.fit(X, y)
         self.estimator_ = est
         self.classes_ = est.classes_
-        self.n_features_in_ = X.shape[1]
         self._flatten()
         self.tree_depths_ = np.asarray(
             [e.tree_.max_depth for e in est.estimators_], dtype=np.int32
@@ -185,18 +203,9 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.feature_importances_ = np.asarray(est.feature_importances_, dtype=np.float64)
         return self
 
-    def _check_X(self, X: np.ndarray, fitting: bool = False) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2:
-            raise DataFormatError("features", f"expected (n_windows, n_features), got {X.shape}")
-        if not fitting and X.shape[1] != self.n_features_in_:
-            raise DataFormatError(
-                "features", f"model expects {self.n_features_in_} features, got {X.shape[1]}"
-            )
-        if not np.isfinite(X).all():
-            col = int(np.flatnonzero(~np.isfinite(X).all(axis=0))[0])
-            raise DataFormatError("features", "non-finite feature value", column=col)
-        return X
+    def _check_X(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "leaves_")
+        return check_features(self, X, reset=False)
 
     def _flatten(self) -> None:
         """Build the device arrays from the fitted scikit-learn trees."""
@@ -271,8 +280,7 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         -------
         numpy.ndarray of int32, shape (n_windows, n_classes)
         """
-        check_is_fitted(self, "leaves_")
-        X = self._check_X(X)
+        X = self._check_X(X)  # NotFittedError before fit
         feature = self.feature_.astype(np.intp)
         left, right = self.left_.astype(np.intp), self.right_.astype(np.intp)
         roots = self.roots_.astype(np.intp)
@@ -300,7 +308,8 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted class per window (first class with the highest integer score)."""
-        return self.classes_[np.argmax(self.decision_scores(X), axis=1)]
+        scores = self.decision_scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_flat(self, X: np.ndarray) -> np.ndarray:
         """Predict by walking the flattened float32 arrays, as a device does (slow, reference).
@@ -373,8 +382,11 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
             If the model is not fitted.
         """
         check_is_fitted(self, "leaves_")
+        params = self.get_params()
+        if isinstance(params["class_weight"], dict):  # JSON: keys are texts
+            params["class_weight"] = {str(k): float(v) for k, v in params["class_weight"].items()}
         meta = {
-            "params": self.get_params(),
+            "params": params,
             "classes": [str(c) for c in self.classes_],
             "n_features_in": int(self.n_features_in_),
         }

@@ -336,7 +336,7 @@ class SimulatorSource(Source):
     def _lines(self) -> Iterator[str]:
         code = ("import app_live\n"
                 f"app_live.main(replay={str(self.csv)!r}, display='print', verbose=False, "
-                "outputs=())\n")
+                "outputs=(), mounting=None)\n")  # a recording: already in the training axes
         env = dict(os.environ, MICROPYPATH=f"{self.bundle.resolve()}:.frozen")
         self.proc = subprocess.Popen([self.exe, "-X", "heapsize=4M", "-c", code],
                                      cwd=str(self.bundle), env=env, stdout=subprocess.PIPE,

@@ -6,7 +6,8 @@ order. See :class:`PostProcessor` (the configurable, fitted, serialisable
 stage), :func:`select_postprocess` (choice by leave-subjects-out CV on
 training subjects), :mod:`tinyhar.postprocess.filters` (mode filter, EMA,
 minimum duration, hysteresis) and :mod:`tinyhar.postprocess.hmm` (HMM with
-Viterbi and fixed-lag decoding).
+Viterbi and fixed-lag decoding) and :mod:`tinyhar.postprocess.rejection`
+(unknown activity: top-probability and OOD rejection).
 """
 
 from tinyhar.postprocess.filters import (
@@ -31,10 +32,12 @@ from tinyhar.postprocess.processor import (
     default_candidates,
     select_postprocess,
 )
+from tinyhar.postprocess.rejection import UNKNOWN_CLASS, OodModel, Rejection, extend_proba
 
 __all__ = [
     "FORMAT_VERSION",
     "SMOOTHING",
+    "UNKNOWN_CLASS",
     "ClassHMM",
     "Decision",
     "EmaStream",
@@ -42,10 +45,13 @@ __all__ = [
     "HysteresisStream",
     "MinDurationStream",
     "ModeFilterStream",
+    "OodModel",
     "PostProcessStream",
     "PostProcessor",
+    "Rejection",
     "default_candidates",
     "ema_filter",
+    "extend_proba",
     "hysteresis",
     "min_duration_causal",
     "min_duration_merge",

@@ -32,6 +32,14 @@ from tinyhar.postprocess.filters import (
     mode_filter,
 )
 from tinyhar.postprocess.hmm import ClassHMM, _session_indices
+from tinyhar.postprocess.rejection import (
+    REJECT_KEYS,
+    UNKNOWN_CLASS,
+    Rejection,
+    add_unknown_state,
+    extend_proba,
+    rejection_from_options,
+)
 
 FORMAT_VERSION = 1
 """Version of the :meth:`PostProcessor.to_dict` layout."""
@@ -50,6 +58,13 @@ class PostProcessor:
 
     Stages, in order (each optional):
 
+    0. rejection (:class:`~tinyhar.postprocess.rejection.Rejection`): a
+       window whose top probability is too low or whose OOD score is too high
+       becomes class ``n_classes`` (``"unknown"``) and enters the next
+       stages as that class, with the one-hot probability row of
+       :func:`~tinyhar.postprocess.rejection.extend_proba` (the HMM then has
+       ``n_classes + 1`` states, see
+       :func:`~tinyhar.postprocess.rejection.add_unknown_state`);
     1. smoothing: ``"none"`` (argmax of the probabilities), ``"mode"``
        (centred majority filter over ``mode_k`` windows,
        :func:`~tinyhar.postprocess.filters.mode_filter`), ``"ema"``
@@ -88,6 +103,9 @@ class PostProcessor:
     hysteresis_windows : int >= 1
     hmm : ClassHMM, optional
         A fitted model (set by :meth:`fit` or :meth:`from_dict`).
+    rejection : Rejection, optional
+        Unknown-activity rejection (default: none). Its thresholds are
+        calibrated by the caller (:func:`tinyhar.evaluation.streams.select_on_streams`).
 
     Raises
     ------
@@ -116,6 +134,7 @@ class PostProcessor:
         hysteresis_margin: float = 0.0,
         hysteresis_windows: int = 1,
         hmm: ClassHMM | None = None,
+        rejection: Rejection | None = None,
     ) -> None:
         self.classes = [str(c) for c in classes]
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
@@ -141,9 +160,11 @@ class PostProcessor:
         self.min_duration_rule = min_duration_rule
         self.hysteresis_margin = _check_margin(hysteresis_margin)
         self.hysteresis_windows = _check_int(hysteresis_windows, "hysteresis_windows", 1)
-        if hmm is not None and hmm.n_classes != len(self.classes):
+        self.rejection = rejection if rejection is not None else Rejection()
+        if hmm is not None and hmm.n_classes != self.n_out:
             raise ConfigError(
-                f"postprocess.hmm has {hmm.n_classes} classes, the run has {len(self.classes)}"
+                f"postprocess.hmm has {hmm.n_classes} states, the post-processing "
+                f"{self.n_out} ({self.out_classes})"
             )
         self.hmm = hmm
 
@@ -157,6 +178,24 @@ class PostProcessor:
     def n_classes(self) -> int:
         """Number of classes."""
         return len(self.classes)
+
+    @property
+    def n_out(self) -> int:
+        """Number of output classes: ``n_classes``, plus 1 (unknown) with rejection."""
+        return self.n_classes + int(self.rejection.active)
+
+    @property
+    def out_classes(self) -> list[str]:
+        """Output class names (index = output class index; ``"unknown"`` last with rejection)."""
+        return self.classes + ([UNKNOWN_CLASS] if self.rejection.active else [])
+
+    @property
+    def ood_model(self):
+        """The :class:`~tinyhar.postprocess.rejection.OodModel` whose scores :meth:`apply` needs.
+
+        None when the rejection does not use OOD scores.
+        """
+        return self.rejection.ood if self.rejection.uses_ood else None
 
     @property
     def streamable(self) -> bool:
@@ -190,6 +229,8 @@ class PostProcessor:
                     else f"hmm(fixed_lag={self.hmm_lag})"),
         }
         text = parts[self.smoothing]
+        if self.rejection.active:
+            text = f"{self.rejection.describe()}+{text}"
         if self.min_duration > 1:
             text += f"+min_duration({self.min_duration},{self.min_duration_rule})"
         if self.hysteresis_margin > 0 or self.hysteresis_windows > 1:
@@ -202,19 +243,25 @@ class PostProcessor:
     # ------------------------------------------------------------------ fit / apply
 
     def _label_indices(self, y: np.ndarray) -> np.ndarray:
-        lookup = {c: i for i, c in enumerate(self.classes)}
+        lookup = {c: i for i, c in enumerate(self.out_classes)}
         out = np.full(len(y), -1, dtype=np.int64)
         for i, v in enumerate(np.asarray(y, dtype=object)):
             if v is None or v == "" or (isinstance(v, float) and np.isnan(v)):
                 continue
             if str(v) not in lookup:
                 raise EvaluationError(
-                    f"label {v!r} is not one of the post-processor's classes {self.classes}"
+                    f"label {v!r} is not one of the post-processor's classes {self.out_classes}"
                 )
             out[i] = lookup[str(v)]
         return out
 
-    def fit(self, proba_cv: np.ndarray, y: np.ndarray, sessions: np.ndarray) -> PostProcessor:
+    def fit(
+        self,
+        proba_cv: np.ndarray,
+        y: np.ndarray,
+        sessions: np.ndarray,
+        ood: np.ndarray | None = None,
+    ) -> PostProcessor:
         """Learn what the options need from training windows (the HMM; others: nothing).
 
         Parameters
@@ -226,6 +273,8 @@ class PostProcessor:
             True class names; ``""`` or ``None`` = unlabelled (skipped).
         sessions : numpy.ndarray, shape (n_windows,)
             Session id per window (windows of a session in time order).
+        ood : numpy.ndarray, shape (n_windows,), optional
+            Cross-validated OOD scores (needed when the rejection uses them).
 
         Returns
         -------
@@ -237,10 +286,26 @@ class PostProcessor:
         EvaluationError
             If labels are not among :attr:`classes` or lengths disagree.
         """
-        p = self._check_proba(proba_cv)
+        p = self._extended(self._check_proba(proba_cv), ood)
         if self.smoothing == "hmm":
-            self.hmm = ClassHMM.fit(p, self._label_indices(y), sessions, self.hmm_smoothing)
+            y_idx = self._label_indices(y)
+            if not self.rejection.active:
+                self.hmm = ClassHMM.fit(p, y_idx, sessions, self.hmm_smoothing)
+                return self
+            # the unknown state may have no labelled window: a tiny count keeps the fit
+            # defined with hmm_smoothing 0; add_unknown_state then sets that state
+            hmm = ClassHMM.fit(p, y_idx, sessions, max(self.hmm_smoothing, 1e-9))
+            self.hmm = ClassHMM(*add_unknown_state(
+                hmm.startprob, hmm.transmat, hmm.emissionprob,
+                int(np.count_nonzero(y_idx == self.n_classes)),
+            ))
         return self
+
+    def _extended(self, p: np.ndarray, ood: np.ndarray | None) -> np.ndarray:
+        """The probabilities the smoothing sees: with rejection, ``(n, n_classes + 1)``."""
+        if not self.rejection.active:
+            return p
+        return extend_proba(p, self.rejection.reject(p, ood))
 
     def _check_proba(self, proba: np.ndarray) -> np.ndarray:
         p = check_proba(proba)
@@ -251,7 +316,12 @@ class PostProcessor:
             )
         return p
 
-    def apply(self, proba: np.ndarray, sessions: np.ndarray | None = None) -> np.ndarray:
+    def apply(
+        self,
+        proba: np.ndarray,
+        sessions: np.ndarray | None = None,
+        ood: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Post-process the probabilities of whole sessions (offline).
 
         Parameters
@@ -261,18 +331,22 @@ class PostProcessor:
         sessions : numpy.ndarray, shape (n_windows,), optional
             Session id per window (default: one session). Each session is
             processed on its own; sessions need not be contiguous.
+        ood : numpy.ndarray, shape (n_windows,), optional
+            OOD scores (:meth:`~tinyhar.postprocess.rejection.OodModel.score`);
+            needed when the rejection uses them.
 
         Returns
         -------
         numpy.ndarray of int64, shape (n_windows,)
-            Class index per window (``classes[i]`` for names).
+            Class index per window (``out_classes[i]`` for names: index
+            ``n_classes`` is ``"unknown"``).
 
         Raises
         ------
         ConfigError
-            If the HMM is not fitted or the probabilities do not fit.
+            If the HMM or the rejection is not fitted or the inputs do not fit.
         """
-        p = self._check_proba(proba)
+        p = self._extended(self._check_proba(proba), ood)
         if self.needs_fit:
             raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")
         out = np.empty(p.shape[0], dtype=np.int64)
@@ -287,9 +361,11 @@ class PostProcessor:
             out[idx] = self._apply_session(p[idx])
         return out
 
-    def apply_labels(self, proba: np.ndarray, sessions: np.ndarray | None = None) -> np.ndarray:
+    def apply_labels(
+        self, proba: np.ndarray, sessions: np.ndarray | None = None, ood: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`apply`, as class names (object array, shape (n_windows,))."""
-        return np.asarray(self.classes, dtype=object)[self.apply(proba, sessions)]
+        return np.asarray(self.out_classes, dtype=object)[self.apply(proba, sessions, ood)]
 
     def _apply_session(self, p: np.ndarray) -> np.ndarray:
         if p.shape[0] == 0:
@@ -297,7 +373,7 @@ class PostProcessor:
         if self.smoothing == "none":
             q, c = p, np.argmax(p, axis=1)
         elif self.smoothing == "mode":
-            q, c = p, mode_filter(np.argmax(p, axis=1), self.mode_k, self.n_classes)
+            q, c = p, mode_filter(np.argmax(p, axis=1), self.mode_k, self.n_out)
         elif self.smoothing == "ema":
             q = ema_filter(p, self.ema_alpha)
             c = np.argmax(q, axis=1)
@@ -335,13 +411,16 @@ class PostProcessor:
         -------
         dict
             ``{"format_version": 1, "classes": [...], <options>, "hmm": null or
-            {"startprob", "transmat", "emissionprob"} as nested lists}``.
+            {"startprob", "transmat", "emissionprob"} as nested lists,
+            "rejection": {...}}`` (:meth:`Rejection.to_dict
+            <tinyhar.postprocess.rejection.Rejection.to_dict>`).
         """
         return {
             "format_version": FORMAT_VERSION,
             "classes": list(self.classes),
             **self.params(),
             "hmm": None if self.hmm is None else self.hmm.to_dict(),
+            "rejection": self.rejection.to_dict(),
         }
 
     @classmethod
@@ -350,7 +429,9 @@ class PostProcessor:
 
         Options missing from ``state`` take their defaults; ``format_version``
         and ``hmm`` are optional (an unfitted spec), and so is ``classes``
-        when given as an argument (a configuration names options only).
+        when given as an argument (a configuration names options only). The
+        configuration's rejection keys (``reject``, ``false_rejection``,
+        ``ood_var_floor``) give an uncalibrated rejection.
 
         Parameters
         ----------
@@ -379,7 +460,10 @@ class PostProcessor:
                 f"postprocess.format_version {version!r} is not supported (this tinyhar reads "
                 f"{FORMAT_VERSION}); re-create the run with this version"
             )
-        unknown = sorted(set(state) - set(_PARAMS) - {"format_version", "classes", "hmm"})
+        unknown = sorted(
+            set(state) - set(_PARAMS) - set(REJECT_KEYS)
+            - {"format_version", "classes", "hmm", "rejection"}
+        )
         if unknown:
             raise ConfigError(
                 f"postprocess has unknown keys {unknown}; allowed: {sorted(_PARAMS)}"
@@ -395,15 +479,23 @@ class PostProcessor:
         if classes is None:
             raise ConfigError("postprocess.classes is missing")
         hmm = state.get("hmm")
+        rejection = state.get("rejection")
+        if rejection is None and any(k in state for k in REJECT_KEYS):
+            rejection = rejection_from_options(state).to_dict()
         return cls(
             classes,
             hmm=None if hmm is None else ClassHMM.from_dict(hmm),
+            rejection=None if rejection is None else Rejection.from_dict(rejection),
             **{k: state[k] for k in _PARAMS if k in state},
         )
 
     def unfitted(self) -> PostProcessor:
-        """A copy with the same options and no fitted HMM."""
-        return PostProcessor(self.classes, **self.params())
+        """A copy with the same options and rejection, and no fitted HMM."""
+        return PostProcessor(self.classes, rejection=self.rejection, **self.params())
+
+    def with_rejection(self, rejection: Rejection) -> PostProcessor:
+        """An unfitted copy with another rejection (for :func:`select_postprocess`)."""
+        return PostProcessor(self.classes, rejection=rejection, **self.params())
 
 
 class PostProcessStream:
@@ -437,7 +529,7 @@ class PostProcessStream:
             raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")
         self.spec = spec
         self.lag = spec.lag
-        k = spec.n_classes
+        k = spec.n_out
         stages: list = []
         if spec.smoothing == "mode":
             stages.append(ModeFilterStream(spec.mode_k, k))
@@ -465,8 +557,11 @@ class PostProcessStream:
             decisions = nxt
         return decisions
 
-    def push(self, proba: np.ndarray) -> int | None:
+    def push(self, proba: np.ndarray, ood: float | None = None) -> int | None:
         """Add the next window's probabilities, shape (n_classes,); return a decided class or None.
+
+        ``ood`` is the window's OOD score (needed when the rejection uses it).
+        The returned index ``n_classes`` means ``"unknown"``.
 
         Raises
         ------
@@ -479,6 +574,8 @@ class PostProcessStream:
                 f"a window has {p.shape[0]} probabilities, the post-processor "
                 f"{self.spec.n_classes} classes"
             )
+        if self.spec.rejection.active:
+            p = self.spec._extended(p[None], None if ood is None else np.array([ood]))[0]
         out = self._through([Decision(self._n, int(np.argmax(p)), p)], flush=False)
         self._n += 1
         return out[0].cls if out else None
@@ -538,6 +635,7 @@ def select_postprocess(
     classes: Sequence[str] | None = None,
     n_folds: int = 5,
     streamable_only: bool = False,
+    ood: np.ndarray | None = None,
 ) -> tuple[PostProcessor, list[dict]]:
     """Choose post-processing by leave-subjects-out cross-validation on training subjects.
 
@@ -576,6 +674,10 @@ def select_postprocess(
         Number of subject folds (reduced to the number of subjects).
     streamable_only : bool
         Skip candidates that cannot stream (for device deployment).
+    ood : numpy.ndarray, shape (n_windows,), optional
+        Cross-validated OOD scores, for candidates whose (already
+        calibrated) rejection uses them. Windows a candidate rejects count
+        as wrong for their true class.
 
     Returns
     -------
@@ -631,18 +733,20 @@ def select_postprocess(
         pred = np.full(n, -1, dtype=np.int64)
         for train, test in folds:
             spec = cand.unfitted()
+            o_tr, o_te = (None, None) if ood is None else (ood[train], ood[test])
             if spec.smoothing == "hmm":
-                spec.fit(p[train], y[train], sessions[train])
-            pred[test] = spec.apply(p[test], sessions[test])
+                spec.fit(p[train], y[train], sessions[train], o_tr)
+            pred[test] = spec.apply(p[test], sessions[test], o_te)
         score = float(
             f1_score(y_idx[scored], pred[scored], labels=present, average="macro",
                      zero_division=0)
         )
         spec_dict = cand.to_dict()
         spec_dict.pop("hmm")
+        spec_dict.pop("rejection")
         table.append({"postprocess": cand.describe(), "macro_f1": score, "spec": spec_dict})
         if score > best_score:
             best_i, best_score = i, score
-    best = candidates[best_i].unfitted().fit(p, y, sessions)
+    best = candidates[best_i].unfitted().fit(p, y, sessions, ood)
     return best, table
 

@@ -77,6 +77,7 @@ def plot_embedding_map(
     seed: int = 0,
     max_points: int = 5000,
     title: str | None = None,
+    classes: Any = None,
 ) -> Path:
     """Draw a 2-D projection of embeddings coloured by class and save it as an image.
 
@@ -85,7 +86,7 @@ def plot_embedding_map(
     embeddings : numpy.ndarray, shape (n_windows, embedding_dim)
         One embedding per window (e.g. ``NeuralNetClassifier.embed(X)``).
     labels : array-like of str, shape (n_windows,)
-        Activity of each window; one colour per distinct label (sorted).
+        Activity of each window; one colour per distinct label.
     path : str or Path
         Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).
         Parent folders are created.
@@ -97,6 +98,10 @@ def plot_embedding_map(
         Windows beyond this are subsampled at random (t-SNE is quadratic).
     title : str, optional
         Figure title (default: the method and the number of windows).
+    classes : sequence of str, optional
+        The data set's declared class order (colours and legend follow it, as
+        in the run's other figures); labels outside it follow, sorted.
+        Default: sorted labels.
 
     Returns
     -------
@@ -126,7 +131,9 @@ def plot_embedding_map(
     fig = Figure(figsize=(7, 6), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    classes = sorted(set(y.tolist()))
+    present = set(y.tolist())
+    declared = [str(c) for c in classes or () if str(c) in present]
+    classes = declared + sorted(present - set(declared))
     cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
     for i, c in enumerate(classes):
         m = y == c

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from tinyhar.core.windowset import WindowSet  # noqa: E402
 from tinyhar.reporting.text import plural, subject_list  # noqa: E402
-from tinyhar.windows.windowset import WindowSet  # noqa: E402
 
 
 def _save(fig, path: str | Path, dpi: int, colors: int | None = None) -> Path:

@@ -220,18 +220,29 @@ def _postprocess_lines(pp: dict | None) -> list[str]:
         lines += [f"| {label} | {fmt.format(ts['raw'][k])} | {fmt.format(ts['smoothed'][k])} |"
                   for label, k, fmt in rows]
         lines.append("")
+        unknown = ts.get("unknown_by_label") or {}
+        if unknown:
+            lines += [
+                "Unknown activity (a window rejected counts as wrong when its label is known):",
+                "",
+                "| windows | n | rejected | unknown after post-processing |",
+                "| --- | ---: | ---: | ---: |",
+            ]
+            lines += [f"| {k} | {v['n']} | {v['rejected']:.1%} | {v['unknown_smoothed']:.1%} |"
+                      for k, v in unknown.items()]
+            lines.append("")
     if pp.get("note"):
         lines += [pp["note"], ""]
     return lines
 
 
 def write_evaluation_summary(metrics: dict, path: str | Path) -> Path:
-    """Write a Markdown summary of :func:`tinyhar.training.evaluate_run`'s result.
+    """Write a Markdown summary of :func:`tinyhar.evaluate.evaluate_run`'s result.
 
     Parameters
     ----------
     metrics : dict
-        As returned by :func:`tinyhar.training.evaluate_run`.
+        As returned by :func:`tinyhar.evaluate.evaluate_run`.
     path : str or Path
         Output file.
     """

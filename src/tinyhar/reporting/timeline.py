@@ -1,4 +1,4 @@
-"""Timeline figure of a recording: signal, true labels, raw and smoothed predictions."""
+"""Timeline figure of a recording: signal, true labels, raw and smoothed predictions, unknowns."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyhar.evaluation.continuous import label_segments
+from tinyhar.postprocess.rejection import UNKNOWN_CLASS
 from tinyhar.reporting.plots import _save, plt
 from tinyhar.reporting.text import plural
 
@@ -42,8 +43,9 @@ def plot_timeline(
         Mean acceleration magnitude per window in g (NaN: not drawn).
     rows : dict of str -> numpy.ndarray of str, shape (n_windows,)
         Label bands from top to bottom, e.g. ``{"true": y, "raw": ...,
-        "smoothed": ...}``; ``""`` is not drawn, ``"invalid"`` and labels
-        outside ``classes`` are drawn grey.
+        "smoothed": ...}``; ``""`` is not drawn, ``"unknown"`` (rejected
+        windows, :data:`tinyhar.postprocess.UNKNOWN_CLASS`) is drawn black,
+        ``"invalid"`` and other labels outside ``classes`` grey.
     classes : sequence of str
         Classes, for the colours and the legend.
     path : str or Path
@@ -64,6 +66,7 @@ def plot_timeline(
         title += f" (first {len(shown)} of {plural(len(order), 'session')})"
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     colour = {c: cmap(i % cmap.N) for i, c in enumerate(classes)}
+    colour.setdefault(UNKNOWN_CLASS, "black")
     n = max(1, len(shown))
     fig, axes = plt.subplots(
         2 * n, 1, figsize=(12, 2.4 * n + 1.0), squeeze=False, layout="constrained",
@@ -92,6 +95,9 @@ def plot_timeline(
         band.set_xlim(ax.get_xlim())
         band.set_xlabel("time (s)")
     handles = [Patch(color=colour[c], label=c) for c in classes]
+    drawn = {str(v) for labels in rows.values() for v in np.asarray(labels).tolist()}
+    if UNKNOWN_CLASS in drawn and UNKNOWN_CLASS not in classes:
+        handles.append(Patch(color=colour[UNKNOWN_CLASS], label=UNKNOWN_CLASS))
     handles.append(Patch(color="0.6", label="invalid / other"))
     fig.legend(handles=handles, loc="outside upper center", ncol=min(7, len(handles)),
                fontsize=8, title=title, title_fontsize=10, frameon=False)

@@ -30,9 +30,9 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError
-from tinyhar.windows.windowset import WindowSet
 
 GAP_FACTOR = 1.5
 """A time step longer than ``GAP_FACTOR`` sampling periods is a gap."""
@@ -329,7 +329,10 @@ def make_windows(
     Returns
     -------
     windows : WindowSet
-        ``X`` of shape ``(n_windows, n_samples, n_channels)`` float32.
+        ``X`` of shape ``(n_windows, n_samples, n_channels)`` float32; its
+        :attr:`~WindowSet.spec` (channels, units, rate, ``n_samples``,
+        ``hop_samples``) is the :class:`~tinyhar.core.spec.WindowSpec` the run
+        and its exports carry.
     report : WindowingReport
         Counts of dropped windows, gaps and short segments.
 
@@ -445,5 +448,6 @@ def make_windows(
         rate,
         classes,
         recordings.name,
+        hop_samples=n_hop,
     )
     return out, report

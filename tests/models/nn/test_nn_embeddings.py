@@ -11,6 +11,7 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 
+from tinyhar.core.windowset import WindowSet  # noqa: E402
 from tinyhar.errors import TinyharError  # noqa: E402
 from tinyhar.models.nn import (  # noqa: E402
     EmbeddingFeatures,
@@ -19,7 +20,6 @@ from tinyhar.models.nn import (  # noqa: E402
     embeddings_frame,
 )
 from tinyhar.reporting.embedding_map import plot_embedding_map  # noqa: E402
-from tinyhar.windows.windowset import WindowSet  # noqa: E402
 
 
 def synthetic(n=120, T=32, C=3, seed=0):

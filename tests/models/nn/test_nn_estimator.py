@@ -164,11 +164,13 @@ def test_clone_and_params():
 
 
 def test_wrong_input_raises_clear_errors(fitted):
-    with pytest.raises(InputShapeError, match="3 channels"):
+    with pytest.raises(InputShapeError, match=r"\(n_windows, 32, 3\), got .* 4 channels"):
         fitted.predict(np.zeros((2, 32, 4), np.float32))
-    with pytest.raises(InputShapeError, match="32 samples"):
+    with pytest.raises(InputShapeError, match="16 samples per window, but the network was "
+                       "trained on windows of 32 samples"):
         fitted.predict(np.zeros((2, 16, 3), np.float32))
-    with pytest.raises(TinyharError, match="n_windows, n_samples, n_channels"):
+    with pytest.raises(TinyharError, match=r"X: windows must have shape \(n_windows, 32, 3\), "
+                       r"got an array of shape \(32, 3\)"):
         fitted.predict(np.zeros((32, 3), np.float32))
     with pytest.raises(TinyharError, match="NaN"):
         fitted.predict(np.full((1, 32, 3), np.nan, np.float32))
@@ -293,3 +295,48 @@ def test_weight_averaging_is_the_mean_of_the_last_epochs_weights(data, test_data
     np.testing.assert_array_equal(avg.predict_proba(T), b.predict_proba(T))
     with pytest.raises(TinyharError, match="weight_averaging"):
         NeuralNetClassifier(**dict(base, weight_averaging=1.5)).fit(X, y, groups=g)
+
+
+def _reference_batchnorm_statistics(net, X, batch):
+    """Cumulative batch-norm statistics with dropout off: tinyhar's rule before swa_utils."""
+    import copy
+
+    net = copy.deepcopy(net)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    net.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    Xt = torch.from_numpy(X)
+    with torch.no_grad():
+        for i in range(0, len(Xt), batch):
+            if i == 0 or len(Xt) - i >= 2:
+                net(Xt[i : i + batch])
+    return {k: v for k, v in net.state_dict().items() if "running_" in k}
+
+
+def test_weight_averaging_through_swa_utils_keeps_dropout_off_for_batch_norm(data):
+    X, y, g = data
+    params = dict(FAST, dropout=0.3, patience=None, validation_fraction=0.0, epochs=3,
+                  weight_averaging=0.5)
+    avg = NeuralNetClassifier(**params).fit(X, y, groups=g)
+    assert avg.averaged_epochs_ == [2, 3]
+    state = avg.module_.state_dict()
+    reference = _reference_batchnorm_statistics(avg.module_, X, FAST["batch_size"])
+    assert reference
+    for key, value in reference.items():  # same batches, same order: float32 rounding only
+        np.testing.assert_allclose(state[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_weight_averaging_accuracy_equals_the_former_implementation(data, test_data):
+    """Fixed-seed run measured with tinyhar's own running mean before torch.optim.swa_utils
+    replaced it: 38 of 40 unseen windows right (0.95). swa_utils gave the same probabilities
+    (largest difference 0.0 on this machine); the tolerance, one window, absorbs other BLAS."""
+    X, y, g = data
+    T, ty, _ = test_data
+    params = dict(FAST, dropout=0.2, epochs=8, patience=None, validation_fraction=0.0,
+                  weight_averaging=0.5, n_threads=1)
+    model = NeuralNetClassifier(**params).fit(X, y, groups=g)
+    assert model.averaged_epochs_ == [5, 6, 7, 8]
+    assert abs(float((model.predict(T) == ty).mean()) - 0.95) <= 1 / 40

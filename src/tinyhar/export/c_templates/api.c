@@ -23,8 +23,9 @@ static float thr_input(const float *f, const float *prev, int j)
 #endif
 
 /* Walk every tree (x <= threshold: left, as scikit-learn), add up the
- * quantised leaf probabilities and return the first class with the highest
- * integer score. */
+ * quantised leaf probabilities and return the first class (in the model's
+ * column order) with the highest integer score, as its index in
+ * tinyhar_class_names; proba in that order too. */
 int tinyhar_predict(const float *features, const float *previous, float *proba)
 {
     uint32_t score[TINYHAR_N_CLASSES];
@@ -57,10 +58,10 @@ int tinyhar_predict(const float *features, const float *previous, float *proba)
     }
     if (proba) {
         for (int c = 0; c < TINYHAR_N_CLASSES; c++) {
-            proba[c] = total ? (float)score[c] / (float)total : 0.0f;
+            proba[thr_class_index[c]] = total ? (float)score[c] / (float)total : 0.0f;
         }
     }
-    return best;
+    return thr_class_index[best];
 }
 
 /* The input contract (tinyhar.features.validity): every value finite with

@@ -148,16 +148,21 @@ static THR_NOINLINE void thr_stage_prepare_channel(const float *buf, int start, 
 
 /* ---- stage "statistics" ----------------------------------------------- */
 
+/* Statistics this kernel computes from the sorted signal (the others have
+ * their own loops; max has one for blocks without an order statistic). */
+#define THR_SORTED (THR_MIN | THR_MEDIAN | THR_P25 | THR_P75 | THR_IQR)
+
 /* Time statistics of x[0..len->n - 1] (x is thr_w3[i] or thr_sig). Writes
  * the statistics selected in `stats` to out[0], out[1], ... in the order of
- * the THR_* bits; leaves x - mean in thr_dev (for the spectrum), and, if the
+ * the THR_* bits (the plan's statistic table, generated above; v[THR_S_x]
+ * holds statistic x); leaves x - mean in thr_dev (for the spectrum), and, if the
  * pointers are not NULL, the mean and sum((x - mean)^2) (for correlations).
  *
  * Definitions (tinyhar.features.catalog): mean = sum / n; std = sqrt(sum
  * (x - mean)^2 / n) (ddof 0); percentiles by linear interpolation on the
  * sorted values (Hyndman & Fan 1996, type 7, numpy's default); rms =
  * sqrt(sum x^2 / n); mcr = number of k with (x[k] >= mean) != (x[k-1] >=
- * mean), times fs / (n - 1). */
+ * mean), times fs / (n - 1); skewness = m3 / m2^(3/2) (Fisher-Pearson g1). */
 static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t *len,
                                               unsigned stats, float *out,
                                               float *mean_out, float *sumsq_out)
@@ -169,39 +174,49 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
         thr_dev[k] = x[k] - mean;
     }
     const float sumsq = thr_dot(thr_dev, thr_dev, n);
-    v[0] = mean;
-    v[1] = sqrtf(sumsq * len->inv_n);
+    v[THR_S_MEAN] = mean;
+    v[THR_S_STD] = sqrtf(sumsq * len->inv_n);
     if (stats & THR_SORTED) {
         memcpy(thr_tmp, x, (size_t)n * sizeof(float));
         thr_sort(thr_tmp, n);
-        v[2] = thr_tmp[0];
-        v[3] = thr_tmp[n - 1];
-        for (int p = 0; p < 3; p++) {  /* p25, median, p75 */
+        v[THR_S_MIN] = thr_tmp[0];
+        v[THR_S_MAX] = thr_tmp[n - 1];
+        for (int p = 0; p < THR_N_PCT; p++) {  /* percentiles, by increasing p */
             const int i = len->pct_i[p];
             const float t = len->pct_t[p];
             const float lo = thr_tmp[i];
             const float q = (i + 1 >= n || t == 0.0f) ? lo : lo + t * (thr_tmp[i + 1] - lo);
-            v[p == 0 ? 5 : (p == 1 ? 4 : 6)] = q;
+            v[THR_PCT_SLOT(p)] = q;
         }
-        v[7] = v[6] - v[5];
+        v[THR_S_IQR] = v[THR_S_P75] - v[THR_S_P25];
     } else if (stats & THR_MAX) {
         float m = x[0];
         for (int k = 1; k < n; k++) {
             m = x[k] > m ? x[k] : m;
         }
-        v[3] = m;
+        v[THR_S_MAX] = m;
     }
     if (stats & THR_RMS) {
-        v[8] = sqrtf(thr_dot(x, x, n) * len->inv_n);
+        v[THR_S_RMS] = sqrtf(thr_dot(x, x, n) * len->inv_n);
     }
     if (stats & THR_MCR) {
         int crossings = 0;
         for (int k = 1; k < n; k++) {
             crossings += (thr_dev[k] >= 0.0f) != (thr_dev[k - 1] >= 0.0f);
         }
-        v[9] = (float)crossings * len->mcr_scale;
+        v[THR_S_MCR] = (float)crossings * len->mcr_scale;
     }
-    for (int s = 0; s < THR_N_STATS; s++) {
+    if ((THR_USED_STATS & THR_SKEWNESS) && (stats & THR_SKEWNESS)) {
+        /* Fisher-Pearson skewness g1 = m3 / m2^(3/2), m_k = sum(d^k) / n
+         * (Joanes & Gill 1998); 0 for a flat signal (m2 <= MIN_STD^2). */
+        for (int k = 0; k < n; k++) {
+            thr_tmp[k] = thr_dev[k] * thr_dev[k];
+        }
+        const float m2 = sumsq * len->inv_n;
+        const float m3 = thr_dot(thr_tmp, thr_dev, n) * len->inv_n;
+        v[THR_S_SKEWNESS] = m2 > THR_FLAT_VARIANCE ? m3 / (m2 * sqrtf(m2)) : 0.0f;
+    }
+    for (int s = 0; s < THR_STATS_END; s++) {
         if (stats & (1u << s)) {
             *out++ = v[s];
         }

@@ -25,6 +25,14 @@
 #
 # shows "invalid input", logs the class cfg.INVALID_CLASS with empty
 # probabilities, and the next window starts a new recording (stacking).
+# Mounting (tinyhar_mounting.py, mounting.json of `tinyhar export/deploy
+# --mounting`): every sample is mapped from the board's axes onto the training
+# data's before the features, and the first check_s seconds (stand still!)
+# are checked against the training data's gravity; the app prints
+#
+#   MOUNTING ok: ... | MOUNTING off by <deg>: axis <a> reads ... Try mounting ...
+#
+# and shows it on the screen.
 # Each class (and invalid window) then goes to the outputs (outputs.py:
 # screen, LED/buzzer, rotated CSV log, MQTT, BLE and the functions
 # registered with outputs.on_prediction). CSV logs are opened in append
@@ -40,6 +48,8 @@ import time
 import tinyhar_config as cfg
 import tinyhar_post
 from tinyhar_features import Features, InvalidInput, Stacker
+from tinyhar_mounting import GravityCheck, Mapper
+from tinyhar_mounting import load as load_mounting
 from tinyhar_trees import TreeEnsemble
 
 # M5StickC PLUS2: GPIO4 must stay high to keep the board on when on battery;
@@ -177,15 +187,20 @@ def _post(clf, window):
 
 
 def main(replay=None, log_path=None, raw_path=None, display=None, model="model.bin",
-         max_windows=None, sensor=None, verbose=True, outputs=None):
+         max_windows=None, sensor=None, verbose=True, outputs=None, mounting="mounting.json",
+         check_s=3.0):
     """Run the live classifier until the replay ends, max_windows, or Ctrl-C.
 
     replay: CSV recording to play instead of the IMU; log_path: append the
     predictions (t_start_s, class, probabilities) to this CSV file;
-    raw_path: append the raw samples (time, channels) to this CSV file;
+    raw_path: append the raw samples (time, channels; in the training data's
+    axes, after the mounting) to this CSV file;
     display: None (auto), "m5", "st7789" or "print"; sensor: a sensor object
     to use instead (see sensor.py); outputs: names or objects for
-    outputs.open_outputs (default: tinyhar_outputs.json, else the screen).
+    outputs.open_outputs (default: tinyhar_outputs.json, else the screen);
+    mounting: the mounting file (board axes -> training axes; none: as
+    recorded); check_s: seconds at the start whose mean gravity is checked
+    against the training data's (0: no check).
     Returns the number of windows classified.
     """
     import outputs as outs
@@ -197,13 +212,15 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
     missing = [c for c in cfg.CHANNELS if c not in names]
     if missing:
         raise ValueError("the sensor has no channel(s) %s the model needs" % (missing,))
-    sel = [names.index(c) for c in cfg.CHANNELS]
+    mount = load_mounting(mounting) if mounting else None
+    mapper = Mapper(mount, names, cfg.CHANNELS)
+    check = GravityCheck(mount, mapper, int(check_s * cfg.SAMPLING_RATE_HZ))
     screen = open_display("print" if replay is not None and display is None else display)
     clf = Classifier(model)
     period_us = int(1000000 / cfg.SAMPLING_RATE_HZ)
     fs = cfg.SAMPLING_RATE_HZ
     buf = [0.0] * len(names)
-    sample = [0.0] * len(sel)
+    sample = [0.0] * len(cfg.CHANNELS)
     outputs = outs.open_outputs(cfg, outputs, screen, clf, log_path)
     raw = _open_log(raw_path, "time," + ",".join(cfg.CHANNELS))
     windows = 0
@@ -218,8 +235,11 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
                 next_t = time.ticks_add(next_t, period_us)
             if not sensor.read(buf):
                 break
-            for i in range(len(sel)):
-                sample[i] = buf[sel[i]]
+            mapper.apply(buf, sample)  # board axes -> the training data's axes
+            verdict = check.add(sample)
+            if verdict is not None:
+                print(verdict[1])
+                screen.show("mounting ok" if verdict[0] else "mounting off", verdict[2])
             t_s = sensor.t_s if replay is not None and hasattr(sensor, "t_s") else count / fs
             count += 1
             if raw is not None:

@@ -16,7 +16,8 @@
 #                  in rad/s (the layout sensor.ReplaySensor and tinyhar read)
 #   rec_001.json   sidecar: sampling_rate_hz, units, channels, sensor, board, class,
 #                  start time, firmware and tinyhar versions, n_samples, duration_s,
-#                  complete (false for a recording recovered after a power cut)
+#                  complete (false for a recording recovered after a power cut), classes
+#                  (the class list of classes.txt when it was recorded)
 # While recording, samples go to rec_001.csv.part (flushed every second); stopping
 # writes the sidecar to rec_001.json.part, renames it to rec_001.json, then renames
 # the CSV: an interrupted recording never touches earlier files. At start-up, a
@@ -135,17 +136,21 @@ class Recorder:
 
     rate_hz: the sensor's sampling rate; min_free_s: refuse to start with less free
     flash than this many seconds of data; free_bytes: a function giving the free
-    bytes (default: os.statvfs of the folder); tinyhar_version: kept in sidecars.
+    bytes (default: os.statvfs of the folder); tinyhar_version and classes (the class
+    list offered on the board): kept in sidecars.
     """
 
     def __init__(self, folder="rec", rate_hz=50.0, min_free_s=60, free_bytes=None,
-                 tinyhar_version="unknown", board=BOARD, sensor=SENSOR, channels=CHANNELS):
+                 tinyhar_version="unknown", board=BOARD, sensor=SENSOR, channels=CHANNELS,
+                 classes=None):
         self.folder = folder
         self.rate = float(rate_hz)
         self.min_free_s = min_free_s
         self._free = free_bytes
         self.meta = {"tinyhar_version": tinyhar_version, "board": board, "sensor": sensor,
                      "firmware": firmware_version()}
+        if classes is not None:
+            self.meta["classes"] = list(classes)
         self.channels = tuple(channels)
         self.f = None
         self.name = None
@@ -327,7 +332,7 @@ def main(replay=None, classes_path="classes.txt", folder="rec", rate_hz=None, bu
     if buttons is None:
         buttons = PinButtons()
     rec = Recorder(folder, rate, min_free_s, free_bytes, tinyhar_version,
-                   channels=tuple(getattr(sensor, "channels", CHANNELS)))
+                   channels=tuple(getattr(sensor, "channels", CHANNELS)), classes=classes)
     choice = 0
     written = []
     buf = [0.0] * len(rec.channels)

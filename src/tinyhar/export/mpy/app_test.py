@@ -5,10 +5,11 @@
 #   import app_test; app_test.run()
 #
 # testdata.bin layout (little-endian), written by tinyhar's exporter:
-#   header '<4sIHHH': magic b'THW1', n_windows, n_samples, n_channels,
-#           export format version
-#   float32 windows, channel-major: window 0 channel 0 (n_samples values),
-#           window 0 channel 1, ...
+#   header '<4sIHHHH': magic b'THW1', n_windows, n_samples, n_channels,
+#           export format version, sample_bytes (4 or 2)
+#   sample_bytes 2 only: int8 exp[n_channels] (a sample q is q * 2**exp)
+#   windows, channel-major (float32, or int16 for sample_bytes 2): window 0
+#           channel 0 (n_samples values), window 0 channel 1, ...
 #   uint8 labels[n_windows]    class index of the true label (255 = unknown)
 #   uint16 sessions[n_windows] session code (stacking restarts at a change)
 #   uint8 expected[n_windows]  the Python pipeline's prediction (255 = unknown)
@@ -32,8 +33,8 @@ from tinyhar_trees import TreeEnsemble
 # mirrors of tinyhar.export.formats (TESTDATA_MAGIC, TESTDATA_HEADER,
 # TESTDATA_HEADER_SIZE); tests/export/test_formats.py checks that they agree
 MAGIC = b"THW1"
-HEADER = "<4sIHHH"
-HEADER_SIZE = 14
+HEADER = "<4sIHHHH"
+HEADER_SIZE = 16
 INVALID = 255  # predicted class index of an invalid window
 
 
@@ -44,6 +45,13 @@ def _read_tail(f, n, offset):
     f.readinto(sessions)
     expected = bytearray(f.read(n))
     return labels, sessions, expected
+
+
+def _dequantize(f, qbuf, dest, scale):
+    # one channel of an int16 window into the float32 signal buffer
+    f.readinto(qbuf)
+    for j in range(len(qbuf)):
+        dest[j] = qbuf[j] * scale
 
 
 def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
@@ -67,7 +75,8 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
     feats = array.array("f", bytearray(4 * cfg.N_FEATURES)) if stacker else base
     timer = {} if timing else None
     with open(path, "rb") as f:
-        magic, n, n_samples, n_channels, version = struct.unpack(HEADER, f.read(HEADER_SIZE))
+        head = f.read(HEADER_SIZE)
+        magic, n, n_samples, n_channels, version = struct.unpack(HEADER[:-1], head[:-2])
         if magic != MAGIC:
             raise ValueError("not a tinyhar test-data file: " + path)
         if version != cfg.EXPORT_FORMAT_VERSION:
@@ -75,9 +84,17 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
                              "the run again" % (path, version, cfg.EXPORT_FORMAT_VERSION))
         if n_samples != cfg.WINDOW or n_channels != len(cfg.CHANNELS):
             raise ValueError("test windows do not match the model's window/channels")
+        sample_bytes = struct.unpack("<H", head[-2:])[0]
         data_start = HEADER_SIZE
+        scale = None
+        if sample_bytes == 2:  # int16 samples, one power-of-two scale per channel
+            scale = [2.0 ** e for e in struct.unpack("<%db" % n_channels, f.read(n_channels))]
+            data_start += n_channels
+            qbuf = array.array("h", bytearray(2 * n_samples))
+        elif sample_bytes != 4:
+            raise ValueError("%s: unknown sample size %d" % (path, sample_bytes))
         labels, sessions, expected = _read_tail(
-            f, n, data_start + 4 * n * n_samples * n_channels)
+            f, n, data_start + sample_bytes * n * n_samples * n_channels)
         if limit is not None and limit < n:
             n = limit
         preds = bytearray(n)
@@ -102,7 +119,10 @@ def run(path="testdata.bin", model="model.bin", features_out=None, timing=False,
         try:
             for i in range(n):
                 for c in range(n_channels):
-                    f.readinto(fx.channels[c])
+                    if scale is None:
+                        f.readinto(fx.channels[c])
+                    else:
+                        _dequantize(f, qbuf, fx.channels[c], scale[c])
                 best = None
                 for _r in range(repeat):
                     if collect:

@@ -67,7 +67,10 @@ import time
 import micropython
 from micropython import const
 
-# Statistic slots of the index tuples in cfg.STATS / cfg.JERK
+# The statistic kernel's value slots (the job list r). The output order of the
+# statistics is not fixed here: it is the plan's (cfg.STATISTICS, the statistic
+# table of tinyhar.features.plan), and Features maps each index tuple of
+# cfg.STATS / cfg.JERK from that order onto these slots by name (_SLOTS).
 MEAN = const(0)
 STD = const(1)
 MIN = const(2)
@@ -78,13 +81,16 @@ P75 = const(6)
 IQR = const(7)
 RMS = const(8)
 MCR = const(9)
-SUM = const(10)  # not an output: the plain sum, kept for rms
-NO_STATS = (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
+SKEWNESS = const(10)
+N_SLOTS = const(11)
+SUM = const(11)  # not an output: the plain sum, kept for rms
+_SLOTS = ("mean", "std", "min", "max", "median", "p25", "p75", "iqr", "rms", "mcr", "skewness")
+NO_STATS = (-1,) * N_SLOTS
 
 
 
 # mirror of tinyhar.export.formats.EXPORT_FORMAT_VERSION (tests/export/test_formats.py)
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 
 
 def check_format(cfg):
@@ -146,6 +152,19 @@ def _sumsq(a, n, m, dev):
             dev[i] = d
             s += d * d
     return s
+
+
+@micropython.native
+def _moments23(a, n, m):
+    # sums of (a[i] - m)^2 and (a[i] - m)^3 (skewness)
+    s2 = 0.0
+    s3 = 0.0
+    for i in range(n):
+        d = a[i] - m
+        d2 = d * d
+        s2 += d2
+        s3 += d2 * d
+    return s2, s3
 
 
 @micropython.native
@@ -889,6 +908,19 @@ class Features:
         self.dev = {}
         self.sumsq = {}
         self.stats = []
+        # the kernel slot of each statistic of the plan's order (cfg.STATISTICS)
+        if not (hasattr(cfg, "STATISTICS") and hasattr(cfg, "LENGTHS")):
+            raise ValueError(
+                "tinyhar_config.py has no STATISTICS / LENGTHS (written by an older "
+                "tinyhar): export the run again and copy the whole bundle")
+        plan_stats = cfg.STATISTICS
+        self._slot_of = [(_SLOTS.index(k) if k in _SLOTS else -1) for k in plan_stats]
+        self._length_table = {}
+        for length, inv_bits, mcr_bits, pcts in cfg.LENGTHS:
+            c = _from_bits([inv_bits, mcr_bits] + [t for _name, _i, t in pcts])
+            self._length_table[length] = (
+                c[0], c[1], [(_SLOTS.index(name), c[2 + j], i)
+                             for j, (name, i, _t) in enumerate(pcts)])
         # signals of the FFT spectra: sum of squared deviations by Parseval
         self.pow2 = n >= 4 and (n & (n - 1)) == 0
         self.spec_jobs = {}
@@ -975,27 +1007,33 @@ class Features:
                     self.twm = [complex(w.imag, -w.real) for w in self.tw]
 
     # ------------------------------------------------------------------ helpers
+    def _slots(self, idx):
+        # an index tuple of the plan's statistic order as a tuple of kernel slots
+        out = [-1] * N_SLOTS
+        for j, i in enumerate(idx):
+            if i >= 0:
+                slot = self._slot_of[j]
+                if slot < 0:
+                    raise ValueError(
+                        "tinyhar_features: this tinyhar_features.py cannot compute the "
+                        "statistic " + self.cfg.STATISTICS[j] + ": copy the whole bundle")
+                out[slot] = i
+        return tuple(out)
+
     def _consts(self, length):
-        # per window length: float32(1/L), float32(fs/(L-1)), the percentiles
-        # (slot, float32 fraction t of h = p (L-1), exact when t = 0 or
-        # floor(h) is the last rank, and the indices in the vals array of
-        # _order of the values of ranks floor(h) and floor(h) + 1), and the
-        # selection plan of _order for those ranks
+        # per window length, from the plan (cfg.LENGTHS): float32(1/L),
+        # float32(fs/(L-1)), the percentiles (slot, float32 fraction t of
+        # h = p (L-1), exact when t = 0 or floor(h) is the last rank, and the
+        # indices in the vals array of _order of the values of ranks floor(h)
+        # and floor(h) + 1), and the selection plan of _order for those ranks
         c = self._length_consts.get(length)
         if c is None:
-            f1 = self.f1
-            f1[0] = 1.0 / length
-            inv = f1[0]
-            f1[0] = self.fs32 / (length - 1)
-            mcr = f1[0]
+            inv, mcr, table = self._length_table[length]
             pct = []
             ranks = []
-            for slot, p in ((P25, 0.25), (MEDIAN, 0.5), (P75, 0.75)):
-                h = p * (length - 1)
-                i = int(math.floor(h))
-                f1[0] = h - i
-                exact = i + 1 >= length or f1[0] == 0.0
-                pct.append((slot, f1[0], exact, i))
+            for slot, t, i in table:
+                exact = i + 1 >= length or t == 0.0
+                pct.append((slot, t, exact, i))
                 ranks.append(i)
                 if not exact:
                     ranks.append(i + 1)
@@ -1010,7 +1048,9 @@ class Features:
     def _job(self, name, n, idx, dev, spec=False):
         # spec: a signal of the FFT spectra (its sum of squared deviations
         # comes from the spectrum); the job's list r holds its statistics by
-        # slot (MEAN..MCR) and the plain sum of the samples (SUM)
+        # slot (MEAN..MCR) and the plain sum of the samples (SUM); idx is in
+        # the plan's statistic order (cfg.STATISTICS), mapped to the slots here
+        idx = self._slots(idx)
         inv, mcr, pct, plan = self._consts(n)
         # min and max alone need no selection (the light set's axes, jerk)
         if not (idx[MEDIAN] >= 0 or idx[P25] >= 0 or idx[P75] >= 0 or idx[IQR] >= 0):
@@ -1018,8 +1058,10 @@ class Features:
             plan = array.array("H")
         order = pct is not None or idx[MIN] >= 0 or idx[MAX] >= 0 or idx[MCR] >= 0
         vals = _farray(2 + len(plan) // 3)
+        # (slot, output index) of the statistics written out
+        outs = tuple((j, idx[j]) for j in range(N_SLOTS) if idx[j] >= 0)
         return (name, n, idx, dev, order, inv, mcr, pct, plan, len(plan), vals, spec,
-                [0.0] * (SUM + 1))
+                [0.0] * (SUM + 1), outs)
 
     @micropython.native
     def _stats(self, job, out):
@@ -1027,7 +1069,7 @@ class Features:
         # the sum of squared deviations from the mean, or None for a signal
         # of the FFT spectra (only its deviations here: _finish follows with
         # the sum of squares from the spectrum)
-        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals, spec, r = job
+        name, n, idx, dev, order, inv, mcr, pct, plan, nplan, vals, spec, r, _outs = job
         a = self.arr[name]
         lst = self.lst[name]
         f1 = self.f1
@@ -1063,6 +1105,15 @@ class Features:
             r[MCR] = cross * mcr
         r[MEAN] = m
         r[SUM] = s
+        if idx[SKEWNESS] >= 0:
+            # Fisher-Pearson g1 = m3 / m2^(3/2) (Joanes & Gill 1998) about the
+            # mean numpy computes (pairwise float32 sum): g1 moves by 3 dm / std
+            # with the mean; 0 for a flat signal (m2 <= MIN_STD^2)
+            f1[0] = _pairwise(a, 0, n, self.r9)
+            f1[0] = f1[0] / n
+            s2, s3 = _moments23(a, n, f1[0])
+            m2 = s2 / n
+            r[SKEWNESS] = (s3 / n) / (m2 * math.sqrt(m2)) if m2 > self.flat_power else 0.0
         if pct is not None:
             # type-7 percentiles lo + t (hi - lo), each step rounded to float32
             for slot, t, exact, jlo, jhi in pct:
@@ -1100,10 +1151,8 @@ class Features:
             f1[0] = sumsq + 2.0 * m * (r[SUM] - n * m) + n * m * m
             f1[0] = f1[0] * inv
             r[RMS] = math.sqrt(f1[0])
-        for j in range(10):
-            i = idx[j]
-            if i >= 0:
-                out[i] = r[j]
+        for j, i in job[13]:
+            out[i] = r[j]
 
     @micropython.native
     def _spectral_features(self, p, band_idx, i_dom, i_ent, i_cen, out):

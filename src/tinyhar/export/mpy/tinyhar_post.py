@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - very old ports
     from ubinascii import unhexlify
 
 # mirror of tinyhar.export.formats.EXPORT_FORMAT_VERSION (tests/export/test_postprocess_mpy.py)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _floats(text):

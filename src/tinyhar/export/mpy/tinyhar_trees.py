@@ -10,11 +10,15 @@
 #   thresh  float32[n_nodes]     go left when x[feature] <= thresh
 #   left    int16[n_nodes]       >= 0: node index; < 0: -(leaf + 1)
 #   right   int16[n_nodes]
-#   leaves  uint8[n_leaves * n_classes] quantised class probabilities
+#   leaves  uint8[n_leaves * n_classes] quantised class probabilities, columns
+#           in the model's order (scikit-learn's sorted classes_)
+#   class_index uint8[n_classes] index in tinyhar_config.CLASSES (the data
+#           set's declared class order) of each leaf column
 #
 # The class scores are integer sums of the leaves over the trees and the
-# prediction is the first class with the highest score, exactly as
-# tinyhar.models.trees.TreeEnsembleClassifier (integer sums are exact on every
+# prediction is the first column with the highest score, exactly as
+# tinyhar.models.trees.TreeEnsembleClassifier, reported as its index in
+# CLASSES (integer sums are exact on every
 # platform; the thresholds are float32, like the features, so `<=` agrees with
 # the Python model bit for bit given the same features).
 #
@@ -31,7 +35,7 @@ import micropython
 MAGIC = b"THT1"
 HEADER = "<4s8H"
 HEADER_SIZE = 20
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 
 
 def _read_array(f, typecode, count, itemsize):
@@ -75,6 +79,7 @@ class TreeEnsemble:
             self.left = _read_array(f, "h", nn, 2)
             self.right = _read_array(f, "h", nn, 2)
             self.leaves = _read_array(f, "B", nl * nc, 1)
+            self.class_index = _read_array(f, "B", nc, 1)
         self.scores = array.array("i", bytearray(4 * nc))
 
     @micropython.native
@@ -103,7 +108,7 @@ class TreeEnsemble:
         return scores
 
     def predict(self, x):
-        """Index of the predicted class for the feature array x ('f', n_features)."""
+        """Index in CLASSES of the predicted class for the feature array x ('f', n_features)."""
         scores = self.scores_of(x)
         best = 0
         top = scores[0]
@@ -111,15 +116,19 @@ class TreeEnsemble:
             if scores[c] > top:
                 top = scores[c]
                 best = c
-        return best
+        return self.class_index[best]
 
     def predict_proba(self, x):
-        """(class index, list of probabilities) for the feature array x."""
+        """(class index, list of probabilities in CLASSES order) for the feature array x."""
         best = self.predict(x)
         scores = self.scores
+        index = self.class_index
         total = 0
         for c in range(self.n_classes):
             total += scores[c]
         if total <= 0:
             total = 1
-        return best, [scores[c] / total for c in range(self.n_classes)]
+        proba = [0.0] * self.n_classes
+        for c in range(self.n_classes):
+            proba[index[c]] = scores[c] / total
+        return best, proba

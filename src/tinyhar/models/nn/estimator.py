@@ -28,8 +28,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
+from tinyhar import validation
+from tinyhar.core.labels import check_labels
 from tinyhar.errors import TinyharError
-from tinyhar.evaluation.metrics import check_labels
 from tinyhar.modelfile import StateReader
 
 DEEP_INSTALL_HINT = "pip install 'tinyhar[deep]'"
@@ -78,29 +79,35 @@ def torch_settings(n_threads: int | None, deterministic: bool = True) -> Iterato
         torch.use_deterministic_algorithms(old_det)
 
 
-def check_windows(X: Any, where: str = "windows") -> np.ndarray:
+def check_windows(
+    X: Any, where: str = "windows", n_samples: int | None = None, n_channels: int | None = None
+) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape (n_windows, n_samples, n_channels).
 
     Accepts an array or any object with an ``X`` attribute (a
-    :class:`~tinyhar.windows.windowset.WindowSet`).
+    :class:`~tinyhar.core.windowset.WindowSet`). ``n_samples`` and
+    ``n_channels``, when given, are the shape the network was trained on.
 
     Raises
     ------
     InputShapeError
-        If ``X`` is not 3-D, is empty or holds NaN/inf values.
+        If ``X`` is not a 3-D numeric array or is empty
+        (:func:`tinyhar.validation.check_windows`).
+    DataFormatError
+        If a window holds NaN, an infinity or a value beyond
+        :data:`~tinyhar.features.validity.MAX_ABS_INPUT`: the input contract
+        of every model (:func:`tinyhar.features.validity.check_valid`).
     """
-    X = getattr(X, "X", X)
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-    if X.ndim != 3:
-        raise InputShapeError(
-            f"{where} must have shape (n_windows, n_samples, n_channels), got {X.shape}"
-        )
-    if X.shape[0] == 0 or X.shape[1] == 0 or X.shape[2] == 0:
-        raise InputShapeError(f"{where} are empty: shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise InputShapeError(
-            f"{where} contain NaN or infinite values: fill or drop those samples first"
-        )
+    X = validation.check_windows(
+        getattr(X, "X", X), source=where, min_windows=1, n_samples=n_samples,
+        n_channels=n_channels, trained_on="the network was trained on",
+        error=lambda source, message: InputShapeError(f"{source}: {message}"),
+    )
+    # the input contract of every model; imported here so that importing the network
+    # presets (the CLI lists them) does not import the feature code
+    from tinyhar.features.validity import check_valid
+
+    check_valid(X, [f"channel {c}" for c in range(X.shape[2])], where)
     return X
 
 
@@ -244,60 +251,51 @@ def augment_windows(
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _accumulate_average(average: dict | None, net, n_seen: int) -> dict:
-    """Running mean of a network's floating-point parameters and buffers.
+def _batchnorm_pass_model(net):
+    """``net`` wrapped so that ``train()`` switches on its batch-normalisation layers only.
 
-    Parameters
-    ----------
-    average : dict or None
-        The mean of ``n_seen`` earlier state dicts, or None for the first.
-    net : torch.nn.Module
-        Network whose current ``state_dict`` joins the mean.
-    n_seen : int
-        State dicts already in ``average``.
-
-    Returns
-    -------
-    dict
-        Mean of ``n_seen + 1`` state dicts (copies; integer buffers such as
-        batch-normalisation counters are taken from the latest).
+    :func:`torch.optim.swa_utils.update_bn` puts the model it is given in
+    training mode; through this wrapper dropout stays in evaluation mode
+    during that pass, so the re-estimated statistics are those of the
+    activations the network sees when it predicts (dropout off).
     """
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    if average is None:
-        return state
-    for k, v in state.items():
-        if v.is_floating_point():
-            average[k] += (v - average[k]) / (n_seen + 1)
-        else:
-            average[k] = v
-    return average
+    torch = _torch()
+
+    class _BatchNormOnlyTraining(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def train(self, mode: bool = True):  # noqa: D102 - see the class docstring
+            self.training = mode
+            self.inner.eval()
+            for m in self.inner.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.train(mode)
+            return self
+
+        def forward(self, x):
+            return self.inner(x)
+
+    return _BatchNormOnlyTraining(net)
 
 
 def _recompute_batchnorm(net, Xt, batch: int) -> None:
     """Reset and re-estimate the running statistics of every BatchNorm layer.
 
-    One pass over ``Xt`` (float32 tensor, shape (n_windows, n_samples,
-    n_channels)) in batches of ``batch`` windows, with the batch-normalisation
-    layers in training mode and cumulative averaging (``momentum=None``) and
-    every other layer (dropout) in evaluation mode; no weight changes. Nothing
-    happens for a network without batch normalisation.
+    One pass of :func:`torch.optim.swa_utils.update_bn` (cumulative averaging,
+    ``momentum=None``) over ``Xt`` (float32 tensor, shape (n_windows,
+    n_samples, n_channels)) in batches of ``batch`` windows, with the
+    batch-normalisation layers in training mode and every other layer
+    (dropout) in evaluation mode (:func:`_batchnorm_pass_model`); no weight
+    changes. Nothing happens for a network without batch normalisation. A
+    last batch of one window is left out (a batch of one breaks batch
+    normalisation), as in training.
     """
     torch = _torch()
-    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    net.eval()
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-        m.train()
-    with torch.no_grad():
-        for i in range(0, len(Xt), batch):
-            if i == 0 or len(Xt) - i >= 2:  # a batch of one breaks batch normalisation
-                net(Xt[i : i + batch])
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
+    batches = [Xt[i : i + batch] for i in range(0, len(Xt), batch)
+               if i == 0 or len(Xt) - i >= 2]
+    torch.optim.swa_utils.update_bn(batches, _batchnorm_pass_model(net))
     net.eval()
 
 
@@ -369,16 +367,18 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         (default) = off.
     weight_averaging : float
         Stochastic weight averaging (Izmailov et al. 2018, "Averaging weights
-        leads to wider optima and better generalization"): the kept weights are
-        the mean of the weights at the end of each of the last
+        leads to wider optima and better generalization"), through
+        :mod:`torch.optim.swa_utils`: the kept weights are the mean
+        (``AveragedModel``) of the weights at the end of each of the last
         ``ceil(weight_averaging * epochs)`` epochs (at least one), with the
         learning-rate schedule unchanged; the running mean and variance of the
-        batch-normalisation layers are then recomputed with one pass over the
-        unaugmented training windows (cumulative average over batches of
-        ``batch_size``), since the averaged weights' activations differ from
-        those of any trained epoch. 0 (default) = off: the last (or, with early
-        stopping, the best) epoch's weights are kept. Used only without early
-        stopping (``patience`` None or no validation part).
+        batch-normalisation layers are then recomputed (``update_bn``) with one
+        pass over the unaugmented training windows (cumulative average over
+        batches of ``batch_size``, dropout off), since the averaged weights'
+        activations differ from those of any trained epoch. 0 (default) = off:
+        the last (or, with early stopping, the best) epoch's weights are kept.
+        Used only without early stopping (``patience`` None or no validation
+        part).
     patience : int or None
         Stop after this many epochs without a lower validation loss and restore
         the best weights; None trains all ``epochs`` and keeps the last weights.
@@ -654,7 +654,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         if float(self.weight_averaging) > 0 and not early_stopping:
             n_average = max(1, int(np.ceil(float(self.weight_averaging) * int(self.epochs))))
         first_average = int(self.epochs) - n_average + 1
-        average, self.averaged_epochs_ = None, []
+        # stochastic weight averaging: running mean of the parameters at the end of the
+        # last n_average epochs (torch.optim.swa_utils.AveragedModel, equal weights)
+        average = torch.optim.swa_utils.AveragedModel(net) if n_average else None
+        self.averaged_epochs_ = []
         for epoch in range(1, int(self.epochs) + 1):
             net.train()
             order = tr[rng.permutation(len(tr))]
@@ -704,7 +707,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 )
             stop = self.max_steps is not None and steps >= self.max_steps
             if n_average and (epoch >= first_average or stop):
-                average = _accumulate_average(average, net, len(self.averaged_epochs_))
+                average.update_parameters(net)
                 self.averaged_epochs_.append(epoch)
             if early_stopping:
                 if row["val_loss"] < best_loss - 1e-6:
@@ -720,8 +723,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 break
         if best_state is not None:
             net.load_state_dict(best_state)
-        if average is not None:
-            net.load_state_dict(average)
+        if self.averaged_epochs_:
+            with torch.no_grad():
+                for p, q in zip(net.parameters(), average.module.parameters(), strict=True):
+                    p.copy_(q)
             _recompute_batchnorm(net, Xt[torch.from_numpy(tr)], bs)
         self.best_epoch_ = best_epoch
 
@@ -744,14 +749,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_input(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        X = check_windows(X)
-        if X.shape[1:] != (self.n_samples_in_, self.n_channels_in_):
-            raise InputShapeError(
-                f"the network was trained on windows of {self.n_samples_in_} samples x "
-                f"{self.n_channels_in_} channels, got {X.shape[1]} samples x {X.shape[2]} "
-                "channels: window the data the same way and select the same channels"
-            )
-        return X
+        return check_windows(X, "X", self.n_samples_in_, self.n_channels_in_)
 
     def _run(self, X: Any, what: str, batch: int = 1024) -> np.ndarray:
         torch = _torch()
@@ -784,7 +782,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         InputShapeError
-            Wrong number of samples or channels, NaN values.
+            Wrong number of samples or channels.
+        DataFormatError
+            A window holding NaN, an infinity or a value beyond
+            ``tinyhar.features.validity.MAX_ABS_INPUT``.
         """
         return self._run(X, "proba")
 
@@ -794,7 +795,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         InputShapeError
-            Wrong number of samples or channels, NaN values.
+            Wrong number of samples or channels.
+        DataFormatError
+            A window holding NaN, an infinity or a value beyond
+            ``tinyhar.features.validity.MAX_ABS_INPUT``.
         """
         self._check_fitted()
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -813,7 +817,10 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         InputShapeError
-            Wrong number of samples or channels, NaN values.
+            Wrong number of samples or channels.
+        DataFormatError
+            A window holding NaN, an infinity or a value beyond
+            ``tinyhar.features.validity.MAX_ABS_INPUT``.
         """
         return self._run(X, "embed")
 

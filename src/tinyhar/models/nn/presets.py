@@ -21,8 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tinyhar.config import Float, Int, validation_problems
 from tinyhar.errors import ConfigError
+from tinyhar.validation import MISSING, Float, Int, validation_problems
 
 
 @dataclass(frozen=True)
@@ -401,8 +401,9 @@ def check_network_params(params: dict, where: str = "model.params") -> None:
         NetworkParams.model_validate(params)
     except ValidationError as exc:
         lines = []
-        for name, msg, value in validation_problems(exc):
+        for name, msg, value in validation_problems(exc, NetworkParams):
             if msg.startswith("unknown key"):
                 msg = f"not a network parameter; valid: {', '.join(NetworkParams.model_fields)}"
-            lines.append(f"{where}.{name}: {msg} (got {value!r:.60})")
+            got = "" if value is MISSING else f" (got {value!r:.60})"
+            lines.append(f"{where}.{name}: {msg}{got}")
         raise ConfigError("\n".join(lines)) from None

@@ -1,4 +1,11 @@
-"""Fixed-length windows with their labels, subjects and sessions."""
+"""Fixed-length windows with their labels, subjects and sessions, and their file format.
+
+A :class:`WindowSet` is a core type: data-set loaders of pre-cut windows make
+it, :func:`tinyhar.windows.make_windows` makes it from recordings, and every
+later stage reads it. Its :attr:`WindowSet.spec` is the
+:class:`~tinyhar.core.spec.WindowSpec` the run, the pipeline and the exports
+carry; :mod:`tinyhar.core.windowfile` stores a set in a file.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyhar.datasets.recording import CHANNEL_UNITS, natural_key
+from tinyhar.core.channels import channel_unit
+from tinyhar.core.ids import natural_key
+from tinyhar.core.spec import WindowSpec
 from tinyhar.errors import DataFormatError
+from tinyhar.validation import check_windows
 
 
 @dataclass
@@ -39,6 +49,12 @@ class WindowSet:
         Data set name, for reports.
     split : numpy.ndarray of str (object), shape (n_windows,), optional
         The publisher's split per window (``"train"``/``"test"``) when it has one.
+    info : dict
+        Free-form notes of the loader.
+    hop_samples : int or None
+        Samples between the starts of consecutive windows of a session, as cut
+        by :func:`tinyhar.windows.make_windows`; None for windows cut before
+        tinyhar saw them.
 
     Raises
     ------
@@ -57,14 +73,10 @@ class WindowSet:
     name: str = "windows"
     split: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    hop_samples: int | None = None
 
     def __post_init__(self) -> None:
-        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
-        if self.X.ndim != 3:
-            raise DataFormatError(
-                self.name,
-                f"windows must have shape (n_windows, n_samples, n_channels), got {self.X.shape}",
-            )
+        self.X = check_windows(self.X, source=self.name)  # tinyhar.validation
         n = self.X.shape[0]
         self.y = np.asarray(self.y, dtype=object)
         self.subject = np.asarray([str(s) for s in self.subject], dtype=object)
@@ -85,6 +97,22 @@ class WindowSet:
             )
         self.channels = list(self.channels)
         self.classes = [str(c) for c in self.classes]
+        if self.hop_samples is not None:
+            self.hop_samples = int(self.hop_samples)
+
+    @property
+    def spec(self) -> WindowSpec:
+        """The :class:`~tinyhar.core.spec.WindowSpec` of these windows.
+
+        Raises
+        ------
+        DataFormatError
+            A set without channels or samples, or a bad rate or hop.
+        """
+        return WindowSpec(
+            tuple(self.channels), tuple(self.units), self.sampling_rate_hz, self.n_samples,
+            self.hop_samples,
+        )
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -107,7 +135,7 @@ class WindowSet:
     @property
     def units(self) -> list[str]:
         """Unit of each channel (``g``, ``rad/s``; ``"1"`` for unknown)."""
-        return [CHANNEL_UNITS.get(c, "1") for c in self.channels]
+        return [channel_unit(c) for c in self.channels]
 
     def subset(self, mask: np.ndarray) -> WindowSet:
         """Windows selected by a boolean mask or an index array of shape (n_windows,) / (k,)."""
@@ -123,6 +151,7 @@ class WindowSet:
             self.name,
             None if self.split is None else self.split[mask],
             dict(self.info),
+            self.hop_samples,
         )
 
     def select_channels(self, channels: Sequence[str]) -> WindowSet:
@@ -147,3 +176,4 @@ class WindowSet:
     def class_counts(self) -> dict[str, int]:
         """Number of windows per class, in class order (classes with 0 included)."""
         return {c: int(np.count_nonzero(self.y == c)) for c in self.classes}
+

@@ -1,0 +1,172 @@
+"""Scale: features and the default 10-tree model on 10 to 1,000 hours of recordings.
+
+For each case, synthetic 6-channel recordings (real HAPT activity segments,
+:mod:`tinyhar.datasets.synthetic`) of ``hours`` at ``rate_hz`` are written
+once (kept in ``--data``, default ``benchmarks/.scale-data``), then a fresh
+child process runs the out-of-core path end to end:
+
+1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`);
+2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
+   (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
+   processes (``serial`` for 1 worker); no cache, so every case computes;
+3. fit the default model (10 trees, depth <= 10) on the training subjects'
+   rows (80 % of subjects) and score the held-out subjects (macro-F1).
+
+Peak RSS is that of the whole process tree (the child and its Dask workers),
+sampled every 0.1 s with psutil. ``windows_per_s`` = windows / ``wall_s``.
+
+Usage::
+
+    python benchmarks/scale.py [--json] [--hours 10 100 1000] [--rate 50]
+                               [--two-workers-hours 100]
+
+``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
+workers, wall_s, feature_s, fit_s, peak_rss_mb, windows_per_s, macro_f1}``.
+Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
+from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+SUBJECTS_PER_100_HOURS = 10
+"""Synthetic subjects: 10 per 100 h (at least 10), each 10 h of data for 100 h and above."""
+
+
+def dataset(root: Path, hours: float, rate_hz: float) -> Path:
+    """The synthetic data set for a case (written on first use)."""
+    from tinyhar.datasets.synthetic import synthesize
+
+    n_subjects = max(10, int(round(hours / 100 * SUBJECTS_PER_100_HOURS)))
+    folder = root / f"{hours:g}h-{rate_hz:g}hz"
+    if not (folder / "data.yaml").is_file():
+        synthesize(folder, n_subjects, hours / n_subjects, rate_hz=rate_hz, seed=0,
+                   overwrite=True)
+    return folder / "data.yaml"
+
+
+def child(definition: str, workers: int) -> dict:
+    """The measured work (runs in a fresh process)."""
+    import numpy as np
+
+    from tinyhar import compute
+    from tinyhar.config import make_config
+    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.evaluation.metrics import classification_metrics
+    from tinyhar.features.table import SessionJob, build_feature_table, settings_key
+    from tinyhar.models.pipeline import HarPipeline
+    from tinyhar.training import build_pipeline
+
+    t0 = time.perf_counter()
+    cfg = make_config({"dataset": {"name": definition}}, "benchmark")
+    sources = session_sources(definition)
+    first = sources[0].load()
+    from tinyhar.windows.windowing import make_windows
+
+    w = cfg.windows
+    windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+                     target_rate_hz=w.target_rate_hz, channels=first.channels)
+    sample, _ = make_windows(first, **windowing)
+    pipeline: HarPipeline = build_pipeline(sample, cfg, None)
+    del first, sample
+    names = list(pipeline.feature_names)
+    text = settings_key({"windowing": windowing, "features": names})
+    prefix = shared_session_names(sources)
+    jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
+    scheduler = "serial" if workers == 1 else "processes"
+    table, failed = build_feature_table(
+        jobs, names, lambda f, items: compute.map_in_order(f, items, scheduler, workers)
+    )
+    t1 = time.perf_counter()
+    subjects = sorted(set(table.subject))
+    test = set(subjects[: max(1, len(subjects) // 5)])
+    is_test = np.array([s in test for s in table.subject])
+    model = pipeline.model
+    model.fit(table.X[~is_test], table.y[~is_test])
+    pred = model.predict(table.X[is_test])
+    f1 = classification_metrics(table.y[is_test], pred, list(pipeline.classes))["macro_f1"]
+    t2 = time.perf_counter()
+    return {"windows": len(table), "feature_s": t1 - t0, "fit_s": t2 - t1,
+            "macro_f1": round(float(f1), 4), "failed": len(failed)}
+
+
+def measure(definition: Path, workers: int) -> dict:
+    """Run :func:`child` in a fresh process; wall time and peak RSS of its process tree."""
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", str(definition), "--workers", str(workers)],
+        stdout=subprocess.PIPE, env=env, text=True,
+    )
+    peak = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    out, _ = proc.communicate()
+    done.set()
+    thread.join()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"case {definition} with {workers} workers failed")
+    row = json.loads(out.strip().splitlines()[-1])
+    row.update({"workers": workers, "wall_s": round(wall, 2),
+                "peak_rss_mb": round(peak / 2**20, 1),
+                "windows_per_s": round(row["windows"] / wall, 1)})
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--two-workers-hours", type=float, nargs="*", default=[100])
+    parser.add_argument("--data", type=Path, default=HERE / ".scale-data")
+    parser.add_argument("--child")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.workers)))
+        return 0
+    sys.path.insert(0, str(SRC))
+    cases = [(h, 1) for h in args.hours] + [(h, 2) for h in args.two_workers_hours]
+    rows = []
+    for hours, workers in cases:
+        definition = dataset(args.data, hours, args.rate)
+        summary = json.loads((definition.parent / "synthetic.json").read_text())
+        row = {"hours": hours, "rate_hz": args.rate, "samples": summary["samples"]}
+        row.update(measure(definition, workers))
+        rows.append(row)
+        if not args.json:
+            print(row, flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

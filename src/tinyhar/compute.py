@@ -1,0 +1,157 @@
+"""Where the parallel parts of a training run: this process, local workers, or a Dask cluster.
+
+The parallel parts are the per-session reading + windowing + features
+(:mod:`tinyhar.features.table`) and the cross-validation folds. Each is a
+list of independent tasks; :func:`map_in_order` runs them and yields their
+results in the tasks' order, so the outcome does not depend on the scheduler
+(same rows, same metrics).
+
+Schedulers (``compute.scheduler`` in the configuration, ``--scheduler`` on
+the command line):
+
+``serial``
+    In this process, one task after the other (the default).
+``threads``, ``processes``
+    Dask's local schedulers with ``compute.workers`` workers
+    (:func:`dask.compute`); ``processes`` sidesteps the GIL for the
+    Python-heavy parts.
+``tcp://host:port`` (any address dask.distributed accepts)
+    An existing dask.distributed cluster (start one with ``dask scheduler``
+    and ``dask worker tcp://host:8786`` on each machine). The data must be
+    on storage every worker can read at the same path. A cluster that cannot
+    be reached, or goes away mid-run, raises :class:`ComputeError` (no hang:
+    connection and task timeouts apply).
+
+Source: Dask Development Team (2016), "Dask: Library for dynamic task
+scheduling", https://dask.org; Rocklin (2015), SciPy, "Dask: Parallel
+computation with blocked algorithms and task scheduling".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
+from typing import Any
+
+from tinyhar.errors import TinyharError
+
+LOCAL_SCHEDULERS = ("serial", "threads", "processes")
+"""Scheduler names that need no cluster."""
+
+CONNECT_TIMEOUT_S = 20.0
+"""Seconds to wait for a dask.distributed scheduler to answer."""
+
+
+class ComputeError(TinyharError):
+    """The configured scheduler cannot run the tasks (unreachable or lost cluster)."""
+
+
+SCHEDULER_HELP = "serial, threads, processes or a dask.distributed address (tcp://host:8786)"
+"""What ``compute.scheduler`` allows, for messages."""
+
+
+def is_scheduler(value: object) -> bool:
+    """Whether ``value`` is a local scheduler name or an address ``proto://host:port``."""
+    return isinstance(value, str) and (value in LOCAL_SCHEDULERS or "://" in value)
+
+
+def check_scheduler(scheduler: str) -> str:
+    """Validate a scheduler name or address; returns it.
+
+    Raises
+    ------
+    TinyharError
+        If :func:`is_scheduler` says no.
+    """
+    if is_scheduler(scheduler):
+        return scheduler
+    raise TinyharError(f"compute.scheduler: {scheduler!r}: must be {SCHEDULER_HELP}")
+
+
+def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: str = "serial",
+                 workers: int = 2, task_timeout_s: float | None = None) -> Iterator[Any]:
+    """``func(item)`` for each item, yielded in the items' order.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function (picklable for ``processes`` and clusters).
+    items : sequence
+        Picklable task arguments.
+    scheduler : str
+        ``serial``, ``threads``, ``processes`` or a dask.distributed address.
+    workers : int
+        Local workers (threads or processes), >= 1.
+    task_timeout_s : float, optional
+        With a cluster: the longest wait for one result before giving up.
+
+    Yields
+    ------
+    object
+        ``func(item)``, in order. With ``threads``/``processes`` all tasks
+        run in one :func:`dask.compute` call (one worker pool), so every
+        result is held until the last one finishes: keep results small
+        (feature rows, not raw windows).
+
+    Raises
+    ------
+    ComputeError
+        The cluster cannot be reached or went away.
+    TinyharError
+        A bad scheduler name, or ``workers`` < 1.
+    """
+    check_scheduler(scheduler)
+    if workers < 1:
+        raise TinyharError(f"compute.workers: must be >= 1, not {workers}")
+    items = list(items)
+    if scheduler == "serial" or not items:
+        yield from map(func, items)
+        return
+    if scheduler in LOCAL_SCHEDULERS:
+        dask = _require("dask", scheduler)
+
+        tasks = [dask.delayed(func, pure=False)(item) for item in items]
+        yield from dask.compute(*tasks, scheduler=scheduler, num_workers=workers)
+        return
+    yield from _on_cluster(func, items, scheduler, task_timeout_s)
+
+
+def _on_cluster(func, items: list, address: str, task_timeout_s: float | None) -> Iterator:
+    """Submit every item to a dask.distributed cluster; yield results in order."""
+    Client = _require("distributed", address).Client
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ComputeError(
+            f"compute.scheduler: cannot reach the Dask scheduler at {address} within "
+            f"{CONNECT_TIMEOUT_S:g} s ({exc}); start it (`dask scheduler`) and its workers, "
+            "or use scheduler: serial"
+        ) from exc
+    try:
+        futures = client.map(func, items, pure=False)
+        for future in futures:
+            try:
+                yield future.result(timeout=task_timeout_s)
+            except (OSError, TimeoutError, CancelledError) as exc:
+                raise ComputeError(
+                    f"the Dask cluster at {address} stopped answering ({type(exc).__name__}: "
+                    f"{exc}); the run is abandoned, nothing was written. Restart the cluster "
+                    "and run again (cached session features are reused)"
+                ) from exc
+            finally:
+                future.release()
+    finally:
+        client.close(timeout=5)
+
+
+def _require(module: str, scheduler: str):
+    """Import ``module`` or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise TinyharError(
+            f"compute.scheduler {scheduler!r} needs {module}, which is not installed: "
+            "pip install 'tinyhar[scale]' (or use scheduler: serial)"
+        ) from exc

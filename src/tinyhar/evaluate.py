@@ -1,0 +1,576 @@
+"""Score a trained run on a data set: ``tinyhar evaluate``.
+
+A run is scored on windows cut with its own
+:class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`), or on
+whole recordings before and after its post-processing
+(:func:`evaluate_continuous`). Scores are subject-independent by default:
+subjects the run was trained on are left out (:func:`select_unseen_subjects`,
+with :data:`SAME_POPULATION` for data sets recorded from the same people).
+Every function takes a :class:`~tinyhar.runfolder.Run` (or a run folder,
+loaded once); nothing here imports :mod:`tinyhar.training`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from tinyhar.core.ids import natural_key
+from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.recording import RecordingSet
+from tinyhar.errors import EvaluationError, TinyharError
+from tinyhar.evaluation.metrics import score_predictions
+from tinyhar.evaluation.splits import LeakageWarning
+from tinyhar.models.pipeline import PIPELINE_FILE
+from tinyhar.reporting.figures import score_figures
+from tinyhar.reporting.progress import progress_bar
+from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.runfolder import Run, load_run
+from tinyhar.windows.source import load_data, make_window_set
+
+SAME_POPULATION = {
+    "hapt": "smartlab-30",
+    "hapt-raw": "smartlab-30",
+    "uci-har": "smartlab-30",
+    "wisdm-raw": "wisdm-v1.1",
+    "wisdm-windows": "wisdm-v1.1",
+}
+"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
+the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
+person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
+Data sets of two different known populations share nobody."""
+
+RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
+"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
+its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
+
+
+def evaluate_run(
+    run_dir: str | Path | Run,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+) -> dict:
+    """Score a trained run on a data set (possibly another one than it was trained on).
+
+    Windows are cut with the run's window length and hop. The score is
+    subject-independent by default: subjects the run was trained on are left
+    out, and the console says how many. A subject counts as a training
+    subject when its id is in the run's ``train_subjects`` and the data sets
+    may hold the same people: the same data set, the same population (see
+    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
+    data set of unknown population (your own files: equal ids are taken to be
+    the same person). Evaluating a run on the data set it was trained on thus
+    reproduces its held-out test score.
+
+    Parameters
+    ----------
+    run_dir : str, Path or Run
+        A run folder written by :func:`train`, or the :class:`~tinyhar.runfolder.Run`
+        loaded from it.
+    dataset : str
+        Registered data set name or a dataset definition path.
+    path : str, optional
+        File or folder of the data set.
+    subjects : list of str, optional
+        Score only these subjects (training subjects among them are still
+        left out unless ``include_training_subjects``).
+    console : rich.console.Console, optional
+        Where messages go (default: a quiet console).
+    include_training_subjects : bool
+        Score training subjects too. The result is inflated: a
+        :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
+        output records ``includes_training_subjects: true`` with the list.
+
+    Returns
+    -------
+    dict
+        Metrics as in :func:`tinyhar.evaluation.metrics.classification_metrics`
+        plus ``per_subject``, ``dataset``, ``run``, ``subjects`` (scored),
+        ``skipped_classes`` (classes unknown to the model),
+        ``excluded_training_subjects``, ``includes_training_subjects`` and
+        ``training_subjects_scored``.
+
+    Raises
+    ------
+    TinyharError
+        Missing run, incompatible channels/rate/length, subjects that do not
+        exist, no subject left that the run was not trained on, no
+        overlapping classes.
+    """
+    run = load_run(run_dir)  # checked against its manifest
+    run_dir = run.path
+    pipeline = run.pipeline
+    windows, selection, skipped = evaluation_windows(
+        run, dataset, path, subjects, console, include_training_subjects
+    )
+    pred = pipeline.predict(windows)
+    metrics = score_predictions(windows, pred, pipeline.classes)
+    metrics.update(
+        {
+            "dataset": windows.name,
+            "run": str(run_dir),
+            "subjects": sorted(set(windows.subject), key=natural_key),
+            "skipped_classes": skipped,
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+        }
+    )
+    return metrics
+
+
+def evaluation_windows(
+    run: Run,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+) -> tuple[WindowSet, dict, list[str]]:
+    """The windows :func:`evaluate_run` scores: unseen subjects, classes the model knows.
+
+    Windows are cut with the run's :class:`~tinyhar.core.spec.WindowSpec`
+    (its ``n_samples`` and training hop, resampled to its rate when the data
+    set has another), in the pipeline's channels;
+    subjects are chosen by :func:`select_unseen_subjects`.
+
+    Parameters
+    ----------
+    run : Run
+        A loaded run folder (:func:`tinyhar.runfolder.load_run`).
+    dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+
+    Returns
+    -------
+    windows : WindowSet
+        Shape (n_windows, n_samples, n_channels), only classes the model knows.
+    selection : dict
+        As returned by :func:`select_unseen_subjects`.
+    skipped : list of str
+        Classes of the data set the model does not know (their windows are left out).
+
+    Raises
+    ------
+    TinyharError
+        As in :func:`evaluate_run`.
+    """
+    console = console or Console(quiet=True)
+    pipeline, cfg, metrics_train = run.pipeline, run.config, run.metrics
+    sensors = "acc" if all(c.startswith("acc_") for c in pipeline.channels) else cfg.dataset.sensors
+    eval_cfg = cfg.model_copy(deep=True)
+    eval_cfg.dataset.name = dataset
+    eval_cfg.dataset.path = path
+    eval_cfg.dataset.sensors = sensors
+    data = load_data(eval_cfg)
+    if isinstance(data, RecordingSet):
+        spec = run.spec
+        eval_cfg.windows.window = spec.n_samples
+        eval_cfg.windows.hop = spec.streaming_hop
+        eval_cfg.windows.unit = "samples"
+        eval_cfg.windows.target_rate_hz = None
+        if abs(data.sampling_rate_hz - spec.sampling_rate_hz) > 1e-6:
+            eval_cfg.windows.target_rate_hz = spec.sampling_rate_hz
+        windows, _ = make_window_set(data, eval_cfg)
+    else:
+        windows = data
+    windows, selection = select_unseen_subjects(
+        windows, metrics_train, subjects, include_training_subjects, console
+    )
+    known = set(pipeline.classes)
+    keep = np.isin(windows.y, list(known))
+    skipped = sorted(set(windows.y[~keep]))
+    if skipped:
+        console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
+    windows = windows.subset(keep)
+    if len(windows) == 0:
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
+            f"class the model knows ({sorted(known)}); evaluate on data with these activities"
+        )
+    return windows, selection, skipped
+
+
+def evaluate_continuous(
+    run_dir: str | Path | Run,
+    dataset: str,
+    path: str | None = None,
+    subjects: list[str] | None = None,
+    console: Console | None = None,
+    include_training_subjects: bool = False,
+    figures_dir: str | Path | None = None,
+) -> dict:
+    """Score a run on whole recordings, before and after its post-processing.
+
+    Every window of each selected session is cut with the run's window
+    length and hop (impure windows and unlabelled spans included; label =
+    majority of the samples), classified and post-processed with the run's
+    ``postprocess.json`` (:mod:`tinyhar.evaluation.streams`). Windows whose
+    label is unlabelled or a class the model does not know (e.g. HAPT
+    transitions for a model of the basic activities) are not scored and are
+    counted in ``excluded``. Subjects are chosen as in :func:`evaluate_run`:
+    only those the run was not trained on, unless
+    ``include_training_subjects``.
+
+    Parameters
+    ----------
+    run_dir, dataset, path, subjects, console, include_training_subjects
+        As in :func:`evaluate_run`.
+    figures_dir : str or Path, optional
+        Folder for one timeline figure per scored subject,
+        ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
+        predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
+
+    Returns
+    -------
+    dict
+        :func:`tinyhar.evaluation.streams.stream_scores` (``raw`` and
+        ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
+        plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
+        ``includes_training_subjects``, ``training_subjects_scored``,
+        ``per_subject`` (macro-F1 raw and smoothed per subject) and
+        ``figures`` (file names written into ``figures_dir``).
+
+    Raises
+    ------
+    TinyharError
+        A bad run folder; pre-cut windows; subjects as in
+        :func:`evaluate_run`; no window with a class the model knows.
+    """
+    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from tinyhar.postprocess import PostProcessor
+
+    console = console or Console(quiet=True)
+    run = load_run(run_dir)
+    pipeline, cfg = run.pipeline, run.config
+    eval_cfg = cfg.model_copy(deep=True)
+    eval_cfg.dataset.name = dataset
+    eval_cfg.dataset.path = path
+    if all(c.startswith("acc_") for c in pipeline.channels):
+        eval_cfg.dataset.sensors = "acc"
+    data = load_data(eval_cfg)
+    if not isinstance(data, RecordingSet):
+        raise EvaluationError(
+            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
+            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
+        )
+    selection = choose_unseen_subjects(
+        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
+    )
+    data = data.select(subjects=selection["subjects"])
+    spec = run.postprocess or PostProcessor(pipeline.classes)
+    with progress_bar(console) as progress:
+        task = progress.add_task("classifying whole streams", total=None)
+        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n),
+                                  ood_model=spec.ood_model)
+    y_known = np.isin(pred.y, list(pipeline.classes))
+    if not y_known.any():
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
+            f"model knows ({pipeline.classes}); evaluate on data with these activities"
+        )
+    result = stream_scores(pred, spec)
+    per_subject = {}
+    figures = []
+    for s in sorted(set(pred.subject.tolist()), key=natural_key):
+        part = pred.subject == s
+        if np.isin(pred.y[part], list(pipeline.classes)).any():
+            sc = stream_scores(pred.subset(part), spec)
+            per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
+        if figures_dir is not None:
+            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
+    result.update(
+        {
+            "dataset": data.name,
+            "run": str(run.path),
+            "subjects": selection["subjects"],
+            "excluded_training_subjects": selection["excluded"],
+            "includes_training_subjects": bool(selection["included"]),
+            "training_subjects_scored": selection["included"],
+            "per_subject": per_subject,
+            "figures": figures,
+        }
+    )
+    return result
+
+
+def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
+    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
+    import re
+
+    from tinyhar.reporting.timeline import plot_timeline
+
+    name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    rows = timeline_rows(pred, spec)
+    plot_timeline(
+        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
+        pred.classes, Path(folder) / name,
+        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
+    )
+    return name
+
+
+def timeline_rows(pred, spec) -> dict[str, np.ndarray]:
+    """Label bands of a timeline: true (if labelled), raw, rejected as unknown (if any), smoothed.
+
+    Parameters
+    ----------
+    pred : tinyhar.evaluation.streams.StreamPredictions
+    spec : tinyhar.postprocess.PostProcessor
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray of str, shape (n_windows,)
+        ``"unknown"`` row: ``"unknown"`` where the rejection fires before
+        smoothing, ``""`` elsewhere (drawn only when the spec rejects).
+    """
+    rows = {"true": pred.y} if np.any(pred.y != "") else {}
+    rows["raw"] = pred.names(pred.classify())
+    if spec.rejection.active:
+        from tinyhar.postprocess import UNKNOWN_CLASS
+
+        rows["unknown"] = np.where(pred.rejected(spec), UNKNOWN_CLASS, "").astype(object)
+    rows["smoothed"] = pred.names(pred.classify(spec))
+    return rows
+
+
+def shares_subjects(eval_name: str, train_name: str) -> bool:
+    """Whether equal subject ids in two data sets may be the same person.
+
+    True for the same data set, for two data sets of the same population
+    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
+    own data: assume the worst). False only for two different known
+    populations (e.g. HAPT and WISDM).
+    """
+    if eval_name == train_name:
+        return True
+    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
+    return a is None or b is None or a == b
+
+
+def select_unseen_subjects(
+    windows: WindowSet,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> tuple[WindowSet, dict]:
+    """Keep the windows of the requested subjects the run was not trained on.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Evaluation windows, shape (n_windows, n_samples, n_channels).
+    metrics_train : dict
+        The run's ``metrics.json`` (``dataset``, ``train_subjects``,
+        ``protocol``, ``test_subjects``).
+    subjects : list of str, optional
+        Restrict to these subjects first.
+    include_training_subjects : bool
+        Keep training subjects too (warns with
+        :class:`~tinyhar.evaluation.splits.LeakageWarning`).
+    console : rich.console.Console, optional
+        Where the note on excluded subjects goes.
+
+    Returns
+    -------
+    windows : WindowSet
+        The selected windows.
+    selection : dict
+        ``subjects`` (selected), ``excluded`` (training subjects left out)
+        and ``included`` (training subjects scored anyway).
+
+    Raises
+    ------
+    EvaluationError
+        Requested subjects that do not exist, or no subject left that the
+        run was not trained on.
+    """
+    selection = choose_unseen_subjects(
+        sorted(set(windows.subject.tolist()), key=natural_key), windows.name, metrics_train,
+        subjects, include_training_subjects, console,
+    )
+    selected = windows.subset(np.isin(windows.subject, selection["subjects"]))
+    return selected, selection
+
+
+def choose_unseen_subjects(
+    available: list[str],
+    name: str,
+    metrics_train: dict,
+    subjects: list[str] | None = None,
+    include_training_subjects: bool = False,
+    console: Console | None = None,
+) -> dict:
+    """The subjects of :func:`select_unseen_subjects`, from a list of subject ids.
+
+    Parameters
+    ----------
+    available : list of str
+        Subjects of the evaluation data set ``name``.
+    metrics_train, subjects, include_training_subjects, console
+        As in :func:`select_unseen_subjects`.
+
+    Returns
+    -------
+    dict
+        ``subjects`` (selected), ``excluded`` and ``included``.
+
+    Raises
+    ------
+    EvaluationError
+        As :func:`select_unseen_subjects`.
+    """
+    console = console or Console(quiet=True)
+    if subjects is not None:
+        wanted = [str(s).strip() for s in subjects]
+        unknown = [s for s in wanted if s not in available]
+        if unknown:
+            raise EvaluationError(
+                f"--subjects: {', '.join(unknown)} "
+                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
+                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+            )
+        candidates = [s for s in available if s in wanted]
+    else:
+        candidates = available
+    trained = set(str(s) for s in metrics_train.get("train_subjects", []))
+    train_name = metrics_train.get("dataset", "")
+    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
+    if (
+        name != train_name
+        and renumbered
+        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
+        and not include_training_subjects
+    ):
+        raise EvaluationError(
+            f"{name!r} and {train_name!r} hold the same people, but the subject ids of "
+            f"{' and '.join(map(repr, renumbered))} are not the publisher's user ids, so which "
+            f"subjects this run has not seen cannot be told: evaluate on {train_name!r} "
+            "itself, or pass --include-training-subjects (scores then include training "
+            "subjects and are inflated)"
+        )
+    seen = []
+    if shares_subjects(name, metrics_train.get("dataset", "")):
+        seen = [s for s in candidates if s in trained]
+    excluded, included = [], []
+    if seen and include_training_subjects:
+        included = seen
+        warnings.warn(
+            f"--include-training-subjects: {plural(len(seen), 'subject')} scored here "
+            f"({name_subjects(seen)}) trained this run, so the scores are inflated and not "
+            "subject-independent",
+            LeakageWarning,
+            stacklevel=2,
+        )
+    elif seen:
+        excluded = seen
+        candidates = [s for s in candidates if s not in trained]
+        if not candidates:
+            raise EvaluationError(_no_unseen_message(name, seen, metrics_train))
+        console.print(
+            f"scoring only subjects this run was not trained on: {plural(len(seen), 'subject')} "
+            f"of {name!r} ({name_subjects(seen)}) {'was a' if len(seen) == 1 else 'were'} "
+            f"training {'subject' if len(seen) == 1 else 'subjects'} and "
+            f"{'is' if len(seen) == 1 else 'are'} excluded; "
+            f"{plural(len(candidates), 'subject')} scored ({name_subjects(candidates)}). "
+            "--include-training-subjects scores them too (inflated)."
+        )
+    return {"subjects": candidates, "excluded": excluded, "included": included}
+
+
+def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:
+    """Why no honest score is possible, and what to do."""
+    text = (
+        f"every subject selected from {name!r} ({name_subjects(seen)}) is a training subject "
+        "of this run, so no subject-independent score is possible. "
+    )
+    test = [s for s in metrics_train.get("test_subjects", []) if s not in seen]
+    cv = metrics_train.get("cross_validation") or {}
+    if test:
+        text += f"Score the run's test subjects ({name_subjects(test)}), or another data set. "
+    elif cv.get("scope") == "all subjects":
+        text += (
+            f"The run was trained on all subjects ({metrics_train.get('protocol')}); its honest "
+            f"score is the cross-validation score in metrics.json (macro-F1 "
+            f"{cv['pooled']['macro_f1']:.3f}). Evaluate on another data set. "
+        )
+    else:
+        text += "Evaluate on another data set or other subjects. "
+    return text + "--include-training-subjects scores them anyway (inflated)."
+
+
+def check_evaluation_out(out_dir: str | Path) -> Path:
+    """The folder for :func:`write_evaluation`, checked before any work is done.
+
+    Raises
+    ------
+    TinyharError
+        Empty name, an existing file, or a run folder (its metrics would be
+        overwritten).
+    """
+    if not str(out_dir).strip():
+        raise TinyharError("--out is empty: name a folder for the evaluation results")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"--out {out} is an existing file: name a folder")
+    if (out / "config.yaml").exists() or (out / PIPELINE_FILE).exists():
+        raise TinyharError(
+            f"--out {out} is a run folder: evaluation results would overwrite the run's own "
+            "metrics; name another folder"
+        )
+    return out
+
+
+def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
+    """Write an evaluation's ``metrics.json``, ``summary.md`` and figures into a folder.
+
+    Files are written to a temporary sibling folder and moved into place,
+    ``metrics.json`` first, so a failing figure never loses the scores.
+
+    Parameters
+    ----------
+    metrics : dict
+        As returned by :func:`evaluate_run`.
+    out_dir : str or Path
+        Folder to write into (created); must not be a run folder.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    TinyharError
+        ``out_dir`` is a run folder or an existing file.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from tinyhar.reporting.summary import write_evaluation_summary
+
+    out = check_evaluation_out(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
+    try:
+        text = json.dumps(metrics, indent=2, default=str)
+        (tmp / "metrics.json").write_text(text)
+        os.replace(tmp / "metrics.json", out / "metrics.json")
+        write_evaluation_summary(metrics, tmp / "summary.md")
+        for name, draw in score_figures(metrics):
+            draw(tmp / name)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

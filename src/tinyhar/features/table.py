@@ -1,0 +1,394 @@
+"""Features of a whole data set, computed session by session and cached on disk.
+
+For data sets larger than memory (thousands of hours), the raw samples and
+raw windows are never held all at once: each session
+(:class:`tinyhar.datasets.sessions.SessionSource`) is read, windowed
+(:func:`tinyhar.windows.windowing.make_windows`) and turned into features on
+its own, and only the feature rows are kept: a :class:`FeatureTable`
+``(n_windows, n_features)`` float32 with each window's label, subject,
+session and start time. Tree models train on that table alone.
+
+Cache: each session's rows are stored as one Parquet file under the cache
+folder, named by a BLAKE2b key of (the session's file bytes and definition,
+the windowing settings, the feature settings and names, tinyhar's version).
+A second training with another model reads them back instead of recomputing;
+a changed source file changes the key, so a stale entry is never used (it is
+simply not found and the rows are recomputed). Entries are written atomically
+(temporary file + rename), so a crash never leaves a half entry.
+
+The rows equal those of the in-memory path (load everything, window,
+transform) bit for bit on the same machine: the same code runs on the same
+samples, session by session in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyhar.errors import DataFormatError, TinyharError
+
+CACHE_FORMAT = 1
+"""Version of the cache entries' layout (part of every key)."""
+
+
+@dataclass
+class FeatureTable:
+    """Feature rows of windows, with what each window is.
+
+    Attributes
+    ----------
+    X : numpy.ndarray of float32, shape (n_windows, n_features)
+        Model inputs (as :meth:`tinyhar.models.pipeline.HarPipeline.transform`).
+    y, subject, session : numpy.ndarray of str (object), shape (n_windows,)
+        Majority label (``""`` = unlabelled), subject and session per window.
+    start_time : numpy.ndarray of float64, shape (n_windows,)
+        Window start in s from the session start.
+    feature_names : list of str
+        Name of each column of ``X``.
+    counts : dict
+        Windowing counts summed over sessions (``n_windows``, ``n_ambiguous``,
+        ``n_unlabelled``, ``n_gaps``, ...: :class:`~tinyhar.windows.windowing.WindowingReport`).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    session: np.ndarray
+    start_time: np.ndarray
+    feature_names: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @classmethod
+    def concatenate(cls, parts: list[FeatureTable], feature_names: list[str],
+                    order_rows: Callable[[FeatureTable], np.ndarray] | None = None
+                    ) -> FeatureTable:
+        """Rows of ``parts`` in one table, emptying ``parts`` as they are copied.
+
+        Parameters
+        ----------
+        parts : list of FeatureTable
+            Consumed: each part is removed from the list once its rows are
+            copied, so the peak memory is one table plus one part, not two tables.
+        feature_names : list of str
+        order_rows : callable, optional
+            Called with the rows' labels only (``X`` of shape ``(n, 0)``);
+            returns the row indices of the output in order (a permutation, or
+            a subset: rows it leaves out are dropped). Default: parts' order.
+
+        Returns
+        -------
+        FeatureTable
+        """
+        if not any(len(p) for p in parts):
+            parts.clear()
+            return cls.empty(feature_names)
+        counts: dict[str, int] = {}
+        for p in parts:
+            for k, v in p.counts.items():
+                counts[k] = counts.get(k, 0) + int(v)
+        labels = cls(
+            np.empty((sum(len(p) for p in parts), 0), np.float32),
+            *(np.concatenate([getattr(p, a) for p in parts])
+              for a in ("y", "subject", "session", "start_time")),
+            list(feature_names), counts,
+        )
+        n = len(labels)
+        order = np.arange(n) if order_rows is None else np.asarray(order_rows(labels), int)
+        position = np.full(n, -1)
+        position[order] = np.arange(len(order))
+        X = np.empty((len(order), len(feature_names)), np.float32)
+        start = 0
+        while parts:
+            part = parts.pop(0)
+            where = position[start : start + len(part)]
+            keep = where >= 0
+            X[where[keep]] = part.X[keep]
+            start += len(part)
+            del part
+        return cls(X, labels.y[order], labels.subject[order], labels.session[order],
+                   labels.start_time[order], list(feature_names), counts)
+
+    @classmethod
+    def empty(cls, feature_names: list[str]) -> FeatureTable:
+        """A table of no rows."""
+        none = np.zeros(0, dtype=object)
+        return cls(np.zeros((0, len(feature_names)), np.float32), none, none.copy(), none.copy(),
+                   np.zeros(0), list(feature_names))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the feature matrix."""
+        return int(self.X.nbytes)
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    """Canonical JSON text of windowing + feature settings (part of a cache key)."""
+    from tinyhar import __version__
+
+    return json.dumps({"format": CACHE_FORMAT, "tinyhar": __version__, **settings},
+                      sort_keys=True, default=str)
+
+
+class FeatureCache:
+    """Per-session feature rows stored as Parquet files in a folder.
+
+    Parameters
+    ----------
+    root : str or Path
+        The cache folder (created on first write).
+
+    Notes
+    -----
+    Entries are ``<key>.parquet`` with columns ``y``, ``subject``,
+    ``session``, ``start_time`` and ``features`` (a fixed-size list of
+    float32); the feature names and windowing counts are in the file's
+    metadata. Nothing in an entry is executed when read.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def key(self, fingerprint: str, settings_text: str) -> str:
+        """Entry name for a source fingerprint and :func:`settings_key` text."""
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(fingerprint.encode() + b"\x00" + settings_text.encode())
+        return digest.hexdigest()
+
+    def path(self, key: str) -> Path:
+        """File of entry ``key``."""
+        return self.root / f"{key}.parquet"
+
+    def get(self, key: str) -> FeatureTable | None:
+        """The cached rows, or None when absent.
+
+        Raises
+        ------
+        DataFormatError
+            If the entry exists but is not a tinyhar feature-cache file (the
+            message says to delete it).
+        """
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+            meta = json.loads(table.schema.metadata[b"tinyhar_features"])
+            names = [str(n) for n in meta["feature_names"]]
+            flat = table.column("features").combine_chunks().flatten().to_numpy()
+            X = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, len(names))
+            return FeatureTable(
+                X,
+                np.asarray(table.column("y").to_pylist(), dtype=object),
+                np.asarray(table.column("subject").to_pylist(), dtype=object),
+                np.asarray(table.column("session").to_pylist(), dtype=object),
+                table.column("start_time").to_numpy().astype(np.float64),
+                names, {str(k): int(v) for k, v in meta["counts"].items()},
+            )
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(
+                path, f"not a readable tinyhar feature-cache entry ({exc}); delete it (or the "
+                "cache folder) and run again"
+            ) from exc
+
+    def put(self, key: str, rows: FeatureTable) -> Path:
+        """Store ``rows`` atomically; returns the entry's path."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        n_features = len(rows.feature_names)
+        values = pa.array(np.ascontiguousarray(rows.X, dtype=np.float32).reshape(-1))
+        table = pa.table({
+            "y": pa.array([str(v) for v in rows.y], pa.string()),
+            "subject": pa.array([str(v) for v in rows.subject], pa.string()),
+            "session": pa.array([str(v) for v in rows.session], pa.string()),
+            "start_time": pa.array(rows.start_time, pa.float64()),
+            "features": pa.FixedSizeListArray.from_arrays(values, n_features),
+        })
+        meta = {"feature_names": rows.feature_names, "counts": rows.counts}
+        table = table.replace_schema_metadata({"tinyhar_features": json.dumps(meta)})
+        path = self.path(key)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+@dataclass(frozen=True)
+class SessionJob:
+    """Everything a worker needs to turn one session into feature rows (picklable).
+
+    Attributes
+    ----------
+    source : SessionSource
+        Where the session is (:mod:`tinyhar.datasets.sessions`).
+    windowing : dict
+        Keyword arguments of :func:`tinyhar.windows.windowing.make_windows`
+        (``window``, ``hop``, ``unit``, ``purity``, ``target_rate_hz``,
+        ``channels``, ``keep_unlabelled``).
+    transformer : object
+        Has ``transform(WindowSet) -> ndarray (n_windows, n_features)``
+        (a :class:`~tinyhar.models.pipeline.HarPipeline`).
+    feature_names : list of str
+    checks : object
+        Plausibility checks for loading (``dataset.checks``).
+    cache_dir : str or None
+        Feature cache folder, or None for no cache.
+    settings_text : str
+        :func:`settings_key` of the windowing and feature settings.
+    session_prefix : bool
+        Prefix session ids with the subject (``"<subject>-<session>"``), as the
+        in-memory loader does when a session name is used by several subjects.
+    """
+
+    source: Any
+    windowing: dict
+    transformer: Any
+    feature_names: list[str]
+    checks: Any = None
+    cache_dir: str | None = None
+    settings_text: str = ""
+    session_prefix: bool = False
+
+
+@dataclass
+class SessionResult:
+    """What :func:`run_session_job` gives back: rows, or the reason a session failed."""
+
+    name: str
+    rows: FeatureTable | None
+    error: str | None = None
+    cached: bool = False
+    samples: int = 0
+
+
+def run_session_job(job: SessionJob) -> SessionResult:
+    """Read, window and featurise one session (or take its rows from the cache).
+
+    Returns
+    -------
+    SessionResult
+        ``rows`` of the session's windows, or ``error`` (the message of the
+        :class:`~tinyhar.errors.TinyharError` that stopped it: a malformed
+        file, a failed check).
+
+    Raises
+    ------
+    Exception
+        Anything that is not a data problem (a bug) is raised, not reported.
+    """
+    from tinyhar.windows.windowing import make_windows
+
+    source = job.source
+    cache = FeatureCache(job.cache_dir) if job.cache_dir else None
+    try:
+        key = cache.key(source.fingerprint(), job.settings_text) if cache else None
+        if cache is not None:
+            rows = cache.get(key)
+            if rows is not None:
+                return SessionResult(source.name, rows, cached=True)
+        recordings = source.load(job.checks)
+        if job.session_prefix:
+            frame = recordings.frame
+            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        windows, report = make_windows(recordings, **job.windowing)
+        X = (job.transformer.transform(windows) if len(windows)
+             else np.zeros((0, len(job.feature_names)), np.float32))
+        rows = FeatureTable(np.asarray(X, np.float32), windows.y, windows.subject,
+                            windows.session, windows.start_time, list(job.feature_names),
+                            {k: int(v) for k, v in report.as_dict().items()
+                             if isinstance(v, (int, np.integer))})
+        if cache is not None:
+            cache.put(key, rows)
+        return SessionResult(source.name, rows, samples=recordings.n_samples)
+    except TinyharError as exc:
+        return SessionResult(source.name, None, error=str(exc))
+
+
+def build_feature_table(
+    jobs: Iterable[SessionJob],
+    feature_names: list[str],
+    map_jobs: Callable[[Callable, list], Iterable] | None = None,
+    strict: bool = False,
+    on_result: Callable[[SessionResult], None] | None = None,
+    order_rows: Callable[[FeatureTable], np.ndarray] | None = None,
+) -> tuple[FeatureTable, list[SessionResult]]:
+    """Feature rows of every session, in the sessions' order.
+
+    Parameters
+    ----------
+    jobs : iterable of SessionJob
+        One per session, in data-set order.
+    feature_names : list of str
+    map_jobs : callable, optional
+        ``map_jobs(run_session_job, jobs)`` yields the results in order (e.g.
+        :func:`tinyhar.compute.map_in_order` over Dask); in this process by
+        default.
+    strict : bool
+        Stop at the first failed session instead of skipping it.
+    on_result : callable, optional
+        Called with each :class:`SessionResult` as it arrives (progress).
+    order_rows : callable, optional
+        As :meth:`FeatureTable.concatenate` (e.g. training rows first).
+
+    Returns
+    -------
+    table : FeatureTable
+        The rows of the sessions that worked, concatenated in order.
+    failed : list of SessionResult
+        The sessions skipped, each with its error message.
+
+    Raises
+    ------
+    TinyharError
+        With ``strict``, the first failed session (its message names the file);
+        or a session found in two sources (out-of-core reading needs each
+        session in one file, or named by its files).
+    """
+    jobs = list(jobs)
+    results = map_jobs(run_session_job, jobs) if map_jobs else map(run_session_job, jobs)
+    parts, failed = [], []
+    seen: dict[tuple[str, str], str] = {}
+    for result in results:
+        if on_result is not None:
+            on_result(result)
+        if result.error is not None:
+            if strict:
+                raise TinyharError(f"{result.error} (stopped: strict mode; without it the "
+                                   "session is skipped and listed)")
+            failed.append(result)
+        else:
+            _check_whole_sessions(seen, result)
+            parts.append(result.rows)
+    return FeatureTable.concatenate(parts, feature_names, order_rows), failed
+
+
+def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResult) -> None:
+    """Refuse a (subject, session) that an earlier source already had."""
+    for key in set(zip(result.rows.subject, result.rows.session, strict=True)):
+        if key in seen:
+            raise TinyharError(
+                f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {result.name}; "
+                "out-of-core reading needs each session in one file, or its subject and "
+                "session in the file names (file_pattern)"
+            )
+        seen[key] = result.name

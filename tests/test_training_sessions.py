@@ -1,0 +1,98 @@
+"""Out-of-core training (compute: section): same metrics as in memory, skips, clusters."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tinyhar.config import make_config
+from tinyhar.datasets.synthetic import synthesize
+from tinyhar.errors import ConfigError
+from tinyhar.training import reads_by_session, train
+
+SAME = ("macro_f1", "accuracy", "n_train_windows", "test_subjects", "model_size",
+        "confusion_matrix", "windowing")
+
+
+@pytest.fixture(scope="module")
+def definition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("syn") / "data"
+    synthesize(out, 4, 0.1, session_hours=0.05, seed=7)
+    return str(out / "data.yaml")
+
+
+def _cfg(definition, **compute):
+    return make_config({
+        "dataset": {"name": definition},
+        "evaluation": {"test_subjects": ["s004"], "cv_folds": 3},
+        "postprocess": {"smoothing": "mode"},
+        "compute": compute,
+    }, "test")
+
+
+@pytest.fixture(scope="module")
+def in_memory(definition, tmp_path_factory):
+    out = tmp_path_factory.mktemp("r") / "mem"
+    return {**train(_cfg(definition, out_of_core=False), out), "_dir": out}
+
+
+def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp_path):
+    in_memory_dir = in_memory["_dir"]
+    cfg = _cfg(definition, out_of_core=True, scheduler="threads", cache=str(tmp_path / "c"))
+    first = train(cfg, tmp_path / "a")
+    again = train(cfg, tmp_path / "b")  # from the cache
+    for key in SAME:
+        assert first[key] == in_memory[key] == again[key], key
+    assert first["cross_validation"]["folds"] == in_memory["cross_validation"]["folds"]
+    assert first["out_of_core"]["skipped"] == [] and first["out_of_core"]["sources"] == 8
+    assert len(list((tmp_path / "c").glob("*.parquet"))) == 8
+    saved = json.loads((tmp_path / "a" / "postprocess.json").read_text())
+    assert saved["smoothing"] == "mode"
+    # the unseen test subject's raw windows are stored for the exports' self-check, as in memory
+    from tinyhar.runfolder import load_run
+
+    mine, theirs = load_run(tmp_path / "a").test_windows, load_run(in_memory_dir).test_windows
+    assert np.array_equal(mine.X, theirs.X) and list(mine.y) == list(theirs.y)
+    assert (tmp_path / "a" / "class_overview.png").is_file()
+
+
+def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        got = train(_cfg(definition, scheduler=cluster.scheduler_address), tmp_path / "r")
+    for key in SAME:
+        assert got[key] == in_memory[key], key
+
+
+def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    broken = sorted((copy / "recordings").glob("*.parquet"))[1]
+    broken.write_bytes(b"PAR1 broken")
+    got = train(_cfg(str(copy / "data.yaml"), out_of_core=True), tmp_path / "r")
+    assert [s["source"] for s in got["out_of_core"]["skipped"]] == ["subject s001, session "
+                                                                    "recordings/s001_0001"]
+    assert broken.name in got["out_of_core"]["skipped"][0]["error"]
+    with pytest.raises(Exception, match=broken.name):
+        train(_cfg(str(copy / "data.yaml"), out_of_core=True, strict=True), tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_when_training_reads_by_session(definition):
+    assert not reads_by_session(_cfg(definition))  # small, serial, no cache
+    assert reads_by_session(_cfg(definition, scheduler="threads"))
+    assert reads_by_session(_cfg(definition, cache="/tmp/x"))
+    assert not reads_by_session(make_config({"compute": {"scheduler": "threads"}}, "t"))
+    with pytest.raises(ConfigError, match="dataset definition"):
+        reads_by_session(make_config({"compute": {"out_of_core": True}}, "t"))
+    with pytest.raises(ConfigError, match="networks read raw windows"):
+        reads_by_session(make_config({"dataset": {"name": definition},
+                                      "model": {"kind": "cnn1d"},
+                                      "compute": {"out_of_core": True}}, "t"))
+    with pytest.raises(ConfigError, match="compute.scheduler"):
+        make_config({"compute": {"scheduler": "dask"}}, "t")
