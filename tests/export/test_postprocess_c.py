@@ -119,7 +119,7 @@ def test_rejection_rows_enter_the_filters_as_their_own_class():
 
 def test_post_budget_measures_flash_state_and_instructions(tmp_path):
     from tinyhar.device.budget import post_budget
-    from tinyhar.device.tools import find_tool
+    from tinyhar.tools import find_tool
 
     rng = np.random.default_rng(0)
     cls = np.repeat(rng.integers(0, 3, 40), 10)
