@@ -551,7 +551,23 @@ def _hex_bytes(values: Any) -> str:
 
 
 def post_json(params: dict) -> dict:
-    """The ``post.json`` of a bundle (floats as hex of little-endian float64 bytes)."""
+    """The content of a bundle's ``post.json``.
+
+    Parameters
+    ----------
+    params : dict
+        :func:`device_postprocess` output.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``format_version``, ``description``, ``classes`` (output
+        classes), ``n_classes``, the options, ``lag``, ``reject``,
+        ``n_features``; every float (``ema_alpha``, HMM matrices row-major,
+        thresholds, OOD means and inverse variances row-major) as the hex
+        string of its little-endian IEEE-754 float64 bytes, which
+        ``tinyhar_post.py`` reads back exactly with ``struct``.
+    """
     rej = params["rejection"]
     hmm = params["hmm"]
     hyst = params["hysteresis"]
@@ -733,6 +749,17 @@ def reads_model_inputs(run: Any) -> bool:
 
     A MicroPython bundle then computes every feature (no pruning to the
     features the trees test), so that the score sees the values Python sees.
+
+    Parameters
+    ----------
+    run : RunFolder, str, Path or other
+        See :func:`run_postprocess`.
+
+    Returns
+    -------
+    bool
+        False without post-processing, without rejection, with a rejection by
+        the top probability only, or with one the device cannot run.
     """
     spec, rejection = run_postprocess(run)
     if spec is None:
