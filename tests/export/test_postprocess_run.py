@@ -89,3 +89,46 @@ def test_live_app_prints_the_smoothed_timeline(hmm_run, tmp_path):
     assert {p[2] for p in post} <= set(run.pipeline.classes)
     changes = [sum(a[2] != b[2] for a, b in zip(x, x[1:], strict=False)) for x in (pred, post)]
     assert changes[1] <= changes[0]
+
+
+def test_a_run_with_rejection_exports_its_ood_test(tmp_path_factory, tmp_path):
+    pytest.importorskip("tinyhar.postprocess.rejection")
+    folder = tmp_path_factory.mktemp("data_reject")
+    data = bundled_hapt_parquet(folder, TRAIN + [TEST])
+    cfg = make_config({
+        "dataset": {"name": str(data), "sensors": "acc"},
+        "features": {"set": "minimal"},
+        "evaluation": {"test_subjects": [TEST], "cv_folds": 3},
+        "model": {"n_estimators": 5, "max_depth": 8},
+        "postprocess": {"smoothing": "mode", "mode_k": 5, "reject": "both"},
+    })
+    run_dir = tmp_path_factory.mktemp("runs") / "reject"
+    train(cfg, run_dir)
+    run = load_run(run_dir)
+    spec = run.postprocess
+    n_inputs = int(run.pipeline.model.n_features_in_)
+    info = export_c(run_dir, tmp_path / "c")
+    assert info["postprocess"]["classes"][-1] == "unknown"
+    header = (tmp_path / "c" / "tinyhar_post.h").read_text()
+    assert "#define TINYHAR_POST_REJECT 1 " in header
+    assert f"#define TINYHAR_POST_N_FEATURES {n_inputs} " in header
+    # the bundle computes every feature: the OOD score reads all model inputs
+    bundle = mpx.export_micropython(run_dir, tmp_path / "mpy", n_test_windows=0)
+    assert bundle["pruned"] is False
+    mpx.check_bundle_code(tmp_path / "mpy", run.pipeline)
+    # the exported test gives Python's classes, unknown included, on made-up rows
+    rng = np.random.default_rng(2)
+    k = len(spec.classes)
+    proba = rng.dirichlet(np.ones(k) * 0.5, 400)
+    means = np.asarray(spec.rejection.ood.means)
+    feats = (means[rng.integers(0, k, 400)]
+             + rng.normal(size=(400, n_inputs)) * np.sqrt(1 / np.maximum(
+                 np.asarray(spec.rejection.ood.inv_var).mean(axis=0), 1e-9))).astype(np.float32)
+    runs = np.repeat([0, 1], 200)
+    from tinyhar.export.post import post_parity
+
+    res = post_parity(spec, proba, runs, feats, c_binary=build_post_example(tmp_path / "c"),
+                      bundle_dir=tmp_path / "mpy")
+    assert 0 < np.mean(res["python"]["raw"] == k) < 1
+    for backend in ("c", "micropython"):
+        assert res[backend]["raw_parity"] == res[backend]["smoothed_parity"] == 1.0
