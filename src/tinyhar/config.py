@@ -167,7 +167,10 @@ FeatureSetName = Literal[FEATURE_SETS]  # type: ignore[valid-type]
 class FeatureConfig(_Section):
     """Which hand-crafted features to compute.
 
-    ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
+    ``set``: one of :data:`tinyhar.core.featuresets.FEATURE_SETS`
+    (``minimal``, ``light``, ``default``, ``full``, and ``invariant``:
+    rotation-invariant features only; each is described at
+    :data:`tinyhar.features.plan.FEATURE_SETS`). ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
     low-pass that separates gravity from body acceleration; ``bands_hz`` the
     spectral bands ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most
     half the sampling rate; default
