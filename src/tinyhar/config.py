@@ -170,10 +170,11 @@ class FeatureConfig(_Section):
     ``set``: one of :data:`tinyhar.core.featuresets.FEATURE_SETS`
     (``minimal``, ``light``, ``default``, ``full``, and ``invariant``:
     rotation-invariant features only; each is described at
-    :data:`tinyhar.features.plan.FEATURE_SETS`). ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
-    low-pass that separates gravity from body acceleration; ``bands_hz`` the
-    spectral bands ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most
-    half the sampling rate; default
+    :data:`tinyhar.features.plan.FEATURE_SETS`). ``gravity_cutoff_hz`` (Hz)
+    and ``gravity_order`` set the Butterworth low-pass that separates gravity
+    from body acceleration; ``bands_hz`` the spectral bands
+    ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most half the sampling
+    rate; default
     :data:`tinyhar.features.catalog.DEFAULT_BANDS_HZ`), checked against the
     data's rate when training starts.
     """
