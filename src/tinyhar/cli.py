@@ -743,7 +743,7 @@ def learning_curve_cmd(
 @_friendly
 def features(
     feature_set: Annotated[
-        str, typer.Option("--set", help="default | light | minimal | full")
+        str, typer.Option("--set", help="default | light | minimal | full | invariant")
     ] = "default",
     sensors: Annotated[str, typer.Option(help="acc | acc+gyro")] = "acc+gyro",
     sampling_rate_hz: Annotated[float, typer.Option(help="Sampling rate in Hz.")] = 50.0,

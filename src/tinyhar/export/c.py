@@ -326,10 +326,14 @@ def _generate_driver(plan) -> tuple[list, dict[str, int]]:
             signal("thr_sig", jerk, length="thr_len_jerk")
         if sensor == "acc" and plan.gravity is not None:
             flags["gravity"] = 1
-            g = d.take([f"grav_{a}_mean" for a in "xyz"])
-            t = d.take([f"tilt_{a}" for a in "xyz"])
-            s = d.take(["body_sma"])
-            d.emit(f"thr_stage_gravity(out + {g}, out + {t}, out + {s}, u);"
+            if d.has("grav_x_mean"):
+                g = f"out + {d.take([f'grav_{a}_mean' for a in 'xyz'])}"
+                t = f"out + {d.take([f'tilt_{a}' for a in 'xyz'])}"
+                s = f"out + {d.take(['body_sma'])}"
+            else:  # a set without them (invariant): the stage writes them to scratch
+                d.emit("float unused[7];  /* mean gravity, tilt, body SMA: not features */")
+                g, t, s = "unused", "unused + 3", "unused + 6"
+            d.emit(f"thr_stage_gravity({g}, {t}, {s}, u);"
                    f"  /* thr_w3 is now the body acceleration */")
             body = [x for x in DERIVED_SIGNALS if x.kind == "body"]
             for a, axis in enumerate(body):
