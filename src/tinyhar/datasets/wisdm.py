@@ -43,13 +43,14 @@ from tinyhar.datasets.checks import (
     switch_off_hint,
     warn_clipping,
 )
+from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE, RecordingSet
 from tinyhar.datasets.units import STANDARD_GRAVITY, ms2_to_g
 from tinyhar.errors import ConfigError, DataFormatError
 
 WISDM_CLASSES = ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
 """WISDM v1.1 activities; also the meaning of the integer labels 0-5 in ``windows.npz``."""
-WISDM_SAMPLING_RATE_HZ = 20.0
+WISDM_SAMPLING_RATE_HZ = DATASETS["wisdm-raw"].sampling_rate_hz
 WISDM_CITATION = (
     "Kwapisz, J. R., Weiss, G. M., Moore, S. A. (2010). Activity Recognition using "
     "Cell Phone Accelerometers. SIGKDD Explorations 12(2):74-82. "
