@@ -36,7 +36,7 @@ import numpy as np
 from rich.console import Console
 
 import tinyhar
-from tinyhar.config import NETWORK_KINDS, TrainConfig
+from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import RecordingSet, natural_key
@@ -63,6 +63,7 @@ from tinyhar.evaluation.splits import (
     holdout_split,
     random_split,
 )
+from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
 from tinyhar.reporting.figures import score_figures
