@@ -20,7 +20,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from tinyhar.errors import ConfigError, TinyharError
-from tinyhar.models.kinds import MODEL_KINDS, TREE_KINDS  # names only, imports nothing
+from tinyhar.models.kinds import KINDS, TREE_KINDS  # names only, imports nothing
 
 # The CLI imports only typer, rich and tinyhar's import-free modules (errors, model kinds) at
 # module level, so that ``tinyhar --help`` starts fast (benchmarks/startup.py); each command
@@ -79,7 +79,7 @@ def train(
     sensors: Annotated[str | None, typer.Option(help="Override: acc | acc+gyro | all.")] = None,
     model: Annotated[
         str | None,
-        typer.Option(help=" | ".join(MODEL_KINDS) + "."),
+        typer.Option(help=" | ".join(KINDS) + "."),
     ] = None,
     preset: Annotated[
         str | None,

@@ -110,7 +110,7 @@ from pydantic import (
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
-from tinyhar.models.kinds import MODEL_KINDS, NETWORK_KINDS, TREE_KINDS
+from tinyhar.models.kinds import KINDS, NETWORK_KINDS, TREE_KINDS
 from tinyhar.validation import Float, Int, format_validation_error
 
 MAX_SEED = 2**32 - 1
@@ -196,7 +196,7 @@ class ModelConfig(_Section):
     features >= 1, or a fraction in (0, 1].
     """
 
-    kind: Literal[MODEL_KINDS] = "random_forest"
+    kind: Literal[KINDS] = "random_forest"
     preset: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     n_estimators: Int = Field(10, ge=1, le=1000)

@@ -1,6 +1,6 @@
 """The model kinds tinyhar trains, named once.
 
-``model.kind`` of a training configuration is one of :data:`MODEL_KINDS`:
+``model.kind`` of a training configuration is one of :data:`KINDS`:
 a tree ensemble (:data:`TREE_KINDS`, :class:`~tinyhar.models.trees.TreeEnsembleClassifier`
 on hand-crafted features) or a small neural network on raw windows
 (:data:`NETWORK_KINDS`, the architectures of :mod:`tinyhar.models.nn.architectures`;
@@ -19,5 +19,5 @@ TREE_KINDS = ("random_forest", "extra_trees")
 NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 """Neural-network architectures (:mod:`tinyhar.models.nn.architectures`)."""
 
-MODEL_KINDS = TREE_KINDS + NETWORK_KINDS
+KINDS = TREE_KINDS + NETWORK_KINDS
 """Every ``model.kind``, trees first."""
