@@ -52,7 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/features_throughput.py
 	$(BIN)/python benchmarks/accuracy.py
 
-# Label Studio for the labelling integration test (tests/datasets/test_labelling_labelstudio.py)
+# Label Studio for the labelling integration test (tests/test_labelling_labelstudio.py)
 # in its own venv: label-studio-sdk's dependencies (opencv) conflict with tinyhar's numpy pin.
 # Pinned by constraints-labelstudio.txt; the database is migrated once into template-data
 # (about 2 minutes) so that each test run starts a server in seconds.

@@ -92,6 +92,7 @@ def child(definition: str, workers: int) -> dict:
     test = set(subjects[: max(1, len(subjects) // 5)])
     is_test = np.array([s in test for s in table.subject])
     model = pipeline.model
+    model.set_params(n_jobs=workers)  # same forest for any n_jobs (seeds drawn first)
     model.fit(table.X[~is_test], table.y[~is_test])
     pred = model.predict(table.X[is_test])
     f1 = classification_metrics(table.y[is_test], pred, list(pipeline.classes))["macro_f1"]

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.datasets.test_labelling import existing, labels_of, write_folder
 from typer.testing import CliRunner
 
+from tests.test_labelling import existing, labels_of, write_folder
 from tinyhar.cli import app
 from tinyhar.datasets.bundled import load_bundled_hapt
 

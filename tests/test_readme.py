@@ -83,6 +83,8 @@ BENCHMARKS = {
     "startup.py": (["--repeat", "1", "--json"], "three interpreter starts (a second): run "
                    "with --repeat 1 --json"),
     "robustness.py": (["--help"], "hundreds of fault cases, trainings among them: --help only"),
+    "continuous.py": (["--help"], "trains on all of HAPT twice and runs every post-processing "
+                      "option through C and MicroPython (minutes): --help only"),
     "scale.py": (["--help"], "writes and trains on up to 1,000 hours (an hour): --help only; "
                  "tests/test_training_sessions.py runs the same path on minutes of data"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError
 from tinyhar.evaluation.perturb import rotate
-from tinyhar.core.windowset import WindowSet
 
 
 def random_rotations(n: int, max_deg: float, seed: int) -> np.ndarray:

@@ -744,7 +744,7 @@ def learning_curve_cmd(
 @_friendly
 def features(
     feature_set: Annotated[
-        str, typer.Option("--set", help="default | light | minimal | full")
+        str, typer.Option("--set", help="default | light | minimal | full | invariant")
     ] = "default",
     sensors: Annotated[str, typer.Option(help="acc | acc+gyro")] = "acc+gyro",
     sampling_rate_hz: Annotated[float, typer.Option(help="Sampling rate in Hz.")] = 50.0,
@@ -972,6 +972,8 @@ def deploy(
     info = run_deploy(_run_or_bundle(run), port, compile=compile, autostart=autostart,
                       outputs=outputs, wifi=wifi, app=app, classes=classes)
     console.print(f"copied {len(info['files'])} files from {info['bundle']} to {info['port']}")
+    for package in info.get("installed", ()):
+        console.print(f"installed {package} (micropython-lib) with mpremote mip")
     if app == "record":
         console.print("recording app: start it with `import app_record; app_record.main()` "
                       "(or deploy with --autostart); then tinyhar recordings pull --port "

@@ -23,7 +23,7 @@ Example (all keys optional; these are the defaults)::
       purity: 0.8           # minimum fraction of samples with the majority label
       target_rate_hz: null  # resample before windowing
     features:
-      set: default          # default | light | minimal | full
+      set: default          # default | light | minimal | full | invariant
       stack_previous: false # append previous window's features and deltas
       gravity_cutoff_hz: 0.3  # below the Nyquist frequency (sampling rate / 2)
     model:
@@ -107,6 +107,7 @@ from pydantic import (
     field_validator,
 )
 
+from tinyhar.core.featuresets import FEATURE_SETS
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
@@ -160,18 +161,26 @@ class WindowConfig(_Section):
     target_rate_hz: Float | None = Field(None, gt=0, le=MAX_SAMPLING_RATE_HZ)
 
 
+FeatureSetName = Literal[FEATURE_SETS]  # type: ignore[valid-type]
+"""``features.set``: one of :data:`tinyhar.core.featuresets.FEATURE_SETS`."""
+
+
 class FeatureConfig(_Section):
     """Which hand-crafted features to compute.
 
-    ``gravity_cutoff_hz`` (Hz) and ``gravity_order`` set the Butterworth
-    low-pass that separates gravity from body acceleration; ``bands_hz`` the
-    spectral bands ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most
-    half the sampling rate; default
+    ``set``: one of :data:`tinyhar.core.featuresets.FEATURE_SETS`
+    (``minimal``, ``light``, ``default``, ``full``, and ``invariant``:
+    rotation-invariant features only; each is described at
+    :data:`tinyhar.features.plan.FEATURE_SETS`). ``gravity_cutoff_hz`` (Hz)
+    and ``gravity_order`` set the Butterworth low-pass that separates gravity
+    from body acceleration; ``bands_hz`` the spectral bands
+    ``[[lo, hi], ...]`` in Hz (``(lo, hi]``, ``hi`` at most half the sampling
+    rate; default
     :data:`tinyhar.features.catalog.DEFAULT_BANDS_HZ`), checked against the
     data's rate when training starts.
     """
 
-    set: Literal["default", "light", "minimal", "full"] = "default"
+    set: FeatureSetName = "default"
     stack_previous: bool = False
     gravity_cutoff_hz: Float = Field(0.3, gt=0)
     gravity_order: Int = Field(3, ge=1, le=8)

@@ -1282,7 +1282,11 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         lambda f, items: compute.map_in_order(f, items, local, c.workers),
     )
     console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+    # the trees of the final fit on local threads too (the same forest for any n_jobs:
+    # every tree's seed is drawn before they are built)
+    pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
     pipeline.model.fit(train_w.X, train_w.y)
+    pipeline.model.set_params(n_jobs=None)
     pred = pooled if loso else pipeline.model.predict(test_w.X)
     metrics = score_predictions(test_w, pred, classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}

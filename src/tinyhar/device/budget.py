@@ -49,6 +49,7 @@ __all__ = [
     "RAM_BUDGET_BYTES",
     "c_budget",
     "format_budget",
+    "post_budget",
     "write_budget",
 ]
 
@@ -138,7 +139,8 @@ def _parse_nm(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
-def _stack_depth(ci_text: str) -> tuple[int | None, list[str]]:
+def _stack_depth(ci_text: str, api: tuple[str, ...] | None = None
+                 ) -> tuple[int | None, list[str]]:
     """Deepest stack (bytes) over call chains from the public API, and that chain."""
     frames: dict[str, int] = {}
     names: dict[str, str] = {}
@@ -163,7 +165,7 @@ def _stack_depth(ci_text: str) -> tuple[int | None, list[str]]:
         memo[node] = result
         return result
 
-    roots = [t for t, n in names.items() if n in _API_FUNCTIONS]
+    roots = [t for t, n in names.items() if n in (api or _API_FUNCTIONS)]
     if not roots:
         return None, []
     depth, chain = max((deepest(r, frozenset({r})) for r in roots), key=lambda x: x[0])
@@ -452,6 +454,9 @@ def c_budget(c_dir: str | Path, windows: np.ndarray | None = None, n_windows: in
     if profile:
         _host_profile(c_dir, budget, windows, n_windows)
     _micropython(c_dir, micropython_dir, budget)
+    if (c_dir / "tinyhar_post.c").is_file():  # the run's post-processing, exported beside
+        budget["postprocess"] = post_budget(c_dir, micropython_dir=micropython_dir,
+                                            profile=profile)
     return budget
 
 
@@ -534,6 +539,17 @@ def format_budget(budget: dict) -> str:
     ms = budget.get("micropython_ms_per_window")
     rows.append(("MicroPython ms / window", "-" if ms is None else f"{ms:.2f}", "",
                  "" if ms is not None else (budget.get("micropython_reason") or "")[:60]))
+    post = budget.get("postprocess")
+    if post:
+        rows.append(("post-processing", post.get("description") or "", "", "extra cost:"))
+        rows.append(("  flash", _kb(post.get("flash_bytes")), "", "Cortex-M4F"))
+        rows.append(("  RAM (state, per stream)", "-" if post.get("state_bytes") is None
+                     else f"{post['state_bytes']} B", "", "tinyhar_post_state"))
+        ipw = post.get("instructions_per_window")
+        rows.append(("  instructions / window", "-" if ipw is None else f"{ipw:,}", "", ""))
+        ms = post.get("micropython_ms_per_window")
+        rows.append(("  MicroPython ms / window", "-" if ms is None else f"{ms:.3f}",
+                     f"{POST_MICROPYTHON_BUDGET_MS:g}", ""))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]
@@ -543,3 +559,188 @@ def format_budget(budget: dict) -> str:
     for note in budget.get("notes") or []:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- post-processing
+
+POST_MICROPYTHON_BUDGET_MS = 0.05
+"""Target time of the post-processing per window in the MicroPython unix port (ms)."""
+
+_POST_API = ("tinyhar_post_push", "tinyhar_post_flush", "tinyhar_post_init",
+             "tinyhar_post_reject", "tinyhar_post_ood_score")
+
+
+def synthetic_post_input(n_windows: int, n_classes: int, n_features: int,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic class probabilities with activity-like runs, for profiling.
+
+    Parameters
+    ----------
+    n_windows, n_classes, n_features : int
+    seed : int
+
+    Returns
+    -------
+    proba : numpy.ndarray, shape (n_windows, n_classes)
+        Runs of 5-40 windows of one class (probability about 0.7) with noise.
+    features : numpy.ndarray of float32, shape (n_windows, n_features)
+        Standard normal values.
+    runs : numpy.ndarray of int, shape (n_windows,)
+        One session.
+    """
+    rng = np.random.default_rng(seed)
+    cls = np.repeat(rng.integers(0, n_classes, n_windows), rng.integers(5, 40, n_windows))
+    cls = cls[:n_windows]
+    proba = rng.dirichlet(np.ones(n_classes), n_windows)
+    proba[np.arange(n_windows), cls] += 2.0
+    proba /= proba.sum(axis=1, keepdims=True)
+    features = rng.normal(size=(n_windows, n_features)).astype(np.float32)
+    return proba, features, np.zeros(n_windows, dtype=np.int64)
+
+
+def post_budget(c_dir: str | Path, proba: np.ndarray | None = None,
+                features: np.ndarray | None = None, runs: np.ndarray | None = None,
+                micropython_dir: str | Path | None = None, profile: bool = True,
+                n_windows: int = 2000) -> dict:
+    """The extra device cost of a run's post-processing (``tinyhar_post.c``, ``tinyhar_post.py``).
+
+    * **Flash**: ``tinyhar_post.c`` compiled for a Cortex-M4F with
+      :data:`CORTEX_M4F_FLAGS` (text + data of the object; the HMM and OOD
+      tables are ``const``). Double arithmetic runs in software there
+      (libgcc), which the object does not include.
+    * **RAM**: the caller-owned ``tinyhar_post_state`` (bytes per sensor
+      stream, ``sizeof`` on the Cortex-M4F) plus the object's static data
+      (0: the library has no state of its own) and the deepest stack from the
+      API (``-fstack-usage``).
+    * **Instructions per window** on the host: the example ``post_main.c``
+      under callgrind, inclusive counts of ``tinyhar_post_push`` and
+      ``tinyhar_post_flush`` divided by the windows (parsing excluded).
+    * **MicroPython**: ``tinyhar_post.py`` in the unix port
+      (:func:`tinyhar.export.post.time_post_micropython`), when the bundle
+      folder holds ``post.json``.
+
+    Parameters
+    ----------
+    c_dir : str or Path
+        Folder with ``tinyhar_post.{h,c}`` (:func:`tinyhar.export.post.export_post_c`).
+    proba, features, runs : numpy.ndarray, optional
+        Windows to profile (e.g. a run's test streams); default
+        :func:`synthetic_post_input` with ``n_windows`` windows.
+    micropython_dir : str or Path, optional
+        Bundle with ``post.json`` (default ``c_dir/../micropython``).
+    profile : bool
+        Run callgrind (host instructions).
+    n_windows : int
+        Synthetic windows when ``proba`` is None.
+
+    Returns
+    -------
+    dict
+        ``description``, ``lag``, ``flash_bytes``, ``text_bytes``,
+        ``data_bytes``, ``bss_bytes``, ``state_bytes``, ``stack_bytes``,
+        ``instructions_per_window``, ``micropython_ms_per_window``,
+        ``micropython_budget_ms``, ``micropython_ok``, ``n_windows_profiled``,
+        ``input`` (what was profiled), ``missing`` and ``notes``.
+
+    Raises
+    ------
+    TinyharError
+        No post-processing export in ``c_dir``, or a build fails.
+    """
+    c_dir = Path(c_dir)
+    header = c_dir / "tinyhar_post.h"
+    if not header.is_file():
+        raise TinyharError(f"{header}: missing; write it with tinyhar.export.post.export_post_c")
+    head = header.read_text()
+    defs = dict(re.findall(r"^#define (TINYHAR_POST_\w+) (\S+)", head, flags=re.M))
+    k, nf = int(defs["TINYHAR_POST_N_CLASSES"]), int(defs["TINYHAR_POST_N_FEATURES"])
+    m = re.search(r"\(this run: (.*)\):", head)
+    out: dict = {
+        "description": m.group(1) if m else None, "lag": int(defs["TINYHAR_POST_LAG"]),
+        "flash_bytes": None, "text_bytes": None, "data_bytes": None, "bss_bytes": None,
+        "state_bytes": None, "stack_bytes": None, "instructions_per_window": None,
+        "micropython_ms_per_window": None, "micropython_budget_ms": POST_MICROPYTHON_BUDGET_MS,
+        "micropython_ok": None, "n_windows_profiled": 0, "missing": [], "notes": [],
+    }
+    if proba is None:
+        proba, features, runs = synthetic_post_input(n_windows, k, nf)
+        out["input"] = f"{n_windows} synthetic windows (seed 0)"
+    else:
+        out["input"] = f"{len(proba)} given windows"
+    if runs is None:
+        runs = np.zeros(len(proba), dtype=np.int64)
+    if nf == 0:
+        features = None
+    _post_cortex_m4f(c_dir, out)
+    if profile:
+        _post_profile(c_dir, out, proba, features, runs)
+    if micropython_dir is None and (c_dir.parent / "micropython" / "post.json").is_file():
+        micropython_dir = c_dir.parent / "micropython"
+    if micropython_dir is not None and (Path(micropython_dir) / "post.json").is_file():
+        from tinyhar.export.post import time_post_micropython
+
+        try:
+            ms = time_post_micropython(micropython_dir, proba, features, runs)
+            out["micropython_ms_per_window"] = round(ms, 4)
+            out["micropython_ok"] = ms <= POST_MICROPYTHON_BUDGET_MS
+        except TinyharError as exc:
+            out["notes"].append(f"MicroPython timing failed: {exc}")
+    else:
+        out["notes"].append("no MicroPython bundle with post.json: not timed")
+    return out
+
+
+def _post_cortex_m4f(c_dir: Path, out: dict) -> None:
+    gcc, size, nm = (find_tool(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-size",
+                                            "arm-none-eabi-nm"))
+    missing = [t for t, p in (("arm-none-eabi-gcc", gcc), ("arm-none-eabi-size", size),
+                              ("arm-none-eabi-nm", nm)) if p is None]
+    if missing:
+        out["missing"].extend(missing_message(t) for t in missing)
+        return
+    with tempfile.TemporaryDirectory(prefix="tinyhar_post_m4_") as tmp:
+        tmp = Path(tmp)
+        obj = tmp / "tinyhar_post.o"
+        src = str((c_dir / "tinyhar_post.c").resolve())
+        flags = list(CORTEX_M4F_FLAGS)
+        proc = _run([gcc, *flags, "-fstack-usage", "-fcallgraph-info=su", "-c", src, "-o",
+                     str(obj)], cwd=tmp, check=False)
+        if proc.returncode != 0:
+            _run([gcc, *flags, "-c", src, "-o", str(obj)], cwd=tmp)
+        text, data, bss = _parse_size(_run([size, str(obj)]).stdout)
+        out.update(text_bytes=text, data_bytes=data, bss_bytes=bss, flash_bytes=text + data)
+        ci = tmp / "tinyhar_post.ci"
+        if ci.is_file():
+            out["stack_bytes"] = _stack_depth(ci.read_text(), _POST_API)[0]
+        (tmp / "state.c").write_text('#include "tinyhar_post.h"\n'
+                                     "tinyhar_post_state tinyhar_budget_state;\n")
+        sobj = tmp / "state.o"
+        _run([gcc, *flags, f"-I{c_dir.resolve()}", "-fno-common", "-c", str(tmp / "state.c"),
+              "-o", str(sobj)])
+        for name, nbytes, _ in _parse_nm(_run([nm, "-S", str(sobj)]).stdout):
+            if name == "tinyhar_budget_state":
+                out["state_bytes"] = nbytes
+
+
+def _post_profile(c_dir: Path, out: dict, proba: np.ndarray, features: np.ndarray | None,
+                  runs: np.ndarray) -> None:
+    from tinyhar.export.post import _input_lines, build_post_example
+
+    missing = [t for t in ("gcc", "valgrind", "callgrind_annotate") if find_tool(t) is None]
+    if missing:
+        out["missing"].extend(missing_message(t) for t in missing)
+        return
+    with tempfile.TemporaryDirectory(prefix="tinyhar_post_cg_") as tmp:
+        tmp = Path(tmp)
+        exe = build_post_example(c_dir, tmp / "post_example", extra_flags=["-g"])
+        cg = tmp / "callgrind.out"
+        _run([find_tool("valgrind"), "--tool=callgrind", f"--callgrind-out-file={cg}",
+              str(exe)], stdin=_input_lines(proba, features, runs))
+        text = _run([find_tool("callgrind_annotate"), "--inclusive=yes", "--threshold=100",
+                     str(cg)]).stdout
+    inclusive = _parse_inclusive(text)
+    total = inclusive.get("tinyhar_post_push", 0) + inclusive.get("tinyhar_post_flush", 0)
+    n = max(1, len(proba))
+    out["instructions_per_window"] = round(total / n) if total else None
+    out["n_windows_profiled"] = len(proba)
+    out["host"] = "x86-64, gcc -O2 (" + _run(["gcc", "-dumpfullversion"]).stdout.strip() + ")"

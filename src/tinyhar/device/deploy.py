@@ -181,6 +181,7 @@ def deploy_commands(
     remove: Sequence[str] = (),
     autostart: bool = False,
     mpremote: Sequence[str] | None = None,
+    install: Sequence[str] = (),
 ) -> list[list[str]]:
     """mpremote argument lists that copy files to the board's flash.
 
@@ -200,6 +201,10 @@ def deploy_commands(
         Whether ``main_autostart.py`` (in ``files``) becomes ``:main.py``.
     mpremote : sequence of str, optional
         Command prefix (default: :func:`find_mpremote`).
+    install : sequence of str
+        micropython-lib packages installed into the board's ``/lib`` with
+        ``mpremote mip install`` after the copy (mpremote downloads them from
+        MicroPython's package index), e.g. ``aioble-peripheral``.
 
     Returns
     -------
@@ -220,8 +225,10 @@ def deploy_commands(
     plain = [str(f) for f in files if Path(f).name != "main_autostart.py" and str(f) not in folders]
     if plain:
         cmds.append([*base, "fs", "cp", *plain, ":"])
-    for folder in folders:  # e.g. umqtt/ for the MQTT output
+    for folder in folders:  # e.g. umqtt/ for the MQTT output, lib/ (aioble/) for BLE
         cmds.append([*base, "fs", "cp", "-r", folder, ":"])
+    for package in install:
+        cmds.append([*base, "mip", "install", package])
     starters = [str(f) for f in files if Path(f).name == "main_autostart.py"]
     if autostart and starters:
         cmds.append([*base, "fs", "cp", starters[0], ":main.py"])
@@ -320,7 +327,10 @@ def deploy(
     outputs : str or sequence of str, optional
         What the live app does with its predictions, e.g. ``"screen,led,mqtt"``
         (:func:`tinyhar.device.outputs.stage_outputs`; default: the board keeps
-        its settings, a new board shows the class on its screen).
+        its settings, a new board shows the class on its screen). ``mqtt``
+        copies umqtt.simple, ``ble`` copies aioble to ``/lib/aioble`` (or, when
+        aioble is not on this machine, installs it with ``mpremote mip install
+        aioble-peripheral``): :mod:`tinyhar.export.mplib`.
     wifi : str or Path, optional
         ``wifi.toml`` with the Wi-Fi and broker settings, copied to the board
         as ``tinyhar_secrets.json`` (never written into the bundle).
@@ -336,7 +346,8 @@ def deploy(
     Returns
     -------
     dict
-        ``bundle``, ``port``, ``files`` (names copied), ``commands``, ``app``.
+        ``bundle``, ``port``, ``files`` (names copied), ``commands``, ``app``,
+        ``installed`` (micropython-lib packages installed with ``mpremote mip``).
 
     Raises
     ------
@@ -353,14 +364,20 @@ def deploy(
     files = bundle_files(bundle, autostart=autostart and app == "live")
     mpremote = find_mpremote()
     remove: list[str] = []
+    install: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
         if app == "record":
             files += stage_record_app(Path(tmp) / "record", bundle, classes, autostart)
         if outputs is not None or wifi is not None:
-            from tinyhar.device.outputs import stage_outputs
+            from tinyhar.device.outputs import parse_outputs, stage_outputs
 
-            files += stage_outputs(Path(tmp) / "outputs", outputs or "screen", wifi, bundle,
+            staged = stage_outputs(Path(tmp) / "outputs", outputs or "screen", wifi, bundle,
                                    model=model_label(bundle))
+            files += staged
+            if "ble" in parse_outputs(outputs or "screen") and all(f.name != "lib" for f in staged):
+                from tinyhar.export.aioble import AIOBLE_MIP_PACKAGE
+
+                install.append(AIOBLE_MIP_PACKAGE)  # aioble is not on this machine
         if compile:
             mpy_cross = find_mpy_cross()
             out = []
@@ -376,15 +393,26 @@ def deploy(
                 else:
                     out.append(f)
             files = out
-        cmds = deploy_commands(port, files, remove, autostart, mpremote)
+        cmds = deploy_commands(port, files, remove, autostart, mpremote, install)
         for cmd in cmds:
-            run_mpremote(cmd, port, timeout, runner)
+            try:
+                run_mpremote(cmd, port, timeout, runner)
+            except TinyharError as exc:
+                if cmd[-3:-1] != ["mip", "install"]:
+                    raise
+                from tinyhar.export.aioble import AIOBLE_INSTALL_HINT
+
+                raise TinyharError(
+                    f"{exc}\nmpremote could not install {cmd[-1]} on the board from "
+                    "MicroPython's package index (is this computer online?); or get aioble "
+                    f"with {AIOBLE_INSTALL_HINT}, and deploy again") from None
     return {
         "bundle": str(bundle),
         "port": port,
         "files": [Path(f).name for f in files],
         "commands": cmds,
         "app": app,
+        "installed": install,
     }
 
 

@@ -38,6 +38,10 @@ copies, besides the bundle, two JSON files the board app reads at start
     max_bytes = 262144
     keep = 3
     min_free_bytes = 65536
+
+    [ble]                    # optional: outputs.BleOutput (aioble)
+    name = "thar-kitchen"    # advertised name, at most 15 bytes (default thar-<id>)
+    interval_ms = 200
 """
 
 from __future__ import annotations
@@ -166,7 +170,9 @@ def stage_outputs(
     list of Path
         Files and folders to copy to the board's root:
         ``tinyhar_outputs.json``, ``tinyhar_secrets.json`` (with ``wifi``),
-        ``umqtt`` (with ``mqtt``).
+        ``umqtt`` (with ``mqtt``), ``lib`` holding ``aioble/`` (with ``ble``,
+        when aioble is on this machine: :mod:`tinyhar.export.aioble`; without
+        it, deploy installs it with ``mpremote mip``).
 
     Raises
     ------
@@ -176,6 +182,7 @@ def stage_outputs(
     TinyharError
         ``mqtt`` and umqtt.simple not found (see :mod:`tinyhar.export.umqtt`).
     """
+    from tinyhar.export.aioble import add_aioble
     from tinyhar.export.umqtt import add_umqtt
 
     names = parse_outputs(outputs)
@@ -210,4 +217,6 @@ def stage_outputs(
         else:
             add_umqtt(dest)
         files.append(dest / "umqtt")
+    if "ble" in names and add_aioble(dest, required=False) is not None:
+        files.append(dest / "lib")
     return files

@@ -39,6 +39,10 @@ any label is data, never code. ``TINYHAR_EXPORT_FORMAT_VERSION``
 (:data:`tinyhar.export.formats.EXPORT_FORMAT_VERSION`) is in the header, and
 ``tinyhar_model.c`` refuses to compile with a header of another version.
 
+For a run folder with a post-processing (``postprocess.json``),
+``tinyhar_post.h`` / ``tinyhar_post.c`` and ``post_main.c`` are written
+beside (:mod:`tinyhar.export.post`).
+
 The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
 run it on windows or on a sample stream (:func:`run_windows`,
 :func:`run_stream`) and compare it with the Python pipeline
@@ -322,10 +326,14 @@ def _generate_driver(plan) -> tuple[list, dict[str, int]]:
             signal("thr_sig", jerk, length="thr_len_jerk")
         if sensor == "acc" and plan.gravity is not None:
             flags["gravity"] = 1
-            g = d.take([f"grav_{a}_mean" for a in "xyz"])
-            t = d.take([f"tilt_{a}" for a in "xyz"])
-            s = d.take(["body_sma"])
-            d.emit(f"thr_stage_gravity(out + {g}, out + {t}, out + {s}, u);"
+            if d.has("grav_x_mean"):
+                g = f"out + {d.take([f'grav_{a}_mean' for a in 'xyz'])}"
+                t = f"out + {d.take([f'tilt_{a}' for a in 'xyz'])}"
+                s = f"out + {d.take(['body_sma'])}"
+            else:  # a set without them (invariant): the stage writes them to scratch
+                d.emit("float unused[7];  /* mean gravity, tilt, body SMA: not features */")
+                g, t, s = "unused", "unused + 3", "unused + 6"
+            d.emit(f"thr_stage_gravity({g}, {t}, {s}, u);"
                    f"  /* thr_w3 is now the body acceleration */")
             body = [x for x in DERIVED_SIGNALS if x.kind == "body"]
             for a, axis in enumerate(body):
@@ -621,6 +629,11 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         path = out / name
         path.write_text(text, encoding="ascii")
         paths[name] = str(path)
+    from tinyhar.export.post import export_run_post  # the run's post-processing, if any
+
+    post = export_run_post(pipeline_or_run_dir, out, "c", int(pipeline.model.n_features_in_),
+                           classes)
+    paths.update(post.get("files", {}))
 
     w = len(names)
     c = len(channels)
@@ -644,6 +657,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "fft": "radix-2" if (n & (n - 1)) == 0 else "dft",
         "model_bytes": int(pipeline.model.size()["bytes"]),
         "static_ram_bytes": int(4 * buffers),
+        "postprocess": post,
     }
 
 

@@ -46,6 +46,10 @@ the MicroPython unix port:
     mapped onto the training data's, applied by ``app_live`` before the
     features, and the training data's gravity while standing, checked during
     the app's first seconds.
+``tinyhar_post.py`` + ``post.json``
+    The run's post-processing ("unknown" rejection, smoothing, minimum
+    duration, hysteresis; :mod:`tinyhar.export.post`), when the run has one;
+    ``app_live`` then prints the smoothed timeline.
 ``features.txt``, ``README.md``, ``bundle.json``
     Feature names in output order, usage notes, and a machine-readable
     summary (with ``export_format_version``).
@@ -149,6 +153,7 @@ MPY_SOURCES = (
     "app_live.py",
     "tinyhar_mounting.py",
     "app_test.py",
+    "tinyhar_post.py",
     "app_record.py",
     "main_autostart.py",
 )
@@ -771,7 +776,8 @@ def export_micropython(
     prune : bool, default True
         Compute on the device only the features the trees test (same
         predictions, less time; the other outputs stay 0). ``False`` computes
-        every feature (for feature-by-feature comparisons).
+        every feature (for feature-by-feature comparisons); so does a run
+        whose post-processing rejects by an OOD score (it reads every input).
     mounting : str or Mounting, optional
         How the board is worn (:func:`tinyhar.export.mounting.parse_mounting`:
         a preset or e.g. ``"x=-y,y=x,z=z"``); default: as the training sensor.
@@ -811,6 +817,10 @@ def export_micropython(
         mounting = parse_mounting(mounting)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from tinyhar.export.post import export_run_post, reads_model_inputs
+
+    if prune and reads_model_inputs(run):
+        prune = False  # the OOD score of the run's rejection reads every model input
     plan = feature_plan(pipeline, prune=prune)
     index = pipeline.output_index
     csv_text, eml = emlearn_csv(pipeline.model, index)
@@ -835,7 +845,9 @@ def export_micropython(
         if windows is None:
             testdata_note = f"no test data: {run.test_windows_note}"
     if gravity is None and run is not None:  # measured on the training subjects at training
-        gravity = run.metrics.get("gravity_reference") or {}
+        from tinyhar.runfolder import METRICS_FILE
+
+        gravity = (run.metrics.get("gravity_reference") if run.has(METRICS_FILE) else None) or {}
     n_stored, py_acc = 0, None
     testfile = out / "testdata.bin"
     if windows is not None and n_test_windows > 0 and len(windows) > 0:
@@ -855,6 +867,10 @@ def export_micropython(
     gravity = gravity or None  # {}: no reference (the caller found none)
     write_mounting(out, mounting, gravity)
 
+    if (out / "post.json").exists():  # the run's post-processing, if any
+        (out / "post.json").unlink()
+    post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_),
+                           _classes(pipeline))
     size = pipeline.model.size()
     info = {
         "export_format_version": EXPORT_FORMAT_VERSION,
@@ -879,6 +895,7 @@ def export_micropython(
         "testdata_note": testdata_note,
         "mounting": (mounting or parse_mounting("identity")).spec(),
         "gravity_reference": gravity,
+        "postprocess": {k: v for k, v in post.items() if k != "files"},
     }
     _write_readme(out, info)
     info["files"] = {
@@ -886,7 +903,7 @@ def export_micropython(
     }
     device = [n for n in info["files"]
               if n.endswith(".py") or n in ("model.bin", "testdata.bin", "model.trees.csv",
-                                            "mounting.json")]
+                                            "mounting.json", "post.json")]
     info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
     info["model_bytes"] = int(info["files"]["model.bin"])
     info["testdata_bytes"] = int(info["files"].get("testdata.bin", 0))

@@ -14,44 +14,26 @@ order:
    ``micropython -m mip install umqtt.simple`` puts it.
 
 On a board, ``mpremote mip install umqtt.simple`` installs the same module
-into ``/lib`` instead.
+into ``/lib`` instead. The search and the copy are :mod:`tinyhar.export.mplib`'s
+(:data:`~tinyhar.export.mplib.UMQTT`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from tinyhar.errors import TinyharError
+from tinyhar.export.mplib import UMQTT, add_lib, find_lib
 
 __all__ = ["UMQTT_INSTALL_HINT", "add_umqtt", "find_umqtt"]
 
-UMQTT_INSTALL_HINT = (
-    "`micropython -m mip install umqtt.simple` (puts it in ~/.micropython/lib), or download "
-    "micropython-umqtt.simple from PyPI and set TINYHAR_UMQTT to its umqtt/simple.py"
-)
+UMQTT_INSTALL_HINT = UMQTT.install_hint
 """How to get umqtt.simple onto this machine."""
-
-_NOTICE = (
-    "umqtt/simple.py is umqtt.simple from micropython-lib\n"
-    "(https://github.com/micropython/micropython-lib, PyPI: micropython-umqtt.simple),\n"
-    "MIT License; copied unchanged from {source}.\n"
-)
 
 
 def find_umqtt() -> Path | None:
     """Path of ``umqtt/simple.py`` on this machine, or None (see the module docstring)."""
-    env = os.environ.get("TINYHAR_UMQTT")
-    cands = []
-    if env:
-        p = Path(env).expanduser()
-        cands += [p, p / "umqtt" / "simple.py", p / "simple.py"]
-    cands.append(Path.home() / ".micropython" / "lib" / "umqtt" / "simple.py")
-    for cand in cands:
-        if cand.is_file() and cand.name == "simple.py":
-            return cand
-    return None
+    folder = find_lib(UMQTT)
+    return None if folder is None else folder / "simple.py"
 
 
 def add_umqtt(folder: str | Path, required: bool = True) -> Path | None:
@@ -74,15 +56,5 @@ def add_umqtt(folder: str | Path, required: bool = True) -> Path | None:
     TinyharError
         ``required`` and umqtt.simple not found (the message says how to get it).
     """
-    src = find_umqtt()
-    if src is None:
-        if required:
-            raise TinyharError(
-                f"the MQTT output needs umqtt.simple; get it with {UMQTT_INSTALL_HINT}")
-        return None
-    dest = Path(folder) / "umqtt"
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest / "simple.py")
-    (dest / "__init__.py").write_text("")
-    (dest / "NOTICE.txt").write_text(_NOTICE.format(source=src))
-    return dest / "simple.py"
+    dest = add_lib(UMQTT, folder, required)
+    return None if dest is None else dest / "simple.py"

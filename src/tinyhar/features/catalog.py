@@ -218,8 +218,15 @@ class FeatureLayout:
 
     @property
     def uses_gravity(self) -> bool:
-        """Whether the gravity filter runs (accelerometer present, default or full set)."""
-        return self.acc_index is not None and self.feature_set in ("default", "full")
+        """Whether the gravity filter runs (accelerometer present; default, full or invariant
+        set)."""
+        return self.acc_index is not None and self.feature_set in _GRAVITY_SETS
+
+    @property
+    def orientation_invariant(self) -> bool:
+        """Whether the set holds only rotation-invariant features (``invariant``: no per-axis
+        statistic or spectrum, mean gravity, tilt angle, SMA or axis correlation)."""
+        return self.feature_set in _INVARIANT_SETS
 
     @property
     def names(self) -> list[str]:
@@ -245,7 +252,7 @@ def feature_layout(
         Channel names in window order. ``acc_x, acc_y, acc_z`` (all three or
         none) form the accelerometer (g), ``gyro_x, gyro_y, gyro_z`` the
         gyroscope (rad/s); any other name gets per-channel time statistics.
-    feature_set : {"minimal", "light", "default", "full"}
+    feature_set : {"minimal", "light", "default", "full", "invariant"}
         See :data:`FEATURE_SETS`.
     sampling_rate_hz : float
         Sampling rate in Hz.
@@ -304,23 +311,27 @@ def feature_layout(
     full = feature_set == "full"
     light = feature_set == "light"
     minimal = feature_set in ("minimal", "light")  # no gravity filter, jerk
+    invariant = feature_set in _INVARIANT_SETS  # magnitudes and vertical/horizontal only
     has_acc, has_gyro = acc_index is not None, gyro_index is not None
 
     stats_all = time_stats(feature_set)  # a complete block of this set
     blocks: list[tuple[str, str, tuple[str, ...]]] = []
     if has_acc:
-        axis_stats = LIGHT_AXIS_STATS if light else stats_all
+        # invariant: the axes get no statistics (an empty block: the plan still
+        # holds them as the input of the magnitude, gravity and jerk stages)
+        axis_stats = () if invariant else LIGHT_AXIS_STATS if light else stats_all
         blocks += [("time", s, axis_stats) for s in ACC_AXES]
         blocks.append(("time", "acc_mag", stats_all))
     if has_gyro:
-        blocks += [("time", s, stats_all) for s in (*GYRO_AXES, "gyro_mag")]
+        blocks += [("time", s, () if invariant else stats_all) for s in GYRO_AXES]
+        blocks.append(("time", "gyro_mag", stats_all))
     blocks += [("time", c, stats_all) for _, c in others]
     if has_acc and not minimal:
         if full:
             blocks += [("body", s, stats_all) for s in ("body_x", "body_y", "body_z")]
         blocks.append(("body", "body_mag", stats_all))
         blocks += [("orientation-independent", s, stats_all) for s in ("body_vert", "body_horiz")]
-    jerk_stats = stats_all if full else _JERK_STATS_DEFAULT
+    jerk_stats = stats_all if full or invariant else _JERK_STATS_DEFAULT
     if not minimal:
         if has_acc:
             blocks.append(("jerk", "acc_jerk_mag", jerk_stats))
@@ -333,10 +344,10 @@ def feature_layout(
     if not minimal:
         if has_acc:
             spectral += ["body_mag", "body_vert", "body_horiz"]
-            spectral += list(ACC_AXES)
+            spectral += [] if invariant else list(ACC_AXES)
         if has_gyro:
             spectral.append("gyro_mag")
-            spectral += list(GYRO_AXES)
+            spectral += [] if invariant else list(GYRO_AXES)
 
     bands = _check_bands(
         DEFAULT_BANDS_HZ if bands_hz is None else bands_hz, fs, check_nyquist=bool(spectral)
@@ -375,7 +386,7 @@ def feature_catalog(
     ----------
     channels : sequence of str, default ``("acc_x", ..., "gyro_z")``
         Channel names in window order (see :func:`feature_layout`).
-    feature_set : {"minimal", "light", "default", "full"}, default "default"
+    feature_set : {"minimal", "light", "default", "full", "invariant"}, default "default"
         See :data:`FEATURE_SETS`.
     sampling_rate_hz : float, default 50.0
         Sampling rate in Hz (enters the jerk, crossing-rate and spectral
@@ -485,6 +496,10 @@ def check_window_length(layout: FeatureLayout, n_samples: int) -> None:
                 )
 
 
+_GRAVITY_SETS = ("default", "full", "invariant")
+"""Feature sets that run the gravity filter (with an accelerometer)."""
+_INVARIANT_SETS = ("invariant",)
+"""Feature sets of rotation-invariant features only."""
 _STAT_DEF = {s.name: (s.definition, s.source) for s in STATISTICS}
 _SIGNAL_DEF = {s.name: (s.unit, s.definition) for s in DERIVED_SIGNALS}
 _RESERVED_SIGNALS = frozenset(_SIGNAL_DEF) | frozenset(GRAVITY_SIGNALS)
@@ -520,6 +535,7 @@ def _describe(layout: FeatureLayout) -> list[FeatureInfo]:
     out: list[FeatureInfo] = []
     has_acc = layout.acc_index is not None
     has_gyro = layout.gyro_index is not None
+    per_axis = not layout.orientation_invariant  # SMA, mean gravity, tilt, correlations
     grouped = {g: [] for g in FEATURE_GROUPS}  # type: dict[str, list[FeatureInfo]]
 
     for group, sig, stats in layout.stat_blocks:
@@ -534,14 +550,14 @@ def _describe(layout: FeatureLayout) -> list[FeatureInfo]:
                 group=group,
             ))
 
-    if has_gyro:
+    if has_gyro and per_axis:
         grouped["time"].append(FeatureInfo(
             "gyro_sma", "rad/s",
             "signal magnitude area: sum over samples of (|gyro_x|+|gyro_y|+|gyro_z|) / N",
             _SRC_SMA, "time",
         ))
 
-    if layout.uses_gravity:
+    if layout.uses_gravity and per_axis:
         for ax in "xyz":
             grouped["gravity"].append(FeatureInfo(
                 f"grav_{ax}_mean", "g",
@@ -567,7 +583,7 @@ def _describe(layout: FeatureLayout) -> list[FeatureInfo]:
 
     pairs = (("xy", 0, 1), ("xz", 0, 2), ("yz", 1, 2))
     for sensor, present, axes in (("acc", has_acc, ACC_AXES), ("gyro", has_gyro, GYRO_AXES)):
-        if not present:
+        if not present or not per_axis:
             continue
         for tag, i, j in pairs:
             grouped["correlation"].append(FeatureInfo(

@@ -66,7 +66,7 @@ def extract_features(
         anything else: per-channel time statistics only).
     sampling_rate_hz : float, default 50.0
         Sampling rate in Hz.
-    feature_set : {"minimal", "light", "default", "full"}, default "default"
+    feature_set : {"minimal", "light", "default", "full", "invariant"}, default "default"
         See :data:`tinyhar.features.catalog.FEATURE_SETS`.
     gravity_cutoff_hz : float, default 0.3
         Cut-off of the low-pass Butterworth gravity filter in Hz.
@@ -126,13 +126,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         acc_z`` (g) enable the accelerometer features, ``gyro_x, gyro_y,
         gyro_z`` (rad/s) the gyroscope features; other names (e.g.
         ``body_acc_x``) get per-channel time statistics only.
-    feature_set : {"minimal", "light", "default", "full"}, default "default"
+    feature_set : {"minimal", "light", "default", "full", "invariant"}, default "default"
         ``minimal``: time-domain statistics, correlations and ENMO only (no
         filter, no DFT); ``light``: ``minimal`` without the order statistics
         of the accelerometer axes, plus the spectrum of the acceleration
         magnitude (no filter, one DFT); ``default``: adds gravity/orientation, body,
         vertical/horizontal, jerk and spectral features; ``full``: more of
-        the same.
+        the same; ``invariant``: only features a rotation of the sensor
+        leaves unchanged (magnitudes, vertical/horizontal body acceleration;
+        :data:`tinyhar.features.plan.FEATURE_SETS`).
     gravity_cutoff_hz : float, default 0.3
         Cut-off (Hz) of the low-pass Butterworth filter estimating gravity
         (Anguita et al. 2013).

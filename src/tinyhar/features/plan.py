@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyhar.core.featuresets import FEATURE_SETS as _SET_NAMES
 from tinyhar.datasets.recording import ACC_CHANNELS, CHANNEL_UNITS, GYRO_CHANNELS
 
 if TYPE_CHECKING:  # only for annotations: the catalog imports this module
@@ -73,8 +74,8 @@ Spectral features of a flat window and correlations involving a flat axis are
 result in every implementation, whatever float rounding leaves in them.
 """
 
-FEATURE_SETS = ("minimal", "light", "default", "full")
-"""Available feature sets, from the cheapest to the richest.
+FEATURE_SETS: tuple[str, ...] = _SET_NAMES  # the one list is in tinyhar.core.featuresets
+"""Available feature sets: the cheapest to the richest, then ``invariant``.
 
 ``minimal``: time statistics of the raw channels and of the acceleration /
 angular-rate magnitudes, gyroscope SMA, axis correlations and ENMO (no
@@ -93,6 +94,18 @@ body acceleration, each accelerometer axis, the angular-rate magnitude and
 each gyroscope axis. ``full``: adds time statistics of each body-acceleration
 axis and all the time statistics of the jerk magnitudes, and the statistics
 of :data:`STATISTICS` that only it lists (skewness) on every complete block.
+``invariant``: only features that a rotation of the sensor leaves unchanged
+(orientation-invariant; for training on data whose mounting varies): the
+complete statistic blocks of the acceleration and angular-rate magnitudes,
+the body-acceleration magnitude, the vertical and horizontal body
+acceleration (the projection on the low-pass gravity estimate, Mizell 2003)
+and the two jerk magnitudes, the spectral features of the body-acceleration
+magnitude, vertical and horizontal body acceleration and the angular-rate
+magnitude, and ENMO; no per-axis feature, mean gravity, tilt angle, SMA or
+axis correlation. The gravity filter is linear and runs per axis, so it
+commutes with a rotation: the body acceleration rotates with the sensor and
+its norm and its projection on the mean gravity do not change. Channels
+without a sensor role get their statistics as in every set.
 """
 
 _ALL_SETS = FEATURE_SETS

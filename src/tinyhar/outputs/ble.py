@@ -17,9 +17,13 @@ byte  meaning
 8-9   sequence number, counting predictions modulo 65536
 ====  =====================================================================
 
-The full advertisement also carries the flags (``02 01 06``) and the
-complete local name (``thar-<last 4 hex digits of the board id>``); 31 bytes
-at most (Bluetooth Core Specification, Vol 3, Part C, 11: AD structures).
+The board builds the advertisement with micropython-lib's ``aioble``
+(``aioble.advertise(..., name=..., manufacturer=(0xFFFF, bytes 4-9),
+connectable=False)``): the flags (``02 01 06``), the complete local name
+(``thar-<last 4 hex digits of the board id>`` or ``[ble] name``, cut to 15
+bytes so that aioble keeps everything in the advertising packet rather than
+the scan response), then this structure; 30 bytes at most (Bluetooth Core
+Specification, Vol 3, Part C, 11: AD structures).
 A scanner such as ``bleak`` hands over the manufacturer data as
 ``{0xFFFF: bytes 4-9}``: pass those bytes to :func:`decode_manufacturer_data`.
 """

@@ -13,6 +13,7 @@
 # classifies with the trees, shows the class and prints one line per window:
 #
 #   PRED <t_start_s> <class> <p_0> ... <p_k-1>
+#   POST <t_start_s> <class>    (with post.json: smoothed, a fixed lag later)
 #
 # t_start_s is the time of the window's first sample (the recording's time
 # column when replaying, sample index / rate live) and p_i the class
@@ -45,6 +46,7 @@ import sys
 import time
 
 import tinyhar_config as cfg
+import tinyhar_post
 from tinyhar_features import Features, InvalidInput, Stacker
 from tinyhar_mounting import GravityCheck, Mapper
 from tinyhar_mounting import load as load_mounting
@@ -82,6 +84,9 @@ class Classifier:
         self.filled = 0
         self.npend = 0
         self.ms = 0.0
+        # the run's post-processing (post.json): smoothed classes, "unknown"
+        post = tinyhar_post.load()
+        self.timeline = tinyhar_post.Timeline(post) if post is not None else None
 
     def reset(self):
         self.filled = 0
@@ -171,6 +176,16 @@ def _fmt(x):
     return "%.4f" % x
 
 
+def _post(clf, window):
+    # post-processing: print "POST <t_start_s> <class>" for each decided window
+    # (post.json's lag later; "unknown" for rejected ones); window None flushes
+    if clf.timeline is None:
+        return
+    decided = clf.timeline.flush() if window is None else clf.timeline.push(*window)
+    for t, name in decided:
+        print("POST " + _fmt(t) + " " + name)
+
+
 def main(replay=None, log_path=None, raw_path=None, display=None, model="model.bin",
          max_windows=None, sensor=None, verbose=True, outputs=None, mounting="mounting.json",
          check_s=3.0):
@@ -237,6 +252,7 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
             t0, k, proba = res
             windows += 1
             if k < 0:
+                _post(clf, None)  # the stream restarts after an invalid window
                 print("INVALID " + _fmt(t0) + " " + proba)
                 outputs.invalid(t0, proba)
                 gc.collect()
@@ -248,12 +264,14 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
             if verbose and replay is None:
                 print("  %.1f ms, %s %.0f%%" % (clf.ms, name, 100 * proba[k]))
             outputs.prediction(t0, name, proba[k], proba)
+            _post(clf, (t0, proba, clf.feats))
             gc.collect()
             if max_windows is not None and windows >= max_windows:
                 break
     except KeyboardInterrupt:
         pass
     finally:
+        _post(clf, None)
         if raw is not None:
             raw.close()
         outputs.close()

@@ -16,7 +16,7 @@
 #   led     LedOutput      LED blink (and optional buzzer beep) on class change
 #   log     CsvLog         CSV on flash, rotated, with a free-space guard
 #   mqtt    MqttOutput     JSON to tinyhar/<device_id>/activity (umqtt.simple)
-#   ble     BleOutput      BLE advertisement (class, confidence, sequence)
+#   ble     BleOutput      BLE advertisement (class, confidence, sequence; aioble)
 #
 # Your own code: register a function with on_prediction() before main():
 #
@@ -48,6 +48,7 @@ BLE_COMPANY_ID = 0xFFFF  # Bluetooth SIG: reserved for tests / not assigned
 BLE_MAGIC = 0x54  # "T"
 BLE_VERSION = 1
 BLE_INVALID_CLASS = 255
+BLE_NAME_MAX = 15  # bytes: aioble keeps flags + name + manufacturer data in one packet
 
 _hooks = []
 
@@ -653,7 +654,9 @@ def ble_manufacturer_data(class_index, confidence, seq):
       6     class index in cfg.CLASSES (255: invalid window)
       7     confidence, round(confidence * 255) (0..255)
       8-9   sequence number, counts predictions modulo 65536
-    Decoded on the laptop by tinyhar.outputs.ble.decode.
+    Decoded on the laptop by tinyhar.outputs.ble.decode. BleOutput hands
+    bytes 4-9 to aioble as manufacturer=(0xFFFF, bytes 4-9); aioble writes
+    bytes 0-3.
     """
     c = int(confidence * 255 + 0.5)
     c = 0 if c < 0 else (255 if c > 255 else c)
@@ -663,48 +666,140 @@ def ble_manufacturer_data(class_index, confidence, seq):
                   k & 0xFF, c, s & 0xFF, s >> 8))
 
 
+def ble_name(name):
+    """The local name as advertised: UTF-8, cut to BLE_NAME_MAX (15) bytes, whole characters."""
+    if not isinstance(name, str):
+        return bytes(name)[:BLE_NAME_MAX]
+    while len(name.encode()) > BLE_NAME_MAX:
+        name = name[:-1]
+    return name.encode()
+
+
 def ble_advertisement(class_index, confidence, seq, name="tinyhar"):
-    """Full advertising data: flags, complete local name (<= 16 bytes), manufacturer data."""
-    nm = name.encode()[:16]
+    """The advertising data of one prediction, byte for byte what BleOutput sends.
+
+    AD structures, in aioble.advertise's order: flags 02 01 06 (LE general
+    discoverable, BR/EDR not supported), the complete local name (ble_name:
+    at most 15 bytes) and the manufacturer data (ble_manufacturer_data):
+    at most 3 + 17 + 10 = 30 bytes. aioble puts an AD structure into the
+    advertising data only while that stays under 31 bytes and moves the rest
+    into the scan response, which passive scanners never request: a name of
+    at most 15 bytes keeps the prediction in the advertisement itself.
+    """
+    nm = ble_name(name)
     return (bytes((2, 0x01, 0x06, len(nm) + 1, 0x09)) + nm
             + ble_manufacturer_data(class_index, confidence, seq))
 
 
 class BleOutput(Output):
-    """Advertise each prediction over BLE (non-connectable, MicroPython `bluetooth`).
+    """Advertise each prediction over BLE with aioble (micropython-lib).
 
-    The advertising data (ble_advertisement) is replaced at every prediction;
-    interval_ms: advertising interval. name: the local name (default
-    "thar-" + the last 4 hex digits of the device id).
+    Every prediction (and invalid window) replaces the advertisement:
+    non-connectable, every interval_ms, with the local name (name, default
+    "thar-" + the last 4 hex digits of the device id; cut to 15 bytes) and
+    the manufacturer data of ble_manufacturer_data, so the advertising data
+    is exactly ble_advertisement(class, confidence, seq, name) and decodes
+    with tinyhar.outputs.ble.decode. seq counts predictions from 1, modulo
+    65536: a scanner sees how many it missed.
+
+    aioble is asyncio-based: aioble.advertise(...) starts advertising
+    (bluetooth.BLE.gap_advertise) before its first await and then waits for
+    a central to connect, which never happens here; cancelling that task
+    stops the advertising. The app's loop is synchronous, so each
+    prediction runs asyncio just long enough to cancel the previous
+    advertising task (aioble calls gap_advertise(None)) and to start the
+    next one, and returns: the advertising itself runs in the Bluetooth
+    controller, the classifier never waits for it. When the app already runs
+    under asyncio (your own main with other aioble tasks), the switch is a
+    task of that loop instead. close() stops advertising. Needs aioble in
+    /lib (tinyhar deploy --outputs ble copies or installs it).
     """
 
     name = "ble"
 
-    def __init__(self, classes, name=None, interval_ms=200, ble=None):
+    def __init__(self, classes, name=None, interval_ms=200):
+        try:
+            import aioble
+        except ImportError:
+            raise ImportError("the ble output needs aioble (micropython-lib) in /lib: "
+                              "tinyhar deploy --outputs ble, or mpremote mip install "
+                              "aioble-peripheral") from None
+        import asyncio
+
+        from aioble.core import ensure_active
+
+        ensure_active()  # switch the radio on now, not at the first prediction
+
+        self.aioble = aioble
+        self.asyncio = asyncio
         self.classes = tuple(classes)
-        self.local_name = name or ("thar-" + device_id()[-4:])
+        self.local_name = ble_name(name or ("thar-" + device_id()[-4:]))
         self.interval_us = int(interval_ms) * 1000
-        if ble is None:
-            import bluetooth
-
-            ble = bluetooth.BLE()
-        self.ble = ble
-        self.ble.active(True)
         self.seq = 0
+        self.task = None  # the aioble.advertise task now advertising
+        self._want = None  # bytes 4-9 of the manufacturer data to advertise next; None: stop
+        self._dirty = False
+        self._busy = False
+        self._started = False
+        self._error = None
 
-    def _advertise(self, k, confidence):
+    async def _advertise(self, payload):
+        self._started = True  # aioble.advertise calls gap_advertise before it first waits
+        try:
+            await self.aioble.advertise(self.interval_us, name=self.local_name,
+                                        manufacturer=(BLE_COMPANY_ID, payload),
+                                        connectable=False)
+        except Exception as exc:  # a cancel ends it normally: aioble stops advertising
+            self._error = exc
+
+    async def _switch(self):
+        asyncio = self.asyncio
+        try:
+            while self._dirty:
+                self._dirty = False
+                if self.task is not None:
+                    self.task.cancel()
+                    await self.task
+                    self.task = None
+                if self._want is not None:
+                    self._started = False
+                    self.task = asyncio.create_task(self._advertise(self._want))
+                    while not self._started:
+                        await asyncio.sleep_ms(0)
+        finally:
+            self._busy = False
+
+    def _set(self, payload):
+        self._want = payload
+        self._dirty = True
+        if self._busy:
+            return  # the running switch picks it up
+        self._busy = True
+        try:
+            self.asyncio.current_task()
+            in_loop = True
+        except RuntimeError:  # no event loop running: the app's own loop
+            in_loop = False
+        if in_loop:
+            self.asyncio.create_task(self._switch())
+        else:
+            self.asyncio.run(self._switch())
+        err, self._error = self._error, None
+        if err is not None:
+            raise err
+
+    def _advertise_class(self, k, confidence):
         self.seq = (self.seq + 1) & 0xFFFF
-        data = ble_advertisement(k, confidence, self.seq, self.local_name)
-        self.ble.gap_advertise(self.interval_us, adv_data=data, connectable=False)
+        self._set(ble_manufacturer_data(k, confidence, self.seq)[4:])
 
     def prediction(self, t, activity, confidence, probabilities):
-        self._advertise(self.classes.index(activity), confidence)
+        self._advertise_class(self.classes.index(activity), confidence)
 
     def invalid(self, t, reason):
-        self._advertise(-1, 0.0)
+        self._advertise_class(-1, 0.0)
 
     def close(self):
-        self.ble.gap_advertise(None)
+        self._set(None)
 
 
 # --------------------------------------------------------------------------- factory
