@@ -3,7 +3,8 @@
 Rows, one per (dataset, protocol, model):
 
 - UCI HAR, 9 inertial channels, official subject split (test subjects
-  2 4 9 10 12 13 18 20 24): every network, the tutorial LSTM preset, the
+  2 4 9 10 12 13 18 20 24, ``DATASETS["uci-har"].official_test_subjects``):
+  every network, the tutorial LSTM preset, the
   ``ucihar-cnn`` preset (tuned by subject cross-validation on the training
   subjects only) and the random forest baseline; the ``ucihar-lstm`` preset
   also under its own protocol (random 80/20 split of windows), so the
@@ -11,9 +12,9 @@ Rows, one per (dataset, protocol, model):
 - WISDM v1.1 windows (128 samples x 3 axes at 20 Hz), 5-fold GroupKFold by
   subject: the networks, the ``wisdm-bilstm`` preset and the forest; the preset
   and every model also under the preset's tutorial protocol (train on the first
-  30 subjects, test on the last 6 -- the derived npz numbers subjects 0-35,
-  not with the original user ids, and holds 128-sample windows rather than the
-  tutorial's 200).
+  30 subjects, test on the last 6, ``DATASETS["wisdm-windows"].tutorial_test_subjects``
+  -- the derived npz numbers subjects 0-35, not with the original user ids, and
+  holds 128-sample windows rather than the tutorial's 200).
 
 For each network the float32 and int8 ONNX files are exported
 (:func:`tinyhar.export.onnx.export_onnx`, calibration on training windows)
@@ -42,8 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyhar.datasets.info import DATASETS
 from tinyhar.evaluation.metrics import classification_metrics
-from tinyhar.evaluation.splits import OFFICIAL_TEST_SUBJECTS, group_kfold, holdout_split
+from tinyhar.evaluation.splits import group_kfold, holdout_split
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -234,7 +236,9 @@ def protocols(dataset: str, model: str, y, g, args):
         if model == "wisdm-bilstm":
             return
         if "official" in wanted:
-            yield "official subject split", [holdout_split(g, OFFICIAL_TEST_SUBJECTS)]
+            yield "official subject split", [
+                holdout_split(g, DATASETS["uci-har"].official_test_subjects)
+            ]
         if model == "ucihar-lstm" and "random" in wanted:
             from sklearn.model_selection import train_test_split
 
@@ -252,7 +256,7 @@ def protocols(dataset: str, model: str, y, g, args):
                 folds = folds[:2]
             yield f"{args.folds}-fold GroupKFold by subject", folds
         if "holdout" in wanted:
-            test = [s for s in sorted(set(g.tolist()), key=int) if int(s) >= 30]
+            test = DATASETS["wisdm-windows"].tutorial_test_subjects
             yield "subjects 0-29 train / 30-35 test (wisdm-bilstm's original)", [
                 holdout_split(g, test)
             ]

@@ -54,13 +54,14 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from tinyhar.config import make_config
+from tinyhar.datasets.info import DATASETS
 from tinyhar.evaluation.splits import group_kfold
 from tinyhar.evaluation.streams import class_probabilities
 from tinyhar.postprocess import OodModel, Rejection
 from tinyhar.training import build_pipeline, compute_features, load_data, make_window_set
 
 BASIC = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
-OFFICIAL_TEST = [str(s) for s in (2, 4, 9, 10, 12, 13, 18, 20, 24)]
+OFFICIAL_TEST = list(DATASETS["hapt-raw"].official_test_subjects)
 METHODS = {"max-probability": "probability", "ood": "ood", "combined": "both"}
 FALSE_REJECTION = 0.05
 CV_FOLDS = 5

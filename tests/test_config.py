@@ -266,3 +266,30 @@ def test_override_parser():
     ]:
         with pytest.raises(ConfigError, match=message):
             apply_override({}, bad)
+
+
+def test_model_kinds_are_named_once():
+    """config, the tree and network modules, the CLI help and the docs use one list."""
+    import typing
+
+    from typer.testing import CliRunner
+
+    import tinyhar.config as config
+    from tinyhar.cli import app
+    from tinyhar.models.kinds import KINDS, NETWORK_KINDS, TREE_KINDS
+    from tinyhar.models.nn.presets import NetworkParams
+    from tinyhar.models.trees import MODEL_KINDS as TREES
+
+    assert KINDS == TREE_KINDS + NETWORK_KINDS
+    assert typing.get_args(config.ModelConfig.model_fields["kind"].annotation) == KINDS
+    assert typing.get_args(NetworkParams.model_fields["architecture"].annotation) == NETWORK_KINDS
+    assert tuple(TREES) == TREE_KINDS
+    words = ", ".join(KINDS[:-1]) + " or " + KINDS[-1]
+    with pytest.raises(ConfigError, match="must be one of: " + words):
+        make_config({"model": {"kind": "svm"}})
+    listing = " | ".join(KINDS)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"kind: random_forest   # {listing}\n" in config.__doc__
+    assert f"kind: random_forest   # {listing}\n" in readme
+    result = CliRunner().invoke(app, ["train", "--help"], terminal_width=400)
+    assert listing in " ".join(result.output.replace("│", " ").split())

@@ -157,7 +157,7 @@ def test_presets_train_with_their_data_sets_subjects(preset, tmp_path, shared_da
                                                      monkeypatch):
     """The presets the README tour does not run (it runs wisdm-bilstm and ucihar-lstm)."""
     pytest.importorskip("torch")
-    from tinyhar.training import PRESET_DATA
+    from tinyhar.training import PRESET_DATA, preset_test_subjects
 
     monkeypatch.setenv("TINYHAR_DATA", str(shared_data_dir))
     out = tmp_path / preset
@@ -167,5 +167,5 @@ def test_presets_train_with_their_data_sets_subjects(preset, tmp_path, shared_da
     m = json.loads((out / "metrics.json").read_text())
     assert m["dataset"] == PRESET_DATA[preset]["dataset"]["name"] and m["preset"] == preset
     assert m["test_subjects"] and not set(m["test_subjects"]) & set(m["train_subjects"])
-    expected = PRESET_DATA[preset].get("test_subjects", {}).get(m["dataset"])
+    expected = preset_test_subjects(preset, m["dataset"])
     assert m["test_subjects"] == (expected or ["2", "4", "9", "10", "12", "13", "18", "20", "24"])

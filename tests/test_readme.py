@@ -40,10 +40,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tinyhar.models.kinds import NETWORK_KINDS
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 SHARED_DATA = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data"))
-NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 SUBSET = ["1", "2", "3", "4"]
 """Bundled HAPT subjects of the small data set (2 and 4 are official test subjects)."""
 

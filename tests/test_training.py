@@ -19,7 +19,6 @@ from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
 from tinyhar.evaluation.splits import LeakageWarning
 from tinyhar.training import (
-    SAME_POPULATION,
     evaluate_run,
     loso_folds,
     shares_subjects,
@@ -101,7 +100,9 @@ def test_unknown_subjects_are_named(tree_run, four_subjects):
 
 
 def test_same_population_rule():
-    assert SAME_POPULATION["uci-har"] == SAME_POPULATION["hapt"]
+    from tinyhar.datasets.info import DATASETS
+
+    assert DATASETS["uci-har"].population == DATASETS["hapt"].population
     assert shares_subjects("uci-har", "hapt") and shares_subjects("mine", "mine")
     assert shares_subjects("my-recordings", "hapt")  # unknown population: assume the worst
     assert not shares_subjects("wisdm-windows", "hapt")

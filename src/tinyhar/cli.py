@@ -20,9 +20,11 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.models.kinds import KINDS, TREE_KINDS  # names only, imports nothing
 
-# The CLI imports only typer and rich at module level, so that ``tinyhar --help`` starts fast
-# (benchmarks/startup.py); each command imports what it needs. tests/test_cli.py keeps this
+# The CLI imports only typer, rich and tinyhar's import-free modules (errors, model kinds) at
+# module level, so that ``tinyhar --help`` starts fast (benchmarks/startup.py); each command
+# imports what it needs. tests/test_cli.py keeps this
 # list equal to tinyhar.models.nn.presets.PRESETS, which imports pydantic and the config.
 PRESET_NAMES = ("wisdm-bilstm", "ucihar-lstm", "small-cnn", "ucihar-cnn", "tiny-cnn")
 """Names of the network presets, shown in ``tinyhar train --help``."""
@@ -77,7 +79,7 @@ def train(
     sensors: Annotated[str | None, typer.Option(help="Override: acc | acc+gyro | all.")] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="random_forest | extra_trees | cnn1d | lstm | bilstm | gru | tcn."),
+        typer.Option(help=" | ".join(KINDS) + "."),
     ] = None,
     preset: Annotated[
         str | None,
@@ -119,7 +121,6 @@ def train(
     --sensors, then --preset, then the other options, then each --set in order.
     """
     from tinyhar.config import (
-        TREE_KINDS,
         apply_override,
         make_config,
         read_config_file,

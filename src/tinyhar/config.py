@@ -111,6 +111,7 @@ from tinyhar.core.featuresets import FEATURE_SETS
 from tinyhar.datasets.checks import DataChecks
 from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
+from tinyhar.models.kinds import KINDS, NETWORK_KINDS, TREE_KINDS
 from tinyhar.validation import Float, Int, format_validation_error
 
 MAX_SEED = 2**32 - 1
@@ -186,8 +187,6 @@ class FeatureConfig(_Section):
     bands_hz: list[tuple[Float, Float]] | None = Field(None, min_length=1)
 
 
-TREE_KINDS = ("random_forest", "extra_trees")
-NETWORK_KINDS = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
 TREE_ONLY_KEYS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features", "class_weight")
 """``model`` keys that only tree ensembles use."""
 NETWORK_ONLY_KEYS = ("preset", "params")
@@ -197,18 +196,16 @@ NETWORK_ONLY_KEYS = ("preset", "params")
 class ModelConfig(_Section):
     """The classifier and its size budget.
 
-    Tree ensembles (``random_forest``, ``extra_trees``) use the budget keys
-    (:data:`TREE_ONLY_KEYS`); neural networks (``cnn1d``, ``lstm``,
-    ``bilstm``, ``gru``, ``tcn``; needs ``pip install 'tinyhar[deep]'``) take
+    Tree ensembles (:data:`~tinyhar.models.kinds.TREE_KINDS`) use the budget keys
+    (:data:`TREE_ONLY_KEYS`); neural networks
+    (:data:`~tinyhar.models.kinds.NETWORK_KINDS`; need ``pip install 'tinyhar[deep]'``) take
     their settings from ``preset`` and ``params`` (keyword arguments of
     :class:`tinyhar.models.nn.NeuralNetClassifier`). ``max_features`` follows
     scikit-learn: ``"sqrt"``, ``"log2"``, None (all features), a number of
     features >= 1, or a fraction in (0, 1].
     """
 
-    kind: Literal["random_forest", "extra_trees", "cnn1d", "lstm", "bilstm", "gru", "tcn"] = (
-        "random_forest"
-    )
+    kind: Literal[KINDS] = "random_forest"
     preset: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     n_estimators: Int = Field(10, ge=1, le=1000)

@@ -5,7 +5,8 @@ A run is scored on windows cut with its own
 whole recordings before and after its post-processing
 (:func:`evaluate_continuous`). Scores are subject-independent by default:
 subjects the run was trained on are left out (:func:`select_unseen_subjects`,
-with :data:`SAME_POPULATION` for data sets recorded from the same people).
+with the registry's ``population`` of data sets recorded from the same people,
+:class:`~tinyhar.datasets.info.DatasetInfo`).
 Every function takes a :class:`~tinyhar.runfolder.Run` (or a run folder,
 loaded once); nothing here imports :mod:`tinyhar.training`.
 """
@@ -21,6 +22,7 @@ from rich.console import Console
 
 from tinyhar.core.ids import natural_key
 from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import EvaluationError, TinyharError
 from tinyhar.evaluation.metrics import score_predictions
@@ -32,21 +34,17 @@ from tinyhar.reporting.text import name_subjects, plural, subject_list
 from tinyhar.runfolder import Run, load_run
 from tinyhar.windows.source import load_data, make_window_set
 
-SAME_POPULATION = {
-    "hapt": "smartlab-30",
-    "hapt-raw": "smartlab-30",
-    "uci-har": "smartlab-30",
-    "wisdm-raw": "wisdm-v1.1",
-    "wisdm-windows": "wisdm-v1.1",
-}
-"""Data sets recorded from the same people (UCI HAR windows were cut from HAPT;
-the WISDM windows from the raw WISDM v1.1 file): equal subject ids are the same
-person, except where :data:`RENUMBERED_SUBJECTS` says the ids were changed.
-Data sets of two different known populations share nobody."""
 
-RENUMBERED_SUBJECTS = frozenset({"wisdm-windows"})
-"""Data sets whose subject ids are not the publisher's (the WISDM windows file numbers
-its users 0-35, not by their WISDM user ids): ids cannot be matched across data sets."""
+def _population(name: str) -> str | None:
+    """The people a named data set was recorded from (None: unknown, e.g. your own data).
+
+    Read from its :class:`~tinyhar.datasets.info.DatasetInfo` (``population``):
+    equal subject ids in data sets of the same population are the same person,
+    except in a data set whose ids were renumbered (``renumbered_subjects``);
+    data sets of two different known populations share nobody.
+    """
+    info = DATASETS.get(name)
+    return info.population if info is not None else None
 
 
 def evaluate_run(
@@ -64,7 +62,8 @@ def evaluate_run(
     out, and the console says how many. A subject counts as a training
     subject when its id is in the run's ``train_subjects`` and the data sets
     may hold the same people: the same data set, the same population (see
-    :data:`SAME_POPULATION`: HAPT and UCI HAR share their 30 subjects), or a
+    :class:`~tinyhar.datasets.info.DatasetInfo` ``population``: HAPT and UCI HAR
+    share their 30 subjects), or a
     data set of unknown population (your own files: equal ids are taken to be
     the same person). Evaluating a run on the data set it was trained on thus
     reproduces its held-out test score.
@@ -346,13 +345,13 @@ def shares_subjects(eval_name: str, train_name: str) -> bool:
     """Whether equal subject ids in two data sets may be the same person.
 
     True for the same data set, for two data sets of the same population
-    (:data:`SAME_POPULATION`), and whenever one population is unknown (your
-    own data: assume the worst). False only for two different known
+    (``population`` in :data:`~tinyhar.datasets.info.DATASETS`), and whenever
+    one population is unknown (your own data: assume the worst). False only for two different known
     populations (e.g. HAPT and WISDM).
     """
     if eval_name == train_name:
         return True
-    a, b = SAME_POPULATION.get(eval_name), SAME_POPULATION.get(train_name)
+    a, b = _population(eval_name), _population(train_name)
     return a is None or b is None or a == b
 
 
@@ -444,11 +443,13 @@ def choose_unseen_subjects(
         candidates = available
     trained = set(str(s) for s in metrics_train.get("train_subjects", []))
     train_name = metrics_train.get("dataset", "")
-    renumbered = sorted({name, train_name} & RENUMBERED_SUBJECTS)
+    renumbered = sorted(
+        n for n in {name, train_name} if n in DATASETS and DATASETS[n].renumbered_subjects
+    )
     if (
         name != train_name
         and renumbered
-        and SAME_POPULATION.get(name) == SAME_POPULATION.get(train_name)
+        and _population(name) == _population(train_name)
         and not include_training_subjects
     ):
         raise EvaluationError(

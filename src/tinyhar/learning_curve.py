@@ -37,12 +37,13 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from tinyhar.config import NETWORK_KINDS, TrainConfig
+from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import natural_key
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.evaluation.metrics import classification_metrics
 from tinyhar.evaluation.splits import auto_test_subjects
+from tinyhar.models.kinds import NETWORK_KINDS, TREE_KINDS
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 """Share of each (subject, class)'s windows kept for the minutes-per-class curve."""
@@ -408,7 +409,7 @@ def run_learning_curve(
     if cfg.model.kind in NETWORK_KINDS:
         raise ConfigError(
             f"model.kind: learning-curve fits one model per point and supports tree models "
-            f"(random_forest, extra_trees), not {cfg.model.kind!r}; size the data with a tree "
+            f"({', '.join(TREE_KINDS)}), not {cfg.model.kind!r}; size the data with a tree "
             "model, then train the network"
         )
     out = Path(out)

@@ -36,13 +36,12 @@ import numpy as np
 from rich.console import Console
 
 import tinyhar
-from tinyhar.config import NETWORK_KINDS, TrainConfig
+from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import RecordingSet, natural_key
 from tinyhar.errors import ConfigError, EvaluationError, TinyharError
 from tinyhar.evaluate import (  # noqa: F401 (evaluating a run lives in tinyhar.evaluate)
-    RENUMBERED_SUBJECTS,
-    SAME_POPULATION,
     check_evaluation_out,
     choose_unseen_subjects,
     evaluate_continuous,
@@ -58,13 +57,13 @@ from tinyhar.evaluation.metrics import (
     score_predictions,
 )
 from tinyhar.evaluation.splits import (
-    OFFICIAL_TEST_SUBJECTS,
     RANDOM_SPLIT_WARNING,
     auto_test_subjects,
     group_kfold,
     holdout_split,
     random_split,
 )
+from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.models.trees import TreeEnsembleClassifier
 from tinyhar.reporting.figures import score_figures
@@ -99,6 +98,12 @@ def _subject_wise_split(windows: WindowSet) -> list[str] | None:
     if test & train:
         return None
     return sorted(test, key=natural_key)
+
+
+def _official_test_subjects(name: str) -> tuple[str, ...]:
+    """The publisher's test subjects of the named data set (empty when none or unnamed)."""
+    info = DATASETS.get(name)
+    return info.official_test_subjects if info is not None else ()
 
 
 def split_windows(
@@ -146,8 +151,8 @@ def split_windows(
         if by_subject is not None:
             subjects = by_subject
             desc = "official test subjects"
-        elif windows.name in ("hapt", "hapt-raw"):
-            subjects = list(OFFICIAL_TEST_SUBJECTS)
+        elif _official_test_subjects(windows.name):
+            subjects = list(_official_test_subjects(windows.name))
             desc = "official test subjects (UCI HAR split)"
         else:
             subjects = "auto"
@@ -395,39 +400,53 @@ def cross_validate(
     }, pooled
 
 
-WISDM_TUTORIAL_TEST_SUBJECTS = {
-    "wisdm-windows": [str(s) for s in range(30, 36)],
-    "wisdm-raw": [str(u) for u in range(31, 37)],
-}
-"""The WISDM tutorial's split: users 1-30 train, users 31-36 test.
-
-The raw text keeps the user ids 1-36; the derived ``windows.npz`` numbers its
-subjects 0-35 in the same order, so there the test subjects are 30-35.
-"""
-
 PRESET_DATA = {
     "ucihar-lstm": {"dataset": {"name": "uci-har", "sensors": "all"}},
     "small-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
     "ucihar-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
     "wisdm-bilstm": {
         "dataset": {"name": "wisdm-windows", "sensors": "acc"},
-        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+        "test_subjects": "tutorial",
     },
     "tiny-cnn": {
         "dataset": {"name": "wisdm-windows", "sensors": "acc"},
-        "test_subjects": WISDM_TUTORIAL_TEST_SUBJECTS,
+        "test_subjects": "tutorial",
     },
 }
 """Data and evaluation each network preset was made for.
 
 ``dataset``: the data set (used unless the user names another one);
-``test_subjects``: per data set name, the hold-out test subjects of the
-preset's protocol (used unless the user sets ``evaluation.test_subjects``).
-The UCI HAR presets keep the data set's official subject split; the WISDM
-presets hold out the tutorial's users 31-36 (the derived WISDM windows carry
-no per-subject split of their own). ``tiny-cnn`` uses the same split as
+``test_subjects``: ``"tutorial"`` to hold out the data set's
+:attr:`~tinyhar.datasets.info.DatasetInfo.tutorial_test_subjects` (used unless
+the user sets ``evaluation.test_subjects``, and only when the data set in use has
+such subjects). The UCI HAR presets keep the data set's official subject split;
+the WISDM presets hold out the tutorial's users 31-36 (the derived WISDM windows
+carry no per-subject split of their own). ``tiny-cnn`` uses the same split as
 ``wisdm-bilstm`` so that the two compare directly.
 """
+
+
+def preset_test_subjects(preset: str, dataset: object) -> list[str]:
+    """The hold-out test subjects a network preset's protocol uses on a data set.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESET_DATA`.
+    dataset : str
+        The data set in use (``dataset.name``).
+
+    Returns
+    -------
+    list of str
+        The data set's tutorial test subjects when the preset follows the
+        tutorial split (:data:`PRESET_DATA`) and the data set has one; else
+        empty (the data set's official or automatic split applies).
+    """
+    if PRESET_DATA.get(preset, {}).get("test_subjects") != "tutorial":
+        return []
+    info = DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return list(info.tutorial_test_subjects) if info is not None else []
 
 
 def apply_preset(data: dict, name: str) -> dict:
@@ -470,7 +489,7 @@ def apply_preset(data: dict, name: str) -> dict:
     recipe = PRESET_DATA.get(name, {})
     if data["dataset"].get("name", "hapt") == "hapt" and "dataset" in recipe:
         data["dataset"].update(recipe["dataset"])
-    split = recipe.get("test_subjects", {}).get(data["dataset"].get("name"))
+    split = preset_test_subjects(name, data["dataset"].get("name"))
     if split and data["evaluation"].get("test_subjects", "official") == "official":
         data["evaluation"]["test_subjects"] = list(split)
     window = preset.window

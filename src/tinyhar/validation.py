@@ -10,8 +10,10 @@ Three checks, each written once and used everywhere:
   :class:`~tinyhar.features.FeatureExtractor`,
   :class:`~tinyhar.models.pipeline.HarPipeline`,
   :class:`~tinyhar.models.nn.NeuralNetClassifier`,
-  :func:`tinyhar.features.validity.invalid_windows` and the perturbations of
-  :mod:`tinyhar.evaluation.perturb`. Values are not checked
+  :func:`tinyhar.features.validity.invalid_windows`, the perturbations of
+  :mod:`tinyhar.evaluation.perturb`, the WISDM windows file
+  (:func:`~tinyhar.datasets.wisdm.load_wisdm_windows`) and the profile windows of
+  :func:`tinyhar.device.budget.c_budget`. Values are not checked
   here: the input contract (NaN, infinity, ``|x| > MAX_ABS_INPUT``) is
   :mod:`tinyhar.features.validity`'s, whose messages name the window, sample
   and channel.

@@ -24,6 +24,55 @@ def test_registry_entries():
         assert info.description
 
 
+def test_each_entry_names_its_loader_and_options():
+    """The options an entry lists are the keyword options its loader takes."""
+    import inspect
+
+    for info in DATASETS.values():
+        loader = registry.dataset_loader(info)
+        params = set(inspect.signature(loader).parameters) - {"path", "checks"}
+        assert params == set(info.options), info.name
+
+
+def test_population_and_test_subject_facts():
+    """Who each data set was recorded from and its test subjects live in its entry."""
+    from tinyhar.evaluation.splits import OFFICIAL_TEST_SUBJECTS
+
+    official = ("2", "4", "9", "10", "12", "13", "18", "20", "24")  # Anguita et al. 2013
+    for name in ("hapt", "hapt-raw", "uci-har"):
+        assert DATASETS[name].population == "smartlab-30"
+        assert DATASETS[name].official_test_subjects == official
+        assert not DATASETS[name].renumbered_subjects
+    assert OFFICIAL_TEST_SUBJECTS == official
+    assert DATASETS["wisdm-raw"].population == DATASETS["wisdm-windows"].population
+    assert DATASETS["wisdm-windows"].renumbered_subjects
+    assert not DATASETS["wisdm-raw"].official_test_subjects
+    # the tutorial's users 31-36; the windows file numbers users 0-35
+    assert DATASETS["wisdm-raw"].tutorial_test_subjects == ("31", "32", "33", "34", "35", "36")
+    assert DATASETS["wisdm-windows"].tutorial_test_subjects == ("30", "31", "32", "33", "34",
+                                                                "35")
+
+
+def test_a_new_data_set_is_one_entry(monkeypatch, tmp_path):
+    """An entry (with its loader) is all load_dataset and evaluate need to know."""
+    from tinyhar.datasets.info import DatasetInfo
+    from tinyhar.evaluate import shares_subjects
+
+    (tmp_path / "my_loader.py").write_text(
+        "def load(path, checks=None, gain=1.0):\n    return path.name, gain\n"
+    )
+    (tmp_path / "mine.bin").write_bytes(b"")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TINYHAR_DATA", str(tmp_path))
+    info = DatasetInfo("mine", "my set", "recordings", 100.0, "mine.bin", "my_loader:load",
+                       ("gain",), population="wisdm-v1.1")
+    monkeypatch.setitem(DATASETS, "mine", info)
+    assert load_dataset("mine", gain=2.0) == ("mine.bin", 2.0)
+    with pytest.raises(ConfigError, match=r"does not take options \['scale'\]"):
+        load_dataset("mine", scale=2.0)
+    assert shares_subjects("mine", "wisdm-raw") and not shares_subjects("mine", "hapt")
+
+
 def test_find_data_dir_prefers_env(monkeypatch, tmp_path):
     monkeypatch.setenv("TINYHAR_DATA", str(tmp_path))
     assert find_data_dir() == tmp_path

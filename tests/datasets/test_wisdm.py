@@ -238,6 +238,20 @@ def test_malformed_windows_npz(tmp_path):
     (tmp_path / "junk.npz").write_text("not an npz")
     with pytest.raises(DataFormatError, match="cannot read"):
         load_wisdm_windows(tmp_path / "junk.npz")
+    # X goes through the one window validator, in its words, naming the file
+    np.savez(tmp_path / "flat.npz", **{**good, "X": np.zeros((4, 384), np.float32)})
+    with pytest.raises(DataFormatError, match=r"flat.npz: X: windows must have shape "
+                       r"\(n_windows, n_samples, 3\) with the channels in the order "
+                       r"\['acc_x', 'acc_y', 'acc_z'\], got an array of shape \(4, 384\)"):
+        load_wisdm_windows(tmp_path / "flat.npz")
+    np.savez(tmp_path / "swapped.npz", **{**good, "X": np.zeros((4, 3, 128), np.float32)})
+    with pytest.raises(DataFormatError, match="the axes look swapped"):
+        load_wisdm_windows(tmp_path / "swapped.npz")
+    np.savez(tmp_path / "text.npz", **{**good, "X": np.full((4, 128, 3), "1.0")})
+    with pytest.raises(DataFormatError, match="X must hold real numbers"):
+        load_wisdm_windows(tmp_path / "text.npz")
+    np.savez(tmp_path / "f64.npz", **{**good, "X": np.ones((4, 128, 3))})
+    assert load_wisdm_windows(tmp_path / "f64.npz").X.dtype == np.float32
 
 
 def test_timestamp_beyond_int64_is_a_malformed_record(tmp_path):

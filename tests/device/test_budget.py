@@ -128,3 +128,17 @@ def test_synthetic_windows_are_deterministic():
     assert a.shape == (3, 128, 6) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert abs(float(a[..., 2].mean()) - 1.0) < 0.1  # gravity on z
+
+
+@pytest.mark.parametrize(("windows", "message"), [
+    (np.zeros((2, 64, 6)), r"profile windows: windows must have shape \(n_windows, 128, 6\), got "
+     r"shape \(2, 64, 6\): 64 samples per window, but the C export in .* takes windows of 128"),
+    (np.zeros((2, 128, 3)), r"got shape \(2, 128, 3\) with 3 channels on the last axis"),
+    (np.zeros((2, 6, 128)), r"the axes look swapped"),
+    (np.zeros((0, 128, 6)), r"no windows \(shape \(0, 128, 6\)\); at least 1 window"),
+])
+def test_profile_windows_are_checked_before_building(small_export, windows, message):
+    """Wrong windows fail at once, with the shape the export takes (no tool needed)."""
+    c_dir, _, _ = small_export
+    with pytest.raises(TinyharError, match=message):
+        c_budget(c_dir, windows=windows)

@@ -32,6 +32,7 @@ from tinyhar.datasets._archive import (
     read_activity_labels,
 )
 from tinyhar.datasets.checks import ChecksLike, check_signals, resolve_checks, warn_clipping
+from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
     GYRO_CHANNELS,
@@ -42,7 +43,7 @@ from tinyhar.datasets.recording import (
 from tinyhar.errors import ConfigError, DataFormatError
 
 HAPT_NAME = "hapt"
-HAPT_SAMPLING_RATE_HZ = 50.0
+HAPT_SAMPLING_RATE_HZ = DATASETS["hapt-raw"].sampling_rate_hz
 HAPT_CITATION = (
     "Reyes-Ortiz, J.-L., Oneto, L., Samà, A., Parra, X., Anguita, D. (2016). "
     "Transition-Aware Human Activity Recognition Using Smartphones. "

@@ -1,15 +1,9 @@
-"""Registry of the data sets tinyhar knows by name, and one entry point to load any of them.
+"""One entry point to load any data set tinyhar knows by name, a definition or a Parquet file.
 
-================ =========== ======= ================================================
-name             kind        rate    what
-================ =========== ======= ================================================
-``hapt``         recordings  50 Hz   bundled HAPT, 6 basic activities, acc+gyro
-``hapt-raw``     recordings  50 Hz   HAPT from the publisher's ``HAPT Data Set.zip``
-``uci-har``      windows     50 Hz   UCI HAR from ``UCI HAR Dataset.zip``
-``wisdm-windows`` windows    20 Hz   derived WISDM v1.1 ``windows.npz`` (z-scored)
-``wisdm-raw``    recordings  20 Hz   WISDM v1.1 raw text (needs an explicit path)
-================ =========== ======= ================================================
-
+The named data sets and everything known about them (kind, rate, default
+file, loader and its options, population, test subjects) are the entries of
+:data:`tinyhar.datasets.info.DATASETS` (listed by ``tinyhar datasets``);
+:func:`load_dataset` finds a set's file and calls the loader its entry names.
 Besides a name, :func:`load_dataset` accepts the path of a YAML dataset
 definition (your own data, see :mod:`tinyhar.datasets.custom`) or of a
 Parquet file written by :meth:`RecordingSet.to_parquet`.
@@ -17,6 +11,7 @@ Parquet file written by :meth:`RecordingSet.to_parquet`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from collections.abc import Callable
@@ -33,8 +28,6 @@ from tinyhar.errors import ConfigError, TinyharError
 
 DATA_ENV_VAR = "TINYHAR_DATA"
 """Environment variable naming the folder that holds the data files."""
-
-
 
 
 def _repo_root() -> Path:
@@ -104,24 +97,21 @@ def _locate(info: DatasetInfo, path: str | Path | None) -> Path:
     )
 
 
-def _loader(name: str) -> Callable[..., Any]:
-    if name == "hapt-raw":
-        from tinyhar.datasets.hapt import load_hapt
+def dataset_loader(info: DatasetInfo) -> Callable[..., Any]:
+    """The function that loads a named data set (imported now).
 
-        return load_hapt
-    if name == "uci-har":
-        from tinyhar.datasets.ucihar import load_ucihar
+    Parameters
+    ----------
+    info : DatasetInfo
+        Its registry entry; ``info.loader`` is ``"module:function"``.
 
-        return load_ucihar
-    if name == "wisdm-windows":
-        from tinyhar.datasets.wisdm import load_wisdm_windows
-
-        return load_wisdm_windows
-    if name == "wisdm-raw":
-        from tinyhar.datasets.wisdm import load_wisdm_raw
-
-        return load_wisdm_raw
-    raise KeyError(name)
+    Returns
+    -------
+    callable
+        ``loader(path, [checks], **options)``.
+    """
+    module, _, function = info.loader.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def load_dataset(
@@ -135,8 +125,8 @@ def load_dataset(
     Parameters
     ----------
     name_or_path : str or Path
-        A name from :data:`DATASETS` (``hapt``, ``hapt-raw``, ``uci-har``,
-        ``wisdm-windows``, ``wisdm-raw``), the path of a YAML dataset
+        A name from :data:`~tinyhar.datasets.info.DATASETS` (``tinyhar
+        datasets`` lists them), the path of a YAML dataset
         definition (``.yaml``/``.yml``, see :mod:`tinyhar.datasets.custom`),
         or of a tinyhar Parquet file (``.parquet``).
     path : str or Path, optional
@@ -208,16 +198,14 @@ def load_dataset(
                 "'hapt-raw' with the publisher's zip for activities='all' or sensors='acc'"
             )
         if path is None:
-            from tinyhar.datasets.bundled import load_bundled_hapt
-
-            return load_bundled_hapt(checks)
+            return dataset_loader(info)(checks)
+        # a path: the publisher's archive (hapt-raw's loader), or a Parquet copy
         file = _locate(info, path)
         if file.suffix.lower() == ".parquet":
             return _read_parquet(file, checks)
-        from tinyhar.datasets.hapt import load_hapt
-
+        load_hapt = dataset_loader(DATASETS["hapt-raw"])
         return load_hapt(file, activities="basic", sensors="acc+gyro", checks=checks)
-    loader = _loader(text)
+    loader = dataset_loader(info)
     parameters = inspect.signature(loader).parameters
     allowed = [p for p in parameters if p not in ("path", "checks")]
     unknown = sorted(set(options) - set(allowed))

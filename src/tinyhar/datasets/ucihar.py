@@ -34,11 +34,12 @@ from tinyhar.datasets._archive import (
     read_activity_labels,
 )
 from tinyhar.datasets.checks import ChecksLike, check_signals, resolve_checks, warn_clipping
+from tinyhar.datasets.info import DATASETS
 from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE
 from tinyhar.errors import ConfigError, DataFormatError
 
 UCIHAR_NAME = "uci-har"
-UCIHAR_SAMPLING_RATE_HZ = 50.0
+UCIHAR_SAMPLING_RATE_HZ = DATASETS["uci-har"].sampling_rate_hz
 UCIHAR_WINDOW_SAMPLES = 128
 UCIHAR_CITATION = (
     "Anguita, D., Ghio, A., Oneto, L., Parra, X., Reyes-Ortiz, J. L. (2013). "

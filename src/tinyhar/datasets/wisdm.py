@@ -43,13 +43,15 @@ from tinyhar.datasets.checks import (
     switch_off_hint,
     warn_clipping,
 )
-from tinyhar.datasets.recording import MAX_ABS_SENSOR_VALUE, RecordingSet
+from tinyhar.datasets.info import DATASETS
+from tinyhar.datasets.recording import ACC_CHANNELS, MAX_ABS_SENSOR_VALUE, RecordingSet
 from tinyhar.datasets.units import STANDARD_GRAVITY, ms2_to_g
 from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.validation import check_windows
 
 WISDM_CLASSES = ["Downstairs", "Jogging", "Sitting", "Standing", "Upstairs", "Walking"]
 """WISDM v1.1 activities; also the meaning of the integer labels 0-5 in ``windows.npz``."""
-WISDM_SAMPLING_RATE_HZ = 20.0
+WISDM_SAMPLING_RATE_HZ = DATASETS["wisdm-raw"].sampling_rate_hz
 WISDM_CITATION = (
     "Kwapisz, J. R., Weiss, G. M., Moore, S. A. (2010). Activity Recognition using "
     "Cell Phone Accelerometers. SIGKDD Explorations 12(2):74-82. "
@@ -558,16 +560,16 @@ def load_wisdm_windows(path: str | Path) -> WindowSet:
             path, f"missing arrays {missing}; expected X, y, subject and is_test"
         )
     X, y, subject, is_test = (arrays[k] for k in ("X", "y", "subject", "is_test"))
-    if X.ndim != 3 or X.shape[2] != 3:
-        raise DataFormatError(path, f"X must have shape (n, n_samples, 3), got {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+        raise DataFormatError(path, f"X must hold real numbers, got dtype {X.dtype}")
+    X = check_windows(X, source="X", channels=ACC_CHANNELS,
+                      error=lambda source, message: DataFormatError(path, f"{source}: {message}"))
     n = X.shape[0]
     for key, arr in (("y", y), ("subject", subject), ("is_test", is_test)):
         if arr.shape != (n,):
             raise DataFormatError(path, f"{key} must have shape ({n},), got {arr.shape}")
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 5):
         raise DataFormatError(path, "y must hold integers 0-5 (index into the 6 WISDM classes)")
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise DataFormatError(path, f"X must hold real numbers, got dtype {X.dtype}")
     if not np.isfinite(X).all():
         raise DataFormatError(path, "X has NaN or infinite values")
     if X.size and np.abs(X).max() > MAX_ABS_SENSOR_VALUE:
@@ -580,12 +582,12 @@ def load_wisdm_windows(path: str | Path) -> WindowSet:
         raise DataFormatError(path, f"is_test must hold booleans, got dtype {is_test.dtype}")
     subject_str = np.array([str(int(s)) for s in subject], dtype=object)
     return WindowSet(
-        X=X.astype(np.float32, copy=False),
+        X=X,
         y=np.asarray(WISDM_CLASSES, dtype=object)[y.astype(np.int64)],
         subject=subject_str,
         session=np.array([f"wisdm-{s}" for s in subject_str], dtype=object),
         start_time=np.full(n, np.nan),
-        channels=["acc_x", "acc_y", "acc_z"],
+        channels=list(ACC_CHANNELS),
         sampling_rate_hz=WISDM_SAMPLING_RATE_HZ,
         classes=list(WISDM_CLASSES),
         name="wisdm-windows",

@@ -40,6 +40,7 @@ import numpy as np
 
 from tinyhar.errors import TinyharError
 from tinyhar.tools import find_tool, missing_message
+from tinyhar.validation import check_windows
 
 __all__ = [
     "CORTEX_M4F_FLAGS",
@@ -295,6 +296,17 @@ def _group_of(function: str) -> str | None:
     return None
 
 
+def _profile_windows(c_dir: Path, windows: object) -> np.ndarray:
+    """``windows`` as float32 ``(n_windows, n_samples, n_channels)`` of the export, or raise."""
+    defs = _header_defines(c_dir)
+    return check_windows(
+        windows, source="profile windows", n_channels=int(defs["TINYHAR_N_CHANNELS"]),
+        n_samples=int(defs["TINYHAR_N_SAMPLES"]), min_windows=1,
+        trained_on=f"the C export in {c_dir} takes",
+        error=lambda source, message: TinyharError(f"{source}: {message}"),
+    )
+
+
 def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windows: int) -> None:
     from tinyhar.export.c import EXAMPLE_BINARY, build_example, format_rows
 
@@ -308,12 +320,7 @@ def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windo
     if windows is None:
         windows = synthetic_windows(n_windows, n, c, fs)
         budget["profile_windows"] = f"{len(windows)} synthetic walking-like windows (seed 0)"
-    else:
-        windows = np.asarray(windows, dtype=np.float32)
-        if windows.ndim != 3 or windows.shape[1:] != (n, c):
-            raise TinyharError(
-                f"profile windows must have shape (n_windows, {n}, {c}), got {windows.shape}"
-            )
+    else:  # checked by c_budget (_profile_windows)
         budget["profile_windows"] = f"{len(windows)} given windows"
     if len(windows) == 0:
         raise TinyharError("profiling needs at least one window")
@@ -441,6 +448,8 @@ def c_budget(c_dir: str | Path, windows: np.ndarray | None = None, n_windows: in
         "micropython_ms_per_window": None, "micropython_reason": None,
         "missing": [], "notes": [],
     }
+    if profile and windows is not None:  # a user mistake fails before the slow builds
+        windows = _profile_windows(c_dir, windows)
     _cortex_m4f(c_dir, budget)
     if profile:
         _host_profile(c_dir, budget, windows, n_windows)

@@ -18,11 +18,8 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, train_test_split
 
 from tinyhar.core.ids import natural_key
+from tinyhar.datasets.info import OFFICIAL_TEST_SUBJECTS  # noqa: F401 (the UCI HAR / HAPT split)
 from tinyhar.errors import EvaluationError
-
-OFFICIAL_TEST_SUBJECTS = ("2", "4", "9", "10", "12", "13", "18", "20", "24")
-"""Test subjects of the official UCI HAR / HAPT split (Anguita et al. 2013)."""
-
 
 RANDOM_SPLIT_WARNING = (
     "random split: the same subjects (and overlapping windows) are in training and "

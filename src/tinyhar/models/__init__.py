@@ -14,43 +14,10 @@ scikit-learn's ensembles nor torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from tinyhar.lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from tinyhar.models.nn import PRESETS, NeuralNetClassifier, make_estimator
-    from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
-    from tinyhar.models.trees import MODEL_KINDS, TreeEnsembleClassifier
-
-_LAZY = {
-    "HarPipeline": "tinyhar.models.pipeline",
-    "PIPELINE_FILE": "tinyhar.models.pipeline",
-    "MODEL_KINDS": "tinyhar.models.trees",
-    "TreeEnsembleClassifier": "tinyhar.models.trees",
-    "NeuralNetClassifier": "tinyhar.models.nn",
-    "PRESETS": "tinyhar.models.nn",
-    "make_estimator": "tinyhar.models.nn",
-}
-
-__all__ = [
-    "MODEL_KINDS",
-    "PIPELINE_FILE",
-    "PRESETS",
-    "HarPipeline",
-    "NeuralNetClassifier",
-    "TreeEnsembleClassifier",
-    "make_estimator",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tinyhar.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "tinyhar.models.pipeline": ("HarPipeline", "PIPELINE_FILE"),
+    "tinyhar.models.trees": ("MODEL_KINDS", "TreeEnsembleClassifier"),
+    "tinyhar.models.nn": ("NeuralNetClassifier", "PRESETS", "make_estimator"),
+})

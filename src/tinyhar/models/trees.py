@@ -37,10 +37,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.modelfile import StateReader
+from tinyhar.models.kinds import TREE_KINDS
 from tinyhar.validation import check_features
 
-MODEL_KINDS = {"random_forest": RandomForestClassifier, "extra_trees": ExtraTreesClassifier}
-"""Supported ensemble kinds and their scikit-learn classes."""
+MODEL_KINDS = dict(zip(TREE_KINDS, (RandomForestClassifier, ExtraTreesClassifier), strict=True))
+"""Supported ensemble kinds (:data:`tinyhar.models.kinds.TREE_KINDS`) and their
+scikit-learn classes."""
 
 
 def float32_floor(values: np.ndarray) -> np.ndarray:

@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinyhar.errors import TinyharError
+from tinyhar.models.kinds import NETWORK_KINDS
 
 try:
     import torch
@@ -63,8 +64,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "the neural-network models need PyTorch: pip install 'tinyhar[deep]'"
     ) from exc
 
-ARCHITECTURES = ("cnn1d", "lstm", "bilstm", "gru", "tcn")
-"""Names accepted by :func:`build_network`."""
+ARCHITECTURES = NETWORK_KINDS
+"""Names accepted by :func:`build_network` (:data:`tinyhar.models.kinds.NETWORK_KINDS`)."""
 
 
 def _widths(hidden_units: int | Sequence[int], n_layers: int) -> list[int]:

@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tinyhar.errors import ConfigError
+from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.validation import MISSING, Float, Int, validation_problems
 
 
@@ -352,7 +353,7 @@ class NetworkParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    architecture: Literal["cnn1d", "lstm", "bilstm", "gru", "tcn"] = "cnn1d"
+    architecture: Literal[NETWORK_KINDS] = "cnn1d"
     hidden_units: _Units | Annotated[list[_Units], Field(min_length=1)] = 32
     n_layers: Int = Field(3, ge=1, le=64)
     kernel_size: Int = Field(5, ge=1)
