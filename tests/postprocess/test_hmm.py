@@ -61,6 +61,12 @@ def test_fit_counts_with_additive_smoothing():
         ClassHMM.fit(proba, np.full(8, -1), sessions)
     with pytest.raises(ConfigError, match="hmm_smoothing"):
         ClassHMM.fit(proba, y, sessions, smoothing=-1)
+    # without smoothing, B -> A never occurs: a sequence with it would decode as 0 / 0
+    with pytest.raises(ConfigError, match="never occur"):
+        ClassHMM.fit(proba, y, sessions, smoothing=0)
+    both = np.array([0, 0, 1, 1, 0, 1, 1, 0])  # every transition and emission seen
+    m0 = ClassHMM.fit(np.full((8, 2), 0.5), both, np.zeros(8), smoothing=0)
+    np.testing.assert_allclose(m0.transmat, [[1 / 3, 2 / 3], [2 / 4, 2 / 4]])
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -171,3 +171,53 @@ def test_stream_equals_offline_property(smoothing, k, alpha, lag, d, margin, m, 
     stream = spec.stream()
     got = [c for c in (stream.push(row) for row in proba) if c is not None] + stream.flush()
     assert got == spec.apply(proba).tolist()
+
+
+def test_default_candidates_are_spans_in_seconds():
+    at_ref = [c.describe() for c in default_candidates(CLASSES)]
+    assert at_ref == [c.describe() for c in default_candidates(CLASSES, 1.28)]
+    assert at_ref == [
+        "none",
+        *(f"mode(k={k})" for k in (3, 5, 7, 9, 11, 13)),
+        "ema(alpha=0.5)", "ema(alpha=0.3)", "ema(alpha=0.2)",
+        *(f"hmm(fixed_lag={lag})" for lag in (0, 2, 5, 10)),
+        "hmm(viterbi)",
+        *(f"mode(k={k})+min_duration(3,causal)" for k in (7, 9, 11)),
+        "hmm(fixed_lag=5)+min_duration(3,causal)",
+        "mode(k=9)+min_duration(5,merge)",
+    ]
+    # half the hop: twice the windows (mode lengths odd), the same EMA decay per second
+    half = default_candidates(CLASSES, 0.64)
+    assert [c.mode_k for c in half if c.smoothing == "mode" and c.min_duration == 1] == [
+        7, 11, 15, 19, 23, 27]
+    assert [c.hmm_lag for c in half if c.smoothing == "hmm" and c.hmm_decoder == "fixed_lag"
+            and c.min_duration == 1] == [0, 4, 10, 20]
+    assert {c.min_duration for c in half if c.min_duration > 1} == {6, 10}
+    alphas = [c.ema_alpha for c in half if c.smoothing == "ema"]
+    np.testing.assert_allclose(alphas, [1 - 0.5 ** 0.5, 1 - 0.7 ** 0.5, 1 - 0.8 ** 0.5],
+                               rtol=1e-12)
+    # a long hop: spans collapse to one window; each option is listed once
+    long = [c.describe() for c in default_candidates(CLASSES, 20.0)]
+    assert len(long) == len(set(long)) and "mode(k=1)" in long and "mode(k=3)" not in long
+    for bad in (0, -1.0, float("nan"), "x"):
+        with pytest.raises(ConfigError, match="hop_s"):
+            default_candidates(CLASSES, bad)
+
+
+@pytest.mark.parametrize("hop_s", [1.28, 0.64])
+def test_auto_on_streams_compares_the_grid_at_the_streams_hop(hop_s):
+    from tinyhar.evaluation.streams import StreamPredictions, select_on_streams
+
+    proba, y, sessions, subjects = _synthetic(n_subjects=4, seed=3)
+    n = len(y)
+    t = np.arange(n) * hop_s
+    pred = StreamPredictions(
+        CLASSES, sessions.astype(object), subjects.astype(object), np.zeros(n, dtype=np.int64),
+        t, t + 2 * hop_s, y, proba, np.zeros(n, dtype=bool), np.ones(n), 2 * hop_s, hop_s,
+    )
+    best, table, chosen = select_on_streams(pred, {"smoothing": "auto"}, n_folds=2)
+    assert [r["postprocess"] for r in table] == [
+        c.describe() for c in default_candidates(CLASSES, hop_s)]
+    assert f"best of {len(table)} options" in chosen
+    scores = {r["postprocess"]: r["macro_f1"] for r in table}
+    assert scores[best.describe()] == max(scores.values()) > scores["none"]

@@ -552,8 +552,9 @@ def select_on_streams(
         OOD rejection, scored by an OOD model fitted without its subject).
     options : dict
         The ``postprocess:`` configuration: ``smoothing`` (``"auto"`` =
-        choose among :func:`~tinyhar.postprocess.default_candidates` by
-        leave-subjects-out CV; otherwise that option, fitted), the
+        choose among :func:`~tinyhar.postprocess.default_candidates` at the
+        streams' hop (``pred_cv.hop_s``) by leave-subjects-out CV; otherwise
+        that option, fitted), the
         :class:`~tinyhar.postprocess.PostProcessor` options and the
         rejection keys (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
         The rejection thresholds are calibrated first, on the windows of
@@ -595,7 +596,8 @@ def select_on_streams(
     kw = {"ood": p.ood if rejection.uses_ood else None}
     if smoothing == "auto":
         best, table = select_postprocess(
-            *args, candidates=[c.with_rejection(rejection) for c in default_candidates(p.classes)],
+            *args, candidates=[c.with_rejection(rejection)
+                               for c in default_candidates(p.classes, p.hop_s)],
             n_folds=n_folds, streamable_only=streamable_only, **kw,
         )
         chosen = (

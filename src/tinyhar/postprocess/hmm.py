@@ -133,7 +133,8 @@ class ClassHMM:
         EvaluationError
             If no window is labelled or the arrays disagree in length.
         ConfigError
-            If ``smoothing`` is negative, or zero while a class has no data.
+            If ``smoothing`` is negative, or zero while a class has no data or
+            a transition or emission count is zero.
         """
         p = check_proba(proba_cv, "cross-validated probabilities")
         n, k = p.shape
@@ -166,6 +167,14 @@ class ClassHMM:
                     f"HMM fit: a class has no {name} data and postprocess.hmm_smoothing is 0; "
                     "use a smoothing > 0"
                 )
+        if s == 0 and (np.any(trans == 0) or np.any(emis == 0)):
+            # a zero transition or emission makes some observed sequences impossible: the
+            # forward filter would divide 0 by 0 and decode nonsense without a word
+            raise ConfigError(
+                "HMM fit: with postprocess.hmm_smoothing 0 some transitions or emissions never "
+                "occur in the training windows, so the decoder cannot follow sequences that "
+                "contain them; use a smoothing > 0 (default 1)"
+            )
         return cls(
             prior / prior.sum(),
             trans / trans.sum(axis=1, keepdims=True),
