@@ -8,9 +8,11 @@ child process runs the out-of-core path end to end:
 1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
-   processes (``serial`` for 1 worker); no cache, so every case computes;
+   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker); no
+   cache, so every case computes;
 3. fit the default model (10 trees, depth <= 10) on the training subjects'
-   rows (80 % of subjects) and score the held-out subjects (macro-F1).
+   rows (80 % of subjects; the trees on ``workers`` threads) and score the
+   held-out subjects (macro-F1).
 
 Peak RSS is that of the whole process tree (the child and its Dask workers),
 sampled every 0.1 s with psutil. ``windows_per_s`` = windows / ``wall_s``.
@@ -18,10 +20,11 @@ sampled every 0.1 s with psutil. ``windows_per_s`` = windows / ``wall_s``.
 Usage::
 
     python benchmarks/scale.py [--json] [--hours 10 100 1000] [--rate 50]
-                               [--two-workers-hours 100]
+                               [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, wall_s, feature_s, fit_s, peak_rss_mb, windows_per_s, macro_f1}``.
+workers, scheduler, wall_s, feature_s, fit_s, peak_rss_mb, windows_per_s,
+macro_f1, failed}``.
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
 """
@@ -55,7 +58,7 @@ def dataset(root: Path, hours: float, rate_hz: float) -> Path:
     return folder / "data.yaml"
 
 
-def child(definition: str, workers: int) -> dict:
+def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     """The measured work (runs in a fresh process)."""
     import numpy as np
 
@@ -83,7 +86,7 @@ def child(definition: str, workers: int) -> dict:
     text = settings_key({"windowing": windowing, "features": names})
     prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
-    scheduler = "serial" if workers == 1 else "processes"
+    scheduler = "serial" if workers == 1 else parallel
     split: dict = {}
 
     def train_rows_first(labels):
@@ -110,14 +113,15 @@ def child(definition: str, workers: int) -> dict:
             "macro_f1": round(float(f1), 4), "failed": len(failed)}
 
 
-def measure(definition: Path, workers: int) -> dict:
+def measure(definition: Path, workers: int, scheduler: str = "processes") -> dict:
     """Run :func:`child` in a fresh process; wall time and peak RSS of its process tree."""
     import psutil
 
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(definition), "--workers", str(workers)],
+        [sys.executable, __file__, "--child", str(definition), "--workers", str(workers),
+         "--scheduler", scheduler],
         stdout=subprocess.PIPE, env=env, text=True,
     )
     peak = 0
@@ -152,15 +156,17 @@ def measure(definition: Path, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--hours", type=float, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--two-workers-hours", type=float, nargs="*", default=[100])
     parser.add_argument("--data", type=Path, default=HERE / ".scale-data")
     parser.add_argument("--child")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--scheduler", default="processes", choices=("processes", "threads"),
+                        help="Dask local scheduler of the cases with 2 workers")
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.workers)))
+        print(json.dumps(child(args.child, args.workers, args.scheduler)))
         return 0
     sys.path.insert(0, str(SRC))
     cases = [(h, 1) for h in args.hours] + [(h, 2) for h in args.two_workers_hours]
@@ -169,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         definition = dataset(args.data, hours, args.rate)
         summary = json.loads((definition.parent / "synthetic.json").read_text())
         row = {"hours": hours, "rate_hz": args.rate, "samples": summary["samples"]}
-        row.update(measure(definition, workers))
+        row.update(measure(definition, workers, args.scheduler))
+        row["scheduler"] = "serial" if workers == 1 else args.scheduler
         rows.append(row)
         if not args.json:
             print(row, flush=True)

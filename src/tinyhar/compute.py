@@ -38,6 +38,9 @@ from tinyhar.errors import TinyharError
 LOCAL_SCHEDULERS = ("serial", "threads", "processes")
 """Scheduler names that need no cluster."""
 
+BATCH_PER_WORKER = 8
+"""Local tasks per worker in one :func:`dask.compute` call (bounds the results held)."""
+
 CONNECT_TIMEOUT_S = 20.0
 """Seconds to wait for a dask.distributed scheduler to answer."""
 
@@ -88,10 +91,10 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     Yields
     ------
     object
-        ``func(item)``, in order. With ``threads``/``processes`` all tasks
-        run in one :func:`dask.compute` call (one worker pool), so every
-        result is held until the last one finishes: keep results small
-        (feature rows, not raw windows).
+        ``func(item)``, in order. With ``threads``/``processes`` the tasks
+        run in batches of ``BATCH_PER_WORKER * workers`` (:func:`dask.compute`
+        on one worker pool kept for all batches), so only a batch of results
+        waits to be consumed.
 
     Raises
     ------
@@ -109,11 +112,25 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         return
     if scheduler in LOCAL_SCHEDULERS:
         dask = _require("dask", scheduler)
-
-        tasks = [dask.delayed(func, pure=False)(item) for item in items]
-        yield from dask.compute(*tasks, scheduler=scheduler, num_workers=workers)
+        yield from _local(dask, func, items, scheduler, workers)
         return
     yield from _on_cluster(func, items, scheduler, task_timeout_s)
+
+
+def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
+    """Batches on Dask's local threads or processes, one pool for all of them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    if scheduler == "threads":
+        pool = ThreadPoolExecutor(workers)
+    else:  # spawn: no fork of a process that may hold threads (BLAS, the progress display)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    batch = BATCH_PER_WORKER * workers
+    with pool:
+        for a in range(0, len(items), batch):
+            tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
+            yield from dask.compute(*tasks, scheduler=scheduler, pool=pool)
 
 
 def _on_cluster(func, items: list, address: str, task_timeout_s: float | None) -> Iterator:
