@@ -413,7 +413,8 @@ def test_prelabel_adds_the_runs_smoothed_predictions(hapt_one, small_run, tmp_pa
         assert 0 < prediction["score"] <= 1
         spans = [(r["value"]["start"], r["value"]["end"], r["value"]["timeserieslabels"][0])
                  for r in prediction["result"]]
-        assert all(0 < r["score"] <= 1 for r in prediction["result"])
+        # a smoothed segment may name a class its windows gave no probability (mode filter)
+        assert all(0 <= r["score"] <= 1 for r in prediction["result"])
         time = part["time"].to_numpy()
         labels, report = labels_from_spans(time, spans, 50.0, "prelabel")
         assert report.overlaps == []  # predicted segments tile without overlapping
