@@ -188,3 +188,15 @@ def mpremote_exec(board, code: str) -> str:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc.stdout
+
+
+def has_micropython() -> bool:
+    """Whether the MicroPython unix port is installed (tests that run it skip otherwise)."""
+    from tinyhar.errors import TinyharError
+    from tinyhar.tools import find_micropython
+
+    try:
+        find_micropython()
+    except TinyharError:
+        return False
+    return True

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import has_micropython
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.export import micropython as mpx
 from tinyhar.models.pipeline import PIPELINE_FILE
@@ -18,14 +19,6 @@ def _micropython_or_skip() -> None:
         mpx.find_micropython()
     except TinyharError as exc:
         pytest.skip(f"MicroPython unix port not available: {exc}")
-
-
-def _has_micropython() -> bool:
-    try:
-        mpx.find_micropython()
-    except TinyharError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +231,7 @@ def test_a_tampered_bundle_in_a_run_folder_is_never_run(run_dir, recording, tmp_
         (bundle / name).write_text((original or "") + payload)
         with pytest.raises(TinyharError, match="export it again"):
             resolve_bundle(run)
-        if _has_micropython():
+        if has_micropython():
             with pytest.raises(TinyharError, match="export it again"):
                 simulate(run, recording)
         if original is None:

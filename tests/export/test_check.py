@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.helpers import bundled_hapt_parquet
+from tests.helpers import bundled_hapt_parquet, has_micropython
 from tinyhar.cli import app
 from tinyhar.errors import TinyharError
 from tinyhar.export import micropython as mpx
@@ -18,14 +18,6 @@ from tinyhar.tools import find_tool
 
 runner = CliRunner()
 needs_gcc = pytest.mark.skipif(find_tool("gcc") is None, reason="gcc not installed")
-
-
-def _has_micropython() -> bool:
-    try:
-        mpx.find_micropython()
-    except TinyharError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +68,7 @@ def test_c_check_passes_and_a_broken_export_fails(run, tmp_path):
 
 
 def test_micropython_check_and_cli(run, tmp_path, monkeypatch):
-    if not _has_micropython():
+    if not has_micropython():
         pytest.skip("MicroPython unix port not available")
     out = tmp_path / "mpy"
     result = runner.invoke(app, ["export", str(run), "--target", "micropython", "--out",
