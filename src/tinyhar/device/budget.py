@@ -308,7 +308,7 @@ def _profile_windows(c_dir: Path, windows: object) -> np.ndarray:
 
 
 def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windows: int) -> None:
-    from tinyhar.export.c import EXAMPLE_BINARY, build_example, format_rows
+    from tinyhar.export.c_runner import EXAMPLE_BINARY, build_example, format_rows
 
     missing = [t for t in ("gcc", "valgrind", "callgrind_annotate") if find_tool(t) is None]
     if missing:

@@ -110,6 +110,9 @@ from tinyhar.export.formats import (
     check_format_version,
     read_bundle_meta,
 )
+from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
+    micropython_parity as parity,
+)
 from tinyhar.tools import (  # noqa: F401 (the unix port is found in one place)
     MICROPYTHON_INSTALL_HINT,
     find_micropython,
@@ -1104,108 +1107,6 @@ def run_bundle_features(
     pred = np.frombuffer(raw, np.uint8, n, 4 * n * nf).astype(int)
     pred[pred == 255] = -1  # app_test's mark of an invalid window
     return F.copy(), pred
-
-
-def _explain(model: Any, x_py: np.ndarray, x_mp: np.ndarray, rtol: float, atol: float) -> bool:
-    """True if every tree's first differing decision is on a feature whose two values
-    (which straddle the threshold) differ by at most the float tolerance."""
-    for root in model.roots_:
-        node = int(root)
-        while node >= 0:
-            f = int(model.feature_[node])
-            thr = model.threshold_[node]
-            ga = bool(x_py[f] <= thr)
-            if ga != bool(x_mp[f] <= thr):
-                a, b = float(x_py[f]), float(x_mp[f])
-                if abs(a - b) > atol + rtol * max(abs(a), abs(float(thr))):
-                    return False
-                break  # the rest of this tree follows from the explained split
-            node = int(model.left_[node] if ga else model.right_[node])
-    return True
-
-
-def parity(
-    pipeline: Any,
-    bundle_dir: str | Path,
-    windows: Any,
-    rtol: float = 1e-3,
-    atol: float = 1e-5,
-) -> dict[str, Any]:
-    """Compare the bundle in the unix port with the Python pipeline on windows.
-
-    Parameters
-    ----------
-    pipeline : HarPipeline or run folder
-    bundle_dir : str or Path
-        The pipeline's MicroPython bundle.
-    windows : WindowSet
-        Windows (e.g. of test subjects); sorted here by session and time.
-    rtol, atol : float
-        Float tolerance: a class mismatch is *explained* when, in every tree
-        where the two feature vectors take different branches, the feature of
-        the first differing split has Python and MicroPython values (on the
-        two sides of the threshold ``t``) that differ by at most
-        ``atol + rtol * max(|x|, |t|)``, i.e. both lie within that tolerance
-        of the threshold. The defaults cover float32 vs double rounding and
-        the amplification by the IIR gravity filter.
-
-    Returns
-    -------
-    dict
-        ``n_windows``, ``identical`` (same class), ``mismatches``,
-        ``explained`` (mismatches whose differing decisions are all on
-        features within tolerance of the threshold), ``max_abs_feature_error``,
-        ``max_rel_feature_error``, ``per_feature`` (name -> max abs and max
-        relative error, relative to ``max(|x|, 1e-3 * feature range)``; only
-        the computed features of a pruned bundle),
-        ``python_accuracy``, ``micropython_accuracy``.
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, or the run failed.
-    """
-    pipeline, _ = load_pipeline(pipeline)
-    windows = pipeline.check_windows(windows)
-    idx = select_test_windows(windows, len(windows))
-    windows = windows.subset(idx)
-    F_py = pipeline.transform(windows)
-    pred_py = pipeline.model.predict(F_py)
-    F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
-    classes = np.asarray(pipeline.output_classes, dtype=object)  # the bundle's class indices
-    pred_mp = np.where(pred_mp_i < 0, "", classes[np.maximum(pred_mp_i, 0)])
-    names = _feature_names(pipeline)
-    cols = np.arange(len(names))
-    if (Path(bundle_dir) / BUNDLE_META_FILE).is_file():
-        computed = read_bundle_meta(bundle_dir).get("computed_base_features")
-        if computed is not None:  # a pruned bundle: compare the computed features
-            n_base = len(pipeline.extractor.get_feature_names_out())
-            cols = np.flatnonzero(np.isin(cols % n_base, computed))
-    err = np.abs(F_mp[:, cols].astype(np.float64) - F_py[:, cols].astype(np.float64))
-    scale = np.maximum(np.abs(F_py[:, cols]).astype(np.float64),
-                       1e-3 * (np.ptp(F_py[:, cols], axis=0).astype(np.float64) + 1e-12))
-    rel = err / scale
-    names = [names[j] for j in cols]
-    mism = np.flatnonzero(pred_mp != pred_py)
-    explained = sum(
-        _explain(pipeline.model, F_py[i], F_mp[i], rtol, atol) for i in mism
-    )
-    y = np.asarray(windows.y)
-    return {
-        "n_windows": int(len(windows)),
-        "identical": int(np.sum(pred_mp == pred_py)),
-        "mismatches": int(mism.size),
-        "explained": int(explained),
-        "max_abs_feature_error": float(err.max()) if err.size else 0.0,
-        "max_rel_feature_error": float(rel.max()) if rel.size else 0.0,
-        "per_feature": {
-            n: {"max_abs": float(err[:, j].max()), "max_rel": float(rel[:, j].max())}
-            for j, n in enumerate(names)
-        } if err.size else {},
-        "python_accuracy": float(np.mean(pred_py == y)) if len(y) else None,
-        "micropython_accuracy": float(np.mean(pred_mp == y)) if len(y) else None,
-        "mismatch_windows": mism.tolist(),
-    }
 
 
 def time_per_window(

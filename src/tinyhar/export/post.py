@@ -455,7 +455,7 @@ def build_post_example(c_dir: str | Path, out: str | Path | None = None,
     TinyharError
         gcc missing or the build fails (with the compiler's message).
     """
-    from tinyhar.export.c import HOST_CFLAGS
+    from tinyhar.export.c_runner import HOST_CFLAGS
     from tinyhar.tools import require_tool
 
     gcc = require_tool("gcc", "building the C post-processing")
