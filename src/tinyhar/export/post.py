@@ -677,7 +677,7 @@ def run_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
     TinyharError
         No micropython binary, or the run failed.
     """
-    from tinyhar.export.micropython import run_micropython
+    from tinyhar.export.mpy_runner import run_micropython
 
     _check_runs(proba, runs)
     n_features = 0 if features is None else int(np.asarray(features).shape[1])
