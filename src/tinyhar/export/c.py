@@ -68,6 +68,11 @@ from tinyhar.export.c_runner import (  # noqa: F401 (re-exported: the host runs 
 from tinyhar.export.escaping import Safe, c_comment, c_identifiers, code, render
 from tinyhar.export.formats import EXPORT_FORMAT_VERSION
 from tinyhar.export.parity import c_parity  # noqa: F401 (re-exported: parity moved)
+from tinyhar.export.source import (  # noqa: F401 (load_pipeline re-exported)
+    fitted_plan,
+    input_names,
+    load_pipeline,
+)
 
 __all__ = [
     "C_FILES",
@@ -88,51 +93,7 @@ C_FILES = ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile")
 """Files written by :func:`export_c`."""
 
 
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_pipeline(pipeline_or_run_dir: object):
-    """Return a :class:`~tinyhar.models.pipeline.HarPipeline` from a pipeline or a run folder.
-
-    Parameters
-    ----------
-    pipeline_or_run_dir : HarPipeline, Run, str or Path
-        A pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run folder
-        written by ``tinyhar train`` (checked against
-        its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
-        pipeline file itself (read by :meth:`HarPipeline.load`, without a
-        manifest to check it against).
-
-    Returns
-    -------
-    HarPipeline
-
-    Raises
-    ------
-    TinyharError
-        Not a complete, unaltered run folder, or not a pipeline file.
-    """
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import Run, load_run
-
-    if isinstance(pipeline_or_run_dir, HarPipeline):
-        return pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, Run):
-        return pipeline_or_run_dir.pipeline
-    path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
-    if path.is_file():
-        return HarPipeline.load(path)
-    return load_run(path).pipeline
-
-
-def _input_names(pipeline) -> list[str]:
-    """Names of the model inputs (the window's features, stacked when configured)."""
-    from tinyhar.features.stacking import stack_previous_names
-
-    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
-    return stack_previous_names(names) if pipeline.stack_previous else names
+# --------------------------------------------------------------------------- checks
 
 
 def _check_pipeline(pipeline) -> None:
@@ -152,34 +113,6 @@ def _check_pipeline(pipeline) -> None:
             "the C export needs tinyhar's FeatureExtractor, got "
             f"{type(pipeline.extractor).__name__}"
         )
-
-
-def _fitted_plan(pipeline):
-    """The feature plan the pipeline's fitted extractor executes (checked against the pipeline).
-
-    Raises
-    ------
-    TinyharError
-        The extractor is not fitted, or its channels or window length differ
-        from the pipeline's.
-    """
-    fx = pipeline.extractor
-    plan = getattr(fx, "plan_", None)
-    if plan is None:
-        raise TinyharError("the pipeline's feature extractor is not fitted; train the run first")
-    if list(plan.channels) != list(pipeline.channels):
-        raise TinyharError(
-            f"the pipeline's channels {list(pipeline.channels)} differ from its feature "
-            f"extractor's {list(plan.channels)}; retrain the run"
-        )
-    if plan.n_samples != int(pipeline.n_samples):
-        raise TinyharError(
-            f"the pipeline's windows have {pipeline.n_samples} samples but its feature "
-            f"extractor was fitted on {plan.n_samples}; retrain the run"
-        )
-    if list(fx.get_feature_names_out()) != list(plan.names):
-        raise TinyharError("the extractor's feature names differ from its feature plan")
-    return plan
 
 
 # --------------------------------------------------------------------------- formatting
@@ -590,12 +523,12 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     """
     pipeline = load_pipeline(pipeline_or_run_dir)
     _check_pipeline(pipeline)
-    plan = _fitted_plan(pipeline)
+    plan = fitted_plan(pipeline)
     names = list(plan.names)
     if int(pipeline.model.n_features_in_) != (3 if pipeline.stack_previous else 1) * len(names):
         raise TinyharError(
             f"the model reads {pipeline.model.n_features_in_} features but the pipeline makes "
-            f"{len(_input_names(pipeline))}"
+            f"{len(input_names(pipeline))}"
         )
     n = plan.n_samples
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate

@@ -87,7 +87,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -119,6 +118,12 @@ from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-por
 from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
     micropython_parity as parity,
 )
+from tinyhar.export.source import (  # noqa: F401 (re-exported: loading moved)
+    fitted_plan,
+    input_names,
+    select_test_windows,
+)
+from tinyhar.export.source import load_tree_pipeline as load_pipeline
 
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
@@ -160,73 +165,6 @@ MPY_SOURCES = (
 
 TEMPLATE_DIR = Path(__file__).with_name("mpy_templates")
 """Jinja2 templates of ``tinyhar_config.py`` and ``README.md``."""
-
-# --------------------------------------------------------------------------- pipeline
-
-
-def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
-    """Return ``(pipeline, run)`` from a pipeline object, a run folder or a pipeline file.
-
-    Parameters
-    ----------
-    pipeline_or_run_dir : HarPipeline, Run, str or Path
-        A fitted pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run
-        folder written by ``tinyhar train`` (checked against its manifest by
-        :func:`tinyhar.runfolder.load_run`), or a pipeline file itself (read
-        by ``HarPipeline.load``, no manifest).
-
-    Returns
-    -------
-    pipeline : HarPipeline
-    run : tinyhar.runfolder.Run or None
-        The checked run folder, when one was given.
-
-    Raises
-    ------
-    TinyharError
-        Not a complete, unaltered run folder or a pipeline file, or the
-        pipeline is not a tree pipeline with tinyhar features.
-    """
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import Run, load_run
-
-    run = None
-    pipeline = pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, Run):
-        run = pipeline_or_run_dir
-        pipeline = run.pipeline
-    elif isinstance(pipeline_or_run_dir, (str, os.PathLike)):
-        path = Path(pipeline_or_run_dir)
-        if path.is_file():
-            pipeline = HarPipeline.load(path)
-        else:
-            run = load_run(path)
-            pipeline = run.pipeline
-    _check_exportable(pipeline)
-    return pipeline, run
-
-
-def _check_exportable(pipeline: Any) -> None:
-    from tinyhar.features import FeatureExtractor
-    from tinyhar.models.trees import TreeEnsembleClassifier
-
-    if not isinstance(getattr(pipeline, "extractor", None), FeatureExtractor) or not isinstance(
-        getattr(pipeline, "model", None), TreeEnsembleClassifier
-    ):
-        raise TinyharError(
-            "the MicroPython export supports pipelines of tinyhar features + tree ensembles "
-            "(tinyhar train); export neural networks with `tinyhar export --target onnx`"
-        )
-    if not hasattr(pipeline.model, "leaves_"):
-        raise TinyharError("the pipeline's model is not fitted; train it first (tinyhar train)")
-
-
-def _layout(pipeline: Any) -> Any:
-    """The feature plan of the pipeline's fitted extractor (:mod:`tinyhar.features.plan`)."""
-    from tinyhar.export.c import _fitted_plan
-
-    return _fitted_plan(pipeline)
-
 
 # --------------------------------------------------------------------------- config
 
@@ -281,7 +219,7 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     """
     from tinyhar.features.plan import DERIVED, SPECTRAL_STATS
 
-    plan = _layout(pipeline)
+    plan = fitted_plan(pipeline)
     names = list(plan.names)
     covered: list[int] = []
     keep = set(used_base_features(pipeline)) if prune else set(range(len(names)))
@@ -366,16 +304,6 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
             "update tinyhar/export/mpy/tinyhar_features.py and tinyhar/export/micropython.py"
         )
     return config
-
-
-def _feature_names(pipeline: Any) -> list[str]:
-    """Names of the model's input features (base, then prev_/delta_ when stacked)."""
-    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
-    if pipeline.stack_previous:
-        from tinyhar.features import stack_previous_names
-
-        names = stack_previous_names(names)
-    return names
 
 
 def _classes(pipeline: Any) -> tuple[str, ...]:
@@ -506,46 +434,6 @@ def emlearn_csv(model: Any, class_index: Any = None) -> tuple[str, dict[str, Any
     return "\r\n".join(lines) + "\r\n", info
 
 
-# --------------------------------------------------------------------------- test data
-
-
-def select_test_windows(windows: Any, n: int, seed: int = 0) -> np.ndarray:
-    """Indices of up to ``n`` windows, about equally many per class, in session/time order.
-
-    Parameters
-    ----------
-    windows : WindowSet
-    n : int
-        Number of windows wanted.
-    seed : int
-        Unused beyond tie-breaking (selection is evenly spaced, deterministic).
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Sorted by (session, start time, index), so that a window's stored
-        predecessor of the same session is its predecessor for
-        ``stack_previous``.
-    """
-    y = np.asarray(windows.y)
-    classes = [c for c in dict.fromkeys(y.tolist()) if c != ""]
-    if n <= 0 or len(y) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n >= len(y):
-        chosen = np.arange(len(y))
-    else:
-        per = max(1, n // max(1, len(classes)))
-        parts = []
-        for c in classes:
-            idx = np.flatnonzero(y == c)
-            take = min(per, idx.size)
-            parts.append(idx[np.linspace(0, idx.size - 1, take).round().astype(int)])
-        chosen = np.unique(np.concatenate(parts))[:n]
-    t = np.nan_to_num(np.asarray(windows.start_time, dtype=np.float64), nan=np.inf)
-    order = np.lexsort((chosen, t[chosen], np.asarray(windows.session, dtype=str)[chosen]))
-    return chosen[order]
-
-
 # --------------------------------------------------------------------------- export
 
 
@@ -651,7 +539,7 @@ def export_micropython(
         csv_file.write_text(csv_text, newline="")
     elif csv_file.exists():
         csv_file.unlink()
-    names = _feature_names(pipeline)
+    names = input_names(pipeline)
     (out / "features.txt").write_text("".join(text_line(n) + "\n" for n in names),
                                       encoding="utf-8")
 

@@ -32,6 +32,12 @@ import numpy as np
 from tinyhar.export.c_runner import run_windows
 from tinyhar.export.formats import BUNDLE_META_FILE, read_bundle_meta
 from tinyhar.export.mpy_runner import run_bundle_features
+from tinyhar.export.source import (
+    input_names,
+    load_pipeline,
+    load_tree_pipeline,
+    select_test_windows,
+)
 
 __all__ = [
     "C_TOLERANCE",
@@ -192,7 +198,6 @@ def c_parity(pipeline: object, windows: Any, binary: str | Path,
     TinyharError
         Not a tree pipeline, windows of another layout, or the program failed.
     """
-    from tinyhar.export.c import load_pipeline
     from tinyhar.features import stack_previous
 
     pipeline = load_pipeline(pipeline)
@@ -219,7 +224,7 @@ def c_parity(pipeline: object, windows: Any, binary: str | Path,
     # the C program returns output class indices (pipeline.output_classes)
     py_cls = pipeline.output_index[np.argmax(model.decision_scores(x_py), axis=1)]
     out_classes = pipeline.output_classes
-    names_in = [str(name) for name in pipeline.feature_names]
+    names_in = input_names(pipeline)
 
     err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
     denom = np.maximum(np.abs(c_feat), np.abs(py_feat)).astype(np.float64)
@@ -307,9 +312,8 @@ def micropython_parity(
     TinyharError
         No micropython binary, or the run failed.
     """
-    from tinyhar.export.micropython import load_pipeline, select_test_windows
 
-    pipeline, _ = load_pipeline(pipeline)
+    pipeline, _ = load_tree_pipeline(pipeline)
     windows = pipeline.check_windows(windows)
     idx = select_test_windows(windows, len(windows))
     windows = windows.subset(idx)
@@ -318,7 +322,7 @@ def micropython_parity(
     F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
     classes = np.asarray(pipeline.output_classes, dtype=object)  # the bundle's class indices
     pred_mp = np.where(pred_mp_i < 0, "", classes[np.maximum(pred_mp_i, 0)])
-    names = [str(name) for name in pipeline.feature_names]
+    names = input_names(pipeline)
     n_base = len(pipeline.extractor.get_feature_names_out())
     cols = np.arange(len(names))
     if (Path(bundle_dir) / BUNDLE_META_FILE).is_file():
