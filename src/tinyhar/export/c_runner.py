@@ -5,6 +5,8 @@ by :func:`tinyhar.export.c.export_c` (warnings are errors); :func:`run_windows`
 and :func:`run_stream` send it windows or a sample stream on stdin (one line
 of comma-separated float32 values each, :func:`format_rows`) and parse what it
 prints (class index, percent-encoded class name, probabilities, features).
+:func:`build_post_example` and :func:`run_post_c` do the same for the
+post-processing example ``post_main.c`` (:mod:`tinyhar.export.post`).
 :func:`tinyhar.export.parity.c_parity` compares the results with Python.
 """
 
@@ -18,12 +20,16 @@ from urllib.parse import unquote
 import numpy as np
 
 from tinyhar.errors import TinyharError
+from tinyhar.export.post import C_POST_FILES, check_runs, parse_classes
 
 __all__ = [
     "EXAMPLE_BINARY",
     "HOST_CFLAGS",
+    "POST_BINARY",
     "build_example",
+    "build_post_example",
     "format_rows",
+    "run_post_c",
     "run_stream",
     "run_windows",
 ]
@@ -33,6 +39,9 @@ EXAMPLE_BINARY = "tinyhar_example"
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-ffp-contract=off")
 """Flags of the host build (also in the generated Makefile)."""
+
+POST_BINARY = "tinyhar_post_example"
+"""Name of the post-processing example built by :func:`build_post_example`."""
 
 
 def build_example(c_dir: str | Path, out: str | Path | None = None,
@@ -193,3 +202,92 @@ def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
     res = _parse_outputs(lines, n_classes, 1)
     res["time_s"] = np.array([float(ln.split(",", 1)[0]) for ln in lines])
     return res
+
+
+# --------------------------------------------------------------------------- post-processing
+
+
+def build_post_example(c_dir: str | Path, out: str | Path | None = None,
+                       extra_flags: Sequence[str] = ()) -> Path:
+    """Compile ``post_main.c`` + ``tinyhar_post.c`` with gcc (warnings are errors).
+
+    Parameters
+    ----------
+    c_dir : str or Path
+        Folder written by :func:`tinyhar.export.post.export_post_c`.
+    out : str or Path, optional
+        Executable path (default ``c_dir / "tinyhar_post_example"``).
+    extra_flags : sequence of str
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    TinyharError
+        gcc missing or the build fails (with the compiler's message).
+    """
+    from tinyhar.tools import require_tool
+
+    gcc = require_tool("gcc", "building the C post-processing")
+    c_dir = Path(c_dir)
+    for name in C_POST_FILES:
+        if not (c_dir / name).is_file():
+            raise TinyharError(f"{c_dir / name}: missing; write it with export_post_c first")
+    exe = Path(out) if out is not None else c_dir / POST_BINARY
+    cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
+           str(c_dir / "post_main.c"), str(c_dir / "tinyhar_post.c")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyharError(f"building the C post-processing failed ({' '.join(cmd)}):\n"
+                           f"{proc.stderr}")
+    return exe
+
+
+def _input_lines(proba: np.ndarray, features: np.ndarray | None, runs: np.ndarray) -> str:
+    """One line per window (probabilities; features after ';'), an empty line between runs."""
+    p = np.asarray(proba, dtype=np.float64)
+    runs = np.asarray(runs)
+    f = None if features is None else np.asarray(features, dtype=np.float32).astype(np.float64)
+    lines = []
+    for i in range(p.shape[0]):
+        if i and runs[i] != runs[i - 1]:
+            lines.append("")
+        row = ",".join(map(repr, p[i].tolist()))
+        if f is not None:
+            row += ";" + ",".join(map(repr, f[i].tolist()))
+        lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
+def run_post_c(binary: str | Path, proba: np.ndarray, features: np.ndarray | None,
+               runs: np.ndarray) -> dict:
+    """Post-process windows with the compiled example (one session per run).
+
+    Parameters
+    ----------
+    binary : str or Path
+        From :func:`build_post_example`.
+    proba : numpy.ndarray, shape (n_windows, n_classes)
+    features : numpy.ndarray, shape (n_windows, n_features) or None
+        Model inputs (for the OOD score).
+    runs : numpy.ndarray, shape (n_windows,)
+        Run id per window (contiguous runs, time order).
+
+    Returns
+    -------
+    dict
+        ``raw`` and ``smoothed`` class indices, int64 arrays of shape (n_windows,).
+
+    Raises
+    ------
+    TinyharError
+        The program failed.
+    """
+    check_runs(proba, runs)
+    proc = subprocess.run([str(binary)], input=_input_lines(proba, features, runs),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyharError(f"{binary} failed: {proc.stderr.strip()}")
+    return parse_classes(proc.stdout, len(proba), str(binary))

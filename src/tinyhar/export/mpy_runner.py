@@ -24,6 +24,7 @@ import numpy as np
 
 from tinyhar.errors import TinyharError
 from tinyhar.export.formats import write_testdata
+from tinyhar.export.post import check_runs, parse_classes
 from tinyhar.tools import MICROPYTHON_INSTALL_HINT, find_micropython
 
 __all__ = [
@@ -32,7 +33,9 @@ __all__ = [
     "find_micropython",
     "run_bundle_features",
     "run_micropython",
+    "run_post_micropython",
     "time_per_window",
+    "time_post_micropython",
 ]
 
 TIMING_GROUPS = (
@@ -214,3 +217,86 @@ def time_per_window(
         "n_windows": int(res["n"]),
         "micropython": find_micropython(),
     }
+
+
+# --------------------------------------------------------------------------- post-processing
+
+
+_MPY_RUN = """\
+import tinyhar_post
+tinyhar_post.run_file({inp!r}, {out!r}, {n_classes}, {n_features}, repeat={repeat})
+"""
+
+
+def _write_binary_input(path: Path, proba: np.ndarray, features: np.ndarray | None,
+                        runs: np.ndarray) -> None:
+    """Little-endian: per window one byte (1 = new run), K float64, F float32."""
+    p = np.asarray(proba, dtype="<f8")
+    runs = np.asarray(runs)
+    new = np.ones(len(p), dtype=np.uint8)
+    new[1:] = runs[1:] != runs[:-1]
+    f = (np.zeros((len(p), 0), "<f4") if features is None
+         else np.asarray(features, dtype="<f4"))
+    rec = np.zeros(len(p), dtype=[("new", "u1"), ("p", "<f8", p.shape[1]),
+                                   ("f", "<f4", f.shape[1])])
+    rec["new"], rec["p"], rec["f"] = new, p, f
+    path.write_bytes(rec.tobytes())
+
+
+def run_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
+                         features: np.ndarray | None, runs: np.ndarray,
+                         timeout: float = 600.0, repeat: int = 1) -> dict:
+    """Post-process windows with the bundle's ``tinyhar_post.py`` in the unix port.
+
+    Parameters
+    ----------
+    bundle_dir : str or Path
+        Folder with ``tinyhar_post.py`` and ``post.json``
+        (:func:`tinyhar.export.post.write_post_mpy`).
+    proba, features, runs
+        As :func:`tinyhar.export.c_runner.run_post_c`.
+    timeout : float
+        Seconds.
+    repeat : int
+        Runs over the windows; the fastest gives ``us_per_window``.
+
+    Returns
+    -------
+    dict
+        ``raw``, ``smoothed`` (int64 arrays) and ``us_per_window`` (post-processing
+        time per window in the unix port, ``time.ticks_us``, input reading excluded).
+
+    Raises
+    ------
+    TinyharError
+        No micropython binary, or the run failed.
+    """
+    check_runs(proba, runs)
+    n_features = 0 if features is None else int(np.asarray(features).shape[1])
+    with tempfile.TemporaryDirectory(prefix="tinyhar_post_") as tmp:
+        inp, out = Path(tmp) / "in.bin", Path(tmp) / "out.txt"
+        _write_binary_input(inp, proba, features, runs)
+        proc = run_micropython(_MPY_RUN.format(inp=str(inp), out=str(out),
+                                               n_classes=int(np.asarray(proba).shape[1]),
+                                               n_features=n_features,
+                                               repeat=max(1, int(repeat))),
+                               bundle_dir, timeout=timeout, heap="32M")
+        res = parse_classes(out.read_text(), len(proba), "tinyhar_post.py")
+    for line in proc.stdout.splitlines():
+        if line.startswith("TINYHAR_POST_US "):
+            res["us_per_window"] = float(line.split()[1])
+    return res
+
+
+def time_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
+                          features: np.ndarray | None, runs: np.ndarray,
+                          repeat: int = 3) -> float:
+    """Post-processing time per window in the MicroPython unix port, ms (rejection included).
+
+    The time of :func:`run_post_micropython` (``time.ticks_us`` around each
+    ``push`` and ``flush``; reading the input, writing the output and the
+    garbage collection every 64 windows excluded), the fastest of ``repeat``
+    runs over the windows (less noise from other processes).
+    """
+    res = run_post_micropython(bundle_dir, proba, features, runs, repeat=repeat)
+    return res["us_per_window"] / 1000.0

@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from tinyhar.export.c_runner import run_windows
+from tinyhar.export.c_runner import run_post_c, run_windows
 from tinyhar.export.formats import BUNDLE_META_FILE, read_bundle_meta
-from tinyhar.export.mpy_runner import run_bundle_features
+from tinyhar.export.mpy_runner import run_bundle_features, run_post_micropython
+from tinyhar.export.post import reference_classes
 from tinyhar.export.source import (
     input_names,
     load_pipeline,
@@ -47,6 +48,7 @@ __all__ = [
     "input_scale",
     "micropython_parity",
     "parting_nodes",
+    "post_parity",
 ]
 
 C_TOLERANCE = {"rtol": 1e-4, "atol": 0.0}
@@ -356,3 +358,58 @@ def micropython_parity(
         "micropython_accuracy": float(np.mean(pred_mp == y)) if len(y) else None,
         "mismatch_windows": mism.tolist(),
     }
+
+
+# --------------------------------------------------------------------------- post-processing
+
+
+def post_parity(spec: Any, proba: np.ndarray, runs: np.ndarray,
+                features: np.ndarray | None = None, rejection: Any = None,
+                c_binary: str | Path | None = None,
+                bundle_dir: str | Path | None = None, repeat: int = 1) -> dict:
+    """Fractions of windows whose classes from C / MicroPython equal Python's.
+
+    Parameters
+    ----------
+    spec : PostProcessor
+    proba : numpy.ndarray, shape (n_windows, n_classes)
+        Probabilities of whole streams (e.g. a run's stored probabilities).
+    runs : numpy.ndarray, shape (n_windows,)
+    features : numpy.ndarray, shape (n_windows, n_features), optional
+    rejection : mapping or object, optional
+    c_binary : str or Path, optional
+        :func:`tinyhar.export.c_runner.build_post_example` output (skip C when None).
+    bundle_dir : str or Path, optional
+        Folder with the MicroPython module (skip when None).
+    repeat : int
+        MicroPython runs over the windows; the fastest gives ``us_per_window``.
+
+    Returns
+    -------
+    dict
+        ``n_windows``, ``python`` (the reference, ``raw`` and ``smoothed``),
+        and for each back-end run ``c`` / ``micropython``: ``raw_parity``,
+        ``smoothed_parity`` (fractions), ``mismatches`` (first 10 window
+        indices) and for MicroPython ``us_per_window``.
+    """
+    ref = reference_classes(spec, rejection, proba, features, runs)
+    out: dict = {"n_windows": int(len(proba)), "python": ref}
+    backends = []
+    if c_binary is not None:
+        backends.append(("c", lambda: run_post_c(c_binary, proba, features, runs)))
+    if bundle_dir is not None:
+        backends.append(("micropython",
+                         lambda: run_post_micropython(bundle_dir, proba, features, runs,
+                                                      repeat=repeat)))
+    for name, fn in backends:
+        res = fn()
+        n = max(1, len(proba))
+        entry = {
+            "raw_parity": float(np.sum(res["raw"] == ref["raw"]) / n),
+            "smoothed_parity": float(np.sum(res["smoothed"] == ref["smoothed"]) / n),
+            "mismatches": np.flatnonzero(res["smoothed"] != ref["smoothed"])[:10].tolist(),
+        }
+        if "us_per_window" in res:
+            entry["us_per_window"] = res["us_per_window"]
+        out[name] = entry
+    return out
