@@ -68,19 +68,27 @@ def build_example(c_dir: str | Path, out: str | Path | None = None,
         If gcc is not installed (with the install command) or the build fails
         (with the compiler's message). Warnings count as failures.
     """
+    c_dir = Path(c_dir)
+    return _gcc("the C export", c_dir, ("main.c", "tinyhar_model.c", "tinyhar_model.h"),
+                ("main.c", "tinyhar_model.c", "-lm"),
+                Path(out) if out is not None else c_dir / EXAMPLE_BINARY, extra_flags,
+                "write the export with export_c first")
+
+
+def _gcc(what: str, c_dir: Path, needed: Sequence[str], sources: Sequence[str], exe: Path,
+         extra_flags: Sequence[str], hint: str) -> Path:
+    """Build ``exe`` from ``sources`` of ``c_dir`` (``-l`` options as is) with the host flags."""
     from tinyhar.tools import require_tool
 
-    gcc = require_tool("gcc", "building the C export")
-    c_dir = Path(c_dir)
-    for name in ("main.c", "tinyhar_model.c", "tinyhar_model.h"):
+    gcc = require_tool("gcc", f"building {what}")
+    for name in needed:
         if not (c_dir / name).is_file():
-            raise TinyharError(f"{c_dir / name}: missing; write the export with export_c first")
-    exe = Path(out) if out is not None else c_dir / EXAMPLE_BINARY
+            raise TinyharError(f"{c_dir / name}: missing; {hint}")
     cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
-           str(c_dir / "main.c"), str(c_dir / "tinyhar_model.c"), "-lm"]
+           *(src if src.startswith("-l") else str(c_dir / src) for src in sources)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise TinyharError(f"building the C export failed ({' '.join(cmd)}):\n{proc.stderr}")
+        raise TinyharError(f"building {what} failed ({' '.join(cmd)}):\n{proc.stderr}")
     return exe
 
 
@@ -228,21 +236,10 @@ def build_post_example(c_dir: str | Path, out: str | Path | None = None,
     TinyharError
         gcc missing or the build fails (with the compiler's message).
     """
-    from tinyhar.tools import require_tool
-
-    gcc = require_tool("gcc", "building the C post-processing")
     c_dir = Path(c_dir)
-    for name in C_POST_FILES:
-        if not (c_dir / name).is_file():
-            raise TinyharError(f"{c_dir / name}: missing; write it with export_post_c first")
-    exe = Path(out) if out is not None else c_dir / POST_BINARY
-    cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
-           str(c_dir / "post_main.c"), str(c_dir / "tinyhar_post.c")]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyharError(f"building the C post-processing failed ({' '.join(cmd)}):\n"
-                           f"{proc.stderr}")
-    return exe
+    return _gcc("the C post-processing", c_dir, C_POST_FILES, ("post_main.c", "tinyhar_post.c"),
+                Path(out) if out is not None else c_dir / POST_BINARY, extra_flags,
+                "write it with export_post_c first")
 
 
 def _input_lines(proba: np.ndarray, features: np.ndarray | None, runs: np.ndarray) -> str:
