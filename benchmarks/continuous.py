@@ -138,12 +138,9 @@ def _sample_scores(pred, names, truth, rate):
 
 
 def _device_parity(spec, pred, features, tmp: Path) -> dict:
-    from tinyhar.export.post import (
-        build_post_example,
-        export_post_c,
-        post_parity,
-        write_post_mpy,
-    )
+    from tinyhar.export.c_runner import build_post_example
+    from tinyhar.export.parity import post_parity
+    from tinyhar.export.post import export_post_c, write_post_mpy
 
     if not spec.streamable:
         return {"c_parity": None, "micropython_parity": None, "micropython_ms": None}

@@ -19,6 +19,7 @@ import pytest
 
 from tinyhar.errors import TinyharError
 from tinyhar.export import micropython as mpx
+from tinyhar.export.parity import explain_mismatch
 
 TEST_SUBJECT = "2"  # an official UCI HAR / HAPT test subject
 TRAIN_SUBJECTS = ["1", "3", "5"]
@@ -416,11 +417,13 @@ def test_mismatch_explanation(default_pipeline, hapt_windows):
     near_py, near_mp = x.copy(), x.copy()
     near_py[f] = t
     near_mp[f] = np.nextafter(t, np.float32(np.inf))
-    assert mpx._explain(m, near_py, near_mp, rtol=1e-3, atol=1e-5)
+    ok, nodes = explain_mismatch(m, near_py, near_mp, rtol=1e-3, atol=1e-5)
+    assert ok and nodes[0] == (f, float(t), 0)
     far_mp = near_py.copy()
     far_mp[f] = t + 1.0 + abs(t)
-    assert not mpx._explain(m, near_py, far_mp, rtol=1e-3, atol=1e-5)
-    assert mpx._explain(m, x, x, rtol=0.0, atol=0.0)
+    assert not explain_mismatch(m, near_py, far_mp, rtol=1e-3, atol=1e-5)[0]
+    # no split parts the paths: nothing for float rounding to explain
+    assert explain_mismatch(m, x, x, rtol=0.0, atol=0.0) == (False, [])
 
 
 def _synthetic_windows() -> np.ndarray:

@@ -10,14 +10,13 @@ import pytest
 
 from tests.export.post_streams import fitted_specs, hapt_streams, specs_with_own_rejection
 from tinyhar.errors import ConfigError
+from tinyhar.export.c_runner import build_post_example, run_post_c
+from tinyhar.export.parity import post_parity
 from tinyhar.export.post import (
     UNKNOWN,
     apply_rejection,
-    build_post_example,
     device_postprocess,
     export_post_c,
-    post_parity,
-    run_post_c,
 )
 from tinyhar.postprocess import PostProcessor
 

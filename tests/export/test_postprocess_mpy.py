@@ -13,11 +13,11 @@ import pytest
 from tests.export.post_streams import fitted_specs, hapt_streams, specs_with_own_rejection
 from tinyhar.errors import TinyharError
 from tinyhar.export.formats import EXPORT_FORMAT_VERSION
+from tinyhar.export.mpy_runner import run_post_micropython
+from tinyhar.export.parity import post_parity
 from tinyhar.export.post import (
     MPY_DIR,
     UNKNOWN,
-    post_parity,
-    run_post_micropython,
     write_post_mpy,
 )
 from tinyhar.postprocess import PostProcessor

@@ -11,7 +11,7 @@ from tinyhar.config import make_config
 from tinyhar.errors import TinyharError
 from tinyhar.export import micropython as mpx
 from tinyhar.export.c import build_example, export_c
-from tinyhar.export.post import build_post_example, run_post_c
+from tinyhar.export.c_runner import build_post_example, run_post_c
 from tinyhar.runfolder import load_run
 from tinyhar.training import train
 
@@ -125,7 +125,7 @@ def test_a_run_with_rejection_exports_its_ood_test(tmp_path_factory, tmp_path):
              + rng.normal(size=(400, n_inputs)) * np.sqrt(1 / np.maximum(
                  np.asarray(spec.rejection.ood.inv_var).mean(axis=0), 1e-9))).astype(np.float32)
     runs = np.repeat([0, 1], 200)
-    from tinyhar.export.post import post_parity
+    from tinyhar.export.parity import post_parity
 
     res = post_parity(spec, proba, runs, feats, c_binary=build_post_example(tmp_path / "c"),
                       bundle_dir=tmp_path / "mpy")

@@ -308,7 +308,7 @@ def _profile_windows(c_dir: Path, windows: object) -> np.ndarray:
 
 
 def _host_profile(c_dir: Path, budget: dict, windows: np.ndarray | None, n_windows: int) -> None:
-    from tinyhar.export.c import EXAMPLE_BINARY, build_example, format_rows
+    from tinyhar.export.c_runner import EXAMPLE_BINARY, build_example, format_rows
 
     missing = [t for t in ("gcc", "valgrind", "callgrind_annotate") if find_tool(t) is None]
     if missing:
@@ -616,7 +616,7 @@ def post_budget(c_dir: str | Path, proba: np.ndarray | None = None,
       under callgrind, inclusive counts of ``tinyhar_post_push`` and
       ``tinyhar_post_flush`` divided by the windows (parsing excluded).
     * **MicroPython**: ``tinyhar_post.py`` in the unix port
-      (:func:`tinyhar.export.post.time_post_micropython`), when the bundle
+      (:func:`tinyhar.export.mpy_runner.time_post_micropython`), when the bundle
       folder holds ``post.json``.
 
     Parameters
@@ -677,7 +677,7 @@ def post_budget(c_dir: str | Path, proba: np.ndarray | None = None,
     if micropython_dir is None and (c_dir.parent / "micropython" / "post.json").is_file():
         micropython_dir = c_dir.parent / "micropython"
     if micropython_dir is not None and (Path(micropython_dir) / "post.json").is_file():
-        from tinyhar.export.post import time_post_micropython
+        from tinyhar.export.mpy_runner import time_post_micropython
 
         try:
             ms = time_post_micropython(micropython_dir, proba, features, runs)
@@ -724,7 +724,7 @@ def _post_cortex_m4f(c_dir: Path, out: dict) -> None:
 
 def _post_profile(c_dir: Path, out: dict, proba: np.ndarray, features: np.ndarray | None,
                   runs: np.ndarray) -> None:
-    from tinyhar.export.post import _input_lines, build_post_example
+    from tinyhar.export.c_runner import _input_lines, build_post_example
 
     missing = [t for t in ("gcc", "valgrind", "callgrind_annotate") if find_tool(t) is None]
     if missing:

@@ -43,24 +43,36 @@ For a run folder with a post-processing (``postprocess.json``),
 ``tinyhar_post.h`` / ``tinyhar_post.c`` and ``post_main.c`` are written
 beside (:mod:`tinyhar.export.post`).
 
-The remaining helpers compile the example with ``gcc`` (:func:`build_example`),
-run it on windows or on a sample stream (:func:`run_windows`,
-:func:`run_stream`) and compare it with the Python pipeline
-(:func:`c_parity`).
+Compiling the example with ``gcc`` and running it on windows or on a sample
+stream is :mod:`tinyhar.export.c_runner` (:func:`build_example`,
+:func:`run_windows`, :func:`run_stream`, imported here too); comparing it
+with the Python pipeline is :func:`tinyhar.export.parity.c_parity`.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote
 
 import numpy as np
 
 from tinyhar.errors import TinyharError
+from tinyhar.export.c_runner import (  # noqa: F401 (re-exported: the host runs moved)
+    EXAMPLE_BINARY,
+    HOST_CFLAGS,
+    build_example,
+    format_rows,
+    run_stream,
+    run_windows,
+)
 from tinyhar.export.escaping import Safe, c_comment, c_identifiers, code, render
 from tinyhar.export.formats import EXPORT_FORMAT_VERSION
+from tinyhar.export.parity import c_parity  # noqa: F401 (re-exported: parity moved)
+from tinyhar.export.source import (  # noqa: F401 (load_pipeline re-exported)
+    fitted_plan,
+    input_names,
+    load_pipeline,
+)
 
 __all__ = [
     "C_FILES",
@@ -80,57 +92,8 @@ TEMPLATE_DIR = Path(__file__).with_name("c_templates")
 C_FILES = ("tinyhar_model.h", "tinyhar_model.c", "main.c", "Makefile")
 """Files written by :func:`export_c`."""
 
-EXAMPLE_BINARY = "tinyhar_example"
-"""Name of the example program built by the Makefile / :func:`build_example`."""
 
-HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-ffp-contract=off")
-"""Flags of the host build (also in the generated Makefile)."""
-
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_pipeline(pipeline_or_run_dir: object):
-    """Return a :class:`~tinyhar.models.pipeline.HarPipeline` from a pipeline or a run folder.
-
-    Parameters
-    ----------
-    pipeline_or_run_dir : HarPipeline, Run, str or Path
-        A pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run folder
-        written by ``tinyhar train`` (checked against
-        its manifest by :func:`tinyhar.runfolder.load_run`), or the path of a
-        pipeline file itself (read by :meth:`HarPipeline.load`, without a
-        manifest to check it against).
-
-    Returns
-    -------
-    HarPipeline
-
-    Raises
-    ------
-    TinyharError
-        Not a complete, unaltered run folder, or not a pipeline file.
-    """
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import Run, load_run
-
-    if isinstance(pipeline_or_run_dir, HarPipeline):
-        return pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, Run):
-        return pipeline_or_run_dir.pipeline
-    path = Path(pipeline_or_run_dir)  # type: ignore[arg-type]
-    if path.is_file():
-        return HarPipeline.load(path)
-    return load_run(path).pipeline
-
-
-def _input_names(pipeline) -> list[str]:
-    """Names of the model inputs (the window's features, stacked when configured)."""
-    from tinyhar.features.stacking import stack_previous_names
-
-    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
-    return stack_previous_names(names) if pipeline.stack_previous else names
+# --------------------------------------------------------------------------- checks
 
 
 def _check_pipeline(pipeline) -> None:
@@ -150,34 +113,6 @@ def _check_pipeline(pipeline) -> None:
             "the C export needs tinyhar's FeatureExtractor, got "
             f"{type(pipeline.extractor).__name__}"
         )
-
-
-def _fitted_plan(pipeline):
-    """The feature plan the pipeline's fitted extractor executes (checked against the pipeline).
-
-    Raises
-    ------
-    TinyharError
-        The extractor is not fitted, or its channels or window length differ
-        from the pipeline's.
-    """
-    fx = pipeline.extractor
-    plan = getattr(fx, "plan_", None)
-    if plan is None:
-        raise TinyharError("the pipeline's feature extractor is not fitted; train the run first")
-    if list(plan.channels) != list(pipeline.channels):
-        raise TinyharError(
-            f"the pipeline's channels {list(pipeline.channels)} differ from its feature "
-            f"extractor's {list(plan.channels)}; retrain the run"
-        )
-    if plan.n_samples != int(pipeline.n_samples):
-        raise TinyharError(
-            f"the pipeline's windows have {pipeline.n_samples} samples but its feature "
-            f"extractor was fitted on {plan.n_samples}; retrain the run"
-        )
-    if list(fx.get_feature_names_out()) != list(plan.names):
-        raise TinyharError("the extractor's feature names differ from its feature plan")
-    return plan
 
 
 # --------------------------------------------------------------------------- formatting
@@ -588,12 +523,12 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
     """
     pipeline = load_pipeline(pipeline_or_run_dir)
     _check_pipeline(pipeline)
-    plan = _fitted_plan(pipeline)
+    plan = fitted_plan(pipeline)
     names = list(plan.names)
     if int(pipeline.model.n_features_in_) != (3 if pipeline.stack_previous else 1) * len(names):
         raise TinyharError(
             f"the model reads {pipeline.model.n_features_in_} features but the pipeline makes "
-            f"{len(_input_names(pipeline))}"
+            f"{len(input_names(pipeline))}"
         )
     n = plan.n_samples
     hop = pipeline.streaming_hop  # one source for C, MicroPython and simulate
@@ -658,307 +593,4 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         "model_bytes": int(pipeline.model.size()["bytes"]),
         "static_ram_bytes": int(4 * buffers),
         "postprocess": post,
-    }
-
-
-# --------------------------------------------------------------------------- host runs
-
-
-def build_example(c_dir: str | Path, out: str | Path | None = None,
-                  extra_flags: Sequence[str] = ()) -> Path:
-    """Compile the example program of an export with gcc (host build).
-
-    Parameters
-    ----------
-    c_dir : str or Path
-        Folder written by :func:`export_c`.
-    out : str or Path, optional
-        Path of the executable (default ``c_dir / "tinyhar_example"``).
-    extra_flags : sequence of str
-        More compiler flags (e.g. ``["-g"]``).
-
-    Returns
-    -------
-    Path
-        The executable.
-
-    Raises
-    ------
-    TinyharError
-        If gcc is not installed (with the install command) or the build fails
-        (with the compiler's message). Warnings count as failures.
-    """
-    from tinyhar.tools import require_tool
-
-    gcc = require_tool("gcc", "building the C export")
-    c_dir = Path(c_dir)
-    for name in ("main.c", "tinyhar_model.c", "tinyhar_model.h"):
-        if not (c_dir / name).is_file():
-            raise TinyharError(f"{c_dir / name}: missing; write the export with export_c first")
-    exe = Path(out) if out is not None else c_dir / EXAMPLE_BINARY
-    cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
-           str(c_dir / "main.c"), str(c_dir / "tinyhar_model.c"), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyharError(f"building the C export failed ({' '.join(cmd)}):\n{proc.stderr}")
-    return exe
-
-
-def format_rows(rows: np.ndarray) -> list[str]:
-    """Rows of float32 values as the comma-separated lines the example program reads.
-
-    Parameters
-    ----------
-    rows : numpy.ndarray, shape (n_rows, n_values)
-        Values (rounded to float32).
-
-    Returns
-    -------
-    list of str
-        One line per row; each value is the shortest decimal of its float32
-        (``repr`` of the exact float), which ``strtof`` reads back to the same
-        float32.
-    """
-    return [",".join(map(repr, row)) for row in np.asarray(rows, dtype=np.float32).tolist()]
-
-
-def _run(binary: str | Path, args: list[str], text: str) -> str:
-    proc = subprocess.run([str(binary), *args], input=text, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyharError(f"{binary} {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc.stdout
-
-
-def _parse_outputs(lines: list[str], n_classes: int, first: int) -> dict:
-    parts = [ln.split(",") for ln in lines]
-    names = [unquote(p[first], errors="strict") for p in parts]  # main.c's print_name
-    proba = np.array([p[first + 1:first + 1 + n_classes] for p in parts], dtype=np.float64)
-    feats = [p[first + 1 + n_classes:] for p in parts]
-    width = {len(f) for f in feats}
-    features = (np.array(feats, dtype=np.float64).astype(np.float32) if width != {0}
-                else None)
-    return {"class_names": np.asarray(names, dtype=object), "proba": proba,
-            "features": features}
-
-
-def run_windows(binary: str | Path, X: np.ndarray, n_classes: int,
-                new_recording: np.ndarray | None = None) -> dict:
-    """Classify windows with the compiled example (``--windows`` mode).
-
-    Parameters
-    ----------
-    binary : str or Path
-        Executable from :func:`build_example`.
-    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the export's channel order (g, rad/s).
-    n_classes : int
-        Number of classes of the export (``TINYHAR_N_CLASSES``).
-    new_recording : numpy.ndarray of bool, shape (n_windows,), optional
-        True where a window starts a new recording (its own predecessor for
-        stacked models); default: only the first window.
-
-    Returns
-    -------
-    dict
-        ``classes`` (int array, C class index), ``class_names``, ``proba``
-        (n_windows, n_classes) and ``features`` (float32, (n_windows,
-        TINYHAR_N_WINDOW_FEATURES)). An invalid window (NaN, inf or a value
-        beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT` as float32)
-        has class ``TINYHAR_EINVAL`` (-1), name ``"invalid"`` and NaN
-        probabilities and features.
-
-    Raises
-    ------
-    TinyharError
-        If the program fails (e.g. a wrong number of values per window).
-    """
-    with np.errstate(over="ignore"):  # float32 as the C side reads it: 1e39 is inf
-        X = np.asarray(X, dtype=np.float32)
-    rows = format_rows(X.reshape(len(X), -1))
-    if new_recording is not None:
-        rows = [("\n" + r) if (new and i) else r
-                for i, (r, new) in enumerate(zip(rows, np.asarray(new_recording), strict=True))]
-    out = _run(binary, ["--windows"], "\n".join(rows) + "\n")
-    lines = [ln for ln in out.splitlines() if ln]
-    if len(lines) != len(X):
-        raise TinyharError(f"{binary}: {len(lines)} results for {len(X)} windows")
-    res = _parse_outputs(lines, n_classes, 1)
-    res["classes"] = np.array([int(ln.split(",", 1)[0]) for ln in lines], dtype=np.int64)
-    return res
-
-
-def run_stream(binary: str | Path, samples: np.ndarray, n_classes: int,
-               features: bool = True) -> dict:
-    """Replay a recording sample by sample through the streaming helper.
-
-    Parameters
-    ----------
-    binary : str or Path
-        Executable from :func:`build_example`.
-    samples : numpy.ndarray, shape (n_samples, n_channels)
-        The recording in the export's channel order.
-    n_classes : int
-        ``TINYHAR_N_CLASSES``.
-    features : bool
-        Also return the features of each window.
-
-    Returns
-    -------
-    dict
-        ``time_s`` (end of each window, s from the first sample),
-        ``class_names`` (``"invalid"`` for a window with NaN, inf or a value
-        beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT`: its
-        probabilities and features are NaN), ``proba`` and ``features`` (or
-        None).
-
-    Raises
-    ------
-    TinyharError
-        If the program fails (e.g. a sample with another number of values).
-    """
-    out = _run(binary, ["--features"] if features else [],
-               "\n".join(format_rows(samples)) + "\n")
-    lines = [ln for ln in out.splitlines()[1:] if ln]
-    res = _parse_outputs(lines, n_classes, 1)
-    res["time_s"] = np.array([float(ln.split(",", 1)[0]) for ln in lines])
-    return res
-
-
-# --------------------------------------------------------------------------- parity
-
-
-def _stack(features: np.ndarray, session: np.ndarray, start: np.ndarray) -> np.ndarray:
-    from tinyhar.features import stack_previous
-
-    return stack_previous(features, session, start)
-
-
-def _divergences(model, x_py: np.ndarray, x_c: np.ndarray) -> list[tuple[int, float, int]]:
-    """(feature, threshold, tree) of the first node of each tree where the paths part."""
-    out = []
-    for t, root in enumerate(model.roots_):
-        node = int(root)
-        while node >= 0:
-            j = int(model.feature_[node])
-            thr = model.threshold_[node]
-            left_py = x_py[j] <= thr
-            if left_py != (x_c[j] <= thr):
-                out.append((j, float(thr), t))
-                break
-            node = int(model.left_[node] if left_py else model.right_[node])
-    return out
-
-
-def c_parity(pipeline: object, windows, binary: str | Path, rtol: float = 1e-4,
-             max_examples: int = 10) -> dict:
-    """Compare the compiled C export with the Python pipeline on windows.
-
-    The windows are sent to the C program grouped by session and in time
-    order (an empty line between sessions), so that stacked models see the
-    same predecessors as :func:`tinyhar.features.stack_previous`.
-
-    Parameters
-    ----------
-    pipeline : HarPipeline, str or Path
-        The pipeline (or run folder) the C code was exported from.
-    windows : WindowSet
-        Windows with the pipeline's channels, rate and length.
-    binary : str or Path
-        Executable from :func:`build_example`.
-    rtol : float, default 1e-4
-        Float tolerance of an explained mismatch: at every node where the C
-        and Python decision paths part, ``|x_c - x_py| <= rtol * scale`` with
-        ``scale = max(|x_c|, |x_py|)`` (for stacked differences, the larger
-        magnitude of the two features subtracted), i.e. the threshold lies
-        within float rounding of the Python feature.
-
-    Returns
-    -------
-    dict
-        ``n_windows``; ``identical`` (windows with the same class);
-        ``identical_fraction``; ``mismatches``; ``explained``;
-        ``max_abs_feature_error``, ``max_rel_feature_error`` (over all
-        per-window features; relative to ``max(|c|, |py|)``);
-        ``bit_exact_features`` (fraction of feature values equal bit for bit);
-        ``worst_features`` (up to 8: name, max_abs_error, max_rel_error);
-        ``per_feature`` (name -> [max_abs, max_rel]); ``examples`` (up to
-        ``max_examples`` mismatches: window, python and c classes, the
-        parting nodes with feature name, threshold, python and c values,
-        and whether it is explained).
-    """
-    pipeline = load_pipeline(pipeline)
-    windows = pipeline.check_windows(windows)
-    model = pipeline.model
-    n = len(windows)
-    order = np.lexsort((np.arange(n), windows.start_time, windows.session.astype(str)))
-    sess_sorted = windows.session[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = sess_sorted[1:] != sess_sorted[:-1]
-    res = run_windows(binary, windows.X[order], len(model.classes_), new_recording=new)
-    c_feat = np.empty_like(res["features"])
-    c_feat[order] = res["features"]
-    c_cls = np.empty(n, dtype=np.int64)
-    c_cls[order] = res["classes"]
-
-    py_feat = pipeline.extractor.transform(windows.X)
-    if pipeline.stack_previous:
-        x_py = _stack(py_feat, windows.session, windows.start_time)
-        x_c = _stack(c_feat, windows.session, windows.start_time)
-        w = py_feat.shape[1]
-        prev_py = x_py[:, w:2 * w]
-        scale = np.concatenate([np.abs(x_py[:, :2 * w]),
-                                np.maximum(np.abs(py_feat), np.abs(prev_py))], axis=1)
-    else:
-        x_py, x_c, scale = py_feat, c_feat, np.abs(py_feat)
-    # the C program returns output class indices (pipeline.output_classes)
-    py_cls = pipeline.output_index[np.argmax(model.decision_scores(x_py), axis=1)]
-    out_classes = pipeline.output_classes
-    names_in = _input_names(pipeline)
-
-    err = np.abs(c_feat.astype(np.float64) - py_feat.astype(np.float64))
-    denom = np.maximum(np.abs(c_feat), np.abs(py_feat)).astype(np.float64)
-    rel = np.divide(err, denom, out=np.zeros_like(err), where=denom > 0)
-    names = list(pipeline.extractor.get_feature_names_out())
-    max_abs = err.max(axis=0) if n else np.zeros(len(names))
-    max_rel = rel.max(axis=0) if n else np.zeros(len(names))
-    worst = np.argsort(-max_rel, kind="stable")[:8]
-
-    mism = np.flatnonzero(c_cls != py_cls)
-    explained = 0
-    examples = []
-    for i in mism:
-        div = _divergences(model, x_py[i], x_c[i])
-        ok = bool(div) and all(
-            abs(float(x_c[i, j]) - float(x_py[i, j]))
-            <= rtol * max(abs(float(x_c[i, j])), abs(float(x_py[i, j])), float(scale[i, j]))
-            for j, _, _ in div
-        )
-        explained += ok
-        if len(examples) < max_examples:
-            examples.append({
-                "window": int(i),
-                "python": out_classes[py_cls[i]],
-                "c": out_classes[c_cls[i]],
-                "explained": ok,
-                "nodes": [{"tree": t, "feature": names_in[j], "threshold": thr,
-                           "python": float(x_py[i, j]), "c": float(x_c[i, j])}
-                          for j, thr, t in div],
-            })
-    identical = int(n - mism.size)
-    return {
-        "n_windows": int(n),
-        "identical": identical,
-        "identical_fraction": identical / n if n else 1.0,
-        "mismatches": int(mism.size),
-        "explained": int(explained),
-        "max_abs_feature_error": float(err.max()) if err.size else 0.0,
-        "max_rel_feature_error": float(rel.max()) if rel.size else 0.0,
-        "bit_exact_features": float(np.mean(c_feat == py_feat)) if n else 1.0,
-        "worst_features": [
-            {"name": names[j], "max_abs_error": float(max_abs[j]),
-             "max_rel_error": float(max_rel[j])} for j in worst
-        ],
-        "per_feature": {names[j]: [float(max_abs[j]), float(max_rel[j])]
-                        for j in range(len(names))},
-        "examples": examples,
     }

@@ -4,15 +4,16 @@
 writing the files (``--no-check`` skips it): the C example program (built
 with gcc) or the MicroPython bundle (in the unix port) classifies the run's
 test windows (:func:`run_test_windows`), and the classes and features are
-compared with the Python pipeline (:func:`tinyhar.export.c.c_parity`,
-:func:`tinyhar.export.micropython.parity`). :func:`format_check` prints the
+compared with the Python pipeline (:func:`tinyhar.export.parity.c_parity`,
+:func:`tinyhar.export.parity.micropython_parity`). :func:`format_check` prints the
 result as ``classes equal n/N windows, largest feature error ...``.
 
 A class differing from Python's fails the check unless the explainer shows
 that every differing tree decision is on a feature within float rounding of
-its threshold (the tolerance rule of the parity function); such windows are
-reported as explained. A missing tool (gcc, the MicroPython unix port) or a
-run without test windows skips the check with the reason.
+its threshold (:func:`tinyhar.export.parity.explain_mismatch`, one rule for both
+back-ends); such windows are reported as explained. A missing tool (gcc, the
+MicroPython unix port) or a run without test windows skips the check with the
+reason.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def check_export(run_dir: Any, target: str, out_dir: str | Path,
     if target == "c" and find_tool("gcc") is None:
         return base | {"status": "skipped", "reason": "gcc is not installed"}
     if target == "micropython":
-        from tinyhar.export.micropython import find_micropython
+        from tinyhar.tools import find_micropython
 
         try:
             find_micropython()
@@ -110,14 +111,15 @@ def check_export(run_dir: Any, target: str, out_dir: str | Path,
     if len(windows) == 0:
         return base | {"status": "skipped", "reason": "the run has no test windows"}
     if target == "c":
-        from tinyhar.export.c import build_example, c_parity
+        from tinyhar.export.c_runner import build_example
+        from tinyhar.export.parity import c_parity
 
         res = c_parity(pipeline, windows, build_example(out_dir))
         worst = res["worst_features"][0]["name"] if res["worst_features"] else None
     else:
-        from tinyhar.export.micropython import parity
+        from tinyhar.export.parity import micropython_parity
 
-        res = parity(pipeline, out_dir, windows)
+        res = micropython_parity(pipeline, out_dir, windows)
         per = res.get("per_feature", {})
         worst = max(per, key=lambda k: per[k]["max_rel"]) if per else None
     n, same = int(res["n_windows"]), int(res["identical"])

