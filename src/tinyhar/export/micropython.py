@@ -106,6 +106,7 @@ from tinyhar.export.formats import (  # noqa: F401 (writers and readers re-expor
     write_model_bin,
     write_testdata,
 )
+from tinyhar.export.mpy_gravity import GRAVITY_MODULE, gravity_module_source
 from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-port runs moved)
     MICROPYTHON_INSTALL_HINT,
     TIMING_GROUPS,
@@ -175,6 +176,20 @@ def _f32(value: float) -> float:
 
 def _bits(values: Any) -> list[int]:
     return [int(b) for b in np.asarray(values, dtype=np.float32).reshape(-1).view(np.uint32)]
+
+
+def _gravity_module(plan: dict[str, Any]) -> str | None:
+    """``tinyhar_gravity.py`` for the plan's gravity filter, or None without one.
+
+    The coefficients are decoded from the plan's ``SOS_BITS`` exactly as the
+    device decodes them (:mod:`tinyhar.export.mpy_gravity`).
+    """
+    bits = plan.get("SOS_BITS")
+    if bits is None:
+        return None
+    rows = [[float(v) for v in np.asarray(r, dtype=np.uint32).view(np.float32)] for r in bits]
+    sos = [(r[0], r[1], r[2], r[4], r[5]) for r in rows]  # a0 = 1 is not used
+    return gravity_module_source(sos, bits)
 
 
 def used_base_features(pipeline: Any) -> list[int]:
@@ -533,6 +548,11 @@ def export_micropython(
     for name in MPY_SOURCES:
         shutil.copyfile(src / name, out / name)
     (out / "tinyhar_config.py").write_text(config_source(pipeline, plan, eml), encoding="ascii")
+    gravity_file, gravity_source = out / GRAVITY_MODULE, _gravity_module(plan)
+    if gravity_source is not None:
+        gravity_file.write_text(gravity_source, encoding="ascii")
+    elif gravity_file.exists():
+        gravity_file.unlink()
     write_model_bin(pipeline.model, out / "model.bin", index)
     csv_file = out / "model.trees.csv"
     if eml["compatible"]:  # emlearn_trees loads at most 127 features
@@ -660,7 +680,17 @@ def check_bundle_code(bundle: str | Path, pipeline: Any) -> None:
             f"{config}: not the configuration this tinyhar generates for the run's model "
             f"(edited, or exported from another model); it is not run; {again}"
         )
-    known = set(MPY_SOURCES) | {"tinyhar_config.py"}
+    gravity, gravity_source = bundle / GRAVITY_MODULE, _gravity_module(plan)
+    if gravity_source is not None and (
+        not gravity.is_file()
+        or gravity.read_text(encoding="ascii", errors="replace") != gravity_source
+    ):
+        raise TinyharError(
+            f"{gravity}: missing, or not the gravity loop this tinyhar generates for the run's "
+            f"model (edited, or from another export); it is not run; {again}"
+        )
+    known = set(MPY_SOURCES) | {"tinyhar_config.py"} | (
+        {GRAVITY_MODULE} if gravity_source is not None else set())
     extra = sorted(
         str(p.relative_to(bundle))
         for p in bundle.rglob("*")

@@ -18,9 +18,9 @@
 # of real signals); a signal left without a partner takes a complex FFT of
 # half the length (even samples + i odd samples, then one split step).
 # Window lengths that are not a power of two use a plain DFT (slow). The
-# gravity filter is compiled at start-up (exec) into one native loop with
-# the coefficients of the model (terms with coefficient 0 or 1 are dropped,
-# which changes no result).
+# gravity filter runs in one native loop written by the export for the
+# model's coefficients (tinyhar_gravity.py: terms with coefficient 0 or 1 are
+# dropped, which changes no result), imported like any module.
 #
 # Only the features listed in the plan of tinyhar_config.py are computed
 # (an exported plan may leave out the features the trees never test: their
@@ -386,99 +386,9 @@ def _jerk_mag(pair, c, out, lst, n, fs):
         c0 = c1
 
 
-def _gravity_source(sos):
-    # Source of a native loop over the window: gravity (low-pass from the
-    # first sample) of the accelerometer, x and y as one complex signal (list
-    # pxy, see _norm3) and z as a real one (list az); body = acc - gravity
-    # into the arrays bx, by, bz and lists lx, ly, lz, its magnitude into the
-    # array bm and list lm; returns (sum of gravity x + i y, sum of gravity
-    # z, sum of |body| over the three axes). Terms with a coefficient 0 are
-    # dropped, products with 1 are not formed, b2*x is reused when b2 == b0
-    # and b1*x is (b0*x)+(b0*x) when b1 == 2*b0: all exact in floating point
-    # (x*0 - y = -y, 1*x = x, 2*(b0*x) = (2*b0)*x).
-    names = []
-    for s in range(len(sos)):
-        names += ["b0_%d" % s, "b1_%d" % s, "b2_%d" % s, "a1_%d" % s, "a2_%d" % s]
-    lines = [
-        "@micropython.native",
-        "def gravity(pxy, az, bx, by, bz, lx, ly, lz, bm, lm, n, c):",
-        "    " + ", ".join(names) + " = c",
-        "    fabs = abs",
-        "    cx = complex",
-    ]
-    for s in range(len(sos)):
-        lines.append("    na2_%d = -a2_%d" % (s, s))
-        for lane, zero in (("c", "0j"), ("r", "0.0")):
-            lines.append("    z0%s_%d = %s" % (lane, s, zero))
-            lines.append("    z1%s_%d = %s" % (lane, s, zero))
-
-    def term(coef, name, var):
-        # coefficient on the right: complex * float is the faster product
-        if coef == 0.0:
-            return None
-        if coef == 1.0:
-            return var
-        return var + " * " + name
-
-    def section_lines(lane):
-        # direct form II transposed of each section on x (as sosfilt)
-        out = []
-        for s, (b0, b1, b2, a1, a2) in enumerate(sos):
-            z0 = "z0%s_%d" % (lane, s)
-            z1 = "z1%s_%d" % (lane, s)
-            t0 = term(b0, "b0_%d" % s, "x")
-            if t0 is not None and t0 != "x":
-                out.append("t = %s" % t0)
-                t0 = "t"
-            out.append("o = %s" % ((t0 + " + " + z0) if t0 else z0))
-            # z0 = b1*x - a1*o + z1 ; z1 = b2*x - a2*o
-            if b1 != 0.0 and b1 == 2.0 * b0 and t0 == "t":
-                e = "(t + t)"
-            else:
-                e = term(b1, "b1_%d" % s, "x")
-            f = term(a1, "a1_%d" % s, "o")
-            has_z1 = b2 != 0.0 or a2 != 0.0
-            expr = e
-            if f:
-                expr = (expr + " - " + f) if expr else ("-(" + f + ")")
-            if has_z1:
-                expr = (expr + " + " + z1) if expr else z1
-            out.append("%s = %s" % (z0, expr if expr else "0.0"))
-            if has_z1:
-                if b2 != 0.0 and b2 == b0 and t0 in ("t", "x"):
-                    e = t0
-                else:
-                    e = term(b2, "b2_%d" % s, "x")
-                if a2 == 0.0:
-                    expr = e
-                elif e is None:
-                    expr = "o * na2_%d" % s if a2 != 1.0 else "-o"
-                else:
-                    expr = e + " - " + term(a2, "a2_%d" % s, "o")
-                out.append("%s = %s" % (z1, expr))
-            out.append("x = o")
-        return ["        " + line for line in out]
-
-    lines += ["    x0c = pxy[0]", "    x0r = az[0]", "    gc = 0j", "    gr = 0.0",
-              "    sa = 0.0", "    for i in range(n):", "        xic = pxy[i]",
-              "        x = xic - x0c"]
-    lines += section_lines("c")
-    lines += ["        g = x + x0c", "        gc += g", "        d = xic - g",
-              "        xir = az[i]", "        x = xir - x0r"]
-    lines += section_lines("r")
-    lines += ["        g = x + x0r", "        gr += g", "        dz = xir - g",
-              "        dx = d.real", "        dy = d.imag",
-              "        bx[i] = dx", "        lx[i] = dx", "        by[i] = dy",
-              "        ly[i] = dy", "        bz[i] = dz", "        lz[i] = dz",
-              "        v = fabs(cx(fabs(d), dz))", "        bm[i] = v", "        lm[i] = v",
-              "        sa += fabs(dx) + fabs(dy) + fabs(dz)",
-              "    return gc, gr, sa", ""]
-    return "\n".join(lines)
-
-
 def _gravity_generic(pxy, az, bx, by, bz, lx, ly, lz, bm, lm, n, c):
-    # same as the generated loop (real arithmetic per axis), for ports
-    # without exec or native code
+    # same as the generated loop (real arithmetic per axis), for a bundle
+    # without tinyhar_gravity.py or ports without native code
     ns = len(c) // 5
     gs = [0.0, 0.0, 0.0]
     sa = 0.0
@@ -891,13 +801,20 @@ class Features:
                 sos.append((c[0], c[1], c[2], c[4], c[5]))
                 coefs += [c[0], c[1], c[2], c[4], c[5]]
             self.sos_coefs = tuple(coefs)
+            # the loop specialised for these coefficients, written into the bundle by
+            # the export as plain code (tinyhar_gravity.py); _gravity_generic otherwise
             self._gravity = _gravity_generic
             try:
-                env = {"micropython": micropython}
-                exec(_gravity_source(sos), env)
-                self._gravity = env["gravity"]
-            except Exception:
-                pass
+                import tinyhar_gravity
+            except ImportError:
+                tinyhar_gravity = None
+            if tinyhar_gravity is not None:
+                if tuple(tuple(r) for r in tinyhar_gravity.SOS_BITS) != tuple(
+                        tuple(r) for r in cfg.SOS_BITS):
+                    raise ValueError(
+                        "tinyhar_gravity.py was generated for another gravity filter than "
+                        "tinyhar_config.py: copy the whole bundle of one export")
+                self._gravity = tinyhar_gravity.gravity
             derived += ["body_x", "body_y", "body_z", "body_mag"]
             if "body_vert" in needed:
                 self.vert = True
