@@ -226,7 +226,8 @@ def test_a_tampered_bundle_in_a_run_folder_is_never_run(run_dir, recording, tmp_
     assert resolve_bundle(run) == bundle  # untouched: accepted
     marker = tmp_path / "pwned"
     payload = f"\nimport os\nos.system('touch {marker}')\n"
-    for name, text in (("tinyhar_config.py", None), ("app_live.py", None), ("extra.py", "")):
+    for name, text in (("tinyhar_config.py", None), ("app_live.py", None), ("extra.py", ""),
+                       ("tinyhar_gravity.py", None)):  # the generated gravity loop too
         original = (bundle / name).read_text() if text is None else None
         (bundle / name).write_text((original or "") + payload)
         with pytest.raises(TinyharError, match="export it again"):

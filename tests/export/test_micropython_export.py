@@ -487,3 +487,19 @@ def test_a_loso_run_stores_no_test_windows_from_its_training_subjects():
 
     with pytest.raises(TinyharError, match="no windows are unseen"):
         run_test_windows(LosoRun())
+
+
+def test_the_gravity_loop_is_a_plain_module_checked_against_the_config(default_pipeline, tmp_path):
+    """No exec on the device: the export writes the specialised gravity loop as a module."""
+    from tinyhar.export.mpy_gravity import GRAVITY_MODULE
+
+    out = tmp_path / "b"
+    mpx.export_micropython(default_pipeline, out, n_test_windows=0)
+    source = (out / GRAVITY_MODULE).read_text()
+    assert "def gravity(" in source and "SOS_BITS = " in source
+    assert "exec(" not in (out / "tinyhar_features.py").read_text()
+    # a module generated for another filter is refused on the device, not used
+    _micropython_or_skip()
+    (out / GRAVITY_MODULE).write_text(source.replace("SOS_BITS = ((", "SOS_BITS = ((1, "))
+    with pytest.raises(TinyharError, match="another gravity filter"):
+        mpx.run_bundle_features(out, np.zeros((1, 128, 6), np.float32))
