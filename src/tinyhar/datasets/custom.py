@@ -325,10 +325,13 @@ def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) ->
     patterns = [definition.files] if isinstance(definition.files, str) else definition.files
     found: list[Path] = []
     for pattern in patterns:
-        if Path(pattern).is_absolute():
-            matches = sorted(Path(pattern).parent.glob(Path(pattern).name))
-        else:
-            matches = sorted(base_dir.glob(pattern))
+        try:
+            if Path(pattern).is_absolute():
+                matches = sorted(Path(pattern).parent.glob(Path(pattern).name))
+            else:
+                matches = sorted(base_dir.glob(pattern))
+        except (IndexError, ValueError):  # "." or "": pathlib cannot glob an empty pattern
+            matches = []
         matches = [m for m in matches if m.is_file()]
         if not matches:
             raise ConfigError(
