@@ -252,6 +252,14 @@ def test_unmatched_pattern(tmp_path):
         load_custom(path)
 
 
+@pytest.mark.parametrize("pattern", [".", "/"])
+def test_empty_glob_pattern_matches_no_file(tmp_path, pattern):
+    """A pattern pathlib cannot glob ("." or the root) is a user error, not a traceback."""
+    path = write_yaml(tmp_path, BASIC.replace('"*.csv"', f'"{pattern}"'))
+    with pytest.raises(ConfigError, match=f"files: pattern '{pattern}' matches no file"):
+        load_custom(path)
+
+
 @pytest.mark.parametrize(
     ("rows", "line", "column", "fragment"),
     [

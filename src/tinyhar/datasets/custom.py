@@ -105,6 +105,9 @@ with an error. With ``checks: {time_order: false}`` the rows of a session
 are instead sorted by time (only right for files whose rows are merely out
 of order: restarted recordings would be interleaved). A time stamp repeated
 within a session is always an error.
+
+The schema (the pydantic models of these keys) is in
+:mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
 """
 
 from __future__ import annotations
@@ -113,12 +116,9 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tinyhar.datasets.checks import (
     ChecksLike,
@@ -129,276 +129,47 @@ from tinyhar.datasets.checks import (
     switch_off_hint,
     warn_clipping,
 )
+from tinyhar.datasets.definition import (
+    _FORMATS,
+    ACC_UNITS,
+    GYRO_UNITS,
+    META_FIELDS,
+    TIME_UNITS,
+    ColumnRef,
+    Columns,
+    Constants,
+    CsvOptions,
+    DatasetDefinition,
+    RawCounts,
+    Units,
+)
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
     GYRO_CHANNELS,
-    MAX_SAMPLING_RATE_HZ,
     RecordingSet,
     check_magnitude,
 )
-from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
+from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
-from tinyhar.validation import format_validation_error
 
-TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-"""Allowed time units and their factor to seconds."""
-ACC_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "g")
-GYRO_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "rad/s")
-META_FIELDS = ("subject", "session", "label")
-_FORMATS = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".npy": "npy",
-}
-
-ColumnRef = str | int
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RawCounts(_Strict):
-    """Raw signed integer counts: ``value = counts * full_scale / 2**(bits-1)`` in ``unit``."""
-
-    full_scale: float = Field(gt=0, description="positive full-scale range, in `unit`")
-    bits: int = Field(16, ge=8, le=32, description="resolution of the sensor output")
-    unit: str | None = Field(None, description="unit of full_scale (default g / deg/s)")
-
-
-class Units(_Strict):
-    """Units of the time column and of the sensors."""
-
-    time: Literal["s", "ms", "us", "ns"] = "s"
-    acc: str | RawCounts = "g"
-    gyro: str | RawCounts = "rad/s"
-
-    @field_validator("acc")
-    @classmethod
-    def _check_acc(cls, value: str | RawCounts) -> str | RawCounts:
-        return _check_unit(value, ACC_UNITS, "g")
-
-    @field_validator("gyro")
-    @classmethod
-    def _check_gyro(cls, value: str | RawCounts) -> str | RawCounts:
-        return _check_unit(value, GYRO_UNITS, "deg/s")
-
-
-def _check_unit(value: str | RawCounts, allowed: list[str], default: str) -> str | RawCounts:
-    unit = value if isinstance(value, str) else (value.unit or default)
-    if unit.strip() not in allowed:
-        raise ValueError(
-            f"unknown unit {unit!r}; allowed: {allowed}, or raw counts as "
-            "{full_scale: F, bits: B, unit: U}"
-        )
-    return value
-
-
-class Columns(_Strict):
-    """Canonical name -> the file's column (name, or 0-based position)."""
-
-    time: ColumnRef | None = None
-    acc_x: ColumnRef
-    acc_y: ColumnRef
-    acc_z: ColumnRef
-    gyro_x: ColumnRef | None = None
-    gyro_y: ColumnRef | None = None
-    gyro_z: ColumnRef | None = None
-    label: ColumnRef | None = None
-    subject: ColumnRef | None = None
-    session: ColumnRef | None = None
-
-    @model_validator(mode="after")
-    def _gyro_all_or_none(self) -> Columns:
-        given = [c for c in GYRO_CHANNELS if getattr(self, c) is not None]
-        if given and len(given) != 3:
-            raise ValueError(f"give all of {list(GYRO_CHANNELS)} or none (got {given})")
-        return self
-
-    @model_validator(mode="after")
-    def _one_column_each(self) -> Columns:
-        by_column: dict[ColumnRef, list[str]] = {}
-        for name, ref in self.used().items():
-            by_column.setdefault(ref, []).append(name)
-        shared = {ref: names for ref, names in by_column.items() if len(names) > 1}
-        if shared:
-            ref, names = next(iter(shared.items()))
-            raise ValueError(
-                f"{' and '.join(names)} read the same column {ref!r} of the file: each "
-                "channel needs its own column"
-            )
-        return self
-
-    def used(self) -> dict[str, ColumnRef]:
-        """The columns that are set, canonical name -> file column."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
-
-
-class CsvOptions(_Strict):
-    """How CSV files are read (passed to pandas.read_csv)."""
-
-    delimiter: str = ","
-    header: bool = True
-    skip_rows: int = Field(0, ge=0)
-    decimal: str = "."
-    encoding: str = "utf-8"
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(
-                f"unknown text encoding {value!r}; use e.g. utf-8, latin-1, cp1252, utf-16"
-            ) from None
-        return value
-
-
-class Constants(_Strict):
-    """One subject, session or label for all files."""
-
-    subject: str | None = None
-    session: str | None = None
-    label: str | None = None
-
-
-class DatasetDefinition(_Strict):
-    """A YAML dataset definition (see the module docstring for every key).
-
-    Raises
-    ------
-    pydantic.ValidationError
-        When built directly from a dict with bad keys or values;
-        :meth:`from_yaml` turns it into a :class:`~tinyhar.errors.ConfigError`
-        naming the file and the key path.
-    """
-
-    name: str = "custom"
-    files: str | list[str]
-    format: Literal["csv", "parquet", "npy"] | None = None
-    csv: CsvOptions = CsvOptions()
-    sampling_rate_hz: float = Field(gt=0, le=MAX_SAMPLING_RATE_HZ, allow_inf_nan=False)
-    columns: Columns
-    units: Units = Units()
-    file_pattern: str | None = None
-    constants: Constants = Constants()
-    label_map: dict[str, str] = {}
-    classes: list[str] | None = None
-    ignore_labels: list[str] = []
-    citation: str = ""
-    licence: str = ""
-    checks: DataChecks = DataChecks()
-
-    @field_validator("files")
-    @classmethod
-    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
-        if not value:
-            raise ValueError("give at least one glob pattern, e.g. 'raw/*.csv'")
-        return value
-
-    @field_validator("file_pattern")
-    @classmethod
-    def _check_pattern(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        extra = sorted(set(compiled.groupindex) - set(META_FIELDS))
-        if extra:
-            raise ValueError(
-                f"named groups {extra} are not allowed; use (?P<subject>...), "
-                "(?P<session>...) or (?P<label>...)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _one_source_each(self) -> DatasetDefinition:
-        groups = set(re.compile(self.file_pattern).groupindex) if self.file_pattern else set()
-        for key in META_FIELDS:
-            sources = [
-                name for name, present in (
-                    (f"columns.{key}", getattr(self.columns, key) is not None),
-                    (f"file_pattern group '{key}'", key in groups),
-                    (f"constants.{key}", getattr(self.constants, key) is not None),
-                ) if present
-            ]
-            if len(sources) > 1:
-                raise ValueError(f"{key} is given by {' and '.join(sources)}; keep one")
-        if not self._source_of("subject"):
-            raise ValueError(
-                "no subject: set columns.subject, a (?P<subject>...) group in file_pattern, "
-                "or constants.subject (evaluation needs to know who was recorded)"
-            )
-        if self.format == "npy" or (self.format is None and _all_npy(self.files)):
-            bad = {k: v for k, v in self.columns.used().items() if not isinstance(v, int)}
-            if bad:
-                raise ValueError(f"NPY files have no column names: use 0-based positions ({bad})")
-        return self
-
-    def _source_of(self, key: str) -> str | None:
-        if getattr(self.columns, key) is not None:
-            return "column"
-        if self.file_pattern and key in re.compile(self.file_pattern).groupindex:
-            return "pattern"
-        if getattr(self.constants, key) is not None:
-            return "constant"
-        return None
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> DatasetDefinition:
-        """Read and validate a definition file.
-
-        Raises
-        ------
-        ConfigError
-            If the file is missing, is not valid YAML (with the line), is not
-            a mapping, or a key is unknown or has a bad value (naming the key
-            path, e.g. ``columns.acc_x``, and what is allowed).
-        """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the dataset definition: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            line = exc.object[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"{path}, line {line}: the dataset definition is not UTF-8 text (byte "
-                f"{exc.object[exc.start:exc.start + 1]!r} at offset {exc.start}); save it as UTF-8"
-            ) from exc
-        try:
-            raw = yaml.safe_load(text)
-        except (ValueError, RecursionError) as exc:  # e.g. a date like 2024-13-45
-            raise ConfigError(f"{path}: invalid YAML value: {exc}") from exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from exc
-        if not isinstance(raw, dict):
-            kinds = {list: "a list", str: "a text", int: "a number", float: "a number",
-                     bool: "true/false"}
-            got = "an empty file" if raw is None else kinds.get(type(raw), type(raw).__name__)
-            raise ConfigError(
-                f"{path}: a dataset definition must be a mapping of keys (files, "
-                f"sampling_rate_hz, columns, ...), got {got}"
-            )
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(
-                exc, str(path), DatasetDefinition, header="invalid dataset definition"
-            )) from exc
-
-
-def _all_npy(files: str | list[str]) -> bool:
-    patterns = [files] if isinstance(files, str) else files
-    return all(p.lower().endswith(".npy") for p in patterns)
+__all__ = [
+    "ACC_UNITS",
+    "GYRO_UNITS",
+    "META_FIELDS",
+    "TIME_UNITS",
+    "ColumnRef",
+    "Columns",
+    "Constants",
+    "CsvOptions",
+    "DatasetDefinition",
+    "RawCounts",
+    "Units",
+    "load_custom",
+    "load_definition",
+    "meta_from_name",
+    "resolve_files",
+    "MIN_MEAN_PIECE",
+]
 
 
 # --------------------------------------------------------------------------- loading
@@ -554,10 +325,13 @@ def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) ->
     patterns = [definition.files] if isinstance(definition.files, str) else definition.files
     found: list[Path] = []
     for pattern in patterns:
-        if Path(pattern).is_absolute():
-            matches = sorted(Path(pattern).parent.glob(Path(pattern).name))
-        else:
-            matches = sorted(base_dir.glob(pattern))
+        try:
+            if Path(pattern).is_absolute():
+                matches = sorted(Path(pattern).parent.glob(Path(pattern).name))
+            else:
+                matches = sorted(base_dir.glob(pattern))
+        except (IndexError, ValueError):  # "." or "": pathlib cannot glob an empty pattern
+            matches = []
         matches = [m for m in matches if m.is_file()]
         if not matches:
             raise ConfigError(

@@ -11,292 +11,50 @@ JSON plus the network's state dict as numpy arrays, rebuilt by
 way, for copies and worker processes.
 
 PyTorch is imported only when a network is built, trained or loaded, so the
-class can be created (and its presets listed) without the ``deep`` extra.
+class can be created (and its presets listed) without the ``deep`` extra
+(:mod:`tinyhar.models.nn.support`); training-time augmentation is in
+:mod:`tinyhar.models.nn.augment`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
-from tinyhar import validation
 from tinyhar.core.labels import check_labels
 from tinyhar.errors import TinyharError
 from tinyhar.modelfile import StateReader
+from tinyhar.models.nn.augment import augment_windows, random_rotations
+from tinyhar.models.nn.support import (
+    DEEP_INSTALL_HINT,
+    InputShapeError,
+    NoGroupsWarning,
+    _architectures,
+    _recompute_batchnorm,
+    _torch,
+    check_windows,
+    robust_statistics,
+    torch_settings,
+)
 
-DEEP_INSTALL_HINT = "pip install 'tinyhar[deep]'"
-
-
-class InputShapeError(TinyharError, ValueError):
-    """Windows given to a network do not have the shape it was trained on."""
-
-
-class NoGroupsWarning(UserWarning):
-    """``fit`` got no subjects: the validation split is random and leaks subjects."""
-
-
-def _torch():
-    """Import torch, or raise a :class:`TinyharError` with the install command."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise TinyharError(
-            f"the neural-network models need PyTorch, which is not installed: {DEEP_INSTALL_HINT}"
-        ) from exc
-    return torch
-
-
-def _architectures():
-    _torch()
-    from tinyhar.models.nn import architectures
-
-    return architectures
-
-
-@contextlib.contextmanager
-def torch_settings(n_threads: int | None, deterministic: bool = True) -> Iterator[None]:
-    """Temporarily set torch's CPU thread count and deterministic mode, then restore them."""
-    torch = _torch()
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    try:
-        if n_threads:
-            torch.set_num_threads(max(1, min(int(n_threads), os.cpu_count() or 1)))
-        if deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
-
-
-def check_windows(
-    X: Any, where: str = "windows", n_samples: int | None = None, n_channels: int | None = None
-) -> np.ndarray:
-    """Return ``X`` as a C-contiguous float32 array of shape (n_windows, n_samples, n_channels).
-
-    Accepts an array or any object with an ``X`` attribute (a
-    :class:`~tinyhar.core.windowset.WindowSet`). ``n_samples`` and
-    ``n_channels``, when given, are the shape the network was trained on.
-
-    Raises
-    ------
-    InputShapeError
-        If ``X`` is not a 3-D numeric array or is empty
-        (:func:`tinyhar.validation.check_windows`).
-    DataFormatError
-        If a window holds NaN, an infinity or a value beyond
-        :data:`~tinyhar.features.validity.MAX_ABS_INPUT`: the input contract
-        of every model (:func:`tinyhar.features.validity.check_valid`).
-    """
-    X = validation.check_windows(
-        getattr(X, "X", X), source=where, min_windows=1, n_samples=n_samples,
-        n_channels=n_channels, trained_on="the network was trained on",
-        error=lambda source, message: InputShapeError(f"{source}: {message}"),
-    )
-    # the input contract of every model; imported here so that importing the network
-    # presets (the CLI lists them) does not import the feature code
-    from tinyhar.features.validity import check_valid
-
-    check_valid(X, [f"channel {c}" for c in range(X.shape[2])], where)
-    return X
-
-
-def robust_statistics(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel median and interquartile range of windows (n_windows, n_samples, n_channels).
-
-    Returns
-    -------
-    center, scale : numpy.ndarray of float32, shape (n_channels,)
-        Median and IQR (75th minus 25th percentile) over all samples of all
-        windows; a scale below 1e-6 (a constant channel) is replaced by 1.
-    """
-    flat = X.reshape(-1, X.shape[2])
-    q25, q50, q75 = np.percentile(flat, [25, 50, 75], axis=0)
-    scale = q75 - q25
-    scale = np.where(scale < 1e-6, 1.0, scale)
-    return q50.astype(np.float32), scale.astype(np.float32)
-
-
-def random_rotations(n: int, max_degrees: float, rng: np.random.Generator) -> np.ndarray:
-    """Random 3-D rotation matrices about uniformly random axes.
-
-    Parameters
-    ----------
-    n : int
-        Number of matrices.
-    max_degrees : float
-        Each angle is drawn uniformly from ``[-max_degrees, max_degrees]``
-        degrees; the axis uniformly from the unit sphere.
-    rng : numpy.random.Generator
-        Source of the random draws.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (n, 3, 3)
-        Rotation matrices (Rodrigues' formula ``I + sin(a) K + (1 - cos(a)) K^2``
-        with ``K`` the cross-product matrix of the unit axis).
-    """
-    axis = rng.normal(size=(n, 3))
-    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
-    angle = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=n))
-    k = np.zeros((n, 3, 3))
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    k -= k.transpose(0, 2, 1)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return (np.eye(3) + s * k + (1 - c) * (k @ k)).astype(np.float32)
-
-
-def augment_windows(
-    X: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    groups: Sequence[Sequence[int]] | str | None = None,
-    rotation: float = 0.0,
-    scale: float = 0.0,
-    jitter: float = 0.0,
-    shift: int = 0,
-    channel_scale: np.ndarray | None = None,
-) -> np.ndarray:
-    """Randomly perturbed copy of a batch of raw windows (training-time augmentation).
-
-    Each perturbation is drawn independently per window; a zero amplitude
-    skips it and draws nothing from ``rng``, so that with all amplitudes zero
-    ``X`` is returned unchanged and ``rng`` is not advanced.
-
-    Parameters
-    ----------
-    X : numpy.ndarray of float32, shape (n_windows, n_samples, n_channels)
-        Raw windows in their sensor units (e.g. g, rad/s).
-    rng : numpy.random.Generator
-        Source of the random draws (seeded by the caller for reproducibility).
-    groups : sequence of (int, int, int), "xyz" or None
-        Channel indices of the x, y, z axes of each 3-axis sensor, e.g.
-        ``((0, 1, 2), (3, 4, 5), (6, 7, 8))`` for body acceleration,
-        gyroscope and total acceleration; ``"xyz"``: every 3 consecutive
-        channels form a group. Needed for ``rotation``; ``scale`` uses one
-        gain per group (per channel without groups).
-    rotation : float
-        Maximum rotation angle in degrees. One random rotation per window
-        (:func:`random_rotations`) is applied to *every* group, as a slightly
-        different placement of the device would rotate all its sensors alike.
-    scale : float
-        Standard deviation of a gain drawn from ``N(1, scale)`` per window and
-        group (or channel) that multiplies the group's samples.
-    jitter : float
-        Standard deviation of additive Gaussian noise per sample, in units of
-        ``channel_scale`` (e.g. the channels' interquartile ranges).
-    shift : int
-        Maximum circular time shift in samples, drawn uniformly from
-        ``[-shift, shift]`` per window.
-    channel_scale : numpy.ndarray, shape (n_channels,), optional
-        Unit of ``jitter`` per channel; ones if None.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (n_windows, n_samples, n_channels)
-
-    Raises
-    ------
-    TinyharError
-        ``rotation`` without ``groups``, a group that is not 3 valid channel indices,
-        or ``"xyz"`` with a channel count that is not a multiple of 3.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    if not (rotation or scale or jitter or shift):
-        return X
-    n, t, c = X.shape
-    if isinstance(groups, str):
-        if groups != "xyz" or c % 3:
-            raise TinyharError(
-                f"augmentation groups {groups!r}: 'xyz' (consecutive x, y, z triplets) needs "
-                f"a multiple of 3 channels, these windows have {c}; give the triplets of "
-                "channel indices instead, e.g. ((0, 1, 2), (3, 4, 5))"
-            )
-        groups = [(i, i + 1, i + 2) for i in range(0, c, 3)]
-    groups = [tuple(int(i) for i in grp) for grp in (groups or ())]
-    if any(len(grp) != 3 or not all(0 <= i < c for i in grp) for grp in groups):
-        raise TinyharError(
-            f"augmentation groups must be triplets of channel indices below {c}, got {groups}"
-        )
-    if rotation and not groups:
-        raise TinyharError("rotation augmentation needs the x, y, z channel groups")
-    out = X.copy()
-    if rotation:
-        rot = random_rotations(n, float(rotation), rng)
-        for grp in groups:
-            idx = list(grp)
-            out[:, :, idx] = np.einsum("ntj,nij->nti", out[:, :, idx], rot)
-    if scale:
-        units = [list(grp) for grp in groups] or [[i] for i in range(c)]
-        gains = rng.normal(1.0, float(scale), size=(n, len(units))).astype(np.float32)
-        for k, idx in enumerate(units):
-            out[:, :, idx] *= gains[:, k, None, None]
-    if jitter:
-        unit = np.ones(c, np.float32) if channel_scale is None else np.asarray(channel_scale)
-        out += (rng.normal(0.0, float(jitter), size=out.shape) * unit).astype(np.float32)
-    if shift:
-        offsets = rng.integers(-int(shift), int(shift) + 1, size=n)
-        rows = (np.arange(t)[None, :] - offsets[:, None]) % t
-        out = np.take_along_axis(out, rows[:, :, None], axis=1)
-    return np.ascontiguousarray(out, dtype=np.float32)
-
-
-def _batchnorm_pass_model(net):
-    """``net`` wrapped so that ``train()`` switches on its batch-normalisation layers only.
-
-    :func:`torch.optim.swa_utils.update_bn` puts the model it is given in
-    training mode; through this wrapper dropout stays in evaluation mode
-    during that pass, so the re-estimated statistics are those of the
-    activations the network sees when it predicts (dropout off).
-    """
-    torch = _torch()
-
-    class _BatchNormOnlyTraining(torch.nn.Module):
-        def __init__(self, inner) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def train(self, mode: bool = True):  # noqa: D102 - see the class docstring
-            self.training = mode
-            self.inner.eval()
-            for m in self.inner.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.train(mode)
-            return self
-
-        def forward(self, x):
-            return self.inner(x)
-
-    return _BatchNormOnlyTraining(net)
-
-
-def _recompute_batchnorm(net, Xt, batch: int) -> None:
-    """Reset and re-estimate the running statistics of every BatchNorm layer.
-
-    One pass of :func:`torch.optim.swa_utils.update_bn` (cumulative averaging,
-    ``momentum=None``) over ``Xt`` (float32 tensor, shape (n_windows,
-    n_samples, n_channels)) in batches of ``batch`` windows, with the
-    batch-normalisation layers in training mode and every other layer
-    (dropout) in evaluation mode (:func:`_batchnorm_pass_model`); no weight
-    changes. Nothing happens for a network without batch normalisation. A
-    last batch of one window is left out (a batch of one breaks batch
-    normalisation), as in training.
-    """
-    torch = _torch()
-    batches = [Xt[i : i + batch] for i in range(0, len(Xt), batch)
-               if i == 0 or len(Xt) - i >= 2]
-    torch.optim.swa_utils.update_bn(batches, _batchnorm_pass_model(net))
-    net.eval()
+__all__ = [
+    "DEEP_INSTALL_HINT",
+    "InputShapeError",
+    "NeuralNetClassifier",
+    "NoGroupsWarning",
+    "augment_windows",
+    "check_windows",
+    "random_rotations",
+    "robust_statistics",
+    "torch_settings",
+]
 
 
 class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
