@@ -561,9 +561,9 @@ def test_no_test_windows_when_every_subject_trained_the_model(tmp_path):
 def test_at_most_max_test_windows_whole_sessions(tmp_path, monkeypatch):
     import numpy as np
 
-    from tinyhar import training
     from tinyhar.core.windowfile import load_windows
     from tinyhar.core.windowset import WindowSet
+    from tinyhar.training import job as training
 
     monkeypatch.setattr(training, "MAX_TEST_WINDOWS", 5)
     sessions = ["a"] * 3 + ["b"] * 3 + ["c"] * 2

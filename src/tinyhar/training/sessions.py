@@ -1,0 +1,341 @@
+"""Out-of-core training: feature rows computed session by session.
+
+:func:`reads_by_session` decides it (``compute.out_of_core``);
+:func:`_train_from_sessions` runs the same split, cross-validation, fit and
+scores as the in-memory path from feature rows (:mod:`tinyhar.features.table`)
+instead of raw windows, and :func:`_raw_windows` reads back the few raw windows
+a run stores (test windows, class overview) one session at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from tinyhar.config import TrainConfig
+from tinyhar.core.windowset import WindowSet
+from tinyhar.datasets.recording import natural_key
+from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.evaluation.metrics import check_labels, score_predictions
+from tinyhar.models.kinds import NETWORK_KINDS
+from tinyhar.models.pipeline import PIPELINE_FILE
+from tinyhar.reporting.progress import progress_bar as _progress
+from tinyhar.reporting.text import plural
+from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_test_windows
+from tinyhar.training.splits import _cross_validation, split_windows
+from tinyhar.training.stages import _common_metrics, _figures, _finish, _postprocess_record
+from tinyhar.training.trees import build_pipeline, check_leaf_size
+from tinyhar.windows.gravity import gravity_reference
+from tinyhar.windows.source import wanted_channels
+from tinyhar.windows.windowing import make_windows, to_samples
+
+OUT_OF_CORE_BYTES = 2 * 1024**3
+"""``compute.out_of_core: auto`` reads session by session above this much data on disk."""
+
+
+def reads_by_session(cfg: TrainConfig) -> bool:
+    """Whether training reads the data set session by session (``compute.out_of_core``).
+
+    ``auto`` means yes for a dataset definition (``.yaml``) with tree models
+    when a parallel scheduler or a feature cache is configured, or the
+    definition's files hold more than :data:`OUT_OF_CORE_BYTES`.
+
+    Raises
+    ------
+    ConfigError
+        ``out_of_core: true`` for a network or for data that is not a dataset
+        definition.
+    """
+    c, ds = cfg.compute, cfg.dataset
+    definition = Path(ds.name).suffix.lower() in (".yaml", ".yml")
+    if c.out_of_core is True:
+        if cfg.model.kind in NETWORK_KINDS:
+            raise ConfigError(
+                "compute.out_of_core: networks read raw windows, which out-of-core reading "
+                "does not keep; use a tree model or out_of_core: false"
+            )
+        if not definition:
+            raise ConfigError(
+                f"compute.out_of_core: needs a dataset definition (.yaml) to read session by "
+                f"session; {ds.name!r} is not one (use out_of_core: false, or describe the "
+                "files with `tinyhar datasets init`)"
+            )
+        return True
+    if c.out_of_core is False or not definition or cfg.model.kind in NETWORK_KINDS:
+        return False
+    if c.scheduler != "serial" or c.cache:
+        return True
+    from tinyhar.datasets.sessions import session_sources
+
+    size = sum(Path(f).stat().st_size for src in session_sources(ds.name) for f in src.files)
+    return size > OUT_OF_CORE_BYTES
+
+
+class _TableWindows:
+    """Feature rows standing in for a WindowSet where only labels and subjects are used.
+
+    ``X`` holds features ``(n_windows, n_features)``, not raw samples; the
+    window facts (channels, rate, length) are those the rows were cut with.
+    """
+
+    split = None
+
+    def __init__(self, table, classes, name, channels, n_samples, sampling_rate_hz, spec):
+        self.table, self.classes, self.name, self.spec_ = table, list(classes), name, spec
+        self.channels, self.n_samples = list(channels), n_samples
+        self.sampling_rate_hz = sampling_rate_hz
+        self.X, self.y, self.subject = table.X, table.y, table.subject
+        self.session, self.start_time = table.session, table.start_time
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(set(self.subject), key=natural_key)
+
+    @property
+    def spec(self):
+        """The :class:`~tinyhar.core.spec.WindowSpec` the rows were cut with."""
+        return self.spec_
+
+    def subset(self, index) -> _TableWindows:
+        from tinyhar.features.table import FeatureTable
+
+        t = self.table
+        part = FeatureTable(t.X[index], t.y[index], t.subject[index], t.session[index],
+                            t.start_time[index], t.feature_names, t.counts)
+        return _TableWindows(part, self.classes, self.name, self.channels, self.n_samples,
+                             self.sampling_rate_hz, self.spec_)
+
+
+def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start: float) -> dict:
+    """Tree training from feature rows computed session by session (out-of-core).
+
+    Each session of the dataset definition is read, windowed and featurised on
+    its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
+    memory holds the feature rows, not the raw samples or windows. Then the
+    same split, cross-validation (folds on local threads), final fit and
+    scores as the in-memory path; the rows are identical, so are the metrics.
+    Post-processing: a configured ``mode``/``ema`` filter is recorded;
+    ``auto`` and ``hmm``, which are chosen or fitted on whole streams, fall
+    back to ``none`` with a note (score whole streams afterwards with
+    ``tinyhar evaluate RUN --continuous``).
+    """
+    from sklearn.base import clone
+
+    from tinyhar import compute
+    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.features.table import SessionJob, build_feature_table, settings_key
+    from tinyhar.postprocess import PostProcessor
+
+    for key, value in (("postprocess.reject", cfg.postprocess.reject),
+                       ("augment.rotation", cfg.augment.rotation)):
+        if value != "none":
+            raise ConfigError(
+                f"{key} {value!r} needs the training windows and whole streams in memory, "
+                f"which out-of-core training does not keep: use {key}: none or "
+                "compute.out_of_core: false"
+            )
+    ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    sources = session_sources(ds.name)
+    console.print(
+        f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
+        f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
+    )
+    first = sources[0].load(ds.checks)
+    channels = wanted_channels(ds.sensors, first.channels, first.name)
+    rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
+    n_win = to_samples(w.window, w.unit, rate, "window")
+    hop = to_samples(w.hop, w.unit, rate, "hop")
+    spec = WindowSet(np.zeros((1, n_win, len(channels)), np.float32), [""], [""], [""], [0.0],
+                     channels, rate, first.classes, first.name, hop_samples=hop)
+    pipeline = build_pipeline(spec, cfg, hop, check_size=False)
+    names = list(pipeline.feature_names)
+    windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+                     target_rate_hz=w.target_rate_hz, channels=channels)
+    text = settings_key({"windowing": windowing, "features": names,
+                         "extractor": repr(pipeline.extractor.get_params()),
+                         "stack_previous": cfg.features.stack_previous})
+    prefix = shared_session_names(sources)
+    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
+            for s in sources]
+    split: dict = {}
+
+    def train_rows_first(labels) -> np.ndarray:
+        """Split by subject on the labels alone; order rows training first, then test."""
+        classes = first.classes
+        extra = sorted(set(labels.y) - set(classes) - {""})
+        if extra:  # no class list in the definition: the labels found, sorted
+            classes = sorted(set(classes) | set(extra))
+        windows = _TableWindows(labels, classes, first.name, channels, n_win, rate, spec.spec)
+        console.print(
+            f"{plural(len(windows), 'window')} of {n_win} samples at {rate:g} Hz, "
+            f"{plural(len(windows.subjects), 'subject')}, channels {channels}"
+        )
+        check_labels(windows.y, classes, "the data set")
+        check_leaf_size(cfg, len(windows))
+        tr, te, protocol, leakage = split_windows(windows, cfg, console)
+        check_labels(windows.y[tr], classes, "the training subjects")
+        same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
+        return tr if same else np.concatenate([tr, te])
+
+    with _progress(console) as progress:
+        task = progress.add_task("sessions (read, window, features)", total=len(jobs))
+        table, failed = build_feature_table(
+            jobs, names,
+            lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
+            strict=c.strict, on_result=lambda r: progress.advance(task),
+            order_rows=train_rows_first,
+        )
+    for f in failed:
+        console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
+    classes = split["classes"]
+    pipeline.classes = list(classes)
+    protocol, leakage = split["protocol"], split["leakage"]
+    windows = _TableWindows(table, classes, first.name, channels, n_win, rate, spec.spec)
+    # views, not copies: the rows are already in training-then-test order
+    train_w = windows.subset(slice(0, split["n_train"]))
+    test_w = windows.subset(slice(*split["test"]))
+    loso = cfg.evaluation.protocol == "loso"
+    fold_models: list = []
+
+    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        model = clone(pipeline.model).fit(train_w.X[a], train_w.y[a])
+        fold_models.append((set(train_w.subject[b]), model))
+        return model.predict(train_w.X[b])
+
+    local = "threads" if c.scheduler != "serial" else "serial"
+    cv, pooled = _cross_validation(
+        cfg, train_w, fit_predict, console,
+        lambda f, items: compute.map_in_order(f, items, local, c.workers),
+    )
+    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+    # the trees of the final fit on local threads too (the same forest for any n_jobs:
+    # every tree's seed is drawn before they are built)
+    pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
+    pipeline.model.fit(train_w.X, train_w.y)
+    pipeline.model.set_params(n_jobs=None)
+    pred = pooled if loso else pipeline.model.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, classes)
+    pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
+    metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage,
+                                   table.counts))
+    metrics.update({
+        "model_size": pipeline.model.size(),
+        "n_features": len(names),
+        "feature_set": cfg.features.set,
+        "cross_validation": cv,
+        "out_of_core": {
+            "sources": len(sources),
+            "skipped": [{"source": f.name, "error": f.error} for f in failed],
+            "scheduler": c.scheduler,
+            "workers": c.workers,
+            "cache": c.cache,
+            "feature_rows_mb": round(table.nbytes / 2**20, 1),
+        },
+    })
+    from tinyhar.postprocess.rejection import REJECT_KEYS
+
+    smoothing = cfg.postprocess.smoothing
+    params = {k: v for k, v in cfg.postprocess.model_dump().items()
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+    if smoothing in ("mode", "ema", "none"):
+        spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
+    else:
+        spec_pp = PostProcessor(classes)
+        chosen = (f"none: {smoothing} is chosen or fitted on whole streams, which out-of-core "
+                  "training does not hold; set postprocess.smoothing: mode or ema, or "
+                  "compute.out_of_core: false")
+    metrics["postprocess"] = _postprocess_record(
+        spec_pp, chosen, [], None,
+        "out-of-core training scores windows only; score whole streams with "
+        "`tinyhar evaluate RUN --continuous`", out,
+    )
+    pipeline.save(out / PIPELINE_FILE)
+    cfg.to_yaml(out / CONFIG_FILE)
+    unseen = set(test_w.subject) - set(train_w.subject)
+    if unseen:
+        stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
+                              limit=MAX_TEST_WINDOWS)
+        if stored is not None:
+            write_test_windows(out, stored)
+        metrics["test_windows_note"] = (None if stored is not None else
+                                        "no session of the test subjects could be read again")
+    else:
+        metrics["test_windows_note"] = (
+            f"every test subject of the run trained its final model (evaluation.protocol "
+            f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
+    examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
+                            classes, per_class=3)
+    if examples is not None:  # a few windows per class: a rough reference
+        metrics["gravity_reference"] = gravity_reference(examples)
+    figures = _figures(metrics, examples, pipeline=pipeline)
+    if examples is None:
+        figures = [f for f in figures if f[0] != "class_overview.png"]
+    return _finish(metrics, out, t_start, console, figures)
+
+
+def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
+                 classes: list[str], per_class: int | None = None,
+                 limit: int | None = None) -> WindowSet | None:
+    """Raw windows of ``subjects``, read one session at a time (out-of-core runs).
+
+    With ``per_class``, a few windows of each class for ``class_overview.png``
+    (sessions are read until every class has them, at most 30 sessions); with
+    ``limit``, whole sessions in order up to that many windows (the run's
+    stored test windows, :data:`tinyhar.runfolder.MAX_TEST_WINDOWS`). Memory
+    stays bounded by one session plus what is kept. None when no session of
+    ``subjects`` could be read.
+    """
+    found: dict[str, int] = dict.fromkeys(classes, 0)
+    parts, total = [], 0
+    for k, source in enumerate(sources):
+        if per_class is not None and k >= 30:
+            break
+        if source.subject is not None and source.subject not in subjects:
+            continue
+        try:
+            recordings = source.load(checks)
+        except TinyharError:
+            continue  # reported when its features were computed
+        if prefix:
+            frame = recordings.frame
+            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        w, _ = make_windows(recordings, **windowing)
+        mine = np.isin(w.subject, list(subjects))
+        if per_class is None:
+            sessions = w.session[mine]
+            ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1 \
+                if len(sessions) else np.zeros(0, int)
+            fits = ends[total + ends <= limit]
+            if not len(fits):
+                break
+            keep = np.flatnonzero(mine)[: int(fits[-1])]
+            parts.append(w.subset(keep))
+            total += len(keep)
+            if len(fits) < len(ends):
+                break
+            continue
+        keep = np.zeros(len(w), bool)
+        for c in classes:
+            take = np.flatnonzero((w.y == c) & mine)[: per_class - found[c]]
+            keep[take] = True
+            found[c] += len(take)
+        if keep.any():
+            parts.append(w.subset(keep))
+        if all(n >= per_class for n in found.values()):
+            break
+    if not parts:
+        return None
+    first = parts[0]
+    return WindowSet(
+        np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
+        np.concatenate([p.subject for p in parts]), np.concatenate([p.session for p in parts]),
+        np.concatenate([p.start_time for p in parts]), first.channels, first.sampling_rate_hz,
+        list(classes), first.name, hop_samples=first.hop_samples,
+    )

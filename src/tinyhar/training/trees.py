@@ -1,0 +1,153 @@
+"""The tree pipeline of a run and the feature rows it is fitted on.
+
+:func:`build_pipeline` makes the unfitted :class:`~tinyhar.models.pipeline.HarPipeline`
+(feature extractor and size-budgeted tree ensemble) a configuration describes;
+:func:`compute_features`, :func:`augment_features` and :func:`training_rows`
+give the rows (windows and their rotated copies) it is fitted on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console
+
+from tinyhar.config import TrainConfig
+from tinyhar.core.windowset import WindowSet
+from tinyhar.errors import ConfigError
+from tinyhar.models.pipeline import HarPipeline
+from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.reporting.progress import progress_bar as _progress
+
+
+def compute_features(
+    pipeline: HarPipeline, windows: WindowSet, what: str, console: Console
+) -> np.ndarray:
+    """:meth:`HarPipeline.transform` with a progress bar labelled ``what``."""
+    with _progress(console) as progress:
+        task = progress.add_task(f"features ({what})", total=len(windows))
+        return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
+
+
+def build_pipeline(
+    windows: WindowSet, cfg: TrainConfig, hop_samples: int | None = None,
+    check_size: bool = True,
+) -> HarPipeline:
+    """An unfitted-model pipeline for these windows and this configuration.
+
+    Parameters
+    ----------
+    windows : WindowSet
+        Training windows ``(n_windows, n_samples, n_channels)``; their
+        :attr:`~WindowSet.spec` becomes the pipeline's window spec.
+    cfg : TrainConfig
+        Feature and model settings.
+    hop_samples : int, optional
+        The hop of windows made without :func:`make_windows` (arrays wrapped
+        by hand); by default the windows' own ``hop_samples``.
+    check_size : bool
+        The windows are all the data: check the leaf size against their number
+        (:func:`check_leaf_size`); the out-of-core path passes a sample and checks
+        the total later.
+    """
+    from tinyhar.features import FeatureExtractor
+
+    nyquist = windows.sampling_rate_hz / 2
+    if cfg.features.gravity_cutoff_hz >= nyquist:
+        raise ConfigError(
+            f"features.gravity_cutoff_hz: {cfg.features.gravity_cutoff_hz:g} Hz is not below "
+            f"the Nyquist frequency ({nyquist:g} Hz) of the {windows.sampling_rate_hz:g} Hz "
+            "windows; use a lower cut-off (default 0.3 Hz)"
+        )
+    extractor = FeatureExtractor(
+        sampling_rate_hz=windows.sampling_rate_hz,
+        channels=tuple(windows.channels),
+        feature_set=cfg.features.set,
+        gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
+        gravity_order=cfg.features.gravity_order,
+        bands_hz=cfg.features.bands_hz,
+    )
+    extractor.fit(windows.X[:1])
+    m = cfg.model
+    model = TreeEnsembleClassifier(
+        kind=m.kind,
+        n_estimators=m.n_estimators,
+        max_depth=m.max_depth,
+        min_samples_leaf=m.min_samples_leaf,
+        max_features=m.max_features,
+        class_weight=m.class_weight,
+        random_state=cfg.seed,
+    )
+    spec = windows.spec
+    pipeline = HarPipeline(
+        extractor=extractor,
+        model=model,
+        channels=list(spec.channels),
+        sampling_rate_hz=spec.sampling_rate_hz,
+        n_samples=spec.n_samples,
+        hop_samples=spec.hop_samples if hop_samples is None else hop_samples,
+        stack_previous=cfg.features.stack_previous,
+        classes=list(windows.classes),
+    )
+    n_features = len(pipeline.feature_names)
+    if isinstance(m.max_features, int) and m.max_features > n_features:
+        raise ConfigError(
+            f"model.max_features: {m.max_features} is more than the {n_features} features of "
+            f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
+            "or sqrt"
+        )
+    if check_size:
+        check_leaf_size(cfg, len(windows))
+    return pipeline
+
+
+def check_leaf_size(cfg: TrainConfig, n_windows: int) -> None:
+    """Refuse a ``model.min_samples_leaf`` that leaves no split for ``n_windows`` windows.
+
+    Raises
+    ------
+    ConfigError
+        If ``2 * min_samples_leaf > n_windows`` (every prediction would be the
+        majority class).
+    """
+    m = cfg.model
+    if 2 * m.min_samples_leaf > n_windows:
+        raise ConfigError(
+            f"model.min_samples_leaf: {m.min_samples_leaf} windows per leaf, but the data set "
+            f"has {n_windows} windows, so no tree could make a single split (every "
+            f"prediction would be the majority class); use at most {max(1, n_windows // 2)}, "
+            "typically 1-20"
+        )
+
+
+def augment_features(pipeline: HarPipeline, train_w: WindowSet, cfg: TrainConfig,
+                     console: Console) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Features of the rotated copies of the training windows (``augment:``), or None.
+
+    Returns
+    -------
+    tuple or None
+        ``(features, labels, source)``: shape (n_copies * n_windows,
+        n_features), the labels, and the index in ``train_w`` of each copy's
+        original window (:func:`tinyhar.augment.rotation_copies`, seeded by
+        ``cfg.seed``); None when ``augment.rotation`` is ``none``.
+    """
+    from tinyhar.augment import rotation_copies
+
+    aug = cfg.augment
+    if aug.rotation == "none":
+        return None
+    console.print(f"augmentation: {aug.copies} random rotation(s) of up to {aug.max_deg:g} "
+                  "degrees per training window")
+    copies = rotation_copies(train_w, aug.copies, aug.max_deg, cfg.seed)
+    features = compute_features(pipeline, copies, "rotated copies", console)
+    return features, copies.y, np.tile(np.arange(len(train_w)), aug.copies)
+
+
+def training_rows(features: np.ndarray, y: np.ndarray, augmented, idx: np.ndarray | None = None):
+    """Features and labels to fit on: windows ``idx`` (default all) plus their augmented copies."""
+    idx = np.arange(len(y)) if idx is None else np.asarray(idx)
+    if augmented is None:
+        return features[idx], y[idx]
+    f_aug, y_aug, source = augmented
+    keep = np.isin(source, idx)
+    return np.concatenate([features[idx], f_aug[keep]]), np.concatenate([y[idx], y_aug[keep]])
