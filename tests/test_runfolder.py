@@ -572,3 +572,27 @@ def test_at_most_max_test_windows_whole_sessions(tmp_path, monkeypatch):
     train_w = w.subset(np.array([], dtype=int))
     assert training.store_test_windows(tmp_path, train_w, w, "holdout") is None
     assert list(load_windows(tmp_path / "test_windows.npz").session) == ["a"] * 3
+
+
+def test_test_windows_that_cannot_be_written_leave_a_note_not_a_lost_run(tmp_path, monkeypatch):
+    """Disk full while writing test_windows.npz: no partial file, the run goes on with a note."""
+    import errno
+
+    import numpy as np
+
+    from tinyhar.core import windowfile
+    from tinyhar.core.windowset import WindowSet
+    from tinyhar.training import job as training
+
+    def full(windows, path):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(windowfile, "save_windows", full)
+    w = WindowSet(np.zeros((3, 4, 1), np.float32), ["x"] * 3, ["9"] * 3, ["a"] * 3,
+                  np.zeros(3), ["acc_x"], 50.0, ["x"])
+    note = training.store_test_windows(tmp_path, w.subset(np.array([], dtype=int)), w,
+                                       "holdout")
+    assert "could not be written (No space left on device)" in note
+    assert not (tmp_path / "test_windows.npz").exists()

@@ -568,11 +568,14 @@ RunFolder = Run
 """Former name of :class:`Run`."""
 
 
-def write_test_windows(folder: str | Path, windows: Any) -> Path:
+def write_test_windows(folder: str | Path, windows: Any) -> str | None:
     """Store a run's test windows as :data:`TEST_WINDOWS_FILE` in the folder being written.
 
     Called inside :func:`write_run`, so the file is committed atomically with
-    the run and listed in its manifest.
+    the run and listed in its manifest. The test windows are a convenience for
+    the exports' self-check, not a result: when they cannot be written (disk
+    full, quota), the partial file is removed and the run goes on without
+    them, so the metrics computed next are not lost.
 
     Parameters
     ----------
@@ -583,11 +586,19 @@ def write_test_windows(folder: str | Path, windows: Any) -> Path:
 
     Returns
     -------
-    Path
+    str or None
+        None when written; else why not (the run's ``test_windows_note``).
     """
     from tinyhar.core.windowfile import save_windows
 
-    return save_windows(windows, Path(folder) / TEST_WINDOWS_FILE)
+    path = Path(folder) / TEST_WINDOWS_FILE
+    try:
+        save_windows(windows, path)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        return (f"the test windows could not be written ({exc.strerror or exc}); the exports' "
+                "self-check needs them: free some space and train again")
+    return None
 
 
 def _manifest_error(run: Path, what: str) -> TinyharError:

@@ -186,5 +186,4 @@ def store_test_windows(
         ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1
         cut = ends[ends <= MAX_TEST_WINDOWS]
         idx = idx[: int(cut[-1]) if len(cut) else MAX_TEST_WINDOWS]
-    write_test_windows(out, test_w.subset(idx))
-    return None
+    return write_test_windows(out, test_w.subset(idx))

@@ -262,10 +262,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     if unseen:
         stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
                               limit=MAX_TEST_WINDOWS)
-        if stored is not None:
-            write_test_windows(out, stored)
-        metrics["test_windows_note"] = (None if stored is not None else
-                                        "no session of the test subjects could be read again")
+        metrics["test_windows_note"] = (
+            write_test_windows(out, stored) if stored is not None
+            else "no session of the test subjects could be read again")
     else:
         metrics["test_windows_note"] = (
             f"every test subject of the run trained its final model (evaluation.protocol "
