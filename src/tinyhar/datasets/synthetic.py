@@ -147,7 +147,9 @@ class _Bouts:
 
     def __init__(self, segments: dict[str, list[np.ndarray]], classes: list[str], rate_hz: float,
                  rng: np.random.Generator, min_bout_s: float, max_bout_s: float) -> None:
-        self.segments = {c: segments[c] for c in classes if segments.get(c)}
+        # the volunteer's segments at the output rate, resampled once per subject
+        self.segments = {c: [_at_rate(seg, rate_hz) for seg in segments[c]]
+                         for c in classes if segments.get(c)}
         self.classes = list(self.segments)
         self.rate_hz = rate_hz
         self.rng = rng
@@ -165,7 +167,7 @@ class _Bouts:
         parts: list[np.ndarray] = []
         total = 0
         while total < n_target + self.n_blend * len(parts):
-            seg = _at_rate(pool[int(self.rng.integers(len(pool)))], self.rate_hz)
+            seg = pool[int(self.rng.integers(len(pool)))]
             start = int(self.rng.integers(max(1, len(seg) // 2)))
             piece = seg[start:]
             parts.append(piece)
@@ -173,21 +175,13 @@ class _Bouts:
         return activity, _blend(parts, self.n_blend)[:n_target]
 
 
-_RESAMPLED: dict[tuple[int, int], np.ndarray] = {}
-
-
 def _at_rate(segment: np.ndarray, rate_hz: float) -> np.ndarray:
-    """A 50 Hz segment at ``rate_hz`` (cached per segment for 100 Hz)."""
+    """A 50 Hz segment at ``rate_hz`` (polyphase resampling for 100 Hz)."""
     if rate_hz == 50.0:
         return segment
-    key = (id(segment), int(rate_hz))
-    if key not in _RESAMPLED:
-        from scipy.signal import resample_poly
+    from scipy.signal import resample_poly
 
-        _RESAMPLED[key] = resample_poly(segment, int(rate_hz) // 50, 1, axis=0).astype(
-            np.float32
-        )
-    return _RESAMPLED[key]
+    return resample_poly(segment, int(rate_hz) // 50, 1, axis=0).astype(np.float32)
 
 
 def synthesize(
