@@ -66,13 +66,17 @@ class SessionSource:
             return f"subject {self.subject}, session {self.session}"
         return Path(self.files[0]).name
 
-    def load(self, checks=None) -> RecordingSet:
+    def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
         """Read this session's samples.
 
         Parameters
         ----------
         checks : DataChecks or mapping, optional
             Plausibility checks, as :func:`tinyhar.datasets.custom.load_custom`.
+        session_prefix : bool
+            Name sessions ``"<subject>-<session>"``, as the in-memory loader does
+            when a session name is used by several subjects
+            (:func:`shared_session_names`).
 
         Returns
         -------
@@ -86,8 +90,12 @@ class SessionSource:
         """
         path = Path(self.definition)
         definition = DatasetDefinition.from_yaml(path)
-        return load_definition(definition, path.parent, str(path), checks,
-                               files=[Path(f) for f in self.files])
+        recordings = load_definition(definition, path.parent, str(path), checks,
+                                     files=[Path(f) for f in self.files])
+        if session_prefix:
+            frame = recordings.frame
+            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        return recordings
 
     def fingerprint(self) -> str:
         """BLAKE2b (32-byte hex) of the definition's text and every file's bytes.

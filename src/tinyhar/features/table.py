@@ -306,10 +306,7 @@ def run_session_job(job: SessionJob) -> SessionResult:
             rows = cache.get(key)
             if rows is not None:
                 return SessionResult(source.name, rows, cached=True)
-        recordings = source.load(job.checks)
-        if job.session_prefix:
-            frame = recordings.frame
-            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+        recordings = source.load(job.checks, job.session_prefix)
         windows, report = make_windows(recordings, **job.windowing)
         X = (job.transformer.transform(windows) if len(windows)
              else np.zeros((0, len(job.feature_names)), np.float32))

@@ -299,12 +299,9 @@ def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
         if source.subject is not None and source.subject not in subjects:
             continue
         try:
-            recordings = source.load(checks)
+            recordings = source.load(checks, prefix)
         except TinyharError:
             continue  # reported when its features were computed
-        if prefix:
-            frame = recordings.frame
-            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
         w, _ = make_windows(recordings, **windowing)
         mine = np.isin(w.subject, list(subjects))
         if per_class is None:
