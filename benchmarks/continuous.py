@@ -160,6 +160,15 @@ def _device_parity(spec, pred, features, tmp: Path) -> dict:
             "micropython_ms": round(res["micropython"]["us_per_window"] / 1000.0, 4)}
 
 
+def posture_module_present() -> bool:
+    """True when tinyhar has the walking-referenced posture correction."""
+    try:
+        import tinyhar.postprocess.posture  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _rejection(pred_cv, y_cv, ood):
     """The "unknown" rejection (top probability and OOD score, 5 % false rejection)
     calibrated on the cross-validated training streams; None without the module."""
@@ -207,12 +216,27 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
     specs = list(default_candidates(classes))
     if rejection is not None:
         specs += [c.with_rejection(rejection) for c in default_candidates(classes)]
+    chosen = set()
+    if posture_module_present():
+        from tinyhar.postprocess import select_postprocess
+        from tinyhar.postprocess.posture import PostureCorrection
+
+        posture = PostureCorrection(classes, "walking_reference").fit(
+            cv.proba, cv.gravity, y_cv, cv.run_keys())
+        with_posture = [c.with_posture(posture) for c in default_candidates(classes)]
+        specs += with_posture
+        for group, grav in ((default_candidates(classes), None), (with_posture, cv.gravity)):
+            best, _ = select_postprocess(cv.proba, y_cv, cv.run_keys(), cv.subject,
+                                         candidates=group, gravity=grav)
+            chosen.add(best.describe())
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_continuous_") as tmp:
         for cand in specs:
             spec = cand.unfitted()
             if getattr(getattr(spec, "rejection", None), "active", False):
                 spec.fit(cv.proba, y_cv, cv.run_keys(), cv.ood)
+            elif getattr(getattr(spec, "posture", None), "active", False):
+                spec.fit(cv.proba, y_cv, cv.run_keys(), None, cv.gravity)
             else:
                 spec.fit(cv.proba, y_cv, cv.run_keys())
             names = pred.names(pred.classify(spec))
@@ -233,6 +257,7 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
                 "micropython_parity": None,
                 "micropython_ms": None,
                 "unknown": float(np.mean(names == "unknown")),
+                "cv_choice": spec.describe() in chosen,
             }
             if device:
                 row.update(_device_parity(spec, pred, features, Path(tmp)))
@@ -247,7 +272,7 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
 def _table(rows: list[dict]) -> str:
     keys = ("sensors", "postprocess", "window_macro_f1", "sample_macro_f1", "kappa",
             "segment_f1", "oversegmentation", "median_delay_s", "c_parity",
-            "micropython_parity", "micropython_ms")
+            "micropython_parity", "micropython_ms", "cv_choice")
 
     def fmt(v):
         if v is None:

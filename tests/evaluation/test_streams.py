@@ -16,6 +16,7 @@ from tinyhar.cli import app
 from tinyhar.config import make_config
 from tinyhar.evaluation.streams import stream_predictions, stream_scores
 from tinyhar.postprocess import PostProcessor, default_candidates
+from tinyhar.postprocess.posture import POSTURE_KEYS
 from tinyhar.postprocess.rejection import REJECT_KEYS
 from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE
 from tinyhar.runfolder import POSTPROCESS_FILE, load_run
@@ -239,5 +240,43 @@ def test_postprocess_config_is_checked():
         make_config({"postprocess": {"mode_k": 0}})
     cfg = make_config(yaml.safe_load("postprocess: {smoothing: ema, ema_alpha: 0.5}"))
     spec = PostProcessor(["a", "b"], **{k: v for k, v in cfg.postprocess.model_dump().items()
-                                        if k not in ("streamable_only", *REJECT_KEYS)})
+                                        if k not in ("streamable_only", *REJECT_KEYS,
+                                                     *POSTURE_KEYS)})
     assert spec.describe() == "ema(alpha=0.5)"
+
+
+def test_posture_correction_is_fitted_on_training_streams_and_used_by_predict(
+        data, tmp_path_factory, tmp_path):
+    out, metrics = _train(data, tmp_path_factory,
+                          {"smoothing": "mode", "mode_k": 9, "posture": "walking_reference"},
+                          "posture")
+    block = metrics["postprocess"]
+    assert block["description"] == "posture(walking_reference)+mode(k=9)"
+    assert block["streamable"] is False
+    spec = load_run(out).postprocess
+    assert spec.posture.fitted and spec.posture.coef[0] > 0  # more tilt: more likely sitting
+    assert block["test_streams"]["smoothed"]["n_scored"] > 100
+    from tinyhar.datasets.registry import load_dataset
+
+    rec = load_dataset(str(data["held_out"])).select(channels=["acc_x", "acc_y", "acc_z"])
+    pred = stream_predictions(load_run(out).pipeline, rec)
+    first = rec.frame[["acc_x", "acc_y", "acc_z"]].to_numpy()[:load_run(out).pipeline.n_samples]
+    np.testing.assert_allclose(pred.gravity[0], first.mean(axis=0), rtol=1e-6)
+    pred_dir = tmp_path / "pred"
+    result = runner.invoke(app, ["predict", str(out), str(data["held_out"]), "--out",
+                                 str(pred_dir)])
+    assert result.exit_code == 0, result.output
+    w = pd.read_parquet(pred_dir / WINDOWS_FILE)
+    assert list(w["smoothed_class"]) == list(pred.names(pred.classify(spec)))
+
+
+def test_posture_needs_cross_validated_training_streams():
+    from tinyhar.errors import ConfigError
+    from tinyhar.training.stages import check_postprocess_config
+
+    cfg = make_config({"evaluation": {"cv_folds": 0},
+                       "postprocess": {"posture": "walking_reference"}})
+    with pytest.raises(ConfigError, match="postprocess.posture 'walking_reference' is fitted"):
+        check_postprocess_config(cfg, recordings=True)
+    with pytest.raises(ConfigError, match="postprocess.posture"):
+        make_config({"postprocess": {"posture": "upright"}})

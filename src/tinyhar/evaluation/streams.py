@@ -41,6 +41,7 @@ from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
+from tinyhar.postprocess.posture import POSTURE_KEYS
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
@@ -219,6 +220,11 @@ class StreamPredictions:
     ood : numpy.ndarray of float64, shape (n_windows,), optional
         OOD score of each window (:class:`~tinyhar.postprocess.OodModel`);
         NaN for invalid windows; None when not computed.
+    gravity : numpy.ndarray of float64, shape (n_windows, 3), optional
+        Mean acceleration of each window along ``acc_x, acc_y, acc_z`` in g
+        (the gravity direction, for the posture correction of
+        :class:`~tinyhar.postprocess.posture.PostureCorrection`); NaN rows
+        for invalid windows; None without the three accelerometer channels.
     """
 
     classes: list[str]
@@ -234,6 +240,7 @@ class StreamPredictions:
     window_s: float
     hop_s: float
     ood: np.ndarray | None = None
+    gravity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.session)
@@ -251,6 +258,7 @@ class StreamPredictions:
             self.classes, **{k: getattr(self, k)[mask] for k in keys},
             window_s=self.window_s, hop_s=self.hop_s,
             ood=None if self.ood is None else self.ood[mask],
+            gravity=None if self.gravity is None else self.gravity[mask],
         )
 
     def classify(self, spec: PostProcessor | None = None) -> np.ndarray:
@@ -272,7 +280,8 @@ class StreamPredictions:
                 out[ok] = np.argmax(self.proba[ok], axis=1)
             else:
                 ood = None if self.ood is None else self.ood[ok]
-                out[ok] = spec.apply(self.proba[ok], self.run_keys()[ok], ood)
+                grav = None if self.gravity is None else self.gravity[ok]
+                out[ok] = spec.apply(self.proba[ok], self.run_keys()[ok], ood, grav)
         return out
 
     def rejected(self, spec: PostProcessor) -> np.ndarray:
@@ -357,6 +366,8 @@ def stream_predictions(
     n_win, hop = int(pipeline.n_samples), int(pipeline.streaming_hop)
     rate = float(pipeline.sampling_rate_hz)
     acc = [i for i, c in enumerate(pipeline.channels) if c.startswith("acc_")]
+    xyz = [list(pipeline.channels).index(c) for c in ("acc_x", "acc_y", "acc_z")
+           if c in pipeline.channels]
     parts: list[dict] = []
     run = 0
     tail: WindowSet | None = None  # last valid window of the current run (stack_previous)
@@ -399,16 +410,23 @@ def stream_predictions(
             with np.errstate(invalid="ignore", over="ignore"):
                 m = np.sqrt((w.X[..., acc].astype(np.float64) ** 2).sum(axis=2)).mean(axis=1)
             mag = np.where(bad, np.nan, m)
+        grav = np.full((len(w), 3), np.nan)
+        if len(xyz) == 3:
+            with np.errstate(invalid="ignore", over="ignore"):
+                grav = w.X[..., xyz].astype(np.float64).mean(axis=1)
+            grav[bad] = np.nan
         parts.append({
             "session": w.session, "subject": w.subject, "run": runs.astype(np.int64),
             "t_start": w.start_time, "t_end": w.start_time + n_win / rate, "y": w.y,
-            "proba": proba, "invalid": bad, "acc_magnitude": mag, "ood": ood,
+            "proba": proba, "invalid": bad, "acc_magnitude": mag, "ood": ood, "gravity": grav,
         })
         if on_windows is not None:
             on_windows(len(w))
     out = _concat(parts, classes, n_win / rate, hop / rate)
     if ood_model is None:
         out.ood = None
+    if len(xyz) != 3:
+        out.gravity = None
     return out
 
 
@@ -560,7 +578,11 @@ def select_on_streams(
         The rejection thresholds are calibrated first, on the windows of
         ``pred_cv`` labelled with a known class
         (:meth:`~tinyhar.postprocess.Rejection.calibrate`); the smoothing is
-        then chosen or fitted with that rejection in front of it.
+        then chosen or fitted with that rejection in front of it. With
+        ``posture: walking_reference`` the
+        :class:`~tinyhar.postprocess.posture.PostureCorrection` is fitted
+        first on the same streams (:func:`fit_posture`) and every candidate
+        gets it.
     n_folds : int
         Subject folds of the selection.
     streamable_only : bool
@@ -591,12 +613,14 @@ def select_on_streams(
     args = (p.proba, y, p.run_keys(), p.subject)
     smoothing = options.get("smoothing", "auto")
     params = {k: v for k, v in options.items()
-              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
     rejection = calibrate_rejection(p, y, options, ood_model)
-    kw = {"ood": p.ood if rejection.uses_ood else None}
+    posture = fit_posture(p, y, options)
+    kw = {"ood": p.ood if rejection.uses_ood else None,
+          "gravity": p.gravity if posture.active else None}
     if smoothing == "auto":
         best, table = select_postprocess(
-            *args, candidates=[c.with_rejection(rejection)
+            *args, candidates=[c.with_rejection(rejection).with_posture(posture)
                                for c in default_candidates(p.classes, p.hop_s)],
             n_folds=n_folds, streamable_only=streamable_only, **kw,
         )
@@ -605,13 +629,46 @@ def select_on_streams(
             f"{min(n_folds, len(set(p.subject)))} folds): best of {len(table)} options"
         )
         return best, table, chosen
-    spec = PostProcessor(p.classes, smoothing=smoothing, rejection=rejection, **params)
+    spec = PostProcessor(p.classes, smoothing=smoothing, rejection=rejection, posture=posture,
+                         **params)
     _, table = select_postprocess(
-        *args, candidates=[PostProcessor(p.classes, rejection=rejection), spec],
+        *args, candidates=[PostProcessor(p.classes, rejection=rejection, posture=posture), spec],
         n_folds=n_folds, **kw,
     )
-    spec.fit(p.proba, y, p.run_keys(), kw["ood"])
+    spec.fit(p.proba, y, p.run_keys(), kw["ood"], kw["gravity"])
     return spec, table, "configured (postprocess.smoothing)"
+
+
+def fit_posture(pred_cv: StreamPredictions, y: np.ndarray, options: dict):
+    """The :class:`~tinyhar.postprocess.posture.PostureCorrection` of ``options``, fitted.
+
+    Parameters
+    ----------
+    pred_cv : StreamPredictions
+        Valid windows of the training subjects' streams with cross-validated
+        probabilities and mean accelerations (``gravity``).
+    y : numpy.ndarray of str, shape (n_windows,)
+        Scored labels (:func:`scoring_labels`).
+    options : dict
+        ``postprocess:`` configuration (``posture``, ``posture_min_walking``).
+
+    Returns
+    -------
+    PostureCorrection
+        Fitted (or inactive with ``posture: none``).
+
+    Raises
+    ------
+    ConfigError
+        Classes without sitting, standing and walking, or no accelerometer.
+    EvaluationError
+        Too few labelled sitting and standing windows.
+    """
+    from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, PostureCorrection
+
+    posture = PostureCorrection(pred_cv.classes, options.get("posture", "none"),
+                                options.get("posture_min_walking", DEFAULT_MIN_WALKING))
+    return posture.fit(pred_cv.proba, pred_cv.gravity, y, pred_cv.run_keys())
 
 
 def calibrate_rejection(

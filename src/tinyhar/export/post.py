@@ -142,7 +142,8 @@ def device_postprocess(spec: Any, rejection: Any = None,
     if not spec.streamable:
         raise ConfigError(
             f"post-processing {spec.describe()} cannot run on a device (it needs whole "
-            "sessions): use hmm_decoder 'fixed_lag' and min_duration_rule 'causal'"
+            "sessions): use hmm_decoder 'fixed_lag', min_duration_rule 'causal' and "
+            "posture 'none'"
         )
     if spec.needs_fit:
         raise ConfigError("the post-processing HMM is not fitted: fit it (train the run) first")

@@ -29,6 +29,7 @@ from tinyhar.postprocess.filters import (
     mode_filter,
 )
 from tinyhar.postprocess.hmm import ClassHMM, _session_indices
+from tinyhar.postprocess.posture import PostureCorrection
 from tinyhar.postprocess.rejection import (
     REJECT_KEYS,
     UNKNOWN_CLASS,
@@ -54,7 +55,12 @@ _PARAMS = (
 class PostProcessor:
     """Post-processing of per-window class probabilities, per session.
 
-    Stages, in order (each optional):
+    First, optionally (offline only), a posture correction
+    (:class:`~tinyhar.postprocess.posture.PostureCorrection`) re-decides the
+    split between sitting and standing of the windows the classifier calls
+    either, from their tilt to the session's walking gravity direction (it
+    needs each window's mean acceleration, ``gravity`` in :meth:`apply`).
+    Then the stages, in order (each optional):
 
     0. rejection (:class:`~tinyhar.postprocess.rejection.Rejection`): a
        window whose top probability is too low or whose OOD score is too high
@@ -104,6 +110,10 @@ class PostProcessor:
     rejection : Rejection, optional
         Unknown-activity rejection (default: none). Its thresholds are
         calibrated by the caller (:func:`tinyhar.evaluation.streams.select_on_streams`).
+    posture : PostureCorrection, optional
+        Sitting/standing correction (default: none); fitted by the caller
+        (:func:`tinyhar.evaluation.streams.select_on_streams`) or by
+        :meth:`fit` when not yet fitted.
 
     Raises
     ------
@@ -114,7 +124,8 @@ class PostProcessor:
     Notes
     -----
     Streaming (:meth:`stream`) gives exactly the classes of :meth:`apply`
-    whenever :attr:`streamable` is true (no Viterbi, no ``merge`` rule); its
+    whenever :attr:`streamable` is true (no Viterbi, no ``merge`` rule, no
+    posture correction); its
     decisions come :attr:`lag` windows late.
     """
 
@@ -133,6 +144,7 @@ class PostProcessor:
         hysteresis_windows: int = 1,
         hmm: ClassHMM | None = None,
         rejection: Rejection | None = None,
+        posture: PostureCorrection | None = None,
     ) -> None:
         self.classes = [str(c) for c in classes]
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
@@ -159,6 +171,10 @@ class PostProcessor:
         self.hysteresis_margin = _check_margin(hysteresis_margin)
         self.hysteresis_windows = _check_int(hysteresis_windows, "hysteresis_windows", 1)
         self.rejection = rejection if rejection is not None else Rejection()
+        self.posture = posture if posture is not None else PostureCorrection(self.classes)
+        if self.posture.classes != self.classes:
+            raise ConfigError(f"postprocess.posture is for classes {self.posture.classes}, "
+                              f"the post-processing for {self.classes}")
         if hmm is not None and hmm.n_classes != self.n_out:
             raise ConfigError(
                 f"postprocess.hmm has {hmm.n_classes} states, the post-processing "
@@ -197,10 +213,11 @@ class PostProcessor:
 
     @property
     def streamable(self) -> bool:
-        """True when :meth:`stream` reproduces :meth:`apply` (no Viterbi, no merge rule)."""
+        """True when :meth:`stream` reproduces :meth:`apply` (no Viterbi, no merge rule,
+        no posture correction: these need whole sessions)."""
         viterbi = self.smoothing == "hmm" and self.hmm_decoder == "viterbi"
         merge = self.min_duration > 1 and self.min_duration_rule == "merge"
-        return not (viterbi or merge)
+        return not (viterbi or merge or self.posture.active)
 
     @property
     def lag(self) -> int:
@@ -214,8 +231,9 @@ class PostProcessor:
 
     @property
     def needs_fit(self) -> bool:
-        """True when :meth:`fit` must run before :meth:`apply` (HMM without a model)."""
-        return self.smoothing == "hmm" and self.hmm is None
+        """True when :meth:`fit` must run before :meth:`apply` (HMM without a model, or
+        an unfitted posture correction)."""
+        return (self.smoothing == "hmm" and self.hmm is None) or not self.posture.fitted
 
     def describe(self) -> str:
         """Short name for tables, e.g. ``"hmm(fixed_lag=5)+min_duration(3,causal)"``."""
@@ -229,6 +247,8 @@ class PostProcessor:
         text = parts[self.smoothing]
         if self.rejection.active:
             text = f"{self.rejection.describe()}+{text}"
+        if self.posture.active:
+            text = f"{self.posture.describe()}+{text}"
         if self.min_duration > 1:
             text += f"+min_duration({self.min_duration},{self.min_duration_rule})"
         if self.hysteresis_margin > 0 or self.hysteresis_windows > 1:
@@ -259,8 +279,10 @@ class PostProcessor:
         y: np.ndarray,
         sessions: np.ndarray,
         ood: np.ndarray | None = None,
+        gravity: np.ndarray | None = None,
     ) -> PostProcessor:
-        """Learn what the options need from training windows (the HMM; others: nothing).
+        """Learn what the options need from training windows (the posture correction when
+        not yet fitted, then the HMM; others: nothing).
 
         Parameters
         ----------
@@ -273,6 +295,9 @@ class PostProcessor:
             Session id per window (windows of a session in time order).
         ood : numpy.ndarray, shape (n_windows,), optional
             Cross-validated OOD scores (needed when the rejection uses them).
+        gravity : numpy.ndarray, shape (n_windows, 3), optional
+            Mean acceleration of each window in g (needed with a posture
+            correction).
 
         Returns
         -------
@@ -284,7 +309,10 @@ class PostProcessor:
         EvaluationError
             If labels are not among :attr:`classes` or lengths disagree.
         """
-        p = self._extended(self._check_proba(proba_cv), ood)
+        p = self._check_proba(proba_cv)
+        if not self.posture.fitted:
+            self.posture.fit(p, gravity, y, sessions)
+        p = self._extended(self.posture.correct(p, gravity, sessions), ood)
         if self.smoothing == "hmm":
             y_idx = self._label_indices(y)
             if not self.rejection.active:
@@ -319,6 +347,7 @@ class PostProcessor:
         proba: np.ndarray,
         sessions: np.ndarray | None = None,
         ood: np.ndarray | None = None,
+        gravity: np.ndarray | None = None,
     ) -> np.ndarray:
         """Post-process the probabilities of whole sessions (offline).
 
@@ -332,6 +361,9 @@ class PostProcessor:
         ood : numpy.ndarray, shape (n_windows,), optional
             OOD scores (:meth:`~tinyhar.postprocess.rejection.OodModel.score`);
             needed when the rejection uses them.
+        gravity : numpy.ndarray, shape (n_windows, 3), optional
+            Mean acceleration of each window in g; needed with a posture
+            correction.
 
         Returns
         -------
@@ -344,9 +376,10 @@ class PostProcessor:
         ConfigError
             If the HMM or the rejection is not fitted or the inputs do not fit.
         """
-        p = self._extended(self._check_proba(proba), ood)
+        p = self._check_proba(proba)
         if self.needs_fit:
-            raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")
+            raise ConfigError("postprocess: the HMM or the posture correction is not fitted: "
+                              "call fit")
         out = np.empty(p.shape[0], dtype=np.int64)
         if sessions is None:
             groups = [np.arange(p.shape[0])]
@@ -355,15 +388,20 @@ class PostProcessor:
             if sessions.shape != (p.shape[0],):
                 raise ConfigError(f"{sessions.size} session ids for {p.shape[0]} windows")
             groups = _session_indices(sessions)
+        if self.posture.active:
+            p = self.posture.correct(p, gravity, sessions)
+        p = self._extended(p, ood)
         for idx in groups:
             out[idx] = self._apply_session(p[idx])
         return out
 
     def apply_labels(
-        self, proba: np.ndarray, sessions: np.ndarray | None = None, ood: np.ndarray | None = None
+        self, proba: np.ndarray, sessions: np.ndarray | None = None, ood: np.ndarray | None = None,
+        gravity: np.ndarray | None = None,
     ) -> np.ndarray:
         """:meth:`apply`, as class names (object array, shape (n_windows,))."""
-        return np.asarray(self.out_classes, dtype=object)[self.apply(proba, sessions, ood)]
+        return np.asarray(self.out_classes, dtype=object)[
+            self.apply(proba, sessions, ood, gravity)]
 
     def _apply_session(self, p: np.ndarray) -> np.ndarray:
         if p.shape[0] == 0:
@@ -419,6 +457,7 @@ class PostProcessor:
             **self.params(),
             "hmm": None if self.hmm is None else self.hmm.to_dict(),
             "rejection": self.rejection.to_dict(),
+            "posture": self.posture.to_dict(),
         }
 
     @classmethod
@@ -460,7 +499,7 @@ class PostProcessor:
             )
         unknown = sorted(
             set(state) - set(_PARAMS) - set(REJECT_KEYS)
-            - {"format_version", "classes", "hmm", "rejection"}
+            - {"format_version", "classes", "hmm", "rejection", "posture", "posture_min_walking"}
         )
         if unknown:
             raise ConfigError(
@@ -480,20 +519,40 @@ class PostProcessor:
         rejection = state.get("rejection")
         if rejection is None and any(k in state for k in REJECT_KEYS):
             rejection = rejection_from_options(state).to_dict()
+        posture = state.get("posture")
+        if isinstance(posture, str):
+            posture = {"method": posture}
+        if posture is not None and "posture_min_walking" in state:
+            posture = {**posture, "min_walking": state["posture_min_walking"]}
         return cls(
             classes,
             hmm=None if hmm is None else ClassHMM.from_dict(hmm),
             rejection=None if rejection is None else Rejection.from_dict(rejection),
+            posture=None if posture is None else PostureCorrection.from_dict(posture, classes),
             **{k: state[k] for k in _PARAMS if k in state},
         )
 
     def unfitted(self) -> PostProcessor:
-        """A copy with the same options and rejection, and no fitted HMM."""
-        return PostProcessor(self.classes, rejection=self.rejection, **self.params())
+        """A copy with the same options, rejection and posture correction (shared when
+        fitted, else a new unfitted one), and no fitted HMM."""
+        return PostProcessor(self.classes, rejection=self.rejection, posture=self._posture(),
+                             **self.params())
+
+    def _posture(self) -> PostureCorrection:
+        """The posture correction to share with a copy (a fresh one while unfitted)."""
+        if self.posture.fitted:
+            return self.posture
+        return PostureCorrection(self.classes, self.posture.method, self.posture.min_walking)
 
     def with_rejection(self, rejection: Rejection) -> PostProcessor:
         """An unfitted copy with another rejection (for :func:`select_postprocess`)."""
-        return PostProcessor(self.classes, rejection=rejection, **self.params())
+        return PostProcessor(self.classes, rejection=rejection, posture=self._posture(),
+                             **self.params())
+
+    def with_posture(self, posture: PostureCorrection) -> PostProcessor:
+        """An unfitted copy with another (fitted) posture correction."""
+        return PostProcessor(self.classes, rejection=self.rejection, posture=posture,
+                             **self.params())
 
 
 # ----------------------------------------------------------------------------- selection
@@ -589,6 +648,7 @@ def select_postprocess(
     n_folds: int = 5,
     streamable_only: bool = False,
     ood: np.ndarray | None = None,
+    gravity: np.ndarray | None = None,
 ) -> tuple[PostProcessor, list[dict]]:
     """Choose post-processing by leave-subjects-out cross-validation on training subjects.
 
@@ -631,6 +691,9 @@ def select_postprocess(
         Cross-validated OOD scores, for candidates whose (already
         calibrated) rejection uses them. Windows a candidate rejects count
         as wrong for their true class.
+    gravity : numpy.ndarray, shape (n_windows, 3), optional
+        Mean acceleration of each window in g, for candidates with an
+        (already fitted) posture correction.
 
     Returns
     -------
@@ -687,9 +750,10 @@ def select_postprocess(
         for train, test in folds:
             spec = cand.unfitted()
             o_tr, o_te = (None, None) if ood is None else (ood[train], ood[test])
-            if spec.smoothing == "hmm":
-                spec.fit(p[train], y[train], sessions[train], o_tr)
-            pred[test] = spec.apply(p[test], sessions[test], o_te)
+            g_tr, g_te = (None, None) if gravity is None else (gravity[train], gravity[test])
+            if spec.needs_fit:
+                spec.fit(p[train], y[train], sessions[train], o_tr, g_tr)
+            pred[test] = spec.apply(p[test], sessions[test], o_te, g_te)
         score = float(
             f1_score(y_idx[scored], pred[scored], labels=present, average="macro",
                      zero_division=0)
@@ -697,9 +761,10 @@ def select_postprocess(
         spec_dict = cand.to_dict()
         spec_dict.pop("hmm")
         spec_dict.pop("rejection")
+        spec_dict.pop("posture")
         table.append({"postprocess": cand.describe(), "macro_f1": score, "spec": spec_dict})
         if score > best_score:
             best_i, best_score = i, score
-    best = candidates[best_i].unfitted().fit(p, y, sessions, ood)
+    best = candidates[best_i].unfitted().fit(p, y, sessions, ood, gravity)
     return best, table
 

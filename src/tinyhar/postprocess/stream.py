@@ -51,7 +51,7 @@ class PostProcessStream:
         if not spec.streamable:
             raise ConfigError(
                 f"post-processing {spec.describe()} needs whole sessions: streaming supports "
-                "hmm_decoder 'fixed_lag' and min_duration_rule 'causal'"
+                "hmm_decoder 'fixed_lag' and min_duration_rule 'causal', without posture"
             )
         if spec.needs_fit:
             raise ConfigError("postprocess.smoothing is 'hmm' but the HMM is not fitted: call fit")

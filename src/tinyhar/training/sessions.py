@@ -239,18 +239,21 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
         },
     })
+    from tinyhar.postprocess.posture import POSTURE_KEYS
     from tinyhar.postprocess.rejection import REJECT_KEYS
 
     smoothing = cfg.postprocess.smoothing
     params = {k: v for k, v in cfg.postprocess.model_dump().items()
-              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
-    if smoothing in ("mode", "ema", "none"):
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
+    if smoothing in ("mode", "ema", "none") and cfg.postprocess.posture == "none":
         spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
     else:
         spec_pp = PostProcessor(classes)
-        chosen = (f"none: {smoothing} is chosen or fitted on whole streams, which out-of-core "
-                  "training does not hold; set postprocess.smoothing: mode or ema, or "
-                  "compute.out_of_core: false")
+        what = (f"smoothing {smoothing}" if cfg.postprocess.posture == "none"
+                else f"posture {cfg.postprocess.posture}")
+        chosen = (f"none: {what} is chosen or fitted on whole streams, which out-of-core "
+                  "training does not hold; set postprocess.smoothing: mode or ema (posture: "
+                  "none), or compute.out_of_core: false")
     metrics["postprocess"] = _postprocess_record(
         spec_pp, chosen, [], None,
         "out-of-core training scores windows only; score whole streams with "

@@ -44,7 +44,7 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
     ------
     ConfigError
         ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
-        ``hmm`` or ``reject`` without leave-subjects-out CV folds on hold-out
+        ``hmm``, ``reject`` or ``posture`` without leave-subjects-out CV folds on hold-out
         training subjects to fit its emissions or thresholds on; OOD
         rejection for a network.
     """
@@ -57,15 +57,16 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
         )
     ev = cfg.evaluation
     reject = cfg.postprocess.reject
-    if reject != "none" and not (
-        recordings and ev.protocol == "holdout" and ev.cv_folds >= 2 and folds
-    ):
-        raise ConfigError(
-            f"postprocess.reject {reject!r} is calibrated on cross-validated predictions of the "
-            "training subjects' recordings: it needs continuous recordings, "
-            "evaluation.protocol: holdout, evaluation.cv_folds >= 2 and at least 2 training "
-            "subjects (or use reject: none)"
-        )
+    cv_streams = recordings and ev.protocol == "holdout" and ev.cv_folds >= 2 and folds
+    for key, verb in (("reject", "calibrated"), ("posture", "fitted")):
+        value = getattr(cfg.postprocess, key)
+        if value != "none" and not cv_streams:
+            raise ConfigError(
+                f"postprocess.{key} {value!r} is {verb} on cross-validated predictions of the "
+                "training subjects' recordings: it needs continuous recordings, "
+                "evaluation.protocol: holdout, evaluation.cv_folds >= 2 and at least 2 "
+                f"training subjects (or use {key}: none)"
+            )
     if reject in ("ood", "both") and cfg.model.kind in NETWORK_KINDS:
         raise ConfigError(
             f"postprocess.reject {reject!r} scores the hand-crafted features of tree models; "
@@ -126,12 +127,13 @@ def _postprocess_stage(
         stream_scores,
     )
     from tinyhar.postprocess import PostProcessor
+    from tinyhar.postprocess.posture import POSTURE_KEYS
     from tinyhar.postprocess.rejection import REJECT_KEYS
 
     options = cfg.postprocess.model_dump()
     smoothing = options["smoothing"]
     params = {k: v for k, v in options.items()
-              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
+              if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
     classes = list(pipeline.classes)
     table: list = []
     scores = None
@@ -143,7 +145,8 @@ def _postprocess_stage(
     elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
         chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
-    elif smoothing in ("auto", "hmm") or options["reject"] != "none":
+    elif (smoothing in ("auto", "hmm") or options["reject"] != "none"
+          or options["posture"] != "none"):
         console.print("post-processing: classifying the training subjects' whole streams "
                       "with the cross-validation fold models")
         by_subject = {s: m for subjects, m in fold_models for s in subjects}

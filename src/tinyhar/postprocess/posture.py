@@ -1,0 +1,306 @@
+"""Sitting or standing? A posture correction referenced to the session's walking gravity.
+
+On a waist-worn sensor, sitting and standing differ mostly by how far the
+pelvis (and so the sensor) is tilted away from upright. The absolute tilt
+depends on how each person wears the sensor, which makes the two postures
+the largest systematic error of subject-independent models (whole segments
+of a few subjects, which no temporal smoothing can fix). Referencing the
+tilt to the same person's upright posture removes most of that mounting
+variation: while walking the trunk is upright, so the mean gravity
+direction over a session's walking windows is a per-session calibration of
+"upright", and the angle between a window's gravity direction and it is the
+posture tilt (orientation calibration from walking, as used for
+sensor-to-body alignment in e.g. Yurtman & Barshan 2017, "Activity
+recognition invariant to sensor orientation with wearable motion sensors",
+Sensors 17(8):1838, and for posture on waist sensors in Mathie, Coster,
+Lovell & Celler 2004, "Accelerometry: providing an integrated, practical
+method for long-term, ambulatory monitoring of human movement", Physiol.
+Meas. 25(2):R1-R20).
+
+:class:`PostureCorrection` learns, on the training subjects'
+cross-validated streams, a logistic regression (scikit-learn) of "sitting
+rather than standing" on two inputs of each window the classifier calls
+sitting or standing: the tilt angle to the session's walking reference
+(degrees) and the classifier's log-odds ``log p(SITTING) - log
+p(STANDING)``. At prediction it replaces, for those windows, the split of
+``p(SITTING) + p(STANDING)`` by the regression's probability; every other
+window and class is left as it is. The reference is the mean unit gravity
+vector over the session's windows whose top class is a walking class (at
+least ``min_walking`` of them; otherwise the session is left unchanged). It
+is a whole-session statistic (on HAPT the static postures come before the
+walking part of every session), so the correction runs offline only: a
+post-processing with it is not streamable and has no device export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinyhar.errors import ConfigError, EvaluationError
+
+POSTURE_METHODS = ("none", "walking_reference")
+"""Values of ``postprocess.posture``."""
+POSTURE_KEYS = ("posture", "posture_min_walking")
+"""``postprocess:`` configuration keys of the posture correction."""
+PROBA_FLOOR = 1e-3
+"""Probabilities are clipped to at least this before the log-odds (trees give exact zeros)."""
+DEFAULT_MIN_WALKING = 5
+"""Fewest walking windows a session needs for its reference."""
+
+
+def posture_classes(classes: Sequence[str]) -> tuple[int, int, list[int]]:
+    """Indices of the sitting, standing and walking classes among ``classes``.
+
+    Names are matched case-insensitively: ``SITTING`` (or ``SIT``),
+    ``STANDING`` (or ``STAND``), and every class whose name starts with
+    ``WALK`` (HAPT: WALKING, WALKING_UPSTAIRS, WALKING_DOWNSTAIRS).
+
+    Raises
+    ------
+    ConfigError
+        If one of the three is missing (the message lists the classes).
+    """
+    upper = [str(c).upper() for c in classes]
+    sit = [i for i, c in enumerate(upper) if c in ("SITTING", "SIT")]
+    stand = [i for i, c in enumerate(upper) if c in ("STANDING", "STAND")]
+    walk = [i for i, c in enumerate(upper) if c.startswith("WALK")]
+    if not (sit and stand and walk):
+        raise ConfigError(
+            "postprocess.posture 'walking_reference' needs classes named SITTING, STANDING and "
+            f"WALKING* (any case); this run's classes are {list(classes)}: use posture: none"
+        )
+    return sit[0], stand[0], walk
+
+
+def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> np.ndarray:
+    """Angle (degrees) of each window's gravity direction to the mean walking direction.
+
+    Parameters
+    ----------
+    gravity : numpy.ndarray, shape (n_windows, 3)
+        Mean acceleration of each window of one session (g); rows with a
+        non-finite value or zero length get NaN.
+    walking : numpy.ndarray of bool, shape (n_windows,)
+        Windows that define the reference (the classifier's walking windows).
+    min_walking : int
+        Fewest usable walking windows for a reference; with fewer, all NaN.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_windows,)
+        In [0, 180]; NaN where undefined.
+    """
+    g = np.asarray(gravity, dtype=np.float64)
+    norm = np.linalg.norm(g, axis=1)
+    ok = np.isfinite(norm) & (norm > 0)
+    unit = np.zeros_like(g)
+    unit[ok] = g[ok] / norm[ok, None]
+    use = ok & np.asarray(walking, dtype=bool)
+    out = np.full(len(g), np.nan)
+    if use.sum() < max(1, min_walking):
+        return out
+    ref = unit[use].mean(axis=0)
+    length = np.linalg.norm(ref)
+    if length == 0:
+        return out
+    out[ok] = np.degrees(np.arccos(np.clip(unit[ok] @ (ref / length), -1.0, 1.0)))
+    return out
+
+
+class PostureCorrection:
+    """Walking-referenced sitting/standing correction of class probabilities (module docstring).
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The model's classes (must include sitting, standing and walking,
+        see :func:`posture_classes`).
+    method : {"none", "walking_reference"}
+    min_walking : int >= 1
+        Fewest walking windows a session needs for its reference.
+    coef : sequence of 3 float, optional
+        Fitted logistic regression ``(w_angle per degree, w_log_odds,
+        intercept)``; None = not fitted.
+
+    Raises
+    ------
+    ConfigError
+        Unknown method, missing classes, bad ``min_walking`` or ``coef``.
+    """
+
+    def __init__(self, classes: Sequence[str], method: str = "none",
+                 min_walking: int = DEFAULT_MIN_WALKING,
+                 coef: Sequence[float] | None = None) -> None:
+        if method not in POSTURE_METHODS:
+            raise ConfigError(
+                f"postprocess.posture must be one of {list(POSTURE_METHODS)}, got {method!r}"
+            )
+        self.classes = [str(c) for c in classes]
+        self.method = method
+        if isinstance(min_walking, bool) or not isinstance(min_walking, (int, np.integer)) \
+                or min_walking < 1:
+            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
+                              f"got {min_walking!r}")
+        self.min_walking = int(min_walking)
+        if self.active:
+            self.sit, self.stand, self.walk = posture_classes(self.classes)
+        self.coef = None
+        if coef is not None:
+            c = np.asarray(coef, dtype=np.float64)
+            if c.shape != (3,) or not np.all(np.isfinite(c)):
+                raise ConfigError("postprocess.posture.coef must be 3 finite numbers")
+            self.coef = c
+
+    @property
+    def active(self) -> bool:
+        """True unless ``method`` is ``"none"``."""
+        return self.method != "none"
+
+    @property
+    def fitted(self) -> bool:
+        """True when the regression is fitted (always true when inactive)."""
+        return not self.active or self.coef is not None
+
+    def describe(self) -> str:
+        """``"posture(walking_reference)"``, or ``"none"``."""
+        return f"posture({self.method})" if self.active else "none"
+
+    def _check(self, proba: np.ndarray, gravity: np.ndarray | None) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+        p = np.asarray(proba, dtype=np.float64)
+        if gravity is None:
+            raise ConfigError(
+                "postprocess.posture 'walking_reference' needs each window's mean acceleration "
+                "(accelerometer channels acc_x, acc_y, acc_z); these predictions have none"
+            )
+        g = np.asarray(gravity, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != len(self.classes) or g.shape != (p.shape[0], 3):
+            raise EvaluationError(
+                f"posture correction: probabilities of shape {p.shape} and mean "
+                f"accelerations of shape {g.shape}; expected (n, {len(self.classes)}) and (n, 3)"
+            )
+        return p, g
+
+    def _inputs(self, p: np.ndarray, g: np.ndarray, sessions: np.ndarray | None):
+        """(angle, log-odds, candidate mask) of every window."""
+        from tinyhar.postprocess.hmm import _session_indices
+
+        top = np.argmax(p, axis=1)
+        angle = np.full(len(p), np.nan)
+        groups = ([np.arange(len(p))] if sessions is None
+                  else _session_indices(np.asarray(sessions)))
+        for idx in groups:
+            angle[idx] = tilt_angles(g[idx], np.isin(top[idx], self.walk), self.min_walking)
+        q = np.clip(p, PROBA_FLOOR, None)
+        log_odds = np.log(q[:, self.sit]) - np.log(q[:, self.stand])
+        cand = np.isin(top, [self.sit, self.stand]) & np.isfinite(angle)
+        return angle, log_odds, cand
+
+    def fit(self, proba_cv: np.ndarray, gravity: np.ndarray, y: np.ndarray,
+            sessions: np.ndarray) -> PostureCorrection:
+        """Fit the regression on training windows (no-op when inactive).
+
+        Parameters
+        ----------
+        proba_cv : numpy.ndarray, shape (n_windows, n_classes)
+            Cross-validated (leave-subjects-out) probabilities of the
+            training subjects' stream windows.
+        gravity : numpy.ndarray, shape (n_windows, 3)
+            Mean acceleration of each window (g).
+        y : numpy.ndarray of str, shape (n_windows,)
+            True class names (``""`` = unlabelled).
+        sessions : numpy.ndarray, shape (n_windows,)
+            Session (run) id per window, windows of a session in time order.
+
+        Returns
+        -------
+        PostureCorrection
+            ``self``.
+
+        Raises
+        ------
+        EvaluationError
+            Fewer than 10 labelled sitting or standing windows with a
+            reference, or both postures not present.
+        """
+        if not self.active:
+            return self
+        from sklearn.linear_model import LogisticRegression
+
+        p, g = self._check(proba_cv, gravity)
+        angle, log_odds, cand = self._inputs(p, g, sessions)
+        y = np.asarray(y, dtype=object).astype(str)
+        use = cand & np.isin(y, [self.classes[self.sit], self.classes[self.stand]])
+        target = (y[use] == self.classes[self.sit]).astype(int)
+        if use.sum() < 10 or len(set(target.tolist())) < 2:
+            raise EvaluationError(
+                "postprocess.posture: the training streams need labelled sitting and standing "
+                f"windows in sessions with walking to fit the correction; found {int(use.sum())}"
+            )
+        lr = LogisticRegression(C=1.0, max_iter=1000)
+        lr.fit(np.column_stack([angle[use], log_odds[use]]), target)
+        self.coef = np.array([lr.coef_[0, 0], lr.coef_[0, 1], lr.intercept_[0]])
+        return self
+
+    def correct(self, proba: np.ndarray, gravity: np.ndarray | None,
+                sessions: np.ndarray | None = None) -> np.ndarray:
+        """Corrected probabilities (a copy; unchanged when inactive).
+
+        Parameters
+        ----------
+        proba : numpy.ndarray, shape (n_windows, n_classes)
+        gravity : numpy.ndarray, shape (n_windows, 3)
+            Mean acceleration of each window (g).
+        sessions : numpy.ndarray, shape (n_windows,), optional
+            Session id per window (default: one session).
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_windows, n_classes)
+            The probabilities, with the sitting/standing split of the windows
+            whose top class is either replaced (rows still sum as before).
+
+        Raises
+        ------
+        ConfigError
+            Not fitted, or no mean accelerations.
+        """
+        if not self.active:
+            return np.array(proba, dtype=np.float64)
+        if self.coef is None:
+            raise ConfigError("postprocess.posture is not fitted: call fit")
+        p, g = self._check(proba, gravity)
+        angle, log_odds, cand = self._inputs(p, g, sessions)
+        out = p.copy()
+        z = self.coef[0] * angle[cand] + self.coef[1] * log_odds[cand] + self.coef[2]
+        q = 1.0 / (1.0 + np.exp(-z))
+        total = p[cand, self.sit] + p[cand, self.stand]
+        out[cand, self.sit] = total * q
+        out[cand, self.stand] = total * (1.0 - q)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-able state: ``method``, ``min_walking``, ``coef`` (list of 3 or None)."""
+        return {"method": self.method, "min_walking": self.min_walking,
+                "coef": None if self.coef is None else self.coef.tolist()}
+
+    @classmethod
+    def from_dict(cls, state: dict | str, classes: Sequence[str]) -> PostureCorrection:
+        """Rebuild from :meth:`to_dict` output (or a bare method name from a config).
+
+        Raises
+        ------
+        ConfigError
+            Not a mapping or a method name, unknown keys or invalid values.
+        """
+        if isinstance(state, str):
+            return cls(classes, state)
+        if not isinstance(state, dict):
+            raise ConfigError("postprocess.posture must be a method name or a mapping")
+        unknown = sorted(set(state) - {"method", "min_walking", "coef"})
+        if unknown:
+            raise ConfigError(f"postprocess.posture has unknown keys {unknown}")
+        return cls(classes, state.get("method", "none"),
+                   state.get("min_walking", DEFAULT_MIN_WALKING), state.get("coef"))

@@ -1,0 +1,134 @@
+"""Walking-referenced posture correction: known tilts give known angles and decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyhar.errors import ConfigError, EvaluationError
+from tinyhar.postprocess import PostProcessor, select_postprocess
+from tinyhar.postprocess.posture import PostureCorrection, posture_classes, tilt_angles
+
+CLASSES = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING"]
+
+
+def _tilted(deg: float, n: int) -> np.ndarray:
+    """``n`` mean accelerations of 1 g tilted by ``deg`` from +x towards +z."""
+    a = np.radians(deg)
+    return np.tile([np.cos(a), 0.0, np.sin(a)], (n, 1))
+
+
+def _session(sit_deg: float, stand_deg: float, mount_deg: float = 0.0, swap: bool = False):
+    """One session: 10 walking, 10 sitting and 10 standing windows; the sensor is mounted
+    turned by ``mount_deg`` about y, so every gravity direction is rotated alike. The
+    classifier cannot tell sitting from standing (0.45 / 0.45, the top class right, or
+    with ``swap`` wrong, by 1e-6)."""
+    grav = np.concatenate([_tilted(0, 10), _tilted(sit_deg, 10), _tilted(stand_deg, 10)])
+    a = np.radians(mount_deg)
+    rot = np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
+    grav = grav @ rot.T
+    proba = np.zeros((30, 6))
+    proba[:10, 0] = 1.0
+    proba[10:, 3] = proba[10:, 4] = 0.45
+    proba[10:, 5] = 0.1
+    proba[10:20, 4 if swap else 3] += 1e-6
+    proba[20:, 3 if swap else 4] += 1e-6
+    y = np.array(["WALKING"] * 10 + ["SITTING"] * 10 + ["STANDING"] * 10, dtype=object)
+    return proba / proba.sum(axis=1, keepdims=True), grav, y
+
+
+def _data(n_sessions: int = 6):
+    parts = [_session(20 + 3 * i, 2 + i % 3, mount_deg=7 * i, swap=i % 2 == 1)
+             for i in range(n_sessions)]
+    proba = np.concatenate([p for p, _, _ in parts])
+    grav = np.concatenate([g for _, g, _ in parts])
+    y = np.concatenate([t for _, _, t in parts])
+    sessions = np.repeat([f"s{i}" for i in range(n_sessions)], 30)
+    return proba, grav, y, sessions
+
+
+def test_tilt_angles_are_measured_from_the_mean_walking_direction():
+    grav = np.concatenate([_tilted(0, 5), _tilted(30, 2), _tilted(90, 1)]) * 0.98
+    walking = np.arange(8) < 5
+    ang = tilt_angles(grav, walking, min_walking=5)
+    np.testing.assert_allclose(ang, [0] * 5 + [30, 30, 90], atol=1e-9)
+    assert np.isnan(tilt_angles(grav, walking, min_walking=6)).all()  # too few walking windows
+    grav[6] = np.nan
+    assert np.isnan(tilt_angles(grav, walking, 5)[6])
+
+
+def test_posture_classes_are_found_by_name_or_refused():
+    assert posture_classes(CLASSES) == (3, 4, [0, 1, 2])
+    assert posture_classes(["Walking", "Sitting", "Standing", "Jogging"]) == (1, 2, [0])
+    with pytest.raises(ConfigError, match="SITTING, STANDING and WALKING"):
+        PostureCorrection(["a", "b"], "walking_reference")
+    with pytest.raises(ConfigError, match="postprocess.posture must be one of"):
+        PostureCorrection(CLASSES, "gravity")
+
+
+def test_correction_with_known_coefficients():
+    proba, grav, _ = _session(30.0, 2.0)
+    # sitting when angle > 10 degrees: z = 1 * angle + 0 * log-odds - 10
+    pc = PostureCorrection(CLASSES, "walking_reference", coef=[1.0, 0.0, -10.0])
+    out = pc.correct(proba, grav)
+    np.testing.assert_array_equal(out[:10], proba[:10])  # walking rows untouched
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out[10:, 5], proba[10:, 5])  # LAYING keeps its share
+    np.testing.assert_allclose(out[10:20, 3], 0.9 / (1 + np.exp(-20.0)), rtol=1e-5)
+    np.testing.assert_allclose(out[20:, 4], 0.9 / (1 + np.exp(-8.0)), rtol=1e-5)
+    assert (np.argmax(out, axis=1) == [0] * 10 + [3] * 10 + [4] * 10).all()
+    inactive = PostureCorrection(CLASSES)
+    np.testing.assert_array_equal(inactive.correct(proba, None), proba)
+
+
+def test_fit_learns_the_tilt_across_mountings_and_round_trips():
+    proba, grav, y, sessions = _data()
+    pc = PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, y, sessions)
+    assert pc.coef[0] > 0  # more tilt -> more likely sitting
+    out = pc.correct(proba, grav, sessions)
+    truth = np.array([CLASSES.index(v) for v in y])
+    assert (np.argmax(out, axis=1) == truth).all()
+    # without the session reference, the mounting turn (up to 35 degrees) would dominate
+    again = PostureCorrection.from_dict(pc.to_dict(), CLASSES)
+    np.testing.assert_allclose(again.correct(proba, grav, sessions), out)
+    with pytest.raises(EvaluationError, match="labelled sitting and standing"):
+        PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, np.full(len(y), ""),
+                                                            sessions)
+    with pytest.raises(ConfigError, match="mean acceleration"):
+        pc.correct(proba, None)
+    with pytest.raises(ConfigError, match="not fitted"):
+        PostureCorrection(CLASSES, "walking_reference").correct(proba, grav)
+
+
+def test_postprocessor_with_posture_is_offline_and_serialisable():
+    proba, grav, y, sessions = _data()
+    spec = PostProcessor.from_dict({"smoothing": "mode", "mode_k": 3,
+                                    "posture": "walking_reference"}, CLASSES)
+    assert spec.needs_fit and not spec.streamable
+    with pytest.raises(ConfigError, match="not fitted"):
+        spec.apply(proba, sessions, gravity=grav)
+    spec.fit(proba, y, sessions, gravity=grav)
+    assert spec.describe() == "posture(walking_reference)+mode(k=3)"
+    with pytest.raises(ConfigError, match="needs whole sessions"):
+        spec.stream()
+    got = spec.apply_labels(proba, sessions, gravity=grav)
+    assert (got == y).all()
+    plain = PostProcessor(CLASSES, smoothing="mode", mode_k=3).apply_labels(proba, sessions)
+    assert (plain != y).sum() == 20 * 3  # the classifier alone swaps half of the sessions
+    again = PostProcessor.from_dict(spec.to_dict(), CLASSES)
+    assert (again.apply_labels(proba, sessions, gravity=grav) == got).all()
+    old = spec.to_dict()
+    old.pop("posture")  # a postprocess.json written before the posture option
+    assert not PostProcessor.from_dict(old, CLASSES).posture.active
+
+
+def test_selection_compares_candidates_with_the_fitted_posture():
+    proba, grav, y, sessions = _data(8)
+    subjects = np.array([s[1:] for s in sessions])
+    posture = PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, y, sessions)
+    cands = [PostProcessor(CLASSES), PostProcessor(CLASSES).with_posture(posture)]
+    best, table = select_postprocess(proba, y, sessions, subjects, candidates=cands,
+                                     n_folds=4, gravity=grav)
+    assert [r["postprocess"] for r in table] == ["none", "posture(walking_reference)+none"]
+    assert table[1]["macro_f1"] == 1.0 > table[0]["macro_f1"]
+    assert best.posture is posture
