@@ -216,19 +216,21 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
     specs = list(default_candidates(classes))
     if rejection is not None:
         specs += [c.with_rejection(rejection) for c in default_candidates(classes)]
-    chosen = set()
+    cv_scores = {}
     if posture_module_present():
         from tinyhar.postprocess import select_postprocess
         from tinyhar.postprocess.posture import PostureCorrection
 
-        posture = PostureCorrection(classes, "walking_reference").fit(
-            cv.proba, cv.gravity, y_cv, cv.run_keys())
-        with_posture = [c.with_posture(posture) for c in default_candidates(classes)]
-        specs += with_posture
-        for group, grav in ((default_candidates(classes), None), (with_posture, cv.gravity)):
-            best, _ = select_postprocess(cv.proba, y_cv, cv.run_keys(), cv.subject,
-                                         candidates=group, gravity=grav)
-            chosen.add(best.describe())
+        groups = [(default_candidates(classes), None)]
+        for method in ("walking_reference", "walking_reference_all"):
+            posture = PostureCorrection(classes, method)  # fitted per fold, then on all
+            groups.append(([c.with_posture(posture) for c in default_candidates(classes)],
+                           cv.gravity))
+            specs += groups[-1][0]
+        for group, grav in groups:
+            _, table = select_postprocess(cv.proba, y_cv, cv.run_keys(), cv.subject,
+                                          candidates=group, gravity=grav)
+            cv_scores.update({r["postprocess"]: r["macro_f1"] for r in table})
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyhar_continuous_") as tmp:
         for cand in specs:
@@ -257,7 +259,7 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
                 "micropython_parity": None,
                 "micropython_ms": None,
                 "unknown": float(np.mean(names == "unknown")),
-                "cv_choice": spec.describe() in chosen,
+                "cv_macro_f1": cv_scores.get(spec.describe()),
             }
             if device:
                 row.update(_device_parity(spec, pred, features, Path(tmp)))
@@ -272,7 +274,7 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print) -> list[d
 def _table(rows: list[dict]) -> str:
     keys = ("sensors", "postprocess", "window_macro_f1", "sample_macro_f1", "kappa",
             "segment_f1", "oversegmentation", "median_delay_s", "c_parity",
-            "micropython_parity", "micropython_ms", "cv_choice")
+            "micropython_parity", "micropython_ms", "cv_macro_f1")
 
     def fmt(v):
         if v is None:

@@ -59,8 +59,9 @@ Example (all keys optional; these are the defaults)::
       false_rejection: 0.05 # share of known-activity windows rejected (calibrated by
                             #   cross-validation on the training subjects)
       ood_var_floor: 0.1    # OOD score: class variances floored at this share of the overall
-      posture: none         # none | walking_reference: re-decide sitting vs standing from the
-                            #   tilt to the session's walking gravity (offline, host only)
+      posture: none         # none | walking_reference (re-decide sitting vs standing from the
+                            #   tilt to the session's walking gravity) | walking_reference_all
+                            #   (recalibrate every class with it); offline, host only
       posture_min_walking: 5  # walking windows a session needs for its reference
     augment:                # training-data augmentation (tree models)
       rotation: none        # none | random: extra copies of the training windows, each turned
@@ -300,10 +301,11 @@ class PostprocessConfig(_Section):
     other keys then apply only to a fixed choice. The window-level scores of
     a run are always the raw per-window ones; post-processed scores are
     reported in addition (``metrics.json`` ``postprocess``).
-    ``posture: walking_reference`` adds the offline sitting/standing
-    correction of :class:`tinyhar.postprocess.posture.PostureCorrection`
-    (tilt to the session's walking gravity direction; fitted on the training
-    subjects' cross-validated streams; not streamable, so host only).
+    ``posture: walking_reference`` (sitting vs standing) or
+    ``walking_reference_all`` (every class) adds the offline correction of
+    :class:`tinyhar.postprocess.posture.PostureCorrection` (tilt to the
+    session's walking gravity direction; fitted on the training subjects'
+    cross-validated streams; not streamable, so host only).
     """
 
     smoothing: Literal["auto", "none", "mode", "ema", "hmm"] = "auto"
@@ -320,7 +322,7 @@ class PostprocessConfig(_Section):
     reject: Literal["none", "probability", "ood", "both"] = "none"
     false_rejection: Float = Field(0.05, gt=0, le=0.5)
     ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
-    posture: Literal["none", "walking_reference"] = "none"
+    posture: Literal["none", "walking_reference", "walking_reference_all"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)
 
 

@@ -254,7 +254,7 @@ def test_posture_correction_is_fitted_on_training_streams_and_used_by_predict(
     assert block["description"] == "posture(walking_reference)+mode(k=9)"
     assert block["streamable"] is False
     spec = load_run(out).postprocess
-    assert spec.posture.fitted and spec.posture.coef[0] > 0  # more tilt: more likely sitting
+    assert spec.posture.fitted and spec.posture.coef[0, 0] > 0  # more tilt: more sitting
     assert block["test_streams"]["smoothed"]["n_scored"] > 100
     from tinyhar.datasets.registry import load_dataset
 

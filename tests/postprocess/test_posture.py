@@ -69,7 +69,7 @@ def test_posture_classes_are_found_by_name_or_refused():
 def test_correction_with_known_coefficients():
     proba, grav, _ = _session(30.0, 2.0)
     # sitting when angle > 10 degrees: z = 1 * angle + 0 * log-odds - 10
-    pc = PostureCorrection(CLASSES, "walking_reference", coef=[1.0, 0.0, -10.0])
+    pc = PostureCorrection(CLASSES, "walking_reference", coef=[[1.0, 0.0, -10.0]])
     out = pc.correct(proba, grav)
     np.testing.assert_array_equal(out[:10], proba[:10])  # walking rows untouched
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
@@ -81,19 +81,25 @@ def test_correction_with_known_coefficients():
     np.testing.assert_array_equal(inactive.correct(proba, None), proba)
 
 
-def test_fit_learns_the_tilt_across_mountings_and_round_trips():
+@pytest.mark.parametrize("method", ["walking_reference", "walking_reference_all"])
+def test_fit_learns_the_tilt_across_mountings_and_round_trips(method):
     proba, grav, y, sessions = _data()
-    pc = PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, y, sessions)
-    assert pc.coef[0] > 0  # more tilt -> more likely sitting
+    pc = PostureCorrection(CLASSES, method).fit(proba, grav, y, sessions)
+    if method == "walking_reference":
+        assert pc.coef[0, 0] > 0  # more tilt -> more likely sitting
+    else:  # the angle weight of SITTING above that of STANDING
+        assert pc.coef[3, -2] > pc.coef[4, -2]
+        assert pc.coef[5, -1] == -50.0  # no LAYING window to learn from: probability ~0
     out = pc.correct(proba, grav, sessions)
     truth = np.array([CLASSES.index(v) for v in y])
     assert (np.argmax(out, axis=1) == truth).all()
     # without the session reference, the mounting turn (up to 35 degrees) would dominate
     again = PostureCorrection.from_dict(pc.to_dict(), CLASSES)
     np.testing.assert_allclose(again.correct(proba, grav, sessions), out)
-    with pytest.raises(EvaluationError, match="labelled sitting and standing"):
-        PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, np.full(len(y), ""),
-                                                            sessions)
+    with pytest.raises(EvaluationError, match="labelled windows"):
+        PostureCorrection(CLASSES, method).fit(proba, grav, np.full(len(y), ""), sessions)
+    with pytest.raises(ConfigError, match="coef must be finite numbers of shape"):
+        PostureCorrection(CLASSES, method, coef=[1.0, 2.0])
     with pytest.raises(ConfigError, match="mean acceleration"):
         pc.correct(proba, None)
     with pytest.raises(ConfigError, match="not fitted"):
@@ -132,3 +138,14 @@ def test_selection_compares_candidates_with_the_fitted_posture():
     assert [r["postprocess"] for r in table] == ["none", "posture(walking_reference)+none"]
     assert table[1]["macro_f1"] == 1.0 > table[0]["macro_f1"]
     assert best.posture is posture
+
+
+def test_selection_fits_an_unfitted_posture_within_each_fold():
+    proba, grav, y, sessions = _data(8)
+    subjects = np.array([s[1:] for s in sessions])
+    unfitted = PostureCorrection(CLASSES, "walking_reference_all")
+    cands = [PostProcessor(CLASSES).with_posture(unfitted)]
+    best, table = select_postprocess(proba, y, sessions, subjects, candidates=cands,
+                                     n_folds=4, gravity=grav)
+    assert table[0]["macro_f1"] == 1.0
+    assert best.posture.fitted and best.posture is not unfitted and not unfitted.fitted

@@ -41,7 +41,7 @@ from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
-from tinyhar.postprocess.posture import POSTURE_KEYS
+from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, PostureCorrection
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
@@ -579,10 +579,10 @@ def select_on_streams(
         ``pred_cv`` labelled with a known class
         (:meth:`~tinyhar.postprocess.Rejection.calibrate`); the smoothing is
         then chosen or fitted with that rejection in front of it. With
-        ``posture: walking_reference`` the
-        :class:`~tinyhar.postprocess.posture.PostureCorrection` is fitted
-        first on the same streams (:func:`fit_posture`) and every candidate
-        gets it.
+        ``posture`` set, every candidate has that
+        :class:`~tinyhar.postprocess.posture.PostureCorrection`, fitted
+        within each fold on the fold's training subjects (nested, so that its
+        score is not optimistic) and finally on all given windows.
     n_folds : int
         Subject folds of the selection.
     streamable_only : bool
@@ -615,7 +615,8 @@ def select_on_streams(
     params = {k: v for k, v in options.items()
               if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
     rejection = calibrate_rejection(p, y, options, ood_model)
-    posture = fit_posture(p, y, options)
+    posture = PostureCorrection(p.classes, options.get("posture", "none"),
+                                options.get("posture_min_walking", DEFAULT_MIN_WALKING))
     kw = {"ood": p.ood if rejection.uses_ood else None,
           "gravity": p.gravity if posture.active else None}
     if smoothing == "auto":
@@ -637,38 +638,6 @@ def select_on_streams(
     )
     spec.fit(p.proba, y, p.run_keys(), kw["ood"], kw["gravity"])
     return spec, table, "configured (postprocess.smoothing)"
-
-
-def fit_posture(pred_cv: StreamPredictions, y: np.ndarray, options: dict):
-    """The :class:`~tinyhar.postprocess.posture.PostureCorrection` of ``options``, fitted.
-
-    Parameters
-    ----------
-    pred_cv : StreamPredictions
-        Valid windows of the training subjects' streams with cross-validated
-        probabilities and mean accelerations (``gravity``).
-    y : numpy.ndarray of str, shape (n_windows,)
-        Scored labels (:func:`scoring_labels`).
-    options : dict
-        ``postprocess:`` configuration (``posture``, ``posture_min_walking``).
-
-    Returns
-    -------
-    PostureCorrection
-        Fitted (or inactive with ``posture: none``).
-
-    Raises
-    ------
-    ConfigError
-        Classes without sitting, standing and walking, or no accelerometer.
-    EvaluationError
-        Too few labelled sitting and standing windows.
-    """
-    from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, PostureCorrection
-
-    posture = PostureCorrection(pred_cv.classes, options.get("posture", "none"),
-                                options.get("posture_min_walking", DEFAULT_MIN_WALKING))
-    return posture.fit(pred_cv.proba, pred_cv.gravity, y, pred_cv.run_keys())
 
 
 def calibrate_rejection(

@@ -18,13 +18,25 @@ method for long-term, ambulatory monitoring of human movement", Physiol.
 Meas. 25(2):R1-R20).
 
 :class:`PostureCorrection` learns, on the training subjects'
-cross-validated streams, a logistic regression (scikit-learn) of "sitting
-rather than standing" on two inputs of each window the classifier calls
-sitting or standing: the tilt angle to the session's walking reference
-(degrees) and the classifier's log-odds ``log p(SITTING) - log
-p(STANDING)``. At prediction it replaces, for those windows, the split of
-``p(SITTING) + p(STANDING)`` by the regression's probability; every other
-window and class is left as it is. The reference is the mean unit gravity
+cross-validated streams, a logistic regression (scikit-learn) that
+recalibrates the classifier's probabilities with the tilt angle to the
+session's walking reference (degrees) as one more input (stacking, Wolpert
+1992, "Stacked generalization", Neural Networks 5(2):241-259):
+
+- ``walking_reference``: a binary regression of "sitting rather than
+  standing" on the tilt angle and the classifier's log-odds ``log
+  p(SITTING) - log p(STANDING)``, for the windows the classifier calls
+  sitting or standing; it replaces the split of ``p(SITTING) +
+  p(STANDING)`` of those windows, every other window and class is left as
+  it is;
+- ``walking_reference_all``: a multinomial regression of the true class on
+  the classifier's log-probabilities of every class and the tilt angle, for
+  every window with a reference; its probabilities replace the
+  classifier's. The tilt also tells walking upstairs (the trunk leans
+  forward) from walking on the flat.
+
+Probabilities are clipped to at least :data:`PROBA_FLOOR` before the logs.
+The reference is the mean unit gravity
 vector over the session's windows whose top class is a walking class (at
 least ``min_walking`` of them; otherwise the session is left unchanged). It
 is a whole-session statistic (on HAPT the static postures come before the
@@ -40,7 +52,7 @@ import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
 
-POSTURE_METHODS = ("none", "walking_reference")
+POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all")
 """Values of ``postprocess.posture``."""
 POSTURE_KEYS = ("posture", "posture_min_walking")
 """``postprocess:`` configuration keys of the posture correction."""
@@ -117,12 +129,15 @@ class PostureCorrection:
     classes : sequence of str
         The model's classes (must include sitting, standing and walking,
         see :func:`posture_classes`).
-    method : {"none", "walking_reference"}
+    method : {"none", "walking_reference", "walking_reference_all"}
     min_walking : int >= 1
         Fewest walking windows a session needs for its reference.
-    coef : sequence of 3 float, optional
-        Fitted logistic regression ``(w_angle per degree, w_log_odds,
-        intercept)``; None = not fitted.
+    coef : array-like, optional
+        Fitted logistic regression; None = not fitted. ``walking_reference``:
+        shape (1, 3), ``(w_angle per degree, w_log_odds, intercept)``;
+        ``walking_reference_all``: shape (n_classes, n_classes + 2), row
+        ``k`` the weights of class ``k`` on the log-probabilities, the angle
+        and the intercept (softmax over the rows).
 
     Raises
     ------
@@ -149,8 +164,13 @@ class PostureCorrection:
         self.coef = None
         if coef is not None:
             c = np.asarray(coef, dtype=np.float64)
-            if c.shape != (3,) or not np.all(np.isfinite(c)):
-                raise ConfigError("postprocess.posture.coef must be 3 finite numbers")
+            k = len(self.classes)
+            shape = (1, 3) if method == "walking_reference" else (k, k + 2)
+            if c.shape != shape or not np.all(np.isfinite(c)):
+                raise ConfigError(
+                    f"postprocess.posture.coef must be finite numbers of shape {shape} for "
+                    f"{method!r}, got shape {c.shape}"
+                )
             self.coef = c
 
     @property
@@ -193,10 +213,12 @@ class PostureCorrection:
                   else _session_indices(np.asarray(sessions)))
         for idx in groups:
             angle[idx] = tilt_angles(g[idx], np.isin(top[idx], self.walk), self.min_walking)
-        q = np.clip(p, PROBA_FLOOR, None)
-        log_odds = np.log(q[:, self.sit]) - np.log(q[:, self.stand])
-        cand = np.isin(top, [self.sit, self.stand]) & np.isfinite(angle)
-        return angle, log_odds, cand
+        log_p = np.log(np.clip(p, PROBA_FLOOR, None))
+        cand = np.isfinite(angle)
+        if self.method == "walking_reference":
+            cand &= np.isin(top, [self.sit, self.stand])
+            return angle, (log_p[:, self.sit] - log_p[:, self.stand])[:, None], cand
+        return angle, log_p, cand
 
     def fit(self, proba_cv: np.ndarray, gravity: np.ndarray, y: np.ndarray,
             sessions: np.ndarray) -> PostureCorrection:
@@ -230,18 +252,31 @@ class PostureCorrection:
         from sklearn.linear_model import LogisticRegression
 
         p, g = self._check(proba_cv, gravity)
-        angle, log_odds, cand = self._inputs(p, g, sessions)
+        angle, log_p, cand = self._inputs(p, g, sessions)
         y = np.asarray(y, dtype=object).astype(str)
-        use = cand & np.isin(y, [self.classes[self.sit], self.classes[self.stand]])
-        target = (y[use] == self.classes[self.sit]).astype(int)
-        if use.sum() < 10 or len(set(target.tolist())) < 2:
+        pair = self.method == "walking_reference"
+        wanted = [self.classes[self.sit], self.classes[self.stand]] if pair else self.classes
+        use = cand & np.isin(y, wanted)
+        if use.sum() < 10 or len(set(y[use].tolist())) < 2:
             raise EvaluationError(
-                "postprocess.posture: the training streams need labelled sitting and standing "
-                f"windows in sessions with walking to fit the correction; found {int(use.sum())}"
+                f"postprocess.posture: the training streams need labelled windows of "
+                f"{'sitting and standing' if pair else 'at least 2 classes'} in sessions with "
+                f"walking to fit the correction; found {int(use.sum())}"
             )
-        lr = LogisticRegression(C=1.0, max_iter=1000)
-        lr.fit(np.column_stack([angle[use], log_odds[use]]), target)
-        self.coef = np.array([lr.coef_[0, 0], lr.coef_[0, 1], lr.intercept_[0]])
+        lr = LogisticRegression(C=1.0, max_iter=2000)
+        lr.fit(np.column_stack([log_p[use], angle[use]]), y[use])
+        w = np.column_stack([lr.coef_, lr.intercept_])  # columns: log-p..., angle, intercept
+        if pair:  # one row for lr.classes_[1]: make it "sitting rather than standing"
+            sign = 1.0 if lr.classes_[1] == self.classes[self.sit] else -1.0
+            self.coef = sign * w[:, [1, 0, 2]]
+            return self
+        if len(lr.classes_) == 2:  # binary: the one row is class 1 against class 0
+            w = np.vstack([-w / 2, w / 2])
+        coef = np.zeros((len(self.classes), len(self.classes) + 2))
+        coef[:, -1] = -50.0  # classes without training windows: probability ~0
+        for row, c in zip(w, lr.classes_, strict=True):
+            coef[self.classes.index(str(c))] = row
+        self.coef = coef
         return self
 
     def correct(self, proba: np.ndarray, gravity: np.ndarray | None,
@@ -259,8 +294,10 @@ class PostureCorrection:
         Returns
         -------
         numpy.ndarray of float64, shape (n_windows, n_classes)
-            The probabilities, with the sitting/standing split of the windows
-            whose top class is either replaced (rows still sum as before).
+            The corrected probabilities (``walking_reference``: the
+            sitting/standing split of the windows whose top class is either,
+            rows still summing as before; ``walking_reference_all``: every
+            row with a reference, summing to 1).
 
         Raises
         ------
@@ -272,17 +309,24 @@ class PostureCorrection:
         if self.coef is None:
             raise ConfigError("postprocess.posture is not fitted: call fit")
         p, g = self._check(proba, gravity)
-        angle, log_odds, cand = self._inputs(p, g, sessions)
+        angle, log_p, cand = self._inputs(p, g, sessions)
         out = p.copy()
-        z = self.coef[0] * angle[cand] + self.coef[1] * log_odds[cand] + self.coef[2]
-        q = 1.0 / (1.0 + np.exp(-z))
-        total = p[cand, self.sit] + p[cand, self.stand]
-        out[cand, self.sit] = total * q
-        out[cand, self.stand] = total * (1.0 - q)
+        x = np.column_stack([log_p[cand], angle[cand], np.ones(int(cand.sum()))])
+        if self.method == "walking_reference":
+            w = self.coef[0]
+            q = 1.0 / (1.0 + np.exp(-(w[0] * x[:, -2] + w[1] * x[:, 0] + w[2])))
+            total = p[cand, self.sit] + p[cand, self.stand]
+            out[cand, self.sit] = total * q
+            out[cand, self.stand] = total * (1.0 - q)
+            return out
+        z = x @ self.coef.T
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        out[cand] = e / e.sum(axis=1, keepdims=True)
         return out
 
     def to_dict(self) -> dict:
-        """JSON-able state: ``method``, ``min_walking``, ``coef`` (list of 3 or None)."""
+        """JSON-able state: ``method``, ``min_walking``, ``coef`` (nested lists or None)."""
         return {"method": self.method, "min_walking": self.min_walking,
                 "coef": None if self.coef is None else self.coef.tolist()}
 
