@@ -34,9 +34,37 @@ every option is also run behind it (``reject(both,5%)+...``: top probability
 and OOD score, thresholds calibrated on the cross-validated training streams
 for 5 % false rejection); the device then also gets the windows' model inputs.
 
+Where tinyhar has the walking-referenced posture correction
+(``tinyhar.postprocess.posture``), every option is also run behind each of its
+two methods (``posture(walking_reference)+...``: sitting vs standing;
+``posture(walking_reference_all)+...``: every class), fitted on the
+cross-validated training streams; they need whole sessions (parity null).
+``cv_macro_f1``: the option's leave-subjects-out per-window macro-F1 on the
+training subjects' streams (:func:`tinyhar.postprocess.select_postprocess`,
+5 folds, the posture correction fitted within each fold; null for the
+rejection rows): the score that chooses an option without the test subjects.
+
 Targets (issue 10): accelerometer only per-sample macro-F1 >= 0.91 after
 post-processing, accelerometer + gyroscope >= 0.955, over-segmentation <= 1.3;
 parity 1.0.
+
+Measured (``--no-device``, 10 trees depth <= 10; per-sample macro-F1 of the
+option with the best ``cv_macro_f1`` in each group):
+
+==========  ==========================  ==============  =====  =====
+sensors     posture                     CV choice        CV    test
+==========  ==========================  ==============  =====  =====
+acc         none                        mode 9 + md 3   0.900  0.883
+acc         walking_reference           mode 9 + md 3   0.912  0.901
+acc         walking_reference_all       mode 9 + merge  0.933  0.920
+acc+gyro    none                        mode 9 + md 3   0.931  0.943
+acc+gyro    walking_reference           mode 9 + md 3   0.940  0.950
+acc+gyro    walking_reference_all       mode 9 + merge  0.959  0.944
+==========  ==========================  ==============  =====  =====
+
+(md 3: causal minimum duration of 3 windows; merge: mode 9 then the ``merge``
+minimum duration of 5 windows.) Over-segmentation of the
+``walking_reference_all`` choices: 1.22 (acc) and 1.20 (acc+gyro).
 
 Usage::
 
