@@ -149,3 +149,17 @@ def test_selection_fits_an_unfitted_posture_within_each_fold():
                                      n_folds=4, gravity=grav)
     assert table[0]["macro_f1"] == 1.0
     assert best.posture.fitted and best.posture is not unfitted and not unfitted.fitted
+
+
+def test_correction_is_unchanged_when_the_sensor_is_mounted_turned():
+    """A fixed rotation of the sensor turns the reference and every window alike."""
+    from scipy.spatial.transform import Rotation
+
+    proba, grav, y, sessions = _data()
+    pc = PostureCorrection(CLASSES, "walking_reference_all").fit(proba, grav, y, sessions)
+    turned = grav.copy()
+    for i, s in enumerate(np.unique(sessions)):
+        rows = sessions == s
+        turned[rows] = Rotation.random(random_state=i).apply(grav[rows])
+    np.testing.assert_allclose(pc.correct(proba, turned, sessions),
+                               pc.correct(proba, grav, sessions), atol=1e-9)
