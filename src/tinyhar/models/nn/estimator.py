@@ -31,7 +31,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from tinyhar.core.labels import check_labels
 from tinyhar.errors import TinyharError
 from tinyhar.modelfile import StateReader
-from tinyhar.models.nn.augment import augment_windows, random_rotations
+from tinyhar.models.nn.augment import augment_windows
 from tinyhar.models.nn.support import (
     DEEP_INSTALL_HINT,
     InputShapeError,
@@ -51,7 +51,6 @@ __all__ = [
     "NoGroupsWarning",
     "augment_windows",
     "check_windows",
-    "random_rotations",
     "robust_statistics",
     "torch_settings",
 ]
