@@ -135,7 +135,12 @@ def test_safe_file_round_trip_gives_the_same_outputs(fitted, test_data, tmp_path
     meta, arrays = fitted.to_state()
     path = write_state_file(tmp_path / "net.npz", {"model": meta},
                             {f"model.{k}": v for k, v in arrays.items()})
-    loaded = NeuralNetClassifier.from_state(read_state_file(path).section("model"))
+    # the input shape comes from the container's window spec, not from the model's state
+    assert not {"n_samples_in", "n_channels_in"} & set(meta["fitted"])
+    loaded = NeuralNetClassifier.from_state(read_state_file(path).section("model"),
+                                            fitted.n_samples_in_, fitted.n_channels_in_)
+    assert (loaded.n_samples_in_, loaded.n_channels_in_) == (fitted.n_samples_in_,
+                                                             fitted.n_channels_in_)
     X = test_data[0]
     # same weights and batches: equal up to float32 rounding of the machine's kernels
     np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X),
