@@ -83,6 +83,44 @@ def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def _close(a, b, path="postprocess"):
+    """Equal classes, counts and texts; floats within 1e-9 (summation order may differ)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, bool):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-12, nan_ok=True), path
+    else:
+        assert a == b, path
+
+
+@pytest.mark.parametrize(("smoothing", "reject"), [("auto", "none"), ("hmm", "both")])
+def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path, smoothing,
+                                                           reject):
+    # chosen (auto) or fitted (hmm, rejection thresholds, OOD model) on the training subjects'
+    # cross-validated whole streams, read again session by session; then the test streams
+    got = {}
+    for ooc in (False, True):
+        cfg = _cfg(definition, out_of_core=ooc, scheduler="threads" if ooc else "serial")
+        cfg.postprocess.smoothing, cfg.postprocess.reject = smoothing, reject
+        got[ooc] = {"metrics": train(cfg, tmp_path / str(ooc))["postprocess"],
+                    "saved": json.loads((tmp_path / str(ooc) / "postprocess.json").read_text())}
+    memory, streamed = got[False], got[True]
+    assert streamed["metrics"]["description"] == memory["metrics"]["description"]
+    assert streamed["metrics"]["test_streams"]["n_windows"] > 0
+    if smoothing == "auto":
+        assert len(memory["metrics"]["cv"]) > 10  # the candidates were compared
+    else:
+        assert memory["saved"]["smoothing"] == "hmm"
+        assert memory["saved"]["rejection"]["method"] == "both"
+    _close(memory, streamed)
+
+
 def test_when_training_reads_by_session(definition):
     assert not reads_by_session(_cfg(definition))  # small, serial, no cache
     assert reads_by_session(_cfg(definition, scheduler="threads"))

@@ -44,6 +44,10 @@ from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
+_PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
+               "acc_magnitude")
+"""Per-window arrays of :class:`StreamPredictions` (besides the optional ``ood``)."""
+
 STREAM_CHUNK = 4096
 """Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
 
@@ -245,10 +249,8 @@ class StreamPredictions:
 
     def subset(self, mask: np.ndarray) -> StreamPredictions:
         """The windows where ``mask`` is true (order kept)."""
-        keys = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
-                "acc_magnitude")
         return StreamPredictions(
-            self.classes, **{k: getattr(self, k)[mask] for k in keys},
+            self.classes, **{k: getattr(self, k)[mask] for k in _PER_WINDOW},
             window_s=self.window_s, hop_s=self.hop_s,
             ood=None if self.ood is None else self.ood[mask],
         )
@@ -282,6 +284,33 @@ class StreamPredictions:
         if ok.any() and spec.rejection.active:
             ood = None if self.ood is None else self.ood[ok]
             out[ok] = spec.rejection.reject(self.proba[ok], ood)
+        return out
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[StreamPredictions], classes: Sequence[str],
+                    window_s: float, hop_s: float) -> StreamPredictions:
+        """Predictions of several recordings, one after the other (e.g. one per session).
+
+        Parameters
+        ----------
+        parts : sequence of StreamPredictions
+            With the same classes; all with OOD scores or none.
+        classes : sequence of str
+        window_s, hop_s : float
+            Window length and hop in s (for an empty result).
+
+        Returns
+        -------
+        StreamPredictions
+        """
+        rows = [{k: getattr(p, k) for k in _PER_WINDOW} for p in parts]
+        out = _concat(rows, list(classes), window_s, hop_s)
+        with_ood = [p.ood is not None for p in parts]
+        if parts and all(with_ood):
+            out.ood = np.concatenate([p.ood for p in parts])
+        elif any(with_ood):
+            raise ValueError("StreamPredictions.concatenate: some parts have OOD scores, "
+                             "others not")
         return out
 
     def names(self, idx: np.ndarray) -> np.ndarray:
