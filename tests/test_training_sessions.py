@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.helpers import assert_close_tree
 from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import ConfigError
@@ -83,22 +84,6 @@ def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-def _close(a, b, path="postprocess"):
-    """Equal classes, counts and texts; floats within 1e-9 (summation order may differ)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for k in a:
-            _close(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and not isinstance(b, bool):
-        assert b == pytest.approx(a, rel=1e-9, abs=1e-12, nan_ok=True), path
-    else:
-        assert a == b, path
-
-
 @pytest.mark.parametrize(("smoothing", "reject"), [("auto", "none"), ("hmm", "both")])
 def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path, smoothing,
                                                            reject):
@@ -118,7 +103,7 @@ def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path,
     else:
         assert memory["saved"]["smoothing"] == "hmm"
         assert memory["saved"]["rejection"]["method"] == "both"
-    _close(memory, streamed)
+    assert_close_tree(memory, streamed)
 
 
 def test_when_training_reads_by_session(definition):

@@ -87,20 +87,14 @@ def load_recordings(
         Neither or both of ``recording`` and ``dataset``; pre-cut windows; a
         subject that does not exist; data that cannot be read.
     """
-    from tinyhar.training import load_data
+    from tinyhar.evaluate import load_for_run
 
     if (recording is None) == (dataset is None):
         raise TinyharError(
             "give either a recording file (tinyhar predict RUN rec.parquet) or --dataset "
             "NAME (with --subject), not both and not neither"
         )
-    cfg = run.config.model_copy(deep=True)
-    cfg.dataset.name = str(recording if recording is not None else dataset)
-    cfg.dataset.path = path
-    pipeline = run.pipeline
-    if all(c.startswith("acc_") for c in pipeline.channels):
-        cfg.dataset.sensors = "acc"
-    data = load_data(cfg)
+    data = load_for_run(run, str(recording if recording is not None else dataset), path)
     if not isinstance(data, RecordingSet):
         raise TinyharError(
             f"{data.name!r} comes as pre-cut windows without time order; tinyhar predict needs "

@@ -123,6 +123,37 @@ class SessionRecordings:
         sources = session_sources(path)
         return cls(sources, checks, shared_session_names(sources), scheduler, workers)
 
+    def subjects(self, skipped: list | None = None) -> list[str]:
+        """The data set's subjects, in natural order.
+
+        Taken from the file names; a source whose subjects come from a column
+        is read (one at a time) to find them.
+
+        Parameters
+        ----------
+        skipped : list, optional
+            Receives ``{"source", "error"}`` for each source that cannot be read.
+
+        Returns
+        -------
+        list of str
+        """
+        from tinyhar.core.ids import natural_key
+
+        found: set[str] = set()
+        for source in self.sources:
+            if source.subject is not None:
+                found.add(str(source.subject))
+                continue
+            try:
+                frame = source.load(self.checks, self.session_prefix).frame
+            except TinyharError as exc:
+                if skipped is not None:
+                    skipped.append({"source": source.name, "error": str(exc)})
+                continue
+            found.update(frame["subject"].astype(str).unique().tolist())
+        return sorted(found, key=natural_key)
+
     def iter_predictions(
         self,
         pipeline,
