@@ -373,9 +373,8 @@ def _session_labels(run: Run, dataset: str, spec, subjects, include_training_sub
     parts = []
     for got in sessions.iter_predictions(pipeline, selection["subjects"],
                                          ood_model=spec.ood_model):
-        if got.error is not None:
-            if not any(s["source"] == got.name for s in skipped):
-                skipped.append({"source": got.name, "error": got.error})
+        if got.error is not None and not any(s["source"] == got.name for s in skipped):
+            skipped.append({"source": got.name, "error": got.error})
         elif got.pred is not None:
             parts.append(StreamLabels.classify(got.pred, spec))
             on_windows(len(got.pred))
@@ -510,14 +509,7 @@ def choose_unseen_subjects(
     """
     console = console or Console(quiet=True)
     if subjects is not None:
-        wanted = [str(s).strip() for s in subjects]
-        unknown = [s for s in wanted if s not in available]
-        if unknown:
-            raise EvaluationError(
-                f"--subjects: {', '.join(unknown)} "
-                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
-                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
-            )
+        wanted = requested_subjects(subjects, available, name)
         candidates = [s for s in available if s in wanted]
     else:
         candidates = available
@@ -566,6 +558,36 @@ def choose_unseen_subjects(
             "--include-training-subjects scores them too (inflated)."
         )
     return {"subjects": candidates, "excluded": excluded, "included": included}
+
+
+def requested_subjects(subjects: list[str], available: list[str], name: str,
+                       option: str = "--subjects") -> list[str]:
+    """The requested subject ids, stripped; each must be one of ``available``.
+
+    Parameters
+    ----------
+    subjects : list of str
+        As given on the command line.
+    available : list of str
+        The subjects of data set ``name``.
+    name : str
+    option : str
+        The command-line option named in the message.
+
+    Raises
+    ------
+    EvaluationError
+        A subject the data set does not have (the message lists those it has).
+    """
+    wanted = [str(s).strip() for s in subjects]
+    unknown = [s for s in wanted if s not in available]
+    if unknown:
+        raise EvaluationError(
+            f"{option}: {', '.join(unknown)} "
+            f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
+            f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+        )
+    return wanted
 
 
 def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:

@@ -96,3 +96,29 @@ def test_cli_evaluate_continuous_on_a_definition(run, definition, tmp_path):
     assert m["subjects"] == ["s004"] and m["n_sessions"] == 2
     assert m["smoothed"]["n_pred_segments"] <= m["raw"]["n_pred_segments"]
     assert (tmp_path / "ev" / "timeline_s004.png").is_file()
+
+
+def test_predict_reads_a_definition_session_by_session(run, definition, tmp_path):
+    import pandas as pd
+
+    from tinyhar.predict import SEGMENTS_FILE, WINDOWS_FILE, predict_recordings
+
+    streamed = predict_recordings(run, tmp_path / "a", recording=str(definition),
+                                  subjects=["s003", "s004"])
+    whole = predict_recordings(run, tmp_path / "b", dataset=str(definition),  # loaded whole
+                               subjects=["s003", "s004"])
+    assert streamed == {**whole, "out": str(tmp_path / "a")}
+    assert streamed["n_sessions"] == 4 and streamed["skipped_sessions"] == []
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / WINDOWS_FILE),
+                                  pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
+    assert ((tmp_path / "a" / SEGMENTS_FILE).read_text()
+            == (tmp_path / "b" / SEGMENTS_FILE).read_text())
+    copy = tmp_path / "data"
+    shutil.copytree(definition.parent, copy)
+    broken = sorted((copy / "recordings").glob("s004_*.parquet"))[1]
+    broken.write_text("time,acc_x\n")
+    got = predict_recordings(run, tmp_path / "c", recording=str(copy / "data.yaml"),
+                             subjects=["s004"])
+    assert got["n_sessions"] == 1
+    assert [s["source"] for s in got["skipped_sessions"]] == [
+        f"subject s004, session recordings/{broken.stem}"]

@@ -60,6 +60,7 @@ class _StreamJob:
     pipeline: Any
     models: dict | None
     ood: Any
+    chunk: int
 
 
 def _run_stream_job(job: _StreamJob) -> SessionPredictions:
@@ -78,7 +79,7 @@ def _run_stream_job(job: _StreamJob) -> SessionPredictions:
     ood = job.ood.__getitem__ if isinstance(job.ood, dict) else job.ood
     pred = stream_predictions(
         job.pipeline, recordings,
-        None if job.models is None else job.models.__getitem__, ood_model=ood,
+        None if job.models is None else job.models.__getitem__, chunk=job.chunk, ood_model=ood,
     )
     return SessionPredictions(job.source.name, pred)
 
@@ -160,6 +161,7 @@ class SessionRecordings:
         subjects: Sequence[str],
         model_for_subject: Callable[[str], object] | None = None,
         ood_model=None,
+        chunk: int | None = None,
     ) -> Iterator[SessionPredictions]:
         """Every window of the sessions of ``subjects``, one source at a time, in order.
 
@@ -175,6 +177,9 @@ class SessionRecordings:
             fold models), as :func:`~tinyhar.evaluation.streams.stream_predictions`.
         ood_model : OodModel or callable, optional
             As :func:`~tinyhar.evaluation.streams.stream_predictions`.
+        chunk : int, optional
+            Most windows classified at a time (default
+            :data:`~tinyhar.evaluation.streams.STREAM_CHUNK`).
 
         Yields
         ------
@@ -183,6 +188,7 @@ class SessionRecordings:
             unread), with ``error`` set for a source that cannot be read.
         """
         from tinyhar import compute
+        from tinyhar.evaluation.streams import STREAM_CHUNK
         from tinyhar.postprocess import OodModel
 
         wanted = frozenset(str(s) for s in subjects)
@@ -196,16 +202,26 @@ class SessionRecordings:
             ood = (ood_model if ood_model is None or isinstance(ood_model, OodModel)
                    else {s: ood_model(s) for s in mine})
             jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
-                                   models, ood))
+                                   models, ood, chunk or STREAM_CHUNK))
         yield from compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers)
 
     def predictions(self, pipeline, subjects: Sequence[str],
                     model_for_subject: Callable[[str], object] | None = None,
-                    ood_model=None) -> StreamPredictions:
+                    ood_model=None, chunk: int | None = None, skipped: list | None = None,
+                    on_windows: Callable[[int], None] | None = None) -> StreamPredictions:
         """:meth:`iter_predictions` of every source, concatenated.
 
         Sources that cannot be read are left out (out-of-core training has
         already reported them when it computed their features).
+
+        Parameters
+        ----------
+        pipeline, subjects, model_for_subject, ood_model, chunk
+            As :meth:`iter_predictions`.
+        skipped : list, optional
+            Receives ``{"source", "error"}`` for each source that cannot be read.
+        on_windows : callable, optional
+            Called with the number of windows of each source read (progress).
 
         Returns
         -------
@@ -214,9 +230,15 @@ class SessionRecordings:
         """
         from tinyhar.evaluation.streams import StreamPredictions
 
-        parts = [r.pred for r in self.iter_predictions(pipeline, subjects, model_for_subject,
-                                                        ood_model)
-                 if r.pred is not None]
+        parts = []
+        for got in self.iter_predictions(pipeline, subjects, model_for_subject, ood_model, chunk):
+            if got.error is not None and skipped is not None and not any(
+                    s["source"] == got.name for s in skipped):
+                skipped.append({"source": got.name, "error": got.error})
+            if got.pred is not None:
+                parts.append(got.pred)
+                if on_windows is not None:
+                    on_windows(len(got.pred))
         return StreamPredictions.concatenate(
             parts, list(pipeline.classes), pipeline.n_samples / pipeline.sampling_rate_hz,
             pipeline.streaming_hop / pipeline.sampling_rate_hz,
