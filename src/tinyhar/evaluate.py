@@ -3,7 +3,8 @@
 A run is scored on windows cut with its own
 :class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`), or on
 whole recordings before and after its post-processing
-(:func:`evaluate_continuous`). Scores are subject-independent by default:
+(:func:`evaluate_continuous`; a dataset definition is read one session at a
+time). Scores are subject-independent by default:
 subjects the run was trained on are left out (:func:`select_unseen_subjects`,
 with the registry's ``population`` of data sets recorded from the same people,
 :class:`~tinyhar.datasets.info.DatasetInfo`).

@@ -122,3 +122,26 @@ def test_predict_reads_a_definition_session_by_session(run, definition, tmp_path
     assert got["n_sessions"] == 1
     assert [s["source"] for s in got["skipped_sessions"]] == [
         f"subject s004, session recordings/{broken.stem}"]
+
+
+def test_subjects_from_a_column_are_found_by_reading_each_file(run, definition, tmp_path):
+    import pandas as pd
+    import yaml
+
+    folder = tmp_path / "col"
+    (folder / "recordings").mkdir(parents=True)
+    for k, subject in enumerate(TEST):
+        frame = pd.read_parquet(sorted((definition.parent / "recordings").glob(
+            f"{subject}_*.parquet"))[0])
+        frame.assign(person=subject).to_parquet(folder / "recordings" / f"part{k}.parquet")
+    spec = yaml.safe_load(definition.read_text())
+    spec.pop("file_pattern")
+    spec["columns"]["subject"] = "person"
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    sessions = SessionRecordings.from_definition(folder / "data.yaml")
+    assert [s.subject for s in sessions.sources] == [None, None]
+    assert sessions.subjects() == TEST
+    streamed = evaluate_continuous(run, str(folder / "data.yaml"))
+    assert streamed["subjects"] == TEST and streamed["n_sessions"] == 2
+    assert_close_tree(evaluate_continuous(run, str(folder / "data.yaml"), by_session=False),
+                      streamed)
