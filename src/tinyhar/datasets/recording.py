@@ -365,7 +365,7 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         beyond :data:`MAX_ABS_SENSOR_VALUE`, partial gyroscope axes, or time
         not increasing within a session.
     """
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: replacing columns leaves the caller's alone
     required = ("time", *ACC_CHANNELS, "subject", "session")
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -381,22 +381,30 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         frame["label"] = pd.NA
     channels = list(ACC_CHANNELS) + gyro
     for col in ["time", *channels]:
-        values = pd.to_numeric(frame[col], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.fillna(0.0))
+        values = frame[col]
+        if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
+            bad = ~np.isfinite(values.to_numpy())  # NaN or inf, without copies
+        else:
+            values = pd.to_numeric(values, errors="coerce")
+            bad = (values.isna() | ~np.isfinite(values.fillna(0.0))).to_numpy()
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(np.flatnonzero(bad)[0])
             raise DataFormatError(
                 source,
                 f"value {frame[col].iloc[row]!r} at row {row + 1} is not a finite number; "
                 "fix or drop that sample",
                 column=col,
             )
+        del bad
         if col != "time":
-            check_magnitude(values.to_numpy(dtype=np.float64), source, col)
-        frame[col] = values.astype("float64" if col == "time" else "float32")
-    frame["label"] = frame["label"].astype("string")
-    frame["subject"] = frame["subject"].astype(str).astype("string")
-    frame["session"] = frame["session"].astype(str).astype("string")
+            check_magnitude(values.to_numpy(), source, col)
+        target = np.float64 if col == "time" else np.float32
+        if values.dtype != target:  # (reassigning an unchanged column could copy its block)
+            frame[col] = values.astype(target)
+        del values
+    frame["label"] = _as_strings(frame["label"], missing_ok=True)
+    frame["subject"] = _as_strings(frame["subject"])
+    frame["session"] = _as_strings(frame["session"])
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
     if len(frame):
         session_codes = pd.factorize(frame["session"])[0]
@@ -419,6 +427,27 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 column="session",
             )
     return frame
+
+
+def _as_strings(column: pd.Series, missing_ok: bool = False) -> pd.Series:
+    """A column as the ``string`` dtype; ids (``missing_ok=False``) through ``str`` first.
+
+    A categorical of strings (the loaders' compact form) is expanded from
+    its categories, without an intermediate copy per row.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        column.cat.categories
+    ):
+        import pyarrow as pa
+
+        codes = column.cat.codes.to_numpy()
+        words = pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.large_string())
+        indices = pa.array(codes, mask=codes < 0)
+        strings = pa.DictionaryArray.from_arrays(indices, words).cast(pa.large_string())
+        return pd.Series(pd.arrays.ArrowStringArray(strings), index=column.index, name=column.name)
+    if missing_ok:
+        return column.astype("string")
+    return column.astype(str).astype("string")
 
 
 def check_magnitude(
