@@ -277,6 +277,7 @@ def load_definition(
         part["_file"] = np.full(len(part["_line"]), index, dtype=np.int32)
         parts.append(part)
         wheres.append(where)
+        del part
     columns = _concat_parts(parts)
     del parts
     columns = _assemble_sessions(columns, definition, files, wheres, active)

@@ -88,7 +88,7 @@ class RecordingSet:
         self.frame = canonicalize_frame(self.frame, self.source)
         self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
         self.classes = [str(c) for c in self.classes]
-        present = set(self.frame["label"].dropna().unique())
+        present = {x for x in self.frame["label"].unique() if not pd.isna(x)}
         unknown = sorted(present - set(self.classes))
         if unknown:
             raise DataFormatError(
@@ -408,9 +408,11 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
     if len(frame):
         session_codes = pd.factorize(frame["session"])[0]
-        dt = np.diff(frame["time"].to_numpy())
         same = session_codes[1:] == session_codes[:-1]
-        back = np.flatnonzero(same & (dt <= 0))
+        n_sessions = int(session_codes.max()) + 1  # as nunique: missing ids are code -1
+        del session_codes
+        time = frame["time"].to_numpy()
+        back = np.flatnonzero(same & (time[1:] <= time[:-1]))  # finite: as a step <= 0
         if back.size:
             row = int(back[0]) + 2
             raise DataFormatError(
@@ -419,8 +421,8 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 "sort each session by time and remove duplicate samples",
                 column="time",
             )
-        changes = np.count_nonzero(session_codes[1:] != session_codes[:-1]) + 1
-        if changes != frame["session"].nunique():
+        changes = len(same) - np.count_nonzero(same) + 1
+        if changes != n_sessions:
             raise DataFormatError(
                 source,
                 "rows of a session are not contiguous; sort by session then time",
