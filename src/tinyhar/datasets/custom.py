@@ -566,7 +566,7 @@ def _read_csv(
                 file, sep=opts.delimiter, header=0 if opts.header else None,
                 skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
                 skip_blank_lines=False, index_col=False, engine="c",
-                dtype={c: str for c in text_cols} or None,
+                dtype={c: "category" for c in text_cols} or None,  # no string per row
             )
     except pd.errors.EmptyDataError:
         raise DataFormatError(file, "file is empty; expected a header and rows") from None
