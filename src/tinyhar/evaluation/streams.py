@@ -120,18 +120,18 @@ def iter_stream_windows(
     classes = recordings.classes
     names = np.array([""] + classes, dtype=object)
     frame = recordings.frame
-    lookup = {c: i for i, c in enumerate(classes)}
-    labelled = frame["label"].notna().to_numpy()
-    codes_all = np.full(len(frame), -1, dtype=np.int16)
-    codes_all[labelled] = frame["label"][labelled].map(lookup).to_numpy(dtype=np.int16)
+    # class index per sample (-1 unlabelled; labels are among classes), no str per sample
+    labels = frame["label"].astype("category").cat
+    lookup = np.array([classes.index(c) for c in labels.categories] + [-1], dtype=np.int16)
+    codes_all = lookup[labels.codes.to_numpy()]
     session_codes, session_names = frame["session"].factorize()
     bounds = np.flatnonzero(np.diff(session_codes)) + 1
     starts = np.concatenate([[0], bounds]).astype(int)
     ends = np.concatenate([bounds, [len(frame)]]).astype(int)
-    subjects = frame["subject"].to_numpy()
+    subject_of = frame["subject"]  # not to_numpy(): that makes a Python str per sample
     times = frame["time"].to_numpy()
     for s0, s1 in zip(starts, ends, strict=True):
-        session, subject = str(session_names[session_codes[s0]]), str(subjects[s0])
+        session, subject = str(session_names[session_codes[s0]]), str(subject_of.iloc[s0])
         seg_bounds, _ = contiguous_segments(times[s0:s1], rate_in)
         part = -1
         for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
