@@ -596,11 +596,11 @@ def check_recording_groups(
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.r_[0, bounds] if len(frame) else np.zeros(0, int)
     ends = np.r_[bounds, len(frame)] if len(frame) else np.zeros(0, int)
-    subjects = frame["subject"].to_numpy()
+    subjects = frame["subject"]  # by position: to_numpy() would make a str per sample
     time_all = frame["time"].to_numpy()
     findings = []
     for a, b in zip(starts, ends, strict=True):
-        where = where_of(str(subjects[a]), str(names[codes[a]]))
+        where = where_of(str(subjects.iloc[a]), str(names[codes[a]]))
         if rate_check:
             check_sampling_rate(time_all[a:b], recordings.sampling_rate_hz, where, "time")
         findings.append(check_signals(

@@ -237,6 +237,7 @@ class RecordingSet:
             _PARQUET_META_KEY,
             "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
             "written by tinyhar: describe it with a YAML dataset definition instead",
+            read_dictionary=["label", "subject", "session"],  # categories: no str per sample yet
         )
         classes = meta.get("classes")
         if "sampling_rate_hz" not in meta or not isinstance(classes, list):
@@ -244,10 +245,11 @@ class RecordingSet:
                 path, "the tinyhar metadata lacks sampling_rate_hz or classes; rewrite the file "
                 "with RecordingSet.to_parquet"
             )
-        try:
-            frame = table.to_pandas()
+        try:  # each Arrow column freed once converted
+            frame = table.to_pandas(split_blocks=True, self_destruct=True)
         except Exception as exc:  # pyarrow raises many types for odd schemas
             raise DataFormatError(path, f"cannot convert the table: {exc}") from exc
+        del table
         out = cls(
             frame,
             meta["sampling_rate_hz"],
@@ -297,7 +299,9 @@ def check_sampling_rate_value(value: Any, source: str | Path) -> float:
     return rate
 
 
-def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
+def read_parquet_with_metadata(
+    path: Path, key: bytes, missing: str, read_dictionary: list[str] | None = None
+) -> tuple:
     """Read a Parquet file and the JSON document stored under ``key`` in its schema metadata.
 
     Parameters
@@ -308,6 +312,9 @@ def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
         Schema-metadata key holding a JSON document.
     missing : str
         Error message when the key is absent (say what the file should be).
+    read_dictionary : list of str, optional
+        Columns to read dictionary-encoded (pandas categoricals), those of
+        them that the file has.
 
     Returns
     -------
@@ -323,7 +330,10 @@ def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
     from pyarrow import ArrowException
 
     try:
-        table = pq.read_table(path)
+        if read_dictionary:
+            names = set(pq.read_schema(path).names)
+            read_dictionary = [c for c in read_dictionary if c in names]
+        table = pq.read_table(path, read_dictionary=read_dictionary or None)
     except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
     raw = (table.schema.metadata or {}).get(key)
