@@ -1,4 +1,4 @@
-"""The lean per-column loader: same recordings as the canonical form, strings per value."""
+"""The lean loaders: same recordings as the canonical form, strings per value, not per row."""
 
 from __future__ import annotations
 
@@ -97,3 +97,23 @@ def test_magnitude_and_clipping_match_the_whole_array_forms():
     np.testing.assert_allclose(magnitude_of(values), expected, rtol=1e-15)
     found = clipped_channels(values, ["acc_x", "acc_y", "acc_z"])
     assert [name for name, _, _ in found] == ["acc_y"]
+
+
+def test_label_codes_index_the_class_list(two_subjects):
+    labels = two_subjects.frame["label"]
+    assert labels.isna().any()  # HAPT has unlabelled spans between activities
+    expected = np.array([-1 if pd.isna(v) else two_subjects.classes.index(v) for v in labels])
+    codes = two_subjects.label_codes()
+    assert codes.dtype == np.int16
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_loaded_frames_can_be_edited(tmp_path, two_subjects):
+    """Callers may edit a loaded frame in place (e.g. mark a dropout), whatever the loader."""
+    two_subjects.to_parquet(tmp_path / "set.parquet")
+    classes = "classes: [" + ", ".join(two_subjects.classes) + "]\n"
+    for rec in (load_custom(_definition(tmp_path, "set.parquet", classes)),
+                RecordingSet.from_parquet(tmp_path / "set.parquet")):
+        rec.frame.loc[10, "acc_y"] = np.nan
+        rec.frame.loc[11, "time"] = -1.0
+        assert np.isnan(rec.frame["acc_y"].iloc[10]) and rec.frame["time"].iloc[11] == -1.0

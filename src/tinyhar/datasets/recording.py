@@ -124,6 +124,18 @@ class RecordingSet:
         """Total number of samples over all sessions."""
         return len(self.frame)
 
+    def label_codes(self) -> np.ndarray:
+        """Index of each sample's label in :attr:`classes` (-1 = unlabelled).
+
+        Returns
+        -------
+        numpy.ndarray of int16, shape (n_samples,)
+            Computed on the distinct labels, without a Python string per sample.
+        """
+        labels = self.frame["label"].astype("category").cat
+        lookup = [self.classes.index(c) for c in labels.categories] + [-1]
+        return np.array(lookup, dtype=np.int16)[labels.codes.to_numpy()]
+
     def iter_sessions(self) -> Iterator[tuple[str, str, pd.DataFrame]]:
         """Yield ``(subject, session, frame)`` for each session in order."""
         for session, part in self.frame.groupby("session", sort=False, observed=True):
@@ -245,8 +257,8 @@ class RecordingSet:
                 path, "the tinyhar metadata lacks sampling_rate_hz or classes; rewrite the file "
                 "with RecordingSet.to_parquet"
             )
-        try:  # each Arrow column freed once converted
-            frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        try:
+            frame = table.to_pandas()
         except Exception as exc:  # pyarrow raises many types for odd schemas
             raise DataFormatError(path, f"cannot convert the table: {exc}") from exc
         del table

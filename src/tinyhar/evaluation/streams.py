@@ -120,10 +120,7 @@ def iter_stream_windows(
     classes = recordings.classes
     names = np.array([""] + classes, dtype=object)
     frame = recordings.frame
-    # class index per sample (-1 unlabelled; labels are among classes), no str per sample
-    labels = frame["label"].astype("category").cat
-    lookup = np.array([classes.index(c) for c in labels.categories] + [-1], dtype=np.int16)
-    codes_all = lookup[labels.codes.to_numpy()]
+    codes_all = recordings.label_codes()
     session_codes, session_names = frame["session"].factorize()
     bounds = np.flatnonzero(np.diff(session_codes)) + 1
     starts = np.concatenate([[0], bounds]).astype(int)
