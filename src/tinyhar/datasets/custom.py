@@ -285,6 +285,7 @@ def load_definition(
         parts.append(part)
         wheres.append(where)
         del part
+    _ParquetColumns.release()  # what reading the text columns left in Arrow's pool
     columns = _concat_parts(parts)
     del parts
     columns = _assemble_sessions(columns, definition, files, wheres, active)
