@@ -117,3 +117,19 @@ def test_loaded_frames_can_be_edited(tmp_path, two_subjects):
         rec.frame.loc[10, "acc_y"] = np.nan
         rec.frame.loc[11, "time"] = -1.0
         assert np.isnan(rec.frame["acc_y"].iloc[10]) and rec.frame["time"].iloc[11] == -1.0
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_sessions_must_be_contiguous_and_time_increasing(dtype):
+    frame = pd.DataFrame({
+        "time": [0.0, 0.02, 0.0, 0.02, 0.04], "acc_x": 0.0, "acc_y": 0.0, "acc_z": 1.0,
+        "subject": "1", "session": pd.Series(["a", "a", "b", "b", "a"], dtype=dtype),
+    })
+    with pytest.raises(DataFormatError, match="rows of a session are not contiguous"):
+        RecordingSet(frame, 50.0, [])
+    frame["session"] = pd.Series(["a", "a", "b", "b", "b"], dtype=dtype)
+    frame.loc[4, "time"] = 0.02
+    with pytest.raises(DataFormatError, match=r"time does not increase at row 5 \(session b\)"):
+        RecordingSet(frame, 50.0, [])
+    frame.loc[4, "time"] = 0.04
+    assert RecordingSet(frame, 50.0, []).sessions == ["a", "b"]

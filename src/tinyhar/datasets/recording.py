@@ -429,10 +429,7 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     frame["session"] = _as_strings(frame["session"])
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
     if len(frame):
-        session_codes = pd.factorize(frame["session"])[0]
-        same = session_codes[1:] == session_codes[:-1]
-        n_sessions = int(session_codes.max()) + 1  # as nunique: missing ids are code -1
-        del session_codes
+        same, n_sessions = _same_as_previous(frame["session"])
         time = frame["time"].to_numpy()
         back = np.flatnonzero(same & (time[1:] <= time[:-1]))  # finite: as a step <= 0
         if back.size:
@@ -451,6 +448,24 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 column="session",
             )
     return frame
+
+
+def _same_as_previous(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Whether each value after the first equals the one before, and the distinct count.
+
+    Missing values count as equal to each other and are not counted, as
+    :func:`pandas.factorize` codes and :meth:`pandas.Series.nunique` treat
+    them. Arrow-backed strings are compared in Arrow (no codes per sample).
+    """
+    if isinstance(column.array, pd.arrays.ArrowStringArray) and not column.hasnans:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.chunked_array(pa.array(column.array))
+        same = pc.equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        return same, int(pc.count_distinct(values).as_py())
+    codes = pd.factorize(column)[0]
+    return codes[1:] == codes[:-1], int(codes.max()) + 1
 
 
 def _as_strings(column: pd.Series, missing_ok: bool = False) -> pd.Series:
