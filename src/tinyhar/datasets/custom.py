@@ -110,7 +110,7 @@ Memory: a file is read one column at a time (Parquet; CSV through pandas'
 parser, text columns as categories), each converted straight to its final
 type, and label, subject and session stay one code per sample until the
 :class:`RecordingSet` is built; loading a 24-hour 6-channel 50 Hz Parquet
-file peaks at about 130 bytes per sample above the process's baseline (the
+file peaks at about 120 bytes per sample above the process's baseline (the
 resulting frame holds 90), against 350 before.
 
 The schema (the pydantic models of these keys) is in
