@@ -87,6 +87,8 @@ BENCHMARKS = {
                       "option through C and MicroPython (minutes): --help only"),
     "scale.py": (["--help"], "writes and trains on up to 1,000 hours (an hour): --help only; "
                  "tests/test_training_sessions.py runs the same path on minutes of data"),
+    "load_memory.py": (["--hours", "0.2", "--json"], "writes and loads one 24-hour file (ten "
+                       "seconds): run with --hours 0.2 --json"),
     "live.py": (["--help"], "mosquitto, tinyhar live and a dashboard client for 10,000 "
                 "messages (a minute): --help only; tests/outputs runs the same path"),
     "unknown.py": (["--help"], "leave-one-activity-out on the HAPT zip, 21 forests "

@@ -237,6 +237,27 @@ def _blocks(values: np.ndarray, rate: float) -> np.ndarray:
     return values[: n * size].reshape(n, size, *values.shape[1:])
 
 
+def magnitude_of(values: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, in float64, summing one axis at a time.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_samples, n_axes)
+        A 3-axis signal (any float dtype).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,)
+        ``sqrt(x**2 + y**2 + z**2)`` in float64, added in axis order as
+        ``np.sum(..., axis=1)`` does, but with two float64 columns in memory
+        instead of a float64 copy of the whole signal.
+    """
+    total = np.square(values[:, 0], dtype=np.float64)
+    for axis in range(1, values.shape[1]):
+        total += np.square(values[:, axis], dtype=np.float64)
+    return np.sqrt(total, out=total)
+
+
 def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
     """Median magnitude of the acceleration on still spans (the gravity level).
 
@@ -256,7 +277,7 @@ def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
     from_still : bool
         Whether still blocks were used.
     """
-    magnitude = np.sqrt(np.sum(np.square(acc_g, dtype=np.float64), axis=1))
+    magnitude = magnitude_of(acc_g)
     blocks = _blocks(magnitude, rate)
     if len(blocks):
         mean = blocks.mean(axis=1)
@@ -355,7 +376,7 @@ def check_gyro_units(
     """
     if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
         return
-    magnitude = np.sqrt(np.sum(np.square(gyro_rad_s, dtype=np.float64), axis=1))
+    magnitude = magnitude_of(gyro_rad_s)
     p99 = float(np.percentile(magnitude, 99))
     if p99 > GYRO_MAX_P99_RAD_S:
         raise DataFormatError(
@@ -366,7 +387,7 @@ def check_gyro_units(
             f"({key}); " + switch_off_hint("units"),
             column="gyro_x gyro_y gyro_z",
         )
-    acc_mag = np.sqrt(np.sum(np.square(acc_g, dtype=np.float64), axis=1))
+    acc_mag = magnitude_of(acc_g)
     acc_blocks = _blocks(acc_mag, rate)
     if not len(acc_blocks):
         return
@@ -439,7 +460,19 @@ def describe_clipping(values: np.ndarray, channels: list[str], where: str) -> st
     where : str
         The file (for the message).
     """
-    found = clipped_channels(values, channels)
+    return clipping_text(clipped_channels(values, channels), where)
+
+
+def clipping_text(found: list[tuple[str, float, float]], where: str) -> str | None:
+    """One line naming the file and the clipped channels ``found``, or None when none.
+
+    Parameters
+    ----------
+    found : list of (channel, fraction, value)
+        From :func:`clipped_channels`.
+    where : str
+        The file (for the message).
+    """
     if not found:
         return None
     return f"{where}: " + ", ".join(
@@ -518,12 +551,11 @@ def check_signals(
             check_gyro_units(gyro_rad_s, acc_g, rate, where, gyro_declared, gyro_key)
     if not checks.clipping:
         return None
-    names = ["acc_x", "acc_y", "acc_z"]
-    values = acc_g
+    # per channel, so acc and gyro need not be copied into one array
+    found = clipped_channels(acc_g, ["acc_x", "acc_y", "acc_z"])
     if gyro_rad_s is not None:
-        names += ["gyro_x", "gyro_y", "gyro_z"]
-        values = np.concatenate([acc_g, gyro_rad_s], axis=1)
-    return describe_clipping(values, names, where)
+        found += clipped_channels(gyro_rad_s, ["gyro_x", "gyro_y", "gyro_z"])
+    return clipping_text(found, where)
 
 
 def check_recording_groups(
@@ -557,17 +589,18 @@ def check_recording_groups(
         return
     frame = recordings.frame
     gyro_cols = ["gyro_x", "gyro_y", "gyro_z"] if recordings.has_gyro else None
-    acc_all = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float64)
-    gyro_all = frame[gyro_cols].to_numpy(np.float64) if gyro_cols else None
+    # float32 as stored: the checks widen exactly to float64 where they compute
+    acc_all = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float32)
+    gyro_all = frame[gyro_cols].to_numpy(np.float32) if gyro_cols else None
     codes, names = frame["session"].factorize()
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.r_[0, bounds] if len(frame) else np.zeros(0, int)
     ends = np.r_[bounds, len(frame)] if len(frame) else np.zeros(0, int)
-    subjects = frame["subject"].to_numpy()
+    subjects = frame["subject"]  # by position: to_numpy() would make a str per sample
     time_all = frame["time"].to_numpy()
     findings = []
     for a, b in zip(starts, ends, strict=True):
-        where = where_of(str(subjects[a]), str(names[codes[a]]))
+        where = where_of(str(subjects.iloc[a]), str(names[codes[a]]))
         if rate_check:
             check_sampling_rate(time_all[a:b], recordings.sampling_rate_hz, where, "time")
         findings.append(check_signals(

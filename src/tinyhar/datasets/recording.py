@@ -88,7 +88,7 @@ class RecordingSet:
         self.frame = canonicalize_frame(self.frame, self.source)
         self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
         self.classes = [str(c) for c in self.classes]
-        present = set(self.frame["label"].dropna().unique())
+        present = {x for x in self.frame["label"].unique() if not pd.isna(x)}
         unknown = sorted(present - set(self.classes))
         if unknown:
             raise DataFormatError(
@@ -123,6 +123,18 @@ class RecordingSet:
     def n_samples(self) -> int:
         """Total number of samples over all sessions."""
         return len(self.frame)
+
+    def label_codes(self) -> np.ndarray:
+        """Index of each sample's label in :attr:`classes` (-1 = unlabelled).
+
+        Returns
+        -------
+        numpy.ndarray of int16, shape (n_samples,)
+            Computed on the distinct labels, without a Python string per sample.
+        """
+        labels = self.frame["label"].astype("category").cat
+        lookup = [self.classes.index(c) for c in labels.categories] + [-1]
+        return np.array(lookup, dtype=np.int16)[labels.codes.to_numpy()]
 
     def iter_sessions(self) -> Iterator[tuple[str, str, pd.DataFrame]]:
         """Yield ``(subject, session, frame)`` for each session in order."""
@@ -237,6 +249,7 @@ class RecordingSet:
             _PARQUET_META_KEY,
             "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
             "written by tinyhar: describe it with a YAML dataset definition instead",
+            read_dictionary=["label", "subject", "session"],  # categories: no str per sample yet
         )
         classes = meta.get("classes")
         if "sampling_rate_hz" not in meta or not isinstance(classes, list):
@@ -248,6 +261,7 @@ class RecordingSet:
             frame = table.to_pandas()
         except Exception as exc:  # pyarrow raises many types for odd schemas
             raise DataFormatError(path, f"cannot convert the table: {exc}") from exc
+        del table
         out = cls(
             frame,
             meta["sampling_rate_hz"],
@@ -297,7 +311,9 @@ def check_sampling_rate_value(value: Any, source: str | Path) -> float:
     return rate
 
 
-def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
+def read_parquet_with_metadata(
+    path: Path, key: bytes, missing: str, read_dictionary: list[str] | None = None
+) -> tuple:
     """Read a Parquet file and the JSON document stored under ``key`` in its schema metadata.
 
     Parameters
@@ -308,6 +324,9 @@ def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
         Schema-metadata key holding a JSON document.
     missing : str
         Error message when the key is absent (say what the file should be).
+    read_dictionary : list of str, optional
+        Columns to read dictionary-encoded (pandas categoricals), those of
+        them that the file has.
 
     Returns
     -------
@@ -323,7 +342,10 @@ def read_parquet_with_metadata(path: Path, key: bytes, missing: str) -> tuple:
     from pyarrow import ArrowException
 
     try:
-        table = pq.read_table(path)
+        if read_dictionary:
+            names = set(pq.read_schema(path).names)
+            read_dictionary = [c for c in read_dictionary if c in names]
+        table = pq.read_table(path, read_dictionary=read_dictionary or None)
     except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(path, f"cannot read as Parquet: {exc}") from exc
     raw = (table.schema.metadata or {}).get(key)
@@ -365,7 +387,7 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         beyond :data:`MAX_ABS_SENSOR_VALUE`, partial gyroscope axes, or time
         not increasing within a session.
     """
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: replacing columns leaves the caller's alone
     required = ("time", *ACC_CHANNELS, "subject", "session")
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -381,28 +403,35 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         frame["label"] = pd.NA
     channels = list(ACC_CHANNELS) + gyro
     for col in ["time", *channels]:
-        values = pd.to_numeric(frame[col], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.fillna(0.0))
+        values = frame[col]
+        if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
+            bad = ~np.isfinite(values.to_numpy())  # NaN or inf, without copies
+        else:
+            values = pd.to_numeric(values, errors="coerce")
+            bad = (values.isna() | ~np.isfinite(values.fillna(0.0))).to_numpy()
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(np.flatnonzero(bad)[0])
             raise DataFormatError(
                 source,
                 f"value {frame[col].iloc[row]!r} at row {row + 1} is not a finite number; "
                 "fix or drop that sample",
                 column=col,
             )
+        del bad
         if col != "time":
-            check_magnitude(values.to_numpy(dtype=np.float64), source, col)
-        frame[col] = values.astype("float64" if col == "time" else "float32")
-    frame["label"] = frame["label"].astype("string")
-    frame["subject"] = frame["subject"].astype(str).astype("string")
-    frame["session"] = frame["session"].astype(str).astype("string")
+            check_magnitude(values.to_numpy(), source, col)
+        target = np.float64 if col == "time" else np.float32
+        if values.dtype != target:  # (reassigning an unchanged column could copy its block)
+            frame[col] = values.astype(target)
+        del values
+    frame["label"] = _as_strings(frame["label"], missing_ok=True)
+    frame["subject"] = _as_strings(frame["subject"])
+    frame["session"] = _as_strings(frame["session"])
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
     if len(frame):
-        session_codes = pd.factorize(frame["session"])[0]
-        dt = np.diff(frame["time"].to_numpy())
-        same = session_codes[1:] == session_codes[:-1]
-        back = np.flatnonzero(same & (dt <= 0))
+        same, n_sessions = _same_as_previous(frame["session"])
+        time = frame["time"].to_numpy()
+        back = np.flatnonzero(same & (time[1:] <= time[:-1]))  # finite: as a step <= 0
         if back.size:
             row = int(back[0]) + 2
             raise DataFormatError(
@@ -411,14 +440,53 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 "sort each session by time and remove duplicate samples",
                 column="time",
             )
-        changes = np.count_nonzero(session_codes[1:] != session_codes[:-1]) + 1
-        if changes != frame["session"].nunique():
+        changes = len(same) - np.count_nonzero(same) + 1
+        if changes != n_sessions:
             raise DataFormatError(
                 source,
                 "rows of a session are not contiguous; sort by session then time",
                 column="session",
             )
     return frame
+
+
+def _same_as_previous(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Whether each value after the first equals the one before, and the distinct count.
+
+    Missing values count as equal to each other and are not counted, as
+    :func:`pandas.factorize` codes and :meth:`pandas.Series.nunique` treat
+    them. Arrow-backed strings are compared in Arrow (no codes per sample).
+    """
+    if isinstance(column.array, pd.arrays.ArrowStringArray) and not column.hasnans:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.chunked_array(pa.array(column.array))
+        same = pc.equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        return same, int(pc.count_distinct(values).as_py())
+    codes = pd.factorize(column)[0]
+    return codes[1:] == codes[:-1], int(codes.max()) + 1
+
+
+def _as_strings(column: pd.Series, missing_ok: bool = False) -> pd.Series:
+    """A column as the ``string`` dtype; ids (``missing_ok=False``) through ``str`` first.
+
+    A categorical of strings (the loaders' compact form) is expanded from
+    its categories, without an intermediate copy per row.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        column.cat.categories
+    ):
+        import pyarrow as pa
+
+        codes = column.cat.codes.to_numpy()
+        words = pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.large_string())
+        indices = pa.array(codes, mask=codes < 0)
+        strings = pa.DictionaryArray.from_arrays(indices, words).cast(pa.large_string())
+        return pd.Series(pd.arrays.ArrowStringArray(strings), index=column.index, name=column.name)
+    if missing_ok:
+        return column.astype("string")
+    return column.astype(str).astype("string")
 
 
 def check_magnitude(

@@ -366,10 +366,7 @@ def make_windows(
     report = WindowingReport()
 
     frame = recordings.frame
-    codes_all = np.full(len(frame), -1, dtype=np.int16)
-    labelled = frame["label"].notna().to_numpy()
-    lookup = {c: i for i, c in enumerate(classes)}
-    codes_all[labelled] = frame["label"][labelled].map(lookup).to_numpy(dtype=np.int16)
+    codes_all = recordings.label_codes()
     values_all = frame[channels].to_numpy(dtype=np.float32)
     times_all = frame["time"].to_numpy()
 
@@ -377,13 +374,13 @@ def make_windows(
     bounds = np.flatnonzero(np.diff(session_codes)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(frame)]])
-    subjects = frame["subject"].to_numpy()
+    subjects = frame["subject"]  # by position: to_numpy() would make a str per sample
 
     # pass 1: which windows are kept (labels only, no signal copies)
     plan: list[tuple] = []
     for s0, s1 in zip(starts, ends, strict=True):
         session = str(session_names[session_codes[s0]])
-        subject = str(subjects[s0])
+        subject = str(subjects.iloc[s0])
         time = times_all[s0:s1]
         seg_bounds, n_gaps = contiguous_segments(time, recordings.sampling_rate_hz)
         report.n_gaps += n_gaps
