@@ -78,6 +78,8 @@ def test_micropython_check_and_cli(run, tmp_path, monkeypatch):
     text = " ".join(result.output.split())
     assert "12 test windows, mounting x=y,y=-x,z=z" in text
     assert "check (micropython): classes equal" in text and "FAILED" not in text
+    # what happened to the run's post-processing is said, whether written or not
+    assert "post-processing exported:" in text or "note: " in text
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["n_test_windows"] == 12 and meta["testdata_bytes"] == 16 + 6 + 12 * (
         128 * 6 * 2 + 1 + 2 + 1)

@@ -87,6 +87,7 @@ def export_cmd(
         info = export_network_onnx(loaded, out)
         cli.console.print(f"ONNX models written to [bold]{out}[/]")
         cli.console.print_json(json.dumps(info, default=str))
+    _print_postprocess(info.get("postprocess"))
     if check and target in ("c", "micropython"):
         from tinyhar.export.check import check_export, format_check
 
@@ -96,6 +97,17 @@ def export_cmd(
         if result["status"] == "failed":
             raise typer.Exit(1)
 
+
+
+def _print_postprocess(post: dict | None) -> None:
+    """Say what an export did with the run's post-processing (written, or why not)."""
+    if not post:
+        return
+    if "note" in post:
+        cli.console.print(f"[yellow]note:[/] {post['note']}", soft_wrap=True, highlight=False)
+    elif "description" in post:
+        cli.console.print(f"post-processing exported: {post['description']} "
+                          f"(lag {post.get('lag', 0)} windows)", soft_wrap=True, highlight=False)
 
 
 def _run_or_bundle(folder: Path):
