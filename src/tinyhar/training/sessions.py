@@ -9,6 +9,7 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_test_windows
 from tinyhar.training.splits import _cross_validation, split_windows
 from tinyhar.training.stages import _common_metrics, _figures, _finish, _postprocess_record
-from tinyhar.training.trees import build_pipeline, check_leaf_size
+from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_fold
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
@@ -117,15 +118,14 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     Each session of the dataset definition is read, windowed and featurised on
     its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
     memory holds the feature rows, not the raw samples or windows. Then the
-    same split, cross-validation (folds on local threads), final fit and
-    scores as the in-memory path; the rows are identical, so are the metrics.
+    same split, cross-validation and final fit (Dask tasks on the configured
+    scheduler, :func:`tinyhar.compute.map_shared`) and scores as the in-memory
+    path; the rows are identical, so are the metrics.
     Post-processing: a configured ``mode``/``ema`` filter is recorded;
     ``auto`` and ``hmm``, which are chosen or fitted on whole streams, fall
     back to ``none`` with a note (score whole streams afterwards with
     ``tinyhar evaluate RUN --continuous``).
     """
-    from sklearn.base import clone
-
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.features.table import SessionJob, build_feature_table, settings_key
@@ -202,24 +202,26 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     train_w = windows.subset(slice(0, split["n_train"]))
     test_w = windows.subset(slice(*split["test"]))
     loso = cfg.evaluation.protocol == "loso"
-    fold_models: list = []
+    # the folds and the final fit: Dask tasks on the configured scheduler, the final fit
+    # first (the longest task), the rows sent to each worker once
+    shared = {"model": pipeline.model, "X": train_w.X, "y": train_w.y}
+    final: list = []
 
-    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        model = clone(pipeline.model).fit(train_w.X[a], train_w.y[a])
-        fold_models.append((set(train_w.subject[b]), model))
-        return model.predict(train_w.X[b])
+    def predict_folds(splits: list) -> Iterator[np.ndarray]:
+        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
+        final.append(next(results))
+        console.print(f"fitted the final model on all {'' if loso else 'training '}subjects")
+        yield from results
 
-    local = "threads" if c.scheduler != "serial" else "serial"
-    cv, pooled = _cross_validation(
-        cfg, train_w, fit_predict, console,
-        lambda f, items: compute.map_in_order(f, items, local, c.workers),
-    )
-    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-    # the trees of the final fit on local threads too (the same forest for any n_jobs:
-    # every tree's seed is drawn before they are built)
-    pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
-    pipeline.model.fit(train_w.X, train_w.y)
-    pipeline.model.set_params(n_jobs=None)
+    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
+    if final:
+        pipeline.model = final[0]
+    else:  # no cross-validation: the trees of the final fit on local threads (the same
+        # forest for any n_jobs: every tree's seed is drawn before they are built)
+        console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+        pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
+        pipeline.model.fit(train_w.X, train_w.y)
+        pipeline.model.set_params(n_jobs=None)
     pred = pooled if loso else pipeline.model.predict(test_w.X)
     metrics = score_predictions(test_w, pred, classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
