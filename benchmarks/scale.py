@@ -60,9 +60,13 @@ def dataset(root: Path, hours: float, rate_hz: float) -> Path:
 
 def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     """The measured work (runs in a fresh process)."""
+    from tinyhar import compute
+
+    scheduler = "serial" if workers == 1 else parallel
+    # as `tinyhar train` does: worker processes start while this one imports and reads
+    compute.start_workers(scheduler, workers)
     import numpy as np
 
-    from tinyhar import compute
     from tinyhar.config import make_config
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.evaluation.metrics import classification_metrics
@@ -86,7 +90,6 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     text = settings_key({"windowing": windowing, "features": names})
     prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
-    scheduler = "serial" if workers == 1 else parallel
     split: dict = {}
 
     def train_rows_first(labels):
@@ -101,6 +104,7 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         jobs, names, lambda f, items: compute.map_in_order(f, items, scheduler, workers),
         order_rows=train_rows_first,
     )
+    compute.stop_workers()
     t1 = time.perf_counter()
     n = split["n_train"]
     model = pipeline.model

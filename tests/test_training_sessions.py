@@ -69,6 +69,17 @@ def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_
     assert got["cross_validation"] == in_memory["cross_validation"]
 
 
+@pytest.mark.slow
+def test_worker_processes_give_the_in_memory_metrics(definition, in_memory, tmp_path):
+    from tinyhar import compute
+
+    got = train(_cfg(definition, scheduler="processes", workers=2), tmp_path / "r")
+    for key in SAME:
+        assert got[key] == in_memory[key], key
+    assert got["cross_validation"] == in_memory["cross_validation"]
+    assert compute._WARM == {}  # the workers started for the sessions are gone
+
+
 def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     import shutil
 

@@ -125,9 +125,14 @@ def _check(scheduler: str, workers: int) -> None:
 
 
 def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
-    """Batches on Dask's local threads or processes, one pool for all of them."""
+    """Batches on Dask's local threads or processes, one pool for all of them (the
+    processes of :func:`start_workers` when they are running)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    warm = _WARM.get((scheduler, workers))
+    if warm is not None:
+        yield from _batches(dask, func, items, scheduler, warm, workers, close=False)
+        return
     pool = ThreadPoolExecutor(workers) if scheduler == "threads" else _process_pool(workers)
     yield from _batches(dask, func, items, scheduler, pool, workers)
 
@@ -142,13 +147,80 @@ def _process_pool(workers: int, initializer=None, initargs: tuple = ()):
                                initializer=initializer, initargs=initargs)
 
 
-def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Iterator:
+def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
+             close: bool = True) -> Iterator:
     """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``."""
     batch = BATCH_PER_WORKER * workers
-    with pool:
+    try:
         for a in range(0, len(items), batch):
             tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
             yield from dask.compute(*tasks, scheduler=scheduler, pool=pool)
+    finally:
+        if close:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+WORKER_MODULES = ("tinyhar.features.table", "tinyhar.datasets.sessions",
+                  "tinyhar.models.pipeline")
+"""What the per-session tasks import: :func:`start_workers` imports it in each worker."""
+
+_WARM: dict[tuple[str, int], Any] = {}
+"""The worker processes of :func:`start_workers`, by (scheduler, workers)."""
+
+
+def start_workers(scheduler: str, workers: int,
+                  modules: Sequence[str] = WORKER_MODULES) -> bool:
+    """Start the local worker processes now, ahead of their first tasks.
+
+    A worker process takes seconds to start (Python, then NumPy, pandas,
+    scikit-learn: the imports of ``modules``). Started while this process is
+    still importing and reading the first session, the workers use the cores
+    that this one leaves idle, and are ready when the tasks come. Later
+    :func:`map_in_order` calls with the same scheduler and workers run on them,
+    until :func:`stop_workers`.
+
+    Parameters
+    ----------
+    scheduler : str
+        Only ``processes`` starts anything: threads start at once and a
+        cluster's workers are already running.
+    workers : int
+        Number of worker processes.
+    modules : sequence of str
+        Modules each worker imports as it starts.
+
+    Returns
+    -------
+    bool
+        Whether worker processes are running for (scheduler, workers).
+    """
+    if scheduler != "processes" or workers < 1:
+        return False
+    if (scheduler, workers) not in _WARM:
+        import importlib.util
+
+        if importlib.util.find_spec("dask") is None:  # map_in_order says how to install it
+            return False
+        pool = _process_pool(workers, _import_all, (tuple(modules),))
+        for _ in range(workers):  # spawns one process per submission while none is idle
+            pool.submit(int)
+        _WARM[(scheduler, workers)] = pool
+    return True
+
+
+def stop_workers() -> None:
+    """Shut down the worker processes of :func:`start_workers` (waits for them to exit)."""
+    while _WARM:
+        _, pool = _WARM.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    """Worker-process initializer of :func:`start_workers`."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
 
 
 def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any],

@@ -140,6 +140,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                 "compute.out_of_core: false"
             )
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    # local worker processes (if any) start while this process reads the first session
+    compute.start_workers(c.scheduler, c.workers)
     sources = session_sources(ds.name)
     console.print(
         f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
@@ -186,12 +188,15 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
 
     with _progress(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
-        table, failed = build_feature_table(
-            jobs, names,
-            lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
-            strict=c.strict, on_result=lambda r: progress.advance(task),
-            order_rows=train_rows_first,
-        )
+        try:
+            table, failed = build_feature_table(
+                jobs, names,
+                lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
+                strict=c.strict, on_result=lambda r: progress.advance(task),
+                order_rows=train_rows_first,
+            )
+        finally:  # the folds below send the rows to workers of their own
+            compute.stop_workers()
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
     classes = split["classes"]
