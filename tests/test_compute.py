@@ -28,10 +28,11 @@ def folds():
 
 def test_fit_fold_fits_a_fresh_copy_and_learns_the_rule(folds):
     shared, splits, serial = folds
-    final, *predictions = serial
+    final, *folds = serial
     assert not hasattr(shared["model"], "classes_")  # the shared model stays unfitted
     assert list(final.classes_) == ["sit", "walk"]
-    for (_, b), pred in zip(splits, predictions, strict=True):
+    for (_, b), (model, pred) in zip(splits, folds, strict=True):
+        assert list(model.predict(shared["X"][b])) == list(pred)
         assert pred.shape == (len(b),)
         assert np.mean(pred == shared["y"][b]) > 0.9
     direct = TreeEnsembleClassifier(n_estimators=4, max_depth=4, random_state=0)
@@ -44,7 +45,7 @@ def test_local_schedulers_give_the_serial_results(folds, scheduler):
     shared, splits, serial = folds
     got = list(compute.map_shared(fit_fold, shared, [None, *splits], scheduler, 2))
     assert np.array_equal(got[0].predict(shared["X"]), serial[0].predict(shared["X"]))
-    for mine, theirs in zip(got[1:], serial[1:], strict=True):
+    for (_, mine), (_, theirs) in zip(got[1:], serial[1:], strict=True):
         assert list(mine) == list(theirs)
 
 

@@ -211,12 +211,15 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     # first (the longest task), the rows sent to each worker once
     shared = {"model": pipeline.model, "X": train_w.X, "y": train_w.y}
     final: list = []
+    fold_models: list = []  # (held-out subjects, fold model)
 
     def predict_folds(splits: list) -> Iterator[np.ndarray]:
         results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
         final.append(next(results))
         console.print(f"fitted the final model on all {'' if loso else 'training '}subjects")
-        yield from results
+        for (_, b), (model, pred) in zip(splits, results, strict=True):
+            fold_models.append((set(train_w.subject[b]), model))
+            yield pred
 
     cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
     if final:

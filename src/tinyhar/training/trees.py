@@ -168,9 +168,10 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
 
     Returns
     -------
-    numpy.ndarray or estimator
-        The labels predicted for ``test_idx`` (shape (len(test_idx),)), or the
-        model fitted on all rows. The model's seed fixes its trees, so the
+    tuple or estimator
+        ``(fold_model, y_pred)``: the model fitted on ``train_idx`` and its
+        labels for ``test_idx`` (shape (len(test_idx),)); with ``split`` None,
+        the model fitted on all rows. The model's seed fixes its trees, so the
         result does not depend on where the task runs.
     """
     from sklearn.base import clone
@@ -179,4 +180,5 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     if split is None:
         return clone(shared["model"]).fit(X, y)
     a, b = split
-    return clone(shared["model"]).fit(X[a], y[a]).predict(X[b])
+    model = clone(shared["model"]).fit(X[a], y[a])
+    return model, model.predict(X[b])
