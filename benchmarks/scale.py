@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from itertools import chain
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -74,10 +75,12 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     from tinyhar.models.pipeline import HarPipeline
     from tinyhar.training import build_pipeline
 
+    started = time.time()  # startup_s: the parent's clock, from its start of the child
     t0 = time.perf_counter()
     cfg = make_config({"dataset": {"name": definition}}, "benchmark")
     sources = session_sources(definition)
-    first = sources[0].load()
+    prefix = shared_session_names(sources)
+    first = sources[0].load(None, prefix)  # as training does: its rows are the first session's
     from tinyhar.windows.windowing import make_windows
 
     w = cfg.windows
@@ -85,10 +88,9 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
                      target_rate_hz=w.target_rate_hz, channels=first.channels)
     sample, _ = make_windows(first, **windowing)
     pipeline: HarPipeline = build_pipeline(sample, cfg, None)
-    del first, sample
+    del sample
     names = list(pipeline.feature_names)
     text = settings_key({"windowing": windowing, "features": names})
-    prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
     split: dict = {}
 
@@ -100,10 +102,11 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         split["n_train"] = int((~is_test).sum())
         return np.concatenate([np.flatnonzero(~is_test), np.flatnonzero(is_test)])
 
-    table, failed = build_feature_table(
-        jobs, names, lambda f, items: compute.map_in_order(f, items, scheduler, workers),
-        order_rows=train_rows_first,
-    )
+    def map_jobs(f, items):
+        head = [f(items[0], first)]  # the first session is read already
+        return chain(head, compute.map_in_order(f, items[1:], scheduler, workers))
+
+    table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
     compute.stop_workers()
     t1 = time.perf_counter()
     n = split["n_train"]
@@ -113,7 +116,7 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     pred = model.predict(table.X[n:])
     f1 = classification_metrics(table.y[n:], pred, list(pipeline.classes))["macro_f1"]
     t2 = time.perf_counter()
-    return {"windows": len(table), "feature_s": t1 - t0, "fit_s": t2 - t1,
+    return {"windows": len(table), "started": started, "feature_s": t1 - t0, "fit_s": t2 - t1,
             "macro_f1": round(float(f1), 4), "failed": len(failed)}
 
 
@@ -122,7 +125,7 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     import psutil
 
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", str(definition), "--workers", str(workers),
          "--scheduler", scheduler],
@@ -151,6 +154,7 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     if proc.returncode != 0:
         raise SystemExit(f"case {definition} with {workers} workers failed")
     row = json.loads(out.strip().splitlines()[-1])
+    row["startup_s"] = round(row.pop("started") - started, 2)
     row.update({"workers": workers, "wall_s": round(wall, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
                 "windows_per_s": round(row["windows"] / wall, 1)})

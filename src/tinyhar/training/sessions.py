@@ -10,6 +10,7 @@ a run stores (test windows, class overview) one session at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
-    first = sources[0].load(ds.checks)
+    prefix = shared_session_names(sources)
+    first = sources[0].load(ds.checks, prefix)  # its features: the first session's rows below
     channels = wanted_channels(ds.sensors, first.channels, first.name)
     rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
     n_win = to_samples(w.window, w.unit, rate, "window")
@@ -161,7 +163,6 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     text = settings_key({"windowing": windowing, "features": names,
                          "extractor": repr(pipeline.extractor.get_params()),
                          "stack_previous": cfg.features.stack_previous})
-    prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
             for s in sources]
     split: dict = {}
@@ -191,7 +192,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         try:
             table, failed = build_feature_table(
                 jobs, names,
-                lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
+                lambda f, items: chain(  # the first session is read already: not again
+                    [f(items[0], first)],
+                    compute.map_in_order(f, items[1:], c.scheduler, c.workers)),
                 strict=c.strict, on_result=lambda r: progress.advance(task),
                 order_rows=train_rows_first,
             )
