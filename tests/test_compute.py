@@ -57,15 +57,15 @@ def test_no_items_and_bad_settings():
         list(compute.map_shared(fit_fold, {}, [None], "dask"))
 
 
-def test_started_worker_processes_run_the_later_tasks_until_stopped():
+def test_started_worker_processes_run_the_next_tasks():
     assert not compute.start_workers("threads", 2)  # nothing to start ahead
     assert compute.start_workers("processes", 2, modules=("tinyhar.training.trees",))
+    assert compute.start_workers("processes", 2)  # already running: kept
     pool = compute._WARM[("processes", 2)]
-    try:
-        assert compute.start_workers("processes", 2)  # already running: kept
-        assert list(compute.map_in_order(abs, [-1, 2, -3], "processes", 2)) == [1, 2, 3]
-        assert list(compute.map_in_order(abs, [-4], "processes", 2)) == [4]
-        assert compute._WARM[("processes", 2)] is pool
-    finally:
-        compute.stop_workers()
+    assert list(compute.map_in_order(abs, [-1, 2, -3], "processes", 2)) == [1, 2, 3]
+    assert compute._WARM == {}  # used, then shut down
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(abs, 1)
+    assert compute.start_workers("processes", 2)
+    compute.stop_workers()  # unused: shut down
     assert compute._WARM == {}

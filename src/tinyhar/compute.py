@@ -126,14 +126,12 @@ def _check(scheduler: str, workers: int) -> None:
 
 def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
     """Batches on Dask's local threads or processes, one pool for all of them (the
-    processes of :func:`start_workers` when they are running)."""
+    processes of :func:`start_workers` when they are running), shut down after the last."""
     from concurrent.futures import ThreadPoolExecutor
 
-    warm = _WARM.get((scheduler, workers))
-    if warm is not None:
-        yield from _batches(dask, func, items, scheduler, warm, workers, close=False)
-        return
-    pool = ThreadPoolExecutor(workers) if scheduler == "threads" else _process_pool(workers)
+    pool = _WARM.pop((scheduler, workers), None)
+    if pool is None:
+        pool = ThreadPoolExecutor(workers) if scheduler == "threads" else _process_pool(workers)
     yield from _batches(dask, func, items, scheduler, pool, workers)
 
 
@@ -147,17 +145,20 @@ def _process_pool(workers: int, initializer=None, initargs: tuple = ()):
                                initializer=initializer, initargs=initargs)
 
 
-def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
-             close: bool = True) -> Iterator:
-    """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``."""
+def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Iterator:
+    """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``; then
+    ``pool`` is shut down (before the last batch's results are consumed: the workers'
+    memory is free by then)."""
     batch = BATCH_PER_WORKER * workers
     try:
         for a in range(0, len(items), batch):
             tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
-            yield from dask.compute(*tasks, scheduler=scheduler, pool=pool)
+            results = dask.compute(*tasks, scheduler=scheduler, pool=pool)
+            if a + batch >= len(items):
+                pool.shutdown(wait=True)
+            yield from results
     finally:
-        if close:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 WORKER_MODULES = ("tinyhar.features.table", "tinyhar.datasets.sessions",
@@ -175,9 +176,10 @@ def start_workers(scheduler: str, workers: int,
     A worker process takes seconds to start (Python, then NumPy, pandas,
     scikit-learn: the imports of ``modules``). Started while this process is
     still importing and reading the first session, the workers use the cores
-    that this one leaves idle, and are ready when the tasks come. Later
-    :func:`map_in_order` calls with the same scheduler and workers run on them,
-    until :func:`stop_workers`.
+    that this one leaves idle, and are ready when the tasks come. The next
+    :func:`map_in_order` call with the same scheduler and workers runs on
+    them and shuts them down after its last task; :func:`stop_workers` shuts
+    down workers that no call used (a run that failed before).
 
     Parameters
     ----------
@@ -209,7 +211,7 @@ def start_workers(scheduler: str, workers: int,
 
 
 def stop_workers() -> None:
-    """Shut down the worker processes of :func:`start_workers` (waits for them to exit)."""
+    """Shut down the worker processes of :func:`start_workers` that no task used."""
     while _WARM:
         _, pool = _WARM.popitem()
         pool.shutdown(wait=True, cancel_futures=True)

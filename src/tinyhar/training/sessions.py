@@ -198,7 +198,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                 strict=c.strict, on_result=lambda r: progress.advance(task),
                 order_rows=train_rows_first,
             )
-        finally:  # the folds below send the rows to workers of their own
+        finally:  # workers that no task used (a single session)
             compute.stop_workers()
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
