@@ -5,7 +5,12 @@ For each case, synthetic 6-channel recordings (real HAPT activity segments,
 once (kept in ``--data``, default ``benchmarks/.scale-data``), then a fresh
 child process runs the out-of-core path end to end:
 
-1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`);
+0. with 2 workers, start the worker processes first
+   (:func:`tinyhar.compute.start_workers`, as ``tinyhar train`` does), so that
+   they start up while the child imports the training code;
+1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`) and
+   read the first one (its window facts; its rows are computed from it, not
+   read again, as in training);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
    processes (``--scheduler threads`` for threads; ``serial`` for 1 worker); no
@@ -14,8 +19,15 @@ child process runs the out-of-core path end to end:
    rows (80 % of subjects; the trees on ``workers`` threads) and score the
    held-out subjects (macro-F1).
 
-Peak RSS is that of the whole process tree (the child and its Dask workers),
-sampled every 0.1 s with psutil. ``windows_per_s`` = windows / ``wall_s``.
+No cross-validation, figures or run folder: ``tinyhar train`` adds those
+(its folds and final fit run as tasks on the same workers).
+``wall_s`` is the child's whole life, from its start to its exit;
+``startup_s`` is the part before step 1 (Python and the imports of NumPy,
+pandas, scikit-learn, SciPy: about 1.5 s, a fixed cost of every run, and
+with the exit about 2 s of each row, which is why the 10-hour row is slower
+per window). Peak RSS is that of the whole process tree (the child and its
+Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` = windows /
+``wall_s``. On a shared machine, compare rows measured in one run.
 
 Usage::
 
@@ -23,8 +35,8 @@ Usage::
                                [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, scheduler, wall_s, feature_s, fit_s, peak_rss_mb, windows_per_s,
-macro_f1, failed}``.
+workers, scheduler, wall_s, startup_s, feature_s, fit_s, peak_rss_mb,
+windows_per_s, macro_f1, failed}``.
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
 """
