@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 HAPT_BASIC_COUNTS = {
     "WALKING": 122_091,
@@ -200,3 +201,23 @@ def has_micropython() -> bool:
     except TinyharError:
         return False
     return True
+
+
+def assert_close_tree(a, b, path: str = "") -> None:
+    """Assert two JSON-like trees equal: texts, ints and bools exactly, floats within 1e-9.
+
+    For results of two paths that compute the same numbers in another order
+    (sums over sessions), where only the float rounding may differ.
+    """
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            assert_close_tree(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close_tree(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, bool):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-12, nan_ok=True), path
+    else:
+        assert a == b, path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyhar.augment import random_rotations, rotation_copies
+from tinyhar.augment import rotation_copies
 from tinyhar.config import make_config
 from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError
@@ -33,17 +33,33 @@ def test_rotation_by_90_degrees_about_z_maps_x_to_y():
     np.testing.assert_allclose(out[0, :, 3:6], [[-2, 0, 0]] * 3, atol=1e-6)
 
 
-def test_random_rotations_are_proper_bounded_and_seeded():
-    a = random_rotations(200, 45.0, seed=3)
-    np.testing.assert_allclose(a @ a.transpose(0, 2, 1), np.broadcast_to(np.eye(3), a.shape),
-                               atol=1e-12)
-    np.testing.assert_allclose(np.linalg.det(a), 1.0, atol=1e-12)
-    angle = np.degrees(np.arccos(np.clip((np.trace(a, axis1=1, axis2=2) - 1) / 2, -1, 1)))
-    assert angle.max() <= 45.0 + 1e-9 and angle.max() > 40.0
-    np.testing.assert_array_equal(a, random_rotations(200, 45.0, seed=3))
-    assert not np.allclose(a, random_rotations(200, 45.0, seed=4))
-    with pytest.raises(ConfigError, match="augment.max_deg"):
-        random_rotations(1, 0.0, seed=0)
+def test_copies_use_the_seeded_rotations_of_core():
+    """Copy k of window i is turned by rotation k * n + i of random_rotations(seed)."""
+    from scipy.spatial.transform import Rotation
+
+    from tinyhar.core.rotations import random_rotations
+
+    w = _windows()
+    for max_deg, method in ((45.0, "axis-angle"), (180.0, "uniform")):
+        c = rotation_copies(w, 2, max_deg, seed=3)
+        mats = random_rotations(2 * len(w), np.random.default_rng(3), max_deg, method=method)
+        X = np.concatenate([w.X] * 2)
+        np.testing.assert_array_equal(c.X, rotate(X, CHANNELS, mats))
+    # the draws tree augmentation always made: 180 degrees is scipy's Rotation.random on
+    # default_rng(seed); 45 degrees the rotation vectors of an axis-angle draw
+    c = rotation_copies(w, 1, 180.0, seed=3)
+    old = Rotation.random(len(w), random_state=np.random.default_rng(3)).as_matrix()
+    np.testing.assert_array_equal(c.X, rotate(w.X, CHANNELS, old))
+    rng = np.random.default_rng(3)
+    axis = rng.normal(size=(len(w), 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    angle = np.deg2rad(rng.uniform(-45.0, 45.0, size=len(w)))
+    old = Rotation.from_rotvec(axis * angle[:, None]).as_matrix()
+    np.testing.assert_allclose(rotation_copies(w, 1, 45.0, seed=3).X, rotate(w.X, CHANNELS, old),
+                               rtol=1e-6, atol=1e-6)
+    for bad in (0.0, 200.0):
+        with pytest.raises(ConfigError, match="augment.max_deg"):
+            rotation_copies(w, 1, bad, seed=0)
 
 
 def test_rotation_copies_keep_labels_and_magnitudes_and_are_reproducible():

@@ -45,11 +45,13 @@ def test_subjects_become_strings():
 
 def test_every_network_preset_names_its_data_set():
     """A preset must not fall back to the bundled HAPT data (wrong channels)."""
+    from tinyhar.datasets.info import DATASETS
     from tinyhar.models.nn.presets import PRESETS
     from tinyhar.training import PRESET_DATA, apply_preset
 
     assert set(PRESET_DATA) == set(PRESETS)
     for name, preset in PRESETS.items():
+        assert preset.dataset_name in DATASETS, name
         data = apply_preset({}, name)
         cfg = make_config(data)
         assert cfg.dataset.name == PRESET_DATA[name]["dataset"]["name"]

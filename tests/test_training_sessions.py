@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.helpers import assert_close_tree
 from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import ConfigError
@@ -94,6 +95,28 @@ def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     with pytest.raises(Exception, match=broken.name):
         train(_cfg(str(copy / "data.yaml"), out_of_core=True, strict=True), tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("smoothing", "reject"), [("auto", "none"), ("hmm", "both")])
+def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path, smoothing,
+                                                           reject):
+    # chosen (auto) or fitted (hmm, rejection thresholds, OOD model) on the training subjects'
+    # cross-validated whole streams, read again session by session; then the test streams
+    got = {}
+    for ooc in (False, True):
+        cfg = _cfg(definition, out_of_core=ooc, scheduler="threads" if ooc else "serial")
+        cfg.postprocess.smoothing, cfg.postprocess.reject = smoothing, reject
+        got[ooc] = {"metrics": train(cfg, tmp_path / str(ooc))["postprocess"],
+                    "saved": json.loads((tmp_path / str(ooc) / "postprocess.json").read_text())}
+    memory, streamed = got[False], got[True]
+    assert streamed["metrics"]["description"] == memory["metrics"]["description"]
+    assert streamed["metrics"]["test_streams"]["n_windows"] > 0
+    if smoothing == "auto":
+        assert len(memory["metrics"]["cv"]) > 10  # the candidates were compared
+    else:
+        assert memory["saved"]["smoothing"] == "hmm"
+        assert memory["saved"]["rejection"]["method"] == "both"
+    assert_close_tree(memory, streamed)
 
 
 def test_when_training_reads_by_session(definition):

@@ -11,11 +11,12 @@ convention of :func:`tinyhar.evaluation.perturb.rotate`: every sample vector
 triplets turned together, one rigid body; 90 degrees about z maps
 ``(x, y, z)`` to ``(-y, x, z)``).
 
-Rotations: an axis uniformly distributed on the unit sphere and an angle
-uniform in ``[-max_deg, max_deg]`` degrees, one per window and copy, from
-``numpy.random.default_rng(seed)``; ``max_deg = 180`` instead draws
-uniformly distributed rotations (``Rotation.random``, Shoemake 1992), as an
-angle uniform in ``[-180, 180]`` about a uniform axis is not uniform over
+Rotations (:func:`tinyhar.core.rotations.random_rotations`): an axis
+uniformly distributed on the unit sphere and an angle uniform in
+``[-max_deg, max_deg]`` degrees (``"axis-angle"``), one per window and copy,
+from ``numpy.random.default_rng(seed)``; ``max_deg = 180`` instead draws
+uniformly distributed rotations (``"uniform"``, Shoemake 1992), as an angle
+uniform in ``[-180, 180]`` about a uniform axis is not uniform over
 rotations.
 """
 
@@ -23,43 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyhar.core.rotations import random_rotations
 from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError
 from tinyhar.evaluation.perturb import rotate
-
-
-def random_rotations(n: int, max_deg: float, seed: int) -> np.ndarray:
-    """Seeded random rotation matrices (module docstring).
-
-    Parameters
-    ----------
-    n : int >= 0
-        Number of matrices.
-    max_deg : float in (0, 180]
-        Largest rotation angle in degrees.
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (n, 3, 3)
-
-    Raises
-    ------
-    ConfigError
-        ``max_deg`` outside (0, 180].
-    """
-    from scipy.spatial.transform import Rotation
-
-    if not 0 < float(max_deg) <= 180:
-        raise ConfigError(f"augment.max_deg must be in (0, 180] degrees, got {max_deg!r}")
-    rng = np.random.default_rng(seed)
-    if float(max_deg) == 180:
-        return Rotation.random(n, random_state=rng).as_matrix().reshape(n, 3, 3)
-    axis = rng.normal(size=(n, 3))
-    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-    angle = np.deg2rad(rng.uniform(-max_deg, max_deg, size=n))
-    return Rotation.from_rotvec(axis * angle[:, None]).as_matrix().reshape(n, 3, 3)
 
 
 def rotation_copies(windows: WindowSet, copies: int, max_deg: float, seed: int) -> WindowSet:
@@ -96,8 +64,11 @@ def rotation_copies(windows: WindowSet, copies: int, max_deg: float, seed: int) 
 
     if isinstance(copies, bool) or int(copies) != copies or copies < 1:
         raise ConfigError(f"augment.copies must be a whole number >= 1, got {copies!r}")
+    if not 0 < float(max_deg) <= 180:
+        raise ConfigError(f"augment.max_deg must be in (0, 180] degrees, got {max_deg!r}")
     n = len(windows)
-    mats = random_rotations(int(copies) * n, max_deg, seed)
+    mats = random_rotations(int(copies) * n, np.random.default_rng(seed), float(max_deg),
+                            method="uniform" if float(max_deg) == 180 else "axis-angle")
     X = np.concatenate([windows.X] * int(copies))
     try:
         X = rotate(X, windows.channels, mats)

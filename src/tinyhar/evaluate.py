@@ -3,7 +3,8 @@
 A run is scored on windows cut with its own
 :class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`), or on
 whole recordings before and after its post-processing
-(:func:`evaluate_continuous`). Scores are subject-independent by default:
+(:func:`evaluate_continuous`; a dataset definition is read one session at a
+time). Scores are subject-independent by default:
 subjects the run was trained on are left out (:func:`select_unseen_subjects`,
 with the registry's ``population`` of data sets recorded from the same people,
 :class:`~tinyhar.datasets.info.DatasetInfo`).
@@ -205,6 +206,7 @@ def evaluate_continuous(
     console: Console | None = None,
     include_training_subjects: bool = False,
     figures_dir: str | Path | None = None,
+    by_session: bool | None = None,
 ) -> dict:
     """Score a run on whole recordings, before and after its post-processing.
 
@@ -218,6 +220,15 @@ def evaluate_continuous(
     only those the run was not trained on, unless
     ``include_training_subjects``.
 
+    A dataset definition (``.yaml``) is read one session at a time
+    (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`): each
+    session is read, classified, post-processed and reduced to its class
+    sequences (:class:`~tinyhar.evaluation.streams.StreamLabels`, about 45
+    bytes per window) before the next is read, so memory holds one session's
+    samples, not the data set; the scores are those of the whole data set in
+    memory. A session that cannot be read is skipped and listed
+    (``skipped_sessions``). Other data sets are loaded whole.
+
     Parameters
     ----------
     run_dir, dataset, path, subjects, console, include_training_subjects
@@ -226,6 +237,9 @@ def evaluate_continuous(
         Folder for one timeline figure per scored subject,
         ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
         predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
+    by_session : bool, optional
+        Read a dataset definition session by session (default: yes for a
+        definition; ``False`` loads it whole).
 
     Returns
     -------
@@ -234,85 +248,157 @@ def evaluate_continuous(
         ``smoothed`` continuous metrics, ``excluded``, ``n_windows``, ...)
         plus ``dataset``, ``run``, ``subjects``, ``excluded_training_subjects``,
         ``includes_training_subjects``, ``training_subjects_scored``,
-        ``per_subject`` (macro-F1 raw and smoothed per subject) and
-        ``figures`` (file names written into ``figures_dir``).
+        ``per_subject`` (macro-F1 raw and smoothed per subject),
+        ``skipped_sessions`` (``source``, ``error``) and ``figures`` (file
+        names written into ``figures_dir``).
 
     Raises
     ------
     TinyharError
         A bad run folder; pre-cut windows; subjects as in
-        :func:`evaluate_run`; no window with a class the model knows.
+        :func:`evaluate_run`; no window with a class the model knows;
+        ``by_session`` for a data set that is not a definition.
     """
-    from tinyhar.evaluation.streams import stream_predictions, stream_scores
+    from tinyhar.evaluation.streams import StreamLabels, stream_predictions, stream_scores
     from tinyhar.postprocess import PostProcessor
 
     console = console or Console(quiet=True)
     run = load_run(run_dir)
-    pipeline, cfg = run.pipeline, run.config
-    eval_cfg = cfg.model_copy(deep=True)
-    eval_cfg.dataset.name = dataset
-    eval_cfg.dataset.path = path
-    if all(c.startswith("acc_") for c in pipeline.channels):
-        eval_cfg.dataset.sensors = "acc"
-    data = load_data(eval_cfg)
-    if not isinstance(data, RecordingSet):
-        raise EvaluationError(
-            f"{dataset!r} comes as pre-cut windows without time order: --continuous needs "
-            "continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a definition)"
-        )
-    selection = choose_unseen_subjects(
-        data.subjects, data.name, run.metrics, subjects, include_training_subjects, console
-    )
-    data = data.select(subjects=selection["subjects"])
+    pipeline = run.pipeline
     spec = run.postprocess or PostProcessor(pipeline.classes)
+    definition = Path(dataset).suffix.lower() in (".yaml", ".yml")
+    if by_session and not definition:
+        raise EvaluationError(
+            f"{dataset!r} is not a dataset definition (.yaml): only definitions are read "
+            "session by session"
+        )
+    skipped: list[dict] = []
     with progress_bar(console) as progress:
         task = progress.add_task("classifying whole streams", total=None)
-        pred = stream_predictions(pipeline, data, on_windows=lambda n: progress.advance(task, n),
-                                  ood_model=spec.ood_model)
-    y_known = np.isin(pred.y, list(pipeline.classes))
-    if not y_known.any():
+        if definition and by_session is not False:
+            name, selection, labels = _session_labels(
+                run, dataset, spec, subjects, include_training_subjects, console, skipped,
+                lambda n: progress.advance(task, n),
+            )
+        else:
+            data = load_for_run(run, dataset, path)
+            if not isinstance(data, RecordingSet):
+                raise EvaluationError(
+                    f"{dataset!r} comes as pre-cut windows without time order: --continuous "
+                    "needs continuous recordings (hapt, hapt-raw, a tinyhar .parquet or a "
+                    "definition)"
+                )
+            name = data.name
+            selection = choose_unseen_subjects(data.subjects, name, run.metrics, subjects,
+                                               include_training_subjects, console)
+            data = data.select(subjects=selection["subjects"])
+            pred = stream_predictions(pipeline, data,
+                                      on_windows=lambda n: progress.advance(task, n),
+                                      ood_model=spec.ood_model)
+            del data
+            labels = StreamLabels.classify(pred, spec) if len(pred) else None
+            del pred
+    if labels is None or not np.isin(labels.y, list(pipeline.classes)).any():
         raise EvaluationError(
             f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a class the "
             f"model knows ({pipeline.classes}); evaluate on data with these activities"
         )
-    result = stream_scores(pred, spec)
+    result = stream_scores(labels)
     per_subject = {}
     figures = []
-    for s in sorted(set(pred.subject.tolist()), key=natural_key):
-        part = pred.subject == s
-        if np.isin(pred.y[part], list(pipeline.classes)).any():
-            sc = stream_scores(pred.subset(part), spec)
+    for s in sorted(set(labels.subject.tolist()), key=natural_key):
+        part = labels.subset(labels.subject == s)
+        if np.isin(part.y, list(pipeline.classes)).any():
+            sc = stream_scores(part)
             per_subject[s] = {k: sc[k]["macro_f1"] for k in ("raw", "smoothed")}
         if figures_dir is not None:
-            figures.append(_timeline_figure(pred.subset(part), spec, figures_dir, data.name, s))
+            figures.append(_timeline_figure(part, figures_dir, name, s))
     result.update(
         {
-            "dataset": data.name,
+            "dataset": name,
             "run": str(run.path),
             "subjects": selection["subjects"],
             "excluded_training_subjects": selection["excluded"],
             "includes_training_subjects": bool(selection["included"]),
             "training_subjects_scored": selection["included"],
             "per_subject": per_subject,
+            "skipped_sessions": skipped,
             "figures": figures,
         }
     )
     return result
 
 
-def _timeline_figure(pred, spec, folder: str | Path, dataset: str, subject: str) -> str:
-    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name."""
+def load_for_run(run: Run, dataset: str, path: str | None = None) -> RecordingSet | WindowSet:
+    """A data set loaded whole with the run's settings and sensors (accelerometer-only runs: acc).
+
+    Parameters
+    ----------
+    run : Run
+    dataset : str
+        Registered data set name, tinyhar ``.parquet`` or dataset definition.
+    path : str, optional
+        File or folder of the data set.
+
+    Raises
+    ------
+    TinyharError
+        As :func:`tinyhar.windows.source.load_data`.
+    """
+    cfg = run.config.model_copy(deep=True)
+    cfg.dataset.name = dataset
+    cfg.dataset.path = path
+    if all(c.startswith("acc_") for c in run.pipeline.channels):
+        cfg.dataset.sensors = "acc"
+    return load_data(cfg)
+
+
+def _session_labels(run: Run, dataset: str, spec, subjects, include_training_subjects: bool,
+                    console: Console, skipped: list, on_windows):
+    """Classify a definition's sessions one at a time (:func:`evaluate_continuous`).
+
+    Returns the data set's name, the subject selection and the concatenated
+    :class:`~tinyhar.evaluation.streams.StreamLabels` (None when no window);
+    appends each session that cannot be read to ``skipped``.
+    """
+    from tinyhar.datasets.custom import DatasetDefinition
+    from tinyhar.evaluation.sessionstreams import SessionRecordings
+    from tinyhar.evaluation.streams import StreamLabels
+
+    pipeline = run.pipeline
+    name = DatasetDefinition.from_yaml(Path(dataset)).name
+    sessions = SessionRecordings.from_definition(dataset, run.config.dataset.checks)
+    available = sessions.subjects(skipped)
+    selection = choose_unseen_subjects(available, name, run.metrics, subjects,
+                                       include_training_subjects, console)
+    parts = []
+    for got in sessions.iter_predictions(pipeline, selection["subjects"],
+                                         ood_model=spec.ood_model):
+        if got.error is not None and not any(s["source"] == got.name for s in skipped):
+            skipped.append({"source": got.name, "error": got.error})
+        elif got.pred is not None:
+            parts.append(StreamLabels.classify(got.pred, spec))
+            on_windows(len(got.pred))
+    for s in skipped:
+        console.print(f"[yellow]skipped {s['source']}: {s['error']}[/]")
+    return name, selection, StreamLabels.concatenate(parts) if parts else None
+
+
+def _timeline_figure(labels, folder: str | Path, dataset: str, subject: str) -> str:
+    """Draw ``timeline_<subject>.png`` of one subject's streams into ``folder``; return its name.
+
+    ``labels`` is that subject's :class:`~tinyhar.evaluation.streams.StreamLabels`.
+    """
     import re
 
     from tinyhar.reporting.timeline import plot_timeline
 
     name = f"timeline_{re.sub(r'[^A-Za-z0-9_.-]', '_', subject)}.png"
     Path(folder).mkdir(parents=True, exist_ok=True)
-    rows = timeline_rows(pred, spec)
     plot_timeline(
-        pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
-        pred.classes, Path(folder) / name,
-        title=f"{dataset}, subject {subject}: raw and post-processed ({spec.describe()})",
+        labels.session, labels.t_start, labels.window_s, labels.hop_s, labels.acc_magnitude,
+        labels.timeline_rows(), labels.classes, Path(folder) / name,
+        title=f"{dataset}, subject {subject}: raw and post-processed ({labels.postprocess})",
     )
     return name
 
@@ -328,17 +414,11 @@ def timeline_rows(pred, spec) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str -> numpy.ndarray of str, shape (n_windows,)
-        ``"unknown"`` row: ``"unknown"`` where the rejection fires before
-        smoothing, ``""`` elsewhere (drawn only when the spec rejects).
+        :meth:`StreamLabels.timeline_rows <tinyhar.evaluation.streams.StreamLabels.timeline_rows>`.
     """
-    rows = {"true": pred.y} if np.any(pred.y != "") else {}
-    rows["raw"] = pred.names(pred.classify())
-    if spec.rejection.active:
-        from tinyhar.postprocess import UNKNOWN_CLASS
+    from tinyhar.evaluation.streams import StreamLabels
 
-        rows["unknown"] = np.where(pred.rejected(spec), UNKNOWN_CLASS, "").astype(object)
-    rows["smoothed"] = pred.names(pred.classify(spec))
-    return rows
+    return StreamLabels.classify(pred, spec).timeline_rows()
 
 
 def shares_subjects(eval_name: str, train_name: str) -> bool:
@@ -430,14 +510,7 @@ def choose_unseen_subjects(
     """
     console = console or Console(quiet=True)
     if subjects is not None:
-        wanted = [str(s).strip() for s in subjects]
-        unknown = [s for s in wanted if s not in available]
-        if unknown:
-            raise EvaluationError(
-                f"--subjects: {', '.join(unknown)} "
-                f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
-                f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
-            )
+        wanted = requested_subjects(subjects, available, name)
         candidates = [s for s in available if s in wanted]
     else:
         candidates = available
@@ -486,6 +559,36 @@ def choose_unseen_subjects(
             "--include-training-subjects scores them too (inflated)."
         )
     return {"subjects": candidates, "excluded": excluded, "included": included}
+
+
+def requested_subjects(subjects: list[str], available: list[str], name: str,
+                       option: str = "--subjects") -> list[str]:
+    """The requested subject ids, stripped; each must be one of ``available``.
+
+    Parameters
+    ----------
+    subjects : list of str
+        As given on the command line.
+    available : list of str
+        The subjects of data set ``name``.
+    name : str
+    option : str
+        The command-line option named in the message.
+
+    Raises
+    ------
+    EvaluationError
+        A subject the data set does not have (the message lists those it has).
+    """
+    wanted = [str(s).strip() for s in subjects]
+    unknown = [s for s in wanted if s not in available]
+    if unknown:
+        raise EvaluationError(
+            f"{option}: {', '.join(unknown)} "
+            f"{'does' if len(unknown) == 1 else 'do'} not exist in {name!r}; it has "
+            f"{plural(len(available), 'subject')}: {name_subjects(available, 120)}"
+        )
+    return wanted
 
 
 def _no_unseen_message(name: str, seen: list[str], metrics_train: dict) -> str:

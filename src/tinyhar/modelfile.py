@@ -45,8 +45,12 @@ __all__ = [
 FORMAT_NAME = "tinyhar-pipeline"
 """Value of the ``format`` key of a tinyhar model file."""
 
-FORMAT_VERSION = 1
-"""Version of the model file layout written by this tinyhar; it reads versions 1..this."""
+FORMAT_VERSION = 2
+"""Version of the model file layout written by this tinyhar; it reads versions 1..this.
+
+2: the window length is stored once, in ``pipeline.window_spec``; the
+feature extractor no longer writes ``fitted.n_samples_in`` (a version 1 file
+still holds it, and it must agree with the spec)."""
 
 MAX_UNCOMPRESSED_BYTES = 1 << 31
 """Largest total size (bytes) of the arrays a model file may unpack to (2 GiB)."""

@@ -30,7 +30,10 @@ place):
 Memory is bounded for long recordings: windows are cut and classified in
 chunks (:data:`tinyhar.evaluation.streams.STREAM_CHUNK`; see
 :mod:`tinyhar.evaluation.streams` for the bound); only the recording and
-per-window results are held.
+per-window results are held. A dataset definition is read one session at a
+time (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`), so only
+one session's samples are held; a session that cannot be read is skipped,
+reported and listed (``skipped_sessions``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from tinyhar.datasets.recording import RecordingSet, natural_key
 from tinyhar.errors import TinyharError
 from tinyhar.evaluation.streams import STREAM_CHUNK, StreamPredictions, stream_predictions
 from tinyhar.postprocess import PostProcessor
-from tinyhar.reporting.text import name_subjects, plural, subject_list
+from tinyhar.reporting.text import subject_list
 from tinyhar.runfolder import replace_folder, sibling_path
 
 WINDOWS_FILE = "windows.parquet"
@@ -87,35 +90,53 @@ def load_recordings(
         Neither or both of ``recording`` and ``dataset``; pre-cut windows; a
         subject that does not exist; data that cannot be read.
     """
-    from tinyhar.training import load_data
+    from tinyhar.evaluate import load_for_run, requested_subjects
 
     if (recording is None) == (dataset is None):
         raise TinyharError(
             "give either a recording file (tinyhar predict RUN rec.parquet) or --dataset "
             "NAME (with --subject), not both and not neither"
         )
-    cfg = run.config.model_copy(deep=True)
-    cfg.dataset.name = str(recording if recording is not None else dataset)
-    cfg.dataset.path = path
-    pipeline = run.pipeline
-    if all(c.startswith("acc_") for c in pipeline.channels):
-        cfg.dataset.sensors = "acc"
-    data = load_data(cfg)
+    data = load_for_run(run, str(recording if recording is not None else dataset), path)
     if not isinstance(data, RecordingSet):
         raise TinyharError(
             f"{data.name!r} comes as pre-cut windows without time order; tinyhar predict needs "
             "continuous recordings (a tinyhar .parquet, a dataset definition, hapt, hapt-raw)"
         )
     if subjects:
-        wanted = [str(s).strip() for s in subjects]
-        unknown = [s for s in wanted if s not in data.subjects]
-        if unknown:
-            raise TinyharError(
-                f"--subject: {', '.join(unknown)} not in {data.name!r}; it has "
-                f"{plural(len(data.subjects), 'subject')}: {name_subjects(data.subjects, 120)}"
-            )
+        wanted = requested_subjects(subjects, data.subjects, data.name, "--subject")
         data = data.select(subjects=wanted)
     return data
+
+
+def _predict_by_session(run, definition: str, subjects: list[str] | None, spec, chunk: int,
+                        console: Console, skipped: list) -> tuple[StreamPredictions, str]:
+    """Predictions of a dataset definition's sessions, read one at a time.
+
+    Returns the predictions and the data set's name; sessions that cannot
+    be read are appended to ``skipped`` and reported.
+    """
+    from tinyhar.datasets.custom import DatasetDefinition
+    from tinyhar.evaluate import requested_subjects
+    from tinyhar.evaluation.sessionstreams import SessionRecordings
+    from tinyhar.reporting.progress import progress_bar as _progress
+
+    name = DatasetDefinition.from_yaml(Path(definition)).name
+    sessions = SessionRecordings.from_definition(definition, run.config.dataset.checks)
+    available = sessions.subjects(skipped)
+    wanted = requested_subjects(subjects, available, name, "--subject") if subjects else available
+    _note_training_subjects(run, wanted, name, console)
+    with _progress(console) as progress:
+        task = progress.add_task("classifying windows, session by session", total=None)
+        pred = sessions.predictions(run.pipeline, wanted, ood_model=spec.ood_model, chunk=chunk,
+                                    skipped=skipped,
+                                    on_windows=lambda n: progress.advance(task, n))
+    for s in skipped:
+        console.print(f"[yellow]skipped {s['source']}: {s['error']}[/]")
+    if not len(pred) and skipped:
+        raise TinyharError(f"no session of {definition} could be read; the first: "
+                           f"{skipped[0]['source']}: {skipped[0]['error']}")
+    return pred, name
 
 
 def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFrame:
@@ -269,27 +290,34 @@ def predict_recordings(
     console = console or Console(quiet=True)
     out = check_predict_out(out, overwrite)
     run = load_run(run_dir)
-    data = load_recordings(run, recording, dataset, path, subjects)
-    _note_training_subjects(run, data, console)
     spec = run.postprocess
     if spec is None:
         console.print("[yellow]the run has no post-processing (trained by an older tinyhar): "
                       "smoothed classes equal the raw ones[/]")
         spec = PostProcessor(run.pipeline.classes)
     pipeline = run.pipeline
-    total = sum(
-        max(0, int(len(part) * pipeline.sampling_rate_hz / data.sampling_rate_hz
-                    - pipeline.n_samples) // pipeline.streaming_hop + 1)
-        for _, _, part in data.iter_sessions()
-    )
-    with _progress(console) as progress:
-        task = progress.add_task("classifying windows", total=total)
-        pred = stream_predictions(pipeline, data, chunk=chunk,
-                                  on_windows=lambda n: progress.advance(task, n),
-                                  ood_model=spec.ood_model)
+    skipped: list[dict] = []
+    if dataset is None and Path(str(recording)).suffix.lower() in (".yaml", ".yml"):
+        pred, name = _predict_by_session(run, str(recording), subjects, spec, chunk, console,
+                                         skipped)
+    else:
+        data = load_recordings(run, recording, dataset, path, subjects)
+        name = data.name
+        _note_training_subjects(run, data.subjects, name, console)
+        total = sum(
+            max(0, int(len(part) * pipeline.sampling_rate_hz / data.sampling_rate_hz
+                        - pipeline.n_samples) // pipeline.streaming_hop + 1)
+            for _, _, part in data.iter_sessions()
+        )
+        with _progress(console) as progress:
+            task = progress.add_task("classifying windows", total=total)
+            pred = stream_predictions(pipeline, data, chunk=chunk,
+                                      on_windows=lambda n: progress.advance(task, n),
+                                      ood_model=spec.ood_model)
+        del data
     if len(pred) == 0:
         raise TinyharError(
-            f"no window of {pipeline.n_samples} samples fits in the recording {data.name!r}: "
+            f"no window of {pipeline.n_samples} samples fits in the recording {name!r}: "
             "every session is shorter than one window"
         )
     raw = pred.classify()
@@ -306,7 +334,7 @@ def predict_recordings(
         plot_timeline(
             pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
             pred.classes, tmp / TIMELINE_FILE,
-            title=f"{data.name}, {subject_list(subjects_seen)}: post-processing "
+            title=f"{name}, {subject_list(subjects_seen)}: post-processing "
             f"{spec.describe()}",
         )
         replace_folder(tmp, out)
@@ -327,16 +355,17 @@ def predict_recordings(
         "smoothed_changes": int(np.count_nonzero(same & (smoothed[1:] != smoothed[:-1]))),
         "n_rejected": int(unknown.sum()),
         "n_unknown": int(np.count_nonzero(smoothed == len(pred.classes))),
+        "skipped_sessions": skipped,
     }
 
 
-def _note_training_subjects(run, data: RecordingSet, console: Console) -> None:
+def _note_training_subjects(run, subjects: list[str], name: str, console: Console) -> None:
     """Say when the recording holds people the run was trained on (predictions look better)."""
     from tinyhar.training import shares_subjects
 
     trained = {str(s) for s in run.metrics.get("train_subjects", [])}
-    seen = [s for s in data.subjects if s in trained]
-    if seen and shares_subjects(data.name, run.metrics.get("dataset", "")):
+    seen = [s for s in subjects if s in trained]
+    if seen and shares_subjects(name, run.metrics.get("dataset", "")):
         console.print(
             f"[yellow]note: the run was trained on {subject_list(seen)} of this recording: "
             "predictions there are better than they would be for new people[/]"

@@ -230,9 +230,9 @@ def test_parity_with_python_on_hapt_test_subjects(exported, trained_run, test_wi
 @pytest.mark.parametrize(
     ("feature_set", "n", "stack", "other"),
     [("full", 128, True, False), ("default", 100, False, True), ("minimal", 128, False, True),
-     ("light", 128, False, False)],
+     ("light", 128, False, False), ("default", 256, False, False)],
     ids=["full+stacked", "default, acc+other, 100 samples (DFT)", "minimal, acc+other",
-         "light, acc+gyro"],
+         "light, acc+gyro", "default, 256 samples (Shell-sort gap 132 compiled in)"],
 )
 def test_parity_of_other_layouts(feature_set, n, stack, other, hapt, tmp_path):
     from tinyhar.core.windowset import WindowSet

@@ -55,7 +55,11 @@ def test_c_export_of_the_invariant_set(invariant_pipeline_and_test, tmp_path):
     info = export_c(pipe, tmp_path)
     assert info["feature_set"] == "invariant" and info["n_features"] == 103
     source = (tmp_path / "tinyhar_model.c").read_text()
-    assert "thr_stage_gravity(unused" in source  # gravity runs; its per-axis outputs do not
+    # gravity runs (body signals), but none of its per-axis outputs is a feature: the plan
+    # leaves their code out (no tilt: no atan2f) and the driver passes NULL
+    assert "thr_stage_gravity(NULL, NULL, u);" in source
+    assert "#define THR_GRAVITY_MEAN 0" in source and "#define THR_GRAVITY_TILT 0" in source
+    assert "thr_stage_statistics_sma(" not in source.split("thr_window_features")[-1]
     assert "thr_stage_correlation" not in source.split("thr_window_features")[-1]
     exe = build_example(tmp_path)
     res = c_parity(pipe, test, exe)

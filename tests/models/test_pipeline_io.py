@@ -162,6 +162,29 @@ def test_network_pipeline_round_trip(hapt_windows, tmp_path):
     assert list(loaded.predict(test)) == list(pipe.predict(test))
     np.testing.assert_allclose(model.embed(test.X[:50]), net.embed(test.X[:50]),
                                rtol=1e-5, atol=1e-6)
+    # the input shape is stored once, in the window spec; a format-1 file also held it in
+    # the model, and it must agree
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(npz["meta"].tobytes())
+    assert not {"n_samples_in", "n_channels_in"} & set(meta["model"]["fitted"])
+
+    def version_1(n_samples_in):
+        def change(arrays, meta):
+            meta["format_version"] = 1
+            meta["model"]["fitted"].update(n_samples_in=n_samples_in, n_channels_in=6)
+        return change
+
+    _rewrite(path, version_1(128))
+    assert HarPipeline.load(path).model.n_samples_in_ == 128
+    _rewrite(path, version_1(100))
+    with pytest.raises(ModelFileError, match="100 samples x 6 channels .* says 128 x 6"):
+        HarPipeline.load(path)
+    # a pipeline whose spec disagrees with its network is not saved
+    bad = HarPipeline(None, net, list(train.channels), train.sampling_rate_hz, 100, 50, False,
+                      list(train.classes))
+    with pytest.raises(TinyharError, match="window spec is 100 samples"):
+        bad.save(tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
 
 
 def test_save_is_atomic_and_leaves_no_temporary_file(tree_pipeline, saved):
@@ -346,6 +369,35 @@ def test_foreign_zip_and_npz_files_are_refused(tmp_path):
     np.savez(path.with_suffix(""), meta=np.frombuffer(b'{"format": "other"}', np.uint8))
     with pytest.raises(ModelFileError, match="not a tinyhar model file"):
         HarPipeline.load(path)
+
+
+def test_the_window_length_is_stored_once_and_old_files_still_load(saved, tree_pipeline):
+    with np.load(saved, allow_pickle=False) as npz:
+        meta = json.loads(npz["meta"].tobytes())
+    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["pipeline"]["window_spec"]["n_samples"] == 128
+    assert "n_samples_in" not in meta["extractor"]["fitted"]  # the spec holds it
+    assert HarPipeline.load(saved).extractor.n_samples_in_ == 128  # derived from the spec
+
+    def version_1(n_samples_in):
+        def change(arrays, meta):
+            meta["format_version"] = 1
+            meta["extractor"]["fitted"]["n_samples_in"] = n_samples_in
+        return change
+
+    _rewrite(saved, version_1(128))  # a file of model format 1: the length written twice
+    old = HarPipeline.load(saved)
+    assert old.extractor.n_samples_in_ == old.n_samples == 128
+    assert list(old.model.classes_) == list(tree_pipeline.model.classes_)
+    _rewrite(saved, version_1(64))  # ... and disagreeing
+    with pytest.raises(ModelFileError, match=r"fitted on windows of 64 samples .* says 128"):
+        HarPipeline.load(saved)
+    # a pipeline whose spec disagrees with its extractor is not saved
+    p = tree_pipeline
+    bad = HarPipeline(p.extractor, p.model, p.channels, p.sampling_rate_hz, 100, None,
+                      p.stack_previous, p.classes)
+    with pytest.raises(TinyharError, match="window spec is 100 samples .* feature extractor"):
+        bad.save(saved.parent / "bad.npz")
 
 
 def test_a_newer_format_version_is_refused(saved):

@@ -6,6 +6,7 @@
 - :mod:`.windowset`: :class:`WindowSet`, a stack of labelled windows;
 - :mod:`.windowfile`: a window set in an ``.npz`` file (no pickle);
 - :mod:`.labels`: checks of a label vector (:func:`check_labels`);
+- :mod:`.rotations`: random 3-D rotations of sensor triads (:func:`random_rotations`);
 - :mod:`.files`: atomic file writes.
 
 The layer above, :mod:`tinyhar.datasets`, holds the recordings

@@ -70,9 +70,10 @@ GROUPS = ("prepare", "gravity", "body", "jerk", "statistics", "correlation", "sp
 """Cost groups: C stage ``thr_stage_<group>*`` (``trees``: ``tinyhar_predict``).
 
 ``prepare``: loading channels, magnitudes; ``gravity``: low-pass filter,
-mean gravity, tilt, body SMA; ``body``: body magnitude and the
+mean gravity, tilt; ``body``: body magnitude and the
 orientation-independent vertical / horizontal signals; ``statistics``: time
-statistics of every signal (sorting included) and gyro SMA; ``jerk``;
+statistics of every signal (sorting included) and the SMA of a triad (gyro,
+body acceleration); ``jerk``;
 ``correlation``; ``spectral``: FFT and spectral features; ``enmo``; ``trees``:
 the ensemble. ``other`` in a budget is the rest (the driver)."""
 

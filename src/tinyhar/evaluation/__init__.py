@@ -9,8 +9,10 @@
 - :func:`continuous_metrics`, :func:`label_segments`, :func:`edit_score`,
   :func:`windows_to_samples`: scores of label sequences over whole sessions
   (:mod:`.continuous`);
-- :func:`stream_predictions`, :class:`StreamPredictions`, :func:`stream_scores`:
-  every window of whole recordings, classified and post-processed (:mod:`.streams`);
+- :func:`stream_predictions`, :class:`StreamPredictions`, :class:`StreamLabels`,
+  :func:`stream_scores`: every window of whole recordings, classified and
+  post-processed (:mod:`.streams`); :class:`SessionRecordings`: the same for a
+  dataset definition read one session at a time (:mod:`.sessionstreams`);
 - :func:`perturbations`, :class:`Perturbation`, :func:`rotate`: sensor perturbations
   for robustness tests (:mod:`.perturb`).
 
@@ -29,6 +31,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                                    "per_subject_metrics", "score_predictions"),
     "tinyhar.evaluation.continuous": ("Segment", "continuous_metrics", "edit_score",
                                       "label_segments", "windows_to_samples"),
-    "tinyhar.evaluation.streams": ("StreamPredictions", "stream_predictions", "stream_scores"),
+    "tinyhar.evaluation.streams": ("StreamLabels", "StreamPredictions", "stream_predictions",
+                                   "stream_scores"),
+    "tinyhar.evaluation.sessionstreams": ("SessionRecordings",),
     "tinyhar.evaluation.perturb": ("Perturbation", "perturbations", "rotate"),
 })

@@ -46,6 +46,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from tinyhar.core.rotations import random_rotations
 from tinyhar.errors import EvaluationError
 from tinyhar.validation import check_windows
 
@@ -86,7 +87,9 @@ def rotation_matrices(angle_deg: float, axis: str, n_windows: int = 1, seed: int
         Right-handed angle in degrees (ignored for ``axis="random"``).
     axis : {"x", "y", "z", "random"}
         Rotation axis, or ``"random"`` for one uniformly distributed 3-D
-        rotation per window (``Rotation.random``, Shoemake 1992).
+        rotation per window (:func:`tinyhar.core.rotations.random_rotations`,
+        ``"uniform"``: Shoemake 1992), the draws of ``Rotation.random(n_windows,
+        random_state=seed)``.
     n_windows : int
         Number of matrices for ``"random"``.
     seed : int
@@ -105,7 +108,8 @@ def rotation_matrices(angle_deg: float, axis: str, n_windows: int = 1, seed: int
     from scipy.spatial.transform import Rotation
 
     if axis == "random":
-        return Rotation.random(n_windows, random_state=seed).as_matrix()
+        # a legacy RandomState(seed): the draws the published robustness figures were made with
+        return random_rotations(n_windows, np.random.RandomState(seed), method="uniform")
     if axis not in AXES:
         raise EvaluationError(f"unknown rotation axis {axis!r}: use x, y, z or random")
     return Rotation.from_euler(axis, angle_deg, degrees=True).as_matrix()

@@ -44,6 +44,10 @@ from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
+_PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
+               "acc_magnitude")
+"""Per-window arrays of :class:`StreamPredictions` (besides the optional ``ood``)."""
+
 STREAM_CHUNK = 4096
 """Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
 
@@ -245,10 +249,8 @@ class StreamPredictions:
 
     def subset(self, mask: np.ndarray) -> StreamPredictions:
         """The windows where ``mask`` is true (order kept)."""
-        keys = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
-                "acc_magnitude")
         return StreamPredictions(
-            self.classes, **{k: getattr(self, k)[mask] for k in keys},
+            self.classes, **{k: getattr(self, k)[mask] for k in _PER_WINDOW},
             window_s=self.window_s, hop_s=self.hop_s,
             ood=None if self.ood is None else self.ood[mask],
         )
@@ -284,13 +286,161 @@ class StreamPredictions:
             out[ok] = spec.rejection.reject(self.proba[ok], ood)
         return out
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[StreamPredictions], classes: Sequence[str],
+                    window_s: float, hop_s: float) -> StreamPredictions:
+        """Predictions of several recordings, one after the other (e.g. one per session).
+
+        Parameters
+        ----------
+        parts : sequence of StreamPredictions
+            With the same classes; all with OOD scores or none.
+        classes : sequence of str
+        window_s, hop_s : float
+            Window length and hop in s (for an empty result).
+
+        Returns
+        -------
+        StreamPredictions
+        """
+        rows = [{k: getattr(p, k) for k in _PER_WINDOW} for p in parts]
+        out = _concat(rows, list(classes), window_s, hop_s)
+        with_ood = [p.ood is not None for p in parts]
+        if parts and all(with_ood):
+            out.ood = np.concatenate([p.ood for p in parts])
+        elif any(with_ood):
+            raise ValueError("StreamPredictions.concatenate: some parts have OOD scores, "
+                             "others not")
+        return out
+
     def names(self, idx: np.ndarray) -> np.ndarray:
         """Class names of :meth:`classify` output, object array.
 
         ``"invalid"`` for -1, ``"unknown"`` for ``n_classes``.
         """
-        table = np.asarray(list(self.classes) + [UNKNOWN_CLASS, INVALID_CLASS], dtype=object)
-        return table[np.where(idx < 0, len(self.classes) + 1, idx)]
+        return _class_names(self.classes, idx)
+
+
+def _class_names(classes: Sequence[str], idx: np.ndarray) -> np.ndarray:
+    """Names of class indices: ``"invalid"`` for -1, ``"unknown"`` for ``len(classes)``."""
+    table = np.asarray(list(classes) + [UNKNOWN_CLASS, INVALID_CLASS], dtype=object)
+    return table[np.where(idx < 0, len(classes) + 1, idx)]
+
+
+_LABEL_ARRAYS = ("session", "subject", "y", "raw", "smoothed", "rejected", "invalid", "t_start",
+                 "acc_magnitude")
+
+
+@dataclass
+class StreamLabels:
+    """Raw and post-processed class of every window of whole streams: what the scores need.
+
+    The compact form of :class:`StreamPredictions` once classified (no
+    probabilities, class indices as int16): about 45 bytes per window, so the
+    labels of thousands of hours fit in memory while the recordings are read
+    one session at a time (:mod:`tinyhar.evaluation.sessionstreams`). Made per
+    session and concatenated, they equal those of all sessions at once
+    (post-processing restarts at every session).
+
+    Attributes
+    ----------
+    classes : list of str
+        The run's classes.
+    postprocess : str
+        The post-processing that made ``smoothed`` (its description).
+    rejecting : bool
+        Whether it rejects windows as unknown.
+    session, subject, y : numpy.ndarray of str (object), shape (n_windows,)
+        As :class:`StreamPredictions` (``y`` the majority true label).
+    raw, smoothed : numpy.ndarray of int16, shape (n_windows,)
+        Class index before and after post-processing (-1 = invalid,
+        ``n_classes`` = unknown; :meth:`names`).
+    rejected, invalid : numpy.ndarray of bool, shape (n_windows,)
+        Rejected as unknown before smoothing; failing the input contract.
+    t_start : numpy.ndarray of float64, shape (n_windows,)
+        Window start in s from the session start.
+    acc_magnitude : numpy.ndarray of float32, shape (n_windows,)
+        Mean acceleration magnitude in g (timelines).
+    window_s, hop_s : float
+        Window length and hop in s.
+    """
+
+    classes: list[str]
+    postprocess: str
+    rejecting: bool
+    session: np.ndarray
+    subject: np.ndarray
+    y: np.ndarray
+    raw: np.ndarray
+    smoothed: np.ndarray
+    rejected: np.ndarray
+    invalid: np.ndarray
+    t_start: np.ndarray
+    acc_magnitude: np.ndarray
+    window_s: float
+    hop_s: float
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    @classmethod
+    def classify(cls, pred: StreamPredictions, spec: PostProcessor) -> StreamLabels:
+        """Classify predictions raw and with ``spec`` (:meth:`StreamPredictions.classify`).
+
+        Raises
+        ------
+        ConfigError
+            As :meth:`StreamPredictions.classify`.
+        """
+        return cls(
+            list(pred.classes), spec.describe(), bool(spec.rejection.active),
+            pred.session, pred.subject, pred.y,
+            pred.classify().astype(np.int16), pred.classify(spec).astype(np.int16),
+            pred.rejected(spec), pred.invalid, pred.t_start,
+            pred.acc_magnitude.astype(np.float32), pred.window_s, pred.hop_s,
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[StreamLabels]) -> StreamLabels:
+        """Labels of several recordings one after the other (same classes and spec).
+
+        Raises
+        ------
+        ValueError
+            No parts.
+        """
+        if not parts:
+            raise ValueError("StreamLabels.concatenate: nothing to concatenate")
+        first = parts[0]
+        arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in _LABEL_ARRAYS}
+        return cls(first.classes, first.postprocess, first.rejecting, **arrays,
+                   window_s=first.window_s, hop_s=first.hop_s)
+
+    def subset(self, mask: np.ndarray) -> StreamLabels:
+        """The windows where ``mask`` is true (order kept)."""
+        return StreamLabels(self.classes, self.postprocess, self.rejecting,
+                            **{k: getattr(self, k)[mask] for k in _LABEL_ARRAYS},
+                            window_s=self.window_s, hop_s=self.hop_s)
+
+    def names(self, idx: np.ndarray) -> np.ndarray:
+        """Class names of ``raw``/``smoothed`` indices (``"invalid"``, ``"unknown"``), object."""
+        return _class_names(self.classes, idx)
+
+    def timeline_rows(self) -> dict[str, np.ndarray]:
+        """Label bands of a timeline: true (if labelled), raw, unknown (if rejecting), smoothed.
+
+        Returns
+        -------
+        dict of str -> numpy.ndarray of str, shape (n_windows,)
+            ``"unknown"`` row: ``"unknown"`` where the rejection fires before
+            smoothing, ``""`` elsewhere.
+        """
+        rows = {"true": self.y} if np.any(self.y != "") else {}
+        rows["raw"] = self.names(self.raw)
+        if self.rejecting:
+            rows["unknown"] = np.where(self.rejected, UNKNOWN_CLASS, "").astype(object)
+        rows["smoothed"] = self.names(self.smoothed)
+        return rows
 
 
 def _concat(parts: list[dict], classes: list[str], window_s: float, hop_s: float):
@@ -422,7 +572,7 @@ def _join(a: WindowSet, b: WindowSet) -> WindowSet:
     )
 
 
-def scoring_labels(pred: StreamPredictions) -> tuple[np.ndarray, dict[str, int]]:
+def scoring_labels(pred: StreamPredictions | StreamLabels) -> tuple[np.ndarray, dict[str, int]]:
     """True labels to score and the count of each left-out label.
 
     Windows whose majority label is ``""`` (unlabelled) or a class the model
@@ -443,7 +593,8 @@ def scoring_labels(pred: StreamPredictions) -> tuple[np.ndarray, dict[str, int]]
     return y, dict(sorted(excluded.items()))
 
 
-def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
+def stream_scores(pred: StreamPredictions | StreamLabels, spec: PostProcessor | None = None
+                  ) -> dict:
     """Continuous metrics of the window sequences before and after post-processing.
 
     Each session's windows, in time order, are one sequence of positions of
@@ -454,9 +605,11 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
 
     Parameters
     ----------
-    pred : StreamPredictions
+    pred : StreamPredictions or StreamLabels
+        Predictions to classify with ``spec``, or windows already classified
+        (:meth:`StreamLabels.classify`, e.g. session by session).
     spec : PostProcessor
-        The run's post-processing.
+        The run's post-processing (not used with ``StreamLabels``).
 
     Returns
     -------
@@ -475,38 +628,37 @@ def stream_scores(pred: StreamPredictions, spec: PostProcessor) -> dict:
     EvaluationError
         No window has a label the model knows.
     """
-    y, excluded = scoring_labels(pred)
-    raw = pred.names(pred.classify())
-    smoothed_idx = pred.classify(spec)
-    smoothed = pred.names(smoothed_idx)
-    kw = {"sessions": pred.session, "step_s": pred.hop_s}
-    n_valid = max(1, int((~pred.invalid).sum()))
+    labels = pred if isinstance(pred, StreamLabels) else StreamLabels.classify(pred, spec)
+    y, excluded = scoring_labels(labels)
+    kw = {"sessions": labels.session, "step_s": labels.hop_s}
+    n_valid = max(1, int((~labels.invalid).sum()))
     return {
-        "postprocess": spec.describe(),
-        "window_s": pred.window_s,
-        "hop_s": pred.hop_s,
-        "n_windows": len(pred),
-        "n_invalid": int(pred.invalid.sum()),
-        "n_sessions": len(set(pred.session.tolist())),
+        "postprocess": labels.postprocess,
+        "window_s": labels.window_s,
+        "hop_s": labels.hop_s,
+        "n_windows": len(labels),
+        "n_invalid": int(labels.invalid.sum()),
+        "n_sessions": len(set(labels.session.tolist())),
         "excluded": excluded,
-        "raw": continuous_metrics(y, raw, **kw),
-        "smoothed": continuous_metrics(y, smoothed, **kw),
-        "rejected": float(pred.rejected(spec).sum() / n_valid),
-        "smoothed_unknown": float(np.count_nonzero(smoothed_idx == len(pred.classes)) / n_valid),
-        "unknown_by_label": unknown_by_label(pred, spec, smoothed_idx),
+        "raw": continuous_metrics(y, labels.names(labels.raw), **kw),
+        "smoothed": continuous_metrics(y, labels.names(labels.smoothed), **kw),
+        "rejected": float(labels.rejected.sum() / n_valid),
+        "smoothed_unknown": float(np.count_nonzero(labels.smoothed == len(labels.classes))
+                                  / n_valid),
+        "unknown_by_label": unknown_by_label(labels),
     }
 
 
-def unknown_by_label(pred: StreamPredictions, spec: PostProcessor,
-                     smoothed: np.ndarray | None = None) -> dict:
+def unknown_by_label(pred: StreamPredictions | StreamLabels,
+                     spec: PostProcessor | None = None) -> dict:
     """How often each kind of window is called unknown (empty without rejection).
 
     Parameters
     ----------
-    pred : StreamPredictions
+    pred : StreamPredictions or StreamLabels
+        Predictions to classify with ``spec``, or windows already classified.
     spec : PostProcessor
-    smoothed : numpy.ndarray of int, shape (n_windows,), optional
-        ``pred.classify(spec)`` when already computed.
+        The run's post-processing (not used with ``StreamLabels``).
 
     Returns
     -------
@@ -518,19 +670,18 @@ def unknown_by_label(pred: StreamPredictions, spec: PostProcessor,
         valid windows, fraction rejected before smoothing, fraction
         ``unknown`` after it.
     """
-    if not spec.rejection.active:
+    labels = pred if isinstance(pred, StreamLabels) else StreamLabels.classify(pred, spec)
+    if not labels.rejecting:
         return {}
-    smoothed = pred.classify(spec) if smoothed is None else smoothed
-    rejected = pred.rejected(spec)
-    unknown = smoothed == len(pred.classes)
-    known = set(pred.classes)
-    group = np.array(["known" if v in known else (v or "unlabelled") for v in pred.y],
+    unknown = labels.smoothed == len(labels.classes)
+    known = set(labels.classes)
+    group = np.array(["known" if v in known else (v or "unlabelled") for v in labels.y],
                      dtype=object)
     out = {}
     for g in ["known", *sorted(set(group.tolist()) - {"known"})]:
-        m = (group == g) & ~pred.invalid
+        m = (group == g) & ~labels.invalid
         if m.any():
-            out[g] = {"n": int(m.sum()), "rejected": float(rejected[m].mean()),
+            out[g] = {"n": int(m.sum()), "rejected": float(labels.rejected[m].mean()),
                       "unknown_smoothed": float(unknown[m].mean())}
     return out
 

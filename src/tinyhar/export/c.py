@@ -216,8 +216,9 @@ def _generate_driver(plan) -> tuple[list, dict[str, int]]:
     unknown = sorted(spectral - triad_axes - set(DERIVED))
     if unknown:
         raise TinyharError(f"the C export cannot compute spectra of {unknown}")
-    flags = {"triad": 0, "gravity": 0, "jerk": 0, "correlation": 0, "enmo": 0, "sma": 0,
-             "spectral": int(bool(spectral)), "other": len(plan.other_channels)}
+    flags = {"triad": 0, "gravity": 0, "gravity_mean": 0, "tilt": 0, "jerk": 0,
+             "correlation": 0, "enmo": 0, "sma": 0, "spectral": int(bool(spectral)),
+             "other": len(plan.other_channels)}
     corr_first = dict(plan.correlations)
 
     def signal(expr: str, sig: str, length: str = "thr_len_full", keep: str | None = None) -> None:
@@ -261,15 +262,18 @@ def _generate_driver(plan) -> tuple[list, dict[str, int]]:
             signal("thr_sig", jerk, length="thr_len_jerk")
         if sensor == "acc" and plan.gravity is not None:
             flags["gravity"] = 1
-            if d.has("grav_x_mean"):
-                g = f"out + {d.take([f'grav_{a}_mean' for a in 'xyz'])}"
-                t = f"out + {d.take([f'tilt_{a}' for a in 'xyz'])}"
-                s = f"out + {d.take(['body_sma'])}"
-            else:  # a set without them (invariant): the stage writes them to scratch
-                d.emit("float unused[7];  /* mean gravity, tilt, body SMA: not features */")
-                g, t, s = "unused", "unused + 3", "unused + 6"
-            d.emit(f"thr_stage_gravity({g}, {t}, {s}, u);"
+            # Outputs of the stage that are features of the plan; the kernel compiles
+            # only their code (THR_GRAVITY_MEAN / _TILT) and gets NULL for the others.
+            outputs = []
+            for flag, keys in (("gravity_mean", [f"grav_{a}_mean" for a in "xyz"]),
+                               ("tilt", [f"tilt_{a}" for a in "xyz"])):
+                flags[flag] = int(d.has(keys[0]))
+                outputs.append(f"out + {d.take(keys)}" if flags[flag] else "NULL")
+            d.emit(f"thr_stage_gravity({', '.join(outputs)}, u);"
                    f"  /* thr_w3 is now the body acceleration */")
+            if d.has("body_sma"):
+                flags["sma"] = 1
+                d.emit(f"thr_stage_statistics_sma(out + {d.take(['body_sma'])});  /* body_sma */")
             body = [x for x in DERIVED_SIGNALS if x.kind == "body"]
             for a, axis in enumerate(body):
                 signal(f"thr_w3[{a}]", axis.name)
@@ -360,10 +364,12 @@ def _config_context(pipeline, plan, flags: dict[str, int]) -> dict:
             ("THR_K", n // 2, "spectral bins k = 1..n/2"),
             ("THR_USE_TRIAD", flags["triad"], "accelerometer and/or gyroscope triad"),
             ("THR_USE_GRAVITY", flags["gravity"], "gravity filter, body acceleration"),
+            ("THR_GRAVITY_MEAN", flags["gravity_mean"], "features: mean gravity per axis"),
+            ("THR_GRAVITY_TILT", flags["tilt"], "features: tilt angles"),
             ("THR_USE_JERK", flags["jerk"], "jerk magnitudes"),
             ("THR_USE_CORRELATION", flags["correlation"], "axis correlations"),
             ("THR_USE_ENMO", flags["enmo"], "ENMO"),
-            ("THR_USE_SMA", flags["sma"], "signal magnitude area of a raw triad"),
+            ("THR_USE_SMA", flags["sma"], "signal magnitude area of a triad"),
             ("THR_USE_SPECTRAL", flags["spectral"], "spectral features"),
             ("THR_N_OTHER", flags["other"], "channels without a sensor role"),
             ("THR_FFT_RADIX2", int(n >= 4 and (n & (n - 1)) == 0),

@@ -332,8 +332,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         -------
         meta : dict
             ``params`` (constructor parameters), ``fitted`` (``n_channels_in``,
-            ``n_samples_in``, ``n_features_out``; None when not fitted) and
-            ``feature_names``.
+            ``n_features_out``; None when not fitted) and ``feature_names``.
+            The window length ``n_samples_in_`` is not written: the file that
+            holds the extractor stores it once, in its window spec (a pipeline
+            file's ``pipeline.window_spec``), and :meth:`from_state` gets it
+            from there.
         arrays : dict of str to numpy.ndarray
             ``gravity_sos`` (float32, (n_sections, 6)) when the gravity filter
             runs: stored to check that the loading installation computes the
@@ -357,13 +360,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         fitted = None
         if hasattr(self, "n_samples_in_"):
             fitted = {"n_channels_in": int(self.n_channels_in_),
-                      "n_samples_in": int(self.n_samples_in_),
                       "n_features_out": int(self.n_features_out_)}
         meta = {"params": params, "fitted": fitted, "feature_names": list(layout.names)}
         return meta, ({} if sos is None else {"gravity_sos": np.asarray(sos)})
 
     @classmethod
-    def from_state(cls, state: StateReader) -> FeatureExtractor:
+    def from_state(cls, state: StateReader, n_samples: int) -> FeatureExtractor:
         """Rebuild an extractor from :meth:`to_state`'s values and verify it.
 
         The feature layout and the gravity filter are recomputed from the
@@ -374,6 +376,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         ----------
         state : StateReader
             The extractor's section of a model file (:mod:`tinyhar.modelfile`).
+        n_samples : int
+            Window length (samples) of the file's window spec: the fitted
+            extractor's ``n_samples_in_``. Files of model format 1 also
+            stored it in the extractor (``fitted.n_samples_in``); such a
+            value must equal this one.
 
         Returns
         -------
@@ -383,8 +390,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Raises
         ------
         tinyhar.modelfile.ModelFileError
-            Missing or mistyped entries, invalid parameters, or a layout or
-            filter that differs from the stored one.
+            Missing or mistyped entries, invalid parameters, a layout or
+            filter that differs from the stored one, or a stored window
+            length that differs from ``n_samples``.
         """
         p = state.section("params")
         bands = p.value("bands_hz", "list", optional=True)
@@ -420,11 +428,18 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                 )
         if state.has("fitted"):
             f = state.section("fitted")
-            n_ch, n = f.value("n_channels_in", "int"), f.value("n_samples_in", "int")
+            n_ch, n = f.value("n_channels_in", "int"), int(n_samples)
             if n_ch != len(layout.channels) or f.value("n_features_out", "int") != len(
                 layout.names
             ):
                 raise state.error("the extractor's fitted channel or feature count is inconsistent")
+            stored = f.value("n_samples_in", "int", optional=True)  # model format 1 only
+            if stored is not None and stored != n:
+                raise state.error(
+                    f"the feature extractor was fitted on windows of {stored} samples "
+                    f"(extractor.fitted.n_samples_in) but the window spec says {n} "
+                    "(pipeline.window_spec.n_samples): the file was edited or damaged"
+                )
             try:
                 check_window_length(layout, n)
             except DataFormatError as exc:

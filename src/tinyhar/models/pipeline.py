@@ -353,7 +353,9 @@ class HarPipeline:
         ------
         TinyharError
             The model or extractor is not fitted or of a kind that cannot be
-            stored, or ``info`` holds values that are not plain JSON.
+            stored, was fitted on windows of another shape than the
+            pipeline's window spec (the file stores the shape once, in the
+            spec), or ``info`` holds values that are not plain JSON.
         """
         from sklearn.exceptions import NotFittedError
 
@@ -377,6 +379,19 @@ class HarPipeline:
                 )
             extractor_meta, fx_arrays = self.extractor.to_state()
             arrays.update({f"extractor.{k}": v for k, v in fx_arrays.items()})
+        # The window spec is the one place of the window length and channels: the
+        # extractor and a network get theirs from it on load.
+        model_n_in = getattr(self.model, "n_samples_in_", None)
+        fx_n_in = getattr(self.extractor, "n_samples_in_", None)
+        if (model_n_in is not None and (model_n_in, self.model.n_channels_in_) != (
+                self.n_samples, len(self.channels))) or (
+                fx_n_in is not None and fx_n_in != self.n_samples):
+            raise TinyharError(
+                f"cannot save the pipeline: its window spec is {self.n_samples} samples x "
+                f"{len(self.channels)} channels but its "
+                f"{'network' if model_n_in is not None else 'feature extractor'} was fitted "
+                "on windows of another shape"
+            )
         meta = {
             "pipeline": {
                 "window_spec": self.spec.to_dict(),
@@ -442,12 +457,16 @@ class HarPipeline:
         model_cls = _model_types().get(kind)
         if model_cls is None:
             raise state.error(f"unknown model type {kind!r}")
-        model = model_cls.from_state(state.section("model"))
+        if kind == "neural_network":  # reads the raw windows: its input shape is the spec's
+            model = model_cls.from_state(state.section("model"), spec.n_samples,
+                                         len(spec.channels))
+        else:
+            model = model_cls.from_state(state.section("model"))
         extractor = None
         if state.has("extractor"):
             from tinyhar.features.extractor import FeatureExtractor
 
-            extractor = FeatureExtractor.from_state(state.section("extractor"))
+            extractor = FeatureExtractor.from_state(state.section("extractor"), spec.n_samples)
         pipeline = cls(
             extractor=extractor,
             model=model,
@@ -468,16 +487,10 @@ class HarPipeline:
         if self.extractor is None:
             if not hasattr(self.model, "n_samples_in_") or self.stack_previous:
                 raise state.error("a tree model needs a feature extractor")
-            if (self.model.n_samples_in_, self.model.n_channels_in_) != (
-                self.n_samples, len(self.channels)
-            ):
-                raise state.error("the network's input shape differs from the window layout")
-            return
+            return  # the network's input shape is the spec's (NeuralNetClassifier.from_state)
         fx = self.extractor
         if list(fx.channels) != self.channels or fx.sampling_rate_hz != self.sampling_rate_hz:
             raise state.error("the feature extractor's channels or rate differ from the pipeline's")
-        if getattr(fx, "n_samples_in_", self.n_samples) != self.n_samples:
-            raise state.error("the feature extractor's window length differs from the pipeline's")
         n_in = getattr(self.model, "n_features_in_", None)
         if n_in != len(self.feature_names):  # feature_names includes the stacked columns
             raise state.error(

@@ -7,21 +7,18 @@
 from __future__ import annotations
 
 from tinyhar.datasets.info import DATASETS
+from tinyhar.models.nn.presets import PRESETS
 
 PRESET_DATA = {
-    "ucihar-lstm": {"dataset": {"name": "uci-har", "sensors": "all"}},
-    "small-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
-    "ucihar-cnn": {"dataset": {"name": "uci-har", "sensors": "all"}},
-    "wisdm-bilstm": {
-        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
-        "test_subjects": "tutorial",
-    },
-    "tiny-cnn": {
-        "dataset": {"name": "wisdm-windows", "sensors": "acc"},
-        "test_subjects": "tutorial",
-    },
+    name: {
+        "dataset": {"name": p.dataset_name, "sensors": p.sensors},
+        "test_subjects": p.test_subjects,
+    }
+    for name, p in PRESETS.items()
 }
-"""Data and evaluation each network preset was made for.
+"""Data and evaluation each network preset was made for, as configuration
+sections (read from the presets' ``dataset_name``, ``sensors`` and
+``test_subjects``: :class:`~tinyhar.models.nn.presets.Preset`).
 
 ``dataset``: the data set (used unless the user names another one);
 ``test_subjects``: ``"tutorial"`` to hold out the data set's

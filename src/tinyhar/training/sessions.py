@@ -27,7 +27,13 @@ from tinyhar.reporting.progress import progress_bar as _progress
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_test_windows
 from tinyhar.training.splits import _cross_validation, split_windows
-from tinyhar.training.stages import _common_metrics, _figures, _finish, _postprocess_record
+from tinyhar.training.stages import (
+    _common_metrics,
+    _figures,
+    _finish,
+    _postprocess_stage,
+    check_postprocess_config,
+)
 from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_fold
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
@@ -122,24 +128,25 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     same split, cross-validation and final fit (Dask tasks on the configured
     scheduler, :func:`tinyhar.compute.map_shared`) and scores as the in-memory
     path; the rows are identical, so are the metrics.
-    Post-processing: a configured ``mode``/``ema`` filter is recorded;
-    ``auto`` and ``hmm``, which are chosen or fitted on whole streams, fall
-    back to ``none`` with a note (score whole streams afterwards with
-    ``tinyhar evaluate RUN --continuous``).
+    Post-processing (``auto``, ``hmm``, rejection) is chosen, fitted and
+    scored as in memory (:func:`~tinyhar.training.stages._postprocess_stage`)
+    on the whole streams, read again one session at a time
+    (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`): every
+    window of each session, impure and unlabelled ones included, which the
+    training rows do not hold.
     """
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.features.table import SessionJob, build_feature_table, settings_key
-    from tinyhar.postprocess import PostProcessor
 
-    for key, value in (("postprocess.reject", cfg.postprocess.reject),
-                       ("augment.rotation", cfg.augment.rotation)):
-        if value != "none":
-            raise ConfigError(
-                f"{key} {value!r} needs the training windows and whole streams in memory, "
-                f"which out-of-core training does not keep: use {key}: none or "
-                "compute.out_of_core: false"
-            )
+    if cfg.augment.rotation != "none":
+        raise ConfigError(
+            f"augment.rotation {cfg.augment.rotation!r} needs the raw training windows in "
+            "memory, which out-of-core training does not keep: use augment.rotation: none or "
+            "compute.out_of_core: false"
+        )
+    check_postprocess_config(cfg, True)
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
     # local worker processes (if any) start while this process reads the first session
     compute.start_workers(c.scheduler, c.workers)
@@ -252,22 +259,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
         },
     })
-    from tinyhar.postprocess.rejection import REJECT_KEYS
-
-    smoothing = cfg.postprocess.smoothing
-    params = {k: v for k, v in cfg.postprocess.model_dump().items()
-              if k not in ("smoothing", "streamable_only", *REJECT_KEYS)}
-    if smoothing in ("mode", "ema", "none"):
-        spec_pp, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
-    else:
-        spec_pp = PostProcessor(classes)
-        chosen = (f"none: {smoothing} is chosen or fitted on whole streams, which out-of-core "
-                  "training does not hold; set postprocess.smoothing: mode or ema, or "
-                  "compute.out_of_core: false")
-    metrics["postprocess"] = _postprocess_record(
-        spec_pp, chosen, [], None,
-        "out-of-core training scores windows only; score whole streams with "
-        "`tinyhar evaluate RUN --continuous`", out,
+    streams = SessionRecordings(sources, ds.checks, prefix, c.scheduler, c.workers)
+    metrics["postprocess"] = _postprocess_stage(
+        cfg, streams, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)

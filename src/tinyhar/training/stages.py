@@ -20,6 +20,7 @@ from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet, natural_key
 from tinyhar.errors import ConfigError
+from tinyhar.evaluation.sessionstreams import SessionRecordings
 from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import HarPipeline
 from tinyhar.reporting.figures import score_figures
@@ -81,7 +82,7 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
 
 def _postprocess_stage(
     cfg: TrainConfig,
-    data: RecordingSet | WindowSet,
+    data: RecordingSet | WindowSet | SessionRecordings,
     pipeline: HarPipeline,
     fold_models: list,
     train_w: WindowSet,
@@ -103,7 +104,10 @@ def _postprocess_stage(
     rejection thresholds are calibrated on the same cross-validated training
     streams first (OOD scores from OOD models fitted on the training
     ``features`` of each fold's other subjects,
-    :func:`tinyhar.evaluation.streams.fold_ood_models`).
+    :func:`tinyhar.evaluation.streams.fold_ood_models`). ``data`` may be a
+    :class:`~tinyhar.evaluation.sessionstreams.SessionRecordings` (out-of-core
+    training): the streams are then read one session at a time, with the same
+    results.
 
     Returns
     -------
@@ -137,8 +141,16 @@ def _postprocess_stage(
     scores = None
     note = None
     holdout = cfg.evaluation.protocol == "holdout"
-    check_postprocess_config(cfg, isinstance(data, RecordingSet), bool(fold_models))
-    if not isinstance(data, RecordingSet):
+    recordings = isinstance(data, (RecordingSet, SessionRecordings))
+
+    def streams(subjects: list[str], **kw):
+        """Every window of the subjects' whole streams, classified."""
+        if isinstance(data, SessionRecordings):
+            return data.predictions(pipeline, subjects, **kw)
+        return stream_predictions(pipeline, data.select(subjects=subjects), **kw)
+
+    check_postprocess_config(cfg, recordings, bool(fold_models))
+    if not recordings:
         spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
     elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
@@ -154,22 +166,19 @@ def _postprocess_stage(
                 classes, options["ood_var_floor"],
             )
             ood_cv = ood_by_subject.__getitem__
-        pred_cv = stream_predictions(
-            pipeline, data.select(subjects=train_w.subjects), by_subject.__getitem__,
-            ood_model=ood_cv,
-        )
+        pred_cv = streams(train_w.subjects, model_for_subject=by_subject.__getitem__,
+                          ood_model=ood_cv)
         spec, table, chosen = select_on_streams(
             pred_cv, options, cfg.evaluation.cv_folds, options["streamable_only"], ood_final
         )
     else:
         spec, chosen = PostProcessor(classes, smoothing=smoothing, **params), "configured"
-    if isinstance(data, RecordingSet) and holdout and len(test_w):
+    if recordings and holdout and len(test_w):
         console.print(f"post-processing {spec.describe()}: scoring the test subjects' "
                       "whole streams")
-        pred = stream_predictions(pipeline, data.select(subjects=test_w.subjects),
-                                  ood_model=spec.ood_model)
+        pred = streams(test_w.subjects, ood_model=spec.ood_model)
         scores = stream_scores(pred, spec)
-    elif isinstance(data, RecordingSet):
+    elif recordings:
         note = "no hold-out test subjects (protocol loso or random): no stream scores"
     return _postprocess_record(spec, chosen, table, scores, note, out)
 

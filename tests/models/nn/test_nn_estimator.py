@@ -135,7 +135,12 @@ def test_safe_file_round_trip_gives_the_same_outputs(fitted, test_data, tmp_path
     meta, arrays = fitted.to_state()
     path = write_state_file(tmp_path / "net.npz", {"model": meta},
                             {f"model.{k}": v for k, v in arrays.items()})
-    loaded = NeuralNetClassifier.from_state(read_state_file(path).section("model"))
+    # the input shape comes from the container's window spec, not from the model's state
+    assert not {"n_samples_in", "n_channels_in"} & set(meta["fitted"])
+    loaded = NeuralNetClassifier.from_state(read_state_file(path).section("model"),
+                                            fitted.n_samples_in_, fitted.n_channels_in_)
+    assert (loaded.n_samples_in_, loaded.n_channels_in_) == (fitted.n_samples_in_,
+                                                             fitted.n_channels_in_)
     X = test_data[0]
     # same weights and batches: equal up to float32 rounding of the machine's kernels
     np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X),
@@ -216,10 +221,11 @@ GROUPS = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
 
 
 def test_augmentation_keeps_shapes_is_seeded_and_rotates_sensors_alike():
-    from tinyhar.models.nn.estimator import augment_windows, random_rotations
+    from tinyhar.core.rotations import random_rotations
+    from tinyhar.models.nn.estimator import augment_windows
 
     X = np.random.default_rng(0).normal(size=(5, 16, 9)).astype(np.float32)
-    rot = random_rotations(50, 20.0, np.random.default_rng(1))
+    rot = random_rotations(50, np.random.default_rng(1), 20.0)
     np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape),
                                atol=1e-5)
     angles = np.degrees(np.arccos(np.clip((np.trace(rot, axis1=1, axis2=2) - 1) / 2, -1, 1)))
@@ -257,6 +263,13 @@ def test_augmentation_keeps_shapes_is_seeded_and_rotates_sensors_alike():
     assert six.shape == (5, 16, 6)
     with pytest.raises(TinyharError, match="multiple of 3"):
         augment_windows(X[:, :, :4], rng, groups="xyz", **opts)
+    with pytest.raises(TinyharError, match=r"\(0, 180\]"):
+        augment_windows(X, rng, groups=GROUPS, rotation=200.0)
+    # the rotation is core's axis-angle draw in float32, the same matrix for every sensor
+    r = augment_windows(X, np.random.default_rng(8), groups=GROUPS, rotation=30.0)
+    m = random_rotations(5, np.random.default_rng(8), 30.0).astype(np.float32)
+    for grp in GROUPS:
+        np.testing.assert_array_equal(r[:, :, grp], np.einsum("ntj,nij->nti", X[:, :, grp], m))
 
 
 def test_augmented_training_with_label_smoothing_is_deterministic(data, test_data):

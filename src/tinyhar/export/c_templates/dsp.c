@@ -86,10 +86,36 @@ static float thr_norm3(float x, float y, float z)
 #endif
 
 /* In-place ascending Shell sort (Ciura 2001 gap sequence): no recursion,
- * no extra memory, O(n^1.3) on sensor data. */
+ * no extra memory, O(n^1.3) on sensor data. Only the gaps below THR_N are
+ * compiled in: a pass with a gap >= n moves nothing. */
 static void thr_sort(float *a, int n)
 {
-    static const int gaps[] = {3548, 1577, 701, 301, 132, 57, 23, 10, 4, 1};
+    static const uint16_t gaps[] = {
+#if THR_N > 3548
+        3548,
+#endif
+#if THR_N > 1577
+        1577,
+#endif
+#if THR_N > 701
+        701,
+#endif
+#if THR_N > 301
+        301,
+#endif
+#if THR_N > 132
+        132,
+#endif
+#if THR_N > 57
+        57,
+#endif
+#if THR_N > 23
+        23,
+#endif
+#if THR_N > 10
+        10,
+#endif
+        4, 1};
     for (unsigned g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
         const int gap = gaps[g];
         for (int i = gap; i < n; i++) {
@@ -232,7 +258,9 @@ static THR_NOINLINE void thr_stage_statistics(const float *x, const thr_length_t
 #if THR_USE_SMA
 /* Signal magnitude area of thr_w3: sum over samples of |x| + |y| + |z|,
  * divided by n (Karantonis et al. 2006). Each axis is summed separately
- * (pairwise), then the three sums in order, as numpy does. */
+ * (pairwise), then the three sums in order, as numpy does. Run on a raw
+ * triad (gyro_sma) and, after the gravity stage, on the body acceleration
+ * (body_sma). */
 static THR_NOINLINE void thr_stage_statistics_sma(float *out)
 {
     float sma = 0.0f;
@@ -256,9 +284,8 @@ static THR_NOINLINE void thr_stage_statistics_sma(float *out)
 static THR_NOINLINE void thr_stage_correlation(const float mean[3], const float sumsq[3],
                                                float *out)
 {
-    static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
     for (int p = 0; p < 3; p++) {
-        const int a = pairs[p][0], b = pairs[p][1];
+        const int a = p >> 1, b = (p + 3) >> 1;  /* axes (0, 1), (0, 2), (1, 2) */
         for (int k = 0; k < THR_N; k++) {
             thr_dev[k] = thr_w3[a][k] - mean[a];
             thr_tmp[k] = thr_w3[b][k] - mean[b];
@@ -316,11 +343,13 @@ static THR_NOINLINE void thr_stage_jerk(void)
  * unit DC gain; see tinyhar.features.filters).
  *
  * Writes the mean gravity (grav_x/y/z_mean, g) to grav_out[0..2], the tilt
- * angles atan2(sqrt(Gb^2 + Gc^2), Ga) (rad) to tilt_out[0..2], the body SMA
- * to sma_out and the unit gravity direction (0 if |G| = 0) to u; replaces
- * thr_w3 by the body acceleration acc - gravity. */
-static THR_NOINLINE void thr_stage_gravity(float *grav_out, float *tilt_out, float *sma_out,
-                                           float u[3])
+ * angles atan2(sqrt(Gb^2 + Gc^2), Ga) (rad) to tilt_out[0..2] and the unit
+ * gravity direction (0 if |G| = 0) to u; replaces thr_w3 by the body
+ * acceleration acc - gravity (whose SMA, body_sma, is the stage
+ * thr_stage_statistics_sma). The two feature outputs are compiled in only if
+ * the feature plan has them (THR_GRAVITY_MEAN, THR_GRAVITY_TILT); the driver
+ * passes NULL for the others. */
+static THR_NOINLINE void thr_stage_gravity(float *grav_out, float *tilt_out, float u[3])
 {
     float g[3];
     for (int a = 0; a < 3; a++) {
@@ -346,20 +375,18 @@ static THR_NOINLINE void thr_stage_gravity(float *grav_out, float *tilt_out, flo
     }
     const float gnorm = sqrtf((g[0] * g[0] + g[1] * g[1]) + g[2] * g[2]);
     for (int a = 0; a < 3; a++) {
+#if THR_GRAVITY_MEAN
         grav_out[a] = g[a];
+#endif
         u[a] = gnorm > 0.0f ? g[a] / gnorm : 0.0f;
     }
+#if THR_GRAVITY_TILT
     tilt_out[0] = atan2f(hypotf(g[1], g[2]), g[0]);
     tilt_out[1] = atan2f(hypotf(g[0], g[2]), g[1]);
     tilt_out[2] = atan2f(hypotf(g[0], g[1]), g[2]);
-    float sma = 0.0f;
-    for (int a = 0; a < 3; a++) {
-        for (int k = 0; k < THR_N; k++) {
-            thr_tmp[k] = fabsf(thr_w3[a][k]);
-        }
-        sma += thr_sum(thr_tmp, THR_N);
-    }
-    *sma_out = sma * thr_len_full.inv_n;
+#endif
+    (void)grav_out;
+    (void)tilt_out;
 }
 
 /* ---- stage "body": body magnitude and orientation-independent signals -- */

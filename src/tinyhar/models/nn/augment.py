@@ -10,36 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tinyhar.core.rotations import random_rotations
 from tinyhar.errors import TinyharError
-
-
-def random_rotations(n: int, max_degrees: float, rng: np.random.Generator) -> np.ndarray:
-    """Random 3-D rotation matrices about uniformly random axes.
-
-    Parameters
-    ----------
-    n : int
-        Number of matrices.
-    max_degrees : float
-        Each angle is drawn uniformly from ``[-max_degrees, max_degrees]``
-        degrees; the axis uniformly from the unit sphere.
-    rng : numpy.random.Generator
-        Source of the random draws.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (n, 3, 3)
-        Rotation matrices (Rodrigues' formula ``I + sin(a) K + (1 - cos(a)) K^2``
-        with ``K`` the cross-product matrix of the unit axis).
-    """
-    axis = rng.normal(size=(n, 3))
-    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
-    angle = np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=n))
-    k = np.zeros((n, 3, 3))
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    k -= k.transpose(0, 2, 1)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return (np.eye(3) + s * k + (1 - c) * (k @ k)).astype(np.float32)
 
 
 def augment_windows(
@@ -72,9 +44,11 @@ def augment_windows(
         channels form a group. Needed for ``rotation``; ``scale`` uses one
         gain per group (per channel without groups).
     rotation : float
-        Maximum rotation angle in degrees. One random rotation per window
-        (:func:`random_rotations`) is applied to *every* group, as a slightly
-        different placement of the device would rotate all its sensors alike.
+        Maximum rotation angle in degrees, in (0, 180]. One random rotation
+        per window (:func:`tinyhar.core.rotations.random_rotations`,
+        ``"axis-angle"``: uniform axis, angle uniform in ``[-rotation,
+        rotation]``) is applied to *every* group, as a slightly different
+        placement of the device would rotate all its sensors alike.
     scale : float
         Standard deviation of a gain drawn from ``N(1, scale)`` per window and
         group (or channel) that multiplies the group's samples.
@@ -94,8 +68,9 @@ def augment_windows(
     Raises
     ------
     TinyharError
-        ``rotation`` without ``groups``, a group that is not 3 valid channel indices,
-        or ``"xyz"`` with a channel count that is not a multiple of 3.
+        ``rotation`` without ``groups`` or outside (0, 180], a group that is not 3
+        valid channel indices, or ``"xyz"`` with a channel count that is not a
+        multiple of 3.
     """
     X = np.asarray(X, dtype=np.float32)
     if not (rotation or scale or jitter or shift):
@@ -116,9 +91,12 @@ def augment_windows(
         )
     if rotation and not groups:
         raise TinyharError("rotation augmentation needs the x, y, z channel groups")
+    if rotation and not 0 < float(rotation) <= 180:
+        raise TinyharError(f"the rotation augmentation angle must be in (0, 180] degrees, "
+                           f"got {rotation!r}")
     out = X.copy()
     if rotation:
-        rot = random_rotations(n, float(rotation), rng)
+        rot = random_rotations(n, rng, float(rotation)).astype(np.float32)
         for grp in groups:
             idx = list(grp)
             out[:, :, idx] = np.einsum("ntj,nij->nti", out[:, :, idx], rot)

@@ -31,7 +31,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from tinyhar.core.labels import check_labels
 from tinyhar.errors import TinyharError
 from tinyhar.modelfile import StateReader
-from tinyhar.models.nn.augment import augment_windows, random_rotations
+from tinyhar.models.nn.augment import augment_windows
 from tinyhar.models.nn.support import (
     DEEP_INSTALL_HINT,
     InputShapeError,
@@ -51,7 +51,6 @@ __all__ = [
     "NoGroupsWarning",
     "augment_windows",
     "check_windows",
-    "random_rotations",
     "robust_statistics",
     "torch_settings",
 ]
@@ -590,10 +589,13 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         meta : dict
             ``params`` (constructor parameters; tuples become lists) and
-            ``fitted``: ``classes``, ``n_samples_in``, ``n_channels_in``,
-            ``history``, ``best_epoch``, ``averaged_epochs``, ``train_groups``,
-            ``validation_groups``, ``n_params``, ``macs_per_window``,
-            ``embedding_dim``, ``module_config``.
+            ``fitted``: ``classes``, ``history``, ``best_epoch``,
+            ``averaged_epochs``, ``train_groups``, ``validation_groups``,
+            ``n_params``, ``macs_per_window``, ``embedding_dim``,
+            ``module_config``. The input shape (``n_samples_in_``,
+            ``n_channels_in_``) is not written: the file that holds the network
+            stores it once, in its window spec (a pipeline file's
+            ``pipeline.window_spec``), and :meth:`from_state` gets it from there.
         arrays : dict of str to numpy.ndarray
             ``center``, ``scale`` (float32, (n_channels,)) and
             ``state.<name>`` for every entry of the network's state dict.
@@ -609,8 +611,6 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             params[key] = _plain(params[key])
         fitted = {
             "classes": [str(c) for c in self.classes_],
-            "n_samples_in": int(self.n_samples_in_),
-            "n_channels_in": int(self.n_channels_in_),
             "history": self.history_,
             "best_epoch": int(self.best_epoch_),
             "averaged_epochs": [int(e) for e in self.averaged_epochs_],
@@ -627,7 +627,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         return {"params": params, "fitted": fitted}, arrays
 
     @classmethod
-    def from_state(cls, state: StateReader) -> NeuralNetClassifier:
+    def from_state(cls, state: StateReader, n_samples: int,
+                   n_channels: int) -> NeuralNetClassifier:
         """Rebuild a fitted network from :meth:`to_state`'s values (needs PyTorch, no pickle).
 
         The network is rebuilt from the parameters (the stored ``module_config``
@@ -638,6 +639,11 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         ----------
         state : StateReader
             The model's section of a model file (:mod:`tinyhar.modelfile`).
+        n_samples, n_channels : int
+            Input shape of a window, from the file's window spec: the network's
+            ``n_samples_in_`` and ``n_channels_in_``. Files of model format 1
+            also stored them in the model (``fitted.n_samples_in``,
+            ``fitted.n_channels_in``); such values must equal these.
 
         Returns
         -------
@@ -651,7 +657,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             PyTorch missing (with the install command).
         tinyhar.modelfile.ModelFileError
             Missing or mistyped entries, unknown parameters, weights that do
-            not fit the architecture.
+            not fit the architecture, or a stored input shape that differs
+            from ``(n_samples, n_channels)``.
         """
         torch = _torch()
         arch = _architectures()
@@ -665,7 +672,15 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         net = cls(**params)
         f = state.section("fitted")
         classes = f.strings("classes")
-        n_samples, n_channels = f.value("n_samples_in", "int"), f.value("n_channels_in", "int")
+        n_samples, n_channels = int(n_samples), int(n_channels)
+        stored = (f.value("n_samples_in", "int", optional=True),  # model format 1 only
+                  f.value("n_channels_in", "int", optional=True))
+        if stored != (None, None) and stored != (n_samples, n_channels):
+            raise state.error(
+                f"the network was fitted on windows of {stored[0]} samples x {stored[1]} "
+                f"channels (model.fitted.n_samples_in, n_channels_in) but the window spec says "
+                f"{n_samples} x {n_channels}: the file was edited or damaged"
+            )
         if len(classes) < 2 or n_samples < 1 or n_channels < 1:
             raise state.error("the network has fewer than 2 classes or an empty input shape")
         try:

@@ -53,6 +53,15 @@ class Preset:
         The figure the source reported, for comparison.
     notes : str
         Deviations of this re-implementation from the source.
+    dataset_name : str
+        tinyhar's name of that data set (``dataset.name``), used unless the
+        user names another one.
+    sensors : str
+        The sensors it reads (``dataset.sensors``).
+    test_subjects : {"official", "tutorial"}
+        ``"tutorial"`` holds out the data set's
+        :attr:`~tinyhar.datasets.info.DatasetInfo.tutorial_test_subjects`;
+        ``"official"`` keeps the data set's own split.
     """
 
     name: str
@@ -64,6 +73,9 @@ class Preset:
     original_protocol: str = ""
     reported: str = ""
     notes: str = ""
+    dataset_name: str = "uci-har"
+    sensors: str = "all"
+    test_subjects: Literal["official", "tutorial"] = "official"
 
 
 UCIHAR_INERTIAL_CHANNELS = [
@@ -114,6 +126,9 @@ WISDM_BILSTM = Preset(
         "The Keras validation split takes the last 10 % of the windows; here it is "
         "10 % of the training subjects. The final weights are kept (no early stopping)."
     ),
+    dataset_name="wisdm-windows",
+    sensors="acc",
+    test_subjects="tutorial",
 )
 
 UCIHAR_LSTM = Preset(
@@ -288,6 +303,9 @@ TINY_CNN = Preset(
     original_protocol="5-fold GroupKFold by subject (no subject in both training and test)",
     reported="target: beat the wisdm-bilstm preset under the same protocol, >= 10x smaller",
     notes="Subject-independent from the start; for microcontroller-sized budgets.",
+    dataset_name="wisdm-windows",
+    sensors="acc",
+    test_subjects="tutorial",
 )
 
 PRESETS: dict[str, Preset] = {

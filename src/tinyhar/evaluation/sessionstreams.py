@@ -1,0 +1,245 @@
+"""Whole-stream predictions of a data set read one session at a time (out-of-core).
+
+:func:`tinyhar.evaluation.streams.stream_predictions` classifies every window
+of recordings already in memory. For data sets larger than memory (a dataset
+definition of many hours, :mod:`tinyhar.datasets.sessions`),
+:class:`SessionRecordings` does the same one session at a time: read the
+session, cut and classify every window of it (impure windows and unlabelled
+spans included, chunk by chunk), keep the per-window results, release the
+samples. Post-processing and stream scores work per session, so the results
+equal those of the in-memory path on the same data (the same function runs on
+the same samples; sessions are independent streams).
+
+Memory: one session's samples plus the per-window results kept by the caller
+(:class:`~tinyhar.evaluation.streams.StreamPredictions`, about 110 bytes per
+window for 6 classes; or the compact label codes of
+:class:`~tinyhar.evaluation.streams.StreamLabels`, about 30 bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinyhar.errors import TinyharError
+
+if TYPE_CHECKING:
+    from tinyhar.evaluation.streams import StreamPredictions
+
+
+@dataclass
+class SessionPredictions:
+    """The whole-stream predictions of one source (one session or one file of sessions).
+
+    Attributes
+    ----------
+    name : str
+        The source's name (subject and session, or its file).
+    pred : StreamPredictions or None
+        Every window of the source's sessions of the requested subjects; None
+        when it holds none of them or could not be read.
+    error : str or None
+        Why the source could not be read (the message names the file).
+    """
+
+    name: str
+    pred: StreamPredictions | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _StreamJob:
+    """One source to classify (picklable, for worker processes and Dask)."""
+
+    source: Any
+    checks: Any
+    session_prefix: bool
+    subjects: frozenset
+    pipeline: Any
+    models: dict | None
+    ood: Any
+    chunk: int
+
+
+def _run_stream_job(job: _StreamJob) -> SessionPredictions:
+    """Read one source and classify every window of its sessions of ``job.subjects``."""
+    from tinyhar.evaluation.streams import stream_predictions
+
+    try:
+        recordings = job.source.load(job.checks, job.session_prefix)
+    except TinyharError as exc:
+        return SessionPredictions(job.source.name, None, str(exc))
+    present = set(recordings.frame["subject"].astype(str).unique().tolist())
+    if not present & job.subjects:
+        return SessionPredictions(job.source.name, None)
+    if present - job.subjects:
+        recordings = recordings.select(subjects=sorted(present & job.subjects))
+    ood = job.ood.__getitem__ if isinstance(job.ood, dict) else job.ood
+    pred = stream_predictions(
+        job.pipeline, recordings,
+        None if job.models is None else job.models.__getitem__, chunk=job.chunk, ood_model=ood,
+    )
+    return SessionPredictions(job.source.name, pred)
+
+
+class SessionRecordings:
+    """A dataset definition whose sessions are read one at a time for whole-stream predictions.
+
+    Parameters
+    ----------
+    sources : list of SessionSource
+        The data set's sessions (:func:`tinyhar.datasets.sessions.session_sources`).
+    checks : DataChecks or mapping, optional
+        Plausibility checks for loading (``dataset.checks``).
+    session_prefix : bool
+        Name sessions ``"<subject>-<session>"``
+        (:func:`tinyhar.datasets.sessions.shared_session_names`).
+    scheduler : str
+        Where sessions are classified (:func:`tinyhar.compute.map_in_order`):
+        ``serial`` (default), ``threads``, ``processes`` or a Dask address.
+    workers : int
+        Local workers for ``threads``/``processes``.
+    """
+
+    def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
+                 scheduler: str = "serial", workers: int = 1) -> None:
+        self.sources = list(sources)
+        self.checks, self.session_prefix = checks, session_prefix
+        self.scheduler, self.workers = scheduler, workers
+
+    @classmethod
+    def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
+                        workers: int = 1) -> SessionRecordings:
+        """Plan the sessions of a dataset definition (reads nothing but file names).
+
+        Raises
+        ------
+        ConfigError, DataFormatError
+            As :func:`tinyhar.datasets.sessions.session_sources`.
+        """
+        from tinyhar.datasets.sessions import session_sources, shared_session_names
+
+        sources = session_sources(path)
+        return cls(sources, checks, shared_session_names(sources), scheduler, workers)
+
+    def subjects(self, skipped: list | None = None) -> list[str]:
+        """The data set's subjects, in natural order.
+
+        Taken from the file names; a source whose subjects come from a column
+        is read (one at a time) to find them.
+
+        Parameters
+        ----------
+        skipped : list, optional
+            Receives ``{"source", "error"}`` for each source that cannot be read.
+
+        Returns
+        -------
+        list of str
+        """
+        from tinyhar.core.ids import natural_key
+
+        found: set[str] = set()
+        for source in self.sources:
+            if source.subject is not None:
+                found.add(str(source.subject))
+                continue
+            try:
+                frame = source.load(self.checks, self.session_prefix).frame
+            except TinyharError as exc:
+                if skipped is not None:
+                    skipped.append({"source": source.name, "error": str(exc)})
+                continue
+            found.update(frame["subject"].astype(str).unique().tolist())
+        return sorted(found, key=natural_key)
+
+    def iter_predictions(
+        self,
+        pipeline,
+        subjects: Sequence[str],
+        model_for_subject: Callable[[str], object] | None = None,
+        ood_model=None,
+        chunk: int | None = None,
+    ) -> Iterator[SessionPredictions]:
+        """Every window of the sessions of ``subjects``, one source at a time, in order.
+
+        Parameters
+        ----------
+        pipeline : HarPipeline
+            The run's fitted pipeline.
+        subjects : sequence of str
+            Subjects to classify; sources whose file names give another
+            subject are not read.
+        model_for_subject : callable, optional
+            ``model_for_subject(subject) -> classifier`` (cross-validation
+            fold models), as :func:`~tinyhar.evaluation.streams.stream_predictions`.
+        ood_model : OodModel or callable, optional
+            As :func:`~tinyhar.evaluation.streams.stream_predictions`.
+        chunk : int, optional
+            Most windows classified at a time (default
+            :data:`~tinyhar.evaluation.streams.STREAM_CHUNK`).
+
+        Yields
+        ------
+        SessionPredictions
+            One per source read (sources of other subjects are skipped
+            unread), with ``error`` set for a source that cannot be read.
+        """
+        from tinyhar import compute
+        from tinyhar.evaluation.streams import STREAM_CHUNK
+        from tinyhar.postprocess import OodModel
+
+        wanted = frozenset(str(s) for s in subjects)
+        jobs = []
+        for source in self.sources:
+            if source.subject is not None and str(source.subject) not in wanted:
+                continue
+            mine = sorted(wanted if source.subject is None else {str(source.subject)})
+            models = (None if model_for_subject is None
+                      else {s: model_for_subject(s) for s in mine})
+            ood = (ood_model if ood_model is None or isinstance(ood_model, OodModel)
+                   else {s: ood_model(s) for s in mine})
+            jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
+                                   models, ood, chunk or STREAM_CHUNK))
+        yield from compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers)
+
+    def predictions(self, pipeline, subjects: Sequence[str],
+                    model_for_subject: Callable[[str], object] | None = None,
+                    ood_model=None, chunk: int | None = None, skipped: list | None = None,
+                    on_windows: Callable[[int], None] | None = None) -> StreamPredictions:
+        """:meth:`iter_predictions` of every source, concatenated.
+
+        Sources that cannot be read are left out (out-of-core training has
+        already reported them when it computed their features).
+
+        Parameters
+        ----------
+        pipeline, subjects, model_for_subject, ood_model, chunk
+            As :meth:`iter_predictions`.
+        skipped : list, optional
+            Receives ``{"source", "error"}`` for each source that cannot be read.
+        on_windows : callable, optional
+            Called with the number of windows of each source read (progress).
+
+        Returns
+        -------
+        StreamPredictions
+            Sessions in the sources' order, every window of each.
+        """
+        from tinyhar.evaluation.streams import StreamPredictions
+
+        parts = []
+        for got in self.iter_predictions(pipeline, subjects, model_for_subject, ood_model, chunk):
+            if got.error is not None and skipped is not None and not any(
+                    s["source"] == got.name for s in skipped):
+                skipped.append({"source": got.name, "error": got.error})
+            if got.pred is not None:
+                parts.append(got.pred)
+                if on_windows is not None:
+                    on_windows(len(got.pred))
+        return StreamPredictions.concatenate(
+            parts, list(pipeline.classes), pipeline.n_samples / pipeline.sampling_rate_hz,
+            pipeline.streaming_hop / pipeline.sampling_rate_hz,
+        )

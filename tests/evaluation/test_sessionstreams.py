@@ -1,0 +1,147 @@
+"""Whole streams read one session at a time: `evaluate --continuous` on a dataset definition
+scores what the whole data set in memory scores (synthetic recordings of real HAPT segments)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import assert_close_tree
+from tinyhar.cli import app
+from tinyhar.config import make_config
+from tinyhar.datasets.synthetic import synthesize
+from tinyhar.evaluate import evaluate_continuous
+from tinyhar.evaluation.sessionstreams import SessionRecordings
+from tinyhar.evaluation.streams import StreamLabels, stream_predictions, stream_scores
+from tinyhar.runfolder import load_run
+from tinyhar.training import train
+
+runner = CliRunner()
+TEST = ["s003", "s004"]
+
+
+@pytest.fixture(scope="module")
+def definition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("syn") / "data"
+    synthesize(out, 4, 0.1, session_hours=0.05, seed=3)
+    return out / "data.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(definition, tmp_path_factory):
+    # rejection too, so the unknown counts go through the per-session path
+    cfg = make_config({
+        "dataset": {"name": str(definition)},
+        "evaluation": {"test_subjects": TEST, "cv_folds": 2},
+        "postprocess": {"smoothing": "hmm", "reject": "probability"},
+        "compute": {"out_of_core": False},
+    }, "test")
+    out = tmp_path_factory.mktemp("runs") / "r"
+    train(cfg, out)
+    return out
+
+
+def test_session_by_session_scores_equal_the_whole_data_set(run, definition, tmp_path):
+    whole = evaluate_continuous(run, str(definition), by_session=False,
+                                figures_dir=tmp_path / "a")
+    streamed = evaluate_continuous(run, str(definition), figures_dir=tmp_path / "b")
+    assert_close_tree(whole, streamed)
+    assert streamed["subjects"] == TEST and streamed["n_sessions"] == 4
+    assert streamed["excluded_training_subjects"] == ["s001", "s002"]
+    assert streamed["unknown_by_label"]["known"]["n"] == streamed["n_windows"]
+    assert streamed["skipped_sessions"] == []
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "timeline_s003.png", "timeline_s004.png"]
+
+
+def test_labels_made_per_session_equal_labels_of_all_sessions(run, definition):
+    r = load_run(run)
+    sessions = SessionRecordings.from_definition(definition)
+    assert sessions.subjects() == ["s001", "s002", "s003", "s004"]
+    parts = [got for got in sessions.iter_predictions(r.pipeline, TEST)]
+    assert len(parts) == 4 and all(got.error is None for got in parts)
+    per_session = StreamLabels.concatenate([StreamLabels.classify(got.pred, r.postprocess)
+                                            for got in parts])
+    from tinyhar.datasets.custom import load_custom
+
+    whole = stream_predictions(r.pipeline, load_custom(definition).select(subjects=TEST))
+    at_once = StreamLabels.classify(whole, r.postprocess)
+    assert np.array_equal(per_session.smoothed, at_once.smoothed)
+    assert np.array_equal(per_session.raw, at_once.raw)
+    assert per_session.smoothed.dtype == np.int16  # compact: no probabilities kept
+    assert_close_tree(stream_scores(whole, r.postprocess), stream_scores(per_session))
+
+
+def test_a_broken_session_is_skipped_and_listed(run, definition, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(definition.parent, copy)
+    broken = sorted((copy / "recordings").glob("s003_*.parquet"))[0]
+    broken.write_bytes(b"PAR1 broken")
+    m = evaluate_continuous(run, str(copy / "data.yaml"))
+    assert [s["source"] for s in m["skipped_sessions"]] == [
+        f"subject s003, session recordings/{broken.stem}"]
+    assert broken.name in m["skipped_sessions"][0]["error"]
+    assert m["n_sessions"] == 3 and m["subjects"] == TEST
+
+
+def test_cli_evaluate_continuous_on_a_definition(run, definition, tmp_path):
+    r = runner.invoke(app, ["evaluate", str(run), "--dataset", str(definition), "--continuous",
+                            "--subjects", "s004", "--out", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "ev" / "continuous.json").read_text())
+    assert m["subjects"] == ["s004"] and m["n_sessions"] == 2
+    assert m["smoothed"]["n_pred_segments"] <= m["raw"]["n_pred_segments"]
+    assert (tmp_path / "ev" / "timeline_s004.png").is_file()
+
+
+def test_predict_reads_a_definition_session_by_session(run, definition, tmp_path):
+    import pandas as pd
+
+    from tinyhar.predict import SEGMENTS_FILE, WINDOWS_FILE, predict_recordings
+
+    streamed = predict_recordings(run, tmp_path / "a", recording=str(definition),
+                                  subjects=["s003", "s004"])
+    whole = predict_recordings(run, tmp_path / "b", dataset=str(definition),  # loaded whole
+                               subjects=["s003", "s004"])
+    assert streamed == {**whole, "out": str(tmp_path / "a")}
+    assert streamed["n_sessions"] == 4 and streamed["skipped_sessions"] == []
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / WINDOWS_FILE),
+                                  pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
+    assert ((tmp_path / "a" / SEGMENTS_FILE).read_text()
+            == (tmp_path / "b" / SEGMENTS_FILE).read_text())
+    copy = tmp_path / "data"
+    shutil.copytree(definition.parent, copy)
+    broken = sorted((copy / "recordings").glob("s004_*.parquet"))[1]
+    broken.write_text("time,acc_x\n")
+    got = predict_recordings(run, tmp_path / "c", recording=str(copy / "data.yaml"),
+                             subjects=["s004"])
+    assert got["n_sessions"] == 1
+    assert [s["source"] for s in got["skipped_sessions"]] == [
+        f"subject s004, session recordings/{broken.stem}"]
+
+
+def test_subjects_from_a_column_are_found_by_reading_each_file(run, definition, tmp_path):
+    import pandas as pd
+    import yaml
+
+    folder = tmp_path / "col"
+    (folder / "recordings").mkdir(parents=True)
+    for k, subject in enumerate(TEST):
+        frame = pd.read_parquet(sorted((definition.parent / "recordings").glob(
+            f"{subject}_*.parquet"))[0])
+        frame.assign(person=subject).to_parquet(folder / "recordings" / f"part{k}.parquet")
+    spec = yaml.safe_load(definition.read_text())
+    spec.pop("file_pattern")
+    spec["columns"]["subject"] = "person"
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    sessions = SessionRecordings.from_definition(folder / "data.yaml")
+    assert [s.subject for s in sessions.sources] == [None, None]
+    assert sessions.subjects() == TEST
+    streamed = evaluate_continuous(run, str(folder / "data.yaml"))
+    assert streamed["subjects"] == TEST and streamed["n_sessions"] == 2
+    assert_close_tree(evaluate_continuous(run, str(folder / "data.yaml"), by_session=False),
+                      streamed)
