@@ -27,7 +27,10 @@ pandas, scikit-learn, SciPy: about 1.5 s, a fixed cost of every run, and
 with the exit about 2 s of each row, which is why the 10-hour row is slower
 per window). Peak RSS is that of the whole process tree (the child and its
 Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` = windows /
-``wall_s``. On a shared machine, compare rows measured in one run.
+``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole process
+tree: on a machine shared with other work, ``wall_s`` depends on their load,
+``cpu_s`` much less (its increase from 1 to 2 workers is the cost of the
+workers: their start-up, sending tasks and rows).
 
 Usage::
 
@@ -35,7 +38,7 @@ Usage::
                                [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, scheduler, wall_s, startup_s, feature_s, fit_s, peak_rss_mb,
+workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, peak_rss_mb,
 windows_per_s, macro_f1, failed}``.
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
@@ -137,6 +140,13 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     import psutil
 
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    import resource
+
+    def cpu() -> float:  # user + system seconds of the waited-for process tree
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    cpu0 = cpu()
     start, started = time.perf_counter(), time.time()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", str(definition), "--workers", str(workers),
@@ -167,6 +177,7 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
         raise SystemExit(f"case {definition} with {workers} workers failed")
     row = json.loads(out.strip().splitlines()[-1])
     row["startup_s"] = round(row.pop("started") - started, 2)
+    row["cpu_s"] = round(cpu() - cpu0, 2)
     row.update({"workers": workers, "wall_s": round(wall, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
                 "windows_per_s": round(row["windows"] / wall, 1)})
