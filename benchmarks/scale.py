@@ -5,7 +5,12 @@ For each case, synthetic 6-channel recordings (real HAPT activity segments,
 once (kept in ``--data``, default ``benchmarks/.scale-data``), then a fresh
 child process runs the out-of-core path end to end:
 
-1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`);
+0. with 2 workers, start the worker processes first
+   (:func:`tinyhar.compute.start_workers`, as ``tinyhar train`` does), so that
+   they start up while the child imports the training code;
+1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`) and
+   read the first one (its window facts; its rows are computed from it, not
+   read again, as in training);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
    processes (``--scheduler threads`` for threads; ``serial`` for 1 worker); no
@@ -14,8 +19,18 @@ child process runs the out-of-core path end to end:
    rows (80 % of subjects; the trees on ``workers`` threads) and score the
    held-out subjects (macro-F1).
 
-Peak RSS is that of the whole process tree (the child and its Dask workers),
-sampled every 0.1 s with psutil. ``windows_per_s`` = windows / ``wall_s``.
+No cross-validation, figures or run folder: ``tinyhar train`` adds those
+(its folds and final fit run as tasks on the same workers).
+``wall_s`` is the child's whole life, from its start to its exit;
+``startup_s`` is the part before step 1 (Python and the imports of NumPy,
+pandas, scikit-learn, SciPy: about 1.5 s, a fixed cost of every run, and
+with the exit about 2 s of each row, which is why the 10-hour row is slower
+per window). Peak RSS is that of the whole process tree (the child and its
+Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` = windows /
+``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole process
+tree: on a machine shared with other work, ``wall_s`` depends on their load,
+``cpu_s`` much less (its increase from 1 to 2 workers is the cost of the
+workers: their start-up, sending tasks and rows).
 
 Usage::
 
@@ -23,8 +38,8 @@ Usage::
                                [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, scheduler, wall_s, feature_s, fit_s, peak_rss_mb, windows_per_s,
-macro_f1, failed}``.
+workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, peak_rss_mb,
+windows_per_s, macro_f1, failed}``.
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
 """
@@ -38,6 +53,7 @@ import subprocess
 import sys
 import threading
 import time
+from itertools import chain
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,9 +76,13 @@ def dataset(root: Path, hours: float, rate_hz: float) -> Path:
 
 def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     """The measured work (runs in a fresh process)."""
+    from tinyhar import compute
+
+    scheduler = "serial" if workers == 1 else parallel
+    # as `tinyhar train` does: worker processes start while this one imports and reads
+    compute.start_workers(scheduler, workers)
     import numpy as np
 
-    from tinyhar import compute
     from tinyhar.config import make_config
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.evaluation.metrics import classification_metrics
@@ -70,10 +90,12 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     from tinyhar.models.pipeline import HarPipeline
     from tinyhar.training import build_pipeline
 
+    started = time.time()  # startup_s: the parent's clock, from its start of the child
     t0 = time.perf_counter()
     cfg = make_config({"dataset": {"name": definition}}, "benchmark")
     sources = session_sources(definition)
-    first = sources[0].load()
+    prefix = shared_session_names(sources)
+    first = sources[0].load(None, prefix)  # as training does: its rows are the first session's
     from tinyhar.windows.windowing import make_windows
 
     w = cfg.windows
@@ -81,12 +103,10 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
                      target_rate_hz=w.target_rate_hz, channels=first.channels)
     sample, _ = make_windows(first, **windowing)
     pipeline: HarPipeline = build_pipeline(sample, cfg, None)
-    del first, sample
+    del sample
     names = list(pipeline.feature_names)
     text = settings_key({"windowing": windowing, "features": names})
-    prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
-    scheduler = "serial" if workers == 1 else parallel
     split: dict = {}
 
     def train_rows_first(labels):
@@ -97,10 +117,12 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         split["n_train"] = int((~is_test).sum())
         return np.concatenate([np.flatnonzero(~is_test), np.flatnonzero(is_test)])
 
-    table, failed = build_feature_table(
-        jobs, names, lambda f, items: compute.map_in_order(f, items, scheduler, workers),
-        order_rows=train_rows_first,
-    )
+    def map_jobs(f, items):
+        head = [f(items[0], first)]  # the first session is read already
+        return chain(head, compute.map_in_order(f, items[1:], scheduler, workers))
+
+    table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
+    compute.stop_workers()
     t1 = time.perf_counter()
     n = split["n_train"]
     model = pipeline.model
@@ -109,7 +131,7 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     pred = model.predict(table.X[n:])
     f1 = classification_metrics(table.y[n:], pred, list(pipeline.classes))["macro_f1"]
     t2 = time.perf_counter()
-    return {"windows": len(table), "feature_s": t1 - t0, "fit_s": t2 - t1,
+    return {"windows": len(table), "started": started, "feature_s": t1 - t0, "fit_s": t2 - t1,
             "macro_f1": round(float(f1), 4), "failed": len(failed)}
 
 
@@ -118,7 +140,14 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     import psutil
 
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    start = time.perf_counter()
+    import resource
+
+    def cpu() -> float:  # user + system seconds of the waited-for process tree
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    cpu0 = cpu()
+    start, started = time.perf_counter(), time.time()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", str(definition), "--workers", str(workers),
          "--scheduler", scheduler],
@@ -147,6 +176,8 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     if proc.returncode != 0:
         raise SystemExit(f"case {definition} with {workers} workers failed")
     row = json.loads(out.strip().splitlines()[-1])
+    row["startup_s"] = round(row.pop("started") - started, 2)
+    row["cpu_s"] = round(cpu() - cpu0, 2)
     row.update({"workers": workers, "wall_s": round(wall, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
                 "windows_per_s": round(row["windows"] / wall, 1)})

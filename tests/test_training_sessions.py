@@ -46,7 +46,7 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
     again = train(cfg, tmp_path / "b")  # from the cache
     for key in SAME:
         assert first[key] == in_memory[key] == again[key], key
-    assert first["cross_validation"]["folds"] == in_memory["cross_validation"]["folds"]
+    assert first["cross_validation"] == in_memory["cross_validation"] == again["cross_validation"]
     assert first["out_of_core"]["skipped"] == [] and first["out_of_core"]["sources"] == 8
     assert len(list((tmp_path / "c").glob("*.parquet"))) == 8
     saved = json.loads((tmp_path / "a" / "postprocess.json").read_text())
@@ -66,6 +66,19 @@ def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_
         got = train(_cfg(definition, scheduler=cluster.scheduler_address), tmp_path / "r")
     for key in SAME:
         assert got[key] == in_memory[key], key
+    # the folds and the final fit ran as tasks on the cluster: the same folds, same model
+    assert got["cross_validation"] == in_memory["cross_validation"]
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_in_memory_metrics(definition, in_memory, tmp_path):
+    from tinyhar import compute
+
+    got = train(_cfg(definition, scheduler="processes", workers=2), tmp_path / "r")
+    for key in SAME:
+        assert got[key] == in_memory[key], key
+    assert got["cross_validation"] == in_memory["cross_validation"]
+    assert compute._WARM == {}  # the workers started for the sessions are gone
 
 
 def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):

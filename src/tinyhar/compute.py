@@ -1,8 +1,10 @@
 """Where the parallel parts of a training run: this process, local workers, or a Dask cluster.
 
 The parallel parts are the per-session reading + windowing + features
-(:mod:`tinyhar.features.table`) and the cross-validation folds. Each is a
-list of independent tasks; :func:`map_in_order` runs them and yields their
+(:mod:`tinyhar.features.table`) and the cross-validation folds with the final
+fit (:func:`tinyhar.training.trees.fit_fold`). Each is a list of independent
+tasks; :func:`map_in_order` (and :func:`map_shared`, for tasks that all read
+one feature matrix, sent to each worker once) runs them and yields their
 results in the tasks' order, so the outcome does not depend on the scheduler
 (same rows, same metrics).
 
@@ -103,9 +105,7 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     TinyharError
         A bad scheduler name, or ``workers`` < 1.
     """
-    check_scheduler(scheduler)
-    if workers < 1:
-        raise TinyharError(f"compute.workers: must be >= 1, not {workers}")
+    _check(scheduler, workers)
     items = list(items)
     if scheduler == "serial" or not items:
         yield from map(func, items)
@@ -117,24 +117,186 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     yield from _on_cluster(func, items, scheduler, task_timeout_s)
 
 
-def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
-    """Batches on Dask's local threads or processes, one pool for all of them."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+def _check(scheduler: str, workers: int) -> None:
+    """Refuse a bad scheduler name or fewer than one worker."""
+    check_scheduler(scheduler)
+    if workers < 1:
+        raise TinyharError(f"compute.workers: must be >= 1, not {workers}")
 
-    if scheduler == "threads":
-        pool = ThreadPoolExecutor(workers)
-    else:  # spawn: no fork of a process that may hold threads (BLAS, the progress display)
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
+    """Batches on Dask's local threads or processes, one pool for all of them (the
+    processes of :func:`start_workers` when they are running), shut down after the last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = _WARM.pop((scheduler, workers), None)
+    if pool is None:
+        pool = ThreadPoolExecutor(workers) if scheduler == "threads" else _process_pool(workers)
+    yield from _batches(dask, func, items, scheduler, pool, workers)
+
+
+def _process_pool(workers: int, initializer=None, initargs: tuple = ()):
+    """Local worker processes, started by spawn (no fork of a process that may hold
+    threads: BLAS, the progress display)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+
+
+def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Iterator:
+    """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``; then
+    ``pool`` is shut down (before the last batch's results are consumed: the workers'
+    memory is free by then)."""
     batch = BATCH_PER_WORKER * workers
-    with pool:
+    try:
         for a in range(0, len(items), batch):
             tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
-            yield from dask.compute(*tasks, scheduler=scheduler, pool=pool)
+            results = dask.compute(*tasks, scheduler=scheduler, pool=pool)
+            if a + batch >= len(items):
+                pool.shutdown(wait=True)
+            yield from results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _on_cluster(func, items: list, address: str, task_timeout_s: float | None) -> Iterator:
-    """Submit every item to a dask.distributed cluster; yield results in order."""
+WORKER_MODULES = ("tinyhar.features.table", "tinyhar.datasets.sessions",
+                  "tinyhar.models.pipeline")
+"""What the per-session tasks import: :func:`start_workers` imports it in each worker."""
+
+_WARM: dict[tuple[str, int], Any] = {}
+"""The worker processes of :func:`start_workers`, by (scheduler, workers)."""
+
+
+def start_workers(scheduler: str, workers: int,
+                  modules: Sequence[str] = WORKER_MODULES) -> bool:
+    """Start the local worker processes now, ahead of their first tasks.
+
+    A worker process takes seconds to start (Python, then NumPy, pandas,
+    scikit-learn: the imports of ``modules``). Started while this process is
+    still importing and reading the first session, the workers use the cores
+    that this one leaves idle, and are ready when the tasks come. The next
+    :func:`map_in_order` call with the same scheduler and workers runs on
+    them and shuts them down after its last task; :func:`stop_workers` shuts
+    down workers that no call used (a run that failed before).
+
+    Parameters
+    ----------
+    scheduler : str
+        Only ``processes`` starts anything: threads start at once and a
+        cluster's workers are already running.
+    workers : int
+        Number of worker processes.
+    modules : sequence of str
+        Modules each worker imports as it starts.
+
+    Returns
+    -------
+    bool
+        Whether worker processes are running for (scheduler, workers).
+    """
+    if scheduler != "processes" or workers < 1:
+        return False
+    if (scheduler, workers) not in _WARM:
+        import importlib.util
+
+        if importlib.util.find_spec("dask") is None:  # map_in_order says how to install it
+            return False
+        pool = _process_pool(workers, _import_all, (tuple(modules),))
+        for _ in range(workers):  # spawns one process per submission while none is idle
+            pool.submit(int)
+        _WARM[(scheduler, workers)] = pool
+    return True
+
+
+def stop_workers() -> None:
+    """Shut down the worker processes of :func:`start_workers` that no task used."""
+    while _WARM:
+        _, pool = _WARM.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    """Worker-process initializer of :func:`start_workers`."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
+def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any],
+               scheduler: str = "serial", workers: int = 2,
+               task_timeout_s: float | None = None) -> Iterator[Any]:
+    """``func(shared, item)`` for each item, yielded in the items' order.
+
+    Like :func:`map_in_order`, for tasks that all read one large object (the
+    feature matrix of the cross-validation folds): ``shared`` reaches each
+    worker once, not with every task.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function ``func(shared, item)``.
+    shared : object
+        Picklable; read, never changed, by the tasks.
+    items, scheduler, workers, task_timeout_s
+        As :func:`map_in_order`.
+
+    Yields
+    ------
+    object
+        ``func(shared, item)``, in order. ``serial`` and ``threads`` pass
+        ``shared`` itself (one memory, nothing copied); ``processes`` sends it to
+        each worker process once, as it starts; a cluster receives it once by
+        ``Client.scatter(..., broadcast=True)`` and its tasks refer to it.
+        So with ``processes`` each worker holds a copy (memory: ``workers`` x
+        the feature matrix); ``threads`` holds none, and tree fitting, which
+        releases the GIL, runs as fast on threads.
+
+    Raises
+    ------
+    ComputeError, TinyharError
+        As :func:`map_in_order`.
+    """
+    import functools
+
+    _check(scheduler, workers)
+    items = list(items)
+    if scheduler in ("serial", "threads") or not items:
+        yield from map_in_order(functools.partial(func, shared), items, scheduler, workers)
+        return
+    if scheduler == "processes":
+        dask = _require("dask", scheduler)
+        pool = _process_pool(workers, _install_shared, (shared,))
+        yield from _batches(dask, functools.partial(_call_with_shared, func), items,
+                            scheduler, pool, workers)
+        return
+    yield from _on_cluster(func, items, scheduler, task_timeout_s, shared=[shared])
+
+
+_SHARED: Any = None
+"""In a worker process of :func:`map_shared`: the object its tasks share."""
+
+
+def _install_shared(shared: Any) -> None:
+    """Worker-process initializer of :func:`map_shared`: keep ``shared`` for the tasks."""
+    global _SHARED
+    _SHARED = shared
+
+
+def _call_with_shared(func: Callable[[Any, Any], Any], item: Any) -> Any:
+    """A task of :func:`map_shared` in a worker process."""
+    return func(_SHARED, item)
+
+
+def _on_cluster(func, items: list, address: str, task_timeout_s: float | None,
+                shared: list | None = None) -> Iterator:
+    """Submit every item to a dask.distributed cluster; yield results in order.
+
+    With ``shared`` (a one-element list), ``shared[0]`` is scattered to every
+    worker once and each task is ``func(shared[0], item)``.
+    """
     Client = _require("distributed", address).Client
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
@@ -145,20 +307,33 @@ def _on_cluster(func, items: list, address: str, task_timeout_s: float | None) -
             "or use scheduler: serial"
         ) from exc
     try:
-        futures = client.map(func, items, pure=False)
+        try:
+            if shared is None:
+                futures = client.map(func, items, pure=False)
+            else:
+                [data] = client.scatter(shared, broadcast=True, hash=False,
+                                        timeout=CONNECT_TIMEOUT_S)
+                futures = [client.submit(func, data, item, pure=False) for item in items]
+        except (OSError, TimeoutError, CancelledError) as exc:
+            raise _lost(address, exc) from exc
         for future in futures:
             try:
                 yield future.result(timeout=task_timeout_s)
             except (OSError, TimeoutError, CancelledError) as exc:
-                raise ComputeError(
-                    f"the Dask cluster at {address} stopped answering ({type(exc).__name__}: "
-                    f"{exc}); the run is abandoned, nothing was written. Restart the cluster "
-                    "and run again (cached session features are reused)"
-                ) from exc
+                raise _lost(address, exc) from exc
             finally:
                 future.release()
     finally:
         client.close(timeout=5)
+
+
+def _lost(address: str, exc: BaseException) -> ComputeError:
+    """The error of a cluster that stopped answering mid-run."""
+    return ComputeError(
+        f"the Dask cluster at {address} stopped answering ({type(exc).__name__}: {exc}); "
+        "the run is abandoned, nothing was written. Restart the cluster and run again "
+        "(cached session features are reused)"
+    )
 
 
 def _require(module: str, scheduler: str):

@@ -10,7 +10,13 @@ from tinyhar.config import make_config
 from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import TinyharError
-from tinyhar.features.table import FeatureCache, SessionJob, build_feature_table, settings_key
+from tinyhar.features.table import (
+    FeatureCache,
+    SessionJob,
+    build_feature_table,
+    run_session_job,
+    settings_key,
+)
 from tinyhar.training import build_pipeline, load_data, make_window_set
 
 
@@ -47,6 +53,9 @@ def test_rows_equal_the_in_memory_path(synthetic):
     assert list(table.session) == list(windows.session)
     assert np.array_equal(table.start_time, windows.start_time)
     assert table.counts["n_windows"] == len(windows)
+    # a session the caller has read already gives the same rows without a second read
+    again = run_session_job(jobs[1], jobs[1].source.load())
+    assert again.samples > 0 and np.array_equal(again.rows.X, run_session_job(jobs[1]).rows.X)
 
 
 def test_cache_is_reused_and_a_changed_file_is_recomputed(synthetic, tmp_path):

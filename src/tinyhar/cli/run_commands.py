@@ -83,9 +83,6 @@ def train(
         read_config_file,
         set_key,
     )
-    from tinyhar.training import apply_preset
-    from tinyhar.training import train as run_train
-
     data = read_config_file(config) if config else {}
     data_options = {"dataset.name": dataset, "dataset.path": path, "dataset.sensors": sensors}
     other_options = {
@@ -101,6 +98,8 @@ def train(
         if value is not None:
             data = set_key(data, key, value)
     if preset is not None:  # after the data options: the preset's split depends on the data
+        from tinyhar.training import apply_preset
+
         data = apply_preset(data, preset)
     for key, value in other_options.items():
         if value is not None:
@@ -119,7 +118,16 @@ def train(
     if any(v is not None for v in options):
         sources.append("command line")
     cfg = make_config(data, " + ".join(sources) or "defaults")
-    metrics = run_train(cfg, out, cli.console, overwrite=overwrite)
+    from tinyhar import compute
+
+    # local worker processes start now, while this process imports the training code
+    compute.start_workers(cfg.compute.scheduler, cfg.compute.workers)
+    from tinyhar.training import train as run_train
+
+    try:
+        metrics = run_train(cfg, out, cli.console, overwrite=overwrite)
+    finally:
+        compute.stop_workers()
     _print_metrics(metrics)
     cli.console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
 

@@ -281,8 +281,15 @@ class SessionResult:
     samples: int = 0
 
 
-def run_session_job(job: SessionJob) -> SessionResult:
+def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     """Read, window and featurise one session (or take its rows from the cache).
+
+    Parameters
+    ----------
+    job : SessionJob
+    recordings : RecordingSet, optional
+        The session as ``job.source.load(job.checks, job.session_prefix)``
+        gives it, when the caller has read it already (not read again).
 
     Returns
     -------
@@ -306,7 +313,8 @@ def run_session_job(job: SessionJob) -> SessionResult:
             rows = cache.get(key)
             if rows is not None:
                 return SessionResult(source.name, rows, cached=True)
-        recordings = source.load(job.checks, job.session_prefix)
+        if recordings is None:
+            recordings = source.load(job.checks, job.session_prefix)
         windows, report = make_windows(recordings, **job.windowing)
         X = (job.transformer.transform(windows) if len(windows)
              else np.zeros((0, len(job.feature_names)), np.float32))

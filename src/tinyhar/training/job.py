@@ -82,7 +82,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
     if reads_by_session(cfg):
-        return _train_from_sessions(cfg, out, console, t_start)
+        from tinyhar import compute
+
+        try:
+            return _train_from_sessions(cfg, out, console, t_start)
+        finally:  # no worker processes outlive a failed run
+            compute.stop_workers()
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)

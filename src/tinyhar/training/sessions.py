@@ -9,6 +9,8 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,7 @@ from tinyhar.training.stages import (
     _postprocess_stage,
     check_postprocess_config,
 )
-from tinyhar.training.trees import build_pipeline, check_leaf_size
+from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_fold
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
@@ -123,8 +125,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     Each session of the dataset definition is read, windowed and featurised on
     its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
     memory holds the feature rows, not the raw samples or windows. Then the
-    same split, cross-validation (folds on local threads), final fit and
-    scores as the in-memory path; the rows are identical, so are the metrics.
+    same split, cross-validation and final fit (Dask tasks on the configured
+    scheduler, :func:`tinyhar.compute.map_shared`) and scores as the in-memory
+    path; the rows are identical, so are the metrics.
     Post-processing (``auto``, ``hmm``, rejection) is chosen, fitted and
     scored as in memory (:func:`~tinyhar.training.stages._postprocess_stage`)
     on the whole streams, read again one session at a time
@@ -132,8 +135,6 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     window of each session, impure and unlabelled ones included, which the
     training rows do not hold.
     """
-    from sklearn.base import clone
-
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.evaluation.sessionstreams import SessionRecordings
@@ -147,12 +148,15 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         )
     check_postprocess_config(cfg, True)
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    # local worker processes (if any) start while this process reads the first session
+    compute.start_workers(c.scheduler, c.workers)
     sources = session_sources(ds.name)
     console.print(
         f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
-    first = sources[0].load(ds.checks)
+    prefix = shared_session_names(sources)
+    first = sources[0].load(ds.checks, prefix)  # its features: the first session's rows below
     channels = wanted_channels(ds.sensors, first.channels, first.name)
     rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
     n_win = to_samples(w.window, w.unit, rate, "window")
@@ -166,7 +170,6 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     text = settings_key({"windowing": windowing, "features": names,
                          "extractor": repr(pipeline.extractor.get_params()),
                          "stack_previous": cfg.features.stack_previous})
-    prefix = shared_session_names(sources)
     jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
             for s in sources]
     split: dict = {}
@@ -193,12 +196,17 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
 
     with _progress(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
-        table, failed = build_feature_table(
-            jobs, names,
-            lambda f, items: compute.map_in_order(f, items, c.scheduler, c.workers),
-            strict=c.strict, on_result=lambda r: progress.advance(task),
-            order_rows=train_rows_first,
-        )
+        try:
+            table, failed = build_feature_table(
+                jobs, names,
+                lambda f, items: chain(  # the first session is read already: not again
+                    [f(items[0], first)],
+                    compute.map_in_order(f, items[1:], c.scheduler, c.workers)),
+                strict=c.strict, on_result=lambda r: progress.advance(task),
+                order_rows=train_rows_first,
+            )
+        finally:  # workers that no task used (a single session)
+            compute.stop_workers()
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
     classes = split["classes"]
@@ -209,24 +217,29 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     train_w = windows.subset(slice(0, split["n_train"]))
     test_w = windows.subset(slice(*split["test"]))
     loso = cfg.evaluation.protocol == "loso"
-    fold_models: list = []
+    # the folds and the final fit: Dask tasks on the configured scheduler, the final fit
+    # first (the longest task), the rows sent to each worker once
+    shared = {"model": pipeline.model, "X": train_w.X, "y": train_w.y}
+    final: list = []
+    fold_models: list = []  # (held-out subjects, fold model)
 
-    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        model = clone(pipeline.model).fit(train_w.X[a], train_w.y[a])
-        fold_models.append((set(train_w.subject[b]), model))
-        return model.predict(train_w.X[b])
+    def predict_folds(splits: list) -> Iterator[np.ndarray]:
+        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
+        final.append(next(results))
+        console.print(f"fitted the final model on all {'' if loso else 'training '}subjects")
+        for (_, b), (model, pred) in zip(splits, results, strict=True):
+            fold_models.append((set(train_w.subject[b]), model))
+            yield pred
 
-    local = "threads" if c.scheduler != "serial" else "serial"
-    cv, pooled = _cross_validation(
-        cfg, train_w, fit_predict, console,
-        lambda f, items: compute.map_in_order(f, items, local, c.workers),
-    )
-    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-    # the trees of the final fit on local threads too (the same forest for any n_jobs:
-    # every tree's seed is drawn before they are built)
-    pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
-    pipeline.model.fit(train_w.X, train_w.y)
-    pipeline.model.set_params(n_jobs=None)
+    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
+    if final:
+        pipeline.model = final[0]
+    else:  # no cross-validation: the trees of the final fit on local threads (the same
+        # forest for any n_jobs: every tree's seed is drawn before they are built)
+        console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
+        pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
+        pipeline.model.fit(train_w.X, train_w.y)
+        pipeline.model.set_params(n_jobs=None)
     pred = pooled if loso else pipeline.model.predict(test_w.X)
     metrics = score_predictions(test_w, pred, classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}

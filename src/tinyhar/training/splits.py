@@ -162,7 +162,7 @@ def cross_validate(
     n_folds: int,
     console: Console,
     scope: str = "training subjects",
-    map_folds=None,
+    predict_folds=None,
 ) -> tuple[dict | None, np.ndarray | None]:
     """Leave-subjects-out cross-validation (``GroupKFold`` by subject).
 
@@ -172,18 +172,22 @@ def cross_validate(
         The windows to cross-validate on, shape (n_windows, n_samples,
         n_channels): the training subjects (hold-out protocol) or all
         subjects (``loso``).
-    fit_predict : callable
+    fit_predict : callable or None
         ``fit_predict(train_idx, test_idx) -> y_pred`` fits a fresh model on
-        the windows ``train_idx`` and returns its labels for ``test_idx``.
+        the windows ``train_idx`` and returns its labels for ``test_idx``
+        (unused, may be None, with ``predict_folds``).
     n_folds : int
         Number of folds (reduced to the number of subjects).
     console : rich.console.Console
         Progress display.
     scope : str
         ``"training subjects"`` or ``"all subjects"`` (recorded as ``scope``).
-    map_folds : callable, optional
-        ``map_folds(func, splits)`` yields ``func(split)`` in order (e.g. on
-        threads: :func:`tinyhar.compute.map_in_order`); serial by default.
+    predict_folds : callable, optional
+        ``predict_folds(splits)`` yields, in order, the labels predicted for
+        ``test_idx`` of each ``(train_idx, test_idx)`` split (e.g. the folds as
+        Dask tasks: :func:`tinyhar.compute.map_shared` of
+        :func:`tinyhar.training.trees.fit_fold`); instead of ``fit_predict``
+        one fold after the other.
 
     Returns
     -------
@@ -204,7 +208,7 @@ def cross_validate(
     folds = []
     pooled = np.empty(len(windows), dtype=object)
     splits = list(group_kfold(windows.subject, n_folds))
-    results = (map_folds(lambda split: fit_predict(*split), splits) if map_folds
+    results = (predict_folds(splits) if predict_folds
                else (fit_predict(tr, te) for tr, te in splits))
     with _progress(console) as progress:
         task = progress.add_task(f"cross-validation ({scope})", total=len(splits))
@@ -245,14 +249,14 @@ def cross_validate(
 
 
 def _cross_validation(
-    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console, map_folds=None
+    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console, predict_folds=None
 ) -> tuple[dict | None, np.ndarray | None]:
     """The configured cross-validation: on the training subjects (holdout), all (loso)."""
     ev = cfg.evaluation
     if ev.protocol == "loso":
         k = loso_folds(train_w.subject, ev.cv_folds)
-        return cross_validate(train_w, fit_predict, k, console, "all subjects", map_folds)
+        return cross_validate(train_w, fit_predict, k, console, "all subjects", predict_folds)
     if ev.protocol == "holdout":
         return cross_validate(train_w, fit_predict, ev.cv_folds, console,
-                              map_folds=map_folds)
+                              predict_folds=predict_folds)
     return None, None

@@ -151,3 +151,34 @@ def training_rows(features: np.ndarray, y: np.ndarray, augmented, idx: np.ndarra
     f_aug, y_aug, source = augmented
     keep = np.isin(source, idx)
     return np.concatenate([features[idx], f_aug[keep]]), np.concatenate([y[idx], y_aug[keep]])
+
+
+def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
+    """One cross-validation fold, or the final fit, as a task (:func:`tinyhar.compute.map_shared`).
+
+    Parameters
+    ----------
+    shared : dict
+        ``model`` (an unfitted estimator, cloned for each task), ``X``
+        (features, shape (n_windows, n_features)) and ``y`` (labels, shape
+        (n_windows,)): the rows of every fold, sent to each worker once.
+    split : tuple of numpy.ndarray or None
+        ``(train_idx, test_idx)``: fit on the rows ``train_idx`` and predict
+        the rows ``test_idx``; None: fit on all rows.
+
+    Returns
+    -------
+    tuple or estimator
+        ``(fold_model, y_pred)``: the model fitted on ``train_idx`` and its
+        labels for ``test_idx`` (shape (len(test_idx),)); with ``split`` None,
+        the model fitted on all rows. The model's seed fixes its trees, so the
+        result does not depend on where the task runs.
+    """
+    from sklearn.base import clone
+
+    X, y = shared["X"], shared["y"]
+    if split is None:
+        return clone(shared["model"]).fit(X, y)
+    a, b = split
+    model = clone(shared["model"]).fit(X[a], y[a])
+    return model, model.predict(X[b])

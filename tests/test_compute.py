@@ -1,0 +1,71 @@
+"""Tasks that share one feature matrix (compute.map_shared): the serial results on every
+scheduler (a Dask cluster: tests/test_training_sessions.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyhar import compute
+from tinyhar.models.trees import TreeEnsembleClassifier
+from tinyhar.training.trees import fit_fold
+
+
+@pytest.fixture(scope="module")
+def folds():
+    """Two classes split by the sign of feature 0, three folds, and the serial answers."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "walk", "sit")
+    model = TreeEnsembleClassifier(n_estimators=4, max_depth=4, random_state=0)
+    shared = {"model": model, "X": X, "y": y}
+    parts = np.array_split(np.arange(300), 3)
+    splits = [(np.concatenate([p for j, p in enumerate(parts) if j != k]), parts[k])
+              for k in range(3)]
+    serial = list(compute.map_shared(fit_fold, shared, [None, *splits]))
+    return shared, splits, serial
+
+
+def test_fit_fold_fits_a_fresh_copy_and_learns_the_rule(folds):
+    shared, splits, serial = folds
+    final, *folds = serial
+    assert not hasattr(shared["model"], "classes_")  # the shared model stays unfitted
+    assert list(final.classes_) == ["sit", "walk"]
+    for (_, b), (model, pred) in zip(splits, folds, strict=True):
+        assert list(model.predict(shared["X"][b])) == list(pred)
+        assert pred.shape == (len(b),)
+        assert np.mean(pred == shared["y"][b]) > 0.9
+    direct = TreeEnsembleClassifier(n_estimators=4, max_depth=4, random_state=0)
+    assert np.array_equal(direct.fit(shared["X"], shared["y"]).predict(shared["X"]),
+                          final.predict(shared["X"]))
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_local_schedulers_give_the_serial_results(folds, scheduler):
+    shared, splits, serial = folds
+    got = list(compute.map_shared(fit_fold, shared, [None, *splits], scheduler, 2))
+    assert np.array_equal(got[0].predict(shared["X"]), serial[0].predict(shared["X"]))
+    for (_, mine), (_, theirs) in zip(got[1:], serial[1:], strict=True):
+        assert list(mine) == list(theirs)
+
+
+def test_no_items_and_bad_settings():
+    assert list(compute.map_shared(fit_fold, {}, [], "processes")) == []
+    with pytest.raises(compute.TinyharError, match="compute.workers"):
+        list(compute.map_shared(fit_fold, {}, [None], "threads", workers=0))
+    with pytest.raises(compute.TinyharError, match="compute.scheduler"):
+        list(compute.map_shared(fit_fold, {}, [None], "dask"))
+
+
+def test_started_worker_processes_run_the_next_tasks():
+    assert not compute.start_workers("threads", 2)  # nothing to start ahead
+    assert compute.start_workers("processes", 2, modules=("tinyhar.training.trees",))
+    assert compute.start_workers("processes", 2)  # already running: kept
+    pool = compute._WARM[("processes", 2)]
+    assert list(compute.map_in_order(abs, [-1, 2, -3], "processes", 2)) == [1, 2, 3]
+    assert compute._WARM == {}  # used, then shut down
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(abs, 1)
+    assert compute.start_workers("processes", 2)
+    compute.stop_workers()  # unused: shut down
+    assert compute._WARM == {}
