@@ -159,7 +159,8 @@ def _worker_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_MODULES))  # used when the server starts
+    # used when the server starts; its exit skips the interpreter's teardown (tinyhar._forkserver)
+    context.set_forkserver_preload([*WORKER_MODULES, "tinyhar._forkserver"])
     return context
 
 
