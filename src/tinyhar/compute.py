@@ -95,8 +95,8 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     object
         ``func(item)``, in order. With ``threads``/``processes`` the tasks
         run in batches of ``BATCH_PER_WORKER * workers`` (:func:`dask.compute`
-        on one worker pool kept for all batches), so only a batch of results
-        waits to be consumed.
+        on one worker pool kept for all batches, two batches at a time), so
+        at most two batches of results wait to be consumed.
 
     Raises
     ------
@@ -136,34 +136,77 @@ def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
 
 
 def _process_pool(workers: int, initializer=None, initargs: tuple = ()):
-    """Local worker processes, started by spawn (no fork of a process that may hold
-    threads: BLAS, the progress display)."""
-    import multiprocessing
+    """Local worker processes, forked from a fork server (:func:`_worker_context`)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    return ProcessPoolExecutor(workers, mp_context=_worker_context(),
                                initializer=initializer, initargs=initargs)
+
+
+def _worker_context():
+    """How worker processes start: never a fork of this process, which may hold threads
+    (BLAS, the progress display) whose locks a forked child would inherit.
+
+    Where the platform has it, a fork server: a fresh single-threaded Python
+    process, started like spawn, that imports :data:`WORKER_MODULES` once
+    (:func:`multiprocessing.set_forkserver_preload`) and forks each worker
+    from itself, so the workers start with the modules imported, instead of
+    each spending about 1.5 s of CPU importing them (on a 2-core machine that
+    competes with this process's own imports). Elsewhere (Windows), spawn.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # used when the server starts; its exit skips the interpreter's teardown (tinyhar._forkserver)
+    context.set_forkserver_preload([*WORKER_MODULES, "tinyhar._forkserver"])
+    return context
 
 
 def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Iterator:
     """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``; then
     ``pool`` is shut down (before the last batch's results are consumed: the workers'
-    memory is free by then)."""
+    memory is free by then).
+
+    Two batches are in flight at a time (each :func:`dask.compute` call in a
+    thread of this process): while the last tasks of one batch run, the
+    workers that are done take the next batch's, instead of waiting for the
+    batch to end. Tasks go to the workers one at a time (``chunksize=1``),
+    each to the next idle worker: Dask's processes scheduler otherwise sends
+    chunks of 6, and of a batch of 16 on 2 workers one worker ran 10 tasks
+    while the other, done after 6, waited.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     batch = BATCH_PER_WORKER * workers
+    starts = deque(range(0, len(items), batch))
+
+    def compute(a: int) -> tuple:
+        tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
+        return dask.compute(*tasks, scheduler=scheduler, pool=pool, chunksize=1)
+
+    feeder = ThreadPoolExecutor(2, thread_name_prefix="tinyhar-batches")
     try:
-        for a in range(0, len(items), batch):
-            tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
-            results = dask.compute(*tasks, scheduler=scheduler, pool=pool)
-            if a + batch >= len(items):
+        running = deque(feeder.submit(compute, starts.popleft()) for _ in range(2) if starts)
+        while running:
+            results = running.popleft().result()
+            if starts:
+                running.append(feeder.submit(compute, starts.popleft()))
+            elif not running:
                 pool.shutdown(wait=True)
             yield from results
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # ends the batches still running
+        feeder.shutdown(wait=True, cancel_futures=True)
 
 
 WORKER_MODULES = ("tinyhar.features.table", "tinyhar.datasets.sessions",
-                  "tinyhar.models.pipeline")
-"""What the per-session tasks import: :func:`start_workers` imports it in each worker."""
+                  "tinyhar.models.pipeline", "tinyhar.models.trees",
+                  "tinyhar.windows.windowing", "pyarrow.parquet", "pyarrow.dataset")
+"""What the per-session tasks import (their code, and the classes of the pickled pipeline
+they receive): the fork server imports it once for all workers (with spawn, each worker)."""
 
 _WARM: dict[tuple[str, int], Any] = {}
 """The worker processes of :func:`start_workers`, by (scheduler, workers)."""
@@ -173,10 +216,12 @@ def start_workers(scheduler: str, workers: int,
                   modules: Sequence[str] = WORKER_MODULES) -> bool:
     """Start the local worker processes now, ahead of their first tasks.
 
-    A worker process takes seconds to start (Python, then NumPy, pandas,
-    scikit-learn: the imports of ``modules``). Started while this process is
-    still importing and reading the first session, the workers use the cores
-    that this one leaves idle, and are ready when the tasks come. The next
+    Worker processes take seconds to start (Python, then NumPy, pandas,
+    scikit-learn: the imports of :data:`WORKER_MODULES`). With a fork server
+    (:func:`_worker_context`) this starts the server, which imports them once
+    while this process is still importing and reading the first session (on
+    a core that this one leaves idle); the workers are forked from it, ready,
+    at the first tasks. With spawn, the worker processes start now. The next
     :func:`map_in_order` call with the same scheduler and workers runs on
     them and shuts them down after its last task; :func:`stop_workers` shuts
     down workers that no call used (a run that failed before).
@@ -189,7 +234,8 @@ def start_workers(scheduler: str, workers: int,
     workers : int
         Number of worker processes.
     modules : sequence of str
-        Modules each worker imports as it starts.
+        Modules each worker imports as it starts (those of
+        :data:`WORKER_MODULES` are imported already, by the fork server).
 
     Returns
     -------
@@ -204,8 +250,15 @@ def start_workers(scheduler: str, workers: int,
         if importlib.util.find_spec("dask") is None:  # map_in_order says how to install it
             return False
         pool = _process_pool(workers, _import_all, (tuple(modules),))
-        for _ in range(workers):  # spawns one process per submission while none is idle
-            pool.submit(int)
+        if _worker_context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            # the server starts importing now; the workers are forked from it at the first
+            # tasks, in milliseconds (a submission now would wait for its imports)
+            forkserver.ensure_running()
+        else:
+            for _ in range(workers):  # spawns one process per submission while none is idle
+                pool.submit(int)
         _WARM[(scheduler, workers)] = pool
     return True
 
