@@ -74,6 +74,30 @@ class HarPipeline:
     classes: list[str]
     info: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_spec(cls, spec: WindowSpec, extractor: object, model: object,
+                  stack_previous: bool, classes: list[str], info: dict | None = None,
+                  ) -> HarPipeline:
+        """A pipeline reading windows described by ``spec``.
+
+        Parameters
+        ----------
+        spec : WindowSpec
+            Channels (in order), sampling rate (Hz), samples per window and hop
+            (samples) of the windows the model was trained on.
+        extractor, model, stack_previous, classes, info
+            As in the class parameters.
+
+        Returns
+        -------
+        HarPipeline
+            Its :attr:`spec` equals ``spec``.
+        """
+        return cls(extractor=extractor, model=model, channels=list(spec.channels),
+                   sampling_rate_hz=spec.sampling_rate_hz, n_samples=spec.n_samples,
+                   hop_samples=spec.hop_samples, stack_previous=stack_previous,
+                   classes=classes, info={} if info is None else info)
+
     @property
     def spec(self) -> WindowSpec:
         """The :class:`~tinyhar.core.spec.WindowSpec` the model reads (saved in the file).
@@ -467,13 +491,10 @@ class HarPipeline:
             from tinyhar.features.extractor import FeatureExtractor
 
             extractor = FeatureExtractor.from_state(state.section("extractor"), spec.n_samples)
-        pipeline = cls(
+        pipeline = cls.from_spec(
+            spec,
             extractor=extractor,
             model=model,
-            channels=list(spec.channels),
-            sampling_rate_hz=spec.sampling_rate_hz,
-            n_samples=spec.n_samples,
-            hop_samples=spec.hop_samples,
             stack_previous=p.value("stack_previous", "bool"),
             classes=p.strings("classes"),
             info=p.value("info", "dict"),

@@ -8,6 +8,8 @@ for the quantised exports.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tinyhar.config import TrainConfig
@@ -77,13 +79,10 @@ def _train_network(
     net.fit(train_w.X, train_w.y, groups=train_w.subject)
     pred = pooled if loso else net.predict(test_w.X)
     metrics = score_predictions(test_w, pred, windows.classes)
-    pipeline = HarPipeline(
+    pipeline = HarPipeline.from_spec(
+        dataclasses.replace(windows.spec, hop_samples=hop),
         extractor=None,
         model=net,
-        channels=list(windows.channels),
-        sampling_rate_hz=windows.sampling_rate_hz,
-        n_samples=windows.n_samples,
-        hop_samples=hop,
         stack_previous=False,
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},

@@ -8,6 +8,8 @@ give the rows (windows and their rotated copies) it is fitted on.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from rich.console import Console
 
@@ -78,13 +80,12 @@ def build_pipeline(
         random_state=cfg.seed,
     )
     spec = windows.spec
-    pipeline = HarPipeline(
+    if hop_samples is not None:
+        spec = dataclasses.replace(spec, hop_samples=hop_samples)
+    pipeline = HarPipeline.from_spec(
+        spec,
         extractor=extractor,
         model=model,
-        channels=list(spec.channels),
-        sampling_rate_hz=spec.sampling_rate_hz,
-        n_samples=spec.n_samples,
-        hop_samples=spec.hop_samples if hop_samples is None else hop_samples,
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
