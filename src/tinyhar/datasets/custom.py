@@ -375,7 +375,8 @@ def _file_format(definition: DatasetDefinition, file: Path) -> str:
 
 
 def _read_one(
-    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None
+    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[dict, str]:
     """One file -> its columns in final form, and ``"line"`` (CSV) or ``"row"`` numbering.
 
@@ -385,7 +386,9 @@ def _read_one(
     categoricals (a value for the whole file costs one byte per row instead
     of a string per row) and ``_line`` the 1-based line or row of each
     sample. Parquet columns are read one at a time, so the memory of a file
-    is its final columns plus one column in conversion.
+    is its final columns plus one column in conversion. ``rows``: read only
+    the rows ``[start, stop)`` of a Parquet file (row numbers in messages stay
+    those of the file; :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`).
     """
     used = definition.columns.used()
     fmt = _file_format(definition, file)
@@ -393,8 +396,8 @@ def _read_one(
         raw, line_of_row = _read_csv(definition, file, used)
         where = "line"
     else:
-        raw = _read_parquet(file, used) if fmt == "parquet" else _read_npy(file, used)
-        line_of_row = np.arange(1, len(raw) + 1)
+        raw = _read_parquet(file, used, rows) if fmt == "parquet" else _read_npy(file, used)
+        line_of_row = np.arange(1, len(raw) + 1) + getattr(raw, "first_row", 0)
         where = "row"
     wide = len(line_of_row) and line_of_row[-1] >= np.iinfo(np.int32).max
     out: dict = {"_line": line_of_row.astype(np.int64 if wide else np.int32)}
@@ -630,8 +633,11 @@ class _ParquetColumns:
     :meth:`floats` reads a numeric column straight to float64.
     """
 
-    def __init__(self, file: Path, resolved: dict[str, str], n_rows: int) -> None:
-        self.file, self.resolved, self.n_rows = file, resolved, n_rows
+    def __init__(self, file: Path, resolved: dict[str, str], n_rows: int,
+                 rows: tuple[int, int] | None = None) -> None:
+        self.file, self.resolved, self.rows = file, resolved, rows
+        self.n_rows = n_rows if rows is None else rows[1] - rows[0]
+        self.first_row = 0 if rows is None else rows[0]
 
     def __len__(self) -> int:
         return self.n_rows
@@ -642,6 +648,16 @@ class _ParquetColumns:
 
         name = self.resolved[canon]
         try:
+            if self.rows is not None:  # the row groups holding the rows, then the rows
+                handle = pq.ParquetFile(self.file)
+                ends = np.cumsum([handle.metadata.row_group(g).num_rows
+                                  for g in range(handle.metadata.num_row_groups)])
+                first = int(np.searchsorted(ends, self.rows[0], side="right"))
+                last = int(np.searchsorted(ends, self.rows[1] - 1, side="right"))
+                table = handle.read_row_groups(list(range(first, last + 1)), columns=[name])
+                start = self.rows[0] - (int(ends[first - 1]) if first else 0)
+                table = table.slice(start, self.n_rows)
+                return table.column(0) if arrow else table.to_pandas()[name]
             if arrow:
                 return pq.read_table(self.file, columns=[name]).column(0)
             return pd.read_parquet(self.file, columns=[name])[name]
@@ -673,7 +689,8 @@ class _ParquetColumns:
         return values.astype(np.float64, copy=False)  # read-only when zero-copy: not changed
 
 
-def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> _ParquetColumns:
+def _read_parquet(file: Path, used: dict[str, ColumnRef],
+                  rows: tuple[int, int] | None = None) -> _ParquetColumns:
     import pyarrow.parquet as pq
     from pyarrow import ArrowException
 
@@ -694,7 +711,7 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> _ParquetColumns:
                     file, f"column {ref!r} (for {canon}) is not in the file (it has {names})"
                 )
             resolved[canon] = ref
-    return _ParquetColumns(file, resolved, n_rows)
+    return _ParquetColumns(file, resolved, n_rows, rows)
 
 
 def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:

@@ -14,6 +14,15 @@ subjects or sessions come from a column, each file is read on its own and
 must hold whole sessions: a session found in two files is an error naming
 both, since joining them would need both in memory.
 
+One long session need not be read whole either:
+:meth:`SessionSource.iter_batches` reads a session that is one Parquet file of
+more than ``batch_rows`` rows (e.g. a 24 h recording) in batches of rows,
+each converted, checked and labelled as the whole file would be; the
+window cutting of :func:`tinyhar.evaluation.streams.iter_stream_windows`
+carries the few samples a window needs over from one batch to the next, so
+the windows are exactly those of the whole file. The other layouts are read
+whole (see :meth:`~SessionSource.iter_batches` for which).
+
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
 files' bytes and of the definition, the key under which
 :mod:`tinyhar.features.table` caches the session's features (a changed file
@@ -24,8 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from tinyhar.datasets.custom import (
     META_FIELDS,
@@ -34,10 +47,15 @@ from tinyhar.datasets.custom import (
     meta_from_name,
     resolve_files,
 )
-from tinyhar.datasets.recording import RecordingSet
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
 from tinyhar.errors import DataFormatError
 
 _HASH_CHUNK = 1 << 20
+
+BATCH_ROWS = 1 << 18
+"""Rows of one batch of :meth:`SessionSource.iter_batches` (262,144 samples: 1.46 h at
+50 Hz, 6.3 MB as 6 float32 channels; about 1 KB per row is held while a batch is converted
+and classified)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,137 @@ class SessionSource:
             frame = recordings.frame
             frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
         return recordings
+
+    def iter_batches(self, checks=None, session_prefix: bool = False,
+                     batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
+        """Read this source's samples as consecutive batches of rows (bounded memory).
+
+        A session that is one Parquet file of more than ``batch_rows`` rows,
+        with subject and session from the file name (or ``constants``), and
+        either no time column or, with the ``time_order`` check on, a time
+        column that increases throughout, is read in batches of
+        ``batch_rows`` rows (each column of a batch is read from the row
+        groups that hold it, one column at a time). Each batch is converted and labelled as the
+        whole file would be (time from the session's first sample, row
+        numbers of the file in messages); the plausibility checks
+        (sampling rate, units, clipping; :func:`tinyhar.datasets.checks.check_signals`)
+        run on each batch instead of the whole file, and clipping is warned
+        about once at the end. Every other source is read whole
+        (:meth:`load`) as one batch: several files per session, subjects or
+        sessions from a column, CSV and NPY files (the CSV reader needs a
+        file's whole text for its line numbers and options), a time column
+        that goes back (restarts split into sessions) or repeats, and
+        ``time_order: false`` (rows sorted by time).
+
+        Parameters
+        ----------
+        checks : DataChecks or mapping, optional
+            As :meth:`load`.
+        session_prefix : bool
+            As :meth:`load`.
+        batch_rows : int
+            Rows per batch (:data:`BATCH_ROWS`; the last may have fewer).
+
+        Yields
+        ------
+        RecordingSet
+            Consecutive rows of the source, in file order; the batches
+            joined equal :meth:`load` (but for the class list of a definition
+            without ``classes``: each batch's labels).
+
+        Raises
+        ------
+        ConfigError, DataFormatError
+            As :meth:`load`; a batch that fails a check names the file.
+        """
+        from tinyhar.datasets.checks import resolve_checks, warn_clipping
+        from tinyhar.datasets.custom import (
+            _check_file,
+            _check_labels,
+            _constant,
+            _ParquetColumns,
+            _read_one,
+        )
+
+        path = Path(self.definition)
+        definition = DatasetDefinition.from_yaml(path)
+        active = resolve_checks(definition.checks, checks)
+        ranges = self._row_ranges(definition, active, batch_rows)
+        if ranges is None:
+            yield self.load(checks, session_prefix)
+            return
+        file = Path(self.files[0])
+        pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
+        rate = definition.sampling_rate_hz
+        channels = [*ACC_CHANNELS,
+                    *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
+        session = f"{self.subject}-{self.session}" if session_prefix else self.session
+        clipping, row0, t_first = [], 0, None
+        for rows in ranges:
+            part, where = _read_one(definition, file, path.parent, pattern, rows=rows)
+            _ParquetColumns.release()
+            clipping.append(_check_file(definition, file, part, active))
+            n = len(part["_line"])
+            part["_file"] = np.zeros(n, dtype=np.int32)
+            classes = _check_labels(part, definition, [file], [where])
+            if definition.columns.time is None:
+                time = (row0 + np.arange(n)) / rate
+            else:
+                t_first = part["time"][0] if t_first is None else t_first
+                time = part["time"] - t_first
+            frame = pd.DataFrame(
+                {"time": time, **{c: part[c] for c in channels}, "label": part["label"],
+                 "subject": part["subject"], "session": _constant(session, n)},
+                copy=False,
+            )
+            del part
+            row0 += n
+            yield RecordingSet(frame, rate, classes, name=definition.name,
+                               citation=definition.citation, licence=definition.licence,
+                               source=str(path))
+        warn_clipping(clipping)
+
+    def _row_ranges(self, definition: DatasetDefinition, active,
+                    batch_rows: int) -> list[tuple[int, int]] | None:
+        """Rows ``[start, stop)`` of each batch when this source reads in batches, else None.
+
+        See :meth:`iter_batches` for when; the time column is scanned one
+        row group at a time to find whether it increases throughout.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        from tinyhar.datasets.custom import _file_format
+
+        if len(self.files) != 1 or self.subject is None or self.session is None:
+            return None
+        file = Path(self.files[0])
+        if _file_format(definition, file) != "parquet":
+            return None
+        time_ref = definition.columns.time
+        if time_ref is not None and not active.time_order:
+            return None
+        try:
+            handle = pq.ParquetFile(file)
+            sizes = [handle.metadata.row_group(g).num_rows
+                     for g in range(handle.metadata.num_row_groups)]
+            if sum(sizes) <= batch_rows:
+                return None
+            if time_ref is not None:
+                names = handle.schema_arrow.names
+                name = names[time_ref] if isinstance(time_ref, int) else time_ref
+                last = -np.inf
+                for g in range(len(sizes)):
+                    column = handle.read_row_group(g, columns=[name]).column(0)
+                    t = column.cast(pa.float64()).to_numpy()
+                    if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0) and t[0] > last):
+                        return None  # read whole: that path splits restarts and names errors
+                    last = t[-1]
+        except (OSError, ValueError, IndexError, TypeError, ArrowException):
+            return None  # read whole: that path reports the problem
+        total = sum(sizes)
+        return [(a, min(a + batch_rows, total)) for a in range(0, total, batch_rows)]
 
     def fingerprint(self) -> str:
         """BLAKE2b (32-byte hex) of the definition's text and every file's bytes.

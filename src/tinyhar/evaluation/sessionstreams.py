@@ -8,9 +8,13 @@ session, cut and classify every window of it (impure windows and unlabelled
 spans included, chunk by chunk), keep the per-window results, release the
 samples. Post-processing and stream scores work per session, so the results
 equal those of the in-memory path on the same data (the same function runs on
-the same samples; sessions are independent streams).
+the same samples; sessions are independent streams). A long session is read
+in batches of rows (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`)
+and its windows cut across the batches exactly as from the whole session.
 
-Memory: one session's samples plus the per-window results kept by the caller
+Memory: one batch of a session's samples (at most
+:data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows when it reads in batches,
+else the whole session) plus the per-window results kept by the caller
 (:class:`~tinyhar.evaluation.streams.StreamPredictions`, about 110 bytes per
 window for 6 classes; or the compact label codes of
 :class:`~tinyhar.evaluation.streams.StreamLabels`, about 30 bytes).
@@ -61,27 +65,46 @@ class _StreamJob:
     models: dict | None
     ood: Any
     chunk: int
+    batch_rows: int
 
 
 def _run_stream_job(job: _StreamJob) -> SessionPredictions:
-    """Read one source and classify every window of its sessions of ``job.subjects``."""
+    """Read one source (in batches of rows) and classify every window of ``job.subjects``."""
     from tinyhar.evaluation.streams import stream_predictions
 
-    try:
-        recordings = job.source.load(job.checks, job.session_prefix)
-    except TinyharError as exc:
-        return SessionPredictions(job.source.name, None, str(exc))
-    present = set(recordings.frame["subject"].astype(str).unique().tolist())
-    if not present & job.subjects:
-        return SessionPredictions(job.source.name, None)
-    if present - job.subjects:
-        recordings = recordings.select(subjects=sorted(present & job.subjects))
+    seen: list[bool] = []
+
+    def wanted():
+        batches = job.source.iter_batches(job.checks, job.session_prefix, job.batch_rows)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except TinyharError as exc:
+                raise _Unreadable(str(exc)) from exc
+            present = set(batch.frame["subject"].astype(str).unique().tolist())
+            if not present & job.subjects:
+                continue
+            if present - job.subjects:
+                batch = batch.select(subjects=sorted(present & job.subjects))
+            seen.append(True)
+            yield batch
+
     ood = job.ood.__getitem__ if isinstance(job.ood, dict) else job.ood
-    pred = stream_predictions(
-        job.pipeline, recordings,
-        None if job.models is None else job.models.__getitem__, chunk=job.chunk, ood_model=ood,
-    )
-    return SessionPredictions(job.source.name, pred)
+    try:
+        pred = stream_predictions(
+            job.pipeline, wanted(),
+            None if job.models is None else job.models.__getitem__, chunk=job.chunk,
+            ood_model=ood,
+        )
+    except _Unreadable as exc:
+        return SessionPredictions(job.source.name, None, str(exc))
+    return SessionPredictions(job.source.name, pred if seen else None)
+
+
+class _Unreadable(Exception):
+    """A source failed while its batches were read (the message names the file)."""
 
 
 class SessionRecordings:
@@ -101,17 +124,25 @@ class SessionRecordings:
         ``serial`` (default), ``threads``, ``processes`` or a Dask address.
     workers : int
         Local workers for ``threads``/``processes``.
+    batch_rows : int, optional
+        Most rows of a session read at a time
+        (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`;
+        default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
     """
 
     def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
-                 scheduler: str = "serial", workers: int = 1) -> None:
+                 scheduler: str = "serial", workers: int = 1,
+                 batch_rows: int | None = None) -> None:
+        from tinyhar.datasets.sessions import BATCH_ROWS
+
         self.sources = list(sources)
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
+        self.batch_rows = int(batch_rows or BATCH_ROWS)
 
     @classmethod
     def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
-                        workers: int = 1) -> SessionRecordings:
+                        workers: int = 1, batch_rows: int | None = None) -> SessionRecordings:
         """Plan the sessions of a dataset definition (reads nothing but file names).
 
         Raises
@@ -122,7 +153,8 @@ class SessionRecordings:
         from tinyhar.datasets.sessions import session_sources, shared_session_names
 
         sources = session_sources(path)
-        return cls(sources, checks, shared_session_names(sources), scheduler, workers)
+        return cls(sources, checks, shared_session_names(sources), scheduler, workers,
+                   batch_rows)
 
     def subjects(self, skipped: list | None = None) -> list[str]:
         """The data set's subjects, in natural order.
@@ -202,7 +234,7 @@ class SessionRecordings:
             ood = (ood_model if ood_model is None or isinstance(ood_model, OodModel)
                    else {s: ood_model(s) for s in mine})
             jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
-                                   models, ood, chunk or STREAM_CHUNK))
+                                   models, ood, chunk or STREAM_CHUNK, self.batch_rows))
         yield from compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers)
 
     def predictions(self, pipeline, subjects: Sequence[str],

@@ -21,7 +21,11 @@ the class ``"invalid"``, no probabilities, and the post-processing (and a
 ``stack_previous`` feature history) restarts after it, as the C and
 MicroPython streams do.
 
-Memory: the recording itself (as loaded), one chunk of at most ``chunk``
+Memory: the recording itself (as loaded; or one piece of it at a time when it
+comes as consecutive pieces, e.g. the row-group batches of
+:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`, plus fewer than
+``chunk * hop + n_samples`` samples carried over between pieces; a whole
+contiguous part when it must be resampled), one chunk of at most ``chunk``
 windows (``chunk * n_samples * n_channels * 4`` bytes, e.g. 4096 x 128 x 6 x 4
 = 12.6 MB) with its features, and ``n_classes + 8`` numbers per window of the
 results (about 110 bytes per window for 6 classes: 8 hours at a 1.28 s hop
@@ -30,7 +34,7 @@ are 22,500 windows, 2.5 MB).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +78,7 @@ class StreamChunk:
 
 
 def iter_stream_windows(
-    recordings: RecordingSet,
+    recordings: RecordingSet | Iterable[RecordingSet],
     n_samples: int,
     hop_samples: int,
     sampling_rate_hz: float | None = None,
@@ -85,14 +89,24 @@ def iter_stream_windows(
 
     Parameters
     ----------
-    recordings : RecordingSet
-        Continuous sessions (g, rad/s).
+    recordings : RecordingSet or iterable of RecordingSet
+        Continuous sessions (g, rad/s); or consecutive pieces of them, rows
+        in order (e.g. the row-group batches of one long session,
+        :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`): a
+        session may continue from one piece into the next, and the windows,
+        labels, start times and chunks are exactly those of the pieces
+        joined into one :class:`RecordingSet` (the last ``n_samples - hop``
+        or so samples of a piece are carried over to the next; the chunks
+        are cut at the same windows). Each piece's ``time`` is from its
+        session's start, as in the whole recording.
     n_samples, hop_samples : int
         Window length and hop, in samples at ``sampling_rate_hz``.
     sampling_rate_hz : float, optional
         Rate of the windows (default: the recordings'); each contiguous part
         is resampled to it first (polyphase FIR,
-        :func:`tinyhar.windows.windowing.resample_segment`).
+        :func:`tinyhar.windows.windowing.resample_segment`). Resampling
+        needs the whole contiguous part (between gaps), so then a part is
+        held until it ends.
     channels : sequence of str, optional
         Channels, in order (default: all of the recordings').
     chunk : int
@@ -107,64 +121,161 @@ def iter_stream_windows(
     DataFormatError
         A channel is missing.
     """
-    channels = list(channels) if channels is not None else recordings.channels
-    missing = [c for c in channels if c not in recordings.channels]
-    if missing:
-        raise DataFormatError(
-            recordings.source,
-            f"the model needs channels {channels} but {missing} are missing "
-            f"(the recording has {recordings.channels})",
-        )
-    rate_in = recordings.sampling_rate_hz
-    rate = float(sampling_rate_hz or rate_in)
-    resample = abs(rate - rate_in) > 1e-9 * rate
-    classes = recordings.classes
-    names = np.array([""] + classes, dtype=object)
-    frame = recordings.frame
-    codes_all = recordings.label_codes()
-    session_codes, session_names = frame["session"].factorize()
-    bounds = np.flatnonzero(np.diff(session_codes)) + 1
-    starts = np.concatenate([[0], bounds]).astype(int)
-    ends = np.concatenate([bounds, [len(frame)]]).astype(int)
-    subject_of = frame["subject"]  # not to_numpy(): that makes a Python str per sample
-    times = frame["time"].to_numpy()
-    for s0, s1 in zip(starts, ends, strict=True):
-        session, subject = str(session_names[session_codes[s0]]), str(subject_of.iloc[s0])
-        seg_bounds, _ = contiguous_segments(times[s0:s1], rate_in)
-        part = -1
-        for a, b in zip(seg_bounds[:-1], seg_bounds[1:], strict=True):
-            x = frame[channels].iloc[s0 + a : s0 + b].to_numpy(dtype=np.float32)
-            codes = codes_all[s0 + a : s0 + b]
-            if resample:
-                x = resample_segment(x, rate_in, rate)
-                src = np.minimum(np.round(np.arange(len(x)) * rate_in / rate).astype(int),
-                                 len(codes) - 1)
-                codes = codes[src]
-            if len(x) < n_samples:
-                continue
-            part += 1
-            first = np.arange(0, len(x) - n_samples + 1, hop_samples)
-            best, _ = majority_labels(codes, first, n_samples, len(classes))
-            view = np.lib.stride_tricks.sliding_window_view(x, n_samples, axis=0)
-            t0 = float(times[s0 + a])
-            for k in range(0, len(first), max(1, int(chunk))):
-                idx = first[k : k + chunk]
+    pieces = [recordings] if isinstance(recordings, RecordingSet) else recordings
+    cutter = _WindowCutter(n_samples, hop_samples, sampling_rate_hz, channels, chunk)
+    for piece in pieces:
+        yield from cutter.add(piece)
+    yield from cutter.flush()
+
+
+class _WindowCutter:
+    """Cuts windows from consecutive pieces of recordings (:func:`iter_stream_windows`).
+
+    State between pieces: the current session, its open contiguous part
+    (from the next window's first sample, or the last sample, on; the whole
+    part when resampling), the part's first time, index and next window.
+    """
+
+    def __init__(self, n_samples: int, hop_samples: int, sampling_rate_hz: float | None,
+                 channels: Sequence[str] | None, chunk: int) -> None:
+        self.n, self.hop, self.chunk = int(n_samples), int(hop_samples), max(1, int(chunk))
+        self.rate_out = sampling_rate_hz
+        self.channels = None if channels is None else list(channels)
+        self.classes: list[str] = []
+        self.sorted_classes = True  # every piece's class list was sorted: keep the union sorted
+        self.session: str | None = None
+
+    # ---------------------------------------------------------------- pieces
+    def add(self, recordings: RecordingSet) -> Iterator[StreamChunk]:
+        """Windows completed by one more piece."""
+        if self.channels is None:
+            self.channels = recordings.channels
+        missing = [c for c in self.channels if c not in recordings.channels]
+        if missing:
+            raise DataFormatError(
+                recordings.source,
+                f"the model needs channels {self.channels} but {missing} are missing "
+                f"(the recording has {recordings.channels})",
+            )
+        self.rate_in = recordings.sampling_rate_hz
+        self.rate = float(self.rate_out or self.rate_in)
+        self.resample = abs(self.rate - self.rate_in) > 1e-9 * self.rate
+        self.name = recordings.name
+        frame = recordings.frame
+        if not len(frame):
+            return
+        codes_all = self._codes(recordings)
+        session_codes, session_names = frame["session"].factorize()
+        bounds = np.flatnonzero(np.diff(session_codes)) + 1
+        starts = np.concatenate([[0], bounds]).astype(int)
+        ends = np.concatenate([bounds, [len(frame)]]).astype(int)
+        subject_of = frame["subject"]  # not to_numpy(): that makes a Python str per sample
+        times = frame["time"].to_numpy()
+        for s0, s1 in zip(starts, ends, strict=True):
+            session = str(session_names[session_codes[s0]])
+            if session != self.session:
+                yield from self.flush()
+                self.session, self.subject = session, str(subject_of.iloc[s0])
+                self.part, self.buf = -1, None
+            x = frame[self.channels].iloc[s0:s1].to_numpy(dtype=np.float32)
+            yield from self._extend(times[s0:s1], x, codes_all[s0:s1])
+
+    def flush(self) -> Iterator[StreamChunk]:
+        """The remaining windows of the open part (at the end of its session)."""
+        if self.session is not None and self.buf is not None:
+            yield from self._emit(closed=True)
+        self.buf = None
+
+    def _codes(self, recordings: RecordingSet) -> np.ndarray:
+        """Label codes of a piece in the cutter's class table (extended as classes appear).
+
+        Ties between labels of a window go to the first in the table, as
+        :func:`~tinyhar.windows.windowing.majority_labels` does for one
+        recording; the table keeps the pieces' order (sorted when they are),
+        so that the order of any two classes is that of the joined recordings.
+        """
+        classes = list(recordings.classes)
+        if classes != self.classes:
+            self.sorted_classes &= classes == sorted(classes)
+            union = self.classes + [c for c in classes if c not in self.classes]
+            if self.sorted_classes:
+                union = sorted(union)
+            if union != self.classes and getattr(self, "buf", None) is not None:
+                remap = np.array([union.index(c) for c in self.classes] + [-1], dtype=np.int16)
+                self.buf["codes"] = remap[self.buf["codes"]]
+            self.classes = union
+        lookup = np.array([self.classes.index(c) for c in classes] + [-1], dtype=np.int16)
+        return lookup[recordings.label_codes()]
+
+    # ----------------------------------------------------------------- parts
+    def _extend(self, t: np.ndarray, x: np.ndarray, codes: np.ndarray) -> Iterator[StreamChunk]:
+        """Append samples of the current session; emit the windows they complete."""
+        buf = self.buf
+        if buf is None:
+            joined_t, joined_x, joined_c = t, x, codes
+        else:
+            joined_t = np.concatenate([buf["t"], t])
+            joined_x = np.concatenate([buf["x"], x])
+            joined_c = np.concatenate([buf["codes"], codes])
+        bounds, _ = contiguous_segments(joined_t, self.rate_in)
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            if i == 0 and buf is not None:  # the open part goes on
+                self.buf = {**buf, "t": joined_t[a:b], "x": joined_x[a:b],
+                            "codes": joined_c[a:b]}
+            else:
+                if i > 0:
+                    yield from self._emit(closed=True)
+                self.buf = {"t": joined_t[a:b], "x": joined_x[a:b], "codes": joined_c[a:b],
+                            "offset": 0, "t0": float(joined_t[a]), "next": 0}
+            if i < len(bounds) - 2:
+                continue  # closed by the next segment: emitted above on the next turn
+            yield from self._emit(closed=False)
+
+    def _emit(self, closed: bool) -> Iterator[StreamChunk]:
+        """Windows of the open part: all when ``closed``, else the whole chunks that fit."""
+        buf = self.buf
+        if self.resample:
+            if not closed:
+                return
+            x = resample_segment(buf["x"], self.rate_in, self.rate)
+            src = np.minimum(np.round(np.arange(len(x)) * self.rate_in / self.rate).astype(int),
+                             len(buf["codes"]) - 1)
+            codes, offset = buf["codes"][src], 0
+        else:
+            x, codes, offset = buf["x"], buf["codes"], buf["offset"]
+        length = offset + len(x)  # samples of the part so far
+        n_fit = (length - self.n) // self.hop + 1 if length >= self.n else 0
+        k = buf["next"]
+        stop = n_fit if closed else k + (n_fit - k) // self.chunk * self.chunk
+        if stop > k:
+            view = np.lib.stride_tricks.sliding_window_view(x, self.n, axis=0)
+            names = np.array([""] + self.classes, dtype=object)
+            for c0 in range(k, stop, self.chunk):
+                idx = np.arange(c0, min(c0 + self.chunk, stop)) * self.hop  # in the part
+                if c0 == 0:
+                    self.part += 1
+                lo = idx[0] - offset  # the chunk's samples only: counts are per window
+                best, _ = majority_labels(codes[lo : idx[-1] - offset + self.n], idx - offset - lo,
+                                          self.n, len(self.classes))
                 n = len(idx)
                 yield StreamChunk(
                     WindowSet(
-                        view[idx].transpose(0, 2, 1),
-                        names[best[k : k + chunk]],
-                        np.full(n, subject, dtype=object),
-                        np.full(n, session, dtype=object),
-                        t0 + idx / rate,
-                        channels,
-                        rate,
-                        classes,
-                        recordings.name,
+                        view[idx - offset].transpose(0, 2, 1), names[best],
+                        np.full(n, self.subject, dtype=object),
+                        np.full(n, self.session, dtype=object),
+                        buf["t0"] + idx / self.rate, self.channels, self.rate, self.classes,
+                        self.name,
                     ),
-                    part,
-                    k == 0,
+                    self.part,
+                    c0 == 0,
                 )
+            buf["next"] = stop
+        if closed or self.resample:
+            return
+        keep = min(stop * self.hop - offset, len(x) - 1)  # from the next window (>= 1 sample)
+        if keep > 0:
+            buf.update(t=buf["t"][keep:].copy(), x=x[keep:].copy(),
+                       codes=codes[keep:].copy(), offset=offset + keep)
 
 
 def class_probabilities(model, features: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -470,7 +581,7 @@ def _concat(parts: list[dict], classes: list[str], window_s: float, hop_s: float
 
 def stream_predictions(
     pipeline,
-    recordings: RecordingSet,
+    recordings: RecordingSet | Iterable[RecordingSet],
     model_for_subject: Callable[[str], object] | None = None,
     chunk: int = STREAM_CHUNK,
     on_windows: Callable[[int], None] | None = None,
@@ -486,8 +597,12 @@ def stream_predictions(
     ----------
     pipeline : HarPipeline
         The run's fitted pipeline (features and classes).
-    recordings : RecordingSet
-        Continuous recordings with the pipeline's channels.
+    recordings : RecordingSet or iterable of RecordingSet
+        Continuous recordings with the pipeline's channels, whole or as
+        consecutive pieces (:func:`iter_stream_windows`: the same windows and
+        chunks either way, so the same predictions; the post-processing state
+        of a run, and the ``stack_previous`` history, carry over between
+        pieces).
     model_for_subject : callable, optional
         ``model_for_subject(subject) -> classifier`` to use another model per
         subject (cross-validation fold models for cross-validated
