@@ -145,3 +145,54 @@ def test_subjects_from_a_column_are_found_by_reading_each_file(run, definition, 
     assert streamed["subjects"] == TEST and streamed["n_sessions"] == 2
     assert_close_tree(evaluate_continuous(run, str(folder / "data.yaml"), by_session=False),
                       streamed)
+
+
+BATCH = 6007  # rows per batch: 3 batches of the 18,000-row session below
+
+
+def test_a_long_session_read_in_batches_gives_the_outputs_of_a_whole_read(
+        run, definition, tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tinyhar.datasets.sessions import session_sources
+    from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE, predict_recordings
+
+    folder = tmp_path / "long"
+    shutil.copytree(definition.parent, folder)
+    files = sorted((folder / "recordings").glob("s003_*.parquet"))
+    parts = [pd.read_parquet(f) for f in files]
+    parts[1]["time"] += parts[0]["time"].iloc[-1] + 1.0  # one file, with a 1 s gap inside
+    for f in files:
+        f.unlink()
+    table = pa.Table.from_pandas(pd.concat(parts, ignore_index=True), preserve_index=False)
+    pq.write_table(table, folder / "recordings" / "s003_0000.parquet", row_group_size=2000)
+    data = folder / "data.yaml"
+    source = next(s for s in session_sources(data) if s.subject == "s003")
+    batches = list(source.iter_batches(batch_rows=BATCH))
+    whole_frame = source.load().frame
+    assert [len(b.frame) for b in batches] == [BATCH, BATCH, len(whole_frame) - 2 * BATCH]
+    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
+                                  whole_frame)
+
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", BATCH)
+    streamed = predict_recordings(run, tmp_path / "a", recording=str(data), subjects=TEST)
+    whole = predict_recordings(run, tmp_path / "b", dataset=str(data), subjects=TEST)
+    assert streamed == {**whole, "out": str(tmp_path / "a")}
+    windows = pd.read_parquet(tmp_path / "a" / WINDOWS_FILE)
+    pd.testing.assert_frame_equal(windows, pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
+    for name in (SEGMENTS_FILE, TIMELINE_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    long = windows[windows["subject"] == "s003"]
+    for row in (BATCH, 2 * BATCH):  # a window straddles each batch boundary
+        t = whole_frame["time"].iloc[row]
+        assert ((long["t_start"] < t) & (long["t_end"] > t)).any()
+    assert long["run"].nunique() == 2  # the gap
+
+    by_batch = evaluate_continuous(run, str(data), figures_dir=tmp_path / "c")
+    at_once = evaluate_continuous(run, str(data), by_session=False, figures_dir=tmp_path / "d")
+    assert_close_tree(at_once, by_batch)
+    assert by_batch["n_sessions"] == 3
+    assert ((tmp_path / "c" / "timeline_s003.png").read_bytes()
+            == (tmp_path / "d" / "timeline_s003.png").read_bytes())

@@ -105,6 +105,65 @@ def test_stream_chunks_do_not_change_the_predictions(hmm_run, data):
     np.testing.assert_array_equal(whole.t_start, chunked.t_start)
 
 
+def _pieces(rec, cuts):
+    """``rec`` as consecutive RecordingSets cut at the rows ``cuts``."""
+    from tinyhar.datasets.recording import RecordingSet
+
+    bounds = [0, *cuts, len(rec.frame)]
+    return [RecordingSet(rec.frame.iloc[a:b].reset_index(drop=True), rec.sampling_rate_hz,
+                         rec.classes, rec.name) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def test_recordings_in_pieces_give_the_windows_and_predictions_of_the_whole(hmm_run, data):
+    from tinyhar.datasets.registry import load_dataset
+    from tinyhar.evaluation.streams import iter_stream_windows
+
+    out, _ = hmm_run
+    run = load_run(out)
+    rec = load_dataset(str(data["held_out"])).select(channels=["acc_x", "acc_y", "acc_z"])
+    keep = np.ones(len(rec.frame), dtype=bool)
+    keep[[5000, 5001, 9000]] = False  # gaps: new contiguous parts
+    rec.frame = rec.frame[keep].reset_index(drop=True)
+    n, hop = run.pipeline.n_samples, run.pipeline.streaming_hop
+    # cuts inside windows, next to a gap, at an invalid sample, at a session change
+    session_change = int(np.flatnonzero(rec.frame["session"].to_numpy()
+                                        != rec.frame["session"].iloc[0])[0])
+    cuts = [1, 100, 4999, 5000, 8999, 12000, 12001, session_change, session_change + 77]
+    pieces = _pieces(rec, cuts)
+    rec.frame.loc[12000, "acc_y"] = np.nan  # invalid windows across cuts (past the loader)
+    pieces[6].frame.loc[0, "acc_y"] = np.nan  # the piece of row 12000 alone
+    for rate, chunk in ((None, 7), (None, 4096), (25.0, 5)):  # 25 Hz: parts held whole
+        whole = list(iter_stream_windows(rec, n, hop, rate, chunk=chunk))
+        cut = list(iter_stream_windows(pieces, n, hop, rate, chunk=chunk))
+        assert len(whole) == len(cut) > 3
+        for a, b in zip(whole, cut):
+            assert (a.part, a.first) == (b.part, b.first)
+            for key in ("X", "y", "subject", "session", "start_time"):
+                np.testing.assert_array_equal(getattr(a.windows, key), getattr(b.windows, key))
+    a = stream_predictions(run.pipeline, rec, chunk=7, ood_model=run.postprocess.ood_model)
+    b = stream_predictions(run.pipeline, pieces, chunk=7, ood_model=run.postprocess.ood_model)
+    assert a.invalid.any() and len(set(a.run.tolist())) > 3
+    for key in ("session", "run", "t_start", "y", "proba", "invalid", "acc_magnitude"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))  # same code and chunks
+    np.testing.assert_array_equal(a.classify(run.postprocess), b.classify(run.postprocess))
+
+
+def test_pieces_with_different_class_lists_keep_majority_ties_as_the_whole():
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.evaluation.streams import iter_stream_windows
+
+    t = np.arange(40) / 10.0
+    labels = ["b"] * 2 + ["c"] * 2 + ["a"] * 2 + [None] * 34  # window 0: a tie of a, b, c
+    frame = pd.DataFrame({"time": t, "acc_x": 0.0, "acc_y": 0.0, "acc_z": 1.0,
+                          "label": labels, "subject": "1", "session": "s"})
+    whole = RecordingSet(frame, 10.0, ["a", "b", "c"])
+    first = RecordingSet(frame.iloc[:4], 10.0, ["b", "c"])  # classes as seen (sorted)
+    second = RecordingSet(frame.iloc[4:].reset_index(drop=True), 10.0, ["a"])
+    want = [c.windows.y.tolist() for c in iter_stream_windows(whole, 6, 3)]
+    got = [c.windows.y.tolist() for c in iter_stream_windows([first, second], 6, 3)]
+    assert got == want and want[0][0] == "a"  # first in the class order, not in time
+
+
 def test_invalid_windows_are_marked_and_restart_the_run(hmm_run, data):
     out, _ = hmm_run
     run = load_run(out)

@@ -1,0 +1,96 @@
+"""Sessions read in batches of rows (`SessionSource.iter_batches`): the batches joined are the
+session read whole, and the layouts that cannot be read in batches are read whole."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tinyhar.datasets.sessions import session_sources
+from tinyhar.datasets.synthetic import synthesize
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("syn") / "data"
+    synthesize(out, 1, 0.05, session_hours=0.05, seed=5)  # one file of 9,000 rows
+    file = next((out / "recordings").glob("*.parquet"))
+    pq.write_table(pq.read_table(file), file, row_group_size=1000)
+    return out
+
+
+def _variant(folder, tmp_path, edit_spec=None, edit_frame=None, suffix=".parquet"):
+    spec = yaml.safe_load((folder / "data.yaml").read_text())
+    frame = pd.read_parquet(next((folder / "recordings").glob("*.parquet")))
+    (tmp_path / "recordings").mkdir(parents=True)
+    if edit_spec:
+        edit_spec(spec)
+    if edit_frame:
+        frame = edit_frame(frame)
+    name = tmp_path / "recordings" / f"s001_0000{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(name, index=False)
+        spec["files"] = "recordings/*.csv"
+        spec["file_pattern"] = spec["file_pattern"].replace("parquet", "csv")
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), name,
+                       row_group_size=1000)
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(spec))
+    return session_sources(tmp_path / "data.yaml")[0]
+
+
+def _joined(source, rows):
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        batches = list(source.iter_batches(batch_rows=rows))
+        whole = source.load()
+    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
+                                  whole.frame)
+    return batches
+
+
+def test_batches_of_a_parquet_session_are_the_session(folder):
+    source = session_sources(folder / "data.yaml")[0]
+    batches = _joined(source, 2500)
+    assert [len(b.frame) for b in batches] == [2500, 2500, 2500, 1500]
+    assert batches[2].frame["time"].iloc[0] == pytest.approx(5000 / 50)
+    prefixed = next(source.iter_batches(session_prefix=True, batch_rows=2500))
+    assert prefixed.frame["session"].iloc[0] == "s001-recordings/s001_0000"
+
+
+def test_without_a_time_column_time_counts_on_across_batches(folder, tmp_path):
+    source = _variant(folder, tmp_path, edit_spec=lambda s: s["columns"].pop("time"))
+    batches = _joined(source, 4000)
+    assert len(batches) == 3
+    np.testing.assert_array_equal(batches[1].frame["time"].to_numpy(),
+                                  np.arange(4000, 8000) / 50.0)
+
+
+def test_restarts_csv_and_small_files_are_read_whole(folder, tmp_path):
+    def restart(frame):
+        frame.loc[6000:, "time"] -= frame["time"].iloc[6000]  # time goes back: a new session
+        return frame
+
+    source = _variant(folder, tmp_path / "a", edit_frame=restart)
+    batches = _joined(source, 2500)
+    assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
+    assert len(_joined(_variant(folder, tmp_path / "b", suffix=".csv"), 2500)) == 1
+    assert len(_joined(session_sources(folder / "data.yaml")[0], 9000)) == 1
+
+
+def test_a_bad_value_in_a_later_batch_names_its_row(folder, tmp_path):
+    from tinyhar.errors import DataFormatError
+
+    def bad(frame):
+        frame.loc[7000, "acc_x"] = np.nan
+        return frame
+
+    source = _variant(folder, tmp_path, edit_frame=bad)
+    with pytest.raises(DataFormatError, match="row 7001"):
+        list(source.iter_batches(batch_rows=2500))
