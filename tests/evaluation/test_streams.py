@@ -111,7 +111,8 @@ def _pieces(rec, cuts):
 
     bounds = [0, *cuts, len(rec.frame)]
     return [RecordingSet(rec.frame.iloc[a:b].reset_index(drop=True), rec.sampling_rate_hz,
-                         rec.classes, rec.name) for a, b in zip(bounds[:-1], bounds[1:])]
+                         rec.classes, rec.name)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def test_recordings_in_pieces_give_the_windows_and_predictions_of_the_whole(hmm_run, data):
@@ -136,7 +137,7 @@ def test_recordings_in_pieces_give_the_windows_and_predictions_of_the_whole(hmm_
         whole = list(iter_stream_windows(rec, n, hop, rate, chunk=chunk))
         cut = list(iter_stream_windows(pieces, n, hop, rate, chunk=chunk))
         assert len(whole) == len(cut) > 3
-        for a, b in zip(whole, cut):
+        for a, b in zip(whole, cut, strict=True):
             assert (a.part, a.first) == (b.part, b.first)
             for key in ("X", "y", "subject", "session", "start_time"):
                 np.testing.assert_array_equal(getattr(a.windows, key), getattr(b.windows, key))
