@@ -245,6 +245,27 @@ def test_loso_trees_pool_every_subject_and_fit_on_all(four_subjects, tmp_path):
         evaluate_run(tmp_path / "run", str(four_subjects))
 
 
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_in_memory_folds_as_tasks_give_the_serial_metrics(four_subjects, tmp_path, scheduler):
+    """The in-memory folds run as `fit_fold` tasks on the configured scheduler; augmented
+    copies travel with the shared rows."""
+
+    def run(name: str, **compute):
+        cfg = make_config({
+            "dataset": {"name": str(four_subjects)}, "model": TREES,
+            "evaluation": {"test_subjects": ["4"], "cv_folds": 3},
+            "augment": {"rotation": "random", "copies": 1}, "compute": compute,
+        })
+        return train(cfg, tmp_path / name)
+
+    serial = run("serial")
+    other = run(scheduler, scheduler=scheduler, workers=2)
+    assert serial["cross_validation"]["n_folds"] == 3
+    for key in ("cross_validation", "macro_f1", "accuracy", "per_subject", "model_size"):
+        assert other[key] == serial[key], key
+    assert other["postprocess"]["cv"] == serial["postprocess"]["cv"]
+
+
 def test_loso_with_k_folds(four_subjects, tmp_path):
     cfg = config(four_subjects, protocol="loso", cv_folds=2)
     m = train(cfg, tmp_path / "run")

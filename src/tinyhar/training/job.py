@@ -24,7 +24,7 @@ from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_run, write_test_windows
 from tinyhar.training.networks import _train_network
 from tinyhar.training.sessions import _train_from_sessions, reads_by_session
-from tinyhar.training.splits import _cross_validation, split_windows
+from tinyhar.training.splits import split_windows
 from tinyhar.training.stages import (
     _common_metrics,
     _figures,
@@ -32,7 +32,12 @@ from tinyhar.training.stages import (
     _postprocess_stage,
     check_postprocess_config,
 )
-from tinyhar.training.trees import augment_features, build_pipeline, compute_features, training_rows
+from tinyhar.training.trees import (
+    augment_features,
+    build_pipeline,
+    compute_features,
+    fit_with_folds,
+)
 from tinyhar.windows.source import load_data, make_window_set
 
 
@@ -77,8 +82,6 @@ def train(
 
 def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     """Body of :func:`train`: everything is written into ``out``, the temporary folder."""
-    from sklearn.base import clone
-
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
     if reads_by_session(cfg):
@@ -117,17 +120,10 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     )
     f_test = f_train if loso else compute_features(pipeline, test_w, "test subjects", console)
 
-    fold_models: list = []  # (held-out subjects, fold model): cross-validated probabilities
     augmented = augment_features(pipeline, train_w, cfg, console)
-
-    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        model = clone(pipeline.model).fit(*training_rows(f_train, train_w.y, augmented, a))
-        fold_models.append((set(train_w.subject[b]), model))
-        return model.predict(f_train[b])
-
-    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
-    console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-    pipeline.model.fit(*training_rows(f_train, train_w.y, augmented))
+    # the folds and the final fit as tasks on the configured scheduler (serial by default)
+    cv, pooled, fold_models = fit_with_folds(cfg, pipeline, train_w, f_train, console,
+                                             augmented)
     pred = pooled if loso else pipeline.model.predict(f_test)
     metrics = score_predictions(test_w, pred, windows.classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}

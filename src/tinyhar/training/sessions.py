@@ -9,7 +9,6 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from tinyhar.models.pipeline import PIPELINE_FILE
 from tinyhar.reporting.progress import progress_bar as _progress
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_test_windows
-from tinyhar.training.splits import _cross_validation, split_windows
+from tinyhar.training.splits import split_windows
 from tinyhar.training.stages import (
     _common_metrics,
     _figures,
@@ -34,7 +33,7 @@ from tinyhar.training.stages import (
     _postprocess_stage,
     check_postprocess_config,
 )
-from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_fold
+from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_with_folds
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
 from tinyhar.windows.windowing import make_windows, to_samples
@@ -217,29 +216,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     train_w = windows.subset(slice(0, split["n_train"]))
     test_w = windows.subset(slice(*split["test"]))
     loso = cfg.evaluation.protocol == "loso"
-    # the folds and the final fit: Dask tasks on the configured scheduler, the final fit
-    # first (the longest task), the rows sent to each worker once
-    shared = {"model": pipeline.model, "X": train_w.X, "y": train_w.y}
-    final: list = []
-    fold_models: list = []  # (held-out subjects, fold model)
-
-    def predict_folds(splits: list) -> Iterator[np.ndarray]:
-        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
-        final.append(next(results))
-        console.print(f"fitted the final model on all {'' if loso else 'training '}subjects")
-        for (_, b), (model, pred) in zip(splits, results, strict=True):
-            fold_models.append((set(train_w.subject[b]), model))
-            yield pred
-
-    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
-    if final:
-        pipeline.model = final[0]
-    else:  # no cross-validation: the trees of the final fit on local threads (the same
-        # forest for any n_jobs: every tree's seed is drawn before they are built)
-        console.print(f"fitting the final model on all {'' if loso else 'training '}subjects")
-        pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
-        pipeline.model.fit(train_w.X, train_w.y)
-        pipeline.model.set_params(n_jobs=None)
+    cv, pooled, fold_models = fit_with_folds(cfg, pipeline, train_w, train_w.X, console)
     pred = pooled if loso else pipeline.model.predict(test_w.X)
     metrics = score_predictions(test_w, pred, classes)
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}

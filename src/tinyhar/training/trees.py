@@ -161,11 +161,14 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     ----------
     shared : dict
         ``model`` (an unfitted estimator, cloned for each task), ``X``
-        (features, shape (n_windows, n_features)) and ``y`` (labels, shape
-        (n_windows,)): the rows of every fold, sent to each worker once.
+        (features, shape (n_windows, n_features)), ``y`` (labels, shape
+        (n_windows,)) and optionally ``augmented`` (the rotated copies of
+        :func:`augment_features`, or None): the rows of every fold, sent to
+        each worker once.
     split : tuple of numpy.ndarray or None
-        ``(train_idx, test_idx)``: fit on the rows ``train_idx`` and predict
-        the rows ``test_idx``; None: fit on all rows.
+        ``(train_idx, test_idx)``: fit on the rows ``train_idx`` (and their
+        augmented copies, :func:`training_rows`) and predict the rows
+        ``test_idx``; None: fit on all rows.
 
     Returns
     -------
@@ -177,9 +180,82 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     """
     from sklearn.base import clone
 
-    X, y = shared["X"], shared["y"]
+    X, y, augmented = shared["X"], shared["y"], shared.get("augmented")
     if split is None:
-        return clone(shared["model"]).fit(X, y)
+        return clone(shared["model"]).fit(*training_rows(X, y, augmented))
     a, b = split
-    model = clone(shared["model"]).fit(X[a], y[a])
+    model = clone(shared["model"]).fit(*training_rows(X, y, augmented, a))
     return model, model.predict(X[b])
+
+
+def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: np.ndarray,
+                   console: Console, augmented=None) -> tuple[dict | None, np.ndarray | None,
+                                                                  list]:
+    """Cross-validate and fit ``pipeline.model``: the folds and the final fit as tasks.
+
+    The one fold path of tree training, in memory and out of core: the
+    folds of the configured cross-validation
+    (:func:`tinyhar.training.splits.cross_validate`, leave-subjects-out) and
+    the final fit run as :func:`fit_fold` tasks on the configured scheduler
+    (``compute.scheduler``/``workers``, :func:`tinyhar.compute.map_shared`;
+    the final fit first, the longest task), the rows sent to each worker
+    once. Every model is seeded, so the metrics are those of ``serial``
+    whatever the scheduler.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        ``evaluation`` (protocol, folds) and ``compute`` (scheduler, workers).
+    pipeline : HarPipeline
+        Its ``model`` is replaced by the final fit.
+    train_w : WindowSet or window-like
+        The windows to cross-validate on (``y``, ``subject``, ``classes``).
+    features : numpy.ndarray, shape (n_windows, n_features)
+        Their model inputs.
+    console : rich.console.Console
+    augmented : tuple, optional
+        Rotated copies of the windows (:func:`augment_features`).
+
+    Returns
+    -------
+    cv : dict or None
+        As :func:`~tinyhar.training.splits.cross_validate` (None without
+        cross-validation).
+    pooled : numpy.ndarray of str, shape (n_windows,) or None
+        Each window's label from the fold model that did not see its subject.
+    fold_models : list of (set of str, estimator)
+        Held-out subjects and model of each fold.
+
+    Raises
+    ------
+    ComputeError, TinyharError
+        As :func:`tinyhar.compute.map_shared`.
+    """
+    from tinyhar import compute
+    from tinyhar.training.splits import _cross_validation
+
+    c = cfg.compute
+    loso = cfg.evaluation.protocol == "loso"
+    scope = "" if loso else "training "
+    shared = {"model": pipeline.model, "X": features, "y": train_w.y, "augmented": augmented}
+    final: list = []
+    fold_models: list = []
+
+    def predict_folds(splits: list):
+        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
+        final.append(next(results))
+        console.print(f"fitted the final model on all {scope}subjects")
+        for (_, b), (model, pred) in zip(splits, results, strict=True):
+            fold_models.append((set(train_w.subject[b]), model))
+            yield pred
+
+    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
+    if final:
+        pipeline.model = final[0]
+    else:  # no cross-validation: the trees of the final fit on local threads (the same
+        # forest for any n_jobs: every tree's seed is drawn before they are built)
+        console.print(f"fitting the final model on all {scope}subjects")
+        pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
+        pipeline.model.fit(*training_rows(features, train_w.y, augmented))
+        pipeline.model.set_params(n_jobs=None)
+    return cv, pooled, fold_models
