@@ -3,11 +3,11 @@
 A run is scored on windows cut with its own
 :class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`), or on
 whole recordings before and after its post-processing
-(:func:`evaluate_continuous`; a dataset definition is read one session at a
-time). Scores are subject-independent by default:
-subjects the run was trained on are left out (:func:`select_unseen_subjects`,
-with the registry's ``population`` of data sets recorded from the same people,
-:class:`~tinyhar.datasets.info.DatasetInfo`).
+(:func:`evaluate_continuous`; a dataset definition or a ``.parquet`` recording
+is read one session at a time, a long one in batches of rows). Scores are
+subject-independent by default: subjects the run was trained on are left out
+(:func:`select_unseen_subjects`, with the registry's ``population`` of data sets
+recorded from the same people, :class:`~tinyhar.datasets.info.DatasetInfo`).
 Every function takes a :class:`~tinyhar.runfolder.Run` (or a run folder,
 loaded once); nothing here imports :mod:`tinyhar.training`.
 """
@@ -220,11 +220,12 @@ def evaluate_continuous(
     only those the run was not trained on, unless
     ``include_training_subjects``.
 
-    A dataset definition (``.yaml``) is read one session at a time
+    A dataset definition (``.yaml``) or a tinyhar recording (``.parquet``)
+    is read one session at a time, a long session in batches of rows
     (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`): each
     session is read, classified, post-processed and reduced to its class
     sequences (:class:`~tinyhar.evaluation.streams.StreamLabels`, about 45
-    bytes per window) before the next is read, so memory holds one session's
+    bytes per window) before the next is read, so memory holds one batch of
     samples, not the data set; the scores are those of the whole data set in
     memory. A session that cannot be read is skipped and listed
     (``skipped_sessions``). Other data sets are loaded whole.
@@ -238,8 +239,8 @@ def evaluate_continuous(
         ``timeline_<subject>.png`` (signal, true labels, raw and smoothed
         predictions; :func:`tinyhar.reporting.timeline.plot_timeline`).
     by_session : bool, optional
-        Read a dataset definition session by session (default: yes for a
-        definition; ``False`` loads it whole).
+        Read a dataset definition or ``.parquet`` recording session by session
+        (default: yes for those; ``False`` loads it whole).
 
     Returns
     -------
@@ -257,7 +258,7 @@ def evaluate_continuous(
     TinyharError
         A bad run folder; pre-cut windows; subjects as in
         :func:`evaluate_run`; no window with a class the model knows;
-        ``by_session`` for a data set that is not a definition.
+        ``by_session`` for a data set that is not a definition or ``.parquet``.
     """
     from tinyhar.evaluation.streams import StreamLabels, stream_predictions, stream_scores
     from tinyhar.postprocess import PostProcessor
@@ -266,11 +267,11 @@ def evaluate_continuous(
     run = load_run(run_dir)
     pipeline = run.pipeline
     spec = run.postprocess or PostProcessor(pipeline.classes)
-    definition = Path(dataset).suffix.lower() in (".yaml", ".yml")
+    definition = Path(dataset).suffix.lower() in (".yaml", ".yml", ".parquet")
     if by_session and not definition:
         raise EvaluationError(
-            f"{dataset!r} is not a dataset definition (.yaml): only definitions are read "
-            "session by session"
+            f"{dataset!r} is not a dataset definition (.yaml) or a tinyhar recording "
+            "(.parquet): only those are read session by session"
         )
     skipped: list[dict] = []
     with progress_bar(console) as progress:
@@ -355,19 +356,18 @@ def load_for_run(run: Run, dataset: str, path: str | None = None) -> RecordingSe
 
 def _session_labels(run: Run, dataset: str, spec, subjects, include_training_subjects: bool,
                     console: Console, skipped: list, on_windows):
-    """Classify a definition's sessions one at a time (:func:`evaluate_continuous`).
+    """Classify the sessions of a definition or recording one at a time (evaluate_continuous).
 
     Returns the data set's name, the subject selection and the concatenated
     :class:`~tinyhar.evaluation.streams.StreamLabels` (None when no window);
     appends each session that cannot be read to ``skipped``.
     """
-    from tinyhar.datasets.custom import DatasetDefinition
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.evaluation.streams import StreamLabels
 
     pipeline = run.pipeline
-    name = DatasetDefinition.from_yaml(Path(dataset)).name
-    sessions = SessionRecordings.from_definition(dataset, run.config.dataset.checks)
+    sessions = SessionRecordings.open(dataset, run.config.dataset.checks)
+    name = sessions.name
     available = sessions.subjects(skipped)
     selection = choose_unseen_subjects(available, name, run.metrics, subjects,
                                        include_training_subjects, console)

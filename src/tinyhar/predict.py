@@ -111,18 +111,19 @@ def load_recordings(
 
 def _predict_by_session(run, definition: str, subjects: list[str] | None, spec, chunk: int,
                         console: Console, skipped: list) -> tuple[StreamPredictions, str]:
-    """Predictions of a dataset definition's sessions, read one at a time.
+    """Predictions of a dataset definition's sessions (or a recording's), read one at a time.
 
+    A long session is read in batches of rows
+    (:meth:`tinyhar.evaluation.sessionstreams.SessionRecordings.open`).
     Returns the predictions and the data set's name; sessions that cannot
     be read are appended to ``skipped`` and reported.
     """
-    from tinyhar.datasets.custom import DatasetDefinition
     from tinyhar.evaluate import requested_subjects
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.reporting.progress import progress_bar as _progress
 
-    name = DatasetDefinition.from_yaml(Path(definition)).name
-    sessions = SessionRecordings.from_definition(definition, run.config.dataset.checks)
+    sessions = SessionRecordings.open(definition, run.config.dataset.checks)
+    name = sessions.name
     available = sessions.subjects(skipped)
     wanted = requested_subjects(subjects, available, name, "--subject") if subjects else available
     _note_training_subjects(run, wanted, name, console)
@@ -297,7 +298,7 @@ def predict_recordings(
         spec = PostProcessor(run.pipeline.classes)
     pipeline = run.pipeline
     skipped: list[dict] = []
-    if dataset is None and Path(str(recording)).suffix.lower() in (".yaml", ".yml"):
+    if dataset is None and Path(str(recording)).suffix.lower() in (".yaml", ".yml", ".parquet"):
         pred, name = _predict_by_session(run, str(recording), subjects, spec, chunk, console,
                                          skipped)
     else:

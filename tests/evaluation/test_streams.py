@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.helpers import bundled_hapt_parquet
+from tests.helpers import assert_close_tree, bundled_hapt_parquet
 from tinyhar.cli import app
 from tinyhar.config import make_config
 from tinyhar.evaluation.streams import stream_predictions, stream_scores
@@ -163,6 +163,30 @@ def test_pieces_with_different_class_lists_keep_majority_ties_as_the_whole():
     want = [c.windows.y.tolist() for c in iter_stream_windows(whole, 6, 3)]
     got = [c.windows.y.tolist() for c in iter_stream_windows([first, second], 6, 3)]
     assert got == want and want[0][0] == "a"  # first in the class order, not in time
+
+
+def test_a_recording_file_is_read_in_batches_with_the_outputs_of_a_whole_read(
+        hmm_run, data, tmp_path, monkeypatch):
+    from tinyhar.datasets.sessions import RecordingFile
+    from tinyhar.evaluate import evaluate_continuous
+    from tinyhar.predict import predict_recordings
+
+    out, _ = hmm_run
+    rows = 7001
+    batches = list(RecordingFile(str(data["held_out"])).iter_batches(batch_rows=rows))
+    assert len(batches) > 2 and len(batches[0].frame) == rows
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", rows)
+    a = predict_recordings(out, tmp_path / "a", recording=str(data["held_out"]))
+    b = predict_recordings(out, tmp_path / "b", dataset=str(data["held_out"]))  # loaded whole
+    assert a == {**b, "out": str(tmp_path / "a")} and a["n_sessions"] > 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / WINDOWS_FILE),
+                                  pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
+    for name in (SEGMENTS_FILE, TIMELINE_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    by_batch = evaluate_continuous(out, str(data["held_out"]))
+    whole = evaluate_continuous(out, str(data["held_out"]), by_session=False)
+    assert by_batch["subjects"] == [TEST]
+    assert_close_tree(by_batch, whole)
 
 
 def test_invalid_windows_are_marked_and_restart_the_run(hmm_run, data):

@@ -246,6 +246,19 @@ class SessionSource:
         total = sum(sizes)
         return [(a, min(a + batch_rows, total)) for a in range(0, total, batch_rows)]
 
+    def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
+        """The source's subjects: from the file name, else read from the files.
+
+        Raises
+        ------
+        ConfigError, DataFormatError
+            As :meth:`load`.
+        """
+        if self.subject is not None:
+            return [str(self.subject)]
+        frame = self.load(checks, session_prefix).frame
+        return [str(v) for v in frame["subject"].unique()]
+
     def fingerprint(self) -> str:
         """BLAKE2b (32-byte hex) of the definition's text and every file's bytes.
 
@@ -265,6 +278,184 @@ class SessionSource:
             except OSError as exc:
                 raise DataFormatError(name, f"cannot read it ({exc.strerror or exc})") from exc
         return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    """A tinyhar Parquet recording (:meth:`RecordingSet.to_parquet`) as one source of sessions.
+
+    The counterpart of :class:`SessionSource` for ``tinyhar predict RUN
+    rec.parquet`` and ``evaluate --continuous`` on such a file: its sessions
+    are read in batches of rows (:meth:`iter_batches`), so a recording of
+    many hours is never held whole.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    """
+
+    path: str
+    subject = None
+    session = None
+
+    @property
+    def name(self) -> str:
+        """The file name, for messages."""
+        return Path(self.path).name
+
+    def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
+        """The whole file, as ``tinyhar`` reads a ``.parquet`` data set (bundled copies too).
+
+        Raises
+        ------
+        DataFormatError
+            As :meth:`RecordingSet.from_parquet`.
+        """
+        from tinyhar.datasets.registry import _read_parquet
+
+        return _read_parquet(Path(self.path), checks)
+
+    def _metadata(self) -> dict | None:
+        """The file's tinyhar metadata (rate, classes, name), None when not a plain recording."""
+        import json
+
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        try:
+            stored = pq.read_schema(self.path).metadata or {}
+            raw = None if b"tinyhar_bundled" in stored else stored.get(b"tinyhar")
+            meta = json.loads(raw) if raw is not None else None
+        except (OSError, ValueError, ArrowException):
+            return None
+        if not isinstance(meta, dict) or "sampling_rate_hz" not in meta \
+                or not isinstance(meta.get("classes"), list):
+            return None
+        return meta
+
+    def dataset_name(self) -> str:
+        """The data set's name stored in the file (else the file's stem)."""
+        meta = self._metadata() or {}
+        return str(meta.get("name", Path(self.path).stem))
+
+    def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
+        """The file's subjects, from its ``subject`` column alone.
+
+        Raises
+        ------
+        DataFormatError
+            If the column cannot be read.
+        """
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        try:
+            column = pq.read_table(self.path, columns=["subject"]).column(0)
+            return [str(v) for v in pc.unique(column).to_pylist() if v is not None]
+        except (OSError, ValueError, KeyError, ArrowException) as exc:
+            raise DataFormatError(self.path, f"cannot read its subject column: {exc}") from exc
+
+    def iter_batches(self, checks=None, session_prefix: bool = False,
+                     batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
+        """The file's rows in batches of ``batch_rows``, each a checked :class:`RecordingSet`.
+
+        Each batch is checked as :meth:`RecordingSet.from_parquet` checks the
+        whole file (columns, values, time increasing within each session,
+        the rows of a session together, across batches too); the
+        plausibility checks (sampling rate, units, clipping;
+        :func:`tinyhar.datasets.checks.check_recording_groups`) run on each
+        session's rows within a batch. A file of at most ``batch_rows`` rows,
+        or a bundled copy (int16 counts), is read whole (:meth:`load`).
+
+        Parameters
+        ----------
+        checks : DataChecks or mapping, optional
+            Plausibility checks (all on by default).
+        session_prefix : bool
+            Unused (a tinyhar recording names its sessions already).
+        batch_rows : int
+            Rows per batch (:data:`BATCH_ROWS`).
+
+        Yields
+        ------
+        RecordingSet
+            Consecutive rows of the file; a message about a batch names the
+            file and the batch's rows.
+
+        Raises
+        ------
+        DataFormatError
+            As :meth:`RecordingSet.from_parquet`.
+        """
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        from tinyhar.datasets.checks import check_recording_groups, resolve_checks
+
+        meta = self._metadata()
+        try:
+            handle = None if meta is None else pq.ParquetFile(self.path, read_dictionary=[
+                c for c in ("label", "subject", "session") if c in pq.read_schema(self.path).names])
+        except (OSError, ValueError, ArrowException):
+            handle = None
+        if handle is None or handle.metadata.num_rows <= batch_rows:
+            yield self.load(checks)
+            return
+        active = resolve_checks(checks)
+        row0, last, seen = 0, None, set()
+        try:
+            batches = handle.iter_batches(batch_size=batch_rows)
+            for batch in batches:
+                where = f"{self.path} (rows {row0 + 1}-{row0 + batch.num_rows})"
+                rec = RecordingSet(batch.to_pandas(), meta["sampling_rate_hz"], meta["classes"],
+                                   str(meta.get("name", Path(self.path).stem)),
+                                   str(meta.get("citation", "")), str(meta.get("licence", "")),
+                                   where)
+                del batch
+                last = _check_continues(rec, last, seen, where)
+                check_recording_groups(rec, active, lambda subject, session, w=where:
+                                       f"{w}, session {session}", time_column=True)
+                row0 += len(rec.frame)
+                yield rec
+        except (OSError, ArrowException) as exc:
+            raise DataFormatError(self.path, f"cannot read as Parquet: {exc}") from exc
+
+    def fingerprint(self) -> str:
+        """BLAKE2b (32-byte hex) of the file's bytes (as :meth:`SessionSource.fingerprint`)."""
+        digest = hashlib.blake2b(digest_size=32)
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def _check_continues(rec: RecordingSet, last: tuple | None, seen: set, where: str) -> tuple:
+    """Check a batch against the rows before it: time goes on, sessions are not split up.
+
+    Returns the batch's last ``(session, time)``; ``seen`` gains its sessions.
+
+    Raises
+    ------
+    DataFormatError
+        Time not increasing from the previous batch's last sample of the same
+        session, or a session whose rows came before another session's.
+    """
+    frame = rec.frame
+    sessions = [str(s) for s in pd.unique(frame["session"])]
+    first_time = float(frame["time"].iloc[0])
+    if last is not None and sessions[0] == last[0] and first_time <= last[1]:
+        raise DataFormatError(
+            where, f"time does not increase at the batch's first row (session {sessions[0]}); "
+            "sort each session by time and remove duplicate samples", column="time")
+    again = [s for s in sessions if s in seen and not (last is not None and s == last[0]
+                                                       and s == sessions[0])]
+    if again:
+        raise DataFormatError(where, f"rows of session {again[0]} are not contiguous; sort by "
+                              "session then time", column="session")
+    seen.update(sessions)
+    return sessions[-1], float(frame["time"].iloc[-1])
 
 
 def session_sources(definition_path: str | Path) -> list[SessionSource]:

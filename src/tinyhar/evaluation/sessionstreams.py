@@ -108,12 +108,16 @@ class _Unreadable(Exception):
 
 
 class SessionRecordings:
-    """A dataset definition whose sessions are read one at a time for whole-stream predictions.
+    """A data set whose sessions are read one at a time for whole-stream predictions.
+
+    A dataset definition (one source per session) or a tinyhar Parquet
+    recording (one source, read in batches of rows): :meth:`open`.
 
     Parameters
     ----------
-    sources : list of SessionSource
-        The data set's sessions (:func:`tinyhar.datasets.sessions.session_sources`).
+    sources : list of SessionSource or RecordingFile
+        The data set's sessions (:func:`tinyhar.datasets.sessions.session_sources`),
+        or a recording file (:class:`tinyhar.datasets.sessions.RecordingFile`).
     checks : DataChecks or mapping, optional
         Plausibility checks for loading (``dataset.checks``).
     session_prefix : bool
@@ -139,6 +143,7 @@ class SessionRecordings:
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
         self.batch_rows = int(batch_rows or BATCH_ROWS)
+        self.name = "recordings"  # the data set's name (set by :meth:`open`)
 
     @classmethod
     def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
@@ -156,11 +161,39 @@ class SessionRecordings:
         return cls(sources, checks, shared_session_names(sources), scheduler, workers,
                    batch_rows)
 
+    @classmethod
+    def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,
+             batch_rows: int | None = None) -> SessionRecordings:
+        """A dataset definition (:meth:`from_definition`) or a tinyhar Parquet recording.
+
+        A ``.parquet`` file is one source whose sessions are read in batches
+        of rows (:class:`tinyhar.datasets.sessions.RecordingFile`). The
+        result's ``name`` is the data set's name (the definition's, or the
+        one stored in the file).
+
+        Raises
+        ------
+        ConfigError, DataFormatError
+            As :meth:`from_definition`.
+        """
+        from tinyhar.datasets.custom import DatasetDefinition
+        from tinyhar.datasets.sessions import RecordingFile
+
+        if Path(path).suffix.lower() in (".yaml", ".yml"):
+            out = cls.from_definition(path, checks, scheduler, workers, batch_rows)
+            out.name = DatasetDefinition.from_yaml(Path(path)).name
+            return out
+        source = RecordingFile(str(path))
+        out = cls([source], checks, False, scheduler, workers, batch_rows)
+        out.name = source.dataset_name()
+        return out
+
     def subjects(self, skipped: list | None = None) -> list[str]:
         """The data set's subjects, in natural order.
 
         Taken from the file names; a source whose subjects come from a column
-        is read (one at a time) to find them.
+        is read (one at a time) to find them; of a tinyhar Parquet recording,
+        only the subject column is read.
 
         Parameters
         ----------
@@ -175,16 +208,11 @@ class SessionRecordings:
 
         found: set[str] = set()
         for source in self.sources:
-            if source.subject is not None:
-                found.add(str(source.subject))
-                continue
             try:
-                frame = source.load(self.checks, self.session_prefix).frame
+                found.update(source.subjects(self.checks, self.session_prefix))
             except TinyharError as exc:
                 if skipped is not None:
                     skipped.append({"source": source.name, "error": str(exc)})
-                continue
-            found.update(frame["subject"].astype(str).unique().tolist())
         return sorted(found, key=natural_key)
 
     def iter_predictions(
