@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from tinyhar.reporting.text import plural
 
 MAX_TIMELINE_SESSIONS = 8
 """Sessions drawn at most in one timeline figure (the first ones, in order)."""
+MAX_LINE_POINTS = 4000
+"""Windows of a session drawn one by one in the signal panel; a longer session (a day at a
+1.28 s hop is 67,500 windows) is drawn as the mean and the min-max band of equal bins of
+windows (:func:`envelope`), so the figure's cost does not grow with the recording."""
 
 
 def plot_timeline(
@@ -76,20 +81,24 @@ def plot_timeline(
         idx = np.flatnonzero(np.asarray(session) == s)
         centre = t_start[idx] + window_s / 2
         ax, band = axes[2 * k, 0], axes[2 * k + 1, 0]
-        ax.plot(centre, magnitude[idx], lw=0.8, color="0.2")
+        x, mean, low, high = envelope(centre, np.asarray(magnitude, dtype=np.float64)[idx])
+        if low is not None:
+            ax.fill_between(x, low, high, color="0.75", lw=0)
+        ax.plot(x, mean, lw=0.8, color="0.2")
         ax.set_ylabel("|acc| (g)")
         ax.set_title(f"session {s}", fontsize=9, loc="left")
         ax.tick_params(labelbottom=False)
         ax.set_xlim(centre[0] - hop_s, centre[-1] + hop_s)
         for r, labels in enumerate(rows.values()):
             y0 = len(rows) - 1 - r
+            spans: dict[str, list] = {}  # one collection per label: thousands of segments a day
             for seg in label_segments(np.asarray(labels)[idx]):
-                if seg.label == "":
-                    continue
-                x0 = centre[seg.start] - hop_s / 2
-                width = centre[seg.end - 1] - centre[seg.start] + hop_s
-                band.broken_barh([(x0, width)], (y0 + 0.1, 0.8),
-                                 color=colour.get(seg.label, "0.6"))
+                if seg.label != "":
+                    spans.setdefault(seg.label, []).append(
+                        (centre[seg.start] - hop_s / 2,
+                         centre[seg.end - 1] - centre[seg.start] + hop_s))
+            for label, xranges in spans.items():
+                band.broken_barh(xranges, (y0 + 0.1, 0.8), color=colour.get(label, "0.6"))
         band.set_yticks(np.arange(len(rows)) + 0.5, list(rows)[::-1])
         band.set_ylim(0, len(rows))
         band.set_xlim(ax.get_xlim())
@@ -102,3 +111,36 @@ def plot_timeline(
     fig.legend(handles=handles, loc="outside upper center", ncol=min(7, len(handles)),
                fontsize=8, title=title, title_fontsize=10, frameon=False)
     return _save(fig, path, dpi=90)
+
+
+def envelope(x: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS):
+    """A curve thinned for drawing: bin means and min-max band when it has too many points.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (n,)
+        Positions (increasing) and values; NaN values are left out of a bin
+        (a bin of NaN only stays NaN, a gap in the curve).
+    max_points : int
+        Most points drawn.
+
+    Returns
+    -------
+    x, mean : numpy.ndarray
+        ``x`` and ``y`` unchanged when ``n <= max_points``; else per bin of
+        ``ceil(n / max_points)`` consecutive points, the mean position and
+        the mean value.
+    low, high : numpy.ndarray or None
+        Per bin, the smallest and largest value (None when not thinned).
+    """
+    n = len(y)
+    if n <= max_points:
+        return x, y, None, None
+    size = -(-n // max_points)
+    pad = -n % size
+    xs = np.concatenate([x, np.full(pad, np.nan)]).reshape(-1, size)
+    ys = np.concatenate([y, np.full(pad, np.nan)]).reshape(-1, size)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins: NaN, a gap
+        return (np.nanmean(xs, axis=1), np.nanmean(ys, axis=1), np.nanmin(ys, axis=1),
+                np.nanmax(ys, axis=1))
