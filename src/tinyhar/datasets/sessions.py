@@ -352,7 +352,8 @@ class RecordingFile:
         from pyarrow import ArrowException
 
         try:
-            column = pq.read_table(self.path, columns=["subject"]).column(0)
+            column = pq.read_table(self.path, columns=["subject"],
+                                   read_dictionary=["subject"]).column(0)  # codes, no strings
             return [str(v) for v in pc.unique(column).to_pylist() if v is not None]
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.path, f"cannot read its subject column: {exc}") from exc
