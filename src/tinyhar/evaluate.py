@@ -267,7 +267,10 @@ def evaluate_continuous(
     run = load_run(run_dir)
     pipeline = run.pipeline
     spec = run.postprocess or PostProcessor(pipeline.classes)
-    definition = Path(dataset).suffix.lower() in (".yaml", ".yml", ".parquet")
+    from tinyhar.datasets.sessions import RecordingFile
+
+    definition = (Path(dataset).suffix.lower() in (".yaml", ".yml")
+                  or RecordingFile.streams(dataset))
     if by_session and not definition:
         raise EvaluationError(
             f"{dataset!r} is not a dataset definition (.yaml) or a tinyhar recording "

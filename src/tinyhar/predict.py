@@ -306,7 +306,10 @@ def predict_recordings(
         spec = PostProcessor(run.pipeline.classes)
     pipeline = run.pipeline
     skipped: list[dict] = []
-    if dataset is None and Path(str(recording)).suffix.lower() in (".yaml", ".yml", ".parquet"):
+    from tinyhar.datasets.sessions import RecordingFile
+
+    if dataset is None and (Path(str(recording)).suffix.lower() in (".yaml", ".yml")
+                            or RecordingFile.streams(str(recording))):
         pred, name = _predict_by_session(run, str(recording), subjects, spec, chunk, console,
                                          skipped)
     else:

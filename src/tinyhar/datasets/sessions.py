@@ -334,9 +334,27 @@ class RecordingFile:
             return None
         return meta
 
+    @staticmethod
+    def streams(path: str | Path) -> bool:
+        """Whether ``path`` is a readable tinyhar Parquet recording (read per session and batch).
+
+        False for other names, files that cannot be read or lack tinyhar's
+        metadata, and bundled copies: those are loaded whole, which reports
+        what is wrong with them.
+        """
+        return Path(path).suffix.lower() == ".parquet" and Path(path).is_file() \
+            and RecordingFile(str(path))._metadata() is not None
+
     def dataset_name(self) -> str:
-        """The data set's name stored in the file (else the file's stem)."""
-        meta = self._metadata() or {}
+        """The data set's name stored in the file (a bundled copy's as loaded; else the stem)."""
+        from tinyhar.errors import TinyharError
+
+        meta = self._metadata()
+        if meta is None:
+            try:
+                return self.load().name  # a bundled copy (small) or an error reported later
+            except TinyharError:
+                return Path(self.path).stem
         return str(meta.get("name", Path(self.path).stem))
 
     def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
@@ -345,7 +363,7 @@ class RecordingFile:
         Raises
         ------
         DataFormatError
-            If the column cannot be read.
+            If the file cannot be read (as :meth:`load`).
         """
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -355,8 +373,8 @@ class RecordingFile:
             column = pq.read_table(self.path, columns=["subject"],
                                    read_dictionary=["subject"]).column(0)  # codes, no strings
             return [str(v) for v in pc.unique(column).to_pylist() if v is not None]
-        except (OSError, ValueError, KeyError, ArrowException) as exc:
-            raise DataFormatError(self.path, f"cannot read its subject column: {exc}") from exc
+        except (OSError, ValueError, KeyError, ArrowException):
+            return self.load(checks).subjects  # reports what is wrong with the file
 
     def iter_batches(self, checks=None, session_prefix: bool = False,
                      batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
