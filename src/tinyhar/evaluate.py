@@ -376,12 +376,11 @@ def _session_labels(run: Run, dataset: str, spec, subjects, include_training_sub
                                        include_training_subjects, console)
     parts = []
     for got in sessions.iter_predictions(pipeline, selection["subjects"],
-                                         ood_model=spec.ood_model):
+                                         ood_model=spec.ood_model, on_windows=on_windows):
         if got.error is not None and not any(s["source"] == got.name for s in skipped):
             skipped.append({"source": got.name, "error": got.error})
         elif got.pred is not None:
             parts.append(StreamLabels.classify(got.pred, spec))
-            on_windows(len(got.pred))
     for s in skipped:
         console.print(f"[yellow]skipped {s['source']}: {s['error']}[/]")
     return name, selection, StreamLabels.concatenate(parts) if parts else None

@@ -190,6 +190,13 @@ def test_a_long_session_read_in_batches_gives_the_outputs_of_a_whole_read(
         assert ((long["t_start"] < t) & (long["t_end"] > t)).any()
     assert long["run"].nunique() == 2  # the gap
 
+    calls: list[int] = []  # progress comes per chunk, not once per source
+    sessions = SessionRecordings.open(data, batch_rows=BATCH)
+    pred = sessions.predictions(load_run(run).pipeline, ["s003"], chunk=50,
+                                on_windows=calls.append)
+    assert sessions.name == "synthetic-hapt-50hz" and len(calls) > 3
+    assert sum(calls) == len(pred) == len(long)
+
     by_batch = evaluate_continuous(run, str(data), figures_dir=tmp_path / "c")
     at_once = evaluate_continuous(run, str(data), by_session=False, figures_dir=tmp_path / "d")
     assert_close_tree(at_once, by_batch)

@@ -66,6 +66,7 @@ class _StreamJob:
     ood: Any
     chunk: int
     batch_rows: int
+    on_windows: Any = None  # progress per chunk (serial scheduler only: not sent to workers)
 
 
 def _run_stream_job(job: _StreamJob) -> SessionPredictions:
@@ -96,7 +97,7 @@ def _run_stream_job(job: _StreamJob) -> SessionPredictions:
         pred = stream_predictions(
             job.pipeline, wanted(),
             None if job.models is None else job.models.__getitem__, chunk=job.chunk,
-            ood_model=ood,
+            on_windows=job.on_windows, ood_model=ood,
         )
     except _Unreadable as exc:
         return SessionPredictions(job.source.name, None, str(exc))
@@ -222,6 +223,7 @@ class SessionRecordings:
         model_for_subject: Callable[[str], object] | None = None,
         ood_model=None,
         chunk: int | None = None,
+        on_windows: Callable[[int], None] | None = None,
     ) -> Iterator[SessionPredictions]:
         """Every window of the sessions of ``subjects``, one source at a time, in order.
 
@@ -240,6 +242,10 @@ class SessionRecordings:
         chunk : int, optional
             Most windows classified at a time (default
             :data:`~tinyhar.evaluation.streams.STREAM_CHUNK`).
+        on_windows : callable, optional
+            Called with the number of windows classified (progress): after
+            each chunk with the ``serial`` scheduler (a long session shows
+            progress), else after each source.
 
         Yields
         ------
@@ -252,6 +258,7 @@ class SessionRecordings:
         from tinyhar.postprocess import OodModel
 
         wanted = frozenset(str(s) for s in subjects)
+        serial = self.scheduler == "serial"
         jobs = []
         for source in self.sources:
             if source.subject is not None and str(source.subject) not in wanted:
@@ -262,8 +269,12 @@ class SessionRecordings:
             ood = (ood_model if ood_model is None or isinstance(ood_model, OodModel)
                    else {s: ood_model(s) for s in mine})
             jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
-                                   models, ood, chunk or STREAM_CHUNK, self.batch_rows))
-        yield from compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers)
+                                   models, ood, chunk or STREAM_CHUNK, self.batch_rows,
+                                   on_windows if serial else None))
+        for got in compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers):
+            if not serial and on_windows is not None and got.pred is not None:
+                on_windows(len(got.pred))
+            yield got
 
     def predictions(self, pipeline, subjects: Sequence[str],
                     model_for_subject: Callable[[str], object] | None = None,
@@ -281,7 +292,7 @@ class SessionRecordings:
         skipped : list, optional
             Receives ``{"source", "error"}`` for each source that cannot be read.
         on_windows : callable, optional
-            Called with the number of windows of each source read (progress).
+            Progress, as :meth:`iter_predictions`.
 
         Returns
         -------
@@ -291,14 +302,13 @@ class SessionRecordings:
         from tinyhar.evaluation.streams import StreamPredictions
 
         parts = []
-        for got in self.iter_predictions(pipeline, subjects, model_for_subject, ood_model, chunk):
+        for got in self.iter_predictions(pipeline, subjects, model_for_subject, ood_model, chunk,
+                                         on_windows):
             if got.error is not None and skipped is not None and not any(
                     s["source"] == got.name for s in skipped):
                 skipped.append({"source": got.name, "error": got.error})
             if got.pred is not None:
                 parts.append(got.pred)
-                if on_windows is not None:
-                    on_windows(len(got.pred))
         return StreamPredictions.concatenate(
             parts, list(pipeline.classes), pipeline.n_samples / pipeline.sampling_rate_hz,
             pipeline.streaming_hop / pipeline.sampling_rate_hz,
