@@ -22,7 +22,7 @@ the class ``"invalid"``, no probabilities, and the post-processing (and a
 MicroPython streams do.
 
 Memory: the recording itself (as loaded; or one piece of it at a time when it
-comes as consecutive pieces, e.g. the row-group batches of
+comes as consecutive pieces, e.g. the batches of rows of
 :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`, plus fewer than
 ``chunk * hop + n_samples`` samples carried over between pieces; a whole
 contiguous part when it must be resampled), one chunk of at most ``chunk``
@@ -91,7 +91,7 @@ def iter_stream_windows(
     ----------
     recordings : RecordingSet or iterable of RecordingSet
         Continuous sessions (g, rad/s); or consecutive pieces of them, rows
-        in order (e.g. the row-group batches of one long session,
+        in order (e.g. the batches of rows of one long session,
         :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`): a
         session may continue from one piece into the next, and the windows,
         labels, start times and chunks are exactly those of the pieces
@@ -144,6 +144,7 @@ class _WindowCutter:
         self.classes: list[str] = []
         self.sorted_classes = True  # every piece's class list was sorted: keep the union sorted
         self.session: str | None = None
+        self.buf: dict | None = None  # the open part of the current session
 
     # ---------------------------------------------------------------- pieces
     def add(self, recordings: RecordingSet) -> Iterator[StreamChunk]:
@@ -200,7 +201,7 @@ class _WindowCutter:
             union = self.classes + [c for c in classes if c not in self.classes]
             if self.sorted_classes:
                 union = sorted(union)
-            if union != self.classes and getattr(self, "buf", None) is not None:
+            if union != self.classes and self.buf is not None:
                 remap = np.array([union.index(c) for c in self.classes] + [-1], dtype=np.int16)
                 self.buf["codes"] = remap[self.buf["codes"]]
             self.classes = union
