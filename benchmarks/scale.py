@@ -44,7 +44,8 @@ Usage::
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
 workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, peak_rss_mb,
-windows_per_s, macro_f1, failed}``.
+windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
+row after the smallest case of its worker count (:func:`add_marginal_rates`).
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
 """
@@ -242,9 +243,35 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         if not args.json:
             print(row, flush=True)
+    add_marginal_rates(rows)
     if args.json:
         print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            if row.get("marginal_windows_per_s"):
+                print(f"{row['hours']:g} h, {row['workers']} worker(s): "
+                      f"{row['marginal_windows_per_s']:.0f} windows/s for the windows added "
+                      "since the previous case")
     return 0
+
+
+def add_marginal_rates(rows: list[dict]) -> None:
+    """Add ``marginal_windows_per_s`` to each row after the first of its worker count.
+
+    It is (windows - previous windows) / (wall_s - previous wall_s), the
+    previous row being the next smaller number of hours with the same workers:
+    the slope of wall time against data size, which leaves out the fixed
+    start-up and exit cost that every run pays once. Wall time grows linearly
+    with hours when these slopes agree; ``windows_per_s`` of a small case is
+    lower by the fixed cost.
+    """
+    for workers in {r["workers"] for r in rows}:
+        same = sorted((r for r in rows if r["workers"] == workers), key=lambda r: r["hours"])
+        for before, row in zip(same, same[1:], strict=False):
+            dt = row["wall_s"] - before["wall_s"]
+            row["marginal_windows_per_s"] = (
+                round((row["windows"] - before["windows"]) / dt, 1) if dt > 0 else None
+            )
 
 
 if __name__ == "__main__":

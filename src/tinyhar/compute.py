@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
+from contextlib import contextmanager
 from typing import Any
 
 from tinyhar.errors import TinyharError
@@ -351,6 +352,29 @@ def _on_cluster(func, items: list, address: str, task_timeout_s: float | None,
     worker once and each task is ``func(shared[0], item)``.
     """
     Client = _require("distributed", address).Client
+    with _quiet_client_log():
+        yield from _client_results(Client, func, items, address, task_timeout_s, shared)
+
+
+@contextmanager
+def _quiet_client_log() -> Iterator[None]:
+    """Mute ``distributed.client``'s own log (its reconnect errors come with tracebacks)
+    while tinyhar talks to a cluster: a lost or unreachable cluster is reported once, as a
+    :class:`ComputeError` that says what to do."""
+    import logging
+
+    log = logging.getLogger("distributed.client")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _client_results(Client, func, items: list, address: str, task_timeout_s: float | None,
+                    shared: list | None) -> Iterator:
+    """The results of :func:`_on_cluster`, in order."""
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:

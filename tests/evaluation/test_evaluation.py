@@ -33,6 +33,19 @@ def test_metrics_known_values():
     assert m["classes"] == ["a", "b", "c"]
 
 
+def test_metrics_with_a_label_outside_the_classes():
+    # an "unknown" prediction is a miss of the true class; it has no row or column
+    y = np.array(["b", "a", "a", "b"], dtype=object)
+    p = np.array(["b", "unknown", "a", "a"], dtype=object)
+    m = classification_metrics(y, p, ["b", "a"])  # declared order, not sorted
+    assert m["accuracy"] == pytest.approx(2 / 4)
+    assert m["balanced_accuracy"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert m["confusion_matrix"] == [[1, 1], [0, 1]]  # rows b, a; the unknown is dropped
+    # F1: b: p=1 r=1/2 -> 2/3; a: p=1/2 r=1/2 -> 1/2
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert m["scored_classes"] == ["b", "a"] and m["absent_classes"] == []
+
+
 def test_one_class_is_a_clear_error():
     with pytest.raises(EvaluationError, match="at least 2 activities"):
         check_labels(np.array(["a"] * 20, dtype=object), ["a", "b"], "training data")

@@ -25,7 +25,7 @@ def test_flat_arrays_match_sklearn(kind):
     pred = m.predict(X[1000:])
     assert (pred == m.predict_flat(X[1000:])).all()
     # quantised leaves change almost nothing against scikit-learn's float vote
-    assert (pred == m.estimator_.predict(X[1000:])).mean() > 0.99
+    assert (pred == m.classes_[m.estimator_.predict(X[1000:])]).mean() > 0.99
     assert (pred == y[1000:]).mean() > 0.6
     size = m.size()
     assert size["trees"] == 7 and size["max_depth"] <= 6
@@ -149,3 +149,34 @@ def test_integer_labels_and_a_class_weight_mapping_round_trip(tmp_path):
     np.testing.assert_array_equal(again.decision_scores(X), m.decision_scores(X))
     with pytest.raises(DataFormatError, match="labels: Unknown label type: continuous"):
         TreeEnsembleClassifier(n_estimators=2).fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_names_and_their_codes_grow_the_same_trees():
+    # labels are encoded by hashing, in sorted order: names and their codes give one forest
+    X, y = _data()
+    names = TreeEnsembleClassifier(n_estimators=4, max_depth=6).fit(X, y)
+    codes = np.searchsorted(np.array(["lay", "sit", "walk"]), y.astype(str))
+    ints = TreeEnsembleClassifier(n_estimators=4, max_depth=6).fit(X, codes)
+    assert names.classes_.tolist() == ["lay", "sit", "walk"]
+    assert ints.classes_.tolist() == [0, 1, 2]
+    for attr in ("feature_", "threshold_", "left_", "right_", "leaves_", "roots_"):
+        np.testing.assert_array_equal(getattr(names, attr), getattr(ints, attr))
+
+
+def test_class_weight_mapping_by_name():
+    X, y = _data()
+    weights = {"lay": 1.0, "sit": 5.0, "walk": 1.0}
+    named = TreeEnsembleClassifier(n_estimators=3, max_depth=5, class_weight=weights).fit(X, y)
+    codes = np.searchsorted(np.array(["lay", "sit", "walk"]), y.astype(str))
+    coded = TreeEnsembleClassifier(n_estimators=3, max_depth=5,
+                                   class_weight={0: 1.0, 1: 5.0, 2: 1.0}).fit(X, codes)
+    np.testing.assert_array_equal(named.threshold_, coded.threshold_)
+    with pytest.raises(ConfigError, match=r"\['run'\] are not classes"):
+        TreeEnsembleClassifier(class_weight={"run": 2.0}).fit(X, y)
+
+
+def test_missing_label_is_a_clear_error():
+    X, y = _data(n=50)
+    y[3] = None
+    with pytest.raises(DataFormatError, match="label is missing"):
+        TreeEnsembleClassifier(n_estimators=2).fit(X, y)

@@ -78,18 +78,20 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
             f"cannot score {len(y_pred)} predictions against {len(y_true)} labels"
         )
     classes = list(classes)
-    absent = [c for c in classes if not np.any(y_true == c)]
-    scored = [c for c in classes if c not in absent or np.any(y_pred == c)]
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    # scikit-learn sorts the labels it is given: integer codes sort fast, class names do not
+    t, q = _label_codes(y_true, y_pred, classes)
+    k = np.arange(len(classes))
+    present_true, present_pred = np.isin(k, t), np.isin(k, q)
+    absent = [c for i, c in enumerate(classes) if not present_true[i]]
+    scored = [i for i in k if present_true[i] or present_pred[i]]
+    p, r, f, s = precision_recall_fscore_support(t, q, labels=k, zero_division=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        balanced = balanced_accuracy_score(y_true, y_pred)
+        balanced = balanced_accuracy_score(t, q)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy": float(accuracy_score(t, q)),
         "balanced_accuracy": float(balanced),
-        "macro_f1": float(
-            f1_score(y_true, y_pred, labels=scored, average="macro", zero_division=0)
-        ),
+        "macro_f1": float(f1_score(t, q, labels=scored, average="macro", zero_division=0)),
         "per_class": {
             c: {
                 "precision": float(p[i]),
@@ -99,12 +101,33 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
             }
             for i, c in enumerate(classes)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        "confusion_matrix": confusion_matrix(t, q, labels=k).tolist(),
         "classes": classes,
         "n_windows": int(len(y_true)),
         "absent_classes": absent,
-        "scored_classes": scored,
+        "scored_classes": [classes[i] for i in scored],
     }
+
+
+def _label_codes(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arrays as integer codes: ``classes[i]`` is ``i``; other labels
+    (an ``unknown`` prediction, say) get codes from ``len(classes)`` on, in sorted order.
+
+    Returns
+    -------
+    t, q : numpy.ndarray of int64, shape (n_windows,)
+    """
+    import pandas as pd
+
+    seen = pd.unique(np.concatenate([pd.unique(y_true), pd.unique(y_pred)]))
+    known = set(classes)
+    extra = sorted((x for x in seen if x not in known), key=str)
+    categories = pd.Index(classes + extra, dtype=object)
+    return tuple(
+        categories.get_indexer(y).astype(np.int64, copy=False) for y in (y_true, y_pred)
+    )
 
 
 def per_subject_metrics(

@@ -63,6 +63,65 @@ def float32_floor(values: np.ndarray) -> np.ndarray:
     return f32
 
 
+def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct labels and each window's index among them.
+
+    Hashing (:func:`pandas.factorize`) instead of sorting every label, which
+    for class names (Python strings) costs seconds on millions of windows;
+    the classes come out in :func:`numpy.unique`'s order, as scikit-learn's.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (n_windows,)
+        Class per window: names (str) or integers.
+
+    Returns
+    -------
+    classes : numpy.ndarray, shape (n_classes,)
+        Sorted distinct labels (object array of str for names, else y's dtype).
+    codes : numpy.ndarray of int64, shape (n_windows,)
+        Index of each window's label in ``classes``.
+
+    Raises
+    ------
+    DataFormatError
+        Missing labels, or labels that are not classes (continuous values).
+    """
+    import pandas as pd
+
+    if y.dtype.kind in "US":  # class names stay Python strings (object arrays)
+        y = y.astype(object)
+    codes, classes = pd.factorize(y, sort=True, use_na_sentinel=True)
+    classes = np.asarray(classes, dtype=y.dtype)
+    try:
+        if (codes < 0).any():
+            raise ValueError("a label is missing (NaN or None)")
+        check_classification_targets(classes)  # on the distinct labels: same verdict, faster
+    except ValueError as exc:
+        raise DataFormatError("labels", f"{exc}; give one class name per window") from None
+    return classes, codes.astype(np.int64, copy=False)
+
+
+def _class_weight_by_code(class_weight, classes: np.ndarray):
+    """``class_weight`` for trees fitted on class codes: a mapping's keys become codes.
+
+    Raises
+    ------
+    ConfigError
+        A key of the mapping is not one of the classes.
+    """
+    if not isinstance(class_weight, dict):
+        return class_weight
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    unknown = [k for k in class_weight if k not in index]
+    if unknown:
+        raise ConfigError(
+            f"class_weight: {unknown} are not classes of the training data "
+            f"({classes.tolist()}); give weights for these classes only"
+        )
+    return {index[k]: float(w) for k, w in class_weight.items()}
+
+
 class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
     """Random forest or extra trees under a size budget, predicting from device arrays.
 
@@ -95,6 +154,7 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
     estimator_ : RandomForestClassifier or ExtraTreesClassifier
         The fitted scikit-learn ensemble, for inspection right after ``fit``
         only: it is not saved, and nothing (prediction, size, export) uses it.
+        It is fitted on class codes: its class ``i`` is ``classes_[i]``.
     feature_, threshold_, left_, right_ : numpy.ndarray, shape (n_nodes,)
         Flattened decision nodes (see the module docstring); a child index
         is always larger than its parent's, so every walk ends.
@@ -179,25 +239,19 @@ class TreeEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X, y = check_features(self, X, y, reset=True)
-        y = np.asarray(y)
-        if y.dtype.kind in "US":  # class names stay Python strings (object arrays)
-            y = y.astype(object)
-        try:
-            check_classification_targets(y)
-        except ValueError as exc:
-            raise DataFormatError("labels", f"{exc}; give one class name per window") from None
+        classes, codes = _encode_labels(np.asarray(y))
         est = MODEL_KINDS[self.kind](
             n_estimators=int(self.n_estimators),
             max_depth=None if self.max_depth is None else int(self.max_depth),
             min_samples_leaf=int(self.min_samples_leaf),
             max_features=self.max_features,
-            class_weight=self.class_weight,
+            class_weight=_class_weight_by_code(self.class_weight, classes),
             random_state=int(self.random_state),
             n_jobs=self.n_jobs,
         )
-        est.fit(X, y)
+        est.fit(X, codes)  # the trees see class codes 0..n_classes-1, in `classes` order
         self.estimator_ = est
-        self.classes_ = est.classes_
+        self.classes_ = classes
         self._flatten()
         self.tree_depths_ = np.asarray(
             [e.tree_.max_depth for e in est.estimators_], dtype=np.int32
