@@ -19,6 +19,17 @@ channels, baseline_mb, peak_above_baseline_mb, bytes_per_sample,
 float32_bytes_per_sample, ratio_to_float32, frame_bytes_per_sample, load_s}``;
 ``frame_bytes_per_sample`` is what the loaded
 :class:`~tinyhar.datasets.recording.RecordingSet` itself holds.
+
+Measured on this 2-core machine, ``--hours 24`` (4.32 M samples x 6 channels):
+
+========================================= ======= ====== =====
+                                          Parquet CSV    frame
+========================================= ======= ====== =====
+a string per sample for label etc.        117.1   180.6  90.8
+category codes, Parquet read batchwise     61.6   174.9  35.0
+========================================= ======= ====== =====
+
+(bytes per sample above the baseline; the target is 48 = 2x float32).
 """
 
 from __future__ import annotations

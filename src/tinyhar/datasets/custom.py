@@ -106,12 +106,16 @@ are instead sorted by time (only right for files whose rows are merely out
 of order: restarted recordings would be interleaved). A time stamp repeated
 within a session is always an error.
 
-Memory: a file is read one column at a time (Parquet; CSV through pandas'
-parser, text columns as categories), each converted straight to its final
-type, and label, subject and session stay one code per sample until the
-:class:`RecordingSet` is built; loading a 24-hour 6-channel 50 Hz Parquet
-file peaks at about 120 bytes per sample above the process's baseline (the
-resulting frame holds 90), against 350 before.
+Memory: a Parquet file is read one column at a time, and each column batch
+by batch (:data:`BLOCK_ROWS` rows), converted straight into its final array;
+CSV goes through pandas' parser (text columns as categories) and is then
+converted the same way. The three axes of a sensor are the columns of one
+``(n, 3)`` array, so the checks need no stacked copy, and label, subject and
+session are one category code per sample throughout (also in the
+:class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz Parquet file peaks
+at about 62 bytes per sample above the process's baseline (the resulting
+frame holds 35), against 118 with a string per sample and 350 before that;
+as CSV, about 175.
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
@@ -278,10 +282,11 @@ def load_definition(
     parts: list[dict] = []
     wheres: list[str] = []
     clipping: list[str | None] = []
+    file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
     for index, file in enumerate(files):
         part, where = _read_one(definition, file, base_dir, pattern)
         clipping.append(_check_file(definition, file, part, active))
-        part["_file"] = np.full(len(part["_line"]), index, dtype=np.int32)
+        part["_file"] = np.full(len(part["_line"]), index, dtype=file_dtype)
         parts.append(part)
         wheres.append(where)
         del part
@@ -324,13 +329,23 @@ def _check_file(
             check_sampling_rate(time, rate, str(file), column=str(used["time"]))
     if not (checks.units or checks.clipping):
         return None
-    acc = np.column_stack([part[c] for c in ACC_CHANNELS])
-    gyro = np.column_stack([part[c] for c in GYRO_CHANNELS]) if "gyro_x" in used else None
+    acc = _stacked(part, ACC_CHANNELS)
+    gyro = _stacked(part, GYRO_CHANNELS) if "gyro_x" in used else None
     return check_signals(
         acc, gyro, rate, str(file), checks,
         acc_declared=_unit_text(definition.units.acc, "g"),
         gyro_declared=_unit_text(definition.units.gyro, "deg/s"),
     )
+
+
+def _stacked(part: dict, channels: tuple[str, ...]) -> np.ndarray:
+    """The three axes as one (n_samples, 3) array: the buffer they are columns of, if any."""
+    base = part[channels[0]].base
+    if (isinstance(base, np.ndarray) and base.shape == (len(part[channels[0]]), 3)
+            and all(part[c].base is base for c in channels)
+            and all(np.shares_memory(part[c], base[:, j]) for j, c in enumerate(channels))):
+        return base
+    return np.column_stack([part[c] for c in channels])
 
 
 def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
@@ -394,42 +409,43 @@ def _read_one(
         where = "line"
     else:
         raw = _read_parquet(file, used) if fmt == "parquet" else _read_npy(file, used)
-        line_of_row = np.arange(1, len(raw) + 1)
+        line_of_row = range(1, len(raw) + 1)  # row numbers: nothing stored per row
         where = "row"
-    wide = len(line_of_row) and line_of_row[-1] >= np.iinfo(np.int32).max
-    out: dict = {"_line": line_of_row.astype(np.int64 if wide else np.int32)}
+    n = len(raw)
+    out: dict = {"_line": _Lines.of(line_of_row)}
+    buffers = {}  # each sensor's three axes are the columns of one (n, 3) array (no stacking)
+    for group in (ACC_CHANNELS, GYRO_CHANNELS):
+        if group[0] in used:
+            buffers[group] = np.empty((n, 3), np.float32, order="F")
+            out.update({c: buffers[group][:, j] for j, c in enumerate(group)})
+    del buffers
     sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
     for canon in [*sensor, *(["time"] if "time" in used else [])]:
-        values = raw.floats(canon) if isinstance(raw, _ParquetColumns) else None
-        if values is None:
-            try:
-                values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
-            except (TypeError, ValueError, OverflowError) as exc:
+        if canon == "time":
+            out["time"] = np.empty(n, np.float64)
+        target = out[canon]
+        for start, values in _float_blocks(raw, canon, file, used):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row = start + int(np.flatnonzero(bad)[0])
+                original = raw[canon].iloc[row]
+                what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
                 raise DataFormatError(
-                    file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: "
-                    f"{exc}); point columns.{canon} at a numeric column",
-                    column=str(used[canon]),
-                ) from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            original = raw[canon].iloc[row]
-            what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
-            raise DataFormatError(
-                file, f"{canon} value {what}; fix or remove this row",
-                line=int(line_of_row[row]) if where == "line" else None,
-                column=_column_label(used[canon], where, int(line_of_row[row])),
-            )
-        del bad
-        try:
-            values = _convert(values, canon, definition)
-        except ConfigError as exc:
-            raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
-        if canon != "time":
-            check_magnitude(values, file, canon, line_of_row, where)
-            values = values.astype(np.float32)
-        out[canon] = values
-        del values
+                    file, f"{canon} value {what}; fix or remove this row",
+                    line=int(line_of_row[row]) if where == "line" else None,
+                    column=_column_label(used[canon], where, int(line_of_row[row])),
+                )
+            del bad
+            try:
+                values = _convert(values, canon, definition)
+            except ConfigError as exc:
+                raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
+            stop = start + len(values)
+            if canon != "time":
+                check_magnitude(values, file, canon, line_of_row[start:stop], where)
+            target[start:stop] = values  # (float32 channels: rounded once, as before)
+            del values
+        del target
         if isinstance(raw, _ParquetColumns):
             raw.release()
     meta = meta_from_name(file, base_dir, pattern, definition)
@@ -448,12 +464,89 @@ def _read_one(
     return out, where
 
 
+BLOCK_ROWS = 1 << 18
+"""Rows converted at a time: the float64 temporaries of a column stay this size."""
+
+
+def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
+    """``(first_row, float64 values)`` of one column, :data:`BLOCK_ROWS` rows at a time.
+
+    Parquet numeric columns are read batch by batch (the file's column is
+    never whole in memory); other columns are parsed with
+    :func:`pandas.to_numeric` first (missing or text = NaN).
+
+    Raises
+    ------
+    DataFormatError
+        If the column does not hold numbers.
+    """
+    if isinstance(raw, _ParquetColumns):
+        blocks = raw.float_blocks(canon)
+        if blocks is not None:
+            yield from blocks
+            return
+    try:
+        values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataFormatError(
+            file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: "
+            f"{exc}); point columns.{canon} at a numeric column",
+            column=str(used[canon]),
+        ) from exc
+    for start in range(0, len(values), BLOCK_ROWS):
+        yield start, values[start : start + BLOCK_ROWS]
+
+
+class _Lines:
+    """The 1-based line (CSV) or row of each sample, stored only where it is not the row.
+
+    ``parts`` are ``range`` objects (consecutive numbers: a file's rows, or
+    CSV lines without blank ones) or arrays. ``lines[i]`` is one number;
+    ``lines[array]`` and :meth:`array` build the numbers (only when rows
+    are reordered or an error is reported).
+    """
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.starts = np.cumsum([0, *(len(p) for p in parts)])
+
+    @classmethod
+    def of(cls, numbers) -> _Lines:
+        """One file's numbers (a range or an array)."""
+        return cls([numbers])
+
+    @classmethod
+    def join(cls, pieces: list[_Lines]) -> _Lines:
+        """The numbers of several files, one after the other."""
+        return cls([p for piece in pieces for p in piece.parts])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def array(self) -> np.ndarray:
+        """Every number (int32, or int64 beyond its range)."""
+        wide = any(len(p) and max(p[0], p[-1]) >= np.iinfo(np.int32).max for p in self.parts)
+        kind = np.int64 if wide else np.int32
+        return np.concatenate([np.asarray(p, dtype=kind) if not isinstance(p, range)
+                               else np.arange(p.start, p.stop, p.step, dtype=kind)
+                               for p in self.parts]) if self.parts else np.zeros(0, kind)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            part = int(np.searchsorted(self.starts, key, side="right")) - 1
+            return self.parts[part][int(key) - int(self.starts[part])]
+        return _Lines.of(self.array()[key])
+
+
 def _text_column(column: pd.Series) -> pd.Categorical:
     """A label/subject/session column as stripped strings (numeric codes 1.0 -> "1").
 
     Works on the column's distinct values, so no string is made per row.
     """
-    codes, uniques = pd.factorize(column)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, uniques = pd.factorize(column)
     uniques = pd.Series(uniques)
     text = uniques.astype("string").str.strip()
     if pd.api.types.is_float_dtype(column.dtype):
@@ -461,9 +554,10 @@ def _text_column(column: pd.Series) -> pd.Categorical:
         if (uniques == np.round(uniques)).all() and (uniques.abs() < 2.0**53).all():
             text = uniques.astype("Int64").astype("string")
     merged, words = pd.factorize(text)  # values equal once stripped share a code
-    lookup = np.r_[merged, -1]  # code -1 (missing) takes the last entry
+    small = np.int8 if len(words) < 127 else np.int32
+    lookup = np.r_[merged, -1].astype(small)  # code -1 (missing) takes the last entry
     return pd.Categorical.from_codes(
-        lookup[codes].astype(np.int8 if len(words) < 127 else np.int32),
+        lookup[codes],
         categories=pd.Index([str(w) for w in words], dtype="str"),
     )
 
@@ -492,7 +586,9 @@ def _concat_parts(parts: list[dict]) -> dict:
     out: dict = {}
     for name in list(parts[0]):
         pieces = [part.pop(name) for part in parts]
-        if isinstance(pieces[0], pd.Categorical):
+        if isinstance(pieces[0], _Lines):
+            out[name] = _Lines.join(pieces)
+        elif isinstance(pieces[0], pd.Categorical):
             out[name] = union_categoricals(pieces)
         else:
             out[name] = np.concatenate(pieces)
@@ -556,7 +652,7 @@ def meta_from_name(
 
 def _read_csv(
     definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray | range]:
     """Read a CSV file with pandas; rows that do not fit the header are errors with their line."""
     opts = definition.csv
     refs = list(dict.fromkeys(used.values()))
@@ -615,11 +711,11 @@ def _read_csv(
          for canon, ref in used.items()},
         copy=False,
     )
-    line_of_row = np.arange(len(selected)) + first_data_line
+    line_of_row = range(first_data_line, first_data_line + len(selected))
     blank = selected.isna().all(axis=1).to_numpy()
     if blank.any():
         selected = selected.loc[~blank].reset_index(drop=True)
-        line_of_row = line_of_row[~blank]
+        line_of_row = np.flatnonzero(~blank) + first_data_line
     return selected, line_of_row
 
 
@@ -656,21 +752,76 @@ class _ParquetColumns:
         pa.default_memory_pool().release_unused()
 
     def __getitem__(self, canon: str) -> pd.Series:
-        return self._read(canon, arrow=False)
-
-    def floats(self, canon: str) -> np.ndarray | None:
-        """A numeric (int, float, bool) column as float64 (nulls NaN); None for other types."""
         import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
 
-        column = self._read(canon, arrow=True)
-        kind = column.type
+        name = self.resolved[canon]
+        try:
+            kind = pq.read_schema(self.file).field(name).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                    or pa.types.is_dictionary(kind)):
+                return self._read(canon, arrow=False)
+            # text: batch by batch to one code per row (no str per row, no whole Arrow column)
+            source = pq.ParquetFile(self.file, read_dictionary=[name])
+            codes = np.empty(self.n_rows, np.int32)
+            words: dict = {}
+            start = 0
+            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
+                column = batch.column(0)
+                if not pa.types.is_dictionary(column.type):
+                    column = column.dictionary_encode()
+                lookup = np.array([-1 if w is None else words.setdefault(w, len(words))
+                                   for w in column.dictionary.to_pylist()] + [-1], np.int32)
+                indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                codes[start : start + len(indices)] = lookup[indices]
+                start += len(indices)
+            source.close()
+        except (OSError, ValueError, KeyError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
+        small = np.int8 if len(words) < 127 else np.int32
+        return pd.Series(pd.Categorical.from_codes(
+            codes.astype(small, copy=False), categories=pd.Index(list(words), dtype=object)))
+
+    def float_blocks(self, canon: str):
+        """A numeric (int, float, bool) column as float64 blocks (nulls NaN); None for others.
+
+        Yields ``(first_row, values)`` for batches of :data:`BLOCK_ROWS` rows,
+        read one after the other.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        name = self.resolved[canon]
+        try:
+            source = pq.ParquetFile(self.file)
+            kind = source.schema_arrow.field(name).type
+        except (OSError, ValueError, KeyError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)
                 or pa.types.is_boolean(kind)):
+            source.close()
             return None
-        if column.null_count:
-            column = column.cast(pa.float64(), safe=False)
-        values = column.to_numpy()
-        return values.astype(np.float64, copy=False)  # read-only when zero-copy: not changed
+        return self._batches(source, name)
+
+    def _batches(self, source, name: str):
+        import pyarrow as pa
+        from pyarrow import ArrowException
+
+        start = 0
+        try:
+            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
+                column = batch.column(0)
+                if column.null_count:
+                    column = column.cast(pa.float64(), safe=False)
+                values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                yield start, values
+                start += len(values)
+        except (OSError, ValueError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
+        finally:
+            source.close()
 
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef]) -> _ParquetColumns:
@@ -752,7 +903,8 @@ def _assemble_sessions(
     columns["_key"] = pair
     del pair
     if definition.columns.time is None:
-        columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
+        if not _non_decreasing(columns["_key"]):
+            columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
         columns["time"] = _index_in_run(columns["_key"]) / definition.sampling_rate_hz
         return columns
     if checks.time_order:
@@ -761,14 +913,19 @@ def _assemble_sessions(
         starts = _run_starts(file)
         first = np.zeros(len(files))
         first[file[starts]] = columns["time"][starts]
-        columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
+        runs = _run_starts(columns["_key"].astype(np.int64) * len(files) + file)  # (key, file)
+        order = (columns["_key"][runs], first[file[runs]], file[runs])
+        if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
+            columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
+        del file, runs, order
         columns = _split_restarts(columns, files, wheres)
     else:
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
     same = keys[1:] == keys[:-1]
-    repeat = np.flatnonzero(same & (np.diff(t) <= 0))
+    same &= t[1:] <= t[:-1]
+    repeat = np.flatnonzero(same)
     if repeat.size:
         row = int(repeat[0]) + 1
         raise DataFormatError(
@@ -779,9 +936,28 @@ def _assemble_sessions(
             column=str(definition.columns.time),
         )
     starts = _run_starts(keys)
-    lengths = np.diff(np.r_[starts, len(keys)])
-    columns["time"] = t - np.repeat(t[starts], lengths)
+    t = t if t.flags.writeable else t.copy()
+    for a, b in zip(starts, np.r_[starts[1:], len(keys)], strict=True):
+        t[a:b] -= t[a]  # time from the session start, in place
+    columns["time"] = t
     return columns
+
+
+def _non_decreasing(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease (already in sorted order)."""
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def _sorted_rows(keys: tuple[np.ndarray, ...]) -> bool:
+    """Whether the rows of these key columns (most significant first) are in lexsort order."""
+    if len(keys[0]) < 2:
+        return True
+    ascending = np.zeros(len(keys[0]) - 1, bool)
+    equal = np.ones(len(keys[0]) - 1, bool)
+    for k in keys:
+        ascending |= equal & (k[1:] > k[:-1])
+        equal &= k[1:] == k[:-1]
+    return bool(np.all(ascending | equal))
 
 
 def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarray, np.ndarray]:
@@ -789,10 +965,19 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
 
     Returns the code of each row's pair and the first row of each pair.
     """
-    combined = first.codes.astype(np.int64) * (len(second.categories) + 1) + second.codes + 1
-    codes, _ = pd.factorize(combined)
-    runs = _run_starts(codes)
-    _, first_of_code = np.unique(codes[runs], return_index=True)  # codes count up from 0
+    a, b = first.codes, second.codes
+    n = len(a)
+    if not n:
+        return np.zeros(0, np.int8), np.zeros(0, np.int64)
+    change = a[1:] != a[:-1]
+    change |= b[1:] != b[:-1]
+    runs = np.flatnonzero(np.r_[True, change])  # runs of one pair (1 byte per row meanwhile)
+    del change
+    combined = a[runs].astype(np.int64) * (len(second.categories) + 1) + b[runs] + 1
+    run_codes, _ = pd.factorize(combined)  # in order of appearance
+    small = np.int8 if run_codes.max() < 127 else np.int32
+    codes = np.repeat(run_codes.astype(small), np.diff(np.r_[runs, n]))
+    _, first_of_code = np.unique(run_codes, return_index=True)  # codes count up from 0
     return codes, runs[first_of_code]
 
 
@@ -825,7 +1010,7 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
     keys = columns["_key"]
     t = columns["time"]
-    back = np.r_[False, (keys[1:] == keys[:-1]) & (np.diff(t) < 0)]
+    back = np.r_[False, (keys[1:] == keys[:-1]) & (t[1:] < t[:-1])]
     if not back.any():
         return columns
     rows = np.flatnonzero(back)
@@ -883,9 +1068,10 @@ def _check_labels(
     kept = [m for m in mapped if m not in ignore]
     categories = list(dict.fromkeys(kept))
     lookup = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1],
-                      dtype=np.int64)
+                      dtype=np.int8 if len(categories) < 127 else np.int32)
     codes = lookup[label.codes]  # code -1 (missing) takes the last entry: still missing
-    present = np.unique(codes[codes >= 0])
+    present = np.unique(codes)
+    present = present[present >= 0]
     if definition.classes is None:
         classes = sorted(categories[c] for c in present)
     else:
@@ -907,7 +1093,6 @@ def _check_labels(
                 else None,
             )
     columns["label"] = pd.Categorical.from_codes(
-        codes.astype(np.int8 if len(categories) < 127 else np.int32),
-        categories=pd.Index(categories, dtype="str"),
+        codes, categories=pd.Index(categories, dtype="str"),
     )
     return classes
