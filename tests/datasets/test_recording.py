@@ -113,3 +113,22 @@ def test_parquet_definition_loads_the_same_values_as_pandas(tmp_path):
     assert (rec.frame["label"].astype(object).fillna("-").tolist()
             == frame["act"].astype(object).fillna("-").tolist())
     assert rec.subjects == ["p1"] and rec.sessions == ["x"]
+
+
+def test_csv_channels_in_g_parsed_to_float32_equal_the_rounded_doubles(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 2000
+    frame = pd.DataFrame({"t": np.arange(n) / 50.0, "ax": rng.normal(0, 1, n),
+                          "ay": rng.normal(0, 1, n), "az": rng.normal(1, 0.1, n)})
+    frame.to_csv(tmp_path / "p1_x.csv", index=False)
+    (tmp_path / "data.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 50\n"
+        "columns: {time: t, acc_x: ax, acc_y: ay, acc_z: az}\n"
+        "file_pattern: '(?P<subject>[^_]+)_(?P<session>\\w+)\\.csv'\n"
+    )
+    rec = load_custom(tmp_path / "data.yaml")
+    parsed = pd.read_csv(tmp_path / "p1_x.csv")  # float64, as the loader parsed them before
+    for ours, theirs in (("acc_x", "ax"), ("acc_y", "ay"), ("acc_z", "az")):
+        np.testing.assert_array_equal(rec.frame[ours].to_numpy(),
+                                      parsed[theirs].to_numpy().astype(np.float32))
+    np.testing.assert_array_equal(rec.frame["time"].to_numpy(), parsed["t"].to_numpy())

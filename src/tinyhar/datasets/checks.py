@@ -269,6 +269,22 @@ _CHUNK = 1 << 18
 """Samples per chunk where a statistic is computed piecewise (same values, less memory)."""
 
 
+def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray) -> np.ndarray:
+    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true, flattened.
+
+    Computed a chunk of blocks at a time (no magnitude of the whole signal).
+    """
+    size = _block_size(rate)
+    per_chunk = max(1, _CHUNK // size)
+    parts = []
+    for first in range(0, len(chosen), per_chunk):
+        pick = chosen[first : first + per_chunk]
+        if pick.any():
+            rows = values[first * size : (first + len(pick)) * size]
+            parts.append(magnitude_of(rows).reshape(len(pick), size)[pick].ravel())
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def _block_mean_std(values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of ``|values|`` in each ~1 s block (:func:`_blocks`).
 
@@ -408,7 +424,6 @@ def check_gyro_units(
     moving = acc_std > MOTION_STD_G
     del acc_std
     magnitude = magnitude_of(gyro_rad_s)
-    motion = _blocks(magnitude, rate)[moving] if np.count_nonzero(moving) >= MIN_BLOCKS else None
     p99 = float(np.percentile(magnitude, 99, overwrite_input=True))  # (reorders it)
     del magnitude
     if p99 > GYRO_MAX_P99_RAD_S:
@@ -420,8 +435,9 @@ def check_gyro_units(
             f"({key}); " + switch_off_hint("units"),
             column="gyro_x gyro_y gyro_z",
         )
-    if motion is None:
+    if np.count_nonzero(moving) < MIN_BLOCKS:
         return
+    motion = _block_magnitudes(gyro_rad_s, rate, moving)
     p99_motion = float(np.percentile(motion, 99, overwrite_input=True))
     if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
         raise DataFormatError(

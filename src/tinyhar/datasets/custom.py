@@ -113,9 +113,10 @@ converted the same way. The three axes of a sensor are the columns of one
 ``(n, 3)`` array, so the checks need no stacked copy, and label, subject and
 session are one category code per sample throughout (also in the
 :class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz Parquet file peaks
-at about 62 bytes per sample above the process's baseline (the resulting
-frame holds 35), against 118 with a string per sample and 350 before that;
-as CSV, about 175.
+at about 47 bytes per sample above the process's baseline (the resulting
+frame holds 35), against 110 with a string per sample and 350 before that;
+as CSV (channels in g and rad/s parsed straight to float32), about 126
+(``benchmarks/load_memory.py``).
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
@@ -284,8 +285,12 @@ def load_definition(
     clipping: list[str | None] = []
     file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
     for index, file in enumerate(files):
-        part, where = _read_one(definition, file, base_dir, pattern)
-        clipping.append(_check_file(definition, file, part, active))
+        part, where = _read_one(
+            definition, file, base_dir, pattern,
+            lambda time, file=file: _check_rate(definition, file, time, active),
+            lambda numbers, file=file: clipping.append(
+                _check_file(definition, file, numbers, active)),
+        )
         part["_file"] = np.full(len(part["_line"]), index, dtype=file_dtype)
         parts.append(part)
         wheres.append(where)
@@ -315,18 +320,26 @@ def _unit_text(unit: str | RawCounts, default: str) -> str:
     return unit
 
 
+def _check_rate(
+    definition: DatasetDefinition, file: Path, time: np.ndarray, checks: DataChecks
+) -> None:
+    """The time column (converted to s, file order) against the declared sampling rate."""
+    if not checks.sampling_rate:
+        return
+    if not checks.time_order:
+        time = np.sort(time)  # the order the rows will have
+    backwards = np.count_nonzero(time[1:] < time[:-1]) / max(len(time) - 1, 1)
+    if len(time) < 3 or backwards <= 0.01:  # else shuffled (see _split_restarts)
+        check_sampling_rate(time, definition.sampling_rate_hz, str(file),
+                            column=str(definition.columns.used()["time"]))
+
+
 def _check_file(
     definition: DatasetDefinition, file: Path, part: dict, checks: DataChecks
 ) -> str | None:
-    """Plausibility checks of one file's converted samples (file order); returns clipping."""
+    """Unit and clipping checks of one file's converted samples; returns clipping."""
     used = definition.columns.used()
     rate = definition.sampling_rate_hz
-    if "time" in used and checks.sampling_rate:
-        time = part["time"]
-        if not checks.time_order:
-            time = np.sort(time)  # the order the rows will have
-        if len(time) < 3 or np.mean(np.diff(time) < 0) <= 0.01:  # else shuffled (see below)
-            check_sampling_rate(time, rate, str(file), column=str(used["time"]))
     if not (checks.units or checks.clipping):
         return None
     acc = _stacked(part, ACC_CHANNELS)
@@ -390,7 +403,8 @@ def _file_format(definition: DatasetDefinition, file: Path) -> str:
 
 
 def _read_one(
-    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None
+    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
+    check_time=None, check=None,
 ) -> tuple[dict, str]:
     """One file -> its columns in final form, and ``"line"`` (CSV) or ``"row"`` numbering.
 
@@ -400,7 +414,10 @@ def _read_one(
     categoricals (a value for the whole file costs one byte per row instead
     of a string per row) and ``_line`` the 1-based line or row of each
     sample. Parquet columns are read one at a time, so the memory of a file
-    is its final columns plus one column in conversion.
+    is its final columns plus one column in conversion. The time column is
+    read first and handed to ``check_time`` (if given); ``check`` is called
+    with the numeric columns before the text columns are read. Their
+    errors are raised after those of reading (as when they ran last).
     """
     used = definition.columns.used()
     fmt = _file_format(definition, file)
@@ -420,40 +437,42 @@ def _read_one(
             out.update({c: buffers[group][:, j] for j, c in enumerate(group)})
     del buffers
     sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
-    for canon in [*sensor, *(["time"] if "time" in used else [])]:
+    # Time is read (and checked against the rate) first, while little else is in memory,
+    # but errors are raised in the order of before: the channels' values, time's values,
+    # the file name, a missing subject, then the rate and signal checks.
+    pending = None  # an error in time's values
+    failed_check = None  # an error of check_time or check
+    for canon in [*(["time"] if "time" in used else []), *sensor]:
         if canon == "time":
             out["time"] = np.empty(n, np.float64)
-        target = out[canon]
-        for start, values in _float_blocks(raw, canon, file, used):
-            bad = ~np.isfinite(values)
-            if bad.any():
-                row = start + int(np.flatnonzero(bad)[0])
-                original = raw[canon].iloc[row]
-                what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
-                raise DataFormatError(
-                    file, f"{canon} value {what}; fix or remove this row",
-                    line=int(line_of_row[row]) if where == "line" else None,
-                    column=_column_label(used[canon], where, int(line_of_row[row])),
-                )
-            del bad
-            try:
-                values = _convert(values, canon, definition)
-            except ConfigError as exc:
-                raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
-            stop = start + len(values)
+        try:
+            _fill(out[canon], raw, canon, definition, file, line_of_row, where)
+        except (DataFormatError, ConfigError) as exc:
             if canon != "time":
-                check_magnitude(values, file, canon, line_of_row[start:stop], where)
-            target[start:stop] = values  # (float32 channels: rounded once, as before)
-            del values
-        del target
+                raise
+            pending = exc
+        if canon == "time" and pending is None and check_time is not None:
+            try:
+                check_time(out["time"])
+            except DataFormatError as exc:
+                failed_check = exc
         if isinstance(raw, _ParquetColumns):
             raw.release()
+    if pending is not None:
+        raise pending
     meta = meta_from_name(file, base_dir, pattern, definition)
+    if check is not None and failed_check is None:
+        try:
+            check(out)
+        except DataFormatError as exc:
+            failed_check = exc
     for key in META_FIELDS:
         if key in used:
             out[key] = _text_column(raw[key])
         else:
             out[key] = _constant(meta.get(key), len(line_of_row))
+        if isinstance(raw, _ParquetColumns):
+            raw.release()
     if (out["subject"].codes < 0).any():
         row = int(np.flatnonzero(out["subject"].codes < 0)[0])
         raise DataFormatError(
@@ -461,7 +480,46 @@ def _read_one(
             line=int(line_of_row[row]) if where == "line" else None,
             column=_column_label(used.get("subject", "subject"), where, int(line_of_row[row])),
         )
+    if failed_check is not None:
+        raise failed_check
     return out, where
+
+
+def _fill(
+    target: np.ndarray, raw, canon: str, definition: DatasetDefinition, file: Path,
+    line_of_row, where: str,
+) -> None:
+    """Read, check and convert one numeric column into ``target``, block by block.
+
+    Raises
+    ------
+    DataFormatError
+        A missing, non-numeric or infinite value, or a sensor value beyond
+        the plausible range (naming the line or row).
+    ConfigError
+        Raw counts that are not integers.
+    """
+    used = definition.columns.used()
+    for start, values in _float_blocks(raw, canon, file, used):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = start + int(np.flatnonzero(bad)[0])
+            original = raw[canon].iloc[row]
+            what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
+            raise DataFormatError(
+                file, f"{canon} value {what}; fix or remove this row",
+                line=int(line_of_row[row]) if where == "line" else None,
+                column=_column_label(used[canon], where, int(line_of_row[row])),
+            )
+        del bad
+        try:
+            values = _convert(values, canon, definition)
+        except ConfigError as exc:
+            raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
+        stop = start + len(values)
+        if canon != "time":
+            check_magnitude(values, file, canon, line_of_row[start:stop], where)
+        target[start:stop] = values  # (float32 channels: rounded once, as before)
 
 
 BLOCK_ROWS = 1 << 18
@@ -485,8 +543,14 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
         if blocks is not None:
             yield from blocks
             return
+    column = raw[canon]
+    if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
+        values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
+        for start in range(0, len(values), BLOCK_ROWS):
+            yield start, values[start : start + BLOCK_ROWS].astype(np.float64)
+        return
     try:
-        values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise DataFormatError(
             file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: "
@@ -662,16 +726,32 @@ def _read_csv(
             f"{ {k: v for k, v in used.items() if isinstance(v, str)} }"
         )
     text_cols = {used[k] for k in META_FIELDS if k in used}
+    # channels already in g or rad/s: parsed straight to float32 (the same rounding of the
+    # parsed double as converting afterwards, and half the memory of float64 columns)
+    identity = {"acc": definition.units.acc == "g", "gyro": definition.units.gyro == "rad/s"}
+    float32_cols = {ref for canon, ref in used.items()
+                    if canon in ACC_CHANNELS + GYRO_CHANNELS and identity[canon.split("_")[0]]}
+    float32_cols -= text_cols
     first_data_line = opts.skip_rows + (2 if opts.header else 1)
-    try:
+
+    def parse(floats: set) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            raw = pd.read_csv(
+            return pd.read_csv(
                 file, sep=opts.delimiter, header=0 if opts.header else None,
                 skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
                 skip_blank_lines=False, index_col=False, engine="c",
-                dtype={c: "category" for c in text_cols} or None,  # no string per row
+                dtype={**{c: np.float32 for c in floats},
+                       **{c: "category" for c in text_cols}} or None,  # no string per row
             )
+
+    try:
+        try:
+            raw = parse(float32_cols)
+        except ValueError:  # text in a channel: read again for the message naming its line
+            if not float32_cols:
+                raise
+            raw = parse(set())
     except pd.errors.EmptyDataError:
         raise DataFormatError(file, "file is empty; expected a header and rows") from None
     except pd.errors.ParserWarning as exc:
@@ -764,7 +844,7 @@ class _ParquetColumns:
                 return self._read(canon, arrow=False)
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
             source = pq.ParquetFile(self.file, read_dictionary=[name])
-            codes = np.empty(self.n_rows, np.int32)
+            codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
             words: dict = {}
             start = 0
             for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
@@ -773,15 +853,16 @@ class _ParquetColumns:
                     column = column.dictionary_encode()
                 lookup = np.array([-1 if w is None else words.setdefault(w, len(words))
                                    for w in column.dictionary.to_pylist()] + [-1], np.int32)
+                if len(words) >= 127 and codes.dtype == np.int8:
+                    codes = codes.astype(np.int32)
                 indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
                 codes[start : start + len(indices)] = lookup[indices]
                 start += len(indices)
             source.close()
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
-        small = np.int8 if len(words) < 127 else np.int32
         return pd.Series(pd.Categorical.from_codes(
-            codes.astype(small, copy=False), categories=pd.Index(list(words), dtype=object)))
+            codes, categories=pd.Index(list(words), dtype=object)))
 
     def float_blocks(self, canon: str):
         """A numeric (int, float, bool) column as float64 blocks (nulls NaN); None for others.
@@ -913,7 +994,7 @@ def _assemble_sessions(
         starts = _run_starts(file)
         first = np.zeros(len(files))
         first[file[starts]] = columns["time"][starts]
-        runs = _run_starts(columns["_key"].astype(np.int64) * len(files) + file)  # (key, file)
+        runs = _run_starts(columns["_key"], file)  # runs of one (session, file)
         order = (columns["_key"][runs], first[file[runs]], file[runs])
         if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
             columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
@@ -969,10 +1050,7 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
     n = len(a)
     if not n:
         return np.zeros(0, np.int8), np.zeros(0, np.int64)
-    change = a[1:] != a[:-1]
-    change |= b[1:] != b[:-1]
-    runs = np.flatnonzero(np.r_[True, change])  # runs of one pair (1 byte per row meanwhile)
-    del change
+    runs = _run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
     combined = a[runs].astype(np.int64) * (len(second.categories) + 1) + b[runs] + 1
     run_codes, _ = pd.factorize(combined)  # in order of appearance
     small = np.int8 if run_codes.max() < 127 else np.int32
@@ -981,11 +1059,14 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
     return codes, runs[first_of_code]
 
 
-def _run_starts(values: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal values begins (none for no values)."""
+def _run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal values (of all the arrays) begins (none for no values)."""
     if not len(values):
         return np.zeros(0, np.int64)
-    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    change = values[1:] != values[:-1]
+    for other in more:
+        change |= other[1:] != other[:-1]
+    return np.r_[0, np.flatnonzero(change) + 1]
 
 
 def _take(columns: dict, order: np.ndarray) -> dict:
@@ -1010,9 +1091,11 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
     keys = columns["_key"]
     t = columns["time"]
-    back = np.r_[False, (keys[1:] == keys[:-1]) & (t[1:] < t[:-1])]
+    back = keys[1:] == keys[:-1]
+    back &= t[1:] < t[:-1]
     if not back.any():
         return columns
+    back = np.r_[False, back]
     rows = np.flatnonzero(back)
     n_sessions = len(np.unique(keys))
     if len(keys) / (n_sessions + rows.size) < MIN_MEAN_PIECE:

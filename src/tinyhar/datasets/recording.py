@@ -80,8 +80,15 @@ class RecordingSet:
     DataFormatError
         If a required column is missing, a channel is not numeric or has
         NaN/inf values or values beyond :data:`MAX_ABS_SENSOR_VALUE`, a label
-        is not in ``classes``, or the sampling rate is not a number in
+        is not in ``classes`` (or ``classes`` names one twice), a subject or
+        session is missing, or the sampling rate is not a number in
         (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz.
+
+    Notes
+    -----
+    ``frame`` is stored in canonical form (:func:`canonicalize_frame`):
+    label, subject and session become ``category`` columns whatever they
+    were (strings, numbers, categoricals).
     """
 
     frame: pd.DataFrame
@@ -468,7 +475,7 @@ def canonicalize_frame(
     for col in ["time", *channels]:
         values = frame[col]
         if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
-            bad = ~np.isfinite(values.to_numpy())  # NaN or inf, without copies
+            bad = _not_finite(values.to_numpy())
         else:
             values = pd.to_numeric(values, errors="coerce")
             bad = (values.isna() | ~np.isfinite(values.fillna(0.0))).to_numpy()
@@ -566,6 +573,14 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
+def _not_finite(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` is NaN or inf (a chunk at a time; all-false when all are finite)."""
+    step = 1 << 18
+    if all(np.isfinite(values[a : a + step]).all() for a in range(0, len(values), step)):
+        return np.zeros(0, bool)
+    return ~np.isfinite(values)
+
+
 def _runs(codes: np.ndarray) -> np.ndarray:
     """Positions where a run of equal codes begins (none for no codes)."""
     if not len(codes):
@@ -650,9 +665,11 @@ def check_magnitude(
     DataFormatError
         Naming the file, the line or row, the channel and the value.
     """
-    big = np.flatnonzero(np.abs(values) > MAX_ABS_SENSOR_VALUE)
-    if not big.size:
+    step = 1 << 18  # a chunk at a time: no |values| copy of a whole column
+    if all(not (np.abs(values[a : a + step]) > MAX_ABS_SENSOR_VALUE).any()
+           for a in range(0, len(values), step)):
         return
+    big = np.flatnonzero(np.abs(values) > MAX_ABS_SENSOR_VALUE)
     i = int(big[0])
     number = int(rows[i]) if rows is not None else i + 1
     unit = CHANNEL_UNITS.get(channel, "g or rad/s")
