@@ -28,18 +28,17 @@ float32_bytes_per_sample, ratio_to_float32, frame_bytes_per_sample, load_s}``;
 Measured on this 2-core machine, ``--hours 24`` (4.32 M samples x 6 channels;
 bytes per sample above the baseline, with the warm-up / ``--cold``):
 
-======================================== ============= ============= =====
-                                         Parquet       CSV           frame
-======================================== ============= ============= =====
-a string per sample for label etc.       109.9 / 117.1 178.2 / 180.6 90.8
-category codes, batchwise reading         46.5 /  50.5 125.6 / 127.7 35.0
-======================================== ============= ============= =====
+========================================= ============= ============= =====
+                                          Parquet       CSV           frame
+========================================= ============= ============= =====
+a string per sample for label etc.        109.9 / 117.1 178.2 / 180.6 90.8
+category codes, chunked reading            45.7 /  50.8  45.3 /  47.5 35.0
+========================================= ============= ============= =====
 
-The issue 13 target is 48 (2x the float32 data); what is left above the
-35 bytes of the frame is Arrow's reader (its buffers, kept by its memory
-pool) and one column or check in progress. CSV is parsed by pandas' C
-parser, which holds every column (float32 channels, float64 time) and
-joins its chunks at the end.
+The issue 13 target is 48 (2x the float32 data). Above the 35 bytes of the
+frame are the reader's buffers (Arrow keeps some in its memory pool) and one
+column or check in progress; ``--cold`` adds pyarrow's one-time set-up
+(about 25 MB, 6 bytes per sample of this file).
 """
 
 from __future__ import annotations

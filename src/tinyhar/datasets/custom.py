@@ -108,15 +108,15 @@ within a session is always an error.
 
 Memory: a Parquet file is read one column at a time, and each column batch
 by batch (:data:`BLOCK_ROWS` rows), converted straight into its final array;
-CSV goes through pandas' parser (text columns as categories) and is then
-converted the same way. The three axes of a sensor are the columns of one
-``(n, 3)`` array, so the checks need no stacked copy, and label, subject and
-session are one category code per sample throughout (also in the
-:class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz Parquet file peaks
-at about 47 bytes per sample above the process's baseline (the resulting
-frame holds 35), against 110 with a string per sample and 350 before that;
-as CSV (channels in g and rad/s parsed straight to float32), about 126
-(``benchmarks/load_memory.py``).
+a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at a time
+(text columns as categories, channels in g and rad/s straight to float32),
+each column's chunks freed once converted. The three axes of a sensor are the
+columns of one ``(n, 3)`` array, so the checks need no stacked copy, and
+label, subject and session are one category code per sample throughout (also
+in the :class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz file peaks at
+about 46 bytes per sample above the process's baseline, Parquet or CSV (the
+resulting frame holds 35), against 110 (Parquet) and 178 (CSV) with a string
+per sample and a whole-file parse (``benchmarks/load_memory.py``).
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
@@ -451,6 +451,8 @@ def _read_one(
             if canon != "time":
                 raise
             pending = exc
+        if isinstance(raw, _CsvColumns):
+            raw.drop(canon)
         if canon == "time" and pending is None and check_time is not None:
             try:
                 check_time(out["time"])
@@ -469,6 +471,8 @@ def _read_one(
     for key in META_FIELDS:
         if key in used:
             out[key] = _text_column(raw[key])
+            if isinstance(raw, _CsvColumns):
+                raw.drop(key)
         else:
             out[key] = _constant(meta.get(key), len(line_of_row))
         if isinstance(raw, _ParquetColumns):
@@ -543,22 +547,26 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
         if blocks is not None:
             yield from blocks
             return
-    column = raw[canon]
-    if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
-        values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
+    pieces = raw.pieces[canon] if isinstance(raw, _CsvColumns) else [raw[canon]]
+    offset = 0
+    for column in pieces:
+        if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
+            values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
+            for start in range(0, len(values), BLOCK_ROWS):
+                yield offset + start, values[start : start + BLOCK_ROWS].astype(np.float64)
+            offset += len(values)
+            continue
+        try:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataFormatError(
+                file, f"{canon}: the column does not hold numbers ({column.dtype}: "
+                f"{exc}); point columns.{canon} at a numeric column",
+                column=str(used[canon]),
+            ) from exc
         for start in range(0, len(values), BLOCK_ROWS):
-            yield start, values[start : start + BLOCK_ROWS].astype(np.float64)
-        return
-    try:
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise DataFormatError(
-            file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: "
-            f"{exc}); point columns.{canon} at a numeric column",
-            column=str(used[canon]),
-        ) from exc
-    for start in range(0, len(values), BLOCK_ROWS):
-        yield start, values[start : start + BLOCK_ROWS]
+            yield offset + start, values[start : start + BLOCK_ROWS]
+        offset += len(values)
 
 
 class _Lines:
@@ -716,8 +724,11 @@ def meta_from_name(
 
 def _read_csv(
     definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
-) -> tuple[pd.DataFrame, np.ndarray | range]:
-    """Read a CSV file with pandas; rows that do not fit the header are errors with their line."""
+) -> tuple[_CsvColumns, np.ndarray | range]:
+    """Read a CSV file with pandas, a chunk at a time.
+
+    Rows that do not fit the header are errors naming their line.
+    """
     opts = definition.csv
     refs = list(dict.fromkeys(used.values()))
     if not opts.header and any(isinstance(r, str) for r in refs):
@@ -734,24 +745,53 @@ def _read_csv(
     float32_cols -= text_cols
     first_data_line = opts.skip_rows + (2 if opts.header else 1)
 
-    def parse(floats: set) -> pd.DataFrame:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
-                file, sep=opts.delimiter, header=0 if opts.header else None,
-                skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
-                skip_blank_lines=False, index_col=False, engine="c",
-                dtype={**{c: np.float32 for c in floats},
-                       **{c: "category" for c in text_cols}} or None,  # no string per row
-            )
+    def parse(floats: set) -> _CsvColumns:
+        reader = pd.read_csv(
+            file, sep=opts.delimiter, header=0 if opts.header else None,
+            skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
+            skip_blank_lines=False, index_col=False, engine="c", chunksize=CSV_CHUNK_ROWS,
+            dtype={**{c: np.float32 for c in floats},
+                   **{c: "category" for c in text_cols}} or None,  # no string per row
+        )
+        pieces: dict[str, list[pd.Series]] = {canon: [] for canon in used}
+        lines: list = []
+        line = first_data_line
+        checked = False
+        with reader:
+            for chunk in reader:  # a chunk at a time: the parser never holds the whole file
+                if not checked and len(chunk):
+                    _check_csv_columns(chunk, refs, file, opts)
+                    checked = True
+                selected = pd.DataFrame(
+                    {canon: chunk.iloc[:, ref] if isinstance(ref, int) else chunk[ref]
+                     for canon, ref in used.items()},
+                    copy=False,
+                )
+                numbers = range(line, line + len(chunk))
+                blank = selected.isna().all(axis=1).to_numpy()
+                if blank.any():
+                    selected = selected.loc[~blank]
+                    numbers = np.flatnonzero(~blank) + line
+                line += len(chunk)
+                lines.append(numbers)
+                for canon in used:  # each its own copy: a column is freed once converted
+                    pieces[canon].append(selected[canon].reset_index(drop=True).copy())
+                del chunk, selected
+        return _CsvColumns(pieces, lines)
 
     try:
-        try:
-            raw = parse(float32_cols)
-        except ValueError:  # text in a channel: read again for the message naming its line
-            if not float32_cols:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                raw = parse(float32_cols)
+            except DataFormatError:
                 raise
-            raw = parse(set())
+            except ValueError:  # text in a channel: read again for the message naming its line
+                if not float32_cols:
+                    raise
+                raw = parse(set())
+    except DataFormatError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataFormatError(file, "file is empty; expected a header and rows") from None
     except pd.errors.ParserWarning as exc:
@@ -772,31 +812,87 @@ def _read_csv(
         raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
     except (OSError, UnicodeError, ValueError, LookupError) as exc:
         raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
-    if len(raw) == 0:
+    if raw.n_lines == 0:
         raise DataFormatError(
             file, "the file has a header but no rows of samples; record again or remove it",
             line=first_data_line,
         )
-    missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
-    missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]
+    return raw, raw.line_of_row()
+
+
+CSV_CHUNK_ROWS = 1 << 18
+"""Rows the CSV parser reads at a time."""
+
+
+def _check_csv_columns(chunk: pd.DataFrame, refs: list, file: Path, opts) -> None:
+    """Refuse column names or positions that the file does not have."""
+    missing = [r for r in refs if isinstance(r, str) and r not in chunk.columns]
+    missing += [r for r in refs if isinstance(r, int) and not 0 <= r < chunk.shape[1]]
     if missing:
         raise DataFormatError(
             file,
-            f"columns {missing} are not in the file (it has {list(raw.columns)}); fix "
+            f"columns {missing} are not in the file (it has {list(chunk.columns)}); fix "
             "'columns' in the definition, or csv.delimiter / csv.header",
             line=opts.skip_rows + 1 if opts.header else None,
         )
-    selected = pd.DataFrame(
-        {canon: raw.iloc[:, ref] if isinstance(ref, int) else raw[ref]
-         for canon, ref in used.items()},
-        copy=False,
-    )
-    line_of_row = range(first_data_line, first_data_line + len(selected))
-    blank = selected.isna().all(axis=1).to_numpy()
-    if blank.any():
-        selected = selected.loc[~blank].reset_index(drop=True)
-        line_of_row = np.flatnonzero(~blank) + first_data_line
-    return selected, line_of_row
+
+
+class _CsvColumns:
+    """The used columns of a CSV file as the parser's chunks (one Series per chunk and column).
+
+    ``columns[canon]`` joins a column's chunks (text: categoricals with the
+    union of their categories); :meth:`drop` frees a column once converted.
+    """
+
+    def __init__(self, pieces: dict[str, list[pd.Series]], lines: list) -> None:
+        self.pieces, self.lines = pieces, lines
+        self.n_lines = sum(len(p) for p in lines)  # lines read, blank ones included
+        self.n_rows = sum(len(p) for p in next(iter(pieces.values()))) if pieces else 0
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, canon: str) -> pd.Series:
+        parts = self.pieces[canon]
+        if not parts:
+            return pd.Series([], dtype=float)
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            from pandas.api.types import union_categoricals
+
+            return pd.Series(union_categoricals([p.array for p in parts]))
+        return pd.concat(parts, ignore_index=True)
+
+    def drop(self, canon: str) -> None:
+        """Free a column's chunks (after it was converted), back to the system."""
+        self.pieces[canon] = []
+        _trim_heap()
+
+    def line_of_row(self) -> range | np.ndarray:
+        """The 1-based line of each row: a range without blank lines, else an array."""
+        if all(isinstance(p, range) for p in self.lines):
+            return range(self.lines[0].start, self.lines[-1].stop)
+        return np.concatenate([np.asarray(p, dtype=np.int64) for p in self.lines])
+
+
+def _trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc's ``malloc_trim``; else nothing).
+
+    The parser's chunks are small allocations that the C library would
+    otherwise keep after they are freed, next to the big final arrays.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 class _ParquetColumns:
@@ -1018,7 +1114,7 @@ def _assemble_sessions(
         )
     starts = _run_starts(keys)
     t = t if t.flags.writeable else t.copy()
-    for a, b in zip(starts, np.r_[starts[1:], len(keys)], strict=True):
+    for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
         t[a:b] -= t[a]  # time from the session start, in place
     columns["time"] = t
     return columns
