@@ -132,3 +132,14 @@ def test_csv_channels_in_g_parsed_to_float32_equal_the_rounded_doubles(tmp_path)
         np.testing.assert_array_equal(rec.frame[ours].to_numpy(),
                                       parsed[theirs].to_numpy().astype(np.float32))
     np.testing.assert_array_equal(rec.frame["time"].to_numpy(), parsed["t"].to_numpy())
+
+
+def test_prefixed_sessions_rename_the_categories_only():
+    from tinyhar.datasets.sessions import prefixed_sessions
+
+    rec = _set([_frame("7", "morning", ["SITTING"] * 3), _frame("3", "evening", [None] * 2)])
+    renamed = prefixed_sessions(rec.frame)
+    assert list(renamed.categories) == ["7-morning", "3-evening"]
+    assert renamed.codes.tolist() == rec.frame["session"].cat.codes.tolist()
+    rec.frame["session"] = renamed
+    assert rec.sessions == ["7-morning", "3-evening"]

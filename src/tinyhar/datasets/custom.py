@@ -214,8 +214,8 @@ def load_custom(yaml_path: str | Path, checks: ChecksLike = None) -> RecordingSe
     RecordingSet
         ``time`` in s from the session start, ``acc_*`` in g, optionally
         ``gyro_*`` in rad/s, labels (missing = unlabelled), subjects and
-        sessions as strings, at ``sampling_rate_hz`` Hz; name, citation and
-        licence from the definition.
+        sessions as category columns of strings, at ``sampling_rate_hz`` Hz;
+        name, citation and licence from the definition.
 
     Raises
     ------

@@ -27,6 +27,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from tinyhar.datasets.custom import (
     META_FIELDS,
     DatasetDefinition,
@@ -93,8 +96,7 @@ class SessionSource:
         recordings = load_definition(definition, path.parent, str(path), checks,
                                      files=[Path(f) for f in self.files])
         if session_prefix:
-            frame = recordings.frame
-            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+            recordings.frame["session"] = prefixed_sessions(recordings.frame)
         return recordings
 
     def fingerprint(self) -> str:
@@ -116,6 +118,28 @@ class SessionSource:
             except OSError as exc:
                 raise DataFormatError(name, f"cannot read it ({exc.strerror or exc})") from exc
         return digest.hexdigest()
+
+
+def prefixed_sessions(frame: pd.DataFrame) -> pd.Categorical:
+    """The ``session`` column of a canonical frame renamed ``"<subject>-<session>"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A :attr:`RecordingSet.frame` (a session belongs to one subject).
+
+    Returns
+    -------
+    pandas.Categorical
+        The same codes, each category renamed (no string per sample).
+    """
+    session = frame["session"].array
+    codes = session.codes
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
+    owner = {int(codes[i]): str(frame["subject"].iloc[i]) for i in starts}
+    return session.rename_categories(
+        [f"{owner[i]}-{name}" for i, name in enumerate(session.categories)]
+    )
 
 
 def session_sources(definition_path: str | Path) -> list[SessionSource]:
