@@ -32,13 +32,14 @@ bytes per sample above the baseline, with the warm-up / ``--cold``):
                                           Parquet       CSV           frame
 ========================================= ============= ============= =====
 a string per sample for label etc.        109.9 / 117.1 178.2 / 180.6 90.8
-category codes, chunked reading            45.7 /  50.8  45.3 /  47.5 35.0
+category codes, chunked reading            46.2 /  51.2  46.2 /  49.2 35.0
 ========================================= ============= ============= =====
 
 The issue 13 target is 48 (2x the float32 data). Above the 35 bytes of the
 frame are the reader's buffers (Arrow keeps some in its memory pool) and one
 column or check in progress; ``--cold`` adds pyarrow's one-time set-up
-(about 25 MB, 6 bytes per sample of this file).
+(about 25 MB, 6 bytes per sample of this file). Runs vary by about 2 bytes
+per sample (what the allocators keep).
 """
 
 from __future__ import annotations
