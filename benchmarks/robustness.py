@@ -444,7 +444,7 @@ def prepare(base: Path) -> Ctx:
         out = pd.DataFrame({
             "t": part["time"].round(4), "ax": part["acc_x"], "ay": part["acc_y"],
             "az": part["acc_z"], "gx": part["gyro_x"], "gy": part["gyro_y"],
-            "gz": part["gyro_z"], "act": part["label"].fillna(""),
+            "gz": part["gyro_z"], "act": part["label"].astype(object).fillna(""),
         })
         out.to_csv(ctx.csv_dir / f"s{subject}_{session}.csv", index=False, float_format="%.6g")
     # template runs: trained in parallel

@@ -82,7 +82,7 @@ def test_docstring_example_loads_with_units_converted(example):
     bob = frame[frame["subject"] == "bob"]
     # two files of one session joined and sorted by time; "unknown" is ignored -> unlabelled
     np.testing.assert_allclose(bob["time"], [0.0, 0.02, 0.04])
-    assert list(bob["label"].fillna("-")) == ["sitting", "sitting", "-"]
+    assert list(bob["label"].astype(object).fillna("-")) == ["sitting", "sitting", "-"]
 
 
 def test_definition_model_is_usable_directly():
@@ -112,7 +112,7 @@ def test_no_time_column_time_continues_across_files(tmp_path):
     assert rec.sessions == ["s1"] and rec.subjects == ["007"]
     np.testing.assert_allclose(frame["time"], [0.0, 0.1, 0.2, 0.3])
     np.testing.assert_allclose(frame["acc_z"], 1.0)
-    assert list(frame["label"].fillna("-")) == ["WALKING", "WALKING", "SITTING", "-"]
+    assert list(frame["label"].astype(object).fillna("-")) == ["WALKING", "WALKING", "SITTING", "-"]
     assert rec.classes == ["SITTING", "WALKING"]  # inferred, sorted
 
 
@@ -285,7 +285,7 @@ def test_malformed_csv_names_file_line_and_column(tmp_path, rows, line, column, 
 def test_ignore_labels_and_missing_column(tmp_path):
     write_csv(tmp_path / "rec.csv", "t,x,y,z,act", ["0,0,0,1,walk", "1,0,0,1,run"])
     path = write_yaml(tmp_path, BASIC + "ignore_labels: [run]\n")
-    assert list(load_custom(path).frame["label"].fillna("-")) == ["walk", "-"]
+    assert list(load_custom(path).frame["label"].astype(object).fillna("-")) == ["walk", "-"]
     write_csv(tmp_path / "rec.csv", "t,x,y,Z,act", ["0,0,0,1,walk"])
     with pytest.raises(DataFormatError, match=r"columns \['z'\] are not in the file"):
         load_custom(path)

@@ -119,7 +119,8 @@ def read_bundled(path: str | Path, checks: ChecksLike = None) -> RecordingSet:
     """
     path = Path(path)
     table, meta = read_parquet_with_metadata(
-        path, _META_KEY, "not a bundled tinyhar file (no 'tinyhar_bundled' metadata)"
+        path, _META_KEY, "not a bundled tinyhar file (no 'tinyhar_bundled' metadata)",
+        read_dictionary=["label", "subject", "session"],  # categoricals: no str per sample
     )
     if meta.get("format") != BUNDLED_FORMAT:
         raise DataFormatError(path, f"unknown bundled format {meta.get('format')!r}")

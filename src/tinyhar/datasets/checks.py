@@ -180,12 +180,15 @@ def measured_rate_hz(time: np.ndarray) -> float | None:
         Rate in Hz; None with fewer than two increasing steps.
     """
     steps = np.diff(np.asarray(time, dtype=np.float64))
-    steps = steps[steps > 0]
+    positive = steps > 0
+    if not positive.all():
+        steps = steps[positive]
+    del positive
     if steps.size < 2:
         return None
-    median = float(np.median(steps))
-    regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
-    return float(1.0 / regular.mean())
+    median = float(np.median(steps, overwrite_input=True))  # (reorders steps: no copy)
+    regular = (steps >= 0.5 * median) & (steps <= 1.5 * median)
+    return float(1.0 / steps.mean(where=regular))
 
 
 def check_sampling_rate(
@@ -252,10 +255,53 @@ def magnitude_of(values: np.ndarray) -> np.ndarray:
         ``np.sum(..., axis=1)`` does, but with two float64 columns in memory
         instead of a float64 copy of the whole signal.
     """
-    total = np.square(values[:, 0], dtype=np.float64)
-    for axis in range(1, values.shape[1]):
-        total += np.square(values[:, axis], dtype=np.float64)
-    return np.sqrt(total, out=total)
+    out = np.empty(len(values), np.float64)
+    for a in range(0, len(values), _CHUNK):  # float64 temporaries of one chunk at a time
+        part = values[a : a + _CHUNK]
+        total = np.square(part[:, 0], dtype=np.float64)
+        for axis in range(1, values.shape[1]):
+            total += np.square(part[:, axis], dtype=np.float64)
+        np.sqrt(total, out=out[a : a + len(part)])
+    return out
+
+
+_CHUNK = 1 << 18
+"""Samples per chunk where a statistic is computed piecewise (same values, less memory)."""
+
+
+def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray) -> np.ndarray:
+    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true, flattened.
+
+    Computed a chunk of blocks at a time (no magnitude of the whole signal).
+    """
+    size = _block_size(rate)
+    per_chunk = max(1, _CHUNK // size)
+    parts = []
+    for first in range(0, len(chosen), per_chunk):
+        pick = chosen[first : first + per_chunk]
+        if pick.any():
+            rows = values[first * size : (first + len(pick)) * size]
+            parts.append(magnitude_of(rows).reshape(len(pick), size)[pick].ravel())
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _block_mean_std(values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of ``|values|`` in each ~1 s block (:func:`_blocks`).
+
+    Computed a chunk of whole blocks at a time: the same numbers as on the
+    whole magnitude, without it or a float64 copy of it in memory.
+    """
+    size = _block_size(rate)
+    step = max(1, _CHUNK // size) * size
+    n = len(values) // size * size
+    means, stds = [], []
+    for a in range(0, n, step):
+        blocks = _blocks(magnitude_of(values[a : min(a + step, n)]), rate)
+        means.append(blocks.mean(axis=1))
+        stds.append(blocks.std(axis=1))
+    if not means:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(means), np.concatenate(stds)
 
 
 def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
@@ -277,15 +323,13 @@ def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
     from_still : bool
         Whether still blocks were used.
     """
-    magnitude = magnitude_of(acc_g)
-    blocks = _blocks(magnitude, rate)
-    if len(blocks):
-        mean = blocks.mean(axis=1)
-        std = blocks.std(axis=1)
+    mean, std = _block_mean_std(acc_g, rate)
+    if len(mean):
         still = std < STILL_RELATIVE_STD * np.abs(mean)
         if np.count_nonzero(still) >= MIN_BLOCKS:
             return float(np.median(mean[still])), True
-    return float(np.median(magnitude)), False
+    magnitude = magnitude_of(acc_g)
+    return float(np.median(magnitude, overwrite_input=True)), False
 
 
 def _unit_guess(level: float) -> str:
@@ -376,8 +420,12 @@ def check_gyro_units(
     """
     if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
         return
+    _, acc_std = _block_mean_std(acc_g, rate)  # (before the gyro magnitude: less at once)
+    moving = acc_std > MOTION_STD_G
+    del acc_std
     magnitude = magnitude_of(gyro_rad_s)
-    p99 = float(np.percentile(magnitude, 99))
+    p99 = float(np.percentile(magnitude, 99, overwrite_input=True))  # (reorders it)
+    del magnitude
     if p99 > GYRO_MAX_P99_RAD_S:
         raise DataFormatError(
             where,
@@ -387,14 +435,10 @@ def check_gyro_units(
             f"({key}); " + switch_off_hint("units"),
             column="gyro_x gyro_y gyro_z",
         )
-    acc_mag = magnitude_of(acc_g)
-    acc_blocks = _blocks(acc_mag, rate)
-    if not len(acc_blocks):
-        return
-    moving = acc_blocks.std(axis=1) > MOTION_STD_G
     if np.count_nonzero(moving) < MIN_BLOCKS:
         return
-    p99_motion = float(np.percentile(_blocks(magnitude, rate)[moving], 99))
+    motion = _block_magnitudes(gyro_rad_s, rate, moving)
+    p99_motion = float(np.percentile(motion, 99, overwrite_input=True))
     if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
         raise DataFormatError(
             where,

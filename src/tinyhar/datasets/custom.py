@@ -106,12 +106,17 @@ are instead sorted by time (only right for files whose rows are merely out
 of order: restarted recordings would be interleaved). A time stamp repeated
 within a session is always an error.
 
-Memory: a file is read one column at a time (Parquet; CSV through pandas'
-parser, text columns as categories), each converted straight to its final
-type, and label, subject and session stay one code per sample until the
-:class:`RecordingSet` is built; loading a 24-hour 6-channel 50 Hz Parquet
-file peaks at about 120 bytes per sample above the process's baseline (the
-resulting frame holds 90), against 350 before.
+Memory: a Parquet file is read one column at a time, and each column batch
+by batch (:data:`BLOCK_ROWS` rows), converted straight into its final array;
+a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at a time
+(text columns as categories, channels in g and rad/s straight to float32),
+each column's chunks freed once converted. The three axes of a sensor are the
+columns of one ``(n, 3)`` array, so the checks need no stacked copy, and
+label, subject and session are one category code per sample throughout (also
+in the :class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz file peaks at
+about 46 bytes per sample above the process's baseline, Parquet or CSV (the
+resulting frame holds 35), against 110 (Parquet) and 178 (CSV) with a string
+per sample and a whole-file parse (``benchmarks/load_memory.py``).
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
@@ -209,8 +214,8 @@ def load_custom(yaml_path: str | Path, checks: ChecksLike = None) -> RecordingSe
     RecordingSet
         ``time`` in s from the session start, ``acc_*`` in g, optionally
         ``gyro_*`` in rad/s, labels (missing = unlabelled), subjects and
-        sessions as strings, at ``sampling_rate_hz`` Hz; name, citation and
-        licence from the definition.
+        sessions as category columns of strings, at ``sampling_rate_hz`` Hz;
+        name, citation and licence from the definition.
 
     Raises
     ------
@@ -278,10 +283,15 @@ def load_definition(
     parts: list[dict] = []
     wheres: list[str] = []
     clipping: list[str | None] = []
+    file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
     for index, file in enumerate(files):
-        part, where = _read_one(definition, file, base_dir, pattern)
-        clipping.append(_check_file(definition, file, part, active))
-        part["_file"] = np.full(len(part["_line"]), index, dtype=np.int32)
+        part, where = _read_one(
+            definition, file, base_dir, pattern,
+            check_time=lambda time, file=file: _check_rate(definition, file, time, active),
+            check=lambda numbers, file=file: clipping.append(
+                _check_file(definition, file, numbers, active)),
+        )
+        part["_file"] = np.full(len(part["_line"]), index, dtype=file_dtype)
         parts.append(part)
         wheres.append(where)
         del part
@@ -310,27 +320,45 @@ def _unit_text(unit: str | RawCounts, default: str) -> str:
     return unit
 
 
+def _check_rate(
+    definition: DatasetDefinition, file: Path, time: np.ndarray, checks: DataChecks
+) -> None:
+    """The time column (converted to s, file order) against the declared sampling rate."""
+    if not checks.sampling_rate:
+        return
+    if not checks.time_order:
+        time = np.sort(time)  # the order the rows will have
+    backwards = np.count_nonzero(time[1:] < time[:-1]) / max(len(time) - 1, 1)
+    if len(time) < 3 or backwards <= 0.01:  # else shuffled (see _split_restarts)
+        check_sampling_rate(time, definition.sampling_rate_hz, str(file),
+                            column=str(definition.columns.used()["time"]))
+
+
 def _check_file(
     definition: DatasetDefinition, file: Path, part: dict, checks: DataChecks
 ) -> str | None:
-    """Plausibility checks of one file's converted samples (file order); returns clipping."""
+    """Unit and clipping checks of one file's converted samples; returns clipping."""
     used = definition.columns.used()
     rate = definition.sampling_rate_hz
-    if "time" in used and checks.sampling_rate:
-        time = part["time"]
-        if not checks.time_order:
-            time = np.sort(time)  # the order the rows will have
-        if len(time) < 3 or np.mean(np.diff(time) < 0) <= 0.01:  # else shuffled (see below)
-            check_sampling_rate(time, rate, str(file), column=str(used["time"]))
     if not (checks.units or checks.clipping):
         return None
-    acc = np.column_stack([part[c] for c in ACC_CHANNELS])
-    gyro = np.column_stack([part[c] for c in GYRO_CHANNELS]) if "gyro_x" in used else None
+    acc = _stacked(part, ACC_CHANNELS)
+    gyro = _stacked(part, GYRO_CHANNELS) if "gyro_x" in used else None
     return check_signals(
         acc, gyro, rate, str(file), checks,
         acc_declared=_unit_text(definition.units.acc, "g"),
         gyro_declared=_unit_text(definition.units.gyro, "deg/s"),
     )
+
+
+def _stacked(part: dict, channels: tuple[str, ...]) -> np.ndarray:
+    """The three axes as one (n_samples, 3) array: the buffer they are columns of, if any."""
+    base = part[channels[0]].base
+    if (isinstance(base, np.ndarray) and base.shape == (len(part[channels[0]]), 3)
+            and all(part[c].base is base for c in channels)
+            and all(np.shares_memory(part[c], base[:, j]) for j, c in enumerate(channels))):
+        return base
+    return np.column_stack([part[c] for c in channels])
 
 
 def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) -> list[Path]:
@@ -376,7 +404,7 @@ def _file_format(definition: DatasetDefinition, file: Path) -> str:
 
 def _read_one(
     definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
-    rows: tuple[int, int] | None = None,
+    rows: tuple[int, int] | None = None, *, check_time=None, check=None,
 ) -> tuple[dict, str]:
     """One file -> its columns in final form, and ``"line"`` (CSV) or ``"row"`` numbering.
 
@@ -386,9 +414,13 @@ def _read_one(
     categoricals (a value for the whole file costs one byte per row instead
     of a string per row) and ``_line`` the 1-based line or row of each
     sample. Parquet columns are read one at a time, so the memory of a file
-    is its final columns plus one column in conversion. ``rows``: read only
-    the rows ``[start, stop)`` of a Parquet file (row numbers in messages stay
-    those of the file; :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`).
+    is its final columns plus one column in conversion. The time column is
+    read first and handed to ``check_time`` (if given); ``check`` is called
+    with the numeric columns before the text columns are read. Their
+    errors are raised after those of reading (as when they ran last).
+    ``rows``: read only the rows ``[start, stop)`` of a Parquet file (row
+    numbers in messages stay those of the file;
+    :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`).
     """
     used = definition.columns.used()
     fmt = _file_format(definition, file)
@@ -397,25 +429,89 @@ def _read_one(
         where = "line"
     else:
         raw = _read_parquet(file, used, rows) if fmt == "parquet" else _read_npy(file, used)
-        line_of_row = np.arange(1, len(raw) + 1) + getattr(raw, "first_row", 0)
+        first = getattr(raw, "first_row", 0)  # row numbers: nothing stored per row
+        line_of_row = range(first + 1, first + len(raw) + 1)
         where = "row"
-    wide = len(line_of_row) and line_of_row[-1] >= np.iinfo(np.int32).max
-    out: dict = {"_line": line_of_row.astype(np.int64 if wide else np.int32)}
+    n = len(raw)
+    out: dict = {"_line": _Lines.of(line_of_row)}
+    buffers = {}  # each sensor's three axes are the columns of one (n, 3) array (no stacking)
+    for group in (ACC_CHANNELS, GYRO_CHANNELS):
+        if group[0] in used:
+            buffers[group] = np.empty((n, 3), np.float32, order="F")
+            out.update({c: buffers[group][:, j] for j, c in enumerate(group)})
+    del buffers
     sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
-    for canon in [*sensor, *(["time"] if "time" in used else [])]:
-        values = raw.floats(canon) if isinstance(raw, _ParquetColumns) else None
-        if values is None:
+    # Time is read (and checked against the rate) first, while little else is in memory,
+    # but errors are raised in the order of before: the channels' values, time's values,
+    # the file name, a missing subject, then the rate and signal checks.
+    pending = None  # an error in time's values
+    failed_check = None  # an error of check_time or check
+    for canon in [*(["time"] if "time" in used else []), *sensor]:
+        if canon == "time":
+            out["time"] = np.empty(n, np.float64)
+        try:
+            _fill(out[canon], raw, canon, definition, file, line_of_row, where)
+        except (DataFormatError, ConfigError) as exc:
+            if canon != "time":
+                raise
+            pending = exc
+        if isinstance(raw, _CsvColumns):
+            raw.drop(canon)
+        if canon == "time" and pending is None and check_time is not None:
             try:
-                values = pd.to_numeric(raw[canon], errors="coerce").to_numpy(dtype=np.float64)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise DataFormatError(
-                    file, f"{canon}: the column does not hold numbers ({raw[canon].dtype}: "
-                    f"{exc}); point columns.{canon} at a numeric column",
-                    column=str(used[canon]),
-                ) from exc
+                check_time(out["time"])
+            except DataFormatError as exc:
+                failed_check = exc
+        if isinstance(raw, _ParquetColumns):
+            raw.release()
+    if pending is not None:
+        raise pending
+    meta = meta_from_name(file, base_dir, pattern, definition)
+    if check is not None and failed_check is None:
+        try:
+            check(out)
+        except DataFormatError as exc:
+            failed_check = exc
+    for key in META_FIELDS:
+        if key in used:
+            out[key] = _text_column(raw[key])
+            if isinstance(raw, _CsvColumns):
+                raw.drop(key)
+        else:
+            out[key] = _constant(meta.get(key), len(line_of_row))
+        if isinstance(raw, _ParquetColumns):
+            raw.release()
+    if (out["subject"].codes < 0).any():
+        row = int(np.flatnonzero(out["subject"].codes < 0)[0])
+        raise DataFormatError(
+            file, "subject is missing; every row needs a subject",
+            line=int(line_of_row[row]) if where == "line" else None,
+            column=_column_label(used.get("subject", "subject"), where, int(line_of_row[row])),
+        )
+    if failed_check is not None:
+        raise failed_check
+    return out, where
+
+
+def _fill(
+    target: np.ndarray, raw, canon: str, definition: DatasetDefinition, file: Path,
+    line_of_row, where: str,
+) -> None:
+    """Read, check and convert one numeric column into ``target``, block by block.
+
+    Raises
+    ------
+    DataFormatError
+        A missing, non-numeric or infinite value, or a sensor value beyond
+        the plausible range (naming the line or row).
+    ConfigError
+        Raw counts that are not integers.
+    """
+    used = definition.columns.used()
+    for start, values in _float_blocks(raw, canon, file, used):
         bad = ~np.isfinite(values)
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+            row = start + int(np.flatnonzero(bad)[0])
             original = raw[canon].iloc[row]
             what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
             raise DataFormatError(
@@ -428,27 +524,94 @@ def _read_one(
             values = _convert(values, canon, definition)
         except ConfigError as exc:
             raise ConfigError(f"{file}, column {used[canon]}: {exc}") from exc
+        stop = start + len(values)
         if canon != "time":
-            check_magnitude(values, file, canon, line_of_row, where)
-            values = values.astype(np.float32)
-        out[canon] = values
-        del values
-        if isinstance(raw, _ParquetColumns):
-            raw.release()
-    meta = meta_from_name(file, base_dir, pattern, definition)
-    for key in META_FIELDS:
-        if key in used:
-            out[key] = _text_column(raw[key])
-        else:
-            out[key] = _constant(meta.get(key), len(line_of_row))
-    if (out["subject"].codes < 0).any():
-        row = int(np.flatnonzero(out["subject"].codes < 0)[0])
-        raise DataFormatError(
-            file, "subject is missing; every row needs a subject",
-            line=int(line_of_row[row]) if where == "line" else None,
-            column=_column_label(used.get("subject", "subject"), where, int(line_of_row[row])),
-        )
-    return out, where
+            check_magnitude(values, file, canon, line_of_row[start:stop], where)
+        target[start:stop] = values  # (float32 channels: rounded once, as before)
+
+
+BLOCK_ROWS = 1 << 18
+"""Rows converted at a time: the float64 temporaries of a column stay this size."""
+
+
+def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
+    """``(first_row, float64 values)`` of one column, :data:`BLOCK_ROWS` rows at a time.
+
+    Parquet numeric columns are read batch by batch (the file's column is
+    never whole in memory); other columns are parsed with
+    :func:`pandas.to_numeric` first (missing or text = NaN).
+
+    Raises
+    ------
+    DataFormatError
+        If the column does not hold numbers.
+    """
+    if isinstance(raw, _ParquetColumns):
+        blocks = raw.float_blocks(canon)
+        if blocks is not None:
+            yield from blocks
+            return
+    pieces = raw.pieces[canon] if isinstance(raw, _CsvColumns) else [raw[canon]]
+    offset = 0
+    for column in pieces:
+        if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
+            values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
+            for start in range(0, len(values), BLOCK_ROWS):
+                yield offset + start, values[start : start + BLOCK_ROWS].astype(np.float64)
+            offset += len(values)
+            continue
+        try:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataFormatError(
+                file, f"{canon}: the column does not hold numbers ({column.dtype}: "
+                f"{exc}); point columns.{canon} at a numeric column",
+                column=str(used[canon]),
+            ) from exc
+        for start in range(0, len(values), BLOCK_ROWS):
+            yield offset + start, values[start : start + BLOCK_ROWS]
+        offset += len(values)
+
+
+class _Lines:
+    """The 1-based line (CSV) or row of each sample, stored only where it is not the row.
+
+    ``parts`` are ``range`` objects (consecutive numbers: a file's rows, or
+    CSV lines without blank ones) or arrays. ``lines[i]`` is one number;
+    ``lines[array]`` and :meth:`array` build the numbers (only when rows
+    are reordered or an error is reported).
+    """
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.starts = np.cumsum([0, *(len(p) for p in parts)])
+
+    @classmethod
+    def of(cls, numbers) -> _Lines:
+        """One file's numbers (a range or an array)."""
+        return cls([numbers])
+
+    @classmethod
+    def join(cls, pieces: list[_Lines]) -> _Lines:
+        """The numbers of several files, one after the other."""
+        return cls([p for piece in pieces for p in piece.parts])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def array(self) -> np.ndarray:
+        """Every number (int32, or int64 beyond its range)."""
+        wide = any(len(p) and max(p[0], p[-1]) >= np.iinfo(np.int32).max for p in self.parts)
+        kind = np.int64 if wide else np.int32
+        return np.concatenate([np.asarray(p, dtype=kind) if not isinstance(p, range)
+                               else np.arange(p.start, p.stop, p.step, dtype=kind)
+                               for p in self.parts]) if self.parts else np.zeros(0, kind)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            part = int(np.searchsorted(self.starts, key, side="right")) - 1
+            return self.parts[part][int(key) - int(self.starts[part])]
+        return _Lines.of(self.array()[key])
 
 
 def _text_column(column: pd.Series) -> pd.Categorical:
@@ -456,7 +619,10 @@ def _text_column(column: pd.Series) -> pd.Categorical:
 
     Works on the column's distinct values, so no string is made per row.
     """
-    codes, uniques = pd.factorize(column)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, uniques = pd.factorize(column)
     uniques = pd.Series(uniques)
     text = uniques.astype("string").str.strip()
     if pd.api.types.is_float_dtype(column.dtype):
@@ -464,9 +630,10 @@ def _text_column(column: pd.Series) -> pd.Categorical:
         if (uniques == np.round(uniques)).all() and (uniques.abs() < 2.0**53).all():
             text = uniques.astype("Int64").astype("string")
     merged, words = pd.factorize(text)  # values equal once stripped share a code
-    lookup = np.r_[merged, -1]  # code -1 (missing) takes the last entry
+    small = np.int8 if len(words) < 127 else np.int32
+    lookup = np.r_[merged, -1].astype(small)  # code -1 (missing) takes the last entry
     return pd.Categorical.from_codes(
-        lookup[codes].astype(np.int8 if len(words) < 127 else np.int32),
+        lookup[codes],
         categories=pd.Index([str(w) for w in words], dtype="str"),
     )
 
@@ -495,7 +662,9 @@ def _concat_parts(parts: list[dict]) -> dict:
     out: dict = {}
     for name in list(parts[0]):
         pieces = [part.pop(name) for part in parts]
-        if isinstance(pieces[0], pd.Categorical):
+        if isinstance(pieces[0], _Lines):
+            out[name] = _Lines.join(pieces)
+        elif isinstance(pieces[0], pd.Categorical):
             out[name] = union_categoricals(pieces)
         else:
             out[name] = np.concatenate(pieces)
@@ -559,8 +728,11 @@ def meta_from_name(
 
 def _read_csv(
     definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a CSV file with pandas; rows that do not fit the header are errors with their line."""
+) -> tuple[_CsvColumns, np.ndarray | range]:
+    """Read a CSV file with pandas, a chunk at a time.
+
+    Rows that do not fit the header are errors naming their line.
+    """
     opts = definition.csv
     refs = list(dict.fromkeys(used.values()))
     if not opts.header and any(isinstance(r, str) for r in refs):
@@ -569,16 +741,61 @@ def _read_csv(
             f"{ {k: v for k, v in used.items() if isinstance(v, str)} }"
         )
     text_cols = {used[k] for k in META_FIELDS if k in used}
+    # channels already in g or rad/s: parsed straight to float32 (the same rounding of the
+    # parsed double as converting afterwards, and half the memory of float64 columns)
+    identity = {"acc": definition.units.acc == "g", "gyro": definition.units.gyro == "rad/s"}
+    float32_cols = {ref for canon, ref in used.items()
+                    if canon in ACC_CHANNELS + GYRO_CHANNELS and identity[canon.split("_")[0]]}
+    float32_cols -= text_cols
     first_data_line = opts.skip_rows + (2 if opts.header else 1)
+
+    def parse(floats: set) -> _CsvColumns:
+        reader = pd.read_csv(
+            file, sep=opts.delimiter, header=0 if opts.header else None,
+            skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
+            skip_blank_lines=False, index_col=False, engine="c", chunksize=CSV_CHUNK_ROWS,
+            dtype={**{c: np.float32 for c in floats},
+                   **{c: "category" for c in text_cols}} or None,  # no string per row
+        )
+        pieces: dict[str, list[pd.Series]] = {canon: [] for canon in used}
+        lines: list = []
+        line = first_data_line
+        checked = False
+        with reader:
+            for chunk in reader:  # a chunk at a time: the parser never holds the whole file
+                if not checked and len(chunk):
+                    _check_csv_columns(chunk, refs, file, opts)
+                    checked = True
+                selected = pd.DataFrame(
+                    {canon: chunk.iloc[:, ref] if isinstance(ref, int) else chunk[ref]
+                     for canon, ref in used.items()},
+                    copy=False,
+                )
+                numbers = range(line, line + len(chunk))
+                blank = selected.isna().all(axis=1).to_numpy()
+                if blank.any():
+                    selected = selected.loc[~blank]
+                    numbers = np.flatnonzero(~blank) + line
+                line += len(chunk)
+                lines.append(numbers)
+                for canon in used:  # each its own copy: a column is freed once converted
+                    pieces[canon].append(selected[canon].reset_index(drop=True).copy())
+                del chunk, selected
+        return _CsvColumns(pieces, lines)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            raw = pd.read_csv(
-                file, sep=opts.delimiter, header=0 if opts.header else None,
-                skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
-                skip_blank_lines=False, index_col=False, engine="c",
-                dtype={c: "category" for c in text_cols} or None,  # no string per row
-            )
+            try:
+                raw = parse(float32_cols)
+            except DataFormatError:
+                raise
+            except ValueError:  # text in a channel: read again for the message naming its line
+                if not float32_cols:
+                    raise
+                raw = parse(set())
+    except DataFormatError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataFormatError(file, "file is empty; expected a header and rows") from None
     except pd.errors.ParserWarning as exc:
@@ -599,31 +816,87 @@ def _read_csv(
         raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
     except (OSError, UnicodeError, ValueError, LookupError) as exc:
         raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
-    if len(raw) == 0:
+    if raw.n_lines == 0:
         raise DataFormatError(
             file, "the file has a header but no rows of samples; record again or remove it",
             line=first_data_line,
         )
-    missing = [r for r in refs if isinstance(r, str) and r not in raw.columns]
-    missing += [r for r in refs if isinstance(r, int) and not 0 <= r < raw.shape[1]]
+    return raw, raw.line_of_row()
+
+
+CSV_CHUNK_ROWS = 1 << 18
+"""Rows the CSV parser reads at a time."""
+
+
+def _check_csv_columns(chunk: pd.DataFrame, refs: list, file: Path, opts) -> None:
+    """Refuse column names or positions that the file does not have."""
+    missing = [r for r in refs if isinstance(r, str) and r not in chunk.columns]
+    missing += [r for r in refs if isinstance(r, int) and not 0 <= r < chunk.shape[1]]
     if missing:
         raise DataFormatError(
             file,
-            f"columns {missing} are not in the file (it has {list(raw.columns)}); fix "
+            f"columns {missing} are not in the file (it has {list(chunk.columns)}); fix "
             "'columns' in the definition, or csv.delimiter / csv.header",
             line=opts.skip_rows + 1 if opts.header else None,
         )
-    selected = pd.DataFrame(
-        {canon: raw.iloc[:, ref] if isinstance(ref, int) else raw[ref]
-         for canon, ref in used.items()},
-        copy=False,
-    )
-    line_of_row = np.arange(len(selected)) + first_data_line
-    blank = selected.isna().all(axis=1).to_numpy()
-    if blank.any():
-        selected = selected.loc[~blank].reset_index(drop=True)
-        line_of_row = line_of_row[~blank]
-    return selected, line_of_row
+
+
+class _CsvColumns:
+    """The used columns of a CSV file as the parser's chunks (one Series per chunk and column).
+
+    ``columns[canon]`` joins a column's chunks (text: categoricals with the
+    union of their categories); :meth:`drop` frees a column once converted.
+    """
+
+    def __init__(self, pieces: dict[str, list[pd.Series]], lines: list) -> None:
+        self.pieces, self.lines = pieces, lines
+        self.n_lines = sum(len(p) for p in lines)  # lines read, blank ones included
+        self.n_rows = sum(len(p) for p in next(iter(pieces.values()))) if pieces else 0
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, canon: str) -> pd.Series:
+        parts = self.pieces[canon]
+        if not parts:
+            return pd.Series([], dtype=float)
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            from pandas.api.types import union_categoricals
+
+            return pd.Series(union_categoricals([p.array for p in parts]))
+        return pd.concat(parts, ignore_index=True)
+
+    def drop(self, canon: str) -> None:
+        """Free a column's chunks (after it was converted), back to the system."""
+        self.pieces[canon] = []
+        _trim_heap()
+
+    def line_of_row(self) -> range | np.ndarray:
+        """The 1-based line of each row: a range without blank lines, else an array."""
+        if all(isinstance(p, range) for p in self.lines):
+            return range(self.lines[0].start, self.lines[-1].stop)
+        return np.concatenate([np.asarray(p, dtype=np.int64) for p in self.lines])
+
+
+def _trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc's ``malloc_trim``; else nothing).
+
+    The parser's chunks are small allocations that the C library would
+    otherwise keep after they are freed, next to the big final arrays.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 class _ParquetColumns:
@@ -664,6 +937,28 @@ class _ParquetColumns:
         except (OSError, ValueError, TypeError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
 
+    def _column_batches(self, source, name: str):
+        """One column of ``source`` (a ``pyarrow.parquet.ParquetFile``) as Arrow arrays of
+        at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set."""
+        if self.rows is None:
+            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
+                yield batch.column(0)
+            return
+        start, stop = self.rows
+        meta = source.metadata
+        ends = np.cumsum([meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+        first = int(np.searchsorted(ends, start, side="right"))
+        last = int(np.searchsorted(ends, max(stop - 1, start), side="right"))
+        at = int(ends[first - 1]) if first else 0  # file row of the next batch's first row
+        for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
+                                         row_groups=list(range(first, last + 1))):
+            lo, hi = max(start - at, 0), min(stop - at, batch.num_rows)
+            if hi > lo:
+                yield batch.column(0).slice(lo, hi - lo)
+            at += batch.num_rows
+            if at >= stop:
+                break
+
     @staticmethod
     def release() -> None:
         """Hand the memory of read columns back to the system (Arrow's pool keeps it)."""
@@ -672,21 +967,75 @@ class _ParquetColumns:
         pa.default_memory_pool().release_unused()
 
     def __getitem__(self, canon: str) -> pd.Series:
-        return self._read(canon, arrow=False)
-
-    def floats(self, canon: str) -> np.ndarray | None:
-        """A numeric (int, float, bool) column as float64 (nulls NaN); None for other types."""
         import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
 
-        column = self._read(canon, arrow=True)
-        kind = column.type
+        name = self.resolved[canon]
+        try:
+            kind = pq.read_schema(self.file).field(name).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                    or pa.types.is_dictionary(kind)):
+                return self._read(canon, arrow=False)
+            # text: batch by batch to one code per row (no str per row, no whole Arrow column)
+            source = pq.ParquetFile(self.file, read_dictionary=[name])
+            codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
+            words: dict = {}
+            start = 0
+            for column in self._column_batches(source, name):
+                if not pa.types.is_dictionary(column.type):
+                    column = column.dictionary_encode()
+                lookup = np.array([-1 if w is None else words.setdefault(w, len(words))
+                                   for w in column.dictionary.to_pylist()] + [-1], np.int32)
+                if len(words) >= 127 and codes.dtype == np.int8:
+                    codes = codes.astype(np.int32)
+                indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                codes[start : start + len(indices)] = lookup[indices]
+                start += len(indices)
+            source.close()
+        except (OSError, ValueError, KeyError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
+        return pd.Series(pd.Categorical.from_codes(
+            codes, categories=pd.Index(list(words), dtype=object)))
+
+    def float_blocks(self, canon: str):
+        """A numeric (int, float, bool) column as float64 blocks (nulls NaN); None for others.
+
+        Yields ``(first_row, values)`` for batches of :data:`BLOCK_ROWS` rows,
+        read one after the other.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow import ArrowException
+
+        name = self.resolved[canon]
+        try:
+            source = pq.ParquetFile(self.file)
+            kind = source.schema_arrow.field(name).type
+        except (OSError, ValueError, KeyError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)
                 or pa.types.is_boolean(kind)):
+            source.close()
             return None
-        if column.null_count:
-            column = column.cast(pa.float64(), safe=False)
-        values = column.to_numpy()
-        return values.astype(np.float64, copy=False)  # read-only when zero-copy: not changed
+        return self._batches(source, name)
+
+    def _batches(self, source, name: str):
+        import pyarrow as pa
+        from pyarrow import ArrowException
+
+        start = 0
+        try:
+            for column in self._column_batches(source, name):
+                if column.null_count:
+                    column = column.cast(pa.float64(), safe=False)
+                values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                yield start, values
+                start += len(values)
+        except (OSError, ValueError, ArrowException) as exc:
+            raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
+        finally:
+            source.close()
 
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef],
@@ -769,7 +1118,8 @@ def _assemble_sessions(
     columns["_key"] = pair
     del pair
     if definition.columns.time is None:
-        columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
+        if not _non_decreasing(columns["_key"]):
+            columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
         columns["time"] = _index_in_run(columns["_key"]) / definition.sampling_rate_hz
         return columns
     if checks.time_order:
@@ -778,14 +1128,19 @@ def _assemble_sessions(
         starts = _run_starts(file)
         first = np.zeros(len(files))
         first[file[starts]] = columns["time"][starts]
-        columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
+        runs = _run_starts(columns["_key"], file)  # runs of one (session, file)
+        order = (columns["_key"][runs], first[file[runs]], file[runs])
+        if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
+            columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
+        del file, runs, order
         columns = _split_restarts(columns, files, wheres)
     else:
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
     same = keys[1:] == keys[:-1]
-    repeat = np.flatnonzero(same & (np.diff(t) <= 0))
+    same &= t[1:] <= t[:-1]
+    repeat = np.flatnonzero(same)
     if repeat.size:
         row = int(repeat[0]) + 1
         raise DataFormatError(
@@ -796,9 +1151,28 @@ def _assemble_sessions(
             column=str(definition.columns.time),
         )
     starts = _run_starts(keys)
-    lengths = np.diff(np.r_[starts, len(keys)])
-    columns["time"] = t - np.repeat(t[starts], lengths)
+    t = t if t.flags.writeable else t.copy()
+    for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
+        t[a:b] -= t[a]  # time from the session start, in place
+    columns["time"] = t
     return columns
+
+
+def _non_decreasing(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease (already in sorted order)."""
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def _sorted_rows(keys: tuple[np.ndarray, ...]) -> bool:
+    """Whether the rows of these key columns (most significant first) are in lexsort order."""
+    if len(keys[0]) < 2:
+        return True
+    ascending = np.zeros(len(keys[0]) - 1, bool)
+    equal = np.ones(len(keys[0]) - 1, bool)
+    for k in keys:
+        ascending |= equal & (k[1:] > k[:-1])
+        equal &= k[1:] == k[:-1]
+    return bool(np.all(ascending | equal))
 
 
 def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarray, np.ndarray]:
@@ -806,18 +1180,27 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
 
     Returns the code of each row's pair and the first row of each pair.
     """
-    combined = first.codes.astype(np.int64) * (len(second.categories) + 1) + second.codes + 1
-    codes, _ = pd.factorize(combined)
-    runs = _run_starts(codes)
-    _, first_of_code = np.unique(codes[runs], return_index=True)  # codes count up from 0
+    a, b = first.codes, second.codes
+    n = len(a)
+    if not n:
+        return np.zeros(0, np.int8), np.zeros(0, np.int64)
+    runs = _run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
+    combined = a[runs].astype(np.int64) * (len(second.categories) + 1) + b[runs] + 1
+    run_codes, _ = pd.factorize(combined)  # in order of appearance
+    small = np.int8 if run_codes.max() < 127 else np.int32
+    codes = np.repeat(run_codes.astype(small), np.diff(np.r_[runs, n]))
+    _, first_of_code = np.unique(run_codes, return_index=True)  # codes count up from 0
     return codes, runs[first_of_code]
 
 
-def _run_starts(values: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal values begins (none for no values)."""
+def _run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal values (of all the arrays) begins (none for no values)."""
     if not len(values):
         return np.zeros(0, np.int64)
-    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    change = values[1:] != values[:-1]
+    for other in more:
+        change |= other[1:] != other[:-1]
+    return np.r_[0, np.flatnonzero(change) + 1]
 
 
 def _take(columns: dict, order: np.ndarray) -> dict:
@@ -842,9 +1225,11 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
     keys = columns["_key"]
     t = columns["time"]
-    back = np.r_[False, (keys[1:] == keys[:-1]) & (np.diff(t) < 0)]
+    back = keys[1:] == keys[:-1]
+    back &= t[1:] < t[:-1]
     if not back.any():
         return columns
+    back = np.r_[False, back]
     rows = np.flatnonzero(back)
     n_sessions = len(np.unique(keys))
     if len(keys) / (n_sessions + rows.size) < MIN_MEAN_PIECE:
@@ -900,9 +1285,10 @@ def _check_labels(
     kept = [m for m in mapped if m not in ignore]
     categories = list(dict.fromkeys(kept))
     lookup = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1],
-                      dtype=np.int64)
+                      dtype=np.int8 if len(categories) < 127 else np.int32)
     codes = lookup[label.codes]  # code -1 (missing) takes the last entry: still missing
-    present = np.unique(codes[codes >= 0])
+    present = np.unique(codes)
+    present = present[present >= 0]
     if definition.classes is None:
         classes = sorted(categories[c] for c in present)
     else:
@@ -924,7 +1310,6 @@ def _check_labels(
                 else None,
             )
     columns["label"] = pd.Categorical.from_codes(
-        codes.astype(np.int8 if len(categories) < 127 else np.int32),
-        categories=pd.Index(categories, dtype="str"),
+        codes, categories=pd.Index(categories, dtype="str"),
     )
     return classes

@@ -181,12 +181,10 @@ def load_hapt(
     for c in channels:
         frame[c] = np.concatenate(parts[c])
     frame["label"] = label
-    frame["subject"] = np.repeat(
-        np.array([str(experiments[e][0]) for e in experiments], dtype=object), n_per_exp
-    )
-    frame["session"] = np.repeat(
-        np.array([f"exp{e:02d}" for e in experiments], dtype=object), n_per_exp
-    )
+    # one code per sample (the categories are made canonical by RecordingSet)
+    subjects = [str(experiments[e][0]) for e in experiments]
+    frame["subject"] = _repeated(subjects, n_per_exp)
+    frame["session"] = _repeated([f"exp{e:02d}" for e in experiments], n_per_exp)
     return RecordingSet(
         pd.DataFrame(frame),
         HAPT_SAMPLING_RATE_HZ,
@@ -318,3 +316,12 @@ def _label_codes(
             )
         seg[:] = act
     return [codes[exp] for exp in experiments]
+
+
+def _repeated(values: list[str], counts: list[int]) -> pd.Categorical:
+    """``values[i]`` repeated ``counts[i]`` times, as a categorical (a code per sample)."""
+    codes, uniques = pd.factorize(pd.Index(values, dtype=object))
+    small = np.int8 if len(uniques) < 127 else np.int32
+    return pd.Categorical.from_codes(
+        np.repeat(codes.astype(small), counts), categories=pd.Index(uniques, dtype="str")
+    )

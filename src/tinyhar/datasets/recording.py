@@ -10,13 +10,21 @@ column       unit      meaning
 ``time``     s         time since the start of the session (float64)
 ``acc_x``    g         accelerometer, x axis (float32); also ``acc_y``, ``acc_z``
 ``gyro_x``   rad/s     gyroscope, x axis (float32, optional); ``gyro_y``, ``gyro_z``
-``label``    --        activity name (string); missing (``<NA>``) = unlabelled
-``subject``  --        subject id (string)
-``session``  --        session / experiment id (string), unique across subjects
+``label``    --        activity name (category: the class list, in its order);
+                       missing (``NaN``, code -1) = unlabelled
+``subject``  --        subject id (category: the subjects present, natural order)
+``session``  --        session / experiment id (category: the sessions present, in
+                       order of appearance), unique across subjects
 ============ ========= ============================================================
 
 plus the sampling rate in Hz (one rate for the whole set). Rows of one
-session are contiguous and in time order. On disk a set is one Parquet file
+session are contiguous and in time order. Label, subject and session are
+pandas ``category`` columns: one small integer code per sample (1 byte for
+up to 127 values) instead of a string, so the table holds about 35 bytes
+per 6-channel sample. They compare like strings (``frame["label"] ==
+"WALKING"``, ``isin``); group them with ``observed=True``, and join two
+frames with :func:`concat_frames` (``pandas.concat`` turns categoricals
+with different categories into ``object`` columns). On disk a set is one Parquet file
 (pyarrow) whose schema metadata stores the sampling rate, the class list and
 the set's name, citation and licence.
 """
@@ -72,8 +80,15 @@ class RecordingSet:
     DataFormatError
         If a required column is missing, a channel is not numeric or has
         NaN/inf values or values beyond :data:`MAX_ABS_SENSOR_VALUE`, a label
-        is not in ``classes``, or the sampling rate is not a number in
+        is not in ``classes`` (or ``classes`` names one twice), a subject or
+        session is missing, or the sampling rate is not a number in
         (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz.
+
+    Notes
+    -----
+    ``frame`` is stored in canonical form (:func:`canonicalize_frame`):
+    label, subject and session become ``category`` columns whatever they
+    were (strings, numbers, categoricals).
     """
 
     frame: pd.DataFrame
@@ -85,18 +100,13 @@ class RecordingSet:
     source: str = field(default="<memory>", repr=False)
 
     def __post_init__(self) -> None:
-        self.frame = canonicalize_frame(self.frame, self.source)
-        self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
         self.classes = [str(c) for c in self.classes]
-        present = {x for x in self.frame["label"].unique() if not pd.isna(x)}
-        unknown = sorted(present - set(self.classes))
-        if unknown:
+        if len(set(self.classes)) != len(self.classes):
             raise DataFormatError(
-                self.source,
-                f"labels {unknown} are not in the class list {self.classes}; "
-                "add them to the class list or relabel them",
-                column="label",
+                self.source, f"the class list {self.classes} names a class twice"
             )
+        self.frame = canonicalize_frame(self.frame, self.source, classes=self.classes)
+        self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
 
     # ------------------------------------------------------------------ views
     @property
@@ -111,13 +121,13 @@ class RecordingSet:
 
     @property
     def subjects(self) -> list[str]:
-        """Subject ids in natural order."""
-        return sorted(self.frame["subject"].unique(), key=natural_key)
+        """Subject ids in natural order (the ``subject`` column's categories)."""
+        return [str(s) for s in self.frame["subject"].cat.categories]
 
     @property
     def sessions(self) -> list[str]:
-        """Session ids in order of appearance."""
-        return list(pd.unique(self.frame["session"]))
+        """Session ids in order of appearance (the ``session`` column's categories)."""
+        return [str(s) for s in self.frame["session"].cat.categories]
 
     @property
     def n_samples(self) -> int:
@@ -130,11 +140,9 @@ class RecordingSet:
         Returns
         -------
         numpy.ndarray of int16, shape (n_samples,)
-            Computed on the distinct labels, without a Python string per sample.
+            The ``label`` column's category codes (its categories are the classes).
         """
-        labels = self.frame["label"].astype("category").cat
-        lookup = [self.classes.index(c) for c in labels.categories] + [-1]
-        return np.array(lookup, dtype=np.int16)[labels.codes.to_numpy()]
+        return self.frame["label"].cat.codes.to_numpy().astype(np.int16)
 
     def iter_sessions(self) -> Iterator[tuple[str, str, pd.DataFrame]]:
         """Yield ``(subject, session, frame)`` for each session in order."""
@@ -183,9 +191,63 @@ class RecordingSet:
 
     def hours_per_class(self) -> dict[str, float]:
         """Recorded hours per class (``"unlabelled"`` for missing labels)."""
-        labels = self.frame["label"].astype(object).where(self.frame["label"].notna(), "unlabelled")
-        counts = labels.value_counts()
-        return {str(k): float(v) / self.sampling_rate_hz / 3600.0 for k, v in counts.items()}
+        counts = np.bincount(self.label_codes() + 1, minlength=len(self.classes) + 1)
+        names = ["unlabelled", *self.classes]
+        order = np.argsort(-counts, kind="stable")  # most recorded first
+        return {names[i]: float(counts[i]) / self.sampling_rate_hz / 3600.0
+                for i in order if counts[i]}
+
+    @classmethod
+    def concat(cls, sets: Sequence[RecordingSet], name: str | None = None) -> RecordingSet:
+        """Join sets of the same sampling rate into one (sessions in the given order).
+
+        Parameters
+        ----------
+        sets : sequence of RecordingSet
+            At least one; all at the same rate, with the same channels, and
+            with distinct session ids.
+        name : str, optional
+            Name of the joined set (default: the first set's).
+
+        Returns
+        -------
+        RecordingSet
+            Classes: the first set's, then the others' new classes in order.
+            Citation, licence and source are the first set's.
+
+        Raises
+        ------
+        DataFormatError
+            If the rates or channels differ, or a session id is in two sets.
+        """
+        if not sets:
+            raise ValueError("RecordingSet.concat needs at least one set")
+        first = sets[0]
+        for other in sets[1:]:
+            if abs(other.sampling_rate_hz - first.sampling_rate_hz) > 1e-9 * first.sampling_rate_hz:
+                raise DataFormatError(
+                    other.source, f"sampling rate {other.sampling_rate_hz:g} Hz differs from "
+                    f"{first.source}'s {first.sampling_rate_hz:g} Hz; resample before joining"
+                )
+            if other.channels != first.channels:
+                raise DataFormatError(
+                    other.source, f"channels {other.channels} differ from {first.source}'s "
+                    f"{first.channels}; select the common channels before joining"
+                )
+        seen: dict[str, str] = {}
+        for part in sets:
+            for session in part.sessions:
+                if session in seen:
+                    raise DataFormatError(
+                        part.source, f"session {session!r} is also in {seen[session]}; "
+                        "session ids must be unique across the joined sets"
+                    )
+                seen[session] = str(part.source)
+        classes = list(dict.fromkeys(c for s in sets for c in s.classes))
+        return cls(
+            concat_frames([s.frame for s in sets]), first.sampling_rate_hz, classes,
+            name or first.name, first.citation, first.licence, first.source,
+        )
 
     # -------------------------------------------------------------------- I/O
     def to_parquet(self, path: str | Path, compression: str = "zstd") -> Path:
@@ -249,7 +311,7 @@ class RecordingSet:
             _PARQUET_META_KEY,
             "no tinyhar metadata (sampling rate, classes); this Parquet file was not "
             "written by tinyhar: describe it with a YAML dataset definition instead",
-            read_dictionary=["label", "subject", "session"],  # categories: no str per sample yet
+            read_dictionary=["label", "subject", "session"],  # categories: no str per sample
         )
         classes = meta.get("classes")
         if "sampling_rate_hz" not in meta or not isinstance(classes, list):
@@ -362,7 +424,9 @@ def read_parquet_with_metadata(
     return table, meta
 
 
-def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.DataFrame:
+def canonicalize_frame(
+    frame: pd.DataFrame, source: str = "<memory>", classes: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Check and convert a frame to the canonical column types.
 
     Parameters
@@ -370,22 +434,30 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     frame : pandas.DataFrame
         Samples with at least ``time``, ``acc_x acc_y acc_z``, ``subject`` and
         ``session``; ``label`` may be absent (all unlabelled) and the gyroscope
-        is optional but must have all three axes if present.
+        is optional but must have all three axes if present. Label, subject
+        and session may be strings, numbers or categoricals (ids are made
+        strings with ``str``).
     source : str
         File name used in error messages.
+    classes : sequence of str, optional
+        The class list: the ``label`` categories, in this order (labels
+        outside it are an error). By default the labels present, sorted.
 
     Returns
     -------
     pandas.DataFrame
         Columns in canonical order with canonical dtypes (float64 time,
-        float32 channels, string label/subject/session).
+        float32 channels, ``category`` label/subject/session as the module
+        docstring describes). Columns already in canonical form are not
+        copied.
 
     Raises
     ------
     DataFormatError
         Missing or non-numeric columns, NaN/inf sensor values or values
-        beyond :data:`MAX_ABS_SENSOR_VALUE`, partial gyroscope axes, or time
-        not increasing within a session.
+        beyond :data:`MAX_ABS_SENSOR_VALUE`, partial gyroscope axes, a missing
+        subject or session, a label outside ``classes``, or time not
+        increasing within a session.
     """
     frame = frame.copy(deep=False)  # copy-on-write: replacing columns leaves the caller's alone
     required = ("time", *ACC_CHANNELS, "subject", "session")
@@ -399,13 +471,11 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
     gyro = [c for c in GYRO_CHANNELS if c in frame.columns]
     if gyro and len(gyro) != 3:
         raise DataFormatError(source, f"gyroscope needs all of {list(GYRO_CHANNELS)}, got {gyro}")
-    if "label" not in frame.columns:
-        frame["label"] = pd.NA
     channels = list(ACC_CHANNELS) + gyro
     for col in ["time", *channels]:
         values = frame[col]
         if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
-            bad = ~np.isfinite(values.to_numpy())  # NaN or inf, without copies
+            bad = _not_finite(values.to_numpy())
         else:
             values = pd.to_numeric(values, errors="coerce")
             bad = (values.isna() | ~np.isfinite(values.fillna(0.0))).to_numpy()
@@ -424,14 +494,44 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
         if values.dtype != target:  # (reassigning an unchanged column could copy its block)
             frame[col] = values.astype(target)
         del values
-    frame["label"] = _as_strings(frame["label"], missing_ok=True)
-    frame["subject"] = _as_strings(frame["subject"])
-    frame["session"] = _as_strings(frame["session"])
+    n = len(frame)
+    if "label" in frame.columns:
+        label, words = _categories(frame["label"], source, "label")
+    else:  # all unlabelled
+        label, words = pd.Categorical.from_codes(np.full(n, -1, np.int8), []), []
+    if classes is None or not set(words) <= set(classes):
+        used = np.unique(label.codes)  # only categories in use count
+        present = sorted({words[i] for i in used if i >= 0})
+        if classes is None:
+            classes = present
+        unknown = sorted(set(present) - set(classes))
+        if unknown:
+            raise DataFormatError(
+                source,
+                f"labels {unknown} are not in the class list {list(classes)}; "
+                "add them to the class list or relabel them",
+                column="label",
+            )
+    frame["label"] = _recode(label, words, list(classes))
+    subject, words = _categories(frame["subject"], source, "subject", missing_ok=False)
+    ids = dict.fromkeys(words[i] for i in subject.codes[_runs(subject.codes)])
+    frame["subject"] = _recode(subject, words, sorted(ids, key=natural_key))
+    session, words = _categories(frame["session"], source, "session", missing_ok=False)
+    ids = dict.fromkeys(words[i] for i in session.codes[_runs(session.codes)])  # as they appear
+    frame["session"] = session = _recode(session, words, list(ids))
+    runs = _runs(session.codes)
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
-    if len(frame):
-        same, n_sessions = _same_as_previous(frame["session"])
+    if len(runs) != len(session.categories):
+        raise DataFormatError(
+            source,
+            "rows of a session are not contiguous; sort by session then time",
+            column="session",
+        )
+    if n:
         time = frame["time"].to_numpy()
-        back = np.flatnonzero(same & (time[1:] <= time[:-1]))  # finite: as a step <= 0
+        step_back = time[1:] <= time[:-1]  # finite: as a step <= 0
+        step_back[runs[1:] - 1] = False  # a new session starts again
+        back = np.flatnonzero(step_back)
         if back.size:
             row = int(back[0]) + 2
             raise DataFormatError(
@@ -440,53 +540,101 @@ def canonicalize_frame(frame: pd.DataFrame, source: str = "<memory>") -> pd.Data
                 "sort each session by time and remove duplicate samples",
                 column="time",
             )
-        changes = len(same) - np.count_nonzero(same) + 1
-        if changes != n_sessions:
-            raise DataFormatError(
-                source,
-                "rows of a session are not contiguous; sort by session then time",
-                column="session",
-            )
     return frame
 
 
-def _same_as_previous(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Whether each value after the first equals the one before, and the distinct count.
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Stack canonical frames, joining the categories of label, subject and session.
 
-    Missing values count as equal to each other and are not counted, as
-    :func:`pandas.factorize` codes and :meth:`pandas.Series.nunique` treat
-    them. Arrow-backed strings are compared in Arrow (no codes per sample).
+    :func:`pandas.concat` turns categorical columns whose categories differ
+    into ``object`` columns (one Python string per sample); this keeps them
+    categorical, with the union of the categories in order of appearance.
+
+    Parameters
+    ----------
+    frames : sequence of pandas.DataFrame
+        Frames with the same columns (e.g. :attr:`RecordingSet.frame`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of all frames in order, with a fresh index.
     """
-    if isinstance(column.array, pd.arrays.ArrowStringArray) and not column.hasnans:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    from pandas.api.types import union_categoricals
 
-        values = pa.chunked_array(pa.array(column.array))
-        same = pc.equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
-        return same, int(pc.count_distinct(values).as_py())
-    codes = pd.factorize(column)[0]
-    return codes[1:] == codes[:-1], int(codes.max()) + 1
+    frames = list(frames)
+    columns = {}
+    for name in frames[0].columns:
+        pieces = [f[name] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
+            columns[name] = union_categoricals([p.array for p in pieces])
+        else:
+            columns[name] = np.concatenate([p.to_numpy() for p in pieces])
+    return pd.DataFrame(columns, copy=False)
 
 
-def _as_strings(column: pd.Series, missing_ok: bool = False) -> pd.Series:
-    """A column as the ``string`` dtype; ids (``missing_ok=False``) through ``str`` first.
+def _not_finite(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` is NaN or inf (a chunk at a time; all-false when all are finite)."""
+    step = 1 << 18
+    if all(np.isfinite(values[a : a + step]).all() for a in range(0, len(values), step)):
+        return np.zeros(0, bool)
+    return ~np.isfinite(values)
 
-    A categorical of strings (the loaders' compact form) is expanded from
-    its categories, without an intermediate copy per row.
+
+def _runs(codes: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal codes begins (none for no codes)."""
+    if not len(codes):
+        return np.zeros(0, np.intp)
+    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+
+
+def _categories(
+    column: pd.Series, source: str, name: str, missing_ok: bool = True
+) -> tuple[pd.Categorical, list[str]]:
+    """A column as a categorical and its categories as strings (several may be equal).
+
+    A categorical column is used as it is (no pass over the samples);
+    others are factorized once. Missing values (code -1) are an error for
+    ids (``missing_ok=False``).
     """
-    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
-        column.cat.categories
-    ):
-        import pyarrow as pa
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.array
+    else:
+        codes, uniques = pd.factorize(column)
+        values = pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object))
+    if not missing_ok:
+        absent = values.codes < 0
+        if absent.any():
+            row = int(np.flatnonzero(absent)[0]) + 1
+            raise DataFormatError(
+                source, f"{name} is missing at row {row}; every sample needs a {name}",
+                column=name,
+            )
+    return values, [_word(c) for c in values.categories]
 
-        codes = column.cat.codes.to_numpy()
-        words = pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.large_string())
-        indices = pa.array(codes, mask=codes < 0)
-        strings = pa.DictionaryArray.from_arrays(indices, words).cast(pa.large_string())
-        return pd.Series(pd.arrays.ArrowStringArray(strings), index=column.index, name=column.name)
-    if missing_ok:
-        return column.astype("string")
-    return column.astype(str).astype("string")
+
+def _word(value: Any) -> str:
+    """A category as its string (``str``; bytes decoded as UTF-8)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _recode(values: pd.Categorical, words: list[str], categories: list[str]) -> pd.Categorical:
+    """``values`` (whose category i reads ``words[i]``) with the given ``categories``.
+
+    Codes are remapped through a small lookup (1 byte per sample for up to
+    127 categories); a categorical already in this form is returned as it is.
+    """
+    index = pd.Index(categories, dtype="str")
+    same = list(values.categories) == categories and values.categories.dtype == index.dtype
+    if same and values.codes.dtype == (np.int8 if len(categories) < 127 else values.codes.dtype):
+        return values
+    position = {c: i for i, c in enumerate(categories)}
+    small = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    lookup = np.array([position.get(w, -1) for w in words] + [-1], dtype=small)
+    codes = lookup[values.codes]  # the last entry: code -1 (missing) stays missing
+    return pd.Categorical.from_codes(codes, categories=index)
 
 
 def check_magnitude(
@@ -517,9 +665,11 @@ def check_magnitude(
     DataFormatError
         Naming the file, the line or row, the channel and the value.
     """
-    big = np.flatnonzero(np.abs(values) > MAX_ABS_SENSOR_VALUE)
-    if not big.size:
+    step = 1 << 18  # a chunk at a time: no |values| copy of a whole column
+    if all(not (np.abs(values[a : a + step]) > MAX_ABS_SENSOR_VALUE).any()
+           for a in range(0, len(values), step)):
         return
+    big = np.flatnonzero(np.abs(values) > MAX_ABS_SENSOR_VALUE)
     i = int(big[0])
     number = int(rows[i]) if rows is not None else i + 1
     unit = CHANNEL_UNITS.get(channel, "g or rad/s")

@@ -111,8 +111,7 @@ class SessionSource:
         recordings = load_definition(definition, path.parent, str(path), checks,
                                      files=[Path(f) for f in self.files])
         if session_prefix:
-            frame = recordings.frame
-            frame["session"] = frame["subject"].astype(str) + "-" + frame["session"].astype(str)
+            recordings.frame["session"] = prefixed_sessions(recordings.frame)
         return recordings
 
     def iter_batches(self, checks=None, session_prefix: bool = False,
@@ -475,6 +474,28 @@ def _check_continues(rec: RecordingSet, last: tuple | None, seen: set, where: st
                               "session then time", column="session")
     seen.update(sessions)
     return sessions[-1], float(frame["time"].iloc[-1])
+
+
+def prefixed_sessions(frame: pd.DataFrame) -> pd.Categorical:
+    """The ``session`` column of a canonical frame renamed ``"<subject>-<session>"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A :attr:`RecordingSet.frame` (a session belongs to one subject).
+
+    Returns
+    -------
+    pandas.Categorical
+        The same codes, each category renamed (no string per sample).
+    """
+    session = frame["session"].array
+    codes = session.codes
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
+    owner = {int(codes[i]): str(frame["subject"].iloc[i]) for i in starts}
+    return session.rename_categories(
+        [f"{owner[i]}-{name}" for i, name in enumerate(session.categories)]
+    )
 
 
 def session_sources(definition_path: str | Path) -> list[SessionSource]:

@@ -275,7 +275,7 @@ def _apply(plan: dict, file: Path, result: ImportResult, overwrite: bool) -> Non
     staged = []
     for target, sessions in plan.items():
         rec = RecordingSet.from_parquet(target, checks=_off())
-        frame = rec.frame
+        frame = rec.frame.assign(label=rec.frame["label"].astype("string"))  # new labels go in
         new_classes = list(rec.classes)
         changed = False
         for session, (spans, classes, n_expected, where) in sessions.items():
