@@ -48,7 +48,8 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
         assert first[key] == in_memory[key] == again[key], key
     assert first["cross_validation"] == in_memory["cross_validation"] == again["cross_validation"]
     assert first["out_of_core"]["skipped"] == [] and first["out_of_core"]["sources"] == 8
-    assert len(list((tmp_path / "c").glob("*.parquet"))) == 8
+    # per session: the training rows and the stream rows (every window, for post-processing)
+    assert len(list((tmp_path / "c").glob("*.parquet"))) == 16
     saved = json.loads((tmp_path / "a" / "postprocess.json").read_text())
     assert saved["smoothing"] == "mode"
     # the unseen test subject's raw windows are stored for the exports' self-check, as in memory
@@ -117,6 +118,40 @@ def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path,
         assert memory["saved"]["smoothing"] == "hmm"
         assert memory["saved"]["rejection"]["method"] == "both"
     assert_close_tree(memory, streamed)
+
+
+def test_each_session_is_read_once_and_not_at_all_from_the_cache(definition, tmp_path,
+                                                                 monkeypatch):
+    # the training rows and every stream window (post-processing fit on the training streams,
+    # scores of the test streams) come from one read per session; from the cache, none
+    from tinyhar.datasets.sessions import SessionSource
+    from tinyhar.training import sessions
+
+    reads: dict[str, int] = {}
+    load, batches = SessionSource.load, SessionSource.iter_batches
+
+    def counted_load(self, *args, **kwargs):
+        reads[self.name] = reads.get(self.name, 0) + 1
+        return load(self, *args, **kwargs)
+
+    def counted_batches(self, *args, **kwargs):
+        reads[self.name] = reads.get(self.name, 0) + 1
+        return batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionSource, "load", counted_load)
+    monkeypatch.setattr(SessionSource, "iter_batches", counted_batches)
+    # the few raw windows a run stores (test windows, class overview) are read on their own
+    monkeypatch.setattr(sessions, "_raw_windows", lambda *a, **k: None)
+    cfg = _cfg(definition, out_of_core=True, cache=str(tmp_path / "c"))
+    cfg.postprocess.smoothing, cfg.postprocess.reject = "hmm", "both"
+    first = train(cfg, tmp_path / "a")
+    assert len(reads) == 8 and set(reads.values()) == {1}, reads
+    reads.clear()
+    again = train(cfg, tmp_path / "b")
+    assert reads == {}
+    assert again["postprocess"]["test_streams"]["n_windows"] > 0
+    assert_close_tree(first["postprocess"], again["postprocess"])
+    assert again["cross_validation"] == first["cross_validation"]
 
 
 def test_when_training_reads_by_session(definition):

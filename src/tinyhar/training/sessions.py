@@ -129,10 +129,12 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     path; the rows are identical, so are the metrics.
     Post-processing (``auto``, ``hmm``, rejection) is chosen, fitted and
     scored as in memory (:func:`~tinyhar.training.stages._postprocess_stage`)
-    on the whole streams, read again one session at a time
-    (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`): every
-    window of each session, impure and unlabelled ones included, which the
-    training rows do not hold.
+    on the whole streams (every window of each session, impure and
+    unlabelled ones included, which the training rows do not hold): their
+    features come from the same read of each session as the training rows
+    (``SessionJob.streams``; cached with them), so the post-processing reads
+    no session again (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`
+    with ``features``).
     """
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
@@ -155,7 +157,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
     prefix = shared_session_names(sources)
-    first = sources[0].load(ds.checks, prefix)  # its features: the first session's rows below
+    # the first session's layout (its samples, if read, give its rows below)
+    first, first_read = _first_layout(sources[0], ds.checks, prefix, c.cache)
     channels = wanted_channels(ds.sensors, first.channels, first.name)
     rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
     n_win = to_samples(w.window, w.unit, rate, "window")
@@ -169,9 +172,16 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     text = settings_key({"windowing": windowing, "features": names,
                          "extractor": repr(pipeline.extractor.get_params()),
                          "stack_previous": cfg.features.stack_previous})
-    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
+    streams = _needs_streams(cfg)
+    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
     split: dict = {}
+    stream_rows: dict = {}  # source name -> StreamFeatures (every window of its stream)
+
+    def arrived(result) -> None:
+        if result.stream is not None:
+            stream_rows[result.name] = result.stream
+        progress.advance(task)
 
     def train_rows_first(labels) -> np.ndarray:
         """Split by subject on the labels alone; order rows training first, then test."""
@@ -199,9 +209,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             table, failed = build_feature_table(
                 jobs, names,
                 lambda f, items: chain(  # the first session is read already: not again
-                    [f(items[0], first)],
+                    [f(items[0], first_read)],
                     compute.map_in_order(f, items[1:], c.scheduler, c.workers)),
-                strict=c.strict, on_result=lambda r: progress.advance(task),
+                strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
         finally:  # workers that no task used (a single session)
@@ -234,12 +244,16 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "workers": c.workers,
             "cache": c.cache,
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
+            "stream_rows_mb": round(sum(f.nbytes for f in stream_rows.values()) / 2**20, 1),
         },
     })
-    streams = SessionRecordings(sources, ds.checks, prefix, c.scheduler, c.workers)
+    read = [s for s in sources if s.name in stream_rows] if streams else sources
+    recordings = SessionRecordings(read, ds.checks, prefix, c.scheduler, c.workers,
+                                   features=stream_rows)
     metrics["postprocess"] = _postprocess_stage(
-        cfg, streams, pipeline, fold_models, train_w, test_w, out, console, train_w.X
+        cfg, recordings, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )
+    del recordings, stream_rows
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     unseen = set(test_w.subject) - set(train_w.subject)
@@ -261,6 +275,53 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     if examples is None:
         figures = [f for f in figures if f[0] != "class_overview.png"]
     return _finish(metrics, out, t_start, console, figures)
+
+
+def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
+    """Name, channels, sampling rate and classes of the first session; its samples if read.
+
+    With a feature cache they are cached too (a small JSON entry keyed by the
+    session's file hash), so a training from the cache reads no samples.
+
+    Returns
+    -------
+    layout : SimpleNamespace
+        ``name``, ``channels``, ``sampling_rate_hz``, ``classes``.
+    recordings : RecordingSet or None
+        The session, when it had to be read (then not read again for its rows).
+    """
+    from types import SimpleNamespace
+
+    from tinyhar.features.table import FeatureCache, settings_key
+
+    cache = FeatureCache(cache_dir) if cache_dir else None
+    key = None
+    if cache is not None:
+        key = cache.key(source.fingerprint(), settings_key({"layout": repr(checks),
+                                                            "session_prefix": prefix}))
+        facts = cache.get_facts(key)
+        if facts is not None:
+            return SimpleNamespace(**facts), None
+    recordings = source.load(checks, prefix)
+    facts = {"name": recordings.name, "channels": list(recordings.channels),
+             "sampling_rate_hz": float(recordings.sampling_rate_hz),
+             "classes": list(recordings.classes)}
+    if cache is not None:
+        cache.put_facts(key, facts)
+    return SimpleNamespace(**facts), recordings
+
+
+def _needs_streams(cfg: TrainConfig) -> bool:
+    """Whether post-processing needs whole streams: fitted on them, or test streams scored.
+
+    As :func:`~tinyhar.training.stages._postprocess_stage`: the test subjects'
+    streams are scored with a hold-out protocol; the training subjects'
+    (cross-validated) streams are classified to choose or fit ``auto``,
+    ``hmm``, a rejection or a posture correction.
+    """
+    p = cfg.postprocess
+    return (cfg.evaluation.protocol == "holdout" or p.smoothing in ("auto", "hmm")
+            or p.reject != "none" or p.posture != "none")
 
 
 def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
