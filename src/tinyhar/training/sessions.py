@@ -253,7 +253,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     metrics["postprocess"] = _postprocess_stage(
         cfg, recordings, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )
-    del recordings, stream_rows
+    recordings.features.clear()  # the stream rows are done with: free them
+    stream_rows.clear()
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     unseen = set(test_w.subject) - set(train_w.subject)
