@@ -325,6 +325,60 @@ class FeatureCache:
         write_text_atomic(path, json.dumps(facts, sort_keys=True))
         return path
 
+    def get_windows(self, key: str):
+        """Raw windows stored as ``<key>.npz`` (:meth:`put_windows`), or None when absent.
+
+        Returns
+        -------
+        WindowSet or None
+            ``X`` of shape ``(n_windows, n_samples, n_channels)`` float32.
+
+        Raises
+        ------
+        DataFormatError
+            If the entry exists but is not readable (the message says to delete it).
+        """
+        from tinyhar.core.windowset import WindowSet
+
+        path = self.root / f"{key}.npz"
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as f:  # plain arrays only: no code runs
+                meta = json.loads(str(f["meta"]))
+                return WindowSet(
+                    f["X"].astype(np.float32), *(f[k].astype(object) for k in
+                                                 ("y", "subject", "session")),
+                    f["start_time"].astype(np.float64), list(meta["channels"]),
+                    float(meta["sampling_rate_hz"]), list(meta["classes"]), str(meta["name"]),
+                    hop_samples=meta["hop_samples"],
+                )
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(path, f"not a readable tinyhar cache entry ({exc}); delete "
+                                  "it (or the cache folder) and run again") from exc
+
+    def put_windows(self, key: str, windows) -> Path:
+        """Store raw windows (a WindowSet) as ``<key>.npz`` atomically (no pickled objects)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = {"channels": list(windows.channels), "classes": list(windows.classes),
+                "sampling_rate_hz": float(windows.sampling_rate_hz), "name": str(windows.name),
+                "hop_samples": windows.hop_samples}
+        path = self.root / f"{key}.npz"
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez_compressed(
+                tmp, X=np.asarray(windows.X, np.float32),
+                **{k: np.asarray([str(v) for v in getattr(windows, k)], dtype=str)
+                   for k in ("y", "subject", "session")},
+                start_time=np.asarray(windows.start_time, np.float64),
+                meta=np.asarray(json.dumps(meta)))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
     def _write(self, key: str, table, metadata: dict[str, str]) -> Path:
         """Write a table as entry ``key`` atomically (temporary file + rename)."""
         import pyarrow.parquet as pq
@@ -396,6 +450,7 @@ class SessionResult:
     cached: bool = False
     samples: int = 0
     stream: Any = None  # StreamFeatures of every stream window, when the job asked for them
+    fingerprint: str | None = None  # the source's file hash (with a cache: the entries' key)
 
 
 def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
@@ -426,14 +481,16 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     source = job.source
     cache = FeatureCache(job.cache_dir) if job.cache_dir else None
     try:
-        key = stream_key = None
+        key = stream_key = fingerprint = None
         if cache is not None:
-            key = cache.key(source.fingerprint(), job.settings_text)
-            stream_key = cache.key(source.fingerprint(), job.settings_text + "\x00stream")
+            fingerprint = source.fingerprint()
+            key = cache.key(fingerprint, job.settings_text)
+            stream_key = cache.key(fingerprint, job.settings_text + "\x00stream")
             rows = cache.get(key)
             stream = cache.get_stream(stream_key) if job.streams and rows is not None else None
             if rows is not None and (stream is not None or not job.streams):
-                return SessionResult(source.name, rows, cached=True, stream=stream)
+                return SessionResult(source.name, rows, cached=True, stream=stream,
+                                     fingerprint=fingerprint)
         if recordings is None:
             recordings = source.load(job.checks, job.session_prefix)
         windows, report = make_windows(recordings, **job.windowing)
@@ -448,7 +505,8 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
             cache.put(key, rows)
             if stream is not None:
                 cache.put_stream(stream_key, stream)
-        return SessionResult(source.name, rows, samples=recordings.n_samples, stream=stream)
+        return SessionResult(source.name, rows, samples=recordings.n_samples, stream=stream,
+                             fingerprint=fingerprint)
     except TinyharError as exc:
         return SessionResult(source.name, None, error=str(exc))
 

@@ -178,9 +178,12 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     split: dict = {}
     stream_rows: dict = {}  # source name -> StreamFeatures (every window of its stream)
 
+    fingerprints: dict = {}  # source name -> file hash (with a cache)
+
     def arrived(result) -> None:
         if result.stream is not None:
             stream_rows[result.name] = result.stream
+        fingerprints[result.name] = result.fingerprint
         progress.advance(task)
 
     def train_rows_first(labels) -> np.ndarray:
@@ -258,9 +261,16 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     unseen = set(test_w.subject) - set(train_w.subject)
+
+    def raw_windows(subjects: set, **kw) -> WindowSet | None:
+        """:func:`_raw_windows`, kept in the feature cache (keyed by every source's hash)."""
+        return _cached(c.cache, [fingerprints.get(s.name) for s in sources],
+                       {"settings": text, "subjects": sorted(subjects), **kw},
+                       lambda: _raw_windows(sources, subjects, ds.checks, windowing, prefix,
+                                            classes, **kw))
+
     if unseen:
-        stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
-                              limit=MAX_TEST_WINDOWS)
+        stored = raw_windows(unseen, limit=MAX_TEST_WINDOWS)
         metrics["test_windows_note"] = (
             write_test_windows(out, stored) if stored is not None
             else "no session of the test subjects could be read again")
@@ -268,8 +278,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         metrics["test_windows_note"] = (
             f"every test subject of the run trained its final model (evaluation.protocol "
             f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
-    examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
-                            classes, per_class=3)
+    examples = raw_windows(set(train_w.subject), per_class=3)
     if examples is not None:  # a few windows per class: a rough reference
         metrics["gravity_reference"] = gravity_reference(examples)
     figures = _figures(metrics, examples, pipeline=pipeline)
@@ -310,6 +319,27 @@ def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
     if cache is not None:
         cache.put_facts(key, facts)
     return SimpleNamespace(**facts), recordings
+
+
+def _cached(cache_dir: str | None, fingerprints: list, what: dict, make):
+    """Raw windows from the feature cache, or ``make()`` (then stored there).
+
+    The key is the hash of every source (none missing: a source that failed
+    or has no hash means no caching) and ``what`` (the settings and the
+    request), so a changed file gives other windows.
+    """
+    from tinyhar.features.table import FeatureCache, settings_key
+
+    if not cache_dir or not fingerprints or any(f is None for f in fingerprints):
+        return make()
+    cache = FeatureCache(cache_dir)
+    key = cache.key("\x00".join(fingerprints), settings_key({"raw_windows": what}))
+    got = cache.get_windows(key)
+    if got is None:
+        got = make()
+        if got is not None:
+            cache.put_windows(key, got)
+    return got
 
 
 def _needs_streams(cfg: TrainConfig) -> bool:
