@@ -177,7 +177,11 @@ def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
     job = replace(jobs[0], streams=True)
     pipeline = job.transformer
     got = run_session_job(job)
-    stream = got.stream
+    # the training windows' features are the training rows (by reference, not stored twice)
+    assert (got.stream.train_row >= 0).sum() == len(got.rows)
+    assert len(got.stream.facts.features) == (got.stream.train_row[~got.stream.facts.invalid]
+                                              < 0).sum()
+    stream = got.stream.resolve(got.rows.X, np.arange(len(got.rows)))
     recordings = job.source.load()
     expected = StreamFeatures.concatenate(list(iter_stream_features(pipeline, recordings)),
                                           len(names), 2.56, 1.28)
@@ -191,9 +195,10 @@ def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
     assert set(zip(got.rows.session, got.rows.start_time, strict=True)) <= starts
     cached = run_session_job(job)
     assert cached.cached and cached.stream is not None
+    assert np.array_equal(cached.stream.train_row, got.stream.train_row)
     for key in ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
                 "acc_magnitude", "gravity", "features"):
-        assert np.array_equal(getattr(cached.stream, key), getattr(stream, key),
+        assert np.array_equal(getattr(cached.stream.facts, key), getattr(got.stream.facts, key),
                               equal_nan=key in ("acc_magnitude", "gravity")), key
     # the predictions of stored features equal classifying the stream from its samples
     from sklearn.tree import DecisionTreeClassifier

@@ -140,8 +140,9 @@ class SessionRecordings:
         Most rows of a session read at a time
         (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`;
         default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
-    features : dict, optional
-        ``{source name: StreamFeatures}``: every stream window of a source,
+    features : mapping, optional
+        ``{source name: StreamFeatures}`` (any mapping: a value may be built
+        when it is looked up): every stream window of a source,
         featurised already (:class:`~tinyhar.evaluation.streams.StreamFeatures`
         computed with the same pipeline layout); those sources are classified
         from their features instead of being read. The others are read.
@@ -153,7 +154,7 @@ class SessionRecordings:
         from tinyhar.datasets.sessions import BATCH_ROWS
 
         self.sources = list(sources)
-        self.features = dict(features or {})
+        self.features = features if features is not None else {}
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
         self.batch_rows = int(batch_rows or BATCH_ROWS)

@@ -230,8 +230,8 @@ class FeatureCache:
         return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
 
 
-    def get_stream(self, key: str):
-        """The cached stream rows (:class:`~tinyhar.evaluation.streams.StreamFeatures`) or None.
+    def get_stream(self, key: str) -> StreamRows | None:
+        """The cached stream rows (:class:`StreamRows`) or None when absent.
 
         Raises
         ------
@@ -250,8 +250,9 @@ class FeatureCache:
             meta = json.loads(table.schema.metadata[b"tinyhar_stream"])
             n, width = table.num_rows, int(meta["n_features"])
             invalid = table.column("invalid").to_numpy(zero_copy_only=False).astype(bool)
+            train_row = table.column("train_row").to_numpy().astype(np.int64)
             flat = table.column("features").combine_chunks().flatten().to_numpy()
-            features = np.asarray(flat, np.float32).reshape(n, width)[~invalid]
+            features = np.asarray(flat, np.float32).reshape(n, width)[~invalid & (train_row < 0)]
             gravity = None
             if "gravity" in table.column_names:
                 g = table.column("gravity").combine_chunks().flatten().to_numpy()
@@ -260,29 +261,32 @@ class FeatureCache:
                     for k in ("session", "subject", "y")}
             num = {k: table.column(k).to_numpy() for k in ("run", "t_start", "t_end",
                                                             "acc_magnitude")}
-            return StreamFeatures(
+            return StreamRows(StreamFeatures(
                 text["session"], text["subject"], num["run"].astype(np.int64),
                 num["t_start"].astype(np.float64), num["t_end"].astype(np.float64), text["y"],
                 invalid, num["acc_magnitude"].astype(np.float64), gravity, features,
                 float(meta["window_s"]), float(meta["hop_s"]),
-            )
+            ), train_row)
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(
                 path, f"not a readable tinyhar stream-cache entry ({exc}); delete it (or the "
                 "cache folder) and run again"
             ) from exc
 
-    def put_stream(self, key: str, rows) -> Path:
-        """Store stream rows (:class:`~tinyhar.evaluation.streams.StreamFeatures`) atomically.
+    def put_stream(self, key: str, stream: StreamRows) -> Path:
+        """Store stream rows (:class:`StreamRows`) atomically.
 
-        The features of invalid windows (which have none) are stored as zeros.
+        Windows without features here (invalid ones, and those whose features
+        are training rows: ``train_row``) have zeros in the ``features`` column.
         """
         import pyarrow as pa
 
-        n, width = len(rows), int(rows.features.shape[1]) if rows.features.ndim == 2 else 0
+        rows, n = stream.facts, len(stream)
+        width = int(rows.features.shape[1]) if rows.features.ndim == 2 else 0
         full = np.zeros((n, width), np.float32)
-        full[~rows.invalid] = rows.features.reshape(len(rows.features), width)
+        full[~rows.invalid & (stream.train_row < 0)] = rows.features.reshape(-1, width)
         columns = {
+            "train_row": pa.array(stream.train_row, pa.int64()),
             "session": pa.array([str(v) for v in rows.session], pa.string()),
             "subject": pa.array([str(v) for v in rows.subject], pa.string()),
             "y": pa.array([str(v) for v in rows.y], pa.string()),
@@ -449,7 +453,7 @@ class SessionResult:
     error: str | None = None
     cached: bool = False
     samples: int = 0
-    stream: Any = None  # StreamFeatures of every stream window, when the job asked for them
+    stream: StreamRows | None = None  # every stream window, when the job asked for them
     fingerprint: str | None = None  # the source's file hash (with a cache: the entries' key)
 
 
@@ -511,26 +515,93 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
         return SessionResult(source.name, None, error=str(exc))
 
 
-def _stream_rows(pipeline, recordings, rows: FeatureTable):
-    """Features of every stream window of ``recordings``; the training ``rows`` taken over.
+@dataclass
+class StreamRows:
+    """Every window of a session's stream, its training windows' features by reference.
+
+    The form out-of-core training keeps (and caches) a session's stream in:
+    the training windows are among the stream windows (same session, start
+    time and samples), so their features are the training rows, not a copy;
+    only the other valid windows (impure, unlabelled) hold features here.
+    :meth:`resolve` gives the full :class:`~tinyhar.evaluation.streams.StreamFeatures`.
+
+    Attributes
+    ----------
+    facts : StreamFeatures
+        The windows; its ``features`` are those of the valid windows without
+        a training row only, shape ``(n_extra, n_features)``.
+    train_row : numpy.ndarray of int64, shape (n_windows,)
+        Index of each window's row among the session's training rows; -1 for
+        a window featurised here (or invalid).
+    """
+
+    facts: Any
+    train_row: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.train_row)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (object arrays counted as pointers)."""
+        return int(self.facts.nbytes + self.train_row.nbytes)
+
+    def resolve(self, X: np.ndarray, rows_at: np.ndarray):
+        """The stream with every valid window's features.
+
+        Parameters
+        ----------
+        X : numpy.ndarray of float32, shape (n_rows, n_features)
+            A feature matrix holding the session's training rows.
+        rows_at : numpy.ndarray of int, shape (n_session_rows,)
+            Where the session's training row ``i`` is in ``X``; -1 for a row
+            left out of ``X`` (its windows get NaN features: a subject that
+            is neither trained nor tested on, never classified).
+
+        Returns
+        -------
+        StreamFeatures
+        """
+        from dataclasses import replace
+
+        valid = ~self.facts.invalid
+        tr = self.train_row[valid]
+        mine = tr >= 0
+        out = np.empty((len(tr), X.shape[1]), np.float32)
+        at = np.asarray(rows_at, np.int64)[tr[mine]]
+        taken = X[np.maximum(at, 0)]
+        taken[at < 0] = np.nan
+        out[mine] = taken
+        out[~mine] = self.facts.features
+        return replace(self.facts, features=out)
+
+
+def _stream_rows(pipeline, recordings, rows: FeatureTable) -> StreamRows:
+    """Every stream window of ``recordings``; the training ``rows`` referenced, not copied.
 
     Returns
     -------
-    StreamFeatures
-        As :func:`tinyhar.evaluation.streams.iter_stream_features` gives them
-        (concatenated): a window that is also a training window (same
-        session and start time: the same samples, cut the same way) gets the
+    StreamRows
+        The windows as :func:`tinyhar.evaluation.streams.iter_stream_features`
+        cuts them: a window that is also a training window (same session and
+        start time: the same samples, cut the same way) refers to its
         training row, the others are featurised here. With ``stack_previous``
         (the previous window differs: the previous kept window in training,
         the previous valid one in a stream) every stream window is featurised.
     """
     from tinyhar.evaluation.streams import StreamFeatures, iter_stream_features
 
-    source = pipeline if pipeline.stack_previous else _KnownRows(pipeline, rows)
-    parts = list(iter_stream_features(source, recordings))
-    return StreamFeatures.concatenate(parts, len(rows.feature_names),
-                                      pipeline.n_samples / pipeline.sampling_rate_hz,
-                                      pipeline.streaming_hop / pipeline.sampling_rate_hz)
+    known = None if pipeline.stack_previous else _KnownRows(pipeline, rows)
+    parts = list(iter_stream_features(known or pipeline, recordings))
+    facts = StreamFeatures.concatenate(parts, len(rows.feature_names),
+                                       pipeline.n_samples / pipeline.sampling_rate_hz,
+                                       pipeline.streaming_hop / pipeline.sampling_rate_hz)
+    train_row = np.full(len(facts), -1, np.int64)
+    if known is not None and known.found:
+        at = np.concatenate(known.found)  # per valid window, in order
+        train_row[~facts.invalid] = at
+        facts.features = facts.features[at < 0]
+    return StreamRows(facts, train_row)
 
 
 class _KnownRows:
@@ -539,12 +610,14 @@ class _KnownRows:
     Stream windows are named ``"<session>\\x1f<run>"``
     (:func:`~tinyhar.evaluation.streams.iter_stream_features`); a window is
     known when its session and start time are those of a row of ``rows``.
+    ``found`` collects, per call, the row of each window (-1: computed).
     Everything else is the pipeline's.
     """
 
     def __init__(self, pipeline, rows: FeatureTable) -> None:
         self.pipeline = pipeline
         self.rows = rows
+        self.found: list[np.ndarray] = []
         self.known = {(str(s), float(t)): i for i, (s, t) in
                       enumerate(zip(rows.session, rows.start_time, strict=True))}
 
@@ -556,6 +629,7 @@ class _KnownRows:
         at = np.array([self.known.get((str(s).split("\x1f", 1)[0], float(t)), -1)
                        for s, t in zip(windows.session, windows.start_time, strict=True)],
                       dtype=np.int64)
+        self.found.append(at)
         new = np.flatnonzero(at < 0)
         if len(new) == len(at):
             return self.pipeline.transform(windows)

@@ -9,6 +9,7 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import chain
 from pathlib import Path
 
@@ -176,13 +177,16 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
     split: dict = {}
-    stream_rows: dict = {}  # source name -> StreamFeatures (every window of its stream)
-
+    # source name -> (StreamRows of every window of its stream, its first row, its rows)
+    stream_rows: dict = {}
     fingerprints: dict = {}  # source name -> file hash (with a cache)
+    n_rows = [0]  # rows of the sessions so far, in the order the table concatenates them
 
     def arrived(result) -> None:
-        if result.stream is not None:
-            stream_rows[result.name] = result.stream
+        if result.rows is not None:
+            if result.stream is not None:
+                stream_rows[result.name] = (result.stream, n_rows[0], len(result.rows))
+            n_rows[0] += len(result.rows)
         fingerprints[result.name] = result.fingerprint
         progress.advance(task)
 
@@ -202,9 +206,11 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         tr, te, protocol, leakage = split_windows(windows, cfg, console)
         check_labels(windows.y[tr], classes, "the training subjects")
         same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        order = tr if same else np.concatenate([tr, te])
         split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
-                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
-        return tr if same else np.concatenate([tr, te])
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)),
+                     order=order, n_rows=len(labels))
+        return order
 
     with _progress(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
@@ -247,17 +253,19 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "workers": c.workers,
             "cache": c.cache,
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
-            "stream_rows_mb": round(sum(f.nbytes for f in stream_rows.values()) / 2**20, 1),
+            "stream_rows_mb": round(sum(r[0].nbytes for r in stream_rows.values()) / 2**20,
+                                    1),
         },
     })
     read = [s for s in sources if s.name in stream_rows] if streams else sources
+    position = np.full(split["n_rows"], -1, np.int64)  # each session row's place in the table
+    position[split["order"]] = np.arange(len(split["order"]))
     recordings = SessionRecordings(read, ds.checks, prefix, c.scheduler, c.workers,
-                                   features=stream_rows)
+                                   features=_ResolvedStreams(stream_rows, table.X, position))
     metrics["postprocess"] = _postprocess_stage(
         cfg, recordings, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )
-    recordings.features.clear()  # the stream rows are done with: free them
-    stream_rows.clear()
+    stream_rows.clear()  # the stream rows are done with: free them
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     unseen = set(test_w.subject) - set(train_w.subject)
@@ -285,6 +293,30 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     if examples is None:
         figures = [f for f in figures if f[0] != "class_overview.png"]
     return _finish(metrics, out, t_start, console, figures)
+
+
+class _ResolvedStreams(Mapping):
+    """Source name -> its whole stream's features, resolved one session at a time on access.
+
+    ``rows`` maps a source to ``(StreamRows, first row, n rows)``: its training
+    rows are rows ``first .. first + n`` of the sessions' concatenation,
+    found in the table's matrix ``X`` at ``position`` (training-then-test
+    order). A resolved stream is built when asked for and not kept, so
+    memory holds the compact rows plus one session's features.
+    """
+
+    def __init__(self, rows: dict, X: np.ndarray, position: np.ndarray) -> None:
+        self.rows, self.X, self.position = rows, X, position
+
+    def __getitem__(self, name: str):
+        stream, first, n = self.rows[name]
+        return stream.resolve(self.X, self.position[first : first + n])
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
