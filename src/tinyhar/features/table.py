@@ -22,12 +22,15 @@ samples, session by session in the same order.
 
 Streams: when post-processing is fitted or scored on whole streams, the same
 read of a session also gives the features of *every* window of its stream
-(:class:`~tinyhar.evaluation.streams.StreamFeatures`: impure and unlabelled
+(:class:`StreamRows`, resolved to a
+:class:`~tinyhar.evaluation.streams.StreamFeatures`: impure and unlabelled
 windows included, at the streaming hop), so no session is read twice. The
 training windows are among the stream windows (same length, hop and start
-times): their rows are taken over, and only the other windows are
-featurised. The stream rows are cached next to the training rows (a second
-entry per session, same key plus ``stream``).
+times): they refer to their training rows (``train_row``), and only the other
+windows are featurised and kept (a few percent more rows on HAR data with
+short transitions; more where much is unlabelled). The stream rows are cached
+next to the training rows (a second entry per session, same key plus
+``stream``).
 """
 
 from __future__ import annotations
@@ -228,7 +231,6 @@ class FeatureCache:
         })
         meta = {"feature_names": rows.feature_names, "counts": rows.counts}
         return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
-
 
     def get_stream(self, key: str) -> StreamRows | None:
         """The cached stream rows (:class:`StreamRows`) or None when absent.
