@@ -200,6 +200,13 @@ def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
                 "acc_magnitude", "gravity", "features"):
         assert np.array_equal(getattr(cached.stream.facts, key), getattr(got.stream.facts, key),
                               equal_nan=key in ("acc_magnitude", "gravity")), key
+    # a changed source file (another hash) finds neither entry: both recomputed from one read
+    fingerprint = type(job.source).fingerprint
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(job.source), "fingerprint", lambda self: "changed " + fingerprint(self))
+        stale = run_session_job(job)
+    assert not stale.cached and np.array_equal(stale.stream.train_row, got.stream.train_row)
+    assert len(list((tmp_path / "c").glob("*.parquet"))) == 4
     # the predictions of stored features equal classifying the stream from its samples
     from sklearn.tree import DecisionTreeClassifier
 
