@@ -471,7 +471,8 @@ def check_train(args: list[str], root: Path, out: str) -> None:
     if "--scheduler" in args:  # README: session by session, the cache kept for next time
         assert m["out_of_core"]["skipped"] == [] and m["out_of_core"]["sources"] > 1
         cache = root / _option(args, "--set").split("=", 1)[1]
-        assert len(list(cache.glob("*.parquet"))) == m["out_of_core"]["sources"]
+        # per session: its training rows and its stream's rows (for the post-processing)
+        assert len(list(cache.glob("*.parquet"))) == 2 * m["out_of_core"]["sources"]
     preset = _option(args, "--preset")
     if preset is not None:
         from tinyhar.training import PRESET_DATA

@@ -48,7 +48,8 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
         assert first[key] == in_memory[key] == again[key], key
     assert first["cross_validation"] == in_memory["cross_validation"] == again["cross_validation"]
     assert first["out_of_core"]["skipped"] == [] and first["out_of_core"]["sources"] == 8
-    assert len(list((tmp_path / "c").glob("*.parquet"))) == 8
+    # per session: the training rows and the stream rows (every window, for post-processing)
+    assert len(list((tmp_path / "c").glob("*.parquet"))) == 16
     saved = json.loads((tmp_path / "a" / "postprocess.json").read_text())
     assert saved["smoothing"] == "mode"
     # the unseen test subject's raw windows are stored for the exports' self-check, as in memory
@@ -117,6 +118,55 @@ def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path,
         assert memory["saved"]["smoothing"] == "hmm"
         assert memory["saved"]["rejection"]["method"] == "both"
     assert_close_tree(memory, streamed)
+
+
+def test_each_session_is_read_once_and_not_at_all_from_the_cache(definition, tmp_path,
+                                                                 monkeypatch):
+    # the training rows and every stream window (post-processing fit on the training streams,
+    # scores of the test streams) come from one read per session; from the cache, none
+    from tinyhar.datasets.sessions import SessionSource
+    from tinyhar.runfolder import load_run
+    from tinyhar.training import sessions
+
+    reads: dict[str, int] = {}
+    extra: dict[str, int] = {}  # reads for the few raw windows a run stores
+    load, batches, raw = SessionSource.load, SessionSource.iter_batches, sessions._raw_windows
+    where = [reads]
+
+    def counted(read):
+        def wrapper(self, *args, **kwargs):
+            where[0][self.name] = where[0].get(self.name, 0) + 1
+            return read(self, *args, **kwargs)
+        return wrapper
+
+    def raw_windows(*args, **kwargs):
+        where[0] = extra
+        try:
+            return raw(*args, **kwargs)
+        finally:
+            where[0] = reads
+
+    monkeypatch.setattr(SessionSource, "load", counted(load))
+    monkeypatch.setattr(SessionSource, "iter_batches", counted(batches))
+    monkeypatch.setattr(sessions, "_raw_windows", raw_windows)
+    cfg = _cfg(definition, out_of_core=True, cache=str(tmp_path / "c"))
+    cfg.postprocess.smoothing, cfg.postprocess.reject = "hmm", "both"
+    first = train(cfg, tmp_path / "a")
+    assert len(reads) == 8 and set(reads.values()) == {1}, reads
+    # the stored test windows (the unseen subject s004) and the class overview's examples
+    assert 0 < len(extra) < 8 and any("s004" in name for name in extra)
+    reads.clear()
+    extra.clear()
+    again = train(cfg, tmp_path / "b")
+    assert reads == {} and extra == {}
+    assert again["postprocess"]["test_streams"]["n_windows"] > 0
+    assert_close_tree(first["postprocess"], again["postprocess"])
+    assert again["cross_validation"] == first["cross_validation"]
+    mine, theirs = load_run(tmp_path / "b").test_windows, load_run(tmp_path / "a").test_windows
+    assert np.array_equal(mine.X, theirs.X) and list(mine.y) == list(theirs.y)
+    assert list(mine.session) == list(theirs.session)
+    assert np.array_equal(mine.start_time, theirs.start_time)
+    assert (tmp_path / "b" / "class_overview.png").is_file()
 
 
 def test_when_training_reads_by_session(definition):

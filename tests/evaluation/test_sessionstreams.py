@@ -203,3 +203,29 @@ def test_a_long_session_read_in_batches_gives_the_outputs_of_a_whole_read(
     assert by_batch["n_sessions"] == 3
     assert ((tmp_path / "c" / "timeline_s003.png").read_bytes()
             == (tmp_path / "d" / "timeline_s003.png").read_bytes())
+
+
+def test_stored_stream_features_give_the_predictions_without_a_read(run, definition,
+                                                                     monkeypatch):
+    # out-of-core training hands over each session's stream features: classified, not read
+    from tinyhar.datasets.sessions import SessionSource
+    from tinyhar.evaluation.streams import StreamFeatures, iter_stream_features
+
+    r = load_run(run)
+    read = SessionRecordings.from_definition(definition)
+    features = {s.name: StreamFeatures.concatenate(
+        list(iter_stream_features(r.pipeline, s.load(None, read.session_prefix))),
+        len(r.pipeline.feature_names), 2.56, 1.28) for s in read.sources}
+    stored = SessionRecordings(read.sources, None, read.session_prefix, features=features)
+    expected = read.predictions(r.pipeline, TEST, ood_model=r.postprocess.ood_model)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a session was read")
+
+    monkeypatch.setattr(SessionSource, "load", no_read)
+    monkeypatch.setattr(SessionSource, "iter_batches", no_read)
+    got = stored.predictions(r.pipeline, TEST, ood_model=r.postprocess.ood_model)
+    assert len(got) == len(expected) and list(got.session) == list(expected.session)
+    assert np.array_equal(got.classify(r.postprocess), expected.classify(r.postprocess))
+    np.testing.assert_allclose(got.proba, expected.proba, atol=1e-12)
+    assert_close_tree(stream_scores(got, r.postprocess), stream_scores(expected, r.postprocess))

@@ -164,3 +164,60 @@ def test_a_session_split_over_two_files_is_refused(tmp_path):
     assert len(jobs) == 2 and jobs[0].source.subject is None
     with pytest.raises(TinyharError, match="session one is in part0.csv and in part1.csv"):
         build_feature_table(jobs, names)
+
+
+def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
+    # every stream window's features, the training rows taken over: the same as featurising
+    # every window of the stream (iter_stream_features); cached and read back unchanged
+    from dataclasses import replace
+
+    from tinyhar.evaluation.streams import StreamFeatures, iter_stream_features
+
+    jobs, names, _, _ = _jobs(synthetic, cache_dir=str(tmp_path / "c"))
+    job = replace(jobs[0], streams=True)
+    pipeline = job.transformer
+    got = run_session_job(job)
+    # the training windows' features are the training rows (by reference, not stored twice)
+    assert (got.stream.train_row >= 0).sum() == len(got.rows)
+    assert len(got.stream.facts.features) == (got.stream.train_row[~got.stream.facts.invalid]
+                                              < 0).sum()
+    stream = got.stream.resolve(got.rows.X, np.arange(len(got.rows)))
+    recordings = job.source.load()
+    expected = StreamFeatures.concatenate(list(iter_stream_features(pipeline, recordings)),
+                                          len(names), 2.56, 1.28)
+    assert len(stream) == len(expected) > len(got.rows)  # impure windows too
+    assert list(stream.y) == list(expected.y) and list(stream.session) == list(expected.session)
+    assert np.array_equal(stream.t_start, expected.t_start)
+    assert np.array_equal(stream.invalid, expected.invalid)
+    np.testing.assert_allclose(stream.features, expected.features, rtol=1e-5, atol=1e-6)
+    # each training window is a stream window
+    starts = set(zip(stream.session, stream.t_start, strict=True))
+    assert set(zip(got.rows.session, got.rows.start_time, strict=True)) <= starts
+    cached = run_session_job(job)
+    assert cached.cached and cached.stream is not None
+    assert np.array_equal(cached.stream.train_row, got.stream.train_row)
+    for key in ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
+                "acc_magnitude", "gravity", "features"):
+        assert np.array_equal(getattr(cached.stream.facts, key), getattr(got.stream.facts, key),
+                              equal_nan=key in ("acc_magnitude", "gravity")), key
+    # a changed source file (another hash) finds neither entry: both recomputed from one read
+    fingerprint = type(job.source).fingerprint
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(job.source), "fingerprint", lambda self: "changed " + fingerprint(self))
+        stale = run_session_job(job)
+    assert not stale.cached and np.array_equal(stale.stream.train_row, got.stream.train_row)
+    assert len(list((tmp_path / "c").glob("*.parquet"))) == 4
+    # the predictions of stored features equal classifying the stream from its samples
+    from sklearn.tree import DecisionTreeClassifier
+
+    from tinyhar.evaluation.streams import stream_predictions
+
+    ok = ~stream.invalid
+    labelled = np.flatnonzero(ok)[np.asarray(stream.y[ok] != "", bool)]
+    model = DecisionTreeClassifier(random_state=0).fit(
+        stream.features[np.searchsorted(np.flatnonzero(ok), labelled)], stream.y[labelled])
+    pipeline.model, pipeline.classes = model, sorted(set(stream.y[labelled]))
+    mine = stream.predictions(pipeline.classes, model)
+    theirs = stream_predictions(pipeline, recordings)
+    assert np.array_equal(mine.classify(), theirs.classify())
+    np.testing.assert_allclose(mine.proba, theirs.proba, atol=1e-12)

@@ -12,6 +12,11 @@ the same samples; sessions are independent streams). A long session is read
 in batches of rows (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`)
 and its windows cut across the batches exactly as from the whole session.
 
+Out-of-core training computes each session's stream features in the same
+read as its training rows (:class:`~tinyhar.evaluation.streams.StreamFeatures`,
+:mod:`tinyhar.features.table`) and hands them over (``features``): those
+sessions are then classified from their features, not read again.
+
 Memory: one batch of a session's samples (at most
 :data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows when it reads in batches,
 else the whole session) plus the per-window results kept by the caller
@@ -26,6 +31,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from tinyhar.errors import TinyharError
 
@@ -133,14 +140,21 @@ class SessionRecordings:
         Most rows of a session read at a time
         (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`;
         default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
+    features : mapping, optional
+        ``{source name: StreamFeatures}`` (any mapping: a value may be built
+        when it is looked up): every stream window of a source,
+        featurised already (:class:`~tinyhar.evaluation.streams.StreamFeatures`
+        computed with the same pipeline layout); those sources are classified
+        from their features instead of being read. The others are read.
     """
 
     def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
                  scheduler: str = "serial", workers: int = 1,
-                 batch_rows: int | None = None) -> None:
+                 batch_rows: int | None = None, features: dict | None = None) -> None:
         from tinyhar.datasets.sessions import BATCH_ROWS
 
         self.sources = list(sources)
+        self.features = features if features is not None else {}
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
         self.batch_rows = int(batch_rows or BATCH_ROWS)
@@ -263,6 +277,9 @@ class SessionRecordings:
         for source in self.sources:
             if source.subject is not None and str(source.subject) not in wanted:
                 continue
+            if source.name in self.features:  # featurised already: in order, not read
+                jobs.append(source.name)
+                continue
             mine = sorted(wanted if source.subject is None else {str(source.subject)})
             models = (None if model_for_subject is None
                       else {s: model_for_subject(s) for s in mine})
@@ -271,10 +288,33 @@ class SessionRecordings:
             jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
                                    models, ood, chunk or STREAM_CHUNK, self.batch_rows,
                                    on_windows if serial else None))
-        for got in compute.map_in_order(_run_stream_job, jobs, self.scheduler, self.workers):
+        reads = [j for j in jobs if not isinstance(j, str)]
+        done = iter(compute.map_in_order(_run_stream_job, reads, self.scheduler, self.workers)
+                    if reads else ())
+        for job in jobs:
+            if isinstance(job, str):
+                yield self._from_features(job, pipeline, wanted, model_for_subject, ood_model,
+                                          on_windows)
+                continue
+            got = next(done)
             if not serial and on_windows is not None and got.pred is not None:
                 on_windows(len(got.pred))
             yield got
+
+    def _from_features(self, name: str, pipeline, wanted: frozenset, model_for_subject,
+                       ood_model, on_windows) -> SessionPredictions:
+        """Predictions of a source from its stored stream features (nothing read)."""
+        feats = self.features[name]
+        mine = np.isin(feats.subject.astype(str), list(wanted))
+        if not mine.any():
+            return SessionPredictions(name, None)
+        if not mine.all():
+            feats = feats.subset(mine)
+        pred = feats.predictions(list(pipeline.classes), pipeline.model, model_for_subject,
+                                 ood_model)
+        if on_windows is not None:
+            on_windows(len(pred))
+        return SessionPredictions(name, pred)
 
     def predictions(self, pipeline, subjects: Sequence[str],
                     model_for_subject: Callable[[str], object] | None = None,

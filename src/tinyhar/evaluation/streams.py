@@ -592,7 +592,9 @@ def stream_predictions(
 
     Windows are cut with the pipeline's window length and streaming hop
     (:attr:`~tinyhar.models.pipeline.HarPipeline.streaming_hop`), at its
-    sampling rate (the recordings are resampled when theirs differs).
+    sampling rate (the recordings are resampled when theirs differs): the
+    features of each chunk (:func:`iter_stream_features`) are classified
+    (:meth:`StreamFeatures.predictions`) before the next chunk is cut.
 
     Parameters
     ----------
@@ -628,12 +630,176 @@ def stream_predictions(
         Missing channels.
     """
     classes = list(pipeline.classes)
+    parts = []
+    for piece in iter_stream_features(pipeline, recordings, chunk):
+        parts.append(piece.predictions(classes, pipeline.model, model_for_subject, ood_model))
+        if on_windows is not None:
+            on_windows(len(piece))
+    return StreamPredictions.concatenate(
+        parts, classes, pipeline.n_samples / pipeline.sampling_rate_hz,
+        pipeline.streaming_hop / pipeline.sampling_rate_hz)
+
+
+_FEATURE_ROWS = ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
+                 "acc_magnitude")
+"""Per-window arrays of :class:`StreamFeatures` (besides ``gravity`` and ``features``)."""
+
+
+@dataclass
+class StreamFeatures:
+    """Every window of whole streams as model inputs: :class:`StreamPredictions` before a model.
+
+    What classifying a stream needs from its samples, computed once: the
+    features of each valid window and the window facts. Any model (the
+    final one, or the cross-validation fold model of each subject) then
+    classifies them (:meth:`predictions`) without the samples; the result
+    equals :func:`stream_predictions` on the same recordings (the same
+    windows, features and runs; the classifiers score each row on its own).
+
+    Attributes
+    ----------
+    session, subject, run, t_start, t_end, y, invalid, acc_magnitude : numpy.ndarray
+        Per window, shape (n_windows,), as in :class:`StreamPredictions`.
+    gravity : numpy.ndarray of float64, shape (n_windows, 3), or None
+        As in :class:`StreamPredictions`.
+    features : numpy.ndarray of float32, shape (n_valid, n_features)
+        Model inputs of the valid windows (``~invalid``), in order (raw
+        windows ``(n_valid, n_samples, n_channels)`` for a network).
+    window_s, hop_s : float
+        Window length and hop in s.
+
+    Notes
+    -----
+    Memory: ``4 * n_features + 60`` bytes per window (about 0.9 kB for the
+    default feature set), the same order as the training rows.
+    """
+
+    session: np.ndarray
+    subject: np.ndarray
+    run: np.ndarray
+    t_start: np.ndarray
+    t_end: np.ndarray
+    y: np.ndarray
+    invalid: np.ndarray
+    acc_magnitude: np.ndarray
+    gravity: np.ndarray | None
+    features: np.ndarray
+    window_s: float
+    hop_s: float
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (object arrays counted as pointers)."""
+        arrays = [getattr(self, k) for k in (*_FEATURE_ROWS, "gravity", "features")]
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
+    def subset(self, mask: np.ndarray) -> StreamFeatures:
+        """The windows where ``mask`` (bool, shape (n_windows,)) is true, order kept."""
+        mask = np.asarray(mask, bool)
+        return StreamFeatures(
+            **{k: getattr(self, k)[mask] for k in _FEATURE_ROWS},
+            gravity=None if self.gravity is None else self.gravity[mask],
+            features=self.features[mask[~self.invalid]], window_s=self.window_s,
+            hop_s=self.hop_s,
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[StreamFeatures], n_features: int, window_s: float,
+                    hop_s: float) -> StreamFeatures:
+        """Windows of several parts, one after the other (e.g. the chunks of one session)."""
+        if not parts:
+            empty = np.zeros(0)
+            return cls(empty.astype(object), empty.astype(object), empty.astype(np.int64),
+                       empty, empty, empty.astype(object), empty.astype(bool), empty, None,
+                       np.zeros((0, n_features), np.float32), window_s, hop_s)
+        grav = [p.gravity for p in parts]
+        return cls(
+            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in _FEATURE_ROWS},
+            gravity=np.concatenate(grav) if all(g is not None for g in grav) else None,
+            features=np.concatenate([p.features for p in parts if len(p.features)]
+                                    or [parts[0].features]), window_s=window_s,
+            hop_s=hop_s,
+        )
+
+    def predictions(self, classes: Sequence[str], model=None,
+                    model_for_subject: Callable[[str], object] | None = None,
+                    ood_model: OodModel | Callable[[str], OodModel] | None = None
+                    ) -> StreamPredictions:
+        """Classify the windows: probabilities (and OOD scores) per window.
+
+        Parameters
+        ----------
+        classes : sequence of str
+            The run's classes (probability columns).
+        model : object, optional
+            The classifier (``predict_proba``, ``classes_``) for every subject.
+        model_for_subject, ood_model : callable or OodModel, optional
+            As :func:`stream_predictions`; called once per subject.
+
+        Returns
+        -------
+        StreamPredictions
+        """
+        n = len(self)
+        proba = np.full((n, len(classes)), np.nan)
+        ood = np.full(n, np.nan)
+        ok = np.flatnonzero(~self.invalid)
+        subjects = self.subject[ok]
+        for s in dict.fromkeys(subjects.tolist()):  # each subject in order of appearance
+            mine = subjects == s
+            rows = self.features[mine] if len(mine) and not mine.all() else self.features
+            m = model if model_for_subject is None else model_for_subject(str(s))
+            proba[ok[mine]] = class_probabilities(m, rows, classes)
+            if ood_model is not None:
+                scorer = ood_model if isinstance(ood_model, OodModel) else ood_model(str(s))
+                ood[ok[mine]] = scorer.score(rows)
+        return StreamPredictions(
+            list(classes), **{k: getattr(self, k) for k in _FEATURE_ROWS}, proba=proba,
+            window_s=self.window_s, hop_s=self.hop_s, ood=None if ood_model is None else ood,
+            gravity=self.gravity,
+        )
+
+
+def iter_stream_features(
+    pipeline,
+    recordings: RecordingSet | Iterable[RecordingSet],
+    chunk: int = STREAM_CHUNK,
+) -> Iterator[StreamFeatures]:
+    """The features of every window of the recordings, chunk by chunk (no model needed).
+
+    Windows are cut as :func:`stream_predictions` cuts them
+    (:func:`iter_stream_windows` at the pipeline's window length, streaming
+    hop and rate); invalid windows (:func:`~tinyhar.features.validity.invalid_windows`)
+    get no features and start a new run; with ``stack_previous`` the
+    previous window of the same run is stacked, across chunks too.
+
+    Parameters
+    ----------
+    pipeline : HarPipeline
+        Gives the window layout, ``transform`` and ``stack_previous``.
+    recordings : RecordingSet or iterable of RecordingSet
+        As :func:`stream_predictions`.
+    chunk : int
+        Most windows per yielded part.
+
+    Yields
+    ------
+    StreamFeatures
+        One per chunk of windows (of one session).
+
+    Raises
+    ------
+    DataFormatError
+        Missing channels.
+    """
     n_win, hop = int(pipeline.n_samples), int(pipeline.streaming_hop)
     rate = float(pipeline.sampling_rate_hz)
     acc = [i for i, c in enumerate(pipeline.channels) if c.startswith("acc_")]
     xyz = [list(pipeline.channels).index(c) for c in ("acc_x", "acc_y", "acc_z")
            if c in pipeline.channels]
-    parts: list[dict] = []
     run = 0
     tail: WindowSet | None = None  # last valid window of the current run (stack_previous)
     last_bad = False
@@ -648,12 +814,9 @@ def stream_predictions(
         if restart[0]:
             tail = None
         run, last_bad = int(runs[-1]), bool(bad[-1])
-        proba = np.full((len(w), len(classes)), np.nan)
-        ood = np.full(len(w), np.nan)
         ok = np.flatnonzero(~bad)
+        features = None
         if ok.size:
-            model = pipeline.model if model_for_subject is None else model_for_subject(
-                str(w.subject[0]))
             valid = w.subset(ok)
             valid.session = np.array([f"{s}\x1f{r}" for s, r in zip(valid.session, runs[ok],
                                                                      strict=True)], dtype=object)
@@ -661,12 +824,7 @@ def stream_predictions(
             if pipeline.stack_previous and tail is not None and tail.session[0] == valid.session[0]:
                 valid = _join(tail, valid)
                 head = 1
-            features = pipeline.transform(valid)[head:]
-            proba[ok] = class_probabilities(model, features, classes)
-            if ood_model is not None:
-                scorer = (ood_model if isinstance(ood_model, OodModel)
-                          else ood_model(str(w.subject[0])))
-                ood[ok] = scorer.score(features)
+            features = np.asarray(pipeline.transform(valid)[head:])
             tail = valid.subset(np.arange(len(valid)) == len(valid) - 1)
         if bad[-1]:
             tail = None
@@ -675,24 +833,17 @@ def stream_predictions(
             with np.errstate(invalid="ignore", over="ignore"):
                 m = np.sqrt((w.X[..., acc].astype(np.float64) ** 2).sum(axis=2)).mean(axis=1)
             mag = np.where(bad, np.nan, m)
-        grav = np.full((len(w), 3), np.nan)
+        grav = None
         if len(xyz) == 3:
             with np.errstate(invalid="ignore", over="ignore"):
                 grav = w.X[..., xyz].astype(np.float64).mean(axis=1)
             grav[bad] = np.nan
-        parts.append({
-            "session": w.session, "subject": w.subject, "run": runs.astype(np.int64),
-            "t_start": w.start_time, "t_end": w.start_time + n_win / rate, "y": w.y,
-            "proba": proba, "invalid": bad, "acc_magnitude": mag, "ood": ood, "gravity": grav,
-        })
-        if on_windows is not None:
-            on_windows(len(w))
-    out = _concat(parts, classes, n_win / rate, hop / rate)
-    if ood_model is None:
-        out.ood = None
-    if len(xyz) != 3:
-        out.gravity = None
-    return out
+        if features is None:  # no valid window: no rows (of any width)
+            features = np.zeros((0, 0), np.float32)
+        yield StreamFeatures(
+            w.session, w.subject, runs.astype(np.int64), w.start_time,
+            w.start_time + n_win / rate, w.y, bad, mag, grav, features, n_win / rate, hop / rate,
+        )
 
 
 def _join(a: WindowSet, b: WindowSet) -> WindowSet:

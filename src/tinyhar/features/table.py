@@ -19,6 +19,18 @@ simply not found and the rows are recomputed). Entries are written atomically
 The rows equal those of the in-memory path (load everything, window,
 transform) bit for bit on the same machine: the same code runs on the same
 samples, session by session in the same order.
+
+Streams: when post-processing is fitted or scored on whole streams, the same
+read of a session also gives the features of *every* window of its stream
+(:class:`StreamRows`, resolved to a
+:class:`~tinyhar.evaluation.streams.StreamFeatures`: impure and unlabelled
+windows included, at the streaming hop), so no session is read twice. The
+training windows are among the stream windows (same length, hop and start
+times): they refer to their training rows (``train_row``), and only the other
+windows are featurised and kept (a few percent more rows on HAR data with
+short transitions; more where much is unlabelled). The stream rows are cached
+next to the training rows (a second entry per session, same key plus
+``stream``).
 """
 
 from __future__ import annotations
@@ -207,9 +219,7 @@ class FeatureCache:
     def put(self, key: str, rows: FeatureTable) -> Path:
         """Store ``rows`` atomically; returns the entry's path."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        self.root.mkdir(parents=True, exist_ok=True)
         n_features = len(rows.feature_names)
         values = pa.array(np.ascontiguousarray(rows.X, dtype=np.float32).reshape(-1))
         table = pa.table({
@@ -220,7 +230,167 @@ class FeatureCache:
             "features": pa.FixedSizeListArray.from_arrays(values, n_features),
         })
         meta = {"feature_names": rows.feature_names, "counts": rows.counts}
-        table = table.replace_schema_metadata({"tinyhar_features": json.dumps(meta)})
+        return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
+
+    def get_stream(self, key: str) -> StreamRows | None:
+        """The cached stream rows (:class:`StreamRows`) or None when absent.
+
+        Raises
+        ------
+        DataFormatError
+            If the entry exists but is not readable (the message says to delete it).
+        """
+        from tinyhar.evaluation.streams import StreamFeatures
+
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+            meta = json.loads(table.schema.metadata[b"tinyhar_stream"])
+            n, width = table.num_rows, int(meta["n_features"])
+            invalid = table.column("invalid").to_numpy(zero_copy_only=False).astype(bool)
+            train_row = table.column("train_row").to_numpy().astype(np.int64)
+            flat = table.column("features").combine_chunks().flatten().to_numpy()
+            features = np.asarray(flat, np.float32).reshape(n, width)[~invalid & (train_row < 0)]
+            gravity = None
+            if "gravity" in table.column_names:
+                g = table.column("gravity").combine_chunks().flatten().to_numpy()
+                gravity = np.asarray(g, np.float64).reshape(n, 3)
+            text = {k: np.asarray(table.column(k).to_pylist(), dtype=object)
+                    for k in ("session", "subject", "y")}
+            num = {k: table.column(k).to_numpy() for k in ("run", "t_start", "t_end",
+                                                            "acc_magnitude")}
+            return StreamRows(StreamFeatures(
+                text["session"], text["subject"], num["run"].astype(np.int64),
+                num["t_start"].astype(np.float64), num["t_end"].astype(np.float64), text["y"],
+                invalid, num["acc_magnitude"].astype(np.float64), gravity, features,
+                float(meta["window_s"]), float(meta["hop_s"]),
+            ), train_row)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(
+                path, f"not a readable tinyhar stream-cache entry ({exc}); delete it (or the "
+                "cache folder) and run again"
+            ) from exc
+
+    def put_stream(self, key: str, stream: StreamRows) -> Path:
+        """Store stream rows (:class:`StreamRows`) atomically.
+
+        Windows without features here (invalid ones, and those whose features
+        are training rows: ``train_row``) have zeros in the ``features`` column.
+        """
+        import pyarrow as pa
+
+        rows, n = stream.facts, len(stream)
+        width = int(rows.features.shape[1]) if rows.features.ndim == 2 else 0
+        full = np.zeros((n, width), np.float32)
+        full[~rows.invalid & (stream.train_row < 0)] = rows.features.reshape(-1, width)
+        columns = {
+            "train_row": pa.array(stream.train_row, pa.int64()),
+            "session": pa.array([str(v) for v in rows.session], pa.string()),
+            "subject": pa.array([str(v) for v in rows.subject], pa.string()),
+            "y": pa.array([str(v) for v in rows.y], pa.string()),
+            "run": pa.array(rows.run, pa.int64()),
+            "t_start": pa.array(rows.t_start, pa.float64()),
+            "t_end": pa.array(rows.t_end, pa.float64()),
+            "invalid": pa.array(rows.invalid, pa.bool_()),
+            "acc_magnitude": pa.array(rows.acc_magnitude, pa.float64()),
+            "features": pa.FixedSizeListArray.from_arrays(pa.array(full.reshape(-1)), width),
+        }
+        if rows.gravity is not None:
+            columns["gravity"] = pa.FixedSizeListArray.from_arrays(
+                pa.array(np.ascontiguousarray(rows.gravity, np.float64).reshape(-1)), 3)
+        meta = {"n_features": width, "window_s": rows.window_s, "hop_s": rows.hop_s}
+        return self._write(key, pa.table(columns), {"tinyhar_stream": json.dumps(meta)})
+
+    def get_facts(self, key: str) -> dict | None:
+        """A small JSON entry ``<key>.json`` (e.g. a session's channels and rate), or None.
+
+        Raises
+        ------
+        DataFormatError
+            If the entry exists but is not JSON (the message says to delete it).
+        """
+        path = self.root / f"{key}.json"
+        if not path.is_file():
+            return None
+        try:
+            return dict(json.loads(path.read_text()))
+        except (OSError, TypeError, ValueError) as exc:
+            raise DataFormatError(path, f"not a readable tinyhar cache entry ({exc}); delete "
+                                  "it (or the cache folder) and run again") from exc
+
+    def put_facts(self, key: str, facts: dict) -> Path:
+        """Store a small JSON entry ``<key>.json`` atomically."""
+        from tinyhar.core.files import write_text_atomic
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{key}.json"
+        write_text_atomic(path, json.dumps(facts, sort_keys=True))
+        return path
+
+    def get_windows(self, key: str):
+        """Raw windows stored as ``<key>.npz`` (:meth:`put_windows`), or None when absent.
+
+        Returns
+        -------
+        WindowSet or None
+            ``X`` of shape ``(n_windows, n_samples, n_channels)`` float32.
+
+        Raises
+        ------
+        DataFormatError
+            If the entry exists but is not readable (the message says to delete it).
+        """
+        from tinyhar.core.windowset import WindowSet
+
+        path = self.root / f"{key}.npz"
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as f:  # plain arrays only: no code runs
+                meta = json.loads(str(f["meta"]))
+                return WindowSet(
+                    f["X"].astype(np.float32), *(f[k].astype(object) for k in
+                                                 ("y", "subject", "session")),
+                    f["start_time"].astype(np.float64), list(meta["channels"]),
+                    float(meta["sampling_rate_hz"]), list(meta["classes"]), str(meta["name"]),
+                    hop_samples=meta["hop_samples"],
+                )
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(path, f"not a readable tinyhar cache entry ({exc}); delete "
+                                  "it (or the cache folder) and run again") from exc
+
+    def put_windows(self, key: str, windows) -> Path:
+        """Store raw windows (a WindowSet) as ``<key>.npz`` atomically (no pickled objects)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = {"channels": list(windows.channels), "classes": list(windows.classes),
+                "sampling_rate_hz": float(windows.sampling_rate_hz), "name": str(windows.name),
+                "hop_samples": windows.hop_samples}
+        path = self.root / f"{key}.npz"
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez_compressed(
+                tmp, X=np.asarray(windows.X, np.float32),
+                **{k: np.asarray([str(v) for v in getattr(windows, k)], dtype=str)
+                   for k in ("y", "subject", "session")},
+                start_time=np.asarray(windows.start_time, np.float64),
+                meta=np.asarray(json.dumps(meta)))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    def _write(self, key: str, table, metadata: dict[str, str]) -> Path:
+        """Write a table as entry ``key`` atomically (temporary file + rename)."""
+        import pyarrow.parquet as pq
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        table = table.replace_schema_metadata(metadata)
         path = self.path(key)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
         os.close(fd)
@@ -258,6 +428,11 @@ class SessionJob:
     session_prefix : bool
         Prefix session ids with the subject (``"<subject>-<session>"``), as the
         in-memory loader does when a session name is used by several subjects.
+    streams : bool
+        Also the features of every window of the session's stream
+        (:func:`tinyhar.evaluation.streams.iter_stream_features` with
+        ``transformer`` as the pipeline: its window length, streaming hop,
+        rate and channels), from the same read.
     """
 
     source: Any
@@ -268,6 +443,7 @@ class SessionJob:
     cache_dir: str | None = None
     settings_text: str = ""
     session_prefix: bool = False
+    streams: bool = False
 
 
 @dataclass
@@ -279,6 +455,8 @@ class SessionResult:
     error: str | None = None
     cached: bool = False
     samples: int = 0
+    stream: StreamRows | None = None  # every stream window, when the job asked for them
+    fingerprint: str | None = None  # the source's file hash (with a cache: the entries' key)
 
 
 def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
@@ -294,7 +472,8 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     Returns
     -------
     SessionResult
-        ``rows`` of the session's windows, or ``error`` (the message of the
+        ``rows`` of the session's windows (and ``stream`` with ``job.streams``),
+        or ``error`` (the message of the
         :class:`~tinyhar.errors.TinyharError` that stopped it: a malformed
         file, a failed check).
 
@@ -308,11 +487,16 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     source = job.source
     cache = FeatureCache(job.cache_dir) if job.cache_dir else None
     try:
-        key = cache.key(source.fingerprint(), job.settings_text) if cache else None
+        key = stream_key = fingerprint = None
         if cache is not None:
+            fingerprint = source.fingerprint()
+            key = cache.key(fingerprint, job.settings_text)
+            stream_key = cache.key(fingerprint, job.settings_text + "\x00stream")
             rows = cache.get(key)
-            if rows is not None:
-                return SessionResult(source.name, rows, cached=True)
+            stream = cache.get_stream(stream_key) if job.streams and rows is not None else None
+            if rows is not None and (stream is not None or not job.streams):
+                return SessionResult(source.name, rows, cached=True, stream=stream,
+                                     fingerprint=fingerprint)
         if recordings is None:
             recordings = source.load(job.checks, job.session_prefix)
         windows, report = make_windows(recordings, **job.windowing)
@@ -322,11 +506,141 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
                             windows.session, windows.start_time, list(job.feature_names),
                             {k: int(v) for k, v in report.as_dict().items()
                              if isinstance(v, (int, np.integer))})
+        stream = _stream_rows(job.transformer, recordings, rows) if job.streams else None
         if cache is not None:
             cache.put(key, rows)
-        return SessionResult(source.name, rows, samples=recordings.n_samples)
+            if stream is not None:
+                cache.put_stream(stream_key, stream)
+        return SessionResult(source.name, rows, samples=recordings.n_samples, stream=stream,
+                             fingerprint=fingerprint)
     except TinyharError as exc:
         return SessionResult(source.name, None, error=str(exc))
+
+
+@dataclass
+class StreamRows:
+    """Every window of a session's stream, its training windows' features by reference.
+
+    The form out-of-core training keeps (and caches) a session's stream in:
+    the training windows are among the stream windows (same session, start
+    time and samples), so their features are the training rows, not a copy;
+    only the other valid windows (impure, unlabelled) hold features here.
+    :meth:`resolve` gives the full :class:`~tinyhar.evaluation.streams.StreamFeatures`.
+
+    Attributes
+    ----------
+    facts : StreamFeatures
+        The windows; its ``features`` are those of the valid windows without
+        a training row only, shape ``(n_extra, n_features)``.
+    train_row : numpy.ndarray of int64, shape (n_windows,)
+        Index of each window's row among the session's training rows; -1 for
+        a window featurised here (or invalid).
+    """
+
+    facts: Any
+    train_row: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.train_row)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (object arrays counted as pointers)."""
+        return int(self.facts.nbytes + self.train_row.nbytes)
+
+    def resolve(self, X: np.ndarray, rows_at: np.ndarray):
+        """The stream with every valid window's features.
+
+        Parameters
+        ----------
+        X : numpy.ndarray of float32, shape (n_rows, n_features)
+            A feature matrix holding the session's training rows.
+        rows_at : numpy.ndarray of int, shape (n_session_rows,)
+            Where the session's training row ``i`` is in ``X``; -1 for a row
+            left out of ``X`` (its windows get NaN features: a subject that
+            is neither trained nor tested on, never classified).
+
+        Returns
+        -------
+        StreamFeatures
+        """
+        from dataclasses import replace
+
+        valid = ~self.facts.invalid
+        tr = self.train_row[valid]
+        mine = tr >= 0
+        out = np.empty((len(tr), X.shape[1]), np.float32)
+        at = np.asarray(rows_at, np.int64)[tr[mine]]
+        taken = X[np.maximum(at, 0)]
+        taken[at < 0] = np.nan
+        out[mine] = taken
+        out[~mine] = self.facts.features
+        return replace(self.facts, features=out)
+
+
+def _stream_rows(pipeline, recordings, rows: FeatureTable) -> StreamRows:
+    """Every stream window of ``recordings``; the training ``rows`` referenced, not copied.
+
+    Returns
+    -------
+    StreamRows
+        The windows as :func:`tinyhar.evaluation.streams.iter_stream_features`
+        cuts them: a window that is also a training window (same session and
+        start time: the same samples, cut the same way) refers to its
+        training row, the others are featurised here. With ``stack_previous``
+        (the previous window differs: the previous kept window in training,
+        the previous valid one in a stream) every stream window is featurised.
+    """
+    from tinyhar.evaluation.streams import StreamFeatures, iter_stream_features
+
+    known = None if pipeline.stack_previous else _KnownRows(pipeline, rows)
+    parts = list(iter_stream_features(known or pipeline, recordings))
+    facts = StreamFeatures.concatenate(parts, len(rows.feature_names),
+                                       pipeline.n_samples / pipeline.sampling_rate_hz,
+                                       pipeline.streaming_hop / pipeline.sampling_rate_hz)
+    train_row = np.full(len(facts), -1, np.int64)
+    if known is not None and known.found:
+        at = np.concatenate(known.found)  # per valid window, in order
+        train_row[~facts.invalid] = at
+        facts.features = facts.features[at < 0]
+    return StreamRows(facts, train_row)
+
+
+class _KnownRows:
+    """A pipeline whose ``transform`` takes the rows of windows already featurised.
+
+    Stream windows are named ``"<session>\\x1f<run>"``
+    (:func:`~tinyhar.evaluation.streams.iter_stream_features`); a window is
+    known when its session and start time are those of a row of ``rows``.
+    ``found`` collects, per call, the row of each window (-1: computed).
+    Everything else is the pipeline's.
+    """
+
+    def __init__(self, pipeline, rows: FeatureTable) -> None:
+        self.pipeline = pipeline
+        self.rows = rows
+        self.found: list[np.ndarray] = []
+        self.known = {(str(s), float(t)): i for i, (s, t) in
+                      enumerate(zip(rows.session, rows.start_time, strict=True))}
+
+    def __getattr__(self, name: str):
+        return getattr(self.pipeline, name)
+
+    def transform(self, windows) -> np.ndarray:
+        """Features ``(n_windows, n_features)`` float32: known rows copied, the rest computed."""
+        at = np.array([self.known.get((str(s).split("\x1f", 1)[0], float(t)), -1)
+                       for s, t in zip(windows.session, windows.start_time, strict=True)],
+                      dtype=np.int64)
+        self.found.append(at)
+        new = np.flatnonzero(at < 0)
+        if len(new) == len(at):
+            return self.pipeline.transform(windows)
+        out = np.empty((len(at), self.rows.X.shape[1]), np.float32)
+        old = np.flatnonzero(at >= 0)
+        out[old] = self.rows.X[at[old]]
+        if len(new):
+            out[new] = self.pipeline.transform(windows.subset(new))
+        return out
 
 
 def build_feature_table(

@@ -9,6 +9,7 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import chain
 from pathlib import Path
 
@@ -129,10 +130,12 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     path; the rows are identical, so are the metrics.
     Post-processing (``auto``, ``hmm``, rejection) is chosen, fitted and
     scored as in memory (:func:`~tinyhar.training.stages._postprocess_stage`)
-    on the whole streams, read again one session at a time
-    (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`): every
-    window of each session, impure and unlabelled ones included, which the
-    training rows do not hold.
+    on the whole streams (every window of each session, impure and
+    unlabelled ones included, which the training rows do not hold): their
+    features come from the same read of each session as the training rows
+    (``SessionJob.streams``; cached with them), so the post-processing reads
+    no session again (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`
+    with ``features``).
     """
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
@@ -155,7 +158,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
     prefix = shared_session_names(sources)
-    first = sources[0].load(ds.checks, prefix)  # its features: the first session's rows below
+    # the first session's layout (its samples, if read, give its rows below)
+    first, first_read = _first_layout(sources[0], ds.checks, prefix, c.cache)
     channels = wanted_channels(ds.sensors, first.channels, first.name)
     rate = float(w.target_rate_hz) if w.target_rate_hz else first.sampling_rate_hz
     n_win = to_samples(w.window, w.unit, rate, "window")
@@ -169,9 +173,22 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     text = settings_key({"windowing": windowing, "features": names,
                          "extractor": repr(pipeline.extractor.get_params()),
                          "stack_previous": cfg.features.stack_previous})
-    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix)
+    streams = _needs_streams(cfg)
+    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
     split: dict = {}
+    # source name -> (StreamRows of every window of its stream, its first row, its rows)
+    stream_rows: dict = {}
+    fingerprints: dict = {}  # source name -> file hash (with a cache)
+    n_rows = [0]  # rows of the sessions so far, in the order the table concatenates them
+
+    def arrived(result) -> None:
+        if result.rows is not None:
+            if result.stream is not None:
+                stream_rows[result.name] = (result.stream, n_rows[0], len(result.rows))
+            n_rows[0] += len(result.rows)
+        fingerprints[result.name] = result.fingerprint
+        progress.advance(task)
 
     def train_rows_first(labels) -> np.ndarray:
         """Split by subject on the labels alone; order rows training first, then test."""
@@ -189,9 +206,11 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         tr, te, protocol, leakage = split_windows(windows, cfg, console)
         check_labels(windows.y[tr], classes, "the training subjects")
         same = len(tr) == len(te) and bool(np.all(tr == te))  # loso: every window in both
+        order = tr if same else np.concatenate([tr, te])
         split.update(classes=classes, protocol=protocol, leakage=leakage, n_train=len(tr),
-                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)))
-        return tr if same else np.concatenate([tr, te])
+                     test=(0, len(tr)) if same else (len(tr), len(tr) + len(te)),
+                     order=order, n_rows=len(labels))
+        return order
 
     with _progress(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
@@ -199,9 +218,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             table, failed = build_feature_table(
                 jobs, names,
                 lambda f, items: chain(  # the first session is read already: not again
-                    [f(items[0], first)],
+                    [f(items[0], first_read)],
                     compute.map_in_order(f, items[1:], c.scheduler, c.workers)),
-                strict=c.strict, on_result=lambda r: progress.advance(task),
+                strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
         finally:  # workers that no task used (a single session)
@@ -234,18 +253,32 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             "workers": c.workers,
             "cache": c.cache,
             "feature_rows_mb": round(table.nbytes / 2**20, 1),
+            "stream_rows_mb": round(sum(r[0].nbytes for r in stream_rows.values()) / 2**20,
+                                    1),
         },
     })
-    streams = SessionRecordings(sources, ds.checks, prefix, c.scheduler, c.workers)
+    read = [s for s in sources if s.name in stream_rows] if streams else sources
+    position = np.full(split["n_rows"], -1, np.int64)  # each session row's place in the table
+    position[split["order"]] = np.arange(len(split["order"]))
+    recordings = SessionRecordings(read, ds.checks, prefix, c.scheduler, c.workers,
+                                   features=_ResolvedStreams(stream_rows, table.X, position))
     metrics["postprocess"] = _postprocess_stage(
-        cfg, streams, pipeline, fold_models, train_w, test_w, out, console, train_w.X
+        cfg, recordings, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )
+    stream_rows.clear()  # the stream rows are done with: free them
     pipeline.save(out / PIPELINE_FILE)
     cfg.to_yaml(out / CONFIG_FILE)
     unseen = set(test_w.subject) - set(train_w.subject)
+
+    def raw_windows(subjects: set, **kw) -> WindowSet | None:
+        """:func:`_raw_windows`, kept in the feature cache (keyed by every source's hash)."""
+        return _cached(c.cache, [fingerprints.get(s.name) for s in sources],
+                       {"settings": text, "subjects": sorted(subjects), **kw},
+                       lambda: _raw_windows(sources, subjects, ds.checks, windowing, prefix,
+                                            classes, **kw))
+
     if unseen:
-        stored = _raw_windows(sources, unseen, ds.checks, windowing, prefix, classes,
-                              limit=MAX_TEST_WINDOWS)
+        stored = raw_windows(unseen, limit=MAX_TEST_WINDOWS)
         metrics["test_windows_note"] = (
             write_test_windows(out, stored) if stored is not None
             else "no session of the test subjects could be read again")
@@ -253,14 +286,105 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         metrics["test_windows_note"] = (
             f"every test subject of the run trained its final model (evaluation.protocol "
             f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
-    examples = _raw_windows(sources, set(train_w.subject), ds.checks, windowing, prefix,
-                            classes, per_class=3)
+    examples = raw_windows(set(train_w.subject), per_class=3)
     if examples is not None:  # a few windows per class: a rough reference
         metrics["gravity_reference"] = gravity_reference(examples)
     figures = _figures(metrics, examples, pipeline=pipeline)
     if examples is None:
         figures = [f for f in figures if f[0] != "class_overview.png"]
     return _finish(metrics, out, t_start, console, figures)
+
+
+class _ResolvedStreams(Mapping):
+    """Source name -> its whole stream's features, resolved one session at a time on access.
+
+    ``rows`` maps a source to ``(StreamRows, first row, n rows)``: its training
+    rows are rows ``first .. first + n`` of the sessions' concatenation,
+    found in the table's matrix ``X`` at ``position`` (training-then-test
+    order). A resolved stream is built when asked for and not kept, so
+    memory holds the compact rows plus one session's features.
+    """
+
+    def __init__(self, rows: dict, X: np.ndarray, position: np.ndarray) -> None:
+        self.rows, self.X, self.position = rows, X, position
+
+    def __getitem__(self, name: str):
+        stream, first, n = self.rows[name]
+        return stream.resolve(self.X, self.position[first : first + n])
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
+    """Name, channels, sampling rate and classes of the first session; its samples if read.
+
+    With a feature cache they are cached too (a small JSON entry keyed by the
+    session's file hash), so a training from the cache reads no samples.
+
+    Returns
+    -------
+    layout : SimpleNamespace
+        ``name``, ``channels``, ``sampling_rate_hz``, ``classes``.
+    recordings : RecordingSet or None
+        The session, when it had to be read (then not read again for its rows).
+    """
+    from types import SimpleNamespace
+
+    from tinyhar.features.table import FeatureCache, settings_key
+
+    cache = FeatureCache(cache_dir) if cache_dir else None
+    key = None
+    if cache is not None:
+        key = cache.key(source.fingerprint(), settings_key({"layout": repr(checks),
+                                                            "session_prefix": prefix}))
+        facts = cache.get_facts(key)
+        if facts is not None:
+            return SimpleNamespace(**facts), None
+    recordings = source.load(checks, prefix)
+    facts = {"name": recordings.name, "channels": list(recordings.channels),
+             "sampling_rate_hz": float(recordings.sampling_rate_hz),
+             "classes": list(recordings.classes)}
+    if cache is not None:
+        cache.put_facts(key, facts)
+    return SimpleNamespace(**facts), recordings
+
+
+def _cached(cache_dir: str | None, fingerprints: list, what: dict, make):
+    """Raw windows from the feature cache, or ``make()`` (then stored there).
+
+    The key is the hash of every source (none missing: a source that failed
+    or has no hash means no caching) and ``what`` (the settings and the
+    request), so a changed file gives other windows.
+    """
+    from tinyhar.features.table import FeatureCache, settings_key
+
+    if not cache_dir or not fingerprints or any(f is None for f in fingerprints):
+        return make()
+    cache = FeatureCache(cache_dir)
+    key = cache.key("\x00".join(fingerprints), settings_key({"raw_windows": what}))
+    got = cache.get_windows(key)
+    if got is None:
+        got = make()
+        if got is not None:
+            cache.put_windows(key, got)
+    return got
+
+
+def _needs_streams(cfg: TrainConfig) -> bool:
+    """Whether post-processing needs whole streams: fitted on them, or test streams scored.
+
+    As :func:`~tinyhar.training.stages._postprocess_stage`: the test subjects'
+    streams are scored with a hold-out protocol; the training subjects'
+    (cross-validated) streams are classified to choose or fit ``auto``,
+    ``hmm``, a rejection or a posture correction.
+    """
+    p = cfg.postprocess
+    return (cfg.evaluation.protocol == "holdout" or p.smoothing in ("auto", "hmm")
+            or p.reject != "none" or p.posture != "none")
 
 
 def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
