@@ -252,10 +252,10 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print,
     cv_scores = {}
     if posture_module_present():
         from tinyhar.postprocess import select_postprocess
-        from tinyhar.postprocess.posture import PostureCorrection
+        from tinyhar.postprocess.posture import POSTURE_METHODS, PostureCorrection
 
         groups = [(default_candidates(classes), None)]
-        for method in ("walking_reference", "walking_reference_all"):
+        for method in POSTURE_METHODS[1:]:
             posture = PostureCorrection(classes, method)  # fitted per fold, then on all
             groups.append(([c.with_posture(posture) for c in default_candidates(classes)],
                            cv.gravity))
@@ -302,13 +302,17 @@ def rows_for(path: Path | None, sensors: str, device: bool, log=print,
                 f"{row['sample_macro_f1']:.3f}, over-segmentation "
                 f"{row['oversegmentation']:.2f}, C {row['c_parity']}, "
                 f"MicroPython {row['micropython_parity']} ({time.time() - t0:.0f} s)")
+    scored = [r for r in rows if r["cv_macro_f1"] is not None]
+    best = max(scored, key=lambda r: r["cv_macro_f1"]) if scored else None  # earliest on ties
+    for row in rows:
+        row["cv_choice"] = row is best
     return rows
 
 
 def _table(rows: list[dict]) -> str:
     keys = ("sensors", "postprocess", "window_macro_f1", "sample_macro_f1", "kappa",
             "segment_f1", "oversegmentation", "median_delay_s", "c_parity",
-            "micropython_parity", "micropython_ms", "cv_macro_f1")
+            "micropython_parity", "micropython_ms", "cv_macro_f1", "cv_choice")
 
     def fmt(v):
         if v is None:
