@@ -63,7 +63,8 @@ Example (all keys optional; these are the defaults)::
                             #   tilt to the session's walking gravity) | walking_reference_all
                             #   (recalibrate every class with it) | walking_reference_grouped
                             #   (within static and within walking classes, with the tilt
-                            #   relative to the session's postures); offline, host only
+                            #   relative to the session's postures) | auto (CV chooses
+                            #   among these, none included); offline, host only
       posture_min_walking: 5  # walking windows a session needs for its reference
     augment:                # training-data augmentation (tree models)
       rotation: none        # none | random: extra copies of the training windows, each turned
@@ -309,7 +310,8 @@ class PostprocessConfig(_Section):
     relative to the session's postures) adds the offline correction of
     :class:`tinyhar.postprocess.posture.PostureCorrection` (tilt to the
     session's walking gravity direction; fitted on the training subjects'
-    cross-validated streams; not streamable, so host only).
+    cross-validated streams; not streamable, so host only); ``posture:
+    auto`` lets the same cross-validation choose among them and none.
     """
 
     smoothing: Literal["auto", "none", "mode", "ema", "hmm"] = "auto"
@@ -327,7 +329,7 @@ class PostprocessConfig(_Section):
     false_rejection: Float = Field(0.05, gt=0, le=0.5)
     ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
     posture: Literal["none", "walking_reference", "walking_reference_all",
-                     "walking_reference_grouped"] = "none"
+                     "walking_reference_grouped", "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)
 
 

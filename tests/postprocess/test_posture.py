@@ -235,3 +235,48 @@ def test_grouped_keeps_the_static_walking_split_and_uses_the_relative_tilt():
     assert spec.describe() == "posture(walking_reference_grouped)+none"
     again = PostProcessor.from_dict(spec.to_dict(), CLASSES)
     assert (again.apply_labels(proba, sessions, gravity=grav) == y).all()
+
+
+def test_posture_candidates_for_auto():
+    from tinyhar.postprocess.posture import posture_candidates
+
+    methods = [pc.method for pc in posture_candidates(CLASSES, "auto")]
+    assert methods == ["none", "walking_reference", "walking_reference_all",
+                       "walking_reference_grouped"]
+    assert [pc.method for pc in posture_candidates(CLASSES, "auto", has_gravity=False)] == [
+        "none"]
+    assert [pc.method for pc in posture_candidates(["a", "b"], "auto")] == ["none"]
+    only = posture_candidates(CLASSES, "walking_reference_grouped", min_walking=7)
+    assert [(pc.method, pc.min_walking, pc.fitted) for pc in only] == [
+        ("walking_reference_grouped", 7, False)]
+    with pytest.raises(ConfigError, match="postprocess.posture must be one of"):
+        posture_candidates(CLASSES, "gravity")
+
+
+def test_training_streams_choose_the_posture_by_cv_with_posture_auto():
+    """``select_on_streams`` with ``posture: auto``: every method against none, nested CV."""
+    from tinyhar.evaluation.streams import StreamPredictions, select_on_streams
+
+    proba, grav, y, sessions = _data(8)
+    n = len(y)
+    t = np.tile(np.arange(30) * 1.28, 8)
+    pred = StreamPredictions(
+        CLASSES, session=sessions, subject=np.array([s[1:] for s in sessions]),
+        run=np.zeros(n, dtype=np.int64), t_start=t, t_end=t + 2.56, y=y, proba=proba,
+        invalid=np.zeros(n, dtype=bool), acc_magnitude=np.ones(n), window_s=2.56, hop_s=1.28,
+        gravity=grav,
+    )
+    spec, table, chosen = select_on_streams(pred, {"smoothing": "mode", "mode_k": 3,
+                                                   "posture": "auto"}, n_folds=4)
+    assert [r["postprocess"] for r in table] == [
+        "mode(k=3)", "posture(walking_reference)+mode(k=3)",
+        "posture(walking_reference_all)+mode(k=3)",
+        "posture(walking_reference_grouped)+mode(k=3)"]
+    assert table[0]["macro_f1"] < 0.8  # the classifier alone swaps half of the sessions
+    assert table[1]["macro_f1"] == 1.0
+    assert spec.describe() == "posture(walking_reference)+mode(k=3)"  # earliest of the best
+    assert spec.posture.fitted and "posture by leave-subjects-out CV" in chosen
+    assert (spec.apply_labels(proba, sessions, gravity=grav) == y).all()
+    no_gravity = StreamPredictions(**{**pred.__dict__, "gravity": None})
+    spec, table, _ = select_on_streams(no_gravity, {"posture": "auto"}, n_folds=4)
+    assert not spec.posture.active and not any("posture" in r["postprocess"] for r in table)

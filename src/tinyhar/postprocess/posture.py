@@ -69,7 +69,8 @@ from tinyhar.errors import ConfigError, EvaluationError
 
 POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all",
                    "walking_reference_grouped")
-"""Values of ``postprocess.posture``."""
+"""Posture correction methods (``postprocess.posture`` also takes ``"auto"``, see
+:func:`posture_candidates`)."""
 POSTURE_KEYS = ("posture", "posture_min_walking")
 """``postprocess:`` configuration keys of the posture correction."""
 PROBA_FLOOR = 1e-3
@@ -182,6 +183,49 @@ def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> n
         return out
     out[ok] = np.degrees(np.arccos(np.clip(unit[ok] @ (ref / length), -1.0, 1.0)))
     return out
+
+
+def posture_candidates(classes: Sequence[str], option: str = "none",
+                       min_walking: int = DEFAULT_MIN_WALKING,
+                       has_gravity: bool = True) -> list[PostureCorrection]:
+    """The unfitted posture corrections a selection compares for ``postprocess.posture``.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The run's classes.
+    option : str
+        ``postprocess.posture``: one of :data:`POSTURE_METHODS` (that method
+        only) or ``"auto"``: every method, ``"none"`` first (so that a tie
+        keeps no correction), for leave-subjects-out cross-validation to
+        choose (:func:`tinyhar.postprocess.select_postprocess`); only
+        ``"none"`` when the classes lack sitting, standing or walking or the
+        streams have no mean accelerations (``has_gravity`` false).
+    min_walking : int >= 1
+        ``postprocess.posture_min_walking``.
+    has_gravity : bool
+        Whether the streams have each window's mean acceleration.
+
+    Returns
+    -------
+    list of PostureCorrection
+        Unfitted (inactive ones are always "fitted").
+
+    Raises
+    ------
+    ConfigError
+        An unknown option, or a method that does not fit the classes.
+    """
+    if option != "auto":
+        return [PostureCorrection(classes, option, min_walking)]
+    out = [PostureCorrection(classes, "none", min_walking)]
+    try:
+        posture_classes(classes)
+    except ConfigError:
+        return out
+    if not has_gravity:
+        return out
+    return out + [PostureCorrection(classes, m, min_walking) for m in POSTURE_METHODS[1:]]
 
 
 class PostureCorrection:
