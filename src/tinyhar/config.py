@@ -61,7 +61,10 @@ Example (all keys optional; these are the defaults)::
       ood_var_floor: 0.1    # OOD score: class variances floored at this share of the overall
       posture: none         # none | walking_reference (re-decide sitting vs standing from the
                             #   tilt to the session's walking gravity) | walking_reference_all
-                            #   (recalibrate every class with it); offline, host only
+                            #   (recalibrate every class with it) | walking_reference_grouped
+                            #   (within static and within walking classes, with the tilt
+                            #   relative to the session's postures) | auto (CV chooses
+                            #   among these, none included); offline, host only
       posture_min_walking: 5  # walking windows a session needs for its reference
     augment:                # training-data augmentation (tree models)
       rotation: none        # none | random: extra copies of the training windows, each turned
@@ -301,11 +304,14 @@ class PostprocessConfig(_Section):
     other keys then apply only to a fixed choice. The window-level scores of
     a run are always the raw per-window ones; post-processed scores are
     reported in addition (``metrics.json`` ``postprocess``).
-    ``posture: walking_reference`` (sitting vs standing) or
-    ``walking_reference_all`` (every class) adds the offline correction of
+    ``posture: walking_reference`` (sitting vs standing),
+    ``walking_reference_all`` (every class) or ``walking_reference_grouped``
+    (within the static and within the walking classes, with the tilt also
+    relative to the session's postures) adds the offline correction of
     :class:`tinyhar.postprocess.posture.PostureCorrection` (tilt to the
     session's walking gravity direction; fitted on the training subjects'
-    cross-validated streams; not streamable, so host only).
+    cross-validated streams; not streamable, so host only); ``posture:
+    auto`` lets the same cross-validation choose among them and none.
     """
 
     smoothing: Literal["auto", "none", "mode", "ema", "hmm"] = "auto"
@@ -322,7 +328,8 @@ class PostprocessConfig(_Section):
     reject: Literal["none", "probability", "ood", "both"] = "none"
     false_rejection: Float = Field(0.05, gt=0, le=0.5)
     ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
-    posture: Literal["none", "walking_reference", "walking_reference_all"] = "none"
+    posture: Literal["none", "walking_reference", "walking_reference_all",
+                     "walking_reference_grouped", "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.postprocess import PostProcessor, select_postprocess
-from tinyhar.postprocess.posture import PostureCorrection, posture_classes, tilt_angles
+from tinyhar.postprocess.posture import (
+    PostureCorrection,
+    posture_classes,
+    posture_groups,
+    relative_tilt,
+    tilt_angles,
+)
 
 CLASSES = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING"]
 
@@ -81,12 +87,20 @@ def test_correction_with_known_coefficients():
     np.testing.assert_array_equal(inactive.correct(proba, None), proba)
 
 
-@pytest.mark.parametrize("method", ["walking_reference", "walking_reference_all"])
+@pytest.mark.parametrize("method", ["walking_reference", "walking_reference_all",
+                                    "walking_reference_grouped"])
 def test_fit_learns_the_tilt_across_mountings_and_round_trips(method):
     proba, grav, y, sessions = _data()
     pc = PostureCorrection(CLASSES, method).fit(proba, grav, y, sessions)
     if method == "walking_reference":
         assert pc.coef[0, 0] > 0  # more tilt -> more likely sitting
+    elif method == "walking_reference_grouped":  # columns: 6 log-p, angle, relative, 1
+        assert pc.coef.shape == (6, 9)
+        assert pc.coef[3, 7] > pc.coef[4, 7]  # relative tilt: SITTING above STANDING
+        assert pc.coef[5, -1] == -50.0  # no LAYING window
+        # only WALKING in the walking group: it keeps the group's whole share
+        np.testing.assert_array_equal(pc.coef[:3, -1], [0.0, -50.0, -50.0])
+        np.testing.assert_array_equal(pc.coef[:3, 3:6], 0.0)  # no weight across groups
     else:  # the angle weight of SITTING above that of STANDING
         assert pc.coef[3, -2] > pc.coef[4, -2]
         assert pc.coef[5, -1] == -50.0  # no LAYING window to learn from: probability ~0
@@ -151,15 +165,118 @@ def test_selection_fits_an_unfitted_posture_within_each_fold():
     assert best.posture.fitted and best.posture is not unfitted and not unfitted.fitted
 
 
-def test_correction_is_unchanged_when_the_sensor_is_mounted_turned():
+@pytest.mark.parametrize("method", ["walking_reference_all", "walking_reference_grouped"])
+def test_correction_is_unchanged_when_the_sensor_is_mounted_turned(method):
     """A fixed rotation of the sensor turns the reference and every window alike."""
     from scipy.spatial.transform import Rotation
 
     proba, grav, y, sessions = _data()
-    pc = PostureCorrection(CLASSES, "walking_reference_all").fit(proba, grav, y, sessions)
+    pc = PostureCorrection(CLASSES, method).fit(proba, grav, y, sessions)
     turned = grav.copy()
     for i, s in enumerate(np.unique(sessions)):
         rows = sessions == s
         turned[rows] = Rotation.random(random_state=i).apply(grav[rows])
     np.testing.assert_allclose(pc.correct(proba, turned, sessions),
                                pc.correct(proba, grav, sessions), atol=1e-9)
+
+
+def test_relative_tilt_and_groups_known_values():
+    ang = np.array([5.0, 30.0, 6.0, 4.0, np.nan, 40.0])
+    static = np.array([True, False, True, True, True, False])
+    np.testing.assert_allclose(relative_tilt(ang, static), [0, 25, 1, -1, np.nan, 35])
+    np.testing.assert_allclose(relative_tilt(ang, np.zeros(6, bool)), [0, 0, 0, 0, np.nan, 0])
+    assert posture_groups(CLASSES) == [[3, 4, 5], [0, 1, 2]]
+    assert posture_groups(["Sitting", "Walking", "Standing"]) == [[0, 2], [1]]
+
+
+def test_grouped_correction_with_known_coefficients():
+    """Sitting 30 degrees, standing 2: the median static tilt is 16, relative +-14."""
+    proba, grav, _ = _session(30.0, 2.0)
+    coef = np.zeros((6, 9))
+    coef[3, 7] = 1.0  # SITTING: 1 per degree of relative tilt
+    coef[5, 8] = -50.0  # LAYING: never
+    coef[[0, 1, 2], [0, 1, 2]] = 1.0  # walking classes: keep the classifier's split
+    pc = PostureCorrection(CLASSES, "walking_reference_grouped", coef=coef)
+    out = pc.correct(proba, grav)
+    z = np.exp([14.0, 0.0, -50.0])
+    np.testing.assert_allclose(out[10:20, 3:], np.tile(z / z.sum(), (10, 1)), rtol=1e-9)
+    z = np.exp([-14.0, 0.0, -50.0])
+    np.testing.assert_allclose(out[20:, 3:], np.tile(z / z.sum(), (10, 1)), rtol=1e-9)
+    np.testing.assert_array_equal(out[10:, :3], 0.0)  # no walking share to split
+    floor = np.log(1e-3)  # PROBA_FLOOR: walking rows are (1, 0, 0) in the walking group
+    z = np.exp([0.0, floor, floor])
+    np.testing.assert_allclose(out[:10, :3], np.tile(z / z.sum(), (10, 1)), rtol=1e-9)
+    np.testing.assert_array_equal(out[:10, 3:], 0.0)
+    assert (np.argmax(out, axis=1) == [0] * 10 + [3] * 10 + [4] * 10).all()
+
+
+def test_grouped_keeps_the_static_walking_split_and_uses_the_relative_tilt():
+    """Each session's standing tilt is offset by 8 more degrees (a walking reference a
+    little off upright): the absolute tilt overlaps across sessions (standing 42, sitting
+    12), the tilt relative to the session's postures does not (+-5 degrees)."""
+    parts = [_session(12 + 8 * i, 2 + 8 * i, mount_deg=5 * i, swap=i % 2 == 1)
+             for i in range(6)]
+    proba = np.concatenate([p for p, _, _ in parts])
+    walking = np.tile(np.arange(30) < 10, 6)
+    proba[walking] = 0.8 * proba[walking] + 0.2 * np.eye(6)[4]  # some doubt: standing
+    grav = np.concatenate([g for _, g, _ in parts])
+    y = np.concatenate([t for _, _, t in parts])
+    sessions = np.repeat([f"s{i}" for i in range(6)], 30)
+    truth = np.array([CLASSES.index(v) for v in y])
+    grouped = PostureCorrection(CLASSES, "walking_reference_grouped")
+    out = grouped.fit(proba, grav, y, sessions).correct(proba, grav, sessions)
+    assert (np.argmax(out, axis=1) == truth).all()
+    np.testing.assert_allclose(out[:, :3].sum(axis=1), proba[:, :3].sum(axis=1), atol=1e-12)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-12)
+    pair = PostureCorrection(CLASSES, "walking_reference").fit(proba, grav, y, sessions)
+    assert (np.argmax(pair.correct(proba, grav, sessions), axis=1) != truth).sum() >= 10
+    spec = PostProcessor.from_dict({"posture": "walking_reference_grouped"}, CLASSES)
+    spec.fit(proba, y, sessions, gravity=grav)
+    assert spec.describe() == "posture(walking_reference_grouped)+none"
+    again = PostProcessor.from_dict(spec.to_dict(), CLASSES)
+    assert (again.apply_labels(proba, sessions, gravity=grav) == y).all()
+
+
+def test_posture_candidates_for_auto():
+    from tinyhar.postprocess.posture import posture_candidates
+
+    methods = [pc.method for pc in posture_candidates(CLASSES, "auto")]
+    assert methods == ["none", "walking_reference", "walking_reference_all",
+                       "walking_reference_grouped"]
+    assert [pc.method for pc in posture_candidates(CLASSES, "auto", has_gravity=False)] == [
+        "none"]
+    assert [pc.method for pc in posture_candidates(["a", "b"], "auto")] == ["none"]
+    only = posture_candidates(CLASSES, "walking_reference_grouped", min_walking=7)
+    assert [(pc.method, pc.min_walking, pc.fitted) for pc in only] == [
+        ("walking_reference_grouped", 7, False)]
+    with pytest.raises(ConfigError, match="postprocess.posture must be one of"):
+        posture_candidates(CLASSES, "gravity")
+
+
+def test_training_streams_choose_the_posture_by_cv_with_posture_auto():
+    """``select_on_streams`` with ``posture: auto``: every method against none, nested CV."""
+    from tinyhar.evaluation.streams import StreamPredictions, select_on_streams
+
+    proba, grav, y, sessions = _data(8)
+    n = len(y)
+    t = np.tile(np.arange(30) * 1.28, 8)
+    pred = StreamPredictions(
+        CLASSES, session=sessions, subject=np.array([s[1:] for s in sessions]),
+        run=np.zeros(n, dtype=np.int64), t_start=t, t_end=t + 2.56, y=y, proba=proba,
+        invalid=np.zeros(n, dtype=bool), acc_magnitude=np.ones(n), window_s=2.56, hop_s=1.28,
+        gravity=grav,
+    )
+    spec, table, chosen = select_on_streams(pred, {"smoothing": "mode", "mode_k": 3,
+                                                   "posture": "auto"}, n_folds=4)
+    assert [r["postprocess"] for r in table] == [
+        "mode(k=3)", "posture(walking_reference)+mode(k=3)",
+        "posture(walking_reference_all)+mode(k=3)",
+        "posture(walking_reference_grouped)+mode(k=3)"]
+    assert table[0]["macro_f1"] < 0.8  # the classifier alone swaps half of the sessions
+    assert table[1]["macro_f1"] == 1.0
+    assert spec.describe() == "posture(walking_reference)+mode(k=3)"  # earliest of the best
+    assert spec.posture.fitted and "posture by leave-subjects-out CV" in chosen
+    assert (spec.apply_labels(proba, sessions, gravity=grav) == y).all()
+    no_gravity = StreamPredictions(**{**pred.__dict__, "gravity": None})
+    spec, table, _ = select_on_streams(no_gravity, {"posture": "auto"}, n_folds=4)
+    assert not spec.posture.active and not any("posture" in r["postprocess"] for r in table)

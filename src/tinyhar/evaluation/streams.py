@@ -45,7 +45,7 @@ from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.features.validity import INVALID_CLASS, invalid_windows
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
-from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, PostureCorrection
+from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, posture_candidates
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
@@ -999,7 +999,10 @@ def select_on_streams(
         ``posture`` set, every candidate has that
         :class:`~tinyhar.postprocess.posture.PostureCorrection`, fitted
         within each fold on the fold's training subjects (nested, so that its
-        score is not optimistic) and finally on all given windows.
+        score is not optimistic) and finally on all given windows;
+        ``posture: auto`` compares every method, none included
+        (:func:`~tinyhar.postprocess.posture.posture_candidates`), with each
+        smoothing candidate (or with the configured smoothing).
     n_folds : int
         Subject folds of the selection.
     streamable_only : bool
@@ -1032,13 +1035,15 @@ def select_on_streams(
     params = {k: v for k, v in options.items()
               if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
     rejection = calibrate_rejection(p, y, options, ood_model)
-    posture = PostureCorrection(p.classes, options.get("posture", "none"),
-                                options.get("posture_min_walking", DEFAULT_MIN_WALKING))
+    postures = posture_candidates(p.classes, options.get("posture", "none"),
+                                  options.get("posture_min_walking", DEFAULT_MIN_WALKING),
+                                  p.gravity is not None)
+    posture = postures[0]
     kw = {"ood": p.ood if rejection.uses_ood else None,
-          "gravity": p.gravity if posture.active else None}
+          "gravity": p.gravity if any(pc.active for pc in postures) else None}
     if smoothing == "auto":
         best, table = select_postprocess(
-            *args, candidates=[c.with_rejection(rejection).with_posture(posture)
+            *args, candidates=[c.with_rejection(rejection).with_posture(pc) for pc in postures
                                for c in default_candidates(p.classes, p.hop_s)],
             n_folds=n_folds, streamable_only=streamable_only, **kw,
         )
@@ -1047,6 +1052,13 @@ def select_on_streams(
             f"{min(n_folds, len(set(p.subject)))} folds): best of {len(table)} options"
         )
         return best, table, chosen
+    if len(postures) > 1:  # posture auto with a fixed smoothing: CV chooses the posture
+        best, table = select_postprocess(
+            *args, candidates=[PostProcessor(p.classes, smoothing=smoothing, rejection=rejection,
+                                             posture=pc, **params) for pc in postures],
+            n_folds=n_folds, **kw,
+        )
+        return best, table, "configured (postprocess.smoothing); posture by leave-subjects-out CV"
     spec = PostProcessor(p.classes, smoothing=smoothing, rejection=rejection, posture=posture,
                          **params)
     _, table = select_postprocess(

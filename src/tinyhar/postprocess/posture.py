@@ -34,6 +34,21 @@ session's walking reference (degrees) as one more input (stacking, Wolpert
   every window with a reference; its probabilities replace the
   classifier's. The tilt also tells walking upstairs (the trunk leans
   forward) from walking on the flat.
+- ``walking_reference_grouped``: the classifier's split between the static
+  classes (every class whose name does not start with ``WALK``) and the
+  walking classes is kept; within each group a multinomial regression
+  re-decides the class from the classifier's log-probabilities
+  renormalised within the group, the tilt angle and the *relative* tilt:
+  the angle minus the median angle of the session's windows the
+  classifier calls sitting or standing (0 when it calls none). The relative
+  tilt removes the rest of each session's offset (the walking reference
+  sits a few degrees off a person's standing posture, 1 to 21 degrees on
+  the HAPT training sessions): as long as a session holds both postures,
+  its median static tilt lies near the standing tilt and sitting stands out
+  above it. Keeping the groups stops the tilt from moving confident
+  walking windows of a session whose walking is tilted into a posture (the
+  linear tilt weight of ``walking_reference_all`` is learned mostly between
+  the groups).
 
 Probabilities are clipped to at least :data:`PROBA_FLOOR` before the logs.
 The reference is the mean unit gravity
@@ -52,8 +67,10 @@ import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
 
-POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all")
-"""Values of ``postprocess.posture``."""
+POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all",
+                   "walking_reference_grouped")
+"""Posture correction methods (``postprocess.posture`` also takes ``"auto"``, see
+:func:`posture_candidates`)."""
 POSTURE_KEYS = ("posture", "posture_min_walking")
 """``postprocess:`` configuration keys of the posture correction."""
 PROBA_FLOOR = 1e-3
@@ -84,6 +101,53 @@ def posture_classes(classes: Sequence[str]) -> tuple[int, int, list[int]]:
             f"WALKING* (any case); this run's classes are {list(classes)}: use posture: none"
         )
     return sit[0], stand[0], walk
+
+
+def posture_groups(classes: Sequence[str]) -> list[list[int]]:
+    """The class groups of ``walking_reference_grouped``: static classes, then walking ones.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        Class names; those whose name starts with ``WALK`` (any case) are
+        the walking group, all others the static group.
+
+    Returns
+    -------
+    list of list of int
+        ``[static indices, walking indices]``, each in class order.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`posture_classes` (sitting, standing or walking missing).
+    """
+    _, _, walk = posture_classes(classes)
+    return [[i for i in range(len(classes)) if i not in walk], list(walk)]
+
+
+def relative_tilt(angle: np.ndarray, static: np.ndarray) -> np.ndarray:
+    """Tilt angles of one session minus the median angle of its sitting/standing windows.
+
+    Parameters
+    ----------
+    angle : numpy.ndarray of float, shape (n_windows,)
+        :func:`tilt_angles` of one session (degrees; NaN where undefined).
+    static : numpy.ndarray of bool, shape (n_windows,)
+        Windows the classifier calls sitting or standing.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_windows,)
+        ``angle - median(angle[static])`` in degrees; 0 where ``angle`` is
+        defined but no static window has a defined angle; NaN where
+        ``angle`` is NaN.
+    """
+    a = np.asarray(angle, dtype=np.float64)
+    use = np.asarray(static, dtype=bool) & np.isfinite(a)
+    if not use.any():
+        return np.where(np.isfinite(a), 0.0, np.nan)
+    return a - float(np.median(a[use]))
 
 
 def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> np.ndarray:
@@ -121,6 +185,49 @@ def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> n
     return out
 
 
+def posture_candidates(classes: Sequence[str], option: str = "none",
+                       min_walking: int = DEFAULT_MIN_WALKING,
+                       has_gravity: bool = True) -> list[PostureCorrection]:
+    """The unfitted posture corrections a selection compares for ``postprocess.posture``.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The run's classes.
+    option : str
+        ``postprocess.posture``: one of :data:`POSTURE_METHODS` (that method
+        only) or ``"auto"``: every method, ``"none"`` first (so that a tie
+        keeps no correction), for leave-subjects-out cross-validation to
+        choose (:func:`tinyhar.postprocess.select_postprocess`); only
+        ``"none"`` when the classes lack sitting, standing or walking or the
+        streams have no mean accelerations (``has_gravity`` false).
+    min_walking : int >= 1
+        ``postprocess.posture_min_walking``.
+    has_gravity : bool
+        Whether the streams have each window's mean acceleration.
+
+    Returns
+    -------
+    list of PostureCorrection
+        Unfitted (inactive ones are always "fitted").
+
+    Raises
+    ------
+    ConfigError
+        An unknown option, or a method that does not fit the classes.
+    """
+    if option != "auto":
+        return [PostureCorrection(classes, option, min_walking)]
+    out = [PostureCorrection(classes, "none", min_walking)]
+    try:
+        posture_classes(classes)
+    except ConfigError:
+        return out
+    if not has_gravity:
+        return out
+    return out + [PostureCorrection(classes, m, min_walking) for m in POSTURE_METHODS[1:]]
+
+
 class PostureCorrection:
     """Walking-referenced sitting/standing correction of class probabilities (module docstring).
 
@@ -129,7 +236,8 @@ class PostureCorrection:
     classes : sequence of str
         The model's classes (must include sitting, standing and walking,
         see :func:`posture_classes`).
-    method : {"none", "walking_reference", "walking_reference_all"}
+    method : {"none", "walking_reference", "walking_reference_all", \
+"walking_reference_grouped"}
     min_walking : int >= 1
         Fewest walking windows a session needs for its reference.
     coef : array-like, optional
@@ -137,7 +245,12 @@ class PostureCorrection:
         shape (1, 3), ``(w_angle per degree, w_log_odds, intercept)``;
         ``walking_reference_all``: shape (n_classes, n_classes + 2), row
         ``k`` the weights of class ``k`` on the log-probabilities, the angle
-        and the intercept (softmax over the rows).
+        and the intercept (softmax over the rows);
+        ``walking_reference_grouped``: shape (n_classes, n_classes + 3), row
+        ``k`` the weights of class ``k`` on the within-group
+        log-probabilities (0 for the other group's classes), the angle, the
+        relative angle and the intercept (softmax over the rows of the
+        class's group, :func:`posture_groups`).
 
     Raises
     ------
@@ -161,11 +274,13 @@ class PostureCorrection:
         self.min_walking = int(min_walking)
         if self.active:
             self.sit, self.stand, self.walk = posture_classes(self.classes)
+            self.groups = posture_groups(self.classes)
         self.coef = None
         if coef is not None:
             c = np.asarray(coef, dtype=np.float64)
             k = len(self.classes)
-            shape = (1, 3) if method == "walking_reference" else (k, k + 2)
+            shape = {"walking_reference": (1, 3), "walking_reference_all": (k, k + 2),
+                     "walking_reference_grouped": (k, k + 3)}[method]
             if c.shape != shape or not np.all(np.isfinite(c)):
                 raise ConfigError(
                     f"postprocess.posture.coef must be finite numbers of shape {shape} for "
@@ -204,21 +319,36 @@ class PostureCorrection:
         return p, g
 
     def _inputs(self, p: np.ndarray, g: np.ndarray, sessions: np.ndarray | None):
-        """(angle, log-odds, candidate mask) of every window."""
+        """(tilt inputs, log-odds or log-probabilities, candidate mask) of every window.
+
+        The tilt inputs are shape (n, 1), the angle, or for
+        ``walking_reference_grouped`` shape (n, 2), the angle and the
+        relative angle (:func:`relative_tilt`); its log-probabilities are
+        renormalised within each class group.
+        """
         from tinyhar.postprocess.hmm import _session_indices
 
         top = np.argmax(p, axis=1)
         angle = np.full(len(p), np.nan)
+        rel = np.full(len(p), np.nan)
         groups = ([np.arange(len(p))] if sessions is None
                   else _session_indices(np.asarray(sessions)))
         for idx in groups:
             angle[idx] = tilt_angles(g[idx], np.isin(top[idx], self.walk), self.min_walking)
-        log_p = np.log(np.clip(p, PROBA_FLOOR, None))
+            rel[idx] = relative_tilt(angle[idx], np.isin(top[idx], [self.sit, self.stand]))
         cand = np.isfinite(angle)
+        if self.method == "walking_reference_grouped":
+            log_p = np.zeros_like(p)
+            for grp in self.groups:
+                total = p[:, grp].sum(axis=1, keepdims=True)
+                share = p[:, grp] / np.where(total > 0, total, 1.0)
+                log_p[:, grp] = np.log(np.clip(share, PROBA_FLOOR, None))
+            return np.column_stack([angle, rel]), log_p, cand
+        log_p = np.log(np.clip(p, PROBA_FLOOR, None))
         if self.method == "walking_reference":
             cand &= np.isin(top, [self.sit, self.stand])
-            return angle, (log_p[:, self.sit] - log_p[:, self.stand])[:, None], cand
-        return angle, log_p, cand
+            return angle[:, None], (log_p[:, self.sit] - log_p[:, self.stand])[:, None], cand
+        return angle[:, None], log_p, cand
 
     def fit(self, proba_cv: np.ndarray, gravity: np.ndarray, y: np.ndarray,
             sessions: np.ndarray) -> PostureCorrection:
@@ -263,6 +393,9 @@ class PostureCorrection:
                 f"{'sitting and standing' if pair else 'at least 2 classes'} in sessions with "
                 f"walking to fit the correction; found {int(use.sum())}"
             )
+        if self.method == "walking_reference_grouped":
+            self.coef = self._fit_grouped(np.column_stack([log_p, angle]), y, use)
+            return self
         lr = LogisticRegression(C=1.0, max_iter=2000)
         lr.fit(np.column_stack([log_p[use], angle[use]]), y[use])
         w = np.column_stack([lr.coef_, lr.intercept_])  # columns: log-p..., angle, intercept
@@ -270,14 +403,44 @@ class PostureCorrection:
             sign = 1.0 if lr.classes_[1] == self.classes[self.sit] else -1.0
             self.coef = sign * w[:, [1, 0, 2]]
             return self
-        if len(lr.classes_) == 2:  # binary: the one row is class 1 against class 0
-            w = np.vstack([-w / 2, w / 2])
-        coef = np.zeros((len(self.classes), len(self.classes) + 2))
-        coef[:, -1] = -50.0  # classes without training windows: probability ~0
-        for row, c in zip(w, lr.classes_, strict=True):
-            coef[self.classes.index(str(c))] = row
-        self.coef = coef
+        self.coef = self._rows(w, lr.classes_, len(self.classes) + 2)
         return self
+
+    def _rows(self, w: np.ndarray, fitted: np.ndarray, width: int) -> np.ndarray:
+        """Coefficient matrix (n_classes, width) from a fitted regression's rows ``w`` for
+        the classes ``fitted``; classes without training windows get intercept -50."""
+        if len(fitted) == 2:  # binary: the one row is class 1 against class 0
+            w = np.vstack([-w / 2, w / 2])
+        coef = np.zeros((len(self.classes), width))
+        coef[:, -1] = -50.0  # classes without training windows: probability ~0
+        for row, c in zip(w, fitted, strict=True):
+            coef[self.classes.index(str(c))] = row
+        return coef
+
+    def _fit_grouped(self, x: np.ndarray, y: np.ndarray, use: np.ndarray) -> np.ndarray:
+        """``walking_reference_grouped``: one multinomial regression per class group on
+        its within-group log-probabilities and the two tilt inputs (``x`` columns: the
+        n_classes log-probabilities, angle, relative angle)."""
+        from sklearn.linear_model import LogisticRegression
+
+        k = len(self.classes)
+        coef = np.full((k, k + 3), 0.0)
+        coef[:, -1] = -50.0
+        for grp in self.groups:
+            names = [self.classes[i] for i in grp]
+            rows = use & np.isin(y, names)
+            cols = [*grp, k, k + 1]
+            present = sorted(set(y[rows].tolist()))
+            if len(present) < 2:  # nothing to re-decide: the one present class keeps it all
+                for c in present:
+                    coef[self.classes.index(c), -1] = 0.0
+                continue
+            lr = LogisticRegression(C=1.0, max_iter=2000)
+            lr.fit(x[rows][:, cols], y[rows])
+            w = self._rows(np.column_stack([lr.coef_, lr.intercept_]), lr.classes_,
+                           len(cols) + 1)
+            coef[np.ix_(grp, [*cols, k + 2])] = w[grp]
+        return coef
 
     def correct(self, proba: np.ndarray, gravity: np.ndarray | None,
                 sessions: np.ndarray | None = None) -> np.ndarray:
@@ -312,9 +475,17 @@ class PostureCorrection:
         angle, log_p, cand = self._inputs(p, g, sessions)
         out = p.copy()
         x = np.column_stack([log_p[cand], angle[cand], np.ones(int(cand.sum()))])
+        if self.method == "walking_reference_grouped":
+            for grp in self.groups:
+                z = x @ self.coef[grp].T
+                z -= z.max(axis=1, keepdims=True)
+                e = np.exp(z)
+                total = p[cand][:, grp].sum(axis=1, keepdims=True)
+                out[np.ix_(np.flatnonzero(cand), grp)] = total * e / e.sum(axis=1, keepdims=True)
+            return out
         if self.method == "walking_reference":
             w = self.coef[0]
-            q = 1.0 / (1.0 + np.exp(-(w[0] * x[:, -2] + w[1] * x[:, 0] + w[2])))
+            q = 1.0 / (1.0 + np.exp(-(w[0] * x[:, 1] + w[1] * x[:, 0] + w[2])))
             total = p[cand, self.sit] + p[cand, self.stand]
             out[cand, self.sit] = total * q
             out[cand, self.stand] = total * (1.0 - q)

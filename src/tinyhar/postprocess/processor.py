@@ -56,10 +56,11 @@ class PostProcessor:
     """Post-processing of per-window class probabilities, per session.
 
     First, optionally (offline only), a posture correction
-    (:class:`~tinyhar.postprocess.posture.PostureCorrection`) re-decides the
-    split between sitting and standing of the windows the classifier calls
-    either, from their tilt to the session's walking gravity direction (it
-    needs each window's mean acceleration, ``gravity`` in :meth:`apply`).
+    (:class:`~tinyhar.postprocess.posture.PostureCorrection`) recalibrates
+    the probabilities (sitting vs standing, every class, or within the static
+    and within the walking classes, by its method) from each window's tilt
+    to the session's walking gravity direction (it needs each window's mean
+    acceleration, ``gravity`` in :meth:`apply`).
     Then the stages, in order (each optional):
 
     0. rejection (:class:`~tinyhar.postprocess.rejection.Rejection`): a
