@@ -28,7 +28,7 @@ place):
 - ``timeline.png`` (:func:`tinyhar.reporting.timeline.plot_timeline`).
 
 Memory is bounded for long recordings: windows are cut and classified in
-chunks (:data:`tinyhar.evaluation.streams.STREAM_CHUNK`; see
+chunks (:data:`tinyhar.features.streams.STREAM_CHUNK`; see
 :mod:`tinyhar.evaluation.streams` for the bound) and only per-window results
 are kept (about 110 bytes per window; the offline Viterbi decoding needs the
 whole sequence of probabilities, which is small). A dataset definition or a

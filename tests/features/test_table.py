@@ -210,14 +210,14 @@ def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
     # the predictions of stored features equal classifying the stream from its samples
     from sklearn.tree import DecisionTreeClassifier
 
-    from tinyhar.evaluation.streams import stream_predictions
+    from tinyhar.evaluation.streams import classify_stream_features, stream_predictions
 
     ok = ~stream.invalid
     labelled = np.flatnonzero(ok)[np.asarray(stream.y[ok] != "", bool)]
     model = DecisionTreeClassifier(random_state=0).fit(
         stream.features[np.searchsorted(np.flatnonzero(ok), labelled)], stream.y[labelled])
     pipeline.model, pipeline.classes = model, sorted(set(stream.y[labelled]))
-    mine = stream.predictions(pipeline.classes, model)
+    mine = classify_stream_features(stream, pipeline.classes, model)
     theirs = stream_predictions(pipeline, recordings)
     assert np.array_equal(mine.classify(), theirs.classify())
     np.testing.assert_allclose(mine.proba, theirs.proba, atol=1e-12)

@@ -18,7 +18,7 @@ One long session need not be read whole either:
 :meth:`SessionSource.iter_batches` reads a session that is one Parquet file of
 more than ``batch_rows`` rows (e.g. a 24 h recording) in batches of rows,
 each converted, checked and labelled as the whole file would be; the
-window cutting of :func:`tinyhar.evaluation.streams.iter_stream_windows`
+window cutting of :func:`tinyhar.features.streams.iter_stream_windows`
 carries the few samples a window needs over from one batch to the next, so
 the windows are exactly those of the whole file. The other layouts are read
 whole (see :meth:`~SessionSource.iter_batches` for which).

@@ -13,7 +13,7 @@ in batches of rows (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`
 and its windows cut across the batches exactly as from the whole session.
 
 Out-of-core training computes each session's stream features in the same
-read as its training rows (:class:`~tinyhar.evaluation.streams.StreamFeatures`,
+read as its training rows (:class:`~tinyhar.features.streams.StreamFeatures`,
 :mod:`tinyhar.features.table`) and hands them over (``features``): those
 sessions are then classified from their features, not read again.
 
@@ -143,7 +143,7 @@ class SessionRecordings:
     features : mapping, optional
         ``{source name: StreamFeatures}`` (any mapping: a value may be built
         when it is looked up): every stream window of a source,
-        featurised already (:class:`~tinyhar.evaluation.streams.StreamFeatures`
+        featurised already (:class:`~tinyhar.features.streams.StreamFeatures`
         computed with the same pipeline layout); those sources are classified
         from their features instead of being read. The others are read.
     """
@@ -255,7 +255,7 @@ class SessionRecordings:
             As :func:`~tinyhar.evaluation.streams.stream_predictions`.
         chunk : int, optional
             Most windows classified at a time (default
-            :data:`~tinyhar.evaluation.streams.STREAM_CHUNK`).
+            :data:`~tinyhar.features.streams.STREAM_CHUNK`).
         on_windows : callable, optional
             Called with the number of windows classified (progress): after
             each chunk with the ``serial`` scheduler (a long session shows
@@ -304,14 +304,16 @@ class SessionRecordings:
     def _from_features(self, name: str, pipeline, wanted: frozenset, model_for_subject,
                        ood_model, on_windows) -> SessionPredictions:
         """Predictions of a source from its stored stream features (nothing read)."""
+        from tinyhar.evaluation.streams import classify_stream_features
+
         feats = self.features[name]
         mine = np.isin(feats.subject.astype(str), list(wanted))
         if not mine.any():
             return SessionPredictions(name, None)
         if not mine.all():
             feats = feats.subset(mine)
-        pred = feats.predictions(list(pipeline.classes), pipeline.model, model_for_subject,
-                                 ood_model)
+        pred = classify_stream_features(feats, list(pipeline.classes), pipeline.model,
+                                        model_for_subject, ood_model)
         if on_windows is not None:
             on_windows(len(pred))
         return SessionPredictions(name, pred)

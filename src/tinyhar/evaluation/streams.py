@@ -34,250 +34,30 @@ are 22,500 windows, 2.5 MB).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
-from tinyhar.errors import ConfigError, DataFormatError
+from tinyhar.errors import ConfigError
 from tinyhar.evaluation.continuous import continuous_metrics
-from tinyhar.features.validity import INVALID_CLASS, invalid_windows
+from tinyhar.features.streams import (  # noqa: F401 (cut and featurised here before)
+    _FEATURE_ROWS,
+    STREAM_CHUNK,
+    StreamChunk,
+    StreamFeatures,
+    iter_stream_features,
+    iter_stream_windows,
+)
+from tinyhar.features.validity import INVALID_CLASS
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
 from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, posture_candidates
 from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
-from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
 _PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
                "acc_magnitude")
 """Per-window arrays of :class:`StreamPredictions` (besides the optional ``ood``)."""
-
-STREAM_CHUNK = 4096
-"""Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
-
-
-@dataclass
-class StreamChunk:
-    """Consecutive windows of one contiguous part of one session (see :func:`iter_stream_windows`).
-
-    Attributes
-    ----------
-    windows : WindowSet
-        ``X`` of shape ``(n, n_samples, n_channels)``; ``y`` the majority
-        label of each window (``""`` = mostly unlabelled), whatever its purity.
-    part : int
-        Index of the contiguous part (between gaps) of the session, from 0.
-    first : bool
-        True for the first chunk of its part.
-    """
-
-    windows: WindowSet
-    part: int
-    first: bool
-
-
-def iter_stream_windows(
-    recordings: RecordingSet | Iterable[RecordingSet],
-    n_samples: int,
-    hop_samples: int,
-    sampling_rate_hz: float | None = None,
-    channels: Sequence[str] | None = None,
-    chunk: int = STREAM_CHUNK,
-) -> Iterator[StreamChunk]:
-    """Every window of every session, in time order, in chunks of at most ``chunk`` windows.
-
-    Parameters
-    ----------
-    recordings : RecordingSet or iterable of RecordingSet
-        Continuous sessions (g, rad/s); or consecutive pieces of them, rows
-        in order (e.g. the batches of rows of one long session,
-        :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`): a
-        session may continue from one piece into the next, and the windows,
-        labels, start times and chunks are exactly those of the pieces
-        joined into one :class:`RecordingSet` (the last ``n_samples - hop``
-        or so samples of a piece are carried over to the next; the chunks
-        are cut at the same windows). Each piece's ``time`` is from its
-        session's start, as in the whole recording.
-    n_samples, hop_samples : int
-        Window length and hop, in samples at ``sampling_rate_hz``.
-    sampling_rate_hz : float, optional
-        Rate of the windows (default: the recordings'); each contiguous part
-        is resampled to it first (polyphase FIR,
-        :func:`tinyhar.windows.windowing.resample_segment`). Resampling
-        needs the whole contiguous part (between gaps), so then a part is
-        held until it ends.
-    channels : sequence of str, optional
-        Channels, in order (default: all of the recordings').
-    chunk : int
-        Most windows per yielded chunk.
-
-    Yields
-    ------
-    StreamChunk
-
-    Raises
-    ------
-    DataFormatError
-        A channel is missing.
-    """
-    pieces = [recordings] if isinstance(recordings, RecordingSet) else recordings
-    cutter = _WindowCutter(n_samples, hop_samples, sampling_rate_hz, channels, chunk)
-    for piece in pieces:
-        yield from cutter.add(piece)
-    yield from cutter.flush()
-
-
-class _WindowCutter:
-    """Cuts windows from consecutive pieces of recordings (:func:`iter_stream_windows`).
-
-    State between pieces: the current session, its open contiguous part
-    (from the next window's first sample, or the last sample, on; the whole
-    part when resampling), the part's first time, index and next window.
-    """
-
-    def __init__(self, n_samples: int, hop_samples: int, sampling_rate_hz: float | None,
-                 channels: Sequence[str] | None, chunk: int) -> None:
-        self.n, self.hop, self.chunk = int(n_samples), int(hop_samples), max(1, int(chunk))
-        self.rate_out = sampling_rate_hz
-        self.channels = None if channels is None else list(channels)
-        self.classes: list[str] = []
-        self.sorted_classes = True  # every piece's class list was sorted: keep the union sorted
-        self.session: str | None = None
-        self.buf: dict | None = None  # the open part of the current session
-
-    # ---------------------------------------------------------------- pieces
-    def add(self, recordings: RecordingSet) -> Iterator[StreamChunk]:
-        """Windows completed by one more piece."""
-        if self.channels is None:
-            self.channels = recordings.channels
-        missing = [c for c in self.channels if c not in recordings.channels]
-        if missing:
-            raise DataFormatError(
-                recordings.source,
-                f"the model needs channels {self.channels} but {missing} are missing "
-                f"(the recording has {recordings.channels})",
-            )
-        self.rate_in = recordings.sampling_rate_hz
-        self.rate = float(self.rate_out or self.rate_in)
-        self.resample = abs(self.rate - self.rate_in) > 1e-9 * self.rate
-        self.name = recordings.name
-        frame = recordings.frame
-        if not len(frame):
-            return
-        codes_all = self._codes(recordings)
-        session_codes, session_names = frame["session"].factorize()
-        bounds = np.flatnonzero(np.diff(session_codes)) + 1
-        starts = np.concatenate([[0], bounds]).astype(int)
-        ends = np.concatenate([bounds, [len(frame)]]).astype(int)
-        subject_of = frame["subject"]  # not to_numpy(): that makes a Python str per sample
-        times = frame["time"].to_numpy()
-        for s0, s1 in zip(starts, ends, strict=True):
-            session = str(session_names[session_codes[s0]])
-            if session != self.session:
-                yield from self.flush()
-                self.session, self.subject = session, str(subject_of.iloc[s0])
-                self.part, self.buf = -1, None
-            x = frame[self.channels].iloc[s0:s1].to_numpy(dtype=np.float32)
-            yield from self._extend(times[s0:s1], x, codes_all[s0:s1])
-
-    def flush(self) -> Iterator[StreamChunk]:
-        """The remaining windows of the open part (at the end of its session)."""
-        if self.session is not None and self.buf is not None:
-            yield from self._emit(closed=True)
-        self.buf = None
-
-    def _codes(self, recordings: RecordingSet) -> np.ndarray:
-        """Label codes of a piece in the cutter's class table (extended as classes appear).
-
-        Ties between labels of a window go to the first in the table, as
-        :func:`~tinyhar.windows.windowing.majority_labels` does for one
-        recording; the table keeps the pieces' order (sorted when they are),
-        so that the order of any two classes is that of the joined recordings.
-        """
-        classes = list(recordings.classes)
-        if classes != self.classes:
-            self.sorted_classes &= classes == sorted(classes)
-            union = self.classes + [c for c in classes if c not in self.classes]
-            if self.sorted_classes:
-                union = sorted(union)
-            if union != self.classes and self.buf is not None:
-                remap = np.array([union.index(c) for c in self.classes] + [-1], dtype=np.int16)
-                self.buf["codes"] = remap[self.buf["codes"]]
-            self.classes = union
-        lookup = np.array([self.classes.index(c) for c in classes] + [-1], dtype=np.int16)
-        return lookup[recordings.label_codes()]
-
-    # ----------------------------------------------------------------- parts
-    def _extend(self, t: np.ndarray, x: np.ndarray, codes: np.ndarray) -> Iterator[StreamChunk]:
-        """Append samples of the current session; emit the windows they complete."""
-        buf = self.buf
-        if buf is None:
-            joined_t, joined_x, joined_c = t, x, codes
-        else:
-            joined_t = np.concatenate([buf["t"], t])
-            joined_x = np.concatenate([buf["x"], x])
-            joined_c = np.concatenate([buf["codes"], codes])
-        bounds, _ = contiguous_segments(joined_t, self.rate_in)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-            if i == 0 and buf is not None:  # the open part goes on
-                self.buf = {**buf, "t": joined_t[a:b], "x": joined_x[a:b],
-                            "codes": joined_c[a:b]}
-            else:
-                if i > 0:
-                    yield from self._emit(closed=True)
-                self.buf = {"t": joined_t[a:b], "x": joined_x[a:b], "codes": joined_c[a:b],
-                            "offset": 0, "t0": float(joined_t[a]), "next": 0}
-            if i < len(bounds) - 2:
-                continue  # closed by the next segment: emitted above on the next turn
-            yield from self._emit(closed=False)
-
-    def _emit(self, closed: bool) -> Iterator[StreamChunk]:
-        """Windows of the open part: all when ``closed``, else the whole chunks that fit."""
-        buf = self.buf
-        if self.resample:
-            if not closed:
-                return
-            x = resample_segment(buf["x"], self.rate_in, self.rate)
-            src = np.minimum(np.round(np.arange(len(x)) * self.rate_in / self.rate).astype(int),
-                             len(buf["codes"]) - 1)
-            codes, offset = buf["codes"][src], 0
-        else:
-            x, codes, offset = buf["x"], buf["codes"], buf["offset"]
-        length = offset + len(x)  # samples of the part so far
-        n_fit = (length - self.n) // self.hop + 1 if length >= self.n else 0
-        k = buf["next"]
-        stop = n_fit if closed else k + (n_fit - k) // self.chunk * self.chunk
-        if stop > k:
-            view = np.lib.stride_tricks.sliding_window_view(x, self.n, axis=0)
-            names = np.array([""] + self.classes, dtype=object)
-            for c0 in range(k, stop, self.chunk):
-                idx = np.arange(c0, min(c0 + self.chunk, stop)) * self.hop  # in the part
-                if c0 == 0:
-                    self.part += 1
-                lo = idx[0] - offset  # the chunk's samples only: counts are per window
-                best, _ = majority_labels(codes[lo : idx[-1] - offset + self.n], idx - offset - lo,
-                                          self.n, len(self.classes))
-                n = len(idx)
-                yield StreamChunk(
-                    WindowSet(
-                        view[idx - offset].transpose(0, 2, 1), names[best],
-                        np.full(n, self.subject, dtype=object),
-                        np.full(n, self.session, dtype=object),
-                        buf["t0"] + idx / self.rate, self.channels, self.rate, self.classes,
-                        self.name,
-                    ),
-                    self.part,
-                    c0 == 0,
-                )
-            buf["next"] = stop
-        if closed or self.resample:
-            return
-        keep = min(stop * self.hop - offset, len(x) - 1)  # from the next window (>= 1 sample)
-        if keep > 0:
-            buf.update(t=buf["t"][keep:].copy(), x=x[keep:].copy(),
-                       codes=codes[keep:].copy(), offset=offset + keep)
-
 
 def class_probabilities(model, features: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """A classifier's probabilities with columns in the order of ``classes``.
@@ -632,7 +412,8 @@ def stream_predictions(
     classes = list(pipeline.classes)
     parts = []
     for piece in iter_stream_features(pipeline, recordings, chunk):
-        parts.append(piece.predictions(classes, pipeline.model, model_for_subject, ood_model))
+        parts.append(classify_stream_features(piece, classes, pipeline.model, model_for_subject,
+                                              ood_model))
         if on_windows is not None:
             on_windows(len(piece))
     return StreamPredictions.concatenate(
@@ -640,219 +421,47 @@ def stream_predictions(
         pipeline.streaming_hop / pipeline.sampling_rate_hz)
 
 
-_FEATURE_ROWS = ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
-                 "acc_magnitude")
-"""Per-window arrays of :class:`StreamFeatures` (besides ``gravity`` and ``features``)."""
-
-
-@dataclass
-class StreamFeatures:
-    """Every window of whole streams as model inputs: :class:`StreamPredictions` before a model.
-
-    What classifying a stream needs from its samples, computed once: the
-    features of each valid window and the window facts. Any model (the
-    final one, or the cross-validation fold model of each subject) then
-    classifies them (:meth:`predictions`) without the samples; the result
-    equals :func:`stream_predictions` on the same recordings (the same
-    windows, features and runs; the classifiers score each row on its own).
-
-    Attributes
-    ----------
-    session, subject, run, t_start, t_end, y, invalid, acc_magnitude : numpy.ndarray
-        Per window, shape (n_windows,), as in :class:`StreamPredictions`.
-    gravity : numpy.ndarray of float64, shape (n_windows, 3), or None
-        As in :class:`StreamPredictions`.
-    features : numpy.ndarray of float32, shape (n_valid, n_features)
-        Model inputs of the valid windows (``~invalid``), in order (raw
-        windows ``(n_valid, n_samples, n_channels)`` for a network).
-    window_s, hop_s : float
-        Window length and hop in s.
-
-    Notes
-    -----
-    Memory: ``4 * n_features + 60`` bytes per window (about 0.9 kB for the
-    default feature set), the same order as the training rows.
-    """
-
-    session: np.ndarray
-    subject: np.ndarray
-    run: np.ndarray
-    t_start: np.ndarray
-    t_end: np.ndarray
-    y: np.ndarray
-    invalid: np.ndarray
-    acc_magnitude: np.ndarray
-    gravity: np.ndarray | None
-    features: np.ndarray
-    window_s: float
-    hop_s: float
-
-    def __len__(self) -> int:
-        return len(self.session)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the arrays (object arrays counted as pointers)."""
-        arrays = [getattr(self, k) for k in (*_FEATURE_ROWS, "gravity", "features")]
-        return int(sum(a.nbytes for a in arrays if a is not None))
-
-    def subset(self, mask: np.ndarray) -> StreamFeatures:
-        """The windows where ``mask`` (bool, shape (n_windows,)) is true, order kept."""
-        mask = np.asarray(mask, bool)
-        return StreamFeatures(
-            **{k: getattr(self, k)[mask] for k in _FEATURE_ROWS},
-            gravity=None if self.gravity is None else self.gravity[mask],
-            features=self.features[mask[~self.invalid]], window_s=self.window_s,
-            hop_s=self.hop_s,
-        )
-
-    @classmethod
-    def concatenate(cls, parts: Sequence[StreamFeatures], n_features: int, window_s: float,
-                    hop_s: float) -> StreamFeatures:
-        """Windows of several parts, one after the other (e.g. the chunks of one session)."""
-        if not parts:
-            empty = np.zeros(0)
-            return cls(empty.astype(object), empty.astype(object), empty.astype(np.int64),
-                       empty, empty, empty.astype(object), empty.astype(bool), empty, None,
-                       np.zeros((0, n_features), np.float32), window_s, hop_s)
-        grav = [p.gravity for p in parts]
-        return cls(
-            **{k: np.concatenate([getattr(p, k) for p in parts]) for k in _FEATURE_ROWS},
-            gravity=np.concatenate(grav) if all(g is not None for g in grav) else None,
-            features=np.concatenate([p.features for p in parts if len(p.features)]
-                                    or [parts[0].features]), window_s=window_s,
-            hop_s=hop_s,
-        )
-
-    def predictions(self, classes: Sequence[str], model=None,
-                    model_for_subject: Callable[[str], object] | None = None,
-                    ood_model: OodModel | Callable[[str], OodModel] | None = None
-                    ) -> StreamPredictions:
-        """Classify the windows: probabilities (and OOD scores) per window.
-
-        Parameters
-        ----------
-        classes : sequence of str
-            The run's classes (probability columns).
-        model : object, optional
-            The classifier (``predict_proba``, ``classes_``) for every subject.
-        model_for_subject, ood_model : callable or OodModel, optional
-            As :func:`stream_predictions`; called once per subject.
-
-        Returns
-        -------
-        StreamPredictions
-        """
-        n = len(self)
-        proba = np.full((n, len(classes)), np.nan)
-        ood = np.full(n, np.nan)
-        ok = np.flatnonzero(~self.invalid)
-        subjects = self.subject[ok]
-        for s in dict.fromkeys(subjects.tolist()):  # each subject in order of appearance
-            mine = subjects == s
-            rows = self.features[mine] if len(mine) and not mine.all() else self.features
-            m = model if model_for_subject is None else model_for_subject(str(s))
-            proba[ok[mine]] = class_probabilities(m, rows, classes)
-            if ood_model is not None:
-                scorer = ood_model if isinstance(ood_model, OodModel) else ood_model(str(s))
-                ood[ok[mine]] = scorer.score(rows)
-        return StreamPredictions(
-            list(classes), **{k: getattr(self, k) for k in _FEATURE_ROWS}, proba=proba,
-            window_s=self.window_s, hop_s=self.hop_s, ood=None if ood_model is None else ood,
-            gravity=self.gravity,
-        )
-
-
-def iter_stream_features(
-    pipeline,
-    recordings: RecordingSet | Iterable[RecordingSet],
-    chunk: int = STREAM_CHUNK,
-) -> Iterator[StreamFeatures]:
-    """The features of every window of the recordings, chunk by chunk (no model needed).
-
-    Windows are cut as :func:`stream_predictions` cuts them
-    (:func:`iter_stream_windows` at the pipeline's window length, streaming
-    hop and rate); invalid windows (:func:`~tinyhar.features.validity.invalid_windows`)
-    get no features and start a new run; with ``stack_previous`` the
-    previous window of the same run is stacked, across chunks too.
+def classify_stream_features(
+    facts: StreamFeatures, classes: Sequence[str], model=None,
+    model_for_subject: Callable[[str], object] | None = None,
+    ood_model: OodModel | Callable[[str], OodModel] | None = None,
+) -> StreamPredictions:
+    """Classify featurised stream windows: probabilities (and OOD scores) per window.
 
     Parameters
     ----------
-    pipeline : HarPipeline
-        Gives the window layout, ``transform`` and ``stack_previous``.
-    recordings : RecordingSet or iterable of RecordingSet
-        As :func:`stream_predictions`.
-    chunk : int
-        Most windows per yielded part.
+    facts : StreamFeatures
+        Every window of whole streams as model inputs
+        (:func:`tinyhar.features.streams.iter_stream_features`).
+    classes : sequence of str
+        The run's classes (probability columns).
+    model : object, optional
+        The classifier (``predict_proba``, ``classes_``) for every subject.
+    model_for_subject, ood_model : callable or OodModel, optional
+        As :func:`stream_predictions`; called once per subject.
 
-    Yields
-    ------
-    StreamFeatures
-        One per chunk of windows (of one session).
-
-    Raises
-    ------
-    DataFormatError
-        Missing channels.
+    Returns
+    -------
+    StreamPredictions
+        Equal to :func:`stream_predictions` on the recordings ``facts`` came from.
     """
-    n_win, hop = int(pipeline.n_samples), int(pipeline.streaming_hop)
-    rate = float(pipeline.sampling_rate_hz)
-    acc = [i for i, c in enumerate(pipeline.channels) if c.startswith("acc_")]
-    xyz = [list(pipeline.channels).index(c) for c in ("acc_x", "acc_y", "acc_z")
-           if c in pipeline.channels]
-    run = 0
-    tail: WindowSet | None = None  # last valid window of the current run (stack_previous)
-    last_bad = False
-    for piece in iter_stream_windows(recordings, n_win, hop, rate, pipeline.channels, chunk):
-        w = piece.windows
-        if piece.first:
-            run = 0 if piece.part == 0 else run + 1
-            tail, last_bad = None, False
-        bad = invalid_windows(w.X)
-        restart = np.concatenate([[last_bad], bad[:-1]]) & ~bad
-        runs = run + np.cumsum(restart)
-        if restart[0]:
-            tail = None
-        run, last_bad = int(runs[-1]), bool(bad[-1])
-        ok = np.flatnonzero(~bad)
-        features = None
-        if ok.size:
-            valid = w.subset(ok)
-            valid.session = np.array([f"{s}\x1f{r}" for s, r in zip(valid.session, runs[ok],
-                                                                     strict=True)], dtype=object)
-            head = 0
-            if pipeline.stack_previous and tail is not None and tail.session[0] == valid.session[0]:
-                valid = _join(tail, valid)
-                head = 1
-            features = np.asarray(pipeline.transform(valid)[head:])
-            tail = valid.subset(np.arange(len(valid)) == len(valid) - 1)
-        if bad[-1]:
-            tail = None
-        mag = np.full(len(w), np.nan)
-        if acc:
-            with np.errstate(invalid="ignore", over="ignore"):
-                m = np.sqrt((w.X[..., acc].astype(np.float64) ** 2).sum(axis=2)).mean(axis=1)
-            mag = np.where(bad, np.nan, m)
-        grav = None
-        if len(xyz) == 3:
-            with np.errstate(invalid="ignore", over="ignore"):
-                grav = w.X[..., xyz].astype(np.float64).mean(axis=1)
-            grav[bad] = np.nan
-        if features is None:  # no valid window: no rows (of any width)
-            features = np.zeros((0, 0), np.float32)
-        yield StreamFeatures(
-            w.session, w.subject, runs.astype(np.int64), w.start_time,
-            w.start_time + n_win / rate, w.y, bad, mag, grav, features, n_win / rate, hop / rate,
-        )
-
-
-def _join(a: WindowSet, b: WindowSet) -> WindowSet:
-    """Two window sets of the same layout, one after the other."""
-    return WindowSet(
-        np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]),
-        np.concatenate([a.subject, b.subject]), np.concatenate([a.session, b.session]),
-        np.concatenate([a.start_time, b.start_time]), b.channels, b.sampling_rate_hz,
-        b.classes, b.name,
+    n = len(facts)
+    proba = np.full((n, len(classes)), np.nan)
+    ood = np.full(n, np.nan)
+    ok = np.flatnonzero(~facts.invalid)
+    subjects = facts.subject[ok]
+    for s in dict.fromkeys(subjects.tolist()):  # each subject in order of appearance
+        mine = subjects == s
+        rows = facts.features[mine] if len(mine) and not mine.all() else facts.features
+        m = model if model_for_subject is None else model_for_subject(str(s))
+        proba[ok[mine]] = class_probabilities(m, rows, classes)
+        if ood_model is not None:
+            scorer = ood_model if isinstance(ood_model, OodModel) else ood_model(str(s))
+            ood[ok[mine]] = scorer.score(rows)
+    return StreamPredictions(
+        list(classes), **{k: getattr(facts, k) for k in _FEATURE_ROWS}, proba=proba,
+        window_s=facts.window_s, hop_s=facts.hop_s, ood=None if ood_model is None else ood,
+        gravity=facts.gravity,
     )
 
 

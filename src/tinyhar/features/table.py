@@ -23,7 +23,7 @@ samples, session by session in the same order.
 Streams: when post-processing is fitted or scored on whole streams, the same
 read of a session also gives the features of *every* window of its stream
 (:class:`StreamRows`, resolved to a
-:class:`~tinyhar.evaluation.streams.StreamFeatures`: impure and unlabelled
+:class:`~tinyhar.features.streams.StreamFeatures`: impure and unlabelled
 windows included, at the streaming hop), so no session is read twice. The
 training windows are among the stream windows (same length, hop and start
 times): they refer to their training rows (``train_row``), and only the other
@@ -240,7 +240,7 @@ class FeatureCache:
         DataFormatError
             If the entry exists but is not readable (the message says to delete it).
         """
-        from tinyhar.evaluation.streams import StreamFeatures
+        from tinyhar.features.streams import StreamFeatures
 
         path = self.path(key)
         if not path.is_file():
@@ -430,7 +430,7 @@ class SessionJob:
         in-memory loader does when a session name is used by several subjects.
     streams : bool
         Also the features of every window of the session's stream
-        (:func:`tinyhar.evaluation.streams.iter_stream_features` with
+        (:func:`tinyhar.features.streams.iter_stream_features` with
         ``transformer`` as the pipeline: its window length, streaming hop,
         rate and channels), from the same read.
     """
@@ -525,7 +525,7 @@ class StreamRows:
     the training windows are among the stream windows (same session, start
     time and samples), so their features are the training rows, not a copy;
     only the other valid windows (impure, unlabelled) hold features here.
-    :meth:`resolve` gives the full :class:`~tinyhar.evaluation.streams.StreamFeatures`.
+    :meth:`resolve` gives the full :class:`~tinyhar.features.streams.StreamFeatures`.
 
     Attributes
     ----------
@@ -584,14 +584,14 @@ def _stream_rows(pipeline, recordings, rows: FeatureTable) -> StreamRows:
     Returns
     -------
     StreamRows
-        The windows as :func:`tinyhar.evaluation.streams.iter_stream_features`
+        The windows as :func:`tinyhar.features.streams.iter_stream_features`
         cuts them: a window that is also a training window (same session and
         start time: the same samples, cut the same way) refers to its
         training row, the others are featurised here. With ``stack_previous``
         (the previous window differs: the previous kept window in training,
         the previous valid one in a stream) every stream window is featurised.
     """
-    from tinyhar.evaluation.streams import StreamFeatures, iter_stream_features
+    from tinyhar.features.streams import StreamFeatures, iter_stream_features
 
     known = None if pipeline.stack_previous else _KnownRows(pipeline, rows)
     parts = list(iter_stream_features(known or pipeline, recordings))
@@ -610,7 +610,7 @@ class _KnownRows:
     """A pipeline whose ``transform`` takes the rows of windows already featurised.
 
     Stream windows are named ``"<session>\\x1f<run>"``
-    (:func:`~tinyhar.evaluation.streams.iter_stream_features`); a window is
+    (:func:`~tinyhar.features.streams.iter_stream_features`); a window is
     known when its session and start time are those of a row of ``rows``.
     ``found`` collects, per call, the row of each window (-1: computed).
     Everything else is the pipeline's.
