@@ -39,7 +39,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,16 @@ def settings_key(settings: dict[str, Any]) -> str:
                       sort_keys=True, default=str)
 
 
+@contextmanager
+def _unreadable_entry(path: Path, what: str) -> Iterator[None]:
+    """Turn a failure to read a cache entry into a DataFormatError that says to delete it."""
+    try:
+        yield
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise DataFormatError(path, f"not a readable tinyhar {what} entry ({exc}); delete it "
+                              "(or the cache folder) and run again") from exc
+
+
 class FeatureCache:
     """Per-session feature rows stored as Parquet files in a folder.
 
@@ -196,7 +207,7 @@ class FeatureCache:
             return None
         import pyarrow.parquet as pq
 
-        try:
+        with _unreadable_entry(path, "feature-cache"):
             table = pq.read_table(path)
             meta = json.loads(table.schema.metadata[b"tinyhar_features"])
             names = [str(n) for n in meta["feature_names"]]
@@ -210,11 +221,6 @@ class FeatureCache:
                 table.column("start_time").to_numpy().astype(np.float64),
                 names, {str(k): int(v) for k, v in meta["counts"].items()},
             )
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(
-                path, f"not a readable tinyhar feature-cache entry ({exc}); delete it (or the "
-                "cache folder) and run again"
-            ) from exc
 
     def put(self, key: str, rows: FeatureTable) -> Path:
         """Store ``rows`` atomically; returns the entry's path."""
@@ -247,7 +253,7 @@ class FeatureCache:
             return None
         import pyarrow.parquet as pq
 
-        try:
+        with _unreadable_entry(path, "stream-cache"):
             table = pq.read_table(path)
             meta = json.loads(table.schema.metadata[b"tinyhar_stream"])
             n, width = table.num_rows, int(meta["n_features"])
@@ -269,11 +275,6 @@ class FeatureCache:
                 invalid, num["acc_magnitude"].astype(np.float64), gravity, features,
                 float(meta["window_s"]), float(meta["hop_s"]),
             ), train_row)
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(
-                path, f"not a readable tinyhar stream-cache entry ({exc}); delete it (or the "
-                "cache folder) and run again"
-            ) from exc
 
     def put_stream(self, key: str, stream: StreamRows) -> Path:
         """Store stream rows (:class:`StreamRows`) atomically.
@@ -316,11 +317,8 @@ class FeatureCache:
         path = self.root / f"{key}.json"
         if not path.is_file():
             return None
-        try:
+        with _unreadable_entry(path, "cache"):
             return dict(json.loads(path.read_text()))
-        except (OSError, TypeError, ValueError) as exc:
-            raise DataFormatError(path, f"not a readable tinyhar cache entry ({exc}); delete "
-                                  "it (or the cache folder) and run again") from exc
 
     def put_facts(self, key: str, facts: dict) -> Path:
         """Store a small JSON entry ``<key>.json`` atomically."""
@@ -349,7 +347,7 @@ class FeatureCache:
         path = self.root / f"{key}.npz"
         if not path.is_file():
             return None
-        try:
+        with _unreadable_entry(path, "cache"):
             with np.load(path, allow_pickle=False) as f:  # plain arrays only: no code runs
                 meta = json.loads(str(f["meta"]))
                 return WindowSet(
@@ -359,9 +357,6 @@ class FeatureCache:
                     float(meta["sampling_rate_hz"]), list(meta["classes"]), str(meta["name"]),
                     hop_samples=meta["hop_samples"],
                 )
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(path, f"not a readable tinyhar cache entry ({exc}); delete "
-                                  "it (or the cache folder) and run again") from exc
 
     def put_windows(self, key: str, windows) -> Path:
         """Store raw windows (a WindowSet) as ``<key>.npz`` atomically (no pickled objects)."""
