@@ -176,9 +176,26 @@ def plot_class_overview(
         ncol=len(handles),
         frameon=False,
     )
-    fig.suptitle("\n".join(heading), fontsize=8)
-    fig.tight_layout(rect=(0, legend_band / height, 1, 1 - title_band / height))
+    fig.suptitle("\n".join(heading), fontsize=8, y=1 - 0.05 / height, va="top")
+    _fixed_margins(fig, len(classes), per_class, height, top=title_band + 0.3,
+                   bottom=legend_band + 0.32, left=0.62, right=0.42 if gyro else 0.12,
+                   gap_w=0.72 if gyro else 0.42, gap_h=0.26)
     return _save(fig, path, dpi=90, colors=64)
+
+
+def _fixed_margins(fig, rows: int, cols: int, height: float, top: float, bottom: float,
+                   left: float, right: float, gap_w: float, gap_h: float) -> None:
+    """Place a grid of panels with margins and gaps given in inches.
+
+    For small fonts and a known layout this is what ``tight_layout`` would
+    find, without measuring every tick label of every panel (about half the
+    time of a 12 x 3 figure).
+    """
+    width = fig.get_figwidth()
+    panel_w = (width - left - right - (cols - 1) * gap_w) / cols
+    panel_h = (height - top - bottom - (rows - 1) * gap_h) / rows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                        bottom=bottom / height, wspace=gap_w / panel_w, hspace=gap_h / panel_h)
 
 
 def plot_training_curves(
