@@ -24,8 +24,8 @@ No cross-validation, figures or run folder: ``tinyhar train`` adds those
 (its folds and final fit run as tasks on the same workers).
 ``wall_s`` is the child's whole life, from its start to its exit;
 ``startup_s`` is the part before step 1 (Python and the imports of NumPy,
-pandas, scikit-learn, SciPy: about 1.3 s, a fixed cost of every run, and
-with the exit about 1.7 s of each row, which is why the 10-hour row is slower
+pandas, scikit-learn, SciPy: about 1.1 s, a fixed cost of every run, and
+with the exit about 1.2 s of each row, which is why the 10-hour row is slower
 per window). Peak RSS is that of the whole process tree (the child and its
 Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` = windows /
 ``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole process
@@ -34,8 +34,8 @@ tree: on a machine shared with other work, ``wall_s`` depends on their load,
 workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU
 time counts). On the 100-hour case, measured back to back on a quiet
-machine: 25.6 s with 1 worker, 14.1 s with 2 (1.81x; 1.71x in a second
-run; ``cpu_s`` 25.4 and 24.7 s).
+machine: 22.0 s with 1 worker, 14.4 s with 2 (1.52x; 1.65x to 1.81x in
+three other runs; ``cpu_s`` 22.0 and 25.7 s).
 
 Usage::
 
