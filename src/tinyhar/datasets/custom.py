@@ -915,25 +915,19 @@ class _ParquetColumns:
     def __len__(self) -> int:
         return self.n_rows
 
-    def _read(self, canon: str, arrow: bool):
+    def _read(self, canon: str) -> pd.Series:
+        """A whole column (only the rows ``self.rows`` when set) as pandas reads it."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
         try:
-            if self.rows is not None:  # the row groups holding the rows, then the rows
-                handle = pq.ParquetFile(self.file)
-                ends = np.cumsum([handle.metadata.row_group(g).num_rows
-                                  for g in range(handle.metadata.num_row_groups)])
-                first = int(np.searchsorted(ends, self.rows[0], side="right"))
-                last = int(np.searchsorted(ends, self.rows[1] - 1, side="right"))
-                table = handle.read_row_groups(list(range(first, last + 1)), columns=[name])
-                start = self.rows[0] - (int(ends[first - 1]) if first else 0)
-                table = table.slice(start, self.n_rows)
-                return table.column(0) if arrow else table.to_pandas()[name]
-            if arrow:
-                return pq.read_table(self.file, columns=[name]).column(0)
-            return pd.read_parquet(self.file, columns=[name])[name]
+            if self.rows is None:
+                return pd.read_parquet(self.file, columns=[name])[name]
+            source = pq.ParquetFile(self.file)
+            kind = source.schema_arrow.field(name).type
+            return pa.chunked_array(list(self._column_batches(source, name)), kind).to_pandas()
         except (OSError, ValueError, TypeError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
 
@@ -976,7 +970,7 @@ class _ParquetColumns:
             kind = pq.read_schema(self.file).field(name).type
             if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
                     or pa.types.is_dictionary(kind)):
-                return self._read(canon, arrow=False)
+                return self._read(canon)
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
             source = pq.ParquetFile(self.file, read_dictionary=[name])
             codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
