@@ -59,6 +59,10 @@ Example (all keys optional; these are the defaults)::
       false_rejection: 0.05 # share of known-activity windows rejected (calibrated by
                             #   cross-validation on the training subjects)
       ood_var_floor: 0.1    # OOD score: class variances floored at this share of the overall
+      reject_posture: false # also reject sitting/standing windows whose tilt to the session's
+                            #   walking and postures is far from their class's (unseen
+                            #   postures); offline, host only
+      reject_posture_share: 0.25  # share of the per-test rejection rate of that test
       posture: none         # none | walking_reference (re-decide sitting vs standing from the
                             #   tilt to the session's walking gravity) | walking_reference_all
                             #   (recalibrate every class with it) | walking_reference_grouped
@@ -312,6 +316,9 @@ class PostprocessConfig(_Section):
     session's walking gravity direction; fitted on the training subjects'
     cross-validated streams; not streamable, so host only); ``posture:
     auto`` lets the same cross-validation choose among them and none.
+    ``reject_posture: true`` adds the posture test of
+    :class:`tinyhar.postprocess.Rejection` (tilt of sitting/standing windows
+    referenced to the session's walking and postures; offline, host only).
     """
 
     smoothing: Literal["auto", "none", "mode", "ema", "hmm"] = "auto"
@@ -328,6 +335,8 @@ class PostprocessConfig(_Section):
     reject: Literal["none", "probability", "ood", "both"] = "none"
     false_rejection: Float = Field(0.05, gt=0, le=0.5)
     ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
+    reject_posture: bool = False
+    reject_posture_share: Float = Field(0.25, gt=0, le=1)
     posture: Literal["none", "walking_reference", "walking_reference_all",
                      "walking_reference_grouped", "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)

@@ -42,6 +42,7 @@ import numpy as np
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError
 from tinyhar.evaluation.continuous import continuous_metrics
+from tinyhar.evaluation.splits import group_kfold
 from tinyhar.features.streams import (  # noqa: F401 (cut and featurised here before)
     _FEATURE_ROWS,
     STREAM_CHUNK,
@@ -53,7 +54,7 @@ from tinyhar.features.streams import (  # noqa: F401 (cut and featurised here be
 from tinyhar.features.validity import INVALID_CLASS
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
 from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, posture_candidates
-from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
+from tinyhar.postprocess.rejection import REJECT_KEYS, PostureOodModel, rejection_from_options
 
 _PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
                "acc_magnitude")
@@ -181,7 +182,8 @@ class StreamPredictions:
         ok = ~self.invalid
         if ok.any() and spec.rejection.active:
             ood = None if self.ood is None else self.ood[ok]
-            out[ok] = spec.rejection.reject(self.proba[ok], ood)
+            grav = None if self.gravity is None else self.gravity[ok]
+            out[ok] = spec.rejection.reject(self.proba[ok], ood, grav, self.run_keys()[ok])
         return out
 
     @classmethod
@@ -643,13 +645,14 @@ def select_on_streams(
     smoothing = options.get("smoothing", "auto")
     params = {k: v for k, v in options.items()
               if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
-    rejection = calibrate_rejection(p, y, options, ood_model)
+    rejection = calibrate_rejection(p, y, options, ood_model, n_folds)
     postures = posture_candidates(p.classes, options.get("posture", "none"),
                                   options.get("posture_min_walking", DEFAULT_MIN_WALKING),
                                   p.gravity is not None)
     posture = postures[0]
     kw = {"ood": p.ood if rejection.uses_ood else None,
-          "gravity": p.gravity if any(pc.active for pc in postures) else None}
+          "gravity": (p.gravity if any(pc.active for pc in postures) or rejection.uses_posture
+                      else None)}
     if smoothing == "auto":
         best, table = select_postprocess(
             *args, candidates=[c.with_rejection(rejection).with_posture(pc) for pc in postures
@@ -679,7 +682,8 @@ def select_on_streams(
 
 
 def calibrate_rejection(
-    pred_cv: StreamPredictions, y: np.ndarray, options: dict, ood_model: OodModel | None
+    pred_cv: StreamPredictions, y: np.ndarray, options: dict, ood_model: OodModel | None,
+    n_folds: int = 5,
 ):
     """The :class:`~tinyhar.postprocess.Rejection` of ``options``, calibrated on training streams.
 
@@ -695,6 +699,11 @@ def calibrate_rejection(
         ``postprocess:`` configuration (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
     ood_model : OodModel, optional
         Stored in the result (fitted on all training windows).
+    n_folds : int
+        Subject folds for the posture test (``reject_posture``): its
+        :class:`~tinyhar.postprocess.rejection.PostureOodModel` is fitted on
+        all given windows (stored) and, for the calibration scores, once per
+        fold without the fold's subjects (nested).
 
     Returns
     -------
@@ -720,7 +729,33 @@ def calibrate_rejection(
             )
         rejection.ood = ood_model
     ood = None if pred_cv.ood is None else pred_cv.ood[known]
-    return rejection.calibrate(pred_cv.proba[known].max(axis=1), ood)
+    posture = None
+    if rejection.uses_posture:
+        posture = _posture_scores_cv(pred_cv, y, rejection, n_folds)[known]
+    return rejection.calibrate(pred_cv.proba[known].max(axis=1), ood, posture)
+
+
+def _posture_scores_cv(pred_cv: StreamPredictions, y: np.ndarray, rejection,
+                       n_folds: int) -> np.ndarray:
+    """Posture scores of the windows of ``pred_cv``, each from a
+    :class:`~tinyhar.postprocess.rejection.PostureOodModel` fitted without its
+    subject's fold; stores the model fitted on all windows in ``rejection``."""
+    if pred_cv.gravity is None:
+        raise ConfigError("postprocess.reject_posture needs each window's mean acceleration "
+                          "(accelerometer channels acc_x, acc_y, acc_z)")
+    lookup = {c: i for i, c in enumerate(pred_cv.classes)}
+    idx = np.array([lookup.get(str(v), -1) for v in y], dtype=np.int64)
+    runs = pred_cv.run_keys()
+    args = (pred_cv.classes, pred_cv.proba, pred_cv.gravity)
+    rejection.posture_model = PostureOodModel.fit(*args, idx, runs, rejection.min_walking)
+    subjects = np.asarray(pred_cv.subject).astype(str)
+    out = np.zeros(len(pred_cv))
+    for train, test in group_kfold(subjects, min(n_folds, len(set(subjects)))):
+        model = PostureOodModel.fit(pred_cv.classes, pred_cv.proba[train],
+                                    pred_cv.gravity[train], idx[train], runs[train],
+                                    rejection.min_walking)
+        out[test] = model.score(pred_cv.proba[test], pred_cv.gravity[test], runs[test])
+    return out
 
 
 def fold_ood_models(

@@ -85,6 +85,10 @@ def _rejection_dict(rejection: Any) -> dict | None:
     else:
         def get(key, default=None):
             return getattr(rejection, key, default)
+    if get("posture", False):
+        raise ConfigError("a rejection with the posture test (reject_posture) cannot run on a "
+                          "device: its walking reference needs whole sessions; train with "
+                          "postprocess.reject_posture: false")
     out = {k: get(k) for k in _REJECTION_KEYS}
     if out["proba_threshold"] is None and out["ood_threshold"] is None:
         raise ConfigError(f"rejection parameters set neither proba_threshold nor ood_threshold "
@@ -142,8 +146,8 @@ def device_postprocess(spec: Any, rejection: Any = None,
     if not spec.streamable:
         raise ConfigError(
             f"post-processing {spec.describe()} cannot run on a device (it needs whole "
-            "sessions): use hmm_decoder 'fixed_lag', min_duration_rule 'causal' and "
-            "posture 'none'"
+            "sessions): use hmm_decoder 'fixed_lag', min_duration_rule 'causal', "
+            "posture 'none' and reject_posture false"
         )
     if spec.needs_fit:
         raise ConfigError("the post-processing HMM is not fitted: fit it (train the run) first")

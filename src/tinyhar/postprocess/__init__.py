@@ -32,7 +32,13 @@ from tinyhar.postprocess.processor import (
     default_candidates,
     select_postprocess,
 )
-from tinyhar.postprocess.rejection import UNKNOWN_CLASS, OodModel, Rejection, extend_proba
+from tinyhar.postprocess.rejection import (
+    UNKNOWN_CLASS,
+    OodModel,
+    PostureOodModel,
+    Rejection,
+    extend_proba,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -46,6 +52,7 @@ __all__ = [
     "MinDurationStream",
     "ModeFilterStream",
     "OodModel",
+    "PostureOodModel",
     "PostProcessStream",
     "PostProcessor",
     "Rejection",

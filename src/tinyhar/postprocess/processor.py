@@ -215,10 +215,10 @@ class PostProcessor:
     @property
     def streamable(self) -> bool:
         """True when :meth:`stream` reproduces :meth:`apply` (no Viterbi, no merge rule,
-        no posture correction: these need whole sessions)."""
+        no posture correction, no posture test in the rejection: these need whole sessions)."""
         viterbi = self.smoothing == "hmm" and self.hmm_decoder == "viterbi"
         merge = self.min_duration > 1 and self.min_duration_rule == "merge"
-        return not (viterbi or merge or self.posture.active)
+        return not (viterbi or merge or self.posture.active or not self.rejection.streamable)
 
     @property
     def lag(self) -> int:
@@ -313,7 +313,7 @@ class PostProcessor:
         p = self._check_proba(proba_cv)
         if not self.posture.fitted:
             self.posture.fit(p, gravity, y, sessions)
-        p = self._extended(self.posture.correct(p, gravity, sessions), ood)
+        p = self._extended(self.posture.correct(p, gravity, sessions), ood, gravity, sessions)
         if self.smoothing == "hmm":
             y_idx = self._label_indices(y)
             if not self.rejection.active:
@@ -328,11 +328,13 @@ class PostProcessor:
             ))
         return self
 
-    def _extended(self, p: np.ndarray, ood: np.ndarray | None) -> np.ndarray:
+    def _extended(self, p: np.ndarray, ood: np.ndarray | None,
+                  gravity: np.ndarray | None = None,
+                  sessions: np.ndarray | None = None) -> np.ndarray:
         """The probabilities the smoothing sees: with rejection, ``(n, n_classes + 1)``."""
         if not self.rejection.active:
             return p
-        return extend_proba(p, self.rejection.reject(p, ood))
+        return extend_proba(p, self.rejection.reject(p, ood, gravity, sessions))
 
     def _check_proba(self, proba: np.ndarray) -> np.ndarray:
         p = check_proba(proba)
@@ -364,7 +366,7 @@ class PostProcessor:
             needed when the rejection uses them.
         gravity : numpy.ndarray, shape (n_windows, 3), optional
             Mean acceleration of each window in g; needed with a posture
-            correction.
+            correction or the rejection's posture test.
 
         Returns
         -------
@@ -391,7 +393,7 @@ class PostProcessor:
             groups = _session_indices(sessions)
         if self.posture.active:
             p = self.posture.correct(p, gravity, sessions)
-        p = self._extended(p, ood)
+        p = self._extended(p, ood, gravity, sessions)
         for idx in groups:
             out[idx] = self._apply_session(p[idx])
         return out

@@ -29,13 +29,30 @@ cross-validated (leave-subjects-out) probabilities and OOD scores of windows
 of known classes, so that a stated fraction ``false_rejection`` (default
 5 %) of them is rejected (:meth:`Rejection.calibrate`). With ``method
 "both"`` the two thresholds are set at the same per-test rate ``r`` chosen
-so that their union rejects ``false_rejection``.
+so that their union rejects ``false_rejection`` (with the posture test
+too, it takes the rate ``r * posture_share``).
 
 Downstream, a rejected window enters the smoothing filters as its own class:
 :func:`extend_proba` turns the ``(n_windows, K)`` probabilities into
 ``(n_windows, K + 1)`` rows, ``[p, 0]`` for an accepted window and the
 one-hot row of class ``K`` for a rejected one (see
 :class:`tinyhar.postprocess.PostProcessor`).
+
+(c) optionally (``posture``, offline only), its *posture* score is above
+    ``posture_threshold``: for a window whose top class is sitting or
+    standing, the distance of its walking-referenced tilt to that class's
+    tilt to the session's walking gravity (:class:`PostureOodModel`). In
+    feature space a held-out sitting
+    window looks like standing and vice versa (the two differ only by a few
+    degrees of pelvis tilt, which the absolute gravity features cannot tell
+    from a person's way of wearing the sensor); referenced to the same
+    session's walking the tilt can. The test is given the
+    share ``posture_share`` of the per-test rate (its threshold is the
+    ``1 - r * posture_share`` quantile), a ratio chosen by the training
+    subjects' cross-validation in ``benchmarks/unknown.py``. The reference
+    is a whole-session statistic, so a rejection with it is not streamable
+    and has no device export (like the posture correction,
+    :mod:`tinyhar.postprocess.posture`).
 
 Device contract (C and MicroPython implement the same): parameters
 ``ood_means`` and ``ood_inv_var`` of shape ``(n_classes, n_features)``,
@@ -46,10 +63,13 @@ test is off); a window is unknown when ``max(p) < proba_threshold`` or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.postprocess.filters import _check_float, check_proba
+from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, tilt_angles
 
 UNKNOWN_CLASS = "unknown"
 """Label of rejected windows (class index ``n_classes``)."""
@@ -64,7 +84,15 @@ UNKNOWN_EMIT = 0.5
 :func:`add_unknown_state`)."""
 
 
-REJECT_KEYS = ("reject", "false_rejection", "ood_var_floor")
+DEFAULT_POSTURE_SHARE = 0.25
+"""Default share of the per-test rejection rate given to the posture test (``reject_posture``);
+chosen by the training subjects' cross-validation of ``benchmarks/unknown.py``."""
+POSTURE_SD_FLOOR = 1.0
+"""Degrees added to each class's tilt standard deviation in :class:`PostureOodModel`."""
+
+
+REJECT_KEYS = ("reject", "false_rejection", "ood_var_floor", "reject_posture",
+               "reject_posture_share")
 """The ``postprocess:`` configuration keys of the rejection (:func:`rejection_from_options`)."""
 
 
@@ -75,7 +103,9 @@ def rejection_from_options(options: dict) -> Rejection:
     ----------
     options : dict
         ``postprocess:`` configuration; reads ``reject`` (default
-        ``"none"``), ``false_rejection`` and ``ood_var_floor``.
+        ``"none"``), ``false_rejection``, ``ood_var_floor``,
+        ``reject_posture`` (default false), ``reject_posture_share`` and
+        ``posture_min_walking``.
 
     Raises
     ------
@@ -86,6 +116,9 @@ def rejection_from_options(options: dict) -> Rejection:
         options.get("reject", "none"),
         options.get("false_rejection", DEFAULT_FALSE_REJECTION),
         options.get("ood_var_floor", DEFAULT_VAR_FLOOR),
+        posture=options.get("reject_posture", False),
+        posture_share=options.get("reject_posture_share", DEFAULT_POSTURE_SHARE),
+        min_walking=options.get("posture_min_walking", DEFAULT_MIN_WALKING),
     )
 
 
@@ -202,6 +235,194 @@ class OodModel:
         """``{"ood_means": [[...]], "ood_inv_var": [[...]]}`` (nested lists)."""
         return {"ood_means": self.means.tolist(), "ood_inv_var": self.inv_var.tolist()}
 
+def _posture_gate(classes: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Indices of the sitting/standing classes and of the walking classes (names as in
+    :func:`tinyhar.postprocess.posture.posture_classes`; one of the two postures may be
+    missing, e.g. held out)."""
+    upper = [str(c).upper() for c in classes]
+    gate = [i for i, c in enumerate(upper) if c in ("SITTING", "SIT", "STANDING", "STAND")]
+    walk = [i for i, c in enumerate(upper) if c.startswith("WALK")]
+    if not (gate and walk):
+        raise ConfigError(
+            "postprocess.reject_posture needs a class named SITTING or STANDING and classes "
+            f"named WALKING* (any case); this run's classes are {list(classes)}: use "
+            "reject_posture: false"
+        )
+    return gate, walk
+
+
+class PostureOodModel:
+    """Tilt of sitting/standing windows to their class's tilt, referenced to the session.
+
+    For each session (run) the tilt of a window is the angle (degrees) of its
+    gravity direction to the session's mean walking gravity direction
+    (:func:`~tinyhar.postprocess.posture.tilt_angles`, the windows whose top
+    class is a walking class). The tilt relative to the median tilt of the
+    session's postures (as ``posture: walking_reference_grouped`` uses) is not
+    used: that median moves when a session holds an activity the training
+    sessions did not (an unseen posture called sitting or standing), which
+    made it fail on held-out STANDING (``benchmarks/unknown.py``). The score
+    of a window whose top class ``c`` is sitting or standing is::
+
+        score = |tilt - mean[c]| / sd[c]
+
+    with the mean and standard deviation (plus :data:`POSTURE_SD_FLOOR`
+    degrees) of the tilt of the training windows *labelled* ``c``; every
+    other window, and a window of a session without a reference (fewer than
+    ``min_walking`` walking windows), scores 0. A one-dimensional Gaussian
+    per class, as the feature-space score (:class:`OodModel`) but on the
+    posture cue that feature space lacks.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The model's classes (a sitting or standing class and walking
+        classes needed, :func:`_posture_gate`).
+    means, sds : array-like, shape (n_classes,)
+        Tilt mean and standard deviation per class in degrees (used for the
+        sitting/standing classes only; NaN = no model, score 0).
+    min_walking : int >= 1
+        Fewest walking windows a session needs for its reference.
+
+    Raises
+    ------
+    ConfigError
+        Missing classes, shapes that differ from the classes, infinite
+        values or standard deviations that are not positive.
+    """
+
+    def __init__(self, classes: Sequence[str], means: object, sds: object,
+                 min_walking: int = DEFAULT_MIN_WALKING) -> None:
+        self.classes = [str(c) for c in classes]
+        self.gate, self.walk = _posture_gate(self.classes)
+        m = np.asarray(means, dtype=np.float64)
+        sd = np.asarray(sds, dtype=np.float64)
+        k = len(self.classes)
+        if m.shape != (k,) or sd.shape != (k,):
+            raise ConfigError(f"postprocess.rejection: posture_means {m.shape} and posture_sds "
+                              f"{sd.shape} must both have shape ({k},), one per class")
+        defined = np.isfinite(m) & np.isfinite(sd)
+        if np.any(np.isinf(m)) or np.any(np.isinf(sd)) or np.any(sd[defined] <= 0):
+            raise ConfigError("postprocess.rejection: posture_means must be finite or null and "
+                              "posture_sds positive or null")
+        if isinstance(min_walking, bool) or not isinstance(min_walking, int | np.integer) \
+                or min_walking < 1:
+            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
+                              f"got {min_walking!r}")
+        self.means, self.sds = np.where(defined, m, np.nan), np.where(defined, sd, np.nan)
+        self.min_walking = int(min_walking)
+
+    def tilts(self, proba: np.ndarray, gravity: np.ndarray | None,
+              sessions: np.ndarray | None = None) -> np.ndarray:
+        """Tilt of every window to its session's walking reference in degrees, shape
+        (n_windows,), in [0, 180]; NaN without a reference.
+
+        Parameters
+        ----------
+        proba : numpy.ndarray, shape (n_windows, n_classes)
+            Class probabilities (their top class picks the walking and
+            posture windows).
+        gravity : numpy.ndarray, shape (n_windows, 3)
+            Mean acceleration of each window in g.
+        sessions : numpy.ndarray, shape (n_windows,), optional
+            Session (run) id per window (default: one session).
+
+        Raises
+        ------
+        ConfigError
+            No mean accelerations.
+        EvaluationError
+            Shapes that do not fit.
+        """
+        from tinyhar.postprocess.hmm import _session_indices
+
+        p = check_proba(proba)
+        if gravity is None:
+            raise ConfigError(
+                "postprocess.reject_posture needs each window's mean acceleration "
+                "(accelerometer channels acc_x, acc_y, acc_z); these predictions have none"
+            )
+        g = np.asarray(gravity, dtype=np.float64)
+        if p.shape[1] != len(self.classes) or g.shape != (p.shape[0], 3):
+            raise EvaluationError(
+                f"posture OOD score: probabilities of shape {p.shape} and mean accelerations "
+                f"of shape {g.shape}; expected (n, {len(self.classes)}) and (n, 3)")
+        top = np.argmax(p, axis=1)
+        out = np.full(len(p), np.nan)
+        groups = [np.arange(len(p))] if sessions is None else _session_indices(sessions)
+        for idx in groups:
+            out[idx] = tilt_angles(g[idx], np.isin(top[idx], self.walk), self.min_walking)
+        return out
+
+    @classmethod
+    def fit(cls, classes: Sequence[str], proba: np.ndarray, gravity: np.ndarray,
+            y: np.ndarray, sessions: np.ndarray,
+            min_walking: int = DEFAULT_MIN_WALKING) -> PostureOodModel:
+        """Tilt mean and standard deviation of the labelled sitting/standing training windows.
+
+        Parameters
+        ----------
+        classes : sequence of str
+        proba : numpy.ndarray, shape (n_windows, n_classes)
+            Cross-validated probabilities of the training subjects' stream
+            windows (they choose each session's reference windows, as at
+            prediction time).
+        gravity : numpy.ndarray, shape (n_windows, 3)
+            Mean acceleration per window (g).
+        y : numpy.ndarray of int, shape (n_windows,)
+            True class index; -1 = unlabelled or another class (ignored).
+        sessions : numpy.ndarray, shape (n_windows,)
+            Session (run) id per window, in time order within each.
+        min_walking : int
+            Fewest walking windows a session needs for its reference.
+
+        Returns
+        -------
+        PostureOodModel
+
+        Raises
+        ------
+        EvaluationError
+            Fewer than 2 labelled windows with a tilt for every sitting or
+            standing class of ``classes``.
+        """
+        model = cls(classes, np.full(len(classes), np.nan), np.full(len(classes), np.nan),
+                    min_walking)
+        tilt = model.tilts(proba, gravity, sessions)
+        y = np.asarray(y, dtype=np.int64)
+        if y.shape != tilt.shape:
+            raise EvaluationError(f"posture OOD fit: {tilt.size} windows, {y.size} labels")
+        for c in model.gate:
+            t = tilt[(y == c) & np.isfinite(tilt)]
+            if t.size < 2:
+                raise EvaluationError(
+                    f"postprocess.reject_posture: {t.size} labelled {model.classes[c]} windows "
+                    "in sessions with walking; need at least 2 to learn its tilt")
+            model.means[c], model.sds[c] = t.mean(), t.std() + POSTURE_SD_FLOOR
+        return model
+
+    def score(self, proba: np.ndarray, gravity: np.ndarray | None,
+              sessions: np.ndarray | None = None) -> np.ndarray:
+        """Posture OOD score per window (class docstring), shape (n_windows,), >= 0.
+
+        Parameters as :meth:`tilts`.
+        """
+        tilt = self.tilts(proba, gravity, sessions)
+        top = np.argmax(check_proba(proba), axis=1)
+        mean, sd = self.means[top], self.sds[top]
+        ok = np.isfinite(tilt) & np.isfinite(mean)
+        out = np.zeros(len(tilt))
+        out[ok] = np.abs(tilt[ok] - mean[ok]) / sd[ok]
+        return out
+
+    def to_dict(self) -> dict:
+        """``{"posture_means": [...], "posture_sds": [...], "posture_min_walking": int}``
+        (null where a class has no tilt model)."""
+        def listed(v):
+            return [None if not np.isfinite(x) else float(x) for x in v]
+        return {"posture_means": listed(self.means), "posture_sds": listed(self.sds),
+                "posture_min_walking": self.min_walking}
+
 
 def _threshold(value: object, key: str) -> float | None:
     if value is None:
@@ -231,6 +452,17 @@ class Rejection:
         Reject when the OOD score is above it (None = test off).
     ood : OodModel, optional
         Fitted OOD model (needed by ``"ood"`` and ``"both"``).
+    posture : bool
+        Add the posture test (module docstring; offline only; not with
+        ``"none"``).
+    posture_share : float in (0, 1]
+        Share of the per-test rate given to the posture test.
+    min_walking : int >= 1
+        Fewest walking windows a session needs for the posture reference.
+    posture_threshold : float, optional
+        Reject when the posture score is above it.
+    posture_model : PostureOodModel, optional
+        Fitted tilt model of the posture test.
 
     Raises
     ------
@@ -246,6 +478,11 @@ class Rejection:
         proba_threshold: float | None = None,
         ood_threshold: float | None = None,
         ood: OodModel | None = None,
+        posture: bool = False,
+        posture_share: float = DEFAULT_POSTURE_SHARE,
+        min_walking: int = DEFAULT_MIN_WALKING,
+        posture_threshold: float | None = None,
+        posture_model: PostureOodModel | None = None,
     ) -> None:
         if method not in REJECT_METHODS:
             raise ConfigError(
@@ -257,6 +494,20 @@ class Rejection:
         self.proba_threshold = _threshold(proba_threshold, "proba_threshold")
         self.ood_threshold = _threshold(ood_threshold, "ood_threshold")
         self.ood = ood
+        if not isinstance(posture, bool | np.bool_):
+            raise ConfigError(f"postprocess.reject_posture must be true or false, got {posture!r}")
+        if posture and method == "none":
+            raise ConfigError("postprocess.reject_posture needs a rejection: set reject to "
+                              "probability, ood or both")
+        self.posture = bool(posture)
+        self.posture_share = _check_float(posture_share, "reject_posture_share", 0.0, 1.0, True)
+        if isinstance(min_walking, bool) or not isinstance(min_walking, int | np.integer) \
+                or min_walking < 1:
+            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
+                              f"got {min_walking!r}")
+        self.min_walking = int(min_walking)
+        self.posture_threshold = _threshold(posture_threshold, "posture_threshold")
+        self.posture_model = posture_model
 
     @property
     def active(self) -> bool:
@@ -274,17 +525,31 @@ class Rejection:
         return self.method in ("probability", "both")
 
     @property
+    def uses_posture(self) -> bool:
+        """True when the (offline) posture test is one of the tests."""
+        return self.active and self.posture
+
+    @property
+    def streamable(self) -> bool:
+        """False with the posture test (its reference needs the whole session)."""
+        return not self.uses_posture
+
+    @property
     def fitted(self) -> bool:
-        """True when the thresholds (and the OOD model) the method needs are set."""
+        """True when the thresholds (and the models) the tests need are set."""
         ok = not self.uses_proba or self.proba_threshold is not None
+        ok = ok and (not self.uses_posture or (self.posture_model is not None
+                                               and self.posture_threshold is not None))
         return ok and (not self.uses_ood or (self.ood is not None
                                               and self.ood_threshold is not None))
 
     def describe(self) -> str:
-        """Short name, e.g. ``"reject(both, 5%)"`` (empty for ``none``)."""
+        """Short name, e.g. ``"reject(both,5%)"`` or ``"reject(both+posture,5%)"`` (empty
+        for ``none``)."""
         if not self.active:
             return ""
-        return f"reject({self.method},{self.false_rejection:.0%})"
+        return f"reject({self.method}{'+posture' if self.posture else ''}," \
+               f"{self.false_rejection:.0%})"
 
     def _check_fitted(self) -> None:
         if not self.fitted:
@@ -293,18 +558,25 @@ class Rejection:
                 "on the training subjects first"
             )
 
-    def scores(self, proba: np.ndarray, ood: np.ndarray | None) -> np.ndarray:
+    def scores(self, proba: np.ndarray, ood: np.ndarray | None,
+               gravity: np.ndarray | None = None,
+               sessions: np.ndarray | None = None) -> np.ndarray:
         """One rejection score per window; the window is rejected when it is > 1.
 
-        ``max((1 - top) / (1 - proba_threshold), ood / ood_threshold)`` over
-        the active tests (a monotone score of each test, so its ROC curve is
-        the test's own; with both tests, rejection is ``score > 1``).
+        ``max((1 - top) / (1 - proba_threshold), ood / ood_threshold,
+        posture / posture_threshold)`` over the active tests (a monotone
+        score of each test, so its ROC curve is the test's own; with several
+        tests, rejection is ``score > 1``).
 
         Parameters
         ----------
         proba : numpy.ndarray, shape (n_windows, n_classes)
         ood : numpy.ndarray, shape (n_windows,), optional
             OOD scores (:meth:`OodModel.score`); required by the OOD test.
+        gravity : numpy.ndarray, shape (n_windows, 3), optional
+            Mean acceleration per window in g; required by the posture test.
+        sessions : numpy.ndarray, shape (n_windows,), optional
+            Session (run) id per window for the posture test (default: one).
 
         Returns
         -------
@@ -318,6 +590,9 @@ class Rejection:
         if self.uses_ood:
             o = self._ood(ood, p.shape[0])
             out = np.maximum(out, o / max(self.ood_threshold, 1e-300))
+        if self.uses_posture:
+            t = self.posture_model.score(p, gravity, sessions)
+            out = np.maximum(out, t / max(self.posture_threshold, 1e-300))
         return out
 
     @staticmethod
@@ -332,16 +607,20 @@ class Rejection:
             raise ConfigError(f"need one finite OOD score per window ({n}), got shape {o.shape}")
         return o
 
-    def reject(self, proba: np.ndarray, ood: np.ndarray | None = None) -> np.ndarray:
+    def reject(self, proba: np.ndarray, ood: np.ndarray | None = None,
+               gravity: np.ndarray | None = None,
+               sessions: np.ndarray | None = None) -> np.ndarray:
         """Which windows are unknown: bool array of shape (n_windows,).
 
-        ``top < proba_threshold`` or ``ood > ood_threshold`` (active tests
-        only; module docstring).
+        ``top < proba_threshold`` or ``ood > ood_threshold`` or ``posture >
+        posture_threshold`` (active tests only; module docstring;
+        ``gravity`` and ``sessions`` as in :meth:`scores`).
 
         Raises
         ------
         ConfigError
-            Not calibrated, or OOD scores missing when the method needs them.
+            Not calibrated, or OOD scores (mean accelerations) missing when a
+            test needs them.
         """
         p = check_proba(proba)
         out = np.zeros(p.shape[0], dtype=bool)
@@ -352,16 +631,21 @@ class Rejection:
             out |= p.max(axis=1) < self.proba_threshold
         if self.uses_ood:
             out |= self._ood(ood, p.shape[0]) > self.ood_threshold
+        if self.uses_posture:
+            out |= self.posture_model.score(p, gravity, sessions) > self.posture_threshold
         return out
 
-    def calibrate(self, top_cv: np.ndarray, ood_cv: np.ndarray | None = None) -> Rejection:
+    def calibrate(self, top_cv: np.ndarray, ood_cv: np.ndarray | None = None,
+                  posture_cv: np.ndarray | None = None) -> Rejection:
         """Set the thresholds from held-out values of known-activity training windows.
 
         ``proba_threshold`` is the ``r``-quantile of the top probabilities,
-        ``ood_threshold`` the ``(1 - r)``-quantile of the OOD scores, with
-        ``r = false_rejection`` for one test; for ``"both"``, ``r`` is found
-        by bisection in ``[false_rejection / 2, false_rejection]`` so that
-        the union of the two tests rejects ``false_rejection`` of the
+        ``ood_threshold`` the ``(1 - r)``-quantile of the OOD scores and
+        ``posture_threshold`` the ``(1 - r * posture_share)``-quantile of
+        the posture scores, with ``r = false_rejection`` for one test; with
+        several tests, ``r`` is found by bisection in ``[false_rejection /
+        (n + posture_share), false_rejection]`` (``n`` tests besides the
+        posture test) so that their union rejects ``false_rejection`` of the
         windows.
 
         Parameters
@@ -372,6 +656,9 @@ class Rejection:
         ood_cv : numpy.ndarray, shape (n_windows,), optional
             OOD score of each window from an :class:`OodModel` fitted without
             its subject (required by ``"ood"`` and ``"both"``).
+        posture_cv : numpy.ndarray, shape (n_windows,), optional
+            Posture score of each window from a :class:`PostureOodModel`
+            fitted without its subject (required by the posture test).
 
         Returns
         -------
@@ -389,23 +676,42 @@ class Rejection:
         if top.ndim != 1 or top.size == 0:
             raise EvaluationError("rejection calibration needs held-out windows of known classes")
         ood = self._ood(ood_cv, top.size) if self.uses_ood else None
+        pos = None
+        if self.uses_posture:
+            pos = np.asarray(posture_cv, dtype=np.float64) if posture_cv is not None else None
+            if pos is None or pos.shape != top.shape or not np.all(np.isfinite(pos)):
+                raise ConfigError(f"the posture test needs one finite posture score per "
+                                  f"calibration window ({top.size})")
         fr = self.false_rejection
 
-        def at(r: float) -> tuple[float | None, float | None]:
+        def at(r: float) -> tuple[float | None, float | None, float | None]:
             p_thr = float(np.quantile(top, r, method="lower")) if self.uses_proba else None
             o_thr = float(np.quantile(ood, 1 - r, method="higher")) if self.uses_ood else None
-            return p_thr, o_thr
+            t_thr = (float(np.quantile(pos, 1 - r * self.posture_share, method="higher"))
+                     if self.uses_posture else None)
+            return p_thr, o_thr, t_thr
 
-        if self.method == "both":
-            lo, hi = fr / 2, fr
+        def rate(r: float) -> float:
+            p_thr, o_thr, t_thr = at(r)
+            out = np.zeros(top.size, dtype=bool)
+            if p_thr is not None:
+                out |= top < p_thr
+            if o_thr is not None:
+                out |= ood > o_thr
+            if t_thr is not None:
+                out |= pos > t_thr
+            return float(np.mean(out))
+
+        n_tests = int(self.uses_proba) + int(self.uses_ood)
+        if n_tests > 1 or self.uses_posture:
+            lo, hi = fr / (n_tests + (self.posture_share if self.uses_posture else 0.0)), fr
             for _ in range(30):
                 mid = (lo + hi) / 2
-                p_thr, o_thr = at(mid)
-                rate = np.mean((top < p_thr) | (ood > o_thr))
-                lo, hi = (mid, hi) if rate < fr else (lo, mid)
-            self.proba_threshold, self.ood_threshold = at(lo)
+                lo, hi = (mid, hi) if rate(mid) < fr else (lo, mid)
+            r = lo
         else:
-            self.proba_threshold, self.ood_threshold = at(fr)
+            r = fr
+        self.proba_threshold, self.ood_threshold, self.posture_threshold = at(r)
         return self
 
     def to_dict(self) -> dict:
@@ -421,6 +727,14 @@ class Rejection:
         }
         if self.uses_ood and self.ood is not None:
             state.update(self.ood.to_dict())
+        if self.posture:  # keys only with the (offline) posture test: the device contract
+            state.update({"posture": True, "posture_share": self.posture_share,
+                          "posture_threshold": self.posture_threshold,
+                          "posture_classes": None, "posture_means": None, "posture_sds": None,
+                          "posture_min_walking": self.min_walking})
+            if self.posture_model is not None:
+                state.update(self.posture_model.to_dict())
+                state["posture_classes"] = list(self.posture_model.classes)
         return state
 
     @classmethod
@@ -435,7 +749,8 @@ class Rejection:
         if not isinstance(state, dict):
             raise ConfigError("postprocess.rejection must be a mapping")
         keys = {"method", "false_rejection", "var_floor", "proba_threshold", "ood_threshold",
-                "ood_means", "ood_inv_var"}
+                "ood_means", "ood_inv_var", "posture", "posture_share", "posture_threshold",
+                "posture_classes", "posture_means", "posture_sds", "posture_min_walking"}
         unknown = sorted(set(state) - keys)
         if unknown:
             raise ConfigError(
@@ -444,6 +759,20 @@ class Rejection:
         means, inv = state.get("ood_means"), state.get("ood_inv_var")
         if (means is None) != (inv is None):
             raise ConfigError("postprocess.rejection needs both ood_means and ood_inv_var")
+        min_walking = state.get("posture_min_walking", DEFAULT_MIN_WALKING)
+        posture_model = None
+        p_classes = state.get("posture_classes")
+        p_means, p_sds = state.get("posture_means"), state.get("posture_sds")
+        if p_classes is not None or p_means is not None or p_sds is not None:
+            if p_classes is None or p_means is None or p_sds is None:
+                raise ConfigError("postprocess.rejection needs posture_classes, posture_means "
+                                  "and posture_sds together")
+            if not isinstance(p_means, list) or not isinstance(p_sds, list):
+                raise ConfigError("postprocess.rejection posture_means and posture_sds must be "
+                                  "lists (null = no model for that class)")
+            posture_model = PostureOodModel(
+                p_classes, [np.nan if v is None else v for v in p_means],
+                [np.nan if v is None else v for v in p_sds], min_walking)
         return cls(
             state.get("method", "none"),
             state.get("false_rejection", DEFAULT_FALSE_REJECTION),
@@ -451,11 +780,18 @@ class Rejection:
             state.get("proba_threshold"),
             state.get("ood_threshold"),
             None if means is None else OodModel(means, inv),
+            posture=state.get("posture", False),
+            posture_share=state.get("posture_share", DEFAULT_POSTURE_SHARE),
+            min_walking=min_walking,
+            posture_threshold=state.get("posture_threshold"),
+            posture_model=posture_model,
         )
 
     def options(self) -> Rejection:
         """A copy with the same options and no fitted state."""
-        return Rejection(self.method, self.false_rejection, self.var_floor)
+        return Rejection(self.method, self.false_rejection, self.var_floor,
+                         posture=self.posture, posture_share=self.posture_share,
+                         min_walking=self.min_walking)
 
 
 def extend_proba(proba: np.ndarray, rejected: np.ndarray) -> np.ndarray:

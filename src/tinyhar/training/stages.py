@@ -68,6 +68,9 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
                 "evaluation.protocol: holdout, evaluation.cv_folds >= 2 and at least 2 "
                 f"training subjects (or use {key}: none)"
             )
+    if cfg.postprocess.reject_posture and reject == "none":
+        raise ConfigError("postprocess.reject_posture adds a test to the rejection: set "
+                          "postprocess.reject to probability, ood or both")
     if reject in ("ood", "both") and cfg.model.kind in NETWORK_KINDS:
         raise ConfigError(
             f"postprocess.reject {reject!r} scores the hand-crafted features of tree models; "
