@@ -80,7 +80,7 @@ METHODS = {"max-probability": ("probability", False), "ood": ("ood", False),
 FALSE_REJECTION = 0.05
 CV_FOLDS = 5
 POSTURE_SHARE = DEFAULT_POSTURE_SHARE
-CV_SHARES = (0.125, 0.25, 0.5, 1.0)
+CV_SHARES = (0.0625, 0.125, 0.25, 0.5, 1.0)
 """Posture shares the ``--cv`` rows compare (the default was chosen by them)."""
 
 

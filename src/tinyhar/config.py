@@ -62,7 +62,7 @@ Example (all keys optional; these are the defaults)::
       reject_posture: false # also reject sitting/standing windows whose tilt to the session's
                             #   walking and postures is far from their class's (unseen
                             #   postures); offline, host only
-      reject_posture_share: 0.25  # share of the per-test rejection rate of that test
+      reject_posture_share: 0.125  # share of the per-test rejection rate of that test
       posture: none         # none | walking_reference (re-decide sitting vs standing from the
                             #   tilt to the session's walking gravity) | walking_reference_all
                             #   (recalibrate every class with it) | walking_reference_grouped
@@ -336,7 +336,7 @@ class PostprocessConfig(_Section):
     false_rejection: Float = Field(0.05, gt=0, le=0.5)
     ood_var_floor: Float = Field(0.1, ge=0, le=1e6)
     reject_posture: bool = False
-    reject_posture_share: Float = Field(0.25, gt=0, le=1)
+    reject_posture_share: Float = Field(0.125, gt=0, le=1)
     posture: Literal["none", "walking_reference", "walking_reference_all",
                      "walking_reference_grouped", "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)

@@ -126,6 +126,9 @@ def test_reject_posture_needs_a_rejection_in_the_config():
 
     with pytest.raises(ConfigError, match="postprocess.reject to probability"):
         check_postprocess_config(make_config({"postprocess": {"reject_posture": True}}), True)
+    with pytest.raises(ConfigError, match="streamable_only"):
+        check_postprocess_config(make_config({"postprocess": {
+            "reject": "ood", "reject_posture": True, "streamable_only": True}}), True)
 
 
 @pytest.fixture(scope="module")

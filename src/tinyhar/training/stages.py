@@ -47,7 +47,8 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
         ``mode``/``ema``/``hmm`` on pre-cut windows (no time order), or
         ``hmm``, ``reject`` or ``posture`` without leave-subjects-out CV folds on hold-out
         training subjects to fit its emissions or thresholds on; OOD
-        rejection for a network.
+        rejection for a network; ``reject_posture`` without a rejection or
+        with ``streamable_only``.
     """
     smoothing = cfg.postprocess.smoothing
     if not recordings and smoothing not in ("auto", "none"):
@@ -71,6 +72,10 @@ def check_postprocess_config(cfg: TrainConfig, recordings: bool, folds: bool = T
     if cfg.postprocess.reject_posture and reject == "none":
         raise ConfigError("postprocess.reject_posture adds a test to the rejection: set "
                           "postprocess.reject to probability, ood or both")
+    if cfg.postprocess.reject_posture and cfg.postprocess.streamable_only:
+        raise ConfigError("postprocess.reject_posture needs whole sessions (offline), "
+                          "postprocess.streamable_only asks for a streamable post-processing: "
+                          "drop one of the two")
     if reject in ("ood", "both") and cfg.model.kind in NETWORK_KINDS:
         raise ConfigError(
             f"postprocess.reject {reject!r} scores the hand-crafted features of tree models; "
