@@ -269,20 +269,60 @@ _CHUNK = 1 << 18
 """Samples per chunk where a statistic is computed piecewise (same values, less memory)."""
 
 
-def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray) -> np.ndarray:
-    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true, flattened.
+def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray):
+    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true.
 
-    Computed a chunk of blocks at a time (no magnitude of the whole signal).
+    Yields them a chunk of blocks at a time, flattened, in order (no
+    magnitude of the whole signal).
     """
     size = _block_size(rate)
     per_chunk = max(1, _CHUNK // size)
-    parts = []
     for first in range(0, len(chosen), per_chunk):
         pick = chosen[first : first + per_chunk]
         if pick.any():
             rows = values[first * size : (first + len(pick)) * size]
-            parts.append(magnitude_of(rows).reshape(len(pick), size)[pick].ravel())
-    return np.concatenate(parts) if parts else np.zeros(0)
+            yield magnitude_of(rows).reshape(len(pick), size)[pick].ravel()
+
+
+def _chunked_percentile(chunks, n: int, q: float) -> float:
+    """The ``q``-th percentile of ``n`` values given in chunks, as :func:`numpy.percentile`.
+
+    numpy's default (linear) method interpolates between the values of rank
+    ``k = floor(q / 100 * (n - 1))`` and ``k + 1`` in sorted order. Only the
+    ``n - k`` largest values can be those, so only they are kept while the
+    chunks pass (for the 99th percentile, 1 % of the values instead of a
+    copy of all of them); the two ranks are then interpolated as numpy
+    does. Equal to ``numpy.percentile(np.concatenate(chunks), q)`` up to
+    rounding in the last bit of the interpolation.
+
+    Parameters
+    ----------
+    chunks : iterable of numpy.ndarray, shape (n_i,)
+        The values, ``n`` in all, finite.
+    n : int
+        Their number (> 0).
+    q : float
+        Percentile in [0, 100].
+
+    Returns
+    -------
+    float
+    """
+    position = (n - 1) * (q / 100)
+    k = int(np.floor(position))
+    keep = n - k  # ranks k .. n - 1
+    top = np.zeros(0)
+    for chunk in chunks:
+        top = np.concatenate([top, chunk])
+        if len(top) > 2 * keep:  # (cut back now and then, not for every chunk)
+            top = np.partition(top, len(top) - keep)[len(top) - keep :]
+    top = np.partition(top, [len(top) - keep, min(len(top) - keep + 1, len(top) - 1)])
+    low = float(top[len(top) - keep])
+    high = float(top[len(top) - keep + 1]) if keep > 1 else low
+    gamma = position - k
+    if gamma >= 0.5:  # numpy's _lerp: from the nearer end
+        return high - (high - low) * (1 - gamma)
+    return low + (high - low) * gamma
 
 
 def _block_mean_std(values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -420,12 +460,13 @@ def check_gyro_units(
     """
     if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
         return
-    _, acc_std = _block_mean_std(acc_g, rate)  # (before the gyro magnitude: less at once)
+    _, acc_std = _block_mean_std(acc_g, rate)
     moving = acc_std > MOTION_STD_G
     del acc_std
-    magnitude = magnitude_of(gyro_rad_s)
-    p99 = float(np.percentile(magnitude, 99, overwrite_input=True))  # (reorders it)
-    del magnitude
+    p99 = _chunked_percentile(
+        (magnitude_of(gyro_rad_s[a : a + _CHUNK]) for a in range(0, len(gyro_rad_s), _CHUNK)),
+        len(gyro_rad_s), 99,
+    )
     if p99 > GYRO_MAX_P99_RAD_S:
         raise DataFormatError(
             where,
@@ -437,8 +478,10 @@ def check_gyro_units(
         )
     if np.count_nonzero(moving) < MIN_BLOCKS:
         return
-    motion = _block_magnitudes(gyro_rad_s, rate, moving)
-    p99_motion = float(np.percentile(motion, 99, overwrite_input=True))
+    p99_motion = _chunked_percentile(
+        _block_magnitudes(gyro_rad_s, rate, moving),
+        int(np.count_nonzero(moving)) * _block_size(rate), 99,
+    )
     if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
         raise DataFormatError(
             where,
@@ -481,15 +524,37 @@ def clipped_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str,
         for extreme in (column.max(), column.min()):
             if abs(float(extreme)) < level:
                 continue
-            at = column == extreme
-            # samples in runs of at least CLIP_MIN_RUN consecutive equal values
-            edges = np.diff(np.r_[0, at.astype(np.int8), 0])
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            lengths = ends - starts
-            in_runs = int(lengths[lengths >= CLIP_MIN_RUN].sum())
+            in_runs = _samples_in_runs(column, extreme, CLIP_MIN_RUN)
             if in_runs > CLIP_FRACTION * n:
                 found.append((name, in_runs / n, float(extreme)))
     return found
+
+
+def _samples_in_runs(column: np.ndarray, value, min_run: int) -> int:
+    """How many samples of ``column`` lie in runs of at least ``min_run`` equal to ``value``.
+
+    Scans :data:`_CHUNK` samples at a time; a run crossing a chunk's end is
+    carried into the next chunk (no mask of the whole column).
+    """
+    total = 0
+    open_run = 0  # length of the run reaching the end of the previous chunk
+    for a in range(0, len(column), _CHUNK):
+        at = (column[a : a + _CHUNK] == value).view(np.int8)
+        edges = np.diff(at, prepend=np.int8(0), append=np.int8(0))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        del at, edges
+        lengths = ends - starts
+        if len(lengths) and starts[0] == 0:
+            lengths[0] += open_run  # continues the previous chunk's last run
+        elif open_run >= min_run:
+            total += open_run
+        open_run = 0
+        if len(lengths) and ends[-1] == min(_CHUNK, len(column) - a):
+            open_run, lengths = int(lengths[-1]), lengths[:-1]  # may go on in the next chunk
+        total += int(lengths[lengths >= min_run].sum())
+    if open_run >= min_run:
+        total += open_run
+    return total
 
 
 def describe_clipping(values: np.ndarray, channels: list[str], where: str) -> str | None:

@@ -508,11 +508,11 @@ def _fill(
         Raw counts that are not integers.
     """
     used = definition.columns.used()
-    for start, values in _float_blocks(raw, canon, file, used):
+    for start, values, original_of in _float_blocks(raw, canon, file, used):
         bad = ~np.isfinite(values)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
-            original = raw[canon].iloc[row]
+            original = original_of(row)
             what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
             raise DataFormatError(
                 file, f"{canon} value {what}; fix or remove this row",
@@ -535,30 +535,37 @@ BLOCK_ROWS = 1 << 18
 
 
 def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
-    """``(first_row, float64 values)`` of one column, :data:`BLOCK_ROWS` rows at a time.
+    """``(first_row, float64 values, original_of)`` of one column, :data:`BLOCK_ROWS` rows
+    at a time; ``original_of(row)`` is the value of a row of this block as the file has it.
 
     Parquet numeric columns are read batch by batch (the file's column is
     never whole in memory); other columns are parsed with
-    :func:`pandas.to_numeric` first (missing or text = NaN).
+    :func:`pandas.to_numeric` first (missing or text = NaN). A CSV column's
+    parsed chunks are freed one by one as they are converted.
 
     Raises
     ------
     DataFormatError
         If the column does not hold numbers.
     """
+    whole = lambda row: raw[canon].iloc[row]  # noqa: E731 (only for an error message)
     if isinstance(raw, _ParquetColumns):
         blocks = raw.float_blocks(canon)
         if blocks is not None:
-            yield from blocks
+            for start, values in blocks:
+                yield start, values, whole
             return
-    pieces = raw.pieces[canon] if isinstance(raw, _CsvColumns) else [raw[canon]]
+    pieces = raw.take(canon) if isinstance(raw, _CsvColumns) else iter([raw[canon]])
     offset = 0
     for column in pieces:
+        original_of = (lambda row, column=column, offset=offset: column.iloc[row - offset])
         if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
             values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
             for start in range(0, len(values), BLOCK_ROWS):
-                yield offset + start, values[start : start + BLOCK_ROWS].astype(np.float64)
+                yield (offset + start, values[start : start + BLOCK_ROWS].astype(np.float64),
+                       original_of)
             offset += len(values)
+            del values, column, original_of
             continue
         try:
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
@@ -569,8 +576,9 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
                 column=str(used[canon]),
             ) from exc
         for start in range(0, len(values), BLOCK_ROWS):
-            yield offset + start, values[start : start + BLOCK_ROWS]
+            yield offset + start, values[start : start + BLOCK_ROWS], original_of
         offset += len(values)
+        del values, column, original_of
 
 
 class _Lines:
@@ -866,6 +874,17 @@ class _CsvColumns:
             return pd.Series(union_categoricals([p.array for p in parts]))
         return pd.concat(parts, ignore_index=True)
 
+    def take(self, canon: str):
+        """A column's chunks one after the other, each freed (back to the system) once the
+        caller asks for the next: the column is never held twice while it is converted."""
+        parts = self.pieces[canon]
+        self.pieces[canon] = []
+        while parts:
+            piece = parts.pop(0)
+            yield piece
+            del piece
+            _trim_heap()
+
     def drop(self, canon: str) -> None:
         """Free a column's chunks (after it was converted), back to the system."""
         self.pieces[canon] = []
@@ -925,7 +944,7 @@ class _ParquetColumns:
         try:
             if self.rows is None:
                 return pd.read_parquet(self.file, columns=[name])[name]
-            source = pq.ParquetFile(self.file)
+            source = _open_parquet(self.file)
             kind = source.schema_arrow.field(name).type
             return pa.chunked_array(list(self._column_batches(source, name)), kind).to_pandas()
         except (OSError, ValueError, TypeError, ArrowException) as exc:
@@ -935,7 +954,8 @@ class _ParquetColumns:
         """One column of ``source`` (a ``pyarrow.parquet.ParquetFile``) as Arrow arrays of
         at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set."""
         if self.rows is None:
-            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
+            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
+                                             use_threads=False):
                 yield batch.column(0)
             return
         start, stop = self.rows
@@ -944,7 +964,7 @@ class _ParquetColumns:
         first = int(np.searchsorted(ends, start, side="right"))
         last = int(np.searchsorted(ends, max(stop - 1, start), side="right"))
         at = int(ends[first - 1]) if first else 0  # file row of the next batch's first row
-        for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
+        for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name], use_threads=False,
                                          row_groups=list(range(first, last + 1))):
             lo, hi = max(start - at, 0), min(stop - at, batch.num_rows)
             if hi > lo:
@@ -972,7 +992,7 @@ class _ParquetColumns:
                     or pa.types.is_dictionary(kind)):
                 return self._read(canon)
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
-            source = pq.ParquetFile(self.file, read_dictionary=[name])
+            source = _open_parquet(self.file, read_dictionary=[name])
             codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
             words: dict = {}
             start = 0
@@ -1004,7 +1024,7 @@ class _ParquetColumns:
 
         name = self.resolved[canon]
         try:
-            source = pq.ParquetFile(self.file)
+            source = _open_parquet(self.file)
             kind = source.schema_arrow.field(name).type
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
@@ -1030,6 +1050,18 @@ class _ParquetColumns:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         finally:
             source.close()
+
+
+def _open_parquet(file: Path, **options):
+    """A ``pyarrow.parquet.ParquetFile`` that reads one column chunk as it is needed.
+
+    Without pre-buffering (Arrow's default coalesces and reads ahead the
+    column chunks of a row group, on its I/O threads), the reader holds one
+    column chunk of one row group at a time.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(file, pre_buffer=False, **options)
 
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef],
