@@ -328,3 +328,34 @@ def test_runs_at_an_extreme_are_counted_across_chunk_edges(monkeypatch):
         for column in columns:
             for min_run in (1, 3):
                 assert chk._samples_in_runs(column, 2.0, min_run) == whole(column, 2.0, min_run)
+
+
+def test_rate_and_median_of_steps_chunkwise_equal_the_whole_column():
+    """measured_rate_hz computes its steps a chunk at a time: the same median (exactly) and
+    rate (to rounding) as on all steps at once, also with ties, gaps and restarts."""
+    def whole(time):
+        steps = np.diff(time)
+        steps = steps[steps > 0]
+        median = float(np.median(steps))
+        return median, 1.0 / steps.mean(where=(steps >= 0.5 * median) & (steps <= 1.5 * median))
+
+    real = load_bundled_hapt().select(subjects=["1"]).frame["time"].to_numpy()
+    rng = np.random.default_rng(2)
+    times = [
+        real,  # a real session's time column
+        np.round(np.arange(600_001) / 50 * 1000) / 1000,  # whole milliseconds: ties
+        np.cumsum(rng.choice([0.02, 0.04, 0.0], size=400_000)),  # gaps and repeats
+        np.r_[np.arange(300_000) / 50, np.arange(300_000) / 50],  # a restart
+        np.cumsum(np.r_[np.full(300_000, 0.01), np.full(300_001, 0.03)]),  # even split
+        np.cumsum(rng.exponential(0.02, 500_000)),
+    ]
+    for time in times:
+        median, rate = whole(time)
+        steps = np.diff(time)
+        steps = steps[steps > 0]
+        pieces = np.array_split(steps, 7)
+        for cap in (1 << 18, 10):  # (10: the bracket holds too many, all values are used)
+            assert chk._chunked_median(lambda pieces=pieces: iter(pieces), cap=cap) == median
+        assert chk.measured_rate_hz(time) == pytest.approx(rate, rel=1e-12)
+    assert chk.measured_rate_hz(np.array([0.0, 0.02])) is None
+    assert chk._chunked_median(lambda: iter([np.array([3.0])])) is None

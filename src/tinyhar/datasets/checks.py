@@ -178,17 +178,92 @@ def measured_rate_hz(time: np.ndarray) -> float | None:
     -------
     float or None
         Rate in Hz; None with fewer than two increasing steps.
+
+    Notes
+    -----
+    The steps are computed a chunk at a time, never all at once (a long
+    recording's steps would take 8 bytes per sample): the median is selected
+    exactly by :func:`_chunked_median`, and the mean is summed chunk by
+    chunk (equal to the mean over all steps up to rounding, about 1e-15).
     """
-    steps = np.diff(np.asarray(time, dtype=np.float64))
-    positive = steps > 0
-    if not positive.all():
-        steps = steps[positive]
-    del positive
-    if steps.size < 2:
+    time = np.asarray(time, dtype=np.float64)
+
+    def positive_steps():
+        for a in range(0, len(time) - 1, _CHUNK):
+            steps = np.diff(time[a : a + _CHUNK + 1])
+            yield steps[steps > 0]
+
+    median = _chunked_median(positive_steps)
+    if median is None:
         return None
-    median = float(np.median(steps, overwrite_input=True))  # (reorders steps: no copy)
-    regular = (steps >= 0.5 * median) & (steps <= 1.5 * median)
-    return float(1.0 / steps.mean(where=regular))
+    total, count = 0.0, 0
+    for steps in positive_steps():
+        regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+        total += float(regular.sum())
+        count += len(regular)
+    return float(1.0 / (total / count)) if count else float("nan")  # (nan: as an empty mean)
+
+
+def _chunked_median(make_chunks, cap: int = 1 << 18) -> float | None:
+    """The median of the values that ``make_chunks()`` yields, as :func:`numpy.median`.
+
+    Exact without holding the values: a first pass counts them and keeps
+    every 64th; the sample's quantiles around the middle bracket the median,
+    and a second pass counts the values below and at the bracket's ends and
+    keeps only those inside (at most ``cap``). Should the bracket miss the
+    middle ranks or hold too many values, the values are held once after all.
+
+    Parameters
+    ----------
+    make_chunks : callable
+        Returns a fresh iterator over arrays of finite float64 values (called
+        up to three times).
+    cap : int
+        Most values kept inside the bracket.
+
+    Returns
+    -------
+    float or None
+        None with fewer than two values (as :func:`measured_rate_hz` needs).
+    """
+    n, sample = 0, []
+    for chunk in make_chunks():
+        sample.append(chunk[-n % 64 :: 64].copy())  # the values numbered 0, 64, 128, ...
+        n += len(chunk)
+    if n < 2:
+        return None
+    ranks = ((n - 1) // 2, n // 2)  # the middle value(s)
+    sample = np.sort(np.concatenate(sample))
+    spread = 0.01 + 4.0 / np.sqrt(len(sample))  # of the sample's quantile, beyond sampling noise
+    low = sample[max(int((0.5 - spread) * len(sample)), 0)]
+    high = sample[min(int((0.5 + spread) * len(sample)), len(sample) - 1)]
+    del sample
+    below = at_low = at_high = kept = 0
+    inside = []
+    for chunk in make_chunks():
+        below += int(np.count_nonzero(chunk < low))
+        at_low += int(np.count_nonzero(chunk == low))
+        if high > low:
+            at_high += int(np.count_nonzero(chunk == high))
+            inside.append(chunk[(chunk > low) & (chunk < high)])
+            kept += len(inside[-1])
+            if kept > cap:
+                break
+    if kept <= cap:
+        # the bracket in order: at_low times low, the values inside sorted, at_high times high
+        inside = np.sort(np.concatenate(inside)) if inside else np.zeros(0)
+        bounds = np.cumsum([below, at_low, len(inside), at_high])
+        middle = []
+        for rank in ranks:
+            if not bounds[0] <= rank < bounds[3]:
+                break  # the bracket missed the middle
+            middle.append(float(low) if rank < bounds[1] else float(inside[rank - bounds[1]])
+                          if rank < bounds[2] else float(high))
+        if len(middle) == 2:
+            return (middle[0] + middle[1]) / 2
+    del inside
+    values = np.concatenate(list(make_chunks()))
+    return float(np.median(values, overwrite_input=True))
 
 
 def check_sampling_rate(

@@ -160,6 +160,8 @@ from tinyhar.datasets.recording import (
     GYRO_CHANNELS,
     RecordingSet,
     check_magnitude,
+    run_starts,
+    steps_where,
 )
 from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
@@ -472,16 +474,17 @@ def _read_one(
             check(out)
         except DataFormatError as exc:
             failed_check = exc
+        _trim_heap()  # (the checks' chunk temporaries)
     for key in META_FIELDS:
         if key in used:
-            out[key] = _text_column(raw[key])
+            out[key] = _text_column(raw.text(key) if isinstance(raw, _CsvColumns) else raw[key])
             if isinstance(raw, _CsvColumns):
                 raw.drop(key)
         else:
             out[key] = _constant(meta.get(key), len(line_of_row))
         if isinstance(raw, _ParquetColumns):
             raw.release()
-    if (out["subject"].codes < 0).any():
+    if len(line_of_row) and out["subject"].codes.min() < 0:
         row = int(np.flatnonzero(out["subject"].codes < 0)[0])
         raise DataFormatError(
             file, "subject is missing; every row needs a subject",
@@ -548,7 +551,9 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
     DataFormatError
         If the column does not hold numbers.
     """
-    whole = lambda row: raw[canon].iloc[row]  # noqa: E731 (only for an error message)
+    def whole(row: int):  # (reads the column again: only for an error message)
+        return raw[canon].iloc[row]
+
     if isinstance(raw, _ParquetColumns):
         blocks = raw.float_blocks(canon)
         if blocks is not None:
@@ -558,7 +563,9 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
     pieces = raw.take(canon) if isinstance(raw, _CsvColumns) else iter([raw[canon]])
     offset = 0
     for column in pieces:
-        original_of = (lambda row, column=column, offset=offset: column.iloc[row - offset])
+        def original_of(row: int, column=column, offset=offset):
+            return column.iloc[row - offset]
+
         if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
             values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
             for start in range(0, len(values), BLOCK_ROWS):
@@ -641,9 +648,26 @@ def _text_column(column: pd.Series) -> pd.Categorical:
     small = np.int8 if len(words) < 127 else np.int32
     lookup = np.r_[merged, -1].astype(small)  # code -1 (missing) takes the last entry
     return pd.Categorical.from_codes(
-        lookup[codes],
+        _remap(codes, lookup),
         categories=pd.Index([str(w) for w in words], dtype="str"),
     )
+
+
+def _remap(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """``lookup[codes]`` (code -1 takes the last entry); ``codes`` itself where that is the
+    same (no second array per row). Only for codes that nothing else holds."""
+    if (codes.dtype == lookup.dtype and lookup[-1] == -1
+            and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))):
+        return codes
+    return lookup[codes]
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of ``codes``, sorted (``numpy.unique`` a chunk at a time, without
+    a sorted copy of the whole column)."""
+    step = BLOCK_ROWS
+    found = {int(c) for a in range(0, len(codes), step) for c in np.unique(codes[a : a + step])}
+    return np.array(sorted(found), dtype=codes.dtype)
 
 
 def _categorical(text: pd.Series) -> pd.Categorical:
@@ -874,6 +898,30 @@ class _CsvColumns:
             return pd.Series(union_categoricals([p.array for p in parts]))
         return pd.concat(parts, ignore_index=True)
 
+    def text(self, canon: str) -> pd.Series:
+        """A text column's chunks (categoricals) joined into one categorical, each chunk freed
+        as soon as its codes are copied (``columns[canon]`` would hold both at once)."""
+        parts = self.pieces[canon]
+        self.pieces[canon] = []
+        if not parts or not all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            self.pieces[canon] = parts
+            return self[canon]
+        words: dict = {}  # category -> code, in order of appearance
+        codes = np.empty(self.n_rows, np.int8)
+        start = 0
+        while parts:
+            piece = parts.pop(0).array
+            lookup = np.array([words.setdefault(w, len(words)) for w in piece.categories] + [-1],
+                              np.int32)
+            if len(words) >= 127 and codes.dtype == np.int8:
+                codes = codes.astype(np.int32)
+            codes[start : start + len(piece)] = lookup[piece.codes]
+            start += len(piece)
+            del piece
+        _trim_heap()
+        return pd.Series(pd.Categorical.from_codes(
+            codes, categories=pd.Index(list(words), dtype=object)), copy=False)
+
     def take(self, canon: str):
         """A column's chunks one after the other, each freed (back to the system) once the
         caller asks for the next: the column is never held twice while it is converted."""
@@ -937,7 +985,6 @@ class _ParquetColumns:
     def _read(self, canon: str) -> pd.Series:
         """A whole column (only the rows ``self.rows`` when set) as pandas reads it."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
@@ -952,11 +999,17 @@ class _ParquetColumns:
 
     def _column_batches(self, source, name: str):
         """One column of ``source`` (a ``pyarrow.parquet.ParquetFile``) as Arrow arrays of
-        at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set."""
+        at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set.
+
+        What the reader freed goes back to the system after each batch (Arrow's
+        allocator would keep it until the column is done).
+        """
         if self.rows is None:
             for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
                                              use_threads=False):
                 yield batch.column(0)
+                del batch
+                self.release()
             return
         start, stop = self.rows
         meta = source.metadata
@@ -970,6 +1023,8 @@ class _ParquetColumns:
             if hi > lo:
                 yield batch.column(0).slice(lo, hi - lo)
             at += batch.num_rows
+            del batch
+            self.release()
             if at >= stop:
                 break
 
@@ -1019,7 +1074,6 @@ class _ParquetColumns:
         read one after the other.
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
@@ -1126,7 +1180,7 @@ def _assemble_sessions(
 ) -> dict:
     """Order rows by session, split restarted recordings, compute time, make ids unique."""
     subject, session = columns["subject"], columns["session"]
-    if (session.codes < 0).any():
+    if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
         raise DataFormatError(
             files[int(columns["_file"][row])], "session is missing in this row",
@@ -1146,15 +1200,15 @@ def _assemble_sessions(
     if definition.columns.time is None:
         if not _non_decreasing(columns["_key"]):
             columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
-        columns["time"] = _index_in_run(columns["_key"]) / definition.sampling_rate_hz
+        columns["time"] = _index_in_run(columns["_key"], definition.sampling_rate_hz)
         return columns
     if checks.time_order:
         # files of a session in the order of their first time stamp, rows in file order
         file = columns["_file"]
-        starts = _run_starts(file)
+        starts = run_starts(file)
         first = np.zeros(len(files))
         first[file[starts]] = columns["time"][starts]
-        runs = _run_starts(columns["_key"], file)  # runs of one (session, file)
+        runs = run_starts(columns["_key"], file)  # runs of one (session, file)
         order = (columns["_key"][runs], first[file[runs]], file[runs])
         if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
             columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
@@ -1164,9 +1218,8 @@ def _assemble_sessions(
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
-    same = keys[1:] == keys[:-1]
-    same &= t[1:] <= t[:-1]
-    repeat = np.flatnonzero(same)
+    repeat = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
+                         & (t[a + 1 : b + 1] <= t[a:b]))
     if repeat.size:
         row = int(repeat[0]) + 1
         raise DataFormatError(
@@ -1176,7 +1229,7 @@ def _assemble_sessions(
             line=_line(columns, row, wheres),
             column=str(definition.columns.time),
         )
-    starts = _run_starts(keys)
+    starts = run_starts(keys)
     t = t if t.flags.writeable else t.copy()
     for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
         t[a:b] -= t[a]  # time from the session start, in place
@@ -1186,7 +1239,7 @@ def _assemble_sessions(
 
 def _non_decreasing(values: np.ndarray) -> bool:
     """Whether ``values`` never decrease (already in sorted order)."""
-    return bool(np.all(values[1:] >= values[:-1]))
+    return not steps_where(len(values), lambda a, b: values[a + 1 : b + 1] < values[a:b]).size
 
 
 def _sorted_rows(keys: tuple[np.ndarray, ...]) -> bool:
@@ -1210,23 +1263,13 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
     n = len(a)
     if not n:
         return np.zeros(0, np.int8), np.zeros(0, np.int64)
-    runs = _run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
+    runs = run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
     combined = a[runs].astype(np.int64) * (len(second.categories) + 1) + b[runs] + 1
     run_codes, _ = pd.factorize(combined)  # in order of appearance
     small = np.int8 if run_codes.max() < 127 else np.int32
     codes = np.repeat(run_codes.astype(small), np.diff(np.r_[runs, n]))
     _, first_of_code = np.unique(run_codes, return_index=True)  # codes count up from 0
     return codes, runs[first_of_code]
-
-
-def _run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal values (of all the arrays) begins (none for no values)."""
-    if not len(values):
-        return np.zeros(0, np.int64)
-    change = values[1:] != values[:-1]
-    for other in more:
-        change |= other[1:] != other[:-1]
-    return np.r_[0, np.flatnonzero(change) + 1]
 
 
 def _take(columns: dict, order: np.ndarray) -> dict:
@@ -1236,11 +1279,17 @@ def _take(columns: dict, order: np.ndarray) -> dict:
     return {name: values[order] for name, values in columns.items()}
 
 
-def _index_in_run(keys: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal ``keys`` (sorted keys: the sample index)."""
-    starts = _run_starts(keys)
-    lengths = np.diff(np.r_[starts, len(keys)])
-    return np.arange(len(keys)) - np.repeat(starts, lengths)
+def _index_in_run(keys: np.ndarray, rate: float) -> np.ndarray:
+    """Time in s of 0, 1, 2, ... samples within each run of equal ``keys``, at ``rate`` Hz.
+
+    Built in place in the float64 result (no index arrays per row).
+    """
+    out = np.arange(len(keys), dtype=np.float64)
+    starts = run_starts(keys)
+    for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
+        out[a:b] -= a
+    out /= rate
+    return out
 
 
 MIN_MEAN_PIECE = 10
@@ -1251,12 +1300,12 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
     keys = columns["_key"]
     t = columns["time"]
-    back = keys[1:] == keys[:-1]
-    back &= t[1:] < t[:-1]
-    if not back.any():
+    rows = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
+                       & (t[a + 1 : b + 1] < t[a:b])) + 1
+    if not rows.size:
         return columns
-    back = np.r_[False, back]
-    rows = np.flatnonzero(back)
+    back = np.zeros(len(keys), bool)
+    back[rows] = True
     n_sessions = len(np.unique(keys))
     if len(keys) / (n_sessions + rows.size) < MIN_MEAN_PIECE:
         row = int(rows[0])
@@ -1304,30 +1353,32 @@ def _at(columns: dict, row: int, wheres: list[str]) -> str:
 def _check_labels(
     columns: dict, definition: DatasetDefinition, files: list[Path], wheres: list[str]
 ) -> list[str]:
-    """Map, ignore and check the labels (on their categories, not per row); the class list."""
+    """Map, ignore and check the labels (on their categories, not per row); the class list.
+
+    The label column becomes codes into the class list (the categories
+    :class:`RecordingSet` keeps), in one pass over the rows.
+    """
     label = columns["label"]
     mapped = [definition.label_map.get(c, c) for c in label.categories]
     ignore = set(definition.ignore_labels)
     kept = [m for m in mapped if m not in ignore]
     categories = list(dict.fromkeys(kept))
-    lookup = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1],
-                      dtype=np.int8 if len(categories) < 127 else np.int32)
-    codes = lookup[label.codes]  # code -1 (missing) takes the last entry: still missing
-    present = np.unique(codes)
-    present = present[present >= 0]
+    # category of each code (the last entry: code -1, missing), -1 where ignored
+    position = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1])
+    present = position[_distinct(label.codes)]  # (code -1 takes the last entry)
+    present = np.unique(present[present >= 0])
     if definition.classes is None:
         classes = sorted(categories[c] for c in present)
     else:
         classes = list(definition.classes)
         outside = np.array([c not in classes for c in categories] + [False])
-        bad = outside[codes]
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+        if outside[present].any():
+            row = int(np.flatnonzero(outside[position[label.codes]])[0])
             where = wheres[int(columns["_file"][row])]
             number = int(columns["_line"][row])
             raise DataFormatError(
                 files[int(columns["_file"][row])],
-                f"label {categories[codes[row]]!r}"
+                f"label {categories[position[label.codes[row]]]!r}"
                 f"{'' if where == 'line' else f' at row {number}'} "
                 f"is not in classes {classes}; add it to 'classes', map it with 'label_map', "
                 "or list it in 'ignore_labels' to keep its samples unlabelled",
@@ -1335,7 +1386,11 @@ def _check_labels(
                 column=str(definition.columns.label) if definition.columns.label is not None
                 else None,
             )
+    index = {c: i for i, c in enumerate(classes)}
+    small = np.int8 if len(classes) < 127 else np.int16 if len(classes) < 32767 else np.int32
+    lookup = np.array([index.get(categories[p], -1) if p >= 0 else -1 for p in position],
+                      dtype=small)  # (categories not in use may be outside the classes)
     columns["label"] = pd.Categorical.from_codes(
-        codes, categories=pd.Index(categories, dtype="str"),
+        _remap(label.codes, lookup), categories=pd.Index(classes, dtype="str"),
     )
     return classes
