@@ -107,16 +107,19 @@ of order: restarted recordings would be interleaved). A time stamp repeated
 within a session is always an error.
 
 Memory: a Parquet file is read one column at a time, and each column batch
-by batch (:data:`BLOCK_ROWS` rows), converted straight into its final array;
-a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at a time
-(text columns as categories, channels in g and rad/s straight to float32),
-each column's chunks freed once converted. The three axes of a sensor are the
-columns of one ``(n, 3)`` array, so the checks need no stacked copy, and
+by batch (:data:`BLOCK_ROWS` rows, one column chunk of a row group at a time:
+no pre-buffering, no reader threads), converted straight into its final
+array; a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at
+a time (text columns as categories, channels in g and rad/s straight to
+float32), each chunk freed once converted. The three axes of a sensor are
+the columns of one ``(n, 3)`` array, so the checks need no stacked copy;
 label, subject and session are one category code per sample throughout (also
-in the :class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz file peaks at
-about 46 bytes per sample above the process's baseline, Parquet or CSV (the
-resulting frame holds 35), against 110 (Parquet) and 178 (CSV) with a string
-per sample and a whole-file parse (``benchmarks/load_memory.py``).
+in the :class:`RecordingSet`); checks and session scans work a chunk at a
+time. Loading a 24-hour 6-channel 50 Hz file in a fresh process peaks at
+about 41 bytes per sample above the baseline after the imports, Parquet or
+CSV (the resulting frame holds 35; ``benchmarks/load_memory.py --cold``),
+against 117 (Parquet) and 181 (CSV) with a string per sample and a
+whole-file parse.
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
