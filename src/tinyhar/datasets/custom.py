@@ -163,6 +163,7 @@ from tinyhar.datasets.recording import (
     GYRO_CHANNELS,
     RecordingSet,
     check_magnitude,
+    constant_category,
     run_starts,
     steps_where,
 )
@@ -484,7 +485,7 @@ def _read_one(
             if isinstance(raw, _CsvColumns):
                 raw.drop(key)
         else:
-            out[key] = _constant(meta.get(key), len(line_of_row))
+            out[key] = constant_category(meta.get(key), len(line_of_row))
         if isinstance(raw, _ParquetColumns):
             raw.release()
     if len(line_of_row) and out["subject"].codes.min() < 0:
@@ -679,13 +680,6 @@ def _categorical(text: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(
         values.codes, categories=pd.Index([str(c) for c in values.categories], dtype="str")
     )
-
-
-def _constant(value: str | None, n: int) -> pd.Categorical:
-    """``n`` rows of one value (None = all missing) as a categorical: one byte per row."""
-    if value is None:
-        return pd.Categorical.from_codes(np.full(n, -1, np.int8), pd.Index([], dtype="str"))
-    return pd.Categorical.from_codes(np.zeros(n, np.int8), pd.Index([str(value)], dtype="str"))
 
 
 def _concat_parts(parts: list[dict]) -> dict:

@@ -543,6 +543,26 @@ def canonicalize_frame(
     return frame
 
 
+def constant_category(value: Any, n: int) -> pd.Categorical:
+    """``n`` rows of one value as a categorical: one byte per row instead of a string.
+
+    Parameters
+    ----------
+    value : str or None
+        The value (made a string with ``str``); None: all missing.
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    pandas.Categorical, shape (n,)
+        int8 codes, ``str`` categories (none when ``value`` is None).
+    """
+    if value is None:
+        return pd.Categorical.from_codes(np.full(n, -1, np.int8), pd.Index([], dtype="str"))
+    return pd.Categorical.from_codes(np.zeros(n, np.int8), pd.Index([str(value)], dtype="str"))
+
+
 def _set_category_column(frame: pd.DataFrame, name: str, values: pd.Categorical) -> None:
     """Put ``values`` in ``frame[name]`` without copying its codes.
 
