@@ -9,8 +9,8 @@ multiple of the samples' float32 size (issue 13 target: <= 2x).
 
 The baseline is the RSS after the imports and after loading a 3-minute file
 of the same format once (``warmup_mb``: what the first read of a format
-costs whatever the file's size, about 60 MB for Parquet, as pyarrow sets up
-its reader); the kernel's peak counter is reset there through
+costs whatever the file's size, about 20 MB for Parquet, as pyarrow.parquet
+is imported and sets up its reader, 12 MB for CSV); the kernel's peak counter is reset there through
 ``/proc/self/clear_refs``, so this needs Linux. ``--cold`` leaves the
 warm-up out (the one-time cost then counts as if per sample).
 
@@ -32,13 +32,24 @@ bytes per sample above the baseline, with the warm-up / ``--cold``):
                                           Parquet       CSV           frame
 ========================================= ============= ============= =====
 a string per sample for label etc.        109.9 / 117.1 178.2 / 180.6 90.8
-category codes, chunked reading            46.2 /  51.2  46.2 /  49.2 35.0
+category codes, chunked reading            46.2 /  50.7  50.5 /  49.2 35.0
+no reader threads or pre-buffering,        36.4 /  40.6  38.8 /  41.1 35.0
+no temporaries of a whole column
 ========================================= ============= ============= =====
 
-The issue 13 target is 48 (2x the float32 data). Above the 35 bytes of the
-frame are the reader's buffers (Arrow keeps some in its memory pool) and one
-column or check in progress; ``--cold`` adds pyarrow's one-time set-up
-(about 25 MB, 6 bytes per sample of this file). Runs vary by about 2 bytes
+``--cold`` at 12 / 24 / 48 h: Parquet 45.2 / 40.6 / 38.3 bytes per sample
+(97.6 / 175.3 / 330.8 MB), CSV 47.7 / 41.1 / 39.7 (102.9 / 177.6 / 342.7
+MB): each further sample costs 36 (Parquet) or 37 (CSV) bytes, of which the
+frame holds 35, plus about 20 MB once. Before the last row, 12 h cold was
+71.3 (Parquet) and 58.0 (CSV). The issue 13 target is 48 (2x the float32
+data). Above the frame are pyarrow's one-time set-up (``--cold``: importing
+pyarrow.parquet, the reader; about 16 MB of it library pages), what the
+allocators keep of freed chunks, and one chunk of a column or check in
+progress: Parquet is read without Arrow's pre-buffering and reader threads
+(which kept up to 30 MB in Arrow's per-thread heaps), CSV chunks are freed
+as they are converted, and the checks (rate, units, clipping), the session
+scans and the categories work a chunk at a time instead of on a whole column
+(the time steps alone were 8 bytes per sample). Runs vary by about 1 byte
 per sample (what the allocators keep).
 """
 

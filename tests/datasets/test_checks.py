@@ -291,3 +291,71 @@ def test_parquet_recordings_with_a_wrong_rate_are_caught(tmp_path, hapt_sessions
     with pytest.raises(DataFormatError, match=r"session exp01, column time: .*shows 50 Hz"):
         load_dataset(path)
     assert load_dataset(path, checks={"sampling_rate": False}).sampling_rate_hz == 100.0
+
+
+def test_chunked_percentile_equals_numpy_on_real_gyro_magnitudes():
+    """The gyro check's 99th percentile keeps 1 % of the values: same number as numpy's."""
+    rec = load_bundled_hapt().select(subjects=["1", "2"])
+    magnitude = chk.magnitude_of(rec.frame[["gyro_x", "gyro_y", "gyro_z"]].to_numpy())
+    rng = np.random.default_rng(0)
+    for values in (magnitude, magnitude[:1001], magnitude[:2], magnitude[:1],
+                   np.round(magnitude, 1)):  # (ties)
+        for q in (99, 50, 0, 100, 37.5):
+            for size in (1, 7, 4096):
+                chunks = (values[a : a + size] for a in range(0, len(values), size))
+                got = chk._chunked_percentile(chunks, len(values), q)
+                want = float(np.percentile(values, q))
+                assert got == pytest.approx(want, rel=1e-12, abs=0), (len(values), q, size)
+    shuffled = rng.permutation(magnitude)
+    got = chk._chunked_percentile(np.array_split(shuffled, 13), len(shuffled), 99)
+    assert got == pytest.approx(float(np.percentile(magnitude, 99)), rel=1e-12, abs=0)
+
+
+def test_runs_at_an_extreme_are_counted_across_chunk_edges(monkeypatch):
+    """Clipped runs straddling the chunks of the scan count as on the whole column."""
+    def whole(column, value, min_run):
+        edges = np.diff(np.r_[0, (column == value).astype(np.int8), 0])
+        lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+        return int(lengths[lengths >= min_run].sum())
+
+    rng = np.random.default_rng(1)
+    columns = [np.array([2.0, 2.0, 2.0, 0.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0, 2.0]),
+               np.full(10, 2.0), np.zeros(5)]
+    columns += [rng.choice([0.0, 2.0], size=int(rng.integers(1, 60)), p=[0.3, 0.7])
+                for _ in range(200)]
+    for chunk in (1, 2, 3, 4, 64):
+        monkeypatch.setattr(chk, "_CHUNK", chunk)
+        for column in columns:
+            for min_run in (1, 3):
+                assert chk._samples_in_runs(column, 2.0, min_run) == whole(column, 2.0, min_run)
+
+
+def test_rate_and_median_of_steps_chunkwise_equal_the_whole_column():
+    """measured_rate_hz computes its steps a chunk at a time: the same median (exactly) and
+    rate (to rounding) as on all steps at once, also with ties, gaps and restarts."""
+    def whole(time):
+        steps = np.diff(time)
+        steps = steps[steps > 0]
+        median = float(np.median(steps))
+        return median, 1.0 / steps.mean(where=(steps >= 0.5 * median) & (steps <= 1.5 * median))
+
+    real = load_bundled_hapt().select(subjects=["1"]).frame["time"].to_numpy()
+    rng = np.random.default_rng(2)
+    times = [
+        real,  # a real session's time column
+        np.round(np.arange(600_001) / 50 * 1000) / 1000,  # whole milliseconds: ties
+        np.cumsum(rng.choice([0.02, 0.04, 0.0], size=400_000)),  # gaps and repeats
+        np.r_[np.arange(300_000) / 50, np.arange(300_000) / 50],  # a restart
+        np.cumsum(np.r_[np.full(300_000, 0.01), np.full(300_001, 0.03)]),  # even split
+        np.cumsum(rng.exponential(0.02, 500_000)),
+    ]
+    for time in times:
+        median, rate = whole(time)
+        steps = np.diff(time)
+        steps = steps[steps > 0]
+        pieces = np.array_split(steps, 7)
+        for cap in (1 << 18, 10):  # (10: the bracket holds too many, all values are used)
+            assert chk._chunked_median(lambda pieces=pieces: iter(pieces), cap=cap) == median
+        assert chk.measured_rate_hz(time) == pytest.approx(rate, rel=1e-12)
+    assert chk.measured_rate_hz(np.array([0.0, 0.02])) is None
+    assert chk._chunked_median(lambda: iter([np.array([3.0])])) is None

@@ -386,3 +386,59 @@ def test_checks_key_in_a_definition_is_validated(tmp_path):
     with pytest.raises(ConfigError, match=r"checks\.unit: unknown key; allowed keys: "
                        r"sampling_rate, time_order, units, clipping"):
         load_custom(path)
+
+
+def test_bad_csv_value_in_a_later_chunk_names_its_line_and_text(tmp_path, monkeypatch):
+    """A CSV column's parsed chunks are freed as they are converted; the error still quotes
+    the value as written and its line."""
+    from tinyhar.datasets import custom
+
+    monkeypatch.setattr(custom, "CSV_CHUNK_ROWS", 100)
+    n = 450
+    frame = pd.DataFrame({"t": np.arange(n) / 50.0, "ax": np.zeros(n), "ay": np.zeros(n),
+                          "az": np.ones(n)}).astype(object)
+    frame.loc[321, "ay"] = "oops"
+    frame.to_csv(tmp_path / "p1_x.csv", index=False)
+    (tmp_path / "data.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 50\n"
+        "columns: {time: t, acc_x: ax, acc_y: ay, acc_z: az}\n"
+        "file_pattern: '(?P<subject>[^_]+)_(?P<session>\\w+)\\.csv'\n"
+        "checks: {units: false}\n"
+    )
+    with pytest.raises(DataFormatError, match=r"acc_y value 'oops' is not a finite number") as err:
+        load_custom(tmp_path / "data.yaml")
+    assert err.value.line == 323  # header line 1, row 321 on line 323
+    frame.loc[321, "ay"] = 0.0
+    frame.loc[401, "t"] = None  # missing time in the last chunk
+    frame.to_csv(tmp_path / "p1_x.csv", index=False)
+    with pytest.raises(DataFormatError, match=r"time value missing") as err:
+        load_custom(tmp_path / "data.yaml")
+    assert err.value.line == 403
+
+
+def test_csv_text_columns_joined_chunk_by_chunk_keep_every_value(tmp_path, monkeypatch):
+    """Label and subject chunks with different categories (and more than 127 subjects: wider
+    codes) give the values of the file row by row."""
+    from tinyhar.datasets import custom
+
+    monkeypatch.setattr(custom, "CSV_CHUNK_ROWS", 100)
+    n = 20_000
+    rng = np.random.default_rng(3)
+    labels = np.array(["walk", "sit", " walk ", None], dtype=object)[(np.arange(n) // 700) % 4]
+    subject = np.array([f"p{i // 100}" for i in range(n)], dtype=object)  # 200 subjects
+    frame = pd.DataFrame({"t": np.arange(n) % 100 / 50.0, "ax": rng.normal(0, 0.1, n),
+                          "ay": rng.normal(0, 0.1, n), "az": rng.normal(1, 0.1, n),
+                          "act": labels, "who": subject})
+    frame.to_csv(tmp_path / "x.csv", index=False)
+    (tmp_path / "data.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 50\n"
+        "columns: {time: t, acc_x: ax, acc_y: ay, acc_z: az, label: act, subject: who}\n"
+        "constants: {session: s}\nchecks: {units: false}\n"
+    )
+    rec = load_custom(tmp_path / "data.yaml")
+    assert rec.classes == ["sit", "walk"]
+    assert len(rec.subjects) == 200
+    got = rec.frame  # (the file's rows: one session per subject, in order)
+    expected = frame.assign(act=frame["act"].str.strip())
+    assert got["label"].astype(object).fillna("-").tolist() == expected["act"].fillna("-").tolist()
+    assert got["subject"].astype(str).tolist() == expected["who"].tolist()

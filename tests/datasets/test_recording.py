@@ -143,3 +143,23 @@ def test_prefixed_sessions_rename_the_categories_only():
     assert renamed.codes.tolist() == rec.frame["session"].cat.codes.tolist()
     rec.frame["session"] = renamed
     assert rec.sessions == ["7-morning", "3-evening"]
+
+
+def test_recording_set_is_not_changed_through_the_frame_it_was_made_from():
+    """Categorical columns already in canonical form are kept without a copy; changing the
+    caller's frame afterwards must not change the recordings (nor the reverse)."""
+    n = 6
+    frame = pd.DataFrame({
+        "time": np.arange(n) / 50.0, "acc_x": np.zeros(n, np.float32),
+        "acc_y": np.zeros(n, np.float32), "acc_z": np.ones(n, np.float32),
+        "label": pd.Categorical(["SITTING"] * n, categories=pd.Index(CLASSES, dtype="str")),
+        "subject": pd.Categorical(["1"] * n, categories=pd.Index(["1", "2"], dtype="str")),
+        "session": pd.Categorical(["a"] * n, categories=pd.Index(["a"], dtype="str")),
+    })
+    rec = RecordingSet(frame, 50.0, CLASSES)
+    frame.loc[0, "label"] = "WALKING"
+    frame.loc[1, "subject"] = "2"
+    assert rec.frame["label"].tolist() == ["SITTING"] * n
+    assert rec.frame["subject"].tolist() == ["1"] * n
+    rec.frame.loc[2, "label"] = "LAYING"
+    assert frame["label"].tolist()[2] == "SITTING"

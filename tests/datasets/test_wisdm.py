@@ -273,3 +273,38 @@ def test_absurd_acceleration_is_a_malformed_record(tmp_path):
     with pytest.raises(DataFormatError, match=r"x is beyond \+-98066.5 m/s\^2") as err:
         load_wisdm_raw(write(tmp_path, text), on_bad_lines="raise")
     assert err.value.line == 8 and err.value.column == 4
+
+
+def test_raw_ids_as_categories_give_the_file_per_row(tmp_path):
+    """Label, subject and session are built as category codes, not a string per sample: row
+    by row the values of the file, subjects in natural order, sessions as they appear (real
+    HAPT acceleration written as a WISDM raw file)."""
+    from tinyhar.datasets.bundled import load_bundled_hapt
+
+    frame = load_bundled_hapt().select(subjects=["1", "2"]).frame
+    lines, expected = [], []
+    t = 10**9
+    for user, subject, activity, rows in (("10", "1", "Walking", slice(0, 300)),
+                                          ("2", "2", "Sitting", slice(0, 200)),
+                                          ("10", "1", "Standing", slice(300, 500)),
+                                          ("2", "2", "Walking", slice(200, 400))):
+        part = frame[frame["subject"] == subject].iloc[rows]
+        acc = part[["acc_x", "acc_y", "acc_z"]].to_numpy() * 9.80665
+        for x, y, z in acc:
+            lines.append(f"{user},{activity},{t},{x:.6f},{y:.6f},{z:.6f};")
+            t += 50_000_000
+        expected.append((user, activity, len(acc)))
+    path = tmp_path / "WISDM_ar_v1.1_raw.txt"
+    path.write_text("\n".join(lines) + "\n")
+    rec = load_wisdm_raw(path, checks={"units": False})
+    sessions = ["10-1", "2-1", "10-2", "2-2"]
+    assert rec.subjects == ["2", "10"] and rec.sessions == sessions
+    got = rec.frame
+    want_subject = [u for u, _, n in expected for _ in range(n)]
+    want_label = [a for _, a, n in expected for _ in range(n)]
+    want_session = [s for s, (_, _, n) in zip(sessions, expected, strict=True) for _ in range(n)]
+    assert got["subject"].astype(str).tolist() == want_subject
+    assert got["label"].astype(str).tolist() == want_label
+    assert got["session"].astype(str).tolist() == want_session
+    assert [str(c) for c in got["label"].cat.categories] == WISDM_CLASSES
+    assert got["label"].cat.codes.dtype == np.int8

@@ -178,17 +178,92 @@ def measured_rate_hz(time: np.ndarray) -> float | None:
     -------
     float or None
         Rate in Hz; None with fewer than two increasing steps.
+
+    Notes
+    -----
+    The steps are computed a chunk at a time, never all at once (a long
+    recording's steps would take 8 bytes per sample): the median is selected
+    exactly by :func:`_chunked_median`, and the mean is summed chunk by
+    chunk (equal to the mean over all steps up to rounding, about 1e-15).
     """
-    steps = np.diff(np.asarray(time, dtype=np.float64))
-    positive = steps > 0
-    if not positive.all():
-        steps = steps[positive]
-    del positive
-    if steps.size < 2:
+    time = np.asarray(time, dtype=np.float64)
+
+    def positive_steps():
+        for a in range(0, len(time) - 1, _CHUNK):
+            steps = np.diff(time[a : a + _CHUNK + 1])
+            yield steps[steps > 0]
+
+    median = _chunked_median(positive_steps)
+    if median is None:
         return None
-    median = float(np.median(steps, overwrite_input=True))  # (reorders steps: no copy)
-    regular = (steps >= 0.5 * median) & (steps <= 1.5 * median)
-    return float(1.0 / steps.mean(where=regular))
+    total, count = 0.0, 0
+    for steps in positive_steps():
+        regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+        total += float(regular.sum())
+        count += len(regular)
+    return float(1.0 / (total / count)) if count else float("nan")  # (nan: as an empty mean)
+
+
+def _chunked_median(make_chunks, cap: int = 1 << 18) -> float | None:
+    """The median of the values that ``make_chunks()`` yields, as :func:`numpy.median`.
+
+    Exact without holding the values: a first pass counts them and keeps
+    every 64th; the sample's quantiles around the middle bracket the median,
+    and a second pass counts the values below and at the bracket's ends and
+    keeps only those inside (at most ``cap``). Should the bracket miss the
+    middle ranks or hold too many values, the values are held once after all.
+
+    Parameters
+    ----------
+    make_chunks : callable
+        Returns a fresh iterator over arrays of finite float64 values (called
+        up to three times).
+    cap : int
+        Most values kept inside the bracket.
+
+    Returns
+    -------
+    float or None
+        None with fewer than two values (as :func:`measured_rate_hz` needs).
+    """
+    n, sample = 0, []
+    for chunk in make_chunks():
+        sample.append(chunk[-n % 64 :: 64].copy())  # the values numbered 0, 64, 128, ...
+        n += len(chunk)
+    if n < 2:
+        return None
+    ranks = ((n - 1) // 2, n // 2)  # the middle value(s)
+    sample = np.sort(np.concatenate(sample))
+    spread = 0.01 + 4.0 / np.sqrt(len(sample))  # of the sample's quantile, beyond sampling noise
+    low = sample[max(int((0.5 - spread) * len(sample)), 0)]
+    high = sample[min(int((0.5 + spread) * len(sample)), len(sample) - 1)]
+    del sample
+    below = at_low = at_high = kept = 0
+    inside = []
+    for chunk in make_chunks():
+        below += int(np.count_nonzero(chunk < low))
+        at_low += int(np.count_nonzero(chunk == low))
+        if high > low:
+            at_high += int(np.count_nonzero(chunk == high))
+            inside.append(chunk[(chunk > low) & (chunk < high)])
+            kept += len(inside[-1])
+            if kept > cap:
+                break
+    if kept <= cap:
+        # the bracket in order: at_low times low, the values inside sorted, at_high times high
+        inside = np.sort(np.concatenate(inside)) if inside else np.zeros(0)
+        bounds = np.cumsum([below, at_low, len(inside), at_high])
+        middle = []
+        for rank in ranks:
+            if not bounds[0] <= rank < bounds[3]:
+                break  # the bracket missed the middle
+            middle.append(float(low) if rank < bounds[1] else float(inside[rank - bounds[1]])
+                          if rank < bounds[2] else float(high))
+        if len(middle) == 2:
+            return (middle[0] + middle[1]) / 2
+    del inside
+    values = np.concatenate(list(make_chunks()))
+    return float(np.median(values, overwrite_input=True))
 
 
 def check_sampling_rate(
@@ -269,20 +344,60 @@ _CHUNK = 1 << 18
 """Samples per chunk where a statistic is computed piecewise (same values, less memory)."""
 
 
-def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray) -> np.ndarray:
-    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true, flattened.
+def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray):
+    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true.
 
-    Computed a chunk of blocks at a time (no magnitude of the whole signal).
+    Yields them a chunk of blocks at a time, flattened, in order (no
+    magnitude of the whole signal).
     """
     size = _block_size(rate)
     per_chunk = max(1, _CHUNK // size)
-    parts = []
     for first in range(0, len(chosen), per_chunk):
         pick = chosen[first : first + per_chunk]
         if pick.any():
             rows = values[first * size : (first + len(pick)) * size]
-            parts.append(magnitude_of(rows).reshape(len(pick), size)[pick].ravel())
-    return np.concatenate(parts) if parts else np.zeros(0)
+            yield magnitude_of(rows).reshape(len(pick), size)[pick].ravel()
+
+
+def _chunked_percentile(chunks, n: int, q: float) -> float:
+    """The ``q``-th percentile of ``n`` values given in chunks, as :func:`numpy.percentile`.
+
+    numpy's default (linear) method interpolates between the values of rank
+    ``k = floor(q / 100 * (n - 1))`` and ``k + 1`` in sorted order. Only the
+    ``n - k`` largest values can be those, so only they are kept while the
+    chunks pass (for the 99th percentile, 1 % of the values instead of a
+    copy of all of them); the two ranks are then interpolated as numpy
+    does. Equal to ``numpy.percentile(np.concatenate(chunks), q)`` up to
+    rounding in the last bit of the interpolation.
+
+    Parameters
+    ----------
+    chunks : iterable of numpy.ndarray, shape (n_i,)
+        The values, ``n`` in all, finite.
+    n : int
+        Their number (> 0).
+    q : float
+        Percentile in [0, 100].
+
+    Returns
+    -------
+    float
+    """
+    position = (n - 1) * (q / 100)
+    k = int(np.floor(position))
+    keep = n - k  # ranks k .. n - 1
+    top = np.zeros(0)
+    for chunk in chunks:
+        top = np.concatenate([top, chunk])
+        if len(top) > 2 * keep:  # (cut back now and then, not for every chunk)
+            top = np.partition(top, len(top) - keep)[len(top) - keep :]
+    top = np.partition(top, [len(top) - keep, min(len(top) - keep + 1, len(top) - 1)])
+    low = float(top[len(top) - keep])
+    high = float(top[len(top) - keep + 1]) if keep > 1 else low
+    gamma = position - k
+    if gamma >= 0.5:  # numpy's _lerp: from the nearer end
+        return high - (high - low) * (1 - gamma)
+    return low + (high - low) * gamma
 
 
 def _block_mean_std(values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -420,12 +535,13 @@ def check_gyro_units(
     """
     if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
         return
-    _, acc_std = _block_mean_std(acc_g, rate)  # (before the gyro magnitude: less at once)
+    _, acc_std = _block_mean_std(acc_g, rate)
     moving = acc_std > MOTION_STD_G
     del acc_std
-    magnitude = magnitude_of(gyro_rad_s)
-    p99 = float(np.percentile(magnitude, 99, overwrite_input=True))  # (reorders it)
-    del magnitude
+    p99 = _chunked_percentile(
+        (magnitude_of(gyro_rad_s[a : a + _CHUNK]) for a in range(0, len(gyro_rad_s), _CHUNK)),
+        len(gyro_rad_s), 99,
+    )
     if p99 > GYRO_MAX_P99_RAD_S:
         raise DataFormatError(
             where,
@@ -437,8 +553,10 @@ def check_gyro_units(
         )
     if np.count_nonzero(moving) < MIN_BLOCKS:
         return
-    motion = _block_magnitudes(gyro_rad_s, rate, moving)
-    p99_motion = float(np.percentile(motion, 99, overwrite_input=True))
+    p99_motion = _chunked_percentile(
+        _block_magnitudes(gyro_rad_s, rate, moving),
+        int(np.count_nonzero(moving)) * _block_size(rate), 99,
+    )
     if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
         raise DataFormatError(
             where,
@@ -481,15 +599,37 @@ def clipped_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str,
         for extreme in (column.max(), column.min()):
             if abs(float(extreme)) < level:
                 continue
-            at = column == extreme
-            # samples in runs of at least CLIP_MIN_RUN consecutive equal values
-            edges = np.diff(np.r_[0, at.astype(np.int8), 0])
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            lengths = ends - starts
-            in_runs = int(lengths[lengths >= CLIP_MIN_RUN].sum())
+            in_runs = _samples_in_runs(column, extreme, CLIP_MIN_RUN)
             if in_runs > CLIP_FRACTION * n:
                 found.append((name, in_runs / n, float(extreme)))
     return found
+
+
+def _samples_in_runs(column: np.ndarray, value, min_run: int) -> int:
+    """How many samples of ``column`` lie in runs of at least ``min_run`` equal to ``value``.
+
+    Scans :data:`_CHUNK` samples at a time; a run crossing a chunk's end is
+    carried into the next chunk (no mask of the whole column).
+    """
+    total = 0
+    open_run = 0  # length of the run reaching the end of the previous chunk
+    for a in range(0, len(column), _CHUNK):
+        at = (column[a : a + _CHUNK] == value).view(np.int8)
+        edges = np.diff(at, prepend=np.int8(0), append=np.int8(0))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        del at, edges
+        lengths = ends - starts
+        if len(lengths) and starts[0] == 0:
+            lengths[0] += open_run  # continues the previous chunk's last run
+        elif open_run >= min_run:
+            total += open_run
+        open_run = 0
+        if len(lengths) and ends[-1] == min(_CHUNK, len(column) - a):
+            open_run, lengths = int(lengths[-1]), lengths[:-1]  # may go on in the next chunk
+        total += int(lengths[lengths >= min_run].sum())
+    if open_run >= min_run:
+        total += open_run
+    return total
 
 
 def describe_clipping(values: np.ndarray, channels: list[str], where: str) -> str | None:

@@ -107,16 +107,19 @@ of order: restarted recordings would be interleaved). A time stamp repeated
 within a session is always an error.
 
 Memory: a Parquet file is read one column at a time, and each column batch
-by batch (:data:`BLOCK_ROWS` rows), converted straight into its final array;
-a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at a time
-(text columns as categories, channels in g and rad/s straight to float32),
-each column's chunks freed once converted. The three axes of a sensor are the
-columns of one ``(n, 3)`` array, so the checks need no stacked copy, and
+by batch (:data:`BLOCK_ROWS` rows, one column chunk of a row group at a time:
+no pre-buffering, no reader threads), converted straight into its final
+array; a CSV file goes through pandas' parser :data:`CSV_CHUNK_ROWS` rows at
+a time (text columns as categories, channels in g and rad/s straight to
+float32), each chunk freed once converted. The three axes of a sensor are
+the columns of one ``(n, 3)`` array, so the checks need no stacked copy;
 label, subject and session are one category code per sample throughout (also
-in the :class:`RecordingSet`). Loading a 24-hour 6-channel 50 Hz file peaks at
-about 46 bytes per sample above the process's baseline, Parquet or CSV (the
-resulting frame holds 35), against 110 (Parquet) and 178 (CSV) with a string
-per sample and a whole-file parse (``benchmarks/load_memory.py``).
+in the :class:`RecordingSet`); checks and session scans work a chunk at a
+time. Loading a 24-hour 6-channel 50 Hz file in a fresh process peaks at
+about 41 bytes per sample above the baseline after the imports, Parquet or
+CSV (the resulting frame holds 35; ``benchmarks/load_memory.py --cold``),
+against 117 (Parquet) and 181 (CSV) with a string per sample and a
+whole-file parse.
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
@@ -160,6 +163,9 @@ from tinyhar.datasets.recording import (
     GYRO_CHANNELS,
     RecordingSet,
     check_magnitude,
+    constant_category,
+    run_starts,
+    steps_where,
 )
 from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
@@ -472,16 +478,17 @@ def _read_one(
             check(out)
         except DataFormatError as exc:
             failed_check = exc
+        _trim_heap()  # (the checks' chunk temporaries)
     for key in META_FIELDS:
         if key in used:
-            out[key] = _text_column(raw[key])
+            out[key] = _text_column(raw.text(key) if isinstance(raw, _CsvColumns) else raw[key])
             if isinstance(raw, _CsvColumns):
                 raw.drop(key)
         else:
-            out[key] = _constant(meta.get(key), len(line_of_row))
+            out[key] = constant_category(meta.get(key), len(line_of_row))
         if isinstance(raw, _ParquetColumns):
             raw.release()
-    if (out["subject"].codes < 0).any():
+    if len(line_of_row) and out["subject"].codes.min() < 0:
         row = int(np.flatnonzero(out["subject"].codes < 0)[0])
         raise DataFormatError(
             file, "subject is missing; every row needs a subject",
@@ -508,11 +515,11 @@ def _fill(
         Raw counts that are not integers.
     """
     used = definition.columns.used()
-    for start, values in _float_blocks(raw, canon, file, used):
+    for start, values, original_of in _float_blocks(raw, canon, file, used):
         bad = ~np.isfinite(values)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
-            original = raw[canon].iloc[row]
+            original = original_of(row)
             what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
             raise DataFormatError(
                 file, f"{canon} value {what}; fix or remove this row",
@@ -535,30 +542,41 @@ BLOCK_ROWS = 1 << 18
 
 
 def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
-    """``(first_row, float64 values)`` of one column, :data:`BLOCK_ROWS` rows at a time.
+    """``(first_row, float64 values, original_of)`` of one column, :data:`BLOCK_ROWS` rows
+    at a time; ``original_of(row)`` is the value of a row of this block as the file has it.
 
     Parquet numeric columns are read batch by batch (the file's column is
     never whole in memory); other columns are parsed with
-    :func:`pandas.to_numeric` first (missing or text = NaN).
+    :func:`pandas.to_numeric` first (missing or text = NaN). A CSV column's
+    parsed chunks are freed one by one as they are converted.
 
     Raises
     ------
     DataFormatError
         If the column does not hold numbers.
     """
+    def whole(row: int):  # (reads the column again: only for an error message)
+        return raw[canon].iloc[row]
+
     if isinstance(raw, _ParquetColumns):
         blocks = raw.float_blocks(canon)
         if blocks is not None:
-            yield from blocks
+            for start, values in blocks:
+                yield start, values, whole
             return
-    pieces = raw.pieces[canon] if isinstance(raw, _CsvColumns) else [raw[canon]]
+    pieces = raw.take(canon) if isinstance(raw, _CsvColumns) else iter([raw[canon]])
     offset = 0
     for column in pieces:
+        def original_of(row: int, column=column, offset=offset):
+            return column.iloc[row - offset]
+
         if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
             values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
             for start in range(0, len(values), BLOCK_ROWS):
-                yield offset + start, values[start : start + BLOCK_ROWS].astype(np.float64)
+                yield (offset + start, values[start : start + BLOCK_ROWS].astype(np.float64),
+                       original_of)
             offset += len(values)
+            del values, column, original_of
             continue
         try:
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
@@ -569,8 +587,9 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
                 column=str(used[canon]),
             ) from exc
         for start in range(0, len(values), BLOCK_ROWS):
-            yield offset + start, values[start : start + BLOCK_ROWS]
+            yield offset + start, values[start : start + BLOCK_ROWS], original_of
         offset += len(values)
+        del values, column, original_of
 
 
 class _Lines:
@@ -633,9 +652,26 @@ def _text_column(column: pd.Series) -> pd.Categorical:
     small = np.int8 if len(words) < 127 else np.int32
     lookup = np.r_[merged, -1].astype(small)  # code -1 (missing) takes the last entry
     return pd.Categorical.from_codes(
-        lookup[codes],
+        _remap(codes, lookup),
         categories=pd.Index([str(w) for w in words], dtype="str"),
     )
+
+
+def _remap(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """``lookup[codes]`` (code -1 takes the last entry); ``codes`` itself where that is the
+    same (no second array per row). Only for codes that nothing else holds."""
+    if (codes.dtype == lookup.dtype and lookup[-1] == -1
+            and np.array_equal(lookup[:-1], np.arange(len(lookup) - 1))):
+        return codes
+    return lookup[codes]
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of ``codes``, sorted (``numpy.unique`` a chunk at a time, without
+    a sorted copy of the whole column)."""
+    step = BLOCK_ROWS
+    found = {int(c) for a in range(0, len(codes), step) for c in np.unique(codes[a : a + step])}
+    return np.array(sorted(found), dtype=codes.dtype)
 
 
 def _categorical(text: pd.Series) -> pd.Categorical:
@@ -644,13 +680,6 @@ def _categorical(text: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(
         values.codes, categories=pd.Index([str(c) for c in values.categories], dtype="str")
     )
-
-
-def _constant(value: str | None, n: int) -> pd.Categorical:
-    """``n`` rows of one value (None = all missing) as a categorical: one byte per row."""
-    if value is None:
-        return pd.Categorical.from_codes(np.full(n, -1, np.int8), pd.Index([], dtype="str"))
-    return pd.Categorical.from_codes(np.zeros(n, np.int8), pd.Index([str(value)], dtype="str"))
 
 
 def _concat_parts(parts: list[dict]) -> dict:
@@ -866,6 +895,41 @@ class _CsvColumns:
             return pd.Series(union_categoricals([p.array for p in parts]))
         return pd.concat(parts, ignore_index=True)
 
+    def text(self, canon: str) -> pd.Series:
+        """A text column's chunks (categoricals) joined into one categorical, each chunk freed
+        as soon as its codes are copied (``columns[canon]`` would hold both at once)."""
+        parts = self.pieces[canon]
+        self.pieces[canon] = []
+        if not parts or not all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            self.pieces[canon] = parts
+            return self[canon]
+        words: dict = {}  # category -> code, in order of appearance
+        codes = np.empty(self.n_rows, np.int8)
+        start = 0
+        while parts:
+            piece = parts.pop(0).array
+            lookup = np.array([words.setdefault(w, len(words)) for w in piece.categories] + [-1],
+                              np.int32)
+            if len(words) >= 127 and codes.dtype == np.int8:
+                codes = codes.astype(np.int32)
+            codes[start : start + len(piece)] = lookup[piece.codes]
+            start += len(piece)
+            del piece
+        _trim_heap()
+        return pd.Series(pd.Categorical.from_codes(
+            codes, categories=pd.Index(list(words), dtype=object)), copy=False)
+
+    def take(self, canon: str):
+        """A column's chunks one after the other, each freed (back to the system) once the
+        caller asks for the next: the column is never held twice while it is converted."""
+        parts = self.pieces[canon]
+        self.pieces[canon] = []
+        while parts:
+            piece = parts.pop(0)
+            yield piece
+            del piece
+            _trim_heap()
+
     def drop(self, canon: str) -> None:
         """Free a column's chunks (after it was converted), back to the system."""
         self.pieces[canon] = []
@@ -918,14 +982,13 @@ class _ParquetColumns:
     def _read(self, canon: str) -> pd.Series:
         """A whole column (only the rows ``self.rows`` when set) as pandas reads it."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
         try:
             if self.rows is None:
                 return pd.read_parquet(self.file, columns=[name])[name]
-            source = pq.ParquetFile(self.file)
+            source = _open_parquet(self.file)
             kind = source.schema_arrow.field(name).type
             return pa.chunked_array(list(self._column_batches(source, name)), kind).to_pandas()
         except (OSError, ValueError, TypeError, ArrowException) as exc:
@@ -933,10 +996,17 @@ class _ParquetColumns:
 
     def _column_batches(self, source, name: str):
         """One column of ``source`` (a ``pyarrow.parquet.ParquetFile``) as Arrow arrays of
-        at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set."""
+        at most :data:`BLOCK_ROWS` rows, only the rows ``self.rows`` when set.
+
+        What the reader freed goes back to the system after each batch (Arrow's
+        allocator would keep it until the column is done).
+        """
         if self.rows is None:
-            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name]):
+            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
+                                             use_threads=False):
                 yield batch.column(0)
+                del batch
+                self.release()
             return
         start, stop = self.rows
         meta = source.metadata
@@ -944,12 +1014,14 @@ class _ParquetColumns:
         first = int(np.searchsorted(ends, start, side="right"))
         last = int(np.searchsorted(ends, max(stop - 1, start), side="right"))
         at = int(ends[first - 1]) if first else 0  # file row of the next batch's first row
-        for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
+        for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name], use_threads=False,
                                          row_groups=list(range(first, last + 1))):
             lo, hi = max(start - at, 0), min(stop - at, batch.num_rows)
             if hi > lo:
                 yield batch.column(0).slice(lo, hi - lo)
             at += batch.num_rows
+            del batch
+            self.release()
             if at >= stop:
                 break
 
@@ -972,7 +1044,7 @@ class _ParquetColumns:
                     or pa.types.is_dictionary(kind)):
                 return self._read(canon)
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
-            source = pq.ParquetFile(self.file, read_dictionary=[name])
+            source = _open_parquet(self.file, read_dictionary=[name])
             codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
             words: dict = {}
             start = 0
@@ -999,12 +1071,11 @@ class _ParquetColumns:
         read one after the other.
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
         try:
-            source = pq.ParquetFile(self.file)
+            source = _open_parquet(self.file)
             kind = source.schema_arrow.field(name).type
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
@@ -1030,6 +1101,18 @@ class _ParquetColumns:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         finally:
             source.close()
+
+
+def _open_parquet(file: Path, **options):
+    """A ``pyarrow.parquet.ParquetFile`` that reads one column chunk as it is needed.
+
+    Without pre-buffering (Arrow's default coalesces and reads ahead the
+    column chunks of a row group, on its I/O threads), the reader holds one
+    column chunk of one row group at a time.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(file, pre_buffer=False, **options)
 
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef],
@@ -1094,7 +1177,7 @@ def _assemble_sessions(
 ) -> dict:
     """Order rows by session, split restarted recordings, compute time, make ids unique."""
     subject, session = columns["subject"], columns["session"]
-    if (session.codes < 0).any():
+    if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
         raise DataFormatError(
             files[int(columns["_file"][row])], "session is missing in this row",
@@ -1114,15 +1197,15 @@ def _assemble_sessions(
     if definition.columns.time is None:
         if not _non_decreasing(columns["_key"]):
             columns = _take(columns, np.argsort(columns["_key"], kind="stable"))
-        columns["time"] = _index_in_run(columns["_key"]) / definition.sampling_rate_hz
+        columns["time"] = _index_in_run(columns["_key"], definition.sampling_rate_hz)
         return columns
     if checks.time_order:
         # files of a session in the order of their first time stamp, rows in file order
         file = columns["_file"]
-        starts = _run_starts(file)
+        starts = run_starts(file)
         first = np.zeros(len(files))
         first[file[starts]] = columns["time"][starts]
-        runs = _run_starts(columns["_key"], file)  # runs of one (session, file)
+        runs = run_starts(columns["_key"], file)  # runs of one (session, file)
         order = (columns["_key"][runs], first[file[runs]], file[runs])
         if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
             columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
@@ -1132,9 +1215,8 @@ def _assemble_sessions(
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
-    same = keys[1:] == keys[:-1]
-    same &= t[1:] <= t[:-1]
-    repeat = np.flatnonzero(same)
+    repeat = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
+                         & (t[a + 1 : b + 1] <= t[a:b]))
     if repeat.size:
         row = int(repeat[0]) + 1
         raise DataFormatError(
@@ -1144,7 +1226,7 @@ def _assemble_sessions(
             line=_line(columns, row, wheres),
             column=str(definition.columns.time),
         )
-    starts = _run_starts(keys)
+    starts = run_starts(keys)
     t = t if t.flags.writeable else t.copy()
     for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
         t[a:b] -= t[a]  # time from the session start, in place
@@ -1154,7 +1236,7 @@ def _assemble_sessions(
 
 def _non_decreasing(values: np.ndarray) -> bool:
     """Whether ``values`` never decrease (already in sorted order)."""
-    return bool(np.all(values[1:] >= values[:-1]))
+    return not steps_where(len(values), lambda a, b: values[a + 1 : b + 1] < values[a:b]).size
 
 
 def _sorted_rows(keys: tuple[np.ndarray, ...]) -> bool:
@@ -1178,23 +1260,13 @@ def _pair_codes(first: pd.Categorical, second: pd.Categorical) -> tuple[np.ndarr
     n = len(a)
     if not n:
         return np.zeros(0, np.int8), np.zeros(0, np.int64)
-    runs = _run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
+    runs = run_starts(a, b)  # runs of one pair (1 byte per row meanwhile)
     combined = a[runs].astype(np.int64) * (len(second.categories) + 1) + b[runs] + 1
     run_codes, _ = pd.factorize(combined)  # in order of appearance
     small = np.int8 if run_codes.max() < 127 else np.int32
     codes = np.repeat(run_codes.astype(small), np.diff(np.r_[runs, n]))
     _, first_of_code = np.unique(run_codes, return_index=True)  # codes count up from 0
     return codes, runs[first_of_code]
-
-
-def _run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal values (of all the arrays) begins (none for no values)."""
-    if not len(values):
-        return np.zeros(0, np.int64)
-    change = values[1:] != values[:-1]
-    for other in more:
-        change |= other[1:] != other[:-1]
-    return np.r_[0, np.flatnonzero(change) + 1]
 
 
 def _take(columns: dict, order: np.ndarray) -> dict:
@@ -1204,11 +1276,17 @@ def _take(columns: dict, order: np.ndarray) -> dict:
     return {name: values[order] for name, values in columns.items()}
 
 
-def _index_in_run(keys: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal ``keys`` (sorted keys: the sample index)."""
-    starts = _run_starts(keys)
-    lengths = np.diff(np.r_[starts, len(keys)])
-    return np.arange(len(keys)) - np.repeat(starts, lengths)
+def _index_in_run(keys: np.ndarray, rate: float) -> np.ndarray:
+    """Time in s of 0, 1, 2, ... samples within each run of equal ``keys``, at ``rate`` Hz.
+
+    Built in place in the float64 result (no index arrays per row).
+    """
+    out = np.arange(len(keys), dtype=np.float64)
+    starts = run_starts(keys)
+    for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
+        out[a:b] -= a
+    out /= rate
+    return out
 
 
 MIN_MEAN_PIECE = 10
@@ -1219,12 +1297,12 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
     keys = columns["_key"]
     t = columns["time"]
-    back = keys[1:] == keys[:-1]
-    back &= t[1:] < t[:-1]
-    if not back.any():
+    rows = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
+                       & (t[a + 1 : b + 1] < t[a:b])) + 1
+    if not rows.size:
         return columns
-    back = np.r_[False, back]
-    rows = np.flatnonzero(back)
+    back = np.zeros(len(keys), bool)
+    back[rows] = True
     n_sessions = len(np.unique(keys))
     if len(keys) / (n_sessions + rows.size) < MIN_MEAN_PIECE:
         row = int(rows[0])
@@ -1272,30 +1350,32 @@ def _at(columns: dict, row: int, wheres: list[str]) -> str:
 def _check_labels(
     columns: dict, definition: DatasetDefinition, files: list[Path], wheres: list[str]
 ) -> list[str]:
-    """Map, ignore and check the labels (on their categories, not per row); the class list."""
+    """Map, ignore and check the labels (on their categories, not per row); the class list.
+
+    The label column becomes codes into the class list (the categories
+    :class:`RecordingSet` keeps), in one pass over the rows.
+    """
     label = columns["label"]
     mapped = [definition.label_map.get(c, c) for c in label.categories]
     ignore = set(definition.ignore_labels)
     kept = [m for m in mapped if m not in ignore]
     categories = list(dict.fromkeys(kept))
-    lookup = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1],
-                      dtype=np.int8 if len(categories) < 127 else np.int32)
-    codes = lookup[label.codes]  # code -1 (missing) takes the last entry: still missing
-    present = np.unique(codes)
-    present = present[present >= 0]
+    # category of each code (the last entry: code -1, missing), -1 where ignored
+    position = np.array([categories.index(m) if m not in ignore else -1 for m in mapped] + [-1])
+    present = position[_distinct(label.codes)]  # (code -1 takes the last entry)
+    present = np.unique(present[present >= 0])
     if definition.classes is None:
         classes = sorted(categories[c] for c in present)
     else:
         classes = list(definition.classes)
         outside = np.array([c not in classes for c in categories] + [False])
-        bad = outside[codes]
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+        if outside[present].any():
+            row = int(np.flatnonzero(outside[position[label.codes]])[0])
             where = wheres[int(columns["_file"][row])]
             number = int(columns["_line"][row])
             raise DataFormatError(
                 files[int(columns["_file"][row])],
-                f"label {categories[codes[row]]!r}"
+                f"label {categories[position[label.codes[row]]]!r}"
                 f"{'' if where == 'line' else f' at row {number}'} "
                 f"is not in classes {classes}; add it to 'classes', map it with 'label_map', "
                 "or list it in 'ignore_labels' to keep its samples unlabelled",
@@ -1303,7 +1383,11 @@ def _check_labels(
                 column=str(definition.columns.label) if definition.columns.label is not None
                 else None,
             )
+    index = {c: i for i, c in enumerate(classes)}
+    small = np.int8 if len(classes) < 127 else np.int16 if len(classes) < 32767 else np.int32
+    lookup = np.array([index.get(categories[p], -1) if p >= 0 else -1 for p in position],
+                      dtype=small)  # (categories not in use may be outside the classes)
     columns["label"] = pd.Categorical.from_codes(
-        codes, categories=pd.Index(categories, dtype="str"),
+        _remap(label.codes, lookup), categories=pd.Index(classes, dtype="str"),
     )
     return classes

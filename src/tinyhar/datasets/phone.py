@@ -94,7 +94,12 @@ from tinyhar.datasets.checks import (
     measured_rate_hz,
     warn_clipping,
 )
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    RecordingSet,
+    constant_category,
+)
 from tinyhar.errors import ConfigError, DataFormatError
 
 STANDARD_GRAVITY = 9.80665
@@ -395,18 +400,22 @@ def _classes(folder: Path, target: Path, labels: pd.Series,
     The existing definition's order is kept for classes still present; new ones
     are appended in sorted order; classes no recording has any more are dropped.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     present = {str(v) for v in labels.dropna().unique()}
     for path in folder.glob("*.parquet"):
         if path.name == target.name:
             continue
-        try:
-            column = pq.read_table(path, columns=["label"]).column("label").to_pylist()
+        try:  # (the distinct labels only: not a string per sample)
+            column = pc.unique(pq.read_table(path, columns=["label"]).column("label"))
+            if pa.types.is_dictionary(column.type):
+                column = column.dictionary_decode()
         except (OSError, KeyError, ValueError) as exc:
             raise DataFormatError(path, f"cannot read its label column ({exc}); the folder "
                                   "should hold only recordings imported by tinyhar") from exc
-        present |= {str(v) for v in column if v is not None}
+        present |= {str(v) for v in column.to_pylist() if v is not None}
     order = [str(c) for c in (existing or {}).get("classes") or [] if str(c) in present]
     return order + sorted(present - set(order))
 
@@ -510,10 +519,11 @@ def import_recording(
         frame[list(GYRO_CHANNELS)].to_numpy(np.float64) if gyro else None,
         rate, where, checks, "m/s^2 / 9.80665", "rad/s", "the export", "the export")
     warn_clipping([finding])
+    # one byte per sample for label, subject and session (not a string each)
     if label is not None or "label" not in frame:  # a generic CSV's own labels are kept
-        frame["label"] = pd.array([label] * len(frame), dtype="string")
-    frame["subject"] = str(subject)
-    frame["session"] = stem
+        frame["label"] = constant_category(label, len(frame))
+    frame["subject"] = constant_category(subject, len(frame))
+    frame["session"] = constant_category(stem, len(frame))
     definition = store_recording(folder, target, frame, rate, gyro, where, existing)
     return ImportResult(target, definition, app, rate, measured, len(frame), gravity_added)
 

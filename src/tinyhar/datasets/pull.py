@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from tinyhar.datasets.checks import DataChecks, check_sampling_rate, check_signals
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, constant_category
 from tinyhar.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -484,9 +484,9 @@ def add_pulled(plan: PlannedRecording, csv_path: str | Path, sidecar_path: str |
                 "between recordings (a new deploy --classes); each recording keeps the class "
                 "name chosen on the board, so check that a name means the same activity in "
                 "both")
-    frame["label"] = pd.array([label] * len(frame), dtype="string")
-    frame["subject"] = str(subject)
-    frame["session"] = plan.local
+    frame["label"] = constant_category(label, len(frame))  # (one byte per sample each)
+    frame["subject"] = constant_category(subject, len(frame))
+    frame["session"] = constant_category(plan.local, len(frame))
     target = folder / f"{plan.local}.parquet"
     store_recording(folder, target, frame, rate, gyro, where, existing)
     raw = folder / RAW_FOLDER

@@ -512,13 +512,14 @@ def canonicalize_frame(
                 "add them to the class list or relabel them",
                 column="label",
             )
-    frame["label"] = _recode(label, words, list(classes))
+    _set_category_column(frame, "label", _recode(label, words, list(classes)))
     subject, words = _categories(frame["subject"], source, "subject", missing_ok=False)
     ids = dict.fromkeys(words[i] for i in subject.codes[_runs(subject.codes)])
-    frame["subject"] = _recode(subject, words, sorted(ids, key=natural_key))
+    _set_category_column(frame, "subject", _recode(subject, words, sorted(ids, key=natural_key)))
     session, words = _categories(frame["session"], source, "session", missing_ok=False)
     ids = dict.fromkeys(words[i] for i in session.codes[_runs(session.codes)])  # as they appear
-    frame["session"] = session = _recode(session, words, list(ids))
+    session = _recode(session, words, list(ids))
+    _set_category_column(frame, "session", session)
     runs = _runs(session.codes)
     frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
     if len(runs) != len(session.categories):
@@ -529,9 +530,8 @@ def canonicalize_frame(
         )
     if n:
         time = frame["time"].to_numpy()
-        step_back = time[1:] <= time[:-1]  # finite: as a step <= 0
-        step_back[runs[1:] - 1] = False  # a new session starts again
-        back = np.flatnonzero(step_back)
+        back = steps_where(n, lambda a, b: time[a + 1 : b + 1] <= time[a:b])  # a step <= 0
+        back = back[~np.isin(back, runs[1:] - 1)]  # (a new session starts again)
         if back.size:
             row = int(back[0]) + 2
             raise DataFormatError(
@@ -541,6 +541,38 @@ def canonicalize_frame(
                 column="time",
             )
     return frame
+
+
+def constant_category(value: Any, n: int) -> pd.Categorical:
+    """``n`` rows of one value as a categorical: one byte per row instead of a string.
+
+    Parameters
+    ----------
+    value : str or None
+        The value (made a string with ``str``); None: all missing.
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    pandas.Categorical, shape (n,)
+        int8 codes, ``str`` categories (none when ``value`` is None).
+    """
+    if value is None:
+        return pd.Categorical.from_codes(np.full(n, -1, np.int8), pd.Index([], dtype="str"))
+    return pd.Categorical.from_codes(np.zeros(n, np.int8), pd.Index([str(value)], dtype="str"))
+
+
+def _set_category_column(frame: pd.DataFrame, name: str, values: pd.Categorical) -> None:
+    """Put ``values`` in ``frame[name]`` without copying its codes.
+
+    A column that is already ``values`` stays as it is (pandas tracks who
+    shares it); a new categorical (fresh codes that nothing else holds) goes
+    in as a Series, which pandas does not copy, unlike a bare categorical.
+    """
+    if name in frame.columns and frame[name].array is values:
+        return
+    frame[name] = pd.Series(values, index=frame.index, copy=False)
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -583,9 +615,59 @@ def _not_finite(values: np.ndarray) -> np.ndarray:
 
 def _runs(codes: np.ndarray) -> np.ndarray:
     """Positions where a run of equal codes begins (none for no codes)."""
-    if not len(codes):
-        return np.zeros(0, np.intp)
-    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return run_starts(codes)
+
+
+_STEP = 1 << 18
+"""Neighbouring pairs compared at a time by :func:`steps_where` (no mask of a whole column)."""
+
+
+def steps_where(n: int, test) -> np.ndarray:
+    """Positions ``i`` (``0 <= i < n - 1``) of the neighbouring rows ``(i, i + 1)`` that pass.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    test : callable
+        ``test(a, b)`` gives a boolean array, shape ``(b - a,)``, for the
+        pairs ``(i, i + 1)`` with ``a <= i < b`` (e.g. ``t[a + 1 : b + 1] <
+        t[a:b]``). It is called for :data:`_STEP` pairs at a time, so the
+        masks of a long column are never whole in memory.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_passing,)
+        In increasing order.
+    """
+    parts = [np.flatnonzero(test(a, min(a + _STEP, n - 1))) + a
+             for a in range(0, max(n - 1, 0), _STEP)]
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+
+
+def run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal values (of all the arrays together) begins.
+
+    Parameters
+    ----------
+    values, *more : numpy.ndarray, shape (n_rows,)
+        E.g. the codes of subject and session.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_runs,)
+        0 first (none for no rows); compared a chunk at a time (:func:`steps_where`).
+    """
+    if not len(values):
+        return np.zeros(0, np.int64)
+
+    def change(a: int, b: int) -> np.ndarray:
+        out = values[a + 1 : b + 1] != values[a:b]
+        for other in more:
+            out |= other[a + 1 : b + 1] != other[a:b]
+        return out
+
+    return np.r_[0, steps_where(len(values), change) + 1]
 
 
 def _categories(
@@ -602,14 +684,12 @@ def _categories(
     else:
         codes, uniques = pd.factorize(column)
         values = pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object))
-    if not missing_ok:
-        absent = values.codes < 0
-        if absent.any():
-            row = int(np.flatnonzero(absent)[0]) + 1
-            raise DataFormatError(
-                source, f"{name} is missing at row {row}; every sample needs a {name}",
-                column=name,
-            )
+    if not missing_ok and len(values) and values.codes.min() < 0:  # (min: no mask per row)
+        row = int(np.flatnonzero(values.codes < 0)[0]) + 1
+        raise DataFormatError(
+            source, f"{name} is missing at row {row}; every sample needs a {name}",
+            column=name,
+        )
     return values, [_word(c) for c in values.categories]
 
 

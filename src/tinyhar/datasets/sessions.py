@@ -160,10 +160,10 @@ class SessionSource:
         from tinyhar.datasets.custom import (
             _check_file,
             _check_labels,
-            _constant,
             _ParquetColumns,
             _read_one,
         )
+        from tinyhar.datasets.recording import constant_category
 
         path = Path(self.definition)
         definition = DatasetDefinition.from_yaml(path)
@@ -193,7 +193,7 @@ class SessionSource:
                 time = part["time"] - t_first
             frame = pd.DataFrame(
                 {"time": time, **{c: part[c] for c in channels}, "label": part["label"],
-                 "subject": part["subject"], "session": _constant(session, n)},
+                 "subject": part["subject"], "session": constant_category(session, n)},
                 copy=False,
             )
             del part

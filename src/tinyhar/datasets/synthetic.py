@@ -37,7 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, natural_key
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    RecordingSet,
+    natural_key,
+    run_starts,
+)
 from tinyhar.errors import TinyharError
 
 SYNTHETIC_RATES_HZ = (50.0, 100.0)
@@ -113,15 +119,14 @@ def activity_segments(
     min_n = max(1, int(round(min_seconds * recordings.sampling_rate_hz)))
     out: dict[str, dict[str, list[np.ndarray]]] = {}
     for subject, _session, frame in recordings.iter_sessions():
-        known = frame["label"].notna().to_numpy()
-        labels = frame["label"].astype(object).where(known, "").to_numpy()
+        codes = frame["label"].cat.codes.to_numpy()  # (-1: unlabelled; no string per sample)
+        words = [str(c) for c in frame["label"].cat.categories]
         values = frame[channels].to_numpy(dtype=np.float32)
-        change = np.r_[True, (labels[1:] != labels[:-1]) | (known[1:] != known[:-1])]
-        starts = np.flatnonzero(change)
-        ends = np.r_[starts[1:], len(labels)]
+        starts = run_starts(codes)
+        ends = np.r_[starts[1:], len(codes)]
         for a, b in zip(starts, ends, strict=True):
-            if known[a] and b - a >= min_n:
-                out.setdefault(str(subject), {}).setdefault(str(labels[a]), []).append(
+            if codes[a] >= 0 and b - a >= min_n:
+                out.setdefault(str(subject), {}).setdefault(words[codes[a]], []).append(
                     values[a:b]
                 )
     return out
@@ -314,19 +319,29 @@ def _fill(bouts: _Bouts, n: int, carry: list[tuple[str, np.ndarray]]):
         total += len(take)
         if len(take) < len(bout):
             queue.insert(0, (activity, bout[len(take):]))
-    labels = np.repeat(np.array([a for a, _ in names], dtype=object), [m for _, m in names])
-    return np.concatenate(parts), labels, queue
+    # labels as codes into the activities in order of appearance (one int32 per sample)
+    words = list(dict.fromkeys(a for a, _ in names))
+    codes = np.repeat(np.array([words.index(a) for a, _ in names], dtype=np.int32),
+                      [m for _, m in names])
+    return np.concatenate(parts), (codes, words), queue
 
 
-def _write_session(path: Path, values: np.ndarray, labels: np.ndarray, rate_hz: float) -> None:
-    """One session file (float32 channels, time in s, dictionary-encoded labels)."""
+def _write_session(path: Path, values: np.ndarray, labels: tuple[np.ndarray, list[str]],
+                   rate_hz: float) -> None:
+    """One session file (float32 channels, time in s, dictionary-encoded labels).
+
+    ``labels`` are the int32 codes of the samples, shape (n_samples,), and the
+    activity names they index (in order of appearance, as Arrow's
+    ``dictionary_encode`` would number them).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = {"time": pa.array(np.arange(len(values)) / rate_hz)}
     for j, name in enumerate(ACC_CHANNELS + GYRO_CHANNELS):
         columns[name] = pa.array(np.ascontiguousarray(values[:, j]))
-    columns["label"] = pa.array(labels.astype(str)).dictionary_encode()
+    codes, words = labels
+    columns["label"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(words, pa.string()))
     pq.write_table(pa.table(columns), path, compression="zstd")
 
 

@@ -445,6 +445,7 @@ def _build_sessions(
     k = pd.Series(start_users).groupby(start_users).cumcount().to_numpy() + 1
     session_names = np.array([f"{u}-{j}" for u, j in zip(start_users, k, strict=True)],
                              dtype=object)
+    subjects, subject_codes = np.unique(user, return_inverse=True)
     t0 = ts[starts][session_index]
     acc = ms2_to_g(xyz).astype(np.float32)
     frame = pd.DataFrame(
@@ -453,9 +454,12 @@ def _build_sessions(
             "acc_x": acc[:, 0],
             "acc_y": acc[:, 1],
             "acc_z": acc[:, 2],
-            "label": activity,
-            "subject": user.astype(str),
-            "session": session_names[session_index],
+            # categories, not a string per sample (RecordingSet keeps one code per sample)
+            "label": pd.Categorical(activity),
+            "subject": pd.Categorical.from_codes(
+                subject_codes, pd.Index([str(u) for u in subjects], dtype="str")),
+            "session": pd.Categorical.from_codes(
+                session_index, pd.Index([str(s) for s in session_names], dtype="str")),
         }
     )
     if checks.sampling_rate:
