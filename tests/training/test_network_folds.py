@@ -20,7 +20,7 @@ pytest.importorskip("dask")
 from tinyhar.config import make_config  # noqa: E402
 from tinyhar.datasets.bundled import load_bundled_hapt  # noqa: E402
 from tinyhar.errors import DataFormatError  # noqa: E402
-from tinyhar.models.nn import NeuralNetClassifier  # noqa: E402
+from tinyhar.models.nn import NeuralNetClassifier, NoGroupsWarning  # noqa: E402
 from tinyhar.models.pipeline import HarPipeline  # noqa: E402
 from tinyhar.training.trees import fit_with_folds  # noqa: E402
 from tinyhar.windows.source import make_window_set  # noqa: E402
@@ -148,3 +148,12 @@ def test_a_training_run_on_threads_is_the_serial_run(tmp_path):
     mine, theirs = threads["postprocess"], serial["postprocess"]
     assert mine["chosen_by"] == theirs["chosen_by"] and mine["cv"] == theirs["cv"]
     assert mine["description"] == theirs["description"]
+
+
+@pytest.mark.slow
+def test_a_worker_process_warning_is_shown_by_the_run(windows):
+    """Two subjects: each fold trains on one, so its early stopping warns (in a worker)."""
+    two = windows.subset(np.flatnonzero(np.isin(windows.subject, ["1", "2"])))
+    with pytest.warns(NoGroupsWarning, match="the training data has a single subject"):
+        got = cross_validate(two, "processes")
+    assert got["cv"]["n_folds"] == 2
