@@ -37,7 +37,7 @@ def windows():
     return make_window_set(data, make_config({"dataset": {"name": "hapt"}}))[0]
 
 
-def cross_validate(windows, scheduler: str, X=None):
+def run_folds(windows, scheduler: str, X=None):
     """Leave-one-subject-out folds and the final fit of the tiny network on ``scheduler``."""
     cfg = make_config({"dataset": {"name": "hapt"}, "evaluation": {"protocol": "loso"},
                        "compute": {"scheduler": scheduler, "workers": 2}})
@@ -53,7 +53,7 @@ def cross_validate(windows, scheduler: str, X=None):
 
 @pytest.fixture(scope="module")
 def serial(windows):
-    return cross_validate(windows, "serial")
+    return run_folds(windows, "serial")
 
 
 def assert_same(got: dict, serial: dict, windows) -> None:
@@ -98,7 +98,7 @@ def test_the_tasks_are_the_networks_of_a_plain_loop(windows, serial):
                                                                marks=pytest.mark.slow)])
 def test_local_workers_give_the_serial_results(windows, serial, scheduler):
     before = torch.get_num_threads()
-    assert_same(cross_validate(windows, scheduler), serial, windows)
+    assert_same(run_folds(windows, scheduler), serial, windows)
     assert torch.get_num_threads() == before  # the tasks' thread setting is undone
 
 
@@ -107,7 +107,7 @@ def test_a_dask_local_cluster_gives_the_serial_results(windows, serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
-        got = cross_validate(windows, cluster.scheduler_address)
+        got = run_folds(windows, cluster.scheduler_address)
     assert_same(got, serial, windows)
 
 
@@ -118,7 +118,7 @@ def test_a_bad_window_in_a_fold_is_the_same_tinyhar_error(windows, scheduler):
     X[np.flatnonzero(windows.subject == "2")[0], 0, 0] = np.nan
     with pytest.raises(DataFormatError, match="training windows: 1 window holds a value "
                        "outside the accepted input"):
-        cross_validate(windows, scheduler, X)
+        run_folds(windows, scheduler, X)
 
 
 @pytest.mark.slow
@@ -155,5 +155,5 @@ def test_a_worker_process_warning_is_shown_by_the_run(windows):
     """Two subjects: each fold trains on one, so its early stopping warns (in a worker)."""
     two = windows.subset(np.flatnonzero(np.isin(windows.subject, ["1", "2"])))
     with pytest.warns(NoGroupsWarning, match="the training data has a single subject"):
-        got = cross_validate(two, "processes")
+        got = run_folds(two, "processes")
     assert got["cv"]["n_folds"] == 2

@@ -308,7 +308,7 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
             fold_models.append((set(train_w.subject[b]), model))
             yield pred
 
-    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
+    cv, pooled = _cross_validation(cfg, train_w, console, predict_folds)
     if final:
         pipeline.model = final[0]
         return cv, pooled, fold_models
