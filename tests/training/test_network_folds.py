@@ -157,3 +157,24 @@ def test_a_worker_process_warning_is_shown_by_the_run(windows):
     with pytest.warns(NoGroupsWarning, match="the training data has a single subject"):
         got = run_folds(two, "processes")
     assert got["cv"]["n_folds"] == 2
+
+
+def test_a_user_mistake_met_in_the_fold_tasks_is_an_error_line(tmp_path):
+    """The rotation groups are checked when a network trains: inside the tasks."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from tests.helpers import bundled_hapt_parquet
+    from tinyhar.cli import app
+
+    data = bundled_hapt_parquet(tmp_path, ["1", "2"])
+    params = {**TINY, "augment_groups": [[0, 1, 9]], "augment_rotation": 10}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "dataset": {"name": str(data)}, "evaluation": {"protocol": "loso"},
+        "model": {"kind": "cnn1d", "params": params}}))
+    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "c.yaml"),
+                                      "--scheduler", "threads", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "error: augmentation groups must be triplets of channel indices below 6" in (
+        " ".join(result.output.split()))
+    assert "Traceback" not in result.output and not (tmp_path / "r").exists()
