@@ -61,3 +61,8 @@ def test_nested_torch_settings_give_back_the_outer_thread_count():
             assert torch.get_num_threads() == min(2, os.cpu_count() or 1)
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+    with torch_settings(None):  # keeps the count; an inner one is undone at its end
+        with torch_settings(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before

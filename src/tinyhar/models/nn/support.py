@@ -51,7 +51,7 @@ _SETTINGS_LOCK = threading.Lock()
 _SETTINGS: dict[str, Any] = {"active": 0, "saved": None}
 """Contexts of :func:`torch_settings` open in this process, and the settings before the first."""
 _OUTER = threading.local()
-"""Per thread: the thread counts asked by its open :func:`torch_settings` contexts."""
+"""Per thread: its thread count before each of its open :func:`torch_settings` contexts."""
 
 
 @contextlib.contextmanager
@@ -82,25 +82,23 @@ def torch_settings(n_threads: int | None, deterministic: bool = True) -> Iterato
             _SETTINGS["saved"] = (torch.get_num_threads(),
                                   torch.are_deterministic_algorithms_enabled())
         _SETTINGS["active"] += 1
+        stack.append(torch.get_num_threads())  # this thread's count before the context
         if n_threads:
             torch.set_num_threads(max(1, min(int(n_threads), os.cpu_count() or 1)))
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-    stack.append(n_threads)
     try:
         yield
     finally:
-        stack.pop()
         with _SETTINGS_LOCK:
+            before = stack.pop()
             _SETTINGS["active"] -= 1
             if _SETTINGS["active"] == 0:
                 threads, det = _SETTINGS["saved"]
                 torch.set_num_threads(threads)
                 torch.use_deterministic_algorithms(det)
-            else:
-                outer = next((n for n in reversed(stack) if n), None)
-                if outer and n_threads:
-                    torch.set_num_threads(max(1, min(int(outer), os.cpu_count() or 1)))
+            elif stack and n_threads:  # nested: the outer context's count again
+                torch.set_num_threads(before)
 
 
 _RANDOM_LOCK = threading.Lock()
