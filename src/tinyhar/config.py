@@ -75,7 +75,7 @@ Example (all keys optional; these are the defaults)::
                             #   by a seeded random 3-D rotation of up to max_deg degrees
       max_deg: 45.0         # 0 < max_deg <= 180 (180: uniformly random orientations)
       copies: 2             # rotated copies per training window (the originals are kept)
-    compute:                # data larger than memory, parallel work (tree models)
+    compute:                # data larger than memory (trees), parallel folds (any model)
       out_of_core: auto     # auto | true | false: read, window and featurise session by
                             #   session (auto: for dataset definitions when a scheduler,
                             #   a cache or more than 2 GB of data files)
@@ -360,15 +360,16 @@ class AugmentConfig(_Section):
 
 
 class ComputeConfig(_Section):
-    """How the data are read and where the parallel parts run (tree models).
+    """How the data are read (tree models) and where the parallel parts run (any model).
 
     ``out_of_core`` reads a dataset definition session by session and keeps
     only feature rows (:mod:`tinyhar.features.table`), for data sets larger
     than memory; ``scheduler`` and ``workers`` say where the per-session work
-    and the cross-validation folds run (:mod:`tinyhar.compute`); ``cache`` is
-    a folder of per-session feature rows keyed by the source files' hash and
-    the settings; ``strict`` stops at the first session that fails instead of
-    skipping it (skipped sessions are listed in ``metrics.json``).
+    and the cross-validation folds with the final fit (trees and networks)
+    run (:mod:`tinyhar.compute`); ``cache`` is a folder of per-session
+    feature rows keyed by the source files' hash and the settings; ``strict``
+    stops at the first session that fails instead of skipping it (skipped
+    sessions are listed in ``metrics.json``).
     """
 
     out_of_core: Literal["auto"] | bool = "auto"

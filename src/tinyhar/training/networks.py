@@ -1,7 +1,9 @@
 """The network branch of a training run: fitted on raw windows, not features.
 
 :func:`make_network` builds the unfitted network a configuration describes;
-:func:`_train_network` cross-validates and fits it, scores it and writes the
+:func:`_train_network` cross-validates and fits it (the folds and the final fit
+as tasks on the configured scheduler, the tree path's
+:func:`~tinyhar.training.trees.fit_with_folds`), scores it and writes the
 run folder, with calibration and check windows (:data:`NETWORK_DATA_FILE`)
 for the quantised exports.
 """
@@ -18,8 +20,8 @@ from tinyhar.evaluation.metrics import score_predictions
 from tinyhar.models.pipeline import PIPELINE_FILE, HarPipeline
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, NETWORK_DATA_FILE
-from tinyhar.training.splits import _cross_validation
 from tinyhar.training.stages import _common_metrics, _figures, _finish, _postprocess_stage
+from tinyhar.training.trees import fit_with_folds
 
 
 def make_network(cfg: TrainConfig):
@@ -53,40 +55,33 @@ def _train_network(
     """Network branch of :func:`train`: fit on raw windows, score, write the run folder."""
     train_w, test_w = windows.subset(tr), windows.subset(te)
     loso = cfg.evaluation.protocol == "loso"
-    net = make_network(cfg)
-
-    fold_models: list = []  # (held-out subjects, fold network): cross-validated probabilities
-
-    def fit_predict(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        fold_net = make_network(cfg)
-        fold_net.fit(train_w.X[a], train_w.y[a], groups=train_w.subject[a])
-        fold_models.append((set(train_w.subject[b]), fold_net))
-        return fold_net.predict(train_w.X[b])
-
-    if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
-        console.print(
-            f"cross-validation by subject: one {cfg.model.kind} network per fold "
-            f"({net.epochs} epochs at most each; evaluation.cv_folds sets the number"
-            + ("" if loso else ", 0 turns it off")
-            + ")"
-        )
-    cv, pooled = _cross_validation(cfg, train_w, fit_predict, console)
-    console.print(
-        f"training a {cfg.model.kind} network ({net.epochs} epochs at most) on "
-        f"{plural(len(train_w), 'window')} of {plural(len(train_w.subjects), 'subject')}; "
-        "validation on held-out training subjects"
-    )
-    net.fit(train_w.X, train_w.y, groups=train_w.subject)
-    pred = pooled if loso else net.predict(test_w.X)
-    metrics = score_predictions(test_w, pred, windows.classes)
     pipeline = HarPipeline.from_spec(
         dataclasses.replace(windows.spec, hop_samples=hop),
         extractor=None,
-        model=net,
+        model=make_network(cfg),
         stack_previous=False,
         classes=list(windows.classes),
         info={"config": cfg.model_dump(mode="json"), "dataset": windows.name},
     )
+    epochs = pipeline.model.epochs
+    if cfg.evaluation.protocol != "random" and (loso or cfg.evaluation.cv_folds >= 2):
+        console.print(
+            f"cross-validation by subject: one {cfg.model.kind} network per fold "
+            f"({epochs} epochs at most each; evaluation.cv_folds sets the number"
+            + ("" if loso else ", 0 turns it off")
+            + ")"
+        )
+    console.print(
+        f"training a {cfg.model.kind} network ({epochs} epochs at most) on "
+        f"{plural(len(train_w), 'window')} of {plural(len(train_w.subjects), 'subject')}; "
+        "validation on held-out training subjects"
+    )
+    # the folds and the final fit as tasks on the configured scheduler, as for trees; the
+    # fold networks classify the training streams for the post-processing
+    cv, pooled, fold_models = fit_with_folds(cfg, pipeline, train_w, train_w.X, console)
+    net = pipeline.model
+    pred = pooled if loso else net.predict(test_w.X)
+    metrics = score_predictions(test_w, pred, windows.classes)
     metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport))
     metrics["test_windows_note"] = test_note
     metrics.update(

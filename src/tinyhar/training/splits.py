@@ -249,14 +249,17 @@ def cross_validate(
 
 
 def _cross_validation(
-    cfg: TrainConfig, train_w: WindowSet, fit_predict, console: Console, predict_folds=None
+    cfg: TrainConfig, train_w: WindowSet, console: Console, predict_folds
 ) -> tuple[dict | None, np.ndarray | None]:
-    """The configured cross-validation: on the training subjects (holdout), all (loso)."""
+    """The configured cross-validation: on the training subjects (holdout), all (loso).
+
+    ``predict_folds`` as in :func:`cross_validate` (the folds as tasks:
+    :func:`tinyhar.training.trees.fit_with_folds`, every model kind's one fold path).
+    """
     ev = cfg.evaluation
     if ev.protocol == "loso":
         k = loso_folds(train_w.subject, ev.cv_folds)
-        return cross_validate(train_w, fit_predict, k, console, "all subjects", predict_folds)
+        return cross_validate(train_w, None, k, console, "all subjects", predict_folds)
     if ev.protocol == "holdout":
-        return cross_validate(train_w, fit_predict, ev.cv_folds, console,
-                              predict_folds=predict_folds)
+        return cross_validate(train_w, None, ev.cv_folds, console, predict_folds=predict_folds)
     return None, None

@@ -9,6 +9,7 @@ give the rows (windows and their rotated copies) it is fitted on.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 from rich.console import Console
@@ -160,11 +161,14 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     Parameters
     ----------
     shared : dict
-        ``model`` (an unfitted estimator, cloned for each task), ``X``
-        (features, shape (n_windows, n_features)), ``y`` (labels, shape
-        (n_windows,)) and optionally ``augmented`` (the rotated copies of
-        :func:`augment_features`, or None): the rows of every fold, sent to
-        each worker once.
+        ``model`` (an unfitted estimator, cloned for each task), ``X`` (its
+        inputs: features, shape (n_windows, n_features), or raw windows,
+        shape (n_windows, n_samples, n_channels), for a network), ``y``
+        (labels, shape (n_windows,)) and optionally ``augmented`` (the
+        rotated copies of :func:`augment_features`, or None) and ``groups``
+        (the subject of each window, shape (n_windows,), passed to the
+        ``fit`` of a model that takes ``groups``: a network's validation
+        subjects): the rows of every fold, sent to each worker once.
     split : tuple of numpy.ndarray or None
         ``(train_idx, test_idx)``: fit on the rows ``train_idx`` (and their
         augmented copies, :func:`training_rows`) and predict the rows
@@ -175,17 +179,53 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     tuple or estimator
         ``(fold_model, y_pred)``: the model fitted on ``train_idx`` and its
         labels for ``test_idx`` (shape (len(test_idx),)); with ``split`` None,
-        the model fitted on all rows. The model's seed fixes its trees, so the
-        result does not depend on where the task runs.
+        the model fitted on all rows. The model's seed fixes it (a tree
+        ensemble's trees; a network's initial weights, dropout, shuffling and
+        validation subjects, with its thread count), so the result does not
+        depend on where the task runs.
     """
     from sklearn.base import clone
 
     X, y, augmented = shared["X"], shared["y"], shared.get("augmented")
+    groups = shared.get("groups")
+    idx = None if split is None else split[0]
+    model = clone(shared["model"])
+    if groups is not None:
+        groups = groups if idx is None else groups[idx]
+    rows = (X, y) if idx is None and augmented is None else training_rows(X, y, augmented, idx)
+    model.fit(*rows, **({} if groups is None else {"groups": groups}))
     if split is None:
-        return clone(shared["model"]).fit(*training_rows(X, y, augmented))
-    a, b = split
-    model = clone(shared["model"]).fit(*training_rows(X, y, augmented, a))
-    return model, model.predict(X[b])
+        return model
+    return model, model.predict(X[split[1]])
+
+
+def _process() -> tuple[str, int]:
+    """This process: its machine and id."""
+    import os
+    import socket
+
+    return socket.gethostname(), os.getpid()
+
+
+def _fold_task(shared: dict, split: tuple[np.ndarray, np.ndarray] | None) -> tuple:
+    """:func:`fit_fold`, and the warnings it gave when it ran in a worker process.
+
+    Returns
+    -------
+    tuple
+        ``(result, warnings)``: :func:`fit_fold`'s result and, from a process
+        other than ``shared["origin"]`` (:func:`_process` of the run), each
+        warning as ``(category, message)``, for the run to show as its own
+        (a worker's warnings would otherwise go to its own stderr, or, on a
+        cluster, to its log); an empty list in the run's own process, where
+        warnings are shown as they happen.
+    """
+    if shared["origin"] == _process():
+        return fit_fold(shared, split), []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit_fold(shared, split)
+    return result, [(w.category, str(w.message)) for w in caught]
 
 
 def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: np.ndarray,
@@ -193,25 +233,30 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
                                                                   list]:
     """Cross-validate and fit ``pipeline.model``: the folds and the final fit as tasks.
 
-    The one fold path of tree training, in memory and out of core: the
-    folds of the configured cross-validation
+    The one fold path of training, trees and networks, in memory and out of
+    core: the folds of the configured cross-validation
     (:func:`tinyhar.training.splits.cross_validate`, leave-subjects-out) and
     the final fit run as :func:`fit_fold` tasks on the configured scheduler
     (``compute.scheduler``/``workers``, :func:`tinyhar.compute.map_shared`;
     the final fit first, the longest task), the rows sent to each worker
-    once. Every model is seeded, so the metrics are those of ``serial``
-    whatever the scheduler.
+    once. A model whose ``fit`` takes ``groups`` (a network) gets the
+    training windows' subjects. Warnings of tasks that ran in worker
+    processes are shown here, as those of local tasks are. Every model is
+    seeded, so the metrics are those of ``serial`` whatever the scheduler (a
+    network's thread count is its own ``n_threads``, 1 by default, in every
+    task).
 
     Parameters
     ----------
     cfg : TrainConfig
         ``evaluation`` (protocol, folds) and ``compute`` (scheduler, workers).
     pipeline : HarPipeline
-        Its ``model`` is replaced by the final fit.
+        Its ``model`` (unfitted) is replaced by the final fit.
     train_w : WindowSet or window-like
         The windows to cross-validate on (``y``, ``subject``, ``classes``).
     features : numpy.ndarray, shape (n_windows, n_features)
-        Their model inputs.
+        Their model inputs (a network's: the raw windows, shape (n_windows,
+        n_samples, n_channels)).
     console : rich.console.Console
     augmented : tuple, optional
         Rotated copies of the windows (:func:`augment_features`).
@@ -229,33 +274,51 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
     Raises
     ------
     ComputeError, TinyharError
-        As :func:`tinyhar.compute.map_shared`.
+        As :func:`tinyhar.compute.map_shared`; the error of a failed task is
+        raised as it is (a user mistake stays a :class:`TinyharError`).
     """
+    from sklearn.base import clone
+    from sklearn.utils.validation import has_fit_parameter
+
     from tinyhar import compute
     from tinyhar.training.splits import _cross_validation
 
     c = cfg.compute
     loso = cfg.evaluation.protocol == "loso"
     scope = "" if loso else "training "
-    shared = {"model": pipeline.model, "X": features, "y": train_w.y, "augmented": augmented}
+    model = pipeline.model
+    shared = {"model": model, "X": features, "y": train_w.y, "augmented": augmented,
+              "groups": train_w.subject if has_fit_parameter(model, "groups") else None,
+              "origin": _process()}
     final: list = []
     fold_models: list = []
 
     def predict_folds(splits: list):
-        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler, c.workers)
+        def shown(tasks):  # each task's result, its workers' warnings shown here
+            for result, caught in tasks:
+                for category, message in caught:
+                    warnings.warn(message, category, stacklevel=2)
+                yield result
+
+        results = shown(compute.map_shared(_fold_task, shared, [None, *splits], c.scheduler,
+                                           c.workers))
         final.append(next(results))
         console.print(f"fitted the final model on all {scope}subjects")
         for (_, b), (model, pred) in zip(splits, results, strict=True):
             fold_models.append((set(train_w.subject[b]), model))
             yield pred
 
-    cv, pooled = _cross_validation(cfg, train_w, None, console, predict_folds)
+    cv, pooled = _cross_validation(cfg, train_w, console, predict_folds)
     if final:
         pipeline.model = final[0]
-    else:  # no cross-validation: the trees of the final fit on local threads (the same
-        # forest for any n_jobs: every tree's seed is drawn before they are built)
-        console.print(f"fitting the final model on all {scope}subjects")
-        pipeline.model.set_params(n_jobs=c.workers if c.scheduler != "serial" else None)
-        pipeline.model.fit(*training_rows(features, train_w.y, augmented))
-        pipeline.model.set_params(n_jobs=None)
+        return cv, pooled, fold_models
+    # no cross-validation: the final fit here; a tree ensemble's trees on local threads
+    # (the same forest for any n_jobs: every tree's seed is drawn before they are built)
+    console.print(f"fitting the final model on all {scope}subjects")
+    jobs = "n_jobs" in model.get_params() and c.scheduler != "serial"
+    if jobs:
+        shared["model"] = clone(model).set_params(n_jobs=c.workers)
+    pipeline.model = fit_fold(shared, None)
+    if jobs:
+        pipeline.model.set_params(n_jobs=model.get_params()["n_jobs"])
     return cv, pooled, fold_models

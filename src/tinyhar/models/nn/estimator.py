@@ -36,6 +36,7 @@ from tinyhar.models.nn.support import (
     DEEP_INSTALL_HINT,
     InputShapeError,
     NoGroupsWarning,
+    RandomStream,
     _architectures,
     _recompute_batchnorm,
     _torch,
@@ -197,7 +198,11 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
     -----
     Two fits with the same seed, data and thread count give identical
     predictions on CPU (``torch.manual_seed``, a seeded numpy generator for
-    shuffling and ``torch.use_deterministic_algorithms``).
+    shuffling and ``torch.use_deterministic_algorithms``), also when several
+    fits run at once in threads of one process: each draws its weight
+    initialisation and dropout from its own stream of torch's generator
+    (:class:`~tinyhar.models.nn.support.RandomStream`) and the thread settings
+    are shared safely (:func:`torch_settings`).
     """
 
     def __init__(
@@ -313,8 +318,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             PyTorch missing, bad shapes, fewer than 2 classes, unknown
             architecture.
         """
-        torch = _torch()
-        arch = _architectures()
+        arch = _architectures()  # imports torch, or says how to install it
         X = check_windows(X, "training windows")
         y = np.asarray(y, dtype=object)
         if y.shape != (X.shape[0],):
@@ -351,15 +355,16 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.n_samples_in_, self.n_channels_in_ = int(X.shape[1]), int(X.shape[2])
         self.module_config_ = self._module_config(self.n_channels_in_, len(self.classes_))
         rng = np.random.default_rng(self.seed)
+        stream = RandomStream(int(self.seed))  # weight initialisation and dropout
         with torch_settings(self.n_threads):
-            torch.manual_seed(int(self.seed))
-            net = arch.build_network(self.module_config_)
+            with stream.turn():
+                net = arch.build_network(self.module_config_)
             net.scaling.set_statistics(self.center_, self.scale_)
             self.module_ = net
             self.n_params_ = arch.count_parameters(net)
             self.macs_per_window_ = arch.count_macs(net, *X.shape[1:])
             self.embedding_dim_ = int(net.embedding_dim)
-            self._train(net, X, y_idx, tr, va, rng)
+            self._train(net, X, y_idx, tr, va, rng, stream)
         net.eval()
         return self
 
@@ -382,7 +387,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             "input_stats": bool(self.input_stats),
         }
 
-    def _train(self, net, X, y_idx, tr, va, rng) -> None:
+    def _train(self, net, X, y_idx, tr, va, rng, stream: RandomStream) -> None:
         torch = _torch()
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         schedule = (
@@ -426,7 +431,8 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
                 xb, yb = Xt[b], yt[b]
                 xb = torch.from_numpy(augment_windows(xb.numpy(), rng, **augment))
                 opt.zero_grad()
-                logits = net(xb)
+                with stream.turn():  # dropout
+                    logits = net(xb)
                 loss = loss_fn(logits, yb)
                 loss.backward()
                 opt.step()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,21 +47,100 @@ def _architectures():
     return architectures
 
 
+_SETTINGS_LOCK = threading.Lock()
+_SETTINGS: dict[str, Any] = {"active": 0, "saved": None}
+"""Contexts of :func:`torch_settings` open in this process, and the settings before the first."""
+_OUTER = threading.local()
+"""Per thread: its thread count before each of its open :func:`torch_settings` contexts."""
+
+
 @contextlib.contextmanager
 def torch_settings(n_threads: int | None, deterministic: bool = True) -> Iterator[None]:
-    """Temporarily set torch's CPU thread count and deterministic mode, then restore them."""
+    """Temporarily set torch's CPU thread count and deterministic mode, then restore them.
+
+    Safe for concurrent use by several threads of one process (the
+    cross-validation folds of a network on the ``threads`` scheduler,
+    :func:`tinyhar.training.trees.fit_with_folds`): torch's settings are
+    process-wide (the MKL thread count, deterministic mode), so they are
+    saved when the first context opens and restored when the last one
+    closes, never while another thread is still inside one; each entering
+    thread sets its own thread count (OpenMP's is per thread). Contexts open
+    at the same time should ask for the same ``n_threads`` (the folds of a
+    run do); nested contexts in one thread restore the outer one's count.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Intra-op CPU threads (capped at the machine's cores); None keeps torch's.
+    deterministic : bool
+        Switch on :func:`torch.use_deterministic_algorithms` (``warn_only``).
+    """
     torch = _torch()
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    try:
+    stack = _OUTER.__dict__.setdefault("stack", [])
+    with _SETTINGS_LOCK:
+        if _SETTINGS["active"] == 0:
+            _SETTINGS["saved"] = (torch.get_num_threads(),
+                                  torch.are_deterministic_algorithms_enabled())
+        _SETTINGS["active"] += 1
+        stack.append(torch.get_num_threads())  # this thread's count before the context
         if n_threads:
             torch.set_num_threads(max(1, min(int(n_threads), os.cpu_count() or 1)))
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
         yield
     finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
+        with _SETTINGS_LOCK:
+            before = stack.pop()
+            _SETTINGS["active"] -= 1
+            if _SETTINGS["active"] == 0:
+                threads, det = _SETTINGS["saved"]
+                torch.set_num_threads(threads)
+                torch.use_deterministic_algorithms(det)
+            elif stack and n_threads:  # nested: the outer context's count again
+                torch.set_num_threads(before)
+
+
+_RANDOM_LOCK = threading.Lock()
+"""Held while a :class:`RandomStream` draws from torch's process-wide generator."""
+
+
+class RandomStream:
+    """One training run's own stream of torch's default random generator.
+
+    Weight initialisation and dropout draw from torch's process-wide CPU
+    generator, which runs of one process on several threads (network folds
+    on the ``threads`` scheduler) would otherwise share in an order that
+    depends on timing. A stream starts at ``torch.manual_seed(seed)``; each
+    :meth:`turn` puts its state into the generator, holds it (a process-wide
+    lock) while the block draws, and keeps the state the block left. A run
+    alone in its process draws exactly the numbers it would without the
+    stream, so results equal those of a serial run bit for bit.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the stream (``torch.manual_seed``).
+    """
+
+    def __init__(self, seed: int) -> None:
+        torch = _torch()
+        with _RANDOM_LOCK:
+            saved = torch.random.get_rng_state()
+            torch.manual_seed(int(seed))
+            self._state = torch.random.get_rng_state()
+            torch.random.set_rng_state(saved)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Draw from this stream in the block (other streams wait)."""
+        torch = _torch()
+        with _RANDOM_LOCK:
+            torch.random.set_rng_state(self._state)
+            try:
+                yield
+            finally:
+                self._state = torch.random.get_rng_state()
 
 
 def check_windows(
