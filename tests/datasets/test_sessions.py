@@ -1,5 +1,6 @@
 """Sessions read in batches of rows (`SessionSource.iter_batches`): the batches joined are the
-session read whole, and the layouts that cannot be read in batches are read whole."""
+session read whole, and the layouts that cannot be read in batches are read whole (CSV, NPY and
+several files per session: test_sessions_files.py)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def test_without_a_time_column_time_counts_on_across_batches(folder, tmp_path):
                                   np.arange(4000, 8000) / 50.0)
 
 
-def test_restarts_csv_and_small_files_are_read_whole(folder, tmp_path):
+def test_restarts_and_small_files_are_read_whole(folder, tmp_path):
     def restart(frame):
         frame.loc[6000:, "time"] -= frame["time"].iloc[6000]  # time goes back: a new session
         return frame
@@ -80,7 +81,7 @@ def test_restarts_csv_and_small_files_are_read_whole(folder, tmp_path):
     source = _variant(folder, tmp_path / "a", edit_frame=restart)
     batches = _joined(source, 2500)
     assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
-    assert len(_joined(_variant(folder, tmp_path / "b", suffix=".csv"), 2500)) == 1
+    assert len(_joined(_variant(folder, tmp_path / "b", suffix=".csv"), 2500)) == 4  # CSV too
     assert len(_joined(session_sources(folder / "data.yaml")[0], 9000)) == 1
 
 

@@ -127,9 +127,11 @@ The schema (the pydantic models of these keys) is in
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +185,9 @@ __all__ = [
     "RawCounts",
     "Units",
     "load_custom",
+    "file_rows",
+    "file_time",
+    "iter_file_batches",
     "load_definition",
     "meta_from_name",
     "resolve_files",
@@ -410,7 +415,8 @@ def _file_format(definition: DatasetDefinition, file: Path) -> str:
 
 def _read_one(
     definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
-    rows: tuple[int, int] | None = None, *, check_time=None, check=None,
+    rows: tuple[int, int] | None = None, *, chunk: _CsvColumns | None = None, check_time=None,
+    check=None,
 ) -> tuple[dict, str]:
     """One file -> its columns in final form, and ``"line"`` (CSV) or ``"row"`` numbering.
 
@@ -424,18 +430,20 @@ def _read_one(
     read first and handed to ``check_time`` (if given); ``check`` is called
     with the numeric columns before the text columns are read. Their
     errors are raised after those of reading (as when they ran last).
-    ``rows``: read only the rows ``[start, stop)`` of a Parquet file (row
-    numbers in messages stay those of the file;
-    :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`).
+    ``rows``: read only the rows ``[start, stop)`` of a Parquet or NPY file;
+    ``chunk``: take a CSV file's rows from this chunk of it (:func:`_csv_chunks`)
+    instead of reading the file (row and line numbers in messages stay those
+    of the file; :func:`iter_file_batches`).
     """
     used = definition.columns.used()
     fmt = _file_format(definition, file)
     if fmt == "csv":
-        raw, line_of_row = _read_csv(definition, file, used)
+        raw, line_of_row = ((chunk, chunk.line_of_row()) if chunk is not None
+                            else _read_csv(definition, file, used))
         where = "line"
     else:
-        raw = _read_parquet(file, used, rows) if fmt == "parquet" else _read_npy(file, used)
-        first = getattr(raw, "first_row", 0)  # row numbers: nothing stored per row
+        raw = _read_parquet(file, used, rows) if fmt == "parquet" else _read_npy(file, used, rows)
+        first = 0 if rows is None else rows[0]  # row numbers: nothing stored per row
         line_of_row = range(first + 1, first + len(raw) + 1)
         where = "row"
     n = len(raw)
@@ -500,6 +508,105 @@ def _read_one(
     return out, where
 
 
+def iter_file_batches(
+    definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
+    batch_rows: int,
+) -> Iterator[tuple[dict, str]]:
+    """One file's rows in batches of at most ``batch_rows``, each read as :func:`_read_one`
+    reads a whole file (no checks: the caller's; row and line numbers those of the file).
+
+    Parquet and NPY batches are rows ``[start, stop)`` read from the file
+    (one Parquet column chunk at a time; NPY memory-mapped); a CSV file is
+    parsed ``batch_rows`` lines at a time (:func:`_csv_chunks`; blank lines
+    dropped, so a batch may have fewer rows).
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`load_custom`, for the batch being read.
+    """
+    if _file_format(definition, file) == "csv":
+        for chunk in _csv_chunks(definition, file, definition.columns.used(), batch_rows):
+            if len(chunk):
+                yield _read_one(definition, file, base_dir, pattern, chunk=chunk)
+            del chunk
+        return
+    total = file_rows(definition, file)
+    for start in range(0, total, batch_rows):
+        batch = _read_one(definition, file, base_dir, pattern,
+                          rows=(start, min(start + batch_rows, total)))
+        _ParquetColumns.release()  # before the batch is used: what reading it left in Arrow's pool
+        yield batch
+        del batch
+
+
+def file_rows(definition: DatasetDefinition, file: Path) -> int | None:
+    """Rows of a Parquet or NPY file, from its metadata or header (None for CSV: unknown
+    before parsing).
+
+    Raises
+    ------
+    DataFormatError
+        If the file cannot be read.
+    """
+    from pyarrow import ArrowException
+
+    fmt = _file_format(definition, file)
+    if fmt == "csv":
+        return None
+    try:
+        if fmt == "parquet":
+            with _open_parquet(file) as source:
+                return int(source.metadata.num_rows)
+        array = np.load(file, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, ArrowException) as exc:
+        raise DataFormatError(file, f"cannot read: {exc}") from exc
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        if not isinstance(array, np.ndarray):
+            array.close()
+        raise DataFormatError(file, "NPY arrays must be 2-D (rows = samples, columns = channels)")
+    return int(array.shape[0])
+
+
+def file_time(definition: DatasetDefinition, file: Path) -> np.ndarray:
+    """A file's time column in s (float64, file order), read alone and converted as a whole
+    read converts it.
+
+    Parameters
+    ----------
+    definition : DatasetDefinition
+        With a ``time`` column.
+    file : Path
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_samples,)
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        A value that is not a finite number (naming its line or row), a file
+        that cannot be read.
+    """
+    used = {"time": definition.columns.used()["time"]}
+    fmt = _file_format(definition, file)
+    if fmt == "csv":
+        pieces = list(_csv_chunks(definition, file, used, only_used=True))
+        raw = _CsvColumns({"time": [p for c in pieces for p in c.pieces["time"]]},
+                          [n for c in pieces for n in c.lines])
+        line_of_row, where = raw.line_of_row(), "line"
+        del pieces
+    else:
+        raw = (_read_parquet(file, used) if fmt == "parquet"
+               else _read_npy(file, used, (0, file_rows(definition, file))))  # (memory-mapped)
+        line_of_row, where = range(1, len(raw) + 1), "row"
+    time = np.empty(len(raw), np.float64)
+    _fill(time, raw, "time", definition, file, line_of_row, where)
+    if isinstance(raw, _ParquetColumns):
+        raw.release()
+    return time
+
+
 def _fill(
     target: np.ndarray, raw, canon: str, definition: DatasetDefinition, file: Path,
     line_of_row, where: str,
@@ -539,6 +646,9 @@ def _fill(
 
 BLOCK_ROWS = 1 << 18
 """Rows converted at a time: the float64 temporaries of a column stay this size."""
+
+CSV_CHUNK_ROWS = 1 << 18
+"""Rows the CSV parser reads at a time."""
 
 
 def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
@@ -758,9 +868,37 @@ def meta_from_name(
 def _read_csv(
     definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef]
 ) -> tuple[_CsvColumns, np.ndarray | range]:
-    """Read a CSV file with pandas, a chunk at a time.
+    """Read a CSV file with pandas, a chunk at a time (:func:`_csv_chunks` joined).
 
     Rows that do not fit the header are errors naming their line.
+    """
+    chunks = list(_csv_chunks(definition, file, used))
+    raw = _CsvColumns({canon: [p for c in chunks for p in c.pieces[canon]] for canon in used},
+                      [n for c in chunks for n in c.lines])
+    del chunks
+    return raw, raw.line_of_row()
+
+
+def _csv_chunks(
+    definition: DatasetDefinition, file: Path, used: dict[str, ColumnRef],
+    chunk_rows: int = CSV_CHUNK_ROWS, only_used: bool = False,
+) -> Iterator[_CsvColumns]:
+    """The used columns of a CSV file, ``chunk_rows`` lines at a time (each a :class:`_CsvColumns`
+    numbering the chunk's rows by their lines in the file).
+
+    Channels already in g or rad/s are parsed straight to float32; a channel
+    holding text makes that fail, and the file is parsed on from the failing
+    chunk without it (the value's error then names its line). ``only_used``
+    (with one used column): the parser keeps only that column (faster; a row
+    with a wrong number of fields is then not always found).
+
+    Raises
+    ------
+    ConfigError
+        Column names without a header.
+    DataFormatError
+        A missing column, a row whose fields do not fit the header (naming its
+        line), an empty file or one without rows, a file that cannot be read.
     """
     opts = definition.csv
     refs = list(dict.fromkeys(used.values()))
@@ -778,83 +916,91 @@ def _read_csv(
     float32_cols -= text_cols
     first_data_line = opts.skip_rows + (2 if opts.header else 1)
 
-    def parse(floats: set) -> _CsvColumns:
+    def parse(floats: set, skip: int) -> Iterator[_CsvColumns]:
         reader = pd.read_csv(
             file, sep=opts.delimiter, header=0 if opts.header else None,
             skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
-            skip_blank_lines=False, index_col=False, engine="c", chunksize=CSV_CHUNK_ROWS,
+            skip_blank_lines=False, index_col=False, engine="c", chunksize=chunk_rows,
             dtype={**{c: np.float32 for c in floats},
                    **{c: "category" for c in text_cols}} or None,  # no string per row
+            usecols=refs if only_used else None,
         )
-        pieces: dict[str, list[pd.Series]] = {canon: [] for canon in used}
-        lines: list = []
         line = first_data_line
-        checked = False
         with reader:
-            for chunk in reader:  # a chunk at a time: the parser never holds the whole file
-                if not checked and len(chunk):
+            chunks = iter(reader)
+            for index in itertools.count():
+                with warnings.catch_warnings():  # (not across the yield below)
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    chunk = next(chunks, None)  # the parser never holds the whole file
+                if chunk is None:
+                    break
+                if index == 0 and len(chunk) and not only_used:
                     _check_csv_columns(chunk, refs, file, opts)
-                    checked = True
+                numbers = range(line, line + len(chunk))
+                line += len(chunk)
+                if index < skip:
+                    continue
                 selected = pd.DataFrame(
-                    {canon: chunk.iloc[:, ref] if isinstance(ref, int) else chunk[ref]
-                     for canon, ref in used.items()},
+                    {canon: chunk.iloc[:, 0] if only_used else chunk.iloc[:, ref]
+                     if isinstance(ref, int) else chunk[ref] for canon, ref in used.items()},
                     copy=False,
                 )
-                numbers = range(line, line + len(chunk))
                 blank = selected.isna().all(axis=1).to_numpy()
                 if blank.any():
                     selected = selected.loc[~blank]
-                    numbers = np.flatnonzero(~blank) + line
-                line += len(chunk)
-                lines.append(numbers)
-                for canon in used:  # each its own copy: a column is freed once converted
-                    pieces[canon].append(selected[canon].reset_index(drop=True).copy())
+                    numbers = np.flatnonzero(~blank) + numbers.start
+                # each its own copy: a column is freed once converted
+                yield _CsvColumns({canon: [selected[canon].reset_index(drop=True).copy()]
+                                   for canon in used}, [numbers])
                 del chunk, selected
-        return _CsvColumns(pieces, lines)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
+    done = lines = 0
+    source = parse(float32_cols, 0)
+    while True:
+        try:
             try:
-                raw = parse(float32_cols)
+                piece = next(source)
             except DataFormatError:
                 raise
-            except ValueError:  # text in a channel: read again for the message naming its line
+            except ValueError:  # text in a channel: parse on without float32 for its line
                 if not float32_cols:
                     raise
-                raw = parse(set())
-    except DataFormatError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise DataFormatError(file, "file is empty; expected a header and rows") from None
-    except pd.errors.ParserWarning as exc:
-        raise DataFormatError(
-            file, "the first row has more fields than the header; fix the row or "
-            f"the delimiter (csv.delimiter is {opts.delimiter!r})",
-            line=first_data_line,
-        ) from exc
-    except pd.errors.ParserError as exc:
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if match:
+                float32_cols = set()
+                source = parse(float32_cols, done)
+                continue
+        except StopIteration:
+            break
+        except DataFormatError:
+            raise
+        except pd.errors.EmptyDataError:
+            raise DataFormatError(file, "file is empty; expected a header and rows") from None
+        except pd.errors.ParserWarning as exc:
             raise DataFormatError(
-                file,
-                f"this row has {match.group(3)} fields, the header {match.group(1)}; fix the "
-                f"row or the delimiter (csv.delimiter is {opts.delimiter!r})",
-                line=int(match.group(2)) + opts.skip_rows,
+                file, "the first row has more fields than the header; fix the row or "
+                f"the delimiter (csv.delimiter is {opts.delimiter!r})",
+                line=first_data_line,
             ) from exc
-        raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
-    except (OSError, UnicodeError, ValueError, LookupError) as exc:
-        raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
-    if raw.n_lines == 0:
+        except pd.errors.ParserError as exc:
+            match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+            if match:
+                raise DataFormatError(
+                    file,
+                    f"this row has {match.group(3)} fields, the header {match.group(1)}; fix "
+                    f"the row or the delimiter (csv.delimiter is {opts.delimiter!r})",
+                    line=int(match.group(2)) + opts.skip_rows,
+                ) from exc
+            raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
+        except (OSError, UnicodeError, ValueError, LookupError) as exc:
+            raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
+        done += 1
+        lines += piece.n_lines
+        yield piece
+        del piece
+    if lines == 0:
         raise DataFormatError(
             file, "the file has a header but no rows of samples; record again or remove it",
             line=first_data_line,
         )
-    return raw, raw.line_of_row()
-
-
-CSV_CHUNK_ROWS = 1 << 18
-"""Rows the CSV parser reads at a time."""
 
 
 def _check_csv_columns(chunk: pd.DataFrame, refs: list, file: Path, opts) -> None:
@@ -974,7 +1120,6 @@ class _ParquetColumns:
                  rows: tuple[int, int] | None = None) -> None:
         self.file, self.resolved, self.rows = file, resolved, rows
         self.n_rows = n_rows if rows is None else rows[1] - rows[0]
-        self.first_row = 0 if rows is None else rows[0]
 
     def __len__(self) -> int:
         return self.n_rows
@@ -1140,9 +1285,12 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef],
     return _ParquetColumns(file, resolved, n_rows, rows)
 
 
-def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
+def _read_npy(file: Path, used: dict[str, ColumnRef],
+              rows: tuple[int, int] | None = None) -> pd.DataFrame:
+    """The used columns of an NPY file (only the rows ``[start, stop)`` when given: the file is
+    then memory-mapped, and only those rows are read)."""
     try:
-        array = np.load(file, allow_pickle=False)
+        array = np.load(file, allow_pickle=False, mmap_mode=None if rows is None else "r")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(file, f"cannot read as a NumPy .npy file: {exc}") from exc
     if not isinstance(array, np.ndarray):
@@ -1167,7 +1315,7 @@ def _read_npy(file: Path, used: dict[str, ColumnRef]) -> pd.DataFrame:
             raise DataFormatError(
                 file, f"column {ref!r} (for {canon}) is not a 0-based position < {array.shape[1]}"
             )
-        out[canon] = array[:, ref]
+        out[canon] = array[:, ref] if rows is None else np.array(array[rows[0] : rows[1], ref])
     return pd.DataFrame(out, copy=False)
 
 

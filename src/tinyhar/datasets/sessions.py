@@ -15,13 +15,15 @@ must hold whole sessions: a session found in two files is an error naming
 both, since joining them would need both in memory.
 
 One long session need not be read whole either:
-:meth:`SessionSource.iter_batches` reads a session that is one Parquet file of
-more than ``batch_rows`` rows (e.g. a 24 h recording) in batches of rows,
-each converted, checked and labelled as the whole file would be; the
-window cutting of :func:`tinyhar.features.streams.iter_stream_windows`
-carries the few samples a window needs over from one batch to the next, so
-the windows are exactly those of the whole file. The other layouts are read
-whole (see :meth:`~SessionSource.iter_batches` for which).
+:meth:`SessionSource.iter_batches` reads a session (one file or several, CSV,
+Parquet or NPY; e.g. a 24 h recording) a file at a time and each file in
+batches of rows, each converted, checked and labelled as the whole session
+would be; the window cutting of
+:func:`tinyhar.features.streams.iter_stream_windows` carries the few samples a
+window needs over from one batch to the next (and from one file to the next),
+so the windows are exactly those of the whole session. Sessions from a column
+and time columns that go back are read whole (see
+:meth:`~SessionSource.iter_batches` for which).
 
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
 files' bytes and of the definition, the key under which
@@ -47,7 +49,7 @@ from tinyhar.datasets.custom import (
     meta_from_name,
     resolve_files,
 )
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, steps_where
 from tinyhar.errors import DataFormatError
 
 _HASH_CHUNK = 1 << 20
@@ -118,22 +120,30 @@ class SessionSource:
                      batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
         """Read this source's samples as consecutive batches of rows (bounded memory).
 
-        A session that is one Parquet file of more than ``batch_rows`` rows,
-        with subject and session from the file name (or ``constants``), and
-        either no time column or, with the ``time_order`` check on, a time
-        column that increases throughout, is read in batches of
-        ``batch_rows`` rows (each column of a batch is read from the row
-        groups that hold it, one column at a time). Each batch is converted and labelled as the
-        whole file would be (time from the session's first sample, row
-        numbers of the file in messages); the plausibility checks
-        (sampling rate, units, clipping; :func:`tinyhar.datasets.checks.check_signals`)
-        run on each batch instead of the whole file, and clipping is warned
-        about once at the end. Every other source is read whole
-        (:meth:`load`) as one batch: several files per session, subjects or
-        sessions from a column, CSV and NPY files (the CSV reader needs a
-        file's whole text for its line numbers and options), a time column
-        that goes back (restarts split into sessions) or repeats, and
-        ``time_order: false`` (rows sorted by time).
+        A session with subject and session from the file names (or
+        ``constants``) is read a file at a time and each file in batches of
+        ``batch_rows`` rows (:func:`tinyhar.datasets.custom.iter_file_batches`:
+        Parquet one column chunk at a time, NPY memory-mapped, CSV parsed
+        ``batch_rows`` lines at a time), when its files are Parquet or NPY of
+        more than ``batch_rows`` rows in all, or CSV (of any length), and
+        either there is no time column (time counts on across the files, in
+        the definition's order, as :meth:`load` does) or the time column,
+        read first on its own (8 bytes per sample of one file), increases
+        throughout once the files are put in the order of their first time
+        stamps (the order :meth:`load` joins them in; gaps, within a file or
+        between files, are kept as they are). The time column is also
+        checked against the sampling rate there, per file. Each batch is
+        converted and labelled as the whole session would be (time from the
+        session's first sample, line and row numbers of the file in
+        messages); the unit and clipping checks
+        (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
+        instead of each file, and clipping is warned about once at the end.
+
+        Every other source is read whole (:meth:`load`) as one batch:
+        subjects or sessions from a column, a time column that goes back
+        (restarts split into sessions), repeats or does not pass its checks
+        (the whole read reports them, with their priority), and Parquet or
+        NPY sessions of at most ``batch_rows`` rows.
 
         Parameters
         ----------
@@ -142,108 +152,106 @@ class SessionSource:
         session_prefix : bool
             As :meth:`load`.
         batch_rows : int
-            Rows per batch (:data:`BATCH_ROWS`; the last may have fewer).
+            Most rows per batch (:data:`BATCH_ROWS`); a file's last batch, and
+            a CSV batch with blank lines, have fewer.
 
         Yields
         ------
         RecordingSet
-            Consecutive rows of the source, in file order; the batches
-            joined equal :meth:`load` (but for the class list of a definition
-            without ``classes``: each batch's labels).
+            Consecutive rows of the session, in the order :meth:`load` gives
+            them; the batches joined equal :meth:`load` (but for the class
+            list of a definition without ``classes``: each batch's labels).
 
         Raises
         ------
         ConfigError, DataFormatError
-            As :meth:`load`; a batch that fails a check names the file.
+            As :meth:`load`, for the first problem in reading order (a file
+            with several problems may name another one first than
+            :meth:`load`, which reads each column whole first); the message
+            names the file and the line (CSV) or row.
         """
         from tinyhar.datasets.checks import resolve_checks, warn_clipping
         from tinyhar.datasets.custom import (
             _check_file,
             _check_labels,
-            _ParquetColumns,
-            _read_one,
+            iter_file_batches,
         )
         from tinyhar.datasets.recording import constant_category
 
         path = Path(self.definition)
         definition = DatasetDefinition.from_yaml(path)
         active = resolve_checks(definition.checks, checks)
-        ranges = self._row_ranges(definition, active, batch_rows)
-        if ranges is None:
+        files = self._batch_order(definition, active, batch_rows)
+        if files is None:
             yield self.load(checks, session_prefix)
             return
-        file = Path(self.files[0])
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
         channels = [*ACC_CHANNELS,
                     *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
         session = f"{self.subject}-{self.session}" if session_prefix else self.session
         clipping, row0, t_first = [], 0, None
-        for rows in ranges:
-            part, where = _read_one(definition, file, path.parent, pattern, rows=rows)
-            _ParquetColumns.release()
-            clipping.append(_check_file(definition, file, part, active))
-            n = len(part["_line"])
-            part["_file"] = np.zeros(n, dtype=np.int32)
-            classes = _check_labels(part, definition, [file], [where])
-            if definition.columns.time is None:
-                time = (row0 + np.arange(n)) / rate
-            else:
-                t_first = part["time"][0] if t_first is None else t_first
-                time = part["time"] - t_first
-            frame = pd.DataFrame(
-                {"time": time, **{c: part[c] for c in channels}, "label": part["label"],
-                 "subject": part["subject"], "session": constant_category(session, n)},
-                copy=False,
-            )
-            del part
-            row0 += n
-            yield RecordingSet(frame, rate, classes, name=definition.name,
-                               citation=definition.citation, licence=definition.licence,
-                               source=str(path))
+        for file in files:
+            for part, where in iter_file_batches(definition, file, path.parent, pattern,
+                                                 batch_rows):
+                clipping.append(_check_file(definition, file, part, active))
+                n = len(part["_line"])
+                part["_file"] = np.zeros(n, dtype=np.int8)
+                classes = _check_labels(part, definition, [file], [where])
+                if definition.columns.time is None:
+                    time = (row0 + np.arange(n)) / rate
+                else:
+                    t_first = part["time"][0] if t_first is None else t_first
+                    time = part["time"] - t_first
+                frame = pd.DataFrame(
+                    {"time": time, **{c: part[c] for c in channels}, "label": part["label"],
+                     "subject": part["subject"], "session": constant_category(session, n)},
+                    copy=False,
+                )
+                del part
+                row0 += n
+                yield RecordingSet(frame, rate, classes, name=definition.name,
+                                   citation=definition.citation, licence=definition.licence,
+                                   source=str(path))
+                del frame
         warn_clipping(clipping)
 
-    def _row_ranges(self, definition: DatasetDefinition, active,
-                    batch_rows: int) -> list[tuple[int, int]] | None:
-        """Rows ``[start, stop)`` of each batch when this source reads in batches, else None.
+    def _batch_order(self, definition: DatasetDefinition, active,
+                     batch_rows: int) -> list[Path] | None:
+        """The files in the order :meth:`load` joins them when this source reads in batches,
+        else None (see :meth:`iter_batches` for when).
 
-        See :meth:`iter_batches` for when; the time column is scanned one
-        row group at a time to find whether it increases throughout.
+        With a time column, each file's time is read on its own (one file at
+        a time) to order the files and to find whether time increases
+        throughout; it is checked against the sampling rate here.
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        from pyarrow import ArrowException
+        from tinyhar.datasets.custom import _check_rate, file_rows, file_time
+        from tinyhar.errors import TinyharError
 
-        from tinyhar.datasets.custom import _file_format
-
-        if len(self.files) != 1 or self.subject is None or self.session is None:
+        if self.subject is None or self.session is None:
             return None
-        file = Path(self.files[0])
-        if _file_format(definition, file) != "parquet":
-            return None
-        time_ref = definition.columns.time
-        if time_ref is not None and not active.time_order:
-            return None
+        files = [Path(f) for f in self.files]
         try:
-            handle = pq.ParquetFile(file)
-            sizes = [handle.metadata.row_group(g).num_rows
-                     for g in range(handle.metadata.num_row_groups)]
-            if sum(sizes) <= batch_rows:
+            rows = [file_rows(definition, f) for f in files]
+            if None not in rows and sum(rows) <= batch_rows:
                 return None
-            if time_ref is not None:
-                names = handle.schema_arrow.names
-                name = names[time_ref] if isinstance(time_ref, int) else time_ref
-                last = -np.inf
-                for g in range(len(sizes)):
-                    column = handle.read_row_group(g, columns=[name]).column(0)
-                    t = column.cast(pa.float64()).to_numpy()
-                    if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0) and t[0] > last):
-                        return None  # read whole: that path splits restarts and names errors
-                    last = t[-1]
-        except (OSError, ValueError, IndexError, TypeError, ArrowException):
+            if definition.columns.time is None:
+                return files
+            spans = []
+            for file in files:
+                t = file_time(definition, file)
+                if not len(t) or steps_where(len(t), lambda a, b, t=t: t[a + 1 : b + 1] <= t[a:b]
+                                             ).size:
+                    return None  # read whole: that path splits restarts and names errors
+                _check_rate(definition, file, t, active)
+                spans.append((float(t[0]), float(t[-1])))
+                del t
+        except (TinyharError, OSError):
             return None  # read whole: that path reports the problem
-        total = sum(sizes)
-        return [(a, min(a + batch_rows, total)) for a in range(0, total, batch_rows)]
+        order = sorted(range(len(files)), key=lambda i: (spans[i][0], i))
+        if any(spans[b][0] <= spans[a][1] for a, b in zip(order[:-1], order[1:], strict=True)):
+            return None  # files overlap in time: restarts (or repeats) at a join
+        return [files[i] for i in order]
 
     def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
         """The source's subjects: from the file name, else read from the files.
@@ -411,10 +419,11 @@ class RecordingFile:
         from pyarrow import ArrowException
 
         from tinyhar.datasets.checks import check_recording_groups, resolve_checks
+        from tinyhar.datasets.custom import _open_parquet, _ParquetColumns
 
         meta = self._metadata()
         try:
-            handle = None if meta is None else pq.ParquetFile(self.path, read_dictionary=[
+            handle = None if meta is None else _open_parquet(Path(self.path), read_dictionary=[
                 c for c in ("label", "subject", "session") if c in pq.read_schema(self.path).names])
         except (OSError, ValueError, ArrowException):
             handle = None
@@ -424,7 +433,7 @@ class RecordingFile:
         active = resolve_checks(checks)
         row0, last, seen = 0, None, set()
         try:
-            batches = handle.iter_batches(batch_size=batch_rows)
+            batches = handle.iter_batches(batch_size=batch_rows, use_threads=False)
             for batch in batches:
                 where = f"{self.path} (rows {row0 + 1}-{row0 + batch.num_rows})"
                 rec = RecordingSet(batch.to_pandas(), meta["sampling_rate_hz"], meta["classes"],
@@ -432,6 +441,7 @@ class RecordingFile:
                                    str(meta.get("citation", "")), str(meta.get("licence", "")),
                                    where)
                 del batch
+                _ParquetColumns.release()
                 last = _check_continues(rec, last, seen, where)
                 check_recording_groups(rec, active, lambda subject, session, w=where:
                                        f"{w}, session {session}", time_column=True)

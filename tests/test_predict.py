@@ -1,0 +1,132 @@
+"""`tinyhar predict` and `evaluate --continuous` on CSV and NPY sessions and on sessions of
+several files, read in small batches of rows: the same files (byte for byte) and scores as the
+session read whole, with windows straddling every batch and file boundary, a gap between files,
+unlabelled samples and a recording resampled to the run's rate (synthetic recordings of real
+HAPT segments)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers import assert_close_tree
+from tinyhar.config import make_config
+from tinyhar.datasets.sessions import session_sources
+from tinyhar.datasets.synthetic import synthesize
+from tinyhar.evaluate import evaluate_continuous
+from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE, predict_recordings
+from tinyhar.training import train
+
+TEST = ["s003", "s004"]
+CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+BATCH = 1501  # rows per batch: several per file
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("syn") / "data"
+    synthesize(out, 4, 0.1, session_hours=0.05, seed=3)  # 2 files of 9,000 rows per subject
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(synthetic, tmp_path_factory):
+    cfg = make_config({
+        "dataset": {"name": str(synthetic / "data.yaml")},
+        "evaluation": {"test_subjects": TEST, "cv_folds": 2},
+        "postprocess": {"smoothing": "hmm", "reject": "probability"},
+        "compute": {"out_of_core": False},
+    }, "test")
+    out = tmp_path_factory.mktemp("runs") / "r"
+    train(cfg, out)
+    return out
+
+
+def _day(synthetic, subject: str) -> pd.DataFrame:
+    """A subject's two files as one recording: the second goes on 4 s after the first ends."""
+    first, second = (pd.read_parquet(f) for f in
+                     sorted((synthetic / "recordings").glob(f"{subject}_*.parquet")))
+    second["time"] += first["time"].iloc[-1] + 4.0
+    day = pd.concat([first, second], ignore_index=True)
+    day["label"] = day["label"].astype(str)
+    return day
+
+
+def _same_outputs(run, data, tmp_path, monkeypatch, n_batches: list[int]) -> pd.DataFrame:
+    """Predict ``data`` in batches of :data:`BATCH` rows and whole; the files are equal.
+
+    ``n_batches``: how many batches each session is read in.
+    """
+    sources = session_sources(data)
+    assert [len(list(s.iter_batches(batch_rows=BATCH))) for s in sources] == n_batches
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", BATCH)
+    streamed = predict_recordings(run, tmp_path / "a", recording=str(data), subjects=TEST)
+    whole = predict_recordings(run, tmp_path / "b", dataset=str(data), subjects=TEST)
+    assert streamed == {**whole, "out": str(tmp_path / "a")}
+    assert streamed["skipped_sessions"] == []
+    for name in (WINDOWS_FILE, SEGMENTS_FILE, TIMELINE_FILE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    return pd.read_parquet(tmp_path / "a" / WINDOWS_FILE)
+
+
+def _straddled(windows: pd.DataFrame, times) -> bool:
+    """Whether a window holds samples on both sides of each of these times (s)."""
+    return all(((windows["t_start"] < t) & (windows["t_end"] > t)).any() for t in times)
+
+
+def test_csv_sessions_of_several_files_give_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    folder = tmp_path / "csv"
+    (folder / "rec").mkdir(parents=True)
+    day = _day(synthetic, "s003")
+    day.loc[2000:2600, "label"] = "unknown"  # unlabelled samples
+    # three files whose names are not in time order; the 4 s gap lies inside "s003_x.csv"
+    cuts = {"s003_y.csv": (0, 6000), "s003_x.csv": (6000, 12000), "s003_z.csv": (12000, 18000)}
+    for name, (a, b) in cuts.items():
+        day.iloc[a:b].to_csv(folder / "rec" / name, index=False)
+    _day(synthetic, "s004").to_csv(folder / "rec" / "s004_a.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv",
+                constants={"session": "day"}, ignore_labels=["unknown"])
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+
+    # each file in batches (3 x 4 of s003, 12 of s004's one file)
+    windows = _same_outputs(run, folder / "data.yaml", tmp_path, monkeypatch, [12, 12])
+    long = windows[windows["subject"] == "s003"]
+    t = day["time"].to_numpy() - day["time"].iloc[0]
+    batch_starts = [a + k for a, b in cuts.values() for k in range(BATCH, b - a, BATCH)]
+    assert _straddled(long, t[batch_starts])  # every batch boundary inside a file
+    assert _straddled(long, t[[6000, 12000]])  # the joins of the files
+    assert long["run"].nunique() == 2  # the gap
+    assert (long["true_label"] == "").any()
+
+    by_batch = evaluate_continuous(run, str(folder / "data.yaml"), figures_dir=tmp_path / "c")
+    at_once = evaluate_continuous(run, str(folder / "data.yaml"), by_session=False,
+                                  figures_dir=tmp_path / "d")
+    assert_close_tree(at_once, by_batch)
+    assert by_batch["n_sessions"] == 2 and by_batch["subjects"] == TEST
+    assert ((tmp_path / "c" / "timeline_s003.png").read_bytes()
+            == (tmp_path / "d" / "timeline_s003.png").read_bytes())
+
+
+def test_npy_sessions_resampled_to_the_run_give_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    # the recordings at 100 Hz (every sample twice, time halved): resampled to the run's 50 Hz
+    folder = tmp_path / "npy"
+    (folder / "rec").mkdir(parents=True)
+    for subject in TEST:
+        day = _day(synthetic, subject)[["time", *CHANNELS]].to_numpy(np.float64)
+        fast = np.repeat(day, 2, axis=0)
+        fast[:, 0] = np.arange(len(fast)) / 100.0
+        fast[len(fast) // 2 :, 0] += 3.0  # a gap between the files
+        for k, half in enumerate(np.array_split(fast, 2)):
+            np.save(folder / "rec" / f"{subject}_{k}.npy", half)
+    spec = {"name": "fast", "files": "rec/*.npy", "sampling_rate_hz": 100.0,
+            "columns": {"time": 0, **{c: i + 1 for i, c in enumerate(CHANNELS)}},
+            "file_pattern": r"(?P<subject>s\d+)_\d\.npy", "constants": {"session": "day"}}
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+
+    windows = _same_outputs(run, folder / "data.yaml", tmp_path, monkeypatch, [24, 24])
+    assert windows.groupby("subject")["run"].nunique().tolist() == [2, 2]  # the gaps
