@@ -120,6 +120,9 @@ about 41 bytes per sample above the baseline after the imports, Parquet or
 CSV (the resulting frame holds 35; ``benchmarks/load_memory.py --cold``),
 against 117 (Parquet) and 181 (CSV) with a string per sample and a
 whole-file parse.
+A long session need not be held at all: :func:`iter_file_batches` reads
+a file in batches of rows, each converted as the whole file would be
+(:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`).
 
 The schema (the pydantic models of these keys) is in
 :mod:`tinyhar.datasets.definition`; this module reads and assembles the files.
