@@ -128,7 +128,7 @@ def test_npy_sessions_are_read_in_batches(frame, tmp_path):
     assert len(_joined(source, 2500)) == 4
 
 
-def test_restarts_and_small_parquet_sessions_are_read_whole(frame, tmp_path):
+def test_restarts_and_small_sessions_are_read_whole(frame, tmp_path, monkeypatch):
     restart = frame.copy()
     restart.loc[6000:, "time"] -= restart["time"].iloc[6000]  # time goes back: a new session
     source = _write(tmp_path / "a", {"s001_a.csv": restart}, _spec())
@@ -141,6 +141,17 @@ def test_restarts_and_small_parquet_sessions_are_read_whole(frame, tmp_path):
                                                                                    "day~2"]
     small = _write(tmp_path / "c", {"s001_a.parquet": frame}, _spec())
     assert len(_joined(small, 9000)) == 1 and len(_joined(small, 8999)) == 2
+    # a CSV file too small to hold more rows than a batch (2 bytes per sensor value at least)
+    small_csv = _write(tmp_path / "d", {"s001_a.csv": frame}, _spec())
+    size = (tmp_path / "d" / "rec" / "s001_a.csv").stat().st_size
+
+    def no_batches(*args, **kwargs):
+        raise AssertionError("read in batches")
+
+    monkeypatch.setattr("tinyhar.datasets.custom.iter_file_batches", no_batches)
+    assert len(_joined(small_csv, size // 12)) == 1
+    with pytest.raises(AssertionError, match="read in batches"):
+        _joined(small_csv, size // 12 - 1)
 
 
 def test_time_order_off_reads_in_batches_when_time_increases(frame, tmp_path):

@@ -124,10 +124,11 @@ class SessionSource:
         ``constants``) is read a file at a time and each file in batches of
         ``batch_rows`` rows (:func:`tinyhar.datasets.custom.iter_file_batches`:
         Parquet one column chunk at a time, NPY memory-mapped, CSV parsed
-        ``batch_rows`` lines at a time), when its files are Parquet or NPY of
-        more than ``batch_rows`` rows in all, or CSV (of any length), and
-        either there is no time column (time counts on across the files, in
-        the definition's order, as :meth:`load` does) or the time column,
+        ``batch_rows`` lines at a time), when its files may hold more than
+        ``batch_rows`` rows in all (Parquet and NPY files as their metadata
+        say, CSV files as their size allows) and either there is no time
+        column (time counts on across the files, in the definition's order,
+        as :meth:`load` does) or the time column,
         read first on its own (8 bytes per sample of one file), increases
         throughout once the files are put in the order of their first time
         stamps (the order :meth:`load` joins them in; gaps, within a file or
@@ -142,8 +143,8 @@ class SessionSource:
         Every other source is read whole (:meth:`load`) as one batch:
         subjects or sessions from a column, a time column that goes back
         (restarts split into sessions), repeats or does not pass its checks
-        (the whole read reports them, with their priority), and Parquet or
-        NPY sessions of at most ``batch_rows`` rows.
+        (the whole read reports them, with their priority), and sessions of
+        at most ``batch_rows`` rows.
 
         Parameters
         ----------
@@ -232,9 +233,14 @@ class SessionSource:
             return None
         files = [Path(f) for f in self.files]
         try:
+            # rows of Parquet and NPY files; of CSV the most the file can hold (a sample has a
+            # number, >= 1 character and a separator, per sensor column)
+            sensors = 6 if definition.columns.gyro_x is not None else 3
             rows = [file_rows(definition, f) for f in files]
-            if None not in rows and sum(rows) <= batch_rows:
-                return None
+            most = [f.stat().st_size // (2 * sensors) if r is None else r
+                    for f, r in zip(files, rows, strict=True)]
+            if sum(most) <= batch_rows:
+                return None  # one batch: read whole (a CSV file is then parsed once)
             if definition.columns.time is None:
                 return files
             spans = []
