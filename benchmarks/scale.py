@@ -59,7 +59,6 @@ import subprocess
 import sys
 import threading
 import time
-from itertools import chain
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,8 +84,9 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     from tinyhar import compute
 
     scheduler = "serial" if workers == 1 else parallel
-    # as `tinyhar train` does: worker processes start while this one imports and reads
-    compute.start_workers(scheduler, workers)
+    # as `tinyhar train` does: worker processes start while this one imports and reads; they
+    # only compute features here (no cross-validation folds): no scikit-learn to import
+    compute.start_workers(scheduler, workers, compute.FEATURE_MODULES)
     import numpy as np
 
     from tinyhar.config import make_config
@@ -112,7 +112,8 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     del sample
     names = list(pipeline.feature_names)
     text = settings_key({"windowing": windowing, "features": names})
-    jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
+    featurise = pipeline.features_only()  # as training sends: no scikit-learn objects
+    jobs = [SessionJob(s, windowing, featurise, names, None, None, text, prefix) for s in sources]
     split: dict = {}
 
     def train_rows_first(labels):
@@ -123,9 +124,9 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         split["n_train"] = int((~is_test).sum())
         return np.concatenate([np.flatnonzero(~is_test), np.flatnonzero(is_test)])
 
-    def map_jobs(f, items):
-        head = [f(items[0], first)]  # the first session is read already
-        return chain(head, compute.map_in_order(f, items[1:], scheduler, workers))
+    def map_jobs(f, items):  # the first session is read already: its rows here, meanwhile
+        return compute.map_in_order(f, items[1:], scheduler, workers,  # the workers start
+                                    head=lambda: f(items[0], first))  # on the others
 
     table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
     compute.stop_workers()
