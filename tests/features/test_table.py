@@ -155,7 +155,11 @@ def test_a_local_cluster_with_two_workers_gives_the_same_rows(synthetic):
         table, _ = build_feature_table(
             jobs, names, lambda f, items: compute.map_in_order(f, items, cluster.scheduler_address)
         )
+        # the first session here (head), the others on the cluster meanwhile
+        headed, _ = build_feature_table(jobs, names, lambda f, items: compute.map_in_order(
+            f, items[1:], cluster.scheduler_address, head=lambda: f(items[0])))
     assert np.array_equal(table.X, expected)
+    assert np.array_equal(headed.X, expected)
 
 
 def test_an_unreachable_cluster_is_a_clear_error(monkeypatch):
