@@ -8,34 +8,43 @@ child process runs the out-of-core path end to end:
 0. with 2 workers, start the workers' fork server first
    (:func:`tinyhar.compute.start_workers`, as ``tinyhar train`` does), so that
    it imports the worker modules while the child imports the training code;
-   the workers are forked from it at the first tasks;
+   the workers are forked from it at the first tasks. They only compute
+   features here, so it imports :data:`tinyhar.compute.FEATURE_MODULES`
+   (no scikit-learn: the tasks carry
+   :meth:`~tinyhar.models.pipeline.HarPipeline.features_only`);
 1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`) and
    read the first one (its window facts; its rows are computed from it, not
    read again, as in training);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
-   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker); no
+   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker),
+   the first session in the child while the workers start on the others; no
    cache, so every case computes;
 3. fit the default model (10 trees, depth <= 10) on the training subjects'
    rows (80 % of subjects; the trees on ``workers`` threads) and score the
    held-out subjects (macro-F1).
 
-No cross-validation, figures or run folder: ``tinyhar train`` adds those
-(its folds and final fit run as tasks on the same workers).
-``wall_s`` is the child's whole life, from its start to its exit;
-``startup_s`` is the part before step 1 (Python and the imports of NumPy,
-pandas, scikit-learn, SciPy: about 1.1 s, a fixed cost of every run, and
-with the exit about 1.2 s of each row, which is why the 10-hour row is slower
-per window). Peak RSS is that of the whole process tree (the child and its
-Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` = windows /
-``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole process
-tree: on a machine shared with other work, ``wall_s`` depends on their load,
-``cpu_s`` much less (its increase from 1 to 2 workers is the cost of the
+No cross-validation, figures or run folder: ``tinyhar train`` adds those (its
+folds and final fit run as tasks on the same workers). ``wall_s`` is the
+child's whole life, from its start to its exit; ``startup_s`` is the part
+before step 1 (Python and the imports of NumPy, pandas, scikit-learn, SciPy:
+about 1.1 s, a fixed cost of every run, and with the exit about 1.2 s of each
+row, which is why the 10-hour row is slower per window); ``startup_cpu_s``,
+``feature_cpu_s`` and ``fit_cpu_s`` are the child's own CPU time in these parts
+(without its workers). Peak RSS is that of the whole process tree (the child
+and its Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` =
+windows / ``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole
+process tree: on a machine shared with other work, ``wall_s`` depends on their
+load, ``cpu_s`` much less (its increase from 1 to 2 workers is the cost of the
 workers: the fork server's imports, sending tasks and rows; the fork server
-outlives the child by a moment and is adopted and waited for, so its CPU
-time counts). On the 100-hour case, measured back to back on a quiet
-machine: 22.0 s with 1 worker, 14.4 s with 2 (1.52x; 1.65x to 1.81x in
-three other runs; ``cpu_s`` 22.0 and 25.7 s).
+outlives the child by a moment and is adopted and waited for, so its CPU time
+counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
+server and the worker processes; 0 with 1 worker). On the 100-hour case,
+measured back to back on a quiet machine: 22.0 s with 1 worker, 14.4 s with 2
+(1.52x; 1.65x to 1.81x in three other runs; ``cpu_s`` 22.0 and 25.7 s), before
+the feature tasks stopped needing scikit-learn in the workers (fork server 1.34
+-> 0.97 s of CPU for its imports) and Dask stopped walking each task's
+arguments; not yet measured again on a quiet machine.
 
 Usage::
 
@@ -43,8 +52,9 @@ Usage::
                                [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, peak_rss_mb,
-windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
+workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, startup_cpu_s,
+feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s, macro_f1,
+failed}``, and ``marginal_windows_per_s`` for each
 row after the smallest case of its worker count (:func:`add_marginal_rates`).
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
@@ -59,7 +69,6 @@ import subprocess
 import sys
 import threading
 import time
-from itertools import chain
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,8 +94,9 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     from tinyhar import compute
 
     scheduler = "serial" if workers == 1 else parallel
-    # as `tinyhar train` does: worker processes start while this one imports and reads
-    compute.start_workers(scheduler, workers)
+    # as `tinyhar train` does: worker processes start while this one imports and reads; they
+    # only compute features here (no cross-validation folds): no scikit-learn to import
+    compute.start_workers(scheduler, workers, compute.FEATURE_MODULES)
     import numpy as np
 
     from tinyhar.config import make_config
@@ -94,10 +104,10 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     from tinyhar.evaluation.metrics import classification_metrics
     from tinyhar.features.table import SessionJob, build_feature_table, settings_key
     from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.training import build_pipeline
+    from tinyhar.training.trees import build_pipeline
 
     started = time.time()  # startup_s: the parent's clock, from its start of the child
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cfg = make_config({"dataset": {"name": definition}}, "benchmark")
     sources = session_sources(definition)
     prefix = shared_session_names(sources)
@@ -112,7 +122,8 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     del sample
     names = list(pipeline.feature_names)
     text = settings_key({"windowing": windowing, "features": names})
-    jobs = [SessionJob(s, windowing, pipeline, names, None, None, text, prefix) for s in sources]
+    featurise = pipeline.features_only()  # as training sends: no scikit-learn objects
+    jobs = [SessionJob(s, windowing, featurise, names, None, None, text, prefix) for s in sources]
     split: dict = {}
 
     def train_rows_first(labels):
@@ -123,22 +134,24 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         split["n_train"] = int((~is_test).sum())
         return np.concatenate([np.flatnonzero(~is_test), np.flatnonzero(is_test)])
 
-    def map_jobs(f, items):
-        head = [f(items[0], first)]  # the first session is read already
-        return chain(head, compute.map_in_order(f, items[1:], scheduler, workers))
+    def map_jobs(f, items):  # the first session is read already: its rows here, meanwhile
+        return compute.map_in_order(f, items[1:], scheduler, workers,  # the workers start
+                                    head=lambda: f(items[0], first))  # on the others
 
     table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
     compute.stop_workers()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     n = split["n_train"]
     model = pipeline.model
     model.set_params(n_jobs=workers)  # same forest for any n_jobs (seeds drawn first)
     model.fit(table.X[:n], table.y[:n])
     pred = model.predict(table.X[n:])
     f1 = classification_metrics(table.y[n:], pred, list(pipeline.classes))["macro_f1"]
-    t2 = time.perf_counter()
-    return {"windows": len(table), "started": started, "feature_s": t1 - t0, "fit_s": t2 - t1,
-            "macro_f1": round(float(f1), 4), "failed": len(failed)}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"windows": len(table), "started": started, "feature_s": round(t1 - t0, 2),
+            "fit_s": round(t2 - t1, 2), "startup_cpu_s": round(c0, 2),
+            "feature_cpu_s": round(c1 - c0, 2), "fit_cpu_s": round(c2 - c1, 2),
+            "own_cpu_s": c2, "macro_f1": round(float(f1), 4), "failed": len(failed)}
 
 
 def adopt_orphans() -> None:
@@ -210,6 +223,7 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     row = json.loads(out.strip().splitlines()[-1])
     row["startup_s"] = round(row.pop("started") - started, 2)
     row["cpu_s"] = round(cpu() - cpu0, 2)
+    row["workers_cpu_s"] = round(row["cpu_s"] - row.pop("own_cpu_s"), 2)
     row.update({"workers": workers, "wall_s": round(wall, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
                 "windows_per_s": round(row["windows"] / wall, 1)})

@@ -3,6 +3,8 @@ scheduler (a Dask cluster: tests/test_training_sessions.py)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -57,12 +59,31 @@ def test_no_items_and_bad_settings():
         list(compute.map_shared(fit_fold, {}, [None], "dask"))
 
 
+@pytest.mark.parametrize("scheduler", ["serial", "threads"])
+def test_the_head_comes_first_and_runs_after_the_items_are_submitted(scheduler):
+    started = threading.Event()
+
+    def task(x):
+        started.set()
+        return -x
+
+    def head():
+        if scheduler != "serial":  # a worker has started already: the items went first
+            assert started.wait(30)
+        return "head"
+
+    got = list(compute.map_in_order(task, [1, 2, 3], scheduler, 2, head=head))
+    assert got == ["head", -1, -2, -3]
+    assert list(compute.map_in_order(task, [], scheduler, 2, head=head)) == ["head"]
+
+
 def test_started_worker_processes_run_the_next_tasks():
     assert not compute.start_workers("threads", 2)  # nothing to start ahead
     assert compute.start_workers("processes", 2, modules=("tinyhar.training.trees",))
     assert compute.start_workers("processes", 2)  # already running: kept
     pool = compute._WARM[("processes", 2)]
-    assert list(compute.map_in_order(abs, [-1, 2, -3], "processes", 2)) == [1, 2, 3]
+    assert list(compute.map_in_order(abs, [-1, 2, -3], "processes", 2, head=lambda: 0)) == [
+        0, 1, 2, 3]
     assert compute._WARM == {}  # used, then shut down
     with pytest.raises(RuntimeError, match="shutdown"):
         pool.submit(abs, 1)

@@ -75,7 +75,8 @@ def check_scheduler(scheduler: str) -> str:
 
 
 def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: str = "serial",
-                 workers: int = 2, task_timeout_s: float | None = None) -> Iterator[Any]:
+                 workers: int = 2, task_timeout_s: float | None = None,
+                 head: Callable[[], Any] | None = None) -> Iterator[Any]:
     """``func(item)`` for each item, yielded in the items' order.
 
     Parameters
@@ -90,14 +91,20 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         Local workers (threads or processes), >= 1.
     task_timeout_s : float, optional
         With a cluster: the longest wait for one result before giving up.
+    head : callable, optional
+        A task of this process, ``head()``, whose result comes first (before
+        ``func(items[0])``): e.g. the first session, already read here. It
+        runs after the items have gone to the workers (local or cluster), so
+        they do not wait for it.
 
     Yields
     ------
     object
-        ``func(item)``, in order. With ``threads``/``processes`` the tasks
-        run in batches of ``BATCH_PER_WORKER * workers`` (:func:`dask.compute`
-        on one worker pool kept for all batches, two batches at a time), so
-        at most two batches of results wait to be consumed.
+        ``head()`` if given, then ``func(item)``, in order. With
+        ``threads``/``processes`` the tasks run in batches of
+        ``BATCH_PER_WORKER * workers`` (:func:`dask.compute` on one worker
+        pool kept for all batches, two batches at a time), so at most two
+        batches of results wait to be consumed.
 
     Raises
     ------
@@ -109,13 +116,15 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     _check(scheduler, workers)
     items = list(items)
     if scheduler == "serial" or not items:
+        if head is not None:
+            yield head()
         yield from map(func, items)
         return
     if scheduler in LOCAL_SCHEDULERS:
         dask = _require("dask", scheduler)
-        yield from _local(dask, func, items, scheduler, workers)
+        yield from _local(dask, func, items, scheduler, workers, head)
         return
-    yield from _on_cluster(func, items, scheduler, task_timeout_s)
+    yield from _on_cluster(func, items, scheduler, task_timeout_s, head=head)
 
 
 def _check(scheduler: str, workers: int) -> None:
@@ -125,7 +134,7 @@ def _check(scheduler: str, workers: int) -> None:
         raise TinyharError(f"compute.workers: must be >= 1, not {workers}")
 
 
-def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
+def _local(dask, func, items: list, scheduler: str, workers: int, head=None) -> Iterator:
     """Batches on Dask's local threads or processes, one pool for all of them (the
     processes of :func:`start_workers` when they are running), shut down after the last."""
     from concurrent.futures import ThreadPoolExecutor
@@ -133,27 +142,31 @@ def _local(dask, func, items: list, scheduler: str, workers: int) -> Iterator:
     pool = _WARM.pop((scheduler, workers), None)
     if pool is None:
         pool = ThreadPoolExecutor(workers) if scheduler == "threads" else _process_pool(workers)
-    yield from _batches(dask, func, items, scheduler, pool, workers)
+    yield from _batches(dask, func, items, scheduler, pool, workers, head)
 
 
-def _process_pool(workers: int, initializer=None, initargs: tuple = ()):
+def _process_pool(workers: int, initializer=None, initargs: tuple = (),
+                  preload: Sequence[str] = ()):
     """Local worker processes, forked from a fork server (:func:`_worker_context`)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=_worker_context(),
+    return ProcessPoolExecutor(workers, mp_context=_worker_context(preload or WORKER_MODULES),
                                initializer=initializer, initargs=initargs)
 
 
-def _worker_context():
+def _worker_context(preload: Sequence[str] = ()):
     """How worker processes start: never a fork of this process, which may hold threads
     (BLAS, the progress display) whose locks a forked child would inherit.
 
     Where the platform has it, a fork server: a fresh single-threaded Python
-    process, started like spawn, that imports :data:`WORKER_MODULES` once
-    (:func:`multiprocessing.set_forkserver_preload`) and forks each worker
-    from itself, so the workers start with the modules imported, instead of
-    each spending about 1.5 s of CPU importing them (on a 2-core machine that
-    competes with this process's own imports). Elsewhere (Windows), spawn.
+    process, started like spawn, that imports ``preload`` (default
+    :data:`WORKER_MODULES`) once (:func:`multiprocessing.set_forkserver_preload`)
+    and forks each worker from itself, so the workers start with the modules
+    imported, instead of each spending about 1.5 s of CPU importing them (on a
+    2-core machine that competes with this process's own imports). The
+    server is started once per process (by :func:`start_workers` or the first
+    pool); later pools fork from it whatever their ``preload``. Elsewhere
+    (Windows), spawn.
     """
     import multiprocessing
 
@@ -161,14 +174,16 @@ def _worker_context():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # used when the server starts; its exit skips the interpreter's teardown (tinyhar._forkserver)
-    context.set_forkserver_preload([*WORKER_MODULES, "tinyhar._forkserver"])
+    context.set_forkserver_preload([*(preload or WORKER_MODULES), "tinyhar._forkserver"])
     return context
 
 
-def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Iterator:
+def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
+             head=None) -> Iterator:
     """:func:`dask.compute` on ``pool`` in batches of ``BATCH_PER_WORKER * workers``; then
     ``pool`` is shut down (before the last batch's results are consumed: the workers'
-    memory is free by then).
+    memory is free by then). ``head()``, if given, runs here once the first batches
+    are submitted; its result comes first.
 
     Two batches are in flight at a time (each :func:`dask.compute` call in a
     thread of this process): while the last tasks of one batch run, the
@@ -185,12 +200,15 @@ def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Ite
     starts = deque(range(0, len(items), batch))
 
     def compute(a: int) -> tuple:
-        tasks = [dask.delayed(func, pure=False)(item) for item in items[a:a + batch]]
+        call = dask.delayed(_call_opaque, pure=False)
+        tasks = [call(func, _Opaque(item)) for item in items[a:a + batch]]
         return dask.compute(*tasks, scheduler=scheduler, pool=pool, chunksize=1)
 
     feeder = ThreadPoolExecutor(2, thread_name_prefix="tinyhar-batches")
     try:
         running = deque(feeder.submit(compute, starts.popleft()) for _ in range(2) if starts)
+        if head is not None:
+            yield head()
         while running:
             results = running.popleft().result()
             if starts:
@@ -203,11 +221,39 @@ def _batches(dask, func, items: list, scheduler: str, pool, workers: int) -> Ite
         feeder.shutdown(wait=True, cancel_futures=True)
 
 
-WORKER_MODULES = ("tinyhar.features.table", "tinyhar.datasets.sessions",
-                  "tinyhar.models.pipeline", "tinyhar.models.trees",
-                  "tinyhar.windows.windowing", "pyarrow.parquet", "pyarrow.dataset")
-"""What the per-session tasks import (their code, and the classes of the pickled pipeline
-they receive): the fork server imports it once for all workers (with spawn, each worker)."""
+FEATURE_MODULES = ("tinyhar.features.table", "tinyhar.features.engine",
+                   "tinyhar.datasets.sessions", "tinyhar.models.pipeline",
+                   "tinyhar.windows.windowing", "pyarrow.parquet", "pyarrow.dataset",
+                   "dask.multiprocessing")
+"""What the per-session feature tasks import: their code, the classes of the pipeline
+they receive (:meth:`~tinyhar.models.pipeline.HarPipeline.features_only`: no scikit-learn),
+and the task runner of Dask's processes scheduler (skipped where Dask is not installed)."""
+
+class _Opaque:
+    """A task's argument that Dask passes on as it is.
+
+    Dask looks inside the arguments of a delayed call (dataclasses, tuples,
+    lists, dicts, recursively) for other Dask objects; for a session job,
+    whose feature plan is a tree of dataclasses, that took about 35 ms of
+    this process's CPU per task, competing with the workers. An instance of
+    a plain class is not looked into.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _call_opaque(func: Callable[[Any], Any], item: _Opaque) -> Any:
+    """``func(item.value)``: a task of :func:`_batches`."""
+    return func(item.value)
+
+
+WORKER_MODULES = (*FEATURE_MODULES, "tinyhar.models.trees")
+"""What the workers of a training import: the feature tasks' modules, and scikit-learn's
+trees for the cross-validation folds (:func:`tinyhar.training.trees.fit_fold`). The fork
+server imports them once for all workers (with spawn, each worker)."""
 
 _WARM: dict[tuple[str, int], Any] = {}
 """The worker processes of :func:`start_workers`, by (scheduler, workers)."""
@@ -235,8 +281,10 @@ def start_workers(scheduler: str, workers: int,
     workers : int
         Number of worker processes.
     modules : sequence of str
-        Modules each worker imports as it starts (those of
-        :data:`WORKER_MODULES` are imported already, by the fork server).
+        Modules the workers need: the fork server imports them once (each
+        worker, with spawn). :data:`FEATURE_MODULES` for a job whose workers
+        only compute session features; the default also has scikit-learn's
+        trees for the cross-validation folds (about 0.6 s more CPU).
 
     Returns
     -------
@@ -250,8 +298,8 @@ def start_workers(scheduler: str, workers: int,
 
         if importlib.util.find_spec("dask") is None:  # map_in_order says how to install it
             return False
-        pool = _process_pool(workers, _import_all, (tuple(modules),))
-        if _worker_context().get_start_method() == "forkserver":
+        pool = _process_pool(workers, _import_all, (tuple(modules),), preload=modules)
+        if _worker_context(modules).get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
             # the server starts importing now; the workers are forked from it at the first
@@ -345,15 +393,16 @@ def _call_with_shared(func: Callable[[Any, Any], Any], item: Any) -> Any:
 
 
 def _on_cluster(func, items: list, address: str, task_timeout_s: float | None,
-                shared: list | None = None) -> Iterator:
+                shared: list | None = None, head=None) -> Iterator:
     """Submit every item to a dask.distributed cluster; yield results in order.
 
     With ``shared`` (a one-element list), ``shared[0]`` is scattered to every
-    worker once and each task is ``func(shared[0], item)``.
+    worker once and each task is ``func(shared[0], item)``. ``head()``, if
+    given, runs here once the items are submitted; its result comes first.
     """
     Client = _require("distributed", address).Client
     with _quiet_client_log():
-        yield from _client_results(Client, func, items, address, task_timeout_s, shared)
+        yield from _client_results(Client, func, items, address, task_timeout_s, shared, head)
 
 
 @contextmanager
@@ -373,7 +422,7 @@ def _quiet_client_log() -> Iterator[None]:
 
 
 def _client_results(Client, func, items: list, address: str, task_timeout_s: float | None,
-                    shared: list | None) -> Iterator:
+                    shared: list | None, head=None) -> Iterator:
     """The results of :func:`_on_cluster`, in order."""
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
@@ -393,6 +442,8 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
                 futures = [client.submit(func, data, item, pure=False) for item in items]
         except (OSError, TimeoutError, CancelledError) as exc:
             raise _lost(address, exc) from exc
+        if head is not None:
+            yield head()
         for future in futures:
             try:
                 yield future.result(timeout=task_timeout_s)

@@ -136,21 +136,25 @@ def check_windows(
         window length other than the expected one (with a hint when the axes
         look swapped), or fewer than ``min_windows`` windows.
     """
-    from sklearn.utils import check_array
-
     expected = _expected(channels, n_channels, n_samples)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # 1e39 -> inf, as on a device
-            arr = check_array(
-                X, accept_sparse=False, dtype=np.float32, order="C", ensure_2d=False,
-                allow_nd=True, ensure_all_finite=False, ensure_min_samples=0,
-                ensure_min_features=1, input_name="X",
-            )
-    except (TypeError, ValueError) as exc:
-        raise _error_for(exc, error)(
-            source, f"windows must be a numeric array of shape {expected}; could not use "
-            f"the {type(X).__name__} given: {exc}"
-        ) from None
+    if (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 3
+            and X.flags.c_contiguous and X.flags.writeable):
+        arr = X  # what check_array returns for it; scikit-learn not needed (worker processes)
+    else:
+        from sklearn.utils import check_array
+
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # 1e39 -> inf, as on a device
+                arr = check_array(
+                    X, accept_sparse=False, dtype=np.float32, order="C", ensure_2d=False,
+                    allow_nd=True, ensure_all_finite=False, ensure_min_samples=0,
+                    ensure_min_features=1, input_name="X",
+                )
+        except (TypeError, ValueError) as exc:
+            raise _error_for(exc, error)(
+                source, f"windows must be a numeric array of shape {expected}; could not use "
+                f"the {type(X).__name__} given: {exc}"
+            ) from None
     if arr.ndim != 3:
         raise error(
             source, f"windows must have shape {expected}, got an array of shape "

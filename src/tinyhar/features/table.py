@@ -412,7 +412,9 @@ class SessionJob:
         ``channels``, ``keep_unlabelled``).
     transformer : object
         Has ``transform(WindowSet) -> ndarray (n_windows, n_features)``
-        (a :class:`~tinyhar.models.pipeline.HarPipeline`).
+        (a :class:`~tinyhar.models.pipeline.HarPipeline`; its
+        :meth:`~tinyhar.models.pipeline.HarPipeline.features_only`, so that a
+        worker process unpickling the job does not import scikit-learn).
     feature_names : list of str
     checks : object
         Plausibility checks for loading (``dataset.checks``).

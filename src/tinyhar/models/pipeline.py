@@ -272,6 +272,34 @@ class HarPipeline:
             features = stack_previous(features, windows.session, windows.start_time)
         return features
 
+    def features_only(self) -> HarPipeline:
+        """This pipeline without its model, its extractor compiled (no scikit-learn objects).
+
+        For processes that only featurise windows (the per-session tasks of
+        :mod:`tinyhar.features.table`): :meth:`transform` gives the same
+        features bit for bit (the extractor as
+        :class:`~tinyhar.features.engine.PlanFeatures`), and unpickling it
+        imports neither scikit-learn nor the model's module.
+
+        Returns
+        -------
+        HarPipeline
+            A copy with ``model=None``; window layout, channels, classes,
+            ``stack_previous`` and ``info`` shared with this one. An extractor
+            without ``compiled()`` (not a
+            :class:`~tinyhar.features.extractor.FeatureExtractor`) is kept as it is.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            The extractor is not fitted.
+        """
+        from dataclasses import replace
+
+        compiled = getattr(self.extractor, "compiled", None)  # another transformer: as it is
+        return replace(self, extractor=self.extractor if compiled is None else compiled(),
+                       model=None)
+
     def predict_proba(self, windows: WindowSet | np.ndarray) -> np.ndarray:
         """Class probabilities per window.
 

@@ -32,64 +32,28 @@ pipeline and its feature rows), :mod:`~tinyhar.training.networks` (the network
 branch), :mod:`~tinyhar.training.stages` (post-processing, metrics, summary,
 figures), :mod:`~tinyhar.training.sessions` (out-of-core, session by session)
 and :mod:`~tinyhar.training.presets` (network presets). Their public names are
-importable from here.
+importable from here, imported on first use (:mod:`tinyhar.lazy`): a program that
+needs one of them (``from tinyhar.training.trees import build_pipeline``) does not
+import the others (evaluation, figures, networks).
 """
 
 from __future__ import annotations
 
-from tinyhar.evaluate import (
-    check_evaluation_out,
-    choose_unseen_subjects,
-    evaluate_continuous,
-    evaluate_run,
-    evaluation_windows,
-    select_unseen_subjects,
-    shares_subjects,
-    write_evaluation,
-)
-from tinyhar.models.pipeline import PIPELINE_FILE
-from tinyhar.training.job import store_test_windows, train
-from tinyhar.training.networks import make_network
-from tinyhar.training.presets import PRESET_DATA, apply_preset, preset_test_subjects
-from tinyhar.training.sessions import OUT_OF_CORE_BYTES, reads_by_session
-from tinyhar.training.splits import cross_validate, loso_folds, split_windows
-from tinyhar.training.stages import check_postprocess_config
-from tinyhar.training.trees import (
-    augment_features,
-    build_pipeline,
-    check_leaf_size,
-    compute_features,
-    training_rows,
-)
-from tinyhar.windows.source import load_data, make_window_set
+from tinyhar.lazy import lazy_exports
 
-__all__ = [
-    "OUT_OF_CORE_BYTES",
-    "PIPELINE_FILE",
-    "PRESET_DATA",
-    "apply_preset",
-    "augment_features",
-    "build_pipeline",
-    "check_evaluation_out",
-    "check_leaf_size",
-    "check_postprocess_config",
-    "choose_unseen_subjects",
-    "compute_features",
-    "cross_validate",
-    "evaluate_continuous",
-    "evaluate_run",
-    "evaluation_windows",
-    "load_data",
-    "loso_folds",
-    "make_network",
-    "make_window_set",
-    "preset_test_subjects",
-    "reads_by_session",
-    "select_unseen_subjects",
-    "shares_subjects",
-    "split_windows",
-    "store_test_windows",
-    "train",
-    "training_rows",
-    "write_evaluation",
-]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "tinyhar.evaluate": ("check_evaluation_out", "choose_unseen_subjects", "evaluate_continuous",
+                         "evaluate_run", "evaluation_windows", "select_unseen_subjects",
+                         "shares_subjects", "write_evaluation"),
+    "tinyhar.models.pipeline": ("PIPELINE_FILE",),
+    "tinyhar.training.job": ("store_test_windows", "train"),
+    "tinyhar.training.networks": ("make_network",),
+    "tinyhar.training.presets": ("PRESET_DATA", "apply_preset", "preset_test_subjects"),
+    "tinyhar.training.sessions": ("OUT_OF_CORE_BYTES", "reads_by_session"),
+    "tinyhar.training.splits": ("cross_validate", "loso_folds", "split_windows"),
+    "tinyhar.training.stages": ("check_postprocess_config",),
+    "tinyhar.training.trees": ("augment_features", "build_pipeline", "check_leaf_size",
+                               "compute_features", "training_rows"),
+    "tinyhar.windows.source": ("load_data", "make_window_set"),
+})
+

@@ -10,7 +10,6 @@ a run stores (test windows, class overview) one session at a time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +173,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                          "extractor": repr(pipeline.extractor.get_params()),
                          "stack_previous": cfg.features.stack_previous})
     streams = _needs_streams(cfg)
-    jobs = [SessionJob(s, windowing, pipeline, names, ds.checks, c.cache, text, prefix, streams)
+    featurise = pipeline.features_only()  # what the tasks need: no scikit-learn objects
+    jobs = [SessionJob(s, windowing, featurise, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
     split: dict = {}
     # source name -> (StreamRows of every window of its stream, its first row, its rows)
@@ -217,9 +217,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         try:
             table, failed = build_feature_table(
                 jobs, names,
-                lambda f, items: chain(  # the first session is read already: not again
-                    [f(items[0], first_read)],
-                    compute.map_in_order(f, items[1:], c.scheduler, c.workers)),
+                lambda f, items: compute.map_in_order(  # the first session is read already:
+                    f, items[1:], c.scheduler, c.workers,  # its rows here, while the workers
+                    head=lambda: f(items[0], first_read)),  # start on the others
                 strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
