@@ -69,7 +69,7 @@ Example (all keys optional; these are the defaults)::
                             #   term) | auto (CV chooses among these, none included); offline,
                             #   host only
       posture_min_walking: 5  # walking windows a session needs for its reference
-      posture_context: 5    # odd: windows averaged by walking_reference_grouped_context
+      posture_context: 9    # odd: windows averaged by walking_reference_grouped_context
     augment:                # training-data augmentation (tree models)
       rotation: none        # none | random: extra copies of the training windows, each turned
                             #   by a seeded random 3-D rotation of up to max_deg degrees
@@ -339,7 +339,7 @@ class PostprocessConfig(_Section):
                      "walking_reference_grouped", "walking_reference_grouped_context",
                      "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)
-    posture_context: Int = Field(5, ge=1, le=1001)
+    posture_context: Int = Field(9, ge=1, le=1001)
 
     @field_validator("posture_context")
     @classmethod

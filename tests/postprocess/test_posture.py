@@ -104,7 +104,7 @@ def test_fit_learns_the_tilt_across_mountings_and_round_trips(method):
         np.testing.assert_array_equal(pc.coef[:3, -1], [0.0, -50.0, -50.0])
         np.testing.assert_array_equal(pc.coef[:3, 3:6], 0.0)  # no weight across groups
     elif method == "walking_reference_grouped_context":  # ... relative, interaction, 1
-        assert pc.coef.shape == (6, 10) and pc.context == 5
+        assert pc.coef.shape == (6, 10) and pc.context == 9
         assert pc.coef[3, 7] > pc.coef[4, 7]
         np.testing.assert_array_equal(pc.coef[:3, 8], 0.0)  # interaction: static group only
         np.testing.assert_array_equal(pc.coef[:3, -1], [0.0, -50.0, -50.0])
@@ -281,7 +281,7 @@ def test_training_streams_choose_the_posture_by_cv_with_posture_auto():
         "mode(k=3)", "posture(walking_reference)+mode(k=3)",
         "posture(walking_reference_all)+mode(k=3)",
         "posture(walking_reference_grouped)+mode(k=3)",
-        "posture(walking_reference_grouped_context,k=5)+mode(k=3)"]
+        "posture(walking_reference_grouped_context,k=9)+mode(k=3)"]
     assert table[0]["macro_f1"] < 0.8  # the classifier alone swaps half of the sessions
     assert table[1]["macro_f1"] == 1.0
     assert spec.describe() == "posture(walking_reference)+mode(k=3)"  # earliest of the best
