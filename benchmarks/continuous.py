@@ -80,10 +80,8 @@ minimum duration of 5 windows.) The CV choice (``cv_choice``) is
 0.946 (target 0.91 met; over-segmentation 1.17, segment F1 0.875), and
 ``walking_reference_grouped_context`` + mode 11 for accelerometer +
 gyroscope: 0.968 (target 0.955 and stretch 0.96 met; over-segmentation
-1.17, segment F1 0.898; ``--sensors acc+gyro``, the CV choice among all
-100 posture options). The accelerometer-only context row was measured with
-the same code path on cached streams of this script's models, not by a full
-run of this script. Over-segmentation of the
+1.17, segment F1 0.898), each the CV choice among all 100 posture options
+(``--no-device``, one run per sensor set). Over-segmentation of the
 ``walking_reference_all`` choices: 1.22 (acc) and 1.20 (acc+gyro).
 With ``--features invariant`` (acc+gyro; the orientation-invariant set, whose
 outputs and the tilt angle do not change when the sensor is mounted turned):
