@@ -67,9 +67,13 @@ Example (all keys optional; these are the defaults)::
                             #   tilt to the session's walking gravity) | walking_reference_all
                             #   (recalibrate every class with it) | walking_reference_grouped
                             #   (within static and within walking classes, with the tilt
-                            #   relative to the session's postures) | auto (CV chooses
-                            #   among these, none included); offline, host only
+                            #   relative to the session's postures)
+                            #   | walking_reference_grouped_context (the same on probabilities
+                            #   averaged over posture_context windows, with a log-odds x tilt
+                            #   term) | auto (CV chooses among these, none included); offline,
+                            #   host only
       posture_min_walking: 5  # walking windows a session needs for its reference
+      posture_context: 9    # odd: windows averaged by walking_reference_grouped_context
     augment:                # training-data augmentation (tree models)
       rotation: none        # none | random: extra copies of the training windows, each turned
                             #   by a seeded random 3-D rotation of up to max_deg degrees
@@ -309,9 +313,12 @@ class PostprocessConfig(_Section):
     a run are always the raw per-window ones; post-processed scores are
     reported in addition (``metrics.json`` ``postprocess``).
     ``posture: walking_reference`` (sitting vs standing),
-    ``walking_reference_all`` (every class) or ``walking_reference_grouped``
+    ``walking_reference_all`` (every class), ``walking_reference_grouped``
     (within the static and within the walking classes, with the tilt also
-    relative to the session's postures) adds the offline correction of
+    relative to the session's postures) or ``walking_reference_grouped_context``
+    (the grouped one on probabilities averaged over ``posture_context``
+    windows, odd, with a sitting/standing log-odds x tilt term) adds the
+    offline correction of
     :class:`tinyhar.postprocess.posture.PostureCorrection` (tilt to the
     session's walking gravity direction; fitted on the training subjects'
     cross-validated streams; not streamable, so host only); ``posture:
@@ -338,8 +345,17 @@ class PostprocessConfig(_Section):
     reject_posture: bool = False
     reject_posture_share: Float = Field(0.125, gt=0, le=1)
     posture: Literal["none", "walking_reference", "walking_reference_all",
-                     "walking_reference_grouped", "auto"] = "none"
+                     "walking_reference_grouped", "walking_reference_grouped_context",
+                     "auto"] = "none"
     posture_min_walking: Int = Field(5, ge=1, le=100000)
+    posture_context: Int = Field(9, ge=1, le=1001)
+
+    @field_validator("posture_context")
+    @classmethod
+    def _odd_context(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd (windows centred on each window), e.g. 5")
+        return value
 
 
 class AugmentConfig(_Section):

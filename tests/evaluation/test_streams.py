@@ -364,3 +364,29 @@ def test_posture_needs_cross_validated_training_streams():
         check_postprocess_config(cfg, recordings=True)
     with pytest.raises(ConfigError, match="postprocess.posture"):
         make_config({"postprocess": {"posture": "upright"}})
+    with pytest.raises(ConfigError, match="postprocess.posture_context"):
+        make_config({"postprocess": {"posture": "walking_reference_grouped_context",
+                                     "posture_context": 4}})
+
+
+def test_grouped_context_posture_round_trips_through_the_run_folder(data, tmp_path_factory):
+    """``posture: walking_reference_grouped_context`` with its context: fitted on the
+    training streams, written to postprocess.json, read back, the same test-stream scores."""
+    from tinyhar.datasets.registry import load_dataset
+
+    out, metrics = _train(data, tmp_path_factory,
+                          {"smoothing": "mode", "mode_k": 5,
+                           "posture": "walking_reference_grouped_context",
+                           "posture_context": 3}, "posture_context")
+    block = metrics["postprocess"]
+    assert block["description"] == "posture(walking_reference_grouped_context,k=3)+mode(k=5)"
+    state = json.loads((out / POSTPROCESS_FILE).read_text())["posture"]
+    assert state["context"] == 3 and np.shape(state["coef"]) == (6, 10)
+    run = load_run(out)
+    assert run.postprocess.posture.context == 3
+    np.testing.assert_array_equal(run.postprocess.posture.coef, state["coef"])
+    rec = load_dataset(str(data["held_out"])).select(channels=["acc_x", "acc_y", "acc_z"])
+    again = stream_scores(stream_predictions(run.pipeline, rec), run.postprocess)
+    assert again["smoothed"]["n_scored"] == block["test_streams"]["smoothed"]["n_scored"] > 100
+    assert again["smoothed"]["macro_f1"] == pytest.approx(
+        block["test_streams"]["smoothed"]["macro_f1"], abs=1e-12)

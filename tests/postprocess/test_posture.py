@@ -9,6 +9,7 @@ from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.postprocess import PostProcessor, select_postprocess
 from tinyhar.postprocess.posture import (
     PostureCorrection,
+    centred_mean,
     posture_classes,
     posture_groups,
     relative_tilt,
@@ -88,7 +89,8 @@ def test_correction_with_known_coefficients():
 
 
 @pytest.mark.parametrize("method", ["walking_reference", "walking_reference_all",
-                                    "walking_reference_grouped"])
+                                    "walking_reference_grouped",
+                                    "walking_reference_grouped_context"])
 def test_fit_learns_the_tilt_across_mountings_and_round_trips(method):
     proba, grav, y, sessions = _data()
     pc = PostureCorrection(CLASSES, method).fit(proba, grav, y, sessions)
@@ -101,6 +103,11 @@ def test_fit_learns_the_tilt_across_mountings_and_round_trips(method):
         # only WALKING in the walking group: it keeps the group's whole share
         np.testing.assert_array_equal(pc.coef[:3, -1], [0.0, -50.0, -50.0])
         np.testing.assert_array_equal(pc.coef[:3, 3:6], 0.0)  # no weight across groups
+    elif method == "walking_reference_grouped_context":  # ... relative, interaction, 1
+        assert pc.coef.shape == (6, 10) and pc.context == 9
+        assert pc.coef[3, 7] > pc.coef[4, 7]
+        np.testing.assert_array_equal(pc.coef[:3, 8], 0.0)  # interaction: static group only
+        np.testing.assert_array_equal(pc.coef[:3, -1], [0.0, -50.0, -50.0])
     else:  # the angle weight of SITTING above that of STANDING
         assert pc.coef[3, -2] > pc.coef[4, -2]
         assert pc.coef[5, -1] == -50.0  # no LAYING window to learn from: probability ~0
@@ -165,7 +172,8 @@ def test_selection_fits_an_unfitted_posture_within_each_fold():
     assert best.posture.fitted and best.posture is not unfitted and not unfitted.fitted
 
 
-@pytest.mark.parametrize("method", ["walking_reference_all", "walking_reference_grouped"])
+@pytest.mark.parametrize("method", ["walking_reference_all", "walking_reference_grouped",
+                                    "walking_reference_grouped_context"])
 def test_correction_is_unchanged_when_the_sensor_is_mounted_turned(method):
     """A fixed rotation of the sensor turns the reference and every window alike."""
     from scipy.spatial.transform import Rotation
@@ -240,9 +248,10 @@ def test_grouped_keeps_the_static_walking_split_and_uses_the_relative_tilt():
 def test_posture_candidates_for_auto():
     from tinyhar.postprocess.posture import posture_candidates
 
-    methods = [pc.method for pc in posture_candidates(CLASSES, "auto")]
+    methods = [pc.method for pc in posture_candidates(CLASSES, "auto", context=3)]
     assert methods == ["none", "walking_reference", "walking_reference_all",
-                       "walking_reference_grouped"]
+                       "walking_reference_grouped", "walking_reference_grouped_context"]
+    assert posture_candidates(CLASSES, "auto", context=3)[-1].context == 3
     assert [pc.method for pc in posture_candidates(CLASSES, "auto", has_gravity=False)] == [
         "none"]
     assert [pc.method for pc in posture_candidates(["a", "b"], "auto")] == ["none"]
@@ -271,7 +280,8 @@ def test_training_streams_choose_the_posture_by_cv_with_posture_auto():
     assert [r["postprocess"] for r in table] == [
         "mode(k=3)", "posture(walking_reference)+mode(k=3)",
         "posture(walking_reference_all)+mode(k=3)",
-        "posture(walking_reference_grouped)+mode(k=3)"]
+        "posture(walking_reference_grouped)+mode(k=3)",
+        "posture(walking_reference_grouped_context,k=9)+mode(k=3)"]
     assert table[0]["macro_f1"] < 0.8  # the classifier alone swaps half of the sessions
     assert table[1]["macro_f1"] == 1.0
     assert spec.describe() == "posture(walking_reference)+mode(k=3)"  # earliest of the best
@@ -280,3 +290,70 @@ def test_training_streams_choose_the_posture_by_cv_with_posture_auto():
     no_gravity = StreamPredictions(**{**pred.__dict__, "gravity": None})
     spec, table, _ = select_on_streams(no_gravity, {"posture": "auto"}, n_folds=4)
     assert not spec.posture.active and not any("posture" in r["postprocess"] for r in table)
+
+
+def test_centred_mean_known_values():
+    p = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(centred_mean(p, 3), [[0.5, 0.5], [2 / 3, 1 / 3], [2 / 3, 1 / 3],
+                                                    [1.0, 0.0]])
+    np.testing.assert_allclose(centred_mean(p, 5), [[2 / 3, 1 / 3], [0.75, 0.25],
+                                                    [0.75, 0.25], [2 / 3, 1 / 3]])
+    np.testing.assert_array_equal(centred_mean(p, 1), p)
+    assert centred_mean(np.zeros((0, 2)), 3).shape == (0, 2)
+
+
+def test_grouped_context_correction_with_known_coefficients():
+    """Sitting 30 degrees, standing 2 (relative +-14): the flickering classifier says
+    SITTING 0.8 / STANDING 0.1 on even windows and the reverse on odd ones; averaged over 3
+    windows the two neighbours win: log-odds log(1.0/1.7) with an even centre, log(1.7/1.0)
+    with an odd one, 0 next to the walking windows (0.9/0.9) and at the session's end. The
+    only weight is 1 on the interaction column (log-odds x clipped relative tilt / 10) for
+    SITTING."""
+    _, grav, _ = _session(30.0, 2.0)
+    proba = np.zeros((30, 6))
+    proba[:10, 0] = 1.0
+    proba[10:, 5] = 0.1
+    even = (np.arange(30) % 2 == 0)[10:]
+    proba[10:, 3] = np.where(even, 0.8, 0.1)
+    proba[10:, 4] = np.where(even, 0.1, 0.8)
+    coef = np.zeros((6, 10))
+    coef[3, 8] = 1.0  # SITTING: 1 x interaction
+    coef[5, 9] = -50.0
+    coef[[0, 1, 2], [0, 1, 2]] = 1.0
+    pc = PostureCorrection(CLASSES, "walking_reference_grouped_context", coef=coef, context=3)
+    out = pc.correct(proba, grav)
+    mean = centred_mean(proba, 3)
+    odds = np.log(mean[10:, 3] / mean[10:, 4])
+    np.testing.assert_allclose(odds[[0, 1, 2, -1]], [0.0, np.log(1.7), -np.log(1.7), 0.0],
+                               atol=1e-12)  # windows 10 (rows 9-11), 11, 12, 29 (rows 28-29)
+    rel = np.where(np.arange(20) < 10, 14.0, -14.0)  # the static median tilt is 16
+    z = np.column_stack([odds * np.clip(rel, -10, 40) / 10, np.zeros(20), np.full(20, -50.0)])
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(out[10:, 3:], e / e.sum(axis=1, keepdims=True),  # share 1
+                               rtol=1e-9)
+    np.testing.assert_array_equal(out[:10, 3:], 0.0)  # walking rows keep no static share
+    state = pc.to_dict()
+    assert state["context"] == 3
+    again = PostureCorrection.from_dict(state, CLASSES)
+    np.testing.assert_allclose(again.correct(proba, grav), out)
+    assert pc.describe() == "posture(walking_reference_grouped_context,k=3)"
+    assert "context" not in PostureCorrection(CLASSES, "walking_reference_grouped").to_dict()
+    for bad in (2, 0, True, 1.5):
+        with pytest.raises(ConfigError, match="posture_context must be an odd integer"):
+            PostureCorrection(CLASSES, "walking_reference_grouped_context", context=bad)
+
+
+def test_grouped_context_is_configured_and_serialised_with_the_post_processing():
+    proba, grav, y, sessions = _data()
+    spec = PostProcessor.from_dict({"smoothing": "mode", "mode_k": 3,
+                                    "posture": "walking_reference_grouped_context",
+                                    "posture_context": 3}, CLASSES)
+    assert spec.posture.context == 3 and spec.needs_fit and not spec.streamable
+    assert spec.unfitted().posture.context == 3
+    spec.fit(proba, y, sessions, gravity=grav)
+    assert spec.describe() == "posture(walking_reference_grouped_context,k=3)+mode(k=3)"
+    assert (spec.apply_labels(proba, sessions, gravity=grav) == y).all()
+    again = PostProcessor.from_dict(spec.to_dict(), CLASSES)
+    assert again.posture.context == 3 and again.posture.fitted
+    np.testing.assert_array_equal(again.apply(proba, sessions, gravity=grav),
+                                  spec.apply(proba, sessions, gravity=grav))

@@ -53,7 +53,12 @@ from tinyhar.features.streams import (  # noqa: F401 (cut and featurised here be
 )
 from tinyhar.features.validity import INVALID_CLASS
 from tinyhar.postprocess import UNKNOWN_CLASS, OodModel, PostProcessor
-from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, POSTURE_KEYS, posture_candidates
+from tinyhar.postprocess.posture import (
+    DEFAULT_CONTEXT,
+    DEFAULT_MIN_WALKING,
+    POSTURE_KEYS,
+    posture_candidates,
+)
 from tinyhar.postprocess.rejection import REJECT_KEYS, PostureOodModel, rejection_from_options
 
 _PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
@@ -648,7 +653,8 @@ def select_on_streams(
     rejection = calibrate_rejection(p, y, options, ood_model, n_folds)
     postures = posture_candidates(p.classes, options.get("posture", "none"),
                                   options.get("posture_min_walking", DEFAULT_MIN_WALKING),
-                                  p.gravity is not None)
+                                  p.gravity is not None,
+                                  options.get("posture_context", DEFAULT_CONTEXT))
     posture = postures[0]
     kw = {"ood": p.ood if rejection.uses_ood else None,
           "gravity": (p.gravity if any(pc.active for pc in postures) or rejection.uses_posture

@@ -49,6 +49,19 @@ session's walking reference (degrees) as one more input (stacking, Wolpert
   walking windows of a session whose walking is tilted into a posture (the
   linear tilt weight of ``walking_reference_all`` is learned mostly between
   the groups).
+- ``walking_reference_grouped_context``: as ``walking_reference_grouped``,
+  with two more things the regressions see. (a) Context: the classifier's
+  probabilities are averaged over the ``context`` windows centred on each
+  window (fewer at a session's ends) before they are renormalised within
+  the group and logged; only the regression's input is averaged, the
+  smoothing stage still sees the corrected per-window probabilities. (b) For
+  the static group, an interaction column: the sitting/standing log-odds
+  times the relative tilt (clipped to :data:`INTERACTION_TILT_RANGE` degrees,
+  divided by 10), so that the weight of the classifier's opinion can depend
+  on the tilt. On the HAPT training subjects' 5-fold CV streams (acc +
+  gyro) this raises the grouped method's best CV macro-F1 from 0.964 to
+  0.971 with the default 9 windows (chosen by the same CV among 3, 5, 7 and
+  9; README, "Continuous recognition").
 
 Probabilities are clipped to at least :data:`PROBA_FLOOR` before the logs.
 The reference is the mean unit gravity
@@ -68,15 +81,21 @@ import numpy as np
 from tinyhar.errors import ConfigError, EvaluationError
 
 POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all",
-                   "walking_reference_grouped")
+                   "walking_reference_grouped", "walking_reference_grouped_context")
 """Posture correction methods (``postprocess.posture`` also takes ``"auto"``, see
 :func:`posture_candidates`)."""
-POSTURE_KEYS = ("posture", "posture_min_walking")
+POSTURE_KEYS = ("posture", "posture_min_walking", "posture_context")
 """``postprocess:`` configuration keys of the posture correction."""
 PROBA_FLOOR = 1e-3
 """Probabilities are clipped to at least this before the log-odds (trees give exact zeros)."""
 DEFAULT_MIN_WALKING = 5
 """Fewest walking windows a session needs for its reference."""
+DEFAULT_CONTEXT = 9
+"""Windows whose probabilities ``walking_reference_grouped_context`` averages (odd)."""
+INTERACTION_TILT_RANGE = (-10.0, 40.0)
+"""Relative tilt range (degrees) of the interaction column of
+``walking_reference_grouped_context`` (beyond it, sitting or standing is clear)."""
+_GROUPED = ("walking_reference_grouped", "walking_reference_grouped_context")
 
 
 def posture_classes(classes: Sequence[str]) -> tuple[int, int, list[int]]:
@@ -150,6 +169,31 @@ def relative_tilt(angle: np.ndarray, static: np.ndarray) -> np.ndarray:
     return a - float(np.median(a[use]))
 
 
+def centred_mean(proba: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each row and its neighbours over ``k`` windows centred on it (one session).
+
+    Parameters
+    ----------
+    proba : numpy.ndarray, shape (n_windows, n_classes)
+        Probabilities of one session's windows in time order.
+    k : int, odd, >= 1
+        Windows averaged: the row and ``k // 2`` on each side; at the
+        session's ends only the windows that exist (a shorter window).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_windows, n_classes)
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    h = k // 2
+    if h == 0 or len(p) == 0:
+        return p.copy()
+    c = np.concatenate([np.zeros((1, p.shape[1])), np.cumsum(p, axis=0)])
+    i = np.arange(len(p))
+    lo, hi = np.maximum(i - h, 0), np.minimum(i + h + 1, len(p))
+    return (c[hi] - c[lo]) / (hi - lo)[:, None]
+
+
 def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> np.ndarray:
     """Angle (degrees) of each window's gravity direction to the mean walking direction.
 
@@ -187,7 +231,8 @@ def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> n
 
 def posture_candidates(classes: Sequence[str], option: str = "none",
                        min_walking: int = DEFAULT_MIN_WALKING,
-                       has_gravity: bool = True) -> list[PostureCorrection]:
+                       has_gravity: bool = True,
+                       context: int = DEFAULT_CONTEXT) -> list[PostureCorrection]:
     """The unfitted posture corrections a selection compares for ``postprocess.posture``.
 
     Parameters
@@ -205,6 +250,8 @@ def posture_candidates(classes: Sequence[str], option: str = "none",
         ``postprocess.posture_min_walking``.
     has_gravity : bool
         Whether the streams have each window's mean acceleration.
+    context : int, odd, >= 1
+        ``postprocess.posture_context`` (``walking_reference_grouped_context``).
 
     Returns
     -------
@@ -217,7 +264,7 @@ def posture_candidates(classes: Sequence[str], option: str = "none",
         An unknown option, or a method that does not fit the classes.
     """
     if option != "auto":
-        return [PostureCorrection(classes, option, min_walking)]
+        return [PostureCorrection(classes, option, min_walking, context=context)]
     out = [PostureCorrection(classes, "none", min_walking)]
     try:
         posture_classes(classes)
@@ -225,7 +272,8 @@ def posture_candidates(classes: Sequence[str], option: str = "none",
         return out
     if not has_gravity:
         return out
-    return out + [PostureCorrection(classes, m, min_walking) for m in POSTURE_METHODS[1:]]
+    return out + [PostureCorrection(classes, m, min_walking, context=context)
+                  for m in POSTURE_METHODS[1:]]
 
 
 class PostureCorrection:
@@ -237,7 +285,7 @@ class PostureCorrection:
         The model's classes (must include sitting, standing and walking,
         see :func:`posture_classes`).
     method : {"none", "walking_reference", "walking_reference_all", \
-"walking_reference_grouped"}
+"walking_reference_grouped", "walking_reference_grouped_context"}
     min_walking : int >= 1
         Fewest walking windows a session needs for its reference.
     coef : array-like, optional
@@ -250,7 +298,13 @@ class PostureCorrection:
         ``k`` the weights of class ``k`` on the within-group
         log-probabilities (0 for the other group's classes), the angle, the
         relative angle and the intercept (softmax over the rows of the
-        class's group, :func:`posture_groups`).
+        class's group, :func:`posture_groups`);
+        ``walking_reference_grouped_context``: shape (n_classes,
+        n_classes + 4), as the grouped one with the interaction column
+        before the intercept (0 for the walking classes).
+    context : int, odd, >= 1
+        Windows averaged for the inputs of
+        ``walking_reference_grouped_context`` (ignored by the others).
 
     Raises
     ------
@@ -260,7 +314,8 @@ class PostureCorrection:
 
     def __init__(self, classes: Sequence[str], method: str = "none",
                  min_walking: int = DEFAULT_MIN_WALKING,
-                 coef: Sequence[float] | None = None) -> None:
+                 coef: Sequence[float] | None = None,
+                 context: int = DEFAULT_CONTEXT) -> None:
         if method not in POSTURE_METHODS:
             raise ConfigError(
                 f"postprocess.posture must be one of {list(POSTURE_METHODS)}, got {method!r}"
@@ -272,6 +327,11 @@ class PostureCorrection:
             raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
                               f"got {min_walking!r}")
         self.min_walking = int(min_walking)
+        if isinstance(context, bool) or not isinstance(context, (int, np.integer)) \
+                or context < 1 or context % 2 == 0:
+            raise ConfigError(f"postprocess.posture_context must be an odd integer >= 1 "
+                              f"(windows centred on each window), got {context!r}")
+        self.context = int(context)
         if self.active:
             self.sit, self.stand, self.walk = posture_classes(self.classes)
             self.groups = posture_groups(self.classes)
@@ -280,7 +340,8 @@ class PostureCorrection:
             c = np.asarray(coef, dtype=np.float64)
             k = len(self.classes)
             shape = {"walking_reference": (1, 3), "walking_reference_all": (k, k + 2),
-                     "walking_reference_grouped": (k, k + 3)}[method]
+                     "walking_reference_grouped": (k, k + 3),
+                     "walking_reference_grouped_context": (k, k + 4)}[method]
             if c.shape != shape or not np.all(np.isfinite(c)):
                 raise ConfigError(
                     f"postprocess.posture.coef must be finite numbers of shape {shape} for "
@@ -298,9 +359,23 @@ class PostureCorrection:
         """True when the regression is fitted (always true when inactive)."""
         return not self.active or self.coef is not None
 
+    @property
+    def n_tilt(self) -> int:
+        """Number of tilt input columns: 1, or 2 (grouped), or 3 (grouped with context)."""
+        return {"walking_reference_grouped": 2, "walking_reference_grouped_context": 3}.get(
+            self.method, 1)
+
     def describe(self) -> str:
-        """``"posture(walking_reference)"``, or ``"none"``."""
+        """``"posture(walking_reference)"``, ``"posture(walking_reference_grouped_context,k=9)"``
+        or ``"none"``."""
+        if self.method == "walking_reference_grouped_context":
+            return f"posture({self.method},k={self.context})"
         return f"posture({self.method})" if self.active else "none"
+
+    def unfitted(self) -> PostureCorrection:
+        """A new unfitted correction with the same options."""
+        return PostureCorrection(self.classes, self.method, self.min_walking,
+                                 context=self.context)
 
     def _check(self, proba: np.ndarray, gravity: np.ndarray | None) -> tuple[np.ndarray,
                                                                              np.ndarray]:
@@ -321,10 +396,11 @@ class PostureCorrection:
     def _inputs(self, p: np.ndarray, g: np.ndarray, sessions: np.ndarray | None):
         """(tilt inputs, log-odds or log-probabilities, candidate mask) of every window.
 
-        The tilt inputs are shape (n, 1), the angle, or for
-        ``walking_reference_grouped`` shape (n, 2), the angle and the
-        relative angle (:func:`relative_tilt`); its log-probabilities are
-        renormalised within each class group.
+        The tilt inputs are shape (n, :attr:`n_tilt`): the angle; for the
+        grouped methods also the relative angle (:func:`relative_tilt`); with
+        context also the interaction column (module docstring). The grouped
+        methods' log-probabilities are renormalised within each class group
+        (with context, of the probabilities' :func:`centred_mean`).
         """
         from tinyhar.postprocess.hmm import _session_indices
 
@@ -333,17 +409,25 @@ class PostureCorrection:
         rel = np.full(len(p), np.nan)
         groups = ([np.arange(len(p))] if sessions is None
                   else _session_indices(np.asarray(sessions)))
+        context = self.method == "walking_reference_grouped_context"
+        mean = p.copy() if context else p
         for idx in groups:
             angle[idx] = tilt_angles(g[idx], np.isin(top[idx], self.walk), self.min_walking)
             rel[idx] = relative_tilt(angle[idx], np.isin(top[idx], [self.sit, self.stand]))
+            if context:
+                mean[idx] = centred_mean(p[idx], self.context)
         cand = np.isfinite(angle)
-        if self.method == "walking_reference_grouped":
+        if self.method in _GROUPED:
             log_p = np.zeros_like(p)
             for grp in self.groups:
-                total = p[:, grp].sum(axis=1, keepdims=True)
-                share = p[:, grp] / np.where(total > 0, total, 1.0)
+                total = mean[:, grp].sum(axis=1, keepdims=True)
+                share = mean[:, grp] / np.where(total > 0, total, 1.0)
                 log_p[:, grp] = np.log(np.clip(share, PROBA_FLOOR, None))
-            return np.column_stack([angle, rel]), log_p, cand
+            if not context:
+                return np.column_stack([angle, rel]), log_p, cand
+            inter = (log_p[:, self.sit] - log_p[:, self.stand]) \
+                * np.clip(rel, *INTERACTION_TILT_RANGE) / 10.0
+            return np.column_stack([angle, rel, inter]), log_p, cand
         log_p = np.log(np.clip(p, PROBA_FLOOR, None))
         if self.method == "walking_reference":
             cand &= np.isin(top, [self.sit, self.stand])
@@ -393,7 +477,7 @@ class PostureCorrection:
                 f"{'sitting and standing' if pair else 'at least 2 classes'} in sessions with "
                 f"walking to fit the correction; found {int(use.sum())}"
             )
-        if self.method == "walking_reference_grouped":
+        if self.method in _GROUPED:
             self.coef = self._fit_grouped(np.column_stack([log_p, angle]), y, use)
             return self
         lr = LogisticRegression(C=1.0, max_iter=2000)
@@ -418,18 +502,19 @@ class PostureCorrection:
         return coef
 
     def _fit_grouped(self, x: np.ndarray, y: np.ndarray, use: np.ndarray) -> np.ndarray:
-        """``walking_reference_grouped``: one multinomial regression per class group on
-        its within-group log-probabilities and the two tilt inputs (``x`` columns: the
-        n_classes log-probabilities, angle, relative angle)."""
+        """The grouped methods: one multinomial regression per class group on its
+        within-group log-probabilities and the tilt inputs (``x`` columns: the n_classes
+        log-probabilities, angle, relative angle, and with context the interaction, which
+        only the static group uses)."""
         from sklearn.linear_model import LogisticRegression
 
         k = len(self.classes)
-        coef = np.full((k, k + 3), 0.0)
+        coef = np.full((k, k + self.n_tilt + 1), 0.0)
         coef[:, -1] = -50.0
-        for grp in self.groups:
+        for gi, grp in enumerate(self.groups):
             names = [self.classes[i] for i in grp]
             rows = use & np.isin(y, names)
-            cols = [*grp, k, k + 1]
+            cols = [*grp, *range(k, k + (self.n_tilt if gi == 0 else 2))]
             present = sorted(set(y[rows].tolist()))
             if len(present) < 2:  # nothing to re-decide: the one present class keeps it all
                 for c in present:
@@ -439,7 +524,7 @@ class PostureCorrection:
             lr.fit(x[rows][:, cols], y[rows])
             w = self._rows(np.column_stack([lr.coef_, lr.intercept_]), lr.classes_,
                            len(cols) + 1)
-            coef[np.ix_(grp, [*cols, k + 2])] = w[grp]
+            coef[np.ix_(grp, [*cols, k + self.n_tilt])] = w[grp]
         return coef
 
     def correct(self, proba: np.ndarray, gravity: np.ndarray | None,
@@ -475,7 +560,7 @@ class PostureCorrection:
         angle, log_p, cand = self._inputs(p, g, sessions)
         out = p.copy()
         x = np.column_stack([log_p[cand], angle[cand], np.ones(int(cand.sum()))])
-        if self.method == "walking_reference_grouped":
+        if self.method in _GROUPED:
             for grp in self.groups:
                 z = x @ self.coef[grp].T
                 z -= z.max(axis=1, keepdims=True)
@@ -497,9 +582,13 @@ class PostureCorrection:
         return out
 
     def to_dict(self) -> dict:
-        """JSON-able state: ``method``, ``min_walking``, ``coef`` (nested lists or None)."""
-        return {"method": self.method, "min_walking": self.min_walking,
-                "coef": None if self.coef is None else self.coef.tolist()}
+        """JSON-able state: ``method``, ``min_walking``, ``coef`` (nested lists or None),
+        and ``context`` for ``walking_reference_grouped_context``."""
+        out = {"method": self.method, "min_walking": self.min_walking,
+               "coef": None if self.coef is None else self.coef.tolist()}
+        if self.method == "walking_reference_grouped_context":
+            out["context"] = self.context
+        return out
 
     @classmethod
     def from_dict(cls, state: dict | str, classes: Sequence[str]) -> PostureCorrection:
@@ -514,8 +603,9 @@ class PostureCorrection:
             return cls(classes, state)
         if not isinstance(state, dict):
             raise ConfigError("postprocess.posture must be a method name or a mapping")
-        unknown = sorted(set(state) - {"method", "min_walking", "coef"})
+        unknown = sorted(set(state) - {"method", "min_walking", "coef", "context"})
         if unknown:
             raise ConfigError(f"postprocess.posture has unknown keys {unknown}")
         return cls(classes, state.get("method", "none"),
-                   state.get("min_walking", DEFAULT_MIN_WALKING), state.get("coef"))
+                   state.get("min_walking", DEFAULT_MIN_WALKING), state.get("coef"),
+                   state.get("context", DEFAULT_CONTEXT))

@@ -29,7 +29,7 @@ from tinyhar.postprocess.filters import (
     mode_filter,
 )
 from tinyhar.postprocess.hmm import ClassHMM, _session_indices
-from tinyhar.postprocess.posture import PostureCorrection
+from tinyhar.postprocess.posture import POSTURE_KEYS, PostureCorrection
 from tinyhar.postprocess.rejection import (
     REJECT_KEYS,
     UNKNOWN_CLASS,
@@ -502,7 +502,7 @@ class PostProcessor:
             )
         unknown = sorted(
             set(state) - set(_PARAMS) - set(REJECT_KEYS)
-            - {"format_version", "classes", "hmm", "rejection", "posture", "posture_min_walking"}
+            - {"format_version", "classes", "hmm", "rejection", *POSTURE_KEYS}
         )
         if unknown:
             raise ConfigError(
@@ -525,8 +525,9 @@ class PostProcessor:
         posture = state.get("posture")
         if isinstance(posture, str):
             posture = {"method": posture}
-        if posture is not None and "posture_min_walking" in state:
-            posture = {**posture, "min_walking": state["posture_min_walking"]}
+        for key, name in (("posture_min_walking", "min_walking"), ("posture_context", "context")):
+            if posture is not None and key in state:
+                posture = {**posture, name: state[key]}
         return cls(
             classes,
             hmm=None if hmm is None else ClassHMM.from_dict(hmm),
@@ -543,9 +544,7 @@ class PostProcessor:
 
     def _posture(self) -> PostureCorrection:
         """The posture correction to share with a copy (a fresh one while unfitted)."""
-        if self.posture.fitted:
-            return self.posture
-        return PostureCorrection(self.classes, self.posture.method, self.posture.min_walking)
+        return self.posture if self.posture.fitted else self.posture.unfitted()
 
     def with_rejection(self, rejection: Rejection) -> PostProcessor:
         """An unfitted copy with another rejection (for :func:`select_postprocess`)."""
