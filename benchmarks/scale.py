@@ -40,11 +40,8 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 22.0 s with 1 worker, 14.4 s with 2
-(1.52x; 1.65x to 1.81x in three other runs; ``cpu_s`` 22.0 and 25.7 s), before
-the feature tasks stopped needing scikit-learn in the workers (fork server 1.34
--> 0.97 s of CPU for its imports) and Dask stopped walking each task's
-arguments; not yet measured again on a quiet machine.
+measured back to back on a quiet machine: 23.7 s with 1 worker, 13.0 s with 2
+(1.82x; 1.77x, 1.63x and 1.71x in three other runs; ``cpu_s`` 23.7 and 23.1 s).
 
 Usage::
 
