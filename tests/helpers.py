@@ -221,3 +221,20 @@ def assert_close_tree(a, b, path: str = "") -> None:
         assert b == pytest.approx(a, rel=1e-9, abs=1e-12, nan_ok=True), path
     else:
         assert a == b, path
+
+
+def joined_batches(source, rows: int) -> list:
+    """The batches of a session source at ``rows`` per batch, checked to equal its whole read.
+
+    Joined in order, the batches' frames must equal :meth:`SessionSource.load`'s frame
+    exactly (warnings of either read are recorded, not shown).
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        batches = list(source.iter_batches(batch_rows=rows))
+        whole = source.load()
+    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
+                                  whole.frame)
+    return batches

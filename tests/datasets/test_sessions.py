@@ -4,8 +4,6 @@ several files per session: test_sessions_files.py)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.helpers import joined_batches
 from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 
@@ -46,19 +45,9 @@ def _variant(folder, tmp_path, edit_spec=None, edit_frame=None, suffix=".parquet
     return session_sources(tmp_path / "data.yaml")[0]
 
 
-def _joined(source, rows):
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        batches = list(source.iter_batches(batch_rows=rows))
-        whole = source.load()
-    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
-                                  whole.frame)
-    return batches
-
-
 def test_batches_of_a_parquet_session_are_the_session(folder):
     source = session_sources(folder / "data.yaml")[0]
-    batches = _joined(source, 2500)
+    batches = joined_batches(source, 2500)
     assert [len(b.frame) for b in batches] == [2500, 2500, 2500, 1500]
     assert batches[2].frame["time"].iloc[0] == pytest.approx(5000 / 50)
     prefixed = next(source.iter_batches(session_prefix=True, batch_rows=2500))
@@ -67,7 +56,7 @@ def test_batches_of_a_parquet_session_are_the_session(folder):
 
 def test_without_a_time_column_time_counts_on_across_batches(folder, tmp_path):
     source = _variant(folder, tmp_path, edit_spec=lambda s: s["columns"].pop("time"))
-    batches = _joined(source, 4000)
+    batches = joined_batches(source, 4000)
     assert len(batches) == 3
     np.testing.assert_array_equal(batches[1].frame["time"].to_numpy(),
                                   np.arange(4000, 8000) / 50.0)
@@ -79,10 +68,11 @@ def test_restarts_and_small_files_are_read_whole(folder, tmp_path):
         return frame
 
     source = _variant(folder, tmp_path / "a", edit_frame=restart)
-    batches = _joined(source, 2500)
+    batches = joined_batches(source, 2500)
     assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
-    assert len(_joined(_variant(folder, tmp_path / "b", suffix=".csv"), 2500)) == 4  # CSV too
-    assert len(_joined(session_sources(folder / "data.yaml")[0], 9000)) == 1
+    csv = _variant(folder, tmp_path / "b", suffix=".csv")
+    assert len(joined_batches(csv, 2500)) == 4  # CSV too
+    assert len(joined_batches(session_sources(folder / "data.yaml")[0], 9000)) == 1
 
 
 def test_a_bad_value_in_a_later_batch_names_its_row(folder, tmp_path):

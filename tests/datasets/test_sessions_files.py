@@ -4,8 +4,6 @@ time order, gaps kept), at any batch size; errors in a later batch name the file
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.helpers import joined_batches
 from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import DataFormatError
@@ -61,24 +60,13 @@ def _write(folder, parts: dict, spec: dict):
     return sources[0]
 
 
-def _joined(source, rows: int):
-    """The batches of ``source`` at ``rows`` per batch, checked to equal the whole read."""
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        batches = list(source.iter_batches(batch_rows=rows))
-        whole = source.load()
-    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
-                                  whole.frame)
-    return batches
-
-
 def test_a_csv_session_is_read_in_batches_at_any_size(frame, tmp_path):
     source = _write(tmp_path, {"s001_a.csv": frame}, _spec())
     for rows in SIZES:
-        batches = _joined(source, rows)
+        batches = joined_batches(source, rows)
         assert [len(b.frame) for b in batches[:-1]] == [rows] * (len(batches) - 1)
         assert len(batches) == -(-9000 // rows)
-    second = _joined(source, 2500)[1].frame
+    second = joined_batches(source, 2500)[1].frame
     assert second["time"].iloc[0] == pytest.approx(2500 / 50)  # from the session's start
     assert (second["label"].cat.categories == _spec()["classes"]).all()
 
@@ -91,11 +79,11 @@ def test_without_a_time_column_time_counts_on_across_batches_and_files(frame, tm
              "s001_d.parquet": table.iloc[6500:]}
     source = _write(tmp_path, parts, spec)
     for rows in SIZES:
-        batches = _joined(source, rows)
+        batches = joined_batches(source, rows)
         np.testing.assert_array_equal(
             pd.concat([b.frame for b in batches])["time"].to_numpy(), np.arange(9000) / 50.0)
     # a file at a time: a file's last batch is short, the next file starts a batch
-    assert [len(b.frame) for b in _joined(source, 2500)] == [2500, 1500, 2500, 2500]
+    assert [len(b.frame) for b in joined_batches(source, 2500)] == [2500, 1500, 2500, 2500]
 
 
 def test_files_of_a_session_are_joined_in_time_order_with_their_gaps(frame, tmp_path):
@@ -108,8 +96,8 @@ def test_files_of_a_session_are_joined_in_time_order_with_their_gaps(frame, tmp_
     spec = _spec(ignore_labels=["unknown"])
     source = _write(tmp_path, parts, spec)
     for rows in SIZES:
-        batches = _joined(source, rows)
-    joined = pd.concat([b.frame for b in _joined(source, 1000)], ignore_index=True)
+        batches = joined_batches(source, rows)
+    joined = pd.concat([b.frame for b in joined_batches(source, 1000)], ignore_index=True)
     np.testing.assert_allclose(joined["time"].to_numpy(), shifted["time"].to_numpy()
                                - shifted["time"].iloc[0], atol=1e-12)
     assert joined["label"].iloc[100:301].isna().all() and joined["label"].notna().sum() == 8799
@@ -124,23 +112,23 @@ def test_npy_sessions_are_read_in_batches(frame, tmp_path):
     source = _write(tmp_path, {"s001_a.npy": table.iloc[:5000], "s001_b.npy": table.iloc[5000:]},
                     spec)
     for rows in SIZES:
-        _joined(source, rows)
-    assert len(_joined(source, 2500)) == 4
+        joined_batches(source, rows)
+    assert len(joined_batches(source, 2500)) == 4
 
 
 def test_restarts_and_small_sessions_are_read_whole(frame, tmp_path, monkeypatch):
     restart = frame.copy()
     restart.loc[6000:, "time"] -= restart["time"].iloc[6000]  # time goes back: a new session
     source = _write(tmp_path / "a", {"s001_a.csv": restart}, _spec())
-    batches = _joined(source, 2500)
+    batches = joined_batches(source, 2500)
     assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
     # two files overlapping in time: the second starts before the first ends (a restart)
     parts = {"s001_a.csv": frame.iloc[:5000], "s001_b.csv": frame.iloc[4000:]}
-    batches = _joined(_write(tmp_path / "b", parts, _spec()), 2500)
+    batches = joined_batches(_write(tmp_path / "b", parts, _spec()), 2500)
     assert len(batches) == 1 and batches[0].frame["session"].unique().tolist() == ["day",
                                                                                    "day~2"]
     small = _write(tmp_path / "c", {"s001_a.parquet": frame}, _spec())
-    assert len(_joined(small, 9000)) == 1 and len(_joined(small, 8999)) == 2
+    assert len(joined_batches(small, 9000)) == 1 and len(joined_batches(small, 8999)) == 2
     # a CSV file too small to hold more rows than a batch (2 bytes per sensor value at least)
     small_csv = _write(tmp_path / "d", {"s001_a.csv": frame}, _spec())
     size = (tmp_path / "d" / "rec" / "s001_a.csv").stat().st_size
@@ -149,15 +137,15 @@ def test_restarts_and_small_sessions_are_read_whole(frame, tmp_path, monkeypatch
         raise AssertionError("read in batches")
 
     monkeypatch.setattr("tinyhar.datasets.custom.iter_file_batches", no_batches)
-    assert len(_joined(small_csv, size // 12)) == 1
+    assert len(joined_batches(small_csv, size // 12)) == 1
     with pytest.raises(AssertionError, match="read in batches"):
-        _joined(small_csv, size // 12 - 1)
+        joined_batches(small_csv, size // 12 - 1)
 
 
 def test_time_order_off_reads_in_batches_when_time_increases(frame, tmp_path):
     spec = _spec(checks={"time_order": False})
     parts = {"s001_b.csv": frame.iloc[:4000], "s001_a.csv": frame.iloc[4000:]}
-    assert len(_joined(_write(tmp_path, parts, spec), 2500)) == 4
+    assert len(joined_batches(_write(tmp_path, parts, spec), 2500)) == 4
 
 
 def test_a_time_column_off_the_declared_rate_is_refused_as_in_a_whole_read(frame, tmp_path):
