@@ -79,6 +79,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
+from tinyhar.postprocess.filters import _check_int
 
 POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all",
                    "walking_reference_grouped", "walking_reference_grouped_context")
@@ -98,22 +99,30 @@ INTERACTION_TILT_RANGE = (-10.0, 40.0)
 _GROUPED = ("walking_reference_grouped", "walking_reference_grouped_context")
 
 
-def posture_classes(classes: Sequence[str]) -> tuple[int, int, list[int]]:
-    """Indices of the sitting, standing and walking classes among ``classes``.
+def class_roles(classes: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+    """Indices of the classes named sitting, standing and walking (each list may be empty).
 
     Names are matched case-insensitively: ``SITTING`` (or ``SIT``),
     ``STANDING`` (or ``STAND``), and every class whose name starts with
     ``WALK`` (HAPT: WALKING, WALKING_UPSTAIRS, WALKING_DOWNSTAIRS).
+    """
+    upper = [str(c).upper() for c in classes]
+    sit = [i for i, c in enumerate(upper) if c in ("SITTING", "SIT")]
+    stand = [i for i, c in enumerate(upper) if c in ("STANDING", "STAND")]
+    walk = [i for i, c in enumerate(upper) if c.startswith("WALK")]
+    return sit, stand, walk
+
+
+def posture_classes(classes: Sequence[str]) -> tuple[int, int, list[int]]:
+    """Indices of the sitting, standing and walking classes among ``classes``
+    (names as in :func:`class_roles`).
 
     Raises
     ------
     ConfigError
         If one of the three is missing (the message lists the classes).
     """
-    upper = [str(c).upper() for c in classes]
-    sit = [i for i, c in enumerate(upper) if c in ("SITTING", "SIT")]
-    stand = [i for i, c in enumerate(upper) if c in ("STANDING", "STAND")]
-    walk = [i for i, c in enumerate(upper) if c.startswith("WALK")]
+    sit, stand, walk = class_roles(classes)
     if not (sit and stand and walk):
         raise ConfigError(
             "postprocess.posture 'walking_reference' needs classes named SITTING, STANDING and "
@@ -322,11 +331,7 @@ class PostureCorrection:
             )
         self.classes = [str(c) for c in classes]
         self.method = method
-        if isinstance(min_walking, bool) or not isinstance(min_walking, (int, np.integer)) \
-                or min_walking < 1:
-            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
-                              f"got {min_walking!r}")
-        self.min_walking = int(min_walking)
+        self.min_walking = _check_int(min_walking, "posture_min_walking", 1)
         if isinstance(context, bool) or not isinstance(context, (int, np.integer)) \
                 or context < 1 or context % 2 == 0:
             raise ConfigError(f"postprocess.posture_context must be an odd integer >= 1 "

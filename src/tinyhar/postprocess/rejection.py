@@ -68,8 +68,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
-from tinyhar.postprocess.filters import _check_float, check_proba
-from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, tilt_angles
+from tinyhar.postprocess.filters import _check_float, _check_int, check_proba
+from tinyhar.postprocess.posture import DEFAULT_MIN_WALKING, class_roles, tilt_angles
 
 UNKNOWN_CLASS = "unknown"
 """Label of rejected windows (class index ``n_classes``)."""
@@ -243,11 +243,10 @@ class OodModel:
 
 def _posture_gate(classes: Sequence[str]) -> tuple[list[int], list[int]]:
     """Indices of the sitting/standing classes and of the walking classes (names as in
-    :func:`tinyhar.postprocess.posture.posture_classes`; one of the two postures may be
+    :func:`tinyhar.postprocess.posture.class_roles`; one of the two postures may be
     missing, e.g. held out)."""
-    upper = [str(c).upper() for c in classes]
-    gate = [i for i, c in enumerate(upper) if c in ("SITTING", "SIT", "STANDING", "STAND")]
-    walk = [i for i, c in enumerate(upper) if c.startswith("WALK")]
+    sit, stand, walk = class_roles(classes)
+    gate = sorted(sit + stand)
     if not (gate and walk):
         raise ConfigError(
             "postprocess.reject_posture needs a class named SITTING or STANDING and classes "
@@ -311,12 +310,8 @@ class PostureOodModel:
         if np.any(np.isinf(m)) or np.any(np.isinf(sd)) or np.any(sd[defined] <= 0):
             raise ConfigError("postprocess.rejection: posture_means must be finite or null and "
                               "posture_sds positive or null")
-        if isinstance(min_walking, bool) or not isinstance(min_walking, int | np.integer) \
-                or min_walking < 1:
-            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
-                              f"got {min_walking!r}")
         self.means, self.sds = np.where(defined, m, np.nan), np.where(defined, sd, np.nan)
-        self.min_walking = int(min_walking)
+        self.min_walking = _check_int(min_walking, "posture_min_walking", 1)
 
     def tilts(self, proba: np.ndarray, gravity: np.ndarray | None,
               sessions: np.ndarray | None = None) -> np.ndarray:
@@ -507,11 +502,7 @@ class Rejection:
                               "probability, ood or both")
         self.posture = bool(posture)
         self.posture_share = _check_float(posture_share, "reject_posture_share", 0.0, 1.0, True)
-        if isinstance(min_walking, bool) or not isinstance(min_walking, int | np.integer) \
-                or min_walking < 1:
-            raise ConfigError(f"postprocess.posture_min_walking must be an integer >= 1, "
-                              f"got {min_walking!r}")
-        self.min_walking = int(min_walking)
+        self.min_walking = _check_int(min_walking, "posture_min_walking", 1)
         self.posture_threshold = _threshold(posture_threshold, "posture_threshold")
         self.posture_model = posture_model
 
