@@ -7,6 +7,8 @@ and ``gyro_x``, ``gyro_y``, ``gyro_z`` in rad/s.
 
 from __future__ import annotations
 
+from tinyhar.errors import DataFormatError
+
 ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
 GYRO_CHANNELS = ("gyro_x", "gyro_y", "gyro_z")
 ALL_CHANNELS = ACC_CHANNELS + GYRO_CHANNELS
@@ -44,3 +46,30 @@ def channel_unit(name: str) -> str:
     str
     """
     return CHANNEL_UNITS.get(name, UNKNOWN_UNIT)
+
+
+def require_channels(needed: list[str] | tuple[str, ...], have: list[str] | tuple[str, ...],
+                     source: str | None) -> None:
+    """Check that data holds every channel a model needs.
+
+    Parameters
+    ----------
+    needed : sequence of str
+        The model's channels (e.g. ``acc_x``, in g; ``gyro_x``, in rad/s).
+    have : sequence of str
+        The data's channels.
+    source : str or None
+        The file or data set name the error names.
+
+    Raises
+    ------
+    DataFormatError
+        Some of ``needed`` are not in ``have`` (the message lists both).
+    """
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise DataFormatError(
+            source,
+            f"the model needs channels {list(needed)} but {missing} are missing "
+            f"(data has {list(have)})",
+        )

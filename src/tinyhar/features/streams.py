@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyhar.core.channels import require_channels
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
-from tinyhar.errors import DataFormatError
 from tinyhar.features.validity import invalid_windows
 from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
 
@@ -124,13 +124,7 @@ class _WindowCutter:
         """Windows completed by one more piece."""
         if self.channels is None:
             self.channels = recordings.channels
-        missing = [c for c in self.channels if c not in recordings.channels]
-        if missing:
-            raise DataFormatError(
-                recordings.source,
-                f"the model needs channels {self.channels} but {missing} are missing "
-                f"(the recording has {recordings.channels})",
-            )
+        require_channels(self.channels, recordings.channels, recordings.source)
         self.rate_in = recordings.sampling_rate_hz
         self.rate = float(self.rate_out or self.rate_in)
         self.resample = abs(self.rate - self.rate_in) > 1e-9 * self.rate

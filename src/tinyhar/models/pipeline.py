@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyhar.core.channels import require_channels
 from tinyhar.core.spec import WindowSpec
 from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
@@ -207,13 +208,7 @@ class HarPipeline:
             Missing channels, another sampling rate or window length; the
             message says how to fix it.
         """
-        missing = [c for c in self.channels if c not in windows.channels]
-        if missing:
-            raise DataFormatError(
-                windows.name,
-                f"the model needs channels {self.channels} but {missing} are missing "
-                f"(data has {windows.channels})",
-            )
+        require_channels(self.channels, windows.channels, windows.name)
         if abs(windows.sampling_rate_hz - self.sampling_rate_hz) > 1e-6:
             raise DataFormatError(
                 windows.name,
