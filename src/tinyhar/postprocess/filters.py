@@ -125,6 +125,35 @@ def mode_filter_lag(k: int) -> int:
     return _check_int(k, "mode_k", 1) // 2
 
 
+def window_sums(x: np.ndarray, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of the rows ``t - before .. t + after`` of ``x`` for every row ``t``.
+
+    Near the ends only the rows that exist are summed (running sums: one
+    pass, exact for integer arrays).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, m)
+        Rows in time order (e.g. one-hot classes or probabilities of one
+        session's windows).
+    before, after : int >= 0
+        Rows before and after each row in its window.
+
+    Returns
+    -------
+    sums : numpy.ndarray, shape (n, m)
+        Window sums, of ``x``'s dtype.
+    counts : numpy.ndarray of int, shape (n,)
+        Rows in each window (fewer than ``before + after + 1`` at the ends).
+    """
+    n = len(x)
+    cum = np.concatenate([np.zeros((1, *x.shape[1:]), dtype=x.dtype), np.cumsum(x, axis=0)])
+    t = np.arange(n)
+    lo = np.maximum(t - before, 0)
+    hi = np.minimum(t + after, n - 1) + 1
+    return cum[hi] - cum[lo], hi - lo
+
+
 def mode_filter(cls: np.ndarray, k: int, n_classes: int | None = None) -> np.ndarray:
     """Centred mode (majority) filter over ``k`` windows.
 
@@ -166,14 +195,10 @@ def mode_filter(cls: np.ndarray, k: int, n_classes: int | None = None) -> np.nda
         return c.copy()
     n_classes = int(n_classes if n_classes is not None else c.max() + 1)
     after = k // 2
-    before = k - 1 - after
-    onehot = np.zeros((n + 1, n_classes), dtype=np.int64)
-    onehot[np.arange(1, n + 1), c] = 1
-    cum = np.cumsum(onehot, axis=0)
+    onehot = np.zeros((n, n_classes), dtype=np.int64)
+    onehot[np.arange(n), c] = 1
+    counts, _ = window_sums(onehot, k - 1 - after, after)
     t = np.arange(n)
-    lo = np.maximum(t - before, 0)
-    hi = np.minimum(t + after, n - 1) + 1
-    counts = cum[hi] - cum[lo]
     best = counts.max(axis=1)
     out = np.argmax(counts, axis=1)
     keep = counts[t, c] == best

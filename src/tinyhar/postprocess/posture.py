@@ -79,7 +79,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyhar.errors import ConfigError, EvaluationError
-from tinyhar.postprocess.filters import _check_int
+from tinyhar.postprocess.filters import _check_int, window_sums
 
 POSTURE_METHODS = ("none", "walking_reference", "walking_reference_all",
                    "walking_reference_grouped", "walking_reference_grouped_context")
@@ -197,10 +197,8 @@ def centred_mean(proba: np.ndarray, k: int) -> np.ndarray:
     h = k // 2
     if h == 0 or len(p) == 0:
         return p.copy()
-    c = np.concatenate([np.zeros((1, p.shape[1])), np.cumsum(p, axis=0)])
-    i = np.arange(len(p))
-    lo, hi = np.maximum(i - h, 0), np.minimum(i + h + 1, len(p))
-    return (c[hi] - c[lo]) / (hi - lo)[:, None]
+    sums, counts = window_sums(p, h, h)
+    return sums / counts[:, None]
 
 
 def tilt_angles(gravity: np.ndarray, walking: np.ndarray, min_walking: int) -> np.ndarray:
