@@ -33,7 +33,10 @@ row, which is why the 10-hour row is slower per window); ``startup_cpu_s``,
 ``feature_cpu_s`` and ``fit_cpu_s`` are the child's own CPU time in these parts
 (without its workers). Peak RSS is that of the whole process tree (the child
 and its Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` =
-windows / ``wall_s``. ``cpu_s`` is the CPU time (user + system) of the whole
+windows / ``wall_s``; ``job_s`` = ``wall_s`` - ``startup_s`` (reading, features,
+fit, scoring and exit: what grows with the hours) and ``job_windows_per_s`` =
+windows / ``job_s``, the rate without the fixed start-up that every run pays
+once. ``cpu_s`` is the CPU time (user + system) of the whole
 process tree: on a machine shared with other work, ``wall_s`` depends on their
 load, ``cpu_s`` much less (its increase from 1 to 2 workers is the cost of the
 workers: the fork server's imports, sending tasks and rows; the fork server
@@ -49,9 +52,9 @@ Usage::
                                [--two-workers-hours 100] [--scheduler processes|threads]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
-workers, scheduler, wall_s, startup_s, feature_s, fit_s, cpu_s, startup_cpu_s,
-feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s, macro_f1,
-failed}``, and ``marginal_windows_per_s`` for each
+workers, scheduler, wall_s, startup_s, job_s, feature_s, fit_s, cpu_s,
+startup_cpu_s, feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s,
+job_windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
 row after the smallest case of its worker count (:func:`add_marginal_rates`).
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
@@ -221,9 +224,11 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     row["startup_s"] = round(row.pop("started") - started, 2)
     row["cpu_s"] = round(cpu() - cpu0, 2)
     row["workers_cpu_s"] = round(row["cpu_s"] - row.pop("own_cpu_s"), 2)
-    row.update({"workers": workers, "wall_s": round(wall, 2),
+    job = wall - row["startup_s"]
+    row.update({"workers": workers, "wall_s": round(wall, 2), "job_s": round(job, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
-                "windows_per_s": round(row["windows"] / wall, 1)})
+                "windows_per_s": round(row["windows"] / wall, 1),
+                "job_windows_per_s": round(row["windows"] / job, 1)})
     return row
 
 

@@ -90,3 +90,63 @@ def test_started_worker_processes_run_the_next_tasks():
     assert compute.start_workers("processes", 2)
     compute.stop_workers()  # unused: shut down
     assert compute._WARM == {}
+
+
+def test_each_thread_keeps_its_own_warnings_and_the_process_state_comes_back():
+    """Two tasks on two threads of one worker (a cluster worker with 2 threads): each
+    records only its own warnings, however their starts and ends interleave, and the
+    process's showwarning and filters are as before once both have left (with
+    ``warnings.catch_warnings`` the second to leave restored the first's recorder)."""
+    import warnings
+
+    show, filters = warnings.showwarning, list(warnings.filters)
+    entered, first_left = threading.Barrier(2), threading.Event()
+    got: dict = {}
+
+    def task(name: str, leaves_first: bool) -> None:
+        with compute.captured_warnings() as caught:
+            entered.wait(10)  # both inside
+            for k in range(3):  # the same line three times: all recorded ("always")
+                warnings.warn(f"{name} {k}", RuntimeWarning, stacklevel=1)
+            if not leaves_first:
+                assert first_left.wait(10)  # the other task has left
+                warnings.warn(f"{name} after", UserWarning, stacklevel=1)
+        got[name] = caught
+        if leaves_first:
+            first_left.set()
+
+    threads = [threading.Thread(target=task, args=("a", True)),
+               threading.Thread(target=task, args=("b", False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert got["a"] == [(RuntimeWarning, f"a {k}") for k in range(3)]
+    assert got["b"] == [*((RuntimeWarning, f"b {k}") for k in range(3)), (UserWarning, "b after")]
+    assert warnings.showwarning is show and warnings.filters == filters
+
+
+def test_warnings_of_worker_processes_are_shown_here_in_task_order():
+    import functools
+    import warnings
+
+    with pytest.warns(Warning) as shown:
+        assert list(compute.map_in_order(functools.partial(warnings.warn, category=FutureWarning),
+                                         ["first", "second", "third"], "processes", 2)) == [
+            None] * 3
+        assert list(compute.map_shared(warnings.warn, "shared", [UserWarning, RuntimeWarning],
+                                       "processes", 2)) == [None, None]
+    assert [(w.category, str(w.message)) for w in shown] == [
+        (FutureWarning, "first"), (FutureWarning, "second"), (FutureWarning, "third"),
+        (UserWarning, "shared"), (RuntimeWarning, "shared")]
+
+
+def test_a_category_other_processes_cannot_import_comes_back_by_name():
+    import warnings
+
+    class Local(UserWarning):
+        pass
+
+    with compute.captured_warnings() as caught:
+        warnings.warn("x", Local, stacklevel=1)
+    assert caught == [(UserWarning, "Local: x")]

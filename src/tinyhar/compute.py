@@ -6,7 +6,10 @@ fit (:func:`tinyhar.training.trees.fit_fold`). Each is a list of independent
 tasks; :func:`map_in_order` (and :func:`map_shared`, for tasks that all read
 one feature matrix, sent to each worker once) runs them and yields their
 results in the tasks' order, so the outcome does not depend on the scheduler
-(same rows, same metrics).
+(same rows, same metrics). Warnings a task gives in another process (a
+local worker process, a cluster's worker) come back with its result and are
+shown in this process, in the tasks' order, as if the task had run here
+(:func:`captured_warnings`).
 
 Schedulers (``compute.scheduler`` in the configuration, ``--scheduler`` on
 the command line):
@@ -31,6 +34,10 @@ computation with blocked algorithms and task scheduling".
 
 from __future__ import annotations
 
+import functools
+import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -120,11 +127,16 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
             yield head()
         yield from map(func, items)
         return
-    if scheduler in LOCAL_SCHEDULERS:
+    if scheduler == "threads":
         dask = _require("dask", scheduler)
         yield from _local(dask, func, items, scheduler, workers, head)
         return
-    yield from _on_cluster(func, items, scheduler, task_timeout_s, head=head)
+    kept = functools.partial(_keep_warnings, func)  # another process: its warnings come back
+    if scheduler == "processes":
+        dask = _require("dask", scheduler)
+        yield from _shown(_local(dask, kept, items, scheduler, workers, head))
+        return
+    yield from _shown(_on_cluster(kept, items, scheduler, task_timeout_s, head=head))
 
 
 def _check(scheduler: str, workers: int) -> None:
@@ -361,8 +373,6 @@ def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any
     ComputeError, TinyharError
         As :func:`map_in_order`.
     """
-    import functools
-
     _check(scheduler, workers)
     items = list(items)
     if scheduler in ("serial", "threads") or not items:
@@ -371,10 +381,11 @@ def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any
     if scheduler == "processes":
         dask = _require("dask", scheduler)
         pool = _process_pool(workers, _install_shared, (shared,))
-        yield from _batches(dask, functools.partial(_call_with_shared, func), items,
-                            scheduler, pool, workers)
+        task = functools.partial(_keep_warnings, functools.partial(_call_with_shared, func))
+        yield from _shown(_batches(dask, task, items, scheduler, pool, workers))
         return
-    yield from _on_cluster(func, items, scheduler, task_timeout_s, shared=[shared])
+    yield from _shown(_on_cluster(functools.partial(_keep_warnings, func), items, scheduler,
+                                  task_timeout_s, shared=[shared]))
 
 
 _SHARED: Any = None
@@ -390,6 +401,101 @@ def _install_shared(shared: Any) -> None:
 def _call_with_shared(func: Callable[[Any, Any], Any], item: Any) -> Any:
     """A task of :func:`map_shared` in a worker process."""
     return func(_SHARED, item)
+
+
+class _Warned:
+    """A task's result and the warnings it gave, as ``(category, message)`` pairs."""
+
+    __slots__ = ("result", "warnings")
+
+    def __init__(self, result: Any, caught: list[tuple[type[Warning], str]]) -> None:
+        self.result = result
+        self.warnings = caught
+
+
+def _keep_warnings(func: Callable[..., Any], *args: Any) -> _Warned:
+    """``func(*args)`` in a worker, with the warnings it gave (:func:`captured_warnings`)."""
+    with captured_warnings() as caught:
+        result = func(*args)
+    return _Warned(result, caught)
+
+
+def _shown(results: Iterator[Any]) -> Iterator[Any]:
+    """The tasks' results; the warnings each gave in a worker are shown here first."""
+    for result in results:
+        if isinstance(result, _Warned):
+            for category, message in result.warnings:
+                warnings.warn(message, category, stacklevel=2)
+            result = result.result
+        yield result
+
+
+_CAPTURE_LOCK = threading.Lock()
+_CAPTURE = threading.local()  # .caught: the list of the current thread's task, if any
+_capture_state: dict[str, Any] = {"active": 0, "saved": None, "show": None}
+
+
+@contextmanager
+def captured_warnings() -> Iterator[list[tuple[type[Warning], str]]]:
+    """Record the warnings this thread gives, as ``(category, message)`` pairs.
+
+    For tasks that run in a worker process (a local one or a cluster's, where
+    their warnings would otherwise go to the worker's stderr or log, never to
+    the user): every warning the task's thread gives is recorded (the filter
+    action is ``always`` meanwhile, so a repeated warning is not lost to
+    Python's once-per-location rule) and sent back with the result. Unlike
+    :class:`warnings.catch_warnings`, which swaps process-wide state and is
+    not thread-safe, it keeps one list per thread: a cluster worker running
+    several tasks on its threads gives each task its own warnings, and the
+    process's filters and ``warnings.showwarning`` are restored when the last
+    task leaves. Warnings of other threads meanwhile (the worker's own, or
+    threads a task starts) are shown as before, not recorded.
+
+    Yields
+    ------
+    list of (type, str)
+        Filled as the warnings are given; a category that another process
+        could not import (a class defined inside a function) is recorded as
+        ``UserWarning`` with its name in the message.
+    """
+    caught: list[tuple[type[Warning], str]] = []
+    state = _capture_state
+    with _CAPTURE_LOCK:
+        if state["active"] == 0:
+            saved = warnings.catch_warnings()
+            saved.__enter__()
+            state["saved"], state["show"] = saved, warnings.showwarning
+            warnings.simplefilter("always")
+            warnings.showwarning = _record_warning
+        state["active"] += 1
+    outer = getattr(_CAPTURE, "caught", None)
+    _CAPTURE.caught = caught
+    try:
+        yield caught
+    finally:
+        _CAPTURE.caught = outer
+        with _CAPTURE_LOCK:
+            state["active"] -= 1
+            if state["active"] == 0:
+                saved, state["saved"], state["show"] = state["saved"], None, None
+                saved.__exit__(None, None, None)
+
+
+def _record_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` while :func:`captured_warnings` is active."""
+    caught = getattr(_CAPTURE, "caught", None)
+    if caught is None:  # not a capturing task's thread: as before
+        show = _capture_state["show"]
+        if show is None:  # the last task left while this warning was on its way
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        else:
+            show(message, category, filename, lineno, file, line)
+        return
+    text = str(message)
+    module = sys.modules.get(category.__module__)
+    if getattr(module, category.__qualname__, None) is not category:
+        category, text = UserWarning, f"{category.__name__}: {text}"
+    caught.append((category, text))
 
 
 def _on_cluster(func, items: list, address: str, task_timeout_s: float | None,

@@ -9,7 +9,6 @@ give the rows (windows and their rotated copies) it is fitted on.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 from rich.console import Console
@@ -199,35 +198,6 @@ def fit_fold(shared: dict, split: tuple[np.ndarray, np.ndarray] | None):
     return model, model.predict(X[split[1]])
 
 
-def _process() -> tuple[str, int]:
-    """This process: its machine and id."""
-    import os
-    import socket
-
-    return socket.gethostname(), os.getpid()
-
-
-def _fold_task(shared: dict, split: tuple[np.ndarray, np.ndarray] | None) -> tuple:
-    """:func:`fit_fold`, and the warnings it gave when it ran in a worker process.
-
-    Returns
-    -------
-    tuple
-        ``(result, warnings)``: :func:`fit_fold`'s result and, from a process
-        other than ``shared["origin"]`` (:func:`_process` of the run), each
-        warning as ``(category, message)``, for the run to show as its own
-        (a worker's warnings would otherwise go to its own stderr, or, on a
-        cluster, to its log); an empty list in the run's own process, where
-        warnings are shown as they happen.
-    """
-    if shared["origin"] == _process():
-        return fit_fold(shared, split), []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = fit_fold(shared, split)
-    return result, [(w.category, str(w.message)) for w in caught]
-
-
 def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: np.ndarray,
                    console: Console, augmented=None) -> tuple[dict | None, np.ndarray | None,
                                                                   list]:
@@ -241,7 +211,8 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
     the final fit first, the longest task), the rows sent to each worker
     once. A model whose ``fit`` takes ``groups`` (a network) gets the
     training windows' subjects. Warnings of tasks that ran in worker
-    processes are shown here, as those of local tasks are. Every model is
+    processes are shown here, as those of local tasks are
+    (:func:`tinyhar.compute.map_shared`). Every model is
     seeded, so the metrics are those of ``serial`` whatever the scheduler (a
     network's thread count is its own ``n_threads``, 1 by default, in every
     task).
@@ -288,20 +259,13 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
     scope = "" if loso else "training "
     model = pipeline.model
     shared = {"model": model, "X": features, "y": train_w.y, "augmented": augmented,
-              "groups": train_w.subject if has_fit_parameter(model, "groups") else None,
-              "origin": _process()}
+              "groups": train_w.subject if has_fit_parameter(model, "groups") else None}
     final: list = []
     fold_models: list = []
 
     def predict_folds(splits: list):
-        def shown(tasks):  # each task's result, its workers' warnings shown here
-            for result, caught in tasks:
-                for category, message in caught:
-                    warnings.warn(message, category, stacklevel=2)
-                yield result
-
-        results = shown(compute.map_shared(_fold_task, shared, [None, *splits], c.scheduler,
-                                           c.workers))
+        results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler,
+                                     c.workers)
         final.append(next(results))
         console.print(f"fitted the final model on all {scope}subjects")
         for (_, b), (model, pred) in zip(splits, results, strict=True):
