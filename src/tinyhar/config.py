@@ -82,7 +82,8 @@ Example (all keys optional; these are the defaults)::
     compute:                # data larger than memory (trees), parallel folds (any model)
       out_of_core: auto     # auto | true | false: read, window and featurise session by
                             #   session (auto: for dataset definitions when a scheduler,
-                            #   a cache or more than 2 GB of data files)
+                            #   a cache, more than 2 GB of data files, or samples that
+                            #   would take over half the memory available)
       scheduler: serial     # serial | threads | processes | tcp://host:8786 (Dask cluster)
       workers: 2            # threads/processes: local workers
       cache: null           # folder for per-session feature rows (reused while unchanged)
