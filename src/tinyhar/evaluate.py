@@ -1,7 +1,9 @@
 """Score a trained run on a data set: ``tinyhar evaluate``.
 
 A run is scored on windows cut with its own
-:class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`), or on
+:class:`~tinyhar.core.spec.WindowSpec` (:func:`evaluation_windows`; a tree
+run on a dataset definition reads it one session at a time,
+:func:`reads_by_session`), or on
 whole recordings before and after its post-processing
 (:func:`evaluate_continuous`; a dataset definition or a ``.parquet`` recording
 is read one session at a time, a long one in batches of rows). Scores are
@@ -107,11 +109,18 @@ def evaluate_run(
     run = load_run(run_dir)  # checked against its manifest
     run_dir = run.path
     pipeline = run.pipeline
-    windows, selection, skipped = evaluation_windows(
-        run, dataset, path, subjects, console, include_training_subjects
-    )
-    pred = pipeline.predict(windows)
+    failed: list | None = None
+    if reads_by_session(run, dataset, path):
+        windows, pred, selection, skipped, failed = _evaluate_by_session(
+            run, dataset, subjects, console, include_training_subjects)
+    else:
+        windows, selection, skipped = evaluation_windows(
+            run, dataset, path, subjects, console, include_training_subjects
+        )
+        pred = pipeline.predict(windows)
     metrics = score_predictions(windows, pred, pipeline.classes)
+    if failed is not None:
+        metrics["skipped_sessions"] = [{"source": f.name, "error": f.error} for f in failed]
     metrics.update(
         {
             "dataset": windows.name,
@@ -124,6 +133,105 @@ def evaluate_run(
         }
     )
     return metrics
+
+
+def reads_by_session(run: Run, dataset: str, path: str | None = None) -> bool:
+    """Whether :func:`evaluate_run` reads ``dataset`` one session at a time.
+
+    Yes for a dataset definition (``.yaml``) and a feature-based (tree)
+    pipeline: each session is read, windowed and turned into feature rows
+    on its own (:mod:`tinyhar.features.table`, as out-of-core training does),
+    so memory holds the rows (about 0.8 kB per window), not the samples or the
+    raw windows, and data sets larger than memory can be scored. The scores
+    equal those of the whole data set in memory. A network reads raw windows:
+    its data set is loaded whole.
+    """
+    return (path is None and Path(dataset).suffix.lower() in (".yaml", ".yml")
+            and run.pipeline.extractor is not None)
+
+
+def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
+                         console: Console | None, include_training_subjects: bool):
+    """:func:`evaluate_run`'s windows and predictions, one session at a time.
+
+    The windows are those of :func:`evaluation_windows` (the run's window
+    spec and channels, resampled to its rate where a session has another;
+    the same subjects and classes), as feature rows; a session that cannot
+    be read is skipped and returned in ``failed``.
+
+    Returns
+    -------
+    windows : FeatureTable-like
+        ``y``, ``subject``, ``name`` of the scored windows.
+    pred : numpy.ndarray of str, shape (n_windows,)
+    selection : dict
+        As :func:`select_unseen_subjects`.
+    skipped : list of str
+        Classes the model does not know.
+    failed : list
+        The sessions skipped (``name``, ``error``).
+    """
+    from types import SimpleNamespace
+
+    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.features.table import SessionJob, build_feature_table
+    from tinyhar.windows.source import wanted_channels
+
+    console = console or Console(quiet=True)
+    pipeline, cfg, spec = run.pipeline, run.config, run.spec
+    sources = session_sources(dataset)
+    prefix = shared_session_names(sources)
+    first = sources[0].load(cfg.dataset.checks, prefix)  # its rows are computed from it
+    channels = wanted_channels("all", first.channels, first.name)
+    missing = [c for c in pipeline.channels if c not in channels]
+    if missing:
+        raise TinyharError(
+            f"the run needs channels {missing}, which {first.name!r} does not have "
+            f"(it has {list(first.channels)}); evaluate on data with them"
+        )
+    windowing = dict(window=spec.n_samples, hop=spec.streaming_hop, unit="samples",
+                     purity=cfg.windows.purity, target_rate_hz=spec.sampling_rate_hz,
+                     channels=list(pipeline.channels))
+    featurise = pipeline.features_only()
+    names = list(pipeline.feature_names)
+    jobs = [SessionJob(s, windowing, featurise, names, cfg.dataset.checks, None, "", prefix)
+            for s in sources]
+
+    def in_order(f, items):  # the first session is read already
+        yield f(items[0], first)
+        yield from map(f, items[1:])
+
+    with progress_bar(console) as progress:
+        task = progress.add_task("sessions (read, window, features)", total=len(jobs))
+        table, failed = build_feature_table(
+            jobs, names, in_order, on_result=lambda _: progress.advance(task))
+    for f in failed:
+        console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
+    if len(table) == 0:
+        raise EvaluationError(
+            f"no window of {dataset!r} could be scored: no session has labelled windows of "
+            f"{spec.n_samples} samples" + (f" ({len(failed)} could not be read)" if failed
+                                            else "")
+        )
+    labelled = table.y != ""
+    available = sorted(set(table.subject[labelled].tolist()), key=natural_key)
+    selection = choose_unseen_subjects(available, first.name, run.metrics, subjects,
+                                       include_training_subjects, console)
+    chosen = labelled & np.isin(table.subject, selection["subjects"])
+    known = np.isin(table.y, list(pipeline.classes))
+    skipped = sorted(set(table.y[chosen & ~known]))
+    if skipped:
+        console.print(f"[yellow]classes unknown to the model are skipped: {skipped}[/]")
+    keep = np.flatnonzero(chosen & known)
+    if len(keep) == 0:
+        raise EvaluationError(
+            f"no window of {dataset!r} ({subject_list(selection['subjects'])}) has a "
+            f"class the model knows ({sorted(pipeline.classes)}); evaluate on data with "
+            "these activities"
+        )
+    pred = pipeline.model.predict(table.X[keep])
+    windows = SimpleNamespace(y=table.y[keep], subject=table.subject[keep], name=first.name)
+    return windows, pred, selection, skipped, failed
 
 
 def evaluation_windows(

@@ -3,16 +3,14 @@ memory, judged from the files' sample counts (compressed Parquet is small on dis
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from tinyhar.config import make_config
-from tinyhar.datasets.sessions import session_sources
+from tinyhar.datasets.custom import estimated_samples
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.training import reads_by_session
-from tinyhar.training.sessions import IN_MEMORY_BYTES_PER_VALUE, _estimated_samples
+from tinyhar.windows.source import IN_MEMORY_BYTES_PER_VALUE
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +20,8 @@ def definition(tmp_path_factory):
     return str(out / "data.yaml")
 
 
-def _files(definition: str) -> list[Path]:
-    return [Path(f) for s in session_sources(definition) for f in s.files]
-
-
 def test_parquet_samples_come_from_the_metadata(definition):
-    assert _estimated_samples(definition, _files(definition)) == (36_000, 6)
+    assert estimated_samples(definition) == (36_000, 6)
 
 
 def test_csv_samples_are_estimated_from_the_first_lines(tmp_path):
@@ -42,7 +36,7 @@ def test_csv_samples_are_estimated_from_the_first_lines(tmp_path):
         "units: {time: s, acc: g}\nfile_pattern: '(?P<subject>[^_]+)_(?P<session>\\w+)\\.csv'\n"
         "constants: {label: walking}\n")
     definition = str(tmp_path / "data.yaml")
-    samples, channels = _estimated_samples(definition, _files(definition))
+    samples, channels = estimated_samples(definition)
     assert channels == 3
     assert abs(samples - n) < 0.03 * n  # the lines' lengths vary a little
 
@@ -59,14 +53,16 @@ def test_auto_goes_out_of_core_when_the_samples_would_not_fit(definition, monkey
     assert not reads_by_session(false)  # asked for: in memory
 
 
-def test_in_memory_training_that_would_not_fit_is_refused(definition, monkeypatch):
+def test_loading_a_definition_whole_that_would_not_fit_is_refused(definition, monkeypatch):
     from tinyhar.errors import ConfigError
+    from tinyhar.windows.source import load_data
 
     need = 36_000 * 6 * IN_MEMORY_BYTES_PER_VALUE
     monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(0.5 * need / 1e9))
-    for settings in ({"compute": {"out_of_core": False}},
-                     {"model": {"kind": "cnn1d"}}):  # networks train in memory
-        cfg = make_config({"dataset": {"name": definition}, **settings}, "test")
-        with pytest.raises(ConfigError, match=r"data\.yaml: training in memory would need "
-                                              r"about 0\.00799 GB .*compute\.out_of_core: true"):
-            reads_by_session(cfg)
+    cfg = make_config({"dataset": {"name": definition}, "compute": {"out_of_core": False}},
+                      "test")
+    with pytest.raises(ConfigError, match=r"data\.yaml: loading it whole would need about "
+                                          r"0\.00799 GB .*compute\.out_of_core: true"):
+        load_data(cfg)
+    monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(2 * need / 1e9))
+    assert load_data(cfg).n_samples == 36_000

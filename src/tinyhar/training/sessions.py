@@ -41,13 +41,6 @@ from tinyhar.windows.windowing import make_windows, to_samples
 OUT_OF_CORE_BYTES = 2 * 1024**3
 """``compute.out_of_core: auto`` reads session by session above this much data on disk."""
 
-IN_MEMORY_BYTES_PER_VALUE = 37
-"""Peak memory of in-memory training per raw value (sample x channel): 669 MB for 10 h of
-6-channel 50 Hz data (1.8 M samples, ``benchmarks/scale.py``'s 10-hour set), of which
-about 270 MB are the imports; the recording, its windows (hop half a window) and their
-features."""
-
-
 def reads_by_session(cfg: TrainConfig) -> bool:
     """Whether training reads the data set session by session (``compute.out_of_core``).
 
@@ -55,12 +48,11 @@ def reads_by_session(cfg: TrainConfig) -> bool:
     when a parallel scheduler or a feature cache is configured, when the
     definition's files hold more than :data:`OUT_OF_CORE_BYTES`, or when
     reading them whole would take more than half the memory available
-    (:func:`tinyhar.windows.windowing.memory_limit`, which
-    ``$TINYHAR_MEMORY_LIMIT_GB`` caps): their samples (Parquet and NPY:
-    from the files' metadata; CSV: from the length of their first lines)
-    times the channels times :data:`IN_MEMORY_BYTES_PER_VALUE`. Compressed
-    Parquet holds 1,000 hours of 6-channel 50 Hz data in 1.8 GB on disk,
-    which take about 40 GB in memory. Either way the metrics are the same.
+    (:func:`tinyhar.windows.source.in_memory_bytes` against
+    :func:`tinyhar.windows.windowing.memory_limit`, which
+    ``$TINYHAR_MEMORY_LIMIT_GB`` caps). Compressed Parquet holds 1,000 hours
+    of 6-channel 50 Hz data in 1.8 GB on disk, which take about 40 GB in
+    memory. Either way the metrics are the same.
 
     Raises
     ------
@@ -83,85 +75,19 @@ def reads_by_session(cfg: TrainConfig) -> bool:
                 "files with `tinyhar datasets init`)"
             )
         return True
-    if not definition:
-        return False
-    if c.out_of_core is False or cfg.model.kind in NETWORK_KINDS:
-        _check_fits_in_memory(ds.name)
+    if c.out_of_core is False or not definition or cfg.model.kind in NETWORK_KINDS:
         return False
     if c.scheduler != "serial" or c.cache:
         return True
     from tinyhar.datasets.sessions import session_sources
+    from tinyhar.windows.source import in_memory_bytes
     from tinyhar.windows.windowing import memory_limit
 
     files = [Path(f) for src in session_sources(ds.name) for f in src.files]
     if sum(f.stat().st_size for f in files) > OUT_OF_CORE_BYTES:
         return True
     limit = memory_limit()
-    return limit is not None and _in_memory_bytes(ds.name, files) > limit / 2
-
-
-def _in_memory_bytes(definition_path: str, files: list[Path]) -> int:
-    """Estimated peak memory of training on a definition's files in memory, in bytes."""
-    samples, channels = _estimated_samples(definition_path, files)
-    return samples * channels * IN_MEMORY_BYTES_PER_VALUE
-
-
-def _check_fits_in_memory(definition_path: str) -> None:
-    """Refuse in-memory training on a definition whose samples would not fit in memory.
-
-    Raises
-    ------
-    ConfigError
-        The estimate (:func:`_in_memory_bytes`) exceeds the memory available
-        (:func:`tinyhar.windows.windowing.memory_limit`): says how much each is
-        and to read session by session instead (the process would otherwise
-        be killed by the system, without a message).
-    """
-    from tinyhar.datasets.sessions import session_sources
-    from tinyhar.windows.windowing import memory_limit
-
-    limit = memory_limit()
-    if limit is None:
-        return
-    files = [Path(f) for src in session_sources(definition_path) for f in src.files]
-    need = _in_memory_bytes(definition_path, files)
-    if need > limit:
-        raise ConfigError(
-            f"{definition_path}: training in memory would need about {need / 1e9:.3g} GB "
-            f"(its files hold about {need // IN_MEMORY_BYTES_PER_VALUE:,} values) and "
-            f"{limit / 1e9:.3g} GB are available; read it session by session "
-            "(compute.out_of_core: true or auto, tree models), or train on part of it"
-        )
-
-
-def _estimated_samples(definition_path: str, files: list[Path]) -> tuple[int, int]:
-    """Samples in a definition's files and its channels, estimated without reading them.
-
-    Parquet and NPY files: their rows (metadata, header). CSV files: their size
-    over the mean length of the lines in their first 64 kB. A file that cannot
-    be read counts as none (reading it reports the problem).
-    """
-    from tinyhar.datasets.custom import file_rows
-    from tinyhar.datasets.definition import DatasetDefinition
-    from tinyhar.errors import TinyharError
-
-    definition = DatasetDefinition.from_yaml(Path(definition_path))
-    columns = definition.columns
-    channels = sum(getattr(columns, f"{s}_{a}") is not None for s in ("acc", "gyro")
-                   for a in "xyz")
-    samples = 0
-    for file in files:
-        try:
-            rows = file_rows(definition, file)
-            if rows is None:  # CSV
-                with open(file, "rb") as handle:
-                    head = handle.read(65536)
-                lines = head.count(b"\n")
-                rows = file.stat().st_size * lines // len(head) if lines else 0
-        except (OSError, TinyharError):
-            rows = 0
-        samples += rows
-    return samples, channels
+    return limit is not None and in_memory_bytes(ds.name) > limit / 2
 
 
 class _TableWindows:

@@ -10,6 +10,7 @@ this layer does not import :mod:`tinyhar.config`, which sits above it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyhar.core.channels import ACC_CHANNELS, GYRO_CHANNELS
@@ -23,6 +24,57 @@ if TYPE_CHECKING:
 
 _UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
 
+IN_MEMORY_BYTES_PER_VALUE = 37
+"""Peak memory of training on a data set loaded whole, per raw value (sample x channel):
+669 MB for 10 h of 6-channel 50 Hz data (1.8 M samples, ``benchmarks/scale.py``'s
+10-hour set), of which about 270 MB are the imports; the rest is the recording, its
+windows (hop half a window) and their features."""
+
+
+def in_memory_bytes(yaml_path: str | Path) -> int:
+    """Estimated peak memory (bytes) of loading a dataset definition whole and training on it.
+
+    Its samples and channels (:func:`tinyhar.datasets.custom.estimated_samples`)
+    times :data:`IN_MEMORY_BYTES_PER_VALUE`.
+
+    Raises
+    ------
+    ConfigError
+        If the definition is invalid or a pattern matches no file.
+    """
+    from tinyhar.datasets.custom import estimated_samples
+
+    samples, channels = estimated_samples(yaml_path)
+    return samples * channels * IN_MEMORY_BYTES_PER_VALUE
+
+
+def check_fits_in_memory(yaml_path: str | Path) -> None:
+    """Refuse to load a dataset definition whole when it would not fit in memory.
+
+    Raises
+    ------
+    ConfigError
+        The estimate (:func:`in_memory_bytes`) exceeds the memory available
+        (:func:`tinyhar.windows.windowing.memory_limit`; ``$TINYHAR_MEMORY_LIMIT_GB``
+        caps it): says how much each is and what reads the data set session
+        by session instead (the process would otherwise be killed by the
+        system without a message).
+    """
+    from tinyhar.windows.windowing import memory_limit
+
+    limit = memory_limit()
+    if limit is None:
+        return
+    need = in_memory_bytes(yaml_path)
+    if need > limit:
+        raise ConfigError(
+            f"{yaml_path}: loading it whole would need about {need / 1e9:.3g} GB (its files "
+            f"hold about {need // IN_MEMORY_BYTES_PER_VALUE:,} values) and "
+            f"{limit / 1e9:.3g} GB are available; read it session by session: tree "
+            "models train that way with compute.out_of_core: true (or auto), and "
+            "evaluate, predict and evaluate --continuous read it so for tree runs"
+        )
+
 
 def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     """Load the configured data set and keep the configured sensors.
@@ -35,7 +87,8 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     Raises
     ------
     TinyharError
-        Data set not found or malformed; sensors not available in it.
+        Data set not found or malformed; sensors not available in it; a
+        dataset definition too large to load whole (:func:`check_fits_in_memory`).
     """
     from tinyhar.datasets.registry import load_dataset
 
@@ -48,6 +101,8 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
         }
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
+    if ds.path is None and Path(ds.name).suffix.lower() in (".yaml", ".yml"):
+        check_fits_in_memory(ds.name)
     data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
     wanted = wanted_channels(ds.sensors, data.channels, data.name)
     if isinstance(data, WindowSet):
