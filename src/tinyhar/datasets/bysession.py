@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -290,12 +290,6 @@ class SampleCounts:
         """Subjects with samples of each class."""
         return {c: sum(1 for (label, _), n in self.samples.items() if label == c and n)
                 for c in self.classes}
-
-    def as_dict(self) -> dict[str, Any]:
-        """The counts as plain values (for JSON)."""
-        return {"name": self.name, "sampling_rate_hz": self.sampling_rate_hz,
-                "channels": self.channels, "classes": self.classes, "subjects": self.subjects,
-                "n_sessions": len(self.sessions), "n_samples": self.n_samples}
 
 
 def count_samples(dataset: str | Path, checks: ChecksLike = None) -> SampleCounts:
