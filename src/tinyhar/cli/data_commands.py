@@ -76,9 +76,9 @@ def datasets_describe(
     path: Annotated[str | None, typer.Option(help="File or folder of the data set.")] = None,
 ) -> None:
     """Describe one data set (subjects, classes, hours per class)."""
-    from tinyhar.datasets.registry import describe_dataset, load_dataset
+    from tinyhar.datasets.registry import describe
 
-    info = describe_dataset(load_dataset(name, path=path))
+    info = describe(name, path=path)
     cli.console.print(
         f"[bold]{info['name']}[/] ({info['kind']}), {info['sampling_rate_hz']:g} Hz, "
         f"channels {info['channels']}"

@@ -47,7 +47,7 @@ deg/s (divided by 57.3) fall below 0.15 rad/s. No HAPT channel has more than
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -665,6 +665,19 @@ def clipping_text(found: list[tuple[str, float, float]], where: str) -> str | No
     )
 
 
+class ClippingWarning(UserWarning):
+    """The warning of :func:`warn_clipping`; ``findings`` keeps its lines (one per file).
+
+    A reader that loads a data set a part at a time
+    (:mod:`tinyhar.datasets.bysession`) joins the parts' findings into the
+    one warning the whole data set gives.
+    """
+
+    def __init__(self, message: str, findings: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+
+
 def warn_clipping(findings: list[str], stacklevel: int = 3) -> None:
     """Emit one warning for the clipped channels of a data set (nothing when none).
 
@@ -680,14 +693,11 @@ def warn_clipping(findings: list[str], stacklevel: int = 3) -> None:
         return
     shown = "; ".join(findings[:_MAX_SHOWN])
     more = f"; and {len(findings) - _MAX_SHOWN} more" if len(findings) > _MAX_SHOWN else ""
-    warnings.warn(
+    warnings.warn(ClippingWarning(
         f"clipping: samples stuck at a channel's extreme value in {len(findings)} "
         f"file(s)/session(s): {shown}{more}. The sensor's full-scale range was too small "
         "for this motion, so peaks and energy are underestimated; record with a larger "
-        "range if you can; " + switch_off_hint("clipping"),
-        UserWarning,
-        stacklevel=stacklevel,
-    )
+        "range if you can; " + switch_off_hint("clipping"), findings), stacklevel=stacklevel)
 
 
 def check_signals(

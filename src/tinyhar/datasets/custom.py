@@ -1511,20 +1511,57 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     names = pd.Series(old.astype(object) + suffix.astype(object), dtype="string")
     columns["session"] = _categorical(names)
     columns["_key"] = _pair_codes(columns["subject"], columns["session"])[0]
-    shown = "; ".join(
-        f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}: {t[r - 1]:g} s -> "
-        f"{t[r]:g} s, now session {columns['session'][r]!r}"
-        for r in rows[:5]
-    )
-    more = f"; and {rows.size - 5} more" if rows.size > 5 else ""
-    warnings.warn(
-        f"time goes back {rows.size} time(s), so the recording restarted there: the rows from "
-        f"each restart on form a new session ({shown}{more}). If the rows are only out of "
-        "order instead, sort the files by time, or " + switch_off_hint("time_order"),
-        UserWarning,
-        stacklevel=4,
-    )
+    warn_restarts(rows.size, [
+        (f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}", float(t[r - 1]),
+         float(t[r]), str(columns["session"][r]))
+        for r in rows[:_RESTARTS_SHOWN]
+    ], stacklevel=5)
     return columns
+
+
+_RESTARTS_SHOWN = 5
+
+
+class RestartWarning(UserWarning):
+    """The warning of :func:`warn_restarts`, with its parts.
+
+    Attributes
+    ----------
+    count : int
+        Restarts found.
+    shown : list of (str, float, float, str)
+        The first of them (at most 5): where (file, line or row), the time
+        before and after the step back (s), and the new session's name.
+    """
+
+    def __init__(self, message: str, count: int = 0, shown: list | tuple = ()) -> None:
+        super().__init__(message)
+        self.count, self.shown = count, list(shown)
+
+
+def warn_restarts(count: int, shown: list[tuple[str, float, float, str]],
+                  stacklevel: int = 2) -> None:
+    """Warn once that recordings restarted (time going back) ``count`` times.
+
+    Parameters
+    ----------
+    count : int
+        Restarts in the data set.
+    shown : list of (str, float, float, str)
+        The first restarts in row order (more than 5 are cut): where (file
+        and line or row), time before and after the step back (s), the new
+        session.
+    stacklevel : int
+        Passed to :func:`warnings.warn`.
+    """
+    text = "; ".join(f"{where}: {before:g} s -> {after:g} s, now session {session!r}"
+                     for where, before, after, session in shown[:_RESTARTS_SHOWN])
+    more = f"; and {count - _RESTARTS_SHOWN} more" if count > _RESTARTS_SHOWN else ""
+    warnings.warn(RestartWarning(
+        f"time goes back {count} time(s), so the recording restarted there: the rows from "
+        f"each restart on form a new session ({text}{more}). If the rows are only out of "
+        "order instead, sort the files by time, or " + switch_off_hint("time_order"),
+        count, shown[:_RESTARTS_SHOWN]), stacklevel=stacklevel)
 
 
 def _line(columns: dict, row: int, wheres: list[str]) -> int | None:

@@ -16,7 +16,7 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from tinyhar.datasets.checks import ChecksLike
 from tinyhar.datasets.info import DATASETS, DatasetInfo
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError, TinyharError
+
+if TYPE_CHECKING:
+    from tinyhar.datasets.bysession import SampleCounts
 
 DATA_ENV_VAR = "TINYHAR_DATA"
 """Environment variable naming the folder that holds the data files."""
@@ -163,24 +166,9 @@ def load_dataset(
         switches the check off).
     """
     text = str(name_or_path)
-    suffix = Path(text).suffix.lower()
-    if text not in DATASETS and suffix in (".yaml", ".yml", ".parquet"):
-        file = Path(text).expanduser()
-        if not file.is_file():
-            raise TinyharError(
-                f"{file}: no such file (resolved from {Path.cwd()}); check the path"
-            )
-        if options:
-            raise ConfigError(
-                f"options {sorted(options)} are not accepted for a {suffix} file; describe "
-                "the data in the definition instead"
-            )
-        if path is not None:
-            raise ConfigError(
-                f"dataset.path ({path}) applies to named data sets only; {file} is the data "
-                "set itself (a definition names its files in 'files:'): remove dataset.path"
-            )
-        if suffix == ".parquet":
+    file = _data_file(text, path, options)
+    if file is not None:
+        if file.suffix.lower() == ".parquet":
             return _read_parquet(file, checks)
         from tinyhar.datasets.custom import load_custom
 
@@ -219,6 +207,37 @@ def load_dataset(
     return loader(_locate(info, path), **options)
 
 
+def _data_file(text: str, path: str | Path | None, options: dict) -> Path | None:
+    """The file when ``text`` names a definition or Parquet file (not a named set), else None.
+
+    Raises
+    ------
+    TinyharError
+        No such file.
+    ConfigError
+        Loader options or ``path`` given with a file (they apply to named sets).
+    """
+    suffix = Path(text).suffix.lower()
+    if text in DATASETS or suffix not in (".yaml", ".yml", ".parquet"):
+        return None
+    file = Path(text).expanduser()
+    if not file.is_file():
+        raise TinyharError(
+            f"{file}: no such file (resolved from {Path.cwd()}); check the path"
+        )
+    if options:
+        raise ConfigError(
+            f"options {sorted(options)} are not accepted for a {suffix} file; describe "
+            "the data in the definition instead"
+        )
+    if path is not None:
+        raise ConfigError(
+            f"dataset.path ({path}) applies to named data sets only; {file} is the data "
+            "set itself (a definition names its files in 'files:'): remove dataset.path"
+        )
+    return file
+
+
 def _read_parquet(file: Path, checks: ChecksLike = None) -> RecordingSet:
     """A RecordingSet Parquet file, or a bundled (int16 counts) one."""
     import pyarrow.parquet as pq
@@ -235,12 +254,47 @@ def _read_parquet(file: Path, checks: ChecksLike = None) -> RecordingSet:
     return RecordingSet.from_parquet(file, checks)
 
 
-def describe_dataset(data: RecordingSet | WindowSet) -> dict[str, Any]:
+def describe(name_or_path: str | Path, path: str | Path | None = None,
+             checks: ChecksLike = None) -> dict[str, Any]:
+    """Describe a data set (``tinyhar datasets describe``): :func:`describe_dataset` of it.
+
+    A dataset definition is read one session at a time
+    (:func:`tinyhar.datasets.bysession.count_samples`: memory bounded by one
+    session, whatever the data set's size); other data sets are loaded whole
+    (:func:`load_dataset`). The result is the same either way.
+
+    Parameters
+    ----------
+    name_or_path, path, checks
+        As :func:`load_dataset`.
+
+    Returns
+    -------
+    dict
+        As :func:`describe_dataset`.
+
+    Raises
+    ------
+    ConfigError, TinyharError
+        As :func:`load_dataset`.
+    """
+    file = _data_file(str(name_or_path), path, {})
+    if file is not None and file.suffix.lower() in (".yaml", ".yml"):
+        from tinyhar.datasets.bysession import count_samples
+
+        return describe_dataset(count_samples(file, checks))
+    return describe_dataset(load_dataset(name_or_path, path=path, checks=checks))
+
+
+def describe_dataset(data: RecordingSet | WindowSet | SampleCounts) -> dict[str, Any]:
     """Summarise a loaded data set.
 
     Parameters
     ----------
-    data : RecordingSet or WindowSet
+    data : RecordingSet, WindowSet or SampleCounts
+        A data set, or the counts of one read a session at a time
+        (:class:`tinyhar.datasets.bysession.SampleCounts`; described as its
+        recordings would be).
 
     Returns
     -------
@@ -253,21 +307,26 @@ def describe_dataset(data: RecordingSet | WindowSet) -> dict[str, Any]:
         ``n_windows``, ``window_s`` (s), ``windows_per_class`` and, when the
         publisher has a split, ``windows_per_split``.
     """
+    from tinyhar.datasets.bysession import SampleCounts
+
     if isinstance(data, RecordingSet):
-        hours = data.hours_per_class()
-        ordered = {c: hours.get(c, 0.0) for c in data.classes}
-        if "unlabelled" in hours:
-            ordered["unlabelled"] = hours["unlabelled"]
+        data = SampleCounts.of(data)
+    if isinstance(data, SampleCounts):
+        rate = data.sampling_rate_hz
+        per_class = data.per_class()
+        ordered = {c: float(per_class[c]) / rate / 3600.0 for c in data.classes}
+        if per_class[None]:
+            ordered["unlabelled"] = float(per_class[None]) / rate / 3600.0
         return {
             "name": data.name,
             "kind": "recordings",
-            "sampling_rate_hz": data.sampling_rate_hz,
+            "sampling_rate_hz": rate,
             "channels": data.channels,
             "n_subjects": len(data.subjects),
             "subjects": data.subjects,
             "n_sessions": len(data.sessions),
             "n_samples": data.n_samples,
-            "hours": data.n_samples / data.sampling_rate_hz / 3600.0,
+            "hours": data.n_samples / rate / 3600.0,
             "classes": data.classes,
             "hours_per_class": ordered,
             "citation": data.citation,

@@ -36,8 +36,10 @@ file names     split at ``_ - . space``; a part like ``subject07``/``s07``/``use
 Each guess is reported with how sure it is (``high``: one clear answer;
 ``medium``: by content or by the first of several possibilities; ``low``: a
 default the user must confirm) and why. ``tinyhar datasets check DEF``
-(:func:`check_definition`) loads a definition with all checks and summarises
-it: subjects, sessions, classes, minutes per class, and the warnings.
+(:func:`check_definition`) loads a definition with all checks, one session at
+a time (:mod:`tinyhar.datasets.bysession`: memory bounded by one session), and
+summarises it: subjects, sessions, classes, minutes per class, and the
+warnings.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ from tinyhar.datasets.custom import (
     GYRO_UNITS,
     TIME_UNITS,
     DatasetDefinition,
-    load_custom,
 )
 from tinyhar.datasets.scaffold_guess import (
     _GENERIC_FOLDERS,
@@ -562,6 +563,11 @@ def write_scaffold(folder: str | Path, out: str | Path, overwrite: bool = False)
 def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
     """Load a definition with its checks and summarise what it holds.
 
+    The sessions are read one at a time
+    (:func:`tinyhar.datasets.bysession.count_samples`), so memory is bounded
+    by the largest session; the summary and the warnings (each data-set-wide
+    warning once) are those of loading the definition whole.
+
     Parameters
     ----------
     path : str or Path
@@ -585,20 +591,18 @@ def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
         When the definition is invalid or its data fail a check (the message
         names the file, the key or line, and the fix).
     """
+    from tinyhar.datasets.bysession import count_samples
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        recordings = load_custom(path, checks)
+        counts = count_samples(path, checks)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    frame = recordings.frame
-    labelled = frame[frame["label"].notna()]
-    rate = recordings.sampling_rate_hz
-    minutes = (labelled.groupby("label", observed=True).size() / rate / 60.0).to_dict()
-    per_class = {c: float(minutes.get(c, 0.0)) for c in recordings.classes}
-    unlabelled = float(frame["label"].isna().sum() / rate / 60.0)
-    if unlabelled:
-        per_class["unlabelled"] = unlabelled
-    subjects_per_class = labelled.groupby("label", observed=True)["subject"].nunique().to_dict()
-    subjects_per_class = {c: int(subjects_per_class.get(c, 0)) for c in recordings.classes}
+    rate = counts.sampling_rate_hz
+    samples = counts.per_class()
+    per_class = {c: float(samples[c] / rate / 60.0) for c in counts.classes}
+    if samples[None]:
+        per_class["unlabelled"] = float(samples[None] / rate / 60.0)
+    subjects_per_class = counts.subjects_per_class()
     empty = [c for c, n in subjects_per_class.items() if n == 0]
     if empty:
         messages.append(f"classes {empty} have no samples; record them or remove them from "
@@ -609,15 +613,15 @@ def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
             f"classes {few} come from fewer than {MIN_CLASS_SUBJECTS} subjects: a "
             "subject-independent test cannot both train and test them; record more people"
         )
-    if len(recordings.subjects) < 2:
+    if len(counts.subjects) < 2:
         messages.append("one subject only: subject-independent evaluation needs at least two")
     return {
-        "name": recordings.name,
+        "name": counts.name,
         "sampling_rate_hz": rate,
-        "channels": recordings.channels,
-        "subjects": recordings.subjects,
-        "n_sessions": len(recordings.sessions),
-        "classes": list(recordings.classes),
+        "channels": counts.channels,
+        "subjects": counts.subjects,
+        "n_sessions": len(counts.sessions),
+        "classes": list(counts.classes),
         "minutes_per_class": per_class,
         "subjects_per_class": subjects_per_class,
         "warnings": messages,

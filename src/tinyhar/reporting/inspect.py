@@ -1,6 +1,6 @@
 """``tinyhar inspect``: a data-quality report of a data set, with plots and advice.
 
-:func:`inspect_dataset` loads a data set (a registry name, a YAML dataset
+:func:`inspect_dataset` reads a data set (a registry name, a YAML dataset
 definition or a Parquet file) with the loader's stopping checks switched off,
 so that a wrong unit or rate is *reported* instead of refusing to load, and
 runs the checks of :mod:`tinyhar.datasets.checks` on every session
@@ -27,6 +27,16 @@ The report is a folder: ``report.md`` (Markdown; tables and findings) with
 PNGs (timelines of every recording with its labels, minutes per class per
 subject), written to a temporary sibling and renamed into place, so a reader
 sees the old report or the new one, never half of one.
+
+A dataset definition is read one session at a time
+(:func:`tinyhar.datasets.bysession.map_sessions`): each session is checked and
+windowed on its own and only what the report needs is kept (its table rows
+and findings, its mean acceleration per class, sample counts, and per window
+the start time and, for the sessions drawn in the timelines, the mean
+magnitude and label), so memory is bounded by one session plus about 9 bytes
+per window (25 MB for 1,000 hours at the default hop); the report is the one
+the whole load gives, byte for byte. Named data sets are loaded whole and cut
+into the same sessions.
 """
 
 from __future__ import annotations
@@ -102,24 +112,113 @@ class InspectReport:
     advice: list[str] = field(default_factory=list)
 
 
-def _load(dataset: str | Path, path: str | Path | None):
-    from tinyhar.datasets.recording import RecordingSet
-    from tinyhar.datasets.registry import load_dataset
+_CHECKS_OFF = {"sampling_rate": False, "units": False, "clipping": False}
+"""The loader's stopping checks switched off: inspect reports what they would stop on."""
 
-    off = {"sampling_rate": False, "units": False, "clipping": False}
+
+def _load_parts(dataset: str | Path, path: str | Path | None, visit, on_restart):
+    """``visit`` of each session of the data set, and the loader's notes (warnings).
+
+    A dataset definition is read one session at a time
+    (:func:`tinyhar.datasets.bysession.map_sessions`); other data sets are
+    loaded whole and cut into their sessions
+    (:func:`~tinyhar.datasets.bysession.split_sessions`).
+    """
+    from tinyhar.datasets.bysession import map_sessions, split_sessions
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.datasets.registry import _data_file, load_dataset
+
+    file = _data_file(str(dataset), path, {})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = load_dataset(dataset, path=path, checks=off)
-    if not isinstance(data, RecordingSet):
-        raise ConfigError(f"{dataset} holds windows cut by its publisher, not recordings; "
-                          "inspect works on continuous recordings (hapt, wisdm-raw, your own "
-                          "data set definition)")
+        if file is not None and file.suffix.lower() in (".yaml", ".yml"):
+            parts = map_sessions(file, visit, _CHECKS_OFF, on_restart)
+            data = None
+        else:
+            data = load_dataset(dataset, path=path, checks=_CHECKS_OFF)
+    if data is not None:
+        if not isinstance(data, RecordingSet):
+            raise ConfigError(f"{dataset} holds windows cut by its publisher, not recordings; "
+                              "inspect works on continuous recordings (hapt, wisdm-raw, your own "
+                              "data set definition)")
+        parts = [visit(part) for part in split_sessions(data)]
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    return data, notes
+    return parts, notes
 
 
-def _session_checks(rec, findings: list[str]) -> pd.DataFrame:
-    """Per-session timing, unit, clipping and dead-axis findings (checks.py)."""
+@dataclass
+class _Part:
+    """What inspect keeps of one session (or one file's sessions): no samples, no windows.
+
+    ``starts`` (s) holds every window's start (for the typical hop),
+    ``drawn`` which windows are of the sessions drawn in the timelines;
+    ``sessions``, ``labels`` and ``magnitude`` (g) are of those windows only.
+    """
+
+    rows: list[dict]
+    findings: list[str]
+    means: dict[str, list[tuple[str, np.ndarray]]]
+    counts: object
+    windows_per_class: dict[str, int]
+    session_names: list[str]
+    starts: np.ndarray
+    drawn: np.ndarray
+    sessions: np.ndarray
+    labels: np.ndarray
+    magnitude: np.ndarray
+    window_s: float
+
+
+class _Inspector:
+    """Inspects one session's recordings at a time (:func:`_Inspector.__call__`).
+
+    Keeps the names of the sessions drawn so far, so that per-window values
+    are kept for the first ``MAX_TIMELINE_FIGURES x SESSIONS_PER_TIMELINE``
+    sessions with windows only.
+    """
+
+    def __init__(self, window: float, hop: float, dataset) -> None:
+        self.window, self.hop, self.dataset = window, hop, dataset
+        self.drawn: list[str] = []
+
+    def reset(self) -> None:
+        """Forget the sessions drawn (the data set is read again from its start)."""
+        self.drawn = []
+
+    def __call__(self, rec) -> _Part:
+        """Checks, class means, sample counts and per-window values of ``rec``."""
+        from tinyhar.datasets.bysession import SampleCounts
+        from tinyhar.windows.windowing import make_windows
+
+        findings: list[str] = []
+        rows = _session_checks(rec, findings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                # unlabelled windows too: the timelines show where labels are missing
+                windows, _ = make_windows(rec, window=self.window, hop=self.hop, unit="s",
+                                          keep_unlabelled=True)
+            except TinyharError as exc:
+                raise ConfigError(f"{self.dataset}: no windows of {self.window:g} s ({exc})"
+                                  ) from exc
+        names = list(dict.fromkeys(windows.session.tolist()))
+        room = max(0, MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE - len(self.drawn))
+        self.drawn += names[:room]
+        keep = np.isin(windows.session, names[:room])
+        acc = [windows.channels.index(c) for c in ("acc_x", "acc_y", "acc_z")]
+        x = windows.X[keep][:, :, acc].astype(np.float64)
+        magnitude = np.sqrt((x ** 2).sum(axis=2)).mean(axis=1)
+        counts = pd.Series(windows.y).value_counts()
+        return _Part(rows, findings, _class_means(rec), SampleCounts.of(rec),
+                     {str(c): int(n) for c, n in counts.items()}, names,
+                     np.asarray(windows.start_time, dtype=np.float64), keep,
+                     windows.session[keep],
+                     np.asarray(windows.y[keep]).astype(str), magnitude,
+                     windows.X.shape[1] / windows.sampling_rate_hz)
+
+
+def _session_checks(rec, findings: list[str]) -> list[dict]:
+    """Per-session timing, unit, clipping and dead-axis findings (checks.py): a row each."""
     from tinyhar.datasets import checks as ck
 
     frame = rec.frame
@@ -179,16 +278,26 @@ def _session_checks(rec, findings: list[str]) -> pd.DataFrame:
             "gaps": len(timing["gaps"]), "gravity_g": level,
             "findings": "; ".join(notes) or "ok",
         })
-    return pd.DataFrame(rows)
+    return rows
 
 
-def _swaps(rec, findings: list[str]) -> None:
-    from tinyhar.datasets.checks import swapped_axes
-
+def _class_means(rec) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Per class, each session's mean acceleration (g) over its samples of the class."""
     frame = rec.frame[rec.frame["label"].notna()]
+    out = {}
     for label, part in frame.groupby("label", observed=True):
         means = part.groupby("session", observed=True)[["acc_x", "acc_y", "acc_z"]].mean()
-        found = swapped_axes({str(s): row.to_numpy(np.float64) for s, row in means.iterrows()})
+        out[str(label)] = [(str(s), row.to_numpy(np.float64)) for s, row in means.iterrows()]
+    return out
+
+
+def _swaps(means: dict[str, list[tuple[str, np.ndarray]]], classes: list[str],
+           findings: list[str]) -> None:
+    """Sessions whose axes look swapped, per class (``means``: :func:`_class_means` joined)."""
+    from tinyhar.datasets.checks import swapped_axes
+
+    for label in [c for c in classes if c in means]:
+        found = swapped_axes(dict(means[label]))
         for session, mapping, angle in found:
             findings.append(
                 f"{session}: during {label} its gravity direction is {angle:.0f} degrees from "
@@ -218,31 +327,34 @@ def _advice(minutes: pd.DataFrame, windows: dict[str, int], classes: list[str]) 
     return out
 
 
-def _plots(rec, windows, out: Path) -> tuple[list[str], str | None]:
+def _plots(name: str, classes: list[str], parts: list[_Part], minutes: pd.DataFrame,
+           out: Path) -> tuple[list[str], str | None]:
+    """Timelines of the first recordings (per-window values of ``parts``) and the minutes."""
     from tinyhar.reporting.plots import _save, plt
     from tinyhar.reporting.timeline import plot_timeline
 
     figures = []
-    sessions = list(dict.fromkeys(windows.session.tolist()))
-    window_s = windows.X.shape[1] / windows.sampling_rate_hz
-    starts = np.asarray(windows.start_time, dtype=np.float64)
+    sessions = [s for p in parts for s in p.session_names]
+    window_s = parts[0].window_s
+    starts = np.concatenate([p.starts for p in parts])
     hop_s = float(np.median(np.diff(starts))) if len(starts) > 1 else window_s
-    acc = [windows.channels.index(c) for c in ("acc_x", "acc_y", "acc_z")]
-    magnitude = np.sqrt((windows.X[:, :, acc].astype(np.float64) ** 2).sum(axis=2)).mean(axis=1)
-    chunks = [sessions[i:i + SESSIONS_PER_TIMELINE]
-              for i in range(0, len(sessions), SESSIONS_PER_TIMELINE)]
-    for k, chunk in enumerate(chunks[:MAX_TIMELINE_FIGURES], start=1):
-        mask = np.isin(windows.session, chunk)
-        t0 = {s: starts[windows.session == s].min() for s in chunk}
-        rel = starts[mask] - np.array([t0[s] for s in windows.session[mask]])
-        name = f"timeline_{k}.png"
-        plot_timeline(windows.session[mask], rel, window_s, hop_s, magnitude[mask],
-                      {"label": np.asarray(windows.y[mask]).astype(str)}, rec.classes,
-                      out / name, title=f"{rec.name}: recordings {k}",
-                      max_sessions=SESSIONS_PER_TIMELINE)
-        figures.append(name)
-    not_drawn = max(0, len(sessions) - MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE)
-    minutes = _minutes(rec)
+    drawn = sessions[:MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE]
+    session = np.concatenate([p.sessions for p in parts])
+    starts = np.concatenate([p.starts[p.drawn] for p in parts])
+    magnitude = np.concatenate([p.magnitude for p in parts])
+    labels = np.concatenate([p.labels for p in parts])
+    chunks = [drawn[i:i + SESSIONS_PER_TIMELINE]
+              for i in range(0, len(drawn), SESSIONS_PER_TIMELINE)]
+    for k, chunk in enumerate(chunks, start=1):
+        mask = np.isin(session, chunk)
+        t0 = {s: starts[session == s].min() for s in chunk}
+        rel = starts[mask] - np.array([t0[s] for s in session[mask]])
+        figure = f"timeline_{k}.png"
+        plot_timeline(session[mask], rel, window_s, hop_s, magnitude[mask],
+                      {"label": labels[mask]}, classes, out / figure,
+                      title=f"{name}: recordings {k}", max_sessions=SESSIONS_PER_TIMELINE)
+        figures.append(figure)
+    not_drawn = len(sessions) - len(drawn)
     if minutes.size:
         fig, ax = plt.subplots(figsize=(1.2 + 0.5 * minutes.shape[1], 1.0 + 0.4 * len(minutes)),
                                layout="constrained")
@@ -257,11 +369,19 @@ def _plots(rec, windows, out: Path) -> tuple[list[str], str | None]:
     return figures, (f"{not_drawn} more recordings not drawn" if not_drawn else None)
 
 
-def _minutes(rec) -> pd.DataFrame:
-    frame = rec.frame[rec.frame["label"].notna()]
-    table = (frame.groupby(["label", "subject"], observed=True).size()
-             / rec.sampling_rate_hz / 60.0).unstack(fill_value=0.0)
-    return table.reindex(index=[c for c in rec.classes], fill_value=0.0).fillna(0.0)
+def _minutes(counts) -> pd.DataFrame:
+    """Minutes per class (rows, all classes) and subject (columns: those with labelled
+    samples, natural order), from :class:`~tinyhar.datasets.bysession.SampleCounts`."""
+    rate = counts.sampling_rate_hz
+    subjects = [s for s in counts.subjects
+                if any(n for (label, who), n in counts.samples.items()
+                       if who == s and label is not None)]
+    table = pd.DataFrame(
+        [[counts.samples.get((c, s), 0) / rate / 60.0 for s in subjects] for c in counts.classes],
+        index=pd.Index(counts.classes, name="label"),
+        columns=pd.CategoricalIndex(subjects, categories=pd.Index(counts.subjects, dtype="str"),
+                                    name="subject"), dtype=np.float64)
+    return table
 
 
 def _markdown(report: InspectReport, notes: list[str], figures: list[str],
@@ -344,40 +464,37 @@ def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | Non
         A file that cannot be read (the loader's message).
     """
     from tinyhar.config import make_config
+    from tinyhar.datasets.bysession import SampleCounts
     from tinyhar.runfolder import replace_folder, sibling_path
-    from tinyhar.windows.windowing import make_windows
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / REPORT_FILE).is_file())):
         raise ConfigError(f"{out} exists and is not a report folder of tinyhar inspect; "
                           "choose another --out")
-    rec, notes = _load(dataset, path)
     defaults = make_config({}).windows
     window = float(window if window is not None else defaults.window)
     hop = float(hop if hop is not None else defaults.hop)
-    findings: list[str] = []
-    sessions = _session_checks(rec, findings)
-    _swaps(rec, findings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            # unlabelled windows too: the timelines show where labels are missing
-            windows, _ = make_windows(rec, window=window, hop=hop, unit="s",
-                                      keep_unlabelled=True)
-        except TinyharError as exc:
-            raise ConfigError(f"{dataset}: no windows of {window:g} s ({exc})") from exc
-    counts = pd.Series(windows.y).value_counts()
-    per_class = {str(c): int(counts.get(c, 0)) for c in rec.classes}
-    minutes = _minutes(rec)
-    report = InspectReport(rec.name, out, rec.sampling_rate_hz, minutes, per_class, sessions,
-                           findings, _advice(minutes, per_class, list(rec.classes)))
+    inspector = _Inspector(window, hop, dataset)
+    parts, notes = _load_parts(dataset, path, inspector, inspector.reset)
+    counts = SampleCounts.join([p.counts for p in parts])
+    findings = [f for p in parts for f in p.findings]
+    sessions = pd.DataFrame([row for p in parts for row in p.rows])
+    means: dict[str, list] = {}
+    for p in parts:
+        for label, rows in p.means.items():
+            means.setdefault(label, []).extend(rows)
+    _swaps(means, counts.classes, findings)
+    per_class = {c: sum(p.windows_per_class.get(c, 0) for p in parts) for c in counts.classes}
+    minutes = _minutes(counts)
+    report = InspectReport(counts.name, out, counts.sampling_rate_hz, minutes, per_class,
+                           sessions, findings, _advice(minutes, per_class, counts.classes))
     tmp = sibling_path(out, "tmp") if out.name else None
     if tmp is None:
         raise ConfigError("--out is an empty path; name a folder, e.g. --out report/")
     tmp.mkdir(parents=True)
     try:
-        figures, not_drawn = _plots(rec, windows, tmp)
+        figures, not_drawn = _plots(counts.name, counts.classes, parts, minutes, tmp)
         (tmp / REPORT_FILE).write_text(_markdown(report, notes, figures, not_drawn,
                                                  (window, hop)), encoding="utf-8")
         replace_folder(tmp, out)

@@ -1,0 +1,310 @@
+"""A dataset definition read one session at a time, for summaries of data sets of any size.
+
+``tinyhar datasets check``, ``tinyhar datasets describe`` and ``tinyhar
+inspect`` on a dataset definition read it with :func:`map_sessions`: each
+session (:func:`tinyhar.datasets.sessions.session_sources`) is loaded on its
+own (:meth:`~tinyhar.datasets.sessions.SessionSource.load`, named as the
+whole load names it: :func:`~tinyhar.datasets.sessions.shared_session_names`),
+handed to a function that keeps what it needs (counts, findings, per-window
+values), and dropped before the next one is read. Memory is bounded by the
+largest session, not the data set: 1,000 hours of 6-channel 50 Hz data would
+take about 40 GB loaded whole.
+
+The warnings the whole load gives once per data set stay once: a restarted
+recording (:class:`~tinyhar.datasets.custom.RestartWarning`) and clipped
+channels (:class:`~tinyhar.datasets.checks.ClippingWarning`) are collected
+from every session and emitted as one warning each, with the same text as the
+whole load (count, and the first files in the definition's order). Errors
+name the file and line as the whole load does (it is the same loader, on
+fewer files).
+
+:class:`SampleCounts` accumulates what ``check`` and ``describe`` report
+(samples per class and subject, sessions, subjects) from the sessions'
+:class:`~tinyhar.datasets.recording.RecordingSet`; :func:`split_sessions`
+cuts a data set loaded whole into the same pieces, so the named data sets go
+through the same code.
+
+Where sessions come from a column, a source is one file and may hold several
+sessions. When such files together name a session in two files (the whole
+load joins them) or a session name under two subjects (the whole load then
+names every session ``"<subject>-<session>"``), the data set is read whole
+instead, as before: reading it a file at a time cannot give the same result.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from tinyhar.datasets.checks import ChecksLike, ClippingWarning, warn_clipping
+from tinyhar.datasets.custom import RestartWarning, load_custom, resolve_files, warn_restarts
+from tinyhar.datasets.definition import DatasetDefinition
+from tinyhar.datasets.recording import RecordingSet, natural_key, run_starts
+from tinyhar.datasets.sessions import session_sources, shared_session_names
+
+__all__ = ["SampleCounts", "count_samples", "map_sessions", "split_sessions"]
+
+T = TypeVar("T")
+
+
+def split_sessions(recordings: RecordingSet) -> Iterator[RecordingSet]:
+    """The sessions of a loaded data set, one :class:`RecordingSet` each, in order.
+
+    Parameters
+    ----------
+    recordings : RecordingSet
+        A data set in memory (its sessions' rows are contiguous).
+
+    Yields
+    ------
+    RecordingSet
+        One session's rows (a view of the frame's rows, re-indexed), with the
+        data set's classes, name, citation, licence and source.
+    """
+    frame = recordings.frame
+    codes = frame["session"].cat.codes.to_numpy()
+    starts = run_starts(codes)
+    ends = np.r_[starts[1:], len(codes)][: len(starts)]
+    for a, b in zip(starts, ends, strict=True):
+        yield RecordingSet(frame.iloc[a:b].reset_index(drop=True), recordings.sampling_rate_hz,
+                           recordings.classes, recordings.name, recordings.citation,
+                           recordings.licence, recordings.source)
+
+
+class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
+    """Sessions from a column that a file-at-a-time read cannot name as the whole load does."""
+
+
+def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
+                 checks: ChecksLike = None,
+                 on_restart: Callable[[], None] | None = None) -> list[T]:
+    """Call ``visit`` on each session of a dataset definition, loading one at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML dataset definition.
+    visit : callable
+        Called with each source's :class:`RecordingSet` (one session; one
+        file's sessions when sessions come from a column), in the order of
+        the whole load; its results are returned. The recordings are dropped
+        after the call, so ``visit`` should keep only what it needs. A
+        source's class list is that of the definition, or (without
+        ``classes``) the sorted labels of that source: join them with
+        :meth:`SampleCounts.join`.
+    checks : DataChecks or mapping, optional
+        As :func:`tinyhar.datasets.custom.load_custom`.
+    on_restart : callable, optional
+        Called without arguments when the sessions cannot be read one at a
+        time as the whole load names them (see the module's notes): the data
+        set is then loaded whole, and ``visit`` is called again from its first
+        session (the results so far are dropped); a ``visit`` that keeps state
+        resets it here.
+
+    Returns
+    -------
+    list
+        ``visit``'s results, one per source (one per session when read
+        whole), in order.
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`tinyhar.datasets.custom.load_custom` (the message names the
+        file and line or row).
+
+    Warns
+    -----
+    UserWarning
+        As :func:`~tinyhar.datasets.custom.load_custom`, once per data set,
+        after the last session: a restarted recording, clipped channels.
+    """
+    path = Path(path)
+    try:
+        return _by_source(path, visit, checks)
+    except _Fallback:
+        if on_restart is not None:
+            on_restart()
+        return [visit(part) for part in split_sessions(load_custom(path, checks))]
+
+
+def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLike) -> list[T]:
+    sources = session_sources(path)
+    prefix = shared_session_names(sources)
+    by_file = any(s.subject is None or s.session is None for s in sources)
+    order: dict[str, int] = {}
+    results, passed, restarts, clipping = [], [], [], []
+    seen: dict[str, str] = {}  # session -> subject (sessions from a column)
+    for source in sources:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            recordings = source.load(checks, prefix)
+        for w in caught:
+            message = w.message
+            if isinstance(message, RestartWarning):
+                restarts.append((message.count, [
+                    (where, before, after,
+                     f"{source.subject}-{session}" if prefix else session)
+                    for where, before, after, session in message.shown]))
+            elif isinstance(message, ClippingWarning):
+                if not order:
+                    definition = DatasetDefinition.from_yaml(path)
+                    order = {str(f): i for i, f in enumerate(
+                        resolve_files(definition, path.parent, str(path)))}
+                clipping += [(_file_position(line, source.files, order), line)
+                             for line in message.findings]
+            else:
+                passed.append(w)
+        if by_file:
+            _check_names(recordings, seen)
+        results.append(visit(recordings))
+        del recordings
+    for w in passed:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if restarts:
+        warn_restarts(sum(n for n, _ in restarts), [s for _, shown in restarts for s in shown],
+                      stacklevel=4)
+    if clipping:
+        warn_clipping([line for _, line in sorted(clipping, key=lambda c: c[0])], stacklevel=4)
+    return results
+
+
+def _file_position(line: str, files: tuple[str, ...], order: dict[str, int]) -> int:
+    """The definition-order position of the file a clipping line names (its first words)."""
+    for name in sorted(files, key=len, reverse=True):
+        if line.startswith(f"{name}: "):
+            return order.get(name, len(order))
+    return len(order)
+
+
+def _check_names(recordings: RecordingSet, seen: dict[str, str]) -> None:
+    """Raise :class:`_Fallback` where a file's sessions cannot be named as the whole load does.
+
+    A session already seen (in an earlier file: the whole load joins them), a
+    session name already used by another subject (the whole load prefixes all
+    sessions with their subject), or names that look prefixed by this file's
+    own load (``<subject>-<name>`` with ``<name>`` shared by subjects).
+    """
+    frame = recordings.frame
+    codes = frame["session"].cat.codes.to_numpy()
+    starts = run_starts(codes)
+    pairs = [(str(frame["subject"].iloc[i]), str(frame["session"].iloc[i])) for i in starts]
+    stripped: dict[str, set] = {}
+    for subject, session in pairs:
+        if session in seen:
+            raise _Fallback
+        if session.startswith(f"{subject}-"):
+            stripped.setdefault(session[len(subject) + 1:], set()).add(subject)
+    if any(len(s) > 1 for s in stripped.values()):
+        raise _Fallback
+    seen.update({session: subject for subject, session in pairs})
+
+
+@dataclass
+class SampleCounts:
+    """Samples per class and subject, sessions and subjects of a data set, joined session-wise.
+
+    Attributes
+    ----------
+    name, citation, licence : str
+        As the data set's.
+    sampling_rate_hz : float
+        Hz.
+    channels : list of str
+        Sensor channels.
+    classes : list of str
+        The class list (the definition's, else the sorted labels found).
+    subjects : list of str
+        In natural order.
+    sessions : list of str
+        In order of appearance.
+    samples : dict of (str or None, str) -> int
+        Samples per ``(class, subject)``; ``None`` for unlabelled samples.
+    """
+
+    name: str
+    sampling_rate_hz: float
+    channels: list[str]
+    classes: list[str]
+    citation: str = ""
+    licence: str = ""
+    subjects: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    samples: dict[tuple[str | None, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, recordings: RecordingSet) -> SampleCounts:
+        """The counts of one session's (or a whole data set's) recordings."""
+        frame = recordings.frame
+        labels = recordings.label_codes().astype(np.int64) + 1
+        subjects = frame["subject"].cat.codes.to_numpy().astype(np.int64)
+        names = [str(s) for s in frame["subject"].cat.categories]
+        width = len(recordings.classes) + 1
+        counts = np.bincount(subjects * width + labels, minlength=len(names) * width)
+        classes = [None, *recordings.classes]
+        samples = {(classes[k % width], names[k // width]): int(counts[k])
+                   for k in np.flatnonzero(counts)}
+        return cls(recordings.name, recordings.sampling_rate_hz, recordings.channels,
+                   list(recordings.classes), recordings.citation, recordings.licence,
+                   recordings.subjects, recordings.sessions, samples)
+
+    @classmethod
+    def join(cls, parts: list[SampleCounts]) -> SampleCounts:
+        """The counts of a data set from its sessions' (:func:`map_sessions` order).
+
+        The class list is the sessions' common one (a definition's
+        ``classes``), else the sorted union of their labels, as the whole
+        load makes it.
+        """
+        first = parts[0]
+        classes = list(first.classes)
+        if any(p.classes != classes for p in parts):
+            classes = sorted({c for p in parts for c in p.classes})
+        samples: dict[tuple[str | None, str], int] = {}
+        for p in parts:
+            for key, n in p.samples.items():
+                samples[key] = samples.get(key, 0) + n
+        subjects = sorted({s for p in parts for s in p.subjects}, key=natural_key)
+        sessions = list(dict.fromkeys(s for p in parts for s in p.sessions))
+        return cls(first.name, first.sampling_rate_hz, first.channels, classes, first.citation,
+                   first.licence, subjects, sessions, samples)
+
+    @property
+    def n_samples(self) -> int:
+        """All samples."""
+        return sum(self.samples.values())
+
+    def per_class(self) -> dict[str | None, int]:
+        """Samples per class (``None``: unlabelled), classes in their order, unlabelled last."""
+        out = dict.fromkeys([*self.classes, None], 0)
+        for (label, _), n in self.samples.items():
+            out[label] += n
+        return out
+
+    def subjects_per_class(self) -> dict[str, int]:
+        """Subjects with samples of each class."""
+        return {c: sum(1 for (label, _), n in self.samples.items() if label == c and n)
+                for c in self.classes}
+
+
+def count_samples(dataset: str | Path, checks: ChecksLike = None) -> SampleCounts:
+    """:class:`SampleCounts` of a dataset definition, read one session at a time.
+
+    Parameters
+    ----------
+    dataset : str or Path
+        The YAML dataset definition.
+    checks : DataChecks or mapping, optional
+        As :func:`tinyhar.datasets.custom.load_custom`.
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`map_sessions`.
+    """
+    return SampleCounts.join(map_sessions(dataset, SampleCounts.of, checks))

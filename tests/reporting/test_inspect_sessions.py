@@ -1,0 +1,83 @@
+"""tinyhar inspect on a definition read one session at a time: the report of the whole load."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tests.datasets.test_bysession import messy  # noqa: F401, F811 (the fixture)
+from tinyhar.cli import app
+from tinyhar.datasets import bysession
+from tinyhar.datasets.synthetic import synthesize
+from tinyhar.reporting import inspect as inspect_module
+from tinyhar.reporting.inspect import REPORT_FILE, inspect_dataset
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # (the planted problems)
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """30 synthetic sessions of 36 s (3 subjects)."""
+    folder = tmp_path_factory.mktemp("many") / "syn"
+    return synthesize(folder, 3, 0.1, session_hours=0.01, seed=3).definition
+
+
+def _whole(monkeypatch):
+    """Make map_sessions load the definition whole (and cut it into its sessions)."""
+
+    def refuse(*args, **kwargs):
+        raise bysession._Fallback
+
+    monkeypatch.setattr(bysession, "_by_source", refuse)
+
+
+def _same_reports(a, b, out_a, out_b):
+    assert sorted(p.name for p in out_a.iterdir()) == sorted(p.name for p in out_b.iterdir())
+    for file in out_a.iterdir():  # report.md and the PNGs, byte for byte
+        assert file.read_bytes() == (out_b / file.name).read_bytes(), file.name
+    pd.testing.assert_frame_equal(a.sessions, b.sessions)
+    pd.testing.assert_frame_equal(a.minutes, b.minutes)
+    assert (a.windows_per_class, a.findings, a.advice) == (b.windows_per_class, b.findings,
+                                                          b.advice)
+
+
+def test_by_session_report_equals_the_whole_load(messy, tmp_path, monkeypatch):  # noqa: F811
+    streamed = inspect_dataset(messy, tmp_path / "streamed")
+    text = (tmp_path / "streamed" / REPORT_FILE).read_text()
+    # the planted problems: each finding once, the restart once among the loader's notes
+    assert text.count("time goes back 1 time(s)") == 1 and "'A-s1~2'" in text
+    assert "B-s1 (subject B): 1 gap(s) in the time column, the longest 4.02 s" in text
+    assert sum("acc_x" in f and "at 1.6 g" in f for f in streamed.findings) == 5  # A, B, A~2
+    assert list(streamed.minutes.columns) == ["A", "B", "C"]
+    assert streamed.windows_per_class["jumping"] == 4
+    _whole(monkeypatch)
+    whole = inspect_dataset(messy, tmp_path / "whole")
+    _same_reports(streamed, whole, tmp_path / "streamed", tmp_path / "whole")
+
+
+def test_timelines_keep_only_the_drawn_sessions(many, tmp_path, monkeypatch):
+    """Per-window values are kept for the sessions drawn (here 1 figure of 8), not all 30."""
+    monkeypatch.setattr(inspect_module, "MAX_TIMELINE_FIGURES", 1)
+    parts = []
+    original = inspect_module._Inspector.__call__
+
+    def keep(self, rec):
+        parts.append(original(self, rec))
+        return parts[-1]
+
+    monkeypatch.setattr(inspect_module._Inspector, "__call__", keep)
+    streamed = inspect_dataset(many, tmp_path / "streamed")
+    assert len(parts) == 30
+    assert [len(p.magnitude) > 0 for p in parts] == [True] * 8 + [False] * 22
+    assert "(22 more recordings not drawn.)" in (tmp_path / "streamed" / REPORT_FILE).read_text()
+    _whole(monkeypatch)
+    whole = inspect_dataset(many, tmp_path / "whole")
+    _same_reports(streamed, whole, tmp_path / "streamed", tmp_path / "whole")
+
+
+def test_cli_inspect_on_a_definition(messy, tmp_path):  # noqa: F811
+    result = CliRunner().invoke(app, ["inspect", str(messy), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "messy: 7 recording(s), 3 subject(s)" in result.output
+    assert (tmp_path / "r" / "timeline_1.png").is_file()
