@@ -1471,20 +1471,28 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
     names = pd.Series(old.astype(object) + suffix.astype(object), dtype="string")
     columns["session"] = _categorical(names)
     columns["_key"] = _pair_codes(columns["subject"], columns["session"])[0]
-    shown = "; ".join(
+    _warn_restarts(rows.size, [
         f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}: {t[r - 1]:g} s -> "
         f"{t[r]:g} s, now session {columns['session'][r]!r}"
         for r in rows[:5]
-    )
-    more = f"; and {rows.size - 5} more" if rows.size > 5 else ""
-    warnings.warn(
-        f"time goes back {rows.size} time(s), so the recording restarted there: the rows from "
-        f"each restart on form a new session ({shown}{more}). If the rows are only out of "
-        "order instead, sort the files by time, or " + switch_off_hint("time_order"),
-        UserWarning,
-        stacklevel=4,
-    )
+    ], stacklevel=4)
     return columns
+
+
+def _warn_restarts(count: int, shown: list[str], stacklevel: int = 2) -> None:
+    """Warn once that time went back ``count`` times (restarts made new sessions).
+
+    ``shown``: the first five restarts, each ``"<file>, line N: a s -> b s,
+    now session 'x~2'"``.
+    """
+    more = f"; and {count - 5} more" if count > 5 else ""
+    warnings.warn(
+        f"time goes back {count} time(s), so the recording restarted there: the rows from "
+        f"each restart on form a new session ({'; '.join(shown)}{more}). If the rows are only "
+        "out of order instead, sort the files by time, or " + switch_off_hint("time_order"),
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _line(columns: dict, row: int, wheres: list[str]) -> int | None:
