@@ -183,8 +183,14 @@ def test_subjects_read_only_the_key_columns_and_problems_go_to_the_whole_read(
 
     monkeypatch.setattr("tinyhar.datasets.sessions.load_definition", no_whole_read)
     monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 2500)  # (else small: whole)
+    from tinyhar.datasets import sessions
+
+    scans = []
+    scan = sessions._scan_source
+    monkeypatch.setattr(sessions, "_scan_source", lambda *a: scans.append(1) or scan(*a))
     assert source.subjects() == ["p01", "p02", "p03"]
     assert len(list(source.iter_batches(batch_rows=2500))) == 4
+    assert len(scans) == 1  # the first pass of subjects() is kept for the batches
     monkeypatch.undo()
     # a rate that does not match: refused before any batch, as the whole read refuses it
     fast = _write(tmp_path / "b", study.assign(time=study["time"] / 2), _spec(), ".parquet")

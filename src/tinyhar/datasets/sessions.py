@@ -14,16 +14,19 @@ subjects or sessions come from a column, each file is read on its own and
 must hold whole sessions: a session found in two files is an error naming
 both, since joining them would need both in memory.
 
-One long session need not be read whole either:
-:meth:`SessionSource.iter_batches` reads a session (one file or several, CSV,
-Parquet or NPY; e.g. a 24 h recording) a file at a time and each file in
-batches of rows, each converted, checked and labelled as the whole session
-would be; the window cutting of
+One long session need not be read whole either, nor one file of many
+sessions: :meth:`SessionSource.iter_batches` reads a source (a session of one
+file or several, CSV, Parquet or NPY, e.g. a 24 h recording; or one file whose
+subject and session columns hold many sessions, e.g. a study's export) a file
+at a time and each file in batches of rows, each converted, checked and
+labelled as the whole read would be; a first pass over the time, subject and
+session columns alone plans it (files in time order, restarts made new
+sessions ``<session>~2``, the rate check). The window cutting of
 :func:`tinyhar.features.streams.iter_stream_windows` carries the few samples a
 window needs over from one batch to the next (and from one file to the next),
-so the windows are exactly those of the whole session. Sessions from a column
-and time columns that go back are read whole (see
-:meth:`~SessionSource.iter_batches` for which).
+so the windows are exactly those of the whole read. A file whose sessions
+interleave is read whole, with a warning (see
+:meth:`~SessionSource.iter_batches` for this and the other cases read whole).
 
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
 files' bytes and of the definition, the key under which
