@@ -197,3 +197,31 @@ def test_interleaved_column_sessions_are_read_whole_with_a_warning(
     with pytest.warns(UserWarning, match="come back after another session's, so the file is "
                       "read whole"):
         _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch, [1])
+
+
+def test_a_session_restarted_in_its_next_file_gives_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    # s003's day as two files, the second starting 60 s before the first ends (a restart at
+    # the join: "day~2"); s004's day with a restart inside its file
+    folder = tmp_path / "csv"
+    (folder / "rec").mkdir(parents=True)
+    day = _day(synthetic, "s003")
+    day.loc[9000:, "time"] -= 60.0
+    day.iloc[:9000].to_csv(folder / "rec" / "s003_b.csv", index=False)
+    day.iloc[9000:].to_csv(folder / "rec" / "s003_a.csv", index=False)
+    other = _day(synthetic, "s004")
+    other.loc[12000:, "time"] -= 100.0
+    other.to_csv(folder / "rec" / "s004_a.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv",
+                constants={"session": "day"})
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.warns(UserWarning) as caught:  # per source when read one at a time
+        windows = _same_outputs(run, folder / "data.yaml", tmp_path, monkeypatch, [12, 12])
+    for restart in (f"{folder}/rec/s003_a.csv, line 2: 179.98 s -> 123.98 s, now session "
+                    "'day~2'", f"{folder}/rec/s004_a.csv, line 12002: 243.96 s -> 143.98 s, "
+                    "now session 'day~2'"):
+        assert any(f"1 time(s), so the recording restarted there: the rows from each restart "
+                   f"on form a new session ({restart})" in str(w.message) for w in caught)
+    assert windows["session"].unique().tolist() == ["s003-day", "s003-day~2", "s004-day",
+                                                    "s004-day~2"]
