@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -295,11 +296,15 @@ class SessionSource:
         except OSError:
             return None
         key = (self, stamp, repr(active))
-        if key not in _PLANS:
-            if len(_PLANS) >= 8:
+        with _PLANS_LOCK:
+            if key in _PLANS:
+                return _PLANS[key]
+        plan = _scan_source(self, definition, active, batch_rows)
+        with _PLANS_LOCK:  # (threads may read sources at once)
+            while len(_PLANS) >= 8:
                 _PLANS.pop(next(iter(_PLANS)))
-            _PLANS[key] = _scan_source(self, definition, active, batch_rows)
-        return _PLANS[key]
+            _PLANS[key] = plan
+        return plan
 
     def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
         """The source's subjects: from the file name, else read from the files.
@@ -349,6 +354,7 @@ class SessionSource:
 
 _PLANS: dict = {}
 """The last plans of :meth:`SessionSource._plan`, keyed by source, file sizes and times, checks."""
+_PLANS_LOCK = threading.Lock()
 
 _SHOWN = 5
 """Restarts named in the warning (as the whole read)."""
