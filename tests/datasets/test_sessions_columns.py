@@ -209,3 +209,21 @@ def test_subjects_read_only_the_key_columns_and_problems_go_to_the_whole_read(
         with pytest.raises(DataFormatError) as whole:
             bad.load()
         assert str(batched.value) == str(whole.value) and batched.value.line == 5002
+
+
+def test_a_bad_time_value_is_reported_before_any_batch(study, tmp_path, monkeypatch):
+    bad = study.assign(time=study["time"].astype(object))
+    bad.loc[8000, "time"] = "oops"
+    source = _write(tmp_path, bad, _spec())
+
+    def no_whole_read(*args, **kwargs):
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr("tinyhar.datasets.sessions.load_definition", no_whole_read)
+    with pytest.raises(DataFormatError, match="time value 'oops' is not a finite number") as e:
+        next(source.iter_batches(batch_rows=2500))
+    assert e.value.line == 8002
+    monkeypatch.undo()
+    with pytest.raises(DataFormatError) as whole:
+        source.load()
+    assert str(e.value) == str(whole.value)

@@ -178,9 +178,9 @@ class SessionSource:
         refuses the rows as shuffled, with ``checks: {time_order: false}`` a
         session whose time goes back (the whole read sorts it) or a
         sampling-rate check on a time column that is not in order (it sorts
-        the file's time), and a time, subject or session column that cannot
-        be read or has missing values (the whole read reports the problem,
-        with its priority).
+        the file's time), a missing subject or session, and files whose time,
+        subject or session column cannot be read (the whole read reports the
+        problem, with its priority).
 
         Parameters
         ----------
@@ -210,8 +210,9 @@ class SessionSource:
             As :meth:`load`, for the first problem in reading order (a file
             with several problems may name another one first than
             :meth:`load`, which reads each column whole first); the message
-            names the file and the line (CSV) or row. A rate that does not
-            match is reported by the first pass, before any batch.
+            names the file and the line (CSV) or row. A time value that is not
+            a number and a rate that does not match are reported by the first
+            pass, before any batch.
 
         Warns
         -----
@@ -288,7 +289,8 @@ class SessionSource:
         Raises
         ------
         DataFormatError
-            A time column that does not match the sampling rate.
+            A time column that does not match the sampling rate or holds a value
+            that is not a finite number.
         """
         try:
             stamp = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns)
@@ -412,7 +414,8 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
     Raises
     ------
     DataFormatError
-        A time column that does not match the sampling rate (as the whole read).
+        A time column that does not match the sampling rate or holds a value
+        that is not a finite number (as the whole read).
     """
     from tinyhar.datasets.custom import MIN_MEAN_PIECE
 
@@ -481,7 +484,8 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
     Raises
     ------
     DataFormatError
-        The time column does not match the sampling rate.
+        The time column does not match the sampling rate, or holds a value that
+        is not a finite number (naming its line or row).
     """
     import tempfile
 
@@ -544,6 +548,8 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
                     previous_last = float(time[-1])
                     spill.write(np.ascontiguousarray(time).tobytes())
                 scan.n += n
+        except _TimeValueError as exc:
+            raise exc.args[0] from None  # as the whole read reports it, before any batch
         except (TinyharError, OSError, ValueError):
             return None  # the whole read reports the problem
         if timed and active.sampling_rate and scan.n:
@@ -622,7 +628,10 @@ def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern
         time = None
         if "time" in used:
             time = np.empty(n, np.float64)
-            _fill(time, raw, "time", definition, file, lines, where)
+            try:
+                _fill(time, raw, "time", definition, file, lines, where)
+            except _Error as exc:
+                raise _TimeValueError(exc) from exc
         keys = {}
         for key in ("subject", "session"):
             if key in used:
@@ -633,6 +642,10 @@ def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern
             _ParquetColumns.release()
         yield time, keys["subject"], keys["session"], lines, where
         del raw
+
+
+class _TimeValueError(Exception):
+    """A time value that is not a finite number (``args[0]``: the whole read's error)."""
 
 
 class _SessionState:
