@@ -223,18 +223,29 @@ def assert_close_tree(a, b, path: str = "") -> None:
         assert a == b, path
 
 
-def joined_batches(source, rows: int) -> list:
+def joined_batches(source, rows: int, own_categories: bool = False, **options) -> list:
     """The batches of a session source at ``rows`` per batch, checked to equal its whole read.
 
     Joined in order, the batches' frames must equal :meth:`SessionSource.load`'s frame
-    exactly (warnings of either read are recorded, not shown).
+    exactly (warnings of either read are recorded, not shown). ``own_categories``: the
+    batches' subject and session categories are their own (several sessions per source:
+    restarts, sessions from a column), so those columns are compared as text, and each
+    batch's session categories must be exactly the sessions it holds, in order. ``options``
+    go to both reads (``checks``, ``session_prefix``).
     """
     import warnings
 
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        batches = list(source.iter_batches(batch_rows=rows))
-        whole = source.load()
-    pd.testing.assert_frame_equal(pd.concat([b.frame for b in batches], ignore_index=True),
-                                  whole.frame)
+        batches = list(source.iter_batches(batch_rows=rows, **options))
+        whole = source.load(**options)
+    joined = pd.concat([b.frame for b in batches], ignore_index=True)
+    expected = whole.frame
+    if own_categories:
+        for b in batches:
+            session = b.frame["session"]
+            assert list(session.cat.categories) == list(pd.unique(session))
+        joined, expected = (f.astype({"subject": str, "session": str}) for f in (joined,
+                                                                                  expected))
+    pd.testing.assert_frame_equal(joined, expected)
     return batches

@@ -1,8 +1,9 @@
-"""`tinyhar predict` and `evaluate --continuous` on CSV and NPY sessions and on sessions of
-several files, read in small batches of rows: the same files (byte for byte) and scores as the
-session read whole, with windows straddling every batch and file boundary, a gap between files,
-unlabelled samples and a recording resampled to the run's rate (synthetic recordings of real
-HAPT segments)."""
+"""`tinyhar predict` and `evaluate --continuous` on CSV and NPY sessions, on sessions of
+several files, and on one CSV export of several sessions (subject and session columns; a restart
+inside a session; interleaved sessions, read whole), read in small batches of rows: the same
+files (byte for byte) and scores as the session read whole, with windows straddling every batch
+and file boundary, a gap between files, unlabelled samples and a recording resampled to the
+run's rate (synthetic recordings of real HAPT segments)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,97 @@ def test_npy_sessions_resampled_to_the_run_give_the_outputs_of_a_whole_read(
 
     windows = _same_outputs(run, folder / "data.yaml", tmp_path, monkeypatch, [24, 24])
     assert windows.groupby("subject")["run"].nunique().tolist() == [2, 2]  # the gaps
+
+
+def _study(synthetic, folder, restart: bool = False):
+    """s003's and s004's days as one CSV export with subject and session columns (rows sorted
+    by subject; the session name "day" used by both: ids "<subject>-day"); with ``restart``,
+    s004's recording restarts half way (time goes back: "s004-day~2")."""
+    days = []
+    for subject in TEST:
+        day = _day(synthetic, subject)
+        if restart and subject == "s004":
+            day.loc[9000:, "time"] -= day["time"].iloc[9000] - 3.0
+        days.append(day.assign(subject=subject, session="day"))
+    table = pd.concat(days, ignore_index=True)
+    table.loc[17000:17500, "label"] = "unknown"  # unlabelled samples
+    folder.mkdir(parents=True)
+    table.to_csv(folder / "export.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec["columns"].update(subject="subject", session="session")
+    spec.update(files="export.csv", ignore_labels=["unknown"])
+    del spec["file_pattern"]
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    return table
+
+
+@pytest.mark.parametrize("batch", [997, 1501, 6000])
+def test_sessions_from_a_column_give_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch, batch):
+    table = _study(synthetic, tmp_path / "csv")
+    monkeypatch.setattr("tests.test_predict.BATCH", batch)
+    windows = _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch,
+                            [-(-36000 // batch)])
+    assert windows["session"].unique().tolist() == ["s003-day", "s004-day"]
+    assert windows.groupby("session")["run"].nunique().tolist() == [2, 2]  # the 4 s gaps
+    assert (windows["true_label"] == "").any()
+    t = table["time"].to_numpy()[:18000] - table["time"].iloc[0]
+    ends = t[[k for k in range(batch, 18000, batch) if abs(k - 9000) > 200]]  # (not at the gap)
+    assert _straddled(windows[windows["subject"] == "s003"], ends)  # batch boundaries
+
+
+def test_a_restart_in_a_column_session_gives_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    _study(synthetic, tmp_path / "csv", restart=True)
+    with pytest.warns(UserWarning, match="line 27002: 179.98 s -> 3 s, now session 's004-day~2'"):
+        windows = _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch,
+                                [24])
+        by_batch = evaluate_continuous(run, str(tmp_path / "csv" / "data.yaml"),
+                                       figures_dir=tmp_path / "c")
+        at_once = evaluate_continuous(run, str(tmp_path / "csv" / "data.yaml"),
+                                      by_session=False, figures_dir=tmp_path / "d")
+    assert windows["session"].unique().tolist() == ["s003-day", "s004-day", "s004-day~2"]
+    first = windows.groupby("session")["t_start"].min()
+    assert first.tolist() == [0.0, 0.0, 0.0]
+    assert_close_tree(at_once, by_batch)
+    assert by_batch["n_sessions"] == 3
+
+
+def test_interleaved_column_sessions_are_read_whole_with_a_warning(
+        run, synthetic, tmp_path, monkeypatch):
+    table = _study(synthetic, tmp_path / "csv")
+    # s003's and s004's rows alternate in blocks of 500 (an export sorted by time)
+    block = (np.arange(len(table)) % 18000) // 500
+    table = table.iloc[np.lexsort((table["subject"].to_numpy(), block))]
+    table.to_csv(tmp_path / "csv" / "export.csv", index=False)
+    with pytest.warns(UserWarning, match="come back after another session's, so the file is "
+                      "read whole"):
+        _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch, [1])
+
+
+def test_a_session_restarted_in_its_next_file_gives_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    # s003's day as two files, the second starting 60 s before the first ends (a restart at
+    # the join: "day~2"); s004's day with a restart inside its file
+    folder = tmp_path / "csv"
+    (folder / "rec").mkdir(parents=True)
+    day = _day(synthetic, "s003")
+    day.loc[9000:, "time"] -= 60.0
+    day.iloc[:9000].to_csv(folder / "rec" / "s003_b.csv", index=False)
+    day.iloc[9000:].to_csv(folder / "rec" / "s003_a.csv", index=False)
+    other = _day(synthetic, "s004")
+    other.loc[12000:, "time"] -= 100.0
+    other.to_csv(folder / "rec" / "s004_a.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv",
+                constants={"session": "day"})
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.warns(UserWarning) as caught:  # per source when read one at a time
+        windows = _same_outputs(run, folder / "data.yaml", tmp_path, monkeypatch, [12, 12])
+    for restart in (f"{folder}/rec/s003_a.csv, line 2: 179.98 s -> 123.98 s, now session "
+                    "'day~2'", f"{folder}/rec/s004_a.csv, line 12002: 243.96 s -> 143.98 s, "
+                    "now session 'day~2'"):
+        assert any(f"1 time(s), so the recording restarted there: the rows from each restart "
+                   f"on form a new session ({restart})" in str(w.message) for w in caught)
+    assert windows["session"].unique().tolist() == ["s003-day", "s003-day~2", "s004-day",
+                                                    "s004-day~2"]

@@ -38,9 +38,12 @@ tinyhar ``.parquet`` recording is read one session at a time, and a session
 :meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`), so one batch of
 samples is held (a 24 h file of 6 channels at 50 Hz: 0.46 GB peak instead of
 0.98 GB as Parquet, 0.44 instead of 0.82 GB as CSV); the windows are exactly
-those of the whole session. Sessions whose subjects or sessions come from a
-column, restarted recordings, and data set names are read whole (per session
-for a definition). A session that cannot be read is skipped, reported and listed
+those of the whole session. A file of many sessions (subject and session
+columns) streams session after session when each session's rows are together
+(one CSV of 8 subjects x 3 h: 0.42 GB instead of 0.82 GB), and a restarted
+recording is split into sessions in the batches as in the whole read; a file
+whose sessions interleave, and data set names, are read whole (per file or
+session for a definition). A session that cannot be read is skipped, reported and listed
 (``skipped_sessions``). The timeline draws a long session's signal as bin
 means and ranges (:func:`tinyhar.reporting.timeline.envelope`).
 """

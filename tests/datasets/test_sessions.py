@@ -1,6 +1,6 @@
 """Sessions read in batches of rows (`SessionSource.iter_batches`): the batches joined are the
-session read whole, and the layouts that cannot be read in batches are read whole (CSV, NPY and
-several files per session: test_sessions_files.py)."""
+session read whole, restarts included, and small files are read whole (CSV, NPY and several files
+per session: test_sessions_files.py; sessions from a column: test_sessions_columns.py)."""
 
 from __future__ import annotations
 
@@ -62,14 +62,17 @@ def test_without_a_time_column_time_counts_on_across_batches(folder, tmp_path):
                                   np.arange(4000, 8000) / 50.0)
 
 
-def test_restarts_and_small_files_are_read_whole(folder, tmp_path):
+def test_restarts_are_read_in_batches_and_small_files_whole(folder, tmp_path):
     def restart(frame):
         frame.loc[6000:, "time"] -= frame["time"].iloc[6000]  # time goes back: a new session
         return frame
 
     source = _variant(folder, tmp_path / "a", edit_frame=restart)
-    batches = joined_batches(source, 2500)
-    assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
+    batches = joined_batches(source, 2500, own_categories=True)
+    assert [b.frame["session"].unique().tolist() for b in batches] == [
+        ["recordings/s001_0000"], ["recordings/s001_0000"],
+        ["recordings/s001_0000", "recordings/s001_0000~2"], ["recordings/s001_0000~2"]]
+    assert batches[2].frame["time"].iloc[1000] == 0.0  # the restart: time from its start
     csv = _variant(folder, tmp_path / "b", suffix=".csv")
     assert len(joined_batches(csv, 2500)) == 4  # CSV too
     assert len(joined_batches(session_sources(folder / "data.yaml")[0], 9000)) == 1

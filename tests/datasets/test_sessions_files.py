@@ -4,6 +4,8 @@ time order, gaps kept), at any batch size; errors in a later batch name the file
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -116,17 +118,61 @@ def test_npy_sessions_are_read_in_batches(frame, tmp_path):
     assert len(joined_batches(source, 2500)) == 4
 
 
-def test_restarts_and_small_sessions_are_read_whole(frame, tmp_path, monkeypatch):
+def _warnings(read) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read()
+    return [str(w.message) for w in caught]
+
+
+def test_restarts_are_split_into_sessions_in_batches(frame, tmp_path):
     restart = frame.copy()
     restart.loc[6000:, "time"] -= restart["time"].iloc[6000]  # time goes back: a new session
+    restart.loc[7500:, "time"] -= 200.0  # and again, from a time before the session started
     source = _write(tmp_path / "a", {"s001_a.csv": restart}, _spec())
-    batches = joined_batches(source, 2500)
-    assert len(batches) == 1 and batches[0].frame["session"].nunique() == 2
-    # two files overlapping in time: the second starts before the first ends (a restart)
-    parts = {"s001_a.csv": frame.iloc[:5000], "s001_b.csv": frame.iloc[4000:]}
-    batches = joined_batches(_write(tmp_path / "b", parts, _spec()), 2500)
-    assert len(batches) == 1 and batches[0].frame["session"].unique().tolist() == ["day",
-                                                                                   "day~2"]
+    for rows in SIZES[:3]:
+        batches = joined_batches(source, rows, own_categories=True)
+        assert len(batches) == -(-9000 // rows)
+    assert pd.concat([b.frame for b in batches])["session"].value_counts().to_dict() == {
+        "day": 6000, "day~2": 1500, "day~3": 1500}
+    # the same warning as the whole read, before the first batch
+    batched = _warnings(lambda: next(source.iter_batches(batch_rows=2500)))
+    assert batched == _warnings(source.load)
+    assert "time goes back 2 time(s)" in batched[0] and "line 6002" in batched[0]
+    # two files overlapping in time: the second starts before the first ends (a restart at
+    # the join), and the names' order is not the time order
+    parts = {"s001_b.csv": frame.iloc[:5000], "s001_a.parquet": frame.iloc[4000:]}
+    joined = _write(tmp_path / "b", parts, _spec())
+    for rows in SIZES[:3]:
+        batches = joined_batches(joined, rows, own_categories=True)
+    batches = joined_batches(joined, 2500, own_categories=True)
+    assert [b.frame["session"].unique().tolist() for b in batches] == [
+        ["day"], ["day"], ["day~2"], ["day~2"]]
+    assert _warnings(lambda: list(joined.iter_batches(batch_rows=2500))) == _warnings(
+        joined.load)
+    prefixed = joined_batches(joined, 2500, own_categories=True, session_prefix=True)
+    assert prefixed[-1].frame["session"].iloc[0] == "s001-day~2"
+
+
+def test_repeats_and_sorting_are_left_to_the_whole_read(frame, tmp_path):
+    repeat = frame.copy()
+    repeat.loc[6000, "time"] = repeat["time"].iloc[5999]  # a repeated time stamp
+    source = _write(tmp_path / "a", {"s001_a.csv": repeat}, _spec())
+    with pytest.raises(DataFormatError, match="repeats a sample") as batched:
+        next(source.iter_batches(batch_rows=2500))
+    with pytest.raises(DataFormatError) as whole:
+        source.load()
+    assert str(batched.value) == str(whole.value)
+    # with time_order off a session whose time goes back is sorted: read whole
+    back = frame.copy()
+    back.loc[6000:, "time"] -= 30.0
+    spec = _spec(checks={"time_order": False, "sampling_rate": False})
+    source = _write(tmp_path / "b", {"s001_a.parquet": back}, spec)
+    with pytest.raises(DataFormatError, match="repeats a sample"):  # (sorted: samples meet)
+        next(source.iter_batches(batch_rows=2500))
+
+
+def test_small_sessions_are_read_whole(frame, tmp_path, monkeypatch):
     small = _write(tmp_path / "c", {"s001_a.parquet": frame}, _spec())
     assert len(joined_batches(small, 9000)) == 1 and len(joined_batches(small, 8999)) == 2
     # a CSV file too small to hold more rows than a batch (2 bytes per sensor value at least)

@@ -161,7 +161,7 @@ def switch_off_hint(key: str) -> str:
 
 
 # ------------------------------------------------------------------ sampling rate
-def measured_rate_hz(time: np.ndarray) -> float | None:
+def measured_rate_hz(time: np.ndarray | None, steps=None) -> float | None:
     """Sampling rate shown by a time column, robust to gaps, restarts and rounding.
 
     The typical interval is the median of the positive time steps; the rate
@@ -173,6 +173,10 @@ def measured_rate_hz(time: np.ndarray) -> float | None:
     ----------
     time : numpy.ndarray, shape (n_samples,)
         Time in s, in file order.
+    steps : callable, optional
+        Instead of ``time``: returns a fresh iterator over consecutive arrays of
+        the time steps in s (``numpy.diff`` of the time column, in pieces; called
+        up to four times), for a column that is not held in memory.
 
     Returns
     -------
@@ -186,12 +190,16 @@ def measured_rate_hz(time: np.ndarray) -> float | None:
     exactly by :func:`_chunked_median`, and the mean is summed chunk by
     chunk (equal to the mean over all steps up to rounding, about 1e-15).
     """
-    time = np.asarray(time, dtype=np.float64)
+    if steps is None:
+        time = np.asarray(time, dtype=np.float64)
+
+        def steps():
+            for a in range(0, len(time) - 1, _CHUNK):
+                yield np.diff(time[a : a + _CHUNK + 1])
 
     def positive_steps():
-        for a in range(0, len(time) - 1, _CHUNK):
-            steps = np.diff(time[a : a + _CHUNK + 1])
-            yield steps[steps > 0]
+        for step in steps():
+            yield step[step > 0]
 
     median = _chunked_median(positive_steps)
     if median is None:
@@ -267,7 +275,8 @@ def _chunked_median(make_chunks, cap: int = 1 << 18) -> float | None:
 
 
 def check_sampling_rate(
-    time: np.ndarray, declared_hz: float, where: str, column: str | int | None = None
+    time: np.ndarray | None, declared_hz: float, where: str, column: str | int | None = None,
+    steps=None,
 ) -> None:
     """Raise when the time column contradicts the declared sampling rate.
 
@@ -281,6 +290,8 @@ def check_sampling_rate(
         The file (for the message).
     column : str or int, optional
         The time column of the file.
+    steps : callable, optional
+        The time steps in pieces instead of ``time`` (:func:`measured_rate_hz`).
 
     Raises
     ------
@@ -289,7 +300,7 @@ def check_sampling_rate(
         ``declared_hz`` by more than :data:`RATE_TOLERANCE`; the message
         gives both rates.
     """
-    measured = measured_rate_hz(time)
+    measured = measured_rate_hz(time, steps)
     if measured is None or abs(measured / declared_hz - 1.0) <= RATE_TOLERANCE:
         return
     raise DataFormatError(

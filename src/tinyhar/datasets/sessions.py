@@ -14,16 +14,19 @@ subjects or sessions come from a column, each file is read on its own and
 must hold whole sessions: a session found in two files is an error naming
 both, since joining them would need both in memory.
 
-One long session need not be read whole either:
-:meth:`SessionSource.iter_batches` reads a session (one file or several, CSV,
-Parquet or NPY; e.g. a 24 h recording) a file at a time and each file in
-batches of rows, each converted, checked and labelled as the whole session
-would be; the window cutting of
+One long session need not be read whole either, nor one file of many
+sessions: :meth:`SessionSource.iter_batches` reads a source (a session of one
+file or several, CSV, Parquet or NPY, e.g. a 24 h recording; or one file whose
+subject and session columns hold many sessions, e.g. a study's export) a file
+at a time and each file in batches of rows, each converted, checked and
+labelled as the whole read would be; a first pass over the time, subject and
+session columns alone plans it (files in time order, restarts made new
+sessions ``<session>~2``, the rate check). The window cutting of
 :func:`tinyhar.features.streams.iter_stream_windows` carries the few samples a
 window needs over from one batch to the next (and from one file to the next),
-so the windows are exactly those of the whole session. Sessions from a column
-and time columns that go back are read whole (see
-:meth:`~SessionSource.iter_batches` for which).
+so the windows are exactly those of the whole read. A file whose sessions
+interleave is read whole, with a warning (see
+:meth:`~SessionSource.iter_batches` for this and the other cases read whole).
 
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
 files' bytes and of the definition, the key under which
@@ -34,7 +37,10 @@ gets a new key, so a stale cache entry is never used).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +55,13 @@ from tinyhar.datasets.custom import (
     meta_from_name,
     resolve_files,
 )
-from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS, RecordingSet, steps_where
+from tinyhar.datasets.recording import (
+    ACC_CHANNELS,
+    GYRO_CHANNELS,
+    RecordingSet,
+    run_starts,
+    steps_where,
+)
 from tinyhar.errors import DataFormatError
 
 _HASH_CHUNK = 1 << 20
@@ -120,31 +132,55 @@ class SessionSource:
                      batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
         """Read this source's samples as consecutive batches of rows (bounded memory).
 
-        A session with subject and session from the file names (or
-        ``constants``) is read a file at a time and each file in batches of
+        The source's files are read one at a time and each file in batches of
         ``batch_rows`` rows (:func:`tinyhar.datasets.custom.iter_file_batches`:
         Parquet one column chunk at a time, NPY memory-mapped, CSV parsed
-        ``batch_rows`` lines at a time), when its files may hold more than
+        ``batch_rows`` lines at a time), when they may hold more than
         ``batch_rows`` rows in all (Parquet and NPY files as their metadata
-        say, CSV files as their size allows) and either there is no time
-        column (time counts on across the files, in the definition's order,
-        as :meth:`load` does) or the time column,
-        read first on its own (8 bytes per sample of one file), increases
-        throughout once the files are put in the order of their first time
-        stamps (the order :meth:`load` joins them in; gaps, within a file or
-        between files, are kept as they are). The time column is also
-        checked against the sampling rate there, per file. Each batch is
-        converted and labelled as the whole session would be (time from the
-        session's first sample, line and row numbers of the file in
-        messages); the unit and clipping checks
+        say, CSV files as their size allows). A first pass reads only the
+        time, subject and session columns (those the files have), batch by
+        batch, to plan the reading as :meth:`load` would assemble the rows:
+
+        - the files of one session (subject and session from the file names
+          or ``constants``) are put in the order of their first time stamps
+          (without a time column: the definition's order, time counting on
+          across the files); gaps, within a file or between files, are kept;
+        - a file whose subjects or sessions come from a column (one file of
+          many sessions) streams session after session when the rows of each
+          session are together (contiguous, as in an export sorted by
+          subject and session); each batch may then hold the end of one
+          session and the start of the next. A file whose sessions
+          interleave (a session's rows come back after another session's)
+          is read whole (:meth:`load`, which groups the rows of each
+          session; it needs memory for the whole file), with a warning
+          naming the file and the line where a session comes back: sort its
+          rows by subject, session and time to read it in batches;
+        - time going back within a session (a restarted recording, inside a
+          file or where the next file starts before the previous one ended)
+          starts a new session ``"<session>~2"`` (then ``~3``, ...) there, as
+          :meth:`load` does, with the same warning (the first pass finds the
+          restarts before any batch is read);
+        - the time column is checked against the sampling rate per file, from
+          its steps written to a temporary file (never the whole column in
+          memory), as :meth:`load` checks it.
+
+        Each batch is converted and labelled as the whole read would be (time
+        from the start of each session, session names as :meth:`load` gives
+        them: ``"<subject>-<session>"`` when a session name is used by several
+        subjects of the file, ``~2`` after a restart; line and row numbers of
+        the file in messages); the unit and clipping checks
         (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
         instead of each file, and clipping is warned about once at the end.
 
-        Every other source is read whole (:meth:`load`) as one batch:
-        subjects or sessions from a column, a time column that goes back
-        (restarts split into sessions), repeats or does not pass its checks
-        (the whole read reports them, with their priority), and sessions of
-        at most ``batch_rows`` rows.
+        Read whole (:meth:`load`) as one batch: sources of at most
+        ``batch_rows`` rows, files whose sessions interleave, time stamps
+        repeated within a session, restarts so frequent that :meth:`load`
+        refuses the rows as shuffled, with ``checks: {time_order: false}`` a
+        session whose time goes back (the whole read sorts it) or a
+        sampling-rate check on a time column that is not in order (it sorts
+        the file's time), a missing subject or session, and files whose time,
+        subject or session column cannot be read (the whole read reports the
+        problem, with its priority).
 
         Parameters
         ----------
@@ -159,9 +195,14 @@ class SessionSource:
         Yields
         ------
         RecordingSet
-            Consecutive rows of the session, in the order :meth:`load` gives
-            them; the batches joined equal :meth:`load` (but for the class
-            list of a definition without ``classes``: each batch's labels).
+            Consecutive rows of the source, in the order :meth:`load` gives
+            them; the batches joined have the values of :meth:`load` (time,
+            channels, labels, subject and session of every row), but each
+            batch's ``label``, ``subject`` and ``session`` categories are its
+            own (the class list of a definition without ``classes``: each
+            batch's labels; subjects and sessions: those in the batch, except
+            for a session from the file names without restarts, which keeps
+            :meth:`load`'s single category).
 
         Raises
         ------
@@ -169,106 +210,126 @@ class SessionSource:
             As :meth:`load`, for the first problem in reading order (a file
             with several problems may name another one first than
             :meth:`load`, which reads each column whole first); the message
-            names the file and the line (CSV) or row.
+            names the file and the line (CSV) or row. A time value that is not
+            a number and a rate that does not match are reported by the first
+            pass, before any batch.
+
+        Warns
+        -----
+        UserWarning
+            Restarts (as :meth:`load`), before the first batch; clipping,
+            after the last; a file read whole because its sessions interleave.
         """
         from tinyhar.datasets.checks import resolve_checks, warn_clipping
         from tinyhar.datasets.custom import (
             _check_file,
             _check_labels,
             iter_file_batches,
+            warn_restarts,
         )
-        from tinyhar.datasets.recording import constant_category
 
         path = Path(self.definition)
         definition = DatasetDefinition.from_yaml(path)
         active = resolve_checks(definition.checks, checks)
-        files = self._batch_order(definition, active, batch_rows)
-        if files is None:
+        plan = None if self._small(definition, batch_rows) else self._plan(
+            definition, active, batch_rows)
+        if plan is None:
             yield self.load(checks, session_prefix)
             return
+        if plan.restarts:
+            warn_restarts(plan.restarts, plan.shown, stacklevel=3)
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
         channels = [*ACC_CHANNELS,
                     *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
-        session = f"{self.subject}-{self.session}" if session_prefix else self.session
-        clipping, row0, t_first = [], 0, None
-        for file in files:
+        clipping: list = []
+        state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate)
+        for file in plan.files:
             for part, where in iter_file_batches(definition, file, path.parent, pattern,
                                                  batch_rows):
                 clipping.append(_check_file(definition, file, part, active))
                 n = len(part["_line"])
                 part["_file"] = np.zeros(n, dtype=np.int8)
                 classes = _check_labels(part, definition, [file], [where])
-                if definition.columns.time is None:
-                    time = (row0 + np.arange(n)) / rate
-                else:
-                    t_first = part["time"][0] if t_first is None else t_first
-                    time = part["time"] - t_first
+                time, session = state.assign(part, file, where)
                 frame = pd.DataFrame(
                     {"time": time, **{c: part[c] for c in channels}, "label": part["label"],
-                     "subject": part["subject"], "session": constant_category(session, n)},
+                     "subject": part["subject"], "session": session},
                     copy=False,
                 )
                 del part
-                row0 += n
                 yield RecordingSet(frame, rate, classes, name=definition.name,
                                    citation=definition.citation, licence=definition.licence,
                                    source=str(path))
                 del frame
         warn_clipping(clipping)
 
-    def _batch_order(self, definition: DatasetDefinition, active,
-                     batch_rows: int) -> list[Path] | None:
-        """The files in the order :meth:`load` joins them when this source reads in batches,
-        else None (see :meth:`iter_batches` for when).
-
-        With a time column, each file's time is read on its own (one file at
-        a time) to order the files and to find whether time increases
-        throughout; it is checked against the sampling rate here.
-        """
-        from tinyhar.datasets.custom import _check_rate, file_rows, file_time
+    def _small(self, definition: DatasetDefinition, batch_rows: int) -> bool:
+        """Whether the files hold at most ``batch_rows`` rows (Parquet and NPY as their
+        metadata say; CSV as its size allows: a sample has a number, >= 1 character and a
+        separator per sensor column), or cannot be sized (the whole read reports why)."""
+        from tinyhar.datasets.custom import file_rows
         from tinyhar.errors import TinyharError
 
-        if self.subject is None or self.session is None:
-            return None
-        files = [Path(f) for f in self.files]
+        sensors = 6 if definition.columns.gyro_x is not None else 3
         try:
-            # rows of Parquet and NPY files; of CSV the most the file can hold (a sample has a
-            # number, >= 1 character and a separator, per sensor column)
-            sensors = 6 if definition.columns.gyro_x is not None else 3
+            files = [Path(f) for f in self.files]
             rows = [file_rows(definition, f) for f in files]
             most = [f.stat().st_size // (2 * sensors) if r is None else r
                     for f, r in zip(files, rows, strict=True)]
-            if sum(most) <= batch_rows:
-                return None  # one batch: read whole (a CSV file is then parsed once)
-            if definition.columns.time is None:
-                return files
-            spans = []
-            for file in files:
-                t = file_time(definition, file)
-                if not len(t) or steps_where(len(t), lambda a, b, t=t: t[a + 1 : b + 1] <= t[a:b]
-                                             ).size:
-                    return None  # read whole: that path splits restarts and names errors
-                _check_rate(definition, file, t, active)
-                spans.append((float(t[0]), float(t[-1])))
-                del t
         except (TinyharError, OSError):
-            return None  # read whole: that path reports the problem
-        order = sorted(range(len(files)), key=lambda i: (spans[i][0], i))
-        if any(spans[b][0] <= spans[a][1] for a, b in zip(order[:-1], order[1:], strict=True)):
-            return None  # files overlap in time: restarts (or repeats) at a join
-        return [files[i] for i in order]
+            return True
+        return sum(most) <= batch_rows  # one batch: read whole (a CSV file is then parsed once)
+
+    def _plan(self, definition: DatasetDefinition, active, batch_rows: int) -> _Plan | None:
+        """How :meth:`iter_batches` reads this source, None to read it whole (the first pass
+        over the time, subject and session columns; the last plans are kept while the
+        files are unchanged, so that :meth:`subjects` and :meth:`iter_batches` read once).
+
+        Raises
+        ------
+        DataFormatError
+            A time column that does not match the sampling rate or holds a value
+            that is not a finite number.
+        """
+        try:
+            stamp = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns)
+                          for f in (self.definition, *self.files))
+        except OSError:
+            return None
+        key = (self, stamp, repr(active))
+        with _PLANS_LOCK:
+            if key in _PLANS:
+                return _PLANS[key]
+        plan = _scan_source(self, definition, active, batch_rows)
+        with _PLANS_LOCK:  # (threads may read sources at once)
+            while len(_PLANS) >= 8:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[key] = plan
+        return plan
 
     def subjects(self, checks=None, session_prefix: bool = False) -> list[str]:
         """The source's subjects: from the file name, else read from the files.
+
+        A source read in batches (:meth:`iter_batches`) reads only its subject,
+        session and time columns here (the first pass of :meth:`iter_batches`,
+        kept for it); a problem elsewhere in the file is then reported when its
+        batches are read. Other sources are read whole.
 
         Raises
         ------
         ConfigError, DataFormatError
             As :meth:`load`.
         """
+        from tinyhar.datasets.checks import resolve_checks
+
         if self.subject is not None:
             return [str(self.subject)]
+        definition = DatasetDefinition.from_yaml(Path(self.definition))
+        plan = None if self._small(definition, BATCH_ROWS) else self._plan(
+            definition, resolve_checks(definition.checks, checks), BATCH_ROWS)
+        if plan is not None:
+            return list(plan.subjects)
         frame = self.load(checks, session_prefix).frame
         return [str(v) for v in frame["subject"].unique()]
 
@@ -291,6 +352,362 @@ class SessionSource:
             except OSError as exc:
                 raise DataFormatError(name, f"cannot read it ({exc.strerror or exc})") from exc
         return digest.hexdigest()
+
+
+_PLANS: dict = {}
+"""The last plans of :meth:`SessionSource._plan`, keyed by source, file sizes and times, checks."""
+_PLANS_LOCK = threading.Lock()
+
+_SHOWN = 5
+"""Restarts named in the warning (as the whole read)."""
+
+
+@dataclass
+class _Plan:
+    """How :meth:`SessionSource.iter_batches` reads a source (found by :func:`_scan_source`).
+
+    Attributes
+    ----------
+    files : list of Path
+        In reading order (a session's files by first time stamp).
+    shared : bool
+        A session name is used by several subjects: ids ``"<subject>-<session>"``.
+    subjects : list of str
+        In order of appearance.
+    restarts : int
+        Times time goes back within a session (each starts ``<session>~k``).
+    shown : list of (str, float, float, str)
+        The first restarts, as :func:`tinyhar.datasets.custom.warn_restarts`
+        takes them: where, time before and after (s), the new session.
+    """
+
+    files: list[Path]
+    shared: bool
+    subjects: list[str]
+    restarts: int
+    shown: list[tuple[str, float, float, str]]
+
+
+def _session_name(pair: tuple[str, str], piece: int, shared: bool) -> str:
+    """The session id :func:`tinyhar.datasets.custom.load_definition` gives the rows of
+    ``(subject, session)`` after ``piece`` restarts."""
+    base = f"{pair[0]}-{pair[1]}" if shared else pair[1]
+    return f"{base}~{piece + 1}" if piece else base
+
+
+@dataclass
+class _FileScan:
+    """What the first pass found in one file (:func:`_scan_file`)."""
+
+    n: int
+    first_t: float | None
+    last_t: float | None
+    pairs: list  # (subject, session) in order of appearance (each once: contiguous)
+    counts: dict  # pair -> restarts within the file
+    restarts: list  # the first ones: (pair, piece in the file, line text, t before, t after)
+    first_line: str  # ", line N" or ", row N" of the first row
+
+
+def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
+                 batch_rows: int) -> _Plan | None:
+    """The first pass of :meth:`SessionSource.iter_batches`: its plan, or None to read whole.
+
+    Raises
+    ------
+    DataFormatError
+        A time column that does not match the sampling rate or holds a value
+        that is not a finite number (as the whole read).
+    """
+    from tinyhar.datasets.custom import MIN_MEAN_PIECE
+
+    files = [Path(f) for f in source.files]
+    timed = definition.columns.time is not None
+    if source.subject is not None and source.session is not None and not timed:
+        return _Plan(files, False, [str(source.subject)], 0, [])  # nothing to find out
+    base = Path(source.definition).parent
+    pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
+    scans = []
+    for file in files:
+        scan = _scan_file(definition, file, base, pattern, active, batch_rows)
+        if scan is None or not scan.n:
+            return None
+        scans.append(scan)
+    order = list(range(len(files)))
+    if timed and len(files) > 1:  # (one session: files by first time stamp, as the whole read)
+        order.sort(key=lambda i: (scans[i].first_t, i))
+    counts: dict = {}
+    restarts, shown, seen = 0, [], {}
+    previous = None
+    for i in order:
+        scan = scans[i]
+        if previous is not None and timed and previous.pairs[-1] == scan.pairs[0]:
+            if scan.first_t == previous.last_t:
+                return None  # a repeated time stamp: the whole read reports it
+            if scan.first_t < previous.last_t:  # the next file restarts the session
+                if not active.time_order:
+                    return None  # the whole read sorts the session by time
+                pair = scan.pairs[0]
+                counts[pair] = counts.get(pair, 0) + 1
+                restarts += 1
+                shown.append((pair, counts[pair], f"{files[i]}{scan.first_line}",
+                              previous.last_t, scan.first_t))
+        seen.update(dict.fromkeys(scan.pairs))  # (a file of sessions from a column: alone)
+        for pair, piece, line, before, after in scan.restarts:
+            shown.append((pair, counts.get(pair, 0) + piece, f"{files[i]}{line}", before, after))
+        for pair, k in scan.counts.items():
+            counts[pair] = counts.get(pair, 0) + k
+        restarts += sum(scan.counts.values())
+        previous = scan
+    total = sum(s.n for s in scans)
+    if restarts and total / (len(seen) + restarts) < MIN_MEAN_PIECE:
+        return None  # the rows look shuffled: the whole read refuses them
+    owners: dict[str, set] = {}
+    for subject, session in seen:
+        owners.setdefault(session, set()).add(subject)
+    shared = any(len(s) > 1 for s in owners.values())
+    return _Plan(
+        [files[i] for i in order], shared, list(dict.fromkeys(s for s, _ in seen)), restarts,
+        [(line, float(before), float(after), _session_name(pair, piece, shared))
+         for pair, piece, line, before, after in shown[:_SHOWN]],
+    )
+
+
+def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, active,
+               batch_rows: int) -> _FileScan | None:
+    """One file's time, subject and session columns, batch by batch: its sessions in order,
+    its restarts, its time span; the sampling-rate check of its time column. None when the
+    file must be read whole (see :meth:`SessionSource.iter_batches`).
+
+    The time column goes to a temporary file (8 bytes per row, on disk), from which the
+    rate check reads its steps in chunks.
+
+    Raises
+    ------
+    DataFormatError
+        The time column does not match the sampling rate, or holds a value that
+        is not a finite number (naming its line or row).
+    """
+    import tempfile
+
+    from tinyhar.datasets.checks import _CHUNK, check_sampling_rate
+    from tinyhar.errors import TinyharError
+
+    timed = definition.columns.time is not None
+    scan = _FileScan(0, None, None, [], {}, [], "")
+    backwards = 0  # steps back in file order (any session): whether the rate is checked
+    pair, previous_last = None, 0.0
+    with tempfile.TemporaryFile(prefix="tinyhar-time-") as spill:
+        try:
+            for time, subject, session, lines, where in _meta_batches(
+                    definition, file, base, pattern, batch_rows):
+                n = len(lines)
+                if not n:
+                    continue
+                if min(subject.codes.min(), session.codes.min()) < 0:
+                    return None  # a missing subject or session: the whole read reports it
+                if not scan.n:
+                    scan.first_line = f", {where} {lines[0]}"
+                runs = run_starts(subject.codes, session.codes)
+                for a, b in zip(runs, np.r_[runs[1:], n], strict=True):
+                    now = (str(subject.categories[subject.codes[a]]),
+                           str(session.categories[session.codes[a]]))
+                    if now != pair:
+                        if now in scan.counts:
+                            warnings.warn(
+                                f"{file}, {where} {lines[a]}: the rows of subject {now[0]}, "
+                                f"session {now[1]} come back after another session's, so the "
+                                "file is read whole (it needs memory for all of its rows); "
+                                "sort the rows by subject, session and time to read it in "
+                                "batches", UserWarning, stacklevel=5)
+                            return None
+                        scan.pairs.append(now)
+                        scan.counts[now] = 0
+                    if timed:
+                        t = time[a:b]
+                        if now == pair:  # the session goes on from the previous run
+                            t = np.r_[scan.last_t, t]
+                        back = steps_where(len(t), lambda u, v, t=t: t[u + 1 : v + 1] < t[u:v])
+                        same = steps_where(len(t), lambda u, v, t=t: t[u + 1 : v + 1] == t[u:v])
+                        if same.size or (back.size and not active.time_order):
+                            return None  # repeats; sorting: the whole read
+                        first = 1 if now == pair else 0
+                        for j, r in enumerate(back[: max(_SHOWN - len(scan.restarts), 0)]):
+                            row = a + int(r) + 1 - first  # in the batch
+                            scan.restarts.append((now, scan.counts[now] + j + 1,
+                                                  f", {where} {lines[row]}", float(t[r]),
+                                                  float(t[r + 1])))
+                        scan.counts[now] += back.size
+                        scan.last_t = float(t[-1])
+                    pair = now
+                if timed:
+                    if scan.first_t is None:
+                        scan.first_t = float(time[0])
+                    else:
+                        backwards += int(previous_last > time[0])  # (across the batches)
+                    backwards += int(np.count_nonzero(time[1:] < time[:-1]))
+                    previous_last = float(time[-1])
+                    spill.write(np.ascontiguousarray(time).tobytes())
+                scan.n += n
+        except _TimeValueError as exc:
+            raise exc.args[0] from None  # as the whole read reports it, before any batch
+        except (TinyharError, OSError, ValueError):
+            return None  # the whole read reports the problem
+        if timed and active.sampling_rate and scan.n:
+            if not active.time_order and backwards:
+                return None  # the whole read checks the sorted time column
+            if scan.n < 3 or backwards / max(scan.n - 1, 1) <= 0.01:  # as custom._check_rate
+
+                def steps():
+                    spill.seek(0)
+                    last = np.frombuffer(spill.read(8), np.float64)
+                    while chunk := spill.read(8 * _CHUNK):
+                        values = np.frombuffer(chunk, np.float64)
+                        yield np.diff(np.r_[last, values])
+                        last = values[-1:]
+
+                check_sampling_rate(None, definition.sampling_rate_hz, str(file),
+                                    column=str(definition.columns.used()["time"]), steps=steps)
+    return scan
+
+
+def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern,
+                  batch_rows: int):
+    """A file's time (s, float64; None without a time column), subject and session
+    (categoricals, from the columns or the file name) and line or row numbers, in batches
+    of ``batch_rows`` rows; only these columns are read (CSV: each parsed alone).
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As the whole read, for these columns.
+    """
+    from tinyhar.datasets.custom import (
+        _csv_chunks,
+        _file_format,
+        _fill,
+        _ParquetColumns,
+        _read_npy,
+        _read_parquet,
+        _text_column,
+        file_rows,
+        meta_from_name,
+    )
+    from tinyhar.datasets.recording import constant_category
+    from tinyhar.errors import DataFormatError as _Error
+
+    used = definition.columns.used()
+    wanted = [k for k in ("time", "subject", "session") if k in used]
+    meta = meta_from_name(file, base, pattern, definition)
+    fmt = _file_format(definition, file)
+    if fmt == "csv":  # one parse per column (the parser keeps only that one)
+        parsers = [_csv_chunks(definition, file, {k: used[k]}, batch_rows, only_used=True)
+                   for k in wanted]
+        if not parsers:
+            raise _Error(file, "nothing to scan")  # (not reached: the plan needs no scan)
+
+        def batches():
+            for chunks in zip(*parsers, strict=False):
+                if len({len(c) for c in chunks}) > 1 or len(
+                        {c.n_lines for c in chunks}) > 1:
+                    raise _Error(file, "rows differ per column")  # missing values: read whole
+                raw = chunks[0]
+                for k, c in zip(wanted[1:], chunks[1:], strict=True):
+                    raw.pieces[k] = c.pieces[k]
+                yield raw, raw.line_of_row(), "line"
+    else:
+        total = file_rows(definition, file)
+        read = _read_parquet if fmt == "parquet" else _read_npy
+
+        def batches():
+            for start in range(0, total, batch_rows):
+                stop = min(start + batch_rows, total)
+                yield read(file, {k: used[k] for k in wanted}, (start, stop)), \
+                    range(start + 1, stop + 1), "row"
+    for raw, lines, where in batches():
+        n = len(lines)
+        time = None
+        if "time" in used:
+            time = np.empty(n, np.float64)
+            try:
+                _fill(time, raw, "time", definition, file, lines, where)
+            except _Error as exc:
+                raise _TimeValueError(exc) from exc
+        keys = {}
+        for key in ("subject", "session"):
+            if key in used:
+                keys[key] = _text_column(raw.text(key) if fmt == "csv" else raw[key])
+            else:
+                keys[key] = constant_category(meta.get(key), n)
+        if fmt == "parquet":
+            _ParquetColumns.release()
+        yield time, keys["subject"], keys["session"], lines, where
+        del raw
+
+
+class _TimeValueError(Exception):
+    """A time value that is not a finite number (``args[0]``: the whole read's error)."""
+
+
+class _SessionState:
+    """The session of each row as :meth:`SessionSource.iter_batches` reads on: the current
+    ``(subject, session)``, its restarts, the time of its first sample and its rows so far."""
+
+    def __init__(self, plan: _Plan, session_prefix: bool, timed: bool, rate: float) -> None:
+        self.plan, self.prefix, self.timed, self.rate = plan, session_prefix, timed, rate
+        self.pair: tuple | None = None
+        self.seen: set = set()
+        self.piece, self.t0, self.t_last, self.count = 0, 0.0, None, 0
+
+    def assign(self, part: dict, file: Path, where: str) -> tuple[np.ndarray, pd.Categorical]:
+        """Time from each row's session start (s) and the session of each row, of a batch.
+
+        Raises
+        ------
+        DataFormatError
+            A session whose rows come back: the file changed since the first pass.
+        """
+        subject, session = part["subject"], part["session"]
+        n = len(subject)
+        time = np.empty(n, np.float64)
+        codes = np.empty(n, np.int32)
+        names: dict[str, int] = {}
+        runs = run_starts(subject.codes, session.codes)
+        for a, b in zip(runs, np.r_[runs[1:], n], strict=True):
+            pair = (str(subject.categories[subject.codes[a]]),
+                    str(session.categories[session.codes[a]]))
+            if pair != self.pair:
+                if pair in self.seen:
+                    raise DataFormatError(file, "the file changed while it was read: the rows "
+                                          f"of session {pair[1]} come back; read it again",
+                                          line=int(part["_line"][a]) if where == "line"
+                                          else None)
+                self.seen.add(pair)
+                self.pair, self.piece, self.t_last, self.count = pair, 0, None, 0
+            if not self.timed:
+                time[a:b] = (self.count + np.arange(b - a)) / self.rate
+                self.count += b - a
+                codes[a:b] = self._code(names, pair)
+                continue
+            t = part["time"][a:b]
+            cuts = [0, *(np.flatnonzero(t[1:] < t[:-1]) + 1).tolist(), b - a]
+            for k, (u, v) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+                if self.t_last is None:
+                    self.t0 = t[u]  # the session's first sample
+                elif k > 0 or t[u] < self.t_last:
+                    self.piece += 1  # a restart: a new session from here
+                    self.t0 = t[u]
+                time[a + u : a + v] = t[u:v] - self.t0
+                codes[a + u : a + v] = self._code(names, pair)
+                self.t_last = t[v - 1]
+        small = np.int8 if len(names) < 127 else np.int32
+        return time, pd.Categorical.from_codes(codes.astype(small),
+                                               categories=pd.Index(list(names), dtype="str"))
+
+    def _code(self, names: dict, pair: tuple) -> int:
+        name = _session_name(pair, self.piece, self.plan.shared)
+        if self.prefix:
+            name = f"{pair[0]}-{name}"
+        return names.setdefault(name, len(names))
 
 
 @dataclass(frozen=True)

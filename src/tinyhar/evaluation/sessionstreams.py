@@ -8,18 +8,22 @@ session, cut and classify every window of it (impure windows and unlabelled
 spans included, chunk by chunk), keep the per-window results, release the
 samples. Post-processing and stream scores work per session, so the results
 equal those of the in-memory path on the same data (the same function runs on
-the same samples; sessions are independent streams). A long session is read
-in batches of rows (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`)
-and its windows cut across the batches exactly as from the whole session.
+the same samples; sessions are independent streams). A long session, or a
+file of many sessions from subject and session columns, is read in batches of
+rows (:meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`; a batch
+may end one session and start the next) and its windows cut across the
+batches exactly as from the whole read.
 
 Out-of-core training computes each session's stream features in the same
 read as its training rows (:class:`~tinyhar.features.streams.StreamFeatures`,
 :mod:`tinyhar.features.table`) and hands them over (``features``): those
 sessions are then classified from their features, not read again.
 
-Memory: one batch of a session's samples (at most
+Memory: one batch of a source's samples (at most
 :data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows when it reads in batches,
-else the whole session) plus the per-window results kept by the caller
+else the whole source: see
+:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches` for when) plus
+the per-window results kept by the caller
 (:class:`~tinyhar.evaluation.streams.StreamPredictions`, about 110 bytes per
 window for 6 classes; or the compact label codes of
 :class:`~tinyhar.evaluation.streams.StreamLabels`, about 30 bytes).
@@ -91,7 +95,7 @@ def _run_stream_job(job: _StreamJob) -> SessionPredictions:
                 return
             except TinyharError as exc:
                 raise _Unreadable(str(exc)) from exc
-            present = set(batch.frame["subject"].astype(str).unique().tolist())
+            present = {str(s) for s in batch.frame["subject"].unique()}  # (no str per row)
             if not present & job.subjects:
                 continue
             if present - job.subjects:
@@ -206,9 +210,12 @@ class SessionRecordings:
     def subjects(self, skipped: list | None = None) -> list[str]:
         """The data set's subjects, in natural order.
 
-        Taken from the file names; a source whose subjects come from a column
-        is read (one at a time) to find them; of a tinyhar Parquet recording,
-        only the subject column is read.
+        Taken from the file names; of a source whose subjects come from a
+        column, its time, subject and session columns are read (one source at
+        a time: the first pass of
+        :meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`, kept for
+        its batches; a source read whole is loaded); of a tinyhar Parquet
+        recording, only the subject column is read.
 
         Parameters
         ----------
