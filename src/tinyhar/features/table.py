@@ -715,18 +715,16 @@ def _session_rows(job: SessionJob, pieces: Iterable):
     else:
         for _ in read():
             pass
-    width = len(job.feature_names) // (3 if stack else 1)
-    X = np.concatenate([p.X for p in parts]) if parts else np.zeros((0, width), np.float32)
-    y, subject, session = (np.concatenate([getattr(p, k) for p in parts]) if parts
-                           else np.zeros(0, dtype=object) for k in ("y", "subject", "session"))
-    start = np.concatenate([p.start_time for p in parts]) if parts else np.zeros(0)
-    parts.clear()
+    if known is not None:
+        known.X.clear()  # the rows are in ``parts``: joined below, part by part
+    names = list(job.feature_names)
+    rows = FeatureTable.concatenate(parts, names[: len(names) // 3] if stack else names)
     if stack:
         from tinyhar.features.stacking import stack_previous
 
-        X = stack_previous(X, session, start)
-    rows = FeatureTable(X, y, subject, session, start, list(job.feature_names),
-                        {k: int(v) for k, v in cut.report.as_dict().items()})
+        rows.X = stack_previous(rows.X, rows.session, rows.start_time)
+    rows.feature_names = names
+    rows.counts = {k: int(v) for k, v in cut.report.as_dict().items()}
     stream = (_stream_rows(stream_parts, len(rows.feature_names), pipeline, known)
               if job.streams else None)
     return rows, stream, samples
