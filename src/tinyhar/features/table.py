@@ -711,7 +711,10 @@ def _session_rows(job: SessionJob, pieces: Iterable):
     if job.streams:
         from tinyhar.features.streams import iter_stream_features
 
-        stream_parts = list(iter_stream_features(known or pipeline, read()))
+        for part in iter_stream_features(known or pipeline, read()):
+            if known is not None and len(part.features):  # it called known.transform
+                part.features = part.features[known.found[-1] < 0]  # the rest: training rows
+            stream_parts.append(part)
     else:
         for _ in read():
             pass
@@ -802,7 +805,8 @@ def _stream_rows(parts: list, n_features: int, pipeline, known: _KnownRows | Non
         :func:`tinyhar.features.streams.iter_stream_features` cuts them, with
         ``known`` (or ``pipeline``) as the pipeline: a window that is also a
         training window (same session and start time: the same samples, cut
-        the same way) took its training row there, the others were featurised.
+        the same way) took its training row there, the others were
+        featurised; ``features`` of the latter only (consumed).
     n_features : int
     pipeline : HarPipeline
         Gives the window length, streaming hop and rate.
@@ -823,9 +827,9 @@ def _stream_rows(parts: list, n_features: int, pipeline, known: _KnownRows | Non
     parts.clear()
     train_row = np.full(len(facts), -1, np.int64)
     if known is not None and known.found:
-        at = np.concatenate(known.found)  # per valid window, in order
-        train_row[~facts.invalid] = at
-        facts.features = facts.features[at < 0]
+        train_row[~facts.invalid] = np.concatenate(known.found)  # per valid window, in order
+    if not len(facts.features):
+        facts.features = np.zeros((0, n_features), np.float32)
     return StreamRows(facts, train_row)
 
 
