@@ -2,11 +2,16 @@
 
 For data sets larger than memory (thousands of hours), the raw samples and
 raw windows are never held all at once: each session
-(:class:`tinyhar.datasets.sessions.SessionSource`) is read, windowed
-(:func:`tinyhar.windows.windowing.make_windows`) and turned into features on
-its own, and only the feature rows are kept: a :class:`FeatureTable`
-``(n_windows, n_features)`` float32 with each window's label, subject,
-session and start time. Tree models train on that table alone.
+(:class:`tinyhar.datasets.sessions.SessionSource`) is read in batches of
+rows (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`), each
+batch cut into the windows :func:`tinyhar.windows.windowing.make_windows`
+would cut from the whole session (:class:`SessionWindows`: the samples a
+window needs are carried over from one batch to the next) and turned into
+features before the next batch is read, and only the feature rows are kept:
+a :class:`FeatureTable` ``(n_windows, n_features)`` float32 with each
+window's label, subject, session and start time. Tree models train on that
+table alone. Memory per session: one batch of samples and its windows, plus
+the session's feature rows (a long session, e.g. 24 h, is not held whole).
 
 Cache: each session's rows are stored as one Parquet file under the cache
 folder, named by a BLAKE2b key of (the session's file bytes and definition,
@@ -17,8 +22,10 @@ simply not found and the rows are recomputed). Entries are written atomically
 (temporary file + rename), so a crash never leaves a half entry.
 
 The rows equal those of the in-memory path (load everything, window,
-transform) bit for bit on the same machine: the same code runs on the same
-samples, session by session in the same order.
+transform) bit for bit on the same machine: the same windows (same samples,
+labels and start times) go through the same feature code, session by session
+in the same order, whatever the batch size. With ``stack_previous`` the rows
+are stacked once per session, after its last batch.
 
 Streams: when post-processing is fitted or scored on whole streams, the same
 read of a session also gives the features of *every* window of its stream
