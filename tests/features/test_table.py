@@ -395,3 +395,45 @@ def test_a_broken_batch_mid_file_is_named_by_file_and_line_and_skipped(tmp_path)
     assert list(table.session) == [s for s in windows.session if s == jobs[1].source.session]
     with pytest.raises(TinyharError, match="a_0.csv"):
         build_feature_table(jobs, names, strict=True)
+
+
+@pytest.mark.parametrize("settings", [{}, {"keep_unlabelled": True, "purity": 0.6},
+                                      {"target_rate_hz": 40.0}, {"hop": 0.5}])
+@pytest.mark.parametrize("cuts", [(1, 63, 64, 200, 777, 1250), (1250,), (640, 641, 1500)])
+def test_session_windows_of_pieces_are_those_of_make_windows(settings, cuts):
+    """Two sessions (a gap and unlabelled samples in the first) cut into pieces anywhere
+    (mid-window, at the gap, at the session boundary, 1 row): the same windows as one piece."""
+    import pandas as pd
+
+    from tests.helpers import make_frame
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.features.table import SessionWindows, iter_session_windows
+    from tinyhar.windows.windowing import make_windows
+
+    frame = pd.concat([
+        make_frame([("walk", 300), ("sit", 200)], subject="1", session="a"),
+        make_frame([(None, 150), ("walk", 400)], subject="1", session="a", t0=20.0),
+        make_frame([("sit", 500), ("walk", 100)], subject="2", session="b"),
+    ], ignore_index=True)
+    n = len(frame)
+    frame["acc_x"] = np.sin(np.arange(n) / 7.0)
+    frame["gyro_z"] = np.cos(np.arange(n) / 3.0)
+
+    def piece(a, b):
+        return RecordingSet(frame.iloc[a:b].reset_index(drop=True), 50.0, ["sit", "walk"],
+                            name="toy")
+
+    windowing = {"window": 1.28, "hop": 0.64, **settings}
+    expected, report = make_windows(piece(0, n), **windowing)
+    bounds = [0, *cuts, n]
+    cut = SessionWindows(**windowing)
+    got = [w for a, b in zip(bounds[:-1], bounds[1:], strict=True) for w in cut.add(piece(a, b))]
+    got += list(cut.flush())
+    assert report.n_gaps == 1 and report.n_windows == len(expected) > 0
+    assert np.array_equal(np.concatenate([w.X for w in got]), expected.X)
+    for key in ("y", "subject", "session"):
+        assert list(np.concatenate([getattr(w, key) for w in got])) == list(getattr(expected, key))
+    assert np.array_equal(np.concatenate([w.start_time for w in got]), expected.start_time)
+    assert cut.report == report
+    again = list(iter_session_windows([piece(0, n)], **windowing))
+    assert np.array_equal(np.concatenate([w.X for w in again]), expected.X)
