@@ -258,3 +258,182 @@ def test_stream_rows_come_from_the_same_read_and_the_cache(synthetic, tmp_path):
     theirs = stream_predictions(pipeline, recordings)
     assert np.array_equal(mine.classify(), theirs.classify())
     np.testing.assert_allclose(mine.proba, theirs.proba, atol=1e-12)
+
+
+# ------------------------------------------------------------ sessions read in batches
+
+
+@pytest.fixture(scope="module")
+def gappy(synthetic, tmp_path_factory):
+    """The synthetic data, its first session with three gaps (two around a 50-sample island,
+    shorter than a window) and 12 s of unlabelled samples."""
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path_factory.mktemp("gappy") / "data"
+    shutil.copytree(synthetic.parent, copy)
+    path = sorted((copy / "recordings").glob("*.parquet"))[0]
+    frame = pd.read_parquet(path)
+    frame["label"] = frame["label"].astype(object)
+    frame.loc[12000:12599, "label"] = None
+    drop = np.r_[5000:5300, 9000:9100, 9150:9400]
+    frame.drop(index=drop).reset_index(drop=True).to_parquet(path)
+    return copy / "data.yaml"
+
+
+def _variant_jobs(definition, variant):
+    settings = {"plain": {}, "resample": {"windows": {"target_rate_hz": 40}},
+                "stack": {"features": {"stack_previous": True}},
+                "unlabelled": {}}[variant]
+    cfg = make_config({"dataset": {"name": str(definition)}, **settings}, "test")
+    windows, _ = make_window_set(load_data(cfg), cfg)
+    pipeline = build_pipeline(windows, cfg, 64).features_only()
+    w = cfg.windows
+    windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
+                     target_rate_hz=w.target_rate_hz, channels=list(windows.channels))
+    if variant == "unlabelled":
+        windowing["keep_unlabelled"] = True
+    names = list(pipeline.feature_names)
+    return [SessionJob(s, windowing, pipeline, names, None, None, "", streams=True)
+            for s in session_sources(definition)]
+
+
+@pytest.mark.parametrize("variant", ["plain", "resample", "stack", "unlabelled"])
+def test_a_session_read_in_batches_gives_the_rows_of_the_whole_read(gappy, variant):
+    """Rows and stream rows of a session read in small batches (windows straddling batch
+    boundaries, gaps, a segment shorter than a window, unlabelled samples) equal those of
+    the whole session windowed by make_windows and featurised at once."""
+    from dataclasses import replace
+
+    from tinyhar.windows.windowing import make_windows
+
+    job = _variant_jobs(gappy, variant)[0]
+    recordings = job.source.load()
+    windows, report = make_windows(recordings, **job.windowing)
+    expected = job.transformer.transform(windows)
+    assert report.n_gaps == 3 and report.n_short_segments == 1 and report.n_ambiguous > 0
+    whole = run_session_job(job, recordings)  # one piece: the whole session
+    for batch_rows in (700, 4097, 10_000):
+        got = run_session_job(replace(job, batch_rows=batch_rows))
+        assert got.error is None and got.samples == recordings.n_samples
+        rows = got.rows
+        assert np.array_equal(rows.X, expected), batch_rows
+        assert list(rows.y) == list(windows.y) and list(rows.session) == list(windows.session)
+        assert np.array_equal(rows.start_time, windows.start_time)
+        assert rows.counts == report.as_dict()
+        # every stream window (impure and unlabelled ones too), the same as from one piece
+        assert np.array_equal(got.stream.train_row, whole.stream.train_row)
+        for key in ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
+                    "acc_magnitude", "gravity", "features"):
+            assert np.array_equal(getattr(got.stream.facts, key),
+                                  getattr(whole.stream.facts, key),
+                                  equal_nan=key in ("acc_magnitude", "gravity")), key
+    if variant == "stack":  # the stream's own stacking: every window featurised there
+        assert (whole.stream.train_row < 0).all()
+    elif variant != "resample":  # at 40 Hz the training hop (51) is not the streaming hop
+        assert (whole.stream.train_row >= 0).sum() == len(expected)
+    if variant == "unlabelled":
+        assert (rows.y == "").sum() > 0
+    else:
+        assert report.n_unlabelled > 0
+
+
+def test_a_cached_session_read_in_batches_is_not_read_again(synthetic, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from tinyhar.datasets.sessions import SessionSource
+
+    job = replace(_variant_jobs(synthetic, "plain")[0], cache_dir=str(tmp_path), batch_rows=1000)
+    first = run_session_job(job)
+    assert not first.cached
+
+    def unreadable(*args, **kwargs):
+        raise AssertionError("a cached session was read")
+
+    monkeypatch.setattr(SessionSource, "iter_batches", unreadable)
+    monkeypatch.setattr(SessionSource, "load", unreadable)
+    again = run_session_job(job)
+    assert again.cached and np.array_equal(again.rows.X, first.rows.X)
+    assert np.array_equal(again.stream.train_row, first.stream.train_row)
+
+
+def test_a_broken_batch_mid_file_is_named_by_file_and_line_and_skipped(tmp_path):
+    """A CSV session read in batches of 1,000 rows: a bad value on line 2,502 fails its third
+    batch; the session is skipped with the file and line named (strict: stopped)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    for k, subject in enumerate(["a", "b"]):
+        n = 3000
+        pd.DataFrame({
+            "t": np.arange(n) / 50, "ax": rng.normal(0, 0.1, n), "ay": rng.normal(0, 0.1, n),
+            "az": 1 + rng.normal(0, 0.1, n),
+            "act": np.where(np.arange(n) // 400 % 2 == 0, "walk", "sit"),
+        }).round(4).to_csv(tmp_path / f"{subject}_{k}.csv", index=False)
+    (tmp_path / "d.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 50\n"
+        "file_pattern: '(?P<subject>[a-z])_(?P<session>\\d)\\.csv'\n"
+        "columns: {time: t, acc_x: ax, acc_y: ay, acc_z: az, label: act}\n"
+        "classes: [sit, walk]\n"
+    )
+    jobs, names, windows, expected = _jobs(tmp_path / "d.yaml", sensors="acc")
+    jobs = [dataclasses.replace(j, batch_rows=1000) for j in jobs]
+    good, _ = build_feature_table(jobs, names)
+    assert np.array_equal(good.X, expected)  # batches of the good files: the whole-read rows
+    bad = tmp_path / "a_0.csv"
+    lines = bad.read_text().splitlines()
+    lines[2501] = lines[2501].replace(lines[2501].split(",")[1], "oops", 1)  # line 2502
+    bad.write_text("\n".join(lines) + "\n")
+    batches = jobs[0].source.iter_batches(None, False, 1000)
+    assert [len(next(batches).frame) for _ in range(2)] == [1000, 1000]  # then the bad batch
+    with pytest.raises(TinyharError, match="2502"):
+        next(batches)
+    table, failed = build_feature_table(jobs, names)
+    assert [f.name for f in failed] == [jobs[0].source.name]
+    assert "a_0.csv" in failed[0].error and "2502" in failed[0].error, failed[0].error
+    assert list(table.session) == [s for s in windows.session if s == jobs[1].source.session]
+    with pytest.raises(TinyharError, match="a_0.csv"):
+        build_feature_table(jobs, names, strict=True)
+
+
+@pytest.mark.parametrize("settings", [{}, {"keep_unlabelled": True, "purity": 0.6},
+                                      {"target_rate_hz": 40.0}, {"hop": 0.5}])
+@pytest.mark.parametrize("cuts", [(1, 63, 64, 200, 777, 1250), (1250,), (640, 641, 1500)])
+def test_session_windows_of_pieces_are_those_of_make_windows(settings, cuts):
+    """Two sessions (a gap and unlabelled samples in the first) cut into pieces anywhere
+    (mid-window, at the gap, at the session boundary, 1 row): the same windows as one piece."""
+    import pandas as pd
+
+    from tests.helpers import make_frame
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.features.table import SessionWindows, iter_session_windows
+    from tinyhar.windows.windowing import make_windows
+
+    frame = pd.concat([
+        make_frame([("walk", 300), ("sit", 200)], subject="1", session="a"),
+        make_frame([(None, 150), ("walk", 400)], subject="1", session="a", t0=20.0),
+        make_frame([("sit", 500), ("walk", 100)], subject="2", session="b"),
+    ], ignore_index=True)
+    n = len(frame)
+    frame["acc_x"] = np.sin(np.arange(n) / 7.0)
+    frame["gyro_z"] = np.cos(np.arange(n) / 3.0)
+
+    def piece(a, b):
+        return RecordingSet(frame.iloc[a:b].reset_index(drop=True), 50.0, ["sit", "walk"],
+                            name="toy")
+
+    windowing = {"window": 1.28, "hop": 0.64, **settings}
+    expected, report = make_windows(piece(0, n), **windowing)
+    bounds = [0, *cuts, n]
+    cut = SessionWindows(**windowing)
+    got = [w for a, b in zip(bounds[:-1], bounds[1:], strict=True) for w in cut.add(piece(a, b))]
+    got += list(cut.flush())
+    assert report.n_gaps == 1 and report.n_windows == len(expected) > 0
+    assert np.array_equal(np.concatenate([w.X for w in got]), expected.X)
+    for key in ("y", "subject", "session"):
+        assert list(np.concatenate([getattr(w, key) for w in got])) == list(getattr(expected, key))
+    assert np.array_equal(np.concatenate([w.start_time for w in got]), expected.start_time)
+    assert cut.report == report
+    again = list(iter_session_windows([piece(0, n)], **windowing))
+    assert np.array_equal(np.concatenate([w.X for w in again]), expected.X)

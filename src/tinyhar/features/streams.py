@@ -43,11 +43,16 @@ class StreamChunk:
         Index of the contiguous part (between gaps) of the session, from 0.
     first : bool
         True for the first chunk of its part.
+    purity : numpy.ndarray of float, shape (n,)
+        Share of each window's samples that carry its majority label (``y``;
+        unlabelled samples count as a label), as
+        :func:`~tinyhar.windows.windowing.majority_labels` gives it.
     """
 
     windows: WindowSet
     part: int
     first: bool
+    purity: np.ndarray | None = None
 
 
 def iter_stream_windows(
@@ -107,11 +112,19 @@ class _WindowCutter:
     State between pieces: the current session, its open contiguous part
     (from the next window's first sample, or the last sample, on; the whole
     part when resampling), the part's first time, index and next window.
+
+    With ``eager``, each piece gives every window it completes (the last
+    chunk of a piece may be short) instead of whole chunks only: the
+    windows are the same, the chunks not. ``n_gaps``, ``n_short_segments``
+    and ``n_short_samples`` count what
+    :class:`~tinyhar.windows.windowing.WindowingReport` counts.
     """
 
     def __init__(self, n_samples: int, hop_samples: int, sampling_rate_hz: float | None,
-                 channels: Sequence[str] | None, chunk: int) -> None:
+                 channels: Sequence[str] | None, chunk: int, eager: bool = False) -> None:
         self.n, self.hop, self.chunk = int(n_samples), int(hop_samples), max(1, int(chunk))
+        self.eager = eager
+        self.n_gaps = self.n_short_segments = self.n_short_samples = 0
         self.rate_out = sampling_rate_hz
         self.channels = None if channels is None else list(channels)
         self.classes: list[str] = []
@@ -192,6 +205,7 @@ class _WindowCutter:
                             "codes": joined_c[a:b]}
             else:
                 if i > 0:
+                    self.n_gaps += 1
                     yield from self._emit(closed=True)
                 self.buf = {"t": joined_t[a:b], "x": joined_x[a:b], "codes": joined_c[a:b],
                             "offset": 0, "t0": float(joined_t[a]), "next": 0}
@@ -213,8 +227,11 @@ class _WindowCutter:
             x, codes, offset = buf["x"], buf["codes"], buf["offset"]
         length = offset + len(x)  # samples of the part so far
         n_fit = (length - self.n) // self.hop + 1 if length >= self.n else 0
+        if closed and not n_fit:  # shorter than one window (samples as read)
+            self.n_short_segments += 1
+            self.n_short_samples += offset + len(buf["t"])
         k = buf["next"]
-        stop = n_fit if closed else k + (n_fit - k) // self.chunk * self.chunk
+        stop = n_fit if closed or self.eager else k + (n_fit - k) // self.chunk * self.chunk
         if stop > k:
             view = np.lib.stride_tricks.sliding_window_view(x, self.n, axis=0)
             names = np.array([""] + self.classes, dtype=object)
@@ -223,8 +240,8 @@ class _WindowCutter:
                 if c0 == 0:
                     self.part += 1
                 lo = idx[0] - offset  # the chunk's samples only: counts are per window
-                best, _ = majority_labels(codes[lo : idx[-1] - offset + self.n], idx - offset - lo,
-                                          self.n, len(self.classes))
+                best, frac = majority_labels(codes[lo : idx[-1] - offset + self.n],
+                                             idx - offset - lo, self.n, len(self.classes))
                 n = len(idx)
                 yield StreamChunk(
                     WindowSet(
@@ -236,6 +253,7 @@ class _WindowCutter:
                     ),
                     self.part,
                     c0 == 0,
+                    frac,
                 )
             buf["next"] = stop
         if closed or self.resample:

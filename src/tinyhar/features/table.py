@@ -2,11 +2,16 @@
 
 For data sets larger than memory (thousands of hours), the raw samples and
 raw windows are never held all at once: each session
-(:class:`tinyhar.datasets.sessions.SessionSource`) is read, windowed
-(:func:`tinyhar.windows.windowing.make_windows`) and turned into features on
-its own, and only the feature rows are kept: a :class:`FeatureTable`
-``(n_windows, n_features)`` float32 with each window's label, subject,
-session and start time. Tree models train on that table alone.
+(:class:`tinyhar.datasets.sessions.SessionSource`) is read in batches of
+rows (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`), each
+batch cut into the windows :func:`tinyhar.windows.windowing.make_windows`
+would cut from the whole session (:class:`SessionWindows`: the samples a
+window needs are carried over from one batch to the next) and turned into
+features before the next batch is read, and only the feature rows are kept:
+a :class:`FeatureTable` ``(n_windows, n_features)`` float32 with each
+window's label, subject, session and start time. Tree models train on that
+table alone. Memory per session: one batch of samples and its windows, plus
+the session's feature rows (a long session, e.g. 24 h, is not held whole).
 
 Cache: each session's rows are stored as one Parquet file under the cache
 folder, named by a BLAKE2b key of (the session's file bytes and definition,
@@ -17,8 +22,10 @@ simply not found and the rows are recomputed). Entries are written atomically
 (temporary file + rename), so a crash never leaves a half entry.
 
 The rows equal those of the in-memory path (load everything, window,
-transform) bit for bit on the same machine: the same code runs on the same
-samples, session by session in the same order.
+transform) bit for bit on the same machine: the same windows (same samples,
+labels and start times) go through the same feature code, session by session
+in the same order, whatever the batch size. With ``stack_previous`` the rows
+are stacked once per session, after its last batch.
 
 Streams: when post-processing is fitted or scored on whole streams, the same
 read of a session also gives the features of *every* window of its stream
@@ -47,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyhar.errors import DataFormatError, TinyharError
+from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 
 CACHE_FORMAT = 1
 """Version of the cache entries' layout (part of every key)."""
@@ -430,6 +437,10 @@ class SessionJob:
         (:func:`tinyhar.features.streams.iter_stream_features` with
         ``transformer`` as the pipeline: its window length, streaming hop,
         rate and channels), from the same read.
+    batch_rows : int, optional
+        Most rows read at a time
+        (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`;
+        default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
     """
 
     source: Any
@@ -441,6 +452,7 @@ class SessionJob:
     settings_text: str = ""
     session_prefix: bool = False
     streams: bool = False
+    batch_rows: int | None = None
 
 
 @dataclass
@@ -459,12 +471,24 @@ class SessionResult:
 def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     """Read, window and featurise one session (or take its rows from the cache).
 
+    The session is read in batches of ``job.batch_rows`` rows
+    (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`), each
+    cut into windows across the batch boundaries (:func:`iter_session_windows`)
+    and featurised before the next is read, so memory holds one batch of
+    samples and the feature rows, not the whole session. The rows (and the
+    stream rows) are those of the whole session read at once, windowed by
+    :func:`~tinyhar.windows.windowing.make_windows` and featurised: the same
+    windows in the same order, the same values.
+
     Parameters
     ----------
     job : SessionJob
-    recordings : RecordingSet, optional
-        The session as ``job.source.load(job.checks, job.session_prefix)``
-        gives it, when the caller has read it already (not read again).
+    recordings : RecordingSet or iterator of RecordingSet, optional
+        The session when the caller has read it, or has begun to read it,
+        already: the whole session (as ``job.source.load(job.checks,
+        job.session_prefix)`` gives it) or its batches in order (e.g. the
+        first one read for the data set's layout, then the rest of
+        ``iter_batches``). Not read again.
 
     Returns
     -------
@@ -472,14 +496,14 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
         ``rows`` of the session's windows (and ``stream`` with ``job.streams``),
         or ``error`` (the message of the
         :class:`~tinyhar.errors.TinyharError` that stopped it: a malformed
-        file, a failed check).
+        file or batch, a failed check; it names the file and line or row).
 
     Raises
     ------
     Exception
         Anything that is not a data problem (a bug) is raised, not reported.
     """
-    from tinyhar.windows.windowing import make_windows
+    from tinyhar.datasets.recording import RecordingSet
 
     source = job.source
     cache = FeatureCache(job.cache_dir) if job.cache_dir else None
@@ -495,23 +519,225 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
                 return SessionResult(source.name, rows, cached=True, stream=stream,
                                      fingerprint=fingerprint)
         if recordings is None:
-            recordings = source.load(job.checks, job.session_prefix)
-        windows, report = make_windows(recordings, **job.windowing)
-        X = (job.transformer.transform(windows) if len(windows)
-             else np.zeros((0, len(job.feature_names)), np.float32))
-        rows = FeatureTable(np.asarray(X, np.float32), windows.y, windows.subject,
-                            windows.session, windows.start_time, list(job.feature_names),
-                            {k: int(v) for k, v in report.as_dict().items()
-                             if isinstance(v, (int, np.integer))})
-        stream = _stream_rows(job.transformer, recordings, rows) if job.streams else None
+            from tinyhar.datasets.sessions import BATCH_ROWS
+
+            recordings = source.iter_batches(job.checks, job.session_prefix,
+                                             job.batch_rows or BATCH_ROWS)
+        elif isinstance(recordings, RecordingSet):
+            recordings = [recordings]
+        rows, stream, samples = _session_rows(job, recordings)
         if cache is not None:
             cache.put(key, rows)
             if stream is not None:
                 cache.put_stream(stream_key, stream)
-        return SessionResult(source.name, rows, samples=recordings.n_samples, stream=stream,
+        return SessionResult(source.name, rows, samples=samples, stream=stream,
                              fingerprint=fingerprint)
     except TinyharError as exc:
         return SessionResult(source.name, None, error=str(exc))
+
+
+class SessionWindows:
+    """The windows :func:`~tinyhar.windows.windowing.make_windows` cuts, from batches of rows.
+
+    The batches are never joined: each is cut as it comes (:meth:`add`),
+    the samples a window needs carried over to the next (the window cutter
+    of :func:`tinyhar.features.streams.iter_stream_windows`, at the training
+    hop), and the windows' majority labels and purity are those of
+    :func:`~tinyhar.windows.windowing.majority_labels`. So the kept windows
+    of all batches (and :meth:`flush`) are those of ``make_windows`` of the
+    joined batches, in the same order, with the same samples, labels,
+    subjects, sessions and start times, and :attr:`report` has the same
+    counts. Memory: one batch plus about one window of samples (with
+    resampling, a contiguous part is held until it ends: resampling needs
+    it whole, as in ``make_windows``).
+
+    Parameters
+    ----------
+    window, hop, unit, purity, target_rate_hz, keep_unlabelled, channels
+        As :func:`~tinyhar.windows.windowing.make_windows` (lengths rounded
+        at the first batch's rate, or the target rate).
+
+    Attributes
+    ----------
+    report : WindowingReport
+        Counts so far (gaps and short segments complete after :meth:`flush`).
+
+    Raises
+    ------
+    ConfigError
+        A purity outside (0, 1].
+    """
+
+    def __init__(self, window: float = 2.56, hop: float = 1.28, unit: str = "s",
+                 purity: float = 0.8, target_rate_hz: float | None = None,
+                 keep_unlabelled: bool = False, channels: list[str] | None = None) -> None:
+        from tinyhar.windows.windowing import WindowingReport
+
+        if not 0.0 < purity <= 1.0:
+            raise ConfigError(f"purity must be in (0, 1], got {purity!r}")
+        self.window, self.hop, self.unit, self.purity = window, hop, unit, purity
+        self.target_rate_hz, self.keep_unlabelled = target_rate_hz, keep_unlabelled
+        self.channels = channels
+        self.report = WindowingReport()
+        self.cutter = None
+
+    def add(self, piece) -> Iterator:
+        """Windows that one more batch completes.
+
+        Parameters
+        ----------
+        piece : RecordingSet
+            The next rows, in order (g, rad/s; time in s from each session's
+            start), e.g. a batch of
+            :meth:`tinyhar.datasets.sessions.SessionSource.iter_batches`.
+
+        Yields
+        ------
+        WindowSet
+            Kept windows ``(n, n_samples, n_channels)`` float32 (C order), at
+            most :data:`~tinyhar.features.streams.STREAM_CHUNK` at a time.
+
+        Raises
+        ------
+        DataFormatError
+            A requested channel is missing (naming the file).
+        """
+        if self.cutter is None:
+            from tinyhar.features.streams import STREAM_CHUNK, _WindowCutter
+            from tinyhar.windows.windowing import to_samples
+
+            rate = float(self.target_rate_hz) if self.target_rate_hz else piece.sampling_rate_hz
+            n_win = to_samples(self.window, self.unit, rate, "window")
+            self.n_hop = to_samples(self.hop, self.unit, rate, "hop")
+            self.cutter = _WindowCutter(n_win, self.n_hop, self.target_rate_hz or None,
+                                        self.channels, STREAM_CHUNK, eager=True)
+        yield from self._kept(self.cutter.add(piece))
+
+    def flush(self) -> Iterator:
+        """The windows left at the end (the batches are all read): as :meth:`add`."""
+        if self.cutter is None:
+            return
+        yield from self._kept(self.cutter.flush())
+        report, cutter = self.report, self.cutter
+        report.n_gaps += cutter.n_gaps
+        report.n_short_segments += cutter.n_short_segments
+        report.n_short_samples += cutter.n_short_samples
+        cutter.n_gaps = cutter.n_short_segments = cutter.n_short_samples = 0
+
+    def _kept(self, chunks) -> Iterator:
+        """The windows of the cutter's chunks that ``make_windows`` keeps, counted."""
+        from tinyhar.core.windowset import WindowSet
+
+        report = self.report
+        for chunk in chunks:
+            w = chunk.windows
+            unlabelled = w.y == ""
+            ambiguous = ~unlabelled & (chunk.purity < self.purity)
+            report.n_ambiguous += int(np.count_nonzero(ambiguous))
+            keep = ~ambiguous
+            if not self.keep_unlabelled:
+                report.n_unlabelled += int(np.count_nonzero(unlabelled))
+                keep &= ~unlabelled
+            at = np.flatnonzero(keep)
+            if len(at):
+                report.n_windows += len(at)
+                yield WindowSet(np.ascontiguousarray(w.X[at]), w.y[at], w.subject[at],
+                                w.session[at], w.start_time[at], w.channels,
+                                w.sampling_rate_hz, w.classes, w.name, hop_samples=self.n_hop)
+
+
+def iter_session_windows(pieces: Iterable, **windowing) -> Iterator:
+    """Every kept window of consecutive batches of rows (:class:`SessionWindows`), in order.
+
+    Parameters
+    ----------
+    pieces : iterable of RecordingSet
+        Consecutive batches of rows of one or more sessions.
+    **windowing
+        As :class:`SessionWindows`.
+
+    Yields
+    ------
+    WindowSet
+        As :meth:`SessionWindows.add`.
+    """
+    cut = SessionWindows(**windowing)
+    for piece in pieces:
+        yield from cut.add(piece)
+    yield from cut.flush()
+
+
+def _session_rows(job: SessionJob, pieces: Iterable):
+    """Training rows (and stream rows) of one session's batches, each batch cut as it comes.
+
+    Returns
+    -------
+    rows : FeatureTable
+    stream : StreamRows or None
+        With ``job.streams``.
+    samples : int
+        Samples read.
+
+    Notes
+    -----
+    With ``stack_previous`` the rows are featurised without the stacking
+    batch by batch and stacked once at the end
+    (:func:`tinyhar.features.stacking.stack_previous` on the session's rows:
+    what ``transform`` does on the session's windows). A batch is cut into
+    training windows before it is cut into stream windows, so a stream
+    window that is also a training window finds its row (:class:`_KnownRows`).
+    """
+    from dataclasses import replace
+
+    pipeline = job.transformer
+    stack = bool(getattr(pipeline, "stack_previous", False))
+    featurise = replace(pipeline, stack_previous=False) if stack else pipeline
+    known = _KnownRows(pipeline) if job.streams and not stack else None
+    cut = SessionWindows(**job.windowing)
+    parts: list[FeatureTable] = []
+    samples = 0
+
+    def add_rows(windows) -> None:
+        for w in windows:
+            part = FeatureTable(np.asarray(featurise.transform(w), np.float32), w.y, w.subject,
+                                w.session, w.start_time, [])
+            parts.append(part)
+            if known is not None:
+                known.add(part)
+
+    def read() -> Iterator:
+        """The batches, each cut into training windows (and featurised) as it passes."""
+        nonlocal samples
+        for piece in pieces:
+            samples += piece.n_samples
+            add_rows(cut.add(piece))
+            yield piece
+        add_rows(cut.flush())
+
+    stream_parts = []
+    if job.streams:
+        from tinyhar.features.streams import iter_stream_features
+
+        for part in iter_stream_features(known or pipeline, read()):
+            if known is not None and len(part.features):  # it called known.transform
+                part.features = part.features[known.found[-1] < 0]  # the rest: training rows
+            stream_parts.append(part)
+    else:
+        for _ in read():
+            pass
+    if known is not None:
+        known.X.clear()  # the rows are in ``parts``: joined below, part by part
+    names = list(job.feature_names)
+    rows = FeatureTable.concatenate(parts, names[: len(names) // 3] if stack else names)
+    if stack:
+        from tinyhar.features.stacking import stack_previous
+
+        rows.X = stack_previous(rows.X, rows.session, rows.start_time)
+    rows.feature_names = names
+    rows.counts = {k: int(v) for k, v in cut.report.as_dict().items()}
+    stream = (_stream_rows(stream_parts, len(rows.feature_names), pipeline, known)
+              if job.streams else None)
+    return rows, stream, samples
 
 
 @dataclass
@@ -575,53 +801,73 @@ class StreamRows:
         return replace(self.facts, features=out)
 
 
-def _stream_rows(pipeline, recordings, rows: FeatureTable) -> StreamRows:
-    """Every stream window of ``recordings``; the training ``rows`` referenced, not copied.
+def _stream_rows(parts: list, n_features: int, pipeline, known: _KnownRows | None
+                 ) -> StreamRows:
+    """Every stream window of a session; its training rows referenced, not copied.
+
+    Parameters
+    ----------
+    parts : list of StreamFeatures
+        The session's stream windows as
+        :func:`tinyhar.features.streams.iter_stream_features` cuts them, with
+        ``known`` (or ``pipeline``) as the pipeline: a window that is also a
+        training window (same session and start time: the same samples, cut
+        the same way) took its training row there, the others were
+        featurised; ``features`` of the latter only (consumed).
+    n_features : int
+    pipeline : HarPipeline
+        Gives the window length, streaming hop and rate.
+    known : _KnownRows or None
+        None with ``stack_previous`` (the previous window differs: the
+        previous kept window in training, the previous valid one in a
+        stream): then every stream window was featurised.
 
     Returns
     -------
     StreamRows
-        The windows as :func:`tinyhar.features.streams.iter_stream_features`
-        cuts them: a window that is also a training window (same session and
-        start time: the same samples, cut the same way) refers to its
-        training row, the others are featurised here. With ``stack_previous``
-        (the previous window differs: the previous kept window in training,
-        the previous valid one in a stream) every stream window is featurised.
     """
-    from tinyhar.features.streams import StreamFeatures, iter_stream_features
+    from tinyhar.features.streams import StreamFeatures
 
-    known = None if pipeline.stack_previous else _KnownRows(pipeline, rows)
-    parts = list(iter_stream_features(known or pipeline, recordings))
-    facts = StreamFeatures.concatenate(parts, len(rows.feature_names),
+    facts = StreamFeatures.concatenate(parts, n_features,
                                        pipeline.n_samples / pipeline.sampling_rate_hz,
                                        pipeline.streaming_hop / pipeline.sampling_rate_hz)
+    parts.clear()
     train_row = np.full(len(facts), -1, np.int64)
     if known is not None and known.found:
-        at = np.concatenate(known.found)  # per valid window, in order
-        train_row[~facts.invalid] = at
-        facts.features = facts.features[at < 0]
+        train_row[~facts.invalid] = np.concatenate(known.found)  # per valid window, in order
+    if not len(facts.features):
+        facts.features = np.zeros((0, n_features), np.float32)
     return StreamRows(facts, train_row)
 
 
 class _KnownRows:
     """A pipeline whose ``transform`` takes the rows of windows already featurised.
 
-    Stream windows are named ``"<session>\\x1f<run>"``
+    Training rows are added as they are computed (:meth:`add`). Stream
+    windows are named ``"<session>\\x1f<run>"``
     (:func:`~tinyhar.features.streams.iter_stream_features`); a window is
-    known when its session and start time are those of a row of ``rows``.
-    ``found`` collects, per call, the row of each window (-1: computed).
-    Everything else is the pipeline's.
+    known when its session and start time are those of a row added. ``found``
+    collects, per call, the row of each window (its index among the rows
+    added; -1: computed). Everything else is the pipeline's.
     """
 
-    def __init__(self, pipeline, rows: FeatureTable) -> None:
+    def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
-        self.rows = rows
         self.found: list[np.ndarray] = []
-        self.known = {(str(s), float(t)): i for i, (s, t) in
-                      enumerate(zip(rows.session, rows.start_time, strict=True))}
+        self.known: dict[tuple[str, float], int] = {}
+        self.X: list[np.ndarray] = []  # the rows' features, part by part
+        self.first: list[int] = []  # index of each part's first row
 
     def __getattr__(self, name: str):
         return getattr(self.pipeline, name)
+
+    def add(self, rows: FeatureTable) -> None:
+        """Rows that stream windows may refer to (indices go on from the rows before)."""
+        n = self.first[-1] + len(self.X[-1]) if self.X else 0
+        self.known.update({(str(s), float(t)): n + i for i, (s, t) in
+                           enumerate(zip(rows.session, rows.start_time, strict=True))})
+        self.X.append(rows.X)
+        self.first.append(n)
 
     def transform(self, windows) -> np.ndarray:
         """Features ``(n_windows, n_features)`` float32: known rows copied, the rest computed."""
@@ -632,9 +878,12 @@ class _KnownRows:
         new = np.flatnonzero(at < 0)
         if len(new) == len(at):
             return self.pipeline.transform(windows)
-        out = np.empty((len(at), self.rows.X.shape[1]), np.float32)
         old = np.flatnonzero(at >= 0)
-        out[old] = self.rows.X[at[old]]
+        out = np.empty((len(at), self.X[0].shape[1]), np.float32)
+        part = np.searchsorted(self.first, at[old], side="right") - 1
+        for k in np.unique(part):
+            mine = part == k
+            out[old[mine]] = self.X[k][at[old[mine]] - self.first[k]]
         if len(new):
             out[new] = self.pipeline.transform(windows.subset(new))
         return out

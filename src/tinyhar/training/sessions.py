@@ -9,6 +9,7 @@ a run stores (test windows, class overview) one session at a time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from tinyhar.training.stages import (
 from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_with_folds
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
-from tinyhar.windows.windowing import make_windows, to_samples
+from tinyhar.windows.windowing import to_samples
 
 OUT_OF_CORE_BYTES = 2 * 1024**3
 """``compute.out_of_core: auto`` reads session by session above this much data on disk."""
@@ -330,17 +331,23 @@ class _ResolvedStreams(Mapping):
 
 
 def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
-    """Name, channels, sampling rate and classes of the first session; its samples if read.
+    """Name, channels, sampling rate and classes of the first session; its batches if read.
 
-    With a feature cache they are cached too (a small JSON entry keyed by the
-    session's file hash), so a training from the cache reads no samples.
+    Only the session's first batch of rows is read for them
+    (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`; a
+    definition without ``classes`` gives that batch's labels: the labels of
+    later windows are added when the rows are split). With a feature cache
+    they are cached too (a small JSON entry keyed by the session's file
+    hash), so a training from the cache reads no samples.
 
     Returns
     -------
     layout : SimpleNamespace
         ``name``, ``channels``, ``sampling_rate_hz``, ``classes``.
-    recordings : RecordingSet or None
-        The session, when it had to be read (then not read again for its rows).
+    batches : iterator of RecordingSet or None
+        The session's batches, the first one read already, when it had to be
+        read (then not read again for its rows:
+        :func:`~tinyhar.features.table.run_session_job` reads on).
     """
     from types import SimpleNamespace
 
@@ -354,13 +361,16 @@ def _first_layout(source, checks, prefix: bool, cache_dir: str | None):
         facts = cache.get_facts(key)
         if facts is not None:
             return SimpleNamespace(**facts), None
-    recordings = source.load(checks, prefix)
+    batches = source.iter_batches(checks, prefix)
+    recordings = next(batches, None)
+    if recordings is None:  # no rows: the whole read says what is wrong, or reads none
+        recordings = source.load(checks, prefix)
     facts = {"name": recordings.name, "channels": list(recordings.channels),
              "sampling_rate_hz": float(recordings.sampling_rate_hz),
              "classes": list(recordings.classes)}
     if cache is not None:
         cache.put_facts(key, facts)
-    return SimpleNamespace(**facts), recordings
+    return SimpleNamespace(**facts), itertools.chain([recordings], batches)
 
 
 def _cached(cache_dir: str | None, fingerprints: list, what: dict, make):
@@ -400,50 +410,64 @@ def _needs_streams(cfg: TrainConfig) -> bool:
 def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
                  classes: list[str], per_class: int | None = None,
                  limit: int | None = None) -> WindowSet | None:
-    """Raw windows of ``subjects``, read one session at a time (out-of-core runs).
+    """Raw windows of ``subjects``, read one batch of a session at a time (out-of-core runs).
 
     With ``per_class``, a few windows of each class for ``class_overview.png``
     (sessions are read until every class has them, at most 30 sessions); with
     ``limit``, whole sessions in order up to that many windows (the run's
-    stored test windows, :data:`tinyhar.runfolder.MAX_TEST_WINDOWS`). Memory
-    stays bounded by one session plus what is kept. None when no session of
-    ``subjects`` could be read.
+    stored test windows, :data:`tinyhar.runfolder.MAX_TEST_WINDOWS`; a
+    source that fails gives none). The windows are those of
+    :func:`~tinyhar.windows.windowing.make_windows` on each whole session
+    (:func:`~tinyhar.features.table.iter_session_windows` of its batches), so
+    memory stays bounded by one batch plus what is kept. None when no
+    session of ``subjects`` could be read.
     """
+    from tinyhar.features.table import iter_session_windows
+
     found: dict[str, int] = dict.fromkeys(classes, 0)
-    parts, total = [], 0
+    parts, total, wanted = [], 0, list(subjects)
     for k, source in enumerate(sources):
         if per_class is not None and k >= 30:
             break
         if source.subject is not None and source.subject not in subjects:
             continue
+        done, run, session, full = [], [], None, False  # limit: whole sessions, the open one
         try:
-            recordings = source.load(checks, prefix)
+            for w in iter_session_windows(source.iter_batches(checks, prefix), **windowing):
+                w = w.subset(np.flatnonzero(np.isin(w.subject, wanted)))
+                if per_class is not None:
+                    keep = np.zeros(len(w), bool)
+                    for c in classes:
+                        take = np.flatnonzero(w.y == c)[: per_class - found[c]]
+                        keep[take] = True
+                        found[c] += len(take)
+                    if keep.any():
+                        parts.append(w.subset(keep))
+                    if all(n >= per_class for n in found.values()):
+                        break
+                    continue
+                ends = np.flatnonzero(np.r_[w.session[1:] != w.session[:-1], True]) + 1
+                for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True):
+                    if w.session[a] != session:  # the open session is whole: done
+                        done, run, session = done + run, [], w.session[a]
+                    run.append(w.subset(np.arange(a, b)))
+                    if total + sum(len(p) for p in done + run) > limit:
+                        full = True
+                        break
+                if full:
+                    break
         except TinyharError:
             continue  # reported when its features were computed
-        w, _ = make_windows(recordings, **windowing)
-        mine = np.isin(w.subject, list(subjects))
-        if per_class is None:
-            sessions = w.session[mine]
-            ends = np.flatnonzero(np.r_[sessions[1:] != sessions[:-1], True]) + 1 \
-                if len(sessions) else np.zeros(0, int)
-            fits = ends[total + ends <= limit]
-            if not len(fits):
-                break
-            keep = np.flatnonzero(mine)[: int(fits[-1])]
-            parts.append(w.subset(keep))
-            total += len(keep)
-            if len(fits) < len(ends):
+        if per_class is not None:
+            if all(n >= per_class for n in found.values()):
                 break
             continue
-        keep = np.zeros(len(w), bool)
-        for c in classes:
-            take = np.flatnonzero((w.y == c) & mine)[: per_class - found[c]]
-            keep[take] = True
-            found[c] += len(take)
-        if keep.any():
-            parts.append(w.subset(keep))
-        if all(n >= per_class for n in found.values()):
+        kept = done if full else done + run
+        parts += kept
+        total += sum(len(p) for p in kept)
+        if full:
             break
+    parts = [p for p in parts if len(p)]
     if not parts:
         return None
     first = parts[0]
