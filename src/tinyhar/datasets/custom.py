@@ -140,6 +140,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tinyhar.core.memory import trim_heap
 from tinyhar.datasets.checks import (
     ChecksLike,
     DataChecks,
@@ -489,7 +490,7 @@ def _read_one(
             check(out)
         except DataFormatError as exc:
             failed_check = exc
-        _trim_heap()  # (the checks' chunk temporaries)
+        trim_heap()  # (the checks' chunk temporaries)
     for key in META_FIELDS:
         if key in used:
             out[key] = _text_column(raw.text(key) if isinstance(raw, _CsvColumns) else raw[key])
@@ -1104,7 +1105,7 @@ class _CsvColumns:
             codes[start : start + len(piece)] = lookup[piece.codes]
             start += len(piece)
             del piece
-        _trim_heap()
+        trim_heap()
         return pd.Series(pd.Categorical.from_codes(
             codes, categories=pd.Index(list(words), dtype=object)), copy=False)
 
@@ -1117,39 +1118,18 @@ class _CsvColumns:
             piece = parts.pop(0)
             yield piece
             del piece
-            _trim_heap()
+            trim_heap()
 
     def drop(self, canon: str) -> None:
         """Free a column's chunks (after it was converted), back to the system."""
         self.pieces[canon] = []
-        _trim_heap()
+        trim_heap()
 
     def line_of_row(self) -> range | np.ndarray:
         """The 1-based line of each row: a range without blank lines, else an array."""
         if all(isinstance(p, range) for p in self.lines):
             return range(self.lines[0].start, self.lines[-1].stop)
         return np.concatenate([np.asarray(p, dtype=np.int64) for p in self.lines])
-
-
-def _trim_heap() -> None:
-    """Hand freed heap memory back to the system (glibc's ``malloc_trim``; else nothing).
-
-    The parser's chunks are small allocations that the C library would
-    otherwise keep after they are freed, next to the big final arrays.
-    """
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        import ctypes
-
-        try:
-            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM:
-        _MALLOC_TRIM(0)
-
-
-_MALLOC_TRIM = None
 
 
 class _ParquetColumns:

@@ -54,10 +54,15 @@ from typing import Any
 
 import numpy as np
 
+from tinyhar.core.memory import trim_heap
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
 
 CACHE_FORMAT = 1
 """Version of the cache entries' layout (part of every key)."""
+
+
+_TRIM_EVERY_BYTES = 64 * 2**20
+"""While :meth:`FeatureTable.concatenate` copies parts, return their freed memory this often."""
 
 
 @dataclass
@@ -129,14 +134,18 @@ class FeatureTable:
         position = np.full(n, -1)
         position[order] = np.arange(len(order))
         X = np.empty((len(order), len(feature_names)), np.float32)
-        start = 0
+        start = freed = 0
         while parts:
             part = parts.pop(0)
             where = position[start : start + len(part)]
             keep = where >= 0
             X[where[keep]] = part.X[keep]
             start += len(part)
+            freed += part.X.nbytes
             del part
+            if freed > _TRIM_EVERY_BYTES or not parts:  # the parts are small: the C heap
+                trim_heap()  # keeps them when freed (1,000 h: 2.2 GB next to X), unless told
+                freed = 0
         return cls(X, labels.y[order], labels.subject[order], labels.session[order],
                    labels.start_time[order], list(feature_names), counts)
 
