@@ -190,7 +190,6 @@ __all__ = [
     "Units",
     "load_custom",
     "file_rows",
-    "file_time",
     "iter_file_batches",
     "load_definition",
     "meta_from_name",
@@ -610,45 +609,6 @@ def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
             rows = 0
         samples += rows
     return samples, channels
-
-
-def file_time(definition: DatasetDefinition, file: Path) -> np.ndarray:
-    """A file's time column in s (float64, file order), read alone and converted as a whole
-    read converts it.
-
-    Parameters
-    ----------
-    definition : DatasetDefinition
-        With a ``time`` column.
-    file : Path
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (n_samples,)
-
-    Raises
-    ------
-    ConfigError, DataFormatError
-        A value that is not a finite number (naming its line or row), a file
-        that cannot be read.
-    """
-    used = {"time": definition.columns.used()["time"]}
-    fmt = _file_format(definition, file)
-    if fmt == "csv":
-        pieces = list(_csv_chunks(definition, file, used, only_used=True))
-        raw = _CsvColumns({"time": [p for c in pieces for p in c.pieces["time"]]},
-                          [n for c in pieces for n in c.lines])
-        line_of_row, where = raw.line_of_row(), "line"
-        del pieces
-    else:
-        raw = (_read_parquet(file, used) if fmt == "parquet"
-               else _read_npy(file, used, (0, file_rows(definition, file))))  # (memory-mapped)
-        line_of_row, where = range(1, len(raw) + 1), "row"
-    time = np.empty(len(raw), np.float64)
-    _fill(time, raw, "time", definition, file, line_of_row, where)
-    if isinstance(raw, _ParquetColumns):
-        raw.release()
-    return time
 
 
 def _fill(
