@@ -31,6 +31,21 @@ unseen_rejected, seen_false_rejected}``):
   per-class tilts are learned from the training subjects' windows with
   their cross-validated predictions choosing each session's reference, and
   for the calibration scores once per fold without the fold's subjects);
+- ``corrected:<method>`` (``max-probability``, ``combined``, ``ood+posture``,
+  ``combined+posture``): the same rejection behind the posture correction
+  (``postprocess.posture``, ``--posture``; default the method the training
+  CV chooses for the sensors: ``walking_reference_grouped_context`` (9
+  windows) for acc + gyro, ``walking_reference_grouped`` for acc), as
+  ``tinyhar train`` runs them together: the correction is fitted on the
+  training windows' cross-validated probabilities and applied first, and
+  the rejection is calibrated on held-out *corrected* probabilities, each
+  fold's correction fitted without the fold's subjects
+  (:meth:`tinyhar.postprocess.PostProcessor.calibrate_rejection`). Not for
+  held-out SITTING or STANDING (the correction needs both postures among
+  the model's classes). ``--uncorrected-calibration`` adds the rows
+  ``corrected:<method>(uncorrected calibration)``: the same, calibrated on
+  the uncorrected probabilities (what tinyhar did before the calibration
+  followed the correction);
 - ``auroc``: area under the ROC curve of the score, unseen (positive) vs
   seen windows of the test subjects;
 - ``unseen_rejected``: fraction of the unseen activity's test windows
@@ -49,6 +64,7 @@ training subjects' sessions hold only seen activities.
 Usage::
 
     python benchmarks/unknown.py [--json] [--cv] [--sensors acc+gyro] [--data-dir ../shared/data]
+        [--held-out SITTING ...] [--posture METHOD] [--uncorrected-calibration]
 """
 
 from __future__ import annotations
@@ -66,9 +82,11 @@ from sklearn.metrics import roc_auc_score
 
 from tinyhar.config import make_config
 from tinyhar.datasets.info import DATASETS
+from tinyhar.errors import ConfigError
 from tinyhar.evaluation.splits import group_kfold
 from tinyhar.evaluation.streams import class_probabilities
-from tinyhar.postprocess import OodModel, PostureOodModel, Rejection
+from tinyhar.postprocess import OodModel, PostProcessor, PostureOodModel, Rejection
+from tinyhar.postprocess.posture import POSTURE_METHODS, PostureCorrection
 from tinyhar.postprocess.rejection import DEFAULT_POSTURE_SHARE
 from tinyhar.training import build_pipeline, compute_features, load_data, make_window_set
 
@@ -80,6 +98,11 @@ METHODS = {"max-probability": ("probability", False), "ood": ("ood", False),
 FALSE_REJECTION = 0.05
 CV_FOLDS = 5
 POSTURE_SHARE = DEFAULT_POSTURE_SHARE
+CORRECTED = ("max-probability", "combined", "ood+posture", "combined+posture")
+"""Methods also run behind the posture correction (``corrected:<method>`` rows)."""
+DEFAULT_POSTURE = {"acc": "walking_reference_grouped",
+                   "acc+gyro": "walking_reference_grouped_context"}
+"""Posture correction per sensor set: the training CV's choice (benchmarks/continuous.py)."""
 CV_SHARES = (0.0625, 0.125, 0.25, 0.5, 1.0)
 """Posture shares the ``--cv`` rows compare (the default was chosen by them)."""
 
@@ -128,6 +151,8 @@ def _split_scores(data, seen: list[str], train: np.ndarray, scored: np.ndarray) 
     model = clone(pipeline.model).fit(features[train], y[train])
     ood = OodModel.fit(features[train], y_idx[train], len(seen))
     return {
+        "seen": seen, "proba_cv": proba_cv, "y_cv": y[train], "sessions_cv": s_tr,
+        "gravity_cv": g_tr, "folds": folds,
         "top_cv": proba_cv.max(axis=1), "ood_cv": ood_cv, "posture_cv": posture_cv,
         "ood": ood, "posture": PostureOodModel.fit(seen, proba_cv, g_tr, y_tr, s_tr),
         "proba": class_probabilities(model, features[scored], seen),
@@ -145,14 +170,49 @@ def _rejected(sc: dict, method: str, with_posture: bool, share: float):
     return rej.scores(*args), rej.reject(*args)
 
 
+def _corrected_rejected(sc: dict, method: str, with_posture: bool, posture: str,
+                        after: bool = True):
+    """(score, rejected) of the scored windows for one method behind the posture
+    correction ``posture``, calibrated on the corrected probabilities (``after``, as
+    ``tinyhar train``) or on the uncorrected ones (the earlier mismatch)."""
+    cv = (sc["proba_cv"], sc["gravity_cv"], sc["y_cv"], sc["sessions_cv"])
+    correction = PostureCorrection(sc["seen"], posture).fit(*cv)
+    rej = Rejection(method, FALSE_REJECTION, posture=with_posture, posture_share=POSTURE_SHARE)
+    rej.ood = sc["ood"]
+    spec = PostProcessor(sc["seen"], rejection=rej, posture=correction)
+    if after:
+        spec.calibrate_rejection(sc["proba_cv"], sc["y_cv"], sc["sessions_cv"], sc["folds"],
+                                 sc["ood_cv"], sc["gravity_cv"])
+    else:
+        rej.calibrate(sc["top_cv"], sc["ood_cv"], sc["posture_cv"] if with_posture else None)
+        rej.posture_model = sc["posture"]
+    corrected = correction.correct(sc["proba"], sc["gravity"], sc["sessions"])
+    rejected = spec.rejected(sc["proba"], sc["sessions"], sc["ood_test"], sc["gravity"])
+    return rej.scores(corrected, sc["ood_test"], sc["gravity"], sc["sessions"]), rejected
+
+
 def _seen_unseen(y: np.ndarray, held_out: str) -> tuple[list[str], np.ndarray]:
     if held_out == "transitions":
         return list(BASIC), ~np.isin(y, BASIC)
     return [c for c in BASIC if c != held_out], y == held_out
 
 
-def held_out_rows(data, held_out: str, dataset: str) -> list[dict]:
-    """The method rows of one held-out activity on the official test subjects."""
+def _row(dataset: str, held_out: str, method: str, positive: np.ndarray, score: np.ndarray,
+         rejected: np.ndarray) -> dict:
+    return {
+        "dataset": dataset,
+        "held_out": held_out,
+        "method": method,
+        "auroc": round(float(roc_auc_score(positive, score)), 4),
+        "unseen_rejected": round(float(rejected[positive].mean()), 4),
+        "seen_false_rejected": round(float(rejected[~positive].mean()), 4),
+    }
+
+
+def held_out_rows(data, held_out: str, dataset: str, posture: str | None = None,
+                  uncorrected_calibration: bool = False) -> list[dict]:
+    """The method rows of one held-out activity on the official test subjects (with
+    ``posture``, also the ``corrected:<method>`` rows where the classes allow it)."""
     windows = data[0]
     y, subj = windows.y.astype(str), windows.subject.astype(str)
     test = np.isin(subj, OFFICIAL_TEST)
@@ -164,14 +224,18 @@ def held_out_rows(data, held_out: str, dataset: str) -> list[dict]:
     rows = []
     for name, (method, with_posture) in METHODS.items():
         score, rejected = _rejected(sc, method, with_posture, POSTURE_SHARE)
-        rows.append({
-            "dataset": dataset,
-            "held_out": held_out,
-            "method": name,
-            "auroc": round(float(roc_auc_score(positive, score)), 4),
-            "unseen_rejected": round(float(rejected[positive].mean()), 4),
-            "seen_false_rejected": round(float(rejected[~positive].mean()), 4),
-        })
+        rows.append(_row(dataset, held_out, name, positive, score, rejected))
+    try:
+        if posture is not None:
+            PostureCorrection(seen, posture)
+    except ConfigError:  # SITTING or STANDING held out: no correction for these classes
+        posture = None
+    for name in CORRECTED if posture is not None else ():
+        method, with_posture = METHODS[name]
+        for after in (True, False) if uncorrected_calibration else (True,):
+            score, rejected = _corrected_rejected(sc, method, with_posture, posture, after)
+            label = f"corrected:{name}" + ("" if after else "(uncorrected calibration)")
+            rows.append(_row(dataset, held_out, label, positive, score, rejected))
     return rows
 
 
@@ -208,12 +272,8 @@ def cv_rows(data, held_out: str, dataset: str) -> list[dict]:
     for name, _, _, _ in variants:
         score = np.concatenate([s for s, _ in scores[name]])
         rejected = np.concatenate([r for _, r in scores[name]])
-        rows.append({
-            "dataset": f"{dataset} CV (training subjects)", "held_out": held_out,
-            "method": name, "auroc": round(float(roc_auc_score(positive, score)), 4),
-            "unseen_rejected": round(float(rejected[positive].mean()), 4),
-            "seen_false_rejected": round(float(rejected[~positive].mean()), 4),
-        })
+        rows.append(_row(f"{dataset} CV (training subjects)", held_out, name, positive,
+                         score, rejected))
     return rows
 
 
@@ -224,22 +284,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=os.path.join("..", "shared", "data"))
     parser.add_argument("--cv", action="store_true",
                         help="also the nested CV rows on the training subjects (cv_rows)")
+    parser.add_argument("--held-out", nargs="+", choices=[*BASIC, "transitions"],
+                        default=[*BASIC, "transitions"], help="held-out activities (default all)")
+    parser.add_argument("--posture", choices=[*POSTURE_METHODS[1:], "none"],
+                        help="posture correction of the corrected:<method> rows (default: the "
+                        "training CV's choice for the sensors; none = no such rows)")
+    parser.add_argument("--uncorrected-calibration", action="store_true",
+                        help="also the corrected:<method> rows calibrated on uncorrected "
+                        "probabilities (the earlier mismatch)")
     args = parser.parse_args(argv)
+    posture = args.posture or DEFAULT_POSTURE[args.sensors]
+    posture = None if posture == "none" else posture
     t0 = time.perf_counter()
     data = load(args.data_dir, args.sensors)
     dataset = f"hapt-raw {args.sensors}"
     rows = []
-    for held_out in (*BASIC, "transitions"):
+    for held_out in args.held_out:
         if args.cv:
             rows += cv_rows(data, held_out, dataset)
-        rows += held_out_rows(data, held_out, dataset)
+        rows += held_out_rows(data, held_out, dataset, posture, args.uncorrected_calibration)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"{'held_out':20s} {'method':30s} {'auroc':>6s} {'unseen_rej':>10s} "
+        print(f"{'held_out':20s} {'method':58s} {'auroc':>6s} {'unseen_rej':>10s} "
               f"{'seen_false_rej':>14s}  data")
         for r in rows:
-            print(f"{r['held_out']:20s} {r['method']:30s} {r['auroc']:6.3f} "
+            print(f"{r['held_out']:20s} {r['method']:58s} {r['auroc']:6.3f} "
                   f"{r['unseen_rejected']:10.3f} {r['seen_false_rejected']:14.3f}  "
                   f"{'CV' if 'CV' in r['dataset'] else 'test'}")
         print(f"({dataset}, {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
