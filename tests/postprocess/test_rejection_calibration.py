@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.postprocess.runs import bundled_run
 from tinyhar.errors import ConfigError, EvaluationError
 from tinyhar.evaluation.streams import StreamPredictions, calibrate_rejection, select_on_streams
 from tinyhar.postprocess import PostProcessor
@@ -132,23 +133,9 @@ def test_the_calibration_is_nested_and_equals_the_plain_one_without_a_correction
 @pytest.fixture(scope="module")
 def corrected_run(tmp_path_factory):
     """A run with the posture correction and the rejection's three tests."""
-    from tests.helpers import bundled_hapt_parquet
-    from tinyhar.config import make_config
-    from tinyhar.training import train
-
-    folder = tmp_path_factory.mktemp("data")
-    data = bundled_hapt_parquet(folder, ["1", "3", "5", "6", "8", "11", "7"])
-    held_out = bundled_hapt_parquet(folder, ["7"], name="subject7.parquet")
-    cfg = make_config({
-        "dataset": {"name": str(data), "sensors": "acc"},
-        "evaluation": {"test_subjects": ["7"], "cv_folds": 3},
-        "model": {"n_estimators": 5, "max_depth": 8},
-        "features": {"set": "minimal"},
-        "postprocess": {"smoothing": "none", "reject": "both", "reject_posture": True,
-                        "posture": "walking_reference_grouped"},
-    })
-    out = tmp_path_factory.mktemp("runs") / "corrected"
-    return out, train(cfg, out), held_out
+    return bundled_run(tmp_path_factory, "corrected", {
+        "smoothing": "none", "reject": "both", "reject_posture": True,
+        "posture": "walking_reference_grouped"})
 
 
 def test_a_run_rejects_after_its_correction_in_predict(corrected_run, tmp_path):
