@@ -57,10 +57,9 @@ from tinyhar.postprocess.posture import (
     DEFAULT_CONTEXT,
     DEFAULT_MIN_WALKING,
     POSTURE_KEYS,
-    PostureCorrection,
     posture_candidates,
 )
-from tinyhar.postprocess.rejection import REJECT_KEYS, rejection_from_options
+from tinyhar.postprocess.rejection import REJECT_KEYS, PostureOodModel, rejection_from_options
 
 _PER_WINDOW = ("session", "subject", "run", "t_start", "t_end", "y", "proba", "invalid",
                "acc_magnitude")
@@ -183,8 +182,8 @@ class StreamPredictions:
         return out
 
     def rejected(self, spec: PostProcessor) -> np.ndarray:
-        """Windows the spec's rejection marks unknown before smoothing (after its posture
-        correction, :meth:`PostProcessor.rejected`), bool (n_windows,)."""
+        """Windows the spec's rejection marks unknown before smoothing
+        (:meth:`PostProcessor.rejected`), bool (n_windows,)."""
         out = np.zeros(len(self), dtype=bool)
         ok = ~self.invalid
         if ok.any() and spec.rejection.active:
@@ -612,11 +611,10 @@ def select_on_streams(
         rejection keys (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
         The rejection thresholds are calibrated first, on the windows of
         ``pred_cv`` labelled with a known class
-        (:meth:`~tinyhar.postprocess.Rejection.calibrate`), once per posture
-        correction candidate on the probabilities after that correction
-        (fitted within each fold without the fold's subjects,
-        :meth:`~tinyhar.postprocess.PostProcessor.calibrate_rejection`: the
-        rejection is applied after the correction); the smoothing is
+        (:meth:`~tinyhar.postprocess.Rejection.calibrate`), on the
+        classifier's probabilities, which the rejection tests also behind a
+        posture correction (:class:`~tinyhar.postprocess.PostProcessor`,
+        Notes); the smoothing is
         then chosen or fitted with that rejection in front of it. With
         ``posture`` set, every candidate has that
         :class:`~tinyhar.postprocess.posture.PostureCorrection`, fitted
@@ -656,20 +654,18 @@ def select_on_streams(
     smoothing = options.get("smoothing", "auto")
     params = {k: v for k, v in options.items()
               if k not in ("smoothing", "streamable_only", *REJECT_KEYS, *POSTURE_KEYS)}
+    rejection = calibrate_rejection(p, y, options, ood_model, n_folds)
     postures = posture_candidates(p.classes, options.get("posture", "none"),
                                   options.get("posture_min_walking", DEFAULT_MIN_WALKING),
                                   p.gravity is not None,
                                   options.get("posture_context", DEFAULT_CONTEXT))
-    # one rejection per posture correction, calibrated after it (as it is applied)
-    rejections = [calibrate_rejection(p, y, options, ood_model, n_folds, pc) for pc in postures]
-    posture, rejection = postures[0], rejections[0]
+    posture = postures[0]
     kw = {"ood": p.ood if rejection.uses_ood else None,
           "gravity": (p.gravity if any(pc.active for pc in postures) or rejection.uses_posture
                       else None)}
     if smoothing == "auto":
         best, table = select_postprocess(
-            *args, candidates=[c.with_rejection(rej).with_posture(pc)
-                               for pc, rej in zip(postures, rejections, strict=True)
+            *args, candidates=[c.with_rejection(rejection).with_posture(pc) for pc in postures
                                for c in default_candidates(p.classes, p.hop_s)],
             n_folds=n_folds, streamable_only=streamable_only, **kw,
         )
@@ -680,9 +676,8 @@ def select_on_streams(
         return best, table, chosen
     if len(postures) > 1:  # posture auto with a fixed smoothing: CV chooses the posture
         best, table = select_postprocess(
-            *args, candidates=[PostProcessor(p.classes, smoothing=smoothing, rejection=rej,
-                                             posture=pc, **params)
-                               for pc, rej in zip(postures, rejections, strict=True)],
+            *args, candidates=[PostProcessor(p.classes, smoothing=smoothing, rejection=rejection,
+                                             posture=pc, **params) for pc in postures],
             n_folds=n_folds, **kw,
         )
         return best, table, "configured (postprocess.smoothing); posture by leave-subjects-out CV"
@@ -698,7 +693,7 @@ def select_on_streams(
 
 def calibrate_rejection(
     pred_cv: StreamPredictions, y: np.ndarray, options: dict, ood_model: OodModel | None,
-    n_folds: int = 5, posture: PostureCorrection | None = None,
+    n_folds: int = 5,
 ):
     """The :class:`~tinyhar.postprocess.Rejection` of ``options``, calibrated on training streams.
 
@@ -715,13 +710,10 @@ def calibrate_rejection(
     ood_model : OodModel, optional
         Stored in the result (fitted on all training windows).
     n_folds : int
-        Subject folds for the posture correction and the posture test
-        (``reject_posture``), nested as
-        :meth:`~tinyhar.postprocess.PostProcessor.calibrate_rejection` describes.
-    posture : PostureCorrection, optional
-        The posture correction the rejection will follow (default none): the
-        thresholds are calibrated on the probabilities after it, fitted
-        within each fold without the fold's subjects.
+        Subject folds for the posture test (``reject_posture``): its
+        :class:`~tinyhar.postprocess.rejection.PostureOodModel` is fitted on
+        all given windows (stored) and, for the calibration scores, once per
+        fold without the fold's subjects (nested).
 
     Returns
     -------
@@ -738,6 +730,7 @@ def calibrate_rejection(
     rejection = rejection_from_options(options)
     if not rejection.active:
         return rejection
+    known = np.asarray(y, dtype=object) != ""
     if rejection.uses_ood:
         if ood_model is None or pred_cv.ood is None:
             raise ConfigError(
@@ -745,16 +738,34 @@ def calibrate_rejection(
                 "hand-crafted features (tree models); use reject: probability for networks"
             )
         rejection.ood = ood_model
-    if rejection.uses_posture and pred_cv.gravity is None:
+    ood = None if pred_cv.ood is None else pred_cv.ood[known]
+    posture = None
+    if rejection.uses_posture:
+        posture = _posture_scores_cv(pred_cv, y, rejection, n_folds)[known]
+    return rejection.calibrate(pred_cv.proba[known].max(axis=1), ood, posture)
+
+
+def _posture_scores_cv(pred_cv: StreamPredictions, y: np.ndarray, rejection,
+                       n_folds: int) -> np.ndarray:
+    """Posture scores of the windows of ``pred_cv``, each from a
+    :class:`~tinyhar.postprocess.rejection.PostureOodModel` fitted without its
+    subject's fold; stores the model fitted on all windows in ``rejection``."""
+    if pred_cv.gravity is None:
         raise ConfigError("postprocess.reject_posture needs each window's mean acceleration "
                           "(accelerometer channels acc_x, acc_y, acc_z)")
+    lookup = {c: i for i, c in enumerate(pred_cv.classes)}
+    idx = np.array([lookup.get(str(v), -1) for v in y], dtype=np.int64)
+    runs = pred_cv.run_keys()
+    args = (pred_cv.classes, pred_cv.proba, pred_cv.gravity)
+    rejection.posture_model = PostureOodModel.fit(*args, idx, runs, rejection.min_walking)
     subjects = np.asarray(pred_cv.subject).astype(str)
-    spec = PostProcessor(pred_cv.classes, rejection=rejection, posture=posture)
-    folds = (list(group_kfold(subjects, min(n_folds, len(set(subjects)))))
-             if spec.posture.active or rejection.uses_posture else [])
-    spec.calibrate_rejection(pred_cv.proba, y, pred_cv.run_keys(), folds, pred_cv.ood,
-                             pred_cv.gravity)
-    return rejection
+    out = np.zeros(len(pred_cv))
+    for train, test in group_kfold(subjects, min(n_folds, len(set(subjects)))):
+        model = PostureOodModel.fit(pred_cv.classes, pred_cv.proba[train],
+                                    pred_cv.gravity[train], idx[train], runs[train],
+                                    rejection.min_walking)
+        out[test] = model.score(pred_cv.proba[test], pred_cv.gravity[test], runs[test])
+    return out
 
 
 def fold_ood_models(
