@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import bundled_hapt_parquet
+from tests.postprocess.runs import bundled_run
 from tinyhar.cli import app
 from tinyhar.config import make_config
 from tinyhar.errors import ConfigError
@@ -17,7 +17,6 @@ from tinyhar.postprocess import OodModel, PostProcessor, Rejection, extend_proba
 from tinyhar.postprocess.rejection import add_unknown_state
 from tinyhar.predict import WINDOWS_FILE
 from tinyhar.runfolder import POSTPROCESS_FILE, load_run
-from tinyhar.training import train
 
 runner = CliRunner()
 
@@ -116,19 +115,9 @@ def test_rejection_errors_name_the_key():
 
 @pytest.fixture(scope="module")
 def reject_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    data = bundled_hapt_parquet(folder, ["1", "3", "5", "6", "8", "11", "7"])
-    held_out = bundled_hapt_parquet(folder, ["7"], name="subject7.parquet")
-    cfg = make_config({
-        "dataset": {"name": str(data), "sensors": "acc"},
-        "evaluation": {"test_subjects": ["7"], "cv_folds": 4},
-        "model": {"n_estimators": 5, "max_depth": 8},
-        "features": {"set": "minimal"},
-        "postprocess": {"smoothing": "mode", "mode_k": 3, "reject": "both"},
-        "augment": {"rotation": "random", "max_deg": 30, "copies": 1},
-    })
-    out = tmp_path_factory.mktemp("runs") / "reject"
-    return out, train(cfg, out), held_out
+    return bundled_run(tmp_path_factory, "reject",
+                       {"smoothing": "mode", "mode_k": 3, "reject": "both"}, cv_folds=4,
+                       augment={"rotation": "random", "max_deg": 30, "copies": 1})
 
 
 def test_a_trained_run_calibrates_stores_and_applies_the_rejection(reject_run, tmp_path):

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import bundled_hapt_parquet
+from tests.postprocess.runs import bundled_run
 from tinyhar.cli import app
 from tinyhar.config import make_config
 from tinyhar.errors import ConfigError
 from tinyhar.postprocess import OodModel, PostProcessor, PostureOodModel, Rejection
 from tinyhar.predict import WINDOWS_FILE
 from tinyhar.runfolder import POSTPROCESS_FILE, load_run
-from tinyhar.training import train
 
 runner = CliRunner()
 CLASSES = ["WALKING", "SITTING", "STANDING"]
@@ -133,18 +132,8 @@ def test_reject_posture_needs_a_rejection_in_the_config():
 
 @pytest.fixture(scope="module")
 def posture_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    data = bundled_hapt_parquet(folder, ["1", "3", "5", "6", "8", "11", "7"])
-    held_out = bundled_hapt_parquet(folder, ["7"], name="subject7.parquet")
-    cfg = make_config({
-        "dataset": {"name": str(data), "sensors": "acc"},
-        "evaluation": {"test_subjects": ["7"], "cv_folds": 3},
-        "model": {"n_estimators": 5, "max_depth": 8},
-        "features": {"set": "minimal"},
-        "postprocess": {"smoothing": "none", "reject": "ood", "reject_posture": True},
-    })
-    out = tmp_path_factory.mktemp("runs") / "posture"
-    return out, train(cfg, out), held_out
+    return bundled_run(tmp_path_factory, "posture",
+                       {"smoothing": "none", "reject": "ood", "reject_posture": True})
 
 
 def test_a_trained_run_stores_the_posture_test_and_predict_applies_it(posture_run, tmp_path):

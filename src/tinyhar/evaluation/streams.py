@@ -182,13 +182,14 @@ class StreamPredictions:
         return out
 
     def rejected(self, spec: PostProcessor) -> np.ndarray:
-        """Windows the spec's rejection marks unknown before smoothing, bool (n_windows,)."""
+        """Windows the spec's rejection marks unknown before smoothing
+        (:meth:`PostProcessor.rejected`), bool (n_windows,)."""
         out = np.zeros(len(self), dtype=bool)
         ok = ~self.invalid
         if ok.any() and spec.rejection.active:
             ood = None if self.ood is None else self.ood[ok]
             grav = None if self.gravity is None else self.gravity[ok]
-            out[ok] = spec.rejection.reject(self.proba[ok], ood, grav, self.run_keys()[ok])
+            out[ok] = spec.rejected(self.proba[ok], self.run_keys()[ok], ood, grav)
         return out
 
     @classmethod
@@ -610,7 +611,10 @@ def select_on_streams(
         rejection keys (:data:`~tinyhar.postprocess.rejection.REJECT_KEYS`).
         The rejection thresholds are calibrated first, on the windows of
         ``pred_cv`` labelled with a known class
-        (:meth:`~tinyhar.postprocess.Rejection.calibrate`); the smoothing is
+        (:meth:`~tinyhar.postprocess.Rejection.calibrate`), on the
+        classifier's probabilities, which the rejection tests also behind a
+        posture correction (:class:`~tinyhar.postprocess.PostProcessor`,
+        Notes); the smoothing is
         then chosen or fitted with that rejection in front of it. With
         ``posture`` set, every candidate has that
         :class:`~tinyhar.postprocess.posture.PostureCorrection`, fitted

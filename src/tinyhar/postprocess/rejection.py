@@ -30,7 +30,10 @@ of known classes, so that a stated fraction ``false_rejection`` (default
 5 %) of them is rejected (:meth:`Rejection.calibrate`). With ``method
 "both"`` the two thresholds are set at the same per-test rate ``r`` chosen
 so that their union rejects ``false_rejection`` (with the posture test
-too, it takes the rate ``r * posture_share``).
+too, it takes the rate ``r * posture_share``). The rejection tests the
+classifier's own probabilities, also when the post-processing has a posture
+correction (which comes after it: :class:`tinyhar.postprocess.PostProcessor`
+says why), so the calibration sees what the rejection tests.
 
 Downstream, a rejected window enters the smoothing filters as its own class:
 :func:`extend_proba` turns the ``(n_windows, K)`` probabilities into

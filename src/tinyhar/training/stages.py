@@ -113,7 +113,10 @@ def _postprocess_stage(
     rejection thresholds are calibrated on the same cross-validated training
     streams first (OOD scores from OOD models fitted on the training
     ``features`` of each fold's other subjects,
-    :func:`tinyhar.evaluation.streams.fold_ood_models`). ``data`` may be a
+    :func:`tinyhar.evaluation.streams.fold_ood_models`), on the classifier's
+    probabilities, which the rejection tests also with ``postprocess.posture``
+    (the correction comes after it, :class:`tinyhar.postprocess.PostProcessor`).
+    ``data`` may be a
     :class:`~tinyhar.evaluation.sessionstreams.SessionRecordings` (out-of-core
     training): the streams are then read one session at a time, with the same
     results.
