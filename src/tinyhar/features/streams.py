@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyhar.core.channels import require_channels
+from tinyhar.core.ids import repeated_id
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.features.validity import invalid_windows
@@ -246,8 +247,8 @@ class _WindowCutter:
                 yield StreamChunk(
                     WindowSet(
                         view[idx - offset].transpose(0, 2, 1), names[best],
-                        np.full(n, self.subject, dtype=object),
-                        np.full(n, self.session, dtype=object),
+                        repeated_id(self.subject, n),
+                        repeated_id(self.session, n),
                         buf["t0"] + idx / self.rate, self.channels, self.rate, self.classes,
                         self.name,
                     ),

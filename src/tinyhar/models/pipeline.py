@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyhar.core.channels import require_channels
+from tinyhar.core.ids import repeated_id
 from tinyhar.core.spec import WindowSpec
 from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
@@ -193,8 +194,8 @@ class HarPipeline:
                           n_samples=self.n_samples)  # tinyhar.validation
         n = X.shape[0]
         return WindowSet(
-            X, y=np.full(n, "", dtype=object), subject=np.full(n, "", dtype=object),
-            session=np.full(n, "array", dtype=object), start_time=np.full(n, np.nan),
+            X, y=repeated_id("", n), subject=repeated_id("", n),
+            session=repeated_id("array", n), start_time=np.full(n, np.nan),
             channels=list(self.channels), sampling_rate_hz=self.sampling_rate_hz,
             classes=list(self.classes), name="array",
         )

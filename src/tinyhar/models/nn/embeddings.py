@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from tinyhar.core.ids import repeated_id
 from tinyhar.errors import TinyharError
 
 
@@ -238,7 +239,7 @@ def embeddings_frame(estimator: Any, windows: Any) -> pd.DataFrame:
     def column(name: str) -> np.ndarray:
         values = getattr(windows, name, None)
         if values is None:
-            return np.full(n, "", dtype=object)
+            return repeated_id("", n)
         return np.asarray([str(v) for v in values], dtype=object)
 
     frame = pd.DataFrame(
