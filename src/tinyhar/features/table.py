@@ -61,6 +61,16 @@ CACHE_FORMAT = 1
 """Version of the cache entries' layout (part of every key)."""
 
 
+
+def _id_column(column) -> np.ndarray:
+    """A string column of a cache entry as an object array holding each distinct value once
+    (``to_pylist`` made a string per row)."""
+    codes = column.combine_chunks().dictionary_encode()
+    values = np.asarray(codes.dictionary.to_pylist() + [None], dtype=object)
+    indices = codes.indices.to_numpy(zero_copy_only=False)
+    return values[np.where(codes.indices.is_null().to_numpy(zero_copy_only=False), -1,
+                           indices).astype(np.intp)]
+
 _TRIM_EVERY_BYTES = 64 * 2**20
 """While :meth:`FeatureTable.concatenate` copies parts, return their freed memory this often."""
 
@@ -231,9 +241,7 @@ class FeatureCache:
             X = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, len(names))
             return FeatureTable(
                 X,
-                np.asarray(table.column("y").to_pylist(), dtype=object),
-                np.asarray(table.column("subject").to_pylist(), dtype=object),
-                np.asarray(table.column("session").to_pylist(), dtype=object),
+                *(_id_column(table.column(c)) for c in ("y", "subject", "session")),
                 table.column("start_time").to_numpy().astype(np.float64),
                 names, {str(k): int(v) for k, v in meta["counts"].items()},
             )
