@@ -140,6 +140,10 @@ def check_windows(
     if (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 3
             and X.flags.c_contiguous and X.flags.writeable):
         arr = X  # what check_array returns for it; scikit-learn not needed (worker processes)
+    elif type(X) is np.ndarray and X.ndim == 3 and X.dtype.kind in "biuf":
+        with np.errstate(over="ignore", invalid="ignore"):  # what check_array returns: a
+            arr = np.array(X, dtype=np.float32, order="C")  # C-ordered float32 copy (views
+            # of a stream, read-only or Fortran-ordered arrays, float64, integers)
     else:
         from sklearn.utils import check_array
 
