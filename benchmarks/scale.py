@@ -29,7 +29,8 @@ folds and final fit run as tasks on the same workers). ``wall_s`` is the
 child's whole life, from its start to its exit; ``startup_s`` is the part
 before step 1 (Python and the imports of NumPy, pandas, scikit-learn, SciPy:
 about 1.1 s, a fixed cost of every run, and with the exit about 1.2 s of each
-row, which is why the 10-hour row is slower per window); ``startup_cpu_s``,
+row, which is why the 10-hour row is slower per window; ``job_windows_per_s``
+leaves it out); ``startup_cpu_s``,
 ``feature_cpu_s`` and ``fit_cpu_s`` are the child's own CPU time in these parts
 (without its workers). Peak RSS is that of the whole process tree (the child
 and its Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` =
@@ -43,8 +44,8 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 23.7 s with 1 worker, 13.0 s with 2
-(1.82x; 1.77x, 1.63x and 1.71x in three other runs; ``cpu_s`` 23.7 and 23.1 s).
+measured back to back on a quiet machine: 23.8 s with 1 worker, 13.7 s with 2
+(1.74x; 1.68x and 1.62x in two other runs; ``cpu_s`` 23.9 and 25.0 s).
 
 Usage::
 

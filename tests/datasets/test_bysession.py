@@ -20,7 +20,7 @@ from tinyhar.datasets.bundled import load_bundled_hapt
 from tinyhar.datasets.bysession import SampleCounts, count_samples, map_sessions
 from tinyhar.datasets.custom import load_custom
 from tinyhar.datasets.registry import describe, describe_dataset
-from tinyhar.datasets.scaffold import MIN_CLASS_SUBJECTS, check_definition
+from tinyhar.datasets.scaffold import check_definition, class_coverage_messages
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import DataFormatError
 
@@ -102,15 +102,7 @@ def whole_check(path, checks=None) -> dict:
         per_class["unlabelled"] = unlabelled
     per = labelled.groupby("label", observed=True)["subject"].nunique().to_dict()
     per = {c: int(per.get(c, 0)) for c in recordings.classes}
-    empty = [c for c, n in per.items() if n == 0]
-    if empty:
-        messages.append(f"classes {empty} have no samples; record them or remove them from "
-                        "'classes'")
-    few = [c for c, n in per.items() if 0 < n < MIN_CLASS_SUBJECTS]
-    if few:
-        messages.append(
-            f"classes {few} come from fewer than {MIN_CLASS_SUBJECTS} subjects: a "
-            "subject-independent test cannot both train and test them; record more people")
+    messages.extend(class_coverage_messages(per))
     return {"name": recordings.name, "sampling_rate_hz": rate, "channels": recordings.channels,
             "subjects": recordings.subjects, "n_sessions": len(recordings.sessions),
             "classes": list(recordings.classes), "minutes_per_class": per_class,

@@ -603,16 +603,7 @@ def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
     if samples[None]:
         per_class["unlabelled"] = float(samples[None] / rate / 60.0)
     subjects_per_class = counts.subjects_per_class()
-    empty = [c for c, n in subjects_per_class.items() if n == 0]
-    if empty:
-        messages.append(f"classes {empty} have no samples; record them or remove them from "
-                        "'classes'")
-    few = [c for c, n in subjects_per_class.items() if 0 < n < MIN_CLASS_SUBJECTS]
-    if few:
-        messages.append(
-            f"classes {few} come from fewer than {MIN_CLASS_SUBJECTS} subjects: a "
-            "subject-independent test cannot both train and test them; record more people"
-        )
+    messages.extend(class_coverage_messages(subjects_per_class))
     if len(counts.subjects) < 2:
         messages.append("one subject only: subject-independent evaluation needs at least two")
     return {
@@ -637,3 +628,31 @@ __all__ = [
     "scaffold_definition",
     "write_scaffold",
 ]
+
+
+def class_coverage_messages(subjects_per_class: dict[str, int]) -> list[str]:
+    """Warnings of :func:`check_definition` about classes with no or too few subjects.
+
+    Parameters
+    ----------
+    subjects_per_class : dict of str to int
+        Subjects with samples of each class, in the classes' order.
+
+    Returns
+    -------
+    list of str
+        A message for classes without samples and one for classes from fewer
+        than :data:`MIN_CLASS_SUBJECTS` subjects (none when all is well).
+    """
+    messages = []
+    empty = [c for c, n in subjects_per_class.items() if n == 0]
+    if empty:
+        messages.append(f"classes {empty} have no samples; record them or remove them from "
+                        "'classes'")
+    few = [c for c, n in subjects_per_class.items() if 0 < n < MIN_CLASS_SUBJECTS]
+    if few:
+        messages.append(
+            f"classes {few} come from fewer than {MIN_CLASS_SUBJECTS} subjects: a "
+            "subject-independent test cannot both train and test them; record more people"
+        )
+    return messages
