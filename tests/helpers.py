@@ -249,3 +249,19 @@ def joined_batches(source, rows: int, own_categories: bool = False, **options) -
                                                                                   expected))
     pd.testing.assert_frame_equal(joined, expected)
     return batches
+
+
+def train_streams_run(definition, out, test_subjects=("s003", "s004")):
+    """A small in-memory tree run with HMM smoothing and probability rejection, for the
+    per-session stream paths (``predict``, ``evaluate --continuous``); returns ``out``."""
+    from tinyhar.config import make_config
+    from tinyhar.training import train
+
+    cfg = make_config({
+        "dataset": {"name": str(definition)},
+        "evaluation": {"test_subjects": list(test_subjects), "cv_folds": 2},
+        "postprocess": {"smoothing": "hmm", "reject": "probability"},
+        "compute": {"out_of_core": False},
+    }, "test")
+    train(cfg, out)
+    return out

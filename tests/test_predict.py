@@ -12,13 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import assert_close_tree
-from tinyhar.config import make_config
+from tests.helpers import assert_close_tree, train_streams_run
 from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.evaluate import evaluate_continuous
 from tinyhar.predict import SEGMENTS_FILE, TIMELINE_FILE, WINDOWS_FILE, predict_recordings
-from tinyhar.training import train
 
 TEST = ["s003", "s004"]
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
@@ -34,15 +32,7 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(synthetic, tmp_path_factory):
-    cfg = make_config({
-        "dataset": {"name": str(synthetic / "data.yaml")},
-        "evaluation": {"test_subjects": TEST, "cv_folds": 2},
-        "postprocess": {"smoothing": "hmm", "reject": "probability"},
-        "compute": {"out_of_core": False},
-    }, "test")
-    out = tmp_path_factory.mktemp("runs") / "r"
-    train(cfg, out)
-    return out
+    return train_streams_run(synthetic / "data.yaml", tmp_path_factory.mktemp("runs") / "r", TEST)
 
 
 def _day(synthetic, subject: str) -> pd.DataFrame:

@@ -10,15 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import assert_close_tree
+from tests.helpers import assert_close_tree, train_streams_run
 from tinyhar.cli import app
-from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.evaluate import evaluate_continuous
 from tinyhar.evaluation.sessionstreams import SessionRecordings
 from tinyhar.evaluation.streams import StreamLabels, stream_predictions, stream_scores
 from tinyhar.runfolder import load_run
-from tinyhar.training import train
 
 runner = CliRunner()
 TEST = ["s003", "s004"]
@@ -34,15 +32,7 @@ def definition(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(definition, tmp_path_factory):
     # rejection too, so the unknown counts go through the per-session path
-    cfg = make_config({
-        "dataset": {"name": str(definition)},
-        "evaluation": {"test_subjects": TEST, "cv_folds": 2},
-        "postprocess": {"smoothing": "hmm", "reject": "probability"},
-        "compute": {"out_of_core": False},
-    }, "test")
-    out = tmp_path_factory.mktemp("runs") / "r"
-    train(cfg, out)
-    return out
+    return train_streams_run(definition, tmp_path_factory.mktemp("runs") / "r", TEST)
 
 
 def test_session_by_session_scores_equal_the_whole_data_set(run, definition, tmp_path):
