@@ -173,22 +173,17 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     """
     from types import SimpleNamespace
 
+    from tinyhar import compute
+    from tinyhar.core.channels import require_channels
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.features.table import SessionJob, build_feature_table
-    from tinyhar.windows.source import wanted_channels
 
     console = console or Console(quiet=True)
     pipeline, cfg, spec = run.pipeline, run.config, run.spec
     sources = session_sources(dataset)
     prefix = shared_session_names(sources)
     first = sources[0].load(cfg.dataset.checks, prefix)  # its rows are computed from it
-    channels = wanted_channels("all", first.channels, first.name)
-    missing = [c for c in pipeline.channels if c not in channels]
-    if missing:
-        raise TinyharError(
-            f"the run needs channels {missing}, which {first.name!r} does not have "
-            f"(it has {list(first.channels)}); evaluate on data with them"
-        )
+    require_channels(pipeline.channels, first.channels, first.name)
     windowing = dict(window=spec.n_samples, hop=spec.streaming_hop, unit="samples",
                      purity=cfg.windows.purity, target_rate_hz=spec.sampling_rate_hz,
                      channels=list(pipeline.channels))
@@ -197,9 +192,8 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     jobs = [SessionJob(s, windowing, featurise, names, cfg.dataset.checks, None, "", prefix)
             for s in sources]
 
-    def in_order(f, items):  # the first session is read already
-        yield f(items[0], first)
-        yield from map(f, items[1:])
+    def in_order(f, items):  # the first session is read already: its rows from it
+        return compute.map_in_order(f, items[1:], head=lambda: f(items[0], first))
 
     with progress_bar(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
