@@ -49,6 +49,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
+from tinyhar.core.ids import repeated_id
 from tinyhar.errors import EvaluationError
 
 DEFAULT_EXCLUDE = ("",)
@@ -260,7 +261,7 @@ def windows_to_samples(
         raise EvaluationError(f"{len(vals)} window values for {len(start)} window starts")
     if np.any(np.diff(start) <= 0):
         raise EvaluationError("window starts must increase within a session (time order)")
-    out = np.full(int(n_samples), fill, dtype=object)
+    out = repeated_id(fill, n_samples)  # one object, not a copy per sample
     if vals.size == 0:
         return out
     centre2 = 2 * start + int(window)  # twice the centre, in samples (integer arithmetic)

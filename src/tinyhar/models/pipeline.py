@@ -361,7 +361,7 @@ class HarPipeline:
             )
         windows = self.check_windows(windows)
         bad = invalid_windows(windows.X)
-        out = np.full(len(windows), INVALID_CLASS, dtype=object)
+        out = repeated_id(INVALID_CLASS, len(windows))
         keep = np.flatnonzero(~bad)
         if keep.size:
             X = self.transform(windows.subset(keep))

@@ -42,6 +42,7 @@ from tinyhar.windows.windowing import to_samples
 OUT_OF_CORE_BYTES = 2 * 1024**3
 """``compute.out_of_core: auto`` reads session by session above this much data on disk."""
 
+
 def reads_by_session(cfg: TrainConfig) -> bool:
     """Whether training reads the data set session by session (``compute.out_of_core``).
 
