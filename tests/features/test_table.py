@@ -17,7 +17,9 @@ from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import TinyharError
 from tinyhar.features.table import (
     FeatureCache,
+    FeatureTable,
     SessionJob,
+    TableBuilder,
     build_feature_table,
     run_session_job,
     settings_key,
@@ -437,3 +439,58 @@ def test_session_windows_of_pieces_are_those_of_make_windows(settings, cuts):
     assert cut.report == report
     again = list(iter_session_windows([piece(0, n)], **windowing))
     assert np.array_equal(np.concatenate([w.X for w in again]), expected.X)
+
+
+def _parts(sizes, width=5, seed=0):
+    """Feature tables of ``sizes`` rows (random values; subject = part number)."""
+    rng = np.random.default_rng(seed)
+    names = [f"f{i}" for i in range(width)]
+    return [FeatureTable(rng.random((k, width), dtype=np.float32), np.full(k, "WALKING", object),
+                         np.full(k, f"s{i}", object), np.full(k, f"x{i}", object),
+                         np.arange(k) * 1.28, names, {"n_windows": k})
+            for i, k in enumerate(sizes)], names
+
+
+@pytest.mark.parametrize("order", ["none", "identity", "test_first_subjects_last", "subset",
+                                   "reversed", "random"])
+def test_table_builder_orders_rows_as_indexing_would(order, monkeypatch):
+    """Rows appended part by part and ordered in place equal ``concatenate(X)[order]``,
+    whatever the order (in-place moves for its increasing prefix, a copy for the rest),
+    with the growth and move pieces made small so that they split parts and runs."""
+    import tinyhar.features.table as table_module
+
+    monkeypatch.setattr(table_module, "_GROW_BYTES", 7 * 5 * 4)  # 7 rows of 5 float32
+    parts, names = _parts([13, 1, 40, 0, 22, 9])
+    X = np.concatenate([p.X for p in parts])
+    subject = np.concatenate([p.subject for p in parts])
+    n = len(X)
+    rng = np.random.default_rng(1)
+    test = np.isin(subject, ["s0", "s4"])
+    orders = {
+        "identity": np.arange(n),
+        "test_first_subjects_last": np.r_[np.flatnonzero(~test), np.flatnonzero(test)],
+        "subset": np.r_[np.flatnonzero(~test)[::2], np.flatnonzero(test)[:3]],
+        "reversed": np.arange(n)[::-1],
+        "random": rng.permutation(n),
+    }
+    expected = orders.get(order, np.arange(n))
+    builder = TableBuilder(names)
+    for p in parts:
+        builder.append(p)
+    assert len(builder) == n
+    got = builder.table(None if order == "none" else lambda labels: orders[order])
+    assert got.X.flags.c_contiguous and got.X.dtype == np.float32
+    assert np.array_equal(got.X, X[expected])
+    assert list(got.subject) == list(subject[expected])
+    assert np.array_equal(got.start_time, np.concatenate([p.start_time for p in parts])[expected])
+    assert got.counts == {"n_windows": n}
+    assert len(builder) == 0 and len(builder.table()) == 0  # emptied
+
+
+def test_concatenate_empties_its_parts_and_refuses_other_widths():
+    parts, names = _parts([3, 4])
+    X = np.concatenate([p.X for p in parts])
+    assert np.array_equal(FeatureTable.concatenate(parts, names).X, X) and parts == []
+    builder = TableBuilder(names)
+    with pytest.raises(ValueError, match="4 feature columns; the table has 5"):
+        builder.append(_parts([2], width=4)[0][0])

@@ -72,7 +72,11 @@ def _id_column(column) -> np.ndarray:
                            indices).astype(np.intp)]
 
 _TRIM_EVERY_BYTES = 64 * 2**20
-"""While :meth:`FeatureTable.concatenate` copies parts, return their freed memory this often."""
+"""While :class:`TableBuilder` copies parts, return their freed memory this often."""
+
+_GROW_BYTES = 32 * 2**20
+"""Spare capacity of :class:`TableBuilder` each time it grows (and the largest piece of rows
+it moves at once when ordering them)."""
 
 
 @dataclass
@@ -118,46 +122,16 @@ class FeatureTable:
             copied, so the peak memory is one table plus one part, not two tables.
         feature_names : list of str
         order_rows : callable, optional
-            Called with the rows' labels only (``X`` of shape ``(n, 0)``);
-            returns the row indices of the output in order (a permutation, or
-            a subset: rows it leaves out are dropped). Default: parts' order.
+            As :meth:`TableBuilder.table`. Default: parts' order.
 
         Returns
         -------
         FeatureTable
         """
-        if not any(len(p) for p in parts):
-            parts.clear()
-            return cls.empty(feature_names)
-        counts: dict[str, int] = {}
-        for p in parts:
-            for k, v in p.counts.items():
-                counts[k] = counts.get(k, 0) + int(v)
-        labels = cls(
-            np.empty((sum(len(p) for p in parts), 0), np.float32),
-            *(np.concatenate([getattr(p, a) for p in parts])
-              for a in ("y", "subject", "session", "start_time")),
-            list(feature_names), counts,
-        )
-        n = len(labels)
-        order = np.arange(n) if order_rows is None else np.asarray(order_rows(labels), int)
-        position = np.full(n, -1)
-        position[order] = np.arange(len(order))
-        X = np.empty((len(order), len(feature_names)), np.float32)
-        start = freed = 0
+        rows = TableBuilder(feature_names)
         while parts:
-            part = parts.pop(0)
-            where = position[start : start + len(part)]
-            keep = where >= 0
-            X[where[keep]] = part.X[keep]
-            start += len(part)
-            freed += part.X.nbytes
-            del part
-            if freed > _TRIM_EVERY_BYTES or not parts:  # the parts are small: the C heap
-                trim_heap()  # keeps them when freed (1,000 h: 2.2 GB next to X), unless told
-                freed = 0
-        return cls(X, labels.y[order], labels.subject[order], labels.session[order],
-                   labels.start_time[order], list(feature_names), counts)
+            rows.append(parts.pop(0))
+        return rows.table(order_rows)
 
     @classmethod
     def empty(cls, feature_names: list[str]) -> FeatureTable:
@@ -170,6 +144,135 @@ class FeatureTable:
     def nbytes(self) -> int:
         """Bytes of the feature matrix."""
         return int(self.X.nbytes)
+
+
+class TableBuilder:
+    """Feature rows appended part by part (e.g. session by session, as they arrive) into one
+    matrix, then put in the order the caller chooses.
+
+    Each part's rows are copied into one growing ``(n_windows, n_features)``
+    float32 matrix as the part comes (``numpy.ndarray.resize``: on Linux a
+    large buffer grows in place or by remapping its pages, without copying
+    the rows already there), so the part can be freed at once and the copy
+    happens while the next results are computed (by the workers of
+    :func:`tinyhar.compute.map_in_order`), not all at the end. :meth:`table`
+    then orders the rows in place: the longest increasing prefix of the
+    order moves forward within the matrix, only the rows after it go through
+    a temporary copy (for "training subjects first, then test subjects": the
+    test rows). Peak memory: the table plus those rows (plus at most
+    :data:`_GROW_BYTES` of spare capacity while rows come).
+
+    Parameters
+    ----------
+    feature_names : list of str
+        Names of the columns (each part has these columns).
+    """
+
+    def __init__(self, feature_names: list[str]) -> None:
+        self.feature_names = list(feature_names)
+        self._X = np.empty((0, len(self.feature_names)), np.float32)
+        self._n = 0
+        self._labels: dict[str, list[np.ndarray]] = {
+            a: [] for a in ("y", "subject", "session", "start_time")}
+        self._counts: dict[str, int] = {}
+        self._freed = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, part: FeatureTable) -> None:
+        """Copy the rows of ``part`` (``(n, n_features)``) after those appended so far.
+
+        Raises
+        ------
+        ValueError
+            ``part`` has another number of columns.
+        """
+        k, width = part.X.shape
+        if width != self._X.shape[1]:
+            raise ValueError(f"a part of {width} feature columns; the table has "
+                             f"{self._X.shape[1]}")
+        if self._n + k > len(self._X):
+            spare = _GROW_BYTES // max(1, 4 * width)
+            self._X.resize((self._n + k + spare, width), refcheck=False)
+        self._X[self._n:self._n + k] = part.X
+        self._n += k
+        for a, kept in self._labels.items():
+            kept.append(getattr(part, a))
+        for key, value in part.counts.items():
+            self._counts[key] = self._counts.get(key, 0) + int(value)
+        self._freed += part.X.nbytes
+        if self._freed > _TRIM_EVERY_BYTES:  # the parts are small: the C heap keeps them
+            self._freed = 0  # when freed (1,000 h: 2.2 GB next to the table), unless told
+            trim_heap()
+
+    def table(self, order_rows: Callable[[FeatureTable], np.ndarray] | None = None
+              ) -> FeatureTable:
+        """The rows appended, in order; the builder is empty afterwards.
+
+        Parameters
+        ----------
+        order_rows : callable, optional
+            Called with the rows' labels only (``X`` of shape ``(n, 0)``);
+            returns the row indices of the output in order (a permutation, or
+            a subset: rows it leaves out are dropped). Default: the order of
+            appending.
+
+        Returns
+        -------
+        FeatureTable
+            ``X`` of shape ``(n_rows, n_features)``, float32, C-ordered.
+        """
+        n, width = self._n, self._X.shape[1]
+        if n == 0:
+            self.__init__(self.feature_names)
+            return FeatureTable.empty(self.feature_names)
+        labels = FeatureTable(np.empty((n, 0), np.float32),
+                              *(np.concatenate(v) for v in self._labels.values()),
+                              list(self.feature_names), self._counts)
+        X, self._X = self._X, np.empty((0, width), np.float32)
+        self.__init__(self.feature_names)
+        trim_heap()
+        if order_rows is None:
+            order = None
+        else:
+            order = np.asarray(order_rows(labels), np.intp)
+            _arrange_rows(X, order)
+            n = len(order)
+        X.resize((n, width), refcheck=False)  # gives the spare capacity back
+        if order is None:
+            return FeatureTable(X, labels.y, labels.subject, labels.session, labels.start_time,
+                                list(self.feature_names), labels.counts)
+        return FeatureTable(X, labels.y[order], labels.subject[order], labels.session[order],
+                            labels.start_time[order], list(self.feature_names), labels.counts)
+
+
+def _arrange_rows(X: np.ndarray, order: np.ndarray) -> None:
+    """``X[:len(order)] = X[order]`` in place, with a copy of only the rows after ``order``'s
+    longest increasing prefix.
+
+    ``X`` is ``(n, n_features)``; ``order`` holds distinct row indices. The
+    prefix ``order[:k]`` is increasing, so ``order[i] >= i``: moving rows
+    forward in that order never overwrites a row still to be moved. Runs of
+    consecutive rows move as slices (memory moves), in pieces of at most
+    :data:`_GROW_BYTES`.
+    """
+    if len(order) and (order.min() < 0 or order.max() >= len(X)):
+        raise ValueError(f"row indices must be in 0..{len(X) - 1}")
+    steps = np.flatnonzero(np.diff(order) <= 0)
+    k = int(steps[0]) + 1 if len(steps) else len(order)
+    rest = X[order[k:]]  # a copy: these rows may be overwritten below
+    prefix = order[:k]
+    breaks = np.flatnonzero(np.diff(prefix) != 1) + 1  # runs of consecutive source rows
+    piece = max(1, _GROW_BYTES // max(1, X.strides[0]))
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, k], strict=True):
+        source = int(prefix[a])
+        if source == a:  # already in place
+            continue
+        for start in range(int(a), int(b), piece):  # ascending: the sources stay ahead
+            stop = min(int(b), start + piece)
+            X[start:stop] = X[source + start - a:source + stop - a]
+    X[k:len(order)] = rest
 
 
 def settings_key(settings: dict[str, Any]) -> str:
@@ -928,7 +1031,8 @@ def build_feature_table(
     strict : bool
         Stop at the first failed session instead of skipping it.
     on_result : callable, optional
-        Called with each :class:`SessionResult` as it arrives (progress).
+        Called with each :class:`SessionResult` as it arrives (progress); its
+        ``rows`` are then copied into the table and set to ``None``.
     order_rows : callable, optional
         As :meth:`FeatureTable.concatenate` (e.g. training rows first).
 
@@ -948,7 +1052,7 @@ def build_feature_table(
     """
     jobs = list(jobs)
     results = map_jobs(run_session_job, jobs) if map_jobs else map(run_session_job, jobs)
-    parts, failed = [], []
+    rows, failed = TableBuilder(feature_names), []  # copied as they come, not all at the end
     seen: dict[tuple[str, str], str] = {}
     for result in results:
         if on_result is not None:
@@ -960,8 +1064,9 @@ def build_feature_table(
             failed.append(result)
         else:
             _check_whole_sessions(seen, result)
-            parts.append(result.rows)
-    return FeatureTable.concatenate(parts, feature_names, order_rows), failed
+            rows.append(result.rows)
+            result.rows = None
+    return rows.table(order_rows), failed
 
 
 def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResult) -> None:
