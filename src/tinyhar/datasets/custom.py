@@ -1129,18 +1129,13 @@ class _ParquetColumns:
         What the reader freed goes back to the system after each batch (Arrow's
         allocator would keep it until the column is done).
         """
-        if self.rows is None:
-            for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name],
-                                             use_threads=False):
-                yield batch.column(0)
-                del batch
-                self.release()
-            return
-        start, stop = self.rows
         meta = source.metadata
+        start, stop = (0, meta.num_rows) if self.rows is None else self.rows
+        if stop <= start:
+            return
         ends = np.cumsum([meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
         first = int(np.searchsorted(ends, start, side="right"))
-        last = int(np.searchsorted(ends, max(stop - 1, start), side="right"))
+        last = int(np.searchsorted(ends, stop - 1, side="right"))
         at = int(ends[first - 1]) if first else 0  # file row of the next batch's first row
         for batch in source.iter_batches(batch_size=BLOCK_ROWS, columns=[name], use_threads=False,
                                          row_groups=list(range(first, last + 1))):
