@@ -14,12 +14,16 @@ child process runs the out-of-core path end to end:
    :meth:`~tinyhar.models.pipeline.HarPipeline.features_only`);
 1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`) and
    read the first one (its window facts; its rows are computed from it, not
-   read again, as in training);
+   read again, as in training); build the feature tasks' pipeline from the
+   configuration and those facts without scikit-learn
+   (:func:`tinyhar.training.trees.feature_pipeline`);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
-   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker),
-   the first session in the child while the workers start on the others; no
-   cache, so every case computes;
+   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker);
+   once the tasks are sent, the child builds the whole pipeline (importing
+   scikit-learn, about 0.5 s, as ``tinyhar train`` does) and computes the
+   first session's rows while the workers compute the others; no cache, so
+   every case computes;
 3. fit the default model (10 trees, depth <= 10) on the training subjects'
    rows (80 % of subjects; the trees on ``workers`` threads) and score the
    held-out subjects (macro-F1).
@@ -27,10 +31,10 @@ child process runs the out-of-core path end to end:
 No cross-validation, figures or run folder: ``tinyhar train`` adds those (its
 folds and final fit run as tasks on the same workers). ``wall_s`` is the
 child's whole life, from its start to its exit; ``startup_s`` is the part
-before step 1 (Python and the imports of NumPy, pandas, scikit-learn, SciPy:
-about 1.1 s, a fixed cost of every run, and with the exit about 1.2 s of each
-row, which is why the 10-hour row is slower per window; ``job_windows_per_s``
-leaves it out); ``startup_cpu_s``,
+before step 1 (Python and the imports of NumPy, pandas, SciPy, pyarrow, Dask;
+scikit-learn's come in step 2: a fixed cost of every run, which is why the
+10-hour row is slower per window; ``job_windows_per_s`` leaves it out);
+``startup_cpu_s``,
 ``feature_cpu_s`` and ``fit_cpu_s`` are the child's own CPU time in these parts
 (without its workers). Peak RSS is that of the whole process tree (the child
 and its Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` =

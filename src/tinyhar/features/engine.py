@@ -11,7 +11,10 @@ compiled :class:`~tinyhar.features.plan.FeaturePlan`.
 transformer) runs this code; :class:`PlanFeatures` is the same computation
 for a fitted extractor without scikit-learn, which a worker process
 featurising sessions receives (:mod:`tinyhar.features.table`): it need not
-import scikit-learn (about 0.6 s of CPU per process).
+import scikit-learn (about 0.6 s of CPU per process). :meth:`PlanFeatures.build`
+is the one way from the extractor's settings to its plan (the extractor's
+``fit`` and ``compiled`` use it), so a process can build the features
+without scikit-learn too.
 """
 
 from __future__ import annotations

@@ -151,6 +151,15 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     (``SessionJob.streams``; cached with them), so the post-processing reads
     no session again (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`
     with ``features``).
+
+    The session tasks are sent to the workers before this process imports
+    scikit-learn (about 0.5 s): they carry
+    :func:`~tinyhar.training.trees.feature_pipeline`, built from the
+    configuration and the first session's layout alone; the whole pipeline
+    (:func:`~tinyhar.training.trees.build_pipeline`: the same features, and
+    the model) is built here once they are sent, while the workers compute.
+    This module and :mod:`tinyhar.training.job` import scikit-learn only
+    inside their functions.
     """
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
