@@ -14,12 +14,16 @@ child process runs the out-of-core path end to end:
    :meth:`~tinyhar.models.pipeline.HarPipeline.features_only`);
 1. plan the sessions (:func:`tinyhar.datasets.sessions.session_sources`) and
    read the first one (its window facts; its rows are computed from it, not
-   read again, as in training);
+   read again, as in training); build the feature tasks' pipeline from the
+   configuration and those facts without scikit-learn
+   (:func:`tinyhar.training.trees.feature_pipeline`);
 2. read, window (2.56 s, hop 1.28 s) and featurise (default set) each session
    (:func:`tinyhar.features.table.build_feature_table`), on ``workers`` Dask
-   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker),
-   the first session in the child while the workers start on the others; no
-   cache, so every case computes;
+   processes (``--scheduler threads`` for threads; ``serial`` for 1 worker);
+   once the tasks are sent, the child builds the whole pipeline (importing
+   scikit-learn, about 0.5 s, as ``tinyhar train`` does) and computes the
+   first session's rows while the workers compute the others; no cache, so
+   every case computes;
 3. fit the default model (10 trees, depth <= 10) on the training subjects'
    rows (80 % of subjects; the trees on ``workers`` threads) and score the
    held-out subjects (macro-F1).
@@ -27,10 +31,10 @@ child process runs the out-of-core path end to end:
 No cross-validation, figures or run folder: ``tinyhar train`` adds those (its
 folds and final fit run as tasks on the same workers). ``wall_s`` is the
 child's whole life, from its start to its exit; ``startup_s`` is the part
-before step 1 (Python and the imports of NumPy, pandas, scikit-learn, SciPy:
-about 1.1 s, a fixed cost of every run, and with the exit about 1.2 s of each
-row, which is why the 10-hour row is slower per window; ``job_windows_per_s``
-leaves it out); ``startup_cpu_s``,
+before step 1 (Python and the imports of NumPy, pandas, SciPy, pyarrow, Dask;
+scikit-learn's come in step 2: a fixed cost of every run, which is why the
+10-hour row is slower per window; ``job_windows_per_s`` leaves it out);
+``startup_cpu_s``,
 ``feature_cpu_s`` and ``fit_cpu_s`` are the child's own CPU time in these parts
 (without its workers). Peak RSS is that of the whole process tree (the child
 and its Dask workers), sampled every 0.1 s with psutil. ``windows_per_s`` =
@@ -102,10 +106,8 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
 
     from tinyhar.config import make_config
     from tinyhar.datasets.sessions import session_sources, shared_session_names
-    from tinyhar.evaluation.metrics import classification_metrics
     from tinyhar.features.table import SessionJob, build_feature_table, settings_key
-    from tinyhar.models.pipeline import HarPipeline
-    from tinyhar.training.trees import build_pipeline
+    from tinyhar.training.trees import feature_pipeline  # no scikit-learn
 
     started = time.time()  # startup_s: the parent's clock, from its start of the child
     t0, c0 = time.perf_counter(), time.process_time()
@@ -119,13 +121,15 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
                      target_rate_hz=w.target_rate_hz, channels=first.channels)
     sample, _ = make_windows(first, **windowing)
-    pipeline: HarPipeline = build_pipeline(sample, cfg, None)
-    del sample
-    names = list(pipeline.feature_names)
+    # as training sends: the features without the model, built without scikit-learn, which
+    # this process imports (for the model) once the tasks are with the workers (`head`)
+    featurise = feature_pipeline(sample.spec, cfg, sample.classes)
+    sample = sample.subset(np.arange(1))  # what the pipeline is built from (a copy)
+    names = list(featurise.feature_names)
     text = settings_key({"windowing": windowing, "features": names})
-    featurise = pipeline.features_only()  # as training sends: no scikit-learn objects
     jobs = [SessionJob(s, windowing, featurise, names, None, None, text, prefix) for s in sources]
     split: dict = {}
+    late: dict = {}
 
     def train_rows_first(labels):
         """80 % of subjects train, the rest test; training rows first (views, no copies)."""
@@ -135,19 +139,28 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
         split["n_train"] = int((~is_test).sum())
         return np.concatenate([np.flatnonzero(~is_test), np.flatnonzero(is_test)])
 
+    def head(f, job):  # the other sessions are with the workers: the model, then the first
+        from tinyhar.evaluation.metrics import classification_metrics  # session's rows
+        from tinyhar.training.trees import build_pipeline
+
+        late.update(pipeline=build_pipeline(sample, cfg, None, check_size=False),
+                    score=classification_metrics)
+        return f(job, first)
+
     def map_jobs(f, items):  # the first session is read already: its rows here, meanwhile
         return compute.map_in_order(f, items[1:], scheduler, workers,  # the workers start
-                                    head=lambda: f(items[0], first))  # on the others
+                                    head=lambda: head(f, items[0]))  # on the others
 
     table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
     compute.stop_workers()
     t1, c1 = time.perf_counter(), time.process_time()
     n = split["n_train"]
+    pipeline = late["pipeline"]
     model = pipeline.model
     model.set_params(n_jobs=workers)  # same forest for any n_jobs (seeds drawn first)
     model.fit(table.X[:n], table.y[:n])
     pred = model.predict(table.X[n:])
-    f1 = classification_metrics(table.y[n:], pred, list(pipeline.classes))["macro_f1"]
+    f1 = late["score"](table.y[n:], pred, list(pipeline.classes))["macro_f1"]
     t2, c2 = time.perf_counter(), time.process_time()
     return {"windows": len(table), "started": started, "feature_s": round(t1 - t0, 2),
             "fit_s": round(t2 - t1, 2), "startup_cpu_s": round(c0, 2),

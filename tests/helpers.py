@@ -265,3 +265,22 @@ def train_streams_run(definition, out, test_subjects=("s003", "s004")):
     }, "test")
     train(cfg, out)
     return out
+
+
+SPY_ON_DISPATCH = """
+import sys
+from tinyhar import compute
+seen = []
+run = compute.map_in_order
+
+def spy(func, items, *args, head=None, **kwargs):
+    def first():  # called once the other tasks are with the workers
+        seen.append("sklearn" in sys.modules)
+        return head()
+    return run(func, items, *args, head=first if head else None, **kwargs)
+
+compute.map_in_order = spy
+"""
+"""Code to run first in a subprocess: for each task map with a first task of this process
+(:func:`tinyhar.compute.map_in_order`'s ``head``) it appends to ``seen`` whether
+scikit-learn was imported when the other tasks had gone to the workers."""

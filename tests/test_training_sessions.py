@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import assert_close_tree
+from tests.helpers import SPY_ON_DISPATCH, assert_close_tree
 from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import ConfigError
@@ -211,3 +211,25 @@ def test_when_training_reads_by_session(definition):
                                       "compute": {"out_of_core": True}}, "t"))
     with pytest.raises(ConfigError, match="compute.scheduler"):
         make_config({"compute": {"scheduler": "dask"}}, "t")
+
+
+
+def test_session_tasks_go_to_the_workers_before_scikit_learn_is_imported(definition, tmp_path):
+    """`tinyhar train` out of core: the feature tasks are sent before this process imports
+    scikit-learn (about 0.5 s, then spent while the workers compute)."""
+    import subprocess
+
+    code = SPY_ON_DISPATCH + (
+        "from tinyhar.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('dispatched with scikit-learn imported:', seen[0])\n")
+    out = subprocess.run(
+        [sys.executable, "-c", code, "train", "--dataset", definition, "--out",
+         str(tmp_path / "r"), "--scheduler", "threads", "--set", "evaluation.cv_folds=2",
+         "--set", "postprocess.smoothing=mode"],
+        capture_output=True, text=True, check=True)
+    assert "dispatched with scikit-learn imported: False" in out.stdout
+    assert (tmp_path / "r" / "pipeline.npz").is_file()

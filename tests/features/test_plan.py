@@ -114,3 +114,44 @@ def test_transform_follows_parameters_changed_after_fit():
     assert out.shape[1] == len(fx.get_feature_names_out())
     ref = FeatureExtractor(bands_hz=((0.5, 2.0), (2.0, 8.0))).fit(X).transform(X)
     np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"feature_set": "minimal"},
+    {"feature_set": "light", "channels": CHANNELS[:3]},
+    {"feature_set": "invariant"},
+    {"feature_set": "full", "bands_hz": ((0.5, 2.0), (2.0, 8.0)), "gravity_order": 4},
+    {"sampling_rate_hz": 100.0, "gravity_cutoff_hz": 0.5},
+])
+def test_plan_features_built_from_the_settings_are_the_fitted_extractors(settings):
+    """PlanFeatures.build is the one way from the settings to the plan: what a process
+    builds without scikit-learn is the extractor's plan, and computes the same features."""
+    from tinyhar.features.engine import PlanFeatures
+
+    n_ch = len(settings.get("channels", CHANNELS))
+    rng = np.random.default_rng(2)
+    X = rng.normal(0, 0.3, (5, 128, n_ch)).astype(np.float32)
+    X[..., 2] += 1.0
+    fx = FeatureExtractor(**settings).fit(X)
+    built = PlanFeatures.build(128, **settings)
+    assert built == fx.compiled()
+    assert built.plan == fx.plan_ and built.layout == fx.layout_
+    np.testing.assert_array_equal(built.transform(X), fx.transform(X))
+
+
+def test_settings_are_checked_whatever_the_feature_set():
+    """A gravity cut-off above the Nyquist frequency is refused even by a set that does not
+    filter (it has an accelerometer: the setting is wrong), by every entry point alike."""
+    from tinyhar.errors import ConfigError, DataFormatError
+    from tinyhar.features.engine import PlanFeatures, extract_features, resolve_features
+
+    assert resolve_features(feature_set="minimal")[1] is None  # no filter to run
+    bad = {"sampling_rate_hz": 20.0, "gravity_cutoff_hz": 12.0, "feature_set": "minimal"}
+    X = np.zeros((1, 64, 6), np.float32)
+    for call in (lambda: resolve_features(**bad), lambda: PlanFeatures.build(64, **bad),
+                 lambda: FeatureExtractor(**bad).fit(X), lambda: extract_features(X, **bad)):
+        with pytest.raises(ConfigError, match="Nyquist"):
+            call()
+    with pytest.raises(DataFormatError):  # too short for the spectrum
+        PlanFeatures.build(2)

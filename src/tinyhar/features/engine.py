@@ -11,7 +11,10 @@ compiled :class:`~tinyhar.features.plan.FeaturePlan`.
 transformer) runs this code; :class:`PlanFeatures` is the same computation
 for a fitted extractor without scikit-learn, which a worker process
 featurising sessions receives (:mod:`tinyhar.features.table`): it need not
-import scikit-learn (about 0.6 s of CPU per process).
+import scikit-learn (about 0.6 s of CPU per process). :meth:`PlanFeatures.build`
+is the one way from the extractor's settings to its plan (the extractor's
+``fit`` and ``compiled`` use it), so a process can build the features
+without scikit-learn too.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from tinyhar.features.plan import (
 from tinyhar.features.validity import check_valid
 from tinyhar.validation import check_windows
 
-__all__ = ["PlanFeatures", "extract_features"]
+__all__ = ["PlanFeatures", "extract_features", "resolve_features"]
 
 _F32 = np.float32
 _DEFAULT_CHUNK = 512
@@ -103,12 +106,50 @@ def extract_features(
         ``channels``, holds NaN/inf or values beyond
         ``tinyhar.features.validity.MAX_ABS_INPUT``, or its windows are too short.
     """
-    layout = feature_layout(channels, feature_set, sampling_rate_hz, bands_hz)
-    sos = gravity_sos(sampling_rate_hz, gravity_cutoff_hz, gravity_order) \
-        if layout.uses_gravity else None
+    layout, sos = resolve_features(sampling_rate_hz, channels, feature_set, gravity_cutoff_hz,
+                                   gravity_order, bands_hz)
     X = _validate_windows(X, layout)
     plan = build_plan(layout, X.shape[1], sos, gravity_cutoff_hz, gravity_order)
     return _extract(X, plan, chunk_size, timings)
+
+
+def resolve_features(
+    sampling_rate_hz: float = 50.0,
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+    feature_set: str = "default",
+    gravity_cutoff_hz: float = 0.3,
+    gravity_order: int = 3,
+    bands_hz: Sequence[Sequence[float]] | None = None,
+) -> tuple[FeatureLayout, np.ndarray | None]:
+    """The feature layout and gravity filter of a set of feature settings, checked.
+
+    Parameters
+    ----------
+    sampling_rate_hz, channels, feature_set, gravity_cutoff_hz, gravity_order, bands_hz
+        As :func:`extract_features` (the parameters of
+        :class:`~tinyhar.features.extractor.FeatureExtractor`).
+
+    Returns
+    -------
+    layout : FeatureLayout
+        Channel roles and feature list (:func:`tinyhar.features.catalog.feature_layout`).
+    sos : numpy.ndarray of float32, shape (n_sections, 6), or None
+        The gravity filter (:func:`tinyhar.features.filters.gravity_sos`) when
+        the features use gravity. With an accelerometer it is computed (so
+        checked) even when they do not, so that a cut-off above the Nyquist
+        frequency is refused whatever the feature set.
+
+    Raises
+    ------
+    ConfigError
+        Unknown feature set, incomplete sensor triad, band or gravity cut-off
+        not below the Nyquist frequency, bad filter order.
+    """
+    layout = feature_layout(channels, feature_set, sampling_rate_hz, bands_hz)
+    sos = None
+    if layout.acc_index is not None:  # checked even where unused (uses_gravity needs it)
+        sos = gravity_sos(sampling_rate_hz, gravity_cutoff_hz, gravity_order)
+    return layout, sos if layout.uses_gravity else None
 
 
 @dataclass(frozen=True)
@@ -133,6 +174,51 @@ class PlanFeatures:
     layout: FeatureLayout
     plan: FeaturePlan
     n_samples: int
+
+    @classmethod
+    def build(
+        cls,
+        n_samples: int,
+        sampling_rate_hz: float = 50.0,
+        channels: Sequence[str] = DEFAULT_CHANNELS,
+        feature_set: str = "default",
+        gravity_cutoff_hz: float = 0.3,
+        gravity_order: int = 3,
+        bands_hz: Sequence[Sequence[float]] | None = None,
+    ) -> PlanFeatures:
+        """The features of these settings for windows of ``n_samples`` samples.
+
+        The one way from feature settings to a plan: a fitted
+        :class:`~tinyhar.features.extractor.FeatureExtractor` with these
+        parameters computes exactly this (its ``plan_`` and ``compiled()`` are
+        built here), and a process that only featurises can build it without
+        importing scikit-learn (e.g. to send feature tasks to workers before
+        the model is built: :func:`tinyhar.training.trees.feature_pipeline`).
+
+        Parameters
+        ----------
+        n_samples : int
+            Window length in samples.
+        sampling_rate_hz, channels, feature_set, gravity_cutoff_hz, gravity_order, bands_hz
+            The extractor's parameters (:func:`resolve_features`).
+
+        Returns
+        -------
+        PlanFeatures
+
+        Raises
+        ------
+        ConfigError
+            Invalid settings (:func:`resolve_features`).
+        DataFormatError
+            Windows too short for the features
+            (:func:`~tinyhar.features.catalog.check_window_length`).
+        """
+        layout, sos = resolve_features(sampling_rate_hz, channels, feature_set,
+                                       gravity_cutoff_hz, gravity_order, bands_hz)
+        n = int(n_samples)
+        check_window_length(layout, n)
+        return cls(layout, build_plan(layout, n, sos, gravity_cutoff_hz, gravity_order), n)
 
     def transform(self, X: object) -> np.ndarray:
         """Features of windows ``(n_windows, n_samples, n_channels)`` (g, rad/s).

@@ -14,21 +14,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tinyhar.errors import ConfigError, DataFormatError
-from tinyhar.features.catalog import (
-    DEFAULT_CHANNELS,
-    FeatureLayout,
-    check_window_length,
-    feature_layout,
-)
+from tinyhar.features.catalog import DEFAULT_CHANNELS, FeatureLayout, check_window_length
 from tinyhar.features.engine import (
     _DEFAULT_CHUNK,
     PlanFeatures,
     _extract,
     _validate_windows,
     extract_features,
+    resolve_features,
 )
-from tinyhar.features.filters import gravity_sos
-from tinyhar.features.plan import FeaturePlan, build_plan
 from tinyhar.modelfile import StateReader
 
 __all__ = ["FeatureExtractor", "extract_features"]
@@ -127,18 +121,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _resolve(self) -> tuple[FeatureLayout, np.ndarray | None]:
-        layout = feature_layout(
-            self.channels, self.feature_set, self.sampling_rate_hz, self.bands_hz
-        )
-        sos = None
-        if layout.uses_gravity:
-            sos = gravity_sos(self.sampling_rate_hz, self.gravity_cutoff_hz, self.gravity_order)
-        elif layout.acc_index is not None:
-            gravity_sos(self.sampling_rate_hz, self.gravity_cutoff_hz, self.gravity_order)
-        return layout, sos
+        return resolve_features(**self.get_params(deep=False))
 
-    def _plan(self, layout: FeatureLayout, sos: np.ndarray | None, n_samples: int) -> FeaturePlan:
-        return build_plan(layout, n_samples, sos, self.gravity_cutoff_hz, self.gravity_order)
+    def _compile(self, n_samples: int) -> PlanFeatures:
+        """:meth:`PlanFeatures.build` of these parameters: the one source of the plan."""
+        return PlanFeatures.build(n_samples, **self.get_params(deep=False))
 
     def _input(
         self, X: object, layout: FeatureLayout, n_samples: int | None = None
@@ -182,13 +169,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         ConfigError, DataFormatError
             See the class docstring.
         """
-        layout, sos = self._resolve()
+        layout, _ = self._resolve()
         Xv = self._input(X, layout)
         if Xv.shape[0] == 0:
             raise DataFormatError("X", "no windows to fit on (shape "
                                   f"{tuple(Xv.shape)})")
-        self.layout_ = layout
-        self.plan_ = self._plan(layout, sos, int(Xv.shape[1]))
+        compiled = self._compile(int(Xv.shape[1]))
+        self.layout_, self.plan_ = compiled.layout, compiled.plan
         self.n_channels_in_ = int(Xv.shape[2])
         self.n_features_in_ = self.n_channels_in_
         self.n_samples_in_ = int(Xv.shape[1])
@@ -240,14 +227,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             For invalid parameters.
         """
         check_is_fitted(self, "layout_")
-        layout, sos = self._resolve()
-        n_fit = self.n_samples_in_
-        plan = self.plan_
-        if plan.names != tuple(layout.names) or (plan.gravity is None) != (sos is None) or (
-            sos is not None and not np.array_equal(plan.gravity.sos_array(), sos)
-        ) or plan.sampling_rate_hz != layout.sampling_rate_hz or plan.channels != layout.channels:
-            plan = self._plan(layout, sos, n_fit)  # parameters changed after fit
-        return PlanFeatures(layout, plan, int(n_fit))
+        return self._compile(self.n_samples_in_)  # the current parameters (set_params after fit)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the output features.
@@ -392,8 +372,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                 check_window_length(layout, n)
             except DataFormatError as exc:
                 raise state.error(f"invalid window length {n}: {exc}") from None
-            fx.layout_ = layout
-            fx.plan_ = fx._plan(layout, sos, n)
+            compiled = fx._compile(n)
+            fx.layout_, fx.plan_ = compiled.layout, compiled.plan
             fx.n_channels_in_ = fx.n_features_in_ = n_ch
             fx.n_samples_in_ = n
             fx.n_features_out_ = len(layout.names)

@@ -17,14 +17,11 @@ from rich.console import Console
 from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
-from tinyhar.evaluation.metrics import check_labels, score_predictions
 from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import PIPELINE_FILE
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_run, write_test_windows
-from tinyhar.training.networks import _train_network
 from tinyhar.training.sessions import _train_from_sessions, reads_by_session
-from tinyhar.training.splits import split_windows
 from tinyhar.training.stages import (
     _common_metrics,
     _figures,
@@ -91,6 +88,12 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
             return _train_from_sessions(cfg, out, console, t_start)
         finally:  # no worker processes outlive a failed run
             compute.stop_workers()
+
+    # in memory: scikit-learn is imported here (out of core, only once the session tasks
+    # are with the workers: the imports of this module and of training.sessions leave it out)
+    from tinyhar.evaluation.metrics import check_labels, score_predictions
+    from tinyhar.training.networks import _train_network
+    from tinyhar.training.splits import split_windows
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
     data = load_data(cfg)

@@ -20,13 +20,11 @@ from tinyhar.config import TrainConfig
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import natural_key
 from tinyhar.errors import ConfigError, TinyharError
-from tinyhar.evaluation.metrics import check_labels, score_predictions
 from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import PIPELINE_FILE
 from tinyhar.reporting.progress import progress_bar as _progress
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_test_windows
-from tinyhar.training.splits import split_windows
 from tinyhar.training.stages import (
     _common_metrics,
     _figures,
@@ -34,7 +32,13 @@ from tinyhar.training.stages import (
     _postprocess_stage,
     check_postprocess_config,
 )
-from tinyhar.training.trees import build_pipeline, check_leaf_size, fit_with_folds
+from tinyhar.training.trees import (
+    build_pipeline,
+    check_leaf_size,
+    extractor_settings,
+    feature_pipeline,
+    fit_with_folds,
+)
 from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
 from tinyhar.windows.windowing import to_samples
@@ -147,6 +151,15 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     (``SessionJob.streams``; cached with them), so the post-processing reads
     no session again (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`
     with ``features``).
+
+    The session tasks are sent to the workers before this process imports
+    scikit-learn (about 0.5 s): they carry
+    :func:`~tinyhar.training.trees.feature_pipeline`, built from the
+    configuration and the first session's layout alone; the whole pipeline
+    (:func:`~tinyhar.training.trees.build_pipeline`: the same features, and
+    the model) is built here once they are sent, while the workers compute.
+    This module and :mod:`tinyhar.training.job` import scikit-learn only
+    inside their functions.
     """
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
@@ -177,17 +190,20 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     hop = to_samples(w.hop, w.unit, rate, "hop")
     spec = WindowSet(np.zeros((1, n_win, len(channels)), np.float32), [""], [""], [""], [0.0],
                      channels, rate, first.classes, first.name, hop_samples=hop)
-    pipeline = build_pipeline(spec, cfg, hop, check_size=False)
-    names = list(pipeline.feature_names)
+    # what the tasks need, built without scikit-learn: this process imports it (for the
+    # model) only once the tasks are with the workers (see `first_session` below)
+    featurise = feature_pipeline(spec.spec, cfg, first.classes)
+    names = list(featurise.feature_names)
     windowing = dict(window=w.window, hop=w.hop, unit=w.unit, purity=w.purity,
                      target_rate_hz=w.target_rate_hz, channels=channels)
-    text = settings_key({"windowing": windowing, "features": names,
-                         "extractor": repr(pipeline.extractor.get_params()),
+    settings = extractor_settings(cfg, rate, channels)
+    text = settings_key({"windowing": windowing, "features": names,  # extractor: its
+                         "extractor": repr(dict(sorted(settings.items()))),  # get_params()
                          "stack_previous": cfg.features.stack_previous})
     streams = _needs_streams(cfg)
-    featurise = pipeline.features_only()  # what the tasks need: no scikit-learn objects
     jobs = [SessionJob(s, windowing, featurise, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
+    built: dict = {}  # the whole pipeline (feature extractor and model)
     split: dict = {}
     # source name -> (StreamRows of every window of its stream, its first row, its rows)
     stream_rows: dict = {}
@@ -202,8 +218,18 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         fingerprints[result.name] = result.fingerprint
         progress.advance(task)
 
+    def first_session(f, job):
+        """Here, once the other sessions' tasks are with the workers: the pipeline (imports
+        scikit-learn; the same features as ``featurise``), then the first session's rows
+        (read already)."""
+        built["pipeline"] = build_pipeline(spec, cfg, hop, check_size=False)
+        return f(job, first_read)
+
     def train_rows_first(labels) -> np.ndarray:
         """Split by subject on the labels alone; order rows training first, then test."""
+        from tinyhar.evaluation.metrics import check_labels
+        from tinyhar.training.splits import split_windows
+
         classes = first.classes
         extra = sorted(set(labels.y) - set(classes) - {""})
         if extra:  # no class list in the definition: the labels found, sorted
@@ -231,14 +257,17 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                 jobs, names,
                 lambda f, items: compute.map_in_order(  # the first session is read already:
                     f, items[1:], c.scheduler, c.workers,  # its rows here, while the workers
-                    head=lambda: f(items[0], first_read)),  # start on the others
+                    head=lambda: first_session(f, items[0])),  # start on the others
                 strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
         finally:  # workers that no task used (a single session)
             compute.stop_workers()
+    from tinyhar.evaluation.metrics import score_predictions
+
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
+    pipeline = built["pipeline"]
     classes = split["classes"]
     pipeline.classes = list(classes)
     protocol, leakage = split["protocol"], split["leakage"]

@@ -2,8 +2,12 @@
 
 :func:`build_pipeline` makes the unfitted :class:`~tinyhar.models.pipeline.HarPipeline`
 (feature extractor and size-budgeted tree ensemble) a configuration describes;
-:func:`compute_features`, :func:`augment_features` and :func:`training_rows`
-give the rows (windows and their rotated copies) it is fitted on.
+:func:`feature_pipeline` its feature part alone, without importing
+scikit-learn (what session tasks need, so that they can be sent to workers
+before this process imports it); :func:`compute_features`,
+:func:`augment_features` and :func:`training_rows` give the rows (windows and
+their rotated copies) it is fitted on. This module imports scikit-learn only
+inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import numpy as np
 from rich.console import Console
 
 from tinyhar.config import TrainConfig
+from tinyhar.core.spec import WindowSpec
 from tinyhar.core.windowset import WindowSet
 from tinyhar.errors import ConfigError
 from tinyhar.models.pipeline import HarPipeline
-from tinyhar.models.trees import TreeEnsembleClassifier
 from tinyhar.reporting.progress import progress_bar as _progress
 
 
@@ -30,11 +34,58 @@ def compute_features(
         return pipeline.transform(windows, on_chunk=lambda n: progress.advance(task, n))
 
 
+def extractor_settings(cfg: TrainConfig, sampling_rate_hz: float,
+                       channels: list[str] | tuple[str, ...]) -> dict:
+    """The feature-extractor parameters of a configuration for windows of this rate and channels.
+
+    The keyword arguments of
+    :class:`~tinyhar.features.extractor.FeatureExtractor` and of
+    :meth:`~tinyhar.features.engine.PlanFeatures.build` (``cfg.features``:
+    set, gravity filter, bands), so that the extractor of
+    :func:`build_pipeline` and the features of :func:`feature_pipeline` are
+    the same.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    sampling_rate_hz : float
+        Sampling rate of the windows in Hz.
+    channels : sequence of str
+        Their channels, in order.
+
+    Returns
+    -------
+    dict
+        ``sampling_rate_hz``, ``channels`` (tuple), ``feature_set``,
+        ``gravity_cutoff_hz``, ``gravity_order``, ``bands_hz``.
+
+    Raises
+    ------
+    ConfigError
+        ``features.gravity_cutoff_hz`` not below the Nyquist frequency.
+    """
+    f = cfg.features
+    nyquist = sampling_rate_hz / 2
+    if f.gravity_cutoff_hz >= nyquist:
+        raise ConfigError(
+            f"features.gravity_cutoff_hz: {f.gravity_cutoff_hz:g} Hz is not below the Nyquist "
+            f"frequency ({nyquist:g} Hz) of the {sampling_rate_hz:g} Hz windows; use a lower "
+            "cut-off (default 0.3 Hz)"
+        )
+    return {"sampling_rate_hz": sampling_rate_hz, "channels": tuple(channels),
+            "feature_set": f.set, "gravity_cutoff_hz": f.gravity_cutoff_hz,
+            "gravity_order": f.gravity_order, "bands_hz": f.bands_hz}
+
+
 def build_pipeline(
     windows: WindowSet, cfg: TrainConfig, hop_samples: int | None = None,
     check_size: bool = True,
 ) -> HarPipeline:
     """An unfitted-model pipeline for these windows and this configuration.
+
+    Its extractor (:func:`extractor_settings`) computes the features of
+    :func:`feature_pipeline` for the same windows and configuration: its
+    :meth:`~tinyhar.models.pipeline.HarPipeline.features_only` equals that.
 
     Parameters
     ----------
@@ -50,24 +101,19 @@ def build_pipeline(
         The windows are all the data: check the leaf size against their number
         (:func:`check_leaf_size`); the out-of-core path passes a sample and checks
         the total later.
+
+    Raises
+    ------
+    ConfigError
+        A gravity cut-off not below the Nyquist frequency
+        (:func:`extractor_settings`), ``model.max_features`` above the number
+        of features, or (``check_size``) a leaf size too large for the windows.
     """
     from tinyhar.features import FeatureExtractor
+    from tinyhar.models.trees import TreeEnsembleClassifier
 
-    nyquist = windows.sampling_rate_hz / 2
-    if cfg.features.gravity_cutoff_hz >= nyquist:
-        raise ConfigError(
-            f"features.gravity_cutoff_hz: {cfg.features.gravity_cutoff_hz:g} Hz is not below "
-            f"the Nyquist frequency ({nyquist:g} Hz) of the {windows.sampling_rate_hz:g} Hz "
-            "windows; use a lower cut-off (default 0.3 Hz)"
-        )
     extractor = FeatureExtractor(
-        sampling_rate_hz=windows.sampling_rate_hz,
-        channels=tuple(windows.channels),
-        feature_set=cfg.features.set,
-        gravity_cutoff_hz=cfg.features.gravity_cutoff_hz,
-        gravity_order=cfg.features.gravity_order,
-        bands_hz=cfg.features.bands_hz,
-    )
+        **extractor_settings(cfg, windows.sampling_rate_hz, windows.channels))
     extractor.fit(windows.X[:1])
     m = cfg.model
     model = TreeEnsembleClassifier(
@@ -89,16 +135,65 @@ def build_pipeline(
         stack_previous=cfg.features.stack_previous,
         classes=list(windows.classes),
     )
-    n_features = len(pipeline.feature_names)
+    _check_max_features(cfg, len(pipeline.feature_names))
+    if check_size:
+        check_leaf_size(cfg, len(windows))
+    return pipeline
+
+
+def feature_pipeline(spec: WindowSpec, cfg: TrainConfig, classes: list[str]) -> HarPipeline:
+    """The feature part of :func:`build_pipeline`, built without importing scikit-learn.
+
+    What the per-session feature tasks need (:mod:`tinyhar.features.table`),
+    made from the configuration and the window layout alone, so that a
+    process can send those tasks to its workers before it imports
+    scikit-learn for the model (about 0.5 s).
+
+    Parameters
+    ----------
+    spec : WindowSpec
+        Channels, sampling rate (Hz), samples per window and hop (samples)
+        of the training windows.
+    cfg : TrainConfig
+        Feature (and model: ``max_features`` is checked) settings.
+    classes : list of str
+        The data set's classes.
+
+    Returns
+    -------
+    HarPipeline
+        Equal to ``build_pipeline(windows, cfg, hop).features_only()`` for
+        windows of this spec: the extractor is the
+        :class:`~tinyhar.features.engine.PlanFeatures` of
+        :func:`extractor_settings` (the same features bit for bit), no model.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`build_pipeline` (without the leaf-size check).
+    DataFormatError
+        Windows too short for the feature set.
+    """
+    from tinyhar.features.engine import PlanFeatures
+
+    features = PlanFeatures.build(
+        spec.n_samples, **extractor_settings(cfg, spec.sampling_rate_hz, spec.channels))
+    pipeline = HarPipeline.from_spec(spec, extractor=features, model=None,
+                                     stack_previous=cfg.features.stack_previous,
+                                     classes=list(classes))
+    _check_max_features(cfg, len(pipeline.feature_names))
+    return pipeline
+
+
+def _check_max_features(cfg: TrainConfig, n_features: int) -> None:
+    """Refuse an integer ``model.max_features`` above the number of features (ConfigError)."""
+    m = cfg.model
     if isinstance(m.max_features, int) and m.max_features > n_features:
         raise ConfigError(
             f"model.max_features: {m.max_features} is more than the {n_features} features of "
             f"the {cfg.features.set!r} set; use at most {n_features}, a fraction in (0, 1] "
             "or sqrt"
         )
-    if check_size:
-        check_leaf_size(cfg, len(windows))
-    return pipeline
 
 
 def check_leaf_size(cfg: TrainConfig, n_windows: int) -> None:
