@@ -3,6 +3,8 @@ scheduler (a Dask cluster: tests/test_training_sessions.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -150,3 +152,16 @@ def test_a_category_other_processes_cannot_import_comes_back_by_name():
     with compute.captured_warnings() as caught:
         warnings.warn("x", Local, stacklevel=1)
     assert caught == [(UserWarning, "Local: x")]
+
+
+def test_local_schedulers_do_not_import_dask_distributed():
+    """Given a scheduler's name, dask.compute imports dask.distributed (about 0.3 s, at the
+    first tasks) to look for a client; the local batches pass the scheduler's function."""
+    pytest.importorskip("dask")
+    code = ("import sys\n"
+            "from tinyhar import compute\n"
+            "assert list(compute.map_in_order(abs, [-1, -2, -3], 'processes', 2)) == [1, 2, 3]\n"
+            "assert list(compute.map_in_order(abs, [-4, -5], 'threads', 2)) == [4, 5]\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'distributed'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert out.stdout.decode().strip() == "[]"

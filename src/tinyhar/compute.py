@@ -213,10 +213,17 @@ def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
     batch = BATCH_PER_WORKER * workers
     starts = deque(range(0, len(items), batch))
 
+    # the scheduler's function, not its name: for a name, dask.compute imports
+    # dask.distributed (about 0.3 s, here at the first tasks) to look for a client
+    if scheduler == "threads":
+        from dask.threaded import get
+    else:
+        from dask.multiprocessing import get
+
     def compute(a: int) -> tuple:
         call = dask.delayed(_call_opaque, pure=False)
         tasks = [call(func, _Opaque(item)) for item in items[a:a + batch]]
-        return dask.compute(*tasks, scheduler=scheduler, pool=pool, chunksize=1)
+        return dask.compute(*tasks, scheduler=get, pool=pool, chunksize=1)
 
     feeder = ThreadPoolExecutor(2, thread_name_prefix="tinyhar-batches")
     try:
