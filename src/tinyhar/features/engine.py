@@ -19,9 +19,11 @@ without scikit-learn too.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import fft as _fft
@@ -152,6 +154,11 @@ def resolve_features(
     return layout, sos if layout.uses_gravity else None
 
 
+_SETTING_DEFAULTS = {name: p.default
+                     for name, p in inspect.signature(resolve_features).parameters.items()}
+"""The feature settings' defaults (those of :func:`resolve_features`)."""
+
+
 @dataclass(frozen=True)
 class PlanFeatures:
     """The features of a fitted extractor, computed without scikit-learn.
@@ -176,16 +183,7 @@ class PlanFeatures:
     n_samples: int
 
     @classmethod
-    def build(
-        cls,
-        n_samples: int,
-        sampling_rate_hz: float = 50.0,
-        channels: Sequence[str] = DEFAULT_CHANNELS,
-        feature_set: str = "default",
-        gravity_cutoff_hz: float = 0.3,
-        gravity_order: int = 3,
-        bands_hz: Sequence[Sequence[float]] | None = None,
-    ) -> PlanFeatures:
+    def build(cls, n_samples: int, **settings: Any) -> PlanFeatures:
         """The features of these settings for windows of ``n_samples`` samples.
 
         The one way from feature settings to a plan: a fitted
@@ -199,8 +197,10 @@ class PlanFeatures:
         ----------
         n_samples : int
             Window length in samples.
-        sampling_rate_hz, channels, feature_set, gravity_cutoff_hz, gravity_order, bands_hz
-            The extractor's parameters (:func:`resolve_features`).
+        **settings
+            The extractor's parameters, the keywords of :func:`resolve_features`
+            (``sampling_rate_hz``, ``channels``, ``feature_set``,
+            ``gravity_cutoff_hz``, ``gravity_order``, ``bands_hz``), with its defaults.
 
         Returns
         -------
@@ -214,11 +214,12 @@ class PlanFeatures:
             Windows too short for the features
             (:func:`~tinyhar.features.catalog.check_window_length`).
         """
-        layout, sos = resolve_features(sampling_rate_hz, channels, feature_set,
-                                       gravity_cutoff_hz, gravity_order, bands_hz)
+        settings = {**_SETTING_DEFAULTS, **settings}
+        layout, sos = resolve_features(**settings)
         n = int(n_samples)
         check_window_length(layout, n)
-        return cls(layout, build_plan(layout, n, sos, gravity_cutoff_hz, gravity_order), n)
+        return cls(layout, build_plan(layout, n, sos, settings["gravity_cutoff_hz"],
+                                      settings["gravity_order"]), n)
 
     def transform(self, X: object) -> np.ndarray:
         """Features of windows ``(n_windows, n_samples, n_channels)`` (g, rad/s).
