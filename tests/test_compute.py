@@ -165,3 +165,17 @@ def test_local_schedulers_do_not_import_dask_distributed():
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'distributed'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert out.stdout.decode().strip() == "[]"
+
+
+def _collector_state(_: int) -> tuple[bool, int]:
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def test_worker_processes_collect_garbage_and_leave_the_inherited_objects_frozen():
+    """The fork server imports with the collector off (tinyhar._forkserver); each worker
+    forked from it has it on again, with the objects it inherited frozen."""
+    pytest.importorskip("dask")
+    for enabled, frozen in compute.map_in_order(_collector_state, [0, 1, 2], "processes", 2):
+        assert enabled and frozen > 10_000

@@ -187,8 +187,9 @@ def _worker_context(preload: Sequence[str] = ()):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # used when the server starts; its exit skips the interpreter's teardown (tinyhar._forkserver)
-    context.set_forkserver_preload([*(preload or WORKER_MODULES), "tinyhar._forkserver"])
+    # used when the server starts, first tinyhar._forkserver: no garbage collection during
+    # the imports, in the workers after a freeze; the server's exit skips the teardown
+    context.set_forkserver_preload(["tinyhar._forkserver", *(preload or WORKER_MODULES)])
     return context
 
 
