@@ -48,8 +48,9 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 23.8 s with 1 worker, 13.7 s with 2
-(1.74x; 1.68x and 1.62x in two other runs; ``cpu_s`` 23.9 and 25.0 s).
+measured back to back on a quiet machine: 23.2 s with 1 worker, 14.3 s with 2
+(1.62x; 1.63x to 1.79x in six more pairs, five of them >= 1.70x; ``cpu_s``
+about 24 and 27 s).
 
 Usage::
 
@@ -246,12 +247,24 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     return row
 
 
+def _hours(text: str) -> float:
+    """An ``argparse`` type: a number of hours > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"hours must be a number > 0, not {text!r} "
+                                         "(leave the option empty for no case)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--hours", type=float, nargs="*", default=[10, 100, 1000])
+    parser.add_argument("--hours", type=_hours, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--two-workers-hours", type=float, nargs="*", default=[100])
+    parser.add_argument("--two-workers-hours", type=_hours, nargs="*", default=[100])
     parser.add_argument("--data", type=Path, default=HERE / ".scale-data")
     parser.add_argument("--child")
     parser.add_argument("--workers", type=int, default=1)
