@@ -48,9 +48,9 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 23.2 s with 1 worker, 14.3 s with 2
-(1.62x; 1.63x to 1.79x in six more pairs, five of them >= 1.70x; ``cpu_s``
-about 24 and 27 s).
+measured back to back on a quiet machine: 24.7 s with 1 worker, 13.8 s with 2
+(1.79x; 1.62x to 1.79x in seven more pairs, five of them >= 1.70x; ``cpu_s``
+24.6 and 25.9 s).
 
 Usage::
 
