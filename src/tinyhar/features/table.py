@@ -170,6 +170,10 @@ class TableBuilder:
 
     def __init__(self, feature_names: list[str]) -> None:
         self.feature_names = list(feature_names)
+        self._empty()
+
+    def _empty(self) -> None:
+        """No rows (the state of a new builder, and of one whose table was taken)."""
         self._X = np.empty((0, len(self.feature_names)), np.float32)
         self._n = 0
         self._labels: dict[str, list[np.ndarray]] = {
@@ -225,13 +229,13 @@ class TableBuilder:
         """
         n, width = self._n, self._X.shape[1]
         if n == 0:
-            self.__init__(self.feature_names)
+            self._empty()
             return FeatureTable.empty(self.feature_names)
         labels = FeatureTable(np.empty((n, 0), np.float32),
                               *(np.concatenate(v) for v in self._labels.values()),
                               list(self.feature_names), self._counts)
-        X, self._X = self._X, np.empty((0, width), np.float32)
-        self.__init__(self.feature_names)
+        X = self._X
+        self._empty()
         trim_heap()
         if order_rows is None:
             order = None
