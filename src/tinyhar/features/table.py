@@ -61,7 +61,6 @@ CACHE_FORMAT = 1
 """Version of the cache entries' layout (part of every key)."""
 
 
-
 def _id_column(column) -> np.ndarray:
     """A string column of a cache entry as an object array holding each distinct value once
     (``to_pylist`` made a string per row)."""
@@ -70,6 +69,7 @@ def _id_column(column) -> np.ndarray:
     indices = codes.indices.to_numpy(zero_copy_only=False)
     return values[np.where(codes.indices.is_null().to_numpy(zero_copy_only=False), -1,
                            indices).astype(np.intp)]
+
 
 _TRIM_EVERY_BYTES = 64 * 2**20
 """While :class:`TableBuilder` copies parts, return their freed memory this often."""
@@ -237,18 +237,14 @@ class TableBuilder:
         X = self._X
         self._empty()
         trim_heap()
-        if order_rows is None:
-            order = None
-        else:
+        columns = [labels.y, labels.subject, labels.session, labels.start_time]
+        if order_rows is not None:
             order = np.asarray(order_rows(labels), np.intp)
             _arrange_rows(X, order)
             n = len(order)
+            columns = [c[order] for c in columns]
         X.resize((n, width), refcheck=False)  # gives the spare capacity back
-        if order is None:
-            return FeatureTable(X, labels.y, labels.subject, labels.session, labels.start_time,
-                                list(self.feature_names), labels.counts)
-        return FeatureTable(X, labels.y[order], labels.subject[order], labels.session[order],
-                            labels.start_time[order], list(self.feature_names), labels.counts)
+        return FeatureTable(X, *columns, list(self.feature_names), labels.counts)
 
 
 def _arrange_rows(X: np.ndarray, order: np.ndarray) -> None:
