@@ -237,6 +237,24 @@ def test_yaml_syntax_and_shape_errors(tmp_path):
         load_custom(tmp_path / "absent.yaml")
 
 
+
+def test_definition_read_again_is_a_fresh_object_and_follows_edits(tmp_path):
+    """A definition's parsed YAML is remembered by its text (each session task reads it
+    again): the objects are separate, and an edited file is read as edited."""
+    path = write_yaml(tmp_path, BASIC)
+    first = DatasetDefinition.from_yaml(path)
+    first.classes.append("run")
+    first.columns.acc_x = "other"
+    again = DatasetDefinition.from_yaml(path)
+    assert again.classes == ["walk", "sit"] and again.columns.acc_x == "x"
+    write_yaml(tmp_path, BASIC.replace("sampling_rate_hz: 50", "sampling_rate_hz: 25"))
+    assert DatasetDefinition.from_yaml(path).sampling_rate_hz == 25
+    write_yaml(tmp_path, "files: '*.csv'\ncolumns: {acc_x: x\nsampling_rate_hz: 5\n")
+    for _ in range(2):  # an error is not remembered as a result
+        with pytest.raises(ConfigError, match="invalid YAML"):
+            DatasetDefinition.from_yaml(path)
+
+
 BASIC = """
 files: "*.csv"
 sampling_rate_hz: 50

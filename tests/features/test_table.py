@@ -494,3 +494,26 @@ def test_concatenate_empties_its_parts_and_refuses_other_widths():
     builder = TableBuilder(names)
     with pytest.raises(ValueError, match="4 feature columns; the table has 5"):
         builder.append(_parts([2], width=4)[0][0])
+
+
+def test_table_builder_grows_with_its_rows():
+    """Spare capacity is at most the rows held so far (up to ``_GROW_BYTES``): a table of a
+    few rows (one short session's, of which a data set may have thousands) does not allocate
+    and zero-fill ``_GROW_BYTES`` (32 MB took ~8 ms a session); a big one grows by at most
+    ``_GROW_BYTES`` at a time."""
+    from tinyhar.features.table import _GROW_BYTES
+
+    parts, names = _parts([3, 2, 1])
+    builder = TableBuilder(names)
+    for p in parts:
+        builder.append(p)
+        assert len(builder) <= builder._X.shape[0] <= 2 * len(builder)
+    width = 2048
+    rows = _GROW_BYTES // (4 * width)  # rows of _GROW_BYTES
+    big = FeatureTable(np.ones((3 * rows, width), np.float32), *(np.full(3 * rows, "a", object)
+                       for _ in range(3)), np.zeros(3 * rows), [f"f{i}" for i in range(width)],
+                       {})
+    builder = TableBuilder(big.feature_names)
+    builder.append(big)
+    assert builder._X.shape[0] == 4 * rows  # the rows, plus _GROW_BYTES spare at most
+    assert builder.table().X.shape == (3 * rows, width)

@@ -8,6 +8,8 @@ definition describes.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
 from typing import Literal
@@ -253,7 +255,7 @@ class DatasetDefinition(_Strict):
                 f"{exc.object[exc.start:exc.start + 1]!r} at offset {exc.start}); save it as UTF-8"
             ) from exc
         try:
-            raw = yaml.safe_load(text)
+            raw = copy.deepcopy(_parsed_yaml(text))  # a copy: the caller may change it
         except (ValueError, RecursionError) as exc:  # e.g. a date like 2024-13-45
             raise ConfigError(f"{path}: invalid YAML value: {exc}") from exc
         except yaml.YAMLError as exc:
@@ -275,6 +277,13 @@ class DatasetDefinition(_Strict):
             raise ConfigError(format_validation_error(
                 exc, str(path), DatasetDefinition, header="invalid dataset definition"
             )) from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_yaml(text: str) -> object:
+    """``yaml.safe_load(text)``, remembered by the text: a definition is read again for each
+    session (by each task, in each worker), and PyYAML takes milliseconds for one."""
+    return yaml.safe_load(text)
 
 
 def _all_npy(files: str | list[str]) -> bool:

@@ -75,8 +75,8 @@ _TRIM_EVERY_BYTES = 64 * 2**20
 """While :class:`TableBuilder` copies parts, return their freed memory this often."""
 
 _GROW_BYTES = 32 * 2**20
-"""Spare capacity of :class:`TableBuilder` each time it grows (and the largest piece of rows
-it moves at once when ordering them)."""
+"""The most spare capacity :class:`TableBuilder` adds when it grows (it adds as much as it
+holds, up to this), and the largest piece of rows it moves at once when ordering them."""
 
 
 @dataclass
@@ -159,8 +159,8 @@ class TableBuilder:
     then orders the rows in place: the longest increasing prefix of the
     order moves forward within the matrix, only the rows after it go through
     a temporary copy (for "training subjects first, then test subjects": the
-    test rows). Peak memory: the table plus those rows (plus at most
-    :data:`_GROW_BYTES` of spare capacity while rows come).
+    test rows). Peak memory: the table plus those rows (plus spare capacity
+    while rows come: as much as the rows so far, at most :data:`_GROW_BYTES`).
 
     Parameters
     ----------
@@ -196,9 +196,9 @@ class TableBuilder:
         if width != self._X.shape[1]:
             raise ValueError(f"a part of {width} feature columns; the table has "
                              f"{self._X.shape[1]}")
-        if self._n + k > len(self._X):
-            spare = _GROW_BYTES // max(1, 4 * width)
-            self._X.resize((self._n + k + spare, width), refcheck=False)
+        if self._n + k > len(self._X):  # grow by what it holds, at most _GROW_BYTES at a time
+            spare = min(self._n + k, _GROW_BYTES // max(1, 4 * width))  # (many small parts:
+            self._X.resize((self._n + k + spare, width), refcheck=False)  # no big zero-fill)
         self._X[self._n:self._n + k] = part.X
         self._n += k
         for a, kept in self._labels.items():
