@@ -83,15 +83,17 @@ SUBJECTS_PER_100_HOURS = 10
 """Synthetic subjects: 10 per 100 h (at least 10), each 10 h of data for 100 h and above."""
 
 
-def dataset(root: Path, hours: float, rate_hz: float) -> Path:
-    """The synthetic data set for a case (written on first use)."""
+def dataset(root: Path, hours: float, rate_hz: float, session_minutes: float = 60.0) -> Path:
+    """The synthetic data set for a case (written on first use): sessions (files) of
+    ``session_minutes`` each."""
     from tinyhar.datasets.synthetic import synthesize
 
     n_subjects = max(10, int(round(hours / 100 * SUBJECTS_PER_100_HOURS)))
-    folder = root / f"{hours:g}h-{rate_hz:g}hz"
+    name = f"{hours:g}h-{rate_hz:g}hz" + ("" if session_minutes == 60 else f"-{session_minutes:g}min")
+    folder = root / name
     if not (folder / "data.yaml").is_file():
         synthesize(folder, n_subjects, hours / n_subjects, rate_hz=rate_hz, seed=0,
-                   overwrite=True)
+                   session_hours=session_minutes / 60, overwrite=True)
     return folder / "data.yaml"
 
 
@@ -247,24 +249,30 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     return row
 
 
-def _hours(text: str) -> float:
-    """An ``argparse`` type: a number of hours > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"hours must be a number > 0, not {text!r} "
-                                         "(leave the option empty for no case)")
-    return value
+def _positive(what: str):
+    """An ``argparse`` type: a number of ``what`` > 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0:
+            hint = " (leave the option empty for no case)" if what == "hours" else ""
+            raise argparse.ArgumentTypeError(f"{what} must be a number > 0, not {text!r}{hint}")
+        return value
+
+    return parse
+
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--hours", type=_hours, nargs="*", default=[10, 100, 1000])
+    parser.add_argument("--hours", type=_positive("hours"), nargs="*", default=[10, 100, 1000])
     parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--two-workers-hours", type=_hours, nargs="*", default=[100])
+    parser.add_argument("--two-workers-hours", type=_positive("hours"), nargs="*", default=[100])
+    parser.add_argument("--session-minutes", type=_positive("minutes"), default=60.0,
+                        help="length of each session file (many short sessions: e.g. 1)")
     parser.add_argument("--data", type=Path, default=HERE / ".scale-data")
     parser.add_argument("--child")
     parser.add_argument("--workers", type=int, default=1)
@@ -281,9 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = [(h, 1) for h in args.hours] + [(h, 2) for h in args.two_workers_hours]
     rows = []
     for hours, workers in cases:
-        definition = dataset(args.data, hours, args.rate)
+        definition = dataset(args.data, hours, args.rate, args.session_minutes)
         summary = json.loads((definition.parent / "synthetic.json").read_text())
-        row = {"hours": hours, "rate_hz": args.rate, "samples": summary["samples"]}
+        row = {"hours": hours, "rate_hz": args.rate, "sessions": summary["n_sessions"],
+               "samples": summary["samples"]}
         row.update(measure(definition, workers, args.scheduler))
         row["scheduler"] = "serial" if workers == 1 else args.scheduler
         rows.append(row)

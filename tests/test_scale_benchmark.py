@@ -44,3 +44,22 @@ def test_the_child_dispatches_before_scikit_learn_and_any_worker_count_agrees(de
     assert two["windows"] == one["windows"] > 1000  # 5 x 0.1 h, hop 1.28 s
     assert two["macro_f1"] == one["macro_f1"]  # the same forest for any n_jobs
     assert 0.3 < one["macro_f1"] <= 1
+
+
+def test_short_sessions_case_and_bad_numbers(tmp_path, capsys):
+    """``--session-minutes`` cuts each subject's hours into session files of that length
+    (a data set of many short sessions); a number <= 0 is an argparse error, not a
+    traceback."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import scale
+
+    path = scale.dataset(tmp_path, 0.5, 50.0, session_minutes=1)  # 10 subjects x 3 min
+    summary = json.loads((path.parent / "synthetic.json").read_text())
+    assert path.parent.name == "0.5h-50hz-1min"
+    assert summary["n_subjects"] == 10 and summary["n_sessions"] == 30
+    assert len(list((path.parent / "recordings").glob("*.parquet"))) == 30
+    for argv, message in ((["--session-minutes", "0"], "minutes must be a number > 0"),
+                          (["--hours", "-1"], "hours must be a number > 0")):
+        with pytest.raises(SystemExit):
+            scale.main(argv)
+        assert message in capsys.readouterr().err
