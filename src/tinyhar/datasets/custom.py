@@ -172,6 +172,7 @@ from tinyhar.datasets.recording import (
     constant_category,
     run_starts,
     steps_where,
+    str_categories,
 )
 from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
@@ -756,18 +757,20 @@ def _text_column(column: pd.Series) -> pd.Categorical:
         codes, uniques = column.cat.codes.to_numpy(), column.cat.categories
     else:
         codes, uniques = pd.factorize(column)
-    uniques = pd.Series(uniques)
-    text = uniques.astype("string").str.strip()
-    if pd.api.types.is_float_dtype(column.dtype):
-        # numeric codes: 1.0 -> "1"
-        if (uniques == np.round(uniques)).all() and (uniques.abs() < 2.0**53).all():
-            text = uniques.astype("Int64").astype("string")
+    if all(type(u) is str for u in uniques):  # text (as pandas strips it, without a Series)
+        text = np.array([u.strip() for u in uniques], dtype=object)
+    else:
+        uniques = pd.Series(uniques)
+        text = uniques.astype("string").str.strip()
+        if pd.api.types.is_float_dtype(column.dtype):
+            # numeric codes: 1.0 -> "1"
+            if (uniques == np.round(uniques)).all() and (uniques.abs() < 2.0**53).all():
+                text = uniques.astype("Int64").astype("string")
     merged, words = pd.factorize(text)  # values equal once stripped share a code
     small = np.int8 if len(words) < 127 else np.int32
     lookup = np.r_[merged, -1].astype(small)  # code -1 (missing) takes the last entry
     return pd.Categorical.from_codes(
-        _remap(codes, lookup),
-        categories=pd.Index([str(w) for w in words], dtype="str"),
+        _remap(codes, lookup), dtype=str_categories(tuple(str(w) for w in words)),
     )
 
 
@@ -792,7 +795,7 @@ def _categorical(text: pd.Series) -> pd.Categorical:
     """Strings (missing = NA) as a categorical with ``str`` categories."""
     values = pd.Categorical(text)
     return pd.Categorical.from_codes(
-        values.codes, categories=pd.Index([str(c) for c in values.categories], dtype="str")
+        values.codes, dtype=str_categories(tuple(str(c) for c in values.categories))
     )
 
 
@@ -1100,9 +1103,31 @@ class _ParquetColumns:
     """
 
     def __init__(self, file: Path, resolved: dict[str, str], n_rows: int,
-                 rows: tuple[int, int] | None = None) -> None:
+                 rows: tuple[int, int] | None = None, schema=None, table=None) -> None:
         self.file, self.resolved, self.rows = file, resolved, rows
         self.n_rows = n_rows if rows is None else rows[1] - rows[0]
+        self.schema = schema  # the file's Arrow schema (read when None)
+        self.table = table  # the used columns, read at once (a small file), or None
+
+    def _kind(self, name: str):
+        """The Arrow type of the file's column ``name``."""
+        import pyarrow.parquet as pq
+
+        if self.schema is None:
+            self.schema = pq.read_schema(self.file)
+        return self.schema.field(name).type
+
+    def _arrays(self, name: str, **options):
+        """The column ``name`` as Arrow arrays: the chunks of :attr:`table` (a small file
+        read at once), else read batch by batch (:meth:`_column_batches`)."""
+        if self.table is not None:
+            yield from self.table.column(name).chunks
+            return
+        source = _open_parquet(self.file, **options)
+        try:
+            yield from self._column_batches(source, name)
+        finally:
+            source.close()
 
     def __len__(self) -> int:
         return self.n_rows
@@ -1157,21 +1182,18 @@ class _ParquetColumns:
 
     def __getitem__(self, canon: str) -> pd.Series:
         import pyarrow as pa
-        import pyarrow.parquet as pq
         from pyarrow import ArrowException
 
         name = self.resolved[canon]
         try:
-            kind = pq.read_schema(self.file).field(name).type
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                    or pa.types.is_dictionary(kind)):
+            kind = self._kind(name)
+            if not _is_text(kind):
                 return self._read(canon)
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
-            source = _open_parquet(self.file, read_dictionary=[name])
             codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
             words: dict = {}
             start = 0
-            for column in self._column_batches(source, name):
+            for column in self._arrays(name, read_dictionary=[name]):
                 if not pa.types.is_dictionary(column.type):
                     column = column.dictionary_encode()
                 lookup = np.array([-1 if w is None else words.setdefault(w, len(words))
@@ -1181,7 +1203,6 @@ class _ParquetColumns:
                 indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
                 codes[start : start + len(indices)] = lookup[indices]
                 start += len(indices)
-            source.close()
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         return pd.Series(pd.Categorical.from_codes(
@@ -1198,23 +1219,23 @@ class _ParquetColumns:
 
         name = self.resolved[canon]
         try:
-            source = _open_parquet(self.file)
-            kind = source.schema_arrow.field(name).type
+            kind = self._kind(name)
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)
                 or pa.types.is_boolean(kind)):
-            source.close()
             return None
-        return self._batches(source, name)
+        return self._batches(name)
 
-    def _batches(self, source, name: str):
+    def _batches(self, name: str):
         import pyarrow as pa
         from pyarrow import ArrowException
 
         start = 0
         try:
-            for column in self._column_batches(source, name):
+            arrays = (self._arrays(name) if self.table is None  # (else at most BLOCK_ROWS
+                      else [self.table.column(name).combine_chunks()])  # rows: one block)
+            for column in arrays:
                 if column.null_count:
                     column = column.cast(pa.float64(), safe=False)
                 values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -1222,8 +1243,6 @@ class _ParquetColumns:
                 start += len(values)
         except (OSError, ValueError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
-        finally:
-            source.close()
 
 
 def _open_parquet(file: Path, **options):
@@ -1238,16 +1257,33 @@ def _open_parquet(file: Path, **options):
     return pq.ParquetFile(file, pre_buffer=False, **options)
 
 
+WHOLE_READ_ROWS = BLOCK_ROWS
+"""A Parquet file of at most this many rows, read whole (not a batch of a bigger file), has
+its used columns read in one call (one Arrow table: about 8 bytes per row and column more
+than reading a column at a time, 2 MB a column at most), not column by column: the same
+columns and the same errors, without a reader per column (a fixed cost that dominates for
+many short files)."""
+
+
+def _is_text(kind) -> bool:
+    """Whether an Arrow type is read as text (string or dictionary-encoded)."""
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(
+        kind)
+
+
 def _read_parquet(file: Path, used: dict[str, ColumnRef],
                   rows: tuple[int, int] | None = None) -> _ParquetColumns:
-    import pyarrow.parquet as pq
     from pyarrow import ArrowException
 
     try:
-        names = pq.read_schema(file).names
-        n_rows = pq.read_metadata(file).num_rows
+        with _open_parquet(file) as source:
+            schema = source.schema_arrow
+            n_rows = source.metadata.num_rows
     except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
+    names = schema.names
     resolved: dict[str, str] = {}
     for canon, ref in used.items():
         if isinstance(ref, int):
@@ -1260,7 +1296,16 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef],
                     file, f"column {ref!r} (for {canon}) is not in the file (it has {names})"
                 )
             resolved[canon] = ref
-    return _ParquetColumns(file, resolved, n_rows, rows)
+    table = None
+    if rows is None and n_rows <= WHOLE_READ_ROWS:
+        wanted = list(dict.fromkeys(resolved.values()))
+        text = [n for n in wanted if _is_text(schema.field(n).type)]
+        try:
+            with _open_parquet(file, read_dictionary=text) as source:
+                table = source.read(columns=wanted, use_threads=False, use_pandas_metadata=False)
+        except (OSError, ValueError, ArrowException):
+            table = None  # read column by column: the error where that read meets it
+    return _ParquetColumns(file, resolved, n_rows, rows, schema, table)
 
 
 def _read_npy(file: Path, used: dict[str, ColumnRef],
@@ -1551,6 +1596,6 @@ def _check_labels(
     lookup = np.array([index.get(categories[p], -1) if p >= 0 else -1 for p in position],
                       dtype=small)  # (categories not in use may be outside the classes)
     columns["label"] = pd.Categorical.from_codes(
-        _remap(label.codes, lookup), categories=pd.Index(classes, dtype="str"),
+        _remap(label.codes, lookup), dtype=str_categories(tuple(classes)),
     )
     return classes

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -559,8 +560,44 @@ def constant_category(value: Any, n: int) -> pd.Categorical:
         int8 codes, ``str`` categories (none when ``value`` is None).
     """
     if value is None:
-        return pd.Categorical.from_codes(np.full(n, -1, np.int8), pd.Index([], dtype="str"))
-    return pd.Categorical.from_codes(np.zeros(n, np.int8), pd.Index([str(value)], dtype="str"))
+        return pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=str_categories(()))
+    return pd.Categorical.from_codes(np.zeros(n, np.int8), dtype=str_categories((str(value),)))
+
+
+def str_categories(words: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype whose categories are ``words`` (a ``str`` index), made once.
+
+    Building and checking a category index costs about 50 us; data sets of
+    many short sessions build the same few (labels, a subject, a session)
+    for every session. The dtype is immutable, so categoricals may share it.
+    Up to 64 categories are kept (the last 1,024 such lists); longer lists
+    are built each time.
+
+    Parameters
+    ----------
+    words : tuple of str
+        Distinct categories, in order.
+
+    Returns
+    -------
+    pandas.CategoricalDtype
+        Unordered, with ``pandas.Index(words, dtype="str")`` as categories.
+
+    Raises
+    ------
+    ValueError
+        If ``words`` repeats a value.
+    """
+    if len(words) > 64:
+        return _str_dtype(words)
+    return _cached_str_dtype(words)
+
+
+def _str_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(pd.Index(list(words), dtype="str"))
+
+
+_cached_str_dtype = lru_cache(maxsize=1024)(_str_dtype)
 
 
 def _set_category_column(frame: pd.DataFrame, name: str, values: pd.Categorical) -> None:
@@ -706,15 +743,16 @@ def _recode(values: pd.Categorical, words: list[str], categories: list[str]) -> 
     Codes are remapped through a small lookup (1 byte per sample for up to
     127 categories); a categorical already in this form is returned as it is.
     """
-    index = pd.Index(categories, dtype="str")
-    same = list(values.categories) == categories and values.categories.dtype == index.dtype
+    dtype = str_categories(tuple(categories))
+    same = (values.categories.dtype == dtype.categories.dtype
+            and list(values.categories) == categories)
     if same and values.codes.dtype == (np.int8 if len(categories) < 127 else values.codes.dtype):
         return values
     position = {c: i for i, c in enumerate(categories)}
     small = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
     lookup = np.array([position.get(w, -1) for w in words] + [-1], dtype=small)
     codes = lookup[values.codes]  # the last entry: code -1 (missing) stays missing
-    return pd.Categorical.from_codes(codes, categories=index)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def check_magnitude(
