@@ -480,7 +480,7 @@ def _read_one(
                 check_time(out["time"])
             except DataFormatError as exc:
                 failed_check = exc
-        if isinstance(raw, _ParquetColumns):
+        if isinstance(raw, _ParquetColumns) and raw.table is None:
             raw.release()
     if pending is not None:
         raise pending
@@ -493,12 +493,15 @@ def _read_one(
         trim_heap()  # (the checks' chunk temporaries)
     for key in META_FIELDS:
         if key in used:
-            out[key] = _text_column(raw.text(key) if isinstance(raw, _CsvColumns) else raw[key])
+            parts = raw.text_codes(key) if isinstance(raw, _ParquetColumns) else None
+            out[key] = (_text_of(*parts, False) if parts is not None
+                        else _text_column(raw.text(key) if isinstance(raw, _CsvColumns)
+                                          else raw[key]))
             if isinstance(raw, _CsvColumns):
                 raw.drop(key)
         else:
             out[key] = constant_category(meta.get(key), len(line_of_row))
-        if isinstance(raw, _ParquetColumns):
+        if isinstance(raw, _ParquetColumns) and raw.table is None:
             raw.release()
     if len(line_of_row) and out["subject"].codes.min() < 0:
         row = int(np.flatnonzero(out["subject"].codes < 0)[0])
@@ -757,12 +760,21 @@ def _text_column(column: pd.Series) -> pd.Categorical:
         codes, uniques = column.cat.codes.to_numpy(), column.cat.categories
     else:
         codes, uniques = pd.factorize(column)
+    return _text_of(codes, uniques, pd.api.types.is_float_dtype(column.dtype))
+
+
+def _text_of(codes: np.ndarray, uniques, numbers: bool) -> pd.Categorical:
+    """:func:`_text_column` of a column given as ``codes`` (-1: missing) into its distinct
+    values ``uniques`` (an Index or array, or a list of Python objects: as an ``object``
+    Index); ``numbers``: the column holds floats."""
     if all(type(u) is str for u in uniques):  # text (as pandas strips it, without a Series)
         text = np.array([u.strip() for u in uniques], dtype=object)
     else:
+        if isinstance(uniques, list):
+            uniques = pd.Index(uniques, dtype=object)
         uniques = pd.Series(uniques)
         text = uniques.astype("string").str.strip()
-        if pd.api.types.is_float_dtype(column.dtype):
+        if numbers:
             # numeric codes: 1.0 -> "1"
             if (uniques == np.round(uniques)).all() and (uniques.abs() < 2.0**53).all():
                 text = uniques.astype("Int64").astype("string")
@@ -1181,6 +1193,27 @@ class _ParquetColumns:
         pa.default_memory_pool().release_unused()
 
     def __getitem__(self, canon: str) -> pd.Series:
+        from pyarrow import ArrowException
+
+        parts = self.text_codes(canon)
+        if parts is None:
+            try:
+                return self._read(canon)
+            except (OSError, ValueError, KeyError, ArrowException) as exc:
+                raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
+        codes, words = parts
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object)))
+
+    def text_codes(self, canon: str) -> tuple[np.ndarray, list] | None:
+        """A text (string or dictionary) column as ``(codes, words)``: int8 codes (int32
+        from 127 words), shape ``(n_rows,)``, -1 for nulls, into the distinct values in the
+        order the file's dictionaries give them; None for a column of another type.
+
+        Raises
+        ------
+        DataFormatError
+            If the column cannot be read.
+        """
         import pyarrow as pa
         from pyarrow import ArrowException
 
@@ -1188,7 +1221,7 @@ class _ParquetColumns:
         try:
             kind = self._kind(name)
             if not _is_text(kind):
-                return self._read(canon)
+                return None
             # text: batch by batch to one code per row (no str per row, no whole Arrow column)
             codes = np.empty(self.n_rows, np.int8)  # 1 byte per row up to 127 values
             words: dict = {}
@@ -1205,8 +1238,7 @@ class _ParquetColumns:
                 start += len(indices)
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
-        return pd.Series(pd.Categorical.from_codes(
-            codes, categories=pd.Index(list(words), dtype=object)))
+        return codes, list(words)
 
     def float_blocks(self, canon: str):
         """A numeric (int, float, bool) column as float64 blocks (nulls NaN); None for others.
@@ -1275,6 +1307,7 @@ def _is_text(kind) -> bool:
 
 def _read_parquet(file: Path, used: dict[str, ColumnRef],
                   rows: tuple[int, int] | None = None) -> _ParquetColumns:
+    import pyarrow.parquet as pq
     from pyarrow import ArrowException
 
     try:
@@ -1300,8 +1333,8 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef],
     if rows is None and n_rows <= WHOLE_READ_ROWS:
         wanted = list(dict.fromkeys(resolved.values()))
         text = [n for n in wanted if _is_text(schema.field(n).type)]
-        try:
-            with _open_parquet(file, read_dictionary=text) as source:
+        try:  # (Arrow's pre-buffering: the file's few column chunks in one read)
+            with pq.ParquetFile(file, read_dictionary=text) as source:
                 table = source.read(columns=wanted, use_threads=False, use_pandas_metadata=False)
         except (OSError, ValueError, ArrowException):
             table = None  # read column by column: the error where that read meets it

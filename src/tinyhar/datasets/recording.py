@@ -522,7 +522,11 @@ def canonicalize_frame(
     session = _recode(session, words, list(ids))
     _set_category_column(frame, "session", session)
     runs = _runs(session.codes)
-    frame = frame[["time", *channels, "label", "subject", "session"]].reset_index(drop=True)
+    order = ["time", *channels, "label", "subject", "session"]
+    index = frame.index
+    if not (list(frame.columns) == order and type(index) is pd.RangeIndex and index.start == 0
+            and index.step == 1 and index.name is None):  # (else: already so)
+        frame = frame[order].reset_index(drop=True)
     if len(runs) != len(session.categories):
         raise DataFormatError(
             source,

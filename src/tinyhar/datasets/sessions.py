@@ -120,8 +120,12 @@ class SessionSource:
         ConfigError, DataFormatError
             As :func:`tinyhar.datasets.custom.load_custom`, naming the file.
         """
+        return self._load(DatasetDefinition.from_yaml(Path(self.definition)), checks,
+                          session_prefix)
+
+    def _load(self, definition: DatasetDefinition, checks, session_prefix: bool) -> RecordingSet:
+        """:meth:`load` with the definition read already."""
         path = Path(self.definition)
-        definition = DatasetDefinition.from_yaml(path)
         recordings = load_definition(definition, path.parent, str(path), checks,
                                      files=[Path(f) for f in self.files])
         if session_prefix:
@@ -234,7 +238,7 @@ class SessionSource:
         plan = None if self._small(definition, batch_rows) else self._plan(
             definition, active, batch_rows)
         if plan is None:
-            yield self.load(checks, session_prefix)
+            yield self._load(definition, checks, session_prefix)
             return
         if plan.restarts:
             warn_restarts(plan.restarts, plan.shown, stacklevel=3)
