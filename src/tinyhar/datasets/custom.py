@@ -490,7 +490,8 @@ def _read_one(
             check(out)
         except DataFormatError as exc:
             failed_check = exc
-        trim_heap()  # (the checks' chunk temporaries)
+        if n > BLOCK_ROWS:  # the checks' chunk temporaries (a small file's: reused next)
+            trim_heap()
     for key in META_FIELDS:
         if key in used:
             parts = raw.text_codes(key) if isinstance(raw, _ParquetColumns) else None
@@ -1311,11 +1312,22 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef],
     from pyarrow import ArrowException
 
     try:
-        with _open_parquet(file) as source:
-            schema = source.schema_arrow
-            n_rows = source.metadata.num_rows
+        source = pq.ParquetFile(file)  # (Arrow's pre-buffering: a small file in one read)
+        schema = source.schema_arrow
+        n_rows = source.metadata.num_rows
     except (OSError, ValueError, ArrowException) as exc:
         raise DataFormatError(file, f"cannot read as Parquet: {exc}") from exc
+    try:
+        return _parquet_columns(source, file, schema, n_rows, used, rows)
+    finally:
+        source.close()
+
+
+def _parquet_columns(source, file: Path, schema, n_rows: int, used: dict[str, ColumnRef],
+                     rows: tuple[int, int] | None) -> _ParquetColumns:
+    """:func:`_read_parquet` once the file is open (``source``, a ``ParquetFile``)."""
+    from pyarrow import ArrowException
+
     names = schema.names
     resolved: dict[str, str] = {}
     for canon, ref in used.items():
@@ -1331,11 +1343,9 @@ def _read_parquet(file: Path, used: dict[str, ColumnRef],
             resolved[canon] = ref
     table = None
     if rows is None and n_rows <= WHOLE_READ_ROWS:
-        wanted = list(dict.fromkeys(resolved.values()))
-        text = [n for n in wanted if _is_text(schema.field(n).type)]
-        try:  # (Arrow's pre-buffering: the file's few column chunks in one read)
-            with pq.ParquetFile(file, read_dictionary=text) as source:
-                table = source.read(columns=wanted, use_threads=False, use_pandas_metadata=False)
+        try:  # (text columns as strings: made codes chunk by chunk, as batch by batch)
+            table = source.read(columns=list(dict.fromkeys(resolved.values())),
+                                use_threads=False, use_pandas_metadata=False)
         except (OSError, ValueError, ArrowException):
             table = None  # read column by column: the error where that read meets it
     return _ParquetColumns(file, resolved, n_rows, rows, schema, table)
