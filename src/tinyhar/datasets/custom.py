@@ -1234,7 +1234,10 @@ class _ParquetColumns:
                                    for w in column.dictionary.to_pylist()] + [-1], np.int32)
                 if len(words) >= 127 and codes.dtype == np.int8:
                     codes = codes.astype(np.int32)
-                indices = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                indices = column.indices
+                if indices.null_count:
+                    indices = indices.fill_null(-1)
+                indices = indices.to_numpy(zero_copy_only=False)
                 codes[start : start + len(indices)] = lookup[indices]
                 start += len(indices)
         except (OSError, ValueError, KeyError, ArrowException) as exc:

@@ -496,8 +496,9 @@ def canonicalize_frame(
             frame[col] = values.astype(target)
         del values
     n = len(frame)
+    kept: list = []  # the categorical columns as they are (not set again when unchanged)
     if "label" in frame.columns:
-        label, words = _categories(frame["label"], source, "label")
+        label, words = _categories(frame["label"], source, "label", kept=kept)
     else:  # all unlabelled
         label, words = pd.Categorical.from_codes(np.full(n, -1, np.int8), []), []
     if classes is None or not set(words) <= set(classes):
@@ -513,14 +514,15 @@ def canonicalize_frame(
                 "add them to the class list or relabel them",
                 column="label",
             )
-    _set_category_column(frame, "label", _recode(label, words, list(classes)))
-    subject, words = _categories(frame["subject"], source, "subject", missing_ok=False)
+    _set_category_column(frame, "label", _recode(label, words, list(classes)), kept)
+    subject, words = _categories(frame["subject"], source, "subject", False, kept)
     ids = dict.fromkeys(words[i] for i in subject.codes[_runs(subject.codes)])
-    _set_category_column(frame, "subject", _recode(subject, words, sorted(ids, key=natural_key)))
-    session, words = _categories(frame["session"], source, "session", missing_ok=False)
+    _set_category_column(frame, "subject", _recode(subject, words, sorted(ids, key=natural_key)),
+                         kept)
+    session, words = _categories(frame["session"], source, "session", False, kept)
     ids = dict.fromkeys(words[i] for i in session.codes[_runs(session.codes)])  # as they appear
     session = _recode(session, words, list(ids))
-    _set_category_column(frame, "session", session)
+    _set_category_column(frame, "session", session, kept)
     runs = _runs(session.codes)
     order = ["time", *channels, "label", "subject", "session"]
     index = frame.index
@@ -604,13 +606,18 @@ def _str_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
 _cached_str_dtype = lru_cache(maxsize=1024)(_str_dtype)
 
 
-def _set_category_column(frame: pd.DataFrame, name: str, values: pd.Categorical) -> None:
+def _set_category_column(frame: pd.DataFrame, name: str, values: pd.Categorical,
+                         kept: list | None = None) -> None:
     """Put ``values`` in ``frame[name]`` without copying its codes.
 
     A column that is already ``values`` stays as it is (pandas tracks who
     shares it); a new categorical (fresh codes that nothing else holds) goes
     in as a Series, which pandas does not copy, unlike a bare categorical.
+    ``kept``: the objects :func:`_categories` took from the frame's columns
+    as they are (then ``values`` among them is the column already).
     """
+    if kept is not None and any(values is k for k in kept):
+        return
     if name in frame.columns and frame[name].array is values:
         return
     frame[name] = pd.Series(values, index=frame.index, copy=False)
@@ -712,16 +719,19 @@ def run_starts(values: np.ndarray, *more: np.ndarray) -> np.ndarray:
 
 
 def _categories(
-    column: pd.Series, source: str, name: str, missing_ok: bool = True
+    column: pd.Series, source: str, name: str, missing_ok: bool = True,
+    kept: list | None = None,
 ) -> tuple[pd.Categorical, list[str]]:
     """A column as a categorical and its categories as strings (several may be equal).
 
-    A categorical column is used as it is (no pass over the samples);
-    others are factorized once. Missing values (code -1) are an error for
-    ids (``missing_ok=False``).
+    A categorical column is used as it is (no pass over the samples; added
+    to ``kept`` when given); others are factorized once. Missing values
+    (code -1) are an error for ids (``missing_ok=False``).
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
         values = column.array
+        if kept is not None:
+            kept.append(values)
     else:
         codes, uniques = pd.factorize(column)
         values = pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object))
