@@ -894,7 +894,7 @@ def _read_csv(
     """
     chunks = list(_csv_chunks(definition, file, used))
     raw = _CsvColumns({canon: [p for c in chunks for p in c.pieces[canon]] for canon in used},
-                      [n for c in chunks for n in c.lines])
+                      [n for c in chunks for n in c.lines], whole_file=len(chunks) <= 1)
     del chunks
     return raw, raw.line_of_row()
 
@@ -1043,8 +1043,10 @@ class _CsvColumns:
     union of their categories); :meth:`drop` frees a column once converted.
     """
 
-    def __init__(self, pieces: dict[str, list[pd.Series]], lines: list) -> None:
+    def __init__(self, pieces: dict[str, list[pd.Series]], lines: list,
+                 whole_file: bool = False) -> None:
         self.pieces, self.lines = pieces, lines
+        self.whole_file = whole_file  # a whole file of one chunk (no trims: :meth:`_trim`)
         self.n_lines = sum(len(p) for p in lines)  # lines read, blank ones included
         self.n_rows = sum(len(p) for p in next(iter(pieces.values()))) if pieces else 0
 
@@ -1081,7 +1083,7 @@ class _CsvColumns:
             codes[start : start + len(piece)] = lookup[piece.codes]
             start += len(piece)
             del piece
-        trim_heap()
+        self._trim()
         return pd.Series(pd.Categorical.from_codes(
             codes, categories=pd.Index(list(words), dtype=object)), copy=False)
 
@@ -1094,12 +1096,20 @@ class _CsvColumns:
             piece = parts.pop(0)
             yield piece
             del piece
-            trim_heap()
+            self._trim()
 
     def drop(self, canon: str) -> None:
         """Free a column's chunks (after it was converted), back to the system."""
         self.pieces[canon] = []
-        trim_heap()
+        self._trim()
+
+    def _trim(self) -> None:
+        """Hand freed chunks back to the system (:func:`trim_heap`), unless this is a whole
+        file of one chunk (:data:`CSV_CHUNK_ROWS` rows at most): its few freed columns are
+        reused by the next file, and a trim per column is a fixed cost that dominates for
+        many short files."""
+        if not self.whole_file:
+            trim_heap()
 
     def line_of_row(self) -> range | np.ndarray:
         """The 1-based line of each row: a range without blank lines, else an array."""
