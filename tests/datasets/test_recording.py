@@ -8,7 +8,7 @@ import pytest
 
 from tinyhar.datasets.custom import load_custom
 from tinyhar.datasets.definition import TIME_UNITS
-from tinyhar.datasets.recording import RecordingSet, concat_frames
+from tinyhar.datasets.recording import RecordingSet, concat_frames, str_categories
 from tinyhar.datasets.units import to_canonical
 from tinyhar.errors import DataFormatError
 
@@ -163,3 +163,26 @@ def test_recording_set_is_not_changed_through_the_frame_it_was_made_from():
     assert rec.frame["subject"].tolist() == ["1"] * n
     rec.frame.loc[2, "label"] = "LAYING"
     assert frame["label"].tolist()[2] == "SITTING"
+
+
+def test_str_categories_are_made_once_and_read_as_built():
+    short = str_categories(("walk", "sit"))
+    assert short is str_categories(("walk", "sit"))  # kept: the same dtype object
+    assert list(short.categories) == ["walk", "sit"]
+    assert short.categories.dtype == pd.Index(["walk"], dtype="str").dtype
+    assert not short.ordered
+    long = tuple(f"s{i}" for i in range(65))  # not kept, but the same categories
+    assert str_categories(long) == str_categories(long)
+    assert list(str_categories(long).categories) == list(long)
+    values = pd.Categorical.from_codes(np.array([1, -1, 0], np.int8), dtype=short)
+    assert values.isna().tolist() == [False, True, False]
+    assert [values[0], values[2]] == ["sit", "walk"]
+    with pytest.raises(ValueError):
+        str_categories(("walk", "walk"))
+
+
+def test_recordings_of_one_value_categoricals_equal_those_built_from_strings():
+    rec = RecordingSet(_frame("p1", "morning", ["WALKING"] * 3), 50.0, CLASSES)
+    same = RecordingSet(rec.frame.astype({"subject": object, "session": object}), 50.0,
+                        CLASSES)
+    pd.testing.assert_frame_equal(rec.frame, same.frame, check_exact=True)
