@@ -430,7 +430,9 @@ def _read_one(
     categoricals (a value for the whole file costs one byte per row instead
     of a string per row) and ``_line`` the 1-based line or row of each
     sample. Parquet columns are read one at a time, so the memory of a file
-    is its final columns plus one column in conversion. The time column is
+    is its final columns plus one column in conversion (a whole file of at
+    most :data:`WHOLE_READ_ROWS` rows: its used columns are read in one call,
+    the same values and errors without a reader per column). The time column is
     read first and handed to ``check_time`` (if given); ``check`` is called
     with the numeric columns before the text columns are read. Their
     errors are raised after those of reading (as when they ran last).
@@ -1122,7 +1124,10 @@ class _ParquetColumns:
     """The used columns of a Parquet file, each read when asked for (one in memory at a time).
 
     ``columns[canon]`` is the column as :func:`pandas.read_parquet` gives it;
-    :meth:`floats` reads a numeric column straight to float64.
+    :meth:`float_blocks` reads a numeric column straight to float64 and
+    :meth:`text_codes` a text column to codes. With ``table`` (a small file's
+    used columns, read at once: :data:`WHOLE_READ_ROWS`) numeric and text
+    columns come from it, in the same form.
     """
 
     def __init__(self, file: Path, resolved: dict[str, str], n_rows: int,
