@@ -89,8 +89,8 @@ def dataset(root: Path, hours: float, rate_hz: float, session_minutes: float = 6
     from tinyhar.datasets.synthetic import synthesize
 
     n_subjects = max(10, int(round(hours / 100 * SUBJECTS_PER_100_HOURS)))
-    name = f"{hours:g}h-{rate_hz:g}hz" + ("" if session_minutes == 60 else f"-{session_minutes:g}min")
-    folder = root / name
+    short = "" if session_minutes == 60 else f"-{session_minutes:g}min"
+    folder = root / f"{hours:g}h-{rate_hz:g}hz{short}"
     if not (folder / "data.yaml").is_file():
         synthesize(folder, n_subjects, hours / n_subjects, rate_hz=rate_hz, seed=0,
                    session_hours=session_minutes / 60, overwrite=True)

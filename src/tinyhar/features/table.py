@@ -236,7 +236,8 @@ class TableBuilder:
                               list(self.feature_names), self._counts)
         X = self._X
         self._empty()
-        trim_heap()
+        if X.nbytes > _TRIM_EVERY_BYTES:  # the freed parts' memory back (not for a session's
+            trim_heap()  # few rows: 0.2 ms each, thousands of short sessions)
         columns = [labels.y, labels.subject, labels.session, labels.start_time]
         if order_rows is not None:
             order = np.asarray(order_rows(labels), np.intp)
