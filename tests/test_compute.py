@@ -179,3 +179,29 @@ def test_worker_processes_collect_garbage_and_leave_the_inherited_objects_frozen
     pytest.importorskip("dask")
     for enabled, frozen in compute.map_in_order(_collector_state, [0, 1, 2], "processes", 2):
         assert enabled and frozen > 10_000
+
+
+def test_task_groups_join_light_items_and_keep_heavy_ones_alone():
+    share = compute.TASKS_PER_WORKER * 2  # items of weight 1 on 2 workers: 1 per share
+    assert compute.task_groups([1.0] * share, 2) == [slice(i, i + 1) for i in range(share)]
+    groups = compute.task_groups([1.0] * (10 * share), 2)  # 10 light items per share
+    assert groups == [slice(i, i + 10) for i in range(0, 10 * share, 10)]
+    weights = [1.0] * 50 + [1000.0] + [1.0] * 50  # a heavy item between light ones
+    groups = compute.task_groups(weights, 2)
+    assert slice(50, 51) in groups  # alone
+    covered = [i for g in groups for i in range(len(weights))[g]]
+    assert covered == list(range(len(weights)))  # every item once, in order
+    assert compute.task_groups([], 2) == [] and compute.task_groups([0, 0], 2) == [
+        slice(0, 2)]
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "threads", "processes"])
+def test_grouped_items_give_each_result_in_order_after_the_head(scheduler):
+    import operator
+
+    items = list(range(3 * compute.TASKS_PER_WORKER * 2))  # 3 light items per share
+    got = list(compute.map_in_order(operator.neg, items, scheduler, 2, head=lambda: "head",
+                                    weights=[1.0] * len(items)))
+    assert got == ["head", *(-x for x in items)]
+    assert list(compute.map_in_order(operator.neg, items, scheduler, 2,
+                                     weights=[1.0] * len(items))) == [-x for x in items]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
 import subprocess
 import sys
@@ -63,6 +64,37 @@ def test_rows_equal_the_in_memory_path(synthetic):
     # a session the caller has read already gives the same rows without a second read
     again = run_session_job(jobs[1], jobs[1].source.load())
     assert again.samples > 0 and np.array_equal(again.rows.X, run_session_job(jobs[1]).rows.X)
+
+
+def test_grouped_sessions_give_the_serial_rows_and_a_broken_one_is_still_named(
+        synthetic, tmp_path, monkeypatch):
+    """Sessions grouped into tasks by their bytes (``weights``; here 2 tasks per worker, so
+    3 sessions a task) give the rows of the serial path; a broken file in a group is skipped
+    and named, the other sessions of its task kept."""
+    import shutil
+
+    jobs, names, windows, expected = _jobs(synthetic)
+    assert [j.weight for j in jobs] == [
+        sum(os.path.getsize(f) for f in j.source.files) for j in jobs]
+    monkeypatch.setattr(compute, "TASKS_PER_WORKER", 1)
+
+    def grouped(f, items):
+        return compute.map_in_order(f, items, "threads", 2, weights=[j.weight for j in items])
+
+    table, failed = build_feature_table(jobs, names, grouped)
+    assert failed == [] and np.array_equal(table.X, expected)
+    assert list(table.session) == list(windows.session)
+    copy = tmp_path / "data"
+    shutil.copytree(synthetic.parent, copy)
+    broken = sorted((copy / "recordings").glob("*.parquet"))[1]
+    broken.write_bytes(b"not parquet")
+    jobs = [dataclasses.replace(j, source=s)
+            for s, j in zip(session_sources(copy / "data.yaml"), jobs, strict=True)]
+    table, failed = build_feature_table(jobs, names, grouped)
+    assert [f.name for f in failed] == [jobs[1].source.name] and broken.name in failed[0].error
+    assert set(table.session) == set(windows.session) - {jobs[1].source.session}
+    broken.unlink()
+    assert jobs[1].weight == 0  # a file gone: no weight (its task reports it)
 
 
 def test_cache_is_reused_and_a_changed_file_is_recomputed(synthetic, tmp_path):
