@@ -48,16 +48,19 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 24.7 s with 1 worker, 13.8 s with 2
-(1.79x; 1.62x to 1.79x in seven more pairs, five of them >= 1.70x; ``cpu_s``
-24.6 and 25.9 s).
+measured back to back on a quiet machine: 20.5 s with 1 worker, 12.4 s with 2
+(1.65x; 1.63x to 1.72x in three more pairs; ``cpu_s`` 20.6 and 23.2 s).
+``--session-minutes 1`` makes sessions of one minute (6,000 in 100 hours;
+44.3 s with 1 worker, 23.2 s with 2: their short sessions go to the workers
+in groups, :func:`tinyhar.compute.task_groups`).
 
 Usage::
 
     python benchmarks/scale.py [--json] [--hours 10 100 1000] [--rate 50]
                                [--two-workers-hours 100] [--scheduler processes|threads]
+                               [--session-minutes 60]
 
-``--json`` prints a JSON list of rows ``{hours, rate_hz, samples, windows,
+``--json`` prints a JSON list of rows ``{hours, rate_hz, sessions, samples, windows,
 workers, scheduler, wall_s, startup_s, job_s, feature_s, fit_s, cpu_s,
 startup_cpu_s, feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s,
 job_windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
