@@ -156,7 +156,7 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     def map_jobs(f, items):  # the first session is read already: its rows here, meanwhile
         return compute.map_in_order(f, items[1:], scheduler, workers,  # the workers start
                                     head=lambda: head(f, items[0]),  # on the others
-                                    weights=[job.weight for job in items[1:]])
+                                    weights=[job.source.nbytes for job in items[1:]])
 
     table, failed = build_feature_table(jobs, names, map_jobs, order_rows=train_rows_first)
     compute.stop_workers()

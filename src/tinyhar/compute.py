@@ -113,7 +113,7 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         runs after the items have gone to the workers (local or cluster), so
         they do not wait for it.
     weights : sequence of float, optional
-        The cost of each item (e.g. :attr:`tinyhar.features.table.SessionJob.weight`,
+        The cost of each item (e.g. :attr:`tinyhar.datasets.sessions.SessionSource.nbytes`,
         bytes on disk). With ``threads``/``processes``, consecutive light
         items then go to a worker as one task (:func:`task_groups`: about
         :data:`TASKS_PER_WORKER` tasks per worker), each item's result still

@@ -66,6 +66,25 @@ def test_labels_made_per_session_equal_labels_of_all_sessions(run, definition):
     assert_close_tree(stream_scores(whole, r.postprocess), stream_scores(per_session))
 
 
+def test_sessions_grouped_into_tasks_give_the_serial_predictions(run, definition, monkeypatch):
+    """Worker threads given the sessions in groups (their bytes as weights; one task per
+    worker here): each session's predictions as the serial read gives them, in order."""
+    from tinyhar import compute
+
+    r = load_run(run)
+    serial = list(SessionRecordings.from_definition(definition).iter_predictions(
+        r.pipeline, TEST))
+    monkeypatch.setattr(compute, "TASKS_PER_WORKER", 1)
+    sessions = SessionRecordings(SessionRecordings.from_definition(definition).sources,
+                                 scheduler="threads", workers=2)
+    assert len(compute.task_groups([s.nbytes for s in sessions.sources], 2)) < 8
+    grouped = list(sessions.iter_predictions(r.pipeline, TEST))
+    assert [g.name for g in grouped] == [g.name for g in serial]
+    for a, b in zip(serial, grouped, strict=True):
+        assert a.error is None and b.error is None
+        assert np.array_equal(a.pred.proba, b.pred.proba)
+
+
 def test_a_broken_session_is_skipped_and_listed(run, definition, tmp_path):
     copy = tmp_path / "data"
     shutil.copytree(definition.parent, copy)

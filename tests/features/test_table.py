@@ -74,12 +74,13 @@ def test_grouped_sessions_give_the_serial_rows_and_a_broken_one_is_still_named(
     import shutil
 
     jobs, names, windows, expected = _jobs(synthetic)
-    assert [j.weight for j in jobs] == [
+    assert [j.source.nbytes for j in jobs] == [
         sum(os.path.getsize(f) for f in j.source.files) for j in jobs]
     monkeypatch.setattr(compute, "TASKS_PER_WORKER", 1)
 
     def grouped(f, items):
-        return compute.map_in_order(f, items, "threads", 2, weights=[j.weight for j in items])
+        return compute.map_in_order(f, items, "threads", 2,
+                                    weights=[j.source.nbytes for j in items])
 
     table, failed = build_feature_table(jobs, names, grouped)
     assert failed == [] and np.array_equal(table.X, expected)
@@ -94,7 +95,7 @@ def test_grouped_sessions_give_the_serial_rows_and_a_broken_one_is_still_named(
     assert [f.name for f in failed] == [jobs[1].source.name] and broken.name in failed[0].error
     assert set(table.session) == set(windows.session) - {jobs[1].source.session}
     broken.unlink()
-    assert jobs[1].weight == 0  # a file gone: no weight (its task reports it)
+    assert jobs[1].source.nbytes == 0  # a file gone: no weight (its task reports it)
 
 
 def test_cache_is_reused_and_a_changed_file_is_recomputed(synthetic, tmp_path):

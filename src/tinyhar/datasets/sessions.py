@@ -98,6 +98,19 @@ class SessionSource:
             return f"subject {self.subject}, session {self.session}"
         return Path(self.files[0]).name
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the session's files on disk (0 for a file that cannot be read: reading
+        it reports it): the cost of its task, for grouping short sessions
+        (:func:`tinyhar.compute.map_in_order`'s ``weights``)."""
+        total = 0
+        for file in self.files:
+            try:
+                total += os.stat(file).st_size
+            except OSError:
+                pass
+        return total
+
     def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
         """Read this session's samples.
 

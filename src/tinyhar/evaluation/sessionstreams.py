@@ -296,7 +296,9 @@ class SessionRecordings:
                                    models, ood, chunk or STREAM_CHUNK, self.batch_rows,
                                    on_windows if serial else None))
         reads = [j for j in jobs if not isinstance(j, str)]
-        done = iter(compute.map_in_order(_run_stream_job, reads, self.scheduler, self.workers)
+        sizes = [getattr(j.source, "nbytes", None) for j in reads]  # a definition's sessions
+        done = iter(compute.map_in_order(_run_stream_job, reads, self.scheduler, self.workers,
+                                         weights=None if None in sizes else sizes)
                     if reads else ())
         for job in jobs:
             if isinstance(job, str):

@@ -575,19 +575,6 @@ class SessionJob:
     streams: bool = False
     batch_rows: int | None = None
 
-    @property
-    def weight(self) -> int:
-        """Bytes of the session's files on disk (0 for one that cannot be read): what its
-        task costs, for grouping short sessions into one task
-        (:func:`tinyhar.compute.map_in_order`'s ``weights``)."""
-        total = 0
-        for file in self.source.files:
-            try:
-                total += os.stat(file).st_size
-            except OSError:  # reported by the task, as any unreadable file
-                pass
-        return total
-
 
 @dataclass
 class SessionResult:

@@ -258,7 +258,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                 lambda f, items: compute.map_in_order(  # the first session is read already:
                     f, items[1:], c.scheduler, c.workers,  # its rows here, while the workers
                     head=lambda: first_session(f, items[0]),  # start on the others
-                    weights=[job.weight for job in items[1:]]),  # short sessions: grouped
+                    weights=[job.source.nbytes for job in items[1:]]),  # short sessions: grouped
                 strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
