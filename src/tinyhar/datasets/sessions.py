@@ -72,6 +72,18 @@ BATCH_ROWS = 1 << 18
 and classified)."""
 
 
+def _bytes_on_disk(files) -> int:
+    """Total size of ``files`` in bytes; 0 for one that cannot be read (reading it reports
+    it)."""
+    total = 0
+    for file in files:
+        try:
+            total += os.stat(file).st_size
+        except OSError:
+            pass
+    return total
+
+
 @dataclass(frozen=True)
 class SessionSource:
     """Where one session (or one file of sessions) of a data set is.
@@ -100,16 +112,10 @@ class SessionSource:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the session's files on disk (0 for a file that cannot be read: reading
-        it reports it): the cost of its task, for grouping short sessions
+        """Bytes of the session's files on disk (:func:`_bytes_on_disk`): the cost of its
+        task, for grouping short sessions
         (:func:`tinyhar.compute.map_in_order`'s ``weights``)."""
-        total = 0
-        for file in self.files:
-            try:
-                total += os.stat(file).st_size
-            except OSError:
-                pass
-        return total
+        return _bytes_on_disk(self.files)
 
     def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
         """Read this session's samples.
@@ -750,6 +756,11 @@ class RecordingFile:
     def name(self) -> str:
         """The file name, for messages."""
         return Path(self.path).name
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the file on disk (as :attr:`SessionSource.nbytes`)."""
+        return _bytes_on_disk([self.path])
 
     def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
         """The whole file, as ``tinyhar`` reads a ``.parquet`` data set (bundled copies too).

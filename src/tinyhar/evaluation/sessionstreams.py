@@ -296,9 +296,8 @@ class SessionRecordings:
                                    models, ood, chunk or STREAM_CHUNK, self.batch_rows,
                                    on_windows if serial else None))
         reads = [j for j in jobs if not isinstance(j, str)]
-        sizes = [getattr(j.source, "nbytes", None) for j in reads]  # a definition's sessions
         done = iter(compute.map_in_order(_run_stream_job, reads, self.scheduler, self.workers,
-                                         weights=None if None in sizes else sizes)
+                                         weights=[j.source.nbytes for j in reads])
                     if reads else ())
         for job in jobs:
             if isinstance(job, str):
