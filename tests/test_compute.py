@@ -205,3 +205,35 @@ def test_grouped_items_give_each_result_in_order_after_the_head(scheduler):
     assert got == ["head", *(-x for x in items)]
     assert list(compute.map_in_order(operator.neg, items, scheduler, 2,
                                      weights=[1.0] * len(items))) == [-x for x in items]
+
+
+def test_a_killed_worker_process_is_a_clear_error_not_a_broken_pool():
+    """A worker killed mid-run (e.g. by the out-of-memory killer) ends the run with a
+    ComputeError saying what to do, for per-item tasks and for tasks sharing a matrix."""
+    import operator
+    import signal
+
+    pytest.importorskip("dask")
+    with pytest.raises(compute.ComputeError, match="worker process ended.*compute.workers"):
+        list(compute.map_in_order(signal.raise_signal, [signal.SIGKILL], "processes", 2))
+    with pytest.raises(compute.ComputeError, match="worker process ended"):
+        list(compute.map_shared(operator.call, signal.raise_signal, [signal.SIGKILL],
+                                "processes", 2))
+    # the next pool works
+    assert list(compute.map_in_order(abs, [-1, 2], "processes", 2)) == [1, 2]
+
+
+def test_a_task_that_kills_its_cluster_worker_is_a_clear_error():
+    """On a dask.distributed cluster a task whose worker dies is retried on another worker;
+    once it has ended too many (here 1), the run stops with a ComputeError."""
+    import signal
+
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                     dashboard_address=None, processes=True) as cluster:
+        with pytest.raises(compute.ComputeError, match="ended the Dask worker"):
+            list(compute.map_in_order(signal.raise_signal, [signal.SIGKILL],
+                                      cluster.scheduler_address))

@@ -27,6 +27,9 @@ the command line):
     be reached, or goes away mid-run, raises :class:`ComputeError` (no hang:
     connection and task timeouts apply).
 
+A local worker process that ends abruptly (killed, e.g. by the kernel's
+out-of-memory killer) also raises :class:`ComputeError`, with its exit code.
+
 Source: Dask Development Team (2016), "Dask: Library for dynamic task
 scheduling", https://dask.org; Rocklin (2015), SciPy, "Dask: Parallel
 computation with blocked algorithms and task scheduling".
@@ -64,7 +67,8 @@ CONNECT_TIMEOUT_S = 20.0
 
 
 class ComputeError(TinyharError):
-    """The configured scheduler cannot run the tasks (unreachable or lost cluster)."""
+    """The configured scheduler cannot run the tasks (an unreachable or lost cluster, a
+    worker process that was killed)."""
 
 
 SCHEDULER_HELP = "serial, threads, processes or a dask.distributed address (tcp://host:8786)"
@@ -270,6 +274,7 @@ def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
     """
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     batch = BATCH_PER_WORKER * workers
     starts = deque(range(0, len(items), batch))
@@ -292,7 +297,10 @@ def _batches(dask, func, items: list, scheduler: str, pool, workers: int,
         if head is not None:
             yield head()
         while running:
-            results = running.popleft().result()
+            try:
+                results = running.popleft().result()
+            except BrokenProcessPool as exc:
+                raise _worker_died(pool, workers) from exc
             if starts:
                 running.append(feeder.submit(compute, starts.popleft()))
             elif not running:
@@ -620,15 +628,54 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
             raise _lost(address, exc) from exc
         if head is not None:
             yield head()
+        from distributed import KilledWorker
+
         for future in futures:
             try:
                 yield future.result(timeout=task_timeout_s)
             except (OSError, TimeoutError, CancelledError) as exc:
                 raise _lost(address, exc) from exc
+            except KilledWorker as exc:  # the task's worker died each time it ran it
+                raise ComputeError(
+                    f"a task ended the Dask worker running it, each time the cluster at "
+                    f"{address} tried it ({exc}); the run is abandoned, nothing was written. "
+                    "A worker that is killed usually ran out of memory: give the workers "
+                    "more memory (`dask worker --memory-limit`) or fewer threads each, and "
+                    "run again (cached session features are reused)"
+                ) from exc
             finally:
                 future.release()
     finally:
         client.close(timeout=5)
+
+
+def _worker_died(pool, workers: int) -> ComputeError:
+    """The error of a local worker process that ended while its pool was running tasks.
+
+    The exit codes are those the pool's processes have when this is called
+    (best effort: a process not yet waited for has none); a negative code is
+    the signal that ended it.
+    """
+    import signal
+
+    ended = []
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        code = getattr(process, "exitcode", None)
+        if code is not None and code < 0:
+            try:
+                ended.append(f"{signal.Signals(-code).name} (exit code {code})")
+            except ValueError:
+                ended.append(f"signal {-code} (exit code {code})")
+        elif code is not None:
+            ended.append(f"exit code {code}")
+    how = f"ended with {', '.join(ended)}" if ended else "ended"
+    return ComputeError(
+        f"a worker process {how} while computing tasks; the run is abandoned, nothing was "
+        "written. SIGKILL usually means the system ran out of memory: each worker holds its "
+        f"own tasks' data, so use fewer than {workers} workers (compute.workers, e.g. "
+        "--set compute.workers=1) or the serial scheduler, or a machine with more memory, "
+        "and run again (cached session features are reused)"
+    )
 
 
 def _lost(address: str, exc: BaseException) -> ComputeError:
