@@ -123,9 +123,9 @@ from pydantic import (
     field_validator,
 )
 
+from tinyhar.core.channels import MAX_SAMPLING_RATE_HZ
 from tinyhar.core.featuresets import FEATURE_SETS
 from tinyhar.datasets.checks import DataChecks
-from tinyhar.datasets.recording import MAX_SAMPLING_RATE_HZ
 from tinyhar.errors import ConfigError
 from tinyhar.models.kinds import KINDS, NETWORK_KINDS, TREE_KINDS
 from tinyhar.validation import Float, Int, format_validation_error
