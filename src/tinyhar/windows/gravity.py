@@ -83,6 +83,9 @@ class GravitySums:
         """Windows summed."""
         return int(sum(v[3] for v in self.sums.values()))
 
+    def __repr__(self) -> str:
+        return f"GravitySums({self.to_records()})"
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, GravitySums) and self.sums.keys() == other.sums.keys()
                 and all(np.array_equal(v, other.sums[k]) for k, v in self.sums.items()))
