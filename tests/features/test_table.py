@@ -88,7 +88,8 @@ def test_gravity_sums_travel_with_the_rows_and_the_cache(synthetic, tmp_path):
     seen = []
     first, _ = build_feature_table(jobs, names, on_result=seen.append)
     _same_sums(first.gravity_sums, GravitySums.of(windows))
-    assert len(first.gravity_sums) == len(windows)
+    assert len(first.gravity_sums) == sum(("STAND" in c) * n for c, n in
+                                          windows.class_counts().items()) > 0
     assert first.gravity_sums.reference(windows.classes) is not None
     seen.clear()
     again, _ = build_feature_table(jobs, names, on_result=seen.append)
@@ -97,7 +98,7 @@ def test_gravity_sums_travel_with_the_rows_and_the_cache(synthetic, tmp_path):
     for path in entries:  # as an older tinyhar wrote them: no gravity in the metadata
         t = pq.read_table(path)
         meta = json.loads(t.schema.metadata[b"tinyhar_features"])
-        assert meta.pop("gravity")
+        assert meta.pop("gravity") is not None  # [] for a session without standing
         pq.write_table(t.replace_schema_metadata(
             {"tinyhar_features": json.dumps(meta)}), path)
     seen.clear()

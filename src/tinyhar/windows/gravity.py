@@ -42,10 +42,15 @@ def standing_class(classes: Sequence[str]) -> str | None:
     sorted labels put ``LIE_TO_STAND`` before ``STANDING``). Among equals,
     the first in ``classes``.
     """
-    names = [str(c) for c in classes if any(w in str(c).lower() for w in STANDING_WORDS)]
+    names = [str(c) for c in classes if _named_standing(c)]
     if not names:
         return None
     return min(names, key=lambda c: "to" in re.split(r"[^a-z]+", c.lower()))
+
+
+def _named_standing(name: Any) -> bool:
+    """Whether a class name contains one of :data:`STANDING_WORDS` (case-insensitive)."""
+    return any(w in str(name).lower() for w in STANDING_WORDS)
 
 
 def acc_columns(channels: Sequence[str]) -> list[int] | None:
@@ -60,10 +65,12 @@ class GravitySums:
     """Sums of the windows' mean acceleration per (subject, class): the gravity reference's
     statistic, gathered in parts (session by session) and joined.
 
-    For each (subject, label) it holds the float64 sum over windows of each
-    window's mean ``acc_x``, ``acc_y``, ``acc_z`` (g) and the number of
-    windows. Windows have equal lengths, so the mean of the window means is
-    the mean of the samples. :func:`gravity_reference` of a WindowSet and
+    For each (subject, label) of a class that may be the standing class (its
+    name contains one of :data:`STANDING_WORDS`; other windows are not
+    summed) it holds the float64 sum over windows of each window's mean
+    ``acc_x``, ``acc_y``, ``acc_z`` (g) and the number of windows. Windows
+    have equal lengths, so the mean of the window means is the mean of the
+    samples. :func:`gravity_reference` of a WindowSet and
     out-of-core training (one :class:`GravitySums` per session, carried with
     its feature rows: :class:`tinyhar.features.table.FeatureTable`) both give
     :meth:`reference`, so the two paths agree: the same windows, summed in
@@ -100,7 +107,7 @@ class GravitySums:
         return sums
 
     def add(self, windows: Any) -> None:
-        """Add windows.
+        """Add windows (those of classes named like :data:`STANDING_WORDS`).
 
         Parameters
         ----------
@@ -118,16 +125,19 @@ class GravitySums:
         cols = acc_columns(windows.channels)
         if cols is None:
             raise ValueError(f"gravity sums need acc_x, acc_y, acc_z; channels {windows.channels}")
-        X, n = windows.X, len(windows.X)
-        if n == 0:
+        if len(windows.X) == 0:
             return
-        means = np.empty((n, 3))
-        for a in range(0, n, _CHUNK_WINDOWS):  # one copy of three channels: 0.7 ms for 2,800
-            means[a:a + _CHUNK_WINDOWS] = X[a:a + _CHUNK_WINDOWS][:, :, cols].mean(
-                axis=1, dtype=np.float64)
-        subject_code, subjects = pd.factorize(np.asarray(windows.subject, dtype=object))
         label_code, labels = pd.factorize(np.asarray(windows.y, dtype=object))
-        group = subject_code * len(labels) + label_code
+        named = np.array([_named_standing(c) for c in labels], bool)
+        at = np.flatnonzero(named[label_code])  # the candidates' windows only
+        if len(at) == 0:
+            return
+        means = np.empty((len(at), 3))
+        for a in range(0, len(at), _CHUNK_WINDOWS):  # a copy of three channels of these
+            means[a:a + _CHUNK_WINDOWS] = windows.X[at[a:a + _CHUNK_WINDOWS]][:, :, cols].mean(
+                axis=1, dtype=np.float64)
+        subject_code, subjects = pd.factorize(np.asarray(windows.subject, dtype=object)[at])
+        group = subject_code * len(labels) + label_code[at]
         found = np.unique(group)
         at = np.searchsorted(found, group)
         totals = np.column_stack([np.bincount(at, weights=means[:, k], minlength=len(found))
