@@ -19,7 +19,11 @@ the windowing settings, the feature settings and names, tinyhar's version).
 A second training with another model reads them back instead of recomputing;
 a changed source file changes the key, so a stale entry is never used (it is
 simply not found and the rows are recomputed). Entries are written atomically
-(temporary file + rename), so a crash never leaves a half entry.
+(temporary file + rename), so a crash never leaves a half entry. With its rows
+an entry keeps the session's gravity sums
+(:class:`~tinyhar.windows.gravity.GravitySums`: the standing windows' mean
+acceleration per subject, for the run's gravity reference); an entry written
+before they were kept is taken as absent and rewritten.
 
 The rows equal those of the in-memory path (load everything, window,
 transform) bit for bit on the same machine: the same windows (same samples,
@@ -98,8 +102,9 @@ class FeatureTable:
         Windowing counts summed over sessions (``n_windows``, ``n_ambiguous``,
         ``n_unlabelled``, ``n_gaps``, ...: :class:`~tinyhar.windows.windowing.WindowingReport`).
     gravity_sums : GravitySums or None
-        The windows' mean acceleration summed per (subject, class), for the
-        run's gravity reference (:class:`~tinyhar.windows.gravity.GravitySums`):
+        The windows' mean acceleration summed per (subject, class) for the
+        classes named like the standing class, for the run's gravity
+        reference (:class:`~tinyhar.windows.gravity.GravitySums`):
         summed over sessions like ``counts``, not reordered or subset with the
         rows. None without accelerometer axes or without windows (or for rows
         not from :func:`run_session_job`).
