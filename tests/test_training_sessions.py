@@ -18,6 +18,17 @@ SAME = ("macro_f1", "accuracy", "n_train_windows", "test_subjects", "model_size"
         "confusion_matrix", "windowing")
 
 
+def _same_gravity(got: dict, expected: dict) -> None:
+    """The same gravity reference: every training window of the standing class (so the same
+    count), its mean within 1e-4 g after the 4-decimal rounding (float64 sums per session
+    against one sum of all windows: another summation order)."""
+    a, b = got["gravity_reference"], expected["gravity_reference"]
+    assert a is not None and b is not None and b["class"] == "STANDING"
+    assert {k: v for k, v in a.items() if k != "gravity_g"} == {
+        k: v for k, v in b.items() if k != "gravity_g"}
+    np.testing.assert_allclose(a["gravity_g"], b["gravity_g"], rtol=0, atol=1e-4 + 1e-9)
+
+
 @pytest.fixture(scope="module")
 def definition(tmp_path_factory):
     out = tmp_path_factory.mktemp("syn") / "data"
@@ -48,6 +59,21 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
     for key in SAME:
         assert first[key] == in_memory[key] == again[key], key
     assert first["cross_validation"] == in_memory["cross_validation"] == again["cross_validation"]
+    _same_gravity(first, in_memory)
+    assert again["gravity_reference"] == first["gravity_reference"]  # the cached sums, exactly
+    # entries of an older tinyhar (rows without the gravity sums) are computed again, never
+    # a reference from part of the sessions (or the few example windows)
+    import pyarrow.parquet as pq
+
+    for path in (tmp_path / "c").glob("*.parquet"):
+        t = pq.read_table(path)
+        if b"tinyhar_features" in t.schema.metadata:
+            meta = json.loads(t.schema.metadata[b"tinyhar_features"])
+            del meta["gravity"]
+            pq.write_table(t.replace_schema_metadata({"tinyhar_features": json.dumps(meta)}),
+                           path)
+    old = train(cfg, tmp_path / "old")
+    assert old["gravity_reference"] == first["gravity_reference"]
     assert first["out_of_core"]["skipped"] == [] and first["out_of_core"]["sources"] == 8
     # per session: the training rows and the stream rows (every window, for post-processing)
     assert len(list((tmp_path / "c").glob("*.parquet"))) == 16
@@ -68,6 +94,7 @@ def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_
         got = train(_cfg(definition, scheduler=cluster.scheduler_address), tmp_path / "r")
     for key in SAME:
         assert got[key] == in_memory[key], key
+    _same_gravity(got, in_memory)
     # the folds and the final fit ran as tasks on the cluster: the same folds, same model
     assert got["cross_validation"] == in_memory["cross_validation"]
 
@@ -93,6 +120,7 @@ def test_sessions_read_in_small_batches_give_the_in_memory_run(definition, in_me
         assert got[key] == in_memory[key], key
     assert got["cross_validation"] == in_memory["cross_validation"]
     assert got["postprocess"]["description"] == in_memory["postprocess"]["description"]
+    _same_gravity(got, in_memory)
     mine, theirs = load_run(tmp_path / "r").test_windows, load_run(in_memory["_dir"]).test_windows
     assert np.array_equal(mine.X, theirs.X) and list(mine.y) == list(theirs.y)
     assert np.array_equal(mine.start_time, theirs.start_time)
@@ -107,6 +135,7 @@ def test_worker_processes_give_the_in_memory_metrics(definition, in_memory, tmp_
     for key in SAME:
         assert got[key] == in_memory[key], key
     assert got["cross_validation"] == in_memory["cross_validation"]
+    _same_gravity(got, in_memory)
     assert compute._WARM == {}  # the workers started for the sessions are gone
 
 

@@ -26,6 +26,7 @@ from tinyhar.features.table import (
     settings_key,
 )
 from tinyhar.training import build_pipeline, load_data, make_window_set
+from tinyhar.windows.gravity import GravitySums
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,52 @@ def test_rows_equal_the_in_memory_path(synthetic):
     # a session the caller has read already gives the same rows without a second read
     again = run_session_job(jobs[1], jobs[1].source.load())
     assert again.samples > 0 and np.array_equal(again.rows.X, run_session_job(jobs[1]).rows.X)
+
+
+def _same_sums(got: GravitySums, expected: GravitySums) -> None:
+    """The same (subject, class) groups and window counts; sums up to float64 summation order
+    (chunks and sessions added in another order than all windows at once)."""
+    assert got.sums.keys() == expected.sums.keys()
+    for key, total in expected.sums.items():
+        assert got.sums[key][3] == total[3], key
+        np.testing.assert_allclose(got.sums[key][:3], total[:3], rtol=1e-12, atol=1e-12)
+
+
+def test_gravity_sums_travel_with_the_rows_and_the_cache(synthetic, tmp_path):
+    """Each session's rows carry the gravity sums of its windows; the table joins them, a
+    cached entry gives them back exactly, and an entry written without them (before they
+    were stored) is a miss: recomputed and rewritten, never a table without them."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    jobs, names, windows, _ = _jobs(synthetic, str(tmp_path / "cache"))
+    seen = []
+    first, _ = build_feature_table(jobs, names, on_result=seen.append)
+    _same_sums(first.gravity_sums, GravitySums.of(windows))
+    assert len(first.gravity_sums) == sum(("STAND" in c) * n for c, n in
+                                          windows.class_counts().items()) > 0
+    assert first.gravity_sums.reference(windows.classes) is not None
+    seen.clear()
+    again, _ = build_feature_table(jobs, names, on_result=seen.append)
+    assert all(r.cached for r in seen) and again.gravity_sums == first.gravity_sums
+    entries = sorted((tmp_path / "cache").glob("*.parquet"))
+    for path in entries:  # as an older tinyhar wrote them: no gravity in the metadata
+        t = pq.read_table(path)
+        meta = json.loads(t.schema.metadata[b"tinyhar_features"])
+        assert meta.pop("gravity") is not None  # [] for a session without standing
+        pq.write_table(t.replace_schema_metadata(
+            {"tinyhar_features": json.dumps(meta)}), path)
+    seen.clear()
+    old, _ = build_feature_table(jobs, names, on_result=seen.append)
+    assert not any(r.cached for r in seen)
+    assert old.gravity_sums == first.gravity_sums and np.array_equal(old.X, first.X)
+    for path in entries:  # rewritten with them, under the same key
+        assert "gravity" in json.loads(pq.read_table(path).schema.metadata[b"tinyhar_features"])
+    # rows without accelerometer axes: null in the entry, read back as None (not a miss)
+    cache = FeatureCache(tmp_path / "other")
+    cache.put("k", FeatureTable.empty(names))
+    assert cache.get("k").gravity_sums is None
 
 
 def test_grouped_sessions_give_the_serial_rows_and_a_broken_one_is_still_named(
@@ -147,11 +194,12 @@ def test_a_corrupt_cache_entry_says_to_delete_it(tmp_path):
 
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
 def test_local_dask_schedulers_give_the_same_rows(synthetic, scheduler):
-    jobs, names, _, expected = _jobs(synthetic)
+    jobs, names, windows, expected = _jobs(synthetic)
     table, _ = build_feature_table(
         jobs, names, lambda f, items: compute.map_in_order(f, items, scheduler, 2)
     )
     assert np.array_equal(table.X, expected)
+    _same_sums(table.gravity_sums, GravitySums.of(windows))  # back from the workers
 
 
 @pytest.mark.parametrize("scheduler", ["serial", "threads", "processes"])
@@ -357,6 +405,7 @@ def test_a_session_read_in_batches_gives_the_rows_of_the_whole_read(gappy, varia
         assert list(rows.y) == list(windows.y) and list(rows.session) == list(windows.session)
         assert np.array_equal(rows.start_time, windows.start_time)
         assert rows.counts == report.as_dict()
+        _same_sums(rows.gravity_sums, GravitySums.of(windows))
         # every stream window (impure and unlabelled ones too), the same as from one piece
         assert np.array_equal(got.stream.train_row, whole.stream.train_row)
         for key in ("session", "subject", "run", "t_start", "t_end", "y", "invalid",
@@ -480,7 +529,8 @@ def _parts(sizes, width=5, seed=0):
     names = [f"f{i}" for i in range(width)]
     return [FeatureTable(rng.random((k, width), dtype=np.float32), np.full(k, "WALKING", object),
                          np.full(k, f"s{i}", object), np.full(k, f"x{i}", object),
-                         np.arange(k) * 1.28, names, {"n_windows": k})
+                         np.arange(k) * 1.28, names, {"n_windows": k},
+                         GravitySums({(f"s{i % 2}", "WALKING"): np.array([k, 0.0, 0.0, k])}))
             for i, k in enumerate(sizes)], names
 
 
@@ -517,6 +567,9 @@ def test_table_builder_orders_rows_as_indexing_would(order, monkeypatch):
     assert list(got.subject) == list(subject[expected])
     assert np.array_equal(got.start_time, np.concatenate([p.start_time for p in parts])[expected])
     assert got.counts == {"n_windows": n}
+    assert got.gravity_sums == GravitySums({  # summed like counts, whatever the row order
+        ("s0", "WALKING"): np.array([75.0, 0, 0, 75]),
+        ("s1", "WALKING"): np.array([10.0, 0, 0, 10])})
     assert len(builder) == 0 and len(builder.table()) == 0  # emptied
 
 

@@ -19,7 +19,11 @@ the windowing settings, the feature settings and names, tinyhar's version).
 A second training with another model reads them back instead of recomputing;
 a changed source file changes the key, so a stale entry is never used (it is
 simply not found and the rows are recomputed). Entries are written atomically
-(temporary file + rename), so a crash never leaves a half entry.
+(temporary file + rename), so a crash never leaves a half entry. With its rows
+an entry keeps the session's gravity sums
+(:class:`~tinyhar.windows.gravity.GravitySums`: the standing windows' mean
+acceleration per subject, for the run's gravity reference); an entry written
+before they were kept is taken as absent and rewritten.
 
 The rows equal those of the in-memory path (load everything, window,
 transform) bit for bit on the same machine: the same windows (same samples,
@@ -56,6 +60,7 @@ import numpy as np
 
 from tinyhar.core.memory import trim_heap
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
+from tinyhar.windows.gravity import GravitySums
 
 CACHE_FORMAT = 1
 """Version of the cache entries' layout (part of every key)."""
@@ -96,6 +101,13 @@ class FeatureTable:
     counts : dict
         Windowing counts summed over sessions (``n_windows``, ``n_ambiguous``,
         ``n_unlabelled``, ``n_gaps``, ...: :class:`~tinyhar.windows.windowing.WindowingReport`).
+    gravity_sums : GravitySums or None
+        The windows' mean acceleration summed per (subject, class) for the
+        classes named like the standing class, for the run's gravity
+        reference (:class:`~tinyhar.windows.gravity.GravitySums`):
+        summed over sessions like ``counts``, not reordered or subset with the
+        rows. None without accelerometer axes or without windows (or for rows
+        not from :func:`run_session_job`).
     """
 
     X: np.ndarray
@@ -105,6 +117,7 @@ class FeatureTable:
     start_time: np.ndarray
     feature_names: list[str]
     counts: dict[str, int] = field(default_factory=dict)
+    gravity_sums: GravitySums | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -179,6 +192,7 @@ class TableBuilder:
         self._labels: dict[str, list[np.ndarray]] = {
             a: [] for a in ("y", "subject", "session", "start_time")}
         self._counts: dict[str, int] = {}
+        self._gravity: GravitySums | None = None
         self._freed = 0
 
     def __len__(self) -> int:
@@ -205,6 +219,10 @@ class TableBuilder:
             kept.append(getattr(part, a))
         for key, value in part.counts.items():
             self._counts[key] = self._counts.get(key, 0) + int(value)
+        if part.gravity_sums is not None:
+            if self._gravity is None:
+                self._gravity = GravitySums()
+            self._gravity.update(part.gravity_sums)
         self._freed += part.X.nbytes
         if self._freed > _TRIM_EVERY_BYTES:  # the parts are small: the C heap keeps them
             self._freed = 0  # when freed (1,000 h: 2.2 GB next to the table), unless told
@@ -233,7 +251,7 @@ class TableBuilder:
             return FeatureTable.empty(self.feature_names)
         labels = FeatureTable(np.empty((n, 0), np.float32),
                               *(np.concatenate(v) for v in self._labels.values()),
-                              list(self.feature_names), self._counts)
+                              list(self.feature_names), self._counts, self._gravity)
         X = self._X
         self._empty()
         if X.nbytes > _TRIM_EVERY_BYTES:  # the freed parts' memory back (not for a session's
@@ -245,7 +263,8 @@ class TableBuilder:
             n = len(order)
             columns = [c[order] for c in columns]
         X.resize((n, width), refcheck=False)  # gives the spare capacity back
-        return FeatureTable(X, *columns, list(self.feature_names), labels.counts)
+        return FeatureTable(X, *columns, list(self.feature_names), labels.counts,
+                            labels.gravity_sums)
 
 
 def _arrange_rows(X: np.ndarray, order: np.ndarray) -> None:
@@ -306,8 +325,10 @@ class FeatureCache:
     -----
     Entries are ``<key>.parquet`` with columns ``y``, ``subject``,
     ``session``, ``start_time`` and ``features`` (a fixed-size list of
-    float32); the feature names and windowing counts are in the file's
-    metadata. Nothing in an entry is executed when read.
+    float32); the feature names, windowing counts and gravity sums
+    (:meth:`GravitySums.to_records <tinyhar.windows.gravity.GravitySums.to_records>`,
+    or null without accelerometer axes) are in the file's metadata. Nothing
+    in an entry is executed when read.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -326,6 +347,11 @@ class FeatureCache:
     def get(self, key: str) -> FeatureTable | None:
         """The cached rows, or None when absent.
 
+        An entry written before the gravity sums were stored (its metadata
+        has no ``gravity``) is absent too: its rows are computed again and
+        the entry rewritten, so a run never takes its gravity reference from
+        part of its sessions.
+
         Raises
         ------
         DataFormatError
@@ -340,6 +366,8 @@ class FeatureCache:
         with _unreadable_entry(path, "feature-cache"):
             table = pq.read_table(path)
             meta = json.loads(table.schema.metadata[b"tinyhar_features"])
+            if "gravity" not in meta:  # an older entry: without the gravity sums
+                return None
             names = [str(n) for n in meta["feature_names"]]
             flat = table.column("features").combine_chunks().flatten().to_numpy()
             X = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, len(names))
@@ -348,6 +376,7 @@ class FeatureCache:
                 *(_id_column(table.column(c)) for c in ("y", "subject", "session")),
                 table.column("start_time").to_numpy().astype(np.float64),
                 names, {str(k): int(v) for k, v in meta["counts"].items()},
+                None if meta["gravity"] is None else GravitySums.from_records(meta["gravity"]),
             )
 
     def put(self, key: str, rows: FeatureTable) -> Path:
@@ -363,7 +392,9 @@ class FeatureCache:
             "start_time": pa.array(rows.start_time, pa.float64()),
             "features": pa.FixedSizeListArray.from_arrays(values, n_features),
         })
-        meta = {"feature_names": rows.feature_names, "counts": rows.counts}
+        meta = {"feature_names": rows.feature_names, "counts": rows.counts,
+                "gravity": (None if rows.gravity_sums is None
+                            else rows.gravity_sums.to_records())}
         return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
 
     def get_stream(self, key: str) -> StreamRows | None:
@@ -794,6 +825,8 @@ def _session_rows(job: SessionJob, pieces: Iterable):
     Returns
     -------
     rows : FeatureTable
+        With its ``gravity_sums`` (of the kept windows, when the channels
+        hold the three accelerometer axes).
     stream : StreamRows or None
         With ``job.streams``.
     samples : int
@@ -817,9 +850,15 @@ def _session_rows(job: SessionJob, pieces: Iterable):
     cut = SessionWindows(**job.windowing)
     parts: list[FeatureTable] = []
     samples = 0
+    gravity: GravitySums | None = None  # of the kept windows: one reduction per chunk
 
     def add_rows(windows) -> None:
+        nonlocal gravity
         for w in windows:
+            if gravity is None:
+                gravity = GravitySums.of(w)  # None without accelerometer axes
+            else:
+                gravity.add(w)
             part = FeatureTable(np.asarray(featurise.transform(w), np.float32), w.y, w.subject,
                                 w.session, w.start_time, [])
             parts.append(part)
@@ -856,6 +895,7 @@ def _session_rows(job: SessionJob, pieces: Iterable):
         rows.X = stack_previous(rows.X, rows.session, rows.start_time)
     rows.feature_names = names
     rows.counts = {k: int(v) for k, v in cut.report.as_dict().items()}
+    rows.gravity_sums = gravity
     stream = (_stream_rows(stream_parts, len(rows.feature_names), pipeline, known)
               if job.streams else None)
     return rows, stream, samples

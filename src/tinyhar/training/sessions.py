@@ -39,7 +39,6 @@ from tinyhar.training.trees import (
     feature_pipeline,
     fit_with_folds,
 )
-from tinyhar.windows.gravity import gravity_reference
 from tinyhar.windows.source import wanted_channels
 from tinyhar.windows.windowing import to_samples
 
@@ -283,6 +282,11 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     pipeline.info = {"config": cfg.model_dump(mode="json"), "dataset": windows.name}
     metrics.update(_common_metrics(cfg, windows, train_w, test_w, protocol, leakage,
                                    table.counts))
+    # every training window's mean acceleration, summed per session as its rows were computed
+    # (or cached): the in-memory run's statistic (stages._common_metrics), not the examples'
+    metrics["gravity_reference"] = (
+        None if table.gravity_sums is None
+        else table.gravity_sums.reference(classes, metrics["train_subjects"]))
     metrics.update({
         "model_size": pipeline.model.size(),
         "n_features": len(names),
@@ -329,8 +333,6 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
             f"every test subject of the run trained its final model (evaluation.protocol "
             f"{cfg.evaluation.protocol!r}), so no windows are unseen by it")
     examples = raw_windows(set(train_w.subject), per_class=3)
-    if examples is not None:  # a few windows per class: a rough reference
-        metrics["gravity_reference"] = gravity_reference(examples)
     figures = _figures(metrics, examples, pipeline=pipeline)
     if examples is None:
         figures = [f for f in figures if f[0] != "class_overview.png"]

@@ -225,19 +225,21 @@ def _common_metrics(cfg, windows, train_w, test_w, protocol, leakage, wreport) -
     of the windows (for people reading the file; programs read the spec from the
     pipeline, :attr:`tinyhar.runfolder.Run.spec`).
     """
+    train_subjects = sorted(set(train_w.subject), key=natural_key)
     return {
         "dataset": windows.name,
         "protocol": protocol,
         "leakage_warning": leakage,
-        "train_subjects": sorted(set(train_w.subject), key=natural_key),
+        "train_subjects": train_subjects,
         "test_subjects": sorted(set(test_w.subject), key=natural_key),
         "n_train_windows": len(train_w),
         "model": cfg.model.kind,
         "window": windows.spec.to_dict(),
         "windowing": wreport,
-        # the board's mounting check compares its gravity while standing with this
-        "gravity_reference": (gravity_reference(train_w) if isinstance(train_w, WindowSet)
-                              else None),
+        # the board's mounting check compares its gravity while standing with this; over
+        # every window of the training subjects (out of core: their sessions' GravitySums)
+        "gravity_reference": (gravity_reference(windows, train_subjects)
+                              if isinstance(windows, WindowSet) else None),
         "seed": cfg.seed,
         "tinyhar_version": tinyhar.__version__,
     }
