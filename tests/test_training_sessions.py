@@ -262,3 +262,13 @@ def test_session_tasks_go_to_the_workers_before_scikit_learn_is_imported(definit
         capture_output=True, text=True, check=True)
     assert "dispatched with scikit-learn imported: False" in out.stdout
     assert (tmp_path / "r" / "pipeline.npz").is_file()
+
+
+def test_a_cache_that_is_a_file_stops_the_run_before_it_reads(definition, tmp_path, monkeypatch):
+    from tinyhar.datasets import sessions
+
+    (tmp_path / "cache").write_text("x")
+    monkeypatch.setattr(sessions, "session_sources", None)  # never reached
+    with pytest.raises(ConfigError, match="compute.cache: .* is a file"):
+        train(_cfg(definition, cache=str(tmp_path / "cache")), tmp_path / "r")
+    assert not (tmp_path / "r").exists()

@@ -192,6 +192,16 @@ def test_a_corrupt_cache_entry_says_to_delete_it(tmp_path):
         cache.get("k")
 
 
+def test_a_cache_folder_that_cannot_be_written_is_named_before_any_read(tmp_path):
+    FeatureCache(tmp_path / "new" / "cache").check_writable()  # created
+    assert (tmp_path / "new" / "cache").is_dir() and not any((tmp_path / "new").rglob(".w*"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TinyharError, match=r"compute.cache: .*file is a file, not a folder"):
+        FeatureCache(tmp_path / "file").check_writable()
+    with pytest.raises(TinyharError, match=r"compute.cache: cannot write .*file/cache"):
+        FeatureCache(tmp_path / "file" / "cache").check_writable()
+
+
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
 def test_local_dask_schedulers_give_the_same_rows(synthetic, scheduler):
     jobs, names, windows, expected = _jobs(synthetic)

@@ -334,6 +334,29 @@ class FeatureCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
+    def check_writable(self, setting: str = "compute.cache") -> None:
+        """Create the folder now and check that files can be written in it, so that a bad
+        folder stops a run before any session is read, not in its first worker.
+
+        Raises
+        ------
+        ConfigError
+            The folder is a file, or cannot be created or written (naming
+            ``setting`` and the folder).
+        """
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"{setting}: {self.root} is a file, not a folder; name a folder "
+                              "for the feature cache (it is created if missing)")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-check.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise ConfigError(f"{setting}: cannot write the feature cache folder {self.root} "
+                              f"({exc.strerror or exc}); choose a folder you can write, or "
+                              f"leave {setting} unset") from exc
+
     def key(self, fingerprint: str, settings_text: str) -> str:
         """Entry name for a source fingerprint and :func:`settings_key` text."""
         digest = hashlib.blake2b(digest_size=20)

@@ -163,7 +163,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     from tinyhar import compute
     from tinyhar.datasets.sessions import session_sources, shared_session_names
     from tinyhar.evaluation.sessionstreams import SessionRecordings
-    from tinyhar.features.table import SessionJob, build_feature_table, settings_key
+    from tinyhar.features.table import FeatureCache, SessionJob, build_feature_table, settings_key
 
     if cfg.augment.rotation != "none":
         raise ConfigError(
@@ -173,6 +173,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         )
     check_postprocess_config(cfg, True)
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
+    if c.cache:
+        FeatureCache(c.cache).check_writable()
     # local worker processes (if any) start while this process reads the first session
     compute.start_workers(c.scheduler, c.workers)
     sources = session_sources(ds.name)
