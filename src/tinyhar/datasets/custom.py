@@ -38,7 +38,9 @@ Every key, with what it allows:
     (``**`` recurses). Each must match at least one file.
 ``format``
     ``csv``, ``parquet`` or ``npy``; by default from each file's extension
-    (``.csv``/``.txt``/``.tsv``, ``.parquet``/``.pq``, ``.npy``).
+    (``.csv``/``.txt``/``.tsv``, ``.parquet``/``.pq``, ``.npy``). CSV files
+    may be compressed (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``:
+    decompressed while they are parsed, never whole in memory).
 ``csv``
     ``delimiter`` (default ``,``), ``header`` (default true: the first line
     names the columns), ``skip_rows`` (lines before the header, default 0),
@@ -131,9 +133,11 @@ The schema (the pydantic models of these keys) is in
 from __future__ import annotations
 
 import itertools
+import lzma
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +157,7 @@ from tinyhar.datasets.checks import (
 from tinyhar.datasets.definition import (
     _FORMATS,
     ACC_UNITS,
+    COMPRESSIONS,
     GYRO_UNITS,
     META_FIELDS,
     TIME_UNITS,
@@ -163,6 +168,9 @@ from tinyhar.datasets.definition import (
     DatasetDefinition,
     RawCounts,
     Units,
+    compression,
+    data_suffix,
+    stem,
 )
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
@@ -405,14 +413,19 @@ def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) ->
 
 
 def _file_format(definition: DatasetDefinition, file: Path) -> str:
-    if definition.format is not None:
-        return definition.format
-    fmt = _FORMATS.get(file.suffix.lower())
+    fmt = definition.format or _FORMATS.get(data_suffix(file))
     if fmt is None:
         raise DataFormatError(
             file,
             f"cannot tell the format from the extension {file.suffix!r}; set 'format' "
-            f"(csv, parquet, npy) in the definition (known extensions: {sorted(_FORMATS)})",
+            f"(csv, parquet, npy) in the definition (known extensions: {sorted(_FORMATS)}, "
+            f"CSV also compressed: {', '.join(sorted(COMPRESSIONS))})",
+        )
+    if fmt != "csv" and compression(file) is not None:
+        raise DataFormatError(
+            file,
+            f"a compressed {fmt.upper()} file ({file.suffix}) cannot be read; decompress it "
+            "(only CSV files are read compressed; Parquet compresses inside the file)",
         )
     return fmt
 
@@ -583,8 +596,12 @@ def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
 
     Parquet and NPY files: their rows (:func:`file_rows`: metadata, header).
     CSV files: their size over the mean length of the lines in their first
-    64 kB (within a few per cent for files of similar lines). A file that
-    cannot be read counts as none (reading it reports the problem).
+    64 kB (within a few per cent for files of similar lines). Compressed CSV
+    files (``.csv.gz`` ...): their sizes times the rows per compressed byte
+    of up to :data:`CSV_SAMPLED_FILES` of them, spread over the list, each
+    decompressed for its first :data:`CSV_SAMPLE_BYTES` (within about 20 %:
+    how well a recording compresses varies along it). A file that cannot be
+    read counts as none (reading it reports the problem).
 
     Returns
     -------
@@ -603,19 +620,138 @@ def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
     columns = definition.columns
     channels = sum(getattr(columns, f"{s}_{a}") is not None for s in ("acc", "gyro")
                    for a in "xyz")
-    samples = 0
+    samples, compressed = 0, []
     for file in resolve_files(definition, path.parent, str(path)):
         try:
             rows = file_rows(definition, file)
-            if rows is None:  # CSV
-                with open(file, "rb") as handle:
-                    head = handle.read(65536)
-                lines = head.count(b"\n")
-                rows = file.stat().st_size * lines // len(head) if lines else 0
+            if rows is None and compression(file) is not None:
+                compressed.append((file, file.stat().st_size))
+            elif rows is None:  # plain CSV
+                rows = _estimated_csv_rows(file)
         except (OSError, TinyharError):
             rows = 0
-        samples += rows
+        samples += rows or 0
+    if compressed:
+        step = max(1, len(compressed) // CSV_SAMPLED_FILES)
+        rows = size = 0
+        for file, nbytes in compressed[::step][:CSV_SAMPLED_FILES]:
+            try:
+                rows += _estimated_csv_rows(file)
+                size += nbytes
+            except (OSError, EOFError, zipfile.BadZipFile):
+                pass  # reading it reports the problem
+        samples += int(sum(n for _, n in compressed) * rows / size) if size else 0
     return samples, channels
+
+
+CSV_SAMPLE_BYTES = 1 << 20
+"""Bytes of a compressed CSV file decompressed to estimate its rows
+(:func:`_estimated_csv_rows`)."""
+
+CSV_SAMPLED_FILES = 8
+"""Compressed CSV files of a definition whose rows are estimated (:func:`estimated_samples`)."""
+
+
+def _estimated_csv_rows(file: Path) -> int:
+    """Rows of a CSV file from its first lines: its text's size over their mean length.
+
+    A plain file's text is its size (the lines of its first 64 kB). A
+    compressed one (:data:`~tinyhar.datasets.definition.COMPRESSIONS`) is
+    decompressed for its first :data:`CSV_SAMPLE_BYTES` of file; its text's
+    size is the file's size times the ratio measured there (exact for
+    ``.zip``, whose directory records it).
+
+    Raises
+    ------
+    OSError, EOFError, zipfile.BadZipFile
+        The file cannot be read or decompressed.
+    """
+    kind = compression(file)
+    size = file.stat().st_size
+    if kind is None:
+        with open(file, "rb") as handle:
+            head = handle.read(65536)
+        text_bytes = size
+    elif kind == "zip":
+        with zipfile.ZipFile(file) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if not members:
+                return 0
+            with archive.open(members[0]) as handle:
+                head = handle.read(CSV_SAMPLE_BYTES)
+            text_bytes = members[0].file_size
+    else:
+        head, text_bytes = _decompressed_head(file, kind, size)
+    lines = head.count(b"\n")
+    return int(text_bytes * lines // len(head)) if lines else 0
+
+
+def head_lines(file: Path, n: int, encoding: str = "utf-8") -> list[str]:
+    """The first ``n`` lines of a text file, decompressed when its name says so
+    (:data:`~tinyhar.datasets.definition.COMPRESSIONS`; a ``.zip``: its first file).
+    Undecodable bytes are replaced.
+
+    Raises
+    ------
+    DataFormatError
+        The file cannot be read or decompressed.
+    """
+    import io
+
+    kind = compression(file)
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(file) as archive:
+                members = [m for m in archive.infolist() if not m.is_dir()]
+                if not members:
+                    return []
+                with archive.open(members[0]) as raw:
+                    text = io.TextIOWrapper(raw, encoding, errors="replace", newline="")
+                    return [line for _, line in zip(range(n), text, strict=False)]
+        if kind is None:
+            stream = open(file, encoding=encoding, errors="replace", newline="")
+        else:
+            import bz2
+            import gzip
+            import lzma
+
+            module = {"gzip": gzip, "bz2": bz2, "xz": lzma}[kind]
+            stream = module.open(file, "rt", encoding=encoding, errors="replace", newline="")
+        with stream:
+            return [line for _, line in zip(range(n), stream, strict=False)]
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        raise DataFormatError(file, f"cannot read: {exc}") from exc
+
+
+def _decompressed_head(file: Path, kind: str, size: int) -> tuple[bytes, float]:
+    """The text at the start of a gzip, bz2 or xz file and the size of its whole text,
+    estimated from the ratio of text to compressed bytes in its first
+    :data:`CSV_SAMPLE_BYTES` (measured where the decompressor last gave text: bz2 gives
+    a block of 900 kB at a time). A file read to its end gives its exact size."""
+    import bz2
+
+    make = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+            "bz2": bz2.BZ2Decompressor, "xz": lzma.LZMADecompressor}[kind]
+    decompressor, head = make(), bytearray()
+    fed = text_at = 0  # compressed bytes fed; of them, those when text last came out
+    with open(file, "rb") as raw:
+        while fed < CSV_SAMPLE_BYTES and len(head) < 16 * CSV_SAMPLE_BYTES:
+            piece = raw.read(65536)
+            if not piece:
+                return bytes(head), float(len(head))  # all of it
+            fed += len(piece)
+            while piece:
+                try:
+                    text = decompressor.decompress(piece)
+                except (zlib.error, lzma.LZMAError) as exc:  # bz2 raises OSError itself
+                    raise OSError(str(exc)) from exc
+                piece = decompressor.unused_data if decompressor.eof else b""
+                if decompressor.eof:  # a file of several members (streams): the next
+                    decompressor = make()
+                if text:
+                    head += text
+                    text_at = fed
+    return bytes(head), (size * len(head) / text_at if text_at else 0.0)
 
 
 def _fill(
@@ -883,7 +1019,7 @@ def meta_from_name(
             rel = file.relative_to(base_dir)
         except ValueError:
             rel = file
-        meta["session"] = rel.with_suffix("").as_posix()
+        meta["session"] = rel.with_name(stem(rel)).as_posix()
     return meta
 
 
@@ -1012,7 +1148,8 @@ def _csv_chunks(
                     line=int(match.group(2)) + opts.skip_rows,
                 ) from exc
             raise DataFormatError(file, f"cannot parse as CSV: {exc}") from exc
-        except (OSError, UnicodeError, ValueError, LookupError) as exc:
+        except (OSError, EOFError, zlib.error, lzma.LZMAError, UnicodeError, ValueError,
+                LookupError) as exc:  # EOFError, zlib, lzma: a compressed file cut short
             raise DataFormatError(file, f"cannot read as CSV: {exc}") from exc
         done += 1
         lines += piece.n_lines

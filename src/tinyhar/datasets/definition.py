@@ -33,6 +33,37 @@ _FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".npy": "npy",
 }
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+"""Compressed CSV files read as they are (``P001.csv.gz``: pandas decompresses while
+it parses; Python's own gzip, bz2, lzma and zipfile modules)."""
+
+
+def data_suffix(path: str | Path) -> str:
+    """The extension that names a file's format, lower case: ``.csv`` for ``P001.csv.gz``
+    (the one before a :data:`COMPRESSIONS` extension), else the last one (``""`` without)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSIONS:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def compression(path: str | Path) -> str | None:
+    """``gzip``, ``bz2``, ``xz`` or ``zip`` for a file named like a compressed file, else None."""
+    return COMPRESSIONS.get(Path(path).suffix.lower())
+
+
+def full_suffix(path: str | Path) -> str:
+    """A file's extension as written, with its compression extension (``.csv.gz``)."""
+    suffixes = Path(path).suffixes
+    if len(suffixes) >= 2 and compression(path) is not None:
+        return "".join(suffixes[-2:])
+    return suffixes[-1] if suffixes else ""
+
+
+def stem(path: str | Path) -> str:
+    """A file's name without its extension and its compression extension (``P001``)."""
+    name, suffix = Path(path).name, full_suffix(path)
+    return name[: -len(suffix)] if suffix else name
 
 ColumnRef = str | int
 

@@ -69,6 +69,7 @@ from tinyhar.datasets.custom import (
     TIME_UNITS,
     DatasetDefinition,
 )
+from tinyhar.datasets.definition import COMPRESSIONS, full_suffix
 from tinyhar.datasets.scaffold_guess import (
     _GENERIC_FOLDERS,
     ACTIVITY_WORDS,
@@ -130,7 +131,8 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     Parameters
     ----------
     folder : str or Path
-        A folder (searched recursively) of CSV (``.csv .txt .tsv``), Parquet
+        A folder (searched recursively) of CSV (``.csv .txt .tsv``, also compressed:
+        ``.csv.gz``, ``.bz2``, ``.xz``, ``.zip``), Parquet
         or NPY files, one or more per recording.
     out : str or Path
         Where the definition will be written: the ``files`` patterns are made
@@ -206,6 +208,8 @@ def _find_files(d: _Draft) -> None:
     if not by_format:
         raise ConfigError(
             f"{d.folder}: no data files found (looked for {', '.join(sorted(_FORMATS))} "
+            "and compressed CSV ("
+            f"{', '.join('.csv' + c for c in sorted(COMPRESSIONS))}) "
             "files, also in subfolders)"
         )
     d.fmt = max(by_format, key=lambda k: len(by_format[k]))
@@ -215,7 +219,7 @@ def _find_files(d: _Draft) -> None:
     nested = any(f.parent != d.folder for f in d.files)
     if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
         rel = d.folder.resolve().as_posix()
-    exts = sorted({f.suffix for f in d.files})
+    exts = sorted({full_suffix(f) for f in d.files})
     d.patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
     files_note = f"{len(d.files)} {d.fmt.upper()} file(s)" + (
         f"; {skipped} file(s) of another format left out" if skipped else "")

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tinyhar.datasets.custom import _FORMATS, ACC_UNITS, TIME_UNITS
+from tinyhar.datasets.custom import _FORMATS, ACC_UNITS, TIME_UNITS, head_lines
+from tinyhar.datasets.definition import compression, data_suffix, full_suffix, stem
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
 
@@ -110,8 +111,8 @@ def _list_files(folder: Path) -> dict[str, list[Path]]:
     by_format: dict[str, list[Path]] = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.name.startswith("."):
-            fmt = _FORMATS.get(path.suffix.lower())
-            if fmt is not None:
+            fmt = _FORMATS.get(data_suffix(path))
+            if fmt == "csv" or (fmt is not None and compression(path) is None):
                 by_format.setdefault(fmt, []).append(path)
     return by_format
 
@@ -132,12 +133,7 @@ class _CsvLayout:
 
 def _sniff_csv(path: Path) -> _CsvLayout:
     """Delimiter, header and lines before the header, from the first lines of a file."""
-    try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
-            lines = [line for _, line in zip(range(60), f, strict=False)]
-    except OSError as exc:
-        raise DataFormatError(path, f"cannot read: {exc}") from exc
-    lines = [line for line in lines if line.strip()]
+    lines = [line for line in head_lines(path, 60) if line.strip()]
     if not lines:
         raise DataFormatError(path, "file is empty; expected rows of sensor values")
     sample = "".join(lines[-20:])
@@ -345,8 +341,8 @@ def _name_pattern(
     note : str
         How the parts were read (for the YAML comment), or why there is no pattern.
     """
-    stems = [f.name[: -len(f.suffix)] if f.suffix else f.name for f in files]
-    suffixes = {f.suffix for f in files}
+    stems = [stem(f) for f in files]
+    suffixes = {full_suffix(f) for f in files}
     split = [_SPLIT_RE.split(s) for s in stems]  # tokens at even, separators at odd indices
     tokens = [s[0::2] for s in split]
     seps = [s[1::2] for s in split]
