@@ -179,3 +179,28 @@ def test_a_bad_scheduler_or_worker_count_is_refused_naming_the_option(command, o
     assert r.exit_code == 2
     assert message in " ".join(r.output.split()), r.output
     assert "Traceback" not in r.output
+
+
+def test_only_the_sessions_of_the_subjects_scored_are_read(data, tmp_path, monkeypatch):
+    """Subjects from the file names: the training subjects' sessions are not read (a broken
+    one is not even noticed), and the scores are those of reading every session."""
+    import shutil
+
+    from tinyhar.datasets.sessions import SessionSource
+
+    copy = tmp_path / "d50"
+    shutil.copytree(data / "d50", copy)
+    every = evaluate_run(data / "run", str(copy / "data.yaml"))
+    for f in (copy / "recordings").glob("s00[12]_*.parquet"):
+        f.write_bytes(b"not parquet")
+    read = []
+    batches = SessionSource.iter_batches
+
+    def spy(self, *args, **kwargs):
+        read.append(self.subject)
+        return batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionSource, "iter_batches", spy)
+    got = evaluate_run(data / "run", str(copy / "data.yaml"))
+    assert got == every and got["skipped_sessions"] == []
+    assert set(read) == {"s004"}

@@ -211,7 +211,9 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     The windows are those of :func:`evaluation_windows` (the run's window
     spec and channels, resampled to its rate where a session has another;
     the same subjects and classes), as feature rows; a session that cannot
-    be read is skipped and returned in ``failed``. The sessions after the
+    be read is skipped and returned in ``failed``. Where the file names give
+    every session's subject, only the sessions of the subjects to score are
+    read (as :func:`evaluate_continuous` does). The sessions after the
     first (read here for its layout, and featurised here while the others
     are with the workers) run on ``scheduler`` with ``workers`` local workers
     (:func:`tinyhar.compute.map_in_order`, grouped by their bytes), as
@@ -240,8 +242,18 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     console = console or Console(quiet=True)
     pipeline, cfg, spec = run.pipeline, run.config, run.spec
     sources = session_sources(dataset)
-    prefix = shared_session_names(sources)
-    first = sources[0].load(cfg.dataset.checks, prefix)  # its rows are computed from it
+    prefix = shared_session_names(sources)  # (of all the sessions, as the whole load names them)
+    selection = None
+    if all(s.subject is not None for s in sources):  # subjects from the file names: only the
+        from tinyhar.datasets.custom import DatasetDefinition  # sessions to score are read
+
+        named = sorted({str(s.subject) for s in sources}, key=natural_key)
+        selection = choose_unseen_subjects(named, DatasetDefinition.from_yaml(Path(dataset)).name,
+                                           run.metrics, subjects, include_training_subjects,
+                                           console)
+        sources = [s for s in sources if str(s.subject) in selection["subjects"]]
+    first, failed_first = _first_session(sources, cfg.dataset.checks, prefix, dataset)
+    sources = sources[len(failed_first):]
     require_channels(pipeline.channels, first.channels, first.name)
     windowing = dict(window=spec.n_samples, hop=spec.streaming_hop, unit="samples",
                      purity=cfg.windows.purity, target_rate_hz=spec.sampling_rate_hz,
@@ -260,6 +272,7 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
         table, failed = build_feature_table(
             jobs, names, in_order, on_result=lambda _: progress.advance(task))
+    failed = failed_first + failed
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
     if len(table) == 0:
@@ -269,9 +282,10 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
                                             else "")
         )
     labelled = table.y != ""
-    available = sorted(set(table.subject[labelled].tolist()), key=natural_key)
-    selection = choose_unseen_subjects(available, first.name, run.metrics, subjects,
-                                       include_training_subjects, console)
+    if selection is None:  # subjects from a column: those with labelled windows
+        available = sorted(set(table.subject[labelled].tolist()), key=natural_key)
+        selection = choose_unseen_subjects(available, first.name, run.metrics, subjects,
+                                           include_training_subjects, console)
     chosen = labelled & np.isin(table.subject, selection["subjects"])
     known = np.isin(table.y, list(pipeline.classes))
     skipped = sorted(set(table.y[chosen & ~known]))
@@ -287,6 +301,28 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     pred = pipeline.model.predict(table.X[keep])
     windows = SimpleNamespace(y=table.y[keep], subject=table.subject[keep], name=first.name)
     return windows, pred, selection, skipped, failed
+
+
+def _first_session(sources: list, checks, prefix: bool, dataset: str):
+    """The first session that can be read (its layout, and its rows computed from it here),
+    and those before it that cannot (:class:`~tinyhar.features.table.SessionResult`, with
+    the error naming the file).
+
+    Raises
+    ------
+    EvaluationError
+        No session can be read.
+    """
+    from tinyhar.features.table import SessionResult
+
+    failed = []
+    for source in sources:
+        try:
+            return source.load(checks, prefix), failed
+        except TinyharError as exc:
+            failed.append(SessionResult(source.name, None, error=str(exc)))
+    raise EvaluationError(f"no session of {dataset!r} could be read; the first: "
+                          f"{failed[0].name}: {failed[0].error}")
 
 
 def evaluation_windows(
