@@ -85,3 +85,23 @@ def test_tree_run_has_no_embeddings(tmp_path):
         )
     result = runner.invoke(app, ["embed", str(run), "--out", str(tmp_path / "e.parquet")])
     assert result.exit_code == 2 and "tree model" in result.output
+
+
+def test_a_network_scores_a_definition_in_this_process_whatever_the_scheduler(network_run,
+                                                                             tmp_path):
+    """`evaluate` and `evaluate --continuous` of a network with `--scheduler processes`: a
+    note, the serial scores, and the worker processes started for the definition are gone."""
+    from tinyhar import compute
+    from tinyhar.datasets.synthetic import synthesize
+
+    synthesize(tmp_path / "d", 2, 0.04, session_hours=0.02, seed=1)
+    definition = str(tmp_path / "d" / "data.yaml")
+    for extra in ([], ["--continuous"]):
+        args = ["evaluate", str(network_run), "--dataset", definition, "--json", *extra]
+        serial = runner.invoke(app, args)
+        parallel = runner.invoke(app, [*args, "--scheduler", "processes"])
+        assert serial.exit_code == 0 and parallel.exit_code == 0, parallel.output
+        assert "--scheduler processes is not used" in " ".join(parallel.output.split())
+        assert compute._WARM == {}
+        scores = [json.loads(r.stdout[r.stdout.index("{"):]) for r in (serial, parallel)]
+        assert scores[0] == scores[1]

@@ -3,6 +3,8 @@ the same scores as the whole data set in memory, data sets larger than memory in
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tinyhar import evaluate as evaluate_module
@@ -78,3 +80,127 @@ def test_a_session_that_cannot_be_read_is_skipped_and_listed(data, tmp_path):
         f"subject s004, session recordings/{broken.stem}"]
     assert broken.name in ev["skipped_sessions"][0]["error"]
     assert ev["subjects"] == ["s004"]
+
+
+def _broken_copy(data, tmp_path):
+    """The 4-subject definition with one of s004's session files broken."""
+    import shutil
+
+    copy = tmp_path / "d50"
+    shutil.copytree(data / "d50", copy)
+    broken = sorted((copy / "recordings").glob("s004_*.parquet"))[0]
+    broken.write_bytes(b"not parquet")
+    return copy / "data.yaml", broken
+
+
+def _spy_schedulers(monkeypatch) -> list:
+    """Record the scheduler and workers of each top-level ``compute.map_in_order`` call."""
+    from tinyhar import compute
+
+    calls, real = [], compute.map_in_order
+
+    def spy(func, items, scheduler="serial", workers=2, *args, **kwargs):
+        calls.append((scheduler, workers, kwargs.get("weights") is not None))
+        return real(func, items, scheduler, workers, *args, **kwargs)
+
+    monkeypatch.setattr(compute, "map_in_order", spy)
+    return calls
+
+
+def _cli_json(args: list[str]) -> dict:
+    from typer.testing import CliRunner
+
+    from tinyhar.cli import app
+
+    r = CliRunner().invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout[r.stdout.index("{"):])
+
+
+def test_worker_processes_give_the_serial_scores_and_skip_the_same_session(
+        data, tmp_path, monkeypatch):
+    """`evaluate --scheduler processes --workers 2` on a definition with a broken session:
+    the serial metrics, the same session skipped and named; then with the sessions grouped
+    into tasks (one per worker), the same again."""
+    from tinyhar import compute
+
+    definition, broken = _broken_copy(data, tmp_path)
+    args = ["evaluate", str(data / "run"), "--dataset", str(definition)]
+    serial = _cli_json(args)
+    assert [s["source"] for s in serial["skipped_sessions"]] == [
+        f"subject s004, session recordings/{broken.stem}"]
+    calls = _spy_schedulers(monkeypatch)
+    parallel = _cli_json([*args, "--scheduler", "processes", "--workers", "2"])
+    assert calls[0] == ("processes", 2, True)  # the session jobs, weighted by their bytes
+    assert parallel == serial
+    assert compute._WARM == {}  # the workers started early are gone
+    monkeypatch.setattr(compute, "TASKS_PER_WORKER", 1)
+    assert evaluate_run(data / "run", str(definition), scheduler="threads", workers=2) == serial
+
+
+def test_a_dask_local_cluster_gives_the_serial_scores_and_predictions(data, tmp_path):
+    """A LocalCluster of 2 workers: `evaluate` by session and `--continuous`, and `predict`,
+    give what the serial path gives."""
+    import pandas as pd
+
+    distributed = pytest.importorskip("distributed")
+    from tinyhar.evaluate import evaluate_continuous
+    from tinyhar.predict import WINDOWS_FILE, predict_recordings
+
+    definition = str(data / "d50" / "data.yaml")
+    run = data / "run"
+    serial = (evaluate_run(run, definition), evaluate_continuous(run, definition),
+              predict_recordings(run, tmp_path / "a", recording=definition))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        kw = {"scheduler": cluster.scheduler_address}
+        on_cluster = (evaluate_run(run, definition, **kw),
+                      evaluate_continuous(run, definition, **kw),
+                      predict_recordings(run, tmp_path / "b", recording=definition, **kw))
+    assert on_cluster[:2] == serial[:2]
+    assert on_cluster[2] == {**serial[2], "out": str(tmp_path / "b")}
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / WINDOWS_FILE),
+                                  pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--scheduler", "dask", "--scheduler 'dask': must be serial, threads, processes or a "
+                            "dask.distributed address"),
+    ("--workers", "0", "--workers 0: Input should be greater than or equal to 1"),
+])
+def test_a_bad_scheduler_or_worker_count_is_refused_naming_the_option(command, option, value,
+                                                                      message, tmp_path):
+    from typer.testing import CliRunner
+
+    from tinyhar.cli import app
+
+    r = CliRunner().invoke(app, [command, str(tmp_path / "no-run"), option, value])
+    assert r.exit_code == 2
+    assert message in " ".join(r.output.split()), r.output
+    assert "Traceback" not in r.output
+
+
+def test_only_the_sessions_of_the_subjects_scored_are_read(data, tmp_path, monkeypatch):
+    """Subjects from the file names: the training subjects' sessions are not read (a broken
+    one is not even noticed), and the scores are those of reading every session."""
+    import shutil
+
+    from tinyhar.datasets.sessions import SessionSource
+
+    copy = tmp_path / "d50"
+    shutil.copytree(data / "d50", copy)
+    every = evaluate_run(data / "run", str(copy / "data.yaml"))
+    for f in (copy / "recordings").glob("s00[12]_*.parquet"):
+        f.write_bytes(b"not parquet")
+    read = []
+    batches = SessionSource.iter_batches
+
+    def spy(self, *args, **kwargs):
+        read.append(self.subject)
+        return batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionSource, "iter_batches", spy)
+    got = evaluate_run(data / "run", str(copy / "data.yaml"))
+    assert got == every and got["skipped_sessions"] == []
+    assert set(read) == {"s004"}

@@ -57,6 +57,8 @@ def evaluate_run(
     subjects: list[str] | None = None,
     console: Console | None = None,
     include_training_subjects: bool = False,
+    scheduler: str = "serial",
+    workers: int | None = None,
 ) -> dict:
     """Score a trained run on a data set (possibly another one than it was trained on).
 
@@ -89,6 +91,17 @@ def evaluate_run(
         Score training subjects too. The result is inflated: a
         :class:`~tinyhar.evaluation.splits.LeakageWarning` is issued and the
         output records ``includes_training_subjects: true`` with the list.
+    scheduler : str
+        Where the sessions are read, windowed and featurised when the data set
+        is read one session at a time (:func:`reads_by_session`): ``serial``
+        (this process), ``threads``, ``processes`` or a dask.distributed
+        address (:func:`tinyhar.compute.map_in_order`; short sessions are
+        grouped into tasks by their bytes). The scores do not depend on it.
+        A data set loaded whole (a network run, a data set name) is scored in
+        this process, whatever the scheduler.
+    workers : int, optional
+        Local workers for ``threads`` and ``processes`` (default:
+        :func:`default_workers`).
 
     Returns
     -------
@@ -104,7 +117,9 @@ def evaluate_run(
     TinyharError
         Missing run, incompatible channels/rate/length, subjects that do not
         exist, no subject left that the run was not trained on, no
-        overlapping classes.
+        overlapping classes; a bad scheduler or ``workers`` < 1.
+    ComputeError
+        The Dask cluster cannot be reached or went away.
     """
     run = load_run(run_dir)  # checked against its manifest
     run_dir = run.path
@@ -112,8 +127,10 @@ def evaluate_run(
     failed: list | None = None
     if reads_by_session(run, dataset, path):
         windows, pred, selection, skipped, failed = _evaluate_by_session(
-            run, dataset, subjects, console, include_training_subjects)
+            run, dataset, subjects, console, include_training_subjects, scheduler,
+            default_workers(workers))
     else:
+        _note_in_this_process(scheduler, console, run, dataset)
         windows, selection, skipped = evaluation_windows(
             run, dataset, path, subjects, console, include_training_subjects
         )
@@ -150,14 +167,58 @@ def reads_by_session(run: Run, dataset: str, path: str | None = None) -> bool:
             and run.pipeline.extractor is not None)
 
 
+def default_workers(workers: int | None = None) -> int:
+    """``workers``, or where None the default of ``compute.workers``
+    (:class:`tinyhar.config.ComputeConfig`): the local workers of ``evaluate``
+    and ``predict`` when none are given."""
+    from tinyhar.config import ComputeConfig
+
+    return ComputeConfig.model_fields["workers"].default if workers is None else workers
+
+
+def _note_in_this_process(scheduler: str, console: Console | None, run: Run,
+                          dataset: str) -> None:
+    """Say that a scheduler other than ``serial`` is not used, and why."""
+    if scheduler == "serial" or console is None:
+        return
+    why = ("a network classifies raw windows" if run.is_network
+           else f"{dataset!r} is not a dataset definition (.yaml)")
+    console.print(f"note: --scheduler {scheduler} is not used ({why}): the data set is loaded "
+                  "whole and scored in this process")
+
+
+def stream_scheduler(run: Run, scheduler: str, console: Console | None = None) -> str:
+    """The scheduler that classifies whole streams session by session for ``run``.
+
+    ``scheduler`` for a feature-based (tree) pipeline; ``serial`` for a
+    network, which classifies in this process (PyTorch uses the cores
+    itself, and worker processes would each import it), with a note on
+    ``console`` when another scheduler was asked for.
+    """
+    if not run.is_network or scheduler == "serial":
+        return scheduler
+    if console is not None:
+        console.print(f"note: --scheduler {scheduler} is not used: a network classifies in "
+                      "this process")
+    return "serial"
+
+
 def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
-                         console: Console | None, include_training_subjects: bool):
+                         console: Console | None, include_training_subjects: bool,
+                         scheduler: str = "serial", workers: int = 1):
     """:func:`evaluate_run`'s windows and predictions, one session at a time.
 
     The windows are those of :func:`evaluation_windows` (the run's window
     spec and channels, resampled to its rate where a session has another;
     the same subjects and classes), as feature rows; a session that cannot
-    be read is skipped and returned in ``failed``.
+    be read is skipped and returned in ``failed``. Where the file names give
+    every session's subject, only the sessions of the subjects to score are
+    read (as :func:`evaluate_continuous` does). The sessions after the
+    first (read here for its layout, and featurised here while the others
+    are with the workers) run on ``scheduler`` with ``workers`` local workers
+    (:func:`tinyhar.compute.map_in_order`, grouped by their bytes), as
+    out-of-core training reads them; the rows come back in the sessions'
+    order, so the scores do not depend on the scheduler.
 
     Returns
     -------
@@ -181,8 +242,18 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     console = console or Console(quiet=True)
     pipeline, cfg, spec = run.pipeline, run.config, run.spec
     sources = session_sources(dataset)
-    prefix = shared_session_names(sources)
-    first = sources[0].load(cfg.dataset.checks, prefix)  # its rows are computed from it
+    prefix = shared_session_names(sources)  # (of all the sessions, as the whole load names them)
+    selection = None
+    if all(s.subject is not None for s in sources):  # subjects from the file names: only the
+        from tinyhar.datasets.custom import DatasetDefinition  # sessions to score are read
+
+        named = sorted({str(s.subject) for s in sources}, key=natural_key)
+        selection = choose_unseen_subjects(named, DatasetDefinition.from_yaml(Path(dataset)).name,
+                                           run.metrics, subjects, include_training_subjects,
+                                           console)
+        sources = [s for s in sources if str(s.subject) in selection["subjects"]]
+    first, failed_first = _first_session(sources, cfg.dataset.checks, prefix, dataset)
+    sources = sources[len(failed_first):]
     require_channels(pipeline.channels, first.channels, first.name)
     windowing = dict(window=spec.n_samples, hop=spec.streaming_hop, unit="samples",
                      purity=cfg.windows.purity, target_rate_hz=spec.sampling_rate_hz,
@@ -192,13 +263,16 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     jobs = [SessionJob(s, windowing, featurise, names, cfg.dataset.checks, None, "", prefix)
             for s in sources]
 
-    def in_order(f, items):  # the first session is read already: its rows from it
-        return compute.map_in_order(f, items[1:], head=lambda: f(items[0], first))
+    def in_order(f, items):  # the first session is read already: its rows from it, here,
+        return compute.map_in_order(  # while the workers start on the others
+            f, items[1:], scheduler, workers, head=lambda: f(items[0], first),
+            weights=[job.source.nbytes for job in items[1:]])  # short sessions: grouped
 
     with progress_bar(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
         table, failed = build_feature_table(
             jobs, names, in_order, on_result=lambda _: progress.advance(task))
+    failed = failed_first + failed
     for f in failed:
         console.print(f"[yellow]skipped {f.name}: {f.error}[/]")
     if len(table) == 0:
@@ -208,9 +282,10 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
                                             else "")
         )
     labelled = table.y != ""
-    available = sorted(set(table.subject[labelled].tolist()), key=natural_key)
-    selection = choose_unseen_subjects(available, first.name, run.metrics, subjects,
-                                       include_training_subjects, console)
+    if selection is None:  # subjects from a column: those with labelled windows
+        available = sorted(set(table.subject[labelled].tolist()), key=natural_key)
+        selection = choose_unseen_subjects(available, first.name, run.metrics, subjects,
+                                           include_training_subjects, console)
     chosen = labelled & np.isin(table.subject, selection["subjects"])
     known = np.isin(table.y, list(pipeline.classes))
     skipped = sorted(set(table.y[chosen & ~known]))
@@ -226,6 +301,28 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     pred = pipeline.model.predict(table.X[keep])
     windows = SimpleNamespace(y=table.y[keep], subject=table.subject[keep], name=first.name)
     return windows, pred, selection, skipped, failed
+
+
+def _first_session(sources: list, checks, prefix: bool, dataset: str):
+    """The first session that can be read (its layout, and its rows computed from it here),
+    and those before it that cannot (:class:`~tinyhar.features.table.SessionResult`, with
+    the error naming the file).
+
+    Raises
+    ------
+    EvaluationError
+        No session can be read.
+    """
+    from tinyhar.features.table import SessionResult
+
+    failed = []
+    for source in sources:
+        try:
+            return source.load(checks, prefix), failed
+        except TinyharError as exc:
+            failed.append(SessionResult(source.name, None, error=str(exc)))
+    raise EvaluationError(f"no session of {dataset!r} could be read; the first: "
+                          f"{failed[0].name}: {failed[0].error}")
 
 
 def evaluation_windows(
@@ -309,6 +406,8 @@ def evaluate_continuous(
     include_training_subjects: bool = False,
     figures_dir: str | Path | None = None,
     by_session: bool | None = None,
+    scheduler: str = "serial",
+    workers: int | None = None,
 ) -> dict:
     """Score a run on whole recordings, before and after its post-processing.
 
@@ -343,6 +442,16 @@ def evaluate_continuous(
     by_session : bool, optional
         Read a dataset definition or ``.parquet`` recording session by session
         (default: yes for those; ``False`` loads it whole).
+    scheduler : str
+        Where the sessions are read and classified when read one at a time:
+        ``serial`` (this process), ``threads``, ``processes`` or a
+        dask.distributed address
+        (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`;
+        tree runs: a network classifies in this process,
+        :func:`stream_scheduler`). The scores do not depend on it.
+    workers : int, optional
+        Local workers for ``threads`` and ``processes`` (default:
+        :func:`default_workers`).
 
     Returns
     -------
@@ -360,7 +469,10 @@ def evaluate_continuous(
     TinyharError
         A bad run folder; pre-cut windows; subjects as in
         :func:`evaluate_run`; no window with a class the model knows;
-        ``by_session`` for a data set that is not a definition or ``.parquet``.
+        ``by_session`` for a data set that is not a definition or ``.parquet``;
+        a bad scheduler or ``workers`` < 1.
+    ComputeError
+        The Dask cluster cannot be reached or went away.
     """
     from tinyhar.evaluation.streams import StreamLabels, stream_predictions, stream_scores
     from tinyhar.postprocess import PostProcessor
@@ -384,9 +496,11 @@ def evaluate_continuous(
         if definition and by_session is not False:
             name, selection, labels = _session_labels(
                 run, dataset, spec, subjects, include_training_subjects, console, skipped,
-                lambda n: progress.advance(task, n),
+                lambda n: progress.advance(task, n), stream_scheduler(run, scheduler, console),
+                default_workers(workers),
             )
         else:
+            _note_in_this_process(scheduler, console, run, dataset)
             data = load_for_run(run, dataset, path)
             if not isinstance(data, RecordingSet):
                 raise EvaluationError(
@@ -460,18 +574,20 @@ def load_for_run(run: Run, dataset: str, path: str | None = None) -> RecordingSe
 
 
 def _session_labels(run: Run, dataset: str, spec, subjects, include_training_subjects: bool,
-                    console: Console, skipped: list, on_windows):
+                    console: Console, skipped: list, on_windows, scheduler: str = "serial",
+                    workers: int = 1):
     """Classify the sessions of a definition or recording one at a time (evaluate_continuous).
 
     Returns the data set's name, the subject selection and the concatenated
     :class:`~tinyhar.evaluation.streams.StreamLabels` (None when no window);
-    appends each session that cannot be read to ``skipped``.
+    appends each session that cannot be read to ``skipped``. The sessions are
+    classified on ``scheduler`` with ``workers`` local workers.
     """
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.evaluation.streams import StreamLabels
 
     pipeline = run.pipeline
-    sessions = SessionRecordings.open(dataset, run.config.dataset.checks)
+    sessions = SessionRecordings.open(dataset, run.config.dataset.checks, scheduler, workers)
     name = sessions.name
     available = sessions.subjects(skipped)
     selection = choose_unseen_subjects(available, name, run.metrics, subjects,

@@ -122,19 +122,23 @@ def load_recordings(
 
 
 def _predict_by_session(run, definition: str, subjects: list[str] | None, spec, chunk: int,
-                        console: Console, skipped: list) -> tuple[StreamPredictions, str]:
+                        console: Console, skipped: list, scheduler: str = "serial",
+                        workers: int = 1) -> tuple[StreamPredictions, str]:
     """Predictions of a dataset definition's sessions (or a recording's), read one at a time.
 
     A long session is read in batches of rows
-    (:meth:`tinyhar.evaluation.sessionstreams.SessionRecordings.open`).
+    (:meth:`tinyhar.evaluation.sessionstreams.SessionRecordings.open`); the
+    sessions are read and classified on ``scheduler`` with ``workers`` local
+    workers, the results in the sessions' order.
     Returns the predictions and the data set's name; sessions that cannot
     be read are appended to ``skipped`` and reported.
     """
-    from tinyhar.evaluate import requested_subjects
+    from tinyhar.evaluate import requested_subjects, stream_scheduler
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.reporting.progress import progress_bar as _progress
 
-    sessions = SessionRecordings.open(definition, run.config.dataset.checks)
+    sessions = SessionRecordings.open(definition, run.config.dataset.checks,
+                                      stream_scheduler(run, scheduler, console), workers)
     name = sessions.name
     available = sessions.subjects(skipped)
     wanted = requested_subjects(subjects, available, name, "--subject") if subjects else available
@@ -263,6 +267,8 @@ def predict_recordings(
     overwrite: bool = False,
     console: Console | None = None,
     chunk: int = STREAM_CHUNK,
+    scheduler: str = "serial",
+    workers: int | None = None,
 ) -> dict:
     """Predict a recording with a run and write the predictions folder (module docstring).
 
@@ -280,6 +286,16 @@ def predict_recordings(
         Progress and messages.
     chunk : int
         Windows classified at a time (memory bound).
+    scheduler : str
+        Where the sessions of a dataset definition (or the one source of a
+        ``.parquet`` recording) are read and classified: ``serial`` (this
+        process), ``threads``, ``processes`` or a dask.distributed address
+        (:class:`~tinyhar.evaluation.sessionstreams.SessionRecordings`; tree
+        runs: a network classifies in this process). The outputs do not
+        depend on it. Data set names are loaded whole, in this process.
+    workers : int, optional
+        Local workers for ``threads`` and ``processes`` (default:
+        :func:`tinyhar.evaluate.default_workers`).
 
     Returns
     -------
@@ -293,9 +309,12 @@ def predict_recordings(
     Raises
     ------
     TinyharError
-        A bad run folder, recording or output folder.
+        A bad run folder, recording or output folder; a bad scheduler or
+        ``workers`` < 1.
+    ComputeError
+        The Dask cluster cannot be reached or went away.
     """
-    from tinyhar.evaluate import timeline_rows
+    from tinyhar.evaluate import default_workers, timeline_rows
     from tinyhar.reporting.progress import progress_bar as _progress
     from tinyhar.reporting.timeline import plot_timeline
     from tinyhar.runfolder import load_run
@@ -315,8 +334,12 @@ def predict_recordings(
     if dataset is None and (Path(str(recording)).suffix.lower() in (".yaml", ".yml")
                             or RecordingFile.streams(str(recording))):
         pred, name = _predict_by_session(run, str(recording), subjects, spec, chunk, console,
-                                         skipped)
+                                         skipped, scheduler, default_workers(workers))
     else:
+        if scheduler != "serial":
+            console.print(f"note: --scheduler {scheduler} is not used: "
+                          f"{recording if dataset is None else dataset!r} is loaded whole and "
+                          "classified in this process")
         data = load_recordings(run, recording, dataset, path, subjects)
         name = data.name
         _note_training_subjects(run, data.subjects, name, console)

@@ -238,3 +238,50 @@ def test_stored_stream_features_give_the_predictions_without_a_read(run, definit
     assert np.array_equal(got.classify(r.postprocess), expected.classify(r.postprocess))
     np.testing.assert_allclose(got.proba, expected.proba, atol=1e-12)
     assert_close_tree(stream_scores(got, r.postprocess), stream_scores(expected, r.postprocess))
+
+
+def test_worker_processes_give_the_serial_outputs_and_skip_the_same_session(
+        run, definition, tmp_path, monkeypatch):
+    """`evaluate --continuous` and `predict` with `--scheduler processes --workers 2` on a
+    definition with a broken session: the serial scores and predictions, the same session
+    skipped and named; the workers started early are gone after each command."""
+    import pandas as pd
+
+    from tinyhar import compute
+    from tinyhar.predict import SEGMENTS_FILE, WINDOWS_FILE
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.parent, copy)
+    broken = sorted((copy / "recordings").glob("s004_*.parquet"))[0]
+    broken.write_bytes(b"PAR1 broken")
+    calls, real = [], compute.map_in_order
+
+    def spy(func, items, scheduler="serial", workers=2, *args, **kwargs):
+        calls.append((scheduler, workers, len(items)))
+        return real(func, items, scheduler, workers, *args, **kwargs)
+
+    monkeypatch.setattr(compute, "map_in_order", spy)
+    parallel = ["--scheduler", "processes", "--workers", "2"]
+    got = {}
+    for name, extra in (("serial", []), ("processes", parallel)):
+        evaluated = tmp_path / f"ev-{name}"
+        r = runner.invoke(app, ["evaluate", str(run), "--dataset", str(copy / "data.yaml"),
+                                "--continuous", "--out", str(evaluated), *extra])
+        assert r.exit_code == 0, r.output
+        predicted = tmp_path / f"pred-{name}"
+        r = runner.invoke(app, ["predict", str(run), str(copy / "data.yaml"), "--out",
+                                str(predicted), *extra])
+        assert r.exit_code == 0, r.output
+        assert f"skipped subject s004, session recordings/{broken.stem}" in r.output
+        got[name] = (json.loads((evaluated / "continuous.json").read_text()), predicted)
+        assert compute._WARM == {}
+    # the sessions of s003 and s004 (evaluate), then all 8 (predict)
+    assert calls == [("serial", 2, 4), ("serial", 2, 8), ("processes", 2, 4),
+                     ("processes", 2, 8)]
+    (serial, a), (processes, b) = got["serial"], got["processes"]
+    assert processes == serial
+    assert [s["source"] for s in serial["skipped_sessions"]] == [
+        f"subject s004, session recordings/{broken.stem}"]
+    pd.testing.assert_frame_equal(pd.read_parquet(a / WINDOWS_FILE),
+                                  pd.read_parquet(b / WINDOWS_FILE))
+    assert (a / SEGMENTS_FILE).read_text() == (b / SEGMENTS_FILE).read_text()

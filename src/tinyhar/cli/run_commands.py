@@ -132,6 +132,58 @@ def train(
     cli.console.print(f"run folder: [bold]{out}[/] (summary.md, metrics.json, figures)")
 
 
+SCHEDULER_OPTION_HELP = (
+    "Where the sessions of a dataset definition (.yaml) are read and scored, for tree runs: "
+    "serial | threads | processes | tcp://host:8786 (a Dask cluster; the data at the same "
+    "path on every worker). The results do not depend on it. Networks, and data sets loaded "
+    "whole, run in this process whatever the scheduler."
+)
+"""The help of ``--scheduler`` on ``evaluate`` and ``predict`` (not the run's recorded
+``compute.scheduler``: that cluster may be gone)."""
+
+WORKERS_OPTION_HELP = (
+    "Local workers for --scheduler threads | processes (default: the default of "
+    "compute.workers in a training configuration)."
+)
+"""The help of ``--workers`` on ``evaluate`` and ``predict``."""
+
+
+def _start_workers(scheduler: str, workers: int | None, dataset: str | None,
+                   streams: bool) -> tuple[str, int]:
+    """Check ``--scheduler`` and ``--workers`` of ``evaluate`` / ``predict`` as
+    ``compute.scheduler`` and ``compute.workers`` are checked (``workers`` None: that key's
+    default), and start local worker processes now for a dataset definition, while this
+    process imports the evaluation code (:func:`tinyhar.compute.start_workers`).
+
+    ``streams``: the workers classify whole streams (``--continuous``, ``predict``), so
+    they import the run's classifier too; else they compute session features only.
+
+    Raises
+    ------
+    ConfigError
+        A bad scheduler or worker count, naming the option.
+    """
+    from pydantic import ValidationError
+
+    from tinyhar import compute
+    from tinyhar.config import ComputeConfig
+    from tinyhar.validation import validation_problems
+
+    given = {"scheduler": scheduler, "workers": workers}
+    try:
+        c = ComputeConfig.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"--{p.key} {p.value!r}: {p.message}"
+                                     for p in validation_problems(exc, ComputeConfig))) from None
+    if Path(str(dataset)).suffix.lower() in (".yaml", ".yml"):
+        if streams:
+            from tinyhar.evaluation.sessionstreams import WORKER_MODULES as modules
+        else:
+            modules = compute.FEATURE_MODULES
+        compute.start_workers(c.scheduler, c.workers, modules)
+    return c.scheduler, c.workers
+
+
 def _print_metrics(m: dict) -> None:
     """Print a run's or an evaluation's scores: per class, overall, per subject, CV, warnings."""
     from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
@@ -251,6 +303,8 @@ def evaluate(
             "run's post-processing: per-window and segment scores.",
         ),
     ] = False,
+    scheduler: Annotated[str, typer.Option(help=SCHEDULER_OPTION_HELP)] = "serial",
+    workers: Annotated[int | None, typer.Option(help=WORKERS_OPTION_HELP)] = None,
 ) -> None:
     """Score a trained run on a data set, subject-independently.
 
@@ -259,6 +313,19 @@ def evaluate(
     reproduces the run's held-out test score. With --continuous, whole
     recordings are scored instead of pure windows.
     """
+    scheduler, workers = _start_workers(scheduler, workers, dataset, continuous)
+    try:
+        _evaluate(run, dataset, path, subjects, include_training_subjects, out, json_out,
+                  continuous, scheduler, workers)
+    finally:  # worker processes that no task used (a network, a single session)
+        from tinyhar import compute
+
+        compute.stop_workers()
+
+
+def _evaluate(run, dataset, path, subjects, include_training_subjects, out, json_out,
+              continuous, scheduler, workers) -> None:
+    """``evaluate`` once its workers are starting."""
     from tinyhar.evaluate import check_evaluation_out, evaluate_run, write_evaluation
     from tinyhar.runfolder import load_run
 
@@ -267,7 +334,8 @@ def evaluate(
     subj = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     run = load_run(run)  # checked once; the evaluation takes the Run
     if continuous:
-        _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out)
+        _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out,
+                             scheduler, workers)
         return
     metrics = evaluate_run(
         run,
@@ -276,6 +344,8 @@ def evaluate(
         subj,
         cli.err_console if json_out else cli.console,
         include_training_subjects=include_training_subjects,
+        scheduler=scheduler,
+        workers=workers,
     )
     if out is not None:
         write_evaluation(metrics, out)
@@ -332,7 +402,8 @@ def _print_continuous(m: dict, title: str) -> None:
         )
 
 
-def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out):
+def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, out, json_out,
+                         scheduler="serial", workers=None):
     """``evaluate --continuous``: whole recordings, before and after post-processing."""
     from tinyhar.evaluate import evaluate_continuous
     from tinyhar.reporting.text import name_subjects, subject_list
@@ -341,6 +412,7 @@ def _evaluate_continuous(run, dataset, path, subj, include_training_subjects, ou
     metrics = evaluate_continuous(
         run, dataset, path, subj, cli.err_console if json_out else cli.console,
         include_training_subjects=include_training_subjects, figures_dir=out,
+        scheduler=scheduler, workers=workers,
     )
     if out is not None:
         write_text_atomic(Path(out) / "continuous.json", json.dumps(metrics, indent=2) + "\n")
@@ -381,19 +453,27 @@ def predict(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier predictions folder.")
     ] = False,
+    scheduler: Annotated[str, typer.Option(help=SCHEDULER_OPTION_HELP)] = "serial",
+    workers: Annotated[int | None, typer.Option(help=WORKERS_OPTION_HELP)] = None,
 ) -> None:
     """Predict a recording: per-window probabilities, smoothed timeline, segments, figure.
 
     Every window is classified (window and hop as trained) and smoothed with
     the run's post-processing; long recordings are processed in chunks.
     """
-    from tinyhar.predict import predict_recordings
+    scheduler, workers = _start_workers(scheduler, workers, recording, True)
+    try:
+        from tinyhar.predict import predict_recordings
 
-    subjects = [s.strip() for s in subject.split(",") if s.strip()] if subject else None
-    info = predict_recordings(
-        run, out, recording=recording, dataset=dataset, path=path, subjects=subjects,
-        overwrite=overwrite, console=cli.console,
-    )
+        subjects = [s.strip() for s in subject.split(",") if s.strip()] if subject else None
+        info = predict_recordings(
+            run, out, recording=recording, dataset=dataset, path=path, subjects=subjects,
+            overwrite=overwrite, console=cli.console, scheduler=scheduler, workers=workers,
+        )
+    finally:  # worker processes that no task used (a network, a single session)
+        from tinyhar import compute
+
+        compute.stop_workers()
     cli.console.print(
         f"{info['n_windows']} windows in {info['n_sessions']} session(s): "
         f"{info['raw_changes']} class changes raw, {info['smoothed_changes']} after "

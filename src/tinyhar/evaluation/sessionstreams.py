@@ -32,16 +32,23 @@ window for 6 classes; or the compact label codes of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyhar import compute
 from tinyhar.errors import TinyharError
 
 if TYPE_CHECKING:
     from tinyhar.evaluation.streams import StreamPredictions
+
+WORKER_MODULES = (*compute.WORKER_MODULES, "tinyhar.evaluation.sessionstreams",
+                  "tinyhar.evaluation.streams")
+"""What the local worker processes of :meth:`SessionRecordings.iter_predictions` import
+(:func:`tinyhar.compute.start_workers`): the session reading and features, the run's
+classifier (scikit-learn's trees) and the stream classification."""
 
 
 @dataclass
@@ -137,7 +144,9 @@ class SessionRecordings:
         (:func:`tinyhar.datasets.sessions.shared_session_names`).
     scheduler : str
         Where sessions are classified (:func:`tinyhar.compute.map_in_order`):
-        ``serial`` (default), ``threads``, ``processes`` or a Dask address.
+        ``serial`` (default), ``threads``, ``processes`` or a Dask address
+        (their workers import :data:`WORKER_MODULES`). A single source to read
+        (a ``.parquet`` recording) is read in this process.
     workers : int
         Local workers for ``threads``/``processes``.
     batch_rows : int, optional
@@ -274,12 +283,10 @@ class SessionRecordings:
             One per source read (sources of other subjects are skipped
             unread), with ``error`` set for a source that cannot be read.
         """
-        from tinyhar import compute
         from tinyhar.evaluation.streams import STREAM_CHUNK
         from tinyhar.postprocess import OodModel
 
         wanted = frozenset(str(s) for s in subjects)
-        serial = self.scheduler == "serial"
         jobs = []
         for source in self.sources:
             if source.subject is not None and str(source.subject) not in wanted:
@@ -294,9 +301,14 @@ class SessionRecordings:
                    else {s: ood_model(s) for s in mine})
             jobs.append(_StreamJob(source, self.checks, self.session_prefix, wanted, pipeline,
                                    models, ood, chunk or STREAM_CHUNK, self.batch_rows,
-                                   on_windows if serial else None))
+                                   on_windows))
         reads = [j for j in jobs if not isinstance(j, str)]
-        done = iter(compute.map_in_order(_run_stream_job, reads, self.scheduler, self.workers,
+        # one source to read (a .parquet recording): here, with progress per chunk
+        scheduler = self.scheduler if len(reads) > 1 else "serial"
+        serial = scheduler == "serial"
+        if not serial:  # progress per source, here: the callback is not sent to the workers
+            reads = [replace(j, on_windows=None) for j in reads]
+        done = iter(compute.map_in_order(_run_stream_job, reads, scheduler, self.workers,
                                          weights=[j.source.nbytes for j in reads])
                     if reads else ())
         for job in jobs:
