@@ -48,10 +48,10 @@ workers: the fork server's imports, sending tasks and rows; the fork server
 outlives the child by a moment and is adopted and waited for, so its CPU time
 counts); ``workers_cpu_s`` is the part of ``cpu_s`` outside the child (the fork
 server and the worker processes; 0 with 1 worker). On the 100-hour case,
-measured back to back on a quiet machine: 20.5 s with 1 worker, 12.4 s with 2
-(1.65x; 1.63x to 1.72x in three more pairs; ``cpu_s`` 20.6 and 23.2 s).
+measured back to back on a quiet machine: 20.4 s with 1 worker, 11.5 s with 2
+(1.78x; 1.68x to 1.72x in three more pairs; ``cpu_s`` 20.5 and 21.3 s).
 ``--session-minutes 1`` makes sessions of one minute (6,000 in 100 hours;
-44.3 s with 1 worker, 23.2 s with 2: their short sessions go to the workers
+40.9 s with 1 worker, 22.7 s with 2: their short sessions go to the workers
 in groups, :func:`tinyhar.compute.task_groups`).
 
 Usage::
