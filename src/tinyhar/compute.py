@@ -612,9 +612,9 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ComputeError(
-            f"compute.scheduler: cannot reach the Dask scheduler at {address} within "
-            f"{CONNECT_TIMEOUT_S:g} s ({exc}); start it (`dask scheduler`) and its workers, "
-            "or use scheduler: serial"
+            f"cannot reach the Dask scheduler at {address} (the scheduler setting: "
+            f"compute.scheduler or --scheduler) within {CONNECT_TIMEOUT_S:g} s ({exc}); start "
+            "it (`dask scheduler`) and its workers, or use the serial scheduler"
         ) from exc
     try:
         try:
