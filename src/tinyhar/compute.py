@@ -608,14 +608,16 @@ def _quiet_client_log() -> Iterator[None]:
 def _client_results(Client, func, items: list, address: str, task_timeout_s: float | None,
                     shared: list | None, head=None) -> Iterator:
     """The results of :func:`_on_cluster`, in order."""
+    what = (f"cannot reach the Dask scheduler at {address} (the scheduler setting: "
+            "compute.scheduler or --scheduler)")
+    todo = "start it (`dask scheduler`) and its workers, or use the serial scheduler"
+    refused = _refused(address)
+    if refused is not None:  # at once: Dask's client would retry until its timeout
+        raise ComputeError(f"{what}: nothing listens there ({refused}); {todo}")
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ComputeError(
-            f"cannot reach the Dask scheduler at {address} (the scheduler setting: "
-            f"compute.scheduler or --scheduler) within {CONNECT_TIMEOUT_S:g} s ({exc}); start "
-            "it (`dask scheduler`) and its workers, or use the serial scheduler"
-        ) from exc
+        raise ComputeError(f"{what} within {CONNECT_TIMEOUT_S:g} s ({exc}); {todo}") from exc
     try:
         try:
             if shared is None:
@@ -647,6 +649,29 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
                 future.release()
     finally:
         client.close(timeout=5)
+
+
+def _refused(address: str) -> str | None:
+    """Why a ``tcp://host:port`` address refuses connections (nothing listens there), or
+    None: it accepts one, it is another kind of address, or it cannot be told at once (a
+    timeout, an unknown host: left to Dask's client and its timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "tcp" or not host or port is None:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            return None
+    except ConnectionRefusedError as exc:
+        return exc.strerror or "connection refused"
+    except OSError:
+        return None
 
 
 def _worker_died(pool, workers: int) -> ComputeError:
