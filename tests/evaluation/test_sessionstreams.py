@@ -257,7 +257,7 @@ def test_worker_processes_give_the_serial_outputs_and_skip_the_same_session(
     calls, real = [], compute.map_in_order
 
     def spy(func, items, scheduler="serial", workers=2, *args, **kwargs):
-        calls.append((scheduler, workers, len(items)))
+        calls.append((scheduler, workers, len(items) + (kwargs.get("head") is not None)))
         return real(func, items, scheduler, workers, *args, **kwargs)
 
     monkeypatch.setattr(compute, "map_in_order", spy)
@@ -275,7 +275,8 @@ def test_worker_processes_give_the_serial_outputs_and_skip_the_same_session(
         assert f"skipped subject s004, session recordings/{broken.stem}" in r.output
         got[name] = (json.loads((evaluated / "continuous.json").read_text()), predicted)
         assert compute._WARM == {}
-    # the sessions of s003 and s004 (evaluate), then all 8 (predict)
+    # the sessions of s003 and s004 (evaluate), then all 8 (predict): the first of them
+    # here (head), the others on the scheduler
     assert calls == [("serial", 2, 4), ("serial", 2, 8), ("processes", 2, 4),
                      ("processes", 2, 8)]
     (serial, a), (processes, b) = got["serial"], got["processes"]

@@ -308,8 +308,10 @@ class SessionRecordings:
         serial = scheduler == "serial"
         if not serial:  # progress per source, here: the callback is not sent to the workers
             reads = [replace(j, on_windows=None) for j in reads]
-        done = iter(compute.map_in_order(_run_stream_job, reads, scheduler, self.workers,
-                                         weights=[j.source.nbytes for j in reads])
+        # the first source here, while the workers start on the others (as training does)
+        done = iter(compute.map_in_order(_run_stream_job, reads[1:], scheduler, self.workers,
+                                         head=lambda: _run_stream_job(reads[0]),
+                                         weights=[j.source.nbytes for j in reads[1:]])
                     if reads else ())
         for job in jobs:
             if isinstance(job, str):
