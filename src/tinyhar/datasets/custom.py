@@ -674,12 +674,12 @@ def _estimated_csv_rows(file: Path) -> int:
         text_bytes = size
     elif kind == "zip":
         with zipfile.ZipFile(file) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if not members:
+            member = _zip_member(archive)
+            if member is None:
                 return 0
-            with archive.open(members[0]) as handle:
+            with archive.open(member) as handle:
                 head = handle.read(CSV_SAMPLE_BYTES)
-            text_bytes = members[0].file_size
+            text_bytes = member.file_size
     else:
         head, text_bytes = _decompressed_head(file, kind, size)
     lines = head.count(b"\n")
@@ -702,10 +702,10 @@ def head_lines(file: Path, n: int, encoding: str = "utf-8") -> list[str]:
     try:
         if kind == "zip":
             with zipfile.ZipFile(file) as archive:
-                members = [m for m in archive.infolist() if not m.is_dir()]
-                if not members:
+                member = _zip_member(archive)
+                if member is None:
                     return []
-                with archive.open(members[0]) as raw:
+                with archive.open(member) as raw:
                     text = io.TextIOWrapper(raw, encoding, errors="replace", newline="")
                     return [line for _, line in zip(range(n), text, strict=False)]
         if kind is None:
@@ -713,7 +713,6 @@ def head_lines(file: Path, n: int, encoding: str = "utf-8") -> list[str]:
         else:
             import bz2
             import gzip
-            import lzma
 
             module = {"gzip": gzip, "bz2": bz2, "xz": lzma}[kind]
             stream = module.open(file, "rt", encoding=encoding, errors="replace", newline="")
@@ -721,6 +720,11 @@ def head_lines(file: Path, n: int, encoding: str = "utf-8") -> list[str]:
             return [line for _, line in zip(range(n), stream, strict=False)]
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
         raise DataFormatError(file, f"cannot read: {exc}") from exc
+
+
+def _zip_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo | None:
+    """The first file of a ``.zip`` (the CSV file it compresses), or None when it holds none."""
+    return next((m for m in archive.infolist() if not m.is_dir()), None)
 
 
 def _decompressed_head(file: Path, kind: str, size: int) -> tuple[bytes, float]:
