@@ -33,6 +33,22 @@ def test_the_windows_carry_their_spec():
     assert _windows(hop=None).spec.streaming_hop == 64  # pre-cut: half a window
 
 
+def test_select_channels_copies_only_what_changes():
+    w = _windows()
+    w.split = np.array(["train", "test", "train", "test", "test"], dtype=object)
+    sel = w.select_channels(["gyro_z", "acc_x"])
+    np.testing.assert_array_equal(sel.X, w.X[:, :, [5, 0]])
+    assert sel.X.flags.c_contiguous and not np.shares_memory(sel.X, w.X)
+    same = w.select_channels(w.channels)  # already these channels: X is not copied
+    assert same.X is w.X and same.channels == w.channels and same.channels is not w.channels
+    for key in ("y", "subject", "session", "start_time", "split"):  # the rest is its own
+        assert list(getattr(same, key)) == list(getattr(w, key))
+        assert getattr(same, key) is not getattr(w, key)
+    same.y[0] = "stand"
+    same.info["x"] = 1
+    assert w.y[0] == "walk" and "x" not in w.info
+
+
 def test_round_trip(tmp_path):
     w = _windows()
     w.split = np.array(["train", "test", "train", "test", "test"], dtype=object)

@@ -9,6 +9,7 @@ carry; :mod:`tinyhar.core.windowfile` stores a set in a file.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -157,6 +158,14 @@ class WindowSet:
     def select_channels(self, channels: Sequence[str]) -> WindowSet:
         """Keep only the named channels, in the given order.
 
+        Returns
+        -------
+        WindowSet
+            A new set with copies of the per-window arrays. Its ``X``, shape
+            ``(n_windows, n_samples, len(channels))``, is a contiguous copy of
+            the selected channels, or ``self.X`` itself (not copied) when the
+            channels are already these, in this order.
+
         Raises
         ------
         DataFormatError
@@ -168,8 +177,13 @@ class WindowSet:
                 self.name, f"channels {missing} are not available (have {self.channels})"
             )
         idx = [self.channels.index(c) for c in channels]
-        out = self.subset(np.arange(len(self)))
-        out.X = np.ascontiguousarray(self.X[:, :, idx])
+        out = copy.copy(self)  # X is checked already: not again
+        for key in ("y", "subject", "session", "start_time", "split"):
+            if getattr(self, key) is not None:
+                setattr(out, key, getattr(self, key).copy())
+        out.info = dict(self.info)
+        if idx != list(range(self.X.shape[2])):
+            out.X = np.ascontiguousarray(self.X[:, :, idx])
         out.channels = list(channels)
         return out
 
