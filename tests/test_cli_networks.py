@@ -101,7 +101,40 @@ def test_a_network_scores_a_definition_in_this_process_whatever_the_scheduler(ne
         serial = runner.invoke(app, args)
         parallel = runner.invoke(app, [*args, "--scheduler", "processes"])
         assert serial.exit_code == 0 and parallel.exit_code == 0, parallel.output
-        assert "--scheduler processes is not used" in " ".join(parallel.output.split())
+        assert ("--scheduler processes was asked for, but the job runs in this process"
+                in " ".join(parallel.output.split()))
         assert compute._WARM == {}
         scores = [json.loads(r.stdout[r.stdout.index("{"):]) for r in (serial, parallel)]
         assert scores[0] == scores[1]
+
+
+def test_each_job_run_in_this_process_prints_the_one_note(network_run, tmp_path):
+    """`--scheduler processes` where the job runs here anyway: `evaluate` of a data set loaded
+    whole, `predict` of a definition by a network (read session by session, classified here)
+    and `predict --dataset` print the note of `note_in_this_process`, each with its reason."""
+    from rich.console import Console
+
+    from tinyhar.datasets.synthetic import synthesize
+    from tinyhar.evaluate import note_in_this_process
+
+    synthesize(tmp_path / "d", 2, 0.04, session_hours=0.02, seed=1)
+    data = str(network_run.parent / "d.parquet")
+    run = str(network_run)
+    cases = [
+        (["evaluate", run, "--dataset", data],
+         "a network reads raw windows: the data set is loaded whole"),
+        (["predict", run, str(tmp_path / "d" / "data.yaml"), "--out", str(tmp_path / "p1")],
+         "a network classifies here (PyTorch uses the cores itself; worker processes would "
+         "each import it)"),
+        (["predict", run, "--dataset", data, "--out", str(tmp_path / "p2")],
+         f"--dataset {data!r} is loaded whole"),
+    ]
+    for args, why in cases:
+        result = runner.invoke(app, [*args, "--scheduler", "processes"])
+        assert result.exit_code == 0, result.output
+        console = Console(record=True, width=1000)
+        note_in_this_process(console, "processes", why)
+        note = console.export_text().strip()
+        assert note.startswith("note: --scheduler processes was asked for, but the job runs in "
+                               "this process: ")
+        assert note in " ".join(result.output.split()), (args, result.output)

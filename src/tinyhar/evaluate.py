@@ -130,7 +130,9 @@ def evaluate_run(
             run, dataset, subjects, console, include_training_subjects, scheduler,
             default_workers(workers))
     else:
-        _note_in_this_process(scheduler, console, run, dataset)
+        note_in_this_process(console, scheduler,
+                             "a network reads raw windows: the data set is loaded whole"
+                             if run.is_network else loaded_whole(dataset))
         windows, selection, skipped = evaluation_windows(
             run, dataset, path, subjects, console, include_training_subjects
         )
@@ -176,15 +178,40 @@ def default_workers(workers: int | None = None) -> int:
     return ComputeConfig.model_fields["workers"].default if workers is None else workers
 
 
-def _note_in_this_process(scheduler: str, console: Console | None, run: Run,
-                          dataset: str) -> None:
-    """Say that a scheduler other than ``serial`` is not used, and why."""
+def note_in_this_process(console: Console | None, scheduler: str, why: str) -> None:
+    """Say that ``--scheduler`` was asked for but the job runs in this process, and why.
+
+    The one wording of that note, for ``evaluate`` (windows and
+    ``--continuous``) and ``predict``: a network classifies here
+    (:func:`stream_scheduler`), and a data set loaded whole is scored or
+    classified here (:func:`loaded_whole`). Nothing is printed for
+    ``serial`` (nothing else was asked for) or without a console.
+
+    Parameters
+    ----------
+    console : rich.console.Console or None
+        Where the note goes.
+    scheduler : str
+        The scheduler asked for (``threads``, ``processes``, a dask.distributed address).
+    why : str
+        Why the job runs here, e.g. :func:`loaded_whole`'s reason.
+    """
     if scheduler == "serial" or console is None:
         return
-    why = ("a network classifies raw windows" if run.is_network
-           else f"{dataset!r} is not a dataset definition (.yaml)")
-    console.print(f"note: --scheduler {scheduler} is not used ({why}): the data set is loaded "
-                  "whole and scored in this process")
+    console.print(f"note: --scheduler {scheduler} was asked for, but the job runs in this "
+                  f"process: {why}")
+
+
+def loaded_whole(dataset: str, recordings: bool = False) -> str:
+    """The reason (for :func:`note_in_this_process`) that ``dataset`` runs in this process.
+
+    ``recordings``: tinyhar ``.parquet`` recordings are read session by
+    session too (``evaluate --continuous``, ``predict``), not only dataset
+    definitions (``.yaml``).
+    """
+    kinds = ("a dataset definition (.yaml) or a tinyhar recording (.parquet)" if recordings
+             else "a dataset definition (.yaml)")
+    return f"{dataset!r} is loaded whole (only {kinds} is read session by session)"
 
 
 def stream_scheduler(run: Run, scheduler: str, console: Console | None = None) -> str:
@@ -193,13 +220,12 @@ def stream_scheduler(run: Run, scheduler: str, console: Console | None = None) -
     ``scheduler`` for a feature-based (tree) pipeline; ``serial`` for a
     network, which classifies in this process (PyTorch uses the cores
     itself, and worker processes would each import it), with a note on
-    ``console`` when another scheduler was asked for.
+    ``console`` when another scheduler was asked for (:func:`note_in_this_process`).
     """
     if not run.is_network or scheduler == "serial":
         return scheduler
-    if console is not None:
-        console.print(f"note: --scheduler {scheduler} is not used: a network classifies in "
-                      "this process")
+    note_in_this_process(console, scheduler, "a network classifies here (PyTorch uses the "
+                         "cores itself; worker processes would each import it)")
     return "serial"
 
 
@@ -500,7 +526,9 @@ def evaluate_continuous(
                 default_workers(workers),
             )
         else:
-            _note_in_this_process(scheduler, console, run, dataset)
+            note_in_this_process(console, scheduler,
+                                 f"{dataset!r} is loaded whole (by_session=False)"
+                                 if definition else loaded_whole(dataset, recordings=True))
             data = load_for_run(run, dataset, path)
             if not isinstance(data, RecordingSet):
                 raise EvaluationError(

@@ -314,7 +314,7 @@ def predict_recordings(
     ComputeError
         The Dask cluster cannot be reached or went away.
     """
-    from tinyhar.evaluate import default_workers, timeline_rows
+    from tinyhar.evaluate import default_workers, loaded_whole, note_in_this_process, timeline_rows
     from tinyhar.reporting.progress import progress_bar as _progress
     from tinyhar.reporting.timeline import plot_timeline
     from tinyhar.runfolder import load_run
@@ -336,10 +336,9 @@ def predict_recordings(
         pred, name = _predict_by_session(run, str(recording), subjects, spec, chunk, console,
                                          skipped, scheduler, default_workers(workers))
     else:
-        if scheduler != "serial":
-            console.print(f"note: --scheduler {scheduler} is not used: "
-                          f"{recording if dataset is None else dataset!r} is loaded whole and "
-                          "classified in this process")
+        note_in_this_process(console, scheduler,
+                             loaded_whole(str(recording), recordings=True) if dataset is None
+                             else f"--dataset {dataset!r} is loaded whole")
         data = load_recordings(run, recording, dataset, path, subjects)
         name = data.name
         _note_training_subjects(run, data.subjects, name, console)
