@@ -237,3 +237,22 @@ def test_a_task_that_kills_its_cluster_worker_is_a_clear_error():
         with pytest.raises(compute.ComputeError, match="ended the Dask worker"):
             list(compute.map_in_order(signal.raise_signal, [signal.SIGKILL],
                                       cluster.scheduler_address))
+
+
+def test_the_abandoned_run_messages_end_alike():
+    """A lost cluster and a killed worker process: what happened, then the one tail (the run
+    is abandoned, what to do, run again with the cached features)."""
+    from types import SimpleNamespace
+
+    tail = ("; the run is abandoned, nothing was written. {}, and run again (cached session "
+            "features are reused)")
+    lost = str(compute._lost("tcp://10.0.0.1:8786", OSError("gone")))
+    assert lost == ("the Dask cluster at tcp://10.0.0.1:8786 stopped answering (OSError: gone)"
+                    + tail.format("Restart the cluster"))
+    pool = SimpleNamespace(_processes={1: SimpleNamespace(exitcode=-9)})
+    died = str(compute._worker_died(pool, 4))
+    assert died.startswith("a worker process ended with SIGKILL (exit code -9) while computing "
+                           "tasks; the run is abandoned, nothing was written. SIGKILL usually")
+    assert "use fewer than 4 workers" in died
+    assert died.endswith("a machine with more memory, and run again (cached session features "
+                         "are reused)")

@@ -638,13 +638,12 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
             except (OSError, TimeoutError, CancelledError) as exc:
                 raise _lost(address, exc) from exc
             except KilledWorker as exc:  # the task's worker died each time it ran it
-                raise ComputeError(
+                raise ComputeError(_abandoned(
                     f"a task ended the Dask worker running it, each time the cluster at "
-                    f"{address} tried it ({exc}); the run is abandoned, nothing was written. "
+                    f"{address} tried it ({exc})",
                     "A worker that is killed usually ran out of memory: give the workers "
-                    "more memory (`dask worker --memory-limit`) or fewer threads each, and "
-                    "run again (cached session features are reused)"
-                ) from exc
+                    "more memory (`dask worker --memory-limit`) or fewer threads each"
+                )) from exc
             finally:
                 future.release()
     finally:
@@ -694,22 +693,28 @@ def _worker_died(pool, workers: int) -> ComputeError:
         elif code is not None:
             ended.append(f"exit code {code}")
     how = f"ended with {', '.join(ended)}" if ended else "ended"
-    return ComputeError(
-        f"a worker process {how} while computing tasks; the run is abandoned, nothing was "
-        "written. SIGKILL usually means the system ran out of memory: each worker holds its "
+    return ComputeError(_abandoned(
+        f"a worker process {how} while computing tasks",
+        "SIGKILL usually means the system ran out of memory: each worker holds its "
         f"own tasks' data, so use fewer than {workers} workers (compute.workers, e.g. "
-        "--set compute.workers=1) or the serial scheduler, or a machine with more memory, "
-        "and run again (cached session features are reused)"
-    )
+        "--set compute.workers=1) or the serial scheduler, or a machine with more memory"
+    ))
 
 
 def _lost(address: str, exc: BaseException) -> ComputeError:
     """The error of a cluster that stopped answering mid-run."""
-    return ComputeError(
-        f"the Dask cluster at {address} stopped answering ({type(exc).__name__}: {exc}); "
-        "the run is abandoned, nothing was written. Restart the cluster and run again "
-        "(cached session features are reused)"
-    )
+    return ComputeError(_abandoned(
+        f"the Dask cluster at {address} stopped answering ({type(exc).__name__}: {exc})",
+        "Restart the cluster"
+    ))
+
+
+def _abandoned(what: str, fix: str) -> str:
+    """The message of a run given up mid-way: ``what`` went wrong; the run is abandoned and
+    nothing was written; ``fix`` (a sentence without its end), then run again, which reuses
+    the cached session features."""
+    return (f"{what}; the run is abandoned, nothing was written. {fix}, and run again "
+            "(cached session features are reused)")
 
 
 def _require(module: str, scheduler: str):
