@@ -66,3 +66,25 @@ def test_loading_a_definition_whole_that_would_not_fit_is_refused(definition, mo
         load_data(cfg)
     monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(2 * need / 1e9))
     assert load_data(cfg).n_samples == 36_000
+
+
+def test_the_decision_lists_the_files_once(definition, monkeypatch):
+    """`reads_by_session` judges the files' bytes and their samples from one listing."""
+    import tinyhar.datasets.custom as custom
+    import tinyhar.datasets.sessions as sessions
+
+    need = 36_000 * 6 * IN_MEMORY_BYTES_PER_VALUE
+    real, calls = custom.resolve_files, []
+
+    def spy(*args, **kwargs):
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    for module in (custom, sessions):  # sessions imported it by name
+        monkeypatch.setattr(module, "resolve_files", spy)
+    cfg = make_config({"dataset": {"name": definition}}, "test")
+    for factor, expected in ((4, False), (1.5, True)):
+        calls.clear()
+        monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(factor * need / 1e9))
+        assert reads_by_session(cfg) is expected
+        assert calls == [definition]

@@ -591,7 +591,8 @@ def file_rows(definition: DatasetDefinition, file: Path) -> int | None:
     return int(array.shape[0])
 
 
-def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
+def estimated_samples(yaml_path: str | Path,
+                      files: list[Path] | None = None) -> tuple[int, int]:
     """Samples in a definition's files and its channels, estimated without reading the data.
 
     Parquet and NPY files: their rows (:func:`file_rows`: metadata, header).
@@ -602,6 +603,14 @@ def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
     decompressed for its first :data:`CSV_SAMPLE_BYTES` (within about 20 %:
     how well a recording compresses varies along it). A file that cannot be
     read counts as none (reading it reports the problem).
+
+    Parameters
+    ----------
+    yaml_path : str or Path
+        The dataset definition.
+    files : list of Path, optional
+        Its files where the caller has listed them already
+        (:func:`resolve_files`); default: listed here.
 
     Returns
     -------
@@ -621,7 +630,9 @@ def estimated_samples(yaml_path: str | Path) -> tuple[int, int]:
     channels = sum(getattr(columns, f"{s}_{a}") is not None for s in ("acc", "gyro")
                    for a in "xyz")
     samples, compressed = 0, []
-    for file in resolve_files(definition, path.parent, str(path)):
+    if files is None:
+        files = resolve_files(definition, path.parent, str(path))
+    for file in files:
         try:
             rows = file_rows(definition, file)
             if rows is None and compression(file) is not None:

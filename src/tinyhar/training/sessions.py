@@ -84,15 +84,16 @@ def reads_by_session(cfg: TrainConfig) -> bool:
         return False
     if c.scheduler != "serial" or c.cache:
         return True
-    from tinyhar.datasets.sessions import session_sources
+    from tinyhar.datasets.custom import DatasetDefinition, resolve_files
     from tinyhar.windows.source import in_memory_bytes
     from tinyhar.windows.windowing import memory_limit
 
-    files = [Path(f) for src in session_sources(ds.name) for f in src.files]
+    path = Path(ds.name)  # its files, listed once for both estimates
+    files = resolve_files(DatasetDefinition.from_yaml(path), path.parent, ds.name)
     if sum(f.stat().st_size for f in files) > OUT_OF_CORE_BYTES:
         return True
     limit = memory_limit()
-    return limit is not None and in_memory_bytes(ds.name) > limit / 2
+    return limit is not None and in_memory_bytes(ds.name, files) > limit / 2
 
 
 class _TableWindows:

@@ -31,10 +31,11 @@ IN_MEMORY_BYTES_PER_VALUE = 37
 windows (hop half a window) and their features."""
 
 
-def in_memory_bytes(yaml_path: str | Path) -> int:
+def in_memory_bytes(yaml_path: str | Path, files: list[Path] | None = None) -> int:
     """Estimated peak memory (bytes) of loading a dataset definition whole and training on it.
 
-    Its samples and channels (:func:`tinyhar.datasets.custom.estimated_samples`)
+    Its samples and channels (:func:`tinyhar.datasets.custom.estimated_samples`,
+    of its ``files`` where the caller has listed them already)
     times :data:`IN_MEMORY_BYTES_PER_VALUE`.
 
     Raises
@@ -44,7 +45,7 @@ def in_memory_bytes(yaml_path: str | Path) -> int:
     """
     from tinyhar.datasets.custom import estimated_samples
 
-    samples, channels = estimated_samples(yaml_path)
+    samples, channels = estimated_samples(yaml_path, files)
     return samples * channels * IN_MEMORY_BYTES_PER_VALUE
 
 
