@@ -17,7 +17,13 @@ from typer.testing import CliRunner
 from tinyhar.cli import app
 from tinyhar.datasets import bysession
 from tinyhar.datasets.bundled import load_bundled_hapt
-from tinyhar.datasets.bysession import SampleCounts, count_samples, map_sessions
+from tinyhar.datasets.bysession import (
+    SampleCounts,
+    count_samples,
+    map_file_sessions,
+    map_sessions,
+    split_sessions,
+)
 from tinyhar.datasets.custom import load_custom
 from tinyhar.datasets.registry import describe, describe_dataset
 from tinyhar.datasets.scaffold import check_definition, class_coverage_messages
@@ -251,3 +257,77 @@ def test_a_fallback_reads_whole_with_the_same_result(messy, monkeypatch):
 
     monkeypatch.setattr(bysession, "_by_source", refuse)
     assert check_definition(messy) == expected
+
+
+@pytest.fixture(scope="module")
+def recording_file(synthetic, tmp_path_factory):
+    """The synthetic set (6 sessions of 9,000 rows) as one tinyhar Parquet recording."""
+    return load_custom(synthetic).to_parquet(tmp_path_factory.mktemp("file") / "rec.parquet")
+
+
+def _spy_batches(monkeypatch, cls):
+    """Count the batches ``cls.iter_batches`` yields (and their largest size)."""
+    sizes: list[int] = []
+    original = cls.iter_batches
+
+    def spy(self, *args, **kwargs):
+        for batch in original(self, *args, **kwargs):
+            sizes.append(batch.n_samples)
+            yield batch
+
+    monkeypatch.setattr(cls, "iter_batches", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("name", ["messy", "synthetic"])
+def test_describe_reads_a_definition_in_batches(name, request, monkeypatch):
+    """Batches of 400 rows (sessions of 1,500-9,000; restarts, shared names, a session of
+    two files): the description of the whole load, no session held whole."""
+    from tinyhar.datasets.sessions import SessionSource
+
+    path = request.getfixturevalue(name)
+    expected = describe_dataset(load_custom(path))
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 400)
+    sizes = _spy_batches(monkeypatch, SessionSource)
+    assert describe(path) == expected
+    assert max(sizes) <= 400 and sum(sizes) == expected["n_samples"]
+
+
+def test_describe_reads_a_parquet_recording_in_batches(recording_file, monkeypatch):
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.datasets.sessions import RecordingFile
+
+    expected = describe_dataset(RecordingSet.from_parquet(recording_file))
+    assert describe(recording_file) == expected  # one batch: read whole
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 4000)
+    sizes = _spy_batches(monkeypatch, RecordingFile)
+    monkeypatch.setattr(RecordingSet, "from_parquet", None)  # (the whole file would fail)
+    assert describe(recording_file) == expected
+    assert max(sizes) <= 4000 and sum(sizes) == expected["n_samples"] == 54000
+    result = runner.invoke(app, ["datasets", "describe", str(recording_file)])
+    assert result.exit_code == 0, result.output
+    assert "3 subjects: s001, s002, s003" in result.output
+
+
+def test_file_sessions_are_those_of_the_whole_file(recording_file, monkeypatch):
+    """Sessions joined from batches of 4,000 rows (9,000-row sessions span 3 batches)."""
+    from tinyhar.datasets.recording import RecordingSet
+
+    whole = list(split_sessions(RecordingSet.from_parquet(recording_file)))
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 4000)
+    parts = map_file_sessions(recording_file, lambda rec: rec)
+    assert [p.sessions for p in parts] == [w.sessions for w in whole] and len(parts) == 6
+    for part, expected in zip(parts, whole, strict=True):
+        pd.testing.assert_frame_equal(part.frame, expected.frame)
+        assert (part.classes, part.name, part.source) == (expected.classes, expected.name,
+                                                          expected.source)
+
+
+def test_sessions_from_a_column_in_batches(tmp_path, monkeypatch):
+    """Names checked over all of a file's batches: a session seen in an earlier file still
+    makes the data set read whole (the whole load joins it)."""
+    path = _column_files(tmp_path, [("a.csv", [("1", "r1", 0.0), ("2", "r2", 0.0)]),
+                                    ("b.csv", [("1", "r1", 100.0), ("3", "r3", 0.0)])])
+    expected = describe_dataset(load_custom(path))
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 300)
+    assert describe(path) == expected

@@ -271,6 +271,35 @@ def test_sklearn_pipeline_and_clone() -> None:
     assert fx.get_params()["gravity_order"] == 2 and fx.channels == ACC
 
 
+def test_compiled_plan_is_built_once_per_fit_and_parameters() -> None:
+    """compiled() (and so transform) reuses the plan fit built; a new fit, new parameters
+    (set_params or an attribute) or a new window length build a fresh one; clones start
+    without it and pickles keep it."""
+    import pickle
+
+    X = walking_like(6)
+    fx = FeatureExtractor(feature_set="light").fit(X)
+    first = fx.compiled()
+    assert fx.compiled() is first and first.n_samples == N
+    assert first.layout is fx.layout_ and first.plan is fx.plan_
+    np.testing.assert_array_equal(fx.transform(X), first.transform(X))
+    assert fx.compiled() is first
+    assert fx.fit(X).compiled() is not first  # refit: a fresh plan
+    again = fx.compiled()
+    assert again == first and fx.compiled() is again
+    fx.set_params(feature_set="minimal")
+    minimal = fx.compiled()
+    assert minimal.layout.feature_set == "minimal" and minimal.layout.names != again.layout.names
+    assert fx.compiled() is minimal
+    fx.feature_set = "light"  # (an attribute set directly)
+    assert fx.compiled() == first and fx.compiled() is not minimal
+    fx.fit(X[:, : N // 2])  # another window length
+    assert fx.compiled().n_samples == N // 2
+    copy = pickle.loads(pickle.dumps(fx))
+    assert copy.compiled() is copy.compiled() and copy.compiled() == fx.compiled()
+    assert not hasattr(clone(fx), "_compiled")
+
+
 def test_transform_before_fit_raises_not_fitted_and_empty_batch() -> None:
     from sklearn.exceptions import NotFittedError
 

@@ -81,3 +81,30 @@ def test_cli_inspect_on_a_definition(messy, tmp_path):  # noqa: F811
     assert result.exit_code == 0, result.output
     assert "messy: 7 recording(s), 3 subject(s)" in result.output
     assert (tmp_path / "r" / "timeline_1.png").is_file()
+
+
+def test_a_parquet_recording_one_session_at_a_time(many, tmp_path, monkeypatch):
+    """A tinyhar Parquet recording of 30 sessions of 1,800 rows, read in batches of 1,000
+    rows (sessions across batches): the report of the whole file, byte for byte, without
+    loading the file whole; each session visited whole, once."""
+    from tinyhar.datasets.custom import load_custom
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.datasets.sessions import RecordingFile
+
+    file = load_custom(many).to_parquet(tmp_path / "many.parquet")
+    monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 1000)
+    sizes = []
+    original = inspect_module._Inspector.__call__
+
+    def spy(self, rec):
+        sizes.append((rec.sessions, rec.n_samples))
+        return original(self, rec)
+
+    monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
+    with monkeypatch.context() as m:
+        m.setattr(RecordingSet, "from_parquet", None)  # (the whole file would fail)
+        streamed = inspect_dataset(file, tmp_path / "streamed")
+    assert len(sizes) == 30 and all(len(s) == 1 and n == 1800 for s, n in sizes)
+    monkeypatch.setattr(RecordingFile, "streams", staticmethod(lambda path: False))
+    whole = inspect_dataset(file, tmp_path / "whole")  # loaded whole, as before
+    _same_reports(streamed, whole, tmp_path / "streamed", tmp_path / "whole")

@@ -24,6 +24,17 @@ fewer files).
 cuts a data set loaded whole into the same pieces, so the named data sets go
 through the same code.
 
+:func:`count_samples` goes further and reads batches of rows
+(:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`, at most
+:data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows each, as training reads
+them): counting needs no whole session, so memory stays bounded however long
+a session is. It reads a tinyhar Parquet recording the same way
+(:meth:`~tinyhar.datasets.sessions.RecordingFile.iter_batches`), and
+:func:`map_file_sessions` hands such a file's sessions one at a time, each
+joined from its batches. A file of at most one batch is read whole, as before;
+in a longer one the unit and clipping checks judge each batch of rows (as
+training does), so a clipping line is given per batch and session.
+
 Where sessions come from a column, a source is one file and may hold several
 sessions. When such files together name a session in two files (the whole
 load joins them) or a session name under two subjects (the whole load then
@@ -41,13 +52,15 @@ from typing import TypeVar
 
 import numpy as np
 
+from tinyhar.datasets import sessions as _sessions
 from tinyhar.datasets.checks import ChecksLike, ClippingWarning, warn_clipping
 from tinyhar.datasets.custom import RestartWarning, load_custom, resolve_files, warn_restarts
 from tinyhar.datasets.definition import DatasetDefinition
-from tinyhar.datasets.recording import RecordingSet, natural_key, run_starts
-from tinyhar.datasets.sessions import session_sources, shared_session_names
+from tinyhar.datasets.recording import RecordingSet, concat_frames, natural_key, run_starts
+from tinyhar.datasets.sessions import RecordingFile, session_sources, shared_session_names
 
-__all__ = ["SampleCounts", "count_samples", "map_sessions", "split_sessions"]
+__all__ = ["SampleCounts", "count_samples", "map_file_sessions", "map_sessions",
+           "split_sessions"]
 
 T = TypeVar("T")
 
@@ -82,7 +95,8 @@ class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
 
 def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
                  checks: ChecksLike = None,
-                 on_restart: Callable[[], None] | None = None) -> list[T]:
+                 on_restart: Callable[[], None] | None = None,
+                 batches: bool = False) -> list[T]:
     """Call ``visit`` on each session of a dataset definition, loading one at a time.
 
     Parameters
@@ -126,14 +140,15 @@ def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
     """
     path = Path(path)
     try:
-        return _by_source(path, visit, checks)
+        return _by_source(path, visit, checks, batches)
     except _Fallback:
         if on_restart is not None:
             on_restart()
         return [visit(part) for part in split_sessions(load_custom(path, checks))]
 
 
-def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLike) -> list[T]:
+def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLike,
+               batches: bool = False) -> list[T]:
     sources = session_sources(path)
     prefix = shared_session_names(sources)
     by_file = any(s.subject is None or s.session is None for s in sources)
@@ -143,7 +158,15 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
     for source in sources:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            recordings = source.load(checks, prefix)
+            if batches:
+                pairs: list[tuple[str, str]] = []
+                for batch in source.iter_batches(checks, prefix, _sessions.BATCH_ROWS):
+                    pairs += _session_pairs(batch)
+                    results.append(visit(batch))
+                    del batch
+            else:
+                recordings = source.load(checks, prefix)
+                pairs = _session_pairs(recordings)
         for w in caught:
             message = w.message
             if isinstance(message, RestartWarning):
@@ -161,9 +184,10 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
             else:
                 passed.append(w)
         if by_file:
-            _check_names(recordings, seen)
-        results.append(visit(recordings))
-        del recordings
+            _check_names(list(dict.fromkeys(pairs)), seen)
+        if not batches:
+            results.append(visit(recordings))
+            del recordings
     for w in passed:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if restarts:
@@ -182,18 +206,22 @@ def _file_position(line: str, files: tuple[str, ...], order: dict[str, int]) -> 
     return len(order)
 
 
-def _check_names(recordings: RecordingSet, seen: dict[str, str]) -> None:
+def _session_pairs(recordings: RecordingSet) -> list[tuple[str, str]]:
+    """``(subject, session)`` of each run of a session's rows, in order."""
+    frame = recordings.frame
+    starts = run_starts(frame["session"].cat.codes.to_numpy())
+    return [(str(frame["subject"].iloc[i]), str(frame["session"].iloc[i])) for i in starts]
+
+
+def _check_names(pairs: list[tuple[str, str]], seen: dict[str, str]) -> None:
     """Raise :class:`_Fallback` where a file's sessions cannot be named as the whole load does.
 
+    ``pairs`` are the file's ``(subject, session)`` (:func:`_session_pairs`).
     A session already seen (in an earlier file: the whole load joins them), a
     session name already used by another subject (the whole load prefixes all
     sessions with their subject), or names that look prefixed by this file's
     own load (``<subject>-<name>`` with ``<name>`` shared by subjects).
     """
-    frame = recordings.frame
-    codes = frame["session"].cat.codes.to_numpy()
-    starts = run_starts(codes)
-    pairs = [(str(frame["subject"].iloc[i]), str(frame["session"].iloc[i])) for i in starts]
     stripped: dict[str, set] = {}
     for subject, session in pairs:
         if session in seen:
@@ -292,19 +320,114 @@ class SampleCounts:
                 for c in self.classes}
 
 
+def _map_file(path: str | Path, visit: Callable[[RecordingSet], T],
+              checks: ChecksLike) -> list[T]:
+    """``visit`` of each batch of a tinyhar Parquet recording
+    (:meth:`RecordingFile.iter_batches`), the batches' clipping warnings joined into one."""
+    results, passed, clipping = [], [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in RecordingFile(str(path)).iter_batches(checks,
+                                                           batch_rows=_sessions.BATCH_ROWS):
+            results.append(visit(batch))
+            del batch
+    for w in caught:
+        if isinstance(w.message, ClippingWarning):
+            clipping += w.message.findings
+        else:
+            passed.append(w)
+    for w in passed:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    warn_clipping(clipping, stacklevel=4)
+    return results
+
+
+def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
+                      checks: ChecksLike = None) -> list[T]:
+    """Call ``visit`` on each session of a tinyhar Parquet recording, one at a time.
+
+    The file is read in batches of rows
+    (:meth:`~tinyhar.datasets.sessions.RecordingFile.iter_batches`, at most
+    :data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows each) and each
+    session is joined from its rows in the batches, so memory is bounded by
+    the largest session plus a batch, not the file (as :func:`map_sessions`
+    for a definition).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :meth:`RecordingSet.to_parquet`
+        (:meth:`RecordingFile.streams` true for it).
+    visit : callable
+        Called with each session's :class:`RecordingSet` (the file's rate,
+        classes, name, citation and licence; source: the file), in the
+        file's order, as :func:`split_sessions` of the whole file gives them;
+        its results are returned.
+    checks : DataChecks or mapping, optional
+        Plausibility checks, as :meth:`RecordingSet.from_parquet` (judged per
+        batch and session in a file of several batches).
+
+    Returns
+    -------
+    list
+        ``visit``'s results, one per session.
+
+    Raises
+    ------
+    DataFormatError
+        As :meth:`RecordingSet.from_parquet` (the message names the file and
+        the batch's rows).
+
+    Warns
+    -----
+    UserWarning
+        Clipped channels, one warning after the last session.
+    """
+    results: list[T] = []
+    pending: list[RecordingSet] = []  # the pieces of the session being read
+
+    def flush() -> None:
+        first = pending[0]
+        frame = (first.frame if len(pending) == 1
+                 else concat_frames([p.frame for p in pending]))
+        pending.clear()
+        results.append(visit(RecordingSet(frame, first.sampling_rate_hz, first.classes,
+                                          first.name, first.citation, first.licence,
+                                          str(path))))
+
+    def collect(batch: RecordingSet) -> None:
+        for piece in split_sessions(batch):
+            if pending and piece.sessions != pending[0].sessions:
+                flush()
+            pending.append(piece)
+
+    _map_file(path, collect, checks)
+    if pending:
+        flush()
+    return results
+
+
 def count_samples(dataset: str | Path, checks: ChecksLike = None) -> SampleCounts:
-    """:class:`SampleCounts` of a dataset definition, read one session at a time.
+    """:class:`SampleCounts` of a dataset definition or Parquet recording, read in batches.
 
     Parameters
     ----------
     dataset : str or Path
-        The YAML dataset definition.
+        The YAML dataset definition (read with :func:`map_sessions`, batch
+        by batch), or a tinyhar Parquet recording
+        (:meth:`~tinyhar.datasets.sessions.RecordingFile.streams`; read batch
+        by batch, :meth:`~tinyhar.datasets.sessions.RecordingFile.iter_batches`).
+        Memory is bounded by a batch of rows, not a session or the file.
     checks : DataChecks or mapping, optional
-        As :func:`tinyhar.datasets.custom.load_custom`.
+        As :func:`tinyhar.datasets.custom.load_custom` (a Parquet recording:
+        as :meth:`RecordingSet.from_parquet`).
 
     Raises
     ------
     ConfigError, DataFormatError
-        As :func:`map_sessions`.
+        As :func:`map_sessions` (a Parquet recording: as
+        :meth:`RecordingSet.from_parquet`).
     """
-    return SampleCounts.join(map_sessions(dataset, SampleCounts.of, checks))
+    if RecordingFile.streams(dataset):
+        return SampleCounts.join(_map_file(dataset, SampleCounts.of, checks))
+    return SampleCounts.join(map_sessions(dataset, SampleCounts.of, checks, batches=True))

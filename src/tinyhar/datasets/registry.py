@@ -258,9 +258,10 @@ def describe(name_or_path: str | Path, path: str | Path | None = None,
              checks: ChecksLike = None) -> dict[str, Any]:
     """Describe a data set (``tinyhar datasets describe``): :func:`describe_dataset` of it.
 
-    A dataset definition is read one session at a time
-    (:func:`tinyhar.datasets.bysession.count_samples`: memory bounded by one
-    session, whatever the data set's size); other data sets are loaded whole
+    A dataset definition and a tinyhar Parquet recording are read in batches
+    of rows (:func:`tinyhar.datasets.bysession.count_samples`: memory bounded
+    by a batch, whatever the size of the data set or of a session); other
+    data sets (named ones, bundled copies) are loaded whole
     (:func:`load_dataset`). The result is the same either way.
 
     Parameters
@@ -278,8 +279,11 @@ def describe(name_or_path: str | Path, path: str | Path | None = None,
     ConfigError, TinyharError
         As :func:`load_dataset`.
     """
+    from tinyhar.datasets.sessions import RecordingFile
+
     file = _data_file(str(name_or_path), path, {})
-    if file is not None and file.suffix.lower() in (".yaml", ".yml"):
+    if file is not None and (file.suffix.lower() in (".yaml", ".yml")
+                             or RecordingFile.streams(file)):
         from tinyhar.datasets.bysession import count_samples
 
         return describe_dataset(count_samples(file, checks))

@@ -124,8 +124,21 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return resolve_features(**self.get_params(deep=False))
 
     def _compile(self, n_samples: int) -> PlanFeatures:
-        """:meth:`PlanFeatures.build` of these parameters: the one source of the plan."""
-        return PlanFeatures.build(n_samples, **self.get_params(deep=False))
+        """:meth:`PlanFeatures.build` of these parameters: the one source of the plan.
+
+        The result is kept (``_compiled``: set by ``fit``, not ``__init__``, so
+        :func:`sklearn.base.clone` starts without it; pickled with the
+        extractor) with the parameters and window length it was built for;
+        :meth:`compiled` reuses it while they are unchanged.
+        """
+        built = PlanFeatures.build(n_samples, **self.get_params(deep=False))
+        self._compiled = (self._plan_key(n_samples), built)
+        return built
+
+    def _plan_key(self, n_samples: int) -> tuple[str, int]:
+        """The parameters (as text: lists and arrays compare too) and window length of a
+        plan."""
+        return repr(sorted(self.get_params(deep=False).items())), int(n_samples)
 
     def _input(
         self, X: object, layout: FeatureLayout, n_samples: int | None = None
@@ -217,7 +230,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             Its ``transform`` gives this extractor's features of an array of
             windows bit for bit (:mod:`tinyhar.features.engine`: the same code
             on the same plan); a process that receives it need not import
-            scikit-learn.
+            scikit-learn. Built once per fit: later calls return the same
+            object while the parameters are unchanged (after ``set_params``,
+            or an attribute set, it is built again for the new ones).
 
         Raises
         ------
@@ -227,7 +242,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             For invalid parameters.
         """
         check_is_fitted(self, "layout_")
-        return self._compile(self.n_samples_in_)  # the current parameters (set_params after fit)
+        # the current parameters (set_params after fit builds anew), else the plan built before
+        cached = getattr(self, "_compiled", None)
+        if cached is not None and cached[0] == self._plan_key(self.n_samples_in_):
+            return cached[1]
+        return self._compile(self.n_samples_in_)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the output features.

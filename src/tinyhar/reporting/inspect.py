@@ -35,8 +35,10 @@ and findings, its mean acceleration per class, sample counts, and per window
 the start time and, for the sessions drawn in the timelines, the mean
 magnitude and label), so memory is bounded by one session plus about 9 bytes
 per window (25 MB for 1,000 hours at the default hop); the report is the one
-the whole load gives, byte for byte. Named data sets are loaded whole and cut
-into the same sessions.
+the whole load gives, byte for byte. A tinyhar Parquet recording is read the
+same way, each session joined from the file's batches of rows
+(:func:`tinyhar.datasets.bysession.map_file_sessions`). Named data sets are
+loaded whole and cut into the same sessions.
 """
 
 from __future__ import annotations
@@ -120,20 +122,25 @@ def _load_parts(dataset: str | Path, path: str | Path | None, visit, on_restart)
     """``visit`` of each session of the data set, and the loader's notes (warnings).
 
     A dataset definition is read one session at a time
-    (:func:`tinyhar.datasets.bysession.map_sessions`); other data sets are
-    loaded whole and cut into their sessions
+    (:func:`tinyhar.datasets.bysession.map_sessions`), a tinyhar Parquet
+    recording one session at a time from its batches of rows
+    (:func:`~tinyhar.datasets.bysession.map_file_sessions`); other data sets
+    are loaded whole and cut into their sessions
     (:func:`~tinyhar.datasets.bysession.split_sessions`).
     """
-    from tinyhar.datasets.bysession import map_sessions, split_sessions
+    from tinyhar.datasets.bysession import map_file_sessions, map_sessions, split_sessions
     from tinyhar.datasets.recording import RecordingSet
     from tinyhar.datasets.registry import _data_file, load_dataset
+    from tinyhar.datasets.sessions import RecordingFile
 
     file = _data_file(str(dataset), path, {})
+    data = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if file is not None and file.suffix.lower() in (".yaml", ".yml"):
             parts = map_sessions(file, visit, _CHECKS_OFF, on_restart)
-            data = None
+        elif file is not None and RecordingFile.streams(file):
+            parts = map_file_sessions(file, visit, _CHECKS_OFF)
         else:
             data = load_dataset(dataset, path=path, checks=_CHECKS_OFF)
     if data is not None:
