@@ -160,6 +160,25 @@ def test_sessions_from_a_column_give_the_outputs_of_a_whole_read(
     assert _straddled(windows[windows["subject"] == "s003"], ends)  # batch boundaries
 
 
+def test_a_session_name_shared_across_files_is_prefixed_as_in_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    # one export per subject, both naming their session "day": no file shares the name, the
+    # data set does. Before, each file's read kept "day", and the two subjects' windows were
+    # one session in the segments (and their smoothing ran across both)
+    table = _study(synthetic, tmp_path / "csv")
+    for subject in TEST:
+        table[table["subject"] == subject].to_csv(tmp_path / "csv" / f"export_{subject}.csv",
+                                                  index=False)
+    (tmp_path / "csv" / "export.csv").unlink()
+    spec = yaml.safe_load((tmp_path / "csv" / "data.yaml").read_text())
+    (tmp_path / "csv" / "data.yaml").write_text(yaml.safe_dump({**spec, "files": "export_*"}))
+    windows = _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch,
+                            [-(-18000 // BATCH)] * 2)
+    assert windows["session"].unique().tolist() == ["s003-day", "s004-day"]
+    segments = pd.read_csv(tmp_path / "a" / SEGMENTS_FILE)
+    assert segments["session"].unique().tolist() == ["s003-day", "s004-day"]
+
+
 def test_a_restart_in_a_column_session_gives_the_outputs_of_a_whole_read(
         run, synthetic, tmp_path, monkeypatch):
     _study(synthetic, tmp_path / "csv", restart=True)

@@ -134,17 +134,6 @@ def test_csv_channels_in_g_parsed_to_float32_equal_the_rounded_doubles(tmp_path)
     np.testing.assert_array_equal(rec.frame["time"].to_numpy(), parsed["t"].to_numpy())
 
 
-def test_prefixed_sessions_rename_the_categories_only():
-    from tinyhar.datasets.sessions import prefixed_sessions
-
-    rec = _set([_frame("7", "morning", ["SITTING"] * 3), _frame("3", "evening", [None] * 2)])
-    renamed = prefixed_sessions(rec.frame)
-    assert list(renamed.categories) == ["7-morning", "3-evening"]
-    assert renamed.codes.tolist() == rec.frame["session"].cat.codes.tolist()
-    rec.frame["session"] = renamed
-    assert rec.sessions == ["7-morning", "3-evening"]
-
-
 def test_recording_set_is_not_changed_through_the_frame_it_was_made_from():
     """Categorical columns already in canonical form are kept without a copy; changing the
     caller's frame afterwards must not change the recordings (nor the reverse)."""

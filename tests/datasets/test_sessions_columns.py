@@ -85,7 +85,7 @@ def test_contiguous_sessions_stream_session_after_session(study, tmp_path, suffi
     assert second["time"].iloc[499] == pytest.approx(1499 / 50)
     assert source.subjects() == ["p01", "p02", "p03"]
     prefixed = joined_batches(source, 2500, own_categories=True, session_prefix=True)
-    assert prefixed[0].frame["session"].iloc[0] == "p01-p01-1"  # as the whole read
+    assert prefixed[0].frame["session"].iloc[0] == "p01-1"  # prefixed once, as the whole read
 
 
 def test_session_names_of_one_subject_each_and_no_time_column(study, tmp_path):
@@ -227,3 +227,67 @@ def test_a_bad_time_value_is_reported_before_any_batch(study, tmp_path, monkeypa
     with pytest.raises(DataFormatError) as whole:
         source.load()
     assert str(e.value) == str(whole.value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy"])
+def test_files_of_one_subject_each_name_shared_sessions_as_the_whole_read(study, tmp_path,
+                                                                           suffix):
+    # session "1" of p01, p02 and p03 in three files: no file shares a name, the data set does;
+    # every read names them "<subject>-<session>" (before, each file's read kept "1", and
+    # per-session results such as predicted segments joined the subjects' sessions)
+    from tinyhar.datasets.custom import load_custom
+    from tinyhar.datasets.sessions import shared_session_names
+
+    spec = _spec(files=f"export_*{suffix}")
+    if suffix == ".npy":  # numbers only: subject and session as numbers, columns by position
+        table = study.assign(subject=study["subject"].str[1:].astype(float),
+                             session=study["session"].astype(float),
+                             label=pd.factorize(study["label"])[0].astype(float))
+        order = ["time", *CHANNELS, "label", "subject", "session"]
+        spec["columns"] = {c: i for i, c in enumerate(order)}
+        spec["classes"] = None
+    else:
+        table = study
+    for k, (_, part) in enumerate(table.groupby("subject", sort=True)):
+        path = tmp_path / f"export_{k}{suffix}"
+        if suffix == ".csv":
+            part.to_csv(path, index=False)
+        elif suffix == ".parquet":
+            pq.write_table(pa.Table.from_pandas(part, preserve_index=False), path)
+        else:
+            np.save(path, part[order].to_numpy(np.float64))
+    if spec["classes"] is None:
+        del spec["classes"]
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(spec))
+    whole = load_custom(tmp_path / "data.yaml")
+    sources = session_sources(tmp_path / "data.yaml")
+    assert len(sources) == 3 and shared_session_names(sources)
+    names = [s for source in sources
+             for s in source.load(None, True).frame["session"].unique().tolist()]
+    numbers = {".npy": ["1.0", "2.0", "3.0"]}.get(suffix, ["p01", "p02", "p03"])
+    expected = [f"{p}-{k}" for p in numbers for k in ("1", "2")]
+    if suffix == ".npy":  # (numbers from a float column read as text, as the whole read)
+        expected = [name.replace(".0", "") for name in expected]
+    assert names == whole.sessions == expected
+    if suffix != ".npy":  # and in batches of rows
+        batched = [s for source in sources
+                   for b in joined_batches(source, 997, own_categories=True, session_prefix=True)
+                   for s in b.frame["session"].unique().tolist()]
+        assert list(dict.fromkeys(batched)) == whole.sessions
+    # names of one subject each (no name shared anywhere): kept as they are
+    (tmp_path / f"export_1{suffix}").unlink()
+    (tmp_path / f"export_2{suffix}").unlink()
+    assert not shared_session_names(session_sources(tmp_path / "data.yaml"))
+
+
+def test_a_file_that_cannot_be_read_is_left_out_of_the_naming_decision(study, tmp_path):
+    from tinyhar.datasets.sessions import shared_session_names
+
+    for subject, part in study.groupby("subject", sort=True):
+        part.to_csv(tmp_path / f"export_{subject}.csv", index=False)
+    (tmp_path / "export_p04.csv").write_text("time,acc_x\n1,2\n")  # no subject column
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(_spec(files="export_*.csv")))
+    sources = session_sources(tmp_path / "data.yaml")
+    assert len(sources) == 4 and shared_session_names(sources)  # its own read reports it
+    with pytest.raises(DataFormatError, match="export_p04.csv"):
+        sources[3].load(None, True)

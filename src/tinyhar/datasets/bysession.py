@@ -36,10 +36,13 @@ in a longer one the unit and clipping checks judge each batch of rows (as
 training does), so a clipping line is given per batch and session.
 
 Where sessions come from a column, a source is one file and may hold several
-sessions. When such files together name a session in two files (the whole
-load joins them) or a session name under two subjects (the whole load then
-names every session ``"<subject>-<session>"``), the data set is read whole
-instead, as before: reading it a file at a time cannot give the same result.
+sessions. A session name under two subjects, in one file or in two, makes
+every session ``"<subject>-<session>"`` in each file's read, as in the whole
+load (:func:`~tinyhar.datasets.sessions.shared_session_names` reads the
+files' subject and session columns first). When such files together name one
+subject's session in two files (the whole load joins them), the data set is
+read whole instead, as before: reading it a file at a time cannot give the
+same result.
 """
 
 from __future__ import annotations
@@ -170,10 +173,7 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
         for w in caught:
             message = w.message
             if isinstance(message, RestartWarning):
-                restarts.append((message.count, [
-                    (where, before, after,
-                     f"{source.subject}-{session}" if prefix else session)
-                    for where, before, after, session in message.shown]))
+                restarts.append((message.count, list(message.shown)))
             elif isinstance(message, ClippingWarning):
                 if not order:
                     definition = DatasetDefinition.from_yaml(path)
@@ -216,19 +216,13 @@ def _session_pairs(recordings: RecordingSet) -> list[tuple[str, str]]:
 def _check_names(pairs: list[tuple[str, str]], seen: dict[str, str]) -> None:
     """Raise :class:`_Fallback` where a file's sessions cannot be named as the whole load does.
 
-    ``pairs`` are the file's ``(subject, session)`` (:func:`_session_pairs`).
-    A session already seen (in an earlier file: the whole load joins them), a
-    session name already used by another subject (the whole load prefixes all
-    sessions with their subject), or names that look prefixed by this file's
-    own load (``<subject>-<name>`` with ``<name>`` shared by subjects).
+    ``pairs`` are the file's ``(subject, session)`` (:func:`_session_pairs`),
+    named as the whole load names them (:func:`shared_session_names` decides
+    the ``"<subject>-<session>"`` prefix over all files). A session already
+    seen in an earlier file is one the whole load joins with it (or, after an
+    earlier file could not be read for that decision, another subject's).
     """
-    stripped: dict[str, set] = {}
-    for subject, session in pairs:
-        if session in seen:
-            raise _Fallback
-        if session.startswith(f"{subject}-"):
-            stripped.setdefault(session[len(subject) + 1:], set()).add(subject)
-    if any(len(s) > 1 for s in stripped.values()):
+    if any(session in seen for _, session in pairs):
         raise _Fallback
     seen.update({session: subject for subject, session in pairs})
 

@@ -271,6 +271,7 @@ def load_definition(
     source: str = "<definition>",
     checks: ChecksLike = None,
     files: list[Path] | None = None,
+    session_prefix: bool = False,
 ) -> RecordingSet:
     """Load the recordings of an already validated definition.
 
@@ -287,6 +288,12 @@ def load_definition(
         Read only these of the definition's files (one session at a time:
         :mod:`tinyhar.datasets.sessions`); all by default. With ``classes``
         unset, the class list is then the labels of these files only.
+    session_prefix : bool, default False
+        Name every session ``"<subject>-<session>"``, as the whole data set's
+        load does when a session name is used by several subjects in any of its
+        files (:func:`tinyhar.datasets.sessions.shared_session_names`), where
+        ``files`` are some of them. Without it, sessions are renamed so only
+        when such a name is shared within ``files``.
 
     Returns
     -------
@@ -321,7 +328,7 @@ def load_definition(
     _ParquetColumns.release()  # what reading the text columns left in Arrow's pool
     columns = _concat_parts(parts)
     del parts
-    columns = _assemble_sessions(columns, definition, files, wheres, active)
+    columns = _assemble_sessions(columns, definition, files, wheres, active, session_prefix)
     warn_clipping(clipping)
     classes = _check_labels(columns, definition, files, wheres)
     channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
@@ -508,17 +515,7 @@ def _read_one(
         if n > BLOCK_ROWS:  # the checks' chunk temporaries (a small file's: reused next)
             trim_heap()
     for key in META_FIELDS:
-        if key in used:
-            parts = raw.text_codes(key) if isinstance(raw, _ParquetColumns) else None
-            out[key] = (_text_of(*parts, False) if parts is not None
-                        else _text_column(raw.text(key) if isinstance(raw, _CsvColumns)
-                                          else raw[key]))
-            if isinstance(raw, _CsvColumns):
-                raw.drop(key)
-        else:
-            out[key] = constant_category(meta.get(key), len(line_of_row))
-        if isinstance(raw, _ParquetColumns) and raw.table is None:
-            raw.release()
+        out[key] = _meta_column(raw, key, used, meta, len(line_of_row))
     if len(line_of_row) and out["subject"].codes.min() < 0:
         row = int(np.flatnonzero(out["subject"].codes < 0)[0])
         raise DataFormatError(
@@ -529,6 +526,72 @@ def _read_one(
     if failed_check is not None:
         raise failed_check
     return out, where
+
+
+def _meta_column(raw, key: str, used: dict[str, ColumnRef], meta: dict,
+                 n_rows: int) -> pd.Categorical:
+    """The ``label``, ``subject`` or ``session`` of each of the ``n_rows`` rows of a read
+    file (``raw``, :func:`_read_one`): its column as text categories when the definition
+    names one (then dropped from a CSV reader's columns), else the file name's or
+    constant value (``meta``, :func:`meta_from_name`) for every row."""
+    if key in used:
+        parts = raw.text_codes(key) if isinstance(raw, _ParquetColumns) else None
+        column = (_text_of(*parts, False) if parts is not None
+                  else _text_column(raw.text(key) if isinstance(raw, _CsvColumns)
+                                    else raw[key]))
+        if isinstance(raw, _CsvColumns):
+            raw.drop(key)
+    else:
+        column = constant_category(meta.get(key), n_rows)
+    if isinstance(raw, _ParquetColumns) and raw.table is None:
+        raw.release()
+    return column
+
+
+def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path,
+                       pattern: re.Pattern | None) -> set[tuple[str, str]]:
+    """The distinct ``(subject, session)`` of a file's rows, reading only those columns.
+
+    Subject and session come from the file's columns or from its name and
+    ``constants`` (:func:`meta_from_name`), as :func:`load_definition` reads
+    them, before any session is renamed; the file is read in batches
+    (:data:`BLOCK_ROWS` rows of a Parquet or NPY file, :data:`CSV_CHUNK_ROWS`
+    lines of a CSV file), so memory is bounded whatever its size. Used to
+    name the sessions of files whose sessions come from a column as a whole
+    load names them (:func:`tinyhar.datasets.sessions.shared_session_names`).
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        A key column missing or unreadable, a file name that does not match
+        ``file_pattern``, a row without a subject or session (as
+        :func:`load_custom`, naming the file).
+    """
+    used = definition.columns.used()
+    keys = {k: used[k] for k in ("subject", "session") if k in used}
+    meta = meta_from_name(file, base_dir, pattern, definition)
+    fmt = _file_format(definition, file)
+    if not keys:
+        return {(str(meta.get("subject")), str(meta.get("session")))}
+    if fmt == "csv":
+        batches: Iterator = _csv_chunks(definition, file, keys)
+    else:
+        read = _read_parquet if fmt == "parquet" else _read_npy
+        total = file_rows(definition, file) or 0
+        batches = (read(file, keys, (a, min(a + BLOCK_ROWS, total)))
+                   for a in range(0, total, BLOCK_ROWS))
+    pairs: set[tuple[str, str]] = set()
+    for raw in batches:
+        subject, session = (_meta_column(raw, k, keys, meta, len(raw))
+                            for k in ("subject", "session"))
+        for k, column in (("subject", subject), ("session", session)):
+            if len(column) and column.codes.min() < 0:
+                raise DataFormatError(file, f"{k} is missing in a row; every row needs a {k}")
+        pair, first = _pair_codes(subject, session)
+        pairs.update((str(subject[r]), str(session[r])) for r in first)
+        del raw
+    _ParquetColumns.release()
+    return pairs
 
 
 def iter_file_batches(
@@ -1558,9 +1621,10 @@ def _read_npy(file: Path, used: dict[str, ColumnRef],
 
 def _assemble_sessions(
     columns: dict, definition: DatasetDefinition, files: list[Path], wheres: list[str],
-    checks: DataChecks,
+    checks: DataChecks, prefix: bool = False,
 ) -> dict:
-    """Order rows by session, split restarted recordings, compute time, make ids unique."""
+    """Order rows by session, split restarted recordings, compute time, make ids unique
+    (``prefix``: ``"<subject>-<session>"`` whether or not a name is shared here)."""
     subject, session = columns["subject"], columns["session"]
     if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
@@ -1570,7 +1634,7 @@ def _assemble_sessions(
         )
     pair, first_rows = _pair_codes(subject, session)
     owners = np.bincount(session.codes[first_rows], minlength=len(session.categories))
-    if (owners > 1).any():  # a session name used by several subjects: "<subject>-<session>"
+    if prefix or (owners > 1).any():  # a name used by several subjects: "<subject>-<session>"
         names = [f"{subject[r]}-{session[r]}" for r in first_rows]
         codes, unique = pd.factorize(np.array(names, dtype=object))
         columns["session"] = pd.Categorical.from_codes(

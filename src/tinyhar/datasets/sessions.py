@@ -51,6 +51,7 @@ import pandas as pd
 from tinyhar.datasets.custom import (
     META_FIELDS,
     DatasetDefinition,
+    file_session_pairs,
     load_definition,
     meta_from_name,
     resolve_files,
@@ -62,7 +63,7 @@ from tinyhar.datasets.recording import (
     run_starts,
     steps_where,
 )
-from tinyhar.errors import DataFormatError
+from tinyhar.errors import DataFormatError, TinyharError
 
 _HASH_CHUNK = 1 << 20
 
@@ -125,9 +126,10 @@ class SessionSource:
         checks : DataChecks or mapping, optional
             Plausibility checks, as :func:`tinyhar.datasets.custom.load_custom`.
         session_prefix : bool
-            Name sessions ``"<subject>-<session>"``, as the in-memory loader does
-            when a session name is used by several subjects
-            (:func:`shared_session_names`).
+            Name every session ``"<subject>-<session>"``, as the in-memory loader
+            does when a session name is used by several subjects anywhere in the
+            data set (:func:`shared_session_names`); without it, only when a name
+            is shared within this source's files.
 
         Returns
         -------
@@ -145,11 +147,9 @@ class SessionSource:
     def _load(self, definition: DatasetDefinition, checks, session_prefix: bool) -> RecordingSet:
         """:meth:`load` with the definition read already."""
         path = Path(self.definition)
-        recordings = load_definition(definition, path.parent, str(path), checks,
-                                     files=[Path(f) for f in self.files])
-        if session_prefix:
-            recordings.frame["session"] = prefixed_sessions(recordings.frame)
-        return recordings
+        return load_definition(definition, path.parent, str(path), checks,
+                               files=[Path(f) for f in self.files],
+                               session_prefix=session_prefix)
 
     def iter_batches(self, checks=None, session_prefix: bool = False,
                      batch_rows: int = BATCH_ROWS) -> Iterator[RecordingSet]:
@@ -189,9 +189,9 @@ class SessionSource:
 
         Each batch is converted and labelled as the whole read would be (time
         from the start of each session, session names as :meth:`load` gives
-        them: ``"<subject>-<session>"`` when a session name is used by several
-        subjects of the file, ``~2`` after a restart; line and row numbers of
-        the file in messages); the unit and clipping checks
+        them: ``"<subject>-<session>"`` with ``session_prefix`` or when a session
+        name is used by several subjects of the file, ``~2`` after a restart;
+        line and row numbers of the file in messages); the unit and clipping checks
         (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
         instead of each file, and clipping is warned about once at the end.
 
@@ -260,7 +260,7 @@ class SessionSource:
             yield self._load(definition, checks, session_prefix)
             return
         if plan.restarts:
-            warn_restarts(plan.restarts, plan.shown, stacklevel=3)
+            warn_restarts(plan.restarts, plan.shown_as(session_prefix), stacklevel=3)
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
         channels = [*ACC_CHANNELS,
@@ -292,7 +292,6 @@ class SessionSource:
         metadata say; CSV as its size allows: a sample has a number, >= 1 character and a
         separator per sensor column), or cannot be sized (the whole read reports why)."""
         from tinyhar.datasets.custom import file_rows
-        from tinyhar.errors import TinyharError
 
         sensors = 6 if definition.columns.gyro_x is not None else 3
         try:
@@ -399,16 +398,24 @@ class _Plan:
         In order of appearance.
     restarts : int
         Times time goes back within a session (each starts ``<session>~k``).
-    shown : list of (str, float, float, str)
-        The first restarts, as :func:`tinyhar.datasets.custom.warn_restarts`
-        takes them: where, time before and after (s), the new session.
+    shown : list of (str, float, float, tuple of (str, str), int)
+        The first restarts: where, time before and after (s), the
+        ``(subject, session)`` and its piece (the new session,
+        :func:`_session_name`; :meth:`shown_as` names it).
     """
 
     files: list[Path]
     shared: bool
     subjects: list[str]
     restarts: int
-    shown: list[tuple[str, float, float, str]]
+    shown: list[tuple[str, float, float, tuple[str, str], int]]
+
+    def shown_as(self, session_prefix: bool) -> list[tuple[str, float, float, str]]:
+        """:attr:`shown` as :func:`tinyhar.datasets.custom.warn_restarts` takes them, the
+        new sessions named as the read names them (``session_prefix`` as
+        :meth:`SessionSource.iter_batches`)."""
+        return [(line, before, after, _session_name(pair, piece, self.shared or session_prefix))
+                for line, before, after, pair, piece in self.shown]
 
 
 def _session_name(pair: tuple[str, str], piece: int, shared: bool) -> str:
@@ -490,7 +497,7 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
     shared = any(len(s) > 1 for s in owners.values())
     return _Plan(
         [files[i] for i in order], shared, list(dict.fromkeys(s for s, _ in seen)), restarts,
-        [(line, float(before), float(after), _session_name(pair, piece, shared))
+        [(line, float(before), float(after), pair, piece)
          for pair, piece, line, before, after in shown[:_SHOWN]],
     )
 
@@ -513,7 +520,6 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
     import tempfile
 
     from tinyhar.datasets.checks import _CHUNK, check_sampling_rate
-    from tinyhar.errors import TinyharError
 
     timed = definition.columns.time is not None
     scan = _FileScan(0, None, None, [], {}, [], "")
@@ -727,9 +733,7 @@ class _SessionState:
                                                categories=pd.Index(list(names), dtype="str"))
 
     def _code(self, names: dict, pair: tuple) -> int:
-        name = _session_name(pair, self.piece, self.plan.shared)
-        if self.prefix:
-            name = f"{pair[0]}-{name}"
+        name = _session_name(pair, self.piece, self.plan.shared or self.prefix)
         return names.setdefault(name, len(names))
 
 
@@ -805,7 +809,6 @@ class RecordingFile:
 
     def dataset_name(self) -> str:
         """The data set's name stored in the file (a bundled copy's as loaded; else the stem)."""
-        from tinyhar.errors import TinyharError
 
         meta = self._metadata()
         if meta is None:
@@ -937,28 +940,6 @@ def _check_continues(rec: RecordingSet, last: tuple | None, seen: set, where: st
     return sessions[-1], float(frame["time"].iloc[-1])
 
 
-def prefixed_sessions(frame: pd.DataFrame) -> pd.Categorical:
-    """The ``session`` column of a canonical frame renamed ``"<subject>-<session>"``.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        A :attr:`RecordingSet.frame` (a session belongs to one subject).
-
-    Returns
-    -------
-    pandas.Categorical
-        The same codes, each category renamed (no string per sample).
-    """
-    session = frame["session"].array
-    codes = session.codes
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
-    owner = {int(codes[i]): str(frame["subject"].iloc[i]) for i in starts}
-    return session.rename_categories(
-        [f"{owner[i]}-{name}" for i, name in enumerate(session.categories)]
-    )
-
-
 def session_sources(definition_path: str | Path) -> list[SessionSource]:
     """Plan the out-of-core reading of a dataset definition, one source per session.
 
@@ -1011,10 +992,47 @@ def shared_session_names(sources: list[SessionSource]) -> bool:
 
     The in-memory loader (:func:`tinyhar.datasets.custom.load_custom`) makes
     the same decision over the whole data set; pass the result as
-    ``SessionJob.session_prefix`` so both paths name sessions alike.
+    ``session_prefix`` of each source's read (``SessionJob.session_prefix``)
+    so both paths name sessions alike, and no two subjects' sessions share an
+    id (which would join them in per-session results such as predicted
+    segments).
+
+    Subject and session come from the file names for most sources; where they
+    come from columns (a source is then one file of many sessions) and there
+    are several sources, each file's subject and session columns are read
+    first (:func:`tinyhar.datasets.custom.file_session_pairs`: those two
+    columns only, in batches). A file that cannot be read that way is left
+    out here; its own read reports the problem (and skips the file where the
+    caller skips unreadable sources).
+
+    Parameters
+    ----------
+    sources : list of SessionSource
+        All the data set's sources (:func:`session_sources`).
+
+    Returns
+    -------
+    bool
+        True when some session name belongs to several subjects.
     """
     owners: dict[str, set] = {}
+    read_columns = len(sources) > 1  # one file of sessions: its own read decides the same
+    definition = base = pattern = None
     for source in sources:
         if source.session is not None:
             owners.setdefault(source.session, set()).add(source.subject)
+            continue
+        if not read_columns:
+            continue
+        if definition is None:
+            base = Path(source.definition).parent
+            definition = DatasetDefinition.from_yaml(Path(source.definition))
+            pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
+        for file in source.files:
+            try:
+                pairs = file_session_pairs(definition, Path(file), base, pattern)
+            except (TinyharError, OSError):
+                continue
+            for subject, session in pairs:
+                owners.setdefault(session, set()).add(subject)
     return any(len(s) > 1 for s in owners.values())
