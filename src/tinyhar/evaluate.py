@@ -132,7 +132,7 @@ def evaluate_run(
     else:
         note_in_this_process(console, scheduler,
                              "a network reads raw windows: the data set is loaded whole"
-                             if run.is_network else loaded_whole(dataset))
+                             if run.is_network else loaded_whole(dataset, path=path))
         windows, selection, skipped = evaluation_windows(
             run, dataset, path, subjects, console, include_training_subjects
         )
@@ -202,13 +202,16 @@ def note_in_this_process(console: Console | None, scheduler: str, why: str) -> N
                   f"process: {why}")
 
 
-def loaded_whole(dataset: str, recordings: bool = False) -> str:
+def loaded_whole(dataset: str, recordings: bool = False, path: str | None = None) -> str:
     """The reason (for :func:`note_in_this_process`) that ``dataset`` runs in this process.
 
     ``recordings``: tinyhar ``.parquet`` recordings are read session by
     session too (``evaluate --continuous``, ``predict``), not only dataset
-    definitions (``.yaml``).
+    definitions (``.yaml``). ``path``: the ``--path`` given with it (a data
+    set read from another folder is loaded whole, whatever its kind).
     """
+    if path is not None:
+        return f"{dataset!r} with --path {path!r} is loaded whole"
     kinds = ("a dataset definition (.yaml) or a tinyhar recording (.parquet)" if recordings
              else "a dataset definition (.yaml)")
     return f"{dataset!r} is loaded whole (only {kinds} is read session by session)"
