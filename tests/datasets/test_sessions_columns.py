@@ -291,3 +291,22 @@ def test_a_file_that_cannot_be_read_is_left_out_of_the_naming_decision(study, tm
     assert len(sources) == 4 and shared_session_names(sources)  # its own read reports it
     with pytest.raises(DataFormatError, match="export_p04.csv"):
         sources[3].load(None, True)
+
+
+def test_subjects_from_a_column_and_one_session_name_for_all_files(study, tmp_path):
+    # the session is a constant ("day"), the subject a column: one file per subject shares
+    # "day" across files, so every read names sessions "<subject>-day" (only the subject
+    # column is parsed for the decision)
+    from tinyhar.datasets.custom import load_custom
+    from tinyhar.datasets.sessions import shared_session_names
+
+    for k, (_, part) in enumerate(study[study["session"] == "1"].groupby("subject")):
+        part.drop(columns="session").to_csv(tmp_path / f"export_{k}.csv", index=False)
+    spec = _spec(files="export_*.csv", constants={"session": "day"})
+    del spec["columns"]["session"]
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(spec))
+    sources = session_sources(tmp_path / "data.yaml")
+    assert len(sources) == 3 and shared_session_names(sources)
+    names = [s for source in sources for s in source.load(None, True).sessions]
+    assert names == load_custom(tmp_path / "data.yaml").sessions == [
+        "p01-day", "p02-day", "p03-day"]

@@ -556,9 +556,11 @@ def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path
     ``constants`` (:func:`meta_from_name`), as :func:`load_definition` reads
     them, before any session is renamed; the file is read in batches
     (:data:`BLOCK_ROWS` rows of a Parquet or NPY file, :data:`CSV_CHUNK_ROWS`
-    lines of a CSV file), so memory is bounded whatever its size. Used to
-    name the sessions of files whose sessions come from a column as a whole
-    load names them (:func:`tinyhar.datasets.sessions.shared_session_names`).
+    lines of a CSV file), so memory is bounded whatever its size; a CSV file
+    is parsed once more for it (a Parquet file reads only those columns). Used
+    to name the sessions of files whose subjects or sessions come from a
+    column as a whole load names them
+    (:func:`tinyhar.datasets.sessions.shared_session_names`).
 
     Raises
     ------
@@ -573,8 +575,8 @@ def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path
     fmt = _file_format(definition, file)
     if not keys:
         return {(str(meta.get("subject")), str(meta.get("session")))}
-    if fmt == "csv":
-        batches: Iterator = _csv_chunks(definition, file, keys)
+    if fmt == "csv":  # (one key column: the parser keeps only it)
+        batches: Iterator = _csv_chunks(definition, file, keys, only_used=len(keys) == 1)
     else:
         read = _read_parquet if fmt == "parquet" else _read_npy
         total = file_rows(definition, file) or 0
