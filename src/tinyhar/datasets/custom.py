@@ -565,9 +565,10 @@ def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path
     Raises
     ------
     ConfigError, DataFormatError
-        A key column missing or unreadable, a file name that does not match
-        ``file_pattern``, a row without a subject or session (as
-        :func:`load_custom`, naming the file).
+        A key column missing or unreadable, or a file name that does not match
+        ``file_pattern`` (as :func:`load_custom`, naming the file). A row
+        without a subject or session adds no pair: the file's own read reports
+        it.
     """
     used = definition.columns.used()
     keys = {k: used[k] for k in ("subject", "session") if k in used}
@@ -586,11 +587,9 @@ def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path
     for raw in batches:
         subject, session = (_meta_column(raw, k, keys, meta, len(raw))
                             for k in ("subject", "session"))
-        for k, column in (("subject", subject), ("session", session)):
-            if len(column) and column.codes.min() < 0:
-                raise DataFormatError(file, f"{k} is missing in a row; every row needs a {k}")
-        pair, first = _pair_codes(subject, session)
-        pairs.update((str(subject[r]), str(session[r])) for r in first)
+        _, first = _pair_codes(subject, session)
+        pairs.update((str(subject[r]), str(session[r])) for r in first  # (a row without
+                     if subject.codes[r] >= 0 and session.codes[r] >= 0)  # one: its read's)
         del raw
     _ParquetColumns.release()
     return pairs
