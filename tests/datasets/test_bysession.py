@@ -331,3 +331,26 @@ def test_sessions_from_a_column_in_batches(tmp_path, monkeypatch):
     expected = describe_dataset(load_custom(path))
     monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 300)
     assert describe(path) == expected
+
+
+def _rows(recordings):
+    """The values of every row: time, channels, label, subject and session (as strings)."""
+    frame = recordings.frame
+    return frame.astype({c: object for c in ("label", "subject", "session")}).reset_index(
+        drop=True)
+
+
+def test_batches_of_a_given_size(messy, recording_file):
+    """batch_rows: a definition's and a Parquet recording's batches of at most 997 rows
+    (sessions across batches, a batch ending one session and starting the next), joined, are
+    the rows of the whole load."""
+    from tinyhar.datasets.recording import RecordingSet
+
+    for path, whole, visit in ((messy, load_custom(messy), map_sessions),
+                               (recording_file, RecordingSet.from_parquet(recording_file),
+                                map_file_sessions)):
+        parts = visit(path, lambda rec: rec, batches=True, batch_rows=997)
+        assert max(p.n_samples for p in parts) <= 997 < whole.n_samples
+        assert any(len(p.sessions) > 1 for p in parts)
+        joined = pd.concat([_rows(p) for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(joined, _rows(whole))

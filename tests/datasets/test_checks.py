@@ -359,3 +359,84 @@ def test_rate_and_median_of_steps_chunkwise_equal_the_whole_column():
         assert chk.measured_rate_hz(time) == pytest.approx(rate, rel=1e-12)
     assert chk.measured_rate_hz(np.array([0.0, 0.02])) is None
     assert chk._chunked_median(lambda: iter([np.array([3.0])])) is None
+
+
+def _pieces(n: int, rng) -> list[tuple[int, int]]:
+    """Row ranges cutting ``n`` rows at random places (pieces of 1 to 3,000 rows)."""
+    cuts = np.cumsum(rng.integers(1, 3000, size=n))
+    cuts = cuts[cuts < n]
+    return list(zip(np.r_[0, cuts], np.r_[cuts, n], strict=True))
+
+
+def _fed(make, arrays, pieces):
+    """An accumulator fed ``arrays`` piece by piece."""
+    acc = make()
+    for a, b in pieces:
+        acc.add(*(x[a:b] for x in arrays))
+    return acc
+
+
+@pytest.mark.parametrize("spill", [1 << 20, 1000])  # (1000: the values go to a temporary file)
+def test_accumulators_fed_in_pieces_equal_the_whole_arrays(monkeypatch, spill):
+    """Each check's accumulator gives the numbers of the whole array exactly, however the
+    rows are cut (pieces of any size; chunks of 4,096 rows here so that they span many),
+    with the values a median needs held in memory or in a temporary file."""
+    monkeypatch.setattr(chk, "_CHUNK", 4096)
+    monkeypatch.setattr(chk, "_SPILL_VALUES", spill)
+    rng = np.random.default_rng(5)
+    frame = load_bundled_hapt().select(subjects=["1"]).frame.iloc[:30_000]
+    values = frame[SENSORS].to_numpy(np.float32).copy()
+    values[:, 0] = np.minimum(values[:, 0], 2.0)
+    values[5000:5200, 0] = 2.0  # runs at acc_x's maximum, across pieces
+    time = frame["time"].to_numpy().copy()
+    time[7000:] += 2.0  # a gap
+    time += rng.normal(0, 2e-4, len(time))  # jitter
+    codes = frame["label"].cat.codes.to_numpy().astype(np.int64)
+    acc, gyro = values[:, :3], values[:, 3:]
+    moving = acc + 0.3 * np.sin(np.arange(len(acc)) / 3.0)[:, None].astype(np.float32)
+    for pieces in (_pieces(len(time), rng), [(0, len(time))]):
+        got = _fed(lambda: chk.TimeSteps(50.0), [time], pieces).result()
+        assert got == chk.time_steps(time, 50.0)
+        stats = _fed(lambda: chk.UnitStats(50.0, gyro=True), [acc, gyro], pieces)
+        assert stats.gravity_level() == chk.gravity_level(acc, 50.0)
+        assert stats.gravity_level()[1]  # (still spans)
+        still = _fed(lambda: chk.UnitStats(50.0), [moving], pieces)
+        assert still.gravity_level() == chk.gravity_level(moving, 50.0)
+        assert not still.gravity_level()[1]  # (no still span: the median of all samples)
+        with pytest.raises(DataFormatError, match="look like deg/s") as caught:
+            _fed(lambda: chk.UnitStats(50.0, gyro=True), [acc, np.degrees(gyro)],
+                 pieces).check_gyro("x")
+        with pytest.raises(DataFormatError) as whole:
+            chk.check_gyro_units(np.degrees(gyro), acc, 50.0, "x")
+        assert str(caught.value) == str(whole.value)
+        clipped = _fed(lambda: chk.ClippedRuns(SENSORS), [values], pieces).result()
+        assert clipped == chk.clipped_channels(values, SENSORS) and clipped[0][0] == "acc_x"
+        spread = _fed(chk.ChannelSpread, [values], pieces).std()
+        np.testing.assert_array_equal(spread, chk.ChannelSpread().add(values).std())
+        np.testing.assert_allclose(spread, values.astype(np.float64).std(axis=0), rtol=1e-12)
+        means = _fed(chk.ClassMeans, [acc, codes], pieces).means()
+        whole_means = chk.ClassMeans().add(acc, codes).means()
+        assert means.keys() == whole_means.keys() == set(np.unique(codes[codes >= 0]))
+        for k, mean in means.items():
+            np.testing.assert_array_equal(mean, whole_means[k])
+            np.testing.assert_allclose(mean, acc[codes == k].astype(np.float64).mean(axis=0),
+                                       rtol=1e-12)
+
+
+def test_time_steps_equal_numpy_on_the_whole_column():
+    """time_steps (its accumulator) against the statistics numpy gives on all steps."""
+    rng = np.random.default_rng(6)
+    time = np.cumsum(rng.normal(0.02, 1e-3, 50_000))
+    time[20_000:] += 0.5
+    time[30_000] = time[29_999]  # a repeated time stamp
+    got = chk.time_steps(time, 50.0)
+    steps = np.diff(time)
+    positive = steps[steps > 0]
+    median = np.median(positive)
+    regular = positive[(positive >= 0.5 * median) & (positive <= 1.5 * median)]
+    assert got["measured_hz"] == pytest.approx(1.0 / regular.mean(), rel=1e-12)
+    assert got["jitter_ms"] == pytest.approx(regular.std() * 1e3, rel=1e-10)
+    assert got["jitter_p99_ms"] == pytest.approx(
+        np.percentile(np.abs(regular - 0.02), 99) * 1e3, rel=1e-12)
+    # the repeated stamp: a step of 0 (back), then one of two intervals (a gap)
+    assert [i for i, _ in got["gaps"]] == [20_000, 30_001] and got["backwards"] == 1

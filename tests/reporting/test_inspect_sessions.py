@@ -1,4 +1,4 @@
-"""tinyhar inspect on a definition read one session at a time: the report of the whole load."""
+"""tinyhar inspect on a definition read in batches of rows: the report of the whole load."""
 
 from __future__ import annotations
 
@@ -60,16 +60,19 @@ def test_timelines_keep_only_the_drawn_sessions(many, tmp_path, monkeypatch):
     """Per-window values are kept for the sessions drawn (here 1 figure of 8), not all 30."""
     monkeypatch.setattr(inspect_module, "MAX_TIMELINE_FIGURES", 1)
     parts = []
-    original = inspect_module._Inspector.__call__
+    original = inspect_module._Inspector.finish
 
-    def keep(self, rec):
-        parts.append(original(self, rec))
-        return parts[-1]
+    def keep(self):
+        parts.extend(original(self))
+        return parts
 
-    monkeypatch.setattr(inspect_module._Inspector, "__call__", keep)
-    streamed = inspect_dataset(many, tmp_path / "streamed")
+    with monkeypatch.context() as m:
+        m.setattr(inspect_module._Inspector, "finish", keep)
+        streamed = inspect_dataset(many, tmp_path / "streamed")
     assert len(parts) == 30
+    assert [p.drawn for p in parts] == [True] * 8 + [False] * 22
     assert [len(p.magnitude) > 0 for p in parts] == [True] * 8 + [False] * 22
+    assert all(len(p.starts) for p in parts)  # (every window's start: the typical hop)
     assert "(22 more recordings not drawn.)" in (tmp_path / "streamed" / REPORT_FILE).read_text()
     _whole(monkeypatch)
     whole = inspect_dataset(many, tmp_path / "whole")
@@ -83,10 +86,10 @@ def test_cli_inspect_on_a_definition(messy, tmp_path):  # noqa: F811
     assert (tmp_path / "r" / "timeline_1.png").is_file()
 
 
-def test_a_parquet_recording_one_session_at_a_time(many, tmp_path, monkeypatch):
+def test_a_parquet_recording_in_batches(many, tmp_path, monkeypatch):
     """A tinyhar Parquet recording of 30 sessions of 1,800 rows, read in batches of 1,000
     rows (sessions across batches): the report of the whole file, byte for byte, without
-    loading the file whole; each session visited whole, once."""
+    loading the file or a session whole."""
     from tinyhar.datasets.custom import load_custom
     from tinyhar.datasets.recording import RecordingSet
     from tinyhar.datasets.sessions import RecordingFile
@@ -97,14 +100,14 @@ def test_a_parquet_recording_one_session_at_a_time(many, tmp_path, monkeypatch):
     original = inspect_module._Inspector.__call__
 
     def spy(self, rec):
-        sizes.append((rec.sessions, rec.n_samples))
+        sizes.append(rec.n_samples)
         return original(self, rec)
 
     monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
     with monkeypatch.context() as m:
         m.setattr(RecordingSet, "from_parquet", None)  # (the whole file would fail)
         streamed = inspect_dataset(file, tmp_path / "streamed")
-    assert len(sizes) == 30 and all(len(s) == 1 and n == 1800 for s, n in sizes)
+    assert sizes == [1000] * 54  # the batches, not the sessions
     monkeypatch.setattr(RecordingFile, "streams", staticmethod(lambda path: False))
     whole = inspect_dataset(file, tmp_path / "whole")  # loaded whole, as before
     _same_reports(streamed, whole, tmp_path / "streamed", tmp_path / "whole")

@@ -31,7 +31,9 @@ them): counting needs no whole session, so memory stays bounded however long
 a session is. It reads a tinyhar Parquet recording the same way
 (:meth:`~tinyhar.datasets.sessions.RecordingFile.iter_batches`), and
 :func:`map_file_sessions` hands such a file's sessions one at a time, each
-joined from its batches. A file of at most one batch is read whole, as before;
+joined from its batches. ``tinyhar inspect`` takes the batches themselves
+(``batches=True`` of :func:`map_sessions` and :func:`map_file_sessions`), so
+no session is held whole. A file of at most one batch is read whole, as before;
 in a longer one the unit and clipping checks judge each batch of rows (as
 training does), so a clipping line is given per batch and session.
 
@@ -99,7 +101,7 @@ class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
 def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
                  checks: ChecksLike = None,
                  on_restart: Callable[[], None] | None = None,
-                 batches: bool = False) -> list[T]:
+                 batches: bool = False, batch_rows: int | None = None) -> list[T]:
     """Call ``visit`` on each session of a dataset definition, loading one at a time.
 
     Parameters
@@ -122,12 +124,21 @@ def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
         set is then loaded whole, and ``visit`` is called again from its first
         session (the results so far are dropped); a ``visit`` that keeps state
         resets it here.
+    batches : bool
+        Call ``visit`` on each batch of rows of each source instead
+        (:meth:`~tinyhar.datasets.sessions.SessionSource.iter_batches`;
+        consecutive rows, a session's rows possibly in several batches, a
+        batch possibly ending one session and starting the next), so memory
+        is bounded by a batch, not a session. Read whole (see above), the
+        data set is visited a session at a time.
+    batch_rows : int, optional
+        Most rows per batch (default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
 
     Returns
     -------
     list
-        ``visit``'s results, one per source (one per session when read
-        whole), in order.
+        ``visit``'s results, one per source (per batch with ``batches``; one
+        per session when read whole), in order.
 
     Raises
     ------
@@ -143,7 +154,7 @@ def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
     """
     path = Path(path)
     try:
-        return _by_source(path, visit, checks, batches)
+        return _by_source(path, visit, checks, batches, batch_rows)
     except _Fallback:
         if on_restart is not None:
             on_restart()
@@ -151,7 +162,7 @@ def map_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
 
 
 def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLike,
-               batches: bool = False) -> list[T]:
+               batches: bool = False, batch_rows: int | None = None) -> list[T]:
     sources = session_sources(path)
     prefix = shared_session_names(sources)
     by_file = any(s.subject is None or s.session is None for s in sources)
@@ -163,7 +174,8 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
             warnings.simplefilter("always")
             if batches:
                 pairs: list[tuple[str, str]] = []
-                for batch in source.iter_batches(checks, prefix, _sessions.BATCH_ROWS):
+                for batch in source.iter_batches(checks, prefix,
+                                                 batch_rows or _sessions.BATCH_ROWS):
                     pairs += _session_pairs(batch)
                     results.append(visit(batch))
                     del batch
@@ -315,14 +327,14 @@ class SampleCounts:
 
 
 def _map_file(path: str | Path, visit: Callable[[RecordingSet], T],
-              checks: ChecksLike) -> list[T]:
+              checks: ChecksLike, batch_rows: int | None = None) -> list[T]:
     """``visit`` of each batch of a tinyhar Parquet recording
     (:meth:`RecordingFile.iter_batches`), the batches' clipping warnings joined into one."""
     results, passed, clipping = [], [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for batch in RecordingFile(str(path)).iter_batches(checks,
-                                                           batch_rows=_sessions.BATCH_ROWS):
+        for batch in RecordingFile(str(path)).iter_batches(
+                checks, batch_rows=batch_rows or _sessions.BATCH_ROWS):
             results.append(visit(batch))
             del batch
     for w in caught:
@@ -337,7 +349,8 @@ def _map_file(path: str | Path, visit: Callable[[RecordingSet], T],
 
 
 def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
-                      checks: ChecksLike = None) -> list[T]:
+                      checks: ChecksLike = None, batches: bool = False,
+                      batch_rows: int | None = None) -> list[T]:
     """Call ``visit`` on each session of a tinyhar Parquet recording, one at a time.
 
     The file is read in batches of rows
@@ -360,11 +373,16 @@ def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
     checks : DataChecks or mapping, optional
         Plausibility checks, as :meth:`RecordingSet.from_parquet` (judged per
         batch and session in a file of several batches).
+    batches : bool
+        Call ``visit`` on each batch of rows instead (consecutive rows, as
+        :func:`map_sessions` with ``batches``): memory bounded by a batch.
+    batch_rows : int, optional
+        Rows per batch (default :data:`~tinyhar.datasets.sessions.BATCH_ROWS`).
 
     Returns
     -------
     list
-        ``visit``'s results, one per session.
+        ``visit``'s results, one per session (per batch with ``batches``).
 
     Raises
     ------
@@ -377,6 +395,8 @@ def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
     UserWarning
         Clipped channels, one warning after the last session.
     """
+    if batches:
+        return _map_file(path, visit, checks, batch_rows)
     results: list[T] = []
     pending: list[RecordingSet] = []  # the pieces of the session being read
 
@@ -395,7 +415,7 @@ def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
                 flush()
             pending.append(piece)
 
-    _map_file(path, collect, checks)
+    _map_file(path, collect, checks, batch_rows)
     if pending:
         flush()
     return results

@@ -42,12 +42,24 @@ of any motion show. During motion (1 s blocks whose ``|acc|`` varies by more
 than 0.1 g) the percentile is at least 1.94 rad/s, so rad/s values read as
 deg/s (divided by 57.3) fall below 0.15 rad/s. No HAPT channel has more than
 0.053 % of its samples at its extreme value.
+
+Each statistic is also an accumulator fed a signal in pieces (``add``), for a
+session too long to hold (``tinyhar inspect``): :class:`TimeSteps`,
+:class:`UnitStats`, :class:`ClippedRuns`, :class:`ChannelSpread`,
+:class:`ClassMeans`. The functions on whole arrays feed their accumulator the
+array at once, so both give the same numbers: the accumulators compute in
+pieces of :data:`_CHUNK` rows counted from the first row (held back across the
+pieces given), never in the pieces given, and medians and percentiles select
+exact values. Values that a median or percentile needs again (time steps,
+magnitudes: 8 bytes a sample) are held in memory up to :data:`_SPILL_VALUES`
+values, beyond that in a temporary file.
 """
 
 from __future__ import annotations
 
+import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -201,15 +213,36 @@ def measured_rate_hz(time: np.ndarray | None, steps=None) -> float | None:
         for step in steps():
             yield step[step > 0]
 
+    return _rate_of(positive_steps)[0]
+
+
+def _rate_of(positive_steps) -> tuple[float | None, float | None]:
+    """Rate (Hz, :func:`measured_rate_hz`) and median step (s) of the positive time steps.
+
+    ``positive_steps()`` returns a fresh iterator over them in chunks; (None,
+    None) with fewer than two.
+    """
     median = _chunked_median(positive_steps)
     if median is None:
-        return None
+        return None, None
+    total, count = _regular_sum(positive_steps(), median)
+    # (nan: as an empty mean)
+    return (float(1.0 / (total / count)) if count else float("nan")), median
+
+
+def _regular(steps: np.ndarray, median: float) -> np.ndarray:
+    """The regular steps: within 0.5-1.5 times the median step (no gaps, no repeats)."""
+    return steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+
+
+def _regular_sum(chunks, median: float) -> tuple[float, int]:
+    """Sum (summed a chunk at a time) and number of the regular steps in ``chunks``."""
     total, count = 0.0, 0
-    for steps in positive_steps():
-        regular = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+    for steps in chunks:
+        regular = _regular(steps, median)
         total += float(regular.sum())
         count += len(regular)
-    return float(1.0 / (total / count)) if count else float("nan")  # (nan: as an empty mean)
+    return total, count
 
 
 def _chunked_median(make_chunks, cap: int = 1 << 18) -> float | None:
@@ -300,10 +333,25 @@ def check_sampling_rate(
         ``declared_hz`` by more than :data:`RATE_TOLERANCE`; the message
         gives both rates.
     """
-    measured = measured_rate_hz(time, steps)
+    error = sampling_rate_error(measured_rate_hz(time, steps), declared_hz, where, column)
+    if error is not None:
+        raise error
+
+
+def sampling_rate_error(measured: float | None, declared_hz: float, where: str,
+                        column: str | int | None = None) -> DataFormatError | None:
+    """The error of :func:`check_sampling_rate` for a measured rate, None when it matches.
+
+    Parameters
+    ----------
+    measured : float or None
+        Measured rate in Hz (:func:`measured_rate_hz`; None: too few steps to judge).
+    declared_hz, where, column
+        As :func:`check_sampling_rate` (declared rate in Hz, file, time column).
+    """
     if measured is None or abs(measured / declared_hz - 1.0) <= RATE_TOLERANCE:
-        return
-    raise DataFormatError(
+        return None
+    return DataFormatError(
         where,
         f"the time column shows {measured:.4g} Hz (one sample every {1e3 / measured:.4g} ms) "
         f"but the declared sampling rate is {declared_hz:g} Hz; windows would be "
@@ -317,13 +365,6 @@ def check_sampling_rate(
 # -------------------------------------------------------------------------- units
 def _block_size(rate: float) -> int:
     return max(4, int(round(rate)))
-
-
-def _blocks(values: np.ndarray, rate: float) -> np.ndarray:
-    """Non-overlapping blocks of about 1 s (at least 4 samples): shape (n_blocks, size, ...)."""
-    size = _block_size(rate)
-    n = len(values) // size
-    return values[: n * size].reshape(n, size, *values.shape[1:])
 
 
 def magnitude_of(values: np.ndarray) -> np.ndarray:
@@ -353,21 +394,110 @@ def magnitude_of(values: np.ndarray) -> np.ndarray:
 
 _CHUNK = 1 << 18
 """Samples per chunk where a statistic is computed piecewise (same values, less memory)."""
+_SPILL_VALUES = 1 << 20
+"""Values a :class:`_Spill` holds in memory (8 MB) before it moves them to a temporary file."""
 
 
-def _block_magnitudes(values: np.ndarray, rate: float, chosen: np.ndarray):
-    """``|values|`` of the ~1 s blocks (:func:`_blocks`) where ``chosen`` is true.
+class _Regroup:
+    """Rows given in pieces, handed on in pieces of ``size`` rows counted from the first row.
 
-    Yields them a chunk of blocks at a time, flattened, in order (no
-    magnitude of the whole signal).
+    The statistics computed a piece at a time are then the same however the
+    rows were given (a whole array, or batches cut anywhere); the rows of an
+    unfinished piece are held (copied) until the next rows complete it.
     """
-    size = _block_size(rate)
-    per_chunk = max(1, _CHUNK // size)
-    for first in range(0, len(chosen), per_chunk):
-        pick = chosen[first : first + per_chunk]
-        if pick.any():
-            rows = values[first * size : (first + len(pick)) * size]
-            yield magnitude_of(rows).reshape(len(pick), size)[pick].ravel()
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._held: list[tuple[np.ndarray, ...]] = []
+        self._n = 0
+
+    def add(self, *arrays: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+        """The complete pieces (one tuple of row ranges of ``arrays`` each) these rows finish."""
+        n = len(arrays[0])
+        out, a = [], 0
+        if self._n:
+            a = min(self.size - self._n, n)
+            self._held.append(tuple(x[:a].copy() for x in arrays))
+            self._n += a
+            if self._n < self.size:
+                return out
+            out.append(self._join())
+        while n - a >= self.size:
+            out.append(tuple(x[a : a + self.size] for x in arrays))
+            a += self.size
+        if a < n:
+            self._held.append(tuple(x[a:].copy() for x in arrays))
+            self._n = n - a
+        return out
+
+    def rest(self) -> tuple[np.ndarray, ...] | None:
+        """The last, shorter piece (None when the rows ended with a complete one)."""
+        return self._join() if self._n else None
+
+    def _join(self) -> tuple[np.ndarray, ...]:
+        held, self._held, self._n = self._held, [], 0
+        return tuple(np.concatenate(parts) for parts in zip(*held, strict=True))
+
+
+class _Spill:
+    """float64 values appended piece by piece and read back in chunks of a fixed size.
+
+    Held in memory up to :data:`_SPILL_VALUES` values, beyond that in an
+    anonymous temporary file (removed when this object is collected), so a
+    median or percentile over a long session's samples needs no memory per
+    sample. The appended arrays are kept, not copied: append new arrays only.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._held: list[np.ndarray] = []
+        self._file = None
+
+    def append(self, values: np.ndarray) -> None:
+        """Append 1-D ``values`` (float64)."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if not len(values):
+            return
+        self.n += len(values)
+        if self._file is None and self.n > _SPILL_VALUES:
+            self._file = tempfile.TemporaryFile(prefix="tinyhar-")
+            for held in self._held:
+                self._file.write(memoryview(held).cast("B"))
+            self._held = []
+        if self._file is None:
+            self._held.append(values)
+        else:
+            self._file.write(memoryview(values).cast("B"))
+
+    def chunks(self, size: int = _CHUNK) -> Iterator[np.ndarray]:
+        """The values in order, ``size`` at a time (the last chunk shorter)."""
+        if self._file is None:
+            if len(self._held) > 1:
+                self._held = [np.concatenate(self._held)]
+            values = self._held[0] if self._held else np.zeros(0)
+            for a in range(0, len(values), size):
+                yield values[a : a + size]
+            return
+        self._file.flush()
+        self._file.seek(0)
+        left = self.n
+        while left:
+            chunk = np.empty(min(size, left), np.float64)
+            view = memoryview(chunk).cast("B")
+            got = 0
+            while got < len(view):
+                read = self._file.readinto(view[got:])
+                if not read:
+                    raise OSError("a temporary file of tinyhar's checks was cut short")
+                got += read
+            left -= len(chunk)
+            yield chunk
+
+    def median(self) -> float:
+        """The median of the values, as :func:`numpy.median` (nan when there are none)."""
+        if self.n < 2:
+            return float(next(self.chunks())[0]) if self.n else float("nan")
+        return _chunked_median(self.chunks)
 
 
 def _chunked_percentile(chunks, n: int, q: float) -> float:
@@ -411,23 +541,162 @@ def _chunked_percentile(chunks, n: int, q: float) -> float:
     return low + (high - low) * gamma
 
 
-def _block_mean_std(values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of ``|values|`` in each ~1 s block (:func:`_blocks`).
+class UnitStats:
+    """What the unit checks judge, from one session's signals given in pieces.
 
-    Computed a chunk of whole blocks at a time: the same numbers as on the
-    whole magnitude, without it or a float64 copy of it in memory.
+    Per ~1 s block (:func:`_block_size` samples from the first sample; a
+    shorter last block is left out) the mean and standard deviation of
+    ``|acc|``; the magnitudes ``|acc|`` (until :data:`MIN_BLOCKS` still
+    blocks are found, for :meth:`gravity_level`'s fallback) and ``|gyro|``
+    are kept (:class:`_Spill`) for their median and percentiles. The
+    magnitudes of a piece of :data:`_CHUNK` whole blocks are computed at once
+    (:func:`magnitude_of`), so the numbers do not depend on how the rows
+    were given.
+
+    Parameters
+    ----------
+    rate : float
+        Sampling rate in Hz (sets the block length).
+    gyro : bool
+        Whether :meth:`add` is given angular rates too (:meth:`check_gyro`).
     """
-    size = _block_size(rate)
-    step = max(1, _CHUNK // size) * size
-    n = len(values) // size * size
-    means, stds = [], []
-    for a in range(0, n, step):
-        blocks = _blocks(magnitude_of(values[a : min(a + step, n)]), rate)
-        means.append(blocks.mean(axis=1))
-        stds.append(blocks.std(axis=1))
-    if not means:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate(means), np.concatenate(stds)
+
+    def __init__(self, rate: float, gyro: bool = False) -> None:
+        self.rate = float(rate)
+        self.size = _block_size(rate)
+        self.n = 0
+        self._rows = _Regroup(max(1, _CHUNK // self.size) * self.size)
+        self._means: list[np.ndarray] = []
+        self._stds: list[np.ndarray] = []
+        self._still = 0
+        self._acc: _Spill | None = _Spill()
+        self._gyro = _Spill() if gyro else None
+        self._done = False
+
+    def add(self, acc_g: np.ndarray, gyro_rad_s: np.ndarray | None = None) -> UnitStats:
+        """Take the next rows.
+
+        Parameters
+        ----------
+        acc_g : numpy.ndarray, shape (n_rows, 3)
+            Acceleration in g (any float dtype), in time order.
+        gyro_rad_s : numpy.ndarray, shape (n_rows, 3), optional
+            Angular rate in rad/s at the same rows (exactly when ``gyro``).
+
+        Returns
+        -------
+        UnitStats
+            This object.
+
+        Raises
+        ------
+        ValueError
+            Angular rates given against ``gyro``, or rows added after a result
+            was read.
+        """
+        if self._done or (gyro_rad_s is None) != (self._gyro is None):
+            raise ValueError("UnitStats.add: gyro rows against the gyro flag, or rows after "
+                             "the results were read")
+        for (rows,) in self._rows.add(acc_g):
+            self._add_blocks(rows)
+        if self._gyro is not None:
+            self._gyro.append(magnitude_of(gyro_rad_s))
+        self.n += len(acc_g)
+        return self
+
+    def _add_blocks(self, rows: np.ndarray) -> None:
+        magnitude = magnitude_of(rows)
+        if self._acc is not None:
+            self._acc.append(magnitude)
+        n = len(magnitude) // self.size
+        if n:
+            blocks = magnitude[: n * self.size].reshape(n, self.size)
+            self._means.append(blocks.mean(axis=1))
+            self._stds.append(blocks.std(axis=1))
+            self._still += int(np.count_nonzero(
+                self._stds[-1] < STILL_RELATIVE_STD * np.abs(self._means[-1])))
+        if self._still >= MIN_BLOCKS:
+            self._acc = None  # the fallback is not needed
+
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of ``|acc|`` of each block (the rows end here)."""
+        if not self._done:
+            rest = self._rows.rest()
+            if rest is not None:
+                self._add_blocks(rest[0])
+            self._done = True
+            self._means = [np.concatenate(self._means)] if self._means else [np.zeros(0)]
+            self._stds = [np.concatenate(self._stds)] if self._stds else [np.zeros(0)]
+        return self._means[0], self._stds[0]
+
+    def _too_short(self) -> bool:
+        """Fewer rows than :data:`MIN_BLOCKS` blocks: too short to judge the units."""
+        return self.n < MIN_BLOCKS * self.size
+
+    def gravity_level(self) -> tuple[float, bool]:
+        """As :func:`gravity_level` of all the rows given."""
+        mean, std = self._blocks()
+        if len(mean):
+            still = std < STILL_RELATIVE_STD * np.abs(mean)
+            if np.count_nonzero(still) >= MIN_BLOCKS:
+                return float(np.median(mean[still])), True
+        return self._acc.median(), False
+
+    def check_acc(self, where: str, declared: str = "g", key: str = "units.acc") -> None:
+        """As :func:`check_acc_units` of all the rows given (raises its DataFormatError)."""
+        if self._too_short():
+            return
+        level, from_still = self.gravity_level()
+        low, high = GRAVITY_RANGE_G
+        if low <= level <= high:
+            return
+        span = "on still spans" if from_still else "over all samples (no still span found)"
+        raise DataFormatError(
+            where,
+            f"the accelerometer's median magnitude {span} is {level:.4g} g after converting "
+            f"from the declared {declared}, but gravity is 1 g: {_unit_guess(level)}. Fix the "
+            f"unit ({key}); " + switch_off_hint("units"),
+            column="acc_x acc_y acc_z",
+        )
+
+    def check_gyro(self, where: str, declared: str = "rad/s", key: str = "units.gyro") -> None:
+        """As :func:`check_gyro_units` of all the rows given (``gyro`` true; raises its
+        DataFormatError)."""
+        if self._too_short():
+            return
+        moving = self._blocks()[1] > MOTION_STD_G
+        p99 = _chunked_percentile(self._gyro.chunks(), self.n, 99)
+        if p99 > GYRO_MAX_P99_RAD_S:
+            raise DataFormatError(
+                where,
+                f"the gyroscope's 99th percentile magnitude is {p99:.4g} rad/s after converting "
+                f"from the declared {declared} ({np.degrees(p99):.4g} deg/s); human motion "
+                f"stays below {GYRO_MAX_P99_RAD_S:g} rad/s: the values look like deg/s. Fix "
+                f"the unit ({key}); " + switch_off_hint("units"),
+                column="gyro_x gyro_y gyro_z",
+            )
+        if np.count_nonzero(moving) < MIN_BLOCKS:
+            return
+        p99_motion = _chunked_percentile(self._gyro_in(moving),
+                                         int(np.count_nonzero(moving)) * self.size, 99)
+        if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
+            raise DataFormatError(
+                where,
+                f"during motion (the accelerometer varies in {int(moving.sum())} s) the "
+                f"gyroscope's 99th percentile magnitude is only {p99_motion:.3g} rad/s after "
+                f"converting from the declared {declared}; moving people turn faster than "
+                f"{GYRO_MIN_MOTION_P99_RAD_S:g} rad/s: the values look like rad/s declared as "
+                f"deg/s (57.3x too small). Fix the unit ({key}); " + switch_off_hint("units"),
+                column="gyro_x gyro_y gyro_z",
+            )
+
+    def _gyro_in(self, chosen: np.ndarray) -> Iterator[np.ndarray]:
+        """``|gyro|`` of the blocks where ``chosen`` is true, a chunk of blocks at a time."""
+        per_chunk = self._rows.size // self.size
+        for k, chunk in enumerate(self._gyro.chunks(self._rows.size)):
+            pick = chosen[k * per_chunk : (k + 1) * per_chunk]
+            if pick.any():
+                yield chunk[: len(pick) * self.size].reshape(len(pick), self.size)[pick].ravel()
 
 
 def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
@@ -449,13 +718,7 @@ def gravity_level(acc_g: np.ndarray, rate: float) -> tuple[float, bool]:
     from_still : bool
         Whether still blocks were used.
     """
-    mean, std = _block_mean_std(acc_g, rate)
-    if len(mean):
-        still = std < STILL_RELATIVE_STD * np.abs(mean)
-        if np.count_nonzero(still) >= MIN_BLOCKS:
-            return float(np.median(mean[still])), True
-    magnitude = magnitude_of(acc_g)
-    return float(np.median(magnitude, overwrite_input=True)), False
+    return UnitStats(rate).add(acc_g).gravity_level()
 
 
 def _unit_guess(level: float) -> str:
@@ -500,20 +763,7 @@ def check_acc_units(
         If :func:`gravity_level` is outside :data:`GRAVITY_RANGE_G` (not
         judged for less than :data:`MIN_BLOCKS` seconds of data).
     """
-    if len(acc_g) < MIN_BLOCKS * _block_size(rate):
-        return
-    level, from_still = gravity_level(acc_g, rate)
-    low, high = GRAVITY_RANGE_G
-    if low <= level <= high:
-        return
-    span = "on still spans" if from_still else "over all samples (no still span found)"
-    raise DataFormatError(
-        where,
-        f"the accelerometer's median magnitude {span} is {level:.4g} g after converting from "
-        f"the declared {declared}, but gravity is 1 g: {_unit_guess(level)}. Fix the unit "
-        f"({key}); " + switch_off_hint("units"),
-        column="acc_x acc_y acc_z",
-    )
+    UnitStats(rate).add(acc_g).check_acc(where, declared, key)
 
 
 def check_gyro_units(
@@ -544,40 +794,7 @@ def check_gyro_units(
         or, over at least :data:`MIN_BLOCKS` seconds of motion, stays below
         :data:`GYRO_MIN_MOTION_P99_RAD_S`.
     """
-    if len(gyro_rad_s) < MIN_BLOCKS * _block_size(rate):
-        return
-    _, acc_std = _block_mean_std(acc_g, rate)
-    moving = acc_std > MOTION_STD_G
-    del acc_std
-    p99 = _chunked_percentile(
-        (magnitude_of(gyro_rad_s[a : a + _CHUNK]) for a in range(0, len(gyro_rad_s), _CHUNK)),
-        len(gyro_rad_s), 99,
-    )
-    if p99 > GYRO_MAX_P99_RAD_S:
-        raise DataFormatError(
-            where,
-            f"the gyroscope's 99th percentile magnitude is {p99:.4g} rad/s after converting "
-            f"from the declared {declared} ({np.degrees(p99):.4g} deg/s); human motion stays "
-            f"below {GYRO_MAX_P99_RAD_S:g} rad/s: the values look like deg/s. Fix the unit "
-            f"({key}); " + switch_off_hint("units"),
-            column="gyro_x gyro_y gyro_z",
-        )
-    if np.count_nonzero(moving) < MIN_BLOCKS:
-        return
-    p99_motion = _chunked_percentile(
-        _block_magnitudes(gyro_rad_s, rate, moving),
-        int(np.count_nonzero(moving)) * _block_size(rate), 99,
-    )
-    if p99_motion < GYRO_MIN_MOTION_P99_RAD_S:
-        raise DataFormatError(
-            where,
-            f"during motion (the accelerometer varies in {int(moving.sum())} s) the "
-            f"gyroscope's 99th percentile magnitude is only {p99_motion:.3g} rad/s after "
-            f"converting from the declared {declared}; moving people turn faster than "
-            f"{GYRO_MIN_MOTION_P99_RAD_S:g} rad/s: the values look like rad/s declared as "
-            f"deg/s (57.3x too small). Fix the unit ({key}); " + switch_off_hint("units"),
-            column="gyro_x gyro_y gyro_z",
-        )
+    UnitStats(rate, gyro=True).add(acc_g, gyro_rad_s).check_gyro(where, declared, key)
 
 
 # ----------------------------------------------------------------------- clipping
@@ -598,49 +815,105 @@ def clipped_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str,
         consecutive samples equal to the channel's minimum or maximum
         ``value`` (whose magnitude is at least :data:`CLIP_MIN_LEVEL`).
     """
-    found = []
-    n = len(values)
-    if n < CLIP_MIN_RUN:
+    return ClippedRuns(channels).add(values).result()
+
+
+class ClippedRuns:
+    """:func:`clipped_channels` of one session's signal given in pieces.
+
+    Per channel, the running maximum and minimum and the samples in runs at
+    each (:class:`_RunCounter`; a run crossing the end of a piece goes on in
+    the next); a new extreme starts a new count (no sample before it can
+    equal it). Counts are integers: the same however the rows were given.
+
+    Parameters
+    ----------
+    channels : list of str
+        Channel names (``acc_*`` or ``gyro_*``), the columns of :meth:`add`'s rows.
+    """
+
+    def __init__(self, channels: list[str]) -> None:
+        self.channels = list(channels)
+        self.n = 0
+        self._runs: list[list[_RunCounter]] = []  # per channel: at the maximum, at the minimum
+
+    def add(self, values: np.ndarray) -> ClippedRuns:
+        """Take the next rows: ``values`` of shape (n_rows, n_channels), g / rad/s; returns self."""
+        if not len(values):
+            return self
+        self.n += len(values)
+        for j, name in enumerate(self.channels):
+            column = values[:, j]
+            level = CLIP_MIN_LEVEL["gyro" if name.startswith("gyro") else "acc"]
+            runs = [None, None] if len(self._runs) <= j else self._runs[j]
+            for k, (extreme, beyond) in enumerate(((column.max(), np.greater),
+                                                   (column.min(), np.less))):
+                if runs[k] is None or beyond(extreme, runs[k].value):
+                    runs[k] = _RunCounter(extreme, CLIP_MIN_RUN)
+                if abs(float(runs[k].value)) >= level:  # (below: never reported)
+                    runs[k].add(column)
+            if len(self._runs) <= j:
+                self._runs.append(runs)
+        return self
+
+    def result(self) -> list[tuple[str, float, float]]:
+        """As :func:`clipped_channels` of all the rows given."""
+        found = []
+        n = self.n
+        if n < CLIP_MIN_RUN:
+            return found
+        for name, (high, low) in zip(self.channels, self._runs, strict=True):
+            level = CLIP_MIN_LEVEL["gyro" if name.startswith("gyro") else "acc"]
+            if high.value == low.value:
+                continue  # a constant channel is not clipping
+            for runs in (high, low):
+                if abs(float(runs.value)) < level:
+                    continue
+                in_runs = runs.count()
+                if in_runs > CLIP_FRACTION * n:
+                    found.append((name, in_runs / n, float(runs.value)))
         return found
-    for j, name in enumerate(channels):
-        column = values[:, j]
-        level = CLIP_MIN_LEVEL["gyro" if name.startswith("gyro") else "acc"]
-        if column.max() == column.min():
-            continue  # a constant channel is not clipping
-        for extreme in (column.max(), column.min()):
-            if abs(float(extreme)) < level:
-                continue
-            in_runs = _samples_in_runs(column, extreme, CLIP_MIN_RUN)
-            if in_runs > CLIP_FRACTION * n:
-                found.append((name, in_runs / n, float(extreme)))
-    return found
 
 
 def _samples_in_runs(column: np.ndarray, value, min_run: int) -> int:
-    """How many samples of ``column`` lie in runs of at least ``min_run`` equal to ``value``.
+    """How many samples of ``column`` lie in runs of at least ``min_run`` equal to ``value``."""
+    return _RunCounter(value, min_run).add(column).count()
 
-    Scans :data:`_CHUNK` samples at a time; a run crossing a chunk's end is
-    carried into the next chunk (no mask of the whole column).
+
+class _RunCounter:
+    """Samples in runs of at least ``min_run`` equal to ``value``, of a column given in pieces.
+
+    Scans :data:`_CHUNK` samples at a time; a run crossing a chunk's (or a
+    piece's) end is carried into the next (no mask of the whole column).
     """
-    total = 0
-    open_run = 0  # length of the run reaching the end of the previous chunk
-    for a in range(0, len(column), _CHUNK):
-        at = (column[a : a + _CHUNK] == value).view(np.int8)
-        edges = np.diff(at, prepend=np.int8(0), append=np.int8(0))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        del at, edges
-        lengths = ends - starts
-        if len(lengths) and starts[0] == 0:
-            lengths[0] += open_run  # continues the previous chunk's last run
-        elif open_run >= min_run:
-            total += open_run
-        open_run = 0
-        if len(lengths) and ends[-1] == min(_CHUNK, len(column) - a):
-            open_run, lengths = int(lengths[-1]), lengths[:-1]  # may go on in the next chunk
-        total += int(lengths[lengths >= min_run].sum())
-    if open_run >= min_run:
-        total += open_run
-    return total
+
+    def __init__(self, value, min_run: int) -> None:
+        self.value, self.min_run = value, min_run
+        self._total = 0
+        self._open = 0  # length of the run reaching the end of the rows so far
+
+    def add(self, column: np.ndarray) -> _RunCounter:
+        """Take the next samples; returns self."""
+        value, min_run = self.value, self.min_run
+        for a in range(0, len(column), _CHUNK):
+            at = (column[a : a + _CHUNK] == value).view(np.int8)
+            edges = np.diff(at, prepend=np.int8(0), append=np.int8(0))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            del at, edges
+            lengths = ends - starts
+            if len(lengths) and starts[0] == 0:
+                lengths[0] += self._open  # continues the previous chunk's last run
+            elif self._open >= min_run:
+                self._total += self._open
+            self._open = 0
+            if len(lengths) and ends[-1] == min(_CHUNK, len(column) - a):
+                self._open, lengths = int(lengths[-1]), lengths[:-1]  # may go on
+            self._total += int(lengths[lengths >= min_run].sum())
+        return self
+
+    def count(self) -> int:
+        """Samples in runs so far (a run open at the end counts when long enough)."""
+        return self._total + (self._open if self._open >= self.min_run else 0)
 
 
 def describe_clipping(values: np.ndarray, channels: list[str], where: str) -> str | None:
@@ -750,10 +1023,11 @@ def check_signals(
     DataFormatError
         From :func:`check_acc_units` / :func:`check_gyro_units`.
     """
-    if checks.units:
-        check_acc_units(acc_g, rate, where, acc_declared, acc_key)
+    if checks.units:  # (check_acc_units, check_gyro_units; the blocks of |acc| cut once)
+        stats = UnitStats(rate, gyro_rad_s is not None).add(acc_g, gyro_rad_s)
+        stats.check_acc(where, acc_declared, acc_key)
         if gyro_rad_s is not None:
-            check_gyro_units(gyro_rad_s, acc_g, rate, where, gyro_declared, gyro_key)
+            stats.check_gyro(where, gyro_declared, gyro_key)
     if not checks.clipping:
         return None
     # per channel, so acc and gyro need not be copied into one array
@@ -856,22 +1130,69 @@ def time_steps(time: np.ndarray, declared_hz: float) -> dict[str, Any]:
         for steps longer than :data:`GAP_INTERVALS` nominal intervals),
         ``backwards`` (number of steps <= 0).
     """
-    time = np.asarray(time, dtype=np.float64)
-    steps = np.diff(time)
-    nominal = 1.0 / declared_hz
-    out: dict[str, Any] = {"measured_hz": measured_rate_hz(time), "jitter_ms": 0.0,
-                           "jitter_p99_ms": 0.0, "gaps": [],
-                           "backwards": int(np.count_nonzero(steps <= 0))}
-    positive = steps[steps > 0]
-    if positive.size:
-        median = float(np.median(positive))
-        regular = positive[(positive >= 0.5 * median) & (positive <= 1.5 * median)]
-        if regular.size:
-            out["jitter_ms"] = float(regular.std() * 1e3)
-            out["jitter_p99_ms"] = float(np.percentile(np.abs(regular - nominal), 99) * 1e3)
-    big = np.flatnonzero(steps > GAP_INTERVALS * nominal)
-    out["gaps"] = [(int(i) + 1, float(steps[i])) for i in big]
-    return out
+    return TimeSteps(declared_hz).add(time).result()
+
+
+class TimeSteps:
+    """:func:`time_steps` of one session's time column given in pieces.
+
+    Gaps and steps that go back are found as the pieces come (the step from
+    a piece's last sample to the next piece's first included); the positive
+    steps are kept (:class:`_Spill`, 8 bytes a step, in a temporary file
+    beyond :data:`_SPILL_VALUES`) for their median (:func:`_chunked_median`,
+    exact), the rate (:func:`measured_rate_hz`'s rule), the jitter and its
+    99th percentile, each read a chunk of :data:`_CHUNK` steps at a time.
+
+    Parameters
+    ----------
+    declared_hz : float
+        The declared sampling rate in Hz.
+    """
+
+    def __init__(self, declared_hz: float) -> None:
+        self.declared_hz = declared_hz
+        self.n = 0
+        self.backwards = 0
+        self.gaps: list[tuple[int, float]] = []
+        self._last: float | None = None
+        self._positive = _Spill()
+
+    def add(self, time: np.ndarray) -> TimeSteps:
+        """Take the next samples' times (s, shape (n_rows,)); returns self."""
+        time = np.asarray(time, dtype=np.float64)
+        if not len(time):
+            return self
+        if self._last is None:
+            steps, after = np.diff(time), self.n + 1  # step i ends at sample after + i
+        else:
+            steps, after = np.diff(time, prepend=self._last), self.n
+        self.backwards += int(np.count_nonzero(steps <= 0))
+        big = np.flatnonzero(steps > GAP_INTERVALS * (1.0 / self.declared_hz))
+        self.gaps += [(int(i) + after, float(steps[i])) for i in big]
+        self._positive.append(steps[steps > 0])
+        self._last = float(time[-1])
+        self.n += len(time)
+        return self
+
+    def result(self) -> dict[str, Any]:
+        """As :func:`time_steps` of all the times given."""
+        chunks = self._positive.chunks
+        measured, median = _rate_of(chunks)
+        out: dict[str, Any] = {"measured_hz": measured, "jitter_ms": 0.0, "jitter_p99_ms": 0.0,
+                               "gaps": list(self.gaps), "backwards": self.backwards}
+        if self._positive.n == 1:
+            median = self._positive.median()
+        if median is None:
+            return out
+        total, count = _regular_sum(chunks(), median)
+        if count:
+            mean = total / count  # as numpy's std: the mean, then the squared deviations
+            spread = sum(float(np.square(_regular(s, median) - mean).sum()) for s in chunks())
+            out["jitter_ms"] = float(np.sqrt(spread / count) * 1e3)
+            nominal = 1.0 / self.declared_hz
+            out["jitter_p99_ms"] = _chunked_percentile(
+                (np.abs(_regular(s, median) - nominal) for s in chunks()), count, 99) * 1e3
+        return out
 
 
 def dead_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str, float]]:
@@ -890,11 +1211,109 @@ def dead_channels(values: np.ndarray, channels: list[str]) -> list[tuple[str, fl
         A disconnected axis, a sensor that was never started, or a column
         filled with a constant.
     """
-    if len(values) < 2:
-        return []
-    std = np.asarray(values, dtype=np.float64).std(axis=0)
-    return [(c, float(s)) for c, s in zip(channels, std, strict=True)
-            if s < DEAD_STD["gyro" if c.startswith("gyro") else "acc"]]
+    return ChannelSpread().add(values).dead(channels)
+
+
+class ChannelSpread:
+    """Standard deviation of each channel (:func:`dead_channels`) of rows given in pieces.
+
+    Each piece of :data:`_CHUNK` rows (counted from the first row) gets its
+    mean and sum of squared deviations as :func:`numpy.std` computes them
+    (float64); the pieces are joined with the pairwise update of Chan, Golub
+    and LeVeque (1979, "Updating formulae and a pairwise algorithm for
+    computing sample variances"). Up to :data:`_CHUNK` rows this is
+    ``numpy.std(values, axis=0)`` exactly; beyond, equal to rounding.
+    """
+
+    def __init__(self) -> None:
+        self._rows = _Regroup(_CHUNK)
+        self.n = 0  # rows given
+        self._n = 0  # rows in the mean and sum of squares so far
+        self._mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
+
+    def add(self, values: np.ndarray) -> ChannelSpread:
+        """Take the next rows (shape (n_rows, n_channels), any float dtype); returns self."""
+        self.n += len(values)
+        for (rows,) in self._rows.add(values):
+            self._add(rows)
+        return self
+
+    def _add(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.float64)
+        n = len(rows)
+        mean = rows.sum(axis=0) / n
+        m2 = np.square(rows - mean).sum(axis=0)
+        if self._mean is None:
+            self._n, self._mean, self._m2 = n, mean, m2
+            return
+        total = self._n + n
+        delta = mean - self._mean
+        self._mean = self._mean + delta * (n / total)
+        self._m2 = self._m2 + m2 + np.square(delta) * (self._n * n / total)
+        self._n = total
+
+    def std(self) -> np.ndarray:
+        """Standard deviation per channel of all the rows given (shape (n_channels,); >= 1 row)."""
+        rest = self._rows.rest()
+        if rest is not None:
+            self._add(rest[0])
+        return np.sqrt(self._m2 / self._n)
+
+    def dead(self, channels: list[str]) -> list[tuple[str, float]]:
+        """As :func:`dead_channels` of all the rows given (``channels``: their names)."""
+        if self.n < 2:
+            return []
+        return [(c, float(s)) for c, s in zip(channels, self.std(), strict=True)
+                if s < DEAD_STD["gyro" if c.startswith("gyro") else "acc"]]
+
+
+class ClassMeans:
+    """Per class, the mean acceleration of one session (:func:`swapped_axes`' directions).
+
+    Sums in float64 a piece of :data:`_CHUNK` rows at a time (counted from
+    the first row), so the means do not depend on how the rows were given.
+    """
+
+    def __init__(self) -> None:
+        self._rows = _Regroup(_CHUNK)
+        self._sums = np.zeros((0, 3))
+        self._counts = np.zeros(0, np.int64)
+
+    def add(self, acc_g: np.ndarray, codes: np.ndarray) -> ClassMeans:
+        """Take the next rows; returns self.
+
+        Parameters
+        ----------
+        acc_g : numpy.ndarray, shape (n_rows, 3)
+            Acceleration in g.
+        codes : numpy.ndarray of int, shape (n_rows,)
+            Class index of each row, -1 for unlabelled rows (left out).
+        """
+        for rows, labels in self._rows.add(acc_g, codes):
+            self._add(rows, labels)
+        return self
+
+    def _add(self, rows: np.ndarray, codes: np.ndarray) -> None:
+        labelled = codes >= 0
+        codes = codes[labelled].astype(np.int64)
+        if not len(codes):
+            return
+        k = max(int(codes.max()) + 1, len(self._counts))
+        sums = np.zeros((k, 3))
+        sums[: len(self._sums)] = self._sums
+        for axis in range(3):
+            sums[:, axis] += np.bincount(codes, weights=rows[labelled, axis], minlength=k)
+        counts = np.zeros(k, np.int64)
+        counts[: len(self._counts)] = self._counts
+        self._sums, self._counts = sums, counts + np.bincount(codes, minlength=k)
+
+    def means(self) -> dict[int, np.ndarray]:
+        """Class index -> mean acceleration (g, shape (3,)), for the classes with rows."""
+        rest = self._rows.rest()
+        if rest is not None:
+            self._add(*rest)
+        return {int(k): self._sums[k] / self._counts[k] for k in np.flatnonzero(self._counts)}
 
 
 def swapped_axes(directions: Mapping[str, np.ndarray]) -> list[tuple[str, str, float]]:

@@ -28,17 +28,25 @@ PNGs (timelines of every recording with its labels, minutes per class per
 subject), written to a temporary sibling and renamed into place, so a reader
 sees the old report or the new one, never half of one.
 
-A dataset definition is read one session at a time
-(:func:`tinyhar.datasets.bysession.map_sessions`): each session is checked and
-windowed on its own and only what the report needs is kept (its table rows
-and findings, its mean acceleration per class, sample counts, and per window
-the start time and, for the sessions drawn in the timelines, the mean
-magnitude and label), so memory is bounded by one session plus about 9 bytes
-per window (25 MB for 1,000 hours at the default hop); the report is the one
-the whole load gives, byte for byte. A tinyhar Parquet recording is read the
-same way, each session joined from the file's batches of rows
-(:func:`tinyhar.datasets.bysession.map_file_sessions`). Named data sets are
-loaded whole and cut into the same sessions.
+A dataset definition or a tinyhar Parquet recording is read in batches of
+rows (:func:`tinyhar.datasets.bysession.map_sessions`,
+:func:`~tinyhar.datasets.bysession.map_file_sessions`, with ``batches``;
+:data:`~tinyhar.datasets.sessions.BATCH_ROWS` rows each), never a session
+whole: each session's checks are accumulated batch by batch (the accumulators
+of :mod:`tinyhar.datasets.checks`, which compute in the same pieces whatever
+the batches) and its windows cut as
+:func:`~tinyhar.windows.windowing.make_windows` cuts them, the last rows of a
+batch held for a window that goes on in the next. Only what the report needs
+is kept: per session its table row, findings and mean acceleration per class;
+per window its start time and, for the sessions drawn in the timelines, its
+mean magnitude and label (about 9 bytes a window: 25 MB for 1,000 hours at
+the default hop). The values a median or percentile needs (the positive time
+steps and ``|gyro|``, 8 bytes a sample each; ``|acc|`` until three still
+seconds are found) go to a temporary file beyond 8 MB, so memory is bounded
+by a batch, not by a session (a 12-h 50 Hz session: 274 MB peak against 587 MB
+joined whole; 48 h: 321 MB, of which the timeline figures' drawing takes 74
+MB). The report is the one the whole sessions give, byte for byte. Named data
+sets are loaded whole and cut into their sessions.
 """
 
 from __future__ import annotations
@@ -118,12 +126,14 @@ _CHECKS_OFF = {"sampling_rate": False, "units": False, "clipping": False}
 """The loader's stopping checks switched off: inspect reports what they would stop on."""
 
 
-def _load_parts(dataset: str | Path, path: str | Path | None, visit, on_restart):
-    """``visit`` of each session of the data set, and the loader's notes (warnings).
+def _load_parts(dataset: str | Path, path: str | Path | None, visit: _Inspector,
+                batch_rows: int | None) -> list[str]:
+    """Hand the data set to ``visit`` a batch of rows (or a session) at a time; the loader's
+    notes (warnings).
 
-    A dataset definition is read one session at a time
-    (:func:`tinyhar.datasets.bysession.map_sessions`), a tinyhar Parquet
-    recording one session at a time from its batches of rows
+    A dataset definition is read in batches of rows
+    (:func:`tinyhar.datasets.bysession.map_sessions` with ``batches``), a
+    tinyhar Parquet recording too
     (:func:`~tinyhar.datasets.bysession.map_file_sessions`); other data sets
     are loaded whole and cut into their sessions
     (:func:`~tinyhar.datasets.bysession.split_sessions`).
@@ -138,9 +148,10 @@ def _load_parts(dataset: str | Path, path: str | Path | None, visit, on_restart)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if file is not None and file.suffix.lower() in (".yaml", ".yml"):
-            parts = map_sessions(file, visit, _CHECKS_OFF, on_restart)
+            map_sessions(file, visit, _CHECKS_OFF, visit.reset, batches=True,
+                         batch_rows=batch_rows)
         elif file is not None and RecordingFile.streams(file):
-            parts = map_file_sessions(file, visit, _CHECKS_OFF)
+            map_file_sessions(file, visit, _CHECKS_OFF, batches=True, batch_rows=batch_rows)
         else:
             data = load_dataset(dataset, path=path, checks=_CHECKS_OFF)
     if data is not None:
@@ -148,102 +159,164 @@ def _load_parts(dataset: str | Path, path: str | Path | None, visit, on_restart)
             raise ConfigError(f"{dataset} holds windows cut by its publisher, not recordings; "
                               "inspect works on continuous recordings (hapt, wisdm-raw, your own "
                               "data set definition)")
-        parts = [visit(part) for part in split_sessions(data)]
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    return parts, notes
+        for part in split_sessions(data):
+            visit(part)
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 @dataclass
 class _Part:
-    """What inspect keeps of one session (or one file's sessions): no samples, no windows.
+    """What inspect keeps of one session: no samples, no windows.
 
-    ``starts`` (s) holds every window's start (for the typical hop),
-    ``drawn`` which windows are of the sessions drawn in the timelines;
-    ``sessions``, ``labels`` and ``magnitude`` (g) are of those windows only.
+    ``starts`` (s) holds every window's start (for the typical hop);
+    ``labels`` (str objects, ``""`` unlabelled: 8 bytes a window) and
+    ``magnitude`` (mean ``|acc|``, g) are per window of a session drawn in the
+    timelines (``drawn``), empty for the others.
     """
 
-    rows: list[dict]
+    row: dict
     findings: list[str]
-    means: dict[str, list[tuple[str, np.ndarray]]]
-    counts: object
+    means: dict[str, np.ndarray]
     windows_per_class: dict[str, int]
-    session_names: list[str]
     starts: np.ndarray
-    drawn: np.ndarray
-    sessions: np.ndarray
+    drawn: bool
     labels: np.ndarray
     magnitude: np.ndarray
-    window_s: float
 
 
 class _Inspector:
-    """Inspects one session's recordings at a time (:func:`_Inspector.__call__`).
+    """Inspects a data set given a batch of rows at a time (:meth:`__call__`).
 
-    Keeps the names of the sessions drawn so far, so that per-window values
-    are kept for the first ``MAX_TIMELINE_FIGURES x SESSIONS_PER_TIMELINE``
-    sessions with windows only.
+    Rows of one session may come in several batches, and a batch may end one
+    session and start the next; each session's statistics are accumulated
+    (:class:`_Session`) until its rows end, then kept as a :class:`_Part`.
+    Per-window values are kept for the first ``MAX_TIMELINE_FIGURES x
+    SESSIONS_PER_TIMELINE`` sessions with windows only.
     """
 
-    def __init__(self, window: float, hop: float, dataset) -> None:
-        self.window, self.hop, self.dataset = window, hop, dataset
-        self.drawn: list[str] = []
+    def __init__(self, window: float, hop: float, purity: float, dataset) -> None:
+        self.window, self.hop, self.purity, self.dataset = window, hop, purity, dataset
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the sessions drawn (the data set is read again from its start)."""
-        self.drawn = []
+        """Forget everything (the data set is read again from its start)."""
+        self.parts: list[_Part] = []
+        self.counts: list = []
+        self.window_s: float | None = None
+        self._session: _Session | None = None
 
-    def __call__(self, rec) -> _Part:
-        """Checks, class means, sample counts and per-window values of ``rec``."""
-        from tinyhar.datasets.bysession import SampleCounts
-        from tinyhar.windows.windowing import make_windows
+    def __call__(self, rec) -> None:
+        """Take the next rows (a :class:`~tinyhar.datasets.recording.RecordingSet`)."""
+        from tinyhar.datasets.bysession import SampleCounts, split_sessions
 
-        findings: list[str] = []
-        rows = _session_checks(rec, findings)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                # unlabelled windows too: the timelines show where labels are missing
-                windows, _ = make_windows(rec, window=self.window, hop=self.hop, unit="s",
-                                          keep_unlabelled=True)
-            except TinyharError as exc:
-                raise ConfigError(f"{self.dataset}: no windows of {self.window:g} s ({exc})"
-                                  ) from exc
-        names = list(dict.fromkeys(windows.session.tolist()))
-        room = max(0, MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE - len(self.drawn))
-        self.drawn += names[:room]
-        keep = np.isin(windows.session, names[:room])
-        acc = [windows.channels.index(c) for c in ("acc_x", "acc_y", "acc_z")]
-        x = windows.X[keep][:, :, acc].astype(np.float64)
-        magnitude = np.sqrt((x ** 2).sum(axis=2)).mean(axis=1)
-        counts = pd.Series(windows.y).value_counts()
-        return _Part(rows, findings, _class_means(rec), SampleCounts.of(rec),
-                     {str(c): int(n) for c, n in counts.items()}, names,
-                     np.asarray(windows.start_time, dtype=np.float64), keep,
-                     windows.session[keep],
-                     np.asarray(windows.y[keep]).astype(str), magnitude,
-                     windows.X.shape[1] / windows.sampling_rate_hz)
+        self.counts.append(SampleCounts.of(rec))
+        codes = rec.frame["session"].cat.codes.to_numpy()
+        if not len(codes):
+            return
+        for piece in [rec] if codes.min() == codes.max() else split_sessions(rec):  # (no copy)
+            frame = piece.frame
+            key = (str(frame["subject"].iloc[0]), str(frame["session"].iloc[0]))
+            if self._session is None or self._session.key != key:
+                self._close()
+                self._session = self._open(key, piece)
+            self._session.add(piece)
 
+    def finish(self) -> list[_Part]:
+        """The sessions' parts, in order (the last session ends here)."""
+        self._close()
+        return self.parts
 
-def _session_checks(rec, findings: list[str]) -> list[dict]:
-    """Per-session timing, unit, clipping and dead-axis findings (checks.py): a row each."""
-    from tinyhar.datasets import checks as ck
+    def _open(self, key: tuple[str, str], piece) -> _Session:
+        from tinyhar.windows.windowing import to_samples
 
-    frame = rec.frame
-    rate = rec.sampling_rate_hz
-    gyro_cols = ["gyro_x", "gyro_y", "gyro_z"] if rec.has_gyro else []
-    rows = []
-    for (subject, session), part in frame.groupby(["subject", "session"], sort=False,
-                                                  observed=True):
-        where = f"{session} (subject {subject})"
-        acc = part[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float64)
-        gyro = part[gyro_cols].to_numpy(np.float64) if gyro_cols else None
-        timing = ck.time_steps(part["time"].to_numpy(), rate)
-        notes = []
+        rate = piece.sampling_rate_hz
         try:
-            ck.check_sampling_rate(part["time"].to_numpy(), rate, where, "time")
-        except DataFormatError as exc:
+            n_win = to_samples(self.window, "s", rate, "window")
+            n_hop = to_samples(self.hop, "s", rate, "hop")
+        except TinyharError as exc:
+            raise ConfigError(f"{self.dataset}: no windows of {self.window:g} s ({exc})"
+                              ) from exc
+        self.window_s = n_win / rate
+        room = sum(p.drawn for p in self.parts) < MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE
+        return _Session(key, rate, piece.has_gyro, _Windows(n_win, n_hop, rate, self.purity,
+                                                             magnitude=room))
+
+    def _close(self) -> None:
+        if self._session is not None:
+            self.parts.append(self._session.finish())
+            self._session = None
+
+
+class _Session:
+    """One session's statistics, from its rows given in pieces (:mod:`tinyhar.datasets.checks`'
+    accumulators and :class:`_Windows`): the timing, unit, clipping and dead-axis checks, the
+    mean acceleration per class, and the windows.
+
+    Labels are numbered in order of appearance (a batch's class list is its
+    own); the windows' majority ties are broken in the class order of the
+    whole read (the batches' common list, else the sorted labels, as a
+    definition without ``classes`` sorts them).
+    """
+
+    def __init__(self, key: tuple[str, str], rate: float, gyro: bool, windows: _Windows) -> None:
+        from tinyhar.datasets import checks as ck
+
+        self.key, self.rate, self.gyro = key, rate, gyro
+        self.channels = ["acc_x", "acc_y", "acc_z", *(["gyro_x", "gyro_y", "gyro_z"]
+                                                       if gyro else [])]
+        self.n = 0
+        self.timing = ck.TimeSteps(rate)
+        self.units = ck.UnitStats(rate, gyro)
+        self.clipping = ck.ClippedRuns(self.channels)
+        self.spread = ck.ChannelSpread()
+        self.means = ck.ClassMeans()
+        self.windows = windows
+        self.labels: list[str] = []  # in order of appearance: the codes' names
+        self._classes: list[str] | None = None  # the batches' class list while they agree
+        self._mixed = False
+
+    def add(self, piece) -> None:
+        """Take the session's next rows (a RecordingSet of this session only)."""
+        frame = piece.frame
+        values = frame[self.channels].to_numpy(np.float32)  # (float32 as stored)
+        acc = values[:, :3]
+        time = frame["time"].to_numpy(np.float64)
+        codes = self._codes(piece)
+        self.timing.add(time)
+        self.units.add(acc, values[:, 3:] if self.gyro else None)
+        self.clipping.add(values)
+        self.spread.add(values)
+        self.means.add(acc, codes)
+        self.windows.add(time, codes, acc, sorted(self.labels) if self._mixed else self._classes,
+                         self.labels)
+        self.n += len(frame)
+
+    def _codes(self, piece) -> np.ndarray:
+        """Each row's label as an index into :attr:`labels` (-1: unlabelled)."""
+        classes = list(piece.classes)
+        if self._classes is None:
+            self._classes = classes
+        elif classes != self._classes:
+            self._mixed = True
+        for c in classes:
+            if c not in self.labels:
+                self.labels.append(c)
+        lookup = np.array([self.labels.index(c) for c in classes] + [-1], dtype=np.int64)
+        return lookup[piece.label_codes()]  # (code -1 takes the last entry)
+
+    def finish(self) -> _Part:
+        """The session's report row, findings, class means and windows."""
+        from tinyhar.datasets import checks as ck
+
+        subject, session = self.key
+        where = f"{session} (subject {subject})"
+        findings: list[str] = []
+        notes = []
+        timing = self.timing.result()
+        error = ck.sampling_rate_error(timing["measured_hz"], self.rate, where, "time")
+        if error is not None:
             notes.append("rate")
-            findings.append(str(exc))
+            findings.append(str(error))
         if timing["gaps"]:
             longest = max(g for _, g in timing["gaps"])
             notes.append(f"{len(timing['gaps'])} gap(s)")
@@ -254,53 +327,136 @@ def _session_checks(rec, findings: list[str]) -> list[dict]:
                 "windows across a gap mix times, so split the recording there")
         if timing["backwards"]:
             notes.append("time goes back")
-        level, _ = ck.gravity_level(acc, rate)
-        unit_checks = [(ck.check_acc_units, (acc, rate, where))]
-        if gyro is not None:
-            unit_checks.append((ck.check_gyro_units, (gyro, acc, rate, where)))
-        for check, args in unit_checks:
+        level, _ = self.units.gravity_level()
+        for check in [self.units.check_acc, *([self.units.check_gyro] if self.gyro else [])]:
             try:
-                check(*args)
+                check(where)
             except DataFormatError as exc:
                 notes.append("units")
                 findings.append(str(exc))
-        values = acc if gyro is None else np.concatenate([acc, gyro], axis=1)
-        names = ["acc_x", "acc_y", "acc_z", *gyro_cols]
-        clipped = ck.clipped_channels(values, names)
+        clipped = self.clipping.result()
         if clipped:
             notes.append("clipping")
-            findings.append(ck.describe_clipping(values, names, where)
+            findings.append(ck.clipping_text(clipped, where)
                             + ": the sensor's range was too small for this motion")
-        dead = ck.dead_channels(values, names)
+        dead = self.spread.dead(self.channels)
         if dead:
             notes.append("dead " + ",".join(c for c, _ in dead))
             findings.append(
                 f"{where}: {', '.join(f'{c} (std {s:.2g})' for c, s in dead)} do not move: a "
                 "dead or disconnected axis, or a column filled with a constant; check the "
                 "sensor and the column mapping")
-        rows.append({
-            "subject": str(subject), "session": str(session),
-            "minutes": len(part) / rate / 60.0,
-            "measured_hz": timing["measured_hz"], "jitter_ms": timing["jitter_ms"],
-            "gaps": len(timing["gaps"]), "gravity_g": level,
-            "findings": "; ".join(notes) or "ok",
-        })
-    return rows
+        row = {"subject": subject, "session": session, "minutes": self.n / self.rate / 60.0,
+               "measured_hz": timing["measured_hz"], "jitter_ms": timing["jitter_ms"],
+               "gaps": len(timing["gaps"]), "gravity_g": level,
+               "findings": "; ".join(notes) or "ok"}
+        means = {self.labels[k]: mean for k, mean in self.means.means().items()}
+        w = self.windows
+        starts = np.concatenate(w.starts) if w.starts else np.zeros(0)
+        drawn = w.magnitude and len(starts) > 0
+        return _Part(row, findings, means, dict(w.per_class), starts, drawn,
+                     np.concatenate(w.labels) if drawn else np.zeros(0, object),
+                     np.concatenate(w.magnitudes) if drawn else np.zeros(0))
 
 
-def _class_means(rec) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Per class, each session's mean acceleration (g) over its samples of the class."""
-    frame = rec.frame[rec.frame["label"].notna()]
-    out = {}
-    for label, part in frame.groupby("label", observed=True):
-        means = part.groupby("session", observed=True)[["acc_x", "acc_y", "acc_z"]].mean()
-        out[str(label)] = [(str(s), row.to_numpy(np.float64)) for s, row in means.iterrows()]
-    return out
+class _Windows:
+    """The windows :func:`~tinyhar.windows.windowing.make_windows` cuts from one session
+    (``keep_unlabelled=True``, no resampling), from its rows given in pieces.
+
+    As there: a step longer than ``GAP_FACTOR`` sample intervals (also from
+    one piece to the next) starts a new segment; windows start every
+    ``n_hop`` samples from a segment's first sample and need ``n_win``
+    samples of it; each gets its majority label
+    (:func:`~tinyhar.windows.windowing.majority_labels`, ``""`` when
+    unlabelled) and a labelled one is dropped below ``purity``. The rows from
+    the next window's first sample on are held from one piece to the next
+    (fewer than ``n_win``).
+
+    Kept per window: its start (s, ``starts``), and with ``magnitude`` its
+    label and mean ``|acc|`` (g; :func:`~tinyhar.datasets.checks.magnitude_of`);
+    ``per_class`` counts the windows per label.
+    """
+
+    def __init__(self, n_win: int, n_hop: int, rate: float, purity: float,
+                 magnitude: bool) -> None:
+        from tinyhar.windows.windowing import GAP_FACTOR
+
+        self.n_win, self.n_hop, self.rate, self.purity = n_win, n_hop, rate, purity
+        self.magnitude = magnitude
+        self.limit = GAP_FACTOR / rate
+        self.starts: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+        self.magnitudes: list[np.ndarray] = []
+        self.per_class: dict[str, int] = {}
+        self._last: float | None = None  # time of the previous row
+        self._t0 = 0.0  # time of the segment's first row
+        self._base = 0  # segment position of the first row held
+        self._next = 0  # segment position of the next window's first row
+        self._codes = np.zeros(0, np.int64)
+        self._acc = np.zeros((0, 3), np.float32)
+
+    def add(self, time: np.ndarray, codes: np.ndarray, acc: np.ndarray, classes: list[str],
+            labels: list[str]) -> None:
+        """Take the session's next rows: times (s), label codes (index into ``labels``; -1
+        unlabelled) and acceleration (g, shape (n_rows, 3)); ``classes``: the labels in the
+        class order (majority ties go to the first)."""
+        if not len(time):
+            return
+        rank = np.array([classes.index(c) for c in labels] + [-1], dtype=np.int64)
+        if self._last is None:
+            cuts = np.flatnonzero(np.diff(time) > self.limit) + 1
+            self._segment(time[0])
+        else:
+            cuts = np.flatnonzero(np.diff(time, prepend=self._last) > self.limit)
+        self._last = float(time[-1])
+        a = 0
+        for b in [*cuts.tolist(), len(time)]:
+            if b > a:
+                self._extend(codes[a:b], acc[a:b], classes, rank)
+            if b < len(time):
+                self._segment(time[b])
+            a = b
+
+    def _segment(self, t0) -> None:
+        self._t0, self._base, self._next = t0, 0, 0
+        self._codes, self._acc = self._codes[:0], self._acc[:0]
+
+    def _extend(self, codes: np.ndarray, acc: np.ndarray, classes: list[str],
+                rank: np.ndarray) -> None:
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        from tinyhar.datasets.checks import magnitude_of
+        from tinyhar.windows.windowing import majority_labels
+
+        codes = np.concatenate([self._codes, codes])
+        if self.magnitude:
+            acc = np.concatenate([self._acc, acc])
+        first = np.arange(self._next, self._base + len(codes) - self.n_win + 1, self.n_hop)
+        if len(first):
+            local = first - self._base
+            # (codes held in order of appearance: the class order may change between pieces)
+            best, frac = majority_labels(rank[codes], local, self.n_win, len(classes))
+            keep = ~((best != 0) & (frac < self.purity))
+            self.starts.append(self._t0 + first[keep] / self.rate)
+            names = np.array(["", *classes], dtype=object)[best[keep]]
+            for name, n in zip(*np.unique(names, return_counts=True), strict=True):
+                self.per_class[str(name)] = self.per_class.get(str(name), 0) + int(n)
+            if self.magnitude:
+                self.labels.append(names)
+                rows = sliding_window_view(magnitude_of(acc), self.n_win)[local[keep]]
+                self.magnitudes.append(rows.mean(axis=1))
+            self._next = int(first[-1]) + self.n_hop
+        drop = min(max(self._next - self._base, 0), len(codes))
+        self._codes = codes[drop:].copy()
+        if self.magnitude:
+            self._acc = acc[drop:].copy()
+        self._base += drop
 
 
 def _swaps(means: dict[str, list[tuple[str, np.ndarray]]], classes: list[str],
            findings: list[str]) -> None:
-    """Sessions whose axes look swapped, per class (``means``: :func:`_class_means` joined)."""
+    """Sessions whose axes look swapped (``means``: per class, each session's mean
+    acceleration)."""
     from tinyhar.datasets.checks import swapped_axes
 
     for label in [c for c in classes if c in means]:
@@ -335,21 +491,22 @@ def _advice(minutes: pd.DataFrame, windows: dict[str, int], classes: list[str]) 
 
 
 def _plots(name: str, classes: list[str], parts: list[_Part], minutes: pd.DataFrame,
-           out: Path) -> tuple[list[str], str | None]:
+           out: Path, window_s: float) -> tuple[list[str], str | None]:
     """Timelines of the first recordings (per-window values of ``parts``) and the minutes."""
     from tinyhar.reporting.plots import _save, plt
     from tinyhar.reporting.timeline import plot_timeline
 
     figures = []
-    sessions = [s for p in parts for s in p.session_names]
-    window_s = parts[0].window_s
-    starts = np.concatenate([p.starts for p in parts])
+    sessions = [p.row["session"] for p in parts if len(p.starts)]
+    starts = np.concatenate([p.starts for p in parts]) if parts else np.zeros(0)
     hop_s = float(np.median(np.diff(starts))) if len(starts) > 1 else window_s
-    drawn = sessions[:MAX_TIMELINE_FIGURES * SESSIONS_PER_TIMELINE]
-    session = np.concatenate([p.sessions for p in parts])
-    starts = np.concatenate([p.starts[p.drawn] for p in parts])
-    magnitude = np.concatenate([p.magnitude for p in parts])
-    labels = np.concatenate([p.labels for p in parts])
+    drawn_parts = [p for p in parts if p.drawn]
+    drawn = [p.row["session"] for p in drawn_parts]
+    session = np.concatenate([np.full(len(p.starts), p.row["session"], dtype=object)
+                              for p in drawn_parts] or [np.zeros(0, object)])
+    starts = np.concatenate([p.starts for p in drawn_parts] or [np.zeros(0)])
+    magnitude = np.concatenate([p.magnitude for p in drawn_parts] or [np.zeros(0)])
+    labels = np.concatenate([p.labels for p in drawn_parts] or [np.zeros(0, object)])
     chunks = [drawn[i:i + SESSIONS_PER_TIMELINE]
               for i in range(0, len(drawn), SESSIONS_PER_TIMELINE)]
     for k, chunk in enumerate(chunks, start=1):
@@ -443,7 +600,8 @@ def _markdown(report: InspectReport, notes: list[str], figures: list[str],
 
 
 def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | None = None,
-                    window: float | None = None, hop: float | None = None) -> InspectReport:
+                    window: float | None = None, hop: float | None = None,
+                    batch_rows: int | None = None) -> InspectReport:
     """Write a data-quality report of one data set (``tinyhar inspect``).
 
     Parameters
@@ -457,6 +615,10 @@ def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | Non
     window, hop : float, optional
         Window length and hop in s (default: the training configuration's
         defaults, :class:`tinyhar.config.WindowConfig`).
+    batch_rows : int, optional
+        Rows per batch read from a dataset definition or Parquet recording
+        (default :data:`tinyhar.datasets.sessions.BATCH_ROWS`); the report
+        does not depend on it.
 
     Returns
     -------
@@ -482,15 +644,16 @@ def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | Non
     defaults = make_config({}).windows
     window = float(window if window is not None else defaults.window)
     hop = float(hop if hop is not None else defaults.hop)
-    inspector = _Inspector(window, hop, dataset)
-    parts, notes = _load_parts(dataset, path, inspector, inspector.reset)
-    counts = SampleCounts.join([p.counts for p in parts])
+    inspector = _Inspector(window, hop, defaults.purity, dataset)
+    notes = _load_parts(dataset, path, inspector, batch_rows)
+    parts = inspector.finish()
+    counts = SampleCounts.join(inspector.counts)
     findings = [f for p in parts for f in p.findings]
-    sessions = pd.DataFrame([row for p in parts for row in p.rows])
+    sessions = pd.DataFrame([p.row for p in parts])
     means: dict[str, list] = {}
     for p in parts:
-        for label, rows in p.means.items():
-            means.setdefault(label, []).extend(rows)
+        for label, mean in p.means.items():
+            means.setdefault(label, []).append((p.row["session"], mean))
     _swaps(means, counts.classes, findings)
     per_class = {c: sum(p.windows_per_class.get(c, 0) for p in parts) for c in counts.classes}
     minutes = _minutes(counts)
@@ -501,7 +664,8 @@ def inspect_dataset(dataset: str | Path, out: str | Path, path: str | Path | Non
         raise ConfigError("--out is an empty path; name a folder, e.g. --out report/")
     tmp.mkdir(parents=True)
     try:
-        figures, not_drawn = _plots(counts.name, counts.classes, parts, minutes, tmp)
+        figures, not_drawn = _plots(counts.name, counts.classes, parts, minutes, tmp,
+                                    inspector.window_s)
         (tmp / REPORT_FILE).write_text(_markdown(report, notes, figures, not_drawn,
                                                  (window, hop)), encoding="utf-8")
         replace_folder(tmp, out)
