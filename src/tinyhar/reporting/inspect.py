@@ -43,10 +43,11 @@ mean magnitude and label (about 9 bytes a window: 25 MB for 1,000 hours at
 the default hop). The values a median or percentile needs (the positive time
 steps and ``|gyro|``, 8 bytes a sample each; ``|acc|`` until three still
 seconds are found) go to a temporary file beyond 8 MB, so memory is bounded
-by a batch, not by a session (a 12-h 50 Hz session: 274 MB peak against 587 MB
-joined whole; 48 h: 321 MB, of which the timeline figures' drawing takes 74
-MB). The report is the one the whole sessions give, byte for byte. Named data
-sets are loaded whole and cut into their sessions.
+by a batch, not by a session (one 50 Hz session of 12 h: 267 MB peak
+against 587 MB joined whole; 48 h: 281 MB against 1.85 GB, of which drawing
+its timeline takes about 35 MB). The report is the one the whole sessions
+give, byte for byte. Named data sets are loaded whole and cut into their
+sessions.
 """
 
 from __future__ import annotations
