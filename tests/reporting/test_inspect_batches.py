@@ -122,7 +122,7 @@ def _parts(dataset, batch_rows):
 
 
 @pytest.mark.parametrize("name", ["by_file.yaml", "by_column.yaml", "all.parquet"])
-def test_batches_give_the_report_of_whole_sessions(faults, name, tmp_path):
+def test_batches_give_the_report_of_whole_sessions(faults, name, tmp_path, monkeypatch):
     """Batches of 997 rows: the report of each session read whole, byte for byte, and the
     same per-window values of the timelines."""
     path = faults / name
@@ -142,10 +142,20 @@ def test_batches_give_the_report_of_whole_sessions(faults, name, tmp_path):
     assert rows.loc["short", "findings"] == "ok" and "short" not in text.split("## Plots")[1]
     assert set(whole.windows_per_class) == {"laying", "sitting", "standing", "walking",
                                             "walking_downstairs", "walking_upstairs"}
+    sizes = []
+    original = inspect_module._Inspector.__call__
+
+    def spy(self, rec):
+        sizes.append(rec.n_samples)
+        return original(self, rec)
+
+    monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
     for batch_rows in (BATCH, 4096):
+        sizes.clear()
         out = tmp_path / f"b{batch_rows}"
         _same_reports(inspect_dataset(path, out, batch_rows=batch_rows), whole,
                       out, tmp_path / "whole")
+        assert max(sizes) <= batch_rows and sum(sizes) == 22100  # (no session read whole)
     for a, b in zip(_parts(path, BATCH), _parts(path, 10**9), strict=True):
         assert a.row == b.row and a.drawn == b.drawn
         for field in ("starts", "labels", "magnitude"):
@@ -193,9 +203,11 @@ def test_session_rows_are_those_of_the_checks_on_whole_arrays(faults):
             checks.clipped_channels(values, CHANNELS))
 
 
-def test_messy_sessions_in_small_batches(messy, tmp_path):  # noqa: F811
-    """Restarts (time going back: a new session), shared names, a class of one subject."""
+def test_messy_sessions_in_small_batches(messy, tmp_path, monkeypatch):  # noqa: F811
+    """Restarts (time going back: a new session), shared names, a class of one subject;
+    the time steps and magnitudes kept for the medians in temporary files (beyond 1,000)."""
     whole = inspect_dataset(messy, tmp_path / "whole", batch_rows=10**9)
+    monkeypatch.setattr(checks, "_SPILL_VALUES", 1000)
     small = inspect_dataset(messy, tmp_path / "small", batch_rows=BATCH)
     _same_reports(small, whole, tmp_path / "small", tmp_path / "whole")
 
