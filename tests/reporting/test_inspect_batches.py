@@ -115,6 +115,19 @@ def _same_reports(a, b, out_a, out_b):
                                                           b.advice)
 
 
+def spy_visits(monkeypatch) -> list[int]:
+    """The rows of each batch (or session) inspect is given, from now on."""
+    sizes: list[int] = []
+    original = inspect_module._Inspector.__call__
+
+    def spy(self, rec):
+        sizes.append(rec.n_samples)
+        return original(self, rec)
+
+    monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
+    return sizes
+
+
 def _parts(dataset, batch_rows):
     inspector = inspect_module._Inspector(2.56, 1.28, 0.8, dataset)
     inspect_module._load_parts(dataset, None, inspector, batch_rows)
@@ -142,14 +155,7 @@ def test_batches_give_the_report_of_whole_sessions(faults, name, tmp_path, monke
     assert rows.loc["short", "findings"] == "ok" and "short" not in text.split("## Plots")[1]
     assert set(whole.windows_per_class) == {"laying", "sitting", "standing", "walking",
                                             "walking_downstairs", "walking_upstairs"}
-    sizes = []
-    original = inspect_module._Inspector.__call__
-
-    def spy(self, rec):
-        sizes.append(rec.n_samples)
-        return original(self, rec)
-
-    monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
+    sizes = spy_visits(monkeypatch)
     for batch_rows in (BATCH, 4096):
         sizes.clear()
         out = tmp_path / f"b{batch_rows}"

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.datasets.test_bysession import messy  # noqa: F401, F811 (the fixture)
+from tests.reporting.test_inspect_batches import spy_visits
 from tinyhar.cli import app
 from tinyhar.datasets import bysession
 from tinyhar.datasets.synthetic import synthesize
@@ -96,14 +97,7 @@ def test_a_parquet_recording_in_batches(many, tmp_path, monkeypatch):
 
     file = load_custom(many).to_parquet(tmp_path / "many.parquet")
     monkeypatch.setattr("tinyhar.datasets.sessions.BATCH_ROWS", 1000)
-    sizes = []
-    original = inspect_module._Inspector.__call__
-
-    def spy(self, rec):
-        sizes.append(rec.n_samples)
-        return original(self, rec)
-
-    monkeypatch.setattr(inspect_module._Inspector, "__call__", spy)
+    sizes = spy_visits(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(RecordingSet, "from_parquet", None)  # (the whole file would fail)
         streamed = inspect_dataset(file, tmp_path / "streamed")
