@@ -380,9 +380,14 @@ def _fed(make, arrays, pieces):
 def test_accumulators_fed_in_pieces_equal_the_whole_arrays(monkeypatch, spill):
     """Each check's accumulator gives the numbers of the whole array exactly, however the
     rows are cut (pieces of any size; chunks of 4,096 rows here so that they span many),
-    with the values a median needs held in memory or in a temporary file."""
+    with the values a median needs held in memory or in a temporary file (``spill``, as
+    inspect's batches); the checks of whole arrays (the loaders') write no file."""
     monkeypatch.setattr(chk, "_CHUNK", 4096)
     monkeypatch.setattr(chk, "_SPILL_VALUES", spill)
+    files = []
+    real_file = chk.tempfile.TemporaryFile
+    monkeypatch.setattr(chk.tempfile, "TemporaryFile",
+                        lambda **kw: files.append(1) or real_file(**kw))
     rng = np.random.default_rng(5)
     frame = load_bundled_hapt().select(subjects=["1"]).frame.iloc[:30_000]
     values = frame[SENSORS].to_numpy(np.float32).copy()
@@ -395,16 +400,16 @@ def test_accumulators_fed_in_pieces_equal_the_whole_arrays(monkeypatch, spill):
     acc, gyro = values[:, :3], values[:, 3:]
     moving = acc + 0.3 * np.sin(np.arange(len(acc)) / 3.0)[:, None].astype(np.float32)
     for pieces in (_pieces(len(time), rng), [(0, len(time))]):
-        got = _fed(lambda: chk.TimeSteps(50.0), [time], pieces).result()
+        got = _fed(lambda: chk.TimeSteps(50.0, spill=True), [time], pieces).result()
         assert got == chk.time_steps(time, 50.0)
-        stats = _fed(lambda: chk.UnitStats(50.0, gyro=True), [acc, gyro], pieces)
+        stats = _fed(lambda: chk.UnitStats(50.0, gyro=True, spill=True), [acc, gyro], pieces)
         assert stats.gravity_level() == chk.gravity_level(acc, 50.0)
         assert stats.gravity_level()[1]  # (still spans)
-        still = _fed(lambda: chk.UnitStats(50.0), [moving], pieces)
+        still = _fed(lambda: chk.UnitStats(50.0, spill=True), [moving], pieces)
         assert still.gravity_level() == chk.gravity_level(moving, 50.0)
         assert not still.gravity_level()[1]  # (no still span: the median of all samples)
         with pytest.raises(DataFormatError, match="look like deg/s") as caught:
-            _fed(lambda: chk.UnitStats(50.0, gyro=True), [acc, np.degrees(gyro)],
+            _fed(lambda: chk.UnitStats(50.0, gyro=True, spill=True), [acc, np.degrees(gyro)],
                  pieces).check_gyro("x")
         with pytest.raises(DataFormatError) as whole:
             chk.check_gyro_units(np.degrees(gyro), acc, 50.0, "x")
@@ -421,6 +426,13 @@ def test_accumulators_fed_in_pieces_equal_the_whole_arrays(monkeypatch, spill):
             np.testing.assert_array_equal(mean, whole_means[k])
             np.testing.assert_allclose(mean, acc[codes == k].astype(np.float64).mean(axis=0),
                                        rtol=1e-12)
+    files.clear()
+    chk.time_steps(time, 50.0), chk.gravity_level(acc, 50.0)
+    with pytest.raises(DataFormatError):
+        chk.check_gyro_units(np.degrees(gyro), acc, 50.0, "x")
+    assert not files  # the checks of whole arrays keep their values in memory
+    _fed(lambda: chk.TimeSteps(50.0, spill=True), [time], [(0, len(time))]).result()
+    assert bool(files) == (spill == 1000)
 
 
 def test_time_steps_equal_numpy_on_the_whole_column():

@@ -51,8 +51,9 @@ array at once, so both give the same numbers: the accumulators compute in
 pieces of :data:`_CHUNK` rows counted from the first row (held back across the
 pieces given), never in the pieces given, and medians and percentiles select
 exact values. Values that a median or percentile needs again (time steps,
-magnitudes: 8 bytes a sample) are held in memory up to :data:`_SPILL_VALUES`
-values, beyond that in a temporary file.
+magnitudes: 8 bytes a sample) are held in memory; an accumulator made with
+``spill=True`` (inspect's, for a session read in batches) keeps those beyond
+:data:`_SPILL_VALUES` in a temporary file instead.
 """
 
 from __future__ import annotations
@@ -442,13 +443,16 @@ class _Regroup:
 class _Spill:
     """float64 values appended piece by piece and read back in chunks of a fixed size.
 
-    Held in memory up to :data:`_SPILL_VALUES` values, beyond that in an
-    anonymous temporary file (removed when this object is collected), so a
-    median or percentile over a long session's samples needs no memory per
-    sample. The appended arrays are kept, not copied: append new arrays only.
+    With ``spill``, held in memory up to :data:`_SPILL_VALUES` values, beyond
+    that in an anonymous temporary file (removed when this object is
+    collected), so a median or percentile over a long session's samples read
+    in batches needs no memory per sample; without, all in memory (the checks
+    of arrays that are in memory anyway: no file written while loading). The
+    appended arrays are kept, not copied: append new arrays only.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spill: bool = False) -> None:
+        self.spill = spill
         self.n = 0
         self._held: list[np.ndarray] = []
         self._file = None
@@ -459,7 +463,7 @@ class _Spill:
         if not len(values):
             return
         self.n += len(values)
-        if self._file is None and self.n > _SPILL_VALUES:
+        if self.spill and self._file is None and self.n > _SPILL_VALUES:
             self._file = tempfile.TemporaryFile(prefix="tinyhar-")
             for held in self._held:
                 self._file.write(memoryview(held).cast("B"))
@@ -559,9 +563,12 @@ class UnitStats:
         Sampling rate in Hz (sets the block length).
     gyro : bool
         Whether :meth:`add` is given angular rates too (:meth:`check_gyro`).
+    spill : bool
+        Keep the magnitudes beyond :data:`_SPILL_VALUES` in a temporary file
+        (:class:`_Spill`): for a session read in batches.
     """
 
-    def __init__(self, rate: float, gyro: bool = False) -> None:
+    def __init__(self, rate: float, gyro: bool = False, spill: bool = False) -> None:
         self.rate = float(rate)
         self.size = _block_size(rate)
         self.n = 0
@@ -569,8 +576,8 @@ class UnitStats:
         self._means: list[np.ndarray] = []
         self._stds: list[np.ndarray] = []
         self._still = 0
-        self._acc: _Spill | None = _Spill()
-        self._gyro = _Spill() if gyro else None
+        self._acc: _Spill | None = _Spill(spill)
+        self._gyro = _Spill(spill) if gyro else None
         self._done = False
 
     def add(self, acc_g: np.ndarray, gyro_rad_s: np.ndarray | None = None) -> UnitStats:
@@ -1147,15 +1154,18 @@ class TimeSteps:
     ----------
     declared_hz : float
         The declared sampling rate in Hz.
+    spill : bool
+        Keep the steps beyond :data:`_SPILL_VALUES` in a temporary file
+        (:class:`_Spill`): for a session read in batches.
     """
 
-    def __init__(self, declared_hz: float) -> None:
+    def __init__(self, declared_hz: float, spill: bool = False) -> None:
         self.declared_hz = declared_hz
         self.n = 0
         self.backwards = 0
         self.gaps: list[tuple[int, float]] = []
         self._last: float | None = None
-        self._positive = _Spill()
+        self._positive = _Spill(spill)
 
     def add(self, time: np.ndarray) -> TimeSteps:
         """Take the next samples' times (s, shape (n_rows,)); returns self."""

@@ -266,8 +266,8 @@ class _Session:
         self.channels = ["acc_x", "acc_y", "acc_z", *(["gyro_x", "gyro_y", "gyro_z"]
                                                        if gyro else [])]
         self.n = 0
-        self.timing = ck.TimeSteps(rate)
-        self.units = ck.UnitStats(rate, gyro)
+        self.timing = ck.TimeSteps(rate, spill=True)
+        self.units = ck.UnitStats(rate, gyro, spill=True)
         self.clipping = ck.ClippedRuns(self.channels)
         self.spread = ck.ChannelSpread()
         self.means = ck.ClassMeans()
