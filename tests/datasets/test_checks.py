@@ -414,6 +414,12 @@ def test_accumulators_fed_in_pieces_equal_the_whole_arrays(monkeypatch, spill):
         with pytest.raises(DataFormatError) as whole:
             chk.check_gyro_units(np.degrees(gyro), acc, 50.0, "x")
         assert str(caught.value) == str(whole.value)
+        with pytest.raises(DataFormatError) as by_reference:  # (rows kept, not magnitudes)
+            _fed(lambda: chk.UnitStats(50.0, gyro=True), [acc, np.degrees(gyro)],
+                 pieces).check_gyro("x")
+        assert str(by_reference.value) == str(whole.value)
+        kept = _fed(lambda: chk.UnitStats(50.0), [moving], pieces)
+        assert kept.gravity_level() == chk.gravity_level(moving, 50.0)
         clipped = _fed(lambda: chk.ClippedRuns(SENSORS), [values], pieces).result()
         assert clipped == chk.clipped_channels(values, SENSORS) and clipped[0][0] == "acc_x"
         spread = _fed(chk.ChannelSpread, [values], pieces).std()

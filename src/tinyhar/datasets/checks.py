@@ -504,6 +504,44 @@ class _Spill:
         return _chunked_median(self.chunks)
 
 
+class _Magnitudes(_Spill):
+    """``|rows|`` (:func:`magnitude_of`) of 3-axis rows given piece by piece, read back
+    in chunks of a fixed size (:meth:`_Spill.chunks`, :meth:`_Spill.median`).
+
+    With ``spill`` the magnitudes are kept (8 bytes a sample, beyond
+    :data:`_SPILL_VALUES` in a temporary file): for a session read in
+    batches, whose rows are gone when the result is read. Without, the rows
+    themselves are kept, by reference (arrays in memory anyway: nothing per
+    sample), and their magnitudes computed a chunk at a time when read.
+    """
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append the rows of ``rows``, shape (n_rows, 3)."""
+        if self.spill:
+            super().append(magnitude_of(rows))
+        elif len(rows):
+            self._held.append(rows)
+            self.n += len(rows)
+
+    def chunks(self, size: int = _CHUNK) -> Iterator[np.ndarray]:
+        """The magnitudes in order, ``size`` at a time (the last chunk shorter)."""
+        if self.spill:
+            yield from super().chunks(size)
+            return
+        parts, have = [], 0
+        for rows in self._held:
+            a = 0
+            while a < len(rows):
+                take = min(size - have, len(rows) - a)
+                parts.append(rows[a : a + take])
+                have, a = have + take, a + take
+                if have == size:
+                    yield magnitude_of(parts[0] if len(parts) == 1 else np.concatenate(parts))
+                    parts, have = [], 0
+        if have:
+            yield magnitude_of(parts[0] if len(parts) == 1 else np.concatenate(parts))
+
+
 def _chunked_percentile(chunks, n: int, q: float) -> float:
     """The ``q``-th percentile of ``n`` values given in chunks, as :func:`numpy.percentile`.
 
@@ -552,7 +590,7 @@ class UnitStats:
     shorter last block is left out) the mean and standard deviation of
     ``|acc|``; the magnitudes ``|acc|`` (until :data:`MIN_BLOCKS` still
     blocks are found, for :meth:`gravity_level`'s fallback) and ``|gyro|``
-    are kept (:class:`_Spill`) for their median and percentiles. The
+    are kept (:class:`_Magnitudes`) for their median and percentiles. The
     magnitudes of a piece of :data:`_CHUNK` whole blocks are computed at once
     (:func:`magnitude_of`), so the numbers do not depend on how the rows
     were given.
@@ -564,8 +602,9 @@ class UnitStats:
     gyro : bool
         Whether :meth:`add` is given angular rates too (:meth:`check_gyro`).
     spill : bool
-        Keep the magnitudes beyond :data:`_SPILL_VALUES` in a temporary file
-        (:class:`_Spill`): for a session read in batches.
+        Keep the magnitudes, those beyond :data:`_SPILL_VALUES` in a temporary
+        file (:class:`_Magnitudes`): for a session read in batches. Without,
+        the rows given are kept by reference (arrays in memory anyway).
     """
 
     def __init__(self, rate: float, gyro: bool = False, spill: bool = False) -> None:
@@ -576,8 +615,8 @@ class UnitStats:
         self._means: list[np.ndarray] = []
         self._stds: list[np.ndarray] = []
         self._still = 0
-        self._acc: _Spill | None = _Spill(spill)
-        self._gyro = _Spill(spill) if gyro else None
+        self._acc: _Magnitudes | None = _Magnitudes(spill)
+        self._gyro = _Magnitudes(spill) if gyro else None
         self._done = False
 
     def add(self, acc_g: np.ndarray, gyro_rad_s: np.ndarray | None = None) -> UnitStats:
@@ -607,14 +646,14 @@ class UnitStats:
         for (rows,) in self._rows.add(acc_g):
             self._add_blocks(rows)
         if self._gyro is not None:
-            self._gyro.append(magnitude_of(gyro_rad_s))
+            self._gyro.append(gyro_rad_s)
         self.n += len(acc_g)
         return self
 
     def _add_blocks(self, rows: np.ndarray) -> None:
         magnitude = magnitude_of(rows)
         if self._acc is not None:
-            self._acc.append(magnitude)
+            self._acc.append(rows)
         n = len(magnitude) // self.size
         if n:
             blocks = magnitude[: n * self.size].reshape(n, self.size)
