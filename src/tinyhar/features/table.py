@@ -306,9 +306,11 @@ def settings_key(settings: dict[str, Any]) -> str:
 @contextmanager
 def _unreadable_entry(path: Path, what: str) -> Iterator[None]:
     """Turn a failure to read a cache entry into a DataFormatError that says to delete it."""
+    from tinyhar.modelfile import _READ_ERRORS  # what a cut or damaged .npz raises too
+
     try:
         yield
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except (*_READ_ERRORS, TypeError) as exc:
         raise DataFormatError(path, f"not a readable tinyhar {what} entry ({exc}); delete it "
                               "(or the cache folder) and run again") from exc
 
@@ -653,7 +655,9 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     samples and the feature rows, not the whole session. The rows (and the
     stream rows) are those of the whole session read at once, windowed by
     :func:`~tinyhar.windows.windowing.make_windows` and featurised: the same
-    windows in the same order, the same values.
+    windows in the same order, the same values. A cache entry that cannot be
+    read (truncated, damaged) is a miss: the session is read again and the
+    entry rewritten, never skipped because of the cache.
 
     Parameters
     ----------
@@ -688,8 +692,12 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
             fingerprint = source.fingerprint()
             key = cache.key(fingerprint, job.settings_text)
             stream_key = cache.key(fingerprint, job.settings_text + "\x00stream")
-            rows = cache.get(key)
-            stream = cache.get_stream(stream_key) if job.streams and rows is not None else None
+            try:
+                rows = cache.get(key)
+                stream = (cache.get_stream(stream_key) if job.streams and rows is not None
+                          else None)
+            except DataFormatError:  # a damaged entry: a miss, read again and rewritten below
+                rows = stream = None
             if rows is not None and (stream is not None or not job.streams):
                 return SessionResult(source.name, rows, cached=True, stream=stream,
                                      fingerprint=fingerprint)
