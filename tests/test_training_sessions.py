@@ -272,3 +272,35 @@ def test_a_cache_that_is_a_file_stops_the_run_before_it_reads(definition, tmp_pa
     with pytest.raises(ConfigError, match="compute.cache: .* is a file"):
         train(_cfg(definition, cache=str(tmp_path / "cache")), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_cached_rows_are_not_reused_under_other_checks(definition, tmp_path):
+    """The rows of a run with a check off (here units: acceleration in m/s^2 declared as g)
+    are not those of a run with it on: the checks are part of the cache key, so the second
+    run reads the session, its check fails and the session is skipped and listed."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    odd = sorted((copy / "recordings").glob("*.parquet"))[1]
+    t = pq.read_table(odd)
+    for axis in ("acc_x", "acc_y", "acc_z"):
+        t = t.set_column(t.schema.get_field_index(axis), axis,
+                         pc.multiply(t.column(axis), 9.80665).cast("float32"))
+    pq.write_table(t, odd)
+
+    def run(units: bool, out: str) -> dict:
+        return train(make_config({
+            "dataset": {"name": str(copy / "data.yaml"), "checks": {"units": units}},
+            "evaluation": {"test_subjects": ["s004"], "cv_folds": 2},
+            "postprocess": {"smoothing": "none"},
+            "compute": {"cache": str(tmp_path / "cache")},
+        }, "test"), tmp_path / out)
+
+    assert run(False, "off")["out_of_core"]["skipped"] == []
+    skipped = run(True, "on")["out_of_core"]["skipped"]
+    assert [s["source"] for s in skipped] == ["subject s001, session recordings/s001_0001"]
+    assert "m/s^2" in skipped[0]["error"]

@@ -605,7 +605,8 @@ class SessionJob:
     cache_dir : str or None
         Feature cache folder, or None for no cache.
     settings_text : str
-        :func:`settings_key` of the windowing and feature settings.
+        :func:`settings_key` of the windowing and feature settings (and of how the
+        samples are read: checks, session names).
     session_prefix : bool
         Prefix session ids with the subject (``"<subject>-<session>"``), as the
         in-memory loader does when a session name is used by several subjects.

@@ -201,7 +201,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     settings = extractor_settings(cfg, rate, channels)
     text = settings_key({"windowing": windowing, "features": names,  # extractor: its
                          "extractor": repr(dict(sorted(settings.items()))),  # get_params()
-                         "stack_previous": cfg.features.stack_previous})
+                         "stack_previous": cfg.features.stack_previous,
+                         # how the samples are read: other checks or names, other rows
+                         "checks": repr(ds.checks), "session_prefix": prefix})
     streams = _needs_streams(cfg)
     jobs = [SessionJob(s, windowing, featurise, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
