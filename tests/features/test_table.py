@@ -328,7 +328,8 @@ def test_a_session_split_over_two_files_is_refused(tmp_path):
     )
     jobs, names, _, _ = _jobs(tmp_path / "d.yaml", sensors="acc")
     assert len(jobs) == 2 and jobs[0].source.subject is None
-    with pytest.raises(TinyharError, match="session one is in part0.csv and in part1.csv"):
+    with pytest.raises(TinyharError, match="session one is in part0.csv and in part1.csv.*"
+                                           r"compute\.out_of_core: false"):
         build_feature_table(jobs, names)
 
 
