@@ -29,7 +29,7 @@ interleave is read whole, with a warning (see
 :meth:`~SessionSource.iter_batches` for this and the other cases read whole).
 
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
-files' bytes and of the definition, the key under which
+files' paths (under the definition's folder) and bytes and of the definition, the key under which
 :mod:`tinyhar.features.table` caches the session's features (a changed file
 gets a new key, so a stale cache entry is never used).
 """

@@ -1149,7 +1149,7 @@ def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResul
             raise TinyharError(
                 f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {result.name}; "
                 "out-of-core reading needs each session in one file, or its subject and "
-                "session in the file names (file_pattern); or read the data set whole with "
-                "compute.out_of_core: false"
+                "session in the file names (file_pattern); or, to train, read the data set "
+                "whole with compute.out_of_core: false"
             )
         seen[key] = result.name
