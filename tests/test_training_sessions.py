@@ -304,3 +304,22 @@ def test_cached_rows_are_not_reused_under_other_checks(definition, tmp_path):
     skipped = run(True, "on")["out_of_core"]["skipped"]
     assert [s["source"] for s in skipped] == ["subject s001, session recordings/s001_0001"]
     assert "m/s^2" in skipped[0]["error"]
+
+
+def test_a_cache_inside_the_files_of_the_definition_is_refused(definition, tmp_path):
+    """A cache folder whose entries the definition's ``files`` match (``**/*.parquet``, the
+    cache in the data folder) would be read as recordings by the next run: refused at once,
+    naming both keys, before any session is read."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    text = (copy / "data.yaml").read_text()
+    (copy / "data.yaml").write_text(text.replace("files: recordings/*.parquet",
+                                                 "files: '**/*.parquet'"))
+    (copy / "cache").mkdir()
+    (copy / "cache" / "0123abcd.parquet").write_bytes(b"an entry of the first run")
+    with pytest.raises(ConfigError, match=r"compute\.cache: .*cache holds files that the "
+                                          r"definition's 'files' match.*0123abcd\.parquet"):
+        train(_cfg(str(copy / "data.yaml"), cache=str(copy / "cache")), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
