@@ -61,6 +61,24 @@ def test_no_items_and_bad_settings():
         list(compute.map_shared(fit_fold, {}, [None], "dask"))
 
 
+@pytest.mark.parametrize("address", ["tcp://", "tcp://127.0.0.1", "tcp://:8786",
+                                     "tcp://127.0.0.1:99999", "tcp://host:port", "tcp://a b:1"])
+def test_a_cluster_address_without_a_host_and_port_is_refused_at_once(address):
+    """Not a traceback from Dask's parser nor a 20 s wait for a port that cannot exist."""
+    from tinyhar.config import make_config
+    from tinyhar.errors import ConfigError
+
+    assert not compute.is_scheduler(address)
+    with pytest.raises(ConfigError, match=r"compute\.scheduler: must be .*tcp://host:8786"):
+        make_config({"compute": {"scheduler": address}})
+
+
+def test_cluster_addresses_that_are_accepted():
+    for address in ("tcp://127.0.0.1:8786", "tcp://head-node.example.org:8786",
+                    "tls://10.0.0.1:8786", "tcp://[::1]:8786"):
+        assert compute.is_scheduler(address), address
+
+
 @pytest.mark.parametrize("scheduler", ["serial", "threads"])
 def test_the_head_comes_first_and_runs_after_the_items_are_submitted(scheduler):
     started = threading.Event()

@@ -255,7 +255,14 @@ def test_override_parser():
     assert data["model"] == {"params": {"epochs": 3}}
     assert data["evaluation"]["test_subjects"] == [2, 4] and data["dataset"]["path"] is None
     assert data["windows"] == {"hop": 1.0}
+    # the key the loaders' error messages name (dataset.checks is a section of its own type)
+    checks = apply_override({}, "dataset.checks.time_order=false")
+    assert checks == {"dataset": {"checks": {"time_order": False}}}
+    assert make_config(checks).dataset.checks.time_order is False
     for bad, message in [
+        ("dataset.checks.time=false", r"unknown key 'dataset\.checks\.time'; dataset\.checks "
+                                      r"has: sampling_rate, time_order"),
+        ("dataset.checks=false", r"dataset\.checks is a section; set one of its keys"),
         ("windows.hopp=1", r"unknown key 'windows\.hopp'; windows has: window, hop"),
         ("modle.kind=cnn1d", r"unknown key 'modle'; the top level has: seed, dataset"),
         ("windows=3", r"windows is a section; set one of its keys"),

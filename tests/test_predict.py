@@ -234,3 +234,18 @@ def test_a_session_restarted_in_its_next_file_gives_the_outputs_of_a_whole_read(
                    f"on form a new session ({restart})" in str(w.message) for w in caught)
     assert windows["session"].unique().tolist() == ["s003-day", "s003-day~2", "s004-day",
                                                     "s004-day~2"]
+
+
+def test_a_session_shorter_than_one_window_gives_the_outputs_of_a_whole_read(
+        run, synthetic, tmp_path, monkeypatch):
+    """A session of 50 samples has no window: the other sessions are predicted as in a
+    whole read (it used to stop with a ValueError: its empty part had no gravity)."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(synthetic, copy)
+    short = sorted((copy / "recordings").glob("s003_*.parquet"))[1]
+    pd.read_parquet(short).iloc[:50].to_parquet(short, index=False)
+    windows = _same_outputs(run, copy / "data.yaml", tmp_path, monkeypatch, [6] * 5 + [1, 6, 6])
+    assert set(windows["session"]) == {"recordings/s003_0000", "recordings/s004_0000",
+                                       "recordings/s004_0001"}

@@ -272,3 +272,54 @@ def test_a_cache_that_is_a_file_stops_the_run_before_it_reads(definition, tmp_pa
     with pytest.raises(ConfigError, match="compute.cache: .* is a file"):
         train(_cfg(definition, cache=str(tmp_path / "cache")), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_cached_rows_are_not_reused_under_other_checks(definition, tmp_path):
+    """The rows of a run with a check off (here units: acceleration in m/s^2 declared as g)
+    are not those of a run with it on: the checks are part of the cache key, so the second
+    run reads the session, its check fails and the session is skipped and listed."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    odd = sorted((copy / "recordings").glob("*.parquet"))[1]
+    t = pq.read_table(odd)
+    for axis in ("acc_x", "acc_y", "acc_z"):
+        t = t.set_column(t.schema.get_field_index(axis), axis,
+                         pc.multiply(t.column(axis), 9.80665).cast("float32"))
+    pq.write_table(t, odd)
+
+    def run(units: bool, out: str) -> dict:
+        return train(make_config({
+            "dataset": {"name": str(copy / "data.yaml"), "checks": {"units": units}},
+            "evaluation": {"test_subjects": ["s004"], "cv_folds": 2},
+            "postprocess": {"smoothing": "none"},
+            "compute": {"cache": str(tmp_path / "cache")},
+        }, "test"), tmp_path / out)
+
+    assert run(False, "off")["out_of_core"]["skipped"] == []
+    skipped = run(True, "on")["out_of_core"]["skipped"]
+    assert [s["source"] for s in skipped] == ["subject s001, session recordings/s001_0001"]
+    assert "m/s^2" in skipped[0]["error"]
+
+
+def test_a_cache_inside_the_files_of_the_definition_is_refused(definition, tmp_path):
+    """A cache folder whose entries the definition's ``files`` match (``**/*.parquet``, the
+    cache in the data folder) would be read as recordings by the next run: refused at once,
+    naming both keys, before any session is read."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    text = (copy / "data.yaml").read_text()
+    (copy / "data.yaml").write_text(text.replace("files: recordings/*.parquet",
+                                                 "files: '**/*.parquet'"))
+    (copy / "cache").mkdir()
+    (copy / "cache" / "0123abcd.parquet").write_bytes(b"an entry of the first run")
+    with pytest.raises(ConfigError, match=r"compute\.cache: .*cache holds files that the "
+                                          r"definition's 'files' match.*0123abcd\.parquet"):
+        train(_cfg(str(copy / "data.yaml"), cache=str(copy / "cache")), tmp_path / "r")
+    assert not (tmp_path / "r").exists()

@@ -38,6 +38,7 @@ computation with blocked algorithms and task scheduling".
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import threading
 import warnings
@@ -75,9 +76,19 @@ SCHEDULER_HELP = "serial, threads, processes or a dask.distributed address (tcp:
 """What ``compute.scheduler`` allows, for messages."""
 
 
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):([0-9]{1,5})")
+"""A cluster address ``proto://host:port`` (an IPv6 host in brackets)."""
+
+
 def is_scheduler(value: object) -> bool:
-    """Whether ``value`` is a local scheduler name or an address ``proto://host:port``."""
-    return isinstance(value, str) and (value in LOCAL_SCHEDULERS or "://" in value)
+    """Whether ``value`` is a local scheduler name or an address ``proto://host:port`` (a host
+    and a port 1 to 65535: Dask's parser raises on a missing one, and a connection to a port
+    that cannot exist only fails after the connect timeout)."""
+    if not isinstance(value, str):
+        return False
+    address = _ADDRESS.fullmatch(value)
+    return value in LOCAL_SCHEDULERS or (address is not None
+                                         and 1 <= int(address.group(2)) <= 65535)
 
 
 def check_scheduler(scheduler: str) -> str:

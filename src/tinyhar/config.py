@@ -652,7 +652,7 @@ def _check_key_path(key: str, parts: list[str]) -> None:
                 )
             return
         annotation = section.model_fields[part].annotation
-        is_section = isinstance(annotation, type) and issubclass(annotation, _Section)
+        is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         section = annotation if is_section else None
     if section is not None:
         raise ConfigError(

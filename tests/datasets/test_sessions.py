@@ -88,3 +88,25 @@ def test_a_bad_value_in_a_later_batch_names_its_row(folder, tmp_path):
     source = _variant(folder, tmp_path, edit_frame=bad)
     with pytest.raises(DataFormatError, match="row 7001"):
         list(source.iter_batches(batch_rows=2500))
+
+
+def test_the_same_file_in_two_folders_is_two_fingerprints(folder, tmp_path):
+    """A session's name comes from its file's path under the definition's folder, so its
+    fingerprint (the feature cache's key) does too: a copy in another folder is another
+    session, never given the first one's cached rows (with the first one's session name)."""
+    import shutil
+
+    shutil.copy(folder / "data.yaml", tmp_path / "data.yaml")
+    for day in ("mon", "tue"):
+        shutil.copytree(folder / "recordings", tmp_path / day / "recordings")
+    spec = yaml.safe_load((tmp_path / "data.yaml").read_text())
+    spec["files"] = "*/recordings/*.parquet"
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(spec))
+    sources = session_sources(tmp_path / "data.yaml")
+    assert [s.session for s in sources] == ["mon/recordings/s001_0000",
+                                            "tue/recordings/s001_0000"]
+    assert sources[0].fingerprint() != sources[1].fingerprint()
+    moved = tmp_path / "moved"  # the whole folder moved: the same fingerprints (cache kept)
+    shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("moved"))
+    assert [s.fingerprint() for s in session_sources(moved / "data.yaml")] == [
+        s.fingerprint() for s in sources]

@@ -286,3 +286,30 @@ def test_worker_processes_give_the_serial_outputs_and_skip_the_same_session(
     pd.testing.assert_frame_equal(pd.read_parquet(a / WINDOWS_FILE),
                                   pd.read_parquet(b / WINDOWS_FILE))
     assert (a / SEGMENTS_FILE).read_text() == (b / SEGMENTS_FILE).read_text()
+
+
+def test_a_session_split_over_two_files_is_refused_not_predicted_twice(run, definition, tmp_path):
+    """Subject and session from columns, one session in two files: reading a file at a time
+    cannot join them as the whole read does (each file's times would start again at 0), so
+    the per-session read stops and names both files instead of writing wrong times."""
+    import pandas as pd
+    import yaml
+
+    from tinyhar.errors import TinyharError
+
+    folder = tmp_path / "cols"
+    (folder / "rec").mkdir(parents=True)
+    for k, path in enumerate(sorted((definition.parent / "recordings").glob("s003_*.parquet"))):
+        frame = pd.read_parquet(path)
+        frame["time"] += 200.0 * k  # the second file goes on after the first
+        frame["who"], frame["rec"] = "s003", "day"
+        frame.to_parquet(folder / "rec" / f"part{k}.parquet", index=False)
+    spec = yaml.safe_load(definition.read_text())
+    spec.pop("file_pattern")
+    spec["files"] = "rec/*.parquet"
+    spec["columns"].update(subject="who", session="rec")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    recordings = SessionRecordings.open(folder / "data.yaml")
+    with pytest.raises(TinyharError, match=r"session day .*part0\.parquet and in .*"
+                                           r"part1\.parquet.*read the data set whole"):
+        recordings.predictions(load_run(run).pipeline, ["s003"])

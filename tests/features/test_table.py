@@ -192,6 +192,37 @@ def test_a_corrupt_cache_entry_says_to_delete_it(tmp_path):
         cache.get("k")
 
 
+def test_a_truncated_raw_windows_entry_says_to_delete_it(synthetic, tmp_path):
+    """A cut ``.npz`` entry (a full disk, a killed copy) is named with what to do, not a
+    zipfile traceback."""
+    _, _, windows, _ = _jobs(synthetic)
+    cache = FeatureCache(tmp_path)
+    few = windows.subset(np.arange(len(windows)) < 4)
+    path = cache.put_windows("k", few)
+    assert np.array_equal(cache.get_windows("k").X, few.X)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(TinyharError, match=r"k\.npz: not a readable .*delete it"):
+        cache.get_windows("k")
+
+
+def test_a_damaged_cache_entry_costs_a_read_of_its_session_not_the_session(synthetic, tmp_path):
+    """A truncated feature entry is a miss: its session is read and featurised again and the
+    entry rewritten, so the table is the whole data set's (never a session skipped because
+    of the cache, which would change the scores)."""
+    jobs, names, _, expected = _jobs(synthetic, str(tmp_path / "cache"))
+    build_feature_table(jobs, names)
+    entries = sorted((tmp_path / "cache").glob("*.parquet"))
+    for path in entries[:2]:
+        path.write_bytes(path.read_bytes()[:1000])
+    seen = []
+    table, failed = build_feature_table(jobs, names, on_result=seen.append)
+    assert failed == [] and np.array_equal(table.X, expected)
+    assert sorted(r.cached for r in seen) == [False] * 2 + [True] * 4
+    seen.clear()
+    build_feature_table(jobs, names, on_result=seen.append)  # rewritten
+    assert all(r.cached for r in seen)
+
+
 def test_a_cache_folder_that_cannot_be_written_is_named_before_any_read(tmp_path):
     FeatureCache(tmp_path / "new" / "cache").check_writable()  # created
     assert (tmp_path / "new" / "cache").is_dir() and not any((tmp_path / "new").rglob(".w*"))
@@ -297,7 +328,8 @@ def test_a_session_split_over_two_files_is_refused(tmp_path):
     )
     jobs, names, _, _ = _jobs(tmp_path / "d.yaml", sensors="acc")
     assert len(jobs) == 2 and jobs[0].source.subject is None
-    with pytest.raises(TinyharError, match="session one is in part0.csv and in part1.csv"):
+    with pytest.raises(TinyharError, match="session one is in part0.csv and in part1.csv.*"
+                                           r"compute\.out_of_core: false"):
         build_feature_table(jobs, names)
 
 

@@ -42,6 +42,14 @@ def test_recording_shorter_than_a_window_gives_no_window():
     assert rep.n_short_segments == 1 and rep.n_short_samples == 100
 
 
+def test_a_recording_without_samples_gives_no_window():
+    """A session of an empty file (a Parquet file of no rows), e.g. in ``tinyhar inspect``."""
+    rec = _set(make_frame([("walk", 100)]).iloc[:0])
+    w, rep = make_windows(rec, window=128, hop=64, unit="samples", keep_unlabelled=True)
+    assert len(w) == 0 and w.X.shape == (0, 128, 6)
+    assert rep.n_windows == 0 and rep.n_short_segments == 0
+
+
 def test_label_change_inside_window_majority_and_purity():
     # 100 walk then 100 sit; windows of 100, hop 10
     rec = _set(make_frame([("walk", 100), ("sit", 100)]))

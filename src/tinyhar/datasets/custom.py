@@ -853,6 +853,8 @@ def _fill(
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
             original = original_of(row)
+            if isinstance(original, np.generic):  # inf, not np.float32(inf)
+                original = original.item()
             what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
             raise DataFormatError(
                 file, f"{canon} value {what}; fix or remove this row",

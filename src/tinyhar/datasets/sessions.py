@@ -29,7 +29,7 @@ interleave is read whole, with a warning (see
 :meth:`~SessionSource.iter_batches` for this and the other cases read whole).
 
 Each source has a :meth:`~SessionSource.fingerprint`: a BLAKE2b hash of its
-files' bytes and of the definition, the key under which
+files' paths (under the definition's folder) and bytes and of the definition, the key under which
 :mod:`tinyhar.features.table` caches the session's features (a changed file
 gets a new key, so a stale cache entry is never used).
 """
@@ -356,7 +356,8 @@ class SessionSource:
         return [str(v) for v in frame["subject"].unique()]
 
     def fingerprint(self) -> str:
-        """BLAKE2b (32-byte hex) of the definition's text and every file's bytes.
+        """BLAKE2b (32-byte hex) of the definition's text and every file's path (relative
+        to the definition's folder: a session's name may come from it) and bytes.
 
         Raises
         ------
@@ -365,8 +366,9 @@ class SessionSource:
         """
         digest = hashlib.blake2b(digest_size=32)
         digest.update(Path(self.definition).read_bytes())
+        base = Path(self.definition).parent
         for name in self.files:
-            digest.update(b"\x00" + Path(name).name.encode() + b"\x00")
+            digest.update(b"\x00" + os.path.relpath(name, base).encode() + b"\x00")
             try:
                 with open(name, "rb") as handle:
                     while chunk := handle.read(_HASH_CHUNK):

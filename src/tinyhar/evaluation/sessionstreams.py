@@ -122,6 +122,28 @@ def _run_stream_job(job: _StreamJob) -> SessionPredictions:
     return SessionPredictions(job.source.name, pred if seen else None)
 
 
+def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
+    """Refuse a ``(subject, session)`` that an earlier source held (``seen`` gains ``got``'s).
+
+    Raises
+    ------
+    TinyharError
+        A session in two files (subject and session from columns): each file's
+        read starts its times again, where the whole read joins the files.
+    """
+    if got.pred is None:
+        return
+    pairs = zip(got.pred.subject.tolist(), got.pred.session.tolist(), strict=True)
+    for key in dict.fromkeys(pairs):
+        if key in seen and seen[key] != got.name:
+            raise TinyharError(
+                f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {got.name}; "
+                "reading a file at a time cannot join them: put each session in one file, "
+                "or read the data set whole (predict: --dataset DEFINITION instead of the "
+                "recording argument; evaluate --continuous: --path DEFINITION)")
+        seen[key] = got.name
+
+
 class _Unreadable(Exception):
     """A source failed while its batches were read (the message names the file)."""
 
@@ -313,14 +335,18 @@ class SessionRecordings:
                                          head=lambda: _run_stream_job(reads[0]),
                                          weights=[j.source.nbytes for j in reads[1:]])
                     if reads else ())
+        seen: dict = {}  # (subject, session) -> the source that held it
         for job in jobs:
             if isinstance(job, str):
-                yield self._from_features(job, pipeline, wanted, model_for_subject, ood_model,
+                got = self._from_features(job, pipeline, wanted, model_for_subject, ood_model,
                                           on_windows)
+                _check_whole_sessions(got, seen)
+                yield got
                 continue
             got = next(done)
             if not serial and on_windows is not None and got.pred is not None:
                 on_windows(len(got.pred))
+            _check_whole_sessions(got, seen)
             yield got
 
     def _from_features(self, name: str, pipeline, wanted: frozenset, model_for_subject,

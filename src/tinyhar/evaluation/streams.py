@@ -201,7 +201,7 @@ class StreamPredictions:
         ----------
         parts : sequence of StreamPredictions
             With the same classes; all with OOD scores (and mean accelerations)
-            or none.
+            or none (parts without windows aside).
         classes : sequence of str
         window_s, hop_s : float
             Window length and hop in s (for an empty result).
@@ -212,6 +212,7 @@ class StreamPredictions:
         """
         rows = [{k: getattr(p, k) for k in _PER_WINDOW} for p in parts]
         out = _concat(rows, list(classes), window_s, hop_s)
+        parts = [p for p in parts if len(p)]  # one without windows (a short session) has none
         for key in ("ood", "gravity"):  # optional: all parts have them, or none
             have = [getattr(p, key) is not None for p in parts]
             if parts and all(have):

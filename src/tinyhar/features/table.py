@@ -306,9 +306,11 @@ def settings_key(settings: dict[str, Any]) -> str:
 @contextmanager
 def _unreadable_entry(path: Path, what: str) -> Iterator[None]:
     """Turn a failure to read a cache entry into a DataFormatError that says to delete it."""
+    from tinyhar.modelfile import _READ_ERRORS  # what a cut or damaged .npz raises too
+
     try:
         yield
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except (*_READ_ERRORS, TypeError) as exc:
         raise DataFormatError(path, f"not a readable tinyhar {what} entry ({exc}); delete it "
                               "(or the cache folder) and run again") from exc
 
@@ -603,7 +605,8 @@ class SessionJob:
     cache_dir : str or None
         Feature cache folder, or None for no cache.
     settings_text : str
-        :func:`settings_key` of the windowing and feature settings.
+        :func:`settings_key` of the windowing and feature settings (and of how the
+        samples are read: checks, session names).
     session_prefix : bool
         Prefix session ids with the subject (``"<subject>-<session>"``), as the
         in-memory loader does when a session name is used by several subjects.
@@ -653,7 +656,9 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
     samples and the feature rows, not the whole session. The rows (and the
     stream rows) are those of the whole session read at once, windowed by
     :func:`~tinyhar.windows.windowing.make_windows` and featurised: the same
-    windows in the same order, the same values.
+    windows in the same order, the same values. A cache entry that cannot be
+    read (truncated, damaged) is a miss: the session is read again and the
+    entry rewritten, never skipped because of the cache.
 
     Parameters
     ----------
@@ -688,8 +693,12 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
             fingerprint = source.fingerprint()
             key = cache.key(fingerprint, job.settings_text)
             stream_key = cache.key(fingerprint, job.settings_text + "\x00stream")
-            rows = cache.get(key)
-            stream = cache.get_stream(stream_key) if job.streams and rows is not None else None
+            try:
+                rows = cache.get(key)
+                stream = (cache.get_stream(stream_key) if job.streams and rows is not None
+                          else None)
+            except DataFormatError:  # a damaged entry: a miss, read again and rewritten below
+                rows = stream = None
             if rows is not None and (stream is not None or not job.streams):
                 return SessionResult(source.name, rows, cached=True, stream=stream,
                                      fingerprint=fingerprint)
@@ -1140,6 +1149,7 @@ def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResul
             raise TinyharError(
                 f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {result.name}; "
                 "out-of-core reading needs each session in one file, or its subject and "
-                "session in the file names (file_pattern)"
+                "session in the file names (file_pattern); or, to train, read the data set "
+                "whole with compute.out_of_core: false"
             )
         seen[key] = result.name

@@ -176,6 +176,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     ds, w, c = cfg.dataset, cfg.windows, cfg.compute
     if c.cache:
         FeatureCache(c.cache).check_writable()
+        _check_cache_outside_files(ds.name, c.cache)
     # local worker processes (if any) start while this process reads the first session
     compute.start_workers(c.scheduler, c.workers)
     sources = session_sources(ds.name)
@@ -201,7 +202,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     settings = extractor_settings(cfg, rate, channels)
     text = settings_key({"windowing": windowing, "features": names,  # extractor: its
                          "extractor": repr(dict(sorted(settings.items()))),  # get_params()
-                         "stack_previous": cfg.features.stack_previous})
+                         "stack_previous": cfg.features.stack_previous,
+                         # how the samples are read: other checks or names, other rows
+                         "checks": repr(ds.checks), "session_prefix": prefix})
     streams = _needs_streams(cfg)
     jobs = [SessionJob(s, windowing, featurise, names, ds.checks, c.cache, text, prefix, streams)
             for s in sources]
@@ -364,6 +367,27 @@ class _ResolvedStreams(Mapping):
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def _check_cache_outside_files(definition: str, cache_dir: str) -> None:
+    """Refuse a feature cache whose entries the definition's ``files`` match.
+
+    Raises
+    ------
+    ConfigError
+        A file of the data set lies in the cache folder (e.g. ``files:
+        '**/*.parquet'`` with the cache in the data folder): its entries
+        would be read as recordings.
+    """
+    from tinyhar.datasets.custom import DatasetDefinition, resolve_files
+
+    path, root = Path(definition), Path(cache_dir).resolve()
+    for file in resolve_files(DatasetDefinition.from_yaml(path), path.parent, definition):
+        if root in file.resolve().parents:
+            raise ConfigError(
+                f"compute.cache: {cache_dir} holds files that the definition's 'files' match "
+                f"({file.name}, {path}): its entries would be read as recordings; put the "
+                "feature cache outside the data folder, or narrow 'files'")
 
 
 def _first_layout(source, checks, prefix: bool, cache_dir: str | None):

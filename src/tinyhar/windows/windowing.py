@@ -373,8 +373,8 @@ def make_windows(
 
     session_codes, session_names = frame["session"].factorize()
     bounds = np.flatnonzero(np.diff(session_codes)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(frame)]])
+    starts = np.concatenate([[0], bounds]) if len(frame) else bounds  # no rows: no session
+    ends = np.concatenate([bounds, [len(frame)]]) if len(frame) else bounds
     subjects = frame["subject"]  # by position: to_numpy() would make a str per sample
 
     # pass 1: which windows are kept (labels only, no signal copies)
