@@ -37,8 +37,12 @@ install-test: $(VENV)/.installed-test
 demo: $(VENV)/.installed
 	$(BIN)/tinyhar train --out runs/demo --overwrite
 
+# Two worker processes (pytest-xdist; the guide's 2-core machine), each test file whole
+# in one of them: a file's module-scoped fixtures are built once, its tests keep their order.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The feature and parity tests again with numpy's SIMD dispatch narrowed (first the
 # widest kernels off, then all dispatched kernels off), as another CPU would run them.

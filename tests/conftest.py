@@ -29,6 +29,23 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def wide_cli_consoles(monkeypatch) -> None:
+    """tinyhar's CLI consoles (``tinyhar.cli.console``, ``err_console``) 200 columns wide.
+
+    Otherwise rich wraps at ``$COLUMNS`` or 80, fixed when :mod:`tinyhar.cli` is imported
+    (pytest-xdist workers have ``COLUMNS=80``), and a message naming a temporary path
+    (longer under ``pytest -n``: ``.../popen-gw0/...``) is split inside the words a test
+    looks for.
+    """
+    from rich.console import Console
+
+    from tinyhar import cli
+
+    monkeypatch.setattr(cli, "console", Console(width=200))
+    monkeypatch.setattr(cli, "err_console", Console(stderr=True, width=200))
+
+
 @pytest.fixture(autouse=True)
 def _restore_numpy_error_state():
     """Undo global numpy error settings a test leaves behind.

@@ -34,6 +34,7 @@ from tinyhar.labelling import (
 )
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("wide_cli_consoles")  # messages unwrapped
 
 
 @pytest.fixture(scope="module")
