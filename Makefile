@@ -47,7 +47,7 @@ test: $(VENV)/.installed-test
 # The feature and parity tests again with numpy's SIMD dispatch narrowed (first the
 # widest kernels off, then all dispatched kernels off), as another CPU would run them.
 test-portable: $(VENV)/.installed-test
-	$(BIN)/python scripts/narrowed_dispatch.py -- -q -p no:cacheprovider tests/features tests/export tests/models
+	$(BIN)/python scripts/narrowed_dispatch.py -- -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests/features tests/export tests/models
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks scripts
