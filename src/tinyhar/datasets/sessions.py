@@ -1038,3 +1038,34 @@ def shared_session_names(sources: list[SessionSource]) -> bool:
             for subject, session in pairs:
                 owners.setdefault(session, set()).add(subject)
     return any(len(s) > 1 for s in owners.values())
+
+
+def check_whole_sessions(seen: dict[tuple[str, str], str], pairs, name: str, fix: str) -> None:
+    """Refuse a session that an earlier source of the same read already held.
+
+    Reading a data set source by source (one file of column sessions at a
+    time) cannot join a session whose rows are in two files: each read starts
+    its windows and times again.
+
+    Parameters
+    ----------
+    seen : dict of (subject, session) -> str
+        The source that held each session so far; gains ``pairs``.
+    pairs : iterable of (str, str)
+        The ``(subject, session)`` of the source's windows or rows (repeats allowed).
+    name : str
+        The source (its file), for the message.
+    fix : str
+        What to do instead, for the message.
+
+    Raises
+    ------
+    TinyharError
+        A pair in ``seen`` from another source: names the session, both
+        sources and ``fix``.
+    """
+    for key in dict.fromkeys(pairs):
+        if key in seen and seen[key] != name:
+            raise TinyharError(
+                f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {name}; {fix}")
+        seen[key] = name

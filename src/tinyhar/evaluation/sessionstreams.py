@@ -123,7 +123,8 @@ def _run_stream_job(job: _StreamJob) -> SessionPredictions:
 
 
 def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
-    """Refuse a ``(subject, session)`` that an earlier source held (``seen`` gains ``got``'s).
+    """Refuse a ``(subject, session)`` that an earlier source held (``seen`` gains ``got``'s;
+    :func:`tinyhar.datasets.sessions.check_whole_sessions`).
 
     Raises
     ------
@@ -131,17 +132,15 @@ def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
         A session in two files (subject and session from columns): each file's
         read starts its times again, where the whole read joins the files.
     """
+    from tinyhar.datasets.sessions import check_whole_sessions
+
     if got.pred is None:
         return
-    pairs = zip(got.pred.subject.tolist(), got.pred.session.tolist(), strict=True)
-    for key in dict.fromkeys(pairs):
-        if key in seen and seen[key] != got.name:
-            raise TinyharError(
-                f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {got.name}; "
-                "reading a file at a time cannot join them: put each session in one file, "
-                "or read the data set whole (predict: --dataset DEFINITION instead of the "
-                "recording argument; evaluate --continuous: --path DEFINITION)")
-        seen[key] = got.name
+    check_whole_sessions(
+        seen, zip(got.pred.subject.tolist(), got.pred.session.tolist(), strict=True),
+        got.name, "reading a file at a time cannot join them: put each session in one file, "
+        "or read the data set whole (predict: --dataset DEFINITION instead of the recording "
+        "argument; evaluate --continuous: --path DEFINITION)")
 
 
 class _Unreadable(Exception):

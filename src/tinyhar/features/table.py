@@ -1143,13 +1143,12 @@ def build_feature_table(
 
 
 def _check_whole_sessions(seen: dict[tuple[str, str], str], result: SessionResult) -> None:
-    """Refuse a (subject, session) that an earlier source already had."""
-    for key in set(zip(result.rows.subject, result.rows.session, strict=True)):
-        if key in seen:
-            raise TinyharError(
-                f"subject {key[0]}, session {key[1]} is in {seen[key]} and in {result.name}; "
-                "out-of-core reading needs each session in one file, or its subject and "
-                "session in the file names (file_pattern); or, to train, read the data set "
-                "whole with compute.out_of_core: false"
-            )
-        seen[key] = result.name
+    """Refuse a (subject, session) that an earlier source already had
+    (:func:`tinyhar.datasets.sessions.check_whole_sessions`)."""
+    from tinyhar.datasets.sessions import check_whole_sessions
+
+    check_whole_sessions(
+        seen, zip(result.rows.subject, result.rows.session, strict=True), result.name,
+        "out-of-core reading needs each session in one file, or its subject and session in "
+        "the file names (file_pattern); or, to train, read the data set whole with "
+        "compute.out_of_core: false")
