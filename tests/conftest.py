@@ -14,6 +14,13 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# rich wraps tinyhar's messages at $COLUMNS (80 in pytest-xdist workers and without a
+# terminal), fixed when a console is made: a message naming a long temporary path
+# (``.../popen-gw0/...`` under ``pytest -n``) would be split inside the words a test looks
+# for. Set before any test module imports tinyhar.cli (its consoles) and inherited by the
+# commands tests run in subprocesses. Tests of wrapping set their own width.
+os.environ["COLUMNS"] = "200"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TINYHAR_DATA", REPO.parent / "shared" / "data"))
 
@@ -27,23 +34,6 @@ def shared_data_dir() -> Path:
             "set TINYHAR_DATA to the folder holding them"
         )
     return SHARED_DATA
-
-
-@pytest.fixture
-def wide_cli_consoles(monkeypatch) -> None:
-    """tinyhar's CLI consoles (``tinyhar.cli.console``, ``err_console``) 200 columns wide.
-
-    Otherwise rich wraps at ``$COLUMNS`` or 80, fixed when :mod:`tinyhar.cli` is imported
-    (pytest-xdist workers have ``COLUMNS=80``), and a message naming a temporary path
-    (longer under ``pytest -n``: ``.../popen-gw0/...``) is split inside the words a test
-    looks for.
-    """
-    from rich.console import Console
-
-    from tinyhar import cli
-
-    monkeypatch.setattr(cli, "console", Console(width=200))
-    monkeypatch.setattr(cli, "err_console", Console(stderr=True, width=200))
 
 
 @pytest.fixture(autouse=True)

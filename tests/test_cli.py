@@ -14,7 +14,6 @@ from tinyhar.cli import app
 from tinyhar.models.pipeline import PIPELINE_FILE
 
 runner = CliRunner()
-pytestmark = pytest.mark.usefixtures("wide_cli_consoles")  # messages unwrapped
 
 
 @pytest.fixture(scope="module")

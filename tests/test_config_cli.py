@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from tinyhar.cli import app
 
 runner = CliRunner()
-pytestmark = pytest.mark.usefixtures("wide_cli_consoles")  # messages unwrapped
 
 
 @pytest.fixture(scope="module")

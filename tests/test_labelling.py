@@ -34,7 +34,6 @@ from tinyhar.labelling import (
 )
 
 runner = CliRunner()
-pytestmark = pytest.mark.usefixtures("wide_cli_consoles")  # messages unwrapped
 
 
 @pytest.fixture(scope="module")
