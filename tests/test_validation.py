@@ -141,7 +141,8 @@ def _definition_error(tmp_path, change: str) -> str:
         ("files: ['a/*.csv', 3]", "files[1]: expected a text (got 3)"),
         ("classes: [walking, {sitting: 1}]", "classes[1]: expected a text (got {'sitting': 1})"),
         # enumerated values
-        ("units: {time: hours}", "units.time: must be one of: s, ms, us or ns (got 'hours')"),
+        ("units: {time: hours}",
+         "units.time: must be one of: s, ms, us, ns or datetime (got 'hours')"),
         ("format: xls", "format: must be one of: csv, parquet or npy (got 'xls')"),
         # a value of none of a union's types: every accepted type, in user words
         ("files: 3", "files: expected a text or a list of texts (got 3)"),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tinyhar.datasets.custom import DatasetDefinition, load_custom
+from tinyhar.datasets.custom import DatasetDefinition, datetime_seconds, load_custom
 from tinyhar.datasets.units import STANDARD_GRAVITY
 from tinyhar.errors import ConfigError, DataFormatError
 
@@ -460,3 +460,77 @@ def test_csv_text_columns_joined_chunk_by_chunk_keep_every_value(tmp_path, monke
     expected = frame.assign(act=frame["act"].str.strip())
     assert got["label"].astype(object).fillna("-").tolist() == expected["act"].fillna("-").tolist()
     assert got["subject"].astype(str).tolist() == expected["who"].tolist()
+
+
+# ------------------------------------------------------------------ date-time time columns
+DATETIME = """
+    files: "*.{ext}"
+    sampling_rate_hz: 100
+    columns: {{time: t, acc_x: x, acc_y: y, acc_z: z}}
+    units: {{time: {unit}}}
+    constants: {{subject: p1}}
+    """
+
+
+def test_datetime_seconds_are_since_the_epoch_in_utc():
+    text = pd.Series(["2016-11-13 02:18:00", "2016-11-13T03:18:00.25+01:00",
+                      "2016-11-13T02:18:01Z", "1970-01-01", None, "13/11/2016", "12.5"])
+    start = 1479003480.0  # 2016-11-13 02:18:00 UTC (`date -u -d "2016-11-13 02:18" +%s`)
+    np.testing.assert_allclose(datetime_seconds(text),
+                               [start, start + 0.25, start + 1, 0, np.nan, np.nan, np.nan],
+                               rtol=0, atol=1e-6)
+    stamps = pd.Series(pd.date_range("2016-11-13 03:18", periods=2, freq="10ms",
+                                     tz="Europe/Berlin"))  # UTC+1 in November
+    np.testing.assert_allclose(datetime_seconds(stamps), [start, start + 0.01], rtol=0,
+                               atol=1e-6)
+
+
+def test_iso_datetime_text_loads_with_offsets_converted(tmp_path):
+    # an offset is converted to UTC (row 3 is 10 ms after row 2), a 1 s step stays a gap;
+    # a session's time starts at 0 (as for numbers)
+    write_csv(tmp_path / "a.csv", "t,x,y,z", [
+        "2016-11-13 02:18:00.000,0,0,1", "2016-11-13 02:18:00.010,0,0,1",
+        "2016-11-13T03:18:00.020+01:00,0,0,1", "2016-11-13T02:18:01.030Z,0,0,1",
+    ])
+    rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="datetime")))
+    np.testing.assert_allclose(rec.frame["time"], [0, 0.01, 0.02, 1.03], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_parquet_timestamps_with_datetime_unit(tmp_path, tz):
+    stamps = pd.date_range("2016-11-13 03:18:00", periods=5, freq="10ms", tz=tz)
+    stamps = stamps.insert(5, stamps[-1] + pd.Timedelta(2, "s"))
+    pd.DataFrame({"t": stamps, "x": 0.0, "y": 0.0, "z": 1.0}).to_parquet(tmp_path / "a.parquet")
+    rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
+    np.testing.assert_allclose(rec.frame["time"], [0, 0.01, 0.02, 0.03, 0.04, 2.04], rtol=0,
+                               atol=1e-6)
+
+
+def test_datetime_unit_and_column_must_agree(tmp_path):
+    # date-time text with a number unit: the message names the fix
+    write_csv(tmp_path / "a.csv", "t,x,y,z", ["2016-11-13 02:18:00,0,0,1"] * 3)
+    with pytest.raises(DataFormatError, match=r"a.csv, line 2, column t: time value "
+                       r"'2016-11-13 02:18:00' is a date-time, not a number; set units.time: "
+                       "datetime"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="s")))
+    # text that is no ISO 8601 date-time: its line
+    write_csv(tmp_path / "a.csv", "t,x,y,z", ["2016-11-13 02:18:00,0,0,1", "13/11/2016,0,0,1"])
+    with pytest.raises(DataFormatError, match=r"line 3, column t: time value '13/11/2016' is "
+                       "not an ISO 8601 date-time"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="datetime")))
+    # numbers with the datetime unit
+    write_csv(tmp_path / "a.csv", "t,x,y,z", ["0.0,0,0,1", "0.01,0,0,1"])
+    with pytest.raises(DataFormatError, match="units.time is datetime, but the column holds "
+                       r"numbers \(float64\); give their unit instead"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="datetime")))
+    (tmp_path / "a.csv").unlink()
+    stamps = pd.date_range("2016-11-13", periods=3, freq="10ms")
+    pd.DataFrame({"t": stamps, "x": 0.0, "y": 0.0, "z": 1.0}).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DataFormatError, match=r"a.parquet, column t: time: the column holds "
+                       r"date-times \(timestamp\[.s\]\) but units.time is a number unit; set "
+                       "units.time: datetime"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="s")))
+    pd.DataFrame({"t": [0.0, 0.01, 0.02], "x": 0.0, "y": 0.0, "z": 1.0}).to_parquet(
+        tmp_path / "a.parquet")
+    with pytest.raises(DataFormatError, match=r"holds numbers \(double\); give their unit"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))

@@ -194,7 +194,16 @@ def test_datetime_time_column_and_no_time_column(tmp_path, hapt):
     pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S.%f"), "accX": acc[:, 0],
                   "accY": acc[:, 1], "accZ": acc[:, 2]}).to_csv(folder / "s1_walk.csv",
                                                                  index=False)
-    scaffold = scaffold_definition(folder, tmp_path / "d.yaml")
+    out = tmp_path / "d.yaml"
+    scaffold = write_scaffold(folder, out)
+    assert _guess(scaffold, "sampling_rate_hz").value == 25.0
+    assert _guess(scaffold, "units.time").value == "datetime"  # ISO 8601: the loader reads it
+    assert yaml.safe_load(scaffold.text)["columns"]["time"] == "timestamp"
+    np.testing.assert_allclose(np.diff(load_custom(out).frame["time"]), 0.04, atol=1e-6)
+    # other date-time text: the rate from it, time from the rate
+    (folder / "s1_walk.csv").write_text((folder / "s1_walk.csv").read_text().replace(
+        "2024-05-01 ", "01/05/2024 "))
+    scaffold = scaffold_definition(folder, tmp_path / "d2.yaml")
     assert _guess(scaffold, "sampling_rate_hz").value == 25.0
     assert "time" not in yaml.safe_load(scaffold.text)["columns"]
 

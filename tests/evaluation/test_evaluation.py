@@ -71,6 +71,10 @@ def test_one_subject_is_a_clear_error():
         holdout_split(np.array(["1"] * 10, dtype=object), ["1"])
     with pytest.raises(EvaluationError, match="no windows"):
         holdout_split(np.array(["1", "2"], dtype=object), ["3"])
+    # `--set evaluation.test_subjects=[001]`: YAML gives the number 1
+    with pytest.raises(EvaluationError, match=r"subjects present: \['001', '002'\] \(YAML "
+                       r"reads 001 unquoted as the number 1: quote it, '001'\)"):
+        holdout_split(np.array(["001", "002"], dtype=object), [1])
 
 
 def test_group_kfold_is_leave_subjects_out():

@@ -390,3 +390,17 @@ def test_grouped_context_posture_round_trips_through_the_run_folder(data, tmp_pa
     assert again["smoothed"]["n_scored"] == block["test_streams"]["smoothed"]["n_scored"] > 100
     assert again["smoothed"]["macro_f1"] == pytest.approx(
         block["test_streams"]["smoothed"]["macro_f1"], abs=1e-12)
+
+
+def test_auto_says_why_it_chose_none_with_one_training_subject(tmp_path):
+    path = bundled_hapt_parquet(tmp_path, ["1", TEST])
+    cfg = make_config({
+        "dataset": {"name": str(path), "sensors": "acc"},
+        "evaluation": {"test_subjects": [TEST], "cv_folds": 2},
+        "model": {"n_estimators": 2, "max_depth": 4},
+        "postprocess": {"smoothing": "auto"},
+    })
+    block = train(cfg, tmp_path / "run")["postprocess"]
+    assert block["description"] == "none"
+    assert block["chosen_by"] == ("none: auto needs cross-validation on at least 2 training "
+                                  "subjects (1 here)")

@@ -197,6 +197,7 @@ __all__ = [
     "DatasetDefinition",
     "RawCounts",
     "Units",
+    "datetime_seconds",
     "load_custom",
     "file_rows",
     "iter_file_batches",
@@ -848,16 +849,26 @@ def _fill(
         Raw counts that are not integers.
     """
     used = definition.columns.used()
-    for start, values, original_of in _float_blocks(raw, canon, file, used):
+    dates = canon == "time" and definition.units.time == "datetime"
+    for start, values, original_of in _float_blocks(raw, canon, file, used, dates):
         bad = ~np.isfinite(values)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
             original = original_of(row)
             if isinstance(original, np.generic):  # inf, not np.float32(inf)
                 original = original.item()
-            what = "missing" if pd.isna(original) else f"{original!r} is not a finite number"
+            fix = "fix or remove this row"
+            if pd.isna(original):
+                what = "missing"
+            elif dates:
+                what = f"{original!r} is not an ISO 8601 date-time (e.g. 2016-11-13 02:18:00.01)"
+            elif canon == "time" and np.isfinite(datetime_seconds(pd.Series([original]))[0]):
+                what = f"{original!r} is a date-time, not a number"
+                fix = "set units.time: datetime in the definition"
+            else:
+                what = f"{original!r} is not a finite number"
             raise DataFormatError(
-                file, f"{canon} value {what}; fix or remove this row",
+                file, f"{canon} value {what}; {fix}",
                 line=int(line_of_row[row]) if where == "line" else None,
                 column=_column_label(used[canon], where, int(line_of_row[row])),
             )
@@ -879,25 +890,62 @@ CSV_CHUNK_ROWS = 1 << 18
 """Rows the CSV parser reads at a time."""
 
 
-def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
+_COUNTS_PER_S = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+"""Counts per second of each Arrow timestamp unit."""
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def datetime_seconds(column: pd.Series) -> np.ndarray:
+    """Date-times as seconds since the Unix epoch (1970-01-01 00:00 UTC).
+
+    Parameters
+    ----------
+    column : pandas.Series, shape (n_rows,)
+        ISO 8601 date-time text (``2016-11-13 02:18:00.010``, ``2016-11-13T02:18:00Z``,
+        ``...+01:00``; ISO 8601 as :func:`pandas.to_datetime` reads it with
+        ``format="ISO8601"``) or datetime64 values. An offset is converted to UTC;
+        a date-time without one is taken as UTC.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+        float64 seconds (about 0.2 us resolution for dates of this century); NaN
+        where a value is missing or not such a date-time.
+    """
+    stamps = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+    return ((stamps - _EPOCH) / pd.Timedelta(1, "s")).to_numpy(np.float64, na_value=np.nan)
+
+
+def _numbers_not_dates(file: Path, canon: str, kind: str, column: str) -> DataFormatError:
+    return DataFormatError(
+        file, f"{canon}: units.time is datetime, but the column holds numbers ({kind}); "
+        "give their unit instead (units.time: s, ms, us or ns)", column=column)
+
+
+def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef],
+                  dates: bool = False):
     """``(first_row, float64 values, original_of)`` of one column, :data:`BLOCK_ROWS` rows
     at a time; ``original_of(row)`` is the value of a row of this block as the file has it.
 
     Parquet numeric columns are read batch by batch (the file's column is
     never whole in memory); other columns are parsed with
     :func:`pandas.to_numeric` first (missing or text = NaN). A CSV column's
-    parsed chunks are freed one by one as they are converted.
+    parsed chunks are freed one by one as they are converted. With ``dates``
+    (``units.time: datetime``) the column holds date-times: seconds since the
+    Unix epoch (:func:`datetime_seconds`; Parquet timestamps batch by batch).
 
     Raises
     ------
     DataFormatError
-        If the column does not hold numbers.
+        If the column does not hold numbers (or, with ``dates``, holds numbers; without,
+        Parquet timestamps).
     """
     def whole(row: int):  # (reads the column again: only for an error message)
         return raw[canon].iloc[row]
 
     if isinstance(raw, _ParquetColumns):
-        blocks = raw.float_blocks(canon)
+        blocks = raw.float_blocks(canon, dates)
         if blocks is not None:
             for start, values in blocks:
                 yield start, values, whole
@@ -908,6 +956,15 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef]):
         def original_of(row: int, column=column, offset=offset):
             return column.iloc[row - offset]
 
+        if dates:
+            if pd.api.types.is_numeric_dtype(column.dtype) and len(column):
+                raise _numbers_not_dates(file, canon, str(column.dtype), str(used[canon]))
+            values = datetime_seconds(column)
+            for start in range(0, len(values), BLOCK_ROWS):
+                yield offset + start, values[start : start + BLOCK_ROWS], original_of
+            offset += len(values)
+            del values, column, original_of
+            continue
         if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
             values = column.to_numpy()  # (float32 from the CSV parser: widened block by block)
             for start in range(0, len(values), BLOCK_ROWS):
@@ -1056,8 +1113,9 @@ def _column_label(ref: ColumnRef, where: str, number: int) -> str:
 
 
 def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> np.ndarray:
-    if canon == "time":
-        return values * TIME_UNITS[definition.units.time]
+    if canon == "time":  # (date-times are seconds already: _float_blocks)
+        unit = definition.units.time
+        return values if unit == "datetime" else values * TIME_UNITS[unit]
     is_acc = canon.startswith("acc")
     unit = definition.units.acc if is_acc else definition.units.gyro
     target = "g" if is_acc else "rad/s"
@@ -1477,11 +1535,19 @@ class _ParquetColumns:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
         return codes, list(words)
 
-    def float_blocks(self, canon: str):
+    def float_blocks(self, canon: str, dates: bool = False):
         """A numeric (int, float, bool) column as float64 blocks (nulls NaN); None for others.
 
         Yields ``(first_row, values)`` for batches of :data:`BLOCK_ROWS` rows,
-        read one after the other.
+        read one after the other. With ``dates`` (``units.time: datetime``) a
+        timestamp column instead, as seconds since the Unix epoch (UTC; naive
+        timestamps taken as UTC), and None for others.
+
+        Raises
+        ------
+        DataFormatError
+            If the file cannot be read; a timestamp column without ``dates`` (naming the
+            fix) or a numeric one with.
         """
         import pyarrow as pa
         from pyarrow import ArrowException
@@ -1491,12 +1557,21 @@ class _ParquetColumns:
             kind = self._kind(name)
         except (OSError, ValueError, KeyError, ArrowException) as exc:
             raise DataFormatError(self.file, f"cannot read as Parquet: {exc}") from exc
-        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)
-                or pa.types.is_boolean(kind)):
-            return None
-        return self._batches(name)
+        numeric = (pa.types.is_floating(kind) or pa.types.is_integer(kind)
+                   or pa.types.is_boolean(kind))
+        if dates and numeric:
+            raise _numbers_not_dates(self.file, canon, str(kind), name)
+        if pa.types.is_timestamp(kind):
+            if not dates:
+                raise DataFormatError(
+                    self.file, f"{canon}: the column holds date-times ({kind}) but units.time "
+                    "is a number unit; set units.time: datetime in the definition", column=name)
+            return self._batches(name, _COUNTS_PER_S[kind.unit])
+        return self._batches(name) if numeric and not dates else None
 
-    def _batches(self, name: str):
+    def _batches(self, name: str, per_second: float | None = None):
+        """``(first_row, float64 values)`` of a numeric column, or with ``per_second``
+        (counts per second: a timestamp column's unit) in seconds since the Unix epoch."""
         import pyarrow as pa
         from pyarrow import ArrowException
 
@@ -1505,9 +1580,13 @@ class _ParquetColumns:
             arrays = (self._arrays(name) if self.table is None  # (else at most BLOCK_ROWS
                       else [self.table.column(name).combine_chunks()])  # rows: one block)
             for column in arrays:
+                if per_second is not None:
+                    column = column.cast(pa.int64())
                 if column.null_count:
                     column = column.cast(pa.float64(), safe=False)
                 values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                if per_second is not None:
+                    values = values / per_second
                 yield start, values
                 start += len(values)
         except (OSError, ValueError, ArrowException) as exc:

@@ -83,7 +83,9 @@ class RawCounts(_Strict):
 class Units(_Strict):
     """Units of the time column and of the sensors."""
 
-    time: Literal["s", "ms", "us", "ns"] = "s"
+    time: Literal["s", "ms", "us", "ns", "datetime"] = Field(
+        "s", description="numbers in s, ms, us or ns; or datetime: ISO 8601 date-time text "
+        "or Parquet timestamps (read as seconds since the Unix epoch, UTC)")
     acc: str | RawCounts = "g"
     gyro: str | RawCounts = "rad/s"
 

@@ -68,6 +68,7 @@ from tinyhar.datasets.custom import (
     GYRO_UNITS,
     TIME_UNITS,
     DatasetDefinition,
+    datetime_seconds,
 )
 from tinyhar.datasets.definition import COMPRESSIONS, full_suffix
 from tinyhar.datasets.scaffold_guess import (
@@ -303,7 +304,22 @@ def _guess_rate(d: _Draft) -> None:
     d.time_unit = "s"
     d.rate: float | None = None
     time_col = d.cols.get("time")
-    if time_col is not None and d.numeric[time_col] is None:
+    if time_col is not None and (d.numeric[time_col] is None or any(
+            pd.api.types.is_datetime64_any_dtype(fr[time_col]) for fr in d.frames)):
+        seconds = [datetime_seconds(fr[time_col]) for fr in d.frames]
+        if all(np.isfinite(s).all() for s in seconds):  # ISO 8601: the loader reads them
+            rates = [r for r in (measured_rate_hz(s) for s in seconds) if r]
+            if rates:
+                d.time_unit = "datetime"
+                d.rate = _round_rate(float(np.median(rates)))
+                d.guesses.append(Guess("units.time", "datetime", "high",
+                                       f"date-times in column {time_col!r}"))
+                d.guesses.append(Guess(
+                    "sampling_rate_hz", d.rate, "medium",
+                    f"measured from the date-time column {time_col!r} (median "
+                    f"{np.median(rates):.4g} Hz)",
+                ))
+                return
         try:
             stamps = [pd.to_datetime(fr[time_col], errors="raise") for fr in d.frames]
         except (ValueError, TypeError):
@@ -318,8 +334,8 @@ def _guess_rate(d: _Draft) -> None:
                 d.guesses.append(Guess(
                     "sampling_rate_hz", d.rate, "medium",
                     f"measured from the date-time column {time_col!r} (median "
-                    f"{np.median(rates):.4g} Hz); the loader reads numeric time only, so "
-                    "time is computed from the rate",
+                    f"{np.median(rates):.4g} Hz); the loader reads ISO 8601 date-times "
+                    "only (units.time: datetime), so time is computed from the rate",
                 ))
         if d.rate is None:
             d.problems.append(f"time column {time_col!r} is not numeric; set sampling_rate_hz")

@@ -71,8 +71,12 @@ def holdout_split(
     test = [str(s) for s in test_subjects]
     unknown = [s for s in test if s not in distinct]
     if unknown:
+        zeros = [d for d in distinct for u in unknown
+                 if u.isdigit() and d.isdigit() and d != u and int(d) == int(u)]
+        hint = (f" (YAML reads {zeros[0]} unquoted as the number {int(zeros[0])}: quote it, "
+                f"'{zeros[0]}')" if zeros else "")
         raise EvaluationError(
-            f"test subjects {unknown} have no windows; subjects present: {distinct}"
+            f"test subjects {unknown} have no windows; subjects present: {distinct}{hint}"
         )
     is_test = np.isin(subjects, test)
     if is_test.all():

@@ -167,7 +167,9 @@ def _postprocess_stage(
         spec, chosen = PostProcessor(classes), "none: pre-cut windows have no time order"
     elif smoothing == "auto" and not (holdout and fold_models):
         spec = PostProcessor(classes)
-        chosen = "none: auto needs evaluation.protocol holdout with cv_folds >= 2"
+        chosen = ("none: auto needs cross-validation on at least 2 training subjects "
+                  f"({len(set(train_w.subject))} here)" if holdout and cfg.evaluation.cv_folds >= 2
+                  else "none: auto needs evaluation.protocol holdout with cv_folds >= 2")
     elif (smoothing in ("auto", "hmm") or options["reject"] != "none"
           or options["posture"] != "none"):
         console.print("post-processing: classifying the training subjects' whole streams "
