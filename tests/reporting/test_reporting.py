@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tinyhar.reporting import plots
-from tinyhar.reporting.text import absent_classes_message, name_subjects, plural
+from tinyhar.reporting.text import absent_classes_message, axis_label, name_subjects, plural
 
 
 def test_plural():
@@ -107,3 +107,15 @@ def test_per_subject_plot_and_titles(tmp_path):
     assert path.stat().st_size > 5000
     with pytest.raises(ValueError, match="empty"):
         plots.plot_per_subject({}, tmp_path / "e.png")
+
+
+def test_axis_label_wraps_long_class_names():
+    assert axis_label("WALKING_DOWNSTAIRS") == "WALKING_DOWNSTAIRS"  # fits: unchanged
+    # CAPTURE-24-style annotations: broken after a space or ";", cut with "..."
+    assert axis_label("9060 sitting;reading;MET 1.3") == "9060 sitting;\nreading;MET 1.3"
+    assert axis_label("17150 walking household without observable loads;MET 2.0") == (
+        "17150 walking\nhousehold without...")
+    assert axis_label("a" * 50) == "a" * 20 + "\n" + "a" * 17 + "..."
+    for name in ("x" * 21, "ab " * 10, "7030 sleeping;MET 0.95", "y" * 200):
+        lines = axis_label(name, width=12, lines=3).split("\n")
+        assert len(lines) <= 3 and all(len(line) <= 12 for line in lines)

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tinyhar.core.windowset import WindowSet  # noqa: E402
-from tinyhar.reporting.text import plural, subject_list  # noqa: E402
+from tinyhar.reporting.text import axis_label, plural, subject_list  # noqa: E402
 
 
 def _save(fig, path: str | Path, dpi: int, colors: int | None = None) -> Path:
@@ -62,7 +62,7 @@ def plot_confusion_matrix(
     n = len(classes)
     fig, ax = plt.subplots(figsize=(2.5 + 1.0 * n, 1.5 + 0.8 * n))
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    ConfusionMatrixDisplay(cm, display_labels=list(classes)).plot(
+    ConfusionMatrixDisplay(cm, display_labels=[axis_label(c) for c in classes]).plot(
         ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45, values_format="d"
     )
     ax.images[0].set_data(norm)
@@ -143,6 +143,7 @@ def plot_class_overview(
         len(classes), per_class, figsize=(3.0 * per_class, height), squeeze=False, sharex=True
     )
     handles: dict[str, object] = {}
+    row_labels = [axis_label(c, width=24) for c in classes]  # (a panel is ~27 characters)
     for r, c in enumerate(classes):
         idx = np.flatnonzero(windows.y == c)
         pick = rng.choice(idx, size=min(per_class, idx.size), replace=False)
@@ -163,7 +164,7 @@ def plot_class_overview(
                 ax2.tick_params(labelsize=6)
             ax.tick_params(labelsize=6)
             if k == 0:
-                ax.set_ylabel(c, fontsize=7)
+                ax.set_ylabel(row_labels[r], fontsize=7)
             ax.set_title(f"subject {windows.subject[pick[k]]}", fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("time (s)", fontsize=7)
@@ -178,7 +179,9 @@ def plot_class_overview(
     )
     fig.suptitle("\n".join(heading), fontsize=8, y=1 - 0.05 / height, va="top")
     _fixed_margins(fig, len(classes), per_class, height, top=title_band + 0.3,
-                   bottom=legend_band + 0.32, left=0.62, right=0.42 if gyro else 0.12,
+                   bottom=legend_band + 0.32,
+                   left=0.62 + 0.11 * max(label.count("\n") for label in row_labels),
+                   right=0.42 if gyro else 0.12,
                    gap_w=0.72 if gyro else 0.42, gap_h=0.26)
     return _save(fig, path, dpi=90, colors=64)
 

@@ -1,11 +1,13 @@
 """Wording shared by console output, ``summary.md`` and figure titles.
 
-One place for counts with the right plural ("1 subject", "3 subjects") and
-for naming a set of subjects compactly ("1-5, 9, 12" instead of thirty ids).
+One place for counts with the right plural ("1 subject", "3 subjects"), for
+naming a set of subjects compactly ("1-5, 9, 12" instead of thirty ids) and for
+class names short enough to label a figure's axis.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from tinyhar.datasets.recording import natural_key
@@ -143,3 +145,41 @@ def absent_classes_message(metrics: dict) -> str | None:
         "predicted, and is not comparable with a score over all classes; test on subjects "
         "who performed every activity"
     )
+
+
+def axis_label(name: object, width: int = 20, lines: int = 2) -> str:
+    """A class name as an axis or legend label: wrapped at spaces (or ``;``) to at most
+    ``lines`` lines of at most ``width`` characters, ``...`` where it is cut.
+
+    Free-living annotations can be long (``"17150 walking household without
+    observable loads;MET 2.0"``); unwrapped they squeeze a confusion matrix or
+    a heat map to nothing. Names that fit are returned as they are.
+
+    Parameters
+    ----------
+    name : object
+        The class name (``str(name)`` is used).
+    width, lines : int
+        Characters per line and lines at most (both >= 1).
+
+    Returns
+    -------
+    str
+        Lines joined by ``"\n"``.
+    """
+    text = str(name)
+    if len(text) <= width:
+        return text
+    out = [""]
+    for token in re.split(r"(?<=[;\s])", text):  # break after a space or a ";"
+        while token:
+            if out[-1] and len(out[-1]) + len(token.rstrip()) > width:
+                out.append("")
+            room = width - len(out[-1])
+            out[-1] += token[:room]
+            token = token[room:].lstrip() if len(token) > room else ""
+    out = [line.rstrip() for line in out if line.strip()]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 3].rstrip() + "..."
+    return "\n".join(out)
