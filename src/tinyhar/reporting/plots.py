@@ -388,7 +388,8 @@ def plot_robustness(result: dict, path: str | Path) -> Path:
         rot = [r for r in rows if r["perturbation"] == "rotation" and r["axis"] == axis]
         angles = [r["parameter"] for r in rot]
         for c in classes:
-            sub.plot(angles, [r["per_class_f1"][c] for r in rot], marker="o", ms=3, label=c)
+            sub.plot(angles, [r["per_class_f1"][c] for r in rot], marker="o", ms=3,
+                     label=axis_label(c, width=28))
         sub.set_ylim(0, 1.02)
         sub.set_xticks(angles)
         sub.set_xlabel(f"rotation about {axis} (degrees)")

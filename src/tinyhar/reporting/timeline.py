@@ -11,7 +11,7 @@ import numpy as np
 from tinyhar.evaluation.continuous import label_segments
 from tinyhar.postprocess.rejection import UNKNOWN_CLASS
 from tinyhar.reporting.plots import _save, plt
-from tinyhar.reporting.text import plural
+from tinyhar.reporting.text import axis_label, plural
 
 MAX_TIMELINE_SESSIONS = 8
 """Sessions drawn at most in one timeline figure (the first ones, in order)."""
@@ -103,7 +103,7 @@ def plot_timeline(
         band.set_ylim(0, len(rows))
         band.set_xlim(ax.get_xlim())
         band.set_xlabel("time (s)")
-    handles = [Patch(color=colour[c], label=c) for c in classes]
+    handles = [Patch(color=colour[c], label=axis_label(c, width=28)) for c in classes]
     drawn = {str(v) for labels in rows.values() for v in np.asarray(labels).tolist()}
     if UNKNOWN_CLASS in drawn and UNKNOWN_CLASS not in classes:
         handles.append(Patch(color=colour[UNKNOWN_CLASS], label=UNKNOWN_CLASS))
