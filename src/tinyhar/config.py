@@ -9,7 +9,8 @@ Example (all keys optional; these are the defaults)::
     dataset:
       name: hapt            # registered name (`tinyhar datasets`) or a .yaml/.parquet path
       path: null            # file or folder for datasets that are not bundled
-      sensors: acc+gyro     # acc | acc+gyro | all
+      sensors: auto         # acc+gyro when the data have a gyroscope, else acc | acc |
+                            #   acc+gyro | all
       activities: basic     # hapt-raw: basic (6) or all (12 with transitions)
       checks:               # plausibility checks when loading (turn one off only if the
         sampling_rate: true #   data really are so): time column vs declared rate (2 %)
@@ -152,7 +153,7 @@ class DatasetConfig(_Section):
 
     name: str = "hapt"
     path: str | None = None
-    sensors: Literal["acc", "acc+gyro", "all"] = "acc+gyro"
+    sensors: Literal["auto", "acc", "acc+gyro", "all"] = "auto"
     activities: Literal["basic", "all"] = "basic"
     checks: DataChecks = Field(default_factory=DataChecks)
 

@@ -22,7 +22,8 @@ from tinyhar.windows.windowing import make_windows
 if TYPE_CHECKING:
     from tinyhar.config import TrainConfig
 
-_UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all"}
+_UCI_SIGNALS = {"acc": "total_acc", "acc+gyro": "total_acc+body_gyro", "all": "all",
+                "auto": "total_acc+body_gyro"}
 
 IN_MEMORY_BYTES_PER_VALUE = 37
 """Peak memory of training on a data set loaded whole, per raw value (sample x channel):
@@ -116,7 +117,8 @@ def wanted_channels(sensors: str, channels: list[str], name: str) -> list[str]:
 
     Parameters
     ----------
-    sensors : {"acc", "acc+gyro", "all"}
+    sensors : {"auto", "acc", "acc+gyro", "all"}
+        ``auto``: acc+gyro when the data set has the three gyroscope channels, else acc.
     channels : list of str
         The data set's channels.
     name : str
@@ -127,6 +129,8 @@ def wanted_channels(sensors: str, channels: list[str], name: str) -> list[str]:
     ConfigError
         If the data set lacks one of them (the message says to use ``acc``).
     """
+    if sensors == "auto":
+        sensors = "acc+gyro" if all(c in channels for c in GYRO_CHANNELS) else "acc"
     if sensors == "acc":
         wanted = list(ACC_CHANNELS)
     elif sensors == "acc+gyro":
