@@ -33,7 +33,8 @@ def train(
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Override dataset.name.")] = None,
     path: Annotated[str | None, typer.Option(help="Override dataset.path.")] = None,
-    sensors: Annotated[str | None, typer.Option(help="Override: auto | acc | acc+gyro | all.")] = None,
+    sensors: Annotated[str | None,
+                       typer.Option(help="Override: auto | acc | acc+gyro | all.")] = None,
     model: Annotated[
         str | None,
         typer.Option(help=" | ".join(KINDS) + "."),
