@@ -534,3 +534,25 @@ def test_datetime_unit_and_column_must_agree(tmp_path):
         tmp_path / "a.parquet")
     with pytest.raises(DataFormatError, match=r"holds numbers \(double\); give their unit"):
         load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
+
+
+def test_parquet_date_time_text_is_read_in_batches(tmp_path, monkeypatch):
+    import tinyhar.datasets.custom as custom
+
+    monkeypatch.setattr(custom, "BLOCK_ROWS", 4)  # several batches, a bad value in the third
+    monkeypatch.setattr(custom, "WHOLE_READ_ROWS", 0)
+    stamps = pd.date_range("2016-11-13 02:18", periods=10, freq="10ms")
+    text = list(stamps.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    frame = pd.DataFrame({"t": text, "x": 0.0, "y": 0.0, "z": 1.0})
+    frame.to_parquet(tmp_path / "a.parquet", row_group_size=3)
+    sizes = []
+    parse = custom.datetime_seconds
+    monkeypatch.setattr(custom, "datetime_seconds", lambda c: sizes.append(len(c)) or parse(c))
+    rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
+    np.testing.assert_allclose(rec.frame["time"], 0.01 * np.arange(10), rtol=0, atol=1e-6)
+    assert sum(sizes) == 10 and max(sizes) <= 4  # never the whole column at once
+    frame.loc[9, "t"] = "soon"
+    frame.to_parquet(tmp_path / "a.parquet", row_group_size=3)
+    with pytest.raises(DataFormatError, match="a.parquet, column t at row 10: time value 'soon' "
+                       "is not an ISO 8601 date-time"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))

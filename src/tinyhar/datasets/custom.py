@@ -1567,11 +1567,14 @@ class _ParquetColumns:
                     self.file, f"{canon}: the column holds date-times ({kind}) but units.time "
                     "is a number unit; set units.time: datetime in the definition", column=name)
             return self._batches(name, _COUNTS_PER_S[kind.unit])
+        if dates and _is_text(kind):
+            return self._batches(name, text_dates=True)
         return self._batches(name) if numeric and not dates else None
 
-    def _batches(self, name: str, per_second: float | None = None):
-        """``(first_row, float64 values)`` of a numeric column, or with ``per_second``
-        (counts per second: a timestamp column's unit) in seconds since the Unix epoch."""
+    def _batches(self, name: str, per_second: float | None = None, text_dates: bool = False):
+        """``(first_row, float64 values)`` of a numeric column, or in seconds since the Unix
+        epoch: with ``per_second`` (counts per second: a timestamp column's unit), with
+        ``text_dates`` of a text column (:func:`datetime_seconds`, NaN where no date-time)."""
         import pyarrow as pa
         from pyarrow import ArrowException
 
@@ -1580,6 +1583,11 @@ class _ParquetColumns:
             arrays = (self._arrays(name) if self.table is None  # (else at most BLOCK_ROWS
                       else [self.table.column(name).combine_chunks()])  # rows: one block)
             for column in arrays:
+                if text_dates:
+                    values = datetime_seconds(column.to_pandas())
+                    yield start, values
+                    start += len(values)
+                    continue
                 if per_second is not None:
                     column = column.cast(pa.int64())
                 if column.null_count:
