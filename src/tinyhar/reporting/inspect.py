@@ -495,6 +495,7 @@ def _plots(name: str, classes: list[str], parts: list[_Part], minutes: pd.DataFr
            out: Path, window_s: float) -> tuple[list[str], str | None]:
     """Timelines of the first recordings (per-window values of ``parts``) and the minutes."""
     from tinyhar.reporting.plots import _save, plt
+    from tinyhar.reporting.text import axis_label
     from tinyhar.reporting.timeline import plot_timeline
 
     figures = []
@@ -521,11 +522,13 @@ def _plots(name: str, classes: list[str], parts: list[_Part], minutes: pd.DataFr
         figures.append(figure)
     not_drawn = len(sessions) - len(drawn)
     if minutes.size:
-        fig, ax = plt.subplots(figsize=(1.2 + 0.5 * minutes.shape[1], 1.0 + 0.4 * len(minutes)),
-                               layout="constrained")
+        rows = [axis_label(c) for c in minutes.index]
+        label_in = 0.065 * max(len(line) for r in rows for line in r.split("\n"))  # 8 pt
+        fig, ax = plt.subplots(figsize=(1.2 + label_in + 0.5 * minutes.shape[1],
+                                        1.0 + 0.4 * len(minutes)), layout="constrained")
         im = ax.imshow(minutes.to_numpy(), cmap="Blues", aspect="auto")
         ax.set_xticks(range(minutes.shape[1]), minutes.columns, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(minutes)), minutes.index, fontsize=8)
+        ax.set_yticks(range(len(minutes)), rows, fontsize=8)
         ax.set_xlabel("subject")
         fig.colorbar(im, ax=ax, label="minutes")
         ax.set_title("minutes per class and subject", fontsize=9)
