@@ -14,8 +14,8 @@ whose label is ``""`` or a class the model does not know (e.g. HAPT postural
 transitions for a model of the 6 basic activities) and counts them.
 
 Runs: the windows of a session form contiguous *runs*, cut at gaps in the
-sampling (a time step above 1.5 sampling periods, as in
-:mod:`tinyhar.windows.windowing`) and at invalid windows
+sampling (a time step above :data:`~tinyhar.windows.cutting.GAP_FACTOR`
+sampling periods, as in :mod:`tinyhar.windows.windowing`) and at invalid windows
 (:func:`tinyhar.features.validity.invalid_windows`): an invalid window gets
 the class ``"invalid"``, no probabilities, and the post-processing (and a
 ``stack_previous`` feature history) restarts after it, as the C and

@@ -25,7 +25,8 @@ from tinyhar.core.ids import repeated_id
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.features.validity import invalid_windows
-from tinyhar.windows.windowing import contiguous_segments, majority_labels, resample_segment
+from tinyhar.windows.cutting import WindowCursor, window_starts
+from tinyhar.windows.windowing import majority_labels, resample_segment, resampled_labels
 
 STREAM_CHUNK = 4096
 """Windows classified at a time (bounds the memory of :func:`stream_predictions`)."""
@@ -110,9 +111,11 @@ def iter_stream_windows(
 class _WindowCutter:
     """Cuts windows from consecutive pieces of recordings (:func:`iter_stream_windows`).
 
-    State between pieces: the current session, its open contiguous part
-    (from the next window's first sample, or the last sample, on; the whole
-    part when resampling), the part's first time, index and next window.
+    State between pieces: the current session, the samples of its open
+    contiguous part (from the next window's first sample on; the whole part
+    when resampling) and where its segments and windows are
+    (:class:`~tinyhar.windows.cutting.WindowCursor`: the rules of
+    :func:`~tinyhar.windows.windowing.make_windows`).
 
     With ``eager``, each piece gives every window it completes (the last
     chunk of a piece may be short) instead of whole chunks only: the
@@ -159,6 +162,7 @@ class _WindowCutter:
                 yield from self.flush()
                 self.session, self.subject = session, str(subject_of.iloc[s0])
                 self.part, self.buf = -1, None
+                self.cursor = WindowCursor(self.n, self.hop, self.rate_in)
             x = frame[self.channels].iloc[s0:s1].to_numpy(dtype=np.float32)
             yield from self._extend(times[s0:s1], x, codes_all[s0:s1])
 
@@ -192,77 +196,64 @@ class _WindowCutter:
     # ----------------------------------------------------------------- parts
     def _extend(self, t: np.ndarray, x: np.ndarray, codes: np.ndarray) -> Iterator[StreamChunk]:
         """Append samples of the current session; emit the windows they complete."""
-        buf = self.buf
-        if buf is None:
-            joined_t, joined_x, joined_c = t, x, codes
-        else:
-            joined_t = np.concatenate([buf["t"], t])
-            joined_x = np.concatenate([buf["x"], x])
-            joined_c = np.concatenate([buf["codes"], codes])
-        bounds, _ = contiguous_segments(joined_t, self.rate_in)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-            if i == 0 and buf is not None:  # the open part goes on
-                self.buf = {**buf, "t": joined_t[a:b], "x": joined_x[a:b],
-                            "codes": joined_c[a:b]}
-            else:
-                if i > 0:
+        runs = self.cursor.runs(t)
+        for a, b, new in runs:
+            if new or self.buf is None:  # (none: the session's first rows, or after flush)
+                if self.buf is not None:  # a gap ends the open part
                     self.n_gaps += 1
                     yield from self._emit(closed=True)
-                self.buf = {"t": joined_t[a:b], "x": joined_x[a:b], "codes": joined_c[a:b],
-                            "offset": 0, "t0": float(joined_t[a]), "next": 0}
-            if i < len(bounds) - 2:
-                continue  # closed by the next segment: emitted above on the next turn
+                self.cursor.open(float(t[a]))
+                self.buf = {"x": x[a:b], "codes": codes[a:b]}
+            else:  # the open part goes on
+                self.buf = {"x": np.concatenate([self.buf["x"], x[a:b]]),
+                            "codes": np.concatenate([self.buf["codes"], codes[a:b]])}
+            self.cursor.extend(b - a)
+        if runs:
             yield from self._emit(closed=False)
 
     def _emit(self, closed: bool) -> Iterator[StreamChunk]:
         """Windows of the open part: all when ``closed``, else the whole chunks that fit."""
-        buf = self.buf
+        buf, cursor = self.buf, self.cursor
         if self.resample:
             if not closed:
                 return
             x = resample_segment(buf["x"], self.rate_in, self.rate)
-            src = np.minimum(np.round(np.arange(len(x)) * self.rate_in / self.rate).astype(int),
-                             len(buf["codes"]) - 1)
-            codes, offset = buf["codes"][src], 0
+            codes, held = resampled_labels(buf["codes"], len(x), self.rate_in, self.rate), 0
+            first = window_starts(len(x), self.n, self.hop)  # (the part is held whole)
         else:
-            x, codes, offset = buf["x"], buf["codes"], buf["offset"]
-        length = offset + len(x)  # samples of the part so far
-        n_fit = (length - self.n) // self.hop + 1 if length >= self.n else 0
-        if closed and not n_fit:  # shorter than one window (samples as read)
+            x, codes, held = buf["x"], buf["codes"], cursor.held
+            first = cursor.starts(1 if closed or self.eager else self.chunk)
+        if closed and not len(first) and not cursor.next:  # shorter than one window
             self.n_short_segments += 1
-            self.n_short_samples += offset + len(buf["t"])
-        k = buf["next"]
-        stop = n_fit if closed or self.eager else k + (n_fit - k) // self.chunk * self.chunk
-        if stop > k:
+            self.n_short_samples += cursor.end  # (samples as read)
+        if len(first):
             view = np.lib.stride_tricks.sliding_window_view(x, self.n, axis=0)
             names = np.array([""] + self.classes, dtype=object)
-            for c0 in range(k, stop, self.chunk):
-                idx = np.arange(c0, min(c0 + self.chunk, stop)) * self.hop  # in the part
-                if c0 == 0:
+            for c0 in range(0, len(first), self.chunk):
+                idx = first[c0 : c0 + self.chunk]  # in the part
+                if idx[0] == 0:
                     self.part += 1
-                lo = idx[0] - offset  # the chunk's samples only: counts are per window
-                best, frac = majority_labels(codes[lo : idx[-1] - offset + self.n],
-                                             idx - offset - lo, self.n, len(self.classes))
+                lo = idx[0] - held  # the chunk's samples only: counts are per window
+                best, frac = majority_labels(codes[lo : idx[-1] - held + self.n],
+                                             idx - held - lo, self.n, len(self.classes))
                 n = len(idx)
                 yield StreamChunk(
                     WindowSet(
-                        view[idx - offset].transpose(0, 2, 1), names[best],
+                        view[idx - held].transpose(0, 2, 1), names[best],
                         repeated_id(self.subject, n),
                         repeated_id(self.session, n),
-                        buf["t0"] + idx / self.rate, self.channels, self.rate, self.classes,
+                        cursor.t0 + idx / self.rate, self.channels, self.rate, self.classes,
                         self.name,
                     ),
                     self.part,
-                    c0 == 0,
+                    bool(idx[0] == 0),
                     frac,
                 )
-            buf["next"] = stop
         if closed or self.resample:
             return
-        keep = min(stop * self.hop - offset, len(x) - 1)  # from the next window (>= 1 sample)
-        if keep > 0:
-            buf.update(t=buf["t"][keep:].copy(), x=x[keep:].copy(),
-                       codes=codes[keep:].copy(), offset=offset + keep)
+        drop = cursor.release()
+        if drop:
+            buf.update(x=x[drop:].copy(), codes=codes[drop:].copy())
 
 
 _FEATURE_ROWS = ("session", "subject", "run", "t_start", "t_end", "y", "invalid",

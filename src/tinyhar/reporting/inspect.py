@@ -364,14 +364,13 @@ class _Windows:
     """The windows :func:`~tinyhar.windows.windowing.make_windows` cuts from one session
     (``keep_unlabelled=True``, no resampling), from its rows given in pieces.
 
-    As there: a step longer than ``GAP_FACTOR`` sample intervals (also from
-    one piece to the next) starts a new segment; windows start every
-    ``n_hop`` samples from a segment's first sample and need ``n_win``
-    samples of it; each gets its majority label
-    (:func:`~tinyhar.windows.windowing.majority_labels`, ``""`` when
-    unlabelled) and a labelled one is dropped below ``purity``. The rows from
-    the next window's first sample on are held from one piece to the next
-    (fewer than ``n_win``).
+    Where the segments and windows are, also across the pieces' edges, is
+    :class:`~tinyhar.windows.cutting.WindowCursor`'s; each window gets its
+    majority label (:func:`~tinyhar.windows.windowing.majority_labels`, ``""``
+    when unlabelled) and an ambiguous one is dropped
+    (:func:`~tinyhar.windows.cutting.ambiguous_windows` below ``purity``). The
+    rows from the next window's first sample on are held from one piece to
+    the next (fewer than ``n_win``).
 
     Kept per window: its start (s, ``starts``), and with ``magnitude`` its
     label and mean ``|acc|`` (g; :func:`~tinyhar.datasets.checks.magnitude_of`);
@@ -380,20 +379,16 @@ class _Windows:
 
     def __init__(self, n_win: int, n_hop: int, rate: float, purity: float,
                  magnitude: bool) -> None:
-        from tinyhar.windows.windowing import GAP_FACTOR
+        from tinyhar.windows.cutting import WindowCursor
 
-        self.n_win, self.n_hop, self.rate, self.purity = n_win, n_hop, rate, purity
+        self.n_win, self.rate, self.purity = n_win, rate, purity
         self.magnitude = magnitude
-        self.limit = GAP_FACTOR / rate
         self.starts: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
         self.magnitudes: list[np.ndarray] = []
         self.per_class: dict[str, int] = {}
-        self._last: float | None = None  # time of the previous row
-        self._t0 = 0.0  # time of the segment's first row
-        self._base = 0  # segment position of the first row held
-        self._next = 0  # segment position of the next window's first row
-        self._codes = np.zeros(0, np.int64)
+        self._cursor = WindowCursor(n_win, n_hop, rate)
+        self._codes = np.zeros(0, np.int64)  # the rows held (from the cursor's ``held`` on)
         self._acc = np.zeros((0, 3), np.float32)
 
     def add(self, time: np.ndarray, codes: np.ndarray, acc: np.ndarray, classes: list[str],
@@ -404,41 +399,32 @@ class _Windows:
         if not len(time):
             return
         rank = np.array([classes.index(c) for c in labels] + [-1], dtype=np.int64)
-        if self._last is None:
-            cuts = np.flatnonzero(np.diff(time) > self.limit) + 1
-            self._segment(time[0])
-        else:
-            cuts = np.flatnonzero(np.diff(time, prepend=self._last) > self.limit)
-        self._last = float(time[-1])
-        a = 0
-        for b in [*cuts.tolist(), len(time)]:
-            if b > a:
-                self._extend(codes[a:b], acc[a:b], classes, rank)
-            if b < len(time):
-                self._segment(time[b])
-            a = b
-
-    def _segment(self, t0) -> None:
-        self._t0, self._base, self._next = t0, 0, 0
-        self._codes, self._acc = self._codes[:0], self._acc[:0]
+        for a, b, new in self._cursor.runs(time):
+            if new:
+                self._cursor.open(float(time[a]))
+                self._codes, self._acc = self._codes[:0], self._acc[:0]
+            self._extend(codes[a:b], acc[a:b], classes, rank)
 
     def _extend(self, codes: np.ndarray, acc: np.ndarray, classes: list[str],
                 rank: np.ndarray) -> None:
         from numpy.lib.stride_tricks import sliding_window_view
 
         from tinyhar.datasets.checks import magnitude_of
+        from tinyhar.windows.cutting import ambiguous_windows
         from tinyhar.windows.windowing import majority_labels
 
+        cursor = self._cursor
+        cursor.extend(len(codes))
         codes = np.concatenate([self._codes, codes])
         if self.magnitude:
             acc = np.concatenate([self._acc, acc])
-        first = np.arange(self._next, self._base + len(codes) - self.n_win + 1, self.n_hop)
+        first = cursor.starts()
         if len(first):
-            local = first - self._base
+            local = first - cursor.held
             # (codes held in order of appearance: the class order may change between pieces)
             best, frac = majority_labels(rank[codes], local, self.n_win, len(classes))
-            keep = ~((best != 0) & (frac < self.purity))
-            self.starts.append(self._t0 + first[keep] / self.rate)
+            keep = ~ambiguous_windows(best, frac, self.purity)
+            self.starts.append(cursor.t0 + first[keep] / self.rate)
             names = np.array(["", *classes], dtype=object)[best[keep]]
             for name, n in zip(*np.unique(names, return_counts=True), strict=True):
                 self.per_class[str(name)] = self.per_class.get(str(name), 0) + int(n)
@@ -446,12 +432,10 @@ class _Windows:
                 self.labels.append(names)
                 rows = sliding_window_view(magnitude_of(acc), self.n_win)[local[keep]]
                 self.magnitudes.append(rows.mean(axis=1))
-            self._next = int(first[-1]) + self.n_hop
-        drop = min(max(self._next - self._base, 0), len(codes))
+        drop = cursor.release()
         self._codes = codes[drop:].copy()
         if self.magnitude:
             self._acc = acc[drop:].copy()
-        self._base += drop
 
 
 def _swaps(means: dict[str, list[tuple[str, np.ndarray]]], classes: list[str],

@@ -2,8 +2,11 @@
 
 Sliding windows of ``window`` samples advanced by ``hop`` samples are cut
 from each contiguous segment of each session (a segment ends where the
-sampling is interrupted: a time step longer than 1.5 sampling periods, or the
-end of the session). Windows never span a gap or two sessions.
+sampling is interrupted: a time step longer than
+:data:`~tinyhar.windows.cutting.GAP_FACTOR` sampling periods, or the end of
+the session). Windows never span a gap or two sessions. These rules are
+written once, in :mod:`tinyhar.windows.cutting`, for this module and for the
+cutters of rows read in batches.
 
 Each window gets the majority label of its samples. Its *purity* is the
 fraction of samples carrying that label; windows below the purity threshold
@@ -32,9 +35,7 @@ import numpy as np
 from tinyhar.core.windowset import WindowSet
 from tinyhar.datasets.recording import RecordingSet
 from tinyhar.errors import ConfigError
-
-GAP_FACTOR = 1.5
-"""A time step longer than ``GAP_FACTOR`` sampling periods is a gap."""
+from tinyhar.windows.cutting import ambiguous_windows, contiguous_segments, window_starts
 
 
 @dataclass
@@ -50,7 +51,7 @@ class WindowingReport:
     n_unlabelled : int
         Windows dropped because most of their samples were unlabelled.
     n_gaps : int
-        Interruptions in the sampling (time steps > 1.5 periods) found.
+        Interruptions in the sampling (time steps > ``GAP_FACTOR`` periods) found.
     n_short_segments : int
         Contiguous segments shorter than one window (no window cut from them).
     n_short_samples : int
@@ -141,34 +142,34 @@ def resample_segment(x: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def contiguous_segments(
-    time: np.ndarray, sampling_rate_hz: float
-) -> tuple[np.ndarray, int]:
-    """Boundaries ``[0, b1, ..., n]`` of contiguous segments and the number of gaps.
-
-    Parameters
-    ----------
-    time : numpy.ndarray of float, shape (n_samples,)
-        Sample times in s, increasing.
-    sampling_rate_hz : float
-        Sampling rate in Hz; a step longer than ``GAP_FACTOR`` sample
-        intervals is a gap that starts a new segment.
-
-    Returns
-    -------
-    bounds : numpy.ndarray of int, shape (n_segments + 1,)
-    n_gaps : int
-    """
-    if len(time) < 2:
-        return np.array([0, len(time)]), 0
-    gaps = np.flatnonzero(np.diff(time) > GAP_FACTOR / sampling_rate_hz) + 1
-    return np.concatenate([[0], gaps, [len(time)]]), int(gaps.size)
-
-
 def _resampled_length(n: int, from_hz: float, to_hz: float) -> int:
     """Length of a segment of ``n`` samples after :func:`resample_segment`."""
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     return -(-n * ratio.numerator // ratio.denominator)
+
+
+def resampled_labels(codes: np.ndarray, n_out: int, from_hz: float, to_hz: float) -> np.ndarray:
+    """The label of each sample of a segment resampled by :func:`resample_segment`.
+
+    Each output sample takes the label of the input sample nearest in time
+    (the last one past the end).
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, shape (n_samples,)
+        Label codes of the segment's samples at ``from_hz``.
+    n_out : int
+        Samples of the resampled segment (its length at ``to_hz``).
+    from_hz, to_hz : float
+        Source and target sampling rates in Hz.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_out,)
+        Codes at ``to_hz``, of ``codes``' dtype.
+    """
+    src = np.minimum(np.round(np.arange(n_out) * from_hz / to_hz).astype(int), len(codes) - 1)
+    return codes[src]
 
 
 def majority_labels(
@@ -390,19 +391,15 @@ def make_windows(
             n_out = b - a
             if resample:
                 n_out = _resampled_length(b - a, recordings.sampling_rate_hz, rate)
-                src = np.minimum(
-                    np.round(np.arange(n_out) * recordings.sampling_rate_hz / rate).astype(int),
-                    len(codes) - 1,
-                )
-                codes = codes[src]
-            if n_out < n_win:
+                codes = resampled_labels(codes, n_out, recordings.sampling_rate_hz, rate)
+            first = window_starts(n_out, n_win, n_hop)
+            if not len(first):
                 report.n_short_segments += 1
                 report.n_short_samples += int(b - a)
                 continue
-            first = np.arange(0, n_out - n_win + 1, n_hop)
             best, frac = majority_labels(codes, first, n_win, len(classes))
             is_unlabelled = best == 0
-            ambiguous = ~is_unlabelled & (frac < purity)
+            ambiguous = ambiguous_windows(best, frac, purity)
             report.n_ambiguous += int(np.count_nonzero(ambiguous))
             if keep_unlabelled:
                 keep = ~ambiguous
