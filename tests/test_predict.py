@@ -249,3 +249,85 @@ def test_a_session_shorter_than_one_window_gives_the_outputs_of_a_whole_read(
     windows = _same_outputs(run, copy / "data.yaml", tmp_path, monkeypatch, [6] * 5 + [1, 6, 6])
     assert set(windows["session"]) == {"recordings/s003_0000", "recordings/s004_0000",
                                        "recordings/s004_0001"}
+
+
+# ------------------------------------------------------------------ clock time (date-times)
+S003_START = "2016-11-13T02:18:00.000Z"  # written without an offset (UTC)
+S004_START = "2016-11-14T08:30:00.500Z"  # written as 09:30:00.500+01:00
+S004_RESTART = "2016-11-14T08:29:00.000Z"  # s004's recording restarts at row 12000 (+01:00)
+
+
+def _clock_study(synthetic, folder, datetime: bool = True):
+    """s003's and s004's days (with their 4 s gaps) as one CSV each, time as ISO 8601 text
+    from the clock times above (s004's with a +01:00 offset; its recording restarts, as
+    "s004-day~2"), or with ``datetime`` false as the same times in s."""
+    (folder / "rec").mkdir(parents=True)
+    for subject in TEST:
+        day = _day(synthetic, subject)
+        seconds = day["time"].to_numpy() - day["time"].iloc[0]
+        if subject == "s003":
+            stamps, offset = pd.Timestamp(S003_START) + pd.to_timedelta(seconds, "s"), ""
+        else:
+            seconds[12000:] -= seconds[12000]  # the restart: 08:29:00 UTC from here
+            stamps = (pd.Timestamp(S004_START) + pd.to_timedelta(seconds, "s")).where(
+                np.arange(len(day)) < 12000,
+                pd.Timestamp(S004_RESTART) + pd.to_timedelta(seconds, "s"))
+            stamps, offset = stamps + pd.Timedelta(1, "h"), "+01:00"
+        text = stamps.round("ms").strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3] + offset
+        day["time"] = text.to_numpy() if datetime else seconds
+        day.to_csv(folder / "rec" / f"{subject}.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec["units"]["time"] = "datetime" if datetime else "s"
+    spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)\.csv",
+                constants={"session": "day"})
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    return folder / "data.yaml"
+
+
+def _clock(origin: str, seconds) -> list[str]:
+    """``origin`` + ``seconds`` as ISO 8601 UTC text to the millisecond (pandas' arithmetic)."""
+    stamps = (pd.Timestamp(origin) + pd.to_timedelta(np.asarray(seconds), "s")).round("ms")
+    return [s.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" for s in stamps]
+
+
+def test_datetime_recordings_get_clock_times_in_the_outputs(
+        run, synthetic, tmp_path, monkeypatch):
+    definition = _clock_study(synthetic, tmp_path / "dates")
+    with pytest.warns(UserWarning, match="now session '(s004-)?day~2'"):  # (both reads)
+        windows = _same_outputs(run, definition, tmp_path, monkeypatch, [12, 12])
+    segments = pd.read_csv(tmp_path / "a" / SEGMENTS_FILE, keep_default_na=False)
+    assert segments.columns.tolist() == ["session", "start", "end", "start_utc", "end_utc",
+                                         "activity", "mean_confidence", "n_windows"]
+    origins = {"s003-day": S003_START, "s004-day": S004_START, "s004-day~2": S004_RESTART}
+    assert segments["session"].unique().tolist() == list(origins)
+    for session, origin in origins.items():
+        mine = segments[segments["session"] == session]
+        assert mine["start_utc"].tolist() == _clock(origin, mine["start"])
+        assert mine["end_utc"].tolist() == _clock(origin, mine["end"])
+        assert mine["start_utc"].iloc[0] == _clock(origin, [mine["start"].iloc[0]])[0]
+    assert segments["start_utc"].iloc[0] == "2016-11-13T02:18:00.000Z"  # the first window
+    # windows.parquet: UTC timestamps (ms) after t_start, t_end
+    columns = windows.columns.tolist()
+    assert columns[3:7] == ["t_start", "t_end", "start_utc", "end_utc"]
+    assert str(windows["start_utc"].dtype) == "datetime64[ms, UTC]"
+    for session, origin in origins.items():
+        mine = windows[windows["session"] == session]
+        expected = (pd.Timestamp(origin) + pd.to_timedelta(mine["t_start"].to_numpy(), "s")
+                    ).round("ms")
+        assert mine["start_utc"].tolist() == expected.tolist()
+    assert (windows["end_utc"] - windows["start_utc"] == pd.Timedelta(2.56, "s")).all()
+
+    # the same samples with time in s: the files as before (no clock columns), the same
+    # windows and segments
+    numbers = _clock_study(synthetic, tmp_path / "numbers", datetime=False)
+    with pytest.warns(UserWarning, match="now session 's004-day~2'"):
+        predict_recordings(run, tmp_path / "n", recording=str(numbers), subjects=TEST)
+    plain = pd.read_csv(tmp_path / "n" / SEGMENTS_FILE, keep_default_na=False)
+    assert plain.columns.tolist() == ["session", "start", "end", "activity", "mean_confidence",
+                                      "n_windows"]
+    pd.testing.assert_frame_equal(segments.drop(columns=["start_utc", "end_utc"]), plain,
+                                  check_exact=False, atol=1e-6, rtol=0)
+    plain_windows = pd.read_parquet(tmp_path / "n" / WINDOWS_FILE)
+    assert plain_windows.columns.tolist() == [c for c in columns if not c.endswith("_utc")]
+    pd.testing.assert_frame_equal(windows.drop(columns=["start_utc", "end_utc"]), plain_windows,
+                                  check_exact=False, atol=1e-6, rtol=0)

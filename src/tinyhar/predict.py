@@ -10,7 +10,9 @@ place):
 - ``windows.parquet``: one row per window: ``session``, ``subject``, ``run``
   (contiguous run within the session: a new one starts at a gap in the
   sampling and after invalid windows), ``t_start`` and ``t_end`` (s from the
-  session start), ``true_label`` (majority label; only when the recording
+  session start), ``start_utc`` and ``end_utc`` (the same as clock times:
+  timestamps in ms, UTC; only for recordings with clock time, below),
+  ``true_label`` (majority label; only when the recording
   has labels), ``p_<class>`` per class, ``raw_class``, ``smoothed_class``,
   ``invalid`` (the window fails the input contract of
   :func:`tinyhar.features.validity.invalid_windows`: its classes are
@@ -19,13 +21,23 @@ place):
   unknown activity before smoothing; ``smoothed_class`` is then often
   ``"unknown"``) and, when the rejection uses it, ``ood_score``;
 - ``segments.csv``: the smoothed timeline as segments: ``session``,
-  ``start``, ``end`` (s), ``activity`` (a class, ``unknown`` or
+  ``start``, ``end`` (s), ``start_utc`` and ``end_utc`` (clock time, ISO 8601
+  UTC to the millisecond, e.g. ``2016-11-13T02:18:00.000Z``; only for
+  recordings with clock time), ``activity`` (a class, ``unknown`` or
   ``invalid``), ``mean_confidence`` (mean classifier probability of the
   activity over the segment's windows; empty for ``unknown`` and
   ``invalid``), ``n_windows``.
   Segments of a session tile its time from its first window's start to its
   last window's end, except across gaps;
-- ``timeline.png`` (:func:`tinyhar.reporting.timeline.plot_timeline`).
+- ``timeline.png`` (:func:`tinyhar.reporting.timeline.plot_timeline`; the
+  time axis of a session with clock time in UTC).
+
+Clock time: a dataset definition whose time column holds date-times (``units:
+{time: datetime}``) keeps each session's first time stamp
+(:attr:`~tinyhar.datasets.recording.RecordingSet.origins`, also in a tinyhar
+``.parquet`` written from it), and the ``*_utc`` columns are that origin plus
+the times in s (rounded to the millisecond). Recordings without it (numeric
+time columns, data set names) give the files without those columns.
 
 Memory is bounded for long recordings: windows are cut and classified in
 chunks (:data:`tinyhar.features.streams.STREAM_CHUNK`; see
@@ -168,9 +180,12 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
     Returns
     -------
     pandas.DataFrame
-        Columns ``session``, ``start``, ``end``, ``activity``,
-        ``mean_confidence``, ``n_windows``; one row per maximal run of one
-        class among consecutive windows of one session run.
+        Columns ``session``, ``start``, ``end`` (s from the session start),
+        with :attr:`~StreamPredictions.origins` ``start_utc`` and ``end_utc``
+        (ISO 8601 text, UTC, ms: :func:`clock_times`; empty for a session
+        without an origin), ``activity``, ``mean_confidence``, ``n_windows``;
+        one row per maximal run of one class among consecutive windows of one
+        session run.
     """
     rows = []
     names = pred.names(smoothed)
@@ -189,9 +204,44 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
             known = 0 <= c < len(pred.classes)
             conf = float(np.mean(pred.proba[w, c])) if known else float("nan")
             rows.append((s, float(pred.t_start[w[0]]), float(end), names[w[0]], conf, len(w)))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         rows, columns=["session", "start", "end", "activity", "mean_confidence", "n_windows"]
     )
+    if pred.origins is not None:
+        for k, key in enumerate(("start", "end")):
+            stamps = clock_times(pred.origins, table["session"].to_numpy(),
+                                 table[key].to_numpy(np.float64))
+            text = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z")
+            table.insert(3 + k, f"{key}_utc", np.where(np.isnat(stamps), "", text))
+    return table
+
+
+def clock_times(origins: dict[str, float], session: np.ndarray,
+                seconds: np.ndarray) -> np.ndarray:
+    """Times from the session start as clock times: the session's origin plus the time.
+
+    Parameters
+    ----------
+    origins : dict of str -> float
+        Session -> its start in s since the Unix epoch, UTC
+        (:attr:`~tinyhar.evaluation.streams.StreamPredictions.origins`).
+    session : numpy.ndarray of str, shape (n,)
+        Session of each time.
+    seconds : numpy.ndarray of float, shape (n,)
+        Times in s from the session start.
+
+    Returns
+    -------
+    numpy.ndarray of datetime64[ms], shape (n,)
+        UTC (numpy's datetimes have no zone), rounded to the nearest
+        millisecond; NaT for a session without an origin.
+    """
+    start = np.array([origins.get(str(s), np.nan) for s in session], dtype=np.float64)
+    ms = np.round((start + np.asarray(seconds, dtype=np.float64)) * 1e3)
+    out = np.full(len(ms), np.datetime64("NaT"), dtype="datetime64[ms]")
+    known = np.isfinite(ms)
+    out[known] = ms[known].astype(np.int64).astype("datetime64[ms]")
+    return out
 
 
 def windows_table(
@@ -212,6 +262,10 @@ def windows_table(
         "t_start": pred.t_start,
         "t_end": pred.t_end,
     }
+    if pred.origins is not None:  # clock times: UTC timestamps (ms)
+        for key, seconds in (("start_utc", pred.t_start), ("end_utc", pred.t_end)):
+            table[key] = pd.Series(clock_times(pred.origins, pred.session, seconds)
+                                   ).dt.tz_localize("UTC")
     if np.any(pred.y != ""):
         table["true_label"] = pred.y.astype(str)
     for j, c in enumerate(pred.classes):
@@ -373,7 +427,7 @@ def predict_recordings(
             pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,
             pred.classes, tmp / TIMELINE_FILE,
             title=f"{name}, {subject_list(subjects_seen)}: post-processing "
-            f"{spec.describe()}",
+            f"{spec.describe()}", origins=pred.origins,
         )
         replace_folder(tmp, out)
         tmp = None

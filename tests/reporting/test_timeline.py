@@ -1,10 +1,11 @@
-"""The timeline figure stays cheap for a whole day: the signal curve is thinned to bins."""
+"""The timeline figure stays cheap for a whole day: the signal curve is thinned to bins; a
+session with clock time gets a UTC time axis."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinyhar.reporting.timeline import envelope
+from tinyhar.reporting.timeline import clock_axis, envelope
 
 
 def test_a_long_curve_becomes_bin_means_and_a_min_max_band():
@@ -23,3 +24,19 @@ def test_a_short_curve_is_drawn_as_it_is():
     x, y = np.arange(5.0), np.arange(5.0) ** 2
     xs, mean, low, high = envelope(x, y, max_points=5)
     assert xs is x and mean is y and low is None and high is None
+
+
+def test_a_clock_axis_ticks_whole_utc_minutes_of_the_session():
+    from tinyhar.reporting.plots import plt  # (Agg)
+
+    fig, axes = plt.subplots(2, 1)
+    for ax in axes:
+        ax.set_xlim(-1.0, 361.0)  # s from a start at 02:18:20.5 UTC: 02:18:19.5 to 02:24:21.5
+    clock_axis(axes, 1479003500.5)
+    ticks = axes[1].get_xticks()
+    np.testing.assert_allclose(ticks, np.arange(6) * 60 + 39.5)  # 02:19:00 ... 02:24:00
+    labels = [axes[1].xaxis.get_major_formatter()(t, k) for k, t in enumerate(ticks)]
+    assert labels == ["02:19", "02:20", "02:21", "02:22", "02:23", "02:24"]
+    np.testing.assert_allclose(axes[0].get_xticks(), ticks)
+    assert axes[1].get_xlabel() == "time (UTC), from 2016-11-13 02:18:19"
+    plt.close(fig)

@@ -82,7 +82,8 @@ def split_sessions(recordings: RecordingSet) -> Iterator[RecordingSet]:
     ------
     RecordingSet
         One session's rows (a view of the frame's rows, re-indexed), with the
-        data set's classes, name, citation, licence and source.
+        data set's classes, name, citation, licence and source, and the
+        session's origin.
     """
     frame = recordings.frame
     codes = frame["session"].cat.codes.to_numpy()
@@ -91,7 +92,7 @@ def split_sessions(recordings: RecordingSet) -> Iterator[RecordingSet]:
     for a, b in zip(starts, ends, strict=True):
         yield RecordingSet(frame.iloc[a:b].reset_index(drop=True), recordings.sampling_rate_hz,
                            recordings.classes, recordings.name, recordings.citation,
-                           recordings.licence, recordings.source)
+                           recordings.licence, recordings.source, recordings.origins)
 
 
 class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
@@ -407,7 +408,7 @@ def map_file_sessions(path: str | Path, visit: Callable[[RecordingSet], T],
         pending.clear()
         results.append(visit(RecordingSet(frame, first.sampling_rate_hz, first.classes,
                                           first.name, first.citation, first.licence,
-                                          str(path))))
+                                          str(path), first.origins)))
 
     def collect(batch: RecordingSet) -> None:
         for piece in split_sessions(batch):

@@ -239,7 +239,10 @@ def load_custom(yaml_path: str | Path, checks: ChecksLike = None) -> RecordingSe
         ``time`` in s from the session start, ``acc_*`` in g, optionally
         ``gyro_*`` in rad/s, labels (missing = unlabelled), subjects and
         sessions as category columns of strings, at ``sampling_rate_hz`` Hz;
-        name, citation and licence from the definition.
+        name, citation and licence from the definition. With ``units: {time:
+        datetime}``, ``origins`` holds each session's first time stamp (s
+        since the Unix epoch, UTC: :func:`datetime_seconds`; a restarted
+        recording's new session: its own first time stamp); else None.
 
     Raises
     ------
@@ -330,6 +333,7 @@ def load_definition(
     columns = _concat_parts(parts)
     del parts
     columns = _assemble_sessions(columns, definition, files, wheres, active, session_prefix)
+    origins = columns.pop("_origins", None)
     warn_clipping(clipping)
     classes = _check_labels(columns, definition, files, wheres)
     channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
@@ -342,6 +346,7 @@ def load_definition(
     return RecordingSet(
         frame, definition.sampling_rate_hz, classes, name=definition.name,
         citation=definition.citation, licence=definition.licence, source=source,
+        origins=origins,
     )
 
 
@@ -1714,7 +1719,8 @@ def _assemble_sessions(
     checks: DataChecks, prefix: bool = False,
 ) -> dict:
     """Order rows by session, split restarted recordings, compute time, make ids unique
-    (``prefix``: ``"<subject>-<session>"`` whether or not a name is shared here)."""
+    (``prefix``: ``"<subject>-<session>"`` whether or not a name is shared here). With a
+    date-time time column, ``"_origins"`` maps each session to its first time stamp."""
     subject, session = columns["subject"], columns["session"]
     if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
@@ -1766,6 +1772,8 @@ def _assemble_sessions(
             column=str(definition.columns.time),
         )
     starts = run_starts(keys)
+    if definition.units.time == "datetime":  # the clock time of each session's start
+        columns["_origins"] = {str(columns["session"][a]): float(t[a]) for a in starts}
     t = t if t.flags.writeable else t.copy()
     for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
         t[a:b] -= t[a]  # time from the session start, in place

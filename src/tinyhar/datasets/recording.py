@@ -25,8 +25,14 @@ per 6-channel sample. They compare like strings (``frame["label"] ==
 "WALKING"``, ``isin``); group them with ``observed=True``, and join two
 frames with :func:`concat_frames` (``pandas.concat`` turns categoricals
 with different categories into ``object`` columns). On disk a set is one Parquet file
-(pyarrow) whose schema metadata stores the sampling rate, the class list and
-the set's name, citation and licence.
+(pyarrow) whose schema metadata stores the sampling rate, the class list,
+the set's name, citation and licence, and the sessions' clock origins.
+
+Clock time: ``time`` counts from each session's start. Where the source gave
+date-times (a dataset definition with ``units: {time: datetime}``),
+:attr:`RecordingSet.origins` keeps when each session started (its first time
+stamp, in s since 1970-01-01 00:00 UTC), so ``origin + time`` is the clock time
+of a sample (``tinyhar predict`` writes it next to its times).
 """
 
 from __future__ import annotations
@@ -75,6 +81,15 @@ class RecordingSet:
         Short name of the data set (e.g. ``"hapt"``).
     citation, licence : str
         Where the data comes from and under which terms.
+    source : str
+        The file or definition it was read from (for messages).
+    origins : mapping of str -> float, optional
+        Session id -> the clock time of the session's first sample (``time``
+        0), in s since 1970-01-01 00:00 UTC (the Unix epoch; float64, about
+        0.2 us resolution for dates of this century). Only sessions whose
+        source gave date-times have one; sessions not in ``frame`` are
+        dropped, and a mapping left empty becomes None (no session has a
+        clock time: numeric time columns, named data sets).
 
     Raises
     ------
@@ -82,8 +97,9 @@ class RecordingSet:
         If a required column is missing, a channel is not numeric or has
         NaN/inf values or values beyond :data:`MAX_ABS_SENSOR_VALUE`, a label
         is not in ``classes`` (or ``classes`` names one twice), a subject or
-        session is missing, or the sampling rate is not a number in
-        (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz.
+        session is missing, the sampling rate is not a number in
+        (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz, or an origin is not a finite
+        number.
 
     Notes
     -----
@@ -99,6 +115,7 @@ class RecordingSet:
     citation: str = ""
     licence: str = ""
     source: str = field(default="<memory>", repr=False)
+    origins: dict[str, float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.classes = [str(c) for c in self.classes]
@@ -108,6 +125,7 @@ class RecordingSet:
             )
         self.frame = canonicalize_frame(self.frame, self.source, classes=self.classes)
         self.sampling_rate_hz = check_sampling_rate_value(self.sampling_rate_hz, self.source)
+        self.origins = _session_origins(self.origins, self.sessions, self.source)
 
     # ------------------------------------------------------------------ views
     @property
@@ -188,6 +206,7 @@ class RecordingSet:
             self.citation,
             self.licence,
             self.source,
+            self.origins,
         )
 
     def hours_per_class(self) -> dict[str, float]:
@@ -214,7 +233,8 @@ class RecordingSet:
         -------
         RecordingSet
             Classes: the first set's, then the others' new classes in order.
-            Citation, licence and source are the first set's.
+            Citation, licence and source are the first set's; the sessions'
+            origins are those of their sets.
 
         Raises
         ------
@@ -248,11 +268,13 @@ class RecordingSet:
         return cls(
             concat_frames([s.frame for s in sets]), first.sampling_rate_hz, classes,
             name or first.name, first.citation, first.licence, first.source,
+            joined_origins(sets),
         )
 
     # -------------------------------------------------------------------- I/O
     def to_parquet(self, path: str | Path, compression: str = "zstd") -> Path:
-        """Write the set to one Parquet file, with rate and classes in its metadata.
+        """Write the set to one Parquet file, with rate and classes in its metadata
+        (and the sessions' :attr:`origins`, when there are any).
 
         Parameters
         ----------
@@ -279,6 +301,8 @@ class RecordingSet:
             "citation": self.citation,
             "licence": self.licence,
         }
+        if self.origins is not None:
+            meta["origins"] = self.origins  # (JSON keeps a float64 exactly)
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), _PARQUET_META_KEY: json.dumps(meta).encode()}
         )
@@ -302,7 +326,8 @@ class RecordingSet:
         ------
         DataFormatError
             If the file is not a tinyhar recording (no rate/class metadata), its
-            columns are not canonical, or a check fails.
+            columns are not canonical, its stored origins are not numbers, or a
+            check fails.
         """
         from tinyhar.datasets.checks import check_recording_groups, resolve_checks
 
@@ -333,12 +358,57 @@ class RecordingSet:
             str(meta.get("citation", "")),
             str(meta.get("licence", "")),
             str(path),
+            meta.get("origins"),
         )
         check_recording_groups(
             out, resolve_checks(checks), lambda subject, session: f"{path}, session {session}",
             time_column=True,
         )
         return out
+
+
+def joined_origins(sets: Sequence[RecordingSet]) -> dict[str, float] | None:
+    """The :attr:`RecordingSet.origins` of several sets' sessions together (None: none has one).
+
+    Parameters
+    ----------
+    sets : sequence of RecordingSet
+        E.g. the pieces of one recording, or sets with distinct sessions
+        (a session in two sets has one origin: the last set's).
+
+    Returns
+    -------
+    dict of str -> float or None
+    """
+    joined = {k: v for s in sets for k, v in (s.origins or {}).items()}
+    return joined or None
+
+
+def _session_origins(origins: Any, sessions: list[str],
+                     source: str | Path) -> dict[str, float] | None:
+    """``origins`` of the sessions present, as floats (None when none is left).
+
+    Raises
+    ------
+    DataFormatError
+        Not a mapping, or an origin that is not a finite number.
+    """
+    if origins is None:
+        return None
+    if not isinstance(origins, dict):
+        raise DataFormatError(source, f"origins must map session ids to seconds since the "
+                              f"Unix epoch, got {type(origins).__name__}")
+    out = {}
+    for session in sessions:
+        if session not in origins:
+            continue
+        value = origins[session]
+        number = float(value) if isinstance(value, (int, float, np.number)) else float("nan")
+        if isinstance(value, bool) or not np.isfinite(number):
+            raise DataFormatError(source, f"the origin of session {session!r} must be a finite "
+                                  f"number of seconds since the Unix epoch, got {value!r}")
+        out[session] = number
+    return out or None
 
 
 def check_sampling_rate_value(value: Any, source: str | Path) -> float:

@@ -188,8 +188,9 @@ class SessionSource:
           memory), as :meth:`load` checks it.
 
         Each batch is converted and labelled as the whole read would be (time
-        from the start of each session, session names as :meth:`load` gives
-        them: ``"<subject>-<session>"`` with ``session_prefix`` or when a session
+        from the start of each session and, for date-times, the sessions'
+        ``origins``; session names as :meth:`load` gives them:
+        ``"<subject>-<session>"`` with ``session_prefix`` or when a session
         name is used by several subjects of the file, ``~2`` after a restart;
         line and row numbers of the file in messages); the unit and clipping checks
         (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
@@ -267,6 +268,7 @@ class SessionSource:
                     *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
         clipping: list = []
         state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate)
+        dates = definition.units.time == "datetime"  # origins: the sessions' clock times
         for file in plan.files:
             for part, where in iter_file_batches(definition, file, path.parent, pattern,
                                                  batch_rows):
@@ -283,7 +285,7 @@ class SessionSource:
                 del part
                 yield RecordingSet(frame, rate, classes, name=definition.name,
                                    citation=definition.citation, licence=definition.licence,
-                                   source=str(path))
+                                   source=str(path), origins=state.origins if dates else None)
                 del frame
         warn_clipping(clipping)
 
@@ -681,13 +683,15 @@ class _TimeValueError(Exception):
 
 class _SessionState:
     """The session of each row as :meth:`SessionSource.iter_batches` reads on: the current
-    ``(subject, session)``, its restarts, the time of its first sample and its rows so far."""
+    ``(subject, session)``, its restarts, the time of its first sample and its rows so far;
+    ``origins``: the time (as read, s) of the first sample of each session so far."""
 
     def __init__(self, plan: _Plan, session_prefix: bool, timed: bool, rate: float) -> None:
         self.plan, self.prefix, self.timed, self.rate = plan, session_prefix, timed, rate
         self.pair: tuple | None = None
         self.seen: set = set()
         self.piece, self.t0, self.t_last, self.count = 0, 0.0, None, 0
+        self.origins: dict[str, float] = {}
 
     def assign(self, part: dict, file: Path, where: str) -> tuple[np.ndarray, pd.Categorical]:
         """Time from each row's session start (s) and the session of each row, of a batch.
@@ -736,6 +740,8 @@ class _SessionState:
 
     def _code(self, names: dict, pair: tuple) -> int:
         name = _session_name(pair, self.piece, self.plan.shared or self.prefix)
+        if self.timed:
+            self.origins.setdefault(name, float(self.t0))
         return names.setdefault(name, len(names))
 
 
@@ -895,7 +901,7 @@ class RecordingFile:
                 rec = RecordingSet(batch.to_pandas(), meta["sampling_rate_hz"], meta["classes"],
                                    str(meta.get("name", Path(self.path).stem)),
                                    str(meta.get("citation", "")), str(meta.get("licence", "")),
-                                   where)
+                                   where, meta.get("origins"))
                 del batch
                 _ParquetColumns.release()
                 last = _check_continues(rec, last, seen, where)

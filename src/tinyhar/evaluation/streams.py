@@ -124,6 +124,11 @@ class StreamPredictions:
         (the gravity direction, for the posture correction of
         :class:`~tinyhar.postprocess.posture.PostureCorrection`); NaN rows
         for invalid windows; None without the three accelerometer channels.
+    origins : dict of str -> float, optional
+        Session -> clock time of its start (``t_start`` 0) in s since the Unix
+        epoch, UTC, for the sessions whose recordings have one
+        (:attr:`tinyhar.datasets.recording.RecordingSet.origins`); None when
+        none has.
     """
 
     classes: list[str]
@@ -140,6 +145,7 @@ class StreamPredictions:
     hop_s: float
     ood: np.ndarray | None = None
     gravity: np.ndarray | None = None
+    origins: dict[str, float] | None = None
 
     def __len__(self) -> int:
         return len(self.session)
@@ -156,6 +162,7 @@ class StreamPredictions:
             window_s=self.window_s, hop_s=self.hop_s,
             ood=None if self.ood is None else self.ood[mask],
             gravity=None if self.gravity is None else self.gravity[mask],
+            origins=self.origins,
         )
 
     def classify(self, spec: PostProcessor | None = None) -> np.ndarray:
@@ -201,7 +208,8 @@ class StreamPredictions:
         ----------
         parts : sequence of StreamPredictions
             With the same classes; all with OOD scores (and mean accelerations)
-            or none (parts without windows aside).
+            or none (parts without windows aside). The sessions' origins are
+            joined.
         classes : sequence of str
         window_s, hop_s : float
             Window length and hop in s (for an empty result).
@@ -220,6 +228,7 @@ class StreamPredictions:
             elif any(have):
                 raise ValueError(f"StreamPredictions.concatenate: some parts have {key}, "
                                  "others not")
+        out.origins = {k: v for p in parts for k, v in (p.origins or {}).items()} or None
         return out
 
     def names(self, idx: np.ndarray) -> np.ndarray:
@@ -412,6 +421,7 @@ def stream_predictions(
     Returns
     -------
     StreamPredictions
+        With the recordings' session origins (:attr:`StreamPredictions.origins`).
 
     Raises
     ------
@@ -420,14 +430,24 @@ def stream_predictions(
     """
     classes = list(pipeline.classes)
     parts = []
-    for piece in iter_stream_features(pipeline, recordings, chunk):
-        parts.append(classify_stream_features(piece, classes, pipeline.model, model_for_subject,
-                                              ood_model))
+    origins: dict[str, float] = {}
+
+    def noting(pieces: Iterable[RecordingSet]):  # the origins of the pieces, as they pass
+        for piece in pieces:
+            origins.update(piece.origins or {})
+            yield piece
+
+    pieces = [recordings] if isinstance(recordings, RecordingSet) else recordings
+    for chunk_features in iter_stream_features(pipeline, noting(pieces), chunk):
+        parts.append(classify_stream_features(chunk_features, classes, pipeline.model,
+                                              model_for_subject, ood_model))
         if on_windows is not None:
-            on_windows(len(piece))
-    return StreamPredictions.concatenate(
+            on_windows(len(chunk_features))
+    out = StreamPredictions.concatenate(
         parts, classes, pipeline.n_samples / pipeline.sampling_rate_hz,
         pipeline.streaming_hop / pipeline.sampling_rate_hz)
+    out.origins = origins or None
+    return out
 
 
 def classify_stream_features(

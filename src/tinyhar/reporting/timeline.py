@@ -32,6 +32,7 @@ def plot_timeline(
     path: str | Path,
     title: str = "",
     max_sessions: int = MAX_TIMELINE_SESSIONS,
+    origins: dict[str, float] | None = None,
 ) -> Path:
     """Draw, per session, the signal magnitude and label bands (true, raw, smoothed).
 
@@ -58,6 +59,10 @@ def plot_timeline(
     title : str
     max_sessions : int
         Draw at most this many sessions (the title says so when there are more).
+    origins : dict of str -> float, optional
+        Session -> clock time of its start in s since the Unix epoch, UTC
+        (:attr:`tinyhar.datasets.recording.RecordingSet.origins`): the time
+        axis of such a session reads UTC clock time (:func:`clock_axis`).
 
     Returns
     -------
@@ -102,7 +107,10 @@ def plot_timeline(
         band.set_yticks(np.arange(len(rows)) + 0.5, list(rows)[::-1])
         band.set_ylim(0, len(rows))
         band.set_xlim(ax.get_xlim())
-        band.set_xlabel("time (s)")
+        if origins is not None and s in origins:
+            clock_axis([ax, band], origins[s])
+        else:
+            band.set_xlabel("time (s)")
     handles = [Patch(color=colour[c], label=axis_label(c, width=28)) for c in classes]
     drawn = {str(v) for labels in rows.values() for v in np.asarray(labels).tolist()}
     if UNKNOWN_CLASS in drawn and UNKNOWN_CLASS not in classes:
@@ -111,6 +119,48 @@ def plot_timeline(
     fig.legend(handles=handles, loc="outside upper center", ncol=min(7, len(handles)),
                fontsize=8, title=title, title_fontsize=10, frameon=False)
     return _save(fig, path, dpi=90)
+
+
+_CLOCK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+                21600, 43200, 86400)
+"""Tick steps of a clock axis in s (:func:`clock_axis`): each divides a day (or is one)."""
+
+
+def clock_axis(axes: Sequence, origin: float, max_ticks: int = 10) -> None:
+    """Tick axes of seconds from a session start at UTC clock times.
+
+    Ticks fall on whole clock steps (:data:`_CLOCK_STEPS`: the smallest of at
+    most ``max_ticks`` ticks over the axis' limits), labelled ``HH:MM`` (``HH:MM:SS``
+    for steps under a minute, ``MM-DD HH:MM`` for steps of 6 hours or more);
+    the axis label gives the date and time of the left end.
+
+    Parameters
+    ----------
+    axes : sequence of matplotlib.axes.Axes
+        Sharing x limits (set already), in s from the session start; the last
+        gets the axis label.
+    origin : float
+        Clock time of 0 on the axis, s since the Unix epoch (UTC).
+    max_ticks : int
+        Most ticks.
+    """
+    from datetime import UTC, datetime
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    low, high = axes[-1].get_xlim()
+    step = next((k for k in _CLOCK_STEPS if (high - low) / k <= max_ticks), _CLOCK_STEPS[-1])
+    first = np.ceil((origin + low) / step) * step - origin
+    ticks = first + step * np.arange(max(0, int(np.floor((high - first) / step)) + 1))
+    form = "%H:%M:%S" if step < 60 else "%m-%d %H:%M" if step >= 21600 else "%H:%M"
+
+    def clock(seconds: float) -> datetime:
+        return datetime.fromtimestamp(origin + seconds, UTC)
+
+    for ax in axes:
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(x).strftime(form)))
+    axes[-1].set_xlabel(f"time (UTC), from {clock(low).strftime('%Y-%m-%d %H:%M:%S')}")
 
 
 def envelope(x: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS):

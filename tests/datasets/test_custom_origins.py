@@ -1,0 +1,111 @@
+"""Clock time of date-time recordings: each session's first time stamp (s since the Unix
+epoch, UTC) kept as its origin by the whole read, the per-session and per-batch reads, a
+tinyhar Parquet recording and the RecordingSet methods; none for numeric time."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tinyhar.datasets.bysession import map_file_sessions, map_sessions, split_sessions
+from tinyhar.datasets.custom import load_custom
+from tinyhar.datasets.recording import RecordingSet, joined_origins
+from tinyhar.datasets.sessions import RecordingFile, session_sources
+from tinyhar.errors import DataFormatError
+
+A_START = 1479003480.0  # 2016-11-13 02:18:00 UTC (`date -u -d "2016-11-13 02:18" +%s`)
+B_START = 1479112200.5  # 2016-11-14 08:30:00.5 UTC, written as 09:30:00.500+01:00
+RESTART = 1479112140.0  # b.csv's recording restarts at 08:29:00 UTC (time goes back)
+N = 60  # rows per piece at 100 Hz
+
+
+def _stamps(first: str, n: int) -> list[str]:
+    """``n`` ISO 8601 stamps 10 ms apart from ``first`` (its offset kept as text)."""
+    base, offset = (first[:-6], first[-6:]) if first[-6] in "+-" else (first, "")
+    times = pd.Timestamp(base) + pd.to_timedelta(np.arange(n) * 10, unit="ms")
+    return [t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + offset for t in times]
+
+
+def _write(folder, datetime: bool = True):
+    """a.csv (no offset: UTC) and b.csv (+01:00, restarting half way: "b~2"); the same
+    samples with numeric time (s) when not ``datetime``."""
+    rows = {"a": _stamps("2016-11-13 02:18:00.000", 2 * N),
+            "b": _stamps("2016-11-14T09:30:00.500+01:00", N)
+            + _stamps("2016-11-14T09:29:00.000+01:00", N)}
+    for name, stamps in rows.items():
+        t = stamps if datetime else np.r_[np.arange(N) / 100, np.arange(N) / 100
+                                          + (0 if name == "b" else N / 100)]
+        pd.DataFrame({"t": t, "x": 0.0, "y": 0.0, "z": 1.0}).to_csv(folder / f"{name}.csv",
+                                                                  index=False)
+    (folder / "data.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 100\n"
+        "columns: {time: t, acc_x: x, acc_y: y, acc_z: z}\n"
+        f"units: {{time: {'datetime' if datetime else 's'}}}\n"
+        "file_pattern: '(?P<subject>\\w+)\\.csv'\n")
+    return folder / "data.yaml"
+
+
+ORIGINS = {"a": A_START, "b": B_START, "b~2": RESTART}
+
+
+def test_a_datetime_definition_keeps_each_sessions_clock_origin(tmp_path):
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        rec = load_custom(_write(tmp_path))
+    assert rec.origins == ORIGINS  # exactly: whole ms since the epoch, read as float64
+    assert rec.frame.groupby("session", observed=True)["time"].min().tolist() == [0, 0, 0]
+    # the RecordingSet methods keep the origins of the sessions they keep
+    assert rec.select(subjects=["b"]).origins == {"b": B_START, "b~2": RESTART}
+    assert rec.select(channels=["acc_x", "acc_y", "acc_z"]).origins == ORIGINS
+    assert [p.origins for p in split_sessions(rec)] == [{k: v} for k, v in ORIGINS.items()]
+    assert RecordingSet.concat(list(split_sessions(rec))).origins == ORIGINS
+    # and a tinyhar Parquet recording stores them
+    rec.to_parquet(tmp_path / "rec.parquet")
+    assert RecordingSet.from_parquet(tmp_path / "rec.parquet").origins == ORIGINS
+
+
+def test_numeric_time_has_no_origins(tmp_path):
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        rec = load_custom(_write(tmp_path, datetime=False))
+    assert rec.origins is None
+    rec.to_parquet(tmp_path / "rec.parquet")
+    stored = json.loads(pq.read_schema(tmp_path / "rec.parquet").metadata[b"tinyhar"])
+    assert "origins" not in stored
+    assert RecordingSet.from_parquet(tmp_path / "rec.parquet").origins is None
+
+
+def test_per_session_and_per_batch_reads_keep_the_origins_of_the_whole_read(tmp_path):
+    path = _write(tmp_path)
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        sources = session_sources(path)
+        assert [s.load().origins for s in sources] == [{"a": A_START},
+                                                       {"b": B_START, "b~2": RESTART}]
+        batches = [b for s in sources for b in s.iter_batches(batch_rows=25)]
+        assert len(batches) == 10  # (b's batch 3 ends "b" and starts "b~2")
+        assert joined_origins(batches[:5]) == {"a": A_START}
+        assert joined_origins(batches[5:]) == {"b": B_START, "b~2": RESTART}
+        assert batches[7].origins == {"b": B_START, "b~2": RESTART}
+        assert map_sessions(path, lambda r: r.origins) == [{"a": A_START},
+                                                           {"b": B_START, "b~2": RESTART}]
+        assert joined_origins(map_sessions(path, lambda r: r, batches=True,
+                                           batch_rows=25)) == ORIGINS
+        whole = load_custom(path)
+    whole.to_parquet(tmp_path / "rec.parquet")
+    file = RecordingFile(str(tmp_path / "rec.parquet"))
+    assert [b.origins for b in file.iter_batches(batch_rows=100)] == [
+        {"a": A_START}, ORIGINS, {"b~2": RESTART}]  # rows 1-100, 101-200 (a, b, b~2), 201-240
+    assert map_file_sessions(tmp_path / "rec.parquet", lambda r: r.origins,
+                             batch_rows=100) == [{k: v} for k, v in ORIGINS.items()]
+
+
+def test_stored_origins_that_are_not_numbers_are_refused(tmp_path):
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        rec = load_custom(_write(tmp_path))
+    rec.origins = {"a": "2016-11-13"}
+    rec.to_parquet(tmp_path / "rec.parquet")
+    with pytest.raises(DataFormatError, match=r"rec.parquet: the origin of session 'a' must be "
+                       "a finite number of seconds since the Unix epoch, got '2016-11-13'"):
+        RecordingSet.from_parquet(tmp_path / "rec.parquet")
