@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.helpers import assert_close_tree, train_streams_run
+from tinyhar.datasets.custom import load_custom
 from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.evaluate import evaluate_continuous
@@ -316,6 +317,12 @@ def test_datetime_recordings_get_clock_times_in_the_outputs(
                     ).round("ms")
         assert mine["start_utc"].tolist() == expected.tolist()
     assert (windows["end_utc"] - windows["start_utc"] == pd.Timedelta(2.56, "s")).all()
+    # a tinyhar .parquet written from the recordings keeps them (read in batches)
+    with pytest.warns(UserWarning, match="now session 's004-day~2'"):
+        load_custom(definition).to_parquet(tmp_path / "rec.parquet")
+    predict_recordings(run, tmp_path / "p", recording=str(tmp_path / "rec.parquet"))
+    assert ((tmp_path / "p" / SEGMENTS_FILE).read_bytes()
+            == (tmp_path / "a" / SEGMENTS_FILE).read_bytes())
 
     # the same samples with time in s: the files as before (no clock columns), the same
     # windows and segments

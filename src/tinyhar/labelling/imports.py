@@ -309,7 +309,7 @@ def _apply(plan: dict, file: Path, result: ImportResult, overwrite: bool) -> Non
                 result.notes.append(f"{target.name}: classes {added} added")
             staged.append((target, RecordingSet(frame, rec.sampling_rate_hz, new_classes,
                                                 rec.name, rec.citation, rec.licence,
-                                                str(target)), added))
+                                                str(target), rec.origins), added))
     for target, rec, added in staged:
         with atomic_file(target) as tmp:
             rec.to_parquet(tmp)
