@@ -53,7 +53,9 @@ ORIGINS = {"a": A_START, "b": B_START, "b~2": RESTART}
 
 
 def test_a_datetime_definition_keeps_each_sessions_clock_origin(tmp_path):
-    with pytest.warns(UserWarning, match="now session 'b~2'"):
+    # (the restart's times as date-times: 08:30:01.090 UTC is b's 60th row)
+    with pytest.warns(UserWarning, match=r"b.csv, line 62: 2016-11-14T08:30:01.090Z -> "
+                      r"2016-11-14T08:29:00.000Z, now session 'b~2'"):
         rec = load_custom(_write(tmp_path))
     assert rec.origins == ORIGINS  # exactly: whole ms since the epoch, read as float64
     assert rec.frame.groupby("session", observed=True)["time"].min().tolist() == [0, 0, 0]
@@ -99,6 +101,24 @@ def test_per_session_and_per_batch_reads_keep_the_origins_of_the_whole_read(tmp_
         {"a": A_START}, ORIGINS, {"b~2": RESTART}]  # rows 1-100, 101-200 (a, b, b~2), 201-240
     assert map_file_sessions(tmp_path / "rec.parquet", lambda r: r.origins,
                              batch_rows=100) == [{k: v} for k, v in ORIGINS.items()]
+
+
+def test_restarts_and_repeats_name_their_date_times(tmp_path):
+    path = _write(tmp_path)
+    with pytest.warns(UserWarning, match=r"line 62: 2016-11-14T08:30:01.090Z -> "
+                      r"2016-11-14T08:29:00.000Z, now session 'b~2'"):  # read per batch
+        for source in session_sources(path):
+            list(source.iter_batches(batch_rows=25))
+    with pytest.warns(UserWarning, match=r"line 62: 2016-11-14T08:30:01.090Z -> "
+                      r"2016-11-14T08:29:00.000Z, now session 'b~2'"):  # per session
+        map_sessions(path, lambda r: None)
+    table = pd.read_csv(tmp_path / "a.csv")
+    table.loc[5, "t"] = table.loc[4, "t"]
+    table.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(DataFormatError, match=r"a.csv, line 7, column t: time "
+                       r"2016-11-13T02:18:00.040Z repeats a sample of session 'a'"), \
+            pytest.warns(UserWarning, match="now session 'b~2'"):
+        load_custom(path)
 
 
 def test_stored_origins_that_are_not_numbers_are_refused(tmp_path):

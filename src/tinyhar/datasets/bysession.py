@@ -169,6 +169,7 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
     by_file = any(s.subject is None or s.session is None for s in sources)
     order: dict[str, int] = {}
     results, passed, restarts, clipping = [], [], [], []
+    dates = False  # the restarts' times are date-times (one definition: all or none)
     seen: dict[str, str] = {}  # session -> subject (sessions from a column)
     for source in sources:
         with warnings.catch_warnings(record=True) as caught:
@@ -187,6 +188,7 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
             message = w.message
             if isinstance(message, RestartWarning):
                 restarts.append((message.count, list(message.shown)))
+                dates = message.dates
             elif isinstance(message, ClippingWarning):
                 if not order:
                     definition = DatasetDefinition.from_yaml(path)
@@ -205,7 +207,7 @@ def _by_source(path: Path, visit: Callable[[RecordingSet], T], checks: ChecksLik
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if restarts:
         warn_restarts(sum(n for n, _ in restarts), [s for _, shown in restarts for s in shown],
-                      stacklevel=4)
+                      stacklevel=4, dates=dates)
     if clipping:
         warn_clipping([line for _, line in sorted(clipping, key=lambda c: c[0])], stacklevel=4)
     return results

@@ -1755,24 +1755,25 @@ def _assemble_sessions(
         if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
             columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
         del file, runs, order
-        columns = _split_restarts(columns, files, wheres)
+        columns = _split_restarts(columns, files, wheres, definition.units.time == "datetime")
     else:
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
+    dates = definition.units.time == "datetime"
     repeat = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
                          & (t[a + 1 : b + 1] <= t[a:b]))
     if repeat.size:
         row = int(repeat[0]) + 1
         raise DataFormatError(
             files[int(columns["_file"][row])],
-            f"time {t[row]:g} s repeats a sample of session "
+            f"time {time_text(t[row], dates)} repeats a sample of session "
             f"{columns['session'][row]!r}; remove duplicate samples",
             line=_line(columns, row, wheres),
             column=str(definition.columns.time),
         )
     starts = run_starts(keys)
-    if definition.units.time == "datetime":  # the clock time of each session's start
+    if dates:  # the clock time of each session's start
         columns["_origins"] = {str(columns["session"][a]): float(t[a]) for a in starts}
     t = t if t.flags.writeable else t.copy()
     for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
@@ -1840,8 +1841,10 @@ MIN_MEAN_PIECE = 10
 """Restarted pieces shorter than this on average (samples) mean the rows are shuffled."""
 
 
-def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict:
-    """Start a new session (``<session>~2``, ...) where time goes back; warn once."""
+def _split_restarts(columns: dict, files: list[Path], wheres: list[str],
+                    dates: bool = False) -> dict:
+    """Start a new session (``<session>~2``, ...) where time goes back; warn once
+    (``dates``: times are date-times, :func:`time_text`)."""
     keys = columns["_key"]
     t = columns["time"]
     rows = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
@@ -1855,7 +1858,8 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
         row = int(rows[0])
         raise DataFormatError(
             files[int(columns["_file"][row])],
-            f"time goes back {rows.size} times (first from {t[row - 1]:g} s to {t[row]:g} s"
+            f"time goes back {rows.size} times (first from {time_text(t[row - 1], dates)} to "
+            f"{time_text(t[row], dates)}"
             f"{_at(columns, row, wheres)}): the rows are not in time order. Sort each file by "
             "time; if its rows are merely out of order and must be sorted, "
             + switch_off_hint("time_order"),
@@ -1871,7 +1875,7 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str]) -> dict
         (f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}", float(t[r - 1]),
          float(t[r]), str(columns["session"][r]))
         for r in rows[:_RESTARTS_SHOWN]
-    ], stacklevel=5)
+    ], stacklevel=5, dates=dates)
     return columns
 
 
@@ -1888,15 +1892,27 @@ class RestartWarning(UserWarning):
     shown : list of (str, float, float, str)
         The first of them (at most 5): where (file, line or row), the time
         before and after the step back (s), and the new session's name.
+    dates : bool
+        The times are date-times (s since the Unix epoch, UTC).
     """
 
-    def __init__(self, message: str, count: int = 0, shown: list | tuple = ()) -> None:
+    def __init__(self, message: str, count: int = 0, shown: list | tuple = (),
+                 dates: bool = False) -> None:
         super().__init__(message)
-        self.count, self.shown = count, list(shown)
+        self.count, self.shown, self.dates = count, list(shown), dates
+
+
+def time_text(seconds: float, dates: bool = False) -> str:
+    """A time for messages: ``"12.5 s"``, or with ``dates`` (s since the Unix epoch) ISO 8601
+    UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``)."""
+    if not dates:
+        return f"{seconds:g} s"
+    stamp = np.datetime64(int(np.round(seconds * 1e3)), "ms")
+    return f"{np.datetime_as_string(stamp, unit='ms')}Z"
 
 
 def warn_restarts(count: int, shown: list[tuple[str, float, float, str]],
-                  stacklevel: int = 2) -> None:
+                  stacklevel: int = 2, dates: bool = False) -> None:
     """Warn once that recordings restarted (time going back) ``count`` times.
 
     Parameters
@@ -1909,15 +1925,18 @@ def warn_restarts(count: int, shown: list[tuple[str, float, float, str]],
         session.
     stacklevel : int
         Passed to :func:`warnings.warn`.
+    dates : bool
+        The times are date-times (s since the Unix epoch): shown as such (:func:`time_text`).
     """
-    text = "; ".join(f"{where}: {before:g} s -> {after:g} s, now session {session!r}"
+    text = "; ".join(f"{where}: {time_text(before, dates)} -> {time_text(after, dates)}, "
+                     f"now session {session!r}"
                      for where, before, after, session in shown[:_RESTARTS_SHOWN])
     more = f"; and {count - _RESTARTS_SHOWN} more" if count > _RESTARTS_SHOWN else ""
     warnings.warn(RestartWarning(
         f"time goes back {count} time(s), so the recording restarted there: the rows from "
         f"each restart on form a new session ({text}{more}). If the rows are only out of "
         "order instead, sort the files by time, or " + switch_off_hint("time_order"),
-        count, shown[:_RESTARTS_SHOWN]), stacklevel=stacklevel)
+        count, shown[:_RESTARTS_SHOWN], dates), stacklevel=stacklevel)
 
 
 def _line(columns: dict, row: int, wheres: list[str]) -> int | None:

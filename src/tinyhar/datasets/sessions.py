@@ -261,7 +261,8 @@ class SessionSource:
             yield self._load(definition, checks, session_prefix)
             return
         if plan.restarts:
-            warn_restarts(plan.restarts, plan.shown_as(session_prefix), stacklevel=3)
+            warn_restarts(plan.restarts, plan.shown_as(session_prefix), stacklevel=3,
+                          dates=definition.units.time == "datetime")
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
         channels = [*ACC_CHANNELS,
