@@ -181,6 +181,37 @@ def test_a_bad_scheduler_or_worker_count_is_refused_naming_the_option(command, o
     assert "Traceback" not in r.output
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate", "evaluate --continuous", "predict"])
+@pytest.mark.parametrize("address", ["unknown host", "free port"])
+def test_a_cluster_that_cannot_be_reached_stops_the_command_at_once(data, tmp_path, command,
+                                                                    address):
+    """Before anything is read or written, with the host or port named, no traceback (not
+    after Dask's client's 20 s connect timeout)."""
+    from typer.testing import CliRunner
+
+    from tests.broker import free_port
+    from tinyhar.cli import app
+
+    definition, out = str(data / "d50" / "data.yaml"), str(tmp_path / "out")
+    args = {"train": ["--dataset", definition, "--out", out],
+            "predict": [str(data / "run"), definition, "--out", out]}.get(
+        command, [str(data / "run"), "--dataset", definition])
+    if address == "unknown host":
+        scheduler, message = ("tcp://nosuchhost.invalid:8786",
+                              "the host name 'nosuchhost.invalid' cannot be resolved")
+    else:
+        port = free_port()
+        scheduler = f"tcp://127.0.0.1:{port}"
+        message = f"nothing listens there (Connection refused on port {port})"
+    r = CliRunner().invoke(app, [*command.split(), *args, "--scheduler", scheduler])
+    output = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert f"cannot reach the Dask scheduler at {scheduler}" in output
+    assert message in output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_only_the_sessions_of_the_subjects_scored_are_read(data, tmp_path, monkeypatch):
     """Subjects from the file names: the training subjects' sessions are not read (a broken
     one is not even noticed), and the scores are those of reading every session."""

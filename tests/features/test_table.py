@@ -297,7 +297,7 @@ def test_an_unreachable_cluster_is_a_clear_error(monkeypatch):
                        match="cannot reach the Dask scheduler.*nothing listens there"):
         list(compute.map_in_order(abs, [1, 2], f"tcp://127.0.0.1:{port}"))
     # an address that does not refuse at once is left to Dask's client and its timeout
-    monkeypatch.setattr(compute, "_refused", lambda address: None)
+    monkeypatch.setattr(compute, "check_reachable", lambda address: None)
     with pytest.raises(compute.ComputeError, match="cannot reach the Dask scheduler.*within 2 s"):
         list(compute.map_in_order(abs, [1, 2], f"tcp://127.0.0.1:{port}"))
 
