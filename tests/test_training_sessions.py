@@ -7,11 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.helpers import SPY_ON_DISPATCH, assert_close_tree
 from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
-from tinyhar.errors import ConfigError
+from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.training import reads_by_session, train
 
 SAME = ("macro_f1", "accuracy", "n_train_windows", "test_subjects", "model_size",
@@ -153,6 +154,32 @@ def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     with pytest.raises(Exception, match=broken.name):
         train(_cfg(str(copy / "data.yaml"), out_of_core=True, strict=True), tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_file_without_rows_is_skipped_and_listed_out_of_core_and_stops_in_memory(
+        definition, tmp_path, ext):
+    """A CSV header alone and a Parquet file of 0 rows alike: as a broken session."""
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    empty = copy / "recordings" / f"s001_0009.{ext}"
+    rows = pd.read_parquet(sorted((copy / "recordings").glob("*.parquet"))[0]).iloc[:0]
+    rows.to_csv(empty, index=False) if ext == "csv" else rows.to_parquet(empty)
+    spec = yaml.safe_load((copy / "data.yaml").read_text())
+    spec["files"] = "recordings/*"
+    spec["file_pattern"] = spec["file_pattern"].replace(r"\.parquet", r"\.(parquet|csv)")
+    (copy / "data.yaml").write_text(yaml.safe_dump(spec))
+    got = train(_cfg(str(copy / "data.yaml"), out_of_core=True), tmp_path / "r")
+    [skipped] = got["out_of_core"]["skipped"]
+    assert skipped["source"] == "subject s001, session recordings/s001_0009"
+    assert f"{empty}" in skipped["error"] and "no rows of samples" in skipped["error"]
+    with pytest.raises(DataFormatError, match="no rows of samples") as err:
+        train(_cfg(str(copy / "data.yaml"), out_of_core=False), tmp_path / "m")
+    assert err.value.path == str(empty)
 
 
 @pytest.mark.parametrize(("smoothing", "reject"), [("auto", "none"), ("hmm", "both")])
