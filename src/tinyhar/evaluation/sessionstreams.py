@@ -138,9 +138,14 @@ def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
         return
     check_whole_sessions(
         seen, zip(got.pred.subject.tolist(), got.pred.session.tolist(), strict=True),
-        got.name, "reading a file at a time cannot join them: put each session in one file, "
-        "or read the data set whole (predict: --dataset DEFINITION instead of the recording "
-        "argument; evaluate --continuous: --path DEFINITION)")
+        got.name, _WHOLE_SESSIONS_FIX)
+
+
+_WHOLE_SESSIONS_FIX = (
+    "reading a file at a time cannot join them: put each session in one file, or read the "
+    "data set whole (predict: --dataset DEFINITION instead of the recording argument; "
+    "evaluate --continuous: --path DEFINITION)")
+"""What to do about a session in two files, for :func:`_check_whole_sessions`' message."""
 
 
 class _Unreadable(Exception):
@@ -180,15 +185,22 @@ class SessionRecordings:
         featurised already (:class:`~tinyhar.features.streams.StreamFeatures`
         computed with the same pipeline layout); those sources are classified
         from their features instead of being read. The others are read.
+    session_pairs : dict, optional
+        The ``(subject, session)`` pairs of each file whose sessions come from
+        columns (:func:`tinyhar.datasets.sessions.column_session_pairs`), where
+        known: a session in two files is then refused before any source is
+        read (else when the second file's predictions come back).
     """
 
     def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
                  scheduler: str = "serial", workers: int = 1,
-                 batch_rows: int | None = None, features: dict | None = None) -> None:
+                 batch_rows: int | None = None, features: dict | None = None,
+                 session_pairs: dict | None = None) -> None:
         from tinyhar.datasets.sessions import BATCH_ROWS
 
         self.sources = list(sources)
         self.features = features if features is not None else {}
+        self.session_pairs = session_pairs or {}
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
         self.batch_rows = int(batch_rows or BATCH_ROWS)
@@ -197,18 +209,25 @@ class SessionRecordings:
     @classmethod
     def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
                         workers: int = 1, batch_rows: int | None = None) -> SessionRecordings:
-        """Plan the sessions of a dataset definition (reads nothing but file names).
+        """Plan the sessions of a dataset definition (reads file names; of several files of
+        column sessions, their subject and session columns:
+        :func:`tinyhar.datasets.sessions.column_session_pairs`).
 
         Raises
         ------
         ConfigError, DataFormatError
             As :func:`tinyhar.datasets.sessions.session_sources`.
         """
-        from tinyhar.datasets.sessions import session_sources, shared_session_names
+        from tinyhar.datasets.sessions import (
+            column_session_pairs,
+            session_sources,
+            shared_session_names,
+        )
 
         sources = session_sources(path)
-        return cls(sources, checks, shared_session_names(sources), scheduler, workers,
-                   batch_rows)
+        pairs = column_session_pairs(sources)
+        return cls(sources, checks, shared_session_names(sources, pairs), scheduler, workers,
+                   batch_rows, session_pairs=pairs)
 
     @classmethod
     def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,
@@ -303,11 +322,24 @@ class SessionRecordings:
         SessionPredictions
             One per source read (sources of other subjects are skipped
             unread), with ``error`` set for a source that cannot be read.
+
+        Raises
+        ------
+        TinyharError
+            A session of ``subjects`` in two files (subject and session from
+            columns): before any source is read where :attr:`session_pairs`
+            tells, else when the second file's predictions come back.
         """
+        from tinyhar.datasets.sessions import check_whole_sessions
         from tinyhar.evaluation.streams import STREAM_CHUNK
         from tinyhar.postprocess import OodModel
 
         wanted = frozenset(str(s) for s in subjects)
+        held: dict = {}  # (subject, session) -> the file that holds it, before any read
+        for source in self.sources if self.session_pairs else ():
+            for file in source.files:
+                check_whole_sessions(held, [p for p in self.session_pairs.get(file, ())
+                                            if p[0] in wanted], source.name, _WHOLE_SESSIONS_FIX)
         jobs = []
         for source in self.sources:
             if source.subject is not None and str(source.subject) not in wanted:
