@@ -254,6 +254,41 @@ def test_each_session_is_read_once_and_not_at_all_from_the_cache(definition, tmp
     assert (tmp_path / "b" / "class_overview.png").is_file()
 
 
+def test_damaged_cache_entries_are_computed_again_rewritten_and_named(definition, tmp_path):
+    """Every kind of cache entry (feature rows .parquet, session facts .json, raw windows .npz)
+    cut short (a full disk, a copy killed half-way) is a miss with a warning naming it: the
+    run computes what it held and rewrites it, with the same results; nothing to delete."""
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from tinyhar.features.table import DamagedCacheEntryWarning, FeatureCache
+
+    cfg = _cfg(definition, out_of_core=True, cache=str(tmp_path / "c"))
+    first = train(cfg, tmp_path / "a")
+    entries = {ext: sorted((tmp_path / "c").glob(f"*.{ext}")) for ext in ("parquet", "json",
+                                                                         "npz")}
+    assert all(entries.values()), entries
+    damaged = [entries["parquet"][0], *entries["json"], *entries["npz"]]
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    with pytest.warns(DamagedCacheEntryWarning) as caught:
+        again = train(cfg, tmp_path / "b")
+    named = {str(w.message).split(": a damaged feature-cache entry")[0] for w in caught
+             if issubclass(w.category, DamagedCacheEntryWarning)}
+    assert named == {str(p) for p in damaged}
+    for key in ("macro_f1", "cross_validation", "n_train_windows", "postprocess"):
+        assert again[key] == first[key], key
+    cache = FeatureCache(tmp_path / "c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedCacheEntryWarning)
+        rows = entries["parquet"][0]  # feature rows, or a stream's
+        stream = b"tinyhar_stream" in pq.read_schema(rows).metadata
+        assert (cache.get_stream if stream else cache.get)(rows.stem) is not None
+        assert all(cache.get_facts(p.stem) is not None for p in entries["json"])
+        assert all(cache.get_windows(p.stem) is not None for p in entries["npz"])
+
+
 def test_when_training_reads_by_session(definition):
     assert not reads_by_session(_cfg(definition))  # small, serial, no cache
     assert reads_by_session(_cfg(definition, scheduler="threads"))
