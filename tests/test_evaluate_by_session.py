@@ -212,6 +212,31 @@ def test_a_cluster_that_cannot_be_reached_stops_the_command_at_once(data, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+def test_sessions_split_over_two_files_are_scored_as_in_memory(data, tmp_path, monkeypatch):
+    """Subject and session from columns, every session cut in two files: the two files of a
+    session are read together (not refused), with the scores of the whole data set."""
+    import pandas as pd
+    import yaml
+
+    folder = tmp_path / "cols"
+    (folder / "rec").mkdir(parents=True)
+    for path in sorted((data / "d50" / "recordings").glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        frame["who"], frame["rec"] = path.stem.split("_")[0], path.stem
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
+        frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
+    spec = yaml.safe_load((data / "d50" / "data.yaml").read_text())
+    spec.pop("file_pattern")
+    spec["files"] = "rec/*.parquet"
+    spec["columns"].update(subject="who", session="rec")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    by_session, whole = _both(monkeypatch, data / "run", str(folder / "data.yaml"))
+    assert by_session.pop("skipped_sessions") == []
+    assert by_session == whole
+    assert by_session["subjects"] == ["s004"]
+
+
 def test_only_the_sessions_of_the_subjects_scored_are_read(data, tmp_path, monkeypatch):
     """Subjects from the file names: the training subjects' sessions are not read (a broken
     one is not even noticed), and the scores are those of reading every session."""

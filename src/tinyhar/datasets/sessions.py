@@ -1070,6 +1070,60 @@ def column_session_pairs(sources: list[SessionSource]) -> dict[str, list[tuple[s
     return out
 
 
+def join_split_sessions(sources: list[SessionSource],
+                        pairs: dict[str, list[tuple[str, str]]]) -> list[SessionSource]:
+    """The sources, those whose files share a ``(subject, session)`` joined into one.
+
+    A session whose rows are in two files (subject and session from
+    columns: each file is a source of its own) cannot be read a file at a
+    time; read together, the files' rows make the session as the whole read
+    makes it (:meth:`SessionSource.load` and
+    :meth:`SessionSource.iter_batches` read several files of column
+    sessions, in the order of their first time stamps). Sources that share a
+    pair with a source that shares one with a third are all joined.
+
+    Parameters
+    ----------
+    sources : list of SessionSource
+        The data set's sources (:func:`session_sources`).
+    pairs : dict of str -> list of (str, str)
+        :func:`column_session_pairs` of ``sources``.
+
+    Returns
+    -------
+    list of SessionSource
+        ``sources`` where no session is in two of them; a joined source
+        takes the place of the first of its sources and has all their files,
+        in the sources' order.
+    """
+    group = list(range(len(sources)))  # union-find over the sources
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    holder: dict[tuple[str, str], int] = {}
+    for i, source in enumerate(sources):
+        for file in source.files:
+            for pair in pairs.get(file, ()):
+                j = holder.setdefault(pair, i)
+                a, b = sorted((root(i), root(j)))
+                group[b] = a
+    members: dict[int, list[int]] = {}
+    for i in range(len(sources)):
+        members.setdefault(root(i), []).append(i)
+    out = []
+    for first, joined in members.items():
+        source = sources[first]
+        if len(joined) > 1:
+            source = SessionSource(source.definition,
+                                   tuple(f for i in joined for f in sources[i].files), None, None)
+        out.append(source)
+    return out
+
+
 def check_whole_sessions(seen: dict[tuple[str, str], str], pairs, name: str, fix: str) -> None:
     """Refuse a session that an earlier source of the same read already held.
 
