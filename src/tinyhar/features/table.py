@@ -308,8 +308,8 @@ class DamagedCacheEntryWarning(UserWarning):
     again and the entry rewritten (:class:`FeatureCache`)."""
 
 
-def _read_entry(path: Path, read: Callable[[], Any]) -> Any:
-    """``read()`` of the cache entry ``path``; None when it is absent, or cannot be read (a
+def _read_entry(path: Path, read: Callable[[Path], Any]) -> Any:
+    """``read(path)`` of the cache entry ``path``; None when it is absent, or cannot be read (a
     :class:`DamagedCacheEntryWarning` naming it: the caller computes it again and rewrites
     it, atomically)."""
     import warnings
@@ -319,7 +319,7 @@ def _read_entry(path: Path, read: Callable[[], Any]) -> Any:
     if not path.is_file():
         return None
     try:
-        return read()
+        return read(path)
     except (*_READ_ERRORS, TypeError) as exc:
         warnings.warn(f"{path}: a damaged feature-cache entry ({type(exc).__name__}: {exc}); "
                       "its content is computed again and the entry rewritten",
@@ -398,7 +398,7 @@ class FeatureCache:
         DamagedCacheEntryWarning
             The entry exists but cannot be read (then None).
         """
-        return _read_entry(self.path(key), lambda: self._rows(self.path(key)))
+        return _read_entry(self.path(key), self._rows)
 
     @staticmethod
     def _rows(path: Path) -> FeatureTable | None:
@@ -439,14 +439,9 @@ class FeatureCache:
         return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
 
     def get_stream(self, key: str) -> StreamRows | None:
-        """The cached stream rows (:class:`StreamRows`) or None when absent.
-
-        Warns
-        -----
-        DamagedCacheEntryWarning
-            The entry exists but cannot be read (then None).
-        """
-        return _read_entry(self.path(key), lambda: self._stream_rows(self.path(key)))
+        """The cached stream rows (:class:`StreamRows`), or None when the entry is absent or
+        cannot be read (then with a :class:`DamagedCacheEntryWarning`, as :meth:`get`)."""
+        return _read_entry(self.path(key), self._stream_rows)
 
     @staticmethod
     def _stream_rows(path: Path) -> StreamRows:
@@ -515,8 +510,8 @@ class FeatureCache:
         DamagedCacheEntryWarning
             The entry exists but is not a JSON object (then None).
         """
-        path = self.root / f"{key}.json"
-        return _read_entry(path, lambda: dict(json.loads(path.read_text())))
+        return _read_entry(self.root / f"{key}.json", lambda path: dict(json.loads(
+            path.read_text())))
 
     def put_facts(self, key: str, facts: dict) -> Path:
         """Store a small JSON entry ``<key>.json`` atomically."""
@@ -540,8 +535,7 @@ class FeatureCache:
         DamagedCacheEntryWarning
             The entry exists but cannot be read (then None).
         """
-        path = self.root / f"{key}.npz"
-        return _read_entry(path, lambda: self._windows(path))
+        return _read_entry(self.root / f"{key}.npz", self._windows)
 
     @staticmethod
     def _windows(path: Path):
