@@ -289,6 +289,36 @@ def test_damaged_cache_entries_are_computed_again_rewritten_and_named(definition
         assert all(cache.get_windows(p.stem) is not None for p in entries["npz"])
 
 
+def test_sessions_split_over_two_files_train_as_in_memory(definition, tmp_path):
+    """Subject and session from columns, every session cut in two files: out of core, the
+    two files of a session are read together (one source), with the in-memory metrics (and
+    the raw windows a run stores are taken from files that hold other subjects too: a file
+    without the wanted subjects gave an IndexError)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    folder = tmp_path / "cols"
+    (folder / "rec").mkdir(parents=True)
+    for path in sorted(Path(definition).parent.glob("recordings/*.parquet")):
+        frame = pd.read_parquet(path)
+        frame["who"], frame["rec"] = path.stem.split("_")[0], path.stem
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
+        frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
+    spec = yaml.safe_load(Path(definition).read_text())
+    spec.pop("file_pattern")
+    spec["files"] = "rec/*.parquet"
+    spec["columns"].update(subject="who", session="rec")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    memory = train(_cfg(str(folder / "data.yaml"), out_of_core=False), tmp_path / "m")
+    streamed = train(_cfg(str(folder / "data.yaml"), out_of_core=True), tmp_path / "o")
+    assert streamed["out_of_core"]["skipped"] == []
+    assert streamed["out_of_core"]["sources"] == 8  # 16 files, 8 sessions
+    for key in SAME:
+        assert streamed[key] == memory[key], key
+
+
 def test_when_training_reads_by_session(definition):
     assert not reads_by_session(_cfg(definition))  # small, serial, no cache
     assert reads_by_session(_cfg(definition, scheduler="threads"))

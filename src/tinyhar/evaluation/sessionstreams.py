@@ -142,9 +142,9 @@ def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
 
 
 _WHOLE_SESSIONS_FIX = (
-    "reading a file at a time cannot join them: put each session in one file, or read the "
-    "data set whole (predict: --dataset DEFINITION instead of the recording argument; "
-    "evaluate --continuous: --path DEFINITION)")
+    "reading a file at a time cannot join them: read their files as one source "
+    "(tinyhar.datasets.sessions.join_split_sessions, as SessionRecordings.from_definition "
+    "does), or put each session in one file")
 """What to do about a session in two files, for :func:`_check_whole_sessions`' message."""
 
 
@@ -185,22 +185,15 @@ class SessionRecordings:
         featurised already (:class:`~tinyhar.features.streams.StreamFeatures`
         computed with the same pipeline layout); those sources are classified
         from their features instead of being read. The others are read.
-    session_pairs : dict, optional
-        The ``(subject, session)`` pairs of each file whose sessions come from
-        columns (:func:`tinyhar.datasets.sessions.column_session_pairs`), where
-        known: a session in two files is then refused before any source is
-        read (else when the second file's predictions come back).
     """
 
     def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
                  scheduler: str = "serial", workers: int = 1,
-                 batch_rows: int | None = None, features: dict | None = None,
-                 session_pairs: dict | None = None) -> None:
+                 batch_rows: int | None = None, features: dict | None = None) -> None:
         from tinyhar.datasets.sessions import BATCH_ROWS
 
         self.sources = list(sources)
         self.features = features if features is not None else {}
-        self.session_pairs = session_pairs or {}
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
         self.batch_rows = int(batch_rows or BATCH_ROWS)
@@ -211,7 +204,9 @@ class SessionRecordings:
                         workers: int = 1, batch_rows: int | None = None) -> SessionRecordings:
         """Plan the sessions of a dataset definition (reads file names; of several files of
         column sessions, their subject and session columns:
-        :func:`tinyhar.datasets.sessions.column_session_pairs`).
+        :func:`tinyhar.datasets.sessions.column_session_pairs`). Files that share a
+        session are one source (:func:`tinyhar.datasets.sessions.join_split_sessions`),
+        read together as the whole read joins them.
 
         Raises
         ------
@@ -220,14 +215,15 @@ class SessionRecordings:
         """
         from tinyhar.datasets.sessions import (
             column_session_pairs,
+            join_split_sessions,
             session_sources,
             shared_session_names,
         )
 
         sources = session_sources(path)
         pairs = column_session_pairs(sources)
-        return cls(sources, checks, shared_session_names(sources, pairs), scheduler, workers,
-                   batch_rows, session_pairs=pairs)
+        return cls(join_split_sessions(sources, pairs), checks,
+                   shared_session_names(sources, pairs), scheduler, workers, batch_rows)
 
     @classmethod
     def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,
@@ -326,20 +322,14 @@ class SessionRecordings:
         Raises
         ------
         TinyharError
-            A session of ``subjects`` in two files (subject and session from
-            columns): before any source is read where :attr:`session_pairs`
-            tells, else when the second file's predictions come back.
+            A session of ``subjects`` in two sources (files of column sessions
+            not joined: :func:`tinyhar.datasets.sessions.join_split_sessions`),
+            when the second one's predictions come back.
         """
-        from tinyhar.datasets.sessions import check_whole_sessions
         from tinyhar.evaluation.streams import STREAM_CHUNK
         from tinyhar.postprocess import OodModel
 
         wanted = frozenset(str(s) for s in subjects)
-        held: dict = {}  # (subject, session) -> the file that holds it, before any read
-        for source in self.sources if self.session_pairs else ():
-            for file in source.files:
-                check_whole_sessions(held, [p for p in self.session_pairs.get(file, ())
-                                            if p[0] in wanted], source.name, _WHOLE_SESSIONS_FIX)
         jobs = []
         for source in self.sources:
             if source.subject is not None and str(source.subject) not in wanted:
