@@ -79,6 +79,34 @@ def test_cluster_addresses_that_are_accepted():
         assert compute.is_scheduler(address), address
 
 
+def test_a_cluster_that_cannot_be_reached_is_refused_at_once_naming_the_host(monkeypatch):
+    """Not after Dask's client's connect timeout (here 2 s; its retries cannot succeed): a
+    host name that does not resolve (``.invalid`` never does, RFC 6761) or a port nothing
+    listens on, when the tasks are sent and when the workers are started (the start of a
+    run); an address that accepts a connection, and local schedulers, pass."""
+    import socket
+
+    from tests.broker import free_port
+
+    monkeypatch.setattr(compute, "CONNECT_TIMEOUT_S", 2.0)
+    unknown = "tcp://nosuchhost.invalid:8786"
+    message = (r"cannot reach the Dask scheduler at tcp://nosuchhost\.invalid:8786 .*the host "
+               r"name 'nosuchhost\.invalid' cannot be resolved .*check the address")
+    with pytest.raises(compute.ComputeError, match=message):
+        list(compute.map_in_order(abs, [1, 2], unknown))
+    with pytest.raises(compute.ComputeError, match=message):
+        compute.start_workers(unknown, 2)
+    port = free_port()
+    with pytest.raises(compute.ComputeError, match=f"nothing listens there .* on port {port}"):
+        compute.start_workers(f"tls://127.0.0.1:{port}", 2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert compute.start_workers(f"tcp://127.0.0.1:{s.getsockname()[1]}", 2) is False
+    for scheduler in (*compute.LOCAL_SCHEDULERS, "inproc://nosuchhost.invalid:1"):
+        compute.check_reachable(scheduler)
+
+
 @pytest.mark.parametrize("scheduler", ["serial", "threads"])
 def test_the_head_comes_first_and_runs_after_the_items_are_submitted(scheduler):
     started = threading.Event()

@@ -181,6 +181,62 @@ def test_a_bad_scheduler_or_worker_count_is_refused_naming_the_option(command, o
     assert "Traceback" not in r.output
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate", "evaluate --continuous", "predict"])
+@pytest.mark.parametrize("address", ["unknown host", "free port"])
+def test_a_cluster_that_cannot_be_reached_stops_the_command_at_once(data, tmp_path, command,
+                                                                    address):
+    """Before anything is read or written, with the host or port named, no traceback (not
+    after Dask's client's 20 s connect timeout)."""
+    from typer.testing import CliRunner
+
+    from tests.broker import free_port
+    from tinyhar.cli import app
+
+    definition, out = str(data / "d50" / "data.yaml"), str(tmp_path / "out")
+    args = {"train": ["--dataset", definition, "--out", out],
+            "predict": [str(data / "run"), definition, "--out", out]}.get(
+        command, [str(data / "run"), "--dataset", definition])
+    if address == "unknown host":
+        scheduler, message = ("tcp://nosuchhost.invalid:8786",
+                              "the host name 'nosuchhost.invalid' cannot be resolved")
+    else:
+        port = free_port()
+        scheduler = f"tcp://127.0.0.1:{port}"
+        message = f"nothing listens there (Connection refused on port {port})"
+    r = CliRunner().invoke(app, [*command.split(), *args, "--scheduler", scheduler])
+    output = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert f"cannot reach the Dask scheduler at {scheduler}" in output
+    assert message in output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_sessions_split_over_two_files_are_scored_as_in_memory(data, tmp_path, monkeypatch):
+    """Subject and session from columns, every session cut in two files: the two files of a
+    session are read together (not refused), with the scores of the whole data set."""
+    import pandas as pd
+    import yaml
+
+    folder = tmp_path / "cols"
+    (folder / "rec").mkdir(parents=True)
+    for path in sorted((data / "d50" / "recordings").glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        frame["who"], frame["rec"] = path.stem.split("_")[0], path.stem
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
+        frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
+    spec = yaml.safe_load((data / "d50" / "data.yaml").read_text())
+    spec.pop("file_pattern")
+    spec["files"] = "rec/*.parquet"
+    spec["columns"].update(subject="who", session="rec")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    by_session, whole = _both(monkeypatch, data / "run", str(folder / "data.yaml"))
+    assert by_session.pop("skipped_sessions") == []
+    assert by_session == whole
+    assert by_session["subjects"] == ["s004"]
+
+
 def test_only_the_sessions_of_the_subjects_scored_are_read(data, tmp_path, monkeypatch):
     """Subjects from the file names: the training subjects' sessions are not read (a broken
     one is not even noticed), and the scores are those of reading every session."""

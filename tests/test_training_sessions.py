@@ -7,11 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.helpers import SPY_ON_DISPATCH, assert_close_tree
 from tinyhar.config import make_config
 from tinyhar.datasets.synthetic import synthesize
-from tinyhar.errors import ConfigError
+from tinyhar.errors import ConfigError, DataFormatError
 from tinyhar.training import reads_by_session, train
 
 SAME = ("macro_f1", "accuracy", "n_train_windows", "test_subjects", "model_size",
@@ -155,6 +156,32 @@ def test_a_broken_session_is_skipped_and_listed(definition, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_file_without_rows_is_skipped_and_listed_out_of_core_and_stops_in_memory(
+        definition, tmp_path, ext):
+    """A CSV header alone and a Parquet file of 0 rows alike: as a broken session."""
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path / "data"
+    shutil.copytree(definition.rsplit("/", 1)[0], copy)
+    empty = copy / "recordings" / f"s001_0009.{ext}"
+    rows = pd.read_parquet(sorted((copy / "recordings").glob("*.parquet"))[0]).iloc[:0]
+    rows.to_csv(empty, index=False) if ext == "csv" else rows.to_parquet(empty)
+    spec = yaml.safe_load((copy / "data.yaml").read_text())
+    spec["files"] = "recordings/*"
+    spec["file_pattern"] = spec["file_pattern"].replace(r"\.parquet", r"\.(parquet|csv)")
+    (copy / "data.yaml").write_text(yaml.safe_dump(spec))
+    got = train(_cfg(str(copy / "data.yaml"), out_of_core=True), tmp_path / "r")
+    [skipped] = got["out_of_core"]["skipped"]
+    assert skipped["source"] == "subject s001, session recordings/s001_0009"
+    assert f"{empty}" in skipped["error"] and "no rows of samples" in skipped["error"]
+    with pytest.raises(DataFormatError, match="no rows of samples") as err:
+        train(_cfg(str(copy / "data.yaml"), out_of_core=False), tmp_path / "m")
+    assert err.value.path == str(empty)
+
+
 @pytest.mark.parametrize(("smoothing", "reject"), [("auto", "none"), ("hmm", "both")])
 def test_postprocessing_is_fitted_out_of_core_as_in_memory(definition, tmp_path, smoothing,
                                                            reject):
@@ -225,6 +252,71 @@ def test_each_session_is_read_once_and_not_at_all_from_the_cache(definition, tmp
     assert list(mine.session) == list(theirs.session)
     assert np.array_equal(mine.start_time, theirs.start_time)
     assert (tmp_path / "b" / "class_overview.png").is_file()
+
+
+def test_damaged_cache_entries_are_computed_again_rewritten_and_named(definition, tmp_path):
+    """Every kind of cache entry (feature rows .parquet, session facts .json, raw windows .npz)
+    cut short (a full disk, a copy killed half-way) is a miss with a warning naming it: the
+    run computes what it held and rewrites it, with the same results; nothing to delete."""
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from tinyhar.features.table import DamagedCacheEntryWarning, FeatureCache
+
+    cfg = _cfg(definition, out_of_core=True, cache=str(tmp_path / "c"))
+    first = train(cfg, tmp_path / "a")
+    entries = {ext: sorted((tmp_path / "c").glob(f"*.{ext}")) for ext in ("parquet", "json",
+                                                                         "npz")}
+    assert all(entries.values()), entries
+    damaged = [entries["parquet"][0], *entries["json"], *entries["npz"]]
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    with pytest.warns(DamagedCacheEntryWarning) as caught:
+        again = train(cfg, tmp_path / "b")
+    named = {str(w.message).split(": a damaged feature-cache entry")[0] for w in caught
+             if issubclass(w.category, DamagedCacheEntryWarning)}
+    assert named == {str(p) for p in damaged}
+    for key in ("macro_f1", "cross_validation", "n_train_windows", "postprocess"):
+        assert again[key] == first[key], key
+    cache = FeatureCache(tmp_path / "c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedCacheEntryWarning)
+        rows = entries["parquet"][0]  # feature rows, or a stream's
+        stream = b"tinyhar_stream" in pq.read_schema(rows).metadata
+        assert (cache.get_stream if stream else cache.get)(rows.stem) is not None
+        assert all(cache.get_facts(p.stem) is not None for p in entries["json"])
+        assert all(cache.get_windows(p.stem) is not None for p in entries["npz"])
+
+
+def test_sessions_split_over_two_files_train_as_in_memory(definition, tmp_path):
+    """Subject and session from columns, every session cut in two files: out of core, the
+    two files of a session are read together (one source), with the in-memory metrics (and
+    the raw windows a run stores are taken from files that hold other subjects too: a file
+    without the wanted subjects gave an IndexError)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    folder = tmp_path / "cols"
+    (folder / "rec").mkdir(parents=True)
+    for path in sorted(Path(definition).parent.glob("recordings/*.parquet")):
+        frame = pd.read_parquet(path)
+        frame["who"], frame["rec"] = path.stem.split("_")[0], path.stem
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
+        frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
+    spec = yaml.safe_load(Path(definition).read_text())
+    spec.pop("file_pattern")
+    spec["files"] = "rec/*.parquet"
+    spec["columns"].update(subject="who", session="rec")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    memory = train(_cfg(str(folder / "data.yaml"), out_of_core=False), tmp_path / "m")
+    streamed = train(_cfg(str(folder / "data.yaml"), out_of_core=True), tmp_path / "o")
+    assert streamed["out_of_core"]["skipped"] == []
+    assert streamed["out_of_core"]["sources"] == 8  # 16 files, 8 sessions
+    for key in SAME:
+        assert streamed[key] == memory[key], key
 
 
 def test_when_training_reads_by_session(definition):

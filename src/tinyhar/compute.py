@@ -25,7 +25,8 @@ the command line):
     and ``dask worker tcp://host:8786`` on each machine). The data must be
     on storage every worker can read at the same path. A cluster that cannot
     be reached, or goes away mid-run, raises :class:`ComputeError` (no hang:
-    connection and task timeouts apply).
+    connection and task timeouts apply; a host name that does not resolve or
+    a port nothing listens on is refused at once, :func:`check_reachable`).
 
 A local worker process that ends abruptly (killed, e.g. by the kernel's
 out-of-memory killer) also raises :class:`ComputeError`, with its exit code.
@@ -374,6 +375,9 @@ def start_workers(scheduler: str, workers: int,
     them and shuts them down after its last task; :func:`stop_workers` shuts
     down workers that no call used (a run that failed before).
 
+    A cluster address is checked now instead (:func:`check_reachable`), so
+    that a wrong address stops a run before it reads anything.
+
     Parameters
     ----------
     scheduler : str
@@ -391,7 +395,14 @@ def start_workers(scheduler: str, workers: int,
     -------
     bool
         Whether worker processes are running for (scheduler, workers).
+
+    Raises
+    ------
+    ComputeError
+        A cluster address that cannot be reached.
     """
+    if scheduler not in LOCAL_SCHEDULERS:
+        check_reachable(scheduler)
     if scheduler != "processes" or workers < 1:
         return False
     if (scheduler, workers) not in _WARM:
@@ -619,16 +630,12 @@ def _quiet_client_log() -> Iterator[None]:
 def _client_results(Client, func, items: list, address: str, task_timeout_s: float | None,
                     shared: list | None, head=None) -> Iterator:
     """The results of :func:`_on_cluster`, in order."""
-    what = (f"cannot reach the Dask scheduler at {address} (the scheduler setting: "
-            "compute.scheduler or --scheduler)")
-    todo = "start it (`dask scheduler`) and its workers, or use the serial scheduler"
-    refused = _refused(address)
-    if refused is not None:  # at once: Dask's client would retry until its timeout
-        raise ComputeError(f"{what}: nothing listens there ({refused}); {todo}")
+    check_reachable(address)  # at once: Dask's client would retry until its timeout
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ComputeError(f"{what} within {CONNECT_TIMEOUT_S:g} s ({exc}); {todo}") from exc
+        raise ComputeError(f"{_cannot_reach(address)} within {CONNECT_TIMEOUT_S:g} s ({exc}); "
+                           f"{_START_IT}") from exc
     try:
         try:
             if shared is None:
@@ -661,27 +668,64 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
         client.close(timeout=5)
 
 
-def _refused(address: str) -> str | None:
-    """Why a ``tcp://host:port`` address refuses connections (nothing listens there), or
-    None: it accepts one, it is another kind of address, or it cannot be told at once (a
-    timeout, an unknown host: left to Dask's client and its timeout)."""
+_START_IT = "start it (`dask scheduler`) and its workers, or use the serial scheduler"
+"""What to do about a Dask scheduler that cannot be reached."""
+
+
+def _cannot_reach(address: str) -> str:
+    """The start of the message of a scheduler address that cannot be reached."""
+    return (f"cannot reach the Dask scheduler at {address} (the scheduler setting: "
+            "compute.scheduler or --scheduler)")
+
+
+def check_reachable(scheduler: str) -> None:
+    """Refuse at once a cluster address that cannot be reached, instead of waiting for Dask's
+    client to give up after :data:`CONNECT_TIMEOUT_S` (its retries cannot succeed).
+
+    For a ``tcp://`` or ``tls://`` address the host name is resolved
+    (:func:`socket.getaddrinfo`) and one TCP connection to the port is opened
+    and closed at once (the scheduler sees a client that leaves before its
+    handshake). Local scheduler names and other kinds of address pass
+    unchecked.
+
+    Parameters
+    ----------
+    scheduler : str
+        A scheduler name or a dask.distributed address ``proto://host:port``.
+
+    Raises
+    ------
+    ComputeError
+        The host name does not resolve, nothing listens on the port
+        (connection refused), the host cannot be reached (no route), or it
+        does not accept the connection within :data:`CONNECT_TIMEOUT_S`;
+        the message names the host and port and says what to do.
+    """
     import socket
     from urllib.parse import urlsplit
 
     try:
-        parts = urlsplit(address)
+        parts = urlsplit(scheduler)
         host, port = parts.hostname, parts.port
     except ValueError:
-        return None
-    if parts.scheme != "tcp" or not host or port is None:
-        return None
+        return
+    if parts.scheme not in ("tcp", "tls") or not host or port is None:
+        return
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            return None
+            return
+    except socket.gaierror as exc:  # the name lookup of create_connection
+        raise ComputeError(
+            f"{_cannot_reach(scheduler)}: the host name {host!r} cannot be resolved "
+            f"({exc.strerror or exc}); check the address (the spelling of the host, and that "
+            "this machine's DNS knows it), or use the serial scheduler") from None
     except ConnectionRefusedError as exc:
-        return exc.strerror or "connection refused"
-    except OSError:
-        return None
+        why = f"nothing listens there ({exc.strerror or 'connection refused'} on port {port})"
+    except TimeoutError:
+        why = f"{host} did not accept a connection on port {port} within {CONNECT_TIMEOUT_S:g} s"
+    except OSError as exc:
+        why = f"{host} cannot be reached on port {port} ({exc.strerror or exc})"
+    raise ComputeError(f"{_cannot_reach(scheduler)}: {why}; {_START_IT}")
 
 
 def _worker_died(pool, workers: int) -> ComputeError:

@@ -242,7 +242,9 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     the same subjects and classes), as feature rows; a session that cannot
     be read is skipped and returned in ``failed``. Where the file names give
     every session's subject, only the sessions of the subjects to score are
-    read (as :func:`evaluate_continuous` does). The sessions after the
+    read (as :func:`evaluate_continuous` does). Files that share a session
+    (subject and session from columns) are read together
+    (:func:`tinyhar.datasets.sessions.join_split_sessions`). The sessions after the
     first (read here for its layout, and featurised here while the others
     are with the workers) run on ``scheduler`` with ``workers`` local workers
     (:func:`tinyhar.compute.map_in_order`, grouped by their bytes), as
@@ -265,13 +267,20 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
 
     from tinyhar import compute
     from tinyhar.core.channels import require_channels
-    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.datasets.sessions import (
+        column_session_pairs,
+        join_split_sessions,
+        session_sources,
+        shared_session_names,
+    )
     from tinyhar.features.table import SessionJob, build_feature_table
 
     console = console or Console(quiet=True)
     pipeline, cfg, spec = run.pipeline, run.config, run.spec
     sources = session_sources(dataset)
-    prefix = shared_session_names(sources)  # (of all the sessions, as the whole load names them)
+    pairs = column_session_pairs(sources)
+    prefix = shared_session_names(sources, pairs)  # (of all the sessions, as the whole load)
+    sources = join_split_sessions(sources, pairs)  # a session in two files: read together
     selection = None
     if all(s.subject is not None for s in sources):  # subjects from the file names: only the
         from tinyhar.datasets.custom import DatasetDefinition  # sessions to score are read

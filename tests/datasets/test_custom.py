@@ -556,3 +556,28 @@ def test_parquet_date_time_text_is_read_in_batches(tmp_path, monkeypatch):
     with pytest.raises(DataFormatError, match="a.parquet, column t at row 10: time value 'soon' "
                        "is not an ISO 8601 date-time"):
         load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
+
+
+@pytest.mark.parametrize("command", [["datasets", "check"], ["inspect"]])
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_file_without_rows_stops_check_and_inspect_naming_it(tmp_path, command, ext):
+    """As any file that cannot be read: exit status 2, the file named, no traceback."""
+    from typer.testing import CliRunner
+
+    from tinyhar.cli import app
+
+    header = ["t", "x", "y", "z", "act"]
+    rows = pd.DataFrame([[0.02 * i, 0.0, 0.0, 1.0, "walk"] for i in range(300)],
+                        columns=header)
+    for name, part in (("a", rows), ("b", rows.iloc[:0])):
+        if ext == "csv":
+            part.to_csv(tmp_path / f"{name}.csv", index=False)
+        else:
+            part.to_parquet(tmp_path / f"{name}.parquet")
+    path = write_yaml(tmp_path, BASIC.replace("*.csv", f"*.{ext}"))
+    r = CliRunner().invoke(app, [*command, str(path), *(["--out", str(tmp_path / "report")]
+                                                        if command == ["inspect"] else [])])
+    assert r.exit_code == 2, r.output
+    assert f"b.{ext}" in r.output
+    assert "no rows of samples; record again or remove it" in " ".join(r.output.split())
+    assert "Traceback" not in r.output

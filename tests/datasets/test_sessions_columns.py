@@ -310,3 +310,39 @@ def test_subjects_from_a_column_and_one_session_name_for_all_files(study, tmp_pa
     names = [s for source in sources for s in source.load(None, True).sessions]
     assert names == load_custom(tmp_path / "data.yaml").sessions == [
         "p01-day", "p02-day", "p03-day"]
+
+
+def test_files_that_share_a_session_are_joined_into_one_source(study, tmp_path):
+    """Sessions cut over files: p02's session 1 over a and b, its session 2 over b and c (a
+    chain: a, b and c are one source), p03's session 2 over d and e. The joined sources read
+    what the whole read reads, whole and in batches."""
+    from tinyhar.datasets.custom import load_custom
+    from tinyhar.datasets.sessions import (
+        column_session_pairs,
+        join_split_sessions,
+        shared_session_names,
+    )
+
+    table = study.assign(time=1000.0 + np.arange(len(study)) / 50.0)  # one clock throughout
+    cuts = {"a": (0, 3700), "b": (3700, 4600), "c": (4600, 6000), "d": (6000, 7600),
+            "e": (7600, 9000)}
+    for name, (start, stop) in cuts.items():
+        table.iloc[start:stop].to_csv(tmp_path / f"export_{name}.csv", index=False)
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(_spec(files="export_*.csv")))
+    sources = session_sources(tmp_path / "data.yaml")
+    pairs = column_session_pairs(sources)
+    assert pairs[str(tmp_path / "export_a.csv")] == [("p01", "1"), ("p01", "2"), ("p02", "1")]
+    joined = join_split_sessions(sources, pairs)
+    assert [[f.rsplit("_", 1)[1] for f in s.files] for s in joined] == [
+        ["a.csv", "b.csv", "c.csv"], ["d.csv", "e.csv"]]
+    assert all(s.subject is None and s.session is None for s in joined)
+    whole = load_custom(tmp_path / "data.yaml").frame
+    prefix = shared_session_names(sources, pairs)
+    read = pd.concat([s.load(None, prefix).frame for s in joined], ignore_index=True)
+    assert list(read["session"].astype(str).unique()) == ["p01-1", "p01-2", "p02-1", "p02-2",
+                                                          "p03-1", "p03-2"]
+    pd.testing.assert_frame_equal(read.astype({k: str for k in ("label", "subject", "session")}),
+                                  whole.astype({k: str for k in ("label", "subject", "session")}))
+    for source in joined:
+        joined_batches(source, 997, own_categories=True, session_prefix=prefix)
+    assert join_split_sessions(sources, {}) == sources  # nothing known: as they are

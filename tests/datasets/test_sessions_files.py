@@ -246,3 +246,21 @@ def test_a_csv_error_in_a_later_batch_names_its_line(frame, tmp_path):
         with pytest.raises(DataFormatError) as whole:
             source.load()
         assert str(batched.value) == str(whole.value)
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "npy"])
+def test_a_file_without_rows_is_refused_in_every_format_whole_and_in_batches(frame, tmp_path,
+                                                                             ext):
+    """A file of no samples (a CSV header alone, a Parquet or NPY file of 0 rows) is an
+    error naming it in every format, whole or in batches (as other unreadable files: the
+    caller stops, or skips and lists its session)."""
+    spec = _spec(columns={"time": 0, **{c: i + 1 for i, c in enumerate(CHANNELS)}},
+                 constants={"session": "day", "label": "WALKING"})
+    table = frame[["time", *CHANNELS]]
+    source = _write(tmp_path, {f"s001_a.{ext}": table, f"s001_b.{ext}": table.iloc[:0]}, spec)
+    empty = str(tmp_path / "rec" / f"s001_b.{ext}")
+    for read in (source.load, lambda: list(source.iter_batches(batch_rows=2500))):
+        with pytest.raises(DataFormatError, match="no rows of samples; record again or "
+                                                  "remove it") as err:
+            read()
+        assert err.value.path == empty

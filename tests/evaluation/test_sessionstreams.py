@@ -288,13 +288,17 @@ def test_worker_processes_give_the_serial_outputs_and_skip_the_same_session(
     assert (a / SEGMENTS_FILE).read_text() == (b / SEGMENTS_FILE).read_text()
 
 
-def test_a_session_split_over_two_files_is_refused_not_predicted_twice(run, definition, tmp_path):
-    """Subject and session from columns, one session in two files: reading a file at a time
-    cannot join them as the whole read does (each file's times would start again at 0), so
-    the per-session read stops and names both files instead of writing wrong times."""
+def test_a_session_split_over_two_files_is_predicted_as_the_whole_read(run, definition,
+                                                                      tmp_path):
+    """Subject and session from columns, one session in two files: the files are read
+    together (one source), with the predictions of the whole data set, not a file at a time
+    (each file's times would start again at 0). Sources not joined are refused, naming both
+    files, when the second one's predictions come back."""
     import pandas as pd
     import yaml
 
+    from tinyhar.datasets.custom import load_custom
+    from tinyhar.datasets.sessions import session_sources
     from tinyhar.errors import TinyharError
 
     folder = tmp_path / "cols"
@@ -309,7 +313,15 @@ def test_a_session_split_over_two_files_is_refused_not_predicted_twice(run, defi
     spec["files"] = "rec/*.parquet"
     spec["columns"].update(subject="who", session="rec")
     (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    pipeline = load_run(run).pipeline
     recordings = SessionRecordings.open(folder / "data.yaml")
-    with pytest.raises(TinyharError, match=r"session day .*part0\.parquet and in .*"
-                                           r"part1\.parquet.*read the data set whole"):
-        recordings.predictions(load_run(run).pipeline, ["s003"])
+    assert [s.name for s in recordings.sources] == ["part0.parquet"]  # both files
+    got = recordings.predictions(pipeline, ["s003"])
+    whole = stream_predictions(pipeline, load_custom(folder / "data.yaml"))
+    assert set(got.session.tolist()) == {"day"} and len(got) == len(whole)
+    np.testing.assert_array_equal(got.t_start, whole.t_start)
+    np.testing.assert_allclose(got.proba, whole.proba, rtol=1e-5, atol=1e-6)
+    apart = SessionRecordings(session_sources(folder / "data.yaml"))
+    with pytest.raises(TinyharError, match=r"session day is in part0\.parquet and in "
+                                           r"part1\.parquet.*join_split_sessions"):
+        apart.predictions(pipeline, ["s003"])

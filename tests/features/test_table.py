@@ -17,6 +17,7 @@ from tinyhar.datasets.sessions import session_sources
 from tinyhar.datasets.synthetic import synthesize
 from tinyhar.errors import TinyharError
 from tinyhar.features.table import (
+    DamagedCacheEntryWarning,
     FeatureCache,
     FeatureTable,
     SessionJob,
@@ -185,24 +186,27 @@ def test_a_broken_session_is_skipped_and_named_or_stops_in_strict_mode(synthetic
         build_feature_table(jobs, names, strict=True)
 
 
-def test_a_corrupt_cache_entry_says_to_delete_it(tmp_path):
-    cache = FeatureCache(tmp_path)
-    cache.path("k").write_bytes(b"junk")
-    with pytest.raises(TinyharError, match="delete it"):
-        cache.get("k")
-
-
-def test_a_truncated_raw_windows_entry_says_to_delete_it(synthetic, tmp_path):
-    """A cut ``.npz`` entry (a full disk, a killed copy) is named with what to do, not a
-    zipfile traceback."""
+def test_a_damaged_cache_entry_of_any_kind_is_a_miss_naming_it(synthetic, tmp_path):
+    """Junk, or an entry cut short (a full disk, a killed copy): None, as if absent, with a
+    warning naming the file (not an error saying to delete it, nor a zipfile traceback)."""
     _, _, windows, _ = _jobs(synthetic)
     cache = FeatureCache(tmp_path)
     few = windows.subset(np.arange(len(windows)) < 4)
-    path = cache.put_windows("k", few)
-    assert np.array_equal(cache.get_windows("k").X, few.X)
+    path = cache.put_windows("w", few)
+    assert np.array_equal(cache.get_windows("w").X, few.X)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(TinyharError, match=r"k\.npz: not a readable .*delete it"):
-        cache.get_windows("k")
+    facts = cache.put_facts("f", {"name": "x", "channels": ["acc_x"]})
+    assert cache.get_facts("f") == {"name": "x", "channels": ["acc_x"]}
+    facts.write_text('{"name": "x", "chan')
+    cache.path("k").write_bytes(b"junk")
+    (tmp_path / "l.json").write_text("[1, 2]")  # JSON, but not an object
+    for read, key, name in ((cache.get_windows, "w", "w.npz"), (cache.get_facts, "f", "f.json"),
+                            (cache.get, "k", "k.parquet"), (cache.get_stream, "k", "k.parquet"),
+                            (cache.get_facts, "l", "l.json")):
+        with pytest.warns(DamagedCacheEntryWarning,
+                          match=rf"{name}: a damaged feature-cache entry .*computed again"):
+            assert read(key) is None
+    assert cache.get("absent") is None and cache.get_facts("absent") is None
 
 
 def test_a_damaged_cache_entry_costs_a_read_of_its_session_not_the_session(synthetic, tmp_path):
@@ -215,7 +219,9 @@ def test_a_damaged_cache_entry_costs_a_read_of_its_session_not_the_session(synth
     for path in entries[:2]:
         path.write_bytes(path.read_bytes()[:1000])
     seen = []
-    table, failed = build_feature_table(jobs, names, on_result=seen.append)
+    with pytest.warns(DamagedCacheEntryWarning) as caught:
+        table, failed = build_feature_table(jobs, names, on_result=seen.append)
+    assert sorted(str(w.message).split(":")[0] for w in caught) == [str(p) for p in entries[:2]]
     assert failed == [] and np.array_equal(table.X, expected)
     assert sorted(r.cached for r in seen) == [False] * 2 + [True] * 4
     seen.clear()
@@ -297,7 +303,7 @@ def test_an_unreachable_cluster_is_a_clear_error(monkeypatch):
                        match="cannot reach the Dask scheduler.*nothing listens there"):
         list(compute.map_in_order(abs, [1, 2], f"tcp://127.0.0.1:{port}"))
     # an address that does not refuse at once is left to Dask's client and its timeout
-    monkeypatch.setattr(compute, "_refused", lambda address: None)
+    monkeypatch.setattr(compute, "check_reachable", lambda address: None)
     with pytest.raises(compute.ComputeError, match="cannot reach the Dask scheduler.*within 2 s"):
         list(compute.map_in_order(abs, [1, 2], f"tcp://127.0.0.1:{port}"))
 

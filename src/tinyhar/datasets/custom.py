@@ -475,6 +475,8 @@ def _read_one(
         where = "line"
     else:
         raw = _read_parquet(file, used, rows) if fmt == "parquet" else _read_npy(file, used, rows)
+        if rows is None and len(raw) == 0:
+            raise _no_rows(file)
         first = 0 if rows is None else rows[0]  # row numbers: nothing stored per row
         line_of_row = range(first + 1, first + len(raw) + 1)
         where = "row"
@@ -640,7 +642,8 @@ def file_rows(definition: DatasetDefinition, file: Path) -> int | None:
     Raises
     ------
     DataFormatError
-        If the file cannot be read.
+        If the file cannot be read, or has no rows (as a CSV file of a header
+        alone: a file of no samples is refused in every format, by every read).
     """
     from pyarrow import ArrowException
 
@@ -650,15 +653,30 @@ def file_rows(definition: DatasetDefinition, file: Path) -> int | None:
     try:
         if fmt == "parquet":
             with _open_parquet(file) as source:
-                return int(source.metadata.num_rows)
-        array = np.load(file, allow_pickle=False, mmap_mode="r")
+                rows = int(source.metadata.num_rows)
+        else:
+            array = np.load(file, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, ArrowException) as exc:
         raise DataFormatError(file, f"cannot read: {exc}") from exc
-    if not isinstance(array, np.ndarray) or array.ndim != 2:
-        if not isinstance(array, np.ndarray):
-            array.close()
-        raise DataFormatError(file, "NPY arrays must be 2-D (rows = samples, columns = channels)")
-    return int(array.shape[0])
+    if fmt != "parquet":
+        if not isinstance(array, np.ndarray) or array.ndim != 2:
+            if not isinstance(array, np.ndarray):
+                array.close()
+            raise DataFormatError(
+                file, "NPY arrays must be 2-D (rows = samples, columns = channels)")
+        rows = int(array.shape[0])
+    if rows == 0:
+        raise _no_rows(file)
+    return rows
+
+
+_NO_ROWS = "no rows of samples; record again or remove it"
+"""The end of the message of a file that holds no samples (in any format)."""
+
+
+def _no_rows(file: Path) -> DataFormatError:
+    """The error of a Parquet or NPY file of no rows (a CSV file's: :func:`_csv_chunks`)."""
+    return DataFormatError(file, f"the file has {_NO_ROWS}")
 
 
 def estimated_samples(yaml_path: str | Path,
@@ -1301,7 +1319,7 @@ def _csv_chunks(
         del piece
     if lines == 0:
         raise DataFormatError(
-            file, "the file has a header but no rows of samples; record again or remove it",
+            file, f"the file has a header but {_NO_ROWS}",
             line=first_data_line,
         )
 

@@ -996,7 +996,8 @@ def session_sources(definition_path: str | Path) -> list[SessionSource]:
     return out
 
 
-def shared_session_names(sources: list[SessionSource]) -> bool:
+def shared_session_names(sources: list[SessionSource],
+                         pairs: dict[str, list[tuple[str, str]]] | None = None) -> bool:
     """Whether a session name is used by several subjects (then ids become ``subject-session``).
 
     The in-memory loader (:func:`tinyhar.datasets.custom.load_custom`) makes
@@ -1007,12 +1008,44 @@ def shared_session_names(sources: list[SessionSource]) -> bool:
     segments).
 
     Subject and session come from the file names for most sources; where they
-    come from columns (a source is then one file of many sessions) and there
-    are several sources, each file's subject and session columns are read
-    first (:func:`tinyhar.datasets.custom.file_session_pairs`: those two
-    columns only, in batches). A file that cannot be read that way is left
-    out here; its own read reports the problem (and skips the file where the
-    caller skips unreadable sources).
+    come from columns (a source is then one file of many sessions) they are
+    those of :func:`column_session_pairs`.
+
+    Parameters
+    ----------
+    sources : list of SessionSource
+        All the data set's sources (:func:`session_sources`).
+    pairs : dict, optional
+        :func:`column_session_pairs` of ``sources``, where the caller has them
+        already (default: read here).
+
+    Returns
+    -------
+    bool
+        True when some session name belongs to several subjects.
+    """
+    owners: dict[str, set] = {}
+    if pairs is None:
+        pairs = column_session_pairs(sources)
+    for source in sources:
+        if source.session is not None:
+            owners.setdefault(source.session, set()).add(source.subject)
+    for found in pairs.values():
+        for subject, session in found:
+            owners.setdefault(session, set()).add(subject)
+    return any(len(s) > 1 for s in owners.values())
+
+
+def column_session_pairs(sources: list[SessionSource]) -> dict[str, list[tuple[str, str]]]:
+    """The ``(subject, session)`` pairs of each file of the sources whose sessions come from
+    a column, reading only those two columns.
+
+    Only where there are several sources (one file of sessions: its own read
+    sees them all); each file's subject and session columns are read in
+    batches (:func:`tinyhar.datasets.custom.file_session_pairs`), before any
+    session is renamed. A file that cannot be read that way is left out; its
+    own read reports the problem (and skips the file where the caller skips
+    unreadable sources).
 
     Parameters
     ----------
@@ -1021,17 +1054,16 @@ def shared_session_names(sources: list[SessionSource]) -> bool:
 
     Returns
     -------
-    bool
-        True when some session name belongs to several subjects.
+    dict of str -> list of (str, str)
+        File path (as in ``source.files``) -> its distinct pairs, sorted; in
+        the sources' order.
     """
-    owners: dict[str, set] = {}
-    read_columns = len(sources) > 1  # one file of sessions: its own read decides the same
+    out: dict[str, list[tuple[str, str]]] = {}
+    if len(sources) <= 1:
+        return out
     definition = base = pattern = None
     for source in sources:
         if source.session is not None:
-            owners.setdefault(source.session, set()).add(source.subject)
-            continue
-        if not read_columns:
             continue
         if definition is None:
             base = Path(source.definition).parent
@@ -1039,12 +1071,64 @@ def shared_session_names(sources: list[SessionSource]) -> bool:
             pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         for file in source.files:
             try:
-                pairs = file_session_pairs(definition, Path(file), base, pattern)
+                out[file] = sorted(file_session_pairs(definition, Path(file), base, pattern))
             except (TinyharError, OSError):
                 continue
-            for subject, session in pairs:
-                owners.setdefault(session, set()).add(subject)
-    return any(len(s) > 1 for s in owners.values())
+    return out
+
+
+def join_split_sessions(sources: list[SessionSource],
+                        pairs: dict[str, list[tuple[str, str]]]) -> list[SessionSource]:
+    """The sources, those whose files share a ``(subject, session)`` joined into one.
+
+    A session whose rows are in two files (subject and session from
+    columns: each file is a source of its own) cannot be read a file at a
+    time; read together, the files' rows make the session as the whole read
+    makes it (:meth:`SessionSource.load` and
+    :meth:`SessionSource.iter_batches` read several files of column
+    sessions, in the order of their first time stamps). Sources that share a
+    pair with a source that shares one with a third are all joined.
+
+    Parameters
+    ----------
+    sources : list of SessionSource
+        The data set's sources (:func:`session_sources`).
+    pairs : dict of str -> list of (str, str)
+        :func:`column_session_pairs` of ``sources``.
+
+    Returns
+    -------
+    list of SessionSource
+        ``sources`` where no session is in two of them; a joined source
+        takes the place of the first of its sources and has all their files,
+        in the sources' order.
+    """
+    group = list(range(len(sources)))  # union-find over the sources
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    holder: dict[tuple[str, str], int] = {}
+    for i, source in enumerate(sources):
+        for file in source.files:
+            for pair in pairs.get(file, ()):
+                j = holder.setdefault(pair, i)
+                a, b = sorted((root(i), root(j)))
+                group[b] = a
+    members: dict[int, list[int]] = {}
+    for i in range(len(sources)):
+        members.setdefault(root(i), []).append(i)
+    out = []
+    for first, joined in members.items():
+        source = sources[first]
+        if len(joined) > 1:
+            source = SessionSource(source.definition,
+                                   tuple(f for i in joined for f in sources[i].files), None, None)
+        out.append(source)
+    return out
 
 
 def check_whole_sessions(seen: dict[tuple[str, str], str], pairs, name: str, fix: str) -> None:

@@ -138,9 +138,14 @@ def _check_whole_sessions(got: SessionPredictions, seen: dict) -> None:
         return
     check_whole_sessions(
         seen, zip(got.pred.subject.tolist(), got.pred.session.tolist(), strict=True),
-        got.name, "reading a file at a time cannot join them: put each session in one file, "
-        "or read the data set whole (predict: --dataset DEFINITION instead of the recording "
-        "argument; evaluate --continuous: --path DEFINITION)")
+        got.name, _WHOLE_SESSIONS_FIX)
+
+
+_WHOLE_SESSIONS_FIX = (
+    "reading a file at a time cannot join them: read their files as one source "
+    "(tinyhar.datasets.sessions.join_split_sessions, as SessionRecordings.from_definition "
+    "does), or put each session in one file")
+"""What to do about a session in two files, for :func:`_check_whole_sessions`' message."""
 
 
 class _Unreadable(Exception):
@@ -197,18 +202,28 @@ class SessionRecordings:
     @classmethod
     def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
                         workers: int = 1, batch_rows: int | None = None) -> SessionRecordings:
-        """Plan the sessions of a dataset definition (reads nothing but file names).
+        """Plan the sessions of a dataset definition (reads file names; of several files of
+        column sessions, their subject and session columns:
+        :func:`tinyhar.datasets.sessions.column_session_pairs`). Files that share a
+        session are one source (:func:`tinyhar.datasets.sessions.join_split_sessions`),
+        read together as the whole read joins them.
 
         Raises
         ------
         ConfigError, DataFormatError
             As :func:`tinyhar.datasets.sessions.session_sources`.
         """
-        from tinyhar.datasets.sessions import session_sources, shared_session_names
+        from tinyhar.datasets.sessions import (
+            column_session_pairs,
+            join_split_sessions,
+            session_sources,
+            shared_session_names,
+        )
 
         sources = session_sources(path)
-        return cls(sources, checks, shared_session_names(sources), scheduler, workers,
-                   batch_rows)
+        pairs = column_session_pairs(sources)
+        return cls(join_split_sessions(sources, pairs), checks,
+                   shared_session_names(sources, pairs), scheduler, workers, batch_rows)
 
     @classmethod
     def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,
@@ -303,6 +318,13 @@ class SessionRecordings:
         SessionPredictions
             One per source read (sources of other subjects are skipped
             unread), with ``error`` set for a source that cannot be read.
+
+        Raises
+        ------
+        TinyharError
+            A session of ``subjects`` in two sources (files of column sessions
+            not joined: :func:`tinyhar.datasets.sessions.join_split_sessions`),
+            when the second one's predictions come back.
         """
         from tinyhar.evaluation.streams import STREAM_CHUNK
         from tinyhar.postprocess import OodModel

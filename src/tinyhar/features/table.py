@@ -51,7 +51,6 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from tinyhar.core.memory import trim_heap
-from tinyhar.errors import ConfigError, DataFormatError, TinyharError
+from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.windows.gravity import GravitySums
 
 CACHE_FORMAT = 1
@@ -303,16 +302,29 @@ def settings_key(settings: dict[str, Any]) -> str:
                       sort_keys=True, default=str)
 
 
-@contextmanager
-def _unreadable_entry(path: Path, what: str) -> Iterator[None]:
-    """Turn a failure to read a cache entry into a DataFormatError that says to delete it."""
+class DamagedCacheEntryWarning(UserWarning):
+    """A feature-cache entry that exists but cannot be read (cut short by a full disk or a
+    killed run, or otherwise damaged): it is treated as absent, so what it held is computed
+    again and the entry rewritten (:class:`FeatureCache`)."""
+
+
+def _read_entry(path: Path, read: Callable[[Path], Any]) -> Any:
+    """``read(path)`` of the cache entry ``path``; None when it is absent, or cannot be read (a
+    :class:`DamagedCacheEntryWarning` naming it: the caller computes it again and rewrites
+    it, atomically)."""
+    import warnings
+
     from tinyhar.modelfile import _READ_ERRORS  # what a cut or damaged .npz raises too
 
+    if not path.is_file():
+        return None
     try:
-        yield
+        return read(path)
     except (*_READ_ERRORS, TypeError) as exc:
-        raise DataFormatError(path, f"not a readable tinyhar {what} entry ({exc}); delete it "
-                              "(or the cache folder) and run again") from exc
+        warnings.warn(f"{path}: a damaged feature-cache entry ({type(exc).__name__}: {exc}); "
+                      "its content is computed again and the entry rewritten",
+                      DamagedCacheEntryWarning, stacklevel=3)
+        return None
 
 
 class FeatureCache:
@@ -330,7 +342,11 @@ class FeatureCache:
     float32); the feature names, windowing counts and gravity sums
     (:meth:`GravitySums.to_records <tinyhar.windows.gravity.GravitySums.to_records>`,
     or null without accelerometer axes) are in the file's metadata. Nothing
-    in an entry is executed when read.
+    in an entry is executed when read. Every entry is written atomically
+    (a temporary file renamed); an entry that cannot be read all the same
+    (a damaged disk, a copy cut short) is a miss, with a
+    :class:`DamagedCacheEntryWarning` naming it, and is rewritten by the
+    caller.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -377,32 +393,32 @@ class FeatureCache:
         the entry rewritten, so a run never takes its gravity reference from
         part of its sessions.
 
-        Raises
-        ------
-        DataFormatError
-            If the entry exists but is not a tinyhar feature-cache file (the
-            message says to delete it).
+        Warns
+        -----
+        DamagedCacheEntryWarning
+            The entry exists but cannot be read (then None).
         """
-        path = self.path(key)
-        if not path.is_file():
-            return None
+        return _read_entry(self.path(key), self._rows)
+
+    @staticmethod
+    def _rows(path: Path) -> FeatureTable | None:
+        """The rows of the existing entry ``path`` (:meth:`get`)."""
         import pyarrow.parquet as pq
 
-        with _unreadable_entry(path, "feature-cache"):
-            table = pq.read_table(path)
-            meta = json.loads(table.schema.metadata[b"tinyhar_features"])
-            if "gravity" not in meta:  # an older entry: without the gravity sums
-                return None
-            names = [str(n) for n in meta["feature_names"]]
-            flat = table.column("features").combine_chunks().flatten().to_numpy()
-            X = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, len(names))
-            return FeatureTable(
-                X,
-                *(_id_column(table.column(c)) for c in ("y", "subject", "session")),
-                table.column("start_time").to_numpy().astype(np.float64),
-                names, {str(k): int(v) for k, v in meta["counts"].items()},
-                None if meta["gravity"] is None else GravitySums.from_records(meta["gravity"]),
-            )
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[b"tinyhar_features"])
+        if "gravity" not in meta:  # an older entry: without the gravity sums
+            return None
+        names = [str(n) for n in meta["feature_names"]]
+        flat = table.column("features").combine_chunks().flatten().to_numpy()
+        X = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, len(names))
+        return FeatureTable(
+            X,
+            *(_id_column(table.column(c)) for c in ("y", "subject", "session")),
+            table.column("start_time").to_numpy().astype(np.float64),
+            names, {str(k): int(v) for k, v in meta["counts"].items()},
+            None if meta["gravity"] is None else GravitySums.from_records(meta["gravity"]),
+        )
 
     def put(self, key: str, rows: FeatureTable) -> Path:
         """Store ``rows`` atomically; returns the entry's path."""
@@ -423,42 +439,38 @@ class FeatureCache:
         return self._write(key, table, {"tinyhar_features": json.dumps(meta)})
 
     def get_stream(self, key: str) -> StreamRows | None:
-        """The cached stream rows (:class:`StreamRows`) or None when absent.
+        """The cached stream rows (:class:`StreamRows`), or None when the entry is absent or
+        cannot be read (then with a :class:`DamagedCacheEntryWarning`, as :meth:`get`)."""
+        return _read_entry(self.path(key), self._stream_rows)
 
-        Raises
-        ------
-        DataFormatError
-            If the entry exists but is not readable (the message says to delete it).
-        """
-        from tinyhar.features.streams import StreamFeatures
-
-        path = self.path(key)
-        if not path.is_file():
-            return None
+    @staticmethod
+    def _stream_rows(path: Path) -> StreamRows:
+        """The stream rows of the existing entry ``path`` (:meth:`get_stream`)."""
         import pyarrow.parquet as pq
 
-        with _unreadable_entry(path, "stream-cache"):
-            table = pq.read_table(path)
-            meta = json.loads(table.schema.metadata[b"tinyhar_stream"])
-            n, width = table.num_rows, int(meta["n_features"])
-            invalid = table.column("invalid").to_numpy(zero_copy_only=False).astype(bool)
-            train_row = table.column("train_row").to_numpy().astype(np.int64)
-            flat = table.column("features").combine_chunks().flatten().to_numpy()
-            features = np.asarray(flat, np.float32).reshape(n, width)[~invalid & (train_row < 0)]
-            gravity = None
-            if "gravity" in table.column_names:
-                g = table.column("gravity").combine_chunks().flatten().to_numpy()
-                gravity = np.asarray(g, np.float64).reshape(n, 3)
-            text = {k: np.asarray(table.column(k).to_pylist(), dtype=object)
-                    for k in ("session", "subject", "y")}
-            num = {k: table.column(k).to_numpy() for k in ("run", "t_start", "t_end",
-                                                            "acc_magnitude")}
-            return StreamRows(StreamFeatures(
-                text["session"], text["subject"], num["run"].astype(np.int64),
-                num["t_start"].astype(np.float64), num["t_end"].astype(np.float64), text["y"],
-                invalid, num["acc_magnitude"].astype(np.float64), gravity, features,
-                float(meta["window_s"]), float(meta["hop_s"]),
-            ), train_row)
+        from tinyhar.features.streams import StreamFeatures
+
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[b"tinyhar_stream"])
+        n, width = table.num_rows, int(meta["n_features"])
+        invalid = table.column("invalid").to_numpy(zero_copy_only=False).astype(bool)
+        train_row = table.column("train_row").to_numpy().astype(np.int64)
+        flat = table.column("features").combine_chunks().flatten().to_numpy()
+        features = np.asarray(flat, np.float32).reshape(n, width)[~invalid & (train_row < 0)]
+        gravity = None
+        if "gravity" in table.column_names:
+            g = table.column("gravity").combine_chunks().flatten().to_numpy()
+            gravity = np.asarray(g, np.float64).reshape(n, 3)
+        text = {k: np.asarray(table.column(k).to_pylist(), dtype=object)
+                for k in ("session", "subject", "y")}
+        num = {k: table.column(k).to_numpy() for k in ("run", "t_start", "t_end",
+                                                        "acc_magnitude")}
+        return StreamRows(StreamFeatures(
+            text["session"], text["subject"], num["run"].astype(np.int64),
+            num["t_start"].astype(np.float64), num["t_end"].astype(np.float64), text["y"],
+            invalid, num["acc_magnitude"].astype(np.float64), gravity, features,
+            float(meta["window_s"]), float(meta["hop_s"]),
+        ), train_row)
 
     def put_stream(self, key: str, stream: StreamRows) -> Path:
         """Store stream rows (:class:`StreamRows`) atomically.
@@ -493,16 +505,13 @@ class FeatureCache:
     def get_facts(self, key: str) -> dict | None:
         """A small JSON entry ``<key>.json`` (e.g. a session's channels and rate), or None.
 
-        Raises
-        ------
-        DataFormatError
-            If the entry exists but is not JSON (the message says to delete it).
+        Warns
+        -----
+        DamagedCacheEntryWarning
+            The entry exists but is not a JSON object (then None).
         """
-        path = self.root / f"{key}.json"
-        if not path.is_file():
-            return None
-        with _unreadable_entry(path, "cache"):
-            return dict(json.loads(path.read_text()))
+        return _read_entry(self.root / f"{key}.json", lambda path: dict(json.loads(
+            path.read_text())))
 
     def put_facts(self, key: str, facts: dict) -> Path:
         """Store a small JSON entry ``<key>.json`` atomically."""
@@ -521,26 +530,27 @@ class FeatureCache:
         WindowSet or None
             ``X`` of shape ``(n_windows, n_samples, n_channels)`` float32.
 
-        Raises
-        ------
-        DataFormatError
-            If the entry exists but is not readable (the message says to delete it).
+        Warns
+        -----
+        DamagedCacheEntryWarning
+            The entry exists but cannot be read (then None).
         """
+        return _read_entry(self.root / f"{key}.npz", self._windows)
+
+    @staticmethod
+    def _windows(path: Path):
+        """The windows of the existing entry ``path`` (:meth:`get_windows`)."""
         from tinyhar.core.windowset import WindowSet
 
-        path = self.root / f"{key}.npz"
-        if not path.is_file():
-            return None
-        with _unreadable_entry(path, "cache"):
-            with np.load(path, allow_pickle=False) as f:  # plain arrays only: no code runs
-                meta = json.loads(str(f["meta"]))
-                return WindowSet(
-                    f["X"].astype(np.float32), *(f[k].astype(object) for k in
-                                                 ("y", "subject", "session")),
-                    f["start_time"].astype(np.float64), list(meta["channels"]),
-                    float(meta["sampling_rate_hz"]), list(meta["classes"]), str(meta["name"]),
-                    hop_samples=meta["hop_samples"],
-                )
+        with np.load(path, allow_pickle=False) as f:  # plain arrays only: no code runs
+            meta = json.loads(str(f["meta"]))
+            return WindowSet(
+                f["X"].astype(np.float32), *(f[k].astype(object) for k in
+                                             ("y", "subject", "session")),
+                f["start_time"].astype(np.float64), list(meta["channels"]),
+                float(meta["sampling_rate_hz"]), list(meta["classes"]), str(meta["name"]),
+                hop_samples=meta["hop_samples"],
+            )
 
     def put_windows(self, key: str, windows) -> Path:
         """Store raw windows (a WindowSet) as ``<key>.npz`` atomically (no pickled objects)."""
@@ -693,12 +703,8 @@ def run_session_job(job: SessionJob, recordings=None) -> SessionResult:
             fingerprint = source.fingerprint()
             key = cache.key(fingerprint, job.settings_text)
             stream_key = cache.key(fingerprint, job.settings_text + "\x00stream")
-            try:
-                rows = cache.get(key)
-                stream = (cache.get_stream(stream_key) if job.streams and rows is not None
-                          else None)
-            except DataFormatError:  # a damaged entry: a miss, read again and rewritten below
-                rows = stream = None
+            rows = cache.get(key)  # (a damaged entry: a miss, read again and rewritten below)
+            stream = cache.get_stream(stream_key) if job.streams and rows is not None else None
             if rows is not None and (stream is not None or not job.streams):
                 return SessionResult(source.name, rows, cached=True, stream=stream,
                                      fingerprint=fingerprint)

@@ -139,7 +139,9 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
 
     Each session of the dataset definition is read, windowed and featurised on
     its own (:mod:`tinyhar.features.table`; in parallel per ``compute``), so
-    memory holds the feature rows, not the raw samples or windows. Then the
+    memory holds the feature rows, not the raw samples or windows (files that
+    share a session, subject and session from columns, are read together:
+    :func:`tinyhar.datasets.sessions.join_split_sessions`). Then the
     same split, cross-validation and final fit (Dask tasks on the configured
     scheduler, :func:`tinyhar.compute.map_shared`) and scores as the in-memory
     path; the rows are identical, so are the metrics.
@@ -162,7 +164,12 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     inside their functions.
     """
     from tinyhar import compute
-    from tinyhar.datasets.sessions import session_sources, shared_session_names
+    from tinyhar.datasets.sessions import (
+        column_session_pairs,
+        join_split_sessions,
+        session_sources,
+        shared_session_names,
+    )
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.features.table import FeatureCache, SessionJob, build_feature_table, settings_key
 
@@ -180,11 +187,13 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     # local worker processes (if any) start while this process reads the first session
     compute.start_workers(c.scheduler, c.workers)
     sources = session_sources(ds.name)
+    pairs = column_session_pairs(sources)
+    prefix = shared_session_names(sources, pairs)
+    sources = join_split_sessions(sources, pairs)  # a session in two files: read together
     console.print(
         f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
     )
-    prefix = shared_session_names(sources)
     # the first session's layout (its samples, if read, give its rows below)
     first, first_read = _first_layout(sources[0], ds.checks, prefix, c.cache)
     channels = wanted_channels(ds.sensors, first.channels, first.name)
@@ -495,6 +504,8 @@ def _raw_windows(sources, subjects: set, checks, windowing: dict, prefix: bool,
         try:
             for w in iter_session_windows(source.iter_batches(checks, prefix), **windowing):
                 w = w.subset(np.flatnonzero(np.isin(w.subject, wanted)))
+                if not len(w):  # (a file of column subjects: none of these here)
+                    continue
                 if per_class is not None:
                     keep = np.zeros(len(w), bool)
                     for c in classes:
