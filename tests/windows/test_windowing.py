@@ -43,7 +43,7 @@ def test_recording_shorter_than_a_window_gives_no_window():
 
 
 def test_a_recording_without_samples_gives_no_window():
-    """A session of an empty file (a Parquet file of no rows), e.g. in ``tinyhar inspect``."""
+    """A recording without samples (e.g. every row filtered out) gives no window."""
     rec = _set(make_frame([("walk", 100)]).iloc[:0])
     w, rep = make_windows(rec, window=128, hop=64, unit="samples", keep_unlabelled=True)
     assert len(w) == 0 and w.X.shape == (0, 128, 6)
