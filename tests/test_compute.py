@@ -279,7 +279,7 @@ def test_a_task_that_kills_its_cluster_worker_is_a_clear_error():
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                     dashboard_address=None, processes=True) as cluster:
+                                     dashboard_address=":0", processes=True) as cluster:
         with pytest.raises(compute.ComputeError, match="ended the Dask worker"):
             list(compute.map_in_order(signal.raise_signal, [signal.SIGKILL],
                                       cluster.scheduler_address))

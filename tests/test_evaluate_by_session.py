@@ -152,7 +152,7 @@ def test_a_dask_local_cluster_gives_the_serial_scores_and_predictions(data, tmp_
     serial = (evaluate_run(run, definition), evaluate_continuous(run, definition),
               predict_recordings(run, tmp_path / "a", recording=definition))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         kw = {"scheduler": cluster.scheduler_address}
         on_cluster = (evaluate_run(run, definition, **kw),
                       evaluate_continuous(run, definition, **kw),

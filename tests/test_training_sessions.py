@@ -91,7 +91,7 @@ def test_threads_and_cache_give_the_in_memory_metrics(definition, in_memory, tmp
 def test_a_dask_local_cluster_gives_the_same_metrics(definition, in_memory, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         got = train(_cfg(definition, scheduler=cluster.scheduler_address), tmp_path / "r")
     for key in SAME:
         assert got[key] == in_memory[key], key

@@ -281,7 +281,7 @@ def test_a_local_cluster_with_two_workers_gives_the_same_rows(synthetic):
     distributed = pytest.importorskip("distributed")
     jobs, names, _, expected = _jobs(synthetic)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None, processes=True) as cluster:
+                                  dashboard_address=":0", processes=True) as cluster:
         table, _ = build_feature_table(
             jobs, names, lambda f, items: compute.map_in_order(f, items, cluster.scheduler_address)
         )

@@ -106,7 +106,7 @@ def test_local_workers_give_the_serial_results(windows, serial, scheduler):
 def test_a_dask_local_cluster_gives_the_serial_results(windows, serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         got = run_folds(windows, cluster.scheduler_address)
     assert_same(got, serial, windows)
 
