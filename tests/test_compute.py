@@ -285,6 +285,23 @@ def test_a_task_that_kills_its_cluster_worker_is_a_clear_error():
                                       cluster.scheduler_address))
 
 
+def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
+    """A scheduler whose workers all ended (or were cut off, tests/test_cluster_machines.py)
+    would hold the tasks forever: the run is abandoned after NO_WORKERS_TIMEOUT_S without a
+    worker."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(compute, "NO_WORKERS_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.2)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
+                                  dashboard_address=None, processes=False) as cluster:
+        with pytest.raises(compute.ComputeError, match="has had no worker for 1 s.*"
+                                                       "Start `dask worker`"):
+            list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address))
+        cluster.scale(1)
+        cluster.wait_for_workers(1)
+        assert list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address)) == [1, 2]
+
+
 def test_the_abandoned_run_messages_end_alike():
     """A lost cluster and a killed worker process: what happened, then the one tail (the run
     is abandoned, what to do, run again with the cached features)."""

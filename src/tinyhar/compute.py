@@ -24,7 +24,8 @@ the command line):
     An existing dask.distributed cluster (start one with ``dask scheduler``
     and ``dask worker tcp://host:8786`` on each machine). The data must be
     on storage every worker can read at the same path. A cluster that cannot
-    be reached, or goes away mid-run, raises :class:`ComputeError` (no hang:
+    be reached, goes away mid-run, or has no worker for
+    :data:`NO_WORKERS_TIMEOUT_S`, raises :class:`ComputeError` (no hang:
     connection and task timeouts apply; a host name that does not resolve or
     a port nothing listens on is refused at once, :func:`check_reachable`).
 
@@ -66,6 +67,15 @@ in three runs with 8, 5.5-5.8 s with 32 (``benchmarks/scale.py``, 100 h)."""
 
 CONNECT_TIMEOUT_S = 20.0
 """Seconds to wait for a dask.distributed scheduler to answer."""
+
+NO_WORKERS_TIMEOUT_S = 20.0
+"""Seconds a dask.distributed cluster may have no worker while tasks wait (a worker being
+restarted, or joining) before the run is abandoned: the scheduler of a cluster whose every
+worker ended, or was cut off by the network, holds the tasks forever."""
+
+WORKERS_CHECK_S = 2.0
+"""While a task's result is awaited, the scheduler is asked this often how many workers
+it has (one small message)."""
 
 
 class ComputeError(TinyharError):
@@ -652,7 +662,7 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
 
         for future in futures:
             try:
-                yield future.result(timeout=task_timeout_s)
+                yield _result(client, future, address, task_timeout_s)
             except (OSError, TimeoutError, CancelledError) as exc:
                 raise _lost(address, exc) from exc
             except KilledWorker as exc:  # the task's worker died each time it ran it
@@ -666,6 +676,36 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
                 future.release()
     finally:
         client.close(timeout=5)
+
+
+def _result(client, future, address: str, timeout: float | None) -> Any:
+    """``future.result(timeout)``, but abandon the run (:class:`ComputeError`) once the
+    cluster has had no worker for :data:`NO_WORKERS_TIMEOUT_S` (asked every
+    :data:`WORKERS_CHECK_S`), rather than wait for one forever."""
+    import time
+
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    start = time.monotonic()
+    alone_since = None
+    while True:
+        left = None if timeout is None else timeout - (time.monotonic() - start)
+        if left is not None and left <= 0:
+            raise TimeoutError(f"no result within {timeout:g} s")
+        if done.wait(WORKERS_CHECK_S if left is None else min(WORKERS_CHECK_S, left)):
+            break
+        now = time.monotonic()
+        if client.nthreads(callback_timeout=CONNECT_TIMEOUT_S):
+            alone_since = None
+        elif alone_since is None:
+            alone_since = now
+        elif now - alone_since >= NO_WORKERS_TIMEOUT_S:
+            raise ComputeError(_abandoned(
+                f"the Dask cluster at {address} has had no worker for "
+                f"{NO_WORKERS_TIMEOUT_S:g} s (each ended or was cut off)",
+                "Start `dask worker` on each worker machine (or restart the cluster)"
+            ))
+    return future.result(timeout=left)
 
 
 _START_IT = "start it (`dask scheduler`) and its workers, or use the serial scheduler"
