@@ -35,7 +35,9 @@ _made = itertools.count()
 # Run inside the namespace (bash -c): open each shared folder, put a tmpfs on /tmp (in a
 # mount namespace of its own, made private so that nothing leaks back), bind each folder
 # back at its path (parents first; -c: /proc/self/fd/N as it is, not its path resolved
-# again under the new /tmp), set the host name, then become the command.
+# again under the new /tmp), stay in the working folder if the machine has it (else /: a
+# process's folder that the machine does not have fails Python's multiprocessing), set the
+# host name, then become the command.
 _ENTER = r"""
 set -e
 name=$1; n=$2; shift 2
@@ -49,6 +51,7 @@ for entry in "${fds[@]}"; do
   mount -c --bind "/proc/self/fd/$fd" "$folder"
   exec {fd}<&-
 done
+cd "$PWD" 2>/dev/null || cd /
 echo "$name" > /proc/sys/kernel/hostname
 exec "$@"
 """

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,10 @@ def definition(tmp_path_factory) -> str:
 
 @pytest.fixture
 def machine(definition):
-    """The second machine, seeing the data folder; removed (its processes killed) after."""
-    other = machine_or_skip([Path(definition).parent])
+    """The second machine, seeing the data folder, this tree and the Python installation
+    (as if installed there at the same paths); removed (its processes killed) after."""
+    other = machine_or_skip([Path(definition).parent, Path(dask_cluster.SRC).parent,
+                             Path(sys.prefix), Path(sys.base_prefix)])
     yield other
     other.remove()
 
