@@ -293,7 +293,7 @@ def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(compute, "NO_WORKERS_TIMEOUT_S", 1.0)
     monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.2)
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
-                                  dashboard_address=None, processes=False) as cluster:
+                                  dashboard_address=":0", processes=False) as cluster:
         with pytest.raises(compute.ComputeError, match="has had no worker for 1 s.*"
                                                        "Start `dask worker`"):
             list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address))
