@@ -302,6 +302,20 @@ def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
         assert list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address)) == [1, 2]
 
 
+def test_the_clusters_own_no_workers_timeout_is_a_clear_error():
+    """A cluster configured to fail tasks that wait too long for a worker
+    (``distributed.scheduler.no-workers-timeout``) ends the run with ComputeError."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}), \
+            distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
+                                     dashboard_address=":0", processes=False) as cluster:
+        with pytest.raises(compute.ComputeError, match=r"found no worker to run a task .*"
+                                                       "Start `dask worker`"):
+            list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address))
+
+
 def test_the_abandoned_run_messages_end_alike():
     """A lost cluster and a killed worker process: what happened, then the one tail (the run
     is abandoned, what to do, run again with the cached features)."""

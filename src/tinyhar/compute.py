@@ -659,6 +659,7 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
         if head is not None:
             yield head()
         from distributed import KilledWorker
+        from distributed.scheduler import NoValidWorkerError, NoWorkerError
 
         for future in futures:
             try:
@@ -671,6 +672,12 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
                     f"{address} tried it ({exc})",
                     "A worker that is killed usually ran out of memory: give the workers "
                     "more memory (`dask worker --memory-limit`) or fewer threads each"
+                )) from exc
+            except (NoWorkerError, NoValidWorkerError) as exc:  # the cluster's own no-workers
+                raise ComputeError(_abandoned(  # timeout, or workers without what a task needs
+                    f"the Dask scheduler at {address} found no worker to run a task ({exc})",
+                    "Start `dask worker` on each worker machine (or remove the cluster's "
+                    "distributed.scheduler.no-workers-timeout)"
                 )) from exc
             finally:
                 future.release()
