@@ -338,3 +338,24 @@ def test_datetime_recordings_get_clock_times_in_the_outputs(
     assert plain_windows.columns.tolist() == [c for c in columns if not c.endswith("_utc")]
     pd.testing.assert_frame_equal(windows.drop(columns=["start_utc", "end_utc"]), plain_windows,
                                   check_exact=False, atol=1e-6, rtol=0)
+
+
+def test_evaluate_continuous_timelines_get_the_clock_origins(run, synthetic, tmp_path,
+                                                             monkeypatch):
+    """evaluate --continuous draws its timelines on the clock axis, per session or whole."""
+    import tinyhar.reporting.timeline as timeline
+
+    definition = _clock_study(synthetic, tmp_path / "dates")
+    seen = []
+    draw = timeline.plot_timeline
+    monkeypatch.setattr(timeline, "plot_timeline",
+                        lambda *a, **kw: seen.append(kw.get("origins")) or draw(*a, **kw))
+    for by_session in (True, False):
+        seen.clear()
+        with pytest.warns(UserWarning, match="now session '(s004-)?day~2'"):
+            evaluate_continuous(run, str(definition), figures_dir=tmp_path / str(by_session),
+                                by_session=by_session)
+        clock = {s: pd.Timestamp(t).timestamp() for s, t in (
+            ("s003-day", S003_START), ("s004-day", S004_START), ("s004-day~2", S004_RESTART))}
+        merged = {k: v for origins in seen for k, v in (origins or {}).items()}
+        assert len(seen) == 2 and merged == pytest.approx(clock, abs=1e-6)

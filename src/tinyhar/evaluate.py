@@ -659,6 +659,7 @@ def _timeline_figure(labels, folder: str | Path, dataset: str, subject: str) -> 
         labels.session, labels.t_start, labels.window_s, labels.hop_s, labels.acc_magnitude,
         labels.timeline_rows(), labels.classes, Path(folder) / name,
         title=f"{dataset}, subject {subject}: raw and post-processed ({labels.postprocess})",
+        origins=labels.origins,
     )
     return name
 

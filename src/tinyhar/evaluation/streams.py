@@ -281,6 +281,9 @@ class StreamLabels:
         Mean acceleration magnitude in g (timelines).
     window_s, hop_s : float
         Window length and hop in s.
+    origins : dict of str -> float, optional
+        Clock time of each date-time session's first sample, s since the
+        epoch (UTC), as :attr:`StreamPredictions.origins`; None without.
     """
 
     classes: list[str]
@@ -297,6 +300,7 @@ class StreamLabels:
     acc_magnitude: np.ndarray
     window_s: float
     hop_s: float
+    origins: dict[str, float] | None = None
 
     def __len__(self) -> int:
         return len(self.session)
@@ -315,7 +319,7 @@ class StreamLabels:
             pred.session, pred.subject, pred.y,
             pred.classify().astype(np.int16), pred.classify(spec).astype(np.int16),
             pred.rejected(spec), pred.invalid, pred.t_start,
-            pred.acc_magnitude.astype(np.float32), pred.window_s, pred.hop_s,
+            pred.acc_magnitude.astype(np.float32), pred.window_s, pred.hop_s, pred.origins,
         )
 
     @classmethod
@@ -331,14 +335,15 @@ class StreamLabels:
             raise ValueError("StreamLabels.concatenate: nothing to concatenate")
         first = parts[0]
         arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in _LABEL_ARRAYS}
+        origins = {k: v for p in parts for k, v in (p.origins or {}).items()} or None
         return cls(first.classes, first.postprocess, first.rejecting, **arrays,
-                   window_s=first.window_s, hop_s=first.hop_s)
+                   window_s=first.window_s, hop_s=first.hop_s, origins=origins)
 
     def subset(self, mask: np.ndarray) -> StreamLabels:
         """The windows where ``mask`` is true (order kept)."""
         return StreamLabels(self.classes, self.postprocess, self.rejecting,
                             **{k: getattr(self, k)[mask] for k in _LABEL_ARRAYS},
-                            window_s=self.window_s, hop_s=self.hop_s)
+                            window_s=self.window_s, hop_s=self.hop_s, origins=self.origins)
 
     def names(self, idx: np.ndarray) -> np.ndarray:
         """Class names of ``raw``/``smoothed`` indices (``"invalid"``, ``"unknown"``), object."""
