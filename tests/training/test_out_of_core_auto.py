@@ -88,3 +88,20 @@ def test_the_decision_lists_the_files_once(definition, monkeypatch):
         monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(factor * need / 1e9))
         assert reads_by_session(cfg) is expected
         assert calls == [definition]
+
+
+def test_in_memory_training_estimates_the_samples_once(definition, monkeypatch, tmp_path):
+    """The decision's estimate is the one the whole read checks against (not made again)."""
+    import tinyhar.datasets.custom as custom
+    from tinyhar.training import train
+
+    need = 36_000 * 6 * IN_MEMORY_BYTES_PER_VALUE
+    monkeypatch.setenv("TINYHAR_MEMORY_LIMIT_GB", str(4 * need / 1e9))  # fits: in memory
+    real, calls = custom.estimated_samples, []
+    monkeypatch.setattr(custom, "estimated_samples",
+                        lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    cfg = make_config({"dataset": {"name": definition},
+                       "evaluation": {"test_subjects": ["s001"], "cv_folds": 0},
+                       "model": {"n_estimators": 2, "max_depth": 3}}, "test")
+    metrics = train(cfg, tmp_path / "run")
+    assert metrics.get("out_of_core") is None and calls == [definition]

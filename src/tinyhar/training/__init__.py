@@ -49,7 +49,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "tinyhar.training.job": ("store_test_windows", "train"),
     "tinyhar.training.networks": ("make_network",),
     "tinyhar.training.presets": ("PRESET_DATA", "apply_preset", "preset_test_subjects"),
-    "tinyhar.training.sessions": ("OUT_OF_CORE_BYTES", "reads_by_session"),
+    "tinyhar.training.sessions": ("OUT_OF_CORE_BYTES", "out_of_core_plan", "reads_by_session"),
     "tinyhar.training.splits": ("cross_validate", "loso_folds", "split_windows"),
     "tinyhar.training.stages": ("check_postprocess_config",),
     "tinyhar.training.trees": ("augment_features", "build_pipeline", "check_leaf_size",

@@ -21,7 +21,7 @@ from tinyhar.models.kinds import NETWORK_KINDS
 from tinyhar.models.pipeline import PIPELINE_FILE
 from tinyhar.reporting.text import plural
 from tinyhar.runfolder import CONFIG_FILE, MAX_TEST_WINDOWS, write_run, write_test_windows
-from tinyhar.training.sessions import _train_from_sessions, reads_by_session
+from tinyhar.training.sessions import _train_from_sessions, out_of_core_plan
 from tinyhar.training.stages import (
     _common_metrics,
     _figures,
@@ -81,7 +81,8 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     """Body of :func:`train`: everything is written into ``out``, the temporary folder."""
     t_start = time.perf_counter()
     np.random.seed(cfg.seed)
-    if reads_by_session(cfg):
+    by_session, need = out_of_core_plan(cfg)
+    if by_session:
         from tinyhar import compute
 
         try:
@@ -96,7 +97,7 @@ def _train_into(cfg: TrainConfig, out: Path, console: Console) -> dict:
     from tinyhar.training.splits import split_windows
 
     console.print(f"loading data set [bold]{cfg.dataset.name}[/]")
-    data = load_data(cfg)
+    data = load_data(cfg, need)
     check_postprocess_config(cfg, isinstance(data, RecordingSet))
     windows, wreport = make_window_set(data, cfg)
     hop = windows.hop_samples  # cut by make_windows; None for pre-cut windows

@@ -49,6 +49,20 @@ OUT_OF_CORE_BYTES = 2 * 1024**3
 def reads_by_session(cfg: TrainConfig) -> bool:
     """Whether training reads the data set session by session (``compute.out_of_core``).
 
+    As :func:`out_of_core_plan`, without the estimate.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`out_of_core_plan`.
+    """
+    return out_of_core_plan(cfg)[0]
+
+
+def out_of_core_plan(cfg: TrainConfig) -> tuple[bool, int | None]:
+    """Whether training reads the data set session by session (``compute.out_of_core``),
+    and the estimated bytes of reading it whole when the decision needed them.
+
     ``auto`` means yes for a dataset definition (``.yaml``) with tree models
     when a parallel scheduler or a feature cache is configured, when the
     definition's files hold more than :data:`OUT_OF_CORE_BYTES`, or when
@@ -58,6 +72,15 @@ def reads_by_session(cfg: TrainConfig) -> bool:
     ``$TINYHAR_MEMORY_LIMIT_GB`` caps). Compressed Parquet holds 1,000 hours
     of 6-channel 50 Hz data in 1.8 GB on disk, which take about 40 GB in
     memory. Either way the metrics are the same.
+
+    Returns
+    -------
+    by_session : bool
+    need : int or None
+        :func:`~tinyhar.windows.source.in_memory_bytes` when it was computed
+        (in-memory training passes it to
+        :func:`~tinyhar.windows.source.load_data`, which would estimate it
+        again), else None.
 
     Raises
     ------
@@ -79,11 +102,11 @@ def reads_by_session(cfg: TrainConfig) -> bool:
                 f"session; {ds.name!r} is not one (use out_of_core: false, or describe the "
                 "files with `tinyhar datasets init`)"
             )
-        return True
+        return True, None
     if c.out_of_core is False or not definition or cfg.model.kind in NETWORK_KINDS:
-        return False
+        return False, None
     if c.scheduler != "serial" or c.cache:
-        return True
+        return True, None
     from tinyhar.datasets.custom import DatasetDefinition, resolve_files
     from tinyhar.windows.source import in_memory_bytes
     from tinyhar.windows.windowing import memory_limit
@@ -91,9 +114,12 @@ def reads_by_session(cfg: TrainConfig) -> bool:
     path = Path(ds.name)  # its files, listed once for both estimates
     files = resolve_files(DatasetDefinition.from_yaml(path), path.parent, ds.name)
     if sum(f.stat().st_size for f in files) > OUT_OF_CORE_BYTES:
-        return True
+        return True, None
     limit = memory_limit()
-    return limit is not None and in_memory_bytes(ds.name, files) > limit / 2
+    if limit is None:
+        return False, None
+    need = in_memory_bytes(ds.name, files)
+    return need > limit / 2, need
 
 
 class _TableWindows:

@@ -50,8 +50,10 @@ def in_memory_bytes(yaml_path: str | Path, files: list[Path] | None = None) -> i
     return samples * channels * IN_MEMORY_BYTES_PER_VALUE
 
 
-def check_fits_in_memory(yaml_path: str | Path) -> None:
+def check_fits_in_memory(yaml_path: str | Path, need: int | None = None) -> None:
     """Refuse to load a dataset definition whole when it would not fit in memory.
+
+    ``need``: the estimate (:func:`in_memory_bytes`) when the caller has it already.
 
     Raises
     ------
@@ -67,7 +69,8 @@ def check_fits_in_memory(yaml_path: str | Path) -> None:
     limit = memory_limit()
     if limit is None:
         return
-    need = in_memory_bytes(yaml_path)
+    if need is None:
+        need = in_memory_bytes(yaml_path)
     if need > limit:
         raise ConfigError(
             f"{yaml_path}: loading it whole would need about {need / 1e9:.3g} GB (its files "
@@ -78,8 +81,11 @@ def check_fits_in_memory(yaml_path: str | Path) -> None:
         )
 
 
-def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
+def load_data(cfg: TrainConfig, need_bytes: int | None = None) -> RecordingSet | WindowSet:
     """Load the configured data set and keep the configured sensors.
+
+    ``need_bytes``: a dataset definition's :func:`in_memory_bytes` when the caller
+    estimated it already (:func:`tinyhar.training.sessions.out_of_core_plan`).
 
     Returns
     -------
@@ -104,7 +110,7 @@ def load_data(cfg: TrainConfig) -> RecordingSet | WindowSet:
     elif ds.name == "uci-har":
         options = {"signals": _UCI_SIGNALS[ds.sensors]}
     if ds.path is None and Path(ds.name).suffix.lower() in (".yaml", ".yml"):
-        check_fits_in_memory(ds.name)
+        check_fits_in_memory(ds.name, need_bytes)
     data = load_dataset(ds.name, path=ds.path, checks=ds.checks, **options)
     wanted = wanted_channels(ds.sensors, data.channels, data.name)
     if isinstance(data, WindowSet):
