@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from tinyhar.datasets.recording import RecordingSet, natural_key
+from tinyhar.datasets.recording import RecordingSet, natural_key, utc_text
 from tinyhar.errors import TinyharError
 from tinyhar.evaluation.streams import STREAM_CHUNK, StreamPredictions, stream_predictions
 from tinyhar.postprocess import PostProcessor
@@ -211,8 +211,7 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
         for k, key in enumerate(("start", "end")):
             stamps = clock_times(pred.origins, table["session"].to_numpy(),
                                  table[key].to_numpy(np.float64))
-            text = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z")
-            table.insert(3 + k, f"{key}_utc", np.where(np.isnat(stamps), "", text))
+            table.insert(3 + k, f"{key}_utc", utc_text(stamps))
     return table
 
 

@@ -181,6 +181,7 @@ from tinyhar.datasets.recording import (
     run_starts,
     steps_where,
     str_categories,
+    utc_text,
 )
 from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
@@ -872,7 +873,7 @@ def _fill(
         Raw counts that are not integers.
     """
     used = definition.columns.used()
-    dates = canon == "time" and definition.units.time == "datetime"
+    dates = canon == "time" and definition.units.dates
     for start, values, original_of in _float_blocks(raw, canon, file, used, dates):
         bad = ~np.isfinite(values)
         if bad.any():
@@ -1137,8 +1138,8 @@ def _column_label(ref: ColumnRef, where: str, number: int) -> str:
 
 def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> np.ndarray:
     if canon == "time":  # (date-times are seconds already: _float_blocks)
-        unit = definition.units.time
-        return values if unit == "datetime" else values * TIME_UNITS[unit]
+        units = definition.units
+        return values if units.dates else values * TIME_UNITS[units.time]
     is_acc = canon.startswith("acc")
     unit = definition.units.acc if is_acc else definition.units.gyro
     target = "g" if is_acc else "rad/s"
@@ -1590,9 +1591,9 @@ class _ParquetColumns:
                     self.file, f"{canon}: the column holds date-times ({kind}) but units.time "
                     "is a number unit; set units.time: datetime in the definition", column=name)
             return self._batches(name, _COUNTS_PER_S[kind.unit])
-        if dates and _is_text(kind):
-            return self._batches(name, text_dates=True)
-        return self._batches(name) if numeric and not dates else None
+        if dates:
+            return self._batches(name, text_dates=True) if _is_text(kind) else None
+        return self._batches(name) if numeric else None
 
     def _batches(self, name: str, per_second: float | None = None, text_dates: bool = False):
         """``(first_row, float64 values)`` of a numeric column, or in seconds since the Unix
@@ -1740,6 +1741,7 @@ def _assemble_sessions(
     (``prefix``: ``"<subject>-<session>"`` whether or not a name is shared here). With a
     date-time time column, ``"_origins"`` maps each session to its first time stamp."""
     subject, session = columns["subject"], columns["session"]
+    dates = definition.units.dates
     if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
         raise DataFormatError(
@@ -1773,12 +1775,11 @@ def _assemble_sessions(
         if not _sorted_rows(order):  # rows of a run keep their order: sort only if needed
             columns = _take(columns, np.lexsort((file, first[file], columns["_key"])))
         del file, runs, order
-        columns = _split_restarts(columns, files, wheres, definition.units.time == "datetime")
+        columns = _split_restarts(columns, files, wheres, dates)
     else:
         columns = _take(columns, np.lexsort((columns["time"], columns["_key"])))
     keys = columns["_key"]
     t = columns["time"]
-    dates = definition.units.time == "datetime"
     repeat = steps_where(len(keys), lambda a, b: (keys[a + 1 : b + 1] == keys[a:b])
                          & (t[a + 1 : b + 1] <= t[a:b]))
     if repeat.size:
@@ -1922,11 +1923,11 @@ class RestartWarning(UserWarning):
 
 def time_text(seconds: float, dates: bool = False) -> str:
     """A time for messages: ``"12.5 s"``, or with ``dates`` (s since the Unix epoch) ISO 8601
-    UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``)."""
+    UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``, :func:`utc_text`)."""
     if not dates:
         return f"{seconds:g} s"
-    stamp = np.datetime64(int(np.round(seconds * 1e3)), "ms")
-    return f"{np.datetime_as_string(stamp, unit='ms')}Z"
+    return str(utc_text(np.array([np.round(seconds * 1e3)]).astype("datetime64[ms]"))[0])
+
 
 
 def warn_restarts(count: int, shown: list[tuple[str, float, float, str]],

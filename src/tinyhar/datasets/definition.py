@@ -89,6 +89,11 @@ class Units(_Strict):
     acc: str | RawCounts = "g"
     gyro: str | RawCounts = "rad/s"
 
+    @property
+    def dates(self) -> bool:
+        """Whether the time column holds date-times (``time: datetime``), not numbers."""
+        return self.time == "datetime"
+
     @field_validator("acc")
     @classmethod
     def _check_acc(cls, value: str | RawCounts) -> str | RawCounts:

@@ -367,14 +367,15 @@ class RecordingSet:
         return out
 
 
-def joined_origins(sets: Sequence[RecordingSet]) -> dict[str, float] | None:
+def joined_origins(sets: Sequence[Any]) -> dict[str, float] | None:
     """The :attr:`RecordingSet.origins` of several sets' sessions together (None: none has one).
 
     Parameters
     ----------
-    sets : sequence of RecordingSet
+    sets : sequence of RecordingSet (or anything with ``origins``)
         E.g. the pieces of one recording, or sets with distinct sessions
-        (a session in two sets has one origin: the last set's).
+        (a session in two sets has one origin: the last set's); also the
+        streams of :mod:`tinyhar.evaluation.streams`.
 
     Returns
     -------
@@ -383,6 +384,22 @@ def joined_origins(sets: Sequence[RecordingSet]) -> dict[str, float] | None:
     joined = {k: v for s in sets for k, v in (s.origins or {}).items()}
     return joined or None
 
+
+def utc_text(stamps: np.ndarray) -> np.ndarray:
+    """Clock times as ISO 8601 UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``).
+
+    Parameters
+    ----------
+    stamps : numpy.ndarray of datetime64[ms], shape (n,)
+        UTC (numpy's datetimes have no zone); NaT allowed.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (n,)
+        ``""`` for NaT.
+    """
+    text = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z")
+    return np.where(np.isnat(stamps), "", text)
 
 def _session_origins(origins: Any, sessions: list[str],
                      source: str | Path) -> dict[str, float] | None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyhar.datasets.recording import RecordingSet
+from tinyhar.datasets.recording import RecordingSet, joined_origins
 from tinyhar.errors import ConfigError
 from tinyhar.evaluation.continuous import continuous_metrics
 from tinyhar.evaluation.splits import group_kfold
@@ -228,7 +228,7 @@ class StreamPredictions:
             elif any(have):
                 raise ValueError(f"StreamPredictions.concatenate: some parts have {key}, "
                                  "others not")
-        out.origins = {k: v for p in parts for k, v in (p.origins or {}).items()} or None
+        out.origins = joined_origins(parts)
         return out
 
     def names(self, idx: np.ndarray) -> np.ndarray:
@@ -335,9 +335,8 @@ class StreamLabels:
             raise ValueError("StreamLabels.concatenate: nothing to concatenate")
         first = parts[0]
         arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in _LABEL_ARRAYS}
-        origins = {k: v for p in parts for k, v in (p.origins or {}).items()} or None
         return cls(first.classes, first.postprocess, first.rejecting, **arrays,
-                   window_s=first.window_s, hop_s=first.hop_s, origins=origins)
+                   window_s=first.window_s, hop_s=first.hop_s, origins=joined_origins(parts))
 
     def subset(self, mask: np.ndarray) -> StreamLabels:
         """The windows where ``mask`` is true (order kept)."""
