@@ -267,20 +267,12 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
 
     from tinyhar import compute
     from tinyhar.core.channels import require_channels
-    from tinyhar.datasets.sessions import (
-        column_session_pairs,
-        join_split_sessions,
-        session_sources,
-        shared_session_names,
-    )
+    from tinyhar.datasets.sessions import session_reads
     from tinyhar.features.table import SessionJob, build_feature_table
 
     console = console or Console(quiet=True)
     pipeline, cfg, spec = run.pipeline, run.config, run.spec
-    sources = session_sources(dataset)
-    pairs = column_session_pairs(sources)
-    prefix = shared_session_names(sources, pairs)  # (of all the sessions, as the whole load)
-    sources = join_split_sessions(sources, pairs)  # a session in two files: read together
+    sources, prefix = session_reads(dataset)  # a session in two files: read together
     selection = None
     if all(s.subject is not None for s in sources):  # subjects from the file names: only the
         from tinyhar.datasets.custom import DatasetDefinition  # sessions to score are read

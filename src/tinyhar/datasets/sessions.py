@@ -260,16 +260,16 @@ class SessionSource:
         if plan is None:
             yield self._load(definition, checks, session_prefix)
             return
+        dates = definition.units.dates  # origins: the sessions' clock times
         if plan.restarts:
             warn_restarts(plan.restarts, plan.shown_as(session_prefix), stacklevel=3,
-                          dates=definition.units.time == "datetime")
+                          dates=dates)
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
         channels = [*ACC_CHANNELS,
                     *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
         clipping: list = []
         state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate)
-        dates = definition.units.time == "datetime"  # origins: the sessions' clock times
         for file in plan.files:
             for part, where in iter_file_batches(definition, file, path.parent, pattern,
                                                  batch_rows):
@@ -1129,6 +1129,37 @@ def join_split_sessions(sources: list[SessionSource],
                                    tuple(f for i in joined for f in sources[i].files), None, None)
         out.append(source)
     return out
+
+
+def session_reads(definition_path: str | Path) -> tuple[list[SessionSource], bool]:
+    """How to read a dataset definition session by session: its sources, and the session ids.
+
+    :func:`session_sources`, with the files that share a session joined into
+    one source (:func:`join_split_sessions`), and :func:`shared_session_names`
+    of all of them, from one read of the files' subject and session columns
+    (:func:`column_session_pairs`).
+
+    Parameters
+    ----------
+    definition_path : str or Path
+        The dataset definition (``.yaml``).
+
+    Returns
+    -------
+    sources : list of SessionSource
+        No session in two of them.
+    session_prefix : bool
+        Whether session ids are ``"<subject>-<session>"`` (a session name used
+        by several subjects), as the whole read makes them.
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`session_sources`.
+    """
+    sources = session_sources(definition_path)
+    pairs = column_session_pairs(sources)
+    return join_split_sessions(sources, pairs), shared_session_names(sources, pairs)
 
 
 def check_whole_sessions(seen: dict[tuple[str, str], str], pairs, name: str, fix: str) -> None:

@@ -213,17 +213,10 @@ class SessionRecordings:
         ConfigError, DataFormatError
             As :func:`tinyhar.datasets.sessions.session_sources`.
         """
-        from tinyhar.datasets.sessions import (
-            column_session_pairs,
-            join_split_sessions,
-            session_sources,
-            shared_session_names,
-        )
+        from tinyhar.datasets.sessions import session_reads
 
-        sources = session_sources(path)
-        pairs = column_session_pairs(sources)
-        return cls(join_split_sessions(sources, pairs), checks,
-                   shared_session_names(sources, pairs), scheduler, workers, batch_rows)
+        sources, prefix = session_reads(path)
+        return cls(sources, checks, prefix, scheduler, workers, batch_rows)
 
     @classmethod
     def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,

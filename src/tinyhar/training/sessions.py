@@ -190,12 +190,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     inside their functions.
     """
     from tinyhar import compute
-    from tinyhar.datasets.sessions import (
-        column_session_pairs,
-        join_split_sessions,
-        session_sources,
-        shared_session_names,
-    )
+    from tinyhar.datasets.sessions import session_reads
     from tinyhar.evaluation.sessionstreams import SessionRecordings
     from tinyhar.features.table import FeatureCache, SessionJob, build_feature_table, settings_key
 
@@ -212,10 +207,7 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
         _check_cache_outside_files(ds.name, c.cache)
     # local worker processes (if any) start while this process reads the first session
     compute.start_workers(c.scheduler, c.workers)
-    sources = session_sources(ds.name)
-    pairs = column_session_pairs(sources)
-    prefix = shared_session_names(sources, pairs)
-    sources = join_split_sessions(sources, pairs)  # a session in two files: read together
+    sources, prefix = session_reads(ds.name)  # a session in two files: read together
     console.print(
         f"reading [bold]{ds.name}[/] session by session: {plural(len(sources), 'source')}, "
         f"scheduler {c.scheduler}" + (f", feature cache {c.cache}" if c.cache else "")
