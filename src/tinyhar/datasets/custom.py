@@ -38,13 +38,16 @@ Every key, with what it allows:
     (``**`` recurses). Each must match at least one file.
 ``format``
     ``csv``, ``parquet`` or ``npy``; by default from each file's extension
-    (``.csv``/``.txt``/``.tsv``, ``.parquet``/``.pq``, ``.npy``). CSV files
+    (``.csv``/``.txt``/``.tsv``/``.dat``/``.log``: text, ``.parquet``/``.pq``, ``.npy``). CSV files
     may be compressed (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``:
     decompressed while they are parsed, never whole in memory).
 ``csv``
-    ``delimiter`` (default ``,``), ``header`` (default true: the first line
+    ``delimiter`` (default ``,``; one character, or ``\s+`` for columns
+    separated by runs of spaces or tabs), ``header`` (default true: the first line
     names the columns), ``skip_rows`` (lines before the header, default 0),
-    ``decimal`` (default ``.``), ``encoding`` (default ``utf-8``).
+    ``decimal`` (default ``.``), ``encoding`` (default ``utf-8``), ``comment``
+    (default none: a character after which the rest of a line is ignored,
+    e.g. ``;`` for lines that end in ``;``).
 ``sampling_rate_hz``
     The sampling rate in Hz (required, > 0).
 ``columns``
@@ -60,7 +63,9 @@ Every key, with what it allows:
     (default ``g`` for acc, ``deg/s`` for gyro), then converted.
 ``file_pattern``
     A regular expression matched against each file *name* (not its folder)
-    with named groups among ``subject``, ``session``, ``label``.
+    with named groups among ``subject``, ``session``, ``label``; a pattern
+    holding ``/`` is matched against the end of the path, folders and name
+    (:func:`pattern_match`).
 ``constants``
     ``subject``, ``session``, ``label``: one value for all files.
 ``label_map``
@@ -204,6 +209,7 @@ __all__ = [
     "iter_file_batches",
     "load_definition",
     "meta_from_name",
+    "pattern_match",
     "resolve_files",
     "MIN_MEAN_PIECE",
 ]
@@ -884,6 +890,9 @@ def _fill(
             fix = "fix or remove this row"
             if pd.isna(original):
                 what = "missing"
+                if isinstance(raw, _CsvColumns):
+                    fix += (" (or, with a time column, set csv.drop_missing: true to leave out "
+                            "every row missing a value, e.g. samples a sensor dropped)")
             elif dates:
                 what = f"{original!r} is not an ISO 8601 date-time (e.g. 2016-11-13 02:18:00.01)"
             elif canon == "time" and np.isfinite(datetime_seconds(pd.Series([original]))[0]):
@@ -1154,6 +1163,24 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
     return to_canonical(values, unit, target)
 
 
+def pattern_match(pattern: re.Pattern, file: Path) -> re.Match | None:
+    """``file_pattern`` matched against a file's name, or, when the pattern holds a ``/``,
+    against the shortest end of its path (folders and name) that it matches whole.
+
+    ``(?P<label>[a-z]+)_\\d+/sub_(?P<subject>\\d+)\\.csv`` reads label and subject
+    of ``A_DeviceMotion_data/wlk_7/sub_1.csv`` (MotionSense: the activity in the
+    folder's name).
+    """
+    if "/" not in pattern.pattern:
+        return pattern.fullmatch(file.name)
+    parts = file.parts
+    for k in range(2, len(parts) + 1):
+        match = pattern.fullmatch("/".join(parts[-k:]))
+        if match is not None:
+            return match
+    return None
+
+
 def meta_from_name(
     file: Path, base_dir: Path, pattern: re.Pattern | None, definition: DatasetDefinition
 ) -> dict[str, str | None]:
@@ -1169,12 +1196,15 @@ def meta_from_name(
     """
     meta: dict[str, str | None] = {k: getattr(definition.constants, k) for k in META_FIELDS}
     if pattern is not None:
-        match = pattern.fullmatch(file.name)
+        match = pattern_match(pattern, file)
         if match is None:
+            what = "file name" if "/" not in pattern.pattern else "end of the path"
             raise DataFormatError(
                 file,
-                f"file name {file.name!r} does not match file_pattern {pattern.pattern!r}; "
-                "rename the file or change the pattern (it must match the whole name)",
+                f"{what} {file.name!r} does not match file_pattern {pattern.pattern!r}; "
+                f"rename the file or change the pattern (it must match the whole {what}"
+                + ("; a pattern with '/' matches folders and name" if "/" in pattern.pattern
+                   else "") + ")",
             )
         meta.update({k: v for k, v in match.groupdict().items() if v is not None})
     if meta.get("session") is None and definition.columns.session is None:
@@ -1236,12 +1266,20 @@ def _csv_chunks(
                     if canon in ACC_CHANNELS + GYRO_CHANNELS and identity[canon.split("_")[0]]}
     float32_cols -= text_cols
     first_data_line = opts.skip_rows + (2 if opts.header else 1)
+    # csv.drop_missing: rows missing time or a sensor value are left out of every read of the
+    # file (whichever columns it wants), so that all reads keep the same rows
+    checked = list(dict.fromkeys(
+        ref for k, ref in definition.columns.used().items() if k not in META_FIELDS
+    )) if opts.drop_missing else []
+    only_used = only_used and not checked
+    dropped = {"rows": 0, "line": None}  # rows left out by drop_missing, the first one's line
 
     def parse(floats: set, skip: int) -> Iterator[_CsvColumns]:
         reader = pd.read_csv(
             file, sep=opts.delimiter, header=0 if opts.header else None,
             skiprows=opts.skip_rows, decimal=opts.decimal, encoding=opts.encoding,
-            skip_blank_lines=False, index_col=False, engine="c", chunksize=chunk_rows,
+            comment=opts.comment, skip_blank_lines=False, index_col=False, engine="c",
+            chunksize=chunk_rows,
             dtype={**{c: np.float32 for c in floats},
                    **{c: "category" for c in text_cols}} or None,  # no string per row
             usecols=refs if only_used else None,
@@ -1267,6 +1305,14 @@ def _csv_chunks(
                     copy=False,
                 )
                 blank = selected.isna().all(axis=1).to_numpy()
+                if checked:
+                    missing = pd.DataFrame({r: chunk.iloc[:, r] if isinstance(r, int) else chunk[r]
+                                            for r in checked}).isna().any(axis=1).to_numpy()
+                    gone = np.flatnonzero(missing & ~blank)
+                    if gone.size and dropped["line"] is None:
+                        dropped["line"] = int(numbers[gone[0]])
+                    dropped["rows"] += int(gone.size)
+                    blank = blank | missing
                 if blank.any():
                     selected = selected.loc[~blank]
                     numbers = np.flatnonzero(~blank) + numbers.start
@@ -1323,6 +1369,17 @@ def _csv_chunks(
             file, f"the file has a header but {_NO_ROWS}",
             line=first_data_line,
         )
+    _warn_dropped(file, dropped, used)
+
+
+def _warn_dropped(file: Path, dropped: dict, used: dict[str, ColumnRef]) -> None:
+    """One warning for the rows ``csv.drop_missing`` left out of a file (from the read of its
+    sensors, not from the scans of its time or subject column alone)."""
+    if dropped["rows"] and any(k not in META_FIELDS and k != "time" for k in used):
+        warnings.warn(
+            f"{file}: {dropped['rows']} row(s) with a missing time or sensor value left out "
+            f"(csv.drop_missing), the first at line {dropped['line']}; windows may span the "
+            "gaps they leave", UserWarning, stacklevel=2)
 
 
 def _check_csv_columns(chunk: pd.DataFrame, refs: list, file: Path, opts) -> None:

@@ -28,8 +28,10 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 ACC_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "g")
 GYRO_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "rad/s")
 META_FIELDS = ("subject", "session", "label")
+WHITESPACE = r"\s+"
+"""``csv.delimiter`` for columns separated by runs of spaces or tabs (aligned text tables)."""
 _FORMATS = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".dat": "csv", ".log": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".npy": "npy",
 }
@@ -158,11 +160,28 @@ class Columns(_Strict):
 class CsvOptions(_Strict):
     """How CSV files are read (passed to pandas.read_csv)."""
 
-    delimiter: str = ","
+    delimiter: str = Field(",", description=r"one character, or \s+ for runs of spaces and tabs")
     header: bool = True
     skip_rows: int = Field(0, ge=0)
     decimal: str = "."
     encoding: str = "utf-8"
+    comment: str | None = Field(
+        None, min_length=1, max_length=1,
+        description="a character after which the rest of a line is ignored (';' for lines "
+        "that end in ';', '#' for comments)")
+    drop_missing: bool = Field(
+        False, description="leave out rows with a missing value (empty, NaN) in the time "
+        "column or a sensor column, with one warning per file; needs a time column")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 and value != WHITESPACE:
+            raise ValueError(
+                f"give one character (',', ';', '\\t', ' ') or {WHITESPACE!r} for runs of "
+                f"spaces and tabs, got {value!r}"
+            )
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -259,6 +278,16 @@ class DatasetDefinition(_Strict):
             bad = {k: v for k, v in self.columns.used().items() if not isinstance(v, int)}
             if bad:
                 raise ValueError(f"NPY files have no column names: use 0-based positions ({bad})")
+        return self
+
+    @model_validator(mode="after")
+    def _dropped_rows_keep_time(self) -> DatasetDefinition:
+        if self.csv.drop_missing and self.columns.time is None:
+            raise ValueError(
+                "csv.drop_missing needs a time column (columns.time): without one, time is "
+                "counted from the rows, and every sample after a dropped row would be "
+                "placed one sample interval early"
+            )
         return self
 
     def _source_of(self, key: str) -> str | None:

@@ -7,11 +7,25 @@ definition (the schema of :mod:`tinyhar.datasets.custom`) with its guesses:
 ============== =====================================================================
 what           how it is guessed
 ============== =====================================================================
-columns        by name (``timestamp_ms``, ``acc_x``, ``ax``, ``Acceleration x (m/s^2)``,
-               ``gyroZ``, ``label``, ``subject``, ...), else by content: the first
-               increasing numeric column is time, the first triple of numeric columns
-               that shows gravity is the accelerometer, the next triple the gyroscope,
-               a text column with few values the label
+csv layout     delimiter (runs of spaces: ``\s+``), header (a first line with text
+               where the other lines hold numbers), lines before it, a ``;`` ending
+               every line (``comment``)
+columns        by name (``timestamp_ms``, ``Arrival_Time``, ``acc_x``, ``ax``,
+               ``Acceleration x (m/s^2)``, ``gyroZ``, ``label``, ``gt``, ``subject``,
+               ...), else by content: the label is a text column with few values, else
+               whole numbers held for many samples (``_label_codes``); the first
+               increasing numeric column is time (never a row index such as
+               ``Unnamed: 0``); three adjacent numeric columns whose still spans show
+               1 g are an accelerometer, of several the first with a gyroscope triple
+               after it (``_sensor_triples``); columns named as orientation, gravity,
+               magnetometer, temperature... are never axes; acceleration named as
+               gravity-free (``userAcceleration``) is refused, saying how to add
+               gravity back
+rows           a device column (``Device``, ``Model``) that changes within a file:
+               the rows of several devices are interleaved, so it is the session
+               (rates measured per device); rows missing time or a sensor value:
+               ``csv.drop_missing``; labels such as ``null``, or ``0`` among codes
+               (``low``: check it): ``ignore_labels``
 time unit      from a unit in the column name (``_ms``, ``_us``, ``_ns``, ``_s``),
                else from the typical time step: a rate of 5-1000 Hz fixes s, ms, us
                or ns uniquely
@@ -28,10 +42,16 @@ file names     split at ``_ - . space``; a part like ``subject07``/``s07``/``use
                the session, and the words that vary between files the label
                (several words joined by separators are one label; of two varying
                words, the one reading like activities, :data:`ACTIVITY_WORDS`; the
-               other is the subject); a session is not taken from names that carry
-               the label (those numbers count takes); the pattern must match every
-               file, or it is dropped
+               other is the subject; a number after ``sub``/``user`` is the subject);
+               a session is not taken from names that carry the label (those numbers
+               count takes); the pattern must match every file, or it is dropped;
+               when the same names repeat in several folders, the folder's name is
+               part of the name (``wlk_7/sub_1.csv``)
 ============== =====================================================================
+
+A folder whose files hold one sensor each (``accel``/``gyro`` in their names or
+folders: WISDM 2019, HAPT's raw files) is refused, saying what to do: a
+definition reads every sensor of a sample from one row.
 
 Each guess is reported with how sure it is (``high``: one clear answer;
 ``medium``: by content or by the first of several possibilities; ``low``: a
@@ -69,10 +89,14 @@ from tinyhar.datasets.custom import (
     TIME_UNITS,
     DatasetDefinition,
     datetime_seconds,
+    pattern_match,
 )
 from tinyhar.datasets.definition import COMPRESSIONS, full_suffix
+from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.datasets.scaffold_guess import (
+    _DEVICE_RE,
     _GENERIC_FOLDERS,
+    _NOT_MOTION_RE,
     ACTIVITY_WORDS,
     COMMON_RATES_HZ,
     Guess,
@@ -81,16 +105,24 @@ from tinyhar.datasets.scaffold_guess import (
     _choose_unit,
     _CsvLayout,
     _distinct_units,
+    _gravity_free,
+    _gravity_free_problem,
+    _is_row_index,
+    _label_codes,
     _list_files,
     _name_pattern,
+    _no_label_values,
     _numeric,
     _passes,
     _read,
     _round_rate,
     _sample,
+    _sensor_per_file,
+    _sensor_triples,
     _sniff_csv,
     _time_unit,
     _to_g,
+    _tokens,
     _yaml_value,
 )
 from tinyhar.datasets.units import to_canonical
@@ -132,7 +164,7 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     Parameters
     ----------
     folder : str or Path
-        A folder (searched recursively) of CSV (``.csv .txt .tsv``, also compressed:
+        A folder (searched recursively) of CSV (``.csv .txt .tsv .dat .log``, also compressed:
         ``.csv.gz``, ``.bz2``, ``.xz``, ``.zip``), Parquet
         or NPY files, one or more per recording.
     out : str or Path
@@ -157,10 +189,11 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     _read_samples(d)
     _guess_columns(d)
     _guess_rate(d)
+    _guess_missing(d)
     _guess_units(d)
     _guess_names(d)
     order = ["files", "csv", "sampling_rate_hz", "columns.", "units.time", "units.acc",
-             "units.gyro", "file_pattern", "constants.", "classes"]
+             "units.gyro", "file_pattern", "constants.", "classes", "ignore_labels"]
     d.guesses.sort(key=lambda g: next(
         (i for i, o in enumerate(order) if g.key == o or (o.endswith(".") and
                                                          g.key.startswith(o))), len(order)))
@@ -192,11 +225,13 @@ class _Draft:
     how: dict[str, str] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)
     rate: float | None = None
+    device: Any = None
     time_unit: str = "s"
     units: dict[str, Any] = field(default_factory=dict)
     pattern: str | None = None
     constants: dict[str, str] = field(default_factory=dict)
     classes: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
     guesses: list[Guess] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -215,6 +250,17 @@ def _find_files(d: _Draft) -> None:
         )
     d.fmt = max(by_format, key=lambda k: len(by_format[k]))
     d.files = by_format[d.fmt]
+    sensors = _sensor_per_file(d.files, d.folder)
+    if sensors:
+        raise ConfigError(
+            f"{d.folder}: the files hold one sensor each ("
+            + ", ".join(f"{k}: {v}" for k, v in sensors.items()) + "); a dataset definition reads "
+            "every sensor of a sample from one row of one file. Run datasets init on one "
+            "sensor's files (a folder holding only the accelerometer's gives an "
+            "accelerometer-only definition), or first join each recording's files onto one "
+            "time base, one row per sample (tinyhar recordings import does this for phone "
+            "exports: phyphox, Sensor Logger)"
+        )
     skipped = sum(len(v) for k, v in by_format.items() if k != d.fmt)
     rel = Path(os.path.relpath(d.folder.resolve(), d.out.resolve().parent)).as_posix()
     nested = any(f.parent != d.folder for f in d.files)
@@ -243,59 +289,93 @@ def _read_samples(d: _Draft) -> None:
             )
     if d.layout is not None:
         d.guesses.append(Guess(
-            "csv", {"delimiter": d.layout.delimiter, "header": d.layout.header,
-                    "skip_rows": d.layout.skip_rows}, "high" if d.layout.header else "medium",
-            "from the first lines"
-            + ("" if d.layout.header else "; no header: columns by position"),
+            "csv", d.layout.options(), "high" if d.layout.header else "medium",
+            "; ".join(["from the first lines", *d.layout.reasons]
+                      + ([] if d.layout.header else ["no header: columns by position"])),
         ))
 
 
 def _guess_columns(d: _Draft) -> None:
-    """Columns by name, else by content (time, sensor triples, label)."""
+    """Columns by name, else by content (label codes, time, sensor triples)."""
     columns = list(d.frames[0].columns)
     d.cols, d.hints, more = _by_name(columns)
     d.guesses += more
     d.how = {k: "by name" for k in d.cols}
     d.numeric = {c: _numeric(d.frames[0][c]) for c in columns}
-    # --- by content: time, sensor triples, label
+    index = [c for c in columns if _is_row_index(c, d.numeric[c]) and c not in d.cols.values()]
+    other = {c for c in columns if _NOT_MOTION_RE.search(_tokens(c))} | set(index)
+    free_acc = _gravity_free(columns) if "acc_x" not in d.cols else []
+    if free_acc:
+        d.problems.append(_gravity_free_problem(free_acc, columns))
+    # --- by content: label (text with few values, else integer codes in long runs)
+    if "label" not in d.cols:
+        for c in columns:
+            if c in d.cols.values() or c in other or _DEVICE_RE.match(_tokens(c)):
+                continue
+            if (d.numeric[c] is None and _numeric(d.frames[0][c].dropna()) is None
+                    and 1 <= d.frames[0][c].nunique() <= 50):  # (numbers with gaps: not text)
+                d.cols["label"], d.how["label"] = c, "by content (text with few values)"
+                break
+        else:
+            for c in columns:
+                if c not in d.cols.values() and c not in other and _label_codes(
+                        [fr[c] for fr in d.frames]):
+                    d.cols["label"] = c
+                    d.how["label"] = "by content (whole numbers with few values, in long runs)"
+                    break
     if "time" not in d.cols:
         for c in columns:
             v = d.numeric[c]
-            if v is not None and len(v) > 2 and np.mean(np.diff(v) > 0) > 0.99:
+            if (c not in d.cols.values() and c not in index and v is not None and len(v) > 2
+                    and np.mean(np.diff(v) > 0) > 0.99):
                 d.cols["time"] = c
                 d.how["time"] = "by content (increasing)"
                 break
-    if "acc_x" not in d.cols or "gyro_x" not in d.cols:
-        used = set(d.cols.values())
+    if index:
+        d.how["index"] = (f"{index[0]!r} counts the rows (0, 1, 2, ...): a row index, "
+                          "not time")
+    if "acc_x" not in d.cols and not free_acc:
+        used = set(d.cols.values()) | other
         free = [c for c in columns if c not in used and d.numeric[c] is not None
-                and np.ptp(d.numeric[c]) > 0]
-        triples = [free[i:i + 3] for i in range(0, len(free) - 2, 3)]
-        rate_guess = 50.0
-        for triple in triples:
-            acc = np.column_stack([d.numeric[c] for c in triple])
-            if "acc_x" not in d.cols and any(
-                _passes(check_acc_units, _to_g(acc, u), rate_guess, "x")
-                for u in _acc_candidates(acc)
-            ):
-                d.cols.update(dict(zip(("acc_x", "acc_y", "acc_z"), triple, strict=True)))
-                d.how.update(dict.fromkeys(("acc_x", "acc_y", "acc_z"),
-                                         "by content (shows gravity)"))
-            elif "acc_x" in d.cols and "gyro_x" not in d.cols:
-                d.cols.update(dict(zip(("gyro_x", "gyro_y", "gyro_z"), triple, strict=True)))
-                d.how.update(dict.fromkeys(("gyro_x", "gyro_y", "gyro_z"),
-                                         "by content (the triple after the accelerometer)"))
-    if "label" not in d.cols:
-        for c in columns:
-            if c in d.cols.values() or d.numeric[c] is not None:
-                continue
-            if 1 <= d.frames[0][c].nunique() <= 50:
-                d.cols["label"] = c
-                d.how["label"] = "by content (text with few values)"
-                break
-    if "acc_x" not in d.cols:
+                and np.ptp(d.numeric[c][np.isfinite(d.numeric[c])]) > 0]
+        acc, gyro, note = _sensor_triples(columns, free, d.numeric)
+        if acc:
+            d.cols.update(dict(zip(ACC_CHANNELS, acc, strict=True)))
+            d.how.update(dict.fromkeys(ACC_CHANNELS, "by content (shows gravity)" + note))
+        if gyro and "gyro_x" not in d.cols:
+            d.cols.update(dict(zip(GYRO_CHANNELS, gyro, strict=True)))
+            d.how.update(dict.fromkeys(
+                GYRO_CHANNELS, "by content (the triple after the accelerometer that passes "
+                "the angular-rate check)"))
+    if "acc_x" not in d.cols and not free_acc:
         d.problems.append(
             f"no accelerometer columns found among {columns}; set columns.acc_x, acc_y, acc_z"
         )
+    _guess_devices(d, columns)
+
+
+def _guess_devices(d: _Draft, columns: list[Any]) -> None:
+    """A device column whose value changes within a file: the rows of several devices are
+    interleaved, so each device must be a session of its own (never one mixed stream)."""
+    varying = [c for c in columns if c not in d.cols.values() and d.numeric[c] is None
+               and _DEVICE_RE.match(_tokens(c)) and any(fr[c].nunique() > 1 for fr in d.frames)]
+    # the finest (Device: nexus4_1, nexus4_2 rather than Model: nexus4)
+    for c in sorted(varying, key=lambda c: (-sum(fr[c].nunique() for fr in d.frames),
+                                            not _tokens(c).startswith("device")))[:1]:
+        names = sorted(pd.concat([fr[c] for fr in d.frames]).dropna().astype(str).unique())
+        d.device = c
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        if "session" not in d.cols:
+            d.cols["session"] = c
+            d.how["session"] = (f"by content: the rows of {len(names)} devices ({shown}) are "
+                                "interleaved in a file; each device is a session of its own")
+        else:
+            d.problems.append(
+                f"column {c!r} names {len(names)} devices ({shown}) whose rows are interleaved "
+                f"within a session (column {d.cols['session']!r}): their samples would be "
+                f"mixed into one stream; make {c!r} the session column (columns.session)"
+            )
+        return
 
 
 def _guess_rate(d: _Draft) -> None:
@@ -347,7 +427,9 @@ def _guess_rate(d: _Draft) -> None:
             d.time_unit, sure, reason = _time_unit(step, d.hints.get("time"))
             d.guesses.append(Guess("units.time", d.time_unit, sure, reason))
             factor = TIME_UNITS[d.time_unit]
-            rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in d.frames]
+            parts = d.frames if d.device is None else [
+                part for fr in d.frames for _, part in fr.groupby(d.device, sort=True)]
+            rates = [measured_rate_hz(_numeric(fr[time_col]) * factor) for fr in parts]
             rates = np.array([r for r in rates if r])
             if rates.size == 0:
                 d.problems.append(
@@ -364,15 +446,48 @@ def _guess_rate(d: _Draft) -> None:
                 f"measured from {time_col!r}: "
                 + (f"{rates.min():.4g} Hz" if f"{rates.min():.4g}" == f"{rates.max():.4g}"
                    else f"{rates.min():.4g}-{rates.max():.4g} Hz") + f" in {len(rates)} "
-                f"sampled file(s)" + (
+                + ("sampled file(s)" if d.device is None else f"devices ({d.device!r})") + (
                     "; files differ by more than the loader's 2 % tolerance: resample them "
-                    "or split the folder" if spread > 0.02 else ""),
+                    "or split the folder" if spread > 0.02 and d.device is None else ""),
             ))
+            if spread > 0.02 and d.device is not None:
+                d.problems.append(
+                    f"the devices of column {d.device!r} record at different rates "
+                    f"({rates.min():.4g}-{rates.max():.4g} Hz) and a definition has one: "
+                    f"split the file by {d.device!r} into one file per device, and write a "
+                    "definition per rate (or resample to one rate)"
+                )
     if d.rate is None:
         d.problems.append(
             "no time column to measure the sampling rate from: set sampling_rate_hz to the "
             "rate the recordings were made at"
+            + ("" if d.device is None else
+               f" (every device of column {d.device!r} must record at that rate)")
         )
+
+
+def _guess_missing(d: _Draft) -> None:
+    """Rows missing a time or sensor value (a sensor that dropped samples): ``csv.drop_missing``
+    with a time column, else a problem to fix."""
+    keys = [k for k in ("time", *ACC_CHANNELS, *GYRO_CHANNELS) if k in d.cols]
+    if d.layout is None or not keys:
+        return
+    missing = [int(pd.concat([fr[d.cols[k]] for k in keys], axis=1).isna().any(axis=1).sum())
+               for fr in d.frames]
+    if not any(missing):
+        return
+    share = sum(missing) / sum(len(fr) for fr in d.frames)
+    what = (f"{sum(missing)} row(s) ({share:.2%}) of {sum(m > 0 for m in missing)} sampled "
+            "file(s) miss a time or sensor value")
+    if "time" not in d.cols:
+        d.problems.append(f"{what}, and without a time column they cannot be left out: fill "
+                          "or remove them")
+        return
+    d.layout.drop_missing = True
+    for i, g in enumerate(d.guesses):
+        if g.key == "csv":
+            d.guesses[i] = Guess("csv", d.layout.options(), "medium",
+                                 f"{g.reason}; drop_missing: {what}")
 
 
 def _guess_units(d: _Draft) -> None:
@@ -416,7 +531,7 @@ def _guess_units(d: _Draft) -> None:
                 for u in _distinct_units(GYRO_UNITS, ("rad/s", "deg/s", "mdps"))
             }
             raw = np.concatenate(gyro_all)
-            p99 = float(np.percentile(np.sqrt((raw ** 2).sum(axis=1)), 99))
+            p99 = float(np.nanpercentile(np.sqrt((raw ** 2).sum(axis=1)), 99))
             # both rad/s and deg/s pass with little motion: large raw values mean deg/s
             order = ["deg/s", "rad/s"] if p99 > 2 * np.pi else ["rad/s", "deg/s"]
             order += [u for u in passes if u not in order]
@@ -460,13 +575,20 @@ def _guess_names(d: _Draft) -> None:
     d.classes: list[str] | None = None
     if d.pattern and "label" in from_names:
         compiled = re.compile(d.pattern)
-        d.classes = sorted({compiled.fullmatch(f.name).group("label") for f in d.files})
+        d.classes = sorted({pattern_match(compiled, f).group("label") for f in d.files})
         d.guesses.append(Guess("classes", d.classes, pattern_sure["label"],
                              f"the labels in the {len(d.files)} file names"))
-    elif "label" in d.cols and len(d.sampled) == len(d.files):
+    elif "label" in d.cols:
         found = pd.concat([fr[d.cols["label"]] for fr in d.frames]).dropna().astype(str)
-        d.classes = sorted(found.str.strip().unique().tolist())
-        d.guesses.append(Guess("classes", d.classes, "high", "the labels in the label column"))
+        seen = sorted(found.str.strip().unique().tolist())
+        d.ignore, sure, reason = _no_label_values(seen)
+        if d.ignore:
+            d.guesses.append(Guess("ignore_labels", d.ignore, sure, reason))
+        if len(d.sampled) == len(d.files):
+            d.classes = [c for c in seen if c not in d.ignore]
+            d.guesses.append(Guess("classes", d.classes, "high",
+                                   "the labels in the label column"
+                                   + (f", without {d.ignore} (ignore_labels)" if d.ignore else "")))
     sensor_keys = ["time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
     for key in sensor_keys:
         if key in d.cols:
@@ -503,8 +625,7 @@ def _render(d: _Draft) -> str:
     add("files", _yaml_value(patterns if len(patterns) > 1 else patterns[0]))
     if d.layout is not None:
         lay = d.layout
-        add("csv", _yaml_value({"delimiter": lay.delimiter, "header": lay.header,
-                                "skip_rows": lay.skip_rows}))
+        add("csv", _yaml_value(lay.options()))
     rate = d.rate
     if rate is None:
         lines.append("sampling_rate_hz: null  # REQUIRED: the rate in Hz (no time column to "
@@ -533,6 +654,9 @@ def _render(d: _Draft) -> str:
     if d.classes is not None:
         add("classes", _yaml_value(d.classes))
         lines.append("# label_map: {raw label: class name}  # to rename or merge labels")
+    if d.ignore:
+        add("ignore_labels", _yaml_value(d.ignore))
+    elif d.classes is not None:
         lines.append("# ignore_labels: []  # labels whose samples stay unlabelled")
     lines += [
         "citation: \"\"  # who recorded the data, and how to cite it",

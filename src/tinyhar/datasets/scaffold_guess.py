@@ -16,8 +16,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tinyhar.datasets.custom import _FORMATS, ACC_UNITS, TIME_UNITS, head_lines
-from tinyhar.datasets.definition import compression, data_suffix, full_suffix, stem
+from tinyhar.datasets.custom import (
+    _FORMATS,
+    ACC_UNITS,
+    TIME_UNITS,
+    head_lines,
+    pattern_match,
+)
+from tinyhar.datasets.definition import (
+    WHITESPACE,
+    compression,
+    data_suffix,
+    full_suffix,
+    stem,
+)
 from tinyhar.datasets.units import UNIT_FACTORS, counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError
 
@@ -34,14 +46,17 @@ _SUBJECT_WORDS = ("subject", "subj", "sub", "s", "user", "u", "participant", "pe
 _SESSION_WORDS = ("session", "sess", "trial", "run", "rec", "recording", "exp",
                   "experiment", "take", "seq", "sequence", "r", "t")
 _LABEL_NAMES = ("label", "labels", "activity", "activities", "class", "classname",
-                "action", "exercise", "gesture", "annotation", "target", "activity_label")
+                "action", "exercise", "gesture", "annotation", "target", "activity_label",
+                "activity_id", "activityid", "activity_code", "gt", "ground_truth")
 _SUBJECT_NAMES = ("subject", "subj", "user", "userid", "user_id", "participant", "person",
                   "pid", "sid", "subject_id", "participant_id")
 _SESSION_NAMES = ("session", "sess", "trial", "run", "recording", "rec", "experiment", "exp",
                   "take", "sequence", "seq", "session_id", "recording_id")
 _TIME_RE = re.compile(
     r"^(?:t|ts|time|times|timestamp|timestamps|seconds|elapsed|seconds_elapsed|epoch|"
-    r"time_stamp|datetime|date_time|sensor_time|loggingtime|logging_time)(?:_.*)?$"
+    r"time_stamp|datetime|date_time|sensor_time|loggingtime|logging_time|"
+    r"(?:arrival|creation|event|sample|sampling|record|recording|capture|system|device)_"
+    r"(?:time|timestamp))(?:_.*)?$"
 )
 _ACC_RE = re.compile(
     r"^(?:acc|accel|accelerometer|acceleration|accl|a|imu_acc|acc_raw)_?(x|y|z)(?:_.*)?$"
@@ -117,6 +132,31 @@ def _list_files(folder: Path) -> dict[str, list[Path]]:
     return by_format
 
 
+_SENSOR_WORDS = {
+    "acc": "accelerometer", "accel": "accelerometer", "accelerometer": "accelerometer",
+    "acceleration": "accelerometer", "gyr": "gyroscope", "gyro": "gyroscope",
+    "gyroscope": "gyroscope", "mag": "magnetometer", "magnetometer": "magnetometer",
+    "magnetic": "magnetometer", "gravity": "gravity", "orientation": "orientation",
+    "linear": "linear acceleration", "pressure": "barometer", "barometer": "barometer",
+}
+"""Words that name one sensor in a file or folder name (``data_1600_accel_phone.txt``)."""
+
+
+def _sensor_per_file(files: list[Path], folder: Path) -> dict[str, str]:
+    """Sensor word -> an example file, when the files name two or more different sensors
+    (one file per sensor: acc and gyro recorded apart); else empty."""
+    found: dict[str, str] = {}
+    for f in files:
+        try:
+            rel = f.relative_to(folder)
+        except ValueError:
+            rel = f
+        words = {w.lower() for w in _SPLIT_RE.split(rel.with_name(stem(rel)).as_posix())}
+        for word in words & set(_SENSOR_WORDS):
+            found.setdefault(_SENSOR_WORDS[word], rel.as_posix())
+    return found if len(found) > 1 else {}
+
+
 def _sample(files: list[Path], n: int) -> list[Path]:
     if len(files) <= n:
         return list(files)
@@ -129,24 +169,76 @@ class _CsvLayout:
     delimiter: str = ","
     header: bool = True
     skip_rows: int = 0
+    comment: str | None = None
+    drop_missing: bool = False
+    reasons: tuple[str, ...] = ()
+
+    def options(self) -> dict[str, Any]:
+        """The ``csv`` keys of a definition (``comment`` and ``drop_missing`` when set)."""
+        keys: dict[str, Any] = {"delimiter": self.delimiter, "header": self.header,
+                                "skip_rows": self.skip_rows}
+        return keys | ({"comment": self.comment} if self.comment else {}) | (
+            {"drop_missing": True} if self.drop_missing else {})
+
+
+_LINE_ENDS = ";"
+"""Characters that end every line of some formats (WISDM's ``...,1.0550842;``): read as
+``csv.comment``, so that the last value is a number."""
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    if delimiter == WHITESPACE:
+        return line.split()
+    return next(csv.reader([line], delimiter=delimiter))
 
 
 def _sniff_csv(path: Path) -> _CsvLayout:
-    """Delimiter, header and lines before the header, from the first lines of a file."""
-    lines = [line for line in head_lines(path, 60) if line.strip()]
+    """Delimiter, header, lines before the header and a line end, from the first lines.
+
+    The first line of a file's width is a header when one of its cells is text
+    in a column whose other lines hold numbers (a column of text codes, such
+    as activity letters, does not make a header); every line ending in ``;``
+    (not the delimiter) makes ``;`` a comment character.
+    """
+    lines = [line.rstrip("\r\n") for line in head_lines(path, 60) if line.strip()]
     if not lines:
         raise DataFormatError(path, "file is empty; expected rows of sensor values")
-    sample = "".join(lines[-20:])
+    reasons = []
+    comment = None
+    tail = lines[len(lines) // 2:]
+    for end in _LINE_ENDS:
+        if all(line.rstrip().endswith(end) for line in tail):
+            comment = end
+            lines = [line.split(end, 1)[0] for line in lines]
+            reasons.append(f"every line ends in {end!r}: comment {end!r} drops it")
+    sample = "\n".join(lines[-20:]) + "\n"
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t| ").delimiter
     except csv.Error:
         delimiter = ","
-    counts = [len(next(csv.reader([line], delimiter=delimiter))) for line in lines]
+    if delimiter in " \t" and any(re.search(r"\s\s|^\s", line) for line in lines[-20:]):
+        delimiter = WHITESPACE  # aligned columns: runs of spaces (or tabs and spaces)
+        reasons.append("columns separated by runs of spaces")
+    counts = [len(_cells(line, delimiter)) for line in lines]
     width = Counter(counts[len(counts) // 2:]).most_common(1)[0][0]
     skip = next(i for i, c in enumerate(counts) if c == width)
-    first = next(csv.reader([lines[skip]], delimiter=delimiter))
-    header = any(_numeric(pd.Series([cell.strip()])) is None for cell in first if cell.strip())
-    return _CsvLayout(delimiter=delimiter, header=header, skip_rows=skip)
+    rows = [[cell.strip() for cell in _cells(line, delimiter)] for line in lines[skip:]]
+    rest = [r for r in rows[1:] if len(r) == width]
+
+    def number(cell: str) -> bool:
+        return _numeric(pd.Series([cell])) is not None
+
+    if not rest:  # one line: a header when any cell is text
+        header = any(not number(c) for c in rows[0] if c)
+    else:
+        header = any(
+            cell and not number(cell)
+            and sum(number(r[j]) for r in rest if r[j]) > len(rest) / 2
+            for j, cell in enumerate(rows[0])
+        ) or all(not number(c) for c in rows[0] if c) and any(
+            number(c) for r in rest for c in r if c)
+    return _CsvLayout(delimiter=delimiter, header=header, skip_rows=skip, comment=comment,
+                      reasons=tuple(reasons))
 
 
 def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
@@ -155,8 +247,8 @@ def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
             assert layout is not None
             return pd.read_csv(
                 path, sep=layout.delimiter, header=0 if layout.header else None,
-                skiprows=layout.skip_rows, index_col=False,
-                engine="python" if len(layout.delimiter) > 1 else "c",
+                skiprows=layout.skip_rows, index_col=False, comment=layout.comment,
+                engine="c",
             )
         if fmt == "parquet":
             return pd.read_parquet(path)
@@ -172,6 +264,233 @@ def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------- columns
+_NOT_MOTION_RE = re.compile(
+    r"(?:^|_)(?:attitude|orientation|quat|quaternion|gravity|grav|mag|magnet|magnetometer|"
+    r"magnetic|temp|temperature|heart|hr|bpm|ecg|ppg|eda|pressure|baro|barometer|altitude|"
+    r"roll|pitch|yaw|euler|heading|battery|latitude|longitude|speed|light|index|unnamed)(?:_|$)"
+)
+"""Column names of quantities that are not acceleration or angular rate: never taken as
+sensor axes by content (MotionSense's ``gravity.x`` shows 1 g, ``attitude.*`` is in rad)."""
+_DEVICE_RE = re.compile(r"^(?:device|device_id|device_name|model|phone|watch|sensor|source|"
+                        r"serial|placement|position|location|body_part)$")
+"""Text columns that name the recording device or its place: not labels."""
+_INDEX_RE = re.compile(r"^(?:|unnamed(?:_\d+)?|index|idx|row|row_id|rownum|n)$")
+_GRAVITY_FREE_RE = re.compile(
+    r"^(?:user|linear|lin|body|dynamic)_?acc(?:el|eleration)?_?(x|y|z)(?:_.*)?$")
+"""Names of acceleration with gravity removed (iOS ``userAcceleration``, Android
+``linear_acceleration``, UCI HAR ``body_acc``)."""
+GRAVITY_NEAR_G = (0.85, 1.15)
+"""Gravity level (g, on still spans) of a triple taken as an accelerometer by content."""
+MIN_LABEL_RUN = 25
+"""Samples per run of one value (on average) for whole numbers to read as label codes."""
+STEADIER = 0.8
+"""An overlapping triple replaces the first that shows gravity when its axes at rest vary
+less than this share (:func:`_unsteadiness`)."""
+_COPY_CORRELATION = 0.9
+"""Two accelerometer triples whose axes correlate above this are one sensor at two ranges."""
+
+
+def _is_row_index(name: Any, values: np.ndarray | None) -> bool:
+    """A column named like a row index (``Unnamed: 0``, ``Index``) that counts 0, 1, 2, ..."""
+    if isinstance(name, (int, np.integer)) or values is None or not _INDEX_RE.match(
+            _tokens(name)):
+        return False
+    return bool(values[0] in (0, 1)
+                and np.array_equal(values, values[0] + np.arange(len(values))))
+
+
+def _gravity_free(columns: list[Any]) -> list[Any]:
+    """Columns named as acceleration with gravity removed."""
+    return [c for c in columns if not isinstance(c, (int, np.integer))
+            and _GRAVITY_FREE_RE.match(_tokens(c))]
+
+
+def _gravity_free_problem(free: list[Any], columns: list[Any]) -> str:
+    """What to do with acceleration whose gravity was removed (tinyhar needs it included)."""
+    gravity = [c for c in columns if not isinstance(c, (int, np.integer))
+               and re.match(r"^grav(?:ity)?_?(x|y|z)$", _tokens(c))]
+    fix = (f"add the gravity columns {gravity} to them axis by axis (same unit) and save the "
+           f"sums as the accelerometer's columns, e.g. acc_x = {free[0]} + {gravity[0]}"
+           if len(gravity) == 3 else
+           "use the accelerometer's own output (with gravity), e.g. the phone app's "
+           "'acceleration with g' or 'total acceleration'")
+    return (f"columns {free} hold acceleration with gravity removed (user or linear "
+            "acceleration); tinyhar needs acceleration as an accelerometer measures it, "
+            f"gravity included (1 g at rest): {fix}")
+
+
+def _label_codes(columns: list[pd.Series]) -> bool:
+    """Whether a numeric column reads as activity codes: whole numbers >= 0, 2-50 distinct
+    values, several in one file, each held for :data:`MIN_LABEL_RUN` samples on average."""
+    values = [_numeric(c) for c in columns]
+    if any(v is None or not np.isfinite(v).all() for v in values):
+        return False
+    joined = np.concatenate(values)
+    if joined.min() < 0 or not np.array_equal(joined, np.round(joined)):
+        return False
+    if not 2 <= len(np.unique(joined)) <= 50 or max(len(np.unique(v)) for v in values) < 2:
+        return False
+    changes = sum(int(np.count_nonzero(np.diff(v))) for v in values)
+    return joined.size / (changes + len(values)) >= MIN_LABEL_RUN
+
+
+NO_LABEL_WORDS = ("null", "none", "unknown", "unlabelled", "unlabeled", "nolabel",
+                  "no_label", "transient", "transition", "undefined", "nan", "-")
+"""Label values read as "no activity here": ``datasets init`` lists them in ``ignore_labels``."""
+
+
+def _no_label_values(labels: list[str]) -> tuple[list[str], str, str]:
+    """(values to ignore, confidence, reason) among a label column's values.
+
+    Words of :data:`NO_LABEL_WORDS` (``medium``); ``0`` among whole-number
+    codes (``low``: the null or transient class of PAMAP2 and MHEALTH, but
+    a real class elsewhere).
+    """
+    words = [v for v in labels if v.strip().lower() in NO_LABEL_WORDS]
+    if words:
+        return words, "medium", f"{words} read as no activity: their samples stay unlabelled"
+    if "0" in labels and len(labels) > 2 and all(v.isdigit() for v in labels):
+        return ["0"], "low", (
+            "0 among whole-number codes: in many data sets (PAMAP2, MHEALTH) the code of no "
+            "activity or of transitions; check the data set's documentation, and remove this "
+            "line if 0 is an activity")
+    return [], "", ""
+
+
+def _finite_rows(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays' rows where every one of them is finite (samples dropped by the sensor out)."""
+    keep = np.all([np.isfinite(a).reshape(len(a), -1).all(axis=1) for a in arrays], axis=0)
+    return [a[keep] for a in arrays]
+
+
+def _shows_gravity(values: np.ndarray, strict: bool = True) -> Any:
+    """The first accelerometer unit in which ``values`` (n, 3) show gravity, or None.
+
+    ``strict``: still spans at :data:`GRAVITY_NEAR_G` (a triple of unrelated
+    columns seldom does); else the loader's check (:data:`GRAVITY_RANGE_G`,
+    met by many triples in one of g, m/s^2 and mg).
+    """
+    from tinyhar.datasets.checks import check_acc_units, gravity_level
+
+    (values,) = _finite_rows(values)
+    if len(values) < 3:
+        return None
+    for unit in _acc_candidates(values):
+        acc = _to_g(values, unit)
+        if strict:
+            level, still = gravity_level(acc, 50.0)
+            if still and GRAVITY_NEAR_G[0] <= level <= GRAVITY_NEAR_G[1]:
+                return unit
+        elif _passes(check_acc_units, acc, 50.0, "x"):
+            return unit
+    return None
+
+
+def _is_gyro(gyro: np.ndarray, acc: np.ndarray, acc_unit: Any) -> bool:
+    """Whether ``gyro`` (n, 3) passes the angular-rate check in rad/s or deg/s next to ``acc``."""
+    from tinyhar.datasets.checks import check_gyro_units
+
+    gyro, acc = _finite_rows(gyro, acc)
+    return len(gyro) > 2 and any(
+        _passes(check_gyro_units, to_canonical(gyro, u, "rad/s"), _to_g(acc, acc_unit), 50.0, "x")
+        for u in ("rad/s", "deg/s"))
+
+
+def _span(triple: list[Any]) -> str:
+    return f"{triple[0]}-{triple[2]}" if all(
+        isinstance(c, (int, np.integer)) for c in triple) else "/".join(map(str, triple))
+
+
+def _sensor_triples(
+    columns: list[Any], free: list[Any], numeric: dict[Any, np.ndarray | None],
+) -> tuple[list[Any] | None, list[Any] | None, str]:
+    """(accelerometer, gyroscope, note): three adjacent free columns each, by content.
+
+    Accelerometers are the adjacent triples (left to right, not overlapping)
+    whose still spans show 1 g (:data:`GRAVITY_NEAR_G`) in some unit (when
+    none does: that pass the loader's gravity check). The gyroscope of one is the
+    first later triple that overlaps no accelerometer, comes before the next
+    accelerometer that is not a copy of it (the same sensor at another range:
+    its axes correlate above :data:`_COPY_CORRELATION`) and passes the
+    angular-rate check. The accelerometer taken is the first with a
+    gyroscope, else the first; the note says when there were several.
+    """
+    pos = {c: i for i, c in enumerate(columns)}
+    free_set = set(free)
+    windows = [columns[i:i + 3] for i in range(len(columns) - 2)
+               if all(c in free_set for c in columns[i:i + 3])]
+
+    def values(triple: list[Any]) -> np.ndarray:
+        return np.column_stack([numeric[c] for c in triple])
+
+    accs: list[tuple[list[Any], Any]] = []
+    for strict in (True, False):  # no still span near 1 g anywhere: the loader's check
+        for w in windows:
+            if accs and pos[w[0]] <= pos[accs[-1][0][2]]:
+                continue
+            unit = _shows_gravity(values(w), strict)
+            if unit is None:
+                continue
+            # of the triples overlapping this one, the steadiest at rest (a column of
+            # another quantity next to a sensor's axes adds its own variation)
+            best, best_score = (w, unit), _unsteadiness(_to_g(values(w), unit))
+            for v in windows:
+                u = (_shows_gravity(values(v), strict)
+                     if pos[w[0]] < pos[v[0]] <= pos[w[2]] else None)
+                score = _unsteadiness(_to_g(values(v), u)) if u is not None else np.inf
+                if score < STEADIER * best_score:  # clearly steadier, not a reordered copy
+                    best, best_score = (v, u), score
+            accs.append(best)
+        if accs:
+            break
+    if not accs:
+        return None, None, ""
+    taken = {c for w, _ in accs for c in w}
+    chosen, gyro = accs[0][0], None
+    for acc, unit in accs:
+        later = [w for w, _ in accs if pos[w[0]] > pos[acc[2]] and not _copies(
+            values(acc), values(w))]
+        limit = pos[later[0][0]] if later else len(columns)
+        gyro = next((w for w in windows if pos[acc[2]] < pos[w[0]] and pos[w[2]] < limit
+                     and not taken & set(w) and _is_gyro(values(w), values(acc), unit)
+                     and _shows_gravity(values(w)) is None), None)
+        if gyro is not None:
+            chosen = acc
+            break
+    note = ""
+    if len(accs) > 1:
+        note = (f"; {len(accs)} triples show gravity ({', '.join(_span(w) for w, _ in accs)}): "
+                f"took {_span(chosen)}"
+                + (", the first with a gyroscope after it" if gyro and chosen != accs[0][0]
+                   else "") + "; set columns to choose another sensor")
+    return chosen, gyro, note
+
+
+def _unsteadiness(acc_g: np.ndarray, block: int = 50) -> float:
+    """How much the noisiest axis varies at rest: per axis, the standard deviation (g) over
+    its steadiest blocks of ``block`` samples (10th percentile), the largest of the three.
+
+    A column of another quantity (an ECG lead) beside a sensor's axes varies at rest
+    where an accelerometer's axes hardly do, though it barely moves the magnitude.
+    """
+    (acc_g,) = _finite_rows(acc_g)
+    n = len(acc_g) // block * block
+    if n == 0:
+        return float("inf")
+    std = acc_g[:n].reshape(-1, block, 3).std(axis=1)
+    return float(np.max(np.percentile(std, 10, axis=0)))
+
+
+def _copies(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two accelerometer triples are one sensor (each axis correlates strongly)."""
+    a, b = _finite_rows(a, b)
+    if len(a) < 3:
+        return False
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = [np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(3)]
+    return bool(np.all(np.nan_to_num(r) > _COPY_CORRELATION))
+
+
 def _by_name(columns: list[Any]) -> tuple[dict[str, Any], dict[str, str], list[Guess]]:
     """Canonical name -> column, unit hints, guesses; from the column names alone."""
     found: dict[str, Any] = {}
@@ -301,7 +620,7 @@ def _choose_unit(
 
 
 # --------------------------------------------------------------------- file names
-_SPLIT_RE = re.compile(r"([_\-. ]+)")
+_SPLIT_RE = re.compile(r"([_\-. /]+)")
 
 
 def _classify_token(values: list[str]) -> tuple[str, str]:
@@ -342,6 +661,9 @@ def _name_pattern(
         How the parts were read (for the YAML comment), or why there is no pattern.
     """
     stems = [stem(f) for f in files]
+    if len(set(stems)) < len(stems) and len({f.parent for f in files}) > 1:
+        # the same names in several folders (wlk_7/sub_1.csv): the folder is part of the name
+        stems = [f"{f.parent.name}/{s}" for f, s in zip(files, stems, strict=True)]
     suffixes = {full_suffix(f) for f in files}
     split = [_SPLIT_RE.split(s) for s in stems]  # tokens at even, separators at odd indices
     tokens = [s[0::2] for s in split]
@@ -382,6 +704,16 @@ def _name_pattern(
             label_first = words[like.index(max(like))]
             assigned[words[1 - like.index(max(like))]] = "subject"
             taken.add("subject")
+    # a number after a subject word (sub_1, user-7) is the subject; after a session word, the
+    # session
+    for i, (k, _) in enumerate(kinds):
+        if k != "number" or i == 0 or i in assigned or kinds[i - 1][0] != "const":
+            continue
+        word = tokens[0][_index(i - 1, len(left), len(kinds), len(tokens[0]))].lower()
+        for field_name, names in (("subject", _SUBJECT_WORDS), ("session", _SESSION_WORDS)):
+            if word in names and field_name in wanted and field_name not in taken:
+                assigned[i] = field_name
+                taken.add(field_name)
     # a plain number is the subject when nothing else is; otherwise it is a take number
     # (alice_walking_2.csv), not a session: each file stays a session of its own
     for i, (k, _) in enumerate(kinds):
@@ -441,7 +773,7 @@ def _name_pattern(
     except re.error:
         return None, {}, "no pattern fits every file name"
     for f in files:
-        if compiled.fullmatch(f.name) is None:
+        if pattern_match(compiled, f) is None:
             return None, {}, f"no pattern fits every file name (e.g. {f.name!r})"
     sure = {name: "high" for name in taken}
     for i, name in assigned.items():
@@ -449,8 +781,9 @@ def _name_pattern(
             sure[name] = "medium"
     if "label" in taken:
         sure["label"] = "low" if constant_label else "medium" if middle else "high"
-    example = compiled.fullmatch(files[0].name).groupdict()
-    note = f"e.g. {files[0].name} -> " + ", ".join(f"{k} {v!r}" for k, v in example.items())
+    example = pattern_match(compiled, files[0]).groupdict()
+    note = f"e.g. {stems[0]}{full_suffix(files[0])} -> " + ", ".join(
+        f"{k} {v!r}" for k, v in example.items())
     return pattern, sure, note
 
 

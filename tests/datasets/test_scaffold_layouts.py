@@ -1,0 +1,238 @@
+"""`tinyhar datasets init` on the file layouts of public HAR data sets, as their publishers ship
+them (small replicas written here from real HAPT signals, in the publishers' units)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tinyhar.datasets.bundled import load_bundled_hapt
+from tinyhar.datasets.custom import load_custom
+from tinyhar.datasets.scaffold import scaffold_definition, write_scaffold
+from tinyhar.datasets.units import STANDARD_GRAVITY
+from tinyhar.errors import ConfigError
+
+CODES = {"WALKING": 4, "SITTING": 2, "STANDING": 3}  # PAMAP2's activity IDs; 0 = transient
+
+
+@pytest.fixture(scope="module")
+def hapt():
+    return load_bundled_hapt()
+
+
+def _recording(hapt, subject: str, seconds: float = 15.0):
+    """Walking, standing and sitting of one HAPT subject with 2 s of no activity before each:
+    acc (n, 3) g, gyro (n, 3) rad/s, activity codes (n,) with 0 = none."""
+    frame = hapt.select(subjects=[subject]).frame
+    parts = []
+    for label, code in CODES.items():
+        none = frame[frame["label"].isna()].iloc[:100]
+        parts += [(none, 0), (frame[frame["label"] == label].iloc[: int(seconds * 50)], code)]
+    acc = np.concatenate([p[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float64) for p, _ in parts])
+    gyro = np.concatenate([p[["gyro_x", "gyro_y", "gyro_z"]].to_numpy(np.float64)
+                           for p, _ in parts])
+    codes = np.concatenate([np.full(len(p), c) for p, c in parts])
+    return acc, gyro, codes
+
+
+def _guess(scaffold, key):
+    return next(g for g in scaffold.guesses if g.key == key)
+
+
+def _write_pamap2(hapt, folder, subjects=("1", "2")):
+    """``Protocol/subject10N.dat``: time s, activity ID, heart rate (NaN but every 9th), then 3
+    IMUs of 17: temperature, acc +-16 g and +-6 g (m/s^2), gyro rad/s, magnetometer,
+    orientation; a dropped sample is NaN in all of an IMU's columns."""
+    rng = np.random.default_rng(1)
+    folder.mkdir(parents=True)
+    for k, subject in enumerate(subjects):
+        acc, gyro, codes = _recording(hapt, subject)
+        n = len(acc)
+        table = np.full((n, 54), np.nan)
+        table[:, 0] = 5.64 + np.arange(n) * 0.02
+        table[:, 1] = codes
+        table[::9, 2] = 104 + k
+        for imu, base in enumerate((3, 20, 37)):
+            table[:, base] = 30.0 + imu + np.linspace(0, 2, n)  # temperature drifts
+            table[:, base + 1:base + 4] = acc * STANDARD_GRAVITY
+            table[:, base + 4:base + 7] = np.clip(acc, -6, 6) * STANDARD_GRAVITY
+            table[:, base + 7:base + 10] = gyro
+            table[:, base + 10:base + 13] = rng.normal(0, 20, (n, 3)) + [-30, 10, 40]
+            table[:, base + 13:base + 17] = [1, 0, 0, 0]  # "invalid" orientation
+        table[7::150, 3:20] = np.nan  # the hand IMU dropped these samples
+        np.savetxt(folder / f"subject10{k + 1}.dat", table, fmt="%.6g")
+    return folder
+
+
+def test_pamap2_protocol_files(tmp_path, hapt):
+    folder = _write_pamap2(hapt, tmp_path / "PAMAP2_Dataset" / "Protocol")
+    out = tmp_path / "pamap2.yaml"
+    scaffold = write_scaffold(folder, out)
+    data = yaml.safe_load(out.read_text())
+    assert data["files"] == "PAMAP2_Dataset/Protocol/*.dat"
+    assert data["csv"] == {"delimiter": " ", "header": False, "skip_rows": 0,
+                           "drop_missing": True}
+    # the hand IMU: acc +-16 g (4-6; 7-9 is the same sensor at +-6 g), gyro 10-12; the heart
+    # rate (NaN mostly) is no label, the temperature no axis
+    assert data["columns"] == {"time": 0, "acc_x": 4, "acc_y": 5, "acc_z": 6,
+                               "gyro_x": 10, "gyro_y": 11, "gyro_z": 12, "label": 1}
+    assert data["units"] == {"time": "s", "acc": "m/s^2", "gyro": "rad/s"}
+    assert data["sampling_rate_hz"] == 50
+    assert data["file_pattern"] == r"subject(?P<subject>\d+)\.dat"
+    assert data["classes"] == ["2", "3", "4"] and data["ignore_labels"] == ["0"]
+    assert _guess(scaffold, "ignore_labels").confidence == "low"
+    assert "6 triples show gravity (4-6, 7-9, 21-23" in _guess(scaffold, "columns.acc_x").reason
+    assert not scaffold.problems
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_custom(out)
+    dropped = sorted(str(w.message) for w in caught if "drop_missing" in str(w.message))
+    assert len(dropped) == 2  # one per file
+    assert re.search(r"subject101\.dat: 17 row\(s\) .* the first at line 8", dropped[0])
+    assert loaded.classes == ["2", "3", "4"] and loaded.subjects == ["101", "102"]
+    acc, _, codes = _recording(hapt, "1")
+    kept = np.ones(len(acc), bool)
+    kept[7::150] = False
+    part = loaded.frame[loaded.frame["subject"] == "101"]
+    assert len(part) == kept.sum()
+    np.testing.assert_allclose(part["acc_y"], acc[kept, 1], atol=1e-5)  # 6 digits in m/s^2
+    assert (part["label"].isna().to_numpy() == (codes[kept] == 0)).all()
+
+
+def test_mhealth_log_files(tmp_path, hapt):
+    """``mHealth_subject1.log``: tabs, 24 columns: chest acc, 2 ECG leads, ankle acc, gyro
+    (deg/s), magnetometer, arm acc, gyro, magnetometer, label (0 = null class); 50 Hz, no time."""
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "MHEALTHDATASET"
+    folder.mkdir()
+    for k, subject in enumerate(("1", "2")):
+        acc, gyro, codes = _recording(hapt, subject)
+        n = len(acc)
+        ankle = acc[:, [2, 0, 1]] * STANDARD_GRAVITY
+        table = np.column_stack([
+            acc * STANDARD_GRAVITY, rng.normal(0, 0.3, (n, 2)), ankle, np.degrees(gyro),
+            rng.normal(0, 0.5, (n, 3)), acc[:, [1, 2, 0]] * STANDARD_GRAVITY,
+            np.degrees(gyro[:, [1, 2, 0]]), rng.normal(0, 0.5, (n, 3)), codes])
+        pd.DataFrame(table).astype({23: int}).to_csv(
+            folder / f"mHealth_subject{k + 1}.log", sep="\t", header=False, index=False,
+            float_format="%.5g")
+    scaffold = scaffold_definition(folder, tmp_path / "mhealth.yaml")
+    data = yaml.safe_load(scaffold.text)
+    assert data["csv"] == {"delimiter": "\t", "header": False, "skip_rows": 0}
+    # the ankle's accelerometer (5-7: the first followed by a gyroscope), not the ECG leads
+    assert data["columns"] == {"acc_x": 5, "acc_y": 6, "acc_z": 7, "gyro_x": 8, "gyro_y": 9,
+                               "gyro_z": 10, "label": 23}
+    assert data["units"] == {"acc": "m/s^2", "gyro": "deg/s"}
+    assert data["ignore_labels"] == ["0"] and data["classes"] == ["2", "3", "4"]
+    assert "the first with a gyroscope after it" in _guess(scaffold, "columns.acc_x").reason
+    assert any("no time column" in p for p in scaffold.problems)  # the user sets 50 Hz
+    assert data["file_pattern"] == r"mHealth_subject(?P<subject>\d+)\.log"
+
+
+def _write_wisdm(hapt, root):
+    """``raw/phone/accel/data_1600_accel_phone.txt`` and ``gyro/..._gyro_phone.txt``: subject,
+    activity letter, ns time stamp, x, y, z, ``;``; 20 Hz, acc m/s^2, gyro rad/s."""
+    letters = {0: "D", 2: "D", 3: "E", 4: "A"}
+    for subject in ("1600", "1601"):
+        acc, gyro, codes = _recording(hapt, str(int(subject) - 1599), seconds=20)
+        take = np.arange(0, len(acc), 2.5).astype(int)  # 50 -> 20 Hz
+        for sensor, values in (("accel", acc * STANDARD_GRAVITY), ("gyro", gyro)):
+            folder = root / "phone" / sensor
+            folder.mkdir(parents=True, exist_ok=True)
+            stamps = 252207666810782 + np.arange(len(take)) * 50_000_000
+            lines = [f"{subject},{letters[codes[i]]},{t},{v[0]:.8g},{v[1]:.8g},{v[2]:.8g};"
+                     for i, t, v in zip(take, stamps, values[take], strict=True)]
+            (folder / f"data_{subject}_{sensor}_phone.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_wisdm_2019_raw_files(tmp_path, hapt):
+    root = tmp_path / "wisdm-dataset" / "raw"
+    _write_wisdm(hapt, root)
+    # acc and gyro in separate files: refused, with what to do
+    with pytest.raises(ConfigError, match=r"one sensor each \(accelerometer: accel/"
+                       r"data_1600_accel_phone.txt, gyroscope: .*recordings import"):
+        scaffold_definition(root / "phone", tmp_path / "w.yaml")
+    out = tmp_path / "wisdm.yaml"
+    scaffold = write_scaffold(root / "phone" / "accel", out)
+    data = yaml.safe_load(out.read_text())
+    # the activity letters are no header; the ';' ending each line is no part of z
+    assert data["csv"] == {"delimiter": ",", "header": False, "skip_rows": 0, "comment": ";"}
+    assert data["columns"] == {"time": 2, "acc_x": 3, "acc_y": 4, "acc_z": 5, "label": 1}
+    assert data["units"] == {"time": "ns", "acc": "m/s^2"} and data["sampling_rate_hz"] == 20
+    assert data["classes"] == ["A", "D", "E"]
+    assert "every line ends in ';'" in _guess(scaffold, "csv").reason
+    loaded = load_custom(out)
+    assert loaded.subjects == ["1600", "1601"]
+    acc, _, _ = _recording(hapt, "1", seconds=20)
+    part = loaded.frame[loaded.frame["subject"] == "1600"]
+    np.testing.assert_allclose(part["acc_z"], acc[np.arange(0, len(acc), 2.5).astype(int), 2],
+                               atol=1e-6)
+
+
+def test_motionsense_device_motion_files(tmp_path, hapt):
+    """``A_DeviceMotion_data/wlk_7/sub_1.csv``: an unnamed row index, attitude (rad), gravity
+    (g), rotation rate (rad/s), user acceleration (g, gravity removed); 50 Hz, no time."""
+    for trial, label in (("wlk_7", "WALKING"), ("sit_5", "SITTING"), ("std_6", "STANDING")):
+        folder = tmp_path / "A_DeviceMotion_data" / trial
+        folder.mkdir(parents=True)
+        for subject in ("1", "2"):
+            frame = hapt.select(subjects=[subject]).frame
+            part = frame[frame["label"] == label].iloc[:500]
+            acc = part[["acc_x", "acc_y", "acc_z"]].to_numpy()
+            gravity = pd.DataFrame(acc).rolling(50, center=True, min_periods=1).mean().to_numpy()
+            gravity = gravity / np.linalg.norm(gravity, axis=1, keepdims=True)
+            table = pd.DataFrame({
+                "attitude.roll": np.arctan2(gravity[:, 0], -gravity[:, 2]),
+                "attitude.pitch": np.arcsin(-gravity[:, 1]),
+                "attitude.yaw": np.cumsum(part["gyro_z"].to_numpy()) / 50,
+                **{f"gravity.{a}": gravity[:, j] for j, a in enumerate("xyz")},
+                **{f"rotationRate.{a}": part[f"gyro_{a}"].to_numpy() for a in "xyz"},
+                **{f"userAcceleration.{a}": acc[:, j] - gravity[:, j]
+                   for j, a in enumerate("xyz")},
+            })
+            table.to_csv(folder / f"sub_{subject}.csv")
+    scaffold = scaffold_definition(tmp_path / "A_DeviceMotion_data", tmp_path / "ms.yaml")
+    data = yaml.safe_load(scaffold.text)
+    # the row index is not a 1000 Hz time column; attitude and gravity are no accelerometer
+    assert "time" not in data["columns"] and "acc_x" not in data["columns"]
+    assert data["columns"]["gyro_x"] == "rotationRate.x"
+    problems = " ".join(scaffold.problems)
+    assert "gravity removed" in problems and "userAcceleration.x + gravity.x" in problems
+    assert "no time column" in problems
+    # subject in the file name, activity in the folder's
+    assert data["file_pattern"] == r"(?P<label>[A-Za-z][A-Za-z0-9]*)_\d+/sub_(?P<subject>\d+)\.csv"
+    assert data["classes"] == ["sit", "std", "wlk"]
+
+
+def test_hhar_interleaved_devices(tmp_path, hapt):
+    """``Phones_accelerometer.csv``: Index, Arrival_Time (ms), Creation_Time (ns), x y z (m/s^2),
+    User, Model, Device, gt ('null' = no activity); the rows of several phones interleaved."""
+    acc, _, codes = _recording(hapt, "1", seconds=10)
+    names = {0: "null", 2: "sit", 3: "stand", 4: "walk"}
+    rows = []
+    for model, device, rate in (("nexus4", "nexus4_1", 200), ("s3", "s3_1", 150),
+                                ("samsungold", "samsungold_1", 50)):
+        t = np.arange(0, len(acc) / 50, 1 / rate)
+        index = np.minimum((t * 50).astype(int), len(acc) - 1)
+        for ti, i in zip(t, index, strict=True):
+            rows.append((1424696633908 + int(ti * 1000), 1424696631913248572 + int(ti * 1e9),
+                         *(acc[i] * STANDARD_GRAVITY), "a", model, device, names[codes[i]]))
+    table = pd.DataFrame(rows, columns=["Arrival_Time", "Creation_Time", "x", "y", "z", "User",
+                                        "Model", "Device", "gt"])
+    table = table.sort_values("Arrival_Time", kind="stable").reset_index(drop=True)
+    folder = tmp_path / "hhar"
+    folder.mkdir()
+    table.to_csv(folder / "Phones_accelerometer.csv", index_label="Index")
+    scaffold = scaffold_definition(folder, tmp_path / "hhar.yaml")
+    data = yaml.safe_load(scaffold.text)
+    assert data["columns"]["time"] == "Arrival_Time"  # (not the row index)
+    assert data["columns"]["label"] == "gt" and data["columns"]["subject"] == "User"
+    assert data["columns"]["session"] == "Device"  # three phones are never one stream
+    assert "interleaved" in _guess(scaffold, "columns.session").reason
+    assert any("devices of column 'Device' record at different rates" in p
+               for p in scaffold.problems)
