@@ -220,7 +220,8 @@ def test_hhar_interleaved_devices(tmp_path, hapt):
         t = np.arange(0, len(acc) / 50, 1 / rate)
         index = np.minimum((t * 50).astype(int), len(acc) - 1)
         for ti, i in zip(t, index, strict=True):
-            rows.append((1424696633908 + int(ti * 1000), 1424696631913248572 + int(ti * 1e9),
+            arrival = 1424696633908 + 20 * int(np.ceil(ti * 50))  # delivered every 20 ms
+            rows.append((arrival, 1424696631913248572 + int(ti * 1e9),
                          *(acc[i] * STANDARD_GRAVITY), "a", model, device, names[codes[i]]))
     table = pd.DataFrame(rows, columns=["Arrival_Time", "Creation_Time", "x", "y", "z", "User",
                                         "Model", "Device", "gt"])
@@ -230,7 +231,9 @@ def test_hhar_interleaved_devices(tmp_path, hapt):
     table.to_csv(folder / "Phones_accelerometer.csv", index_label="Index")
     scaffold = scaffold_definition(folder, tmp_path / "hhar.yaml")
     data = yaml.safe_load(scaffold.text)
-    assert data["columns"]["time"] == "Arrival_Time"  # (not the row index)
+    # not the row index; of the two time columns the one whose values repeat less
+    assert data["columns"]["time"] == "Creation_Time"
+    assert "increases most often" in _guess(scaffold, "columns.time").reason
     assert data["columns"]["label"] == "gt" and data["columns"]["subject"] == "User"
     assert data["columns"]["session"] == "Device"  # three phones are never one stream
     assert "interleaved" in _guess(scaffold, "columns.session").reason

@@ -97,6 +97,7 @@ from tinyhar.datasets.scaffold_guess import (
     _DEVICE_RE,
     _GENERIC_FOLDERS,
     _NOT_MOTION_RE,
+    _TIME_RE,
     ACTIVITY_WORDS,
     COMMON_RATES_HZ,
     Guess,
@@ -302,6 +303,7 @@ def _guess_columns(d: _Draft) -> None:
     d.guesses += more
     d.how = {k: "by name" for k in d.cols}
     d.numeric = {c: _numeric(d.frames[0][c]) for c in columns}
+    _prefer_increasing_time(d, columns)
     index = [c for c in columns if _is_row_index(c, d.numeric[c]) and c not in d.cols.values()]
     other = {c for c in columns if _NOT_MOTION_RE.search(_tokens(c))} | set(index)
     free_acc = _gravity_free(columns) if "acc_x" not in d.cols else []
@@ -354,28 +356,54 @@ def _guess_columns(d: _Draft) -> None:
     _guess_devices(d, columns)
 
 
+def _prefer_increasing_time(d: _Draft, columns: list[Any]) -> None:
+    """Of several numeric columns named as time (HHAR's ``Arrival_Time`` in ms and
+    ``Creation_Time`` in ns), the one that increases from row to row most often."""
+    named = [c for c in columns if not isinstance(c, (int, np.integer))
+             and _TIME_RE.match(_tokens(c)) and d.numeric[c] is not None and len(d.numeric[c]) > 2]
+    if len(named) < 2 or d.cols.get("time") not in named:
+        return
+    device = _device_column(d, columns)
+    frame = d.frames[0]
+    groups = [frame] if device is None else [g for _, g in frame.groupby(device, sort=False)]
+    share = {c: float(np.mean(np.concatenate(
+        [np.diff(_numeric(g[c])) > 0 for g in groups if len(g) > 1]))) for c in named}
+    best = max(named, key=lambda c: share[c])  # (the first of equals: the name's order)
+    if share[best] > share[d.cols["time"]]:
+        d.how["time"] = (f"by name; of {named}, the one that increases most often "
+                         f"({share[best]:.0%} of rows, against {share[d.cols['time']]:.0%})")
+        d.cols["time"] = best
+        d.hints.pop("time", None)
+
+
+def _device_column(d: _Draft, columns: list[Any]) -> Any:
+    """A text column naming devices whose value changes within a file, or None; of several,
+    the finest (``Device``: nexus4_1, nexus4_2 rather than ``Model``: nexus4)."""
+    varying = [c for c in columns if c not in d.cols.values() and d.numeric[c] is None
+               and _DEVICE_RE.match(_tokens(c)) and any(fr[c].nunique() > 1 for fr in d.frames)]
+    return min(varying, default=None, key=lambda c: (
+        -sum(fr[c].nunique() for fr in d.frames), not _tokens(c).startswith("device")))
+
+
 def _guess_devices(d: _Draft, columns: list[Any]) -> None:
     """A device column whose value changes within a file: the rows of several devices are
     interleaved, so each device must be a session of its own (never one mixed stream)."""
-    varying = [c for c in columns if c not in d.cols.values() and d.numeric[c] is None
-               and _DEVICE_RE.match(_tokens(c)) and any(fr[c].nunique() > 1 for fr in d.frames)]
-    # the finest (Device: nexus4_1, nexus4_2 rather than Model: nexus4)
-    for c in sorted(varying, key=lambda c: (-sum(fr[c].nunique() for fr in d.frames),
-                                            not _tokens(c).startswith("device")))[:1]:
-        names = sorted(pd.concat([fr[c] for fr in d.frames]).dropna().astype(str).unique())
-        d.device = c
-        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-        if "session" not in d.cols:
-            d.cols["session"] = c
-            d.how["session"] = (f"by content: the rows of {len(names)} devices ({shown}) are "
-                                "interleaved in a file; each device is a session of its own")
-        else:
-            d.problems.append(
-                f"column {c!r} names {len(names)} devices ({shown}) whose rows are interleaved "
-                f"within a session (column {d.cols['session']!r}): their samples would be "
-                f"mixed into one stream; make {c!r} the session column (columns.session)"
-            )
+    c = _device_column(d, columns)
+    if c is None:
         return
+    names = sorted(pd.concat([fr[c] for fr in d.frames]).dropna().astype(str).unique())
+    d.device = c
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    if "session" not in d.cols:
+        d.cols["session"] = c
+        d.how["session"] = (f"by content: the rows of {len(names)} devices ({shown}) are "
+                            "interleaved in a file; each device is a session of its own")
+    else:
+        d.problems.append(
+            f"column {c!r} names {len(names)} devices ({shown}) whose rows are interleaved "
+            f"within a session (column {d.cols['session']!r}): their samples would be "
+            f"mixed into one stream; make {c!r} the session column (columns.session)"
+        )
 
 
 def _guess_rate(d: _Draft) -> None:
