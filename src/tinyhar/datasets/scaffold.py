@@ -19,8 +19,8 @@ columns        by name (``timestamp_ms``, ``Arrival_Time``, ``acc_x``, ``ax``,
                1 g are an accelerometer, of several the first with a gyroscope triple
                after it (``_sensor_triples``); columns named as orientation, gravity,
                magnetometer, temperature... are never axes; acceleration named as
-               gravity-free (``userAcceleration``) is refused, saying how to add
-               gravity back
+               gravity-free (``userAcceleration``) is not taken: the note says how to
+               add gravity back (or take it with ``checks: {units: false}``)
 rows           a device column (``Device``, ``Model``) that changes within a file:
                the rows of several devices are interleaved, so it is the session
                (rates measured per device); rows missing time or a sensor value:
@@ -204,7 +204,8 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     except ValidationError as exc:
         for where, message, _value in validation_problems(exc, DatasetDefinition):
             problem = f"{where}: {message}"
-            if not any(problem.split(":")[0] in p for p in d.problems):
+            key = re.sub(r"^columns\.acc_[yz]$", "columns.acc_x", where)  # (one sensor)
+            if not any(key in p for p in d.problems):
                 d.problems.append(problem)
     return Scaffold(text=text, guesses=d.guesses, files=d.files, problems=d.problems)
 
@@ -668,6 +669,7 @@ def _render(d: _Draft) -> str:
             value = d.cols[key]
             value = int(value) if isinstance(value, (int, np.integer)) else str(value)
             lines.append(f"  {key}: {_yaml_value(value)}" + (f"  # {note}" if note else ""))
+    start = len(lines)
     lines.append("units:")
     if "time" in d.cols:
         lines.append(f"  time: {d.time_unit}  # {notes.get('units.time', '')}")
@@ -675,6 +677,8 @@ def _render(d: _Draft) -> str:
         if key in d.units:
             lines.append(f"  {key}: {_yaml_value(d.units[key])}  # "
                          f"{notes.get(f'units.{key}', '')}")
+    if len(lines) == start + 1:
+        lines[start] = "units: {}"
     if d.pattern:
         add("file_pattern", _yaml_value(d.pattern))
     if d.constants:

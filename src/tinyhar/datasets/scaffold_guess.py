@@ -315,8 +315,10 @@ def _gravity_free_problem(free: list[Any], columns: list[Any]) -> str:
            "use the accelerometer's own output (with gravity), e.g. the phone app's "
            "'acceleration with g' or 'total acceleration'")
     return (f"columns {free} hold acceleration with gravity removed (user or linear "
-            "acceleration); tinyhar needs acceleration as an accelerometer measures it, "
-            f"gravity included (1 g at rest): {fix}")
+            "acceleration), so they were not taken as the accelerometer: an accelerometer "
+            f"measures gravity too (1 g at rest), and so does a board running the model: {fix}; "
+            "or, to train on them as they are, set columns.acc_x, acc_y, acc_z to them with "
+            "checks: {units: false}")
 
 
 def _label_codes(columns: list[pd.Series]) -> bool:
