@@ -239,3 +239,19 @@ def test_hhar_interleaved_devices(tmp_path, hapt):
     assert "interleaved" in _guess(scaffold, "columns.session").reason
     assert any("devices of column 'Device' record at different rates" in p
                for p in scaffold.problems)
+
+
+def test_hapt_raw_files_sensor_word_is_no_label(tmp_path, hapt):
+    """HAPT's ``RawData/acc_exp01_user01.txt``: the sensor's name in every file is no class;
+    with the ``gyro_`` files beside them the folder is refused."""
+    folder = tmp_path / "RawData"
+    folder.mkdir()
+    for exp, user in ((1, 1), (3, 2)):
+        acc, gyro, _ = _recording(hapt, str(user), seconds=5)
+        np.savetxt(folder / f"acc_exp{exp:02d}_user{user:02d}.txt", acc, fmt="%.7e")
+    data = yaml.safe_load(scaffold_definition(folder, tmp_path / "a.yaml").text)
+    assert data["file_pattern"] == r"acc_exp(?P<session>\d+)_user(?P<subject>\d+)\.txt"
+    assert "classes" not in data and data["units"] == {"acc": "g"}
+    np.savetxt(folder / "gyro_exp01_user01.txt", gyro, fmt="%.7e")
+    with pytest.raises(ConfigError, match="one sensor each"):
+        scaffold_definition(folder, tmp_path / "b.yaml")

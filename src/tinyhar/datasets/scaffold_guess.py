@@ -738,7 +738,8 @@ def _name_pattern(
                  for i in range(len(kinds))]
         words = [i for i, (k, _) in enumerate(kinds) if k == "const" and i not in assigned
                  and re.fullmatch(r"[A-Za-z]{3,}", first[i])
-                 and first[i].lower() not in _GENERIC_FOLDERS]
+                 and first[i].lower() not in _GENERIC_FOLDERS
+                 and first[i].lower() not in _SENSOR_WORDS]  # (acc_exp01.txt: no label)
         if len(words) == 1:
             kinds[words[0]] = ("word", "")
             assigned[words[0]] = "label"
