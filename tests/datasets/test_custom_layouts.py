@@ -119,25 +119,41 @@ def test_drop_missing_needs_a_time_column(tmp_path):
         load_custom(path)
 
 
-def test_file_pattern_with_a_slash_reads_the_folder_name(tmp_path):
-    """MotionSense: ``A_DeviceMotion_data/wlk_7/sub_1.csv``, the activity in the folder's name."""
+def test_file_pattern_with_a_slash_and_gravity_columns(tmp_path):
+    """MotionSense: ``A_DeviceMotion_data/wlk_7/sub_1.csv``, the activity in the folder's name,
+    acceleration without gravity beside the gravity vector (both g)."""
     for trial, level in (("wlk_7", 1.0), ("sit_5", 2.0)):
         for subject in ("1", "2"):
             folder = tmp_path / "A_DeviceMotion_data" / trial
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"sub_{subject}.csv").write_text(f",x,y,z\n0,0,0,{level}\n1,0,0,{level}\n")
+            (folder / f"sub_{subject}.csv").write_text(
+                f",x,y,z,gx,gy,gz\n0,0,0,{level - 1},0,0,1\n1,0.5,0,{level - 1.5},0,0,1.5\n")
     path = _definition(tmp_path, r"""
         files: "A_DeviceMotion_data/**/*.csv"
         sampling_rate_hz: 50
-        columns: {acc_x: x, acc_y: y, acc_z: z}
+        columns: {acc_x: x, acc_y: y, acc_z: z, gravity_x: gx, gravity_y: gy, gravity_z: gz}
         file_pattern: '(?P<label>[a-z]+)_\d+/sub_(?P<subject>\d+)\.csv'
         checks: {units: false}
         """)
     rec = load_custom(path)
     assert rec.classes == ["sit", "wlk"] and rec.subjects == ["1", "2"]
-    walking = rec.frame[rec.frame["label"] == "wlk"]
+    walking = rec.frame[rec.frame["label"] == "wlk"]  # gravity (g) added to acc (g)
     np.testing.assert_allclose(walking["acc_z"], 1.0)
+    np.testing.assert_allclose(walking["acc_x"], [0.0, 0.5, 0.0, 0.5])
     (tmp_path / "A_DeviceMotion_data" / "extra").mkdir()
-    (tmp_path / "A_DeviceMotion_data" / "extra" / "sub_3.csv").write_text(",x,y,z\n0,0,0,1\n")
+    (tmp_path / "A_DeviceMotion_data" / "extra" / "sub_3.csv").write_text(
+        ",x,y,z,gx,gy,gz\n0,0,0,0,0,0,1\n")
     with pytest.raises(DataFormatError, match=r"end of the path 'sub_3.csv' does not match"):
+        load_custom(path)
+
+
+def test_gravity_columns_all_or_none(tmp_path):
+    (tmp_path / "a.csv").write_text("x,y,z,gz\n0,0,0,1\n")
+    path = _definition(tmp_path, """
+        files: "*.csv"
+        sampling_rate_hz: 50
+        columns: {acc_x: x, acc_y: y, acc_z: z, gravity_z: gz}
+        constants: {subject: a}
+        """)
+    with pytest.raises(ConfigError, match=r"give all of \['gravity_x', 'gravity_y', 'gravity_z'\]"):
         load_custom(path)

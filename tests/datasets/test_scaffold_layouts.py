@@ -196,17 +196,44 @@ def test_motionsense_device_motion_files(tmp_path, hapt):
                    for j, a in enumerate("xyz")},
             })
             table.to_csv(folder / f"sub_{subject}.csv")
-    scaffold = scaffold_definition(tmp_path / "A_DeviceMotion_data", tmp_path / "ms.yaml")
-    data = yaml.safe_load(scaffold.text)
-    # the row index is not a 1000 Hz time column; attitude and gravity are no accelerometer
-    assert "time" not in data["columns"] and "acc_x" not in data["columns"]
-    assert data["columns"]["gyro_x"] == "rotationRate.x"
-    problems = " ".join(scaffold.problems)
-    assert "gravity removed" in problems and "userAcceleration.x + gravity.x" in problems
-    assert "no time column" in problems
+    out = tmp_path / "ms.yaml"
+    scaffold = write_scaffold(tmp_path / "A_DeviceMotion_data", out)
+    data = yaml.safe_load(out.read_text())
+    # the row index is not a 1000 Hz time column; attitude and gravity are no accelerometer;
+    # the acceleration without gravity gets gravity back
+    assert data["columns"] == {
+        **{f"acc_{a}": f"userAcceleration.{a}" for a in "xyz"},
+        **{f"gravity_{a}": f"gravity.{a}" for a in "xyz"},
+        **{f"gyro_{a}": f"rotationRate.{a}" for a in "xyz"}}
+    assert data["units"] == {"acc": "g", "gyro": "rad/s"}
+    assert "gravity removed" in _guess(scaffold, "columns.acc_x").reason
+    assert any("no time column" in p for p in scaffold.problems)
     # subject in the file name, activity in the folder's
     assert data["file_pattern"] == r"(?P<label>[A-Za-z][A-Za-z0-9]*)_\d+/sub_(?P<subject>\d+)\.csv"
     assert data["classes"] == ["sit", "std", "wlk"]
+    out.write_text(out.read_text().replace("sampling_rate_hz: null", "sampling_rate_hz: 50"))
+    loaded = load_custom(out)
+    assert loaded.subjects == ["1", "2"] and len(loaded.sessions) == 6
+    part = loaded.frame[(loaded.frame["subject"] == "1") & (loaded.frame["label"] == "wlk")]
+    source = pd.read_csv(tmp_path / "A_DeviceMotion_data" / "wlk_7" / "sub_1.csv")
+    np.testing.assert_allclose(part["acc_z"], source["userAcceleration.z"] + source["gravity.z"],
+                               atol=1e-6)
+
+
+def test_linear_acceleration_without_gravity_is_not_taken(tmp_path, hapt):
+    """Android's linear acceleration has no gravity to add back: a problem saying what to do."""
+    acc, gyro, _ = _recording(hapt, "1", seconds=5)
+    folder = tmp_path / "linear"
+    folder.mkdir()
+    for subject in ("1", "2"):
+        pd.DataFrame({"timestamp_ms": np.arange(len(acc)) * 20,
+                      **{f"linear_acceleration_{a}": (acc[:, j] - acc[:, j].mean()) * 9.81
+                         for j, a in enumerate("xyz")}}).to_csv(
+            folder / f"s{subject}_walking.csv", index=False)
+    scaffold = scaffold_definition(folder, tmp_path / "l.yaml")
+    assert "acc_x" not in yaml.safe_load(scaffold.text)["columns"]
+    problem = next(p for p in scaffold.problems if "gravity removed" in p)
+    assert "checks: {units: false}" in problem and "total acceleration" in problem
 
 
 def test_hhar_interleaved_devices(tmp_path, hapt):

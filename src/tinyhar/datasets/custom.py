@@ -54,7 +54,9 @@ Every key, with what it allows:
     Canonical name -> the file's column: a name, or a 0-based position (the
     only choice for NPY, whose arrays must be 2-D). ``acc_x acc_y acc_z`` are
     required; ``time``, ``gyro_x gyro_y gyro_z``, ``label``, ``subject`` and
-    ``session`` are optional.
+    ``session`` are optional; ``gravity_x gravity_y gravity_z`` (all or none,
+    in the accelerometer's unit) are added to ``acc_*`` when given without
+    gravity (iOS's ``userAcceleration`` beside ``gravity``).
 ``units``
     ``time``: ``s`` (default), ``ms``, ``us``, ``ns``; ``acc``: ``g``
     (default), ``m/s^2``, ``mg``; ``gyro``: ``rad/s`` (default), ``deg/s``,
@@ -163,6 +165,7 @@ from tinyhar.datasets.definition import (
     _FORMATS,
     ACC_UNITS,
     COMPRESSIONS,
+    GRAVITY_COLUMNS,
     GYRO_UNITS,
     META_FIELDS,
     TIME_UNITS,
@@ -495,7 +498,7 @@ def _read_one(
             buffers[group] = np.empty((n, 3), np.float32, order="F")
             out.update({c: buffers[group][:, j] for j, c in enumerate(group)})
     del buffers
-    sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS) if c in used]
+    sensor = [c for c in (*ACC_CHANNELS, *GYRO_CHANNELS, *GRAVITY_COLUMNS) if c in used]
     # Time is read (and checked against the rate) first, while little else is in memory,
     # but errors are raised in the order of before: the channels' values, time's values,
     # the file name, a missing subject, then the rate and signal checks.
@@ -505,7 +508,13 @@ def _read_one(
         if canon == "time":
             out["time"] = np.empty(n, np.float64)
         try:
-            _fill(out[canon], raw, canon, definition, file, line_of_row, where)
+            if canon in GRAVITY_COLUMNS:  # added to the acceleration given without it
+                gravity = np.empty(n, np.float32)
+                _fill(gravity, raw, canon, definition, file, line_of_row, where)
+                out[ACC_CHANNELS[GRAVITY_COLUMNS.index(canon)]] += gravity
+                del gravity
+            else:
+                _fill(out[canon], raw, canon, definition, file, line_of_row, where)
         except (DataFormatError, ConfigError) as exc:
             if canon != "time":
                 raise
@@ -1149,7 +1158,7 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
     if canon == "time":  # (date-times are seconds already: _float_blocks)
         units = definition.units
         return values if units.dates else values * TIME_UNITS[units.time]
-    is_acc = canon.startswith("acc")
+    is_acc = canon.startswith(("acc", "gravity"))
     unit = definition.units.acc if is_acc else definition.units.gyro
     target = "g" if is_acc else "rad/s"
     if isinstance(unit, RawCounts):

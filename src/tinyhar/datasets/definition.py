@@ -28,6 +28,8 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 ACC_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "g")
 GYRO_UNITS = sorted(u for (u, t) in UNIT_FACTORS if t == "rad/s")
 META_FIELDS = ("subject", "session", "label")
+GRAVITY_COLUMNS = ("gravity_x", "gravity_y", "gravity_z")
+"""Columns of gravity (in the accelerometer's unit) added to ``acc_*`` given without it."""
 WHITESPACE = r"\s+"
 """``csv.delimiter`` for columns separated by runs of spaces or tabs (aligned text tables)."""
 _FORMATS = {
@@ -127,15 +129,19 @@ class Columns(_Strict):
     gyro_x: ColumnRef | None = None
     gyro_y: ColumnRef | None = None
     gyro_z: ColumnRef | None = None
+    gravity_x: ColumnRef | None = None
+    gravity_y: ColumnRef | None = None
+    gravity_z: ColumnRef | None = None
     label: ColumnRef | None = None
     subject: ColumnRef | None = None
     session: ColumnRef | None = None
 
     @model_validator(mode="after")
     def _gyro_all_or_none(self) -> Columns:
-        given = [c for c in GYRO_CHANNELS if getattr(self, c) is not None]
-        if given and len(given) != 3:
-            raise ValueError(f"give all of {list(GYRO_CHANNELS)} or none (got {given})")
+        for group in (GYRO_CHANNELS, GRAVITY_COLUMNS):
+            given = [c for c in group if getattr(self, c) is not None]
+            if given and len(given) != 3:
+                raise ValueError(f"give all of {list(group)} or none (got {given})")
         return self
 
     @model_validator(mode="after")

@@ -19,8 +19,9 @@ columns        by name (``timestamp_ms``, ``Arrival_Time``, ``acc_x``, ``ax``,
                1 g are an accelerometer, of several the first with a gyroscope triple
                after it (``_sensor_triples``); columns named as orientation, gravity,
                magnetometer, temperature... are never axes; acceleration named as
-               gravity-free (``userAcceleration``) is not taken: the note says how to
-               add gravity back (or take it with ``checks: {units: false}``)
+               gravity-free (``userAcceleration``) gets the gravity columns beside it
+               (``columns.gravity_*``), and without them is not taken (the note says
+               what to do)
 rows           a device column (``Device``, ``Model``) that changes within a file:
                the rows of several devices are interleaved, so it is the session
                (rates measured per device); rows missing time or a sensor value:
@@ -91,7 +92,7 @@ from tinyhar.datasets.custom import (
     datetime_seconds,
     pattern_match,
 )
-from tinyhar.datasets.definition import COMPRESSIONS, full_suffix
+from tinyhar.datasets.definition import COMPRESSIONS, GRAVITY_COLUMNS, full_suffix
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.datasets.scaffold_guess import (
     _DEVICE_RE,
@@ -307,9 +308,21 @@ def _guess_columns(d: _Draft) -> None:
     _prefer_increasing_time(d, columns)
     index = [c for c in columns if _is_row_index(c, d.numeric[c]) and c not in d.cols.values()]
     other = {c for c in columns if _NOT_MOTION_RE.search(_tokens(c))} | set(index)
-    free_acc = _gravity_free(columns) if "acc_x" not in d.cols else []
-    if free_acc:
-        d.problems.append(_gravity_free_problem(free_acc, columns))
+    free_acc, gravity = _gravity_free(columns) if "acc_x" not in d.cols else ([], [])
+    if free_acc and gravity:  # (MotionSense: userAcceleration.* and gravity.*)
+        d.cols.update(zip(ACC_CHANNELS, free_acc, strict=True))
+        d.cols.update(zip(GRAVITY_COLUMNS, gravity, strict=True))
+        ios = _tokens(free_acc[0]).startswith("user_acc")  # Core Motion's name
+        d.how.update(dict.fromkeys(ACC_CHANNELS, "by name: acceleration with gravity "
+                                   "removed; gravity_x, gravity_y, gravity_z add it back" + (
+                                       "; iOS Core Motion's signs are the opposite of "
+                                       "Android's and most sensors' (lying face up, z "
+                                       "reads -1 g, not +1 g): "
+                                       "do not mix these data with those" if ios else "")))
+        d.how.update(dict.fromkeys(GRAVITY_COLUMNS, "by name: added to acc_* when loaded"))
+        free_acc = []
+    elif free_acc:
+        d.problems.append(_gravity_free_problem(free_acc))
     # --- by content: label (text with few values, else integer codes in long runs)
     if "label" not in d.cols:
         for c in columns:
@@ -525,8 +538,11 @@ def _guess_units(d: _Draft) -> None:
     d.units: dict[str, Any] = {}
     if "acc_x" in d.cols:
         check_rate = d.rate or 50.0
-        acc_all = [np.column_stack([_numeric(fr[d.cols[a]]) for a in ("acc_x", "acc_y", "acc_z")])
+        acc_all = [np.column_stack([_numeric(fr[d.cols[a]]) for a in ACC_CHANNELS])
                    for fr in d.frames]
+        if "gravity_x" in d.cols:  # the acceleration the loader makes: with gravity added back
+            acc_all = [a + np.column_stack([_numeric(fr[d.cols[g]]) for g in GRAVITY_COLUMNS])
+                       for a, fr in zip(acc_all, d.frames, strict=True)]
         candidates = _acc_candidates(np.concatenate(acc_all))
         names = [_yaml_value(c) if isinstance(c, dict) else c for c in candidates]
         passes = {
@@ -618,7 +634,7 @@ def _guess_names(d: _Draft) -> None:
             d.guesses.append(Guess("classes", d.classes, "high",
                                    "the labels in the label column"
                                    + (f", without {d.ignore} (ignore_labels)" if d.ignore else "")))
-    sensor_keys = ["time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    sensor_keys = ["time", *ACC_CHANNELS, *GRAVITY_COLUMNS, *GYRO_CHANNELS]
     for key in sensor_keys:
         if key in d.cols:
             d.guesses.append(Guess(f"columns.{key}", d.cols[key],
@@ -662,7 +678,7 @@ def _render(d: _Draft) -> str:
     else:
         add("sampling_rate_hz", _yaml_value(int(rate) if rate == int(rate) else rate))
     lines.append("columns:  # canonical name: column of the file (name or 0-based position)")
-    for key in ("time", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z",
+    for key in ("time", *ACC_CHANNELS, *GRAVITY_COLUMNS, *GYRO_CHANNELS,
                 "label", "subject", "session"):
         if key in d.cols:
             note = notes.get(f"columns.{key}")

@@ -279,6 +279,7 @@ _GRAVITY_FREE_RE = re.compile(
     r"^(?:user|linear|lin|body|dynamic)_?acc(?:el|eleration)?_?(x|y|z)(?:_.*)?$")
 """Names of acceleration with gravity removed (iOS ``userAcceleration``, Android
 ``linear_acceleration``, UCI HAR ``body_acc``)."""
+_GRAVITY_RE = re.compile(r"^grav(?:ity)?_?(x|y|z)(?:_.*)?$")
 GRAVITY_NEAR_G = (0.85, 1.15)
 """Gravity level (g, on still spans) of a triple taken as an accelerometer by content."""
 MIN_LABEL_RUN = 25
@@ -299,26 +300,31 @@ def _is_row_index(name: Any, values: np.ndarray | None) -> bool:
                 and np.array_equal(values, values[0] + np.arange(len(values))))
 
 
-def _gravity_free(columns: list[Any]) -> list[Any]:
-    """Columns named as acceleration with gravity removed."""
-    return [c for c in columns if not isinstance(c, (int, np.integer))
-            and _GRAVITY_FREE_RE.match(_tokens(c))]
+def _axes(columns: list[Any], regex: re.Pattern) -> list[Any]:
+    """The x, y, z columns whose names ``regex`` matches (axis in group 1), or []."""
+    found = {}
+    for c in columns:
+        match = None if isinstance(c, (int, np.integer)) else regex.match(_tokens(c))
+        if match:
+            found.setdefault(match.group(1), c)
+    return [found[a] for a in "xyz"] if len(found) == 3 else []
 
 
-def _gravity_free_problem(free: list[Any], columns: list[Any]) -> str:
-    """What to do with acceleration whose gravity was removed (tinyhar needs it included)."""
-    gravity = [c for c in columns if not isinstance(c, (int, np.integer))
-               and re.match(r"^grav(?:ity)?_?(x|y|z)$", _tokens(c))]
-    fix = (f"add the gravity columns {gravity} to them axis by axis (same unit) and save the "
-           f"sums as the accelerometer's columns, e.g. acc_x = {free[0]} + {gravity[0]}"
-           if len(gravity) == 3 else
-           "use the accelerometer's own output (with gravity), e.g. the phone app's "
-           "'acceleration with g' or 'total acceleration'")
+def _gravity_free(columns: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Columns named as acceleration with gravity removed (x, y, z), and those named as
+    gravity (x, y, z); each [] when not all three are there."""
+    return _axes(columns, _GRAVITY_FREE_RE), _axes(columns, _GRAVITY_RE)
+
+
+def _gravity_free_problem(free: list[Any]) -> str:
+    """What to do with acceleration whose gravity was removed, without gravity columns."""
     return (f"columns {free} hold acceleration with gravity removed (user or linear "
-            "acceleration), so they were not taken as the accelerometer: an accelerometer "
-            f"measures gravity too (1 g at rest), and so does a board running the model: {fix}; "
-            "or, to train on them as they are, set columns.acc_x, acc_y, acc_z to them with "
-            "checks: {units: false}")
+            "acceleration), and no columns hold the gravity to add back "
+            "(columns.gravity_x, gravity_y, gravity_z), so they were not taken as the "
+            "accelerometer: an accelerometer measures gravity too (1 g at rest), and so "
+            "does a board running the model. Use the accelerometer's own output (e.g. a phone "
+            "app's 'acceleration with g' or 'total acceleration'), or, to train on them as "
+            "they are, set columns.acc_x, acc_y, acc_z to them with checks: {units: false}")
 
 
 def _label_codes(columns: list[pd.Series]) -> bool:
