@@ -12,8 +12,10 @@ csv layout     delimiter (runs of spaces: ``\s+``), header (a first line with te
                every line (``comment``)
 columns        by name (``timestamp_ms``, ``Arrival_Time``, ``acc_x``, ``ax``,
                ``Acceleration x (m/s^2)``, ``gyroZ``, ``label``, ``gt``, ``subject``,
-               ...), else by content: the label is a text column with few values, else
-               whole numbers held for many samples (``_label_codes``); the first
+               ...; of several time columns the one that increases from row to row
+               most often, per device), else by content: the label is a text column
+               with few values, else whole numbers held for many samples
+               (``_label_codes``); the first
                increasing numeric column is time (never a row index such as
                ``Unnamed: 0``); three adjacent numeric columns whose still spans show
                1 g are an accelerometer, of several the first with a gyroscope triple
