@@ -282,3 +282,21 @@ def test_hapt_raw_files_sensor_word_is_no_label(tmp_path, hapt):
     np.savetxt(folder / "gyro_exp01_user01.txt", gyro, fmt="%.7e")
     with pytest.raises(ConfigError, match="one sensor each"):
         scaffold_definition(folder, tmp_path / "b.yaml")
+
+
+def test_trailing_delimiter_keeps_the_header(tmp_path, hapt):
+    """Loggers that end every data line with the delimiter (``0.02,0.98,0.11,0.03,``)."""
+    acc, _, _ = _recording(hapt, "1", seconds=5)
+    folder = tmp_path / "trailing"
+    folder.mkdir()
+    for subject in ("1", "2"):
+        (folder / f"s{subject}_walking.csv").write_text("time_s,ax,ay,az\n" + "".join(
+            f"{i * 0.02:.2f},{x:.5f},{y:.5f},{z:.5f},\n" for i, (x, y, z) in enumerate(acc)))
+    out = tmp_path / "t.yaml"
+    scaffold = write_scaffold(folder, out)
+    data = yaml.safe_load(out.read_text())
+    assert data["csv"] == {"delimiter": ",", "header": True, "skip_rows": 0}
+    assert data["columns"] == {"time": "time_s", "acc_x": "ax", "acc_y": "ay", "acc_z": "az"}
+    assert "ends in the delimiter" in _guess(scaffold, "csv").reason
+    np.testing.assert_allclose(load_custom(out).frame["acc_x"].iloc[: len(acc)], acc[:, 0],
+                               atol=1e-5)

@@ -9,7 +9,8 @@ what           how it is guessed
 ============== =====================================================================
 csv layout     delimiter (runs of spaces: ``\s+``), header (a first line with text
                where the other lines hold numbers), lines before it, a ``;`` ending
-               every line (``comment``)
+               every line (``comment``; a delimiter ending every line is read as no
+               column)
 columns        by name (``timestamp_ms``, ``Arrival_Time``, ``acc_x``, ``ax``,
                ``Acceleration x (m/s^2)``, ``gyroZ``, ``label``, ``gt``, ``subject``,
                ...; of several time columns the one that increases from row to row

@@ -219,6 +219,10 @@ def _sniff_csv(path: Path) -> _CsvLayout:
     if delimiter in " \t" and any(re.search(r"\s\s|^\s", line) for line in lines[-20:]):
         delimiter = WHITESPACE  # aligned columns: runs of spaces (or tabs and spaces)
         reasons.append("columns separated by runs of spaces")
+    elif all(line.endswith(delimiter) for line in tail):
+        # "1,2,3,": pandas (index_col=False) reads the empty last field as no column
+        lines = [line[:-1] if line.endswith(delimiter) else line for line in lines]
+        reasons.append(f"every line ends in the delimiter {delimiter!r} (read as no column)")
     counts = [len(_cells(line, delimiter)) for line in lines]
     width = Counter(counts[len(counts) // 2:]).most_common(1)[0][0]
     skip = next(i for i, c in enumerate(counts) if c == width)
