@@ -90,7 +90,7 @@ def test_a_worker_on_another_machine_gives_the_serial_metrics(definition, machin
 
 def test_a_network_partition_mid_run_is_a_clear_error(definition, machine, tmp_path):
     """The other machine's worker is the only one: cut off, it leaves the cluster without a
-    worker, and tinyhar gives up after compute.NO_WORKERS_TIMEOUT_S (20 s) without one.
+    worker, and tinyhar gives up after compute.no_workers_timeout_s (20 s) without one.
 
     The scheduler notices the lost worker after Dask's TCP timeout
     (``distributed.comm.timeouts.tcp``, 30 s by default; here 12 s, near Dask's least of

@@ -73,6 +73,18 @@ def test_a_cluster_address_without_a_host_and_port_is_refused_at_once(address):
         make_config({"compute": {"scheduler": address}})
 
 
+@pytest.mark.parametrize("value", [0, -1, "soon", float("inf")])
+def test_a_no_workers_timeout_that_is_not_a_positive_time_is_refused(value):
+    from tinyhar.config import make_config
+    from tinyhar.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"compute\.no_workers_timeout_s"):
+        make_config({"compute": {"no_workers_timeout_s": value}})
+    assert make_config({}).compute.no_workers_timeout_s == compute.NO_WORKERS_TIMEOUT_S == 20
+    assert make_config({"compute": {"no_workers_timeout_s": 300}}).compute.no_workers_timeout_s \
+        == 300
+
+
 def test_cluster_addresses_that_are_accepted():
     for address in ("tcp://127.0.0.1:8786", "tcp://head-node.example.org:8786",
                     "tls://10.0.0.1:8786", "tcp://[::1]:8786"):
@@ -287,19 +299,51 @@ def test_a_task_that_kills_its_cluster_worker_is_a_clear_error():
 
 def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
     """A scheduler whose workers all ended (or were cut off, tests/test_cluster_machines.py)
-    would hold the tasks forever: the run is abandoned after NO_WORKERS_TIMEOUT_S without a
-    worker."""
+    would hold the tasks forever: the run is abandoned after ``no_workers_timeout_s``
+    (compute.no_workers_timeout_s, here 1 s) without a worker."""
     distributed = pytest.importorskip("distributed")
-    monkeypatch.setattr(compute, "NO_WORKERS_TIMEOUT_S", 1.0)
     monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.2)
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
                                   dashboard_address=":0", processes=False) as cluster:
         with pytest.raises(compute.ComputeError, match="has had no worker for 1 s.*"
                                                        "Start `dask worker`"):
-            list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address))
+            list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address,
+                                      no_workers_timeout_s=1.0))
         cluster.scale(1)
         cluster.wait_for_workers(1)
         assert list(compute.map_in_order(abs, [-1, 2], cluster.scheduler_address)) == [1, 2]
+
+
+def test_the_no_workers_timeout_of_shared_tasks_is_a_setting(monkeypatch):
+    """map_shared's ``no_workers_timeout_s`` too; the message names the setting (an adaptive
+    cluster may need longer to bring up a worker)."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.2)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
+                                  dashboard_address=":0", processes=False) as cluster:
+        with pytest.raises(compute.ComputeError, match=r"has had no worker for 0\.5 s.*"
+                           r"compute\.no_workers_timeout_s"):
+            list(compute.map_shared(fit_fold, {}, [None], cluster.scheduler_address,
+                                    no_workers_timeout_s=0.5))
+
+
+def test_training_takes_the_no_workers_timeout_from_its_configuration(tmp_path, monkeypatch):
+    """A training run on a cluster without workers stops after the configured time."""
+    from tinyhar.config import make_config
+    from tinyhar.datasets.synthetic import synthesize
+    from tinyhar.training import train
+
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.2)
+    synthesize(tmp_path / "data", 3, 0.05, session_hours=0.025, seed=1)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
+                                  dashboard_address=":0", processes=False) as cluster:
+        cfg = make_config({"dataset": {"name": str(tmp_path / "data" / "data.yaml")},
+                           "evaluation": {"test_subjects": ["s003"], "cv_folds": 2},
+                           "compute": {"scheduler": cluster.scheduler_address,
+                                       "no_workers_timeout_s": 0.5}}, "test")
+        with pytest.raises(compute.ComputeError, match=r"has had no worker for 0\.5 s"):
+            train(cfg, tmp_path / "run")
 
 
 def test_the_clusters_own_no_workers_timeout_is_a_clear_error():

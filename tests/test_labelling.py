@@ -486,3 +486,39 @@ def test_import_into_a_new_folder_writes_labelled_copies_of_csv_recordings(tmp_p
     assert list(got) == list(expected)
     assert result.sessions[first["session"]].overlaps[0][:2] == (2.0, 4.0)
     np.testing.assert_allclose(copy.frame["acc_x"], part["acc_x"], rtol=1e-6)
+
+
+def test_labelled_copies_of_date_time_recordings_keep_their_clock_times(tmp_path):
+    """Recordings with clock time (units.time: datetime) -> export -> import: the labelled
+    copies, read through the data.yaml written for them, keep each session's origin."""
+    from tinyhar.datasets.custom import load_custom
+
+    origins = {"a": 1479003480.0, "b": 1479112200.5}  # 2016-11-13 02:18, 11-14 08:30:00.5 UTC
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for session, first in [("a", "2016-11-13 02:18:00"), ("b", "2016-11-14T09:30:00.5+01:00")]:
+        stamps = pd.Timestamp(first) + pd.to_timedelta(np.arange(500) * 20, unit="ms")
+        pd.DataFrame({"t": stamps.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), "x": 0.0, "y": 0.0,
+                      "z": 1.0}).to_csv(raw / f"{session}.csv", index=False)
+    (raw / "data.yaml").write_text(
+        "files: '*.csv'\nsampling_rate_hz: 50\ncolumns: {time: t, acc_x: x, acc_y: y, acc_z: z}\n"
+        "units: {time: datetime}\nfile_pattern: '(?P<session>\\w+)\\.csv'\n"
+        "constants: {subject: p1}\n")
+    assert load_custom(raw / "data.yaml").origins == origins
+    export_project(raw / "data.yaml", tmp_path / "ls", classes=["walk"])
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    region = {"from_name": "label", "to_name": "ts", "type": "timeserieslabels",
+              "value": {"start": 2.0, "end": 4.0, "instant": False,
+                        "timeserieslabels": ["walk"]}}
+    ls_export(tasks, {t["data"]["session"]: [region] for t in tasks}, tmp_path / "e.json")
+    import_annotations(tmp_path / "e.json", tmp_path / "labelled")  # labelled copies
+    assert RecordingSet.from_parquet(tmp_path / "labelled" / "a.parquet").origins == {
+        "a": origins["a"]}
+    copy = load_custom(tmp_path / "labelled" / "data.yaml")
+    assert copy.origins == origins
+    assert copy.frame["label"].notna().sum() == 2 * 101  # 2.00-4.00 s at 50 Hz, per session
+    # labels imported into those copies (rewritten in place) keep them too
+    region["value"].update(start=5.0, end=6.0)
+    ls_export(tasks, {t["data"]["session"]: [region] for t in tasks}, tmp_path / "e2.json")
+    import_annotations(tmp_path / "e2.json", tmp_path / "labelled", overwrite=True)
+    assert load_custom(tmp_path / "labelled" / "data.yaml").origins == origins

@@ -25,7 +25,8 @@ the command line):
     and ``dask worker tcp://host:8786`` on each machine). The data must be
     on storage every worker can read at the same path. A cluster that cannot
     be reached, goes away mid-run, or has no worker for
-    :data:`NO_WORKERS_TIMEOUT_S`, raises :class:`ComputeError` (no hang:
+    ``compute.no_workers_timeout_s`` (:data:`NO_WORKERS_TIMEOUT_S` by default),
+    raises :class:`ComputeError` (no hang:
     connection and task timeouts apply; a host name that does not resolve or
     a port nothing listens on is refused at once, :func:`check_reachable`).
 
@@ -71,7 +72,9 @@ CONNECT_TIMEOUT_S = 20.0
 NO_WORKERS_TIMEOUT_S = 20.0
 """Seconds a dask.distributed cluster may have no worker while tasks wait (a worker being
 restarted, or joining) before the run is abandoned: the scheduler of a cluster whose every
-worker ended, or was cut off by the network, holds the tasks forever."""
+worker ended, or was cut off by the network, holds the tasks forever. The default of
+``compute.no_workers_timeout_s`` (:func:`map_in_order`'s ``no_workers_timeout_s``): an
+adaptive cluster that starts a worker only when tasks come may need more."""
 
 WORKERS_CHECK_S = 2.0
 """While a task's result is awaited, the scheduler is asked this often how many workers
@@ -118,7 +121,8 @@ def check_scheduler(scheduler: str) -> str:
 def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: str = "serial",
                  workers: int = 2, task_timeout_s: float | None = None,
                  head: Callable[[], Any] | None = None,
-                 weights: Sequence[float] | None = None) -> Iterator[Any]:
+                 weights: Sequence[float] | None = None,
+                 no_workers_timeout_s: float = NO_WORKERS_TIMEOUT_S) -> Iterator[Any]:
     """``func(item)`` for each item, yielded in the items' order.
 
     Parameters
@@ -144,6 +148,9 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         items then go to a worker as one task (:func:`task_groups`: about
         :data:`TASKS_PER_WORKER` tasks per worker), each item's result still
         yielded on its own; items as heavy as a group's share stay alone.
+    no_workers_timeout_s : float
+        With a cluster: how long it may have no worker while tasks wait before
+        the run is abandoned (``compute.no_workers_timeout_s``, s).
 
     Yields
     ------
@@ -157,7 +164,8 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
     Raises
     ------
     ComputeError
-        The cluster cannot be reached or went away.
+        The cluster cannot be reached, went away, or had no worker for
+        ``no_workers_timeout_s``.
     TinyharError
         A bad scheduler name, or ``workers`` < 1.
     """
@@ -167,7 +175,8 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         groups = task_groups(weights, workers)
         if len(groups) < len(items):
             grouped = map_in_order(functools.partial(_each, func), [items[g] for g in groups],
-                                   scheduler, workers, task_timeout_s, head)
+                                   scheduler, workers, task_timeout_s, head,
+                                   no_workers_timeout_s=no_workers_timeout_s)
             if head is not None:
                 yield next(grouped)
             for results in grouped:
@@ -187,7 +196,8 @@ def map_in_order(func: Callable[[Any], Any], items: Sequence[Any], scheduler: st
         dask = _require("dask", scheduler)
         yield from _shown(_local(dask, kept, items, scheduler, workers, head))
         return
-    yield from _shown(_on_cluster(kept, items, scheduler, task_timeout_s, head=head))
+    yield from _shown(_on_cluster(kept, items, scheduler, task_timeout_s, head=head,
+                                  no_workers_timeout_s=no_workers_timeout_s))
 
 
 def task_groups(weights: Sequence[float], workers: int) -> list[slice]:
@@ -451,7 +461,8 @@ def _import_all(modules: tuple[str, ...]) -> None:
 
 def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any],
                scheduler: str = "serial", workers: int = 2,
-               task_timeout_s: float | None = None) -> Iterator[Any]:
+               task_timeout_s: float | None = None,
+               no_workers_timeout_s: float = NO_WORKERS_TIMEOUT_S) -> Iterator[Any]:
     """``func(shared, item)`` for each item, yielded in the items' order.
 
     Like :func:`map_in_order`, for tasks that all read one large object (the
@@ -464,7 +475,7 @@ def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any
         A module-level function ``func(shared, item)``.
     shared : object
         Picklable; read, never changed, by the tasks.
-    items, scheduler, workers, task_timeout_s
+    items, scheduler, workers, task_timeout_s, no_workers_timeout_s
         As :func:`map_in_order`.
 
     Yields
@@ -495,7 +506,8 @@ def map_shared(func: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any
         yield from _shown(_batches(dask, task, items, scheduler, pool, workers))
         return
     yield from _shown(_on_cluster(functools.partial(_keep_warnings, func), items, scheduler,
-                                  task_timeout_s, shared=[shared]))
+                                  task_timeout_s, shared=[shared],
+                                  no_workers_timeout_s=no_workers_timeout_s))
 
 
 _SHARED: Any = None
@@ -609,16 +621,19 @@ def _record_warning(message, category, filename, lineno, file=None, line=None) -
 
 
 def _on_cluster(func, items: list, address: str, task_timeout_s: float | None,
-                shared: list | None = None, head=None) -> Iterator:
+                shared: list | None = None, head=None,
+                no_workers_timeout_s: float = NO_WORKERS_TIMEOUT_S) -> Iterator:
     """Submit every item to a dask.distributed cluster; yield results in order.
 
     With ``shared`` (a one-element list), ``shared[0]`` is scattered to every
     worker once and each task is ``func(shared[0], item)``. ``head()``, if
     given, runs here once the items are submitted; its result comes first.
+    A cluster without a worker for ``no_workers_timeout_s`` ends the run (:func:`_result`).
     """
     Client = _require("distributed", address).Client
     with _quiet_client_log():
-        yield from _client_results(Client, func, items, address, task_timeout_s, shared, head)
+        yield from _client_results(Client, func, items, address, task_timeout_s, shared, head,
+                                   no_workers_timeout_s)
 
 
 @contextmanager
@@ -638,7 +653,8 @@ def _quiet_client_log() -> Iterator[None]:
 
 
 def _client_results(Client, func, items: list, address: str, task_timeout_s: float | None,
-                    shared: list | None, head=None) -> Iterator:
+                    shared: list | None, head=None,
+                    no_workers_timeout_s: float = NO_WORKERS_TIMEOUT_S) -> Iterator:
     """The results of :func:`_on_cluster`, in order."""
     check_reachable(address)  # at once: Dask's client would retry until its timeout
     try:
@@ -650,7 +666,8 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
         try:
             if shared is None:
                 futures = client.map(func, items, pure=False)
-            else:
+            else:  # (a copy for each worker: the cluster needs one first)
+                _wait_for_a_worker(client, address, no_workers_timeout_s)
                 [data] = client.scatter(shared, broadcast=True, hash=False,
                                         timeout=CONNECT_TIMEOUT_S)
                 futures = [client.submit(func, data, item, pure=False) for item in items]
@@ -663,7 +680,7 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
 
         for future in futures:
             try:
-                yield _result(client, future, address, task_timeout_s)
+                yield _result(client, future, address, task_timeout_s, no_workers_timeout_s)
             except (OSError, TimeoutError, CancelledError) as exc:
                 raise _lost(address, exc) from exc
             except KilledWorker as exc:  # the task's worker died each time it ran it
@@ -685,9 +702,10 @@ def _client_results(Client, func, items: list, address: str, task_timeout_s: flo
         client.close(timeout=5)
 
 
-def _result(client, future, address: str, timeout: float | None) -> Any:
+def _result(client, future, address: str, timeout: float | None,
+            no_workers_timeout_s: float = NO_WORKERS_TIMEOUT_S) -> Any:
     """``future.result(timeout)``, but abandon the run (:class:`ComputeError`) once the
-    cluster has had no worker for :data:`NO_WORKERS_TIMEOUT_S` (asked every
+    cluster has had no worker for ``no_workers_timeout_s`` (asked every
     :data:`WORKERS_CHECK_S`), rather than wait for one forever."""
     import time
 
@@ -706,13 +724,27 @@ def _result(client, future, address: str, timeout: float | None) -> Any:
             alone_since = None
         elif alone_since is None:
             alone_since = now
-        elif now - alone_since >= NO_WORKERS_TIMEOUT_S:
-            raise ComputeError(_abandoned(
-                f"the Dask cluster at {address} has had no worker for "
-                f"{NO_WORKERS_TIMEOUT_S:g} s (each ended or was cut off)",
-                "Start `dask worker` on each worker machine (or restart the cluster)"
-            ))
+        elif now - alone_since >= no_workers_timeout_s:
+            raise _no_workers(address, no_workers_timeout_s)
     return future.result(timeout=left)
+
+
+def _wait_for_a_worker(client, address: str, no_workers_timeout_s: float) -> None:
+    """Return once the cluster has a worker; :func:`_no_workers` after ``no_workers_timeout_s``
+    without one (a cluster that starts workers on demand gets that long)."""
+    try:
+        client.wait_for_workers(1, timeout=no_workers_timeout_s)
+    except TimeoutError as exc:
+        raise _no_workers(address, no_workers_timeout_s) from exc
+
+
+def _no_workers(address: str, seconds: float) -> ComputeError:
+    """The error of a cluster that has had no worker for ``seconds``."""
+    return ComputeError(_abandoned(
+        f"the Dask cluster at {address} has had no worker for {seconds:g} s (each ended or "
+        "was cut off, or none started)",
+        "Start `dask worker` on each worker machine (or restart the cluster; a cluster that "
+        "starts workers on demand may need a longer compute.no_workers_timeout_s)"))
 
 
 _START_IT = "start it (`dask scheduler`) and its workers, or use the serial scheduler"

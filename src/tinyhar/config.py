@@ -87,6 +87,8 @@ Example (all keys optional; these are the defaults)::
                             #   would take over half the memory available)
       scheduler: serial     # serial | threads | processes | tcp://host:8786 (Dask cluster)
       workers: 2            # threads/processes: local workers
+      no_workers_timeout_s: 20.0  # Dask cluster: s it may have no worker while tasks wait
+                            #   before the run stops (an adaptive cluster: time to start one)
       cache: null           # folder for per-session feature rows (reused while unchanged)
       strict: false         # stop at the first session that fails (default: skip, list it)
 
@@ -124,6 +126,7 @@ from pydantic import (
     field_validator,
 )
 
+from tinyhar.compute import NO_WORKERS_TIMEOUT_S
 from tinyhar.core.channels import MAX_SAMPLING_RATE_HZ
 from tinyhar.core.featuresets import FEATURE_SETS
 from tinyhar.datasets.checks import DataChecks
@@ -384,7 +387,10 @@ class ComputeConfig(_Section):
     only feature rows (:mod:`tinyhar.features.table`), for data sets larger
     than memory; ``scheduler`` and ``workers`` say where the per-session work
     and the cross-validation folds with the final fit (trees and networks)
-    run (:mod:`tinyhar.compute`); ``cache`` is a folder of per-session
+    run (:mod:`tinyhar.compute`); ``no_workers_timeout_s`` is how long a Dask
+    cluster may have no worker while tasks wait before the run stops with
+    :class:`~tinyhar.compute.ComputeError` (an adaptive cluster that starts its
+    workers on demand needs longer than the default); ``cache`` is a folder of per-session
     feature rows keyed by the source files' hash and the settings; ``strict``
     stops at the first session that fails instead of skipping it (skipped
     sessions are listed in ``metrics.json``).
@@ -393,6 +399,7 @@ class ComputeConfig(_Section):
     out_of_core: Literal["auto"] | bool = "auto"
     scheduler: str = "serial"
     workers: Int = Field(2, ge=1, le=1024)
+    no_workers_timeout_s: Float = Field(NO_WORKERS_TIMEOUT_S, gt=0, le=86400)
     cache: str | None = None
     strict: bool = False
 

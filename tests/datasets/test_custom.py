@@ -485,6 +485,31 @@ def test_datetime_seconds_are_since_the_epoch_in_utc():
                                atol=1e-6)
 
 
+def test_datetime_ns_are_exact_nanoseconds_since_the_epoch():
+    from tinyhar.datasets.custom import NAT_NS, datetime_ns, epoch_seconds
+
+    text = pd.Series(["2016-11-13 02:18:00.000000001", "2016-11-13T03:18:00.25+01:00", None,
+                      "soon", "2300-01-01"])  # (2300: beyond int64 ns)
+    start = 1479003480 * 10**9
+    assert datetime_ns(text).tolist() == [start + 1, start + 250_000_000, NAT_NS, NAT_NS, NAT_NS]
+    # the nearest float64 seconds (1 ns is below their resolution here)
+    assert epoch_seconds(start + 250_000_000) == 1479003480.25
+    assert np.isnan(epoch_seconds(NAT_NS))
+
+
+def test_date_times_beyond_int64_nanoseconds_are_named(tmp_path):
+    write_csv(tmp_path / "a.csv", "t,x,y,z", ["2016-11-13 02:18:00,0,0,1", "2300-01-01,0,0,1"])
+    with pytest.raises(DataFormatError, match=r"line 3, column t: time value '2300-01-01' is "
+                       r"outside the date-times tinyhar reads \(1678 to 2261\)"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="datetime")))
+    (tmp_path / "a.csv").unlink()
+    stamps = pd.Series(["2016-11-13", "2300-01-01"]).astype("datetime64[s]")
+    pd.DataFrame({"t": stamps, "x": 0.0, "y": 0.0, "z": 1.0}).to_parquet(tmp_path / "a.parquet")
+    with pytest.raises(DataFormatError, match=r"column t at row 2: time value .*2300-01-01.* is "
+                       "outside the date-times tinyhar reads"):
+        load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
+
+
 def test_iso_datetime_text_loads_with_offsets_converted(tmp_path):
     # an offset is converted to UTC (row 3 is 10 ms after row 2), a 1 s step stays a gap;
     # a session's time starts at 0 (as for numbers)
@@ -493,7 +518,7 @@ def test_iso_datetime_text_loads_with_offsets_converted(tmp_path):
         "2016-11-13T03:18:00.020+01:00,0,0,1", "2016-11-13T02:18:01.030Z,0,0,1",
     ])
     rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="csv", unit="datetime")))
-    np.testing.assert_allclose(rec.frame["time"], [0, 0.01, 0.02, 1.03], rtol=0, atol=1e-6)
+    assert rec.frame["time"].tolist() == [0, 0.01, 0.02, 1.03]  # exact (int ns subtracted)
 
 
 @pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
@@ -502,8 +527,7 @@ def test_parquet_timestamps_with_datetime_unit(tmp_path, tz):
     stamps = stamps.insert(5, stamps[-1] + pd.Timedelta(2, "s"))
     pd.DataFrame({"t": stamps, "x": 0.0, "y": 0.0, "z": 1.0}).to_parquet(tmp_path / "a.parquet")
     rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
-    np.testing.assert_allclose(rec.frame["time"], [0, 0.01, 0.02, 0.03, 0.04, 2.04], rtol=0,
-                               atol=1e-6)
+    assert rec.frame["time"].tolist() == [0, 0.01, 0.02, 0.03, 0.04, 2.04]
 
 
 def test_datetime_unit_and_column_must_agree(tmp_path):
@@ -546,10 +570,10 @@ def test_parquet_date_time_text_is_read_in_batches(tmp_path, monkeypatch):
     frame = pd.DataFrame({"t": text, "x": 0.0, "y": 0.0, "z": 1.0})
     frame.to_parquet(tmp_path / "a.parquet", row_group_size=3)
     sizes = []
-    parse = custom.datetime_seconds
-    monkeypatch.setattr(custom, "datetime_seconds", lambda c: sizes.append(len(c)) or parse(c))
+    parse = custom.datetime_ns
+    monkeypatch.setattr(custom, "datetime_ns", lambda c: sizes.append(len(c)) or parse(c))
     rec = load_custom(write_yaml(tmp_path, DATETIME.format(ext="parquet", unit="datetime")))
-    np.testing.assert_allclose(rec.frame["time"], 0.01 * np.arange(10), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(rec.frame["time"], np.arange(10) / 100)  # (exact: int ns)
     assert sum(sizes) == 10 and max(sizes) <= 4  # never the whole column at once
     frame.loc[9, "t"] = "soon"
     frame.to_parquet(tmp_path / "a.parquet", row_group_size=3)

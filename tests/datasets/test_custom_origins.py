@@ -129,3 +129,121 @@ def test_stored_origins_that_are_not_numbers_are_refused(tmp_path):
     with pytest.raises(DataFormatError, match=r"rec.parquet: the origin of session 'a' must be "
                        "a finite number of seconds since the Unix epoch, got '2016-11-13'"):
         RecordingSet.from_parquet(tmp_path / "rec.parquet")
+
+
+def _steps(n: int) -> np.ndarray:
+    """0, 0.01, ... (n values): k / 100 s, each the float64 nearest to it."""
+    return np.arange(n) / 100
+
+
+def test_relative_times_of_date_times_are_exact(tmp_path):
+    # the session's first time stamp is subtracted in integer ns: 10 ms is 0.01, not 0.00999999
+    path = _write(tmp_path)
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        whole = load_custom(path)
+        batches = [b for s in session_sources(path) for b in s.iter_batches(batch_rows=25)]
+    expected = np.r_[_steps(2 * N), _steps(N), _steps(N)]  # a, b, b~2
+    np.testing.assert_array_equal(whole.frame["time"].to_numpy(), expected)
+    np.testing.assert_array_equal(np.concatenate([b.frame["time"] for b in batches]), expected)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_relative_times_of_parquet_timestamps_are_exact(tmp_path, unit):
+    import pyarrow as pa
+
+    stamps = pd.Timestamp("2016-11-13 02:18:00.5") + pd.to_timedelta(np.arange(2 * N) * 10,
+                                                                     unit="ms")
+    if unit == "s":  # whole seconds: one sample a second
+        stamps = pd.Timestamp("2016-11-13 02:18:00") + pd.to_timedelta(np.arange(2 * N), "s")
+    table = pa.table({"t": pa.array(stamps.to_numpy(), pa.timestamp(unit, "UTC")),
+                      "x": np.zeros(2 * N), "y": np.zeros(2 * N), "z": np.ones(2 * N)})
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=25)
+    rate = 1 if unit == "s" else 100
+    (tmp_path / "data.yaml").write_text(
+        f"files: '*.parquet'\nsampling_rate_hz: {rate}\n"
+        "columns: {time: t, acc_x: x, acc_y: y, acc_z: z}\nunits: {time: datetime}\n"
+        "constants: {subject: s1}\n")
+    rec = load_custom(tmp_path / "data.yaml")
+    expected = np.arange(2 * N) / rate
+    np.testing.assert_array_equal(rec.frame["time"].to_numpy(), expected)
+    assert rec.origins == {"a": A_START + (0 if unit == "s" else 0.5)}
+    source, = session_sources(tmp_path / "data.yaml")
+    batches = list(source.iter_batches(batch_rows=25))
+    assert len(batches) == 5
+    np.testing.assert_array_equal(np.concatenate([b.frame["time"] for b in batches]), expected)
+    assert joined_origins(batches) == rec.origins
+
+
+def _recordings_folder(rec: RecordingSet, folder):
+    """One tinyhar Parquet recording per session and the data.yaml tinyhar writes for them
+    (time read from the column ``time`` in s, as label import and recordings import do)."""
+    from tinyhar.datasets.phone import DEFINITION_FILE, _definition_text
+
+    folder.mkdir()
+    for part in split_sessions(rec):
+        part.to_parquet(folder / f"{part.sessions[0].replace('~', '_')}.parquet")
+    (folder / DEFINITION_FILE).write_text(_definition_text("mine", rec.sampling_rate_hz,
+                                                           rec.has_gyro, rec.classes, None))
+    return folder / DEFINITION_FILE
+
+
+def test_origins_survive_tinyhar_parquet_read_through_a_definition(tmp_path):
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        rec = load_custom(_write(tmp_path))
+    path = _recordings_folder(rec, tmp_path / "copies")
+    again = load_custom(path)
+    assert again.origins == ORIGINS
+    np.testing.assert_array_equal(again.frame["time"], rec.frame["time"])
+    sources = session_sources(path)
+    assert joined_origins([s.load() for s in sources]) == ORIGINS
+    batches = [b for s in sources for b in s.iter_batches(batch_rows=25)]
+    assert joined_origins(batches) == ORIGINS
+    assert all(set(b.origins) == set(b.sessions) for b in batches)
+    assert joined_origins(map_sessions(path, lambda r: r)) == ORIGINS
+    # a numeric-time recording's copies still have none
+    numbers = tmp_path / "numeric"
+    numbers.mkdir()
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        numeric = load_custom(_write(numbers, datetime=False))
+    assert load_custom(_recordings_folder(numeric, numbers / "copies")).origins is None
+
+
+SPANS = {"a": ("2016-11-13T02:18:00.000Z", "2016-11-13T02:18:01.190Z"),
+         "b": ("2016-11-14T08:30:00.500Z", "2016-11-14T08:30:01.090Z"),
+         "b~2": ("2016-11-14T08:29:00.000Z", "2016-11-14T08:29:00.590Z")}
+
+
+def test_check_and_describe_give_each_sessions_clock_span(tmp_path):
+    from typer.testing import CliRunner
+
+    from tinyhar.cli import app
+    from tinyhar.datasets.registry import describe
+    from tinyhar.datasets.scaffold import check_definition
+
+    path = _write(tmp_path)
+    assert check_definition(path)["clock_spans"] == SPANS
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        assert describe(path)["clock_spans"] == SPANS
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        whole = load_custom(path)
+    copies = _recordings_folder(whole, tmp_path / "copies")
+    assert check_definition(copies)["clock_spans"] == SPANS  # (origins kept: no restart)
+    whole.to_parquet(tmp_path / "rec.parquet")
+    assert describe(tmp_path / "rec.parquet")["clock_spans"] == SPANS
+    for command in ("check", "describe"):
+        result = CliRunner().invoke(app, ["datasets", command, str(path)])
+        assert result.exit_code == 0, result.output
+        assert "clock time (UTC)" in result.output
+        for session, (first, last) in SPANS.items():
+            assert f"{session} {first} {last}" in " ".join(
+                result.output.replace("│", " ").split()), result.output
+    # numeric time: no clock spans
+    numbers = tmp_path / "numeric"
+    numbers.mkdir()
+    path = _write(numbers, datetime=False)
+    assert "clock_spans" not in check_definition(path)
+    with pytest.warns(UserWarning, match="now session 'b~2'"):
+        assert "clock_spans" not in describe(path)
+    for command in ("check", "describe"):
+        result = CliRunner().invoke(app, ["datasets", command, str(path)])
+        assert result.exit_code == 0 and "UTC" not in result.output, result.output

@@ -92,10 +92,24 @@ def datasets_describe(
     for c, v in per_class.items():
         table.add_row(str(c), f"{v:.2f}" if unit == "hours" else str(v))
     cli.console.print(table)
+    _print_clock_spans(info)
     if info.get("citation"):
         cli.console.print(f"cite: {info['citation']}")
     if info.get("licence"):
         cli.console.print(f"licence: {info['licence']}")
+
+
+def _print_clock_spans(info: dict) -> None:
+    """The sessions' first and last clock times (``clock_spans``), when the data set has them."""
+    spans = info.get("clock_spans")
+    if not spans:
+        return
+    table = Table(title="clock time (UTC) per session")
+    for col in ("session", "first sample", "last sample"):
+        table.add_column(col)
+    for session, (first, last) in spans.items():
+        table.add_row(escape(session), first, last)
+    cli.console.print(table)
 
 
 @datasets_app.command("init")
@@ -144,6 +158,7 @@ def datasets_check(
     for c, minutes in info["minutes_per_class"].items():
         table.add_row(c, f"{minutes:.1f}", str(info["subjects_per_class"].get(c, "")))
     cli.console.print(table)
+    _print_clock_spans(info)
     for message in info["warnings"]:
         cli.err_console.print(f"[yellow]warning:[/] {message}")
     cli.console.print(f"{definition}: OK" + (f", {len(info['warnings'])} warning(s)"

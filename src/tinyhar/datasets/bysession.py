@@ -59,7 +59,13 @@ import numpy as np
 
 from tinyhar.datasets import sessions as _sessions
 from tinyhar.datasets.checks import ChecksLike, ClippingWarning, warn_clipping
-from tinyhar.datasets.custom import RestartWarning, load_custom, resolve_files, warn_restarts
+from tinyhar.datasets.custom import (
+    RestartWarning,
+    load_custom,
+    resolve_files,
+    time_text,
+    warn_restarts,
+)
 from tinyhar.datasets.definition import DatasetDefinition
 from tinyhar.datasets.recording import RecordingSet, concat_frames, natural_key, run_starts
 from tinyhar.datasets.sessions import RecordingFile, session_sources, shared_session_names
@@ -262,6 +268,10 @@ class SampleCounts:
         In order of appearance.
     samples : dict of (str or None, str) -> int
         Samples per ``(class, subject)``; ``None`` for unlabelled samples.
+    clock : dict of str -> (float, float)
+        Session -> the clock times of its first and last samples (s since the
+        Unix epoch, UTC: its :attr:`RecordingSet.origins` plus its times), for
+        the sessions with an origin (none for numeric time columns).
     """
 
     name: str
@@ -273,6 +283,7 @@ class SampleCounts:
     subjects: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     samples: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    clock: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, recordings: RecordingSet) -> SampleCounts:
@@ -286,9 +297,14 @@ class SampleCounts:
         classes = [None, *recordings.classes]
         samples = {(classes[k % width], names[k // width]): int(counts[k])
                    for k in np.flatnonzero(counts)}
+        clock = {}
+        if recordings.origins:
+            span = frame.groupby("session", observed=True)["time"].agg(["min", "max"])
+            clock = {s: (origin + float(span.at[s, "min"]), origin + float(span.at[s, "max"]))
+                     for s, origin in recordings.origins.items()}
         return cls(recordings.name, recordings.sampling_rate_hz, recordings.channels,
                    list(recordings.classes), recordings.citation, recordings.licence,
-                   recordings.subjects, recordings.sessions, samples)
+                   recordings.subjects, recordings.sessions, samples, clock)
 
     @classmethod
     def join(cls, parts: list[SampleCounts]) -> SampleCounts:
@@ -308,8 +324,13 @@ class SampleCounts:
                 samples[key] = samples.get(key, 0) + n
         subjects = sorted({s for p in parts for s in p.subjects}, key=natural_key)
         sessions = list(dict.fromkeys(s for p in parts for s in p.sessions))
+        clock: dict[str, tuple[float, float]] = {}
+        for p in parts:  # (a session's batches: its earliest first and latest last sample)
+            for session, (a, b) in p.clock.items():
+                was = clock.get(session, (a, b))
+                clock[session] = (min(was[0], a), max(was[1], b))
         return cls(first.name, first.sampling_rate_hz, first.channels, classes, first.citation,
-                   first.licence, subjects, sessions, samples)
+                   first.licence, subjects, sessions, samples, clock)
 
     @property
     def n_samples(self) -> int:
@@ -322,6 +343,13 @@ class SampleCounts:
         for (label, _), n in self.samples.items():
             out[label] += n
         return out
+
+    def clock_spans(self) -> dict[str, tuple[str, str]]:
+        """:attr:`clock` as ISO 8601 UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``),
+        sessions in order; empty without clock time."""
+        return {s: (time_text(self.clock[s][0], dates=True),
+                    time_text(self.clock[s][1], dates=True))
+                for s in self.sessions if s in self.clock}
 
     def subjects_per_class(self) -> dict[str, int]:
         """Subjects with samples of each class."""

@@ -188,6 +188,7 @@ from tinyhar.datasets.recording import (
     constant_category,
     run_starts,
     steps_where,
+    stored_origins,
     str_categories,
     utc_text,
 )
@@ -326,6 +327,7 @@ def load_definition(
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
     parts: list[dict] = []
     wheres: list[str] = []
+    stored: list[dict | None] = []  # each file's stored origins (file_origins)
     clipping: list[str | None] = []
     file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
     for index, file in enumerate(files):
@@ -338,11 +340,13 @@ def load_definition(
         part["_file"] = np.full(len(part["_line"]), index, dtype=file_dtype)
         parts.append(part)
         wheres.append(where)
+        stored.append(file_origins(definition, file))
         del part
     _ParquetColumns.release()  # what reading the text columns left in Arrow's pool
     columns = _concat_parts(parts)
     del parts
-    columns = _assemble_sessions(columns, definition, files, wheres, active, session_prefix)
+    columns = _assemble_sessions(columns, definition, files, wheres, active, session_prefix,
+                                 stored)
     origins = columns.pop("_origins", None)
     warn_clipping(clipping)
     classes = _check_labels(columns, definition, files, wheres)
@@ -369,9 +373,12 @@ def _unit_text(unit: str | RawCounts, default: str) -> str:
 def _check_rate(
     definition: DatasetDefinition, file: Path, time: np.ndarray, checks: DataChecks
 ) -> None:
-    """The time column (converted to s, file order) against the declared sampling rate."""
+    """The time column (as read: :func:`time_column`; file order) against the declared
+    sampling rate."""
     if not checks.sampling_rate:
         return
+    if len(time) and time.dtype.kind == "i":  # date-times: s from the first (exact steps)
+        time = time_since(time, time[0])
     if not checks.time_order:
         time = np.sort(time)  # the order the rows will have
     backwards = np.count_nonzero(time[1:] < time[:-1]) / max(len(time) - 1, 1)
@@ -506,7 +513,7 @@ def _read_one(
     failed_check = None  # an error of check_time or check
     for canon in [*(["time"] if "time" in used else []), *sensor]:
         if canon == "time":
-            out["time"] = np.empty(n, np.float64)
+            out["time"] = time_column(n, definition)
         try:
             if canon in GRAVITY_COLUMNS:  # added to the acceleration given without it
                 gravity = np.empty(n, np.float32)
@@ -890,7 +897,7 @@ def _fill(
     used = definition.columns.used()
     dates = canon == "time" and definition.units.dates
     for start, values, original_of in _float_blocks(raw, canon, file, used, dates):
-        bad = ~np.isfinite(values)
+        bad = values == NAT_NS if dates else ~np.isfinite(values)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
             original = original_of(row)
@@ -902,9 +909,11 @@ def _fill(
                 if isinstance(raw, _CsvColumns):
                     fix += (" (or, with a time column, set csv.drop_missing: true to leave out "
                             "every row missing a value, e.g. samples a sensor dropped)")
+            elif dates and pd.notna(_parse_datetimes(pd.Series([original]))[0]):
+                what = f"{original!r} is outside the date-times tinyhar reads (1678 to 2261)"
             elif dates:
                 what = f"{original!r} is not an ISO 8601 date-time (e.g. 2016-11-13 02:18:00.01)"
-            elif canon == "time" and np.isfinite(datetime_seconds(pd.Series([original]))[0]):
+            elif canon == "time" and pd.notna(_parse_datetimes(pd.Series([original]))[0]):
                 what = f"{original!r} is a date-time, not a number"
                 fix = "set units.time: datetime in the definition"
             else:
@@ -932,14 +941,23 @@ CSV_CHUNK_ROWS = 1 << 18
 """Rows the CSV parser reads at a time."""
 
 
-_COUNTS_PER_S = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
-"""Counts per second of each Arrow timestamp unit."""
+NS_PER_S = 1_000_000_000
+"""Nanoseconds per second: date-times are read as int64 ns since the Unix epoch."""
 
-_EPOCH = pd.Timestamp(0, tz="UTC")
+NAT_NS = np.iinfo(np.int64).min
+"""The int64 of a missing date-time (numpy's NaT)."""
+
+_NS_PER_COUNT = {"s": NS_PER_S, "ms": 1_000_000, "us": 1_000, "ns": 1}
+"""Nanoseconds per count of each timestamp unit (Arrow's and numpy's)."""
 
 
-def datetime_seconds(column: pd.Series) -> np.ndarray:
-    """Date-times as seconds since the Unix epoch (1970-01-01 00:00 UTC).
+def _parse_datetimes(column: pd.Series) -> pd.Series:
+    """ISO 8601 text (or datetime64 values) as UTC date-times, NaT where none."""
+    return pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+
+
+def datetime_ns(column: pd.Series) -> np.ndarray:
+    """Date-times as integer nanoseconds since the Unix epoch (1970-01-01 00:00 UTC).
 
     Parameters
     ----------
@@ -951,12 +969,133 @@ def datetime_seconds(column: pd.Series) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (n_rows,)
-        float64 seconds (about 0.2 us resolution for dates of this century); NaN
-        where a value is missing or not such a date-time.
+    numpy.ndarray of int64, shape (n_rows,)
+        Exact to the nanosecond; :data:`NAT_NS` where a value is missing, not such
+        a date-time, or outside what int64 ns hold (1677-09-21 to 2262-04-11).
     """
-    stamps = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
-    return ((stamps - _EPOCH) / pd.Timedelta(1, "s")).to_numpy(np.float64, na_value=np.nan)
+    stamps = _parse_datetimes(column).dt.tz_convert(None).to_numpy()
+    return _counts_to_ns(stamps.view(np.int64), np.datetime_data(stamps.dtype)[0])
+
+
+def _counts_to_ns(counts: np.ndarray, unit: str) -> np.ndarray:
+    """int64 counts of a timestamp ``unit`` since the epoch (:data:`NAT_NS`: missing) as
+    int64 ns; :data:`NAT_NS` where missing or beyond int64 ns."""
+    per = _NS_PER_COUNT[unit]
+    if per == 1:
+        return counts
+    limit = np.iinfo(np.int64).max // per
+    out = counts * per  # (wraps where out of range: those are replaced)
+    out[(counts == NAT_NS) | (counts > limit) | (counts < -limit)] = NAT_NS
+    return out
+
+
+def epoch_seconds(ns):
+    """Integer nanoseconds (since the Unix epoch) as float64 seconds.
+
+    Parameters
+    ----------
+    ns : int or numpy.ndarray of int64, shape (n,)
+        :data:`NAT_NS` = missing.
+
+    Returns
+    -------
+    float or numpy.ndarray of float64, shape (n,)
+        The nearest float64 (whole seconds exact, the fraction added once: within
+        1e-16 s of rounding once). A float64 holds a date of this century to
+        2**-22 s (0.24 us; 2**-21 s from 2038): ample for clock times, which
+        tinyhar writes to the millisecond. NaN where missing.
+    """
+    ns = np.asarray(ns, dtype=np.int64)
+    whole, fraction = np.divmod(ns, NS_PER_S)
+    out = np.where(ns == NAT_NS, np.nan, whole + fraction / NS_PER_S)
+    return float(out) if out.ndim == 0 else out
+
+
+def datetime_seconds(column: pd.Series) -> np.ndarray:
+    """Date-times as seconds since the Unix epoch (1970-01-01 00:00 UTC).
+
+    Parameters
+    ----------
+    column : pandas.Series, shape (n_rows,)
+        As :func:`datetime_ns`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+        float64 seconds (:func:`epoch_seconds` of :func:`datetime_ns`: about 0.2 us
+        resolution for dates of this century); NaN where :func:`datetime_ns` has none.
+    """
+    return epoch_seconds(datetime_ns(column))
+
+
+def read_seconds(time):
+    """Time values as read (:func:`_float_blocks`) in float64 seconds.
+
+    Parameters
+    ----------
+    time : numpy.ndarray or numpy scalar
+        float64 s (a numeric time column), or int64 ns since the Unix epoch
+        (date-times, ``units.time: datetime``).
+
+    Returns
+    -------
+    numpy.ndarray of float64 or float
+        Numbers as they are; date-times as seconds since the epoch (:func:`epoch_seconds`).
+    """
+    return epoch_seconds(time) if np.asarray(time).dtype.kind == "i" else time
+
+
+def file_origins(definition: DatasetDefinition, file: Path) -> dict[str, float] | None:
+    """The session origins a tinyhar Parquet recording stores, when ``definition`` reads it
+    as written (its ``time`` column, in s: the definition tinyhar writes for such files).
+
+    The definition reads the rows, not the file's metadata: these origins (clock times,
+    :func:`tinyhar.datasets.recording.stored_origins`) are what its sessions keep
+    (:func:`_assemble_sessions`; per batch, :mod:`tinyhar.datasets.sessions`).
+
+    Returns
+    -------
+    dict of str -> float or None
+        Stored session id -> s since the Unix epoch; None for other files and
+        definitions (date-times give their own origins).
+
+    Raises
+    ------
+    DataFormatError
+        Stored origins that are not numbers.
+    """
+    if (definition.units.dates or definition.units.time != "s"
+            or definition.columns.time != "time" or _file_format(definition, file) != "parquet"):
+        return None
+    return stored_origins(file)
+
+
+def time_column(n: int, definition: DatasetDefinition) -> np.ndarray:
+    """An empty time column of ``n`` rows as read (:func:`_float_blocks`): int64 ns since the
+    Unix epoch for date-times (``units.time: datetime``), else float64 s."""
+    return np.empty(n, np.int64 if definition.units.dates else np.float64)
+
+
+def time_since(time: np.ndarray, first) -> np.ndarray:
+    """Time from a session's first time stamp, in float64 s, of times as read.
+
+    Parameters
+    ----------
+    time : numpy.ndarray, shape (n,)
+        float64 s, or int64 ns since the Unix epoch (date-times).
+    first : float or int
+        The session's first time stamp, as ``time`` has it.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n,)
+        ``time - first``; date-times subtracted in integer ns, then converted once
+        (``/ 1e9``: the float64 nearest to the exact time, as exact as a numeric time
+        column, for sessions shorter than 2**53 ns = 104 days).
+    """
+    if time.dtype.kind == "i":
+        return (time - first) / NS_PER_S
+    return time - first
 
 
 def _numbers_not_dates(file: Path, canon: str, kind: str, column: str) -> DataFormatError:
@@ -974,8 +1113,10 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef],
     never whole in memory); other columns are parsed with
     :func:`pandas.to_numeric` first (missing or text = NaN). A CSV column's
     parsed chunks are freed one by one as they are converted. With ``dates``
-    (``units.time: datetime``) the column holds date-times: seconds since the
-    Unix epoch (:func:`datetime_seconds`; Parquet timestamps batch by batch).
+    (``units.time: datetime``) the column holds date-times: the values are int64
+    ns since the Unix epoch instead (:func:`datetime_ns`, :data:`NAT_NS` where
+    none; Parquet timestamps batch by batch), so that the time from a session's
+    start is exact (:func:`time_since`).
 
     Raises
     ------
@@ -1001,7 +1142,7 @@ def _float_blocks(raw, canon: str, file: Path, used: dict[str, ColumnRef],
         if dates:
             if pd.api.types.is_numeric_dtype(column.dtype) and len(column):
                 raise _numbers_not_dates(file, canon, str(column.dtype), str(used[canon]))
-            values = datetime_seconds(column)
+            values = datetime_ns(column)
             for start in range(0, len(values), BLOCK_ROWS):
                 yield offset + start, values[start : start + BLOCK_ROWS], original_of
             offset += len(values)
@@ -1155,7 +1296,7 @@ def _column_label(ref: ColumnRef, where: str, number: int) -> str:
 
 
 def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> np.ndarray:
-    if canon == "time":  # (date-times are seconds already: _float_blocks)
+    if canon == "time":  # (date-times are int64 ns already: _float_blocks)
         units = definition.units
         return values if units.dates else values * TIME_UNITS[units.time]
     is_acc = canon.startswith(("acc", "gravity"))
@@ -1630,8 +1771,8 @@ class _ParquetColumns:
 
         Yields ``(first_row, values)`` for batches of :data:`BLOCK_ROWS` rows,
         read one after the other. With ``dates`` (``units.time: datetime``) a
-        timestamp column instead, as seconds since the Unix epoch (UTC; naive
-        timestamps taken as UTC), and None for others.
+        timestamp or text column instead, as int64 ns since the Unix epoch (UTC;
+        naive timestamps taken as UTC; :data:`NAT_NS` where none), and None for others.
 
         Raises
         ------
@@ -1656,15 +1797,15 @@ class _ParquetColumns:
                 raise DataFormatError(
                     self.file, f"{canon}: the column holds date-times ({kind}) but units.time "
                     "is a number unit; set units.time: datetime in the definition", column=name)
-            return self._batches(name, _COUNTS_PER_S[kind.unit])
+            return self._batches(name, kind.unit)
         if dates:
             return self._batches(name, text_dates=True) if _is_text(kind) else None
         return self._batches(name) if numeric else None
 
-    def _batches(self, name: str, per_second: float | None = None, text_dates: bool = False):
-        """``(first_row, float64 values)`` of a numeric column, or in seconds since the Unix
-        epoch: with ``per_second`` (counts per second: a timestamp column's unit), with
-        ``text_dates`` of a text column (:func:`datetime_seconds`, NaN where no date-time)."""
+    def _batches(self, name: str, unit: str | None = None, text_dates: bool = False):
+        """``(first_row, float64 values)`` of a numeric column, or int64 ns since the Unix
+        epoch: with ``unit`` of a timestamp column (its unit), with ``text_dates`` of a
+        text column (:func:`datetime_ns`; both :data:`NAT_NS` where no date-time)."""
         import pyarrow as pa
         from pyarrow import ArrowException
 
@@ -1673,18 +1814,15 @@ class _ParquetColumns:
             arrays = (self._arrays(name) if self.table is None  # (else at most BLOCK_ROWS
                       else [self.table.column(name).combine_chunks()])  # rows: one block)
             for column in arrays:
-                if text_dates:
-                    values = datetime_seconds(column.to_pandas())
+                if text_dates or unit is not None:
+                    values = (datetime_ns(column.to_pandas()) if text_dates else _counts_to_ns(
+                        column.cast(pa.int64()).fill_null(NAT_NS).to_numpy(), unit))
                     yield start, values
                     start += len(values)
                     continue
-                if per_second is not None:
-                    column = column.cast(pa.int64())
                 if column.null_count:
                     column = column.cast(pa.float64(), safe=False)
                 values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-                if per_second is not None:
-                    values = values / per_second
                 yield start, values
                 start += len(values)
         except (OSError, ValueError, ArrowException) as exc:
@@ -1801,13 +1939,18 @@ def _read_npy(file: Path, used: dict[str, ColumnRef],
 
 def _assemble_sessions(
     columns: dict, definition: DatasetDefinition, files: list[Path], wheres: list[str],
-    checks: DataChecks, prefix: bool = False,
+    checks: DataChecks, prefix: bool = False, stored: list[dict | None] | None = None,
 ) -> dict:
     """Order rows by session, split restarted recordings, compute time, make ids unique
     (``prefix``: ``"<subject>-<session>"`` whether or not a name is shared here). With a
-    date-time time column, ``"_origins"`` maps each session to its first time stamp."""
+    date-time time column, ``"_origins"`` maps each session to its first time stamp; with
+    ``stored`` (each file's :func:`file_origins`), to its file's origin of the session plus
+    its first time (s)."""
     subject, session = columns["subject"], columns["session"]
     dates = definition.units.dates
+    carried = not dates and any(stored or ())  # tinyhar recordings with clock time
+    if carried:
+        columns["_stored"] = session  # (the session ids as stored, before renaming)
     if len(session) and session.codes.min() < 0:
         row = int(np.flatnonzero(session.codes < 0)[0])
         raise DataFormatError(
@@ -1834,7 +1977,7 @@ def _assemble_sessions(
         # files of a session in the order of their first time stamp, rows in file order
         file = columns["_file"]
         starts = run_starts(file)
-        first = np.zeros(len(files))
+        first = np.zeros(len(files), columns["time"].dtype)
         first[file[starts]] = columns["time"][starts]
         runs = run_starts(columns["_key"], file)  # runs of one (session, file)
         order = (columns["_key"][runs], first[file[runs]], file[runs])
@@ -1852,17 +1995,31 @@ def _assemble_sessions(
         row = int(repeat[0]) + 1
         raise DataFormatError(
             files[int(columns["_file"][row])],
-            f"time {time_text(t[row], dates)} repeats a sample of session "
+            f"time {time_text(read_seconds(t[row]), dates)} repeats a sample of session "
             f"{columns['session'][row]!r}; remove duplicate samples",
             line=_line(columns, row, wheres),
             column=str(definition.columns.time),
         )
     starts = run_starts(keys)
     if dates:  # the clock time of each session's start
-        columns["_origins"] = {str(columns["session"][a]): float(t[a]) for a in starts}
+        columns["_origins"] = {str(columns["session"][a]): read_seconds(t[a]) for a in starts}
+    elif carried:
+        file, ids = columns["_file"], columns.pop("_stored")
+        columns["_origins"] = {
+            str(columns["session"][a]): stored[file[a]][str(ids[a])] + float(t[a])
+            for a in starts if str(ids[a]) in (stored[file[a]] or {})} or None
     t = t if t.flags.writeable else t.copy()
-    for a, b in zip(starts, np.r_[starts[1:], len(keys)][: len(starts)], strict=True):
-        t[a:b] -= t[a]  # time from the session start, in place
+    ends = np.r_[starts[1:], len(keys)][: len(starts)]
+    if dates:  # int64 ns -> float64 s from the session start, in place (the same 8 bytes)
+        out = t.view(np.float64)
+        for a, b in zip(starts, ends, strict=True):
+            first = t[a]
+            for c in range(a, b, BLOCK_ROWS):
+                out[c : min(c + BLOCK_ROWS, b)] = time_since(t[c : min(c + BLOCK_ROWS, b)], first)
+        t = out
+    else:
+        for a, b in zip(starts, ends, strict=True):
+            t[a:b] -= t[a]  # time from the session start, in place
     columns["time"] = t
     return columns
 
@@ -1943,8 +2100,9 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str],
         row = int(rows[0])
         raise DataFormatError(
             files[int(columns["_file"][row])],
-            f"time goes back {rows.size} times (first from {time_text(t[row - 1], dates)} to "
-            f"{time_text(t[row], dates)}"
+            f"time goes back {rows.size} times (first from "
+            f"{time_text(read_seconds(t[row - 1]), dates)} to "
+            f"{time_text(read_seconds(t[row]), dates)}"
             f"{_at(columns, row, wheres)}): the rows are not in time order. Sort each file by "
             "time; if its rows are merely out of order and must be sorted, "
             + switch_off_hint("time_order"),
@@ -1957,8 +2115,8 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str],
     columns["session"] = _categorical(names)
     columns["_key"] = _pair_codes(columns["subject"], columns["session"])[0]
     warn_restarts(rows.size, [
-        (f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}", float(t[r - 1]),
-         float(t[r]), str(columns["session"][r]))
+        (f"{files[int(columns['_file'][r])]}{_at(columns, int(r), wheres)}",
+         float(read_seconds(t[r - 1])), float(read_seconds(t[r])), str(columns["session"][r]))
         for r in rows[:_RESTARTS_SHOWN]
     ], stacklevel=5, dates=dates)
     return columns

@@ -89,7 +89,8 @@ class Units(_Strict):
 
     time: Literal["s", "ms", "us", "ns", "datetime"] = Field(
         "s", description="numbers in s, ms, us or ns; or datetime: ISO 8601 date-time text "
-        "or Parquet timestamps (read as seconds since the Unix epoch, UTC)")
+        "or Parquet timestamps (UTC; each session's time counted exactly from its first time "
+        "stamp, which it keeps as its clock origin)")
     acc: str | RawCounts = "g"
     gyro: str | RawCounts = "rad/s"
 

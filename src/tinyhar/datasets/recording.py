@@ -85,8 +85,12 @@ class RecordingSet:
         The file or definition it was read from (for messages).
     origins : mapping of str -> float, optional
         Session id -> the clock time of the session's first sample (``time``
-        0), in s since 1970-01-01 00:00 UTC (the Unix epoch; float64, about
-        0.2 us resolution for dates of this century). Only sessions whose
+        0), in s since 1970-01-01 00:00 UTC (the Unix epoch). float64 holds a
+        date of 2004-2038 to 2**-22 s (0.24 us; 0.48 us to 2106): clock times
+        are written to the millisecond, and ``time`` does not depend on it
+        (date-times are read as integer ns and the session's first one is
+        subtracted before they become float s:
+        :func:`tinyhar.datasets.custom.time_since`). Only sessions whose
         source gave date-times have one; sessions not in ``frame`` are
         dropped, and a mapping left empty becomes None (no session has a
         clock time: numeric time columns, named data sets).
@@ -383,6 +387,45 @@ def joined_origins(sets: Sequence[Any]) -> dict[str, float] | None:
     """
     joined = {k: v for s in sets for k, v in (s.origins or {}).items()}
     return joined or None
+
+
+def stored_origins(path: str | Path) -> dict[str, float] | None:
+    """The :attr:`RecordingSet.origins` a tinyhar Parquet recording stores, from its schema.
+
+    For a dataset definition that reads such a file's ``time`` column
+    (:func:`tinyhar.datasets.custom.file_origins`): the rows are read without
+    the metadata, so the origins come from here.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Parquet file (:meth:`RecordingSet.to_parquet`).
+
+    Returns
+    -------
+    dict of str -> float or None
+        Session id -> its first time stamp, in s since the Unix epoch (UTC); None
+        when the file stores none, has no tinyhar metadata or cannot be read (its
+        read reports why).
+
+    Raises
+    ------
+    DataFormatError
+        Stored origins that are not finite numbers (as :meth:`RecordingSet.from_parquet`).
+    """
+    import pyarrow.parquet as pq
+    from pyarrow import ArrowException
+
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(_PARQUET_META_KEY)
+        meta = json.loads(raw) if raw is not None else None
+    except (OSError, ValueError, ArrowException):
+        return None
+    origins = meta.get("origins") if isinstance(meta, dict) else None
+    if origins is None:
+        return None
+    return _session_origins(origins, [str(s) for s in origins] if isinstance(origins, dict)
+                            else [], path)
 
 
 def utc_text(stamps: np.ndarray) -> np.ndarray:

@@ -307,7 +307,9 @@ def describe_dataset(data: RecordingSet | WindowSet | SampleCounts) -> dict[str,
         ``sampling_rate_hz`` (Hz), ``channels``, ``n_subjects``,
         ``subjects`` (natural order), ``classes``, ``citation``, ``licence``;
         for recordings ``n_sessions``, ``n_samples``, ``hours`` and
-        ``hours_per_class`` (h, with ``"unlabelled"``); for windows
+        ``hours_per_class`` (h, with ``"unlabelled"``), with clock time also
+        ``clock_spans`` (session -> its first and last time stamps, ISO 8601
+        UTC: :meth:`~tinyhar.datasets.bysession.SampleCounts.clock_spans`); for windows
         ``n_windows``, ``window_s`` (s), ``windows_per_class`` and, when the
         publisher has a split, ``windows_per_split``.
     """
@@ -335,6 +337,7 @@ def describe_dataset(data: RecordingSet | WindowSet | SampleCounts) -> dict[str,
             "hours_per_class": ordered,
             "citation": data.citation,
             "licence": data.licence,
+            **({"clock_spans": data.clock_spans()} if data.clock else {}),
         }
     out = {
         "name": data.name,

@@ -778,7 +778,10 @@ def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
         with ``"unlabelled"``), ``subjects_per_class`` (class -> number of
         subjects), ``warnings`` (the loader's warnings and advice: classes
         without samples, classes from fewer than
-        :data:`MIN_CLASS_SUBJECTS` subjects, a single subject).
+        :data:`MIN_CLASS_SUBJECTS` subjects, a single subject); with clock time
+        (date-times, or tinyhar recordings written from them) ``clock_spans``
+        (session -> its first and last time stamps, ISO 8601 UTC:
+        :meth:`~tinyhar.datasets.bysession.SampleCounts.clock_spans`).
 
     Raises
     ------
@@ -811,6 +814,7 @@ def check_definition(path: str | Path, checks: Any = None) -> dict[str, Any]:
         "minutes_per_class": per_class,
         "subjects_per_class": subjects_per_class,
         "warnings": messages,
+        **({"clock_spans": counts.clock_spans()} if counts.clock else {}),
     }
 
 

@@ -50,11 +50,16 @@ import pandas as pd
 
 from tinyhar.datasets.custom import (
     META_FIELDS,
+    NS_PER_S,
     DatasetDefinition,
+    file_origins,
     file_session_pairs,
     load_definition,
     meta_from_name,
+    read_seconds,
     resolve_files,
+    time_column,
+    time_since,
 )
 from tinyhar.datasets.recording import (
     ACC_CHANNELS,
@@ -260,7 +265,7 @@ class SessionSource:
         if plan is None:
             yield self._load(definition, checks, session_prefix)
             return
-        dates = definition.units.dates  # origins: the sessions' clock times
+        dates = definition.units.dates  # the time column holds date-times
         if plan.restarts:
             warn_restarts(plan.restarts, plan.shown_as(session_prefix), stacklevel=3,
                           dates=dates)
@@ -269,8 +274,10 @@ class SessionSource:
         channels = [*ACC_CHANNELS,
                     *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
         clipping: list = []
-        state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate)
+        state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate,
+                              dates)
         for file in plan.files:
+            state.stored = file_origins(definition, file)  # a tinyhar recording's clock times
             for part, where in iter_file_batches(definition, file, path.parent, pattern,
                                                  batch_rows):
                 clipping.append(_check_file(definition, file, part, active))
@@ -286,7 +293,7 @@ class SessionSource:
                 del part
                 yield RecordingSet(frame, rate, classes, name=definition.name,
                                    citation=definition.citation, licence=definition.licence,
-                                   source=str(path), origins=state.origins if dates else None)
+                                   source=str(path), origins=state.origins or None)
                 del frame
         warn_clipping(clipping)
 
@@ -435,8 +442,8 @@ class _FileScan:
     """What the first pass found in one file (:func:`_scan_file`)."""
 
     n: int
-    first_t: float | None
-    last_t: float | None
+    first_t: float | int | None  # (times as read: int64 ns for date-times, exact)
+    last_t: float | int | None
     pairs: list  # (subject, session) in order of appearance (each once: contiguous)
     counts: dict  # pair -> restarts within the file
     restarts: list  # the first ones: (pair, piece in the file, line text, t before, t after)
@@ -502,7 +509,7 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
     shared = any(len(s) > 1 for s in owners.values())
     return _Plan(
         [files[i] for i in order], shared, list(dict.fromkeys(s for s, _ in seen)), restarts,
-        [(line, float(before), float(after), pair, piece)
+        [(line, float(read_seconds(before)), float(read_seconds(after)), pair, piece)
          for pair, piece, line, before, after in shown[:_SHOWN]],
     )
 
@@ -568,18 +575,17 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
                         for j, r in enumerate(back[: max(_SHOWN - len(scan.restarts), 0)]):
                             row = a + int(r) + 1 - first  # in the batch
                             scan.restarts.append((now, scan.counts[now] + j + 1,
-                                                  f", {where} {lines[row]}", float(t[r]),
-                                                  float(t[r + 1])))
+                                                  f", {where} {lines[row]}", t[r], t[r + 1]))
                         scan.counts[now] += back.size
-                        scan.last_t = float(t[-1])
+                        scan.last_t = t[-1]
                     pair = now
                 if timed:
                     if scan.first_t is None:
-                        scan.first_t = float(time[0])
+                        scan.first_t = time[0]
                     else:
                         backwards += int(previous_last > time[0])  # (across the batches)
                     backwards += int(np.count_nonzero(time[1:] < time[:-1]))
-                    previous_last = float(time[-1])
+                    previous_last = time[-1]
                     spill.write(np.ascontiguousarray(time).tobytes())
                 scan.n += n
         except _TimeValueError as exc:
@@ -591,12 +597,16 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
                 return None  # the whole read checks the sorted time column
             if scan.n < 3 or backwards / max(scan.n - 1, 1) <= 0.01:  # as custom._check_rate
 
+                dates = definition.units.dates  # (time as read: int64 ns, time_column)
+                kind = np.int64 if dates else np.float64
+
                 def steps():
                     spill.seek(0)
-                    last = np.frombuffer(spill.read(8), np.float64)
+                    last = np.frombuffer(spill.read(8), kind)
                     while chunk := spill.read(8 * _CHUNK):
-                        values = np.frombuffer(chunk, np.float64)
-                        yield np.diff(np.r_[last, values])
+                        values = np.frombuffer(chunk, kind)
+                        step = np.diff(np.r_[last, values])
+                        yield step / NS_PER_S if dates else step  # (exact ns, then s)
                         last = values[-1:]
 
                 check_sampling_rate(None, definition.sampling_rate_hz, str(file),
@@ -606,7 +616,8 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
 
 def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern,
                   batch_rows: int):
-    """A file's time (s, float64; None without a time column), subject and session
+    """A file's time (as read: :func:`tinyhar.datasets.custom.time_column`; None without a
+    time column), subject and session
     (categoricals, from the columns or the file name) and line or row numbers, in batches
     of ``batch_rows`` rows; only these columns are read (CSV: each parsed alone).
 
@@ -661,7 +672,7 @@ def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern
         n = len(lines)
         time = None
         if "time" in used:
-            time = np.empty(n, np.float64)
+            time = time_column(n, definition)
             try:
                 _fill(time, raw, "time", definition, file, lines, where)
             except _Error as exc:
@@ -685,10 +696,16 @@ class _TimeValueError(Exception):
 class _SessionState:
     """The session of each row as :meth:`SessionSource.iter_batches` reads on: the current
     ``(subject, session)``, its restarts, the time of its first sample and its rows so far;
-    ``origins``: the time (as read, s) of the first sample of each session so far."""
+    ``origins``: the clock time of the first sample of each session so far, in s since the
+    Unix epoch, where there is one (date-times, :func:`tinyhar.datasets.custom.read_seconds`;
+    a tinyhar recording's ``stored`` origins, :func:`tinyhar.datasets.custom.file_origins`,
+    as :func:`tinyhar.datasets.custom.load_definition` keeps them)."""
 
-    def __init__(self, plan: _Plan, session_prefix: bool, timed: bool, rate: float) -> None:
+    def __init__(self, plan: _Plan, session_prefix: bool, timed: bool, rate: float,
+                 dates: bool = False) -> None:
         self.plan, self.prefix, self.timed, self.rate = plan, session_prefix, timed, rate
+        self.dates = dates
+        self.stored: dict[str, float] | None = None  # the current file's (file_origins)
         self.pair: tuple | None = None
         self.seen: set = set()
         self.piece, self.t0, self.t_last, self.count = 0, 0.0, None, 0
@@ -732,7 +749,7 @@ class _SessionState:
                 elif k > 0 or t[u] < self.t_last:
                     self.piece += 1  # a restart: a new session from here
                     self.t0 = t[u]
-                time[a + u : a + v] = t[u:v] - self.t0
+                time[a + u : a + v] = time_since(t[u:v], self.t0)  # (date-times: exact)
                 codes[a + u : a + v] = self._code(names, pair)
                 self.t_last = t[v - 1]
         small = np.int8 if len(names) < 127 else np.int32
@@ -741,8 +758,10 @@ class _SessionState:
 
     def _code(self, names: dict, pair: tuple) -> int:
         name = _session_name(pair, self.piece, self.plan.shared or self.prefix)
-        if self.timed:
-            self.origins.setdefault(name, float(self.t0))
+        if self.dates:
+            self.origins.setdefault(name, float(read_seconds(self.t0)))
+        elif self.timed and self.stored and pair[1] in self.stored:
+            self.origins.setdefault(name, self.stored[pair[1]] + float(self.t0))
         return names.setdefault(name, len(names))
 
 

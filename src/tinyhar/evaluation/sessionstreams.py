@@ -185,17 +185,22 @@ class SessionRecordings:
         featurised already (:class:`~tinyhar.features.streams.StreamFeatures`
         computed with the same pipeline layout); those sources are classified
         from their features instead of being read. The others are read.
+    no_workers_timeout_s : float
+        With a Dask cluster: how long it may have no worker (s,
+        ``compute.no_workers_timeout_s``; :func:`tinyhar.compute.map_in_order`).
     """
 
     def __init__(self, sources: Sequence, checks=None, session_prefix: bool = False,
                  scheduler: str = "serial", workers: int = 1,
-                 batch_rows: int | None = None, features: dict | None = None) -> None:
+                 batch_rows: int | None = None, features: dict | None = None,
+                 no_workers_timeout_s: float = compute.NO_WORKERS_TIMEOUT_S) -> None:
         from tinyhar.datasets.sessions import BATCH_ROWS
 
         self.sources = list(sources)
         self.features = features if features is not None else {}
         self.checks, self.session_prefix = checks, session_prefix
         self.scheduler, self.workers = scheduler, workers
+        self.no_workers_timeout_s = no_workers_timeout_s
         self.batch_rows = int(batch_rows or BATCH_ROWS)
         self.name = "recordings"  # the data set's name (set by :meth:`open`)
 
@@ -347,7 +352,8 @@ class SessionRecordings:
         # the first source here, while the workers start on the others (as training does)
         done = iter(compute.map_in_order(_run_stream_job, reads[1:], scheduler, self.workers,
                                          head=lambda: _run_stream_job(reads[0]),
-                                         weights=[j.source.nbytes for j in reads[1:]])
+                                         weights=[j.source.nbytes for j in reads[1:]],
+                                         no_workers_timeout_s=self.no_workers_timeout_s)
                     if reads else ())
         seen: dict = {}  # (subject, session) -> the source that held it
         for job in jobs:

@@ -59,6 +59,7 @@ import numpy as np
 
 from tinyhar.core.memory import trim_heap
 from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.windows.cutting import ambiguous_windows
 from tinyhar.windows.gravity import GravitySums
 
 CACHE_FORMAT = 1
@@ -822,7 +823,8 @@ class SessionWindows:
         for chunk in chunks:
             w = chunk.windows
             unlabelled = w.y == ""
-            ambiguous = ~unlabelled & (chunk.purity < self.purity)
+            # ambiguous_windows reads label 0 as unlabelled: the labelled flag is that label
+            ambiguous = ambiguous_windows(~unlabelled, chunk.purity, self.purity)
             report.n_ambiguous += int(np.count_nonzero(ambiguous))
             keep = ~ambiguous
             if not self.keep_unlabelled:

@@ -252,7 +252,7 @@ def _write_copies(copies: dict, file: Path, folder: Path, result: ImportResult) 
             own = [c for c in dict.fromkeys([*classes, *sorted(used)]) if c in used]
             all_classes += [c for c in own if c not in all_classes]
             staged.append((session, RecordingSet(part, rate, own, name=folder.resolve().name,
-                                                 source=str(file))))
+                                                 source=str(file), origins=data.origins)))
     names: set[str] = set()
     folder.mkdir(parents=True, exist_ok=True)
     for session, rec in staged:

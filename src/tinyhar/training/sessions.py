@@ -290,7 +290,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
                 lambda f, items: compute.map_in_order(  # the first session is read already:
                     f, items[1:], c.scheduler, c.workers,  # its rows here, while the workers
                     head=lambda: first_session(f, items[0]),  # start on the others
-                    weights=[job.source.nbytes for job in items[1:]]),  # short sessions: grouped
+                    weights=[job.source.nbytes for job in items[1:]],  # short sessions: grouped
+                    no_workers_timeout_s=c.no_workers_timeout_s),
                 strict=c.strict, on_result=arrived,
                 order_rows=train_rows_first,
             )
@@ -340,7 +341,8 @@ def _train_from_sessions(cfg: TrainConfig, out: Path, console: Console, t_start:
     position = np.full(split["n_rows"], -1, np.int64)  # each session row's place in the table
     position[split["order"]] = np.arange(len(split["order"]))
     recordings = SessionRecordings(read, ds.checks, prefix, c.scheduler, c.workers,
-                                   features=_ResolvedStreams(stream_rows, table.X, position))
+                                   features=_ResolvedStreams(stream_rows, table.X, position),
+                                   no_workers_timeout_s=c.no_workers_timeout_s)
     metrics["postprocess"] = _postprocess_stage(
         cfg, recordings, pipeline, fold_models, train_w, test_w, out, console, train_w.X
     )

@@ -360,7 +360,7 @@ def fit_with_folds(cfg: TrainConfig, pipeline: HarPipeline, train_w, features: n
 
     def predict_folds(splits: list):
         results = compute.map_shared(fit_fold, shared, [None, *splits], c.scheduler,
-                                     c.workers)
+                                     c.workers, no_workers_timeout_s=c.no_workers_timeout_s)
         final.append(next(results))
         console.print(f"fitted the final model on all {scope}subjects")
         for (_, b), (model, pred) in zip(splits, results, strict=True):
