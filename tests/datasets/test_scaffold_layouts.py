@@ -300,3 +300,28 @@ def test_trailing_delimiter_keeps_the_header(tmp_path, hapt):
     assert "ends in the delimiter" in _guess(scaffold, "csv").reason
     np.testing.assert_allclose(load_custom(out).frame["acc_x"].iloc[: len(acc)], acc[:, 0],
                                atol=1e-5)
+
+
+def test_notes_and_logs_beside_the_recordings_are_left_out(tmp_path, hapt):
+    """A ``README.txt`` and a ``run.log`` beside CSV recordings are not read as recordings;
+    a folder of ``.dat`` files with a ``notes.txt`` keeps the ``.dat`` files."""
+    acc, _, _ = _recording(hapt, "1", seconds=5)
+    body = "time_s,ax,ay,az\n" + "".join(
+        f"{i * 0.02:.2f},{x:.5f},{y:.5f},{z:.5f}\n" for i, (x, y, z) in enumerate(acc))
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    for subject in ("1", "2"):
+        (folder / f"s{subject}_walking.csv").write_text(body)
+    (folder / "README.txt").write_text("Recorded in the lab, December 2026.\n")
+    (folder / "run.log").write_text("INFO started\nINFO stopped\n")
+    scaffold = write_scaffold(folder, tmp_path / "c.yaml")
+    files = _guess(scaffold, "files")
+    assert files.value.endswith("*.csv") and "2 file(s) of another format left out" in files.reason
+    assert sorted(set(load_custom(tmp_path / "c.yaml").frame["subject"])) == ["1", "2"]
+    dat = tmp_path / "dats"
+    dat.mkdir()
+    for subject in ("1", "2", "3"):
+        (dat / f"s{subject}_walking.dat").write_text(body.replace(",", " "))
+    (dat / "notes.txt").write_text("three subjects\n")
+    scaffold = write_scaffold(dat, tmp_path / "d.yaml")
+    assert _guess(scaffold, "files").value.endswith("*.dat")

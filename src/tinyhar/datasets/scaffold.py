@@ -95,7 +95,12 @@ from tinyhar.datasets.custom import (
     datetime_seconds,
     pattern_match,
 )
-from tinyhar.datasets.definition import COMPRESSIONS, GRAVITY_COLUMNS, full_suffix
+from tinyhar.datasets.definition import (
+    COMPRESSIONS,
+    GRAVITY_COLUMNS,
+    data_suffix,
+    full_suffix,
+)
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.datasets.scaffold_guess import (
     _DEVICE_RE,
@@ -255,7 +260,7 @@ def _find_files(d: _Draft) -> None:
             "files, also in subfolders)"
         )
     d.fmt = max(by_format, key=lambda k: len(by_format[k]))
-    d.files = by_format[d.fmt]
+    d.files = _one_text_extension(by_format[d.fmt]) if d.fmt == "csv" else by_format[d.fmt]
     sensors = _sensor_per_file(d.files, d.folder)
     if sensors:
         raise ConfigError(
@@ -267,7 +272,7 @@ def _find_files(d: _Draft) -> None:
             "time base, one row per sample (tinyhar recordings import does this for phone "
             "exports: phyphox, Sensor Logger)"
         )
-    skipped = sum(len(v) for k, v in by_format.items() if k != d.fmt)
+    skipped = sum(len(v) for v in by_format.values()) - len(d.files)
     rel = Path(os.path.relpath(d.folder.resolve(), d.out.resolve().parent)).as_posix()
     nested = any(f.parent != d.folder for f in d.files)
     if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
@@ -278,6 +283,18 @@ def _find_files(d: _Draft) -> None:
         f"; {skipped} file(s) of another format left out" if skipped else "")
     d.guesses.append(Guess("files", d.patterns if len(d.patterns) > 1 else d.patterns[0], "high",
                          files_note))
+
+
+def _one_text_extension(files: list[Path]) -> list[Path]:
+    """The text files of one extension (compressed or not): ``.csv`` where there are any,
+    else the most common one (``.dat``, ``.log``, ``.txt``, ``.tsv``), so that a
+    ``README.txt`` or a ``run.log`` beside the recordings is left out, not read as one."""
+    by_ext: dict[str, list[Path]] = {}
+    for f in files:
+        by_ext.setdefault(data_suffix(f), []).append(f)
+    if ".csv" in by_ext:
+        return by_ext[".csv"]
+    return max(by_ext.values(), key=len)
 
 
 def _read_samples(d: _Draft) -> None:
