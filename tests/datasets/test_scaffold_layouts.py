@@ -325,3 +325,22 @@ def test_notes_and_logs_beside_the_recordings_are_left_out(tmp_path, hapt):
     (dat / "notes.txt").write_text("three subjects\n")
     scaffold = write_scaffold(dat, tmp_path / "d.yaml")
     assert _guess(scaffold, "files").value.endswith("*.dat")
+
+
+def test_empty_last_column_is_a_column(tmp_path, hapt):
+    """CAPTURE-24's ``time,x,y,z,annotation`` with unannotated rows (``...,-0.98,``): every
+    line ends in the delimiter, but the header names that last column: header and label kept."""
+    acc, _, _ = _recording(hapt, "1", seconds=5)
+    folder = tmp_path / "capture24"
+    folder.mkdir()
+    for subject in ("P001", "P002"):
+        (folder / f"{subject}.csv").write_text("time,x,y,z,annotation\n" + "".join(
+            f"2016-11-13 02:18:{i * 0.02:09.6f},{x:.5f},{y:.5f},{z:.5f},\n"
+            for i, (x, y, z) in enumerate(acc[:2500])))
+    out = tmp_path / "c.yaml"
+    write_scaffold(folder, out)
+    data = yaml.safe_load(out.read_text())
+    assert data["csv"] == {"delimiter": ",", "header": True, "skip_rows": 0}
+    assert data["columns"] == {"time": "time", "acc_x": "x", "acc_y": "y", "acc_z": "z",
+                               "label": "annotation"}
+    assert data["units"]["time"] == "datetime" and data["sampling_rate_hz"] == 50

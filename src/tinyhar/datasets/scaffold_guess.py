@@ -219,7 +219,12 @@ def _sniff_csv(path: Path) -> _CsvLayout:
     if delimiter in " \t" and any(re.search(r"\s\s|^\s", line) for line in lines[-20:]):
         delimiter = WHITESPACE  # aligned columns: runs of spaces (or tabs and spaces)
         reasons.append("columns separated by runs of spaces")
-    elif all(line.endswith(delimiter) for line in tail):
+    elif all(line.endswith(delimiter) for line in tail) and not (
+        # a first line as wide that does not end so names a last column empty here
+        # ("time,x,y,z,annotation" above "...,-0.98,"): a column, kept
+        not lines[0].endswith(delimiter)
+        and len(_cells(lines[0], delimiter)) == len(_cells(tail[-1], delimiter))
+    ):
         # "1,2,3,": pandas (index_col=False) reads the empty last field as no column
         lines = [line[:-1] if line.endswith(delimiter) else line for line in lines]
         reasons.append(f"every line ends in the delimiter {delimiter!r} (read as no column)")
