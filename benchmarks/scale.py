@@ -58,13 +58,19 @@ Usage::
 
     python benchmarks/scale.py [--json] [--hours 10 100 1000] [--rate 50]
                                [--two-workers-hours 100] [--scheduler processes|threads]
-                               [--session-minutes 60]
+                               [--session-minutes 60] [--fit-work]
 
 ``--json`` prints a JSON list of rows ``{hours, rate_hz, sessions, samples, windows,
 workers, scheduler, wall_s, startup_s, job_s, feature_s, fit_s, cpu_s,
 startup_cpu_s, feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s,
 job_windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
 row after the smallest case of its worker count (:func:`add_marginal_rates`).
+``--fit-work`` adds what the forest's construction had to sort
+(:func:`sort_work`, counted after the measured steps): ``node_samples``,
+``sort_work`` and ``fit_cpu_ns_per_sort_work`` (``fit_cpu_s`` per unit of
+``sort_work``, in ns; ``fit_cpu_s`` also holds the prediction and scoring,
+about 1 % of it). Where this last one stays about the same from case to
+case, the fit grows as CART's cost, not from anything around it.
 Targets (issue 13): 1,000 h within 6 GB peak RSS; windows/s within +-20 %
 from 10 h to 1,000 h; 2 workers >= 1.7x the windows/s of 1 worker at 100 h.
 """
@@ -100,8 +106,10 @@ def dataset(root: Path, hours: float, rate_hz: float, session_minutes: float = 6
     return folder / "data.yaml"
 
 
-def child(definition: str, workers: int, parallel: str = "processes") -> dict:
-    """The measured work (runs in a fresh process)."""
+def child(definition: str, workers: int, parallel: str = "processes",
+          fit_work: bool = False) -> dict:
+    """The measured work (runs in a fresh process); with ``fit_work``, the forest's
+    :func:`sort_work` too (after the measurement)."""
     from tinyhar import compute
 
     scheduler = "serial" if workers == 1 else parallel
@@ -169,10 +177,44 @@ def child(definition: str, workers: int, parallel: str = "processes") -> dict:
     pred = model.predict(table.X[n:])
     f1 = late["score"](table.y[n:], pred, list(pipeline.classes))["macro_f1"]
     t2, c2 = time.perf_counter(), time.process_time()
-    return {"windows": len(table), "started": started, "feature_s": round(t1 - t0, 2),
-            "fit_s": round(t2 - t1, 2), "startup_cpu_s": round(c0, 2),
-            "feature_cpu_s": round(c1 - c0, 2), "fit_cpu_s": round(c2 - c1, 2),
-            "own_cpu_s": c2, "macro_f1": round(float(f1), 4), "failed": len(failed)}
+    row = {"windows": len(table), "started": started, "feature_s": round(t1 - t0, 2),
+           "fit_s": round(t2 - t1, 2), "startup_cpu_s": round(c0, 2),
+           "feature_cpu_s": round(c1 - c0, 2), "fit_cpu_s": round(c2 - c1, 2),
+           "own_cpu_s": c2, "macro_f1": round(float(f1), 4), "failed": len(failed)}
+    if fit_work:
+        row.update(sort_work(model.estimator_))
+        row["fit_cpu_ns_per_sort_work"] = round((c2 - c1) / row["sort_work"] * 1e9, 1)
+    return row
+
+
+def sort_work(forest) -> dict:
+    """What growing a fitted scikit-learn forest had to sort: CART's cost, per tree node.
+
+    At each decision node, scikit-learn's best-split search sorts the node's
+    samples by each feature it tries (``max_features`` features that are not
+    constant there) and scans them in that order (Breiman et al. 1984,
+    *Classification and Regression Trees*), so a tree costs about
+    ``sum(m * log2(m))`` over its decision nodes, ``m`` being the node's
+    samples (``n_node_samples``: its distinct bootstrap rows), plus ``sum(m)``
+    for the scans: more than proportional to the rows, as the nodes grow with
+    them (``log2(m)``) and as fewer nodes are pure above the depth limit.
+
+    Parameters
+    ----------
+    forest : sklearn.ensemble.RandomForestClassifier or ExtraTreesClassifier
+        Fitted (``estimators_``).
+
+    Returns
+    -------
+    dict
+        ``node_samples`` (int): ``sum(m)`` over the decision nodes of all
+        trees; ``sort_work`` (float): ``sum(m * log2(m))`` over them.
+    """
+    import numpy as np
+
+    m = np.concatenate([t.tree_.n_node_samples[t.tree_.children_left >= 0]
+                        for t in forest.estimators_]).astype(np.float64)
+    return {"node_samples": int(m.sum()), "sort_work": round(float((m * np.log2(m)).sum()), 1)}
 
 
 def adopt_orphans() -> None:
@@ -199,7 +241,8 @@ def reap_orphans() -> None:
             return
 
 
-def measure(definition: Path, workers: int, scheduler: str = "processes") -> dict:
+def measure(definition: Path, workers: int, scheduler: str = "processes",
+            fit_work: bool = False) -> dict:
     """Run :func:`child` in a fresh process; wall time and peak RSS of its process tree."""
     import psutil
 
@@ -215,7 +258,7 @@ def measure(definition: Path, workers: int, scheduler: str = "processes") -> dic
     start, started = time.perf_counter(), time.time()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", str(definition), "--workers", str(workers),
-         "--scheduler", scheduler],
+         "--scheduler", scheduler, *(["--fit-work"] if fit_work else [])],
         stdout=subprocess.PIPE, env=env, text=True,
     )
     peak = 0
@@ -281,9 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scheduler", default="processes", choices=("processes", "threads"),
                         help="Dask local scheduler of the cases with 2 workers")
+    parser.add_argument("--fit-work", action="store_true",
+                        help="add what the forest's construction sorted (sort_work)")
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.workers, args.scheduler)))
+        print(json.dumps(child(args.child, args.workers, args.scheduler, args.fit_work)))
         import gc
 
         gc.freeze()  # exit as the tinyhar command does (tinyhar.cli.main)
@@ -296,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((definition.parent / "synthetic.json").read_text())
         row = {"hours": hours, "rate_hz": args.rate, "sessions": summary["n_sessions"],
                "samples": summary["samples"]}
-        row.update(measure(definition, workers, args.scheduler))
+        row.update(measure(definition, workers, args.scheduler, args.fit_work))
         row["scheduler"] = "serial" if workers == 1 else args.scheduler
         rows.append(row)
         if not args.json:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers import SPY_ON_DISPATCH
@@ -33,7 +34,7 @@ def test_the_child_dispatches_before_scikit_learn_and_any_worker_count_agrees(de
         f"sys.path.insert(0, {str(BENCHMARKS)!r})\n"
         "import json, scale\n"
         "two = scale.child(sys.argv[1], 2, 'threads')\n"
-        "one = scale.child(sys.argv[1], 1)\n"
+        "one = scale.child(sys.argv[1], 1, fit_work=True)\n"
         "print(json.dumps({'seen': seen, 'two': two, 'one': one}))\n")
     out = subprocess.run([sys.executable, "-c", code, definition], capture_output=True,
                          text=True, check=True)
@@ -44,6 +45,29 @@ def test_the_child_dispatches_before_scikit_learn_and_any_worker_count_agrees(de
     assert two["windows"] == one["windows"] > 1000  # 5 x 0.1 h, hop 1.28 s
     assert two["macro_f1"] == one["macro_f1"]  # the same forest for any n_jobs
     assert 0.3 < one["macro_f1"] <= 1
+    assert "sort_work" not in two  # only when asked
+    # 10 trees sort their bootstrap rows (~63 % distinct) at each level: at least at the root
+    assert 10 * 0.5 * one["windows"] * 0.8 < one["node_samples"] < 10 * 10 * one["windows"]
+    mean_log2 = one["sort_work"] / one["node_samples"]
+    assert 1 < mean_log2 < np.log2(one["windows"])
+    assert one["fit_cpu_ns_per_sort_work"] > 0
+
+
+def test_sort_work_of_a_known_forest():
+    """Two trees on all 6 rows (no bootstrap): a root of 6 rows, then a pure side of 2 and a
+    node of 4 that splits into two pure leaves; sum(m) = 10, sum(m log2 m) = 6 log2 6 + 8."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    sys.path.insert(0, str(BENCHMARKS))
+    import scale
+
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    y = np.array([0, 0, 1, 1, 2, 2])
+    forest = RandomForestClassifier(n_estimators=2, bootstrap=False, max_features=None,
+                                    random_state=0).fit(X, y)
+    got = scale.sort_work(forest)
+    assert got["node_samples"] == 2 * (6 + 4)
+    assert got["sort_work"] == pytest.approx(2 * (6 * np.log2(6) + 4 * 2), abs=0.05)
 
 
 def test_short_sessions_case_and_bad_numbers(tmp_path, capsys):
