@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tinyhar.cli import app
+from tinyhar.datasets.custom import load_custom
 from tinyhar.datasets.phone import (
     DEFINITION_FILE,
     STANDARD_GRAVITY,
@@ -136,6 +137,7 @@ def test_phyphox_round_trip(hapt, tmp_path, sep):
     definition = yaml.safe_load((tmp_path / "mydata" / DEFINITION_FILE).read_text())
     assert definition["sampling_rate_hz"] == 50.0 and definition["classes"] == ["WALKING"]
     assert definition["units"] == {"time": "s", "acc": "g", "gyro": "rad/s"}
+    assert RecordingSet.from_parquet(res.path).origins is None  # phyphox: no clock time
 
 
 @pytest.mark.parametrize("total", [True, False], ids=["with-gravity", "gravity-added"])
@@ -159,6 +161,11 @@ def test_sensor_logger_round_trip(hapt, tmp_path, total):
     # linear interpolation agrees with HAPT wherever the grids coincide (every sample here)
     np.testing.assert_allclose(frame[list(GYRO_CHANNELS)], seg[list(GYRO_CHANNELS)][:len(frame)],
                                atol=1e-6)
+    # Sensor Logger's time column (ns since the epoch) gives the session's clock time: the
+    # grid starts at seconds_elapsed 0.013, 1.7e9 s + 0.013 s; kept through the definition
+    expected = {"sit2": pytest.approx(1_700_000_000.013, abs=1e-6)}
+    assert RecordingSet.from_parquet(res.path).origins == expected
+    assert load_custom(res.definition).origins == expected
 
 
 def test_phyphox_without_gyroscope(hapt, tmp_path):

@@ -135,6 +135,7 @@ class _Stream:
     xyz: np.ndarray
     source: str
     lines: np.ndarray = field(repr=False)  # 1-based file line of each sample
+    epoch_s: float | None = None  # the clock time (s since the epoch, UTC) of time 0
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _numeric(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
 
 
 def _stream(kind: str, frame: pd.DataFrame, time_col: str, axes: dict[str, str],
-            where: str) -> _Stream:
+            where: str, epoch_col: str | None = None) -> _Stream:
     if len(frame) < MIN_SAMPLES:
         raise DataFormatError(where, f"holds {len(frame)} samples, fewer than {MIN_SAMPLES}; "
                               "the recording was cut short or is empty: record again")
@@ -234,7 +235,21 @@ def _stream(kind: str, frame: pd.DataFrame, time_col: str, axes: dict[str, str],
     # a row repeated exactly (same time, same values; Sensor Logger can log one twice)
     # carries nothing: drop it. A repeated time with other values stays an error.
     same = np.r_[False, (np.diff(time) == 0) & np.all(np.diff(xyz, axis=0) == 0, axis=1)]
-    return _Stream(kind, time[~same], xyz[~same], where, lines[~same])
+    return _Stream(kind, time[~same], xyz[~same], where, lines[~same],
+                   _epoch_of_zero(frame, epoch_col, time) if epoch_col else None)
+
+
+def _epoch_of_zero(frame: pd.DataFrame, column: str, time: np.ndarray) -> float | None:
+    """The clock time (s since the epoch, UTC) at ``time`` 0, from a column of ns since the
+    epoch beside it (Sensor Logger's ``time``): the median of their differences, so that a
+    late-logged row does not move it; None when the column is missing or not numbers."""
+    if column not in frame:
+        return None
+    ns = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+    ok = np.isfinite(ns)
+    if not ok.any():
+        return None
+    return float(np.median(ns[ok] / 1e9 - time[ok]))
 
 
 def _phyphox_streams(frame: pd.DataFrame, where: str) -> list[_Stream]:
@@ -278,7 +293,7 @@ def _detect(files: dict[str, bytes], export: Path) -> tuple[str, list[_Stream]]:
             if kind is not None:
                 axes = {a: a for a in "xyz"}
                 streams.append(_stream(kind, frame, "seconds_elapsed", axes,
-                                       f"{export}: {name}"))
+                                       f"{export}: {name}", epoch_col="time"))
         if streams:
             return "sensor-logger", streams
     return "csv", []
@@ -334,8 +349,10 @@ def nearest_common_rate(rate_hz: float) -> float:
     return min(COMMON_RATES_HZ, key=lambda r: abs(np.log(r / rate_hz)))
 
 
-def _align(streams: dict[str, _Stream], rate: float, export: Path) -> tuple[np.ndarray, dict]:
-    """Resample every stream onto one uniform grid over their common span."""
+def _align(streams: dict[str, _Stream], rate: float, export: Path
+           ) -> tuple[np.ndarray, dict, float]:
+    """Resample every stream onto one uniform grid over their common span: the grid's times
+    from 0 (s), the streams on it, and the grid's first time on the streams' clock (s)."""
     start = max(s.time[0] for s in streams.values())
     end = min(s.time[-1] for s in streams.values())
     n = int(np.floor((end - start) * rate + 1e-9)) + 1
@@ -347,7 +364,7 @@ def _align(streams: dict[str, _Stream], rate: float, export: Path) -> tuple[np.n
     grid = start + np.arange(n) / rate
     out = {k: np.stack([np.interp(grid, s.time, s.xyz[:, j]) for j in range(3)], axis=1)
            for k, s in streams.items()}
-    return grid - start, out
+    return grid - start, out, start
 
 
 # ------------------------------------------------------------------ the folder
@@ -480,6 +497,7 @@ def import_recording(
     gravity_added = False
     if app == "sensor-logger":
         _warn_ios(files, export)
+    origin = None
     if app == "csv":
         frame, rate, measured = _generic(export, files, existing)
         gyro = all(c in frame for c in GYRO_CHANNELS)
@@ -503,7 +521,9 @@ def import_recording(
         measured = {s.source: _check_clock(s) for s in use.values()}
         rate = (float(existing["sampling_rate_hz"]) if existing else
                 nearest_common_rate(min(measured[s.source] for s in use.values())))
-        time, aligned = _align(use, rate, export)
+        time, aligned, start = _align(use, rate, export)
+        epochs = [s.epoch_s for s in use.values() if s.epoch_s is not None]
+        origin = None if not epochs else float(np.median(epochs)) + start
         acc_ms2 = aligned["linear"] + aligned["gravity"] if gravity_added else aligned["acc"]
         frame = pd.DataFrame({"time": time})
         for j, c in enumerate(ACC_CHANNELS):
@@ -524,7 +544,8 @@ def import_recording(
         frame["label"] = constant_category(label, len(frame))
     frame["subject"] = constant_category(subject, len(frame))
     frame["session"] = constant_category(stem, len(frame))
-    definition = store_recording(folder, target, frame, rate, gyro, where, existing)
+    definition = store_recording(folder, target, frame, rate, gyro, where, existing,
+                                 origin=origin)
     return ImportResult(target, definition, app, rate, measured, len(frame), gravity_added)
 
 
@@ -570,7 +591,8 @@ def read_definition(folder: str | Path) -> dict[str, Any] | None:
 
 
 def store_recording(folder: str | Path, target: Path, frame: pd.DataFrame, rate: float,
-                    gyro: bool, where: str, existing: dict[str, Any] | None) -> Path:
+                    gyro: bool, where: str, existing: dict[str, Any] | None,
+                    origin: float | None = None) -> Path:
     """Write one canonical recording into a recordings folder and rewrite its ``data.yaml``.
 
     Parameters
@@ -590,6 +612,10 @@ def store_recording(folder: str | Path, target: Path, frame: pd.DataFrame, rate:
         The source of the recording (kept in the recording, used in messages).
     existing : dict or None
         The folder's definition before this recording (:func:`read_definition`).
+    origin : float, optional
+        The clock time of ``time`` 0 (s since 1970-01-01 UTC), kept as the session's
+        :attr:`~tinyhar.datasets.recording.RecordingSet.origins` (``tinyhar predict`` then
+        writes clock times); None when the recording has no clock time.
 
     Returns
     -------
@@ -601,8 +627,10 @@ def store_recording(folder: str | Path, target: Path, frame: pd.DataFrame, rate:
 
     folder = Path(folder)
     classes = _classes(folder, target, frame["label"], existing)
-    recording = RecordingSet(frame, rate, classes,
-                             name=folder.resolve().name, source=where)
+    sessions = pd.unique(frame["session"].astype(str))
+    recording = RecordingSet(
+        frame, rate, classes, name=folder.resolve().name, source=where,
+        origins=None if origin is None else {str(k): origin for k in sessions})
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
         recording.to_parquet(tmp)
