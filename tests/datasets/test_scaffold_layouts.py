@@ -344,3 +344,26 @@ def test_empty_last_column_is_a_column(tmp_path, hapt):
     assert data["columns"] == {"time": "time", "acc_x": "x", "acc_y": "y", "acc_z": "z",
                                "label": "annotation"}
     assert data["units"]["time"] == "datetime" and data["sampling_rate_hz"] == 50
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_decimal_comma_spreadsheet_export(tmp_path, hapt, delimiter):
+    """A spreadsheet's CSV export in a European locale: ``0,02;0,93;0,17;0,38`` (the decimal
+    comma is no delimiter): delimiter, decimal comma, header and values read right."""
+    acc, _, _ = _recording(hapt, "1", seconds=5)
+    folder = tmp_path / "excel"
+    folder.mkdir()
+    for subject in ("1", "2"):
+        frame = pd.DataFrame({"Zeit (s)": np.arange(len(acc)) * 0.02, "ax": acc[:, 0],
+                              "ay": acc[:, 1], "az": acc[:, 2]})
+        frame.to_csv(folder / f"p{subject}_walking.csv", sep=delimiter, decimal=",",
+                     index=False)
+    out = tmp_path / "e.yaml"
+    write_scaffold(folder, out)
+    data = yaml.safe_load(out.read_text())
+    assert data["csv"] == {"delimiter": delimiter, "header": True, "skip_rows": 0,
+                           "decimal": ","}
+    assert data["columns"] == {"time": "Zeit (s)", "acc_x": "ax", "acc_y": "ay", "acc_z": "az"}
+    assert data["sampling_rate_hz"] == 50
+    np.testing.assert_allclose(load_custom(out).frame["acc_x"].iloc[: len(acc)], acc[:, 0],
+                               atol=1e-6)

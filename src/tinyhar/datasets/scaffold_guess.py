@@ -172,13 +172,16 @@ class _CsvLayout:
     comment: str | None = None
     drop_missing: bool = False
     reasons: tuple[str, ...] = ()
+    decimal: str = "."
 
     def options(self) -> dict[str, Any]:
-        """The ``csv`` keys of a definition (``comment`` and ``drop_missing`` when set)."""
+        """The ``csv`` keys of a definition (``comment``, ``drop_missing`` and a ``decimal``
+        comma when set)."""
         keys: dict[str, Any] = {"delimiter": self.delimiter, "header": self.header,
                                 "skip_rows": self.skip_rows}
         return keys | ({"comment": self.comment} if self.comment else {}) | (
-            {"drop_missing": True} if self.drop_missing else {})
+            {"drop_missing": True} if self.drop_missing else {}) | (
+            {"decimal": self.decimal} if self.decimal != "." else {})
 
 
 _LINE_ENDS = ";"
@@ -190,6 +193,28 @@ def _cells(line: str, delimiter: str) -> list[str]:
     if delimiter == WHITESPACE:
         return line.split()
     return next(csv.reader([line], delimiter=delimiter))
+
+
+_COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+(?:[eE][+-]?\d+)?")
+_POINT_NUMBER = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+
+
+def _decimal_comma_delimiter(lines: list[str]) -> str | None:
+    """``;`` or a tab when ``lines`` are numbers written with a decimal comma
+    (``0,02;0,93;0,17``, a spreadsheet's export in many European locales), else None.
+
+    Every line holds the candidate the same number of times, some cell is a number with a
+    decimal comma and none one with a decimal point.
+    """
+    for candidate in (";", "\t"):
+        counts = {line.count(candidate) for line in lines}
+        if len(counts) != 1 or 0 in counts:
+            continue
+        cells = [c.strip() for line in lines for c in line.split(candidate)]
+        if (any(_COMMA_NUMBER.fullmatch(c) for c in cells)
+                and not any(_POINT_NUMBER.fullmatch(c) for c in cells)):
+            return candidate
+    return None
 
 
 def _sniff_csv(path: Path) -> _CsvLayout:
@@ -212,11 +237,18 @@ def _sniff_csv(path: Path) -> _CsvLayout:
             lines = [line.split(end, 1)[0] for line in lines]
             reasons.append(f"every line ends in {end!r}: comment {end!r} drops it")
     sample = "\n".join(lines[-20:]) + "\n"
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t| ").delimiter
-    except csv.Error:
-        delimiter = ","
-    if delimiter in " \t" and any(re.search(r"\s\s|^\s", line) for line in lines[-20:]):
+    decimal = "."
+    comma_delimiter = _decimal_comma_delimiter(lines[-20:])
+    if comma_delimiter is not None:
+        delimiter, decimal = comma_delimiter, ","
+        reasons.append(f"numbers with a decimal comma, separated by {comma_delimiter!r}")
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t| ").delimiter
+        except csv.Error:
+            delimiter = ","
+    if decimal == "." and delimiter in " \t" and any(
+            re.search(r"\s\s|^\s", line) for line in lines[-20:]):
         delimiter = WHITESPACE  # aligned columns: runs of spaces (or tabs and spaces)
         reasons.append("columns separated by runs of spaces")
     elif all(line.endswith(delimiter) for line in tail) and not (
@@ -235,7 +267,8 @@ def _sniff_csv(path: Path) -> _CsvLayout:
     rest = [r for r in rows[1:] if len(r) == width]
 
     def number(cell: str) -> bool:
-        return _numeric(pd.Series([cell])) is not None
+        return _numeric(pd.Series([cell.replace(",", ".") if decimal == "," else cell])
+                        ) is not None
 
     if not rest:  # one line: a header when any cell is text
         header = any(not number(c) for c in rows[0] if c)
@@ -247,7 +280,7 @@ def _sniff_csv(path: Path) -> _CsvLayout:
         ) or all(not number(c) for c in rows[0] if c) and any(
             number(c) for r in rest for c in r if c)
     return _CsvLayout(delimiter=delimiter, header=header, skip_rows=skip, comment=comment,
-                      reasons=tuple(reasons))
+                      reasons=tuple(reasons), decimal=decimal)
 
 
 def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
@@ -257,7 +290,7 @@ def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
             return pd.read_csv(
                 path, sep=layout.delimiter, header=0 if layout.header else None,
                 skiprows=layout.skip_rows, index_col=False, comment=layout.comment,
-                engine="c",
+                decimal=layout.decimal, engine="c",
             )
         if fmt == "parquet":
             return pd.read_parquet(path)
