@@ -367,3 +367,23 @@ def test_decimal_comma_spreadsheet_export(tmp_path, hapt, delimiter):
     assert data["sampling_rate_hz"] == 50
     np.testing.assert_allclose(load_custom(out).frame["acc_x"].iloc[: len(acc)], acc[:, 0],
                                atol=1e-6)
+
+
+def test_windows_encoded_header(tmp_path, hapt):
+    """A header written in Windows' cp1252 (``Beschl. x (m/s²)``) is no UTF-8: init says so,
+    writes ``encoding: cp1252``, and the definition reads the files."""
+    acc, _, _ = _recording(hapt, "1", seconds=5)
+    folder = tmp_path / "win"
+    folder.mkdir()
+    for subject in ("1", "2"):
+        frame = pd.DataFrame({"Zeit": np.arange(len(acc)) * 0.02,
+                              **{f"Beschl. {a} (m/s²)": acc[:, j] * STANDARD_GRAVITY
+                                 for j, a in enumerate("xyz")}})
+        frame.to_csv(folder / f"p{subject}_walking.csv", index=False, encoding="cp1252")
+    out = tmp_path / "w.yaml"
+    scaffold = write_scaffold(folder, out)
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["csv"]["encoding"] == "cp1252" and "not UTF-8" in _guess(scaffold, "csv").reason
+    assert data["columns"]["acc_x"] == "Beschl. x (m/s²)" and data["units"]["acc"] == "m/s^2"
+    np.testing.assert_allclose(load_custom(out).frame["acc_x"].iloc[: len(acc)], acc[:, 0],
+                               atol=1e-6)

@@ -173,15 +173,17 @@ class _CsvLayout:
     drop_missing: bool = False
     reasons: tuple[str, ...] = ()
     decimal: str = "."
+    encoding: str = "utf-8"
 
     def options(self) -> dict[str, Any]:
-        """The ``csv`` keys of a definition (``comment``, ``drop_missing`` and a ``decimal``
-        comma when set)."""
+        """The ``csv`` keys of a definition (``comment``, ``drop_missing``, a ``decimal``
+        comma and an ``encoding`` other than UTF-8 when set)."""
         keys: dict[str, Any] = {"delimiter": self.delimiter, "header": self.header,
                                 "skip_rows": self.skip_rows}
         return keys | ({"comment": self.comment} if self.comment else {}) | (
             {"drop_missing": True} if self.drop_missing else {}) | (
-            {"decimal": self.decimal} if self.decimal != "." else {})
+            {"decimal": self.decimal} if self.decimal != "." else {}) | (
+            {"encoding": self.encoding} if self.encoding != "utf-8" else {})
 
 
 _LINE_ENDS = ";"
@@ -194,6 +196,10 @@ def _cells(line: str, delimiter: str) -> list[str]:
         return line.split()
     return next(csv.reader([line], delimiter=delimiter))
 
+
+_ENCODINGS = {"utf-8": "", "cp1252": "Windows, Western European",
+              "latin-1": "ISO 8859-1: every byte is a letter"}
+"""Text encodings ``datasets init`` tries, in order, with what each is."""
 
 _COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+(?:[eE][+-]?\d+)?")
 _POINT_NUMBER = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
@@ -225,10 +231,17 @@ def _sniff_csv(path: Path) -> _CsvLayout:
     as activity letters, does not make a header); every line ending in ``;``
     (not the delimiter) makes ``;`` a comment character.
     """
-    lines = [line.rstrip("\r\n") for line in head_lines(path, 60) if line.strip()]
+    reasons = []
+    encoding = "utf-8"
+    for encoding in _ENCODINGS:  # the first that decodes the first lines
+        lines = [line.rstrip("\r\n") for line in head_lines(path, 60, encoding)
+                 if line.strip()]
+        if not any("\ufffd" in line for line in lines):
+            break
+    if encoding != "utf-8":
+        reasons.append(f"not UTF-8: read as {encoding} ({_ENCODINGS[encoding]})")
     if not lines:
         raise DataFormatError(path, "file is empty; expected rows of sensor values")
-    reasons = []
     comment = None
     tail = lines[len(lines) // 2:]
     for end in _LINE_ENDS:
@@ -280,7 +293,7 @@ def _sniff_csv(path: Path) -> _CsvLayout:
         ) or all(not number(c) for c in rows[0] if c) and any(
             number(c) for r in rest for c in r if c)
     return _CsvLayout(delimiter=delimiter, header=header, skip_rows=skip, comment=comment,
-                      reasons=tuple(reasons), decimal=decimal)
+                      reasons=tuple(reasons), decimal=decimal, encoding=encoding)
 
 
 def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
@@ -290,7 +303,7 @@ def _read(path: Path, fmt: str, layout: _CsvLayout | None) -> pd.DataFrame:
             return pd.read_csv(
                 path, sep=layout.delimiter, header=0 if layout.header else None,
                 skiprows=layout.skip_rows, index_col=False, comment=layout.comment,
-                decimal=layout.decimal, engine="c",
+                decimal=layout.decimal, encoding=layout.encoding, engine="c",
             )
         if fmt == "parquet":
             return pd.read_parquet(path)
