@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +258,21 @@ def test_check_summarises_the_shipped_example():
     assert info["minutes_per_class"] == pytest.approx({c: n / 50 / 60 for c, n in rows.items()})
     assert info["subjects_per_class"] == {"walking": 2, "sitting": 2}
     assert info["warnings"] == []
+
+
+@pytest.mark.parametrize("folder", ["my data [v2]", "mes données*?"])
+def test_init_escapes_glob_characters_of_the_folder_name(tmp_path, folder):
+    """A folder named with glob characters ([ ] * ?), spaces or non-ASCII letters: the
+    written ``files`` pattern matches its files (``[`` written as ``[[]``), and check reads
+    them all."""
+    shutil.copytree(REPO / "examples" / "my_data", tmp_path / folder)
+    result = runner.invoke(app, ["datasets", "init", str(tmp_path / folder),
+                                 "--out", str(tmp_path / "d.yaml")])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "d.yaml").read_text(encoding="utf-8"))["files"] == (
+        glob.escape(folder) + "/*.csv")
+    info = check_definition(tmp_path / "d.yaml")
+    assert info["subjects"] == ["01", "02"] and info["n_sessions"] == 4
 
 
 def test_shipped_example_is_hapt_and_init_reproduces_it(tmp_path, hapt):
