@@ -391,7 +391,8 @@ def test_a_10_hz_data_set_gets_advice_that_works(tmp_path, hapt):
     assert result.exit_code == 2
     assert "features.set: minimal" in " ".join(result.output.split())
     config = tmp_path / "minimal.yaml"
-    config.write_text(f"dataset: {{name: {definition}}}\nfeatures: {{set: minimal}}\n")
+    config.write_text(yaml.safe_dump({"dataset": {"name": str(definition)},
+                                      "features": {"set": "minimal"}}), encoding="utf-8")
     result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "r2")])
     assert result.exit_code == 0, result.output
 

@@ -186,6 +186,6 @@ def add_lib(lib: MicroPythonLib, folder: str | Path, required: bool = True) -> P
         path = _module(src, lib, module)
         shutil.copyfile(path, dest / path.name)
     if "__init__" not in lib.modules:
-        (dest / "__init__.py").write_text("")
-    (dest / "NOTICE.txt").write_text(lib.notice.format(source=src))
+        (dest / "__init__.py").write_text("", encoding="utf-8")
+    (dest / "NOTICE.txt").write_text(lib.notice.format(source=src), encoding="utf-8")
     return dest
