@@ -142,7 +142,10 @@ def find_lib(lib: MicroPythonLib) -> Path | None:
     if env:
         p = Path(env).expanduser()
         cands += [p.parent if p.is_file() else p, p / lib.package]
-    cands.append(Path.home() / ".micropython" / "lib" / lib.package)
+    try:
+        cands.append(Path.home() / ".micropython" / "lib" / lib.package)
+    except RuntimeError:  # no HOME and a user id without a password-file entry (containers)
+        pass
     for cand in cands:
         if _complete(cand, lib):
             return cand
