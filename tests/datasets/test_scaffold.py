@@ -57,7 +57,7 @@ def test_init_on_per_recording_csvs_trains_without_edits(tmp_path, hapt):
                                  "--out", str(definition)])
     assert result.exit_code == 0, result.output
     assert "sampling_rate_hz" in result.output and "high" in result.output
-    data = yaml.safe_load(definition.read_text())
+    data = yaml.safe_load(definition.read_text(encoding="utf-8"))
     assert data["sampling_rate_hz"] == 50
     assert data["units"] == {"time": "ms", "acc": "m/s^2", "gyro": "deg/s"}
     assert data["columns"] == {"time": "timestamp_ms", "acc_x": "ax", "acc_y": "ay",
@@ -163,7 +163,7 @@ def test_npy_and_headerless_columns_by_content(tmp_path, hapt):
                     np.column_stack([t, acc, gyro]).astype(np.float64))
     out = tmp_path / "d.yaml"
     scaffold = write_scaffold(folder, out)
-    data = yaml.safe_load(out.read_text())
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["columns"] == {"time": 0, "acc_x": 1, "acc_y": 2, "acc_z": 3,
                                "gyro_x": 4, "gyro_y": 5, "gyro_z": 6}
     assert data["units"] == {"time": "s", "acc": "g", "gyro": "rad/s"}
@@ -182,7 +182,7 @@ def test_npy_and_headerless_columns_by_content(tmp_path, hapt):
         (semi / f"subject{subject}_walking.txt").write_text(text)
     out = tmp_path / "semi.yaml"
     scaffold = write_scaffold(semi, out)
-    data = yaml.safe_load(out.read_text())
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["csv"] == {"delimiter": ";", "header": False, "skip_rows": 2}
     assert data["columns"] == {"time": 0, "acc_x": 1, "acc_y": 2, "acc_z": 3}
     assert data["units"] == {"time": "ms", "acc": "m/s^2"}
@@ -388,7 +388,7 @@ def test_a_10_hz_data_set_gets_advice_that_works(tmp_path, hapt):
     write_segment_csvs(slow, tmp_path / "slow", labels=["WALKING", "SITTING", "LAYING"])
     definition = tmp_path / "slow.yaml"
     write_scaffold(tmp_path / "slow", definition)
-    assert yaml.safe_load(definition.read_text())["sampling_rate_hz"] == 10
+    assert yaml.safe_load(definition.read_text(encoding="utf-8"))["sampling_rate_hz"] == 10
     result = runner.invoke(app, ["train", "--dataset", str(definition),
                                  "--out", str(tmp_path / "r1")])
     assert result.exit_code == 2
