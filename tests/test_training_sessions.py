@@ -406,9 +406,9 @@ def test_a_cache_inside_the_files_of_the_definition_is_refused(definition, tmp_p
 
     copy = tmp_path / "data"
     shutil.copytree(definition.rsplit("/", 1)[0], copy)
-    text = (copy / "data.yaml").read_text()
+    text = (copy / "data.yaml").read_text(encoding="utf-8")
     (copy / "data.yaml").write_text(text.replace("files: recordings/*.parquet",
-                                                 "files: '**/*.parquet'"))
+                                                 "files: '**/*.parquet'"), encoding="utf-8")
     (copy / "cache").mkdir()
     (copy / "cache" / "0123abcd.parquet").write_bytes(b"an entry of the first run")
     with pytest.raises(ConfigError, match=r"compute\.cache: .*cache holds files that the "

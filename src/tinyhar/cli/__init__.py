@@ -52,6 +52,7 @@ def _friendly(func):
         from tinyhar import interrupts
 
         interrupts.install()
+        _print_any_text()  # also when app() is called without main()
         old = warnings.showwarning
         warnings.showwarning = show
         try:
