@@ -37,7 +37,8 @@ _made = itertools.count()
 # back at its path (parents first; -c: /proc/self/fd/N as it is, not its path resolved
 # again under the new /tmp), stay in the working folder if the machine has it (else /: a
 # process's folder that the machine does not have fails Python's multiprocessing), set the
-# host name, then become the command.
+# host name, forget this machine's TMPDIR (another machine's temporary files go to its own
+# /tmp, not to a folder of this one that the environment names), then become the command.
 _ENTER = r"""
 set -e
 name=$1; n=$2; shift 2
@@ -53,6 +54,7 @@ for entry in "${fds[@]}"; do
 done
 cd "$PWD" 2>/dev/null || cd /
 echo "$name" > /proc/sys/kernel/hostname
+unset TMPDIR TEMP TMP
 exec "$@"
 """
 

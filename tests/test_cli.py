@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,6 +271,28 @@ def test_cli_module_imports_no_heavy_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="LC_ALL does not set Windows' encodings")
+def test_commands_print_on_an_ascii_terminal(tmp_path):
+    """With an ASCII locale (LC_ALL=C, Python's UTF-8 mode off) a character the output
+    cannot encode is escaped (the citation's "Samà" as ``Sam\\xe0``), not a
+    UnicodeEncodeError traceback; a file name's bytes pass through unchanged."""
+    import tinyhar
+
+    src = str(Path(tinyhar.__file__).resolve().parents[1])
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0",
+           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYTHONIOENCODING", None)
+    command = [sys.executable, "-m", "tinyhar", "datasets"]
+    done = subprocess.run([*command, "hapt"], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    assert rb"Sam\xe0, A." in done.stdout
+    missing = os.fsencode(tmp_path) + "/données.yaml".encode()  # UTF-8 bytes, any locale
+    done = subprocess.run([*command, "check", missing], capture_output=True, env=env)
+    assert done.returncode == 2, done.stderr.decode("utf-8", "replace")
+    assert b"Traceback" not in done.stderr
+    assert b" ".join(missing.split()) in b" ".join(done.stderr.split())
 
 
 def test_cli_preset_names_equal_the_preset_registry():

@@ -42,7 +42,7 @@ def test_network_run_folder(network_run):
     assert len(m["history"]) >= 1
     for name in ("training_curves.png", "confusion_matrix.png", "summary.md", "config.yaml"):
         assert (network_run / name).is_file()
-    assert "network" in (network_run / "summary.md").read_text()
+    assert "network" in (network_run / "summary.md").read_text(encoding="utf-8")
 
 
 def test_onnx_embed_explore(network_run, tmp_path):

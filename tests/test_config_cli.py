@@ -96,7 +96,7 @@ def test_set_and_hop_warning_reach_the_run(tmp_path, small_parquet):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "warning:" in text and "windows.hop (3 s) is longer" in text
-    saved = yaml.safe_load((out / "config.yaml").read_text())
+    saved = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     assert saved["windows"]["hop"] == 3 and saved["windows"]["window"] == 2
     assert saved["model"]["n_estimators"] == 3 and saved["features"]["set"] == "minimal"
     m = json.loads((out / "metrics.json").read_text())
@@ -120,7 +120,7 @@ def test_config_reproduces_the_run_from_another_folder(tmp_path, small_parquet, 
     monkeypatch.chdir(project)
     first = _train("--config", "configs/my.yaml", "--out", "runs/x")
     assert first.exit_code == 0, first.output
-    saved = yaml.safe_load((project / "runs/x/config.yaml").read_text())
+    saved = yaml.safe_load((project / "runs/x/config.yaml").read_text(encoding="utf-8"))
     assert saved["dataset"]["name"] == str(project / "data" / "small.parquet")
 
     elsewhere = tmp_path / "elsewhere"
@@ -144,7 +144,7 @@ def test_epochs_and_set_for_networks(tmp_path, small_parquet):
                     "--set", "model.params.n_layers=2",
                     "--set", "evaluation.test_subjects=[3]")
     assert result.exit_code == 0, result.output
-    saved = yaml.safe_load((out / "config.yaml").read_text())
+    saved = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     assert saved["model"]["params"] == {"epochs": 1, "max_steps": 3, "hidden_units": [4, 4],
                                         "n_layers": 2}
     m = json.loads((out / "metrics.json").read_text())

@@ -226,7 +226,7 @@ def test_sessions_split_over_two_files_are_scored_as_in_memory(data, tmp_path, m
         half = len(frame) // 2
         frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
         frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
-    spec = yaml.safe_load((data / "d50" / "data.yaml").read_text())
+    spec = yaml.safe_load((data / "d50" / "data.yaml").read_text(encoding="utf-8"))
     spec.pop("file_pattern")
     spec["files"] = "rec/*.parquet"
     spec["columns"].update(subject="who", session="rec")

@@ -210,7 +210,7 @@ def test_import_adds_new_classes_to_the_recording_and_definition(hapt_one, tmp_p
     labels = labels_of(tmp_path / "mine", "exp02")
     assert int((labels == "jump").sum()) == 501  # 10.00 .. 20.00 s at 50 Hz
     assert RecordingSet.from_parquet(tmp_path / "mine" / "exp02.parquet").classes == ["jump"]
-    body = yaml.safe_load(definition.read_text())
+    body = yaml.safe_load(definition.read_text(encoding="utf-8"))
     assert body["classes"] == ["rest", "jump"] and definition.read_text().startswith("# my")
 
 

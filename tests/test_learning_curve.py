@@ -127,7 +127,7 @@ def test_cli_writes_json_markdown_and_plot_atomically(tmp_path):
     assert [r["n_subjects"] for r in data["subjects"]] == [1, 2, 3]
     assert [r["fraction"] for r in data["minutes"]] == [0.5, 1.0]
     assert data["classes"] == ["laying", "sitting", "walking"]
-    markdown = (out / "learning_curve.md").read_text()
+    markdown = (out / "learning_curve.md").read_text(encoding="utf-8")
     assert "| training subjects |" in markdown and "**Advice:**" in markdown
     assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = (out / "learning_curve.json").read_bytes()

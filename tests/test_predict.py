@@ -79,7 +79,7 @@ def test_csv_sessions_of_several_files_give_the_outputs_of_a_whole_read(
     for name, (a, b) in cuts.items():
         day.iloc[a:b].to_csv(folder / "rec" / name, index=False)
     _day(synthetic, "s004").to_csv(folder / "rec" / "s004_a.csv", index=False)
-    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text(encoding="utf-8"))
     spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv",
                 constants={"session": "day"}, ignore_labels=["unknown"])
     (folder / "data.yaml").write_text(yaml.safe_dump(spec))
@@ -138,7 +138,7 @@ def _study(synthetic, folder, restart: bool = False):
     table.loc[17000:17500, "label"] = "unknown"  # unlabelled samples
     folder.mkdir(parents=True)
     table.to_csv(folder / "export.csv", index=False)
-    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text(encoding="utf-8"))
     spec["columns"].update(subject="subject", session="session")
     spec.update(files="export.csv", ignore_labels=["unknown"])
     del spec["file_pattern"]
@@ -171,7 +171,7 @@ def test_a_session_name_shared_across_files_is_prefixed_as_in_a_whole_read(
         table[table["subject"] == subject].to_csv(tmp_path / "csv" / f"export_{subject}.csv",
                                                   index=False)
     (tmp_path / "csv" / "export.csv").unlink()
-    spec = yaml.safe_load((tmp_path / "csv" / "data.yaml").read_text())
+    spec = yaml.safe_load((tmp_path / "csv" / "data.yaml").read_text(encoding="utf-8"))
     (tmp_path / "csv" / "data.yaml").write_text(yaml.safe_dump({**spec, "files": "export_*"}))
     windows = _same_outputs(run, tmp_path / "csv" / "data.yaml", tmp_path, monkeypatch,
                             [-(-18000 // BATCH)] * 2)
@@ -222,7 +222,7 @@ def test_a_session_restarted_in_its_next_file_gives_the_outputs_of_a_whole_read(
     other = _day(synthetic, "s004")
     other.loc[12000:, "time"] -= 100.0
     other.to_csv(folder / "rec" / "s004_a.csv", index=False)
-    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text(encoding="utf-8"))
     spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv",
                 constants={"session": "day"})
     (folder / "data.yaml").write_text(yaml.safe_dump(spec))
@@ -277,7 +277,7 @@ def _clock_study(synthetic, folder, datetime: bool = True):
         text = stamps.round("ms").strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3] + offset
         day["time"] = text.to_numpy() if datetime else seconds
         day.to_csv(folder / "rec" / f"{subject}.csv", index=False)
-    spec = yaml.safe_load((synthetic / "data.yaml").read_text())
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text(encoding="utf-8"))
     spec["units"]["time"] = "datetime" if datetime else "s"
     spec.update(files="rec/*.csv", file_pattern=r"(?P<subject>s\d+)\.csv",
                 constants={"session": "day"})

@@ -392,7 +392,7 @@ def test_a_failing_figure_keeps_the_results(tmp_path, small_data, monkeypatch):
     assert run.metrics["macro_f1"] == metrics["macro_f1"] > 0.5
     assert not (tmp_path / "run" / "class_overview.png").exists()
     assert (tmp_path / "run" / "confusion_matrix.png").is_file()
-    assert "figures not written" in (tmp_path / "run" / "summary.md").read_text()
+    assert "figures not written" in (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
 
 
 def _start_training(cfg: Path, out: Path, *extra: str) -> subprocess.Popen:

@@ -153,7 +153,7 @@ def test_per_subject_scores_and_figures_in_the_run_folder(tree_run):
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk["per_subject"] == m["per_subject"]
     assert (out / "per_subject.png").stat().st_size > 5000
-    summary = (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## Per subject" in summary and "| 3 |" in summary and "| 4 |" in summary
     assert "Test: 2 subjects (3, 4)" in summary
     assert m["cross_validation"]["n_folds"] == 2
@@ -194,7 +194,7 @@ def test_class_absent_from_test_subjects_is_listed(absent_class_data, tmp_path):
     assert set(scored) >= set(m["classes"]) - {"LAYING"}
     assert m["macro_f1"] == pytest.approx(np.mean([m["per_class"][c]["f1"] for c in scored]))
     assert m["per_subject"]["3"]["absent_classes"] == ["LAYING"]
-    summary = (tmp_path / "run" / "summary.md").read_text()
+    summary = (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
     assert "1 class of the model (LAYING) has no test window" in summary
     assert "| LAYING | absent | absent | absent | 0 |" in summary
 
@@ -238,7 +238,7 @@ def test_loso_trees_pool_every_subject_and_fit_on_all(four_subjects, tmp_path):
         (s,) = fold["test_subjects"]
         assert m["per_subject"][s]["macro_f1"] == pytest.approx(fold["macro_f1"])
     assert "leave-one-subject-out" in m["protocol"]
-    summary = (tmp_path / "run" / "summary.md").read_text()
+    summary = (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
     assert "its expected score on new people is this cross-validation score" in summary
     # the model was fitted on every subject: evaluate has nobody unseen left
     with pytest.raises(EvaluationError, match="cross-validation score in metrics.json"):

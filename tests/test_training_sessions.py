@@ -169,7 +169,7 @@ def test_a_file_without_rows_is_skipped_and_listed_out_of_core_and_stops_in_memo
     empty = copy / "recordings" / f"s001_0009.{ext}"
     rows = pd.read_parquet(sorted((copy / "recordings").glob("*.parquet"))[0]).iloc[:0]
     rows.to_csv(empty, index=False) if ext == "csv" else rows.to_parquet(empty)
-    spec = yaml.safe_load((copy / "data.yaml").read_text())
+    spec = yaml.safe_load((copy / "data.yaml").read_text(encoding="utf-8"))
     spec["files"] = "recordings/*"
     spec["file_pattern"] = spec["file_pattern"].replace(r"\.parquet", r"\.(parquet|csv)")
     (copy / "data.yaml").write_text(yaml.safe_dump(spec))
@@ -306,7 +306,7 @@ def test_sessions_split_over_two_files_train_as_in_memory(definition, tmp_path):
         half = len(frame) // 2
         frame.iloc[:half].to_parquet(folder / "rec" / f"{path.stem}_a.parquet", index=False)
         frame.iloc[half:].to_parquet(folder / "rec" / f"{path.stem}_b.parquet", index=False)
-    spec = yaml.safe_load(Path(definition).read_text())
+    spec = yaml.safe_load(Path(definition).read_text(encoding="utf-8"))
     spec.pop("file_pattern")
     spec["files"] = "rec/*.parquet"
     spec["columns"].update(subject="who", session="rec")
@@ -406,9 +406,9 @@ def test_a_cache_inside_the_files_of_the_definition_is_refused(definition, tmp_p
 
     copy = tmp_path / "data"
     shutil.copytree(definition.rsplit("/", 1)[0], copy)
-    text = (copy / "data.yaml").read_text()
+    text = (copy / "data.yaml").read_text(encoding="utf-8")
     (copy / "data.yaml").write_text(text.replace("files: recordings/*.parquet",
-                                                 "files: '**/*.parquet'"))
+                                                 "files: '**/*.parquet'"), encoding="utf-8")
     (copy / "cache").mkdir()
     (copy / "cache" / "0123abcd.parquet").write_bytes(b"an entry of the first run")
     with pytest.raises(ConfigError, match=r"compute\.cache: .*cache holds files that the "

@@ -436,7 +436,8 @@ class TrainConfig(_Section):
     def to_yaml(self, path: str | Path) -> Path:
         """Write the resolved configuration (every key, defaults included)."""
         path = Path(path)
-        path.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+        path.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False),
+                        encoding="utf-8")
         return path
 
 

@@ -921,7 +921,7 @@ def write_evaluation(metrics: dict, out_dir: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".evaluation-", dir=out))
     try:
         text = json.dumps(metrics, indent=2, default=str)
-        (tmp / "metrics.json").write_text(text)
+        (tmp / "metrics.json").write_text(text, encoding="utf-8")
         os.replace(tmp / "metrics.json", out / "metrics.json")
         write_evaluation_summary(metrics, tmp / "summary.md")
         for name, draw in score_figures(metrics):

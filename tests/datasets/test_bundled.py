@@ -33,7 +33,7 @@ def test_bundled_file_is_small_and_licensed():
     path = bundled_hapt_path()
     assert path.is_file(), "run scripts/build_bundled_hapt.py"
     assert path.stat().st_size <= 10 * 1024 * 1024
-    licence = (path.parent / "HAPT_LICENSE.md").read_text()
+    licence = (path.parent / "HAPT_LICENSE.md").read_text(encoding="utf-8")
     assert "CC BY 4.0" in licence and "Neurocomputing" in licence
     assert "What was changed" in licence
 

@@ -134,7 +134,7 @@ def test_phyphox_round_trip(hapt, tmp_path, sep):
     np.testing.assert_allclose(frame[list(GYRO_CHANNELS)], seg[list(GYRO_CHANNELS)], atol=1e-6)
     np.testing.assert_allclose(np.diff(frame["time"]), 0.02, atol=1e-9)
     assert set(frame["label"]) == {"WALKING"} and set(frame["subject"]) == {"1"}
-    definition = yaml.safe_load((tmp_path / "mydata" / DEFINITION_FILE).read_text())
+    definition = yaml.safe_load((tmp_path / "mydata" / DEFINITION_FILE).read_text(encoding="utf-8"))
     assert definition["sampling_rate_hz"] == 50.0 and definition["classes"] == ["WALKING"]
     assert definition["units"] == {"time": "s", "acc": "g", "gyro": "rad/s"}
     assert RecordingSet.from_parquet(res.path).origins is None  # phyphox: no clock time
@@ -173,7 +173,7 @@ def test_phyphox_without_gyroscope(hapt, tmp_path):
     res = import_recording(write_phyphox(seg, tmp_path / "sit", gyro=False), tmp_path / "d")
     frame = stored(res.path)
     assert "gyro_x" not in frame and frame["label"].isna().all()
-    definition = yaml.safe_load(res.definition.read_text())
+    definition = yaml.safe_load(res.definition.read_text(encoding="utf-8"))
     assert "gyro_x" not in definition["columns"] and "classes" not in definition
 
 
@@ -208,7 +208,7 @@ def test_generic_csv_is_detected_like_datasets_init(tmp_path):
     # without --label the file name's label (found by datasets init) is kept
     res = import_recording(src, tmp_path / "e")
     assert set(stored(res.path)["label"]) == {"walking"}
-    assert yaml.safe_load(res.definition.read_text())["classes"] == ["walking"]
+    assert yaml.safe_load(res.definition.read_text(encoding="utf-8"))["classes"] == ["walking"]
 
 
 # ------------------------------------------------------------- the folder
@@ -227,7 +227,7 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
                                 str(folder), "--label", "SITTING"])
     assert again.exit_code == 2 and "--overwrite" in again.output
     assert (folder / "walking1.parquet").read_bytes() == before
-    definition = yaml.safe_load((folder / DEFINITION_FILE).read_text())
+    definition = yaml.safe_load((folder / DEFINITION_FILE).read_text(encoding="utf-8"))
     assert definition["classes"] == ["WALKING", "SITTING"]  # in the order of import
     assert not list(folder.glob(".*tmp*"))
     from tinyhar.datasets.custom import load_custom
@@ -249,7 +249,7 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
     (folder / DEFINITION_FILE).write_text(yaml.safe_dump(definition))
     seg = segment(hapt, "2", "STANDING")
     import_recording(write_phyphox(seg, tmp_path / "standing2"), folder, "2", "STANDING")
-    definition = yaml.safe_load((folder / DEFINITION_FILE).read_text())
+    definition = yaml.safe_load((folder / DEFINITION_FILE).read_text(encoding="utf-8"))
     assert definition["citation"] == "my recordings"
     assert definition["classes"] == ["WALKING", "SITTING", "STANDING"]  # new ones appended
     # relabelled with --overwrite: a class no recording has any more leaves the list
@@ -257,7 +257,7 @@ def test_never_overwrites_and_trains(hapt, tmp_path):
                                  str(folder), "--subject", "2", "--label", "SITTING",
                                  "--overwrite"])
     assert result.exit_code == 0, result.output
-    assert yaml.safe_load((folder / DEFINITION_FILE).read_text())["classes"] == [
+    assert yaml.safe_load((folder / DEFINITION_FILE).read_text(encoding="utf-8"))["classes"] == [
         "WALKING", "SITTING"]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +57,7 @@ def test_init_on_per_recording_csvs_trains_without_edits(tmp_path, hapt):
                                  "--out", str(definition)])
     assert result.exit_code == 0, result.output
     assert "sampling_rate_hz" in result.output and "high" in result.output
-    data = yaml.safe_load(definition.read_text())
+    data = yaml.safe_load(definition.read_text(encoding="utf-8"))
     assert data["sampling_rate_hz"] == 50
     assert data["units"] == {"time": "ms", "acc": "m/s^2", "gyro": "deg/s"}
     assert data["columns"] == {"time": "timestamp_ms", "acc_x": "ax", "acc_y": "ay",
@@ -160,7 +163,7 @@ def test_npy_and_headerless_columns_by_content(tmp_path, hapt):
                     np.column_stack([t, acc, gyro]).astype(np.float64))
     out = tmp_path / "d.yaml"
     scaffold = write_scaffold(folder, out)
-    data = yaml.safe_load(out.read_text())
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["columns"] == {"time": 0, "acc_x": 1, "acc_y": 2, "acc_z": 3,
                                "gyro_x": 4, "gyro_y": 5, "gyro_z": 6}
     assert data["units"] == {"time": "s", "acc": "g", "gyro": "rad/s"}
@@ -179,7 +182,7 @@ def test_npy_and_headerless_columns_by_content(tmp_path, hapt):
         (semi / f"subject{subject}_walking.txt").write_text(text)
     out = tmp_path / "semi.yaml"
     scaffold = write_scaffold(semi, out)
-    data = yaml.safe_load(out.read_text())
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["csv"] == {"delimiter": ";", "header": False, "skip_rows": 2}
     assert data["columns"] == {"time": 0, "acc_x": 1, "acc_y": 2, "acc_z": 3}
     assert data["units"] == {"time": "ms", "acc": "m/s^2"}
@@ -258,6 +261,23 @@ def test_check_summarises_the_shipped_example():
     assert info["warnings"] == []
 
 
+@pytest.mark.parametrize("folder", ["my data [v2]", pytest.param("mes données*?", marks=(
+    pytest.mark.skipif(sys.getfilesystemencoding() != "utf-8",
+                       reason="a non-ASCII file name needs a UTF-8 file system encoding")))])
+def test_init_escapes_glob_characters_of_the_folder_name(tmp_path, folder):
+    """A folder named with glob characters ([ ] * ?), spaces or non-ASCII letters: the
+    written ``files`` pattern matches its files (``[`` written as ``[[]``), and check reads
+    them all."""
+    shutil.copytree(REPO / "examples" / "my_data", tmp_path / folder)
+    result = runner.invoke(app, ["datasets", "init", str(tmp_path / folder),
+                                 "--out", str(tmp_path / "d.yaml")])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "d.yaml").read_text(encoding="utf-8"))["files"] == (
+        glob.escape(folder) + "/*.csv")
+    info = check_definition(tmp_path / "d.yaml")
+    assert info["subjects"] == ["01", "02"] and info["n_sessions"] == 4
+
+
 def test_shipped_example_is_hapt_and_init_reproduces_it(tmp_path, hapt):
     """examples/my_data holds bundled HAPT pieces; init on it gives the shipped definition."""
     again = write_segment_csvs(
@@ -269,7 +289,7 @@ def test_shipped_example_is_hapt_and_init_reproduces_it(tmp_path, hapt):
         assert path.read_bytes() == (REPO / "examples" / "my_data" / path.name).read_bytes()
     guessed = yaml.safe_load(scaffold_definition(REPO / "examples" / "my_data",
                                                  tmp_path / "d.yaml").text)
-    example = yaml.safe_load(EXAMPLE.read_text())
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     for key in ("sampling_rate_hz", "columns", "units"):
         assert guessed[key] == example[key], key
     assert sorted(guessed["classes"]) == sorted(example["classes"])
@@ -368,13 +388,14 @@ def test_a_10_hz_data_set_gets_advice_that_works(tmp_path, hapt):
     write_segment_csvs(slow, tmp_path / "slow", labels=["WALKING", "SITTING", "LAYING"])
     definition = tmp_path / "slow.yaml"
     write_scaffold(tmp_path / "slow", definition)
-    assert yaml.safe_load(definition.read_text())["sampling_rate_hz"] == 10
+    assert yaml.safe_load(definition.read_text(encoding="utf-8"))["sampling_rate_hz"] == 10
     result = runner.invoke(app, ["train", "--dataset", str(definition),
                                  "--out", str(tmp_path / "r1")])
     assert result.exit_code == 2
     assert "features.set: minimal" in " ".join(result.output.split())
     config = tmp_path / "minimal.yaml"
-    config.write_text(f"dataset: {{name: {definition}}}\nfeatures: {{set: minimal}}\n")
+    config.write_text(yaml.safe_dump({"dataset": {"name": str(definition)},
+                                      "features": {"set": "minimal"}}), encoding="utf-8")
     result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "r2")])
     assert result.exit_code == 0, result.output
 

@@ -26,7 +26,7 @@ def folder(tmp_path_factory):
 
 
 def _variant(folder, tmp_path, edit_spec=None, edit_frame=None, suffix=".parquet"):
-    spec = yaml.safe_load((folder / "data.yaml").read_text())
+    spec = yaml.safe_load((folder / "data.yaml").read_text(encoding="utf-8"))
     frame = pd.read_parquet(next((folder / "recordings").glob("*.parquet")))
     (tmp_path / "recordings").mkdir(parents=True)
     if edit_spec:
@@ -99,7 +99,7 @@ def test_the_same_file_in_two_folders_is_two_fingerprints(folder, tmp_path):
     shutil.copy(folder / "data.yaml", tmp_path / "data.yaml")
     for day in ("mon", "tue"):
         shutil.copytree(folder / "recordings", tmp_path / day / "recordings")
-    spec = yaml.safe_load((tmp_path / "data.yaml").read_text())
+    spec = yaml.safe_load((tmp_path / "data.yaml").read_text(encoding="utf-8"))
     spec["files"] = "*/recordings/*.parquet"
     (tmp_path / "data.yaml").write_text(yaml.safe_dump(spec))
     sources = session_sources(tmp_path / "data.yaml")

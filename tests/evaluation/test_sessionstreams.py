@@ -143,7 +143,7 @@ def test_subjects_from_a_column_are_found_by_reading_each_file(run, definition, 
         frame = pd.read_parquet(sorted((definition.parent / "recordings").glob(
             f"{subject}_*.parquet"))[0])
         frame.assign(person=subject).to_parquet(folder / "recordings" / f"part{k}.parquet")
-    spec = yaml.safe_load(definition.read_text())
+    spec = yaml.safe_load(definition.read_text(encoding="utf-8"))
     spec.pop("file_pattern")
     spec["columns"]["subject"] = "person"
     (folder / "data.yaml").write_text(yaml.safe_dump(spec))
@@ -308,7 +308,7 @@ def test_a_session_split_over_two_files_is_predicted_as_the_whole_read(run, defi
         frame["time"] += 200.0 * k  # the second file goes on after the first
         frame["who"], frame["rec"] = "s003", "day"
         frame.to_parquet(folder / "rec" / f"part{k}.parquet", index=False)
-    spec = yaml.safe_load(definition.read_text())
+    spec = yaml.safe_load(definition.read_text(encoding="utf-8"))
     spec.pop("file_pattern")
     spec["files"] = "rec/*.parquet"
     spec["columns"].update(subject="who", session="rec")

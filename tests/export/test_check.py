@@ -132,4 +132,4 @@ def test_bundle_without_emlearn_csv_when_over_127_features(tmp_path):
     assert info["emlearn"]["n_features"] > 127 and not info["emlearn"]["compatible"]
     assert not (tmp_path / "model.trees.csv").exists()
     assert "model.trees.csv" not in info["files"]
-    assert "no `model.trees.csv`" in (tmp_path / "README.md").read_text()
+    assert "no `model.trees.csv`" in (tmp_path / "README.md").read_text(encoding="utf-8")

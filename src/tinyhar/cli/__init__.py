@@ -52,6 +52,7 @@ def _friendly(func):
         from tinyhar import interrupts
 
         interrupts.install()
+        _print_any_text()  # also when app() is called without main()
         old = warnings.showwarning
         warnings.showwarning = show
         try:
@@ -89,6 +90,40 @@ app.add_typer(device_commands.device_app, name="device")
 app.add_typer(data_commands.label_app, name="label")
 
 
+def _unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a file name's undecodable bytes back as they were
+    (``surrogateescape``), any other character the stream cannot encode as ``\\xb1`` or
+    ``\\u8d70`` (``backslashreplace``, what Python does on stderr)."""
+    import codecs
+
+    try:
+        return codecs.lookup_error("surrogateescape")(exc)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(exc)
+
+
+def _print_any_text() -> None:
+    """Let stdout and stderr print every character tinyhar writes.
+
+    A stream whose encoding lacks one (``±`` of the metrics, ``à`` in a citation, a class
+    label in another script) ended the command with a UnicodeEncodeError traceback: a
+    non-UTF-8 locale (``LANG=en_US.ISO-8859-1``, or ``LC_ALL=C`` with ``PYTHONUTF8=0``:
+    ASCII), or a Windows code page when the output goes to a file or pipe. Such
+    characters are written escaped instead (:func:`_unencodable`); a stream that can
+    encode everything prints as before.
+    """
+    import codecs
+    import sys
+
+    try:
+        codecs.lookup_error("tinyhar.unencodable")
+    except LookupError:
+        codecs.register_error("tinyhar.unencodable", _unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        if callable(getattr(stream, "reconfigure", None)):
+            stream.reconfigure(errors="tinyhar.unencodable")
+
+
 def main() -> None:  # pragma: no cover
     """Entry point of the ``tinyhar`` command and ``python -m tinyhar``.
 
@@ -101,6 +136,7 @@ def main() -> None:  # pragma: no cover
     """
     import gc
 
+    _print_any_text()
     try:
         app()
     finally:

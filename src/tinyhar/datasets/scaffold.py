@@ -69,6 +69,7 @@ warnings.
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import os
 import re
 import warnings
@@ -277,6 +278,8 @@ def _find_files(d: _Draft) -> None:
     nested = any(f.parent != d.folder for f in d.files)
     if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
         rel = d.folder.resolve().as_posix()
+    else:  # a relative pattern is a glob in every part (an absolute one only in its file
+        rel = glob.escape(rel)  # name: custom.resolve_files): a folder "v[2]" must match itself
     exts = sorted({full_suffix(f) for f in d.files})
     d.patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
     files_note = f"{len(d.files)} {d.fmt.upper()} file(s)" + (

@@ -301,8 +301,8 @@ def synthesize(
         samples=samples, hours=samples / rate_hz / 3600.0, rate_hz=float(rate_hz), seed=seed,
         source_subjects=mapping,
     )
-    (tmp / _DEFINITION).write_text(_definition_text(source, rate_hz, summary))
-    (tmp / _SUMMARY).write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    (tmp / _DEFINITION).write_text(_definition_text(source, rate_hz, summary), encoding="utf-8")
+    (tmp / _SUMMARY).write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out)
     return summary
 

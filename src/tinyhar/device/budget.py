@@ -115,7 +115,8 @@ def _header_defines(c_dir: Path) -> dict[str, str]:
     path = c_dir / "tinyhar_model.h"
     if not path.is_file():
         raise TinyharError(f"{path}: missing; write the C export with tinyhar.export.c.export_c")
-    return dict(re.findall(r"^#define (TINYHAR_\w+) (\S+)", path.read_text(), flags=re.M))
+    return dict(re.findall(r"^#define (TINYHAR_\w+) (\S+)", path.read_text(encoding="utf-8"),
+                           flags=re.M))
 
 
 # --------------------------------------------------------------------------- Cortex-M4F
@@ -215,11 +216,11 @@ def _cortex_m4f(c_dir: Path, budget: dict) -> None:
                                          sorted(symbols, key=lambda x: -x[1])[:8]]
         ci = tmp / "tinyhar_model.ci"
         if ci.is_file():
-            depth, chain = _stack_depth(ci.read_text())
+            depth, chain = _stack_depth(ci.read_text(encoding="utf-8"))
             budget["stack_bytes"] = depth
             budget["stack_chain"] = chain
         # Library + the libm routines it uses, linked into a minimal newlib-nano program.
-        (tmp / "stub.c").write_text(_STUB)
+        (tmp / "stub.c").write_text(_STUB, encoding="utf-8")
         link = [gcc, *flags, f"-I{c_dir.resolve()}", "--specs=nano.specs", "--specs=nosys.specs",
                 "-Wl,--gc-sections"]
         base = _run([*link, str(tmp / "stub.c"), "-o", str(tmp / "base.elf"), "-lm"],
@@ -652,7 +653,7 @@ def post_budget(c_dir: str | Path, proba: np.ndarray | None = None,
     header = c_dir / "tinyhar_post.h"
     if not header.is_file():
         raise TinyharError(f"{header}: missing; write it with tinyhar.export.post.export_post_c")
-    head = header.read_text()
+    head = header.read_text(encoding="utf-8")
     defs = dict(re.findall(r"^#define (TINYHAR_POST_\w+) (\S+)", head, flags=re.M))
     k, nf = int(defs["TINYHAR_POST_N_CLASSES"]), int(defs["TINYHAR_POST_N_FEATURES"])
     m = re.search(r"\(this run: (.*)\):", head)
@@ -712,9 +713,9 @@ def _post_cortex_m4f(c_dir: Path, out: dict) -> None:
         out.update(text_bytes=text, data_bytes=data, bss_bytes=bss, flash_bytes=text + data)
         ci = tmp / "tinyhar_post.ci"
         if ci.is_file():
-            out["stack_bytes"] = _stack_depth(ci.read_text(), _POST_API)[0]
+            out["stack_bytes"] = _stack_depth(ci.read_text(encoding="utf-8"), _POST_API)[0]
         (tmp / "state.c").write_text('#include "tinyhar_post.h"\n'
-                                     "tinyhar_post_state tinyhar_budget_state;\n")
+                                     "tinyhar_post_state tinyhar_budget_state;\n", encoding="utf-8")
         sobj = tmp / "state.o"
         _run([gcc, *flags, f"-I{c_dir.resolve()}", "-fno-common", "-c", str(tmp / "state.c"),
               "-o", str(sobj)])

@@ -206,10 +206,10 @@ def stage_outputs(
     if model is not None:
         settings.setdefault("mqtt", {})["model"] = model
     files = [dest / SETTINGS_FILE]
-    files[0].write_text(json.dumps(settings, indent=1))
+    files[0].write_text(json.dumps(settings, indent=1), encoding="utf-8")
     if secrets:
         files.append(dest / SECRETS_FILE)
-        files[-1].write_text(json.dumps(secrets))
+        files[-1].write_text(json.dumps(secrets), encoding="utf-8")
     if "mqtt" in names:
         have = Path(bundle) / "umqtt" / "simple.py" if bundle is not None else None
         if have is not None and have.is_file():

@@ -118,7 +118,7 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
                      channels: list[str]) -> Path:
     """Write samples as the CSV ``ReplaySensor`` reads (float32 values round-trip exactly)."""
     path = Path(path)
-    with path.open("w") as f:
+    with path.open("w", encoding="utf-8") as f:
         f.write("time," + ",".join(channels) + "\n")
         for ti, row in zip(time, values, strict=True):
             f.write(repr(float(ti)) + "," + ",".join(f"{float(v):.9g}" for v in row) + "\n")

@@ -482,7 +482,7 @@ def _header_context(pipeline, plan, catalog, hop: int) -> dict:
 
 def _read_template(name: str) -> Safe:
     """A static C source of :data:`TEMPLATE_DIR` (no user strings: printed as is)."""
-    return code((TEMPLATE_DIR / name).read_text())
+    return code((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 
 
 def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:

@@ -556,7 +556,7 @@ def export_micropython(
     write_model_bin(pipeline.model, out / "model.bin", index)
     csv_file = out / "model.trees.csv"
     if eml["compatible"]:  # emlearn_trees loads at most 127 features
-        csv_file.write_text(csv_text, newline="")
+        csv_file.write_text(csv_text, newline="", encoding="utf-8")
     elif csv_file.exists():
         csv_file.unlink()
     names = input_names(pipeline)
@@ -631,7 +631,7 @@ def export_micropython(
     info["bundle_bytes"] = int(sum(info["files"][n] for n in device))
     info["model_bytes"] = int(info["files"]["model.bin"])
     info["testdata_bytes"] = int(info["files"].get("testdata.bin", 0))
-    (out / BUNDLE_META_FILE).write_text(json.dumps(info, indent=2))
+    (out / BUNDLE_META_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return info
 
 

@@ -142,7 +142,10 @@ def find_lib(lib: MicroPythonLib) -> Path | None:
     if env:
         p = Path(env).expanduser()
         cands += [p.parent if p.is_file() else p, p / lib.package]
-    cands.append(Path.home() / ".micropython" / "lib" / lib.package)
+    try:
+        cands.append(Path.home() / ".micropython" / "lib" / lib.package)
+    except RuntimeError:  # no HOME and a user id without a password-file entry (containers)
+        pass
     for cand in cands:
         if _complete(cand, lib):
             return cand
@@ -186,6 +189,6 @@ def add_lib(lib: MicroPythonLib, folder: str | Path, required: bool = True) -> P
         path = _module(src, lib, module)
         shutil.copyfile(path, dest / path.name)
     if "__init__" not in lib.modules:
-        (dest / "__init__.py").write_text("")
-    (dest / "NOTICE.txt").write_text(lib.notice.format(source=src))
+        (dest / "__init__.py").write_text("", encoding="utf-8")
+    (dest / "NOTICE.txt").write_text(lib.notice.format(source=src), encoding="utf-8")
     return dest

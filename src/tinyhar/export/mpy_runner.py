@@ -78,7 +78,7 @@ def run_micropython(
     try:
         proc = subprocess.run(
             [exe, "-X", f"heapsize={heap}", "-c", code], cwd=str(cwd), capture_output=True,
-            text=True, timeout=timeout, env=env,
+            text=True, encoding="utf-8", timeout=timeout, env=env,
         )
     except subprocess.TimeoutExpired as exc:
         raise TinyharError(f"MicroPython run timed out after {timeout:g} s") from exc
@@ -281,7 +281,7 @@ def run_post_micropython(bundle_dir: str | Path, proba: np.ndarray,
                                                n_features=n_features,
                                                repeat=max(1, int(repeat))),
                                bundle_dir, timeout=timeout, heap="32M")
-        res = parse_classes(out.read_text(), len(proba), "tinyhar_post.py")
+        res = parse_classes(out.read_text(encoding="utf-8"), len(proba), "tinyhar_post.py")
     for line in proc.stdout.splitlines():
         if line.startswith("TINYHAR_POST_US "):
             res["us_per_window"] = float(line.split()[1])

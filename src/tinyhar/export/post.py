@@ -421,7 +421,7 @@ def export_post_c(spec: Any, out_dir: str | Path, rejection: Any = None,
     files = {
         "tinyhar_post.h": render(TEMPLATE_DIR, "tinyhar_post.h.j2", **ctx),
         "tinyhar_post.c": render(TEMPLATE_DIR, "tinyhar_post.c.j2", **ctx),
-        "post_main.c": (TEMPLATE_DIR / "post_main.c").read_text(),
+        "post_main.c": (TEMPLATE_DIR / "post_main.c").read_text(encoding="utf-8"),
     }
     paths = {}
     for name, text in files.items():

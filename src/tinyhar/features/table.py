@@ -512,7 +512,7 @@ class FeatureCache:
             The entry exists but is not a JSON object (then None).
         """
         return _read_entry(self.root / f"{key}.json", lambda path: dict(json.loads(
-            path.read_text())))
+            path.read_text(encoding="utf-8"))))
 
     def put_facts(self, key: str, facts: dict) -> Path:
         """Store a small JSON entry ``<key>.json`` atomically."""

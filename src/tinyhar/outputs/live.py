@@ -220,7 +220,7 @@ def _bundle_classes(run_or_bundle: str | Path | None) -> list[str] | None:
     from tinyhar.device.deploy import resolve_bundle
 
     bundle = resolve_bundle(run_or_bundle)
-    return list(json.loads((bundle / "bundle.json").read_text())["classes"])
+    return list(json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))["classes"])
 
 
 class SerialSource(Source):
@@ -322,7 +322,7 @@ class SimulatorSource(Source):
         if speed < 0:
             raise ConfigError(f"--speed must be >= 0, not {speed}")
         self.bundle = resolve_bundle(run)
-        meta = json.loads((self.bundle / "bundle.json").read_text())
+        meta = json.loads((self.bundle / "bundle.json").read_text(encoding="utf-8"))
         self.classes = list(meta["classes"])
         t, values, _ = load_session(recording, meta["channels"], meta["sampling_rate_hz"],
                                     session)
@@ -340,7 +340,7 @@ class SimulatorSource(Source):
         env = dict(os.environ, MICROPYPATH=f"{self.bundle.resolve()}:.frozen")
         self.proc = subprocess.Popen([self.exe, "-X", "heapsize=4M", "-c", code],
                                      cwd=str(self.bundle), env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, encoding="utf-8")
         assert self.proc.stdout is not None
         yield from self.proc.stdout
         self.proc.wait()

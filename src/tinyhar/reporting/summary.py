@@ -192,7 +192,7 @@ def write_summary(metrics: dict, path: str | Path) -> Path:
         "",
     ]
     path = Path(path)
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
@@ -275,5 +275,5 @@ def write_evaluation_summary(metrics: dict, path: str | Path) -> Path:
     lines += score_lines(m)
     lines += ["", "Files: `metrics.json`, `confusion_matrix.png`, `per_subject.png`.", ""]
     path = Path(path)
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
