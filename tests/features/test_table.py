@@ -209,6 +209,23 @@ def test_a_damaged_cache_entry_of_any_kind_is_a_miss_naming_it(synthetic, tmp_pa
     assert cache.get("absent") is None and cache.get_facts("absent") is None
 
 
+def test_cache_entries_get_the_usual_permissions(synthetic, tmp_path):
+    """Entries are readable as the umask allows (a cache shared by the workers of a cluster
+    running as other users), not private to their writer as a mkstemp file (0600) is."""
+    import os
+
+    _, _, windows, _ = _jobs(synthetic)
+    cache = FeatureCache(tmp_path)
+    old = os.umask(0o022)
+    try:
+        paths = [cache.put_windows("w", windows.subset(np.arange(len(windows)) < 4)),
+                 cache.put_facts("f", {"name": "x"})]
+    finally:
+        os.umask(old)
+    assert [oct(p.stat().st_mode & 0o777) for p in paths] == [oct(0o644)] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "w.npz"]  # no leftovers
+
+
 def test_a_damaged_cache_entry_costs_a_read_of_its_session_not_the_session(synthetic, tmp_path):
     """A truncated feature entry is a miss: its session is read and featurised again and the
     entry rewritten, so the table is the whole data set's (never a session skipped because

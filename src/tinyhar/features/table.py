@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyhar.core.files import atomic_file
 from tinyhar.core.memory import trim_heap
 from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.windows.cutting import ambiguous_windows
@@ -560,19 +561,13 @@ class FeatureCache:
                 "sampling_rate_hz": float(windows.sampling_rate_hz), "name": str(windows.name),
                 "hop_samples": windows.hop_samples}
         path = self.root / f"{key}.npz"
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".npz")
-        os.close(fd)
-        try:
+        with atomic_file(path) as tmp:  # the usual permissions (umask): a shared cache
             np.savez_compressed(
                 tmp, X=np.asarray(windows.X, np.float32),
                 **{k: np.asarray([str(v) for v in getattr(windows, k)], dtype=str)
                    for k in ("y", "subject", "session")},
                 start_time=np.asarray(windows.start_time, np.float64),
                 meta=np.asarray(json.dumps(meta)))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
     def _write(self, key: str, table, metadata: dict[str, str]) -> Path:
@@ -582,14 +577,8 @@ class FeatureCache:
         self.root.mkdir(parents=True, exist_ok=True)
         table = table.replace_schema_metadata(metadata)
         path = self.path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_file(path) as tmp:  # the usual permissions (umask): a shared cache
             pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
 
 
