@@ -270,6 +270,17 @@ def test_unmatched_pattern(tmp_path):
         load_custom(path)
 
 
+def test_unmatched_pattern_with_a_bracket_says_how_to_write_one(tmp_path):
+    """A folder named 'my data [v2]' written into the pattern as is: '[v2]' is a character
+    class in a glob; the message says to write '[[]'."""
+    folder = tmp_path / "my data [v2]"
+    folder.mkdir()
+    (folder / "a.csv").write_text("t,x,y,z,act\n0,0,0,1,walk\n")
+    path = write_yaml(tmp_path, BASIC.replace('"*.csv"', '"my data [v2]/*.csv"'))
+    with pytest.raises(ConfigError, match=r"write a '\[' of a folder or file name as '\[\[\]'"):
+        load_custom(path)
+
+
 @pytest.mark.parametrize("pattern", [".", "/"])
 def test_empty_glob_pattern_matches_no_file(tmp_path, pattern):
     """A pattern pathlib cannot glob ("." or the root) is a user error, not a traceback."""

@@ -436,7 +436,10 @@ def resolve_files(definition: DatasetDefinition, base_dir: Path, source: str) ->
         if not matches:
             raise ConfigError(
                 f"{source}: files: pattern {pattern!r} matches no file in {base_dir.resolve()}; "
-                "patterns are relative to the YAML file's folder"
+                "patterns are relative to the YAML file's folder" + (
+                    " (in a pattern '[...]' means one of the characters inside: write a '[' "
+                    "of a folder or file name as '[[]', e.g. 'my data [[]v2]/*.csv')"
+                    if "[" in pattern else "")
             )
         found.extend(matches)
     return list(dict.fromkeys(found))
