@@ -1998,7 +1998,7 @@ def _assemble_sessions(
         row = int(repeat[0]) + 1
         raise DataFormatError(
             files[int(columns["_file"][row])],
-            f"time {time_text(read_seconds(t[row]), dates)} repeats a sample of session "
+            f"time {time_text(t[row], dates)} repeats a sample of session "
             f"{columns['session'][row]!r}; remove duplicate samples",
             line=_line(columns, row, wheres),
             column=str(definition.columns.time),
@@ -2104,8 +2104,7 @@ def _split_restarts(columns: dict, files: list[Path], wheres: list[str],
         raise DataFormatError(
             files[int(columns["_file"][row])],
             f"time goes back {rows.size} times (first from "
-            f"{time_text(read_seconds(t[row - 1]), dates)} to "
-            f"{time_text(read_seconds(t[row]), dates)}"
+            f"{time_text(t[row - 1], dates)} to {time_text(t[row], dates)}"
             f"{_at(columns, row, wheres)}): the rows are not in time order. Sort each file by "
             "time; if its rows are merely out of order and must be sorted, "
             + switch_off_hint("time_order"),
@@ -2148,13 +2147,14 @@ class RestartWarning(UserWarning):
         self.count, self.shown, self.dates = count, list(shown), dates
 
 
-def time_text(seconds: float, dates: bool = False) -> str:
-    """A time for messages: ``"12.5 s"``, or with ``dates`` (s since the Unix epoch) ISO 8601
-    UTC text to the millisecond (``"2016-11-13T02:18:00.010Z"``, :func:`utc_text`)."""
+def time_text(seconds, dates: bool = False) -> str:
+    """A time for messages: ``"12.5 s"``, or with ``dates`` (s since the Unix epoch, or int64
+    ns as read: :func:`read_seconds`) ISO 8601 UTC text to the millisecond
+    (``"2016-11-13T02:18:00.010Z"``, :func:`utc_text`)."""
+    seconds = read_seconds(seconds)
     if not dates:
         return f"{seconds:g} s"
     return str(utc_text(np.array([np.round(seconds * 1e3)]).astype("datetime64[ms]"))[0])
-
 
 
 def warn_restarts(count: int, shown: list[tuple[str, float, float, str]],

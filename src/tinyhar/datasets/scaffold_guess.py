@@ -232,7 +232,6 @@ def _sniff_csv(path: Path) -> _CsvLayout:
     (not the delimiter) makes ``;`` a comment character.
     """
     reasons = []
-    encoding = "utf-8"
     for encoding in _ENCODINGS:  # the first that decodes the first lines
         lines = [line.rstrip("\r\n") for line in head_lines(path, 60, encoding)
                  if line.strip()]
@@ -249,7 +248,6 @@ def _sniff_csv(path: Path) -> _CsvLayout:
             comment = end
             lines = [line.split(end, 1)[0] for line in lines]
             reasons.append(f"every line ends in {end!r}: comment {end!r} drops it")
-    sample = "\n".join(lines[-20:]) + "\n"
     decimal = "."
     comma_delimiter = _decimal_comma_delimiter(lines[-20:])
     if comma_delimiter is not None:
@@ -257,6 +255,7 @@ def _sniff_csv(path: Path) -> _CsvLayout:
         reasons.append(f"numbers with a decimal comma, separated by {comma_delimiter!r}")
     else:
         try:
+            sample = "\n".join(lines[-20:]) + "\n"
             delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t| ").delimiter
         except csv.Error:
             delimiter = ","
