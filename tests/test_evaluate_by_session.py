@@ -163,6 +163,34 @@ def test_a_dask_local_cluster_gives_the_serial_scores_and_predictions(data, tmp_
                                   pd.read_parquet(tmp_path / "b" / WINDOWS_FILE))
 
 
+def test_evaluate_and_predict_take_the_no_workers_timeout_of_the_run(data, tmp_path,
+                                                                     monkeypatch):
+    """On a cluster without workers, `evaluate` (by session and --continuous) and `predict`
+    stop after the run's compute.no_workers_timeout_s (here 0.5 s), as its training did."""
+    distributed = pytest.importorskip("distributed")
+    from tinyhar import compute
+    from tinyhar.evaluate import evaluate_continuous
+    from tinyhar.predict import predict_recordings
+
+    monkeypatch.setattr(compute, "WORKERS_CHECK_S", 0.1)
+    cfg = make_config({"dataset": {"name": str(data / "d50" / "data.yaml")},
+                       "evaluation": {"test_subjects": ["s004"], "cv_folds": 0},
+                       "model": {"n_estimators": 2, "max_depth": 3},
+                       "compute": {"no_workers_timeout_s": 0.5}}, "test")
+    train(cfg, tmp_path / "run")
+    definition = str(data / "d50" / "data.yaml")
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", protocol="tcp",
+                                  dashboard_address=":0", processes=False) as cluster:
+        kw = {"scheduler": cluster.scheduler_address}
+        for job in (lambda: evaluate_run(tmp_path / "run", definition, **kw),
+                    lambda: evaluate_continuous(tmp_path / "run", definition, **kw),
+                    lambda: predict_recordings(tmp_path / "run", tmp_path / "p",
+                                               recording=definition, **kw)):
+            with pytest.raises(compute.ComputeError, match=r"has had no worker for 0\.5 s"):
+                job()
+
+
+
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--scheduler", "dask", "--scheduler 'dask': must be serial, threads, processes or a "

@@ -296,7 +296,8 @@ def _evaluate_by_session(run: Run, dataset: str, subjects: list[str] | None,
     def in_order(f, items):  # the first session is read already: its rows from it, here,
         return compute.map_in_order(  # while the workers start on the others
             f, items[1:], scheduler, workers, head=lambda: f(items[0], first),
-            weights=[job.source.nbytes for job in items[1:]])  # short sessions: grouped
+            weights=[job.source.nbytes for job in items[1:]],  # short sessions: grouped
+            no_workers_timeout_s=cfg.compute.no_workers_timeout_s)
 
     with progress_bar(console) as progress:
         task = progress.add_task("sessions (read, window, features)", total=len(jobs))
@@ -619,7 +620,8 @@ def _session_labels(run: Run, dataset: str, spec, subjects, include_training_sub
     from tinyhar.evaluation.streams import StreamLabels
 
     pipeline = run.pipeline
-    sessions = SessionRecordings.open(dataset, run.config.dataset.checks, scheduler, workers)
+    sessions = SessionRecordings.open(dataset, run.config.dataset.checks, scheduler, workers,
+                                      no_workers_timeout_s=run.config.compute.no_workers_timeout_s)
     name = sessions.name
     available = sessions.subjects(skipped)
     selection = choose_unseen_subjects(available, name, run.metrics, subjects,

@@ -150,7 +150,8 @@ def _predict_by_session(run, definition: str, subjects: list[str] | None, spec, 
     from tinyhar.reporting.progress import progress_bar as _progress
 
     sessions = SessionRecordings.open(definition, run.config.dataset.checks,
-                                      stream_scheduler(run, scheduler, console), workers)
+                                      stream_scheduler(run, scheduler, console), workers,
+                                      no_workers_timeout_s=run.config.compute.no_workers_timeout_s)
     name = sessions.name
     available = sessions.subjects(skipped)
     wanted = requested_subjects(subjects, available, name, "--subject") if subjects else available

@@ -137,7 +137,8 @@ SCHEDULER_OPTION_HELP = (
     "Where the sessions of a dataset definition (.yaml) are read and scored, for tree runs: "
     "serial | threads | processes | tcp://host:8786 (a Dask cluster; the data at the same "
     "path on every worker). The results do not depend on it. Networks, and data sets loaded "
-    "whole, run in this process whatever the scheduler."
+    "whole, run in this process whatever the scheduler. A cluster with no worker for the "
+    "run's compute.no_workers_timeout_s (set when it was trained; default 20 s) stops the job."
 )
 """The help of ``--scheduler`` on ``evaluate`` and ``predict`` (not the run's recorded
 ``compute.scheduler``: that cluster may be gone)."""

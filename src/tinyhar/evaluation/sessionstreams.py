@@ -206,12 +206,15 @@ class SessionRecordings:
 
     @classmethod
     def from_definition(cls, path: str | Path, checks=None, scheduler: str = "serial",
-                        workers: int = 1, batch_rows: int | None = None) -> SessionRecordings:
+                        workers: int = 1, batch_rows: int | None = None,
+                        no_workers_timeout_s: float = compute.NO_WORKERS_TIMEOUT_S,
+                        ) -> SessionRecordings:
         """Plan the sessions of a dataset definition (reads file names; of several files of
         column sessions, their subject and session columns:
         :func:`tinyhar.datasets.sessions.column_session_pairs`). Files that share a
         session are one source (:func:`tinyhar.datasets.sessions.join_split_sessions`),
-        read together as the whole read joins them.
+        read together as the whole read joins them. The other parameters are
+        those of the class.
 
         Raises
         ------
@@ -221,11 +224,13 @@ class SessionRecordings:
         from tinyhar.datasets.sessions import session_reads
 
         sources, prefix = session_reads(path)
-        return cls(sources, checks, prefix, scheduler, workers, batch_rows)
+        return cls(sources, checks, prefix, scheduler, workers, batch_rows,
+                   no_workers_timeout_s=no_workers_timeout_s)
 
     @classmethod
     def open(cls, path: str | Path, checks=None, scheduler: str = "serial", workers: int = 1,
-             batch_rows: int | None = None) -> SessionRecordings:
+             batch_rows: int | None = None,
+             no_workers_timeout_s: float = compute.NO_WORKERS_TIMEOUT_S) -> SessionRecordings:
         """A dataset definition (:meth:`from_definition`) or a tinyhar Parquet recording.
 
         A ``.parquet`` file is one source whose sessions are read in batches
@@ -242,11 +247,13 @@ class SessionRecordings:
         from tinyhar.datasets.sessions import RecordingFile
 
         if Path(path).suffix.lower() in (".yaml", ".yml"):
-            out = cls.from_definition(path, checks, scheduler, workers, batch_rows)
+            out = cls.from_definition(path, checks, scheduler, workers, batch_rows,
+                                      no_workers_timeout_s)
             out.name = DatasetDefinition.from_yaml(Path(path)).name
             return out
         source = RecordingFile(str(path))
-        out = cls([source], checks, False, scheduler, workers, batch_rows)
+        out = cls([source], checks, False, scheduler, workers, batch_rows,
+                  no_workers_timeout_s=no_workers_timeout_s)
         out.name = source.dataset_name()
         return out
 
