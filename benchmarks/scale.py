@@ -64,7 +64,10 @@ Usage::
 workers, scheduler, wall_s, startup_s, job_s, feature_s, fit_s, cpu_s,
 startup_cpu_s, feature_cpu_s, fit_cpu_s, workers_cpu_s, peak_rss_mb, windows_per_s,
 job_windows_per_s, macro_f1, failed}``, and ``marginal_windows_per_s`` for each
-row after the smallest case of its worker count (:func:`add_marginal_rates`).
+row after the smallest case of its worker count (:func:`add_marginal_rates`), and
+``speedup`` on rows of 2 workers (over 1 worker at the same hours, :func:`add_speedups`).
+Without ``--json`` the rows are printed as they come, then whether each target
+is met in this run (:func:`target_checks`).
 ``--fit-work`` adds what the forest's construction had to sort
 (:func:`sort_work`, counted after the measured steps): ``node_samples``,
 ``sort_work`` and ``fit_cpu_ns_per_sort_work`` (``fit_cpu_s`` per unit of
@@ -347,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(row, flush=True)
     add_marginal_rates(rows)
+    add_speedups(rows)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -355,7 +359,58 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{row['hours']:g} h, {row['workers']} worker(s): "
                       f"{row['marginal_windows_per_s']:.0f} windows/s for the windows added "
                       "since the previous case")
+        for line in target_checks(rows):
+            print(line)
     return 0
+
+
+def add_speedups(rows: list[dict]) -> None:
+    """Add ``speedup`` to each row of more than one worker: its ``windows_per_s`` over that of
+    the 1-worker row of the same hours in the same run (absent without such a row).
+
+    Rows of one run are compared because the machine's speed drifts between runs.
+    """
+    single = {r["hours"]: r["windows_per_s"] for r in rows if r["workers"] == 1}
+    for row in rows:
+        if row["workers"] > 1 and row["hours"] in single:
+            row["speedup"] = round(row["windows_per_s"] / single[row["hours"]], 3)
+
+
+def target_checks(rows: list[dict]) -> list[str]:
+    """Issue 13's targets, checked on the rows of one run: one line each, ``met`` or not.
+
+    * peak RSS <= 6 GB for the largest 1-worker case (the target's is 1,000 h);
+    * windows/s of the 1-worker cases within +-20 % of one rate: met when the
+      fastest is at most 1.5x the slowest (then every case is within 20 % of
+      their midpoint, ``(fastest + slowest) / 2``), for ``windows_per_s``
+      (whole runs) and ``job_windows_per_s`` (without the fixed start-up);
+    * ``speedup`` >= 1.7 for each row of 2 workers.
+
+    Returns
+    -------
+    list of str
+        Lines of text, empty for rows without the cases a target needs.
+    """
+    lines = []
+    single = sorted((r for r in rows if r["workers"] == 1), key=lambda r: r["hours"])
+    if single:
+        big = single[-1]
+        gb = big["peak_rss_mb"] / 1024
+        lines.append(f"peak memory at {big['hours']:g} h: {gb:.2f} GB "
+                     f"({'met' if gb <= 6 else 'not met'}: <= 6 GB)")
+    if len(single) >= 2:
+        span = f"{single[0]['hours']:g} to {single[-1]['hours']:g} h"
+        for key in ("windows_per_s", "job_windows_per_s"):
+            rates = [r[key] for r in single]
+            ratio = max(rates) / min(rates)
+            lines.append(f"{key} from {span}: {min(rates):,.0f} to {max(rates):,.0f}, "
+                         f"fastest/slowest {ratio:.2f} "
+                         f"({'met' if ratio <= 1.5 else 'not met'}: +-20 % needs <= 1.50)")
+    for row in rows:
+        if row["workers"] == 2 and "speedup" in row:
+            lines.append(f"2 workers at {row['hours']:g} h: {row['speedup']:.2f}x 1 worker "
+                         f"({'met' if row['speedup'] >= 1.7 else 'not met'}: >= 1.7x)")
+    return lines
 
 
 def add_marginal_rates(rows: list[dict]) -> None:

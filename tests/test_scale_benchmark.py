@@ -87,3 +87,32 @@ def test_short_sessions_case_and_bad_numbers(tmp_path, capsys):
         with pytest.raises(SystemExit):
             scale.main(argv)
         assert message in capsys.readouterr().err
+
+
+def test_speedups_and_target_checks_of_known_rows():
+    """Rows of one run (numbers from session 16's run): the 2-worker speedup over 1 worker at
+    the same hours, and each target's verdict (+-20 % means fastest/slowest <= 1.5)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import scale
+
+    rows = [{"hours": 10.0, "workers": 1, "windows_per_s": 3633.0, "job_windows_per_s": 4228.9,
+             "peak_rss_mb": 319.7},
+            {"hours": 100.0, "workers": 1, "windows_per_s": 5767.8, "job_windows_per_s": 5902.3,
+             "peak_rss_mb": 549.6},
+            {"hours": 1000.0, "workers": 1, "windows_per_s": 4861.4,
+             "job_windows_per_s": 4870.3, "peak_rss_mb": 3130.3},
+            {"hours": 100.0, "workers": 2, "windows_per_s": 8965.8, "job_windows_per_s": 9402.6,
+             "peak_rss_mb": 1138.6},
+            {"hours": 30.0, "workers": 2, "windows_per_s": 1.0, "job_windows_per_s": 1.0,
+             "peak_rss_mb": 1.0}]
+    scale.add_speedups(rows)
+    assert rows[3]["speedup"] == round(8965.8 / 5767.8, 3) == 1.554
+    assert "speedup" not in rows[4] and all("speedup" not in r for r in rows[:3])
+    assert scale.target_checks(rows) == [
+        "peak memory at 1000 h: 3.06 GB (met: <= 6 GB)",
+        "windows_per_s from 10 to 1000 h: 3,633 to 5,768, fastest/slowest 1.59 "
+        "(not met: +-20 % needs <= 1.50)",
+        "job_windows_per_s from 10 to 1000 h: 4,229 to 5,902, fastest/slowest 1.40 "
+        "(met: +-20 % needs <= 1.50)",
+        "2 workers at 100 h: 1.55x 1 worker (not met: >= 1.7x)"]
+    assert scale.target_checks([]) == []
