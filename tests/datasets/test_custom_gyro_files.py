@@ -368,3 +368,16 @@ def test_flip_errors(tmp_path, flip, message):
         """)
     with pytest.raises(ConfigError, match=message):
         load_custom(path)
+
+
+def test_a_changed_gyro_file_changes_the_session_fingerprint(tmp_path):
+    """The feature cache's key: a session's features depend on its gyroscope file too."""
+    write_wisdm_raw(tmp_path / "raw", subjects=("1600",))
+    path = _definition(tmp_path, WISDM)
+    (source,), _ = session_reads(path)
+    assert source.read_files() == (str(tmp_path / "raw/phone/accel/data_1600_accel_phone.txt"),
+                                   str(tmp_path / "raw/phone/gyro/data_1600_gyro_phone.txt"))
+    before = source.fingerprint()
+    gyro_file = tmp_path / "raw" / "phone" / "gyro" / "data_1600_gyro_phone.txt"
+    gyro_file.write_text(gyro_file.read_text().replace(",0.01,", ",0.02,", 1))
+    assert source.fingerprint() != before

@@ -248,13 +248,6 @@ class GyroFiles(_Strict):
         description="longest step between two gyroscope samples that is interpolated "
         "across; default: 2 sample periods of the slower sensor")
 
-    @field_validator("files")
-    @classmethod
-    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
-        if not value:
-            raise ValueError("give at least one glob pattern, e.g. 'raw/gyro/*.csv'")
-        return value
-
     @field_validator("file_pattern")
     @classmethod
     def _check_pattern(cls, value: str | None) -> str | None:
@@ -353,6 +346,8 @@ class DatasetDefinition(_Strict):
         gyro = self.gyro
         if gyro is None:
             return self
+        if not gyro.files:
+            raise ValueError("gyro.files: give at least one glob pattern, e.g. 'raw/gyro/*.csv'")
         if self.columns.gyro_x is not None:
             raise ValueError(
                 "the gyroscope is given twice: by columns.gyro_x/y/z and by gyro (its own "

@@ -217,6 +217,13 @@ class SessionSource:
         (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
         instead of each file, and clipping is warned about once at the end.
 
+        With a ``gyro`` key (the gyroscope in files of its own), each file's
+        gyroscope file is read whole, once (about 20 bytes per gyroscope
+        sample), and each batch gets its rows' interpolated values and leaves
+        out the rows without one, as :meth:`load` does
+        (:class:`tinyhar.datasets.custom.GyroJoin`); the first pass leaves out
+        the same rows, and warns about them once.
+
         Read whole (:meth:`load`) as one batch: sources of at most
         ``batch_rows`` rows, files whose sessions interleave, time stamps
         repeated within a session, restarts so frequent that :meth:`load`
