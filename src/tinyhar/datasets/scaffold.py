@@ -791,8 +791,10 @@ def _guess_gyro(d: _Draft) -> None:
                            f"99th percentile |gyro| {p99:.3g} in the sampled gyroscope files "
                            "(rad/s up to 20, deg/s up to 2000, else mdps)"))
     if d.rate and d.time_unit in TIME_UNITS and cols["time"] is not None:
+        parts = frames if d.device not in columns else [  # (devices interleaved: each)
+            part for fr in frames for _, part in fr.groupby(d.device, sort=True)]
         rates = [measured_rate_hz(_numeric(fr[cols["time"]]) * TIME_UNITS[d.time_unit])
-                 for fr in frames]
+                 for fr in parts]
         rates = [r for r in rates if r]
         if rates and abs(np.median(rates) / d.rate - 1.0) > 0.02:
             rate = _round_rate(float(np.median(rates)))
