@@ -381,3 +381,18 @@ def test_a_changed_gyro_file_changes_the_session_fingerprint(tmp_path):
     gyro_file = tmp_path / "raw" / "phone" / "gyro" / "data_1600_gyro_phone.txt"
     gyro_file.write_text(gyro_file.read_text().replace(",0.01,", ",0.02,", 1))
     assert source.fingerprint() != before
+
+
+def test_the_gyroscope_rate_is_checked(tmp_path):
+    write_wisdm_raw(tmp_path / "raw", subjects=("1600",))
+    path = _definition(tmp_path, WISDM.replace("      sampling_rate_hz: 40\n", ""))
+    with pytest.raises(DataFormatError, match=r"data_1600_gyro_phone.txt, column 2: the "
+                       r"gyroscope's time column shows 40 Hz but its declared rate is "
+                       r"sampling_rate_hz's, 50 Hz; set gyro.sampling_rate_hz"):
+        load_custom(path)
+    (source,), _ = session_reads(path)
+    with pytest.raises(DataFormatError, match="shows 40 Hz"):
+        list(source.iter_batches(batch_rows=128))
+    path.write_text(path.read_text() + "checks: {sampling_rate: false}\n")
+    with pytest.warns(UserWarning, match="left out"):
+        assert len(load_custom(path).frame) == 1000 - 44

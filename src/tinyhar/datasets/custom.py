@@ -183,10 +183,12 @@ import pandas as pd
 
 from tinyhar.core.memory import trim_heap
 from tinyhar.datasets.checks import (
+    RATE_TOLERANCE,
     ChecksLike,
     DataChecks,
     check_sampling_rate,
     check_signals,
+    measured_rate_hz,
     resolve_checks,
     switch_off_hint,
     warn_clipping,
@@ -368,7 +370,7 @@ def load_definition(
     stored: list[dict | None] = []  # each file's stored origins (file_origins)
     clipping: list[str | None] = []
     file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
-    join = GyroJoin.of(definition, base_dir, source)
+    join = GyroJoin.of(definition, base_dir, source, active)
     for index, file in enumerate(files):
         part, where = _read_one(
             definition, file, base_dir, pattern,
@@ -649,11 +651,18 @@ class GyroJoin:
         The folder the patterns are relative to.
     source : str
         The definition, for messages.
+    checks : DataChecks, optional
+        With ``sampling_rate`` on, each gyroscope file's time stamps (per subject
+        and session) are checked against ``gyro.sampling_rate_hz`` (default:
+        ``sampling_rate_hz``) when it is first used (:meth:`_check_rate`).
     """
 
-    def __init__(self, definition: DatasetDefinition, base_dir: Path, source: str) -> None:
+    def __init__(self, definition: DatasetDefinition, base_dir: Path, source: str,
+                 checks: DataChecks | None = None) -> None:
         assert definition.gyro is not None
         self.definition, self.base_dir, self.source = definition, Path(base_dir), source
+        self.checks = checks
+        self.checked: set[Path] = set()  # gyroscope files whose rate was checked
         self.reader = definition.gyro_definition()
         self.max_gap = max_gap_s(definition.sampling_rate_hz, definition.gyro.sampling_rate_hz,
                                  definition.gyro.max_gap_s)
@@ -663,9 +672,10 @@ class GyroJoin:
         self.left_out: list[LeftOut] = []
 
     @classmethod
-    def of(cls, definition: DatasetDefinition, base_dir: Path, source: str) -> GyroJoin | None:
+    def of(cls, definition: DatasetDefinition, base_dir: Path, source: str,
+           checks: DataChecks | None = None) -> GyroJoin | None:
         """A join for a definition with a ``gyro`` key, else None."""
-        return None if definition.gyro is None else cls(definition, base_dir, source)
+        return None if definition.gyro is None else cls(definition, base_dir, source, checks)
 
     def pair_of(self, file: Path) -> Path:
         """The gyroscope file of an accelerometer file of the definition.
@@ -722,6 +732,8 @@ class GyroJoin:
         """
         gyro_file = self.pair_of(file)
         streams = _gyro_streams(self.reader, gyro_file, self.base_dir, tuple(self.keys))
+        if gyro_file not in self.checked:
+            self._check_rate(gyro_file, streams)
         n = len(time)
         keep = np.zeros(n, bool)
         out = np.zeros((n, 3), np.float32) if values else None
@@ -763,6 +775,31 @@ class GyroJoin:
         out.update({c: gyro[:, j] for j, c in enumerate(GYRO_CHANNELS)})
         del gyro
         return _keep_rows(out, keep)
+
+    def _check_rate(self, gyro_file: Path, streams: dict) -> None:
+        """The gyroscope's time stamps (of each subject and session) against its declared rate.
+
+        Raises
+        ------
+        DataFormatError
+            A measured rate more than :data:`~tinyhar.datasets.checks.RATE_TOLERANCE`
+            off, naming the file, both rates and ``gyro.sampling_rate_hz``.
+        """
+        self.checked.add(gyro_file)
+        if self.checks is None or not self.checks.sampling_rate:
+            return
+        given = self.definition.gyro.sampling_rate_hz
+        rate = given or self.definition.sampling_rate_hz
+        for stamps, _ in streams.values():
+            measured = measured_rate_hz(time_since(stamps, stamps[0]))
+            if measured is not None and abs(measured / rate - 1.0) > RATE_TOLERANCE:
+                raise DataFormatError(
+                    gyro_file, f"the gyroscope's time column shows {measured:.4g} Hz but its "
+                    "declared rate is " + (f"{rate:g} Hz (gyro.sampling_rate_hz)" if given else
+                                           f"sampling_rate_hz's, {rate:g} Hz") + "; set "
+                    "gyro.sampling_rate_hz to its rate (it sets the longest gap interpolated "
+                    "across, gyro.max_gap_s), or fix units.time; "
+                    + switch_off_hint("sampling_rate"), column=str(self.reader.columns.time))
 
     def _nothing_left(self, file: Path, time: np.ndarray) -> DataFormatError:
         gyro_file = self.pair_of(file)

@@ -491,7 +491,7 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
         return _Plan(files, False, [str(source.subject)], 0, [])  # nothing to find out
     base = Path(source.definition).parent
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
-    join = GyroJoin.of(definition, base, source.definition)
+    join = GyroJoin.of(definition, base, source.definition, active)
     scans = []
     for file in files:
         scan = _scan_file(definition, file, base, pattern, active, batch_rows, join)
