@@ -153,10 +153,19 @@ def _write_wisdm(hapt, root):
 def test_wisdm_2019_raw_files(tmp_path, hapt):
     root = tmp_path / "wisdm-dataset" / "raw"
     _write_wisdm(hapt, root)
-    # acc and gyro in separate files: refused, with what to do
-    with pytest.raises(ConfigError, match=r"one sensor each \(accelerometer: accel/"
-                       r"data_1600_accel_phone.txt, gyroscope: .*recordings import"):
-        scaffold_definition(root / "phone", tmp_path / "w.yaml")
+    # acc and gyro in separate files: the gyroscope's get a gyro key
+    both = scaffold_definition(root / "phone", tmp_path / "w.yaml")
+    assert both.problems == []
+    assert yaml.safe_load(both.text)["gyro"] == {
+        "files": "wisdm-dataset/raw/phone/gyro/*.txt",
+        "file_pattern": r"data_(?P<subject>\d+)_gyro_phone\.txt",
+        "columns": {"time": 2, "gyro_x": 3, "gyro_y": 4, "gyro_z": 5}}
+    (tmp_path / "w.yaml").write_text(both.text)
+    joined = load_custom(tmp_path / "w.yaml")  # (the same time stamps: no row left out)
+    _, gyro, _ = _recording(hapt, "1", seconds=20)
+    part = joined.frame[joined.frame["subject"] == "1600"]
+    np.testing.assert_allclose(part["gyro_y"], gyro[np.arange(0, len(gyro), 2.5).astype(int), 1],
+                               atol=1e-6)
     out = tmp_path / "wisdm.yaml"
     scaffold = write_scaffold(root / "phone" / "accel", out)
     data = yaml.safe_load(out.read_text())
@@ -270,7 +279,8 @@ def test_hhar_interleaved_devices(tmp_path, hapt):
 
 def test_hapt_raw_files_sensor_word_is_no_label(tmp_path, hapt):
     """HAPT's ``RawData/acc_exp01_user01.txt``: the sensor's name in every file is no class;
-    with the ``gyro_`` files beside them the folder is refused."""
+    with the ``gyro_`` files beside them, a gyro key that needs a time column (they have
+    none: a problem to fix)."""
     folder = tmp_path / "RawData"
     folder.mkdir()
     for exp, user in ((1, 1), (3, 2)):
@@ -280,8 +290,17 @@ def test_hapt_raw_files_sensor_word_is_no_label(tmp_path, hapt):
     assert data["file_pattern"] == r"acc_exp(?P<session>\d+)_user(?P<subject>\d+)\.txt"
     assert "classes" not in data and data["units"] == {"acc": "g"}
     np.savetxt(folder / "gyro_exp01_user01.txt", gyro, fmt="%.7e")
-    with pytest.raises(ConfigError, match="one sensor each"):
-        scaffold_definition(folder, tmp_path / "b.yaml")
+    np.savetxt(folder / "gyro_exp03_user02.txt", gyro, fmt="%.7e")
+    scaffold = scaffold_definition(folder, tmp_path / "b.yaml")
+    data = yaml.safe_load(scaffold.text)
+    assert data["files"] == "RawData/*acc*.txt" and data["gyro"]["files"] == "RawData/*gyro*.txt"
+    assert data["gyro"]["file_pattern"] == r"gyro_exp(?P<session>\d+)_user(?P<subject>\d+)\.txt"
+    assert any("need a time column" in p for p in scaffold.problems)
+    (folder / "gyro_exp03_user02.txt").unlink()  # acc files without a gyroscope's: refused
+    (folder / "gyro_exp01_user01.txt").rename(folder / "magnetometer_exp01_user01.txt")
+    with pytest.raises(ConfigError, match="one sensor each .* but not an accelerometer and a "
+                       "gyroscope"):
+        scaffold_definition(folder, tmp_path / "c.yaml")
 
 
 def test_trailing_delimiter_keeps_the_header(tmp_path, hapt):

@@ -70,6 +70,34 @@ Every key, with what it allows:
     (:func:`pattern_match`).
 ``constants``
     ``subject``, ``session``, ``label``: one value for all files.
+``gyro``
+    The gyroscope in files of its own, each with its own time stamps (WISDM
+    2019's ``gyro/`` folder, HHAR's ``Phones_gyroscope.csv``): ``files`` (its
+    glob patterns), ``file_pattern`` (with the ``subject`` and ``session``
+    groups of ``file_pattern``: each gyroscope file pairs with the
+    accelerometer file of the same subject and session), ``columns``
+    (``gyro_x gyro_y gyro_z``; ``time``, ``subject``, ``session`` default to
+    those of ``columns``), optionally ``format``, ``csv`` (default: the
+    definition's), ``sampling_rate_hz`` (the gyroscope's, when it differs) and
+    ``max_gap_s``. Needs ``columns.time``; ``units.time`` and ``units.gyro``
+    hold for its files. The gyroscope is linearly interpolated onto the
+    accelerometer's time stamps; accelerometer rows outside its time span or
+    in its gaps (longer than ``max_gap_s``, default two sample periods of the
+    slower sensor) are left out with a warning
+    (:mod:`tinyhar.datasets.sensor_join` has the rules)::
+
+        files: "raw/phone/accel/*.txt"
+        file_pattern: 'data_(?P<subject>\d+)_accel_phone\.txt'
+        gyro:
+          files: "raw/phone/gyro/*.txt"
+          file_pattern: 'data_(?P<subject>\d+)_gyro_phone\.txt'
+          columns: {gyro_x: 3, gyro_y: 4, gyro_z: 5}   # time: columns.time's column
+
+``flip``
+    Channels whose sign is reversed after the unit conversion, e.g.
+    ``[acc_x, acc_y, acc_z]`` for iOS Core Motion, whose axes point the other
+    way from Android's (lying face up, z reads -1 g); gravity columns added to
+    a flipped axis are flipped with it.
 ``label_map``
     Raw label value -> class name (e.g. ``{"1": walking}`` for numeric codes).
 ``classes``
@@ -141,7 +169,9 @@ from __future__ import annotations
 
 import itertools
 import lzma
+import os
 import re
+import threading
 import warnings
 import zipfile
 import zlib
@@ -153,10 +183,12 @@ import pandas as pd
 
 from tinyhar.core.memory import trim_heap
 from tinyhar.datasets.checks import (
+    RATE_TOLERANCE,
     ChecksLike,
     DataChecks,
     check_sampling_rate,
     check_signals,
+    measured_rate_hz,
     resolve_checks,
     switch_off_hint,
     warn_clipping,
@@ -191,6 +223,14 @@ from tinyhar.datasets.recording import (
     stored_origins,
     str_categories,
     utc_text,
+)
+from tinyhar.datasets.sensor_join import (
+    LeftOut,
+    covered,
+    interpolate,
+    max_gap_s,
+    pair_files,
+    warn_left_out,
 )
 from tinyhar.datasets.units import counts_to_physical, to_canonical
 from tinyhar.errors import ConfigError, DataFormatError, TinyharError
@@ -330,12 +370,14 @@ def load_definition(
     stored: list[dict | None] = []  # each file's stored origins (file_origins)
     clipping: list[str | None] = []
     file_dtype = np.int8 if len(files) < 127 else np.int16 if len(files) < 32767 else np.int32
+    join = GyroJoin.of(definition, base_dir, source, active)
     for index, file in enumerate(files):
         part, where = _read_one(
             definition, file, base_dir, pattern,
             check_time=lambda time, file=file: _check_rate(definition, file, time, active),
             check=lambda numbers, file=file: clipping.append(
                 _check_file(definition, file, numbers, active)),
+            join=join,
         )
         part["_file"] = np.full(len(part["_line"]), index, dtype=file_dtype)
         parts.append(part)
@@ -343,6 +385,8 @@ def load_definition(
         stored.append(file_origins(definition, file))
         del part
     _ParquetColumns.release()  # what reading the text columns left in Arrow's pool
+    if join is not None:
+        join.warn(stacklevel=4)
     columns = _concat_parts(parts)
     del parts
     columns = _assemble_sessions(columns, definition, files, wheres, active, session_prefix,
@@ -350,7 +394,7 @@ def load_definition(
     origins = columns.pop("_origins", None)
     warn_clipping(clipping)
     classes = _check_labels(columns, definition, files, wheres)
-    channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
+    channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.has_gyro() else ())]
     # hand the columns over without copies: RecordingSet keeps these arrays
     frame = pd.DataFrame(
         {c: columns.pop(c) for c in ["time", *channels, "label", "subject", "session"]},
@@ -391,12 +435,11 @@ def _check_file(
     definition: DatasetDefinition, file: Path, part: dict, checks: DataChecks
 ) -> str | None:
     """Unit and clipping checks of one file's converted samples; returns clipping."""
-    used = definition.columns.used()
     rate = definition.sampling_rate_hz
-    if not (checks.units or checks.clipping):
+    if not (checks.units or checks.clipping) or not len(part["acc_x"]):
         return None
     acc = _stacked(part, ACC_CHANNELS)
-    gyro = _stacked(part, GYRO_CHANNELS) if "gyro_x" in used else None
+    gyro = _stacked(part, GYRO_CHANNELS) if "gyro_x" in part else None
     return check_signals(
         acc, gyro, rate, str(file), checks,
         acc_declared=_unit_text(definition.units.acc, "g"),
@@ -466,7 +509,7 @@ def _file_format(definition: DatasetDefinition, file: Path) -> str:
 def _read_one(
     definition: DatasetDefinition, file: Path, base_dir: Path, pattern: re.Pattern | None,
     rows: tuple[int, int] | None = None, *, chunk: _CsvColumns | None = None, check_time=None,
-    check=None,
+    check=None, join: GyroJoin | None = None,
 ) -> tuple[dict, str]:
     """One file -> its columns in final form, and ``"line"`` (CSV) or ``"row"`` numbering.
 
@@ -485,7 +528,9 @@ def _read_one(
     ``rows``: read only the rows ``[start, stop)`` of a Parquet or NPY file;
     ``chunk``: take a CSV file's rows from this chunk of it (:func:`_csv_chunks`)
     instead of reading the file (row and line numbers in messages stay those
-    of the file; :func:`iter_file_batches`).
+    of the file; :func:`iter_file_batches`). With a ``gyro`` key the gyroscope's own
+    file is joined on (``join``, made here when not given: :class:`GyroJoin`), rows
+    without a gyroscope value are left out, and ``check`` sees the joined rows.
     """
     used = definition.columns.used()
     fmt = _file_format(definition, file)
@@ -541,7 +586,9 @@ def _read_one(
     if pending is not None:
         raise pending
     meta = meta_from_name(file, base_dir, pattern, definition)
-    if check is not None and failed_check is None:
+    if join is None and definition.gyro is not None:
+        join = GyroJoin(definition, base_dir, str(base_dir))
+    if check is not None and failed_check is None and join is None:
         try:
             check(out)
         except DataFormatError as exc:
@@ -559,6 +606,10 @@ def _read_one(
         )
     if failed_check is not None:
         raise failed_check
+    if join is not None:  # the gyroscope's own file, onto these rows' times
+        out = join.add_gyro(file, out, where, whole=rows is None and chunk is None)
+        if check is not None:
+            check(out)
     return out, where
 
 
@@ -580,6 +631,325 @@ def _meta_column(raw, key: str, used: dict[str, ColumnRef], meta: dict,
     if isinstance(raw, _ParquetColumns) and raw.table is None:
         raw.release()
     return column
+
+
+class GyroJoin:
+    """The gyroscope's own files (a definition's ``gyro`` key) joined onto the rows of its
+    accelerometer files (the rules: :mod:`tinyhar.datasets.sensor_join`).
+
+    One object serves one read (a whole load, a session, a file's batches): it
+    pairs the files once (:meth:`pair_of`), reads each gyroscope file once per
+    process while the file is unchanged (:func:`_gyro_streams`: a gyroscope
+    file is held whole, 20 bytes per sample, while its accelerometer file is
+    read), and gathers the rows left out for :meth:`warn`.
+
+    Parameters
+    ----------
+    definition : DatasetDefinition
+        With a ``gyro`` key.
+    base_dir : Path
+        The folder the patterns are relative to.
+    source : str
+        The definition, for messages.
+    checks : DataChecks, optional
+        With ``sampling_rate`` on, each gyroscope file's time stamps (per subject
+        and session) are checked against ``gyro.sampling_rate_hz`` (default:
+        ``sampling_rate_hz``) when it is first used (:meth:`_check_rate`).
+    """
+
+    def __init__(self, definition: DatasetDefinition, base_dir: Path, source: str,
+                 checks: DataChecks | None = None) -> None:
+        assert definition.gyro is not None
+        self.definition, self.base_dir, self.source = definition, Path(base_dir), source
+        self.checks = checks
+        self.checked: set[Path] = set()  # gyroscope files whose rate was checked
+        self.reader = definition.gyro_definition()
+        self.max_gap = max_gap_s(definition.sampling_rate_hz, definition.gyro.sampling_rate_hz,
+                                 definition.gyro.max_gap_s)
+        self.keys = [k for k in ("subject", "session") if getattr(definition.columns, k)
+                     is not None]  # (from columns: matched row by row)
+        self.pairs: dict[Path, Path] | None = None
+        self.left_out: list[LeftOut] = []
+
+    @classmethod
+    def of(cls, definition: DatasetDefinition, base_dir: Path, source: str,
+           checks: DataChecks | None = None) -> GyroJoin | None:
+        """A join for a definition with a ``gyro`` key, else None."""
+        return None if definition.gyro is None else cls(definition, base_dir, source, checks)
+
+    def pair_of(self, file: Path) -> Path:
+        """The gyroscope file of an accelerometer file of the definition.
+
+        Raises
+        ------
+        ConfigError
+            A file of either sensor without a partner, or two of one sensor that
+            name the same subject and session (:func:`~tinyhar.datasets.sensor_join.pair_files`).
+        DataFormatError
+            A file name that does not match its ``file_pattern``.
+        """
+        if self.pairs is None:
+            definition, gyro = self.definition, self.definition.gyro
+            acc = {f: _name_key(f, definition.file_pattern, definition, "file_pattern")
+                   for f in resolve_files(definition, self.base_dir, self.source)}
+            found = {f: _name_key(f, gyro.file_pattern, definition, "gyro.file_pattern")
+                     for f in resolve_files(self.reader, self.base_dir, f"{self.source}, gyro")}
+            self.pairs = pair_files(
+                acc, found, _patterns_text(definition.files, definition.file_pattern),
+                _patterns_text(gyro.files, gyro.file_pattern), self.source)
+        try:
+            return self.pairs[Path(file)]
+        except KeyError:
+            raise ConfigError(f"{self.source}: {file} is not one of the definition's files "
+                              "(files), so it has no gyroscope file") from None
+
+    def rows_with_gyro(self, file: Path, time: np.ndarray, subject: pd.Categorical,
+                session: pd.Categorical, lines, where: str,
+                values: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Which rows have a gyroscope value, and the values (in the rows' order).
+
+        Parameters
+        ----------
+        file : Path
+            The accelerometer file.
+        time : numpy.ndarray, shape (n,)
+            The rows' times as read (float64 s, or int64 ns of date-times).
+        subject, session : pandas.Categorical, shape (n,)
+            The rows' subject and session (matched to the gyroscope's rows where
+            they come from columns).
+        lines : sequence of int, shape (n,)
+            The rows' lines or rows in ``file``, for messages.
+        where : str
+            ``"line"`` or ``"row"``.
+        values : bool
+            Interpolate the values too (else only which rows have one).
+
+        Returns
+        -------
+        keep : numpy.ndarray of bool, shape (n,)
+        gyro : numpy.ndarray of float32, shape (n, 3), or None
+            rad/s where ``keep`` (0 elsewhere); None without ``values``.
+        """
+        gyro_file = self.pair_of(file)
+        streams = _gyro_streams(self.reader, gyro_file, self.base_dir, tuple(self.keys))
+        if gyro_file not in self.checked:
+            self._check_rate(gyro_file, streams)
+        n = len(time)
+        keep = np.zeros(n, bool)
+        out = np.zeros((n, 3), np.float32) if values else None
+        for key, rows in _row_groups(self.keys, {"subject": subject, "session": session}, n):
+            stream = streams.get(key)
+            if stream is None:
+                continue  # no gyroscope rows of this subject and session: left out
+            stamps, samples = stream
+            origin = stamps[0]
+            since, at = time_since(stamps, origin), time_since(time[rows], origin)
+            ok = covered(at, since, self.max_gap)
+            keep[rows[ok]] = True
+            if out is not None:
+                out[rows[ok]] = interpolate(at[ok], since, samples)
+        if not keep.all():
+            first = int(np.flatnonzero(~keep)[0])
+            rows_out = int(n - np.count_nonzero(keep))
+            self.left_out.append(LeftOut(
+                str(file), str(gyro_file), rows_out, rows_out / self.definition.sampling_rate_hz,
+                f"{where} {int(lines[first])}"))
+        return keep, out
+
+    def add_gyro(self, file: Path, out: dict, where: str, whole: bool) -> dict:
+        """A file's (or batch's) read columns (:func:`_read_one`) with the gyroscope's
+        channels, the rows without a value left out.
+
+        Raises
+        ------
+        DataFormatError
+            ``whole`` (the whole file) and no row has a gyroscope value: naming
+            both files and their time spans.
+        """
+        lines = out["_line"]
+        keep, gyro = self.rows_with_gyro(file, out["time"], out["subject"], out["session"],
+                                  _LineNumbers(lines), where)
+        if whole and len(keep) and not keep.any():
+            raise self._nothing_left(file, out["time"])
+        gyro = np.asfortranarray(gyro)
+        out.update({c: gyro[:, j] for j, c in enumerate(GYRO_CHANNELS)})
+        del gyro
+        return _keep_rows(out, keep)
+
+    def _check_rate(self, gyro_file: Path, streams: dict) -> None:
+        """The gyroscope's time stamps (of each subject and session) against its declared rate.
+
+        Raises
+        ------
+        DataFormatError
+            A measured rate more than :data:`~tinyhar.datasets.checks.RATE_TOLERANCE`
+            off, naming the file, both rates and ``gyro.sampling_rate_hz``.
+        """
+        self.checked.add(gyro_file)
+        if self.checks is None or not self.checks.sampling_rate:
+            return
+        given = self.definition.gyro.sampling_rate_hz
+        rate = given or self.definition.sampling_rate_hz
+        for stamps, _ in streams.values():
+            measured = measured_rate_hz(time_since(stamps, stamps[0]))
+            if measured is not None and abs(measured / rate - 1.0) > RATE_TOLERANCE:
+                raise DataFormatError(
+                    gyro_file, f"the gyroscope's time column shows {measured:.4g} Hz but its "
+                    "declared rate is " + (f"{rate:g} Hz (gyro.sampling_rate_hz)" if given else
+                                           f"sampling_rate_hz's, {rate:g} Hz") + "; set "
+                    "gyro.sampling_rate_hz to its rate (it sets the longest gap interpolated "
+                    "across, gyro.max_gap_s), or fix units.time; "
+                    + switch_off_hint("sampling_rate"), column=str(self.reader.columns.time))
+
+    def _nothing_left(self, file: Path, time: np.ndarray) -> DataFormatError:
+        gyro_file = self.pair_of(file)
+        streams = _gyro_streams(self.reader, gyro_file, self.base_dir, tuple(self.keys))
+        dates = self.definition.units.dates
+        spans = "; ".join(f"{_clock_text(s[0][0], dates)} to {_clock_text(s[0][-1], dates)}"
+                          for s in list(streams.values())[:3])
+        return DataFormatError(
+            file, f"no row has a gyroscope value: its times ({_clock_text(time.min(), dates)} "
+            f"to {_clock_text(time.max(), dates)}) lie outside those of its gyroscope file "
+            f"{gyro_file} ({spans or 'no rows of these subjects and sessions'}), or in its "
+            f"gaps (longer than {self.max_gap:.3g} s); both sensors must use the same clock "
+            f"and units.time ({self.definition.units.time}), and the gyroscope's rows the "
+            "accelerometer's subject and session")
+
+    def warn(self, stacklevel: int = 2) -> None:
+        """Warn once about the rows left out so far
+        (:func:`~tinyhar.datasets.sensor_join.warn_left_out`)."""
+        warn_left_out(self.left_out, self.max_gap, stacklevel=stacklevel + 1)
+        self.left_out = []
+
+
+def _clock_text(time, dates: bool) -> str:
+    """A time stamp as read, for messages: :func:`time_text` of date-times, else s to the
+    microsecond (a clock's seconds are large: ``252207.666811 s``)."""
+    return time_text(time, dates) if dates else f"{float(time):.6f} s"
+
+
+class _LineNumbers:
+    """``lines[i]`` of a :class:`_Lines` (an int) for :meth:`GyroJoin.covered`."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self.lines = lines
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.lines[i])
+
+
+def _keep_rows(out: dict, keep: np.ndarray) -> dict:
+    """The read columns of :func:`_read_one` (each sensor's axes the columns of one array)
+    of the rows where ``keep``; ``out`` itself when all are kept."""
+    if keep.all():
+        return out
+    for group in (ACC_CHANNELS, GYRO_CHANNELS):
+        if group[0] in out:
+            kept = np.asfortranarray(_stacked(out, group)[keep])
+            out.update({c: kept[:, j] for j, c in enumerate(group)})
+            del kept
+    for name, values in out.items():
+        if name in ACC_CHANNELS or name in GYRO_CHANNELS:
+            continue
+        out[name] = _Lines.of(values.array()[keep]) if isinstance(values, _Lines) \
+            else values[keep]
+    return out
+
+
+def _name_key(file: Path, pattern: str | None, definition: DatasetDefinition,
+              key: str) -> tuple[tuple[str, str], ...]:
+    """The subject and session a file's name gives (``pattern`` groups, ``constants``), as
+    ``(("subject", "1600"), ...)``: what pairs a gyroscope file with its accelerometer file.
+
+    Raises
+    ------
+    DataFormatError
+        The name does not match ``pattern`` (``key`` names it).
+    """
+    meta = {k: getattr(definition.constants, k) for k in ("subject", "session")}
+    if pattern is not None:
+        match = pattern_match(re.compile(pattern), file)
+        if match is None:
+            raise DataFormatError(
+                file, f"file name {file.name!r} does not match {key} {pattern!r}; rename the "
+                "file or change the pattern (it must match the whole name)")
+        meta.update({k: v for k, v in match.groupdict().items() if k in meta and v is not None})
+    return tuple((k, v) for k, v in meta.items() if v is not None)
+
+
+def _patterns_text(files: str | list[str], pattern: str | None) -> str:
+    """A sensor's ``files`` and ``file_pattern``, for messages."""
+    return f"files {files!r}" + (f", file_pattern {pattern!r}" if pattern else "")
+
+
+def _row_groups(keys: list[str], columns: dict[str, pd.Categorical], n: int):
+    """``(key, rows)`` of the rows of each distinct value of the ``keys`` columns
+    (``key``: tuple of ``(name, value)``; all rows, key ``()``, without keys)."""
+    if not keys:
+        yield (), np.arange(n)
+        return
+    codes = np.zeros(n, np.int64)
+    for k in keys:
+        codes = codes * (len(columns[k].categories) + 1) + columns[k].codes + 1
+    unique, inverse = np.unique(codes, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
+    for g in range(len(unique)):
+        rows = order[bounds[g] : bounds[g + 1]]
+        first = rows[0]
+        yield tuple((k, None if columns[k].codes[first] < 0 else str(columns[k][first]))
+                    for k in keys), rows
+
+
+_GYRO_CACHE: dict = {}
+"""The last gyroscope files read (:func:`_gyro_streams`), by path, size, time and reader."""
+_GYRO_LOCK = threading.Lock()
+
+
+def _gyro_streams(reader: DatasetDefinition, file: Path, base_dir: Path,
+                  keys: tuple[str, ...]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """A gyroscope file's samples per subject and session (``keys``: those from columns),
+    each sorted by time: ``key -> (times as read, shape (m,); rad/s float32, shape (m, 3))``.
+
+    The last two files read are kept while unchanged (a file read in batches
+    reads its gyroscope file once).
+
+    Raises
+    ------
+    ConfigError, DataFormatError
+        As :func:`load_custom`, naming the gyroscope file; a time stamp repeated
+        within a subject and session (naming its line or row).
+    """
+    try:
+        stat = os.stat(file)
+    except OSError as exc:
+        raise DataFormatError(file, f"cannot read it ({exc.strerror or exc})") from exc
+    cache_key = (str(file), stat.st_size, stat.st_mtime_ns, reader.model_dump_json(), keys)
+    with _GYRO_LOCK:
+        if cache_key in _GYRO_CACHE:
+            return _GYRO_CACHE[cache_key]
+    pattern = re.compile(reader.file_pattern) if reader.file_pattern else None
+    part, where = _read_one(reader, file, base_dir, pattern)
+    time, values = part["time"], _stacked(part, GYRO_CHANNELS)
+    streams = {}
+    for key, rows in _row_groups(list(keys), part, len(time)):
+        rows = rows[np.argsort(time[rows], kind="stable")]
+        stamps = time[rows]
+        repeat = np.flatnonzero(stamps[1:] == stamps[:-1])
+        if repeat.size:
+            line = int(part["_line"][int(rows[repeat[0] + 1])])
+            raise DataFormatError(
+                file, f"time {_clock_text(stamps[repeat[0]], reader.units.dates)} repeats a "
+                "gyroscope sample" + "".join(f", {k} {v}" for k, v in key)
+                + "; remove duplicate samples", line=line if where == "line" else None,
+                column=str(reader.columns.time))
+        streams[key] = (stamps, np.ascontiguousarray(values[rows]))
+    del part, values
+    with _GYRO_LOCK:
+        while len(_GYRO_CACHE) >= 2:
+            _GYRO_CACHE.pop(next(iter(_GYRO_CACHE)))
+        _GYRO_CACHE[cache_key] = streams
+    return streams
 
 
 def file_session_pairs(definition: DatasetDefinition, file: Path, base_dir: Path,
@@ -641,23 +1011,32 @@ def iter_file_batches(
     parsed ``batch_rows`` lines at a time (:func:`_csv_chunks`; blank lines
     dropped, so a batch may have fewer rows).
 
+    With a ``gyro`` key each batch has its rows' gyroscope values
+    (:class:`GyroJoin`: those of the whole read); a batch of which no row has
+    one is not yielded.
+
     Raises
     ------
     ConfigError, DataFormatError
         As :func:`load_custom`, for the batch being read.
     """
+    join = GyroJoin.of(definition, base_dir, str(base_dir))
     if _file_format(definition, file) == "csv":
         for chunk in _csv_chunks(definition, file, definition.columns.used(), batch_rows):
             if len(chunk):
-                yield _read_one(definition, file, base_dir, pattern, chunk=chunk)
+                batch = _read_one(definition, file, base_dir, pattern, chunk=chunk, join=join)
+                if len(batch[0]["_line"]):  # (none: every row left out for want of a gyroscope)
+                    yield batch
+                del batch
             del chunk
         return
     total = file_rows(definition, file)
     for start in range(0, total, batch_rows):
         batch = _read_one(definition, file, base_dir, pattern,
-                          rows=(start, min(start + batch_rows, total)))
+                          rows=(start, min(start + batch_rows, total)), join=join)
         _ParquetColumns.release()  # before the batch is used: what reading it left in Arrow's pool
-        yield batch
+        if len(batch[0]["_line"]):
+            yield batch
         del batch
 
 
@@ -740,9 +1119,7 @@ def estimated_samples(yaml_path: str | Path,
     """
     path = Path(yaml_path)
     definition = DatasetDefinition.from_yaml(path)
-    columns = definition.columns
-    channels = sum(getattr(columns, f"{s}_{a}") is not None for s in ("acc", "gyro")
-                   for a in "xyz")
+    channels = 6 if definition.has_gyro() else 3
     samples, compressed = 0, []
     if files is None:
         files = resolve_files(definition, path.parent, str(path))
@@ -1305,6 +1682,9 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
     is_acc = canon.startswith(("acc", "gravity"))
     unit = definition.units.acc if is_acc else definition.units.gyro
     target = "g" if is_acc else "rad/s"
+    # flip: the axis points the other way (iOS against Android); gravity added to a flipped
+    # acc_* axis is flipped with it
+    sign = -1.0 if canon.replace("gravity", "acc") in definition.flip else 1.0
     if isinstance(unit, RawCounts):
         if not np.array_equal(values, np.round(values)):
             raise ConfigError(
@@ -1312,8 +1692,8 @@ def _convert(values: np.ndarray, canon: str, definition: DatasetDefinition) -> n
                 f"{canon} has fractional values; give a physical unit instead"
             )
         physical = counts_to_physical(values.astype(np.int64), unit.full_scale, unit.bits)
-        return to_canonical(physical, unit.unit or ("g" if is_acc else "deg/s"), target)
-    return to_canonical(values, unit, target)
+        return sign * to_canonical(physical, unit.unit or ("g" if is_acc else "deg/s"), target)
+    return sign * to_canonical(values, unit, target)
 
 
 def pattern_match(pattern: re.Pattern, file: Path) -> re.Match | None:

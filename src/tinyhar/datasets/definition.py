@@ -204,6 +204,60 @@ class CsvOptions(_Strict):
         return value
 
 
+class GyroColumns(_Strict):
+    """The columns of a gyroscope's own files (:class:`GyroFiles`): canonical name -> the
+    file's column (name, or 0-based position)."""
+
+    time: ColumnRef | None = Field(
+        None, description="default: columns.time (the same column name or position)")
+    gyro_x: ColumnRef
+    gyro_y: ColumnRef
+    gyro_z: ColumnRef
+    subject: ColumnRef | None = Field(
+        None, description="default: columns.subject, when the subject is a column")
+    session: ColumnRef | None = Field(
+        None, description="default: columns.session, when the session is a column")
+
+    def used(self) -> dict[str, ColumnRef]:
+        """The columns that are set, canonical name -> file column."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class GyroFiles(_Strict):
+    """The gyroscope recorded in files of its own, beside the accelerometer's ``files``
+    (WISDM 2019's ``gyro/`` folder, HHAR's ``Phones_gyroscope.csv``).
+
+    Each gyroscope file pairs with the accelerometer file of the same subject
+    and session (as the file names give them: ``file_pattern`` groups and
+    ``constants``); its samples are put onto the accelerometer's time stamps
+    by linear interpolation (:func:`tinyhar.datasets.sensor_join.interpolate`).
+    """
+
+    files: str | list[str] = Field(description="glob pattern(s) of the gyroscope's files")
+    file_pattern: str | None = Field(
+        None, description="regular expression of the gyroscope files' names, with the "
+        "(?P<subject>...) and (?P<session>...) groups of file_pattern")
+    format: Literal["csv", "parquet", "npy"] | None = None
+    csv: CsvOptions | None = Field(None, description="default: the definition's csv")
+    columns: GyroColumns
+    sampling_rate_hz: float | None = Field(
+        None, gt=0, le=MAX_SAMPLING_RATE_HZ, allow_inf_nan=False,
+        description="the gyroscope's rate; default: sampling_rate_hz")
+    max_gap_s: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="longest step between two gyroscope samples that is interpolated "
+        "across; default: 2 sample periods of the slower sensor")
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        return _checked_pattern(value, ("subject", "session"))
+
+
+FLIP_CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+"""Channels whose sign ``flip`` may reverse."""
+
+
 class Constants(_Strict):
     """One subject, session or label for all files."""
 
@@ -232,6 +286,8 @@ class DatasetDefinition(_Strict):
     units: Units = Units()
     file_pattern: str | None = None
     constants: Constants = Constants()
+    gyro: GyroFiles | None = None
+    flip: list[Literal["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]] = []
     label_map: dict[str, str] = {}
     classes: list[str] | None = None
     ignore_labels: list[str] = []
@@ -249,19 +305,7 @@ class DatasetDefinition(_Strict):
     @field_validator("file_pattern")
     @classmethod
     def _check_pattern(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        extra = sorted(set(compiled.groupindex) - set(META_FIELDS))
-        if extra:
-            raise ValueError(
-                f"named groups {extra} are not allowed; use (?P<subject>...), "
-                "(?P<session>...) or (?P<label>...)"
-            )
-        return value
+        return _checked_pattern(value, META_FIELDS)
 
     @model_validator(mode="after")
     def _one_source_each(self) -> DatasetDefinition:
@@ -296,6 +340,86 @@ class DatasetDefinition(_Strict):
                 "placed one sample interval early"
             )
         return self
+
+    @model_validator(mode="after")
+    def _gyro_files(self) -> DatasetDefinition:
+        gyro = self.gyro
+        if gyro is None:
+            return self
+        if not gyro.files:
+            raise ValueError("gyro.files: give at least one glob pattern, e.g. 'raw/gyro/*.csv'")
+        if self.columns.gyro_x is not None:
+            raise ValueError(
+                "the gyroscope is given twice: by columns.gyro_x/y/z and by gyro (its own "
+                "files); keep one")
+        if self.columns.time is None:
+            raise ValueError(
+                "gyro (the gyroscope in files of its own) needs columns.time: its samples are "
+                "put onto the accelerometer's time stamps")
+        mine = _name_groups(gyro.file_pattern)
+        theirs = _name_groups(self.file_pattern)
+        if mine != theirs:
+            raise ValueError(
+                f"gyro.file_pattern names {sorted(mine)} but file_pattern names "
+                f"{sorted(theirs)} (of subject and session): give both the same groups, so "
+                "that each gyroscope file pairs with the accelerometer file of the same "
+                "subject and session")
+        for key in ("subject", "session"):
+            if getattr(gyro.columns, key) is not None and getattr(self.columns, key) is None:
+                raise ValueError(
+                    f"gyro.columns.{key} is set but columns.{key} is not: the "
+                    f"accelerometer's rows name the {key} the same way as the gyroscope's")
+        if (gyro.format or self.format) == "npy" or (
+                (gyro.format or self.format) is None and _all_npy(gyro.files)):
+            bad = {k: v for k, v in self.gyro_columns().used().items() if not isinstance(v, int)}
+            if bad:
+                raise ValueError(f"NPY files have no column names: use 0-based positions in "
+                                 f"gyro.columns ({bad})")
+        return self
+
+    @model_validator(mode="after")
+    def _flip_known(self) -> DatasetDefinition:
+        if len(set(self.flip)) != len(self.flip):
+            raise ValueError(f"flip names a channel twice ({self.flip}); name each once")
+        if not self.has_gyro() and any(c.startswith("gyro") for c in self.flip):
+            raise ValueError(
+                "flip names gyroscope channels, but the definition reads no gyroscope "
+                "(columns.gyro_x/y/z or gyro)")
+        return self
+
+    def has_gyro(self) -> bool:
+        """Whether the definition reads a gyroscope (in the rows of ``files``, or in its own
+        files: ``gyro``)."""
+        return self.columns.gyro_x is not None or self.gyro is not None
+
+    def gyro_columns(self) -> Columns:
+        """The columns of the gyroscope's own files (``gyro.columns``, time, subject and
+        session defaulting to those of ``columns``), as :class:`Columns` without the
+        accelerometer (built without validation: only its ``used`` columns are read)."""
+        assert self.gyro is not None
+        mine = self.gyro.columns
+        values = dict.fromkeys(Columns.model_fields)
+        values.update({c: getattr(mine, c) for c in ("gyro_x", "gyro_y", "gyro_z")})
+        for key in ("time", "subject", "session"):
+            values[key] = getattr(mine, key) if getattr(mine, key) is not None else getattr(
+                self.columns, key)
+        return Columns.model_construct(**values)
+
+    def gyro_definition(self) -> DatasetDefinition:
+        """The definition that reads the gyroscope's own files (``gyro``) as data files: its
+        files, pattern, format, csv and columns (:meth:`gyro_columns`); subject and session
+        from their names (a constant subject where they name none: the pairing, not these
+        rows, says whose they are); no label, no checks of their own."""
+        assert self.gyro is not None
+        gyro = self.gyro
+        constants = self.constants.model_copy(update={
+            "label": None, "subject": self.constants.subject or "?"})
+        return self.model_copy(update={
+            "files": gyro.files, "file_pattern": gyro.file_pattern,
+            "format": gyro.format or self.format, "csv": gyro.csv or self.csv,
+            "columns": self.gyro_columns(), "constants": constants, "gyro": None,
+            "label_map": {}, "classes": None, "ignore_labels": [],
+        })
 
     def _source_of(self, key: str) -> str | None:
         if getattr(self.columns, key) is not None:
@@ -358,6 +482,28 @@ def _parsed_yaml(text: str) -> object:
     """``yaml.safe_load(text)``, remembered by the text: a definition is read again for each
     session (by each task, in each worker), and PyYAML takes milliseconds for one."""
     return yaml.safe_load(text)
+
+
+def _checked_pattern(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """A ``file_pattern``: a valid regular expression whose named groups are ``allowed``."""
+    if value is None:
+        return value
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from exc
+    extra = sorted(set(compiled.groupindex) - set(allowed))
+    if extra:
+        raise ValueError(
+            f"named groups {extra} are not allowed; use "
+            + ", ".join(f"(?P<{k}>...)" for k in allowed)
+        )
+    return value
+
+
+def _name_groups(pattern: str | None) -> set[str]:
+    """The subject and session groups of a file pattern."""
+    return set(re.compile(pattern).groupindex) & {"subject", "session"} if pattern else set()
 
 
 def _all_npy(files: str | list[str]) -> bool:

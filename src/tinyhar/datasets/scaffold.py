@@ -54,8 +54,14 @@ file names     split at ``_ - . space``; a part like ``subject07``/``s07``/``use
 ============== =====================================================================
 
 A folder whose files hold one sensor each (``accel``/``gyro`` in their names or
-folders: WISDM 2019, HAPT's raw files) is refused, saying what to do: a
-definition reads every sensor of a sample from one row.
+folders: WISDM 2019's ``accel/`` and ``gyro/``, HHAR's ``Phones_accelerometer.csv``
+and ``Phones_gyroscope.csv``) gets a ``gyro`` key (:func:`_guess_gyro`): the
+accelerometer's files are guessed as above, the gyroscope's files get their own
+``files`` pattern, the accelerometer's ``file_pattern`` with its sensor word
+replaced (``accel`` -> ``gyro``), the accelerometer files' columns when the
+layouts are the same (else by name), its rate when it differs, and a unit from
+its values' size; files of other sensors (magnetometer) are left out. When the
+files cannot be told apart by a pattern, it is refused, saying what to do.
 
 Each guess is reported with how sure it is (``high``: one clear answer;
 ``medium``: by content or by the first of several possibilities; ``low``: a
@@ -101,12 +107,15 @@ from tinyhar.datasets.definition import (
     GRAVITY_COLUMNS,
     data_suffix,
     full_suffix,
+    stem,
 )
 from tinyhar.datasets.recording import ACC_CHANNELS, GYRO_CHANNELS
 from tinyhar.datasets.scaffold_guess import (
     _DEVICE_RE,
     _GENERIC_FOLDERS,
     _NOT_MOTION_RE,
+    _SENSOR_WORDS,
+    _SPLIT_RE,
     _TIME_RE,
     ACTIVITY_WORDS,
     COMMON_RATES_HZ,
@@ -203,8 +212,9 @@ def scaffold_definition(folder: str | Path, out: str | Path) -> Scaffold:
     _guess_missing(d)
     _guess_units(d)
     _guess_names(d)
+    _guess_gyro(d)
     order = ["files", "csv", "sampling_rate_hz", "columns.", "units.time", "units.acc",
-             "units.gyro", "file_pattern", "constants.", "classes", "ignore_labels"]
+             "units.gyro", "file_pattern", "constants.", "gyro.", "classes", "ignore_labels"]
     d.guesses.sort(key=lambda g: next(
         (i for i, o in enumerate(order) if g.key == o or (o.endswith(".") and
                                                          g.key.startswith(o))), len(order)))
@@ -246,6 +256,10 @@ class _Draft:
     ignore: list[str] = field(default_factory=list)
     guesses: list[Guess] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gyro_files: list[Path] = field(default_factory=list)  # the gyroscope's own files
+    gyro_patterns: list[str] = field(default_factory=list)
+    sensor_words: tuple[str, str] = ("", "")  # naming the accelerometer's, gyroscope's files
+    gyro: dict[str, Any] = field(default_factory=dict)  # the gyro key (without its files)
 
 
 def _find_files(d: _Draft) -> None:
@@ -263,17 +277,10 @@ def _find_files(d: _Draft) -> None:
     d.fmt = max(by_format, key=lambda k: len(by_format[k]))
     d.files = _one_text_extension(by_format[d.fmt]) if d.fmt == "csv" else by_format[d.fmt]
     sensors = _sensor_per_file(d.files, d.folder)
+    every = len(d.files)
     if sensors:
-        raise ConfigError(
-            f"{d.folder}: the files hold one sensor each ("
-            + ", ".join(f"{k}: {v}" for k, v in sensors.items()) + "); a dataset definition reads "
-            "every sensor of a sample from one row of one file. Run datasets init on one "
-            "sensor's files (a folder holding only the accelerometer's gives an "
-            "accelerometer-only definition), or first join each recording's files onto one "
-            "time base, one row per sample (tinyhar recordings import does this for phone "
-            "exports: phyphox, Sensor Logger)"
-        )
-    skipped = sum(len(v) for v in by_format.values()) - len(d.files)
+        _split_sensors(d, sensors)
+    skipped = sum(len(v) for v in by_format.values()) - every
     rel = Path(os.path.relpath(d.folder.resolve(), d.out.resolve().parent)).as_posix()
     nested = any(f.parent != d.folder for f in d.files)
     if rel.startswith("../../") and not nested:  # far apart: an absolute path reads better
@@ -284,8 +291,68 @@ def _find_files(d: _Draft) -> None:
     d.patterns = [f"{rel}/{'**/' if nested else ''}*{ext}" for ext in exts]
     files_note = f"{len(d.files)} {d.fmt.upper()} file(s)" + (
         f"; {skipped} file(s) of another format left out" if skipped else "")
+    if d.gyro_files:
+        d.patterns = _sensor_glob(d, d.files, d.sensor_words[0], rel, d.gyro_files)
+        d.gyro_patterns = _sensor_glob(d, d.gyro_files, d.sensor_words[1], rel, d.files)
+        files_note = f"{len(d.files)} accelerometer {d.fmt.upper()} file(s)" + (
+            f"; {every - len(d.files) - len(d.gyro_files)} file(s) of other sensors left out"
+            if every > len(d.files) + len(d.gyro_files) else "")
     d.guesses.append(Guess("files", d.patterns if len(d.patterns) > 1 else d.patterns[0], "high",
                          files_note))
+
+
+def _split_sensors(d: _Draft, sensors: dict[str, str]) -> None:
+    """Files of one sensor each: the accelerometer's become ``d.files``, the gyroscope's
+    ``d.gyro_files`` (the words naming them: ``d.sensor_words``); refused without both."""
+    by_sensor: dict[str, list[Path]] = {}
+    words: dict[str, str] = {}
+    for f in d.files:
+        rel = f.relative_to(d.folder)
+        found = {w.lower(): w for w in _SPLIT_RE.split(rel.with_name(stem(rel)).as_posix())
+                 if w.lower() in _SENSOR_WORDS}
+        kinds = {_SENSOR_WORDS[w] for w in found}
+        if len(kinds) == 1:
+            kind = kinds.pop()
+            by_sensor.setdefault(kind, []).append(f)
+            words.setdefault(kind, next(iter(found.values())))
+    acc, gyro = by_sensor.get("accelerometer", []), by_sensor.get("gyroscope", [])
+    if not acc or not gyro:
+        raise ConfigError(
+            f"{d.folder}: the files hold one sensor each ("
+            + ", ".join(f"{k}: {v}" for k, v in sensors.items()) + "), but not an "
+            "accelerometer and a gyroscope, each named in its files' names or folders "
+            "(accel, gyro); run datasets init on the accelerometer's files, or name them so")
+    d.files, d.gyro_files = acc, gyro
+    d.sensor_words = (words["accelerometer"], words["gyroscope"])
+
+
+def _sensor_glob(d: _Draft, files: list[Path], word: str, rel: str,
+                 others: list[Path]) -> list[str]:
+    """``files`` patterns of one sensor's files that match none of ``others`` (the other
+    sensor's): their folder, and the word naming the sensor in the file name if needed.
+
+    Raises
+    ------
+    ConfigError
+        No such pattern (the sensors' files cannot be told apart by a glob).
+    """
+    common = Path(os.path.commonpath([str(f.parent) for f in files]))
+    sub = common.relative_to(d.folder).as_posix()
+    nested = any(f.parent != common for f in files)
+    exts = sorted({full_suffix(f) for f in files})
+    base = d.out.resolve().parent
+    folder = rel if sub == "." else f"{rel}/{glob.escape(sub)}"
+    for name in ("*", f"*{glob.escape(word)}*"):
+        patterns = [f"{folder}/{'**/' if nested else ''}{name}{ext}" for ext in exts]
+        matched = {m.resolve() for p in patterns for m in (
+            Path(p).parent.glob(Path(p).name) if Path(p).is_absolute() else base.glob(p))
+            if m.is_file()}
+        if matched == {f.resolve() for f in files}:
+            return patterns
+    raise ConfigError(
+        f"{d.folder}: the {word} files cannot be told apart from the other sensor's "
+        f"({others[0].name}) by a glob pattern; put each sensor's files in a folder of its "
+        "own, or name them with the sensor (e.g. data_1600_accel.txt, data_1600_gyro.txt)")
 
 
 def _one_text_extension(files: list[Path]) -> list[Path]:
@@ -664,6 +731,78 @@ def _guess_names(d: _Draft) -> None:
                                  "high" if d.how[key] == "by name" else "medium", d.how[key]))
 
 
+GYRO_UNIT_LIMITS = (("rad/s", 20.0), ("deg/s", 2000.0), ("mdps", float("inf")))
+"""Unit of a gyroscope in files of its own by the 99th percentile of its magnitude (at most
+20 rad/s, 2000 deg/s: the full scales of common sensors; beyond: mdps)."""
+
+
+def _guess_gyro(d: _Draft) -> None:
+    """The ``gyro`` key of a folder whose gyroscope has files of its own (``d.gyro_files``):
+    columns, unit, rate and file pattern, from up to :data:`MAX_SAMPLED_FILES` of them."""
+    if not d.gyro_files:
+        return
+    if d.pattern:
+        acc_word, gyro_word = d.sensor_words
+        pattern = d.pattern.replace(re.escape(acc_word), re.escape(gyro_word))
+        compiled = re.compile(pattern)
+        if pattern != d.pattern and all(pattern_match(compiled, f) for f in d.gyro_files):
+            d.gyro["file_pattern"] = pattern
+            d.guesses.append(Guess("gyro.file_pattern", pattern, "medium",
+                                   f"file_pattern with {acc_word!r} replaced by {gyro_word!r}"))
+        else:
+            d.problems.append(
+                f"no gyro.file_pattern found: file_pattern {d.pattern!r} with {acc_word!r} "
+                f"replaced by {gyro_word!r} does not match every gyroscope file; write one "
+                "with file_pattern's (?P<subject>...) and (?P<session>...) groups")
+    sampled = _sample(d.gyro_files, MAX_SAMPLED_FILES)
+    frames = [_read(f, d.fmt, d.layout) for f in sampled]
+    columns = list(frames[0].columns)
+    if "time" not in d.cols:
+        d.problems.append("the gyroscope's files need a time column to be put onto the "
+                          "accelerometer's time stamps, and the accelerometer's has none")
+    if columns == list(d.frames[0].columns) and "acc_x" in d.cols:
+        cols = {"time": d.cols.get("time"),
+                **{g: d.cols[a] for g, a in zip(GYRO_CHANNELS, ACC_CHANNELS, strict=True)}}
+        how = "the accelerometer files' columns (the same layout)"
+    else:
+        named, _, _ = _by_name(columns)
+        cols = {"time": named.get("time"),
+                **{g: named.get(g, named.get(a)) for g, a in zip(GYRO_CHANNELS, ACC_CHANNELS,
+                                                                strict=True)}}
+        how = "by name"
+    for key in ("subject", "session"):
+        if key in d.cols and d.cols[key] not in columns:
+            d.problems.append(f"the gyroscope's files have no column {d.cols[key]!r} (the "
+                              f"{key}); set gyro.columns.{key}")
+    if any(cols[g] is None for g in GYRO_CHANNELS):
+        d.problems.append(f"no gyroscope columns found among {columns} of {sampled[0]}; set "
+                          "gyro.columns (time, gyro_x, gyro_y, gyro_z)")
+        return
+    value = {k: (int(v) if isinstance(v, (int, np.integer)) else str(v)) for k, v in cols.items()
+             if v is not None}
+    d.gyro["columns"] = value
+    d.guesses.append(Guess("gyro.columns", value, "medium" if how != "by name" else "high", how))
+    raw = np.concatenate([np.column_stack([_numeric(fr[cols[g]]) for g in GYRO_CHANNELS])
+                          for fr in frames])
+    p99 = float(np.nanpercentile(np.sqrt((raw ** 2).sum(axis=1)), 99))
+    unit = next(u for u, limit in GYRO_UNIT_LIMITS if p99 <= limit)
+    d.units["gyro"] = unit
+    d.guesses.append(Guess("units.gyro", unit, "medium",
+                           f"99th percentile |gyro| {p99:.3g} in the sampled gyroscope files "
+                           "(rad/s up to 20, deg/s up to 2000, else mdps)"))
+    if d.rate and d.time_unit in TIME_UNITS and cols["time"] is not None:
+        parts = frames if d.device not in columns else [  # (devices interleaved: each)
+            part for fr in frames for _, part in fr.groupby(d.device, sort=True)]
+        rates = [measured_rate_hz(_numeric(fr[cols["time"]]) * TIME_UNITS[d.time_unit])
+                 for fr in parts]
+        rates = [r for r in rates if r]
+        if rates and abs(np.median(rates) / d.rate - 1.0) > 0.02:
+            rate = _round_rate(float(np.median(rates)))
+            d.gyro["sampling_rate_hz"] = int(rate) if rate == int(rate) else rate
+            d.guesses.append(Guess("gyro.sampling_rate_hz", d.gyro["sampling_rate_hz"], "medium",
+                                   f"measured from {cols['time']!r} of the gyroscope's files"))
+
+
 def _dataset_name(folder: Path) -> str:
     """The folder's name, or its parent's for generic names like ``csv`` or ``raw``."""
     folder = folder.resolve()
@@ -722,6 +861,13 @@ def _render(d: _Draft) -> str:
         add("file_pattern", _yaml_value(d.pattern))
     if d.constants:
         add("constants", _yaml_value(d.constants), "constants.subject")
+    if d.gyro_files:
+        lines.append("gyro:  # the gyroscope in files of its own: each pairs with the "
+                     "accelerometer file of its subject and session, interpolated onto its times")
+        add("  files", _yaml_value(d.gyro_patterns if len(d.gyro_patterns) > 1
+                                   else d.gyro_patterns[0]), "gyro.files")
+        for key, value in d.gyro.items():
+            add(f"  {key}", _yaml_value(value), f"gyro.{key}")
     if d.classes is not None:
         add("classes", _yaml_value(d.classes))
         lines.append("# label_map: {raw label: class name}  # to rename or merge labels")

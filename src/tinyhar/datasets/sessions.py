@@ -52,6 +52,7 @@ from tinyhar.datasets.custom import (
     META_FIELDS,
     NS_PER_S,
     DatasetDefinition,
+    GyroJoin,
     file_origins,
     file_session_pairs,
     load_definition,
@@ -120,8 +121,23 @@ class SessionSource:
     def nbytes(self) -> int:
         """Bytes of the session's files on disk (:func:`_bytes_on_disk`): the cost of its
         task, for grouping short sessions
-        (:func:`tinyhar.compute.map_in_order`'s ``weights``)."""
+        (:func:`tinyhar.compute.map_in_order`'s ``weights``; a ``gyro`` key's files left
+        out: a weight, not a measure)."""
         return _bytes_on_disk(self.files)
+
+    def read_files(self) -> tuple[str, ...]:
+        """Every file a read of this source opens: :attr:`files` and, with a ``gyro`` key,
+        each one's gyroscope file (:meth:`tinyhar.datasets.custom.GyroJoin.pair_of`;
+        none where the definition or the pairing fails: the read reports it)."""
+        try:
+            definition = DatasetDefinition.from_yaml(Path(self.definition))
+            join = GyroJoin.of(definition, Path(self.definition).parent, self.definition)
+            if join is None:
+                return self.files
+            partners = [str(join.pair_of(Path(f))) for f in self.files]
+        except (TinyharError, OSError):
+            return self.files
+        return tuple(dict.fromkeys([*self.files, *partners]))
 
     def load(self, checks=None, session_prefix: bool = False) -> RecordingSet:
         """Read this session's samples.
@@ -201,6 +217,13 @@ class SessionSource:
         (:func:`tinyhar.datasets.checks.check_signals`) run on each batch
         instead of each file, and clipping is warned about once at the end.
 
+        With a ``gyro`` key (the gyroscope in files of its own), each file's
+        gyroscope file is read whole, once (about 20 bytes per gyroscope
+        sample), and each batch gets its rows' interpolated values and leaves
+        out the rows without one, as :meth:`load` does
+        (:class:`tinyhar.datasets.custom.GyroJoin`); the first pass leaves out
+        the same rows, and warns about them once.
+
         Read whole (:meth:`load`) as one batch: sources of at most
         ``batch_rows`` rows, files whose sessions interleave, time stamps
         repeated within a session, restarts so frequent that :meth:`load`
@@ -271,8 +294,7 @@ class SessionSource:
                           dates=dates)
         pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
         rate = definition.sampling_rate_hz
-        channels = [*ACC_CHANNELS,
-                    *(GYRO_CHANNELS if definition.columns.gyro_x is not None else ())]
+        channels = [*ACC_CHANNELS, *(GYRO_CHANNELS if definition.has_gyro() else ())]
         clipping: list = []
         state = _SessionState(plan, session_prefix, definition.columns.time is not None, rate,
                               dates)
@@ -303,7 +325,7 @@ class SessionSource:
         separator per sensor column), or cannot be sized (the whole read reports why)."""
         from tinyhar.datasets.custom import file_rows
 
-        sensors = 6 if definition.columns.gyro_x is not None else 3
+        sensors = 6 if definition.has_gyro() else 3
         try:
             files = [Path(f) for f in self.files]
             rows = [file_rows(definition, f) for f in files]
@@ -326,7 +348,7 @@ class SessionSource:
         """
         try:
             stamp = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns)
-                          for f in (self.definition, *self.files))
+                          for f in (self.definition, *self.read_files()))
         except OSError:
             return None
         key = (self, stamp, repr(active))
@@ -367,7 +389,8 @@ class SessionSource:
 
     def fingerprint(self) -> str:
         """BLAKE2b (32-byte hex) of the definition's text and every file's path (relative
-        to the definition's folder: a session's name may come from it) and bytes.
+        to the definition's folder: a session's name may come from it) and bytes (the
+        gyroscope files of a ``gyro`` key too: :meth:`read_files`).
 
         Raises
         ------
@@ -377,7 +400,7 @@ class SessionSource:
         digest = hashlib.blake2b(digest_size=32)
         digest.update(Path(self.definition).read_bytes())
         base = Path(self.definition).parent
-        for name in self.files:
+        for name in self.read_files():
             digest.update(b"\x00" + os.path.relpath(name, base).encode() + b"\x00")
             try:
                 with open(name, "rb") as handle:
@@ -468,12 +491,15 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
         return _Plan(files, False, [str(source.subject)], 0, [])  # nothing to find out
     base = Path(source.definition).parent
     pattern = re.compile(definition.file_pattern) if definition.file_pattern else None
+    join = GyroJoin.of(definition, base, source.definition, active)
     scans = []
     for file in files:
-        scan = _scan_file(definition, file, base, pattern, active, batch_rows)
+        scan = _scan_file(definition, file, base, pattern, active, batch_rows, join)
         if scan is None or not scan.n:
             return None
         scans.append(scan)
+    if join is not None:  # (the rows the batches leave out, as the whole read warns)
+        join.warn(stacklevel=5)
     order = list(range(len(files)))
     if timed and len(files) > 1:  # (one session: files by first time stamp, as the whole read)
         order.sort(key=lambda i: (scans[i].first_t, i))
@@ -515,13 +541,15 @@ def _scan_source(source: SessionSource, definition: DatasetDefinition, active,
 
 
 def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, active,
-               batch_rows: int) -> _FileScan | None:
+               batch_rows: int, join: GyroJoin | None = None) -> _FileScan | None:
     """One file's time, subject and session columns, batch by batch: its sessions in order,
     its restarts, its time span; the sampling-rate check of its time column. None when the
     file must be read whole (see :meth:`SessionSource.iter_batches`).
 
     The time column goes to a temporary file (8 bytes per row, on disk), from which the
-    rate check reads its steps in chunks.
+    rate check reads its steps in chunks. With ``join`` (a ``gyro`` key) the rows without
+    a gyroscope value are left out, as the batches leave them out (the rate is checked on
+    all rows, as the whole read checks it).
 
     Raises
     ------
@@ -537,10 +565,18 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
     scan = _FileScan(0, None, None, [], {}, [], "")
     backwards = 0  # steps back in file order (any session): whether the rate is checked
     pair, previous_last = None, 0.0
+    spilled = 0  # time stamps written to the spill (every row: the rate check's)
     with tempfile.TemporaryFile(prefix="tinyhar-time-") as spill:
         try:
-            for time, subject, session, lines, where in _meta_batches(
-                    definition, file, base, pattern, batch_rows):
+            for time, subject, session, lines, where, every_time in _meta_batches(
+                    definition, file, base, pattern, batch_rows, join):
+                if timed and len(every_time):
+                    if spilled:
+                        backwards += int(previous_last > every_time[0])  # (across the batches)
+                    backwards += int(np.count_nonzero(every_time[1:] < every_time[:-1]))
+                    previous_last = every_time[-1]
+                    spill.write(np.ascontiguousarray(every_time).tobytes())
+                    spilled += len(every_time)
                 n = len(lines)
                 if not n:
                     continue
@@ -579,14 +615,8 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
                         scan.counts[now] += back.size
                         scan.last_t = t[-1]
                     pair = now
-                if timed:
-                    if scan.first_t is None:
-                        scan.first_t = time[0]
-                    else:
-                        backwards += int(previous_last > time[0])  # (across the batches)
-                    backwards += int(np.count_nonzero(time[1:] < time[:-1]))
-                    previous_last = time[-1]
-                    spill.write(np.ascontiguousarray(time).tobytes())
+                if timed and scan.first_t is None:
+                    scan.first_t = time[0]
                 scan.n += n
         except _TimeValueError as exc:
             raise exc.args[0] from None  # as the whole read reports it, before any batch
@@ -595,7 +625,7 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
         if timed and active.sampling_rate and scan.n:
             if not active.time_order and backwards:
                 return None  # the whole read checks the sorted time column
-            if scan.n < 3 or backwards / max(scan.n - 1, 1) <= 0.01:  # as custom._check_rate
+            if spilled < 3 or backwards / max(spilled - 1, 1) <= 0.01:  # as custom._check_rate
 
                 dates = definition.units.dates  # (time as read: int64 ns, time_column)
                 kind = np.int64 if dates else np.float64
@@ -615,11 +645,15 @@ def _scan_file(definition: DatasetDefinition, file: Path, base: Path, pattern, a
 
 
 def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern,
-                  batch_rows: int):
+                  batch_rows: int, join: GyroJoin | None = None):
     """A file's time (as read: :func:`tinyhar.datasets.custom.time_column`; None without a
     time column), subject and session
     (categoricals, from the columns or the file name) and line or row numbers, in batches
-    of ``batch_rows`` rows; only these columns are read (CSV: each parsed alone).
+    of ``batch_rows`` rows; only these columns are read (CSV: each parsed alone). With
+    ``join`` (a ``gyro`` key), of the rows with a gyroscope value only
+    (:meth:`~tinyhar.datasets.custom.GyroJoin.rows_with_gyro`). Each batch is
+    ``(time, subject, session, lines, where, every_time)``, ``every_time`` the time of
+    all the batch's rows.
 
     Raises
     ------
@@ -685,7 +719,14 @@ def _meta_batches(definition: DatasetDefinition, file: Path, base: Path, pattern
                 keys[key] = constant_category(meta.get(key), n)
         if fmt == "parquet":
             _ParquetColumns.release()
-        yield time, keys["subject"], keys["session"], lines, where
+        every_time = time
+        if join is not None:
+            keep, _ = join.rows_with_gyro(file, time, keys["subject"], keys["session"], lines,
+                                          where, values=False)
+            if not keep.all():
+                time, lines = time[keep], np.asarray(lines)[keep]
+                keys = {k: v[keep] for k, v in keys.items()}
+        yield time, keys["subject"], keys["session"], lines, where, every_time
         del raw
 
 
