@@ -40,7 +40,8 @@ def live_command(
     ------
     ConfigError
         No source, two sources, ``--simulate`` without ``--recording``, a bad
-        QoS or MQTT URL.
+        QoS, MQTT URL or topic, a ``limit`` below 1, a dashboard port outside
+        0..65535.
     TinyharError
         The source, broker or dashboard port cannot be opened (naming it).
     """
@@ -65,12 +66,18 @@ def live_command(
         raise ConfigError("--simulate needs --recording (Parquet or CSV)")
     if qos not in (0, 1):
         raise ConfigError(f"--qos must be 0 or 1, not {qos}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be 1 or more predictions, not {limit}")
     url = parse_mqtt_url(mqtt) if mqtt else None
     state = LiveState()
     sinks: list[Any] = []
     dashboard = None
     source = None
     try:
+        if web:  # its port first: a taken port is named before a board or broker is opened
+            from tinyhar.outputs.web import Dashboard
+
+            dashboard = Dashboard(state, web_host, web_port).start()
         if serial:
             source = SerialSource(serial, run)
         elif simulate:
@@ -83,14 +90,15 @@ def live_command(
             sinks.append(CsvSink(csv, getattr(source, "classes", None)))
         if parquet is not None:
             sinks.append(ParquetSink(parquet))
-        if web:
-            from tinyhar.outputs.web import Dashboard
-
-            dashboard = Dashboard(state, web_host, web_port).start()
+        if dashboard is not None:
             console.print(f"dashboard: {dashboard.url}")
         handed, source = source, None  # run_live closes the source and the sinks
         run_live(handed, state, sinks, view=view, web=dashboard, limit=limit, console=console)
         console.print(state.summary())
+        for sink in sinks:
+            if getattr(sink, "undelivered", 0):
+                console.print(f"[yellow]{sink.undelivered} prediction(s) did not reach the MQTT "
+                              f"broker at {sink.url.host} port {sink.url.port}[/] (it was away)")
         if state.malformed:
             console.print(f"[yellow]{state.malformed} malformed message(s)[/], e.g. "
                           f"{state.malformed_examples[-1]}")
