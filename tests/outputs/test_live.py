@@ -186,6 +186,22 @@ def test_serial_source_counts_malformed_lines_and_goes_on(tmp_path):
     assert list(frame.columns[-3:]) == ["p_p0", "p_p1", "p_p2"]
 
 
+def test_a_sink_that_fails_at_the_end_does_not_cost_the_others(tmp_path):
+    """Every sink is closed, then the first error is raised (a Parquet log whose folder went
+    away stopped the closing: the CSV log's last lines were never written)."""
+    import shutil
+
+    lines = [b"INVALID 0.0 NaN in acc_x\n", b"INVALID 1.28 NaN in acc_x\n"]  # no classes yet
+    fake = FakeSerial(lines)
+    src = SerialSource("/dev/ttyFAKE", serial_factory=lambda *a, **k: fake)
+    (tmp_path / "gone").mkdir()
+    sinks = [ParquetSink(tmp_path / "gone" / "log.parquet"), CsvSink(tmp_path / "log.csv")]
+    shutil.rmtree(tmp_path / "gone")
+    with pytest.raises(TinyharError, match="cannot write the Parquet log"):
+        run_live(src, sinks=sinks, view=False)
+    assert list(pd.read_csv(tmp_path / "log.csv")["activity"]) == ["invalid", "invalid"]
+
+
 def test_serial_port_that_cannot_be_opened():
     with pytest.raises(TinyharError, match="cannot open serial port /dev/ttyNOPE"):
         SerialSource("/dev/ttyNOPE")

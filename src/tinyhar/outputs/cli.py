@@ -53,6 +53,7 @@ def live_command(
         ParquetSink,
         SerialSource,
         SimulatorSource,
+        close_all,
         run_live,
     )
     from tinyhar.outputs.messages import parse_mqtt_url
@@ -111,9 +112,10 @@ def live_command(
             except KeyboardInterrupt:
                 pass
     finally:
-        if source is not None:
-            source.close()
-            for sink in sinks:
-                sink.close()
-        if dashboard is not None:
-            dashboard.stop()
+        try:
+            if source is not None:
+                source.close()
+                close_all(sinks)
+        finally:
+            if dashboard is not None:
+                dashboard.stop()

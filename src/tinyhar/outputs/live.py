@@ -53,6 +53,7 @@ __all__ = [
     "ParquetSink",
     "SerialSource",
     "SimulatorSource",
+    "close_all",
     "render_view",
     "require",
     "run_live",
@@ -766,6 +767,12 @@ def run_live(
     -------
     LiveState
         The final state (``summary()`` for the report line).
+
+    Raises
+    ------
+    TinyharError
+        The source failed, or a sink could not finish (after every sink was
+        closed: :func:`close_all`).
     """
     state = state or LiveState()
     source.state = state
@@ -790,9 +797,28 @@ def run_live(
     except KeyboardInterrupt:
         pass
     finally:
-        source.close()
-        for sink in sinks:
-            sink.close()
-        if live is not None:
-            live.stop()
+        try:
+            source.close()
+            close_all(sinks)
+        finally:
+            if live is not None:
+                live.stop()
     return state
+
+
+def close_all(sinks: Sequence[Sink]) -> None:
+    """Close every sink, then raise the first error one of them raised (if any).
+
+    Raises
+    ------
+    TinyharError
+        A sink could not finish (e.g. write its file); the others are closed.
+    """
+    errors: list[TinyharError] = []
+    for sink in sinks:
+        try:
+            sink.close()
+        except TinyharError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
