@@ -202,6 +202,23 @@ def test_a_sink_that_fails_at_the_end_does_not_cost_the_others(tmp_path):
     assert list(pd.read_csv(tmp_path / "log.csv")["activity"]) == ["invalid", "invalid"]
 
 
+def test_csv_log_warns_once_when_a_model_with_other_classes_joins(tmp_path):
+    """The CSV log's columns are the first model's classes: a board with another model (a
+    fleet) lost its other probabilities without a word."""
+    sink = CsvSink(tmp_path / "log.csv")
+    sink.write(Prediction(0.0, "walk", 0.8, {"walk": 0.8, "sit": 0.2}, "b1"))
+    with pytest.warns(UserWarning, match=r"b2 has classes \['fall'\] .* --parquet"):
+        sink.write(Prediction(0.0, "fall", 0.9, {"fall": 0.9, "walk": 0.1}, "b2"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once
+        sink.write(Prediction(1.3, "fall", 0.9, {"fall": 0.9, "walk": 0.1}, "b2"))
+    sink.close()
+    frame = pd.read_csv(tmp_path / "log.csv")
+    assert list(frame.columns[-2:]) == ["p_walk", "p_sit"] and len(frame) == 3
+
+
 def test_serial_port_that_cannot_be_opened():
     with pytest.raises(TinyharError, match="cannot open serial port /dev/ttyNOPE"):
         SerialSource("/dev/ttyNOPE")

@@ -523,7 +523,10 @@ class CsvSink(Sink):
 
     Columns: received_utc, source, t_start_s, activity, confidence, seq,
     model, then ``p_<class>`` for the classes of the first prediction with
-    probabilities (``classes`` fixes them up front).
+    probabilities (``classes`` fixes them up front). A prediction with other
+    classes (a fleet of boards with different models) has only those
+    columns logged, and a warning says so once (:class:`ParquetSink` keeps
+    every class).
     """
 
     def __init__(self, path: str | Path, classes: list[str] | None = None) -> None:
@@ -538,6 +541,7 @@ class CsvSink(Sink):
         self.classes = list(classes) if classes else None
         self.writer = None
         self.pending: list[Prediction] = []
+        self._warned = False
 
     def write(self, pred: Prediction) -> None:
         if self.classes is None:
@@ -545,6 +549,14 @@ class CsvSink(Sink):
                 self.pending.append(pred)
                 return
             self.classes = list(pred.probabilities)
+        other = [c for c in pred.probabilities if c not in self.classes]
+        if other and not self._warned:
+            import warnings
+
+            self._warned = True
+            warnings.warn(f"{self.path}: {pred.source} has classes {other} that the CSV log's "
+                          f"columns (the classes {self.classes}) lack: their probabilities are "
+                          "not logged; --parquet logs every class", stacklevel=2)
         if self.writer is None:
             self.writer = self.csv.DictWriter(self.file, list(_row(pred, self.classes)))
             self.writer.writeheader()
