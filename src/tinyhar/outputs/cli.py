@@ -74,11 +74,11 @@ def live_command(
     sinks: list[Any] = []
     dashboard = None
     source = None
-    try:
-        if web:  # its port first: a taken port is named before a board or broker is opened
-            from tinyhar.outputs.web import Dashboard
+    if web:
+        from tinyhar.outputs.web import check_port
 
-            dashboard = Dashboard(state, web_host, web_port).start()
+        check_port(web_port)  # before a board or broker is opened
+    try:
         if serial:
             source = SerialSource(serial, run)
         elif simulate:
@@ -91,7 +91,10 @@ def live_command(
             sinks.append(CsvSink(csv, getattr(source, "classes", None)))
         if parquet is not None:
             sinks.append(ParquetSink(parquet))
-        if dashboard is not None:
+        if web:
+            from tinyhar.outputs.web import Dashboard
+
+            dashboard = Dashboard(state, web_host, web_port).start()
             console.print(f"dashboard: {dashboard.url}")
         handed, source = source, None  # run_live closes the source and the sinks
         run_live(handed, state, sinks, view=view, web=dashboard, limit=limit, console=console)

@@ -34,7 +34,7 @@ from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.outputs.live import LiveState
 from tinyhar.outputs.messages import Prediction
 
-__all__ = ["DEFAULT_PORT", "Dashboard", "make_app"]
+__all__ = ["DEFAULT_PORT", "Dashboard", "check_port", "make_app"]
 
 DEFAULT_PORT = 8765
 """Port of ``tinyhar live --web``."""
@@ -45,6 +45,19 @@ STOP_TIMEOUT_S = 2.0
 """Seconds :meth:`Dashboard.stop` lets open requests finish before it cancels them."""
 _END = None
 """The item that ends a page's event stream (:meth:`_Hub.close`)."""
+
+
+def check_port(port: int) -> int:
+    """The dashboard's TCP port, checked: 0 (any free one) to 65535.
+
+    Raises
+    ------
+    ConfigError
+        Another value (``socket.bind`` raised OverflowError).
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"--web-port {port}: a TCP port is 0 to 65535 (0: any free one)")
+    return port
 
 
 class _Hub:
@@ -149,8 +162,7 @@ class Dashboard:
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = DEFAULT_PORT):
         from tinyhar.outputs.live import require
 
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigError(f"--web-port {port}: a TCP port is 0 to 65535 (0: any free one)")
+        check_port(port)
         uvicorn = require("uvicorn", "uvicorn")
         require("starlette", "starlette")
         self.state = state
