@@ -252,6 +252,29 @@ def test_a_session_shorter_than_one_window_gives_the_outputs_of_a_whole_read(
                                        "recordings/s004_0001"}
 
 
+def test_segment_times_of_a_long_recording_keep_their_fraction(run, synthetic, tmp_path):
+    """segments.csv wrote start and end with 6 significant digits: from 1000 s on they were
+    rounded (a day: 0.1 s, a week: whole seconds, so segments ended before they began). Two
+    minutes of s003 with a gap of three days in between: the times are those of the windows."""
+    day = _day(synthetic, "s003").iloc[:6000].copy()
+    day.loc[3000:, "time"] += 3 * 86400.0 + 0.64
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    day.to_csv(folder / "s003_a.csv", index=False)
+    spec = yaml.safe_load((synthetic / "data.yaml").read_text(encoding="utf-8"))
+    spec.update(files="*.csv", file_pattern=r"(?P<subject>s\d+)_\w\.csv")
+    (folder / "data.yaml").write_text(yaml.safe_dump(spec))
+    predict_recordings(run, tmp_path / "p", recording=str(folder / "data.yaml"))
+    windows = pd.read_parquet(tmp_path / "p" / WINDOWS_FILE)
+    segments = pd.read_csv(tmp_path / "p" / SEGMENTS_FILE)
+    assert windows["t_start"].max() > 3 * 86400
+    off = np.abs(segments["start"].to_numpy()[:, None] - windows["t_start"].to_numpy()[None])
+    assert off.min(axis=1).max() < 1e-6  # each segment starts at a window's start
+    assert (segments["end"] > segments["start"]).all()
+    late = segments[segments["start"] > 86400]
+    assert late["end"].iloc[:-1].to_numpy() == pytest.approx(late["start"].iloc[1:], abs=1e-6)
+
+
 # ------------------------------------------------------------------ clock time (date-times)
 S003_START = "2016-11-13T02:18:00.000Z"  # written without an offset (UTC)
 S004_START = "2016-11-14T08:30:00.500Z"  # written as 09:30:00.500+01:00

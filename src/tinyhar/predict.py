@@ -216,6 +216,33 @@ def segments_table(pred: StreamPredictions, smoothed: np.ndarray) -> pd.DataFram
     return table
 
 
+def write_segments(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write :func:`segments_table` as ``segments.csv``.
+
+    ``start`` and ``end`` are written to the microsecond, whatever their
+    size (6 significant digits, as before, rounded the times of a recording
+    longer than 1000 s: a day's to 0.1 s, a week's to whole seconds), and
+    ``mean_confidence`` to 6 decimals; each as the shortest text that reads
+    back as that number.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`segments_table` output.
+    path : str or Path
+        The CSV file.
+
+    Returns
+    -------
+    Path
+    """
+    text = table.copy()
+    for key, decimals in (("start", 6), ("end", 6), ("mean_confidence", 6)):
+        text[key] = np.round(text[key].to_numpy(np.float64), decimals)
+    text.to_csv(path, index=False)
+    return Path(path)
+
+
 def clock_times(origins: dict[str, float], session: np.ndarray,
                 seconds: np.ndarray) -> np.ndarray:
     """Times from the session start as clock times: the session's origin plus the time.
@@ -421,7 +448,7 @@ def predict_recordings(
     tmp.mkdir(parents=True)
     try:
         windows_table(pred, raw, smoothed, unknown).to_parquet(tmp / WINDOWS_FILE, index=False)
-        segments.to_csv(tmp / SEGMENTS_FILE, index=False, float_format="%.6g")
+        write_segments(segments, tmp / SEGMENTS_FILE)
         subjects_seen = sorted(set(pred.subject.tolist()), key=natural_key)
         plot_timeline(
             pred.session, pred.t_start, pred.window_s, pred.hop_s, pred.acc_magnitude, rows,

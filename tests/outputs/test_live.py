@@ -58,6 +58,7 @@ def test_parse_pred_lines():
     ("PRED 1.0 walk", "without probabilities"),
     ("PRED 1.0 walk 0.5 0.5", "2 probabilities for 3 classes"),
     ("PRED nan walk 0.1 0.2 0.7", "not finite"),
+    ("PRED 1.0 walk 0.1 0.2 70", "probability 70.0 is not in 0..1"),
 ])
 def test_malformed_pred_lines(line, match):
     with pytest.raises(MalformedMessage, match=match):
@@ -83,6 +84,8 @@ def test_parse_mqtt_payload():
     (b'{"t": 1, "activity": "a", "probabilities": {"a": null}}', r"probabilities\['a'\]"),
     (b'{"t": 1, "activity": "a", "seq": 1.5}', "seq must be an integer"),
     (b'{"t": 1e999, "activity": "a"}', "not finite"),
+    (b'{"t": 1, "activity": "a", "confidence": 80}', "confidence 80.0 is not in 0..1"),
+    (b'{"t": 1, "activity": "a", "probabilities": {"a": -0.5}}', r"\['a'\] -0.5 is not in 0..1"),
 ])
 def test_malformed_mqtt_payloads(payload, match):
     with pytest.raises(MalformedMessage, match=match):
@@ -95,9 +98,51 @@ def test_parse_mqtt_url():
     u = parse_mqtt_url("127.0.0.1:1999")
     assert (u.host, u.port, u.topic) == ("127.0.0.1", 1999, None)
     for bad, match in (("http://x", "only mqtt://"), ("mqtt://:1883/a", "no broker host"),
-                       ("mqtt://h:99999", "port must be")):
+                       ("mqtt://h:99999", "port must be"), ("mqtt://h:0/x", "port must be")):
         with pytest.raises(ConfigError, match=match):
             parse_mqtt_url(bad)
+
+
+def test_mqtt_url_topic_keeps_hash_and_question_mark():
+    """'#' and '?' are topic characters, not a URL fragment and query: the whole path is the
+    topic (``mqtt://h/tinyhar/#`` used to subscribe to ``tinyhar/``, which matches nothing)."""
+    assert parse_mqtt_url("mqtt://h/tinyhar/#").topic == "tinyhar/#"
+    assert parse_mqtt_url("h:1999/what?/#").topic == "what?/#"
+    u = parse_mqtt_url("mqtt://broker:1884/my home/küche 1/+")
+    assert (u.host, u.port, u.topic) == ("broker", 1884, "my home/küche 1/+")
+
+
+def test_mqtt_url_with_credentials_is_refused_without_echoing_them():
+    """A user name and password were silently dropped (the broker then refused the anonymous
+    client, reported as 'no CONNACK ... is the broker running?')."""
+    with pytest.raises(ConfigError, match="user name or password") as caught:
+        parse_mqtt_url("mqtt://alice:s3cret@broker/tinyhar/+/activity")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_pred_lines_of_class_names_with_spaces():
+    """The live app prints a class name as it is (``walking upstairs``): the probabilities are
+    the last tokens (such lines used to be counted as malformed)."""
+    names = ["sitting", "walking upstairs"]
+    p = parse_pred_line("PRED 1.2800 walking upstairs 0.1000 0.9000\n", "sim", names)
+    assert (p.activity, p.probabilities, p.confidence) == (
+        "walking upstairs", {"sitting": 0.1, "walking upstairs": 0.9}, 0.9)
+    q = parse_pred_line("PRED 1.28 walking upstairs 0.1 0.9", "COM3")  # no --run: p0, p1
+    assert (q.activity, q.probabilities) == ("walking upstairs", {"p0": 0.1, "p1": 0.9})
+    with pytest.raises(MalformedMessage, match="3 probabilities for 2 classes"):
+        parse_pred_line("PRED 1.28 walk 0.1 0.2 0.7", "sim", names)
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"t": 1, "activity": "a", "sent_at": NaN}',
+    b'{"t": 1, "activity": "a", "confidence": Infinity}',
+    b'{"t": 1, "activity": "a", "probabilities": {"a": -Infinity}}',
+])
+def test_mqtt_payload_with_nan_or_infinity_is_malformed(payload):
+    """NaN and Infinity are not JSON: Python's parser takes them, and a NaN kept among a
+    payload's other keys broke the dashboard (``/state`` answered 500)."""
+    with pytest.raises(MalformedMessage, match="not JSON"):
+        parse_mqtt_payload("tinyhar/b/activity", payload)
 
 
 def test_state_minutes_gaps_and_restarts():
@@ -139,6 +184,39 @@ def test_serial_source_counts_malformed_lines_and_goes_on(tmp_path):
     frame = pd.read_csv(csv)
     assert list(frame["activity"]) == ["walk", "walk", "invalid", "sit"]
     assert list(frame.columns[-3:]) == ["p_p0", "p_p1", "p_p2"]
+
+
+def test_a_sink_that_fails_at_the_end_does_not_cost_the_others(tmp_path):
+    """Every sink is closed, then the first error is raised (a Parquet log whose folder went
+    away stopped the closing: the CSV log's last lines were never written)."""
+    import shutil
+
+    lines = [b"INVALID 0.0 NaN in acc_x\n", b"INVALID 1.28 NaN in acc_x\n"]  # no classes yet
+    fake = FakeSerial(lines)
+    src = SerialSource("/dev/ttyFAKE", serial_factory=lambda *a, **k: fake)
+    (tmp_path / "gone").mkdir()
+    sinks = [ParquetSink(tmp_path / "gone" / "log.parquet"), CsvSink(tmp_path / "log.csv")]
+    shutil.rmtree(tmp_path / "gone")
+    with pytest.raises(TinyharError, match="cannot write the Parquet log"):
+        run_live(src, sinks=sinks, view=False)
+    assert list(pd.read_csv(tmp_path / "log.csv")["activity"]) == ["invalid", "invalid"]
+
+
+def test_csv_log_warns_once_when_a_model_with_other_classes_joins(tmp_path):
+    """The CSV log's columns are the first model's classes: a board with another model (a
+    fleet) lost its other probabilities without a word."""
+    sink = CsvSink(tmp_path / "log.csv")
+    sink.write(Prediction(0.0, "walk", 0.8, {"walk": 0.8, "sit": 0.2}, "b1"))
+    with pytest.warns(UserWarning, match=r"b2 has classes \['fall'\] .* --parquet"):
+        sink.write(Prediction(0.0, "fall", 0.9, {"fall": 0.9, "walk": 0.1}, "b2"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once
+        sink.write(Prediction(1.3, "fall", 0.9, {"fall": 0.9, "walk": 0.1}, "b2"))
+    sink.close()
+    frame = pd.read_csv(tmp_path / "log.csv")
+    assert list(frame.columns[-2:]) == ["p_walk", "p_sit"] and len(frame) == 3
 
 
 def test_serial_port_that_cannot_be_opened():
@@ -213,6 +291,67 @@ def test_mqtt_broker_restart_reconnects_and_counts_the_gap(mosquitto):  # noqa: 
     assert "5 missed" in state.summary() and "1 disconnection" in state.summary()
 
 
+def test_broker_that_refuses_anonymous_clients_is_named_with_its_reason(tmp_path):
+    """A refused connection is reported at once with the broker's reason (it was 'no CONNACK
+    within 10 s ... is the broker running?', after 10 s)."""
+    from tests.broker import Broker, find_mosquitto
+
+    exe = find_mosquitto()
+    if exe is None:
+        pytest.skip("mosquitto is not installed (Debian: apt-get install mosquitto)")
+    broker = Broker(exe, tmp_path)
+    broker.conf.write_text(broker.conf.read_text().replace("allow_anonymous true",
+                                                           "allow_anonymous false"))
+    broker.start()
+    try:
+        for client in (MqttSource, MqttPublisher):
+            with pytest.raises(TinyharError, match=f"at 127.0.0.1 port {broker.port} refused "
+                               "the connection: Not authorized; .* allow anonymous"):
+                client(parse_mqtt_url(broker.url))
+    finally:
+        broker.stop()
+
+
+def test_mqtt_publisher_delivers_a_burst_before_it_closes(mosquitto):  # noqa: F811
+    """close() waits until the broker has every message (it stopped paho's network loop at
+    once, and the tail of a burst, e.g. a replay at --speed 0, was lost)."""
+    from tests.export.test_mpy_outputs import Subscriber
+
+    sub = Subscriber(mosquitto.host, mosquitto.port, "tinyhar/+/activity")
+    pub = MqttPublisher(parse_mqtt_url(mosquitto.url))
+    n = 3000
+    try:
+        for i in range(n):
+            pub.write(Prediction(1.28 * i, "walk", 0.8, {"walk": 0.8, "sit": 0.2}, "sim", seq=i))
+        pub.close()
+        got = sub.drain(n)
+    finally:
+        sub.close()
+    assert [m["seq"] for _, m in got] == list(range(n))
+    assert pub.undelivered == 0
+
+
+def test_mqtt_publisher_counts_what_a_broker_gone_for_good_never_got(mosquitto):  # noqa: F811
+    """While the broker is away paho queues the messages (QoS 1) and reconnects; those the
+    broker never gets, because it stays away, are counted after close() waited ``timeout`` s
+    (they were dropped without a word)."""
+    from tests.export.test_mpy_outputs import Subscriber
+
+    sub = Subscriber(mosquitto.host, mosquitto.port, "tinyhar/+/activity")
+    pub = MqttPublisher(parse_mqtt_url(mosquitto.url), timeout=1.0)
+    try:
+        for i in range(2):
+            pub.write(Prediction(1.28 * i, "walk", 0.8, {}, "sim", seq=i))
+        assert len(sub.drain(2)) == 2
+    finally:
+        sub.close()
+    mosquitto.stop()
+    for i in range(2, 5):
+        pub.write(Prediction(1.28 * i, "walk", 0.8, {}, "sim", seq=i))
+    pub.close()
+    assert pub.undelivered == 3
+
+
 def test_missing_broker_names_host_and_port():
     from tinyhar.cli import app
 
@@ -225,11 +364,38 @@ def test_missing_broker_names_host_and_port():
         MqttPublisher(parse_mqtt_url(f"127.0.0.1:{port}"))
 
 
+@pytest.mark.parametrize("topic", ["tinyhar/a#", "#/activity", "tinyhar/+b/activity",
+                                   "a/\x00/b"])
+def test_invalid_topic_filter_is_a_usage_error(topic):
+    """MQTT's rules for filters are checked before connecting (paho raised ValueError in its
+    network thread, and the source waited 10 s to report 'no CONNACK')."""
+    with pytest.raises(ConfigError, match="topic filter"):
+        MqttSource(parse_mqtt_url(f"mqtt://127.0.0.1:{free_port()}/{topic}"))
+
+
+@pytest.mark.parametrize("topic", ["tinyhar/#", "tinyhar/+/#"])
+def test_republishing_to_a_multi_level_wildcard_is_a_usage_error(topic):
+    """A topic with '#' cannot be published to (paho raised ValueError at the first
+    prediction, a traceback)."""
+    with pytest.raises(ConfigError, match="'#'"):
+        MqttPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:{free_port()}/{topic}"))
+
+
+def test_parquet_log_that_cannot_be_written_fails_at_the_start(tmp_path):
+    """The Parquet log is written at the end (and every 1000 predictions): a folder that
+    does not exist used to be found out only then, after the session."""
+    with pytest.raises(TinyharError, match="cannot write the Parquet log"):
+        ParquetSink(tmp_path / "nope" / "log.parquet")
+
+
 @pytest.mark.parametrize(("args", "match"), [
     ([], "give a source"),
     (["--serial", "/dev/x", "--simulate", "runs/x"], "one source"),
     (["--simulate", "runs/x"], "needs --recording"),
     (["--mqtt", "mqtt://h", "--qos", "2"], "0 or 1"),
+    (["--mqtt", "mqtt://h", "--limit", "0"], "--limit must be 1 or more"),  # (stopped after 1)
+    (["--mqtt", "mqtt://127.0.0.1:9/x", "--web", "--web-port", "70000"],  # (a traceback)
+     "--web-port 70000: a TCP port is 0 to 65535"),
 ])
 def test_cli_live_usage_errors(args, match):
     from tinyhar.cli import app

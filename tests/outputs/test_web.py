@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.outputs.test_live import run_and_recording  # noqa: F401  (fixture)
-from tinyhar.errors import TinyharError
+from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.outputs.live import LiveState, SimulatorSource, run_live
 from tinyhar.outputs.messages import Prediction
 from tinyhar.outputs.web import Dashboard
@@ -84,6 +84,35 @@ def test_port_in_use_names_host_and_port():
             Dashboard(state, port=first.port)
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_port_out_of_range_is_a_usage_error(port):
+    """A port outside 0..65535 is named (socket.bind raised OverflowError: a traceback)."""
+    with pytest.raises(ConfigError, match=f"--web-port {port}"):
+        Dashboard(LiveState(), port=port)
+
+
+def test_stop_ends_the_open_event_streams():
+    """Stopping the dashboard ends the pages' event streams, so the server stops at once
+    (uvicorn waited for the never-ending streams: stop() gave up after 10 s, the server
+    thread still running)."""
+    import httpx
+
+    dash = Dashboard(LiveState(), port=0).start()
+    ended = threading.Event()
+
+    def page():
+        with httpx.stream("GET", dash.url + "events", timeout=30) as resp:
+            for _ in resp.iter_lines():
+                pass
+        ended.set()
+
+    threading.Thread(target=page, daemon=True).start()
+    _wait(lambda: dash.hub.clients)
+    dash.stop()
+    assert not dash.thread.is_alive()
+    assert ended.wait(10)
 
 
 def _chrome_or_skip():

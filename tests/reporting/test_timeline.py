@@ -40,3 +40,28 @@ def test_a_clock_axis_ticks_whole_utc_minutes_of_the_session():
     np.testing.assert_allclose(axes[0].get_xticks(), ticks)
     assert axes[1].get_xlabel() == "time (UTC), from 2016-11-13 02:18:19"
     plt.close(fig)
+
+
+def test_bars_and_signal_break_at_a_gap_in_the_windows():
+    """A gap in a session (the sensor off for an hour) stays blank: the label bars and the
+    signal curve ran across it (the hour drawn as one bar of the activity before it)."""
+    from tinyhar.reporting.timeline import label_spans, signal_curve
+
+    hop = 1.28
+    centre = np.r_[np.arange(4) * hop, 3600 + np.arange(3) * hop]
+    labels = np.array(["sit"] * 4 + ["sit", "", "walk"], dtype=object)
+    spans = label_spans(centre, labels, hop)
+    assert list(spans) == ["sit", "walk"]
+    np.testing.assert_allclose(spans["sit"], [(-hop / 2, 4 * hop), (3600 - hop / 2, hop)])
+    np.testing.assert_allclose(spans["walk"], [(3600 + 1.5 * hop, hop)])
+    x, y, low, high = signal_curve(centre, np.arange(7.0), hop)
+    np.testing.assert_allclose(x, np.r_[centre[:4], (centre[3] + centre[4]) / 2, centre[4:]])
+    np.testing.assert_allclose(y, [0, 1, 2, 3, np.nan, 4, 5, 6])
+    assert low is None and high is None
+    # thinned (a day of windows): bins stay on their side of the gap
+    centre = np.r_[np.arange(400) * hop, 7200 + np.arange(400) * hop]
+    x, y, low, high = signal_curve(centre, np.r_[np.zeros(400), np.ones(400)], hop,
+                                   max_points=40)
+    assert len(x) == 41 and np.isnan(y[20]) and 400 * hop < x[20] < 7200
+    np.testing.assert_allclose(np.r_[y[:20], y[21:]], np.r_[np.zeros(20), np.ones(20)])
+    np.testing.assert_allclose(np.r_[low[:20], high[21:]], np.r_[np.zeros(20), np.ones(20)])

@@ -40,7 +40,8 @@ def live_command(
     ------
     ConfigError
         No source, two sources, ``--simulate`` without ``--recording``, a bad
-        QoS or MQTT URL.
+        QoS, MQTT URL or topic, a ``limit`` below 1, a dashboard port outside
+        0..65535.
     TinyharError
         The source, broker or dashboard port cannot be opened (naming it).
     """
@@ -52,6 +53,7 @@ def live_command(
         ParquetSink,
         SerialSource,
         SimulatorSource,
+        close_all,
         run_live,
     )
     from tinyhar.outputs.messages import parse_mqtt_url
@@ -65,11 +67,17 @@ def live_command(
         raise ConfigError("--simulate needs --recording (Parquet or CSV)")
     if qos not in (0, 1):
         raise ConfigError(f"--qos must be 0 or 1, not {qos}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be 1 or more predictions, not {limit}")
     url = parse_mqtt_url(mqtt) if mqtt else None
     state = LiveState()
     sinks: list[Any] = []
     dashboard = None
     source = None
+    if web:
+        from tinyhar.outputs.web import check_port
+
+        check_port(web_port)  # before a board or broker is opened
     try:
         if serial:
             source = SerialSource(serial, run)
@@ -91,6 +99,10 @@ def live_command(
         handed, source = source, None  # run_live closes the source and the sinks
         run_live(handed, state, sinks, view=view, web=dashboard, limit=limit, console=console)
         console.print(state.summary())
+        for sink in sinks:
+            if getattr(sink, "undelivered", 0):
+                console.print(f"[yellow]{sink.undelivered} prediction(s) did not reach the MQTT "
+                              f"broker at {sink.url.host} port {sink.url.port}[/] (it was away)")
         if state.malformed:
             console.print(f"[yellow]{state.malformed} malformed message(s)[/], e.g. "
                           f"{state.malformed_examples[-1]}")
@@ -103,9 +115,10 @@ def live_command(
             except KeyboardInterrupt:
                 pass
     finally:
-        if source is not None:
-            source.close()
-            for sink in sinks:
-                sink.close()
-        if dashboard is not None:
-            dashboard.stop()
+        try:
+            if source is not None:
+                source.close()
+                close_all(sinks)
+        finally:
+            if dashboard is not None:
+                dashboard.stop()

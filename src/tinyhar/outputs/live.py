@@ -40,6 +40,7 @@ from tinyhar.outputs.messages import (
     MalformedMessage,
     MqttUrl,
     Prediction,
+    check_topic,
     parse_mqtt_payload,
     parse_pred_line,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ParquetSink",
     "SerialSource",
     "SimulatorSource",
+    "close_all",
     "render_view",
     "require",
     "run_live",
@@ -371,10 +373,26 @@ class SimulatorSource(Source):
         self.tmp.cleanup()
 
 
-def _connect_error(url: MqttUrl, exc: BaseException) -> TinyharError:
+def _connect_error(url: MqttUrl, exc: BaseException | str,
+                   refused: list[str] | None = None) -> TinyharError:
+    if refused:
+        return TinyharError(
+            f"the MQTT broker at {url.host} port {url.port} refused the connection: "
+            f"{refused[0]}; tinyhar live connects without user name and password, so the "
+            "broker must allow anonymous clients (mosquitto: allow_anonymous true)")
     return TinyharError(
         f"cannot connect to the MQTT broker at {url.host} port {url.port}: {exc}; "
         "is the broker running (e.g. `mosquitto`) and are host and port right?")
+
+
+def _wait_for(event: threading.Event, refused: list[str], timeout: float) -> bool:
+    """Wait until ``event`` is set or the broker refused (``refused`` filled), ``timeout`` s
+    at most; True when ``event`` is set."""
+    end = time.monotonic() + timeout
+    while not refused and time.monotonic() < end:
+        if event.wait(min(0.05, max(end - time.monotonic(), 0.0))):
+            return True
+    return event.is_set()
 
 
 class MqttSource(Source):
@@ -391,8 +409,11 @@ class MqttSource(Source):
 
     Raises
     ------
+    ConfigError
+        A topic filter MQTT does not allow (:func:`~tinyhar.outputs.messages.check_topic`).
     TinyharError
-        The broker cannot be reached (the message names host and port).
+        The broker cannot be reached or refuses the connection (the message
+        names host, port and the broker's reason).
 
     Notes
     -----
@@ -405,13 +426,14 @@ class MqttSource(Source):
 
     def __init__(self, url: MqttUrl, qos: int = 1, timeout: float = 10.0,
                  client_id: str | None = None) -> None:
-        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.url = url
-        self.topic = url.topic or DEFAULT_TOPIC
+        self.topic = check_topic(url.topic or DEFAULT_TOPIC)
+        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.queue: queue.Queue = queue.Queue()
         self._connected = threading.Event()
         self.ready = threading.Event()  # subscribed (cleared while disconnected)
         self._closed = False
+        refused: list[str] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"tinyhar-live-{os.getpid()}")
         self.client.reconnect_delay_set(0.1, 5)
@@ -420,6 +442,8 @@ class MqttSource(Source):
             if not rc.is_failure:
                 client.subscribe(self.topic, qos=qos)
                 self._connected.set()
+            else:
+                refused.append(str(rc))
 
         def on_subscribe(client, userdata, mid, reason_codes, props=None):
             self.ready.set()
@@ -442,9 +466,9 @@ class MqttSource(Source):
         except (OSError, ValueError) as exc:
             raise _connect_error(url, exc) from None
         self.client.loop_start()
-        if not (self._connected.wait(timeout) and self.ready.wait(timeout)):
+        if not (_wait_for(self._connected, refused, timeout) and self.ready.wait(timeout)):
             self.close()
-            raise _connect_error(url, f"no CONNACK within {timeout:g} s")
+            raise _connect_error(url, f"no CONNACK within {timeout:g} s", refused)
 
     def __iter__(self) -> Iterator[Prediction]:
         while not self._closed:
@@ -499,7 +523,10 @@ class CsvSink(Sink):
 
     Columns: received_utc, source, t_start_s, activity, confidence, seq,
     model, then ``p_<class>`` for the classes of the first prediction with
-    probabilities (``classes`` fixes them up front).
+    probabilities (``classes`` fixes them up front). A prediction with other
+    classes (a fleet of boards with different models) has only those
+    columns logged, and a warning says so once (:class:`ParquetSink` keeps
+    every class).
     """
 
     def __init__(self, path: str | Path, classes: list[str] | None = None) -> None:
@@ -514,6 +541,7 @@ class CsvSink(Sink):
         self.classes = list(classes) if classes else None
         self.writer = None
         self.pending: list[Prediction] = []
+        self._warned = False
 
     def write(self, pred: Prediction) -> None:
         if self.classes is None:
@@ -521,6 +549,14 @@ class CsvSink(Sink):
                 self.pending.append(pred)
                 return
             self.classes = list(pred.probabilities)
+        other = [c for c in pred.probabilities if c not in self.classes]
+        if other and not self._warned:
+            import warnings
+
+            self._warned = True
+            warnings.warn(f"{self.path}: {pred.source} has classes {other} that the CSV log's "
+                          f"columns (the classes {self.classes}) lack: their probabilities are "
+                          "not logged; --parquet logs every class", stacklevel=2)
         if self.writer is None:
             self.writer = self.csv.DictWriter(self.file, list(_row(pred, self.classes)))
             self.writer.writeheader()
@@ -542,12 +578,26 @@ class ParquetSink(Sink):
 
     Same columns as :class:`CsvSink`; the file is rewritten every
     ``every`` predictions too, so a crash loses at most that many.
+
+    Raises
+    ------
+    TinyharError
+        The file cannot be written (checked at once, not at the first write).
     """
 
     def __init__(self, path: str | Path, every: int = 1000) -> None:
         self.path = Path(path)
         self.preds: list[Prediction] = []
         self.every = every
+        tmp = self._tmp()
+        try:  # find out now, not after the session
+            tmp.open("wb").close()
+            tmp.unlink()
+        except OSError as exc:
+            raise TinyharError(f"{self.path}: cannot write the Parquet log: {exc}") from None
+
+    def _tmp(self) -> Path:
+        return self.path.with_name(self.path.name + ".tmp")
 
     def write(self, pred: Prediction) -> None:
         self.preds.append(pred)
@@ -563,7 +613,7 @@ class ParquetSink(Sink):
                 if c not in classes:
                     classes.append(c)
         frame = pd.DataFrame([_row(p, classes) for p in self.preds])
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self._tmp()
         try:
             frame.to_parquet(tmp, index=False)
             os.replace(tmp, self.path)
@@ -581,34 +631,55 @@ class MqttPublisher(Sink):
     ``tinyhar/<source>/activity``, the source made topic-safe); payload: the
     board's JSON (:func:`~tinyhar.outputs.messages.parse_mqtt_payload`
     reads it back). paho-mqtt queues messages while the broker is away and
-    reconnects.
+    reconnects (QoS 1; with QoS 0 what is published meanwhile is lost).
+    :meth:`close` waits up to ``timeout`` s for the broker to have every
+    message; :attr:`undelivered` counts those it never got.
 
     Raises
     ------
+    ConfigError
+        A topic that cannot be published to (``#``;
+        :func:`~tinyhar.outputs.messages.check_topic`).
     TinyharError
-        The broker cannot be reached (the message names host and port).
+        The broker cannot be reached or refuses the connection (the message
+        names host, port and the broker's reason).
     """
 
     def __init__(self, url: MqttUrl, qos: int = 1, timeout: float = 10.0) -> None:
-        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.url = url
-        self.pattern = url.topic or "tinyhar/+/activity"
+        self.pattern = check_topic(url.topic or DEFAULT_TOPIC, publish=True)
+        mqtt = require("paho.mqtt.client", "paho-mqtt")
         self.qos = qos
+        self.timeout = timeout
+        self.undelivered = 0
+        self._queued = self._delivered = 0  # messages handed to paho, and those it delivered
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=f"tinyhar-pub-{os.getpid()}")
         self.client.reconnect_delay_set(0.1, 5)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
         connected = threading.Event()
-        self.client.on_connect = lambda c, u, f, rc, p=None: connected.set()
+        refused: list[str] = []
+
+        def on_connect(client, userdata, flags, rc, props=None):
+            if rc.is_failure:
+                refused.append(str(rc))
+            else:
+                connected.set()
+
+        def on_publish(client, userdata, mid, rc=None, props=None):
+            self._delivered += 1  # (QoS 1: the broker's PUBACK; QoS 0: sent)
+
+        self.client.on_connect = on_connect
+        self.client.on_publish = on_publish
         try:
             self.client.connect(url.host, url.port, keepalive=30)
         except (OSError, ValueError) as exc:
             raise _connect_error(url, exc) from None
         self.client.loop_start()
-        if not connected.wait(timeout):
+        if not _wait_for(connected, refused, timeout):
             self.close()
-            raise _connect_error(url, f"no CONNACK within {timeout:g} s")
+            raise _connect_error(url, f"no CONNACK within {timeout:g} s", refused)
 
     def topic(self, source: str) -> str:
         """The topic for one source."""
@@ -619,9 +690,23 @@ class MqttPublisher(Sink):
         data = pred.to_dict()
         data.pop("source")
         data.pop("received")
-        self.client.publish(self.topic(pred.source), json.dumps(data), qos=self.qos)
+        info = self.client.publish(self.topic(pred.source), json.dumps(data), qos=self.qos)
+        if info.rc and self.qos == 0:  # dropped (the broker away); QoS 1 stays queued
+            self.undelivered += 1
+        else:
+            self._queued += 1
 
     def close(self) -> None:
+        """Wait (up to ``timeout`` s) until the broker has every message, then disconnect.
+
+        The messages still queued then (the broker away) are added to
+        :attr:`undelivered`.
+        """
+        end = time.monotonic() + self.timeout
+        while self._delivered < self._queued and time.monotonic() < end:
+            time.sleep(0.01)
+        self.undelivered += max(self._queued - self._delivered, 0)
+        self._queued = self._delivered
         self.client.loop_stop()
         self.client.disconnect()
 
@@ -694,6 +779,12 @@ def run_live(
     -------
     LiveState
         The final state (``summary()`` for the report line).
+
+    Raises
+    ------
+    TinyharError
+        The source failed, or a sink could not finish (after every sink was
+        closed: :func:`close_all`).
     """
     state = state or LiveState()
     source.state = state
@@ -718,9 +809,28 @@ def run_live(
     except KeyboardInterrupt:
         pass
     finally:
-        source.close()
-        for sink in sinks:
-            sink.close()
-        if live is not None:
-            live.stop()
+        try:
+            source.close()
+            close_all(sinks)
+        finally:
+            if live is not None:
+                live.stop()
     return state
+
+
+def close_all(sinks: Sequence[Sink]) -> None:
+    """Close every sink, then raise the first error one of them raised (if any).
+
+    Raises
+    ------
+    TinyharError
+        A sink could not finish (e.g. write its file); the others are closed.
+    """
+    errors: list[TinyharError] = []
+    for sink in sinks:
+        try:
+            sink.close()
+        except TinyharError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]

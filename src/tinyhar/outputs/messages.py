@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "MalformedMessage",
     "MqttUrl",
     "Prediction",
+    "check_topic",
     "parse_mqtt_payload",
     "parse_mqtt_url",
     "parse_pred_line",
@@ -103,6 +105,18 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
+PROBABILITY_TOLERANCE = 1e-6
+"""How far outside 0..1 a probability may lie (float rounding) before its message is malformed."""
+
+
+def _probability(value: Any, what: str) -> float:
+    """A finite number in 0..1 (within :data:`PROBABILITY_TOLERANCE`), else MalformedMessage."""
+    p = _number(value, what)
+    if not -PROBABILITY_TOLERANCE <= p <= 1 + PROBABILITY_TOLERANCE:
+        raise MalformedMessage(f"{what} {p!r} is not in 0..1 (a probability, not a percentage)")
+    return p
+
+
 def parse_pred_line(
     line: str, source: str = "serial", classes: list[str] | None = None
 ) -> Prediction | None:
@@ -126,8 +140,9 @@ def parse_pred_line(
     Raises
     ------
     MalformedMessage
-        A ``PRED``/``INVALID`` line with missing or non-numeric fields, or
-        another number of probabilities than ``classes``.
+        A ``PRED``/``INVALID`` line with missing or non-numeric fields, a
+        probability outside 0..1, or another number of probabilities than
+        ``classes``.
     """
     parts = line.strip().split()
     if not parts or parts[0] not in ("PRED", "INVALID"):
@@ -142,11 +157,12 @@ def parse_pred_line(
     t = _number(t_value, "t_start_s")
     if parts[0] == "INVALID":
         return Prediction(t, INVALID_CLASS, 0.0, {}, source, extra={"reason": " ".join(parts[2:])})
+    activity, fields = _class_and_fields(parts[2:], classes)
     try:
-        values = [float(p) for p in parts[3:]]
+        values = [float(p) for p in fields]
     except ValueError:
         raise MalformedMessage(f"non-numeric probability in {line.strip()!r:.80}") from None
-    proba = [_number(v, "probability") for v in values]
+    proba = [_probability(v, "probability") for v in values]
     if not proba:
         raise MalformedMessage(f"PRED line without probabilities: {line.strip()!r:.80}")
     names = list(classes) if classes is not None else [f"p{i}" for i in range(len(proba))]
@@ -154,9 +170,39 @@ def parse_pred_line(
         raise MalformedMessage(f"{len(proba)} probabilities for {len(names)} classes: "
                                f"{line.strip()!r:.80}")
     probs = dict(zip(names, proba, strict=True))
-    activity = parts[2]
     conf = probs.get(activity, max(proba))
     return Prediction(t, activity, conf, probs, source)
+
+
+_NUMBER_LIKE = re.compile(r"[-+]?(\d|\.\d|nan|inf)", re.IGNORECASE)
+"""A word that starts like a number: where a class name ends in a ``PRED`` line read
+without the model's classes."""
+
+
+def _class_and_fields(words: list[str], classes: list[str] | None) -> tuple[str, list[str]]:
+    """The class name and the probability fields of a ``PRED`` line's words after the time.
+
+    The app prints a class name as it is, spaces included. With ``classes``
+    the last ``len(classes)`` words are the probabilities when the words
+    before them name a class; without, the class name is the words up to the
+    first word that starts like a number (:data:`_NUMBER_LIKE`). Otherwise
+    the first word is the class (the caller then reports what is wrong with
+    the rest).
+    """
+    if classes is not None:
+        head = " ".join(words[:len(words) - len(classes)])
+        if len(words) > len(classes) + 1 and head in classes:
+            return head, words[len(words) - len(classes):]
+        return words[0], words[1:]
+    k = next((i for i, w in enumerate(words) if _NUMBER_LIKE.match(w)), len(words))
+    k = max(k, 1)
+    return " ".join(words[:k]), words[k:]
+
+
+def _not_json(name: str) -> None:
+    """``json.loads``' hook for ``NaN``, ``Infinity`` and ``-Infinity``: JSON has no such
+    numbers (and the dashboard's JSON could not carry them on)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_mqtt_payload(topic: str, payload: bytes | str) -> Prediction:
@@ -168,11 +214,12 @@ def parse_mqtt_payload(topic: str, payload: bytes | str) -> Prediction:
     Raises
     ------
     MalformedMessage
-        Not UTF-8 JSON, not an object, a missing key (``t``, ``activity``),
-        or a value of the wrong type.
+        Not UTF-8 JSON (``NaN`` and ``Infinity`` are not JSON), not an
+        object, a missing key (``t``, ``activity``), a value of the wrong
+        type, or a confidence or probability outside 0..1.
     """
     try:
-        data = json.loads(payload)
+        data = json.loads(payload, parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedMessage(f"{topic}: payload is not JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -187,9 +234,10 @@ def parse_mqtt_payload(topic: str, payload: bytes | str) -> Prediction:
     probs_in = data.get("probabilities", {})
     if not isinstance(probs_in, dict):
         raise MalformedMessage(f"{topic}: probabilities must be an object class -> p")
-    probs = {str(k): _number(v, f"{topic}: probabilities[{k!r}]") for k, v in probs_in.items()}
+    probs = {str(k): _probability(v, f"{topic}: probabilities[{k!r}]")
+             for k, v in probs_in.items()}
     conf = data.get("confidence", probs.get(activity, 0.0))
-    conf = _number(conf, f"{topic}: confidence")
+    conf = _probability(conf, f"{topic}: confidence")
     seq = data.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise MalformedMessage(f"{topic}: seq must be an integer")
@@ -217,19 +265,81 @@ class MqttUrl:
 def parse_mqtt_url(url: str) -> MqttUrl:
     """Parse ``mqtt://host[:port][/topic/filter]`` (port 1883 by default).
 
+    Everything after the first ``/`` behind the host is the topic, as it
+    is (``#`` and ``?`` included: they are MQTT wildcards or topic characters
+    here, not a URL fragment or query).
+
     Raises
     ------
     ConfigError
-        Another scheme, no host, a bad port.
+        Another scheme, no host, a bad port, a user name or password (not
+        sent: they were ignored before).
     """
-    parts = urlsplit(url if "://" in url else "mqtt://" + url)
+    text = url if "://" in url else "mqtt://" + url
+    scheme, _, rest = text.partition("://")
+    authority, _, topic = rest.partition("/")  # '#', '?' belong to the topic, not the URL
+    parts = urlsplit(f"{scheme}://{authority}")
     if parts.scheme != "mqtt":
         raise ConfigError(f"--mqtt {url}: only mqtt://host[:port]/topic is supported")
+    if parts.username is not None or parts.password is not None:  # (the URL not repeated)
+        raise ConfigError("--mqtt: a user name or password in the URL is not supported: "
+                          "tinyhar live connects without them, so the broker must allow "
+                          "anonymous clients (mosquitto: allow_anonymous true)")
     if not parts.hostname:
         raise ConfigError(f"--mqtt {url}: no broker host (mqtt://host[:port]/topic)")
     try:
-        port = parts.port or DEFAULT_MQTT_PORT
+        port = parts.port
     except ValueError:
-        raise ConfigError(f"--mqtt {url}: the port must be a number 1..65535") from None
-    topic = parts.path.lstrip("/") or None
-    return MqttUrl(parts.hostname, port, topic)
+        port = 0
+    if port == 0:  # (0 was taken as "no port": 1883)
+        raise ConfigError(f"--mqtt {url}: the port must be a number 1..65535")
+    return MqttUrl(parts.hostname, port or DEFAULT_MQTT_PORT, topic or None)
+
+
+def check_topic(topic: str, publish: bool = False) -> str:
+    """Check an MQTT topic filter (subscribe), or a topic pattern to publish to.
+
+    MQTT 3.1.1, section 4.7: a topic is UTF-8 text of 1 to 65535 bytes
+    without the character U+0000; in a filter ``+`` is a whole level (one
+    level, any name) and ``#`` the whole last level (any levels below). A
+    pattern to publish to (:class:`~tinyhar.outputs.live.MqttPublisher`)
+    gets each ``+`` replaced by the source's name, and cannot hold ``#``.
+
+    Parameters
+    ----------
+    topic : str
+        The topic (filter or pattern).
+    publish : bool
+        Check a pattern to publish to instead of a filter.
+
+    Returns
+    -------
+    str
+        ``topic``.
+
+    Raises
+    ------
+    ConfigError
+        The rule broken, with the topic.
+    """
+    what = "topic to publish to" if publish else "topic filter"
+    size = len(topic.encode("utf-8", "surrogatepass"))
+    if not 1 <= size <= 65535 or "\x00" in topic:
+        raise ConfigError(f"--mqtt {what} {topic!r}: a topic is 1 to 65535 bytes of UTF-8 "
+                          "text without the character U+0000")
+    if publish:
+        if "#" in topic:
+            raise ConfigError(
+                f"--mqtt {what} {topic!r}: '#' matches many topics and cannot be published "
+                "to; republishing writes to one topic per source, '+' standing for the "
+                "source (default tinyhar/+/activity)")
+        return topic
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i < len(levels) - 1):
+            raise ConfigError(f"--mqtt {what} {topic!r}: '#' must be the whole last level "
+                              "(e.g. tinyhar/#)")
+        if "+" in level and level != "+":
+            raise ConfigError(f"--mqtt {what} {topic!r}: '+' must be a whole level "
+                              "(e.g. tinyhar/+/activity)")
+    return topic

@@ -16,7 +16,9 @@ Routes:
 :class:`Dashboard` runs the app with uvicorn in a background thread on
 127.0.0.1 (by default) and fans predictions out to every connected page;
 a page that cannot keep up loses its oldest events (``dropped`` counts
-them), it never slows the live loop down.
+them), it never slows the live loop down. :meth:`Dashboard.stop` ends the
+pages' event streams first (a page then shows "disconnected, retrying..."),
+so that the server stops at once.
 """
 
 from __future__ import annotations
@@ -28,17 +30,34 @@ import threading
 from importlib import resources
 from typing import Any
 
-from tinyhar.errors import TinyharError
+from tinyhar.errors import ConfigError, TinyharError
 from tinyhar.outputs.live import LiveState
 from tinyhar.outputs.messages import Prediction
 
-__all__ = ["DEFAULT_PORT", "Dashboard", "make_app"]
+__all__ = ["DEFAULT_PORT", "Dashboard", "check_port", "make_app"]
 
 DEFAULT_PORT = 8765
 """Port of ``tinyhar live --web``."""
 
 QUEUE_SIZE = 10000
 """Events buffered per page before the oldest are dropped."""
+STOP_TIMEOUT_S = 2.0
+"""Seconds :meth:`Dashboard.stop` lets open requests finish before it cancels them."""
+_END = None
+"""The item that ends a page's event stream (:meth:`_Hub.close`)."""
+
+
+def check_port(port: int) -> int:
+    """The dashboard's TCP port, checked: 0 (any free one) to 65535.
+
+    Raises
+    ------
+    ConfigError
+        Another value (``socket.bind`` raised OverflowError).
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"--web-port {port}: a TCP port is 0 to 65535 (0: any free one)")
+    return port
 
 
 class _Hub:
@@ -50,7 +69,7 @@ class _Hub:
         self.dropped = 0
         self.lock = threading.Lock()
 
-    def _put(self, item: str) -> None:
+    def _put(self, item: str | None) -> None:
         for q in list(self.clients):
             if q.full():
                 q.get_nowait()
@@ -61,6 +80,12 @@ class _Hub:
         loop = self.loop
         if loop is not None and self.clients:
             loop.call_soon_threadsafe(self._put, item)
+
+    def close(self) -> None:
+        """End every open event stream (their responses complete)."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._put, _END)
 
 
 def make_app(state: LiveState, hub: _Hub | None = None) -> Any:
@@ -100,6 +125,8 @@ def make_app(state: LiveState, hub: _Hub | None = None) -> Any:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
+                    if item is _END:
+                        return
                     yield item
             finally:
                 hub.clients.discard(q)
@@ -126,6 +153,8 @@ class Dashboard:
 
     Raises
     ------
+    ConfigError
+        A port outside 0..65535.
     TinyharError
         The port is taken or the host cannot be bound (the message names both).
     """
@@ -133,6 +162,7 @@ class Dashboard:
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = DEFAULT_PORT):
         from tinyhar.outputs.live import require
 
+        check_port(port)
         uvicorn = require("uvicorn", "uvicorn")
         require("starlette", "starlette")
         self.state = state
@@ -145,10 +175,11 @@ class Dashboard:
             self.sock.close()
             raise TinyharError(
                 f"cannot serve the dashboard on {host} port {port}: {exc.strerror or exc}; "
-                "pass another --web-port") from None
+                "pass another --web-port (or --web-host: an IPv4 address or name)") from None
         self.host, self.port = self.sock.getsockname()[:2]
         config = uvicorn.Config(make_app(state, self.hub), log_level="warning",
-                                lifespan="off", access_log=False)
+                                lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=STOP_TIMEOUT_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True, name="tinyhar-dashboard")
@@ -181,7 +212,8 @@ class Dashboard:
         return self.hub.dropped
 
     def stop(self) -> None:
-        """Stop the server and wait for its thread."""
+        """End the pages' event streams, stop the server and wait for its thread."""
+        self.hub.close()
         self.server.should_exit = True
         if self.thread.is_alive():
             self.thread.join(timeout=10)

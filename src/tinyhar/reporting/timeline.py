@@ -12,6 +12,7 @@ from tinyhar.evaluation.continuous import label_segments
 from tinyhar.postprocess.rejection import UNKNOWN_CLASS
 from tinyhar.reporting.plots import _save, plt
 from tinyhar.reporting.text import axis_label, plural
+from tinyhar.windows.cutting import GAP_FACTOR
 
 MAX_TIMELINE_SESSIONS = 8
 """Sessions drawn at most in one timeline figure (the first ones, in order)."""
@@ -44,7 +45,9 @@ def plot_timeline(
         Window start in s from the session start.
     window_s, hop_s : float
         Window length and hop in s; a window is drawn over the ``hop_s``
-        around its centre, so consecutive windows tile the time axis.
+        around its centre, so consecutive windows tile the time axis (a gap
+        between windows stays blank: :func:`label_spans`,
+        :func:`signal_curve`).
     magnitude : numpy.ndarray of float, shape (n_windows,)
         Mean acceleration magnitude per window in g (NaN: not drawn).
     rows : dict of str -> numpy.ndarray of str, shape (n_windows,)
@@ -86,7 +89,8 @@ def plot_timeline(
         idx = np.flatnonzero(np.asarray(session) == s)
         centre = t_start[idx] + window_s / 2
         ax, band = axes[2 * k, 0], axes[2 * k + 1, 0]
-        x, mean, low, high = envelope(centre, np.asarray(magnitude, dtype=np.float64)[idx])
+        x, mean, low, high = signal_curve(centre, np.asarray(magnitude, dtype=np.float64)[idx],
+                                          hop_s)
         if low is not None:
             ax.fill_between(x, low, high, color="0.75", lw=0)
         ax.plot(x, mean, lw=0.8, color="0.2")
@@ -96,13 +100,7 @@ def plot_timeline(
         ax.set_xlim(centre[0] - hop_s, centre[-1] + hop_s)
         for r, labels in enumerate(rows.values()):
             y0 = len(rows) - 1 - r
-            spans: dict[str, list] = {}  # one collection per label: thousands of segments a day
-            for seg in label_segments(np.asarray(labels)[idx]):
-                if seg.label != "":
-                    spans.setdefault(seg.label, []).append(
-                        (centre[seg.start] - hop_s / 2,
-                         centre[seg.end - 1] - centre[seg.start] + hop_s))
-            for label, xranges in spans.items():
+            for label, xranges in label_spans(centre, np.asarray(labels)[idx], hop_s).items():
                 band.broken_barh(xranges, (y0 + 0.1, 0.8), color=colour.get(label, "0.6"))
         band.set_yticks(np.arange(len(rows)) + 0.5, list(rows)[::-1])
         band.set_ylim(0, len(rows))
@@ -119,6 +117,89 @@ def plot_timeline(
     fig.legend(handles=handles, loc="outside upper center", ncol=min(7, len(handles)),
                fontsize=8, title=title, title_fontsize=10, frameon=False)
     return _save(fig, path, dpi=90)
+
+
+def _gaps(centre: np.ndarray, hop_s: float) -> np.ndarray:
+    """Positions ``i`` where window ``i`` follows window ``i - 1`` after a gap (its centre
+    more than :data:`~tinyhar.windows.cutting.GAP_FACTOR` hops later), increasing."""
+    return np.flatnonzero(np.diff(centre) > GAP_FACTOR * hop_s) + 1
+
+
+def label_spans(centre: np.ndarray, labels: np.ndarray,
+                hop_s: float) -> dict[str, list[tuple[float, float]]]:
+    """The bars of one label band: each maximal run of one label over consecutive windows.
+
+    A window covers the ``hop_s`` around its centre, so the bars of
+    consecutive windows tile the axis; a run ends at a change of label and at
+    a gap between windows (the gap stays blank).
+
+    Parameters
+    ----------
+    centre : numpy.ndarray of float, shape (n_windows,)
+        Window centres in s, increasing (one session).
+    labels : numpy.ndarray of str, shape (n_windows,)
+        Label per window; ``""`` is not drawn.
+    hop_s : float
+        Hop between windows in s.
+
+    Returns
+    -------
+    dict of str -> list of (float, float)
+        Label -> ``(left, width)`` in s of each bar, in time order (one
+        collection per label: thousands of bars a day draw at once).
+    """
+    labels = np.asarray(labels, dtype=object)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    cuts = [0, *_gaps(centre, hop_s).tolist(), len(labels)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for seg in label_segments(labels[a:b]):
+            if seg.label != "":
+                first, last = centre[a + seg.start], centre[a + seg.end - 1]
+                spans.setdefault(seg.label, []).append(
+                    (float(first - hop_s / 2), float(last - first + hop_s)))
+    return spans
+
+
+def signal_curve(centre: np.ndarray, values: np.ndarray, hop_s: float,
+                 max_points: int = MAX_LINE_POINTS):
+    """The signal panel's curve: :func:`envelope` of each contiguous part, NaN in each gap.
+
+    Parameters
+    ----------
+    centre : numpy.ndarray of float, shape (n_windows,)
+        Window centres in s, increasing (one session).
+    values : numpy.ndarray of float, shape (n_windows,)
+    hop_s : float
+        Hop between windows in s (gaps as :func:`label_spans`).
+    max_points : int
+        Most points drawn in all (shared among the parts by their windows).
+
+    Returns
+    -------
+    x, mean : numpy.ndarray
+        As :func:`envelope`, parts joined with a ``(midpoint of the gap,
+        NaN)`` point between them, so that the curve is not drawn across a
+        gap (bins never straddle one).
+    low, high : numpy.ndarray or None
+        The min-max band (``mean`` where a part is not thinned); None when
+        no part is.
+    """
+    centre = np.asarray(centre, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    cuts = [0, *_gaps(centre, hop_s).tolist(), len(centre)]
+    if len(cuts) == 2:
+        return envelope(centre, values, max_points)
+    pieces = []
+    for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        x, mean, low, high = envelope(centre[a:b], values[a:b],
+                                      max(1, max_points * (b - a) // len(centre)))
+        if k:
+            pieces.append((np.array([(centre[a - 1] + centre[a]) / 2]), np.array([np.nan]),
+                           np.array([np.nan]), np.array([np.nan])))
+        pieces.append((x, mean, mean if low is None else low, mean if high is None else high))
+    x, mean, low, high = (np.concatenate(p) for p in zip(*pieces, strict=True))
+    thinned = len(x) < len(centre) + len(cuts) - 2
+    return (x, mean, low, high) if thinned else (x, mean, None, None)
 
 
 _CLOCK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
