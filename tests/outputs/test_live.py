@@ -482,3 +482,38 @@ def test_terminal_view_shows_activity_confidence_and_minutes():
     assert "█" * 15 + "░" * 5 + " 75%" in text  # confidence bar
     assert "0.5" in text  # 3 steps of 30 s, each capped at 10 s: 0.5 min of walk
     assert "4 predictions, 1 source(s), 0 malformed, 0 missed" in text
+
+
+def test_parquet_log_rewrites_every_n_and_keeps_classes_that_come_later(tmp_path):
+    """The file holds every ``every`` predictions as they come (a valid file at each
+    rewrite), all of them after close; a class first seen later gets its column, empty for
+    the rows before it (it was rewritten whole from Python objects each time: quadratic)."""
+    path = tmp_path / "log.parquet"
+    sink = ParquetSink(path, every=10, max_write_share=1e9)  # rewrite at every 10th
+    for i in range(25):
+        probs = {"walk": 0.75, "sit": 0.25} if i < 12 else {"walk": 0.5, "fall": 0.5}
+        sink.write(Prediction(1.28 * i, "walk", 0.75, probs, "b1", seq=i))
+        if i == 19:
+            assert list(pd.read_parquet(path)["seq"]) == list(range(20))
+    assert len(pd.read_parquet(path)) == 20  # the last 5 wait for the 30th, or close
+    sink.close()
+    frame = pd.read_parquet(path)
+    assert list(frame["seq"]) == list(range(25))
+    assert list(frame.columns[-3:]) == ["p_walk", "p_sit", "p_fall"]
+    assert frame["p_fall"].isna().tolist() == [True] * 12 + [False] * 13
+    assert frame["p_sit"].iloc[:12].tolist() == [0.25] * 12
+    assert frame["p_sit"].iloc[12:].isna().all()
+    assert frame["t_start_s"].tolist() == [1.28 * i for i in range(25)]  # float64 as given
+    assert not path.with_name("log.parquet.tmp").exists()
+
+
+def test_parquet_log_waits_after_a_rewrite_in_proportion_to_its_cost(tmp_path):
+    """With a tiny share of the time for writing, the first rewrite (at ``every``) happens,
+    the next ones wait (so a long log is not rewritten over and over); close writes all."""
+    path = tmp_path / "log.parquet"
+    sink = ParquetSink(path, every=5, max_write_share=1e-9)
+    for i in range(23):
+        sink.write(Prediction(float(i), "sit", 1.0, {"sit": 1.0}, "b1", seq=i))
+    assert len(pd.read_parquet(path)) == 5
+    sink.close()
+    assert list(pd.read_parquet(path)["seq"]) == list(range(23))

@@ -573,11 +573,37 @@ class CsvSink(Sink):
         self.file.close()
 
 
-class ParquetSink(Sink):
-    """Predictions collected and written as one Parquet file at the end (atomically).
+_LOG_COLUMNS = (("received_utc", "string"), ("source", "string"), ("t_start_s", "float64"),
+                ("activity", "string"), ("confidence", "float64"), ("seq", "int64"),
+                ("model", "string"))
+"""The log's columns before the ``p_<class>`` ones (:func:`_row`), with their Arrow types."""
 
-    Same columns as :class:`CsvSink`; the file is rewritten every
-    ``every`` predictions too, so a crash loses at most that many.
+
+class ParquetSink(Sink):
+    """Predictions logged to one Parquet file, rewritten atomically as they come.
+
+    Same columns as :class:`CsvSink`, with a ``p_<class>`` column (float64)
+    for every class any prediction had, in the order they first came (empty
+    where a prediction lacks that class: a fleet of boards with different
+    models). The predictions are kept as Arrow columns (about 100 bytes
+    each with a few classes), converted ``every`` at a time. The file is
+    rewritten (a temporary file, then renamed: a reader, or a crash, never
+    sees half a file) once ``every`` more predictions have come, but not
+    before ``1 / max_write_share`` times the last rewrite's duration has
+    passed since it: so rewriting takes at most that share of the time
+    however long the log grows (each rewrite costs time in proportion to the
+    log), and a crash loses at most the predictions since the last rewrite
+    (``every``, or what came in that wait, about 20x a rewrite of the log).
+    :meth:`close` writes them all.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Parquet file.
+    every : int, default 1000
+        Predictions converted (and the file rewritten, at most) at a time.
+    max_write_share : float, default 0.05
+        Longest share of the time spent rewriting the file.
 
     Raises
     ------
@@ -585,10 +611,15 @@ class ParquetSink(Sink):
         The file cannot be written (checked at once, not at the first write).
     """
 
-    def __init__(self, path: str | Path, every: int = 1000) -> None:
+    def __init__(self, path: str | Path, every: int = 1000, max_write_share: float = 0.05
+                 ) -> None:
         self.path = Path(path)
-        self.preds: list[Prediction] = []
         self.every = every
+        self.max_write_share = max_write_share
+        self.pending: list[Prediction] = []
+        self.chunks: list = []  # pyarrow.Table, one per ``every`` predictions
+        self.classes: list[str] = []
+        self._next_write = 0.0  # time.monotonic() before which the file is not rewritten
         tmp = self._tmp()
         try:  # find out now, not after the session
             tmp.open("wb").close()
@@ -600,25 +631,46 @@ class ParquetSink(Sink):
         return self.path.with_name(self.path.name + ".tmp")
 
     def write(self, pred: Prediction) -> None:
-        self.preds.append(pred)
-        if len(self.preds) % self.every == 0:
-            self._dump()
+        self.pending.append(pred)
+        if len(self.pending) >= self.every:
+            self._convert()
+            if time.monotonic() >= self._next_write:
+                self._dump()
+
+    def _convert(self) -> None:
+        """Move the pending predictions into an Arrow table of their own."""
+        import pyarrow as pa
+
+        for p in self.pending:
+            for c in p.probabilities:
+                if c not in self.classes:
+                    self.classes.append(c)
+        rows = [_row(p, self.classes) for p in self.pending]
+        columns = {name: pa.array([r[name] for r in rows], type=getattr(pa, kind)())
+                   for name, kind in _LOG_COLUMNS}
+        for c in self.classes:
+            columns[f"p_{c}"] = pa.array([r[f"p_{c}"] for r in rows], type=pa.float64())
+        self.chunks.append(pa.table(columns))
+        self.pending = []
 
     def _dump(self) -> None:
-        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        classes: list[str] = []
-        for p in self.preds:
-            for c in p.probabilities:
-                if c not in classes:
-                    classes.append(c)
-        frame = pd.DataFrame([_row(p, classes) for p in self.preds])
+        if self.pending or not self.chunks:
+            self._convert()
+        started = time.monotonic()
+        # earlier chunks lack the classes that came later: those columns are null there
+        table = pa.concat_tables(self.chunks, promote_options="default")
         tmp = self._tmp()
         try:
-            frame.to_parquet(tmp, index=False)
+            pq.write_table(table, tmp)
             os.replace(tmp, self.path)
         except OSError as exc:
             raise TinyharError(f"{self.path}: cannot write the Parquet log: {exc}") from None
+        self.chunks = [table]  # its chunks share the tables' buffers: nothing is copied
+        took = time.monotonic() - started
+        self._next_write = started + took / self.max_write_share
 
     def close(self) -> None:
         self._dump()
