@@ -165,6 +165,31 @@ def test_pieces_with_different_class_lists_keep_majority_ties_as_the_whole():
     assert got == want and want[0][0] == "a"  # first in the class order, not in time
 
 
+def test_upsampling_a_recording_warns_once_and_downsampling_does_not():
+    """A 20 Hz recording for 50 Hz windows has nothing from 10 to 25 Hz: a warning says so
+    (once, for all its pieces) and what to do; 100 Hz to 50 Hz is silent."""
+    import warnings
+
+    from tinyhar.datasets.recording import RecordingSet
+    from tinyhar.evaluation.streams import iter_stream_windows
+
+    def recording(rate, n, start=0):
+        t = np.arange(start, start + n) / rate
+        frame = pd.DataFrame({"time": t, "acc_x": np.sin(t), "acc_y": 0.0, "acc_z": 1.0,
+                              "label": "walk", "subject": "1", "session": "s"})
+        return RecordingSet(frame, rate, ["walk"], source=f"rec{rate:g}.csv")
+
+    with pytest.warns(UserWarning, match=r"rec20\.csv: recorded at 20 Hz, upsampled to the "
+                      r"windows' 50 Hz: it has no content from 10 to 25 Hz") as got:
+        chunks = list(iter_stream_windows([recording(20, 200), recording(20, 200, 200)],
+                                          128, 64, 50.0))
+    assert sum(len(c.windows) for c in chunks) == 14  # 20 s at 50 Hz: 1000 samples
+    assert len([w for w in got if "upsampled" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(iter_stream_windows(recording(100, 2000), 128, 64, 50.0))) == 1
+
+
 def test_a_recording_file_is_read_in_batches_with_the_outputs_of_a_whole_read(
         hmm_run, data, tmp_path, monkeypatch):
     from tinyhar.datasets.sessions import RecordingFile

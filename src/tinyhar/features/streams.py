@@ -15,6 +15,7 @@ training rows so that a session is read once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -86,7 +87,9 @@ def iter_stream_windows(
         is resampled to it first (polyphase FIR,
         :func:`tinyhar.windows.windowing.resample_segment`). Resampling
         needs the whole contiguous part (between gaps), so then a part is
-        held until it ends.
+        held until it ends. Upsampling (recordings at a lower rate) warns
+        once (``UserWarning``): the result lacks the content between the two
+        Nyquist frequencies.
     channels : sequence of str, optional
         Channels, in order (default: all of the recordings').
     chunk : int
@@ -135,6 +138,7 @@ class _WindowCutter:
         self.sorted_classes = True  # every piece's class list was sorted: keep the union sorted
         self.session: str | None = None
         self.buf: dict | None = None  # the open part of the current session
+        self.warned_upsampling = False
 
     # ---------------------------------------------------------------- pieces
     def add(self, recordings: RecordingSet) -> Iterator[StreamChunk]:
@@ -145,6 +149,15 @@ class _WindowCutter:
         self.rate_in = recordings.sampling_rate_hz
         self.rate = float(self.rate_out or self.rate_in)
         self.resample = abs(self.rate - self.rate_in) > 1e-9 * self.rate
+        if self.resample and self.rate_in < self.rate and not self.warned_upsampling:
+            self.warned_upsampling = True
+            warnings.warn(
+                f"{recordings.source}: recorded at {self.rate_in:g} Hz, upsampled to the "
+                f"windows' {self.rate:g} Hz: it has no content from {self.rate_in / 2:g} to "
+                f"{self.rate / 2:g} Hz, which the features at {self.rate:g} Hz describe, so "
+                f"expect less accurate results; record at {self.rate:g} Hz or more, or use a "
+                f"model trained at {self.rate_in:g} Hz (windows.target_rate_hz)",
+                UserWarning, stacklevel=2)
         self.name = recordings.name
         frame = recordings.frame
         if not len(frame):
