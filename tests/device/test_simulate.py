@@ -80,6 +80,34 @@ def test_simulate_matches_python_pipeline(run_dir, recording):
         np.testing.assert_allclose(p_mp, p_py, atol=1e-4)
 
 
+def test_simulate_with_a_hop_longer_than_the_window(hapt, recording, tmp_path):
+    """Windows of 50 samples every 75 (training hop > window, which the configuration
+    allows with a warning): the live app skips the 25 samples between windows, as the
+    C stream and the Python timeline do, instead of failing on the window shift."""
+    _micropython_or_skip()
+    from tinyhar.config import make_config
+    from tinyhar.device.simulate import python_timeline, simulate
+    from tinyhar.runfolder import write_run
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    windows, _ = make_windows(hapt.select(subjects=["1"]), window=50, hop=75, unit="samples")
+    cfg = make_config({"features": {"set": "minimal"},
+                       "model": {"n_estimators": 3, "max_depth": 5}})
+    pipe = build_pipeline(windows, cfg, 75)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    assert pipe.streaming_hop == 75
+    run = tmp_path / "run"
+    with write_run(run) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
+    timeline = simulate(run, recording)
+    expected = python_timeline(run, recording)
+    assert len(timeline) == len(expected) == (4500 - 50) // 75 + 1
+    np.testing.assert_allclose([t for t, _, _ in timeline], [t for t, _, _ in expected],
+                               atol=1e-3)
+    assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
+
+
 def test_simulate_reads_csv_recordings(run_dir, recording, tmp_path):
     _micropython_or_skip()
     from tinyhar.datasets.recording import RecordingSet

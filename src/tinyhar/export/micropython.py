@@ -120,6 +120,7 @@ from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
     micropython_parity as parity,
 )
 from tinyhar.export.source import (  # noqa: F401 (re-exported: loading moved)
+    export_folder,
     fitted_plan,
     input_names,
     select_test_windows,
@@ -523,8 +524,9 @@ def export_micropython(
     Raises
     ------
     TinyharError
-        Not a tree pipeline, a feature without MicroPython implementation, or
-        windows with other channels/rate/length than the model.
+        Not a tree pipeline, a feature without MicroPython implementation,
+        windows with other channels/rate/length than the model, or an
+        ``out_dir`` that cannot be written (:func:`tinyhar.export.source.export_folder`).
     ConfigError
         A malformed mounting.
     """
@@ -534,8 +536,7 @@ def export_micropython(
     pipeline, run = load_pipeline(pipeline_or_run_dir)
     if isinstance(mounting, str):
         mounting = parse_mounting(mounting)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = export_folder(out_dir)
     from tinyhar.export.post import export_run_post, reads_model_inputs
 
     if prune and reads_model_inputs(run):

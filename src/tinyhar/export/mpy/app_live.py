@@ -113,12 +113,18 @@ class Classifier:
             self.npend += 1
             if self.npend < self.hop:
                 return None
-            # shift the window by HOP samples and append the pending ones
+            # shift the window by HOP samples and append the pending ones; a
+            # hop longer than the window keeps only the last WINDOW of them
+            # (the samples between two windows are not used, as in training)
             h = self.hop
             for c in range(self.nch):
                 mv = memoryview(ch[c])
-                mv[0:n - h] = mv[h:n]
-                mv[n - h:n] = memoryview(self.pending[c])[0:h]
+                pend = memoryview(self.pending[c])
+                if h < n:
+                    mv[0:n - h] = mv[h:n]
+                    mv[n - h:n] = pend[0:h]
+                else:
+                    mv[0:n] = pend[h - n:h]
             self.times[0:n] = self.times[h:n + h]
             self.npend = 0
         return self.classify()
