@@ -592,8 +592,7 @@ def export_micropython(
     gravity = gravity or None  # {}: no reference (the caller found none)
     write_mounting(out, mounting, gravity)
 
-    if (out / "post.json").exists():  # the run's post-processing, if any
-        (out / "post.json").unlink()
+    # the run's post-processing, if any (else none of an earlier export is left behind)
     post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_),
                            _classes(pipeline))
     size = pipeline.model.size()
