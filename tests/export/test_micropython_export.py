@@ -253,6 +253,52 @@ def test_light_set_parity(hapt_windows, tmp_path):
     assert report["max_rel_feature_error"] < 1e-4
 
 
+@pytest.mark.parametrize("n", [75, 100], ids=["75 samples (odd)", "100 samples"])
+def test_window_lengths_that_are_not_a_power_of_two_use_the_dft(n, tmp_path):
+    """Windows of 75 and 100 samples: the bundle's plain DFT (twiddles stepped by index)
+    gives Python's spectra and classes."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0], TEST_SUBJECT])
+    windows, _ = make_windows(rec, window=n, hop=n, unit="samples")
+    train = windows.subset(np.flatnonzero(windows.subject != TEST_SUBJECT))
+    test = windows.subset(np.flatnonzero(windows.subject == TEST_SUBJECT))
+    test = test.subset(np.linspace(0, len(test) - 1, 60).round().astype(int))
+    pipe = _pipeline(train, trees=5, depth=6)
+    assert not pipe.extractor.plan_.spectral.radix2
+    report = _export_and_check_parity(pipe, test, tmp_path, f"default, {n} samples (DFT)")
+    spectral = {k: v for k, v in report["per_feature"].items()
+                if "_power_" in k or "_spec_" in k or "_dom_freq" in k}
+    assert len(spectral) > 20
+    # raw signals: float32 vs double rounding; body_* signals: the float32 gravity
+    # filter amplifies it (MICROPYTHON_TOLERANCE)
+    raw = {k: v["max_rel"] for k, v in spectral.items() if not k.startswith("body_")}
+    print(sorted((v, k) for k, v in raw.items())[-3:])
+    assert len(raw) > 10 and max(raw.values()) < 1e-5, raw
+    assert max(v["max_rel"] for v in spectral.values()) < 1e-3, spectral
+
+
+def test_a_long_window_fits_the_unix_ports_heap(tmp_path):
+    """A window of 2048 samples (41 s at 50 Hz; 3 MB of live signals in the unix port)
+    is computed in the runners' 4 MB heap: the signals are loaded into their lists in
+    place, not into new 16 kB lists per window that the fragmented heap has no room for
+    (MemoryError before)."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0]])
+    windows, _ = make_windows(rec, window=2048, hop=512, unit="samples", purity=0.5)
+    pipe = _pipeline(windows, trees=3, depth=4)
+    mpx.export_micropython(pipe, tmp_path, n_test_windows=0, prune=False)
+    X = windows.X[:3]
+    F, pred = mpx.run_bundle_features(tmp_path, X)
+    np.testing.assert_allclose(F, pipe.transform(X), rtol=1e-3, atol=1e-4)
+    assert np.array_equal(np.asarray(pipe.output_classes)[pred], pipe.predict(X))
+
+
 def test_emlearn_module_with_a_stub(bundles, tmp_path):
     """tinyhar_emlearn.py loads the CSV through emlearn_trees' API (stubbed in Python)."""
     _micropython_or_skip()
