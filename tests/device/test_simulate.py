@@ -108,6 +108,37 @@ def test_simulate_with_a_hop_longer_than_the_window(hapt, recording, tmp_path):
     assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
 
 
+def test_simulate_with_line_breaks_and_percent_signs_in_labels(hapt, recording, tmp_path):
+    """Class labels holding a line break, a tab or ``%0A`` reach the timeline as they
+    are: the live app percent-encodes '%' and control characters in its PRED lines
+    (a raw line break split the line and simulate failed with a ValueError)."""
+    _micropython_or_skip()
+    from tinyhar.config import make_config
+    from tinyhar.core.windowset import WindowSet
+    from tinyhar.device.simulate import python_timeline, simulate
+    from tinyhar.runfolder import write_run
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    w, _ = make_windows(hapt.select(subjects=["1", "3"]), window=128, hop=64, unit="samples")
+    rename = {c: f"{c[:4].lower()}\n{i}%0A\t{i}" for i, c in enumerate(w.classes)}
+    w = WindowSet(w.X, np.array([rename[y] for y in w.y], dtype=object), w.subject, w.session,
+                  w.start_time, w.channels, w.sampling_rate_hz, [rename[c] for c in w.classes],
+                  w.name)
+    cfg = make_config({"features": {"set": "minimal"},
+                       "model": {"n_estimators": 3, "max_depth": 5}})
+    pipe = build_pipeline(w, cfg, 64)
+    pipe.model.fit(pipe.transform(w), w.y)
+    run = tmp_path / "run"
+    with write_run(run) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
+    timeline = simulate(run, recording)
+    expected = python_timeline(run, recording)
+    assert len(timeline) == len(expected) == (4500 - 128) // 64 + 1
+    assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
+    assert all("\n" in c and "%0A" in c for _, c, _ in timeline)
+
+
 def test_simulate_reads_csv_recordings(run_dir, recording, tmp_path):
     _micropython_or_skip()
     from tinyhar.datasets.recording import RecordingSet

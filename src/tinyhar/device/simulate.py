@@ -127,13 +127,17 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
 
 def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
     """The app's ``PRED <t> <class> <p_1> ... <p_n>`` lines; a class label may hold spaces
-    (it is everything between the time and the ``len(classes)`` probabilities)."""
+    (it is everything between the time and the ``len(classes)`` probabilities), and its
+    '%' and control characters come as ``%XX`` (``app_live.wire_name``), decoded here."""
+    from urllib.parse import unquote
+
     out = []
     n = len(classes)
-    for line in text.splitlines():
+    for line in text.split("\n"):  # only "\n" ends a line ("\r", "\x1c" are %XX in names)
+        line = line.removesuffix("\r")
         if line.startswith("PRED "):
             parts = line.split(" ")
-            name = " ".join(parts[2:len(parts) - n])
+            name = unquote(" ".join(parts[2:len(parts) - n]), errors="strict")
             out.append((float(parts[1]), name, [float(p) for p in parts[len(parts) - n:]]))
         elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
             out.append((float(line.split()[1]), INVALID_CLASS, []))
