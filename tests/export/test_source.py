@@ -92,3 +92,15 @@ def test_export_into_a_folder_with_spaces_twice(run_dir, tmp_path):
     assert (out / "tinyhar_model.c").read_text() == text
     assert first["files"] == second["files"]
     assert np.all([os.path.isfile(p) for p in second["files"].values()])
+
+
+def test_the_build_hint_quotes_a_folder_with_spaces(run_dir, tmp_path):
+    """`tinyhar export` prints a `make -C` line that works when pasted into a shell."""
+    import shlex
+
+    out = tmp_path / "my exports" / "c model"
+    result = runner.invoke(app, ["export", str(run_dir), "--target", "c", "--out", str(out),
+                                 "--no-check", "--no-profile"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"build the example with `make -C {shlex.quote(str(out))}`" in text
