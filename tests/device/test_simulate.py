@@ -108,6 +108,32 @@ def test_simulate_with_a_hop_longer_than_the_window(hapt, recording, tmp_path):
     assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
 
 
+def test_simulate_with_a_long_window(hapt, recording, tmp_path):
+    """Windows of 2048 samples (41 s at 50 Hz) every 256: the live app moves its sample
+    times in place (a new 16 kB list per hop fragmented the 4 MB heap: MemoryError)."""
+    _micropython_or_skip()
+    from tinyhar.config import make_config
+    from tinyhar.device.simulate import python_timeline, simulate
+    from tinyhar.runfolder import write_run
+    from tinyhar.training import build_pipeline
+    from tinyhar.windows.windowing import make_windows
+
+    w, _ = make_windows(hapt.select(subjects=["1", "3"]), window=2048, hop=256,
+                        unit="samples", purity=0.5)
+    cfg = make_config({"model": {"n_estimators": 3, "max_depth": 4}})
+    pipe = build_pipeline(w, cfg, 256)
+    pipe.model.fit(pipe.transform(w), w.y)
+    run = tmp_path / "run"
+    with write_run(run) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
+    timeline = simulate(run, recording)
+    expected = python_timeline(run, recording)
+    assert len(timeline) == len(expected) == (4500 - 2048) // 256 + 1
+    np.testing.assert_allclose([t for t, _, _ in timeline], [t for t, _, _ in expected],
+                               atol=1e-3)
+    assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
+
+
 def test_simulate_with_line_breaks_and_percent_signs_in_labels(hapt, recording, tmp_path):
     """Class labels holding a line break, a tab or ``%0A`` reach the timeline as they
     are: the live app percent-encodes '%' and control characters in its PRED lines

@@ -84,7 +84,9 @@ class Classifier:
                       if self.stacker else self.base)
         # pending samples of the next hop (the window shifts by HOP at once)
         self.pending = [array.array("f", bytearray(4 * self.hop)) for _ in range(self.nch)]
-        self.times = [0.0] * (self.n + self.hop)
+        # time of each sample of the window and of the pending hop (moved in place
+        # like the samples: a new list per hop fragments the heap of a long window)
+        self.times = array.array("d", bytearray(8 * (self.n + self.hop)))
         self.filled = 0
         self.npend = 0
         self.ms = 0.0
@@ -129,7 +131,8 @@ class Classifier:
                     mv[n - h:n] = pend[0:h]
                 else:
                     mv[0:n] = pend[h - n:h]
-            self.times[0:n] = self.times[h:n + h]
+            tv = memoryview(self.times)
+            tv[0:n] = tv[h:n + h]
             self.npend = 0
         return self.classify()
 
