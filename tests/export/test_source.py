@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import tiny_run
 from tinyhar.cli import app
 from tinyhar.errors import TinyharError
 from tinyhar.export.source import export_folder
@@ -23,23 +24,12 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A run folder with a tiny tree pipeline (minimal features, 3 trees) on HAPT subject 1."""
-    from tinyhar.config import make_config
     from tinyhar.datasets.bundled import load_bundled_hapt
-    from tinyhar.models.pipeline import PIPELINE_FILE
-    from tinyhar.runfolder import write_run
-    from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
 
     windows, _ = make_windows(load_bundled_hapt().select(subjects=["1"]), window=128, hop=64,
                               unit="samples")
-    cfg = make_config({"features": {"set": "minimal"},
-                       "model": {"n_estimators": 3, "max_depth": 4}})
-    pipe = build_pipeline(windows, cfg, 64)
-    pipe.model.fit(pipe.transform(windows), windows.y)
-    out = tmp_path_factory.mktemp("run") / "run"
-    with write_run(out) as tmp:
-        pipe.save(tmp / PIPELINE_FILE)
-    return out
+    return tiny_run(tmp_path_factory.mktemp("run") / "run", windows, 64)
 
 
 def test_export_folder_is_created_and_checked(tmp_path):
