@@ -398,7 +398,8 @@ def test_time_per_window_reports_groups(bundles):
 
 def test_time_per_window_without_testdata(tmp_path, default_pipeline):
     mpx.export_micropython(default_pipeline, tmp_path, n_test_windows=0)
-    with pytest.raises(TinyharError, match="testdata.bin"):
+    with pytest.raises(TinyharError, match=r"no testdata.bin to time \(exported with "
+                                           r"--test-windows 0, or from a run without test"):
         mpx.time_per_window(tmp_path)
 
 

@@ -197,8 +197,9 @@ def time_per_window(
     bundle = Path(bundle_dir)
     if not (bundle / "testdata.bin").is_file():
         raise TinyharError(
-            f"{bundle}: no testdata.bin; export with test windows "
-            "(export_micropython(..., windows=..., n_test_windows=300))"
+            f"{bundle}: no testdata.bin to time (exported with --test-windows 0, or from a "
+            "run without test windows, e.g. loso); export a run that has test subjects, or in "
+            "Python export_micropython(..., windows=..., n_test_windows=36)"
         )
     code = (
         "import app_test\n"
