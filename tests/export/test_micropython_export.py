@@ -282,8 +282,8 @@ def test_window_lengths_that_are_not_a_power_of_two_use_the_dft(n, tmp_path):
 
 def test_a_long_window_fits_the_unix_ports_heap(tmp_path):
     """A window of 2048 samples (41 s at 50 Hz; 3 MB of live signals in the unix port)
-    is computed in the runners' 4 MB heap: the signals are loaded into their lists in
-    place, not into new 16 kB lists per window that the fragmented heap has no room for
+    is computed in a 4 MB heap: the signals are loaded into their lists in place, not
+    into new 16 kB lists per window that the fragmented heap has no room for
     (MemoryError before)."""
     _micropython_or_skip()
     from tinyhar.datasets.bundled import load_bundled_hapt
@@ -294,9 +294,25 @@ def test_a_long_window_fits_the_unix_ports_heap(tmp_path):
     pipe = _pipeline(windows, trees=3, depth=4)
     mpx.export_micropython(pipe, tmp_path, n_test_windows=0, prune=False)
     X = windows.X[:3]
-    F, pred = mpx.run_bundle_features(tmp_path, X)
+    F, pred = mpx.run_bundle_features(tmp_path, X, heap="4M")
     np.testing.assert_allclose(F, pipe.transform(X), rtol=1e-3, atol=1e-4)
     assert np.array_equal(np.asarray(pipe.output_classes)[pred], pipe.predict(X))
+
+
+def test_timing_a_long_window_gets_a_larger_heap(tmp_path):
+    """time_per_window of 4096-sample windows: the unix port's heap grows with the
+    window (mpy_runner.bundle_heap; 6 MB of live signals did not fit the fixed 4 MB)."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0]])
+    windows, _ = make_windows(rec, window=4096, hop=512, unit="samples", purity=0.4)
+    pipe = _pipeline(windows, trees=3, depth=4)
+    mpx.export_micropython(pipe, tmp_path, windows=windows, n_test_windows=2, prune=False)
+    assert mpx.bundle_heap(tmp_path) == "64M"  # 4 MiB per 256 samples of 6 channels
+    res = mpx.time_per_window(tmp_path, repeat=1)
+    assert res["n_windows"] == 2 and res["micropython_ms_per_window"] > 0
 
 
 def test_emlearn_module_with_a_stub(bundles, tmp_path):

@@ -111,6 +111,7 @@ from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-por
     MICROPYTHON_INSTALL_HINT,
     TIMING_GROUPS,
     _result_line,
+    bundle_heap,
     find_micropython,
     run_bundle_features,
     run_micropython,
@@ -130,6 +131,7 @@ from tinyhar.export.source import load_tree_pipeline as load_pipeline
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
     "TIMING_GROUPS",
+    "bundle_heap",
     "emlearn_csv",
     "export_micropython",
     "feature_plan",
