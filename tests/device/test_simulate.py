@@ -156,6 +156,24 @@ def test_recording_errors(run_dir, recording, tmp_path):
         load_session(tmp_path / "missing.parquet", ["acc_x"])
 
 
+def test_a_csv_recording_at_another_rate_is_refused(tmp_path):
+    """A CSV recording's time column is checked against the model's rate, like a Parquet
+    recording's declared rate (a 50 Hz CSV replayed to a 25 Hz model ran silently at
+    twice the speed); a CSV at the model's rate, or with jitter within 2 %, is read."""
+    from tinyhar.device.simulate import load_session
+
+    t = np.arange(500) / 50.0
+    frame = pd.DataFrame({"time": t, "acc_x": 0.0, "acc_y": 0.0, "acc_z": 1.0})
+    csv = tmp_path / "rec.csv"
+    frame.to_csv(csv, index=False)
+    with pytest.raises(DataFormatError, match=r"time column shows 50 Hz .* model expects 25 Hz"):
+        load_session(csv, ["acc_x", "acc_y", "acc_z"], sampling_rate_hz=25.0)
+    frame["time"] = t * 1.01
+    frame.to_csv(csv, index=False)
+    time, values, session = load_session(csv, ["acc_x", "acc_y", "acc_z"], sampling_rate_hz=50.0)
+    assert session == "csv" and values.shape == (500, 3) and time[1] == pytest.approx(0.0202)
+
+
 def test_live_app_logs_append_and_survive(run_dir, recording, tmp_path):
     """app_live with a replay: prediction and raw-sample CSV logs, appended across runs."""
     _micropython_or_skip()

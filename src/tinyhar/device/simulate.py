@@ -47,7 +47,9 @@ def load_session(
     channels : list of str
         Channels the model needs, in order.
     sampling_rate_hz : float, optional
-        The model's rate; a Parquet recording at another rate is refused.
+        The model's rate; a Parquet recording declared at another rate, or a
+        CSV recording whose time column shows another rate (beyond
+        :data:`tinyhar.datasets.checks.RATE_TOLERANCE`), is refused.
     session : str, optional
         Session id to replay (Parquet); default: the first.
 
@@ -63,7 +65,7 @@ def load_session(
     ------
     DataFormatError
         Missing file, missing channels or time column, unknown session,
-        another sampling rate.
+        another sampling rate (declared, or shown by a CSV time column).
     """
     path = Path(recording_path)
     if not path.is_file():
@@ -101,6 +103,16 @@ def load_session(
             column=missing[0],
         )
     t = frame["time"].to_numpy(dtype=np.float64)
+    if chosen == "csv" and sampling_rate_hz is not None:  # Parquet: its declared rate above
+        from tinyhar.datasets.checks import RATE_TOLERANCE, measured_rate_hz
+
+        rate = measured_rate_hz(t)
+        if rate is not None and abs(rate / sampling_rate_hz - 1.0) > RATE_TOLERANCE:
+            raise DataFormatError(
+                path, f"the time column shows {rate:.4g} Hz but the model expects "
+                f"{sampling_rate_hz:g} Hz; resample the recording to {sampling_rate_hz:g} Hz "
+                "(or fix the time column: seconds)", column="time",
+            )
     values = frame[list(channels)].to_numpy(dtype=np.float32)
     bad = np.argwhere(invalid_values(values))
     if bad.size:
