@@ -140,6 +140,27 @@ def write_app_recording(folder, name: str, values: np.ndarray, label: str | None
     return csv, sidecar
 
 
+def tiny_run(out, windows, hop: int, settings: dict | None = None):
+    """Write a run folder (pipeline and manifest, no metrics) of a tree pipeline fitted on
+    ``windows``; returns ``out``.
+
+    ``settings``: the training configuration (default: minimal features, 3 trees of depth
+    at most 4); ``hop``: the training hop in samples (the stream's hop of the exports).
+    """
+    from tinyhar.config import make_config
+    from tinyhar.models.pipeline import PIPELINE_FILE
+    from tinyhar.runfolder import write_run
+    from tinyhar.training import build_pipeline
+
+    cfg = make_config(settings or {"features": {"set": "minimal"},
+                                   "model": {"n_estimators": 3, "max_depth": 4}})
+    pipe = build_pipeline(windows, cfg, hop)
+    pipe.model.fit(pipe.transform(windows), windows.y)
+    with write_run(out) as tmp:
+        pipe.save(tmp / PIPELINE_FILE)
+    return out
+
+
 def tiny_bundle(out, subjects=("1",), n_test_windows: int = 12):
     """Export a MicroPython bundle of a tiny tree pipeline (minimal features) trained on HAPT.
 

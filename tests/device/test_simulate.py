@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import has_micropython
+from tests.helpers import has_micropython, tiny_run
 from tinyhar.errors import DataFormatError, TinyharError
 from tinyhar.export import micropython as mpx
-from tinyhar.models.pipeline import PIPELINE_FILE
 
 SUBJECT = "4"  # official test subject (not in the training subjects)
 
@@ -31,22 +30,13 @@ def hapt():
 @pytest.fixture(scope="module")
 def run_dir(hapt, tmp_path_factory):
     """A run folder: a small default pipeline (stacked features), with its manifest."""
-    from tinyhar.config import make_config
-    from tinyhar.training import build_pipeline
     from tinyhar.windows.windowing import make_windows
 
     windows, _ = make_windows(hapt.select(subjects=["1", "3"]), window=128, hop=64,
                               unit="samples")
-    cfg = make_config({"features": {"stack_previous": True},
-                       "model": {"n_estimators": 6, "max_depth": 8}})
-    pipe = build_pipeline(windows, cfg, 64)
-    pipe.model.fit(pipe.transform(windows), windows.y)
-    from tinyhar.runfolder import write_run
-
-    out = tmp_path_factory.mktemp("run") / "run"
-    with write_run(out) as tmp:
-        pipe.save(tmp / PIPELINE_FILE)
-    return out
+    return tiny_run(tmp_path_factory.mktemp("run") / "run", windows, 64,
+                    {"features": {"stack_previous": True},
+                     "model": {"n_estimators": 6, "max_depth": 8}})
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +70,62 @@ def test_simulate_matches_python_pipeline(run_dir, recording):
         np.testing.assert_allclose(p_mp, p_py, atol=1e-4)
 
 
+def _same_timeline(run, recording, n_windows: int) -> list:
+    """simulate's timeline of the recording, checked against the Python pipeline's."""
+    from tinyhar.device.simulate import python_timeline, simulate
+
+    timeline = simulate(run, recording)
+    expected = python_timeline(run, recording)
+    assert len(timeline) == len(expected) == n_windows
+    np.testing.assert_allclose([t for t, _, _ in timeline], [t for t, _, _ in expected],
+                               atol=1e-3)
+    assert [c for _, c, _ in timeline] == [c for _, c, _ in expected]
+    return timeline
+
+
+def test_simulate_with_a_hop_longer_than_the_window(hapt, recording, tmp_path):
+    """Windows of 50 samples every 75 (training hop > window, which the configuration
+    allows with a warning): the live app skips the 25 samples between windows, as the
+    C stream and the Python timeline do, instead of failing on the window shift."""
+    _micropython_or_skip()
+    from tinyhar.windows.windowing import make_windows
+
+    windows, _ = make_windows(hapt.select(subjects=["1"]), window=50, hop=75, unit="samples")
+    run = tiny_run(tmp_path / "run", windows, 75)
+    _same_timeline(run, recording, (4500 - 50) // 75 + 1)
+
+
+def test_simulate_with_a_long_window(hapt, recording, tmp_path):
+    """Windows of 2048 samples (41 s at 50 Hz) every 256: the live app moves its sample
+    times in place (a new 16 kB list per hop fragmented the 4 MB heap: MemoryError)."""
+    _micropython_or_skip()
+    from tinyhar.windows.windowing import make_windows
+
+    windows, _ = make_windows(hapt.select(subjects=["1", "3"]), window=2048, hop=256,
+                              unit="samples", purity=0.5)
+    run = tiny_run(tmp_path / "run", windows, 256, {"model": {"n_estimators": 3,
+                                                              "max_depth": 4}})
+    _same_timeline(run, recording, (4500 - 2048) // 256 + 1)
+
+
+def test_simulate_with_line_breaks_and_percent_signs_in_labels(hapt, recording, tmp_path):
+    """Class labels holding a line break, a tab or ``%0A`` reach the timeline as they
+    are: the live app percent-encodes '%' and control characters in its PRED lines
+    (a raw line break split the line and simulate failed with a ValueError)."""
+    _micropython_or_skip()
+    from tinyhar.core.windowset import WindowSet
+    from tinyhar.windows.windowing import make_windows
+
+    w, _ = make_windows(hapt.select(subjects=["1", "3"]), window=128, hop=64, unit="samples")
+    rename = {c: f"{c[:4].lower()}\n{i}%0A\t{i}" for i, c in enumerate(w.classes)}
+    w = WindowSet(w.X, np.array([rename[y] for y in w.y], dtype=object), w.subject, w.session,
+                  w.start_time, w.channels, w.sampling_rate_hz, [rename[c] for c in w.classes],
+                  w.name)
+    timeline = _same_timeline(tiny_run(tmp_path / "run", w, 64), recording,
+                              (4500 - 128) // 64 + 1)
+    assert all("\n" in c and "%0A" in c for _, c, _ in timeline)
+
+
 def test_simulate_reads_csv_recordings(run_dir, recording, tmp_path):
     _micropython_or_skip()
     from tinyhar.datasets.recording import RecordingSet
@@ -108,6 +154,24 @@ def test_recording_errors(run_dir, recording, tmp_path):
         load_session(recording, ["acc_x"], session="nope")
     with pytest.raises(DataFormatError, match="not found"):
         load_session(tmp_path / "missing.parquet", ["acc_x"])
+
+
+def test_a_csv_recording_at_another_rate_is_refused(tmp_path):
+    """A CSV recording's time column is checked against the model's rate, like a Parquet
+    recording's declared rate (a 50 Hz CSV replayed to a 25 Hz model ran silently at
+    twice the speed); a CSV at the model's rate, or with jitter within 2 %, is read."""
+    from tinyhar.device.simulate import load_session
+
+    t = np.arange(500) / 50.0
+    frame = pd.DataFrame({"time": t, "acc_x": 0.0, "acc_y": 0.0, "acc_z": 1.0})
+    csv = tmp_path / "rec.csv"
+    frame.to_csv(csv, index=False)
+    with pytest.raises(DataFormatError, match=r"time column shows 50 Hz .* model expects 25 Hz"):
+        load_session(csv, ["acc_x", "acc_y", "acc_z"], sampling_rate_hz=25.0)
+    frame["time"] = t * 1.01
+    frame.to_csv(csv, index=False)
+    time, values, session = load_session(csv, ["acc_x", "acc_y", "acc_z"], sampling_rate_hz=50.0)
+    assert session == "csv" and values.shape == (500, 3) and time[1] == pytest.approx(0.0202)
 
 
 def test_live_app_logs_append_and_survive(run_dir, recording, tmp_path):

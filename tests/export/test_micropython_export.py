@@ -253,6 +253,68 @@ def test_light_set_parity(hapt_windows, tmp_path):
     assert report["max_rel_feature_error"] < 1e-4
 
 
+@pytest.mark.parametrize("n", [75, 100], ids=["75 samples (odd)", "100 samples"])
+def test_window_lengths_that_are_not_a_power_of_two_use_the_dft(n, tmp_path):
+    """Windows of 75 and 100 samples: the bundle's plain DFT (twiddles stepped by index)
+    gives Python's spectra and classes."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0], TEST_SUBJECT])
+    windows, _ = make_windows(rec, window=n, hop=n, unit="samples")
+    train = windows.subset(np.flatnonzero(windows.subject != TEST_SUBJECT))
+    test = windows.subset(np.flatnonzero(windows.subject == TEST_SUBJECT))
+    test = test.subset(np.linspace(0, len(test) - 1, 60).round().astype(int))
+    pipe = _pipeline(train, trees=5, depth=6)
+    assert not pipe.extractor.plan_.spectral.radix2
+    report = _export_and_check_parity(pipe, test, tmp_path, f"default, {n} samples (DFT)")
+    spectral = {k: v for k, v in report["per_feature"].items()
+                if "_power_" in k or "_spec_" in k or "_dom_freq" in k}
+    assert len(spectral) > 20
+    # raw signals: float32 vs double rounding; body_* signals: the float32 gravity
+    # filter amplifies it (MICROPYTHON_TOLERANCE)
+    raw = {k: v["max_rel"] for k, v in spectral.items() if not k.startswith("body_")}
+    print(sorted((v, k) for k, v in raw.items())[-3:])
+    assert len(raw) > 10 and max(raw.values()) < 1e-5, raw
+    assert max(v["max_rel"] for v in spectral.values()) < 1e-3, spectral
+
+
+def test_a_long_window_fits_the_unix_ports_heap(tmp_path):
+    """A window of 2048 samples (41 s at 50 Hz; 3 MB of live signals in the unix port)
+    is computed in a 4 MB heap: the signals are loaded into their lists in place, not
+    into new 16 kB lists per window that the fragmented heap has no room for
+    (MemoryError before)."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0]])
+    windows, _ = make_windows(rec, window=2048, hop=512, unit="samples", purity=0.5)
+    pipe = _pipeline(windows, trees=3, depth=4)
+    mpx.export_micropython(pipe, tmp_path, n_test_windows=0, prune=False)
+    X = windows.X[:3]
+    F, pred = mpx.run_bundle_features(tmp_path, X, heap="4M")
+    np.testing.assert_allclose(F, pipe.transform(X), rtol=1e-3, atol=1e-4)
+    assert np.array_equal(np.asarray(pipe.output_classes)[pred], pipe.predict(X))
+
+
+def test_timing_a_long_window_gets_a_larger_heap(tmp_path):
+    """time_per_window of 4096-sample windows: the unix port's heap grows with the
+    window (mpy_runner.bundle_heap; 6 MB of live signals did not fit the fixed 4 MB)."""
+    _micropython_or_skip()
+    from tinyhar.datasets.bundled import load_bundled_hapt
+    from tinyhar.windows.windowing import make_windows
+
+    rec = load_bundled_hapt().select(subjects=[TRAIN_SUBJECTS[0]])
+    windows, _ = make_windows(rec, window=4096, hop=512, unit="samples", purity=0.4)
+    pipe = _pipeline(windows, trees=3, depth=4)
+    mpx.export_micropython(pipe, tmp_path, windows=windows, n_test_windows=2, prune=False)
+    assert mpx.bundle_heap(tmp_path) == "64M"  # 4 MiB per 256 samples of 6 channels
+    res = mpx.time_per_window(tmp_path, repeat=1)
+    assert res["n_windows"] == 2 and res["micropython_ms_per_window"] > 0
+
+
 def test_emlearn_module_with_a_stub(bundles, tmp_path):
     """tinyhar_emlearn.py loads the CSV through emlearn_trees' API (stubbed in Python)."""
     _micropython_or_skip()
@@ -352,7 +414,8 @@ def test_time_per_window_reports_groups(bundles):
 
 def test_time_per_window_without_testdata(tmp_path, default_pipeline):
     mpx.export_micropython(default_pipeline, tmp_path, n_test_windows=0)
-    with pytest.raises(TinyharError, match="testdata.bin"):
+    with pytest.raises(TinyharError, match=r"no testdata.bin to time \(exported with "
+                                           r"--test-windows 0, or from a run without test"):
         mpx.time_per_window(tmp_path)
 
 

@@ -377,6 +377,34 @@ def test_log_rotation_never_exceeds_the_budget(bundle, tmp_path):
     assert rows == pytest.approx([i * 1.28 for i in range(600 - len(rows), 600)], abs=1e-4)
 
 
+QUOTED = """
+import outputs
+classes = ("walk, fast", 'say "hi"', "two\\nlines", "plain")
+log = outputs.CsvLog("%(path)s", classes, min_free_bytes=0)
+log.prediction(1.28, classes[0], 0.5, (0.5, 0.25, 0.125, 0.125))
+log.prediction(2.56, classes[2], 0.5, (0.0, 0.25, 0.5, 0.25))
+log.prediction(3.84, classes[3], 1.0, (0.0, 0.0, 0.0, 1.0))
+log.close()
+"""
+
+
+def test_log_quotes_class_names_as_csv(bundle, tmp_path):
+    """A class name with a comma, a quote or a line break is one CSV field (RFC 4180
+    quoting) in the header and the rows of the board's log."""
+    import csv
+
+    _micropython_or_skip()
+    path = tmp_path / "har_log.csv"
+    mpx.run_micropython(QUOTED % {"path": path}, bundle)
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["t_start_s", "class", "walk, fast", 'say "hi"', "two\nlines", "plain"]
+    assert [r[:2] for r in rows[1:]] == [["1.2800", "walk, fast"], ["2.5600", "two\nlines"],
+                                         ["3.8400", "plain"]]
+    assert all(len(r) == 6 for r in rows)
+    assert path.read_text().splitlines()[-1] == "3.8400,plain,0.0000,0.0000,0.0000,1.0000"
+
+
 FREE_SPACE = """
 import outputs
 free = [10000]

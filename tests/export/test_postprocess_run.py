@@ -61,6 +61,24 @@ def test_pipeline_without_run_exports_no_post_processing(hmm_run, tmp_path):
     assert not (tmp_path / "tinyhar_post.c").exists()
 
 
+def test_a_second_export_without_post_processing_removes_the_first_ones(hmm_run, tmp_path):
+    """Exporting again into the same folder a model without a (device) post-processing
+    leaves no post-processing of the earlier export behind for the budget or a build to
+    pick up, in C as in the MicroPython bundle."""
+    run_dir, _ = hmm_run
+    pipeline = load_run(run_dir).pipeline
+    export_c(run_dir, tmp_path / "c")
+    assert (tmp_path / "c" / "tinyhar_post.c").is_file()
+    info = export_c(pipeline, tmp_path / "c")
+    assert "no post-processing" in info["postprocess"]["note"]
+    assert not any((tmp_path / "c" / name).exists()
+                   for name in ("tinyhar_post.h", "tinyhar_post.c", "post_main.c"))
+    mpx.export_micropython(run_dir, tmp_path / "mpy", n_test_windows=0)
+    assert (tmp_path / "mpy" / "post.json").is_file()
+    mpx.export_micropython(pipeline, tmp_path / "mpy", n_test_windows=0)
+    assert not (tmp_path / "mpy" / "post.json").exists()
+
+
 def test_live_app_prints_the_smoothed_timeline(hmm_run, tmp_path):
     from tinyhar.device.simulate import load_session, write_replay_csv
 

@@ -8,6 +8,7 @@ what it needs), and prints through ``tinyhar.cli.console`` / ``tinyhar.cli.err_c
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +60,8 @@ def export_cmd(
         budget = c_budget(out, profile=profile)
         write_budget(out, budget)
         cli.console.print(format_budget(budget), soft_wrap=True, highlight=False)
-        cli.console.print(f"budget: {out / 'budget.json'}; build the example with `make -C {out}`")
+        cli.console.print(f"budget: {out / 'budget.json'}; build the example with "
+                          f"`make -C {shlex.quote(str(out))}`")
     elif target == "micropython":
         from tinyhar.export.micropython import (
             DEFAULT_TEST_WINDOWS,

@@ -47,7 +47,9 @@ def load_session(
     channels : list of str
         Channels the model needs, in order.
     sampling_rate_hz : float, optional
-        The model's rate; a Parquet recording at another rate is refused.
+        The model's rate; a Parquet recording declared at another rate, or a
+        CSV recording whose time column shows another rate (beyond
+        :data:`tinyhar.datasets.checks.RATE_TOLERANCE`), is refused.
     session : str, optional
         Session id to replay (Parquet); default: the first.
 
@@ -63,7 +65,7 @@ def load_session(
     ------
     DataFormatError
         Missing file, missing channels or time column, unknown session,
-        another sampling rate.
+        another sampling rate (declared, or shown by a CSV time column).
     """
     path = Path(recording_path)
     if not path.is_file():
@@ -101,6 +103,16 @@ def load_session(
             column=missing[0],
         )
     t = frame["time"].to_numpy(dtype=np.float64)
+    if chosen == "csv" and sampling_rate_hz is not None:  # Parquet: its declared rate above
+        from tinyhar.datasets.checks import RATE_TOLERANCE, measured_rate_hz
+
+        rate = measured_rate_hz(t)
+        if rate is not None and abs(rate / sampling_rate_hz - 1.0) > RATE_TOLERANCE:
+            raise DataFormatError(
+                path, f"the time column shows {rate:.4g} Hz but the model expects "
+                f"{sampling_rate_hz:g} Hz; resample the recording to {sampling_rate_hz:g} Hz "
+                "(or fix the time column: seconds)", column="time",
+            )
     values = frame[list(channels)].to_numpy(dtype=np.float32)
     bad = np.argwhere(invalid_values(values))
     if bad.size:
@@ -127,13 +139,17 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
 
 def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
     """The app's ``PRED <t> <class> <p_1> ... <p_n>`` lines; a class label may hold spaces
-    (it is everything between the time and the ``len(classes)`` probabilities)."""
+    (it is everything between the time and the ``len(classes)`` probabilities), and its
+    '%' and control characters come as ``%XX`` (``app_live.wire_name``), decoded here."""
+    from urllib.parse import unquote
+
     out = []
     n = len(classes)
-    for line in text.splitlines():
+    for line in text.split("\n"):  # only "\n" ends a line ("\r", "\x1c" are %XX in names)
+        line = line.removesuffix("\r")
         if line.startswith("PRED "):
             parts = line.split(" ")
-            name = " ".join(parts[2:len(parts) - n])
+            name = unquote(" ".join(parts[2:len(parts) - n]), errors="strict")
             out.append((float(parts[1]), name, [float(p) for p in parts[len(parts) - n:]]))
         elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
             out.append((float(line.split()[1]), INVALID_CLASS, []))

@@ -69,6 +69,7 @@ from tinyhar.export.escaping import Safe, c_comment, c_identifiers, code, render
 from tinyhar.export.formats import EXPORT_FORMAT_VERSION
 from tinyhar.export.parity import c_parity  # noqa: F401 (re-exported: parity moved)
 from tinyhar.export.source import (  # noqa: F401 (load_pipeline re-exported)
+    export_folder,
     fitted_plan,
     input_names,
     load_pipeline,
@@ -518,7 +519,8 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         differ, the feature set holds a feature the C export cannot compute,
         or two class labels (channel names) give the same C macro name
         ``TINYHAR_CLASS_...`` (``TINYHAR_CH_...``; the message names both).
-        Nothing is written then.
+        Nothing is written then. Also when ``out_dir`` cannot be written
+        (:func:`tinyhar.export.source.export_folder`).
 
     Notes
     -----
@@ -557,8 +559,7 @@ def export_c(pipeline_or_run_dir: object, out_dir: str | Path) -> dict:
         dsp=_read_template("dsp.c"),
         api=code(_read_template("api.c").rstrip("\n")),
     )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = export_folder(out_dir)
     files = {
         "tinyhar_model.h": header,
         "tinyhar_model.c": source,

@@ -111,6 +111,7 @@ from tinyhar.export.mpy_runner import (  # noqa: F401 (re-exported: the unix-por
     MICROPYTHON_INSTALL_HINT,
     TIMING_GROUPS,
     _result_line,
+    bundle_heap,
     find_micropython,
     run_bundle_features,
     run_micropython,
@@ -120,6 +121,7 @@ from tinyhar.export.parity import (  # noqa: F401 (re-exported: parity moved)
     micropython_parity as parity,
 )
 from tinyhar.export.source import (  # noqa: F401 (re-exported: loading moved)
+    export_folder,
     fitted_plan,
     input_names,
     select_test_windows,
@@ -129,6 +131,7 @@ from tinyhar.export.source import load_tree_pipeline as load_pipeline
 __all__ = [
     "MICROPYTHON_INSTALL_HINT",
     "TIMING_GROUPS",
+    "bundle_heap",
     "emlearn_csv",
     "export_micropython",
     "feature_plan",
@@ -523,8 +526,9 @@ def export_micropython(
     Raises
     ------
     TinyharError
-        Not a tree pipeline, a feature without MicroPython implementation, or
-        windows with other channels/rate/length than the model.
+        Not a tree pipeline, a feature without MicroPython implementation,
+        windows with other channels/rate/length than the model, or an
+        ``out_dir`` that cannot be written (:func:`tinyhar.export.source.export_folder`).
     ConfigError
         A malformed mounting.
     """
@@ -534,8 +538,7 @@ def export_micropython(
     pipeline, run = load_pipeline(pipeline_or_run_dir)
     if isinstance(mounting, str):
         mounting = parse_mounting(mounting)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = export_folder(out_dir)
     from tinyhar.export.post import export_run_post, reads_model_inputs
 
     if prune and reads_model_inputs(run):
@@ -591,8 +594,7 @@ def export_micropython(
     gravity = gravity or None  # {}: no reference (the caller found none)
     write_mounting(out, mounting, gravity)
 
-    if (out / "post.json").exists():  # the run's post-processing, if any
-        (out / "post.json").unlink()
+    # the run's post-processing, if any (else none of an earlier export is left behind)
     post = export_run_post(run, out, "micropython", int(pipeline.model.n_features_in_),
                            _classes(pipeline))
     size = pipeline.model.size()

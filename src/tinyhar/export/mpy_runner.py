@@ -28,8 +28,11 @@ from tinyhar.export.post import check_runs, parse_classes
 from tinyhar.tools import MICROPYTHON_INSTALL_HINT, find_micropython
 
 __all__ = [
+    "HEAP_MIB_PER_WINDOW_BLOCK",
     "MICROPYTHON_INSTALL_HINT",
     "TIMING_GROUPS",
+    "WINDOW_BLOCK_VALUES",
+    "bundle_heap",
     "find_micropython",
     "run_bundle_features",
     "run_micropython",
@@ -45,8 +48,46 @@ TIMING_GROUPS = (
 """Cost groups reported by :func:`time_per_window` (``prepare``: magnitudes)."""
 
 
+HEAP_MIB_PER_WINDOW_BLOCK = 4
+"""MiB of unix-port heap per :data:`WINDOW_BLOCK_VALUES` values of a window (at least one
+block): 4 MiB for HAPT's 128 x 6 windows, as before windows grew."""
+
+WINDOW_BLOCK_VALUES = 256 * 6
+"""Values (samples x channels) of a window per heap block: the unix port on a 64-bit host
+keeps about 1.5 kB of live signals per sample of a 6-channel window (float objects, lists
+and arrays of the default feature set), 3 MB for 2048 samples."""
+
+
+def bundle_heap(bundle: str | Path) -> str:
+    """Heap size (``-X heapsize=``) for running a bundle in the unix port.
+
+    :data:`HEAP_MIB_PER_WINDOW_BLOCK` MiB per started block of
+    :data:`WINDOW_BLOCK_VALUES` window values (``window`` x channels of the
+    bundle's ``bundle.json``); ``"4M"`` for a folder without one. A fixed 4 MiB
+    ran out of memory for windows of 2000 samples and more.
+
+    Parameters
+    ----------
+    bundle : str or Path
+        A bundle folder (:func:`tinyhar.export.micropython.export_micropython`).
+
+    Returns
+    -------
+    str
+        E.g. ``"4M"`` (128 x 6 samples), ``"32M"`` (2000 x 6).
+    """
+    path = Path(bundle) / "bundle.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        values = int(meta["window"]) * len(meta["channels"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{HEAP_MIB_PER_WINDOW_BLOCK}M"
+    blocks = max(1, -(-values // WINDOW_BLOCK_VALUES))
+    return f"{HEAP_MIB_PER_WINDOW_BLOCK * blocks}M"
+
+
 def run_micropython(
-    code: str, cwd: str | Path, timeout: float = 600.0, heap: str = "4M"
+    code: str, cwd: str | Path, timeout: float = 600.0, heap: str | None = None
 ) -> subprocess.CompletedProcess:
     """Run MicroPython code in the unix port with ``cwd`` first on its module path.
 
@@ -58,8 +99,8 @@ def run_micropython(
         Working folder (the bundle).
     timeout : float
         Seconds before the run is stopped.
-    heap : str
-        Heap size (``-X heapsize=``).
+    heap : str, optional
+        Heap size (``-X heapsize=``); default :func:`bundle_heap` of ``cwd``.
 
     Returns
     -------
@@ -73,6 +114,7 @@ def run_micropython(
         or timed out.
     """
     exe = find_micropython()
+    heap = heap or bundle_heap(cwd)
     env = dict(os.environ)
     env["MICROPYPATH"] = f"{Path(cwd).resolve()}:.frozen"
     try:
@@ -98,7 +140,8 @@ def _result_line(stdout: str) -> dict[str, Any]:
 
 
 def run_bundle_features(
-    bundle_dir: str | Path, X: np.ndarray, sessions: Any = None, timeout: float = 600.0
+    bundle_dir: str | Path, X: np.ndarray, sessions: Any = None, timeout: float = 600.0,
+    heap: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Compute features and predictions of windows with the bundle in the unix port.
 
@@ -113,6 +156,8 @@ def run_bundle_features(
         in time order within a session).
     timeout : float
         Seconds.
+    heap : str, optional
+        Heap size of the unix port (default :func:`bundle_heap`).
 
     Returns
     -------
@@ -137,7 +182,7 @@ def run_bundle_features(
             "import app_test\n"
             f"app_test.run({str(win)!r}, features_out={str(feat)!r}, verbose=False)\n"
         )
-        proc = run_micropython(code, bundle, timeout=timeout)
+        proc = run_micropython(code, bundle, timeout=timeout, heap=heap)
         res = _result_line(proc.stdout)
         raw = feat.read_bytes()
     n = len(X)
@@ -185,8 +230,9 @@ def time_per_window(
         None where ``time.clock`` is missing), ``gc_ms_per_window`` (the
         garbage collection after each window, which
         the live app does while it waits for samples; it grows with the heap
-        size, 4 MiB here), ``micropython`` (the binary). The sum of the groups
-        is close to the total. Timings are of the unix port on this machine, not of a
+        size, :func:`bundle_heap`: 4 MiB for windows up to 1536 values),
+        ``micropython`` (the binary). The sum of the groups is close to the
+        total. Timings are of the unix port on this machine, not of a
         microcontroller (an ESP32 at 240 MHz is typically 10-30x slower).
 
     Raises
@@ -197,8 +243,9 @@ def time_per_window(
     bundle = Path(bundle_dir)
     if not (bundle / "testdata.bin").is_file():
         raise TinyharError(
-            f"{bundle}: no testdata.bin; export with test windows "
-            "(export_micropython(..., windows=..., n_test_windows=300))"
+            f"{bundle}: no testdata.bin to time (exported with --test-windows 0, or from a "
+            "run without test windows, e.g. loso); export a run that has test subjects, or in "
+            "Python export_micropython(..., windows=..., n_test_windows=36)"
         )
     code = (
         "import app_test\n"

@@ -428,7 +428,9 @@ def export_onnx(
     Raises
     ------
     TinyharError
-        Missing packages, an unfitted network, or windows of the wrong shape.
+        Missing packages, an unfitted network, windows of the wrong shape, or
+        an ``out_dir`` that cannot be written
+        (:func:`tinyhar.export.source.export_folder`).
     """
     torch, onnx, onnxruntime = _require()
     from tinyhar.models.nn.estimator import check_windows
@@ -457,8 +459,9 @@ def export_onnx(
         selection_X = calibration_X[np.sort(rest)] if len(rest) >= MIN_SELECTION else None
         calibration_X = calibration_X[np.sort(order[:n_calibration])]
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from tinyhar.export.source import export_folder
+
+    out = export_folder(out_dir)
     float_path = out / "model_float32.onnx"
     int8_path = out / "model_int8.onnx"
     from tinyhar.models.nn.estimator import torch_settings

@@ -663,16 +663,26 @@ def export_run_post(run: Any, out_dir: str | Path, target: str,
         ``description``, ``lag`` (windows), ``classes`` and ``files``; or
         ``note`` (why nothing was written: no post-processing in the run, one
         that cannot stream, or one of other classes than the export -- the
-        model export itself still succeeds).
+        model export itself still succeeds). Then the post-processing files
+        of an earlier export into ``out_dir`` (``tinyhar_post.{h,c}``,
+        ``post_main.c``; ``post.json``) are removed.
     """
     spec, rejection = run_postprocess(run)
-    if spec is None:
-        return {"note": "the run has no post-processing (postprocess.json): none exported"}
-    if classes is not None and [str(c) for c in classes] != list(spec.classes):
-        return {"note": f"post-processing not exported: its classes {list(spec.classes)} "
-                        f"differ from the export's {list(classes)}"}
     write = export_post_c if target == "c" else write_post_mpy
-    try:
-        return write(spec, out_dir, rejection, n_features)
-    except ConfigError as exc:
-        return {"note": f"post-processing not exported: {exc}"}
+    note = None
+    if spec is None:
+        note = "the run has no post-processing (postprocess.json): none exported"
+    elif classes is not None and [str(c) for c in classes] != list(spec.classes):
+        note = (f"post-processing not exported: its classes {list(spec.classes)} "
+                f"differ from the export's {list(classes)}")
+    else:
+        try:
+            return write(spec, out_dir, rejection, n_features)
+        except ConfigError as exc:
+            note = f"post-processing not exported: {exc}"
+    # an earlier export into the same folder may have left its post-processing there: a
+    # budget, a build or the live app would take it for this model's
+    stale = C_POST_FILES if target == "c" else ("post.json",)  # tinyhar_post.py: a source
+    for name in stale:
+        (Path(out_dir) / name).unlink(missing_ok=True)
+    return {"note": note}

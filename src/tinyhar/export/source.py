@@ -1,4 +1,5 @@
-"""What an export reads from a run: the pipeline, its fitted feature plan, test windows.
+"""What an export reads from a run (the pipeline, its fitted feature plan, test windows),
+and the folder it writes into.
 
 Shared by the code generators (:mod:`tinyhar.export.c`,
 :mod:`tinyhar.export.micropython`) and the parity checks
@@ -8,7 +9,8 @@ Shared by the code generators (:mod:`tinyhar.export.c`,
 :func:`fitted_plan` is the feature plan the back-ends serialise (never
 re-derived); :func:`input_names` the model's input names;
 :func:`select_test_windows` the windows a bundle stores and a parity check
-runs in order.
+runs in order; :func:`export_folder` the output folder, created and checked
+to be writable before the first file goes in.
 """
 
 from __future__ import annotations
@@ -22,12 +24,52 @@ import numpy as np
 from tinyhar.errors import TinyharError
 
 __all__ = [
+    "export_folder",
     "fitted_plan",
     "input_names",
     "load_pipeline",
     "load_tree_pipeline",
     "select_test_windows",
 ]
+
+
+def export_folder(out_dir: str | Path) -> Path:
+    """The folder an export writes into: created if missing, and checked to be writable.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The export folder (``--out``; default ``RUN/export/TARGET``).
+
+    Returns
+    -------
+    Path
+        ``out_dir``, an existing folder that accepts new files.
+
+    Raises
+    ------
+    TinyharError
+        The folder cannot be created or written (a file in its place or on its
+        path, no permission, a read-only file system): the message names the
+        folder, the reason and what to do, instead of an ``OSError`` traceback
+        halfway through the export.
+    """
+    import tempfile
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyharError(f"{out} is a file, not a folder: choose another folder with --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out, prefix=".tinyhar-write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TinyharError(
+            f"{out}: cannot write the export there ({reason}); choose another folder with "
+            "--out (export_*(..., out_dir=...) in Python), or make this one writable"
+        ) from None
+    return out
 
 
 def load_pipeline(pipeline_or_run_dir: object):

@@ -17,7 +17,11 @@
 #
 # t_start_s is the time of the window's first sample (the recording's time
 # column when replaying, sample index / rate live) and p_i the class
-# probabilities (shares of the integer tree scores). A window holding a NaN,
+# probabilities (shares of the integer tree scores). In PRED and POST lines
+# a class name has '%' and control characters (line break, tab, ...)
+# written as %XX (two hex digits, as in URLs and the C example's output),
+# so that a name never breaks a line; spaces and other characters as they
+# are (a name runs from the time to the probabilities). A window holding a NaN,
 # an infinity or |x| > cfg.MAX_ABS_INPUT (a sensor fault: the input contract
 # of tinyhar.features.validity) gets no class: the app prints
 #
@@ -80,7 +84,9 @@ class Classifier:
                       if self.stacker else self.base)
         # pending samples of the next hop (the window shifts by HOP at once)
         self.pending = [array.array("f", bytearray(4 * self.hop)) for _ in range(self.nch)]
-        self.times = [0.0] * (self.n + self.hop)
+        # time of each sample of the window and of the pending hop (moved in place
+        # like the samples: a new list per hop fragments the heap of a long window)
+        self.times = array.array("d", bytearray(8 * (self.n + self.hop)))
         self.filled = 0
         self.npend = 0
         self.ms = 0.0
@@ -113,13 +119,20 @@ class Classifier:
             self.npend += 1
             if self.npend < self.hop:
                 return None
-            # shift the window by HOP samples and append the pending ones
+            # shift the window by HOP samples and append the pending ones; a
+            # hop longer than the window keeps only the last WINDOW of them
+            # (the samples between two windows are not used, as in training)
             h = self.hop
             for c in range(self.nch):
                 mv = memoryview(ch[c])
-                mv[0:n - h] = mv[h:n]
-                mv[n - h:n] = memoryview(self.pending[c])[0:h]
-            self.times[0:n] = self.times[h:n + h]
+                pend = memoryview(self.pending[c])
+                if h < n:
+                    mv[0:n - h] = mv[h:n]
+                    mv[n - h:n] = pend[0:h]
+                else:
+                    mv[0:n] = pend[h - n:h]
+            tv = memoryview(self.times)
+            tv[0:n] = tv[h:n + h]
             self.npend = 0
         return self.classify()
 
@@ -176,6 +189,15 @@ def _fmt(x):
     return "%.4f" % x
 
 
+def wire_name(name):
+    # a class name for a PRED/POST line: '%' and control characters as %XX
+    out = []
+    for ch in name:
+        o = ord(ch)
+        out.append("%%%02X" % o if o < 0x20 or o == 0x7F or ch == "%" else ch)
+    return "".join(out)
+
+
 def _post(clf, window):
     # post-processing: print "POST <t_start_s> <class>" for each decided window
     # (post.json's lag later; "unknown" for rejected ones); window None flushes
@@ -183,7 +205,7 @@ def _post(clf, window):
         return
     decided = clf.timeline.flush() if window is None else clf.timeline.push(*window)
     for t, name in decided:
-        print("POST " + _fmt(t) + " " + name)
+        print("POST " + _fmt(t) + " " + wire_name(name))
 
 
 def main(replay=None, log_path=None, raw_path=None, display=None, model="model.bin",
@@ -223,6 +245,7 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
     sample = [0.0] * len(cfg.CHANNELS)
     outputs = outs.open_outputs(cfg, outputs, screen, clf, log_path)
     raw = _open_log(raw_path, "time," + ",".join(cfg.CHANNELS))
+    wire = [wire_name(c) for c in cfg.CLASSES]  # class names of the PRED lines
     windows = 0
     count = 0
     next_t = time.ticks_us()
@@ -260,7 +283,7 @@ def main(replay=None, log_path=None, raw_path=None, display=None, model="model.b
                     break
                 continue
             name = cfg.CLASSES[k]
-            print("PRED " + _fmt(t0) + " " + name + " " + " ".join([_fmt(p) for p in proba]))
+            print("PRED " + _fmt(t0) + " " + wire[k] + " " + " ".join([_fmt(p) for p in proba]))
             if verbose and replay is None:
                 print("  %.1f ms, %s %.0f%%" % (clf.ms, name, 100 * proba[k]))
             outputs.prediction(t0, name, proba[k], proba)

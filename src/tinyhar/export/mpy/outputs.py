@@ -240,6 +240,15 @@ class LedOutput(Output):
 # --------------------------------------------------------------------------- CSV log
 
 
+def _csv_field(text):
+    # one CSV field (RFC 4180): quoted, with its quotes doubled, when it holds a
+    # comma, a quote or a line break; as it is otherwise
+    for ch in ',"\r\n':
+        if ch in text:
+            return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 class CsvLog(Output):
     """Predictions appended to a CSV file on flash, rotated, never filling the filesystem.
 
@@ -252,7 +261,8 @@ class CsvLog(Output):
     the lines not written) and resumes when space is free again. Every line
     is flushed, so a reset loses nothing. Columns: t_start_s, class, one
     probability per class (an invalid window: cfg.INVALID_CLASS and empty
-    probabilities).
+    probabilities); a class name with a comma, a quote or a line break is
+    quoted as CSV (RFC 4180).
     """
 
     name = "log"
@@ -263,7 +273,8 @@ class CsvLog(Output):
 
         self.os = os
         self.path = path
-        self.header = "t_start_s,class," + ",".join(classes) + "\n"
+        self.header = "t_start_s,class," + ",".join([_csv_field(c) for c in classes]) + "\n"
+        self.fields = {c: _csv_field(c) for c in classes}
         self.n_classes = len(classes)
         self.invalid_class = invalid_class
         self.max_bytes = max(int(max_bytes), len(self.header) + 256)
@@ -370,7 +381,10 @@ class CsvLog(Output):
         return True
 
     def prediction(self, t, activity, confidence, probabilities):
-        self.write("%.4f,%s,%s\n" % (t, activity, ",".join(["%.4f" % p for p in probabilities])))
+        name = self.fields.get(activity)
+        if name is None:
+            name = _csv_field(activity)
+        self.write("%.4f,%s,%s\n" % (t, name, ",".join(["%.4f" % p for p in probabilities])))
 
     def invalid(self, t, reason):
         self.write("%.4f,%s%s\n" % (t, self.invalid_class, "," * self.n_classes))

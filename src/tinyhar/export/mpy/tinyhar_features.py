@@ -17,7 +17,8 @@
 # complex FFT (x + i y, separated with the conjugate symmetry of the spectra
 # of real signals); a signal left without a partner takes a complex FFT of
 # half the length (even samples + i odd samples, then one split step).
-# Window lengths that are not a power of two use a plain DFT (slow). The
+# Window lengths that are not a power of two use a plain DFT (n^2 / 2
+# complex products per signal: slow for long windows). The
 # gravity filter runs in one native loop written by the export for the
 # model's coefficients (tinyhar_gravity.py: terms with coefficient 0 or 1 are
 # dropped, which changes no result), imported like any module.
@@ -108,14 +109,18 @@ class InvalidInput(ValueError):
 
 
 @micropython.native
-def _first_invalid(a, n, lim):
-    # index of the first value that is not within [-lim, lim] (NaN compares
-    # false with everything), or -1
+def _load(src, dst, n, lim):
+    # dst[i] = src[i] (a float32 array into the signal's list, in place: a new
+    # list per channel and window fragments the heap until a long window's
+    # list finds no room), and the index of the first value that is not
+    # within [-lim, lim] (NaN compares false with everything), or -1
+    bad = -1
     for i in range(n):
-        v = a[i]
-        if not (v <= lim and v >= -lim):
-            return i
-    return -1
+        v = src[i]
+        dst[i] = v
+        if bad < 0 and not (v <= lim and v >= -lim):
+            bad = i
+    return bad
 
 
 def _farray(n):
@@ -644,17 +649,30 @@ def _bit_reverse(n):
     return rev
 
 
-def _dft_power(a, n, kmax, p):
+@micropython.native
+def _dft_power(a, n: int, kmax: int, p, w):
     # plain DFT (window lengths that are not a power of two), same scale as
-    # _unpack_power: p[k-1] = 4 |X_k|^2
+    # _unpack_power: p[k-1] = 4 |X_k|^2. w[j] = exp(-2 pi i j / n), j < n
+    # (_dft_twiddles): the twiddle of sample i in bin k is w[i k mod n], the
+    # index stepped by k (exact; no cos/sin per term, whose argument 2 pi k i
+    # / n would lose digits in the float32 of a board), and one complex
+    # product and sum per term (in the unix port 3.5 times faster than a cos
+    # and a sin per term)
     for k in range(1, kmax + 1):
-        re = 0.0
-        im = 0.0
-        c = -2.0 * math.pi * k / n
+        acc = 0j
+        j = 0
         for i in range(n):
-            re += a[i] * math.cos(c * i)
-            im += a[i] * math.sin(c * i)
-        p[k - 1] = 4.0 * (re * re + im * im)
+            acc += a[i] * w[j]
+            j += k
+            if j >= n:
+                j -= n
+        p[k - 1] = 4.0 * (acc.real * acc.real + acc.imag * acc.imag)
+
+
+def _dft_twiddles(n):
+    # exp(-2 pi i j / n), j = 0..n-1, for _dft_power
+    c = -2.0 * math.pi / n
+    return [complex(math.cos(c * j), math.sin(c * j)) for j in range(n)]
 
 
 @micropython.native
@@ -922,6 +940,8 @@ class Features:
                     self.plan_half = _fft_plan(self.tw[::2], n // 2)
                     # -i tw[k], exactly (a swap and a sign)
                     self.twm = [complex(w.imag, -w.real) for w in self.tw]
+            else:
+                self.dft_w = _dft_twiddles(n)
 
     # ------------------------------------------------------------------ helpers
     def _slots(self, idx):
@@ -1126,12 +1146,11 @@ class Features:
             t0 = time.ticks_us()
         lim = self.max_abs
         for i, name in enumerate(cfg.CHANNELS):
-            values = list(self.channels[i])
-            j = _first_invalid(values, n, lim)
+            values = lst[name]
+            j = _load(self.channels[i], values, n, lim)
             if j >= 0:
                 raise InvalidInput("invalid input: sample %d of %s is %r (NaN, inf or |x| > %g)"
                                    % (j, name, values[j], lim))
-            lst[name] = values
         # magnitudes, and the pairs complex(x, y) for gravity and jerk
         pairs = self.pairs
         for sensor, axes, mag in (("acc", self.acc, self.acc_mag),
@@ -1249,7 +1268,7 @@ class Features:
                         _unpack_power(y, n, kmax, power[a], power[a])
             else:
                 for s in spec:
-                    _dft_power(dev[s[0]], n, kmax, power[s[0]])
+                    _dft_power(dev[s[0]], n, kmax, power[s[0]], self.dft_w)
             for name, band_idx, i_dom, i_ent, i_cen in spec:
                 tot = self._spectral_features(power[name], band_idx, i_dom, i_ent, i_cen, out)
                 job = self.spec_jobs.get(name)
