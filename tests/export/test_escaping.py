@@ -121,3 +121,25 @@ def test_templates_refuse_unescaped_strings(tmp_path):
 def test_text_line():
     assert esc.text_line("acc_x") == "acc_x"
     assert esc.text_line("é a\nb\\") == "é a\\x0ab\\x5c"
+
+
+def test_from_wire_name_reverses_the_apps_wire_name():
+    """The live app's wire_name (run here in CPython: the same MicroPython source) and
+    from_wire_name are inverse for '%', control characters, spaces and any Unicode; a '%'
+    the app would not write is refused."""
+    from pathlib import Path
+
+    import tinyhar.export
+
+    path = Path(tinyhar.export.__file__).parent / "mpy" / "app_live.py"
+    source = path.read_text(encoding="utf-8")
+    start = source.index("def wire_name(name):")
+    namespace: dict = {}
+    exec(source[start:source.index("\n\n\n", start)], namespace)  # noqa: S102 (our own file)
+    for name in ["walk", "walking up stairs", "50% done", "a\nb\r\x1c\x7f", "步行 %25", ""]:
+        printed = namespace["wire_name"](name)
+        assert "\n" not in printed and esc.from_wire_name(printed) == name
+    assert namespace["wire_name"]("50% done\n") == "50%25 done%0A"
+    for bad in ("50%", "50%2", "%41", "%zz", "%0a"):
+        with pytest.raises(ValueError, match="hex code"):
+            esc.from_wire_name(bad)

@@ -37,6 +37,18 @@ def _payload(seq: int, activity: str = "walk", t: float | None = None) -> str:
                        "confidence": 0.8, "probabilities": probs, "model": "m:1", "seq": seq})
 
 
+def test_pred_lines_decode_percent_escaped_class_names():
+    """The app writes '%' and control characters of a class name as %XX (app_live.wire_name):
+    the name is decoded, with or without the model's classes; a bad escape is malformed."""
+    classes = ["50% done", "a\nb", "walk"]
+    p = parse_pred_line("PRED 1.28 50%25 done 0.7 0.2 0.1", "COM3", classes)
+    assert p.activity == "50% done" and p.confidence == 0.7
+    assert parse_pred_line("PRED 2.56 a%0Ab 0.1 0.8 0.1", "COM3", classes).activity == "a\nb"
+    assert parse_pred_line("PRED 2.56 a%0Ab 0.1 0.8 0.1", "COM3").activity == "a\nb"
+    with pytest.raises(MalformedMessage, match="hex code"):
+        parse_pred_line("PRED 2.56 a%0 0.1 0.8 0.1", "COM3")
+
+
 def test_parse_pred_lines():
     p = parse_pred_line("PRED 2.5600 walk 0.1000 0.2000 0.7000\n", "COM3", CLASSES)
     assert (p.t, p.activity, p.source) == (2.56, "walk", "COM3")

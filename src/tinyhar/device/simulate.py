@@ -140,8 +140,8 @@ def write_replay_csv(path: str | Path, time: np.ndarray, values: np.ndarray,
 def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, list[float]]]:
     """The app's ``PRED <t> <class> <p_1> ... <p_n>`` lines; a class label may hold spaces
     (it is everything between the time and the ``len(classes)`` probabilities), and its
-    '%' and control characters come as ``%XX`` (``app_live.wire_name``), decoded here."""
-    from urllib.parse import unquote
+    '%' and control characters come as ``%XX`` (:func:`tinyhar.export.escaping.from_wire_name`)."""
+    from tinyhar.export.escaping import from_wire_name
 
     out = []
     n = len(classes)
@@ -149,7 +149,7 @@ def _parse_predictions(text: str, classes: list[str]) -> list[tuple[float, str, 
         line = line.removesuffix("\r")
         if line.startswith("PRED "):
             parts = line.split(" ")
-            name = unquote(" ".join(parts[2:len(parts) - n]), errors="strict")
+            name = from_wire_name(" ".join(parts[2:len(parts) - n]))
             out.append((float(parts[1]), name, [float(p) for p in parts[len(parts) - n:]]))
         elif line.startswith("INVALID "):  # NaN, inf or |x| > MAX_ABS_INPUT in the window
             out.append((float(line.split()[1]), INVALID_CLASS, []))

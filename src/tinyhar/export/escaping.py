@@ -12,6 +12,7 @@ function here; every template renders user strings only through them:
 :func:`py_literal`        a MicroPython literal of numbers, strings and tuples
 :func:`md_code`           a Markdown code span (``README.md``)
 :func:`text_line`         one line of a text file (``features.txt``)
+:func:`from_wire_name`    a class name as the live app prints it (``PRED``/``POST``)
 ========================  =====================================================
 
 :func:`template_environment` is the Jinja2 environment of the exporters. Its
@@ -47,6 +48,7 @@ __all__ = [
     "c_comment",
     "c_identifiers",
     "c_string",
+    "from_wire_name",
     "code",
     "md_code",
     "py_literal",
@@ -297,6 +299,46 @@ def text_line(text: str) -> Safe:
     """
     return Safe("".join(ch if ch.isprintable() and ch != "\\" else _visible(ch)
                         for ch in str(text)))
+
+
+def from_wire_name(text: str) -> str:
+    """A class name as printed on the live app's ``PRED`` and ``POST`` lines, decoded.
+
+    The app (``export/mpy/app_live.py``, ``wire_name``) writes ``%`` and the
+    control characters (U+0000 to U+001F, U+007F: a line break would end the
+    line) of a class name as ``%XX``, two upper-case hex digits, and every
+    other character as it is (spaces included); this is the reverse
+    (percent-encoding's notation, RFC 3986 section 2.1).
+
+    Parameters
+    ----------
+    text : str
+        The name's words as printed, joined by single spaces.
+
+    Returns
+    -------
+    str
+        The class name.
+
+    Raises
+    ------
+    ValueError
+        A ``%`` not followed by two hex digits of a character the app encodes.
+    """
+    out, i = [], 0
+    while i < len(text):
+        if text[i] != "%":
+            out.append(text[i])
+            i += 1
+            continue
+        code = text[i + 1:i + 3]
+        value = int(code, 16) if re.fullmatch(r"[0-9A-F]{2}", code) else -1
+        if value < 0 or not (value < 0x20 or value in (0x25, 0x7F)):
+            raise ValueError(f"{text!r}: '%' must be followed by the hex code of '%' or a "
+                             "control character (the app writes them as %XX)")
+        out.append(chr(value))
+        i += 3
+    return "".join(out)
 
 
 def md_code(text: str) -> Safe:

@@ -336,11 +336,14 @@ class SimulatorSource(Source):
         self.proc: subprocess.Popen | None = None
 
     def _lines(self) -> Iterator[str]:
+        from tinyhar.export.mpy_runner import bundle_heap
+
         code = ("import app_live\n"
                 f"app_live.main(replay={str(self.csv)!r}, display='print', verbose=False, "
                 "outputs=(), mounting=None)\n")  # a recording: already in the training axes
         env = dict(os.environ, MICROPYPATH=f"{self.bundle.resolve()}:.frozen")
-        self.proc = subprocess.Popen([self.exe, "-X", "heapsize=4M", "-c", code],
+        heap = bundle_heap(self.bundle)  # a long window needs more than 4 MiB
+        self.proc = subprocess.Popen([self.exe, "-X", f"heapsize={heap}", "-c", code],
                                      cwd=str(self.bundle), env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1, encoding="utf-8")
         assert self.proc.stdout is not None

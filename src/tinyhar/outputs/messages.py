@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tinyhar.errors import ConfigError, TinyharError
+from tinyhar.export.escaping import from_wire_name
 from tinyhar.features.validity import INVALID_CLASS
 
 __all__ = [
@@ -159,6 +160,10 @@ def parse_pred_line(
         return Prediction(t, INVALID_CLASS, 0.0, {}, source, extra={"reason": " ".join(parts[2:])})
     activity, fields = _class_and_fields(parts[2:], classes)
     try:
+        activity = from_wire_name(activity)
+    except ValueError as exc:
+        raise MalformedMessage(str(exc)) from None
+    try:
         values = [float(p) for p in fields]
     except ValueError:
         raise MalformedMessage(f"non-numeric probability in {line.strip()!r:.80}") from None
@@ -182,21 +187,32 @@ without the model's classes."""
 def _class_and_fields(words: list[str], classes: list[str] | None) -> tuple[str, list[str]]:
     """The class name and the probability fields of a ``PRED`` line's words after the time.
 
-    The app prints a class name as it is, spaces included. With ``classes``
-    the last ``len(classes)`` words are the probabilities when the words
-    before them name a class; without, the class name is the words up to the
+    The app prints a class name as it is, spaces included, but ``%`` and
+    control characters as ``%XX`` (the name returned is as printed: the
+    caller decodes it, :func:`tinyhar.export.escaping.from_wire_name`). With
+    ``classes`` the last ``len(classes)`` words are the probabilities when
+    the words before them name a class (decoded); without, the class name is the words up to the
     first word that starts like a number (:data:`_NUMBER_LIKE`). Otherwise
     the first word is the class (the caller then reports what is wrong with
     the rest).
     """
     if classes is not None:
         head = " ".join(words[:len(words) - len(classes)])
-        if len(words) > len(classes) + 1 and head in classes:
+        if len(words) > len(classes) + 1 and _decoded(head) in classes:
             return head, words[len(words) - len(classes):]
         return words[0], words[1:]
     k = next((i for i, w in enumerate(words) if _NUMBER_LIKE.match(w)), len(words))
     k = max(k, 1)
     return " ".join(words[:k]), words[k:]
+
+
+def _decoded(printed: str) -> str | None:
+    """:func:`~tinyhar.export.escaping.from_wire_name` of a printed class name; None where
+    it is not a valid one."""
+    try:
+        return from_wire_name(printed)
+    except ValueError:
+        return None
 
 
 def _not_json(name: str) -> None:
