@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -171,8 +172,18 @@ def test_feature_plan_parameters_reach_the_extractor():
     assert any(n.endswith("_power_2_8hz") for n in pipe.feature_names)
     with pytest.raises(ConfigError, match=r"features\.bands_hz"):
         make_config({"features": {"bands_hz": [[1]]}})
-    with pytest.raises(ConfigError, match="too low for the spectral band 2-30 Hz"):
+    with pytest.raises(ConfigError, match="too low for the spectral band 2-30 Hz") as err:
         build_pipeline(windows, make_config({"features": {"bands_hz": [[0, 2], [2, 30]]}}), 64)
+    # the message names the configuration key and bands that fit: they work as given
+    import yaml
+
+    suggested = re.search(r"features\.bands_hz, e\.g\. (\[\[.*?\]\])", str(err.value))
+    assert suggested is not None, str(err.value)
+    bands = yaml.safe_load(suggested.group(1))
+    assert bands == [[0, 6.25], [6.25, 12.5], [12.5, 25]]  # the windows: 50 Hz
+    pipe = build_pipeline(windows.subset(np.arange(4)),
+                          make_config({"features": {"bands_hz": bands}}), 64)
+    assert any(n.endswith("_power_12p5_25hz") for n in pipe.feature_names)
 
 
 def test_whole_samples_when_unit_is_samples():

@@ -452,8 +452,10 @@ def _check_bands(
                 f"{b[0]:g}-{b[1]:g} Hz: the band needs a Nyquist frequency of at least "
                 f"{b[1]:g} Hz (sampling rate >= {2 * b[1]:g} Hz). Drop the spectral features "
                 "with features.set: minimal in the training configuration "
-                "(FeatureExtractor(feature_set='minimal') in Python), or in Python pass "
-                f"FeatureExtractor(bands_hz=...) with bands up to {fs / 2:g} Hz"
+                "(FeatureExtractor(feature_set='minimal') in Python), or give bands up to "
+                f"{fs / 2:g} Hz: features.bands_hz, e.g. [[0, {fs / 8:g}], "
+                f"[{fs / 8:g}, {fs / 4:g}], [{fs / 4:g}, {fs / 2:g}]] "
+                "(FeatureExtractor(bands_hz=...) in Python)"
             )
         out.append((b[0], b[1]))
     return tuple(out)
