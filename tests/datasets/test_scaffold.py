@@ -338,11 +338,13 @@ def test_low_rate_messages_name_config_keys_that_exist():
         gravity_sos(0.5, 0.3)
     for exc in (spectral, gravity):
         message = str(exc.value)
-        keys = [k for k in ("features.set", "features.gravity_cutoff_hz") if k in message]
+        keys = [k for k in ("features.set", "features.gravity_cutoff_hz", "features.bands_hz")
+                if k in message]
         assert keys, message
         for key in keys:
             assert key.split(".")[1] in FeatureConfig.model_fields
-        assert "features.bands_hz" not in message and "feature_set:" not in message
+        assert "feature_set:" not in message
+    assert "features.bands_hz, e.g. [[0, 1.25], [1.25, 2.5], [2.5, 5]]" in str(spectral.value)
 
 
 @pytest.mark.parametrize(
